@@ -1,0 +1,5 @@
+import sys
+
+from cashmatch.cli import main
+
+sys.exit(main())

@@ -1,0 +1,41 @@
+"""The ``cashmatch`` command line: a thin dispatcher over :mod:`cashmatch.commands`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from cashmatch import __version__
+
+# subcommand modules under cashmatch.commands, in the order `--help` lists them
+COMMANDS = ("match", "demo", "score", "generate")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cashmatch", description="Cash application and bank reconciliation."
+    )
+    parser.add_argument("--version", action="version", version=f"cashmatch {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"cashmatch.commands.{name}").register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from cashmatch.engine.errors import CashmatchError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except CashmatchError as exc:
+        print(f"cashmatch {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,412 @@
+"""Interchange files (``spec/interchange.md``): CSV and Parquet in, CSV and Parquet out.
+
+Each input kind is declared once as a list of :class:`Column` specs. Reading is vectorised:
+Arrow reads every column as text, then each column is converted as a whole; a row whose value
+does not convert is reported as a :class:`RowProblem` (file, line, column, reason) and left
+out, and the other rows go on.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from cashmatch.engine import schema as S
+from cashmatch.engine.errors import InvalidInput, RowProblem
+from cashmatch.engine.money import format_minor_array, parse_minor_array
+
+Source = str | Path | bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    name: str
+    kind: str  # "str" | "date" | "money" | "int" | "float" | "list" | "percent_bp"
+    required: bool = False
+    target: str | None = None  # schema field name when it differs from the CSV column
+
+
+@dataclass(slots=True)
+class ReadResult:
+    table: pa.Table
+    problems: list[RowProblem] = field(default_factory=list)
+
+
+INVOICE_COLUMNS = [
+    Column("invoice_id", "str", True),
+    Column("customer_id", "str", True),
+    Column("customer_name", "str"),
+    Column("amount", "money", True),
+    Column("currency", "str", True),
+    Column("issue_date", "date"),
+    Column("due_date", "date"),
+    Column("po_number", "str"),
+    Column("discount_pct", "percent_bp", target="discount_bp"),
+    Column("discount_days", "int"),
+]
+CUSTOMER_COLUMNS = [
+    Column("customer_id", "str", True),
+    Column("name", "str", True),
+    Column("accounts", "list"),
+    Column("aliases", "list"),
+    Column("parent_id", "str"),
+]
+PAYMENT_COLUMNS = [
+    Column("payment_id", "str", True),
+    Column("value_date", "date", True),
+    Column("amount", "money", True),
+    Column("currency", "str", True),
+    Column("payer_name", "str"),
+    Column("payer_account", "str"),
+    Column("reference", "str"),
+    Column("end_to_end_id", "str"),
+    Column("direction", "str"),
+    Column("bank_code", "str"),
+    Column("statement_id", "str"),
+]
+REMITTANCE_COLUMNS = [
+    Column("payment_id", "str"),
+    Column("end_to_end_id", "str"),
+    Column("invoice_ref", "str", True),
+    Column("paid_amount", "money", True),
+    Column("discount_amount", "money"),
+    Column("deduction_amount", "money"),
+    Column("reason_code", "str"),
+    Column("currency", "str"),
+]
+ALLOCATION_COLUMNS = [
+    Column("payment_id", "str", True),
+    Column("invoice_id", "str", True),
+    Column("applied_amount", "money", True),
+    Column("adjustment_amount", "money"),
+    Column("adjustment_reason", "str"),
+    Column("invoice_open_after", "money"),
+    Column("confidence", "float"),
+    Column("rule", "str"),
+    Column("currency", "str"),
+]
+
+
+def _source_name(src: Source, source: str | None) -> str:
+    if source:
+        return source
+    return "<bytes>" if isinstance(src, bytes) else str(src)
+
+
+def _is_parquet(src: Source) -> bool:
+    if isinstance(src, bytes):
+        return src[:4] == b"PAR1"
+    with open(src, "rb") as fh:
+        return fh.read(4) == b"PAR1"
+
+
+def _read_text_table(src: Source, name: str, problems: list[RowProblem]) -> pa.Table:
+    """Every column as (nullable) text; malformed CSV rows reported, not fatal."""
+    if _is_parquet(src):
+        data = pq.read_table(io.BytesIO(src) if isinstance(src, bytes) else src)
+        return data
+    raw = src if isinstance(src, bytes) else Path(src).read_bytes()
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    first_line = raw.split(b"\n", 1)[0].decode("utf-8", "replace").strip("\r")
+    names = [c.strip().strip('"') for c in first_line.split(",")]
+
+    def on_invalid(row: pacsv.InvalidRow) -> str:
+        line = row.number if row.number is not None else None
+        problems.append(
+            RowProblem(
+                name,
+                line,
+                None,
+                f"expected {row.expected_columns} columns, found {row.actual_columns}",
+            )
+        )
+        return "skip"
+
+    try:
+        return pacsv.read_csv(
+            io.BytesIO(raw),
+            read_options=pacsv.ReadOptions(use_threads=False, block_size=1 << 22),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in names},
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"{name}: not a readable CSV file: {exc}") from exc
+
+
+def _text(col: pa.ChunkedArray) -> pa.Array:
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    if not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
+        arr = pc.cast(arr, pa.string())
+    trimmed = pc.utf8_trim_whitespace(arr)
+    return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+
+
+def read_table(
+    src: Source,
+    columns: Sequence[Column],
+    out_schema: pa.Schema,
+    *,
+    source: str | None = None,
+    currency_of: Callable[[pa.Table], pa.Array] | None = None,
+) -> ReadResult:
+    """Read a CSV or Parquet interchange file into ``out_schema``.
+
+    ``currency_of`` supplies a currency per row when the file has no currency column (remittance
+    advices inherit their payment's currency).
+    """
+    name = _source_name(src, source)
+    problems: list[RowProblem] = []
+    raw = _read_text_table(src, name, problems)
+    n = raw.num_rows
+    lines = np.arange(2, n + 2, dtype=np.int64)  # header is line 1
+    bad = np.zeros(n, dtype=bool)
+    present = set(raw.column_names)
+    for col in columns:
+        if col.required and col.name not in present:
+            if col.name == "currency" and currency_of is not None:
+                continue
+            raise InvalidInput(f"{name}: missing required column {col.name!r}")
+    out: dict[str, pa.Array] = {}
+
+    def report(mask: np.ndarray, column: str, reason: str) -> None:
+        for i in np.flatnonzero(mask & ~bad):
+            problems.append(RowProblem(name, int(lines[i]), column, reason))
+        bad[mask] = True
+
+    # currency first: money needs it
+    if "currency" in present:
+        currency = pc.utf8_upper(_text(raw.column("currency")))
+    elif currency_of is not None:
+        currency = currency_of(raw)
+    else:
+        currency = pa.nulls(n, pa.string())
+    for col in columns:
+        target = col.target or col.name
+        if col.name not in present:
+            if target == "currency":
+                out[target] = currency
+            continue
+        is_parquet_typed = not (
+            pa.types.is_string(raw.column(col.name).type)
+            or pa.types.is_large_string(raw.column(col.name).type)
+        )
+        if col.kind == "money" and is_parquet_typed and pa.types.is_integer(
+            raw.column(col.name).type
+        ):
+            values = raw.column(col.name).combine_chunks()
+            missing = np.asarray(values.is_null(), dtype=bool)
+            if col.required:
+                report(missing, col.name, "required value is empty")
+            out[target] = pc.cast(values, pa.int64())
+            continue
+        text = _text(raw.column(col.name)) if col.kind != "list" or not is_parquet_typed else None
+        if col.kind == "list" and is_parquet_typed:
+            out[target] = raw.column(col.name).combine_chunks()
+            continue
+        missing = np.asarray(text.is_null(), dtype=bool)
+        if col.required:
+            report(missing, col.name, "required value is empty")
+        if col.kind == "str":
+            out[target] = pc.utf8_upper(text) if target == "currency" else text
+        elif col.kind == "date":
+            parsed = pc.strptime(text, format="%Y-%m-%d", unit="s", error_is_null=True)
+            failed = np.asarray(parsed.is_null(), dtype=bool) & ~missing
+            report(failed, col.name, "expected a date YYYY-MM-DD, got {}")
+            out[target] = pc.cast(parsed, pa.date32())
+        elif col.kind == "money":
+            values, errors = parse_minor_array(text, currency)
+            failed = np.not_equal(errors, None) & ~missing
+            for reason in {e for e in errors[failed]}:
+                report(failed & (errors == reason), col.name, reason)
+            out[target] = pa.array(values, mask=missing | failed)
+        elif col.kind == "int":
+            ok = np.asarray(
+                pc.fill_null(pc.match_substring_regex(text, r"^[+-]?[0-9]{1,9}$"), False), bool
+            )
+            report(~ok & ~missing, col.name, "expected a whole number")
+            vals = pc.cast(pc.if_else(pa.array(ok), text, None), pa.int32())
+            out[target] = vals
+        elif col.kind == "percent_bp":
+            values, errors = parse_minor_array(text, pa.array(["USD"] * n))
+            failed = np.not_equal(errors, None) & ~missing
+            report(failed, col.name, "expected a percentage like 2 or 1.5")
+            out[target] = pa.array(values.astype(np.int32), mask=missing | failed)
+        elif col.kind == "float":
+            ok = np.asarray(
+                pc.fill_null(pc.match_substring_regex(text, r"^[+-]?[0-9]*\.?[0-9]+$"), False), bool
+            )
+            report(~ok & ~missing, col.name, "expected a number")
+            out[target] = pc.cast(pc.if_else(pa.array(ok), text, None), pa.float64())
+        elif col.kind == "list":
+            out[target] = _clean_list(pc.split_pattern(pc.fill_null(text, ""), ";"))
+        else:  # pragma: no cover - a spec error
+            raise AssertionError(col.kind)
+    # fix the "{}" placeholder in date reasons with the offending value
+    problems = sorted((_fill_value(p, raw) for p in problems), key=lambda p: (p.line or 0))
+    table = S.conform(pa.table(out), out_schema)
+    keep = ~bad
+    if not keep.all():
+        table = table.filter(pa.array(keep))
+    return ReadResult(table, problems)
+
+
+def _fill_value(p: RowProblem, raw: pa.Table) -> RowProblem:
+    if "{}" not in p.reason or p.line is None or p.column is None:
+        return p
+    value = raw.column(p.column)[p.line - 2].as_py()
+    return RowProblem(p.source, p.line, p.column, p.reason.format(repr(value)))
+
+
+def _clean_list(lists: pa.ListArray) -> pa.ListArray:
+    """Trim every item of a list column and drop the empty ones (``"a; ;b"`` -> ``[a, b]``)."""
+    arr = pa.ListArray.from_arrays(lists.offsets, pc.utf8_trim_whitespace(pc.list_flatten(lists)))
+    flat = pc.list_flatten(arr)
+    parent = pc.list_parent_indices(arr)
+    keep = pc.not_equal(flat, "")
+    flat = pc.filter(flat, keep)
+    parent = np.asarray(pc.filter(parent, keep), dtype=np.int64)
+    counts = np.bincount(parent, minlength=len(arr))
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+    return pa.ListArray.from_arrays(pa.array(offsets), flat)
+
+
+# ---------------------------------------------------------------- the four input kinds
+
+
+def read_invoices(src: Source, *, source: str | None = None) -> ReadResult:
+    return read_table(src, INVOICE_COLUMNS, S.INVOICES, source=source)
+
+
+def read_customers(src: Source, *, source: str | None = None) -> ReadResult:
+    return read_table(src, CUSTOMER_COLUMNS, S.CUSTOMERS, source=source)
+
+
+def read_payments(src: Source, *, source: str | None = None) -> ReadResult:
+    return read_table(src, PAYMENT_COLUMNS, S.PAYMENTS, source=source)
+
+
+def read_allocations(src: Source, *, source: str | None = None) -> ReadResult:
+    return read_table(src, ALLOCATION_COLUMNS, S.ALLOCATIONS, source=source)
+
+
+def read_remittances(
+    src: Source, *, payments: pa.Table | None = None, source: str | None = None
+) -> ReadResult:
+    """Remittance lines; without a currency column each line takes its payment's currency."""
+
+    def currency_of(raw: pa.Table) -> pa.Array:
+        n = raw.num_rows
+        if payments is None or payments.num_rows == 0:
+            return pa.nulls(n, pa.string())
+        result = pa.nulls(n, pa.string())
+        for key in ("end_to_end_id", "payment_id"):
+            if key not in raw.column_names:
+                continue
+            idx = pc.index_in(_text(raw.column(key)), value_set=payments.column(key))
+            cur = pc.take(payments.column("currency"), idx)
+            result = pc.coalesce(cur.combine_chunks() if hasattr(cur, "combine_chunks") else cur,
+                                 result)
+        return result
+
+    res = read_table(src, REMITTANCE_COLUMNS, S.REMITTANCES, source=source,
+                     currency_of=currency_of)
+    t = res.table
+    no_link = np.asarray(
+        pc.and_(pc.is_null(t.column("payment_id")), pc.is_null(t.column("end_to_end_id"))),
+        dtype=bool,
+    )
+    if no_link.any():
+        name = _source_name(src, source)
+        res.problems.append(
+            RowProblem(name, None, "payment_id", f"{int(no_link.sum())} lines name no payment")
+        )
+        res.table = t.filter(pa.array(~no_link))
+    return res
+
+
+# ---------------------------------------------------------------- outputs
+
+
+def sort_allocations(table: pa.Table) -> pa.Table:
+    return table.sort_by([("payment_id", "ascending"), ("invoice_id", "ascending")])
+
+
+def sort_exceptions(table: pa.Table) -> pa.Table:
+    return table.sort_by([("payment_id", "ascending"), ("reason", "ascending")])
+
+
+def _confidence_text(values: pa.ChunkedArray) -> pa.Array:
+    v = np.round(np.asarray(values.to_numpy(), dtype=np.float64), 4)
+    return pa.array([f"{x:.4f}" for x in v]) if len(v) < 1000 else pc.cast(
+        pa.array(np.char.mod("%.4f", v)), pa.string()
+    )
+
+
+def allocations_for_csv(table: pa.Table) -> pa.Table:
+    cur = table.column("currency")
+    return pa.table(
+        {
+            "payment_id": table.column("payment_id"),
+            "invoice_id": table.column("invoice_id"),
+            "applied_amount": format_minor_array(table.column("applied_amount"), cur),
+            "adjustment_amount": format_minor_array(table.column("adjustment_amount"), cur),
+            "adjustment_reason": pc.fill_null(table.column("adjustment_reason"), ""),
+            "invoice_open_after": format_minor_array(table.column("invoice_open_after"), cur),
+            "confidence": _confidence_text(table.column("confidence")),
+            "rule": table.column("rule"),
+            "currency": cur,
+        }
+    )
+
+
+def exceptions_for_csv(table: pa.Table) -> pa.Table:
+    cur = table.column("currency")
+    cands = table.column("candidates").combine_chunks()
+    joined = pc.binary_join(pc.fill_null(cands, pa.scalar([], pa.list_(pa.string()))), ";")
+    return pa.table(
+        {
+            "payment_id": table.column("payment_id"),
+            "reason": table.column("reason"),
+            "unapplied_amount": format_minor_array(table.column("unapplied_amount"), cur),
+            "candidates": joined,
+            "detail": pc.fill_null(table.column("detail"), ""),
+            "currency": cur,
+            "customer_id": pc.fill_null(table.column("customer_id"), ""),
+        }
+    )
+
+
+def write_table(table: pa.Table, path: Path, *, csv_view: Callable[[pa.Table], pa.Table]) -> None:
+    """Write ``table`` as CSV (decimal strings) or Parquet (int64 minor units) by suffix."""
+    path = Path(path)
+    if path.suffix == ".parquet":
+        meta = dict(table.schema.metadata or {})
+        meta[b"amounts"] = b"int64 minor units per ISO 4217 exponent of currency"
+        pq.write_table(table.replace_schema_metadata(meta), path)
+    else:
+        pacsv.write_csv(
+            csv_view(table),
+            path,
+            write_options=pacsv.WriteOptions(quoting_style="needed"),
+        )
+
+
+def write_allocations(table: pa.Table, path: Path) -> None:
+    write_table(sort_allocations(table), path, csv_view=allocations_for_csv)
+
+
+def write_exceptions(table: pa.Table, path: Path) -> None:
+    write_table(sort_exceptions(table), path, csv_view=exceptions_for_csv)

@@ -1,0 +1,153 @@
+"""Every Arrow schema of cashmatch, declared once. Import these; never redeclare.
+
+Money columns are int64 minor units with the ISO 4217 ``currency`` beside them (the exponent
+comes from :mod:`cashmatch.engine.money`). Column names follow ``spec/interchange.md``; columns
+marked *extra* are additions the contract allows (columns may be added, never renamed).
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+MONEY = pa.int64()
+_MINOR = {b"unit": b"minor"}
+
+
+def _money(name: str, nullable: bool = True) -> pa.Field:
+    return pa.field(name, MONEY, nullable=nullable, metadata=_MINOR)
+
+
+INVOICES = pa.schema(
+    [
+        pa.field("invoice_id", pa.string(), nullable=False),
+        pa.field("customer_id", pa.string(), nullable=False),
+        pa.field("customer_name", pa.string()),
+        _money("amount", nullable=False),  # open amount (invoiced amount in receivables history)
+        pa.field("currency", pa.string(), nullable=False),
+        pa.field("issue_date", pa.date32()),
+        pa.field("due_date", pa.date32()),
+        pa.field("po_number", pa.string()),
+        pa.field("discount_bp", pa.int32()),  # early-payment discount in basis points (2% = 200)
+        pa.field("discount_days", pa.int32()),
+    ],
+    metadata={b"amounts": b"int64 minor units per ISO 4217 exponent of currency"},
+)
+
+CUSTOMERS = pa.schema(
+    [
+        pa.field("customer_id", pa.string(), nullable=False),
+        pa.field("name", pa.string(), nullable=False),
+        pa.field("accounts", pa.list_(pa.string())),
+        pa.field("aliases", pa.list_(pa.string())),
+        pa.field("parent_id", pa.string()),
+    ]
+)
+
+PAYMENTS = pa.schema(
+    [
+        pa.field("payment_id", pa.string(), nullable=False),
+        pa.field("value_date", pa.date32(), nullable=False),
+        _money("amount", nullable=False),  # positive; see `direction`
+        pa.field("currency", pa.string(), nullable=False),
+        pa.field("payer_name", pa.string()),
+        pa.field("payer_account", pa.string()),
+        pa.field("reference", pa.string()),
+        pa.field("end_to_end_id", pa.string()),
+        # extra: what parsers of bank files keep beside the credits
+        pa.field("direction", pa.string()),  # "CRDT" (default when null) or "DBIT"
+        pa.field("reversal", pa.bool_()),
+        pa.field("bank_code", pa.string()),  # transaction type code as the bank gave it
+        pa.field("statement_id", pa.string()),
+        pa.field("source", pa.string()),  # file name
+        pa.field("source_line", pa.int32()),
+    ],
+    metadata={b"amounts": b"int64 minor units per ISO 4217 exponent of currency"},
+)
+
+REMITTANCES = pa.schema(
+    [
+        pa.field("payment_id", pa.string()),
+        pa.field("end_to_end_id", pa.string()),
+        pa.field("invoice_ref", pa.string(), nullable=False),
+        _money("paid_amount", nullable=False),
+        _money("discount_amount"),
+        _money("deduction_amount"),
+        pa.field("reason_code", pa.string()),
+        pa.field("currency", pa.string()),  # extra: the currency the amounts are in
+        pa.field("source", pa.string()),
+        pa.field("source_line", pa.int32()),
+    ]
+)
+
+STATEMENTS = pa.schema(
+    [
+        pa.field("statement_id", pa.string(), nullable=False),
+        pa.field("account", pa.string()),
+        pa.field("currency", pa.string()),
+        pa.field("sequence", pa.string()),
+        pa.field("opening_date", pa.date32()),
+        _money("opening_balance"),
+        pa.field("closing_date", pa.date32()),
+        _money("closing_balance"),
+        _money("total_credits"),
+        _money("total_debits"),
+        pa.field("source", pa.string()),
+    ]
+)
+
+ALLOCATIONS = pa.schema(
+    [
+        pa.field("payment_id", pa.string(), nullable=False),
+        pa.field("invoice_id", pa.string(), nullable=False),
+        _money("applied_amount", nullable=False),
+        _money("adjustment_amount", nullable=False),
+        pa.field("adjustment_reason", pa.string()),
+        _money("invoice_open_after", nullable=False),
+        pa.field("confidence", pa.float64(), nullable=False),
+        pa.field("rule", pa.string(), nullable=False),
+        pa.field("currency", pa.string(), nullable=False),  # extra
+    ]
+)
+
+EXCEPTIONS = pa.schema(
+    [
+        pa.field("payment_id", pa.string(), nullable=False),
+        pa.field("reason", pa.string(), nullable=False),
+        _money("unapplied_amount", nullable=False),
+        pa.field("candidates", pa.list_(pa.string())),  # best first
+        pa.field("detail", pa.string()),
+        pa.field("currency", pa.string(), nullable=False),  # extra
+        pa.field("candidate_scores", pa.list_(pa.float64())),  # extra, aligned with candidates
+        pa.field("customer_id", pa.string()),  # extra: the identified customer, if any
+    ]
+)
+
+# Exception reasons (interchange contract).
+NO_CANDIDATE = "NO_CANDIDATE"
+AMBIGUOUS = "AMBIGUOUS"
+UNKNOWN_PAYER = "UNKNOWN_PAYER"
+OVERPAYMENT = "OVERPAYMENT"
+SHORT_PAY = "SHORT_PAY"
+CURRENCY_MISMATCH = "CURRENCY_MISMATCH"
+DUPLICATE = "DUPLICATE"
+LOW_CONFIDENCE = "LOW_CONFIDENCE"
+
+# Adjustment reasons.
+BANK_FEE = "BANK_FEE"
+DISCOUNT = "DISCOUNT"
+DEDUCTION = "DEDUCTION"  # written as DEDUCTION:<payer reason>
+
+
+def empty(schema: pa.Schema) -> pa.Table:
+    return schema.empty_table()
+
+
+def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Select and cast ``table`` to ``schema``; missing nullable columns become nulls."""
+    cols = []
+    for field in schema:
+        if field.name in table.column_names:
+            cols.append(table.column(field.name).cast(field.type))
+        else:
+            cols.append(pa.nulls(table.num_rows, field.type))
+    return pa.Table.from_arrays(cols, schema=schema)

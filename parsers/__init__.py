@@ -1,0 +1,1 @@
+"""Parsers: one module per bank or remittance format, each ``bytes -> Arrow``."""

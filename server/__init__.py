@@ -1,0 +1,1 @@
+"""The gRPC service, its ledger store, auth and health."""
