@@ -1,0 +1,114 @@
+"""What a match returns, its summary, and the invariants checked on every result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from cashmatch.engine import schema as S
+from cashmatch.engine.errors import InvariantViolation
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    payments: int
+    auto_applied: int
+    exceptions_by_reason: dict[str, int]
+    amount_by_currency: dict[str, int]  # minor units received
+    applied_by_currency: dict[str, int]  # minor units applied
+    unapplied_by_currency: dict[str, int]
+
+    @property
+    def auto_applied_pct(self) -> float:
+        return 100.0 * self.auto_applied / self.payments if self.payments else 0.0
+
+
+@dataclass(slots=True)
+class MatchResult:
+    allocations: pa.Table  # schema.ALLOCATIONS
+    exceptions: pa.Table  # schema.EXCEPTIONS
+    summary: Summary
+    timings: dict[str, float] = field(default_factory=dict)  # seconds by stage
+
+
+def credits_only(payments: pa.Table) -> pa.Table:
+    """The bank credits the engine applies: not debits, not reversals."""
+    direction = pc.fill_null(payments.column("direction"), "CRDT")
+    reversal = pc.fill_null(payments.column("reversal"), False)
+    keep = pc.and_(pc.equal(direction, "CRDT"), pc.invert(reversal))
+    return payments.filter(keep)
+
+
+def _sum_by(keys: pa.ChunkedArray, values: pa.ChunkedArray) -> dict[str, int]:
+    if len(keys) == 0:
+        return {}
+    t = pa.table({"k": keys, "v": values}).group_by("k").aggregate([("v", "sum")])
+    return dict(zip(t.column("k").to_pylist(), t.column("v_sum").to_pylist(), strict=True))
+
+
+def summarize(payments: pa.Table, allocations: pa.Table, exceptions: pa.Table) -> Summary:
+    ex_ids = exceptions.column("payment_id")
+    al_ids = pc.unique(allocations.column("payment_id"))
+    auto = int(pc.sum(pc.invert(pc.is_in(al_ids, value_set=ex_ids))).as_py() or 0)
+    reasons = exceptions.column("reason").value_counts().to_pylist() if len(ex_ids) else []
+    return Summary(
+        payments=payments.num_rows,
+        auto_applied=auto,
+        exceptions_by_reason={r["values"]: r["counts"] for r in sorted(
+            reasons, key=lambda r: (-r["counts"], r["values"]))},
+        amount_by_currency=_sum_by(payments.column("currency"), payments.column("amount")),
+        applied_by_currency=_sum_by(
+            allocations.column("currency"), allocations.column("applied_amount")
+        ),
+        unapplied_by_currency=_sum_by(
+            exceptions.column("currency"), exceptions.column("unapplied_amount")
+        ),
+    )
+
+
+def check_invariants(payments: pa.Table, allocations: pa.Table, exceptions: pa.Table) -> None:
+    """Every payment appears in the output, and applied + unapplied == amount, to the minor unit.
+
+    Vectorised: one sort + group-by per table. Raises :class:`InvariantViolation` (an engine
+    bug, never the caller's fault) naming the first payments that break it.
+    """
+    pid = payments.column("payment_id")
+    if pc.count_distinct(pid).as_py() != payments.num_rows:
+        raise InvariantViolation("payment ids are not unique in the matched input")
+    for name, table in (("allocations", allocations), ("exceptions", exceptions)):
+        stray = pc.invert(pc.is_in(table.column("payment_id"), value_set=pid))
+        if pc.any(stray).as_py():
+            raise InvariantViolation(f"{name} name payments that were not in the input")
+    applied = pa.table(
+        {"payment_id": allocations.column("payment_id"), "x": allocations.column("applied_amount")}
+    ).group_by("payment_id").aggregate([("x", "sum")])
+    unapplied = pa.table(
+        {"payment_id": exceptions.column("payment_id"), "y": exceptions.column("unapplied_amount")}
+    ).group_by("payment_id").aggregate([("y", "sum")])
+    joined = payments.select(["payment_id", "amount"]).join(applied, "payment_id").join(
+        unapplied, "payment_id"
+    )
+    a = np.asarray(pc.fill_null(joined.column("x_sum"), 0), dtype=np.int64)
+    u = np.asarray(pc.fill_null(joined.column("y_sum"), 0), dtype=np.int64)
+    seen = ~np.asarray(
+        pc.and_(pc.is_null(joined.column("x_sum")), pc.is_null(joined.column("y_sum"))), bool
+    )
+    amount = np.asarray(joined.column("amount"), dtype=np.int64)
+    if not seen.all():
+        ids = joined.column("payment_id").filter(pa.array(~seen))[:5].to_pylist()
+        raise InvariantViolation(f"payments missing from the output: {ids}")
+    off = a + u != amount
+    if off.any():
+        ids = joined.column("payment_id").filter(pa.array(off))[:5].to_pylist()
+        raise InvariantViolation(f"applied + unapplied != amount for payments {ids}")
+    neg = np.asarray(allocations.column("applied_amount"), dtype=np.int64) < 0
+    if neg.any():
+        raise InvariantViolation("negative applied amount")
+
+
+def empty_result(payments: pa.Table) -> MatchResult:
+    alloc, exc = S.empty(S.ALLOCATIONS), S.empty(S.EXCEPTIONS)
+    return MatchResult(alloc, exc, summarize(payments, alloc, exc))
