@@ -6,7 +6,6 @@ this module wires them together and checks the invariants on every result.
 
 from __future__ import annotations
 
-import numpy as np
 import pyarrow as pa
 
 from cashmatch.engine import schema as S
@@ -47,6 +46,5 @@ def match(
         },
         schema=S.EXCEPTIONS,
     )
-    del np
     check_invariants(payments, allocations, exceptions)
     return MatchResult(allocations, exceptions, summarize(payments, allocations, exceptions))
