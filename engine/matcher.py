@@ -42,6 +42,7 @@ from cashmatch.engine.candidates import (
     fuzzy_hits,
     reference_hits,
 )
+from cashmatch.engine.executors import Executor, LocalExecutor
 from cashmatch.engine.identify import build_index, identify
 from cashmatch.engine.normalize import invoice_keys
 from cashmatch.engine.policy import Policy
@@ -60,7 +61,8 @@ def match(
     remittances: pa.Table | None = None,
     customers: pa.Table | None = None,
     policy: Policy | None = None,
-    executor: object | None = None,
+    executor: Executor | None = None,
+    partitions: int | None = None,
 ) -> MatchResult:
     """Apply ``payments`` (bank credits) to open ``invoices``.
 
@@ -68,19 +70,113 @@ def match(
     Debits and reversals in ``payments`` are ignored. Every credit comes back either in
     ``allocations`` or in ``exceptions`` (or both, for a partly applied payment), and
     applied + unapplied equals its amount to the minor unit.
+
+    With an ``executor`` the day is split into ``partitions`` independent parts by customer
+    group (default: one per worker, twice over); payments of unknown payers are matched after
+    them, against what the parts left open. The same ``partitions`` give the same result on
+    every executor.
     """
     policy = policy or Policy()
     payments = credits_only(S.conform(payments, S.PAYMENTS))
-    invoices = S.conform(invoices, S.INVOICES)
-    customers = S.conform(customers, S.CUSTOMERS) if customers is not None else None
-    remittances = S.conform(remittances, S.REMITTANCES) if remittances is not None else None
-    day = _Day(invoices=invoices, payments=payments, remittances=remittances,
-               customers=customers, policy=policy)
-    allocations, exceptions = day.run()
+    inputs = _Inputs(
+        invoices=S.conform(invoices, S.INVOICES),
+        payments=payments,
+        remittances=S.conform(remittances, S.REMITTANCES) if remittances is not None else None,
+        customers=S.conform(customers, S.CUSTOMERS) if customers is not None else None,
+        policy=policy,
+    )
+    executor = executor or LocalExecutor()
+    parts = partitions if partitions is not None else (
+        1 if executor.workers <= 1 else 2 * executor.workers
+    )
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+    if parts <= 1:
+        allocations, exceptions, timings = _match_part(inputs, None)
+    else:
+        allocations, exceptions = _match_partitioned(inputs, executor, parts)
     check_invariants(payments, allocations, exceptions)
     result = MatchResult(allocations, exceptions, summarize(payments, allocations, exceptions))
-    result.timings.update(day.timings)
+    result.timings.update(timings)
+    result.timings["total"] = time.perf_counter() - t0
     return result
+
+
+@dataclass(frozen=True, slots=True)
+class _Inputs:
+    invoices: pa.Table
+    payments: pa.Table
+    remittances: pa.Table | None
+    customers: pa.Table | None
+    policy: Policy
+
+    def subset(self, inv_rows: np.ndarray | None, pay_rows: np.ndarray) -> _Inputs:
+        payments = self.payments.take(pa.array(pay_rows, pa.int64()))
+        invoices = self.invoices if inv_rows is None else self.invoices.take(
+            pa.array(inv_rows, pa.int64()))
+        rem = self.remittances
+        if rem is not None and rem.num_rows:
+            linked = pc.or_(
+                pc.fill_null(pc.is_in(rem.column("payment_id"),
+                                      value_set=payments.column("payment_id")), False),
+                pc.fill_null(pc.is_in(rem.column("end_to_end_id"),
+                                      value_set=pc.drop_null(payments.column("end_to_end_id"))),
+                             False),
+            )
+            rem = rem.filter(linked)
+        return _Inputs(invoices, payments, rem, self.customers, self.policy)
+
+
+def _match_part(inputs: _Inputs, rows: tuple[np.ndarray | None, np.ndarray] | None
+                ) -> tuple[pa.Table, pa.Table, dict[str, float]]:
+    """Match one partition (``rows`` = invoice rows, payment rows; None = everything)."""
+    part = inputs if rows is None else inputs.subset(*rows)
+    day = _Day(invoices=part.invoices, payments=part.payments, remittances=part.remittances,
+               customers=part.customers, policy=part.policy)
+    allocations, exceptions = day.run()
+    return allocations, exceptions, day.timings
+
+
+def _match_partitioned(inputs: _Inputs, executor: Executor, parts: int
+                       ) -> tuple[pa.Table, pa.Table]:
+    index = build_index(invoices=inputs.invoices, customers=inputs.customers)
+    ident = identify(payments=inputs.payments, index=index,
+                     name_cutoff=inputs.policy.payer_name_cutoff)
+    pay_group = np.where(ident.customer >= 0, index.group[np.maximum(ident.customer, 0)], -1)
+    inv_cust = index.lookup(inputs.invoices.column("customer_id"))
+    inv_group = np.where(inv_cust >= 0, index.group[np.maximum(inv_cust, 0)], -1)
+    # balanced parts: groups sorted by payment count, dealt round-robin
+    groups, counts = np.unique(pay_group[pay_group >= 0], return_counts=True)
+    part_of_group = np.full(len(index.ids) + 1, -1, dtype=np.int64)
+    part_of_group[groups[np.argsort(-counts, kind="stable")]] = np.arange(len(groups)) % parts
+    pay_part = np.where(pay_group >= 0, part_of_group[np.maximum(pay_group, 0)], -1)
+    inv_part = np.where(inv_group >= 0, part_of_group[np.maximum(inv_group, 0)], -1)
+    items = [(np.flatnonzero(inv_part == k), np.flatnonzero(pay_part == k)) for k in range(parts)]
+    items = [it for it in items if len(it[1])]
+    results = executor.map(_match_part, inputs, items)
+    allocs = [r[0] for r in results]
+    excs = [r[1] for r in results]
+    unknown = np.flatnonzero(pay_part < 0)
+    if len(unknown):
+        # the payers nobody could identify: against every invoice, net of what the parts used
+        done = pa.concat_tables(allocs) if allocs else S.empty(S.ALLOCATIONS)
+        used = done.group_by("invoice_id").aggregate(
+            [("applied_amount", "sum"), ("adjustment_amount", "sum")])
+        idx = pc.index_in(inputs.invoices.column("invoice_id"), value_set=used.column("invoice_id"))
+        idx_np = np.asarray(pc.fill_null(idx, -1), np.int64)
+        spent = np.asarray(used.column("applied_amount_sum"), np.int64) + np.asarray(
+            used.column("adjustment_amount_sum"), np.int64)
+        amount = np.asarray(inputs.invoices.column("amount"), np.int64).copy()
+        amount[idx_np >= 0] -= spent[idx_np[idx_np >= 0]]
+        rest = _Inputs(inputs.invoices.set_column(
+            inputs.invoices.schema.get_field_index("amount"), S.INVOICES.field("amount"),
+            pa.array(amount, pa.int64())), inputs.payments, inputs.remittances,
+            inputs.customers, inputs.policy)
+        a, e, _ = _match_part(rest, (None, unknown))
+        allocs.append(a)
+        excs.append(e)
+    return (pa.concat_tables(allocs) if allocs else S.empty(S.ALLOCATIONS),
+            pa.concat_tables(excs) if excs else S.empty(S.EXCEPTIONS))
 
 
 def _days(col: pa.ChunkedArray, default: int = NO_DATE) -> np.ndarray:
@@ -236,7 +332,7 @@ class _Day:
         best, second, best_c, second_c = best_per_payment(
             pairs.pay[f_idx], pairs.inv[f_idx], conf[f_idx], self.n
         )
-        best = np.where(best >= 0, f_idx[np.maximum(best, 0)], -1)
+        best = np.where(best >= 0, f_idx[np.maximum(best, 0)], -1) if len(f_idx) else best
         self.order, self.starts = ranked_candidates(pairs.pay, pairs.inv, conf, self.n)
 
         quoted = pairs.ref >= QUOTED_REF
@@ -247,9 +343,8 @@ class _Day:
         )
         # a payment quoting several invoices is a subset question unless one quoted invoice
         # alone is settled by a strong reference
-        multi = (n_quoted >= 2) & ~(
-            clear_single & (pairs.ref[np.maximum(best, 0)] >= 0.97)
-        )
+        best_ref = pairs.ref[np.maximum(best, 0)] if len(pairs) else np.zeros(self.n)
+        multi = (n_quoted >= 2) & ~(clear_single & (best_ref >= 0.97))
         chosen = np.where(clear_single & ~has_remit & ~multi, best, -1)
         chosen, lost = resolve_full_conflicts(
             chosen, pairs.pay, pairs.inv, conf, full & (conf >= threshold)
