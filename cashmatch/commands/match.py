@@ -1,4 +1,4 @@
-"""``cashmatch match``: a day's open invoices and bank credits in, allocations and exceptions out."""
+"""``cashmatch match``: open invoices and bank credits in, allocations and exceptions out."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def add_match_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, required=True, help="output directory")
     p.add_argument("--format", choices=("csv", "parquet"), default="csv")
     p.add_argument("--executor", choices=("local", "ray"), default="local")
-    p.add_argument("--ray-address", default=None, help="join this Ray cluster (with --executor ray)")
+    p.add_argument("--ray-address", default=None, help="Ray cluster to join")
 
 
 @dataclass
