@@ -176,10 +176,10 @@ def amount_hits(
     inv_block = book.group * ncur + book.currency
     ok_inv = book.group >= 0
     parts = []
-    candidates = [(book.amount, np.zeros(len(book.amount), bool))]
+    candidates = [(book.amount, False)]
     if allow_discounts:
         disc = book.amount - (book.amount * book.discount_bp.astype(np.int64) + 5000) // 10000
-        candidates.append((np.where(book.discount_bp > 0, disc, -1), np.ones(len(disc), bool)))
+        candidates.append((np.where(book.discount_bp > 0, disc, -1), True))
     for target, is_disc in candidates:
         valid = ok_inv & (target > 0)
         inv_idx = np.flatnonzero(valid)
@@ -189,7 +189,7 @@ def amount_hits(
         p_block = pay_group[known] * ncur + pay_currency[known]
         base = p_block.astype(np.int64) * (1 << 42)
         lo_amt = pay_amount[known]
-        hi_amt = lo_amt + (0 if is_disc[0] else fee_ceiling[known])
+        hi_amt = lo_amt + (0 if is_disc else fee_ceiling[known])
         lo = np.searchsorted(skey, base + lo_amt, "left")
         hi = np.searchsorted(skey, base + hi_amt, "right")
         hi = np.minimum(hi, lo + MAX_AMOUNT_HITS)
@@ -199,7 +199,7 @@ def amount_hits(
         rep_pay = np.repeat(known, cnt)
         offs = np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt)
         rep_inv = inv_idx[order[np.repeat(lo, cnt) + offs]]
-        if is_disc[0]:
+        if is_disc:
             in_window = pay_date[rep_pay] <= (
                 book.issue[rep_inv] + book.discount_days[rep_inv] + grace_days
             )
@@ -208,6 +208,30 @@ def amount_hits(
             Pairs(rep_pay, rep_inv, np.zeros(len(rep_pay)), np.zeros(len(rep_pay), bool))
         )
     return Pairs.concat(parts) if parts else empty_pairs()
+
+
+def unknown_payer_amount_hits(
+    *, pay_amount: np.ndarray, pay_currency: np.ndarray, pay_group: np.ndarray, book: Book
+) -> Pairs:
+    """For payers nobody identified: invoices of any customer with exactly the paid amount.
+
+    These are candidates for the reviewer, never grounds to apply (the scoring gives a pair
+    without reference or known payer a low confidence)."""
+    unknown = np.flatnonzero(pay_group < 0)
+    if len(unknown) == 0 or len(book.amount) == 0:
+        return empty_pairs()
+    key = book.currency.astype(np.int64) * (1 << 42) + np.maximum(book.amount, 0)
+    order = np.argsort(key, kind="stable")
+    skey = key[order]
+    want = pay_currency[unknown].astype(np.int64) * (1 << 42) + pay_amount[unknown]
+    lo = np.searchsorted(skey, want, "left")
+    hi = np.minimum(np.searchsorted(skey, want, "right"), lo + 5)
+    cnt = hi - lo
+    rep_pay = np.repeat(unknown, cnt)
+    offs = np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    rep_inv = order[np.repeat(lo, cnt) + offs]
+    n = len(rep_pay)
+    return Pairs(rep_pay, rep_inv, np.zeros(n), np.zeros(n, bool))
 
 
 def amount_relation(

@@ -41,6 +41,7 @@ from cashmatch.engine.candidates import (
     amount_relation,
     fuzzy_hits,
     reference_hits,
+    unknown_payer_amount_hits,
 )
 from cashmatch.engine.executors import Executor, LocalExecutor
 from cashmatch.engine.identify import build_index, identify
@@ -77,9 +78,11 @@ def match(
     every executor.
     """
     policy = policy or Policy()
-    payments = credits_only(S.conform(payments, S.PAYMENTS))
+    # a canonical order, so that ties fall the same way whatever order the rows came in
+    payments = credits_only(S.conform(payments, S.PAYMENTS)).sort_by(
+        [("value_date", "ascending"), ("payment_id", "ascending")])
     inputs = _Inputs(
-        invoices=S.conform(invoices, S.INVOICES),
+        invoices=S.conform(invoices, S.INVOICES).sort_by("invoice_id"),
         payments=payments,
         remittances=S.conform(remittances, S.REMITTANCES) if remittances is not None else None,
         customers=S.conform(customers, S.CUSTOMERS) if customers is not None else None,
@@ -290,8 +293,13 @@ class _Day:
                 fee_ceiling=self.fee_ceiling, grace_days=self.policy.discount_grace_days,
                 allow_discounts=self.policy.allow_discounts,
             )
+            for_review = unknown_payer_amount_hits(
+                pay_amount=self.pay_amount, pay_currency=self.pay_currency,
+                pay_group=np.where(self.pay_group >= 0, self.pay_group, self.ref_group),
+                book=book,
+            )
         with self.stage("scoring"):
-            pairs = Pairs.concat([exact, fuzzy, by_amount])
+            pairs = Pairs.concat([exact, fuzzy, by_amount, for_review])
             rel, adj = amount_relation(
                 pairs=pairs, pay_amount=self.pay_amount, pay_currency=self.pay_currency,
                 pay_date=self.pay_date, book=book, fee_ceiling=self.fee_ceiling,

@@ -60,10 +60,12 @@ def _triples(amounts: np.ndarray, lo: int, hi: int, limit: int) -> list[tuple[in
         right = np.searchsorted(rest, hi - s[i] - rest, "right")
         left = np.maximum(left, np.arange(len(rest)) + 1)
         for j in np.flatnonzero(right > left):
-            k = left[j]
-            out.append(tuple(sorted((int(order[i]), int(order[i + 1 + j]), int(order[i + 1 + k])))))
-            if len(out) >= limit:
-                return out
+            for k in range(left[j], min(right[j], left[j] + limit)):
+                out.append(
+                    tuple(sorted((int(order[i]), int(order[i + 1 + j]), int(order[i + 1 + k]))))
+                )
+                if len(out) >= limit:
+                    return out
     return out
 
 
