@@ -28,6 +28,7 @@ class CustomerIndex:
     group: np.ndarray  # index of the group root per customer
     account_keys: pa.Table  # (key, cust) — unique keys only
     name_keys: pa.Table  # (key, cust) — unique keys only
+    names_by_customer: pa.Array  # the name key of each customer ("" when unknown)
 
     def lookup(self, customer_ids: pa.Array) -> np.ndarray:
         idx = pc.index_in(customer_ids, value_set=self.ids)
@@ -80,9 +81,17 @@ def build_index(*, invoices: pa.Table, customers: pa.Table | None) -> CustomerIn
     def concat(parts: list) -> pa.Array:
         return pa.concat_arrays([p for p in parts]) if parts else pa.array([], pa.string())
 
+    all_names = concat(names)
+    all_cust = np.concatenate(name_cust or [np.zeros(0, np.int64)]).astype(np.int64)
+    first = np.full(n, -1, dtype=np.int64)
+    first[all_cust[::-1]] = np.arange(len(all_cust))[::-1]  # the first name seen per customer
+    names_by_customer = pc.if_else(
+        pa.array(first >= 0), pc.take(all_names, pa.array(np.maximum(first, 0))), ""
+    ) if len(all_cust) else pa.array([""] * n)
     return CustomerIndex(
         ids=ids,
         group=group,
+        names_by_customer=names_by_customer,
         account_keys=_unique_map(concat(accts), np.concatenate(acct_cust or [np.zeros(0)])),
         name_keys=_unique_map(concat(names), np.concatenate(name_cust or [np.zeros(0)])),
     )

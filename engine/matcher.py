@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from rapidfuzz import fuzz, process
 from cashmatch.engine import schema as S
 from cashmatch.engine.allocate import (
     AMBIGUITY_MARGIN,
@@ -45,7 +46,7 @@ from cashmatch.engine.candidates import (
 )
 from cashmatch.engine.executors import Executor, LocalExecutor
 from cashmatch.engine.identify import build_index, identify
-from cashmatch.engine.normalize import invoice_keys
+from cashmatch.engine.normalize import invoice_keys, name_key
 from cashmatch.engine.policy import Policy
 from cashmatch.engine.result import MatchResult, check_invariants, credits_only, summarize
 from cashmatch.engine.scoring import OTHER, SAME, UNKNOWN, pair_confidence, subset_confidence
@@ -309,12 +310,28 @@ class _Day:
             pg = self.pay_group[pairs.pay]
             ig = book.group[pairs.inv]
             cust_rel = np.where(pg < 0, UNKNOWN, np.where(pg == ig, SAME, OTHER))
+            cust_rel = self.name_evidence(pairs, cust_rel)
             self.pairs, self.rel, self.adj = pairs, rel, adj
             self.conf = pair_confidence(
                 ref=pairs.ref, relation=rel, customer_relation=cust_rel,
                 identity=self.ident.confidence[pairs.pay],
             )
             self.cust_rel = cust_rel
+
+    def name_evidence(self, pairs: Pairs, cust_rel: np.ndarray) -> np.ndarray:
+        """A payer nobody identified whose name resembles the invoice's customer is taken as
+        that customer for this pair (rapidfuzz ``cpdist``, all such pairs at once)."""
+        unknown = np.flatnonzero((cust_rel == UNKNOWN) & (self.book.customer[pairs.inv] >= 0))
+        if len(unknown) == 0:
+            return cust_rel
+        payer = name_key(self.payments.column("payer_name").combine_chunks())
+        names = self.index.names_by_customer
+        a = pc.take(payer, pa.array(pairs.pay[unknown])).to_pylist()
+        b = pc.take(names, pa.array(self.book.customer[pairs.inv[unknown]])).to_pylist()
+        score = process.cpdist(a, b, scorer=fuzz.WRatio, workers=-1)
+        out = cust_rel.copy()
+        out[unknown[score >= self.policy.payer_name_cutoff]] = SAME
+        return out
 
     # ------------------------------------------------------------------ proposals
     def run(self) -> tuple[pa.Table, pa.Table]:
@@ -343,7 +360,7 @@ class _Day:
         best = np.where(best >= 0, f_idx[np.maximum(best, 0)], -1) if len(f_idx) else best
         self.order, self.starts = ranked_candidates(pairs.pay, pairs.inv, conf, self.n)
 
-        quoted = pairs.ref >= QUOTED_REF
+        quoted = (pairs.ref >= QUOTED_REF) & (self.cust_rel != OTHER)
         n_quoted = np.bincount(pairs.pay[quoted], minlength=self.n)
         has_remit = self.remittance_lines()
         clear_single = (best >= 0) & (best_c >= threshold) & (
@@ -374,6 +391,8 @@ class _Day:
                 prop = self.remittance_proposal(p)
             if prop is None and n_quoted[p] >= 2:
                 prop = self.subset_proposal(p, quoted_only=True)
+                if prop is None and clear_single[p]:
+                    prop = self.single_proposal(p, int(best[p]))
             if prop is None and best[p] < 0:
                 prop = self.partial_proposal(p)
             if prop is None and best[p] < 0 and self.pay_group[p] >= 0:

@@ -26,7 +26,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 # OCR / typing look-alikes, mapped to digits in the body of a number (after its letter prefix).
-OCR_TO_DIGIT = {"O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "S": "5", "B": "8", "Z": "2"}
+OCR_TO_DIGIT = {
+    "O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "S": "5", "B": "8", "Z": "2", "G": "6",
+}
 LEGAL_SUFFIXES = (
     "INC", "INCORPORATED", "LTD", "LIMITED", "LLC", "LLP", "PLC", "CORP", "CORPORATION", "CO",
     "COMPANY", "GMBH", "AG", "KG", "SA", "SAS", "SARL", "SPA", "SRL", "BV", "NV", "AB", "AS",

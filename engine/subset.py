@@ -117,7 +117,7 @@ def _milp(amounts: np.ndarray, lo: int, hi: int, max_size: int, time_limit: floa
         constraints=LinearConstraint(np.vstack(rows), lb, ub),
         integrality=np.ones(n),
         bounds=Bounds(0, 1),
-        options={"time_limit": time_limit, "presolve": True},
+        options={"time_limit": time_limit, "presolve": True, "disp": False},
     )
     if res.x is None or res.status not in (0,):
         return None
