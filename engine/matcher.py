@@ -366,9 +366,17 @@ class _Day:
         clear_single = (best >= 0) & (best_c >= threshold) & (
             second_c < best_c - AMBIGUITY_MARGIN
         )
+        # a reference quoting one invoice contradicts an amount-only match on another
+        quoted_ref = np.zeros(self.n)
+        np.maximum.at(quoted_ref, pairs.pay[quoted], pairs.ref[quoted])
+        best_ref = pairs.ref[np.maximum(best, 0)] if len(pairs) else np.zeros(self.n)
+        clear_single &= best_ref >= quoted_ref - 0.15
+        # an amount-only match must be the only way the customer's open items make the amount
+        for p in np.flatnonzero(clear_single & (best_ref <= 0)):
+            if self.amount_alternatives(int(p), int(best[p])):
+                clear_single[p] = False
         # a payment quoting several invoices is a subset question unless one quoted invoice
         # alone is settled by a strong reference
-        best_ref = pairs.ref[np.maximum(best, 0)] if len(pairs) else np.zeros(self.n)
         multi = (n_quoted >= 2) & ~(clear_single & (best_ref >= 0.97))
         chosen = np.where(clear_single & ~has_remit & ~multi, best, -1)
         chosen, lost = resolve_full_conflicts(
@@ -393,10 +401,11 @@ class _Day:
                 prop = self.subset_proposal(p, quoted_only=True)
                 if prop is None and clear_single[p]:
                     prop = self.single_proposal(p, int(best[p]))
+            if prop is None and best[p] < 0 and self.pay_group[p] >= 0:
+                # the quoted invoice(s) plus others of the customer, or amount alone
+                prop = self.subset_proposal(p, quoted_only=False)
             if prop is None and best[p] < 0:
                 prop = self.partial_proposal(p)
-            if prop is None and best[p] < 0 and self.pay_group[p] >= 0:
-                prop = self.subset_proposal(p, quoted_only=False)
             if isinstance(prop, Exception_):
                 exceptions.append(prop)
             elif prop is not None:
@@ -404,6 +413,33 @@ class _Day:
             else:
                 exceptions.append(self.no_match_exception(p, best[p], best_c[p], second_c[p]))
         return proposals, exceptions
+
+    def amount_alternatives(self, p: int, k: int) -> bool:
+        """Does another single invoice or pair of the customer's open items fit the amount?"""
+        book = self.book
+        block = self.blocks.get((int(self.pay_group[p]), int(self.pay_currency[p])))
+        if block is None or len(block) < 2:
+            return False
+        fee = int(self.fee_ceiling[p]) if self.rel[k] == FEE else 0
+        found = subset_search(book.amount[block], int(self.pay_amount[p]), tolerance=fee,
+                              max_size=2)
+        return len(found.solutions) > 1
+
+    @property
+    def blocks(self) -> dict[tuple[int, int], np.ndarray]:
+        """Open invoices by (customer group, currency), built once."""
+        if not hasattr(self, "_blocks"):
+            book = self.book
+            ok = np.flatnonzero((book.group >= 0) & (book.amount > 0))
+            order = ok[np.lexsort((book.currency[ok], book.group[ok]))]
+            keys = np.stack([book.group[order], book.currency[order]], axis=1)
+            change = np.ones(len(order), bool)
+            change[1:] = (keys[1:] != keys[:-1]).any(axis=1)
+            starts = np.flatnonzero(change)
+            ends = np.append(starts[1:], len(order))
+            self._blocks = {(int(keys[s, 0]), int(keys[s, 1])): order[s:e]
+                            for s, e in zip(starts, ends, strict=True)}
+        return self._blocks
 
     # -- single
     def single_proposal(self, p: int, k: int) -> Proposal:
@@ -468,7 +504,7 @@ class _Day:
             if 0 <= total - amount <= fee:
                 return self.subset_allocation(p, quoted, amount, quoted_share=1.0,
                                               exact=total == amount, identity=1.0,
-                                              rule="subset_reference")
+                                              exhaustive=True, rule="subset_reference")
             found = subset_search(opens[quoted], amount, tolerance=fee,
                                   max_size=len(quoted), min_size=2,
                                   time_limit=self.policy.subset_time_limit_s)
@@ -476,6 +512,7 @@ class _Day:
                 chosen = quoted[list(found.unique)]
                 return self.subset_allocation(p, chosen, amount, quoted_share=1.0,
                                               exact=found.exact, identity=1.0,
+                                              exhaustive=found.exhaustive,
                                               rule="subset_reference")
             if found.solutions:
                 return self.ambiguous(p, [quoted[list(s)] for s in found.solutions])
@@ -488,8 +525,7 @@ class _Day:
     def fill_subset(self, p: int, group: int, fixed: np.ndarray, amount: int, fee: int,
                     identity: float) -> Proposal | Exception_ | None:
         book = self.book
-        block = np.flatnonzero((book.group == group) & (book.currency == self.pay_currency[p])
-                               & (book.amount > 0))
+        block = self.blocks.get((int(group), int(self.pay_currency[p])), np.zeros(0, np.int64))
         block = block[~np.isin(block, fixed)]
         rest = amount - int(book.amount[fixed].sum())
         if rest <= 0 or len(block) == 0:
@@ -503,6 +539,7 @@ class _Day:
             share = len(fixed) / len(chosen)
             return self.subset_allocation(p, chosen, amount, quoted_share=share,
                                           exact=found.exact, identity=identity,
+                                          exhaustive=found.exhaustive,
                                           rule="subset_reference" if len(fixed) else
                                           "subset_amount")
         if found.solutions:
@@ -511,7 +548,8 @@ class _Day:
         return None
 
     def subset_allocation(self, p: int, invs: np.ndarray, amount: int, *, quoted_share: float,
-                          exact: bool, identity: float, rule: str) -> Proposal:
+                          exact: bool, identity: float, exhaustive: bool, rule: str
+                          ) -> Proposal:
         invs = invs[np.lexsort((invs, self.book.due[invs]))]
         opens = self.book.amount[invs].astype(np.int64)
         short = int(opens.sum()) - amount  # a bank fee, taken on the last invoice
@@ -521,7 +559,7 @@ class _Day:
             applied[-1] -= short
             adj[-1] = short
         conf = subset_confidence(quoted_share=quoted_share, exact=exact, identity=identity,
-                                 size=len(invs))
+                                 exhaustive=exhaustive)
         return Proposal(p, invs.tolist(), applied.tolist(), adj.tolist(),
                         [S.BANK_FEE if a else None for a in adj], conf, rule)
 

@@ -70,12 +70,14 @@ def pair_confidence(
     return np.clip(conf, 0.0, 1.0)
 
 
-def subset_confidence(*, quoted_share: float, exact: bool, identity: float, size: int) -> float:
+def subset_confidence(*, quoted_share: float, exact: bool, identity: float,
+                      exhaustive: bool) -> float:
     """A one-payment-many-invoices proposal: by how much of it the reference quotes, whether
-    the amount fits exactly, and how surely the payer was identified."""
+    the amount fits exactly, whether the search proved the subset the only one, and how
+    surely the payer was identified."""
     base = 0.90 + 0.09 * quoted_share  # all invoices quoted: 0.99; none: 0.90
-    if quoted_share < 1.0 and size > 3:
-        base -= 0.02
+    if exhaustive:  # the only subset of the customer's open items that fits
+        base = max(base, 0.975)
     if not exact:
         base -= 0.03
     return float(min(base * (identity if quoted_share < 1.0 else 1.0), 0.995))
