@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from rapidfuzz import fuzz, process
 from cashmatch.engine import schema as S
 from cashmatch.engine.allocate import (
     AMBIGUITY_MARGIN,
@@ -50,7 +49,9 @@ from cashmatch.engine.normalize import invoice_keys, name_key
 from cashmatch.engine.policy import Policy
 from cashmatch.engine.result import MatchResult, check_invariants, credits_only, summarize
 from cashmatch.engine.scoring import OTHER, SAME, UNKNOWN, pair_confidence, subset_confidence
+from cashmatch.engine.subset import SubsetSearch
 from cashmatch.engine.subset import search as subset_search
+from rapidfuzz import fuzz, process
 
 NO_DATE = -(10**6)
 QUOTED_REF = 0.80  # a reference hit at least this strong counts as "the payer quoted it"
@@ -197,6 +198,14 @@ class _Day:
 
     def __post_init__(self) -> None:
         self.timings: dict[str, float] = {}
+        self.milp_budget = self.policy.subset_time_budget_s
+
+    def subsets(self, amounts: np.ndarray, target: int, **kw: object) -> SubsetSearch:
+        """The subset search, with the day's MILP time budget."""
+        limit = min(self.policy.subset_time_limit_s, self.milp_budget)
+        found = subset_search(amounts, target, time_limit=max(limit, 0.0), **kw)
+        self.milp_budget -= found.milp_seconds
+        return found
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -354,9 +363,14 @@ class _Day:
         threshold = self.policy.auto_apply_threshold
         full = np.isin(rel, (EXACT, FEE, DISCOUNT))
         f_idx = np.flatnonzero(full)
-        best, second, best_c, second_c = best_per_payment(
-            pairs.pay[f_idx], pairs.inv[f_idx], conf[f_idx], self.n
-        )
+        # a pair with reference evidence outranks any pair resting on the amount alone: the
+        # runner-up that can make a payment ambiguous is one of the same kind
+        rank = conf[f_idx] + (pairs.ref[f_idx] > 0)
+        best, second, _, _ = best_per_payment(pairs.pay[f_idx], pairs.inv[f_idx], rank, self.n)
+        best_c = np.where(best >= 0, conf[f_idx][np.maximum(best, 0)], 0.0)
+        same_kind = (best >= 0) & (second >= 0) & (
+            (pairs.ref[f_idx][np.maximum(best, 0)] > 0) == (pairs.ref[f_idx][np.maximum(second, 0)] > 0))
+        second_c = np.where(same_kind, conf[f_idx][np.maximum(second, 0)], 0.0)
         best = np.where(best >= 0, f_idx[np.maximum(best, 0)], -1) if len(f_idx) else best
         self.order, self.starts = ranked_candidates(pairs.pay, pairs.inv, conf, self.n)
 
@@ -372,9 +386,10 @@ class _Day:
         best_ref = pairs.ref[np.maximum(best, 0)] if len(pairs) else np.zeros(self.n)
         clear_single &= best_ref >= quoted_ref - 0.15
         # an amount-only match must be the only way the customer's open items make the amount
+        alternatives = np.zeros(self.n, dtype=bool)
         for p in np.flatnonzero(clear_single & (best_ref <= 0)):
-            if self.amount_alternatives(int(p), int(best[p])):
-                clear_single[p] = False
+            alternatives[p] = self.amount_alternatives(int(p), int(best[p]))
+        clear_single &= ~alternatives
         # a payment quoting several invoices is a subset question unless one quoted invoice
         # alone is settled by a strong reference
         multi = (n_quoted >= 2) & ~(clear_single & (best_ref >= 0.97))
@@ -410,6 +425,10 @@ class _Day:
                 exceptions.append(prop)
             elif prop is not None:
                 proposals.append(prop)
+            elif alternatives[p]:
+                exceptions.append(self.exception(
+                    p, S.AMBIGUOUS, "The amount equals an open invoice of this customer but "
+                    "also other open items or pairs of them, and the reference names none."))
             else:
                 exceptions.append(self.no_match_exception(p, best[p], best_c[p], second_c[p]))
         return proposals, exceptions
@@ -421,8 +440,8 @@ class _Day:
         if block is None or len(block) < 2:
             return False
         fee = int(self.fee_ceiling[p]) if self.rel[k] == FEE else 0
-        found = subset_search(book.amount[block], int(self.pay_amount[p]), tolerance=fee,
-                              max_size=2)
+        found = self.subsets(book.amount[block], int(self.pay_amount[p]), tolerance=fee,
+                             max_size=2)
         return len(found.solutions) > 1
 
     @property
@@ -505,9 +524,8 @@ class _Day:
                 return self.subset_allocation(p, quoted, amount, quoted_share=1.0,
                                               exact=total == amount, identity=1.0,
                                               exhaustive=True, rule="subset_reference")
-            found = subset_search(opens[quoted], amount, tolerance=fee,
-                                  max_size=len(quoted), min_size=2,
-                                  time_limit=self.policy.subset_time_limit_s)
+            found = self.subsets(opens[quoted], amount, tolerance=fee,
+                                 max_size=len(quoted), min_size=2)
             if found.unique is not None:
                 chosen = quoted[list(found.unique)]
                 return self.subset_allocation(p, chosen, amount, quoted_share=1.0,
@@ -530,10 +548,9 @@ class _Day:
         rest = amount - int(book.amount[fixed].sum())
         if rest <= 0 or len(block) == 0:
             return None
-        found = subset_search(book.amount[block], rest, tolerance=fee,
-                              max_size=max(self.policy.max_subset_size - len(fixed), 1),
-                              min_size=1 if len(fixed) else 2, due_order=book.due[block],
-                              time_limit=self.policy.subset_time_limit_s)
+        found = self.subsets(book.amount[block], rest, tolerance=fee,
+                             max_size=max(self.policy.max_subset_size - len(fixed), 1),
+                             min_size=1 if len(fixed) else 2, due_order=book.due[block])
         if found.unique is not None:
             chosen = np.concatenate([fixed, block[list(found.unique)]])
             share = len(fixed) / len(chosen)

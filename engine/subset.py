@@ -17,7 +17,7 @@ from itertools import combinations
 import numpy as np
 
 MITM_MAX_N = 24  # meet-in-the-middle over all subsets up to max_size for blocks this small
-MILP_MAX_N = 400
+MILP_MAX_N = 120
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +26,7 @@ class SubsetSearch:
     exact: bool  # True when the solutions sum exactly to the target
     exhaustive: bool = False  # every subset up to max_size was considered: a single solution
     # is then the only one, not merely the only one found
+    milp_seconds: float = 0.0  # time spent in the HiGHS fallback
 
     @property
     def unique(self) -> tuple[int, ...] | None:
@@ -139,7 +140,13 @@ def search(
     time_limit: float = 0.05,
     min_size: int = 1,
 ) -> SubsetSearch:
-    """Subsets of ``amounts`` (int64 minor units) that settle ``target``; at most two."""
+    """Subsets of ``amounts`` (int64 minor units) that settle ``target``; at most two.
+
+    ``time_limit`` bounds each HiGHS call; 0 turns the MILP fallback off.
+    """
+    import time
+
+    milp_t0 = 0.0
     amounts = np.asarray(amounts, dtype=np.int64)
     keep = np.flatnonzero((amounts > 0) & (amounts <= target + tolerance))
     sub = amounts[keep]
@@ -173,7 +180,8 @@ def search(
             if len(sub) <= MITM_MAX_N:
                 add(_mitm(sub, lo, hi, max_size, 2))
                 exhaustive = True
-            elif len(sub) <= MILP_MAX_N and len(found) < 2:
+            elif len(sub) <= MILP_MAX_N and len(found) < 2 and time_limit > 0:
+                milp_t0 = time.perf_counter()
                 first, proven = _milp(sub, lo, hi, max_size, time_limit,
                                       [tuple(int(np.flatnonzero(keep == f)[0]) for f in s)
                                        for s in found])
@@ -185,6 +193,7 @@ def search(
                         if second is not None:
                             add([second])
                 exhaustive = proven
+        spent = time.perf_counter() - milp_t0 if milp_t0 else 0.0
         if found:
-            return SubsetSearch(found[:2], exact, exhaustive)
-    return SubsetSearch([], True, False)
+            return SubsetSearch(found[:2], exact, exhaustive, spent)
+    return SubsetSearch([], True, False, spent)
