@@ -362,16 +362,7 @@ class _Day:
         pairs, conf, rel = self.pairs, self.conf, self.rel
         threshold = self.policy.auto_apply_threshold
         full = np.isin(rel, (EXACT, FEE, DISCOUNT))
-        f_idx = np.flatnonzero(full)
-        # a pair with reference evidence outranks any pair resting on the amount alone: the
-        # runner-up that can make a payment ambiguous is one of the same kind
-        rank = conf[f_idx] + (pairs.ref[f_idx] > 0)
-        best, second, _, _ = best_per_payment(pairs.pay[f_idx], pairs.inv[f_idx], rank, self.n)
-        best_c = np.where(best >= 0, conf[f_idx][np.maximum(best, 0)], 0.0)
-        same_kind = (best >= 0) & (second >= 0) & (
-            (pairs.ref[f_idx][np.maximum(best, 0)] > 0) == (pairs.ref[f_idx][np.maximum(second, 0)] > 0))
-        second_c = np.where(same_kind, conf[f_idx][np.maximum(second, 0)], 0.0)
-        best = np.where(best >= 0, f_idx[np.maximum(best, 0)], -1) if len(f_idx) else best
+        best, best_c, second_c = self.best_full_settlement(full)
         self.order, self.starts = ranked_candidates(pairs.pay, pairs.inv, conf, self.n)
 
         quoted = (pairs.ref >= QUOTED_REF) & (self.cust_rel != OTHER)
@@ -432,6 +423,27 @@ class _Day:
             else:
                 exceptions.append(self.no_match_exception(p, best[p], best_c[p], second_c[p]))
         return proposals, exceptions
+
+    def best_full_settlement(self, full: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per payment: the best pair that settles an invoice in full (-1: none), its confidence,
+        and the confidence of the runner-up that could make it ambiguous.
+
+        A pair with reference evidence outranks any pair resting on the amount alone, so the
+        runner-up that counts is one of the same kind.
+        """
+        pairs, conf = self.pairs, self.conf
+        f_idx = np.flatnonzero(full)
+        if len(f_idx) == 0:
+            return np.full(self.n, -1), np.zeros(self.n), np.zeros(self.n)
+        has_ref = pairs.ref[f_idx] > 0
+        best, second, _, _ = best_per_payment(
+            pairs.pay[f_idx], pairs.inv[f_idx], conf[f_idx] + has_ref, self.n
+        )
+        b, s = np.maximum(best, 0), np.maximum(second, 0)
+        best_c = np.where(best >= 0, conf[f_idx][b], 0.0)
+        same_kind = (best >= 0) & (second >= 0) & (has_ref[b] == has_ref[s])
+        second_c = np.where(same_kind, conf[f_idx][s], 0.0)
+        return np.where(best >= 0, f_idx[b], -1), best_c, second_c
 
     def amount_alternatives(self, p: int, k: int) -> bool:
         """Does another single invoice or pair of the customer's open items fit the amount?"""

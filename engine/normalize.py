@@ -40,7 +40,10 @@ MIN_DIGITS_KEY = 4  # a digits key shorter than this is too common to mean anyth
 MIN_TAIL_KEY = 3
 MAX_JOIN = 3  # adjacent runs joined into one token, at most
 # dates payers write beside invoice numbers (16.03.2026, 2026-03-16, 16/03/26): not references
-DATES = r"\b[0-9]{1,2}[./][0-9]{1,2}[./](?:19|20)?[0-9]{2}\b|\b(?:19|20)[0-9]{2}-[0-9]{2}-[0-9]{2}\b"
+DATES = (
+    r"\b[0-9]{1,2}[./][0-9]{1,2}[./](?:19|20)?[0-9]{2}\b"
+    r"|\b(?:19|20)[0-9]{2}-[0-9]{2}-[0-9]{2}\b"
+)
 
 
 def alnum_upper(text: pa.Array) -> pa.Array:
