@@ -407,10 +407,11 @@ class _Day:
                 prop = self.subset_proposal(p, quoted_only=True)
                 if prop is None and clear_single[p]:
                     prop = self.single_proposal(p, int(best[p]))
-            if prop is None and best[p] < 0 and self.pay_group[p] >= 0:
-                # the quoted invoice(s) plus others of the customer, or amount alone
+            quotes = quoted_ref[p] >= QUOTED_REF
+            if prop is None and (best[p] < 0 or quotes) and self.pay_group[p] >= 0:
+                # the quoted invoice plus others of the customer, or the amount alone
                 prop = self.subset_proposal(p, quoted_only=False)
-            if prop is None and best[p] < 0:
+            if prop is None and (best[p] < 0 or quotes):
                 prop = self.partial_proposal(p)
             if isinstance(prop, Exception_):
                 exceptions.append(prop)
