@@ -48,7 +48,14 @@ from cashmatch.engine.identify import build_index, identify
 from cashmatch.engine.normalize import invoice_keys, name_key
 from cashmatch.engine.policy import Policy
 from cashmatch.engine.result import MatchResult, check_invariants, credits_only, summarize
-from cashmatch.engine.scoring import OTHER, SAME, UNKNOWN, pair_confidence, subset_confidence
+from cashmatch.engine.scoring import (
+    OTHER,
+    SAME,
+    UNKNOWN,
+    coincidence,
+    pair_confidence,
+    subset_confidence,
+)
 from cashmatch.engine.subset import SubsetSearch
 from cashmatch.engine.subset import search as subset_search
 from rapidfuzz import fuzz, process
@@ -561,15 +568,18 @@ class _Day:
         rest = amount - int(book.amount[fixed].sum())
         if rest <= 0 or len(block) == 0:
             return None
-        found = self.subsets(book.amount[block], rest, tolerance=fee,
-                             max_size=max(self.policy.max_subset_size - len(fixed), 1),
+        max_size = max(self.policy.max_subset_size - len(fixed), 1)
+        found = self.subsets(book.amount[block], rest, tolerance=fee, max_size=max_size,
                              min_size=1 if len(fixed) else 2, due_order=book.due[block])
         if found.unique is not None:
             chosen = np.concatenate([fixed, block[list(found.unique)]])
             share = len(fixed) / len(chosen)
+            # Occam: a fit by chance as small as the one found
+            chance = coincidence(block_size=len(block), max_size=len(found.unique),
+                                 target=rest, tolerance=0 if found.exact else fee)
             return self.subset_allocation(p, chosen, amount, quoted_share=share,
                                           exact=found.exact, identity=identity,
-                                          exhaustive=found.exhaustive,
+                                          exhaustive=found.exhaustive, chance=chance,
                                           rule="subset_reference" if len(fixed) else
                                           "subset_amount")
         if found.solutions:
@@ -578,8 +588,8 @@ class _Day:
         return None
 
     def subset_allocation(self, p: int, invs: np.ndarray, amount: int, *, quoted_share: float,
-                          exact: bool, identity: float, exhaustive: bool, rule: str
-                          ) -> Proposal:
+                          exact: bool, identity: float, exhaustive: bool, rule: str,
+                          chance: float = 0.0) -> Proposal:
         invs = invs[np.lexsort((invs, self.book.due[invs]))]
         opens = self.book.amount[invs].astype(np.int64)
         short = int(opens.sum()) - amount  # a bank fee, taken on the last invoice
@@ -589,7 +599,7 @@ class _Day:
             applied[-1] -= short
             adj[-1] = short
         conf = subset_confidence(quoted_share=quoted_share, exact=exact, identity=identity,
-                                 exhaustive=exhaustive)
+                                 exhaustive=exhaustive, chance=chance)
         return Proposal(p, invs.tolist(), applied.tolist(), adj.tolist(),
                         [S.BANK_FEE if a else None for a in adj], conf, rule)
 
@@ -627,7 +637,12 @@ class _Day:
         lp = Pairs.concat([hits, fz])
         same = np.where(line_group[lp.pay] >= 0, self.book.group[lp.inv] == line_group[lp.pay],
                         True)
-        score = lp.ref * np.where(same, 1.0, 0.5)
+        settles = (
+            np.asarray(rem.column("paid_amount"), np.int64)[lp.pay]
+            + np.asarray(pc.fill_null(rem.column("discount_amount"), 0), np.int64)[lp.pay]
+            + np.asarray(pc.fill_null(rem.column("deduction_amount"), 0), np.int64)[lp.pay]
+        ) == self.book.amount[lp.inv]
+        score = lp.ref * np.where(same, 1.0, 0.5) * np.where(settles, 1.0, 0.9)
         best, second, best_s, second_s = best_per_payment(lp.pay, lp.inv, score, len(line_pay))
         line_inv = np.where(best >= 0, lp.inv[np.maximum(best, 0)], -1)
         ambiguous = (best >= 0) & (second_s >= best_s - 0.02) & (second >= 0)
