@@ -410,3 +410,42 @@ def write_allocations(table: pa.Table, path: Path) -> None:
 
 def write_exceptions(table: pa.Table, path: Path) -> None:
     write_table(sort_exceptions(table), path, csv_view=exceptions_for_csv)
+
+
+def payments_for_csv(table: pa.Table) -> pa.Table:
+    """PAYMENTS as the interchange CSV: contract columns first, then the parsers' extras."""
+    cur = table.column("currency")
+    cols: dict[str, pa.Array] = {}
+    for f in S.PAYMENTS:
+        col = table.column(f.name)
+        if f.name == "amount":
+            cols[f.name] = format_minor_array(col, cur)
+        elif f.name == "value_date":
+            cols[f.name] = pc.strftime(col, format="%Y-%m-%d")
+        elif f.name == "reversal":
+            cols[f.name] = pc.if_else(pc.fill_null(col, False), "true", "")
+        else:
+            cols[f.name] = col
+    return pa.table(cols)
+
+
+def remittances_for_csv(table: pa.Table) -> pa.Table:
+    cur = pc.fill_null(table.column("currency"), "")
+    cols: dict[str, pa.Array] = {}
+    for f in S.REMITTANCES:
+        col = table.column(f.name)
+        if pa.types.is_integer(f.type) and f.name.endswith("_amount"):
+            text = format_minor_array(pc.fill_null(col, 0), cur)
+            cols[f.name] = pc.if_else(pc.is_null(col), pa.scalar(None, pa.string()), text)
+        else:
+            cols[f.name] = col
+    return pa.table(cols)
+
+
+def write_payments(table: pa.Table, path: Path) -> None:
+    """Payments (any parser's output) as interchange CSV or Parquet, in file order."""
+    write_table(table, path, csv_view=payments_for_csv)
+
+
+def write_remittances(table: pa.Table, path: Path) -> None:
+    write_table(table, path, csv_view=remittances_for_csv)

@@ -66,8 +66,9 @@ def _canonical(fmt: str) -> str:
 def sniff(head: bytes, *, kind: str = "any") -> str | None:
     """The first format (in :data:`FORMATS` order) whose ``sniff`` accepts ``head``."""
     for fmt in _candidates(kind):
+        sniffer = _sniffer(fmt)  # an import error is a bug and must surface
         try:
-            if _sniffer(fmt)(head):
+            if sniffer(head):
                 return fmt
         except Exception:  # noqa: BLE001 - a sniffer must never break the door
             continue

@@ -163,8 +163,7 @@ class PaymentRows:
         cur = pa.array(currency, pa.string())
         amount_arr = pa.array(amount, pa.string())
         values, errors = parse_minor_array(pc.fill_null(amount_arr, ""), pc.fill_null(cur, ""))
-        dates = pc.strptime(pa.array(vdate, pa.string()), format="%Y-%m-%d", unit="s",
-                            error_is_null=True)
+        dates = strict_dates(pa.array(vdate, pa.string()), "%Y-%m-%d")
         lines = np.array([-1 if x is None else x for x in line], dtype=np.int64)
         bad = np.zeros(n, dtype=bool)
         date_bad = np.asarray(dates.is_null(), dtype=bool)
@@ -344,9 +343,7 @@ def finish_statements(
 
 
 def _dates(values: list[str | None]) -> pa.Array:
-    parsed = pc.strptime(pa.array(values, pa.string()), format="%Y-%m-%d", unit="s",
-                         error_is_null=True)
-    return pc.cast(parsed, pa.date32())
+    return pc.cast(strict_dates(pa.array(values, pa.string()), "%Y-%m-%d"), pa.date32())
 
 
 def _totals(payments: pa.Table) -> tuple[dict[str, int], dict[str, int]]:
@@ -468,6 +465,20 @@ def statement_status(statements: pa.Table, problems: list[RowProblem]) -> dict[s
                 if label not in status[sid]:
                     status[sid].append(label)
     return {sid: ", ".join(v) if v else "ok" for sid, v in status.items()}
+
+
+def strict_dates(text: pa.Array, fmt: str) -> pa.Array:
+    """``strptime`` that refuses impossible dates (Arrow rolls 31 February into March).
+
+    A parsed date must format back to its text (leading zeros aside); others become null.
+    """
+    text = pc.utf8_trim_whitespace(text)
+    parsed = pc.strptime(text, format=fmt, unit="s", error_is_null=True)
+    back = pc.strftime(parsed, format=fmt)
+    strip0 = r"(^|[^0-9])0+([0-9])"
+    same = pc.equal(pc.replace_substring_regex(back, strip0, r"\1\2"),
+                    pc.replace_substring_regex(text, strip0, r"\1\2"))
+    return pc.if_else(pc.fill_null(same, False), parsed, pa.scalar(None, parsed.type))
 
 
 def minor(amount_text: str, currency: str | None) -> int | None:

@@ -102,8 +102,6 @@ def details_german(text: str) -> tuple[str | None, str | None, str | None, str |
             purpose.append(value)
         elif k in (32, 33):
             name.append(value)
-        else:
-            continue
         elif k == 31:
             account = value.strip() or None
         elif k == 30:
