@@ -330,9 +330,19 @@ class _Day:
             self.pairs, self.rel, self.adj = pairs, rel, adj
             self.conf = pair_confidence(
                 ref=pairs.ref, relation=rel, customer_relation=cust_rel,
-                identity=self.ident.confidence[pairs.pay],
+                identity=self.ident.confidence[pairs.pay], chance=self.amount_chance(pairs, rel),
             )
             self.cust_rel = cust_rel
+
+    def amount_chance(self, pairs: Pairs, rel: np.ndarray) -> np.ndarray:
+        """Per pair: block size × amount window / amount (see ``scoring.pair_confidence``)."""
+        book = self.book
+        ncur = int(book.currency.max(initial=0)) + 1
+        block = np.where(book.group >= 0, book.group * ncur + book.currency, -1)
+        size = np.bincount(np.maximum(block, 0), minlength=1)
+        n = np.where(block[pairs.inv] >= 0, size[np.maximum(block[pairs.inv], 0)], 1)
+        window = np.where(rel == FEE, self.fee_ceiling[pairs.pay] + 1, 1)
+        return n * window / np.maximum(self.pay_amount[pairs.pay], 1)
 
     def name_evidence(self, pairs: Pairs, cust_rel: np.ndarray) -> np.ndarray:
         """A payer nobody identified whose name resembles the invoice's customer is taken as
@@ -513,6 +523,15 @@ class _Day:
                                   "is invoiced in another currency.", ks)
         if len(ks) > 1 and self.conf[ks[1]] >= self.conf[k] - AMBIGUITY_MARGIN:
             return None
+        rivals = self.pair_indices(p)
+        rivals = rivals[np.isin(self.rel[rivals], (EXACT, FEE, DISCOUNT))
+                        & (self.pairs.ref[rivals] > 0)]
+        if len(rivals):  # another invoice, named less surely, that the amount settles in full
+            return self.exception(
+                p, S.AMBIGUOUS, f"The reference names {name} but the amount settles "
+                f"{self.book.ids[int(self.pairs.inv[rivals[0]])].as_py()} in full, whose number "
+                "resembles the reference too; choose the right one.",
+                np.concatenate([[k], rivals]))
         amount, open_ = int(self.pay_amount[p]), int(self.book.amount[inv])
         if rel == PARTIAL:
             return Proposal(p, [inv], [amount], [0], [None], float(self.conf[k]),
