@@ -16,11 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from cashmatch.engine import schema as S
-from cashmatch.engine.candidates import DISCOUNT, EXACT, FEE, OVER, PARTIAL
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
+
+from cashmatch.engine import schema as S
+from cashmatch.engine.candidates import DISCOUNT, EXACT, FEE, OVER, PARTIAL
 
 AMBIGUITY_MARGIN = 0.04  # a runner-up this close to the best makes the payment AMBIGUOUS
 MAX_CANDIDATES = 5

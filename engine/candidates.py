@@ -19,8 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from cashmatch.engine.normalize import STRENGTH, reference_tokens
 from rapidfuzz import fuzz, process
+
+from cashmatch.engine.normalize import STRENGTH, reference_tokens
 
 MAX_INVOICES_PER_KEY = 25  # a key shared by more invoices than this is noise, not a reference
 FUZZY_MIN_LEN = 5

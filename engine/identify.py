@@ -12,8 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from cashmatch.engine.normalize import account_key, name_key
 from rapidfuzz import fuzz, process
+
+from cashmatch.engine.normalize import account_key, name_key
 
 # How the payer was identified, with the confidence that carries.
 BY_ACCOUNT, BY_NAME, BY_FUZZY_NAME, BY_LEARNED_ACCOUNT, UNKNOWN = 0, 1, 2, 3, -1

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from rapidfuzz import fuzz, process
+
 from cashmatch.engine import schema as S
 from cashmatch.engine.allocate import (
     AMBIGUITY_MARGIN,
@@ -58,7 +60,6 @@ from cashmatch.engine.scoring import (
 )
 from cashmatch.engine.subset import SubsetSearch
 from cashmatch.engine.subset import search as subset_search
-from rapidfuzz import fuzz, process
 
 NO_DATE = -(10**6)
 QUOTED_REF = 0.80  # a reference hit at least this strong counts as "the payer quoted it"

@@ -9,6 +9,7 @@ and on how surely the payer was identified. The weights are data, here, in one p
 from __future__ import annotations
 
 import numpy as np
+
 from cashmatch.engine.candidates import (
     CURRENCY,
     DISCOUNT,

@@ -29,11 +29,11 @@ def _header(head: bytes) -> set[str]:
 
 
 def sniff_payments_csv(head: bytes) -> bool:
-    return _PAYMENT_COLUMNS <= _header(head)
+    return _header(head) >= _PAYMENT_COLUMNS
 
 
 def sniff_remittance_csv(head: bytes) -> bool:
-    return _REMITTANCE_COLUMNS <= _header(head)
+    return _header(head) >= _REMITTANCE_COLUMNS
 
 
 def sniff_interchange_parquet(head: bytes) -> bool:
@@ -52,7 +52,7 @@ def parse(data: bytes, *, source: str, fmt: str | None = None) -> ParseResult:
                 names = set(pq.read_schema(io.BytesIO(data)).names)
             except Exception as exc:  # noqa: BLE001 - any corrupt footer
                 raise InvalidInput(f"{source}: not a readable Parquet file: {exc}") from exc
-            fmt = "remittance-csv" if _REMITTANCE_COLUMNS <= names else "payments-csv"
+            fmt = "remittance-csv" if names >= _REMITTANCE_COLUMNS else "payments-csv"
         elif fmt is not None:
             raise InvalidInput(f"{source}: not a Parquet file (no PAR1 magic)")
         else:

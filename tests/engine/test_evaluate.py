@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pytest
+
+from cashmatch.cli import main
 from cashmatch.engine import interchange as io
 from cashmatch.engine import schema as S
 from cashmatch.engine.evaluate import evaluate, read_results, read_truth, write_truth
-
-from cashmatch.cli import main
 
 # payment -> (scenario, invoices, applied amounts in cents)
 TRUTH = {
