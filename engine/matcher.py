@@ -624,6 +624,8 @@ class _Day:
                         [S.BANK_FEE if a else None for a in adj], conf, rule)
 
     def ambiguous(self, p: int, solutions: list[np.ndarray]) -> Exception_:
+        # customers mostly pay their oldest items first: the older set is offered first
+        solutions = sorted(solutions, key=lambda s: (float(self.book.due[s].mean()), len(s)))
         names = [" + ".join(self.book.ids.take(pa.array(s)).to_pylist()) for s in solutions]
         cands: list[int] = []
         for s in solutions:

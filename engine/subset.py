@@ -11,6 +11,11 @@ the bank-fee ceiling; exact fits are searched before tolerant ones).
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -101,6 +106,25 @@ def _mitm(amounts: np.ndarray, lo: int, hi: int, max_size: int, limit: int) -> l
     return out
 
 
+_STDOUT_LOCK = threading.Lock()
+
+
+@contextmanager
+def _c_stdout_silenced() -> Iterator[None]:
+    """HiGHS prints 'HighsMipSolverData::transformNewIntegerFeasibleSolution' to C stdout even
+    when told to be silent (an upstream bug); keep it off the user's terminal and CSV pipes."""
+    with _STDOUT_LOCK:
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            with open(os.devnull, "wb") as null:
+                os.dup2(null.fileno(), 1)
+            yield
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
 def _milp(amounts: np.ndarray, lo: int, hi: int, max_size: int, time_limit: float,
           exclude: list[tuple[int, ...]]) -> tuple[tuple[int, ...] | None, bool]:
     """One subset by HiGHS, and whether the answer is proven (False on a time-out)."""
@@ -115,13 +139,14 @@ def _milp(amounts: np.ndarray, lo: int, hi: int, max_size: int, time_limit: floa
         rows.append(row)
         lb.append(-np.inf)
         ub.append(len(sol) - 1.0)
-    res = milp(
-        c=np.zeros(n),
-        constraints=LinearConstraint(np.vstack(rows), lb, ub),
-        integrality=np.ones(n),
-        bounds=Bounds(0, 1),
-        options={"time_limit": time_limit, "presolve": True, "disp": False},
-    )
+    with _c_stdout_silenced():
+        res = milp(
+            c=np.zeros(n),
+            constraints=LinearConstraint(np.vstack(rows), lb, ub),
+            integrality=np.ones(n),
+            bounds=Bounds(0, 1),
+            options={"time_limit": time_limit, "presolve": True, "disp": False},
+        )
     if res.x is None or res.status != 0:
         return None, res.status == 2  # 2: proven infeasible; 1: time limit
     sol = tuple(int(i) for i in np.flatnonzero(res.x > 0.5))
