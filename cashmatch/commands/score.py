@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
-    from cashmatch.engine.evaluate import Score
+    from cashmatch.engine.evaluate import ScenarioScore, Score
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -45,6 +45,7 @@ def scenario_table(score: Score, *, title: str = "score by scenario") -> Table:
         ("auto%", "right"),
         ("wrong%", "right"),
         ("posted%", "right"),
+        ("wrongPost%", "right"),
         ("unm.applied", "right"),
         ("linkP%", "right"),
         ("linkR%", "right"),
@@ -53,7 +54,7 @@ def scenario_table(score: Score, *, title: str = "score by scenario") -> Table:
     ):
         t.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
 
-    def row(s: object, style: str | None = None) -> None:
+    def row(s: ScenarioScore, style: str | None = None) -> None:
         t.add_row(
             s.scenario,
             f"{s.payments:,}",
@@ -61,6 +62,7 @@ def scenario_table(score: Score, *, title: str = "score by scenario") -> Table:
             _fmt(s.auto_pct),
             _fmt(s.wrong_auto_pct, 2),
             _fmt(s.posted_pct),
+            _fmt(s.wrong_posted_pct, 2),
             str(s.unmatchable_applied) if s.matchable < s.payments else "–",
             _fmt(s.link_precision),
             _fmt(s.link_recall),
@@ -77,6 +79,7 @@ def scenario_table(score: Score, *, title: str = "score by scenario") -> Table:
     t.caption = (
         "auto% = auto-applied (allocations, no exception) of matchable; wrong% = auto-applied "
         "whose invoice set is not the truth; posted% = matchable with any allocation; "
+        "wrongPost% = payments with allocations whose invoice set is not the truth; "
         "unm.applied = unmatchable with any allocation; linkP/R% over (payment, invoice) links "
         "of auto-applied payments; amount% = those correct links with the true cash amount; "
         "top3% = matchable payments left to a person whose truth invoices are all among the "
@@ -120,7 +123,7 @@ def wide_console() -> Console:
 
     from rich.console import Console
 
-    return Console() if sys.stdout.isatty() else Console(width=132)
+    return Console() if sys.stdout.isatty() else Console(width=150)
 
 
 def run(args: argparse.Namespace) -> int:
