@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from rapidfuzz import fuzz, process
 from cashmatch.engine import schema as S
 from cashmatch.engine.allocate import (
     AMBIGUITY_MARGIN,
@@ -49,8 +48,17 @@ from cashmatch.engine.identify import build_index, identify
 from cashmatch.engine.normalize import invoice_keys, name_key
 from cashmatch.engine.policy import Policy
 from cashmatch.engine.result import MatchResult, check_invariants, credits_only, summarize
-from cashmatch.engine.scoring import OTHER, SAME, UNKNOWN, pair_confidence, subset_confidence
+from cashmatch.engine.scoring import (
+    OTHER,
+    SAME,
+    UNKNOWN,
+    coincidence,
+    pair_confidence,
+    subset_confidence,
+)
+from cashmatch.engine.subset import SubsetSearch
 from cashmatch.engine.subset import search as subset_search
+from rapidfuzz import fuzz, process
 
 NO_DATE = -(10**6)
 QUOTED_REF = 0.80  # a reference hit at least this strong counts as "the payer quoted it"
@@ -197,6 +205,14 @@ class _Day:
 
     def __post_init__(self) -> None:
         self.timings: dict[str, float] = {}
+        self.milp_budget = self.policy.subset_time_budget_s
+
+    def subsets(self, amounts: np.ndarray, target: int, **kw: object) -> SubsetSearch:
+        """The subset search, with the day's MILP time budget."""
+        limit = min(self.policy.subset_time_limit_s, self.milp_budget)
+        found = subset_search(amounts, target, time_limit=max(limit, 0.0), **kw)
+        self.milp_budget -= found.milp_seconds
+        return found
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -353,11 +369,7 @@ class _Day:
         pairs, conf, rel = self.pairs, self.conf, self.rel
         threshold = self.policy.auto_apply_threshold
         full = np.isin(rel, (EXACT, FEE, DISCOUNT))
-        f_idx = np.flatnonzero(full)
-        best, second, best_c, second_c = best_per_payment(
-            pairs.pay[f_idx], pairs.inv[f_idx], conf[f_idx], self.n
-        )
-        best = np.where(best >= 0, f_idx[np.maximum(best, 0)], -1) if len(f_idx) else best
+        best, best_c, second_c = self.best_full_settlement(full)
         self.order, self.starts = ranked_candidates(pairs.pay, pairs.inv, conf, self.n)
 
         quoted = (pairs.ref >= QUOTED_REF) & (self.cust_rel != OTHER)
@@ -366,9 +378,18 @@ class _Day:
         clear_single = (best >= 0) & (best_c >= threshold) & (
             second_c < best_c - AMBIGUITY_MARGIN
         )
+        # a reference quoting one invoice contradicts an amount-only match on another
+        quoted_ref = np.zeros(self.n)
+        np.maximum.at(quoted_ref, pairs.pay[quoted], pairs.ref[quoted])
+        best_ref = pairs.ref[np.maximum(best, 0)] if len(pairs) else np.zeros(self.n)
+        clear_single &= best_ref >= quoted_ref - 0.15
+        # an amount-only match must be the only way the customer's open items make the amount
+        alternatives = np.zeros(self.n, dtype=bool)
+        for p in np.flatnonzero(clear_single & (best_ref <= 0)):
+            alternatives[p] = self.amount_alternatives(int(p), int(best[p]))
+        clear_single &= ~alternatives
         # a payment quoting several invoices is a subset question unless one quoted invoice
         # alone is settled by a strong reference
-        best_ref = pairs.ref[np.maximum(best, 0)] if len(pairs) else np.zeros(self.n)
         multi = (n_quoted >= 2) & ~(clear_single & (best_ref >= 0.97))
         chosen = np.where(clear_single & ~has_remit & ~multi, best, -1)
         chosen, lost = resolve_full_conflicts(
@@ -393,17 +414,71 @@ class _Day:
                 prop = self.subset_proposal(p, quoted_only=True)
                 if prop is None and clear_single[p]:
                     prop = self.single_proposal(p, int(best[p]))
-            if prop is None and best[p] < 0:
-                prop = self.partial_proposal(p)
-            if prop is None and best[p] < 0 and self.pay_group[p] >= 0:
+            quotes = quoted_ref[p] >= QUOTED_REF
+            if prop is None and (best[p] < 0 or quotes) and self.pay_group[p] >= 0:
+                # the quoted invoice plus others of the customer, or the amount alone
                 prop = self.subset_proposal(p, quoted_only=False)
+            if prop is None and (best[p] < 0 or quotes):
+                prop = self.partial_proposal(p)
             if isinstance(prop, Exception_):
                 exceptions.append(prop)
             elif prop is not None:
                 proposals.append(prop)
+            elif alternatives[p]:
+                exceptions.append(self.exception(
+                    p, S.AMBIGUOUS, "The amount equals an open invoice of this customer but "
+                    "also other open items or pairs of them, and the reference names none."))
             else:
                 exceptions.append(self.no_match_exception(p, best[p], best_c[p], second_c[p]))
         return proposals, exceptions
+
+    def best_full_settlement(self, full: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per payment: the best pair that settles an invoice in full (-1: none), its confidence,
+        and the confidence of the runner-up that could make it ambiguous.
+
+        A pair with reference evidence outranks any pair resting on the amount alone, so the
+        runner-up that counts is one of the same kind.
+        """
+        pairs, conf = self.pairs, self.conf
+        f_idx = np.flatnonzero(full)
+        if len(f_idx) == 0:
+            return np.full(self.n, -1), np.zeros(self.n), np.zeros(self.n)
+        has_ref = pairs.ref[f_idx] > 0
+        best, second, _, _ = best_per_payment(
+            pairs.pay[f_idx], pairs.inv[f_idx], conf[f_idx] + has_ref, self.n
+        )
+        b, s = np.maximum(best, 0), np.maximum(second, 0)
+        best_c = np.where(best >= 0, conf[f_idx][b], 0.0)
+        same_kind = (best >= 0) & (second >= 0) & (has_ref[b] == has_ref[s])
+        second_c = np.where(same_kind, conf[f_idx][s], 0.0)
+        return np.where(best >= 0, f_idx[b], -1), best_c, second_c
+
+    def amount_alternatives(self, p: int, k: int) -> bool:
+        """Does another single invoice or pair of the customer's open items fit the amount?"""
+        book = self.book
+        block = self.blocks.get((int(self.pay_group[p]), int(self.pay_currency[p])))
+        if block is None or len(block) < 2:
+            return False
+        fee = int(self.fee_ceiling[p]) if self.rel[k] == FEE else 0
+        found = self.subsets(book.amount[block], int(self.pay_amount[p]), tolerance=fee,
+                             max_size=2)
+        return len(found.solutions) > 1
+
+    @property
+    def blocks(self) -> dict[tuple[int, int], np.ndarray]:
+        """Open invoices by (customer group, currency), built once."""
+        if not hasattr(self, "_blocks"):
+            book = self.book
+            ok = np.flatnonzero((book.group >= 0) & (book.amount > 0))
+            order = ok[np.lexsort((book.currency[ok], book.group[ok]))]
+            keys = np.stack([book.group[order], book.currency[order]], axis=1)
+            change = np.ones(len(order), bool)
+            change[1:] = (keys[1:] != keys[:-1]).any(axis=1)
+            starts = np.flatnonzero(change)
+            ends = np.append(starts[1:], len(order))
+            self._blocks = {(int(keys[s, 0]), int(keys[s, 1])): order[s:e]
+                            for s, e in zip(starts, ends, strict=True)}
+        return self._blocks
 
     # -- single
     def single_proposal(self, p: int, k: int) -> Proposal:
@@ -468,14 +543,14 @@ class _Day:
             if 0 <= total - amount <= fee:
                 return self.subset_allocation(p, quoted, amount, quoted_share=1.0,
                                               exact=total == amount, identity=1.0,
-                                              rule="subset_reference")
-            found = subset_search(opens[quoted], amount, tolerance=fee,
-                                  max_size=len(quoted), min_size=2,
-                                  time_limit=self.policy.subset_time_limit_s)
+                                              exhaustive=True, rule="subset_reference")
+            found = self.subsets(opens[quoted], amount, tolerance=fee,
+                                 max_size=len(quoted), min_size=2)
             if found.unique is not None:
                 chosen = quoted[list(found.unique)]
                 return self.subset_allocation(p, chosen, amount, quoted_share=1.0,
                                               exact=found.exact, identity=1.0,
+                                              exhaustive=found.exhaustive,
                                               rule="subset_reference")
             if found.solutions:
                 return self.ambiguous(p, [quoted[list(s)] for s in found.solutions])
@@ -488,21 +563,23 @@ class _Day:
     def fill_subset(self, p: int, group: int, fixed: np.ndarray, amount: int, fee: int,
                     identity: float) -> Proposal | Exception_ | None:
         book = self.book
-        block = np.flatnonzero((book.group == group) & (book.currency == self.pay_currency[p])
-                               & (book.amount > 0))
+        block = self.blocks.get((int(group), int(self.pay_currency[p])), np.zeros(0, np.int64))
         block = block[~np.isin(block, fixed)]
         rest = amount - int(book.amount[fixed].sum())
         if rest <= 0 or len(block) == 0:
             return None
-        found = subset_search(book.amount[block], rest, tolerance=fee,
-                              max_size=max(self.policy.max_subset_size - len(fixed), 1),
-                              min_size=1 if len(fixed) else 2, due_order=book.due[block],
-                              time_limit=self.policy.subset_time_limit_s)
+        max_size = max(self.policy.max_subset_size - len(fixed), 1)
+        found = self.subsets(book.amount[block], rest, tolerance=fee, max_size=max_size,
+                             min_size=1 if len(fixed) else 2, due_order=book.due[block])
         if found.unique is not None:
             chosen = np.concatenate([fixed, block[list(found.unique)]])
             share = len(fixed) / len(chosen)
+            # Occam: a fit by chance as small as the one found
+            chance = coincidence(block_size=len(block), max_size=len(found.unique),
+                                 target=rest, tolerance=0 if found.exact else fee)
             return self.subset_allocation(p, chosen, amount, quoted_share=share,
                                           exact=found.exact, identity=identity,
+                                          exhaustive=found.exhaustive, chance=chance,
                                           rule="subset_reference" if len(fixed) else
                                           "subset_amount")
         if found.solutions:
@@ -511,7 +588,8 @@ class _Day:
         return None
 
     def subset_allocation(self, p: int, invs: np.ndarray, amount: int, *, quoted_share: float,
-                          exact: bool, identity: float, rule: str) -> Proposal:
+                          exact: bool, identity: float, exhaustive: bool, rule: str,
+                          chance: float = 0.0) -> Proposal:
         invs = invs[np.lexsort((invs, self.book.due[invs]))]
         opens = self.book.amount[invs].astype(np.int64)
         short = int(opens.sum()) - amount  # a bank fee, taken on the last invoice
@@ -521,7 +599,7 @@ class _Day:
             applied[-1] -= short
             adj[-1] = short
         conf = subset_confidence(quoted_share=quoted_share, exact=exact, identity=identity,
-                                 size=len(invs))
+                                 exhaustive=exhaustive, chance=chance)
         return Proposal(p, invs.tolist(), applied.tolist(), adj.tolist(),
                         [S.BANK_FEE if a else None for a in adj], conf, rule)
 
@@ -559,7 +637,12 @@ class _Day:
         lp = Pairs.concat([hits, fz])
         same = np.where(line_group[lp.pay] >= 0, self.book.group[lp.inv] == line_group[lp.pay],
                         True)
-        score = lp.ref * np.where(same, 1.0, 0.5)
+        settles = (
+            np.asarray(rem.column("paid_amount"), np.int64)[lp.pay]
+            + np.asarray(pc.fill_null(rem.column("discount_amount"), 0), np.int64)[lp.pay]
+            + np.asarray(pc.fill_null(rem.column("deduction_amount"), 0), np.int64)[lp.pay]
+        ) == self.book.amount[lp.inv]
+        score = lp.ref * np.where(same, 1.0, 0.5) * np.where(settles, 1.0, 0.9)
         best, second, best_s, second_s = best_per_payment(lp.pay, lp.inv, score, len(line_pay))
         line_inv = np.where(best >= 0, lp.inv[np.maximum(best, 0)], -1)
         ambiguous = (best >= 0) & (second_s >= best_s - 0.02) & (second >= 0)

@@ -70,12 +70,34 @@ def pair_confidence(
     return np.clip(conf, 0.0, 1.0)
 
 
-def subset_confidence(*, quoted_share: float, exact: bool, identity: float, size: int) -> float:
+# how likely a random amount is to be hit by some subset ("chance", see `coincidence`) ->
+# the confidence an exhaustive, unique fit then earns
+COINCIDENCE_STEPS = ((0.002, 0.985), (0.01, 0.96), (0.05, 0.92))
+
+
+def coincidence(*, block_size: int, max_size: int, target: int, tolerance: int) -> float:
+    """Expected number of subsets of a block that hit a random target by chance: the number of
+    subsets (sizes 1..max_size) times the width of the window, over the amount scale. Small
+    means a unique fit is unlikely to be a coincidence."""
+    from math import comb
+
+    subsets = sum(comb(block_size, k) for k in range(1, min(max_size, block_size) + 1))
+    return subsets * (tolerance + 1) / max(target, 1)
+
+
+def subset_confidence(*, quoted_share: float, exact: bool, identity: float,
+                      exhaustive: bool, chance: float) -> float:
     """A one-payment-many-invoices proposal: by how much of it the reference quotes, whether
-    the amount fits exactly, and how surely the payer was identified."""
+    the amount fits exactly, whether the search proved the fit the only one and how likely
+    such a fit is by chance, and how surely the payer was identified."""
     base = 0.90 + 0.09 * quoted_share  # all invoices quoted: 0.99; none: 0.90
-    if quoted_share < 1.0 and size > 3:
-        base -= 0.02
+    if exhaustive and quoted_share < 1.0:
+        for limit, value in COINCIDENCE_STEPS:
+            if chance < limit:
+                base = max(base, value)
+                break
+        else:
+            base = min(base, 0.85)
     if not exact:
         base -= 0.03
     return float(min(base * (identity if quoted_share < 1.0 else 1.0), 0.995))

@@ -17,13 +17,16 @@ from itertools import combinations
 import numpy as np
 
 MITM_MAX_N = 24  # meet-in-the-middle over all subsets up to max_size for blocks this small
-MILP_MAX_N = 400
+MILP_MAX_N = 120
 
 
 @dataclass(frozen=True, slots=True)
 class SubsetSearch:
     solutions: list[tuple[int, ...]]  # indices into the amounts given, each sorted; at most 2
     exact: bool  # True when the solutions sum exactly to the target
+    exhaustive: bool = False  # every subset up to max_size was considered: a single solution
+    # is then the only one, not merely the only one found
+    milp_seconds: float = 0.0  # time spent in the HiGHS fallback
 
     @property
     def unique(self) -> tuple[int, ...] | None:
@@ -100,7 +103,8 @@ def _mitm(amounts: np.ndarray, lo: int, hi: int, max_size: int, limit: int) -> l
 
 
 def _milp(amounts: np.ndarray, lo: int, hi: int, max_size: int, time_limit: float,
-          exclude: list[tuple[int, ...]]) -> tuple[int, ...] | None:
+          exclude: list[tuple[int, ...]]) -> tuple[tuple[int, ...] | None, bool]:
+    """One subset by HiGHS, and whether the answer is proven (False on a time-out)."""
     from scipy.optimize import Bounds, LinearConstraint, milp
 
     n = len(amounts)
@@ -119,11 +123,11 @@ def _milp(amounts: np.ndarray, lo: int, hi: int, max_size: int, time_limit: floa
         bounds=Bounds(0, 1),
         options={"time_limit": time_limit, "presolve": True, "disp": False},
     )
-    if res.x is None or res.status not in (0,):
-        return None
+    if res.x is None or res.status != 0:
+        return None, res.status == 2  # 2: proven infeasible; 1: time limit
     sol = tuple(int(i) for i in np.flatnonzero(res.x > 0.5))
     total = int(amounts[list(sol)].sum())
-    return sol if lo <= total <= hi else None
+    return (sol if lo <= total <= hi else None), True
 
 
 def search(
@@ -136,7 +140,13 @@ def search(
     time_limit: float = 0.05,
     min_size: int = 1,
 ) -> SubsetSearch:
-    """Subsets of ``amounts`` (int64 minor units) that settle ``target``; at most two."""
+    """Subsets of ``amounts`` (int64 minor units) that settle ``target``; at most two.
+
+    ``time_limit`` bounds each HiGHS call; 0 turns the MILP fallback off.
+    """
+    import time
+
+    milp_t0 = 0.0
     amounts = np.asarray(amounts, dtype=np.int64)
     keep = np.flatnonzero((amounts > 0) & (amounts <= target + tolerance))
     sub = amounts[keep]
@@ -165,16 +175,25 @@ def search(
             for h in hit[:1]:
                 if h + 1 >= min_size:
                     add([tuple(int(x) for x in by_due[: h + 1])])
+        exhaustive = max_size <= 3 and len(sub) <= 2000
         if len(found) < 2 and max_size >= 4:
             if len(sub) <= MITM_MAX_N:
                 add(_mitm(sub, lo, hi, max_size, 2))
-            elif len(sub) <= MILP_MAX_N and not found:
-                first = _milp(sub, lo, hi, max_size, time_limit, [])
+                exhaustive = True
+            elif len(sub) <= MILP_MAX_N and len(found) < 2 and time_limit > 0:
+                milp_t0 = time.perf_counter()
+                first, proven = _milp(sub, lo, hi, max_size, time_limit,
+                                      [tuple(int(np.flatnonzero(keep == f)[0]) for f in s)
+                                       for s in found])
                 if first is not None:
                     add([first])
-                    second = _milp(sub, lo, hi, max_size, time_limit, [first])
-                    if second is not None:
-                        add([second])
+                    if len(found) < 2:
+                        second, proven = _milp(sub, lo, hi, max_size, time_limit, [
+                            tuple(int(np.flatnonzero(keep == f)[0]) for f in s) for s in found])
+                        if second is not None:
+                            add([second])
+                exhaustive = proven
+        spent = time.perf_counter() - milp_t0 if milp_t0 else 0.0
         if found:
-            return SubsetSearch(found[:2], exact)
-    return SubsetSearch([], True)
+            return SubsetSearch(found[:2], exact, exhaustive, spent)
+    return SubsetSearch([], True, False, spent)
