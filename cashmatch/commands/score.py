@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     from rich.console import Console
     from rich.table import Table
 
@@ -26,6 +27,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="directory with allocations and exceptions (.csv or .parquet) of cashmatch match",
     )
     p.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
+    p.add_argument("--reasons", action="store_true", help="also show exception reasons by scenario")
+    p.add_argument(
+        "--examples",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also list up to N wrong postings (truth vs applied invoices)",
+    )
     p.set_defaults(func=run)
 
 
@@ -100,6 +109,31 @@ def band_table(score: Score) -> Table:
     return t
 
 
+def reasons_table(score: Score) -> Table:
+    from rich.table import Table
+
+    reasons = sorted({r for by in score.reasons.values() for r in by})
+    t = Table(title="exception rows by scenario and reason", header_style="bold")
+    t.add_column("scenario", no_wrap=True)
+    for r in reasons:
+        t.add_column(r, justify="right")
+    for scen, by in score.reasons.items():
+        t.add_row(scen, *[f"{by[r]:,}" if r in by else "" for r in reasons])
+    return t
+
+
+def examples_table(wrong: pa.Table) -> Table:
+    from rich.table import Table
+
+    t = Table(title=f"wrong postings ({wrong.num_rows} shown)", header_style="bold")
+    for name in wrong.column_names:
+        t.add_column(name, justify="right" if name == "confidence" else "left")
+    for row in wrong.to_pylist():
+        row["confidence"] = f"{row['confidence']:.3f}"
+        t.add_row(*[str(v) for v in row.values()])
+    return t
+
+
 def render(score: Score, console: Console) -> None:
     """Print the per-scenario and reliability tables (also used by the benchmarks)."""
     console.print(scenario_table(score))
@@ -138,7 +172,15 @@ def run(args: argparse.Namespace) -> int:
         )
     allocations, exceptions = read_results(args.results)
     score = evaluate(truth=truth.table, allocations=allocations, exceptions=exceptions)
-    render(score, wide_console())
+    console = wide_console()
+    render(score, console)
+    if args.reasons and score.reasons:
+        console.print(reasons_table(score))
+    if args.examples > 0:
+        from cashmatch.engine.evaluate import wrong_postings
+
+        wrong = wrong_postings(truth=truth.table, allocations=allocations, limit=args.examples)
+        console.print(examples_table(wrong))
     if args.json:
         args.json.write_text(json.dumps(score.to_dict(), indent=2) + "\n")
     return 0
