@@ -78,13 +78,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     t_match = time.perf_counter() - t0
     peak_after = _rss_mib()
+    t0 = time.perf_counter()
     score = evaluate(truth=day.truth, allocations=result.allocations, exceptions=result.exceptions)
+    t_score = time.perf_counter() - t0
 
     inv_bytes = day.invoices.nbytes
     figures.update(
         invoices=n_inv,
         generate_s=round(t_gen, 3),
         match_s=round(t_match, 3),
+        score_s=round(t_score, 3),
         payments_per_s=round(n_pay / t_match, 1),
         timings={k: round(v, 4) for k, v in result.timings.items()},
         peak_rss_mib=round(peak_after, 1),
@@ -112,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{inv_bytes / max(n_inv, 1):,.0f} B per invoice in Arrow"
     )
     render(score, console)
+    console.print(f"(scored in {t_score:.2f} s)")
 
     if args.csv:
         base = args.keep or Path(tempfile.mkdtemp(prefix="cashmatch-throughput-"))

@@ -345,18 +345,14 @@ def evaluate(*, truth: pa.Table, allocations: pa.Table, exceptions: pa.Table) ->
     e_idx = _index_in(exceptions.column("payment_id"), pids)
     has_exc = np.zeros(n, bool)
     has_exc[e_idx[e_idx >= 0]] = True
-    unknown = np.unique(
-        np.concatenate(
-            [
-                np.asarray(pc.filter(allocations.column("payment_id"), pa.array(~a_known))).astype(
-                    str
-                ),
-                np.asarray(pc.filter(exceptions.column("payment_id"), pa.array(e_idx < 0))).astype(
-                    str
-                ),
-            ]
-        )
+    strays = pa.chunked_array(
+        [
+            pc.filter(allocations.column("payment_id"), pa.array(~a_known)),
+            pc.filter(exceptions.column("payment_id"), pa.array(e_idx < 0)),
+        ],
+        type=pa.string(),
     )
+    unknown = pc.count_distinct(strays).as_py() if len(strays) else 0
 
     posted = n_alloc > 0
     auto = posted & ~has_exc
@@ -446,9 +442,7 @@ def evaluate(*, truth: pa.Table, allocations: pa.Table, exceptions: pa.Table) ->
         for s in order
         if s in reasons
     }
-    return Score(
-        scenarios, overall, bands, one_to_one, unknown_payments=len(unknown), reasons=reasons
-    )
+    return Score(scenarios, overall, bands, one_to_one, unknown_payments=unknown, reasons=reasons)
 
 
 def _link_counts(truth: pa.Table, allocations: pa.Table) -> dict[str, np.ndarray]:
