@@ -43,9 +43,13 @@ NAME = "mt940"
 KINDS = frozenset({"payments"})
 WRAP = 65
 
-_TAG = re.compile(r":(\d{2}[A-Z]?|NS):")
-_ENVELOPE_OPEN = re.compile(r"^(?:\{[1-3]:(?:[^{}]|\{[^{}]*\})*\})*\{4:\s*")
-_ENVELOPE_CLOSE = re.compile(r"^-\}(?:\{5:.*)?$|^\{5:.*$")
+_TAG_LINE = re.compile(r"^:(\d{2}[A-Z]?|NS):", re.MULTILINE)
+#: SWIFT envelope pieces and end-of-message marks, each within one line
+_ENVELOPE = re.compile(
+    r"^(?:\{[1-3]:(?:[^{}\n]|\{[^{}\n]*\})*\})*\{4:[ \t]*"
+    r"|^-\}(?:\{5:[^\n]*)?[ \t]*$|^\{5:[^\n]*$|^-[ \t]*$",
+    re.MULTILINE,
+)
 _R61 = re.compile(
     r"(?P<vd>\d{6})(?P<ed>\d{4}|\s{4})?(?P<mark>R?[DC])(?P<funds>[A-Z](?=\d))?"
     r"(?P<amt>\d[\d,]{0,15})(?P<type>[A-Z][A-Z0-9]{3})?(?P<cref>(?:(?!//).){0,34}?)"
@@ -192,60 +196,41 @@ class _Statement:
 
 
 def _tags(text: str, source: str, problems: list[RowProblem]):
-    """Yield ``(tag, line number, [value lines])``; ``("", n, [])`` ends a message."""
-    tag: str | None = None
-    start = 0
-    values: list[str] = []
-    for n, raw in enumerate(text.split("\n"), 1):
-        line = raw.rstrip("\r")
-        if line.startswith("{"):
-            m = _ENVELOPE_OPEN.match(line)
-            if m:
-                if tag is not None:
-                    yield tag, start, values
-                    tag = None
-                yield "", n, []
-                line = line[m.end():]
-                if not line:
-                    continue
-            elif _ENVELOPE_CLOSE.match(line):
-                if tag is not None:
-                    yield tag, start, values
-                    tag = None
-                continue
-        if line.startswith(":"):
-            m = _TAG.match(line)
-            if m:
-                if tag is not None:
-                    yield tag, start, values
-                tag, start, values = m.group(1), n, [line[m.end():]]
-                continue
-        stripped = line.strip()
-        if stripped in ("-", "-}") or (stripped.startswith("-}") and "{5:" in stripped):
-            if tag is not None:
-                yield tag, start, values
-                tag = None
-            continue
-        if tag is not None:
-            values.append(line)
-        elif stripped:
-            problems.append(RowProblem(source, n, None,
-                                       f"expected an MT940 tag like :20:, got {stripped[:40]!r}"))
-    if tag is not None:
-        yield tag, start, values
+    """Yield ``(tag, line number, [value lines])`` for every tag, in file order.
+
+    Envelopes and end-of-message marks are blanked first, keeping the line breaks, so line
+    numbers stay the file's. Text before the first tag is reported.
+    """
+    if "{" in text or "-" in text:
+        text = _ENVELOPE.sub("", text)
+    matches = list(_TAG_LINE.finditer(text))
+    first = matches[0].start() if matches else len(text)
+    if text[:first].strip():
+        lead = len(text[:first]) - len(text[:first].lstrip())
+        n = text.count("\n", 0, lead) + 1
+        problems.append(RowProblem(source, n, None, "expected an MT940 tag like :20:, got "
+                                   f"{text[lead:first].strip()[:40]!r}"))
+    line = text.count("\n", 0, first) + 1
+    for i, m in enumerate(matches):
+        end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
+        value = text[m.end():end]
+        lines = value.split("\n")
+        while len(lines) > 1 and not lines[-1].strip():
+            lines.pop()
+        yield m.group(1), line, lines
+        line += value.count("\n")
 
 
 def parse(data: bytes, *, source: str) -> ParseResult:
     check_size(data, source)
     text, _enc = decode_text(data)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     problems: list[RowProblem] = []
     statements: list[_Statement] = []
     cur: _Statement | None = None
     last_tx: list | None = None
     for tag, n, values in _tags(text, source, problems):
-        if tag == "":
-            last_tx = None
-            continue
         if tag == "20" or cur is None:
             cur = _Statement(n)
             statements.append(cur)
