@@ -75,3 +75,46 @@ def test_declared_totals_are_checked():
     data = V02.replace(b"<Sum>1250.00</Sum>", b"<Sum>1350.00</Sum>")
     r = camt.parse(data, source="x")
     assert any(p.column == "total_credits" for p in r.problems)
+
+
+SAMPLES = sorted((FIXTURES / "camt").glob("*.xml"))
+
+
+def _same(a, b):
+    assert a.payments.equals(b.payments)
+    assert a.remittances.equals(b.remittances)
+    assert a.statements.equals(b.statements)
+    assert sorted(map(str, a.problems)) == sorted(map(str, b.problems))
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=lambda p: p.name)
+def test_fast_path_equals_streaming_reference(sample):
+    data = sample.read_bytes()
+    _same(camt.parse(data, source=sample.name), camt.parse_reference(data, source=sample.name))
+
+
+@pytest.mark.parametrize("version", ["02", "06", "08", "13"])
+def test_fast_path_equals_reference_on_generated_statements(version):
+    from cashmatch.parsers.samples import camt053_file
+
+    data = camt053_file(200, version=version)
+    fast = camt.parse(data, source="gen")
+    assert fast.payments.num_rows == 200 and fast.remittances.num_rows == 100
+    assert fast.problems == []
+    _same(fast, camt.parse_reference(data, source="gen"))
+
+
+def test_fast_path_with_prefixed_namespace_and_odd_cases():
+    data = (b'<?xml version="1.0"?><d:Document xmlns:d="urn:iso:std:iso:20022:tech:xsd:'
+            b'camt.054.001.08"><d:BkToCstmrDbtCdtNtfctn><d:Ntfctn><d:Id>N1</d:Id>'
+            b'<d:Ntry><d:Amt Ccy="usd">5.00</d:Amt><d:CdtDbtInd>CRDT</d:CdtDbtInd>'
+            b"<d:Sts><d:Cd>BOOK</d:Cd></d:Sts><d:BookgDt><d:DtTm>2026-01-02T10:00:00</d:DtTm>"
+            b"</d:BookgDt><d:NtryDtls><d:TxDtls><d:RmtInf><d:Strd><d:RfrdDocInf><d:Nb>A</d:Nb>"
+            b"</d:RfrdDocInf><d:RfrdDocInf><d:Nb>B</d:Nb></d:RfrdDocInf></d:Strd></d:RmtInf>"
+            b"</d:TxDtls></d:NtryDtls></d:Ntry>"
+            b'<d:Ntry><d:Amt Ccy="USD">1.00</d:Amt><d:CdtDbtInd>XX</d:CdtDbtInd></d:Ntry>'
+            b"</d:Ntfctn></d:BkToCstmrDbtCdtNtfctn></d:Document>")
+    fast = camt.parse(data, source="p")
+    _same(fast, camt.parse_reference(data, source="p"))
+    assert fast.payments.column("reference").to_pylist() == ["A B"]
+    assert {p.column for p in fast.problems} == {"RfrdDocAmt/RmtdAmt", "CdtDbtInd"}
