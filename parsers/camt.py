@@ -45,9 +45,12 @@ _FIRST_ELEMENT = re.compile(rb"<[A-Za-z_]")
 
 
 def sniff(head: bytes) -> bool:
-    return (b"urn:iso:std:iso:20022:tech:xsd:camt.05" in head
-            or b"BkToCstmrStmt" in head or b"BkToCstmrDbtCdtNtfctn" in head
-            or b"BkToCstmrAcctRpt" in head)
+    return (
+        b"urn:iso:std:iso:20022:tech:xsd:camt.05" in head
+        or b"BkToCstmrStmt" in head
+        or b"BkToCstmrDbtCdtNtfctn" in head
+        or b"BkToCstmrAcctRpt" in head
+    )
 
 
 def _refuse_dtd(data: bytes, source: str) -> None:
@@ -84,8 +87,11 @@ class _Doc:
         return el.findall(_path(self.ns, path))
 
     def texts(self, el, path: str) -> list[str]:
-        return [" ".join(t.split()) for x in el.findall(_path(self.ns, path))
-                if (t := x.text) and t.strip()]
+        return [
+            " ".join(t.split())
+            for x in el.findall(_path(self.ns, path))
+            if (t := x.text) and t.strip()
+        ]
 
     def amount(self, el, path: str) -> tuple[str | None, str | None]:
         a = el.find(_path(self.ns, path))
@@ -136,8 +142,14 @@ class _Parser:
             info.currency = info.currency or ccy
             value = minor(amt, ccy or info.currency)
             if value is None:
-                self.problems.append(RowProblem(self.source, bal.sourceline, "Bal/Amt",
-                                                f"expected a decimal amount, got {amt!r}"))
+                self.problems.append(
+                    RowProblem(
+                        self.source,
+                        bal.sourceline,
+                        "Bal/Amt",
+                        f"expected a decimal amount, got {amt!r}",
+                    )
+                )
                 continue
             if d.text(bal, "CdtDbtInd") == DBIT:
                 value = -value
@@ -147,8 +159,10 @@ class _Parser:
             elif code == "CLBD":
                 info.closing_balance, info.closing_date = value, when
                 info.closing_line = bal.sourceline
-        for tag, attr in (("TxsSummry/TtlCdtNtries/Sum", "declared_credits"),
-                          ("TxsSummry/TtlDbtNtries/Sum", "declared_debits")):
+        for tag, attr in (
+            ("TxsSummry/TtlCdtNtries/Sum", "declared_credits"),
+            ("TxsSummry/TtlDbtNtries/Sum", "declared_debits"),
+        ):
             s = d.text(st, tag)
             if s is not None and info.currency:
                 setattr(info, attr, minor(s, info.currency))
@@ -159,29 +173,35 @@ class _Parser:
         line = ntry.sourceline
         status = d.text(ntry, "Sts/Cd") or d.text(ntry, "Sts")
         if status and status not in ("BOOK",):
-            self.problems.append(RowProblem(
-                self.source, line, "Sts",
-                f"statement {info.statement_id}: entry with status {status} is not booked; "
-                f"left out"))
+            self.problems.append(
+                RowProblem(
+                    self.source,
+                    line,
+                    "Sts",
+                    f"statement {info.statement_id}: entry with status {status} is not booked; "
+                    f"left out",
+                )
+            )
             return
         amt, ccy = d.amount(ntry, "Amt")
         ccy = ccy or info.currency
         info.currency = info.currency or ccy
         cdi = d.text(ntry, "CdtDbtInd")
         if cdi not in (CRDT, DBIT):
-            self.problems.append(RowProblem(self.source, line, "CdtDbtInd",
-                                            f"expected CRDT or DBIT, got {cdi!r}"))
+            self.problems.append(
+                RowProblem(self.source, line, "CdtDbtInd", f"expected CRDT or DBIT, got {cdi!r}")
+            )
             return
         reversal = (d.text(ntry, "RvslInd") or "").lower() in ("true", "1")
         value_date = d.date(ntry, "ValDt") or d.date(ntry, "BookgDt")
         entry_ref = reference_or_none(d.text(ntry, "AcctSvcrRef")) or reference_or_none(
-            d.text(ntry, "NtryRef"))
+            d.text(ntry, "NtryRef")
+        )
         code = self.bank_code(ntry)
         txs = d.findall(ntry, "NtryDtls/TxDtls")
         extra = d.text(ntry, "AddtlNtryInf")
         if not txs:
-            self.add(None, entry_ref, value_date, amt, ccy, cdi, reversal, code, info, line,
-                     extra)
+            self.add(None, entry_ref, value_date, amt, ccy, cdi, reversal, code, info, line, extra)
             return
         multi = len(txs) > 1
         if multi:
@@ -193,17 +213,33 @@ class _Parser:
             if tamt is None and not multi:
                 tamt, tccy = amt, ccy
             if tamt is None:
-                self.problems.append(RowProblem(
-                    self.source, tx.sourceline, "TxDtls/Amt",
-                    f"statement {info.statement_id}: batched transaction {k} of the entry at "
-                    f"line {line} carries no amount"))
+                self.problems.append(
+                    RowProblem(
+                        self.source,
+                        tx.sourceline,
+                        "TxDtls/Amt",
+                        f"statement {info.statement_id}: batched transaction {k} of the entry at "
+                        f"line {line} carries no amount",
+                    )
+                )
                 continue
             pid = reference_or_none(d.text(tx, "Refs/AcctSvcrRef"))
             if pid is None and entry_ref is not None:
                 pid = f"{entry_ref}/{k}" if multi else entry_ref
             tcdi = d.text(tx, "CdtDbtInd") or cdi
-            self.add(tx, pid, value_date, tamt, tccy or ccy, tcdi, reversal, code, info,
-                     tx.sourceline if multi else line, extra)
+            self.add(
+                tx,
+                pid,
+                value_date,
+                tamt,
+                tccy or ccy,
+                tcdi,
+                reversal,
+                code,
+                info,
+                tx.sourceline if multi else line,
+                extra,
+            )
 
     def check_batch(self, ntry, txs, amt: str | None, info: StatementInfo) -> None:
         d = self.doc
@@ -215,10 +251,15 @@ class _Parser:
                     return
                 total += Decimal(a)
             if amt is not None and total != Decimal(amt):
-                self.problems.append(RowProblem(
-                    self.source, ntry.sourceline, "TxDtls/Amt",
-                    f"statement {info.statement_id}: the {len(txs)} batched transactions sum "
-                    f"to {total} but the entry amount is {amt}"))
+                self.problems.append(
+                    RowProblem(
+                        self.source,
+                        ntry.sourceline,
+                        "TxDtls/Amt",
+                        f"statement {info.statement_id}: the {len(txs)} batched transactions sum "
+                        f"to {total} but the entry amount is {amt}",
+                    )
+                )
         except InvalidOperation:
             return
 
@@ -238,10 +279,14 @@ class _Parser:
         if tx is not None:
             e2e = reference_or_none(d.text(tx, "Refs/EndToEndId"))
             party, acct = ("Dbtr", "DbtrAcct") if cdi == CRDT else ("Cdtr", "CdtrAcct")
-            name = (d.text(tx, f"RltdPties/{party}/Nm") or d.text(tx, f"RltdPties/{party}/Pty/Nm")
-                    or d.text(tx, f"RltdPties/Ultmt{party}/Nm"))
-            account = (d.text(tx, f"RltdPties/{acct}/Id/IBAN")
-                       or d.text(tx, f"RltdPties/{acct}/Id/Othr/Id"))
+            name = (
+                d.text(tx, f"RltdPties/{party}/Nm")
+                or d.text(tx, f"RltdPties/{party}/Pty/Nm")
+                or d.text(tx, f"RltdPties/Ultmt{party}/Nm")
+            )
+            account = d.text(tx, f"RltdPties/{acct}/Id/IBAN") or d.text(
+                tx, f"RltdPties/{acct}/Id/Othr/Id"
+            )
             refs.extend(d.texts(tx, "RmtInf/Ustrd"))
             index = len(self.payments)
             strds = d.findall(tx, "RmtInf/Strd")
@@ -256,8 +301,21 @@ class _Parser:
                 refs.extend(d.texts(tx, "AddtlTxInf"))
         if not refs and extra:
             refs.append(extra)
-        self.payments.add(pid, value_date, amt, ccy, name, account, " ".join(refs) or None, e2e,
-                          cdi, reversal, code, info.statement_id, line)
+        self.payments.add(
+            pid,
+            value_date,
+            amt,
+            ccy,
+            name,
+            account,
+            " ".join(refs) or None,
+            e2e,
+            cdi,
+            reversal,
+            code,
+            info.statement_id,
+            line,
+        )
 
     def remittance(self, strd, docs: list[str], index: int, e2e, tx_amt, ccy) -> None:
         d = self.doc
@@ -276,14 +334,18 @@ class _Parser:
             rsn = None
         for doc in docs:
             if paid is None:
-                self.problems.append(RowProblem(
-                    self.source, strd.sourceline, "RfrdDocAmt/RmtdAmt",
-                    f"remittance for {doc} states no amount paid; line left out"))
+                self.problems.append(
+                    RowProblem(
+                        self.source,
+                        strd.sourceline,
+                        "RfrdDocAmt/RmtdAmt",
+                        f"remittance for {doc} states no amount paid; line left out",
+                    )
+                )
                 continue
             if ded is not None and ded.startswith("-"):
                 ded = ded[1:]
-            self.remit.append((index, e2e, doc, paid, disc, ded, rsn, pccy or ccy,
-                               strd.sourceline))
+            self.remit.append((index, e2e, doc, paid, disc, ded, rsn, pccy or ccy, strd.sourceline))
 
 
 def parse_reference(data: bytes, *, source: str) -> ParseResult:
@@ -296,8 +358,14 @@ def parse_reference(data: bytes, *, source: str) -> ParseResult:
     p = _Parser(source)
     info_stack: list[StatementInfo] = []
     events = etree.iterparse(
-        io.BytesIO(data), events=("start", "end"), resolve_entities=False, no_network=True,
-        load_dtd=False, huge_tree=False, remove_comments=True, remove_pis=True,
+        io.BytesIO(data),
+        events=("start", "end"),
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
     )
     root_seen = False
     try:
@@ -306,8 +374,7 @@ def parse_reference(data: bytes, *, source: str) -> ParseResult:
             if event == "start":
                 if not root_seen:
                     root_seen = True
-                    p.doc = _Doc(el.tag[: el.tag.index("}") + 1] if el.tag.startswith("{")
-                                 else "")
+                    p.doc = _Doc(el.tag[: el.tag.index("}") + 1] if el.tag.startswith("{") else "")
                 continue
             if tag == "Ntry":
                 parent = el.getparent()
@@ -320,8 +387,11 @@ def parse_reference(data: bytes, *, source: str) -> ParseResult:
                     while prev is not None and _local(prev.tag) == "Ntry":
                         parent.remove(prev)
                         prev = el.getprevious()
-            elif tag in _CONTAINERS and el.getparent() is not None and _local(
-                    el.getparent().tag).startswith("BkToCstmr"):
+            elif (
+                tag in _CONTAINERS
+                and el.getparent() is not None
+                and _local(el.getparent().tag).startswith("BkToCstmr")
+            ):
                 if info_stack and info_stack[-1].line == el.sourceline:
                     info = info_stack[-1]
                 else:
@@ -334,8 +404,9 @@ def parse_reference(data: bytes, *, source: str) -> ParseResult:
         line = exc.lineno if hasattr(exc, "lineno") else None
         if not root_seen or (not p.payments and not p.infos and not info_stack):
             raise InvalidInput(f"{source}: not well-formed XML at line {line}: {exc.msg}") from exc
-        p.problems.append(RowProblem(source, line, None,
-                                     f"XML breaks here ({exc.msg}); nothing after it is read"))
+        p.problems.append(
+            RowProblem(source, line, None, f"XML breaks here ({exc.msg}); nothing after it is read")
+        )
         for info in info_stack:
             if info not in p.infos:
                 p.infos.append(info)
@@ -388,7 +459,8 @@ _XSLT_TEMPLATE = """<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1
     <xsl:value-of select="$e"/><xsl:text>&#9;</xsl:text><xsl:value-of select="$k"/>
     FIELDS_T
     <xsl:text>&#9;</xsl:text>
-    <xsl:for-each select="P:RmtInf/P:Ustrd|P:RmtInf/P:Strd/P:RfrdDocInf/P:Nb|P:RmtInf/P:Strd/P:CdtrRefInf/P:Ref">
+    <xsl:for-each select="P:RmtInf/P:Ustrd|P:RmtInf/P:Strd/P:RfrdDocInf/P:Nb
+                          |P:RmtInf/P:Strd/P:CdtrRefInf/P:Ref">
      <xsl:if test="normalize-space(.) != ''">
       <xsl:if test="position() &gt; 1"><xsl:text> </xsl:text></xsl:if>
       <xsl:value-of select="normalize-space(.)"/>
@@ -416,23 +488,72 @@ _XSLT_TEMPLATE = """<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1
 </xsl:stylesheet>
 """
 
-_S_FIELDS = ["Id", "Acct/Id/IBAN", "Acct/Id/Othr/Id", "Acct/Ccy", "ElctrncSeqNb", "LglSeqNb",
-             "TxsSummry/TtlCdtNtries/Sum", "TxsSummry/TtlDbtNtries/Sum"]
-_B_FIELDS = ["Tp/CdOrPrtry/Cd", "Tp/CdOrPrtry/Prtry", "Amt", "Amt/@Ccy", "CdtDbtInd", "Dt/Dt",
-             "Dt/DtTm"]
-_E_FIELDS = ["Amt", "Amt/@Ccy", "CdtDbtInd", "RvslInd", "Sts/Cd", "Sts", "ValDt/Dt",
-             "ValDt/DtTm", "BookgDt/Dt", "BookgDt/DtTm", "AcctSvcrRef", "NtryRef",
-             "BkTxCd/Domn/Cd", "BkTxCd/Domn/Fmly/Cd", "BkTxCd/Domn/Fmly/SubFmlyCd",
-             "BkTxCd/Prtry/Cd", "AddtlNtryInf"]
-_T_FIELDS = ["Refs/AcctSvcrRef", "Refs/EndToEndId", "Amt", "Amt/@Ccy", "AmtDtls/TxAmt/Amt",
-             "AmtDtls/TxAmt/Amt/@Ccy", "CdtDbtInd",
-             "RltdPties/Dbtr/Nm", "RltdPties/Dbtr/Pty/Nm", "RltdPties/UltmtDbtr/Nm",
-             "RltdPties/DbtrAcct/Id/IBAN", "RltdPties/DbtrAcct/Id/Othr/Id",
-             "RltdPties/Cdtr/Nm", "RltdPties/Cdtr/Pty/Nm", "RltdPties/UltmtCdtr/Nm",
-             "RltdPties/CdtrAcct/Id/IBAN", "RltdPties/CdtrAcct/Id/Othr/Id", "AddtlTxInf"]
-_R_FIELDS = ["../../RfrdDocAmt/RmtdAmt", "../../RfrdDocAmt/RmtdAmt/@Ccy",
-             "../../RfrdDocAmt/DscntApldAmt/Amt", "../../RfrdDocAmt/DscntApldAmt",
-             "../../RfrdDocAmt/AdjstmntAmtAndRsn/Amt", "../../RfrdDocAmt/AdjstmntAmtAndRsn/Rsn"]
+_S_FIELDS = [
+    "Id",
+    "Acct/Id/IBAN",
+    "Acct/Id/Othr/Id",
+    "Acct/Ccy",
+    "ElctrncSeqNb",
+    "LglSeqNb",
+    "TxsSummry/TtlCdtNtries/Sum",
+    "TxsSummry/TtlDbtNtries/Sum",
+]
+_B_FIELDS = [
+    "Tp/CdOrPrtry/Cd",
+    "Tp/CdOrPrtry/Prtry",
+    "Amt",
+    "Amt/@Ccy",
+    "CdtDbtInd",
+    "Dt/Dt",
+    "Dt/DtTm",
+]
+_E_FIELDS = [
+    "Amt",
+    "Amt/@Ccy",
+    "CdtDbtInd",
+    "RvslInd",
+    "Sts/Cd",
+    "Sts",
+    "ValDt/Dt",
+    "ValDt/DtTm",
+    "BookgDt/Dt",
+    "BookgDt/DtTm",
+    "AcctSvcrRef",
+    "NtryRef",
+    "BkTxCd/Domn/Cd",
+    "BkTxCd/Domn/Fmly/Cd",
+    "BkTxCd/Domn/Fmly/SubFmlyCd",
+    "BkTxCd/Prtry/Cd",
+    "AddtlNtryInf",
+]
+_T_FIELDS = [
+    "Refs/AcctSvcrRef",
+    "Refs/EndToEndId",
+    "Amt",
+    "Amt/@Ccy",
+    "AmtDtls/TxAmt/Amt",
+    "AmtDtls/TxAmt/Amt/@Ccy",
+    "CdtDbtInd",
+    "RltdPties/Dbtr/Nm",
+    "RltdPties/Dbtr/Pty/Nm",
+    "RltdPties/UltmtDbtr/Nm",
+    "RltdPties/DbtrAcct/Id/IBAN",
+    "RltdPties/DbtrAcct/Id/Othr/Id",
+    "RltdPties/Cdtr/Nm",
+    "RltdPties/Cdtr/Pty/Nm",
+    "RltdPties/UltmtCdtr/Nm",
+    "RltdPties/CdtrAcct/Id/IBAN",
+    "RltdPties/CdtrAcct/Id/Othr/Id",
+    "AddtlTxInf",
+]
+_R_FIELDS = [
+    "../../RfrdDocAmt/RmtdAmt",
+    "../../RfrdDocAmt/RmtdAmt/@Ccy",
+    "../../RfrdDocAmt/DscntApldAmt/Amt",
+    "../../RfrdDocAmt/DscntApldAmt",
+    "../../RfrdDocAmt/AdjstmntAmtAndRsn/Amt",
+    "../../RfrdDocAmt/AdjstmntAmtAndRsn/Rsn",
+]
 
 
 def _xpath(path: str, prefix: str) -> str:
@@ -459,12 +580,15 @@ def _stylesheet(ns: str):
         prefix, decl = "c:", f'xmlns:c="{ns}"'
     else:
         prefix, decl = "", ""
-    text = (_XSLT_TEMPLATE.replace("NSDECL", decl).replace("P:", prefix)
-            .replace("FIELDS_S", _fields(_S_FIELDS, prefix))
-            .replace("FIELDS_B", _fields(_B_FIELDS, prefix))
-            .replace("FIELDS_E", _fields(_E_FIELDS, prefix))
-            .replace("FIELDS_T", _fields(_T_FIELDS, prefix))
-            .replace("FIELDS_R", _fields(_R_FIELDS, prefix)))
+    text = (
+        _XSLT_TEMPLATE.replace("NSDECL", decl)
+        .replace("P:", prefix)
+        .replace("FIELDS_S", _fields(_S_FIELDS, prefix))
+        .replace("FIELDS_B", _fields(_B_FIELDS, prefix))
+        .replace("FIELDS_E", _fields(_E_FIELDS, prefix))
+        .replace("FIELDS_T", _fields(_T_FIELDS, prefix))
+        .replace("FIELDS_R", _fields(_R_FIELDS, prefix))
+    )
     return etree.XSLT(etree.XML(text.encode("utf-8")))
 
 
@@ -487,7 +611,8 @@ def _records(text: str) -> dict[str, list[list[str]]]:
 
 
 _START_TAGS = re.compile(
-    rb"<(?:[A-Za-z_][\w.-]{0,40}:)?(Ntry|TxDtls|Strd|Bal|Stmt|Rpt|Ntfctn)[\s/>]")
+    rb"<(?:[A-Za-z_][\w.-]{0,40}:)?(Ntry|TxDtls|Strd|Bal|Stmt|Rpt|Ntfctn)[\s/>]"
+)
 
 
 def _starts(data: bytes) -> dict[bytes, list[int]]:
@@ -495,8 +620,9 @@ def _starts(data: bytes) -> dict[bytes, list[int]]:
     order (``<x:Ntry`` too): one regular-expression pass and one newline scan."""
     import numpy as np
 
-    found: dict[bytes, list[int]] = {t: [] for t in (b"Ntry", b"TxDtls", b"Strd", b"Bal",
-                                                     b"Stmt", b"Rpt", b"Ntfctn")}
+    found: dict[bytes, list[int]] = {
+        t: [] for t in (b"Ntry", b"TxDtls", b"Strd", b"Bal", b"Stmt", b"Rpt", b"Ntfctn")
+    }
     offsets: list[int] = []
     tags: list[bytes] = []
     for m in _START_TAGS.finditer(data):
@@ -516,15 +642,21 @@ def parse(data: bytes, *, source: str) -> ParseResult:
 
     check_size(data, source)
     _refuse_dtd(data, source)
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                             huge_tree=False, remove_comments=True, remove_pis=True)
+    parser = etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
     try:
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError:
         # a broken document: the streaming reader keeps everything before the break
         return parse_reference(data, source=source)
     tag = root.tag if isinstance(root.tag, str) else ""
-    ns = tag[1: tag.index("}")] if tag.startswith("{") else ""
+    ns = tag[1 : tag.index("}")] if tag.startswith("{") else ""
     recs = _records(str(_stylesheet(ns)(root)))
     del root
     return _assemble(recs, data, source)
@@ -579,10 +711,15 @@ def _assemble(recs: dict[str, list[list[str]]], data: bytes, source: str) -> Par
         line = at(ntry_lines, entry_base[e["s"]] + int(e["e"]) - 1)
         status = e["Sts/Cd"] or e["Sts"]
         if status and status != "BOOK":
-            problems.append(RowProblem(
-                source, line, "Sts",
-                f"statement {info.statement_id}: entry with status {status} is not booked; "
-                f"left out"))
+            problems.append(
+                RowProblem(
+                    source,
+                    line,
+                    "Sts",
+                    f"statement {info.statement_id}: entry with status {status} is not booked; "
+                    f"left out",
+                )
+            )
             continue
         amt = e["Amt"] or None
         ccy = (e["Amt/@Ccy"].upper() or None) if amt else None
@@ -590,24 +727,42 @@ def _assemble(recs: dict[str, list[list[str]]], data: bytes, source: str) -> Par
         info.currency = info.currency or ccy
         cdi = e["CdtDbtInd"] or None
         if cdi not in (CRDT, DBIT):
-            problems.append(RowProblem(source, line, "CdtDbtInd",
-                                       f"expected CRDT or DBIT, got {cdi!r}"))
+            problems.append(
+                RowProblem(source, line, "CdtDbtInd", f"expected CRDT or DBIT, got {cdi!r}")
+            )
             continue
         reversal = e["RvslInd"].lower() in ("true", "1")
-        value_date = ((e["ValDt/Dt"] or e["ValDt/DtTm"])[:10]
-                      or (e["BookgDt/Dt"] or e["BookgDt/DtTm"])[:10] or None)
+        value_date = (
+            (e["ValDt/Dt"] or e["ValDt/DtTm"])[:10]
+            or (e["BookgDt/Dt"] or e["BookgDt/DtTm"])[:10]
+            or None
+        )
         entry_ref = ron(e["AcctSvcrRef"]) or ron(e["NtryRef"])
         dom = e["BkTxCd/Domn/Cd"]
         if dom:
-            code = "/".join(x for x in (dom, e["BkTxCd/Domn/Fmly/Cd"],
-                                        e["BkTxCd/Domn/Fmly/SubFmlyCd"]) if x)
+            code = "/".join(
+                x for x in (dom, e["BkTxCd/Domn/Fmly/Cd"], e["BkTxCd/Domn/Fmly/SubFmlyCd"]) if x
+            )
         else:
             code = e["BkTxCd/Prtry/Cd"] or None
         extra = e["AddtlNtryInf"] or None
         entry_txs = txs.get((e["s"], e["e"]), [])
         if not entry_txs:
-            payments.add(None if entry_ref is None else entry_ref, value_date, amt, ccy, None,
-                          None, extra, None, cdi, reversal, code, info.statement_id, line)
+            payments.add(
+                None if entry_ref is None else entry_ref,
+                value_date,
+                amt,
+                ccy,
+                None,
+                None,
+                extra,
+                None,
+                cdi,
+                reversal,
+                code,
+                info.statement_id,
+                line,
+            )
             continue
         multi = len(entry_txs) > 1
         if multi:
@@ -624,10 +779,15 @@ def _assemble(recs: dict[str, list[list[str]]], data: bytes, source: str) -> Par
                 tamt, tccy = amt, ccy
             tline = at(tx_lines, ti)
             if tamt is None:
-                problems.append(RowProblem(
-                    source, tline, "TxDtls/Amt",
-                    f"statement {info.statement_id}: batched transaction {k} of the entry at "
-                    f"line {line} carries no amount"))
+                problems.append(
+                    RowProblem(
+                        source,
+                        tline,
+                        "TxDtls/Amt",
+                        f"statement {info.statement_id}: batched transaction {k} of the entry at "
+                        f"line {line} carries no amount",
+                    )
+                )
                 continue
             pid = ron(t["Refs/AcctSvcrRef"])
             if pid is None and entry_ref is not None:
@@ -636,15 +796,25 @@ def _assemble(recs: dict[str, list[list[str]]], data: bytes, source: str) -> Par
             tccy = tccy or ccy
             e2e = ron(t["Refs/EndToEndId"])
             if tcdi == CRDT:
-                name = (t["RltdPties/Dbtr/Nm"] or t["RltdPties/Dbtr/Pty/Nm"]
-                        or t["RltdPties/UltmtDbtr/Nm"] or None)
-                account = (t["RltdPties/DbtrAcct/Id/IBAN"]
-                           or t["RltdPties/DbtrAcct/Id/Othr/Id"] or None)
+                name = (
+                    t["RltdPties/Dbtr/Nm"]
+                    or t["RltdPties/Dbtr/Pty/Nm"]
+                    or t["RltdPties/UltmtDbtr/Nm"]
+                    or None
+                )
+                account = (
+                    t["RltdPties/DbtrAcct/Id/IBAN"] or t["RltdPties/DbtrAcct/Id/Othr/Id"] or None
+                )
             else:
-                name = (t["RltdPties/Cdtr/Nm"] or t["RltdPties/Cdtr/Pty/Nm"]
-                        or t["RltdPties/UltmtCdtr/Nm"] or None)
-                account = (t["RltdPties/CdtrAcct/Id/IBAN"]
-                           or t["RltdPties/CdtrAcct/Id/Othr/Id"] or None)
+                name = (
+                    t["RltdPties/Cdtr/Nm"]
+                    or t["RltdPties/Cdtr/Pty/Nm"]
+                    or t["RltdPties/UltmtCdtr/Nm"]
+                    or None
+                )
+                account = (
+                    t["RltdPties/CdtrAcct/Id/IBAN"] or t["RltdPties/CdtrAcct/Id/Othr/Id"] or None
+                )
             ref = " ".join(t["refs"].split()) or t["AddtlTxInf"] or extra or None
             index = len(payments)
             strds = int(t["n_strd"] or 0)
@@ -658,21 +828,42 @@ def _assemble(recs: dict[str, list[list[str]]], data: bytes, source: str) -> Par
                 if paid is None and not many:
                     paid = tamt if strds == 1 else None
                 if paid is None:
-                    problems.append(RowProblem(
-                        source, sline, "RfrdDocAmt/RmtdAmt",
-                        f"remittance for {d['Nb']} states no amount paid; line left out"))
+                    problems.append(
+                        RowProblem(
+                            source,
+                            sline,
+                            "RfrdDocAmt/RmtdAmt",
+                            f"remittance for {d['Nb']} states no amount paid; line left out",
+                        )
+                    )
                     continue
                 disc = ded = rsn = None
                 if not many:
-                    disc = (d["../../RfrdDocAmt/DscntApldAmt/Amt"]
-                            or d["../../RfrdDocAmt/DscntApldAmt"] or None)
+                    disc = (
+                        d["../../RfrdDocAmt/DscntApldAmt/Amt"]
+                        or d["../../RfrdDocAmt/DscntApldAmt"]
+                        or None
+                    )
                     ded = d["../../RfrdDocAmt/AdjstmntAmtAndRsn/Amt"] or None
                     rsn = d["../../RfrdDocAmt/AdjstmntAmtAndRsn/Rsn"] or None
                     if ded is not None and ded.startswith("-"):
                         ded = ded[1:]
                 remit.append((index, e2e, d["Nb"], paid, disc, ded, rsn, pccy or tccy, sline))
-            payments.add(pid, value_date, tamt, tccy, name, account, ref, e2e, tcdi, reversal,
-                         code, info.statement_id, tline if multi else line)
+            payments.add(
+                pid,
+                value_date,
+                tamt,
+                tccy,
+                name,
+                account,
+                ref,
+                e2e,
+                tcdi,
+                reversal,
+                code,
+                info.statement_id,
+                tline if multi else line,
+            )
     # balances and declared totals, after the entries (as the reference does)
     for bi, r in enumerate(recs["B"]):
         f = dict(zip(_NAMES["B"], r, strict=False))
@@ -686,8 +877,9 @@ def _assemble(recs: dict[str, list[list[str]]], data: bytes, source: str) -> Par
         value = minor(amt, ccy or info.currency)
         bline = at(bal_lines, bi)
         if value is None:
-            problems.append(RowProblem(source, bline, "Bal/Amt",
-                                       f"expected a decimal amount, got {amt!r}"))
+            problems.append(
+                RowProblem(source, bline, "Bal/Amt", f"expected a decimal amount, got {amt!r}")
+            )
             continue
         if f["CdtDbtInd"] == DBIT:
             value = -value
@@ -726,9 +918,14 @@ def _check_batch_records(entry_txs, amt, info, line, problems, source) -> None:
                 return
             total += Decimal(a)
         if amt is not None and total != Decimal(amt):
-            problems.append(RowProblem(
-                source, line, "TxDtls/Amt",
-                f"statement {info.statement_id}: the {len(entry_txs)} batched transactions sum "
-                f"to {total} but the entry amount is {amt}"))
+            problems.append(
+                RowProblem(
+                    source,
+                    line,
+                    "TxDtls/Amt",
+                    f"statement {info.statement_id}: the {len(entry_txs)} batched transactions sum "
+                    f"to {total} but the entry amount is {amt}",
+                )
+            )
     except InvalidOperation:
         return

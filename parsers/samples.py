@@ -16,7 +16,7 @@ def _amounts(n: int, seed: int) -> list[tuple[int, bool]]:
 
 
 def _wrap(text: str, width: int = 65) -> str:
-    return "\n".join(text[i:i + width] for i in range(0, len(text), width))
+    return "\n".join(text[i : i + width] for i in range(0, len(text), width))
 
 
 def mt940_file(n: int, *, seed: int = 7) -> bytes:
@@ -28,11 +28,15 @@ def mt940_file(n: int, *, seed: int = 7) -> bytes:
         out.append(f":61:2601150115{mark}{cents // 100},{cents % 100:02d}NTRFNONREF//B{i:012d}")
         kind = i % 3
         if kind == 0:
-            details = (f"/TRTP/SEPA OVERBOEKING/IBAN/NL44RABO{i:010d}/BIC/RABONL2U/NAME/"
-                       f"CUSTOMER {i % 997} B.V./REMI/INV-2026-{i:06d}/EREF/E2E-{i}")
+            details = (
+                f"/TRTP/SEPA OVERBOEKING/IBAN/NL44RABO{i:010d}/BIC/RABONL2U/NAME/"
+                f"CUSTOMER {i % 997} B.V./REMI/INV-2026-{i:06d}/EREF/E2E-{i}"
+            )
         elif kind == 1:
-            details = (f"166?00SEPA-GUTSCHRIFT?109310?20EREF+E2E-{i}?21SVWZ+RE 2026-{i:06d}"
-                       f"?30COBADEFFXXX?31DE8937040044{i:010d}?32KUNDE {i % 997} GMBH")
+            details = (
+                f"166?00SEPA-GUTSCHRIFT?109310?20EREF+E2E-{i}?21SVWZ+RE 2026-{i:06d}"
+                f"?30COBADEFFXXX?31DE8937040044{i:010d}?32KUNDE {i % 997} GMBH"
+            )
         else:
             details = f"PAYMENT FROM CUSTOMER {i % 997} LTD INVOICE INV-2026-{i:06d} THANK YOU"
         out.append(":86:" + _wrap(details))
@@ -58,9 +62,12 @@ def camt053_file(n: int, *, seed: int = 7, version: str = "08") -> bytes:
         balance += cents if credit else -cents
         amt = f"{cents // 100}.{cents % 100:02d}"
         party = "Dbtr" if credit else "Cdtr"
-        rmt = (f"<Strd><RfrdDocInf><Nb>INV-2026-{i:06d}</Nb></RfrdDocInf><RfrdDocAmt>"
-               f'<RmtdAmt Ccy="EUR">{amt}</RmtdAmt></RfrdDocAmt></Strd>'
-               if i % 2 else f"<Ustrd>Rechnung INV-2026-{i:06d}</Ustrd>")
+        rmt = (
+            f"<Strd><RfrdDocInf><Nb>INV-2026-{i:06d}</Nb></RfrdDocInf><RfrdDocAmt>"
+            f'<RmtdAmt Ccy="EUR">{amt}</RmtdAmt></RfrdDocAmt></Strd>'
+            if i % 2
+            else f"<Ustrd>Rechnung INV-2026-{i:06d}</Ustrd>"
+        )
         entries.append(
             f'<Ntry><Amt Ccy="EUR">{amt}</Amt><CdtDbtInd>{cdi}</CdtDbtInd>'
             f"<Sts><Cd>BOOK</Cd></Sts><BookgDt><Dt>2026-01-15</Dt></BookgDt>"
@@ -75,18 +82,23 @@ def camt053_file(n: int, *, seed: int = 7, version: str = "08") -> bytes:
     parts.append(
         f'<Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">'
         f"{abs(balance) // 100}.{abs(balance) % 100:02d}</Amt><CdtDbtInd>{cdi}</CdtDbtInd>"
-        f"<Dt><Dt>2026-01-15</Dt></Dt></Bal>")
+        f"<Dt><Dt>2026-01-15</Dt></Dt></Bal>"
+    )
     parts.extend(entries)
     parts.append("</Stmt></BkToCstmrStmt></Document>")
     return "\n".join(parts).encode("utf-8")
 
 
 def ofx_statement(n: int, *, seed: int = 7, sgml: bool = True) -> bytes:
-    head = ("OFXHEADER:100\r\nDATA:OFXSGML\r\nVERSION:102\r\nSECURITY:NONE\r\nENCODING:USASCII"
-            "\r\nCHARSET:1252\r\nCOMPRESSION:NONE\r\nOLDFILEUID:NONE\r\nNEWFILEUID:NONE\r\n\r\n")
-    body = ["<OFX><BANKMSGSRSV1><STMTTRNRS><TRNUID>1<STMTRS><CURDEF>USD",
-            "<BANKACCTFROM><BANKID>121000248<ACCTID>4417009988<ACCTTYPE>CHECKING</BANKACCTFROM>",
-            "<BANKTRANLIST><DTSTART>20260101<DTEND>20260131"]
+    head = (
+        "OFXHEADER:100\r\nDATA:OFXSGML\r\nVERSION:102\r\nSECURITY:NONE\r\nENCODING:USASCII"
+        "\r\nCHARSET:1252\r\nCOMPRESSION:NONE\r\nOLDFILEUID:NONE\r\nNEWFILEUID:NONE\r\n\r\n"
+    )
+    body = [
+        "<OFX><BANKMSGSRSV1><STMTTRNRS><TRNUID>1<STMTRS><CURDEF>USD",
+        "<BANKACCTFROM><BANKID>121000248<ACCTID>4417009988<ACCTTYPE>CHECKING</BANKACCTFROM>",
+        "<BANKTRANLIST><DTSTART>20260101<DTEND>20260131",
+    ]
     balance = 0
     end = "" if sgml else "</{}>"
     for i, (cents, credit) in enumerate(_amounts(n, seed)):
@@ -97,23 +109,30 @@ def ofx_statement(n: int, *, seed: int = 7, sgml: bool = True) -> bytes:
             f"<DTPOSTED>202601{1 + i % 28:02d}{end.format('DTPOSTED')}"
             f"<TRNAMT>{sign}{cents // 100}.{cents % 100:02d}{end.format('TRNAMT')}"
             f"<FITID>F{i:010d}{end.format('FITID')}<NAME>Customer {i % 997} Inc"
-            f"{end.format('NAME')}<MEMO>ACH INV-2026-{i:06d}{end.format('MEMO')}</STMTTRN>")
-    body.append(f"</BANKTRANLIST><LEDGERBAL><BALAMT>{balance / 100:.2f}<DTASOF>20260131"
-                "</LEDGERBAL></STMTRS></STMTTRNRS></BANKMSGSRSV1></OFX>")
+            f"{end.format('NAME')}<MEMO>ACH INV-2026-{i:06d}{end.format('MEMO')}</STMTTRN>"
+        )
+    body.append(
+        f"</BANKTRANLIST><LEDGERBAL><BALAMT>{balance / 100:.2f}<DTASOF>20260131"
+        "</LEDGERBAL></STMTRS></STMTTRNRS></BANKMSGSRSV1></OFX>"
+    )
     return (head + "\r\n".join(body) + "\r\n").encode("ascii")
 
 
 def bai2_file(n: int, *, seed: int = 7) -> bytes:
-    rows = ["01,BANKUS33,CASHMATCH,260120,0600,GEN1,80,,2/",
-            "02,CASHMATCH,BANKUS33,1,260119,2400,USD,2/"]
+    rows = [
+        "01,BANKUS33,CASHMATCH,260120,0600,GEN1,80,,2/",
+        "02,CASHMATCH,BANKUS33,1,260119,2400,USD,2/",
+    ]
     details = []
     credits = debits = 0
     for i, (cents, credit) in enumerate(_amounts(n, seed)):
         code = "195" if credit else "475"
         credits += cents if credit else 0
         debits += 0 if credit else cents
-        details.append(f"16,{code},{cents},0,BR{i:010d},TRACE{i:08d},"
-                       f"ACH CREDIT CUSTOMER {i % 997} INV-2026-{i:06d}")
+        details.append(
+            f"16,{code},{cents},0,BR{i:010d},TRACE{i:08d},"
+            f"ACH CREDIT CUSTOMER {i % 997} INV-2026-{i:06d}"
+        )
         if i % 5 == 0:
             details.append(f"88,PAYMENT FOR INVOICES INV-2026-{i:06d}")
     closing = credits - debits

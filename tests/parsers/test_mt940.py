@@ -8,16 +8,17 @@ from decimal import Decimal
 import mt940 as mt940_lib
 import pytest
 from _parser_golden import FIXTURES
-
 from cashmatch.parsers import mt940
 
 VALID = ["swift_freetext.sta", "dutch_codes.sta", "german_subfields.sta", "envelope_multi.sta"]
 
 
 def test_dutch_code_word_wrapped_at_65_is_rejoined():
-    lines = ["/TRTP/SEPA OVERBOEKING/IBAN/NL44RABO0123456789/BIC/RABONL2U/NAME/",
-             "ACME TRADING B.V. - AFDELING CREDITEUREN ROTTERDAM ZUID-OOST 1/RE",
-             "MI/INV-2026-0042/EREF/E2E-1"]
+    lines = [
+        "/TRTP/SEPA OVERBOEKING/IBAN/NL44RABO0123456789/BIC/RABONL2U/NAME/",
+        "ACME TRADING B.V. - AFDELING CREDITEUREN ROTTERDAM ZUID-OOST 1/RE",
+        "MI/INV-2026-0042/EREF/E2E-1",
+    ]
     assert all(len(x) == 65 for x in lines[:2])
     name, account, ref, e2e, code = mt940.parse_details(lines)
     assert ref == "INV-2026-0042"
@@ -44,7 +45,8 @@ def test_free_text_joins_short_lines_with_a_space_and_full_lines_without():
 
 def test_ing_cntp_positional():
     name, account, ref, e2e, _ = mt940.details_dutch(
-        "/CNTP/NL69INGB0123456789/INGBNL2A/J.DE VRIES/AMSTERDAM/REMI/USTD//INV-7/EREF/A//")
+        "/CNTP/NL69INGB0123456789/INGBNL2A/J.DE VRIES/AMSTERDAM/REMI/USTD//INV-7/EREF/A//"
+    )
     assert (name, account, ref, e2e) == ("J.DE VRIES", "NL69INGB0123456789", "INV-7", "A")
 
 
@@ -57,9 +59,11 @@ def test_reversals_keep_cash_direction():
 
 
 def test_ids_without_bank_reference_are_stable_and_unique():
-    data = (b":20:A\n:25:ACC\n:28C:1/1\n:60F:C260101EUR0,00\n"
-            b":61:260101C1,00NTRFNONREF\n:86:X\n:61:260101C1,00NTRFNONREF\n:86:X\n"
-            b":62F:C260101EUR2,00\n")
+    data = (
+        b":20:A\n:25:ACC\n:28C:1/1\n:60F:C260101EUR0,00\n"
+        b":61:260101C1,00NTRFNONREF\n:86:X\n:61:260101C1,00NTRFNONREF\n:86:X\n"
+        b":62F:C260101EUR2,00\n"
+    )
     one = mt940.parse(data, source="a").payments.column("payment_id").to_pylist()
     two = mt940.parse(data, source="b").payments.column("payment_id").to_pylist()
     assert one == two == ["ACC/1/1:1", "ACC/1/1:2"]
@@ -81,8 +85,10 @@ def test_differential_against_the_mt940_library(name):
     ours = mt940.parse(data, source=name)
     text = data.decode("utf-8")
     text = "\n".join(
-        line for line in text.splitlines()
-        if not line.startswith(("{1:", "-}")) and line.strip() != "-")
+        line
+        for line in text.splitlines()
+        if not line.startswith(("{1:", "-}")) and line.strip() != "-"
+    )
     # the library cannot read wrapped :28C: or envelopes; give it the bare statements
     text = text.replace(":28C:00031/\n001", ":28C:00031/001")
     ref_statements = mt940_lib.parse_statements(text)
@@ -112,9 +118,11 @@ def test_library_differential_on_german_details():
     from mt940.processors import transaction_details_post_processor
 
     data = (FIXTURES / "mt940" / "german_subfields.sta").read_text("utf-8")
-    ref = mt940_lib.parse(data, processors={
-        "post_transaction_details": [transaction_details_post_processor]},
-        options=mt940_lib.Options(applicant_iban=True))
+    ref = mt940_lib.parse(
+        data,
+        processors={"post_transaction_details": [transaction_details_post_processor]},
+        options=mt940_lib.Options(applicant_iban=True),
+    )
     ours = mt940.parse(data.encode(), source="g").payments.to_pylist()
     for t, p in zip(ref, ours, strict=True):
         assert t.data["applicant_iban"] == p["payer_account"]

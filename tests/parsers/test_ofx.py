@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from _parser_golden import FIXTURES
-
 from cashmatch.parsers import ofx
 
 SAMPLES = sorted((FIXTURES / "ofx").glob("*.*[!n]"))
@@ -27,8 +26,11 @@ def test_fast_path_equals_ofxparse(sample):
 
 def test_samples_cover_the_header_quirks():
     names = {p.name for p in SAMPLES}
-    assert {"ofx1_oneline_charset_none.qfx", "ofx1_sgml_cp1252.ofx",
-            "ofx2_creditcard_utf8.ofx"} <= names
+    assert {
+        "ofx1_oneline_charset_none.qfx",
+        "ofx1_sgml_cp1252.ofx",
+        "ofx2_creditcard_utf8.ofx",
+    } <= names
 
 
 def test_dates_are_the_banks_local_dates():
@@ -49,8 +51,11 @@ def test_generated_file_differential():
 
 
 def test_missing_fitid_is_reported():
-    data = (FIXTURES / "ofx" / "ofx2_creditcard_utf8.ofx").read_bytes().replace(
-        b"<FITID>CC-2026-0120-02</FITID>", b"")
+    data = (
+        (FIXTURES / "ofx" / "ofx2_creditcard_utf8.ofx")
+        .read_bytes()
+        .replace(b"<FITID>CC-2026-0120-02</FITID>", b"")
+    )
     r = ofx.parse(data, source="x.ofx")
     assert r.payments.num_rows == 1
     assert any(p.column == "FITID" for p in r.problems)
