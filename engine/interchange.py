@@ -93,6 +93,21 @@ ALLOCATION_COLUMNS = [
     Column("rule", "str"),
     Column("currency", "str"),
 ]
+ADJUSTMENT_COLUMNS = [
+    Column("invoice_id", "str", True),
+    Column("date", "date", True),
+    Column("amount", "money", True),
+    Column("reason", "str"),
+    Column("currency", "str"),
+]
+PROMISE_COLUMNS = [
+    Column("customer_id", "str", True),
+    Column("invoice_id", "str"),
+    Column("amount", "money", True),
+    Column("currency", "str", True),
+    Column("promised_date", "date", True),
+    Column("made_on", "date"),
+]
 
 
 def _source_name(src: Source, source: str | None) -> str:
@@ -300,6 +315,28 @@ def read_payments(src: Source, *, source: str | None = None) -> ReadResult:
 
 def read_allocations(src: Source, *, source: str | None = None) -> ReadResult:
     return read_table(src, ALLOCATION_COLUMNS, S.ALLOCATIONS, source=source)
+
+
+def read_adjustments(
+    src: Source, *, invoices: pa.Table | None = None, source: str | None = None
+) -> ReadResult:
+    """Ledger adjustments (write-offs, credit notes); without a currency column each row takes
+    its invoice's currency."""
+
+    def currency_of(raw: pa.Table) -> pa.Array:
+        n = raw.num_rows
+        if invoices is None or invoices.num_rows == 0 or "invoice_id" not in raw.column_names:
+            return pa.nulls(n, pa.string())
+        idx = pc.index_in(_text(raw.column("invoice_id")), value_set=invoices.column("invoice_id"))
+        cur = pc.take(invoices.column("currency"), idx)
+        return cur.combine_chunks() if isinstance(cur, pa.ChunkedArray) else cur
+
+    return read_table(src, ADJUSTMENT_COLUMNS, S.ADJUSTMENTS, source=source,
+                      currency_of=currency_of)
+
+
+def read_promises(src: Source, *, source: str | None = None) -> ReadResult:
+    return read_table(src, PROMISE_COLUMNS, S.PROMISES, source=source)
 
 
 def read_remittances(
