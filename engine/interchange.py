@@ -447,3 +447,54 @@ def write_allocations(table: pa.Table, path: Path) -> None:
 
 def write_exceptions(table: pa.Table, path: Path) -> None:
     write_table(sort_exceptions(table), path, csv_view=exceptions_for_csv)
+
+
+# ---------------------------------------------------------------- receivables outputs
+
+
+def _ratio_text(values: pa.ChunkedArray | pa.Array, decimals: int = 4) -> pa.Array:
+    """Floats as fixed-decimal text (``45.1234``); nulls (undefined ratios) stay empty."""
+    arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    v = np.asarray(pc.fill_null(arr, 0.0).to_numpy(zero_copy_only=False), dtype=np.float64)
+    v = np.round(v, decimals) + 0.0  # no "-0.0000"
+    text = pa.array(np.char.mod(f"%.{decimals}f", v) if len(v) else np.array([], str), pa.string())
+    return pc.if_else(arr.is_null(), pa.scalar("", pa.string()), text)
+
+
+def _money_cols(table: pa.Table, names: Sequence[str]) -> dict[str, pa.Array]:
+    cur = table.column("currency")
+    return {n: format_minor_array(table.column(n), cur) for n in names}
+
+
+def receivables_for_csv(table: pa.Table) -> pa.Table:
+    """The CSV view of any receivables output: money as decimals, ratios to 4 decimals,
+    booleans as ``true``/``false``, nulls empty."""
+    cols: dict[str, pa.Array] = {}
+    for f in table.schema:
+        col = table.column(f.name)
+        if f.metadata and f.metadata.get(b"unit") == b"minor":
+            cols[f.name] = format_minor_array(col, table.column("currency"))
+        elif pa.types.is_floating(f.type):
+            cols[f.name] = _ratio_text(col)
+        elif pa.types.is_boolean(f.type):
+            cols[f.name] = pc.if_else(col, "true", "false")
+        elif pa.types.is_string(f.type):
+            cols[f.name] = pc.fill_null(col, "")
+        else:
+            cols[f.name] = col
+    return pa.table(cols)
+
+
+def write_receivables(result: object, out_dir: Path, *, fmt: str = "csv") -> list[Path]:
+    """Write ``aging``, ``metrics`` and ``accounts`` of a receivables result into ``out_dir``.
+
+    CSV: decimal money strings; Parquet: int64 minor units (see the schema metadata)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    suffix = ".parquet" if fmt == "parquet" else ".csv"
+    paths = []
+    for name in ("aging", "metrics", "accounts"):
+        path = out / f"{name}{suffix}"
+        write_table(getattr(result, name), path, csv_view=receivables_for_csv)
+        paths.append(path)
+    return paths
