@@ -68,6 +68,7 @@ class Signal:
     full_at: float
     weight: float
     reason: str
+    group: str = ""  # signals of one group count once: only the strongest scores and speaks
 
     def __post_init__(self) -> None:
         if self.metric not in METRICS:
@@ -686,7 +687,6 @@ def analyse(
         "share_later_than_usual": (share_unusual, share_unusual, prev_dbt),
         "silence_beyond_usual": (silence, silent, usual_gap),
     }
-    score = np.zeros(na)
     contributions = []
     for sig in risk.signals:
         v = values[sig.metric][0]
@@ -695,8 +695,20 @@ def analyse(
         strength = np.ones(na) if span == 0 else np.clip((v - sig.fires_at) / span, 0, 1)
         # a fired signal counts at least a third of its weight
         part = np.where(fired, sig.weight * (1 / 3 + 2 / 3 * strength), 0.0)
-        score += part
-        contributions.append((sig, part, fired))
+        contributions.append([sig, part, fired])
+    # within a group only the strongest signal counts (and gives the reason)
+    groups: dict[str, list[int]] = {}
+    for j, (sig, _, _) in enumerate(contributions):
+        if sig.group:
+            groups.setdefault(sig.group, []).append(j)
+    for members in groups.values():
+        parts = np.stack([contributions[j][1] for j in members])
+        best = np.argmax(parts, axis=0)
+        for pos, j in enumerate(members):
+            loser = best != pos
+            contributions[j][1] = np.where(loser, 0.0, contributions[j][1])
+            contributions[j][2] = contributions[j][2] & ~loser
+    score = np.sum([c[1] for c in contributions], axis=0) if contributions else np.zeros(na)
     risk_score = np.minimum(100, np.round(score)).astype(np.int64)
     at_risk = risk_score >= risk.at_risk_score
     reasons_text = _reasons(contributions, values, na, P, recent)
