@@ -135,7 +135,7 @@ def deductions_chart(deductions: pa.Table, currency: str) -> str:
     ax.set_yticks(y, names)
     ax.xaxis.set_major_formatter(lambda v, _pos: money(int(v * scale), currency, short=True))
     ax.set_title(f"Deductions in {currency}", loc="left", fontsize=12)
-    ax.legend(frameon=False, fontsize=9, loc="lower right")
+    ax.legend(frameon=False, fontsize=9, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2)
     fig.tight_layout()
     return _svg(fig)
 
@@ -195,7 +195,7 @@ def _tiles(metrics: pa.Table, period: int) -> str:
     return "\n".join(out)
 
 
-def _at_risk(accounts: pa.Table) -> tuple[str, str]:
+def _at_risk(accounts: pa.Table, metrics: pa.Table) -> tuple[str, str]:
     flagged = accounts.filter(accounts.column("at_risk"))
     total = accounts.num_rows
     lead = (
@@ -204,9 +204,19 @@ def _at_risk(accounts: pa.Table) -> tuple[str, str]:
     )
     if flagged.num_rows == 0:
         return lead, '<p class="empty">No account is at risk.</p>'
-    top = flagged.sort_by(
-        [("risk_score", "descending"), ("overdue", "descending"), ("customer_id", "ascending")]
-    ).slice(0, 10)
+    # equal scores: the bigger share of its currency's receivables first (amounts in different
+    # currencies are not comparable, shares are)
+    ar_of = {m["currency"]: m["ar"] for m in metrics.to_pylist()}
+    rows_all = flagged.to_pylist()
+    rows_all.sort(
+        key=lambda r: (
+            -r["risk_score"],
+            -(r["overdue"] / ar_of[r["currency"]] if ar_of.get(r["currency"], 0) > 0 else 0),
+            r["customer_id"],
+            r["currency"],
+        )
+    )
+    top = pa.Table.from_pylist(rows_all[:10], schema=accounts.schema)
     rows = [
         "<table id=\"at-risk\"><thead><tr><th>Customer</th><th class=\"num\">Open</th>"
         "<th class=\"num\">Overdue</th><th class=\"num\">Risk</th><th>Why</th></tr></thead><tbody>"
@@ -219,8 +229,8 @@ def _at_risk(accounts: pa.Table) -> tuple[str, str]:
         cls = "score" if r["risk_score"] >= 60 else "score mid"
         rows.append(
             f"<tr><td class=\"who\">{name}{sub}</td>"
-            f"<td class=\"num\">{money(r['open'], c)}</td>"
-            f"<td class=\"num\">{money(r['overdue'], c)}</td>"
+            f"<td class=\"num\">{money(r['open'], c)} <small>{escape(c)}</small></td>"
+            f"<td class=\"num\">{money(r['overdue'], c)} <small>{escape(c)}</small></td>"
             f"<td class=\"num\"><span class=\"{cls}\">{r['risk_score']}</span></td>"
             f"<td><ul class=\"reasons\">{reasons}</ul></td></tr>"
         )
@@ -228,7 +238,7 @@ def _at_risk(accounts: pa.Table) -> tuple[str, str]:
     return lead, "".join(rows)
 
 
-def _deductions(deductions: pa.Table) -> str:
+def _deductions(deductions: pa.Table, currencies: list[str]) -> str:
     if deductions.num_rows == 0:
         return '<p class="empty">No deductions in this or the previous period.</p>'
     rows = [
@@ -236,7 +246,12 @@ def _deductions(deductions: pa.Table) -> str:
         "<th class=\"num\">Count</th><th class=\"num\">Amount</th>"
         "<th class=\"num\">Previous count</th><th class=\"num\">Previous amount</th></tr></thead><tbody>"
     ]
-    for r in deductions.to_pylist():
+    rank = {c: i for i, c in enumerate(currencies)}
+    ordered = sorted(
+        deductions.to_pylist(),
+        key=lambda r: (rank.get(r["currency"], len(rank)), -r["amount"], r["reason"]),
+    )
+    for r in ordered:
         c = r["currency"]
         rows.append(
             f"<tr><td>{escape(c)}</td><td>{escape(r['reason'])}</td>"
@@ -280,7 +295,7 @@ def render_report(result: Receivables, *, risk: RiskModel | None = None) -> str:
     ]
     n_now = int(pc.sum(result.deductions.column("count")).as_py() or 0)
     n_prev = int(pc.sum(result.deductions.column("prev_count")).as_py() or 0)
-    risk_lead, at_risk = _at_risk(result.accounts)
+    risk_lead, at_risk = _at_risk(result.accounts, metrics)
     problems = ""
     if result.problems:
         items = "".join(f"<li>{escape(str(p))}</li>" for p in result.problems[:30])
@@ -307,7 +322,7 @@ def render_report(result: Receivables, *, risk: RiskModel | None = None) -> str:
             f"{n_prev} in the {result.period_days} days before."
         ),
         deduction_charts="\n".join(ded_charts),
-        deductions_table=_deductions(result.deductions),
+        deductions_table=_deductions(result.deductions, currencies),
         metrics_table=_metrics_table(metrics),
         problems=problems,
         period_days=result.period_days,
