@@ -182,3 +182,17 @@ def _summary(console, result, elapsed: float, paths: list[Path]) -> None:  # noq
         f"{len(result.problems)} input problems · {elapsed:.2f} s · wrote "
         + ", ".join(str(p) for p in paths)
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m cashmatch.commands.ar ...``: the command on its own (used by benchmarks)."""
+    parser = argparse.ArgumentParser(prog="cashmatch")
+    register(parser.add_subparsers(dest="command", required=True))
+    import sys
+
+    args = parser.parse_args(["ar", *(sys.argv[1:] if argv is None else argv)])
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
