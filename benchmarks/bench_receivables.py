@@ -39,11 +39,26 @@ def history_files(n_invoices: int) -> tuple[Path, str]:
 def run_ar(d: Path, as_of: str, out: Path) -> tuple[float, float, float]:
     """(wall seconds, CPU seconds, peak RSS GiB) of one ``cashmatch ar`` run in a fresh process."""
     cmd = [
-        sys.executable, "-m", "cashmatch.commands.ar",
-        "--invoices", str(d / "invoices.csv"), "--payments", str(d / "payments.csv"),
-        "--allocations", str(d / "allocations.csv"), "--adjustments", str(d / "adjustments.csv"),
-        "--promises", str(d / "promises.csv"), "--customers", str(d / "customers.csv"),
-        "--as-of", as_of, "--out", str(out), "--quiet",
+        sys.executable,
+        "-m",
+        "cashmatch.commands.ar",
+        "--invoices",
+        str(d / "invoices.csv"),
+        "--payments",
+        str(d / "payments.csv"),
+        "--allocations",
+        str(d / "allocations.csv"),
+        "--adjustments",
+        str(d / "adjustments.csv"),
+        "--promises",
+        str(d / "promises.csv"),
+        "--customers",
+        str(d / "customers.csv"),
+        "--as-of",
+        as_of,
+        "--out",
+        str(out),
+        "--quiet",
     ]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
@@ -64,11 +79,16 @@ def test_ar_csv_to_csv(benchmark, n_invoices: int, tmp_path: Path) -> None:  # n
 
     benchmark.pedantic(once, rounds=1, iterations=1)
     benchmark.extra_info.update(
-        invoices=n_invoices, wall_s=round(result["wall"], 2), cpu_s=round(result["cpu"], 2),
-        peak_rss_gib=round(result["rss"], 2), load=os.getloadavg()[0],
+        invoices=n_invoices,
+        wall_s=round(result["wall"], 2),
+        cpu_s=round(result["cpu"], 2),
+        peak_rss_gib=round(result["rss"], 2),
+        load=os.getloadavg()[0],
     )
-    print(f"\nar {n_invoices:,} invoices: {result['wall']:.2f} s wall, {result['cpu']:.2f} s CPU, "
-          f"peak RSS {result['rss']:.2f} GiB (load {os.getloadavg()[0]:.1f})")
+    print(
+        f"\nar {n_invoices:,} invoices: {result['wall']:.2f} s wall, {result['cpu']:.2f} s CPU, "
+        f"peak RSS {result['rss']:.2f} GiB (load {os.getloadavg()[0]:.1f})"
+    )
 
 
 if __name__ == "__main__":
@@ -76,5 +96,7 @@ if __name__ == "__main__":
         d, as_of = history_files(n)
         with tempfile.TemporaryDirectory() as tmp:
             wall, cpu, rss = run_ar(d, as_of, Path(tmp))
-        print(f"ar {n:>10,} invoices: {wall:6.2f} s wall  {cpu:6.2f} s CPU  "
-              f"peak RSS {rss:5.2f} GiB  (load {os.getloadavg()[0]:.1f})")
+        print(
+            f"ar {n:>10,} invoices: {wall:6.2f} s wall  {cpu:6.2f} s CPU  "
+            f"peak RSS {rss:5.2f} GiB  (load {os.getloadavg()[0]:.1f})"
+        )

@@ -182,7 +182,9 @@ def _has_edge_whitespace(arr: pa.Array) -> bool:
     """Does any non-null string start or end with whitespace? (numpy over the Arrow buffers)"""
     if len(arr) == 0 or arr.null_count == len(arr):
         return False
-    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset : arr.offset + len(arr) + 1]
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[
+        arr.offset : arr.offset + len(arr) + 1
+    ]
     data = np.frombuffer(arr.buffers()[2], dtype=np.uint8) if arr.buffers()[2] else None
     if data is None or len(data) == 0:
         return False
@@ -193,9 +195,7 @@ def _has_edge_whitespace(arr: pa.Array) -> bool:
     return bool(np.isin(first, _WHITESPACE).any() or np.isin(last, _WHITESPACE).any())
 
 
-def _read_typed(
-    src: Source, columns: Sequence[Column], out_schema: pa.Schema
-) -> pa.Table | None:
+def _read_typed(src: Source, columns: Sequence[Column], out_schema: pa.Schema) -> pa.Table | None:
     """The fast path for clean CSV files: Arrow parses every column to its type on all cores.
 
     Returns ``None`` whenever anything is not plainly clean (a malformed row, an empty required
@@ -208,8 +208,10 @@ def _read_typed(
         head = fh.read(1 << 16)
     if head.startswith(b"\xef\xbb\xbf"):
         return None
-    names = [c.strip().strip('"') for c in head.split(b"\n", 1)[0].decode("utf-8", "replace")
-             .strip("\r").split(",")]
+    names = [
+        c.strip().strip('"')
+        for c in head.split(b"\n", 1)[0].decode("utf-8", "replace").strip("\r").split(",")
+    ]
     wanted = [c for c in columns if c.name in names]
     if any(c.kind not in _FAST_TYPES for c in wanted):
         return None
@@ -453,8 +455,9 @@ def read_adjustments(
         cur = pc.take(invoices.column("currency"), idx)
         return cur.combine_chunks() if isinstance(cur, pa.ChunkedArray) else cur
 
-    return read_table(src, ADJUSTMENT_COLUMNS, S.ADJUSTMENTS, source=source,
-                      currency_of=currency_of)
+    return read_table(
+        src, ADJUSTMENT_COLUMNS, S.ADJUSTMENTS, source=source, currency_of=currency_of
+    )
 
 
 def read_promises(src: Source, *, source: str | None = None) -> ReadResult:
@@ -581,11 +584,6 @@ def _ratio_text(values: pa.ChunkedArray | pa.Array, decimals: int = 4) -> pa.Arr
     v = np.round(v, decimals) + 0.0  # no "-0.0000"
     text = pa.array(np.char.mod(f"%.{decimals}f", v) if len(v) else np.array([], str), pa.string())
     return pc.if_else(arr.is_null(), pa.scalar("", pa.string()), text)
-
-
-def _money_cols(table: pa.Table, names: Sequence[str]) -> dict[str, pa.Array]:
-    cur = table.column("currency")
-    return {n: format_minor_array(table.column(n), cur) for n in names}
 
 
 def receivables_for_csv(table: pa.Table) -> pa.Table:

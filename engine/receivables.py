@@ -37,7 +37,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-
 from cashmatch.engine import schema as S
 from cashmatch.engine.errors import InvalidInput, PolicyError, RowProblem
 
@@ -222,7 +221,9 @@ def _lookup(keys: pa.Array, values: pa.Array) -> np.ndarray:
     return np.where(sk[pos] == kq, order[pos], -1)
 
 
-def _gsum(codes: np.ndarray, values: np.ndarray, n: int, mask: np.ndarray | None = None) -> np.ndarray:
+def _gsum(
+    codes: np.ndarray, values: np.ndarray, n: int, mask: np.ndarray | None = None
+) -> np.ndarray:
     """Exact int64 group sum (``values`` summed per code), optionally under ``mask``.
 
     ``np.bincount`` sums in float64, so the values are split into a low 24-bit part and the
@@ -344,8 +345,13 @@ def build_ledger(
     Tables are in the schemas of :mod:`cashmatch.engine.schema` (INVOICES with the invoiced
     amount, PAYMENTS, ALLOCATIONS, ADJUSTMENTS, PROMISES, CUSTOMERS).
     """
-    src = {"invoices": "invoices", "allocations": "allocations", "adjustments": "adjustments",
-           "promises": "promises", **(sources or {})}
+    src = {
+        "invoices": "invoices",
+        "allocations": "allocations",
+        "adjustments": "adjustments",
+        "promises": "promises",
+        **(sources or {}),
+    }
     problems: list[RowProblem] = []
 
     # ---- invoices
@@ -429,8 +435,11 @@ def build_ledger(
         table = np.array(local + [-1], dtype=np.int64)
         idx = np.asarray(pc.fill_null(enc.indices, len(local)).to_numpy(zero_copy_only=False))
         return table[idx.astype(np.int64)][keep]
+
     if allocations is not None and allocations.num_rows:
-        a_pay = _lookup(_flat(allocations.column("payment_id")), _flat(payments.column("payment_id")))
+        a_pay = _lookup(
+            _flat(allocations.column("payment_id")), _flat(payments.column("payment_id"))
+        )
         a_inv = _lookup(_flat(allocations.column("invoice_id")), inv_id)
         bad_pay = a_pay < 0
         bad_inv = (a_inv < 0) & ~bad_pay
@@ -491,7 +500,12 @@ def build_ledger(
     # within one (invoice, day) the order of events does not matter: no stable sort needed
     order = np.argsort(key)
     ev_inv, ev_day, ev_cash, ev_adj, ev_reason, key = (
-        ev_inv[order], ev_day[order], ev_cash[order], ev_adj[order], ev_reason[order], key[order]
+        ev_inv[order],
+        ev_day[order],
+        ev_cash[order],
+        ev_adj[order],
+        ev_reason[order],
+        key[order],
     )
     ev_total = ev_cash + ev_adj
     counts = np.bincount(ev_inv, minlength=n) if len(ev_inv) else np.zeros(n, np.int64)
@@ -525,11 +539,13 @@ def build_ledger(
         p_acc = np.where((p_cus >= 0) & (p_cur >= 0), remap[raw], -1)
         bad_acc = p_acc < 0
         problems += _problem_list(
-            src["promises"], p_inv_id.filter(pa.array(bad_inv)),
+            src["promises"],
+            p_inv_id.filter(pa.array(bad_inv)),
             "name an invoice not in the invoices file (left out)",
         )
         problems += _problem_list(
-            src["promises"], _flat(promises.column("customer_id")).filter(pa.array(bad_acc & ~bad_inv)),
+            src["promises"],
+            _flat(promises.column("customer_id")).filter(pa.array(bad_acc & ~bad_inv)),
             "name a customer with no invoices in that currency (left out)",
         )
         ok = ~bad_inv & ~bad_acc
@@ -619,13 +635,17 @@ def _avg(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return out
 
 
-def _promises(led: Ledger, lo: int, hi: int, as_of: int, grace: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per account: (kept, broken) promises whose promised date is in [lo, hi] and judged by as_of."""
+def _promises(
+    led: Ledger, lo: int, hi: int, as_of: int, grace: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per account: (kept, broken) promises dated in [lo, hi] and judged by ``as_of``."""
     na = led.n_accounts
     if not len(led.pr_inv):
         return np.zeros(na, np.int64), np.zeros(na, np.int64)
     deadline = led.pr_date + grace
-    judged = (led.pr_date >= lo) & (led.pr_date <= hi) & (deadline <= as_of) & (led.pr_made <= as_of)
+    judged = (
+        (led.pr_date >= lo) & (led.pr_date <= hi) & (deadline <= as_of) & (led.pr_made <= as_of)
+    )
     inv = led.pr_inv
     on_inv = inv >= 0
     kept = np.zeros(len(inv), bool)
@@ -811,7 +831,12 @@ def analyse(
             loser = best != pos
             contributions[j][1] = np.where(loser, 0.0, contributions[j][1])
             contributions[j][2] = contributions[j][2] & ~loser
-    score = np.sum([c[1] for c in contributions], axis=0) if contributions else np.zeros(na)
+    # independent signals combine like probabilities: 100 * (1 - prod(1 - part / 100)), so a
+    # score keeps ranking the worst accounts instead of piling up at 100
+    keep = np.ones(na)
+    for c in contributions:
+        keep *= 1 - np.minimum(c[1], 100) / 100
+    score = 100 * (1 - keep)
     risk_score = np.minimum(100, np.round(score)).astype(np.int64)
     at_risk = risk_score >= risk.at_risk_score
     reasons_text = _reasons(contributions, values, na, P, recent)
@@ -870,15 +895,11 @@ def _period_name(p: int) -> str:
 
 
 def _fmt(template: str, **kw: object) -> str:
-    clean = {
-        k: (0.0 if isinstance(v, float) and math.isnan(v) else v) for k, v in kw.items()
-    }
+    clean = {k: (0.0 if isinstance(v, float) and math.isnan(v) else v) for k, v in kw.items()}
     return template.format(**clean)
 
 
-def _reasons(
-    contributions: list, values: dict, na: int, period: int, recent: int
-) -> list[str]:
+def _reasons(contributions: list, values: dict, na: int, period: int, recent: int) -> list[str]:
     """Reason sentences per account, strongest contribution first (loops over flagged only)."""
     if not contributions:
         return [""] * na
@@ -924,8 +945,9 @@ def _deductions_by_reason(
     label = [r.split(":", 1)[1] if ":" in r else r for r in reasons]
     table = pa.table(
         {
-            "currency": led.currencies.take(pa.array(cells // nr)) if len(cells) else
-            pa.array([], pa.string()),
+            "currency": led.currencies.take(pa.array(cells // nr))
+            if len(cells)
+            else pa.array([], pa.string()),
             "reason": pa.array([label[c % nr] for c in cells], pa.string()),
             "count": cnt[cells],
             "amount": amt[cells],
@@ -934,8 +956,9 @@ def _deductions_by_reason(
         },
         schema=S.DEDUCTIONS_BY_REASON,
     )
-    return table.sort_by([("currency", "ascending"), ("amount", "descending"),
-                          ("reason", "ascending")])
+    return table.sort_by(
+        [("currency", "ascending"), ("amount", "descending"), ("reason", "ascending")]
+    )
 
 
 def receivables(

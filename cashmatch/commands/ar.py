@@ -10,12 +10,15 @@ import argparse
 from datetime import date
 from pathlib import Path
 
-
 # the columns the analytics read (the others are skipped, so clean files take the fast path)
 INVOICE_NEEDS = ("invoice_id", "customer_id", "amount", "currency", "issue_date", "due_date")
 PAYMENT_NEEDS = ("payment_id", "value_date", "amount", "currency")
 ALLOCATION_NEEDS = (
-    "payment_id", "invoice_id", "applied_amount", "adjustment_amount", "adjustment_reason",
+    "payment_id",
+    "invoice_id",
+    "applied_amount",
+    "adjustment_amount",
+    "adjustment_reason",
     "currency",
 )
 
@@ -76,9 +79,7 @@ def run(args: argparse.Namespace) -> int:
     problems = []
     inv = io.read_invoices(args.invoices, source=str(args.invoices), only=INVOICE_NEEDS)
     pay = io.read_payments(args.payments, source=str(args.payments), only=PAYMENT_NEEDS)
-    alc = io.read_allocations(
-        args.allocations, source=str(args.allocations), only=ALLOCATION_NEEDS
-    )
+    alc = io.read_allocations(args.allocations, source=str(args.allocations), only=ALLOCATION_NEEDS)
     problems += inv.problems + pay.problems + alc.problems
     adjustments = promises = customers = None
     if args.adjustments:
@@ -141,14 +142,31 @@ def _summary(console, result, elapsed: float, paths: list[Path]) -> None:  # noq
         return f"{sign}{whole}.{frac}" if frac else f"{sign}{whole}"
 
     t = Table(title=f"Receivables as of {result.as_of} (last {result.period_days} days)")
-    for col in ("currency", "AR", "overdue", "sales", "DSO", "best DSO", "ADD", "CEI %",
-                "turnover", "bad debt %"):
+    for col in (
+        "currency",
+        "AR",
+        "overdue",
+        "sales",
+        "DSO",
+        "best DSO",
+        "ADD",
+        "CEI %",
+        "turnover",
+        "bad debt %",
+    ):
         t.add_column(col, justify="left" if col == "currency" else "right")
     for m in result.metrics.to_pylist():
         c = m["currency"]
         t.add_row(
-            c, money(m["ar"], c), money(m["overdue"], c), money(m["sales"], c), num(m["dso"]),
-            num(m["best_possible_dso"]), num(m["add"]), num(m["cei"]), num(m["turnover"], 2),
+            c,
+            money(m["ar"], c),
+            money(m["overdue"], c),
+            money(m["sales"], c),
+            num(m["dso"]),
+            num(m["best_possible_dso"]),
+            num(m["add"]),
+            num(m["cei"]),
+            num(m["turnover"], 2),
             num(None if m["bad_debt_ratio"] is None else m["bad_debt_ratio"] * 100, 2),
         )
     console.print(t)
@@ -162,21 +180,29 @@ def _summary(console, result, elapsed: float, paths: list[Path]) -> None:  # noq
 
     for cur in result.metrics.column("currency").to_pylist():
         sub = aging.filter(pc.equal(aging.column("currency"), cur))
-        a.add_row(cur, *[money(pc.sum(sub.column(b)).as_py() or 0, cur)
-                         for b in (*AGING_BUCKETS, "total")])
+        a.add_row(
+            cur,
+            *[money(pc.sum(sub.column(b)).as_py() or 0, cur) for b in (*AGING_BUCKETS, "total")],
+        )
     console.print(a)
 
     acc = result.accounts.filter(result.accounts.column("at_risk"))
-    acc = acc.sort_by([("risk_score", "descending"), ("overdue", "descending"),
-                       ("customer_id", "ascending")])
+    acc = acc.sort_by(
+        [("risk_score", "descending"), ("overdue", "descending"), ("customer_id", "ascending")]
+    )
     r = Table(title=f"Accounts most at risk ({acc.num_rows} flagged of {result.accounts.num_rows})")
     for col in ("customer", "cur", "open", "overdue", "score", "why"):
         r.add_column(col, justify="right" if col in ("open", "overdue", "score") else "left")
     for row in acc.slice(0, 10).to_pylist():
         who = row["customer_id"] + (f" {row['customer_name']}" if row["customer_name"] else "")
-        r.add_row(who, row["currency"], money(row["open"], row["currency"]),
-                  money(row["overdue"], row["currency"]), str(row["risk_score"]),
-                  row["risk_reasons"])
+        r.add_row(
+            who,
+            row["currency"],
+            money(row["open"], row["currency"]),
+            money(row["overdue"], row["currency"]),
+            str(row["risk_score"]),
+            row["risk_reasons"],
+        )
     console.print(r)
     console.print(
         f"{len(result.problems)} input problems · {elapsed:.2f} s · wrote "

@@ -108,7 +108,11 @@ def aging_chart(aging: pa.Table, currency: str) -> str:
         ax.annotate(
             money(t, currency, short=True),
             (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-            ha="center", va="bottom", fontsize=10, xytext=(0, 2), textcoords="offset points",
+            ha="center",
+            va="bottom",
+            fontsize=10,
+            xytext=(0, 2),
+            textcoords="offset points",
         )
     ax.set_ylim(0, top * 1.18 if top > 0 else 1)
     ax.set_title(f"Open {currency} by days past due", loc="left", fontsize=12)
@@ -160,27 +164,57 @@ def _tiles(metrics: pa.Table, period: int) -> str:
         overdue_share = m["overdue"] / m["ar"] * 100 if m["ar"] > 0 else None
         dso_cls = "bad" if (m["add"] or 0) > 15 else "warn" if (m["add"] or 0) > 5 else "good"
         cei = m["cei"]
-        cei_cls = "good" if cei is not None and cei >= 80 else "warn" if cei is not None and cei >= 60 else "bad"
+        cei_cls = (
+            "good"
+            if cei is not None and cei >= 80
+            else "warn"
+            if cei is not None and cei >= 60
+            else "bad"
+        )
         bdr = m["bad_debt_ratio"]
         overdue_note = (
-            f"{number(overdue_share, 0)}% of AR is past due" if overdue_share is not None
+            f"{number(overdue_share, 0)}% of AR is past due"
+            if overdue_share is not None
             else "nothing open"
         )
         tiles = [
-            ("AR", money(m["ar"], c), f"owed to us today · {money(m['ar_start'], c, short=True)}"
-             f" {period} days ago", "", "ar"),
-            ("Overdue", money(m["overdue"], c), overdue_note,
-             "bad" if (overdue_share or 0) > 30 else "warn" if (overdue_share or 0) > 15 else "",
-             "overdue"),
-            ("DSO", f"{number(m['dso'])} <small>days</small>",
-             f"best possible {number(m['best_possible_dso'])} · ADD {number(m['add'])} days late",
-             dso_cls, "dso"),
-            ("CEI", f"{number(cei)}<small>%</small>",
-             "share of collectable cash collected", cei_cls, "cei"),
-            ("Bad-debt ratio", f"{number(None if bdr is None else bdr * 100, 2)}<small>%</small>",
-             f"written off: {money(m['write_offs'], c, short=True)} of "
-             f"{money(m['sales'], c, short=True)} sales", "bad" if (bdr or 0) > 0.02 else "",
-             "bad_debt_ratio"),
+            (
+                "AR",
+                money(m["ar"], c),
+                f"owed to us today · {money(m['ar_start'], c, short=True)} {period} days ago",
+                "",
+                "ar",
+            ),
+            (
+                "Overdue",
+                money(m["overdue"], c),
+                overdue_note,
+                "bad" if (overdue_share or 0) > 30 else "warn" if (overdue_share or 0) > 15 else "",
+                "overdue",
+            ),
+            (
+                "DSO",
+                f"{number(m['dso'])} <small>days</small>",
+                f"best possible {number(m['best_possible_dso'])} · "
+                f"ADD {number(m['add'])} days late",
+                dso_cls,
+                "dso",
+            ),
+            (
+                "CEI",
+                f"{number(cei)}<small>%</small>",
+                "share of collectable cash collected",
+                cei_cls,
+                "cei",
+            ),
+            (
+                "Bad-debt ratio",
+                f"{number(None if bdr is None else bdr * 100, 2)}<small>%</small>",
+                f"written off: {money(m['write_offs'], c, short=True)} of "
+                f"{money(m['sales'], c, short=True)} sales",
+                "bad" if (bdr or 0) > 0.02 else "",
+                "bad_debt_ratio",
+            ),
         ]
         out.append(f'<div class="currency-label">{escape(c)}</div><div class="tiles">')
         for label, value, note, cls, key in tiles:
@@ -218,8 +252,8 @@ def _at_risk(accounts: pa.Table, metrics: pa.Table) -> tuple[str, str]:
     )
     top = pa.Table.from_pylist(rows_all[:10], schema=accounts.schema)
     rows = [
-        "<table id=\"at-risk\"><thead><tr><th>Customer</th><th class=\"num\">Open</th>"
-        "<th class=\"num\">Overdue</th><th class=\"num\">Risk</th><th>Why</th></tr></thead><tbody>"
+        '<table id="at-risk"><thead><tr><th>Customer</th><th class="num">Open</th>'
+        '<th class="num">Overdue</th><th class="num">Risk</th><th>Why</th></tr></thead><tbody>'
     ]
     for r in top.to_pylist():
         c = r["currency"]
@@ -228,11 +262,11 @@ def _at_risk(accounts: pa.Table, metrics: pa.Table) -> tuple[str, str]:
         reasons = "".join(f"<li>{escape(x)}</li>" for x in r["risk_reasons"].split("; ") if x)
         cls = "score" if r["risk_score"] >= 60 else "score mid"
         rows.append(
-            f"<tr><td class=\"who\">{name}{sub}</td>"
-            f"<td class=\"num\">{money(r['open'], c)} <small>{escape(c)}</small></td>"
-            f"<td class=\"num\">{money(r['overdue'], c)} <small>{escape(c)}</small></td>"
-            f"<td class=\"num\"><span class=\"{cls}\">{r['risk_score']}</span></td>"
-            f"<td><ul class=\"reasons\">{reasons}</ul></td></tr>"
+            f'<tr><td class="who">{name}{sub}</td>'
+            f'<td class="num">{money(r["open"], c)} <small>{escape(c)}</small></td>'
+            f'<td class="num">{money(r["overdue"], c)} <small>{escape(c)}</small></td>'
+            f'<td class="num"><span class="{cls}">{r["risk_score"]}</span></td>'
+            f'<td><ul class="reasons">{reasons}</ul></td></tr>'
         )
     rows.append("</tbody></table>")
     return lead, "".join(rows)
@@ -242,9 +276,10 @@ def _deductions(deductions: pa.Table, currencies: list[str]) -> str:
     if deductions.num_rows == 0:
         return '<p class="empty">No deductions in this or the previous period.</p>'
     rows = [
-        "<table id=\"deductions\"><thead><tr><th>Currency</th><th>Reason</th>"
-        "<th class=\"num\">Count</th><th class=\"num\">Amount</th>"
-        "<th class=\"num\">Previous count</th><th class=\"num\">Previous amount</th></tr></thead><tbody>"
+        '<table id="deductions"><thead><tr><th>Currency</th><th>Reason</th>'
+        '<th class="num">Count</th><th class="num">Amount</th>'
+        '<th class="num">Previous count</th><th class="num">Previous amount</th>'
+        "</tr></thead><tbody>"
     ]
     rank = {c: i for i, c in enumerate(currencies)}
     ordered = sorted(
@@ -255,9 +290,9 @@ def _deductions(deductions: pa.Table, currencies: list[str]) -> str:
         c = r["currency"]
         rows.append(
             f"<tr><td>{escape(c)}</td><td>{escape(r['reason'])}</td>"
-            f"<td class=\"num\">{r['count']}</td><td class=\"num\">{money(r['amount'], c)}</td>"
-            f"<td class=\"num\">{r['prev_count']}</td>"
-            f"<td class=\"num\">{money(r['prev_amount'], c)}</td></tr>"
+            f'<td class="num">{r["count"]}</td><td class="num">{money(r["amount"], c)}</td>'
+            f'<td class="num">{r["prev_count"]}</td>'
+            f'<td class="num">{money(r["prev_amount"], c)}</td></tr>'
         )
     rows.append("</tbody></table>")
     return "".join(rows)
@@ -275,7 +310,9 @@ def _metrics_table(metrics: pa.Table) -> str:
             f'<td class="num" data-col="{escape(k)}">{escape(str(v))}</td>' for k, v in row.items()
         )
         body.append(f"<tr>{cells}</tr>")
-    return f'<table id="metrics"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+    return (
+        f'<table id="metrics"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+    )
 
 
 def render_report(result: Receivables, *, risk: RiskModel | None = None) -> str:
@@ -287,8 +324,9 @@ def render_report(result: Receivables, *, risk: RiskModel | None = None) -> str:
     charts = [
         _unique_ids(aging_chart(result.aging, c), f"ag{i}-") for i, c in enumerate(currencies)
     ]
-    ded_currencies = [c for c in currencies
-                      if c in set(result.deductions.column("currency").to_pylist())]
+    ded_currencies = [
+        c for c in currencies if c in set(result.deductions.column("currency").to_pylist())
+    ]
     ded_charts = [
         _unique_ids(deductions_chart(result.deductions, c), f"de{i}-")
         for i, c in enumerate(ded_currencies)
@@ -299,7 +337,9 @@ def render_report(result: Receivables, *, risk: RiskModel | None = None) -> str:
     problems = ""
     if result.problems:
         items = "".join(f"<li>{escape(str(p))}</li>" for p in result.problems[:30])
-        more = f"<li>… and {len(result.problems) - 30} more</li>" if len(result.problems) > 30 else ""
+        more = (
+            f"<li>… and {len(result.problems) - 30} more</li>" if len(result.problems) > 30 else ""
+        )
         problems = (
             f'<details class="problems"><summary>{len(result.problems)} input rows could not be '
             f"used</summary><ul>{items}{more}</ul></details>"

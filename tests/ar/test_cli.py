@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-
-from cashmatch.cli import COMMANDS
 from cashmatch.engine import interchange as io
 from cashmatch.engine.money import format_minor
 from cashmatch.engine.receivables import RiskModel
+
+from cashmatch.cli import COMMANDS
 
 from ..engine.receivables_reference import reference
 from .conftest import ar_args, run_ar
@@ -69,7 +69,9 @@ def test_outputs_match_the_reference_and_are_byte_identical(small_history, tmp_p
         r = ref["accounts"][(a["customer_id"], a["currency"])]
         assert a["open"] == format_minor(r["open"], a["currency"])
         assert int(a["promises_broken"]) == r["promises_broken"]
-        want = "" if r["avg_days_beyond_terms"] is None else f"{float(r['avg_days_beyond_terms']):.4f}"
+        want = (
+            "" if r["avg_days_beyond_terms"] is None else f"{float(r['avg_days_beyond_terms']):.4f}"
+        )
         assert a["avg_days_beyond_terms"] == want
         assert a["at_risk"] in ("true", "false") and 0 <= int(a["risk_score"]) <= 100
         assert (a["risk_reasons"] != "") == (int(a["risk_score"]) > 0)
@@ -77,8 +79,20 @@ def test_outputs_match_the_reference_and_are_byte_identical(small_history, tmp_p
 
 def test_parquet_output_keeps_minor_units(small_history, tmp_path) -> None:  # noqa: ANN001
     h, files = small_history
-    assert run_ar(ar_args(files, tmp_path, h.as_of.isoformat(), "--format", "parquet",
-                          "--quiet", "--no-report")) == 0
+    assert (
+        run_ar(
+            ar_args(
+                files,
+                tmp_path,
+                h.as_of.isoformat(),
+                "--format",
+                "parquet",
+                "--quiet",
+                "--no-report",
+            )
+        )
+        == 0
+    )
     metrics = pq.read_table(tmp_path / "metrics.parquet")
     csv_dir = tmp_path / "csv"
     run_ar(ar_args(files, csv_dir, h.as_of.isoformat(), "--quiet", "--no-report"))
@@ -89,7 +103,9 @@ def test_parquet_output_keeps_minor_units(small_history, tmp_path) -> None:  # n
 
 
 def test_bad_rows_are_reported_with_file_and_line_and_the_rest_goes_on(
-    small_history, tmp_path, capsys  # noqa: ANN001
+    small_history,
+    tmp_path,
+    capsys,  # noqa: ANN001
 ) -> None:
     h, files = small_history
     broken = dict(files)
@@ -112,9 +128,20 @@ def test_missing_file_is_a_clear_error(tmp_path) -> None:  # noqa: ANN001
 
     with pytest.raises(InvalidInput, match="--payments: no such file"):
         (tmp_path / "inv.csv").write_text("invoice_id,customer_id,amount,currency\n")
-        run_ar(["--invoices", str(tmp_path / "inv.csv"), "--payments", str(tmp_path / "nope.csv"),
-                "--allocations", str(tmp_path / "x.csv"), "--as-of", "2026-01-01",
-                "--out", str(tmp_path / "o")])
+        run_ar(
+            [
+                "--invoices",
+                str(tmp_path / "inv.csv"),
+                "--payments",
+                str(tmp_path / "nope.csv"),
+                "--allocations",
+                str(tmp_path / "x.csv"),
+                "--as-of",
+                "2026-01-01",
+                "--out",
+                str(tmp_path / "o"),
+            ]
+        )
 
 
 def test_summary_names_the_accounts_most_at_risk(small_history, tmp_path, capsys) -> None:  # noqa: ANN001

@@ -33,10 +33,19 @@ def _chromium() -> str:
 
 def _run_chromium(page: Path, tmp: Path, *mode: str) -> subprocess.CompletedProcess:
     cmd = [
-        _chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-        "--no-first-run", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", f"--user-data-dir={tmp / 'profile'}", "--window-size=1280,2000",
-        *mode, page.resolve().as_uri(),
+        _chromium(),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp / 'profile'}",
+        "--window-size=1280,2000",
+        *mode,
+        page.resolve().as_uri(),
     ]
     return subprocess.run(cmd, capture_output=True, timeout=120, check=False)
 

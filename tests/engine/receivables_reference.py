@@ -56,8 +56,11 @@ def reference(
         issue = _d(r["issue_date"])
         due = _d(r["due_date"]) if r["due_date"] is not None else issue
         inv[r["invoice_id"]] = {
-            "cust": r["customer_id"], "cur": r["currency"], "amount": r["amount"],
-            "issue": issue, "due": due,
+            "cust": r["customer_id"],
+            "cur": r["currency"],
+            "amount": r["amount"],
+            "issue": issue,
+            "due": due,
         }
     pay_day = {p["payment_id"]: _d(p["value_date"]) for p in payments.to_pylist()}
     # events: (invoice, day, total, cash, adj, reason)
@@ -68,13 +71,22 @@ def reference(
         if a["currency"] is not None and a["currency"] != inv[a["invoice_id"]]["cur"]:
             continue
         cash, adj = a["applied_amount"] or 0, a["adjustment_amount"] or 0
-        events.append((a["invoice_id"], pay_day[a["payment_id"]], cash + adj, cash, adj,
-                       a["adjustment_reason"] or None))
-    for a in (adjustments.to_pylist() if adjustments is not None else []):
+        events.append(
+            (
+                a["invoice_id"],
+                pay_day[a["payment_id"]],
+                cash + adj,
+                cash,
+                adj,
+                a["adjustment_reason"] or None,
+            )
+        )
+    for a in adjustments.to_pylist() if adjustments is not None else []:
         if a["invoice_id"] not in inv:
             continue
-        events.append((a["invoice_id"], _d(a["date"]), a["amount"], 0, a["amount"],
-                       a["reason"] or None))
+        events.append(
+            (a["invoice_id"], _d(a["date"]), a["amount"], 0, a["amount"], a["reason"] or None)
+        )
     by_inv = defaultdict(list)
     for e in events:
         by_inv[e[0]].append(e)
@@ -163,7 +175,8 @@ def reference(
                 ok = got >= p["amount"] or inv[i]["amount"] - reduced(i, deadline) <= 0
             else:
                 got = sum(
-                    e[3] for e in events
+                    e[3]
+                    for e in events
                     if (inv[e[0]]["cust"], inv[e[0]]["cur"]) == key and made <= e[1] <= deadline
                 )
                 ok = got >= p["amount"]
@@ -191,8 +204,11 @@ def reference(
         ar0 = sum(open_at(i, A - P) for i in ids)
         sales = sum(inv[i]["amount"] for i in ids if lo <= inv[i]["issue"] <= A)
         cur_ar = sum(open_at(i, A) for i in ids if inv[i]["issue"] <= A and A - inv[i]["due"] <= 0)
-        wo = sum(e[4] for e in events
-                 if inv[e[0]]["cur"] == cur and e[5] == "WRITE_OFF" and lo <= e[1] <= A)
+        wo = sum(
+            e[4]
+            for e in events
+            if inv[e[0]]["cur"] == cur and e[5] == "WRITE_OFF" and lo <= e[1] <= A
+        )
 
         def ratio(n: int, d: int | Fraction, scale: int = 1) -> Fraction | None:
             return None if d == 0 else Fraction(n) / Fraction(d) * scale
@@ -200,11 +216,17 @@ def reference(
         dso = ratio(ar, sales, P)
         best = ratio(cur_ar, sales, P)
         metrics[cur] = {
-            "ar": ar, "current_ar": cur_ar, "sales": sales, "dso": dso,
-            "best_possible_dso": best, "add": None if dso is None else dso - best,
+            "ar": ar,
+            "current_ar": cur_ar,
+            "sales": sales,
+            "dso": dso,
+            "best_possible_dso": best,
+            "add": None if dso is None else dso - best,
             "cei": ratio(ar0 + sales - ar, ar0 + sales - cur_ar, 100),
             "turnover": ratio(sales, Fraction(ar0 + ar, 2)),
-            "bad_debt_ratio": ratio(wo, sales), "overdue": ar - cur_ar, "ar_start": ar0,
+            "bad_debt_ratio": ratio(wo, sales),
+            "overdue": ar - cur_ar,
+            "ar_start": ar0,
             "write_offs": wo,
         }
     aging_rows = {k: {**v, "total": sum(v.values())} for k, v in aging.items()}

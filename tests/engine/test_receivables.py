@@ -6,9 +6,6 @@ from datetime import date, timedelta
 
 import pyarrow as pa
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from cashmatch.engine import schema as S
 from cashmatch.engine.errors import PolicyError
 from cashmatch.engine.receivables import (
@@ -19,6 +16,8 @@ from cashmatch.engine.receivables import (
     receivables,
 )
 from cashmatch.fixtures.history import generate_history
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from .receivables_reference import BUCKETS, reference
 
@@ -59,14 +58,23 @@ def assert_same(result, ref: dict) -> None:  # noqa: ANN001
 
 def run_both(h, as_of: date, period: int):  # noqa: ANN001, ANN201
     res = receivables(
-        invoices=h["invoices"], payments=h["payments"], allocations=h["allocations"],
-        adjustments=h.get("adjustments"), promises=h.get("promises"), as_of=as_of,
+        invoices=h["invoices"],
+        payments=h["payments"],
+        allocations=h["allocations"],
+        adjustments=h.get("adjustments"),
+        promises=h.get("promises"),
+        as_of=as_of,
         period_days=period,
     )
     ref = reference(
-        invoices=h["invoices"], payments=h["payments"], allocations=h["allocations"],
-        adjustments=h.get("adjustments"), promises=h.get("promises"), as_of=as_of,
-        period_days=period, grace=RiskModel.default().promise_grace_days,
+        invoices=h["invoices"],
+        payments=h["payments"],
+        allocations=h["allocations"],
+        adjustments=h.get("adjustments"),
+        promises=h.get("promises"),
+        as_of=as_of,
+        period_days=period,
+        grace=RiskModel.default().promise_grace_days,
     )
     return res, ref
 
@@ -78,8 +86,9 @@ def run_both(h, as_of: date, period: int):  # noqa: ANN001, ANN201
 @pytest.mark.parametrize("shift", [0, -45])
 def test_engine_equals_reference_on_generated_histories(seed: int, shift: int) -> None:
     g = generate_history(n_customers=40, n_invoices=1500, seed=seed)
-    h = {k: getattr(g, k) for k in ("invoices", "payments", "allocations", "adjustments",
-                                      "promises")}
+    h = {
+        k: getattr(g, k) for k in ("invoices", "payments", "allocations", "adjustments", "promises")
+    }
     res, ref = run_both(h, g.as_of + timedelta(days=shift), 90)
     assert res.problems == []
     assert_same(res, ref)
@@ -92,13 +101,22 @@ def test_generated_history_is_seeded_and_consistent() -> None:
     assert a.promises.equals(b.promises) and a.adjustments.equals(b.adjustments)
     # cash conserved: every payment is the sum of its allocations' cash (all positive)
     per_payment = a.allocations.group_by("payment_id").aggregate([("applied_amount", "sum")])
-    sums = dict(zip(per_payment.column("payment_id").to_pylist(),
-                    per_payment.column("applied_amount_sum").to_pylist(), strict=True))
+    sums = dict(
+        zip(
+            per_payment.column("payment_id").to_pylist(),
+            per_payment.column("applied_amount_sum").to_pylist(),
+            strict=True,
+        )
+    )
     for p in a.payments.to_pylist():
         assert p["amount"] == max(sums[p["payment_id"]], 1)
     # nothing is reduced by more than it was invoiced
-    led = build_ledger(invoices=a.invoices, payments=a.payments, allocations=a.allocations,
-                       adjustments=a.adjustments)
+    led = build_ledger(
+        invoices=a.invoices,
+        payments=a.payments,
+        allocations=a.allocations,
+        adjustments=a.adjustments,
+    )
     assert (led.open_at(10**6) >= 0).all()
     assert set(a.labels.column("behaviour").to_pylist()) == {"normal", "chronic", "deteriorating"}
 
@@ -114,49 +132,78 @@ def ledgers(draw):  # noqa: ANN001, ANN201
     for k in range(n_inv):
         cur = draw(st.sampled_from(["USD", "JPY"]))
         issue = D0 + timedelta(days=draw(st.integers(0, 200)))
-        due = None if draw(st.booleans()) and k % 3 == 0 else issue + timedelta(
-            days=draw(st.integers(0, 60)))
-        invoices.append({
-            "invoice_id": f"I{k:02d}", "customer_id": draw(st.sampled_from(customers)),
-            "amount": draw(st.integers(-5_000, 100_000)), "currency": cur,
-            "issue_date": issue, "due_date": due,
-        })
+        due = (
+            None
+            if draw(st.booleans()) and k % 3 == 0
+            else issue + timedelta(days=draw(st.integers(0, 60)))
+        )
+        invoices.append(
+            {
+                "invoice_id": f"I{k:02d}",
+                "customer_id": draw(st.sampled_from(customers)),
+                "amount": draw(st.integers(-5_000, 100_000)),
+                "currency": cur,
+                "issue_date": issue,
+                "due_date": due,
+            }
+        )
     n_pay = draw(st.integers(0, 8))
-    payments = [{"payment_id": f"P{j}", "value_date": D0 + timedelta(days=draw(st.integers(0, 260))),
-                 "amount": 1, "currency": "USD"} for j in range(n_pay)]
+    payments = [
+        {
+            "payment_id": f"P{j}",
+            "value_date": D0 + timedelta(days=draw(st.integers(0, 260))),
+            "amount": 1,
+            "currency": "USD",
+        }
+        for j in range(n_pay)
+    ]
     allocations = []
     for _ in range(draw(st.integers(0, 16))) if n_pay else []:
         inv = draw(st.sampled_from(invoices))
-        allocations.append({
-            "payment_id": f"P{draw(st.integers(0, n_pay - 1))}", "invoice_id": inv["invoice_id"],
-            "applied_amount": draw(st.integers(0, 60_000)),
-            "adjustment_amount": draw(st.sampled_from([0, 0, 50, 1_000])),
-            "adjustment_reason": draw(st.sampled_from(["", "DEDUCTION:PRICING", "deduction:x",
-                                                       "BANK_FEE", "WRITE_OFF"])),
-            "invoice_open_after": 0, "confidence": 1.0, "rule": "t", "currency": inv["currency"],
-        })
+        allocations.append(
+            {
+                "payment_id": f"P{draw(st.integers(0, n_pay - 1))}",
+                "invoice_id": inv["invoice_id"],
+                "applied_amount": draw(st.integers(0, 60_000)),
+                "adjustment_amount": draw(st.sampled_from([0, 0, 50, 1_000])),
+                "adjustment_reason": draw(
+                    st.sampled_from(
+                        ["", "DEDUCTION:PRICING", "deduction:x", "BANK_FEE", "WRITE_OFF"]
+                    )
+                ),
+                "invoice_open_after": 0,
+                "confidence": 1.0,
+                "rule": "t",
+                "currency": inv["currency"],
+            }
+        )
     adjustments = []
     for _ in range(draw(st.integers(0, 4))):
         inv = draw(st.sampled_from(invoices))
-        adjustments.append({
-            "invoice_id": inv["invoice_id"],
-            "date": D0 + timedelta(days=draw(st.integers(0, 260))),
-            "amount": draw(st.integers(-500, 50_000)),
-            "reason": draw(st.sampled_from(["WRITE_OFF", "CREDIT_NOTE", "DEDUCTION:DAMAGED"])),
-            "currency": inv["currency"],
-        })
+        adjustments.append(
+            {
+                "invoice_id": inv["invoice_id"],
+                "date": D0 + timedelta(days=draw(st.integers(0, 260))),
+                "amount": draw(st.integers(-500, 50_000)),
+                "reason": draw(st.sampled_from(["WRITE_OFF", "CREDIT_NOTE", "DEDUCTION:DAMAGED"])),
+                "currency": inv["currency"],
+            }
+        )
     promises = []
     for _ in range(draw(st.integers(0, 4))):
         inv = draw(st.sampled_from(invoices))
         made = D0 + timedelta(days=draw(st.integers(0, 240)))
         on_invoice = draw(st.booleans())
-        promises.append({
-            "customer_id": inv["customer_id"],
-            "invoice_id": inv["invoice_id"] if on_invoice else None,
-            "amount": draw(st.integers(1, 60_000)), "currency": inv["currency"],
-            "promised_date": made + timedelta(days=draw(st.integers(0, 20))),
-            "made_on": made if draw(st.booleans()) else None,
-        })
+        promises.append(
+            {
+                "customer_id": inv["customer_id"],
+                "invoice_id": inv["invoice_id"] if on_invoice else None,
+                "amount": draw(st.integers(1, 60_000)),
+                "currency": inv["currency"],
+                "promised_date": made + timedelta(days=draw(st.integers(0, 20))),
+                "made_on": made if draw(st.booleans()) else None,
+            }
+        )
     return {
         "invoices": pa.Table.from_pylist(invoices, schema=S.INVOICES),
         "payments": pa.Table.from_pylist(payments, schema=S.PAYMENTS),
@@ -191,23 +238,63 @@ def test_hand_checked_metrics() -> None:
     t = _tables(
         invoices=[
             # issued in the period, paid 10 days late
-            {"invoice_id": "A", "customer_id": "C", "amount": 100_00, "currency": "USD",
-             "issue_date": date(2026, 2, 1), "due_date": date(2026, 3, 3)},
+            {
+                "invoice_id": "A",
+                "customer_id": "C",
+                "amount": 100_00,
+                "currency": "USD",
+                "issue_date": date(2026, 2, 1),
+                "due_date": date(2026, 3, 3),
+            },
             # issued before the period, still open 60 days past due at A
-            {"invoice_id": "B", "customer_id": "C", "amount": 50_00, "currency": "USD",
-             "issue_date": date(2025, 12, 31), "due_date": date(2026, 1, 30)},
+            {
+                "invoice_id": "B",
+                "customer_id": "C",
+                "amount": 50_00,
+                "currency": "USD",
+                "issue_date": date(2025, 12, 31),
+                "due_date": date(2026, 1, 30),
+            },
             # issued in the period, not yet due; 20.00 written off
-            {"invoice_id": "X", "customer_id": "D", "amount": 200_00, "currency": "USD",
-             "issue_date": date(2026, 3, 20), "due_date": date(2026, 4, 19)},
+            {
+                "invoice_id": "X",
+                "customer_id": "D",
+                "amount": 200_00,
+                "currency": "USD",
+                "issue_date": date(2026, 3, 20),
+                "due_date": date(2026, 4, 19),
+            },
         ],
-        payments=[{"payment_id": "P", "value_date": date(2026, 3, 13), "amount": 100_00,
-                   "currency": "USD"}],
-        allocations=[{"payment_id": "P", "invoice_id": "A", "applied_amount": 95_00,
-                      "adjustment_amount": 5_00, "adjustment_reason": "DEDUCTION:PRICING",
-                      "invoice_open_after": 0, "confidence": 1.0, "rule": "t",
-                      "currency": "USD"}],
-        adjustments=[{"invoice_id": "X", "date": date(2026, 3, 25), "amount": 20_00,
-                      "reason": "WRITE_OFF", "currency": "USD"}],
+        payments=[
+            {
+                "payment_id": "P",
+                "value_date": date(2026, 3, 13),
+                "amount": 100_00,
+                "currency": "USD",
+            }
+        ],
+        allocations=[
+            {
+                "payment_id": "P",
+                "invoice_id": "A",
+                "applied_amount": 95_00,
+                "adjustment_amount": 5_00,
+                "adjustment_reason": "DEDUCTION:PRICING",
+                "invoice_open_after": 0,
+                "confidence": 1.0,
+                "rule": "t",
+                "currency": "USD",
+            }
+        ],
+        adjustments=[
+            {
+                "invoice_id": "X",
+                "date": date(2026, 3, 25),
+                "amount": 20_00,
+                "reason": "WRITE_OFF",
+                "currency": "USD",
+            }
+        ],
     )
     r = receivables(**t, as_of=A, period_days=90)
     m = r.metrics.to_pylist()[0]
@@ -233,8 +320,18 @@ def test_hand_checked_metrics() -> None:
 
 
 def test_no_sales_gives_undefined_ratios_not_errors() -> None:
-    t = _tables(invoices=[{"invoice_id": "A", "customer_id": "C", "amount": 100, "currency": "EUR",
-                           "issue_date": date(2025, 1, 1), "due_date": date(2025, 1, 31)}])
+    t = _tables(
+        invoices=[
+            {
+                "invoice_id": "A",
+                "customer_id": "C",
+                "amount": 100,
+                "currency": "EUR",
+                "issue_date": date(2025, 1, 1),
+                "due_date": date(2025, 1, 31),
+            }
+        ]
+    )
     r = receivables(**t, as_of=date(2026, 1, 1), period_days=30)
     m = r.metrics.to_pylist()[0]
     assert m["sales"] == 0 and m["dso"] is None and m["bad_debt_ratio"] is None
@@ -243,21 +340,58 @@ def test_no_sales_gives_undefined_ratios_not_errors() -> None:
 
 def test_unknown_references_are_reported_not_fatal() -> None:
     t = _tables(
-        invoices=[{"invoice_id": "A", "customer_id": "C", "amount": 100, "currency": "USD",
-                   "issue_date": date(2026, 1, 1), "due_date": None},
-                  {"invoice_id": "A", "customer_id": "C", "amount": 7, "currency": "USD",
-                   "issue_date": date(2026, 1, 1), "due_date": None}],
-        payments=[{"payment_id": "P", "value_date": date(2026, 1, 5), "amount": 10,
-                   "currency": "USD"}],
+        invoices=[
+            {
+                "invoice_id": "A",
+                "customer_id": "C",
+                "amount": 100,
+                "currency": "USD",
+                "issue_date": date(2026, 1, 1),
+                "due_date": None,
+            },
+            {
+                "invoice_id": "A",
+                "customer_id": "C",
+                "amount": 7,
+                "currency": "USD",
+                "issue_date": date(2026, 1, 1),
+                "due_date": None,
+            },
+        ],
+        payments=[
+            {"payment_id": "P", "value_date": date(2026, 1, 5), "amount": 10, "currency": "USD"}
+        ],
         allocations=[
-            {"payment_id": "P", "invoice_id": "A", "applied_amount": 10, "adjustment_amount": 0,
-             "invoice_open_after": 90, "confidence": 1.0, "rule": "t", "currency": "USD"},
-            {"payment_id": "NOPE", "invoice_id": "A", "applied_amount": 10,
-             "adjustment_amount": 0, "invoice_open_after": 80, "confidence": 1.0, "rule": "t",
-             "currency": "USD"},
-            {"payment_id": "P", "invoice_id": "GHOST", "applied_amount": 10,
-             "adjustment_amount": 0, "invoice_open_after": 80, "confidence": 1.0, "rule": "t",
-             "currency": "USD"},
+            {
+                "payment_id": "P",
+                "invoice_id": "A",
+                "applied_amount": 10,
+                "adjustment_amount": 0,
+                "invoice_open_after": 90,
+                "confidence": 1.0,
+                "rule": "t",
+                "currency": "USD",
+            },
+            {
+                "payment_id": "NOPE",
+                "invoice_id": "A",
+                "applied_amount": 10,
+                "adjustment_amount": 0,
+                "invoice_open_after": 80,
+                "confidence": 1.0,
+                "rule": "t",
+                "currency": "USD",
+            },
+            {
+                "payment_id": "P",
+                "invoice_id": "GHOST",
+                "applied_amount": 10,
+                "adjustment_amount": 0,
+                "invoice_open_after": 80,
+                "confidence": 1.0,
+                "rule": "t",
+                "currency": "USD",
+            },
         ],
     )
     r = receivables(**t, as_of=date(2026, 2, 1))
@@ -268,8 +402,12 @@ def test_unknown_references_are_reported_not_fatal() -> None:
 
 def test_open_items_for_one_account() -> None:
     g = generate_history(n_customers=10, n_invoices=300, seed=4)
-    led = build_ledger(invoices=g.invoices, payments=g.payments, allocations=g.allocations,
-                       adjustments=g.adjustments)
+    led = build_ledger(
+        invoices=g.invoices,
+        payments=g.payments,
+        allocations=g.allocations,
+        adjustments=g.adjustments,
+    )
     items = open_items(led, as_of=g.as_of, account=0)
     res = analyse(led, as_of=g.as_of)
     first = res.accounts.to_pylist()[0]
@@ -278,9 +416,22 @@ def test_open_items_for_one_account() -> None:
 
 def test_risk_model_is_validated() -> None:
     with pytest.raises(PolicyError):
-        RiskModel.from_mapping({"receivables": {"signals": [
-            {"name": "x", "metric": "no_such_metric", "fires_at": 1, "full_at": 2,
-             "weight": 10, "reason": "r"}]}})
+        RiskModel.from_mapping(
+            {
+                "receivables": {
+                    "signals": [
+                        {
+                            "name": "x",
+                            "metric": "no_such_metric",
+                            "fires_at": 1,
+                            "full_at": 2,
+                            "weight": 10,
+                            "reason": "r",
+                        }
+                    ]
+                }
+            }
+        )
     with pytest.raises(PolicyError):
         RiskModel.from_mapping({"receivables": {"at_risk_score": 101}})
     model = RiskModel.default()
@@ -290,15 +441,45 @@ def test_risk_model_is_validated() -> None:
 def test_settlement_is_judged_at_the_end_of_the_day() -> None:
     """Paid in full and re-opened by a negative adjustment the same day: not settled."""
     t = _tables(
-        invoices=[{"invoice_id": "A", "customer_id": "C", "amount": 100_00, "currency": "USD",
-                   "issue_date": date(2026, 1, 1), "due_date": date(2026, 1, 31)}],
-        payments=[{"payment_id": "P", "value_date": date(2026, 2, 10), "amount": 100_00,
-                   "currency": "USD"}],
-        allocations=[{"payment_id": "P", "invoice_id": "A", "applied_amount": 100_00,
-                      "adjustment_amount": 0, "invoice_open_after": 0, "confidence": 1.0,
-                      "rule": "t", "currency": "USD"}],
-        adjustments=[{"invoice_id": "A", "date": date(2026, 2, 10), "amount": -30_00,
-                      "reason": "REVERSAL", "currency": "USD"}],
+        invoices=[
+            {
+                "invoice_id": "A",
+                "customer_id": "C",
+                "amount": 100_00,
+                "currency": "USD",
+                "issue_date": date(2026, 1, 1),
+                "due_date": date(2026, 1, 31),
+            }
+        ],
+        payments=[
+            {
+                "payment_id": "P",
+                "value_date": date(2026, 2, 10),
+                "amount": 100_00,
+                "currency": "USD",
+            }
+        ],
+        allocations=[
+            {
+                "payment_id": "P",
+                "invoice_id": "A",
+                "applied_amount": 100_00,
+                "adjustment_amount": 0,
+                "invoice_open_after": 0,
+                "confidence": 1.0,
+                "rule": "t",
+                "currency": "USD",
+            }
+        ],
+        adjustments=[
+            {
+                "invoice_id": "A",
+                "date": date(2026, 2, 10),
+                "amount": -30_00,
+                "reason": "REVERSAL",
+                "currency": "USD",
+            }
+        ],
     )
     led = build_ledger(**t)
     assert led.settled[0] == led.settled.max()  # never settled

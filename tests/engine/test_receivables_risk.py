@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import pyarrow.compute as pc
 import pytest
-
 from cashmatch.engine.receivables import receivables
 from cashmatch.fixtures.history import generate_history
 
@@ -19,19 +18,35 @@ def accuracy(seed: int, n_customers: int) -> tuple[float, float, int]:
     """(recall, flagged / planted, chronic customers flagged) for one generated history."""
     h = generate_history(n_customers=n_customers, seed=seed)
     r = receivables(
-        invoices=h.invoices, payments=h.payments, allocations=h.allocations,
-        adjustments=h.adjustments, promises=h.promises, as_of=h.as_of, period_days=90,
+        invoices=h.invoices,
+        payments=h.payments,
+        allocations=h.allocations,
+        adjustments=h.adjustments,
+        promises=h.promises,
+        as_of=h.as_of,
+        period_days=90,
     )
     flagged = set(r.accounts.filter(r.accounts.column("at_risk")).column("customer_id").to_pylist())
+
     def of(kind: str) -> set:
-        return set(h.labels.filter(pc.equal(h.labels.column("behaviour"), kind))
-                   .column("customer_id").to_pylist())
+        return set(
+            h.labels.filter(pc.equal(h.labels.column("behaviour"), kind))
+            .column("customer_id")
+            .to_pylist()
+        )
+
     planted, chronic = of("deteriorating"), of("chronic")
-    return len(flagged & planted) / len(planted), len(flagged) / len(planted), len(flagged & chronic)
+    return (
+        len(flagged & planted) / len(planted),
+        len(flagged) / len(planted),
+        len(flagged & chronic),
+    )
 
 
 @pytest.mark.parametrize(("seed", "n_customers"), [(11, 400), (12, 400), (13, 400), (21, 1500)])
-def test_recall_of_deteriorating_customers_within_the_flag_budget(seed: int, n_customers: int) -> None:
+def test_recall_of_deteriorating_customers_within_the_flag_budget(
+    seed: int, n_customers: int
+) -> None:
     recall, ratio, chronic_flagged = accuracy(seed, n_customers)
     assert recall >= 0.9, recall
     assert ratio <= 2.0, ratio
@@ -42,14 +57,26 @@ def test_recall_of_deteriorating_customers_within_the_flag_budget(seed: int, n_c
 def test_reasons_name_what_changed() -> None:
     h = generate_history(n_customers=300, seed=12)
     r = receivables(
-        invoices=h.invoices, payments=h.payments, allocations=h.allocations,
-        adjustments=h.adjustments, promises=h.promises, as_of=h.as_of, period_days=90,
+        invoices=h.invoices,
+        payments=h.payments,
+        allocations=h.allocations,
+        adjustments=h.adjustments,
+        promises=h.promises,
+        as_of=h.as_of,
+        period_days=90,
     )
     flagged = r.accounts.filter(r.accounts.column("at_risk")).to_pylist()
     assert flagged
     for a in flagged:
         assert a["risk_reasons"] and a["risk_score"] >= 30
         for reason in a["risk_reasons"].split("; "):
-            assert any(w in reason for w in (
-                "later than", "deductions", "broken promise", "over 60 days", "no payment",
-            )), reason
+            assert any(
+                w in reason
+                for w in (
+                    "later than",
+                    "deductions",
+                    "broken promise",
+                    "over 60 days",
+                    "no payment",
+                )
+            ), reason
