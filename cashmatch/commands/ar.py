@@ -128,22 +128,20 @@ def run(args: argparse.Namespace) -> int:
 def _summary(console, result, elapsed: float, paths: list[Path]) -> None:  # noqa: ANN001
     from rich.table import Table
 
-    from cashmatch.engine.money import format_minor
     from cashmatch.engine.schema import AGING_BUCKETS
+    from cashmatch.report import money as short_money
+    from cashmatch.report import top_at_risk
 
     def num(v: float | None, nd: int = 1) -> str:
         return "—" if v is None else f"{v:,.{nd}f}"
 
     def money(v: int, cur: str) -> str:
-        text = format_minor(int(v), cur)
-        whole, _, frac = text.partition(".")
-        sign = "-" if whole.startswith("-") else ""
-        whole = f"{int(whole.lstrip('-')):,}"
-        return f"{sign}{whole}.{frac}" if frac else f"{sign}{whole}"
+        # compact on the terminal (1.23M); the files hold the exact amounts
+        return short_money(int(v), cur, short=True)
 
     t = Table(title=f"Receivables as of {result.as_of} (last {result.period_days} days)")
     for col in (
-        "currency",
+        "cur",
         "AR",
         "overdue",
         "sales",
@@ -151,10 +149,10 @@ def _summary(console, result, elapsed: float, paths: list[Path]) -> None:  # noq
         "best DSO",
         "ADD",
         "CEI %",
-        "turnover",
+        "turn",
         "bad debt %",
     ):
-        t.add_column(col, justify="left" if col == "currency" else "right")
+        t.add_column(col, justify="left" if col == "cur" else "right")
     for m in result.metrics.to_pylist():
         c = m["currency"]
         t.add_row(
@@ -186,22 +184,18 @@ def _summary(console, result, elapsed: float, paths: list[Path]) -> None:  # noq
         )
     console.print(a)
 
-    acc = result.accounts.filter(result.accounts.column("at_risk"))
-    acc = acc.sort_by(
-        [("risk_score", "descending"), ("overdue", "descending"), ("customer_id", "ascending")]
-    )
-    r = Table(title=f"Accounts most at risk ({acc.num_rows} flagged of {result.accounts.num_rows})")
-    for col in ("customer", "cur", "open", "overdue", "score", "why"):
+    n_flagged = pc.sum(result.accounts.column("at_risk")).as_py() or 0
+    r = Table(title=f"Accounts most at risk ({n_flagged} flagged of {result.accounts.num_rows})")
+    for col in ("customer", "cur", "open", "overdue", "score", "main reason"):
         r.add_column(col, justify="right" if col in ("open", "overdue", "score") else "left")
-    for row in acc.slice(0, 10).to_pylist():
-        who = row["customer_id"] + (f" {row['customer_name']}" if row["customer_name"] else "")
+    for row in top_at_risk(result.accounts, result.metrics):
         r.add_row(
-            who,
+            row["customer_id"],
             row["currency"],
             money(row["open"], row["currency"]),
             money(row["overdue"], row["currency"]),
             str(row["risk_score"]),
-            row["risk_reasons"],
+            row["risk_reasons"].split("; ")[0],
         )
     console.print(r)
     console.print(

@@ -229,6 +229,23 @@ def _tiles(metrics: pa.Table, period: int) -> str:
     return "\n".join(out)
 
 
+def top_at_risk(accounts: pa.Table, metrics: pa.Table, n: int = 10) -> list[dict]:
+    """The ``n`` flagged accounts to call first: highest risk score; on equal scores the
+    bigger overdue share of its currency's receivables (amounts in different currencies are
+    not comparable, shares are)."""
+    ar_of = {m["currency"]: m["ar"] for m in metrics.to_pylist()}
+    rows = accounts.filter(accounts.column("at_risk")).to_pylist()
+    rows.sort(
+        key=lambda r: (
+            -r["risk_score"],
+            -(r["overdue"] / ar_of[r["currency"]] if ar_of.get(r["currency"], 0) > 0 else 0),
+            r["customer_id"],
+            r["currency"],
+        )
+    )
+    return rows[:n]
+
+
 def _at_risk(accounts: pa.Table, metrics: pa.Table) -> tuple[str, str]:
     flagged = accounts.filter(accounts.column("at_risk"))
     total = accounts.num_rows
@@ -238,19 +255,7 @@ def _at_risk(accounts: pa.Table, metrics: pa.Table) -> tuple[str, str]:
     )
     if flagged.num_rows == 0:
         return lead, '<p class="empty">No account is at risk.</p>'
-    # equal scores: the bigger share of its currency's receivables first (amounts in different
-    # currencies are not comparable, shares are)
-    ar_of = {m["currency"]: m["ar"] for m in metrics.to_pylist()}
-    rows_all = flagged.to_pylist()
-    rows_all.sort(
-        key=lambda r: (
-            -r["risk_score"],
-            -(r["overdue"] / ar_of[r["currency"]] if ar_of.get(r["currency"], 0) > 0 else 0),
-            r["customer_id"],
-            r["currency"],
-        )
-    )
-    top = pa.Table.from_pylist(rows_all[:10], schema=accounts.schema)
+    top = pa.Table.from_pylist(top_at_risk(accounts, metrics), schema=accounts.schema)
     rows = [
         '<table id="at-risk"><thead><tr><th>Customer</th><th class="num">Open</th>'
         '<th class="num">Overdue</th><th class="num">Risk</th><th>Why</th></tr></thead><tbody>'
