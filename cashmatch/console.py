@@ -65,8 +65,8 @@ def summary_table(summary: Summary, *, title: str = "cashmatch") -> Table:
         table.add_row(f"  {reason}", f"{count:,}")
     for cur in sorted(summary.amount_by_currency):
         table.add_row(f"received {cur}", format_minor(summary.amount_by_currency[cur], cur))
-        table.add_row(f"applied {cur}", format_minor(summary.applied_by_currency.get(cur, 0), cur))
-        table.add_row(
-            f"unapplied {cur}", format_minor(summary.unapplied_by_currency.get(cur, 0), cur)
-        )
+        table.add_row(f"applied {cur}",
+                      format_minor(summary.applied_by_currency.get(cur, 0), cur))
+        table.add_row(f"unapplied {cur}",
+                      format_minor(summary.unapplied_by_currency.get(cur, 0), cur))
     return table

@@ -18,20 +18,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def add_match_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--invoices", type=Path, required=True, help="open invoices (CSV or Parquet)")
-    p.add_argument(
-        "--payments",
-        type=Path,
-        action="append",
-        required=True,
-        help="bank credits: interchange CSV/Parquet or a bank file; repeatable",
-    )
-    p.add_argument(
-        "--remittances",
-        type=Path,
-        action="append",
-        default=[],
-        help="remittance advices; repeatable",
-    )
+    p.add_argument("--payments", type=Path, action="append", required=True,
+                   help="bank credits: interchange CSV/Parquet or a bank file; repeatable")
+    p.add_argument("--remittances", type=Path, action="append", default=[],
+                   help="remittance advices; repeatable")
     p.add_argument("--customers", type=Path, help="customer master (CSV or Parquet)")
     p.add_argument("--policy", type=Path, help="matching policy (TOML)")
     p.add_argument("--out", type=Path, required=True, help="output directory")
@@ -92,12 +82,9 @@ def run(args: argparse.Namespace) -> int:
         step(bar, f"matching {inputs.payments.num_rows:,} payments")
         with executor_from_args(args) as executor:
             result = match(
-                invoices=inputs.invoices,
-                payments=inputs.payments,
-                remittances=inputs.remittances,
-                customers=inputs.customers,
-                policy=policy,
-                executor=executor,
+                invoices=inputs.invoices, payments=inputs.payments,
+                remittances=inputs.remittances, customers=inputs.customers,
+                policy=policy, executor=executor,
             )
         step(bar, "writing results")
         args.out.mkdir(parents=True, exist_ok=True)
@@ -107,7 +94,6 @@ def run(args: argparse.Namespace) -> int:
     report_problems(inputs.problems)
     elapsed = time.perf_counter() - t0
     out.print(summary_table(result.summary, title=f"cashmatch match ({elapsed:.2f} s)"))
-    out.print(
-        f"wrote {args.out / ('allocations' + suffix)} and {args.out / ('exceptions' + suffix)}"
-    )
+    out.print(f"wrote {args.out / ('allocations' + suffix)} and "
+              f"{args.out / ('exceptions' + suffix)}")
     return 0
