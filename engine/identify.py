@@ -12,12 +12,13 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from cashmatch.engine.normalize import account_key, name_key
 from rapidfuzz import fuzz, process
 
+from cashmatch.engine.normalize import account_key, name_key
+
 # How the payer was identified, with the confidence that carries.
-BY_ACCOUNT, BY_NAME, BY_FUZZY_NAME, UNKNOWN = 0, 1, 2, -1
-IDENTITY_CONFIDENCE = np.array([1.0, 0.97, 0.9])
+BY_ACCOUNT, BY_NAME, BY_FUZZY_NAME, BY_LEARNED_ACCOUNT, UNKNOWN = 0, 1, 2, 3, -1
+IDENTITY_CONFIDENCE = np.array([1.0, 0.97, 0.93, 0.95])
 NAME_BLOCK = 3  # fuzzy names are compared within blocks sharing this many leading characters
 NAME_MARGIN = 4.0  # the best fuzzy name must beat the next customer's by this much
 
@@ -28,6 +29,7 @@ class CustomerIndex:
     group: np.ndarray  # index of the group root per customer
     account_keys: pa.Table  # (key, cust) — unique keys only
     name_keys: pa.Table  # (key, cust) — unique keys only
+    names_by_customer: pa.Array  # the name key of each customer ("" when unknown)
 
     def lookup(self, customer_ids: pa.Array) -> np.ndarray:
         idx = pc.index_in(customer_ids, value_set=self.ids)
@@ -80,9 +82,17 @@ def build_index(*, invoices: pa.Table, customers: pa.Table | None) -> CustomerIn
     def concat(parts: list) -> pa.Array:
         return pa.concat_arrays([p for p in parts]) if parts else pa.array([], pa.string())
 
+    all_names = concat(names)
+    all_cust = np.concatenate(name_cust or [np.zeros(0, np.int64)]).astype(np.int64)
+    first = np.full(n, -1, dtype=np.int64)
+    first[all_cust[::-1]] = np.arange(len(all_cust))[::-1]  # the first name seen per customer
+    names_by_customer = pc.if_else(
+        pa.array(first >= 0), pc.take(all_names, pa.array(np.maximum(first, 0))), ""
+    ) if len(all_cust) else pa.array([""] * n)
     return CustomerIndex(
         ids=ids,
         group=group,
+        names_by_customer=names_by_customer,
         account_keys=_unique_map(concat(accts), np.concatenate(acct_cust or [np.zeros(0)])),
         name_keys=_unique_map(concat(names), np.concatenate(name_cust or [np.zeros(0)])),
     )
@@ -117,6 +127,8 @@ def identify(
     customer[take] = np.asarray(index.name_keys.column("cust"))[hit[take]]
     method[take] = BY_NAME
 
+    _learn_accounts(acct, customer, method)
+
     todo = np.flatnonzero((customer < 0) & np.asarray(pc.utf8_length(names), dtype=np.int64) >= 4)
     if len(todo):
         got = _fuzzy_names(
@@ -125,8 +137,24 @@ def identify(
         ok = got >= 0
         customer[todo[ok]] = got[ok]
         method[todo[ok]] = BY_FUZZY_NAME
+    _learn_accounts(acct, customer, method)
     conf = np.where(method >= 0, IDENTITY_CONFIDENCE[np.maximum(method, 0)], 0.0)
     return Identification(customer, method, conf)
+
+
+def _learn_accounts(acct: pa.Array, customer: np.ndarray, method: np.ndarray) -> None:
+    """An account that pays for exactly one identified customer in this batch identifies that
+    customer on its other payments too (in place)."""
+    known = (customer >= 0) & np.asarray(pc.not_equal(pc.fill_null(acct, ""), ""), bool)
+    if not known.any() or known.all():
+        return
+    t = pa.table({"a": pc.filter(acct, pa.array(known)), "c": customer[known]})
+    g = t.group_by("a").aggregate([("c", "min"), ("c", "max")])
+    g = g.filter(pc.equal(g.column("c_min"), g.column("c_max")))
+    hit = np.asarray(pc.fill_null(pc.index_in(acct, value_set=g.column("a")), -1), np.int64)
+    take = (customer < 0) & (hit >= 0)
+    customer[take] = np.asarray(g.column("c_min"), np.int64)[hit[take]]
+    method[take] = BY_LEARNED_ACCOUNT
 
 
 def _fuzzy_names(names: pa.Array, index: CustomerIndex, *, cutoff: float) -> np.ndarray:

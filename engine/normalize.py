@@ -26,7 +26,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 # OCR / typing look-alikes, mapped to digits in the body of a number (after its letter prefix).
-OCR_TO_DIGIT = {"O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "S": "5", "B": "8", "Z": "2"}
+OCR_TO_DIGIT = {
+    "O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "S": "5", "B": "8", "Z": "2", "G": "6",
+}
 LEGAL_SUFFIXES = (
     "INC", "INCORPORATED", "LTD", "LIMITED", "LLC", "LLP", "PLC", "CORP", "CORPORATION", "CO",
     "COMPANY", "GMBH", "AG", "KG", "SA", "SAS", "SARL", "SPA", "SRL", "BV", "NV", "AB", "AS",
@@ -37,6 +39,11 @@ STRENGTH = {"alnum": 1.0, "digits": 0.97, "prefix": 0.82, "tail": 0.80}
 MIN_DIGITS_KEY = 4  # a digits key shorter than this is too common to mean anything
 MIN_TAIL_KEY = 3
 MAX_JOIN = 3  # adjacent runs joined into one token, at most
+# dates payers write beside invoice numbers (16.03.2026, 2026-03-16, 16/03/26): not references
+DATES = (
+    r"\b[0-9]{1,2}[./][0-9]{1,2}[./](?:19|20)?[0-9]{2}\b"
+    r"|\b(?:19|20)[0-9]{2}-[0-9]{2}-[0-9]{2}\b"
+)
 
 
 def alnum_upper(text: pa.Array) -> pa.Array:
@@ -113,7 +120,7 @@ def reference_tokens(references: pa.Array) -> pa.Table:
     Single alphanumeric runs plus adjacent runs joined in twos and threes.
     """
     refs = references.combine_chunks() if isinstance(references, pa.ChunkedArray) else references
-    upper = pc.utf8_upper(pc.fill_null(refs, ""))
+    upper = pc.replace_substring_regex(pc.utf8_upper(pc.fill_null(refs, "")), DATES, " ")
     runs = pc.split_pattern_regex(upper, r"[^A-Z0-9]+")
     flat = pc.list_flatten(runs)
     parent = np.asarray(pc.list_parent_indices(runs), dtype=np.int64)
@@ -144,6 +151,7 @@ def name_key(names: pa.Array) -> pa.Array:
     single spaces, word order kept."""
     folded = pc.utf8_normalize(pc.fill_null(names, ""), "NFKD")  # "Müller" -> "Mu\u0308ller"
     upper = pc.utf8_upper(pc.replace_substring_regex(folded, r"[^\x00-\x7f]", ""))
+    upper = pc.replace_substring_regex(upper, r"\b([A-Z])\.(?:([A-Z])\.)?", "\\1\\2")  # B.V. -> BV
     upper = pc.replace_substring_regex(upper, r"[^A-Z0-9 ]+", " ")
     suffixes = "|".join(LEGAL_SUFFIXES)
     upper = pc.replace_substring_regex(upper, rf"\b({suffixes})\b", " ")

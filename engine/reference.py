@@ -23,6 +23,7 @@ from cashmatch.engine.candidates import (
     SETTLED,
 )
 from cashmatch.engine.normalize import (
+    DATES,
     LEGAL_SUFFIXES,
     MAX_JOIN,
     MIN_DIGITS_KEY,
@@ -91,7 +92,8 @@ def invoice_key_kinds(invoice_id: str) -> list[tuple[str, str]]:
 
 
 def reference_tokens(text: str) -> list[tuple[str, str]]:
-    runs = [r for r in re.split(r"[^A-Z0-9]+", (text or "").upper()) if r]
+    text = re.sub(DATES, " ", (text or "").upper())
+    runs = [r for r in re.split(r"[^A-Z0-9]+", text) if r]
     tokens = []
     for width in range(1, MAX_JOIN + 1):
         for i in range(len(runs) - width + 1):
@@ -125,6 +127,7 @@ def exact_hits(texts: list[str], invoice_ids: list[str]) -> dict[tuple[int, int]
 def name_key(name: str) -> str:
     folded = unicodedata.normalize("NFKD", name or "")
     upper = "".join(ch for ch in folded if ord(ch) < 128).upper()
+    upper = re.sub(r"\b([A-Z])\.(?:([A-Z])\.)?", lambda m: m.group(1) + (m.group(2) or ""), upper)
     upper = re.sub(r"[^A-Z0-9 ]+", " ", upper)
     words = [w for w in upper.split() if w not in LEGAL_SUFFIXES]
     return " ".join(words)

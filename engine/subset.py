@@ -11,19 +11,26 @@ the bank-fee ceiling; exact fits are searched before tolerant ones).
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import combinations
 
 import numpy as np
 
 MITM_MAX_N = 24  # meet-in-the-middle over all subsets up to max_size for blocks this small
-MILP_MAX_N = 400
+MILP_MAX_N = 60
 
 
 @dataclass(frozen=True, slots=True)
 class SubsetSearch:
     solutions: list[tuple[int, ...]]  # indices into the amounts given, each sorted; at most 2
     exact: bool  # True when the solutions sum exactly to the target
+    exhaustive: bool = False  # every subset up to max_size was considered: a single solution
+    # is then the only one, not merely the only one found
+    milp_seconds: float = 0.0  # time spent in the HiGHS fallback
 
     @property
     def unique(self) -> tuple[int, ...] | None:
@@ -69,38 +76,58 @@ def _triples(amounts: np.ndarray, lo: int, hi: int, limit: int) -> list[tuple[in
     return out
 
 
+def _half_sums(amounts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every subset of a small array as a bitmask: (masks, sums, sizes), vectorised."""
+    h = len(amounts)
+    masks = np.arange(1 << h, dtype=np.int64)
+    bits = (masks[:, None] >> np.arange(h)) & 1
+    return masks, bits @ amounts, bits.sum(axis=1)
+
+
 def _mitm(amounts: np.ndarray, lo: int, hi: int, max_size: int, limit: int) -> list:
-    """All subsets of size 4..max_size by enumeration of halves (small blocks only)."""
+    """Subsets of size 4..max_size by meet-in-the-middle over bitmask halves (small blocks)."""
     n = len(amounts)
     half = n // 2
-    a, b = list(range(half)), list(range(half, n))
-
-    def sums(items: list[int]) -> tuple[np.ndarray, list[tuple[int, ...]]]:
-        combos: list[tuple[int, ...]] = []
-        for k in range(0, max_size + 1):
-            combos.extend(combinations(items, k))
-        totals = np.array([int(amounts[list(c)].sum()) if c else 0 for c in combos], np.int64)
-        return totals, combos
-
-    sa, ca = sums(a)
-    sb, cb = sums(b)
+    ma, sa, ka = _half_sums(amounts[:half])
+    mb, sb, kb = _half_sums(amounts[half:])
     order = np.argsort(sb, kind="stable")
-    sb_sorted = sb[order]
+    sb, mb, kb = sb[order], mb[order], kb[order]
+    left = np.searchsorted(sb, lo - sa, "left")
+    right = np.searchsorted(sb, hi - sa, "right")
     out: list[tuple[int, ...]] = []
-    left = np.searchsorted(sb_sorted, lo - sa, "left")
-    right = np.searchsorted(sb_sorted, hi - sa, "right")
     for i in np.flatnonzero(right > left):
-        for j in order[left[i] : right[i]]:
-            combo = ca[i] + cb[j]
-            if 4 <= len(combo) <= max_size:
-                out.append(tuple(sorted(combo)))
-                if len(out) >= limit:
-                    return out
+        sizes = ka[i] + kb[left[i] : right[i]]
+        for j in np.flatnonzero((sizes >= 4) & (sizes <= max_size)):
+            a_idx = [b for b in range(half) if ma[i] >> b & 1]
+            b_idx = [half + b for b in range(n - half) if mb[left[i] + j] >> b & 1]
+            out.append(tuple(sorted(a_idx + b_idx)))
+            if len(out) >= limit:
+                return out
     return out
 
 
+_STDOUT_LOCK = threading.Lock()
+
+
+@contextmanager
+def _c_stdout_silenced() -> Iterator[None]:
+    """HiGHS prints 'HighsMipSolverData::transformNewIntegerFeasibleSolution' to C stdout even
+    when told to be silent (an upstream bug); keep it off the user's terminal and CSV pipes."""
+    with _STDOUT_LOCK:
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            with open(os.devnull, "wb") as null:
+                os.dup2(null.fileno(), 1)
+            yield
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
 def _milp(amounts: np.ndarray, lo: int, hi: int, max_size: int, time_limit: float,
-          exclude: list[tuple[int, ...]]) -> tuple[int, ...] | None:
+          exclude: list[tuple[int, ...]]) -> tuple[tuple[int, ...] | None, bool]:
+    """One subset by HiGHS, and whether the answer is proven (False on a time-out)."""
     from scipy.optimize import Bounds, LinearConstraint, milp
 
     n = len(amounts)
@@ -112,18 +139,19 @@ def _milp(amounts: np.ndarray, lo: int, hi: int, max_size: int, time_limit: floa
         rows.append(row)
         lb.append(-np.inf)
         ub.append(len(sol) - 1.0)
-    res = milp(
-        c=np.zeros(n),
-        constraints=LinearConstraint(np.vstack(rows), lb, ub),
-        integrality=np.ones(n),
-        bounds=Bounds(0, 1),
-        options={"time_limit": time_limit, "presolve": True},
-    )
-    if res.x is None or res.status not in (0,):
-        return None
+    with _c_stdout_silenced():
+        res = milp(
+            c=np.zeros(n),
+            constraints=LinearConstraint(np.vstack(rows), lb, ub),
+            integrality=np.ones(n),
+            bounds=Bounds(0, 1),
+            options={"time_limit": time_limit, "presolve": True, "disp": False},
+        )
+    if res.x is None or res.status != 0:
+        return None, res.status == 2  # 2: proven infeasible; 1: time limit
     sol = tuple(int(i) for i in np.flatnonzero(res.x > 0.5))
     total = int(amounts[list(sol)].sum())
-    return sol if lo <= total <= hi else None
+    return (sol if lo <= total <= hi else None), True
 
 
 def search(
@@ -136,7 +164,13 @@ def search(
     time_limit: float = 0.05,
     min_size: int = 1,
 ) -> SubsetSearch:
-    """Subsets of ``amounts`` (int64 minor units) that settle ``target``; at most two."""
+    """Subsets of ``amounts`` (int64 minor units) that settle ``target``; at most two.
+
+    ``time_limit`` bounds each HiGHS call; 0 turns the MILP fallback off.
+    """
+    import time
+
+    milp_t0 = 0.0
     amounts = np.asarray(amounts, dtype=np.int64)
     keep = np.flatnonzero((amounts > 0) & (amounts <= target + tolerance))
     sub = amounts[keep]
@@ -165,16 +199,25 @@ def search(
             for h in hit[:1]:
                 if h + 1 >= min_size:
                     add([tuple(int(x) for x in by_due[: h + 1])])
+        exhaustive = max_size <= 3 and len(sub) <= 2000
         if len(found) < 2 and max_size >= 4:
             if len(sub) <= MITM_MAX_N:
                 add(_mitm(sub, lo, hi, max_size, 2))
-            elif len(sub) <= MILP_MAX_N and not found:
-                first = _milp(sub, lo, hi, max_size, time_limit, [])
+                exhaustive = True
+            elif len(sub) <= MILP_MAX_N and len(found) < 2 and time_limit > 0:
+                milp_t0 = time.perf_counter()
+                first, proven = _milp(sub, lo, hi, max_size, time_limit,
+                                      [tuple(int(np.flatnonzero(keep == f)[0]) for f in s)
+                                       for s in found])
                 if first is not None:
                     add([first])
-                    second = _milp(sub, lo, hi, max_size, time_limit, [first])
-                    if second is not None:
-                        add([second])
+                    if len(found) < 2:
+                        second, proven = _milp(sub, lo, hi, max_size, time_limit, [
+                            tuple(int(np.flatnonzero(keep == f)[0]) for f in s) for s in found])
+                        if second is not None:
+                            add([second])
+                exhaustive = proven
+        spent = time.perf_counter() - milp_t0 if milp_t0 else 0.0
         if found:
-            return SubsetSearch(found[:2], exact)
-    return SubsetSearch([], True)
+            return SubsetSearch(found[:2], exact, exhaustive, spent)
+    return SubsetSearch([], True, False, spent)

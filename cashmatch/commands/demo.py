@@ -25,7 +25,11 @@ def run(args: argparse.Namespace) -> int:
         payments=[SAMPLE_DAY / "payments.csv"],
         remittances=[remittances] if remittances.exists() else [],
         customers=SAMPLE_DAY / "customers.csv",
-        policy=None, out=out_dir, format="csv", executor="local", ray_address=None,
+        policy=None,
+        out=out_dir,
+        format="csv",
+        executor="local",
+        ray_address=None,
     )
     out.print(f"[bold]cashmatch demo[/bold]: the sample day in {SAMPLE_DAY}")
     code = match.run(ns)

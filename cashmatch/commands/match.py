@@ -18,10 +18,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def add_match_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--invoices", type=Path, required=True, help="open invoices (CSV or Parquet)")
-    p.add_argument("--payments", type=Path, action="append", required=True,
-                   help="bank credits: interchange CSV/Parquet or a bank file; repeatable")
-    p.add_argument("--remittances", type=Path, action="append", default=[],
-                   help="remittance advices; repeatable")
+    p.add_argument(
+        "--payments",
+        type=Path,
+        action="append",
+        required=True,
+        help="bank credits: interchange CSV/Parquet or a bank file; repeatable",
+    )
+    p.add_argument(
+        "--remittances",
+        type=Path,
+        action="append",
+        default=[],
+        help="remittance advices; repeatable",
+    )
     p.add_argument("--customers", type=Path, help="customer master (CSV or Parquet)")
     p.add_argument("--policy", type=Path, help="matching policy (TOML)")
     p.add_argument("--out", type=Path, required=True, help="output directory")
@@ -40,8 +50,11 @@ class Inputs:
 
 
 def load_inputs(args: argparse.Namespace, bar: object | None = None) -> Inputs:
+    """Read every input; bank files go through the parsers' door, sniffed."""
     from cashmatch.console import step
     from cashmatch.engine import interchange as io
+    from cashmatch.engine.result import credits_only
+    from cashmatch.parsers import parse_file, sniff
 
     def tick(what: str) -> None:
         if bar is not None:
@@ -52,20 +65,30 @@ def load_inputs(args: argparse.Namespace, bar: object | None = None) -> Inputs:
     inv = io.read_invoices(args.invoices)
     problems += inv.problems
     tick("reading payments")
-    pays = [io.read_payments(path) for path in args.payments]
-    for r in pays:
+    parsed = [parse_file(path, kind="payments") for path in args.payments]
+    for r in parsed:
         problems += r.problems
-    payments = pa.concat_tables([r.table for r in pays])
-    remits = [io.read_remittances(path, payments=payments) for path in args.remittances]
-    for r in remits:
-        problems += r.problems
-    remittances = pa.concat_tables([r.table for r in remits]) if remits else None
+    payments = credits_only(pa.concat_tables([r.payments for r in parsed]))
+    remittances = []
+    for path in args.remittances:
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 16)
+        if sniff(head, kind="remittances") == "remittance-csv":
+            # interchange advices carry no currency: each line takes its payment's
+            r = io.read_remittances(path, payments=payments)
+            problems += r.problems
+            remittances.append(r.table)
+        else:
+            r = parse_file(path, kind="remittances")
+            problems += r.problems
+            remittances.append(r.remittances)
     customers = None
     if args.customers:
         cr = io.read_customers(args.customers)
         problems += cr.problems
         customers = cr.table
-    return Inputs(inv.table, payments, remittances, customers, problems)
+    return Inputs(inv.table, payments, pa.concat_tables(remittances) if remittances else None,
+                  customers, problems)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -82,9 +105,12 @@ def run(args: argparse.Namespace) -> int:
         step(bar, f"matching {inputs.payments.num_rows:,} payments")
         with executor_from_args(args) as executor:
             result = match(
-                invoices=inputs.invoices, payments=inputs.payments,
-                remittances=inputs.remittances, customers=inputs.customers,
-                policy=policy, executor=executor,
+                invoices=inputs.invoices,
+                payments=inputs.payments,
+                remittances=inputs.remittances,
+                customers=inputs.customers,
+                policy=policy,
+                executor=executor,
             )
         step(bar, "writing results")
         args.out.mkdir(parents=True, exist_ok=True)
@@ -94,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
     report_problems(inputs.problems)
     elapsed = time.perf_counter() - t0
     out.print(summary_table(result.summary, title=f"cashmatch match ({elapsed:.2f} s)"))
-    out.print(f"wrote {args.out / ('allocations' + suffix)} and "
-              f"{args.out / ('exceptions' + suffix)}")
+    out.print(
+        f"wrote {args.out / ('allocations' + suffix)} and {args.out / ('exceptions' + suffix)}"
+    )
     return 0

@@ -1,12 +1,13 @@
 
 import pyarrow as pa
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from cashmatch.engine import schema as S
 from cashmatch.engine.matcher import match
 from cashmatch.engine.policy import Policy
 from cashmatch.engine.result import check_invariants
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from .daybuilder import customers, invoices, outcome, payments
 
