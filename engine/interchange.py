@@ -575,7 +575,6 @@ def write_exceptions(table: pa.Table, path: Path) -> None:
     write_table(sort_exceptions(table), path, csv_view=exceptions_for_csv)
 
 
-<<<<<<< HEAD
 # ---------------------------------------------------------------- receivables outputs
 
 
@@ -620,7 +619,7 @@ def write_receivables(result: object, out_dir: Path, *, fmt: str = "csv") -> lis
         write_table(getattr(result, name), path, csv_view=receivables_for_csv)
         paths.append(path)
     return paths
-=======
+
 # ---------------------------------------------------------------- inputs and exceptions, both ways
 
 EXCEPTION_COLUMNS = [
@@ -695,4 +694,3 @@ def write_payments(table: pa.Table, path: Path) -> None:
 
 def write_remittances(table: pa.Table, path: Path) -> None:
     _write_input(table, path, REMITTANCE_COLUMNS)
->>>>>>> main

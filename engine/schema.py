@@ -122,7 +122,6 @@ EXCEPTIONS = pa.schema(
     ]
 )
 
-<<<<<<< HEAD
 # ---------------------------------------------------------------- receivables history and analytics
 
 ADJUSTMENTS = pa.schema(
@@ -209,7 +208,8 @@ DEDUCTIONS_BY_REASON = pa.schema(
         pa.field("prev_count", pa.int64(), nullable=False),
         _money("prev_amount", nullable=False),
     ]
-=======
+)
+
 # Truth of a labelled (generated or hand-checked) day: which invoices each payment really pays.
 TRUTH = pa.schema(
     [
@@ -222,7 +222,6 @@ TRUTH = pa.schema(
         pa.field("customer_id", pa.string()),  # the customer whose invoices are paid
     ],
     metadata={b"amounts": b"int64 minor units per ISO 4217 exponent of currency"},
->>>>>>> main
 )
 
 # Exception reasons (interchange contract).
