@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
 from cashmatch.engine import schema as S
 from cashmatch.engine.errors import InvalidInput, PolicyError, RowProblem
 

@@ -6,9 +6,9 @@ import argparse
 from pathlib import Path
 
 import pytest
-from cashmatch.fixtures.history import History, generate_history, write_history
 
 from cashmatch.commands import ar
+from cashmatch.fixtures.history import History, generate_history, write_history
 
 
 def run_ar(argv: list[str]) -> int:

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+
+from cashmatch.cli import COMMANDS
 from cashmatch.engine import interchange as io
 from cashmatch.engine.money import format_minor
 from cashmatch.engine.receivables import RiskModel
-
-from cashmatch.cli import COMMANDS
 
 from ..engine.receivables_reference import reference
 from .conftest import ar_args, run_ar
@@ -152,3 +152,15 @@ def test_summary_names_the_accounts_most_at_risk(small_history, tmp_path, capsys
     flagged = [a for a in _rows(tmp_path / "accounts.csv") if a["at_risk"] == "true"]
     top = max(flagged, key=lambda a: int(a["risk_score"]))
     assert top["customer_id"] in out
+
+
+def test_through_the_cashmatch_command_line(small_history, tmp_path, capsys) -> None:  # noqa: ANN001
+    from cashmatch.cli import main
+
+    h, files = small_history
+    assert main(["ar", *ar_args(files, tmp_path, h.as_of.isoformat(), "--no-report")]) == 0
+    assert (tmp_path / "metrics.csv").exists()
+    argv = ar_args(files, tmp_path, h.as_of.isoformat())
+    argv[argv.index("--payments") + 1] = str(tmp_path / "missing.csv")
+    assert main(["ar", *argv]) == 2
+    assert "--payments: no such file" in capsys.readouterr().err

@@ -6,6 +6,9 @@ from datetime import date, timedelta
 
 import pyarrow as pa
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from cashmatch.engine import schema as S
 from cashmatch.engine.errors import PolicyError
 from cashmatch.engine.receivables import (
@@ -16,8 +19,6 @@ from cashmatch.engine.receivables import (
     receivables,
 )
 from cashmatch.fixtures.history import generate_history
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from .receivables_reference import BUCKETS, reference
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pyarrow.compute as pc
 import pytest
+
 from cashmatch.engine.receivables import receivables
 from cashmatch.fixtures.history import generate_history
 
