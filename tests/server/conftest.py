@@ -3,7 +3,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from cashmatch.server.service import LedgerService
 from cashmatch.server.store import SQLiteStore
 

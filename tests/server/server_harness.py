@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import grpc
-
 from cashmatch.server.pb import cash_application_pb2 as pb
 from cashmatch.server.pb import cash_application_pb2_grpc as pb_grpc
 
@@ -34,9 +33,21 @@ class ServerProcess:
     def start(self, timeout: float = 60.0) -> ServerProcess:
         env = {k: v for k, v in os.environ.items() if k != "CASHMATCH_TOKEN"}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "cashmatch.server", "--addr", "127.0.0.1:0",
-             "--db", str(self.db), "--token-file", str(self.token_file), *self.extra],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+            [
+                sys.executable,
+                "-m",
+                "cashmatch.server",
+                "--addr",
+                "127.0.0.1:0",
+                "--db",
+                str(self.db),
+                "--token-file",
+                str(self.token_file),
+                *self.extra,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
         )
         deadline = time.monotonic() + timeout
         buf = b""
@@ -79,14 +90,35 @@ AUTH = (("authorization", f"Bearer {TOKEN}"),)
 READ_AUTH = (("authorization", f"Bearer {READ_TOKEN}"),)
 
 INVOICES = [
-    pb.Invoice(invoice_id="INV-1001", customer_id="C-ACME", customer_name="Acme GmbH",
-               amount="1200.00", currency="EUR", due_date="2026-02-01"),
-    pb.Invoice(invoice_id="INV-1002", customer_id="C-ACME", customer_name="Acme GmbH",
-               amount="300.00", currency="EUR"),
-    pb.Invoice(invoice_id="INV-2001", customer_id="C-BETA", customer_name="Beta Ltd",
-               amount="99.99", currency="GBP"),
-    pb.Invoice(invoice_id="INV-3001", customer_id="C-JP", customer_name="Nihon KK",
-               amount="180318", currency="JPY"),
+    pb.Invoice(
+        invoice_id="INV-1001",
+        customer_id="C-ACME",
+        customer_name="Acme GmbH",
+        amount="1200.00",
+        currency="EUR",
+        due_date="2026-02-01",
+    ),
+    pb.Invoice(
+        invoice_id="INV-1002",
+        customer_id="C-ACME",
+        customer_name="Acme GmbH",
+        amount="300.00",
+        currency="EUR",
+    ),
+    pb.Invoice(
+        invoice_id="INV-2001",
+        customer_id="C-BETA",
+        customer_name="Beta Ltd",
+        amount="99.99",
+        currency="GBP",
+    ),
+    pb.Invoice(
+        invoice_id="INV-3001",
+        customer_id="C-JP",
+        customer_name="Nihon KK",
+        amount="180318",
+        currency="JPY",
+    ),
 ]
 CUSTOMERS = [
     pb.Customer(customer_id="C-ACME", name="Acme GmbH", accounts=["DE89370400440532013000"]),
@@ -103,7 +135,8 @@ def big_statement(n: int, *, prefix: str = "P", seed: int = 0) -> bytes:
     lines = ["payment_id,value_date,amount,currency,payer_name,payer_account,reference"]
     for i in range(n):
         lines.append(
-            f"{prefix}{seed:03d}-{i:06d},2026-01-{1 + i % 28:02d},{10 + (i * 37) % 5000}.{i % 100:02d},"
-            f"EUR,Payer {i % 997},DE{i % 997:020d},INV-{i:06d}"
+            f"{prefix}{seed:03d}-{i:06d},2026-01-{1 + i % 28:02d},"
+            f"{10 + (i * 37) % 5000}.{i % 100:02d},EUR,Payer {i % 997},DE{i % 997:020d},"
+            f"INV-{i:06d}"
         )
     return ("\n".join(lines) + "\n").encode()

@@ -24,8 +24,14 @@ def test_contract_names() -> None:
     service = pb.DESCRIPTOR.services_by_name["CashApplication"]
     assert pb.DESCRIPTOR.package == "cashmatch.v1"
     assert {m.name for m in service.methods} == {
-        "Match", "UpsertInvoices", "UpsertCustomers", "SubmitStatement", "SubmitRemittance",
-        "ListExceptions", "ResolveException", "GetPayment",
+        "Match",
+        "UpsertInvoices",
+        "UpsertCustomers",
+        "SubmitStatement",
+        "SubmitRemittance",
+        "ListExceptions",
+        "ResolveException",
+        "GetPayment",
     }
     # amounts are exact decimal strings, never floating point
     for msg in pb.DESCRIPTOR.message_types_by_name.values():

@@ -6,7 +6,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
-
 from cashmatch.engine import schema as S
 from cashmatch.engine.errors import InvariantViolation
 from cashmatch.engine.interchange import read_customers, read_invoices
@@ -36,8 +35,9 @@ def test_migrations_are_versioned_and_reopen_is_idempotent(tmp_path: Path) -> No
 
 def test_audit_trail_is_append_only(store: SQLiteStore) -> None:
     with store.transaction():
-        store.append_audit(actor="ann", action="X", entity="payment", entity_id="P1",
-                           detail={"a": 1}, at=utcnow())
+        store.append_audit(
+            actor="ann", action="X", entity="payment", entity_id="P1", detail={"a": 1}, at=utcnow()
+        )
     conn = store._conn()
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):
         conn.execute("UPDATE audit SET actor = 'mallory'")
@@ -48,8 +48,7 @@ def test_audit_trail_is_append_only(store: SQLiteStore) -> None:
 
 def test_write_outside_transaction_is_refused(store: SQLiteStore) -> None:
     with pytest.raises(InvariantViolation):
-        store.append_audit(actor="a", action="b", entity="c", entity_id="d", detail={},
-                           at=utcnow())
+        store.append_audit(actor="a", action="b", entity="c", entity_id="d", detail={}, at=utcnow())
 
 
 def test_failed_transaction_rolls_back(store: SQLiteStore) -> None:
@@ -62,15 +61,36 @@ def test_failed_transaction_rolls_back(store: SQLiteStore) -> None:
 
 def test_over_application_is_refused(store: SQLiteStore) -> None:
     inv = _invoices("invoice_id,customer_id,amount,currency\nI1,C1,10.00,EUR\n")
-    pay = pa.table({"payment_id": ["P1"], "value_date": pa.array([0], pa.int32()).cast(
-        pa.date32()), "amount": [2000], "currency": ["EUR"]})
+    pay = pa.table(
+        {
+            "payment_id": ["P1"],
+            "value_date": pa.array([0], pa.int32()).cast(pa.date32()),
+            "amount": [2000],
+            "currency": ["EUR"],
+        }
+    )
     with store.transaction():
         store.upsert_invoices(inv, closed=np.zeros(1, bool), at=utcnow())
-        store.insert_payments(S.conform(pay, S.PAYMENTS), status=["UNAPPLIED"],
-                              customer_ids=[None], submission_id="s", at=utcnow())
+        store.insert_payments(
+            S.conform(pay, S.PAYMENTS),
+            status=["UNAPPLIED"],
+            customer_ids=[None],
+            submission_id="s",
+            at=utcnow(),
+        )
     alloc = pa.Table.from_pylist(
-        [{"payment_id": "P1", "invoice_id": "I1", "applied_amount": 1500, "adjustment_amount": 0,
-          "invoice_open_after": -500, "confidence": 1.0, "rule": "x", "currency": "EUR"}],
+        [
+            {
+                "payment_id": "P1",
+                "invoice_id": "I1",
+                "applied_amount": 1500,
+                "adjustment_amount": 0,
+                "invoice_open_after": -500,
+                "confidence": 1.0,
+                "rule": "x",
+                "currency": "EUR",
+            }
+        ],
         schema=S.ALLOCATIONS,
     )
     with pytest.raises(InvariantViolation, match="over-apply"), store.transaction():
@@ -98,8 +118,9 @@ def test_remembered_mappings_survive_master_upserts(store: SQLiteStore) -> None:
     cust = read_customers(b"customer_id,name,accounts,aliases\nC1,Acme,DE1;DE2,ACME GMBH\n").table
     with store.transaction():
         store.upsert_customers(cust, at=utcnow())
-        store.add_payer_mapping(customer_id="C1", account="NL99", name="A.C.M.E.", by="ann",
-                                at=utcnow())
+        store.add_payer_mapping(
+            customer_id="C1", account="NL99", name="A.C.M.E.", by="ann", at=utcnow()
+        )
     cust2 = read_customers(b"customer_id,name,accounts\nC1,Acme AG,DE3\n").table
     with store.transaction():
         store.upsert_customers(cust2, at=utcnow())
