@@ -96,7 +96,7 @@ def invoices_from_proto(
     amount = _money([m.amount for m in msgs], cur, what, "amount", errors, required=True)
     disc = _money(
         [m.discount_pct for m in msgs],
-        pa.array(["USD"] * len(msgs)),
+        pa.array(["USD"] * len(msgs), pa.string()),
         what,
         "discount_pct",
         errors,
@@ -151,7 +151,7 @@ def payments_from_proto(msgs: Sequence[pb.Payment], what: str = "payments") -> p
     vdate = _dates([m.value_date for m in msgs], what, "value_date", errors)
     _required(_text([m.value_date for m in msgs]), what, "value_date", errors)
     direction = pc.utf8_upper(_text([m.direction for m in msgs]))
-    ok = pc.fill_null(pc.is_in(direction, value_set=pa.array(["CRDT", "DBIT"])), True)
+    ok = pc.or_(direction.is_null(), pc.is_in(direction, value_set=pa.array(["CRDT", "DBIT"])))
     for i in np.flatnonzero(~np.asarray(ok, dtype=bool))[:_MAX_ERRORS]:
         errors.append(f"{what}[{i}].direction: expected CRDT or DBIT")
     _raise(errors)
