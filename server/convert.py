@@ -16,13 +16,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from cashmatch.engine import schema as S
 from cashmatch.engine.errors import InvalidInput, RowProblem
-from cashmatch.engine.money import format_minor, format_minor_array, parse_minor_array
+from cashmatch.engine.money import (
+    format_minor,
+    format_minor_array,
+    parse_minor_array,
+    to_minor,
+)
 from cashmatch.engine.policy import Policy
 from cashmatch.engine.result import Summary
 from cashmatch.server.pb import cash_application_pb2 as pb
 from cashmatch.server.store import AuditEntry, ExceptionRecord
 
 _MAX_ERRORS = 5
+SMALL_BATCH = 256  # rows below which scalar exact conversion beats the vectorised one
 
 
 def _raise(errors: list[str]) -> None:
@@ -55,11 +61,34 @@ def _money(
     missing = np.asarray(text.is_null(), dtype=bool)
     if required:
         _required(text, what, name, errors)
+    if len(values) <= SMALL_BATCH:
+        return _money_small(values, currency, missing, what, name, errors)
     minor, errs = parse_minor_array(text, currency)
     bad = np.not_equal(errs, None) & ~missing
     for i in np.flatnonzero(bad)[: _MAX_ERRORS + 1]:
         errors.append(f"{what}[{i}].{name}: {errs[i]} (got {values[i]!r})")
     return pa.array(minor, pa.int64(), mask=missing)
+
+
+def _money_small(
+    values: list[str],
+    currency: pa.Array,
+    missing: np.ndarray,
+    what: str,
+    name: str,
+    errors: list[str],
+) -> pa.Array:
+    """The same exact conversion for a few rows: the vectorised one has ~1 ms of fixed cost,
+    which is most of a 100-payment Match."""
+    out = np.zeros(len(values), dtype=np.int64)
+    for i, (text, cur) in enumerate(zip(values, currency.to_pylist(), strict=True)):
+        if missing[i]:
+            continue
+        try:
+            out[i] = to_minor(text, cur or "")
+        except InvalidInput as exc:
+            errors.append(f"{what}[{i}].{name}: {exc}")
+    return pa.array(out, pa.int64(), mask=missing)
 
 
 def _dates(values: list[str], what: str, name: str, errors: list[str]) -> pa.Array:
