@@ -129,6 +129,13 @@ class CashApplicationServicer(pb_grpc.CashApplicationServicer):
         return pb.UpsertCustomersResponse(upserted=n)
 
     async def _submit(self, fn: Callable[..., Any], request: Any) -> dict[str, Any]:
+        log.info(
+            "%s %r (%d bytes) from %s",
+            fn.__name__,
+            request.filename,
+            len(request.content),
+            _caller(),
+        )
         result = await self._run(
             fn,
             content=request.content,

@@ -297,17 +297,13 @@ def test_tls(tmp_path: Path) -> None:
 def test_sigterm_finishes_in_flight_and_refuses_new(tmp_path: Path) -> None:
     from server_harness import big_statement
 
-    srv = ServerProcess(tmp_path / "g.db", write_tokens(tmp_path / "tok")).start()
+    srv = ServerProcess(tmp_path / "g.db", write_tokens(tmp_path / "tok"), "-v").start()
     stub = srv.stub()
     future = stub.SubmitStatement.future(
         pb.SubmitStatementRequest(content=big_statement(20_000), filename="big.csv"),
         metadata=AUTH,
     )
-    # wait until the server has the call (the health check answers in between)
-    import time
-
-    time.sleep(0.3)
-    rc = None
+    srv.wait_stderr(b"submit_statement 'big.csv'")  # the server is working on it
     srv.proc.send_signal(15)
     resp = future.result(timeout=120)
     assert len(resp.payments) == 20_000
