@@ -216,6 +216,28 @@ def _parse_remittance(
     return ParsedFile(kind, S.empty(S.PAYMENTS), res.table, list(res.problems))
 
 
+def _raw_lines(content: bytes, column: str) -> list[tuple[int, str | None]]:
+    """``(line, value)`` of one column of a CSV (header = line 1), for problem reports."""
+    import pyarrow.csv as pacsv
+
+    if content[:4] == b"PAR1":
+        import pyarrow.parquet as pq
+
+        values = pq.read_table(io.BytesIO(content), columns=[column]).column(0).to_pylist()
+        return [(i + 1, v) for i, v in enumerate(values)]
+    try:
+        raw = pacsv.read_csv(
+            io.BytesIO(content),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=[column], column_types={column: pa.string()}
+            ),
+            parse_options=pacsv.ParseOptions(newlines_in_values=False),
+        )
+    except (pa.ArrowInvalid, KeyError):
+        return []
+    return [(i + 2, (v or "").strip() or None) for i, v in enumerate(raw.column(0).to_pylist())]
+
+
 # --------------------------------------------------------------------------- snapshots
 
 
@@ -501,11 +523,17 @@ class LedgerService:
         if len(first_idx) != len(ids):
             repeat = np.setdiff1d(np.arange(len(ids)), first_idx)
             lines = payments.column("source_line").to_pylist()
+            raw_lines = _raw_lines(content, "payment_id")
             for i in repeat:
+                line = lines[i]
+                if line is None:  # the n-th occurrence of the id in the raw file
+                    nth = int((ids[: i + 1] == ids[i]).sum())
+                    found = [n for n, v in raw_lines if v == ids[i]]
+                    line = found[nth - 1] if len(found) >= nth else None
                 parsed.problems.append(
                     RowProblem(
                         filename or "<content>",
-                        lines[i],
+                        line,
                         "payment_id",
                         f"payment id {ids[i]!r} repeats an earlier row; ignored",
                     )
