@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -204,7 +204,8 @@ async def signin(request: web.Request) -> web.StreamResponse:
             next=nxt,
             error="Give your name (1 to 64 printable characters): it signs your decisions.",
         )
-    if not sessions.token_ok(str(form.get("token") or "")):
+    valid, may_decide = sessions.check_token(str(form.get("token") or ""))
+    if not valid:
         sessions.failed(client)
         log.warning("failed sign-in for %r from %s", name, client)
         return _html(
@@ -218,7 +219,7 @@ async def signin(request: web.Request) -> web.StreamResponse:
     old = request.get("session")
     if old is not None:
         sessions.drop(old.sid)
-    session = sessions.create(name)
+    session = sessions.create(name, can_decide=may_decide)
     log.info("reviewer %r signed in from %s", name, client)
     response = web.HTTPSeeOther(nxt)
     _set_cookie(request, response, session)
@@ -466,6 +467,13 @@ def _decide(
 async def decision(request: web.Request) -> web.Response:
     payment_id = request.match_info["payment_id"]
     session: Session = request["session"]
+    if not session.can_decide:
+        return _error_page(
+            request,
+            403,
+            "Read-only",
+            "You signed in with a read-only token: decisions need a token with the write scope.",
+        )
     form = await request.post()
     try:
         status, model = await _run(
@@ -514,22 +522,24 @@ async def not_found(request: web.Request) -> web.Response:
 def create_app(
     *,
     service: Any,
-    tokens: Collection[str],
+    tokens: Any,
     tls: bool = False,
     workers: int = 4,
 ) -> web.Application:
     """The reviewers' web app over ``service`` (a :class:`LedgerService`).
 
-    ``tokens``: the server's access tokens (a reviewer signs in with a name and one of them).
+    ``tokens``: the server's :class:`~cashmatch.server.auth.TokenTable` (or plain token
+    strings); a reviewer signs in with a name and one of them (read-only tokens may look but
+    not decide).
     ``tls``: the page is served over HTTPS (cookies get ``Secure``, HSTS is sent).
     """
-    if not tokens:
+    if not len(tokens):
         raise InvalidInput("the reviewers' page needs at least one access token to sign in with")
     app = web.Application(
         middlewares=[security_headers, require_session], client_max_size=1024 * 1024
     )
     app[SERVICE] = service
-    app[SESSIONS] = Sessions(tokens=list(tokens))
+    app[SESSIONS] = Sessions(tokens=tokens)
     app[ENV] = make_env()
     app[POOL] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cashmatch-web")
     app[CONFIG] = {"tls": tls}
@@ -554,7 +564,7 @@ def create_app(
 async def start_http(
     *,
     service: Any,
-    tokens: Collection[str],
+    tokens: Any,
     host: str = "127.0.0.1",
     port: int = 8080,
     ssl_context: Any = None,
@@ -562,9 +572,9 @@ async def start_http(
     """Start the page on the running loop (beside grpc.aio); returns the runner and the bound
     port (``port=0`` picks a free one). Stop with ``await runner.cleanup()``."""
     app = create_app(service=service, tokens=tokens, tls=ssl_context is not None)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5.0)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, ssl_context=ssl_context, shutdown_timeout=5.0)
+    site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
     await site.start()
     bound = port
     server = getattr(site, "_server", None)
@@ -580,3 +590,42 @@ def parse_addr(addr: str) -> tuple[str, int]:
         raise InvalidInput(f"--http: expected HOST:PORT like 127.0.0.1:8080, got {addr!r}")
     host = host.strip("[]") or "127.0.0.1"
     return host, int(port)
+
+
+class WebSidecar:
+    """The page as a door of ``cashmatch serve`` (:class:`cashmatch.server.app.Sidecar`):
+    started on the gRPC loop with the server's one :class:`LedgerService`."""
+
+    def __init__(self, *, addr: str, tokens: Any, ssl_context: Any = None) -> None:
+        self.host, self.port = parse_addr(addr)
+        self.tokens = tokens
+        self.ssl_context = ssl_context
+        self.runner: web.AppRunner | None = None
+
+    async def start(self, service: object) -> None:
+        self.runner, self.port = await start_http(
+            service=service,
+            tokens=self.tokens,
+            host=self.host,
+            port=self.port,
+            ssl_context=self.ssl_context,
+        )
+        scheme = "https" if self.ssl_context is not None else "http"
+        print(f"cashmatch reviewers' page on {scheme}://{self.host}:{self.port}/", flush=True)
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+            self.runner = None
+
+
+def tls_context(cert: str | None, key: str | None) -> Any:
+    """An HTTPS context from the server's ``--tls-cert``/``--tls-key`` (``None`` without)."""
+    if not (cert and key):
+        return None
+    import ssl
+
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(cert, key)
+    return ctx

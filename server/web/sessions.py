@@ -12,8 +12,8 @@ import secrets
 import threading
 import time
 import unicodedata
-from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
 
 COOKIE = "cashmatch_session"
 MAX_NAME = 64
@@ -26,6 +26,7 @@ class Session:
     csrf: str
     created: float
     last_seen: float
+    can_decide: bool = True  # a read-only token may look, not decide
 
 
 def clean_reviewer_name(raw: str) -> str | None:
@@ -44,12 +45,14 @@ class Sessions:
     def __init__(
         self,
         *,
-        tokens: Collection[str],
+        tokens: Any,
         idle_seconds: float = 8 * 3600,
         max_seconds: float = 12 * 3600,
         max_sessions: int = 10_000,
     ) -> None:
-        self._tokens = [t.encode() for t in tokens if t]
+        # the server's TokenTable (token -> principal with scopes), or plain token strings
+        self._table = tokens if hasattr(tokens, "lookup") else None
+        self._tokens = [] if self._table is not None else [t.encode() for t in tokens if t]
         self.idle_seconds = idle_seconds
         self.max_seconds = max_seconds
         self.max_sessions = max_sessions
@@ -57,12 +60,20 @@ class Sessions:
         self._lock = threading.Lock()
         self._failures: dict[str, list[float]] = {}
 
-    def token_ok(self, token: str) -> bool:
-        given = (token or "").encode()
+    def check_token(self, token: str) -> tuple[bool, bool]:
+        """``(valid, may_decide)`` for a token typed at sign-in (constant-time compare)."""
+        if not token:
+            return False, False
+        if self._table is not None:
+            principal = self._table.lookup(token)
+            if principal is None:
+                return False, False
+            return True, "write" in getattr(principal, "scopes", {"write"})
+        given = token.encode()
         ok = False
         for known in self._tokens:  # constant time per token; no early exit
             ok |= hmac.compare_digest(given, known)
-        return ok and bool(given)
+        return ok, ok
 
     # -- throttle: at most `limit` failed sign-ins per client per `window` seconds
     def throttled(self, client: str, *, limit: int = 10, window: float = 600.0) -> bool:
@@ -76,7 +87,7 @@ class Sessions:
         with self._lock:
             self._failures.setdefault(client, []).append(time.monotonic())
 
-    def create(self, reviewer: str) -> Session:
+    def create(self, reviewer: str, *, can_decide: bool = True) -> Session:
         now = time.time()
         session = Session(
             sid=secrets.token_urlsafe(32),
@@ -84,6 +95,7 @@ class Sessions:
             csrf=secrets.token_urlsafe(32),
             created=now,
             last_seen=now,
+            can_decide=can_decide,
         )
         with self._lock:
             if len(self._by_id) >= self.max_sessions:

@@ -188,3 +188,118 @@ def seed_day(
         )
     for start in range(0, exceptions, 5_000):
         add_exceptions(service, pays[start : start + 5_000], excs[start : start + 5_000])
+
+
+ACME_NEW_ACCOUNT = "DE44500105175407324931"
+HOSTILE_PAYER = '<img src=x onerror="window.__pwned=1">'
+HOSTILE_REFERENCE = '<script>window.__pwned=2</script> INV-1002 " onmouseover="window.__pwned=3'
+
+
+def seed_small(service: Any, *, today: date | None = None) -> None:
+    """The reviewers' test day: two customers, seven invoices, four exceptions.
+
+    - P1 AMBIGUOUS 1,000.00 from a new Acme account: INV-1000 + INV-1001 settle it exactly;
+    - P2 UNKNOWN_PAYER 550.00 whose payer name and reference are hostile HTML;
+    - P3 SHORT_PAY 2,985.00 for INV-1004 (3,000.00): a 15.00 bank fee;
+    - P4 NO_CANDIDATE 500.00 from Borealis, 45 days old.
+    """
+    today = today or date.today()
+    add_customers(
+        service,
+        [
+            {
+                "customer_id": "C1",
+                "name": "Acme Industrial GmbH",
+                "accounts": ["DE89370400440532013000"],
+                "aliases": [],
+            },
+            {"customer_id": "C2", "name": "Borealis Foods", "accounts": [], "aliases": []},
+        ],
+    )
+    inv = [
+        ("INV-1000", "C1", 60_000),
+        ("INV-1001", "C1", 40_000),
+        ("INV-1002", "C1", 125_000),
+        ("INV-1003", "C1", 9_900),
+        ("INV-1004", "C1", 300_000),
+        ("INV-2001", "C2", 100_000),
+        ("INV-2002", "C2", 50_000),
+    ]
+    names = {"C1": "Acme Industrial GmbH", "C2": "Borealis Foods"}
+    add_invoices(
+        service,
+        [
+            {
+                "invoice_id": i,
+                "customer_id": c,
+                "customer_name": names[c],
+                "amount": a,
+                "currency": "EUR",
+                "issue_date": today - timedelta(days=40),
+                "due_date": today - timedelta(days=10 - k),
+                "po_number": f"PO-77{k}",
+            }
+            for k, (i, c, a) in enumerate(inv)
+        ],
+    )
+    add_exceptions(
+        service,
+        [
+            payment(
+                "P1",
+                100_000,
+                payer="ACME INDUSTRIAL",
+                account=ACME_NEW_ACCOUNT,
+                reference="INV-1000 INV 1001 thanks",
+                value_date=today - timedelta(days=3),
+            ),
+            payment(
+                "P2",
+                55_000,
+                payer=HOSTILE_PAYER,
+                reference=HOSTILE_REFERENCE,
+                value_date=today - timedelta(days=2),
+            ),
+            payment(
+                "P3",
+                298_500,
+                payer="Acme Industrial",
+                account="DE89370400440532013000",
+                reference="INV-1004",
+                value_date=today - timedelta(days=5),
+            ),
+            payment(
+                "P4",
+                50_000,
+                payer="Borealis",
+                reference="see invoice",
+                value_date=today - timedelta(days=45),
+            ),
+        ],
+        [
+            exception(
+                "P1",
+                100_000,
+                S.AMBIGUOUS,
+                ["INV-1000", "INV-1001", "INV-2001"],
+                [0.72, 0.70, 0.40],
+                customer_id="C1",
+                detail="Two invoices together fit the amount; none alone does.",
+            ),
+            exception(
+                "P2", 55_000, S.UNKNOWN_PAYER, ["INV-1002"], [0.31], detail="The payer is unknown."
+            ),
+            exception(
+                "P3",
+                298_500,
+                S.SHORT_PAY,
+                ["INV-1004"],
+                [0.86],
+                customer_id="C1",
+                detail="15.00 short of INV-1004, more than the bank-fee tolerance.",
+            ),
+            exception(
+                "P4", 50_000, S.NO_CANDIDATE, customer_id="C2", detail="No open invoice matches."
+            ),
+        ],
+    )
