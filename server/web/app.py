@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import jinja2
 from aiohttp import web
@@ -363,6 +363,7 @@ def _item_page_model(
     nxt = _neighbour(service, q, payment_id)
     model["next_href"] = V.item_href(nxt, carry) if nxt else None
     model["back_href"] = V.queue_href(carry)
+    model["carry_qs"] = ("?" + urlencode(carry)) if carry else ""
     return model
 
 

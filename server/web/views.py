@@ -295,6 +295,7 @@ def item_model(
     )
 
     target = (exc.customer_id if exc else None) or pay.get("customer_id")
+    confirmed = target is not None
     if target is None:
         for i in cand_ids:
             if i in by_id:
@@ -475,7 +476,11 @@ def item_model(
     ]
     customer = None
     if target is not None:
-        customer = {"customer_id": target, "name": (cust.get(target) or {}).get("name")}
+        customer = {
+            "customer_id": target,
+            "name": (cust.get(target) or {}).get("name"),
+            "confirmed": confirmed,
+        }
     return {
         "p": p,
         "exc": exc_model,
@@ -501,7 +506,7 @@ def item_model(
         "adjustment_reasons": ADJUSTMENT_REASONS,
         "form": {
             "action": form.action,
-            "customer_id": form.customer_id or (target or ""),
+            "customer_id": form.customer_id or (target if confirmed else "") or "",
             "remember": form.remember,
             "note": form.note,
         },

@@ -89,7 +89,12 @@
 
     function action() { const a = actions.find((x) => x.checked); return a ? a.value : null; }
     function selected() { return picks.filter((r) => r.classList.contains("selected")); }
-    function amountInput(row) { return $('input[name="applied_amount"]', row); }
+    // a selectable row's allocation fields live in the row after it (tr.alloc-row)
+    function box(row) {
+      const next = row.nextElementSibling;
+      return next && next.classList.contains("alloc-row") ? next : row;
+    }
+    function amountInput(row) { return $('input[name="applied_amount"]', box(row)); }
 
     function setAction(value) {
       actions.forEach((a) => {
@@ -100,7 +105,7 @@
     }
 
     function enableRow(row, on) {
-      $$("[data-alloc-field]", row).forEach((el) => { el.disabled = !on; });
+      $$("[data-alloc-field]", box(row)).forEach((el) => { el.disabled = !on; });
     }
 
     function appliedTotal(except) {
@@ -125,6 +130,8 @@
         if (rest < 0n) rest = 0n;
         const prefill = open !== null && open < rest ? open : rest;
         amountInput(row).value = plainMinor(prefill, exp);
+        const cust = $('[data-testid="customer-id"]', form);
+        if (cust && !cust.value && row.dataset.customer) cust.value = row.dataset.customer;
         if (action() !== "APPLY") setAction("APPLY");
       }
       refresh();
@@ -140,9 +147,9 @@
         if (!on) continue;
         const input = amountInput(row);
         const v = parseMinor(input.value, exp);
-        const adj = parseMinor($('input[name="adjustment_amount"]', row).value || "0", exp);
+        const adj = parseMinor($('input[name="adjustment_amount"]', box(row)).value || "0", exp);
         const open = parseMinor(row.dataset.open, exp);
-        const left = $("[data-left]", row);
+        const left = $("[data-left]", box(row));
         input.classList.toggle("invalid", v === null || v < 0n);
         if (v === null || v < 0n || adj === null) { bad = true; left.textContent = "not an amount"; continue; }
         applied += v;
@@ -178,7 +185,7 @@
         if (e.target.classList.contains("pick")) { toggle(row, e.target.checked); return; }
         toggle(row);
       });
-      $$("[data-alloc-field]", row).forEach((el) => el.addEventListener("input", refresh));
+      $$("[data-alloc-field]", box(row)).forEach((el) => el.addEventListener("input", refresh));
       if (row.classList.contains("selected")) $(".pick", row).checked = true;
     });
     actions.forEach((a) => a.addEventListener("change", () => setAction(a.value)));
@@ -191,6 +198,7 @@
         $$('[data-testid="open-item"]').forEach((row) => {
           const hit = !q || row.dataset.search.indexOf(q) >= 0;
           row.hidden = !hit;
+          if (box(row) !== row) box(row).hidden = !hit;
           if (hit) shown += 1;
         });
         const count = $("[data-open-count]");
