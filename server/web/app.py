@@ -319,31 +319,12 @@ async def queue(request: web.Request) -> web.Response:
 def _neighbour(service: Any, q: dict[str, str], payment_id: str) -> str | None:
     """The item after ``payment_id`` in the queue's order under the same filters (else the
     first other item): what "Next item" opens."""
+    from cashmatch.server.web.queries import exception_after
+
     try:
         kwargs = V.list_kwargs(q)
-        token = None
-        first_other = None
-        size = 50
-        for _ in range(40):
-            page = service.list_exceptions(page_size=size, page_token=token, **kwargs)
-            ids = [r.payment_id for r in page.items]
-            if first_other is None:
-                first_other = next((i for i in ids if i != payment_id), None)
-            if payment_id in ids:
-                k = ids.index(payment_id)
-                if k + 1 < len(ids):
-                    return ids[k + 1]
-                if page.next_page_token:
-                    more = service.list_exceptions(
-                        page_size=1, page_token=page.next_page_token, **kwargs
-                    )
-                    if more.items:
-                        return more.items[0].payment_id
-                return first_other if first_other != payment_id else None
-            if not page.next_page_token:
-                break
-            token, size = page.next_page_token, 1000
-        return first_other
+        sort = kwargs.pop("sort")
+        return exception_after(service, payment_id=payment_id, sort=sort, **kwargs)
     except CashmatchError:
         return None
 

@@ -9,15 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote, urlencode
 
-import pyarrow as pa
-import pyarrow.compute as pc
 from cashmatch.engine import schema as S
 from cashmatch.engine.money import exponent, format_minor
 from cashmatch.server.web import evidence as ev
+from cashmatch.server.web import queries as Q
 
 QUEUE_FILTERS = ("reason", "customer_id", "currency", "min_amount", "max_amount", "older_than_days")
 QUEUE_KEYS = (*QUEUE_FILTERS, "sort", "page_size")
@@ -205,13 +203,6 @@ class DecisionForm:
     lines: list[tuple[str, str, str, str]] = field(default_factory=list)  # id, amount, adj, why
 
 
-def _invoice_rows(table: pa.Table) -> dict[str, dict[str, Any]]:
-    out = {}
-    for r in table.to_pylist():
-        out[r["invoice_id"]] = r
-    return out
-
-
 def _open_item(r: dict[str, Any], currency: str, lines: dict[str, tuple[str, str, str]]):
     inv_id = r["invoice_id"]
     line = lines.get(inv_id)
@@ -244,23 +235,6 @@ def _open_item(r: dict[str, Any], currency: str, lines: dict[str, tuple[str, str
     }
 
 
-def _find_mask(invoices: pa.Table, text: str, currency: str) -> pa.Array:
-    """Open invoices whose id, PO, customer id or name contains ``text``, or whose open amount
-    equals it (a decimal amount); vectorised over the cached ledger."""
-    mask = None
-    for col in ("invoice_id", "po_number", "customer_id", "customer_name"):
-        hit = pc.fill_null(pc.match_substring(invoices.column(col), text, ignore_case=True), False)
-        mask = hit if mask is None else pc.or_(mask, hit)
-    try:
-        value = Decimal(text.replace(",", ""))
-        minor = value.scaleb(exponent(currency))
-        if minor == minor.to_integral_value():
-            mask = pc.or_(mask, pc.equal(invoices.column("amount"), int(minor)))
-    except (InvalidOperation, ValueError):
-        pass
-    return mask
-
-
 def item_model(
     service: Any,
     payment_id: str,
@@ -276,23 +250,13 @@ def item_model(
     currency = pay["currency"]
     form = form or DecisionForm()
     lines = {i: (a, adj, why) for i, a, adj, why in form.lines}
-    invoices, customers = service.ledger()
 
     cand_ids = list(exc.candidates) if exc else []
     scores = list(exc.candidate_scores) if exc else []
     wanted = list(dict.fromkeys(cand_ids + list(lines)))
-    by_id = (
-        _invoice_rows(
-            invoices.filter(
-                pc.is_in(invoices.column("invoice_id"), value_set=pa.array(wanted, pa.string()))
-            )
-        )
-        if wanted
-        else {}
-    )
-    closed = (
-        service.store.invoice_states([i for i in cand_ids if i not in by_id]) if cand_ids else {}
-    )
+    by_id = {r["invoice_id"]: r for r in Q.open_invoices_by_id(service, wanted)}
+    gone = [i for i in cand_ids if i not in by_id]
+    closed = service.store.invoice_states(gone) if gone else {}
 
     target = (exc.customer_id if exc else None) or pay.get("customer_id")
     confirmed = target is not None
@@ -310,16 +274,7 @@ def item_model(
         | {s["customer_id"] for s in closed.values()}
     )
     cust_ids.discard(None)
-    cust_rows = (
-        customers.filter(
-            pc.is_in(
-                customers.column("customer_id"), value_set=pa.array(sorted(cust_ids), pa.string())
-            )
-        ).to_pylist()
-        if cust_ids
-        else []
-    )
-    cust = {c["customer_id"]: c for c in cust_rows}
+    cust = Q.customers_by_id(service, sorted(cust_ids))
 
     # the payment, its remittance lines
     reference = pay.get("reference") or ""
@@ -399,30 +354,22 @@ def item_model(
         candidates.append(item)
 
     # the customer's other open items, or the invoices a search found
-    exclude = pa.array(cand_ids, pa.string())
-    same_cur = pc.equal(invoices.column("currency"), currency)
     open_items: list[dict[str, Any]] = []
     truncated = False
     if find:
-        mask = pc.and_(same_cur, _find_mask(invoices, find, currency))
-        found = invoices.filter(
-            pc.and_(mask, pc.invert(pc.is_in(invoices.column("invoice_id"), value_set=exclude)))
+        found, truncated = Q.find_open_invoices(
+            service, text=find, currency=currency, exclude=cand_ids, limit=MAX_FOUND
         )
-        truncated = found.num_rows > MAX_FOUND
-        open_items = [_open_item(r, currency, lines) for r in found.slice(0, MAX_FOUND).to_pylist()]
+        open_items = [_open_item(r, currency, lines) for r in found]
     elif target is not None:
-        mine = invoices.filter(
-            pc.and_(
-                pc.and_(pc.equal(invoices.column("customer_id"), target), same_cur),
-                pc.invert(pc.is_in(invoices.column("invoice_id"), value_set=exclude)),
-            )
+        mine, truncated = Q.customer_open_invoices(
+            service,
+            customer_id=target,
+            currency=currency,
+            exclude=cand_ids,
+            limit=MAX_OPEN_ITEMS,
         )
-        if mine.num_rows:
-            mine = mine.sort_by([("due_date", "ascending"), ("invoice_id", "ascending")])
-        truncated = mine.num_rows > MAX_OPEN_ITEMS
-        open_items = [
-            _open_item(r, currency, lines) for r in mine.slice(0, MAX_OPEN_ITEMS).to_pylist()
-        ]
+        open_items = [_open_item(r, currency, lines) for r in mine]
     shown = {c["invoice_id"] for c in candidates} | {o["invoice_id"] for o in open_items}
     for inv_id in lines:  # invoices the reviewer chose from a search: keep them on the page
         if inv_id not in shown and inv_id in by_id:

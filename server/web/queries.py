@@ -1,0 +1,237 @@
+"""Reads the page needs that the service does not offer yet (additive; no decision here).
+
+``exception_after``: the open exception that follows a payment in the queue's order under the
+queue's filters — what "Next item" opens. One keyset query on the store's queue index instead
+of paging through ``list_exceptions`` (which pays two counts per page). If the service grows
+``list_exceptions(..., after_payment_id=...)`` this file goes away.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from cashmatch.server.service import _decimal_e4  # the service's one amount-filter parser
+from cashmatch.server.store import SORTS, ExceptionQuery
+
+
+def queue_query(
+    *,
+    reason: str | None = None,
+    customer_id: str | None = None,
+    currency: str | None = None,
+    min_amount: str | None = None,
+    max_amount: str | None = None,
+    older_than_days: int | None = None,
+    today: date | None = None,
+) -> ExceptionQuery:
+    """The store query of the open queue under these filters (as ``list_exceptions`` builds
+    it)."""
+    before = None
+    if older_than_days is not None:
+        before = ((today or datetime.now(UTC).date()) - timedelta(days=older_than_days)).isoformat()
+    return ExceptionQuery(
+        status="open",
+        reason=reason or None,
+        customer_id=customer_id or None,
+        currency=(currency or "").upper() or None,
+        min_amount_e4=_decimal_e4(min_amount, "min_amount"),
+        max_amount_e4=_decimal_e4(max_amount, "max_amount"),
+        value_date_before=before,
+    )
+
+
+def exception_after(
+    service: Any, *, payment_id: str, sort: str = "age", **filters: Any
+) -> str | None:
+    """The payment id of the open exception after ``payment_id`` in the queue (``sort`` order,
+    ``filters`` as for ``list_exceptions``); the first other one when ``payment_id`` is the
+    last; ``None`` when the queue holds nothing else."""
+    if sort not in SORTS:
+        sort = "age"
+    store = service.store
+    query = queue_query(**filters)
+    current = store.exception_of(payment_id)
+    if current is not None:
+        after = (store.sort_value(current, sort), payment_id)
+        nxt = store.query_exceptions(query, sort=sort, after=after, limit=1)
+        if nxt:
+            return nxt[0].payment_id
+    first = store.query_exceptions(query, sort=sort, after=None, limit=2)
+    return next((r.payment_id for r in first if r.payment_id != payment_id), None)
+
+
+# --------------------------------------------------------------------------- ledger reads
+#
+# The item page needs a few invoices and customers, not the whole ledger: ``service.ledger()``
+# re-reads every open invoice after each write (~170 ms for 20k invoices), and every decision is
+# a write. These targeted reads use the SQLite store's indexes; another store falls back to the
+# service's cached ledger. (Wanted in the Store interface: ``open_invoices(customer_id=,
+# currency=, search=, limit=)`` and ``customers(customer_ids=)``.)
+
+_INVOICE_SQL = (
+    "SELECT invoice_id, customer_id, customer_name, open_amount, currency, issue_date,"
+    " due_date, po_number, discount_bp, discount_days FROM invoices"
+    " WHERE closed = 0 AND open_amount > 0"
+)
+_INVOICE_KEYS = (
+    "invoice_id",
+    "customer_id",
+    "customer_name",
+    "amount",
+    "currency",
+    "issue_date",
+    "due_date",
+    "po_number",
+    "discount_bp",
+    "discount_days",
+)
+
+
+def _sqlite(service: Any) -> Any:
+    from cashmatch.server.store import SQLiteStore
+
+    return service.store if isinstance(service.store, SQLiteStore) else None
+
+
+def _rows(store: Any, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    cur = store._conn().execute(sql, params)
+    return [dict(zip(_INVOICE_KEYS, r, strict=True)) for r in cur.fetchall()]
+
+
+def open_invoices_by_id(service: Any, invoice_ids: list[str]) -> list[dict[str, Any]]:
+    """The open ones among ``invoice_ids`` (primary-key lookups)."""
+    if not invoice_ids:
+        return []
+    import json
+
+    store = _sqlite(service)
+    if store is None:
+        return service.store.open_invoices(invoice_ids=invoice_ids).to_pylist()
+    # "+closed": look the ids up by primary key, not by scanning the (closed, customer) index
+    return _rows(
+        store,
+        _INVOICE_SQL.replace("WHERE closed = 0", "WHERE +closed = 0")
+        + " AND invoice_id IN (SELECT value FROM json_each(?)) ORDER BY invoice_id",
+        [json.dumps(list(invoice_ids))],
+    )
+
+
+def customer_open_invoices(
+    service: Any, *, customer_id: str, currency: str, exclude: list[str], limit: int
+) -> tuple[list[dict[str, Any]], bool]:
+    """A customer's open invoices in ``currency`` (oldest due first), without ``exclude``;
+    and whether there were more than ``limit``."""
+    import json
+
+    store = _sqlite(service)
+    if store is not None:
+        rows = _rows(
+            store,
+            _INVOICE_SQL + " AND customer_id = ? AND currency = ?"
+            " AND invoice_id NOT IN (SELECT value FROM json_each(?))"
+            " ORDER BY due_date IS NULL, due_date, invoice_id LIMIT ?",
+            [customer_id, currency, json.dumps(exclude), limit + 1],
+        )
+    else:
+        import pyarrow.compute as pc
+
+        inv, _ = service.ledger()
+        mask = pc.and_(
+            pc.and_(
+                pc.equal(inv.column("customer_id"), customer_id),
+                pc.equal(inv.column("currency"), currency),
+            ),
+            pc.invert(pc.is_in(inv.column("invoice_id"), value_set=_arr(exclude))),
+        )
+        rows = inv.filter(mask).sort_by([("due_date", "ascending")]).slice(0, limit + 1)
+        rows = rows.to_pylist()
+    return rows[:limit], len(rows) > limit
+
+
+def find_open_invoices(
+    service: Any, *, text: str, currency: str, exclude: list[str], limit: int
+) -> tuple[list[dict[str, Any]], bool]:
+    """Open invoices in ``currency`` whose id, PO, customer id or name contains ``text``
+    (case-insensitive), or whose open amount equals it."""
+    import json
+    from decimal import Decimal, InvalidOperation
+
+    from cashmatch.engine.money import exponent
+
+    amount = None
+    try:
+        value = Decimal(text.replace(",", "")).scaleb(exponent(currency))
+        if value == value.to_integral_value():
+            amount = int(value)
+    except (InvalidOperation, ValueError):
+        pass
+    store = _sqlite(service)
+    like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    if store is not None:
+        rows = _rows(
+            store,
+            _INVOICE_SQL
+            + " AND currency = ? AND invoice_id NOT IN (SELECT value FROM json_each(?))"
+            " AND (invoice_id LIKE ? ESCAPE '\\' OR po_number LIKE ? ESCAPE '\\'"
+            " OR customer_id LIKE ? ESCAPE '\\' OR customer_name LIKE ? ESCAPE '\\'"
+            " OR open_amount = ?) ORDER BY invoice_id LIMIT ?",
+            [currency, json.dumps(exclude), like, like, like, like, amount, limit + 1],
+        )
+    else:
+        import pyarrow.compute as pc
+
+        inv, _ = service.ledger()
+        mask = None
+        for col in ("invoice_id", "po_number", "customer_id", "customer_name"):
+            hit = pc.fill_null(pc.match_substring(inv.column(col), text, ignore_case=True), False)
+            mask = hit if mask is None else pc.or_(mask, hit)
+        if amount is not None:
+            mask = pc.or_(mask, pc.equal(inv.column("amount"), amount))
+        mask = pc.and_(mask, pc.equal(inv.column("currency"), currency))
+        mask = pc.and_(mask, pc.invert(pc.is_in(inv.column("invoice_id"), value_set=_arr(exclude))))
+        rows = inv.filter(mask).slice(0, limit + 1).to_pylist()
+    return rows[:limit], len(rows) > limit
+
+
+def customers_by_id(service: Any, customer_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """``{customer_id: {name, accounts, aliases}}`` for a few customers."""
+    if not customer_ids:
+        return {}
+    store = _sqlite(service)
+    if store is None:
+        import pyarrow.compute as pc
+
+        _, cust = service.ledger()
+        rows = cust.filter(pc.is_in(cust.column("customer_id"), value_set=_arr(customer_ids)))
+        return {r["customer_id"]: r for r in rows.to_pylist()}
+    import json
+
+    conn = store._conn()
+    ids = json.dumps(sorted(set(customer_ids)))
+    out: dict[str, dict[str, Any]] = {
+        cid: {"customer_id": cid, "name": name, "accounts": [], "aliases": []}
+        for cid, name in conn.execute(
+            "SELECT customer_id, name FROM customers"
+            " WHERE customer_id IN (SELECT value FROM json_each(?))",
+            (ids,),
+        )
+    }
+    for table, col, key in (
+        ("customer_accounts", "account", "accounts"),
+        ("customer_aliases", "alias", "aliases"),
+    ):
+        for value, cid in conn.execute(
+            f"SELECT DISTINCT {col}, customer_id FROM {table}"
+            " WHERE customer_id IN (SELECT value FROM json_each(?))",
+            (ids,),
+        ):
+            if cid in out:
+                out[cid][key].append(value)
+    return out
+
+
+def _arr(values: list[str]) -> Any:
+    import pyarrow as pa
+
+    return pa.array(values, pa.string())
