@@ -16,13 +16,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from cashmatch.engine import schema as S
 from cashmatch.engine.errors import InvalidInput, RowProblem
-from cashmatch.engine.money import format_minor, format_minor_array, parse_minor_array
+from cashmatch.engine.money import (
+    format_minor,
+    format_minor_array,
+    parse_minor_array,
+    to_minor,
+)
 from cashmatch.engine.policy import Policy
 from cashmatch.engine.result import Summary
 from cashmatch.server.pb import cash_application_pb2 as pb
 from cashmatch.server.store import AuditEntry, ExceptionRecord
 
 _MAX_ERRORS = 5
+SMALL_BATCH = 256  # rows below which scalar exact conversion beats the vectorised one
 
 
 def _raise(errors: list[str]) -> None:
@@ -55,11 +61,34 @@ def _money(
     missing = np.asarray(text.is_null(), dtype=bool)
     if required:
         _required(text, what, name, errors)
+    if len(values) <= SMALL_BATCH:
+        return _money_small(values, currency, missing, what, name, errors)
     minor, errs = parse_minor_array(text, currency)
     bad = np.not_equal(errs, None) & ~missing
     for i in np.flatnonzero(bad)[: _MAX_ERRORS + 1]:
         errors.append(f"{what}[{i}].{name}: {errs[i]} (got {values[i]!r})")
     return pa.array(minor, pa.int64(), mask=missing)
+
+
+def _money_small(
+    values: list[str],
+    currency: pa.Array,
+    missing: np.ndarray,
+    what: str,
+    name: str,
+    errors: list[str],
+) -> pa.Array:
+    """The same exact conversion for a few rows: the vectorised one has ~1 ms of fixed cost,
+    which is most of a 100-payment Match."""
+    out = np.zeros(len(values), dtype=np.int64)
+    for i, (text, cur) in enumerate(zip(values, currency.to_pylist(), strict=True)):
+        if missing[i]:
+            continue
+        try:
+            out[i] = to_minor(text, cur or "")
+        except InvalidInput as exc:
+            errors.append(f"{what}[{i}].{name}: {exc}")
+    return pa.array(out, pa.int64(), mask=missing)
 
 
 def _dates(values: list[str], what: str, name: str, errors: list[str]) -> pa.Array:
@@ -96,7 +125,7 @@ def invoices_from_proto(
     amount = _money([m.amount for m in msgs], cur, what, "amount", errors, required=True)
     disc = _money(
         [m.discount_pct for m in msgs],
-        pa.array(["USD"] * len(msgs)),
+        pa.array(["USD"] * len(msgs), pa.string()),
         what,
         "discount_pct",
         errors,
@@ -151,7 +180,7 @@ def payments_from_proto(msgs: Sequence[pb.Payment], what: str = "payments") -> p
     vdate = _dates([m.value_date for m in msgs], what, "value_date", errors)
     _required(_text([m.value_date for m in msgs]), what, "value_date", errors)
     direction = pc.utf8_upper(_text([m.direction for m in msgs]))
-    ok = pc.fill_null(pc.is_in(direction, value_set=pa.array(["CRDT", "DBIT"])), True)
+    ok = pc.or_(direction.is_null(), pc.is_in(direction, value_set=pa.array(["CRDT", "DBIT"])))
     for i in np.flatnonzero(~np.asarray(ok, dtype=bool))[:_MAX_ERRORS]:
         errors.append(f"{what}[{i}].direction: expected CRDT or DBIT")
     _raise(errors)

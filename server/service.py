@@ -1132,6 +1132,25 @@ class LedgerService:
             at=at,
         )
 
+    # ------------------------------------------------------------------ ledger reads
+
+    def open_items(
+        self,
+        *,
+        customer_id: str | None = None,
+        invoice_ids: Sequence[str] | None = None,
+        search: str | None = None,
+        limit: int = 200,
+    ) -> pa.Table:
+        """Open invoices (:data:`schema.INVOICES`, ``amount`` = open amount) of a customer, or
+        by id (e.g. an exception's candidates), optionally filtered by a substring of the
+        invoice id or PO number. For the reviewer's "other open items" and candidate details."""
+        if limit <= 0 or limit > 10_000:
+            raise InvalidInput("limit: must be 1..10000")
+        return self.store.open_invoices(
+            invoice_ids=invoice_ids, customer_id=customer_id, search=search, limit=limit
+        )
+
     # ------------------------------------------------------------------ payments
 
     def get_payment(self, payment_id: str) -> PaymentView:

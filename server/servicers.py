@@ -23,6 +23,7 @@ from cashmatch.server.service import AllocationInput, AlreadyResolved, LedgerSer
 
 log = logging.getLogger("cashmatch.server")
 T = TypeVar("T")
+INLINE_MATCH_ROWS = 2_000
 
 
 def _caller() -> str:
@@ -75,6 +76,9 @@ class CashApplicationServicer(pb_grpc.CashApplicationServicer):
     async def _run(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
         return await asyncio.to_thread(fn, **kwargs)
 
+    async def _inline(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
+        return fn(**kwargs)
+
     @rpc
     async def Match(self, request: pb.MatchRequest, context: Any) -> pb.MatchResponse:  # noqa: N802
         payments = C.payments_from_proto(request.payments)
@@ -82,7 +86,10 @@ class CashApplicationServicer(pb_grpc.CashApplicationServicer):
         customers = C.customers_from_proto(request.customers) if request.customers else None
         remittances = C.remittances_from_proto(request.remittances, payments)
         policy = C.policy_from_proto(request.policy) if request.HasField("policy") else None
-        result = await self._run(
+        # a small stateless match is pure CPU: run it on the loop (a thread hop would only add
+        # GIL hand-offs); a large one goes to a worker thread so the loop keeps serving
+        small = len(request.payments) + len(request.invoices) <= INLINE_MATCH_ROWS
+        result = await (self._inline if small else self._run)(
             self.service.match,
             invoices=invoices if request.invoices else None,
             payments=payments,
@@ -122,6 +129,13 @@ class CashApplicationServicer(pb_grpc.CashApplicationServicer):
         return pb.UpsertCustomersResponse(upserted=n)
 
     async def _submit(self, fn: Callable[..., Any], request: Any) -> dict[str, Any]:
+        log.info(
+            "%s %r (%d bytes) from %s",
+            fn.__name__,
+            request.filename,
+            len(request.content),
+            _caller(),
+        )
         result = await self._run(
             fn,
             content=request.content,

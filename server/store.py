@@ -143,7 +143,14 @@ class Store(Protocol):
     # ledger
     def upsert_invoices(self, invoices: pa.Table, *, closed: np.ndarray, at: str) -> int: ...
     def upsert_customers(self, customers: pa.Table, *, at: str) -> int: ...
-    def open_invoices(self, *, invoice_ids: Sequence[str] | None = None) -> pa.Table: ...
+    def open_invoices(
+        self,
+        *,
+        invoice_ids: Sequence[str] | None = None,
+        customer_id: str | None = None,
+        search: str | None = None,
+        limit: int | None = None,
+    ) -> pa.Table: ...
     def invoice_states(self, invoice_ids: Sequence[str]) -> dict[str, dict[str, Any]]: ...
     def customers(self) -> pa.Table: ...
     def customer_exists(self, customer_id: str) -> bool: ...
@@ -605,8 +612,17 @@ class SQLiteStore:
         )
         return t.num_rows
 
-    def open_invoices(self, *, invoice_ids: Sequence[str] | None = None) -> pa.Table:
-        """Open invoices in :data:`schema.INVOICES` with ``amount`` = the open amount."""
+    def open_invoices(
+        self,
+        *,
+        invoice_ids: Sequence[str] | None = None,
+        customer_id: str | None = None,
+        search: str | None = None,
+        limit: int | None = None,
+    ) -> pa.Table:
+        """Open invoices in :data:`schema.INVOICES` with ``amount`` = the open amount.
+
+        ``search`` is a case-insensitive substring of the invoice id or PO number."""
         sql = (
             "SELECT invoice_id, customer_id, customer_name, open_amount, currency, issue_date,"
             " due_date, po_number, discount_bp, discount_days FROM invoices"
@@ -616,7 +632,16 @@ class SQLiteStore:
         if invoice_ids is not None:
             sql += " AND invoice_id IN (SELECT value FROM json_each(?))"
             params.append(json.dumps(list(invoice_ids)))
+        if customer_id is not None:
+            sql += " AND customer_id = ?"
+            params.append(customer_id)
+        if search:
+            sql += " AND (instr(lower(invoice_id), ?) > 0 OR instr(lower(po_number), ?) > 0)"
+            params += [search.lower(), search.lower()]
         sql += " ORDER BY invoice_id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
         rows = self._conn().execute(sql, params).fetchall()
         cols = list(zip(*rows, strict=True)) if rows else [[] for _ in range(10)]
         return pa.Table.from_arrays(

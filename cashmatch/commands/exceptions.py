@@ -115,10 +115,23 @@ def run(args: argparse.Namespace) -> int:
         ]
         if args.resolved:
             row.append(f"{e.resolution} by {e.resolved_by} at {e.resolved_at[:19]}")
-        t.add_row(*row)
+        t.add_row(*_plain(*row))
     console.print(t)
     if counts:
         console.print("by reason: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     if len(items) < total:
         console.print(f"showing {len(items)} of {total} (--limit 0 for all)")
     return 0
+
+
+def _plain(*cells: object) -> list[object]:
+    """Table cells as plain text: bank data is never read as rich markup."""
+    from rich.text import Text
+
+    out: list[object] = []
+    for c in cells:
+        if isinstance(c, (list, tuple)):
+            out.extend(Text(str(x)) for x in c)
+        else:
+            out.append(Text(str(c)))
+    return out

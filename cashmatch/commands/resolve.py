@@ -55,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     import os
 
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from cashmatch.server.client import connect
@@ -83,9 +84,9 @@ def run(args: argparse.Namespace) -> int:
     d = resp.payment
     console = Console()
     console.print(
-        f"[bold]{d.payment.payment_id}[/]: {d.status} "
+        f"[bold]{escape(d.payment.payment_id)}[/]: {d.status} "
         f"({d.payment.amount} {d.payment.currency}, unapplied {d.unapplied_amount})"
-        + (f", customer {d.customer_id}" if d.customer_id else "")
+        + (f", customer {escape(d.customer_id)}" if d.customer_id else "")
     )
     if d.allocations:
         t = Table(box=None)
@@ -93,11 +94,26 @@ def run(args: argparse.Namespace) -> int:
             t.add_column(c)
         for a in d.allocations:
             t.add_row(
-                a.invoice_id,
-                a.applied_amount,
-                a.adjustment_amount,
-                a.invoice_open_after,
-                a.created_by,
+                *_plain(
+                    a.invoice_id,
+                    a.applied_amount,
+                    a.adjustment_amount,
+                    a.invoice_open_after,
+                    a.created_by,
+                )
             )
         console.print(t)
     return 0
+
+
+def _plain(*cells: object) -> list[object]:
+    """Table cells as plain text: bank data is never read as rich markup."""
+    from rich.text import Text
+
+    out: list[object] = []
+    for c in cells:
+        if isinstance(c, (list, tuple)):
+            out.extend(Text(str(x)) for x in c)
+        else:
+            out.append(Text(str(c)))
+    return out

@@ -75,9 +75,14 @@ def run(args: argparse.Namespace) -> int:
         policy = load_policy(args.policy)
     executor = None
     if args.executor == "ray":
-        from cashmatch.engine import executors  # type: ignore[attr-defined]
+        try:
+            from cashmatch.engine import executors  # type: ignore[attr-defined]
 
-        executor = executors.RayExecutor()
+            executor = executors.RayExecutor()
+        except (ImportError, AttributeError) as exc:
+            from cashmatch.engine.errors import InvalidInput
+
+            raise InvalidInput(f"--executor ray is not available in this build: {exc}") from None
     config = ServerConfig(
         addr=args.addr,
         db=args.db,

@@ -29,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from cashmatch.engine.errors import InvalidInput
@@ -61,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
             s = resp.summary
             head = "[yellow]duplicate: first result[/]" if resp.duplicate else "[green]stored[/]"
             console.print(
-                f"[bold]{path}[/] -> {resp.statement_id} ({head}): {s.payments} payments, "
+                f"[bold]{escape(str(path))}[/] -> {resp.statement_id} ({head}): "
+                f"{s.payments} payments, "
                 f"{s.auto_applied} auto-applied ({s.auto_applied_pct:.1f}%)"
             )
             dup = sum(1 for p in resp.payments if p.status == "DUPLICATE")
@@ -90,20 +92,37 @@ def run(args: argparse.Namespace) -> int:
                     t.add_column(col)
                 for e in list(resp.exceptions)[: args.show]:
                     t.add_row(
-                        e.payment_id,
-                        e.reason,
-                        f"{e.unapplied_amount} {e.currency}",
-                        ", ".join(e.candidates[:3]),
-                        e.detail,
+                        *_plain(
+                            e.payment_id,
+                            e.reason,
+                            f"{e.unapplied_amount} {e.currency}",
+                            ", ".join(e.candidates[:3]),
+                            e.detail,
+                        )
                     )
                 console.print(t)
                 if len(resp.exceptions) > args.show:
                     console.print(f"  ... and {len(resp.exceptions) - args.show} more")
             for prob in resp.problems:
                 where = f"{prob.source}:{prob.line}" + (f" [{prob.column}]" if prob.column else "")
-                console.print(f"[red]problem[/] {where}: {prob.reason}", highlight=False)
+                console.print(
+                    f"[red]problem[/] {escape(where)}: {escape(prob.reason)}", highlight=False
+                )
             if resp.problems:
                 worst = max(worst, 1)
     finally:
         client.close()
     return worst
+
+
+def _plain(*cells: object) -> list[object]:
+    """Table cells as plain text: bank data is never read as rich markup."""
+    from rich.text import Text
+
+    out: list[object] = []
+    for c in cells:
+        if isinstance(c, (list, tuple)):
+            out.extend(Text(str(x)) for x in c)
+        else:
+            out.append(Text(str(c)))
+    return out

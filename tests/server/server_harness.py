@@ -68,6 +68,22 @@ class ServerProcess:
         self.kill()
         raise RuntimeError(f"server did not start: {buf!r} {err}")
 
+    def wait_stderr(self, pattern: bytes, timeout: float = 60.0) -> bytes:
+        """Read the server's log until ``pattern`` appears (start it with ``-v``)."""
+        assert self.proc is not None
+        deadline = time.monotonic() + timeout
+        buf = b""
+        while time.monotonic() < deadline and pattern not in buf:
+            ready, _, _ = select.select([self.proc.stderr], [], [], 0.2)
+            if ready:
+                chunk = os.read(self.proc.stderr.fileno(), 65536)
+                if not chunk:
+                    break
+                buf += chunk
+        if pattern not in buf:
+            raise AssertionError(f"server never logged {pattern!r}: {buf[-2000:]!r}")
+        return buf
+
     @property
     def addr(self) -> str:
         return f"127.0.0.1:{self.port}"

@@ -341,3 +341,12 @@ def test_remembered_payer_is_auto_applied_next_time(ledger: LedgerService) -> No
     )
     assert r.payments.column("status").to_pylist() == [APPLIED]
     assert ledger.get_payment("P2").allocations.column("invoice_id").to_pylist() == ["INV-4"]
+
+
+def test_open_items_for_the_reviewer(ledger: LedgerService) -> None:
+    items = ledger.open_items(customer_id="C1")
+    assert items.column("invoice_id").to_pylist() == ["INV-1", "INV-2"]
+    assert ledger.open_items(search="inv-3").column("customer_id").to_pylist() == ["C2"]
+    assert ledger.open_items(invoice_ids=["INV-9", "NOPE"]).num_rows == 1
+    with pytest.raises(InvalidInput):
+        ledger.open_items(limit=0)
