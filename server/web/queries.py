@@ -189,3 +189,25 @@ def _arr(values: list[str]) -> Any:
     import pyarrow as pa
 
     return pa.array(values, pa.string())
+
+
+def customers_like(service: Any, payer_name: str, *, limit: int = 3) -> list[dict[str, Any]]:
+    """Customers whose name or alias resembles ``payer_name`` (rapidfuzz token-set ratio >= 70),
+    best first: ``[{customer_id, name, score}]``. For a payer the engine could not identify."""
+    from rapidfuzz import fuzz, process
+
+    customers = service.store.customers()
+    if customers.num_rows == 0:
+        return []
+    ids = customers.column("customer_id").to_pylist()
+    names = customers.column("name").to_pylist()
+    found = process.extract(
+        payer_name.casefold(),
+        [n.casefold() for n in names],
+        scorer=fuzz.token_set_ratio,
+        limit=limit,
+        score_cutoff=70,
+    )
+    return [
+        {"customer_id": ids[i], "name": names[i], "score": round(score)} for _, score, i in found
+    ]

@@ -370,6 +370,10 @@ def item_model(
             limit=MAX_OPEN_ITEMS,
         )
         open_items = [_open_item(r, currency, lines) for r in mine]
+    # no identified customer: whose name resembles the payer's? (a lead for the search)
+    lookalikes: list[dict[str, Any]] = []
+    if target is None and not find and pay.get("payer_name"):
+        lookalikes = Q.customers_like(service, pay["payer_name"], limit=3)
     shown = {c["invoice_id"] for c in candidates} | {o["invoice_id"] for o in open_items}
     for inv_id in lines:  # invoices the reviewer chose from a search: keep them on the page
         if inv_id not in shown and inv_id in by_id:
@@ -445,6 +449,7 @@ def item_model(
         "candidates": candidates,
         "open_items": open_items,
         "open_truncated": truncated,
+        "lookalikes": lookalikes,
         "customer": customer,
         "find": find,
         "allocations": allocations,

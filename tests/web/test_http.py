@@ -255,3 +255,56 @@ def test_read_only_token_may_look_but_not_decide(client, service):
     )
     assert status == 403 and "read-only" in body
     assert service.store.exception_of("P4").status == "open"
+
+
+def test_unknown_payer_gets_customers_whose_name_resembles_it(client, service):
+    from web_seed import add_exceptions, exception, payment
+
+    add_exceptions(
+        service,
+        [payment("P5", 12_345, payer="BOREALIS FOODS LTD", reference="thanks")],
+        [exception("P5", 12_345, "UNKNOWN_PAYER")],
+    )
+    client.signin()
+    _, _, body = client.get("/exceptions/P5")
+    assert 'data-testid="lookalike" data-customer-id="C2"' in body
+    assert "The payer is not identified" in body
+    _, _, body = client.get("/exceptions/P5?find=C2")
+    assert re.findall(r'data-testid="open-item" data-invoice-id="([^"]+)"', body) == [
+        "INV-2001",
+        "INV-2002",
+    ]
+
+
+def test_under_tls_the_cookie_is_secure_and_hsts_is_sent(service):
+    from web_harness import LiveApp as _Live
+
+    class TlsFlagged(_Live):
+        def _main(self) -> None:  # same app with the TLS flag (the proxy or socket does TLS)
+            import asyncio
+
+            from aiohttp import web
+            from cashmatch.server.web.app import create_app
+
+            asyncio.set_event_loop(self.loop)
+            self.runner = web.AppRunner(
+                create_app(service=self.service, tokens=self.tokens, tls=True)
+            )
+            self.loop.run_until_complete(self.runner.setup())
+            site = web.TCPSite(self.runner, "127.0.0.1", 0)
+            self.loop.run_until_complete(site.start())
+            self.port = site._server.sockets[0].getsockname()[1]
+            self._ready.set()
+            self.loop.run_forever()
+            self.loop.run_until_complete(self.runner.cleanup())
+            self.loop.close()
+
+    app = TlsFlagged(service, [TOKEN]).start()
+    try:
+        c = Client(app.port)
+        status, headers, _ = c.post("/signin", {"name": "alice", "token": TOKEN})
+        assert status == 303
+        assert "Secure" in headers["Set-Cookie"] and "HttpOnly" in headers["Set-Cookie"]
+        assert headers["Strict-Transport-Security"].startswith("max-age=")
+    finally:
+        app.stop()

@@ -233,7 +233,12 @@
       if (typing(t)) return;
       if (keyAction[e.key]) { e.preventDefault(); setAction(keyAction[e.key]); return; }
       if (e.key === "m") { e.preventDefault(); const r = $('[data-testid="remember"]'); if (r && !r.disabled) r.checked = !r.checked; return; }
-      if (e.key === "/") { e.preventDefault(); if (search) search.focus(); return; }
+      if (e.key === "/") {
+        e.preventDefault();
+        const s = search || $('[data-testid="find-invoice"]');
+        if (s) s.focus();
+        return;
+      }
       if (e.key === "n") { const a = $("[data-next-item]"); if (a) window.location.href = a.href; return; }
       if (e.key === "q" || e.key === "u") { const a = $("[data-back]"); if (a) window.location.href = a.href; return; }
       if (/^[1-9]$/.test(e.key)) {
