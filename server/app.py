@@ -144,8 +144,10 @@ async def run(
         await stop.wait()
     finally:
         await health_servicer.enter_graceful_shutdown()
-        for car in reversed(sidecars):
-            await car.stop()
-        await server.stop(config.grace_s)  # new calls refused, in-flight calls finish
+        # new calls are refused from here on, in-flight calls get grace_s to finish
+        stopping = asyncio.ensure_future(server.stop(config.grace_s))
+        await asyncio.sleep(0.05)
+        log.info("stopping: new calls are refused, calls in flight get %ss", config.grace_s)
+        await asyncio.gather(stopping, *(car.stop() for car in reversed(sidecars)))
         store.close()
         log.info("cashmatch stopped")

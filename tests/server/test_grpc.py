@@ -305,6 +305,10 @@ def test_sigterm_finishes_in_flight_and_refuses_new(tmp_path: Path) -> None:
     )
     srv.wait_stderr(b"submit_statement 'big.csv'")  # the server is working on it
     srv.proc.send_signal(15)
+    srv.wait_stderr(b"stopping: new calls are refused")
+    code, _ = _code(stub.ListExceptions, pb.ListExceptionsRequest(), metadata=AUTH, timeout=5)
+    # refused: grpc answers CANCELLED on a connection being drained, UNAVAILABLE on a new one
+    assert code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED)
     resp = future.result(timeout=120)
     assert len(resp.payments) == 20_000
     rc = srv.proc.wait(60)
