@@ -359,7 +359,7 @@ async def item(request: web.Request) -> web.Response:
     return await _page(request, "item.html", result=None, **model)
 
 
-def _decision_form(form: Any) -> V.DecisionForm:
+def _decision_form(form: Any) -> tuple[V.DecisionForm, int, int]:
     ids = [str(x) for x in form.getall("invoice_id", [])]
     amounts = [str(x) for x in form.getall("applied_amount", [])]
     adjs = [str(x) for x in form.getall("adjustment_amount", [])]
