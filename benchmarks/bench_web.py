@@ -34,8 +34,10 @@ def big(tmp_path_factory):
     service = LedgerService(store)
     t0 = time.perf_counter()
     seed_day(service, exceptions=N_EXCEPTIONS, invoices=N_INVOICES, customers=500)
-    print(f"\nseeded {N_EXCEPTIONS} exceptions / {N_INVOICES} invoices in "
-          f"{time.perf_counter() - t0:.1f} s")
+    print(
+        f"\nseeded {N_EXCEPTIONS} exceptions / {N_INVOICES} invoices in "
+        f"{time.perf_counter() - t0:.1f} s"
+    )
     app = LiveApp(service, [TOKEN]).start()
     client = Client(app.port).signin("bench")
     yield service, client
@@ -56,8 +58,10 @@ def _timed(client: Client, paths: list[str]) -> list[float]:
 def _report(name: str, ms: list[float], benchmark) -> None:
     ms = sorted(ms)
     q = statistics.quantiles(ms, n=100)
-    line = (f"{name}: n={len(ms)} p50={q[49]:.1f} ms p95={q[94]:.1f} ms p99={q[98]:.1f} ms "
-            f"max={ms[-1]:.1f} ms (target p95 <= 100 ms)")
+    line = (
+        f"{name}: n={len(ms)} p50={q[49]:.1f} ms p95={q[94]:.1f} ms p99={q[98]:.1f} ms "
+        f"max={ms[-1]:.1f} ms (target p95 <= 100 ms)"
+    )
     print(line)
     benchmark.extra_info[name] = {"p50_ms": q[49], "p95_ms": q[94], "p99_ms": q[98]}
 
@@ -65,9 +69,16 @@ def _report(name: str, ms: list[float], benchmark) -> None:
 def test_queue_page_p95(big, benchmark):
     _, client = big
     rng = random.Random(1)
-    filters = ["", "?reason=AMBIGUOUS", "?sort=-amount", "?older_than_days=30",
-               "?min_amount=100&max_amount=5000", "?customer_id=C00042", "?page_size=200",
-               "?reason=UNKNOWN_PAYER&sort=-age"]
+    filters = [
+        "",
+        "?reason=AMBIGUOUS",
+        "?sort=-amount",
+        "?older_than_days=30",
+        "?min_amount=100&max_amount=5000",
+        "?customer_id=C00042",
+        "?page_size=200",
+        "?reason=UNKNOWN_PAYER&sort=-age",
+    ]
     paths = [f"/exceptions{rng.choice(filters)}" for _ in range(REQUESTS)]
     _timed(client, paths[:10])  # warm up
     _report("queue page", _timed(client, paths), benchmark)
@@ -91,7 +102,7 @@ def test_item_page_after_a_decision(big, benchmark):
     service, client = big
     ms = []
     rng = random.Random(3)
-    for k in range(20):
+    for _ in range(20):
         pid = f"P{rng.randrange(N_EXCEPTIONS):07d}"
         if service.store.exception_of(pid, open_only=True) is None:
             continue
