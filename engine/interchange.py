@@ -410,3 +410,79 @@ def write_allocations(table: pa.Table, path: Path) -> None:
 
 def write_exceptions(table: pa.Table, path: Path) -> None:
     write_table(sort_exceptions(table), path, csv_view=exceptions_for_csv)
+
+
+# ---------------------------------------------------------------- inputs and exceptions, both ways
+
+EXCEPTION_COLUMNS = [
+    Column("payment_id", "str", True),
+    Column("reason", "str", True),
+    Column("unapplied_amount", "money", True),
+    Column("candidates", "list"),
+    Column("detail", "str"),
+    Column("currency", "str"),
+    Column("customer_id", "str"),
+]
+
+
+def read_exceptions(src: Source, *, source: str | None = None) -> ReadResult:
+    return read_table(src, EXCEPTION_COLUMNS, S.EXCEPTIONS, source=source)
+
+
+def interchange_view(table: pa.Table, columns: Sequence[Column], *, parquet: bool) -> pa.Table:
+    """The interchange columns of ``table`` (a table in an engine schema), ready to write.
+
+    CSV: money as decimal strings, lists ``;``-joined, percentages as decimals. Parquet: money
+    stays int64 minor units beside ``currency``, lists stay lists, percentages as decimals (the
+    reader parses them the same way from both).
+    """
+    n = table.num_rows
+    cur = table.column("currency") if "currency" in table.column_names else pa.nulls(n, pa.string())
+    out: dict[str, pa.Array | pa.ChunkedArray] = {}
+    for col in columns:
+        target = col.target or col.name
+        if target not in table.column_names:
+            continue
+        values = table.column(target)
+        if col.kind == "money":
+            if not parquet:
+                text = format_minor_array(pc.fill_null(values, 0), cur)
+                values = pc.if_else(pc.is_null(values), pa.scalar(None, pa.string()), text)
+        elif col.kind == "percent_bp":
+            text = format_minor_array(pc.fill_null(values, 0), pa.array(["USD"] * n, pa.string()))
+            values = pc.if_else(pc.is_null(values), pa.scalar(None, pa.string()), text)
+        elif col.kind == "list" and not parquet:
+            values = pc.binary_join(values, ";")
+        out[col.name] = values
+    return pa.table(out)
+
+
+def _write_input(table: pa.Table, path: Path, columns: Sequence[Column]) -> None:
+    path = Path(path)
+    if path.suffix == ".parquet":
+        view = interchange_view(table, columns, parquet=True)
+        meta = {b"amounts": b"int64 minor units per ISO 4217 exponent of currency"}
+        pq.write_table(view.replace_schema_metadata(meta), path)
+    else:
+        pacsv.write_csv(
+            interchange_view(table, columns, parquet=False),
+            path,
+            write_options=pacsv.WriteOptions(quoting_style="needed"),
+        )
+
+
+def write_invoices(table: pa.Table, path: Path) -> None:
+    """Open invoices (schema.INVOICES) as ``invoices.csv`` / ``.parquet`` by suffix."""
+    _write_input(table, path, INVOICE_COLUMNS)
+
+
+def write_customers(table: pa.Table, path: Path) -> None:
+    _write_input(table, path, CUSTOMER_COLUMNS)
+
+
+def write_payments(table: pa.Table, path: Path) -> None:
+    _write_input(table, path, PAYMENT_COLUMNS)
+
+
+def write_remittances(table: pa.Table, path: Path) -> None:
+    _write_input(table, path, REMITTANCE_COLUMNS)

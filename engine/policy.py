@@ -39,8 +39,10 @@ class Policy:
     allow_discounts: bool = True
     max_subset_size: int = 8
     """Most invoices one payment may settle when found by amount alone."""
-    subset_time_limit_s: float = 0.05
+    subset_time_limit_s: float = 0.02
     """Time limit for the MILP fallback of one subset search."""
+    subset_time_budget_s: float = 1.0
+    """Time all MILP fallbacks of one day may take together; past it, only exact methods."""
     max_days_before_issue: int = 5
     """A payment dated this many days before an invoice's issue date cannot pay it."""
     auto_apply_rules: frozenset[str] = frozenset(ALL_RULES)
@@ -61,8 +63,8 @@ class Policy:
             raise PolicyError("day counts must not be negative")
         if not 1 <= self.max_subset_size <= 64:
             raise PolicyError(f"max_subset_size must be 1..64, got {self.max_subset_size}")
-        if self.subset_time_limit_s <= 0:
-            raise PolicyError("subset_time_limit_s must be positive")
+        if self.subset_time_limit_s <= 0 or self.subset_time_budget_s < 0:
+            raise PolicyError("subset_time_limit_s must be positive, the budget not negative")
         unknown = set(self.auto_apply_rules) - set(ALL_RULES)
         if unknown:
             raise PolicyError(

@@ -122,6 +122,20 @@ EXCEPTIONS = pa.schema(
     ]
 )
 
+# Truth of a labelled (generated or hand-checked) day: which invoices each payment really pays.
+TRUTH = pa.schema(
+    [
+        pa.field("payment_id", pa.string(), nullable=False),
+        pa.field("scenario", pa.string(), nullable=False),
+        pa.field("matchable", pa.bool_(), nullable=False),
+        pa.field("invoice_ids", pa.list_(pa.string())),  # the invoices this payment pays
+        pa.field("applied_amounts", pa.list_(MONEY)),  # cash applied to each, aligned
+        pa.field("currency", pa.string()),
+        pa.field("customer_id", pa.string()),  # the customer whose invoices are paid
+    ],
+    metadata={b"amounts": b"int64 minor units per ISO 4217 exponent of currency"},
+)
+
 # Exception reasons (interchange contract).
 NO_CANDIDATE = "NO_CANDIDATE"
 AMBIGUOUS = "AMBIGUOUS"

@@ -79,13 +79,14 @@ async def run(
     """Serve until SIGTERM/SIGINT (or ``stop_event``): then health turns NOT_SERVING, new
     calls are refused, in-flight calls get ``grace_s`` to finish, the store is closed."""
     import grpc
+    from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
     from cashmatch.engine.errors import InvalidInput
     from cashmatch.server.auth import make_interceptor
     from cashmatch.server.pb import cash_application_pb2_grpc as pb_grpc
     from cashmatch.server.service import LedgerService
     from cashmatch.server.servicers import CashApplicationServicer
     from cashmatch.server.store import open_store
-    from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
     if len(config.tokens) == 0:
         raise InvalidInput(

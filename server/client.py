@@ -52,6 +52,7 @@ class Client:
 
 def connect(args: argparse.Namespace, *, max_message_mb: int = 64) -> Client:
     import grpc
+
     from cashmatch.server.pb import cash_application_pb2_grpc as pb_grpc
 
     token = args.token or os.environ.get("CASHMATCH_TOKEN", "")

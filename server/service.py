@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
 from cashmatch.engine import schema as S
 from cashmatch.engine.errors import (
     FailedPrecondition,
@@ -157,38 +158,39 @@ class ParsedFile:
 
 
 def _parse_statement(content: bytes, filename: str, format: str | None) -> ParsedFile:
-    """Bank file -> payments (+ remittances). The one place that knows the parsers.
-
-    Today: interchange CSV/Parquet payments. When ``cashmatch.parsers.parse_file`` lands this
-    becomes ``parse_file(content, format=format, source=filename)``.
+    """Bank file -> payments (+ remittances, e.g. CAMT.054). The one place that knows the
+    parsers: :func:`cashmatch.parsers.parse_file` sniffs the format unless ``format`` names it.
     """
-    from cashmatch.engine.interchange import read_payments
+    from cashmatch.parsers import parse_file
 
-    fmt = (format or "").strip().lower()
-    if fmt not in ("", "csv", "interchange", "parquet", "payments"):
-        raise InvalidInput(
-            f"{filename or '<content>'}: format {format!r} is not supported by this server "
-            "(supported: csv, parquet)"
-        )
-    res = read_payments(content, source=filename or "<content>")
-    kind = "parquet" if content[:4] == b"PAR1" else "csv"
-    return ParsedFile(kind, res.table, S.empty(S.REMITTANCES), list(res.problems))
+    res = parse_file(
+        content, format=(format or None), source=filename or "<content>", kind="payments"
+    )
+    return ParsedFile(res.format, res.payments, res.remittances, list(res.problems))
 
 
 def _parse_remittance(
     content: bytes, filename: str, format: str | None, store: Store
 ) -> ParsedFile:
-    """Remittance advice -> remittance lines; lines without a currency take their payment's."""
+    """Remittance advice (CSV, Parquet, EDI 820, CAMT.054) -> remittance lines.
+
+    Interchange CSV lines without a currency column take their payment's currency (looked up
+    among the payments already received)."""
+    from cashmatch.parsers import parse_file, sniff
+
+    name = filename or "<content>"
+    fmt = (format or "").strip().lower() or sniff(content[:65536], kind="remittances")
+    if fmt not in ("remittance-csv", "remittances", "interchange-parquet", "parquet"):
+        res = parse_file(content, format=(format or None), source=name, kind="remittances")
+        return ParsedFile(res.format, S.empty(S.PAYMENTS), res.remittances, list(res.problems))
+    return _parse_interchange_remittance(content, name, store)
+
+
+def _parse_interchange_remittance(content: bytes, name: str, store: Store) -> ParsedFile:
     import pyarrow.csv as pacsv
+
     from cashmatch.engine.interchange import read_remittances
 
-    fmt = (format or "").strip().lower()
-    if fmt not in ("", "csv", "interchange", "parquet", "remittances"):
-        raise InvalidInput(
-            f"{filename or '<content>'}: format {format!r} is not supported by this server "
-            "(supported: csv, parquet)"
-        )
-    name = filename or "<content>"
     ids: list[str] = []
     e2e: list[str] = []
     if content[:4] != b"PAR1":
@@ -212,7 +214,7 @@ def _parse_remittance(
     res = read_remittances(
         content, payments=known.select(["payment_id", "end_to_end_id", "currency"]), source=name
     )
-    kind = "parquet" if content[:4] == b"PAR1" else "csv"
+    kind = "interchange-parquet" if content[:4] == b"PAR1" else "remittance-csv"
     return ParsedFile(kind, S.empty(S.PAYMENTS), res.table, list(res.problems))
 
 

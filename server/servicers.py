@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
+
 from cashmatch.engine.errors import CashmatchError, InvalidInput
 from cashmatch.server import convert as C
 from cashmatch.server.auth import current_principal
@@ -145,6 +146,15 @@ class CashApplicationServicer(pb_grpc.CashApplicationServicer):
             submitted_by=_caller(),
             strict=request.strict,
         )
+        if request.summary_only:
+            return {
+                "statement_id": result.statement_id,
+                "summary": C.summary_to_proto(result.summary),
+                "duplicate": result.duplicate,
+                "problems": C.problems_to_proto(result.problems),
+                "received_at": result.received_at,
+                "format": result.format,
+            }
         return {
             "statement_id": result.statement_id,
             "payments": C.payment_statuses_to_proto(result.payments),

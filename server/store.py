@@ -31,6 +31,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
 from cashmatch.engine import schema as S
 from cashmatch.engine.errors import FailedPrecondition, InvariantViolation
 from cashmatch.engine.money import MAX_EXPONENT, exponents_of

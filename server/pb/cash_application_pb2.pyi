@@ -288,18 +288,20 @@ class UpsertCustomersResponse(_message.Message):
     def __init__(self, upserted: _Optional[int] = ...) -> None: ...
 
 class SubmitStatementRequest(_message.Message):
-    __slots__ = ("content", "filename", "format", "idempotency_key", "strict")
+    __slots__ = ("content", "filename", "format", "idempotency_key", "strict", "summary_only")
     CONTENT_FIELD_NUMBER: _ClassVar[int]
     FILENAME_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     STRICT_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_ONLY_FIELD_NUMBER: _ClassVar[int]
     content: bytes
     filename: str
     format: str
     idempotency_key: str
     strict: bool
-    def __init__(self, content: _Optional[bytes] = ..., filename: _Optional[str] = ..., format: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., strict: _Optional[bool] = ...) -> None: ...
+    summary_only: bool
+    def __init__(self, content: _Optional[bytes] = ..., filename: _Optional[str] = ..., format: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., strict: _Optional[bool] = ..., summary_only: _Optional[bool] = ...) -> None: ...
 
 class PaymentStatus(_message.Message):
     __slots__ = ("payment_id", "status", "amount", "currency", "value_date", "payer_name", "first_statement_id")
@@ -342,18 +344,20 @@ class SubmitStatementResponse(_message.Message):
     def __init__(self, statement_id: _Optional[str] = ..., payments: _Optional[_Iterable[_Union[PaymentStatus, _Mapping]]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ..., allocations: _Optional[_Iterable[_Union[Allocation, _Mapping]]] = ..., exceptions: _Optional[_Iterable[_Union[PaymentException, _Mapping]]] = ..., duplicate: _Optional[bool] = ..., problems: _Optional[_Iterable[_Union[Problem, _Mapping]]] = ..., received_at: _Optional[str] = ..., format: _Optional[str] = ...) -> None: ...
 
 class SubmitRemittanceRequest(_message.Message):
-    __slots__ = ("content", "filename", "format", "idempotency_key", "strict")
+    __slots__ = ("content", "filename", "format", "idempotency_key", "strict", "summary_only")
     CONTENT_FIELD_NUMBER: _ClassVar[int]
     FILENAME_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     STRICT_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_ONLY_FIELD_NUMBER: _ClassVar[int]
     content: bytes
     filename: str
     format: str
     idempotency_key: str
     strict: bool
-    def __init__(self, content: _Optional[bytes] = ..., filename: _Optional[str] = ..., format: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., strict: _Optional[bool] = ...) -> None: ...
+    summary_only: bool
+    def __init__(self, content: _Optional[bytes] = ..., filename: _Optional[str] = ..., format: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., strict: _Optional[bool] = ..., summary_only: _Optional[bool] = ...) -> None: ...
 
 class SubmitRemittanceResponse(_message.Message):
     __slots__ = ("statement_id", "payments", "summary", "allocations", "exceptions", "duplicate", "problems", "received_at", "format")

@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from cashmatch.server.service import LedgerService
 from cashmatch.server.store import SQLiteStore
 

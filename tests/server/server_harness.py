@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import grpc
+
 from cashmatch.server.pb import cash_application_pb2 as pb
 from cashmatch.server.pb import cash_application_pb2_grpc as pb_grpc
 
@@ -88,8 +89,13 @@ class ServerProcess:
     def addr(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def stub(self) -> pb_grpc.CashApplicationStub:
-        return pb_grpc.CashApplicationStub(grpc.insecure_channel(self.addr))
+    def stub(self, max_mb: int = 64) -> pb_grpc.CashApplicationStub:
+        limit = max_mb * 1024 * 1024
+        options = [
+            ("grpc.max_receive_message_length", limit),
+            ("grpc.max_send_message_length", limit),
+        ]
+        return pb_grpc.CashApplicationStub(grpc.insecure_channel(self.addr, options=options))
 
     def terminate(self, timeout: float = 60.0) -> int:
         assert self.proc is not None

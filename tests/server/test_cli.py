@@ -9,9 +9,10 @@ import io
 from pathlib import Path
 
 import pytest
+from server_harness import INVOICES, TOKEN, ServerProcess, statement_csv, write_tokens
+
 from cashmatch.engine.errors import CashmatchError
 from cashmatch.server.pb import cash_application_pb2 as pb
-from server_harness import INVOICES, TOKEN, ServerProcess, statement_csv, write_tokens
 
 MINE = ("serve", "submit", "exceptions", "resolve")
 
@@ -55,7 +56,7 @@ def test_submit_list_resolve(
     f.write_bytes(
         statement_csv(
             [
-                ("C-1", "2026-01-10", "1200.00", "EUR", "ACME", "DE99", "INV 1001"),
+                ("C-1", "2026-01-10", "1150.00", "EUR", "Someone Else", "DE99", "payment"),
                 ("C-2", "2026-01-11", "5.00", "EUR", "Someone", "", "???"),
                 ("C-3", "2026-01-11", "five", "EUR", "Bad", "", ""),
             ]
@@ -81,7 +82,7 @@ def test_submit_list_resolve(
             "--action",
             "apply",
             "--invoice",
-            "INV-1001=1200.00",
+            "INV-1001=1150.00",
             "--reviewer",
             "ann",
             "--remember",

@@ -10,8 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import grpc
-from cashmatch.server.pb import cash_application_pb2 as pb
 from server_harness import AUTH, ServerProcess, write_tokens
+
+from cashmatch.server.pb import cash_application_pb2 as pb
 
 FILES = 48
 PER_FILE = 300

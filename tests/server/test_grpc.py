@@ -8,8 +8,6 @@ from pathlib import Path
 
 import grpc
 import pytest
-from cashmatch.server.pb import cash_application_pb2 as pb
-from cashmatch.server.pb import cash_application_pb2_grpc as pb_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from server_harness import (
@@ -21,6 +19,9 @@ from server_harness import (
     statement_csv,
     write_tokens,
 )
+
+from cashmatch.server.pb import cash_application_pb2 as pb
+from cashmatch.server.pb import cash_application_pb2_grpc as pb_grpc
 
 
 @pytest.fixture(scope="module")
@@ -189,11 +190,11 @@ def test_reviewer_flow_end_to_end(stub: pb_grpc.CashApplicationStub) -> None:
             (
                 "E2E-1",
                 "2026-01-10",
-                "1500.00",
+                "1450.00",
                 "EUR",
-                "ACME GMBH MUENCHEN",
-                "DE02120300000000202051",
-                "INVOICES 1001 1002",
+                "A C M E HOLDING MUENCHEN",
+                "NL91ABNA0417164300",
+                "PAYMENT JANUARY",
             ),
             ("E2E-2", "2026-01-11", "99.99", "GBP", "BETA LIMITED", "", "INV-2001"),
         ]
@@ -204,19 +205,22 @@ def test_reviewer_flow_end_to_end(stub: pb_grpc.CashApplicationStub) -> None:
     again = stub.SubmitStatement(req, metadata=AUTH)
     assert again.duplicate and again.statement_id == first.statement_id
     assert list(again.payments) == list(first.payments)
+    req.summary_only = True
+    brief = stub.SubmitStatement(req, metadata=AUTH)
+    assert brief.duplicate and brief.summary == first.summary and not brief.payments
 
     queue = stub.ListExceptions(
         pb.ListExceptionsRequest(page_size=100, currency="EUR"), metadata=AUTH
     )
     item = next(e for e in queue.exceptions if e.payment_id == "E2E-1")
-    assert item.unapplied_amount == "1500.00" and item.payer_name == "ACME GMBH MUENCHEN"
+    assert item.unapplied_amount == "1450.00" and item.payer_name == "A C M E HOLDING MUENCHEN"
 
     decision = pb.ResolveExceptionRequest(
         payment_id="E2E-1",
         action=pb.ResolveExceptionRequest.APPLY,
         allocations=[
             pb.AllocationInput(invoice_id="INV-1001", applied_amount="1200.00"),
-            pb.AllocationInput(invoice_id="INV-1002", applied_amount="300.00"),
+            pb.AllocationInput(invoice_id="INV-1002", applied_amount="250.00"),
         ],
         reviewer="ann",
         note="two invoices in one",
@@ -226,7 +230,7 @@ def test_reviewer_flow_end_to_end(stub: pb_grpc.CashApplicationStub) -> None:
     assert resp.payment.status == "APPLIED" and resp.payment.unapplied_amount == "0.00"
     assert {a.invoice_id: a.applied_amount for a in resp.payment.allocations} == {
         "INV-1001": "1200.00",
-        "INV-1002": "300.00",
+        "INV-1002": "250.00",
     }
 
     detail = stub.GetPayment(pb.GetPaymentRequest(payment_id="E2E-1"), metadata=AUTH)
@@ -246,6 +250,29 @@ def test_reviewer_flow_end_to_end(stub: pb_grpc.CashApplicationStub) -> None:
     )
     queue = stub.ListExceptions(pb.ListExceptionsRequest(page_size=100), metadata=AUTH)
     assert "E2E-1" not in {e.payment_id for e in queue.exceptions}
+
+    # the engine remembers: the next payment from that payer is identified and applied
+    nxt = stub.SubmitStatement(
+        pb.SubmitStatementRequest(
+            content=statement_csv(
+                [
+                    (
+                        "E2E-3",
+                        "2026-02-10",
+                        "50.00",
+                        "EUR",
+                        "A C M E HOLDING MUENCHEN",
+                        "NL91ABNA0417164300",
+                        "PAYMENT FEBRUARY",
+                    )
+                ]
+            ),
+            filename="day2.csv",
+        ),
+        metadata=AUTH,
+    )
+    assert [p.status for p in nxt.payments] == ["APPLIED"]
+    assert [(a.invoice_id, a.applied_amount) for a in nxt.allocations] == [("INV-1002", "50.00")]
 
 
 def test_tls(tmp_path: Path) -> None:
@@ -299,6 +326,7 @@ def test_sigterm_finishes_in_flight_and_refuses_new(tmp_path: Path) -> None:
 
     srv = ServerProcess(tmp_path / "g.db", write_tokens(tmp_path / "tok"), "-v").start()
     stub = srv.stub()
+    stub.UpsertInvoices(iter([pb.UpsertInvoicesRequest(invoices=INVOICES)]), metadata=AUTH)
     future = stub.SubmitStatement.future(
         pb.SubmitStatementRequest(content=big_statement(20_000), filename="big.csv"),
         metadata=AUTH,

@@ -7,6 +7,7 @@ from datetime import date
 
 import pyarrow as pa
 import pytest
+
 from cashmatch.engine.errors import AlreadyExists, FailedPrecondition, InvalidInput, NotFound
 from cashmatch.engine.interchange import read_customers, read_invoices
 from cashmatch.server.service import (
@@ -101,7 +102,7 @@ def test_row_problems_name_file_line_and_field(ledger: LedgerService) -> None:
         )
     with pytest.raises(InvalidInput, match="empty"):
         ledger.submit_statement(content=b"", filename="e.csv")
-    with pytest.raises(InvalidInput, match="missing required column"):
+    with pytest.raises(InvalidInput, match="x.csv: not a format"):
         ledger.submit_statement(content=b"a,b\n1,2\n", filename="x.csv")
 
 
@@ -142,7 +143,12 @@ def test_list_exceptions_pages_filters_and_sorts(ledger: LedgerService) -> None:
     assert ledger.list_exceptions(currency="jpy").items[0].payment_id == "QJ"
     old = ledger.list_exceptions(older_than_days=10, today=date(2026, 1, 14))
     assert {e.payment_id for e in old.items} == {"Q00", "Q01", "Q02"}
-    assert ledger.list_exceptions(reason="NO_CANDIDATE").counts_by_reason == {"NO_CANDIDATE": 13}
+    counts = ledger.list_exceptions().counts_by_reason
+    assert sum(counts.values()) == 13
+    reason = next(iter(counts))
+    only = ledger.list_exceptions(reason=reason)
+    assert only.total == counts[reason] and {e.reason for e in only.items} == {reason}
+    assert only.counts_by_reason == counts  # counts ignore the reason filter
     with pytest.raises(InvalidInput, match="page_token"):
         ledger.list_exceptions(page_token=by_amount.next_page_token)  # other sort
     with pytest.raises(InvalidInput, match="page_token"):
@@ -241,7 +247,7 @@ def test_decision_validation(ledger: LedgerService) -> None:
 
 
 def test_two_reviewers_race_one_wins(ledger: LedgerService) -> None:
-    ledger.submit_statement(content=_csv("P1,2026-01-05,100.00,EUR,Acme,,x"))
+    ledger.submit_statement(content=_csv("P1,2026-01-05,33.33,EUR,Nobody,,x"))
     results: list[object] = []
     barrier = threading.Barrier(6)
 
@@ -252,7 +258,7 @@ def test_two_reviewers_race_one_wins(ledger: LedgerService) -> None:
                 payment_id="P1",
                 action="APPLY",
                 reviewer=name,
-                allocations=[AllocationInput("INV-1", "100.00")],
+                allocations=[AllocationInput("INV-1", "33.33")],
             )
             results.append(name)
         except AlreadyResolved as exc:
@@ -274,17 +280,31 @@ def test_remittance_before_and_after_its_payment(ledger: LedgerService) -> None:
     r = ledger.submit_remittance(content=rem1, filename="adv1.csv")
     assert not r.duplicate and r.payments.num_rows == 0  # the payment has not arrived yet
     assert ledger.submit_remittance(content=rem1, filename="adv1.csv").duplicate
-    ledger.submit_statement(
-        content=_csv("P5,2026-01-05,70.00,EUR,Beta,,remit", "P6,2026-01-05,50.00,EUR,Acme,,remit")
+    r = ledger.submit_statement(
+        content=_csv(
+            "P5,2026-01-05,70.00,EUR,Zed Corp,,remit", "P6,2026-01-05,49.00,EUR,Unknown Co,,payment"
+        )
     )
-    assert ledger.get_payment("P5").remittances.column("invoice_ref").to_pylist() == ["INV-3"]
-    # an advice for a payment already waiting in the queue: no currency column needed
-    rem2 = b"payment_id,invoice_ref,paid_amount\nP6,INV-2,50.00\n"
+    status = dict(
+        zip(*r.payments.select(["payment_id", "status"]).to_pydict().values(), strict=True)
+    )
+    assert status == {"P5": APPLIED, "P6": UNAPPLIED}  # P5 by its advice, kept for it
+    p5 = ledger.get_payment("P5")
+    assert p5.remittances.column("invoice_ref").to_pylist() == ["INV-3"]
+    assert p5.allocations.column("invoice_id").to_pylist() == ["INV-3"]
+    # an advice for a payment already waiting in the queue (no currency column: the
+    # payment's) re-opens its matching
+    rem2 = b"payment_id,invoice_ref,paid_amount\nP6,INV-2,49.00\n"
     r = ledger.submit_remittance(content=rem2, filename="adv2.csv")
     assert r.payments.column("payment_id").to_pylist() == ["P6"]
-    assert ledger.get_payment("P6").remittances.column("currency").to_pylist() == ["EUR"]
-    audit = [e.action for e in ledger.store.audit_of(r.statement_id)]
-    assert audit == ["SUBMIT_REMITTANCE"]
+    p6 = ledger.get_payment("P6")
+    assert p6.remittances.column("currency").to_pylist() == ["EUR"]
+    assert p6.status == APPLIED
+    assert p6.allocations.column("invoice_id").to_pylist() == ["INV-2"]
+    assert p6.exception.status == "resolved" and p6.exception.resolution == "REMATCHED"
+    assert "P6" not in {e.payment_id for e in ledger.list_exceptions().items}
+    assert [e.action for e in ledger.store.audit_of(r.statement_id)] == ["SUBMIT_REMITTANCE"]
+    assert "REMATCHED" in [e.action for e in p6.audit]
 
 
 def test_match_is_stateless_and_can_use_the_ledger(ledger: LedgerService) -> None:
@@ -317,11 +337,6 @@ def test_upsert_invoices_closes_and_validates(ledger: LedgerService) -> None:
     assert states["INV-5"]["open_amount"] == 200
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="needs the real matcher (engine/matcher.py today returns every payment as an "
-    "exception); passes once payer identification + amount matching land",
-)
 def test_remembered_payer_is_auto_applied_next_time(ledger: LedgerService) -> None:
     ledger.submit_statement(content=_csv("P1,2026-01-05,70.00,EUR,Beta Trading SARL,FR7612,x"))
     ledger.resolve_exception(
@@ -350,3 +365,13 @@ def test_open_items_for_the_reviewer(ledger: LedgerService) -> None:
     assert ledger.open_items(invoice_ids=["INV-9", "NOPE"]).num_rows == 1
     with pytest.raises(InvalidInput):
         ledger.open_items(limit=0)
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="engine bug: matcher.identify_payers raises IndexError when the ledger has no "
+    "invoices and no customers (reported to the lead); the server answers INTERNAL",
+)
+def test_statement_against_an_empty_ledger(service: LedgerService) -> None:
+    r = service.submit_statement(content=_csv("P1,2026-01-05,10.00,EUR,Bob,,x"))
+    assert r.payments.column("status").to_pylist() == [UNAPPLIED]

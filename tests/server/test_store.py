@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
+
 from cashmatch.engine import schema as S
 from cashmatch.engine.errors import InvariantViolation
 from cashmatch.engine.interchange import read_customers, read_invoices

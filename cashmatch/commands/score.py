@@ -1,0 +1,141 @@
+"""``cashmatch score``: how good is a match result, scored against the truth of a labelled day."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    from cashmatch.engine.evaluate import Score
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "score", help="score allocations/exceptions against a truth file (generated days)"
+    )
+    p.add_argument("--truth", type=Path, required=True, help="truth.csv or truth.parquet")
+    p.add_argument(
+        "--results",
+        type=Path,
+        required=True,
+        help="directory with allocations and exceptions (.csv or .parquet) of cashmatch match",
+    )
+    p.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
+    p.set_defaults(func=run)
+
+
+def _fmt(value: float | None, digits: int = 1) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def scenario_table(score: Score, *, title: str = "score by scenario") -> Table:
+    """Per-scenario table: auto-application, errors, links, and exceptions' candidates."""
+    from rich.table import Table
+
+    t = Table(title=title, header_style="bold", show_lines=False)
+    for name, justify in (
+        ("scenario", "left"),
+        ("payments", "right"),
+        ("matchable", "right"),
+        ("auto%", "right"),
+        ("wrong%", "right"),
+        ("posted%", "right"),
+        ("unm.applied", "right"),
+        ("linkP%", "right"),
+        ("linkR%", "right"),
+        ("amount%", "right"),
+        ("top3%", "right"),
+    ):
+        t.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+
+    def row(s: object, style: str | None = None) -> None:
+        t.add_row(
+            s.scenario,
+            f"{s.payments:,}",
+            f"{s.matchable:,}",
+            _fmt(s.auto_pct),
+            _fmt(s.wrong_auto_pct, 2),
+            _fmt(s.posted_pct),
+            str(s.unmatchable_applied) if s.matchable < s.payments else "–",
+            _fmt(s.link_precision),
+            _fmt(s.link_recall),
+            _fmt(s.amount_exact_pct),
+            _fmt(s.topn_pct),
+            style=style,
+        )
+
+    for s in score.scenarios.values():
+        row(s)
+    t.add_section()
+    row(score.one_to_one, "dim")
+    row(score.overall, "bold")
+    t.caption = (
+        "auto% = auto-applied (allocations, no exception) of matchable; wrong% = auto-applied "
+        "whose invoice set is not the truth; posted% = matchable with any allocation; "
+        "unm.applied = unmatchable with any allocation; linkP/R% over (payment, invoice) links "
+        "of auto-applied payments; amount% = those correct links with the true cash amount; "
+        "top3% = matchable payments left to a person whose truth invoices are all among the "
+        "first max(3, k) candidates"
+    )
+    return t
+
+
+def band_table(score: Score) -> Table:
+    from rich.table import Table
+
+    t = Table(title="reliability by confidence band (allocation links)", header_style="bold")
+    t.add_column("confidence")
+    t.add_column("allocations", justify="right")
+    t.add_column("correct %", justify="right")
+    for b in score.bands:
+        t.add_row(b.band, f"{b.allocations:,}", _fmt(b.correct_pct, 2))
+    return t
+
+
+def render(score: Score, console: Console) -> None:
+    """Print the per-scenario and reliability tables (also used by the benchmarks)."""
+    console.print(scenario_table(score))
+    console.print(band_table(score))
+    o = score.overall
+    console.print(
+        f"[bold]overall[/bold]: {o.payments:,} payments, {o.matchable:,} matchable, "
+        f"auto-applied {_fmt(o.auto_pct)}% of matchable, wrong auto {_fmt(o.wrong_auto_pct, 2)}%,"
+        f" unmatchable applied {o.unmatchable_applied}, exceptions with truth in top 3 "
+        f"{_fmt(o.topn_pct)}%"
+    )
+    if o.missing:
+        console.print(f"[red]{o.missing:,} payments of the truth are in neither output")
+    if score.unknown_payments:
+        console.print(f"[yellow]{score.unknown_payments:,} result payments not in the truth")
+
+
+def wide_console() -> Console:
+    """A console wide enough for the score table when the output is a file or a pipe."""
+    import sys
+
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=132)
+
+
+def run(args: argparse.Namespace) -> int:
+
+    from cashmatch.engine.errors import InvalidInput
+    from cashmatch.engine.evaluate import evaluate, read_results, read_truth
+
+    truth = read_truth(args.truth)
+    if truth.problems:
+        raise InvalidInput(
+            f"{len(truth.problems)} unreadable truth row(s), first: {truth.problems[0]}"
+        )
+    allocations, exceptions = read_results(args.results)
+    score = evaluate(truth=truth.table, allocations=allocations, exceptions=exceptions)
+    render(score, wide_console())
+    if args.json:
+        args.json.write_text(json.dumps(score.to_dict(), indent=2) + "\n")
+    return 0

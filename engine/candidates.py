@@ -1,0 +1,283 @@
+"""Candidate (payment, invoice) pairs and their features, as arrays.
+
+Three sources of candidates, each producing ``(pay, inv, ref)`` rows where ``ref`` is the
+strength of the reference evidence (0 when none):
+
+- exact key hits: a hash join of reference token forms against every invoice key;
+- fuzzy hits: rapidfuzz ``process.cdist`` of the remaining numeric tokens against the keys of
+  the identified customer group's invoices, with a score cutoff;
+- amount hits: for payments of an identified group, invoices of that group whose open amount
+  the payment settles exactly, net of a bank fee, or net of an early-payment discount.
+
+Features are then computed for all pairs at once (no Python loop per pair).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from rapidfuzz import fuzz, process
+
+from cashmatch.engine.normalize import STRENGTH, reference_tokens
+
+MAX_INVOICES_PER_KEY = 25  # a key shared by more invoices than this is noise, not a reference
+FUZZY_MIN_LEN = 5
+MAX_AMOUNT_HITS = 12  # amount-only candidates kept per payment
+
+# amount relations of a pair
+EXACT, FEE, DISCOUNT, PARTIAL, OVER, SETTLED, CURRENCY = range(7)
+
+
+@dataclass(slots=True)
+class Book:
+    """The open invoices as arrays (index = row of the invoices table)."""
+
+    ids: pa.Array
+    amount: np.ndarray  # open amount, minor units
+    currency: np.ndarray  # currency code index
+    group: np.ndarray  # customer-group index, -1 if the customer is unknown
+    customer: np.ndarray
+    issue: np.ndarray  # days since epoch; very small when absent
+    due: np.ndarray
+    discount_bp: np.ndarray
+    discount_days: np.ndarray
+    keys: pa.Table  # normalize.invoice_keys
+
+
+@dataclass(slots=True)
+class Pairs:
+    pay: np.ndarray
+    inv: np.ndarray
+    ref: np.ndarray  # reference strength 0..1
+    fuzzy: np.ndarray  # bool: the reference evidence is a fuzzy hit
+
+    def __len__(self) -> int:
+        return len(self.pay)
+
+    @staticmethod
+    def concat(parts: list[Pairs]) -> Pairs:
+        """Concatenate, keeping for each (pay, inv) the row of strongest reference."""
+        pay = np.concatenate([p.pay for p in parts])
+        inv = np.concatenate([p.inv for p in parts])
+        ref = np.concatenate([p.ref for p in parts])
+        fz = np.concatenate([p.fuzzy for p in parts])
+        order = np.lexsort((-ref, inv, pay))
+        pay, inv, ref, fz = pay[order], inv[order], ref[order], fz[order]
+        first = np.ones(len(pay), dtype=bool)
+        first[1:] = (pay[1:] != pay[:-1]) | (inv[1:] != inv[:-1])
+        return Pairs(pay[first], inv[first], ref[first], fz[first])
+
+
+def empty_pairs() -> Pairs:
+    z = np.zeros(0, dtype=np.int64)
+    return Pairs(z, z, np.zeros(0), np.zeros(0, dtype=bool))
+
+
+def reference_hits(texts: pa.Array, book: Book) -> tuple[Pairs, pa.Table]:
+    """Exact key hits of every text; also returns the tokens for the fuzzy stage."""
+    tokens = reference_tokens(texts)
+    keys = book.keys
+    counts = keys.group_by("key").aggregate([("inv", "count_distinct")])
+    common = counts.filter(pc.greater(counts.column("inv_count_distinct"), MAX_INVOICES_PER_KEY))
+    keys = keys.filter(pc.invert(pc.is_in(keys.column("key"), value_set=common.column("key"))))
+    alnum_keys = keys.filter(pc.equal(keys.column("kind"), "alnum"))
+    digit_keys = keys.filter(pc.not_equal(keys.column("kind"), "alnum"))
+    parts = []
+    for form, table in (("alnum", alnum_keys), ("digits", digit_keys)):
+        t = tokens.select(["pay", form]).rename_columns(["pay", "key"])
+        t = t.filter(pc.not_equal(t.column("key"), ""))
+        j = t.join(table, "key", join_type="inner")
+        if j.num_rows:
+            parts.append(
+                Pairs(
+                    np.asarray(j.column("pay"), np.int64),
+                    np.asarray(j.column("inv"), np.int64),
+                    np.asarray(j.column("strength"), np.float64),
+                    np.zeros(j.num_rows, dtype=bool),
+                )
+            )
+    return (Pairs.concat(parts) if parts else empty_pairs()), tokens
+
+
+def fuzzy_hits(
+    tokens: pa.Table, want: np.ndarray, pay_group: np.ndarray, book: Book, *, cutoff: float
+) -> Pairs:
+    """Fuzzy hits of numeric tokens of the payments ``want`` against their group's invoices.
+
+    One rapidfuzz ``cdist`` per customer group (blocks), never a loop per pair.
+    """
+    pay = np.asarray(tokens.column("pay"), np.int64)
+    digits = tokens.column("digits")
+    dlen = np.asarray(pc.utf8_length(digits), np.int64)
+    sel = want[pay] & (dlen >= FUZZY_MIN_LEN) & (pay_group[pay] >= 0)
+    if not sel.any():
+        return empty_pairs()
+    t_pay = pay[sel]
+    t_key = np.asarray(pc.filter(digits, pa.array(sel)).to_numpy(zero_copy_only=False), str)
+    t_grp = pay_group[t_pay]
+    kd = book.keys.filter(pc.equal(book.keys.column("kind"), "digits"))
+    k_inv = np.asarray(kd.column("inv"), np.int64)
+    k_key = np.asarray(kd.column("key").to_numpy(zero_copy_only=False), str)
+    k_grp = book.group[k_inv]
+    k_order = np.argsort(k_grp, kind="stable")
+    k_grp_sorted = k_grp[k_order]
+    out_p, out_i, out_s = [], [], []
+    t_order = np.argsort(t_grp, kind="stable")
+    groups, starts = np.unique(t_grp[t_order], return_index=True)
+    ends = np.append(starts[1:], len(t_order))
+    for g, s, e in zip(groups, starts, ends, strict=True):  # one cdist per group block
+        lo = np.searchsorted(k_grp_sorted, g, "left")
+        hi = np.searchsorted(k_grp_sorted, g, "right")
+        if lo == hi:
+            continue
+        rows = t_order[s:e]
+        cols = k_order[lo:hi]
+        scores = process.cdist(
+            t_key[rows].tolist(), k_key[cols].tolist(), scorer=fuzz.ratio,
+            score_cutoff=cutoff, workers=1,
+        )
+        r, c = np.nonzero(scores)
+        out_p.append(t_pay[rows[r]])
+        out_i.append(k_inv[cols[c]])
+        out_s.append(scores[r, c])
+    if not out_p:
+        return empty_pairs()
+    score = np.concatenate(out_s).astype(np.float64)
+    # a fuzzy hit is never as strong as an exact digits hit: 0.70 at the cutoff .. 0.90 at 100
+    strength = 0.70 + 0.20 * (score - cutoff) / max(100.0 - cutoff, 1e-9)
+    n = len(score)
+    return Pairs.concat(
+        [Pairs(np.concatenate(out_p), np.concatenate(out_i), strength, np.ones(n, dtype=bool))]
+    )
+
+
+def amount_hits(
+    *,
+    pay_amount: np.ndarray,
+    pay_currency: np.ndarray,
+    pay_group: np.ndarray,
+    pay_date: np.ndarray,
+    book: Book,
+    fee_ceiling: np.ndarray,
+    grace_days: int,
+    allow_discounts: bool,
+) -> Pairs:
+    """Invoices of the payer's group that the payment settles by amount alone.
+
+    A sorted search over (group, currency, amount) keys: for each payment the invoices with
+    open amount in ``[amount, amount + fee]``, and those whose discounted amount equals it.
+    """
+    known = np.flatnonzero(pay_group >= 0)
+    if len(known) == 0 or len(book.amount) == 0:
+        return empty_pairs()
+    ncur = int(max(pay_currency.max(initial=0), book.currency.max(initial=0))) + 1
+    inv_block = book.group * ncur + book.currency
+    ok_inv = book.group >= 0
+    parts = []
+    candidates = [(book.amount, False)]
+    if allow_discounts:
+        disc = book.amount - (book.amount * book.discount_bp.astype(np.int64) + 5000) // 10000
+        candidates.append((np.where(book.discount_bp > 0, disc, -1), True))
+    for target, is_disc in candidates:
+        valid = ok_inv & (target > 0)
+        inv_idx = np.flatnonzero(valid)
+        key = inv_block[inv_idx].astype(np.int64) * (1 << 42) + target[inv_idx]
+        order = np.argsort(key, kind="stable")
+        skey = key[order]
+        p_block = pay_group[known] * ncur + pay_currency[known]
+        base = p_block.astype(np.int64) * (1 << 42)
+        lo_amt = pay_amount[known]
+        hi_amt = lo_amt + (0 if is_disc else fee_ceiling[known])
+        lo = np.searchsorted(skey, base + lo_amt, "left")
+        hi = np.searchsorted(skey, base + hi_amt, "right")
+        hi = np.minimum(hi, lo + MAX_AMOUNT_HITS)
+        cnt = hi - lo
+        if cnt.sum() == 0:
+            continue
+        rep_pay = np.repeat(known, cnt)
+        offs = np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+        rep_inv = inv_idx[order[np.repeat(lo, cnt) + offs]]
+        if is_disc:
+            in_window = pay_date[rep_pay] <= (
+                book.issue[rep_inv] + book.discount_days[rep_inv] + grace_days
+            )
+            rep_pay, rep_inv = rep_pay[in_window], rep_inv[in_window]
+        parts.append(
+            Pairs(rep_pay, rep_inv, np.zeros(len(rep_pay)), np.zeros(len(rep_pay), bool))
+        )
+    return Pairs.concat(parts) if parts else empty_pairs()
+
+
+def unknown_payer_amount_hits(
+    *, pay_amount: np.ndarray, pay_currency: np.ndarray, pay_group: np.ndarray, book: Book
+) -> Pairs:
+    """For payers nobody identified: invoices of any customer with exactly the paid amount.
+
+    These are candidates for the reviewer, never grounds to apply (the scoring gives a pair
+    without reference or known payer a low confidence)."""
+    unknown = np.flatnonzero(pay_group < 0)
+    if len(unknown) == 0 or len(book.amount) == 0:
+        return empty_pairs()
+    key = book.currency.astype(np.int64) * (1 << 42) + np.maximum(book.amount, 0)
+    order = np.argsort(key, kind="stable")
+    skey = key[order]
+    want = pay_currency[unknown].astype(np.int64) * (1 << 42) + pay_amount[unknown]
+    lo = np.searchsorted(skey, want, "left")
+    hi = np.minimum(np.searchsorted(skey, want, "right"), lo + 5)
+    cnt = hi - lo
+    rep_pay = np.repeat(unknown, cnt)
+    offs = np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    rep_inv = order[np.repeat(lo, cnt) + offs]
+    n = len(rep_pay)
+    return Pairs(rep_pay, rep_inv, np.zeros(n), np.zeros(n, bool))
+
+
+def amount_relation(
+    *,
+    pairs: Pairs,
+    pay_amount: np.ndarray,
+    pay_currency: np.ndarray,
+    pay_date: np.ndarray,
+    book: Book,
+    fee_ceiling: np.ndarray,
+    grace_days: int,
+    allow_discounts: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(relation, adjustment) per pair: how the payment's amount relates to the open amount."""
+    p, i = pairs.pay, pairs.inv
+    amt = pay_amount[p]
+    open_ = book.amount[i]
+    rel = np.full(len(p), OVER, dtype=np.int8)
+    adj = np.zeros(len(p), dtype=np.int64)
+    diff = open_ - amt
+    rel[diff < 0] = OVER
+    rel[diff > 0] = PARTIAL
+    fee = (diff > 0) & (diff <= fee_ceiling[p])
+    rel[fee] = FEE
+    adj[fee] = diff[fee]
+    if allow_discounts:
+        bp = book.discount_bp[i].astype(np.int64)
+        disc_amt = (open_ * bp + 5000) // 10000
+        in_window = pay_date[p] <= book.issue[i] + book.discount_days[i] + grace_days
+        is_disc = (bp > 0) & in_window & (diff > 0) & (np.abs(diff - disc_amt) <= 1)
+        rel[is_disc] = DISCOUNT
+        adj[is_disc] = diff[is_disc]
+    rel[diff == 0] = EXACT
+    rel[open_ <= 0] = SETTLED
+    rel[pay_currency[p] != book.currency[i]] = CURRENCY
+    adj[rel == CURRENCY] = 0
+    return rel, adj
+
+
+__all__ = [
+    "Book",
+    "Pairs",
+    "STRENGTH",
+    "amount_hits",
+    "amount_relation",
+    "fuzzy_hits",
+    "reference_hits",
+]

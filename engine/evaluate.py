@@ -1,0 +1,476 @@
+"""Scoring a match result against the truth of a labelled day.
+
+Truth file (``truth.csv`` / ``truth.parquet``, schema :data:`cashmatch.engine.schema.TRUTH`):
+
+| column | meaning |
+|---|---|
+| payment_id | |
+| scenario | what kind of credit it is (``clean_ref``, ``multi_invoice``, ``trap_amount``, ...) |
+| matchable | ``true`` when some open invoice is really paid by it |
+| invoice_ids | ``;``-separated invoices it truly pays (empty when not matchable) |
+| applied_amounts | ``;``-separated decimal amounts, the cash applied to each invoice, aligned |
+| currency | *extra*: the payment's currency (to read the amounts exactly) |
+| customer_id | *extra*: the customer whose invoices it pays |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from cashmatch.engine import schema as S
+from cashmatch.engine.errors import InvalidInput, RowProblem
+from cashmatch.engine.interchange import ReadResult, Source, _read_text_table, _text
+from cashmatch.engine.money import format_minor_array, parse_minor_array
+
+# ---------------------------------------------------------------- truth files
+
+
+def _list_parents(lists: pa.ListArray) -> np.ndarray:
+    return np.asarray(pc.list_parent_indices(lists), dtype=np.int64)
+
+
+def truth_for_csv(truth: pa.Table) -> pa.Table:
+    amounts = truth.column("applied_amounts").combine_chunks()
+    parents = _list_parents(amounts)
+    cur = pc.take(truth.column("currency").combine_chunks(), pa.array(parents))
+    flat = format_minor_array(pc.list_flatten(amounts), cur)
+    offsets = amounts.offsets
+    text_lists = pa.ListArray.from_arrays(offsets, flat)
+    empty = pa.scalar([], pa.list_(pa.string()))
+    return pa.table(
+        {
+            "payment_id": truth.column("payment_id"),
+            "scenario": truth.column("scenario"),
+            "matchable": pc.if_else(truth.column("matchable"), "true", "false"),
+            "invoice_ids": pc.binary_join(pc.fill_null(truth.column("invoice_ids"), empty), ";"),
+            "applied_amounts": pc.binary_join(pc.fill_null(text_lists, empty), ";"),
+            "currency": pc.fill_null(truth.column("currency"), ""),
+            "customer_id": pc.fill_null(truth.column("customer_id"), ""),
+        }
+    )
+
+
+def write_truth(truth: pa.Table, path: str | Path) -> None:
+    """Truth as CSV (decimal strings) or Parquet (int64 minor units), by suffix."""
+    path = Path(path)
+    truth = truth.sort_by([("payment_id", "ascending")])
+    if path.suffix == ".parquet":
+        pq.write_table(truth, path)
+    else:
+        pacsv.write_csv(
+            truth_for_csv(truth), path, write_options=pacsv.WriteOptions(quoting_style="needed")
+        )
+
+
+def read_truth(src: Source, *, source: str | None = None) -> ReadResult:
+    """Read a truth file; rows that cannot be read are reported (line, column) and left out."""
+    name = source or ("<bytes>" if isinstance(src, bytes) else str(src))
+    problems: list[RowProblem] = []
+    raw = _read_text_table(src, name, problems)
+    for col in ("payment_id", "scenario", "matchable", "invoice_ids", "applied_amounts"):
+        if col not in raw.column_names:
+            raise InvalidInput(f"{name}: missing required column {col!r}")
+    if raw.schema.field("applied_amounts").type != pa.string():  # parquet, already typed
+        return ReadResult(S.conform(raw, S.TRUTH), problems)
+    n = raw.num_rows
+    lines = np.arange(2, n + 2)
+    bad = np.zeros(n, dtype=bool)
+
+    def report(mask: np.ndarray, column: str, reason: str) -> None:
+        for i in np.flatnonzero(mask & ~bad):
+            problems.append(RowProblem(name, int(lines[i]), column, reason))
+        bad[mask] = True
+
+    pid = _text(raw.column("payment_id"))
+    report(np.asarray(pid.is_null(), bool), "payment_id", "required value is empty")
+    matchable_txt = pc.utf8_lower(pc.fill_null(_text(raw.column("matchable")), ""))
+    is_true = np.asarray(pc.is_in(matchable_txt, value_set=pa.array(["true", "1", "yes"])), bool)
+    is_false = np.asarray(pc.is_in(matchable_txt, value_set=pa.array(["false", "0", "no"])), bool)
+    report(~is_true & ~is_false, "matchable", "expected true or false")
+    currency = (
+        pc.utf8_upper(_text(raw.column("currency")))
+        if "currency" in raw.column_names
+        else pa.nulls(n, pa.string())
+    )
+    currency = pc.fill_null(currency, "USD")
+
+    def split(col: str) -> pa.ListArray:
+        parts = pc.split_pattern(pc.fill_null(_text(raw.column(col)), ""), ";")
+        flat = pc.utf8_trim_whitespace(pc.list_flatten(parts))
+        parents = _list_parents(parts)
+        keep = np.asarray(pc.not_equal(flat, ""), bool)
+        counts = np.bincount(parents[keep], minlength=n)
+        offsets = pa.array(np.r_[0, np.cumsum(counts)].astype(np.int32))
+        return pa.ListArray.from_arrays(offsets, pc.filter(flat, pa.array(keep)))
+
+    ids = split("invoice_ids")
+    amount_text = split("applied_amounts")
+    parents = _list_parents(amount_text)
+    flat_cur = pc.take(currency, pa.array(parents))
+    values, errors = parse_minor_array(pc.list_flatten(amount_text), flat_cur)
+    failed = np.zeros(n, dtype=bool)
+    failed[parents[np.not_equal(errors, None)]] = True
+    report(failed, "applied_amounts", "expected ';'-separated decimal amounts")
+    id_len = np.asarray(pc.list_value_length(ids), dtype=np.int64)
+    amt_len = np.asarray(pc.list_value_length(amount_text), dtype=np.int64)
+    report(id_len != amt_len, "applied_amounts", "not as many amounts as invoice_ids")
+    report(is_false & (id_len > 0), "invoice_ids", "an unmatchable payment names invoices")
+    amounts = pa.ListArray.from_arrays(amount_text.offsets, pa.array(values, pa.int64()))
+    table = pa.table(
+        {
+            "payment_id": pid,
+            "scenario": pc.fill_null(_text(raw.column("scenario")), "unknown"),
+            "matchable": pa.array(is_true),
+            "invoice_ids": ids,
+            "applied_amounts": amounts,
+            "currency": currency,
+            "customer_id": _text(raw.column("customer_id"))
+            if "customer_id" in raw.column_names
+            else pa.nulls(n, pa.string()),
+        }
+    )
+    table = S.conform(table, S.TRUTH)
+    if bad.any():
+        table = table.filter(pa.array(~bad))
+    return ReadResult(table, sorted(problems, key=lambda p: p.line or 0))
+
+
+# ---------------------------------------------------------------- scoring
+
+SCENARIOS: tuple[str, ...] = (
+    "clean_ref",
+    "messy_ref",
+    "missing_ref",
+    "multi_invoice",
+    "bank_fee",
+    "discount",
+    "short_pay_remittance",
+    "remittance_multi",
+    "instalment",
+    "subsidiary_payer",
+    "overpayment",
+    "unmatchable",
+    "trap_amount",
+)
+"""The scenarios of labelled days, in report order (see :mod:`cashmatch.fixtures.generator`)."""
+UNMATCHABLE_SCENARIOS = frozenset({"unmatchable", "trap_amount"})
+ONE_TO_ONE_SCENARIOS = ("clean_ref", "messy_ref", "missing_ref")
+
+BANDS: tuple[tuple[str, float, float], ...] = (
+    ("[0.95, 1]", 0.95, float("inf")),
+    ("[0.90, 0.95)", 0.90, 0.95),
+    ("[0.80, 0.90)", 0.80, 0.90),
+    ("< 0.80", float("-inf"), 0.80),
+)
+TOP_N = 3
+
+
+def _pct(num: int, den: int) -> float | None:
+    return 100.0 * num / den if den else None
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioScore:
+    """Counts for one scenario (or all of them); the percentages are derived."""
+
+    scenario: str
+    payments: int = 0
+    matchable: int = 0
+    auto: int = 0
+    """auto-applied: allocation rows and no exception row (the interchange contract)."""
+    auto_matchable: int = 0
+    auto_correct: int = 0
+    """auto-applied matchable payments whose set of invoice ids equals the truth."""
+    wrong_auto: int = 0
+    """auto-applied payments whose set of invoice ids differs from the truth."""
+    posted: int = 0
+    """payments with any allocation row (also those with an exception for the rest)."""
+    posted_matchable: int = 0
+    wrong_posted: int = 0
+    unmatchable_applied: int = 0
+    """unmatchable payments with any allocation row (must be 0)."""
+    links_predicted: int = 0
+    links_true: int = 0
+    links_correct: int = 0
+    amount_exact: int = 0
+    """correct links of auto-applied payments whose applied amount equals the truth."""
+    excepted_matchable: int = 0
+    """matchable payments with no allocation, only exceptions."""
+    topn_hits: int = 0
+    """... whose truth invoices are all among the first max(3, number of truth invoices)
+    candidates."""
+    missing: int = 0
+    """truth payments that appear in neither output (an engine bug)."""
+
+    @property
+    def auto_pct(self) -> float | None:
+        return _pct(self.auto_matchable, self.matchable)
+
+    @property
+    def auto_correct_pct(self) -> float | None:
+        return _pct(self.auto_correct, self.matchable)
+
+    @property
+    def posted_pct(self) -> float | None:
+        return _pct(self.posted_matchable, self.matchable)
+
+    @property
+    def wrong_auto_pct(self) -> float | None:
+        return _pct(self.wrong_auto, self.auto)
+
+    @property
+    def wrong_posted_pct(self) -> float | None:
+        return _pct(self.wrong_posted, self.posted)
+
+    @property
+    def link_precision(self) -> float | None:
+        return _pct(self.links_correct, self.links_predicted)
+
+    @property
+    def link_recall(self) -> float | None:
+        return _pct(self.links_correct, self.links_true)
+
+    @property
+    def amount_exact_pct(self) -> float | None:
+        return _pct(self.amount_exact, self.links_correct)
+
+    @property
+    def topn_pct(self) -> float | None:
+        return _pct(self.topn_hits, self.excepted_matchable)
+
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {f: getattr(self, f) for f in self.__dataclass_fields__}
+        for name in (
+            "auto_pct",
+            "auto_correct_pct",
+            "posted_pct",
+            "wrong_auto_pct",
+            "wrong_posted_pct",
+            "link_precision",
+            "link_recall",
+            "amount_exact_pct",
+            "topn_pct",
+        ):
+            out[name] = getattr(self, name)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class BandScore:
+    band: str
+    allocations: int
+    correct: int
+
+    @property
+    def correct_pct(self) -> float | None:
+        return _pct(self.correct, self.allocations)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "band": self.band,
+            "allocations": self.allocations,
+            "correct": self.correct,
+            "correct_pct": self.correct_pct,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    scenarios: dict[str, ScenarioScore]
+    overall: ScenarioScore
+    bands: list[BandScore]
+    one_to_one: ScenarioScore
+    """clean, messy and missing references together (issue 2's bar)."""
+    unknown_payments: int = 0
+    """payments in the results that the truth does not know (ignored in the figures)."""
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "scenarios": {k: v.to_dict() for k, v in self.scenarios.items()},
+            "overall": self.overall.to_dict(),
+            "one_to_one": self.one_to_one.to_dict(),
+            "bands": [b.to_dict() for b in self.bands],
+            "unknown_payments": self.unknown_payments,
+        }
+
+
+def _explode(table: pa.Table, list_col: str, *extra: str) -> tuple[np.ndarray, pa.Array, dict]:
+    """(row index, flattened values, {extra list column: flattened values}) of a list column."""
+    lists = table.column(list_col).combine_chunks()
+    lists = pc.fill_null(lists, pa.scalar([], lists.type))
+    parents = _list_parents(lists)
+    flat = pc.list_flatten(lists)
+    others = {}
+    for name in extra:
+        col = table.column(name).combine_chunks()
+        others[name] = pc.list_flatten(pc.fill_null(col, pa.scalar([], col.type)))
+    return parents, flat, others
+
+
+def _index_in(values: pa.Array | pa.ChunkedArray, keys: pa.Array) -> np.ndarray:
+    """Position of each value in ``keys`` (-1 where absent)."""
+    idx = pc.index_in(values, value_set=keys)
+    return np.asarray(pc.fill_null(idx, -1), dtype=np.int64)
+
+
+def evaluate(*, truth: pa.Table, allocations: pa.Table, exceptions: pa.Table) -> Score:
+    """Score ``allocations``/``exceptions`` (schemas ALLOCATIONS/EXCEPTIONS, as written by
+    ``cashmatch match``) against ``truth`` (schema TRUTH). Vectorised: joins on payment id."""
+    truth = truth.combine_chunks()
+    n = truth.num_rows
+    pids = truth.column("payment_id").combine_chunks()
+    if pc.count_distinct(pids).as_py() != n:
+        raise InvalidInput("truth: payment ids are not unique")
+    matchable = np.asarray(truth.column("matchable").combine_chunks().fill_null(False), bool)
+
+    # truth links (payment index, invoice id, amount)
+    t_par, t_inv, t_extra = _explode(truth, "invoice_ids", "applied_amounts")
+    n_truth = np.bincount(t_par, minlength=n)
+    truth_links = pa.table(
+        {
+            "p": pa.array(t_par),
+            "i": t_inv,
+            "truth_amount": t_extra["applied_amounts"],
+            "hit": pa.array(np.ones(len(t_par), bool)),
+        }
+    )
+
+    # predicted links: distinct (payment, invoice) of the allocations
+    a_idx = _index_in(allocations.column("payment_id"), pids)
+    a_known = a_idx >= 0
+    alloc = pa.table(
+        {
+            "p": pa.array(a_idx),
+            "i": allocations.column("invoice_id"),
+            "applied": allocations.column("applied_amount"),
+            "confidence": allocations.column("confidence"),
+        }
+    ).filter(pa.array(a_known))
+    links = alloc.group_by(["p", "i"]).aggregate([("applied", "sum"), ("confidence", "max")])
+    links = links.join(truth_links, keys=["p", "i"], join_type="left outer")
+    l_p = np.asarray(links.column("p"), dtype=np.int64)
+    l_hit = np.asarray(links.column("hit").fill_null(False), bool)
+    l_amount_ok = l_hit & np.asarray(
+        pc.fill_null(pc.equal(links.column("applied_sum"), links.column("truth_amount")), False),
+        bool,
+    )
+    n_alloc = np.bincount(l_p, minlength=n)
+    n_correct = np.bincount(l_p[l_hit], minlength=n)
+    n_amount_ok = np.bincount(l_p[l_amount_ok], minlength=n)
+
+    e_idx = _index_in(exceptions.column("payment_id"), pids)
+    has_exc = np.zeros(n, bool)
+    has_exc[e_idx[e_idx >= 0]] = True
+    unknown = np.unique(
+        np.concatenate(
+            [
+                np.asarray(pc.filter(allocations.column("payment_id"), pa.array(~a_known))).astype(
+                    str
+                ),
+                np.asarray(pc.filter(exceptions.column("payment_id"), pa.array(e_idx < 0))).astype(
+                    str
+                ),
+            ]
+        )
+    )
+
+    posted = n_alloc > 0
+    auto = posted & ~has_exc
+    set_ok = (n_alloc == n_truth) & (n_correct == n_truth)
+    excepted = matchable & ~posted & has_exc
+
+    # exceptions: are the truth invoices among the first max(3, k) candidates?
+    exc = exceptions.filter(pa.array(e_idx >= 0))
+    e_rows = e_idx[e_idx >= 0]
+    c_par, c_inv, _ = _explode(exc, "candidates")
+    cands = exc.column("candidates").combine_chunks()
+    cands = pc.fill_null(cands, pa.scalar([], cands.type))
+    starts = np.asarray(cands.offsets, dtype=np.int64)[:-1] - cands.offsets[0].as_py()
+    position = np.arange(len(c_par)) - starts[c_par]
+    c_p = e_rows[c_par]
+    within = position < np.maximum(TOP_N, n_truth[c_p])
+    cand_links = pa.table({"p": pa.array(c_p[within]), "i": pc.filter(c_inv, pa.array(within))})
+    cand_links = cand_links.group_by(["p", "i"]).aggregate([])
+    cand_hits = cand_links.join(truth_links, keys=["p", "i"], join_type="inner")
+    n_cand_hits = np.bincount(np.asarray(cand_hits.column("p"), dtype=np.int64), minlength=n)
+    topn = excepted & (n_truth > 0) & (n_cand_hits == n_truth)
+
+    seen = posted | has_exc
+    per_payment = {
+        "payments": np.ones(n, np.int64),
+        "matchable": matchable,
+        "auto": auto,
+        "auto_matchable": auto & matchable,
+        "auto_correct": auto & matchable & set_ok,
+        "wrong_auto": auto & ~(set_ok & matchable),
+        "posted": posted,
+        "posted_matchable": posted & matchable,
+        "wrong_posted": posted & ~(set_ok & matchable),
+        "unmatchable_applied": posted & ~matchable,
+        "links_predicted": np.where(auto, n_alloc, 0),
+        "links_true": np.where(auto, n_truth, 0),
+        "links_correct": np.where(auto, n_correct, 0),
+        "amount_exact": np.where(auto, n_amount_ok, 0),
+        "excepted_matchable": excepted,
+        "topn_hits": topn,
+        "missing": ~seen,
+    }
+    scen = truth.column("scenario").combine_chunks().fill_null("unknown").dictionary_encode()
+    codes = np.asarray(scen.indices, dtype=np.int64)
+    names = scen.dictionary.to_pylist()
+    sums = {
+        k: np.bincount(codes, weights=np.asarray(v, np.int64), minlength=len(names))
+        for k, v in per_payment.items()
+    }
+    by_name = {
+        name: ScenarioScore(name, **{k: int(round(s[j])) for k, s in sums.items()})
+        for j, name in enumerate(names)
+    }
+    order = [s for s in SCENARIOS if s in by_name] + sorted(set(by_name) - set(SCENARIOS))
+    scenarios = {s: by_name[s] for s in order}
+    overall = ScenarioScore("overall", **{k: int(np.sum(v)) for k, v in per_payment.items()})
+    one = np.isin(codes, [j for j, s in enumerate(names) if s in ONE_TO_ONE_SCENARIOS])
+    one_to_one = ScenarioScore(
+        "one_to_one",
+        **{k: int(np.sum(np.asarray(v, np.int64)[one])) for k, v in per_payment.items()},
+    )
+
+    # reliability: allocation links by confidence band
+    conf = np.asarray(links.column("confidence_max").fill_null(0.0), dtype=np.float64)
+    bands = [
+        BandScore(
+            label,
+            int(((conf >= lo) & (conf < hi)).sum()),
+            int(((conf >= lo) & (conf < hi) & l_hit).sum()),
+        )
+        for label, lo, hi in BANDS
+    ]
+    return Score(scenarios, overall, bands, one_to_one, unknown_payments=len(unknown))
+
+
+def read_results(results: str | Path) -> tuple[pa.Table, pa.Table]:
+    """``allocations`` and ``exceptions`` of a ``cashmatch match --out DIR`` (CSV or Parquet)."""
+    from cashmatch.engine import interchange as io
+
+    d = Path(results)
+    out = []
+    for name, reader in (("allocations", io.read_allocations), ("exceptions", io.read_exceptions)):
+        for ext in (".parquet", ".csv"):
+            path = d / f"{name}{ext}"
+            if path.exists():
+                res = reader(path)
+                if res.problems:
+                    first = res.problems[0]
+                    raise InvalidInput(f"{len(res.problems)} unreadable row(s), first: {first}")
+                out.append(res.table)
+                break
+        else:
+            raise InvalidInput(f"{d}: no {name}.csv or {name}.parquet")
+    return out[0], out[1]

@@ -1,0 +1,189 @@
+"""Which customer paid? Account map, remembered aliases, exact and fuzzy payer names.
+
+Customers are indexed once (:class:`CustomerIndex`): every customer id seen in the customer
+master or on an invoice, with its *group* — the top of its ``parent_id`` chain — because a
+parent that pays on a subsidiary's behalf may settle any invoice of the group.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from rapidfuzz import fuzz, process
+
+from cashmatch.engine.normalize import account_key, name_key
+
+# How the payer was identified, with the confidence that carries.
+BY_ACCOUNT, BY_NAME, BY_FUZZY_NAME, BY_LEARNED_ACCOUNT, UNKNOWN = 0, 1, 2, 3, -1
+IDENTITY_CONFIDENCE = np.array([1.0, 0.97, 0.93, 0.95])
+NAME_BLOCK = 3  # fuzzy names are compared within blocks sharing this many leading characters
+NAME_MARGIN = 4.0  # the best fuzzy name must beat the next customer's by this much
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerIndex:
+    ids: pa.Array  # customer ids, unique
+    group: np.ndarray  # index of the group root per customer
+    account_keys: pa.Table  # (key, cust) — unique keys only
+    name_keys: pa.Table  # (key, cust) — unique keys only
+    names_by_customer: pa.Array  # the name key of each customer ("" when unknown)
+
+    def lookup(self, customer_ids: pa.Array) -> np.ndarray:
+        idx = pc.index_in(customer_ids, value_set=self.ids)
+        return np.asarray(pc.fill_null(idx, -1), dtype=np.int64)
+
+
+def _unique_map(keys: pa.Array, cust: np.ndarray) -> pa.Table:
+    """(key, cust) pairs where a key names exactly one customer; empty keys dropped."""
+    t = pa.table({"key": keys, "cust": pa.array(cust, pa.int64())})
+    t = t.filter(pc.not_equal(t.column("key"), ""))
+    g = t.group_by("key").aggregate([("cust", "min"), ("cust", "max")])
+    g = g.filter(pc.equal(g.column("cust_min"), g.column("cust_max")))
+    return pa.table({"key": g.column("key"), "cust": g.column("cust_min")})
+
+
+def build_index(*, invoices: pa.Table, customers: pa.Table | None) -> CustomerIndex:
+    ids_parts = [invoices.column("customer_id")]
+    if customers is not None and customers.num_rows:
+        ids_parts.insert(0, customers.column("customer_id"))
+    ids = pc.unique(pa.chunked_array([p.combine_chunks() for p in ids_parts]).combine_chunks())
+    ids = pc.drop_null(ids)
+    n = len(ids)
+    parent = np.arange(n, dtype=np.int64)
+    names, name_cust, accts, acct_cust = [], [], [], []
+    if customers is not None and customers.num_rows:
+        ci = np.asarray(pc.index_in(customers.column("customer_id"), value_set=ids), np.int64)
+        pi = pc.index_in(customers.column("parent_id"), value_set=ids)
+        has_parent = np.asarray(pc.is_valid(pi), dtype=bool)
+        parent[ci[has_parent]] = np.asarray(pc.filter(pi, pa.array(has_parent)), np.int64)
+        names.append(name_key(customers.column("name").combine_chunks()))
+        name_cust.append(ci)
+        for col, keys, owner, norm in (
+            ("aliases", names, name_cust, name_key),
+            ("accounts", accts, acct_cust, account_key),
+        ):
+            lists = customers.column(col).combine_chunks()
+            keys.append(norm(pc.list_flatten(lists)))
+            owner.append(ci[np.asarray(pc.list_parent_indices(lists), dtype=np.int64)])
+    if "customer_name" in invoices.column_names:
+        ii = np.asarray(pc.index_in(invoices.column("customer_id"), value_set=ids), np.int64)
+        names.append(name_key(invoices.column("customer_name").combine_chunks()))
+        name_cust.append(ii)
+    group = parent.copy()
+    for _ in range(8):  # follow parent chains to their root (depth is small in practice)
+        nxt = parent[group]
+        if np.array_equal(nxt, group):
+            break
+        group = nxt
+
+    def concat(parts: list) -> pa.Array:
+        return pa.concat_arrays([p for p in parts]) if parts else pa.array([], pa.string())
+
+    all_names = concat(names)
+    all_cust = np.concatenate(name_cust or [np.zeros(0, np.int64)]).astype(np.int64)
+    first = np.full(n, -1, dtype=np.int64)
+    first[all_cust[::-1]] = np.arange(len(all_cust))[::-1]  # the first name seen per customer
+    names_by_customer = pc.if_else(
+        pa.array(first >= 0), pc.take(all_names, pa.array(np.maximum(first, 0))), ""
+    ) if len(all_cust) else pa.array([""] * n)
+    return CustomerIndex(
+        ids=ids,
+        group=group,
+        names_by_customer=names_by_customer,
+        account_keys=_unique_map(concat(accts), np.concatenate(acct_cust or [np.zeros(0)])),
+        name_keys=_unique_map(concat(names), np.concatenate(name_cust or [np.zeros(0)])),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Identification:
+    customer: np.ndarray  # customer index per payment, -1 when unknown
+    method: np.ndarray  # BY_ACCOUNT / BY_NAME / BY_FUZZY_NAME / UNKNOWN
+    confidence: np.ndarray  # 0..1
+
+
+def identify(
+    *, payments: pa.Table, index: CustomerIndex, name_cutoff: float
+) -> Identification:
+    n = payments.num_rows
+    customer = np.full(n, -1, dtype=np.int64)
+    method = np.full(n, UNKNOWN, dtype=np.int8)
+    if len(index.ids) == 0 or n == 0:
+        return Identification(customer, method, np.zeros(n))
+
+    acct = account_key(payments.column("payer_account").combine_chunks())
+    hit = pc.index_in(acct, value_set=index.account_keys.column("key"))
+    hit_np = np.asarray(pc.fill_null(hit, -1), dtype=np.int64)
+    found = hit_np >= 0
+    customer[found] = np.asarray(index.account_keys.column("cust"))[hit_np[found]]
+    method[found] = BY_ACCOUNT
+
+    names = name_key(payments.column("payer_name").combine_chunks())
+    hit = np.asarray(pc.fill_null(pc.index_in(names, value_set=index.name_keys.column("key")), -1))
+    take = (customer < 0) & (hit >= 0)
+    customer[take] = np.asarray(index.name_keys.column("cust"))[hit[take]]
+    method[take] = BY_NAME
+
+    _learn_accounts(acct, customer, method)
+
+    todo = np.flatnonzero((customer < 0) & np.asarray(pc.utf8_length(names), dtype=np.int64) >= 4)
+    if len(todo):
+        got = _fuzzy_names(
+            pc.take(names, pa.array(todo)), index, cutoff=name_cutoff
+        )
+        ok = got >= 0
+        customer[todo[ok]] = got[ok]
+        method[todo[ok]] = BY_FUZZY_NAME
+    _learn_accounts(acct, customer, method)
+    conf = np.where(method >= 0, IDENTITY_CONFIDENCE[np.maximum(method, 0)], 0.0)
+    return Identification(customer, method, conf)
+
+
+def _learn_accounts(acct: pa.Array, customer: np.ndarray, method: np.ndarray) -> None:
+    """An account that pays for exactly one identified customer in this batch identifies that
+    customer on its other payments too (in place)."""
+    known = (customer >= 0) & np.asarray(pc.not_equal(pc.fill_null(acct, ""), ""), bool)
+    if not known.any() or known.all():
+        return
+    t = pa.table({"a": pc.filter(acct, pa.array(known)), "c": customer[known]})
+    g = t.group_by("a").aggregate([("c", "min"), ("c", "max")])
+    g = g.filter(pc.equal(g.column("c_min"), g.column("c_max")))
+    hit = np.asarray(pc.fill_null(pc.index_in(acct, value_set=g.column("a")), -1), np.int64)
+    take = (customer < 0) & (hit >= 0)
+    customer[take] = np.asarray(g.column("c_min"), np.int64)[hit[take]]
+    method[take] = BY_LEARNED_ACCOUNT
+
+
+def _fuzzy_names(names: pa.Array, index: CustomerIndex, *, cutoff: float) -> np.ndarray:
+    """Best customer per name by rapidfuzz within blocks of a common leading prefix; -1 when
+    no customer reaches ``cutoff`` or two groups are too close to call."""
+    uniq, inverse = np.unique(np.asarray(names.to_numpy(zero_copy_only=False), dtype=str),
+                              return_inverse=True)
+    keys = np.asarray(index.name_keys.column("key").to_numpy(zero_copy_only=False), dtype=str)
+    custs = np.asarray(index.name_keys.column("cust"), dtype=np.int64)
+    result = np.full(len(uniq), -1, dtype=np.int64)
+    u_block = np.array([u[:NAME_BLOCK] for u in uniq]) if len(uniq) else np.array([], str)
+    k_block = np.array([k[:NAME_BLOCK] for k in keys]) if len(keys) else np.array([], str)
+    order = np.argsort(k_block, kind="stable")
+    k_sorted = k_block[order]
+    for block in np.unique(u_block):  # one rapidfuzz call per block of names
+        lo, hi = np.searchsorted(k_sorted, block, "left"), np.searchsorted(k_sorted, block, "right")
+        if lo == hi:
+            continue
+        cand = order[lo:hi]
+        rows = np.flatnonzero(u_block == block)
+        scores = process.cdist(
+            uniq[rows].tolist(), keys[cand].tolist(), scorer=fuzz.WRatio, workers=-1,
+            score_cutoff=cutoff * 0.8,
+        )
+        best = np.argmax(scores, axis=1)
+        best_score = scores[np.arange(len(rows)), best]
+        groups = index.group[custs[cand]]
+        # the best score reached by a customer of a *different* group
+        other = np.where(groups[None, :] != groups[best][:, None], scores, 0).max(axis=1)
+        ok = (best_score >= cutoff) & (best_score - other >= NAME_MARGIN)
+        result[rows[ok]] = custs[cand][best[ok]]
+    return result[inverse]

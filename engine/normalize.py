@@ -1,0 +1,164 @@
+"""Vectorised normalisation: reference text -> candidate tokens; invoice ids -> canonical keys;
+payer names -> comparison keys.
+
+Everything here is Arrow compute over whole columns, once per batch. The rules are data
+(the tables at the top); the functions apply them.
+
+Keys of an invoice id such as ``INV-2026-004512``:
+
+- ``alnum``   ``INV2026004512`` — the id without separators, upper case (strongest);
+- ``digits``  ``2026004512``    — leading letters (the house prefix) dropped, OCR look-alikes
+  mapped to digits, leading zeros dropped;
+- ``tail``    ``4512``          — the last digit group without leading zeros (year part and
+  prefix dropped, as payers often write it);
+- ``prefix``  ``20260045``      — ``digits`` truncated by one to three characters (a reference
+  field cut off at 35 characters).
+
+A reference is split into alphanumeric runs; runs next to each other are also joined in
+twos and threes (``2026 0045 12`` -> ``2026004512``), and each token gets the same ``alnum``
+and ``digits`` forms, so a hash join of token forms against invoice keys finds the hits.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+# OCR / typing look-alikes, mapped to digits in the body of a number (after its letter prefix).
+OCR_TO_DIGIT = {
+    "O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "S": "5", "B": "8", "Z": "2", "G": "6",
+}
+LEGAL_SUFFIXES = (
+    "INC", "INCORPORATED", "LTD", "LIMITED", "LLC", "LLP", "PLC", "CORP", "CORPORATION", "CO",
+    "COMPANY", "GMBH", "AG", "KG", "SA", "SAS", "SARL", "SPA", "SRL", "BV", "NV", "AB", "AS",
+    "OY", "PTY", "KK", "THE", "AND", "GROUP", "HOLDING", "HOLDINGS",
+)
+# Key strengths: how much a hit of each key kind says on its own (0..1).
+STRENGTH = {"alnum": 1.0, "digits": 0.97, "prefix": 0.82, "tail": 0.80}
+MIN_DIGITS_KEY = 4  # a digits key shorter than this is too common to mean anything
+MIN_TAIL_KEY = 3
+MAX_JOIN = 3  # adjacent runs joined into one token, at most
+# dates payers write beside invoice numbers (16.03.2026, 2026-03-16, 16/03/26): not references
+DATES = (
+    r"\b[0-9]{1,2}[./][0-9]{1,2}[./](?:19|20)?[0-9]{2}\b"
+    r"|\b(?:19|20)[0-9]{2}-[0-9]{2}-[0-9]{2}\b"
+)
+
+
+def alnum_upper(text: pa.Array) -> pa.Array:
+    return pc.replace_substring_regex(pc.utf8_upper(pc.fill_null(text, "")), r"[^A-Z0-9]", "")
+
+
+def _ocr_digits(text: pa.Array) -> pa.Array:
+    """Map look-alike letters to the digits they stand for (``2O26`` -> ``2026``)."""
+    out = text
+    for letter, digit in OCR_TO_DIGIT.items():
+        out = pc.replace_substring(out, letter, digit)
+    return out
+
+
+def digits_key(alnum: pa.Array) -> pa.Array:
+    """``INV2O26004512`` -> ``2026004512``: the letter prefix off, look-alikes in the rest mapped
+    to digits, other letters and leading zeros dropped. Empty when nothing numeric is left."""
+    body = pc.replace_substring_regex(alnum, r"^[A-Z]+", "")
+    letters = pc.utf8_length(pc.replace_substring_regex(body, r"[0-9]", ""))
+    mostly_digits = pc.less_equal(pc.multiply(letters, 3), pc.utf8_length(body))
+    body = pc.if_else(mostly_digits, _ocr_digits(body), body)  # "2O26" yes, "4512THANKS" no
+    body = pc.replace_substring_regex(body, r"[^0-9]", "")
+    return pc.replace_substring_regex(body, r"^0+", "")
+
+
+def tail_key(text: pa.Array) -> pa.Array:
+    """The last digit group without leading zeros, where the id has two or more groups."""
+    upper = pc.utf8_upper(pc.fill_null(text, ""))
+    groups = pc.extract_regex(upper, r"[0-9][^0-9]+(?P<t>[0-9]+)[^0-9]*$")
+    tail = pc.fill_null(pc.struct_field(groups, "t"), "")
+    return pc.replace_substring_regex(tail, r"^0+", "")
+
+
+def invoice_keys(invoice_ids: pa.Array) -> pa.Table:
+    """All keys of every invoice: a table ``(key, inv, kind, strength)``; one row per key."""
+    ids = invoice_ids.combine_chunks() if isinstance(invoice_ids, pa.ChunkedArray) else invoice_ids
+    n = len(ids)
+    idx = np.arange(n, dtype=np.int64)
+    alnum = alnum_upper(ids)
+    digits = digits_key(alnum)
+    tail = tail_key(ids)
+    parts = [("alnum", alnum, idx), ("digits", digits, idx), ("tail", tail, idx)]
+    dlen = np.asarray(pc.utf8_length(digits), dtype=np.int64)
+    for cut in (1, 2, 3):
+        ok = dlen - cut >= 6
+        if ok.any():
+            sel = pa.array(ok)
+            pre = pc.utf8_slice_codeunits(pc.filter(digits, sel), 0, -cut)
+            parts.append(("prefix", pre, idx[ok]))
+    tables = []
+    for kind, keys, rows in parts:
+        length = np.asarray(pc.utf8_length(keys), dtype=np.int64)
+        minimum = {"tail": MIN_TAIL_KEY, "alnum": 3}.get(kind, MIN_DIGITS_KEY)
+        keep = length >= minimum
+        if kind == "tail":  # a tail equal to the digits key adds nothing
+            same = np.asarray(pc.equal(keys, digits), dtype=bool)
+            keep &= ~same
+        tables.append(
+            pa.table(
+                {
+                    "key": pc.filter(keys, pa.array(keep)),
+                    "inv": pa.array(rows[keep]),
+                    "kind": pa.array(np.full(int(keep.sum()), kind)),
+                    "strength": pa.array(np.full(int(keep.sum()), STRENGTH[kind])),
+                }
+            )
+        )
+    return pa.concat_tables(tables)
+
+
+def reference_tokens(references: pa.Array) -> pa.Table:
+    """Tokens of every reference: a table ``(pay, alnum, digits)``, one row per token.
+
+    Single alphanumeric runs plus adjacent runs joined in twos and threes.
+    """
+    refs = references.combine_chunks() if isinstance(references, pa.ChunkedArray) else references
+    upper = pc.replace_substring_regex(pc.utf8_upper(pc.fill_null(refs, "")), DATES, " ")
+    runs = pc.split_pattern_regex(upper, r"[^A-Z0-9]+")
+    flat = pc.list_flatten(runs)
+    parent = np.asarray(pc.list_parent_indices(runs), dtype=np.int64)
+    nonempty = np.asarray(pc.not_equal(flat, ""), dtype=bool)
+    flat = pc.filter(flat, pa.array(nonempty))
+    parent = parent[nonempty]
+    tokens = [flat]
+    owners = [parent]
+    for width in range(2, MAX_JOIN + 1):
+        if len(parent) < width:
+            break
+        last = len(parent) - width + 1
+        same = parent[width - 1 :] == parent[:last]  # first and last run of one reference
+        starts = np.flatnonzero(same)
+        if len(starts) == 0:
+            continue
+        pieces = [pc.take(flat, pa.array(starts + k)) for k in range(width)]
+        tokens.append(pc.binary_join_element_wise(*pieces, ""))
+        owners.append(parent[starts])
+    alnum = pa.concat_arrays(tokens)
+    pay = np.concatenate(owners)
+    digits = digits_key(alnum)
+    return pa.table({"pay": pa.array(pay), "alnum": alnum, "digits": digits})
+
+
+def name_key(names: pa.Array) -> pa.Array:
+    """Payer or customer name -> comparison key: upper case, punctuation and legal suffixes off,
+    single spaces, word order kept."""
+    folded = pc.utf8_normalize(pc.fill_null(names, ""), "NFKD")  # "Müller" -> "Mu\u0308ller"
+    upper = pc.utf8_upper(pc.replace_substring_regex(folded, r"[^\x00-\x7f]", ""))
+    upper = pc.replace_substring_regex(upper, r"\b([A-Z])\.(?:([A-Z])\.)?", "\\1\\2")  # B.V. -> BV
+    upper = pc.replace_substring_regex(upper, r"[^A-Z0-9 ]+", " ")
+    suffixes = "|".join(LEGAL_SUFFIXES)
+    upper = pc.replace_substring_regex(upper, rf"\b({suffixes})\b", " ")
+    upper = pc.replace_substring_regex(upper, r"\s+", " ")
+    return pc.utf8_trim_whitespace(upper)
+
+
+def account_key(accounts: pa.Array) -> pa.Array:
+    """Bank account / IBAN -> comparison key (upper case, no spaces or separators)."""
+    return alnum_upper(accounts)

@@ -1,0 +1,114 @@
+"""Confidence of a (payment, invoice) pair from its evidence, for all pairs at once.
+
+Reference evidence ``r`` (0..1, from the key kind or the fuzzy score) and amount evidence ``a``
+(from the amount relation) combine as independent evidence, ``1 - (1 - r)(1 - a)``; the
+customer relation then scales the result. A pair with no reference at all rests on the amount
+and on how surely the payer was identified. The weights are data, here, in one place.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cashmatch.engine.candidates import (
+    CURRENCY,
+    DISCOUNT,
+    EXACT,
+    FEE,
+    OVER,
+    PARTIAL,
+    SETTLED,
+)
+
+# amount evidence by relation: how much an agreeing amount adds to a reference hit
+AMOUNT_EVIDENCE = {EXACT: 0.80, DISCOUNT: 0.70, FEE: 0.60, PARTIAL: 0.0, OVER: 0.0,
+                   SETTLED: 0.0, CURRENCY: 0.0}
+# a pair resting on the amount alone (no reference), before the identity factor
+AMOUNT_ONLY = {EXACT: 0.965, DISCOUNT: 0.95, FEE: 0.92, PARTIAL: 0.0, OVER: 0.0,
+               SETTLED: 0.0, CURRENCY: 0.0}
+# a partial or over payment quoting the invoice is worth this share of the reference
+PARTIAL_FACTOR = {PARTIAL: 0.95, OVER: 0.93}
+# customer relation: the invoice's group is the payer's / payer unknown / another group
+SAME, UNKNOWN, OTHER = 1, 0, -1
+CUSTOMER_FACTOR_STRONG = {SAME: 1.0, UNKNOWN: 0.96, OTHER: 0.90}  # reference ≥ STRONG_REF
+CUSTOMER_FACTOR_WEAK = {SAME: 1.0, UNKNOWN: 0.80, OTHER: 0.50}
+STRONG_REF = 0.97
+AMOUNT_ONLY_MAX_CHANCE = 0.02  # above this, an amount-only match may well be a coincidence
+
+
+def _lookup(table: dict[int, float], keys: np.ndarray) -> np.ndarray:
+    lut = np.zeros(max(table) + 1)
+    for k, v in table.items():
+        lut[k] = v
+    return lut[keys]
+
+
+def pair_confidence(
+    *,
+    ref: np.ndarray,
+    relation: np.ndarray,
+    customer_relation: np.ndarray,
+    identity: np.ndarray,
+    chance: np.ndarray,
+) -> np.ndarray:
+    """Confidence per pair that the payment settles the invoice (fully, or partly for
+    PARTIAL/OVER relations with a reference).
+
+    ``chance`` is, per pair, how many of the customer's open invoices would fall in the
+    amount window by chance (block size × window width / amount): an amount-only match that
+    could easily be a coincidence (a wide bank-fee window on a large customer) is worth less.
+    """
+    a = _lookup(AMOUNT_EVIDENCE, relation)
+    combined = 1.0 - (1.0 - ref) * (1.0 - a)
+    partial = np.isin(relation, (PARTIAL, OVER))
+    combined[partial] = ref[partial] * _lookup(
+        {PARTIAL: PARTIAL_FACTOR[PARTIAL], OVER: PARTIAL_FACTOR[OVER], 0: 0}, relation[partial]
+    )
+    strong = ref >= STRONG_REF
+    cidx = customer_relation + 1  # -1/0/1 -> 0/1/2
+    f_strong = np.array([CUSTOMER_FACTOR_STRONG[OTHER], CUSTOMER_FACTOR_STRONG[UNKNOWN],
+                         CUSTOMER_FACTOR_STRONG[SAME]])
+    f_weak = np.array([CUSTOMER_FACTOR_WEAK[OTHER], CUSTOMER_FACTOR_WEAK[UNKNOWN],
+                       CUSTOMER_FACTOR_WEAK[SAME]])
+    conf = combined * np.where(strong, f_strong[cidx], f_weak[cidx])
+    no_ref = ref <= 0
+    amount_only = _lookup(AMOUNT_ONLY, relation) * identity
+    amount_only = np.where(chance > AMOUNT_ONLY_MAX_CHANCE, amount_only * 0.9, amount_only)
+    conf[no_ref] = np.where(customer_relation[no_ref] == SAME, amount_only[no_ref], 0.3 * a[no_ref])
+    conf[np.isin(relation, (SETTLED, CURRENCY))] = 0.0
+    return np.clip(conf, 0.0, 1.0)
+
+
+# how likely a random amount is to be hit by some subset ("chance", see `coincidence`) ->
+# the confidence an exhaustive, unique fit then earns
+COINCIDENCE_STEPS = ((0.002, 0.985), (0.01, 0.96), (0.05, 0.92))
+
+
+def coincidence(*, block_size: int, max_size: int, target: int, tolerance: int) -> float:
+    """Expected number of subsets of a block that hit a random target by chance: the number of
+    subsets (sizes 1..max_size) times the width of the window, over the amount scale. Small
+    means a unique fit is unlikely to be a coincidence."""
+    from math import comb
+
+    subsets = sum(comb(block_size, k) for k in range(1, min(max_size, block_size) + 1))
+    return subsets * (tolerance + 1) / max(target, 1)
+
+
+def subset_confidence(*, quoted_share: float, exact: bool, identity: float,
+                      exhaustive: bool, chance: float) -> float:
+    """A one-payment-many-invoices proposal: by how much of it the reference quotes, whether
+    the amount fits exactly, whether the search proved the fit the only one and how likely
+    such a fit is by chance, and how surely the payer was identified."""
+    base = 0.90 + 0.09 * quoted_share  # all invoices quoted: 0.99; none: 0.90
+    if not exhaustive and quoted_share == 0.0:
+        base = 0.85  # amount alone, and other subsets may fit too: a person decides
+    if exhaustive and quoted_share < 1.0:
+        for limit, value in COINCIDENCE_STEPS:
+            if chance < limit:
+                base = max(base, value)
+                break
+        else:
+            base = min(base, 0.85)
+    if not exact:
+        base -= 0.03
+    return float(min(base * (identity if quoted_share < 1.0 else 1.0), 0.995))

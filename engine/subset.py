@@ -1,0 +1,223 @@
+"""Which subset of a customer's open invoices does one payment settle?
+
+Exact methods first — singles, pairs by sorted two-sum, triples by a two-sum per element, a
+due-date prefix, meet-in-the-middle for small blocks — then HiGHS (``scipy.optimize.milp``)
+as a bounded fallback with a time limit. The search stops at the second solution: two
+different subsets that fit equally make the payment AMBIGUOUS, never a guess.
+
+A subset *fits* when ``sum(invoices) - payment`` lies in ``[0, tolerance]`` (the tolerance is
+the bank-fee ceiling; exact fits are searched before tolerant ones).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+
+MITM_MAX_N = 24  # meet-in-the-middle over all subsets up to max_size for blocks this small
+MILP_MAX_N = 120
+
+
+@dataclass(frozen=True, slots=True)
+class SubsetSearch:
+    solutions: list[tuple[int, ...]]  # indices into the amounts given, each sorted; at most 2
+    exact: bool  # True when the solutions sum exactly to the target
+    exhaustive: bool = False  # every subset up to max_size was considered: a single solution
+    # is then the only one, not merely the only one found
+    milp_seconds: float = 0.0  # time spent in the HiGHS fallback
+
+    @property
+    def unique(self) -> tuple[int, ...] | None:
+        return self.solutions[0] if len(self.solutions) == 1 else None
+
+
+def _pairs(amounts: np.ndarray, lo: int, hi: int, limit: int) -> list[tuple[int, ...]]:
+    order = np.argsort(amounts, kind="stable")
+    s = amounts[order]
+    # for each i, partners j > i with s[i] + s[j] in [lo, hi]
+    left = np.searchsorted(s, lo - s, "left")
+    right = np.searchsorted(s, hi - s, "right")
+    idx = np.arange(len(s))
+    left = np.maximum(left, idx + 1)
+    out: list[tuple[int, ...]] = []
+    for i in np.flatnonzero(right > left):
+        for j in range(left[i], min(right[i], left[i] + limit)):
+            out.append(tuple(sorted((int(order[i]), int(order[j])))))
+            if len(out) >= limit:
+                return out
+    return out
+
+
+def _triples(amounts: np.ndarray, lo: int, hi: int, limit: int) -> list[tuple[int, ...]]:
+    order = np.argsort(amounts, kind="stable")
+    s = amounts[order]
+    n = len(s)
+    out: list[tuple[int, ...]] = []
+    for i in range(n - 2):
+        if s[i] * 3 > hi:
+            break
+        rest = s[i + 1 :]
+        left = np.searchsorted(rest, lo - s[i] - rest, "left")
+        right = np.searchsorted(rest, hi - s[i] - rest, "right")
+        left = np.maximum(left, np.arange(len(rest)) + 1)
+        for j in np.flatnonzero(right > left):
+            for k in range(left[j], min(right[j], left[j] + limit)):
+                out.append(
+                    tuple(sorted((int(order[i]), int(order[i + 1 + j]), int(order[i + 1 + k]))))
+                )
+                if len(out) >= limit:
+                    return out
+    return out
+
+
+def _half_sums(amounts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every subset of a small array as a bitmask: (masks, sums, sizes), vectorised."""
+    h = len(amounts)
+    masks = np.arange(1 << h, dtype=np.int64)
+    bits = (masks[:, None] >> np.arange(h)) & 1
+    return masks, bits @ amounts, bits.sum(axis=1)
+
+
+def _mitm(amounts: np.ndarray, lo: int, hi: int, max_size: int, limit: int) -> list:
+    """Subsets of size 4..max_size by meet-in-the-middle over bitmask halves (small blocks)."""
+    n = len(amounts)
+    half = n // 2
+    ma, sa, ka = _half_sums(amounts[:half])
+    mb, sb, kb = _half_sums(amounts[half:])
+    order = np.argsort(sb, kind="stable")
+    sb, mb, kb = sb[order], mb[order], kb[order]
+    left = np.searchsorted(sb, lo - sa, "left")
+    right = np.searchsorted(sb, hi - sa, "right")
+    out: list[tuple[int, ...]] = []
+    for i in np.flatnonzero(right > left):
+        sizes = ka[i] + kb[left[i] : right[i]]
+        for j in np.flatnonzero((sizes >= 4) & (sizes <= max_size)):
+            a_idx = [b for b in range(half) if ma[i] >> b & 1]
+            b_idx = [half + b for b in range(n - half) if mb[left[i] + j] >> b & 1]
+            out.append(tuple(sorted(a_idx + b_idx)))
+            if len(out) >= limit:
+                return out
+    return out
+
+
+_STDOUT_LOCK = threading.Lock()
+
+
+@contextmanager
+def _c_stdout_silenced() -> Iterator[None]:
+    """HiGHS prints 'HighsMipSolverData::transformNewIntegerFeasibleSolution' to C stdout even
+    when told to be silent (an upstream bug); keep it off the user's terminal and CSV pipes."""
+    with _STDOUT_LOCK:
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            with open(os.devnull, "wb") as null:
+                os.dup2(null.fileno(), 1)
+            yield
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
+def _milp(amounts: np.ndarray, lo: int, hi: int, max_size: int, time_limit: float,
+          exclude: list[tuple[int, ...]]) -> tuple[tuple[int, ...] | None, bool]:
+    """One subset by HiGHS, and whether the answer is proven (False on a time-out)."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    n = len(amounts)
+    rows = [amounts.astype(float), np.ones(n)]
+    lb, ub = [float(lo), 1.0], [float(hi), float(max_size)]
+    for sol in exclude:  # no-good cut: not exactly this subset again
+        row = -np.ones(n)
+        row[list(sol)] = 1.0
+        rows.append(row)
+        lb.append(-np.inf)
+        ub.append(len(sol) - 1.0)
+    with _c_stdout_silenced():
+        res = milp(
+            c=np.zeros(n),
+            constraints=LinearConstraint(np.vstack(rows), lb, ub),
+            integrality=np.ones(n),
+            bounds=Bounds(0, 1),
+            options={"time_limit": time_limit, "presolve": True, "disp": False},
+        )
+    if res.x is None or res.status != 0:
+        return None, res.status == 2  # 2: proven infeasible; 1: time limit
+    sol = tuple(int(i) for i in np.flatnonzero(res.x > 0.5))
+    total = int(amounts[list(sol)].sum())
+    return (sol if lo <= total <= hi else None), True
+
+
+def search(
+    amounts: np.ndarray,
+    target: int,
+    *,
+    tolerance: int,
+    max_size: int,
+    due_order: np.ndarray | None = None,
+    time_limit: float = 0.05,
+    min_size: int = 1,
+) -> SubsetSearch:
+    """Subsets of ``amounts`` (int64 minor units) that settle ``target``; at most two.
+
+    ``time_limit`` bounds each HiGHS call; 0 turns the MILP fallback off.
+    """
+    import time
+
+    milp_t0 = 0.0
+    amounts = np.asarray(amounts, dtype=np.int64)
+    keep = np.flatnonzero((amounts > 0) & (amounts <= target + tolerance))
+    sub = amounts[keep]
+    for lo, hi, exact in ((target, target, True), (target + 1, target + tolerance, False)):
+        if hi < lo:
+            continue
+        found: list[tuple[int, ...]] = []
+
+        def add(sols: list[tuple[int, ...]], found: list[tuple[int, ...]] = found) -> None:
+            for s in sols:
+                mapped = tuple(sorted(int(keep[i]) for i in s))
+                if mapped not in found:
+                    found.append(mapped)
+
+        if min_size <= 1:
+            add([(int(i),) for i in np.flatnonzero((sub >= lo) & (sub <= hi))[:2]])
+        if len(found) < 2 and max_size >= 2 and min_size <= 2:
+            add(_pairs(sub, lo, hi, 2))
+        if len(found) < 2 and max_size >= 3 and min_size <= 3 and len(sub) <= 2000:
+            add(_triples(sub, lo, hi, 2))
+        if len(found) < 2 and due_order is not None and len(sub):
+            # customers often pay their oldest items: a prefix in due-date order
+            by_due = np.argsort(due_order[keep], kind="stable")
+            csum = np.cumsum(sub[by_due])
+            hit = np.flatnonzero((csum >= lo) & (csum <= hi))
+            for h in hit[:1]:
+                if h + 1 >= min_size:
+                    add([tuple(int(x) for x in by_due[: h + 1])])
+        exhaustive = max_size <= 3 and len(sub) <= 2000
+        if len(found) < 2 and max_size >= 4:
+            if len(sub) <= MITM_MAX_N:
+                add(_mitm(sub, lo, hi, max_size, 2))
+                exhaustive = True
+            elif len(sub) <= MILP_MAX_N and len(found) < 2 and time_limit > 0:
+                milp_t0 = time.perf_counter()
+                first, proven = _milp(sub, lo, hi, max_size, time_limit,
+                                      [tuple(int(np.flatnonzero(keep == f)[0]) for f in s)
+                                       for s in found])
+                if first is not None:
+                    add([first])
+                    if len(found) < 2:
+                        second, proven = _milp(sub, lo, hi, max_size, time_limit, [
+                            tuple(int(np.flatnonzero(keep == f)[0]) for f in s) for s in found])
+                        if second is not None:
+                            add([second])
+                exhaustive = proven
+        spent = time.perf_counter() - milp_t0 if milp_t0 else 0.0
+        if found:
+            return SubsetSearch(found[:2], exact, exhaustive, spent)
+    return SubsetSearch([], True, False, spent)

@@ -1,0 +1,285 @@
+"""Scoring against the truth: a hand-made perfect result scores 100%, wrong ones are counted."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from cashmatch.cli import main
+from cashmatch.engine import interchange as io
+from cashmatch.engine import schema as S
+from cashmatch.engine.evaluate import evaluate, read_results, read_truth, write_truth
+
+# payment -> (scenario, invoices, applied amounts in cents)
+TRUTH = {
+    "P1": ("clean_ref", ["INV-1"], [10000]),
+    "P2": ("multi_invoice", ["INV-2", "INV-3"], [5000, 7000]),
+    "P3": ("short_pay_remittance", ["INV-4"], [9000]),
+    "P4": ("overpayment", ["INV-5"], [3000]),
+    "P5": ("unmatchable", [], []),
+    "P6": ("trap_amount", [], []),
+    "P7": ("messy_ref", ["INV-7"], [4000]),
+    "P8": ("multi_invoice", ["INV-8", "INV-9", "INV-10", "INV-11"], [100, 200, 300, 400]),
+}
+AMOUNTS = {
+    "P1": 10000,
+    "P2": 12000,
+    "P3": 9000,
+    "P4": 3500,
+    "P5": 777,
+    "P6": 4000,
+    "P7": 4000,
+    "P8": 1000,
+}
+
+
+def truth_table() -> pa.Table:
+    ids = list(TRUTH)
+    return S.conform(
+        pa.table(
+            {
+                "payment_id": ids,
+                "scenario": [TRUTH[p][0] for p in ids],
+                "matchable": [bool(TRUTH[p][1]) for p in ids],
+                "invoice_ids": [TRUTH[p][1] for p in ids],
+                "applied_amounts": pa.array([TRUTH[p][2] for p in ids], pa.list_(pa.int64())),
+                "currency": ["EUR"] * len(ids),
+                "customer_id": [("C1" if TRUTH[p][1] else None) for p in ids],
+            }
+        ),
+        S.TRUTH,
+    )
+
+
+def allocations(rows: list[tuple[str, str, int, float]]) -> pa.Table:
+    return S.conform(
+        pa.table(
+            {
+                "payment_id": [r[0] for r in rows],
+                "invoice_id": [r[1] for r in rows],
+                "applied_amount": pa.array([r[2] for r in rows], pa.int64()),
+                "adjustment_amount": pa.array([0] * len(rows), pa.int64()),
+                "invoice_open_after": pa.array([0] * len(rows), pa.int64()),
+                "confidence": pa.array([r[3] for r in rows], pa.float64()),
+                "rule": ["test"] * len(rows),
+                "currency": ["EUR"] * len(rows),
+            }
+        ),
+        S.ALLOCATIONS,
+    )
+
+
+def exceptions(rows: list[tuple[str, str, int, list[str]]]) -> pa.Table:
+    return S.conform(
+        pa.table(
+            {
+                "payment_id": [r[0] for r in rows],
+                "reason": [r[1] for r in rows],
+                "unapplied_amount": pa.array([r[2] for r in rows], pa.int64()),
+                "candidates": pa.array([r[3] for r in rows], pa.list_(pa.string())),
+                "detail": ["x"] * len(rows),
+                "currency": ["EUR"] * len(rows),
+            }
+        ),
+        S.EXCEPTIONS,
+    )
+
+
+def perfect() -> tuple[pa.Table, pa.Table]:
+    alloc = [
+        ("P1", "INV-1", 10000, 0.99),
+        ("P2", "INV-2", 5000, 0.97),
+        ("P2", "INV-3", 7000, 0.97),
+        ("P3", "INV-4", 9000, 0.96),
+        ("P4", "INV-5", 3000, 0.99),
+        ("P7", "INV-7", 4000, 0.95),
+        ("P8", "INV-8", 100, 0.96),
+        ("P8", "INV-9", 200, 0.96),
+        ("P8", "INV-10", 300, 0.96),
+        ("P8", "INV-11", 400, 0.96),
+    ]
+    exc = [
+        ("P4", "OVERPAYMENT", 500, []),
+        ("P5", "UNKNOWN_PAYER", 777, []),
+        ("P6", "UNKNOWN_PAYER", 4000, ["INV-99"]),
+    ]
+    return allocations(alloc), exceptions(exc)
+
+
+def test_a_perfect_result_scores_100() -> None:
+    alloc, exc = perfect()
+    score = evaluate(truth=truth_table(), allocations=alloc, exceptions=exc)
+    o = score.overall
+    assert (o.payments, o.matchable) == (8, 6)
+    # the overpayment is applied correctly but keeps an exception for the excess
+    assert o.auto_matchable == 5 and o.posted_matchable == 6
+    assert score.scenarios["overpayment"].auto_pct == 0.0
+    assert score.scenarios["overpayment"].posted_pct == 100.0
+    assert score.scenarios["overpayment"].wrong_posted == 0
+    for name in ("clean_ref", "multi_invoice", "short_pay_remittance", "messy_ref"):
+        s = score.scenarios[name]
+        assert s.auto_pct == 100.0 and s.wrong_auto == 0, name
+        assert s.link_precision == 100.0 and s.link_recall == 100.0, name
+        assert s.amount_exact_pct == 100.0, name
+    assert o.wrong_auto == 0 and o.wrong_posted == 0 and o.unmatchable_applied == 0
+    assert o.missing == 0 and score.unknown_payments == 0
+    assert o.excepted_matchable == 0 and o.topn_pct is None
+    assert [b.allocations for b in score.bands] == [10, 0, 0, 0]
+    assert score.bands[0].correct_pct == 100.0
+    assert score.one_to_one.payments == 2 and score.one_to_one.auto_pct == 100.0
+    assert list(score.scenarios)[:3] == ["clean_ref", "messy_ref", "multi_invoice"]
+
+
+def test_wrong_results_are_counted_as_wrong() -> None:
+    alloc = allocations(
+        [
+            ("P1", "INV-9", 10000, 0.97),  # wrong invoice
+            ("P2", "INV-2", 12000, 0.92),  # one of two invoices: set wrong, link right
+            ("P3", "INV-4", 8000, 0.85),  # right invoice, wrong amount
+            ("P6", "INV-99", 4000, 0.5),  # a trap auto-applied
+        ]
+    )
+    exc = exceptions(
+        [
+            ("P4", "OVERPAYMENT", 3500, ["INV-5"]),  # left to a person, truth first
+            ("P5", "UNKNOWN_PAYER", 777, []),
+            ("P7", "NO_CANDIDATE", 4000, ["A", "B", "C", "INV-7"]),  # truth 4th: a miss
+            # four truth invoices: all among the first four candidates is a hit
+            ("P8", "AMBIGUOUS", 1000, ["INV-11", "INV-10", "INV-9", "INV-8", "X"]),
+        ]
+    )
+    score = evaluate(truth=truth_table(), allocations=alloc, exceptions=exc)
+    o = score.overall
+    assert o.auto == 4 and o.auto_matchable == 3
+    assert o.auto_correct == 1  # P3's set is right (its amount is not)
+    assert o.wrong_auto == 3  # P1, P2, P6
+    assert o.unmatchable_applied == 1
+    assert score.scenarios["trap_amount"].unmatchable_applied == 1
+    assert score.scenarios["clean_ref"].wrong_auto_pct == 100.0
+    m = score.scenarios["multi_invoice"]
+    assert (m.links_predicted, m.links_true, m.links_correct) == (1, 2, 1)
+    assert m.link_precision == 100.0 and m.link_recall == 50.0
+    s = score.scenarios["short_pay_remittance"]
+    assert s.links_correct == 1 and s.amount_exact == 0
+    # links over auto-applied: predicted P1 1 + P2 1 + P3 1 + P6 1; true 1 + 2 + 1 + 0
+    assert (o.links_predicted, o.links_true, o.links_correct) == (4, 4, 2)
+    assert o.excepted_matchable == 3  # P4, P7, P8
+    assert o.topn_hits == 2  # P4 and P8, not P7
+    assert score.scenarios["messy_ref"].topn_pct == 0.0
+    bands = {b.band: b for b in score.bands}
+    assert bands["[0.95, 1]"].allocations == 1 and bands["[0.95, 1]"].correct == 0
+    assert bands["[0.90, 0.95)"].correct == 1
+    assert bands["[0.80, 0.90)"].correct == 1
+    assert bands["< 0.80"].allocations == 1 and bands["< 0.80"].correct == 0
+
+
+def test_missing_and_unknown_payments_are_reported() -> None:
+    alloc = allocations([("P1", "INV-1", 10000, 0.99), ("PX", "INV-1", 1, 0.99)])
+    exc = exceptions([("P2", "NO_CANDIDATE", 12000, [])])
+    score = evaluate(truth=truth_table(), allocations=alloc, exceptions=exc)
+    assert score.overall.missing == 6
+    assert score.unknown_payments == 1
+    assert score.overall.auto == 1
+
+
+def test_truth_csv_round_trip_and_bad_rows(tmp_path) -> None:
+    path = tmp_path / "truth.csv"
+    write_truth(truth_table(), path)
+    text = path.read_text()
+    assert '"P2","multi_invoice","true","INV-2;INV-3","50.00;70.00","EUR","C1"' in text
+    back = read_truth(path)
+    assert back.problems == []
+    assert back.table.equals(truth_table().sort_by("payment_id"))
+    lines = text.splitlines()
+    lines[1] = lines[1].replace("100.00", "1O0.00")  # P1: an unreadable amount
+    lines[2] = lines[2].replace('"50.00;70.00"', '"50.00"')  # P2: fewer amounts than ids
+    path.write_text("\n".join(lines) + "\n")
+    bad = read_truth(path)
+    assert [(p.line, p.column) for p in bad.problems] == [
+        (2, "applied_amounts"),
+        (3, "applied_amounts"),
+    ]
+    assert bad.table.num_rows == len(TRUTH) - 2
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_score_command_reads_result_files(tmp_path, capsys, fmt: str) -> None:
+    alloc, exc = perfect()
+    write_truth(truth_table(), tmp_path / f"truth.{fmt}")
+    res = tmp_path / "out"
+    res.mkdir()
+    io.write_allocations(alloc, res / f"allocations.{fmt}")
+    io.write_exceptions(exc, res / f"exceptions.{fmt}")
+    back_alloc, back_exc = read_results(res)
+    assert back_alloc.num_rows == alloc.num_rows and back_exc.num_rows == exc.num_rows
+    code = main(
+        [
+            "score",
+            "--truth",
+            str(tmp_path / f"truth.{fmt}"),
+            "--results",
+            str(res),
+            "--json",
+            str(tmp_path / "score.json"),
+        ]
+    )
+    assert code == 0
+    shown = capsys.readouterr().out
+    assert "clean_ref" in shown and "overall" in shown and "[0.95, 1]" in shown
+    import json
+
+    figures = json.loads((tmp_path / "score.json").read_text())
+    assert figures["overall"]["auto_matchable"] == 5
+    assert figures["overall"]["wrong_auto"] == 0
+
+
+def test_score_command_names_a_missing_results_file(tmp_path, capsys) -> None:
+    write_truth(truth_table(), tmp_path / "truth.csv")
+    code = main(["score", "--truth", str(tmp_path / "truth.csv"), "--results", str(tmp_path)])
+    assert code == 2
+    assert "allocations" in capsys.readouterr().err
+
+
+def test_generate_match_score_end_to_end(tmp_path, capsys) -> None:
+    day = tmp_path / "day"
+    assert main(["generate", "--payments", "120", "--seed", "4", "--out", str(day)]) == 0
+    out = tmp_path / "out"
+    assert (
+        main(
+            [
+                "match",
+                "--invoices",
+                str(day / "invoices.csv"),
+                "--payments",
+                str(day / "payments.csv"),
+                "--remittances",
+                str(day / "remittances.csv"),
+                "--customers",
+                str(day / "customers.csv"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "score",
+                "--truth",
+                str(day / "truth.csv"),
+                "--results",
+                str(out),
+                "--json",
+                str(tmp_path / "s.json"),
+            ]
+        )
+        == 0
+    )
+    import json
+
+    figures = json.loads((tmp_path / "s.json").read_text())
+    assert figures["overall"]["payments"] == 120
+    assert figures["overall"]["missing"] == 0
+    assert figures["unknown_payments"] == 0

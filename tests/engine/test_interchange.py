@@ -1,0 +1,57 @@
+import pyarrow.csv as pacsv
+
+from cashmatch.engine import interchange as io
+from cashmatch.engine import schema as S
+
+
+def test_bad_rows_are_reported_and_the_rest_go_on(tmp_path):
+    f = tmp_path / "invoices.csv"
+    f.write_text(
+        "invoice_id,customer_id,amount,currency,due_date,discount_pct,discount_days\n"
+        "INV-1,C1,1234.50,USD,2026-01-10,2,10\n"
+        "INV-2,C1,12,JPY,2026-01-11,,\n"
+        "INV-3,C2,1.234,USD,2026-01-12,,\n"
+        "INV-4,C2,100.00,USD,2026-13-12,,\n"
+        "INV-5,,5.00,KWD,,,\n"
+        '"INV-6, x",C3,7.125,KWD,,1.5,\n'
+    )
+    r = io.read_invoices(f)
+    assert r.table.schema == S.INVOICES
+    assert r.table.column("invoice_id").to_pylist() == ["INV-1", "INV-2", "INV-6, x"]
+    assert r.table.column("amount").to_pylist() == [123450, 12, 7125]
+    assert r.table.column("discount_bp").to_pylist() == [200, None, 150]
+    got = {(p.line, p.column) for p in r.problems}
+    assert got == {(4, "amount"), (5, "due_date"), (6, "customer_id")}
+    assert all(p.source == str(f) for p in r.problems)
+    assert "2026-13-12" in str(next(p for p in r.problems if p.column == "due_date"))
+
+
+def test_missing_required_column_is_a_clear_error(tmp_path):
+    f = tmp_path / "payments.csv"
+    f.write_text("payment_id,amount,currency\nP1,1.00,USD\n")
+    try:
+        io.read_payments(f)
+    except io.InvalidInput as exc:
+        assert "value_date" in str(exc) and str(f) in str(exc)
+    else:
+        raise AssertionError("expected InvalidInput")
+
+
+def test_outputs_are_sorted_and_formatted(tmp_path):
+    import pyarrow as pa
+
+    alloc = pa.table(
+        {"payment_id": ["P2", "P1"], "invoice_id": ["I1", "I9"], "applied_amount": [100, 5],
+         "adjustment_amount": [0, 250], "adjustment_reason": [None, "BANK_FEE"],
+         "invoice_open_after": [0, 0], "confidence": [0.99, 0.951234], "rule": ["a", "b"],
+         "currency": ["USD", "JPY"]}, schema=S.ALLOCATIONS)
+    io.write_allocations(alloc, tmp_path / "a.csv")
+    rows = pacsv.read_csv(tmp_path / "a.csv").to_pylist()
+    assert [r["payment_id"] for r in rows] == ["P1", "P2"]
+    assert rows[0]["adjustment_amount"] == 250 and rows[1]["applied_amount"] == 1.0
+    text = (tmp_path / "a.csv").read_text()
+    assert '"1.00"' in text or ",1.00," in text
+    assert "0.9512" in text
+    io.write_allocations(alloc, tmp_path / "a.parquet")
+    back = io.read_allocations(tmp_path / "a.parquet").table
+    assert sorted(back.column("applied_amount").to_pylist()) == [5, 100]

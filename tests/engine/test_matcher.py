@@ -1,0 +1,199 @@
+
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cashmatch.engine import schema as S
+from cashmatch.engine.matcher import match
+from cashmatch.engine.policy import Policy
+from cashmatch.engine.result import check_invariants
+
+from .daybuilder import customers, invoices, outcome, payments
+
+ACME = "Acme Industries Inc"
+INVOICES = invoices([
+    ("INV-2026-004512", "C1", 100000, "USD", ACME),
+    ("INV-2026-004513", "C1", 25050, "USD", ACME),
+    ("INV-2026-004514", "C1", 7000, "USD", ACME),
+    ("INV-2026-004600", "C2", 50000, "USD", "Globex GmbH"),
+    ("INV-2026-004601", "C2", 30000, "USD", "Globex GmbH"),
+    ("INV-2026-004602", "C2", 20000, "USD", "Globex GmbH"),
+    ("90012345", "C3", 99900, "USD", "Initech Ltd"),
+    ("90012346", "C3", 99900, "USD", "Initech Ltd"),
+    ("SO/26/7781", "C4", 120000, "EUR", "Umbrella SA"),
+])
+CUSTOMERS = customers([
+    ("C1", ACME, ["DE89370400440532013000"], [], None),
+    ("C2", "Globex GmbH", [], ["GLBX"], None),
+    ("C3", "Initech Ltd", [], [], None),
+    ("C4", "Umbrella SA", [], [], "C5"),
+    ("C5", "Umbrella Holding", ["FR7630006000011234567890189"], [], None),
+])
+
+
+def run(pays, **kw):
+    return match(invoices=INVOICES, payments=pays, customers=CUSTOMERS, **kw)
+
+
+def test_one_to_one_by_exact_and_messy_references():
+    r = run(payments([
+        ("P1", 100000, "ACME INDUSTRIES", "INV-2026-004512"),
+        ("P2", 25050, "ACME INDUSTRIES", "pmt inv 2O26 0045 13 thanks"),  # OCR O, split digits
+        ("P3", 120000, "UMBRELLA HOLDING", "payment 7781"),  # prefix+year dropped, parent pays
+    ]))
+    got = outcome(r)
+    assert got["P1"] == ("applied", ["INV-2026-004512"])
+    assert got["P2"] == ("applied", ["INV-2026-004513"])
+    assert got["P3"][0] == "exception"  # EUR invoice, USD payment: never applied
+
+
+def test_amount_only_needs_a_known_payer():
+    r = run(payments([
+        ("P1", 7000, "whoever", None, "DE89 3704 0044 0532 0130 00"),  # account identifies C1
+        ("P2", 7000, "UNKNOWN TRADING", None),  # same amount, unknown payer: never applied
+    ]))
+    got = outcome(r)
+    assert got["P1"] == ("applied", ["INV-2026-004514"])
+    assert got["P2"] == ("exception", S.UNKNOWN_PAYER)
+    ex = r.exceptions.to_pylist()[0]
+    assert ex["payment_id"] == "P2" and "INV-2026-004514" in ex["candidates"]
+
+
+def test_equal_amounts_of_one_customer_are_ambiguous():
+    got = outcome(run(payments([("P1", 99900, "INITECH", None)])))
+    assert got["P1"] == ("exception", S.AMBIGUOUS)
+
+
+def test_one_payment_for_several_quoted_invoices_with_bank_fee():
+    r = run(payments([("P1", 79900 - 1500 + 100, "GLOBEX GMBH", "INV-2026-004600 / 4601")]))
+    got = outcome(r)
+    assert got["P1"] == ("applied", ["INV-2026-004600", "INV-2026-004601"])
+    fee = [a for a in r.allocations.to_pylist() if a["adjustment_amount"]]
+    assert fee and fee[0]["adjustment_reason"] == S.BANK_FEE
+    assert sum(a["applied_amount"] for a in r.allocations.to_pylist()) == 78500
+
+
+def test_two_payments_claiming_one_invoice_are_resolved_globally_not_by_order():
+    pays = payments([
+        ("P1", 100000, "ACME INDUSTRIES", "INV-2026-004512"),
+        ("P2", 100000, "ACME INDUSTRIES", "INV-2026-004512"),
+    ])
+    a = outcome(run(pays))
+    b = outcome(run(pays.take(pa.array([1, 0]))))
+    assert a == b
+    assert sorted(v[0] for v in a.values()) == ["applied", "exception"]
+    assert S.DUPLICATE in [v[1] for v in a.values() if v[0] == "exception"]
+
+
+def test_instalments_leave_the_remainder_open():
+    r = run(payments([
+        ("P1", 40000, "ACME INDUSTRIES", "INV-2026-004512 part 1"),
+        ("P2", 30000, "ACME INDUSTRIES", "INV-2026-004512 part 2"),
+    ]))
+    rows = sorted(r.allocations.to_pylist(), key=lambda x: x["payment_id"])
+    assert [x["invoice_open_after"] for x in rows] == [60000, 30000]
+
+
+def test_overpayment_applies_what_fits():
+    r = run(payments([("P1", 8000, "ACME INDUSTRIES", "INV-2026-004514")]))
+    assert r.allocations.column("applied_amount").to_pylist() == [7000]
+    ex = r.exceptions.to_pylist()
+    assert ex[0]["reason"] == S.OVERPAYMENT and ex[0]["unapplied_amount"] == 1000
+
+
+def test_remittance_applied_as_given_with_deduction():
+    pays = payments([("P1", 95000, "GLOBEX", "see advice")])
+    rem = S.conform(pa.table({
+        "payment_id": ["P1", "P1"], "invoice_ref": ["4600", "inv-2026-4601"],
+        "paid_amount": [45000, 30000 + 20000], "deduction_amount": [5000, None],
+        "reason_code": ["DAMAGED", None], "currency": ["USD", "USD"],
+    }), S.REMITTANCES)
+    rem = rem.slice(0, 1)
+    pays = payments([("P1", 45000, "GLOBEX", "see advice")])
+    r = run(pays, remittances=rem)
+    row = r.allocations.to_pylist()[0]
+    assert row["invoice_id"] == "INV-2026-004600" and row["applied_amount"] == 45000
+    assert row["adjustment_amount"] == 5000 and row["adjustment_reason"] == "DEDUCTION:DAMAGED"
+    assert row["invoice_open_after"] == 0 and row["rule"] == "remittance"
+
+
+def test_policy_threshold_turns_allocations_into_exceptions():
+    pays = payments([("P1", 7000, "ACME INDUSTRIES INC", None)])
+    assert outcome(run(pays))["P1"][0] == "applied"
+    strict = Policy(auto_apply_threshold=0.999)
+    got = run(pays, policy=strict)
+    assert outcome(got)["P1"] == ("exception", S.LOW_CONFIDENCE)
+    assert got.exceptions.column("candidates").to_pylist() == [["INV-2026-004514"]]
+
+
+# --------------------------------------------------------------------------- properties
+
+@st.composite
+def random_day(draw):
+    n_inv = draw(st.integers(1, 25))
+    n_pay = draw(st.integers(1, 25))
+    amounts = draw(st.lists(st.integers(1, 5000), min_size=n_inv, max_size=n_inv))
+    custs = draw(st.lists(st.sampled_from(["C1", "C2", "C3"]), min_size=n_inv, max_size=n_inv))
+    inv = invoices([(f"INV-{1000 + i}", c, a * 100, "USD", f"Customer {c}")
+                    for i, (a, c) in enumerate(zip(amounts, custs, strict=True))])
+    rows = []
+    for p in range(n_pay):
+        k = draw(st.integers(0, n_inv - 1))
+        amount = draw(st.sampled_from([amounts[k] * 100, amounts[k] * 100 - 50,
+                                       draw(st.integers(1, 500000))]))
+        ref = draw(st.sampled_from([f"INV-{1000 + k}", f"{1000 + k}", "", "misc",
+                                    f"INV-{1000 + k} INV-{1000 + (k + 1) % n_inv}"]))
+        payer = draw(st.sampled_from([f"CUSTOMER {custs[k]}", "SOMEONE", ""]))
+        rows.append((f"P{p:03d}", amount, payer, ref))
+    return inv, payments(rows)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(random_day(), st.randoms(use_true_random=False))
+def test_invariants_and_shuffle_invariance(day, rnd):
+    inv, pays = day
+    result = match(invoices=inv, payments=pays)
+    check_invariants(pays, result.allocations, result.exceptions)
+    # never more applied to an invoice than it had open
+    used = {}
+    for a in result.allocations.to_pylist():
+        used[a["invoice_id"]] = used.get(a["invoice_id"], 0) + a["applied_amount"] + a[
+            "adjustment_amount"]
+        assert a["invoice_open_after"] >= 0
+    opens = dict(zip(inv.column("invoice_id").to_pylist(), inv.column("amount").to_pylist(),
+                     strict=True))
+    assert all(v <= opens[k] for k, v in used.items())
+    order = list(range(pays.num_rows))
+    rnd.shuffle(order)
+    inv_order = list(range(inv.num_rows))
+    rnd.shuffle(inv_order)
+    again = match(invoices=inv.take(pa.array(inv_order)), payments=pays.take(pa.array(order)))
+    assert outcome(again) == outcome(result)
+
+
+def test_debits_and_reversals_are_not_matched():
+    pays = payments([("P1", 7000, "ACME INDUSTRIES", "INV-2026-004514"),
+                     ("P2", 7000, "ACME INDUSTRIES", "INV-2026-004514")])
+    pays = pays.set_column(pays.schema.get_field_index("direction"), "direction",
+                           pa.array(["CRDT", "DBIT"]))
+    r = run(pays)
+    assert r.summary.payments == 1
+    assert r.allocations.column("payment_id").to_pylist() == ["P1"]
+
+
+@pytest.mark.parametrize("parts", [2, 3])
+def test_partitioned_matching_keeps_invariants(parts):
+    from cashmatch.engine.executors import LocalExecutor
+
+    pays = payments([
+        ("P1", 100000, "ACME INDUSTRIES", "INV-2026-004512"),
+        ("P2", 80000, "GLOBEX", "4600 4601"),
+        ("P3", 99900, "NOBODY", "90012346"),
+        ("P4", 5, "NOBODY", ""),
+    ])
+    whole = run(pays)
+    split = run(pays, executor=LocalExecutor(), partitions=parts)
+    check_invariants(pays, split.allocations, split.exceptions)
+    assert outcome(split) == outcome(whole)
+    assert split.summary.auto_applied == 3

@@ -1,0 +1,56 @@
+from decimal import Decimal
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cashmatch.engine.errors import InvalidInput
+from cashmatch.engine.money import (
+    exponent,
+    format_minor,
+    format_minor_array,
+    parse_minor_array,
+    to_minor,
+)
+
+
+def test_exponents_follow_iso_4217():
+    assert (exponent("JPY"), exponent("USD"), exponent("KWD"), exponent("eur")) == (0, 2, 3, 2)
+    with pytest.raises(InvalidInput):
+        exponent("US")
+
+
+@pytest.mark.parametrize(
+    ("text", "cur", "minor"),
+    [("1234.50", "USD", 123450), ("180318", "JPY", 180318), ("7.125", "KWD", 7125),
+     ("-0.05", "EUR", -5), (".5", "USD", 50), ("12.", "USD", 1200), ("1.230", "USD", 123)],
+)
+def test_exact_conversion_both_ways(text, cur, minor):
+    assert to_minor(text, cur) == minor
+    values, errors = parse_minor_array(pa.array([text]), pa.array([cur]))
+    assert values[0] == minor and errors[0] is None
+    assert Decimal(format_minor(minor, cur)) == Decimal(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "cur", "reason"),
+    [("1.234", "USD", "more decimals"), ("1.5", "JPY", "more decimals"), ("1e5", "USD", "decimal"),
+     ("abc", "USD", "decimal"), ("1,5", "EUR", "decimal"), ("5", "XX", "ISO 4217")],
+)
+def test_bad_amounts_are_reported_per_row(text, cur, reason):
+    values, errors = parse_minor_array(pa.array(["1.00", text]), pa.array(["USD", cur]))
+    assert errors[0] is None and values[0] == 100
+    assert reason in errors[1]
+
+
+@given(st.lists(st.tuples(st.integers(-10**15, 10**15), st.sampled_from(["USD", "JPY", "KWD"])),
+                max_size=50))
+def test_vectorised_round_trip(rows):
+    minor = np.array([m for m, _ in rows], dtype=np.int64)
+    cur = pa.array([c for _, c in rows], pa.string())
+    text = format_minor_array(minor, cur)
+    assert text.to_pylist() == [format_minor(int(m), c) for m, c in rows]
+    back, errors = parse_minor_array(text, cur)
+    assert (back == minor).all() and all(e is None for e in errors)
