@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from cashmatch.server.service import LedgerService
-from cashmatch.server.store import SQLiteStore
 from web_harness import READ_TOKEN, TOKEN, Client, LiveApp
 from web_seed import seed_small
+
+from cashmatch.server.service import LedgerService
+from cashmatch.server.store import SQLiteStore
 
 
 @pytest.fixture

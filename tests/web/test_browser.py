@@ -85,6 +85,7 @@ class Served:
 
     def stub(self):
         import grpc
+
         from cashmatch.server.pb import cash_application_pb2_grpc as pb_grpc
 
         return pb_grpc.CashApplicationStub(grpc.insecure_channel(self.grpc_addr))
@@ -239,6 +240,7 @@ def _matcher_is_real() -> bool:
     from datetime import date
 
     import pyarrow as pa
+
     from cashmatch.engine import schema as S
     from cashmatch.engine.matcher import match
 

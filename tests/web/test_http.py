@@ -284,6 +284,7 @@ def test_under_tls_the_cookie_is_secure_and_hsts_is_sent(service):
             import asyncio
 
             from aiohttp import web
+
             from cashmatch.server.web.app import create_app
 
             asyncio.set_event_loop(self.loop)

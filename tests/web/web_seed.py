@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+
 from cashmatch.engine import schema as S
 from cashmatch.server.store import utcnow
 
