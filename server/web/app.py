@@ -28,6 +28,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import jinja2
 from aiohttp import web
+
 from cashmatch.engine.errors import CashmatchError, FailedPrecondition, InvalidInput, NotFound
 from cashmatch.server.web import views as V
 from cashmatch.server.web.sessions import COOKIE, Session, Sessions, clean_reviewer_name, csrf_ok

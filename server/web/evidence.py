@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 
-from cashmatch.engine.money import format_minor
 from rapidfuzz import fuzz
+
+from cashmatch.engine.money import format_minor
 
 _TOKEN = re.compile(r"[0-9A-Za-z]+(?:[-/._][0-9A-Za-z]+)*")
 _OCR = str.maketrans(

@@ -76,6 +76,7 @@ def test_clearing_a_generated_day_takes_one_load_and_one_submit_per_item(day_ser
                     )
                 )
                 if not {i for i, _ in todo} <= shown:
+                    print("not on the page:", exc.payment_id, exc.reason, t["scenario"])
                     continue
                 ids = [i for i, _ in todo]
                 amounts = format_minor_array(
