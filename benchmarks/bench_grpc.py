@@ -23,9 +23,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "server"))
 
+from server_harness import AUTH, ServerProcess, big_statement, write_tokens  # noqa: E402
+
 from cashmatch.server.pb import cash_application_pb2 as pb  # noqa: E402
 from cashmatch.server.pb import cash_application_pb2_grpc as pb_grpc  # noqa: E402
-from server_harness import AUTH, ServerProcess, big_statement, write_tokens  # noqa: E402
 
 
 def _invoices(n: int) -> list[pb.Invoice]:

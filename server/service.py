@@ -340,6 +340,27 @@ def _customer_of_payments(
     return pc.coalesce(t.column("c1"), t.column("c2")).to_pylist()
 
 
+def _nothing_open(payments: pa.Table) -> MatchResult:
+    """Every credit an exception: the ledger has no open invoice."""
+    credits = credits_only(S.conform(payments, S.PAYMENTS))
+    n = credits.num_rows
+    exceptions = pa.Table.from_pydict(
+        {
+            "payment_id": credits.column("payment_id"),
+            "reason": pa.array([S.NO_CANDIDATE] * n, pa.string()),
+            "unapplied_amount": credits.column("amount"),
+            "candidates": pa.array([[]] * n, pa.list_(pa.string())),
+            "detail": pa.array(["The ledger has no open invoices."] * n, pa.string()),
+            "currency": credits.column("currency"),
+            "candidate_scores": pa.array([[]] * n, pa.list_(pa.float64())),
+            "customer_id": pa.nulls(n, pa.string()),
+        },
+        schema=S.EXCEPTIONS,
+    )
+    allocations = S.empty(S.ALLOCATIONS)
+    return MatchResult(allocations, exceptions, summarize(credits, allocations, exceptions))
+
+
 # --------------------------------------------------------------------------- the service
 
 
@@ -380,6 +401,10 @@ class LedgerService:
     ) -> MatchResult:
         from cashmatch.engine.matcher import match as engine_match
 
+        if invoices.num_rows == 0:
+            # nothing can be applied; answered here because the engine trips over an empty
+            # ledger today (IndexError in identify_payers; reported)
+            return _nothing_open(payments)
         return engine_match(
             invoices=invoices,
             payments=payments,

@@ -33,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from cashmatch.engine.errors import InvalidInput
+    from cashmatch.engine.money import format_minor
     from cashmatch.server.client import connect
     from cashmatch.server.pb import cash_application_pb2 as pb
 
@@ -78,11 +79,12 @@ def run(args: argparse.Namespace) -> int:
                 for k in ("received", "applied", "unapplied")
             }
             for c in cur:
+                zero = format_minor(0, c)
                 money.add_row(
                     c,
-                    by["received"].get(c, "0"),
-                    by["applied"].get(c, "0"),
-                    by["unapplied"].get(c, "0"),
+                    by["received"].get(c, zero),
+                    by["applied"].get(c, zero),
+                    by["unapplied"].get(c, zero),
                 )
             if cur:
                 console.print(money)

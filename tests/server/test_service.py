@@ -367,11 +367,7 @@ def test_open_items_for_the_reviewer(ledger: LedgerService) -> None:
         ledger.open_items(limit=0)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="engine bug: matcher.identify_payers raises IndexError when the ledger has no "
-    "invoices and no customers (reported to the lead); the server answers INTERNAL",
-)
 def test_statement_against_an_empty_ledger(service: LedgerService) -> None:
     r = service.submit_statement(content=_csv("P1,2026-01-05,10.00,EUR,Bob,,x"))
     assert r.payments.column("status").to_pylist() == [UNAPPLIED]
+    assert service.list_exceptions().items[0].detail == "The ledger has no open invoices."
