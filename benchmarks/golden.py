@@ -5,8 +5,9 @@ generated days, compared byte for byte against outputs saved from a reference co
     python benchmarks/golden.py --check DIR    # after a change: exit 1 on any difference
 
 The HiGHS fallback is turned off (``subset_time_budget_s = 0``): with it, a time-out decides
-some large-customer subsets, which differs from run to run. Days: seeds 1-4 at 3,000 payments and seed 7 at 20,000 (``--days`` to choose). Reports; the
-only thing it asserts is byte equality.
+some large-customer subsets, which differs from run to run. Days: seeds 1-4 at 3,000
+payments and seed 7 at 20,000 (``--days`` to choose). Reports; the only thing it asserts is
+byte equality.
 """
 
 from __future__ import annotations
