@@ -634,8 +634,11 @@ class DayMatch:
         threshold = self.policy.auto_apply_threshold
         allowed = self.policy.auto_apply_rules
         capacity = self.book.amount.astype(np.int64).copy()
-        pay_ids = self.payments.column("payment_id")
-        proposals.sort(key=lambda pr: (-pr.confidence, pay_ids[pr.pay].as_py()))
+        # payment ids ranked once (ties of rank keep equal ids equal, as the id itself did)
+        pid_rank = np.asarray(
+            pc.rank(self.payments.column("payment_id"), sort_keys="ascending",
+                    tiebreaker="min"), np.int64).tolist()
+        proposals.sort(key=lambda pr: (-pr.confidence, pid_rank[pr.pay]))
         accepted: list[Proposal] = []
         exceptions: list[ExceptionItem] = []
         for pr in proposals:
@@ -712,7 +715,13 @@ class DayMatch:
         applied_e = applied_by_pay[e_pay] if len(e_pay) else np.zeros(0, np.int64)
         unapplied = self.pay_amount[e_pay] - applied_e if len(e_pay) else np.zeros(0, np.int64)
         ids = self.book.ids
-        cand_ids = [ids.take(pa.array(e.candidates, pa.int64())).to_pylist() for e in exceptions]
+        c_lens = np.array([len(e.candidates) for e in exceptions], np.int64)
+        c_flat = np.fromiter((c for e in exceptions for c in e.candidates), np.int64,
+                             count=int(c_lens.sum()))
+        c_offsets = np.zeros(len(exceptions) + 1, np.int32)
+        np.cumsum(c_lens, out=c_offsets[1:])
+        cand_ids = pa.ListArray.from_arrays(pa.array(c_offsets, pa.int32()),
+                                            ids.take(pa.array(c_flat, pa.int64())))
         grp_cust = self.pay_customer[e_pay] if len(e_pay) else np.zeros(0, np.int64)
         cust_ids = self.index.ids.take(pa.array(np.maximum(grp_cust, 0))) if len(
             self.index.ids) and len(e_pay) else pa.nulls(len(e_pay), pa.string())
@@ -722,7 +731,7 @@ class DayMatch:
                 "payment_id": pay_ids.take(pa.array(e_pay)),
                 "reason": pa.array([e.reason for e in exceptions], pa.string()),
                 "unapplied_amount": pa.array(unapplied, pa.int64()),
-                "candidates": pa.array(cand_ids, pa.list_(pa.string())),
+                "candidates": cand_ids.cast(pa.list_(pa.string())),
                 "detail": pa.array([e.detail for e in exceptions], pa.string()),
                 "currency": cur.take(pa.array(e_pay)),
                 "candidate_scores": pa.array([[round(s, 4) for s in e.scores]
