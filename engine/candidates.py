@@ -45,6 +45,25 @@ class Book:
     discount_bp: np.ndarray
     discount_days: np.ndarray
     keys: pa.Table  # normalize.invoice_keys
+    # the keys specific enough to use, split (alnum, digit-like); built once by usable_keys
+    usable: tuple[pa.Table, pa.Table] | None = None
+
+
+def usable_keys(book: Book) -> tuple[pa.Table, pa.Table]:
+    """The invoice keys shared by at most ``MAX_INVOICES_PER_KEY`` invoices, as (alnum keys,
+    the others); computed once per book (a dictionary encoding and a bincount)."""
+    if book.usable is None:
+        keys = book.keys
+        enc = keys.column("key").combine_chunks().dictionary_encode()
+        code = np.asarray(enc.indices, np.int64)
+        inv = np.asarray(keys.column("inv"), np.int64)
+        n_inv = int(inv.max()) + 1 if len(inv) else 1
+        distinct = np.unique(code * n_inv + inv) // n_inv
+        per_key = np.bincount(distinct, minlength=len(enc.dictionary))
+        keys = keys.filter(pa.array(per_key[code] <= MAX_INVOICES_PER_KEY))
+        alnum = np.asarray(pc.equal(keys.column("kind"), "alnum"), bool)
+        book.usable = (keys.filter(pa.array(alnum)), keys.filter(pa.array(~alnum)))
+    return book.usable
 
 
 @dataclass(slots=True)
@@ -79,12 +98,7 @@ def empty_pairs() -> Pairs:
 def reference_hits(texts: pa.Array, book: Book) -> tuple[Pairs, pa.Table]:
     """Exact key hits of every text; also returns the tokens for the fuzzy stage."""
     tokens = reference_tokens(texts)
-    keys = book.keys
-    counts = keys.group_by("key").aggregate([("inv", "count_distinct")])
-    common = counts.filter(pc.greater(counts.column("inv_count_distinct"), MAX_INVOICES_PER_KEY))
-    keys = keys.filter(pc.invert(pc.is_in(keys.column("key"), value_set=common.column("key"))))
-    alnum_keys = keys.filter(pc.equal(keys.column("kind"), "alnum"))
-    digit_keys = keys.filter(pc.not_equal(keys.column("kind"), "alnum"))
+    alnum_keys, digit_keys = usable_keys(book)
     parts = []
     for form, table in (("alnum", alnum_keys), ("digits", digit_keys)):
         t = tokens.select(["pay", form]).rename_columns(["pay", "key"])

@@ -454,7 +454,8 @@ class DayMatch:
                     identity: float) -> Proposal | ExceptionItem | None:
         book = self.book
         block = self.blocks.get((int(group), int(self.pay_currency[p])), np.zeros(0, np.int64))
-        block = block[~np.isin(block, fixed)]
+        if len(fixed):
+            block = block[~np.isin(block, fixed)]
         rest = amount - int(book.amount[fixed].sum())
         if rest <= 0 or len(block) == 0:
             return None

@@ -54,9 +54,44 @@ def _pairs(amounts: np.ndarray, lo: int, hi: int, limit: int) -> list[tuple[int,
     return out
 
 
+TRIPLE_PAIRS_MAX = 1 << 20  # (i, j) pairs enumerated at once; more falls back to a loop over i
+
+
 def _triples(amounts: np.ndarray, lo: int, hi: int, limit: int) -> list[tuple[int, ...]]:
+    """The first ``limit`` triples in (i, j, k) order of the sorted amounts whose sum lies in
+    ``[lo, hi]``: every (i, j) that can still take a larger third at once, a search for k."""
     order = np.argsort(amounts, kind="stable")
     s = amounts[order]
+    n = len(s)
+    if n < 3:
+        return []
+    # i can start a triple only if 3 s[i] <= hi; j only if s[i] + 2 s[j] <= hi
+    n_i = min(int(np.searchsorted(s, hi // 3, "right")), n - 2)
+    if n_i <= 0:
+        return []
+    i_idx = np.arange(n_i)
+    j_end = np.minimum(np.searchsorted(s, (hi - s[:n_i]) // 2, "right"), n - 1)
+    j_cnt = np.maximum(j_end - (i_idx + 1), 0)
+    total = int(j_cnt.sum())
+    if total > TRIPLE_PAIRS_MAX:
+        return _triples_loop(s, order, lo, hi, limit)
+    ii = np.repeat(i_idx, j_cnt)
+    starts = np.cumsum(j_cnt) - j_cnt
+    jj = np.arange(total) - np.repeat(starts, j_cnt) + ii + 1
+    base = s[ii] + s[jj]
+    k_lo = np.maximum(np.searchsorted(s, lo - base, "left"), jj + 1)
+    k_hi = np.searchsorted(s, hi - base, "right")
+    out: list[tuple[int, ...]] = []
+    for h in np.flatnonzero(k_hi > k_lo)[:limit]:
+        for k in range(k_lo[h], min(k_hi[h], k_lo[h] + limit)):
+            out.append(tuple(sorted((int(order[ii[h]]), int(order[jj[h]]), int(order[k])))))
+            if len(out) >= limit:
+                return out
+    return out
+
+
+def _triples_loop(s: np.ndarray, order: np.ndarray, lo: int, hi: int, limit: int
+                  ) -> list[tuple[int, ...]]:
     n = len(s)
     out: list[tuple[int, ...]] = []
     for i in range(n - 2):
