@@ -2,6 +2,8 @@
 invoice, and the score table. Reports; asserts nothing.
 
     python benchmarks/throughput.py --payments 100000 [--seed 1] [--csv] [--json FILE]
+    python benchmarks/throughput.py --sizes 10000,100000,1000000 --csv --results benchmarks/results
+    python benchmarks/throughput.py --payments 100000 --executor ray   # Ray overhead
 
 In memory: generate the day, run ``cashmatch.match`` on its Arrow tables, score it. With
 ``--csv`` also the batch path: write the interchange files, run ``cashmatch match`` on them in a
@@ -42,7 +44,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--csv", action="store_true", help="also run CSV -> CSV through the CLI")
     p.add_argument("--keep", type=Path, default=None, help="keep the CSV day and outputs here")
     p.add_argument("--json", type=Path, default=None, help="write the figures as JSON here")
+    p.add_argument("--executor", choices=("local", "ray"), default="local")
+    p.add_argument(
+        "--sizes",
+        default=None,
+        help="comma-separated payment counts: run each in its own process (clean peak RSS) "
+        "and write the table and plot into --results",
+    )
+    p.add_argument("--results", type=Path, default=Path(__file__).parent / "results")
     args = p.parse_args(argv)
+    if args.sizes:
+        from scale_report import run_sizes
+
+        return run_sizes(args, [int(x) for x in args.sizes.split(",")])
 
     from cashmatch.engine.evaluate import evaluate, read_results
     from cashmatch.engine.matcher import match
@@ -69,14 +83,28 @@ def main(argv: list[str] | None = None) -> int:
         f"in {t_gen:.1f} s (seed {args.seed})"
     )
 
+    from cashmatch.engine.executors import LocalExecutor, RayExecutor
+
+    executor = None
+    t_start = 0.0
+    if args.executor == "ray":
+        t0 = time.perf_counter()
+        executor = RayExecutor()
+        t_start = time.perf_counter() - t0
+        figures.update(ray_start_s=round(t_start, 3), ray_workers=executor.workers)
     t0 = time.perf_counter()
     result = match(
         invoices=day.invoices,
         payments=day.payments,
         remittances=day.remittances,
         customers=day.customers,
+        executor=executor or LocalExecutor(),
     )
     t_match = time.perf_counter() - t0
+    if executor is not None:
+        executor.close()
+        console.print(f"Ray started in {t_start:.1f} s with {figures['ray_workers']} workers")
+    figures["executor"] = args.executor
     peak_after = _rss_mib()
     t0 = time.perf_counter()
     score = evaluate(truth=day.truth, allocations=result.allocations, exceptions=result.exceptions)
@@ -131,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             "--remittances", str(day_dir / "remittances.csv"),
             "--customers", str(day_dir / "customers.csv"),
             "--out", str(out_dir),
+            "--executor", args.executor,
         ]  # fmt: skip
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True)
