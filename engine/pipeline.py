@@ -265,9 +265,8 @@ class DayMatch:
         best_ref = pairs.ref[np.maximum(best, 0)] if len(pairs) else np.zeros(self.n)
         clear_single &= best_ref >= quoted_ref - 0.15
         # an amount-only match must be the only way the customer's open items make the amount
-        alternatives = np.zeros(self.n, dtype=bool)
-        for p in np.flatnonzero(clear_single & (best_ref <= 0)):
-            alternatives[p] = self.amount_alternatives(int(p), int(best[p]))
+        alternatives = self.bulk_amount_alternatives(
+            np.flatnonzero(clear_single & (best_ref <= 0)), best)
         clear_single &= ~alternatives
         # a payment quoting several invoices is a subset question unless one quoted invoice
         # alone is settled by a strong reference
@@ -344,6 +343,81 @@ class DayMatch:
         found = self.subsets(book.amount[block], int(self.pay_amount[p]), tolerance=fee,
                              max_size=2)
         return len(found.solutions) > 1
+
+    def bulk_amount_alternatives(self, ps: np.ndarray, best: np.ndarray) -> np.ndarray:
+        """:meth:`amount_alternatives` for many payments at once (a mask over all payments).
+
+        The subset search with ``max_size=2`` finds two solutions exactly when the exact tier
+        (sum = amount) holds two or more singles-or-pairs, or holds none and the fee tier
+        (amount < sum <= amount + fee) holds two or more. Both counts for every payment come
+        from one sorted array of all blocks (amount + block offset) and ``searchsorted`` over
+        (payment x its block's invoices), in chunks of bounded size.
+        """
+        out = np.zeros(self.n, dtype=bool)
+        if len(ps) == 0:
+            return out
+        book = self.book
+        blocks = self.blocks
+        keys = list(blocks)
+        if not keys:
+            return out
+        sizes = np.array([len(blocks[k]) for k in keys], np.int64)
+        span = int(book.amount.max(initial=0)) + 2
+        if span * (len(keys) + 1) >= 2**62:  # cannot offset safely: the per-payment search
+            for p in ps:
+                out[p] = self.amount_alternatives(int(p), int(best[p]))
+            return out
+        block_no = {k: i for i, k in enumerate(keys)}
+        # all block amounts, sorted within each block, blocks one after another
+        bstart = np.zeros(len(keys) + 1, np.int64)
+        np.cumsum(sizes, out=bstart[1:])
+        amounts = np.concatenate([np.sort(book.amount[blocks[k]]) for k in keys])
+        owner = np.repeat(np.arange(len(keys)), sizes)
+        v = owner * span + amounts
+        q_block = np.array([block_no.get((int(g), int(c)), -1) for g, c in
+                            zip(self.pay_group[ps], self.pay_currency[ps], strict=True)],
+                           np.int64)
+        q_block[q_block >= 0] = np.where(sizes[q_block[q_block >= 0]] >= 2,
+                                         q_block[q_block >= 0], -1)
+        live = q_block >= 0
+        ps, q_block = ps[live], q_block[live]
+        if len(ps) == 0:
+            return out
+        amt = self.pay_amount[ps]
+        fee = np.where(self.rel[best[ps]] == FEE, self.fee_ceiling[ps], 0)
+
+        def count(lo: np.ndarray, hi: np.ndarray, qs: np.ndarray) -> np.ndarray:
+            """Singles plus pairs with a sum in [lo, hi], per query (capped at 2)."""
+            blk = q_block[qs]
+            base = blk * span
+            m = sizes[blk]
+            singles = (np.searchsorted(v, base + np.clip(hi[qs], -1, span - 1), "right")
+                       - np.searchsorted(v, base + np.clip(lo[qs], 0, span - 1), "left"))
+            q_of = np.repeat(np.arange(len(qs)), m)
+            elem = np.arange(int(m.sum())) - np.repeat(np.cumsum(m) - m, m) + bstart[blk][q_of]
+            s_i = amounts[elem]
+            b = base[q_of]
+            left = np.searchsorted(v, b + np.clip(lo[qs][q_of] - s_i, 0, span - 1), "left")
+            right = np.searchsorted(v, b + np.clip(hi[qs][q_of] - s_i, -1, span - 1), "right")
+            pairs = np.maximum(right - np.maximum(left, elem + 1), 0)
+            return np.minimum(singles + np.bincount(q_of, weights=pairs,
+                                                    minlength=len(qs)).astype(np.int64), 2)
+
+        exact_n = np.zeros(len(ps), np.int64)
+        tol_n = np.zeros(len(ps), np.int64)
+        csum = np.cumsum(sizes[q_block])
+        budget = 1 << 22  # (payment, invoice) elements per chunk
+        i = 0
+        while i < len(ps):
+            done = int(csum[i - 1]) if i else 0
+            j = max(i + 1, int(np.searchsorted(csum, done + budget, "right")))
+            qs = np.arange(i, min(j, len(ps)))
+            exact_n[qs] = count(amt, amt, qs)
+            tol_n[qs] = count(amt + 1, amt + fee, qs)
+            i = j
+        alt = (exact_n >= 2) | ((exact_n == 0) & (fee > 0) & (tol_n >= 2))
+        out[ps] = alt
+        return out
 
     @property
     def blocks(self) -> dict[tuple[int, int], np.ndarray]:
