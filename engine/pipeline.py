@@ -506,7 +506,8 @@ class DayMatch:
                 return None
             group = groups[0]
         quoted = quoted[(book.group[quoted] == group)
-                        & (book.currency[quoted] == self.pay_currency[p])]
+                        & (book.currency[quoted] == self.pay_currency[p])
+                        & (book.amount[quoted] > 0)]  # a settled invoice takes no cash
         amount, fee = int(self.pay_amount[p]), int(self.fee_ceiling[p])
         opens = book.amount
         identity = float(self.ident.confidence[p]) if self.pay_group[p] >= 0 else 0.9

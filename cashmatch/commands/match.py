@@ -38,6 +38,15 @@ def add_match_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=("csv", "parquet"), default="csv")
     p.add_argument("--executor", choices=("local", "ray"), default="local")
     p.add_argument("--ray-address", default=None, help="Ray cluster to join")
+    p.add_argument(
+        "--chunk-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help="stream the payments N rows at a time (one interchange CSV/Parquet file) against "
+        "the invoices loaded once, writing results as they come: bounded memory; a chunk "
+        "sees what earlier chunks left open (see cashmatch.engine.streaming)",
+    )
 
 
 @dataclass
@@ -104,6 +113,8 @@ def run(args: argparse.Namespace) -> int:
     from cashmatch.engine.policy import Policy, load_policy
 
     policy = load_policy(args.policy) if args.policy else Policy()
+    if getattr(args, "chunk_size", None):
+        return run_chunked(args, policy)
     t0 = time.perf_counter()
     with progress(total=5) as bar:
         inputs = load_inputs(args, bar)
@@ -125,6 +136,88 @@ def run(args: argparse.Namespace) -> int:
     report_problems(inputs.problems)
     elapsed = time.perf_counter() - t0
     out.print(summary_table(result.summary, title=f"cashmatch match ({elapsed:.2f} s)"))
+    out.print(
+        f"wrote {args.out / ('allocations' + suffix)} and {args.out / ('exceptions' + suffix)}"
+    )
+    return 0
+
+
+def run_chunked(args: argparse.Namespace, policy: object) -> int:
+    """``--chunk-size``: the payments streamed in chunks, results appended as they come."""
+    from cashmatch.console import out, report_problems, summary_table
+    from cashmatch.engine import interchange as io
+    from cashmatch.engine import streaming
+    from cashmatch.engine.errors import InvalidInput
+    from cashmatch.engine.executors import executor_from_args
+    from cashmatch.engine.result import credits_only
+
+    if args.chunk_size <= 0:
+        raise InvalidInput("--chunk-size must be a positive number of rows")
+    if len(args.payments) != 1 or args.remittances and any(
+        p.suffix.lower() not in (".csv", ".parquet") for p in args.remittances
+    ):
+        raise InvalidInput(
+            "--chunk-size streams one interchange payments file (CSV or Parquet) with "
+            "interchange remittances; read bank files without --chunk-size"
+        )
+    t0 = time.perf_counter()
+    inv = io.read_invoices(args.invoices)
+    problems = list(inv.problems)
+    customers = None
+    if args.customers:
+        cr = io.read_customers(args.customers)
+        problems += cr.problems
+        customers = cr.table
+    chunk_results = []
+
+    def chunks():
+        for r in streaming.payment_chunks(args.payments[0], args.chunk_size):
+            chunk_results.append(r)
+            problems.extend(r.problems)
+            r.problems = []
+            yield credits_only(r.table)
+
+    remittances = None
+    if args.remittances:
+        # advices carry no currency; they take their payment's, read from the payments file
+        # column by column (payment id, end-to-end id, currency: small beside the whole file)
+        pay_keys = io.read_payments(
+            args.payments[0], only=["payment_id", "end_to_end_id", "currency"]
+        ).table
+        rems = []
+        for path in args.remittances:
+            r = io.read_remittances(path, payments=pay_keys)
+            problems += r.problems
+            rems.append(r.table)
+        remittances = pa.concat_tables(rems)
+        del pay_keys
+    args.out.mkdir(parents=True, exist_ok=True)
+    suffix = ".parquet" if args.format == "parquet" else ".csv"
+    writer = streaming.ResultWriter(
+        allocations=args.out / f"allocations{suffix}", exceptions=args.out / f"exceptions{suffix}"
+    )
+    try:
+        with executor_from_args(args) as executor:
+            summary = streaming.match_chunks(
+                invoices=inv.table,
+                chunks=chunks(),
+                remittances=remittances,
+                customers=customers,
+                policy=policy,
+                executor=executor,
+                on_result=writer.write,
+            )
+    finally:
+        writer.close()
+    report_problems(problems)
+    elapsed = time.perf_counter() - t0
+    out.print(
+        summary_table(
+            summary,
+            title=f"cashmatch match ({elapsed:.2f} s, {len(chunk_results)} chunks of "
+            f"{args.chunk_size:,})",
+        )
+    )
     out.print(
         f"wrote {args.out / ('allocations' + suffix)} and {args.out / ('exceptions' + suffix)}"
     )

@@ -10,8 +10,13 @@ from cashmatch.fixtures.generator import generate_day
 
 def test_bulk_amount_alternatives_equal_the_per_payment_search():
     day = generate_day(payments=1500, seed=3)
-    dm = DayMatch(invoices=day.invoices.sort_by("invoice_id"), payments=day.payments,
-                  remittances=day.remittances, customers=day.customers, policy=Policy())
+    dm = DayMatch(
+        invoices=day.invoices.sort_by("invoice_id"),
+        payments=day.payments,
+        remittances=day.remittances,
+        customers=day.customers,
+        policy=Policy(),
+    )
     dm.run()
     best, _, _ = dm.best_full_settlement(np.isin(dm.rel, (EXACT, FEE, DISCOUNT)))
     ps = np.flatnonzero(best >= 0)  # every payment with a full-settlement candidate
