@@ -723,12 +723,31 @@ class DayMatch:
             pc.rank(self.payments.column("payment_id"), sort_keys="ascending",
                     tiebreaker="min"), np.int64).tolist()
         proposals.sort(key=lambda pr: (-pr.confidence, pid_rank[pr.pay]))
+        # Decided in bulk where nothing competes: a proposal whose invoices no other eligible
+        # proposal line touches fits exactly when each line fits the invoice's open amount.
+        # Only proposals touching a shared invoice are walked in order, as before.
+        n_prop = len(proposals)
+        lens = np.fromiter((len(pr.inv) for pr in proposals), np.int64, count=n_prop)
+        total = int(lens.sum())
+        flat_inv = np.fromiter((i for pr in proposals for i in pr.inv), np.int64, count=total)
+        flat_need = np.fromiter((x for pr in proposals for x in pr.applied), np.int64,
+                                count=total) + np.fromiter(
+            (x for pr in proposals for x in pr.adjustment), np.int64, count=total)
+        eligible = np.fromiter((pr.confidence >= threshold and pr.rule in allowed
+                                for pr in proposals), bool, count=n_prop)
+        owner = np.repeat(np.arange(n_prop), lens)
+        line_ok = eligible[owner]
+        touches = np.bincount(flat_inv[line_ok], minlength=len(capacity))
+        shared_line = touches[flat_inv] >= 2
+        walk = eligible & (np.bincount(owner, weights=shared_line, minlength=n_prop) > 0)
+        short_line = capacity[flat_inv] < flat_need
+        fits = np.bincount(owner, weights=short_line, minlength=n_prop) == 0
+        starts = np.cumsum(lens) - lens
         accepted: list[Proposal] = []
         exceptions: list[ExceptionItem] = []
-        for pr in proposals:
-            invs = np.array(pr.inv, dtype=np.int64)
-            need = np.array(pr.applied, np.int64) + np.array(pr.adjustment, np.int64)
-            if pr.confidence < threshold or pr.rule not in allowed:
+        for j, pr in enumerate(proposals):
+            if not eligible[j]:
+                invs = flat_inv[starts[j] : starts[j] + lens[j]]
                 names = ", ".join(self.book.ids.take(pa.array(invs)).to_pylist())
                 exceptions.append(ExceptionItem(
                     pr.pay, S.LOW_CONFIDENCE,
@@ -736,12 +755,19 @@ class DayMatch:
                     "the auto-apply threshold; confirm or choose another.",
                     invs.tolist(), [pr.confidence] * len(invs)))
                 continue
-            if (capacity[invs] < need).any():
+            if walk[j]:
+                invs = flat_inv[starts[j] : starts[j] + lens[j]]
+                need = flat_need[starts[j] : starts[j] + lens[j]]
+                ok = not (capacity[invs] < need).any()
+                if ok:
+                    np.subtract.at(capacity, invs, need)
+            else:
+                ok = bool(fits[j])
+            if not ok:
                 exceptions.append(self.exception(
                     pr.pay, S.DUPLICATE, "An invoice this payment settles is already settled "
-                    "by another payment; check for a duplicate payment.", extra=invs.tolist()))
+                    "by another payment; check for a duplicate payment.", extra=list(pr.inv)))
                 continue
-            np.subtract.at(capacity, invs, need)
             accepted.append(pr)
         return accepted, exceptions
 

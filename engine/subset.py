@@ -54,7 +54,7 @@ def _pairs(amounts: np.ndarray, lo: int, hi: int, limit: int) -> list[tuple[int,
     return out
 
 
-TRIPLE_PAIRS_MAX = 1 << 20  # (i, j) pairs enumerated at once; more falls back to a loop over i
+TRIPLE_BATCH = 1 << 14  # (i, j) pairs enumerated at once
 
 
 def _triples(amounts: np.ndarray, lo: int, hi: int, limit: int) -> list[tuple[int, ...]]:
@@ -72,26 +72,33 @@ def _triples(amounts: np.ndarray, lo: int, hi: int, limit: int) -> list[tuple[in
     i_idx = np.arange(n_i)
     j_end = np.minimum(np.searchsorted(s, (hi - s[:n_i]) // 2, "right"), n - 1)
     j_cnt = np.maximum(j_end - (i_idx + 1), 0)
-    total = int(j_cnt.sum())
-    if total > TRIPLE_PAIRS_MAX:
-        return _triples_loop(s, order, lo, hi, limit)
-    ii = np.repeat(i_idx, j_cnt)
-    starts = np.cumsum(j_cnt) - j_cnt
-    jj = np.arange(total) - np.repeat(starts, j_cnt) + ii + 1
-    base = s[ii] + s[jj]
-    k_lo = np.maximum(np.searchsorted(s, lo - base, "left"), jj + 1)
-    k_hi = np.searchsorted(s, hi - base, "right")
+    csum = np.cumsum(j_cnt)
     out: list[tuple[int, ...]] = []
-    for h in np.flatnonzero(k_hi > k_lo)[:limit]:
-        for k in range(k_lo[h], min(k_hi[h], k_lo[h] + limit)):
-            out.append(tuple(sorted((int(order[ii[h]]), int(order[jj[h]]), int(order[k])))))
-            if len(out) >= limit:
-                return out
+    i0 = 0
+    while i0 < n_i:  # batches of i of about TRIPLE_BATCH pairs: an early hit ends the search
+        done = int(csum[i0 - 1]) if i0 else 0
+        i1 = max(i0 + 1, int(np.searchsorted(csum, done + TRIPLE_BATCH, "right")))
+        i1 = min(i1, n_i)
+        cnt = j_cnt[i0:i1]
+        total = int(cnt.sum())
+        if total:
+            ii = np.repeat(i_idx[i0:i1], cnt)
+            jj = np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt) + ii + 1
+            base = s[ii] + s[jj]
+            k_lo = np.maximum(np.searchsorted(s, lo - base, "left"), jj + 1)
+            k_hi = np.searchsorted(s, hi - base, "right")
+            for h in np.flatnonzero(k_hi > k_lo)[:limit]:
+                for k in range(k_lo[h], min(k_hi[h], k_lo[h] + limit)):
+                    out.append(tuple(sorted((int(order[ii[h]]), int(order[jj[h]]), int(order[k])))))
+                    if len(out) >= limit:
+                        return out
+        i0 = i1
     return out
 
 
-def _triples_loop(s: np.ndarray, order: np.ndarray, lo: int, hi: int, limit: int
-                  ) -> list[tuple[int, ...]]:
+def _triples_loop(  # the loop over i that _triples replaced; the reference its test uses
+    s: np.ndarray, order: np.ndarray, lo: int, hi: int, limit: int
+) -> list[tuple[int, ...]]:
     n = len(s)
     out: list[tuple[int, ...]] = []
     for i in range(n - 2):
@@ -160,8 +167,14 @@ def _c_stdout_silenced() -> Iterator[None]:
             os.close(saved)
 
 
-def _milp(amounts: np.ndarray, lo: int, hi: int, max_size: int, time_limit: float,
-          exclude: list[tuple[int, ...]]) -> tuple[tuple[int, ...] | None, bool]:
+def _milp(
+    amounts: np.ndarray,
+    lo: int,
+    hi: int,
+    max_size: int,
+    time_limit: float,
+    exclude: list[tuple[int, ...]],
+) -> tuple[tuple[int, ...] | None, bool]:
     """One subset by HiGHS, and whether the answer is proven (False on a time-out)."""
     from scipy.optimize import Bounds, LinearConstraint, milp
 
@@ -241,14 +254,25 @@ def search(
                 exhaustive = True
             elif len(sub) <= MILP_MAX_N and len(found) < 2 and time_limit > 0:
                 milp_t0 = time.perf_counter()
-                first, proven = _milp(sub, lo, hi, max_size, time_limit,
-                                      [tuple(int(np.flatnonzero(keep == f)[0]) for f in s)
-                                       for s in found])
+                first, proven = _milp(
+                    sub,
+                    lo,
+                    hi,
+                    max_size,
+                    time_limit,
+                    [tuple(int(np.flatnonzero(keep == f)[0]) for f in s) for s in found],
+                )
                 if first is not None:
                     add([first])
                     if len(found) < 2:
-                        second, proven = _milp(sub, lo, hi, max_size, time_limit, [
-                            tuple(int(np.flatnonzero(keep == f)[0]) for f in s) for s in found])
+                        second, proven = _milp(
+                            sub,
+                            lo,
+                            hi,
+                            max_size,
+                            time_limit,
+                            [tuple(int(np.flatnonzero(keep == f)[0]) for f in s) for s in found],
+                        )
                         if second is not None:
                             add([second])
                 exhaustive = proven
