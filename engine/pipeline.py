@@ -65,6 +65,10 @@ NO_DATE = -(10**6)
 QUOTED_REF = 0.80  # a reference hit at least this strong counts as "the payer quoted it"
 
 
+# the one-to-one proposals' rules and adjustment reasons by code (single_proposals)
+SINGLE_RULES = ("amount_customer", "fuzzy_reference", "exact_reference")
+SINGLE_REASONS = (None, S.BANK_FEE, S.DISCOUNT)
+
 # relation code -> "settles the invoice in full" / "a partial, over, settled or currency
 # relation" (a table lookup: np.isin costs tens of microseconds on a payment's few pairs)
 _FULL = np.zeros(7, dtype=bool)
@@ -249,10 +253,10 @@ class DayMatch:
         self.candidates()
         with self.stage("allocate"):
             proposals, exceptions = self.propose()
-            allocations, more = self.settle(proposals)
+            allocations, more = self.settle(proposals, self.singles)
             exceptions.extend(more)
         with self.stage("output"):
-            return self.build_outputs(allocations, exceptions)
+            return self.build_outputs(allocations, exceptions, self.singles_accepted)
 
     def propose(self) -> tuple[list[Proposal], list[ExceptionItem]]:
         pairs, conf, rel = self.pairs, self.conf, self.rel
@@ -285,9 +289,9 @@ class DayMatch:
         )
         proposals: list[Proposal] = []
         exceptions: list[ExceptionItem] = []
-        for p in np.flatnonzero(chosen >= 0):
-            k = chosen[p]
-            proposals.append(self.single_proposal(int(p), int(k)))
+        # the clear one-to-one proposals, as arrays (what single_proposal makes, all at once)
+        single_pay = np.flatnonzero(chosen >= 0)
+        self.singles = self.single_proposals(single_pay, chosen[single_pay])
         for p in np.flatnonzero(lost):
             exceptions.append(self.exception(int(p), S.DUPLICATE,
                                              "Another payment settles the invoice this payment "
@@ -454,6 +458,23 @@ class DayMatch:
             adjustment_reason=[adjustment_reason(rel)], confidence=float(self.conf[k]),
             rule=single_rule(float(pairs.ref[k]), bool(pairs.fuzzy[k])),
         )
+
+    def single_proposals(self, ps: np.ndarray, ks: np.ndarray) -> dict[str, np.ndarray]:
+        """:meth:`single_proposal` for many payments, as columns (one line each)."""
+        pairs = self.pairs
+        rel = self.rel[ks].astype(np.int64)
+        has_adj = (rel == FEE) | (rel == DISCOUNT)
+        ref, fz = pairs.ref[ks], pairs.fuzzy[ks].astype(bool)
+        rule = np.where(ref <= 0, 0, np.where(fz | (ref < 0.97), 1, 2))  # SINGLE_RULES
+        return {
+            "pay": ps.astype(np.int64),
+            "inv": pairs.inv[ks].astype(np.int64),
+            "applied": self.pay_amount[ps].astype(np.int64),
+            "adj": np.where(has_adj, self.adj[ks], 0).astype(np.int64),
+            "reason": np.where(rel == FEE, 1, np.where(rel == DISCOUNT, 2, 0)),  # SINGLE_REASONS
+            "conf": self.conf[ks].astype(np.float64),
+            "rule": rule,
+        }
 
     def pair_indices(self, p: int) -> np.ndarray:
         return self.order[self.starts[p] : self.starts[p + 1]]
@@ -713,77 +734,111 @@ class DayMatch:
                               f"{self.conf[top]:.2f}) is below the auto-apply threshold.")
 
     # ------------------------------------------------------------------ settle
-    def settle(self, proposals: list[Proposal]) -> tuple[list[Proposal], list[ExceptionItem]]:
-        """Capacity check, strongest first; below-threshold proposals become exceptions."""
+    def settle(self, proposals: list[Proposal], singles: dict[str, np.ndarray]
+               ) -> tuple[list[Proposal], list[ExceptionItem]]:
+        """Capacity check, strongest first; below-threshold proposals become exceptions.
+
+        ``proposals`` are the per-payment objects, ``singles`` the one-to-one proposals as
+        columns; both are ranked together. Decided in bulk where nothing competes: a proposal
+        whose invoices no other eligible proposal line touches fits exactly when each line fits
+        the invoice's open amount. Only proposals touching a shared invoice are walked in
+        order. Sets ``singles_accepted`` (a mask over ``singles``).
+        """
         threshold = self.policy.auto_apply_threshold
         allowed = self.policy.auto_apply_rules
         capacity = self.book.amount.astype(np.int64).copy()
         # payment ids ranked once (ties of rank keep equal ids equal, as the id itself did)
         pid_rank = np.asarray(
             pc.rank(self.payments.column("payment_id"), sort_keys="ascending",
-                    tiebreaker="min"), np.int64).tolist()
-        proposals.sort(key=lambda pr: (-pr.confidence, pid_rank[pr.pay]))
-        # Decided in bulk where nothing competes: a proposal whose invoices no other eligible
-        # proposal line touches fits exactly when each line fits the invoice's open amount.
-        # Only proposals touching a shared invoice are walked in order, as before.
-        n_prop = len(proposals)
-        lens = np.fromiter((len(pr.inv) for pr in proposals), np.int64, count=n_prop)
-        total = int(lens.sum())
-        flat_inv = np.fromiter((i for pr in proposals for i in pr.inv), np.int64, count=total)
-        flat_need = np.fromiter((x for pr in proposals for x in pr.applied), np.int64,
-                                count=total) + np.fromiter(
-            (x for pr in proposals for x in pr.adjustment), np.int64, count=total)
-        eligible = np.fromiter((pr.confidence >= threshold and pr.rule in allowed
-                                for pr in proposals), bool, count=n_prop)
+                    tiebreaker="min"), np.int64)
+        n_obj, n_single = len(proposals), len(singles["pay"])
+        n_prop = n_obj + n_single
+        lens = np.concatenate([np.fromiter((len(pr.inv) for pr in proposals), np.int64,
+                                           count=n_obj), np.ones(n_single, np.int64)])
+        n_obj_lines = int(lens[:n_obj].sum())
+        flat_inv = np.concatenate([np.fromiter((i for pr in proposals for i in pr.inv),
+                                               np.int64, count=n_obj_lines), singles["inv"]])
+        flat_need = np.concatenate([
+            np.fromiter((x for pr in proposals for x in pr.applied), np.int64,
+                        count=n_obj_lines)
+            + np.fromiter((x for pr in proposals for x in pr.adjustment), np.int64,
+                          count=n_obj_lines),
+            singles["applied"] + singles["adj"]])
+        conf = np.concatenate([np.fromiter((pr.confidence for pr in proposals), np.float64,
+                                           count=n_obj), singles["conf"]])
+        pay = np.concatenate([np.fromiter((pr.pay for pr in proposals), np.int64,
+                                          count=n_obj), singles["pay"]])
+        rule_ok = np.array([r in allowed for r in SINGLE_RULES], bool)
+        eligible = (conf >= threshold) & np.concatenate([
+            np.fromiter((pr.rule in allowed for pr in proposals), bool, count=n_obj),
+            rule_ok[singles["rule"]]])
         owner = np.repeat(np.arange(n_prop), lens)
-        line_ok = eligible[owner]
-        touches = np.bincount(flat_inv[line_ok], minlength=len(capacity))
-        shared_line = touches[flat_inv] >= 2
-        walk = eligible & (np.bincount(owner, weights=shared_line, minlength=n_prop) > 0)
-        short_line = capacity[flat_inv] < flat_need
-        fits = np.bincount(owner, weights=short_line, minlength=n_prop) == 0
+        touches = np.bincount(flat_inv[eligible[owner]], minlength=len(capacity))
+        walk = eligible & (np.bincount(owner, weights=touches[flat_inv] >= 2,
+                                       minlength=n_prop) > 0)
+        fits = np.bincount(owner, weights=capacity[flat_inv] < flat_need,
+                           minlength=n_prop) == 0
         starts = np.cumsum(lens) - lens
+        # strongest first, then payment id (each payment has one proposal: no ties left)
+        order = np.lexsort((pid_rank[pay], -conf))
+        ok = eligible & fits
+        for j in order[walk[order]]:  # the contested ones, in rank order
+            invs = flat_inv[starts[j] : starts[j] + lens[j]]
+            need = flat_need[starts[j] : starts[j] + lens[j]]
+            ok[j] = not (capacity[invs] < need).any()
+            if ok[j]:
+                np.subtract.at(capacity, invs, need)
         accepted: list[Proposal] = []
         exceptions: list[ExceptionItem] = []
-        for j, pr in enumerate(proposals):
+        for j in order[~ok[order] | (order < n_obj)]:
+            if ok[j]:
+                accepted.append(proposals[j])
+                continue
+            invs = flat_inv[starts[j] : starts[j] + lens[j]]
             if not eligible[j]:
-                invs = flat_inv[starts[j] : starts[j] + lens[j]]
+                rule = proposals[j].rule if j < n_obj else SINGLE_RULES[
+                    singles["rule"][j - n_obj]]
                 names = ", ".join(self.book.ids.take(pa.array(invs)).to_pylist())
                 exceptions.append(ExceptionItem(
-                    pr.pay, S.LOW_CONFIDENCE,
-                    f"Proposed {names} ({pr.rule}, confidence {pr.confidence:.2f}) is below "
+                    int(pay[j]), S.LOW_CONFIDENCE,
+                    f"Proposed {names} ({rule}, confidence {conf[j]:.2f}) is below "
                     "the auto-apply threshold; confirm or choose another.",
-                    invs.tolist(), [pr.confidence] * len(invs)))
+                    invs.tolist(), [float(conf[j])] * len(invs)))
                 continue
-            if walk[j]:
-                invs = flat_inv[starts[j] : starts[j] + lens[j]]
-                need = flat_need[starts[j] : starts[j] + lens[j]]
-                ok = not (capacity[invs] < need).any()
-                if ok:
-                    np.subtract.at(capacity, invs, need)
-            else:
-                ok = bool(fits[j])
-            if not ok:
-                exceptions.append(self.exception(
-                    pr.pay, S.DUPLICATE, "An invoice this payment settles is already settled "
-                    "by another payment; check for a duplicate payment.", extra=list(pr.inv)))
-                continue
-            accepted.append(pr)
+            exceptions.append(self.exception(
+                int(pay[j]), S.DUPLICATE, "An invoice this payment settles is already settled "
+                "by another payment; check for a duplicate payment.", extra=invs.tolist()))
+        self.singles_accepted = ok[n_obj:]
         return accepted, exceptions
 
     # ------------------------------------------------------------------ outputs
-    def build_outputs(self, proposals: list[Proposal], exceptions: list[ExceptionItem]
-                      ) -> tuple[pa.Table, pa.Table]:
+    def build_outputs(self, proposals: list[Proposal], exceptions: list[ExceptionItem],
+                      singles_accepted: np.ndarray | None = None) -> tuple[pa.Table, pa.Table]:
         pay_ids = self.payments.column("payment_id").combine_chunks()
         cur = self.payments.column("currency").combine_chunks()
+        sg = getattr(self, "singles", None)
+        if sg is None or singles_accepted is None:
+            sg = self.single_proposals(np.zeros(0, np.int64), np.zeros(0, np.int64))
+            singles_accepted = np.zeros(0, bool)
+        sg = {k: v[singles_accepted] for k, v in sg.items()}
         lens = np.array([len(pr.inv) for pr in proposals], dtype=np.int64)
-        a_pay = np.repeat(np.array([pr.pay for pr in proposals], np.int64), lens)
-        a_inv = np.array([i for pr in proposals for i in pr.inv], np.int64)
-        a_applied = np.array([x for pr in proposals for x in pr.applied], np.int64)
-        a_adj = np.array([x for pr in proposals for x in pr.adjustment], np.int64)
-        a_reason = [x for pr in proposals for x in pr.adjustment_reason]
-        a_conf = np.repeat(np.array([pr.confidence for pr in proposals]), lens)
-        a_rule = np.repeat(np.array([pr.rule for pr in proposals], dtype=object), lens)
+        a_pay = np.concatenate([np.repeat(np.array([pr.pay for pr in proposals], np.int64),
+                                          lens), sg["pay"]])
+        a_inv = np.concatenate([np.array([i for pr in proposals for i in pr.inv], np.int64),
+                                sg["inv"]])
+        a_applied = np.concatenate([
+            np.array([x for pr in proposals for x in pr.applied], np.int64), sg["applied"]])
+        a_adj = np.concatenate([
+            np.array([x for pr in proposals for x in pr.adjustment], np.int64), sg["adj"]])
+        a_reason = pa.concat_arrays([
+            pa.array([x for pr in proposals for x in pr.adjustment_reason], pa.string()),
+            pa.array(SINGLE_REASONS, pa.string()).take(pa.array(sg["reason"], pa.int64()))])
+        a_conf = np.concatenate([np.repeat(np.array([pr.confidence for pr in proposals],
+                                                    np.float64), lens), sg["conf"]])
+        a_rule = pa.concat_arrays([
+            pa.array(np.repeat(np.array([pr.rule for pr in proposals], dtype=object),
+                               lens).tolist(), pa.string()),
+            pa.array(SINGLE_RULES, pa.string()).take(pa.array(sg["rule"], pa.int64()))])
         # what stays open after each application, in value-date then payment-id order
         date = self.pay_date[a_pay]
         pid_rank = np.asarray(pc.rank(pay_ids, sort_keys="ascending"), np.int64)
@@ -804,17 +859,17 @@ class DayMatch:
                 "invoice_id": self.book.ids.take(pa.array(a_inv)),
                 "applied_amount": pa.array(a_applied, pa.int64()),
                 "adjustment_amount": pa.array(a_adj, pa.int64()),
-                "adjustment_reason": pa.array(a_reason, pa.string()),
+                "adjustment_reason": a_reason,
                 "invoice_open_after": pa.array(open_after, pa.int64()),
                 "confidence": pa.array(np.round(a_conf, 4), pa.float64()),
-                "rule": pa.array(a_rule.tolist(), pa.string()),
+                "rule": a_rule,
                 "currency": cur.take(pa.array(a_pay)),
             },
             schema=S.ALLOCATIONS,
         )
         # remainders of partly applied payments
         applied_by_pay = np.bincount(a_pay, weights=a_applied, minlength=self.n).astype(np.int64)
-        for pr in proposals:
+        for pr in proposals:  # (a single proposal applies the whole payment: no remainder)
             rest = int(self.pay_amount[pr.pay]) - int(applied_by_pay[pr.pay])
             if rest:
                 exceptions.append(ExceptionItem(
