@@ -50,19 +50,61 @@ def alnum_upper(text: pa.Array) -> pa.Array:
     return pc.replace_substring_regex(pc.utf8_upper(pc.fill_null(text, "")), r"[^A-Z0-9]", "")
 
 
+_OCR_LUT = np.arange(256, dtype=np.uint8)
+for _letter, _digit in OCR_TO_DIGIT.items():
+    _OCR_LUT[ord(_letter)] = ord(_digit)
+# bytes that start a code point that is not an ASCII digit (continuation bytes 0x80-0xBF do not)
+_NON_DIGIT_START = np.ones(256, dtype=bool)
+_NON_DIGIT_START[ord("0") : ord("9") + 1] = False
+_NON_DIGIT_START[0x80:0xC0] = False
+
+
+def _string_parts(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(value offsets relative to the data, the data bytes) of a utf8 array, zero-copy."""
+    offsets = np.frombuffer(text.buffers()[1], np.int32)[text.offset : text.offset + len(text) + 1]
+    data = text.buffers()[2]
+    raw = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
+    return offsets, raw
+
+
 def _ocr_digits(text: pa.Array) -> pa.Array:
-    """Map look-alike letters to the digits they stand for (``2O26`` -> ``2026``)."""
-    out = text
-    for letter, digit in OCR_TO_DIGIT.items():
-        out = pc.replace_substring(out, letter, digit)
-    return out
+    """Map look-alike letters to the digits they stand for (``2O26`` -> ``2026``): one byte
+    table over the whole buffer (ASCII letters never occur inside a multi-byte character)."""
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
+    if len(text) == 0 or text.type != pa.string():
+        out = text
+        for letter, digit in OCR_TO_DIGIT.items():
+            out = pc.replace_substring(out, letter, digit)
+        return out
+    buffers = text.buffers()
+    raw = np.frombuffer(buffers[2], np.uint8) if buffers[2] is not None else np.zeros(0, np.uint8)
+    mapped = pa.py_buffer(_OCR_LUT[raw].tobytes())
+    return pa.Array.from_buffers(pa.string(), len(text), [buffers[0], buffers[1], mapped],
+                                 null_count=text.null_count, offset=text.offset)
+
+
+def _non_digit_chars(text: pa.Array) -> np.ndarray:
+    """Characters other than ASCII digits per string (what ``utf8_length`` of the text with
+    its digits removed gives), counted over the data buffer at once."""
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
+    if text.type != pa.string() or text.null_count:
+        return np.asarray(pc.fill_null(pc.utf8_length(
+            pc.replace_substring_regex(text, r"[0-9]", "")), 0), np.int64)
+    offsets, raw = _string_parts(text)
+    if len(text) == 0:
+        return np.zeros(0, np.int64)
+    csum = np.zeros(len(raw) + 1, np.int64)
+    np.cumsum(_NON_DIGIT_START[raw], out=csum[1:])
+    return csum[offsets[1:]] - csum[offsets[:-1]]
 
 
 def digits_key(alnum: pa.Array) -> pa.Array:
     """``INV2O26004512`` -> ``2026004512``: the letter prefix off, look-alikes in the rest mapped
     to digits, other letters and leading zeros dropped. Empty when nothing numeric is left."""
     body = pc.replace_substring_regex(alnum, r"^[A-Z]+", "")
-    letters = pc.utf8_length(pc.replace_substring_regex(body, r"[0-9]", ""))
+    letters = pa.array(_non_digit_chars(body))
     mostly_digits = pc.less_equal(pc.multiply(letters, 3), pc.utf8_length(body))
     body = pc.if_else(mostly_digits, _ocr_digits(body), body)  # "2O26" yes, "4512THANKS" no
     body = pc.replace_substring_regex(body, r"[^0-9]", "")
