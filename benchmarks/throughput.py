@@ -36,6 +36,19 @@ def _current_rss_mib() -> float:
     return float("nan")
 
 
+# `cashmatch` that reports its own peak resident set (VmHWM) on stderr as it exits
+_CLI_WITH_PEAK = (
+    "import atexit, sys\n"
+    "def _peak():\n"
+    "    for line in open('/proc/self/status'):\n"
+    "        if line.startswith('VmHWM:'):\n"
+    "            print('VMHWM_KIB', line.split()[1], file=sys.stderr)\n"
+    "atexit.register(_peak)\n"
+    "from cashmatch.cli import main\n"
+    "sys.exit(main(sys.argv[1:]))\n"
+)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--payments", type=int, default=100_000)
@@ -153,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         t_write = time.perf_counter() - t0
         del day, result
         cmd = [
-            sys.executable, "-m", "cashmatch", "match",
+            sys.executable, "-c", _CLI_WITH_PEAK, "match",
             "--invoices", str(day_dir / "invoices.csv"),
             "--payments", str(day_dir / "payments.csv"),
             "--remittances", str(day_dir / "remittances.csv"),
@@ -167,7 +180,12 @@ def main(argv: list[str] | None = None) -> int:
         if proc.returncode != 0:
             console.print(f"[red]cashmatch match failed ({proc.returncode}):\n{proc.stderr}")
             return 1
-        child_peak = _rss_mib(resource.RUSAGE_CHILDREN)
+        # VmHWM of the child itself: ru_maxrss of a child also counts the parent's pages it
+        # held between fork and exec
+        peaks = [ln for ln in proc.stderr.splitlines() if ln.startswith("VMHWM_KIB ")]
+        child_peak = (
+            int(peaks[-1].split()[1]) / 1024.0 if peaks else _rss_mib(resource.RUSAGE_CHILDREN)
+        )
         from cashmatch.engine.evaluate import read_truth
 
         allocations, exceptions = read_results(out_dir)
