@@ -59,6 +59,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, default=None, help="write the figures as JSON here")
     p.add_argument("--executor", choices=("local", "ray"), default="local")
     p.add_argument(
+        "--partitions",
+        type=int,
+        default=None,
+        help="split the day into this many parts (default: the executor's choice)",
+    )
+    p.add_argument(
         "--sizes",
         default=None,
         help="comma-separated payment counts: run each in its own process (clean peak RSS) "
@@ -71,13 +77,13 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_sizes(args, [int(x) for x in args.sizes.split(",")])
 
-    from cashmatch.engine.evaluate import evaluate, read_results
-    from cashmatch.engine.matcher import match
-    from cashmatch.fixtures.generator import generate_day, write_day
     from rich.console import Console
     from rich.table import Table
 
     from cashmatch.commands.score import render
+    from cashmatch.engine.evaluate import evaluate, read_results
+    from cashmatch.engine.matcher import match
+    from cashmatch.fixtures.generator import generate_day, write_day
 
     console = Console() if sys.stdout.isatty() else Console(width=150)
     figures: dict[str, object] = {"payments": args.payments, "seed": args.seed}
@@ -112,12 +118,14 @@ def main(argv: list[str] | None = None) -> int:
         remittances=day.remittances,
         customers=day.customers,
         executor=executor or LocalExecutor(),
+        partitions=args.partitions,
     )
     t_match = time.perf_counter() - t0
     if executor is not None:
         executor.close()
         console.print(f"Ray started in {t_start:.1f} s with {figures['ray_workers']} workers")
     figures["executor"] = args.executor
+    figures["partitions"] = args.partitions
     peak_after = _rss_mib()
     t0 = time.perf_counter()
     score = evaluate(truth=day.truth, allocations=result.allocations, exceptions=result.exceptions)
