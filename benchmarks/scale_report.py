@@ -17,6 +17,15 @@ STAGES = (
 )  # fmt: skip
 
 
+def rewrite(out_dir: Path, extra: list[Path]) -> None:
+    """Rewrite the table and plot from ``scale.json`` plus extra single-run JSON files (e.g.
+    the Ray runs: ``throughput.py --executor ray --json FILE``), which join the table only."""
+    rows = json.loads((out_dir / "scale.json").read_text())
+    more = [json.loads(p.read_text()) for p in extra]
+    (out_dir / "scale.md").write_text(markdown(rows + more))
+    plot(rows, out_dir / "scale.png")
+
+
 def run_sizes(args: argparse.Namespace, sizes: list[int]) -> int:
     out_dir: Path = args.results
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -76,6 +85,13 @@ def markdown(rows: list[dict]) -> str:
             f"{_f(r.get('csv_cli_peak_rss_mib'), '{:,.0f}')} | {_f(o.get('auto_pct'), '{:.1f}')} "
             f"| {_f(o.get('wrong_auto_pct'), '{:.3f}')} | {_f(o.get('topn_pct'), '{:.1f}')} |"
         )
+    for r in rows:
+        if r.get("executor") == "ray":
+            lines.append(
+                f"\nRay at {r['payments']:,} payments: a local Ray with {r.get('ray_workers')} "
+                f"CPUs started in {r.get('ray_start_s', 0):.1f} s (not in the match time); "
+                f"{r.get('partitions') or 'default'} partitions."
+            )
     lines += [
         "",
         "## Seconds by stage (in memory)",

@@ -84,3 +84,17 @@ def test_many_chunks_keep_the_invariants_across_chunks(day, tmp_path):
     )
     assert (total <= np.asarray(inv.column("amount"))[idx]).all()
     assert al.num_rows > 200  # the chunks did apply cash
+
+
+def test_parquet_payments_stream_in_batches_like_the_in_memory_run(tmp_path):
+    d = tmp_path / "pq"
+    write_day(generate_day(payments=250, seed=4), d, format="parquet")
+    args = ["match", "--invoices", str(d / "invoices.parquet"),
+            "--payments", str(d / "payments.parquet"),
+            "--customers", str(d / "customers.parquet")]  # fmt: skip
+    assert main([*args, "--out", str(tmp_path / "mem")]) == 0
+    assert main([*args, "--out", str(tmp_path / "one"), "--chunk-size", "1000"]) == 0
+    for name in ("allocations.csv", "exceptions.csv"):
+        assert (tmp_path / "mem" / name).read_bytes() == (tmp_path / "one" / name).read_bytes()
+    chunks = list(streaming.payment_chunks(d / "payments.parquet", 100))
+    assert [c.table.num_rows for c in chunks] == [100, 100, 50]
