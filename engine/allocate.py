@@ -53,6 +53,23 @@ class ExceptionItem:
     scores: list[float] = field(default_factory=list)
 
 
+def pay_conf_inv_order(pay: np.ndarray, inv: np.ndarray, conf: np.ndarray) -> np.ndarray:
+    """``np.lexsort((inv, -conf, pay))``, faster: the confidences ranked (descending) and the
+    three keys packed into one int64 for one stable sort; the same order, ties included. Falls
+    back to the lexsort when the packed key could overflow."""
+    if len(pay) == 0:
+        return np.zeros(0, dtype=np.int64)
+    s = np.sort(conf)
+    levels = s[np.r_[True, s[1:] != s[:-1]]]
+    n_inv = int(inv.max()) + 1
+    if (int(pay.min()) < 0 or int(inv.min()) < 0 or np.isnan(levels).any()
+            or (int(pay.max()) + 1) * len(levels) * n_inv >= 2**63):
+        return np.lexsort((inv, -conf, pay))
+    rank = len(levels) - 1 - np.searchsorted(levels, conf)  # 0 = the highest confidence
+    key = (pay.astype(np.int64) * len(levels) + rank) * n_inv + inv
+    return np.argsort(key, kind="stable")
+
+
 def best_per_payment(
     pay: np.ndarray, inv: np.ndarray, conf: np.ndarray, n_pay: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -61,7 +78,7 @@ def best_per_payment(
     second = np.full(n_pay, -1, dtype=np.int64)
     if len(pay) == 0:
         return best, second, np.zeros(n_pay), np.zeros(n_pay)
-    order = np.lexsort((inv, -conf, pay))
+    order = pay_conf_inv_order(pay, inv, conf)
     p_sorted = pay[order]
     first = np.ones(len(order), dtype=bool)
     first[1:] = p_sorted[1:] != p_sorted[:-1]
@@ -78,7 +95,7 @@ def ranked_candidates(
     pay: np.ndarray, inv: np.ndarray, conf: np.ndarray, n_pay: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pair indices sorted by (payment, confidence desc), with each payment's start offset."""
-    order = np.lexsort((inv, -conf, pay))
+    order = pay_conf_inv_order(pay, inv, conf)
     starts = np.searchsorted(pay[order], np.arange(n_pay + 1), "left")
     return order, starts
 

@@ -1,0 +1,31 @@
+"""The packed-key sorts equal the lexsorts they replace, ties and duplicates included."""
+
+import numpy as np
+
+from cashmatch.engine.allocate import pay_conf_inv_order
+from cashmatch.engine.candidates import Pairs
+
+
+def test_pay_conf_inv_order_equals_lexsort():
+    rng = np.random.default_rng(1)
+    for n in (0, 1, 7, 500, 5000):
+        pay = rng.integers(0, 40, n)
+        inv = rng.integers(0, 60, n)  # duplicates of (pay, inv) too
+        conf = np.round(rng.random(n), 2) + (rng.random(n) < 0.3)
+        np.testing.assert_array_equal(
+            pay_conf_inv_order(pay, inv, conf), np.lexsort((inv, -conf, pay))
+        )
+
+
+def test_pairs_concat_keeps_the_strongest_row_per_pair():
+    rng = np.random.default_rng(2)
+    n = 3000
+    pay, inv = rng.integers(0, 50, n), rng.integers(0, 80, n)
+    ref, fz = np.round(rng.random(n), 1), rng.random(n) < 0.5
+    got = Pairs.concat([Pairs(pay, inv, ref, fz)])
+    order = np.lexsort((-ref, inv, pay))
+    first = np.ones(n, bool)
+    first[1:] = (pay[order][1:] != pay[order][:-1]) | (inv[order][1:] != inv[order][:-1])
+    keep = order[first]
+    for got_col, want in ((got.pay, pay), (got.inv, inv), (got.ref, ref), (got.fuzzy, fz)):
+        np.testing.assert_array_equal(got_col, want[keep])
