@@ -113,9 +113,9 @@ def _match_partitioned(inputs: _Inputs, executor: Executor, parts: int
     index = build_index(invoices=inputs.invoices, customers=inputs.customers)
     ident = identify(payments=inputs.payments, index=index,
                      name_cutoff=inputs.policy.payer_name_cutoff)
-    pay_group = np.where(ident.customer >= 0, index.group[np.maximum(ident.customer, 0)], -1)
+    pay_group = index.group_of(ident.customer)
     inv_cust = index.lookup(inputs.invoices.column("customer_id"))
-    inv_group = np.where(inv_cust >= 0, index.group[np.maximum(inv_cust, 0)], -1)
+    inv_group = index.group_of(inv_cust)
     # balanced parts: groups sorted by payment count, dealt round-robin
     groups, counts = np.unique(pay_group[pay_group >= 0], return_counts=True)
     part_of_group = np.full(len(index.ids) + 1, -1, dtype=np.int64)

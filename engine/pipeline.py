@@ -118,7 +118,7 @@ class DayMatch:
             amount=np.asarray(inv.column("amount"), dtype=np.int64),
             currency=cur_idx(inv.column("currency")),
             customer=inv_customer,
-            group=np.where(inv_customer >= 0, index.group[np.maximum(inv_customer, 0)], -1),
+            group=index.group_of(inv_customer),
             issue=issue,
             due=np.where(due == NO_DATE, issue, due),
             discount_bp=np.asarray(pc.fill_null(inv.column("discount_bp"), 0), np.int64),
@@ -139,9 +139,7 @@ class DayMatch:
         )
         self.ident = ident
         self.pay_customer = ident.customer
-        self.pay_group = np.where(
-            ident.customer >= 0, self.index.group[np.maximum(ident.customer, 0)], -1
-        )
+        self.pay_group = self.index.group_of(ident.customer)
 
     def reference_text(self) -> pa.Array:
         """The remittance text of each payment and its end-to-end id (unless NOTPROVIDED)."""

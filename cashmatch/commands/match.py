@@ -87,8 +87,13 @@ def load_inputs(args: argparse.Namespace, bar: object | None = None) -> Inputs:
         cr = io.read_customers(args.customers)
         problems += cr.problems
         customers = cr.table
-    return Inputs(inv.table, payments, pa.concat_tables(remittances) if remittances else None,
-                  customers, problems)
+    return Inputs(
+        inv.table,
+        payments,
+        pa.concat_tables(remittances) if remittances else None,
+        customers,
+        problems,
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -17,24 +17,44 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "remittance lines as interchange CSV or Parquet, and check every statement's balances.",
     )
     p.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    p.add_argument("--format", dest="fmt", default=None,
-                   help="skip sniffing: mt940, camt, ofx, bai2, bank-csv, x12-820, "
-                   "payments-csv, remittance-csv, interchange-parquet")
-    p.add_argument("--profile", default=None,
-                   help="bank CSV mapping profile: a built-in name or a TOML file")
-    p.add_argument("--out", type=Path, default=None,
-                   help="payments file to write (.csv or .parquet)")
-    p.add_argument("--remittances-out", type=Path, default=None,
-                   help="remittance lines file to write (.csv or .parquet)")
-    p.add_argument("--statements-out", type=Path, default=None,
-                   help="statements (balances and totals) file to write (.csv or .parquet)")
-    p.add_argument("--credits-only", action="store_true",
-                   help="write only credits (what cash application needs)")
-    p.add_argument("--strict", action="store_true",
-                   help="exit with status 1 when any row problem or reconciliation finding "
-                   "is reported")
-    p.add_argument("--max-problems", type=int, default=50,
-                   help="how many problems to print (all are counted)")
+    p.add_argument(
+        "--format",
+        dest="fmt",
+        default=None,
+        help="skip sniffing: mt940, camt, ofx, bai2, bank-csv, x12-820, "
+        "payments-csv, remittance-csv, interchange-parquet",
+    )
+    p.add_argument(
+        "--profile", default=None, help="bank CSV mapping profile: a built-in name or a TOML file"
+    )
+    p.add_argument(
+        "--out", type=Path, default=None, help="payments file to write (.csv or .parquet)"
+    )
+    p.add_argument(
+        "--remittances-out",
+        type=Path,
+        default=None,
+        help="remittance lines file to write (.csv or .parquet)",
+    )
+    p.add_argument(
+        "--statements-out",
+        type=Path,
+        default=None,
+        help="statements (balances and totals) file to write (.csv or .parquet)",
+    )
+    p.add_argument(
+        "--credits-only",
+        action="store_true",
+        help="write only credits (what cash application needs)",
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit with status 1 when any row problem or reconciliation finding is reported",
+    )
+    p.add_argument(
+        "--max-problems", type=int, default=50, help="how many problems to print (all are counted)"
+    )
     p.set_defaults(func=run)
 
 
@@ -53,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
     from cashmatch.parsers._common import statement_status
 
     console = Console(stderr=True)
+    if not console.is_terminal:  # logs and pipes: do not cut statement ids and findings
+        console = Console(stderr=True, width=200)
     if args.out is None and args.remittances_out is None and args.statements_out is None:
         raise InvalidInput("nothing to write: give --out, --remittances-out or --statements-out")
     for target in (args.out, args.remittances_out, args.statements_out):
@@ -67,8 +89,14 @@ def run(args: argparse.Namespace) -> int:
         pay = result.payments
         debit = pc.equal(pc.fill_null(pay.column("direction"), "CRDT"), "DBIT")
         n_debits = int(pc.sum(pc.cast(debit, pa.int64())).as_py() or 0)
-        files.add_row(str(path), result.format, str(pay.num_rows - n_debits), str(n_debits),
-                      str(result.remittances.num_rows), str(len(result.problems)))
+        files.add_row(
+            str(path),
+            result.format,
+            str(pay.num_rows - n_debits),
+            str(n_debits),
+            str(result.remittances.num_rows),
+            str(len(result.problems)),
+        )
         if args.credits_only:
             pay = pay.filter(pc.invert(debit))
         payments.append(pay)
@@ -93,10 +121,22 @@ def run(args: argparse.Namespace) -> int:
     if st_all.num_rows:
         status = statement_status(st_all, problems)
         table = Table(title="statements", title_justify="left")
-        for col in ("statement", "account", "ccy", "seq", "opening", "credits", "debits",
-                    "closing", "check"):
-            table.add_column(col, justify="right" if col in ("opening", "credits", "debits",
-                                                              "closing") else "left")
+        for col in (
+            "statement",
+            "account",
+            "ccy",
+            "seq",
+            "opening",
+            "credits",
+            "debits",
+            "closing",
+            "check",
+        ):
+            table.add_column(
+                col,
+                no_wrap=col in ("statement", "check"),
+                justify="right" if col in ("opening", "credits", "debits", "closing") else "left",
+            )
         for row in st_all.to_pylist():
             cur = row["currency"] or ""
 
@@ -112,10 +152,17 @@ def run(args: argparse.Namespace) -> int:
             if row["opening_balance"] is None or row["closing_balance"] is None:
                 check = "no balances" if check == "ok" else check
             style = "green" if check == "ok" else ("yellow" if check == "no balances" else "red")
-            table.add_row(row["statement_id"], row["account"] or "", cur, row["sequence"] or "",
-                          money(row["opening_balance"]), money(row["total_credits"]),
-                          money(row["total_debits"]), money(row["closing_balance"]),
-                          f"[{style}]{check}[/{style}]")
+            table.add_row(
+                row["statement_id"],
+                row["account"] or "",
+                cur,
+                row["sequence"] or "",
+                money(row["opening_balance"]),
+                money(row["total_credits"]),
+                money(row["total_debits"]),
+                money(row["closing_balance"]),
+                f"[{style}]{check}[/{style}]",
+            )
         console.print(table)
     if problems:
         console.print(f"[bold]{len(problems)} problem(s)[/bold]:")
@@ -124,7 +171,9 @@ def run(args: argparse.Namespace) -> int:
         if len(problems) > args.max_problems:
             console.print(f"  ... and {len(problems) - args.max_problems} more")
     written = [str(t) for t in (args.out, args.remittances_out, args.statements_out) if t]
-    print(f"{pay_all.num_rows} payments, {rem_all.num_rows} remittance lines, "
-          f"{st_all.num_rows} statements, {len(problems)} problems -> {', '.join(written)}",
-          file=sys.stderr)
+    print(
+        f"{pay_all.num_rows} payments, {rem_all.num_rows} remittance lines, "
+        f"{st_all.num_rows} statements, {len(problems)} problems -> {', '.join(written)}",
+        file=sys.stderr,
+    )
     return 1 if (args.strict and problems) else 0
