@@ -32,6 +32,7 @@ from cashmatch.parsers._common import (
     check_size,
     finish_statements,
     minor,
+    pause_gc,
     reconcile,
     reference_or_none,
 )
@@ -348,6 +349,7 @@ class _Parser:
             self.remit.append((index, e2e, doc, paid, disc, ded, rsn, pccy or ccy, strd.sourceline))
 
 
+@pause_gc
 def parse_reference(data: bytes, *, source: str) -> ParseResult:
     """The streaming, element-by-element reading: obviously correct, keeps what precedes a
     break in the XML, ~15k entries/s. :func:`parse` must agree with it (differential tests)."""
@@ -637,6 +639,7 @@ def _starts(data: bytes) -> dict[bytes, list[int]]:
     return found
 
 
+@pause_gc
 def parse(data: bytes, *, source: str) -> ParseResult:
     from lxml import etree
 
