@@ -15,7 +15,7 @@ Truth file (``truth.csv`` / ``truth.parquet``, schema :data:`cashmatch.engine.sc
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -290,6 +290,8 @@ class Score:
     """clean, messy and missing references together (issue 2's bar)."""
     unknown_payments: int = 0
     """payments in the results that the truth does not know (ignored in the figures)."""
+    reasons: dict[str, dict[str, int]] = field(default_factory=dict)
+    """scenario -> exception reason -> number of exception rows."""
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -298,6 +300,7 @@ class Score:
             "one_to_one": self.one_to_one.to_dict(),
             "bands": [b.to_dict() for b in self.bands],
             "unknown_payments": self.unknown_payments,
+            "reasons": self.reasons,
         }
 
 
@@ -330,56 +333,27 @@ def evaluate(*, truth: pa.Table, allocations: pa.Table, exceptions: pa.Table) ->
         raise InvalidInput("truth: payment ids are not unique")
     matchable = np.asarray(truth.column("matchable").combine_chunks().fill_null(False), bool)
 
-    # truth links (payment index, invoice id, amount)
-    t_par, t_inv, t_extra = _explode(truth, "invoice_ids", "applied_amounts")
-    n_truth = np.bincount(t_par, minlength=n)
-    truth_links = pa.table(
-        {
-            "p": pa.array(t_par),
-            "i": t_inv,
-            "truth_amount": t_extra["applied_amounts"],
-            "hit": pa.array(np.ones(len(t_par), bool)),
-        }
+    c = _link_counts(truth, allocations)
+    n_truth, n_alloc, n_correct, n_amount_ok = (
+        c["n_truth"],
+        c["n_alloc"],
+        c["n_correct"],
+        c["n_amount_ok"],
     )
-
-    # predicted links: distinct (payment, invoice) of the allocations
-    a_idx = _index_in(allocations.column("payment_id"), pids)
+    truth_links, l_hit, a_idx = c["truth_links"], c["link_hit"], c["allocation_index"]
     a_known = a_idx >= 0
-    alloc = pa.table(
-        {
-            "p": pa.array(a_idx),
-            "i": allocations.column("invoice_id"),
-            "applied": allocations.column("applied_amount"),
-            "confidence": allocations.column("confidence"),
-        }
-    ).filter(pa.array(a_known))
-    links = alloc.group_by(["p", "i"]).aggregate([("applied", "sum"), ("confidence", "max")])
-    links = links.join(truth_links, keys=["p", "i"], join_type="left outer")
-    l_p = np.asarray(links.column("p"), dtype=np.int64)
-    l_hit = np.asarray(links.column("hit").fill_null(False), bool)
-    l_amount_ok = l_hit & np.asarray(
-        pc.fill_null(pc.equal(links.column("applied_sum"), links.column("truth_amount")), False),
-        bool,
-    )
-    n_alloc = np.bincount(l_p, minlength=n)
-    n_correct = np.bincount(l_p[l_hit], minlength=n)
-    n_amount_ok = np.bincount(l_p[l_amount_ok], minlength=n)
 
     e_idx = _index_in(exceptions.column("payment_id"), pids)
     has_exc = np.zeros(n, bool)
     has_exc[e_idx[e_idx >= 0]] = True
-    unknown = np.unique(
-        np.concatenate(
-            [
-                np.asarray(pc.filter(allocations.column("payment_id"), pa.array(~a_known))).astype(
-                    str
-                ),
-                np.asarray(pc.filter(exceptions.column("payment_id"), pa.array(e_idx < 0))).astype(
-                    str
-                ),
-            ]
-        )
+    strays = pa.chunked_array(
+        [
+            pc.filter(allocations.column("payment_id"), pa.array(~a_known)),
+            pc.filter(exceptions.column("payment_id"), pa.array(e_idx < 0)),
+        ],
+        type=pa.string(),
     )
+    unknown = pc.count_distinct(strays).as_py() if len(strays) else 0
 
     posted = n_alloc > 0
     auto = posted & ~has_exc
@@ -443,7 +417,7 @@ def evaluate(*, truth: pa.Table, allocations: pa.Table, exceptions: pa.Table) ->
     )
 
     # reliability: allocation links by confidence band
-    conf = np.asarray(links.column("confidence_max").fill_null(0.0), dtype=np.float64)
+    conf = c["link_confidence"]
     bands = [
         BandScore(
             label,
@@ -452,7 +426,110 @@ def evaluate(*, truth: pa.Table, allocations: pa.Table, exceptions: pa.Table) ->
         )
         for label, lo, hi in BANDS
     ]
-    return Score(scenarios, overall, bands, one_to_one, unknown_payments=len(unknown))
+    # exception reasons by scenario
+    reasons: dict[str, dict[str, int]] = {}
+    if exc.num_rows:
+        pairs = pa.table({"s": pa.array(codes[e_rows]), "r": exc.column("reason")})
+        counted = pairs.group_by(["s", "r"]).aggregate([("r", "count")])
+        for s_code, reason, count in zip(
+            counted.column("s").to_pylist(),
+            counted.column("r").to_pylist(),
+            counted.column("r_count").to_pylist(),
+            strict=True,
+        ):
+            reasons.setdefault(names[s_code], {})[reason] = count
+    reasons = {
+        s: dict(sorted(reasons[s].items(), key=lambda kv: (-kv[1], kv[0])))
+        for s in order
+        if s in reasons
+    }
+    return Score(scenarios, overall, bands, one_to_one, unknown_payments=unknown, reasons=reasons)
+
+
+def _link_counts(truth: pa.Table, allocations: pa.Table) -> dict[str, np.ndarray]:
+    """Per truth row: allocation links, truth links, correct links, links with the true amount;
+    plus the links table itself (for the confidence bands)."""
+    n = truth.num_rows
+    pids = truth.column("payment_id").combine_chunks()
+    t_par, t_inv, t_extra = _explode(truth, "invoice_ids", "applied_amounts")
+    truth_links = pa.table(
+        {
+            "p": pa.array(t_par),
+            "i": t_inv,
+            "truth_amount": t_extra["applied_amounts"],
+            "hit": pa.array(np.ones(len(t_par), bool)),
+        }
+    )
+    a_idx = _index_in(allocations.column("payment_id"), pids)
+    alloc = pa.table(
+        {
+            "p": pa.array(a_idx),
+            "i": allocations.column("invoice_id"),
+            "applied": allocations.column("applied_amount"),
+            "confidence": allocations.column("confidence"),
+        }
+    ).filter(pa.array(a_idx >= 0))
+    links = alloc.group_by(["p", "i"]).aggregate([("applied", "sum"), ("confidence", "max")])
+    links = links.join(truth_links, keys=["p", "i"], join_type="left outer")
+    l_p = np.asarray(links.column("p"), dtype=np.int64)
+    l_hit = np.asarray(links.column("hit").fill_null(False), bool)
+    l_amount_ok = l_hit & np.asarray(
+        pc.fill_null(pc.equal(links.column("applied_sum"), links.column("truth_amount")), False),
+        bool,
+    )
+    return {
+        "n_truth": np.bincount(t_par, minlength=n),
+        "n_alloc": np.bincount(l_p, minlength=n),
+        "n_correct": np.bincount(l_p[l_hit], minlength=n),
+        "n_amount_ok": np.bincount(l_p[l_amount_ok], minlength=n),
+        "link_hit": l_hit,
+        "link_confidence": np.asarray(
+            links.column("confidence_max").fill_null(0.0), dtype=np.float64
+        ),
+        "truth_links": truth_links,
+        "allocation_index": a_idx,
+    }
+
+
+def wrong_postings(*, truth: pa.Table, allocations: pa.Table, limit: int | None = None) -> pa.Table:
+    """Payments with allocations whose invoice set differs from the truth, for a person to read:
+    ``payment_id, scenario, truth_invoices, applied_invoices, rules, confidence``, highest
+    confidence first: the most dangerous mistakes on top."""
+    truth = truth.combine_chunks()
+    c = _link_counts(truth, allocations)
+    wrong = (c["n_alloc"] > 0) & ~(
+        (c["n_alloc"] == c["n_truth"]) & (c["n_correct"] == c["n_truth"])
+    )
+    rows = np.flatnonzero(wrong)
+    a_idx = c["allocation_index"]
+    mine = np.isin(a_idx, rows)
+    alloc = pa.table(
+        {
+            "p": pa.array(a_idx[mine]),
+            "invoice_id": allocations.column("invoice_id").filter(pa.array(mine)),
+            "rule": allocations.column("rule").filter(pa.array(mine)),
+            "confidence": allocations.column("confidence").filter(pa.array(mine)),
+        }
+    ).sort_by([("p", "ascending"), ("invoice_id", "ascending")])
+    got = alloc.group_by("p", use_threads=False).aggregate(
+        [("invoice_id", "distinct"), ("rule", "distinct"), ("confidence", "max")]
+    )
+    p = np.asarray(got.column("p"), dtype=np.int64)
+    empty = pa.scalar([], pa.list_(pa.string()))
+    t = truth.take(pa.array(p))
+    out = pa.table(
+        {
+            "payment_id": t.column("payment_id"),
+            "scenario": t.column("scenario"),
+            "truth_invoices": pc.binary_join(pc.fill_null(t.column("invoice_ids"), empty), ";"),
+            "applied_invoices": pc.binary_join(got.column("invoice_id_distinct"), ";"),
+            "rules": pc.binary_join(got.column("rule_distinct"), ";"),
+            "confidence": got.column("confidence_max"),
+        }
+    ).sort_by(
+        [("scenario", "ascending"), ("confidence", "descending"), ("payment_id", "ascending")]
+    )
+    return out if limit is None else out.slice(0, limit)
 
 
 def read_results(results: str | Path) -> tuple[pa.Table, pa.Table]:

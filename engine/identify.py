@@ -35,6 +35,13 @@ class CustomerIndex:
         idx = pc.index_in(customer_ids, value_set=self.ids)
         return np.asarray(pc.fill_null(idx, -1), dtype=np.int64)
 
+    def group_of(self, customer: np.ndarray) -> np.ndarray:
+        """The group of each customer index; -1 stays -1 (unknown)."""
+        out = np.full(len(customer), -1, dtype=np.int64)
+        known = customer >= 0
+        out[known] = self.group[customer[known]]
+        return out
+
 
 def _unique_map(keys: pa.Array, cust: np.ndarray) -> pa.Table:
     """(key, cust) pairs where a key names exactly one customer; empty keys dropped."""

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 MITM_MAX_N = 24  # meet-in-the-middle over all subsets up to max_size for blocks this small
-MILP_MAX_N = 120
+MILP_MAX_N = 60
 
 
 @dataclass(frozen=True, slots=True)

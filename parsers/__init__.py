@@ -43,10 +43,21 @@ FORMAT_KINDS: dict[str, frozenset[str]] = {
     "bank-csv": frozenset({"payments"}),
 }
 
-_ALIASES = {"camt053": "camt", "camt054": "camt", "camt.053": "camt", "camt.054": "camt",
-            "qfx": "ofx", "bai": "bai2", "edi820": "x12-820", "820": "x12-820",
-            "sta": "mt940", "csv": "bank-csv", "payments": "payments-csv",
-            "remittances": "remittance-csv", "parquet": "interchange-parquet"}
+_ALIASES = {
+    "camt053": "camt",
+    "camt054": "camt",
+    "camt.053": "camt",
+    "camt.054": "camt",
+    "qfx": "ofx",
+    "bai": "bai2",
+    "edi820": "x12-820",
+    "820": "x12-820",
+    "sta": "mt940",
+    "csv": "bank-csv",
+    "payments": "payments-csv",
+    "remittances": "remittance-csv",
+    "parquet": "interchange-parquet",
+}
 
 HEAD_BYTES = 1 << 16
 
@@ -124,7 +135,8 @@ def parse_file(
             tried = ", ".join(_candidates(kind))
             raise InvalidInput(
                 f"{name}: not a format cashmatch recognises (tried {tried}); "
-                f"pass --format if it is one of them")
+                f"pass --format if it is one of them"
+            )
     if kind != "any" and kind not in FORMAT_KINDS[fmt]:
         raise InvalidInput(f"{name}: format {fmt} carries no {kind}")
     mod = module_for(fmt)

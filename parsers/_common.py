@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-
 from cashmatch.engine import schema as S
 from cashmatch.engine.errors import InvalidInput, RowProblem
 from cashmatch.engine.money import format_minor, parse_minor_array
@@ -71,22 +70,19 @@ def check_size(data: bytes, source: str) -> None:
 def decode_text(data: bytes, *, declared: str | None = None) -> tuple[str, str]:
     """Bytes -> text: a BOM wins, then ``declared``, then strict UTF-8, then cp1252/latin-1.
 
-    Returns ``(text, encoding used)``. Undecodable bytes under a declared encoding raise
-    :class:`InvalidInput` rather than being replaced.
+    Returns ``(text, encoding used)``. Bytes that do not fit a BOM's or a declared encoding
+    raise :class:`InvalidInput` naming the line, rather than being replaced.
     """
     if data.startswith(codecs.BOM_UTF8):
-        return data[3:].decode("utf-8", "strict"), "utf-8-sig"
+        return _strict(data[3:], "utf-8", "a UTF-8 byte-order mark", offset=3), "utf-8-sig"
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16"), "utf-16"
+        return _strict(data, "utf-16", "a UTF-16 byte-order mark"), "utf-16"
     if declared:
         try:
-            return data.decode(declared), declared
+            codecs.lookup(declared)
         except LookupError as exc:
             raise InvalidInput(f"unknown encoding {declared!r}") from exc
-        except UnicodeDecodeError as exc:
-            raise InvalidInput(
-                f"not valid {declared} at byte {exc.start}: {data[exc.start:exc.start + 8]!r}"
-            ) from exc
+        return _strict(data, declared, f"the declared encoding {declared}"), declared
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
@@ -95,6 +91,17 @@ def decode_text(data: bytes, *, declared: str | None = None) -> tuple[str, str]:
         return data.decode("cp1252"), "cp1252"
     except UnicodeDecodeError:
         return data.decode("latin-1"), "latin-1"
+
+
+def _strict(data: bytes, encoding: str, why: str, offset: int = 0) -> str:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InvalidInput(
+            f"line {line}: byte {exc.start + offset} ({data[exc.start : exc.start + 4]!r}) is not "
+            f"{encoding}, as {why} says it must be"
+        ) from exc
 
 
 # ------------------------------------------------------------------------------- builders
@@ -156,8 +163,21 @@ class PaymentRows:
             return S.empty(S.PAYMENTS)
         cols = list(zip(*self.rows, strict=True))
         n = len(self.rows)
-        (pid, vdate, amount, currency, name, account, ref, e2e, direction, reversal, code, sid,
-         line) = cols
+        (
+            pid,
+            vdate,
+            amount,
+            currency,
+            name,
+            account,
+            ref,
+            e2e,
+            direction,
+            reversal,
+            code,
+            sid,
+            line,
+        ) = cols
         ids = _stable_ids(pid, sid)
         self.final_ids = ids
         cur = pa.array(currency, pa.string())
@@ -167,19 +187,30 @@ class PaymentRows:
         lines = np.array([-1 if x is None else x for x in line], dtype=np.int64)
         bad = np.zeros(n, dtype=bool)
         date_bad = np.asarray(dates.is_null(), dtype=bool)
-        cur_bad = np.asarray(pc.invert(pc.fill_null(
-            pc.match_substring_regex(cur, r"^[A-Z]{3}$"), False)), dtype=bool)
+        cur_bad = np.asarray(
+            pc.invert(pc.fill_null(pc.match_substring_regex(cur, r"^[A-Z]{3}$"), False)), dtype=bool
+        )
         for i in np.flatnonzero(cur_bad | date_bad | np.not_equal(errors, None)):
             ln = int(lines[i]) if lines[i] >= 0 else None
             if cur_bad[i]:
-                problems.append(RowProblem(self.source, ln, "currency",
-                                           f"expected an ISO 4217 currency, got {currency[i]!r}"))
+                problems.append(
+                    RowProblem(
+                        self.source,
+                        ln,
+                        "currency",
+                        f"expected an ISO 4217 currency, got {currency[i]!r}",
+                    )
+                )
             elif errors[i] is not None:
-                problems.append(RowProblem(self.source, ln, "amount",
-                                           f"{errors[i]}: {amount[i]!r}"))
+                problems.append(
+                    RowProblem(self.source, ln, "amount", f"{errors[i]}: {amount[i]!r}")
+                )
             if date_bad[i]:
-                problems.append(RowProblem(self.source, ln, "value_date",
-                                           f"expected a valid date, got {vdate[i]!r}"))
+                problems.append(
+                    RowProblem(
+                        self.source, ln, "value_date", f"expected a valid date, got {vdate[i]!r}"
+                    )
+                )
             bad[i] = True
         table = pa.table(
             {
@@ -196,8 +227,9 @@ class PaymentRows:
                 "bank_code": pa.array(code, pa.string()),
                 "statement_id": pa.array(sid, pa.string()),
                 "source": pa.array([self.source] * n, pa.string()),
-                "source_line": pa.array(np.where(lines >= 0, lines, 0).astype(np.int32),
-                                        mask=lines < 0),
+                "source_line": pa.array(
+                    np.where(lines >= 0, lines, 0).astype(np.int32), mask=lines < 0
+                ),
             }
         )
         if bad.any():
@@ -244,8 +276,19 @@ class RemittanceRows:
         currency: str | None,
         line: int | None,
     ) -> None:
-        self.rows.append((payment_id, end_to_end_id, invoice_ref, paid_amount, discount_amount,
-                          deduction_amount, reason_code, currency, line))
+        self.rows.append(
+            (
+                payment_id,
+                end_to_end_id,
+                invoice_ref,
+                paid_amount,
+                discount_amount,
+                deduction_amount,
+                reason_code,
+                currency,
+                line,
+            )
+        )
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -260,8 +303,11 @@ class RemittanceRows:
         lines = np.array([-1 if x is None else x for x in line], dtype=np.int64)
         bad = np.zeros(n, dtype=bool)
         out: dict[str, pa.Array] = {}
-        for name, col, required in (("paid_amount", paid, True), ("discount_amount", disc, False),
-                                    ("deduction_amount", ded, False)):
+        for name, col, required in (
+            ("paid_amount", paid, True),
+            ("discount_amount", disc, False),
+            ("deduction_amount", ded, False),
+        ):
             arr = pa.array(col, pa.string())
             missing = np.asarray(arr.is_null(), dtype=bool)
             values, errors = parse_minor_array(pc.fill_null(arr, "0"), curf)
@@ -288,8 +334,9 @@ class RemittanceRows:
                 "reason_code": pa.array(reason, pa.string()),
                 "currency": cur,
                 "source": pa.array([self.source] * n, pa.string()),
-                "source_line": pa.array(np.where(lines >= 0, lines, 0).astype(np.int32),
-                                        mask=lines < 0),
+                "source_line": pa.array(
+                    np.where(lines >= 0, lines, 0).astype(np.int32), mask=lines < 0
+                ),
             }
         )
         if bad.any():
@@ -316,9 +363,7 @@ class StatementInfo:
     declared_debits: int | None = None
 
 
-def finish_statements(
-    infos: list[StatementInfo], payments: pa.Table, *, source: str
-) -> pa.Table:
+def finish_statements(infos: list[StatementInfo], payments: pa.Table, *, source: str) -> pa.Table:
     """STATEMENTS rows with ``total_credits``/``total_debits`` summed from ``payments``."""
     if not infos:
         return S.empty(S.STATEMENTS)
@@ -350,20 +395,22 @@ def _totals(payments: pa.Table) -> tuple[dict[str, int], dict[str, int]]:
     if payments.num_rows == 0:
         return {}, {}
     t = payments.select(["statement_id", "direction", "amount"]).filter(
-        pc.is_valid(payments.column("statement_id")))
+        pc.is_valid(payments.column("statement_id"))
+    )
     g = t.group_by(["statement_id", "direction"]).aggregate([("amount", "sum")])
     credits: dict[str, int] = {}
     debits: dict[str, int] = {}
-    for sid, d, total in zip(g.column("statement_id").to_pylist(),
-                             g.column("direction").to_pylist(),
-                             g.column("amount_sum").to_pylist(), strict=True):
+    for sid, d, total in zip(
+        g.column("statement_id").to_pylist(),
+        g.column("direction").to_pylist(),
+        g.column("amount_sum").to_pylist(),
+        strict=True,
+    ):
         (debits if d == DBIT else credits)[sid] = int(total)
     return credits, debits
 
 
-def reconcile(
-    infos: list[StatementInfo], statements: pa.Table, *, source: str
-) -> list[RowProblem]:
+def reconcile(infos: list[StatementInfo], statements: pa.Table, *, source: str) -> list[RowProblem]:
     """Balance and sequence checks; each finding names its statement.
 
     - opening balance + credits - debits must equal the closing balance;
@@ -383,33 +430,48 @@ def reconcile(
         cur = info.currency or "XXX"
         credits, debits = r["total_credits"], r["total_debits"]
 
-        def fmt(v: int) -> str:
+        def fmt(v: int, cur: str = cur) -> str:
             try:
                 return format_minor(v, cur)
             except InvalidInput:
                 return str(v)
 
         if info.declared_credits is not None and info.declared_credits != credits:
-            problems.append(RowProblem(
-                source, info.closing_line or info.line, "total_credits",
-                f"statement {info.statement_id}: the file declares credits of "
-                f"{fmt(info.declared_credits)} but its transactions sum to {fmt(credits)}"))
+            problems.append(
+                RowProblem(
+                    source,
+                    info.closing_line or info.line,
+                    "total_credits",
+                    f"statement {info.statement_id}: the file declares credits of "
+                    f"{fmt(info.declared_credits)} but its transactions sum to {fmt(credits)}",
+                )
+            )
         if info.declared_debits is not None and info.declared_debits != debits:
-            problems.append(RowProblem(
-                source, info.closing_line or info.line, "total_debits",
-                f"statement {info.statement_id}: the file declares debits of "
-                f"{fmt(info.declared_debits)} but its transactions sum to {fmt(debits)}"))
+            problems.append(
+                RowProblem(
+                    source,
+                    info.closing_line or info.line,
+                    "total_debits",
+                    f"statement {info.statement_id}: the file declares debits of "
+                    f"{fmt(info.declared_debits)} but its transactions sum to {fmt(debits)}",
+                )
+            )
         if info.opening_balance is None or info.closing_balance is None:
             continue
         expected = info.opening_balance + credits - debits
         if expected != info.closing_balance:
-            problems.append(RowProblem(
-                source, info.closing_line or info.line, "closing_balance",
-                f"statement {info.statement_id} does not reconcile: opening "
-                f"{fmt(info.opening_balance)} + credits {fmt(credits)} - debits {fmt(debits)} = "
-                f"{fmt(expected)}, but the closing balance is {fmt(info.closing_balance)} "
-                f"(difference {fmt(info.closing_balance - expected)}); the file is incomplete "
-                f"or altered"))
+            problems.append(
+                RowProblem(
+                    source,
+                    info.closing_line or info.line,
+                    "closing_balance",
+                    f"statement {info.statement_id} does not reconcile: opening "
+                    f"{fmt(info.opening_balance)} + credits {fmt(credits)} - debits "
+                    f"{fmt(debits)} = {fmt(expected)}, but the closing balance is "
+                    f"{fmt(info.closing_balance)} (difference "
+                    f"{fmt(info.closing_balance - expected)}); the file is incomplete or altered",
+                )
+            )
     problems.extend(_sequence_gaps(infos, source=source))
     return problems
 
@@ -418,7 +480,7 @@ def _seq_number(seq: str | None) -> int | None:
     if not seq:
         return None
     head = seq.split("/", 1)[0].strip()
-    return int(head) if head.isdigit() else None
+    return int(head) if head.isascii() and head.isdigit() else None
 
 
 def _sequence_gaps(infos: list[StatementInfo], *, source: str) -> list[RowProblem]:
@@ -432,36 +494,65 @@ def _sequence_gaps(infos: list[StatementInfo], *, source: str) -> list[RowProble
         for (n1, a), (n2, b) in zip(numbered, numbered[1:], strict=False):
             if n2 > n1 + 1:
                 missing = f"{n1 + 1}" if n2 == n1 + 2 else f"{n1 + 1}..{n2 - 1}"
-                problems.append(RowProblem(
-                    source, b.line, "sequence",
-                    f"statement {b.statement_id}: account {account} jumps from statement "
-                    f"number {n1} to {n2}; statement {missing} is missing"))
-            elif n2 == n1 + 1 and a.closing_balance is not None \
-                    and b.opening_balance is not None and a.closing_balance != b.opening_balance:
-                problems.append(RowProblem(
-                    source, b.line, "opening_balance",
-                    f"statement {b.statement_id} opens at {b.opening_balance} minor units but "
-                    f"statement {a.statement_id} closed at {a.closing_balance}"))
+                problems.append(
+                    RowProblem(
+                        source,
+                        b.line,
+                        "sequence",
+                        f"statement {b.statement_id}: account {account} jumps from statement "
+                        f"number {n1} to {n2}; statement {missing} is missing",
+                    )
+                )
+            elif (
+                n2 == n1 + 1
+                and a.closing_balance is not None
+                and b.opening_balance is not None
+                and a.closing_balance != b.opening_balance
+            ):
+                problems.append(
+                    RowProblem(
+                        source,
+                        b.line,
+                        "opening_balance",
+                        f"statement {b.statement_id} opens at {b.opening_balance} minor units but "
+                        f"statement {a.statement_id} closed at {a.closing_balance}",
+                    )
+                )
             elif n2 == n1 and a.sequence == b.sequence and a is not b:
-                problems.append(RowProblem(
-                    source, b.line, "sequence",
-                    f"statement {b.statement_id}: sequence {b.sequence} of account {account} "
-                    f"appears twice"))
+                problems.append(
+                    RowProblem(
+                        source,
+                        b.line,
+                        "sequence",
+                        f"statement {b.statement_id}: sequence {b.sequence} of account {account} "
+                        f"appears twice",
+                    )
+                )
     return problems
 
 
 def statement_status(statements: pa.Table, problems: list[RowProblem]) -> dict[str, str]:
     """``statement_id -> "ok" | short findings``, for summaries (the CLI's table)."""
-    status: dict[str, list[str]] = {sid: [] for sid in statements.column("statement_id")
-                                    .to_pylist()}
+    status: dict[str, list[str]] = {
+        sid: [] for sid in statements.column("statement_id").to_pylist()
+    }
     for p in problems:
-        if p.column in ("closing_balance", "sequence", "opening_balance", "total_credits",
-                        "total_debits") and p.reason.startswith("statement "):
-            sid = p.reason[len("statement "):].split(" ", 1)[0].rstrip(":")
+        if p.column in (
+            "closing_balance",
+            "sequence",
+            "opening_balance",
+            "total_credits",
+            "total_debits",
+        ) and p.reason.startswith("statement "):
+            sid = p.reason[len("statement ") :].split(" ", 1)[0].rstrip(":")
             if sid in status:
-                label = {"closing_balance": "BALANCE MISMATCH", "sequence": "SEQUENCE GAP",
-                         "opening_balance": "DISCONTINUOUS", "total_credits": "TOTALS MISMATCH",
-                         "total_debits": "TOTALS MISMATCH"}[p.column]
+                label = {
+                    "closing_balance": "BALANCE MISMATCH",
+                    "sequence": "SEQUENCE GAP",
+                    "opening_balance": "DISCONTINUOUS",
+                    "total_credits": "TOTALS MISMATCH",
+                    "total_debits": "TOTALS MISMATCH",
+                }[p.column]
                 if label not in status[sid]:
                     status[sid].append(label)
     return {sid: ", ".join(v) if v else "ok" for sid, v in status.items()}
@@ -476,8 +567,10 @@ def strict_dates(text: pa.Array, fmt: str) -> pa.Array:
     parsed = pc.strptime(text, format=fmt, unit="s", error_is_null=True)
     back = pc.strftime(parsed, format=fmt)
     strip0 = r"(^|[^0-9])0+([0-9])"
-    same = pc.equal(pc.replace_substring_regex(back, strip0, r"\1\2"),
-                    pc.replace_substring_regex(text, strip0, r"\1\2"))
+    same = pc.equal(
+        pc.replace_substring_regex(back, strip0, r"\1\2"),
+        pc.replace_substring_regex(text, strip0, r"\1\2"),
+    )
     return pc.if_else(pc.fill_null(same, False), parsed, pa.scalar(None, parsed.type))
 
 

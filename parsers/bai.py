@@ -32,7 +32,7 @@ from cashmatch.parsers._common import (
 
 NAME = "bai2"
 KINDS = frozenset({"payments"})
-_INT = re.compile(r"^[+-]?\d{1,18}$")
+_INT = re.compile(r"^[+-]?\d{1,18}$", re.ASCII)
 
 
 def sniff(head: bytes) -> bool:
@@ -48,7 +48,7 @@ def _type_direction(code: str) -> str | None:
             return CRDT
         if tc.transaction == TypeCodeTransaction.debit:
             return DBIT
-    if code.isdigit():
+    if code.isascii() and code.isdigit():
         n = int(code)
         if 100 <= n <= 399:
             return CRDT
@@ -91,7 +91,7 @@ def _int(value: str) -> int | None:
 
 def _iso(yymmdd: str) -> str | None:
     v = yymmdd.strip()
-    if len(v) != 6 or not v.isdigit():
+    if len(v) != 6 or not (v.isascii() and v.isdigit()):
         return None
     return f"20{v[0:2]}-{v[2:4]}-{v[4:6]}"
 
@@ -105,7 +105,7 @@ def _availability(funds: str, rest: list[str]) -> list[str]:
         return rest[2:]
     if f == "D":
         k = _int(rest[0]) if rest else None
-        return rest[1 + 2 * (k or 0):]
+        return rest[1 + 2 * (k or 0) :]
     return rest
 
 
@@ -152,15 +152,24 @@ def parse(data: bytes, *, source: str) -> ParseResult:
             file_groups += 1
             as_of = _iso(f[3]) if len(f) > 3 else None
             if as_of is None:
-                bad(n, "as_of_date", f"expected the group's as-of date YYMMDD, got "
-                                     f"{f[3] if len(f) > 3 else ''!r}")
-            group_currency = (f[5].strip().upper() if len(f) > 5 and f[5].strip() else "USD")
+                bad(
+                    n,
+                    "as_of_date",
+                    f"expected the group's as-of date YYMMDD, got {f[3] if len(f) > 3 else ''!r}",
+                )
+            group_currency = f[5].strip().upper() if len(f) > 5 and f[5].strip() else "USD"
         elif code == "03":
             account = f[0].strip() if f else ""
-            currency = (f[1].strip().upper() if len(f) > 1 and f[1].strip() else group_currency)
+            currency = f[1].strip().upper() if len(f) > 1 and f[1].strip() else group_currency
             sid = f"{account}/{as_of or '?'}" + (f"/{file_id}" if file_id else "")
-            info = StatementInfo(statement_id=sid, account=account or None, currency=currency,
-                                 line=n, opening_date=as_of, closing_date=as_of)
+            info = StatementInfo(
+                statement_id=sid,
+                account=account or None,
+                currency=currency,
+                line=n,
+                opening_date=as_of,
+                closing_date=as_of,
+            )
             acct = _Account(info)
             acct.records = count
             group_accounts += 1
@@ -172,8 +181,11 @@ def parse(data: bytes, *, source: str) -> ParseResult:
                 funds = rest[3] if len(rest) > 3 else ""
                 rest = _availability(funds, rest[4:])
                 if amount is None:
-                    bad(n, f"summary {tcode}", f"expected a whole amount in minor units, got "
-                                               f"{raw_amount!r}")
+                    bad(
+                        n,
+                        f"summary {tcode}",
+                        f"expected a whole amount in minor units, got {raw_amount!r}",
+                    )
                     continue
                 acct.control += amount
                 if tcode == "010":
@@ -212,55 +224,87 @@ def parse(data: bytes, *, source: str) -> ParseResult:
             except InvalidInput:
                 amount_text = str(amount)
             reference = " ".join(x for x in (cust_ref, text_field) if x) or None
-            payments.add(bank_ref, as_of, amount_text, info.currency, None, None, reference,
-                         cust_ref, direction, False, tcode, info.statement_id, n)
+            payments.add(
+                bank_ref,
+                as_of,
+                amount_text,
+                info.currency,
+                None,
+                None,
+                reference,
+                cust_ref,
+                direction,
+                False,
+                tcode,
+                info.statement_id,
+                n,
+            )
         elif code == "49":
             if acct is None:
                 bad(n, "49", "account trailer without an account")
                 continue
             declared = _int(f[0]) if f else None
             if declared is not None and declared != acct.control:
-                bad(n, "account_control_total",
+                bad(
+                    n,
+                    "account_control_total",
                     f"statement {acct.info.statement_id}: account control total {declared} but "
-                    f"the account's records sum to {acct.control}")
+                    f"the account's records sum to {acct.control}",
+                )
             nrec = _int(f[1]) if len(f) > 1 else None
             if nrec is not None and nrec != acct.records:
-                bad(n, "number_of_records",
+                bad(
+                    n,
+                    "number_of_records",
                     f"statement {acct.info.statement_id}: trailer counts {nrec} records, the "
-                    f"account has {acct.records}; records are missing or extra")
+                    f"account has {acct.records}; records are missing or extra",
+                )
             group_control += declared if declared is not None else acct.control
             acct = None
         elif code == "98":
             declared = _int(f[0]) if f else None
             if declared is not None and declared != group_control:
-                bad(n, "group_control_total", f"group control total {declared} but its "
-                                              f"accounts sum to {group_control}")
+                bad(
+                    n,
+                    "group_control_total",
+                    f"group control total {declared} but its accounts sum to {group_control}",
+                )
             k = _int(f[1]) if len(f) > 1 else None
             if k is not None and k != group_accounts:
-                bad(n, "number_of_accounts", f"group trailer counts {k} accounts, found "
-                                             f"{group_accounts}")
+                bad(
+                    n,
+                    "number_of_accounts",
+                    f"group trailer counts {k} accounts, found {group_accounts}",
+                )
             file_control += declared if declared is not None else group_control
         elif code == "99":
             declared = _int(f[0]) if f else None
             if declared is not None and declared != file_control:
-                bad(n, "file_control_total", f"file control total {declared} but its groups "
-                                             f"sum to {file_control}")
+                bad(
+                    n,
+                    "file_control_total",
+                    f"file control total {declared} but its groups sum to {file_control}",
+                )
             k = _int(f[1]) if len(f) > 1 else None
             if k is not None and k != file_groups:
-                bad(n, "number_of_groups", f"file trailer counts {k} groups, found "
-                                           f"{file_groups}")
+                bad(n, "number_of_groups", f"file trailer counts {k} groups, found {file_groups}")
             nrec = _int(f[2]) if len(f) > 2 else None
             if nrec is not None and nrec != file_records:
-                bad(n, "number_of_records", f"file trailer counts {nrec} records, the file "
-                                            f"has {file_records}")
+                bad(
+                    n,
+                    "number_of_records",
+                    f"file trailer counts {nrec} records, the file has {file_records}",
+                )
         else:
-            bad(n, "record", f"expected a BAI2 record code (01 02 03 16 88 49 98 99), got "
-                             f"{code!r}")
+            bad(n, "record", f"expected a BAI2 record code (01 02 03 16 88 49 98 99), got {code!r}")
     if not saw_header:
         raise InvalidInput(f"{source}: no 01 file header record: not a BAI2 file")
     if acct is not None:
-        bad(acct.info.line or 0, "49", f"statement {acct.info.statement_id}: account has no "
-                                       f"49 trailer; the file is truncated")
+        bad(
+            acct.info.line or 0,
+            "49",
+            f"statement {acct.info.statement_id}: account has no 49 trailer; the file is truncated",
+        )
     result = ParseResult.empty(NAME)
     result.payments = payments.finish(problems)
     result.statements = finish_statements(infos, result.payments, source=source)

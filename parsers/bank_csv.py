@@ -25,7 +25,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-
 from cashmatch.engine import schema as S
 from cashmatch.engine.errors import InvalidInput, RowProblem
 from cashmatch.engine.money import parse_minor_array
@@ -42,8 +41,21 @@ from cashmatch.parsers._common import (
 NAME = "bank-csv"
 KINDS = frozenset({"payments"})
 PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
-_FIELDS = ("payment_id", "value_date", "amount", "credit", "debit", "direction", "currency",
-           "payer_name", "payer_account", "reference", "end_to_end_id", "bank_code", "account")
+_FIELDS = (
+    "payment_id",
+    "value_date",
+    "amount",
+    "credit",
+    "debit",
+    "direction",
+    "currency",
+    "payer_name",
+    "payer_account",
+    "reference",
+    "end_to_end_id",
+    "bank_code",
+    "account",
+)
 
 
 @dataclass(frozen=True)
@@ -67,8 +79,9 @@ class Profile:
         if "value_date" not in cols:
             raise InvalidInput(f"profile {self.name}: columns.value_date is required")
         if "amount" not in cols and not ("credit" in cols or "debit" in cols):
-            raise InvalidInput(f"profile {self.name}: map columns.amount, or columns.credit "
-                               f"and columns.debit")
+            raise InvalidInput(
+                f"profile {self.name}: map columns.amount, or columns.credit and columns.debit"
+            )
         if len(self.delimiter) != 1:
             raise InvalidInput(f"profile {self.name}: delimiter must be one character")
         if self.decimal not in (".", ","):
@@ -90,8 +103,17 @@ class Profile:
         cols_raw = raw.pop("columns", {})
         dirs = raw.pop("direction_values", {})
         columns = {k: (v,) if isinstance(v, str) else tuple(v) for k, v in cols_raw.items()}
-        known = {"name", "header", "delimiter", "encoding", "decimal", "thousands",
-                 "date_format", "currency", "description"}
+        known = {
+            "name",
+            "header",
+            "delimiter",
+            "encoding",
+            "decimal",
+            "thousands",
+            "date_format",
+            "currency",
+            "description",
+        }
         extra = {k: v for k, v in raw.items() if k not in known}
         if extra:
             raise InvalidInput(f"profile {origin}: unknown keys {sorted(extra)}")
@@ -120,8 +142,10 @@ def load_profile(spec: str | Path) -> Profile:
         return builtin_profiles()[spec]
     path = Path(spec)
     if not path.is_file():
-        raise InvalidInput(f"unknown CSV profile {spec!r}; built in: "
-                           f"{', '.join(builtin_profiles())}, or give a TOML file")
+        raise InvalidInput(
+            f"unknown CSV profile {spec!r}; built in: "
+            f"{', '.join(builtin_profiles())}, or give a TOML file"
+        )
     return Profile.from_toml(path.read_text("utf-8"), origin=str(path))
 
 
@@ -156,12 +180,19 @@ def _decode(data: bytes, profile: Profile, source: str, problems: list[RowProble
     try:
         text, used = decode_text(data, declared=declared)
     except InvalidInput as exc:
-        raise InvalidInput(f"{source}: {exc} (profile {profile.name} declares "
-                           f"{profile.encoding})") from exc
+        raise InvalidInput(
+            f"{source}: {exc} (profile {profile.name} declares {profile.encoding})"
+        ) from exc
     if used == "latin-1":
-        problems.append(RowProblem(source, None, "encoding",
-                                   "bytes that neither UTF-8 nor cp1252 define; read as latin-1"
-                                   " - declare the encoding in the profile if this is wrong"))
+        problems.append(
+            RowProblem(
+                source,
+                None,
+                "encoding",
+                "bytes that neither UTF-8 nor cp1252 define; read as latin-1"
+                " - declare the encoding in the profile if this is wrong",
+            )
+        )
     return text
 
 
@@ -194,41 +225,60 @@ def parse(data: bytes, *, source: str, profile: str | Path | Profile | None = No
         text_head, _ = decode_text(data[:65536]) if data else ("", "")
         prof = match_profile(text_head)
         if prof is None:
-            raise InvalidInput(f"{source}: no CSV profile matches its header; declare one with "
-                               f"--profile (built in: {', '.join(builtin_profiles())})")
+            raise InvalidInput(
+                f"{source}: no CSV profile matches its header; declare one with "
+                f"--profile (built in: {', '.join(builtin_profiles())})"
+            )
     text = _decode(data, prof, source, problems)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     header_at = _find_header(text, prof) if prof.header else 0
     if header_at is None:
-        raise InvalidInput(f"{source}: header does not have the columns profile {prof.name} "
-                           f"expects: {', '.join(prof.header)}")
+        raise InvalidInput(
+            f"{source}: header does not have the columns profile {prof.name} "
+            f"expects: {', '.join(prof.header)}"
+        )
     body = "\n".join(text.split("\n")[header_at:])
-    header_names = next(csv.reader([body.split("\n", 1)[0].rstrip("\r")],
-                                   delimiter=prof.delimiter), [])
+    header_names = next(
+        csv.reader([body.split("\n", 1)[0].rstrip("\r")], delimiter=prof.delimiter), []
+    )
     bad_rows: list[RowProblem] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
-        bad_rows.append(RowProblem(source, (row.number or 0) + header_at, None,
-                                   f"expected {row.expected_columns} fields, found "
-                                   f"{row.actual_columns}"))
+        bad_rows.append(
+            RowProblem(
+                source,
+                (row.number or 0) + header_at,
+                None,
+                f"expected {row.expected_columns} fields, found {row.actual_columns}",
+            )
+        )
         return "skip"
 
     try:
         table = pacsv.read_csv(
             io.BytesIO(body.encode("utf-8")),
             read_options=pacsv.ReadOptions(use_threads=False, block_size=1 << 22),
-            parse_options=pacsv.ParseOptions(delimiter=prof.delimiter,
-                                             invalid_row_handler=on_invalid),
+            parse_options=pacsv.ParseOptions(
+                delimiter=prof.delimiter, invalid_row_handler=on_invalid
+            ),
             convert_options=pacsv.ConvertOptions(
                 column_types={h: pa.string() for h in header_names},
-                strings_can_be_null=True, quoted_strings_can_be_null=True,
-                null_values=[""], check_utf8=True),
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+                null_values=[""],
+                check_utf8=True,
+            ),
         )
     except pa.ArrowInvalid as exc:
-        raise InvalidInput(f"{source}: not readable as CSV with profile {prof.name}: {exc}") \
-            from exc
+        raise InvalidInput(
+            f"{source}: not readable as CSV with profile {prof.name}: {exc}"
+        ) from exc
     problems.extend(bad_rows)
     table = table.cast(pa.schema([pa.field(n, pa.string()) for n in table.column_names]))
-    names = {n.strip().lower(): n for n in table.column_names}
+    names: dict[str, int] = {}
+    for i, col_name in enumerate(table.column_names):
+        names.setdefault(col_name.strip().lower(), i)  # a repeated header: the first wins
     n = table.num_rows
     lines = np.arange(n, dtype=np.int64) + header_at + 2  # 1-based, after the header
 
@@ -283,35 +333,51 @@ def parse(data: bytes, *, source: str, profile: str | Path | Profile | None = No
     values, errors = parse_minor_array(text_amt, pc.fill_null(currency, ""))
     failed = np.not_equal(errors, None)
     for reason in {e for e in errors[failed & ~bad]}:
-        report(failed & (errors == reason), "amount", str(reason),
-               amount_src if amount_src is not None else text_amt)
+        report(
+            failed & (errors == reason),
+            "amount",
+            str(reason),
+            amount_src if amount_src is not None else text_amt,
+        )
     direction_col = col("direction")
     if direction_col is not None:
         upper = pc.utf8_upper(pc.fill_null(direction_col, ""))
-        is_cr = np.asarray(pc.is_in(upper, value_set=pa.array(
-            [v.upper() for v in prof.credit_values])), bool)
-        is_db = np.asarray(pc.is_in(upper, value_set=pa.array(
-            [v.upper() for v in prof.debit_values])), bool)
-        report(~is_cr & ~is_db, prof.columns["direction"][0],
-               "expected a credit or debit marker", direction_col)
+        is_cr = np.asarray(
+            pc.is_in(upper, value_set=pa.array([v.upper() for v in prof.credit_values])), bool
+        )
+        is_db = np.asarray(
+            pc.is_in(upper, value_set=pa.array([v.upper() for v in prof.debit_values])), bool
+        )
+        report(
+            ~is_cr & ~is_db,
+            prof.columns["direction"][0],
+            "expected a credit or debit marker",
+            direction_col,
+        )
         neg = is_db  # the marker decides; amounts beside a marker are magnitudes
     magnitude = np.abs(values)
     direction = pa.array(np.where(neg, DBIT, CRDT))
     # dates
     date_src = col("value_date")
     if date_src is None:
-        raise InvalidInput(f"{source}: no column {prof.columns['value_date'][0]!r} "
-                           f"(profile {prof.name})")
+        raise InvalidInput(
+            f"{source}: no column {prof.columns['value_date'][0]!r} (profile {prof.name})"
+        )
     parsed = strict_dates(date_src, prof.date_format)
-    report(np.asarray(parsed.is_null(), bool), prof.columns["value_date"][0],
-           f"expected a date as {prof.date_format}", date_src)
+    report(
+        np.asarray(parsed.is_null(), bool),
+        prof.columns["value_date"][0],
+        f"expected a date as {prof.date_format}",
+        date_src,
+    )
     # texts
     refs = cols("reference")
     if refs:
         reference = refs[0]
         for other in refs[1:]:
             reference = pc.binary_join_element_wise(
-                pc.fill_null(reference, ""), pc.fill_null(other, ""), " ")
+                pc.fill_null(reference, ""), pc.fill_null(other, ""), " "
+            )
         reference = pc.utf8_trim_whitespace(reference)
         reference = pc.if_else(pc.equal(reference, ""), None, reference)
     else:
@@ -327,22 +393,24 @@ def parse(data: bytes, *, source: str, profile: str | Path | Profile | None = No
     pid = col("payment_id")
     sid = _statement_id(prof, own, data)
     ids = _row_ids(pid, parsed, text_amt, currency, name, account, reference, prof)
-    out = pa.table({
-        "payment_id": pa.array(ids, pa.string()),
-        "value_date": pc.cast(parsed, pa.date32()),
-        "amount": pa.array(magnitude, pa.int64()),
-        "currency": currency,
-        "payer_name": name if name is not None else pa.nulls(n, pa.string()),
-        "payer_account": account if account is not None else pa.nulls(n, pa.string()),
-        "reference": reference,
-        "end_to_end_id": e2e if e2e is not None else pa.nulls(n, pa.string()),
-        "direction": direction,
-        "reversal": pa.array(np.zeros(n, bool)),
-        "bank_code": code if code is not None else pa.nulls(n, pa.string()),
-        "statement_id": pa.array([sid] * n, pa.string()),
-        "source": pa.array([source] * n, pa.string()),
-        "source_line": pa.array(lines.astype(np.int32)),
-    })
+    out = pa.table(
+        {
+            "payment_id": pa.array(ids, pa.string()),
+            "value_date": pc.cast(parsed, pa.date32()),
+            "amount": pa.array(magnitude, pa.int64()),
+            "currency": currency,
+            "payer_name": name if name is not None else pa.nulls(n, pa.string()),
+            "payer_account": account if account is not None else pa.nulls(n, pa.string()),
+            "reference": reference,
+            "end_to_end_id": e2e if e2e is not None else pa.nulls(n, pa.string()),
+            "direction": direction,
+            "reversal": pa.array(np.zeros(n, bool)),
+            "bank_code": code if code is not None else pa.nulls(n, pa.string()),
+            "statement_id": pa.array([sid] * n, pa.string()),
+            "source": pa.array([source] * n, pa.string()),
+            "source_line": pa.array(lines.astype(np.int32)),
+        }
+    )
     if bad.any():
         out = out.filter(pa.array(~bad))
     result = ParseResult.empty(NAME)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 
 import pyarrow.parquet as pq
-
 from cashmatch.engine import interchange as ix
 from cashmatch.engine import schema as S
 from cashmatch.engine.errors import InvalidInput
@@ -41,8 +40,7 @@ def sniff_interchange_parquet(head: bytes) -> bool:
 
 
 def sniff(head: bytes) -> bool:
-    return sniff_payments_csv(head) or sniff_remittance_csv(head) or \
-        sniff_interchange_parquet(head)
+    return sniff_payments_csv(head) or sniff_remittance_csv(head) or sniff_interchange_parquet(head)
 
 
 def parse(data: bytes, *, source: str, fmt: str | None = None) -> ParseResult:
@@ -75,9 +73,15 @@ def parse(data: bytes, *, source: str, fmt: str | None = None) -> ParseResult:
         import pyarrow.compute as pc
 
         t = result.payments
-        t = t.set_column(t.schema.get_field_index("source"), "source",
-                         pa.array([source] * t.num_rows, pa.string()))
-        t = t.set_column(t.schema.get_field_index("direction"), "direction",
-                         pc.fill_null(t.column("direction"), "CRDT"))
+        t = t.set_column(
+            t.schema.get_field_index("source"),
+            "source",
+            pa.array([source] * t.num_rows, pa.string()),
+        )
+        t = t.set_column(
+            t.schema.get_field_index("direction"),
+            "direction",
+            pc.fill_null(t.column("direction"), "CRDT"),
+        )
         result.payments = S.conform(t, S.PAYMENTS)
     return result

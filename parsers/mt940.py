@@ -43,29 +43,83 @@ NAME = "mt940"
 KINDS = frozenset({"payments"})
 WRAP = 65
 
-_TAG = re.compile(r":(\d{2}[A-Z]?|NS):")
-_ENVELOPE_OPEN = re.compile(r"^(?:\{[1-3]:(?:[^{}]|\{[^{}]*\})*\})*\{4:\s*")
-_ENVELOPE_CLOSE = re.compile(r"^-\}(?:\{5:.*)?$|^\{5:.*$")
+_TAG_LINE = re.compile(r"^:(\d{2}[A-Z]?|NS):", re.MULTILINE | re.ASCII)
+#: SWIFT envelope pieces and end-of-message marks, each within one line
+_ENVELOPE = re.compile(
+    r"^(?:\{[1-3]:(?:[^{}\n]|\{[^{}\n]*\})*\})*\{4:[ \t]*"
+    r"|^-\}(?:\{5:[^\n]*)?[ \t]*$|^\{5:[^\n]*$|^-[ \t]*$",
+    re.MULTILINE,
+)
 _R61 = re.compile(
     r"(?P<vd>\d{6})(?P<ed>\d{4}|\s{4})?(?P<mark>R?[DC])(?P<funds>[A-Z](?=\d))?"
     r"(?P<amt>\d[\d,]{0,15})(?P<type>[A-Z][A-Z0-9]{3})?(?P<cref>(?:(?!//).){0,34}?)"
-    r"(?://(?P<bref>.*))?$"
+    r"(?://(?P<bref>.*))?$",
+    re.ASCII,
 )
-_BAL = re.compile(r"(?P<mark>[DC])(?P<date>\d{6})(?P<cur>[A-Z]{3})(?P<amt>\d[\d,]{0,15})\s*$")
-_SUM = re.compile(r"(?P<n>\d{0,5})(?P<cur>[A-Z]{3})(?P<amt>\d[\d,]{0,15})\s*$")
-_GERMAN = re.compile(r"^\d{3}\?\d\d|^\?\d\d")
+_BAL = re.compile(
+    r"(?P<mark>[DC])(?P<date>\d{6})(?P<cur>[A-Z]{3})(?P<amt>\d[\d,]{0,15})\s*$", re.ASCII
+)
+_SUM = re.compile(r"(?P<n>\d{0,5})(?P<cur>[A-Z]{3})(?P<amt>\d[\d,]{0,15})\s*$", re.ASCII)
+_GERMAN = re.compile(r"^\d{3}\?\d\d|^\?\d\d", re.ASCII)
 _DUTCH = re.compile(r"^/[A-Z]{2,9}/")
-_SUBFIELD = re.compile(r"\?(\d\d)")
-_SEPA_KEYS = ("EREF", "KREF", "MREF", "CRED", "DEBT", "COAM", "OAMT", "SVWZ", "ABWA", "ABWE",
-              "IBAN", "BIC", "PURP", "SQTP", "ORCR", "ORMR", "DDAT", "MDAT")
+_SUBFIELD = re.compile(r"\?(\d\d)", re.ASCII)
+_SEPA_KEYS = (
+    "EREF",
+    "KREF",
+    "MREF",
+    "CRED",
+    "DEBT",
+    "COAM",
+    "OAMT",
+    "SVWZ",
+    "ABWA",
+    "ABWE",
+    "IBAN",
+    "BIC",
+    "PURP",
+    "SQTP",
+    "ORCR",
+    "ORMR",
+    "DDAT",
+    "MDAT",
+)
 _SEPA = re.compile(r"(" + "|".join(_SEPA_KEYS) + r") ?\+")
 SUBFIELD_WIDTH = 27
-_DUTCH_CODES = ("TRTP", "IBAN", "BIC", "NAME", "REMI", "EREF", "ORDP", "BENM", "ID", "ADDR",
-                "CSID", "MARF", "PREF", "RTRN", "ULTC", "ULTD", "ULTB", "PURP", "ISDT", "CNTP",
-                "FX", "CREF", "EXCH", "CHGS", "CITY", "SVCL", "CDTRREFTP", "CDTRREF", "CD",
-                "TP", "ISSR", "SCOR")
-_DUTCH_SPLIT = re.compile(r"/(" + "|".join(sorted(_DUTCH_CODES, key=len, reverse=True))
-                          + r")/")
+_DUTCH_CODES = (
+    "TRTP",
+    "IBAN",
+    "BIC",
+    "NAME",
+    "REMI",
+    "EREF",
+    "ORDP",
+    "BENM",
+    "ID",
+    "ADDR",
+    "CSID",
+    "MARF",
+    "PREF",
+    "RTRN",
+    "ULTC",
+    "ULTD",
+    "ULTB",
+    "PURP",
+    "ISDT",
+    "CNTP",
+    "FX",
+    "CREF",
+    "EXCH",
+    "CHGS",
+    "CITY",
+    "SVCL",
+    "CDTRREFTP",
+    "CDTRREF",
+    "CD",
+    "TP",
+    "ISSR",
+    "SCOR",
+)
+_DUTCH_SPLIT = re.compile(r"/(" + "|".join(sorted(_DUTCH_CODES, key=len, reverse=True)) + r")/")
 
 
 def sniff(head: bytes) -> bool:
@@ -73,7 +127,8 @@ def sniff(head: bytes) -> bool:
     if "{4:" in text and ":20:" in text:
         return True
     return bool(re.search(r"(?m)^:20:", text)) and bool(
-        re.search(r"(?m)^:(25|28C|60F|60M|61):", text))
+        re.search(r"(?m)^:(25|28C|60F|60M|61):", text)
+    )
 
 
 # --------------------------------------------------------------------------------- :86:
@@ -154,7 +209,7 @@ def details_dutch(text: str) -> tuple[str | None, str | None, str | None, str | 
     if remi:
         for prefix in ("USTD//", "USTD/", "STRD/CUR/", "STRD/ISO/", "STRD/"):
             if remi.startswith(prefix):
-                remi = remi[len(prefix):]
+                remi = remi[len(prefix) :]
                 break
         remi = remi.strip("/").strip() or None
     e2e = reference_or_none(fields.get("EREF"))
@@ -165,8 +220,9 @@ def details_free(text: str) -> tuple[None, None, str | None, None, None]:
     return (None, None, text.strip() or None, None, None)
 
 
-def parse_details(lines: list[str]) -> tuple[str | None, str | None, str | None, str | None,
-                                             str | None]:
+def parse_details(
+    lines: list[str],
+) -> tuple[str | None, str | None, str | None, str | None, str | None]:
     """Pick the ``:86:`` dialect by the shape of its text."""
     joined = "".join(lines)
     if _GERMAN.match(joined):
@@ -192,60 +248,47 @@ class _Statement:
 
 
 def _tags(text: str, source: str, problems: list[RowProblem]):
-    """Yield ``(tag, line number, [value lines])``; ``("", n, [])`` ends a message."""
-    tag: str | None = None
-    start = 0
-    values: list[str] = []
-    for n, raw in enumerate(text.split("\n"), 1):
-        line = raw.rstrip("\r")
-        if line.startswith("{"):
-            m = _ENVELOPE_OPEN.match(line)
-            if m:
-                if tag is not None:
-                    yield tag, start, values
-                    tag = None
-                yield "", n, []
-                line = line[m.end():]
-                if not line:
-                    continue
-            elif _ENVELOPE_CLOSE.match(line):
-                if tag is not None:
-                    yield tag, start, values
-                    tag = None
-                continue
-        if line.startswith(":"):
-            m = _TAG.match(line)
-            if m:
-                if tag is not None:
-                    yield tag, start, values
-                tag, start, values = m.group(1), n, [line[m.end():]]
-                continue
-        stripped = line.strip()
-        if stripped in ("-", "-}") or (stripped.startswith("-}") and "{5:" in stripped):
-            if tag is not None:
-                yield tag, start, values
-                tag = None
-            continue
-        if tag is not None:
-            values.append(line)
-        elif stripped:
-            problems.append(RowProblem(source, n, None,
-                                       f"expected an MT940 tag like :20:, got {stripped[:40]!r}"))
-    if tag is not None:
-        yield tag, start, values
+    """Yield ``(tag, line number, [value lines])`` for every tag, in file order.
+
+    Envelopes and end-of-message marks are blanked first, keeping the line breaks, so line
+    numbers stay the file's. Text before the first tag is reported.
+    """
+    if "{" in text or "-" in text:
+        text = _ENVELOPE.sub("", text)
+    matches = list(_TAG_LINE.finditer(text))
+    first = matches[0].start() if matches else len(text)
+    if text[:first].strip():
+        lead = len(text[:first]) - len(text[:first].lstrip())
+        n = text.count("\n", 0, lead) + 1
+        problems.append(
+            RowProblem(
+                source,
+                n,
+                None,
+                f"expected an MT940 tag like :20:, got {text[lead:first].strip()[:40]!r}",
+            )
+        )
+    line = text.count("\n", 0, first) + 1
+    for i, m in enumerate(matches):
+        end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
+        value = text[m.end() : end]
+        lines = value.split("\n")
+        while len(lines) > 1 and not lines[-1].strip():
+            lines.pop()
+        yield m.group(1), line, lines
+        line += value.count("\n")
 
 
 def parse(data: bytes, *, source: str) -> ParseResult:
     check_size(data, source)
     text, _enc = decode_text(data)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     problems: list[RowProblem] = []
     statements: list[_Statement] = []
     cur: _Statement | None = None
     last_tx: list | None = None
     for tag, n, values in _tags(text, source, problems):
-        if tag == "":
-            last_tx = None
-            continue
         if tag == "20" or cur is None:
             cur = _Statement(n)
             statements.append(cur)
@@ -271,9 +314,14 @@ def parse(data: bytes, *, source: str) -> ParseResult:
             last_tx = None
             m = _BAL.match(values[0].strip())
             if not m:
-                problems.append(RowProblem(
-                    source, n, f":{tag}:",
-                    f"expected a balance like C260115EUR1234,56, got {values[0].strip()!r}"))
+                problems.append(
+                    RowProblem(
+                        source,
+                        n,
+                        f":{tag}:",
+                        f"expected a balance like C260115EUR1234,56, got {values[0].strip()!r}",
+                    )
+                )
                 continue
             cur.currency = cur.currency or m["cur"]
             amount = minor(m["amt"].replace(",", "."), m["cur"])
@@ -314,15 +362,26 @@ def parse(data: bytes, *, source: str) -> ParseResult:
         sid = info.statement_id
         currency = st.currency
         if currency is None and st.txs:
-            problems.append(RowProblem(source, st.line, ":60F:",
-                                       f"statement {sid} has no opening balance, so no currency"))
+            problems.append(
+                RowProblem(
+                    source,
+                    st.line,
+                    ":60F:",
+                    f"statement {sid} has no opening balance, so no currency",
+                )
+            )
         for line, v61, v86 in st.txs:
             m = _R61.match(v61[0].rstrip())
             if not m:
-                problems.append(RowProblem(
-                    source, line, ":61:",
-                    "expected a statement line like 260115C1234,56NTRFREF//BANKREF, got "
-                    f"{v61[0].strip()[:60]!r}"))
+                problems.append(
+                    RowProblem(
+                        source,
+                        line,
+                        ":61:",
+                        "expected a statement line like 260115C1234,56NTRFREF//BANKREF, got "
+                        f"{v61[0].strip()[:60]!r}",
+                    )
+                )
                 continue
             mark = m["mark"]
             direction = CRDT if mark in ("C", "RD") else DBIT
@@ -338,9 +397,21 @@ def parse(data: bytes, *, source: str) -> ParseResult:
                 ref = cref
             elif cref and cref not in ref:
                 ref = f"{ref} {cref}"
-            payments.add(bref, f"20{vd[0:2]}-{vd[2:4]}-{vd[4:6]}", m["amt"].replace(",", "."),
-                         currency, name, acct, ref, e2e, direction, mark.startswith("R"),
-                         m["type"] or code, sid, line)
+            payments.add(
+                bref,
+                f"20{vd[0:2]}-{vd[2:4]}-{vd[4:6]}",
+                m["amt"].replace(",", "."),
+                currency,
+                name,
+                acct,
+                ref,
+                e2e,
+                direction,
+                mark.startswith("R"),
+                m["type"] or code,
+                sid,
+                line,
+            )
     result = ParseResult.empty(NAME)
     result.payments = payments.finish(problems)
     result.statements = finish_statements(infos, result.payments, source=source)

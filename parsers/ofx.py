@@ -39,7 +39,7 @@ KINDS = frozenset({"payments"})
 
 _TOKEN = re.compile(r"<(/?)([A-Za-z0-9_.]+)>([^<]*)")
 _OFX_START = re.compile(r"<OFX>", re.IGNORECASE)
-_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})")
+_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})", re.ASCII)
 _STMT_AGGREGATES = frozenset({"STMTRS", "CCSTMTRS"})
 _BAL_AGGREGATES = frozenset({"LEDGERBAL", "AVAILBAL"})
 
@@ -62,7 +62,7 @@ def split_header(data: bytes, *, source: str) -> tuple[dict[str, str], str]:
     m = _OFX_START.search(text)
     if m is None:
         raise InvalidInput(f"{source}: no <OFX> element: not an OFX file")
-    head, body = text[: m.start()], text[m.start():]
+    head, body = text[: m.start()], text[m.start() :]
     headers: dict[str, str] = {}
     for key, value in re.findall(r"([A-Za-z]+):(\S*)", head):  # OFX 1, any line layout
         headers.setdefault(key.upper(), value)
@@ -156,38 +156,70 @@ def parse(data: bytes, *, source: str) -> ParseResult:
             elif aggregate is None and tag not in stmt.fields:
                 stmt.fields[tag] = value
     if tx is not None and stmt is not None:
-        problems.append(RowProblem(source, tx_line, "STMTTRN",
-                                   "the file ends inside this transaction; left out"))
+        problems.append(
+            RowProblem(
+                source, tx_line, "STMTTRN", "the file ends inside this transaction; left out"
+            )
+        )
     if stmt is not None:
         infos.append(_statement(stmt, problems, source))
     return _finish(payments, infos, problems, source)
 
 
-def _emit(tx: dict[str, str], stmt: _Stmt, line: int, payments: PaymentRows,
-          problems: list[RowProblem], source: str) -> None:
+def _emit(
+    tx: dict[str, str],
+    stmt: _Stmt,
+    line: int,
+    payments: PaymentRows,
+    problems: list[RowProblem],
+    source: str,
+) -> None:
     stmt.txs += 1
     fitid = tx.get("FITID")
     amount = tx.get("TRNAMT")
     posted = tx.get("DTPOSTED")
     if fitid is None or amount is None or posted is None:
-        missing = [k for k, v in (("FITID", fitid), ("TRNAMT", amount), ("DTPOSTED", posted))
-                   if v is None]
-        problems.append(RowProblem(source, line, missing[0],
-                                   f"transaction without {', '.join(missing)}; left out"))
+        missing = [
+            k for k, v in (("FITID", fitid), ("TRNAMT", amount), ("DTPOSTED", posted)) if v is None
+        ]
+        problems.append(
+            RowProblem(
+                source, line, missing[0], f"transaction without {', '.join(missing)}; left out"
+            )
+        )
         return
     name, memo = tx.get("NAME"), tx.get("MEMO")
     if name and "&" in name:
         name = html.unescape(name)
     if memo and "&" in memo:
         memo = html.unescape(memo)
-    add_transaction(payments, stmt.fields, fitid=fitid, amount=_amount_text(amount),
-                    posted=_iso(posted), name=name, memo=memo,
-                    checknum=tx.get("CHECKNUM"), trntype=tx.get("TRNTYPE"), line=line)
+    add_transaction(
+        payments,
+        stmt.fields,
+        fitid=fitid,
+        amount=_amount_text(amount),
+        posted=_iso(posted),
+        name=name,
+        memo=memo,
+        checknum=tx.get("CHECKNUM"),
+        trntype=tx.get("TRNTYPE"),
+        line=line,
+    )
 
 
-def add_transaction(payments: PaymentRows, fields: dict[str, str], *, fitid: str, amount: str,
-                    posted: str | None, name: str | None, memo: str | None,
-                    checknum: str | None, trntype: str | None, line: int | None) -> None:
+def add_transaction(
+    payments: PaymentRows,
+    fields: dict[str, str],
+    *,
+    fitid: str,
+    amount: str,
+    posted: str | None,
+    name: str | None,
+    memo: str | None,
+    checknum: str | None,
+    trntype: str | None,
+    line: int | None,
+) -> None:
     """One STMTTRN into the payments builder (shared by both paths)."""
     direction = CRDT
     if amount.startswith("-"):
@@ -196,8 +228,21 @@ def add_transaction(payments: PaymentRows, fields: dict[str, str], *, fitid: str
     if checknum:
         ref = f"{ref} CHECK {checknum}" if ref else f"CHECK {checknum}"
     currency = (fields.get("CURDEF") or "").upper() or None
-    payments.add(fitid, posted, amount, currency, clean(name), None, ref, None, direction, False,
-                 trntype.upper() if trntype else None, statement_id(fields), line)
+    payments.add(
+        fitid,
+        posted,
+        amount,
+        currency,
+        clean(name),
+        None,
+        ref,
+        None,
+        direction,
+        False,
+        trntype.upper() if trntype else None,
+        statement_id(fields),
+        line,
+    )
 
 
 def statement_id(fields: dict[str, str]) -> str:
@@ -210,21 +255,26 @@ def statement_id(fields: dict[str, str]) -> str:
 def _statement(stmt: _Stmt, problems: list[RowProblem], source: str) -> StatementInfo:
     f = stmt.fields
     cur = (f.get("CURDEF") or "").upper() or None
-    info = StatementInfo(statement_id=statement_id(f), account=f.get("ACCTID"), currency=cur,
-                         line=stmt.line)
+    info = StatementInfo(
+        statement_id=statement_id(f), account=f.get("ACCTID"), currency=cur, line=stmt.line
+    )
     info.opening_date = _iso(f.get("DTSTART"))
     bal = stmt.bal.get("BALAMT")
     if bal is not None and cur:
         info.closing_balance = minor(_amount_text(bal), cur)
         info.closing_date = _iso(stmt.bal.get("DTASOF"))
         if info.closing_balance is None:
-            problems.append(RowProblem(source, stmt.line, "LEDGERBAL",
-                                       f"expected a balance amount, got {bal!r}"))
+            problems.append(
+                RowProblem(
+                    source, stmt.line, "LEDGERBAL", f"expected a balance amount, got {bal!r}"
+                )
+            )
     return info
 
 
-def _finish(payments: PaymentRows, infos: list[StatementInfo], problems: list[RowProblem],
-            source: str) -> ParseResult:
+def _finish(
+    payments: PaymentRows, infos: list[StatementInfo], problems: list[RowProblem], source: str
+) -> ParseResult:
     result = ParseResult.empty(NAME)
     result.payments = payments.finish(problems)
     result.statements = finish_statements(infos, result.payments, source=source)
@@ -238,8 +288,10 @@ def _finish(payments: PaymentRows, infos: list[StatementInfo], problems: list[Ro
 
 def canonical_for_ofxparse(body: str) -> bytes:
     """A clean OFX 1 header ofxparse can read, then the (already decoded) body as UTF-8."""
-    header = ("OFXHEADER:100\nDATA:OFXSGML\nVERSION:102\nSECURITY:NONE\nENCODING:UTF-8\n"
-              "CHARSET:NONE\nCOMPRESSION:NONE\nOLDFILEUID:NONE\nNEWFILEUID:NONE\n\n")
+    header = (
+        "OFXHEADER:100\nDATA:OFXSGML\nVERSION:102\nSECURITY:NONE\nENCODING:UTF-8\n"
+        "CHARSET:NONE\nCOMPRESSION:NONE\nOLDFILEUID:NONE\nNEWFILEUID:NONE\n\n"
+    )
     return (header + body).encode("utf-8")
 
 
@@ -278,17 +330,27 @@ def parse_reference(data: bytes, *, source: str) -> ParseResult:
             fields["DTSTART"] = st.start_date.strftime("%Y%m%d")
         for t in st.transactions:
             amount = format(t.amount, "f")
-            add_transaction(payments, fields, fitid=t.id, amount=amount,
-                            posted=t.date.strftime("%Y-%m-%d"), name=t.payee or None,
-                            memo=t.memo or None, checknum=t.checknum or None,
-                            trntype=t.type or None, line=None)
+            add_transaction(
+                payments,
+                fields,
+                fitid=t.id,
+                amount=amount,
+                posted=t.date.strftime("%Y-%m-%d"),
+                name=t.payee or None,
+                memo=t.memo or None,
+                checknum=t.checknum or None,
+                trntype=t.type or None,
+                line=None,
+            )
         cur = (fields.get("CURDEF") or "").upper() or None
-        info = StatementInfo(statement_id=statement_id(fields), account=fields.get("ACCTID"),
-                             currency=cur)
+        info = StatementInfo(
+            statement_id=statement_id(fields), account=fields.get("ACCTID"), currency=cur
+        )
         info.opening_date = _iso(fields.get("DTSTART"))
         if getattr(st, "balance", None) is not None and cur:
             info.closing_balance = minor(format(st.balance, "f"), cur)
-            info.closing_date = st.balance_date.strftime("%Y-%m-%d") if getattr(
-                st, "balance_date", None) else None
+            info.closing_date = (
+                st.balance_date.strftime("%Y-%m-%d") if getattr(st, "balance_date", None) else None
+            )
         infos.append(info)
     return _finish(payments, infos, problems, source)

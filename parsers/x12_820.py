@@ -12,6 +12,7 @@ Checks: SE segment counts, and the lines summing to the BPR amount.
 
 from __future__ import annotations
 
+import contextlib
 from decimal import Decimal, InvalidOperation
 
 from cashmatch.engine.errors import InvalidInput, RowProblem
@@ -110,10 +111,15 @@ def parse(data: bytes, *, source: str) -> ParseResult:
             except InvalidOperation:
                 paid = None
             if paid is not None and paid != total:
-                problems.append(RowProblem(
-                    source, line, "BPR02",
-                    f"820 with trace {trace}: remittance lines sum to {total} but the payment "
-                    f"(BPR) is {paid}"))
+                problems.append(
+                    RowProblem(
+                        source,
+                        line,
+                        "BPR02",
+                        f"820 with trace {trace}: remittance lines sum to {total} but the payment "
+                        f"(BPR) is {paid}",
+                    )
+                )
         set_lines.clear()
 
     for line, seg in segments:
@@ -122,13 +128,17 @@ def parse(data: bytes, *, source: str) -> ParseResult:
             st_count += 1
         if tag == "ST":
             if in_set:
-                problems.append(RowProblem(source, line, "ST",
-                                           "transaction set opened before the previous SE"))
+                problems.append(
+                    RowProblem(source, line, "ST", "transaction set opened before the previous SE")
+                )
                 close_set(line)
             in_set = _el(seg, 1) == "820"
             if not in_set:
-                problems.append(RowProblem(source, line, "ST01",
-                                           f"expected an 820 transaction set, got {_el(seg, 1)}"))
+                problems.append(
+                    RowProblem(
+                        source, line, "ST01", f"expected an 820 transaction set, got {_el(seg, 1)}"
+                    )
+                )
             st_line, st_count = line, 1
             trace, currency, bpr_amount = None, "USD", None
         elif not in_set:
@@ -147,40 +157,57 @@ def parse(data: bytes, *, source: str) -> ParseResult:
             qual = (_el(seg, 1) or "").upper()
             ref = _el(seg, 2)
             if qual not in ("IV", "OI", "PO", "R7", "IK", "11", "1Z", "CR", "AH", "RV"):
-                problems.append(RowProblem(source, line, "RMR01",
-                                           f"reference qualifier {qual!r} is not an invoice"))
+                problems.append(
+                    RowProblem(
+                        source, line, "RMR01", f"reference qualifier {qual!r} is not an invoice"
+                    )
+                )
             pending = [None, None, ref, _el(seg, 4), _el(seg, 6), None, None, currency, line]
         elif tag == "ADX":
             amount = _el(seg, 1)
             if pending is None:
-                problems.append(RowProblem(
-                    source, line, "ADX",
-                    f"adjustment {amount} ({_el(seg, 2)}) names no invoice; not a remittance "
-                    f"line, the payer withheld or added it on the whole payment"))
+                problems.append(
+                    RowProblem(
+                        source,
+                        line,
+                        "ADX",
+                        f"adjustment {amount} ({_el(seg, 2)}) names no invoice; not a remittance "
+                        f"line, the payer withheld or added it on the whole payment",
+                    )
+                )
                 continue
             prev = pending[5]
             ded = _neg(amount)
             if prev is not None and ded is not None:
-                try:
+                with contextlib.suppress(InvalidOperation):
                     ded = str(Decimal(prev) + Decimal(ded))
-                except InvalidOperation:
-                    pass
             pending[5] = ded
             reason = _el(seg, 2)
             if reason:
                 pending[6] = reason if pending[6] is None else f"{pending[6]};{reason}"
         elif tag == "SE":
             declared = _el(seg, 1)
-            if declared is not None and declared.isdigit() and int(declared) != st_count:
-                problems.append(RowProblem(
-                    source, line, "SE01",
-                    f"transaction set from line {st_line} declares {declared} segments, has "
-                    f"{st_count}; segments are missing"))
+            if (
+                declared is not None
+                and declared.isascii()
+                and declared.isdigit()
+                and int(declared) != st_count
+            ):
+                problems.append(
+                    RowProblem(
+                        source,
+                        line,
+                        "SE01",
+                        f"transaction set from line {st_line} declares {declared} segments, has "
+                        f"{st_count}; segments are missing",
+                    )
+                )
             close_set(line)
             in_set = False
     if in_set:
-        problems.append(RowProblem(source, st_line, "SE",
-                                   "the file ends inside a transaction set (no SE)"))
+        problems.append(
+            RowProblem(source, st_line, "SE", "the file ends inside a transaction set (no SE)")
+        )
         close_set(st_line)
     result = ParseResult.empty(NAME)
     result.remittances = rows.finish(problems)

@@ -73,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
     from cashmatch.parsers._common import statement_status
 
     console = Console(stderr=True)
+    if not console.is_terminal:  # logs and pipes: do not cut statement ids and findings
+        console = Console(stderr=True, width=200)
     if args.out is None and args.remittances_out is None and args.statements_out is None:
         raise InvalidInput("nothing to write: give --out, --remittances-out or --statements-out")
     for target in (args.out, args.remittances_out, args.statements_out):
@@ -132,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
         ):
             table.add_column(
                 col,
+                no_wrap=col in ("statement", "check"),
                 justify="right" if col in ("opening", "credits", "debits", "closing") else "left",
             )
         for row in st_all.to_pylist():

@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     from rich.console import Console
     from rich.table import Table
 
-    from cashmatch.engine.evaluate import Score
+    from cashmatch.engine.evaluate import ScenarioScore, Score
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,6 +27,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="directory with allocations and exceptions (.csv or .parquet) of cashmatch match",
     )
     p.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
+    p.add_argument("--reasons", action="store_true", help="also show exception reasons by scenario")
+    p.add_argument(
+        "--examples",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also list up to N wrong postings (truth vs applied invoices)",
+    )
     p.set_defaults(func=run)
 
 
@@ -45,6 +54,7 @@ def scenario_table(score: Score, *, title: str = "score by scenario") -> Table:
         ("auto%", "right"),
         ("wrong%", "right"),
         ("posted%", "right"),
+        ("wrongPost%", "right"),
         ("unm.applied", "right"),
         ("linkP%", "right"),
         ("linkR%", "right"),
@@ -53,7 +63,7 @@ def scenario_table(score: Score, *, title: str = "score by scenario") -> Table:
     ):
         t.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
 
-    def row(s: object, style: str | None = None) -> None:
+    def row(s: ScenarioScore, style: str | None = None) -> None:
         t.add_row(
             s.scenario,
             f"{s.payments:,}",
@@ -61,6 +71,7 @@ def scenario_table(score: Score, *, title: str = "score by scenario") -> Table:
             _fmt(s.auto_pct),
             _fmt(s.wrong_auto_pct, 2),
             _fmt(s.posted_pct),
+            _fmt(s.wrong_posted_pct, 2),
             str(s.unmatchable_applied) if s.matchable < s.payments else "–",
             _fmt(s.link_precision),
             _fmt(s.link_recall),
@@ -77,6 +88,7 @@ def scenario_table(score: Score, *, title: str = "score by scenario") -> Table:
     t.caption = (
         "auto% = auto-applied (allocations, no exception) of matchable; wrong% = auto-applied "
         "whose invoice set is not the truth; posted% = matchable with any allocation; "
+        "wrongPost% = payments with allocations whose invoice set is not the truth; "
         "unm.applied = unmatchable with any allocation; linkP/R% over (payment, invoice) links "
         "of auto-applied payments; amount% = those correct links with the true cash amount; "
         "top3% = matchable payments left to a person whose truth invoices are all among the "
@@ -94,6 +106,31 @@ def band_table(score: Score) -> Table:
     t.add_column("correct %", justify="right")
     for b in score.bands:
         t.add_row(b.band, f"{b.allocations:,}", _fmt(b.correct_pct, 2))
+    return t
+
+
+def reasons_table(score: Score) -> Table:
+    from rich.table import Table
+
+    reasons = sorted({r for by in score.reasons.values() for r in by})
+    t = Table(title="exception rows by scenario and reason", header_style="bold")
+    t.add_column("scenario", no_wrap=True)
+    for r in reasons:
+        t.add_column(r, justify="right")
+    for scen, by in score.reasons.items():
+        t.add_row(scen, *[f"{by[r]:,}" if r in by else "" for r in reasons])
+    return t
+
+
+def examples_table(wrong: pa.Table) -> Table:
+    from rich.table import Table
+
+    t = Table(title=f"wrong postings ({wrong.num_rows} shown)", header_style="bold")
+    for name in wrong.column_names:
+        t.add_column(name, justify="right" if name == "confidence" else "left")
+    for row in wrong.to_pylist():
+        row["confidence"] = f"{row['confidence']:.3f}"
+        t.add_row(*[str(v) for v in row.values()])
     return t
 
 
@@ -120,7 +157,7 @@ def wide_console() -> Console:
 
     from rich.console import Console
 
-    return Console() if sys.stdout.isatty() else Console(width=132)
+    return Console() if sys.stdout.isatty() else Console(width=150)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -135,7 +172,15 @@ def run(args: argparse.Namespace) -> int:
         )
     allocations, exceptions = read_results(args.results)
     score = evaluate(truth=truth.table, allocations=allocations, exceptions=exceptions)
-    render(score, wide_console())
+    console = wide_console()
+    render(score, console)
+    if args.reasons and score.reasons:
+        console.print(reasons_table(score))
+    if args.examples > 0:
+        from cashmatch.engine.evaluate import wrong_postings
+
+        wrong = wrong_postings(truth=truth.table, allocations=allocations, limit=args.examples)
+        console.print(examples_table(wrong))
     if args.json:
         args.json.write_text(json.dumps(score.to_dict(), indent=2) + "\n")
     return 0

@@ -8,7 +8,13 @@ import pytest
 from cashmatch.cli import main
 from cashmatch.engine import interchange as io
 from cashmatch.engine import schema as S
-from cashmatch.engine.evaluate import evaluate, read_results, read_truth, write_truth
+from cashmatch.engine.evaluate import (
+    evaluate,
+    read_results,
+    read_truth,
+    write_truth,
+    wrong_postings,
+)
 
 # payment -> (scenario, invoices, applied amounts in cents)
 TRUTH = {
@@ -173,6 +179,51 @@ def test_wrong_results_are_counted_as_wrong() -> None:
     assert bands["< 0.80"].allocations == 1 and bands["< 0.80"].correct == 0
 
 
+def test_reasons_by_scenario_and_the_wrong_postings_listed() -> None:
+    alloc = allocations(
+        [
+            ("P1", "INV-9", 10000, 0.97),
+            ("P2", "INV-2", 12000, 0.92),
+            ("P4", "INV-5", 3000, 0.99),
+            ("P7", "INV-7", 4000, 0.95),
+        ]
+    )
+    exc = exceptions(
+        [
+            ("P4", "OVERPAYMENT", 500, []),
+            ("P5", "UNKNOWN_PAYER", 777, []),
+            ("P6", "UNKNOWN_PAYER", 4000, []),
+            ("P8", "AMBIGUOUS", 1000, []),
+        ]
+    )
+    score = evaluate(truth=truth_table(), allocations=alloc, exceptions=exc)
+    assert score.reasons == {
+        "multi_invoice": {"AMBIGUOUS": 1},
+        "overpayment": {"OVERPAYMENT": 1},
+        "unmatchable": {"UNKNOWN_PAYER": 1},
+        "trap_amount": {"UNKNOWN_PAYER": 1},
+    }
+    wrong = wrong_postings(truth=truth_table(), allocations=alloc)
+    assert wrong.to_pylist() == [
+        {
+            "payment_id": "P1",
+            "scenario": "clean_ref",
+            "truth_invoices": "INV-1",
+            "applied_invoices": "INV-9",
+            "rules": "test",
+            "confidence": 0.97,
+        },
+        {
+            "payment_id": "P2",
+            "scenario": "multi_invoice",
+            "truth_invoices": "INV-2;INV-3",
+            "applied_invoices": "INV-2",
+            "rules": "test",
+            "confidence": 0.92,
+        },
+    ]
+
+
 def test_missing_and_unknown_payments_are_reported() -> None:
     alloc = allocations([("P1", "INV-1", 10000, 0.99), ("PX", "INV-1", 1, 0.99)])
     exc = exceptions([("P2", "NO_CANDIDATE", 12000, [])])
@@ -221,11 +272,15 @@ def test_score_command_reads_result_files(tmp_path, capsys, fmt: str) -> None:
             str(res),
             "--json",
             str(tmp_path / "score.json"),
+            "--reasons",
+            "--examples",
+            "5",
         ]
     )
     assert code == 0
     shown = capsys.readouterr().out
     assert "clean_ref" in shown and "overall" in shown and "[0.95, 1]" in shown
+    assert "OVERPAYMENT" in shown and "wrong postings (0 shown)" in shown
     import json
 
     figures = json.loads((tmp_path / "score.json").read_text())

@@ -11,7 +11,6 @@ import os
 from pathlib import Path
 
 import pyarrow as pa
-
 from cashmatch.parsers import ParseResult
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,8 +29,11 @@ FOLDER_FORMAT = {
 
 
 def sample_files() -> list[Path]:
-    return sorted(p for p in FIXTURES.glob("*/*") if p.is_file() and not p.name.endswith(
-        ".golden.json") and not p.name.startswith("."))
+    return sorted(
+        p
+        for p in FIXTURES.glob("*/*")
+        if p.is_file() and not p.name.endswith(".golden.json") and not p.name.startswith(".")
+    )
 
 
 def _rows(table: pa.Table) -> list[dict]:
@@ -59,8 +61,9 @@ def check(sample: Path, result: ParseResult) -> None:
     got = to_golden(result)
     path = golden_path(sample)
     if UPDATE or not path.exists():
-        path.write_text(json.dumps(got, indent=1, ensure_ascii=False, sort_keys=False) + "\n",
-                        encoding="utf-8")
+        path.write_text(
+            json.dumps(got, indent=1, ensure_ascii=False, sort_keys=False) + "\n", encoding="utf-8"
+        )
         if not UPDATE:
             raise AssertionError(f"{path} did not exist; written now, review it and re-run")
     want = json.loads(path.read_text(encoding="utf-8"))

@@ -1,0 +1,170 @@
+"""End-to-end throughput on a generated day: payments/s, time by stage, peak RSS, bytes per
+invoice, and the score table. Reports; asserts nothing.
+
+    python benchmarks/throughput.py --payments 100000 [--seed 1] [--csv] [--json FILE]
+
+In memory: generate the day, run ``cashmatch.match`` on its Arrow tables, score it. With
+``--csv`` also the batch path: write the interchange files, run ``cashmatch match`` on them in a
+child process (its own peak RSS) and score the files it wrote.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def _rss_mib(who: int = resource.RUSAGE_SELF) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024.0  # Linux: KiB
+
+
+def _current_rss_mib() -> float:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return float("nan")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--payments", type=int, default=100_000)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--invoices-per-payment", type=float, default=2.5)
+    p.add_argument("--csv", action="store_true", help="also run CSV -> CSV through the CLI")
+    p.add_argument("--keep", type=Path, default=None, help="keep the CSV day and outputs here")
+    p.add_argument("--json", type=Path, default=None, help="write the figures as JSON here")
+    args = p.parse_args(argv)
+
+    from cashmatch.engine.evaluate import evaluate, read_results
+    from cashmatch.engine.matcher import match
+    from cashmatch.fixtures.generator import generate_day, write_day
+    from rich.console import Console
+    from rich.table import Table
+
+    from cashmatch.commands.score import render
+
+    console = Console() if sys.stdout.isatty() else Console(width=150)
+    figures: dict[str, object] = {"payments": args.payments, "seed": args.seed}
+
+    t0 = time.perf_counter()
+    day = generate_day(
+        payments=args.payments, seed=args.seed, invoices_per_payment=args.invoices_per_payment
+    )
+    t_gen = time.perf_counter() - t0
+    n_pay, n_inv = day.payments.num_rows, day.invoices.num_rows
+    rss_before = _current_rss_mib()
+    peak_before = _rss_mib()
+    console.print(
+        f"generated {n_pay:,} payments, {n_inv:,} open invoices, "
+        f"{day.customers.num_rows:,} customers, {day.remittances.num_rows:,} remittance lines "
+        f"in {t_gen:.1f} s (seed {args.seed})"
+    )
+
+    t0 = time.perf_counter()
+    result = match(
+        invoices=day.invoices,
+        payments=day.payments,
+        remittances=day.remittances,
+        customers=day.customers,
+    )
+    t_match = time.perf_counter() - t0
+    peak_after = _rss_mib()
+    t0 = time.perf_counter()
+    score = evaluate(truth=day.truth, allocations=result.allocations, exceptions=result.exceptions)
+    t_score = time.perf_counter() - t0
+
+    inv_bytes = day.invoices.nbytes
+    figures.update(
+        invoices=n_inv,
+        generate_s=round(t_gen, 3),
+        match_s=round(t_match, 3),
+        score_s=round(t_score, 3),
+        payments_per_s=round(n_pay / t_match, 1),
+        timings={k: round(v, 4) for k, v in result.timings.items()},
+        peak_rss_mib=round(peak_after, 1),
+        rss_before_match_mib=round(rss_before, 1),
+        peak_rss_growth_in_match_mib=round(max(peak_after - peak_before, 0.0), 1),
+        invoice_table_bytes_per_invoice=round(inv_bytes / max(n_inv, 1), 1),
+        score=score.to_dict(),
+    )
+
+    t = Table(title=f"in memory: {n_pay:,} payments x {n_inv:,} invoices", header_style="bold")
+    t.add_column("stage")
+    t.add_column("seconds", justify="right")
+    t.add_column("share", justify="right")
+    stages = {k: v for k, v in result.timings.items() if k != "total"}
+    for stage, sec in sorted(stages.items(), key=lambda kv: -kv[1]):
+        t.add_row(stage, f"{sec:.3f}", f"{100 * sec / t_match:.0f}%")
+    t.add_section()
+    t.add_row("match (wall)", f"{t_match:.3f}", "100%", style="bold")
+    console.print(t)
+    growth = max(peak_after - peak_before, 0.0)
+    console.print(
+        f"[bold]{n_pay / t_match:,.0f} payments/s[/bold]; peak RSS {peak_after:,.0f} MiB "
+        f"(RSS {rss_before:,.0f} MiB with the day loaded; the match raised the peak by "
+        f"{growth:,.0f} MiB = {growth * 2**20 / max(n_inv, 1):,.0f} B per invoice); invoice table "
+        f"{inv_bytes / max(n_inv, 1):,.0f} B per invoice in Arrow"
+    )
+    render(score, console)
+    console.print(f"(scored in {t_score:.2f} s)")
+
+    if args.csv:
+        base = args.keep or Path(tempfile.mkdtemp(prefix="cashmatch-throughput-"))
+        day_dir, out_dir = base / "day", base / "out"
+        t0 = time.perf_counter()
+        write_day(day, day_dir, format="csv")
+        t_write = time.perf_counter() - t0
+        del day, result
+        cmd = [
+            sys.executable, "-m", "cashmatch", "match",
+            "--invoices", str(day_dir / "invoices.csv"),
+            "--payments", str(day_dir / "payments.csv"),
+            "--remittances", str(day_dir / "remittances.csv"),
+            "--customers", str(day_dir / "customers.csv"),
+            "--out", str(out_dir),
+        ]  # fmt: skip
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        t_cli = time.perf_counter() - t0
+        if proc.returncode != 0:
+            console.print(f"[red]cashmatch match failed ({proc.returncode}):\n{proc.stderr}")
+            return 1
+        child_peak = _rss_mib(resource.RUSAGE_CHILDREN)
+        from cashmatch.engine.evaluate import read_truth
+
+        allocations, exceptions = read_results(out_dir)
+        csv_score = evaluate(
+            truth=read_truth(day_dir / "truth.csv").table,
+            allocations=allocations,
+            exceptions=exceptions,
+        )
+        figures.update(
+            csv_write_s=round(t_write, 3),
+            csv_cli_s=round(t_cli, 3),
+            csv_payments_per_s=round(n_pay / t_cli, 1),
+            csv_cli_peak_rss_mib=round(child_peak, 1),
+            csv_score_overall=csv_score.overall.to_dict(),
+        )
+        console.print(
+            f"CSV -> CSV through the CLI: [bold]{n_pay / t_cli:,.0f} payments/s[/bold] "
+            f"({t_cli:.1f} s including reading and writing; files written in {t_write:.1f} s), "
+            f"peak RSS of the match process {child_peak:,.0f} MiB; auto-applied "
+            f"{csv_score.overall.auto_pct or 0:.1f}% of matchable, wrong auto "
+            f"{csv_score.overall.wrong_auto_pct or 0:.2f}%  ({base})"
+        )
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
