@@ -340,6 +340,7 @@ def test_sigterm_finishes_in_flight_and_refuses_new(tmp_path: Path) -> None:
     resp = future.result(timeout=120)
     assert len(resp.payments) == 20_000
     rc = srv.proc.wait(60)
+    srv._close()
     assert rc == 0
     code, _ = _code(stub.ListExceptions, pb.ListExceptionsRequest(), metadata=AUTH, timeout=5)
     assert code == grpc.StatusCode.UNAVAILABLE
