@@ -15,6 +15,7 @@ Truth file (``truth.csv`` / ``truth.parquet``, schema :data:`cashmatch.engine.sc
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -244,6 +245,15 @@ class ScenarioScore:
     def topn_pct(self) -> float | None:
         return _pct(self.topn_hits, self.excepted_matchable)
 
+    def __add__(self, other: ScenarioScore) -> ScenarioScore:
+        """Counts of two days (or two scenarios) together; the name of the left one."""
+        counts = {
+            f: getattr(self, f) + getattr(other, f)
+            for f in self.__dataclass_fields__
+            if f != "scenario"
+        }
+        return ScenarioScore(self.scenario, **counts)
+
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = {f: getattr(self, f) for f in self.__dataclass_fields__}
         for name in (
@@ -301,6 +311,41 @@ class Score:
             "unknown_payments": self.unknown_payments,
             "reasons": self.reasons,
         }
+
+
+def combine(scores: Sequence[Score]) -> Score:
+    """Several days' scores as one (counts added: e.g. several seeds of the same size)."""
+    if not scores:
+        raise ValueError("no scores to combine")
+    names = [s for s in SCENARIOS if any(s in sc.scenarios for sc in scores)]
+    names += sorted({s for sc in scores for s in sc.scenarios} - set(names))
+    scenarios = {
+        name: sum(
+            (sc.scenarios[name] for sc in scores if name in sc.scenarios), ScenarioScore(name)
+        )
+        for name in names
+    }
+    bands = [
+        BandScore(
+            b.band,
+            sum(sc.bands[i].allocations for sc in scores),
+            sum(sc.bands[i].correct for sc in scores),
+        )
+        for i, b in enumerate(scores[0].bands)
+    ]
+    reasons: dict[str, dict[str, int]] = {}
+    for sc in scores:
+        for scen, by in sc.reasons.items():
+            for reason, count in by.items():
+                reasons.setdefault(scen, {})[reason] = reasons.get(scen, {}).get(reason, 0) + count
+    return Score(
+        scenarios,
+        sum((sc.overall for sc in scores), ScenarioScore("overall")),
+        bands,
+        sum((sc.one_to_one for sc in scores), ScenarioScore("one_to_one")),
+        unknown_payments=sum(sc.unknown_payments for sc in scores),
+        reasons={s: reasons[s] for s in names if s in reasons},
+    )
 
 
 def _explode(table: pa.Table, list_col: str, *extra: str) -> tuple[np.ndarray, pa.Array, dict]:

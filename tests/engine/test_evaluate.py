@@ -338,3 +338,29 @@ def test_generate_match_score_end_to_end(tmp_path, capsys) -> None:
     assert figures["overall"]["payments"] == 120
     assert figures["overall"]["missing"] == 0
     assert figures["unknown_payments"] == 0
+
+
+def test_scores_of_several_days_combine_by_adding_counts() -> None:
+    from cashmatch.engine.evaluate import combine
+
+    from cashmatch.commands.score import markdown
+
+    alloc, exc = perfect()
+    good = evaluate(truth=truth_table(), allocations=alloc, exceptions=exc)
+    bad = evaluate(
+        truth=truth_table(),
+        allocations=allocations([("P1", "INV-9", 10000, 0.97)]),
+        exceptions=exceptions([("P2", "NO_CANDIDATE", 12000, ["INV-2", "INV-3"])]),
+    )
+    both = combine([good, bad])
+    assert both.overall.payments == 16
+    assert both.overall.auto_matchable == good.overall.auto_matchable + 1
+    assert both.overall.wrong_auto == 1
+    assert both.scenarios["clean_ref"].auto_correct == 1
+    assert both.scenarios["multi_invoice"].topn_hits == 1
+    assert both.bands[0].allocations == good.bands[0].allocations + 1
+    assert both.reasons["multi_invoice"] == {"NO_CANDIDATE": 1}
+    text = markdown(both)
+    assert text.splitlines()[0].startswith("| scenario | payments | matchable | auto% |")
+    assert "| clean_ref | 2 | 2 | 100.0 | 50.00 |" in text
+    assert "| **overall** | **16** |" in text
