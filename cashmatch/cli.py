@@ -10,7 +10,10 @@ from collections.abc import Sequence
 from cashmatch import __version__
 
 # subcommand modules under cashmatch.commands, in the order `--help` lists them
-COMMANDS = ("match", "demo", "score", "generate")
+COMMANDS = (
+    "match", "demo", "score", "generate", "parse", "ar", "serve", "submit", "exceptions",
+    "resolve",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -48,7 +48,7 @@ def report_problems(problems: Sequence[RowProblem]) -> None:
         return
     console.print(f"[yellow]{len(problems)} row(s) could not be read and were left out:")
     for p in problems[:MAX_PROBLEMS_SHOWN]:
-        console.print(f"  {p}", markup=False, highlight=False)
+        console.print(f"  {p}", markup=False, highlight=False, soft_wrap=True)
     if len(problems) > MAX_PROBLEMS_SHOWN:
         console.print(f"  ... and {len(problems) - MAX_PROBLEMS_SHOWN} more")
 

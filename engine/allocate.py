@@ -16,11 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from cashmatch.engine import schema as S
-from cashmatch.engine.candidates import DISCOUNT, EXACT, FEE, OVER, PARTIAL
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
+
+from cashmatch.engine import schema as S
+from cashmatch.engine.candidates import DISCOUNT, FEE
 
 AMBIGUITY_MARGIN = 0.04  # a runner-up this close to the best makes the payment AMBIGUOUS
 MAX_CANDIDATES = 5
@@ -28,6 +29,8 @@ MAX_CANDIDATES = 5
 
 @dataclass(slots=True)
 class Proposal:
+    """What the engine would apply for one payment, line by line, and how sure it is."""
+
     pay: int
     inv: list[int]
     applied: list[int]
@@ -40,7 +43,9 @@ class Proposal:
 
 
 @dataclass(slots=True)
-class Exception_:
+class ExceptionItem:
+    """A payment a person must look at: why, in a sentence, and where to look first."""
+
     pay: int
     reason: str
     detail: str
@@ -137,19 +142,3 @@ def single_rule(ref: float, fuzzy: bool) -> str:
     if ref <= 0:
         return "amount_customer"
     return "fuzzy_reference" if fuzzy or ref < 0.97 else "exact_reference"
-
-
-__all__ = [
-    "AMBIGUITY_MARGIN",
-    "EXACT",
-    "Exception_",
-    "MAX_CANDIDATES",
-    "OVER",
-    "PARTIAL",
-    "Proposal",
-    "adjustment_reason",
-    "best_per_payment",
-    "ranked_candidates",
-    "resolve_full_conflicts",
-    "single_rule",
-]

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from cashmatch.engine.normalize import STRENGTH, reference_tokens
 from rapidfuzz import fuzz, process
+
+from cashmatch.engine.normalize import reference_tokens
 
 MAX_INVOICES_PER_KEY = 25  # a key shared by more invoices than this is noise, not a reference
 FUZZY_MIN_LEN = 5
@@ -269,14 +270,3 @@ def amount_relation(
     rel[pay_currency[p] != book.currency[i]] = CURRENCY
     adj[rel == CURRENCY] = 0
     return rel, adj
-
-
-__all__ = [
-    "Book",
-    "Pairs",
-    "STRENGTH",
-    "amount_hits",
-    "amount_relation",
-    "fuzzy_hits",
-    "reference_hits",
-]

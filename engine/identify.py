@@ -12,8 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from cashmatch.engine.normalize import account_key, name_key
 from rapidfuzz import fuzz, process
+
+from cashmatch.engine.normalize import account_key, name_key
 
 # How the payer was identified, with the confidence that carries.
 BY_ACCOUNT, BY_NAME, BY_FUZZY_NAME, BY_LEARNED_ACCOUNT, UNKNOWN = 0, 1, 2, 3, -1
@@ -33,6 +34,13 @@ class CustomerIndex:
     def lookup(self, customer_ids: pa.Array) -> np.ndarray:
         idx = pc.index_in(customer_ids, value_set=self.ids)
         return np.asarray(pc.fill_null(idx, -1), dtype=np.int64)
+
+    def group_of(self, customer: np.ndarray) -> np.ndarray:
+        """The group of each customer index; -1 stays -1 (unknown)."""
+        out = np.full(len(customer), -1, dtype=np.int64)
+        known = customer >= 0
+        out[known] = self.group[customer[known]]
+        return out
 
 
 def _unique_map(keys: pa.Array, cust: np.ndarray) -> pa.Table:

@@ -20,7 +20,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from cashmatch.engine import schema as S
 from cashmatch.engine.errors import InvalidInput, RowProblem
-from cashmatch.engine.money import format_minor_array, parse_minor_array
+from cashmatch.engine.money import exponent, format_minor_array, parse_minor_array
 
 Source = str | Path | bytes
 
@@ -92,6 +92,21 @@ ALLOCATION_COLUMNS = [
     Column("rule", "str"),
     Column("currency", "str"),
 ]
+ADJUSTMENT_COLUMNS = [
+    Column("invoice_id", "str", True),
+    Column("date", "date", True),
+    Column("amount", "money", True),
+    Column("reason", "str"),
+    Column("currency", "str"),
+]
+PROMISE_COLUMNS = [
+    Column("customer_id", "str", True),
+    Column("invoice_id", "str"),
+    Column("amount", "money", True),
+    Column("currency", "str", True),
+    Column("promised_date", "date", True),
+    Column("made_on", "date"),
+]
 
 
 def _source_name(src: Source, source: str | None) -> str:
@@ -153,6 +168,116 @@ def _text(col: pa.ChunkedArray) -> pa.Array:
     return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
 
 
+_FAST_TYPES = {
+    "str": pa.string(),
+    "date": pa.date32(),
+    "money": pa.decimal128(18, 4),  # MAX_EXPONENT decimals, exact
+    "int": pa.int32(),
+    "percent_bp": pa.decimal128(9, 2),  # unscaled value = basis points
+}
+_WHITESPACE = np.array([9, 10, 11, 12, 13, 32], dtype=np.uint8)
+
+
+def _has_edge_whitespace(arr: pa.Array) -> bool:
+    """Does any non-null string start or end with whitespace? (numpy over the Arrow buffers)"""
+    if len(arr) == 0 or arr.null_count == len(arr):
+        return False
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[
+        arr.offset : arr.offset + len(arr) + 1
+    ]
+    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8) if arr.buffers()[2] else None
+    if data is None or len(data) == 0:
+        return False
+    lens = np.diff(offsets)
+    nonempty = lens > 0
+    first = data[offsets[:-1][nonempty]]
+    last = data[offsets[1:][nonempty] - 1]
+    return bool(np.isin(first, _WHITESPACE).any() or np.isin(last, _WHITESPACE).any())
+
+
+def _read_typed(src: Source, columns: Sequence[Column], out_schema: pa.Schema) -> pa.Table | None:
+    """The fast path for clean CSV files: Arrow parses every column to its type on all cores.
+
+    Returns ``None`` whenever anything is not plainly clean (a malformed row, an empty required
+    value, a bad date or amount, an unknown currency, a list or float column, a BOM...): the
+    careful text path then reads the file and reports every problem with its line.
+    """
+    if isinstance(src, bytes) or _is_parquet(src):
+        return None
+    with open(src, "rb") as fh:
+        head = fh.read(1 << 16)
+    if head.startswith(b"\xef\xbb\xbf"):
+        return None
+    names = [
+        c.strip().strip('"')
+        for c in head.split(b"\n", 1)[0].decode("utf-8", "replace").strip("\r").split(",")
+    ]
+    wanted = [c for c in columns if c.name in names]
+    if any(c.kind not in _FAST_TYPES for c in wanted):
+        return None
+    if any(c.required and c.name not in names for c in columns):
+        return None
+    if "currency" not in names and any(c.kind == "money" for c in wanted):
+        return None
+    try:
+        raw = pacsv.read_csv(
+            src,
+            read_options=pacsv.ReadOptions(use_threads=True, block_size=1 << 22),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c.name: _FAST_TYPES[c.kind] for c in wanted},
+                include_columns=[c.name for c in wanted],
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError, OSError):
+        return None
+    out: dict[str, pa.Array] = {}
+    for c in wanted:
+        col = raw.column(c.name).combine_chunks()
+        if c.required and col.null_count:
+            return None
+        if c.kind == "str" and _has_edge_whitespace(col):
+            col = _text(col)
+        if c.name == "currency":
+            col = pc.utf8_upper(col)
+        out[c.target or c.name] = col
+    if "currency" in out:
+        cur = out["currency"]
+        enc = pc.dictionary_encode(cur)
+        try:
+            exps = np.array(
+                [exponent(x) for x in enc.dictionary.to_pylist()] or [2], dtype=np.int64
+            )
+        except InvalidInput:
+            return None
+        idx = np.asarray(pc.fill_null(enc.indices, 0).to_numpy(zero_copy_only=False), np.int64)
+        row_exp = exps[idx] if len(idx) else np.zeros(0, np.int64)
+    for c in wanted:
+        if c.kind not in ("money", "percent_bp"):
+            continue
+        target = c.target or c.name
+        col = out[target]
+        if len(col) == 0:
+            out[target] = pa.array([], pa.int64() if c.kind == "money" else pa.int32())
+            continue
+        unscaled = np.frombuffer(col.buffers()[1], dtype=np.int64)[
+            2 * col.offset : 2 * (col.offset + len(col)) : 2
+        ]
+        valid = ~np.asarray(col.is_null(), dtype=bool)
+        if c.kind == "percent_bp":
+            out[target] = pa.array(unscaled.astype(np.int32), mask=~valid)
+            continue
+        if out["currency"].null_count and (valid & np.asarray(out["currency"].is_null())).any():
+            return None
+        div = 10 ** (4 - row_exp)
+        if (unscaled[valid] % div[valid]).any():
+            return None  # more decimals than the currency allows: the text path says where
+        out[target] = pa.array(unscaled // div, pa.int64(), mask=~valid)
+    return S.conform(pa.table(out), out_schema)
+
+
 def read_table(
     src: Source,
     columns: Sequence[Column],
@@ -160,12 +285,21 @@ def read_table(
     *,
     source: str | None = None,
     currency_of: Callable[[pa.Table], pa.Array] | None = None,
+    only: Sequence[str] | None = None,
 ) -> ReadResult:
     """Read a CSV or Parquet interchange file into ``out_schema``.
 
     ``currency_of`` supplies a currency per row when the file has no currency column (remittance
-    advices inherit their payment's currency).
+    advices inherit their payment's currency). ``only`` names the columns the caller needs
+    (required columns are always read); the others are left null, which lets a clean CSV file
+    take the fast typed path.
     """
+    if only is not None:
+        columns = [c for c in columns if c.required or c.name in only]
+    if currency_of is None:
+        fast = _read_typed(src, columns, out_schema)
+        if fast is not None:
+            return ReadResult(fast, [])
     name = _source_name(src, source)
     problems: list[RowProblem] = []
     raw = _read_text_table(src, name, problems)
@@ -285,20 +419,49 @@ def _clean_list(lists: pa.ListArray) -> pa.ListArray:
 # ---------------------------------------------------------------- the four input kinds
 
 
-def read_invoices(src: Source, *, source: str | None = None) -> ReadResult:
-    return read_table(src, INVOICE_COLUMNS, S.INVOICES, source=source)
+def read_invoices(
+    src: Source, *, source: str | None = None, only: Sequence[str] | None = None
+) -> ReadResult:
+    return read_table(src, INVOICE_COLUMNS, S.INVOICES, source=source, only=only)
 
 
 def read_customers(src: Source, *, source: str | None = None) -> ReadResult:
     return read_table(src, CUSTOMER_COLUMNS, S.CUSTOMERS, source=source)
 
 
-def read_payments(src: Source, *, source: str | None = None) -> ReadResult:
-    return read_table(src, PAYMENT_COLUMNS, S.PAYMENTS, source=source)
+def read_payments(
+    src: Source, *, source: str | None = None, only: Sequence[str] | None = None
+) -> ReadResult:
+    return read_table(src, PAYMENT_COLUMNS, S.PAYMENTS, source=source, only=only)
 
 
-def read_allocations(src: Source, *, source: str | None = None) -> ReadResult:
-    return read_table(src, ALLOCATION_COLUMNS, S.ALLOCATIONS, source=source)
+def read_allocations(
+    src: Source, *, source: str | None = None, only: Sequence[str] | None = None
+) -> ReadResult:
+    return read_table(src, ALLOCATION_COLUMNS, S.ALLOCATIONS, source=source, only=only)
+
+
+def read_adjustments(
+    src: Source, *, invoices: pa.Table | None = None, source: str | None = None
+) -> ReadResult:
+    """Ledger adjustments (write-offs, credit notes); without a currency column each row takes
+    its invoice's currency."""
+
+    def currency_of(raw: pa.Table) -> pa.Array:
+        n = raw.num_rows
+        if invoices is None or invoices.num_rows == 0 or "invoice_id" not in raw.column_names:
+            return pa.nulls(n, pa.string())
+        idx = pc.index_in(_text(raw.column("invoice_id")), value_set=invoices.column("invoice_id"))
+        cur = pc.take(invoices.column("currency"), idx)
+        return cur.combine_chunks() if isinstance(cur, pa.ChunkedArray) else cur
+
+    return read_table(
+        src, ADJUSTMENT_COLUMNS, S.ADJUSTMENTS, source=source, currency_of=currency_of
+    )
+
+
+def read_promises(src: Source, *, source: str | None = None) -> ReadResult:
+    return read_table(src, PROMISE_COLUMNS, S.PROMISES, source=source)
 
 
 def read_remittances(
@@ -410,6 +573,51 @@ def write_allocations(table: pa.Table, path: Path) -> None:
 def write_exceptions(table: pa.Table, path: Path) -> None:
     write_table(sort_exceptions(table), path, csv_view=exceptions_for_csv)
 
+
+# ---------------------------------------------------------------- receivables outputs
+
+
+def _ratio_text(values: pa.ChunkedArray | pa.Array, decimals: int = 4) -> pa.Array:
+    """Floats as fixed-decimal text (``45.1234``); nulls (undefined ratios) stay empty."""
+    arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    v = np.asarray(pc.fill_null(arr, 0.0).to_numpy(zero_copy_only=False), dtype=np.float64)
+    v = np.round(v, decimals) + 0.0  # no "-0.0000"
+    text = pa.array(np.char.mod(f"%.{decimals}f", v) if len(v) else np.array([], str), pa.string())
+    return pc.if_else(arr.is_null(), pa.scalar("", pa.string()), text)
+
+
+def receivables_for_csv(table: pa.Table) -> pa.Table:
+    """The CSV view of any receivables output: money as decimals, ratios to 4 decimals,
+    booleans as ``true``/``false``, nulls empty."""
+    cols: dict[str, pa.Array] = {}
+    for f in table.schema:
+        col = table.column(f.name)
+        if f.metadata and f.metadata.get(b"unit") == b"minor":
+            cols[f.name] = format_minor_array(col, table.column("currency"))
+        elif pa.types.is_floating(f.type):
+            cols[f.name] = _ratio_text(col)
+        elif pa.types.is_boolean(f.type):
+            cols[f.name] = pc.if_else(col, "true", "false")
+        elif pa.types.is_string(f.type):
+            cols[f.name] = pc.fill_null(col, "")
+        else:
+            cols[f.name] = col
+    return pa.table(cols)
+
+
+def write_receivables(result: object, out_dir: Path, *, fmt: str = "csv") -> list[Path]:
+    """Write ``aging``, ``metrics`` and ``accounts`` of a receivables result into ``out_dir``.
+
+    CSV: decimal money strings; Parquet: int64 minor units (see the schema metadata)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    suffix = ".parquet" if fmt == "parquet" else ".csv"
+    paths = []
+    for name in ("aging", "metrics", "accounts"):
+        path = out / f"{name}{suffix}"
+        write_table(getattr(result, name), path, csv_view=receivables_for_csv)
+        paths.append(path)
+    return paths
 
 # ---------------------------------------------------------------- inputs and exceptions, both ways
 

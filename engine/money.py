@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
 from cashmatch.engine.errors import InvalidInput
 
 # ISO 4217 minor-unit exponents. Currencies not listed here have two decimals.

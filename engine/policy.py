@@ -41,7 +41,7 @@ class Policy:
     """Most invoices one payment may settle when found by amount alone."""
     subset_time_limit_s: float = 0.02
     """Time limit for the MILP fallback of one subset search."""
-    subset_time_budget_s: float = 2.0
+    subset_time_budget_s: float = 1.0
     """Time all MILP fallbacks of one day may take together; past it, only exact methods."""
     max_days_before_issue: int = 5
     """A payment dated this many days before an invoice's issue date cannot pay it."""

@@ -122,6 +122,94 @@ EXCEPTIONS = pa.schema(
     ]
 )
 
+# ---------------------------------------------------------------- receivables history and analytics
+
+ADJUSTMENTS = pa.schema(
+    [
+        pa.field("invoice_id", pa.string(), nullable=False),
+        pa.field("date", pa.date32(), nullable=False),
+        _money("amount", nullable=False),  # reduces the invoice's open amount on `date`
+        pa.field("reason", pa.string()),  # WRITE_OFF, CREDIT_NOTE, DEDUCTION:<reason>, ...
+        pa.field("currency", pa.string()),  # extra: the invoice's currency when absent
+    ]
+)
+
+PROMISES = pa.schema(
+    [
+        pa.field("customer_id", pa.string(), nullable=False),
+        pa.field("invoice_id", pa.string()),  # empty: a promise on the account as a whole
+        _money("amount", nullable=False),
+        pa.field("currency", pa.string(), nullable=False),
+        pa.field("promised_date", pa.date32(), nullable=False),
+        pa.field("made_on", pa.date32()),
+    ]
+)
+
+AGING_BUCKETS = ("current", "1_30", "31_60", "61_90", "90_plus")
+
+AGING = pa.schema(
+    [
+        pa.field("customer_id", pa.string(), nullable=False),
+        pa.field("currency", pa.string(), nullable=False),
+        *[_money(b, nullable=False) for b in AGING_BUCKETS],
+        _money("total", nullable=False),
+    ]
+)
+
+RECEIVABLES_METRICS = pa.schema(
+    [
+        pa.field("currency", pa.string(), nullable=False),
+        _money("ar", nullable=False),
+        _money("current_ar", nullable=False),
+        _money("sales", nullable=False),
+        pa.field("dso", pa.float64()),  # null where sales are 0 (undefined)
+        pa.field("best_possible_dso", pa.float64()),
+        pa.field("add", pa.float64()),
+        pa.field("cei", pa.float64()),
+        pa.field("turnover", pa.float64()),
+        pa.field("bad_debt_ratio", pa.float64()),
+        # extra
+        _money("overdue", nullable=False),  # ar - current_ar
+        _money("ar_start", nullable=False),  # AR(A-P)
+        _money("write_offs", nullable=False),  # WRITE_OFF dated in the period
+    ]
+)
+
+ACCOUNTS = pa.schema(
+    [
+        pa.field("customer_id", pa.string(), nullable=False),
+        pa.field("currency", pa.string(), nullable=False),
+        _money("open", nullable=False),
+        _money("overdue", nullable=False),
+        pa.field("avg_days_to_pay", pa.float64()),
+        pa.field("avg_days_beyond_terms", pa.float64()),
+        pa.field("prev_avg_days_beyond_terms", pa.float64()),
+        pa.field("deductions", pa.int64(), nullable=False),
+        _money("deduction_amount", nullable=False),
+        pa.field("promises_broken", pa.int64(), nullable=False),
+        pa.field("risk_score", pa.int64(), nullable=False),
+        pa.field("at_risk", pa.bool_(), nullable=False),
+        pa.field("risk_reasons", pa.string(), nullable=False),  # "; "-separated, strongest first
+        # extra
+        pa.field("customer_name", pa.string()),
+        pa.field("prev_avg_days_to_pay", pa.float64()),
+        pa.field("prev_deductions", pa.int64(), nullable=False),
+        pa.field("promises_kept", pa.int64(), nullable=False),
+        _money("over_60", nullable=False),  # open more than 60 days past due
+    ]
+)
+
+DEDUCTIONS_BY_REASON = pa.schema(
+    [
+        pa.field("currency", pa.string(), nullable=False),
+        pa.field("reason", pa.string(), nullable=False),
+        pa.field("count", pa.int64(), nullable=False),
+        _money("amount", nullable=False),
+        pa.field("prev_count", pa.int64(), nullable=False),
+        _money("prev_amount", nullable=False),
+    ]
+)
+
 # Truth of a labelled (generated or hand-checked) day: which invoices each payment really pays.
 TRUTH = pa.schema(
     [
@@ -150,6 +238,8 @@ LOW_CONFIDENCE = "LOW_CONFIDENCE"
 BANK_FEE = "BANK_FEE"
 DISCOUNT = "DISCOUNT"
 DEDUCTION = "DEDUCTION"  # written as DEDUCTION:<payer reason>
+WRITE_OFF = "WRITE_OFF"  # ledger adjustments (adjustments.csv)
+CREDIT_NOTE = "CREDIT_NOTE"
 
 
 def empty(schema: pa.Schema) -> pa.Table:

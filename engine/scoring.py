@@ -9,6 +9,7 @@ and on how surely the payer was identified. The weights are data, here, in one p
 from __future__ import annotations
 
 import numpy as np
+
 from cashmatch.engine.candidates import (
     CURRENCY,
     DISCOUNT,
@@ -32,6 +33,7 @@ SAME, UNKNOWN, OTHER = 1, 0, -1
 CUSTOMER_FACTOR_STRONG = {SAME: 1.0, UNKNOWN: 0.96, OTHER: 0.90}  # reference ≥ STRONG_REF
 CUSTOMER_FACTOR_WEAK = {SAME: 1.0, UNKNOWN: 0.80, OTHER: 0.50}
 STRONG_REF = 0.97
+AMOUNT_ONLY_MAX_CHANCE = 0.02  # above this, an amount-only match may well be a coincidence
 
 
 def _lookup(table: dict[int, float], keys: np.ndarray) -> np.ndarray:
@@ -47,9 +49,15 @@ def pair_confidence(
     relation: np.ndarray,
     customer_relation: np.ndarray,
     identity: np.ndarray,
+    chance: np.ndarray,
 ) -> np.ndarray:
     """Confidence per pair that the payment settles the invoice (fully, or partly for
-    PARTIAL/OVER relations with a reference)."""
+    PARTIAL/OVER relations with a reference).
+
+    ``chance`` is, per pair, how many of the customer's open invoices would fall in the
+    amount window by chance (block size × window width / amount): an amount-only match that
+    could easily be a coincidence (a wide bank-fee window on a large customer) is worth less.
+    """
     a = _lookup(AMOUNT_EVIDENCE, relation)
     combined = 1.0 - (1.0 - ref) * (1.0 - a)
     partial = np.isin(relation, (PARTIAL, OVER))
@@ -65,6 +73,7 @@ def pair_confidence(
     conf = combined * np.where(strong, f_strong[cidx], f_weak[cidx])
     no_ref = ref <= 0
     amount_only = _lookup(AMOUNT_ONLY, relation) * identity
+    amount_only = np.where(chance > AMOUNT_ONLY_MAX_CHANCE, amount_only * 0.9, amount_only)
     conf[no_ref] = np.where(customer_relation[no_ref] == SAME, amount_only[no_ref], 0.3 * a[no_ref])
     conf[np.isin(relation, (SETTLED, CURRENCY))] = 0.0
     return np.clip(conf, 0.0, 1.0)
@@ -91,6 +100,8 @@ def subset_confidence(*, quoted_share: float, exact: bool, identity: float,
     the amount fits exactly, whether the search proved the fit the only one and how likely
     such a fit is by chance, and how surely the payer was identified."""
     base = 0.90 + 0.09 * quoted_share  # all invoices quoted: 0.99; none: 0.90
+    if not exhaustive and quoted_share == 0.0:
+        base = 0.85  # amount alone, and other subsets may fit too: a person decides
     if exhaustive and quoted_share < 1.0:
         for limit, value in COINCIDENCE_STEPS:
             if chance < limit:

@@ -11,13 +11,17 @@ the bank-fee ceiling; exact fits are searched before tolerant ones).
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import combinations
 
 import numpy as np
 
 MITM_MAX_N = 24  # meet-in-the-middle over all subsets up to max_size for blocks this small
-MILP_MAX_N = 120
+MILP_MAX_N = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,34 +76,53 @@ def _triples(amounts: np.ndarray, lo: int, hi: int, limit: int) -> list[tuple[in
     return out
 
 
+def _half_sums(amounts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every subset of a small array as a bitmask: (masks, sums, sizes), vectorised."""
+    h = len(amounts)
+    masks = np.arange(1 << h, dtype=np.int64)
+    bits = (masks[:, None] >> np.arange(h)) & 1
+    return masks, bits @ amounts, bits.sum(axis=1)
+
+
 def _mitm(amounts: np.ndarray, lo: int, hi: int, max_size: int, limit: int) -> list:
-    """All subsets of size 4..max_size by enumeration of halves (small blocks only)."""
+    """Subsets of size 4..max_size by meet-in-the-middle over bitmask halves (small blocks)."""
     n = len(amounts)
     half = n // 2
-    a, b = list(range(half)), list(range(half, n))
-
-    def sums(items: list[int]) -> tuple[np.ndarray, list[tuple[int, ...]]]:
-        combos: list[tuple[int, ...]] = []
-        for k in range(0, max_size + 1):
-            combos.extend(combinations(items, k))
-        totals = np.array([int(amounts[list(c)].sum()) if c else 0 for c in combos], np.int64)
-        return totals, combos
-
-    sa, ca = sums(a)
-    sb, cb = sums(b)
+    ma, sa, ka = _half_sums(amounts[:half])
+    mb, sb, kb = _half_sums(amounts[half:])
     order = np.argsort(sb, kind="stable")
-    sb_sorted = sb[order]
+    sb, mb, kb = sb[order], mb[order], kb[order]
+    left = np.searchsorted(sb, lo - sa, "left")
+    right = np.searchsorted(sb, hi - sa, "right")
     out: list[tuple[int, ...]] = []
-    left = np.searchsorted(sb_sorted, lo - sa, "left")
-    right = np.searchsorted(sb_sorted, hi - sa, "right")
     for i in np.flatnonzero(right > left):
-        for j in order[left[i] : right[i]]:
-            combo = ca[i] + cb[j]
-            if 4 <= len(combo) <= max_size:
-                out.append(tuple(sorted(combo)))
-                if len(out) >= limit:
-                    return out
+        sizes = ka[i] + kb[left[i] : right[i]]
+        for j in np.flatnonzero((sizes >= 4) & (sizes <= max_size)):
+            a_idx = [b for b in range(half) if ma[i] >> b & 1]
+            b_idx = [half + b for b in range(n - half) if mb[left[i] + j] >> b & 1]
+            out.append(tuple(sorted(a_idx + b_idx)))
+            if len(out) >= limit:
+                return out
     return out
+
+
+_STDOUT_LOCK = threading.Lock()
+
+
+@contextmanager
+def _c_stdout_silenced() -> Iterator[None]:
+    """HiGHS prints 'HighsMipSolverData::transformNewIntegerFeasibleSolution' to C stdout even
+    when told to be silent (an upstream bug); keep it off the user's terminal and CSV pipes."""
+    with _STDOUT_LOCK:
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            with open(os.devnull, "wb") as null:
+                os.dup2(null.fileno(), 1)
+            yield
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
 
 
 def _milp(amounts: np.ndarray, lo: int, hi: int, max_size: int, time_limit: float,
@@ -116,13 +139,14 @@ def _milp(amounts: np.ndarray, lo: int, hi: int, max_size: int, time_limit: floa
         rows.append(row)
         lb.append(-np.inf)
         ub.append(len(sol) - 1.0)
-    res = milp(
-        c=np.zeros(n),
-        constraints=LinearConstraint(np.vstack(rows), lb, ub),
-        integrality=np.ones(n),
-        bounds=Bounds(0, 1),
-        options={"time_limit": time_limit, "presolve": True, "disp": False},
-    )
+    with _c_stdout_silenced():
+        res = milp(
+            c=np.zeros(n),
+            constraints=LinearConstraint(np.vstack(rows), lb, ub),
+            integrality=np.ones(n),
+            bounds=Bounds(0, 1),
+            options={"time_limit": time_limit, "presolve": True, "disp": False},
+        )
     if res.x is None or res.status != 0:
         return None, res.status == 2  # 2: proven infeasible; 1: time limit
     sol = tuple(int(i) for i in np.flatnonzero(res.x > 0.5))

@@ -50,8 +50,11 @@ class Inputs:
 
 
 def load_inputs(args: argparse.Namespace, bar: object | None = None) -> Inputs:
+    """Read every input; bank files go through the parsers' door, sniffed."""
     from cashmatch.console import step
     from cashmatch.engine import interchange as io
+    from cashmatch.engine.result import credits_only
+    from cashmatch.parsers import parse_file, sniff
 
     def tick(what: str) -> None:
         if bar is not None:
@@ -62,20 +65,35 @@ def load_inputs(args: argparse.Namespace, bar: object | None = None) -> Inputs:
     inv = io.read_invoices(args.invoices)
     problems += inv.problems
     tick("reading payments")
-    pays = [io.read_payments(path) for path in args.payments]
-    for r in pays:
+    parsed = [parse_file(path, kind="payments") for path in args.payments]
+    for r in parsed:
         problems += r.problems
-    payments = pa.concat_tables([r.table for r in pays])
-    remits = [io.read_remittances(path, payments=payments) for path in args.remittances]
-    for r in remits:
-        problems += r.problems
-    remittances = pa.concat_tables([r.table for r in remits]) if remits else None
+    payments = credits_only(pa.concat_tables([r.payments for r in parsed]))
+    remittances = []
+    for path in args.remittances:
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 16)
+        if sniff(head, kind="remittances") == "remittance-csv":
+            # interchange advices carry no currency: each line takes its payment's
+            r = io.read_remittances(path, payments=payments)
+            problems += r.problems
+            remittances.append(r.table)
+        else:
+            r = parse_file(path, kind="remittances")
+            problems += r.problems
+            remittances.append(r.remittances)
     customers = None
     if args.customers:
         cr = io.read_customers(args.customers)
         problems += cr.problems
         customers = cr.table
-    return Inputs(inv.table, payments, remittances, customers, problems)
+    return Inputs(
+        inv.table,
+        payments,
+        pa.concat_tables(remittances) if remittances else None,
+        customers,
+        problems,
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pyarrow as pa
+
 from cashmatch.engine import schema as S
 
 DAY = dt.date(2026, 11, 20)

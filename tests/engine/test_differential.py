@@ -2,12 +2,13 @@
 
 import numpy as np
 import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from cashmatch.engine import reference as ref
 from cashmatch.engine.candidates import Book, Pairs, amount_relation, reference_hits
 from cashmatch.engine.normalize import invoice_keys, name_key
 from cashmatch.engine.subset import search
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 invoice_id = st.one_of(
     st.builds(lambda y, n: f"INV-{y}-{n:06d}", st.integers(2024, 2026), st.integers(0, 99999)),

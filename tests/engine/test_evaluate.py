@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pytest
+
+from cashmatch.cli import main
 from cashmatch.engine import interchange as io
 from cashmatch.engine import schema as S
 from cashmatch.engine.evaluate import (
@@ -13,8 +15,6 @@ from cashmatch.engine.evaluate import (
     write_truth,
     wrong_postings,
 )
-
-from cashmatch.cli import main
 
 # payment -> (scenario, invoices, applied amounts in cents)
 TRUTH = {

@@ -1,6 +1,7 @@
 """The Ray executor gives byte-identical outputs to the in-process one (a real local Ray)."""
 
 import pytest
+
 from cashmatch.engine import interchange as io
 from cashmatch.engine.executors import Executor, LocalExecutor, RayExecutor
 from cashmatch.engine.matcher import match

@@ -1,4 +1,5 @@
 import pyarrow.csv as pacsv
+
 from cashmatch.engine import interchange as io
 from cashmatch.engine import schema as S
 

@@ -1,12 +1,13 @@
 
 import pyarrow as pa
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from cashmatch.engine import schema as S
 from cashmatch.engine.matcher import match
 from cashmatch.engine.policy import Policy
 from cashmatch.engine.result import check_invariants
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from .daybuilder import customers, invoices, outcome, payments
 
@@ -196,3 +197,13 @@ def test_partitioned_matching_keeps_invariants(parts):
     check_invariants(pays, split.allocations, split.exceptions)
     assert outcome(split) == outcome(whole)
     assert split.summary.auto_applied == 3
+
+
+def test_an_empty_ledger_leaves_every_credit_to_a_person():
+    pays = payments([("P1", 100, "ACME", "INV-1"), ("P2", 200, "", None)])
+    r = match(invoices=S.empty(S.INVOICES), payments=pays)
+    assert r.allocations.num_rows == 0
+    assert sorted(r.exceptions.column("payment_id").to_pylist()) == ["P1", "P2"]
+    assert r.exceptions.column("unapplied_amount").to_pylist() == [100, 200]
+    none = match(invoices=INVOICES, payments=S.empty(S.PAYMENTS))
+    assert none.summary.payments == 0 and none.exceptions.num_rows == 0

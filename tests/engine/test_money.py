@@ -3,6 +3,9 @@ from decimal import Decimal
 import numpy as np
 import pyarrow as pa
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from cashmatch.engine.errors import InvalidInput
 from cashmatch.engine.money import (
     exponent,
@@ -11,8 +14,6 @@ from cashmatch.engine.money import (
     parse_minor_array,
     to_minor,
 )
-from hypothesis import given
-from hypothesis import strategies as st
 
 
 def test_exponents_follow_iso_4217():

@@ -1,0 +1,207 @@
+"""Load benchmark of the gRPC service on loopback (reports; asserts nothing).
+
+    python benchmarks/bench_grpc.py [--clients 8] [--calls 200] [--invoices 10000]
+    pytest benchmarks/bench_grpc.py --benchmark-enable -s
+
+Starts the real server (subprocess, SQLite ledger in a temp dir), loads a 10k-invoice ledger,
+then measures with concurrent grpc.aio clients:
+
+- Match with 100 payments against the server's ledger (``use_ledger``), and with the 10k
+  invoices carried in each request;
+- SubmitStatement of a 10k-transaction file (each call a new file: parse, match, store).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "server"))
+
+from server_harness import AUTH, ServerProcess, big_statement, write_tokens  # noqa: E402
+
+from cashmatch.server.pb import cash_application_pb2 as pb  # noqa: E402
+from cashmatch.server.pb import cash_application_pb2_grpc as pb_grpc  # noqa: E402
+
+
+def _invoices(n: int) -> list[pb.Invoice]:
+    return [
+        pb.Invoice(
+            invoice_id=f"INV-{i:06d}",
+            customer_id=f"C{i % 1000:04d}",
+            customer_name=f"Customer {i % 1000}",
+            amount=f"{100 + i % 9000}.{i % 100:02d}",
+            currency="EUR",
+            due_date=f"2026-02-{1 + i % 28:02d}",
+        )
+        for i in range(n)
+    ]
+
+
+def _payments(n: int, offset: int = 0) -> list[pb.Payment]:
+    return [
+        pb.Payment(
+            payment_id=f"BM-{offset + i:06d}",
+            value_date="2026-01-15",
+            amount=f"{100 + i % 9000}.{i % 100:02d}",
+            currency="EUR",
+            payer_name=f"Customer {i % 1000}",
+            reference=f"INV-{(i * 7) % 10000:06d}",
+        )
+        for i in range(n)
+    ]
+
+
+def _stats(name: str, latencies: list[float], wall: float, unit: int = 1) -> dict[str, float]:
+    lat = sorted(latencies)
+    p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000  # noqa: E731
+    row = {
+        "calls": len(lat),
+        "calls_per_s": len(lat) / wall,
+        "p50_ms": p(0.50),
+        "p99_ms": p(0.99),
+        "mean_ms": statistics.fmean(lat) * 1000,
+        "items_per_s": len(lat) * unit / wall,
+    }
+    print(
+        f"{name:<58} {row['calls']:>5} calls  {row['calls_per_s']:>8.1f} calls/s  "
+        f"p50 {row['p50_ms']:>8.2f} ms  p99 {row['p99_ms']:>8.2f} ms"
+        + (f"  {row['items_per_s']:>9.0f} items/s" if unit > 1 else ""),
+        flush=True,
+    )
+    return row
+
+
+async def _load(addr: str, make_call, clients: int, calls: int) -> tuple[list[float], float]:
+    import grpc
+
+    channels = [
+        grpc.aio.insecure_channel(
+            addr,
+            options=[
+                ("grpc.max_receive_message_length", 256 << 20),
+                ("grpc.max_send_message_length", 256 << 20),
+            ],
+        )
+        for _ in range(clients)
+    ]
+    stubs = [pb_grpc.CashApplicationStub(ch) for ch in channels]
+    latencies: list[float] = []
+
+    async def client(k: int) -> None:
+        for j in range(calls):
+            t0 = time.perf_counter()
+            await make_call(stubs[k], k, j)
+            latencies.append(time.perf_counter() - t0)
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(client(k) for k in range(clients)))
+    wall = time.perf_counter() - t0
+    for ch in channels:
+        await ch.close()
+    return latencies, wall
+
+
+def run(
+    *,
+    clients: int = 8,
+    calls: int = 200,
+    n_invoices: int = 10_000,
+    statement_rows: int = 10_000,
+    statement_calls: int = 4,
+) -> dict[str, dict[str, float]]:
+    results: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        srv = ServerProcess(
+            d / "bench.db", write_tokens(d / "tokens"), "--max-message-mb", "256"
+        ).start()
+        try:
+            stub = srv.stub()
+            invoices = _invoices(n_invoices)
+            stub.UpsertInvoices(
+                iter(
+                    [
+                        pb.UpsertInvoicesRequest(invoices=invoices[i : i + 2000])
+                        for i in range(0, n_invoices, 2000)
+                    ]
+                ),
+                metadata=AUTH,
+            )
+            ledger_req = pb.MatchRequest(payments=_payments(100), use_ledger=True)
+            carried_req = pb.MatchRequest(payments=_payments(100), invoices=invoices)
+
+            async def match_ledger(s, k, j):
+                await s.Match(ledger_req, metadata=AUTH)
+
+            async def match_carried(s, k, j):
+                await s.Match(carried_req, metadata=AUTH)
+
+            files = {}
+
+            async def submit(s, k, j):
+                await s.SubmitStatement(
+                    pb.SubmitStatementRequest(content=files[(k, j)], filename=f"f{k}-{j}.csv"),
+                    metadata=AUTH,
+                )
+
+            asyncio.run(_load(srv.addr, match_ledger, 1, 20))  # warm up (ledger cache)
+            for c in sorted({1, clients}):
+                lat, wall = asyncio.run(_load(srv.addr, match_ledger, c, calls))
+                results[f"match_ledger_c{c}"] = _stats(
+                    f"Match 100 payments vs {n_invoices} ledger invoices, {c} client(s)",
+                    lat,
+                    wall,
+                    100,
+                )
+            lat, wall = asyncio.run(_load(srv.addr, match_carried, 2, 5))
+            results["match_carried_c2"] = _stats(
+                f"Match 100 payments + {n_invoices} invoices in the request, 2 clients",
+                lat,
+                wall,
+                100,
+            )
+            for c in sorted({1, 2}):
+                files.clear()
+                for k in range(c):
+                    for j in range(statement_calls):
+                        files[(k, j)] = big_statement(
+                            statement_rows, prefix=f"S{c}", seed=k * 100 + j
+                        )
+                lat, wall = asyncio.run(_load(srv.addr, submit, c, statement_calls))
+                results[f"submit_c{c}"] = _stats(
+                    f"SubmitStatement {statement_rows}-transaction file, {c} client(s)",
+                    lat,
+                    wall,
+                    statement_rows,
+                )
+        finally:
+            srv.terminate()
+    return results
+
+
+def test_grpc_load(benchmark) -> None:  # pytest-benchmark entry point; reports only
+    results = benchmark.pedantic(lambda: run(calls=100, statement_calls=2), rounds=1, iterations=1)
+    benchmark.extra_info.update({k: v for k, v in results.items()})
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--calls", type=int, default=200, help="Match calls per client")
+    ap.add_argument("--invoices", type=int, default=10_000)
+    ap.add_argument("--statement-rows", type=int, default=10_000)
+    ap.add_argument("--statement-calls", type=int, default=4, help="files per client")
+    a = ap.parse_args()
+    run(
+        clients=a.clients,
+        calls=a.calls,
+        n_invoices=a.invoices,
+        statement_rows=a.statement_rows,
+        statement_calls=a.statement_calls,
+    )

@@ -1,0 +1,734 @@
+"""One partition of a day, matched: the stages in order, for all payments at once.
+
+:class:`DayMatch` runs ``prepare`` (arrays of the payments and the open-invoice book),
+``identify`` (which customer paid), ``candidates`` (exact, fuzzy and amount hits, scored),
+``propose`` (one proposal or exception per payment), ``settle`` (capacity, strongest first;
+below-threshold proposals to a person) and ``build_outputs`` (the allocation and exception
+tables). Timings per stage are kept in ``timings``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from rapidfuzz import fuzz, process
+
+from cashmatch.engine import schema as S
+from cashmatch.engine.allocate import (
+    AMBIGUITY_MARGIN,
+    MAX_CANDIDATES,
+    ExceptionItem,
+    Proposal,
+    adjustment_reason,
+    best_per_payment,
+    ranked_candidates,
+    resolve_full_conflicts,
+    single_rule,
+)
+from cashmatch.engine.candidates import (
+    CURRENCY,
+    DISCOUNT,
+    EXACT,
+    FEE,
+    OVER,
+    PARTIAL,
+    SETTLED,
+    Book,
+    Pairs,
+    amount_hits,
+    amount_relation,
+    fuzzy_hits,
+    reference_hits,
+    unknown_payer_amount_hits,
+)
+from cashmatch.engine.identify import build_index, identify
+from cashmatch.engine.normalize import invoice_keys, name_key
+from cashmatch.engine.policy import Policy
+from cashmatch.engine.scoring import (
+    OTHER,
+    SAME,
+    UNKNOWN,
+    coincidence,
+    pair_confidence,
+    subset_confidence,
+)
+from cashmatch.engine.subset import SubsetSearch
+from cashmatch.engine.subset import search as subset_search
+
+NO_DATE = -(10**6)
+QUOTED_REF = 0.80  # a reference hit at least this strong counts as "the payer quoted it"
+
+
+def _days(col: pa.ChunkedArray, default: int = NO_DATE) -> np.ndarray:
+    return np.asarray(pc.fill_null(pc.cast(col, pa.int32()), default), dtype=np.int64)
+
+
+@dataclass
+class DayMatch:
+    invoices: pa.Table
+    payments: pa.Table
+    remittances: pa.Table | None
+    customers: pa.Table | None
+    policy: Policy
+
+    def __post_init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self.milp_budget = self.policy.subset_time_budget_s
+
+    def subsets(self, amounts: np.ndarray, target: int, **kw: object) -> SubsetSearch:
+        """The subset search, with the day's MILP time budget."""
+        limit = min(self.policy.subset_time_limit_s, self.milp_budget)
+        found = subset_search(amounts, target, time_limit=max(limit, 0.0), **kw)
+        self.milp_budget -= found.milp_seconds
+        return found
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        yield
+        self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - t0
+
+    # ------------------------------------------------------------------ preparation
+    def prepare(self) -> None:
+        inv, pay = self.invoices, self.payments
+        currencies = pc.unique(
+            pa.chunked_array(
+                [inv.column("currency").combine_chunks(), pay.column("currency").combine_chunks()]
+            ).combine_chunks()
+        )
+        self.currency_codes = currencies
+
+        def cur_idx(col: pa.ChunkedArray) -> np.ndarray:
+            return np.asarray(pc.index_in(col, value_set=currencies), dtype=np.int64)
+
+        index = build_index(invoices=inv, customers=self.customers)
+        self.index = index
+        inv_customer = index.lookup(inv.column("customer_id"))
+        due = _days(inv.column("due_date"))
+        issue = _days(inv.column("issue_date"))
+        issue = np.where(issue == NO_DATE, np.where(due == NO_DATE, NO_DATE, due - 30), issue)
+        self.book = Book(
+            ids=inv.column("invoice_id").combine_chunks(),
+            amount=np.asarray(inv.column("amount"), dtype=np.int64),
+            currency=cur_idx(inv.column("currency")),
+            customer=inv_customer,
+            group=index.group_of(inv_customer),
+            issue=issue,
+            due=np.where(due == NO_DATE, issue, due),
+            discount_bp=np.asarray(pc.fill_null(inv.column("discount_bp"), 0), np.int64),
+            discount_days=np.asarray(pc.fill_null(inv.column("discount_days"), 0), np.int64),
+            keys=invoice_keys(inv.column("invoice_id")),
+        )
+        self.n = pay.num_rows
+        self.pay_amount = np.asarray(pay.column("amount"), dtype=np.int64)
+        self.pay_currency = cur_idx(pay.column("currency"))
+        self.pay_date = _days(pay.column("value_date"), 0)
+        cur_list = currencies.to_pylist()
+        fee_by_cur = np.array([self.policy.fee_ceiling(c) for c in cur_list] or [0], np.int64)
+        self.fee_ceiling = fee_by_cur[self.pay_currency] if self.n else np.zeros(0, np.int64)
+
+    def identify_payers(self) -> None:
+        ident = identify(
+            payments=self.payments, index=self.index, name_cutoff=self.policy.payer_name_cutoff
+        )
+        self.ident = ident
+        self.pay_customer = ident.customer
+        self.pay_group = self.index.group_of(ident.customer)
+
+    def reference_text(self) -> pa.Array:
+        """The remittance text of each payment and its end-to-end id (unless NOTPROVIDED)."""
+        ref = pc.fill_null(self.payments.column("reference").combine_chunks(), "")
+        e2e = pc.fill_null(self.payments.column("end_to_end_id").combine_chunks(), "")
+        e2e = pc.if_else(pc.equal(pc.utf8_upper(e2e), "NOTPROVIDED"), "", e2e)
+        return pc.binary_join_element_wise(ref, e2e, " ")
+
+    # ------------------------------------------------------------------ candidates
+    def candidates(self) -> None:
+        book = self.book
+        with self.stage("candidates_exact"):
+            exact, tokens = reference_hits(self.reference_text(), book)
+            # a payer we could not identify, quoting invoices of exactly one group strongly,
+            # is taken to be that group (the customers of invoices named in the reference)
+            strong = exact.ref >= 0.97
+            if strong.any():
+                sp, sg = exact.pay[strong], book.group[exact.inv[strong]]
+                gmin = np.full(self.n, np.iinfo(np.int64).max)
+                gmax = np.full(self.n, -1)
+                np.minimum.at(gmin, sp, sg)
+                np.maximum.at(gmax, sp, sg)
+                adopt = (self.pay_group < 0) & (gmin == gmax) & (gmax >= 0)
+                self.ref_group = np.where(adopt, gmax, -1)
+            else:
+                self.ref_group = np.full(self.n, -1)
+        with self.stage("candidates_fuzzy"):
+            best_ref = np.zeros(self.n)
+            np.maximum.at(best_ref, exact.pay, exact.ref)
+            group_for_fuzzy = np.where(self.pay_group >= 0, self.pay_group, self.ref_group)
+            fuzzy = fuzzy_hits(
+                tokens, best_ref < 0.97, group_for_fuzzy, book,
+                cutoff=self.policy.fuzzy_reference_cutoff,
+            )
+        with self.stage("candidates_amount"):
+            by_amount = amount_hits(
+                pay_amount=self.pay_amount, pay_currency=self.pay_currency,
+                pay_group=self.pay_group, pay_date=self.pay_date, book=book,
+                fee_ceiling=self.fee_ceiling, grace_days=self.policy.discount_grace_days,
+                allow_discounts=self.policy.allow_discounts,
+            )
+            for_review = unknown_payer_amount_hits(
+                pay_amount=self.pay_amount, pay_currency=self.pay_currency,
+                pay_group=np.where(self.pay_group >= 0, self.pay_group, self.ref_group),
+                book=book,
+            )
+        with self.stage("scoring"):
+            pairs = Pairs.concat([exact, fuzzy, by_amount, for_review])
+            rel, adj = amount_relation(
+                pairs=pairs, pay_amount=self.pay_amount, pay_currency=self.pay_currency,
+                pay_date=self.pay_date, book=book, fee_ceiling=self.fee_ceiling,
+                grace_days=self.policy.discount_grace_days,
+                allow_discounts=self.policy.allow_discounts,
+            )
+            pg = self.pay_group[pairs.pay]
+            ig = book.group[pairs.inv]
+            cust_rel = np.where(pg < 0, UNKNOWN, np.where(pg == ig, SAME, OTHER))
+            cust_rel = self.name_evidence(pairs, cust_rel)
+            self.pairs, self.rel, self.adj = pairs, rel, adj
+            self.conf = pair_confidence(
+                ref=pairs.ref, relation=rel, customer_relation=cust_rel,
+                identity=self.ident.confidence[pairs.pay], chance=self.amount_chance(pairs, rel),
+            )
+            self.cust_rel = cust_rel
+
+    def amount_chance(self, pairs: Pairs, rel: np.ndarray) -> np.ndarray:
+        """Per pair: block size × amount window / amount (see ``scoring.pair_confidence``)."""
+        book = self.book
+        ncur = int(book.currency.max(initial=0)) + 1
+        block = np.where(book.group >= 0, book.group * ncur + book.currency, -1)
+        size = np.bincount(np.maximum(block, 0), minlength=1)
+        n = np.where(block[pairs.inv] >= 0, size[np.maximum(block[pairs.inv], 0)], 1)
+        window = np.where(rel == FEE, self.fee_ceiling[pairs.pay] + 1, 1)
+        return n * window / np.maximum(self.pay_amount[pairs.pay], 1)
+
+    def name_evidence(self, pairs: Pairs, cust_rel: np.ndarray) -> np.ndarray:
+        """A payer nobody identified whose name resembles the invoice's customer is taken as
+        that customer for this pair (rapidfuzz ``cpdist``, all such pairs at once)."""
+        unknown = np.flatnonzero((cust_rel == UNKNOWN) & (self.book.customer[pairs.inv] >= 0))
+        if len(unknown) == 0:
+            return cust_rel
+        payer = name_key(self.payments.column("payer_name").combine_chunks())
+        names = self.index.names_by_customer
+        a = pc.take(payer, pa.array(pairs.pay[unknown])).to_pylist()
+        b = pc.take(names, pa.array(self.book.customer[pairs.inv[unknown]])).to_pylist()
+        score = process.cpdist(a, b, scorer=fuzz.WRatio, workers=-1)
+        out = cust_rel.copy()
+        out[unknown[score >= self.policy.payer_name_cutoff]] = SAME
+        return out
+
+    # ------------------------------------------------------------------ proposals
+    def run(self) -> tuple[pa.Table, pa.Table]:
+        with self.stage("prepare"):
+            self.prepare()
+        if self.n == 0:
+            return S.empty(S.ALLOCATIONS), S.empty(S.EXCEPTIONS)
+        with self.stage("identify"):
+            self.identify_payers()
+        self.candidates()
+        with self.stage("allocate"):
+            proposals, exceptions = self.propose()
+            allocations, more = self.settle(proposals)
+            exceptions.extend(more)
+        with self.stage("output"):
+            return self.build_outputs(allocations, exceptions)
+
+    def propose(self) -> tuple[list[Proposal], list[ExceptionItem]]:
+        pairs, conf, rel = self.pairs, self.conf, self.rel
+        threshold = self.policy.auto_apply_threshold
+        full = np.isin(rel, (EXACT, FEE, DISCOUNT))
+        best, best_c, second_c = self.best_full_settlement(full)
+        self.order, self.starts = ranked_candidates(pairs.pay, pairs.inv, conf, self.n)
+
+        quoted = (pairs.ref >= QUOTED_REF) & (self.cust_rel != OTHER)
+        n_quoted = np.bincount(pairs.pay[quoted], minlength=self.n)
+        has_remit = self.remittance_lines()
+        clear_single = (best >= 0) & (best_c >= threshold) & (
+            second_c < best_c - AMBIGUITY_MARGIN
+        )
+        # a reference quoting one invoice contradicts an amount-only match on another
+        quoted_ref = np.zeros(self.n)
+        np.maximum.at(quoted_ref, pairs.pay[quoted], pairs.ref[quoted])
+        best_ref = pairs.ref[np.maximum(best, 0)] if len(pairs) else np.zeros(self.n)
+        clear_single &= best_ref >= quoted_ref - 0.15
+        # an amount-only match must be the only way the customer's open items make the amount
+        alternatives = np.zeros(self.n, dtype=bool)
+        for p in np.flatnonzero(clear_single & (best_ref <= 0)):
+            alternatives[p] = self.amount_alternatives(int(p), int(best[p]))
+        clear_single &= ~alternatives
+        # a payment quoting several invoices is a subset question unless one quoted invoice
+        # alone is settled by a strong reference
+        multi = (n_quoted >= 2) & ~(clear_single & (best_ref >= 0.97))
+        chosen = np.where(clear_single & ~has_remit & ~multi, best, -1)
+        chosen, lost = resolve_full_conflicts(
+            chosen, pairs.pay, pairs.inv, conf, full & (conf >= threshold)
+        )
+        proposals: list[Proposal] = []
+        exceptions: list[ExceptionItem] = []
+        for p in np.flatnonzero(chosen >= 0):
+            k = chosen[p]
+            proposals.append(self.single_proposal(int(p), int(k)))
+        for p in np.flatnonzero(lost):
+            exceptions.append(self.exception(int(p), S.DUPLICATE,
+                                             "Another payment settles the invoice this payment "
+                                             "names; check for a duplicate payment."))
+        rest = np.flatnonzero((chosen < 0) & ~lost)
+        for p in rest:
+            p = int(p)
+            prop = None
+            if has_remit[p]:
+                prop = self.remittance_proposal(p)
+            if prop is None and n_quoted[p] >= 2:
+                prop = self.subset_proposal(p, quoted_only=True)
+                if prop is None and clear_single[p]:
+                    prop = self.single_proposal(p, int(best[p]))
+            quotes = quoted_ref[p] >= QUOTED_REF
+            if prop is None and (best[p] < 0 or quotes) and self.pay_group[p] >= 0:
+                # the quoted invoice plus others of the customer, or the amount alone
+                prop = self.subset_proposal(p, quoted_only=False)
+            if prop is None and (best[p] < 0 or quotes):
+                prop = self.partial_proposal(p)
+            if isinstance(prop, ExceptionItem):
+                exceptions.append(prop)
+            elif prop is not None:
+                proposals.append(prop)
+            elif alternatives[p]:
+                exceptions.append(self.exception(
+                    p, S.AMBIGUOUS, "The amount equals an open invoice of this customer but "
+                    "also other open items or pairs of them, and the reference names none."))
+            else:
+                exceptions.append(self.no_match_exception(p, best[p], best_c[p], second_c[p]))
+        return proposals, exceptions
+
+    def best_full_settlement(self, full: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per payment: the best pair that settles an invoice in full (-1: none), its confidence,
+        and the confidence of the runner-up that could make it ambiguous.
+
+        A pair with reference evidence outranks any pair resting on the amount alone, so the
+        runner-up that counts is one of the same kind.
+        """
+        pairs, conf = self.pairs, self.conf
+        f_idx = np.flatnonzero(full)
+        if len(f_idx) == 0:
+            return np.full(self.n, -1), np.zeros(self.n), np.zeros(self.n)
+        has_ref = pairs.ref[f_idx] > 0
+        best, second, _, _ = best_per_payment(
+            pairs.pay[f_idx], pairs.inv[f_idx], conf[f_idx] + has_ref, self.n
+        )
+        b, s = np.maximum(best, 0), np.maximum(second, 0)
+        best_c = np.where(best >= 0, conf[f_idx][b], 0.0)
+        same_kind = (best >= 0) & (second >= 0) & (has_ref[b] == has_ref[s])
+        second_c = np.where(same_kind, conf[f_idx][s], 0.0)
+        return np.where(best >= 0, f_idx[b], -1), best_c, second_c
+
+    def amount_alternatives(self, p: int, k: int) -> bool:
+        """Does another single invoice or pair of the customer's open items fit the amount?"""
+        book = self.book
+        block = self.blocks.get((int(self.pay_group[p]), int(self.pay_currency[p])))
+        if block is None or len(block) < 2:
+            return False
+        fee = int(self.fee_ceiling[p]) if self.rel[k] == FEE else 0
+        found = self.subsets(book.amount[block], int(self.pay_amount[p]), tolerance=fee,
+                             max_size=2)
+        return len(found.solutions) > 1
+
+    @property
+    def blocks(self) -> dict[tuple[int, int], np.ndarray]:
+        """Open invoices by (customer group, currency), built once."""
+        if not hasattr(self, "_blocks"):
+            book = self.book
+            ok = np.flatnonzero((book.group >= 0) & (book.amount > 0))
+            order = ok[np.lexsort((book.currency[ok], book.group[ok]))]
+            keys = np.stack([book.group[order], book.currency[order]], axis=1)
+            change = np.ones(len(order), bool)
+            change[1:] = (keys[1:] != keys[:-1]).any(axis=1)
+            starts = np.flatnonzero(change)
+            ends = np.append(starts[1:], len(order))
+            self._blocks = {(int(keys[s, 0]), int(keys[s, 1])): order[s:e]
+                            for s, e in zip(starts, ends, strict=True)}
+        return self._blocks
+
+    # -- single
+    def single_proposal(self, p: int, k: int) -> Proposal:
+        pairs = self.pairs
+        inv = int(pairs.inv[k])
+        rel = int(self.rel[k])
+        adj = int(self.adj[k]) if rel in (FEE, DISCOUNT) else 0
+        return Proposal(
+            pay=p, inv=[inv], applied=[int(self.pay_amount[p])], adjustment=[adj],
+            adjustment_reason=[adjustment_reason(rel)], confidence=float(self.conf[k]),
+            rule=single_rule(float(pairs.ref[k]), bool(pairs.fuzzy[k])),
+        )
+
+    def pair_indices(self, p: int) -> np.ndarray:
+        return self.order[self.starts[p] : self.starts[p + 1]]
+
+    # -- partial / over payment of one quoted invoice
+    def partial_proposal(self, p: int) -> Proposal | ExceptionItem | None:
+        ks = self.pair_indices(p)
+        ks = ks[np.isin(self.rel[ks], (PARTIAL, OVER, SETTLED, CURRENCY))
+                & (self.pairs.ref[ks] >= QUOTED_REF)]
+        if len(ks) == 0:
+            return None
+        k = int(ks[0])
+        inv, rel = int(self.pairs.inv[k]), int(self.rel[k])
+        name = self.book.ids[inv].as_py()
+        if rel == SETTLED:
+            return self.exception(p, S.DUPLICATE, f"Invoice {name} is already settled; this "
+                                  "payment may be a duplicate.", ks)
+        if rel == CURRENCY:
+            return self.exception(p, S.CURRENCY_MISMATCH, f"The reference names {name}, which "
+                                  "is invoiced in another currency.", ks)
+        if len(ks) > 1 and self.conf[ks[1]] >= self.conf[k] - AMBIGUITY_MARGIN:
+            return None
+        rivals = self.pair_indices(p)
+        rivals = rivals[np.isin(self.rel[rivals], (EXACT, FEE, DISCOUNT))
+                        & (self.pairs.ref[rivals] > 0)]
+        if len(rivals):  # another invoice, named less surely, that the amount settles in full
+            return self.exception(
+                p, S.AMBIGUOUS, f"The reference names {name} but the amount settles "
+                f"{self.book.ids[int(self.pairs.inv[rivals[0]])].as_py()} in full, whose number "
+                "resembles the reference too; choose the right one.",
+                np.concatenate([[k], rivals]))
+        amount, open_ = int(self.pay_amount[p]), int(self.book.amount[inv])
+        if rel == PARTIAL:
+            return Proposal(p, [inv], [amount], [0], [None], float(self.conf[k]),
+                            "partial_reference",
+                            detail=f"Partial payment of {name}; the rest stays open.")
+        return Proposal(p, [inv], [open_], [0], [None], float(self.conf[k]), "partial_reference",
+                        unapplied_reason=S.OVERPAYMENT,
+                        detail=f"Pays more than {name} is open for; the excess is unapplied.")
+
+    # -- several invoices for one payment
+    def subset_proposal(self, p: int, *, quoted_only: bool) -> Proposal | ExceptionItem | None:
+        book, pairs = self.book, self.pairs
+        ks = self.pair_indices(p)
+        group = self.pay_group[p] if self.pay_group[p] >= 0 else self.ref_group[p]
+        quoted = np.unique(pairs.inv[ks[pairs.ref[ks] >= QUOTED_REF]])
+        if group < 0:
+            groups = np.unique(book.group[quoted])
+            if len(groups) != 1 or groups[0] < 0:
+                return None
+            group = groups[0]
+        quoted = quoted[(book.group[quoted] == group)
+                        & (book.currency[quoted] == self.pay_currency[p])]
+        amount, fee = int(self.pay_amount[p]), int(self.fee_ceiling[p])
+        opens = book.amount
+        identity = float(self.ident.confidence[p]) if self.pay_group[p] >= 0 else 0.9
+        if quoted_only and len(quoted) >= 2:
+            total = int(opens[quoted].sum())
+            if 0 <= total - amount <= fee:
+                return self.subset_allocation(p, quoted, amount, quoted_share=1.0,
+                                              exact=total == amount, identity=1.0,
+                                              exhaustive=True, rule="subset_reference")
+            found = self.subsets(opens[quoted], amount, tolerance=fee,
+                                 max_size=len(quoted), min_size=2)
+            if found.unique is not None:
+                chosen = quoted[list(found.unique)]
+                return self.subset_allocation(p, chosen, amount, quoted_share=1.0,
+                                              exact=found.exact, identity=1.0,
+                                              exhaustive=found.exhaustive,
+                                              rule="subset_reference")
+            if found.solutions:
+                return self.ambiguous(p, [quoted[list(s)] for s in found.solutions])
+            if total < amount:  # quoted ones plus some unquoted of the same customer
+                return self.fill_subset(p, group, quoted, amount, fee, identity)
+            return None
+        # amount alone (plus any quoted ones as fixed members)
+        return self.fill_subset(p, group, quoted, amount, fee, identity)
+
+    def fill_subset(self, p: int, group: int, fixed: np.ndarray, amount: int, fee: int,
+                    identity: float) -> Proposal | ExceptionItem | None:
+        book = self.book
+        block = self.blocks.get((int(group), int(self.pay_currency[p])), np.zeros(0, np.int64))
+        block = block[~np.isin(block, fixed)]
+        rest = amount - int(book.amount[fixed].sum())
+        if rest <= 0 or len(block) == 0:
+            return None
+        max_size = max(self.policy.max_subset_size - len(fixed), 1)
+        found = self.subsets(book.amount[block], rest, tolerance=fee, max_size=max_size,
+                             min_size=1 if len(fixed) else 2, due_order=book.due[block])
+        if found.unique is not None:
+            chosen = np.concatenate([fixed, block[list(found.unique)]])
+            share = len(fixed) / len(chosen)
+            # Occam: a fit by chance as small as the one found
+            chance = coincidence(block_size=len(block), max_size=len(found.unique),
+                                 target=rest, tolerance=0 if found.exact else fee)
+            return self.subset_allocation(p, chosen, amount, quoted_share=share,
+                                          exact=found.exact, identity=identity,
+                                          exhaustive=found.exhaustive, chance=chance,
+                                          rule="subset_reference" if len(fixed) else
+                                          "subset_amount")
+        if found.solutions:
+            return self.ambiguous(p, [np.concatenate([fixed, block[list(s)]])
+                                      for s in found.solutions])
+        return None
+
+    def subset_allocation(self, p: int, invs: np.ndarray, amount: int, *, quoted_share: float,
+                          exact: bool, identity: float, exhaustive: bool, rule: str,
+                          chance: float = 0.0) -> Proposal:
+        invs = invs[np.lexsort((invs, self.book.due[invs]))]
+        opens = self.book.amount[invs].astype(np.int64)
+        short = int(opens.sum()) - amount  # a bank fee, taken on the last invoice
+        applied = opens.copy()
+        adj = np.zeros(len(invs), dtype=np.int64)
+        if short > 0:
+            applied[-1] -= short
+            adj[-1] = short
+        conf = subset_confidence(quoted_share=quoted_share, exact=exact, identity=identity,
+                                 exhaustive=exhaustive, chance=chance)
+        return Proposal(p, invs.tolist(), applied.tolist(), adj.tolist(),
+                        [S.BANK_FEE if a else None for a in adj], conf, rule)
+
+    def ambiguous(self, p: int, solutions: list[np.ndarray]) -> ExceptionItem:
+        # customers mostly pay their oldest items first: the older set is offered first
+        solutions = sorted(solutions, key=lambda s: (float(self.book.due[s].mean()), len(s)))
+        names = [" + ".join(self.book.ids.take(pa.array(s)).to_pylist()) for s in solutions]
+        cands: list[int] = []
+        for s in solutions:
+            cands.extend(int(i) for i in s if int(i) not in cands)
+        return ExceptionItem(p, S.AMBIGUOUS,
+                          f"The amount fits more than one set of open invoices: {names[0]} or "
+                          f"{names[1]}; choose the right one.", cands,
+                          [0.5] * len(cands))
+
+    # -- remittance advice
+    def remittance_lines(self) -> np.ndarray:
+        has = np.zeros(self.n, dtype=bool)
+        self.remit_of = {}
+        rem = self.remittances
+        if rem is None or rem.num_rows == 0:
+            return has
+        pid = pc.index_in(rem.column("payment_id"), value_set=self.payments.column("payment_id"))
+        e2e = pc.index_in(rem.column("end_to_end_id"),
+                          value_set=self.payments.column("end_to_end_id"))
+        line_pay = np.asarray(pc.fill_null(pc.coalesce(pid, e2e), -1), dtype=np.int64)
+        linked = np.flatnonzero(line_pay >= 0)
+        if len(linked) == 0:
+            return has
+        rem = rem.take(pa.array(linked))
+        line_pay = line_pay[linked]
+        has[line_pay] = True
+        hits, tokens = reference_hits(rem.column("invoice_ref").combine_chunks(), self.book)
+        line_group = self.pay_group[line_pay]
+        fz = fuzzy_hits(tokens, np.ones(len(line_pay), bool), line_group, self.book,
+                        cutoff=self.policy.fuzzy_reference_cutoff)
+        lp = Pairs.concat([hits, fz])
+        same = np.where(line_group[lp.pay] >= 0, self.book.group[lp.inv] == line_group[lp.pay],
+                        True)
+        settles = (
+            np.asarray(rem.column("paid_amount"), np.int64)[lp.pay]
+            + np.asarray(pc.fill_null(rem.column("discount_amount"), 0), np.int64)[lp.pay]
+            + np.asarray(pc.fill_null(rem.column("deduction_amount"), 0), np.int64)[lp.pay]
+        ) == self.book.amount[lp.inv]
+        score = lp.ref * np.where(same, 1.0, 0.5) * np.where(settles, 1.0, 0.9)
+        best, second, best_s, second_s = best_per_payment(lp.pay, lp.inv, score, len(line_pay))
+        line_inv = np.where(best >= 0, lp.inv[np.maximum(best, 0)], -1)
+        ambiguous = (best >= 0) & (second_s >= best_s - 0.02) & (second >= 0)
+        line_inv[ambiguous] = -1
+        self.remit = {
+            "pay": line_pay,
+            "inv": line_inv,
+            "strength": best_s,
+            "paid": np.asarray(rem.column("paid_amount"), np.int64),
+            "discount": np.asarray(pc.fill_null(rem.column("discount_amount"), 0), np.int64),
+            "deduction": np.asarray(pc.fill_null(rem.column("deduction_amount"), 0), np.int64),
+            "reason": rem.column("reason_code").to_pylist(),
+            "ref": rem.column("invoice_ref").to_pylist(),
+        }
+        order = np.argsort(line_pay, kind="stable")
+        starts = np.searchsorted(line_pay[order], np.arange(self.n + 1))
+        self.remit_order, self.remit_starts = order, starts
+        return has
+
+    def remittance_proposal(self, p: int) -> Proposal | ExceptionItem:
+        r = self.remit
+        lines = self.remit_order[self.remit_starts[p] : self.remit_starts[p + 1]]
+        amount = int(self.pay_amount[p])
+        unresolved = [r["ref"][i] for i in lines if r["inv"][i] < 0]
+        cands = [int(r["inv"][i]) for i in lines if r["inv"][i] >= 0]
+        if unresolved:
+            return self.exception(
+                p, S.NO_CANDIDATE,
+                f"The remittance advice names {', '.join(map(str, unresolved[:3]))}, "
+                "which match no open invoice.", np.array([], np.int64), extra=cands)
+        paid = int(r["paid"][lines].sum())
+        if paid > amount:
+            return self.exception(
+                p, S.SHORT_PAY,
+                f"The remittance advice applies {paid} but the payment is {amount} "
+                "(minor units); the payer paid less than advised.", np.array([], np.int64),
+                extra=cands)
+        invs, applied, adj, reasons = [], [], [], []
+        for i in lines:
+            inv = int(r["inv"][i])
+            disc, ded = int(r["discount"][i]), int(r["deduction"][i])
+            reason = None
+            if ded:
+                reason = f"{S.DEDUCTION}:{r['reason'][i] or 'UNSPECIFIED'}"
+            elif disc:
+                reason = S.DISCOUNT
+            invs.append(inv)
+            applied.append(int(r["paid"][i]))
+            adj.append(disc + ded)
+            reasons.append(reason)
+        conf = 0.985 if r["strength"][lines].min() >= 0.97 else 0.93
+        prop = Proposal(p, invs, applied, adj, reasons, conf, "remittance")
+        if paid < amount:
+            prop.unapplied_reason = S.OVERPAYMENT
+            prop.detail = (
+                "The remittance advice accounts for less than the payment; the rest is unapplied."
+            )
+        return prop
+
+    # ------------------------------------------------------------------ exceptions
+    def exception(self, p: int, reason: str, detail: str, ks: np.ndarray | None = None,
+                  extra: list[int] | None = None) -> ExceptionItem:
+        ks = self.pair_indices(p) if ks is None else ks
+        cands = list(extra or [])
+        scores = [0.5] * len(cands)
+        for k in ks:
+            inv = int(self.pairs.inv[k])
+            if inv not in cands:
+                cands.append(inv)
+                scores.append(float(self.conf[k]))
+        return ExceptionItem(p, reason, detail, cands[:MAX_CANDIDATES], scores[:MAX_CANDIDATES])
+
+    def no_match_exception(self, p: int, best: int, best_c: float, second_c: float
+                           ) -> ExceptionItem:
+        ks = self.pair_indices(p)
+        if len(ks) == 0:
+            if self.pay_group[p] < 0 and self.ref_group[p] < 0:
+                return self.exception(p, S.UNKNOWN_PAYER,
+                                      "The payer is not a known customer and the reference "
+                                      "names no open invoice.")
+            return self.exception(p, S.NO_CANDIDATE, "The payer is known but no open invoice "
+                                  "fits the reference or the amount.")
+        top = ks[0]
+        name = self.book.ids[int(self.pairs.inv[top])].as_py()
+        if best >= 0 and second_c >= best_c - AMBIGUITY_MARGIN and best_c >= 0.5:
+            return self.exception(p, S.AMBIGUOUS, "Several open invoices fit this payment "
+                                  "equally well; choose the right one.")
+        if self.pay_group[p] < 0 and self.pairs.ref[top] <= 0:
+            return self.exception(p, S.UNKNOWN_PAYER, f"Unknown payer; the amount equals "
+                                  f"{name}, but nothing else links them.")
+        return self.exception(p, S.LOW_CONFIDENCE, f"Best candidate {name} (confidence "
+                              f"{self.conf[top]:.2f}) is below the auto-apply threshold.")
+
+    # ------------------------------------------------------------------ settle
+    def settle(self, proposals: list[Proposal]) -> tuple[list[Proposal], list[ExceptionItem]]:
+        """Capacity check, strongest first; below-threshold proposals become exceptions."""
+        threshold = self.policy.auto_apply_threshold
+        allowed = self.policy.auto_apply_rules
+        capacity = self.book.amount.astype(np.int64).copy()
+        pay_ids = self.payments.column("payment_id")
+        proposals.sort(key=lambda pr: (-pr.confidence, pay_ids[pr.pay].as_py()))
+        accepted: list[Proposal] = []
+        exceptions: list[ExceptionItem] = []
+        for pr in proposals:
+            invs = np.array(pr.inv, dtype=np.int64)
+            need = np.array(pr.applied, np.int64) + np.array(pr.adjustment, np.int64)
+            if pr.confidence < threshold or pr.rule not in allowed:
+                names = ", ".join(self.book.ids.take(pa.array(invs)).to_pylist())
+                exceptions.append(ExceptionItem(
+                    pr.pay, S.LOW_CONFIDENCE,
+                    f"Proposed {names} ({pr.rule}, confidence {pr.confidence:.2f}) is below "
+                    "the auto-apply threshold; confirm or choose another.",
+                    invs.tolist(), [pr.confidence] * len(invs)))
+                continue
+            if (capacity[invs] < need).any():
+                exceptions.append(self.exception(
+                    pr.pay, S.DUPLICATE, "An invoice this payment settles is already settled "
+                    "by another payment; check for a duplicate payment.", extra=invs.tolist()))
+                continue
+            np.subtract.at(capacity, invs, need)
+            accepted.append(pr)
+        return accepted, exceptions
+
+    # ------------------------------------------------------------------ outputs
+    def build_outputs(self, proposals: list[Proposal], exceptions: list[ExceptionItem]
+                      ) -> tuple[pa.Table, pa.Table]:
+        pay_ids = self.payments.column("payment_id").combine_chunks()
+        cur = self.payments.column("currency").combine_chunks()
+        lens = np.array([len(pr.inv) for pr in proposals], dtype=np.int64)
+        a_pay = np.repeat(np.array([pr.pay for pr in proposals], np.int64), lens)
+        a_inv = np.array([i for pr in proposals for i in pr.inv], np.int64)
+        a_applied = np.array([x for pr in proposals for x in pr.applied], np.int64)
+        a_adj = np.array([x for pr in proposals for x in pr.adjustment], np.int64)
+        a_reason = [x for pr in proposals for x in pr.adjustment_reason]
+        a_conf = np.repeat(np.array([pr.confidence for pr in proposals]), lens)
+        a_rule = np.repeat(np.array([pr.rule for pr in proposals], dtype=object), lens)
+        # what stays open after each application, in value-date then payment-id order
+        date = self.pay_date[a_pay]
+        pid_rank = np.asarray(pc.rank(pay_ids, sort_keys="ascending"), np.int64)
+        order = np.lexsort((pid_rank[a_pay], date, a_inv))
+        used = (a_applied + a_adj)[order]
+        inv_sorted = a_inv[order]
+        csum = np.cumsum(used)
+        first = np.ones(len(order), bool)
+        first[1:] = inv_sorted[1:] != inv_sorted[:-1]
+        base = np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))
+        before = np.where(base > 0, csum[np.maximum(base - 1, 0)], 0)
+        running = csum - before
+        open_after = np.empty(len(order), np.int64)
+        open_after[order] = self.book.amount[inv_sorted] - running
+        allocations = pa.table(
+            {
+                "payment_id": pay_ids.take(pa.array(a_pay)),
+                "invoice_id": self.book.ids.take(pa.array(a_inv)),
+                "applied_amount": pa.array(a_applied, pa.int64()),
+                "adjustment_amount": pa.array(a_adj, pa.int64()),
+                "adjustment_reason": pa.array(a_reason, pa.string()),
+                "invoice_open_after": pa.array(open_after, pa.int64()),
+                "confidence": pa.array(np.round(a_conf, 4), pa.float64()),
+                "rule": pa.array(a_rule.tolist(), pa.string()),
+                "currency": cur.take(pa.array(a_pay)),
+            },
+            schema=S.ALLOCATIONS,
+        )
+        # remainders of partly applied payments
+        applied_by_pay = np.bincount(a_pay, weights=a_applied, minlength=self.n).astype(np.int64)
+        for pr in proposals:
+            rest = int(self.pay_amount[pr.pay]) - int(applied_by_pay[pr.pay])
+            if rest:
+                exceptions.append(ExceptionItem(
+                    pr.pay, pr.unapplied_reason or S.OVERPAYMENT,
+                    pr.detail or "Part of the payment is not applied to any invoice.",
+                    list(pr.inv), [pr.confidence] * len(pr.inv)))
+        e_pay = np.array([e.pay for e in exceptions], np.int64)
+        applied_e = applied_by_pay[e_pay] if len(e_pay) else np.zeros(0, np.int64)
+        unapplied = self.pay_amount[e_pay] - applied_e if len(e_pay) else np.zeros(0, np.int64)
+        ids = self.book.ids
+        cand_ids = [ids.take(pa.array(e.candidates, pa.int64())).to_pylist() for e in exceptions]
+        grp_cust = self.pay_customer[e_pay] if len(e_pay) else np.zeros(0, np.int64)
+        cust_ids = self.index.ids.take(pa.array(np.maximum(grp_cust, 0))) if len(
+            self.index.ids) and len(e_pay) else pa.nulls(len(e_pay), pa.string())
+        cust_ids = pc.if_else(pa.array(grp_cust >= 0), cust_ids, None) if len(e_pay) else cust_ids
+        exc = pa.table(
+            {
+                "payment_id": pay_ids.take(pa.array(e_pay)),
+                "reason": pa.array([e.reason for e in exceptions], pa.string()),
+                "unapplied_amount": pa.array(unapplied, pa.int64()),
+                "candidates": pa.array(cand_ids, pa.list_(pa.string())),
+                "detail": pa.array([e.detail for e in exceptions], pa.string()),
+                "currency": cur.take(pa.array(e_pay)),
+                "candidate_scores": pa.array([[round(s, 4) for s in e.scores]
+                                              for e in exceptions], pa.list_(pa.float64())),
+                "customer_id": cust_ids,
+            },
+            schema=S.EXCEPTIONS,
+        )
+        return allocations, exc

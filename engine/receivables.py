@@ -1,0 +1,1007 @@
+"""Receivables analytics: open amounts as of any date, aging, DSO/CEI/turnover, payment
+behaviour per account and at-risk accounts with plain-language reasons.
+
+The definitions are the contract's (``spec/interchange.md``, "Receivables analytics"). The
+ledger is read as a history: every invoice issued, every allocation dated by its payment's
+value date, every adjustment dated on its own. All of it is arrays: one sort of the reductions
+by (invoice, day), cumulative sums, and group-bys by integer codes (``np.add.at`` on int64,
+exact). No Python loop per invoice; loops only over signals and currencies.
+
+Definitions this module adds where the contract names a column but not its formula (the
+reference implementation in ``tests/engine/test_receivables_reference.py`` spells out the same):
+
+- an invoice is *settled* on the first day ``d`` (among the days it has reductions) on which
+  ``open(i, d) <= 0``; only invoices with a positive amount are ever settled;
+- payment behaviour of an account over a window ``[lo, hi]`` (this period: ``A-P+1 .. A``,
+  previous: ``A-2P+1 .. A-P``) is amount-weighted over (a) invoices settled in the window,
+  weight = amount, days to pay = settled - issue, days beyond terms = settled - due, and (b)
+  invoices still open and past due at ``hi``, weight = open(i, hi), days = ``hi - issue`` and
+  ``hi - due`` (an unpaid overdue invoice is late by at least its days past due);
+- deductions: reductions whose reason starts with ``DEDUCTION`` dated in the window (count and
+  non-cash amount);
+- a promise is judged when ``promised_date + grace <= A`` and ``promised_date`` is in the
+  window; it is kept when the invoice (or, without one, the account's cash) was reduced by at
+  least its amount between ``made_on`` and ``promised_date + grace``, or the invoice was no
+  longer open at ``promised_date + grace``.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from cashmatch.engine import schema as S
+from cashmatch.engine.errors import InvalidInput, PolicyError, RowProblem
+
+_EPOCH = date(1970, 1, 1)
+NEVER = np.iinfo(np.int32).max  # a day that never comes
+METRICS = (
+    "days_beyond_terms_change",
+    "recent_days_beyond_terms_change",
+    "days_beyond_terms",
+    "deductions_change",
+    "deductions",
+    "promises_broken",
+    "share_over_60",
+    "share_over_60_change",
+    "share_later_than_usual",
+    "silence_beyond_usual",
+)
+
+
+# ---------------------------------------------------------------- risk model (data)
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    name: str
+    metric: str
+    fires_at: float
+    full_at: float
+    weight: float
+    reason: str
+    group: str = ""  # signals of one group count once: only the strongest scores and speaks
+
+    def __post_init__(self) -> None:
+        if self.metric not in METRICS:
+            raise PolicyError(
+                f"risk signal {self.name!r}: unknown metric {self.metric!r} "
+                f"(one of {', '.join(METRICS)})"
+            )
+        if self.full_at < self.fires_at:
+            raise PolicyError(f"risk signal {self.name!r}: full_at must be >= fires_at")
+        if self.weight < 0:
+            raise PolicyError(f"risk signal {self.name!r}: weight must be >= 0")
+
+
+@dataclass(frozen=True, slots=True)
+class RiskModel:
+    signals: tuple[Signal, ...]
+    at_risk_score: float = 50
+    promise_grace_days: int = 3
+    recent_share: float = 1 / 3  # the recent window is this share of the period (30 of 90 days)
+    usual_margin_days: float = 15  # "later than usual": past due by the usual delay + this
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.at_risk_score <= 100:
+            raise PolicyError("at_risk_score must be within 0..100")
+        if not 0 < self.recent_share <= 1:
+            raise PolicyError("recent_share must be within (0, 1]")
+        if self.promise_grace_days < 0:
+            raise PolicyError("promise_grace_days must be >= 0")
+
+    @classmethod
+    def from_mapping(cls, data: dict) -> RiskModel:
+        table = data.get("receivables", data)
+        try:
+            signals = tuple(Signal(**s) for s in table.get("signals", []))
+        except TypeError as exc:
+            raise PolicyError(f"risk signal: {exc}") from exc
+        return cls(
+            signals=signals,
+            at_risk_score=float(table.get("at_risk_score", 50)),
+            promise_grace_days=int(table.get("promise_grace_days", 3)),
+            recent_share=float(table.get("recent_share", 1 / 3)),
+            usual_margin_days=float(table.get("usual_margin_days", 15)),
+        )
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> RiskModel:
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise PolicyError(f"{path}: cannot read risk model: {exc}") from exc
+        return cls.from_mapping(data)
+
+    @classmethod
+    def default(cls) -> RiskModel:
+        text = resources.files("cashmatch.engine").joinpath("risk.toml").read_text("utf-8")
+        return cls.from_mapping(tomllib.loads(text))
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def day_number(d: date) -> int:
+    return (d - _EPOCH).days
+
+
+def _days(col: pa.ChunkedArray | pa.Array, fill: int | None = None) -> np.ndarray:
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    ints = pc.cast(arr, pa.int32())
+    if fill is not None:
+        ints = pc.fill_null(ints, fill)
+    return np.asarray(ints.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _ints(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    return np.asarray(pc.fill_null(arr, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _flat(col: pa.ChunkedArray | pa.Array) -> pa.Array:
+    if isinstance(col, pa.ChunkedArray):
+        return col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
+    return col
+
+
+def _fixed_width_bytes(arr: pa.Array) -> np.ndarray | None:
+    """The ids of a string array as an (n, L) uint8 matrix, if all have one length L."""
+    if not pa.types.is_string(arr.type) or arr.null_count:
+        return None
+    n = len(arr)
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset : arr.offset + n + 1]
+    if n == 0:
+        return np.zeros((0, 0), np.uint8)
+    width = int(offsets[1] - offsets[0])
+    if width == 0 or int(offsets[-1] - offsets[0]) != width * n:
+        return None
+    if not (np.diff(offsets) == width).all():
+        return None
+    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)
+    return data[offsets[0] : offsets[0] + width * n].reshape(n, width)
+
+
+def _id_keys(keys: pa.Array, values: pa.Array) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """Exact integer codes for two arrays of ids of one fixed width (``INV-00001234``, ...).
+
+    Byte positions that never vary are dropped; the others form a mixed-radix number (each
+    position's base is its byte range). Exact, no hashing; ``None`` when the ids are of mixed
+    widths or the number would not fit in 62 bits.
+    """
+    a, b = _fixed_width_bytes(keys), _fixed_width_bytes(values)
+    if a is None or b is None or (len(a) and len(b) and a.shape[1] != b.shape[1]):
+        return None
+    if len(a) == 0 or len(b) == 0:
+        return None
+    at, bt = np.ascontiguousarray(a.T), np.ascontiguousarray(b.T)  # one row per byte position
+    lo = np.array([min(int(x.min()), int(y.min())) for x, y in zip(at, bt, strict=True)])
+    hi = np.array([max(int(x.max()), int(y.max())) for x, y in zip(at, bt, strict=True)])
+    base = hi - lo + 1
+    if float(np.prod(base.astype(float))) >= 2.0**62:
+        return None
+    ka = np.zeros(len(a), np.int64)
+    kb = np.zeros(len(b), np.int64)
+    for j in np.flatnonzero(base > 1):
+        ka *= base[j]
+        ka += at[j] - np.uint8(lo[j])
+        kb *= base[j]
+        kb += bt[j] - np.uint8(lo[j])
+    return ka, kb, int(np.prod(base))
+
+
+def _lookup(keys: pa.Array, values: pa.Array) -> np.ndarray:
+    """Index of each key's first occurrence in ``values`` (-1 where absent).
+
+    Fixed-width ids (the usual case for invoice and payment numbers) are joined on exact integer
+    codes — a direct-address table when the code space is small, else a sort — which is many
+    times faster than hashing millions of strings; anything else goes to Arrow's hash lookup.
+    """
+    codes = _id_keys(keys, values)
+    if codes is None:
+        idx = pc.index_in(keys, value_set=values)
+        return np.asarray(pc.fill_null(idx, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    kq, kv, space = codes
+    n = len(kv)
+    if space <= max(8 * n, 1 << 20) and space <= 1 << 27:
+        lut = np.full(space, n, np.int64)
+        np.minimum.at(lut, kv, np.arange(n, dtype=np.int64))
+        idx = lut[kq]
+        return np.where(idx < n, idx, -1)
+    order = np.argsort(kv, kind="stable")
+    sk = kv[order]
+    pos = np.minimum(np.searchsorted(sk, kq), n - 1)
+    return np.where(sk[pos] == kq, order[pos], -1)
+
+
+def _gsum(
+    codes: np.ndarray, values: np.ndarray, n: int, mask: np.ndarray | None = None
+) -> np.ndarray:
+    """Exact int64 group sum (``values`` summed per code), optionally under ``mask``.
+
+    ``np.bincount`` sums in float64, so the values are split into a low 24-bit part and the
+    rest; each partial sum stays far below 2**53 (checked), and the parts are recombined as
+    integers. Exact, and several times faster than ``np.add.at``.
+    """
+    if mask is not None:
+        codes, values = codes[mask], values[mask]
+    if len(values) == 0:
+        return np.zeros(n, dtype=np.int64)
+    values = np.asarray(values, dtype=np.int64)
+    low = values & 0xFFFFFF
+    high = values >> 24
+    if len(values) * max(abs(int(high.min())), abs(int(high.max())), 1) >= 2**52:
+        out = np.zeros(n, dtype=np.int64)
+        np.add.at(out, codes, values)
+        return out
+    lo_sum = np.bincount(codes, weights=low, minlength=n)[:n].astype(np.int64)
+    hi_sum = np.bincount(codes, weights=high, minlength=n)[:n].astype(np.int64)
+    return (hi_sum << 24) + lo_sum
+
+
+def _gcount(codes: np.ndarray, n: int, mask: np.ndarray | None = None) -> np.ndarray:
+    if mask is not None:
+        codes = codes[mask]
+    return np.bincount(codes, minlength=n)[:n].astype(np.int64)
+
+
+def _problem_list(source: str, ids: pa.Array, reason: str, limit: int = 20) -> list[RowProblem]:
+    n = len(ids)
+    if n == 0:
+        return []
+    shown = ", ".join(str(x) for x in ids.slice(0, limit).to_pylist())
+    more = f" and {n - limit} more" if n > limit else ""
+    return [RowProblem(source, None, None, f"{n} rows {reason}: {shown}{more}")]
+
+
+# ---------------------------------------------------------------- the ledger as arrays
+
+
+@dataclass(slots=True)
+class Ledger:
+    """Invoices, their reductions sorted by (invoice, day), and promises — as arrays.
+
+    Build once with :func:`build_ledger`, then query any ``as_of``.
+    """
+
+    invoice_id: pa.Array
+    amount: np.ndarray  # int64 minor units (invoiced)
+    issue: np.ndarray  # day numbers
+    due: np.ndarray
+    account: np.ndarray  # account code per invoice (customer x currency)
+    currency_code: np.ndarray  # per invoice, index into `currencies`
+    currencies: pa.Array  # sorted distinct currencies
+    account_customer: pa.Array  # per account code
+    account_currency: np.ndarray  # per account code, index into `currencies`
+    account_name: pa.Array  # per account code (customer name or null)
+    # reductions, sorted by (invoice, day)
+    ev_inv: np.ndarray
+    ev_day: np.ndarray
+    ev_total: np.ndarray  # applied + adjustment (what it takes off the open amount)
+    ev_cash: np.ndarray  # applied cash
+    ev_adj: np.ndarray  # non-cash part
+    ev_reason: np.ndarray  # index into `reasons`, -1 none
+    reasons: pa.Array
+    settled: np.ndarray  # per invoice: settlement day (NEVER if not settled)
+    # promises
+    pr_inv: np.ndarray  # -1 for account-level promises
+    pr_account: np.ndarray
+    pr_amount: np.ndarray
+    pr_date: np.ndarray
+    pr_made: np.ndarray
+    problems: list[RowProblem] = field(default_factory=list)
+    _ev_start: np.ndarray | None = None  # first event index per invoice (len n+1 offsets)
+    _open_cache: dict = field(default_factory=dict)
+
+    @property
+    def n_invoices(self) -> int:
+        return len(self.amount)
+
+    @property
+    def n_accounts(self) -> int:
+        return len(self.account_customer)
+
+    def reduced(self, *, until: int, since: int | None = None) -> np.ndarray:
+        """Per invoice, the sum of its reductions dated ``since <= day <= until`` (exact)."""
+        keep = self.ev_day <= until
+        if since is not None:
+            keep &= self.ev_day >= since
+        return _segment_sum(np.where(keep, self.ev_total, 0), self._ev_start)
+
+    def open_at(self, t: int) -> np.ndarray:
+        """open(i, t): invoiced amount minus reductions dated <= t; 0 if issued after t."""
+        if t not in self._open_cache:
+            if len(self._open_cache) > 8:
+                self._open_cache.clear()
+            self._open_cache[t] = np.where(self.issue <= t, self.amount - self.reduced(until=t), 0)
+        return self._open_cache[t]
+
+
+def _segment_sum(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Sum of ``values[offsets[i]:offsets[i+1]]`` per segment (exact int64)."""
+    csum = np.concatenate([[0], np.cumsum(values, dtype=np.int64)])
+    return csum[offsets[1:]] - csum[offsets[:-1]]
+
+
+def build_ledger(
+    *,
+    invoices: pa.Table,
+    payments: pa.Table,
+    allocations: pa.Table,
+    adjustments: pa.Table | None = None,
+    promises: pa.Table | None = None,
+    customers: pa.Table | None = None,
+    sources: dict[str, str] | None = None,
+) -> Ledger:
+    """Arrays of the history, with the rows that cannot be placed reported as problems.
+
+    Tables are in the schemas of :mod:`cashmatch.engine.schema` (INVOICES with the invoiced
+    amount, PAYMENTS, ALLOCATIONS, ADJUSTMENTS, PROMISES, CUSTOMERS).
+    """
+    src = {
+        "invoices": "invoices",
+        "allocations": "allocations",
+        "adjustments": "adjustments",
+        "promises": "promises",
+        **(sources or {}),
+    }
+    problems: list[RowProblem] = []
+
+    # ---- invoices
+    no_issue = np.asarray(invoices.column("issue_date").is_null(), dtype=bool)
+    if no_issue.any():
+        problems += _problem_list(
+            src["invoices"],
+            _flat(invoices.column("invoice_id")).filter(pa.array(no_issue)),
+            "have no issue_date (a history needs it)",
+        )
+        invoices = invoices.filter(pa.array(~no_issue))
+    inv_id = _flat(invoices.column("invoice_id"))
+    first = _lookup(inv_id, inv_id)
+    dup = first != np.arange(len(inv_id))
+    if dup.any():
+        problems += _problem_list(
+            src["invoices"], inv_id.filter(pa.array(dup)), "repeat an invoice_id (first kept)"
+        )
+        invoices = invoices.filter(pa.array(~dup))
+        inv_id = _flat(invoices.column("invoice_id"))
+    n = len(inv_id)
+    amount = _ints(invoices.column("amount"))
+    issue = _days(invoices.column("issue_date"))
+    due_raw = _days(invoices.column("due_date"), fill=np.iinfo(np.int32).min)
+    due = np.where(due_raw == np.iinfo(np.int32).min, issue, due_raw)
+
+    cur_enc = pc.dictionary_encode(_flat(invoices.column("currency")))
+    cur_dict = cur_enc.dictionary
+    cur_order = np.asarray(pc.sort_indices(cur_dict), dtype=np.int64)
+    cur_rank = np.empty(len(cur_dict), np.int64)
+    cur_rank[cur_order] = np.arange(len(cur_dict))
+    currencies = cur_dict.take(pa.array(cur_order))
+    currency_code = cur_rank[np.asarray(cur_enc.indices.to_numpy(), np.int64)]
+    n_cur = max(len(currencies), 1)
+
+    cus_enc = pc.dictionary_encode(_flat(invoices.column("customer_id")))
+    cus_codes = np.asarray(cus_enc.indices.to_numpy(), np.int64)
+    raw_account = cus_codes * n_cur + currency_code
+    # accounts numbered in (customer_id, currency) order so outputs come out sorted
+    present = np.zeros(len(cus_enc.dictionary) * n_cur, dtype=bool)
+    present[raw_account] = True
+    acc_raw = np.flatnonzero(present)
+    acc_cust = cus_enc.dictionary.take(pa.array(acc_raw // n_cur))
+    acc_cur = acc_raw % n_cur
+    order = np.asarray(
+        pc.sort_indices(
+            pa.table({"c": acc_cust, "k": pa.array(acc_cur)}),
+            sort_keys=[("c", "ascending"), ("k", "ascending")],
+        ),
+        dtype=np.int64,
+    )
+    remap = np.full(len(present), -1, np.int64)
+    remap[acc_raw[order]] = np.arange(len(order))
+    account = remap[raw_account]
+    account_customer = acc_cust.take(pa.array(order))
+    account_currency = acc_cur[order]
+    if customers is not None and customers.num_rows:
+        idx = _lookup(account_customer, _flat(customers.column("customer_id")))
+        names = _flat(customers.column("name"))
+        account_name = pc.take(names, pa.array(np.where(idx >= 0, idx, 0)))
+        account_name = pc.if_else(pa.array(idx >= 0), account_name, pa.scalar(None, pa.string()))
+    else:
+        account_name = pa.nulls(len(order), pa.string())
+
+    # ---- reductions from allocations (dated by their payment)
+    parts_inv, parts_day, parts_cash, parts_adj, parts_reason = [], [], [], [], []
+    reason_names: list[str] = []
+
+    def reason_codes(col: pa.ChunkedArray | pa.Array, keep: np.ndarray) -> np.ndarray:
+        """Reason per row as an index into ``reason_names`` (-1 none); few distinct values."""
+        enc = pc.dictionary_encode(_flat(col))
+        local = []
+        for r in enc.dictionary.to_pylist():
+            r = (r or "").strip()
+            if not r:
+                local.append(-1)
+                continue
+            if r not in reason_names:
+                reason_names.append(r)
+            local.append(reason_names.index(r))
+        table = np.array(local + [-1], dtype=np.int64)
+        idx = np.asarray(pc.fill_null(enc.indices, len(local)).to_numpy(zero_copy_only=False))
+        return table[idx.astype(np.int64)][keep]
+
+    if allocations is not None and allocations.num_rows:
+        a_pay = _lookup(
+            _flat(allocations.column("payment_id")), _flat(payments.column("payment_id"))
+        )
+        a_inv = _lookup(_flat(allocations.column("invoice_id")), inv_id)
+        bad_pay = a_pay < 0
+        bad_inv = (a_inv < 0) & ~bad_pay
+        ok = ~bad_pay & ~bad_inv
+        a_cur = _flat(allocations.column("currency"))
+        if ok.any() and a_cur.null_count < len(a_cur):
+            a_cur_code = _lookup(pc.fill_null(a_cur, ""), currencies)
+            a_cur_code = np.where(np.asarray(a_cur.is_null(), bool), -2, a_cur_code)
+            mismatch = (a_cur_code != -2) & (a_cur_code != currency_code[np.where(ok, a_inv, 0)])
+            mismatch &= ok
+            if mismatch.any():
+                problems += _problem_list(
+                    src["allocations"],
+                    _flat(allocations.column("invoice_id")).filter(pa.array(mismatch)),
+                    "are in another currency than their invoice (left out)",
+                )
+                ok &= ~mismatch
+        problems += _problem_list(
+            src["allocations"],
+            _flat(allocations.column("payment_id")).filter(pa.array(bad_pay)),
+            "name a payment not in the payments file (left out)",
+        )
+        problems += _problem_list(
+            src["allocations"],
+            _flat(allocations.column("invoice_id")).filter(pa.array(bad_inv)),
+            "name an invoice not in the invoices file (left out)",
+        )
+        value_day = _days(payments.column("value_date"))
+        parts_inv.append(a_inv[ok])
+        parts_day.append(value_day[a_pay[ok]])
+        parts_cash.append(_ints(allocations.column("applied_amount"))[ok])
+        parts_adj.append(_ints(allocations.column("adjustment_amount"))[ok])
+        parts_reason.append(reason_codes(allocations.column("adjustment_reason"), ok))
+    if adjustments is not None and adjustments.num_rows:
+        d_inv = _lookup(_flat(adjustments.column("invoice_id")), inv_id)
+        bad = d_inv < 0
+        problems += _problem_list(
+            src["adjustments"],
+            _flat(adjustments.column("invoice_id")).filter(pa.array(bad)),
+            "name an invoice not in the invoices file (left out)",
+        )
+        ok = ~bad
+        parts_inv.append(d_inv[ok])
+        parts_day.append(_days(adjustments.column("date"))[ok])
+        parts_cash.append(np.zeros(int(ok.sum()), np.int64))
+        parts_adj.append(_ints(adjustments.column("amount"))[ok])
+        parts_reason.append(reason_codes(adjustments.column("reason"), ok))
+    if parts_inv:
+        ev_inv = np.concatenate(parts_inv)
+        ev_day = np.concatenate(parts_day)
+        ev_cash = np.concatenate(parts_cash)
+        ev_adj = np.concatenate(parts_adj)
+        ev_reason = np.concatenate(parts_reason)
+    else:
+        ev_inv = ev_day = ev_cash = ev_adj = ev_reason = np.zeros(0, np.int64)
+    reasons = pa.array(reason_names, pa.string())
+    key = ev_inv * (1 << 32) + ev_day
+    # within one (invoice, day) the order of events does not matter: no stable sort needed
+    order = np.argsort(key)
+    ev_inv, ev_day, ev_cash, ev_adj, ev_reason, key = (
+        ev_inv[order],
+        ev_day[order],
+        ev_cash[order],
+        ev_adj[order],
+        ev_reason[order],
+        key[order],
+    )
+    ev_total = ev_cash + ev_adj
+    counts = np.bincount(ev_inv, minlength=n) if len(ev_inv) else np.zeros(n, np.int64)
+    ev_start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+    # settlement day: the first event day at whose end the invoice is no longer open
+    settled = np.full(n, NEVER, np.int64)
+    if len(ev_inv):
+        csum = np.cumsum(ev_total, dtype=np.int64)
+        base = np.concatenate([[0], csum])[ev_start[:-1]]
+        within = csum - base[ev_inv]
+        last_of_day = np.concatenate([key[1:] != key[:-1], [True]])
+        crossing = last_of_day & (within >= amount[ev_inv]) & (amount[ev_inv] > 0)
+        idx = np.flatnonzero(crossing)
+        if len(idx):
+            inv_c = ev_inv[idx]
+            firsts = idx[np.concatenate([[True], inv_c[1:] != inv_c[:-1]])]
+            settled[ev_inv[firsts]] = ev_day[firsts]
+
+    # ---- promises
+    if promises is not None and promises.num_rows:
+        p_inv_id = _flat(promises.column("invoice_id"))
+        p_inv = np.where(
+            np.asarray(p_inv_id.is_null(), bool), -1, _lookup(pc.fill_null(p_inv_id, ""), inv_id)
+        )
+        has_inv = np.asarray(p_inv_id.is_null(), bool) == False  # noqa: E712
+        bad_inv = has_inv & (p_inv < 0)
+        p_cus = _lookup(_flat(promises.column("customer_id")), _flat(cus_enc.dictionary))
+        p_cur = _lookup(_flat(promises.column("currency")), currencies)
+        raw = np.where((p_cus >= 0) & (p_cur >= 0), p_cus * n_cur + np.maximum(p_cur, 0), 0)
+        p_acc = np.where((p_cus >= 0) & (p_cur >= 0), remap[raw], -1)
+        bad_acc = p_acc < 0
+        problems += _problem_list(
+            src["promises"],
+            p_inv_id.filter(pa.array(bad_inv)),
+            "name an invoice not in the invoices file (left out)",
+        )
+        problems += _problem_list(
+            src["promises"],
+            _flat(promises.column("customer_id")).filter(pa.array(bad_acc & ~bad_inv)),
+            "name a customer with no invoices in that currency (left out)",
+        )
+        ok = ~bad_inv & ~bad_acc
+        # an invoice-level promise belongs to the invoice's account
+        p_acc = np.where(p_inv >= 0, account[np.maximum(p_inv, 0)], p_acc)
+        pr_inv, pr_account = p_inv[ok], p_acc[ok]
+        pr_amount = _ints(promises.column("amount"))[ok]
+        pr_date = _days(promises.column("promised_date"))[ok]
+        pr_made = _days(promises.column("made_on"), fill=-(1 << 30))[ok]
+    else:
+        pr_inv = pr_account = pr_amount = pr_date = pr_made = np.zeros(0, np.int64)
+
+    return Ledger(
+        invoice_id=inv_id,
+        amount=amount,
+        issue=issue,
+        due=due,
+        account=account,
+        currency_code=currency_code,
+        currencies=currencies,
+        account_customer=account_customer,
+        account_currency=account_currency,
+        account_name=account_name,
+        ev_inv=ev_inv,
+        ev_day=ev_day,
+        ev_total=ev_total,
+        ev_cash=ev_cash,
+        ev_adj=ev_adj,
+        ev_reason=ev_reason,
+        reasons=reasons,
+        settled=settled,
+        pr_inv=pr_inv,
+        pr_account=pr_account,
+        pr_amount=pr_amount,
+        pr_date=pr_date,
+        pr_made=pr_made,
+        problems=problems,
+        _ev_start=ev_start,
+    )
+
+
+# ---------------------------------------------------------------- analytics
+
+
+@dataclass(slots=True)
+class Receivables:
+    """Everything ``cashmatch ar`` writes, as Arrow tables (money in int64 minor units)."""
+
+    as_of: date
+    period_days: int
+    aging: pa.Table  # schema.AGING
+    metrics: pa.Table  # schema.RECEIVABLES_METRICS
+    accounts: pa.Table  # schema.ACCOUNTS
+    deductions: pa.Table  # schema.DEDUCTIONS_BY_REASON
+    problems: list[RowProblem] = field(default_factory=list)
+
+
+def bucket_of(days_past_due: np.ndarray) -> np.ndarray:
+    """Aging bucket index (0 current, 1 1_30, 2 31_60, 3 61_90, 4 90_plus)."""
+    return np.searchsorted(np.array([0, 30, 60, 90]), days_past_due, side="left")
+
+
+def _ratio(num: float, den: float, scale: float = 1.0) -> float | None:
+    return None if den == 0 else num / den * scale
+
+
+def _behaviour(led: Ledger, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per account: (weight, weighted days to pay, weighted days beyond terms) over [lo, hi]."""
+    na = led.n_accounts
+    pos = led.amount > 0
+    paid = pos & (led.settled >= lo) & (led.settled <= hi)
+    open_hi = led.open_at(hi)
+    unpaid = pos & (led.issue <= hi) & (led.settled > hi) & (led.due < hi) & (open_hi > 0)
+    w = np.where(paid, led.amount, np.where(unpaid, open_hi, 0))
+    end = np.where(paid, led.settled, hi)
+    use = paid | unpaid
+    wsum = _gsum(led.account, w, na, use)
+    dtp = _gsum(led.account, w * (end - led.issue), na, use)
+    dbt = _gsum(led.account, w * (end - led.due), na, use)
+    return wsum, dtp, dbt
+
+
+def _avg(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    out = np.full(len(num), np.nan)
+    ok = den > 0
+    out[ok] = num[ok] / den[ok]
+    return out
+
+
+def _promises(
+    led: Ledger, lo: int, hi: int, as_of: int, grace: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per account: (kept, broken) promises dated in [lo, hi] and judged by ``as_of``."""
+    na = led.n_accounts
+    if not len(led.pr_inv):
+        return np.zeros(na, np.int64), np.zeros(na, np.int64)
+    deadline = led.pr_date + grace
+    judged = (
+        (led.pr_date >= lo) & (led.pr_date <= hi) & (deadline <= as_of) & (led.pr_made <= as_of)
+    )
+    inv = led.pr_inv
+    on_inv = inv >= 0
+    kept = np.zeros(len(inv), bool)
+    if on_inv.any():
+        # reductions of the invoice between made_on and deadline, via the sorted event keys
+        key = led.ev_inv * (1 << 32) + led.ev_day
+        csum = np.concatenate([[0], np.cumsum(led.ev_total, dtype=np.int64)])
+        i = inv[on_inv]
+        hi_k = np.searchsorted(key, i * (1 << 32) + deadline[on_inv], side="right")
+        lo_k = np.searchsorted(key, i * (1 << 32) + led.pr_made[on_inv], side="left")
+        start = led._ev_start[i]
+        got = csum[np.maximum(hi_k, lo_k)] - csum[lo_k]
+        reduced_by_deadline = csum[hi_k] - csum[start]
+        still_open = led.amount[i] - reduced_by_deadline
+        kept[on_inv] = (got >= led.pr_amount[on_inv]) | (still_open <= 0)
+    if (~on_inv).any():
+        # the account's cash between made_on and deadline
+        ev_acc = led.account[led.ev_inv]
+        order = np.lexsort((led.ev_day, ev_acc))
+        akey = ev_acc[order] * (1 << 32) + led.ev_day[order]
+        acsum = np.concatenate([[0], np.cumsum(led.ev_cash[order], dtype=np.int64)])
+        acc = led.pr_account[~on_inv]
+        hi_k = np.searchsorted(akey, acc * (1 << 32) + deadline[~on_inv], side="right")
+        lo_k = np.searchsorted(akey, acc * (1 << 32) + led.pr_made[~on_inv], side="left")
+        got = acsum[np.maximum(hi_k, lo_k)] - acsum[lo_k]
+        kept[~on_inv] = got >= led.pr_amount[~on_inv]
+    ones = np.ones(len(inv), np.int64)
+    return (
+        _gsum(led.pr_account, ones, na, judged & kept),
+        _gsum(led.pr_account, ones, na, judged & ~kept),
+    )
+
+
+def analyse(
+    ledger: Ledger,
+    *,
+    as_of: date,
+    period_days: int = 90,
+    risk: RiskModel | None = None,
+) -> Receivables:
+    """Aging, metrics per currency, and accounts with behaviour and risk, as of ``as_of``."""
+    if period_days < 1:
+        raise InvalidInput("period_days must be at least 1")
+    led = ledger
+    risk = risk or RiskModel.default()
+    A = day_number(as_of)
+    P = int(period_days)
+    lo, lo_prev = A - P + 1, A - 2 * P + 1
+    na, nk = led.n_accounts, max(len(led.currencies), 1)
+
+    open_a = led.open_at(A)
+    open_p = led.open_at(A - P)
+    issued = led.issue <= A
+    dpd = A - led.due
+    bucket = bucket_of(dpd)
+
+    # ---- aging per account
+    has_open = issued & (open_a != 0)
+    aging_cells = _gsum(led.account * 5 + bucket, open_a, na * 5, has_open).reshape(na, 5)
+    acc_open = aging_cells.sum(axis=1)
+    acc_overdue = acc_open - aging_cells[:, 0]
+    acc_over60 = aging_cells[:, 3] + aging_cells[:, 4]
+    has_row = _gsum(led.account, has_open.astype(np.int64), na) > 0
+    # share over 60 at the start of the period, for the trend
+    dpd_p = (A - P) - led.due
+    over60_p = _gsum(led.account, open_p, na, (led.issue <= A - P) & (dpd_p > 60))
+    open_p_acc = _gsum(led.account, open_p, na, led.issue <= A - P)
+
+    # ---- metrics per currency
+    k = led.currency_code
+    ar = _gsum(k, open_a, nk, issued)
+    ar_start = _gsum(k, open_p, nk, led.issue <= A - P)
+    sales = _gsum(k, led.amount, nk, (led.issue >= lo) & (led.issue <= A))
+    current_ar = _gsum(k, open_a, nk, issued & (dpd <= 0))
+    ev_k = k[led.ev_inv] if len(led.ev_inv) else np.zeros(0, np.int64)
+    in_period = (led.ev_day >= lo) & (led.ev_day <= A)
+    in_prev = (led.ev_day >= lo_prev) & (led.ev_day < lo)
+    reasons = led.reasons.to_pylist()
+    wo_codes = np.array([i for i, r in enumerate(reasons) if r == S.WRITE_OFF], np.int64)
+    ded_codes = np.array(
+        [i for i, r in enumerate(reasons) if r.upper().startswith(S.DEDUCTION)], np.int64
+    )
+    ev_acc = led.account[led.ev_inv] if len(led.ev_inv) else np.zeros(0, np.int64)
+    is_wo = np.isin(led.ev_reason, wo_codes)
+    is_ded = np.isin(led.ev_reason, ded_codes) & (led.ev_adj != 0)
+    write_offs = _gsum(ev_k, led.ev_adj, nk, is_wo & in_period)
+
+    rows = []
+    for c in range(len(led.currencies)):
+        s, a_, a0, cur = int(sales[c]), int(ar[c]), int(ar_start[c]), int(current_ar[c])
+        dso = _ratio(a_, s, P)
+        best = _ratio(cur, s, P)
+        rows.append(
+            {
+                "currency": led.currencies[c].as_py(),
+                "ar": a_,
+                "current_ar": cur,
+                "sales": s,
+                "dso": dso,
+                "best_possible_dso": best,
+                "add": None if dso is None else dso - best,
+                "cei": _ratio(a0 + s - a_, a0 + s - cur, 100.0),
+                "turnover": _ratio(s, (a0 + a_) / 2),
+                "bad_debt_ratio": _ratio(int(write_offs[c]), s),
+                "overdue": a_ - cur,
+                "ar_start": a0,
+                "write_offs": int(write_offs[c]),
+            }
+        )
+    metrics = pa.Table.from_pylist(rows, schema=S.RECEIVABLES_METRICS)
+
+    # ---- behaviour per account
+    w, dtp, dbt = _behaviour(led, lo, A)
+    w0, dtp0, dbt0 = _behaviour(led, lo_prev, A - P)
+    recent = max(1, int(round(P * risk.recent_share)))
+    wr, _, dbtr = _behaviour(led, A - recent + 1, A)
+    recent_dbt = _avg(dbtr, wr)
+    avg_dtp, avg_dbt = _avg(dtp, w), _avg(dbt, w)
+    prev_dtp, prev_dbt = _avg(dtp0, w0), _avg(dbt0, w0)
+    ones = np.ones(len(ev_acc), np.int64)
+    ded_n = _gsum(ev_acc, ones, na, is_ded & in_period)
+    ded_amt = _gsum(ev_acc, led.ev_adj, na, is_ded & in_period)
+    ded_n0 = _gsum(ev_acc, ones, na, is_ded & in_prev)
+    kept, broken = _promises(led, lo, A, A, risk.promise_grace_days)
+
+    # ---- risk
+    share60 = np.where(acc_open > 0, acc_over60 / np.where(acc_open > 0, acc_open, 1), 0.0)
+    share60_p = np.where(open_p_acc > 0, over60_p / np.where(open_p_acc > 0, open_p_acc, 1), 0.0)
+    # open balance past due by more than this account usually takes (+ margin)
+    usual = np.nan_to_num(np.maximum(prev_dbt, 0.0))[led.account] + risk.usual_margin_days
+    unusual = issued & (open_a > 0) & (dpd > usual)
+    late_unusual = _gsum(led.account, open_a, na, unusual)
+    share_unusual = np.where(acc_open > 0, late_unusual / np.where(acc_open > 0, acc_open, 1), 0.0)
+    # days without any cash while overdue, beyond the account's usual gap between payments
+    cash_ev = (led.ev_cash > 0) & (led.ev_day <= A)
+    last_cash = np.full(na, np.iinfo(np.int64).min // 4, np.int64)
+    np.maximum.at(last_cash, ev_acc[cash_ev], led.ev_day[cash_ev])
+    first_issue = np.full(na, A, np.int64)
+    np.minimum.at(first_issue, led.account[issued], led.issue[issued])
+    last_cash = np.maximum(last_cash, first_issue)
+    prev_cash = cash_ev & in_prev
+    seen = np.zeros(na * P, dtype=bool)  # (account, day of the previous period) had cash
+    seen[ev_acc[prev_cash] * P + (led.ev_day[prev_cash] - lo_prev)] = True
+    n_pay_days = seen.reshape(na, P).sum(axis=1)
+    usual_gap = P / np.maximum(n_pay_days, 1)
+    silent = (A - last_cash).astype(float)
+    silence = np.where(acc_overdue > 0, silent - usual_gap, 0.0)
+    dbt_change = np.where(np.isnan(avg_dbt) | np.isnan(prev_dbt), 0.0, avg_dbt - prev_dbt)
+    values = {
+        "days_beyond_terms_change": (dbt_change, avg_dbt, prev_dbt),
+        "recent_days_beyond_terms_change": (
+            np.where(np.isnan(recent_dbt) | np.isnan(prev_dbt), 0.0, recent_dbt - prev_dbt),
+            recent_dbt,
+            prev_dbt,
+        ),
+        "days_beyond_terms": (np.nan_to_num(avg_dbt), avg_dbt, prev_dbt),
+        "deductions_change": ((ded_n - ded_n0).astype(float), ded_n, ded_n0),
+        "deductions": (ded_n.astype(float), ded_n, ded_n0),
+        "promises_broken": (broken.astype(float), broken, broken),
+        "share_over_60": (share60, share60, share60_p),
+        "share_over_60_change": (share60 - share60_p, share60, share60_p),
+        "share_later_than_usual": (share_unusual, share_unusual, prev_dbt),
+        "silence_beyond_usual": (silence, silent, usual_gap),
+    }
+    contributions = []
+    for sig in risk.signals:
+        v = values[sig.metric][0]
+        fired = v >= sig.fires_at
+        span = sig.full_at - sig.fires_at
+        strength = np.ones(na) if span == 0 else np.clip((v - sig.fires_at) / span, 0, 1)
+        # a fired signal counts at least a third of its weight
+        part = np.where(fired, sig.weight * (1 / 3 + 2 / 3 * strength), 0.0)
+        contributions.append([sig, part, fired])
+    # within a group only the strongest signal counts (and gives the reason)
+    groups: dict[str, list[int]] = {}
+    for j, (sig, _, _) in enumerate(contributions):
+        if sig.group:
+            groups.setdefault(sig.group, []).append(j)
+    for members in groups.values():
+        parts = np.stack([contributions[j][1] for j in members])
+        best = np.argmax(parts, axis=0)
+        for pos, j in enumerate(members):
+            loser = best != pos
+            contributions[j][1] = np.where(loser, 0.0, contributions[j][1])
+            contributions[j][2] = contributions[j][2] & ~loser
+    # independent signals combine like probabilities: 100 * (1 - prod(1 - part / 100)), so a
+    # score keeps ranking the worst accounts instead of piling up at 100
+    keep = np.ones(na)
+    for c in contributions:
+        keep *= 1 - np.minimum(c[1], 100) / 100
+    score = 100 * (1 - keep)
+    risk_score = np.minimum(100, np.round(score)).astype(np.int64)
+    at_risk = risk_score >= risk.at_risk_score
+    reasons_text = _reasons(contributions, values, na, P, recent)
+
+    accounts = pa.table(
+        {
+            "customer_id": led.account_customer,
+            "currency": led.currencies.take(pa.array(led.account_currency)),
+            "open": acc_open,
+            "overdue": acc_overdue,
+            "avg_days_to_pay": pa.array(avg_dtp, from_pandas=True),
+            "avg_days_beyond_terms": pa.array(avg_dbt, from_pandas=True),
+            "prev_avg_days_beyond_terms": pa.array(prev_dbt, from_pandas=True),
+            "deductions": ded_n,
+            "deduction_amount": ded_amt,
+            "promises_broken": broken,
+            "risk_score": risk_score,
+            "at_risk": at_risk,
+            "risk_reasons": pa.array(reasons_text, pa.string()),
+            "customer_name": led.account_name,
+            "prev_avg_days_to_pay": pa.array(prev_dtp, from_pandas=True),
+            "prev_deductions": ded_n0,
+            "promises_kept": kept,
+            "over_60": acc_over60,
+        },
+        schema=S.ACCOUNTS,
+    )
+    # accounts: every account with an invoice issued by as_of
+    acc_issued = _gsum(led.account, issued.astype(np.int64), na) > 0
+    accounts = accounts.filter(pa.array(acc_issued))
+
+    aging = pa.table(
+        {
+            "customer_id": led.account_customer,
+            "currency": led.currencies.take(pa.array(led.account_currency)),
+            **{b: aging_cells[:, j] for j, b in enumerate(S.AGING_BUCKETS)},
+            "total": acc_open,
+        },
+        schema=S.AGING,
+    ).filter(pa.array(has_row))
+
+    deductions = _deductions_by_reason(led, ev_k, is_ded, in_period, in_prev)
+    return Receivables(
+        as_of=as_of,
+        period_days=P,
+        aging=aging,
+        metrics=metrics,
+        accounts=accounts,
+        deductions=deductions,
+        problems=list(led.problems),
+    )
+
+
+def _period_name(p: int) -> str:
+    return {7: "week", 30: "month", 90: "quarter", 91: "quarter", 365: "year"}.get(p, f"{p} days")
+
+
+def _fmt(template: str, **kw: object) -> str:
+    clean = {k: (0.0 if isinstance(v, float) and math.isnan(v) else v) for k, v in kw.items()}
+    return template.format(**clean)
+
+
+def _reasons(contributions: list, values: dict, na: int, period: int, recent: int) -> list[str]:
+    """Reason sentences per account, strongest contribution first (loops over flagged only)."""
+    if not contributions:
+        return [""] * na
+    parts = np.stack([c[1] for c in contributions])  # signals x accounts
+    fired_any = np.flatnonzero(parts.max(axis=0) > 0)
+    out = [""] * na
+    pname = _period_name(period)
+    for a in fired_any:  # only accounts with a fired signal: few, and each needs text
+        order = np.argsort(-parts[:, a], kind="stable")
+        texts = []
+        for s in order:
+            sig, part, fired = contributions[s]
+            if not fired[a]:
+                continue
+            value, cur, prev = (values[sig.metric][j][a] for j in range(3))
+            texts.append(
+                _fmt(
+                    sig.reason,
+                    value=float(value),
+                    current=float(cur),
+                    previous=float(prev),
+                    period=pname,
+                    period_days=period,
+                    recent_days=recent,
+                )
+            )
+        out[a] = "; ".join(texts)
+    return out
+
+
+def _deductions_by_reason(
+    led: Ledger, ev_k: np.ndarray, is_ded: np.ndarray, in_period: np.ndarray, in_prev: np.ndarray
+) -> pa.Table:
+    nr, nk = max(len(led.reasons), 1), max(len(led.currencies), 1)
+    code = ev_k * nr + np.maximum(led.ev_reason, 0)
+    ones = np.ones(len(code), np.int64)
+    cnt = _gsum(code, ones, nk * nr, is_ded & in_period)
+    amt = _gsum(code, led.ev_adj, nk * nr, is_ded & in_period)
+    cnt0 = _gsum(code, ones, nk * nr, is_ded & in_prev)
+    amt0 = _gsum(code, led.ev_adj, nk * nr, is_ded & in_prev)
+    cells = np.flatnonzero((cnt > 0) | (cnt0 > 0))
+    reasons = led.reasons.to_pylist() or [""]
+    label = [r.split(":", 1)[1] if ":" in r else r for r in reasons]
+    table = pa.table(
+        {
+            "currency": led.currencies.take(pa.array(cells // nr))
+            if len(cells)
+            else pa.array([], pa.string()),
+            "reason": pa.array([label[c % nr] for c in cells], pa.string()),
+            "count": cnt[cells],
+            "amount": amt[cells],
+            "prev_count": cnt0[cells],
+            "prev_amount": amt0[cells],
+        },
+        schema=S.DEDUCTIONS_BY_REASON,
+    )
+    return table.sort_by(
+        [("currency", "ascending"), ("amount", "descending"), ("reason", "ascending")]
+    )
+
+
+def receivables(
+    *,
+    invoices: pa.Table,
+    payments: pa.Table,
+    allocations: pa.Table,
+    as_of: date,
+    period_days: int = 90,
+    adjustments: pa.Table | None = None,
+    promises: pa.Table | None = None,
+    customers: pa.Table | None = None,
+    risk: RiskModel | None = None,
+) -> Receivables:
+    """One call: build the ledger of the history and analyse it as of ``as_of``."""
+    led = build_ledger(
+        invoices=invoices,
+        payments=payments,
+        allocations=allocations,
+        adjustments=adjustments,
+        promises=promises,
+        customers=customers,
+    )
+    return analyse(led, as_of=as_of, period_days=period_days, risk=risk)
+
+
+def open_items(ledger: Ledger, *, as_of: date, account: int | None = None) -> pa.Table:
+    """Open invoices as of ``as_of`` with their days past due (for account views / GetAccount)."""
+    A = day_number(as_of)
+    open_a = ledger.open_at(A)
+    keep = (ledger.issue <= A) & (open_a != 0)
+    if account is not None:
+        keep &= ledger.account == account
+    idx = np.flatnonzero(keep)
+    return pa.table(
+        {
+            "invoice_id": ledger.invoice_id.take(pa.array(idx)),
+            "currency": ledger.currencies.take(pa.array(ledger.currency_code[idx])),
+            "amount": ledger.amount[idx],
+            "open": open_a[idx],
+            "issue_date": pa.array(ledger.issue[idx].astype(np.int32), pa.date32()),
+            "due_date": pa.array(ledger.due[idx].astype(np.int32), pa.date32()),
+            "days_past_due": A - ledger.due[idx],
+        }
+    )

@@ -1,0 +1,1 @@
+"""Generated from proto/cashmatch/v1 by cashmatch.server.codegen."""

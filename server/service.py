@@ -1,0 +1,1201 @@
+"""The service: every decision and every rule of the server, as plain Python.
+
+The gRPC servicers (:mod:`cashmatch.server.servicers`) and the reviewers' web page are thin
+adapters over :class:`LedgerService`; a decision has exactly one implementation here. Inputs and
+outputs are plain dataclasses and Arrow tables in the schemas of :mod:`cashmatch.engine.schema`;
+amounts cross this boundary as exact decimal strings (``"1234.50"``) where a person or a client
+typed them, and as int64 minor units inside tables. Errors are :mod:`cashmatch.engine.errors`
+exceptions, each carrying its gRPC status code.
+
+Guarantees (``spec/grpc.md``):
+
+- *Idempotent*: a statement is keyed by its idempotency key and by the SHA-256 of its content;
+  a repeat returns the first result with ``duplicate=True`` and changes nothing. A payment id is
+  stored once, so it is never applied twice, whichever file it arrives in.
+- *Durable*: every effect of a call is committed in one transaction before the call returns.
+- *Serialised*: read-match-write of a submission runs in one write transaction, so two
+  concurrent submissions cannot allocate the same open amount; two reviewers resolving the same
+  exception: the second gets :class:`AlreadyResolved` (who and when).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import struct
+import threading
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from cashmatch.engine import schema as S
+from cashmatch.engine.errors import (
+    FailedPrecondition,
+    InvalidInput,
+    NotFound,
+    RowProblem,
+)
+from cashmatch.engine.money import MAX_EXPONENT, format_minor, to_minor
+from cashmatch.engine.policy import Policy
+from cashmatch.engine.result import MatchResult, Summary, credits_only, summarize
+from cashmatch.server.store import (
+    SORTS,
+    AuditEntry,
+    ExceptionQuery,
+    ExceptionRecord,
+    StatementRecord,
+    Store,
+    content_hash,
+    utcnow,
+)
+
+# Payment statuses (as stored and returned).
+APPLIED = "APPLIED"  # fully applied to invoices (by the engine or a reviewer)
+PARTIALLY_APPLIED = "PARTIALLY_APPLIED"  # some cash applied, the rest waits in an exception
+UNAPPLIED = "UNAPPLIED"  # nothing applied, an open exception
+ON_ACCOUNT = "ON_ACCOUNT"  # (the rest of) the cash is held as a credit on a customer's account
+REFUND = "REFUND"  # to be returned to the payer
+WRITTEN_OFF = "WRITTEN_OFF"  # the unapplied cash was written off
+IGNORED = "IGNORED"  # a debit or reversal: stored, never applied
+DUPLICATE = "DUPLICATE"  # response only: the payment id was already received earlier
+
+# Reviewer actions.
+ACTIONS = ("APPLY", "ON_ACCOUNT", "REFUND", "WRITE_OFF")
+ENGINE_ACTOR = "cashmatch"
+MAX_PAGE_SIZE = 1000
+DEFAULT_PAGE_SIZE = 50
+
+
+class AlreadyResolved(FailedPrecondition):
+    """The exception was already resolved: says by whom and when (gRPC FAILED_PRECONDITION)."""
+
+    def __init__(self, payment_id: str, *, resolved_by: str, resolved_at: str, resolution: str):
+        super().__init__(
+            f"the exception of payment {payment_id} was already resolved ({resolution}) by "
+            f"{resolved_by} at {resolved_at}"
+        )
+        self.payment_id = payment_id
+        self.resolved_by = resolved_by
+        self.resolved_at = resolved_at
+        self.resolution = resolution
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True, slots=True)
+class AllocationInput:
+    """One line of a reviewer's APPLY: amounts as exact decimal strings in the payment's
+    currency (``"1234.50"``)."""
+
+    invoice_id: str
+    applied_amount: str | Decimal
+    adjustment_amount: str | Decimal = "0"
+    adjustment_reason: str | None = None
+
+
+@dataclass(slots=True)
+class SubmitResult:
+    """What SubmitStatement / SubmitRemittance return.
+
+    ``payments`` has one row per payment of the file: ``payment_id, status, amount, currency,
+    value_date, payer_name, first_statement_id`` (``status`` is ``DUPLICATE`` for an id received
+    before, in ``first_statement_id``). ``allocations`` / ``exceptions`` are what this submission
+    did, in :data:`schema.ALLOCATIONS` / :data:`schema.EXCEPTIONS`.
+    """
+
+    statement_id: str
+    duplicate: bool
+    payments: pa.Table
+    allocations: pa.Table
+    exceptions: pa.Table
+    summary: Summary
+    problems: list[RowProblem] = field(default_factory=list)
+    received_at: str = ""
+    format: str = ""
+
+
+@dataclass(slots=True)
+class ExceptionPage:
+    """One page of the reviewers' queue."""
+
+    items: list[ExceptionRecord]
+    next_page_token: str  # "" on the last page
+    total: int  # items matching the filters
+    counts_by_reason: dict[str, int]  # over the filters except ``reason``
+
+
+@dataclass(slots=True)
+class PaymentView:
+    """One payment with everything a reviewer or a client asks about it."""
+
+    payment: dict[str, Any]  # schema.PAYMENTS fields + status + customer_id
+    status: str
+    allocations: pa.Table  # schema.ALLOCATIONS + created_by, created_at
+    exception: ExceptionRecord | None  # the open one, else the latest resolved one
+    remittances: pa.Table  # schema.REMITTANCES linked to this payment
+    audit: list[AuditEntry]
+    unapplied_amount: int  # minor units not applied to invoices
+
+
+@dataclass(slots=True)
+class ParsedFile:
+    format: str
+    payments: pa.Table
+    remittances: pa.Table
+    problems: list[RowProblem]
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _parse_statement(content: bytes, filename: str, format: str | None) -> ParsedFile:
+    """Bank file -> payments (+ remittances, e.g. CAMT.054). The one place that knows the
+    parsers: :func:`cashmatch.parsers.parse_file` sniffs the format unless ``format`` names it.
+    """
+    from cashmatch.parsers import parse_file
+
+    res = parse_file(
+        content, format=(format or None), source=filename or "<content>", kind="payments"
+    )
+    return ParsedFile(res.format, res.payments, res.remittances, list(res.problems))
+
+
+def _parse_remittance(
+    content: bytes, filename: str, format: str | None, store: Store
+) -> ParsedFile:
+    """Remittance advice (CSV, Parquet, EDI 820, CAMT.054) -> remittance lines.
+
+    Interchange CSV lines without a currency column take their payment's currency (looked up
+    among the payments already received)."""
+    from cashmatch.parsers import parse_file, sniff
+
+    name = filename or "<content>"
+    fmt = (format or "").strip().lower() or sniff(content[:65536], kind="remittances")
+    if fmt not in ("remittance-csv", "remittances", "interchange-parquet", "parquet"):
+        res = parse_file(content, format=(format or None), source=name, kind="remittances")
+        return ParsedFile(res.format, S.empty(S.PAYMENTS), res.remittances, list(res.problems))
+    return _parse_interchange_remittance(content, name, store)
+
+
+def _parse_interchange_remittance(content: bytes, name: str, store: Store) -> ParsedFile:
+    import pyarrow.csv as pacsv
+
+    from cashmatch.engine.interchange import read_remittances
+
+    ids: list[str] = []
+    e2e: list[str] = []
+    if content[:4] != b"PAR1":
+        try:
+            raw = pacsv.read_csv(
+                io.BytesIO(content),
+                convert_options=pacsv.ConvertOptions(
+                    include_columns=["payment_id", "end_to_end_id"],
+                    include_missing_columns=True,
+                    column_types={"payment_id": pa.string(), "end_to_end_id": pa.string()},
+                ),
+                parse_options=pacsv.ParseOptions(invalid_row_handler=lambda row: "skip"),
+            )
+            ids = [x for x in raw.column("payment_id").to_pylist() if x]
+            e2e = [x for x in raw.column("end_to_end_id").to_pylist() if x]
+        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"{name}: not a readable CSV file: {exc}") from exc
+    known = store.payments(ids)
+    if e2e:
+        known = pa.concat_tables([known, store.payments_by_end_to_end(e2e)])
+    res = read_remittances(
+        content, payments=known.select(["payment_id", "end_to_end_id", "currency"]), source=name
+    )
+    kind = "interchange-parquet" if content[:4] == b"PAR1" else "remittance-csv"
+    return ParsedFile(kind, S.empty(S.PAYMENTS), res.table, list(res.problems))
+
+
+def _raw_lines(content: bytes, column: str) -> list[tuple[int, str | None]]:
+    """``(line, value)`` of one column of a CSV (header = line 1), for problem reports."""
+    import pyarrow.csv as pacsv
+
+    if content[:4] == b"PAR1":
+        import pyarrow.parquet as pq
+
+        values = pq.read_table(io.BytesIO(content), columns=[column]).column(0).to_pylist()
+        return [(i + 1, v) for i, v in enumerate(values)]
+    try:
+        raw = pacsv.read_csv(
+            io.BytesIO(content),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=[column], column_types={column: pa.string()}
+            ),
+            parse_options=pacsv.ParseOptions(newlines_in_values=False),
+        )
+    except (pa.ArrowInvalid, KeyError):
+        return []
+    return [(i + 2, (v or "").strip() or None) for i, v in enumerate(raw.column(0).to_pylist())]
+
+
+# --------------------------------------------------------------------------- snapshots
+
+
+def _ipc(table: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue()
+
+
+def _from_ipc(data: bytes) -> pa.Table:
+    return pa.ipc.open_stream(data).read_all()
+
+
+def _pack_result(result: SubmitResult) -> bytes:
+    header = {
+        "summary": asdict(result.summary),
+        "problems": [asdict(p) for p in result.problems],
+        "format": result.format,
+    }
+    parts = [
+        json.dumps(header).encode(),
+        _ipc(result.payments),
+        _ipc(result.allocations),
+        _ipc(result.exceptions),
+    ]
+    return b"CMR1" + b"".join(struct.pack("<Q", len(p)) + p for p in parts)
+
+
+def _unpack_result(record: StatementRecord) -> SubmitResult:
+    data = record.result
+    if data[:4] != b"CMR1":
+        raise FailedPrecondition(f"statement {record.statement_id}: unknown result format")
+    pos, parts = 4, []
+    while pos < len(data):
+        (n,) = struct.unpack_from("<Q", data, pos)
+        parts.append(data[pos + 8 : pos + 8 + n])
+        pos += 8 + n
+    header = json.loads(parts[0])
+    return SubmitResult(
+        statement_id=record.statement_id,
+        duplicate=True,
+        payments=_from_ipc(parts[1]),
+        allocations=_from_ipc(parts[2]),
+        exceptions=_from_ipc(parts[3]),
+        summary=Summary(**header["summary"]),
+        problems=[RowProblem(**p) for p in header["problems"]],
+        received_at=record.received_at,
+        format=header.get("format", record.format),
+    )
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _decimal_e4(text: str | Decimal | None, name: str) -> int | None:
+    if text is None or (isinstance(text, str) and not text.strip()):
+        return None
+    try:
+        value = Decimal(str(text).strip())
+    except InvalidOperation:
+        raise InvalidInput(f"{name}: expected a decimal amount like 100.00, got {text!r}") from None
+    scaled = value.scaleb(MAX_EXPONENT)
+    if not value.is_finite() or scaled != scaled.to_integral_value():
+        raise InvalidInput(f"{name}: expected a decimal amount like 100.00, got {text!r}")
+    return int(scaled)
+
+
+def _statuses(payment_ids: pa.Array | pa.ChunkedArray, result: MatchResult) -> np.ndarray:
+    """Per payment: APPLIED / PARTIALLY_APPLIED / UNAPPLIED from the match result (vectorised)."""
+    has_alloc = np.asarray(
+        pc.is_in(payment_ids, value_set=result.allocations.column("payment_id").combine_chunks()),
+        dtype=bool,
+    )
+    has_exc = np.asarray(
+        pc.is_in(payment_ids, value_set=result.exceptions.column("payment_id").combine_chunks()),
+        dtype=bool,
+    )
+    out = np.full(len(payment_ids), UNAPPLIED, dtype=object)
+    out[has_alloc & ~has_exc] = APPLIED
+    out[has_alloc & has_exc] = PARTIALLY_APPLIED
+    return out
+
+
+def _customer_of_payments(
+    payment_ids: pa.Array | pa.ChunkedArray, result: MatchResult, invoices: pa.Table
+) -> list[str | None]:
+    """The identified customer: the exception's, else the customer of the invoices applied."""
+    exc = result.exceptions.select(["payment_id", "customer_id"]).rename_columns(["p", "c1"])
+    inv = invoices.select(["invoice_id", "customer_id"])
+    al = result.allocations.select(["payment_id", "invoice_id"]).join(inv, "invoice_id")
+    al = al.group_by("payment_id").aggregate([("customer_id", "min")])
+    al = al.rename_columns(["p", "c2"])
+    t = pa.table({"p": payment_ids}).join(exc, "p", join_type="left outer")
+    t = t.join(al, "p", join_type="left outer")
+    t = t.join(pa.table({"p": payment_ids, "i": np.arange(len(payment_ids))}), "p")
+    t = t.sort_by("i")
+    return pc.coalesce(t.column("c1"), t.column("c2")).to_pylist()
+
+
+def _nothing_open(payments: pa.Table) -> MatchResult:
+    """Every credit an exception: the ledger has no open invoice."""
+    credits = credits_only(S.conform(payments, S.PAYMENTS))
+    n = credits.num_rows
+    exceptions = pa.Table.from_pydict(
+        {
+            "payment_id": credits.column("payment_id"),
+            "reason": pa.array([S.NO_CANDIDATE] * n, pa.string()),
+            "unapplied_amount": credits.column("amount"),
+            "candidates": pa.array([[]] * n, pa.list_(pa.string())),
+            "detail": pa.array(["The ledger has no open invoices."] * n, pa.string()),
+            "currency": credits.column("currency"),
+            "candidate_scores": pa.array([[]] * n, pa.list_(pa.float64())),
+            "customer_id": pa.nulls(n, pa.string()),
+        },
+        schema=S.EXCEPTIONS,
+    )
+    allocations = S.empty(S.ALLOCATIONS)
+    return MatchResult(allocations, exceptions, summarize(credits, allocations, exceptions))
+
+
+# --------------------------------------------------------------------------- the service
+
+
+class LedgerService:
+    """Every RPC's and every reviewer page's behaviour, over one :class:`Store`."""
+
+    def __init__(
+        self, store: Store, *, policy: Policy | None = None, executor: object | None = None
+    ) -> None:
+        self.store = store
+        self.policy = policy or Policy()
+        self.executor = executor
+        self._cache_lock = threading.Lock()
+        self._ledger_cache: tuple[int, pa.Table, pa.Table] | None = None
+
+    # ------------------------------------------------------------------ ledger cache
+
+    def ledger(self) -> tuple[pa.Table, pa.Table]:
+        """(open invoices, customers with accounts/aliases), cached per store version."""
+        version = self.store.ledger_version()
+        cached = self._ledger_cache
+        if cached is not None and cached[0] == version:
+            return cached[1], cached[2]
+        invoices = self.store.open_invoices()
+        customers = self.store.customers()
+        with self._cache_lock:
+            self._ledger_cache = (version, invoices, customers)
+        return invoices, customers
+
+    def _run_match(
+        self,
+        *,
+        invoices: pa.Table,
+        payments: pa.Table,
+        remittances: pa.Table | None,
+        customers: pa.Table | None,
+        policy: Policy | None = None,
+    ) -> MatchResult:
+        from cashmatch.engine.matcher import match as engine_match
+
+        if invoices.num_rows == 0:
+            # nothing can be applied; answered here because the engine trips over an empty
+            # ledger today (IndexError in identify_payers; reported)
+            return _nothing_open(payments)
+        return engine_match(
+            invoices=invoices,
+            payments=payments,
+            remittances=remittances,
+            customers=customers,
+            policy=policy or self.policy,
+            executor=self.executor,
+        )
+
+    # ------------------------------------------------------------------ stateless match
+
+    def match(
+        self,
+        *,
+        invoices: pa.Table | None,
+        payments: pa.Table,
+        remittances: pa.Table | None = None,
+        customers: pa.Table | None = None,
+        policy: Policy | None = None,
+        use_ledger: bool = False,
+    ) -> MatchResult:
+        """Match without storing anything.
+
+        With ``use_ledger`` the server's open invoices and customers (with remembered payer
+        mappings) are used and ``invoices``/``customers`` must be empty.
+        """
+        if use_ledger:
+            if (invoices is not None and invoices.num_rows) or (
+                customers is not None and customers.num_rows
+            ):
+                raise InvalidInput("use_ledger: send either invoices/customers or use_ledger")
+            invoices, customers = self.ledger()
+        if invoices is None:
+            invoices = S.empty(S.INVOICES)
+        dup = pc.count_distinct(payments.column("payment_id")).as_py() != payments.num_rows
+        if dup:
+            raise InvalidInput("payments: payment_id values must be unique within a request")
+        return self._run_match(
+            invoices=invoices,
+            payments=payments,
+            remittances=remittances,
+            customers=customers,
+            policy=policy,
+        )
+
+    # ------------------------------------------------------------------ ledger upserts
+
+    def upsert_invoices(
+        self,
+        *,
+        invoices: pa.Table,
+        closed: Sequence[bool] | np.ndarray | None = None,
+        actor: str = ENGINE_ACTOR,
+    ) -> int:
+        """Insert or replace open invoices (the client's open amount replaces ours).
+
+        An invoice with amount 0 or ``closed`` is closed. Within one call the last row of an
+        invoice id wins.
+        """
+        t = S.conform(invoices, S.INVOICES)
+        n = t.num_rows
+        flags = np.zeros(n, dtype=bool) if closed is None else np.asarray(closed, dtype=bool)
+        if len(flags) != n:
+            raise InvalidInput("closed: one flag per invoice")
+        amounts = np.asarray(t.column("amount"), dtype=np.int64)
+        neg = np.flatnonzero(amounts < 0)
+        if len(neg):
+            raise InvalidInput(
+                f"invoices[{int(neg[0])}].amount: must not be negative "
+                f"(invoice {t.column('invoice_id')[int(neg[0])].as_py()})"
+            )
+        flags = flags | (amounts == 0)
+        # last row of an id wins
+        ids = t.column("invoice_id").to_numpy(zero_copy_only=False)
+        _, first_rev = np.unique(ids[::-1], return_index=True)
+        keep = np.sort(n - 1 - first_rev)
+        if len(keep) != n:
+            t = t.take(pa.array(keep))
+            flags = flags[keep]
+        at = utcnow()
+        with self.store.transaction():
+            count = self.store.upsert_invoices(t, closed=flags, at=at)
+            self.store.append_audit(
+                actor=actor,
+                action="UPSERT_INVOICES",
+                entity="ledger",
+                entity_id="invoices",
+                detail={"upserted": count, "closed": int(flags.sum())},
+                at=at,
+            )
+        return count
+
+    def upsert_customers(self, *, customers: pa.Table, actor: str = ENGINE_ACTOR) -> int:
+        """Insert or replace customers; master accounts/aliases are replaced, remembered
+        (reviewer) mappings are kept."""
+        t = S.conform(customers, S.CUSTOMERS)
+        at = utcnow()
+        with self.store.transaction():
+            count = self.store.upsert_customers(t, at=at)
+            self.store.append_audit(
+                actor=actor,
+                action="UPSERT_CUSTOMERS",
+                entity="ledger",
+                entity_id="customers",
+                detail={"upserted": count},
+                at=at,
+            )
+        return count
+
+    # ------------------------------------------------------------------ statements
+
+    def submit_statement(
+        self,
+        *,
+        content: bytes,
+        filename: str = "",
+        format: str | None = None,
+        idempotency_key: str | None = None,
+        submitted_by: str = ENGINE_ACTOR,
+        strict: bool = False,
+    ) -> SubmitResult:
+        """Parse a bank file, match its new credits against the ledger, store it all.
+
+        A repeat (same idempotency key, or same content) returns the first result with
+        ``duplicate=True``. The same key with different content is ``AlreadyExists``. Rows that
+        cannot be read are returned as ``problems`` and the other rows go on (``strict``: any
+        problem rejects the whole file). Payment ids already received are not applied again
+        (status ``DUPLICATE``).
+        """
+        if not content:
+            raise InvalidInput(f"{filename or 'content'}: the file is empty")
+        key = (idempotency_key or "").strip() or None
+        digest = content_hash(content)
+        first = self._replay(kind="statement", key=key, digest=digest, filename=filename)
+        if first is not None:
+            return first
+        parsed = _parse_statement(content, filename, format)
+        self._check_problems(parsed, filename, strict=strict, rows=parsed.payments.num_rows)
+        payments = parsed.payments
+        # a payment id repeated inside the file: the first row counts, the others are problems
+        ids = payments.column("payment_id").to_numpy(zero_copy_only=False)
+        _, first_idx = np.unique(ids, return_index=True)
+        if len(first_idx) != len(ids):
+            repeat = np.setdiff1d(np.arange(len(ids)), first_idx)
+            lines = payments.column("source_line").to_pylist()
+            raw_lines = _raw_lines(content, "payment_id")
+            for i in repeat:
+                line = lines[i]
+                if line is None:  # the n-th occurrence of the id in the raw file
+                    nth = int((ids[: i + 1] == ids[i]).sum())
+                    found = [n for n, v in raw_lines if v == ids[i]]
+                    line = found[nth - 1] if len(found) >= nth else None
+                parsed.problems.append(
+                    RowProblem(
+                        filename or "<content>",
+                        line,
+                        "payment_id",
+                        f"payment id {ids[i]!r} repeats an earlier row; ignored",
+                    )
+                )
+            payments = payments.take(pa.array(np.sort(first_idx)))
+        at = utcnow()
+        with self.store.transaction():
+            first = self._replay(kind="statement", key=key, digest=digest, filename=filename)
+            if first is not None:  # a concurrent submission of the same file won
+                return first
+            statement_id = f"st_{digest[:24]}"
+            known = self.store.known_payment_ids(payments.column("payment_id").to_pylist())
+            is_new = np.asarray(
+                [pid not in known for pid in payments.column("payment_id").to_pylist()],
+                dtype=bool,
+            )
+            new = payments.filter(pa.array(is_new))
+            credits = credits_only(new)
+            invoices, customers = self.ledger()
+            remittances = self._linked_remittances(credits, parsed.remittances, statement_id)
+            result = self._run_match(
+                invoices=invoices, payments=credits, remittances=remittances, customers=customers
+            )
+            status = np.full(new.num_rows, IGNORED, dtype=object)
+            cust: list[str | None] = [None] * new.num_rows
+            credit_mask = np.asarray(
+                pc.is_in(new.column("payment_id"), value_set=credits.column("payment_id")), bool
+            )
+            status[credit_mask] = _statuses(credits.column("payment_id"), result)
+            for i, c in zip(
+                np.flatnonzero(credit_mask),
+                _customer_of_payments(credits.column("payment_id"), result, invoices),
+                strict=True,
+            ):
+                cust[i] = c
+            self.store.insert_payments(
+                new, status=list(status), customer_ids=cust, submission_id=statement_id, at=at
+            )
+            self.store.insert_allocations(result.allocations, by=ENGINE_ACTOR, at=at)
+            self.store.insert_exceptions(result.exceptions, at=at)
+            self._audit_received(new, status, result, statement_id, at)
+            out = SubmitResult(
+                statement_id=statement_id,
+                duplicate=False,
+                payments=self._payment_rows(payments, new, status, known, statement_id),
+                allocations=result.allocations,
+                exceptions=result.exceptions,
+                summary=result.summary,
+                problems=parsed.problems,
+                received_at=at,
+                format=parsed.format,
+            )
+            self.store.insert_statement(
+                StatementRecord(
+                    statement_id,
+                    "statement",
+                    key,
+                    digest,
+                    filename,
+                    parsed.format,
+                    at,
+                    submitted_by,
+                    _pack_result(out),
+                )
+            )
+            self.store.append_audit(
+                actor=submitted_by,
+                action="SUBMIT_STATEMENT",
+                entity="statement",
+                entity_id=statement_id,
+                detail={
+                    "filename": filename,
+                    "idempotency_key": key,
+                    "payments": len(ids),
+                    "new": int(is_new.sum()),
+                    "problems": len(parsed.problems),
+                },
+                at=at,
+            )
+        return out
+
+    def submit_remittance(
+        self,
+        *,
+        content: bytes,
+        filename: str = "",
+        format: str | None = None,
+        idempotency_key: str | None = None,
+        submitted_by: str = ENGINE_ACTOR,
+        strict: bool = False,
+    ) -> SubmitResult:
+        """Store remittance advice lines; payments they name that wait unapplied in an open
+        exception are matched again with the advice (re-opened matching). Lines whose payment
+        has not arrived yet are kept and used when it does. Idempotent like statements."""
+        if not content:
+            raise InvalidInput(f"{filename or 'content'}: the file is empty")
+        key = (idempotency_key or "").strip() or None
+        digest = content_hash(content)
+        first = self._replay(kind="remittance", key=key, digest=digest, filename=filename)
+        if first is not None:
+            return first
+        parsed = _parse_remittance(content, filename, format, self.store)
+        self._check_problems(parsed, filename, strict=strict, rows=parsed.remittances.num_rows)
+        at = utcnow()
+        with self.store.transaction():
+            first = self._replay(kind="remittance", key=key, digest=digest, filename=filename)
+            if first is not None:
+                return first
+            statement_id = f"rm_{digest[:24]}"
+            rem = parsed.remittances
+            self.store.insert_remittances(rem, statement_id=statement_id)
+            ids = [x for x in rem.column("payment_id").to_pylist() if x]
+            e2e = [x for x in rem.column("end_to_end_id").to_pylist() if x]
+            linked = self.store.payments(ids)
+            if e2e:
+                linked = pa.concat_tables([linked, self.store.payments_by_end_to_end(e2e)])
+            waiting = linked.filter(pc.equal(linked.column("status"), UNAPPLIED))
+            waiting = (
+                waiting.take(
+                    pa.array(
+                        np.unique(
+                            waiting.column("payment_id").to_numpy(zero_copy_only=False),
+                            return_index=True,
+                        )[1]
+                    )
+                )
+                if waiting.num_rows
+                else waiting
+            )
+            result = self._rematch(waiting, at)
+            status = _statuses(waiting.column("payment_id"), result) if waiting.num_rows else []
+            rows = pa.table(
+                {
+                    "payment_id": waiting.column("payment_id"),
+                    "status": pa.array(list(status), pa.string()),
+                    "amount": waiting.column("amount"),
+                    "currency": waiting.column("currency"),
+                    "value_date": waiting.column("value_date"),
+                    "payer_name": waiting.column("payer_name"),
+                    "first_statement_id": pa.nulls(waiting.num_rows, pa.string()),
+                }
+            )
+            out = SubmitResult(
+                statement_id=statement_id,
+                duplicate=False,
+                payments=rows,
+                allocations=result.allocations,
+                exceptions=result.exceptions,
+                summary=result.summary,
+                problems=parsed.problems,
+                received_at=at,
+                format=parsed.format,
+            )
+            self.store.insert_statement(
+                StatementRecord(
+                    statement_id,
+                    "remittance",
+                    key,
+                    digest,
+                    filename,
+                    parsed.format,
+                    at,
+                    submitted_by,
+                    _pack_result(out),
+                )
+            )
+            self.store.append_audit(
+                actor=submitted_by,
+                action="SUBMIT_REMITTANCE",
+                entity="statement",
+                entity_id=statement_id,
+                detail={
+                    "filename": filename,
+                    "idempotency_key": key,
+                    "lines": rem.num_rows,
+                    "rematched": waiting.num_rows,
+                    "problems": len(parsed.problems),
+                },
+                at=at,
+            )
+        return out
+
+    def _rematch(self, waiting: pa.Table, at: str) -> MatchResult:
+        """Match unapplied payments again (inside the caller's transaction); keep what the
+        engine now applies, leave the others' exceptions as they are."""
+        payments = S.conform(waiting, S.PAYMENTS)
+        if payments.num_rows == 0:
+            return MatchResult(
+                S.empty(S.ALLOCATIONS),
+                S.empty(S.EXCEPTIONS),
+                summarize(payments, S.empty(S.ALLOCATIONS), S.empty(S.EXCEPTIONS)),
+            )
+        invoices, customers = self.ledger()
+        remittances = self.store.remittances_for(
+            payment_ids=payments.column("payment_id").to_pylist(),
+            end_to_end_ids=[x for x in payments.column("end_to_end_id").to_pylist() if x],
+        )
+        result = self._run_match(
+            invoices=invoices, payments=payments, remittances=remittances, customers=customers
+        )
+        changed = pc.unique(result.allocations.column("payment_id")).to_pylist()
+        if not changed:
+            return result
+        keep_exc = result.exceptions.filter(
+            pc.is_in(result.exceptions.column("payment_id"), value_set=pa.array(changed))
+        )
+        for pid in changed:
+            self.store.resolve_exception(
+                pid,
+                by=ENGINE_ACTOR,
+                at=at,
+                resolution="REMATCHED",
+                note="matched again after a remittance advice arrived",
+            )
+        self.store.insert_allocations(result.allocations, by=ENGINE_ACTOR, at=at)
+        self.store.insert_exceptions(keep_exc, at=at)
+        ch = pa.array(changed, pa.string())
+        st = _statuses(ch, result)
+        self.store.set_payment_statuses(changed, list(st), [None] * len(changed))
+        self.store.append_audit_many(
+            actor=ENGINE_ACTOR,
+            action="REMATCHED",
+            entity="payment",
+            entity_ids=changed,
+            details=[{"status": s} for s in st],
+            at=at,
+        )
+        return result
+
+    def _replay(
+        self, *, kind: str, key: str | None, digest: str, filename: str
+    ) -> SubmitResult | None:
+        record = self.store.find_statement(idempotency_key=key, content_hash=digest, kind=kind)
+        if record is None:
+            return None
+        if key is not None and record.idempotency_key == key and record.content_hash != digest:
+            from cashmatch.engine.errors import AlreadyExists
+
+            raise AlreadyExists(
+                f"idempotency_key {key!r} was already used for a different file "
+                f"({record.filename!r}, statement {record.statement_id}); use a new key"
+            )
+        return _unpack_result(record)
+
+    @staticmethod
+    def _check_problems(parsed: ParsedFile, filename: str, *, strict: bool, rows: int) -> None:
+        if parsed.problems and (strict or rows == 0):
+            shown = "; ".join(str(p) for p in parsed.problems[:10])
+            more = len(parsed.problems) - 10
+            raise InvalidInput(
+                f"{filename or '<content>'}: {len(parsed.problems)} row(s) could not be read: "
+                f"{shown}" + (f"; and {more} more" if more > 0 else "")
+            )
+
+    def _linked_remittances(
+        self, credits: pa.Table, in_file: pa.Table, statement_id: str
+    ) -> pa.Table | None:
+        if in_file.num_rows:
+            self.store.insert_remittances(in_file, statement_id=statement_id)
+        if credits.num_rows == 0:
+            return None
+        rem = self.store.remittances_for(
+            payment_ids=credits.column("payment_id").to_pylist(),
+            end_to_end_ids=[x for x in credits.column("end_to_end_id").to_pylist() if x],
+        )
+        return rem if rem.num_rows else None
+
+    def _audit_received(
+        self, new: pa.Table, status: np.ndarray, result: MatchResult, statement_id: str, at: str
+    ) -> None:
+        if new.num_rows == 0:
+            return
+        alloc = result.allocations.group_by("payment_id").aggregate([("invoice_id", "list")])
+        applied = dict(
+            zip(
+                alloc.column("payment_id").to_pylist(),
+                alloc.column("invoice_id_list").to_pylist(),
+                strict=True,
+            )
+        )
+        ids = new.column("payment_id").to_pylist()
+        self.store.append_audit_many(
+            actor=ENGINE_ACTOR,
+            action="RECEIVED",
+            entity="payment",
+            entity_ids=ids,
+            details=[
+                {"statement_id": statement_id, "status": s, "invoices": applied.get(i, [])}
+                for i, s in zip(ids, status, strict=True)
+            ],
+            at=at,
+        )
+
+    @staticmethod
+    def _payment_rows(
+        payments: pa.Table,
+        new: pa.Table,
+        status: np.ndarray,
+        known: dict[str, str],
+        statement_id: str,
+    ) -> pa.Table:
+        by_id = dict(zip(new.column("payment_id").to_pylist(), status, strict=True))
+        ids = payments.column("payment_id").to_pylist()
+        return pa.table(
+            {
+                "payment_id": payments.column("payment_id"),
+                "status": pa.array([by_id.get(i, DUPLICATE) for i in ids], pa.string()),
+                "amount": payments.column("amount"),
+                "currency": payments.column("currency"),
+                "value_date": payments.column("value_date"),
+                "payer_name": payments.column("payer_name"),
+                "first_statement_id": pa.array(
+                    [known.get(i, statement_id) for i in ids], pa.string()
+                ),
+            }
+        )
+
+    # ------------------------------------------------------------------ reviewers' queue
+
+    def list_exceptions(
+        self,
+        *,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        page_token: str | None = None,
+        reason: str | None = None,
+        customer_id: str | None = None,
+        currency: str | None = None,
+        min_amount: str | Decimal | None = None,
+        max_amount: str | Decimal | None = None,
+        older_than_days: int | None = None,
+        sort: str = "age",
+        status: str = "open",
+        today: date | None = None,
+    ) -> ExceptionPage:
+        """A page of exceptions matching the filters (keyset paging, stable under inserts).
+
+        ``min_amount``/``max_amount`` compare the unapplied amount in major units of each row's
+        currency; ``older_than_days`` keeps payments whose value date is more than that many days
+        before ``today``. ``sort``: ``age`` (oldest first, default), ``-age``, ``amount``,
+        ``-amount``, ``payment_id``, ``reason``, ``customer_id``. ``status``: ``open`` (the queue)
+        or ``resolved``.
+        """
+        if page_size < 0:
+            raise InvalidInput("page_size: must not be negative")
+        size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        if sort not in SORTS:
+            raise InvalidInput(f"sort: {sort!r} is not one of {sorted(SORTS)}")
+        if status not in ("open", "resolved"):
+            raise InvalidInput(f"status: expected open or resolved, got {status!r}")
+        if older_than_days is not None and older_than_days < 0:
+            raise InvalidInput("older_than_days: must not be negative")
+        before = None
+        if older_than_days is not None:
+            before = (today or datetime.now(UTC).date()) - timedelta(days=older_than_days)
+            before = before.isoformat()
+        query = ExceptionQuery(
+            status=status,
+            reason=reason or None,
+            customer_id=customer_id or None,
+            currency=(currency or "").upper() or None,
+            min_amount_e4=_decimal_e4(min_amount, "min_amount"),
+            max_amount_e4=_decimal_e4(max_amount, "max_amount"),
+            value_date_before=before,
+        )
+        fingerprint = hashlib.sha256(json.dumps([asdict(query), sort]).encode()).hexdigest()[:16]
+        after = None
+        if page_token:
+            try:
+                tok = json.loads(base64.urlsafe_b64decode(page_token.encode() + b"=="))
+                if tok["f"] != fingerprint:
+                    raise InvalidInput(
+                        "page_token: belongs to other filters or sort; start again without it"
+                    )
+                after = (tok["v"], tok["p"])
+            except (ValueError, KeyError, TypeError):
+                raise InvalidInput("page_token: not a token this server issued") from None
+        items = self.store.query_exceptions(query, sort=sort, after=after, limit=size + 1)
+        token = ""
+        if len(items) > size:
+            items = items[:size]
+            last = items[-1]
+            token = (
+                base64.urlsafe_b64encode(
+                    json.dumps(
+                        {
+                            "f": fingerprint,
+                            "v": self.store.sort_value(last, sort),
+                            "p": last.payment_id,
+                        }
+                    ).encode()
+                )
+                .decode()
+                .rstrip("=")
+            )
+        total, counts = self.store.count_exceptions(query)
+        return ExceptionPage(items, token, total, counts)
+
+    # ------------------------------------------------------------------ decisions
+
+    def resolve_exception(
+        self,
+        *,
+        payment_id: str,
+        action: str,
+        allocations: Sequence[AllocationInput] = (),
+        customer_id: str | None = None,
+        reviewer: str,
+        note: str | None = None,
+        remember: bool = False,
+    ) -> PaymentView:
+        """A reviewer's decision on a payment's open exception.
+
+        - ``APPLY``: apply the payment to ``allocations`` (decimal amounts in the payment's
+          currency, each at most the invoice's open amount; ``adjustment_amount`` is written off
+          against the invoice beside the cash). Cash left over goes on account of the customer
+          (``customer_id``, else the engine's identified customer, else the invoices' customer).
+        - ``ON_ACCOUNT``: hold the whole unapplied amount as a credit of ``customer_id``.
+        - ``REFUND``: to be returned to the payer. ``WRITE_OFF``: written off.
+
+        ``remember`` maps the payer's account and name to the customer, so the matcher identifies
+        the next payment from that payer. Raises :class:`AlreadyResolved` when the exception is
+        no longer open (who resolved it and when), ``NotFound`` for an unknown payment or
+        invoice, ``InvalidInput`` for a malformed decision.
+        """
+        action = (action or "").strip().upper()
+        if action not in ACTIONS:
+            raise InvalidInput(f"action: expected one of {', '.join(ACTIONS)}, got {action!r}")
+        reviewer = (reviewer or "").strip()
+        if not reviewer:
+            raise InvalidInput("reviewer: required (who made the decision)")
+        if action != "APPLY" and allocations:
+            raise InvalidInput(f"allocations: only APPLY takes allocations, not {action}")
+        if action == "APPLY" and not allocations:
+            raise InvalidInput("allocations: APPLY needs at least one invoice and amount")
+        customer_id = (customer_id or "").strip() or None
+        at = utcnow()
+        with self.store.transaction():
+            pay = self.store.payment_row(payment_id)
+            if pay is None:
+                raise NotFound(f"payment {payment_id!r} not found")
+            exc = self.store.exception_of(payment_id)
+            if exc is None:
+                raise FailedPrecondition(
+                    f"payment {payment_id} has no exception to resolve (status {pay['status']})"
+                )
+            if exc.status != "open":
+                raise AlreadyResolved(
+                    payment_id,
+                    resolved_by=exc.resolved_by or "?",
+                    resolved_at=exc.resolved_at or "?",
+                    resolution=exc.resolution or "?",
+                )
+            currency = pay["currency"]
+            unapplied = exc.unapplied_amount
+            target = customer_id or exc.customer_id
+            detail: dict[str, Any] = {"action": action, "note": note, "remember": remember}
+            status = {"ON_ACCOUNT": ON_ACCOUNT, "REFUND": REFUND, "WRITE_OFF": WRITTEN_OFF}.get(
+                action, APPLIED
+            )
+            if action == "APPLY":
+                table, inv_customers = self._decision_allocations(
+                    payment_id, currency, unapplied, allocations
+                )
+                if target is None and len(inv_customers) == 1:
+                    target = next(iter(inv_customers))
+                applied = int(pc.sum(table.column("applied_amount")).as_py() or 0)
+                rest = unapplied - applied
+                if rest > 0:
+                    if target is None:
+                        raise InvalidInput(
+                            f"allocations: {format_minor(rest, currency)} {currency} would stay "
+                            "unapplied; apply the whole amount or give customer_id to put the "
+                            "rest on account"
+                        )
+                    status = ON_ACCOUNT
+                    detail["on_account"] = format_minor(rest, currency)
+                self.store.insert_allocations(table, by=reviewer, at=at)
+                detail["allocations"] = [
+                    {
+                        "invoice_id": r["invoice_id"],
+                        "applied_amount": format_minor(r["applied_amount"], currency),
+                        "adjustment_amount": format_minor(r["adjustment_amount"], currency),
+                        "adjustment_reason": r["adjustment_reason"],
+                    }
+                    for r in table.to_pylist()
+                ]
+            elif action == "ON_ACCOUNT":
+                if target is None:
+                    raise InvalidInput("customer_id: ON_ACCOUNT needs the customer to credit")
+                detail["on_account"] = format_minor(unapplied, currency)
+            if target is not None and not self.store.customer_exists(target):
+                raise NotFound(f"customer_id: customer {target!r} not found")
+            detail["customer_id"] = target
+            if remember:
+                self._remember(pay, target, reviewer, at)
+            self.store.resolve_exception(
+                payment_id, by=reviewer, at=at, resolution=action, note=note
+            )
+            self.store.set_payment_status(payment_id, status, customer_id=target)
+            self.store.append_audit(
+                actor=reviewer,
+                action=f"RESOLVE_{action}",
+                entity="payment",
+                entity_id=payment_id,
+                detail=detail,
+                at=at,
+            )
+        return self.get_payment(payment_id)
+
+    def _decision_allocations(
+        self,
+        payment_id: str,
+        currency: str,
+        unapplied: int,
+        allocations: Sequence[AllocationInput],
+    ) -> tuple[pa.Table, set[str]]:
+        rows = []
+        seen: set[str] = set()
+        states = self.store.invoice_states([a.invoice_id for a in allocations])
+        for i, a in enumerate(allocations):
+            where = f"allocations[{i}]"
+            inv_id = (a.invoice_id or "").strip()
+            if not inv_id:
+                raise InvalidInput(f"{where}.invoice_id: required")
+            if inv_id in seen:
+                raise InvalidInput(f"{where}.invoice_id: {inv_id} appears twice")
+            seen.add(inv_id)
+            try:
+                amt = to_minor(a.applied_amount, currency)
+                adj = to_minor(a.adjustment_amount or "0", currency)
+            except InvalidInput as exc:
+                raise InvalidInput(f"{where}: {exc}") from None
+            if amt <= 0:
+                raise InvalidInput(f"{where}.applied_amount: must be positive")
+            if adj < 0:
+                raise InvalidInput(f"{where}.adjustment_amount: must not be negative")
+            if adj and not a.adjustment_reason:
+                raise InvalidInput(f"{where}.adjustment_reason: required with an adjustment")
+            st = states.get(inv_id)
+            if st is None:
+                raise NotFound(f"{where}.invoice_id: invoice {inv_id!r} not found")
+            if st["currency"] != currency:
+                raise InvalidInput(
+                    f"{where}.invoice_id: invoice {inv_id} is in {st['currency']}, the payment "
+                    f"in {currency}"
+                )
+            if st["closed"] or st["open_amount"] <= 0:
+                raise FailedPrecondition(f"{where}.invoice_id: invoice {inv_id} is closed")
+            if amt + adj > st["open_amount"]:
+                raise InvalidInput(
+                    f"{where}.applied_amount: {format_minor(amt + adj, currency)} exceeds the "
+                    f"open amount {format_minor(st['open_amount'], currency)} of {inv_id}"
+                )
+            rows.append(
+                {
+                    "payment_id": payment_id,
+                    "invoice_id": inv_id,
+                    "applied_amount": amt,
+                    "adjustment_amount": adj,
+                    "adjustment_reason": a.adjustment_reason,
+                    "invoice_open_after": st["open_amount"] - amt - adj,
+                    "confidence": 1.0,
+                    "rule": "reviewer",
+                    "currency": currency,
+                }
+            )
+        total = sum(r["applied_amount"] for r in rows)
+        if total > unapplied:
+            raise InvalidInput(
+                f"allocations: {format_minor(total, currency)} applied exceeds the "
+                f"{format_minor(unapplied, currency)} {currency} left on payment {payment_id}"
+            )
+        table = pa.Table.from_pylist(rows, schema=S.ALLOCATIONS)
+        return table, {states[r["invoice_id"]]["customer_id"] for r in rows}
+
+    def _remember(
+        self, pay: dict[str, Any], customer_id: str | None, reviewer: str, at: str
+    ) -> None:
+        if customer_id is None:
+            raise InvalidInput("remember: needs a customer (customer_id)")
+        account, name = pay.get("payer_account"), pay.get("payer_name")
+        if not account and not name:
+            raise InvalidInput("remember: the payment names no payer account or payer name")
+        states = self.store.customers()
+        if customer_id not in set(states.column("customer_id").to_pylist()):
+            self.store.ensure_customer(customer_id, name=customer_id, at=at)
+        self.store.add_payer_mapping(
+            customer_id=customer_id, account=account, name=name, by=reviewer, at=at
+        )
+        self.store.append_audit(
+            actor=reviewer,
+            action="REMEMBER_PAYER",
+            entity="customer",
+            entity_id=customer_id,
+            detail={"payer_account": account, "payer_name": name, "payment_id": pay["payment_id"]},
+            at=at,
+        )
+
+    # ------------------------------------------------------------------ ledger reads
+
+    def open_items(
+        self,
+        *,
+        customer_id: str | None = None,
+        invoice_ids: Sequence[str] | None = None,
+        search: str | None = None,
+        limit: int = 200,
+    ) -> pa.Table:
+        """Open invoices (:data:`schema.INVOICES`, ``amount`` = open amount) of a customer, or
+        by id (e.g. an exception's candidates), optionally filtered by a substring of the
+        invoice id or PO number. For the reviewer's "other open items" and candidate details."""
+        if limit <= 0 or limit > 10_000:
+            raise InvalidInput("limit: must be 1..10000")
+        return self.store.open_invoices(
+            invoice_ids=invoice_ids, customer_id=customer_id, search=search, limit=limit
+        )
+
+    # ------------------------------------------------------------------ payments
+
+    def get_payment(self, payment_id: str) -> PaymentView:
+        """A payment with its allocations, exception, remittance lines and audit trail."""
+        pay = self.store.payment_row(payment_id)
+        if pay is None:
+            raise NotFound(f"payment {payment_id!r} not found")
+        allocations = self.store.allocations_of(payment_id)
+        applied = int(pc.sum(allocations.column("applied_amount")).as_py() or 0)
+        return PaymentView(
+            payment=pay,
+            status=pay["status"],
+            allocations=allocations,
+            exception=self.store.exception_of(payment_id),
+            remittances=self.store.remittances_for(
+                payment_ids=[payment_id],
+                end_to_end_ids=[pay["end_to_end_id"]] if pay.get("end_to_end_id") else [],
+            ),
+            audit=self.store.audit_of(payment_id),
+            unapplied_amount=pay["amount"] - applied,
+        )

@@ -1,0 +1,254 @@
+"""Thin gRPC servicers: proto -> Python, one call into :class:`LedgerService`, Python -> proto.
+
+Service calls are blocking (SQLite, the engine) and run in worker threads so the event loop
+keeps serving. Errors: a :class:`CashmatchError` becomes its own status code
+(``err.grpc_code``); anything else is logged and answered ``INTERNAL`` without detail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+import grpc
+
+from cashmatch.engine.errors import CashmatchError, InvalidInput
+from cashmatch.server import convert as C
+from cashmatch.server.auth import current_principal
+from cashmatch.server.pb import cash_application_pb2 as pb
+from cashmatch.server.pb import cash_application_pb2_grpc as pb_grpc
+from cashmatch.server.service import AllocationInput, AlreadyResolved, LedgerService
+
+log = logging.getLogger("cashmatch.server")
+T = TypeVar("T")
+INLINE_MATCH_ROWS = 2_000
+
+
+def _caller() -> str:
+    p = current_principal.get()
+    return p.name if p else "anonymous"
+
+
+def rpc(fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    """Map cashmatch errors to status codes; never INTERNAL for a client's mistake."""
+
+    @functools.wraps(fn)
+    async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> T:
+        try:
+            return await fn(self, request, context)
+        except AlreadyResolved as exc:
+            context.set_trailing_metadata(
+                (
+                    ("resolved-by", exc.resolved_by),
+                    ("resolved-at", exc.resolved_at),
+                    ("resolution", exc.resolution),
+                )
+            )
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
+        except CashmatchError as exc:
+            code = getattr(grpc.StatusCode, exc.grpc_code, grpc.StatusCode.INTERNAL)
+            if code is grpc.StatusCode.INTERNAL:
+                log.exception("engine error in %s", fn.__name__)
+            await context.abort(code, str(exc))
+        except (grpc.aio.AbortError, asyncio.CancelledError):
+            raise
+        except Exception:  # noqa: BLE001 - a bug: logged, answered INTERNAL without detail
+            log.exception("unexpected error in %s", fn.__name__)
+            await context.abort(grpc.StatusCode.INTERNAL, "internal error (logged on the server)")
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    return wrapper
+
+
+async def _collect(requests: AsyncIterator[Any], attr: str) -> list[Any]:
+    items: list[Any] = []
+    async for req in requests:
+        items.extend(getattr(req, attr))
+    return items
+
+
+class CashApplicationServicer(pb_grpc.CashApplicationServicer):
+    def __init__(self, service: LedgerService) -> None:
+        self.service = service
+
+    async def _run(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
+        return await asyncio.to_thread(fn, **kwargs)
+
+    async def _inline(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
+        return fn(**kwargs)
+
+    @rpc
+    async def Match(self, request: pb.MatchRequest, context: Any) -> pb.MatchResponse:  # noqa: N802
+        payments = C.payments_from_proto(request.payments)
+        invoices, _closed = C.invoices_from_proto(request.invoices)
+        customers = C.customers_from_proto(request.customers) if request.customers else None
+        remittances = C.remittances_from_proto(request.remittances, payments)
+        policy = C.policy_from_proto(request.policy) if request.HasField("policy") else None
+        # a small stateless match is pure CPU: run it on the loop (a thread hop would only add
+        # GIL hand-offs); a large one goes to a worker thread so the loop keeps serving
+        small = len(request.payments) + len(request.invoices) <= INLINE_MATCH_ROWS
+        result = await (self._inline if small else self._run)(
+            self.service.match,
+            invoices=invoices if request.invoices else None,
+            payments=payments,
+            remittances=remittances,
+            customers=customers,
+            policy=policy,
+            use_ledger=request.use_ledger,
+        )
+        return pb.MatchResponse(
+            allocations=C.allocations_to_proto(result.allocations),
+            exceptions=C.exceptions_to_proto(result.exceptions),
+            summary=C.summary_to_proto(result.summary),
+        )
+
+    @rpc
+    async def UpsertInvoices(
+        self, request_iterator: Any, context: Any
+    ) -> (  # noqa: N802
+        pb.UpsertInvoicesResponse
+    ):
+        msgs = await _collect(request_iterator, "invoices")
+        invoices, closed = C.invoices_from_proto(msgs)
+        n = await self._run(
+            self.service.upsert_invoices, invoices=invoices, closed=closed, actor=_caller()
+        )
+        return pb.UpsertInvoicesResponse(upserted=n)
+
+    @rpc
+    async def UpsertCustomers(
+        self, request_iterator: Any, context: Any
+    ) -> (  # noqa: N802
+        pb.UpsertCustomersResponse
+    ):
+        msgs = await _collect(request_iterator, "customers")
+        customers = C.customers_from_proto(msgs)
+        n = await self._run(self.service.upsert_customers, customers=customers, actor=_caller())
+        return pb.UpsertCustomersResponse(upserted=n)
+
+    async def _submit(self, fn: Callable[..., Any], request: Any) -> dict[str, Any]:
+        log.info(
+            "%s %r (%d bytes) from %s",
+            fn.__name__,
+            request.filename,
+            len(request.content),
+            _caller(),
+        )
+        result = await self._run(
+            fn,
+            content=request.content,
+            filename=request.filename,
+            format=request.format or None,
+            idempotency_key=request.idempotency_key or None,
+            submitted_by=_caller(),
+            strict=request.strict,
+        )
+        if request.summary_only:
+            return {
+                "statement_id": result.statement_id,
+                "summary": C.summary_to_proto(result.summary),
+                "duplicate": result.duplicate,
+                "problems": C.problems_to_proto(result.problems),
+                "received_at": result.received_at,
+                "format": result.format,
+            }
+        return {
+            "statement_id": result.statement_id,
+            "payments": C.payment_statuses_to_proto(result.payments),
+            "summary": C.summary_to_proto(result.summary),
+            "allocations": C.allocations_to_proto(result.allocations),
+            "exceptions": C.exceptions_to_proto(result.exceptions),
+            "duplicate": result.duplicate,
+            "problems": C.problems_to_proto(result.problems),
+            "received_at": result.received_at,
+            "format": result.format,
+        }
+
+    @rpc
+    async def SubmitStatement(
+        self, request: pb.SubmitStatementRequest, context: Any
+    ) -> (  # noqa: N802
+        pb.SubmitStatementResponse
+    ):
+        return pb.SubmitStatementResponse(
+            **await self._submit(self.service.submit_statement, request)
+        )
+
+    @rpc
+    async def SubmitRemittance(
+        self, request: pb.SubmitRemittanceRequest, context: Any
+    ) -> (  # noqa: N802
+        pb.SubmitRemittanceResponse
+    ):
+        return pb.SubmitRemittanceResponse(
+            **await self._submit(self.service.submit_remittance, request)
+        )
+
+    @rpc
+    async def ListExceptions(
+        self, request: pb.ListExceptionsRequest, context: Any
+    ) -> (  # noqa: N802
+        pb.ListExceptionsResponse
+    ):
+        page = await self._run(
+            self.service.list_exceptions,
+            page_size=request.page_size,
+            page_token=request.page_token or None,
+            reason=request.reason or None,
+            customer_id=request.customer_id or None,
+            currency=request.currency or None,
+            min_amount=request.min_amount or None,
+            max_amount=request.max_amount or None,
+            older_than_days=request.older_than_days
+            if request.HasField("older_than_days")
+            else None,
+            sort=request.sort or "age",
+            status=request.status or "open",
+        )
+        return pb.ListExceptionsResponse(
+            exceptions=[C.exception_record_to_proto(r) for r in page.items],
+            next_page_token=page.next_page_token,
+            total=page.total,
+            counts_by_reason=page.counts_by_reason,
+        )
+
+    @rpc
+    async def ResolveException(
+        self, request: pb.ResolveExceptionRequest, context: Any
+    ) -> (  # noqa: N802
+        pb.ResolveExceptionResponse
+    ):
+        if request.action == pb.ResolveExceptionRequest.ACTION_UNSPECIFIED:
+            raise InvalidInput("action: required (APPLY, ON_ACCOUNT, REFUND or WRITE_OFF)")
+        view = await self._run(
+            self.service.resolve_exception,
+            payment_id=request.payment_id,
+            action=pb.ResolveExceptionRequest.Action.Name(request.action),
+            allocations=[
+                AllocationInput(
+                    a.invoice_id,
+                    a.applied_amount,
+                    a.adjustment_amount or "0",
+                    a.adjustment_reason or None,
+                )
+                for a in request.allocations
+            ],
+            customer_id=request.customer_id or None,
+            reviewer=request.reviewer or _caller(),
+            note=request.note or None,
+            remember=request.remember,
+        )
+        return pb.ResolveExceptionResponse(payment=C.payment_detail_to_proto(view))
+
+    @rpc
+    async def GetPayment(self, request: pb.GetPaymentRequest, context: Any) -> pb.PaymentDetail:  # noqa: N802
+        if not request.payment_id:
+            raise InvalidInput("payment_id: required")
+        view = await self._run(self.service.get_payment, payment_id=request.payment_id)
+        return C.payment_detail_to_proto(view)
+
+
+__all__ = ["CashApplicationServicer"]

@@ -1,0 +1,79 @@
+"""`cashmatch match` end to end through the command line."""
+
+import csv
+from pathlib import Path
+
+import pyarrow.csv as pacsv
+
+from cashmatch.cli import main
+from cashmatch.engine import evaluate
+from cashmatch.engine.interchange import read_allocations
+from cashmatch.fixtures import HERE
+from cashmatch.fixtures.generator import generate_day, write_day
+
+
+def _match(day: Path, out: Path, *extra: str) -> int:
+    return main(["match", "--invoices", str(day / "invoices.csv"),
+                 "--payments", str(day / "payments.csv"),
+                 "--remittances", str(day / "remittances.csv"),
+                 "--customers", str(day / "customers.csv"), "--out", str(out), *extra])
+
+
+def test_two_runs_are_byte_identical_and_parquet_agrees(tmp_path, capsys):
+    write_day(generate_day(payments=300, seed=11), tmp_path / "day")
+    assert _match(tmp_path / "day", tmp_path / "a") == 0
+    assert _match(tmp_path / "day", tmp_path / "b") == 0
+    for name in ("allocations.csv", "exceptions.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert _match(tmp_path / "day", tmp_path / "p", "--format", "parquet") == 0
+    csv_rows = read_allocations(tmp_path / "a" / "allocations.csv").table
+    pq_rows = read_allocations(tmp_path / "p" / "allocations.parquet").table
+    assert csv_rows.column("applied_amount").equals(pq_rows.column("applied_amount"))
+    printed = capsys.readouterr().out
+    assert "auto-applied" in printed and "payments" in printed
+
+
+def test_a_bank_file_is_matched_directly(tmp_path, capsys):
+    sta = HERE / "parsers" / "mt940" / "german_subfields.sta"
+    inv = tmp_path / "invoices.csv"
+    inv.write_text(
+        "invoice_id,customer_id,customer_name,amount,currency\n"
+        "RE 2026-0311,C1,Mustermann Maschinenbau GmbH,1225.00,EUR\n"
+        "RE 2026-0312,C1,Mustermann Maschinenbau GmbH,1225.00,EUR\n"
+        "RE 2026-0415,C2,Baeckerei Korn und Sohn,119.00,EUR\n"
+    )
+    out = tmp_path / "out"
+    assert main(["match", "--invoices", str(inv), "--payments", str(sta),
+                 "--out", str(out)]) == 0
+    rows = pacsv.read_csv(out / "allocations.csv").to_pylist()
+    assert {r["invoice_id"] for r in rows} == {"RE 2026-0311", "RE 2026-0312", "RE 2026-0415"}
+    exceptions = pacsv.read_csv(out / "exceptions.csv").to_pylist()
+    assert exceptions == []  # the debit in the file is not a payment to apply
+
+
+def test_bad_rows_are_reported_with_file_and_line(tmp_path, capsys):
+    day = tmp_path / "day"
+    write_day(generate_day(payments=40, seed=2), day)
+    with open(day / "payments.csv", newline="") as fh:
+        rows = list(csv.reader(fh))
+    rows[3][rows[0].index("value_date")] = "16/03/2026"  # line 4 of the file
+    with open(day / "payments.csv", "w", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    assert _match(day, tmp_path / "out") == 0
+    err = capsys.readouterr().err
+    assert "payments.csv:4" in err
+
+
+def test_accuracy_floor_on_a_generated_day(tmp_path):
+    """Not a timing: the one-to-one floor of the foundation issue on a 2,000-payment day."""
+    from cashmatch.engine.matcher import match
+
+    day = generate_day(payments=2000, seed=21)
+    result = match(invoices=day.invoices, payments=day.payments,
+                   remittances=day.remittances, customers=day.customers)
+    score = evaluate.evaluate(truth=day.truth, allocations=result.allocations,
+                              exceptions=result.exceptions)
+    assert score.overall.unmatchable_applied == 0
+    assert score.overall.wrong_auto_pct <= 0.2
+    assert score.one_to_one.auto_pct >= 95.0
+    assert score.one_to_one.wrong_auto_pct <= 0.2
