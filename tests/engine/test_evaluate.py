@@ -341,9 +341,8 @@ def test_generate_match_score_end_to_end(tmp_path, capsys) -> None:
 
 
 def test_scores_of_several_days_combine_by_adding_counts() -> None:
-    from cashmatch.engine.evaluate import combine
-
     from cashmatch.commands.score import markdown
+    from cashmatch.engine.evaluate import combine
 
     alloc, exc = perfect()
     good = evaluate(truth=truth_table(), allocations=alloc, exceptions=exc)
@@ -364,3 +363,115 @@ def test_scores_of_several_days_combine_by_adding_counts() -> None:
     assert text.splitlines()[0].startswith("| scenario | payments | matchable | auto% |")
     assert "| clean_ref | 2 | 2 | 100.0 | 50.00 |" in text
     assert "| **overall** | **16** |" in text
+
+
+# ---------------------------------------------------------------- differential: slow reference
+
+
+def _slow_overall(truth: pa.Table, alloc: pa.Table, exc: pa.Table) -> dict[str, int]:
+    """Obviously-correct scoring with dicts and sets, one payment at a time."""
+    links: dict[str, dict[str, int]] = {}
+    conf: dict[tuple[str, str], float] = {}
+    for r in alloc.to_pylist():
+        d = links.setdefault(r["payment_id"], {})
+        d[r["invoice_id"]] = d.get(r["invoice_id"], 0) + r["applied_amount"]
+        key = (r["payment_id"], r["invoice_id"])
+        conf[key] = max(conf.get(key, 0.0), r["confidence"])
+    cands: dict[str, list[list[str]]] = {}
+    for r in exc.to_pylist():
+        cands.setdefault(r["payment_id"], []).append(r["candidates"] or [])
+    out = dict.fromkeys(
+        ["auto", "auto_matchable", "auto_correct", "wrong_auto", "posted", "wrong_posted",
+         "unmatchable_applied", "links_predicted", "links_true", "links_correct",
+         "amount_exact", "excepted_matchable", "topn_hits", "missing", "band0", "band0_ok"],
+        0,
+    )  # fmt: skip
+    for t in truth.to_pylist():
+        pid, m = t["payment_id"], t["matchable"]
+        true = dict(zip(t["invoice_ids"], t["applied_amounts"], strict=True))
+        got = links.get(pid, {})
+        posted, has_exc = bool(got), pid in cands
+        auto = posted and not has_exc
+        right = m and set(got) == set(true)
+        out["missing"] += not posted and not has_exc
+        out["posted"] += posted
+        out["wrong_posted"] += posted and not right
+        out["unmatchable_applied"] += posted and not m
+        if auto:
+            out["auto"] += 1
+            out["auto_matchable"] += m
+            out["auto_correct"] += right
+            out["wrong_auto"] += not right
+            out["links_predicted"] += len(got)
+            out["links_true"] += len(true)
+            out["links_correct"] += len(set(got) & set(true))
+            out["amount_exact"] += sum(got[i] == true[i] for i in set(got) & set(true))
+        if m and not posted and has_exc:
+            out["excepted_matchable"] += 1
+            k = max(3, len(true))
+            shown = {c for lst in cands[pid] for c in lst[:k]}
+            out["topn_hits"] += bool(true) and set(true) <= shown
+        for inv in got:
+            if conf[(pid, inv)] >= 0.95:
+                out["band0"] += 1
+                out["band0_ok"] += inv in true
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_evaluate_agrees_with_a_slow_reference_on_perturbed_results(seed: int) -> None:
+    import numpy as np
+    import pyarrow.compute as pc
+
+    from cashmatch.fixtures.generator import generate_day, oracle_result
+
+    day = generate_day(payments=400, seed=seed)
+    alloc, exc = oracle_result(day)
+    rng = np.random.default_rng(seed)
+    n = alloc.num_rows
+    # perturb: drop links, point links at other invoices, change amounts and confidences,
+    # add exceptions with shuffled candidates, apply some unmatchable credits
+    keep = rng.random(n) > 0.1
+    inv_ids = day.invoices.column("invoice_id")
+    other = pc.take(inv_ids, pa.array(rng.integers(0, len(inv_ids), n)))
+    swap = rng.random(n) < 0.1
+    alloc = alloc.set_column(
+        1, "invoice_id", pc.if_else(pa.array(swap), other, alloc.column("invoice_id"))
+    )
+    amounts = np.asarray(alloc.column("applied_amount")) + (rng.random(n) < 0.1)
+    alloc = alloc.set_column(2, "applied_amount", pa.array(amounts))
+    alloc = alloc.set_column(6, "confidence", pa.array(rng.uniform(0.7, 1.0, n)))
+    alloc = S.conform(alloc.filter(pa.array(keep)), S.ALLOCATIONS)
+    pids = day.truth.column("payment_id")
+    extra_exc = rng.choice(len(pids), size=60, replace=False)
+    truth_ids = day.truth.column("invoice_ids").to_pylist()
+    all_ids = inv_ids.to_pylist()
+    cand_lists = []
+    for i in extra_exc:  # test data only
+        lst = list(truth_ids[i]) + [all_ids[j] for j in rng.integers(0, len(all_ids), 3)]
+        cand_lists.append([lst[j] for j in rng.permutation(len(lst))])
+    more = exceptions(
+        [
+            (pids[int(i)].as_py(), "AMBIGUOUS", 1, c)
+            for i, c in zip(extra_exc, cand_lists, strict=True)
+        ]
+    )
+    exc = pa.concat_tables([exc, more])
+    # half of those are left to a person entirely (no allocation)
+    left = pc.take(pids, pa.array(extra_exc[:30]))
+    alloc = alloc.filter(pc.invert(pc.is_in(alloc.column("payment_id"), value_set=left)))
+    unmatchable = pc.filter(pids, pc.invert(day.truth.column("matchable")))
+    rogue = allocations([(unmatchable[i].as_py(), inv_ids[i].as_py(), 100, 0.99) for i in range(5)])
+    alloc = pa.concat_tables([alloc, rogue])
+
+    fast = evaluate(truth=day.truth, allocations=alloc, exceptions=exc).overall
+    slow = _slow_overall(day.truth, alloc, exc)
+    score = evaluate(truth=day.truth, allocations=alloc, exceptions=exc)
+    for key, value in slow.items():
+        if key == "band0":
+            assert score.bands[0].allocations == value
+        elif key == "band0_ok":
+            assert score.bands[0].correct == value
+        else:
+            assert getattr(fast, key) == value, key
+    assert fast.unmatchable_applied == 5 and fast.wrong_auto > 0 and fast.topn_hits > 0
