@@ -27,11 +27,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, default=None, help="write per-seed and pooled figures")
     args = p.parse_args(argv)
 
+    from cashmatch.commands.score import fmt, markdown, render, wide_console
     from cashmatch.engine.evaluate import combine, evaluate
     from cashmatch.engine.matcher import match
     from cashmatch.fixtures.generator import generate_day
-
-    from cashmatch.commands.score import fmt, markdown, render, wide_console
 
     console = wide_console()
     scores = []
