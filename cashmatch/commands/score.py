@@ -56,6 +56,7 @@ COLUMNS = (
     ("linkP%", lambda s: fmt(s.link_precision)),
     ("linkR%", lambda s: fmt(s.link_recall)),
     ("amount%", lambda s: fmt(s.amount_exact_pct)),
+    ("adjust%", lambda s: fmt(s.adjustment_pct)),
     ("top3%", lambda s: fmt(s.topn_pct)),
 )
 
@@ -82,6 +83,7 @@ def scenario_table(score: Score, *, title: str = "score by scenario") -> Table:
         "wrongPost% = payments with allocations whose invoice set is not the truth; "
         "unm.applied = unmatchable with any allocation; linkP/R% over (payment, invoice) links "
         "of auto-applied payments; amount% = those correct links with the true cash amount; "
+        "adjust% = those with a fee, discount or deduction whose adjustment and reason are right; "
         "top3% = matchable payments left to a person whose truth invoices are all among the "
         "first max(3, k) candidates"
     )
@@ -163,7 +165,7 @@ def wide_console() -> Console:
 
     from rich.console import Console
 
-    return Console() if sys.stdout.isatty() else Console(width=150)
+    return Console() if sys.stdout.isatty() else Console(width=160)
 
 
 def run(args: argparse.Namespace) -> int:
