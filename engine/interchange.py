@@ -356,7 +356,9 @@ def read_table(
             out[target] = pc.utf8_upper(text) if target == "currency" else text
         elif col.kind == "date":
             parsed = pc.strptime(text, format="%Y-%m-%d", unit="s", error_is_null=True)
-            failed = np.asarray(parsed.is_null(), dtype=bool) & ~missing
+            # strptime rolls impossible dates over (2026-02-30 -> 03-02): round-trip to refuse them
+            same = pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), text)
+            failed = ~np.asarray(pc.fill_null(same, False), dtype=bool) & ~missing
             report(failed, col.name, "expected a date YYYY-MM-DD, got {}")
             out[target] = pc.cast(parsed, pa.date32())
         elif col.kind == "money":

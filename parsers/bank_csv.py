@@ -35,6 +35,7 @@ from cashmatch.parsers._common import (
     ParseResult,
     check_size,
     decode_text,
+    pause_gc,
     strict_dates,
 )
 
@@ -214,6 +215,7 @@ def _amount_text(text: pa.Array, profile: Profile) -> tuple[pa.Array, np.ndarray
     return t, neg
 
 
+@pause_gc
 def parse(data: bytes, *, source: str, profile: str | Path | Profile | None = None) -> ParseResult:
     check_size(data, source)
     problems: list[RowProblem] = []

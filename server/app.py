@@ -69,6 +69,27 @@ def _add_reflection(server: object, names: Sequence[str]) -> None:
     )
 
 
+def _lock_database(db: str) -> object | None:
+    """One server process per database file: the ledger cache of a process is invalidated by
+    its own writes only. A second server on the same file is refused (advisory lock)."""
+    if "://" in db and not db.startswith("sqlite:///"):
+        return None
+    import fcntl
+
+    from cashmatch.engine.errors import FailedPrecondition
+
+    path = Path(db.removeprefix("sqlite:///") + ".lock")
+    fh = open(path, "a+")  # noqa: SIM115 - held open for the life of the server
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.close()
+        raise FailedPrecondition(
+            f"{db}: another cashmatch server is using this database (lock {path})"
+        ) from None
+    return fh
+
+
 async def run(
     config: ServerConfig,
     *,
@@ -92,6 +113,7 @@ async def run(
         raise InvalidInput(
             "no tokens: give --token-file or set CASHMATCH_TOKEN (every RPC but health needs one)"
         )
+    lock = _lock_database(config.db)
     store = open_store(config.db)
     service = LedgerService(store, policy=config.policy, executor=config.executor)
     server = grpc.aio.server(
@@ -151,4 +173,6 @@ async def run(
         log.info("stopping: new calls are refused, calls in flight get %ss", config.grace_s)
         await asyncio.gather(stopping, *(car.stop() for car in reversed(sidecars)))
         store.close()
+        if lock is not None:
+            lock.close()
         log.info("cashmatch stopped")

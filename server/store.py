@@ -1042,7 +1042,8 @@ class SQLiteStore:
         """Keyset paging: ``after`` is ``(sort value, payment_id)`` of the last row seen."""
         column, direction = SORTS[sort]
         where, params = self._where(query)
-        col = f"e.{column}"
+        # NULL never compares: page over coalesce(column, '') (nullable: customer_id)
+        col = f"coalesce(e.{column}, '')" if column == "customer_id" else f"e.{column}"
         if after is not None:
             op = ">" if direction == "ASC" else "<"
             if column == "payment_id":
@@ -1068,7 +1069,8 @@ class SQLiteStore:
         if column == "amount_e4":
             exp = int(exponents_of(pa.array([record.currency]))[0])
             return record.unapplied_amount * 10 ** (MAX_EXPONENT - max(exp, 0))
-        return getattr(record, column)
+        value = getattr(record, column)
+        return "" if value is None else value
 
     def count_exceptions(self, query: ExceptionQuery) -> tuple[int, dict[str, int]]:
         """Total matching the filters, and counts by reason (ignoring the reason filter)."""

@@ -30,11 +30,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def add_sidecar_arguments(parser: argparse.ArgumentParser) -> None:
     """Hook for other doors into the same process (e.g. ``--http ADDR`` for the reviewers'
     page): add their flags here and build them in :func:`sidecars`."""
+    parser.add_argument(
+        "--http",
+        metavar="ADDR",
+        help="also serve the reviewers' web page on host:port "
+        "(same process and ledger; HTTPS with --tls-cert/--tls-key)",
+    )
 
 
 def sidecars(args: argparse.Namespace) -> list:
-    """The extra doors to start beside gRPC, from the parsed flags (none yet)."""
-    return []
+    """The extra doors to start beside gRPC, from the parsed flags."""
+    if not getattr(args, "http", None):
+        return []
+    from cashmatch.server.auth import TokenTable
+    from cashmatch.server.web.app import WebSidecar, tls_context
+
+    return [
+        WebSidecar(
+            addr=args.http,
+            tokens=TokenTable.load(token_file=args.token_file),
+            ssl_context=tls_context(args.tls_cert, args.tls_key),
+        )
+    ]
 
 
 def run(args: argparse.Namespace) -> int:

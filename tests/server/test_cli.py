@@ -158,3 +158,11 @@ def test_bank_text_is_not_rich_markup(
     assert cli("exceptions", "--server", server.addr, "--max-amount", "1.00") == 0
     out = capsys.readouterr().out
     assert "[red]EVIL[/red]" in out and "[link=http://x]click[/link]" in out
+
+
+def test_serve_refuses_to_run_without_tokens(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("CASHMATCH_TOKEN")
+    assert cli("serve", "--addr", "127.0.0.1:0", "--db", str(tmp_path / "x.db")) == 2
+    assert "no tokens" in capsys.readouterr().out
