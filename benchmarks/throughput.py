@@ -44,13 +44,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, default=None, help="write the figures as JSON here")
     args = p.parse_args(argv)
 
-    from cashmatch.engine.evaluate import evaluate, read_results
-    from cashmatch.engine.matcher import match
-    from cashmatch.fixtures.generator import generate_day, write_day
     from rich.console import Console
     from rich.table import Table
 
     from cashmatch.commands.score import render
+    from cashmatch.engine.evaluate import evaluate, read_results
+    from cashmatch.engine.matcher import match
+    from cashmatch.fixtures.generator import generate_day, write_day
 
     console = Console() if sys.stdout.isatty() else Console(width=150)
     figures: dict[str, object] = {"payments": args.payments, "seed": args.seed}

@@ -658,7 +658,8 @@ def interchange_view(table: pa.Table, columns: Sequence[Column], *, parquet: boo
                 text = format_minor_array(pc.fill_null(values, 0), cur)
                 values = pc.if_else(pc.is_null(values), pa.scalar(None, pa.string()), text)
         elif col.kind == "percent_bp":
-            text = format_minor_array(pc.fill_null(values, 0), pa.array(["USD"] * n, pa.string()))
+            usd = pc.fill_null(pa.nulls(n, pa.string()), "USD")  # two decimals: 2.00 = 2%
+            text = format_minor_array(pc.fill_null(values, 0), usd)
             values = pc.if_else(pc.is_null(values), pa.scalar(None, pa.string()), text)
         elif col.kind == "list" and not parquet:
             values = pc.binary_join(values, ";")
