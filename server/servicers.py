@@ -250,5 +250,28 @@ class CashApplicationServicer(pb_grpc.CashApplicationServicer):
         view = await self._run(self.service.get_payment, payment_id=request.payment_id)
         return C.payment_detail_to_proto(view)
 
+    @rpc
+    async def GetReceivables(  # noqa: N802
+        self, request: pb.GetReceivablesRequest, context: Any
+    ) -> pb.GetReceivablesResponse:
+        result = await self._run(
+            self.service.get_receivables,
+            as_of=C.as_of_from_proto(request.as_of),
+            period_days=C.period_from_proto(request.period_days),
+        )
+        return C.receivables_to_proto(result)
+
+    @rpc
+    async def GetAccount(self, request: pb.GetAccountRequest, context: Any) -> pb.AccountStatus:  # noqa: N802
+        if not request.customer_id:
+            raise InvalidInput("customer_id: required")
+        view = await self._run(
+            self.service.get_account,
+            customer_id=request.customer_id,
+            as_of=C.as_of_from_proto(request.as_of),
+            period_days=C.period_from_proto(request.period_days),
+        )
+        return C.account_to_proto(view)
+
 
 __all__ = ["CashApplicationServicer"]

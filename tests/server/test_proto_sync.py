@@ -35,6 +35,8 @@ def test_contract_names() -> None:
         "ListExceptions",
         "ResolveException",
         "GetPayment",
+        "GetReceivables",
+        "GetAccount",
     }
     # amounts are exact decimal strings, never floating point
     for msg in pb.DESCRIPTOR.message_types_by_name.values():
