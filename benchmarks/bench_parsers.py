@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 
 import pytest
+
 from cashmatch.parsers import bai, camt, mt940, ofx, samples
 
 FAST: dict[str, tuple[Callable[[int], bytes], Callable]] = {

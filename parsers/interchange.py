@@ -12,6 +12,7 @@ import io
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
 from cashmatch.engine import interchange as ix
 from cashmatch.engine import schema as S
 from cashmatch.engine.errors import InvalidInput

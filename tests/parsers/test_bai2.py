@@ -6,6 +6,7 @@ from __future__ import annotations
 import bai2.bai2 as bai2_lib
 import pytest
 from _parser_golden import FIXTURES
+
 from cashmatch.parsers import bai
 from cashmatch.parsers.samples import bai2_file
 

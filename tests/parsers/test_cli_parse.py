@@ -6,10 +6,10 @@ import argparse
 
 import pytest
 from _parser_golden import FIXTURES
-from cashmatch.engine.errors import InvalidInput
-from cashmatch.parsers import parse_file
 
 from cashmatch.commands import parse as parse_cmd
+from cashmatch.engine.errors import InvalidInput
+from cashmatch.parsers import parse_file
 
 
 def _run(argv: list[str]) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from _parser_golden import FIXTURES, FOLDER_FORMAT, sample_files
+
 from cashmatch.engine.errors import InvalidInput
 from cashmatch.parsers import FORMATS, parse_file, sniff
 

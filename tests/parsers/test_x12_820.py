@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from _parser_golden import FIXTURES
+
 from cashmatch.parsers import x12_820
 
 EDI = (FIXTURES / "x12_820" / "two_sets.edi").read_text()
