@@ -44,6 +44,7 @@ class ServerConfig:
     max_concurrent_rpcs: int | None = 256
     executor: object | None = None
     policy: object | None = None
+    risk: object | None = None  # receivables RiskModel (None: the shipped default)
 
 
 def _add_reflection(server: object, names: Sequence[str]) -> None:
@@ -115,7 +116,7 @@ async def run(
         )
     lock = _lock_database(config.db)
     store = open_store(config.db)
-    service = LedgerService(store, policy=config.policy, executor=config.executor)
+    service = LedgerService(store, policy=config.policy, executor=config.executor, risk=config.risk)
     server = grpc.aio.server(
         interceptors=[make_interceptor(config.tokens)],
         options=[

@@ -412,6 +412,7 @@ class LedgerService:
         self._ledger_cache: tuple[int, pa.Table, pa.Table] | None = None
         self.risk = risk
         self._ar_cache: tuple[int, Any] | None = None
+        self._ar_build_lock = threading.Lock()
         self._ar_results: dict[tuple[int, date, int], Any] = {}
 
     # ------------------------------------------------------------------ ledger cache
@@ -1222,12 +1223,19 @@ class LedgerService:
         """The store's history as an engine :class:`~cashmatch.engine.receivables.Ledger`,
         built by :func:`~cashmatch.engine.receivables.build_ledger` (the CLI's code path) and
         cached per store version."""
-        from cashmatch.engine.receivables import build_ledger
-
         version = self.store.ledger_version()
         cached = self._ar_cache
         if cached is not None and cached[0] == version:
             return cached[1]
+        with self._ar_build_lock:  # one build per version, however many readers wait for it
+            cached = self._ar_cache
+            if cached is not None and cached[0] == version:
+                return cached[1]
+            return self._build_receivables_ledger(version)
+
+    def _build_receivables_ledger(self, version: int) -> Any:
+        from cashmatch.engine.receivables import build_ledger
+
         h = self.store.history()
         ledger = build_ledger(
             invoices=h.invoices,

@@ -11,7 +11,7 @@ import pytest
 
 from cashmatch.engine import schema as S
 from cashmatch.engine.money import format_minor
-from cashmatch.engine.receivables import build_ledger, day_number
+from cashmatch.engine.receivables import RiskModel, analyse, build_ledger, day_number
 from cashmatch.server import store as store_module
 from cashmatch.server.service import AllocationInput, LedgerService
 from cashmatch.server.store import SQLiteStore
@@ -200,3 +200,68 @@ def test_migration_2_backfills_a_version_1_ledger(
         assert _ledger_open_today(new) == _effective_open(new) == {"I1": 6000, "I2": 0, "I3": 0}
     finally:
         new.close()
+
+
+def test_the_servers_risk_model_is_data(service: LedgerService, store: SQLiteStore) -> None:
+    """``cashmatch serve --risk FILE`` (like ``cashmatch ar --risk``) replaces the signals."""
+    service.upsert_invoices(
+        invoices=_invoices([("I1", "ACME", 10000), ("I2", "ACME", 10000), ("I3", "BETA", 5000)])
+    )
+    _submit(service, STATEMENT, "s.csv")
+    model = RiskModel.from_mapping(
+        {
+            "at_risk_score": 1,
+            "signals": [
+                {
+                    "name": "everyone",
+                    "metric": "days_beyond_terms",
+                    "fires_at": -1000,
+                    "full_at": -1000,
+                    "weight": 100,
+                    "reason": "flagged by the test model ({value:.0f} days beyond terms)",
+                }
+            ],
+        }
+    )
+    custom = LedgerService(store, risk=model)
+    as_of = date(2026, 6, 30)
+    got = custom.get_receivables(as_of=as_of).accounts
+    h = store.history()
+    want = analyse(
+        build_ledger(
+            invoices=h.invoices,
+            payments=h.payments,
+            allocations=h.allocations,
+            adjustments=h.adjustments,
+            customers=h.customers,
+        ),
+        as_of=as_of,
+        risk=model,
+    ).accounts
+    assert got.drop_columns(["customer_name"]).equals(want.drop_columns(["customer_name"]))
+    assert got["at_risk"].to_pylist() == [True, True]
+    assert all(r.startswith("flagged by the test model") for r in got["risk_reasons"].to_pylist())
+    default = service.get_receivables(as_of=as_of).accounts
+    assert not all(default["risk_reasons"].to_pylist()[i].startswith("flagged") for i in range(2))
+
+
+def test_serve_refuses_an_unreadable_risk_model(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cashmatch.server",
+            "--db",
+            str(tmp_path / "x.db"),
+            "--risk",
+            str(tmp_path / "missing.toml"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "CASHMATCH_TOKEN": "a-token-123456"},
+    )
+    assert out.returncode == 2 and "missing.toml" in out.stderr
