@@ -1231,46 +1231,71 @@ class SQLiteStore:
 
     # ----------------------------------------------------------------- receivables history
 
-    def _select(self, sql: str, schema: pa.Schema, params: Sequence[Any] = ()) -> pa.Table:
-        rows = self._conn().execute(sql, params).fetchall()
-        data = list(zip(*rows, strict=True)) if rows else [[] for _ in schema]
+    def _select(self, table: str, schema: pa.Schema, columns: Sequence[str], tail: str) -> pa.Table:
+        """``SELECT columns FROM table tail`` as ``schema`` (the other columns null)."""
+        fields = [schema.field(c) for c in columns]
+        exprs = ["coalesce(invoiced_amount, amount)" if c == "invoiced" else c for c in columns]
+        rows = self._conn().execute(f"SELECT {', '.join(exprs)} FROM {table} {tail}").fetchall()
+        data = list(zip(*rows, strict=True)) if rows else [[] for _ in fields]
         arrays = []
-        for values, f in zip(data, schema, strict=True):
+        for values, f in zip(data, fields, strict=True):
             if pa.types.is_date(f.type):
                 arrays.append(_date_col(list(values)))
-            elif pa.types.is_boolean(f.type):
-                arrays.append(pa.array([None if v is None else bool(v) for v in values], f.type))
             else:
                 arrays.append(pa.array(values, f.type))
-        return pa.Table.from_arrays(arrays, schema=schema)
+        return S.conform(pa.Table.from_arrays(arrays, schema=pa.schema(fields)), schema)
 
     def history(self) -> History:
         """Every invoice with its invoiced amount, the allocations, their payments and the
-        client's ledger adjustments, read in one snapshot (one read transaction)."""
+        client's ledger adjustments, read in one snapshot (one read transaction). Only the
+        columns the receivables analytics read are filled (the others are null)."""
         conn = self._conn()
         nested = bool(self._local.depth)
         if not nested:
             conn.execute("BEGIN")  # a consistent snapshot across the selects (WAL reader)
         try:
-            invoices = self._select(
-                "SELECT invoice_id, customer_id, customer_name,"
-                " coalesce(invoiced_amount, amount), currency, issue_date, due_date, po_number,"
-                " discount_bp, discount_days FROM invoices ORDER BY invoice_id",
-                S.INVOICES,
+            inv_schema = S.INVOICES.set(
+                S.INVOICES.get_field_index("amount"),
+                S.INVOICES.field("amount").with_name("invoiced"),
             )
+            invoices = self._select(
+                "invoices",
+                inv_schema,
+                [
+                    "invoice_id",
+                    "customer_id",
+                    "customer_name",
+                    "invoiced",
+                    "currency",
+                    "issue_date",
+                    "due_date",
+                ],
+                "ORDER BY invoice_id",
+            ).rename_columns(S.INVOICES.names)
             payments = self._select(
-                f"SELECT {', '.join(_PAYMENT_COLS)} FROM payments WHERE payment_id IN"
-                " (SELECT payment_id FROM allocations) ORDER BY payment_id",
+                "payments",
                 S.PAYMENTS,
+                ["payment_id", "value_date", "amount", "currency"],
+                "WHERE payment_id IN (SELECT payment_id FROM allocations) ORDER BY payment_id",
             )
             allocations = self._select(
-                f"SELECT {', '.join(f.name for f in S.ALLOCATIONS)} FROM allocations ORDER BY id",
+                "allocations",
                 S.ALLOCATIONS,
+                [
+                    "payment_id",
+                    "invoice_id",
+                    "applied_amount",
+                    "adjustment_amount",
+                    "adjustment_reason",
+                    "currency",
+                ],
+                "ORDER BY id",
             )
             adjustments = self._select(
-                "SELECT invoice_id, date, amount, reason, currency FROM ledger_adjustments"
-                " ORDER BY id",
+                "ledger_adjustments",
                 S.ADJUSTMENTS,
+                ["invoice_id", "date", "amount", "reason", "currency"],
+                "ORDER BY id",
             )
             customers = self.customers()
         finally:
