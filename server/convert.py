@@ -492,6 +492,12 @@ def _bad_date(text: str, name: str) -> date:
     raise InvalidInput(f"{name}: expected a date YYYY-MM-DD, got {text!r}")
 
 
+def top_from_proto(value: int, name: str = "top_at_risk") -> int:
+    if value < 0 or value > 1000:
+        raise InvalidInput(f"{name}: must be 0..1000 (0: the default 10), got {value}")
+    return value or 10
+
+
 def period_from_proto(value: int, name: str = "period_days") -> int:
     if value < 0:
         raise InvalidInput(f"{name}: must be positive (0: the default 90), got {value}")
@@ -579,9 +585,14 @@ def deductions_to_proto(table: pa.Table) -> list[pb.DeductionsByReason]:
     ]
 
 
-def receivables_to_proto(result: Any) -> pb.GetReceivablesResponse:
+def receivables_to_proto(result: Any, *, top: int = 10) -> pb.GetReceivablesResponse:
     """An engine :class:`~cashmatch.engine.receivables.Receivables` as the response."""
+    from cashmatch.report import top_at_risk
+
     accounts = result.accounts
+    first = pa.Table.from_pylist(
+        top_at_risk(accounts, result.metrics, n=top), schema=accounts.schema
+    )
     return pb.GetReceivablesResponse(
         as_of=result.as_of.isoformat(),
         period_days=result.period_days,
@@ -591,6 +602,7 @@ def receivables_to_proto(result: Any) -> pb.GetReceivablesResponse:
         accounts=accounts.num_rows,
         accounts_at_risk=int(pc.sum(accounts.column("at_risk")).as_py() or 0),
         problems=problems_to_proto(result.problems),
+        top_at_risk=accounts_to_proto(first, result.aging, with_customer=True),
     )
 
 
@@ -598,50 +610,58 @@ def _reasons(text: str | None) -> list[str]:
     return [r for r in (text or "").split("; ") if r]
 
 
+def accounts_to_proto(
+    acc: pa.Table, aging: pa.Table, *, with_customer: bool = False
+) -> list[pb.AccountBehaviour]:
+    """accounts.csv rows (with their aging.csv rows, matched by customer and currency)."""
+    if acc.num_rows == 0:
+        return []
+    money = {
+        "open_amount": _money_strs(acc, "open"),
+        "overdue_amount": _money_strs(acc, "overdue"),
+        "over_60_amount": _money_strs(acc, "over_60"),
+        "deduction_amount": _money_strs(acc, "deduction_amount"),
+    }
+    ratios = {
+        name: _ratios(acc.column(name))
+        for name in (
+            "avg_days_to_pay",
+            "prev_avg_days_to_pay",
+            "avg_days_beyond_terms",
+            "prev_avg_days_beyond_terms",
+        )
+    }
+    aging = aging.filter(pc.is_in(aging.column("customer_id"), value_set=acc.column("customer_id")))
+    aging_of = {
+        (r["customer_id"], r["currency"]): a
+        for r, a in zip(aging.to_pylist(), aging_to_proto(aging, [1] * aging.num_rows), strict=True)
+    }
+    out = []
+    for i, r in enumerate(acc.to_pylist()):
+        out.append(
+            pb.AccountBehaviour(
+                currency=r["currency"],
+                deductions=r["deductions"],
+                prev_deductions=r["prev_deductions"],
+                promises_kept=r["promises_kept"],
+                promises_broken=r["promises_broken"],
+                risk_score=r["risk_score"],
+                at_risk=r["at_risk"],
+                risk_reasons=_reasons(r["risk_reasons"]),
+                aging=aging_of.get((r["customer_id"], r["currency"])),
+                customer_id=r["customer_id"] if with_customer else "",
+                customer_name=(r["customer_name"] or "") if with_customer else "",
+                **{k: v[i] for k, v in money.items()},
+                **{k: v[i] for k, v in ratios.items()},
+            )
+        )
+    return out
+
+
 def account_to_proto(view: Any) -> pb.AccountStatus:
     """A :class:`~cashmatch.server.service.AccountView` as the response."""
     acc = view.accounts
-    behaviours: list[pb.AccountBehaviour] = []
-    if acc.num_rows:
-        money = {
-            "open_amount": _money_strs(acc, "open"),
-            "overdue_amount": _money_strs(acc, "overdue"),
-            "over_60_amount": _money_strs(acc, "over_60"),
-            "deduction_amount": _money_strs(acc, "deduction_amount"),
-        }
-        ratios = {
-            name: _ratios(acc.column(name))
-            for name in (
-                "avg_days_to_pay",
-                "prev_avg_days_to_pay",
-                "avg_days_beyond_terms",
-                "prev_avg_days_beyond_terms",
-            )
-        }
-        aging = {
-            r["currency"]: a
-            for r, a in zip(
-                view.aging.to_pylist(),
-                aging_to_proto(view.aging, [1] * view.aging.num_rows),
-                strict=True,
-            )
-        }
-        for i, r in enumerate(acc.to_pylist()):
-            behaviours.append(
-                pb.AccountBehaviour(
-                    currency=r["currency"],
-                    deductions=r["deductions"],
-                    prev_deductions=r["prev_deductions"],
-                    promises_kept=r["promises_kept"],
-                    promises_broken=r["promises_broken"],
-                    risk_score=r["risk_score"],
-                    at_risk=r["at_risk"],
-                    risk_reasons=_reasons(r["risk_reasons"]),
-                    aging=aging.get(r["currency"]),
-                    **{k: v[i] for k, v in money.items()},
-                    **{k: v[i] for k, v in ratios.items()},
-                )
-            )
+    behaviours = accounts_to_proto(acc, view.aging)
     items: list[pb.OpenItem] = []
     t = view.open_items
     if t is not None and t.num_rows:

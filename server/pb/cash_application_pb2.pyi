@@ -517,12 +517,14 @@ class PaymentDetail(_message.Message):
     def __init__(self, payment: _Optional[_Union[Payment, _Mapping]] = ..., status: _Optional[str] = ..., allocations: _Optional[_Iterable[_Union[Allocation, _Mapping]]] = ..., exception: _Optional[_Union[PaymentException, _Mapping]] = ..., remittances: _Optional[_Iterable[_Union[RemittanceLine, _Mapping]]] = ..., audit: _Optional[_Iterable[_Union[AuditEntry, _Mapping]]] = ..., unapplied_amount: _Optional[str] = ..., customer_id: _Optional[str] = ...) -> None: ...
 
 class GetReceivablesRequest(_message.Message):
-    __slots__ = ("as_of", "period_days")
+    __slots__ = ("as_of", "period_days", "top_at_risk")
     AS_OF_FIELD_NUMBER: _ClassVar[int]
     PERIOD_DAYS_FIELD_NUMBER: _ClassVar[int]
+    TOP_AT_RISK_FIELD_NUMBER: _ClassVar[int]
     as_of: str
     period_days: int
-    def __init__(self, as_of: _Optional[str] = ..., period_days: _Optional[int] = ...) -> None: ...
+    top_at_risk: int
+    def __init__(self, as_of: _Optional[str] = ..., period_days: _Optional[int] = ..., top_at_risk: _Optional[int] = ...) -> None: ...
 
 class ReceivablesMetrics(_message.Message):
     __slots__ = ("currency", "ar", "current_ar", "sales", "dso", "best_possible_dso", "add", "cei", "turnover", "bad_debt_ratio", "overdue", "ar_start", "write_offs")
@@ -591,7 +593,7 @@ class DeductionsByReason(_message.Message):
     def __init__(self, currency: _Optional[str] = ..., reason: _Optional[str] = ..., count: _Optional[int] = ..., amount: _Optional[str] = ..., prev_count: _Optional[int] = ..., prev_amount: _Optional[str] = ...) -> None: ...
 
 class GetReceivablesResponse(_message.Message):
-    __slots__ = ("as_of", "period_days", "metrics", "aging", "deductions", "accounts", "accounts_at_risk", "problems")
+    __slots__ = ("as_of", "period_days", "metrics", "aging", "deductions", "accounts", "accounts_at_risk", "problems", "top_at_risk")
     AS_OF_FIELD_NUMBER: _ClassVar[int]
     PERIOD_DAYS_FIELD_NUMBER: _ClassVar[int]
     METRICS_FIELD_NUMBER: _ClassVar[int]
@@ -600,6 +602,7 @@ class GetReceivablesResponse(_message.Message):
     ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
     ACCOUNTS_AT_RISK_FIELD_NUMBER: _ClassVar[int]
     PROBLEMS_FIELD_NUMBER: _ClassVar[int]
+    TOP_AT_RISK_FIELD_NUMBER: _ClassVar[int]
     as_of: str
     period_days: int
     metrics: _containers.RepeatedCompositeFieldContainer[ReceivablesMetrics]
@@ -608,7 +611,8 @@ class GetReceivablesResponse(_message.Message):
     accounts: int
     accounts_at_risk: int
     problems: _containers.RepeatedCompositeFieldContainer[Problem]
-    def __init__(self, as_of: _Optional[str] = ..., period_days: _Optional[int] = ..., metrics: _Optional[_Iterable[_Union[ReceivablesMetrics, _Mapping]]] = ..., aging: _Optional[_Iterable[_Union[AgingTotals, _Mapping]]] = ..., deductions: _Optional[_Iterable[_Union[DeductionsByReason, _Mapping]]] = ..., accounts: _Optional[int] = ..., accounts_at_risk: _Optional[int] = ..., problems: _Optional[_Iterable[_Union[Problem, _Mapping]]] = ...) -> None: ...
+    top_at_risk: _containers.RepeatedCompositeFieldContainer[AccountBehaviour]
+    def __init__(self, as_of: _Optional[str] = ..., period_days: _Optional[int] = ..., metrics: _Optional[_Iterable[_Union[ReceivablesMetrics, _Mapping]]] = ..., aging: _Optional[_Iterable[_Union[AgingTotals, _Mapping]]] = ..., deductions: _Optional[_Iterable[_Union[DeductionsByReason, _Mapping]]] = ..., accounts: _Optional[int] = ..., accounts_at_risk: _Optional[int] = ..., problems: _Optional[_Iterable[_Union[Problem, _Mapping]]] = ..., top_at_risk: _Optional[_Iterable[_Union[AccountBehaviour, _Mapping]]] = ...) -> None: ...
 
 class GetAccountRequest(_message.Message):
     __slots__ = ("customer_id", "as_of", "period_days")
@@ -643,7 +647,7 @@ class OpenItem(_message.Message):
     def __init__(self, invoice_id: _Optional[str] = ..., currency: _Optional[str] = ..., amount: _Optional[str] = ..., open_amount: _Optional[str] = ..., issue_date: _Optional[str] = ..., due_date: _Optional[str] = ..., age_days: _Optional[int] = ..., days_past_due: _Optional[int] = ..., bucket: _Optional[str] = ...) -> None: ...
 
 class AccountBehaviour(_message.Message):
-    __slots__ = ("currency", "open_amount", "overdue_amount", "over_60_amount", "avg_days_to_pay", "prev_avg_days_to_pay", "avg_days_beyond_terms", "prev_avg_days_beyond_terms", "deductions", "deduction_amount", "prev_deductions", "promises_kept", "promises_broken", "risk_score", "at_risk", "risk_reasons", "aging")
+    __slots__ = ("currency", "open_amount", "overdue_amount", "over_60_amount", "avg_days_to_pay", "prev_avg_days_to_pay", "avg_days_beyond_terms", "prev_avg_days_beyond_terms", "deductions", "deduction_amount", "prev_deductions", "promises_kept", "promises_broken", "risk_score", "at_risk", "risk_reasons", "aging", "customer_id", "customer_name")
     CURRENCY_FIELD_NUMBER: _ClassVar[int]
     OPEN_AMOUNT_FIELD_NUMBER: _ClassVar[int]
     OVERDUE_AMOUNT_FIELD_NUMBER: _ClassVar[int]
@@ -661,6 +665,8 @@ class AccountBehaviour(_message.Message):
     AT_RISK_FIELD_NUMBER: _ClassVar[int]
     RISK_REASONS_FIELD_NUMBER: _ClassVar[int]
     AGING_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_NAME_FIELD_NUMBER: _ClassVar[int]
     currency: str
     open_amount: str
     overdue_amount: str
@@ -678,7 +684,9 @@ class AccountBehaviour(_message.Message):
     at_risk: bool
     risk_reasons: _containers.RepeatedScalarFieldContainer[str]
     aging: AgingTotals
-    def __init__(self, currency: _Optional[str] = ..., open_amount: _Optional[str] = ..., overdue_amount: _Optional[str] = ..., over_60_amount: _Optional[str] = ..., avg_days_to_pay: _Optional[str] = ..., prev_avg_days_to_pay: _Optional[str] = ..., avg_days_beyond_terms: _Optional[str] = ..., prev_avg_days_beyond_terms: _Optional[str] = ..., deductions: _Optional[int] = ..., deduction_amount: _Optional[str] = ..., prev_deductions: _Optional[int] = ..., promises_kept: _Optional[int] = ..., promises_broken: _Optional[int] = ..., risk_score: _Optional[int] = ..., at_risk: _Optional[bool] = ..., risk_reasons: _Optional[_Iterable[str]] = ..., aging: _Optional[_Union[AgingTotals, _Mapping]] = ...) -> None: ...
+    customer_id: str
+    customer_name: str
+    def __init__(self, currency: _Optional[str] = ..., open_amount: _Optional[str] = ..., overdue_amount: _Optional[str] = ..., over_60_amount: _Optional[str] = ..., avg_days_to_pay: _Optional[str] = ..., prev_avg_days_to_pay: _Optional[str] = ..., avg_days_beyond_terms: _Optional[str] = ..., prev_avg_days_beyond_terms: _Optional[str] = ..., deductions: _Optional[int] = ..., deduction_amount: _Optional[str] = ..., prev_deductions: _Optional[int] = ..., promises_kept: _Optional[int] = ..., promises_broken: _Optional[int] = ..., risk_score: _Optional[int] = ..., at_risk: _Optional[bool] = ..., risk_reasons: _Optional[_Iterable[str]] = ..., aging: _Optional[_Union[AgingTotals, _Mapping]] = ..., customer_id: _Optional[str] = ..., customer_name: _Optional[str] = ...) -> None: ...
 
 class AccountStatus(_message.Message):
     __slots__ = ("customer_id", "customer_name", "as_of", "period_days", "accounts", "open_items", "open_exceptions", "open_exceptions_total", "risk_score", "at_risk")

@@ -21,6 +21,7 @@ from cashmatch.engine import interchange as io
 from cashmatch.engine import schema as S
 from cashmatch.engine.money import to_minor
 from cashmatch.engine.receivables import build_ledger, day_number, open_items, receivables
+from cashmatch.report import top_at_risk
 from cashmatch.server.pb import cash_application_pb2 as pb
 
 AS_OF = date(2026, 6, 30)
@@ -224,6 +225,20 @@ def test_get_receivables_equals_the_engine(ledger, period_days: int) -> None:  #
     assert want.metrics.num_rows == 2  # EUR and USD
     assert _minor(resp.metrics[0].ar, "EUR") > 0
     _check_receivables(resp, want)
+    # the accounts to call first: the CLI's summary and report pick them the same way
+    first = top_at_risk(want.accounts, want.metrics)
+    assert 0 < len(first) == len(resp.top_at_risk)
+    for got, row in zip(resp.top_at_risk, first, strict=True):
+        assert (got.customer_id, got.currency) == (row["customer_id"], row["currency"])
+        assert got.customer_name == dict(CUSTOMERS)[row["customer_id"]]
+        assert (got.risk_score, got.at_risk) == (row["risk_score"], True)
+        assert _minor(got.overdue_amount, got.currency) == row["overdue"]
+        assert "; ".join(got.risk_reasons) == row["risk_reasons"]
+    one = stub.GetReceivables(
+        pb.GetReceivablesRequest(as_of=AS_OF.isoformat(), period_days=period_days, top_at_risk=1),
+        metadata=READ_AUTH,
+    )
+    assert [a.customer_id for a in one.top_at_risk] == [first[0]["customer_id"]]
 
 
 def test_get_receivables_today_includes_the_clients_adjustment(ledger) -> None:  # noqa: ANN001
@@ -346,6 +361,10 @@ def test_errors_name_the_field(ledger) -> None:  # noqa: ANN001
         stub.GetReceivables, pb.GetReceivablesRequest(period_days=-5), metadata=READ_AUTH
     )
     assert code == grpc.StatusCode.INVALID_ARGUMENT and msg.startswith("period_days:"), msg
+    code, msg = _code(
+        stub.GetReceivables, pb.GetReceivablesRequest(top_at_risk=5000), metadata=READ_AUTH
+    )
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and msg.startswith("top_at_risk:"), msg
 
 
 def test_read_only_token_reads_but_never_writes(ledger) -> None:  # noqa: ANN001
