@@ -689,6 +689,7 @@ def account_to_proto(view: Any) -> pb.AccountStatus:
                     bucket=S.AGING_BUCKETS[int(buckets[i])],
                 )
             )
+    undated, problems = _undated_to_proto(view)
     scores = acc.column("risk_score").to_pylist() if acc.num_rows else []
     return pb.AccountStatus(
         customer_id=view.customer_id,
@@ -701,4 +702,41 @@ def account_to_proto(view: Any) -> pb.AccountStatus:
         open_exceptions_total=view.open_exceptions_total,
         risk_score=max(scores, default=0),
         at_risk=any(b.at_risk for b in behaviours),
+        undated_items=undated,
+        problems=problems,
     )
+
+
+def _undated_to_proto(view: Any) -> tuple[list[pb.OpenItem], list[pb.Problem]]:
+    t = view.undated_items
+    if t is None or t.num_rows == 0:
+        return [], []
+    from cashmatch.engine.receivables import bucket_of
+
+    as_of_day = (view.as_of - date(1970, 1, 1)).days
+    due = pc.cast(t.column("due_date"), pa.int32()).to_pylist()
+    amounts = _money_strs(t, "amount")
+    due_s = _strs(t.column("due_date"))
+    items = []
+    for i, (inv, cur) in enumerate(
+        zip(t.column("invoice_id").to_pylist(), t.column("currency").to_pylist(), strict=True)
+    ):
+        dpd = 0 if due[i] is None else as_of_day - due[i]
+        items.append(
+            pb.OpenItem(
+                invoice_id=inv,
+                currency=cur,
+                open_amount=amounts[i],
+                due_date=due_s[i],
+                days_past_due=dpd,
+                bucket=S.AGING_BUCKETS[int(bucket_of(np.array([dpd]))[0])],
+            )
+        )
+    ids = ", ".join(it.invoice_id for it in items[:20]) + (" ..." if len(items) > 20 else "")
+    problem = pb.Problem(
+        source="ledger invoices",
+        column="issue_date",
+        reason=f"{len(items)} open invoices have no issue_date and are left out of the aging "
+        f"and behaviour (send issue_date with UpsertInvoices): {ids}",
+    )
+    return items, [problem]

@@ -159,6 +159,7 @@ class AccountView:
     open_items: pa.Table | None  # engine.receivables.open_items rows, most overdue first
     open_exceptions: list[ExceptionRecord]
     open_exceptions_total: int
+    undated_items: pa.Table | None = None  # open invoices without issue_date (schema.INVOICES)
 
 
 @dataclass(slots=True)
@@ -1310,7 +1311,10 @@ class LedgerService:
             master = self.store.customers()
             row = master.filter(pc.equal(master.column("customer_id"), customer_id))
             name = row.column("name")[0].as_py() if row.num_rows else None
+        undated = self.store.open_invoices(customer_id=customer_id)
+        undated = undated.filter(pc.is_null(undated.column("issue_date")))
         return AccountView(
+            undated_items=undated,
             customer_id=customer_id,
             customer_name=name,
             as_of=result.as_of,

@@ -689,7 +689,7 @@ class AccountBehaviour(_message.Message):
     def __init__(self, currency: _Optional[str] = ..., open_amount: _Optional[str] = ..., overdue_amount: _Optional[str] = ..., over_60_amount: _Optional[str] = ..., avg_days_to_pay: _Optional[str] = ..., prev_avg_days_to_pay: _Optional[str] = ..., avg_days_beyond_terms: _Optional[str] = ..., prev_avg_days_beyond_terms: _Optional[str] = ..., deductions: _Optional[int] = ..., deduction_amount: _Optional[str] = ..., prev_deductions: _Optional[int] = ..., promises_kept: _Optional[int] = ..., promises_broken: _Optional[int] = ..., risk_score: _Optional[int] = ..., at_risk: _Optional[bool] = ..., risk_reasons: _Optional[_Iterable[str]] = ..., aging: _Optional[_Union[AgingTotals, _Mapping]] = ..., customer_id: _Optional[str] = ..., customer_name: _Optional[str] = ...) -> None: ...
 
 class AccountStatus(_message.Message):
-    __slots__ = ("customer_id", "customer_name", "as_of", "period_days", "accounts", "open_items", "open_exceptions", "open_exceptions_total", "risk_score", "at_risk")
+    __slots__ = ("customer_id", "customer_name", "as_of", "period_days", "accounts", "open_items", "open_exceptions", "open_exceptions_total", "risk_score", "at_risk", "undated_items", "problems")
     CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
     CUSTOMER_NAME_FIELD_NUMBER: _ClassVar[int]
     AS_OF_FIELD_NUMBER: _ClassVar[int]
@@ -700,6 +700,8 @@ class AccountStatus(_message.Message):
     OPEN_EXCEPTIONS_TOTAL_FIELD_NUMBER: _ClassVar[int]
     RISK_SCORE_FIELD_NUMBER: _ClassVar[int]
     AT_RISK_FIELD_NUMBER: _ClassVar[int]
+    UNDATED_ITEMS_FIELD_NUMBER: _ClassVar[int]
+    PROBLEMS_FIELD_NUMBER: _ClassVar[int]
     customer_id: str
     customer_name: str
     as_of: str
@@ -710,4 +712,6 @@ class AccountStatus(_message.Message):
     open_exceptions_total: int
     risk_score: int
     at_risk: bool
-    def __init__(self, customer_id: _Optional[str] = ..., customer_name: _Optional[str] = ..., as_of: _Optional[str] = ..., period_days: _Optional[int] = ..., accounts: _Optional[_Iterable[_Union[AccountBehaviour, _Mapping]]] = ..., open_items: _Optional[_Iterable[_Union[OpenItem, _Mapping]]] = ..., open_exceptions: _Optional[_Iterable[_Union[PaymentException, _Mapping]]] = ..., open_exceptions_total: _Optional[int] = ..., risk_score: _Optional[int] = ..., at_risk: _Optional[bool] = ...) -> None: ...
+    undated_items: _containers.RepeatedCompositeFieldContainer[OpenItem]
+    problems: _containers.RepeatedCompositeFieldContainer[Problem]
+    def __init__(self, customer_id: _Optional[str] = ..., customer_name: _Optional[str] = ..., as_of: _Optional[str] = ..., period_days: _Optional[int] = ..., accounts: _Optional[_Iterable[_Union[AccountBehaviour, _Mapping]]] = ..., open_items: _Optional[_Iterable[_Union[OpenItem, _Mapping]]] = ..., open_exceptions: _Optional[_Iterable[_Union[PaymentException, _Mapping]]] = ..., open_exceptions_total: _Optional[int] = ..., risk_score: _Optional[int] = ..., at_risk: _Optional[bool] = ..., undated_items: _Optional[_Iterable[_Union[OpenItem, _Mapping]]] = ..., problems: _Optional[_Iterable[_Union[Problem, _Mapping]]] = ...) -> None: ...

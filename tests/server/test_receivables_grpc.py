@@ -328,6 +328,42 @@ def test_get_account_of_a_customer_without_invoices(ledger) -> None:  # noqa: AN
     got = stub.GetAccount(pb.GetAccountRequest(customer_id="C-EMPTY"), metadata=READ_AUTH)
     assert got.customer_name == "No Invoices Yet"
     assert not got.accounts and not got.open_items and not got.at_risk
+    assert not got.undated_items and not got.problems
+
+
+def test_undated_invoices_are_shown_apart_and_reported(ledger) -> None:  # noqa: ANN001
+    """An invoice sent without issue_date cannot be aged by the analytics (as in the CLI, a
+    problem row): the account still lists it, apart, with the reason."""
+    _srv, stub, _, _ = ledger
+    stub.UpsertInvoices(
+        iter(
+            [
+                pb.UpsertInvoicesRequest(
+                    invoices=[
+                        pb.Invoice(
+                            invoice_id="INV-UNDATED",
+                            customer_id="C-LATECOMER",
+                            customer_name="Latecomer AG",
+                            amount="50.00",
+                            currency="EUR",
+                            due_date="2030-01-01",
+                        )
+                    ]
+                )
+            ]
+        ),
+        metadata=AUTH,
+    )
+    got = stub.GetAccount(
+        pb.GetAccountRequest(customer_id="C-LATECOMER", as_of="2030-01-11"), metadata=READ_AUTH
+    )
+    assert not got.accounts and not got.open_items
+    assert [
+        (i.invoice_id, i.open_amount, i.days_past_due, i.bucket) for i in got.undated_items
+    ] == [("INV-UNDATED", "50.00", 10, "1_30")]
+    assert got.problems[0].column == "issue_date" and "INV-UNDATED" in got.problems[0].reason
+    everyone = stub.GetReceivables(pb.GetReceivablesRequest(as_of="2030-01-11"), metadata=READ_AUTH)
+    assert any("INV-UNDATED" in p.reason for p in everyone.problems)
 
 
 def _code(fn, *args, **kw) -> tuple[grpc.StatusCode, str]:  # noqa: ANN001
