@@ -247,6 +247,7 @@ class Store(Protocol):
 
     # receivables
     def history(self) -> History: ...
+    def insert_ledger_adjustments(self, adjustments: pa.Table, *, by: str, at: str) -> None: ...
 
 
 # --------------------------------------------------------------------------- SQLite
@@ -1244,6 +1245,23 @@ class SQLiteStore:
             else:
                 arrays.append(pa.array(values, f.type))
         return S.conform(pa.Table.from_arrays(arrays, schema=pa.schema(fields)), schema)
+
+    def insert_ledger_adjustments(self, adjustments: pa.Table, *, by: str, at: str) -> None:
+        """Reductions made outside cash application (``schema.ADJUSTMENTS``: write-offs, credit
+        notes), e.g. imported from the client's ledger. History only: open amounts are the
+        client's to send (UpsertInvoices)."""
+        t = S.conform(adjustments, S.ADJUSTMENTS)
+        self._in_tx().executemany(
+            "INSERT INTO ledger_adjustments (invoice_id, date, amount, reason, currency,"
+            " created_by, created_at) VALUES (?1, ?2, ?3, ?4,"
+            " coalesce(?5, (SELECT currency FROM invoices WHERE invoice_id = ?1)), ?6, ?7)",
+            _rows(
+                t,
+                ["invoice_id", "date", "amount", "reason", "currency"],
+                [by] * t.num_rows,
+                [at] * t.num_rows,
+            ),
+        )
 
     def history(self) -> History:
         """Every invoice with its invoiced amount, the allocations, their payments and the

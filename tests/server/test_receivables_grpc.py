@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import grpc
 import numpy as np
@@ -479,3 +480,78 @@ def test_new_payment_changes_the_figures(ledger) -> None:  # noqa: ANN001
     assert [a.invoice_id for a in resp.allocations] == [item.invoice_id]
     after = stub.GetAccount(pb.GetAccountRequest(customer_id="C-GAMMA", as_of=later), metadata=AUTH)
     assert item.invoice_id not in {i.invoice_id for i in after.open_items}
+
+
+def test_a_generated_year_gives_the_digits_of_cashmatch_ar(tmp_path: Path) -> None:
+    """A year of labelled history (the issue's generator) in the server's ledger: GetReceivables
+    answers the very strings ``cashmatch ar`` writes in metrics.csv, and aging.csv's sums."""
+    import csv
+
+    from cashmatch.cli import main as cli
+    from cashmatch.fixtures.history import generate_history, write_history
+    from cashmatch.server.store import SQLiteStore
+
+    h = generate_history(n_customers=40, seed=3)
+    # the ledger as the server would hold it after a year: invoices, applied payments, the
+    # client's write-offs and credit notes (loaded straight into the store: cash application
+    # of a year is not what this test is about)
+    store = SQLiteStore(tmp_path / "ledger.db")
+    at = "2026-01-01T00:00:00.000000+00:00"
+    with store.transaction():
+        store.upsert_invoices(h.invoices, closed=np.zeros(h.invoices.num_rows, bool), at=at)
+        used = pc.is_in(h.payments.column("payment_id"), value_set=h.allocations["payment_id"])
+        pays = h.payments.filter(used)
+        store.insert_payments(
+            pays,
+            status=["APPLIED"] * pays.num_rows,
+            customer_ids=[None] * pays.num_rows,
+            submission_id="history",
+            at=at,
+        )
+        store.insert_allocations(h.allocations, by="history", at=at)
+        store.insert_ledger_adjustments(h.adjustments, by="history", at=at)
+    store.close()
+    assert h.adjustments.num_rows and h.allocations.num_rows
+
+    paths = write_history(h, tmp_path / "csv")
+    out = tmp_path / "ar"
+    argv = ["ar", "--as-of", h.as_of.isoformat(), "--out", str(out), "--no-report", "--quiet"]
+    for name in ("invoices", "payments", "allocations", "adjustments"):
+        argv += [f"--{name}", str(paths[name])]  # no promises: the server keeps none yet
+    assert cli(argv) == 0
+    with open(out / "metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    with open(out / "aging.csv", newline="") as f:
+        aging_rows = list(csv.DictReader(f))
+
+    srv = ServerProcess(tmp_path / "ledger.db", write_tokens(tmp_path / "tokens")).start()
+    try:
+        resp = srv.stub().GetReceivables(
+            pb.GetReceivablesRequest(as_of=h.as_of.isoformat()), metadata=READ_AUTH
+        )
+    finally:
+        srv.kill()
+    assert [m.currency for m in resp.metrics] == [r["currency"] for r in rows]
+    for m, r in zip(resp.metrics, rows, strict=True):
+        for name in (
+            "ar",
+            "current_ar",
+            "sales",
+            "dso",
+            "best_possible_dso",
+            "add",
+            "cei",
+            "turnover",
+            "bad_debt_ratio",
+            "overdue",
+            "ar_start",
+            "write_offs",
+        ):
+            assert getattr(m, name) == (r[name] or ""), (m.currency, name)
+    assert any(_minor(m.write_offs, m.currency) > 0 for m in resp.metrics)
+    fields = ("current", "days_1_30", "days_31_60", "days_61_90", "days_90_plus", "total")
+    for a in resp.aging:
+        mine = [r for r in aging_rows if r["currency"] == a.currency]
+        assert a.accounts == len(mine)
+        for f, col in zip(fields, (*S.AGING_BUCKETS, "total"), strict=True):
+            assert Decimal(getattr(a, f)) == sum(Decimal(r[col]) for r in mine), (a.currency, f)

@@ -265,3 +265,17 @@ def test_serve_refuses_an_unreadable_risk_model(tmp_path: Path) -> None:
         env={"PATH": "/usr/bin:/bin", "CASHMATCH_TOKEN": "a-token-123456"},
     )
     assert out.returncode == 2 and "missing.toml" in out.stderr
+
+
+def test_imported_adjustments_take_the_invoices_currency(
+    service: LedgerService, store: SQLiteStore
+) -> None:
+    service.upsert_invoices(invoices=_invoices([("I1", "ACME", 10000)]))
+    adj = pa.Table.from_pylist(
+        [{"invoice_id": "I1", "date": date(2026, 5, 2), "amount": 1500, "reason": "WRITE_OFF"}],
+        schema=S.ADJUSTMENTS,
+    )
+    with store.transaction():
+        store.insert_ledger_adjustments(adj, by="import", at="2026-05-02T00:00:00+00:00")
+    got = store.history().adjustments.to_pylist()
+    assert got == [{**adj.to_pylist()[0], "currency": "EUR"}]
