@@ -1224,15 +1224,18 @@ class LedgerService:
         """The store's history as an engine :class:`~cashmatch.engine.receivables.Ledger`,
         built by :func:`~cashmatch.engine.receivables.build_ledger` (the CLI's code path) and
         cached per store version."""
+        return self._versioned_ledger()[1]
+
+    def _versioned_ledger(self) -> tuple[int, Any]:
         version = self.store.ledger_version()
         cached = self._ar_cache
         if cached is not None and cached[0] == version:
-            return cached[1]
+            return cached
         with self._ar_build_lock:  # one build per version, however many readers wait for it
             cached = self._ar_cache
             if cached is not None and cached[0] == version:
-                return cached[1]
-            return self._build_receivables_ledger(version)
+                return cached
+            return version, self._build_receivables_ledger(version)
 
     def _build_receivables_ledger(self, version: int) -> Any:
         from cashmatch.engine.receivables import build_ledger
@@ -1258,23 +1261,34 @@ class LedgerService:
     def get_receivables(self, *, as_of: date | None = None, period_days: int = 90) -> Any:
         """Aging, metrics, accounts and deductions as of ``as_of`` (default: today, UTC):
         :func:`~cashmatch.engine.receivables.analyse` over :meth:`receivables_ledger`."""
+        return self._analysis(as_of=as_of, period_days=period_days)[1]
+
+    def _analysis(self, *, as_of: date | None, period_days: int) -> tuple[Any, Any]:
+        """(ledger, its analysis as of ``as_of``), both of one store version."""
         from cashmatch.engine.receivables import analyse
 
         as_of = as_of or datetime.now(UTC).date()
         if period_days < 1 or period_days > 3660:
             raise InvalidInput(f"period_days: must be 1..3660, got {period_days}")
-        ledger = self.receivables_ledger()
-        key = (id(ledger), as_of, period_days)
+        version, ledger = self._versioned_ledger()
+        key = (version, as_of, period_days)
         with self._cache_lock:
             hit = self._ar_results.get(key)
         if hit is not None:
-            return hit
-        result = analyse(ledger, as_of=as_of, period_days=period_days, risk=self.risk)
+            return ledger, hit
+        # one analysis at a time: the engine's Ledger memoises open amounts per day in a plain
+        # dict, which concurrent analyses of different dates would race on
+        with self._ar_build_lock:
+            with self._cache_lock:
+                hit = self._ar_results.get(key)
+            if hit is not None:
+                return ledger, hit
+            result = analyse(ledger, as_of=as_of, period_days=period_days, risk=self.risk)
         with self._cache_lock:
-            if len(self._ar_results) >= 16:
+            if len(self._ar_results) >= 16 or any(k[0] != version for k in self._ar_results):
                 self._ar_results.clear()
             self._ar_results[key] = result
-        return result
+        return ledger, result
 
     def get_account(
         self, *, customer_id: str, as_of: date | None = None, period_days: int = 90
@@ -1287,8 +1301,7 @@ class LedgerService:
             raise InvalidInput("customer_id: required")
         if not self.store.customer_exists(customer_id):
             raise NotFound(f"customer {customer_id!r} not found")
-        result = self.get_receivables(as_of=as_of, period_days=period_days)
-        ledger = self.receivables_ledger()
+        ledger, result = self._analysis(as_of=as_of, period_days=period_days)
         mine = pc.equal(ledger.account_customer, customer_id)
         codes = np.flatnonzero(np.asarray(mine.to_numpy(zero_copy_only=False), dtype=bool))
         items = [open_items(ledger, as_of=result.as_of, account=int(a)) for a in codes]

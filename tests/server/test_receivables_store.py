@@ -279,3 +279,24 @@ def test_imported_adjustments_take_the_invoices_currency(
         store.insert_ledger_adjustments(adj, by="import", at="2026-05-02T00:00:00+00:00")
     got = store.history().adjustments.to_pylist()
     assert got == [{**adj.to_pylist()[0], "currency": "EUR"}]
+
+
+def test_concurrent_reads_of_many_dates_agree_with_one_at_a_time(
+    service: LedgerService, store: SQLiteStore
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    service.upsert_invoices(
+        invoices=_invoices([("I1", "ACME", 10000), ("I2", "ACME", 10000), ("I3", "BETA", 5000)])
+    )
+    _submit(service, STATEMENT, "s.csv")
+    dates = [date(2026, 3, 1 + k) for k in range(24)] * 3
+
+    def one(d: date) -> list:
+        return service.get_account(customer_id="ACME", as_of=d).accounts.to_pylist()
+
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(one, dates))
+    alone = LedgerService(store)  # a fresh cache, one call at a time
+    for d, got in zip(dates, together, strict=True):
+        assert got == alone.get_account(customer_id="ACME", as_of=d).accounts.to_pylist(), d
