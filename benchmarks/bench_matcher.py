@@ -1,11 +1,12 @@
 """Benchmarks of the matcher, end to end and by stage, on generated days. They report; they
 never assert a timing. Run: ``pytest benchmarks --benchmark-enable`` (add
-``--benchmark-only`` to skip nothing, ``-k subset`` for one group)."""
+``-k match`` for one group). The subset search per solve is in ``bench_subset.py``."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from cashmatch.engine.evaluate import evaluate
 from cashmatch.engine.matcher import match
 from cashmatch.fixtures.generator import Day, generate_day
@@ -57,38 +58,6 @@ def test_identify_payers(benchmark, day_10k: Day) -> None:
 
     ident = benchmark(run)
     benchmark.extra_info["identified_pct"] = float(100 * np.mean(ident.customer >= 0))
-
-
-def _subset_instance(rng: np.random.Generator, n_open: int) -> tuple[np.ndarray, int]:
-    amounts = np.round(np.exp(rng.normal(np.log(900.0), 1.1, n_open)) * 100).astype(np.int64)
-    amounts = np.maximum(amounts, 4000)
-    k = int(rng.integers(2, 5))
-    target = int(amounts[rng.choice(n_open, size=k, replace=False)].sum())
-    return amounts, target
-
-
-@pytest.mark.parametrize("n_open", [20, 200, 1000])
-def test_subset_search(benchmark, n_open: int) -> None:
-    """One payment against a customer's open items (2-4 invoices paid, 25.00 tolerance)."""
-    import time
-
-    from cashmatch.engine.subset import search
-
-    rng = np.random.default_rng(n_open)
-    instances = [_subset_instance(rng, n_open) for _ in range(60)]
-    it = iter(range(10**9))
-    seconds: list[float] = []
-
-    def one() -> None:
-        amounts, target = instances[next(it) % len(instances)]
-        t0 = time.perf_counter()
-        search(amounts, target, tolerance=2500, max_size=8, time_limit=0.05)
-        seconds.append(time.perf_counter() - t0)
-
-    benchmark.pedantic(one, rounds=len(instances), iterations=1)
-    s = np.array(seconds) * 1000
-    benchmark.extra_info["p50_ms"] = round(float(np.percentile(s, 50)), 3)
-    benchmark.extra_info["p99_ms"] = round(float(np.percentile(s, 99)), 3)
 
 
 def test_generate_day_10k(benchmark) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from tests.engine.test_receivables_risk import accuracy
+from cashmatch.fixtures.history import risk_accuracy
 
 if __name__ == "__main__":
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 400
@@ -14,5 +14,5 @@ if __name__ == "__main__":
         f" {'chronic flagged':>16}"
     )
     for seed in (1, 2, 3, 4, 5, 6, 7, 8, 11, 12, 13, 14, 15, 16):
-        recall, ratio, chronic = accuracy(seed, n)
+        recall, ratio, chronic = risk_accuracy(seed=seed, n_customers=n)
         print(f"{seed:>5} {n:>9} {recall:>7.3f} {ratio:>16.2f} {chronic:>16}")

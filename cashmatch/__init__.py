@@ -8,9 +8,20 @@ Public API (imported lazily so that ``import cashmatch`` stays fast)::
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 __version__ = "0.1.0"
+
+# In a source checkout the sub-packages stand beside this folder (engine/, parsers/, server/,
+# fixtures/), as pyproject.toml maps them. When this file is imported from the checkout
+# itself — `python -m cashmatch...` or a Ray worker started in the repository — look there
+# too, so that the checkout behaves like the installed package.
+_checkout = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if os.path.isfile(os.path.join(_checkout, "pyproject.toml")) and os.path.isdir(
+    os.path.join(_checkout, "engine")
+):
+    __path__.append(_checkout)
 
 _LAZY = {
     "match": ("cashmatch.engine.matcher", "match"),

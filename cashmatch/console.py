@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from cashmatch.engine.errors import RowProblem
 from cashmatch.engine.money import format_minor
@@ -70,3 +71,14 @@ def summary_table(summary: Summary, *, title: str = "cashmatch") -> Table:
         table.add_row(f"unapplied {cur}",
                       format_minor(summary.unapplied_by_currency.get(cur, 0), cur))
     return table
+
+
+def plain_cells(*cells: object) -> list[object]:
+    """Table cells as plain text: bank data is never read as rich markup."""
+    out: list[object] = []
+    for c in cells:
+        if isinstance(c, list | tuple):
+            out.extend(Text(str(x)) for x in c)
+        else:
+            out.append(Text(str(c)))
+    return out

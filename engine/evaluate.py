@@ -11,10 +11,15 @@ Truth file (``truth.csv`` / ``truth.parquet``, schema :data:`cashmatch.engine.sc
 | applied_amounts | ``;``-separated decimal amounts, the cash applied to each invoice, aligned |
 | currency | *extra*: the payment's currency (to read the amounts exactly) |
 | customer_id | *extra*: the customer whose invoices it pays |
+| adjustment_amounts | *extra*: ``;``-separated amounts written off beside the cash (fee, |
+| | discount, deduction), aligned; ``0`` for none; an empty field means none for all |
+| adjustment_reasons | *extra*: ``;``-separated ``BANK_FEE``, ``DISCOUNT``, |
+| | ``DEDUCTION:<payer reason>`` or empty, aligned |
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +49,12 @@ def truth_for_csv(truth: pa.Table) -> pa.Table:
     offsets = amounts.offsets
     text_lists = pa.ListArray.from_arrays(offsets, flat)
     empty = pa.scalar([], pa.list_(pa.string()))
+    ids = pc.fill_null(truth.column("invoice_ids").combine_chunks(), empty)
+    id_cur = pc.take(truth.column("currency").combine_chunks(), pa.array(_list_parents(ids)))
+    adj_text = pa.ListArray.from_arrays(
+        ids.offsets, format_minor_array(_aligned(truth, "adjustment_amounts", 0), id_cur)
+    )
+    reasons = pa.ListArray.from_arrays(ids.offsets, _aligned(truth, "adjustment_reasons", ""))
     return pa.table(
         {
             "payment_id": truth.column("payment_id"),
@@ -53,6 +64,8 @@ def truth_for_csv(truth: pa.Table) -> pa.Table:
             "applied_amounts": pc.binary_join(pc.fill_null(text_lists, empty), ";"),
             "currency": pc.fill_null(truth.column("currency"), ""),
             "customer_id": pc.fill_null(truth.column("customer_id"), ""),
+            "adjustment_amounts": pc.binary_join(adj_text, ";"),
+            "adjustment_reasons": pc.binary_join(reasons, ";"),
         }
     )
 
@@ -123,6 +136,42 @@ def read_truth(src: Source, *, source: str | None = None) -> ReadResult:
     report(id_len != amt_len, "applied_amounts", "not as many amounts as invoice_ids")
     report(is_false & (id_len > 0), "invoice_ids", "an unmatchable payment names invoices")
     amounts = pa.ListArray.from_arrays(amount_text.offsets, pa.array(values, pa.int64()))
+    extra: dict[str, pa.Array] = {}
+    if "adjustment_amounts" in raw.column_names or "adjustment_reasons" in raw.column_names:
+
+        def aligned(col: str) -> pa.ListArray:
+            """Items kept empty (an empty reason is "none"); no items for a row with no ids."""
+            text = _text(raw.column(col)) if col in raw.column_names else pa.nulls(n, pa.string())
+            # an empty field: no adjustment on any of the row's invoices
+            blanks = pc.binary_repeat(
+                pc.fill_null(pa.nulls(n, pa.string()), ";"),
+                pa.array(np.maximum(id_len - 1, 0)),
+            )
+            parts = pc.split_pattern(pc.coalesce(text, blanks), ";")
+            par = _list_parents(parts)
+            keep = id_len[par] > 0
+            counts = np.bincount(par[keep], minlength=n)
+            offsets = pa.array(np.r_[0, np.cumsum(counts)].astype(np.int32))
+            flat = pc.utf8_trim_whitespace(pc.list_flatten(parts))
+            return pa.ListArray.from_arrays(offsets, pc.filter(flat, pa.array(keep)))
+
+        adj_text = aligned("adjustment_amounts")
+        adj_par = _list_parents(adj_text)
+        adj_flat = pc.list_flatten(adj_text)
+        adj_flat = pc.if_else(pc.equal(adj_flat, ""), "0", adj_flat)
+        adj_values, adj_errors = parse_minor_array(adj_flat, pc.take(currency, pa.array(adj_par)))
+        bad_adj = np.zeros(n, dtype=bool)
+        bad_adj[adj_par[np.not_equal(adj_errors, None)]] = True
+        report(bad_adj, "adjustment_amounts", "expected ';'-separated decimal amounts")
+        reasons = aligned("adjustment_reasons")
+        for col, lists in (("adjustment_amounts", adj_text), ("adjustment_reasons", reasons)):
+            if col in raw.column_names:
+                length = np.asarray(pc.list_value_length(lists), dtype=np.int64)
+                report(length != id_len, col, f"not as many {col} as invoice_ids")
+        extra["adjustment_amounts"] = pa.ListArray.from_arrays(
+            adj_text.offsets, pa.array(adj_values, pa.int64())
+        )
+        extra["adjustment_reasons"] = reasons
     table = pa.table(
         {
             "payment_id": pid,
@@ -134,6 +183,7 @@ def read_truth(src: Source, *, source: str | None = None) -> ReadResult:
             "customer_id": _text(raw.column("customer_id"))
             if "customer_id" in raw.column_names
             else pa.nulls(n, pa.string()),
+            **extra,
         }
     )
     table = S.conform(table, S.TRUTH)
@@ -201,6 +251,11 @@ class ScenarioScore:
     links_correct: int = 0
     amount_exact: int = 0
     """correct links of auto-applied payments whose applied amount equals the truth."""
+    adjustments: int = 0
+    """correct links of auto-applied payments with an adjustment in the truth or the result."""
+    adjustments_exact: int = 0
+    """... whose adjustment amount and reason (``BANK_FEE``, ``DEDUCTION:<reason>``) are the
+    truth's."""
     excepted_matchable: int = 0
     """matchable payments with no allocation, only exceptions."""
     topn_hits: int = 0
@@ -242,8 +297,21 @@ class ScenarioScore:
         return _pct(self.amount_exact, self.links_correct)
 
     @property
+    def adjustment_pct(self) -> float | None:
+        return _pct(self.adjustments_exact, self.adjustments)
+
+    @property
     def topn_pct(self) -> float | None:
         return _pct(self.topn_hits, self.excepted_matchable)
+
+    def __add__(self, other: ScenarioScore) -> ScenarioScore:
+        """Counts of two days (or two scenarios) together; the name of the left one."""
+        counts = {
+            f: getattr(self, f) + getattr(other, f)
+            for f in self.__dataclass_fields__
+            if f != "scenario"
+        }
+        return ScenarioScore(self.scenario, **counts)
 
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = {f: getattr(self, f) for f in self.__dataclass_fields__}
@@ -256,6 +324,7 @@ class ScenarioScore:
             "link_precision",
             "link_recall",
             "amount_exact_pct",
+            "adjustment_pct",
             "topn_pct",
         ):
             out[name] = getattr(self, name)
@@ -304,6 +373,41 @@ class Score:
         }
 
 
+def combine(scores: Sequence[Score]) -> Score:
+    """Several days' scores as one (counts added: e.g. several seeds of the same size)."""
+    if not scores:
+        raise ValueError("no scores to combine")
+    names = [s for s in SCENARIOS if any(s in sc.scenarios for sc in scores)]
+    names += sorted({s for sc in scores for s in sc.scenarios} - set(names))
+    scenarios = {
+        name: sum(
+            (sc.scenarios[name] for sc in scores if name in sc.scenarios), ScenarioScore(name)
+        )
+        for name in names
+    }
+    bands = [
+        BandScore(
+            b.band,
+            sum(sc.bands[i].allocations for sc in scores),
+            sum(sc.bands[i].correct for sc in scores),
+        )
+        for i, b in enumerate(scores[0].bands)
+    ]
+    reasons: dict[str, dict[str, int]] = {}
+    for sc in scores:
+        for scen, by in sc.reasons.items():
+            for reason, count in by.items():
+                reasons.setdefault(scen, {})[reason] = reasons.get(scen, {}).get(reason, 0) + count
+    return Score(
+        scenarios,
+        sum((sc.overall for sc in scores), ScenarioScore("overall")),
+        bands,
+        sum((sc.one_to_one for sc in scores), ScenarioScore("one_to_one")),
+        unknown_payments=sum(sc.unknown_payments for sc in scores),
+        reasons={s: reasons[s] for s in names if s in reasons},
+    )
+
+
 def _explode(table: pa.Table, list_col: str, *extra: str) -> tuple[np.ndarray, pa.Array, dict]:
     """(row index, flattened values, {extra list column: flattened values}) of a list column."""
     lists = table.column(list_col).combine_chunks()
@@ -315,6 +419,25 @@ def _explode(table: pa.Table, list_col: str, *extra: str) -> tuple[np.ndarray, p
         col = table.column(name).combine_chunks()
         others[name] = pc.list_flatten(pc.fill_null(col, pa.scalar([], col.type)))
     return parents, flat, others
+
+
+def _aligned(truth: pa.Table, col: str, default: object) -> pa.Array:
+    """The list column ``col`` flattened in step with the flattened ``invoice_ids``; rows whose
+    list is missing (older truth files, hand-made tables) or not aligned give ``default``."""
+    ids = truth.column("invoice_ids").combine_chunks()
+    ids = pc.fill_null(ids, pa.scalar([], ids.type))
+    lists = truth.column(col).combine_chunks()
+    id_len = np.asarray(pc.list_value_length(ids), dtype=np.int64)
+    ln = np.asarray(pc.fill_null(pc.list_value_length(lists), -1), dtype=np.int64)
+    par = _list_parents(ids)
+    id_start = np.asarray(ids.offsets, dtype=np.int64)[:-1] - ids.offsets[0].as_py()
+    pos = np.arange(len(par)) - id_start[par]
+    ok = (ln == id_len)[par]
+    start = np.asarray(lists.offsets, dtype=np.int64)[:-1] - lists.offsets[0].as_py()
+    flat = pc.list_flatten(pc.fill_null(lists, pa.scalar([], lists.type)))
+    flat = pa.concat_arrays([flat, pa.array([default], flat.type)])  # a slot for the default
+    idx = np.where(ok, start[par] + pos, len(flat) - 1)
+    return pc.take(flat, pa.array(idx))
 
 
 def _index_in(values: pa.Array | pa.ChunkedArray, keys: pa.Array) -> np.ndarray:
@@ -392,6 +515,8 @@ def evaluate(*, truth: pa.Table, allocations: pa.Table, exceptions: pa.Table) ->
         "links_true": np.where(auto, n_truth, 0),
         "links_correct": np.where(auto, n_correct, 0),
         "amount_exact": np.where(auto, n_amount_ok, 0),
+        "adjustments": np.where(auto, c["n_adj_relevant"], 0),
+        "adjustments_exact": np.where(auto, c["n_adj_ok"], 0),
         "excepted_matchable": excepted,
         "topn_hits": topn,
         "missing": ~seen,
@@ -457,6 +582,8 @@ def _link_counts(truth: pa.Table, allocations: pa.Table) -> dict[str, np.ndarray
             "p": pa.array(t_par),
             "i": t_inv,
             "truth_amount": t_extra["applied_amounts"],
+            "truth_adjustment": _aligned(truth, "adjustment_amounts", 0),
+            "truth_reason": _aligned(truth, "adjustment_reasons", ""),
             "hit": pa.array(np.ones(len(t_par), bool)),
         }
     )
@@ -466,10 +593,14 @@ def _link_counts(truth: pa.Table, allocations: pa.Table) -> dict[str, np.ndarray
             "p": pa.array(a_idx),
             "i": allocations.column("invoice_id"),
             "applied": allocations.column("applied_amount"),
+            "adjustment": pc.fill_null(allocations.column("adjustment_amount"), 0),
+            "reason": pc.fill_null(allocations.column("adjustment_reason"), ""),
             "confidence": allocations.column("confidence"),
         }
     ).filter(pa.array(a_idx >= 0))
-    links = alloc.group_by(["p", "i"]).aggregate([("applied", "sum"), ("confidence", "max")])
+    links = alloc.group_by(["p", "i"]).aggregate(
+        [("applied", "sum"), ("adjustment", "sum"), ("reason", "max"), ("confidence", "max")]
+    )
     links = links.join(truth_links, keys=["p", "i"], join_type="left outer")
     l_p = np.asarray(links.column("p"), dtype=np.int64)
     l_hit = np.asarray(links.column("hit").fill_null(False), bool)
@@ -477,7 +608,16 @@ def _link_counts(truth: pa.Table, allocations: pa.Table) -> dict[str, np.ndarray
         pc.fill_null(pc.equal(links.column("applied_sum"), links.column("truth_amount")), False),
         bool,
     )
+    t_adj = np.asarray(pc.fill_null(links.column("truth_adjustment"), 0), dtype=np.int64)
+    p_adj = np.asarray(links.column("adjustment_sum"), dtype=np.int64)
+    l_adj_relevant = l_hit & ((t_adj != 0) | (p_adj != 0))
+    same_reason = pc.equal(
+        pc.fill_null(links.column("reason_max"), ""), pc.fill_null(links.column("truth_reason"), "")
+    )
+    l_adj_ok = l_adj_relevant & (t_adj == p_adj) & np.asarray(pc.fill_null(same_reason, False))
     return {
+        "n_adj_relevant": np.bincount(l_p[l_adj_relevant], minlength=n),
+        "n_adj_ok": np.bincount(l_p[l_adj_ok], minlength=n),
         "n_truth": np.bincount(t_par, minlength=n),
         "n_alloc": np.bincount(l_p, minlength=n),
         "n_correct": np.bincount(l_p[l_hit], minlength=n),

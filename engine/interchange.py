@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+
 from cashmatch.engine import schema as S
 from cashmatch.engine.errors import InvalidInput, RowProblem
 from cashmatch.engine.money import exponent, format_minor_array, parse_minor_array
@@ -356,7 +357,9 @@ def read_table(
             out[target] = pc.utf8_upper(text) if target == "currency" else text
         elif col.kind == "date":
             parsed = pc.strptime(text, format="%Y-%m-%d", unit="s", error_is_null=True)
-            failed = np.asarray(parsed.is_null(), dtype=bool) & ~missing
+            # strptime rolls impossible dates over (2026-02-30 -> 03-02): round-trip to refuse them
+            same = pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), text)
+            failed = ~np.asarray(pc.fill_null(same, False), dtype=bool) & ~missing
             report(failed, col.name, "expected a date YYYY-MM-DD, got {}")
             out[target] = pc.cast(parsed, pa.date32())
         elif col.kind == "money":
@@ -656,7 +659,8 @@ def interchange_view(table: pa.Table, columns: Sequence[Column], *, parquet: boo
                 text = format_minor_array(pc.fill_null(values, 0), cur)
                 values = pc.if_else(pc.is_null(values), pa.scalar(None, pa.string()), text)
         elif col.kind == "percent_bp":
-            text = format_minor_array(pc.fill_null(values, 0), pa.array(["USD"] * n, pa.string()))
+            usd = pc.fill_null(pa.nulls(n, pa.string()), "USD")  # two decimals: 2.00 = 2%
+            text = format_minor_array(pc.fill_null(values, 0), usd)
             values = pc.if_else(pc.is_null(values), pa.scalar(None, pa.string()), text)
         elif col.kind == "list" and not parquet:
             values = pc.binary_join(values, ";")

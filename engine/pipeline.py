@@ -484,6 +484,10 @@ class DayMatch:
         ks = self.pair_indices(p)
         ks = ks[_NOT_FULL[self.rel[ks]]
                 & (self.pairs.ref[ks] >= QUOTED_REF)]
+        # an invoice in another currency only counts when nothing in the payment's does
+        same_currency = ks[self.rel[ks] != CURRENCY]
+        if len(same_currency) or (len(ks) and self.pairs.ref[ks[0]] < 0.97):
+            ks = same_currency
         if len(ks) == 0:
             return None
         k = int(ks[0])
@@ -639,15 +643,27 @@ class DayMatch:
             + np.asarray(pc.fill_null(rem.column("discount_amount"), 0), np.int64)[lp.pay]
             + np.asarray(pc.fill_null(rem.column("deduction_amount"), 0), np.int64)[lp.pay]
         ) == self.book.amount[lp.inv]
-        score = lp.ref * np.where(same, 1.0, 0.5) * np.where(settles, 1.0, 0.9)
+        in_currency = self.book.currency[lp.inv] == self.pay_currency[line_pay[lp.pay]]
+        score = lp.ref * np.where(same, 1.0, 0.5) * np.where(settles, 1.0, 0.9) * in_currency
         best, second, best_s, second_s = best_per_payment(lp.pay, lp.inv, score, len(line_pay))
-        line_inv = np.where(best >= 0, lp.inv[np.maximum(best, 0)], -1)
+        line_inv = np.where((best >= 0) & (best_s > 0), lp.inv[np.maximum(best, 0)], -1)
         ambiguous = (best >= 0) & (second_s >= best_s - 0.02) & (second >= 0)
         line_inv[ambiguous] = -1
+        # a line whose invoice its amounts do not settle, while another candidate's they do
+        # (a typo that names a real but different invoice), is not to be applied unseen
+        b = np.maximum(best, 0)
+        settles_best = (best >= 0) & settles[b] if len(lp.pay) else np.zeros(len(line_pay), bool)
+        rival = np.zeros(len(line_pay), dtype=bool)
+        if len(lp.pay):
+            np.logical_or.at(rival, lp.pay, settles & same & (lp.ref >= 0.7))
+        self.remit_line_candidates = Pairs(lp.pay, lp.inv, score, lp.fuzzy)
         self.remit = {
             "pay": line_pay,
             "inv": line_inv,
             "strength": best_s,
+            # another customer's invoice, when the payer is known, is never applied unseen
+            "doubtful": (~settles_best & rival) | ((best >= 0) & ~same[b] if len(lp.pay)
+                                                   else np.zeros(len(line_pay), bool)),
             "paid": np.asarray(rem.column("paid_amount"), np.int64),
             "discount": np.asarray(pc.fill_null(rem.column("discount_amount"), 0), np.int64),
             "deduction": np.asarray(pc.fill_null(rem.column("deduction_amount"), 0), np.int64),
@@ -665,11 +681,16 @@ class DayMatch:
         amount = int(self.pay_amount[p])
         unresolved = [r["ref"][i] for i in lines if r["inv"][i] < 0]
         cands = [int(r["inv"][i]) for i in lines if r["inv"][i] >= 0]
+        lc = self.remit_line_candidates
+        for i in lines:  # each line's own candidates, best first, after the resolved ones
+            mine = np.flatnonzero(lc.pay == i)
+            cands += [int(v) for v in lc.inv[mine[np.argsort(-lc.ref[mine])]][:2]
+                      if int(v) not in cands]
         if unresolved:
             return self.exception(
                 p, S.NO_CANDIDATE,
                 f"The remittance advice names {', '.join(map(str, unresolved[:3]))}, "
-                "which match no open invoice.", np.array([], np.int64), extra=cands)
+                "which match no open invoice.", extra=cands)
         paid = int(r["paid"][lines].sum())
         if paid > amount:
             return self.exception(
@@ -691,6 +712,8 @@ class DayMatch:
             adj.append(disc + ded)
             reasons.append(reason)
         conf = 0.985 if r["strength"][lines].min() >= 0.97 else 0.93
+        if r["doubtful"][lines].any():
+            conf = 0.8  # a line names one invoice but its amount settles another
         prop = Proposal(p, invs, applied, adj, reasons, conf, "remittance")
         if paid < amount:
             prop.unapplied_reason = S.OVERPAYMENT

@@ -4,11 +4,12 @@ behaviour per account and at-risk accounts with plain-language reasons.
 The definitions are the contract's (``spec/interchange.md``, "Receivables analytics"). The
 ledger is read as a history: every invoice issued, every allocation dated by its payment's
 value date, every adjustment dated on its own. All of it is arrays: one sort of the reductions
-by (invoice, day), cumulative sums, and group-bys by integer codes (``np.add.at`` on int64,
-exact). No Python loop per invoice; loops only over signals and currencies.
+by (invoice, day), cumulative sums, and group-bys by integer codes (exact int64 sums), with
+string ids joined once as integer codes. No Python loop per invoice; loops only over signals,
+currencies and the reason texts of flagged accounts.
 
 Definitions this module adds where the contract names a column but not its formula (the
-reference implementation in ``tests/engine/test_receivables_reference.py`` spells out the same):
+reference implementation in ``tests/engine/receivables_reference.py`` spells out the same):
 
 - an invoice is *settled* on the first day ``d`` (among the days it has reductions) on which
   ``open(i, d) <= 0``; only invoices with a positive amount are ever settled;
@@ -253,6 +254,13 @@ def _gcount(codes: np.ndarray, n: int, mask: np.ndarray | None = None) -> np.nda
     return np.bincount(codes, minlength=n)[:n].astype(np.int64)
 
 
+def _problems_where(source: str, ids: pa.Array, mask: np.ndarray, reason: str) -> list[RowProblem]:
+    """One problem line naming the ids under ``mask`` (filtered only when there are any)."""
+    if not mask.any():
+        return []
+    return _problem_list(source, ids.filter(pa.array(mask)), reason)
+
+
 def _problem_list(source: str, ids: pa.Array, reason: str, limit: int = 20) -> list[RowProblem]:
     n = len(ids)
     if n == 0:
@@ -358,9 +366,10 @@ def build_ledger(
     # ---- invoices
     no_issue = np.asarray(invoices.column("issue_date").is_null(), dtype=bool)
     if no_issue.any():
-        problems += _problem_list(
+        problems += _problems_where(
             src["invoices"],
-            _flat(invoices.column("invoice_id")).filter(pa.array(no_issue)),
+            _flat(invoices.column("invoice_id")),
+            no_issue,
             "have no issue_date (a history needs it)",
         )
         invoices = invoices.filter(pa.array(~no_issue))
@@ -368,8 +377,8 @@ def build_ledger(
     first = _lookup(inv_id, inv_id)
     dup = first != np.arange(len(inv_id))
     if dup.any():
-        problems += _problem_list(
-            src["invoices"], inv_id.filter(pa.array(dup)), "repeat an invoice_id (first kept)"
+        problems += _problems_where(
+            src["invoices"], inv_id, dup, "repeat an invoice_id (first kept)"
         )
         invoices = invoices.filter(pa.array(~dup))
         inv_id = _flat(invoices.column("invoice_id"))
@@ -452,20 +461,23 @@ def build_ledger(
             mismatch = (a_cur_code != -2) & (a_cur_code != currency_code[np.where(ok, a_inv, 0)])
             mismatch &= ok
             if mismatch.any():
-                problems += _problem_list(
+                problems += _problems_where(
                     src["allocations"],
-                    _flat(allocations.column("invoice_id")).filter(pa.array(mismatch)),
+                    _flat(allocations.column("invoice_id")),
+                    mismatch,
                     "are in another currency than their invoice (left out)",
                 )
                 ok &= ~mismatch
-        problems += _problem_list(
+        problems += _problems_where(
             src["allocations"],
-            _flat(allocations.column("payment_id")).filter(pa.array(bad_pay)),
+            _flat(allocations.column("payment_id")),
+            bad_pay,
             "name a payment not in the payments file (left out)",
         )
-        problems += _problem_list(
+        problems += _problems_where(
             src["allocations"],
-            _flat(allocations.column("invoice_id")).filter(pa.array(bad_inv)),
+            _flat(allocations.column("invoice_id")),
+            bad_inv,
             "name an invoice not in the invoices file (left out)",
         )
         value_day = _days(payments.column("value_date"))
@@ -477,9 +489,10 @@ def build_ledger(
     if adjustments is not None and adjustments.num_rows:
         d_inv = _lookup(_flat(adjustments.column("invoice_id")), inv_id)
         bad = d_inv < 0
-        problems += _problem_list(
+        problems += _problems_where(
             src["adjustments"],
-            _flat(adjustments.column("invoice_id")).filter(pa.array(bad)),
+            _flat(adjustments.column("invoice_id")),
+            bad,
             "name an invoice not in the invoices file (left out)",
         )
         ok = ~bad
@@ -500,14 +513,13 @@ def build_ledger(
     key = ev_inv * (1 << 32) + ev_day
     # within one (invoice, day) the order of events does not matter: no stable sort needed
     order = np.argsort(key)
-    ev_inv, ev_day, ev_cash, ev_adj, ev_reason, key = (
-        ev_inv[order],
-        ev_day[order],
-        ev_cash[order],
-        ev_adj[order],
-        ev_reason[order],
-        key[order],
+    # one row gather of a stacked table: a cache line per event instead of one per column
+    stacked = np.stack([ev_inv, ev_day, ev_cash, ev_adj, ev_reason], axis=1)[order]
+    ev_inv, ev_day, ev_cash, ev_adj, ev_reason = (
+        np.ascontiguousarray(stacked[:, j]) for j in range(5)
     )
+    del stacked
+    key = ev_inv * (1 << 32) + ev_day
     ev_total = ev_cash + ev_adj
     counts = np.bincount(ev_inv, minlength=n) if len(ev_inv) else np.zeros(n, np.int64)
     ev_start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
@@ -539,14 +551,16 @@ def build_ledger(
         raw = np.where((p_cus >= 0) & (p_cur >= 0), p_cus * n_cur + np.maximum(p_cur, 0), 0)
         p_acc = np.where((p_cus >= 0) & (p_cur >= 0), remap[raw], -1)
         bad_acc = p_acc < 0
-        problems += _problem_list(
+        problems += _problems_where(
             src["promises"],
-            p_inv_id.filter(pa.array(bad_inv)),
+            p_inv_id,
+            bad_inv,
             "name an invoice not in the invoices file (left out)",
         )
-        problems += _problem_list(
+        problems += _problems_where(
             src["promises"],
-            _flat(promises.column("customer_id")).filter(pa.array(bad_acc & ~bad_inv)),
+            _flat(promises.column("customer_id")),
+            bad_acc & ~bad_inv,
             "name a customer with no invoices in that currency (left out)",
         )
         ok = ~bad_inv & ~bad_acc

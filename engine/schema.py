@@ -220,6 +220,8 @@ TRUTH = pa.schema(
         pa.field("applied_amounts", pa.list_(MONEY)),  # cash applied to each, aligned
         pa.field("currency", pa.string()),
         pa.field("customer_id", pa.string()),  # the customer whose invoices are paid
+        pa.field("adjustment_amounts", pa.list_(MONEY)),  # written off beside the cash, aligned
+        pa.field("adjustment_reasons", pa.list_(pa.string())),  # BANK_FEE, DISCOUNT, ... or ""
     ],
     metadata={b"amounts": b"int64 minor units per ISO 4217 exponent of currency"},
 )

@@ -9,12 +9,15 @@ reconciliation (balances, sequence gaps) is computed from the finished tables.
 from __future__ import annotations
 
 import codecs
+import functools
+import gc
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
 from cashmatch.engine import schema as S
 from cashmatch.engine.errors import InvalidInput, RowProblem
 from cashmatch.engine.money import format_minor, parse_minor_array
@@ -42,6 +45,23 @@ class ParseResult:
     @classmethod
     def empty(cls, fmt: str) -> ParseResult:
         return cls(fmt, S.empty(S.PAYMENTS), S.empty(S.REMITTANCES), S.empty(S.STATEMENTS), [])
+
+
+def pause_gc(fn):
+    """Run a parser with the cyclic GC paused: parsing allocates millions of small tuples
+    that hold no cycles, and full collections over them make large files superlinear."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if not gc.isenabled():
+            return fn(*args, **kwargs)
+        gc.disable()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            gc.enable()
+
+    return wrapper
 
 
 def clean(value: str | None) -> str | None:

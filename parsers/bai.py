@@ -26,6 +26,7 @@ from cashmatch.parsers._common import (
     check_size,
     decode_text,
     finish_statements,
+    pause_gc,
     reconcile,
     reference_or_none,
 )
@@ -120,6 +121,7 @@ class _Account:
         self.debits_summary: int | None = None
 
 
+@pause_gc
 def parse(data: bytes, *, source: str) -> ParseResult:
     check_size(data, source)
     text, _ = decode_text(data)

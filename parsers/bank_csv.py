@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+
 from cashmatch.engine import schema as S
 from cashmatch.engine.errors import InvalidInput, RowProblem
 from cashmatch.engine.money import parse_minor_array
@@ -35,6 +36,7 @@ from cashmatch.parsers._common import (
     ParseResult,
     check_size,
     decode_text,
+    pause_gc,
     strict_dates,
 )
 
@@ -214,6 +216,7 @@ def _amount_text(text: pa.Array, profile: Profile) -> tuple[pa.Array, np.ndarray
     return t, neg
 
 
+@pause_gc
 def parse(data: bytes, *, source: str, profile: str | Path | Profile | None = None) -> ParseResult:
     check_size(data, source)
     problems: list[RowProblem] = []

@@ -1,9 +1,16 @@
 """ISO 20022 CAMT.052/053/054 (every published version: the namespace is taken from the root).
 
-Streamed with lxml ``iterparse`` hardened as the house asks: any DTD is refused before parsing,
-entities are not resolved, the network is off, ``huge_tree`` stays off (libxml2's depth and
-text-node limits apply) and the input size is capped. Each ``Ntry`` is read when it closes and
-then freed, so memory stays flat on large files.
+XML goes through lxml hardened as the house asks: any DTD is refused before parsing, entities
+are not resolved, the network is off, ``huge_tree`` stays off (libxml2's depth and text-node
+limits apply) and the input size is capped.
+
+Two paths, checked against each other on every fixture (``tests/parsers/test_camt.py``):
+
+- :func:`parse` — the production path: one parse, then one walk over each entry's children
+  that descends only into the wanted elements and yields flat records; a document that is not
+  well-formed goes to the reference, which keeps what precedes the break;
+- :func:`parse_reference` — streamed with ``iterparse``, one path lookup per field, each
+  ``Ntry`` freed after reading (flat memory); obviously correct, about half the speed.
 
 - one payment per ``TxDtls`` (batched entries with several ``TxDtls`` become several payments;
   a ``Btch`` without details stays one payment); entries that are not booked are reported and
@@ -32,6 +39,7 @@ from cashmatch.parsers._common import (
     check_size,
     finish_statements,
     minor,
+    pause_gc,
     reconcile,
     reference_or_none,
 )
@@ -348,6 +356,7 @@ class _Parser:
             self.remit.append((index, e2e, doc, paid, disc, ded, rsn, pccy or ccy, strd.sourceline))
 
 
+@pause_gc
 def parse_reference(data: bytes, *, source: str) -> ParseResult:
     """The streaming, element-by-element reading: obviously correct, keeps what precedes a
     break in the XML, ~15k entries/s. :func:`parse` must agree with it (differential tests)."""
@@ -425,68 +434,10 @@ def parse_reference(data: bytes, *, source: str) -> ParseResult:
 
 # ------------------------------------------------------------------------------ fast path
 #
-# The fast path parses the whole document once (libxml2, same hardening) and lets one XSLT
-# (libxslt, C) flatten statements, balances, entries, transactions and remittance documents
-# into tab-separated records, which Arrow reads and converts column by column. No Python runs
-# per element; line numbers come from one scan of the raw bytes for the element start tags.
-
-_XSLT_TEMPLATE = """<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
-  NSDECL>
-<xsl:output method="text" encoding="UTF-8"/>
-<xsl:strip-space elements="*"/>
-<xsl:template match="/">
- <xsl:for-each select="/*/*/P:Stmt|/*/*/P:Rpt|/*/*/P:Ntfctn">
-  <xsl:variable name="s" select="position()"/>
-  <xsl:text>S&#9;</xsl:text><xsl:value-of select="$s"/>
-  FIELDS_S
-  <xsl:text>&#9;</xsl:text><xsl:value-of select="count(P:Ntry)"/>
-  <xsl:text>&#10;</xsl:text>
-  <xsl:for-each select="P:Bal">
-   <xsl:text>B&#9;</xsl:text><xsl:value-of select="$s"/>
-   FIELDS_B
-   <xsl:text>&#10;</xsl:text>
-  </xsl:for-each>
-  <xsl:for-each select="P:Ntry">
-   <xsl:variable name="e" select="position()"/>
-   <xsl:text>E&#9;</xsl:text><xsl:value-of select="$s"/><xsl:text>&#9;</xsl:text>
-   <xsl:value-of select="$e"/><xsl:text>&#9;</xsl:text>
-   <xsl:value-of select="count(P:NtryDtls/P:TxDtls)"/>
-   FIELDS_E
-   <xsl:text>&#10;</xsl:text>
-   <xsl:for-each select="P:NtryDtls/P:TxDtls">
-    <xsl:variable name="k" select="position()"/>
-    <xsl:text>T&#9;</xsl:text><xsl:value-of select="$s"/><xsl:text>&#9;</xsl:text>
-    <xsl:value-of select="$e"/><xsl:text>&#9;</xsl:text><xsl:value-of select="$k"/>
-    FIELDS_T
-    <xsl:text>&#9;</xsl:text>
-    <xsl:for-each select="P:RmtInf/P:Ustrd|P:RmtInf/P:Strd/P:RfrdDocInf/P:Nb
-                          |P:RmtInf/P:Strd/P:CdtrRefInf/P:Ref">
-     <xsl:if test="normalize-space(.) != ''">
-      <xsl:if test="position() &gt; 1"><xsl:text> </xsl:text></xsl:if>
-      <xsl:value-of select="normalize-space(.)"/>
-     </xsl:if>
-    </xsl:for-each>
-    <xsl:text>&#9;</xsl:text><xsl:value-of select="count(P:RmtInf/P:Strd)"/>
-    <xsl:text>&#10;</xsl:text>
-    <xsl:for-each select="P:RmtInf/P:Strd">
-     <xsl:variable name="j" select="position()"/>
-     <xsl:variable name="nb" select="count(P:RfrdDocInf/P:Nb[normalize-space(.) != ''])"/>
-     <xsl:for-each select="P:RfrdDocInf/P:Nb[normalize-space(.) != '']">
-      <xsl:text>R&#9;</xsl:text><xsl:value-of select="$s"/><xsl:text>&#9;</xsl:text>
-      <xsl:value-of select="$e"/><xsl:text>&#9;</xsl:text><xsl:value-of select="$k"/>
-      <xsl:text>&#9;</xsl:text><xsl:value-of select="$j"/>
-      <xsl:text>&#9;</xsl:text><xsl:value-of select="$nb"/>
-      <xsl:text>&#9;</xsl:text><xsl:value-of select="normalize-space(.)"/>
-      FIELDS_R
-      <xsl:text>&#10;</xsl:text>
-     </xsl:for-each>
-    </xsl:for-each>
-   </xsl:for-each>
-  </xsl:for-each>
- </xsl:for-each>
-</xsl:template>
-</xsl:stylesheet>
-"""
+# The fast path parses the whole document once (libxml2, same hardening) and walks each
+# container's children once, descending only into the elements it needs (a compiled tree of
+# wanted paths per namespace) - no path lookups per field. It yields flat records that
+# :func:`_assemble` turns into the result with the reference's exact decisions.
 
 _S_FIELDS = [
     "Id",
@@ -547,96 +498,182 @@ _T_FIELDS = [
     "AddtlTxInf",
 ]
 _R_FIELDS = [
-    "../../RfrdDocAmt/RmtdAmt",
-    "../../RfrdDocAmt/RmtdAmt/@Ccy",
-    "../../RfrdDocAmt/DscntApldAmt/Amt",
-    "../../RfrdDocAmt/DscntApldAmt",
-    "../../RfrdDocAmt/AdjstmntAmtAndRsn/Amt",
-    "../../RfrdDocAmt/AdjstmntAmtAndRsn/Rsn",
+    "RfrdDocAmt/RmtdAmt",
+    "RfrdDocAmt/RmtdAmt/@Ccy",
+    "RfrdDocAmt/DscntApldAmt/Amt",
+    "RfrdDocAmt/DscntApldAmt",
+    "RfrdDocAmt/AdjstmntAmtAndRsn/Amt",
+    "RfrdDocAmt/AdjstmntAmtAndRsn/Rsn",
 ]
+_R_KEYS = ["../../" + f for f in _R_FIELDS]  # the record keys _assemble reads
 
-
-def _xpath(path: str, prefix: str) -> str:
-    steps = []
-    for step in path.split("/"):
-        steps.append(step if step in ("..", ".") or step.startswith("@") else prefix + step)
-    return "/".join(steps)
-
-
-def _fields(paths: list[str], prefix: str) -> str:
-    """The first match of each path, whitespace-normalised (``findtext`` in the reference)."""
-    out = []
-    for p in paths:
-        xp = _xpath(p, prefix)
-        out.append(f'<xsl:text>&#9;</xsl:text><xsl:value-of select="normalize-space({xp})"/>')
-    return "\n".join(out)
-
-
-@lru_cache(maxsize=16)
-def _stylesheet(ns: str):
-    from lxml import etree
-
-    if ns:
-        prefix, decl = "c:", f'xmlns:c="{ns}"'
-    else:
-        prefix, decl = "", ""
-    text = (
-        _XSLT_TEMPLATE.replace("NSDECL", decl)
-        .replace("P:", prefix)
-        .replace("FIELDS_S", _fields(_S_FIELDS, prefix))
-        .replace("FIELDS_B", _fields(_B_FIELDS, prefix))
-        .replace("FIELDS_E", _fields(_E_FIELDS, prefix))
-        .replace("FIELDS_T", _fields(_T_FIELDS, prefix))
-        .replace("FIELDS_R", _fields(_R_FIELDS, prefix))
-    )
-    return etree.XSLT(etree.XML(text.encode("utf-8")))
-
+#: paths whose value is the element's whole string value (it may hold a child: Sts/Cd)
+_STRING_VALUE = frozenset({"Sts", "RfrdDocAmt/DscntApldAmt"})
 
 _NAMES = {
     "S": ["s", *_S_FIELDS, "n_entries"],
     "B": ["s", *_B_FIELDS],
     "E": ["s", "e", "n_tx", *_E_FIELDS],
     "T": ["s", "e", "k", *_T_FIELDS, "refs", "n_strd"],
-    "R": ["s", "e", "k", "j", "n_nb", "Nb", *_R_FIELDS],
+    "R": ["s", "e", "k", "j", "n_nb", "Nb", *_R_KEYS],
 }
 
 
-def _records(text: str) -> dict[str, list[list[str]]]:
-    out: dict[str, list[list[str]]] = {k: [] for k in _NAMES}
-    for line in text.split("\n"):
-        if line:
-            parts = line.split("\t")
-            out[parts[0]].append(parts[1:])
-    return out
+@lru_cache(maxsize=64)
+def _spec(ns: str, fields: tuple[str, ...]) -> dict:
+    """Wanted paths as nested dicts keyed by full tag; a leaf is ``(slot, attr, attr slot,
+    whole string value?)``; ``""`` inside a dict is the element itself."""
+    root: dict = {}
+    prefix = f"{{{ns}}}" if ns else ""
+    for slot, path in enumerate(fields):
+        steps = path.split("/")
+        attr = None
+        if steps[-1].startswith("@"):
+            attr = steps.pop()[1:]
+        node = root
+        for step in steps[:-1]:
+            key = prefix + step
+            nxt = node.get(key)
+            if not isinstance(nxt, dict):
+                nxt = {"": nxt} if nxt is not None else {}
+                node[key] = nxt
+            node = nxt
+        key = prefix + steps[-1]
+        leaf_path = "/".join(steps)
+        existing = node.get(key)
+        if attr is not None:
+            # an attribute rides on the element's own leaf entry
+            target = existing[""] if isinstance(existing, dict) else existing
+            leaf = (target[0], attr, slot, target[3])
+            if isinstance(existing, dict):
+                existing[""] = leaf
+            else:
+                node[key] = leaf
+            continue
+        leaf = (slot, None, None, leaf_path in _STRING_VALUE)
+        if isinstance(existing, dict):
+            existing[""] = leaf
+        else:
+            node[key] = leaf
+    return root
 
 
-_START_TAGS = re.compile(
-    rb"<(?:[A-Za-z_][\w.-]{0,40}:)?(Ntry|TxDtls|Strd|Bal|Stmt|Rpt|Ntfctn)[\s/>]"
-)
+def _fill(el, spec: dict, out: list) -> None:
+    """First match of every wanted path under ``el`` (document order), whitespace-normalised.
+
+    A leaf is ``(slot, attribute, attribute slot, whole string value?)``; the body is inlined
+    because this loop is the fast path's hot spot."""
+    get = spec.get
+    for c in el:
+        sub = get(c.tag)
+        if sub is None:
+            continue
+        if sub.__class__ is dict:
+            leaf = sub.get("")
+            _fill(c, sub, out)
+            if leaf is None:
+                continue
+        else:
+            leaf = sub
+        slot = leaf[0]
+        if out[slot] is None:
+            text = "".join(c.itertext()) if leaf[3] else c.text
+            out[slot] = " ".join(text.split()) if text else ""
+            if leaf[1] is not None:
+                value = c.get(leaf[1])
+                out[leaf[2]] = " ".join(value.split()) if value else ""
 
 
-def _starts(data: bytes) -> dict[bytes, list[int]]:
-    """Line number of every start tag the fast path reports problems at, per tag, in document
-    order (``<x:Ntry`` too): one regular-expression pass and one newline scan."""
-    import numpy as np
-
-    found: dict[bytes, list[int]] = {
-        t: [] for t in (b"Ntry", b"TxDtls", b"Strd", b"Bal", b"Stmt", b"Rpt", b"Ntfctn")
-    }
-    offsets: list[int] = []
-    tags: list[bytes] = []
-    for m in _START_TAGS.finditer(data):
-        offsets.append(m.start())
-        tags.append(m.group(1))
-    if not offsets:
-        return found
-    newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
-    lines = (np.searchsorted(newlines, np.asarray(offsets, dtype=np.int64)) + 1).tolist()
-    for t, ln in zip(tags, lines, strict=True):
-        found[t].append(ln)
-    return found
+def _row(head: list[str], out: list) -> list[str]:
+    return head + ["" if v is None else v for v in out]
 
 
+def _walk(root, ns: str) -> tuple[dict[str, list[list[str]]], dict[str, list[int]]]:
+    prefix = f"{{{ns}}}" if ns else ""
+    s_spec = _spec(ns, tuple(_S_FIELDS))
+    b_spec = _spec(ns, tuple(_B_FIELDS))
+    e_spec = _spec(ns, tuple(_E_FIELDS))
+    t_spec = _spec(ns, tuple(_T_FIELDS))
+    r_spec = _spec(ns, tuple(_R_FIELDS))
+    containers = {prefix + c for c in _CONTAINERS}
+    t_ntry, t_bal = prefix + "Ntry", prefix + "Bal"
+    t_dtls, t_tx = prefix + "NtryDtls", prefix + "TxDtls"
+    t_rmt, t_ustrd, t_strd = prefix + "RmtInf", prefix + "Ustrd", prefix + "Strd"
+    t_doc, t_nb = prefix + "RfrdDocInf", prefix + "Nb"
+    t_cref, t_ref = prefix + "CdtrRefInf", prefix + "Ref"
+    recs: dict[str, list[list[str]]] = {k: [] for k in _NAMES}
+    lines: dict[str, list[int]] = {"Stmt": [], "Bal": [], "Ntry": [], "TxDtls": [], "Strd": []}
+    s = 0
+    for group in root:
+        for st in group:
+            if st.tag not in containers:
+                continue
+            s += 1
+            lines["Stmt"].append(st.sourceline)
+            out = [None] * len(_S_FIELDS)
+            _fill(st, s_spec, out)
+            entries = [c for c in st if c.tag == t_ntry]
+            recs["S"].append(_row([str(s)], out) + [str(len(entries))])
+            for bal in st:
+                if bal.tag == t_bal:
+                    lines["Bal"].append(bal.sourceline)
+                    out = [None] * len(_B_FIELDS)
+                    _fill(bal, b_spec, out)
+                    recs["B"].append(_row([str(s)], out))
+            for e, ntry in enumerate(entries, 1):
+                lines["Ntry"].append(ntry.sourceline)
+                txs = [t for d in ntry if d.tag == t_dtls for t in d if t.tag == t_tx]
+                out = [None] * len(_E_FIELDS)
+                _fill(ntry, e_spec, out)
+                recs["E"].append(_row([str(s), str(e), str(len(txs))], out))
+                for k, tx in enumerate(txs, 1):
+                    lines["TxDtls"].append(tx.sourceline)
+                    out = [None] * len(_T_FIELDS)
+                    _fill(tx, t_spec, out)
+                    refs: list[str] = []
+                    strds = []
+                    for rmt in tx:
+                        if rmt.tag != t_rmt:
+                            continue
+                        for c in rmt:
+                            if c.tag == t_ustrd:
+                                if c.text and c.text.strip():
+                                    refs.append(" ".join(c.text.split()))
+                            elif c.tag == t_strd:
+                                strds.append(c)
+                                for d in c:
+                                    want = (
+                                        t_nb
+                                        if d.tag == t_doc
+                                        else (t_ref if d.tag == t_cref else None)
+                                    )
+                                    if want is None:
+                                        continue
+                                    for x in d:
+                                        if x.tag == want and x.text and x.text.strip():
+                                            refs.append(" ".join(x.text.split()))
+                    head = [str(s), str(e), str(k)]
+                    recs["T"].append(_row(head, out) + [" ".join(refs), str(len(strds))])
+                    for j, strd in enumerate(strds, 1):
+                        lines["Strd"].append(strd.sourceline)
+                        nbs = [
+                            " ".join(x.text.split())
+                            for d in strd
+                            if d.tag == t_doc
+                            for x in d
+                            if x.tag == t_nb and x.text and x.text.strip()
+                        ]
+                        if not nbs:
+                            continue
+                        out = [None] * len(_R_FIELDS)
+                        _fill(strd, r_spec, out)
+                        tail = ["" if v is None else v for v in out]
+                        for nb in nbs:
+                            recs["R"].append([*head, str(j), str(len(nbs)), nb, *tail])
+    return recs, lines
+
+
+@pause_gc
 def parse(data: bytes, *, source: str) -> ParseResult:
     from lxml import etree
 
@@ -657,18 +694,18 @@ def parse(data: bytes, *, source: str) -> ParseResult:
         return parse_reference(data, source=source)
     tag = root.tag if isinstance(root.tag, str) else ""
     ns = tag[1 : tag.index("}")] if tag.startswith("{") else ""
-    recs = _records(str(_stylesheet(ns)(root)))
+    recs, lines = _walk(root, ns)
     del root
-    return _assemble(recs, data, source)
+    return _assemble(recs, lines, source)
 
 
-def _assemble(recs: dict[str, list[list[str]]], data: bytes, source: str) -> ParseResult:
+def _assemble(
+    recs: dict[str, list[list[str]]], lines: dict[str, list[int]], source: str
+) -> ParseResult:
     """Records -> the same result :func:`parse_reference` builds, decision for decision."""
     problems: list[RowProblem] = []
-    starts = _starts(data)
-    ntry_lines, tx_lines = starts[b"Ntry"], starts[b"TxDtls"]
-    strd_lines, bal_lines = starts[b"Strd"], starts[b"Bal"]
-    stmt_lines = sorted(starts[b"Stmt"] + starts[b"Rpt"] + starts[b"Ntfctn"])
+    ntry_lines, tx_lines = lines["Ntry"], lines["TxDtls"]
+    strd_lines, bal_lines, stmt_lines = lines["Strd"], lines["Bal"], lines["Stmt"]
 
     def at(lines: list[int], i: int) -> int | None:
         return lines[i] if 0 <= i < len(lines) else None

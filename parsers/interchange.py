@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import io
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
 from cashmatch.engine import interchange as ix
 from cashmatch.engine import schema as S
 from cashmatch.engine.errors import InvalidInput
@@ -68,10 +71,15 @@ def parse(data: bytes, *, source: str, fmt: str | None = None) -> ParseResult:
     except Exception as exc:  # noqa: BLE001 - Arrow raises its own types on corrupt files
         raise InvalidInput(f"{source}: cannot read as {fmt}: {exc}") from exc
     result.problems.extend(rr.problems)
+    if result.remittances.num_rows:
+        t = result.remittances
+        t = t.set_column(
+            t.schema.get_field_index("source"),
+            "source",
+            pa.array([source] * t.num_rows, pa.string()),
+        )
+        result.remittances = S.conform(t, S.REMITTANCES)
     if result.payments.num_rows:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
         t = result.payments
         t = t.set_column(
             t.schema.get_field_index("source"),

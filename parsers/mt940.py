@@ -35,6 +35,7 @@ from cashmatch.parsers._common import (
     decode_text,
     finish_statements,
     minor,
+    pause_gc,
     reconcile,
     reference_or_none,
 )
@@ -279,6 +280,7 @@ def _tags(text: str, source: str, problems: list[RowProblem]):
         line += value.count("\n")
 
 
+@pause_gc
 def parse(data: bytes, *, source: str) -> ParseResult:
     check_size(data, source)
     text, _enc = decode_text(data)

@@ -31,6 +31,7 @@ from cashmatch.parsers._common import (
     decode_text,
     finish_statements,
     minor,
+    pause_gc,
     reconcile,
 )
 
@@ -104,6 +105,7 @@ class _Stmt:
         self.txs = 0
 
 
+@pause_gc
 def parse(data: bytes, *, source: str) -> ParseResult:
     headers, body = split_header(data, source=source)
     del headers
@@ -295,6 +297,7 @@ def canonical_for_ofxparse(body: str) -> bytes:
     return (header + body).encode("utf-8")
 
 
+@pause_gc
 def parse_reference(data: bytes, *, source: str) -> ParseResult:
     """The same result through ofxparse (quadratic; for differential tests)."""
     import io

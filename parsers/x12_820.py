@@ -22,6 +22,7 @@ from cashmatch.parsers._common import (
     check_size,
     clean,
     decode_text,
+    pause_gc,
 )
 
 NAME = "x12-820"
@@ -72,6 +73,7 @@ def _neg(amount: str | None) -> str | None:
     return amount[1:] if amount.startswith("-") else f"-{amount.lstrip('+')}"
 
 
+@pause_gc
 def parse(data: bytes, *, source: str) -> ParseResult:
     check_size(data, source)
     text, _ = decode_text(data)

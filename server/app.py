@@ -44,6 +44,7 @@ class ServerConfig:
     max_concurrent_rpcs: int | None = 256
     executor: object | None = None
     policy: object | None = None
+    risk: object | None = None  # receivables RiskModel (None: the shipped default)
 
 
 def _add_reflection(server: object, names: Sequence[str]) -> None:
@@ -69,6 +70,27 @@ def _add_reflection(server: object, names: Sequence[str]) -> None:
     )
 
 
+def _lock_database(db: str) -> object | None:
+    """One server process per database file: the ledger cache of a process is invalidated by
+    its own writes only. A second server on the same file is refused (advisory lock)."""
+    if "://" in db and not db.startswith("sqlite:///"):
+        return None
+    import fcntl
+
+    from cashmatch.engine.errors import FailedPrecondition
+
+    path = Path(db.removeprefix("sqlite:///") + ".lock")
+    fh = open(path, "a+")  # noqa: SIM115 - held open for the life of the server
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.close()
+        raise FailedPrecondition(
+            f"{db}: another cashmatch server is using this database (lock {path})"
+        ) from None
+    return fh
+
+
 async def run(
     config: ServerConfig,
     *,
@@ -92,8 +114,9 @@ async def run(
         raise InvalidInput(
             "no tokens: give --token-file or set CASHMATCH_TOKEN (every RPC but health needs one)"
         )
+    lock = _lock_database(config.db)
     store = open_store(config.db)
-    service = LedgerService(store, policy=config.policy, executor=config.executor)
+    service = LedgerService(store, policy=config.policy, executor=config.executor, risk=config.risk)
     server = grpc.aio.server(
         interceptors=[make_interceptor(config.tokens)],
         options=[
@@ -151,4 +174,6 @@ async def run(
         log.info("stopping: new calls are refused, calls in flight get %ss", config.grace_s)
         await asyncio.gather(stopping, *(car.stop() for car in reversed(sidecars)))
         store.close()
+        if lock is not None:
+            lock.close()
         log.info("cashmatch stopped")

@@ -9,7 +9,8 @@ comma-separated list of scopes::
     r3ad-only-t0ken         audit    read
 
 A token without scopes has ``write``, which includes ``read``. Read-only RPCs (Match,
-ListExceptions, GetPayment, reflection) need ``read``; every other RPC needs ``write``.
+ListExceptions, GetPayment, GetReceivables, GetAccount, reflection) need ``read``; every other
+RPC needs ``write``: a ``read`` token (e.g. a CRM integration's) can look, never change.
 Tokens are compared by their SHA-256 digest (constant-time).
 """
 
@@ -36,6 +37,8 @@ READ_METHODS = frozenset(
         "/cashmatch.v1.CashApplication/Match",
         "/cashmatch.v1.CashApplication/ListExceptions",
         "/cashmatch.v1.CashApplication/GetPayment",
+        "/cashmatch.v1.CashApplication/GetReceivables",
+        "/cashmatch.v1.CashApplication/GetAccount",
         "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
         "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
     }

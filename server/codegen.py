@@ -23,22 +23,23 @@ _VERSION_LINES = re.compile(
 )
 
 
-def proto_files() -> list[Path]:
-    return sorted((PROTO_ROOT / "cashmatch" / "v1").glob("*.proto"))
+def proto_files(proto_root: Path = PROTO_ROOT) -> list[Path]:
+    return sorted((proto_root / "cashmatch" / "v1").glob("*.proto"))
 
 
-def generate(dest: Path) -> list[Path]:
-    """Run protoc (grpcio-tools) on every .proto into ``dest``; return the files written."""
+def generate(dest: Path, *, proto_root: Path = PROTO_ROOT) -> list[Path]:
+    """Run protoc (grpcio-tools) on every .proto under ``proto_root`` (a source checkout's
+    ``proto/``) into ``dest``; return the files written."""
     from grpc_tools import protoc
 
     with tempfile.TemporaryDirectory() as tmp:
         args = [
             "grpc_tools.protoc",
-            f"-I{PROTO_ROOT}",
+            f"-I{proto_root}",
             f"--python_out={tmp}",
             f"--pyi_out={tmp}",
             f"--grpc_python_out={tmp}",
-            *[str(p) for p in proto_files()],
+            *[str(p) for p in proto_files(proto_root)],
         ]
         if protoc.main(args) != 0:
             raise RuntimeError("protoc failed: " + " ".join(args))

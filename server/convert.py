@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -472,3 +473,270 @@ def payment_detail_to_proto(view: Any) -> pb.PaymentDetail:
         unapplied_amount=format_minor(view.unapplied_amount, cur),
         customer_id=_s(view.payment.get("customer_id")),
     )
+
+
+# --------------------------------------------------------------------------- receivables
+
+
+def as_of_from_proto(text: str, name: str = "as_of") -> date | None:
+    """``YYYY-MM-DD`` or empty (today); anything else is ``InvalidInput`` naming the field."""
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text) if len(text) == 10 else _bad_date(text, name)
+    except ValueError:
+        return _bad_date(text, name)
+
+
+def _bad_date(text: str, name: str) -> date:
+    raise InvalidInput(f"{name}: expected a date YYYY-MM-DD, got {text!r}")
+
+
+def top_from_proto(value: int, name: str = "top_at_risk") -> int:
+    if value < 0 or value > 1000:
+        raise InvalidInput(f"{name}: must be 0..1000 (0: the default 10), got {value}")
+    return value or 10
+
+
+def period_from_proto(value: int, name: str = "period_days") -> int:
+    if value < 0:
+        raise InvalidInput(f"{name}: must be positive (0: the default 90), got {value}")
+    return value or 90
+
+
+def _ratios(col: pa.ChunkedArray | pa.Array) -> list[str]:
+    """Ratios and day averages as the CSV writes them (4 decimals, empty when undefined), so
+    a client reads the digits of ``metrics.csv``."""
+    from cashmatch.engine.interchange import _ratio_text
+
+    return _strs(_ratio_text(col))
+
+
+def _money_strs(table: pa.Table, name: str) -> list[str]:
+    return _strs(format_minor_array(table.column(name), table.column("currency")))
+
+
+_BUCKET_FIELDS = dict(
+    zip(
+        S.AGING_BUCKETS,
+        ("current", "days_1_30", "days_31_60", "days_61_90", "days_90_plus"),
+        strict=True,
+    )
+)
+
+
+def aging_totals(aging: pa.Table) -> pa.Table:
+    """aging.csv rows summed per currency (exact int64), with the number of accounts."""
+    money = [*S.AGING_BUCKETS, "total"]
+    grouped = aging.group_by("currency").aggregate(
+        [(m, "sum") for m in money] + [("customer_id", "count")]
+    )
+    grouped = grouped.rename_columns(
+        [
+            c.removesuffix("_sum").replace("customer_id_count", "accounts")
+            for c in grouped.column_names
+        ]
+    )
+    return grouped.sort_by("currency")
+
+
+def aging_to_proto(aging: pa.Table, accounts: list[int] | None = None) -> list[pb.AgingTotals]:
+    if aging.num_rows == 0:
+        return []
+    cols = {_BUCKET_FIELDS.get(m, m): _money_strs(aging, m) for m in (*S.AGING_BUCKETS, "total")}
+    counts = accounts if accounts is not None else aging.column("accounts").to_pylist()
+    return [
+        pb.AgingTotals(
+            currency=c, accounts=int(k), **{name: vals[i] for name, vals in cols.items()}
+        )
+        for i, (c, k) in enumerate(zip(aging.column("currency").to_pylist(), counts, strict=True))
+    ]
+
+
+_METRIC_MONEY = ("ar", "current_ar", "sales", "overdue", "ar_start", "write_offs")
+_METRIC_RATIOS = ("dso", "best_possible_dso", "add", "cei", "turnover", "bad_debt_ratio")
+
+
+def metrics_to_proto(metrics: pa.Table) -> list[pb.ReceivablesMetrics]:
+    if metrics.num_rows == 0:
+        return []
+    cols = {m: _money_strs(metrics, m) for m in _METRIC_MONEY}
+    cols |= {r: _ratios(metrics.column(r)) for r in _METRIC_RATIOS}
+    return [
+        pb.ReceivablesMetrics(currency=c, **{k: v[i] for k, v in cols.items()})
+        for i, c in enumerate(metrics.column("currency").to_pylist())
+    ]
+
+
+def deductions_to_proto(table: pa.Table) -> list[pb.DeductionsByReason]:
+    if table.num_rows == 0:
+        return []
+    amount, prev = _money_strs(table, "amount"), _money_strs(table, "prev_amount")
+    return [
+        pb.DeductionsByReason(
+            currency=r["currency"],
+            reason=r["reason"],
+            count=r["count"],
+            amount=amount[i],
+            prev_count=r["prev_count"],
+            prev_amount=prev[i],
+        )
+        for i, r in enumerate(table.to_pylist())
+    ]
+
+
+def receivables_to_proto(result: Any, *, top: int = 10) -> pb.GetReceivablesResponse:
+    """An engine :class:`~cashmatch.engine.receivables.Receivables` as the response."""
+    from cashmatch.report import top_at_risk
+
+    accounts = result.accounts
+    first = pa.Table.from_pylist(
+        top_at_risk(accounts, result.metrics, n=top), schema=accounts.schema
+    )
+    return pb.GetReceivablesResponse(
+        as_of=result.as_of.isoformat(),
+        period_days=result.period_days,
+        metrics=metrics_to_proto(result.metrics),
+        aging=aging_to_proto(aging_totals(result.aging)),
+        deductions=deductions_to_proto(result.deductions),
+        accounts=accounts.num_rows,
+        accounts_at_risk=int(pc.sum(accounts.column("at_risk")).as_py() or 0),
+        problems=problems_to_proto(result.problems),
+        top_at_risk=accounts_to_proto(first, result.aging, with_customer=True),
+    )
+
+
+def _reasons(text: str | None) -> list[str]:
+    return [r for r in (text or "").split("; ") if r]
+
+
+def accounts_to_proto(
+    acc: pa.Table, aging: pa.Table, *, with_customer: bool = False
+) -> list[pb.AccountBehaviour]:
+    """accounts.csv rows (with their aging.csv rows, matched by customer and currency)."""
+    if acc.num_rows == 0:
+        return []
+    money = {
+        "open_amount": _money_strs(acc, "open"),
+        "overdue_amount": _money_strs(acc, "overdue"),
+        "over_60_amount": _money_strs(acc, "over_60"),
+        "deduction_amount": _money_strs(acc, "deduction_amount"),
+    }
+    ratios = {
+        name: _ratios(acc.column(name))
+        for name in (
+            "avg_days_to_pay",
+            "prev_avg_days_to_pay",
+            "avg_days_beyond_terms",
+            "prev_avg_days_beyond_terms",
+        )
+    }
+    aging = aging.filter(pc.is_in(aging.column("customer_id"), value_set=acc.column("customer_id")))
+    aging_of = {
+        (r["customer_id"], r["currency"]): a
+        for r, a in zip(aging.to_pylist(), aging_to_proto(aging, [1] * aging.num_rows), strict=True)
+    }
+    out = []
+    for i, r in enumerate(acc.to_pylist()):
+        out.append(
+            pb.AccountBehaviour(
+                currency=r["currency"],
+                deductions=r["deductions"],
+                prev_deductions=r["prev_deductions"],
+                promises_kept=r["promises_kept"],
+                promises_broken=r["promises_broken"],
+                risk_score=r["risk_score"],
+                at_risk=r["at_risk"],
+                risk_reasons=_reasons(r["risk_reasons"]),
+                aging=aging_of.get((r["customer_id"], r["currency"])),
+                customer_id=r["customer_id"] if with_customer else "",
+                customer_name=(r["customer_name"] or "") if with_customer else "",
+                **{k: v[i] for k, v in money.items()},
+                **{k: v[i] for k, v in ratios.items()},
+            )
+        )
+    return out
+
+
+def account_to_proto(view: Any) -> pb.AccountStatus:
+    """A :class:`~cashmatch.server.service.AccountView` as the response."""
+    acc = view.accounts
+    behaviours = accounts_to_proto(acc, view.aging)
+    items: list[pb.OpenItem] = []
+    t = view.open_items
+    if t is not None and t.num_rows:
+        from cashmatch.engine.receivables import bucket_of
+
+        dpd = np.asarray(t.column("days_past_due"), dtype=np.int64)
+        buckets = bucket_of(dpd)
+        issue = np.asarray(pc.cast(t.column("issue_date"), pa.int32()), dtype=np.int64)
+        as_of_day = (view.as_of - date(1970, 1, 1)).days
+        amount, open_ = _money_strs(t, "amount"), _money_strs(t, "open")
+        issue_s, due_s = _strs(t.column("issue_date")), _strs(t.column("due_date"))
+        for i, (inv, cur) in enumerate(
+            zip(t.column("invoice_id").to_pylist(), t.column("currency").to_pylist(), strict=True)
+        ):
+            items.append(
+                pb.OpenItem(
+                    invoice_id=inv,
+                    currency=cur,
+                    amount=amount[i],
+                    open_amount=open_[i],
+                    issue_date=issue_s[i],
+                    due_date=due_s[i],
+                    age_days=int(as_of_day - issue[i]),
+                    days_past_due=int(dpd[i]),
+                    bucket=S.AGING_BUCKETS[int(buckets[i])],
+                )
+            )
+    undated, problems = _undated_to_proto(view)
+    scores = acc.column("risk_score").to_pylist() if acc.num_rows else []
+    return pb.AccountStatus(
+        customer_id=view.customer_id,
+        customer_name=view.customer_name or "",
+        as_of=view.as_of.isoformat(),
+        period_days=view.period_days,
+        accounts=behaviours,
+        open_items=items,
+        open_exceptions=[exception_record_to_proto(r) for r in view.open_exceptions],
+        open_exceptions_total=view.open_exceptions_total,
+        risk_score=max(scores, default=0),
+        at_risk=any(b.at_risk for b in behaviours),
+        undated_items=undated,
+        problems=problems,
+    )
+
+
+def _undated_to_proto(view: Any) -> tuple[list[pb.OpenItem], list[pb.Problem]]:
+    t = view.undated_items
+    if t is None or t.num_rows == 0:
+        return [], []
+    from cashmatch.engine.receivables import bucket_of
+
+    as_of_day = (view.as_of - date(1970, 1, 1)).days
+    due = pc.cast(t.column("due_date"), pa.int32()).to_pylist()
+    amounts = _money_strs(t, "amount")
+    due_s = _strs(t.column("due_date"))
+    items = []
+    for i, (inv, cur) in enumerate(
+        zip(t.column("invoice_id").to_pylist(), t.column("currency").to_pylist(), strict=True)
+    ):
+        dpd = 0 if due[i] is None else as_of_day - due[i]
+        items.append(
+            pb.OpenItem(
+                invoice_id=inv,
+                currency=cur,
+                open_amount=amounts[i],
+                due_date=due_s[i],
+                days_past_due=dpd,
+                bucket=S.AGING_BUCKETS[int(bucket_of(np.array([dpd]))[0])],
+            )
+        )
+    ids = ", ".join(it.invoice_id for it in items[:20]) + (" ..." if len(items) > 20 else "")
+    problem = pb.Problem(
+        source="ledger invoices",
+        column="issue_date",
+        reason=f"{len(items)} open invoices have no issue_date and are left out of the aging "
+        f"and behaviour (send issue_date with UpsertInvoices): {ids}",
+    )
+    return items, [problem]

@@ -147,6 +147,22 @@ class PaymentView:
 
 
 @dataclass(slots=True)
+class AccountView:
+    """One customer's AR status (GetAccount)."""
+
+    customer_id: str
+    customer_name: str | None
+    as_of: date
+    period_days: int
+    accounts: pa.Table  # schema.ACCOUNTS rows of the customer (one per currency)
+    aging: pa.Table  # schema.AGING rows of the customer
+    open_items: pa.Table | None  # engine.receivables.open_items rows, most overdue first
+    open_exceptions: list[ExceptionRecord]
+    open_exceptions_total: int
+    undated_items: pa.Table | None = None  # open invoices without issue_date (schema.INVOICES)
+
+
+@dataclass(slots=True)
 class ParsedFile:
     format: str
     payments: pa.Table
@@ -364,17 +380,41 @@ def _nothing_open(payments: pa.Table) -> MatchResult:
 # --------------------------------------------------------------------------- the service
 
 
+def _names_with_invoice_names(customers: pa.Table, invoices: pa.Table) -> pa.Table:
+    """Customer master names, completed by the names on invoices of customers not in it."""
+    named = invoices.filter(pc.invert(pc.is_null(invoices.column("customer_name"))))
+    extra = named.group_by("customer_id").aggregate([("customer_name", "max")])
+    extra = extra.filter(
+        pc.invert(pc.is_in(extra.column("customer_id"), value_set=customers.column("customer_id")))
+    )
+    if extra.num_rows == 0:
+        return customers
+    names = pa.schema([("customer_id", pa.string()), ("name", pa.string())])
+    master = customers.select(["customer_id", "name"]).cast(names)
+    add = pa.table([extra.column("customer_id"), extra.column("customer_name_max")], schema=names)
+    return pa.concat_tables([master, add])
+
+
 class LedgerService:
     """Every RPC's and every reviewer page's behaviour, over one :class:`Store`."""
 
     def __init__(
-        self, store: Store, *, policy: Policy | None = None, executor: object | None = None
+        self,
+        store: Store,
+        *,
+        policy: Policy | None = None,
+        executor: object | None = None,
+        risk: Any | None = None,
     ) -> None:
         self.store = store
         self.policy = policy or Policy()
         self.executor = executor
         self._cache_lock = threading.Lock()
         self._ledger_cache: tuple[int, pa.Table, pa.Table] | None = None
+        self.risk = risk
+        self._ar_cache: tuple[int, Any] | None = None
+        self._ar_build_lock = threading.Lock()
+        self._ar_results: dict[tuple[int, date, int], Any] = {}
 
     # ------------------------------------------------------------------ ledger cache
 
@@ -1176,6 +1216,127 @@ class LedgerService:
             raise InvalidInput("limit: must be 1..10000")
         return self.store.open_invoices(
             invoice_ids=invoice_ids, customer_id=customer_id, search=search, limit=limit
+        )
+
+    # ------------------------------------------------------------------ receivables
+
+    def receivables_ledger(self) -> Any:
+        """The store's history as an engine :class:`~cashmatch.engine.receivables.Ledger`,
+        built by :func:`~cashmatch.engine.receivables.build_ledger` (the CLI's code path) and
+        cached per store version."""
+        return self._versioned_ledger()[1]
+
+    def _versioned_ledger(self) -> tuple[int, Any]:
+        version = self.store.ledger_version()
+        cached = self._ar_cache
+        if cached is not None and cached[0] == version:
+            return cached
+        with self._ar_build_lock:  # one build per version, however many readers wait for it
+            cached = self._ar_cache
+            if cached is not None and cached[0] == version:
+                return cached
+            return version, self._build_receivables_ledger(version)
+
+    def _build_receivables_ledger(self, version: int) -> Any:
+        from cashmatch.engine.receivables import build_ledger
+
+        h = self.store.history()
+        ledger = build_ledger(
+            invoices=h.invoices,
+            payments=h.payments,
+            allocations=h.allocations,
+            adjustments=h.adjustments,
+            customers=_names_with_invoice_names(h.customers, h.invoices),
+            sources={
+                "invoices": "ledger invoices",
+                "allocations": "ledger allocations",
+                "adjustments": "ledger adjustments",
+            },
+        )
+        with self._cache_lock:
+            self._ar_cache = (version, ledger)
+            self._ar_results.clear()
+        return ledger
+
+    def get_receivables(self, *, as_of: date | None = None, period_days: int = 90) -> Any:
+        """Aging, metrics, accounts and deductions as of ``as_of`` (default: today, UTC):
+        :func:`~cashmatch.engine.receivables.analyse` over :meth:`receivables_ledger`."""
+        return self._analysis(as_of=as_of, period_days=period_days)[1]
+
+    def _analysis(self, *, as_of: date | None, period_days: int) -> tuple[Any, Any]:
+        """(ledger, its analysis as of ``as_of``), both of one store version."""
+        from cashmatch.engine.receivables import analyse
+
+        as_of = as_of or datetime.now(UTC).date()
+        if period_days < 1 or period_days > 3660:
+            raise InvalidInput(f"period_days: must be 1..3660, got {period_days}")
+        version, ledger = self._versioned_ledger()
+        key = (version, as_of, period_days)
+        with self._cache_lock:
+            hit = self._ar_results.get(key)
+        if hit is not None:
+            return ledger, hit
+        # one analysis at a time: the engine's Ledger memoises open amounts per day in a plain
+        # dict, which concurrent analyses of different dates would race on
+        with self._ar_build_lock:
+            with self._cache_lock:
+                hit = self._ar_results.get(key)
+            if hit is not None:
+                return ledger, hit
+            result = analyse(ledger, as_of=as_of, period_days=period_days, risk=self.risk)
+        with self._cache_lock:
+            if len(self._ar_results) >= 16 or any(k[0] != version for k in self._ar_results):
+                self._ar_results.clear()
+            self._ar_results[key] = result
+        return ledger, result
+
+    def get_account(
+        self, *, customer_id: str, as_of: date | None = None, period_days: int = 90
+    ) -> AccountView:
+        """One customer's AR status: its accounts (per currency) with behaviour and risk, its
+        aging rows, open items with their age, and its open exceptions."""
+        from cashmatch.engine.receivables import open_items
+
+        if not customer_id:
+            raise InvalidInput("customer_id: required")
+        if not self.store.customer_exists(customer_id):
+            raise NotFound(f"customer {customer_id!r} not found")
+        ledger, result = self._analysis(as_of=as_of, period_days=period_days)
+        mine = pc.equal(ledger.account_customer, customer_id)
+        codes = np.flatnonzero(np.asarray(mine.to_numpy(zero_copy_only=False), dtype=bool))
+        items = [open_items(ledger, as_of=result.as_of, account=int(a)) for a in codes]
+        if items:
+            table = pa.concat_tables(items)
+            table = table.sort_by([("days_past_due", "descending"), ("invoice_id", "ascending")])
+        else:
+            table = None
+        query = ExceptionQuery(status="open", customer_id=customer_id)
+        total, _ = self.store.count_exceptions(query)
+        exceptions = self.store.query_exceptions(query, sort="age", after=None, limit=100)
+        accounts = result.accounts.filter(
+            pc.equal(result.accounts.column("customer_id"), customer_id)
+        )
+        aging = result.aging.filter(pc.equal(result.aging.column("customer_id"), customer_id))
+        name = None
+        if accounts.num_rows:
+            name = accounts.column("customer_name")[0].as_py()
+        if name is None:
+            master = self.store.customers()
+            row = master.filter(pc.equal(master.column("customer_id"), customer_id))
+            name = row.column("name")[0].as_py() if row.num_rows else None
+        undated = self.store.open_invoices(customer_id=customer_id)
+        undated = undated.filter(pc.is_null(undated.column("issue_date")))
+        return AccountView(
+            undated_items=undated,
+            customer_id=customer_id,
+            customer_name=name,
+            as_of=result.as_of,
+            period_days=result.period_days,
+            accounts=accounts,
+            aging=aging,
+            open_items=table,
+            open_exceptions=exceptions,
+            open_exceptions_total=total,
         )
 
     # ------------------------------------------------------------------ payments

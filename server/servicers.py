@@ -250,5 +250,34 @@ class CashApplicationServicer(pb_grpc.CashApplicationServicer):
         view = await self._run(self.service.get_payment, payment_id=request.payment_id)
         return C.payment_detail_to_proto(view)
 
+    @rpc
+    async def GetReceivables(  # noqa: N802
+        self, request: pb.GetReceivablesRequest, context: Any
+    ) -> pb.GetReceivablesResponse:
+        as_of = C.as_of_from_proto(request.as_of)
+        period = C.period_from_proto(request.period_days)
+        top = C.top_from_proto(request.top_at_risk)
+
+        def answer() -> pb.GetReceivablesResponse:  # analytics and conversion off the loop
+            result = self.service.get_receivables(as_of=as_of, period_days=period)
+            return C.receivables_to_proto(result, top=top)
+
+        return await self._run(answer)
+
+    @rpc
+    async def GetAccount(self, request: pb.GetAccountRequest, context: Any) -> pb.AccountStatus:  # noqa: N802
+        if not request.customer_id:
+            raise InvalidInput("customer_id: required")
+        as_of = C.as_of_from_proto(request.as_of)
+        period = C.period_from_proto(request.period_days)
+
+        def answer() -> pb.AccountStatus:
+            view = self.service.get_account(
+                customer_id=request.customer_id, as_of=as_of, period_days=period
+            )
+            return C.account_to_proto(view)
+
+        return await self._run(answer)
+
 
 __all__ = ["CashApplicationServicer"]

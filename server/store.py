@@ -96,6 +96,22 @@ class AuditEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class History:
+    """The ledger as a receivables history, in the schemas of :mod:`cashmatch.engine.schema`.
+
+    ``invoices``: every invoice ever received (closed ones too), ``amount`` = the invoiced
+    amount; ``payments``: those with allocations (their value date dates the allocation);
+    ``allocations``: every allocation; ``adjustments``: reductions the client's ledger made.
+    """
+
+    invoices: pa.Table
+    payments: pa.Table
+    allocations: pa.Table
+    adjustments: pa.Table
+    customers: pa.Table
+
+
+@dataclass(frozen=True, slots=True)
 class ExceptionQuery:
     """Filters of the reviewers' queue (all optional; amounts in 1e-4 major units)."""
 
@@ -228,6 +244,10 @@ class Store(Protocol):
     def audit_of(self, entity_id: str) -> list[AuditEntry]: ...
     def sort_value(self, record: ExceptionRecord, sort: str) -> Any: ...
     def count(self, table: str) -> int: ...
+
+    # receivables
+    def history(self) -> History: ...
+    def insert_ledger_adjustments(self, adjustments: pa.Table, *, by: str, at: str) -> None: ...
 
 
 # --------------------------------------------------------------------------- SQLite
@@ -385,7 +405,42 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
         """,
     ),
+    (
+        2,
+        "receivables history: invoiced amounts and ledger adjustments",
+        """
+        -- what was invoiced (first amount received, raised by upward corrections); `amount`
+        -- stays the open amount as last sent by the client
+        ALTER TABLE invoices ADD COLUMN invoiced_amount INTEGER;
+        ALTER TABLE invoices ADD COLUMN first_seen_at TEXT;
+        -- reductions of an invoice's open amount that are not our allocations (the client's
+        -- ledger closed or lowered it: credit note, paid elsewhere, written off); negative
+        -- amounts never occur (raises go to invoiced_amount)
+        CREATE TABLE ledger_adjustments (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            invoice_id TEXT NOT NULL,
+            date TEXT NOT NULL,
+            amount INTEGER NOT NULL,
+            reason TEXT NOT NULL,
+            currency TEXT NOT NULL,
+            created_by TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX ledger_adjustments_invoice ON ledger_adjustments(invoice_id);
+        -- backfill: invoiced = what is open now plus what our allocations took off
+        UPDATE invoices SET first_seen_at = updated_at, invoiced_amount = open_amount + coalesce(
+            (SELECT sum(a.applied_amount + a.adjustment_amount) FROM allocations a
+             WHERE a.invoice_id = invoices.invoice_id), 0);
+        -- invoices the client closed with an amount still open: that amount left the ledger
+        INSERT INTO ledger_adjustments (invoice_id, date, amount, reason, currency, created_by,
+            created_at)
+            SELECT invoice_id, substr(updated_at, 1, 10), open_amount, 'LEDGER_UPDATE',
+                currency, 'migration', updated_at
+            FROM invoices WHERE closed = 1 AND open_amount > 0;
+        """,
+    ),
 ]
+LEDGER_UPDATE = "LEDGER_UPDATE"  # reason of a ledger adjustment made by the client's upsert
 
 _PAYMENT_COLS = [f.name for f in S.PAYMENTS]
 _INVOICE_COLS = [f.name for f in S.INVOICES]
@@ -562,24 +617,60 @@ class SQLiteStore:
     # ----------------------------------------------------------------- invoices, customers
 
     def upsert_invoices(self, invoices: pa.Table, *, closed: np.ndarray, at: str) -> int:
+        """Insert or replace invoices; keeps the receivables history consistent.
+
+        A new invoice is invoiced at its open amount. When the client lowers (or closes) an invoice
+        beyond our allocations, the difference is a ledger adjustment (``LEDGER_UPDATE``) dated
+        today; when it raises one, the invoiced amount grows by the difference.
+        """
         conn = self._in_tx()
         t = S.conform(invoices, S.INVOICES)
-        closed_flags = [int(x) for x in np.asarray(closed, dtype=bool)]
+        flags = np.asarray(closed, dtype=bool)
+        closed_flags = [int(x) for x in flags]
+        ids = t.column("invoice_id").to_pylist()
+        before = {
+            r[0]: (int(r[1]), bool(r[2]))
+            for r in conn.execute(
+                "SELECT invoice_id, open_amount, closed FROM invoices"
+                " WHERE invoice_id IN (SELECT value FROM json_each(?))",
+                (json.dumps(ids),),
+            )
+        }
+        amount = np.asarray(t.column("amount"), dtype=np.int64)
+        new_open = np.where(flags, 0, amount)
+        known = np.array([i in before for i in ids], dtype=bool)
+        old_open = np.array(
+            [0 if before.get(i, (0, True))[1] else before[i][0] for i in ids], dtype=np.int64
+        )
+        # a new invoice is invoiced at its open amount (one first seen closed: 0, its history
+        # is not ours to date)
+        raise_by = np.where(known, np.maximum(new_open - old_open, 0), new_open)
+        lower_by = np.where(known, np.maximum(old_open - new_open, 0), 0)
         conn.executemany(
             """
             INSERT INTO invoices (invoice_id, customer_id, customer_name, amount, currency,
                 issue_date, due_date, po_number, discount_bp, discount_days, closed, open_amount,
-                updated_at)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?4, ?12)
+                updated_at, invoiced_amount, first_seen_at)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?4, ?12, ?13, ?12)
             ON CONFLICT(invoice_id) DO UPDATE SET
                 customer_id = excluded.customer_id, customer_name = excluded.customer_name,
                 amount = excluded.amount, open_amount = excluded.amount,
                 currency = excluded.currency, issue_date = excluded.issue_date,
                 due_date = excluded.due_date, po_number = excluded.po_number,
                 discount_bp = excluded.discount_bp, discount_days = excluded.discount_days,
-                closed = excluded.closed, updated_at = excluded.updated_at
+                closed = excluded.closed, updated_at = excluded.updated_at,
+                invoiced_amount = coalesce(invoices.invoiced_amount, 0) + ?13
             """,
-            _rows(t, _INVOICE_COLS, closed_flags, [at] * t.num_rows),
+            _rows(t, _INVOICE_COLS, closed_flags, [at] * t.num_rows, raise_by.tolist()),
+        )
+        cur = t.column("currency").to_pylist()
+        conn.executemany(
+            "INSERT INTO ledger_adjustments (invoice_id, date, amount, reason, currency,"
+            " created_by, created_at) VALUES (?, ?, ?, ?, ?, 'client', ?)",
+            (
+                (ids[k], at[:10], int(lower_by[k]), LEDGER_UPDATE, cur[k], at)
+                for k in np.flatnonzero(lower_by > 0)
+            ),
         )
         return t.num_rows
 
@@ -1042,7 +1133,8 @@ class SQLiteStore:
         """Keyset paging: ``after`` is ``(sort value, payment_id)`` of the last row seen."""
         column, direction = SORTS[sort]
         where, params = self._where(query)
-        col = f"e.{column}"
+        # NULL never compares: page over coalesce(column, '') (nullable: customer_id)
+        col = f"coalesce(e.{column}, '')" if column == "customer_id" else f"e.{column}"
         if after is not None:
             op = ">" if direction == "ASC" else "<"
             if column == "payment_id":
@@ -1068,7 +1160,8 @@ class SQLiteStore:
         if column == "amount_e4":
             exp = int(exponents_of(pa.array([record.currency]))[0])
             return record.unapplied_amount * 10 ** (MAX_EXPONENT - max(exp, 0))
-        return getattr(record, column)
+        value = getattr(record, column)
+        return "" if value is None else value
 
     def count_exceptions(self, query: ExceptionQuery) -> tuple[int, dict[str, int]]:
         """Total matching the filters, and counts by reason (ignoring the reason filter)."""
@@ -1136,6 +1229,97 @@ class SQLiteStore:
             .fetchall()
         )
         return [AuditEntry(*r[:6], json.loads(r[6])) for r in rows]
+
+    # ----------------------------------------------------------------- receivables history
+
+    def _select(self, table: str, schema: pa.Schema, columns: Sequence[str], tail: str) -> pa.Table:
+        """``SELECT columns FROM table tail`` as ``schema`` (the other columns null)."""
+        fields = [schema.field(c) for c in columns]
+        exprs = ["coalesce(invoiced_amount, amount)" if c == "invoiced" else c for c in columns]
+        rows = self._conn().execute(f"SELECT {', '.join(exprs)} FROM {table} {tail}").fetchall()
+        data = list(zip(*rows, strict=True)) if rows else [[] for _ in fields]
+        arrays = []
+        for values, f in zip(data, fields, strict=True):
+            if pa.types.is_date(f.type):
+                arrays.append(_date_col(list(values)))
+            else:
+                arrays.append(pa.array(values, f.type))
+        return S.conform(pa.Table.from_arrays(arrays, schema=pa.schema(fields)), schema)
+
+    def insert_ledger_adjustments(self, adjustments: pa.Table, *, by: str, at: str) -> None:
+        """Reductions made outside cash application (``schema.ADJUSTMENTS``: write-offs, credit
+        notes), e.g. imported from the client's ledger. History only: open amounts are the
+        client's to send (UpsertInvoices)."""
+        t = S.conform(adjustments, S.ADJUSTMENTS)
+        self._in_tx().executemany(
+            "INSERT INTO ledger_adjustments (invoice_id, date, amount, reason, currency,"
+            " created_by, created_at) VALUES (?1, ?2, ?3, ?4,"
+            " coalesce(?5, (SELECT currency FROM invoices WHERE invoice_id = ?1)), ?6, ?7)",
+            _rows(
+                t,
+                ["invoice_id", "date", "amount", "reason", "currency"],
+                [by] * t.num_rows,
+                [at] * t.num_rows,
+            ),
+        )
+
+    def history(self) -> History:
+        """Every invoice with its invoiced amount, the allocations, their payments and the
+        client's ledger adjustments, read in one snapshot (one read transaction). Only the
+        columns the receivables analytics read are filled (the others are null)."""
+        conn = self._conn()
+        nested = bool(self._local.depth)
+        if not nested:
+            conn.execute("BEGIN")  # a consistent snapshot across the selects (WAL reader)
+        try:
+            inv_schema = S.INVOICES.set(
+                S.INVOICES.get_field_index("amount"),
+                S.INVOICES.field("amount").with_name("invoiced"),
+            )
+            invoices = self._select(
+                "invoices",
+                inv_schema,
+                [
+                    "invoice_id",
+                    "customer_id",
+                    "customer_name",
+                    "invoiced",
+                    "currency",
+                    "issue_date",
+                    "due_date",
+                ],
+                "ORDER BY invoice_id",
+            ).rename_columns(S.INVOICES.names)
+            payments = self._select(
+                "payments",
+                S.PAYMENTS,
+                ["payment_id", "value_date", "amount", "currency"],
+                "WHERE payment_id IN (SELECT payment_id FROM allocations) ORDER BY payment_id",
+            )
+            allocations = self._select(
+                "allocations",
+                S.ALLOCATIONS,
+                [
+                    "payment_id",
+                    "invoice_id",
+                    "applied_amount",
+                    "adjustment_amount",
+                    "adjustment_reason",
+                    "currency",
+                ],
+                "ORDER BY id",
+            )
+            adjustments = self._select(
+                "ledger_adjustments",
+                S.ADJUSTMENTS,
+                ["invoice_id", "date", "amount", "reason", "currency"],
+                "ORDER BY id",
+            )
+            customers = self.customers()
+        finally:
+            if not nested:
+                conn.execute("COMMIT")
+        return History(invoices, payments, allocations, adjustments, customers)
 
     # ----------------------------------------------------------------- counts (tests, health)
 

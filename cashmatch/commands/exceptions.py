@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from cashmatch.console import plain_cells
     from cashmatch.server.client import connect
     from cashmatch.server.pb import cash_application_pb2 as pb
 
@@ -115,23 +116,10 @@ def run(args: argparse.Namespace) -> int:
         ]
         if args.resolved:
             row.append(f"{e.resolution} by {e.resolved_by} at {e.resolved_at[:19]}")
-        t.add_row(*_plain(*row))
+        t.add_row(*plain_cells(*row))
     console.print(t)
     if counts:
         console.print("by reason: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     if len(items) < total:
         console.print(f"showing {len(items)} of {total} (--limit 0 for all)")
     return 0
-
-
-def _plain(*cells: object) -> list[object]:
-    """Table cells as plain text: bank data is never read as rich markup."""
-    from rich.text import Text
-
-    out: list[object] = []
-    for c in cells:
-        if isinstance(c, (list, tuple)):
-            out.extend(Text(str(x)) for x in c)
-        else:
-            out.append(Text(str(c)))
-    return out

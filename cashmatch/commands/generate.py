@@ -94,13 +94,16 @@ def run(args: argparse.Namespace) -> int:
         paths = write_day(day, args.out, format=args.format)
         bar.update(task, completed=len(STAGES) + 5)
 
-    table = Table(title=f"generated day (seed {args.seed}, {day.as_of})", header_style="bold")
+    out.print(
+        f"[bold]generated day[/bold] (seed {args.seed}, value date {day.as_of}) in {args.out}"
+    )
+    table = Table(header_style="bold")
     table.add_column("file")
     table.add_column("rows", justify="right")
     for path, tbl in zip(
         paths, (day.invoices, day.customers, day.payments, day.remittances, day.truth), strict=True
     ):
-        table.add_row(str(path), f"{tbl.num_rows:,}")
+        table.add_row(path.name, f"{tbl.num_rows:,}")
     out.print(table)
     scen = day.truth.column("scenario").value_counts().to_pylist()
     mix = Table(title="scenarios", header_style="bold")

@@ -58,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.markup import escape
     from rich.table import Table
 
+    from cashmatch.console import plain_cells
     from cashmatch.server.client import connect
     from cashmatch.server.pb import cash_application_pb2 as pb
 
@@ -94,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
             t.add_column(c)
         for a in d.allocations:
             t.add_row(
-                *_plain(
+                *plain_cells(
                     a.invoice_id,
                     a.applied_amount,
                     a.adjustment_amount,
@@ -104,16 +105,3 @@ def run(args: argparse.Namespace) -> int:
             )
         console.print(t)
     return 0
-
-
-def _plain(*cells: object) -> list[object]:
-    """Table cells as plain text: bank data is never read as rich markup."""
-    from rich.text import Text
-
-    out: list[object] = []
-    for c in cells:
-        if isinstance(c, (list, tuple)):
-            out.extend(Text(str(x)) for x in c)
-        else:
-            out.append(Text(str(c)))
-    return out

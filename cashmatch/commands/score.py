@@ -28,6 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
     p.add_argument("--reasons", action="store_true", help="also show exception reasons by scenario")
+    p.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
     p.add_argument(
         "--examples",
         type=int,
@@ -38,8 +39,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _fmt(value: float | None, digits: int = 1) -> str:
+def fmt(value: float | None, digits: int = 1) -> str:
+    """A percentage for a table; a dash when there is nothing to divide by."""
     return "–" if value is None else f"{value:.{digits}f}"
+
+
+COLUMNS = (
+    ("scenario", lambda s: s.scenario),
+    ("payments", lambda s: f"{s.payments:,}"),
+    ("matchable", lambda s: f"{s.matchable:,}"),
+    ("auto%", lambda s: fmt(s.auto_pct)),
+    ("wrong%", lambda s: fmt(s.wrong_auto_pct, 2)),
+    ("posted%", lambda s: fmt(s.posted_pct)),
+    ("wrongPost%", lambda s: fmt(s.wrong_posted_pct, 2)),
+    ("unm.applied", lambda s: str(s.unmatchable_applied) if s.matchable < s.payments else "–"),
+    ("linkP%", lambda s: fmt(s.link_precision)),
+    ("linkR%", lambda s: fmt(s.link_recall)),
+    ("amount%", lambda s: fmt(s.amount_exact_pct)),
+    ("adjust%", lambda s: fmt(s.adjustment_pct)),
+    ("top3%", lambda s: fmt(s.topn_pct)),
+)
 
 
 def scenario_table(score: Score, *, title: str = "score by scenario") -> Table:
@@ -47,38 +66,11 @@ def scenario_table(score: Score, *, title: str = "score by scenario") -> Table:
     from rich.table import Table
 
     t = Table(title=title, header_style="bold", show_lines=False)
-    for name, justify in (
-        ("scenario", "left"),
-        ("payments", "right"),
-        ("matchable", "right"),
-        ("auto%", "right"),
-        ("wrong%", "right"),
-        ("posted%", "right"),
-        ("wrongPost%", "right"),
-        ("unm.applied", "right"),
-        ("linkP%", "right"),
-        ("linkR%", "right"),
-        ("amount%", "right"),
-        ("top3%", "right"),
-    ):
-        t.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for i, (name, _) in enumerate(COLUMNS):
+        t.add_column(name, justify="left" if i == 0 else "right", no_wrap=True)
 
     def row(s: ScenarioScore, style: str | None = None) -> None:
-        t.add_row(
-            s.scenario,
-            f"{s.payments:,}",
-            f"{s.matchable:,}",
-            _fmt(s.auto_pct),
-            _fmt(s.wrong_auto_pct, 2),
-            _fmt(s.posted_pct),
-            _fmt(s.wrong_posted_pct, 2),
-            str(s.unmatchable_applied) if s.matchable < s.payments else "–",
-            _fmt(s.link_precision),
-            _fmt(s.link_recall),
-            _fmt(s.amount_exact_pct),
-            _fmt(s.topn_pct),
-            style=style,
-        )
+        t.add_row(*[get(s) for _, get in COLUMNS], style=style)
 
     for s in score.scenarios.values():
         row(s)
@@ -91,6 +83,7 @@ def scenario_table(score: Score, *, title: str = "score by scenario") -> Table:
         "wrongPost% = payments with allocations whose invoice set is not the truth; "
         "unm.applied = unmatchable with any allocation; linkP/R% over (payment, invoice) links "
         "of auto-applied payments; amount% = those correct links with the true cash amount; "
+        "adjust% = those with a fee, discount or deduction whose adjustment and reason are right; "
         "top3% = matchable payments left to a person whose truth invoices are all among the "
         "first max(3, k) candidates"
     )
@@ -105,7 +98,7 @@ def band_table(score: Score) -> Table:
     t.add_column("allocations", justify="right")
     t.add_column("correct %", justify="right")
     for b in score.bands:
-        t.add_row(b.band, f"{b.allocations:,}", _fmt(b.correct_pct, 2))
+        t.add_row(b.band, f"{b.allocations:,}", fmt(b.correct_pct, 2))
     return t
 
 
@@ -134,6 +127,21 @@ def examples_table(wrong: pa.Table) -> Table:
     return t
 
 
+def markdown(score: Score) -> str:
+    """The per-scenario and confidence-band tables as Markdown (for reports and PRs)."""
+    lines = ["| " + " | ".join(name for name, _ in COLUMNS) + " |"]
+    lines.append("|" + "|".join("---" if i == 0 else "---:" for i in range(len(COLUMNS))) + "|")
+    rows = [*score.scenarios.values(), score.one_to_one, score.overall]
+    for s in rows:
+        cells = [get(s) for _, get in COLUMNS]
+        if s is score.overall:
+            cells = [f"**{c}**" for c in cells]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "| confidence | allocations | correct % |", "|---|---:|---:|"]
+    lines += [f"| {b.band} | {b.allocations:,} | {fmt(b.correct_pct, 2)} |" for b in score.bands]
+    return "\n".join(lines) + "\n"
+
+
 def render(score: Score, console: Console) -> None:
     """Print the per-scenario and reliability tables (also used by the benchmarks)."""
     console.print(scenario_table(score))
@@ -141,9 +149,9 @@ def render(score: Score, console: Console) -> None:
     o = score.overall
     console.print(
         f"[bold]overall[/bold]: {o.payments:,} payments, {o.matchable:,} matchable, "
-        f"auto-applied {_fmt(o.auto_pct)}% of matchable, wrong auto {_fmt(o.wrong_auto_pct, 2)}%,"
+        f"auto-applied {fmt(o.auto_pct)}% of matchable, wrong auto {fmt(o.wrong_auto_pct, 2)}%,"
         f" unmatchable applied {o.unmatchable_applied}, exceptions with truth in top 3 "
-        f"{_fmt(o.topn_pct)}%"
+        f"{fmt(o.topn_pct)}%"
     )
     if o.missing:
         console.print(f"[red]{o.missing:,} payments of the truth are in neither output")
@@ -157,7 +165,7 @@ def wide_console() -> Console:
 
     from rich.console import Console
 
-    return Console() if sys.stdout.isatty() else Console(width=150)
+    return Console() if sys.stdout.isatty() else Console(width=160)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -173,7 +181,10 @@ def run(args: argparse.Namespace) -> int:
     allocations, exceptions = read_results(args.results)
     score = evaluate(truth=truth.table, allocations=allocations, exceptions=exceptions)
     console = wide_console()
-    render(score, console)
+    if args.markdown:
+        print(markdown(score), end="")
+    else:
+        render(score, console)
     if args.reasons and score.reasons:
         console.print(reasons_table(score))
     if args.examples > 0:

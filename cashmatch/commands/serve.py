@@ -19,6 +19,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--tls-cert", help="PEM certificate chain (with --tls-key: serve TLS)")
     p.add_argument("--tls-key", help="PEM private key")
     p.add_argument("--policy", help="matching policy (TOML)")
+    p.add_argument(
+        "--risk",
+        help="receivables risk model (TOML, as for `cashmatch ar --risk`; default: shipped)",
+    )
     p.add_argument("--executor", choices=["local", "ray"], default="local")
     p.add_argument("--max-message-mb", type=int, default=64, help="largest message (MiB)")
     p.add_argument("--grace", type=float, default=30.0, help="seconds in-flight calls get on stop")
@@ -73,6 +77,11 @@ def run(args: argparse.Namespace) -> int:
         from cashmatch.engine.policy import load_policy
 
         policy = load_policy(args.policy)
+    risk = None
+    if args.risk:
+        from cashmatch.engine.receivables import RiskModel
+
+        risk = RiskModel.from_toml(args.risk)
     executor = None
     if args.executor == "ray":
         try:
@@ -93,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
         grace_s=args.grace,
         executor=executor,
         policy=policy,
+        risk=risk,
     )
 
     def started(port: int) -> None:

@@ -32,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.markup import escape
     from rich.table import Table
 
+    from cashmatch.console import plain_cells
     from cashmatch.engine.errors import InvalidInput
     from cashmatch.engine.money import format_minor
     from cashmatch.server.client import connect
@@ -94,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
                     t.add_column(col)
                 for e in list(resp.exceptions)[: args.show]:
                     t.add_row(
-                        *_plain(
+                        *plain_cells(
                             e.payment_id,
                             e.reason,
                             f"{e.unapplied_amount} {e.currency}",
@@ -115,16 +116,3 @@ def run(args: argparse.Namespace) -> int:
     finally:
         client.close()
     return worst
-
-
-def _plain(*cells: object) -> list[object]:
-    """Table cells as plain text: bank data is never read as rich markup."""
-    from rich.text import Text
-
-    out: list[object] = []
-    for c in cells:
-        if isinstance(c, (list, tuple)):
-            out.extend(Text(str(x)) for x in c)
-        else:
-            out.append(Text(str(c)))
-    return out

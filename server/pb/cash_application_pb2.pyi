@@ -515,3 +515,203 @@ class PaymentDetail(_message.Message):
     unapplied_amount: str
     customer_id: str
     def __init__(self, payment: _Optional[_Union[Payment, _Mapping]] = ..., status: _Optional[str] = ..., allocations: _Optional[_Iterable[_Union[Allocation, _Mapping]]] = ..., exception: _Optional[_Union[PaymentException, _Mapping]] = ..., remittances: _Optional[_Iterable[_Union[RemittanceLine, _Mapping]]] = ..., audit: _Optional[_Iterable[_Union[AuditEntry, _Mapping]]] = ..., unapplied_amount: _Optional[str] = ..., customer_id: _Optional[str] = ...) -> None: ...
+
+class GetReceivablesRequest(_message.Message):
+    __slots__ = ("as_of", "period_days", "top_at_risk")
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_DAYS_FIELD_NUMBER: _ClassVar[int]
+    TOP_AT_RISK_FIELD_NUMBER: _ClassVar[int]
+    as_of: str
+    period_days: int
+    top_at_risk: int
+    def __init__(self, as_of: _Optional[str] = ..., period_days: _Optional[int] = ..., top_at_risk: _Optional[int] = ...) -> None: ...
+
+class ReceivablesMetrics(_message.Message):
+    __slots__ = ("currency", "ar", "current_ar", "sales", "dso", "best_possible_dso", "add", "cei", "turnover", "bad_debt_ratio", "overdue", "ar_start", "write_offs")
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    AR_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_AR_FIELD_NUMBER: _ClassVar[int]
+    SALES_FIELD_NUMBER: _ClassVar[int]
+    DSO_FIELD_NUMBER: _ClassVar[int]
+    BEST_POSSIBLE_DSO_FIELD_NUMBER: _ClassVar[int]
+    ADD_FIELD_NUMBER: _ClassVar[int]
+    CEI_FIELD_NUMBER: _ClassVar[int]
+    TURNOVER_FIELD_NUMBER: _ClassVar[int]
+    BAD_DEBT_RATIO_FIELD_NUMBER: _ClassVar[int]
+    OVERDUE_FIELD_NUMBER: _ClassVar[int]
+    AR_START_FIELD_NUMBER: _ClassVar[int]
+    WRITE_OFFS_FIELD_NUMBER: _ClassVar[int]
+    currency: str
+    ar: str
+    current_ar: str
+    sales: str
+    dso: str
+    best_possible_dso: str
+    add: str
+    cei: str
+    turnover: str
+    bad_debt_ratio: str
+    overdue: str
+    ar_start: str
+    write_offs: str
+    def __init__(self, currency: _Optional[str] = ..., ar: _Optional[str] = ..., current_ar: _Optional[str] = ..., sales: _Optional[str] = ..., dso: _Optional[str] = ..., best_possible_dso: _Optional[str] = ..., add: _Optional[str] = ..., cei: _Optional[str] = ..., turnover: _Optional[str] = ..., bad_debt_ratio: _Optional[str] = ..., overdue: _Optional[str] = ..., ar_start: _Optional[str] = ..., write_offs: _Optional[str] = ...) -> None: ...
+
+class AgingTotals(_message.Message):
+    __slots__ = ("currency", "current", "days_1_30", "days_31_60", "days_61_90", "days_90_plus", "total", "accounts")
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_FIELD_NUMBER: _ClassVar[int]
+    DAYS_1_30_FIELD_NUMBER: _ClassVar[int]
+    DAYS_31_60_FIELD_NUMBER: _ClassVar[int]
+    DAYS_61_90_FIELD_NUMBER: _ClassVar[int]
+    DAYS_90_PLUS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
+    currency: str
+    current: str
+    days_1_30: str
+    days_31_60: str
+    days_61_90: str
+    days_90_plus: str
+    total: str
+    accounts: int
+    def __init__(self, currency: _Optional[str] = ..., current: _Optional[str] = ..., days_1_30: _Optional[str] = ..., days_31_60: _Optional[str] = ..., days_61_90: _Optional[str] = ..., days_90_plus: _Optional[str] = ..., total: _Optional[str] = ..., accounts: _Optional[int] = ...) -> None: ...
+
+class DeductionsByReason(_message.Message):
+    __slots__ = ("currency", "reason", "count", "amount", "prev_count", "prev_amount")
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    PREV_COUNT_FIELD_NUMBER: _ClassVar[int]
+    PREV_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    currency: str
+    reason: str
+    count: int
+    amount: str
+    prev_count: int
+    prev_amount: str
+    def __init__(self, currency: _Optional[str] = ..., reason: _Optional[str] = ..., count: _Optional[int] = ..., amount: _Optional[str] = ..., prev_count: _Optional[int] = ..., prev_amount: _Optional[str] = ...) -> None: ...
+
+class GetReceivablesResponse(_message.Message):
+    __slots__ = ("as_of", "period_days", "metrics", "aging", "deductions", "accounts", "accounts_at_risk", "problems", "top_at_risk")
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_DAYS_FIELD_NUMBER: _ClassVar[int]
+    METRICS_FIELD_NUMBER: _ClassVar[int]
+    AGING_FIELD_NUMBER: _ClassVar[int]
+    DEDUCTIONS_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNTS_AT_RISK_FIELD_NUMBER: _ClassVar[int]
+    PROBLEMS_FIELD_NUMBER: _ClassVar[int]
+    TOP_AT_RISK_FIELD_NUMBER: _ClassVar[int]
+    as_of: str
+    period_days: int
+    metrics: _containers.RepeatedCompositeFieldContainer[ReceivablesMetrics]
+    aging: _containers.RepeatedCompositeFieldContainer[AgingTotals]
+    deductions: _containers.RepeatedCompositeFieldContainer[DeductionsByReason]
+    accounts: int
+    accounts_at_risk: int
+    problems: _containers.RepeatedCompositeFieldContainer[Problem]
+    top_at_risk: _containers.RepeatedCompositeFieldContainer[AccountBehaviour]
+    def __init__(self, as_of: _Optional[str] = ..., period_days: _Optional[int] = ..., metrics: _Optional[_Iterable[_Union[ReceivablesMetrics, _Mapping]]] = ..., aging: _Optional[_Iterable[_Union[AgingTotals, _Mapping]]] = ..., deductions: _Optional[_Iterable[_Union[DeductionsByReason, _Mapping]]] = ..., accounts: _Optional[int] = ..., accounts_at_risk: _Optional[int] = ..., problems: _Optional[_Iterable[_Union[Problem, _Mapping]]] = ..., top_at_risk: _Optional[_Iterable[_Union[AccountBehaviour, _Mapping]]] = ...) -> None: ...
+
+class GetAccountRequest(_message.Message):
+    __slots__ = ("customer_id", "as_of", "period_days")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_DAYS_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    as_of: str
+    period_days: int
+    def __init__(self, customer_id: _Optional[str] = ..., as_of: _Optional[str] = ..., period_days: _Optional[int] = ...) -> None: ...
+
+class OpenItem(_message.Message):
+    __slots__ = ("invoice_id", "currency", "amount", "open_amount", "issue_date", "due_date", "age_days", "days_past_due", "bucket")
+    INVOICE_ID_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    OPEN_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    ISSUE_DATE_FIELD_NUMBER: _ClassVar[int]
+    DUE_DATE_FIELD_NUMBER: _ClassVar[int]
+    AGE_DAYS_FIELD_NUMBER: _ClassVar[int]
+    DAYS_PAST_DUE_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    invoice_id: str
+    currency: str
+    amount: str
+    open_amount: str
+    issue_date: str
+    due_date: str
+    age_days: int
+    days_past_due: int
+    bucket: str
+    def __init__(self, invoice_id: _Optional[str] = ..., currency: _Optional[str] = ..., amount: _Optional[str] = ..., open_amount: _Optional[str] = ..., issue_date: _Optional[str] = ..., due_date: _Optional[str] = ..., age_days: _Optional[int] = ..., days_past_due: _Optional[int] = ..., bucket: _Optional[str] = ...) -> None: ...
+
+class AccountBehaviour(_message.Message):
+    __slots__ = ("currency", "open_amount", "overdue_amount", "over_60_amount", "avg_days_to_pay", "prev_avg_days_to_pay", "avg_days_beyond_terms", "prev_avg_days_beyond_terms", "deductions", "deduction_amount", "prev_deductions", "promises_kept", "promises_broken", "risk_score", "at_risk", "risk_reasons", "aging", "customer_id", "customer_name")
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    OPEN_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    OVERDUE_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    OVER_60_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    AVG_DAYS_TO_PAY_FIELD_NUMBER: _ClassVar[int]
+    PREV_AVG_DAYS_TO_PAY_FIELD_NUMBER: _ClassVar[int]
+    AVG_DAYS_BEYOND_TERMS_FIELD_NUMBER: _ClassVar[int]
+    PREV_AVG_DAYS_BEYOND_TERMS_FIELD_NUMBER: _ClassVar[int]
+    DEDUCTIONS_FIELD_NUMBER: _ClassVar[int]
+    DEDUCTION_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    PREV_DEDUCTIONS_FIELD_NUMBER: _ClassVar[int]
+    PROMISES_KEPT_FIELD_NUMBER: _ClassVar[int]
+    PROMISES_BROKEN_FIELD_NUMBER: _ClassVar[int]
+    RISK_SCORE_FIELD_NUMBER: _ClassVar[int]
+    AT_RISK_FIELD_NUMBER: _ClassVar[int]
+    RISK_REASONS_FIELD_NUMBER: _ClassVar[int]
+    AGING_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_NAME_FIELD_NUMBER: _ClassVar[int]
+    currency: str
+    open_amount: str
+    overdue_amount: str
+    over_60_amount: str
+    avg_days_to_pay: str
+    prev_avg_days_to_pay: str
+    avg_days_beyond_terms: str
+    prev_avg_days_beyond_terms: str
+    deductions: int
+    deduction_amount: str
+    prev_deductions: int
+    promises_kept: int
+    promises_broken: int
+    risk_score: int
+    at_risk: bool
+    risk_reasons: _containers.RepeatedScalarFieldContainer[str]
+    aging: AgingTotals
+    customer_id: str
+    customer_name: str
+    def __init__(self, currency: _Optional[str] = ..., open_amount: _Optional[str] = ..., overdue_amount: _Optional[str] = ..., over_60_amount: _Optional[str] = ..., avg_days_to_pay: _Optional[str] = ..., prev_avg_days_to_pay: _Optional[str] = ..., avg_days_beyond_terms: _Optional[str] = ..., prev_avg_days_beyond_terms: _Optional[str] = ..., deductions: _Optional[int] = ..., deduction_amount: _Optional[str] = ..., prev_deductions: _Optional[int] = ..., promises_kept: _Optional[int] = ..., promises_broken: _Optional[int] = ..., risk_score: _Optional[int] = ..., at_risk: _Optional[bool] = ..., risk_reasons: _Optional[_Iterable[str]] = ..., aging: _Optional[_Union[AgingTotals, _Mapping]] = ..., customer_id: _Optional[str] = ..., customer_name: _Optional[str] = ...) -> None: ...
+
+class AccountStatus(_message.Message):
+    __slots__ = ("customer_id", "customer_name", "as_of", "period_days", "accounts", "open_items", "open_exceptions", "open_exceptions_total", "risk_score", "at_risk", "undated_items", "problems")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_NAME_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_DAYS_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
+    OPEN_ITEMS_FIELD_NUMBER: _ClassVar[int]
+    OPEN_EXCEPTIONS_FIELD_NUMBER: _ClassVar[int]
+    OPEN_EXCEPTIONS_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    RISK_SCORE_FIELD_NUMBER: _ClassVar[int]
+    AT_RISK_FIELD_NUMBER: _ClassVar[int]
+    UNDATED_ITEMS_FIELD_NUMBER: _ClassVar[int]
+    PROBLEMS_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    customer_name: str
+    as_of: str
+    period_days: int
+    accounts: _containers.RepeatedCompositeFieldContainer[AccountBehaviour]
+    open_items: _containers.RepeatedCompositeFieldContainer[OpenItem]
+    open_exceptions: _containers.RepeatedCompositeFieldContainer[PaymentException]
+    open_exceptions_total: int
+    risk_score: int
+    at_risk: bool
+    undated_items: _containers.RepeatedCompositeFieldContainer[OpenItem]
+    problems: _containers.RepeatedCompositeFieldContainer[Problem]
+    def __init__(self, customer_id: _Optional[str] = ..., customer_name: _Optional[str] = ..., as_of: _Optional[str] = ..., period_days: _Optional[int] = ..., accounts: _Optional[_Iterable[_Union[AccountBehaviour, _Mapping]]] = ..., open_items: _Optional[_Iterable[_Union[OpenItem, _Mapping]]] = ..., open_exceptions: _Optional[_Iterable[_Union[PaymentException, _Mapping]]] = ..., open_exceptions_total: _Optional[int] = ..., risk_score: _Optional[int] = ..., at_risk: _Optional[bool] = ..., undated_items: _Optional[_Iterable[_Union[OpenItem, _Mapping]]] = ..., problems: _Optional[_Iterable[_Union[Problem, _Mapping]]] = ...) -> None: ...

@@ -76,6 +76,16 @@ class CashApplicationStub:
                 request_serializer=cashmatch_dot_v1_dot_cash__application__pb2.GetPaymentRequest.SerializeToString,
                 response_deserializer=cashmatch_dot_v1_dot_cash__application__pb2.PaymentDetail.FromString,
                 _registered_method=True)
+        self.GetReceivables = channel.unary_unary(
+                '/cashmatch.v1.CashApplication/GetReceivables',
+                request_serializer=cashmatch_dot_v1_dot_cash__application__pb2.GetReceivablesRequest.SerializeToString,
+                response_deserializer=cashmatch_dot_v1_dot_cash__application__pb2.GetReceivablesResponse.FromString,
+                _registered_method=True)
+        self.GetAccount = channel.unary_unary(
+                '/cashmatch.v1.CashApplication/GetAccount',
+                request_serializer=cashmatch_dot_v1_dot_cash__application__pb2.GetAccountRequest.SerializeToString,
+                response_deserializer=cashmatch_dot_v1_dot_cash__application__pb2.AccountStatus.FromString,
+                _registered_method=True)
 
 
 class CashApplicationServicer:
@@ -142,6 +152,22 @@ class CashApplicationServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetReceivables(self, request, context):
+        """Receivables as of a date, from the server's ledger, by the same engine as `cashmatch ar`:
+        metrics per currency (AR, DSO, CEI, ...), aging totals, deductions by reason. Read scope.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAccount(self, request, context):
+        """One customer's AR status for CRM integrations: open items with their age, payment
+        behaviour, risk score and reasons, open exceptions. Read scope.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CashApplicationServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -184,6 +210,16 @@ def add_CashApplicationServicer_to_server(servicer, server):
                     servicer.GetPayment,
                     request_deserializer=cashmatch_dot_v1_dot_cash__application__pb2.GetPaymentRequest.FromString,
                     response_serializer=cashmatch_dot_v1_dot_cash__application__pb2.PaymentDetail.SerializeToString,
+            ),
+            'GetReceivables': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetReceivables,
+                    request_deserializer=cashmatch_dot_v1_dot_cash__application__pb2.GetReceivablesRequest.FromString,
+                    response_serializer=cashmatch_dot_v1_dot_cash__application__pb2.GetReceivablesResponse.SerializeToString,
+            ),
+            'GetAccount': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAccount,
+                    request_deserializer=cashmatch_dot_v1_dot_cash__application__pb2.GetAccountRequest.FromString,
+                    response_serializer=cashmatch_dot_v1_dot_cash__application__pb2.AccountStatus.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -404,6 +440,60 @@ class CashApplication:
             '/cashmatch.v1.CashApplication/GetPayment',
             cashmatch_dot_v1_dot_cash__application__pb2.GetPaymentRequest.SerializeToString,
             cashmatch_dot_v1_dot_cash__application__pb2.PaymentDetail.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetReceivables(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cashmatch.v1.CashApplication/GetReceivables',
+            cashmatch_dot_v1_dot_cash__application__pb2.GetReceivablesRequest.SerializeToString,
+            cashmatch_dot_v1_dot_cash__application__pb2.GetReceivablesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAccount(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cashmatch.v1.CashApplication/GetAccount',
+            cashmatch_dot_v1_dot_cash__application__pb2.GetAccountRequest.SerializeToString,
+            cashmatch_dot_v1_dot_cash__application__pb2.AccountStatus.FromString,
             options,
             channel_credentials,
             insecure,

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 from pathlib import Path
 
 import pytest
 
 from cashmatch.commands import ar
 from cashmatch.fixtures.history import History, generate_history, write_history
+
+
+def load_reference():  # noqa: ANN201
+    """The slow reference of ``tests/engine`` (loaded by path: test folders are not one package)."""
+    path = Path(__file__).resolve().parents[1] / "engine" / "receivables_reference.py"
+    spec = importlib.util.spec_from_file_location("receivables_reference", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def run_ar(argv: list[str]) -> int:

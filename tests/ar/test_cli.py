@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from engine.receivables_reference import reference  # tests/engine (tests/ is on sys.path)
 
 from cashmatch.cli import COMMANDS
 from cashmatch.engine import interchange as io
 from cashmatch.engine.money import format_minor
 from cashmatch.engine.receivables import RiskModel
 
-from ..engine.receivables_reference import reference
 from .conftest import ar_args, run_ar
 
 

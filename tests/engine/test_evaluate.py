@@ -51,20 +51,34 @@ def truth_table() -> pa.Table:
                 "applied_amounts": pa.array([TRUTH[p][2] for p in ids], pa.list_(pa.int64())),
                 "currency": ["EUR"] * len(ids),
                 "customer_id": [("C1" if TRUTH[p][1] else None) for p in ids],
+                # only P3 states its adjustment; the others leave it out (meaning none)
+                "adjustment_amounts": pa.array(
+                    [[1000] if p == "P3" else None for p in ids], pa.list_(pa.int64())
+                ),
+                "adjustment_reasons": pa.array(
+                    [["DEDUCTION:DAMAGED"] if p == "P3" else None for p in ids],
+                    pa.list_(pa.string()),
+                ),
             }
         ),
         S.TRUTH,
     )
 
 
-def allocations(rows: list[tuple[str, str, int, float]]) -> pa.Table:
+def allocations(rows: list[tuple]) -> pa.Table:
+    """rows: (payment_id, invoice_id, applied, confidence[, adjustment, reason])"""
     return S.conform(
         pa.table(
             {
                 "payment_id": [r[0] for r in rows],
                 "invoice_id": [r[1] for r in rows],
                 "applied_amount": pa.array([r[2] for r in rows], pa.int64()),
-                "adjustment_amount": pa.array([0] * len(rows), pa.int64()),
+                "adjustment_amount": pa.array(
+                    [r[4] if len(r) > 4 else 0 for r in rows], pa.int64()
+                ),
+                "adjustment_reason": pa.array(
+                    [r[5] if len(r) > 5 else None for r in rows], pa.string()
+                ),
                 "invoice_open_after": pa.array([0] * len(rows), pa.int64()),
                 "confidence": pa.array([r[3] for r in rows], pa.float64()),
                 "rule": ["test"] * len(rows),
@@ -96,7 +110,7 @@ def perfect() -> tuple[pa.Table, pa.Table]:
         ("P1", "INV-1", 10000, 0.99),
         ("P2", "INV-2", 5000, 0.97),
         ("P2", "INV-3", 7000, 0.97),
-        ("P3", "INV-4", 9000, 0.96),
+        ("P3", "INV-4", 9000, 0.96, 1000, "DEDUCTION:DAMAGED"),
         ("P4", "INV-5", 3000, 0.99),
         ("P7", "INV-7", 4000, 0.95),
         ("P8", "INV-8", 100, 0.96),
@@ -130,6 +144,8 @@ def test_a_perfect_result_scores_100() -> None:
     assert o.wrong_auto == 0 and o.wrong_posted == 0 and o.unmatchable_applied == 0
     assert o.missing == 0 and score.unknown_payments == 0
     assert o.excepted_matchable == 0 and o.topn_pct is None
+    assert (o.adjustments, o.adjustments_exact) == (1, 1)
+    assert score.scenarios["short_pay_remittance"].adjustment_pct == 100.0
     assert [b.allocations for b in score.bands] == [10, 0, 0, 0]
     assert score.bands[0].correct_pct == 100.0
     assert score.one_to_one.payments == 2 and score.one_to_one.auto_pct == 100.0
@@ -141,7 +157,7 @@ def test_wrong_results_are_counted_as_wrong() -> None:
         [
             ("P1", "INV-9", 10000, 0.97),  # wrong invoice
             ("P2", "INV-2", 12000, 0.92),  # one of two invoices: set wrong, link right
-            ("P3", "INV-4", 8000, 0.85),  # right invoice, wrong amount
+            ("P3", "INV-4", 8000, 0.85, 1000, "BANK_FEE"),  # right invoice, wrong amounts
             ("P6", "INV-99", 4000, 0.5),  # a trap auto-applied
         ]
     )
@@ -167,6 +183,7 @@ def test_wrong_results_are_counted_as_wrong() -> None:
     assert m.link_precision == 100.0 and m.link_recall == 50.0
     s = score.scenarios["short_pay_remittance"]
     assert s.links_correct == 1 and s.amount_exact == 0
+    assert (s.adjustments, s.adjustments_exact) == (1, 0)  # the reason is wrong
     # links over auto-applied: predicted P1 1 + P2 1 + P3 1 + P6 1; true 1 + 2 + 1 + 0
     assert (o.links_predicted, o.links_true, o.links_correct) == (4, 4, 2)
     assert o.excepted_matchable == 3  # P4, P7, P8
@@ -240,7 +257,14 @@ def test_truth_csv_round_trip_and_bad_rows(tmp_path) -> None:
     assert '"P2","multi_invoice","true","INV-2;INV-3","50.00;70.00","EUR","C1"' in text
     back = read_truth(path)
     assert back.problems == []
-    assert back.table.equals(truth_table().sort_by("payment_id"))
+    want = truth_table().sort_by("payment_id")
+    assert back.table.select(range(7)).equals(want.select(range(7)))
+    # adjustments left out in the table are written (and read back) as none, aligned
+    assert back.table.column("adjustment_amounts").to_pylist()[:3] == [[0], [0, 0], [1000]]
+    assert back.table.column("adjustment_reasons").to_pylist()[2] == ["DEDUCTION:DAMAGED"]
+    assert evaluate(truth=back.table, allocations=perfect()[0], exceptions=perfect()[1]) == (
+        evaluate(truth=want, allocations=perfect()[0], exceptions=perfect()[1])
+    )
     lines = text.splitlines()
     lines[1] = lines[1].replace("100.00", "1O0.00")  # P1: an unreadable amount
     lines[2] = lines[2].replace('"50.00;70.00"', '"50.00"')  # P2: fewer amounts than ids
@@ -338,3 +362,161 @@ def test_generate_match_score_end_to_end(tmp_path, capsys) -> None:
     assert figures["overall"]["payments"] == 120
     assert figures["overall"]["missing"] == 0
     assert figures["unknown_payments"] == 0
+
+
+def test_scores_of_several_days_combine_by_adding_counts() -> None:
+    from cashmatch.commands.score import markdown
+    from cashmatch.engine.evaluate import combine
+
+    alloc, exc = perfect()
+    good = evaluate(truth=truth_table(), allocations=alloc, exceptions=exc)
+    bad = evaluate(
+        truth=truth_table(),
+        allocations=allocations([("P1", "INV-9", 10000, 0.97)]),
+        exceptions=exceptions([("P2", "NO_CANDIDATE", 12000, ["INV-2", "INV-3"])]),
+    )
+    both = combine([good, bad])
+    assert both.overall.payments == 16
+    assert both.overall.auto_matchable == good.overall.auto_matchable + 1
+    assert both.overall.wrong_auto == 1
+    assert both.scenarios["clean_ref"].auto_correct == 1
+    assert both.scenarios["multi_invoice"].topn_hits == 1
+    assert both.bands[0].allocations == good.bands[0].allocations + 1
+    assert both.reasons["multi_invoice"] == {"NO_CANDIDATE": 1}
+    text = markdown(both)
+    assert text.splitlines()[0].startswith("| scenario | payments | matchable | auto% |")
+    assert "| clean_ref | 2 | 2 | 100.0 | 50.00 |" in text
+    assert "| **overall** | **16** |" in text
+
+
+# ---------------------------------------------------------------- differential: slow reference
+
+
+def _slow_overall(truth: pa.Table, alloc: pa.Table, exc: pa.Table) -> dict[str, int]:
+    """Obviously-correct scoring with dicts and sets, one payment at a time."""
+    links: dict[str, dict[str, int]] = {}
+    adjust: dict[tuple[str, str], tuple[int, str]] = {}
+    conf: dict[tuple[str, str], float] = {}
+    for r in alloc.to_pylist():
+        d = links.setdefault(r["payment_id"], {})
+        d[r["invoice_id"]] = d.get(r["invoice_id"], 0) + r["applied_amount"]
+        a, why = adjust.get((r["payment_id"], r["invoice_id"]), (0, ""))
+        adjust[(r["payment_id"], r["invoice_id"])] = (
+            a + (r["adjustment_amount"] or 0),
+            max(why, r["adjustment_reason"] or ""),
+        )
+        key = (r["payment_id"], r["invoice_id"])
+        conf[key] = max(conf.get(key, 0.0), r["confidence"])
+    cands: dict[str, list[list[str]]] = {}
+    for r in exc.to_pylist():
+        cands.setdefault(r["payment_id"], []).append(r["candidates"] or [])
+    out = dict.fromkeys(
+        ["auto", "auto_matchable", "auto_correct", "wrong_auto", "posted", "wrong_posted",
+         "unmatchable_applied", "links_predicted", "links_true", "links_correct",
+         "amount_exact", "excepted_matchable", "topn_hits", "missing", "band0", "band0_ok",
+         "adjustments", "adjustments_exact"],
+        0,
+    )  # fmt: skip
+    for t in truth.to_pylist():
+        pid, m = t["payment_id"], t["matchable"]
+        true = dict(zip(t["invoice_ids"], t["applied_amounts"], strict=True))
+        true_adj = dict(
+            zip(
+                t["invoice_ids"],
+                zip(t["adjustment_amounts"], t["adjustment_reasons"], strict=True),
+                strict=True,
+            )
+        )
+        got = links.get(pid, {})
+        posted, has_exc = bool(got), pid in cands
+        auto = posted and not has_exc
+        right = m and set(got) == set(true)
+        out["missing"] += not posted and not has_exc
+        out["posted"] += posted
+        out["wrong_posted"] += posted and not right
+        out["unmatchable_applied"] += posted and not m
+        if auto:
+            out["auto"] += 1
+            out["auto_matchable"] += m
+            out["auto_correct"] += right
+            out["wrong_auto"] += not right
+            out["links_predicted"] += len(got)
+            out["links_true"] += len(true)
+            out["links_correct"] += len(set(got) & set(true))
+            out["amount_exact"] += sum(got[i] == true[i] for i in set(got) & set(true))
+            for i in set(got) & set(true):
+                if true_adj[i][0] or adjust[(pid, i)][0]:
+                    out["adjustments"] += 1
+                    out["adjustments_exact"] += adjust[(pid, i)] == true_adj[i]
+        if m and not posted and has_exc:
+            out["excepted_matchable"] += 1
+            k = max(3, len(true))
+            shown = {c for lst in cands[pid] for c in lst[:k]}
+            out["topn_hits"] += bool(true) and set(true) <= shown
+        for inv in got:
+            if conf[(pid, inv)] >= 0.95:
+                out["band0"] += 1
+                out["band0_ok"] += inv in true
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_evaluate_agrees_with_a_slow_reference_on_perturbed_results(seed: int) -> None:
+    import numpy as np
+    import pyarrow.compute as pc
+
+    from cashmatch.fixtures.generator import generate_day, oracle_result
+
+    day = generate_day(payments=400, seed=seed)
+    alloc, exc = oracle_result(day)
+    rng = np.random.default_rng(seed)
+    n = alloc.num_rows
+    # perturb: drop links, point links at other invoices, change amounts and confidences,
+    # add exceptions with shuffled candidates, apply some unmatchable credits
+    keep = rng.random(n) > 0.1
+    inv_ids = day.invoices.column("invoice_id")
+    other = pc.take(inv_ids, pa.array(rng.integers(0, len(inv_ids), n)))
+    swap = rng.random(n) < 0.1
+    alloc = alloc.set_column(
+        1, "invoice_id", pc.if_else(pa.array(swap), other, alloc.column("invoice_id"))
+    )
+    amounts = np.asarray(alloc.column("applied_amount")) + (rng.random(n) < 0.1)
+    alloc = alloc.set_column(2, "applied_amount", pa.array(amounts))
+    adj = np.asarray(alloc.column("adjustment_amount")) + (rng.random(n) < 0.1)
+    alloc = alloc.set_column(3, "adjustment_amount", pa.array(adj))
+    alloc = alloc.set_column(6, "confidence", pa.array(rng.uniform(0.7, 1.0, n)))
+    alloc = S.conform(alloc.filter(pa.array(keep)), S.ALLOCATIONS)
+    pids = day.truth.column("payment_id")
+    extra_exc = rng.choice(len(pids), size=60, replace=False)
+    truth_ids = day.truth.column("invoice_ids").to_pylist()
+    all_ids = inv_ids.to_pylist()
+    cand_lists = []
+    for i in extra_exc:  # test data only
+        lst = list(truth_ids[i]) + [all_ids[j] for j in rng.integers(0, len(all_ids), 3)]
+        cand_lists.append([lst[j] for j in rng.permutation(len(lst))])
+    more = exceptions(
+        [
+            (pids[int(i)].as_py(), "AMBIGUOUS", 1, c)
+            for i, c in zip(extra_exc, cand_lists, strict=True)
+        ]
+    )
+    exc = pa.concat_tables([exc, more])
+    # half of those are left to a person entirely (no allocation)
+    left = pc.take(pids, pa.array(extra_exc[:30]))
+    alloc = alloc.filter(pc.invert(pc.is_in(alloc.column("payment_id"), value_set=left)))
+    unmatchable = pc.filter(pids, pc.invert(day.truth.column("matchable")))
+    rogue = allocations([(unmatchable[i].as_py(), inv_ids[i].as_py(), 100, 0.99) for i in range(5)])
+    alloc = pa.concat_tables([alloc, rogue])
+
+    fast = evaluate(truth=day.truth, allocations=alloc, exceptions=exc).overall
+    slow = _slow_overall(day.truth, alloc, exc)
+    score = evaluate(truth=day.truth, allocations=alloc, exceptions=exc)
+    for key, value in slow.items():
+        if key == "band0":
+            assert score.bands[0].allocations == value
+        elif key == "band0_ok":
+            assert score.bands[0].correct == value
+        else:
+            assert getattr(fast, key) == value, key
+    assert fast.unmatchable_applied == 5 and fast.wrong_auto > 0 and fast.topn_hits > 0
+    assert 0 < fast.adjustments_exact < fast.adjustments

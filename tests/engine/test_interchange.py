@@ -11,7 +11,7 @@ def test_bad_rows_are_reported_and_the_rest_go_on(tmp_path):
         "INV-1,C1,1234.50,USD,2026-01-10,2,10\n"
         "INV-2,C1,12,JPY,2026-01-11,,\n"
         "INV-3,C2,1.234,USD,2026-01-12,,\n"
-        "INV-4,C2,100.00,USD,2026-13-12,,\n"
+        "INV-4,C2,100.00,USD,2026-02-30,,\n"
         "INV-5,,5.00,KWD,,,\n"
         '"INV-6, x",C3,7.125,KWD,,1.5,\n'
     )
@@ -23,7 +23,7 @@ def test_bad_rows_are_reported_and_the_rest_go_on(tmp_path):
     got = {(p.line, p.column) for p in r.problems}
     assert got == {(4, "amount"), (5, "due_date"), (6, "customer_id")}
     assert all(p.source == str(f) for p in r.problems)
-    assert "2026-13-12" in str(next(p for p in r.problems if p.column == "due_date"))
+    assert "2026-02-30" in str(next(p for p in r.problems if p.column == "due_date"))
 
 
 def test_missing_required_column_is_a_clear_error(tmp_path):

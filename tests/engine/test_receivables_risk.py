@@ -8,47 +8,17 @@ tuned on seeds 1-8; see benchmarks/risk_accuracy.py for the full table).
 
 from __future__ import annotations
 
-import pyarrow.compute as pc
 import pytest
 
 from cashmatch.engine.receivables import receivables
-from cashmatch.fixtures.history import generate_history
-
-
-def accuracy(seed: int, n_customers: int) -> tuple[float, float, int]:
-    """(recall, flagged / planted, chronic customers flagged) for one generated history."""
-    h = generate_history(n_customers=n_customers, seed=seed)
-    r = receivables(
-        invoices=h.invoices,
-        payments=h.payments,
-        allocations=h.allocations,
-        adjustments=h.adjustments,
-        promises=h.promises,
-        as_of=h.as_of,
-        period_days=90,
-    )
-    flagged = set(r.accounts.filter(r.accounts.column("at_risk")).column("customer_id").to_pylist())
-
-    def of(kind: str) -> set:
-        return set(
-            h.labels.filter(pc.equal(h.labels.column("behaviour"), kind))
-            .column("customer_id")
-            .to_pylist()
-        )
-
-    planted, chronic = of("deteriorating"), of("chronic")
-    return (
-        len(flagged & planted) / len(planted),
-        len(flagged) / len(planted),
-        len(flagged & chronic),
-    )
+from cashmatch.fixtures.history import generate_history, risk_accuracy
 
 
 @pytest.mark.parametrize(("seed", "n_customers"), [(11, 400), (12, 400), (13, 400), (21, 1500)])
 def test_recall_of_deteriorating_customers_within_the_flag_budget(
     seed: int, n_customers: int
 ) -> None:
-    recall, ratio, chronic_flagged = accuracy(seed, n_customers)
+    recall, ratio, chronic_flagged = risk_accuracy(seed=seed, n_customers=n_customers)
     assert recall >= 0.9, recall
     assert ratio <= 2.0, ratio
     # steady late payers are not what the model flags

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import pyarrow as pa
+
 from cashmatch.parsers import ParseResult
 
 ROOT = Path(__file__).resolve().parents[2]

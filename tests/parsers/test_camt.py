@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from _parser_golden import FIXTURES
+
 from cashmatch.engine.errors import InvalidInput
 from cashmatch.parsers import camt, parse_file
 

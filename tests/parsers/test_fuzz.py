@@ -11,10 +11,11 @@ from datetime import timedelta
 
 import pytest
 from _parser_golden import FIXTURES
-from cashmatch.engine.errors import CashmatchError
-from cashmatch.parsers import FORMATS, ParseResult, module_for, parse_file
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from cashmatch.engine.errors import CashmatchError
+from cashmatch.parsers import FORMATS, ParseResult, module_for, parse_file
 
 FOLDERS = {
     "mt940": "mt940",

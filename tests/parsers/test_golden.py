@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from _parser_golden import FOLDER_FORMAT, check, sample_files
+
 from cashmatch.parsers import parse_file
 
 

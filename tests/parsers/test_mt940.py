@@ -8,6 +8,7 @@ from decimal import Decimal
 import mt940 as mt940_lib
 import pytest
 from _parser_golden import FIXTURES
+
 from cashmatch.parsers import mt940
 
 VALID = ["swift_freetext.sta", "dutch_codes.sta", "german_subfields.sta", "envelope_multi.sta"]

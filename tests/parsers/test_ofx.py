@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from _parser_golden import FIXTURES
+
 from cashmatch.parsers import ofx
 
 SAMPLES = sorted((FIXTURES / "ofx").glob("*.*[!n]"))

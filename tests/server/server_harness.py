@@ -100,12 +100,21 @@ class ServerProcess:
     def terminate(self, timeout: float = 60.0) -> int:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout)
+        rc = self.proc.wait(timeout)
+        self._close()
+        return rc
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(30)
+        self._close()
+
+    def _close(self) -> None:
+        if self.proc:
+            for pipe in (self.proc.stdout, self.proc.stderr):
+                if pipe:
+                    pipe.close()
 
 
 AUTH = (("authorization", f"Bearer {TOKEN}"),)

@@ -21,6 +21,9 @@ def test_token_file_scopes_and_env(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert reader.name == "audit" and reader.scopes == {READ}
     assert reader.allows("/cashmatch.v1.CashApplication/ListExceptions")
     assert not reader.allows("/cashmatch.v1.CashApplication/ResolveException")
+    assert reader.allows("/cashmatch.v1.CashApplication/GetReceivables")
+    assert reader.allows("/cashmatch.v1.CashApplication/GetAccount")
+    assert not reader.allows("/cashmatch.v1.CashApplication/SubmitStatement")
     assert table.lookup("env-token-123").name == "env"
     assert table.lookup("nope") is None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import grpc
@@ -340,6 +341,7 @@ def test_sigterm_finishes_in_flight_and_refuses_new(tmp_path: Path) -> None:
     resp = future.result(timeout=120)
     assert len(resp.payments) == 20_000
     rc = srv.proc.wait(60)
+    srv._close()
     assert rc == 0
     code, _ = _code(stub.ListExceptions, pb.ListExceptionsRequest(), metadata=AUTH, timeout=5)
     assert code == grpc.StatusCode.UNAVAILABLE
@@ -352,3 +354,24 @@ def test_sigterm_finishes_in_flight_and_refuses_new(tmp_path: Path) -> None:
         assert again.duplicate and again.statement_id == resp.statement_id
     finally:
         srv2.kill()
+
+
+def test_one_server_per_database(server: ServerProcess) -> None:
+    second = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cashmatch.server",
+            "--addr",
+            "127.0.0.1:0",
+            "--db",
+            str(server.db),
+            "--token-file",
+            str(server.token_file),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert second.returncode == 2
+    assert "another cashmatch server is using this database" in second.stderr

@@ -138,6 +138,15 @@ def test_list_exceptions_pages_filters_and_sorts(ledger: LedgerService) -> None:
         sort="-amount", page_size=3, currency="EUR", page_token=by_amount.next_page_token
     )
     assert [e.payment_id for e in nxt.items] == ["Q08", "Q07", "Q06"]
+    for sort in ("customer_id", "reason", "-age", "payment_id"):  # every sort pages fully
+        seen, token = [], None
+        while True:
+            page = ledger.list_exceptions(page_size=4, page_token=token, sort=sort)
+            seen += [e.payment_id for e in page.items]
+            token = page.next_page_token
+            if not token:
+                break
+        assert sorted(seen) == sorted(set(seen)) and len(seen) == 13, sort
     assert ledger.list_exceptions(min_amount="15", max_amount="17.00").total == 3
     assert ledger.list_exceptions(min_amount="600").total == 1  # 700 JPY
     assert ledger.list_exceptions(currency="jpy").items[0].payment_id == "QJ"
