@@ -682,8 +682,13 @@ class DayMatch:
         unresolved = [r["ref"][i] for i in lines if r["inv"][i] < 0]
         cands = [int(r["inv"][i]) for i in lines if r["inv"][i] >= 0]
         lc = self.remit_line_candidates
+        if not hasattr(self, "_lc_starts"):  # the candidate rows of each line, found once
+            self._lc_order = np.argsort(lc.pay, kind="stable")
+            self._lc_starts = np.searchsorted(lc.pay[self._lc_order],
+                                              np.arange(len(r["pay"]) + 1))
         for i in lines:  # each line's own candidates, best first, after the resolved ones
-            mine = np.flatnonzero(lc.pay == i)
+            # (= np.flatnonzero(lc.pay == i): the same rows in the same order)
+            mine = self._lc_order[self._lc_starts[i] : self._lc_starts[i + 1]]
             cands += [int(v) for v in lc.inv[mine[np.argsort(-lc.ref[mine])]][:2]
                       if int(v) not in cands]
         if unresolved:
