@@ -153,9 +153,8 @@ def run_chunked(args: argparse.Namespace, policy: object) -> int:
 
     if args.chunk_size <= 0:
         raise InvalidInput("--chunk-size must be a positive number of rows")
-    if len(args.payments) != 1 or args.remittances and any(
-        p.suffix.lower() not in (".csv", ".parquet") for p in args.remittances
-    ):
+    bank_remittances = any(p.suffix.lower() not in (".csv", ".parquet") for p in args.remittances)
+    if len(args.payments) != 1 or bank_remittances:
         raise InvalidInput(
             "--chunk-size streams one interchange payments file (CSV or Parquet) with "
             "interchange remittances; read bank files without --chunk-size"
