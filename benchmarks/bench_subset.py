@@ -23,7 +23,7 @@ def test_subset_solve(benchmark, n: int, tolerance: int) -> None:
     it = iter(targets * 1000)
 
     def solve() -> None:
-        search(amounts, next(it), tolerance=tolerance, max_size=8, time_limit=0.02,
+        search(amounts, next(it), tolerance=tolerance, max_size=8, node_limit=400,
                due_order=np.arange(n))
 
     benchmark(solve)

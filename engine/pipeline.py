@@ -91,13 +91,13 @@ class DayMatch:
 
     def __post_init__(self) -> None:
         self.timings: dict[str, float] = {}
-        self.milp_budget = self.policy.subset_time_budget_s
+        self.milp_calls_left = self.policy.subset_milp_calls
 
     def subsets(self, amounts: np.ndarray, target: int, **kw: object) -> SubsetSearch:
-        """The subset search, with the day's MILP time budget."""
-        limit = min(self.policy.subset_time_limit_s, self.milp_budget)
-        found = subset_search(amounts, target, time_limit=max(limit, 0.0), **kw)
-        self.milp_budget -= found.milp_seconds
+        """The subset search, with the day's budget of HiGHS fallback calls."""
+        nodes = self.policy.subset_milp_node_limit if self.milp_calls_left > 0 else 0
+        found = subset_search(amounts, target, node_limit=nodes, **kw)
+        self.milp_calls_left -= found.milp_calls
         return found
 
     @contextmanager

@@ -39,10 +39,13 @@ class Policy:
     allow_discounts: bool = True
     max_subset_size: int = 8
     """Most invoices one payment may settle when found by amount alone."""
-    subset_time_limit_s: float = 0.02
-    """Time limit for the MILP fallback of one subset search."""
-    subset_time_budget_s: float = 1.0
-    """Time all MILP fallbacks of one day may take together; past it, only exact methods."""
+    subset_milp_node_limit: int = 200
+    """Branch-and-bound nodes one HiGHS fallback call may explore (0 turns the fallback off).
+    Nodes, not seconds: the same input gives the same allocations on any machine."""
+    subset_milp_calls: int = 0
+    """HiGHS fallback calls one day (one partition) may make; past it, only exact methods.
+    Off by default: on generated days a call costs ~150 ms and found no subset the exact
+    methods missed (auto-applied 94.46% without, 94.42% with, wrong 0% both, 3k payments)."""
     max_days_before_issue: int = 5
     """A payment dated this many days before an invoice's issue date cannot pay it."""
     auto_apply_rules: frozenset[str] = frozenset(ALL_RULES)
@@ -63,8 +66,8 @@ class Policy:
             raise PolicyError("day counts must not be negative")
         if not 1 <= self.max_subset_size <= 64:
             raise PolicyError(f"max_subset_size must be 1..64, got {self.max_subset_size}")
-        if self.subset_time_limit_s <= 0 or self.subset_time_budget_s < 0:
-            raise PolicyError("subset_time_limit_s must be positive, the budget not negative")
+        if self.subset_milp_node_limit < 0 or self.subset_milp_calls < 0:
+            raise PolicyError("subset_milp_node_limit and subset_milp_calls must not be negative")
         unknown = set(self.auto_apply_rules) - set(ALL_RULES)
         if unknown:
             raise PolicyError(

@@ -22,6 +22,7 @@ import numpy as np
 
 MITM_MAX_N = 24  # meet-in-the-middle over all subsets up to max_size for blocks this small
 MILP_MAX_N = 60
+MILP_SAFETY_SECONDS = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +31,7 @@ class SubsetSearch:
     exact: bool  # True when the solutions sum exactly to the target
     exhaustive: bool = False  # every subset up to max_size was considered: a single solution
     # is then the only one, not merely the only one found
-    milp_seconds: float = 0.0  # time spent in the HiGHS fallback
+    milp_calls: int = 0  # HiGHS fallback calls made
 
     @property
     def unique(self) -> tuple[int, ...] | None:
@@ -172,10 +173,12 @@ def _milp(
     lo: int,
     hi: int,
     max_size: int,
-    time_limit: float,
+    node_limit: int,
     exclude: list[tuple[int, ...]],
 ) -> tuple[tuple[int, ...] | None, bool]:
-    """One subset by HiGHS, and whether the answer is proven (False on a time-out)."""
+    """One subset by HiGHS, and whether the answer is proven (False when the node limit
+    stopped it). Bounded by nodes, not seconds, so the same input gives the same answer on any
+    machine; the time limit is only a safety net far above what the node limit allows."""
     from scipy.optimize import Bounds, LinearConstraint, milp
 
     n = len(amounts)
@@ -193,10 +196,11 @@ def _milp(
             constraints=LinearConstraint(np.vstack(rows), lb, ub),
             integrality=np.ones(n),
             bounds=Bounds(0, 1),
-            options={"time_limit": time_limit, "presolve": True, "disp": False},
+            options={"node_limit": node_limit, "time_limit": MILP_SAFETY_SECONDS,
+                     "presolve": True, "disp": False},
         )
     if res.x is None or res.status != 0:
-        return None, res.status == 2  # 2: proven infeasible; 1: time limit
+        return None, res.status == 2  # 2: proven infeasible; 1: node (or time) limit
     sol = tuple(int(i) for i in np.flatnonzero(res.x > 0.5))
     total = int(amounts[list(sol)].sum())
     return (sol if lo <= total <= hi else None), True
@@ -209,16 +213,15 @@ def search(
     tolerance: int,
     max_size: int,
     due_order: np.ndarray | None = None,
-    time_limit: float = 0.05,
+    node_limit: int = 0,
     min_size: int = 1,
 ) -> SubsetSearch:
     """Subsets of ``amounts`` (int64 minor units) that settle ``target``; at most two.
 
-    ``time_limit`` bounds each HiGHS call; 0 turns the MILP fallback off.
+    ``node_limit`` bounds each HiGHS call (branch-and-bound nodes); 0 turns the MILP fallback
+    off. Deterministic: no wall-clock limit decides an answer.
     """
-    import time
-
-    milp_t0 = 0.0
+    calls = 0
     amounts = np.asarray(amounts, dtype=np.int64)
     keep = np.flatnonzero((amounts > 0) & (amounts <= target + tolerance))
     sub = amounts[keep]
@@ -252,31 +255,31 @@ def search(
             if len(sub) <= MITM_MAX_N:
                 add(_mitm(sub, lo, hi, max_size, 2))
                 exhaustive = True
-            elif len(sub) <= MILP_MAX_N and len(found) < 2 and time_limit > 0:
-                milp_t0 = time.perf_counter()
+            elif len(sub) <= MILP_MAX_N and len(found) < 2 and node_limit > 0:
+                calls += 1
                 first, proven = _milp(
                     sub,
                     lo,
                     hi,
                     max_size,
-                    time_limit,
+                    node_limit,
                     [tuple(int(np.flatnonzero(keep == f)[0]) for f in s) for s in found],
                 )
                 if first is not None:
                     add([first])
                     if len(found) < 2:
+                        calls += 1
                         second, proven = _milp(
                             sub,
                             lo,
                             hi,
                             max_size,
-                            time_limit,
+                            node_limit,
                             [tuple(int(np.flatnonzero(keep == f)[0]) for f in s) for s in found],
                         )
                         if second is not None:
                             add([second])
                 exhaustive = proven
-        spent = time.perf_counter() - milp_t0 if milp_t0 else 0.0
         if found:
-            return SubsetSearch(found[:2], exact, exhaustive, spent)
-    return SubsetSearch([], True, False, spent)
+            return SubsetSearch(found[:2], exact, exhaustive, calls)
+    return SubsetSearch([], True, False, calls)
