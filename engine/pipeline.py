@@ -827,17 +827,28 @@ class DayMatch:
                 rule = proposals[j].rule if j < n_obj else SINGLE_RULES[
                     singles["rule"][j - n_obj]]
                 names = ", ".join(self.book.ids.take(pa.array(invs)).to_pylist())
-                exceptions.append(ExceptionItem(
+                item = self.exception(
                     int(pay[j]), S.LOW_CONFIDENCE,
                     f"Proposed {names} ({rule}, confidence {conf[j]:.2f}) is below "
                     "the auto-apply threshold; confirm or choose another.",
-                    invs.tolist(), [float(conf[j])] * len(invs)))
+                    extra=invs.tolist() + self.remittance_rivals(int(pay[j]), invs))
+                item.scores[: len(invs)] = [float(conf[j])] * min(len(invs), len(item.scores))
+                exceptions.append(item)
                 continue
             exceptions.append(self.exception(
                 int(pay[j]), S.DUPLICATE, "An invoice this payment settles is already settled "
                 "by another payment; check for a duplicate payment.", extra=invs.tolist()))
         self.singles_accepted = ok[n_obj:]
         return accepted, exceptions
+
+    def remittance_rivals(self, p: int, chosen: np.ndarray) -> list[int]:
+        """Invoices a payment's remittance lines could also mean, best first (for reviewers)."""
+        lc = getattr(self, "remit_line_candidates", None)
+        if lc is None or not hasattr(self, "remit_order"):
+            return []
+        lines = self.remit_order[self.remit_starts[p] : self.remit_starts[p + 1]]
+        mine = np.flatnonzero(np.isin(lc.pay, lines) & ~np.isin(lc.inv, chosen))
+        return [int(i) for i in lc.inv[mine[np.argsort(-lc.ref[mine], kind="stable")]]]
 
     # ------------------------------------------------------------------ outputs
     def build_outputs(self, proposals: list[Proposal], exceptions: list[ExceptionItem],
