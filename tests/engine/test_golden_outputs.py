@@ -1,7 +1,7 @@
 """The matcher's written outputs on a generated day, byte for byte against a committed copy.
 
 A safety net for performance work: a faster path must decide exactly what the old one did.
-The HiGHS fallback is off here (its time limit makes outputs depend on the machine's speed).
+The HiGHS fallback is off here (so tuning its node limit does not move the copy).
 If a decision changes on purpose (or the generator changes), regenerate the copy with
 ``python -c "import sys; sys.path.insert(0, 'benchmarks'); from golden import run_day;
 from pathlib import Path; run_day(11, 1000, Path('tests/engine/golden/seed11-1000'))"``
