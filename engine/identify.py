@@ -87,7 +87,7 @@ def build_index(*, invoices: pa.Table, customers: pa.Table | None) -> CustomerIn
         group = nxt
 
     def concat(parts: list) -> pa.Array:
-        return pa.concat_arrays([p for p in parts]) if parts else pa.array([], pa.string())
+        return pa.concat_arrays(parts) if parts else pa.array([], pa.string())
 
     all_names = concat(names)
     all_cust = np.concatenate(name_cust or [np.zeros(0, np.int64)]).astype(np.int64)
@@ -172,8 +172,8 @@ def _fuzzy_names(names: pa.Array, index: CustomerIndex, *, cutoff: float) -> np.
     keys = np.asarray(index.name_keys.column("key").to_numpy(zero_copy_only=False), dtype=str)
     custs = np.asarray(index.name_keys.column("cust"), dtype=np.int64)
     result = np.full(len(uniq), -1, dtype=np.int64)
-    u_block = np.array([u[:NAME_BLOCK] for u in uniq]) if len(uniq) else np.array([], str)
-    k_block = np.array([k[:NAME_BLOCK] for k in keys]) if len(keys) else np.array([], str)
+    u_block = uniq.astype(f"<U{NAME_BLOCK}")  # the leading characters, for all at once
+    k_block = keys.astype(f"<U{NAME_BLOCK}")
     order = np.argsort(k_block, kind="stable")
     k_sorted = k_block[order]
     for block in np.unique(u_block):  # one rapidfuzz call per block of names

@@ -515,9 +515,7 @@ def sort_exceptions(table: pa.Table) -> pa.Table:
 
 def _confidence_text(values: pa.ChunkedArray) -> pa.Array:
     v = np.round(np.asarray(values.to_numpy(), dtype=np.float64), 4)
-    return pa.array([f"{x:.4f}" for x in v]) if len(v) < 1000 else pc.cast(
-        pa.array(np.char.mod("%.4f", v)), pa.string()
-    )
+    return pa.array(np.char.mod("%.4f", v), pa.string())
 
 
 def allocations_for_csv(table: pa.Table) -> pa.Table:

@@ -75,13 +75,10 @@ def exponents_of(currencies: pa.Array | pa.ChunkedArray) -> np.ndarray:
     out = np.full(len(cur), 2, dtype=np.int8)
     valid = pc.fill_null(pc.match_substring_regex(cur, r"^[A-Z]{3}$"), False)
     out[~np.asarray(valid, dtype=bool)] = -1
-    codes = list(_EXPONENT_OVERRIDES)
-    idx = pc.index_in(cur, value_set=pa.array(codes)).to_numpy(zero_copy_only=False)
-    hit = ~np.isnan(idx.astype(float)) if idx.dtype == object else idx >= 0
-    if idx.dtype == object:  # nulls present
-        idx = np.where(hit, idx, 0).astype(np.int64)
-    exps = np.array(list(_EXPONENT_OVERRIDES.values()), dtype=np.int8)
-    out[hit] = exps[idx[hit].astype(np.int64)]
+    idx = pc.index_in(cur, value_set=pa.array(list(_EXPONENT_OVERRIDES)))
+    idx = np.asarray(pc.fill_null(idx, -1), dtype=np.int64)
+    hit = idx >= 0
+    out[hit] = np.array(list(_EXPONENT_OVERRIDES.values()), dtype=np.int8)[idx[hit]]
     return out
 
 

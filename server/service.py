@@ -653,32 +653,10 @@ class LedgerService:
                 received_at=at,
                 format=parsed.format,
             )
-            self.store.insert_statement(
-                StatementRecord(
-                    statement_id,
-                    "statement",
-                    key,
-                    digest,
-                    filename,
-                    parsed.format,
-                    at,
-                    submitted_by,
-                    _pack_result(out),
-                )
-            )
-            self.store.append_audit(
-                actor=submitted_by,
-                action="SUBMIT_STATEMENT",
-                entity="statement",
-                entity_id=statement_id,
-                detail={
-                    "filename": filename,
-                    "idempotency_key": key,
-                    "payments": len(ids),
-                    "new": int(is_new.sum()),
-                    "problems": len(parsed.problems),
-                },
-                at=at,
+            self._record_submission(
+                out, kind="statement", key=key, digest=digest, filename=filename,
+                submitted_by=submitted_by,
+                detail={"payments": len(ids), "new": int(is_new.sum())},
             )
         return out
 
@@ -754,34 +732,32 @@ class LedgerService:
                 received_at=at,
                 format=parsed.format,
             )
-            self.store.insert_statement(
-                StatementRecord(
-                    statement_id,
-                    "remittance",
-                    key,
-                    digest,
-                    filename,
-                    parsed.format,
-                    at,
-                    submitted_by,
-                    _pack_result(out),
-                )
-            )
-            self.store.append_audit(
-                actor=submitted_by,
-                action="SUBMIT_REMITTANCE",
-                entity="statement",
-                entity_id=statement_id,
-                detail={
-                    "filename": filename,
-                    "idempotency_key": key,
-                    "lines": rem.num_rows,
-                    "rematched": waiting.num_rows,
-                    "problems": len(parsed.problems),
-                },
-                at=at,
+            self._record_submission(
+                out, kind="remittance", key=key, digest=digest, filename=filename,
+                submitted_by=submitted_by,
+                detail={"lines": rem.num_rows, "rematched": waiting.num_rows},
             )
         return out
+
+    def _record_submission(
+        self, out: SubmitResult, *, kind: str, key: str, digest: str, filename: str,
+        submitted_by: str, detail: dict[str, int],
+    ) -> None:
+        """Store a submitted file's result (what a retry gets back) and its audit line, inside
+        the caller's transaction."""
+        self.store.insert_statement(
+            StatementRecord(out.statement_id, kind, key, digest, filename, out.format,
+                            out.received_at, submitted_by, _pack_result(out))
+        )
+        self.store.append_audit(
+            actor=submitted_by,
+            action=f"SUBMIT_{kind.upper()}",
+            entity="statement",
+            entity_id=out.statement_id,
+            detail={"filename": filename, "idempotency_key": key, **detail,
+                    "problems": len(out.problems)},
+            at=out.received_at,
+        )
 
     def _rematch(self, waiting: pa.Table, at: str) -> MatchResult:
         """Match unapplied payments again (inside the caller's transaction); keep what the
