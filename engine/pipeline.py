@@ -51,6 +51,7 @@ from cashmatch.engine.identify import build_index, identify
 from cashmatch.engine.normalize import invoice_keys, name_key
 from cashmatch.engine.policy import Policy
 from cashmatch.engine.scoring import (
+    COMBINATION_RIVAL_FACTOR,
     OTHER,
     SAME,
     UNKNOWN,
@@ -276,10 +277,13 @@ class DayMatch:
         np.maximum.at(quoted_ref, pairs.pay[quoted], pairs.ref[quoted])
         best_ref = pairs.ref[np.maximum(best, 0)] if len(pairs) else np.zeros(self.n)
         clear_single &= best_ref >= quoted_ref - 0.15
-        # an amount-only match must be the only way the customer's open items make the amount
+        # an amount-only match where other open items of the customer, together, make the
+        # amount too: a rival single invoice already made it AMBIGUOUS (the margin above);
+        # combinations are far likelier to be chance than the one invoice (there are many
+        # more pairs than invoices to coincide), so they lower the confidence, not veto it
         alternatives = self.bulk_amount_alternatives(
             np.flatnonzero(clear_single & (best_ref <= 0)), best)
-        clear_single &= ~alternatives
+        self.conf[best[alternatives]] *= COMBINATION_RIVAL_FACTOR
         # a payment quoting several invoices is a subset question unless one quoted invoice
         # alone is settled by a strong reference
         multi = (n_quoted >= 2) & ~(clear_single & (best_ref >= 0.97))
