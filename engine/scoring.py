@@ -23,6 +23,7 @@ from cashmatch.engine.candidates import (
 # amount evidence by relation: how much an agreeing amount adds to a reference hit
 AMOUNT_EVIDENCE = {EXACT: 0.80, DISCOUNT: 0.70, FEE: 0.60, PARTIAL: 0.0, OVER: 0.0,
                    SETTLED: 0.0, CURRENCY: 0.0}
+FEE_EVIDENCE_FEW_NEAR = 0.70  # 4 x 5k generated days: 57 such quoted pairs, all right
 # a pair resting on the amount alone (no reference), before the identity factor
 AMOUNT_ONLY = {EXACT: 0.965, DISCOUNT: 0.95, FEE: 0.92, PARTIAL: 0.0, OVER: 0.0,
                SETTLED: 0.0, CURRENCY: 0.0}
@@ -62,6 +63,9 @@ def pair_confidence(
     could easily be a coincidence (a wide bank-fee window on a large customer) is worth less.
     """
     a = _lookup(AMOUNT_EVIDENCE, relation)
+    # a short payment within the fee ceiling says more when the customer has few open items
+    # near the amount: less than one expected in the window by chance
+    a = np.where((relation == FEE) & (chance < 1.0), FEE_EVIDENCE_FEW_NEAR, a)
     combined = 1.0 - (1.0 - ref) * (1.0 - a)
     partial = np.isin(relation, (PARTIAL, OVER))
     combined[partial] = ref[partial] * _lookup(
