@@ -64,6 +64,7 @@ from cashmatch.engine.subset import search as subset_search
 
 NO_DATE = -(10**6)
 QUOTED_REF = 0.80  # a reference hit at least this strong counts as "the payer quoted it"
+REMITTANCE_AMOUNT_REF = 0.75  # a remittance line's candidate by its amounts alone
 
 
 # the one-to-one proposals' rules and adjustment reasons by code (single_proposals)
@@ -639,14 +640,28 @@ class DayMatch:
         line_group = self.pay_group[line_pay]
         fz = fuzzy_hits(tokens, np.ones(len(line_pay), bool), line_group, self.book,
                         cutoff=self.policy.fuzzy_reference_cutoff)
-        lp = Pairs.concat([hits, fz])
+        line_total = (
+            np.asarray(rem.column("paid_amount"), np.int64)
+            + np.asarray(pc.fill_null(rem.column("discount_amount"), 0), np.int64)
+            + np.asarray(pc.fill_null(rem.column("deduction_amount"), 0), np.int64)
+        )
+        # the payer's open invoices that a line's amounts settle exactly are candidates too
+        # (a reference mangled past the fuzzy cutoff), weaker than a readable reference
+        by_amount = amount_hits(
+            pay_amount=line_total, pay_currency=self.pay_currency[line_pay],
+            pay_group=line_group, pay_date=self.pay_date[line_pay], book=self.book,
+            fee_ceiling=np.zeros(len(line_pay), np.int64),
+            grace_days=self.policy.discount_grace_days, allow_discounts=False,
+        )
+        by_ref = Pairs.concat([hits, fz])
+        lp = Pairs.concat([by_ref, Pairs(by_amount.pay, by_amount.inv,
+                                         np.full(len(by_amount), REMITTANCE_AMOUNT_REF),
+                                         by_amount.fuzzy)])
+        n_inv = len(self.book.amount)
+        named = np.isin(lp.pay * n_inv + lp.inv, by_ref.pay * n_inv + by_ref.inv)
         same = np.where(line_group[lp.pay] >= 0, self.book.group[lp.inv] == line_group[lp.pay],
                         True)
-        settles = (
-            np.asarray(rem.column("paid_amount"), np.int64)[lp.pay]
-            + np.asarray(pc.fill_null(rem.column("discount_amount"), 0), np.int64)[lp.pay]
-            + np.asarray(pc.fill_null(rem.column("deduction_amount"), 0), np.int64)[lp.pay]
-        ) == self.book.amount[lp.inv]
+        settles = line_total[lp.pay] == self.book.amount[lp.inv]
         in_currency = self.book.currency[lp.inv] == self.pay_currency[line_pay[lp.pay]]
         score = lp.ref * np.where(same, 1.0, 0.5) * np.where(settles, 1.0, 0.9) * in_currency
         best, second, best_s, second_s = best_per_payment(lp.pay, lp.inv, score, len(line_pay))
@@ -659,7 +674,7 @@ class DayMatch:
         settles_best = (best >= 0) & settles[b] if len(lp.pay) else np.zeros(len(line_pay), bool)
         rival = np.zeros(len(line_pay), dtype=bool)
         if len(lp.pay):
-            np.logical_or.at(rival, lp.pay, settles & same & (lp.ref >= 0.7))
+            np.logical_or.at(rival, lp.pay, settles & same & (lp.ref >= 0.7) & named)
         self.remit_line_candidates = Pairs(lp.pay, lp.inv, score, lp.fuzzy)
         self.remit = {
             "pay": line_pay,
