@@ -64,6 +64,7 @@ from cashmatch.engine.subset import search as subset_search
 
 NO_DATE = -(10**6)
 QUOTED_REF = 0.80  # a reference hit at least this strong counts as "the payer quoted it"
+AMBIGUOUS_SETS = 3  # sets an AMBIGUOUS subset exception offers (two make it ambiguous)
 REMITTANCE_AMOUNT_REF = 0.75  # a remittance line's candidate by its amounts alone
 
 
@@ -548,7 +549,7 @@ class DayMatch:
                                               exact=total == amount, identity=1.0,
                                               exhaustive=True, rule="subset_reference")
             found = self.subsets(opens[quoted], amount, tolerance=fee,
-                                 max_size=len(quoted), min_size=2)
+                                 max_size=len(quoted), min_size=2, limit=AMBIGUOUS_SETS)
             if found.unique is not None:
                 chosen = quoted[list(found.unique)]
                 return self.subset_allocation(p, chosen, amount, quoted_share=1.0,
@@ -574,7 +575,8 @@ class DayMatch:
             return None
         max_size = max(self.policy.max_subset_size - len(fixed), 1)
         found = self.subsets(book.amount[block], rest, tolerance=fee, max_size=max_size,
-                             min_size=1 if len(fixed) else 2, due_order=book.due[block])
+                             min_size=1 if len(fixed) else 2, due_order=book.due[block],
+                             limit=AMBIGUOUS_SETS)
         if found.unique is not None:
             chosen = np.concatenate([fixed, block[list(found.unique)]])
             share = len(fixed) / len(chosen)
@@ -608,15 +610,17 @@ class DayMatch:
                         [S.BANK_FEE if a else None for a in adj], conf, rule)
 
     def ambiguous(self, p: int, solutions: list[np.ndarray]) -> ExceptionItem:
-        # customers mostly pay their oldest items first: the older set is offered first
-        solutions = sorted(solutions, key=lambda s: (float(self.book.due[s].mean()), len(s)))
+        """The sets that fit, listed set after set, likeliest first: fewer invoices (many more
+        large sets than small ones fit an amount by chance), then the older items (customers
+        mostly pay their oldest items first)."""
+        solutions = sorted(solutions, key=lambda s: (len(s), float(self.book.due[s].mean())))
         names = [" + ".join(self.book.ids.take(pa.array(s)).to_pylist()) for s in solutions]
         cands: list[int] = []
         for s in solutions:
             cands.extend(int(i) for i in s if int(i) not in cands)
         return ExceptionItem(p, S.AMBIGUOUS,
-                          f"The amount fits more than one set of open invoices: {names[0]} or "
-                          f"{names[1]}; choose the right one.", cands,
+                          f"The amount fits more than one set of open invoices: "
+                          f"{' or '.join(names)}; choose the right one.", cands,
                           [0.5] * len(cands))
 
     # -- remittance advice
