@@ -66,6 +66,7 @@ NO_DATE = -(10**6)
 QUOTED_REF = 0.80  # a reference hit at least this strong counts as "the payer quoted it"
 AMBIGUOUS_SETS = 3  # sets an AMBIGUOUS subset exception offers (two make it ambiguous)
 REMITTANCE_AMOUNT_REF = 0.75  # a remittance line's candidate by its amounts alone
+INSTALMENT_SIBLING_MAX = 0.93  # what a sure instalment lends its siblings, at most
 
 
 # the one-to-one proposals' rules and adjustment reasons by code (single_proposals)
@@ -328,7 +329,24 @@ class DayMatch:
                     "also other open items or pairs of them, and the reference names none."))
             else:
                 exceptions.append(self.no_match_exception(p, best[p], best_c[p], second_c[p]))
+        self.corroborate_instalments(proposals)
         return proposals, exceptions
+
+    def corroborate_instalments(self, proposals: list[Proposal]) -> None:
+        """Payments of the invoice's own customer that each pay part of the same quoted invoice
+        today, together no more than it has open, vouch for each other (instalments, a split
+        payment): each rises to the confidence of the surest, at most INSTALMENT_SIBLING_MAX."""
+        by_inv: dict[int, list[Proposal]] = {}
+        for pr in proposals:
+            if pr.rule == "partial_reference" and pr.unapplied_reason is None and (
+                    self.pay_group[pr.pay] == self.book.group[pr.inv[0]]):
+                by_inv.setdefault(pr.inv[0], []).append(pr)
+        for inv, parts in by_inv.items():
+            if len(parts) < 2 or sum(pr.applied[0] for pr in parts) > self.book.amount[inv]:
+                continue
+            surest = min(max(pr.confidence for pr in parts), INSTALMENT_SIBLING_MAX)
+            for pr in parts:
+                pr.confidence = max(pr.confidence, surest)
 
     def best_full_settlement(self, full: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per payment: the best pair that settles an invoice in full (-1: none), its confidence,
