@@ -314,9 +314,14 @@ class DayMatch:
                 if prop is None and clear_single[p]:
                     prop = self.single_proposal(p, int(best[p]))
             quotes = quoted_ref[p] >= QUOTED_REF
-            if prop is None and (best[p] < 0 or quotes) and self.pay_group[p] >= 0:
+            # an unclear single within the fee window is no reason to skip the subsets (on a
+            # large customer some invoice nearly always lies within the window by chance)
+            fee_only = best[p] >= 0 and rel[best[p]] == FEE and not clear_single[p]
+            if prop is None and (best[p] < 0 or quotes or fee_only) and self.pay_group[p] >= 0:
                 # the quoted invoice plus others of the customer, or the amount alone
                 prop = self.subset_proposal(p, quoted_only=False)
+                if fee_only and isinstance(prop, ExceptionItem):
+                    prop = self.with_fee_single(prop, int(best[p]))
             if prop is None and (best[p] < 0 or quotes):
                 prop = self.partial_proposal(p)
             if isinstance(prop, ExceptionItem):
@@ -331,6 +336,17 @@ class DayMatch:
                 exceptions.append(self.no_match_exception(p, best[p], best_c[p], second_c[p]))
         self.corroborate_instalments(proposals)
         return proposals, exceptions
+
+    def with_fee_single(self, item: ExceptionItem, k: int) -> ExceptionItem:
+        """The sets that fit, and first the one invoice that fits less a bank fee (a set of one:
+        the fewest invoices)."""
+        inv = int(self.pairs.inv[k])
+        keep = [j for j, c in enumerate(item.candidates) if c != inv]
+        name = self.book.ids[inv].as_py()
+        return ExceptionItem(item.pay, item.reason,
+                             f"{item.detail} Or {name} alone, less a bank fee.",
+                             [inv] + [item.candidates[j] for j in keep],
+                             [float(self.conf[k])] + [item.scores[j] for j in keep])
 
     def corroborate_instalments(self, proposals: list[Proposal]) -> None:
         """Payments of the invoice's own customer that each pay part of the same quoted invoice
