@@ -541,15 +541,19 @@ class DayMatch:
                                   "is invoiced in another currency.", ks)
         if len(ks) > 1 and self.conf[ks[1]] >= self.conf[k] - AMBIGUITY_MARGIN:
             return None
+        # another invoice that the amount settles in full: named less surely, or an open
+        # item of the payer's for exactly the amount (a mangled number can be another real one)
         rivals = self.pair_indices(p)
-        rivals = rivals[_FULL[self.rel[rivals]]
-                        & (self.pairs.ref[rivals] > 0)]
-        if len(rivals):  # another invoice, named less surely, that the amount settles in full
+        rivals = rivals[_FULL[self.rel[rivals]] & (
+            (self.pairs.ref[rivals] > 0)
+            | ((self.rel[rivals] == EXACT) & (self.cust_rel[rivals] == SAME)))]
+        if len(rivals):
+            other = self.book.ids[int(self.pairs.inv[rivals[0]])].as_py()
+            why = ("whose number resembles the reference too" if self.pairs.ref[rivals[0]] > 0
+                   else "an open invoice of the payer for exactly the amount")
             return self.exception(
-                p, S.AMBIGUOUS, f"The reference names {name} but the amount settles "
-                f"{self.book.ids[int(self.pairs.inv[rivals[0]])].as_py()} in full, whose number "
-                "resembles the reference too; choose the right one.",
-                np.concatenate([[k], rivals]))
+                p, S.AMBIGUOUS, f"The reference names {name} but the amount settles {other} "
+                f"in full, {why}; choose the right one.", np.concatenate([[k], rivals]))
         amount, open_ = int(self.pay_amount[p]), int(self.book.amount[inv])
         if rel == PARTIAL:
             return Proposal(p, [inv], [amount], [0], [None], float(self.conf[k]),
