@@ -174,6 +174,36 @@ def fuzzy_hits(
     )
 
 
+def fuzzy_pair_refs(tokens: pa.Table, pairs: Pairs, book: Book, *, cutoff: float) -> Pairs:
+    """``pairs`` with the fuzzy reference strength of each pair's own invoice (rapidfuzz
+    ``cpdist`` of every numeric token of the payment against that invoice's digits key, the
+    best token kept): for candidates found otherwise (an unknown payer's exact amount), whose
+    numbers the per-group fuzzy stage never compared. Pairs with a stronger ref keep it."""
+    if len(pairs) == 0:
+        return pairs
+    kd = book.keys.filter(pc.equal(book.keys.column("kind"), "digits"))
+    k_inv = np.asarray(kd.column("inv"), np.int64)
+    digits = tokens.column("digits")
+    t_pay = np.asarray(tokens.column("pay"), np.int64)
+    ok = np.asarray(pc.utf8_length(digits), np.int64) >= FUZZY_MIN_LEN
+    t = pa.table({"pay": pa.array(t_pay[ok]), "tok": pc.filter(digits, pa.array(ok))})
+    pt = pa.table({"pay": pa.array(pairs.pay), "inv": pa.array(pairs.inv),
+                   "row": pa.array(np.arange(len(pairs)))})
+    kt = pa.table({"inv": pa.array(k_inv), "key": kd.column("key")})
+    j = pt.join(t, "pay").join(kt, "inv")
+    if j.num_rows == 0:
+        return pairs
+    score = np.asarray(process.cpdist(j.column("tok").to_pylist(), j.column("key").to_pylist(),
+                                      scorer=fuzz.ratio, workers=1), np.float64)
+    best = np.zeros(len(pairs))
+    np.maximum.at(best, np.asarray(j.column("row"), np.int64), score)
+    strength = np.where(best >= cutoff,
+                        0.70 + 0.20 * (best - cutoff) / max(100.0 - cutoff, 1e-9), 0.0)
+    stronger = strength > pairs.ref
+    return Pairs(pairs.pay, pairs.inv, np.where(stronger, strength, pairs.ref),
+                 pairs.fuzzy | stronger)
+
+
 def amount_hits(
     *,
     pay_amount: np.ndarray,

@@ -44,6 +44,7 @@ from cashmatch.engine.candidates import (
     amount_hits,
     amount_relation,
     fuzzy_hits,
+    fuzzy_pair_refs,
     reference_hits,
     unknown_payer_amount_hits,
 )
@@ -202,6 +203,8 @@ class DayMatch:
                 pay_group=np.where(self.pay_group >= 0, self.pay_group, self.ref_group),
                 book=book,
             )
+            for_review = fuzzy_pair_refs(tokens, for_review, book,
+                                         cutoff=self.policy.fuzzy_reference_cutoff)
         with self.stage("scoring"):
             pairs = Pairs.concat([exact, fuzzy, by_amount, for_review])
             rel, adj = amount_relation(
