@@ -1,0 +1,127 @@
+"""Decisions on small hand-written days: rival combinations, remittance lines found by amount,
+instalments that vouch for each other, partial payments that settle another invoice, unknown
+payers' mangled numbers, and the sets an AMBIGUOUS subset exception offers."""
+
+import numpy as np
+import pyarrow as pa
+
+from cashmatch.engine import schema as S
+from cashmatch.engine.candidates import Book, Pairs, fuzzy_pair_refs
+from cashmatch.engine.matcher import match
+from cashmatch.engine.normalize import invoice_keys, reference_tokens
+from cashmatch.engine.reference import fuzzy_pair_refs as fuzzy_pair_refs_slow
+
+from .daybuilder import customers, invoices, outcome, payments
+
+ACME, GLOBEX, HOOLI = "Acme Industries Inc", "Globex GmbH", "Hooli Corp"
+ACCOUNT = "DE89370400440532013000"
+INVOICES = invoices([
+    ("INV-2026-004512", "C1", 100000, "USD", ACME),
+    ("INV-2026-004513", "C1", 25050, "USD", ACME),
+    ("INV-2026-004514", "C1", 7000, "USD", ACME),
+    ("INV-2026-004600", "C2", 50000, "USD", GLOBEX),
+    ("INV-2026-004601", "C2", 30000, "USD", GLOBEX),
+    ("INV-2026-004602", "C2", 20000, "USD", GLOBEX),
+    ("H-1", "C3", 10000, "USD", HOOLI),
+    ("H-2", "C3", 20000, "USD", HOOLI),
+    ("H-3", "C3", 31000, "USD", HOOLI),
+    ("H-4", "C3", 40000, "USD", HOOLI),
+    ("H-5", "C3", 61000, "USD", HOOLI),
+    ("H-6", "C3", 41000, "USD", HOOLI),
+])
+CUSTOMERS = customers([
+    ("C1", ACME, [ACCOUNT], [], None),
+    ("C2", GLOBEX, [], ["GLBX"], None),
+    ("C3", HOOLI, [], [], None),
+])
+
+
+def run(pays, **kw):
+    return match(invoices=INVOICES, payments=payments(pays), customers=CUSTOMERS, **kw)
+
+
+def test_a_combination_of_other_items_lowers_a_single_amount_match_but_does_not_veto_it():
+    # 50000 is INV-2026-004600 alone, and also 004601 + 004602: one invoice is the likelier
+    r = run([("P1", 50000, "GLOBEX GMBH", None)])
+    assert outcome(r)["P1"] == ("applied", ["INV-2026-004600"])
+    alone = run([("P1", 25050, "ACME INDUSTRIES", None, ACCOUNT)])  # no combination makes it
+    rival_conf = r.allocations.column("confidence")[0].as_py()
+    assert rival_conf < alone.allocations.column("confidence")[0].as_py()
+
+
+def test_a_second_single_invoice_still_makes_it_ambiguous():
+    extra = invoices([("INV-2026-004603", "C2", 50000, "USD", GLOBEX)])
+    r = match(invoices=pa.concat_tables([INVOICES, extra]),
+              payments=payments([("P1", 50000, "GLOBEX GMBH", None)]), customers=CUSTOMERS)
+    assert outcome(r)["P1"] == ("exception", S.AMBIGUOUS)
+
+
+def test_a_remittance_line_whose_reference_matches_nothing_is_found_by_its_amounts():
+    rem = S.conform(pa.table({
+        "payment_id": ["P1", "P1"], "invoice_ref": ["INV-2026-004600", "QX/77/ZZ"],
+        "paid_amount": [50000, 25000], "deduction_amount": [None, 5000],
+        "reason_code": [None, "DAMAGED"], "currency": ["USD", "USD"],
+    }), S.REMITTANCES)
+    r = run([("P1", 75000, "GLOBEX GMBH", "see advice")], remittances=rem)
+    assert outcome(r)["P1"] == ("applied", ["INV-2026-004600", "INV-2026-004601"])
+    row = [a for a in r.allocations.to_pylist() if a["invoice_id"] == "INV-2026-004601"][0]
+    assert row["adjustment_reason"] == "DEDUCTION:DAMAGED" and row["invoice_open_after"] == 0
+
+
+def test_instalments_of_one_invoice_vouch_for_each_other():
+    weak = [("P2", 30000, "ACME INDUSTRIES", "45l2 part")]
+    assert outcome(run(weak))["P2"] == ("exception", S.LOW_CONFIDENCE)
+    both = run([("P1", 40000, "ACME INDUSTRIES", "INV-2026-004512 part 1")] + weak)
+    assert outcome(both)["P2"] == ("applied", ["INV-2026-004512"])
+    rows = sorted(both.allocations.to_pylist(), key=lambda x: x["payment_id"])
+    assert [x["invoice_open_after"] for x in rows] == [60000, 30000]
+    assert rows[1]["confidence"] < 0.95  # lent, never more than the sure one's, capped
+    # together more than the invoice is open for: no vouching
+    over = run([("P1", 80000, "ACME INDUSTRIES", "INV-2026-004512 part 1"),
+                ("P2", 30000, "ACME INDUSTRIES", "45l2 part")])
+    assert outcome(over)["P2"][0] != "applied"
+
+
+def test_a_partial_payment_that_settles_another_open_invoice_exactly_is_ambiguous():
+    r = run([("P1", 7000, "ACME INDUSTRIES", "INV-2026-004512")])
+    assert outcome(r)["P1"] == ("exception", S.AMBIGUOUS)
+    ex = r.exceptions.to_pylist()[0]
+    assert ex["candidates"][:2] == ["INV-2026-004512", "INV-2026-004514"]
+
+
+def test_an_unknown_payers_mangled_number_is_compared_with_its_exact_amount_candidates():
+    r = run([("P1", 50000, "SOMEBODY ELSE LLC", "INV-2026-004609")])
+    assert outcome(r)["P1"][0] == "exception"  # never applied to an unknown payer unseen
+    ex = r.exceptions.to_pylist()[0]
+    assert ex["candidates"][0] == "INV-2026-004600" and ex["candidate_scores"][0] > 0.7
+    plain = run([("P1", 50000, "SOMEBODY ELSE LLC", "PAYMENT")]).exceptions.to_pylist()[0]
+    assert plain["reason"] == S.UNKNOWN_PAYER and plain["candidate_scores"][0] < 0.5
+
+
+def test_ambiguous_sets_are_offered_fewest_invoices_first():
+    # 71000 = H-3 + H-4 = H-1 + H-5 = H-1 + H-2 + H-6; no single invoice makes it
+    r = run([("P1", 71000, "HOOLI CORP", None)])
+    ex = r.exceptions.to_pylist()[0]
+    assert ex["reason"] == S.AMBIGUOUS
+    sets = ex["detail"].split(": ", 1)[1].split("; ")[0].split(" or ")
+    assert [len(s.split(" + ")) for s in sets] == [2, 2, 3]
+    first = sets[0].split(" + ")
+    assert ex["candidates"][: len(first)] == first
+
+
+def test_fuzzy_pair_refs_match_the_reference():
+    ids = ["INV-2026-004600", "90012345", "SO/26/7781", "INV-2025-000001"]
+    book = Book(ids=pa.array(ids), amount=np.ones(len(ids), np.int64),
+                currency=np.zeros(len(ids), np.int64), group=np.zeros(len(ids), np.int64),
+                customer=np.zeros(len(ids), np.int64), issue=np.zeros(len(ids), np.int64),
+                due=np.zeros(len(ids), np.int64), discount_bp=np.zeros(len(ids), np.int64),
+                discount_days=np.zeros(len(ids), np.int64), keys=invoice_keys(pa.array(ids)))
+    texts = ["INV-2026-004609", "pay 90012354 thanks", "7718", "", "inv 2025 00001 / 4600"]
+    pay = np.array([0, 0, 1, 1, 2, 3, 4, 4], np.int64)
+    inv = np.array([0, 1, 1, 2, 2, 0, 3, 0], np.int64)
+    ref = np.array([0.0, 0.0, 0.0, 0.95, 0.0, 0.0, 0.0, 0.0])
+    fast = fuzzy_pair_refs(reference_tokens(pa.array(texts)),
+                           Pairs(pay, inv, ref, np.zeros(len(pay), bool)), book, cutoff=84.0)
+    slow = fuzzy_pair_refs_slow(texts, ids, list(zip(pay, inv, ref, strict=True)), cutoff=84.0)
+    np.testing.assert_allclose(fast.ref, slow)
+    assert (fast.ref > ref).any()
