@@ -13,7 +13,7 @@ from cashmatch.engine.reference import fuzzy_pair_refs as fuzzy_pair_refs_slow
 
 from .daybuilder import customers, invoices, outcome, payments
 
-ACME, GLOBEX, HOOLI = "Acme Industries Inc", "Globex GmbH", "Hooli Corp"
+ACME, GLOBEX, HOOLI, INITRODE = "Acme Industries Inc", "Globex GmbH", "Hooli Corp", "Initrode"
 ACCOUNT = "DE89370400440532013000"
 INVOICES = invoices([
     ("INV-2026-004512", "C1", 100000, "USD", ACME),
@@ -28,11 +28,16 @@ INVOICES = invoices([
     ("H-4", "C3", 40000, "USD", HOOLI),
     ("H-5", "C3", 61000, "USD", HOOLI),
     ("H-6", "C3", 41000, "USD", HOOLI),
+    ("I-1", "C4", 51000, "USD", INITRODE),
+    ("I-2", "C4", 30000, "USD", INITRODE),
+    ("I-3", "C4", 20000, "USD", INITRODE),
+    ("I-4", "C4", 99999, "USD", INITRODE),
 ])
 CUSTOMERS = customers([
     ("C1", ACME, [ACCOUNT], [], None),
     ("C2", GLOBEX, [], ["GLBX"], None),
     ("C3", HOOLI, [], [], None),
+    ("C4", INITRODE, [], [], None),
 ])
 
 
@@ -107,6 +112,12 @@ def test_ambiguous_sets_are_offered_fewest_invoices_first():
     assert [len(s.split(" + ")) for s in sets] == [2, 2, 3]
     first = sets[0].split(" + ")
     assert ex["candidates"][: len(first)] == first
+
+
+def test_an_unclear_single_within_the_fee_window_does_not_hide_an_exact_set():
+    # 50000: I-1 less a 10.00 fee (one of four invoices near the amount: could be chance),
+    # or I-2 + I-3 exactly, the only set that makes it
+    assert outcome(run([("P1", 50000, "INITRODE", None)]))["P1"] == ("applied", ["I-2", "I-3"])
 
 
 def test_fuzzy_pair_refs_match_the_reference():
