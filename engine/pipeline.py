@@ -53,6 +53,7 @@ from cashmatch.engine.normalize import invoice_keys, name_key
 from cashmatch.engine.policy import Policy
 from cashmatch.engine.scoring import (
     COMBINATION_RIVAL_FACTOR,
+    LARGER_SETS_UNTRIED_MAX,
     OTHER,
     SAME,
     UNKNOWN,
@@ -624,11 +625,17 @@ class DayMatch:
             # Occam: a fit by chance as small as the one found
             chance = coincidence(block_size=len(block), max_size=len(found.unique),
                                  target=rest, tolerance=0 if found.exact else fee)
-            return self.subset_allocation(p, chosen, amount, quoted_share=share,
+            # the only fit of its size or smaller: larger sets were not all tried, but on a
+            # large block some fit any amount by chance and say little against a small one
+            smallest = len(found.unique) <= found.complete_upto
+            prop = self.subset_allocation(p, chosen, amount, quoted_share=share,
                                           exact=found.exact, identity=identity,
-                                          exhaustive=found.exhaustive, chance=chance,
-                                          rule="subset_reference" if len(fixed) else
-                                          "subset_amount")
+                                          exhaustive=found.exhaustive or smallest,
+                                          chance=chance, rule="subset_reference" if len(fixed)
+                                          else "subset_amount")
+            if not found.exhaustive:
+                prop.confidence = min(prop.confidence, LARGER_SETS_UNTRIED_MAX)
+            return prop
         if found.solutions:
             return self.ambiguous(p, [np.concatenate([fixed, block[list(s)]])
                                       for s in found.solutions])

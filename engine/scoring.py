@@ -89,6 +89,7 @@ def pair_confidence(
 # how likely a random amount is to be hit by some subset ("chance", see `coincidence`) ->
 # the confidence an exhaustive, unique fit then earns
 COINCIDENCE_STEPS = ((0.002, 0.985), (0.01, 0.96), (0.05, 0.92))
+LARGER_SETS_UNTRIED_MAX = 0.94  # a fit unique among sets no larger, larger sets untried
 
 
 def coincidence(*, block_size: int, max_size: int, target: int, tolerance: int) -> float:

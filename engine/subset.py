@@ -32,6 +32,8 @@ class SubsetSearch:
     exhaustive: bool = False  # every subset up to max_size was considered: a single solution
     # is then the only one, not merely the only one found
     milp_calls: int = 0  # HiGHS fallback calls made
+    complete_upto: int = 0  # every subset of at most this many items was considered (a unique
+    # solution no larger is then the only one of its size or smaller)
 
     @property
     def unique(self) -> tuple[int, ...] | None:
@@ -253,6 +255,7 @@ def search(
                 if h + 1 >= min_size:
                     add([tuple(int(x) for x in by_due[: h + 1])])
         exhaustive = max_size <= 3 and len(sub) <= 2000
+        complete = min(max_size, 3 if len(sub) <= 2000 else 2)
         if len(found) < limit and max_size >= 4:
             if len(sub) <= MITM_MAX_N:
                 add(_mitm(sub, lo, hi, max_size, limit))
@@ -283,5 +286,6 @@ def search(
                             add([second])
                 exhaustive = proven
         if found:
-            return SubsetSearch(found[:limit], exact, exhaustive, calls)
+            return SubsetSearch(found[:limit], exact, exhaustive, calls,
+                                max_size if exhaustive else complete)
     return SubsetSearch([], True, False, calls)
