@@ -107,3 +107,20 @@ def test_subset_search_agrees_with_brute_force(amounts, target, tolerance):
     assert (len(fast.solutions) >= 2) == (len(slow_set) >= 2)
     if fast.solutions:
         assert fast.exact == exact
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(1, 400), min_size=25, max_size=40), st.integers(2, 900),
+       st.sampled_from([0, 3]), st.integers(2, 4))
+def test_a_unique_small_fit_is_the_only_one_up_to_the_size_claimed(amounts, target, tolerance,
+                                                                  limit):
+    """Large blocks too (no meet-in-the-middle when more than 24 items can take part): a
+    unique fit of at most ``complete_upto`` items is the only fit of three items or fewer."""
+    arr = np.array(amounts, np.int64) * 100
+    fast = search(arr, target * 100, tolerance=tolerance * 100, max_size=8, limit=limit)
+    assert not fast.solutions or fast.complete_upto == (8 if fast.exhaustive else 3)
+    slow, _ = ref.subsets(arr.tolist(), target * 100, tolerance=tolerance * 100, max_size=3)
+    if fast.unique is not None and len(fast.unique) <= fast.complete_upto:
+        assert {tuple(sorted(s)) for s in slow} == {fast.unique}
+    if not slow:
+        assert all(len(s) > 3 for s in fast.solutions)
