@@ -69,6 +69,9 @@ QUOTED_REF = 0.80  # a reference hit at least this strong counts as "the payer q
 AMBIGUOUS_SETS = 3  # sets an AMBIGUOUS subset exception offers (two make it ambiguous)
 REMITTANCE_AMOUNT_REF = 0.75  # a remittance line's candidate by its amounts alone
 INSTALMENT_SIBLING_MAX = 0.93  # what a sure instalment lends its siblings, at most
+# a partial payment is proposed on any reference hit (a fuzzy one starts at 0.70); below
+# QUOTED_REF it stays under the threshold unless instalments of the invoice vouch for it
+PARTIAL_MIN_REF = 0.70
 
 
 # the one-to-one proposals' rules and adjustment reasons by code (single_proposals)
@@ -527,7 +530,7 @@ class DayMatch:
     def partial_proposal(self, p: int) -> Proposal | ExceptionItem | None:
         ks = self.pair_indices(p)
         ks = ks[_NOT_FULL[self.rel[ks]]
-                & (self.pairs.ref[ks] >= QUOTED_REF)]
+                & (self.pairs.ref[ks] >= PARTIAL_MIN_REF)]
         # an invoice in another currency only counts when nothing in the payment's does
         same_currency = ks[self.rel[ks] != CURRENCY]
         if len(same_currency) or (len(ks) and self.pairs.ref[ks[0]] < 0.97):

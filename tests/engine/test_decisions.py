@@ -87,6 +87,14 @@ def test_instalments_of_one_invoice_vouch_for_each_other():
     assert outcome(over)["P2"][0] != "applied"
 
 
+def test_a_weakly_quoted_instalment_is_proposed_and_applied_when_its_sibling_vouches():
+    weak = [("P2", 45000, "ACME INDUSTRIES", "2026004812 part 2")]  # one digit off: fuzzy
+    alone = run(weak).exceptions.to_pylist()[0]
+    assert alone["reason"] == S.LOW_CONFIDENCE and "partial_reference" in alone["detail"]
+    both = run([("P1", 40000, "ACME INDUSTRIES", "INV-2026-004512 part 1")] + weak)
+    assert outcome(both)["P2"] == ("applied", ["INV-2026-004512"])
+
+
 def test_a_partial_payment_that_settles_another_open_invoice_exactly_is_ambiguous():
     r = run([("P1", 7000, "ACME INDUSTRIES", "INV-2026-004512")])
     assert outcome(r)["P1"] == ("exception", S.AMBIGUOUS)
