@@ -35,6 +35,7 @@ CUSTOMER_FACTOR_STRONG = {SAME: 1.0, UNKNOWN: 0.96, OTHER: 0.90}  # reference â‰
 CUSTOMER_FACTOR_WEAK = {SAME: 1.0, UNKNOWN: 0.80, OTHER: 0.50}
 STRONG_REF = 0.97
 AMOUNT_ONLY_MAX_CHANCE = 0.02  # above this, an amount-only match may well be a coincidence
+AMOUNT_ONLY_OTHER_ODDS = 0.25  # an identified payer's unreferenced credit: not one invoice
 # an amount-only single invoice that a combination of the customer's other open items also
 # makes: on generated days (6 x 5k) all 184 such matches were the single invoice
 COMBINATION_RIVAL_FACTOR = 0.97
@@ -80,7 +81,13 @@ def pair_confidence(
     conf = combined * np.where(strong, f_strong[cidx], f_weak[cidx])
     no_ref = ref <= 0
     amount_only = _lookup(AMOUNT_ONLY, relation) * identity
-    amount_only = np.where(chance > AMOUNT_ONLY_MAX_CHANCE, amount_only * 0.9, amount_only)
+    # an exact (or exactly discounted) amount: the odds that it is a coincidence, `chance`
+    # against the odds that an identified payer's unreferenced credit is something else; a fee
+    # window is too wide for that reckoning (short pays, instalments fall in it): a flat cut
+    coincidence_odds = AMOUNT_ONLY_OTHER_ODDS * chance
+    amount_only = np.where(chance <= AMOUNT_ONLY_MAX_CHANCE, amount_only,
+                           np.where(relation == FEE, amount_only * 0.9,
+                                    amount_only / (1.0 + coincidence_odds)))
     conf[no_ref] = np.where(customer_relation[no_ref] == SAME, amount_only[no_ref], 0.3 * a[no_ref])
     conf[np.isin(relation, (SETTLED, CURRENCY))] = 0.0
     return np.clip(conf, 0.0, 1.0)

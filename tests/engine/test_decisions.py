@@ -144,3 +144,22 @@ def test_fuzzy_pair_refs_match_the_reference():
     slow = fuzzy_pair_refs_slow(texts, ids, list(zip(pay, inv, ref, strict=True)), cutoff=84.0)
     np.testing.assert_allclose(fast.ref, slow)
     assert (fast.ref > ref).any()
+
+
+def test_amount_only_confidence_falls_with_the_odds_of_a_coincidence():
+    from cashmatch.engine.candidates import EXACT, FEE
+    from cashmatch.engine.scoring import SAME, pair_confidence
+
+    chance = np.array([0.01, 0.1, 0.3, 1.0, 3.0])
+    n = len(chance)
+
+    def conf(relation: int) -> np.ndarray:
+        return pair_confidence(ref=np.zeros(n), relation=np.full(n, relation),
+                               customer_relation=np.full(n, SAME), identity=np.ones(n),
+                               chance=chance)
+
+    exact, fee = conf(EXACT), conf(FEE)
+    assert np.all(np.diff(exact) < 0)  # the likelier a coincidence, the less sure
+    assert exact[1] >= 0.90 > exact[3]  # 1 in 10 applies; about one expected by chance not
+    np.testing.assert_allclose(fee[1:], fee[1])  # a fee window: a flat cut, never applied
+    assert fee[1] < 0.90
