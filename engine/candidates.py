@@ -25,6 +25,7 @@ from cashmatch.engine.normalize import reference_tokens
 
 MAX_INVOICES_PER_KEY = 25  # a key shared by more invoices than this is noise, not a reference
 FUZZY_MIN_LEN = 5
+FUZZY_RIVAL_MAX = 0.79  # a fuzzy hit that is not its token's one closest: never "quoted"
 MAX_AMOUNT_HITS = 12  # amount-only candidates kept per payment
 
 # amount relations of a pair
@@ -144,7 +145,7 @@ def fuzzy_hits(
     k_grp = book.group[k_inv]
     k_order = np.argsort(k_grp, kind="stable")
     k_grp_sorted = k_grp[k_order]
-    out_p, out_i, out_s = [], [], []
+    out_p, out_i, out_s, out_t = [], [], [], []
     t_order = np.argsort(t_grp, kind="stable")
     groups, starts = np.unique(t_grp[t_order], return_index=True)
     ends = np.append(starts[1:], len(t_order))
@@ -163,11 +164,20 @@ def fuzzy_hits(
         out_p.append(t_pay[rows[r]])
         out_i.append(k_inv[cols[c]])
         out_s.append(scores[r, c])
+        out_t.append(rows[r])
     if not out_p:
         return empty_pairs()
     score = np.concatenate(out_s).astype(np.float64)
     # a fuzzy hit is never as strong as an exact digits hit: 0.70 at the cutoff .. 0.90 at 100
     strength = 0.70 + 0.20 * (score - cutoff) / max(100.0 - cutoff, 1e-9)
+    # one number names one invoice: the token's closer look-alikes are its rivals, not further
+    # invoices the payer quoted (kept as candidates, below quoting strength)
+    tok = np.concatenate(out_t)
+    best = np.zeros(len(t_key))
+    np.maximum.at(best, tok, score)
+    at_best = score == best[tok]
+    closest = at_best & (np.bincount(tok[at_best], minlength=len(t_key))[tok] == 1)
+    strength = np.where(closest, strength, np.minimum(strength, FUZZY_RIVAL_MAX))
     n = len(score)
     return Pairs.concat(
         [Pairs(np.concatenate(out_p), np.concatenate(out_i), strength, np.ones(n, dtype=bool))]

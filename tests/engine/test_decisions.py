@@ -163,3 +163,19 @@ def test_amount_only_confidence_falls_with_the_odds_of_a_coincidence():
     assert exact[1] >= 0.90 > exact[3]  # 1 in 10 applies; about one expected by chance not
     np.testing.assert_allclose(fee[1:], fee[1])  # a fee window: a flat cut, never applied
     assert fee[1] < 0.90
+
+
+def test_one_mangled_number_does_not_quote_all_its_look_alikes():
+    # "9001730" is as close to 90017230, 90017330 and 90017830 as to 90017304 (the one paid,
+    # overpaid): one number names one invoice, so they are rivals, not three quoted invoices
+    # (whose sum happens to fit the amount less a fee)
+    book = invoices([("90017230", "C9", 20179, "GBP", "Tormont Ltd"),
+                     ("90017330", "C9", 36964, "GBP", "Tormont Ltd"),
+                     ("90017830", "C9", 20259, "GBP", "Tormont Ltd"),
+                     ("90017304", "C9", 70000, "GBP", "Tormont Ltd")])
+    account = "GB79413035938470336341"
+    r = match(invoices=book, customers=customers([("C9", "Tormont Ltd", [account], [], None)]),
+              payments=payments([("P1", 76125, "TORMONT LTD", "FACTURA 9001730", account,
+                                  "GBP")]))
+    assert outcome(r)["P1"][0] == "exception"
+    assert r.exceptions.column("candidates")[0].as_py()[0] == "90017304"
