@@ -67,7 +67,8 @@ from cashmatch.engine.subset import search as subset_search
 NO_DATE = -(10**6)
 QUOTED_REF = 0.80  # a reference hit at least this strong counts as "the payer quoted it"
 AMBIGUOUS_SETS = 3  # sets an AMBIGUOUS subset exception offers (two make it ambiguous)
-REMITTANCE_AMOUNT_REF = 0.75  # a remittance line's candidate by its amounts alone
+REMITTANCE_AMOUNT_REF = 0.75  # a remittance line's candidate by its amounts alone (it makes a
+# named invoice its amounts do not settle doubtful, as a look-alike that they settle does)
 INSTALMENT_SIBLING_MAX = 0.93  # what a sure instalment lends its siblings, at most
 # a partial payment is proposed on any reference hit (a fuzzy one starts at 0.70); below
 # QUOTED_REF it stays under the threshold unless instalments of the invoice vouch for it
@@ -84,6 +85,16 @@ _FULL = np.zeros(7, dtype=bool)
 _FULL[[EXACT, FEE, DISCOUNT]] = True
 _NOT_FULL = np.zeros(7, dtype=bool)
 _NOT_FULL[[PARTIAL, OVER, SETTLED, CURRENCY]] = True
+
+
+def sole_group(pay: np.ndarray, group: np.ndarray, n: int) -> np.ndarray:
+    """Per payment (0..n-1), the one group all its (pay, group) entries name; -1 for none or
+    several."""
+    gmin = np.full(n, np.iinfo(np.int64).max)
+    gmax = np.full(n, -1)
+    np.minimum.at(gmin, pay, group)
+    np.maximum.at(gmax, pay, group)
+    return np.where((gmin == gmax) & (gmax >= 0), gmax, -1)
 
 
 def _days(col: pa.ChunkedArray, default: int = NO_DATE) -> np.ndarray:
@@ -177,16 +188,8 @@ class DayMatch:
             # a payer we could not identify, quoting invoices of exactly one group strongly,
             # is taken to be that group (the customers of invoices named in the reference)
             strong = exact.ref >= 0.97
-            if strong.any():
-                sp, sg = exact.pay[strong], book.group[exact.inv[strong]]
-                gmin = np.full(self.n, np.iinfo(np.int64).max)
-                gmax = np.full(self.n, -1)
-                np.minimum.at(gmin, sp, sg)
-                np.maximum.at(gmax, sp, sg)
-                adopt = (self.pay_group < 0) & (gmin == gmax) & (gmax >= 0)
-                self.ref_group = np.where(adopt, gmax, -1)
-            else:
-                self.ref_group = np.full(self.n, -1)
+            self.ref_group = np.where(self.pay_group < 0, sole_group(
+                exact.pay[strong], book.group[exact.inv[strong]], self.n), -1)
         with self.stage("candidates_fuzzy"):
             best_ref = np.zeros(self.n)
             np.maximum.at(best_ref, exact.pay, exact.ref)
@@ -323,7 +326,8 @@ class DayMatch:
             quotes = quoted_ref[p] >= QUOTED_REF
             # an unclear single within the fee window is no reason to skip the subsets (on a
             # large customer some invoice nearly always lies within the window by chance)
-            fee_only = best[p] >= 0 and rel[best[p]] == FEE and not clear_single[p]
+            fee_only = (best[p] >= 0 and rel[best[p]] == FEE and not clear_single[p]
+                        and pairs.ref[best[p]] <= 0)
             if prop is None and (best[p] < 0 or quotes or fee_only) and self.pay_group[p] >= 0:
                 # the quoted invoice plus others of the customer, or the amount alone
                 prop = self.subset_proposal(p, quoted_only=False)
@@ -692,7 +696,13 @@ class DayMatch:
         line_pay = line_pay[linked]
         has[line_pay] = True
         hits, tokens = reference_hits(rem.column("invoice_ref").combine_chunks(), self.book)
-        line_group = self.pay_group[line_pay]
+        # a payer nobody identified whose advice names invoices of one group strongly is taken
+        # to be that group, for every line of the advice
+        strong = hits.ref >= 0.97
+        advice_group = sole_group(line_pay[hits.pay[strong]],
+                                  self.book.group[hits.inv[strong]], self.n)
+        line_group = np.where(self.pay_group[line_pay] >= 0, self.pay_group[line_pay],
+                              advice_group[line_pay])
         fz = fuzzy_hits(tokens, np.ones(len(line_pay), bool), line_group, self.book,
                         cutoff=self.policy.fuzzy_reference_cutoff)
         line_total = (
@@ -708,12 +718,9 @@ class DayMatch:
             fee_ceiling=np.zeros(len(line_pay), np.int64),
             grace_days=self.policy.discount_grace_days, allow_discounts=False,
         )
-        by_ref = Pairs.concat([hits, fz])
-        lp = Pairs.concat([by_ref, Pairs(by_amount.pay, by_amount.inv,
-                                         np.full(len(by_amount), REMITTANCE_AMOUNT_REF),
-                                         by_amount.fuzzy)])
-        n_inv = len(self.book.amount)
-        named = np.isin(lp.pay * n_inv + lp.inv, by_ref.pay * n_inv + by_ref.inv)
+        lp = Pairs.concat([hits, fz, Pairs(by_amount.pay, by_amount.inv,
+                                           np.full(len(by_amount), REMITTANCE_AMOUNT_REF),
+                                           by_amount.fuzzy)])
         same = np.where(line_group[lp.pay] >= 0, self.book.group[lp.inv] == line_group[lp.pay],
                         True)
         settles = line_total[lp.pay] == self.book.amount[lp.inv]
@@ -729,7 +736,7 @@ class DayMatch:
         settles_best = (best >= 0) & settles[b] if len(lp.pay) else np.zeros(len(line_pay), bool)
         rival = np.zeros(len(line_pay), dtype=bool)
         if len(lp.pay):
-            np.logical_or.at(rival, lp.pay, settles & same & (lp.ref >= 0.7) & named)
+            np.logical_or.at(rival, lp.pay, settles & same & (lp.ref >= 0.7))
         self.remit_line_candidates = Pairs(lp.pay, lp.inv, score, lp.fuzzy)
         self.remit = {
             "pay": line_pay,

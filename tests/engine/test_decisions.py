@@ -179,3 +179,12 @@ def test_one_mangled_number_does_not_quote_all_its_look_alikes():
                                   "GBP")]))
     assert outcome(r)["P1"][0] == "exception"
     assert r.exceptions.column("candidates")[0].as_py()[0] == "90017304"
+
+
+def test_an_unknown_payers_advice_takes_the_group_its_strong_lines_name():
+    rem = S.conform(pa.table({
+        "payment_id": ["P1", "P1"], "invoice_ref": ["INV-2026-004600", "QX/77/ZZ"],
+        "paid_amount": [50000, 30000], "currency": ["USD", "USD"],
+    }), S.REMITTANCES)
+    r = run([("P1", 80000, "SOMEBODY ELSE LLC", "see advice")], remittances=rem)
+    assert outcome(r)["P1"] == ("applied", ["INV-2026-004600", "INV-2026-004601"])
