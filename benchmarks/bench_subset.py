@@ -27,8 +27,10 @@ def _case(n: int, tolerance: int, solves: int = 64) -> tuple[np.ndarray, list[in
     tolerance, as a bank fee would)."""
     rng = np.random.default_rng(n)
     amounts = rng.integers(5_000, 500_000, size=n)
-    targets = [int(amounts[rng.choice(n, size=3, replace=False)].sum()) - tolerance // 2
-               for _ in range(solves)]
+    targets = [
+        int(amounts[rng.choice(n, size=3, replace=False)].sum()) - tolerance // 2
+        for _ in range(solves)
+    ]
     return amounts, targets
 
 
@@ -39,8 +41,14 @@ def test_subset_solve(benchmark, n: int, tolerance: int) -> None:
     it = iter(targets * 1000)
 
     def solve() -> None:
-        search(amounts, next(it), tolerance=tolerance, max_size=8, node_limit=400,
-               due_order=np.arange(n))
+        search(
+            amounts,
+            next(it),
+            tolerance=tolerance,
+            max_size=8,
+            node_limit=400,
+            due_order=np.arange(n),
+        )
 
     benchmark(solve)
 
@@ -50,8 +58,10 @@ def main() -> None:
     p.add_argument("--solves", type=int, default=2000)
     p.add_argument("--limit", type=int, default=3, help="sets looked for (the matcher: 3)")
     args = p.parse_args()
-    print("| open invoices | fee tolerance | solves | p50 ms | p99 ms | max ms | "
-          "CPU p50 ms | CPU p99 ms |")
+    print(
+        "| open invoices | fee tolerance | solves | p50 ms | p99 ms | max ms | "
+        "CPU p50 ms | CPU p99 ms |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in SIZES:
         for tolerance in TOLERANCES:
@@ -60,14 +70,22 @@ def main() -> None:
             wall, cpu = [], []
             for target in targets:
                 w0, c0 = time.perf_counter(), time.process_time()
-                search(amounts, target, tolerance=tolerance, max_size=8, due_order=due,
-                       limit=args.limit)
+                search(
+                    amounts,
+                    target,
+                    tolerance=tolerance,
+                    max_size=8,
+                    due_order=due,
+                    limit=args.limit,
+                )
                 cpu.append(time.process_time() - c0)
                 wall.append(time.perf_counter() - w0)
             w, c = np.array(wall) * 1e3, np.array(cpu) * 1e3
-            print(f"| {n:,} | {tolerance / 100:.2f} | {len(targets):,} | "
-                  f"{np.percentile(w, 50):.3f} | {np.percentile(w, 99):.3f} | {w.max():.3f} | "
-                  f"{np.percentile(c, 50):.3f} | {np.percentile(c, 99):.3f} |")
+            print(
+                f"| {n:,} | {tolerance / 100:.2f} | {len(targets):,} | "
+                f"{np.percentile(w, 50):.3f} | {np.percentile(w, 99):.3f} | {w.max():.3f} | "
+                f"{np.percentile(c, 50):.3f} | {np.percentile(c, 99):.3f} |"
+            )
 
 
 if __name__ == "__main__":

@@ -15,30 +15,34 @@ from .daybuilder import customers, invoices, outcome, payments
 
 ACME, GLOBEX, HOOLI, INITRODE = "Acme Industries Inc", "Globex GmbH", "Hooli Corp", "Initrode"
 ACCOUNT = "DE89370400440532013000"
-INVOICES = invoices([
-    ("INV-2026-004512", "C1", 100000, "USD", ACME),
-    ("INV-2026-004513", "C1", 25050, "USD", ACME),
-    ("INV-2026-004514", "C1", 7000, "USD", ACME),
-    ("INV-2026-004600", "C2", 50000, "USD", GLOBEX),
-    ("INV-2026-004601", "C2", 30000, "USD", GLOBEX),
-    ("INV-2026-004602", "C2", 20000, "USD", GLOBEX),
-    ("H-1", "C3", 10000, "USD", HOOLI),
-    ("H-2", "C3", 20000, "USD", HOOLI),
-    ("H-3", "C3", 31000, "USD", HOOLI),
-    ("H-4", "C3", 40000, "USD", HOOLI),
-    ("H-5", "C3", 61000, "USD", HOOLI),
-    ("H-6", "C3", 41000, "USD", HOOLI),
-    ("I-1", "C4", 51000, "USD", INITRODE),
-    ("I-2", "C4", 30000, "USD", INITRODE),
-    ("I-3", "C4", 20000, "USD", INITRODE),
-    ("I-4", "C4", 99999, "USD", INITRODE),
-])
-CUSTOMERS = customers([
-    ("C1", ACME, [ACCOUNT], [], None),
-    ("C2", GLOBEX, [], ["GLBX"], None),
-    ("C3", HOOLI, [], [], None),
-    ("C4", INITRODE, [], [], None),
-])
+INVOICES = invoices(
+    [
+        ("INV-2026-004512", "C1", 100000, "USD", ACME),
+        ("INV-2026-004513", "C1", 25050, "USD", ACME),
+        ("INV-2026-004514", "C1", 7000, "USD", ACME),
+        ("INV-2026-004600", "C2", 50000, "USD", GLOBEX),
+        ("INV-2026-004601", "C2", 30000, "USD", GLOBEX),
+        ("INV-2026-004602", "C2", 20000, "USD", GLOBEX),
+        ("H-1", "C3", 10000, "USD", HOOLI),
+        ("H-2", "C3", 20000, "USD", HOOLI),
+        ("H-3", "C3", 31000, "USD", HOOLI),
+        ("H-4", "C3", 40000, "USD", HOOLI),
+        ("H-5", "C3", 61000, "USD", HOOLI),
+        ("H-6", "C3", 41000, "USD", HOOLI),
+        ("I-1", "C4", 51000, "USD", INITRODE),
+        ("I-2", "C4", 30000, "USD", INITRODE),
+        ("I-3", "C4", 20000, "USD", INITRODE),
+        ("I-4", "C4", 99999, "USD", INITRODE),
+    ]
+)
+CUSTOMERS = customers(
+    [
+        ("C1", ACME, [ACCOUNT], [], None),
+        ("C2", GLOBEX, [], ["GLBX"], None),
+        ("C3", HOOLI, [], [], None),
+        ("C4", INITRODE, [], [], None),
+    ]
+)
 
 
 def run(pays, **kw):
@@ -56,17 +60,28 @@ def test_a_combination_of_other_items_lowers_a_single_amount_match_but_does_not_
 
 def test_a_second_single_invoice_still_makes_it_ambiguous():
     extra = invoices([("INV-2026-004603", "C2", 50000, "USD", GLOBEX)])
-    r = match(invoices=pa.concat_tables([INVOICES, extra]),
-              payments=payments([("P1", 50000, "GLOBEX GMBH", None)]), customers=CUSTOMERS)
+    r = match(
+        invoices=pa.concat_tables([INVOICES, extra]),
+        payments=payments([("P1", 50000, "GLOBEX GMBH", None)]),
+        customers=CUSTOMERS,
+    )
     assert outcome(r)["P1"] == ("exception", S.AMBIGUOUS)
 
 
 def test_a_remittance_line_whose_reference_matches_nothing_is_found_by_its_amounts():
-    rem = S.conform(pa.table({
-        "payment_id": ["P1", "P1"], "invoice_ref": ["INV-2026-004600", "QX/77/ZZ"],
-        "paid_amount": [50000, 25000], "deduction_amount": [None, 5000],
-        "reason_code": [None, "DAMAGED"], "currency": ["USD", "USD"],
-    }), S.REMITTANCES)
+    rem = S.conform(
+        pa.table(
+            {
+                "payment_id": ["P1", "P1"],
+                "invoice_ref": ["INV-2026-004600", "QX/77/ZZ"],
+                "paid_amount": [50000, 25000],
+                "deduction_amount": [None, 5000],
+                "reason_code": [None, "DAMAGED"],
+                "currency": ["USD", "USD"],
+            }
+        ),
+        S.REMITTANCES,
+    )
     r = run([("P1", 75000, "GLOBEX GMBH", "see advice")], remittances=rem)
     assert outcome(r)["P1"] == ("applied", ["INV-2026-004600", "INV-2026-004601"])
     row = [a for a in r.allocations.to_pylist() if a["invoice_id"] == "INV-2026-004601"][0]
@@ -82,8 +97,12 @@ def test_instalments_of_one_invoice_vouch_for_each_other():
     assert [x["invoice_open_after"] for x in rows] == [60000, 30000]
     assert rows[1]["confidence"] < 0.95  # lent, never more than the sure one's, capped
     # together more than the invoice is open for: no vouching
-    over = run([("P1", 80000, "ACME INDUSTRIES", "INV-2026-004512 part 1"),
-                ("P2", 30000, "ACME INDUSTRIES", "45l2 part")])
+    over = run(
+        [
+            ("P1", 80000, "ACME INDUSTRIES", "INV-2026-004512 part 1"),
+            ("P2", 30000, "ACME INDUSTRIES", "45l2 part"),
+        ]
+    )
     assert outcome(over)["P2"][0] != "applied"
 
 
@@ -130,17 +149,28 @@ def test_an_unclear_single_within_the_fee_window_does_not_hide_an_exact_set():
 
 def test_fuzzy_pair_refs_match_the_reference():
     ids = ["INV-2026-004600", "90012345", "SO/26/7781", "INV-2025-000001"]
-    book = Book(ids=pa.array(ids), amount=np.ones(len(ids), np.int64),
-                currency=np.zeros(len(ids), np.int64), group=np.zeros(len(ids), np.int64),
-                customer=np.zeros(len(ids), np.int64), issue=np.zeros(len(ids), np.int64),
-                due=np.zeros(len(ids), np.int64), discount_bp=np.zeros(len(ids), np.int64),
-                discount_days=np.zeros(len(ids), np.int64), keys=invoice_keys(pa.array(ids)))
+    book = Book(
+        ids=pa.array(ids),
+        amount=np.ones(len(ids), np.int64),
+        currency=np.zeros(len(ids), np.int64),
+        group=np.zeros(len(ids), np.int64),
+        customer=np.zeros(len(ids), np.int64),
+        issue=np.zeros(len(ids), np.int64),
+        due=np.zeros(len(ids), np.int64),
+        discount_bp=np.zeros(len(ids), np.int64),
+        discount_days=np.zeros(len(ids), np.int64),
+        keys=invoice_keys(pa.array(ids)),
+    )
     texts = ["INV-2026-004609", "pay 90012354 thanks", "7718", "", "inv 2025 00001 / 4600"]
     pay = np.array([0, 0, 1, 1, 2, 3, 4, 4], np.int64)
     inv = np.array([0, 1, 1, 2, 2, 0, 3, 0], np.int64)
     ref = np.array([0.0, 0.0, 0.0, 0.95, 0.0, 0.0, 0.0, 0.0])
-    fast = fuzzy_pair_refs(reference_tokens(pa.array(texts)),
-                           Pairs(pay, inv, ref, np.zeros(len(pay), bool)), book, cutoff=84.0)
+    fast = fuzzy_pair_refs(
+        reference_tokens(pa.array(texts)),
+        Pairs(pay, inv, ref, np.zeros(len(pay), bool)),
+        book,
+        cutoff=84.0,
+    )
     slow = fuzzy_pair_refs_slow(texts, ids, list(zip(pay, inv, ref, strict=True)), cutoff=84.0)
     np.testing.assert_allclose(fast.ref, slow)
     assert (fast.ref > ref).any()
@@ -154,9 +184,13 @@ def test_amount_only_confidence_falls_with_the_odds_of_a_coincidence():
     n = len(chance)
 
     def conf(relation: int) -> np.ndarray:
-        return pair_confidence(ref=np.zeros(n), relation=np.full(n, relation),
-                               customer_relation=np.full(n, SAME), identity=np.ones(n),
-                               chance=chance)
+        return pair_confidence(
+            ref=np.zeros(n),
+            relation=np.full(n, relation),
+            customer_relation=np.full(n, SAME),
+            identity=np.ones(n),
+            chance=chance,
+        )
 
     exact, fee = conf(EXACT), conf(FEE)
     assert np.all(np.diff(exact) < 0)  # the likelier a coincidence, the less sure
@@ -169,22 +203,35 @@ def test_one_mangled_number_does_not_quote_all_its_look_alikes():
     # "9001730" is as close to 90017230, 90017330 and 90017830 as to 90017304 (the one paid,
     # overpaid): one number names one invoice, so they are rivals, not three quoted invoices
     # (whose sum happens to fit the amount less a fee)
-    book = invoices([("90017230", "C9", 20179, "GBP", "Tormont Ltd"),
-                     ("90017330", "C9", 36964, "GBP", "Tormont Ltd"),
-                     ("90017830", "C9", 20259, "GBP", "Tormont Ltd"),
-                     ("90017304", "C9", 70000, "GBP", "Tormont Ltd")])
+    book = invoices(
+        [
+            ("90017230", "C9", 20179, "GBP", "Tormont Ltd"),
+            ("90017330", "C9", 36964, "GBP", "Tormont Ltd"),
+            ("90017830", "C9", 20259, "GBP", "Tormont Ltd"),
+            ("90017304", "C9", 70000, "GBP", "Tormont Ltd"),
+        ]
+    )
     account = "GB79413035938470336341"
-    r = match(invoices=book, customers=customers([("C9", "Tormont Ltd", [account], [], None)]),
-              payments=payments([("P1", 76125, "TORMONT LTD", "FACTURA 9001730", account,
-                                  "GBP")]))
+    r = match(
+        invoices=book,
+        customers=customers([("C9", "Tormont Ltd", [account], [], None)]),
+        payments=payments([("P1", 76125, "TORMONT LTD", "FACTURA 9001730", account, "GBP")]),
+    )
     assert outcome(r)["P1"][0] == "exception"
     assert r.exceptions.column("candidates")[0].as_py()[0] == "90017304"
 
 
 def test_an_unknown_payers_advice_takes_the_group_its_strong_lines_name():
-    rem = S.conform(pa.table({
-        "payment_id": ["P1", "P1"], "invoice_ref": ["INV-2026-004600", "QX/77/ZZ"],
-        "paid_amount": [50000, 30000], "currency": ["USD", "USD"],
-    }), S.REMITTANCES)
+    rem = S.conform(
+        pa.table(
+            {
+                "payment_id": ["P1", "P1"],
+                "invoice_ref": ["INV-2026-004600", "QX/77/ZZ"],
+                "paid_amount": [50000, 30000],
+                "currency": ["USD", "USD"],
+            }
+        ),
+        S.REMITTANCES,
+    )
     r = run([("P1", 80000, "SOMEBODY ELSE LLC", "see advice")], remittances=rem)
     assert outcome(r)["P1"] == ("applied", ["INV-2026-004600", "INV-2026-004601"])
