@@ -6,10 +6,7 @@ import numpy as np
 import pyarrow as pa
 
 from cashmatch.engine import schema as S
-from cashmatch.engine.candidates import Book, Pairs, fuzzy_pair_refs
 from cashmatch.engine.matcher import match
-from cashmatch.engine.normalize import invoice_keys, reference_tokens
-from cashmatch.engine.reference import fuzzy_pair_refs as fuzzy_pair_refs_slow
 
 from .daybuilder import customers, invoices, outcome, payments
 
@@ -45,6 +42,24 @@ CUSTOMERS = customers(
 )
 
 
+def advice(refs, paid, deduction=None, reason=None):
+    """Remittance lines of payment P1 (USD)."""
+    n = len(refs)
+    return S.conform(
+        pa.table(
+            {
+                "payment_id": ["P1"] * n,
+                "invoice_ref": refs,
+                "paid_amount": paid,
+                "deduction_amount": pa.array(deduction or [None] * n, pa.int64()),
+                "reason_code": pa.array(reason or [None] * n, pa.string()),
+                "currency": ["USD"] * n,
+            }
+        ),
+        S.REMITTANCES,
+    )
+
+
 def run(pays, **kw):
     return match(invoices=INVOICES, payments=payments(pays), customers=CUSTOMERS, **kw)
 
@@ -69,19 +84,7 @@ def test_a_second_single_invoice_still_makes_it_ambiguous():
 
 
 def test_a_remittance_line_whose_reference_matches_nothing_is_found_by_its_amounts():
-    rem = S.conform(
-        pa.table(
-            {
-                "payment_id": ["P1", "P1"],
-                "invoice_ref": ["INV-2026-004600", "QX/77/ZZ"],
-                "paid_amount": [50000, 25000],
-                "deduction_amount": [None, 5000],
-                "reason_code": [None, "DAMAGED"],
-                "currency": ["USD", "USD"],
-            }
-        ),
-        S.REMITTANCES,
-    )
+    rem = advice(["INV-2026-004600", "QX/77/ZZ"], [50000, 25000], [None, 5000], [None, "DAMAGED"])
     r = run([("P1", 75000, "GLOBEX GMBH", "see advice")], remittances=rem)
     assert outcome(r)["P1"] == ("applied", ["INV-2026-004600", "INV-2026-004601"])
     row = [a for a in r.allocations.to_pylist() if a["invoice_id"] == "INV-2026-004601"][0]
@@ -147,35 +150,6 @@ def test_an_unclear_single_within_the_fee_window_does_not_hide_an_exact_set():
     assert outcome(run([("P1", 50000, "INITRODE", None)]))["P1"] == ("applied", ["I-2", "I-3"])
 
 
-def test_fuzzy_pair_refs_match_the_reference():
-    ids = ["INV-2026-004600", "90012345", "SO/26/7781", "INV-2025-000001"]
-    book = Book(
-        ids=pa.array(ids),
-        amount=np.ones(len(ids), np.int64),
-        currency=np.zeros(len(ids), np.int64),
-        group=np.zeros(len(ids), np.int64),
-        customer=np.zeros(len(ids), np.int64),
-        issue=np.zeros(len(ids), np.int64),
-        due=np.zeros(len(ids), np.int64),
-        discount_bp=np.zeros(len(ids), np.int64),
-        discount_days=np.zeros(len(ids), np.int64),
-        keys=invoice_keys(pa.array(ids)),
-    )
-    texts = ["INV-2026-004609", "pay 90012354 thanks", "7718", "", "inv 2025 00001 / 4600"]
-    pay = np.array([0, 0, 1, 1, 2, 3, 4, 4], np.int64)
-    inv = np.array([0, 1, 1, 2, 2, 0, 3, 0], np.int64)
-    ref = np.array([0.0, 0.0, 0.0, 0.95, 0.0, 0.0, 0.0, 0.0])
-    fast = fuzzy_pair_refs(
-        reference_tokens(pa.array(texts)),
-        Pairs(pay, inv, ref, np.zeros(len(pay), bool)),
-        book,
-        cutoff=84.0,
-    )
-    slow = fuzzy_pair_refs_slow(texts, ids, list(zip(pay, inv, ref, strict=True)), cutoff=84.0)
-    np.testing.assert_allclose(fast.ref, slow)
-    assert (fast.ref > ref).any()
-
-
 def test_amount_only_confidence_falls_with_the_odds_of_a_coincidence():
     from cashmatch.engine.candidates import EXACT, FEE
     from cashmatch.engine.scoring import SAME, pair_confidence
@@ -222,16 +196,6 @@ def test_one_mangled_number_does_not_quote_all_its_look_alikes():
 
 
 def test_an_unknown_payers_advice_takes_the_group_its_strong_lines_name():
-    rem = S.conform(
-        pa.table(
-            {
-                "payment_id": ["P1", "P1"],
-                "invoice_ref": ["INV-2026-004600", "QX/77/ZZ"],
-                "paid_amount": [50000, 30000],
-                "currency": ["USD", "USD"],
-            }
-        ),
-        S.REMITTANCES,
-    )
+    rem = advice(["INV-2026-004600", "QX/77/ZZ"], [50000, 30000])
     r = run([("P1", 80000, "SOMEBODY ELSE LLC", "see advice")], remittances=rem)
     assert outcome(r)["P1"] == ("applied", ["INV-2026-004600", "INV-2026-004601"])
