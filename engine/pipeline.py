@@ -290,6 +290,12 @@ class DayMatch:
         np.maximum.at(quoted_ref, pairs.pay[quoted], pairs.ref[quoted])
         best_ref = pairs.ref[np.maximum(best, 0)] if len(pairs) else np.zeros(self.n)
         clear_single &= best_ref >= quoted_ref - 0.15
+        # a reference naming another customer's invoice is not applied while the payer's own
+        # open items hold one for exactly the amount (a mangled number can name a real one)
+        own_exact = np.zeros(self.n, dtype=bool)
+        np.logical_or.at(own_exact, pairs.pay, (self.cust_rel == SAME) & (rel == EXACT))
+        if len(pairs):
+            clear_single &= ~((self.cust_rel[np.maximum(best, 0)] == OTHER) & own_exact)
         # an amount-only match where other open items of the customer, together, make the
         # amount too: a rival single invoice already made it AMBIGUOUS (the margin above);
         # combinations are far likelier to be chance than the one invoice (there are many

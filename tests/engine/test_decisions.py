@@ -199,3 +199,16 @@ def test_an_unknown_payers_advice_takes_the_group_its_strong_lines_name():
     rem = advice(["INV-2026-004600", "QX/77/ZZ"], [50000, 30000])
     r = run([("P1", 80000, "SOMEBODY ELSE LLC", "see advice")], remittances=rem)
     assert outcome(r)["P1"] == ("applied", ["INV-2026-004600", "INV-2026-004601"])
+
+
+def test_another_customers_invoice_named_is_not_applied_over_the_payers_exact_one():
+    book = invoices(
+        [("A-77", "C1", 20000, "USD", ACME), ("INV-2026-084355", "C2", 22000, "USD", GLOBEX)]
+    )
+    r = match(
+        invoices=book,
+        customers=CUSTOMERS,
+        payments=payments([("P1", 20000, "ACME", "REF INV-2026-084355", ACCOUNT)]),
+    )
+    assert outcome(r)["P1"][0] == "exception"
+    assert "A-77" in r.exceptions.column("candidates")[0].as_py()
