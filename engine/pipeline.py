@@ -288,6 +288,8 @@ class DayMatch:
         # a reference quoting one invoice contradicts an amount-only match on another
         quoted_ref = np.zeros(self.n)
         np.maximum.at(quoted_ref, pairs.pay[quoted], pairs.ref[quoted])
+        named_ref = np.zeros(self.n)  # the strongest reference hit of the payer's (or anyone's)
+        np.maximum.at(named_ref, pairs.pay, np.where(self.cust_rel != OTHER, pairs.ref, 0.0))
         best_ref = pairs.ref[np.maximum(best, 0)] if len(pairs) else np.zeros(self.n)
         clear_single &= best_ref >= quoted_ref - 0.15
         # a reference naming another customer's invoice is not applied while the payer's own
@@ -330,16 +332,18 @@ class DayMatch:
                 if prop is None and clear_single[p]:
                     prop = self.single_proposal(p, int(best[p]))
             quotes = quoted_ref[p] >= QUOTED_REF
+            # the reference resembles an invoice, if only weakly, and no single settles clearly
+            resembles = named_ref[p] >= PARTIAL_MIN_REF and not clear_single[p]
             # an unclear single within the fee window is no reason to skip the subsets (on a
             # large customer some invoice nearly always lies within the window by chance)
             fee_only = (best[p] >= 0 and rel[best[p]] == FEE and not clear_single[p]
-                        and pairs.ref[best[p]] <= 0)
+                        and named_ref[p] <= 0)
             if prop is None and (best[p] < 0 or quotes or fee_only) and self.pay_group[p] >= 0:
                 # the quoted invoice plus others of the customer, or the amount alone
                 prop = self.subset_proposal(p, quoted_only=False)
                 if fee_only and isinstance(prop, ExceptionItem):
                     prop = self.with_fee_single(prop, int(best[p]))
-            if prop is None and (best[p] < 0 or quotes):
+            if prop is None and (best[p] < 0 or quotes or resembles):
                 prop = self.partial_proposal(p)
             if isinstance(prop, ExceptionItem):
                 exceptions.append(prop)

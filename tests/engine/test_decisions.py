@@ -212,3 +212,12 @@ def test_another_customers_invoice_named_is_not_applied_over_the_payers_exact_on
     )
     assert outcome(r)["P1"][0] == "exception"
     assert "A-77" in r.exceptions.column("candidates")[0].as_py()
+
+
+def test_a_weakly_named_instalment_is_not_lost_to_an_unclear_fee_window_single():
+    # 24900 is also INV-2026-004513 (25050) less a 1.50 fee: an amount-only guess, unclear
+    weak = [("P2", 24900, "ACME INDUSTRIES", "2026004812 part 2")]
+    alone = run(weak).exceptions.to_pylist()[0]
+    assert alone["candidates"][0] == "INV-2026-004512" and "partial_reference" in alone["detail"]
+    both = run([("P1", 40000, "ACME INDUSTRIES", "INV-2026-004512 part 1")] + weak)
+    assert outcome(both)["P2"] == ("applied", ["INV-2026-004512"])
