@@ -186,8 +186,10 @@ class DayMatch:
         with self.stage("candidates_exact"):
             exact, tokens = reference_hits(self.reference_text(), book)
             # a payer we could not identify, quoting invoices of exactly one group strongly,
-            # is taken to be that group (the customers of invoices named in the reference)
-            strong = exact.ref >= 0.97
+            # is taken to be that group (the customers of invoices named in the reference);
+            # an invoice in another currency than the payment's says too little for that
+            strong = (exact.ref >= 0.97) & (book.currency[exact.inv]
+                                            == self.pay_currency[exact.pay])
             self.ref_group = np.where(self.pay_group < 0, sole_group(
                 exact.pay[strong], book.group[exact.inv[strong]], self.n), -1)
         with self.stage("candidates_fuzzy"):
@@ -554,12 +556,14 @@ class DayMatch:
         k = int(ks[0])
         inv, rel = int(self.pairs.inv[k]), int(self.rel[k])
         name = self.book.ids[inv].as_py()
+        # the named invoice first, then the payment's other candidates (a mangled number can
+        # name a settled or foreign invoice while the amount points to the right one)
         if rel == SETTLED:
             return self.exception(p, S.DUPLICATE, f"Invoice {name} is already settled; this "
-                                  "payment may be a duplicate.", ks)
+                                  "payment may be a duplicate.", extra=[inv])
         if rel == CURRENCY:
             return self.exception(p, S.CURRENCY_MISMATCH, f"The reference names {name}, which "
-                                  "is invoiced in another currency.", ks)
+                                  "is invoiced in another currency.", extra=[inv])
         if len(ks) > 1 and self.conf[ks[1]] >= self.conf[k] - AMBIGUITY_MARGIN:
             return None
         # another invoice that the amount settles in full: named less surely, or an open

@@ -221,3 +221,15 @@ def test_a_weakly_named_instalment_is_not_lost_to_an_unclear_fee_window_single()
     assert alone["candidates"][0] == "INV-2026-004512" and "partial_reference" in alone["detail"]
     both = run([("P1", 40000, "ACME INDUSTRIES", "INV-2026-004512 part 1")] + weak)
     assert outcome(both)["P2"] == ("applied", ["INV-2026-004512"])
+
+
+def test_a_number_naming_an_invoice_in_another_currency_keeps_the_amount_candidates():
+    book = pa.concat_tables([INVOICES, invoices([("SO/26/45638", "C9", 131762, "JPY", "Ka")])])
+    r = match(
+        invoices=book,
+        customers=CUSTOMERS,
+        payments=payments([("P1", 50000, "NOBODY WE KNOW", "SO/26/45638")]),
+    )
+    ex = r.exceptions.to_pylist()[0]
+    assert ex["reason"] == S.CURRENCY_MISMATCH
+    assert ex["candidates"][:2] == ["SO/26/45638", "INV-2026-004600"]
