@@ -344,9 +344,21 @@ class DayMatch:
                 # the quoted invoice plus others of the customer, or the amount alone
                 prop = self.subset_proposal(p, quoted_only=False)
                 if fee_only and isinstance(prop, ExceptionItem):
-                    prop = self.with_fee_single(prop, int(best[p]))
+                    prop = self.put_first(prop, best[p : p + 1], "alone, less a bank fee")
+            # sets that fit the amount alone say less than a number that resembles an invoice
+            amount_sets = (isinstance(prop, ExceptionItem) and prop.reason == S.AMBIGUOUS
+                           and resembles and not quotes)
             if prop is None and (best[p] < 0 or quotes or resembles):
                 prop = self.partial_proposal(p)
+            elif amount_sets:
+                partial = self.partial_proposal(p)
+                if isinstance(partial, Proposal):
+                    prop = partial
+                else:  # the invoices the reference resembles, before the sets
+                    ks = self.pair_indices(p)
+                    ks = ks[(self.pairs.ref[ks] >= PARTIAL_MIN_REF) & (self.cust_rel[ks] != OTHER)]
+                    prop = self.put_first(prop, ks[:AMBIGUOUS_SETS],
+                                          "in part, whose numbers the reference resembles")
             if isinstance(prop, ExceptionItem):
                 exceptions.append(prop)
             elif prop is not None:
@@ -360,16 +372,15 @@ class DayMatch:
         self.corroborate_instalments(proposals)
         return proposals, exceptions
 
-    def with_fee_single(self, item: ExceptionItem, k: int) -> ExceptionItem:
-        """The sets that fit, and first the one invoice that fits less a bank fee (a set of one:
-        the fewest invoices)."""
-        inv = int(self.pairs.inv[k])
-        keep = [j for j, c in enumerate(item.candidates) if c != inv]
-        name = self.book.ids[inv].as_py()
-        return ExceptionItem(item.pay, item.reason,
-                             f"{item.detail} Or {name} alone, less a bank fee.",
-                             [inv] + [item.candidates[j] for j in keep],
-                             [float(self.conf[k])] + [item.scores[j] for j in keep])
+    def put_first(self, item: ExceptionItem, ks: np.ndarray, why: str) -> ExceptionItem:
+        """The sets that fit, after single invoices that fit otherwise (pairs ``ks``: a set of
+        one is the fewest invoices), with ``why`` said in the detail."""
+        invs = [int(i) for i in self.pairs.inv[ks]]
+        keep = [j for j, c in enumerate(item.candidates) if c not in invs]
+        names = ", ".join(self.book.ids.take(pa.array(invs)).to_pylist())
+        return ExceptionItem(item.pay, item.reason, f"{item.detail} Or {names} {why}.",
+                             invs + [item.candidates[j] for j in keep],
+                             [float(c) for c in self.conf[ks]] + [item.scores[j] for j in keep])
 
     def corroborate_instalments(self, proposals: list[Proposal]) -> None:
         """Payments of the invoice's own customer that each pay part of the same quoted invoice

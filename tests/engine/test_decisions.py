@@ -233,3 +233,18 @@ def test_a_number_naming_an_invoice_in_another_currency_keeps_the_amount_candida
     ex = r.exceptions.to_pylist()[0]
     assert ex["reason"] == S.CURRENCY_MISMATCH
     assert ex["candidates"][:2] == ["SO/26/45638", "INV-2026-004600"]
+
+
+def test_a_weakly_named_partial_payment_comes_before_sets_that_fit_the_amount_alone():
+    kappa = [
+        (f"9002000{i}", "C8", a, "USD", "Kappa")
+        for i, a in enumerate([50000, 30000, 20000, 10000, 40000, 99000], start=1)
+    ]
+    r = match(
+        invoices=invoices(kappa),
+        customers=customers([("C8", "Kappa", [], [], None)]),
+        payments=payments([("P1", 60000, "KAPPA", "90020096 part")]),
+    )
+    ex = r.exceptions.to_pylist()[0]  # 60000 = 50000 + 10000 = 20000 + 40000 = ...
+    assert ex["reason"] == S.LOW_CONFIDENCE and "partial_reference" in ex["detail"]
+    assert ex["candidates"][0] == "90020006"
