@@ -743,11 +743,20 @@ class DayMatch:
             fee_ceiling=np.zeros(len(line_pay), np.int64),
             grace_days=self.policy.discount_grace_days, allow_discounts=False,
         )
+        # ... and, for a payer still unknown, any customer's: candidates never applied unseen
+        anyones = unknown_payer_amount_hits(
+            pay_amount=line_total, pay_currency=self.pay_currency[line_pay],
+            pay_group=line_group, book=self.book)
+        by_amount = Pairs.concat([by_amount, anyones])
         lp = Pairs.concat([hits, fz, Pairs(by_amount.pay, by_amount.inv,
                                            np.full(len(by_amount), REMITTANCE_AMOUNT_REF),
                                            by_amount.fuzzy)])
+        n_inv = len(self.book.amount)
+        unseen = np.isin(lp.pay * n_inv + lp.inv, anyones.pay * n_inv + anyones.inv) & ~np.isin(
+            lp.pay * n_inv + lp.inv, np.concatenate([hits.pay, fz.pay]) * n_inv
+            + np.concatenate([hits.inv, fz.inv]))
         same = np.where(line_group[lp.pay] >= 0, self.book.group[lp.inv] == line_group[lp.pay],
-                        True)
+                        ~unseen)
         settles = line_total[lp.pay] == self.book.amount[lp.inv]
         in_currency = self.book.currency[lp.inv] == self.pay_currency[line_pay[lp.pay]]
         score = lp.ref * np.where(same, 1.0, 0.5) * np.where(settles, 1.0, 0.9) * in_currency

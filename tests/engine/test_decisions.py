@@ -248,3 +248,10 @@ def test_a_weakly_named_partial_payment_comes_before_sets_that_fit_the_amount_al
     ex = r.exceptions.to_pylist()[0]  # 60000 = 50000 + 10000 = 20000 + 40000 = ...
     assert ex["reason"] == S.LOW_CONFIDENCE and "partial_reference" in ex["detail"]
     assert ex["candidates"][0] == "90020006"
+
+
+def test_an_unknown_payers_unreadable_advice_line_offers_its_amount_match_unapplied():
+    rem = advice(["QX/77/ZZ"], [25000], [5000], ["DAMAGED"])  # settles INV-2026-004601
+    r = run([("P1", 25000, "SOMEBODY ELSE LLC", "see advice")], remittances=rem)
+    assert outcome(r)["P1"][0] == "exception"
+    assert "INV-2026-004601" in r.exceptions.column("candidates")[0].as_py()[:3]
