@@ -135,6 +135,44 @@ def parse_minor_array(
     return values, errors
 
 
+def parse_plain_minor(text: pa.Array, exps: np.ndarray) -> np.ndarray | None:
+    """Plain decimal strings (``-1234.5``, nulls allowed) -> int64 minor units, exactly.
+
+    The fast path of :func:`parse_minor_array` for clean files: only the bytes ``0-9 . -`` are
+    allowed and short texts, then Arrow casts the text to a decimal with the currency's number of
+    decimals and at most 17 digits (it refuses extra decimals and overflow), whose unscaled value is the
+    amount in minor units. ``exps`` is the exponent per row. Returns ``None`` when any row does
+    not convert: the careful parser then says which row and why. Nulls come out as 0.
+    """
+    if not pa.types.is_string(text.type):
+        return None
+    n = len(text)
+    if n == 0 or text.null_count == n:
+        return np.zeros(n, np.int64)
+    offsets = np.frombuffer(text.buffers()[1], np.int32)[text.offset : text.offset + n + 1]
+    data = np.frombuffer(text.buffers()[2], np.uint8)[offsets[0] : offsets[-1]]
+    if not ((data >= ord("-")) & (data <= ord("9"))).all() or (data == ord("/")).any():
+        return None
+    if int(np.diff(offsets).max()) + int(exps.max()) > 17:
+        return None  # long text (leading zeros?): the careful parser's size rule decides
+    values = np.zeros(n, np.int64)
+    for e in np.unique(exps):
+        rows = exps == e
+        part = text if rows.all() else text.filter(pa.array(rows))
+        try:
+            dec = pc.cast(part, pa.decimal128(17, int(e)))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return None
+        # low 64 bits of each 128-bit unscaled value (17 digits always fit)
+        unscaled = np.frombuffer(dec.buffers()[1], np.int64)[
+            2 * dec.offset : 2 * (dec.offset + len(dec)) : 2
+        ]
+        values[rows] = unscaled
+    if text.null_count:
+        values[np.asarray(text.is_null(), bool)] = 0
+    return values
+
+
 def format_minor_array(
     values: np.ndarray | pa.Array | pa.ChunkedArray, currencies: pa.Array | pa.ChunkedArray
 ) -> pa.Array:
