@@ -17,13 +17,34 @@ from cashmatch.engine.errors import InvalidInput
 # ISO 4217 minor-unit exponents. Currencies not listed here have two decimals.
 _EXPONENT_OVERRIDES: dict[str, int] = {
     # zero decimals
-    "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0,
-    "PYG": 0, "RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0,
+    "BIF": 0,
+    "CLP": 0,
+    "DJF": 0,
+    "GNF": 0,
+    "ISK": 0,
+    "JPY": 0,
+    "KMF": 0,
+    "KRW": 0,
+    "PYG": 0,
+    "RWF": 0,
+    "UGX": 0,
+    "UYI": 0,
+    "VND": 0,
+    "VUV": 0,
+    "XAF": 0,
+    "XOF": 0,
     "XPF": 0,
     # three decimals
-    "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
+    "BHD": 3,
+    "IQD": 3,
+    "JOD": 3,
+    "KWD": 3,
+    "LYD": 3,
+    "OMR": 3,
+    "TND": 3,
     # four decimals
-    "CLF": 4, "UYW": 4,
+    "CLF": 4,
+    "UYW": 4,
 }
 MAX_EXPONENT = 4
 
@@ -138,10 +159,10 @@ def parse_minor_array(
 def parse_plain_minor(text: pa.Array, exps: np.ndarray) -> np.ndarray | None:
     """Plain decimal strings (``-1234.5``, nulls allowed) -> int64 minor units, exactly.
 
-    The fast path of :func:`parse_minor_array` for clean files: only the bytes ``0-9 . -`` are
-    allowed and short texts, then Arrow casts the text to a decimal with the currency's number of
-    decimals and at most 17 digits (it refuses extra decimals and overflow), whose unscaled value is the
-    amount in minor units. ``exps`` is the exponent per row. Returns ``None`` when any row does
+    The fast path of :func:`parse_minor_array` for clean files: only short texts of the bytes
+    ``0-9 . -``, which Arrow casts to a decimal with the currency's number of decimals and at
+    most 17 digits (it refuses extra decimals and overflow); the unscaled value is the amount
+    in minor units. ``exps`` is the exponent per row. Returns ``None`` when any row does
     not convert: the careful parser then says which row and why. Nulls come out as 0.
     """
     if not pa.types.is_string(text.type):
@@ -155,10 +176,11 @@ def parse_plain_minor(text: pa.Array, exps: np.ndarray) -> np.ndarray | None:
         return None
     if int(np.diff(offsets).max()) + int(exps.max()) > 17:
         return None  # long text (leading zeros?): the careful parser's size rule decides
-    values = np.zeros(n, np.int64)
-    for e in np.unique(exps):
-        rows = exps == e
-        part = text if rows.all() else text.filter(pa.array(rows))
+    one = int(exps.min()) == int(exps.max())
+    values = None if one else np.zeros(n, np.int64)
+    for e in [int(exps[0])] if one else np.unique(exps):
+        rows = None if one else exps == e
+        part = text if one else text.filter(pa.array(rows))
         try:
             dec = pc.cast(part, pa.decimal128(17, int(e)))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -167,7 +189,10 @@ def parse_plain_minor(text: pa.Array, exps: np.ndarray) -> np.ndarray | None:
         unscaled = np.frombuffer(dec.buffers()[1], np.int64)[
             2 * dec.offset : 2 * (dec.offset + len(dec)) : 2
         ]
-        values[rows] = unscaled
+        if one:
+            values = unscaled.copy()
+        else:
+            values[rows] = unscaled
     if text.null_count:
         values[np.asarray(text.is_null(), bool)] = 0
     return values

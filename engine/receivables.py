@@ -145,8 +145,11 @@ def _days(col: pa.ChunkedArray | pa.Array, fill: int | None = None) -> np.ndarra
 
 
 def _ints(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-    return np.asarray(pc.fill_null(arr, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    """Integers as int64 (nulls 0); zero-copy for one chunk without nulls (read-only then)."""
+    arr = _flat(col)
+    if arr.null_count:
+        arr = pc.fill_null(arr, 0)
+    return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 def _flat(col: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -405,22 +408,21 @@ def build_ledger(
             if r not in reason_names:
                 reason_names.append(r)
             local.append(reason_names.index(r))
-        table = np.array(local + [-1], dtype=np.int64)
+        table = np.array(local + [-1], dtype=np.int16)
         idx = np.asarray(pc.fill_null(enc.indices, len(local)).to_numpy(zero_copy_only=False))
-        return table[idx.astype(np.int64)][keep]
+        return table[idx][keep]
 
     if allocations is not None and allocations.num_rows:
-        a_pay = _lookup(
-            _flat(allocations.column("payment_id")), _flat(payments.column("payment_id"))
-        )
+        a_pay = _lookup(allocations.column("payment_id"), payments.column("payment_id"))
         a_inv = inv_index.find(allocations.column("invoice_id"))
         bad_pay = a_pay < 0
         bad_inv = (a_inv < 0) & ~bad_pay
         ok = ~bad_pay & ~bad_inv
-        a_cur = _flat(allocations.column("currency"))
+        a_cur = allocations.column("currency")
         if ok.any() and a_cur.null_count < len(a_cur):
-            a_cur_code = _lookup(pc.fill_null(a_cur, ""), currencies)
-            a_cur_code = np.where(np.asarray(a_cur.is_null(), bool), -2, a_cur_code)
+            a_cur_code = _lookup(a_cur, currencies)
+            if a_cur.null_count:
+                a_cur_code = np.where(np.asarray(a_cur.is_null(), bool), -2, a_cur_code)
             mismatch = (a_cur_code != -2) & (a_cur_code != currency_code[np.where(ok, a_inv, 0)])
             mismatch &= ok
             if mismatch.any():
@@ -444,10 +446,13 @@ def build_ledger(
             "name an invoice not in the invoices file (left out)",
         )
         value_day = _days(payments.column("value_date"))
-        parts_inv.append(a_inv[ok])
-        parts_day.append(value_day[a_pay[ok]])
-        parts_cash.append(_ints(allocations.column("applied_amount"))[ok])
-        parts_adj.append(_ints(allocations.column("adjustment_amount"))[ok])
+        every = bool(ok.all())  # the usual case: no copies of the kept rows
+        parts_inv.append(a_inv if every else a_inv[ok])
+        parts_day.append(value_day[a_pay if every else a_pay[ok]])
+        del a_pay, value_day
+        for part, name in ((parts_cash, "applied_amount"), (parts_adj, "adjustment_amount")):
+            values = _ints(allocations.column(name))
+            part.append(values if every else values[ok])
         parts_reason.append(reason_codes(allocations.column("adjustment_reason"), ok))
     if adjustments is not None and adjustments.num_rows:
         d_inv = inv_index.find(adjustments.column("invoice_id"))
@@ -465,13 +470,14 @@ def build_ledger(
         parts_adj.append(_ints(adjustments.column("amount"))[ok])
         parts_reason.append(reason_codes(adjustments.column("reason"), ok))
     if parts_inv:
-        ev_inv = np.concatenate(parts_inv)
-        ev_day = np.concatenate(parts_day)
-        ev_cash = np.concatenate(parts_cash)
-        ev_adj = np.concatenate(parts_adj)
-        ev_reason = np.concatenate(parts_reason)
+        ev_inv, ev_day, ev_cash, ev_adj, ev_reason = (
+            p[0] if len(p) == 1 else np.concatenate(p)
+            for p in (parts_inv, parts_day, parts_cash, parts_adj, parts_reason)
+        )
+        del parts_inv, parts_day, parts_cash, parts_adj, parts_reason
     else:
-        ev_inv = ev_day = ev_cash = ev_adj = ev_reason = np.zeros(0, np.int64)
+        ev_inv = ev_day = ev_cash = ev_adj = np.zeros(0, np.int64)
+        ev_reason = np.zeros(0, np.int16)
     reasons = pa.array(reason_names, pa.string())
     ev_inv, ev_day, order = _sort_events(ev_inv, ev_day)
     ev_cash, ev_adj, ev_reason = ev_cash[order], ev_adj[order], ev_reason[order]
