@@ -168,15 +168,19 @@ def _gsum(
 ) -> np.ndarray:
     """Exact int64 group sum (``values`` summed per code), optionally under ``mask``.
 
-    ``np.bincount`` sums in float64, so the values are split into a low 24-bit part and the
-    rest; each partial sum stays far below 2**53 (checked), and the parts are recombined as
-    integers. Exact, and several times faster than ``np.add.at``.
+    ``np.bincount`` sums in float64, which is exact while every partial sum stays below 2**53:
+    checked from the largest magnitude. Otherwise the values are split into a low 24-bit part
+    and the rest, summed apart and recombined as integers. Several times faster than
+    ``np.add.at``; a mask zeroes values rather than copying the rows it keeps.
     """
-    if mask is not None:
-        codes, values = codes[mask], values[mask]
     if len(values) == 0:
         return np.zeros(n, dtype=np.int64)
     values = np.asarray(values, dtype=np.int64)
+    if mask is not None:
+        values = np.where(mask, values, 0)
+    big = max(abs(int(values.min())), abs(int(values.max())), 1)
+    if big * len(values) < 2**53:
+        return np.bincount(codes, weights=values, minlength=n)[:n].astype(np.int64)
     low = values & 0xFFFFFF
     high = values >> 24
     if len(values) * max(abs(int(high.min())), abs(int(high.max())), 1) >= 2**52:
@@ -186,6 +190,13 @@ def _gsum(
     lo_sum = np.bincount(codes, weights=low, minlength=n)[:n].astype(np.int64)
     hi_sum = np.bincount(codes, weights=high, minlength=n)[:n].astype(np.int64)
     return (hi_sum << 24) + lo_sum
+
+
+def _any_per(codes: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
+    """Per code: is ``mask`` true for any of its rows?"""
+    out = np.zeros(n, dtype=bool)
+    out[codes[mask]] = True
+    return out
 
 
 def _gcount(codes: np.ndarray, n: int, mask: np.ndarray | None = None) -> np.ndarray:
@@ -597,12 +608,14 @@ def _behaviour(led: Ledger, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, n
     paid = pos & (led.settled >= lo) & (led.settled <= hi)
     open_hi = led.open_at(hi)
     unpaid = pos & (led.issue <= hi) & (led.settled > hi) & (led.due < hi) & (open_hi > 0)
-    w = np.where(paid, led.amount, np.where(unpaid, open_hi, 0))
-    end = np.where(paid, led.settled, hi)
-    use = paid | unpaid
-    wsum = _gsum(led.account, w, na, use)
-    dtp = _gsum(led.account, w * (end - led.issue), na, use)
-    dbt = _gsum(led.account, w * (end - led.due), na, use)
+    idx = np.flatnonzero(paid | unpaid)  # the invoices of the window: sums over those only
+    p = paid[idx]
+    w = np.where(p, led.amount[idx], open_hi[idx])
+    end = np.where(p, led.settled[idx], hi)
+    acc = led.account[idx]
+    wsum = _gsum(acc, w, na)
+    dtp = _gsum(acc, w * (end - led.issue[idx]), na)
+    dbt = _gsum(acc, w * (end - led.due[idx]), na)
     return wsum, dtp, dbt
 
 
@@ -686,7 +699,7 @@ def analyse(
     acc_open = aging_cells.sum(axis=1)
     acc_overdue = acc_open - aging_cells[:, 0]
     acc_over60 = aging_cells[:, 3] + aging_cells[:, 4]
-    has_row = _gsum(led.account, has_open.astype(np.int64), na) > 0
+    has_row = _any_per(led.account, has_open, na)
     # share over 60 at the start of the period, for the trend
     dpd_p = (A - P) - led.due
     over60_p = _gsum(led.account, open_p, na, (led.issue <= A - P) & (dpd_p > 60))
@@ -698,7 +711,6 @@ def analyse(
     ar_start = _gsum(k, open_p, nk, led.issue <= A - P)
     sales = _gsum(k, led.amount, nk, (led.issue >= lo) & (led.issue <= A))
     current_ar = _gsum(k, open_a, nk, issued & (dpd <= 0))
-    ev_k = k[led.ev_inv] if len(led.ev_inv) else np.zeros(0, np.int64)
     in_period = (led.ev_day >= lo) & (led.ev_day <= A)
     in_prev = (led.ev_day >= lo_prev) & (led.ev_day < lo)
     reasons = led.reasons.to_pylist()
@@ -709,7 +721,10 @@ def analyse(
     ev_acc = led.account[led.ev_inv] if len(led.ev_inv) else np.zeros(0, np.int64)
     is_wo = np.isin(led.ev_reason, wo_codes)
     is_ded = np.isin(led.ev_reason, ded_codes) & (led.ev_adj != 0)
-    write_offs = _gsum(ev_k, led.ev_adj, nk, is_wo & in_period)
+    wo = np.flatnonzero(is_wo & in_period)  # few: sums over those rows only
+    write_offs = _gsum(k[led.ev_inv[wo]], led.ev_adj[wo], nk)
+    ded = np.flatnonzero(is_ded & (in_period | in_prev))
+    ded_now = in_period[ded]
 
     rows = []
     for c in range(len(led.currencies)):
@@ -743,10 +758,10 @@ def analyse(
     recent_dbt = _avg(dbtr, wr)
     avg_dtp, avg_dbt = _avg(dtp, w), _avg(dbt, w)
     prev_dtp, prev_dbt = _avg(dtp0, w0), _avg(dbt0, w0)
-    ones = np.ones(len(ev_acc), np.int64)
-    ded_n = _gsum(ev_acc, ones, na, is_ded & in_period)
-    ded_amt = _gsum(ev_acc, led.ev_adj, na, is_ded & in_period)
-    ded_n0 = _gsum(ev_acc, ones, na, is_ded & in_prev)
+    ded_acc = ev_acc[ded]
+    ded_n = _gcount(ded_acc, na, ded_now)
+    ded_amt = _gsum(ded_acc, led.ev_adj[ded], na, ded_now)
+    ded_n0 = _gcount(ded_acc, na, ~ded_now)
     kept, broken = _promises(led, lo, A, A, risk.promise_grace_days)
 
     # ---- risk
@@ -843,7 +858,7 @@ def analyse(
         schema=S.ACCOUNTS,
     )
     # accounts: every account with an invoice issued by as_of
-    acc_issued = _gsum(led.account, issued.astype(np.int64), na) > 0
+    acc_issued = _any_per(led.account, issued, na)
     accounts = accounts.filter(pa.array(acc_issued))
 
     aging = pa.table(
@@ -856,7 +871,7 @@ def analyse(
         schema=S.AGING,
     ).filter(pa.array(has_row))
 
-    deductions = _deductions_by_reason(led, ev_k, is_ded, in_period, in_prev)
+    deductions = _deductions_by_reason(led, ded, ded_now)
     return Receivables(
         as_of=as_of,
         period_days=P,
@@ -908,16 +923,16 @@ def _reasons(contributions: list, values: dict, na: int, period: int, recent: in
     return out
 
 
-def _deductions_by_reason(
-    led: Ledger, ev_k: np.ndarray, is_ded: np.ndarray, in_period: np.ndarray, in_prev: np.ndarray
-) -> pa.Table:
+def _deductions_by_reason(led: Ledger, ded: np.ndarray, now: np.ndarray) -> pa.Table:
+    """Deductions per currency and reason; ``ded`` indexes the deduction events of this or the
+    previous period, ``now`` tells which are of this one."""
     nr, nk = max(len(led.reasons), 1), max(len(led.currencies), 1)
-    code = ev_k * nr + np.maximum(led.ev_reason, 0)
-    ones = np.ones(len(code), np.int64)
-    cnt = _gsum(code, ones, nk * nr, is_ded & in_period)
-    amt = _gsum(code, led.ev_adj, nk * nr, is_ded & in_period)
-    cnt0 = _gsum(code, ones, nk * nr, is_ded & in_prev)
-    amt0 = _gsum(code, led.ev_adj, nk * nr, is_ded & in_prev)
+    code = led.currency_code[led.ev_inv[ded]] * nr + np.maximum(led.ev_reason[ded], 0)
+    adj = led.ev_adj[ded]
+    cnt = _gcount(code, nk * nr, now)
+    amt = _gsum(code, adj, nk * nr, now)
+    cnt0 = _gcount(code, nk * nr, ~now)
+    amt0 = _gsum(code, adj, nk * nr, ~now)
     cells = np.flatnonzero((cnt > 0) | (cnt0 > 0))
     reasons = led.reasons.to_pylist() or [""]
     label = [r.split(":", 1)[1] if ":" in r else r for r in reasons]
