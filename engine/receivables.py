@@ -256,6 +256,7 @@ class Ledger:
     pr_amount: np.ndarray
     pr_date: np.ndarray
     pr_made: np.ndarray
+    pr_id: np.ndarray  # per promise: its ``promise_id`` column if given, else its row number
     problems: list[RowProblem] = field(default_factory=list)
     _ev_start: np.ndarray | None = None  # first event index per invoice (len n+1 offsets)
     _open_cache: dict = field(default_factory=dict)
@@ -515,9 +516,7 @@ def build_ledger(
     # ---- promises
     if promises is not None and promises.num_rows:
         p_inv_id = _flat(promises.column("invoice_id"))
-        p_inv = np.where(
-            np.asarray(p_inv_id.is_null(), bool), -1, inv_index.find(p_inv_id)
-        )
+        p_inv = np.where(np.asarray(p_inv_id.is_null(), bool), -1, inv_index.find(p_inv_id))
         has_inv = np.asarray(p_inv_id.is_null(), bool) == False  # noqa: E712
         bad_inv = has_inv & (p_inv < 0)
         p_cus = _lookup(_flat(promises.column("customer_id")), cus_dict)
@@ -544,8 +543,13 @@ def build_ledger(
         pr_amount = _ints(promises.column("amount"))[ok]
         pr_date = _days(promises.column("promised_date"))[ok]
         pr_made = _days(promises.column("made_on"), fill=-(1 << 30))[ok]
+        pr_id = (
+            _ints(promises.column("promise_id"))[ok]
+            if "promise_id" in promises.column_names
+            else np.flatnonzero(ok)
+        )
     else:
-        pr_inv = pr_account = pr_amount = pr_date = pr_made = np.zeros(0, np.int64)
+        pr_inv = pr_account = pr_amount = pr_date = pr_made = pr_id = np.zeros(0, np.int64)
 
     return Ledger(
         invoice_id=inv_id,
@@ -571,6 +575,7 @@ def build_ledger(
         pr_amount=pr_amount,
         pr_date=pr_date,
         pr_made=pr_made,
+        pr_id=pr_id,
         problems=problems,
         _ev_start=ev_start,
     )
@@ -626,17 +631,16 @@ def _avg(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return out
 
 
-def _promises(
-    led: Ledger, lo: int, hi: int, as_of: int, grace: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per account: (kept, broken) promises dated in [lo, hi] and judged by ``as_of``."""
-    na = led.n_accounts
-    if not len(led.pr_inv):
-        return np.zeros(na, np.int64), np.zeros(na, np.int64)
+def promise_outcomes(led: Ledger, *, as_of: int, grace: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per promise of the ledger: (due, kept) as of day ``as_of``.
+
+    A promise is due once ``promised_date + grace <= as_of`` (and it was made by then); it is
+    kept when the invoice (or, without one, the account's cash) was reduced by at least its
+    amount between ``made_on`` and that deadline, or the invoice was no longer open by then.
+    ``kept`` is meaningful where ``due``. Rows align with ``led.pr_id``.
+    """
     deadline = led.pr_date + grace
-    judged = (
-        (led.pr_date >= lo) & (led.pr_date <= hi) & (deadline <= as_of) & (led.pr_made <= as_of)
-    )
+    due = (deadline <= as_of) & (led.pr_made <= as_of)
     inv = led.pr_inv
     on_inv = inv >= 0
     kept = np.zeros(len(inv), bool)
@@ -653,21 +657,30 @@ def _promises(
         still_open = led.amount[i] - reduced_by_deadline
         kept[on_inv] = (got >= led.pr_amount[on_inv]) | (still_open <= 0)
     if (~on_inv).any():
-        # the account's cash between made_on and deadline
+        # the account's cash between made_on and deadline (events of those accounts only)
+        acc = led.pr_account[~on_inv]
         ev_acc = led.account[led.ev_inv]
-        order = np.lexsort((led.ev_day, ev_acc))
+        mine = np.flatnonzero(np.isin(ev_acc, acc))
+        order = mine[np.lexsort((led.ev_day[mine], ev_acc[mine]))]
         akey = ev_acc[order] * (1 << 32) + led.ev_day[order]
         acsum = np.concatenate([[0], np.cumsum(led.ev_cash[order], dtype=np.int64)])
-        acc = led.pr_account[~on_inv]
         hi_k = np.searchsorted(akey, acc * (1 << 32) + deadline[~on_inv], side="right")
         lo_k = np.searchsorted(akey, acc * (1 << 32) + led.pr_made[~on_inv], side="left")
         got = acsum[np.maximum(hi_k, lo_k)] - acsum[lo_k]
         kept[~on_inv] = got >= led.pr_amount[~on_inv]
-    ones = np.ones(len(inv), np.int64)
-    return (
-        _gsum(led.pr_account, ones, na, judged & kept),
-        _gsum(led.pr_account, ones, na, judged & ~kept),
-    )
+    return due, kept
+
+
+def _promises(
+    led: Ledger, lo: int, hi: int, as_of: int, grace: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per account: (kept, broken) promises dated in [lo, hi] and judged by ``as_of``."""
+    na = led.n_accounts
+    if not len(led.pr_inv):
+        return np.zeros(na, np.int64), np.zeros(na, np.int64)
+    due, kept = promise_outcomes(led, as_of=as_of, grace=grace)
+    judged = due & (led.pr_date >= lo) & (led.pr_date <= hi)
+    return _gcount(led.pr_account, na, judged & kept), _gcount(led.pr_account, na, judged & ~kept)
 
 
 def analyse(
