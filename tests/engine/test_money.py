@@ -12,6 +12,7 @@ from cashmatch.engine.money import (
     format_minor,
     format_minor_array,
     parse_minor_array,
+    parse_plain_minor,
     to_minor,
 )
 
@@ -54,3 +55,31 @@ def test_vectorised_round_trip(rows):
     assert text.to_pylist() == [format_minor(int(m), c) for m, c in rows]
     back, errors = parse_minor_array(text, cur)
     assert (back == minor).all() and all(e is None for e in errors)
+
+
+_PLAINISH = st.one_of(
+    st.decimals(-10**16, 10**16, places=4, allow_nan=False).map(str),
+    st.from_regex(r"\A[+-]?[0-9]{0,19}(\.[0-9]{0,6})?\Z"),
+    st.text(alphabet="0123456789.-+ e,x", max_size=22),
+)
+
+
+@given(st.lists(st.tuples(_PLAINISH, st.sampled_from(["USD", "JPY", "KWD", "CLF"])),
+                min_size=1, max_size=30))
+def test_plain_fast_path_agrees_with_the_careful_parser(rows):
+    """parse_plain_minor either declines (None) or gives exactly what parse_minor_array gives,
+    and it declines whenever the careful parser finds any problem."""
+    text = pa.array([t for t, _ in rows], pa.string())
+    cur = pa.array([c for _, c in rows], pa.string())
+    careful, errors = parse_minor_array(text, cur)
+    fast = parse_plain_minor(text, np.array([exponent(c) for _, c in rows], np.int64))
+    if any(e is not None for e in errors):
+        assert fast is None
+    elif fast is not None:
+        assert fast.tolist() == careful.tolist()
+
+
+def test_plain_fast_path_takes_clean_columns_and_nulls():
+    text = pa.array(["1234.50", "-.5", "12.", None, "0.10"])
+    got = parse_plain_minor(text, np.array([2, 2, 0, 2, 3]))
+    assert got.tolist() == [123450, -50, 12, 0, 100]
