@@ -1398,15 +1398,7 @@ class SQLiteStore:
             promises = self._select(
                 "promises",
                 S.PROMISES.append(pa.field("promise_id", pa.int64())),
-                [
-                    "customer_id",
-                    "invoice_id",
-                    "amount",
-                    "currency",
-                    "promised_date",
-                    "made_on",
-                    "promise_id",
-                ],
+                [*S.PROMISES.names, "promise_id"],
                 "ORDER BY promise_id",
             )
         finally:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pyarrow as pa
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cashmatch.engine.ids import IdIndex
@@ -21,6 +21,7 @@ def _chunked(values: list[str | None], cut: int) -> pa.ChunkedArray:
     return pa.chunked_array([pa.array(p, pa.string()) for p in parts], pa.string())
 
 
+@settings(deadline=None)
 @given(
     st.lists(_ID, max_size=40),
     st.lists(st.one_of(_ID, st.none()), max_size=40),

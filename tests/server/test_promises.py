@@ -10,12 +10,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow.compute as pc
 import pytest
-from test_receivables_store import STATEMENT, _invoices, _submit
+from test_receivables_store import STATEMENT, _invoices, _ledger_of_version, _submit
 
 from cashmatch.engine import interchange as io
 from cashmatch.engine.errors import AlreadyExists, InvalidInput, NotFound
 from cashmatch.engine.receivables import receivables
-from cashmatch.server import store as store_module
 from cashmatch.server.service import LedgerService
 from cashmatch.server.store import SQLiteStore
 
@@ -194,12 +193,7 @@ def test_idempotency_key_returns_the_first_promise(
 def test_migration_3_adds_promises_to_a_version_2_ledger(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = tmp_path / "v2.db"
-    monkeypatch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:2])
-    old = SQLiteStore(path)
-    assert old.schema_version() == 2
-    old.close()
-    monkeypatch.undo()
+    path = _ledger_of_version(tmp_path / "v2.db", 2, monkeypatch)
     new = SQLiteStore(path)
     try:
         assert new.schema_version() == 3
