@@ -1396,7 +1396,8 @@ class LedgerService:
                     raise InvalidInput(
                         f"currency: invoice {invoice_id} is in {inv['currency']}, not {currency}"
                     )
-                currency, open_amount = inv["currency"], int(inv["open_amount"])
+                currency = inv["currency"]
+                open_amount = 0 if inv["closed"] else int(inv["open_amount"])
             elif currency is None:
                 raise InvalidInput("currency: required for a promise without invoice_id")
             if amount:
