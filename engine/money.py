@@ -178,8 +178,10 @@ def parse_plain_minor(text: pa.Array, exps: np.ndarray) -> np.ndarray | None:
         return None  # long text (leading zeros?): the careful parser's size rule decides
     one = int(exps.min()) == int(exps.max())
     values = None if one else np.zeros(n, np.int64)
-    for e in [int(exps[0])] if one else np.unique(exps):
+    for e in [int(exps[0])] if one else range(MAX_EXPONENT + 1):
         rows = None if one else exps == e
+        if rows is not None and not rows.any():
+            continue
         part = text if one else text.filter(pa.array(rows))
         try:
             dec = pc.cast(part, pa.decimal128(17, int(e)))
