@@ -109,7 +109,10 @@ def reference_hits(texts: pa.Array, book: Book) -> tuple[Pairs, pa.Table]:
     for form, table in (("alnum", alnum_keys), ("digits", digit_keys)):
         t = tokens.select(["pay", form]).rename_columns(["pay", "key"])
         t = t.filter(pc.not_equal(t.column("key"), ""))
-        j = t.join(table, "key", join_type="inner")
+        # the hash table is built on the right side: the smaller one (a few payments' tokens
+        # against a whole ledger's keys, or the reverse); the rows are the same either way
+        small, big = (t, table) if t.num_rows < table.num_rows else (table, t)
+        j = big.join(small, "key", join_type="inner")
         if j.num_rows:
             parts.append(
                 Pairs(
