@@ -43,10 +43,14 @@ def credits_only(payments: pa.Table) -> pa.Table:
 
 
 def _sum_by(keys: pa.ChunkedArray, values: pa.ChunkedArray) -> dict[str, int]:
+    """Exact int64 sums by key, keys in order of first appearance (a dictionary encoding and
+    ``np.add.at``: an Acero group-by costs a small batch ten times more)."""
     if len(keys) == 0:
         return {}
-    t = pa.table({"k": keys, "v": values}).group_by("k").aggregate([("v", "sum")])
-    return dict(zip(t.column("k").to_pylist(), t.column("v_sum").to_pylist(), strict=True))
+    enc = keys.combine_chunks().dictionary_encode(null_encoding="encode")
+    sums = np.zeros(len(enc.dictionary), dtype=np.int64)
+    np.add.at(sums, np.asarray(enc.indices, dtype=np.int64), np.asarray(values, dtype=np.int64))
+    return dict(zip(enc.dictionary.to_pylist(), sums.tolist(), strict=True))
 
 
 def summarize(payments: pa.Table, allocations: pa.Table, exceptions: pa.Table) -> Summary:
