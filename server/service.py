@@ -425,6 +425,11 @@ class LedgerService:
         prepared = self.prepared_ledger()
         return prepared.invoices, prepared.customers
 
+    def ledger_is_prepared(self) -> bool:
+        """Is the prepared ledger of the store's current version at hand (no build to wait for)?"""
+        cached = self._ledger_cache
+        return cached is not None and cached[0] == self.store.ledger_version()
+
     def prepared_ledger(self) -> PreparedLedger:
         """The open invoices and customers (with remembered payer mappings) prepared for the
         engine, once per store version. Any committed write moves the version (upserts,

@@ -389,7 +389,8 @@ def test_match_on_the_ledger_follows_every_write(ledger: LedgerService) -> None:
         pays = read_payments(_csv(row)).table
         cached = ledger.match(invoices=None, payments=pays, use_ledger=True)
         fresh = ledger.match(  # the same tables, prepared afresh
-            invoices=ledger.store.open_invoices(), customers=ledger.store.customers(),
+            invoices=ledger.store.open_invoices(),
+            customers=ledger.store.customers(),
             payments=pays,
         )
         assert cached.allocations.equals(fresh.allocations)
@@ -400,10 +401,14 @@ def test_match_on_the_ledger_follows_every_write(ledger: LedgerService) -> None:
         {"invoice_id": "INV-1", "invoice_open_after": 0}
     ]
     keys = ledger.prepared_ledger().book.keys
+    assert ledger.ledger_is_prepared()
     # an upserted invoice is seen by the next match
     ledger.upsert_invoices(
-        invoices=read_invoices(b"invoice_id,customer_id,amount,currency\nINV-7,C2,30.00,EUR\n").table
+        invoices=read_invoices(
+            b"invoice_id,customer_id,amount,currency\nINV-7,C2,30.00,EUR\n"
+        ).table
     )
+    assert not ledger.ledger_is_prepared()  # the servicer then matches off the event loop
     assert match("M2,2026-01-05,30.00,EUR,Beta,,INV-7") == [
         {"invoice_id": "INV-7", "invoice_open_after": 0}
     ]
