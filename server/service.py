@@ -44,6 +44,7 @@ from cashmatch.engine.errors import (
     NotFound,
     RowProblem,
 )
+from cashmatch.engine.ledger import PreparedLedger, prepare_ledger
 from cashmatch.engine.money import MAX_EXPONENT, format_minor, to_minor
 from cashmatch.engine.policy import Policy
 from cashmatch.engine.result import MatchResult, Summary, credits_only, summarize
@@ -419,7 +420,8 @@ class LedgerService:
         self.policy = policy or Policy()
         self.executor = executor
         self._cache_lock = threading.Lock()
-        self._ledger_cache: tuple[int, pa.Table, pa.Table] | None = None
+        self._ledger_build_lock = threading.Lock()
+        self._ledger_cache: tuple[int, PreparedLedger] | None = None
         self.risk = risk
         self._ar_cache: tuple[int, Any] | None = None
         self._ar_build_lock = threading.Lock()
@@ -429,36 +431,55 @@ class LedgerService:
 
     def ledger(self) -> tuple[pa.Table, pa.Table]:
         """(open invoices, customers with accounts/aliases), cached per store version."""
+        prepared = self.prepared_ledger()
+        return prepared.invoices, prepared.customers
+
+    def ledger_is_prepared(self) -> bool:
+        """Is the prepared ledger of the store's current version at hand (no build to wait for)?"""
+        cached = self._ledger_cache
+        return cached is not None and cached[0] == self.store.ledger_version()
+
+    def prepared_ledger(self) -> PreparedLedger:
+        """The open invoices and customers (with remembered payer mappings) prepared for the
+        engine, once per store version. Any committed write moves the version (upserts,
+        applied cash, remembered mappings); the tables are read again and, when only open
+        amounts changed (a partial payment), the keys and customer index are kept."""
         version = self.store.ledger_version()
         cached = self._ledger_cache
         if cached is not None and cached[0] == version:
-            return cached[1], cached[2]
-        invoices = self.store.open_invoices()
-        customers = self.store.customers()
-        with self._cache_lock:
-            self._ledger_cache = (version, invoices, customers)
-        return invoices, customers
+            return cached[1]
+        with self._ledger_build_lock:  # one build per version, however many callers wait
+            cached = self._ledger_cache
+            if cached is not None and cached[0] == version:
+                return cached[1]
+            invoices = self.store.open_invoices()
+            customers = self.store.customers()
+            prepared = (
+                prepare_ledger(invoices=invoices, customers=customers)
+                if cached is None
+                else cached[1].refreshed(invoices=invoices, customers=customers)
+            )
+            self._ledger_cache = (version, prepared)
+        return prepared
 
     def _run_match(
         self,
         *,
-        invoices: pa.Table,
+        ledger: PreparedLedger,
         payments: pa.Table,
         remittances: pa.Table | None,
-        customers: pa.Table | None,
         policy: Policy | None = None,
     ) -> MatchResult:
         from cashmatch.engine.matcher import match as engine_match
 
-        if invoices.num_rows == 0:
+        if ledger.invoices.num_rows == 0:
             # nothing can be applied; answered here because the engine trips over an empty
             # ledger today (IndexError in identify_payers; reported)
             return _nothing_open(payments)
         return engine_match(
-            invoices=invoices,
+            ledger=ledger,
             payments=payments,
             remittances=remittances,
-            customers=customers,
             policy=policy or self.policy,
             executor=self.executor,
         )
@@ -480,23 +501,23 @@ class LedgerService:
         With ``use_ledger`` the server's open invoices and customers (with remembered payer
         mappings) are used and ``invoices``/``customers`` must be empty.
         """
-        if use_ledger:
-            if (invoices is not None and invoices.num_rows) or (
-                customers is not None and customers.num_rows
-            ):
-                raise InvalidInput("use_ledger: send either invoices/customers or use_ledger")
-            invoices, customers = self.ledger()
-        if invoices is None:
-            invoices = S.empty(S.INVOICES)
+        carried = (invoices is not None and invoices.num_rows) or (
+            customers is not None and customers.num_rows
+        )
+        if use_ledger and carried:
+            raise InvalidInput("use_ledger: send either invoices/customers or use_ledger")
         dup = pc.count_distinct(payments.column("payment_id")).as_py() != payments.num_rows
         if dup:
             raise InvalidInput("payments: payment_id values must be unique within a request")
+        if use_ledger:
+            ledger = self.prepared_ledger()
+        else:
+            ledger = prepare_ledger(
+                invoices=S.empty(S.INVOICES) if invoices is None else invoices,
+                customers=customers,
+            )
         return self._run_match(
-            invoices=invoices,
-            payments=payments,
-            remittances=remittances,
-            customers=customers,
-            policy=policy,
+            ledger=ledger, payments=payments, remittances=remittances, policy=policy
         )
 
     # ------------------------------------------------------------------ ledger upserts
@@ -628,11 +649,9 @@ class LedgerService:
             )
             new = payments.filter(pa.array(is_new))
             credits = credits_only(new)
-            invoices, customers = self.ledger()
+            ledger = self.prepared_ledger()
             remittances = self._linked_remittances(credits, parsed.remittances, statement_id)
-            result = self._run_match(
-                invoices=invoices, payments=credits, remittances=remittances, customers=customers
-            )
+            result = self._run_match(ledger=ledger, payments=credits, remittances=remittances)
             status = np.full(new.num_rows, IGNORED, dtype=object)
             cust: list[str | None] = [None] * new.num_rows
             credit_mask = np.asarray(
@@ -641,7 +660,7 @@ class LedgerService:
             status[credit_mask] = _statuses(credits.column("payment_id"), result)
             for i, c in zip(
                 np.flatnonzero(credit_mask),
-                _customer_of_payments(credits.column("payment_id"), result, invoices),
+                _customer_of_payments(credits.column("payment_id"), result, ledger.invoices),
                 strict=True,
             ):
                 cust[i] = c
@@ -778,13 +797,12 @@ class LedgerService:
                 S.empty(S.EXCEPTIONS),
                 summarize(payments, S.empty(S.ALLOCATIONS), S.empty(S.EXCEPTIONS)),
             )
-        invoices, customers = self.ledger()
         remittances = self.store.remittances_for(
             payment_ids=payments.column("payment_id").to_pylist(),
             end_to_end_ids=[x for x in payments.column("end_to_end_id").to_pylist() if x],
         )
         result = self._run_match(
-            invoices=invoices, payments=payments, remittances=remittances, customers=customers
+            ledger=self.prepared_ledger(), payments=payments, remittances=remittances
         )
         changed = pc.unique(result.allocations.column("payment_id")).to_pylist()
         if not changed:

@@ -88,8 +88,11 @@ class CashApplicationServicer(pb_grpc.CashApplicationServicer):
         remittances = C.remittances_from_proto(request.remittances, payments)
         policy = C.policy_from_proto(request.policy) if request.HasField("policy") else None
         # a small stateless match is pure CPU: run it on the loop (a thread hop would only add
-        # GIL hand-offs); a large one goes to a worker thread so the loop keeps serving
-        small = len(request.payments) + len(request.invoices) <= INLINE_MATCH_ROWS
+        # GIL hand-offs); a large one, or one that must first read and prepare the server's
+        # ledger after a write, goes to a worker thread so the loop keeps serving
+        small = len(request.payments) + len(request.invoices) <= INLINE_MATCH_ROWS and (
+            not request.use_ledger or self.service.ledger_is_prepared()
+        )
         result = await (self._inline if small else self._run)(
             self.service.match,
             invoices=invoices if request.invoices else None,
