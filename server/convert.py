@@ -712,6 +712,24 @@ def account_to_proto(view: Any) -> pb.AccountStatus:
         at_risk=any(b.at_risk for b in behaviours),
         undated_items=undated,
         problems=problems,
+        promises=[promise_to_proto(p) for p in view.promises],
+    )
+
+
+def promise_to_proto(p: dict[str, Any]) -> pb.Promise:
+    """A stored promise (``Store.promises_of`` row, optionally with ``status``)."""
+    return pb.Promise(
+        promise_id=int(p["promise_id"]),
+        customer_id=p["customer_id"],
+        invoice_id=p.get("invoice_id") or "",
+        amount=format_minor(int(p["amount"]), p["currency"]),
+        currency=p["currency"],
+        promised_date=p["promised_date"],
+        made_on=p["made_on"],
+        recorded_by=p.get("recorded_by") or "",
+        created_at=p.get("created_at") or "",
+        note=p.get("note") or "",
+        status=p.get("status") or "",
     )
 
 

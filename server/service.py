@@ -38,6 +38,7 @@ import pyarrow.compute as pc
 
 from cashmatch.engine import schema as S
 from cashmatch.engine.errors import (
+    AlreadyExists,
     FailedPrecondition,
     InvalidInput,
     NotFound,
@@ -161,6 +162,7 @@ class AccountView:
     open_exceptions: list[ExceptionRecord]
     open_exceptions_total: int
     undated_items: pa.Table | None = None  # open invoices without issue_date (schema.INVOICES)
+    promises: list[dict[str, Any]] = field(default_factory=list)  # store rows plus "status"
 
 
 @dataclass(slots=True)
@@ -379,6 +381,13 @@ def _nothing_open(payments: pa.Table) -> MatchResult:
 
 
 # --------------------------------------------------------------------------- the service
+
+
+def _iso_date_field(name: str, text: str | None) -> date:
+    try:
+        return date.fromisoformat((text or "").strip())
+    except ValueError:
+        raise InvalidInput(f"{name}: expected a date YYYY-MM-DD, got {text!r}") from None
 
 
 def _names_with_invoice_names(customers: pa.Table, invoices: pa.Table) -> pa.Table:
@@ -1240,11 +1249,13 @@ class LedgerService:
             payments=h.payments,
             allocations=h.allocations,
             adjustments=h.adjustments,
+            promises=h.promises,
             customers=_names_with_invoice_names(h.customers, h.invoices),
             sources={
                 "invoices": "ledger invoices",
                 "allocations": "ledger allocations",
                 "adjustments": "ledger adjustments",
+                "promises": "ledger promises",
             },
         )
         with self._cache_lock:
@@ -1318,6 +1329,7 @@ class LedgerService:
             master = self.store.customers()
             row = master.filter(pc.equal(master.column("customer_id"), customer_id))
             name = row.column("name")[0].as_py() if row.num_rows else None
+        promises = self._promise_statuses(ledger, customer_id, as_of=result.as_of)
         undated = self.store.open_invoices(customer_id=customer_id)
         undated = undated.filter(pc.is_null(undated.column("issue_date")))
         return AccountView(
@@ -1331,7 +1343,128 @@ class LedgerService:
             open_items=table,
             open_exceptions=exceptions,
             open_exceptions_total=total,
+            promises=promises,
         )
+
+    def _promise_statuses(
+        self, ledger: Any, customer_id: str, *, as_of: date
+    ) -> list[dict[str, Any]]:
+        """The customer's recorded promises with their status as of ``as_of``: PENDING before
+        the deadline, then KEPT or BROKEN by the engine's rule (``promise_outcomes``)."""
+        from cashmatch.engine.receivables import RiskModel, day_number, promise_outcomes
+
+        rows = self.store.promises_of(customer_id)
+        if not rows:
+            return rows
+        grace = (self.risk or RiskModel.default()).promise_grace_days
+        due, kept = promise_outcomes(ledger, as_of=day_number(as_of), grace=grace)
+        status = {
+            int(pid): ("KEPT" if k else "BROKEN") if d else "PENDING"
+            for pid, d, k in zip(ledger.pr_id, due, kept, strict=True)
+        }
+        # a promise the ledger could not place (no invoice of the customer in its currency yet)
+        # has no status
+        return [{**r, "status": status.get(r["promise_id"], "")} for r in rows]
+
+    def record_promise(
+        self,
+        *,
+        customer_id: str,
+        promised_date: str,
+        recorded_by: str,
+        invoice_id: str | None = None,
+        amount: str | None = None,
+        currency: str | None = None,
+        made_on: str | None = None,
+        note: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """Store a customer's promise to pay ``amount`` (of ``invoice_id``, else of the
+        account) by ``promised_date``; the receivables figures judge it kept or broken.
+
+        Without ``amount`` an invoice's promise is for its open amount; without ``currency``
+        it is the invoice's. The same ``idempotency_key`` returns the first promise (with
+        different content: ``AlreadyExists``). Returns the stored row."""
+        customer_id = (customer_id or "").strip()
+        invoice_id = (invoice_id or "").strip() or None
+        recorded_by = (recorded_by or "").strip()
+        if not customer_id:
+            raise InvalidInput("customer_id: required")
+        if not recorded_by:
+            raise InvalidInput("recorded_by: required (who took the promise)")
+        promised = _iso_date_field("promised_date", promised_date)
+        made = _iso_date_field("made_on", made_on) if made_on else datetime.now(UTC).date()
+        if promised < made:
+            raise InvalidInput(f"promised_date: {promised} is before made_on {made}")
+        currency = (currency or "").strip().upper() or None
+        with self.store.transaction():
+            if not self.store.customer_exists(customer_id):
+                raise NotFound(f"customer {customer_id!r} not found")
+            open_amount = None
+            if invoice_id is not None:
+                inv = self.store.invoice_states([invoice_id]).get(invoice_id)
+                if inv is None:
+                    raise NotFound(f"invoice {invoice_id!r} not found")
+                if inv["customer_id"] != customer_id:
+                    raise InvalidInput(
+                        f"invoice_id: {invoice_id} is billed to {inv['customer_id']}, "
+                        f"not {customer_id}"
+                    )
+                if currency not in (None, inv["currency"]):
+                    raise InvalidInput(
+                        f"currency: invoice {invoice_id} is in {inv['currency']}, not {currency}"
+                    )
+                currency = inv["currency"]
+                open_amount = 0 if inv["closed"] else int(inv["open_amount"])
+            elif currency is None:
+                raise InvalidInput("currency: required for a promise without invoice_id")
+            if amount:
+                try:
+                    minor = to_minor(amount, currency)
+                except InvalidInput as exc:
+                    raise InvalidInput(f"amount: {exc}") from None
+            elif open_amount is not None:
+                minor = open_amount
+            else:
+                raise InvalidInput("amount: required for a promise without invoice_id")
+            if minor <= 0:
+                raise InvalidInput(
+                    f"amount: must be more than 0, got {format_minor(minor, currency)}"
+                )
+            promise = {
+                "customer_id": customer_id,
+                "invoice_id": invoice_id,
+                "amount": minor,
+                "currency": currency,
+                "promised_date": promised.isoformat(),
+                "made_on": made.isoformat(),
+                "note": (note or "").strip() or None,
+                "idempotency_key": (idempotency_key or "").strip() or None,
+            }
+            if promise["idempotency_key"]:
+                first = self.store.promise_by_key(promise["idempotency_key"])
+                if first is not None:
+                    # made_on defaults to the day of the call: a retry on a later day is the same
+                    keys = [k for k in promise if k not in ("note", "made_on")]
+                    same = all(first[k] == promise[k] for k in keys)
+                    if not same or (made_on and first["made_on"] != promise["made_on"]):
+                        raise AlreadyExists(
+                            f"idempotency_key {promise['idempotency_key']!r} was used for "
+                            f"promise {first['promise_id']} with other content"
+                        )
+                    return first
+            at = utcnow()
+            pid = self.store.insert_promise(promise, by=recorded_by, at=at)
+            detail = {**promise, "amount": format_minor(minor, currency), "promise_id": pid}
+            self.store.append_audit(
+                actor=recorded_by,
+                action="promise_recorded",
+                entity="customer",
+                entity_id=customer_id,
+                detail=detail,
+                at=at,
+            )
+        return {**promise, "promise_id": pid, "recorded_by": recorded_by, "created_at": at}
 
     # ------------------------------------------------------------------ payments
 

@@ -282,5 +282,21 @@ class CashApplicationServicer(pb_grpc.CashApplicationServicer):
 
         return await self._run(answer)
 
+    @rpc
+    async def RecordPromise(self, request: pb.RecordPromiseRequest, context: Any) -> pb.Promise:  # noqa: N802
+        row = await self._run(
+            self.service.record_promise,
+            customer_id=request.customer_id,
+            invoice_id=request.invoice_id or None,
+            amount=request.amount or None,
+            currency=request.currency or None,
+            promised_date=request.promised_date,
+            made_on=request.made_on or None,
+            recorded_by=request.recorded_by or _caller(),
+            note=request.note or None,
+            idempotency_key=request.idempotency_key or None,
+        )
+        return C.promise_to_proto(row)
+
 
 __all__ = ["CashApplicationServicer"]
