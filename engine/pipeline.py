@@ -295,6 +295,12 @@ class DayMatch:
         # the clear one-to-one proposals, as arrays (what single_proposal makes, all at once)
         single_pay = np.flatnonzero(chosen >= 0)
         self.singles = self.single_proposals(single_pay, chosen[single_pay])
+        # what they settle in full is not open for another payment's set of invoices (decided
+        # for all payments at once, before any set is looked for: the input order never counts)
+        sure = (self.singles["conf"] >= threshold) & np.array(
+            [r in self.policy.auto_apply_rules for r in SINGLE_RULES], bool)[self.singles["rule"]]
+        self.claimed = np.zeros(len(self.book.amount), dtype=bool)
+        self.claimed[self.singles["inv"][sure]] = True
         for p in np.flatnonzero(lost):
             exceptions.append(self.exception(int(p), S.DUPLICATE,
                                              "Another payment settles the invoice this payment "
@@ -618,6 +624,7 @@ class DayMatch:
                     identity: float) -> Proposal | ExceptionItem | None:
         book = self.book
         block = self.blocks.get((int(group), int(self.pay_currency[p])), np.zeros(0, np.int64))
+        block = block[~self.claimed[block]]
         if len(fixed):
             block = block[~np.isin(block, fixed)]
         rest = amount - int(book.amount[fixed].sum())

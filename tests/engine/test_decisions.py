@@ -255,3 +255,16 @@ def test_an_unknown_payers_unreadable_advice_line_offers_its_amount_match_unappl
     r = run([("P1", 25000, "SOMEBODY ELSE LLC", "see advice")], remittances=rem)
     assert outcome(r)["P1"][0] == "exception"
     assert "INV-2026-004601" in r.exceptions.column("candidates")[0].as_py()[:3]
+
+
+def test_invoices_other_payments_settle_today_are_not_open_for_a_set():
+    # 71000 = H-3 + H-4 = H-1 + H-5 = H-1 + H-2 + H-6; P2 and P3 settle H-5 and H-2 alone
+    pays = [
+        ("P1", 71000, "HOOLI CORP", None),
+        ("P2", 61000, "HOOLI CORP", None),
+        ("P3", 20000, "HOOLI CORP", None),
+    ]
+    got = outcome(run(pays))
+    assert got["P2"] == ("applied", ["H-5"]) and got["P3"] == ("applied", ["H-2"])
+    assert got["P1"] == ("applied", ["H-3", "H-4"])
+    assert outcome(run(pays[::-1])) == got
