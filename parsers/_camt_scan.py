@@ -11,10 +11,10 @@ entry then costs one ``fullmatch`` and a few tuple look-ups, and gives the same 
 
 libxml2 checks the whole document first (the caller does that); the scanner then refuses -
 ``scan`` returns ``None`` and the caller reads the file with the reference - whatever it does
-not model exactly: comments, CDATA, processing instructions, prefixed names, namespace
-declarations below the root, an encoding other than UTF-8, single-quoted attributes in an
-entry, entries or statements anywhere but root > BkToCstmr* > container > Ntry, or more
-distinct shapes than :data:`MAX_SHAPES`.
+not model exactly: comments, CDATA, processing instructions, prefixed names in entries and
+statements, namespace declarations below the root, an encoding other than UTF-8, entries or
+statements anywhere but root > BkToCstmr* > container > Ntry, or more distinct shapes than
+:data:`MAX_SHAPES`.
 """
 
 from __future__ import annotations
@@ -126,13 +126,15 @@ class Unusual(Exception):
 
 _GAPS = re.compile(r">[^<]*<")
 _VALUES = re.compile(r'="[^"]*"')
-_TOKEN = re.compile(rf'<(/?)({_NAME})((?:{_S}+[^\s=/>"\']+{_S}*=""{_S}*)*?){_S}*(/?)>')
-_ATTR_NAME = re.compile(r'([^\s=/>"\']+)\s*=""')
+_VALUES1 = re.compile(r"='[^']*'")
+_TOKEN = re.compile(rf"""<(/?)({_NAME})((?:{_S}+[^\s=/>"']+{_S}*=(?:""|''){_S}*)*?){_S}*(/?)>""")
+_ATTR_NAME = re.compile(r"""([^\s=/>"']+)\s*=(""|'')""")
+_EMPTY_VALUE = re.compile(r"""=(?:""|'')""")
 
 
 def skeleton(text: str) -> str:
     """The markup with every text and double-quoted attribute value emptied."""
-    return _VALUES.sub('=""', _GAPS.sub("><", text))
+    return _VALUES1.sub("=''", _VALUES.sub('=""', _GAPS.sub("><", text)))
 
 
 class _El:
@@ -180,7 +182,7 @@ class Shape:
             what, wanted = piece
             if wanted:
                 groups[id(piece)] = len(groups)
-            body = {"value": '[^"]*', "text": "[^<]*", "mark": ""}[what]
+            body = {'value"': '[^"]*', "value'": "[^']*", "text": "[^<]*", "mark": ""}[what]
             out.append(f"({body})" if wanted else body)
         self.regex = re.compile("".join(out) + "(){0}")  # the last group never matches: None
         self.none = len(groups)
@@ -205,13 +207,13 @@ class Shape:
                 self.pieces.append(m.group(0))
             else:
                 el = _El(name)
-                parts = m.group(0).split('=""')
-                for a, part in zip(_ATTR_NAME.findall(attrs), parts, strict=False):
+                parts = _EMPTY_VALUE.split(m.group(0))
+                for (a, quotes), part in zip(_ATTR_NAME.findall(attrs), parts, strict=False):
                     if a in el.attrs or a == "xmlns" or a.startswith("xmlns:"):
                         raise Unusual(a)  # a namespace below the root, or a duplicate
-                    self.pieces.append(part + '="')
-                    el.attrs[a] = self._piece("value")
-                    self.pieces.append('"')
+                    self.pieces.append(part + "=" + quotes[0])
+                    el.attrs[a] = self._piece("value" + quotes[0])
+                    self.pieces.append(quotes[0])
                 self.pieces.append(parts[-1] if len(parts) > 1 else m.group(0))
                 el.mark = self._piece("mark")
                 if stack:
