@@ -9,6 +9,9 @@ Two paths over the same preprocessed body:
   closing tags), so it is not the production path; ``tests/parsers/test_ofx.py`` proves both
   give identical results on every fixture.
 
+Corrections (``CORRECTFITID``/``CORRECTACTION``: REPLACE or DELETE an earlier STMTTRN) are
+applied per statement by one function both paths share (:func:`apply_corrections`).
+
 Header quirks banks send are named preprocessing steps: one-line OFX 1 headers, ``CHARSET:NONE``
 (ofxparse looks up a codec called ``cpNONE``), UTF-8 bodies under an ASCII header, OFX 2's
 ``<?xml?>``/``<?OFX?>`` header. Text is decoded as strict UTF-8 first, then cp1252.
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import dataclass
 
 from cashmatch.engine.errors import InvalidInput, RowProblem
 from cashmatch.parsers._common import (
@@ -102,7 +106,7 @@ class _Stmt:
         self.fields: dict[str, str] = {}
         self.bal: dict[str, str] = {}
         self.line = line
-        self.txs = 0
+        self.txs: list[Txn] = []
 
 
 @pause_gc
@@ -128,7 +132,7 @@ def parse(data: bytes, *, source: str) -> ParseResult:
                 _emit(tx, stmt, tx_line, payments, problems, source)
                 tx = None
             elif tag in _STMT_AGGREGATES and stmt is not None:
-                infos.append(_statement(stmt, problems, source))
+                infos.append(_statement(stmt, payments, problems, source))
                 stmt = None
             elif tag in _BAL_AGGREGATES:
                 aggregate = None
@@ -164,7 +168,7 @@ def parse(data: bytes, *, source: str) -> ParseResult:
             )
         )
     if stmt is not None:
-        infos.append(_statement(stmt, problems, source))
+        infos.append(_statement(stmt, payments, problems, source))
     return _finish(payments, infos, problems, source)
 
 
@@ -176,7 +180,6 @@ def _emit(
     problems: list[RowProblem],
     source: str,
 ) -> None:
-    stmt.txs += 1
     fitid = tx.get("FITID")
     amount = tx.get("TRNAMT")
     posted = tx.get("DTPOSTED")
@@ -195,34 +198,88 @@ def _emit(
         name = html.unescape(name)
     if memo and "&" in memo:
         memo = html.unescape(memo)
-    add_transaction(
-        payments,
-        stmt.fields,
-        fitid=fitid,
-        amount=_amount_text(amount),
-        posted=_iso(posted),
-        name=name,
-        memo=memo,
-        checknum=tx.get("CHECKNUM"),
-        trntype=tx.get("TRNTYPE"),
-        line=line,
+    stmt.txs.append(
+        Txn(
+            fitid=fitid,
+            amount=_amount_text(amount),
+            posted=_iso(posted),
+            name=name,
+            memo=memo,
+            checknum=tx.get("CHECKNUM"),
+            trntype=tx.get("TRNTYPE"),
+            line=line,
+            correct_fitid=tx.get("CORRECTFITID"),
+            correct_action=tx.get("CORRECTACTION"),
+        )
     )
 
 
-def add_transaction(
-    payments: PaymentRows,
-    fields: dict[str, str],
-    *,
-    fitid: str,
-    amount: str,
-    posted: str | None,
-    name: str | None,
-    memo: str | None,
-    checknum: str | None,
-    trntype: str | None,
-    line: int | None,
-) -> None:
+@dataclass(slots=True)
+class Txn:
+    """One STMTTRN as either path reads it."""
+
+    fitid: str
+    amount: str
+    posted: str | None
+    name: str | None
+    memo: str | None
+    checknum: str | None
+    trntype: str | None
+    line: int | None
+    correct_fitid: str | None = None
+    correct_action: str | None = None
+
+
+def apply_corrections(txs: list[Txn], problems: list[RowProblem], source: str) -> list[Txn]:
+    """A statement's transactions after its corrections (OFX 2.1.1, 11.4.3: ``CORRECTFITID``
+    names the transaction a STMTTRN corrects, ``CORRECTACTION`` says how): ``REPLACE`` puts
+    the correcting transaction in place of the one it names, ``DELETE`` removes the one it
+    names and is itself no transaction. Corrections apply in file order; one that names a
+    transaction not in this statement (sent in an earlier download) is reported, and a
+    REPLACE is then kept as the transaction's current version."""
+    live: dict[str, int] = {}
+    kept: list[Txn | None] = []
+    for t in txs:
+        action = (t.correct_action or "").strip().upper()
+        target = (t.correct_fitid or "").strip()
+        if not target and not action:
+            live[t.fitid] = len(kept)
+            kept.append(t)
+            continue
+        if action not in ("REPLACE", "DELETE") or not target:
+            problems.append(
+                RowProblem(
+                    source,
+                    t.line,
+                    "CORRECTACTION",
+                    f"correction {t.fitid}: expected CORRECTFITID with CORRECTACTION REPLACE or "
+                    f"DELETE, got {target or None!r} / {t.correct_action!r}; left out",
+                )
+            )
+            continue
+        if target in live:
+            kept[live.pop(target)] = None
+        else:
+            problems.append(
+                RowProblem(
+                    source,
+                    t.line,
+                    "CORRECTFITID",
+                    f"correction {t.fitid} ({action}) names transaction {target}, which is not in "
+                    f"this statement (an earlier download?); "
+                    + ("kept as its new version" if action == "REPLACE" else "nothing to delete"),
+                )
+            )
+        if action == "REPLACE":
+            live[t.fitid] = len(kept)
+            kept.append(t)
+    return [t for t in kept if t is not None]
+
+
+def add_transaction(payments: PaymentRows, fields: dict[str, str], t: Txn) -> None:
     """One STMTTRN into the payments builder (shared by both paths)."""
+    fitid, amount, name, memo, checknum = t.fitid, t.amount, t.name, t.memo, t.checknum
+    trntype, posted, line = t.trntype, t.posted, t.line
     direction = CRDT
     if amount.startswith("-"):
         direction, amount = DBIT, amount[1:]
@@ -254,7 +311,11 @@ def statement_id(fields: dict[str, str]) -> str:
     return f"{bank + '/' if bank else ''}{acct}/{end}"
 
 
-def _statement(stmt: _Stmt, problems: list[RowProblem], source: str) -> StatementInfo:
+def _statement(
+    stmt: _Stmt, payments: PaymentRows, problems: list[RowProblem], source: str
+) -> StatementInfo:
+    for t in apply_corrections(stmt.txs, problems, source):
+        add_transaction(payments, stmt.fields, t)
     f = stmt.fields
     cur = (f.get("CURDEF") or "").upper() or None
     info = StatementInfo(
@@ -311,6 +372,16 @@ def parse_reference(data: bytes, *, source: str) -> ParseResult:
         def parseOfxDateTime(cls, ofxDateTime):  # noqa: N802, N803 - ofxparse's names
             return super().parseOfxDateTime(re.sub(r"\[.*\]$", "", ofxDateTime))
 
+        @classmethod
+        def parseTransaction(cls, txn_ofx):  # noqa: N802 - ofxparse's name
+            """ofxparse drops the correction fields: read them from the same element."""
+            t = super().parseTransaction(txn_ofx)
+            for field in ("correctfitid", "correctaction"):
+                tag = txn_ofx.find(field)
+                text = tag.contents[0].strip() if getattr(tag, "contents", None) else None
+                setattr(t, field, text or None)
+            return t
+
     _headers, body = split_header(data, source=source)
     ofx = _LocalDateParser.parse(io.BytesIO(canonical_for_ofxparse(body)), fail_fast=True)
     problems: list[RowProblem] = []
@@ -331,20 +402,23 @@ def parse_reference(data: bytes, *, source: str) -> ParseResult:
             fields["DTEND"] = st.end_date.strftime("%Y%m%d")
         if getattr(st, "start_date", None):
             fields["DTSTART"] = st.start_date.strftime("%Y%m%d")
-        for t in st.transactions:
-            amount = format(t.amount, "f")
-            add_transaction(
-                payments,
-                fields,
+        txs = [
+            Txn(
                 fitid=t.id,
-                amount=amount,
+                amount=format(t.amount, "f"),
                 posted=t.date.strftime("%Y-%m-%d"),
                 name=t.payee or None,
                 memo=t.memo or None,
                 checknum=t.checknum or None,
                 trntype=t.type or None,
                 line=None,
+                correct_fitid=t.correctfitid,
+                correct_action=t.correctaction,
             )
+            for t in st.transactions
+        ]
+        for t in apply_corrections(txs, problems, source):
+            add_transaction(payments, fields, t)
         cur = (fields.get("CURDEF") or "").upper() or None
         info = StatementInfo(
             statement_id=statement_id(fields), account=fields.get("ACCTID"), currency=cur
