@@ -13,8 +13,8 @@ libxml2 checks the whole document first (the caller does that); the scanner then
 ``scan`` returns ``None`` and the caller reads the file with the reference - whatever it does
 not model exactly: comments, CDATA, processing instructions, prefixed names in entries and
 statements, namespace declarations below the root, an encoding other than UTF-8, entries or
-statements anywhere but root > BkToCstmr* > container > Ntry, or more distinct shapes than
-:data:`MAX_SHAPES`.
+statements anywhere but root > BkToCstmr* > container > Ntry, more distinct shapes than
+:data:`MAX_SHAPES` or an entry longer than :data:`MAX_SKELETON` (a large batch).
 """
 
 from __future__ import annotations
@@ -111,8 +111,12 @@ LAYOUT: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str | None], ...]]] = 
 
 #: a file with more distinct entry shapes than this is read by the reference
 MAX_SHAPES = 512
+#: an entry or statement whose markup is longer than this (a batch of many transactions) is
+#: not compiled (compiling costs some microseconds a character); its file is read by the
+#: reference, as is one whose distinct shapes add up to more than 64 KB plus 1% of its length
+MAX_SKELETON = 16_384
 
-_CONTAINERS = ("Stmt", "Rpt", "Ntfctn")
+CONTAINERS = ("Stmt", "Rpt", "Ntfctn")  # what holds entries: statement, report, notification
 _S = "[ \t\n]"
 _NAME = r"[A-Za-z_][\w.\-]*"
 _ATTRS = rf"""(?:{_S}+[^\s=/>]+{_S}*={_S}*(?:"[^"]*"|'[^']*'))*{_S}*"""
@@ -133,7 +137,7 @@ _EMPTY_VALUE = re.compile(r"""=(?:""|'')""")
 
 
 def skeleton(text: str) -> str:
-    """The markup with every text and double-quoted attribute value emptied."""
+    """The markup with every text and attribute value emptied."""
     return _VALUES1.sub("=''", _VALUES.sub('=""', _GAPS.sub("><", text)))
 
 
@@ -300,6 +304,7 @@ class _Reader:
         self.line_pos = 0
         self.line = 1
         self.shapes: dict[str, Shape] = {}
+        self.budget = 65_536 + len(s) // 100  # markup characters left to compile
         self.recent: list[Shape] = []  # the entry shapes met last, most recent first
 
     def line_at(self, pos: int) -> int:
@@ -327,7 +332,8 @@ class _Reader:
         skel = skeleton(text)
         found = self.shapes.get(skel)
         if found is None:
-            if len(self.shapes) >= MAX_SHAPES:
+            self.budget -= len(skel)
+            if len(self.shapes) >= MAX_SHAPES or len(skel) > MAX_SKELETON or self.budget < 0:
                 raise Unusual("shapes")
             found = self.shapes[skel] = shape(skel, kind)
         return found
@@ -420,7 +426,7 @@ def _walk(r: _Reader, pos: int, root: str) -> list[tuple[tuple, list[tuple]]]:
         elif plain and len(open_names) == 1 and name.startswith("BkToCstmr"):
             open_names.append(name)
             pos = m.end()
-        elif plain and len(open_names) == 2 and name in _CONTAINERS:
+        elif plain and len(open_names) == 2 and name in CONTAINERS:
             statement, pos = _container(r, m.start(2) - 1, name)
             statements.append(statement)
         else:

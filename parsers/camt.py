@@ -34,7 +34,7 @@ from functools import lru_cache
 import numpy as np
 
 from cashmatch.engine.errors import InvalidInput, RowProblem
-from cashmatch.parsers._camt_scan import LAYOUT, scan
+from cashmatch.parsers._camt_scan import CONTAINERS, LAYOUT, scan
 from cashmatch.parsers._common import (
     CRDT,
     DBIT,
@@ -53,7 +53,6 @@ from cashmatch.parsers._common import (
 NAME = "camt"
 KINDS = frozenset({"payments", "remittances"})
 
-_CONTAINERS = ("Stmt", "Rpt", "Ntfctn")
 _DOCTYPE = re.compile(rb"<!DOCTYPE|<!ENTITY", re.IGNORECASE)
 _FIRST_ELEMENT = re.compile(rb"<[A-Za-z_]")
 #: libxml2 options of every parse: no entities, no DTD, no network, libxml2's size limits
@@ -380,7 +379,7 @@ def parse_reference(data: bytes, *, source: str) -> ParseResult:
                 continue
             if tag == "Ntry":
                 parent = el.getparent()
-                if parent is not None and _local(parent.tag) in _CONTAINERS:
+                if parent is not None and _local(parent.tag) in CONTAINERS:
                     if not opened or opened[-1][0] is not parent:
                         opened.append((parent, p.statement_info(doc.record(parent, "stmt"))))
                     p.entry(doc.record(el, "entry"), opened[-1][1])
@@ -390,7 +389,7 @@ def parse_reference(data: bytes, *, source: str) -> ParseResult:
                         parent.remove(prev)
                         prev = el.getprevious()
             elif (
-                tag in _CONTAINERS
+                tag in CONTAINERS
                 and el.getparent() is not None
                 and _local(el.getparent().tag).startswith("BkToCstmr")
             ):

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass
 
 from cashmatch.engine.errors import InvalidInput, RowProblem
 from cashmatch.parsers._common import (
@@ -106,7 +105,7 @@ class _Stmt:
         self.fields: dict[str, str] = {}
         self.bal: dict[str, str] = {}
         self.line = line
-        self.txs: list[Txn] = []
+        self.txs: list[tuple] = []  # TXN_FIELDS
 
 
 @pause_gc
@@ -199,61 +198,63 @@ def _emit(
     if memo and "&" in memo:
         memo = html.unescape(memo)
     stmt.txs.append(
-        Txn(
-            fitid=fitid,
-            amount=_amount_text(amount),
-            posted=_iso(posted),
-            name=name,
-            memo=memo,
-            checknum=tx.get("CHECKNUM"),
-            trntype=tx.get("TRNTYPE"),
-            line=line,
-            correct_fitid=tx.get("CORRECTFITID"),
-            correct_action=tx.get("CORRECTACTION"),
+        (
+            fitid,
+            _amount_text(amount),
+            _iso(posted),
+            name,
+            memo,
+            tx.get("CHECKNUM"),
+            tx.get("TRNTYPE"),
+            line,
+            tx.get("CORRECTFITID"),
+            tx.get("CORRECTACTION"),
         )
     )
 
 
-@dataclass(slots=True)
-class Txn:
-    """One STMTTRN as either path reads it."""
+#: one STMTTRN as either path reads it (a plain tuple: a file holds many)
+TXN_FIELDS = (
+    "fitid",
+    "amount",
+    "posted",
+    "name",
+    "memo",
+    "checknum",
+    "trntype",
+    "line",
+    "correct_fitid",
+    "correct_action",
+)
 
-    fitid: str
-    amount: str
-    posted: str | None
-    name: str | None
-    memo: str | None
-    checknum: str | None
-    trntype: str | None
-    line: int | None
-    correct_fitid: str | None = None
-    correct_action: str | None = None
 
-
-def apply_corrections(txs: list[Txn], problems: list[RowProblem], source: str) -> list[Txn]:
+def apply_corrections(txs: list[tuple], problems: list[RowProblem], source: str) -> list[tuple]:
     """A statement's transactions after its corrections (OFX 2.1.1, 11.4.3: ``CORRECTFITID``
     names the transaction a STMTTRN corrects, ``CORRECTACTION`` says how): ``REPLACE`` puts
     the correcting transaction in place of the one it names, ``DELETE`` removes the one it
     names and is itself no transaction. Corrections apply in file order; one that names a
     transaction not in this statement (sent in an earlier download) is reported, and a
     REPLACE is then kept as the transaction's current version."""
+    if not any(t[8] or t[9] for t in txs):
+        return txs
     live: dict[str, int] = {}
-    kept: list[Txn | None] = []
+    kept: list[tuple | None] = []
     for t in txs:
-        action = (t.correct_action or "").strip().upper()
-        target = (t.correct_fitid or "").strip()
+        fitid, line, correct_fitid, correct_action = t[0], t[7], t[8], t[9]
+        action = (correct_action or "").strip().upper()
+        target = (correct_fitid or "").strip()
         if not target and not action:
-            live[t.fitid] = len(kept)
+            live[fitid] = len(kept)
             kept.append(t)
             continue
         if action not in ("REPLACE", "DELETE") or not target:
             problems.append(
                 RowProblem(
                     source,
-                    t.line,
+                    line,
                     "CORRECTACTION",
-                    f"correction {t.fitid}: expected CORRECTFITID with CORRECTACTION REPLACE or "
-                    f"DELETE, got {target or None!r} / {t.correct_action!r}; left out",
+                    f"correction {fitid}: expected CORRECTFITID with CORRECTACTION REPLACE or "
+                    f"DELETE, got {target or None!r} / {correct_action!r}; left out",
                 )
             )
             continue
@@ -263,23 +264,22 @@ def apply_corrections(txs: list[Txn], problems: list[RowProblem], source: str) -
             problems.append(
                 RowProblem(
                     source,
-                    t.line,
+                    line,
                     "CORRECTFITID",
-                    f"correction {t.fitid} ({action}) names transaction {target}, which is not in "
+                    f"correction {fitid} ({action}) names transaction {target}, which is not in "
                     f"this statement (an earlier download?); "
                     + ("kept as its new version" if action == "REPLACE" else "nothing to delete"),
                 )
             )
         if action == "REPLACE":
-            live[t.fitid] = len(kept)
+            live[fitid] = len(kept)
             kept.append(t)
     return [t for t in kept if t is not None]
 
 
-def add_transaction(payments: PaymentRows, fields: dict[str, str], t: Txn) -> None:
-    """One STMTTRN into the payments builder (shared by both paths)."""
-    fitid, amount, name, memo, checknum = t.fitid, t.amount, t.name, t.memo, t.checknum
-    trntype, posted, line = t.trntype, t.posted, t.line
+def add_transaction(payments: PaymentRows, fields: dict[str, str], t: tuple) -> None:
+    """One STMTTRN (:data:`TXN_FIELDS`) into the payments builder (shared by both paths)."""
+    fitid, amount, posted, name, memo, checknum, trntype, line = t[:8]
     direction = CRDT
     if amount.startswith("-"):
         direction, amount = DBIT, amount[1:]
@@ -403,17 +403,17 @@ def parse_reference(data: bytes, *, source: str) -> ParseResult:
         if getattr(st, "start_date", None):
             fields["DTSTART"] = st.start_date.strftime("%Y%m%d")
         txs = [
-            Txn(
-                fitid=t.id,
-                amount=format(t.amount, "f"),
-                posted=t.date.strftime("%Y-%m-%d"),
-                name=t.payee or None,
-                memo=t.memo or None,
-                checknum=t.checknum or None,
-                trntype=t.type or None,
-                line=None,
-                correct_fitid=t.correctfitid,
-                correct_action=t.correctaction,
+            (
+                t.id,
+                format(t.amount, "f"),
+                t.date.strftime("%Y-%m-%d"),
+                t.payee or None,
+                t.memo or None,
+                t.checknum or None,
+                t.type or None,
+                None,
+                t.correctfitid,
+                t.correctaction,
             )
             for t in st.transactions
         ]

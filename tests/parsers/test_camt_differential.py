@@ -265,3 +265,21 @@ def test_text_beyond_libxml2s_limit_is_refused_by_both_paths():
     )
     with pytest.raises(camt.InvalidInput, match="not well-formed"):
         camt.parse(data, source="huge.xml")
+
+
+def test_a_large_batch_goes_to_the_reference_rather_than_compiling_its_shape():
+    tx = (
+        '<TxDtls><Refs><EndToEndId>E{0}</EndToEndId></Refs><Amt Ccy="EUR">1.00</Amt>'
+        "<RltdPties><Dbtr><Nm>N{0}</Nm></Dbtr></RltdPties></TxDtls>"
+    )
+    data = (
+        '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.054.001.08">'
+        "<BkToCstmrDbtCdtNtfctn><Ntfctn><Id>N</Id><Ntry><Amt Ccy=\"EUR\">300.00</Amt>"
+        "<CdtDbtInd>CRDT</CdtDbtInd><BookgDt><Dt>2026-01-02</Dt></BookgDt><NtryDtls>"
+        + "".join(tx.format(i) for i in range(300))
+        + "</NtryDtls></Ntry></Ntfctn></BkToCstmrDbtCdtNtfctn></Document>"
+    ).encode()
+    assert _camt_scan.scan(data.decode()) is None
+    fast = camt.parse(data, source="b")
+    assert fast.payments.num_rows == 300
+    _same(fast, camt.parse_reference(data, source="b"))
