@@ -13,7 +13,7 @@ for one set of decisions (:class:`_Parser`):
   entry shape (``_camt_scan``); anything it does not model exactly, or a document that is not
   well-formed, goes to the reference, which keeps what precedes a break;
 - :func:`parse_reference` — streamed with ``iterparse``, one path lookup per field, each
-  ``Ntry`` freed after reading (flat memory); obviously correct, about a third of the speed.
+  ``Ntry`` freed after reading (flat memory); obviously correct, about a fifth of the speed.
 
 - one payment per ``TxDtls`` (batched entries with several ``TxDtls`` become several payments;
   a ``Btch`` without details stays one payment); entries that are not booked are reported and
@@ -357,7 +357,7 @@ class _Parser:
 @pause_gc
 def parse_reference(data: bytes, *, source: str) -> ParseResult:
     """The streaming, element-by-element reading: obviously correct, keeps what precedes a
-    break in the XML, ~15k entries/s. :func:`parse` must agree with it (differential tests)."""
+    break in the XML, ~5k entries/s. :func:`parse` must agree with it (differential tests)."""
     from lxml import etree
 
     check_size(data, source)
