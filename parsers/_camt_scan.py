@@ -308,10 +308,12 @@ class _Reader:
         self.recent: list[Shape] = []  # the entry shapes met last, most recent first
 
     def line_at(self, pos: int) -> int:
-        """Line of ``pos``; cheap when asked in document order."""
-        if pos < self.line_pos:
-            return self.s.count("\n", 0, pos) + 1
-        self.line += self.s.count("\n", self.line_pos, pos)
+        """Line of ``pos``, counted from the position asked before (so asking in document
+        order, as the scanner does but for a statement's own tail, costs one pass)."""
+        if pos >= self.line_pos:
+            self.line += self.s.count("\n", self.line_pos, pos)
+        else:
+            self.line -= self.s.count("\n", pos, self.line_pos)
         self.line_pos = pos
         return self.line
 
@@ -444,12 +446,12 @@ def _container(r: _Reader, start: int, name: str) -> tuple[tuple[tuple, list[tup
     (consecutive ``Ntry`` children, as the schema puts them)."""
     s = r.s
     closing = re.compile(rf"</{name}{_S}*>")
-    first = _ENTRY.search(s, start)
     end = closing.search(s, start)
     if end is None:
         raise Unusual(name)
+    first = _ENTRY.search(s, start, end.start())
     spans = []
-    if first is not None and first.start() < end.start():
+    if first is not None:
         pos = first.start()
         while True:
             stop = _ENTRY_END.search(s, pos)

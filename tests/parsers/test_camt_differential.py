@@ -283,3 +283,17 @@ def test_a_large_batch_goes_to_the_reference_rather_than_compiling_its_shape():
     fast = camt.parse(data, source="b")
     assert fast.payments.num_rows == 300
     _same(fast, camt.parse_reference(data, source="b"))
+
+
+def test_balances_after_the_entries_keep_their_lines():
+    from cashmatch.parsers.samples import camt053_file
+
+    data = camt053_file(50).decode()
+    head, rest = data.split("<Ntry>", 1)
+    bals = head[head.index("<Bal>") : head.rindex("</Bal>") + 6]
+    moved = head.replace(bals, "") + "<Ntry>" + rest.replace("</Stmt>", bals + "\n</Stmt>")
+    raw = moved.encode()
+    assert _camt_scan.scan(moved) is not None
+    fast = camt.parse(raw, source="m")
+    _same(fast, camt.parse_reference(raw, source="m"))
+    assert fast.statements.column("closing_balance").to_pylist()[0] is not None
