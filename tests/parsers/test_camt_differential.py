@@ -274,7 +274,7 @@ def test_a_large_batch_goes_to_the_reference_rather_than_compiling_its_shape():
     )
     data = (
         '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.054.001.08">'
-        "<BkToCstmrDbtCdtNtfctn><Ntfctn><Id>N</Id><Ntry><Amt Ccy=\"EUR\">300.00</Amt>"
+        '<BkToCstmrDbtCdtNtfctn><Ntfctn><Id>N</Id><Ntry><Amt Ccy="EUR">300.00</Amt>'
         "<CdtDbtInd>CRDT</CdtDbtInd><BookgDt><Dt>2026-01-02</Dt></BookgDt><NtryDtls>"
         + "".join(tx.format(i) for i in range(300))
         + "</NtryDtls></Ntry></Ntfctn></BkToCstmrDbtCdtNtfctn></Document>"
