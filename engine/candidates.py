@@ -26,6 +26,7 @@ from cashmatch.engine.normalize import reference_tokens
 MAX_INVOICES_PER_KEY = 25  # a key shared by more invoices than this is noise, not a reference
 FUZZY_MIN_LEN = 5
 MAX_AMOUNT_HITS = 12  # amount-only candidates kept per payment
+SMALL_JOIN = 50_000  # rows of a join's build side below which it runs on one thread
 
 # amount relations of a pair
 EXACT, FEE, DISCOUNT, PARTIAL, OVER, SETTLED, CURRENCY = range(7)
@@ -109,7 +110,11 @@ def reference_hits(texts: pa.Array, book: Book) -> tuple[Pairs, pa.Table]:
     for form, table in (("alnum", alnum_keys), ("digits", digit_keys)):
         t = tokens.select(["pay", form]).rename_columns(["pay", "key"])
         t = t.filter(pc.not_equal(t.column("key"), ""))
-        j = t.join(table, "key", join_type="inner")
+        # the hash table is built on the right side: the smaller one (a few payments' tokens
+        # against a whole ledger's keys, or the reverse); the rows are the same either way.
+        # Acero's threads only pay off for large joins (a Match call's cost ~2x with them)
+        small, big = (t, table) if t.num_rows < table.num_rows else (table, t)
+        j = big.join(small, "key", join_type="inner", use_threads=small.num_rows > SMALL_JOIN)
         if j.num_rows:
             parts.append(
                 Pairs(
