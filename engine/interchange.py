@@ -502,10 +502,22 @@ def read_promises(src: Source, *, source: str | None = None) -> ReadResult:
     return read_table(src, PROMISE_COLUMNS, S.PROMISES, source=source)
 
 
-def read_remittances(
-    src: Source, *, payments: pa.Table | None = None, source: str | None = None
-) -> ReadResult:
-    """Remittance lines; without a currency column each line takes its payment's currency."""
+#: remittance lines as read (text columns) -> the currency of each line's payment
+CurrencyLookup = Callable[[pa.Table], pa.Array]
+
+
+def link_keys(lines: pa.Table) -> tuple[list[str], list[str]]:
+    """The payment ids and end-to-end ids remittance lines name (to look their payments up)."""
+    out = []
+    for key in ("payment_id", "end_to_end_id"):
+        found = _text(lines.column(key)).drop_null() if key in lines.column_names else []
+        out.append(pc.unique(found).to_pylist() if len(found) else [])
+    return out[0], out[1]
+
+
+def currencies_of(payments: pa.Table | None) -> CurrencyLookup:
+    """Each line takes the currency of the payment it names among ``payments`` (columns
+    payment_id, end_to_end_id, currency), by end-to-end id first, then payment id."""
 
     def currency_of(raw: pa.Table) -> pa.Array:
         n = raw.num_rows
@@ -521,6 +533,20 @@ def read_remittances(
                                  result)
         return result
 
+    return currency_of
+
+
+def read_remittances(
+    src: Source,
+    *,
+    payments: pa.Table | None = None,
+    currency_of: CurrencyLookup | None = None,
+    source: str | None = None,
+) -> ReadResult:
+    """Remittance lines; without a currency column each line takes its payment's currency:
+    ``currency_of`` says it, or else it is looked up among ``payments``."""
+    if currency_of is None:
+        currency_of = currencies_of(payments)
     res = read_table(src, REMITTANCE_COLUMNS, S.REMITTANCES, source=source,
                      currency_of=currency_of)
     t = res.table

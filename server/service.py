@@ -193,48 +193,28 @@ def _parse_remittance(
 ) -> ParsedFile:
     """Remittance advice (CSV, Parquet, EDI 820, CAMT.054) -> remittance lines.
 
-    Interchange CSV lines without a currency column take their payment's currency (looked up
+    Interchange lines without a currency column take their payment's currency (looked up
     among the payments already received)."""
-    from cashmatch.parsers import parse_file, sniff
+    from cashmatch.parsers import parse_file
 
-    name = filename or "<content>"
-    fmt = (format or "").strip().lower() or sniff(content[:65536], kind="remittances")
-    if fmt not in ("remittance-csv", "remittances", "interchange-parquet", "parquet"):
-        res = parse_file(content, format=(format or None), source=name, kind="remittances")
-        return ParsedFile(res.format, S.empty(S.PAYMENTS), res.remittances, list(res.problems))
-    return _parse_interchange_remittance(content, name, store)
+    res = parse_file(
+        content,
+        format=(format or None),
+        source=filename or "<content>",
+        kind="remittances",
+        currency_of=lambda lines: _stored_currencies(lines, store),
+    )
+    return ParsedFile(res.format, S.empty(S.PAYMENTS), res.remittances, list(res.problems))
 
 
-def _parse_interchange_remittance(content: bytes, name: str, store: Store) -> ParsedFile:
-    import pyarrow.csv as pacsv
+def _stored_currencies(lines: pa.Table, store: Store) -> pa.Array:
+    from cashmatch.engine.interchange import currencies_of, link_keys
 
-    from cashmatch.engine.interchange import read_remittances
-
-    ids: list[str] = []
-    e2e: list[str] = []
-    if content[:4] != b"PAR1":
-        try:
-            raw = pacsv.read_csv(
-                io.BytesIO(content),
-                convert_options=pacsv.ConvertOptions(
-                    include_columns=["payment_id", "end_to_end_id"],
-                    include_missing_columns=True,
-                    column_types={"payment_id": pa.string(), "end_to_end_id": pa.string()},
-                ),
-                parse_options=pacsv.ParseOptions(invalid_row_handler=lambda row: "skip"),
-            )
-            ids = [x for x in raw.column("payment_id").to_pylist() if x]
-            e2e = [x for x in raw.column("end_to_end_id").to_pylist() if x]
-        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-            raise InvalidInput(f"{name}: not a readable CSV file: {exc}") from exc
+    ids, e2e = link_keys(lines)
     known = store.payments(ids)
     if e2e:
         known = pa.concat_tables([known, store.payments_by_end_to_end(e2e)])
-    res = read_remittances(
-        content, payments=known.select(["payment_id", "end_to_end_id", "currency"]), source=name
-    )
-    kind = "interchange-parquet" if content[:4] == b"PAR1" else "remittance-csv"
-    return ParsedFile(kind, S.empty(S.PAYMENTS), res.table, list(res.problems))
+    return currencies_of(known)(lines)
 
 
 def _raw_lines(content: bytes, column: str) -> list[tuple[int, str | None]]:
