@@ -25,6 +25,7 @@ from cashmatch.engine.normalize import reference_tokens
 
 MAX_INVOICES_PER_KEY = 25  # a key shared by more invoices than this is noise, not a reference
 FUZZY_MIN_LEN = 5
+FUZZY_RIVAL_MAX = 0.79  # a fuzzy hit that is not its token's one closest: never "quoted"
 MAX_AMOUNT_HITS = 12  # amount-only candidates kept per payment
 SMALL_JOIN = 50_000  # rows of a join's build side below which it runs on one thread
 
@@ -149,7 +150,7 @@ def fuzzy_hits(
     k_grp = book.group[k_inv]
     k_order = np.argsort(k_grp, kind="stable")
     k_grp_sorted = k_grp[k_order]
-    out_p, out_i, out_s = [], [], []
+    out_p, out_i, out_s, out_t = [], [], [], []
     t_order = np.argsort(t_grp, kind="stable")
     groups, starts = np.unique(t_grp[t_order], return_index=True)
     ends = np.append(starts[1:], len(t_order))
@@ -168,15 +169,54 @@ def fuzzy_hits(
         out_p.append(t_pay[rows[r]])
         out_i.append(k_inv[cols[c]])
         out_s.append(scores[r, c])
+        out_t.append(rows[r])
     if not out_p:
         return empty_pairs()
     score = np.concatenate(out_s).astype(np.float64)
     # a fuzzy hit is never as strong as an exact digits hit: 0.70 at the cutoff .. 0.90 at 100
     strength = 0.70 + 0.20 * (score - cutoff) / max(100.0 - cutoff, 1e-9)
+    # one number names one invoice: the token's closer look-alikes are its rivals, not further
+    # invoices the payer quoted (kept as candidates, below quoting strength)
+    tok = np.concatenate(out_t)
+    best = np.zeros(len(t_key))
+    np.maximum.at(best, tok, score)
+    at_best = score == best[tok]
+    closest = at_best & (np.bincount(tok[at_best], minlength=len(t_key))[tok] == 1)
+    strength = np.where(closest, strength, np.minimum(strength, FUZZY_RIVAL_MAX))
     n = len(score)
     return Pairs.concat(
         [Pairs(np.concatenate(out_p), np.concatenate(out_i), strength, np.ones(n, dtype=bool))]
     )
+
+
+def fuzzy_pair_refs(tokens: pa.Table, pairs: Pairs, book: Book, *, cutoff: float) -> Pairs:
+    """``pairs`` with the fuzzy reference strength of each pair's own invoice (rapidfuzz
+    ``cpdist`` of every numeric token of the payment against that invoice's digits key, the
+    best token kept): for candidates found otherwise (an unknown payer's exact amount), whose
+    numbers the per-group fuzzy stage never compared. Pairs with a stronger ref keep it."""
+    if len(pairs) == 0:
+        return pairs
+    kd = book.keys.filter(pc.equal(book.keys.column("kind"), "digits"))
+    k_inv = np.asarray(kd.column("inv"), np.int64)
+    digits = tokens.column("digits")
+    t_pay = np.asarray(tokens.column("pay"), np.int64)
+    ok = np.asarray(pc.utf8_length(digits), np.int64) >= FUZZY_MIN_LEN
+    t = pa.table({"pay": pa.array(t_pay[ok]), "tok": pc.filter(digits, pa.array(ok))})
+    pt = pa.table({"pay": pa.array(pairs.pay), "inv": pa.array(pairs.inv),
+                   "row": pa.array(np.arange(len(pairs)))})
+    kt = pa.table({"inv": pa.array(k_inv), "key": kd.column("key")})
+    j = pt.join(t, "pay").join(kt, "inv")
+    if j.num_rows == 0:
+        return pairs
+    score = np.asarray(process.cpdist(j.column("tok").to_pylist(), j.column("key").to_pylist(),
+                                      scorer=fuzz.ratio, workers=1), np.float64)
+    best = np.zeros(len(pairs))
+    np.maximum.at(best, np.asarray(j.column("row"), np.int64), score)
+    strength = np.where(best >= cutoff,
+                        0.70 + 0.20 * (best - cutoff) / max(100.0 - cutoff, 1e-9), 0.0)
+    stronger = strength > pairs.ref
+    return Pairs(pairs.pay, pairs.inv, np.where(stronger, strength, pairs.ref),
+                 pairs.fuzzy | stronger)
 
 
 def amount_hits(

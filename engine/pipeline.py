@@ -44,6 +44,7 @@ from cashmatch.engine.candidates import (
     amount_hits,
     amount_relation,
     fuzzy_hits,
+    fuzzy_pair_refs,
     reference_hits,
     unknown_payer_amount_hits,
 )
@@ -52,6 +53,8 @@ from cashmatch.engine.ledger import PreparedLedger, days
 from cashmatch.engine.normalize import name_key
 from cashmatch.engine.policy import Policy
 from cashmatch.engine.scoring import (
+    COMBINATION_RIVAL_FACTOR,
+    LARGER_SETS_UNTRIED_MAX,
     OTHER,
     SAME,
     UNKNOWN,
@@ -63,6 +66,13 @@ from cashmatch.engine.subset import SubsetSearch
 from cashmatch.engine.subset import search as subset_search
 
 QUOTED_REF = 0.80  # a reference hit at least this strong counts as "the payer quoted it"
+AMBIGUOUS_SETS = 3  # sets an AMBIGUOUS subset exception offers (two make it ambiguous)
+REMITTANCE_AMOUNT_REF = 0.75  # a remittance line's candidate by its amounts alone (it makes a
+# named invoice its amounts do not settle doubtful, as a look-alike that they settle does)
+INSTALMENT_SIBLING_MAX = 0.93  # what a sure instalment lends its siblings, at most
+# a partial payment is proposed on any reference hit (a fuzzy one starts at 0.70); below
+# QUOTED_REF it stays under the threshold unless instalments of the invoice vouch for it
+PARTIAL_MIN_REF = 0.70
 
 
 # the one-to-one proposals' rules and adjustment reasons by code (single_proposals)
@@ -75,6 +85,16 @@ _FULL = np.zeros(7, dtype=bool)
 _FULL[[EXACT, FEE, DISCOUNT]] = True
 _NOT_FULL = np.zeros(7, dtype=bool)
 _NOT_FULL[[PARTIAL, OVER, SETTLED, CURRENCY]] = True
+
+
+def sole_group(pay: np.ndarray, group: np.ndarray, n: int) -> np.ndarray:
+    """Per payment (0..n-1), the one group all its (pay, group) entries name; -1 for none or
+    several."""
+    gmin = np.full(n, np.iinfo(np.int64).max)
+    gmax = np.full(n, -1)
+    np.minimum.at(gmin, pay, group)
+    np.maximum.at(gmax, pay, group)
+    return np.where((gmin == gmax) & (gmax >= 0), gmax, -1)
 
 
 @dataclass
@@ -142,18 +162,12 @@ class DayMatch:
         with self.stage("candidates_exact"):
             exact, tokens = reference_hits(self.reference_text(), book)
             # a payer we could not identify, quoting invoices of exactly one group strongly,
-            # is taken to be that group (the customers of invoices named in the reference)
-            strong = exact.ref >= 0.97
-            if strong.any():
-                sp, sg = exact.pay[strong], book.group[exact.inv[strong]]
-                gmin = np.full(self.n, np.iinfo(np.int64).max)
-                gmax = np.full(self.n, -1)
-                np.minimum.at(gmin, sp, sg)
-                np.maximum.at(gmax, sp, sg)
-                adopt = (self.pay_group < 0) & (gmin == gmax) & (gmax >= 0)
-                self.ref_group = np.where(adopt, gmax, -1)
-            else:
-                self.ref_group = np.full(self.n, -1)
+            # is taken to be that group (the customers of invoices named in the reference);
+            # an invoice in another currency than the payment's says too little for that
+            strong = (exact.ref >= 0.97) & (book.currency[exact.inv]
+                                            == self.pay_currency[exact.pay])
+            self.ref_group = np.where(self.pay_group < 0, sole_group(
+                exact.pay[strong], book.group[exact.inv[strong]], self.n), -1)
         with self.stage("candidates_fuzzy"):
             best_ref = np.zeros(self.n)
             np.maximum.at(best_ref, exact.pay, exact.ref)
@@ -174,6 +188,8 @@ class DayMatch:
                 pay_group=np.where(self.pay_group >= 0, self.pay_group, self.ref_group),
                 book=book,
             )
+            for_review = fuzzy_pair_refs(tokens, for_review, book,
+                                         cutoff=self.policy.fuzzy_reference_cutoff)
         with self.stage("scoring"):
             pairs = Pairs.concat([exact, fuzzy, by_amount, for_review])
             rel, adj = amount_relation(
@@ -250,12 +266,23 @@ class DayMatch:
         # a reference quoting one invoice contradicts an amount-only match on another
         quoted_ref = np.zeros(self.n)
         np.maximum.at(quoted_ref, pairs.pay[quoted], pairs.ref[quoted])
+        named_ref = np.zeros(self.n)  # the strongest reference hit of the payer's (or anyone's)
+        np.maximum.at(named_ref, pairs.pay, np.where(self.cust_rel != OTHER, pairs.ref, 0.0))
         best_ref = pairs.ref[np.maximum(best, 0)] if len(pairs) else np.zeros(self.n)
         clear_single &= best_ref >= quoted_ref - 0.15
-        # an amount-only match must be the only way the customer's open items make the amount
+        # a reference naming another customer's invoice is not applied while the payer's own
+        # open items hold one for exactly the amount (a mangled number can name a real one)
+        own_exact = np.zeros(self.n, dtype=bool)
+        np.logical_or.at(own_exact, pairs.pay, (self.cust_rel == SAME) & (rel == EXACT))
+        if len(pairs):
+            clear_single &= ~((self.cust_rel[np.maximum(best, 0)] == OTHER) & own_exact)
+        # an amount-only match where other open items of the customer, together, make the
+        # amount too: a rival single invoice already made it AMBIGUOUS (the margin above);
+        # combinations are far likelier to be chance than the one invoice (there are many
+        # more pairs than invoices to coincide), so they lower the confidence, not veto it
         alternatives = self.bulk_amount_alternatives(
             np.flatnonzero(clear_single & (best_ref <= 0)), best)
-        clear_single &= ~alternatives
+        self.conf[best[alternatives]] *= COMBINATION_RIVAL_FACTOR
         # a payment quoting several invoices is a subset question unless one quoted invoice
         # alone is settled by a strong reference
         multi = (n_quoted >= 2) & ~(clear_single & (best_ref >= 0.97))
@@ -268,6 +295,12 @@ class DayMatch:
         # the clear one-to-one proposals, as arrays (what single_proposal makes, all at once)
         single_pay = np.flatnonzero(chosen >= 0)
         self.singles = self.single_proposals(single_pay, chosen[single_pay])
+        # what they settle in full is not open for another payment's set of invoices (decided
+        # for all payments at once, before any set is looked for: the input order never counts)
+        sure = (self.singles["conf"] >= threshold) & np.array(
+            [r in self.policy.auto_apply_rules for r in SINGLE_RULES], bool)[self.singles["rule"]]
+        self.claimed = np.zeros(len(self.book.amount), dtype=bool)
+        self.claimed[self.singles["inv"][sure]] = True
         for p in np.flatnonzero(lost):
             exceptions.append(self.exception(int(p), S.DUPLICATE,
                                              "Another payment settles the invoice this payment "
@@ -283,11 +316,31 @@ class DayMatch:
                 if prop is None and clear_single[p]:
                     prop = self.single_proposal(p, int(best[p]))
             quotes = quoted_ref[p] >= QUOTED_REF
-            if prop is None and (best[p] < 0 or quotes) and self.pay_group[p] >= 0:
+            # the reference resembles an invoice, if only weakly, and no single settles clearly
+            resembles = named_ref[p] >= PARTIAL_MIN_REF and not clear_single[p]
+            # an unclear single within the fee window is no reason to skip the subsets (on a
+            # large customer some invoice nearly always lies within the window by chance)
+            fee_only = (best[p] >= 0 and rel[best[p]] == FEE and not clear_single[p]
+                        and named_ref[p] <= 0)
+            if prop is None and (best[p] < 0 or quotes or fee_only) and self.pay_group[p] >= 0:
                 # the quoted invoice plus others of the customer, or the amount alone
                 prop = self.subset_proposal(p, quoted_only=False)
-            if prop is None and (best[p] < 0 or quotes):
+                if fee_only and isinstance(prop, ExceptionItem):
+                    prop = self.put_first(prop, best[p : p + 1], "alone, less a bank fee")
+            # sets that fit the amount alone say less than a number that resembles an invoice
+            amount_sets = (isinstance(prop, ExceptionItem) and prop.reason == S.AMBIGUOUS
+                           and resembles and not quotes)
+            if prop is None and (best[p] < 0 or quotes or resembles):
                 prop = self.partial_proposal(p)
+            elif amount_sets:
+                partial = self.partial_proposal(p)
+                if isinstance(partial, Proposal):
+                    prop = partial
+                else:  # the invoices the reference resembles, before the sets
+                    ks = self.pair_indices(p)
+                    ks = ks[(self.pairs.ref[ks] >= PARTIAL_MIN_REF) & (self.cust_rel[ks] != OTHER)]
+                    prop = self.put_first(prop, ks[:AMBIGUOUS_SETS],
+                                          "in part, whose numbers the reference resembles")
             if isinstance(prop, ExceptionItem):
                 exceptions.append(prop)
             elif prop is not None:
@@ -298,7 +351,34 @@ class DayMatch:
                     "also other open items or pairs of them, and the reference names none."))
             else:
                 exceptions.append(self.no_match_exception(p, best[p], best_c[p], second_c[p]))
+        self.corroborate_instalments(proposals)
         return proposals, exceptions
+
+    def put_first(self, item: ExceptionItem, ks: np.ndarray, why: str) -> ExceptionItem:
+        """The sets that fit, after single invoices that fit otherwise (pairs ``ks``: a set of
+        one is the fewest invoices), with ``why`` said in the detail."""
+        invs = [int(i) for i in self.pairs.inv[ks]]
+        keep = [j for j, c in enumerate(item.candidates) if c not in invs]
+        names = ", ".join(self.book.ids.take(pa.array(invs)).to_pylist())
+        return ExceptionItem(item.pay, item.reason, f"{item.detail} Or {names} {why}.",
+                             invs + [item.candidates[j] for j in keep],
+                             [float(c) for c in self.conf[ks]] + [item.scores[j] for j in keep])
+
+    def corroborate_instalments(self, proposals: list[Proposal]) -> None:
+        """Payments of the invoice's own customer that each pay part of the same quoted invoice
+        today, together no more than it has open, vouch for each other (instalments, a split
+        payment): each rises to the confidence of the surest, at most INSTALMENT_SIBLING_MAX."""
+        by_inv: dict[int, list[Proposal]] = {}
+        for pr in proposals:
+            if pr.rule == "partial_reference" and pr.unapplied_reason is None and (
+                    self.pay_group[pr.pay] == self.book.group[pr.inv[0]]):
+                by_inv.setdefault(pr.inv[0], []).append(pr)
+        for inv, parts in by_inv.items():
+            if len(parts) < 2 or sum(pr.applied[0] for pr in parts) > self.book.amount[inv]:
+                continue
+            surest = min(max(pr.confidence for pr in parts), INSTALMENT_SIBLING_MAX)
+            for pr in parts:
+                pr.confidence = max(pr.confidence, surest)
 
     def best_full_settlement(self, full: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per payment: the best pair that settles an invoice in full (-1: none), its confidence,
@@ -459,7 +539,7 @@ class DayMatch:
     def partial_proposal(self, p: int) -> Proposal | ExceptionItem | None:
         ks = self.pair_indices(p)
         ks = ks[_NOT_FULL[self.rel[ks]]
-                & (self.pairs.ref[ks] >= QUOTED_REF)]
+                & (self.pairs.ref[ks] >= PARTIAL_MIN_REF)]
         # an invoice in another currency only counts when nothing in the payment's does
         same_currency = ks[self.rel[ks] != CURRENCY]
         if len(same_currency) or (len(ks) and self.pairs.ref[ks[0]] < 0.97):
@@ -469,23 +549,29 @@ class DayMatch:
         k = int(ks[0])
         inv, rel = int(self.pairs.inv[k]), int(self.rel[k])
         name = self.book.ids[inv].as_py()
+        # the named invoice first, then the payment's other candidates (a mangled number can
+        # name a settled or foreign invoice while the amount points to the right one)
         if rel == SETTLED:
             return self.exception(p, S.DUPLICATE, f"Invoice {name} is already settled; this "
-                                  "payment may be a duplicate.", ks)
+                                  "payment may be a duplicate.", extra=[inv])
         if rel == CURRENCY:
             return self.exception(p, S.CURRENCY_MISMATCH, f"The reference names {name}, which "
-                                  "is invoiced in another currency.", ks)
+                                  "is invoiced in another currency.", extra=[inv])
         if len(ks) > 1 and self.conf[ks[1]] >= self.conf[k] - AMBIGUITY_MARGIN:
             return None
+        # another invoice that the amount settles in full: named less surely, or an open
+        # item of the payer's for exactly the amount (a mangled number can be another real one)
         rivals = self.pair_indices(p)
-        rivals = rivals[_FULL[self.rel[rivals]]
-                        & (self.pairs.ref[rivals] > 0)]
-        if len(rivals):  # another invoice, named less surely, that the amount settles in full
+        rivals = rivals[_FULL[self.rel[rivals]] & (
+            (self.pairs.ref[rivals] > 0)
+            | ((self.rel[rivals] == EXACT) & (self.cust_rel[rivals] == SAME)))]
+        if len(rivals):
+            other = self.book.ids[int(self.pairs.inv[rivals[0]])].as_py()
+            why = ("whose number resembles the reference too" if self.pairs.ref[rivals[0]] > 0
+                   else "an open invoice of the payer for exactly the amount")
             return self.exception(
-                p, S.AMBIGUOUS, f"The reference names {name} but the amount settles "
-                f"{self.book.ids[int(self.pairs.inv[rivals[0]])].as_py()} in full, whose number "
-                "resembles the reference too; choose the right one.",
-                np.concatenate([[k], rivals]))
+                p, S.AMBIGUOUS, f"The reference names {name} but the amount settles {other} "
+                f"in full, {why}; choose the right one.", np.concatenate([[k], rivals]))
         amount, open_ = int(self.pay_amount[p]), int(self.book.amount[inv])
         if rel == PARTIAL:
             return Proposal(p, [inv], [amount], [0], [None], float(self.conf[k]),
@@ -519,7 +605,7 @@ class DayMatch:
                                               exact=total == amount, identity=1.0,
                                               exhaustive=True, rule="subset_reference")
             found = self.subsets(opens[quoted], amount, tolerance=fee,
-                                 max_size=len(quoted), min_size=2)
+                                 max_size=len(quoted), min_size=2, limit=AMBIGUOUS_SETS)
             if found.unique is not None:
                 chosen = quoted[list(found.unique)]
                 return self.subset_allocation(p, chosen, amount, quoted_share=1.0,
@@ -538,6 +624,7 @@ class DayMatch:
                     identity: float) -> Proposal | ExceptionItem | None:
         book = self.book
         block = self.blocks.get((int(group), int(self.pay_currency[p])), np.zeros(0, np.int64))
+        block = block[~self.claimed[block]]
         if len(fixed):
             block = block[~np.isin(block, fixed)]
         rest = amount - int(book.amount[fixed].sum())
@@ -545,18 +632,25 @@ class DayMatch:
             return None
         max_size = max(self.policy.max_subset_size - len(fixed), 1)
         found = self.subsets(book.amount[block], rest, tolerance=fee, max_size=max_size,
-                             min_size=1 if len(fixed) else 2, due_order=book.due[block])
+                             min_size=1 if len(fixed) else 2, due_order=book.due[block],
+                             limit=AMBIGUOUS_SETS)
         if found.unique is not None:
             chosen = np.concatenate([fixed, block[list(found.unique)]])
             share = len(fixed) / len(chosen)
             # Occam: a fit by chance as small as the one found
             chance = coincidence(block_size=len(block), max_size=len(found.unique),
                                  target=rest, tolerance=0 if found.exact else fee)
-            return self.subset_allocation(p, chosen, amount, quoted_share=share,
+            # the only fit of its size or smaller: larger sets were not all tried, but on a
+            # large block some fit any amount by chance and say little against a small one
+            smallest = len(found.unique) <= found.complete_upto
+            prop = self.subset_allocation(p, chosen, amount, quoted_share=share,
                                           exact=found.exact, identity=identity,
-                                          exhaustive=found.exhaustive, chance=chance,
-                                          rule="subset_reference" if len(fixed) else
-                                          "subset_amount")
+                                          exhaustive=found.exhaustive or smallest,
+                                          chance=chance, rule="subset_reference" if len(fixed)
+                                          else "subset_amount")
+            if not found.exhaustive:
+                prop.confidence = min(prop.confidence, LARGER_SETS_UNTRIED_MAX)
+            return prop
         if found.solutions:
             return self.ambiguous(p, [np.concatenate([fixed, block[list(s)]])
                                       for s in found.solutions])
@@ -579,15 +673,17 @@ class DayMatch:
                         [S.BANK_FEE if a else None for a in adj], conf, rule)
 
     def ambiguous(self, p: int, solutions: list[np.ndarray]) -> ExceptionItem:
-        # customers mostly pay their oldest items first: the older set is offered first
-        solutions = sorted(solutions, key=lambda s: (float(self.book.due[s].mean()), len(s)))
+        """The sets that fit, listed set after set, likeliest first: fewer invoices (many more
+        large sets than small ones fit an amount by chance), then the older items (customers
+        mostly pay their oldest items first)."""
+        solutions = sorted(solutions, key=lambda s: (len(s), float(self.book.due[s].mean())))
         names = [" + ".join(self.book.ids.take(pa.array(s)).to_pylist()) for s in solutions]
         cands: list[int] = []
         for s in solutions:
             cands.extend(int(i) for i in s if int(i) not in cands)
         return ExceptionItem(p, S.AMBIGUOUS,
-                          f"The amount fits more than one set of open invoices: {names[0]} or "
-                          f"{names[1]}; choose the right one.", cands,
+                          f"The amount fits more than one set of open invoices: "
+                          f"{' or '.join(names)}; choose the right one.", cands,
                           [0.5] * len(cands))
 
     # -- remittance advice
@@ -608,17 +704,43 @@ class DayMatch:
         line_pay = line_pay[linked]
         has[line_pay] = True
         hits, tokens = reference_hits(rem.column("invoice_ref").combine_chunks(), self.book)
-        line_group = self.pay_group[line_pay]
+        # a payer nobody identified whose advice names invoices of one group strongly is taken
+        # to be that group, for every line of the advice
+        strong = hits.ref >= 0.97
+        advice_group = sole_group(line_pay[hits.pay[strong]],
+                                  self.book.group[hits.inv[strong]], self.n)
+        line_group = np.where(self.pay_group[line_pay] >= 0, self.pay_group[line_pay],
+                              advice_group[line_pay])
         fz = fuzzy_hits(tokens, np.ones(len(line_pay), bool), line_group, self.book,
                         cutoff=self.policy.fuzzy_reference_cutoff)
-        lp = Pairs.concat([hits, fz])
+        line_total = (
+            np.asarray(rem.column("paid_amount"), np.int64)
+            + np.asarray(pc.fill_null(rem.column("discount_amount"), 0), np.int64)
+            + np.asarray(pc.fill_null(rem.column("deduction_amount"), 0), np.int64)
+        )
+        # the payer's open invoices that a line's amounts settle exactly are candidates too
+        # (a reference mangled past the fuzzy cutoff), weaker than a readable reference
+        by_amount = amount_hits(
+            pay_amount=line_total, pay_currency=self.pay_currency[line_pay],
+            pay_group=line_group, pay_date=self.pay_date[line_pay], book=self.book,
+            fee_ceiling=np.zeros(len(line_pay), np.int64),
+            grace_days=self.policy.discount_grace_days, allow_discounts=False,
+        )
+        # ... and, for a payer still unknown, any customer's: candidates never applied unseen
+        anyones = unknown_payer_amount_hits(
+            pay_amount=line_total, pay_currency=self.pay_currency[line_pay],
+            pay_group=line_group, book=self.book)
+        by_amount = Pairs.concat([by_amount, anyones])
+        lp = Pairs.concat([hits, fz, Pairs(by_amount.pay, by_amount.inv,
+                                           np.full(len(by_amount), REMITTANCE_AMOUNT_REF),
+                                           by_amount.fuzzy)])
+        n_inv = len(self.book.amount)
+        unseen = np.isin(lp.pay * n_inv + lp.inv, anyones.pay * n_inv + anyones.inv) & ~np.isin(
+            lp.pay * n_inv + lp.inv, np.concatenate([hits.pay, fz.pay]) * n_inv
+            + np.concatenate([hits.inv, fz.inv]))
         same = np.where(line_group[lp.pay] >= 0, self.book.group[lp.inv] == line_group[lp.pay],
-                        True)
-        settles = (
-            np.asarray(rem.column("paid_amount"), np.int64)[lp.pay]
-            + np.asarray(pc.fill_null(rem.column("discount_amount"), 0), np.int64)[lp.pay]
-            + np.asarray(pc.fill_null(rem.column("deduction_amount"), 0), np.int64)[lp.pay]
-        ) == self.book.amount[lp.inv]
+                        ~unseen)
+        settles = line_total[lp.pay] == self.book.amount[lp.inv]
         in_currency = self.book.currency[lp.inv] == self.pay_currency[line_pay[lp.pay]]
         score = lp.ref * np.where(same, 1.0, 0.5) * np.where(settles, 1.0, 0.9) * in_currency
         best, second, best_s, second_s = best_per_payment(lp.pay, lp.inv, score, len(line_pay))

@@ -17,6 +17,7 @@ from cashmatch.engine.candidates import (
     DISCOUNT,
     EXACT,
     FEE,
+    FUZZY_MIN_LEN,
     MAX_INVOICES_PER_KEY,
     OVER,
     PARTIAL,
@@ -122,6 +123,22 @@ def exact_hits(texts: list[str], invoice_ids: list[str]) -> dict[tuple[int, int]
                         if s > hits.get((p, inv), -1):
                             hits[(p, inv)] = s
     return hits
+
+
+def fuzzy_pair_refs(texts: list[str], invoice_ids: list[str],
+                    pairs: list[tuple[int, int, float]], *, cutoff: float) -> list[float]:
+    """Per (payment, invoice, ref) pair: the stronger of ref and the best fuzzy ratio of the
+    payment's numeric tokens against the invoice's digits key, one token at a time."""
+    from rapidfuzz import fuzz
+
+    out = []
+    for p, inv, ref in pairs:
+        keys = [k for k, kind in invoice_key_kinds(invoice_ids[inv]) if kind == "digits"]
+        best = max((fuzz.ratio(d, k) for _, d in reference_tokens(texts[p])
+                    if len(d) >= FUZZY_MIN_LEN for k in keys), default=0.0)
+        strength = 0.70 + 0.20 * (best - cutoff) / (100.0 - cutoff) if best >= cutoff else 0.0
+        out.append(max(ref, strength))
+    return out
 
 
 def name_key(name: str) -> str:

@@ -23,6 +23,7 @@ from cashmatch.engine.candidates import (
 # amount evidence by relation: how much an agreeing amount adds to a reference hit
 AMOUNT_EVIDENCE = {EXACT: 0.80, DISCOUNT: 0.70, FEE: 0.60, PARTIAL: 0.0, OVER: 0.0,
                    SETTLED: 0.0, CURRENCY: 0.0}
+FEE_EVIDENCE_FEW_NEAR = 0.70  # 4 x 5k generated days: 57 such quoted pairs, all right
 # a pair resting on the amount alone (no reference), before the identity factor
 AMOUNT_ONLY = {EXACT: 0.965, DISCOUNT: 0.95, FEE: 0.92, PARTIAL: 0.0, OVER: 0.0,
                SETTLED: 0.0, CURRENCY: 0.0}
@@ -34,6 +35,10 @@ CUSTOMER_FACTOR_STRONG = {SAME: 1.0, UNKNOWN: 0.96, OTHER: 0.90}  # reference â‰
 CUSTOMER_FACTOR_WEAK = {SAME: 1.0, UNKNOWN: 0.80, OTHER: 0.50}
 STRONG_REF = 0.97
 AMOUNT_ONLY_MAX_CHANCE = 0.02  # above this, an amount-only match may well be a coincidence
+AMOUNT_ONLY_OTHER_ODDS = 0.25  # an identified payer's unreferenced credit: not one invoice
+# an amount-only single invoice that a combination of the customer's other open items also
+# makes: on generated days (6 x 5k) all 184 such matches were the single invoice
+COMBINATION_RIVAL_FACTOR = 0.97
 
 
 def _lookup(table: dict[int, float], keys: np.ndarray) -> np.ndarray:
@@ -59,6 +64,9 @@ def pair_confidence(
     could easily be a coincidence (a wide bank-fee window on a large customer) is worth less.
     """
     a = _lookup(AMOUNT_EVIDENCE, relation)
+    # a short payment within the fee ceiling says more when the customer has few open items
+    # near the amount: less than one expected in the window by chance
+    a = np.where((relation == FEE) & (chance < 1.0), FEE_EVIDENCE_FEW_NEAR, a)
     combined = 1.0 - (1.0 - ref) * (1.0 - a)
     partial = np.isin(relation, (PARTIAL, OVER))
     combined[partial] = ref[partial] * _lookup(
@@ -73,7 +81,13 @@ def pair_confidence(
     conf = combined * np.where(strong, f_strong[cidx], f_weak[cidx])
     no_ref = ref <= 0
     amount_only = _lookup(AMOUNT_ONLY, relation) * identity
-    amount_only = np.where(chance > AMOUNT_ONLY_MAX_CHANCE, amount_only * 0.9, amount_only)
+    # an exact (or exactly discounted) amount: the odds that it is a coincidence, `chance`
+    # against the odds that an identified payer's unreferenced credit is something else; a fee
+    # window is too wide for that reckoning (short pays, instalments fall in it): a flat cut
+    coincidence_odds = AMOUNT_ONLY_OTHER_ODDS * chance
+    amount_only = np.where(chance <= AMOUNT_ONLY_MAX_CHANCE, amount_only,
+                           np.where(relation == FEE, amount_only * 0.9,
+                                    amount_only / (1.0 + coincidence_odds)))
     conf[no_ref] = np.where(customer_relation[no_ref] == SAME, amount_only[no_ref], 0.3 * a[no_ref])
     conf[np.isin(relation, (SETTLED, CURRENCY))] = 0.0
     return np.clip(conf, 0.0, 1.0)
@@ -82,6 +96,7 @@ def pair_confidence(
 # how likely a random amount is to be hit by some subset ("chance", see `coincidence`) ->
 # the confidence an exhaustive, unique fit then earns
 COINCIDENCE_STEPS = ((0.002, 0.985), (0.01, 0.96), (0.05, 0.92))
+LARGER_SETS_UNTRIED_MAX = 0.94  # a fit unique among sets no larger, larger sets untried
 
 
 def coincidence(*, block_size: int, max_size: int, target: int, tolerance: int) -> float:

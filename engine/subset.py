@@ -27,11 +27,13 @@ MILP_SAFETY_SECONDS = 5.0
 
 @dataclass(frozen=True, slots=True)
 class SubsetSearch:
-    solutions: list[tuple[int, ...]]  # indices into the amounts given, each sorted; at most 2
+    solutions: list[tuple[int, ...]]  # indices into the amounts given, each sorted; at most `limit`
     exact: bool  # True when the solutions sum exactly to the target
     exhaustive: bool = False  # every subset up to max_size was considered: a single solution
     # is then the only one, not merely the only one found
     milp_calls: int = 0  # HiGHS fallback calls made
+    complete_upto: int = 0  # every subset of at most this many items was considered (a unique
+    # solution no larger is then the only one of its size or smaller)
 
     @property
     def unique(self) -> tuple[int, ...] | None:
@@ -215,8 +217,10 @@ def search(
     due_order: np.ndarray | None = None,
     node_limit: int = 0,
     min_size: int = 1,
+    limit: int = 2,
 ) -> SubsetSearch:
-    """Subsets of ``amounts`` (int64 minor units) that settle ``target``; at most two.
+    """Subsets of ``amounts`` (int64 minor units) that settle ``target``; at most ``limit``
+    (two tell a unique fit from an ambiguous one; more give a reviewer sets to choose from).
 
     ``node_limit`` bounds each HiGHS call (branch-and-bound nodes); 0 turns the MILP fallback
     off. Deterministic: no wall-clock limit decides an answer.
@@ -237,12 +241,12 @@ def search(
                     found.append(mapped)
 
         if min_size <= 1:
-            add([(int(i),) for i in np.flatnonzero((sub >= lo) & (sub <= hi))[:2]])
-        if len(found) < 2 and max_size >= 2 and min_size <= 2:
-            add(_pairs(sub, lo, hi, 2))
-        if len(found) < 2 and max_size >= 3 and min_size <= 3 and len(sub) <= 2000:
-            add(_triples(sub, lo, hi, 2))
-        if len(found) < 2 and due_order is not None and len(sub):
+            add([(int(i),) for i in np.flatnonzero((sub >= lo) & (sub <= hi))[:limit]])
+        if len(found) < limit and max_size >= 2 and min_size <= 2:
+            add(_pairs(sub, lo, hi, limit))
+        if len(found) < limit and max_size >= 3 and min_size <= 3 and len(sub) <= 2000:
+            add(_triples(sub, lo, hi, limit))
+        if len(found) < limit and due_order is not None and len(sub):
             # customers often pay their oldest items: a prefix in due-date order
             by_due = np.argsort(due_order[keep], kind="stable")
             csum = np.cumsum(sub[by_due])
@@ -251,11 +255,12 @@ def search(
                 if h + 1 >= min_size:
                     add([tuple(int(x) for x in by_due[: h + 1])])
         exhaustive = max_size <= 3 and len(sub) <= 2000
-        if len(found) < 2 and max_size >= 4:
+        complete = min(max_size, 3 if len(sub) <= 2000 else 2)
+        if len(found) < limit and max_size >= 4:
             if len(sub) <= MITM_MAX_N:
-                add(_mitm(sub, lo, hi, max_size, 2))
+                add(_mitm(sub, lo, hi, max_size, limit))
                 exhaustive = True
-            elif len(sub) <= MILP_MAX_N and len(found) < 2 and node_limit > 0:
+            elif len(sub) <= MILP_MAX_N and len(found) < limit and node_limit > 0:
                 calls += 1
                 first, proven = _milp(
                     sub,
@@ -267,7 +272,7 @@ def search(
                 )
                 if first is not None:
                     add([first])
-                    if len(found) < 2:
+                    if len(found) < limit:
                         calls += 1
                         second, proven = _milp(
                             sub,
@@ -281,5 +286,6 @@ def search(
                             add([second])
                 exhaustive = proven
         if found:
-            return SubsetSearch(found[:2], exact, exhaustive, calls)
+            return SubsetSearch(found[:limit], exact, exhaustive, calls,
+                                max_size if exhaustive else complete)
     return SubsetSearch([], True, False, calls)

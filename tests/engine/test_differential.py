@@ -6,8 +6,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cashmatch.engine import reference as ref
-from cashmatch.engine.candidates import Book, Pairs, amount_relation, reference_hits
-from cashmatch.engine.normalize import invoice_keys, name_key
+from cashmatch.engine.candidates import (
+    Book,
+    Pairs,
+    amount_relation,
+    fuzzy_pair_refs,
+    reference_hits,
+)
+from cashmatch.engine.normalize import invoice_keys, name_key, reference_tokens
 from cashmatch.engine.subset import search
 
 invoice_id = st.one_of(
@@ -40,21 +46,54 @@ def references(draw, ids):
     return " ".join(parts)
 
 
+def plain_book(ids: list[str]) -> Book:
+    """A book of these invoice ids, one customer group, amounts and dates zero."""
+    zeros = np.zeros(len(ids), np.int64)
+    return Book(ids=pa.array(ids), amount=zeros, currency=zeros, group=zeros, customer=zeros,
+                issue=zeros, due=zeros, discount_bp=zeros, discount_days=zeros,
+                keys=invoice_keys(pa.array(ids)))
+
+
 @settings(max_examples=80, deadline=None)
 @given(st.data())
 def test_exact_hits_match_the_reference(data):
     ids = data.draw(st.lists(invoice_id, min_size=1, max_size=12, unique=True))
     texts = data.draw(st.lists(references(ids), min_size=1, max_size=8))
-    book = Book(ids=pa.array(ids), amount=np.zeros(len(ids), np.int64),
-                currency=np.zeros(len(ids), np.int64), group=np.zeros(len(ids), np.int64),
-                customer=np.zeros(len(ids), np.int64), issue=np.zeros(len(ids), np.int64),
-                due=np.zeros(len(ids), np.int64), discount_bp=np.zeros(len(ids), np.int64),
-                discount_days=np.zeros(len(ids), np.int64), keys=invoice_keys(pa.array(ids)))
-    fast, _ = reference_hits(pa.array(texts), book)
+    fast, _ = reference_hits(pa.array(texts), plain_book(ids))
     got = {(int(p), int(i)): round(float(s), 6)
            for p, i, s in zip(fast.pay, fast.inv, fast.ref, strict=True)}
     want = {k: round(v, 6) for k, v in ref.exact_hits(texts, ids).items()}
     assert got == want
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_fuzzy_pair_refs_match_the_reference(data):
+    ids = data.draw(st.lists(invoice_id, min_size=1, max_size=10, unique=True))
+    texts = data.draw(st.lists(references(ids), min_size=1, max_size=6))
+    rows = data.draw(st.lists(st.tuples(st.integers(0, len(texts) - 1),
+                                        st.integers(0, len(ids) - 1),
+                                        st.sampled_from([0.0, 0.75, 0.95])), max_size=20))
+    pay = np.array([r[0] for r in rows], np.int64)
+    inv = np.array([r[1] for r in rows], np.int64)
+    strength = np.array([r[2] for r in rows], np.float64)
+    fast = fuzzy_pair_refs(reference_tokens(pa.array(texts)),
+                           Pairs(pay, inv, strength, np.zeros(len(rows), bool)),
+                           plain_book(ids), cutoff=84.0)
+    slow = ref.fuzzy_pair_refs(texts, ids, rows, cutoff=84.0)
+    np.testing.assert_allclose(fast.ref, slow)
+
+
+def test_fuzzy_pair_refs_raise_the_mangled_numbers_pairs():
+    ids = ["INV-2026-004600", "90012345", "SO/26/7781", "INV-2025-000001"]
+    texts = ["INV-2026-004609", "pay 90012354 thanks", "7718", "", "inv 2025 00001 / 4600"]
+    rows = [(0, 0, 0.0), (0, 1, 0.0), (1, 1, 0.0), (1, 2, 0.95), (2, 2, 0.0), (3, 0, 0.0),
+            (4, 3, 0.0), (4, 0, 0.0)]
+    pairs = Pairs(*(np.array(c) for c in zip(*rows, strict=True)), np.zeros(len(rows), bool))
+    fast = fuzzy_pair_refs(reference_tokens(pa.array(texts)), pairs, plain_book(ids),
+                           cutoff=84.0)
+    np.testing.assert_allclose(fast.ref, ref.fuzzy_pair_refs(texts, ids, rows, cutoff=84.0))
+    assert fast.ref[0] > 0.7 and fast.ref[2] > 0.7 and fast.ref[1] == 0  # 4609 ~ 4600 only
 
 
 @given(st.lists(st.text(max_size=30), max_size=20))
@@ -107,3 +146,20 @@ def test_subset_search_agrees_with_brute_force(amounts, target, tolerance):
     assert (len(fast.solutions) >= 2) == (len(slow_set) >= 2)
     if fast.solutions:
         assert fast.exact == exact
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(1, 400), min_size=25, max_size=32), st.integers(2, 900),
+       st.sampled_from([0, 3]), st.integers(2, 4))
+def test_a_unique_small_fit_is_the_only_one_up_to_the_size_claimed(amounts, target, tolerance,
+                                                                  limit):
+    """Large blocks too (no meet-in-the-middle when more than 24 items can take part): a
+    unique fit of at most ``complete_upto`` items is the only fit of three items or fewer."""
+    arr = np.array(amounts, np.int64) * 100
+    fast = search(arr, target * 100, tolerance=tolerance * 100, max_size=8, limit=limit)
+    assert not fast.solutions or fast.complete_upto == (8 if fast.exhaustive else 3)
+    slow, _ = ref.subsets(arr.tolist(), target * 100, tolerance=tolerance * 100, max_size=3)
+    if fast.unique is not None and len(fast.unique) <= min(fast.complete_upto, 3):
+        assert {tuple(sorted(s)) for s in slow} == {fast.unique}
+    if not slow:
+        assert all(len(s) > 3 for s in fast.solutions)

@@ -1,0 +1,270 @@
+"""Decisions on small hand-written days: rival combinations, remittance lines found by amount,
+instalments that vouch for each other, partial payments that settle another invoice, unknown
+payers' mangled numbers, and the sets an AMBIGUOUS subset exception offers."""
+
+import numpy as np
+import pyarrow as pa
+
+from cashmatch.engine import schema as S
+from cashmatch.engine.matcher import match
+
+from .daybuilder import customers, invoices, outcome, payments
+
+ACME, GLOBEX, HOOLI, INITRODE = "Acme Industries Inc", "Globex GmbH", "Hooli Corp", "Initrode"
+ACCOUNT = "DE89370400440532013000"
+INVOICES = invoices(
+    [
+        ("INV-2026-004512", "C1", 100000, "USD", ACME),
+        ("INV-2026-004513", "C1", 25050, "USD", ACME),
+        ("INV-2026-004514", "C1", 7000, "USD", ACME),
+        ("INV-2026-004600", "C2", 50000, "USD", GLOBEX),
+        ("INV-2026-004601", "C2", 30000, "USD", GLOBEX),
+        ("INV-2026-004602", "C2", 20000, "USD", GLOBEX),
+        ("H-1", "C3", 10000, "USD", HOOLI),
+        ("H-2", "C3", 20000, "USD", HOOLI),
+        ("H-3", "C3", 31000, "USD", HOOLI),
+        ("H-4", "C3", 40000, "USD", HOOLI),
+        ("H-5", "C3", 61000, "USD", HOOLI),
+        ("H-6", "C3", 41000, "USD", HOOLI),
+        ("I-1", "C4", 51000, "USD", INITRODE),
+        ("I-2", "C4", 30000, "USD", INITRODE),
+        ("I-3", "C4", 20000, "USD", INITRODE),
+        ("I-4", "C4", 99999, "USD", INITRODE),
+    ]
+)
+CUSTOMERS = customers(
+    [
+        ("C1", ACME, [ACCOUNT], [], None),
+        ("C2", GLOBEX, [], ["GLBX"], None),
+        ("C3", HOOLI, [], [], None),
+        ("C4", INITRODE, [], [], None),
+    ]
+)
+
+
+def advice(refs, paid, deduction=None, reason=None):
+    """Remittance lines of payment P1 (USD)."""
+    n = len(refs)
+    return S.conform(
+        pa.table(
+            {
+                "payment_id": ["P1"] * n,
+                "invoice_ref": refs,
+                "paid_amount": paid,
+                "deduction_amount": pa.array(deduction or [None] * n, pa.int64()),
+                "reason_code": pa.array(reason or [None] * n, pa.string()),
+                "currency": ["USD"] * n,
+            }
+        ),
+        S.REMITTANCES,
+    )
+
+
+def run(pays, **kw):
+    return match(invoices=INVOICES, payments=payments(pays), customers=CUSTOMERS, **kw)
+
+
+def test_a_combination_of_other_items_lowers_a_single_amount_match_but_does_not_veto_it():
+    # 50000 is INV-2026-004600 alone, and also 004601 + 004602: one invoice is the likelier
+    r = run([("P1", 50000, "GLOBEX GMBH", None)])
+    assert outcome(r)["P1"] == ("applied", ["INV-2026-004600"])
+    alone = run([("P1", 25050, "ACME INDUSTRIES", None, ACCOUNT)])  # no combination makes it
+    rival_conf = r.allocations.column("confidence")[0].as_py()
+    assert rival_conf < alone.allocations.column("confidence")[0].as_py()
+
+
+def test_a_second_single_invoice_still_makes_it_ambiguous():
+    extra = invoices([("INV-2026-004603", "C2", 50000, "USD", GLOBEX)])
+    r = match(
+        invoices=pa.concat_tables([INVOICES, extra]),
+        payments=payments([("P1", 50000, "GLOBEX GMBH", None)]),
+        customers=CUSTOMERS,
+    )
+    assert outcome(r)["P1"] == ("exception", S.AMBIGUOUS)
+
+
+def test_a_remittance_line_whose_reference_matches_nothing_is_found_by_its_amounts():
+    rem = advice(["INV-2026-004600", "QX/77/ZZ"], [50000, 25000], [None, 5000], [None, "DAMAGED"])
+    r = run([("P1", 75000, "GLOBEX GMBH", "see advice")], remittances=rem)
+    assert outcome(r)["P1"] == ("applied", ["INV-2026-004600", "INV-2026-004601"])
+    row = [a for a in r.allocations.to_pylist() if a["invoice_id"] == "INV-2026-004601"][0]
+    assert row["adjustment_reason"] == "DEDUCTION:DAMAGED" and row["invoice_open_after"] == 0
+
+
+def test_instalments_of_one_invoice_vouch_for_each_other():
+    weak = [("P2", 30000, "ACME INDUSTRIES", "45l2 part")]
+    assert outcome(run(weak))["P2"] == ("exception", S.LOW_CONFIDENCE)
+    both = run([("P1", 40000, "ACME INDUSTRIES", "INV-2026-004512 part 1")] + weak)
+    assert outcome(both)["P2"] == ("applied", ["INV-2026-004512"])
+    rows = sorted(both.allocations.to_pylist(), key=lambda x: x["payment_id"])
+    assert [x["invoice_open_after"] for x in rows] == [60000, 30000]
+    assert rows[1]["confidence"] < 0.95  # lent, never more than the sure one's, capped
+    # together more than the invoice is open for: no vouching
+    over = run(
+        [
+            ("P1", 80000, "ACME INDUSTRIES", "INV-2026-004512 part 1"),
+            ("P2", 30000, "ACME INDUSTRIES", "45l2 part"),
+        ]
+    )
+    assert outcome(over)["P2"][0] != "applied"
+
+
+def test_a_weakly_quoted_instalment_is_proposed_and_applied_when_its_sibling_vouches():
+    weak = [("P2", 45000, "ACME INDUSTRIES", "2026004812 part 2")]  # one digit off: fuzzy
+    alone = run(weak).exceptions.to_pylist()[0]
+    assert alone["reason"] == S.LOW_CONFIDENCE and "partial_reference" in alone["detail"]
+    both = run([("P1", 40000, "ACME INDUSTRIES", "INV-2026-004512 part 1")] + weak)
+    assert outcome(both)["P2"] == ("applied", ["INV-2026-004512"])
+
+
+def test_a_partial_payment_that_settles_another_open_invoice_exactly_is_ambiguous():
+    r = run([("P1", 7000, "ACME INDUSTRIES", "INV-2026-004512")])
+    assert outcome(r)["P1"] == ("exception", S.AMBIGUOUS)
+    ex = r.exceptions.to_pylist()[0]
+    assert ex["candidates"][:2] == ["INV-2026-004512", "INV-2026-004514"]
+
+
+def test_an_unknown_payers_mangled_number_is_compared_with_its_exact_amount_candidates():
+    r = run([("P1", 50000, "SOMEBODY ELSE LLC", "INV-2026-004609")])
+    assert outcome(r)["P1"][0] == "exception"  # never applied to an unknown payer unseen
+    ex = r.exceptions.to_pylist()[0]
+    assert ex["candidates"][0] == "INV-2026-004600" and ex["candidate_scores"][0] > 0.7
+    plain = run([("P1", 50000, "SOMEBODY ELSE LLC", "PAYMENT")]).exceptions.to_pylist()[0]
+    assert plain["reason"] == S.UNKNOWN_PAYER and plain["candidate_scores"][0] < 0.5
+
+
+def test_ambiguous_sets_are_offered_fewest_invoices_first():
+    # 71000 = H-3 + H-4 = H-1 + H-5 = H-1 + H-2 + H-6; no single invoice makes it
+    r = run([("P1", 71000, "HOOLI CORP", None)])
+    ex = r.exceptions.to_pylist()[0]
+    assert ex["reason"] == S.AMBIGUOUS
+    sets = ex["detail"].split(": ", 1)[1].split("; ")[0].split(" or ")
+    assert [len(s.split(" + ")) for s in sets] == [2, 2, 3]
+    first = sets[0].split(" + ")
+    assert ex["candidates"][: len(first)] == first
+
+
+def test_an_unclear_single_within_the_fee_window_does_not_hide_an_exact_set():
+    # 50000: I-1 less a 10.00 fee (one of four invoices near the amount: could be chance),
+    # or I-2 + I-3 exactly, the only set that makes it
+    assert outcome(run([("P1", 50000, "INITRODE", None)]))["P1"] == ("applied", ["I-2", "I-3"])
+
+
+def test_amount_only_confidence_falls_with_the_odds_of_a_coincidence():
+    from cashmatch.engine.candidates import EXACT, FEE
+    from cashmatch.engine.scoring import SAME, pair_confidence
+
+    chance = np.array([0.01, 0.1, 0.3, 1.0, 3.0])
+    n = len(chance)
+
+    def conf(relation: int) -> np.ndarray:
+        return pair_confidence(
+            ref=np.zeros(n),
+            relation=np.full(n, relation),
+            customer_relation=np.full(n, SAME),
+            identity=np.ones(n),
+            chance=chance,
+        )
+
+    exact, fee = conf(EXACT), conf(FEE)
+    assert np.all(np.diff(exact) < 0)  # the likelier a coincidence, the less sure
+    assert exact[1] >= 0.90 > exact[3]  # 1 in 10 applies; about one expected by chance not
+    np.testing.assert_allclose(fee[1:], fee[1])  # a fee window: a flat cut, never applied
+    assert fee[1] < 0.90
+
+
+def test_one_mangled_number_does_not_quote_all_its_look_alikes():
+    # "9001730" is as close to 90017230, 90017330 and 90017830 as to 90017304 (the one paid,
+    # overpaid): one number names one invoice, so they are rivals, not three quoted invoices
+    # (whose sum happens to fit the amount less a fee)
+    book = invoices(
+        [
+            ("90017230", "C9", 20179, "GBP", "Tormont Ltd"),
+            ("90017330", "C9", 36964, "GBP", "Tormont Ltd"),
+            ("90017830", "C9", 20259, "GBP", "Tormont Ltd"),
+            ("90017304", "C9", 70000, "GBP", "Tormont Ltd"),
+        ]
+    )
+    account = "GB79413035938470336341"
+    r = match(
+        invoices=book,
+        customers=customers([("C9", "Tormont Ltd", [account], [], None)]),
+        payments=payments([("P1", 76125, "TORMONT LTD", "FACTURA 9001730", account, "GBP")]),
+    )
+    assert outcome(r)["P1"][0] == "exception"
+    assert r.exceptions.column("candidates")[0].as_py()[0] == "90017304"
+
+
+def test_an_unknown_payers_advice_takes_the_group_its_strong_lines_name():
+    rem = advice(["INV-2026-004600", "QX/77/ZZ"], [50000, 30000])
+    r = run([("P1", 80000, "SOMEBODY ELSE LLC", "see advice")], remittances=rem)
+    assert outcome(r)["P1"] == ("applied", ["INV-2026-004600", "INV-2026-004601"])
+
+
+def test_another_customers_invoice_named_is_not_applied_over_the_payers_exact_one():
+    book = invoices(
+        [("A-77", "C1", 20000, "USD", ACME), ("INV-2026-084355", "C2", 22000, "USD", GLOBEX)]
+    )
+    r = match(
+        invoices=book,
+        customers=CUSTOMERS,
+        payments=payments([("P1", 20000, "ACME", "REF INV-2026-084355", ACCOUNT)]),
+    )
+    assert outcome(r)["P1"][0] == "exception"
+    assert "A-77" in r.exceptions.column("candidates")[0].as_py()
+
+
+def test_a_weakly_named_instalment_is_not_lost_to_an_unclear_fee_window_single():
+    # 24900 is also INV-2026-004513 (25050) less a 1.50 fee: an amount-only guess, unclear
+    weak = [("P2", 24900, "ACME INDUSTRIES", "2026004812 part 2")]
+    alone = run(weak).exceptions.to_pylist()[0]
+    assert alone["candidates"][0] == "INV-2026-004512" and "partial_reference" in alone["detail"]
+    both = run([("P1", 40000, "ACME INDUSTRIES", "INV-2026-004512 part 1")] + weak)
+    assert outcome(both)["P2"] == ("applied", ["INV-2026-004512"])
+
+
+def test_a_number_naming_an_invoice_in_another_currency_keeps_the_amount_candidates():
+    book = pa.concat_tables([INVOICES, invoices([("SO/26/45638", "C9", 131762, "JPY", "Ka")])])
+    r = match(
+        invoices=book,
+        customers=CUSTOMERS,
+        payments=payments([("P1", 50000, "NOBODY WE KNOW", "SO/26/45638")]),
+    )
+    ex = r.exceptions.to_pylist()[0]
+    assert ex["reason"] == S.CURRENCY_MISMATCH
+    assert ex["candidates"][:2] == ["SO/26/45638", "INV-2026-004600"]
+
+
+def test_a_weakly_named_partial_payment_comes_before_sets_that_fit_the_amount_alone():
+    kappa = [
+        (f"9002000{i}", "C8", a, "USD", "Kappa")
+        for i, a in enumerate([50000, 30000, 20000, 10000, 40000, 99000], start=1)
+    ]
+    r = match(
+        invoices=invoices(kappa),
+        customers=customers([("C8", "Kappa", [], [], None)]),
+        payments=payments([("P1", 60000, "KAPPA", "90020096 part")]),
+    )
+    ex = r.exceptions.to_pylist()[0]  # 60000 = 50000 + 10000 = 20000 + 40000 = ...
+    assert ex["reason"] == S.LOW_CONFIDENCE and "partial_reference" in ex["detail"]
+    assert ex["candidates"][0] == "90020006"
+
+
+def test_an_unknown_payers_unreadable_advice_line_offers_its_amount_match_unapplied():
+    rem = advice(["QX/77/ZZ"], [25000], [5000], ["DAMAGED"])  # settles INV-2026-004601
+    r = run([("P1", 25000, "SOMEBODY ELSE LLC", "see advice")], remittances=rem)
+    assert outcome(r)["P1"][0] == "exception"
+    assert "INV-2026-004601" in r.exceptions.column("candidates")[0].as_py()[:3]
+
+
+def test_invoices_other_payments_settle_today_are_not_open_for_a_set():
+    # 71000 = H-3 + H-4 = H-1 + H-5 = H-1 + H-2 + H-6; P2 and P3 settle H-5 and H-2 alone
+    pays = [
+        ("P1", 71000, "HOOLI CORP", None),
+        ("P2", 61000, "HOOLI CORP", None),
+        ("P3", 20000, "HOOLI CORP", None),
+    ]
+    got = outcome(run(pays))
+    assert got["P2"] == ("applied", ["H-5"]) and got["P3"] == ("applied", ["H-2"])
+    assert got["P1"] == ("applied", ["H-3", "H-4"])
+    assert outcome(run(pays[::-1])) == got
