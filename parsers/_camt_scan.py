@@ -193,6 +193,7 @@ class Shape:
         self.regex = re.compile("".join(out) + "(){0}")  # the last group never matches: None
         self.none = len(groups)
         self.plan = self._number(plan, groups, kind)
+        self.builders: dict[int, object] = {}
 
     def _piece(self, what: str) -> int:
         self.pieces.append([what, False])
@@ -277,8 +278,28 @@ class Shape:
                 numbered.append((True, [self._number(x, groups, item) for x in sub]))
             else:
                 numbered.append((False, [g(x) for x in sub]))
-        getter = itemgetter(*[g(x) for x in slots])  # every kind has several fields: a tuple
-        return (g(mark), getter, tuple(numbered), attrs)
+        fields = tuple(g(x) for x in slots)
+        getter = itemgetter(*fields)  # every kind has several fields: a tuple
+        return (g(mark), getter, tuple(numbered), attrs, fields)
+
+    def builder(self, base: int):
+        """The plan as one generated function ``(match, its groups, line_at) -> record`` for
+        a match whose groups start after ``base`` and need no :meth:`_Reader._fix`: the
+        record of :meth:`_Reader._record` without interpreting the plan for every entry."""
+        found = self.builders.get(base)
+        if found is None:
+            found = self.builders[base] = eval(f"lambda m, v, L: {_display(self.plan, base)}")
+        return found
+
+
+def _display(plan: tuple, base: int) -> str:
+    """A plan as a Python tuple display (group numbers only: nothing from the document)."""
+    mark, _, subs, _, fields = plan
+    parts = [f"L(m.start({base + mark + 1}) - 1)", *(f"v[{base + i}]" for i in fields)]
+    for records, sub in subs:
+        items = [_display(x, base) if records else f"v[{base + x}]" for x in sub]
+        parts.append(f"[{', '.join(items)}]")
+    return f"({', '.join(parts)},)"
 
 
 @lru_cache(maxsize=MAX_SHAPES)
@@ -315,7 +336,7 @@ class _Reader:
         #: a run of entries match after match; ``branches`` maps the group closing each
         #: alternative to (its shape, the group its own groups start after)
         self.joined: re.Pattern[str] | None = None
-        self.branches: dict[int, tuple[Shape, int]] = {}
+        self.branches: dict[int, tuple[object, Shape, int]] = {}
         self.recent: list[Shape] = []  # shapes beyond those, most recent first
         self.entry_end = 0  # where the entry :meth:`entry` read last ends
 
@@ -335,8 +356,11 @@ class _Reader:
         while True:
             m = self.joined.match(s, pos, stop) if self.joined is not None else None
             if m is not None:
-                found, base = self.branches[m.lastindex]
-                out.append(self.record(found.plan, m, m.groups(), base, None))
+                build, found, base = self.branches[m.lastindex]
+                if build is not None:
+                    out.append(build(m, m.groups(), self.line_at))
+                else:
+                    out.append(self.record(found.plan, m, m.groups(), base, None))
                 pos = m.end()
                 continue
             nxt = _NEXT_ENTRY.match(s, pos, stop)
@@ -368,12 +392,13 @@ class _Reader:
         return self.record(found.plan, m, m.groups(), 0, None)
 
     def join(self, found: Shape) -> None:
-        shapes = [x for x, _ in self.branches.values()] + [found]
+        shapes = [x for _, x, _ in self.branches.values()] + [found]
         self.branches, parts, base = {}, [], 0
         for x in shapes:
             parts.append(f"{x.regex.pattern}()")
             base += x.none + 2  # its groups, the one that never matches, the closing one
-            self.branches[base] = (x, base - x.none - 2)
+            start = base - x.none - 2
+            self.branches[base] = (None if self.fix else x.builder(start), x, start)
         self.joined = re.compile(f"{_S}*(?:{'|'.join(parts)})")
 
     def shape(self, text: str, kind: str) -> Shape:
@@ -395,7 +420,7 @@ class _Reader:
         return self._record(plan, m, vals, base, where)
 
     def _record(self, plan: tuple, m: re.Match[str], vals: tuple, base: int, where) -> tuple:
-        line, get, subs, attrs = plan
+        line, get, subs, attrs, _ = plan
         fields = get(vals)
         if self.fix:
             fields = self._fix(fields, attrs)
