@@ -5,9 +5,11 @@ the same order, only texts and attribute values differ. For each entry the scann
 *skeleton* (the markup with every text and attribute value emptied); each distinct skeleton
 is compiled once into a literal regular expression with a capture group per text and value,
 and into a *plan*: which group holds the field at each path :mod:`.camt` reads (first match
-in document order, as ``find`` gives it), found by walking the skeleton's own elements. An
-entry then costs one ``fullmatch`` and a few tuple look-ups, and gives the same record
-:meth:`camt._Doc.record` builds from lxml elements.
+in document order, as ``find`` gives it), found by walking the skeleton's own elements. The
+first :data:`MAX_JOINED` entry shapes are joined into one alternation that reads a
+statement's entries match after match, and each plan is generated once into a small Python
+function building the record from the match's groups. An entry then costs one ``match`` and
+one call, and gives the same record :meth:`camt._Doc.record` builds from lxml elements.
 
 libxml2 checks the whole document first (the caller does that); the scanner then refuses -
 ``scan`` returns ``None`` and the caller reads the file with the reference - whatever it does
