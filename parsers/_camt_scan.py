@@ -5,9 +5,11 @@ the same order, only texts and attribute values differ. For each entry the scann
 *skeleton* (the markup with every text and attribute value emptied); each distinct skeleton
 is compiled once into a literal regular expression with a capture group per text and value,
 and into a *plan*: which group holds the field at each path :mod:`.camt` reads (first match
-in document order, as ``find`` gives it), found by walking the skeleton's own elements. An
-entry then costs one ``fullmatch`` and a few tuple look-ups, and gives the same record
-:meth:`camt._Doc.record` builds from lxml elements.
+in document order, as ``find`` gives it), found by walking the skeleton's own elements. The
+first :data:`MAX_JOINED` entry shapes are joined into one alternation that reads a
+statement's entries match after match, and each plan is generated once into a small Python
+function building the record from the match's groups. An entry then costs one ``match`` and
+one call, and gives the same record :meth:`camt._Doc.record` builds from lxml elements.
 
 libxml2 checks the whole document first (the caller does that); the scanner then refuses -
 ``scan`` returns ``None`` and the caller reads the file with the reference - whatever it does
@@ -115,6 +117,8 @@ MAX_SHAPES = 512
 #: not compiled (compiling costs some microseconds a character); its file is read by the
 #: reference, as is one whose distinct shapes add up to more than 64 KB plus 1% of its length
 MAX_SKELETON = 16_384
+#: how many entry shapes are joined into the one pattern that reads runs of entries
+MAX_JOINED = 8
 
 CONTAINERS = ("Stmt", "Rpt", "Ntfctn")  # what holds entries: statement, report, notification
 _S = "[ \t\n]"
@@ -190,7 +194,8 @@ class Shape:
             out.append(f"({body})" if wanted else body)
         self.regex = re.compile("".join(out) + "(){0}")  # the last group never matches: None
         self.none = len(groups)
-        self.plan = self._number(plan, groups)
+        self.plan = self._number(plan, groups, kind)
+        self.builders: dict[int, object] = {}
 
     def _piece(self, what: str) -> int:
         self.pieces.append([what, False])
@@ -262,21 +267,41 @@ class Shape:
         attrs = [i for i, p in enumerate(fields) if "/@" in p]
         return (self._want(el.mark), slots, subs, attrs)
 
-    def _number(self, plan: tuple, groups: dict[int, int]) -> tuple:
+    def _number(self, plan: tuple, groups: dict[int, int], kind: str) -> tuple:
         """Pieces -> group numbers (0-based, as ``Match.groups()`` lists them)."""
 
         def g(piece: int | None) -> int:
             return self.none if piece is None else groups[id(self.pieces[piece])]
 
         mark, slots, subs, attrs = plan
-        numbered = []
-        for sub in subs:
-            if sub and isinstance(sub[0], tuple):
-                numbered.append([self._number(x, groups) for x in sub])
+        numbered = []  # (True, the items' plans) or (False, the items' text groups)
+        for (_, item), sub in zip(LAYOUT[kind][1], subs, strict=True):
+            if item is not None:
+                numbered.append((True, [self._number(x, groups, item) for x in sub]))
             else:
-                numbered.append([g(x) for x in sub])
-        getter = itemgetter(*[g(x) for x in slots])
-        return (g(mark), getter, tuple(numbered), attrs)
+                numbered.append((False, [g(x) for x in sub]))
+        fields = tuple(g(x) for x in slots)
+        getter = itemgetter(*fields)  # every kind has several fields: a tuple
+        return (g(mark), getter, tuple(numbered), attrs, fields)
+
+    def builder(self, base: int):
+        """The plan as one generated function ``(match, its groups, line_at) -> record`` for
+        a match whose groups start after ``base`` and need no :meth:`_Reader._fix`: the
+        record of :meth:`_Reader._record` without interpreting the plan for every entry."""
+        found = self.builders.get(base)
+        if found is None:
+            found = self.builders[base] = eval(f"lambda m, v, L: {_display(self.plan, base)}")
+        return found
+
+
+def _display(plan: tuple, base: int) -> str:
+    """A plan as a Python tuple display (group numbers only: nothing from the document)."""
+    mark, _, subs, _, fields = plan
+    parts = [f"L(m.start({base + mark + 1}) - 1)", *(f"v[{base + i}]" for i in fields)]
+    for records, sub in subs:
+        items = [_display(x, base) if records else f"v[{base + x}]" for x in sub]
+        parts.append(f"[{', '.join(items)}]")
+    return f"({', '.join(parts)},)"
 
 
 @lru_cache(maxsize=MAX_SHAPES)
@@ -287,6 +312,7 @@ def shape(skel: str, kind: str) -> Shape:
 # ------------------------------------------------------------------------------ reading
 
 _REF = re.compile(r"&(?:#x([0-9a-fA-F]+)|#([0-9]+)|(lt|gt|amp|quot|apos));")
+_WRAPPED_VALUE = re.compile(rf"""={_S}*(?:"[^"]*[\t\n]|'[^']*[\t\n])""")
 _NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
 
 
@@ -301,11 +327,20 @@ class _Reader:
     def __init__(self, s: str) -> None:
         self.s = s
         self.refs = "&" in s
+        #: whether any record may need :meth:`_fix` (a look for an attribute value with a tab
+        #: or newline may find text that only looks like one: then records are merely checked)
+        self.fix = self.refs or _WRAPPED_VALUE.search(s) is not None
         self.line_pos = 0
         self.line = 1
         self.shapes: dict[str, Shape] = {}
         self.budget = 65_536 + len(s) // 100  # markup characters left to compile
-        self.recent: list[Shape] = []  # the entry shapes met last, most recent first
+        #: the first :data:`MAX_JOINED` entry shapes, joined into one alternation that reads
+        #: a run of entries match after match; ``branches`` maps the group closing each
+        #: alternative to (its shape, the group its own groups start after)
+        self.joined: re.Pattern[str] | None = None
+        self.branches: dict[int, tuple[object, Shape, int]] = {}
+        self.recent: list[Shape] = []  # shapes beyond those, most recent first
+        self.entry_end = 0  # where the entry :meth:`entry` read last ends
 
     def line_at(self, pos: int) -> int:
         """Line of ``pos``, counted from the position asked before (so asking in document
@@ -317,18 +352,56 @@ class _Reader:
         self.line_pos = pos
         return self.line
 
-    def entry(self, lo: int, hi: int) -> tuple:
+    def entries(self, pos: int, stop: int) -> tuple[list[tuple], int]:
+        """The consecutive entries from ``pos`` (an entry's start) -> (records, end)."""
+        s, out = self.s, []
+        while True:
+            m = self.joined.match(s, pos, stop) if self.joined is not None else None
+            if m is not None:
+                build, found, base = self.branches[m.lastindex]
+                if build is not None:
+                    out.append(build(m, m.groups(), self.line_at))
+                else:
+                    out.append(self.record(found.plan, m, m.groups(), base, None))
+                pos = m.end()
+                continue
+            nxt = _NEXT_ENTRY.match(s, pos, stop)
+            if nxt is None:
+                return out, pos
+            out.append(self.entry(nxt.end()))
+            pos = self.entry_end
+
+    def entry(self, lo: int) -> tuple:
+        """One entry no joined shape reads (a new shape, or one beyond :data:`MAX_JOINED`)."""
         s = self.s
+        stop = _ENTRY_END.search(s, lo)
+        if stop is None:
+            raise Unusual("entry")
+        hi = self.entry_end = stop.end()
         for found in self.recent:
             m = found.regex.fullmatch(s, lo, hi)
             if m is not None:
-                return self.record(found.plan, m, None)
+                return self.record(found.plan, m, m.groups(), 0, None)
+        known = len(self.shapes)
         found = self.shape(s[lo:hi], "entry")
         m = found.regex.fullmatch(s, lo, hi)
         if m is None:
             raise Unusual("entry")
-        self.recent = [found, *self.recent[:7]]
-        return self.record(found.plan, m, None)
+        if len(self.shapes) > known and len(self.branches) < MAX_JOINED:
+            self.join(found)
+        else:
+            self.recent = [found, *self.recent[:7]]
+        return self.record(found.plan, m, m.groups(), 0, None)
+
+    def join(self, found: Shape) -> None:
+        shapes = [x for _, x, _ in self.branches.values()] + [found]
+        self.branches, parts, base = {}, [], 0
+        for x in shapes:
+            parts.append(f"{x.regex.pattern}()")
+            base += x.none + 2  # its groups, the one that never matches, the closing one
+            start = base - x.none - 2
+            self.branches[base] = (None if self.fix else x.builder(start), x, start)
+        self.joined = re.compile(f"{_S}*(?:{'|'.join(parts)})")
 
     def shape(self, text: str, kind: str) -> Shape:
         skel = skeleton(text)
@@ -340,33 +413,41 @@ class _Reader:
             found = self.shapes[skel] = shape(skel, kind)
         return found
 
-    def record(self, plan: tuple, m: re.Match[str], where) -> tuple:
+    def record(self, plan: tuple, m: re.Match[str], vals: tuple, base: int, where) -> tuple:
         """A match -> the record :meth:`camt._Doc.record` gives (line first, then the fields,
-        then the lists). ``where`` maps a position in the matched text to the file's."""
-        vals = m.groups()
-        line, get, subs, attrs = plan
+        then the lists). ``vals`` are the match's groups, the plan's start after ``base``;
+        ``where`` maps a position in the matched text to the file's."""
+        if base:
+            vals = vals[base:]
+        return self._record(plan, m, vals, base, where)
+
+    def _record(self, plan: tuple, m: re.Match[str], vals: tuple, base: int, where) -> tuple:
+        line, get, subs, attrs, _ = plan
         fields = get(vals)
-        if not isinstance(fields, tuple):
-            fields = (fields,)
-        if self.refs or attrs:
-            fields = list(fields)
-            for i in attrs:  # attribute values: libxml2 turns tabs and newlines into spaces
-                v = fields[i]
-                if v and ("\t" in v or "\n" in v):
-                    fields[i] = v.replace("\t", " ").replace("\n", " ")
-            if self.refs:
-                fields = [v if not v or "&" not in v else _REF.sub(_unref, v) for v in fields]
-        start = m.start(line + 1) - 1  # the start tag's '>'
-        out = [self.line_at(start if where is None else where(start)), *fields]
-        for sub in subs:
-            if sub and isinstance(sub[0], tuple):
-                out.append([self.record(p, m, where) for p in sub])
-            else:
-                texts = [vals[i] for i in sub]
-                if self.refs:
-                    texts = [v if not v or "&" not in v else _REF.sub(_unref, v) for v in texts]
-                out.append(texts)
-        return tuple(out)
+        if self.fix:
+            fields = self._fix(fields, attrs)
+        start = m.start(base + line + 1) - 1  # the start tag's '>'
+        lists = [
+            [self._record(p, m, vals, base, where) for p in sub]
+            if records
+            else self._fix([vals[i] for i in sub], ())
+            if self.refs
+            else [vals[i] for i in sub]
+            for records, sub in subs
+        ]
+        return (self.line_at(start if where is None else where(start)), *fields, *lists)
+
+    def _fix(self, values, attrs) -> list:
+        """Character references resolved; in attribute values (``attrs``), tabs and newlines
+        made spaces, as libxml2 normalises them."""
+        values = list(values)
+        for i in attrs:
+            v = values[i]
+            if v and ("\t" in v or "\n" in v):
+                values[i] = v.replace("\t", " ").replace("\n", " ")
+        if self.refs:
+            values = [v if not v or "&" not in v else _REF.sub(_unref, v) for v in values]
+        return values
 
 
 _PROLOG = re.compile(
@@ -450,20 +531,11 @@ def _container(r: _Reader, start: int, name: str) -> tuple[tuple[tuple, list[tup
     if end is None:
         raise Unusual(name)
     first = _ENTRY.search(s, start, end.start())
-    spans = []
+    entries: list[tuple] = []
     if first is not None:
-        pos = first.start()
-        while True:
-            stop = _ENTRY_END.search(s, pos)
-            if stop is None:
-                raise Unusual("entry")
-            spans.append((pos, stop.end()))
-            nxt = _NEXT_ENTRY.match(s, stop.end())
-            if nxt is None:
-                break
-            pos = nxt.end()
-        end = closing.search(s, spans[-1][1])
-        head_end, tail_start = spans[0][0], spans[-1][1]
+        entries, last = r.entries(first.start(), len(s))
+        end = closing.search(s, last)
+        head_end, tail_start = first.start(), last
     else:
         head_end = tail_start = end.start()
     own = s[start:head_end] + s[tail_start : end.end()]
@@ -476,6 +548,5 @@ def _container(r: _Reader, start: int, name: str) -> tuple[tuple[tuple, list[tup
     def where(p: int) -> int:
         return start + p if p < cut else tail_start + (p - cut)
 
-    record = r.record(st_shape.plan, m, where)
-    entries = [r.entry(lo, hi) for lo, hi in spans]
+    record = r.record(st_shape.plan, m, m.groups(), 0, where)
     return (record, entries), end.end()

@@ -582,7 +582,15 @@ def strict_dates(text: pa.Array, fmt: str) -> pa.Array:
     """``strptime`` that refuses impossible dates (Arrow rolls 31 February into March).
 
     A parsed date must format back to its text (leading zeros aside); others become null.
+    A statement has few distinct dates: each is checked once and the results taken per row.
     """
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
+    codes = pc.dictionary_encode(text)
+    return pc.take(_strict_dates(codes.dictionary, fmt), codes.indices)
+
+
+def _strict_dates(text: pa.Array, fmt: str) -> pa.Array:
     text = pc.utf8_trim_whitespace(text)
     parsed = pc.strptime(text, format=fmt, unit="s", error_is_null=True)
     back = pc.strftime(parsed, format=fmt)

@@ -297,3 +297,15 @@ def test_balances_after_the_entries_keep_their_lines():
     fast = camt.parse(raw, source="m")
     _same(fast, camt.parse_reference(raw, source="m"))
     assert fast.statements.column("closing_balance").to_pylist()[0] is not None
+
+
+def test_the_long_run_prefilter_misses_no_run_libxml2_would_refuse():
+    import numpy as np
+
+    longest = camt._LONGEST_RUN
+    for start in (0, 1, 2, longest // 2 - 1, longest // 2 + 1):
+        for run in (longest - 2, longest - 1, longest):
+            data = b"<" * start + b"x" * run + b"<" * (longest // 2 + 3)
+            tags = np.flatnonzero(np.frombuffer(data, np.uint8) == ord("<"))
+            exact = np.diff(tags, prepend=-1, append=len(data)).max() >= longest
+            assert camt._long_run(data) == exact, (start, run)
