@@ -657,6 +657,10 @@ class DayMatch:
         if len(lp.pay):
             np.logical_or.at(rival, lp.pay, settles & same & (lp.ref >= 0.7))
         self.remit_line_candidates = Pairs(lp.pay, lp.inv, score, lp.fuzzy)
+        # the candidate rows of each line (rows of line i: lc_order[lc_starts[i]:lc_starts[i+1]],
+        # in row order, as np.flatnonzero(lc.pay == i) gives them)
+        self.lc_order = np.argsort(lp.pay, kind="stable")
+        self.lc_starts = np.searchsorted(lp.pay[self.lc_order], np.arange(len(line_pay) + 1))
         self.remit = {
             "pay": line_pay,
             "inv": line_inv,
@@ -682,13 +686,8 @@ class DayMatch:
         unresolved = [r["ref"][i] for i in lines if r["inv"][i] < 0]
         cands = [int(r["inv"][i]) for i in lines if r["inv"][i] >= 0]
         lc = self.remit_line_candidates
-        if not hasattr(self, "_lc_starts"):  # the candidate rows of each line, found once
-            self._lc_order = np.argsort(lc.pay, kind="stable")
-            self._lc_starts = np.searchsorted(lc.pay[self._lc_order],
-                                              np.arange(len(r["pay"]) + 1))
         for i in lines:  # each line's own candidates, best first, after the resolved ones
-            # (= np.flatnonzero(lc.pay == i): the same rows in the same order)
-            mine = self._lc_order[self._lc_starts[i] : self._lc_starts[i + 1]]
+            mine = self.lc_order[self.lc_starts[i] : self.lc_starts[i + 1]]
             cands += [int(v) for v in lc.inv[mine[np.argsort(-lc.ref[mine])]][:2]
                       if int(v) not in cands]
         if unresolved:
@@ -847,7 +846,12 @@ class DayMatch:
         if lc is None or not hasattr(self, "remit_order"):
             return []
         lines = self.remit_order[self.remit_starts[p] : self.remit_starts[p + 1]]
-        mine = np.flatnonzero(np.isin(lc.pay, lines) & ~np.isin(lc.inv, chosen))
+        # the lines' candidate rows in row order (np.flatnonzero(np.isin(lc.pay, lines)),
+        # without a pass over every row)
+        mine = np.sort(np.concatenate(
+            [self.lc_order[self.lc_starts[i] : self.lc_starts[i + 1]] for i in lines]
+            or [np.zeros(0, np.int64)]))
+        mine = mine[~np.isin(lc.inv[mine], chosen)]
         return [int(i) for i in lc.inv[mine[np.argsort(-lc.ref[mine], kind="stable")]]]
 
     # ------------------------------------------------------------------ outputs
