@@ -219,8 +219,36 @@ def search(
     """Subsets of ``amounts`` (int64 minor units) that settle ``target``; at most two.
 
     ``node_limit`` bounds each HiGHS call (branch-and-bound nodes); 0 turns the MILP fallback
-    off. Deterministic: no wall-clock limit decides an answer.
+    off. Deterministic: no wall-clock limit decides an answer. Without the fallback the search
+    runs compiled (:mod:`subset_kernel`, the same steps and answers as :func:`search_numpy`).
     """
+    amounts = np.ascontiguousarray(amounts, dtype=np.int64)
+    if node_limit > 0:
+        return search_numpy(amounts, target, tolerance=tolerance, max_size=max_size,
+                            due_order=due_order, node_limit=node_limit, min_size=min_size)
+    from cashmatch.engine import subset_kernel
+
+    has_due = due_order is not None
+    due = np.ascontiguousarray(due_order, np.int64) if has_due else np.zeros(0, np.int64)
+    found, lens, n, exact, exhaustive = subset_kernel.search(
+        amounts, int(target), int(tolerance), int(max_size), int(min_size), due, has_due)
+    rows = found.tolist()
+    return SubsetSearch([tuple(rows[f][: lens[f]]) for f in range(n)], bool(exact),
+                        bool(exhaustive))
+
+
+def search_numpy(
+    amounts: np.ndarray,
+    target: int,
+    *,
+    tolerance: int,
+    max_size: int,
+    due_order: np.ndarray | None = None,
+    node_limit: int = 0,
+    min_size: int = 1,
+) -> SubsetSearch:
+    """:func:`search` in numpy, with the HiGHS fallback when ``node_limit`` > 0; the reference
+    the compiled search is tested against."""
     calls = 0
     amounts = np.asarray(amounts, dtype=np.int64)
     keep = np.flatnonzero((amounts > 0) & (amounts <= target + tolerance))
