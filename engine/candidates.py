@@ -32,6 +32,23 @@ EXACT, FEE, DISCOUNT, PARTIAL, OVER, SETTLED, CURRENCY = range(7)
 
 
 @dataclass(slots=True)
+class KeyIndex:
+    """The invoice keys specific enough to use (shared by at most ``MAX_INVOICES_PER_KEY``
+    invoices), ready for the exact join: alnum keys as strings; the digit-like keys (digits,
+    tail, prefix: canonical decimals without leading zeros) as int64 values, sorted, so a join
+    is a ``searchsorted``; the few too long for int64 kept as strings."""
+
+    alnum: pa.Table  # (key, inv, kind, strength)
+    number: np.ndarray  # sorted int64 values of the digit-like keys
+    number_inv: np.ndarray  # the invoice of each value
+    number_strength: np.ndarray
+    long_digits: pa.Table  # digit-like keys of more than NUMBER_DIGITS digits (key, inv, ...)
+
+
+NUMBER_DIGITS = 18  # a decimal of at most this many digits fits an int64
+
+
+@dataclass(slots=True)
 class Book:
     """The open invoices as arrays (index = row of the invoices table)."""
 
@@ -45,13 +62,18 @@ class Book:
     discount_bp: np.ndarray
     discount_days: np.ndarray
     keys: pa.Table  # normalize.invoice_keys
-    # the keys specific enough to use, split (alnum, digit-like); built once by usable_keys
-    usable: tuple[pa.Table, pa.Table] | None = None
+    usable: KeyIndex | None = None  # built once by usable_keys
 
 
-def usable_keys(book: Book) -> tuple[pa.Table, pa.Table]:
-    """The invoice keys shared by at most ``MAX_INVOICES_PER_KEY`` invoices, as (alnum keys,
-    the others); computed once per book (a dictionary encoding and a bincount)."""
+def _short_numbers(text: pa.Array) -> np.ndarray:
+    """Which canonical decimals (digits only, no leading zero) fit an int64."""
+    length = np.asarray(pc.utf8_length(text), np.int64)
+    return (length >= 1) & (length <= NUMBER_DIGITS)
+
+
+def usable_keys(book: Book) -> KeyIndex:
+    """The invoice keys shared by at most ``MAX_INVOICES_PER_KEY`` invoices, indexed for the
+    exact join; computed once per book (a dictionary encoding and a bincount)."""
     if book.usable is None:
         keys = book.keys
         enc = keys.column("key").combine_chunks().dictionary_encode()
@@ -63,7 +85,18 @@ def usable_keys(book: Book) -> tuple[pa.Table, pa.Table]:
         per_key = np.bincount(distinct, minlength=len(enc.dictionary))
         keys = keys.filter(pa.array(per_key[code] <= MAX_INVOICES_PER_KEY))
         alnum = np.asarray(pc.equal(keys.column("kind"), "alnum"), bool)
-        book.usable = (keys.filter(pa.array(alnum)), keys.filter(pa.array(~alnum)))
+        digits = keys.filter(pa.array(~alnum))
+        short = _short_numbers(digits.column("key"))
+        numbers = digits.filter(pa.array(short))
+        value = np.asarray(pc.cast(numbers.column("key"), pa.int64()), np.int64)
+        order = np.argsort(value, kind="stable")
+        book.usable = KeyIndex(
+            alnum=keys.filter(pa.array(alnum)),
+            number=value[order],
+            number_inv=np.asarray(numbers.column("inv"), np.int64)[order],
+            number_strength=np.asarray(numbers.column("strength"), np.float64)[order],
+            long_digits=digits.filter(pa.array(~short)),
+        )
     return book.usable
 
 
@@ -102,15 +135,30 @@ def empty_pairs() -> Pairs:
 
 
 def reference_hits(texts: pa.Array, book: Book) -> tuple[Pairs, pa.Table]:
-    """Exact key hits of every text; also returns the tokens for the fuzzy stage."""
+    """Exact key hits of every text; also returns the tokens for the fuzzy stage.
+
+    Alnum token forms join the alnum keys (an Arrow hash join); digit forms are looked up as
+    integers in the sorted digit-like keys (the rare ones too long for int64: a hash join)."""
     tokens = reference_tokens(texts)
-    alnum_keys, digit_keys = usable_keys(book)
-    parts = []
-    for form, table in (("alnum", alnum_keys), ("digits", digit_keys)):
-        t = tokens.select(["pay", form]).rename_columns(["pay", "key"])
+    index = usable_keys(book)
+    pay = np.asarray(tokens.column("pay"), np.int64)
+    digits = tokens.column("digits")
+    short = _short_numbers(digits)
+    value = np.asarray(pc.cast(pc.filter(digits, pa.array(short)), pa.int64()), np.int64)
+    by_value = np.argsort(value)  # sorted queries: searchsorted walks the keys in order
+    value = value[by_value]
+    lo = np.searchsorted(index.number, value, "left")
+    cnt = np.searchsorted(index.number, value, "right") - lo
+    rows = np.repeat(lo - np.cumsum(cnt) + cnt, cnt) + np.arange(int(cnt.sum()))
+    parts = [Pairs(np.repeat(pay[short][by_value], cnt), index.number_inv[rows],
+                   index.number_strength[rows], np.zeros(len(rows), dtype=bool))]
+    long_digits = pa.table({"pay": pa.array(pay[~short]),
+                            "key": pc.filter(digits, pa.array(~short))})
+    for t, table in ((tokens.select(["pay", "alnum"]).rename_columns(["pay", "key"]),
+                      index.alnum), (long_digits, index.long_digits)):
         t = t.filter(pc.not_equal(t.column("key"), ""))
-        j = t.join(table, "key", join_type="inner")
-        if j.num_rows:
+        j = t.join(table, "key", join_type="inner") if table.num_rows and t.num_rows else None
+        if j is not None and j.num_rows:
             parts.append(
                 Pairs(
                     np.asarray(j.column("pay"), np.int64),
@@ -119,7 +167,7 @@ def reference_hits(texts: pa.Array, book: Book) -> tuple[Pairs, pa.Table]:
                     np.zeros(j.num_rows, dtype=bool),
                 )
             )
-    return (Pairs.concat(parts) if parts else empty_pairs()), tokens
+    return Pairs.concat(parts), tokens
 
 
 def fuzzy_hits(

@@ -190,8 +190,18 @@ def reference_tokens(references: pa.Array) -> pa.Table:
 
 def name_key(names: pa.Array) -> pa.Array:
     """Payer or customer name -> comparison key: upper case, punctuation and legal suffixes off,
-    single spaces, word order kept."""
-    folded = pc.utf8_normalize(pc.fill_null(names, ""), "NFKD")  # "Müller" -> "Mu\u0308ller"
+    single spaces, word order kept.
+
+    Names repeat (every invoice carries its customer's): the regular expressions run over the
+    distinct names only, and the keys are taken back to every row."""
+    if isinstance(names, pa.ChunkedArray):
+        names = names.combine_chunks()
+    distinct = pc.fill_null(names, "").dictionary_encode()
+    return _name_key(distinct.dictionary).take(distinct.indices)
+
+
+def _name_key(names: pa.Array) -> pa.Array:
+    folded = pc.utf8_normalize(names, "NFKD")  # "Müller" -> "Mu\u0308ller"
     upper = pc.utf8_upper(pc.replace_substring_regex(folded, r"[^\x00-\x7f]", ""))
     upper = pc.replace_substring_regex(upper, r"\b([A-Z])\.(?:([A-Z])\.)?", "\\1\\2")  # B.V. -> BV
     upper = pc.replace_substring_regex(upper, r"[^A-Z0-9 ]+", " ")
