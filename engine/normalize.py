@@ -36,6 +36,7 @@ LEGAL_SUFFIXES = (
 )
 # Key strengths: how much a hit of each key kind says on its own (0..1).
 STRENGTH = {"alnum": 1.0, "digits": 0.97, "prefix": 0.82, "tail": 0.80}
+KINDS = tuple(STRENGTH)
 MIN_DIGITS_KEY = 4  # a digits key shorter than this is too common to mean anything
 MIN_TAIL_KEY = 3
 MAX_JOIN = 3  # adjacent runs joined into one token, at most
@@ -148,7 +149,9 @@ def invoice_keys(invoice_ids: pa.Array) -> pa.Table:
                 {
                     "key": pc.filter(keys, pa.array(keep)),
                     "inv": pa.array(rows[keep]),
-                    "kind": pa.array(np.full(int(keep.sum()), kind)),
+                    "kind": pa.DictionaryArray.from_arrays(  # one byte a row
+                        pa.array(np.full(int(keep.sum()), KINDS.index(kind), np.int8)),
+                        pa.array(KINDS)),
                     "strength": pa.array(np.full(int(keep.sum()), STRENGTH[kind])),
                 }
             )
