@@ -161,7 +161,10 @@ def reference_hits(texts: pa.Array, book: Book) -> tuple[Pairs, pa.Table]:
     for t, table in ((tokens.select(["pay", "alnum"]).rename_columns(["pay", "key"]),
                       index.alnum), (long_digits, index.long_digits)):
         t = t.filter(pc.not_equal(t.column("key"), ""))
-        j = t.join(table, "key", join_type="inner") if table.num_rows and t.num_rows else None
+        # Acero builds its hash table on the right input: the smaller side goes there
+        j = None if not (table.num_rows and t.num_rows) else (
+            t.join(table, "key", join_type="inner") if t.num_rows >= table.num_rows
+            else table.join(t, "key", join_type="inner"))
         if j is not None and j.num_rows:
             parts.append(
                 Pairs(
