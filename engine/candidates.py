@@ -79,14 +79,21 @@ def usable_keys(book: Book) -> KeyIndex:
         keys = book.keys
         key = keys.column("key").combine_chunks()
         enc = key.dictionary_encode()
-        code = np.asarray(enc.indices, np.int64)
+        code = np.asarray(enc.indices)
         inv = np.asarray(keys.column("inv"), np.int64)
         n_inv = int(inv.max()) + 1 if len(inv) else 1
-        pair = np.sort(code * n_inv + inv)  # sort-unique: numpy's hash unique is far slower
-        distinct = pair[np.r_[True, pair[1:] != pair[:-1]]] // n_inv if len(pair) else pair
-        per_key = np.bincount(distinct, minlength=len(enc.dictionary))
+        # distinct (key, invoice) pairs by sort-unique, in place (numpy's hash unique is far
+        # slower; ~12M rows at a million payments)
+        pair = code.astype(np.int64)
+        pair *= n_inv
+        pair += inv
+        pair.sort()
+        first = np.ones(len(pair), bool)
+        np.not_equal(pair[1:], pair[:-1], out=first[1:])
+        per_key = np.bincount(pair[first] // n_inv, minlength=len(enc.dictionary))
+        del pair, first
         usable = per_key[code] <= MAX_INVOICES_PER_KEY
-        del enc, code, pair, distinct, per_key  # ~12 M rows each at a million payments
+        del enc, code, per_key
         alnum = np.asarray(pc.equal(keys.column("kind"), "alnum"), bool)
         short = _short_numbers(key)
         number = usable & ~alnum & short
