@@ -4,7 +4,8 @@
     pytest benchmarks/bench_grpc.py --benchmark-enable -s
 
 Starts the real server (subprocess, SQLite ledger in a temp dir), loads a 10k-invoice ledger,
-then measures with concurrent grpc.aio clients:
+then measures with concurrent grpc.aio clients (latency per call as the client sees it, and
+the server process's CPU seconds per call, which a busy machine inflates far less):
 
 - Match with 100 payments against the server's ledger (``use_ledger``), and with the 10k
   invoices carried in each request;
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -57,7 +59,15 @@ def _payments(n: int, offset: int = 0) -> list[pb.Payment]:
     ]
 
 
-def _stats(name: str, latencies: list[float], wall: float, unit: int = 1) -> dict[str, float]:
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _stats(
+    name: str, latencies: list[float], wall: float, server_cpu: float, unit: int = 1
+) -> dict[str, float]:
     lat = sorted(latencies)
     p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000  # noqa: E731
     row = {
@@ -66,11 +76,13 @@ def _stats(name: str, latencies: list[float], wall: float, unit: int = 1) -> dic
         "p50_ms": p(0.50),
         "p99_ms": p(0.99),
         "mean_ms": statistics.fmean(lat) * 1000,
+        "server_cpu_ms_per_call": server_cpu / len(lat) * 1000,
         "items_per_s": len(lat) * unit / wall,
     }
     print(
         f"{name:<58} {row['calls']:>5} calls  {row['calls_per_s']:>8.1f} calls/s  "
-        f"p50 {row['p50_ms']:>8.2f} ms  p99 {row['p99_ms']:>8.2f} ms"
+        f"p50 {row['p50_ms']:>8.2f} ms  p99 {row['p99_ms']:>8.2f} ms  "
+        f"server CPU {row['server_cpu_ms_per_call']:>8.2f} ms/call"
         + (f"  {row['items_per_s']:>9.0f} items/s" if unit > 1 else ""),
         flush=True,
     )
@@ -150,22 +162,20 @@ def run(
                     metadata=AUTH,
                 )
 
+            def measure(key: str, name: str, call, c: int, n: int, unit: int) -> None:
+                cpu0 = _cpu_seconds(srv.proc.pid)
+                lat, wall = asyncio.run(_load(srv.addr, call, c, n))
+                cpu = _cpu_seconds(srv.proc.pid) - cpu0
+                results[key] = _stats(name, lat, wall, cpu, unit)
+
             asyncio.run(_load(srv.addr, match_ledger, 1, 20))  # warm up (ledger cache)
-            for c in sorted({1, clients}):
-                lat, wall = asyncio.run(_load(srv.addr, match_ledger, c, calls))
-                results[f"match_ledger_c{c}"] = _stats(
-                    f"Match 100 payments vs {n_invoices} ledger invoices, {c} client(s)",
-                    lat,
-                    wall,
-                    100,
-                )
-            lat, wall = asyncio.run(_load(srv.addr, match_carried, 2, 5))
-            results["match_carried_c2"] = _stats(
-                f"Match 100 payments + {n_invoices} invoices in the request, 2 clients",
-                lat,
-                wall,
-                100,
-            )
+            for c in sorted({1, 2, clients}):
+                measure(f"match_ledger_c{c}",
+                        f"Match 100 payments vs {n_invoices} ledger invoices, {c} client(s)",
+                        match_ledger, c, calls, 100)  # fmt: skip
+            measure("match_carried_c2",
+                    f"Match 100 payments + {n_invoices} invoices in the request, 2 clients",
+                    match_carried, 2, 5, 100)  # fmt: skip
             for c in sorted({1, 2}):
                 files.clear()
                 for k in range(c):
@@ -173,13 +183,9 @@ def run(
                         files[(k, j)] = big_statement(
                             statement_rows, prefix=f"S{c}", seed=k * 100 + j
                         )
-                lat, wall = asyncio.run(_load(srv.addr, submit, c, statement_calls))
-                results[f"submit_c{c}"] = _stats(
-                    f"SubmitStatement {statement_rows}-transaction file, {c} client(s)",
-                    lat,
-                    wall,
-                    statement_rows,
-                )
+                measure(f"submit_c{c}",
+                        f"SubmitStatement {statement_rows}-transaction file, {c} client(s)",
+                        submit, c, statement_calls, statement_rows)  # fmt: skip
         finally:
             srv.terminate()
     return results

@@ -13,16 +13,18 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 
 import pytest
 
-from cashmatch.parsers import bai, camt, mt940, ofx, samples
+from cashmatch.parsers import bai, bank_csv, camt, mt940, ofx, samples
 
 FAST: dict[str, tuple[Callable[[int], bytes], Callable]] = {
     "mt940": (samples.mt940_file, mt940.parse),
     "camt": (samples.camt053_file, camt.parse),
     "ofx": (samples.ofx_statement, ofx.parse),
     "bai2": (samples.bai2_file, bai.parse),
+    "bank-csv": (samples.bank_csv_file, partial(bank_csv.parse, profile="uk-paid-in-out")),
 }
 REFERENCE: dict[str, tuple[Callable[[int], bytes], Callable]] = {
     "camt-reference": (samples.camt053_file, camt.parse_reference),

@@ -1,6 +1,6 @@
 """``cashmatch ar`` throughput: a year of N invoices CSV -> CSV, wall time and peak RSS.
 
-Reports, never asserts. Sizes from ``CASHMATCH_AR_SIZES`` (default ``1000000,5000000``
+Reports, never asserts. Sizes from ``CASHMATCH_AR_SIZES`` (default ``500000,1000000,5000000``
 invoices; 10 customers per 1000 invoices). Histories are generated once per size (vectorised,
 seconds) and cached under ``CASHMATCH_AR_CACHE`` (default: the system temp dir).
 
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-SIZES = [int(x) for x in os.environ.get("CASHMATCH_AR_SIZES", "1000000,5000000").split(",")]
+SIZES = [int(x) for x in os.environ.get("CASHMATCH_AR_SIZES", "500000,1000000,5000000").split(",")]
 
 
 def history_files(n_invoices: int) -> tuple[Path, str]:

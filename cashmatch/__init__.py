@@ -4,6 +4,8 @@ Public API (imported lazily so that ``import cashmatch`` stays fast)::
 
     from cashmatch import match, Policy
     result = match(invoices=..., payments=...)   # Arrow tables in cashmatch.engine.schema
+    ledger = prepare_ledger(invoices=..., customers=...)   # once, for many batches:
+    result = match(ledger=ledger, payments=...)   # the same result as with the tables
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ if os.path.isfile(os.path.join(_checkout, "pyproject.toml")) and os.path.isdir(
 _LAZY = {
     "match": ("cashmatch.engine.matcher", "match"),
     "MatchResult": ("cashmatch.engine.matcher", "MatchResult"),
+    "prepare_ledger": ("cashmatch.engine.ledger", "prepare_ledger"),
     "Policy": ("cashmatch.engine.policy", "Policy"),
     "schema": ("cashmatch.engine", "schema"),
 }

@@ -26,6 +26,7 @@ from cashmatch.engine.normalize import reference_tokens
 MAX_INVOICES_PER_KEY = 25  # a key shared by more invoices than this is noise, not a reference
 FUZZY_MIN_LEN = 5
 MAX_AMOUNT_HITS = 12  # amount-only candidates kept per payment
+SMALL_JOIN = 50_000  # rows of a join's build side below which it runs on one thread
 
 # amount relations of a pair
 EXACT, FEE, DISCOUNT, PARTIAL, OVER, SETTLED, CURRENCY = range(7)
@@ -168,11 +169,12 @@ def reference_hits(texts: pa.Array, book: Book) -> tuple[Pairs, pa.Table]:
     for t, table in ((tokens.select(["pay", "alnum"]).rename_columns(["pay", "key"]),
                       index.alnum), (long_digits, index.long_digits)):
         t = t.filter(pc.not_equal(t.column("key"), ""))
-        # Acero builds its hash table on the right input: the smaller side goes there
-        j = None if not (table.num_rows and t.num_rows) else (
-            t.join(table, "key", join_type="inner") if t.num_rows >= table.num_rows
-            else table.join(t, "key", join_type="inner"))
-        if j is not None and j.num_rows:
+        # the hash table is built on the right side: the smaller one (a few payments' tokens
+        # against a whole ledger's keys, or the reverse); the rows are the same either way.
+        # Acero's threads only pay off for large joins (a Match call's cost ~2x with them)
+        small, big = (t, table) if t.num_rows < table.num_rows else (table, t)
+        j = big.join(small, "key", join_type="inner", use_threads=small.num_rows > SMALL_JOIN)
+        if j.num_rows:
             parts.append(
                 Pairs(
                     np.asarray(j.column("pay"), np.int64),

@@ -21,7 +21,13 @@ import pyarrow.parquet as pq
 
 from cashmatch.engine import schema as S
 from cashmatch.engine.errors import InvalidInput, RowProblem
-from cashmatch.engine.money import exponent, format_minor_array, parse_minor_array
+from cashmatch.engine.ids import IdIndex
+from cashmatch.engine.money import (
+    exponent,
+    format_minor_array,
+    parse_minor_array,
+    parse_plain_minor,
+)
 
 Source = str | Path | bytes
 
@@ -172,32 +178,54 @@ def _text(col: pa.ChunkedArray) -> pa.Array:
 _FAST_TYPES = {
     "str": pa.string(),
     "date": pa.date32(),
-    "money": pa.decimal128(18, 4),  # MAX_EXPONENT decimals, exact
+    "money": pa.string(),  # converted exactly by money.parse_plain_minor
     "int": pa.int32(),
     "percent_bp": pa.decimal128(9, 2),  # unscaled value = basis points
 }
-_WHITESPACE = np.array([9, 10, 11, 12, 13, 32], dtype=np.uint8)
+_WHITESPACE = np.zeros(256, dtype=bool)
+_WHITESPACE[[9, 10, 11, 12, 13, 32]] = True
+_LOWER = np.zeros(256, dtype=bool)
+_LOWER[ord("a") : ord("z") + 1] = True
 
 
-def _has_edge_whitespace(arr: pa.Array) -> bool:
-    """Does any non-null string start or end with whitespace? (numpy over the Arrow buffers)"""
-    if len(arr) == 0 or arr.null_count == len(arr):
-        return False
+def _string_bytes(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, data) of a string array as numpy views of its Arrow buffers."""
     offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[
         arr.offset : arr.offset + len(arr) + 1
     ]
     data = np.frombuffer(arr.buffers()[2], dtype=np.uint8) if arr.buffers()[2] else None
-    if data is None or len(data) == 0:
-        return False
-    lens = np.diff(offsets)
-    nonempty = lens > 0
-    first = data[offsets[:-1][nonempty]]
-    last = data[offsets[1:][nonempty] - 1]
-    return bool(np.isin(first, _WHITESPACE).any() or np.isin(last, _WHITESPACE).any())
+    return offsets, (data if data is not None else np.zeros(0, np.uint8))
+
+
+def _has_edge_whitespace(col: pa.Array | pa.ChunkedArray) -> bool:
+    """Does any string start or end with whitespace? (numpy over the Arrow buffers)
+
+    A chunk without any byte <= 0x20 has none (one vectorised compare); otherwise the first
+    and last byte of each string are looked at. Null and empty slots may look at a
+    neighbour's byte: at worst a needless careful trim."""
+    for arr in col.chunks if isinstance(col, pa.ChunkedArray) else [col]:
+        offsets, data = _string_bytes(arr)
+        data = data[offsets[0] : offsets[-1]] if len(arr) else data[:0]
+        if len(data) == 0 or not (data <= 32).any():
+            continue
+        offsets = offsets - offsets[0]
+        last = len(data) - 1
+        first = data[np.minimum(offsets[:-1], last)]
+        end = data[np.clip(offsets[1:] - 1, 0, last)]
+        if _WHITESPACE[first].any() or _WHITESPACE[end].any():
+            return True
+    return False
+
+
+def _has_lowercase(col: pa.Array | pa.ChunkedArray) -> bool:
+    chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+    return any(_LOWER[_string_bytes(a)[1]].any() for a in chunks if len(a))
 
 
 def _read_typed(src: Source, columns: Sequence[Column], out_schema: pa.Schema) -> pa.Table | None:
-    """The fast path for clean CSV files: Arrow parses every column to its type on all cores.
+    """The fast path for clean CSV files: Arrow parses every column on all cores, amounts are
+    converted to minor units as whole columns (no float, no loop per row), and the columns stay
+    in Arrow's chunks.
 
     Returns ``None`` whenever anything is not plainly clean (a malformed row, an empty required
     value, a bad date or amount, an unknown currency, a list or float column, a BOM...): the
@@ -234,48 +262,55 @@ def _read_typed(src: Source, columns: Sequence[Column], out_schema: pa.Schema) -
         )
     except (pa.ArrowInvalid, UnicodeDecodeError, OSError):
         return None
-    out: dict[str, pa.Array] = {}
+    out: dict[str, pa.ChunkedArray] = {}
     for c in wanted:
-        col = raw.column(c.name).combine_chunks()
+        col = raw.column(c.name)
         if c.required and col.null_count:
             return None
-        if c.kind == "str" and _has_edge_whitespace(col):
+        if c.kind in ("str", "money") and _has_edge_whitespace(col):
+            if c.kind == "money":
+                return None
             col = _text(col)
-        if c.name == "currency":
+        if c.name == "currency" and _has_lowercase(col):
             col = pc.utf8_upper(col)
         out[c.target or c.name] = col
     if "currency" in out:
         cur = out["currency"]
-        enc = pc.dictionary_encode(cur)
+        codes, distinct = IdIndex(cur).encode()
         try:
             exps = np.array(
-                [exponent(x) for x in enc.dictionary.to_pylist()] or [2], dtype=np.int64
+                [2 if x is None else exponent(x) for x in distinct.to_pylist()] or [2], np.int64
             )
         except InvalidInput:
             return None
-        idx = np.asarray(pc.fill_null(enc.indices, 0).to_numpy(zero_copy_only=False), np.int64)
-        row_exp = exps[idx] if len(idx) else np.zeros(0, np.int64)
+        row_exp = exps[codes] if len(np.unique(exps)) > 1 else np.full(len(codes), exps[0])
     for c in wanted:
         if c.kind not in ("money", "percent_bp"):
             continue
         target = c.target or c.name
         col = out[target]
-        if len(col) == 0:
-            out[target] = pa.array([], pa.int64() if c.kind == "money" else pa.int32())
-            continue
-        unscaled = np.frombuffer(col.buffers()[1], dtype=np.int64)[
-            2 * col.offset : 2 * (col.offset + len(col)) : 2
-        ]
-        valid = ~np.asarray(col.is_null(), dtype=bool)
         if c.kind == "percent_bp":
-            out[target] = pa.array(unscaled.astype(np.int32), mask=~valid)
+            col = col.combine_chunks()
+            if len(col) == 0:
+                out[target] = pa.array([], pa.int32())
+                continue
+            unscaled = np.frombuffer(col.buffers()[1], dtype=np.int64)[
+                2 * col.offset : 2 * (col.offset + len(col)) : 2
+            ]
+            out[target] = pa.array(unscaled.astype(np.int32), mask=np.asarray(col.is_null()))
             continue
-        if out["currency"].null_count and (valid & np.asarray(out["currency"].is_null())).any():
+        if col.null_count and pc.any(pc.and_(col.is_valid(), out["currency"].is_null())).as_py():
             return None
-        div = 10 ** (4 - row_exp)
-        if (unscaled[valid] % div[valid]).any():
-            return None  # more decimals than the currency allows: the text path says where
-        out[target] = pa.array(unscaled // div, pa.int64(), mask=~valid)
+        values, start = [], 0
+        for chunk in col.chunks:
+            v = parse_plain_minor(chunk, row_exp[start : start + len(chunk)])
+            if v is None:
+                return None  # the text path says where
+            values.append(v)
+            start += len(chunk)
+        merged = np.concatenate(values) if values else np.zeros(0, np.int64)
+        mask = np.asarray(col.is_null(), bool) if col.null_count else None
+        out[target] = pa.chunked_array([pa.array(merged, pa.int64(), mask=mask)])
     return S.conform(pa.table(out), out_schema)
 
 
@@ -467,10 +502,22 @@ def read_promises(src: Source, *, source: str | None = None) -> ReadResult:
     return read_table(src, PROMISE_COLUMNS, S.PROMISES, source=source)
 
 
-def read_remittances(
-    src: Source, *, payments: pa.Table | None = None, source: str | None = None
-) -> ReadResult:
-    """Remittance lines; without a currency column each line takes its payment's currency."""
+#: remittance lines as read (text columns) -> the currency of each line's payment
+CurrencyLookup = Callable[[pa.Table], pa.Array]
+
+
+def link_keys(lines: pa.Table) -> tuple[list[str], list[str]]:
+    """The payment ids and end-to-end ids remittance lines name (to look their payments up)."""
+    out = []
+    for key in ("payment_id", "end_to_end_id"):
+        found = _text(lines.column(key)).drop_null() if key in lines.column_names else []
+        out.append(pc.unique(found).to_pylist() if len(found) else [])
+    return out[0], out[1]
+
+
+def currencies_of(payments: pa.Table | None) -> CurrencyLookup:
+    """Each line takes the currency of the payment it names among ``payments`` (columns
+    payment_id, end_to_end_id, currency), by end-to-end id first, then payment id."""
 
     def currency_of(raw: pa.Table) -> pa.Array:
         n = raw.num_rows
@@ -486,6 +533,20 @@ def read_remittances(
                                  result)
         return result
 
+    return currency_of
+
+
+def read_remittances(
+    src: Source,
+    *,
+    payments: pa.Table | None = None,
+    currency_of: CurrencyLookup | None = None,
+    source: str | None = None,
+) -> ReadResult:
+    """Remittance lines; without a currency column each line takes its payment's currency:
+    ``currency_of`` says it, or else it is looked up among ``payments``."""
+    if currency_of is None:
+        currency_of = currencies_of(payments)
     res = read_table(src, REMITTANCE_COLUMNS, S.REMITTANCES, source=source,
                      currency_of=currency_of)
     t = res.table

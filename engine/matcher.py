@@ -8,6 +8,7 @@ runs them on an executor, and checks the invariants on every result.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 
@@ -17,7 +18,8 @@ import pyarrow.compute as pc
 
 from cashmatch.engine import schema as S
 from cashmatch.engine.executors import Executor, LocalExecutor
-from cashmatch.engine.identify import build_index, identify
+from cashmatch.engine.identify import identify
+from cashmatch.engine.ledger import PreparedLedger, prepare_ledger
 from cashmatch.engine.pipeline import DayMatch
 from cashmatch.engine.policy import Policy
 from cashmatch.engine.result import MatchResult, check_invariants, credits_only, summarize
@@ -25,13 +27,14 @@ from cashmatch.engine.result import MatchResult, check_invariants, credits_only,
 
 def match(
     *,
-    invoices: pa.Table,
+    invoices: pa.Table | None = None,
     payments: pa.Table,
     remittances: pa.Table | None = None,
     customers: pa.Table | None = None,
     policy: Policy | None = None,
     executor: Executor | None = None,
     partitions: int | None = None,
+    ledger: PreparedLedger | None = None,
 ) -> MatchResult:
     """Apply ``payments`` (bank credits) to open ``invoices``.
 
@@ -44,17 +47,28 @@ def match(
     group (default: one per worker, twice over); payments of unknown payers are matched after
     them, against what the parts left open. The same ``partitions`` give the same result on
     every executor.
+
+    ``ledger`` (instead of ``invoices`` and ``customers``) is the ledger side prepared once by
+    :func:`cashmatch.engine.ledger.prepare_ledger`, to reuse across calls; the result is the
+    same as with the tables it was prepared from.
     """
+    if ledger is None:
+        if invoices is None:
+            raise TypeError("match() needs invoices or a prepared ledger")
+        ledger = prepare_ledger(invoices=invoices, customers=customers)
+    elif invoices is not None or customers is not None:
+        raise TypeError("match() takes invoices and customers or a prepared ledger, not both")
     policy = policy or Policy()
     # a canonical order, so that ties fall the same way whatever order the rows came in
     payments = credits_only(S.conform(payments, S.PAYMENTS)).sort_by(
         [("value_date", "ascending"), ("payment_id", "ascending")])
     inputs = _Inputs(
-        invoices=S.conform(invoices, S.INVOICES).sort_by("invoice_id"),
+        invoices=ledger.invoices,
         payments=payments,
         remittances=S.conform(remittances, S.REMITTANCES) if remittances is not None else None,
-        customers=S.conform(customers, S.CUSTOMERS) if customers is not None else None,
+        customers=ledger.customers,
         policy=policy,
+        ledger=ledger,
     )
     executor = executor or LocalExecutor()
     parts = partitions if partitions is not None else (
@@ -80,6 +94,7 @@ class _Inputs:
     remittances: pa.Table | None
     customers: pa.Table | None
     policy: Policy
+    ledger: PreparedLedger | None = None  # invoices and customers, prepared (None: derive)
 
     def subset(self, inv_rows: np.ndarray | None, pay_rows: np.ndarray) -> _Inputs:
         payments = self.payments.take(pa.array(pay_rows, pa.int64()))
@@ -95,22 +110,25 @@ class _Inputs:
                              False),
             )
             rem = rem.filter(linked)
-        return _Inputs(invoices, payments, rem, self.customers, self.policy)
+        ledger = self.ledger if inv_rows is None else None  # a part prepares its own
+        return _Inputs(invoices, payments, rem, self.customers, self.policy, ledger)
 
 
 def _match_part(inputs: _Inputs, rows: tuple[np.ndarray | None, np.ndarray] | None
                 ) -> tuple[pa.Table, pa.Table, dict[str, float]]:
     """Match one partition (``rows`` = invoice rows, payment rows; None = everything)."""
     part = inputs if rows is None else inputs.subset(*rows)
-    day = DayMatch(invoices=part.invoices, payments=part.payments, remittances=part.remittances,
-               customers=part.customers, policy=part.policy)
+    ledger = part.ledger or prepare_ledger(invoices=part.invoices, customers=part.customers)
+    day = DayMatch(ledger=ledger, payments=part.payments, remittances=part.remittances,
+                   policy=part.policy)
     allocations, exceptions = day.run()
     return allocations, exceptions, day.timings
 
 
 def _match_partitioned(inputs: _Inputs, executor: Executor, parts: int
                        ) -> tuple[pa.Table, pa.Table]:
-    index = build_index(invoices=inputs.invoices, customers=inputs.customers)
+    assert inputs.ledger is not None
+    index = inputs.ledger.index
     ident = identify(payments=inputs.payments, index=index,
                      name_cutoff=inputs.policy.payer_name_cutoff)
     pay_group = index.group_of(ident.customer)
@@ -124,7 +142,8 @@ def _match_partitioned(inputs: _Inputs, executor: Executor, parts: int
     inv_part = np.where(inv_group >= 0, part_of_group[np.maximum(inv_group, 0)], -1)
     items = [(np.flatnonzero(inv_part == k), np.flatnonzero(pay_part == k)) for k in range(parts)]
     items = [it for it in items if len(it[1])]
-    results = executor.map(_match_part, inputs, items)
+    # the parts prepare their own ledgers (the whole one stays here, out of the object store)
+    results = executor.map(_match_part, dataclasses.replace(inputs, ledger=None), items)
     allocs = [r[0] for r in results]
     excs = [r[1] for r in results]
     unknown = np.flatnonzero(pay_part < 0)
@@ -137,12 +156,10 @@ def _match_partitioned(inputs: _Inputs, executor: Executor, parts: int
         idx_np = np.asarray(pc.fill_null(idx, -1), np.int64)
         spent = np.asarray(used.column("applied_amount_sum"), np.int64) + np.asarray(
             used.column("adjustment_amount_sum"), np.int64)
-        amount = np.asarray(inputs.invoices.column("amount"), np.int64).copy()
+        amount = inputs.ledger.book.amount.copy()
         amount[idx_np >= 0] -= spent[idx_np[idx_np >= 0]]
-        rest = _Inputs(inputs.invoices.set_column(
-            inputs.invoices.schema.get_field_index("amount"), S.INVOICES.field("amount"),
-            pa.array(amount, pa.int64())), inputs.payments, inputs.remittances,
-            inputs.customers, inputs.policy)
+        ledger = inputs.ledger.with_open_amounts(amount)
+        rest = dataclasses.replace(inputs, invoices=ledger.invoices, ledger=ledger)
         a, e, _ = _match_part(rest, (None, unknown))
         allocs.append(a)
         excs.append(e)

@@ -1,6 +1,7 @@
 """One partition of a day, matched: the stages in order, for all payments at once.
 
-:class:`DayMatch` runs ``prepare`` (arrays of the payments and the open-invoice book),
+:class:`DayMatch` runs ``prepare`` (arrays of the payments; the open-invoice book and customer
+index come prepared once, :class:`cashmatch.engine.ledger.PreparedLedger`),
 ``identify`` (which customer paid), ``candidates`` (exact, fuzzy and amount hits, scored),
 ``propose`` (one proposal or exception per payment), ``settle`` (capacity, strongest first;
 below-threshold proposals to a person) and ``build_outputs`` (the allocation and exception
@@ -39,7 +40,6 @@ from cashmatch.engine.candidates import (
     OVER,
     PARTIAL,
     SETTLED,
-    Book,
     Pairs,
     amount_hits,
     amount_relation,
@@ -47,8 +47,9 @@ from cashmatch.engine.candidates import (
     reference_hits,
     unknown_payer_amount_hits,
 )
-from cashmatch.engine.identify import build_index, identify
-from cashmatch.engine.normalize import invoice_keys, name_key
+from cashmatch.engine.identify import identify
+from cashmatch.engine.ledger import PreparedLedger, days
+from cashmatch.engine.normalize import name_key
 from cashmatch.engine.policy import Policy
 from cashmatch.engine.scoring import (
     OTHER,
@@ -61,7 +62,6 @@ from cashmatch.engine.scoring import (
 from cashmatch.engine.subset import SubsetSearch
 from cashmatch.engine.subset import search as subset_search
 
-NO_DATE = -(10**6)
 QUOTED_REF = 0.80  # a reference hit at least this strong counts as "the payer quoted it"
 
 
@@ -77,16 +77,11 @@ _NOT_FULL = np.zeros(7, dtype=bool)
 _NOT_FULL[[PARTIAL, OVER, SETTLED, CURRENCY]] = True
 
 
-def _days(col: pa.ChunkedArray, default: int = NO_DATE) -> np.ndarray:
-    return np.asarray(pc.fill_null(pc.cast(col, pa.int32()), default), dtype=np.int64)
-
-
 @dataclass
 class DayMatch:
-    invoices: pa.Table
+    ledger: PreparedLedger
     payments: pa.Table
     remittances: pa.Table | None
-    customers: pa.Table | None
     policy: Policy
 
     def __post_init__(self) -> None:
@@ -108,39 +103,20 @@ class DayMatch:
 
     # ------------------------------------------------------------------ preparation
     def prepare(self) -> None:
-        inv, pay = self.invoices, self.payments
+        """The payments' arrays; the ledger side comes prepared (:mod:`ledger`)."""
+        ledger, pay = self.ledger, self.payments
+        # the invoices' currencies first, in the same order: the book's codes stay valid
         currencies = pc.unique(
-            pa.chunked_array(
-                [inv.column("currency").combine_chunks(), pay.column("currency").combine_chunks()]
-            ).combine_chunks()
+            pa.concat_arrays([ledger.currencies, pay.column("currency").combine_chunks()])
         )
         self.currency_codes = currencies
-
-        def cur_idx(col: pa.ChunkedArray) -> np.ndarray:
-            return np.asarray(pc.index_in(col, value_set=currencies), dtype=np.int64)
-
-        index = build_index(invoices=inv, customers=self.customers)
-        self.index = index
-        inv_customer = index.lookup(inv.column("customer_id"))
-        due = _days(inv.column("due_date"))
-        issue = _days(inv.column("issue_date"))
-        issue = np.where(issue == NO_DATE, np.where(due == NO_DATE, NO_DATE, due - 30), issue)
-        self.book = Book(
-            ids=inv.column("invoice_id").combine_chunks(),
-            amount=np.asarray(inv.column("amount"), dtype=np.int64),
-            currency=cur_idx(inv.column("currency")),
-            customer=inv_customer,
-            group=index.group_of(inv_customer),
-            issue=issue,
-            due=np.where(due == NO_DATE, issue, due),
-            discount_bp=np.asarray(pc.fill_null(inv.column("discount_bp"), 0), np.int64),
-            discount_days=np.asarray(pc.fill_null(inv.column("discount_days"), 0), np.int64),
-            keys=invoice_keys(inv.column("invoice_id")),
-        )
+        self.index = ledger.index
+        self.book = ledger.book
         self.n = pay.num_rows
         self.pay_amount = np.asarray(pay.column("amount"), dtype=np.int64)
-        self.pay_currency = cur_idx(pay.column("currency"))
-        self.pay_date = _days(pay.column("value_date"), 0)
+        self.pay_currency = np.asarray(
+            pc.index_in(pay.column("currency"), value_set=currencies), dtype=np.int64)
+        self.pay_date = days(pay.column("value_date"), 0)
         cur_list = currencies.to_pylist()
         fee_by_cur = np.array([self.policy.fee_ceiling(c) for c in cur_list] or [0], np.int64)
         self.fee_ceiling = fee_by_cur[self.pay_currency] if self.n else np.zeros(0, np.int64)

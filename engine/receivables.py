@@ -41,6 +41,7 @@ import pyarrow.compute as pc
 
 from cashmatch.engine import schema as S
 from cashmatch.engine.errors import InvalidInput, PolicyError, RowProblem
+from cashmatch.engine.ids import IdIndex
 
 _EPOCH = date(1970, 1, 1)
 NEVER = np.iinfo(np.int32).max  # a day that never comes
@@ -144,8 +145,11 @@ def _days(col: pa.ChunkedArray | pa.Array, fill: int | None = None) -> np.ndarra
 
 
 def _ints(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-    return np.asarray(pc.fill_null(arr, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    """Integers as int64 (nulls 0); zero-copy for one chunk without nulls (read-only then)."""
+    arr = _flat(col)
+    if arr.null_count:
+        arr = pc.fill_null(arr, 0)
+    return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 def _flat(col: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -154,73 +158,9 @@ def _flat(col: pa.ChunkedArray | pa.Array) -> pa.Array:
     return col
 
 
-def _fixed_width_bytes(arr: pa.Array) -> np.ndarray | None:
-    """The ids of a string array as an (n, L) uint8 matrix, if all have one length L."""
-    if not pa.types.is_string(arr.type) or arr.null_count:
-        return None
-    n = len(arr)
-    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset : arr.offset + n + 1]
-    if n == 0:
-        return np.zeros((0, 0), np.uint8)
-    width = int(offsets[1] - offsets[0])
-    if width == 0 or int(offsets[-1] - offsets[0]) != width * n:
-        return None
-    if not (np.diff(offsets) == width).all():
-        return None
-    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)
-    return data[offsets[0] : offsets[0] + width * n].reshape(n, width)
-
-
-def _id_keys(keys: pa.Array, values: pa.Array) -> tuple[np.ndarray, np.ndarray, int] | None:
-    """Exact integer codes for two arrays of ids of one fixed width (``INV-00001234``, ...).
-
-    Byte positions that never vary are dropped; the others form a mixed-radix number (each
-    position's base is its byte range). Exact, no hashing; ``None`` when the ids are of mixed
-    widths or the number would not fit in 62 bits.
-    """
-    a, b = _fixed_width_bytes(keys), _fixed_width_bytes(values)
-    if a is None or b is None or (len(a) and len(b) and a.shape[1] != b.shape[1]):
-        return None
-    if len(a) == 0 or len(b) == 0:
-        return None
-    at, bt = np.ascontiguousarray(a.T), np.ascontiguousarray(b.T)  # one row per byte position
-    lo = np.array([min(int(x.min()), int(y.min())) for x, y in zip(at, bt, strict=True)])
-    hi = np.array([max(int(x.max()), int(y.max())) for x, y in zip(at, bt, strict=True)])
-    base = hi - lo + 1
-    if float(np.prod(base.astype(float))) >= 2.0**62:
-        return None
-    ka = np.zeros(len(a), np.int64)
-    kb = np.zeros(len(b), np.int64)
-    for j in np.flatnonzero(base > 1):
-        ka *= base[j]
-        ka += at[j] - np.uint8(lo[j])
-        kb *= base[j]
-        kb += bt[j] - np.uint8(lo[j])
-    return ka, kb, int(np.prod(base))
-
-
 def _lookup(keys: pa.Array, values: pa.Array) -> np.ndarray:
-    """Index of each key's first occurrence in ``values`` (-1 where absent).
-
-    Fixed-width ids (the usual case for invoice and payment numbers) are joined on exact integer
-    codes — a direct-address table when the code space is small, else a sort — which is many
-    times faster than hashing millions of strings; anything else goes to Arrow's hash lookup.
-    """
-    codes = _id_keys(keys, values)
-    if codes is None:
-        idx = pc.index_in(keys, value_set=values)
-        return np.asarray(pc.fill_null(idx, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
-    kq, kv, space = codes
-    n = len(kv)
-    if space <= max(8 * n, 1 << 20) and space <= 1 << 27:
-        lut = np.full(space, n, np.int64)
-        np.minimum.at(lut, kv, np.arange(n, dtype=np.int64))
-        idx = lut[kq]
-        return np.where(idx < n, idx, -1)
-    order = np.argsort(kv, kind="stable")
-    sk = kv[order]
-    pos = np.minimum(np.searchsorted(sk, kq), n - 1)
-    return np.where(sk[pos] == kq, order[pos], -1)
+    """Index of each key's first occurrence in ``values`` (-1 where absent)."""
+    return IdIndex(values).find(keys)
 
 
 def _gsum(
@@ -228,15 +168,19 @@ def _gsum(
 ) -> np.ndarray:
     """Exact int64 group sum (``values`` summed per code), optionally under ``mask``.
 
-    ``np.bincount`` sums in float64, so the values are split into a low 24-bit part and the
-    rest; each partial sum stays far below 2**53 (checked), and the parts are recombined as
-    integers. Exact, and several times faster than ``np.add.at``.
+    ``np.bincount`` sums in float64, which is exact while every partial sum stays below 2**53:
+    checked from the largest magnitude. Otherwise the values are split into a low 24-bit part
+    and the rest, summed apart and recombined as integers. Several times faster than
+    ``np.add.at``; a mask zeroes values rather than copying the rows it keeps.
     """
-    if mask is not None:
-        codes, values = codes[mask], values[mask]
     if len(values) == 0:
         return np.zeros(n, dtype=np.int64)
     values = np.asarray(values, dtype=np.int64)
+    if mask is not None:
+        values = np.where(mask, values, 0)
+    big = max(abs(int(values.min())), abs(int(values.max())), 1)
+    if big * len(values) < 2**53:
+        return np.bincount(codes, weights=values, minlength=n)[:n].astype(np.int64)
     low = values & 0xFFFFFF
     high = values >> 24
     if len(values) * max(abs(int(high.min())), abs(int(high.max())), 1) >= 2**52:
@@ -246,6 +190,13 @@ def _gsum(
     lo_sum = np.bincount(codes, weights=low, minlength=n)[:n].astype(np.int64)
     hi_sum = np.bincount(codes, weights=high, minlength=n)[:n].astype(np.int64)
     return (hi_sum << 24) + lo_sum
+
+
+def _any_per(codes: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
+    """Per code: is ``mask`` true for any of its rows?"""
+    out = np.zeros(n, dtype=bool)
+    out[codes[mask]] = True
+    return out
 
 
 def _gcount(codes: np.ndarray, n: int, mask: np.ndarray | None = None) -> np.ndarray:
@@ -305,6 +256,7 @@ class Ledger:
     pr_amount: np.ndarray
     pr_date: np.ndarray
     pr_made: np.ndarray
+    pr_id: np.ndarray  # per promise: its ``promise_id`` column if given, else its row number
     problems: list[RowProblem] = field(default_factory=list)
     _ev_start: np.ndarray | None = None  # first event index per invoice (len n+1 offsets)
     _open_cache: dict = field(default_factory=dict)
@@ -337,6 +289,34 @@ def _segment_sum(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """Sum of ``values[offsets[i]:offsets[i+1]]`` per segment (exact int64)."""
     csum = np.concatenate([[0], np.cumsum(values, dtype=np.int64)])
     return csum[offsets[1:]] - csum[offsets[:-1]]
+
+
+def _sort_events(inv: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(invoice, day) sorted by invoice then day, and the order that sorts them (stable).
+
+    When invoice, day offset and row number fit in 63 bits together they are packed into one
+    int64 and sorted as plain numbers (numpy's vectorised sort, several times faster than an
+    argsort), the sorted invoice and day read back from the packed keys.
+    """
+    m = len(inv)
+    if m == 0:
+        return inv, day, np.zeros(0, np.int64)
+    d0 = int(day.min())
+    bits_row = max(m - 1, 1).bit_length()
+    bits_day = max(int(day.max()) - d0, 1).bit_length()
+    bits_inv = max(int(inv.max()), 1).bit_length()
+    if bits_row + bits_day + bits_inv > 63:
+        order = np.lexsort((day, inv))
+        return inv[order], day[order], order
+    packed = inv << (bits_day + bits_row)
+    packed |= (day - d0) << bits_row
+    packed |= np.arange(m, dtype=np.int64)
+    packed.sort()
+    order = packed & ((1 << bits_row) - 1)
+    packed >>= bits_row
+    s_day = (packed & ((1 << bits_day) - 1)) + d0
+    packed >>= bits_day
+    return packed, s_day, order
 
 
 def build_ledger(
@@ -373,38 +353,36 @@ def build_ledger(
             "have no issue_date (a history needs it)",
         )
         invoices = invoices.filter(pa.array(~no_issue))
-    inv_id = _flat(invoices.column("invoice_id"))
-    first = _lookup(inv_id, inv_id)
-    dup = first != np.arange(len(inv_id))
+    inv_index = IdIndex(invoices.column("invoice_id"))
+    dup = inv_index.duplicate
     if dup.any():
         problems += _problems_where(
-            src["invoices"], inv_id, dup, "repeat an invoice_id (first kept)"
+            src["invoices"], invoices.column("invoice_id"), dup, "repeat an invoice_id (first kept)"
         )
         invoices = invoices.filter(pa.array(~dup))
-        inv_id = _flat(invoices.column("invoice_id"))
+        inv_index = IdIndex(invoices.column("invoice_id"))
+    inv_id = inv_index.values
     n = len(inv_id)
     amount = _ints(invoices.column("amount"))
     issue = _days(invoices.column("issue_date"))
     due_raw = _days(invoices.column("due_date"), fill=np.iinfo(np.int32).min)
     due = np.where(due_raw == np.iinfo(np.int32).min, issue, due_raw)
 
-    cur_enc = pc.dictionary_encode(_flat(invoices.column("currency")))
-    cur_dict = cur_enc.dictionary
+    cur_codes, cur_dict = IdIndex(invoices.column("currency")).encode()
     cur_order = np.asarray(pc.sort_indices(cur_dict), dtype=np.int64)
     cur_rank = np.empty(len(cur_dict), np.int64)
     cur_rank[cur_order] = np.arange(len(cur_dict))
     currencies = cur_dict.take(pa.array(cur_order))
-    currency_code = cur_rank[np.asarray(cur_enc.indices.to_numpy(), np.int64)]
+    currency_code = cur_rank[cur_codes]
     n_cur = max(len(currencies), 1)
 
-    cus_enc = pc.dictionary_encode(_flat(invoices.column("customer_id")))
-    cus_codes = np.asarray(cus_enc.indices.to_numpy(), np.int64)
+    cus_codes, cus_dict = IdIndex(invoices.column("customer_id")).encode()
     raw_account = cus_codes * n_cur + currency_code
     # accounts numbered in (customer_id, currency) order so outputs come out sorted
-    present = np.zeros(len(cus_enc.dictionary) * n_cur, dtype=bool)
+    present = np.zeros(len(cus_dict) * n_cur, dtype=bool)
     present[raw_account] = True
     acc_raw = np.flatnonzero(present)
-    acc_cust = cus_enc.dictionary.take(pa.array(acc_raw // n_cur))
+    acc_cust = cus_dict.take(pa.array(acc_raw // n_cur))
     acc_cur = acc_raw % n_cur
     order = np.asarray(
         pc.sort_indices(
@@ -442,22 +420,21 @@ def build_ledger(
             if r not in reason_names:
                 reason_names.append(r)
             local.append(reason_names.index(r))
-        table = np.array(local + [-1], dtype=np.int64)
+        table = np.array(local + [-1], dtype=np.int16)
         idx = np.asarray(pc.fill_null(enc.indices, len(local)).to_numpy(zero_copy_only=False))
-        return table[idx.astype(np.int64)][keep]
+        return table[idx][keep]
 
     if allocations is not None and allocations.num_rows:
-        a_pay = _lookup(
-            _flat(allocations.column("payment_id")), _flat(payments.column("payment_id"))
-        )
-        a_inv = _lookup(_flat(allocations.column("invoice_id")), inv_id)
+        a_pay = _lookup(allocations.column("payment_id"), payments.column("payment_id"))
+        a_inv = inv_index.find(allocations.column("invoice_id"))
         bad_pay = a_pay < 0
         bad_inv = (a_inv < 0) & ~bad_pay
         ok = ~bad_pay & ~bad_inv
-        a_cur = _flat(allocations.column("currency"))
+        a_cur = allocations.column("currency")
         if ok.any() and a_cur.null_count < len(a_cur):
-            a_cur_code = _lookup(pc.fill_null(a_cur, ""), currencies)
-            a_cur_code = np.where(np.asarray(a_cur.is_null(), bool), -2, a_cur_code)
+            a_cur_code = _lookup(a_cur, currencies)
+            if a_cur.null_count:
+                a_cur_code = np.where(np.asarray(a_cur.is_null(), bool), -2, a_cur_code)
             mismatch = (a_cur_code != -2) & (a_cur_code != currency_code[np.where(ok, a_inv, 0)])
             mismatch &= ok
             if mismatch.any():
@@ -481,13 +458,16 @@ def build_ledger(
             "name an invoice not in the invoices file (left out)",
         )
         value_day = _days(payments.column("value_date"))
-        parts_inv.append(a_inv[ok])
-        parts_day.append(value_day[a_pay[ok]])
-        parts_cash.append(_ints(allocations.column("applied_amount"))[ok])
-        parts_adj.append(_ints(allocations.column("adjustment_amount"))[ok])
+        every = bool(ok.all())  # the usual case: no copies of the kept rows
+        parts_inv.append(a_inv if every else a_inv[ok])
+        parts_day.append(value_day[a_pay if every else a_pay[ok]])
+        del a_pay, value_day
+        for part, name in ((parts_cash, "applied_amount"), (parts_adj, "adjustment_amount")):
+            values = _ints(allocations.column(name))
+            part.append(values if every else values[ok])
         parts_reason.append(reason_codes(allocations.column("adjustment_reason"), ok))
     if adjustments is not None and adjustments.num_rows:
-        d_inv = _lookup(_flat(adjustments.column("invoice_id")), inv_id)
+        d_inv = inv_index.find(adjustments.column("invoice_id"))
         bad = d_inv < 0
         problems += _problems_where(
             src["adjustments"],
@@ -502,23 +482,18 @@ def build_ledger(
         parts_adj.append(_ints(adjustments.column("amount"))[ok])
         parts_reason.append(reason_codes(adjustments.column("reason"), ok))
     if parts_inv:
-        ev_inv = np.concatenate(parts_inv)
-        ev_day = np.concatenate(parts_day)
-        ev_cash = np.concatenate(parts_cash)
-        ev_adj = np.concatenate(parts_adj)
-        ev_reason = np.concatenate(parts_reason)
+        ev_inv, ev_day, ev_cash, ev_adj, ev_reason = (
+            p[0] if len(p) == 1 else np.concatenate(p)
+            for p in (parts_inv, parts_day, parts_cash, parts_adj, parts_reason)
+        )
+        del parts_inv, parts_day, parts_cash, parts_adj, parts_reason
     else:
-        ev_inv = ev_day = ev_cash = ev_adj = ev_reason = np.zeros(0, np.int64)
+        ev_inv = ev_day = ev_cash = ev_adj = np.zeros(0, np.int64)
+        ev_reason = np.zeros(0, np.int16)
     reasons = pa.array(reason_names, pa.string())
-    key = ev_inv * (1 << 32) + ev_day
-    # within one (invoice, day) the order of events does not matter: no stable sort needed
-    order = np.argsort(key)
-    # one row gather of a stacked table: a cache line per event instead of one per column
-    stacked = np.stack([ev_inv, ev_day, ev_cash, ev_adj, ev_reason], axis=1)[order]
-    ev_inv, ev_day, ev_cash, ev_adj, ev_reason = (
-        np.ascontiguousarray(stacked[:, j]) for j in range(5)
-    )
-    del stacked
+    ev_inv, ev_day, order = _sort_events(ev_inv, ev_day)
+    ev_cash, ev_adj, ev_reason = ev_cash[order], ev_adj[order], ev_reason[order]
+    del order
     key = ev_inv * (1 << 32) + ev_day
     ev_total = ev_cash + ev_adj
     counts = np.bincount(ev_inv, minlength=n) if len(ev_inv) else np.zeros(n, np.int64)
@@ -541,12 +516,10 @@ def build_ledger(
     # ---- promises
     if promises is not None and promises.num_rows:
         p_inv_id = _flat(promises.column("invoice_id"))
-        p_inv = np.where(
-            np.asarray(p_inv_id.is_null(), bool), -1, _lookup(pc.fill_null(p_inv_id, ""), inv_id)
-        )
+        p_inv = np.where(np.asarray(p_inv_id.is_null(), bool), -1, inv_index.find(p_inv_id))
         has_inv = np.asarray(p_inv_id.is_null(), bool) == False  # noqa: E712
         bad_inv = has_inv & (p_inv < 0)
-        p_cus = _lookup(_flat(promises.column("customer_id")), _flat(cus_enc.dictionary))
+        p_cus = _lookup(_flat(promises.column("customer_id")), cus_dict)
         p_cur = _lookup(_flat(promises.column("currency")), currencies)
         raw = np.where((p_cus >= 0) & (p_cur >= 0), p_cus * n_cur + np.maximum(p_cur, 0), 0)
         p_acc = np.where((p_cus >= 0) & (p_cur >= 0), remap[raw], -1)
@@ -570,8 +543,13 @@ def build_ledger(
         pr_amount = _ints(promises.column("amount"))[ok]
         pr_date = _days(promises.column("promised_date"))[ok]
         pr_made = _days(promises.column("made_on"), fill=-(1 << 30))[ok]
+        pr_id = (
+            _ints(promises.column("promise_id"))[ok]
+            if "promise_id" in promises.column_names
+            else np.flatnonzero(ok)
+        )
     else:
-        pr_inv = pr_account = pr_amount = pr_date = pr_made = np.zeros(0, np.int64)
+        pr_inv = pr_account = pr_amount = pr_date = pr_made = pr_id = np.zeros(0, np.int64)
 
     return Ledger(
         invoice_id=inv_id,
@@ -597,6 +575,7 @@ def build_ledger(
         pr_amount=pr_amount,
         pr_date=pr_date,
         pr_made=pr_made,
+        pr_id=pr_id,
         problems=problems,
         _ev_start=ev_start,
     )
@@ -634,12 +613,14 @@ def _behaviour(led: Ledger, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, n
     paid = pos & (led.settled >= lo) & (led.settled <= hi)
     open_hi = led.open_at(hi)
     unpaid = pos & (led.issue <= hi) & (led.settled > hi) & (led.due < hi) & (open_hi > 0)
-    w = np.where(paid, led.amount, np.where(unpaid, open_hi, 0))
-    end = np.where(paid, led.settled, hi)
-    use = paid | unpaid
-    wsum = _gsum(led.account, w, na, use)
-    dtp = _gsum(led.account, w * (end - led.issue), na, use)
-    dbt = _gsum(led.account, w * (end - led.due), na, use)
+    idx = np.flatnonzero(paid | unpaid)  # the invoices of the window: sums over those only
+    p = paid[idx]
+    w = np.where(p, led.amount[idx], open_hi[idx])
+    end = np.where(p, led.settled[idx], hi)
+    acc = led.account[idx]
+    wsum = _gsum(acc, w, na)
+    dtp = _gsum(acc, w * (end - led.issue[idx]), na)
+    dbt = _gsum(acc, w * (end - led.due[idx]), na)
     return wsum, dtp, dbt
 
 
@@ -650,17 +631,16 @@ def _avg(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return out
 
 
-def _promises(
-    led: Ledger, lo: int, hi: int, as_of: int, grace: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per account: (kept, broken) promises dated in [lo, hi] and judged by ``as_of``."""
-    na = led.n_accounts
-    if not len(led.pr_inv):
-        return np.zeros(na, np.int64), np.zeros(na, np.int64)
+def promise_outcomes(led: Ledger, *, as_of: int, grace: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per promise of the ledger: (due, kept) as of day ``as_of``.
+
+    A promise is due once ``promised_date + grace <= as_of`` (and it was made by then); it is
+    kept when the invoice (or, without one, the account's cash) was reduced by at least its
+    amount between ``made_on`` and that deadline, or the invoice was no longer open by then.
+    ``kept`` is meaningful where ``due``. Rows align with ``led.pr_id``.
+    """
     deadline = led.pr_date + grace
-    judged = (
-        (led.pr_date >= lo) & (led.pr_date <= hi) & (deadline <= as_of) & (led.pr_made <= as_of)
-    )
+    due = (deadline <= as_of) & (led.pr_made <= as_of)
     inv = led.pr_inv
     on_inv = inv >= 0
     kept = np.zeros(len(inv), bool)
@@ -677,21 +657,30 @@ def _promises(
         still_open = led.amount[i] - reduced_by_deadline
         kept[on_inv] = (got >= led.pr_amount[on_inv]) | (still_open <= 0)
     if (~on_inv).any():
-        # the account's cash between made_on and deadline
+        # the account's cash between made_on and deadline (events of those accounts only)
+        acc = led.pr_account[~on_inv]
         ev_acc = led.account[led.ev_inv]
-        order = np.lexsort((led.ev_day, ev_acc))
+        mine = np.flatnonzero(np.isin(ev_acc, acc))
+        order = mine[np.lexsort((led.ev_day[mine], ev_acc[mine]))]
         akey = ev_acc[order] * (1 << 32) + led.ev_day[order]
         acsum = np.concatenate([[0], np.cumsum(led.ev_cash[order], dtype=np.int64)])
-        acc = led.pr_account[~on_inv]
         hi_k = np.searchsorted(akey, acc * (1 << 32) + deadline[~on_inv], side="right")
         lo_k = np.searchsorted(akey, acc * (1 << 32) + led.pr_made[~on_inv], side="left")
         got = acsum[np.maximum(hi_k, lo_k)] - acsum[lo_k]
         kept[~on_inv] = got >= led.pr_amount[~on_inv]
-    ones = np.ones(len(inv), np.int64)
-    return (
-        _gsum(led.pr_account, ones, na, judged & kept),
-        _gsum(led.pr_account, ones, na, judged & ~kept),
-    )
+    return due, kept
+
+
+def _promises(
+    led: Ledger, lo: int, hi: int, as_of: int, grace: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per account: (kept, broken) promises dated in [lo, hi] and judged by ``as_of``."""
+    na = led.n_accounts
+    if not len(led.pr_inv):
+        return np.zeros(na, np.int64), np.zeros(na, np.int64)
+    due, kept = promise_outcomes(led, as_of=as_of, grace=grace)
+    judged = due & (led.pr_date >= lo) & (led.pr_date <= hi)
+    return _gcount(led.pr_account, na, judged & kept), _gcount(led.pr_account, na, judged & ~kept)
 
 
 def analyse(
@@ -723,7 +712,7 @@ def analyse(
     acc_open = aging_cells.sum(axis=1)
     acc_overdue = acc_open - aging_cells[:, 0]
     acc_over60 = aging_cells[:, 3] + aging_cells[:, 4]
-    has_row = _gsum(led.account, has_open.astype(np.int64), na) > 0
+    has_row = _any_per(led.account, has_open, na)
     # share over 60 at the start of the period, for the trend
     dpd_p = (A - P) - led.due
     over60_p = _gsum(led.account, open_p, na, (led.issue <= A - P) & (dpd_p > 60))
@@ -735,7 +724,6 @@ def analyse(
     ar_start = _gsum(k, open_p, nk, led.issue <= A - P)
     sales = _gsum(k, led.amount, nk, (led.issue >= lo) & (led.issue <= A))
     current_ar = _gsum(k, open_a, nk, issued & (dpd <= 0))
-    ev_k = k[led.ev_inv] if len(led.ev_inv) else np.zeros(0, np.int64)
     in_period = (led.ev_day >= lo) & (led.ev_day <= A)
     in_prev = (led.ev_day >= lo_prev) & (led.ev_day < lo)
     reasons = led.reasons.to_pylist()
@@ -746,7 +734,10 @@ def analyse(
     ev_acc = led.account[led.ev_inv] if len(led.ev_inv) else np.zeros(0, np.int64)
     is_wo = np.isin(led.ev_reason, wo_codes)
     is_ded = np.isin(led.ev_reason, ded_codes) & (led.ev_adj != 0)
-    write_offs = _gsum(ev_k, led.ev_adj, nk, is_wo & in_period)
+    wo = np.flatnonzero(is_wo & in_period)  # few: sums over those rows only
+    write_offs = _gsum(k[led.ev_inv[wo]], led.ev_adj[wo], nk)
+    ded = np.flatnonzero(is_ded & (in_period | in_prev))
+    ded_now = in_period[ded]
 
     rows = []
     for c in range(len(led.currencies)):
@@ -780,10 +771,10 @@ def analyse(
     recent_dbt = _avg(dbtr, wr)
     avg_dtp, avg_dbt = _avg(dtp, w), _avg(dbt, w)
     prev_dtp, prev_dbt = _avg(dtp0, w0), _avg(dbt0, w0)
-    ones = np.ones(len(ev_acc), np.int64)
-    ded_n = _gsum(ev_acc, ones, na, is_ded & in_period)
-    ded_amt = _gsum(ev_acc, led.ev_adj, na, is_ded & in_period)
-    ded_n0 = _gsum(ev_acc, ones, na, is_ded & in_prev)
+    ded_acc = ev_acc[ded]
+    ded_n = _gcount(ded_acc, na, ded_now)
+    ded_amt = _gsum(ded_acc, led.ev_adj[ded], na, ded_now)
+    ded_n0 = _gcount(ded_acc, na, ~ded_now)
     kept, broken = _promises(led, lo, A, A, risk.promise_grace_days)
 
     # ---- risk
@@ -880,7 +871,7 @@ def analyse(
         schema=S.ACCOUNTS,
     )
     # accounts: every account with an invoice issued by as_of
-    acc_issued = _gsum(led.account, issued.astype(np.int64), na) > 0
+    acc_issued = _any_per(led.account, issued, na)
     accounts = accounts.filter(pa.array(acc_issued))
 
     aging = pa.table(
@@ -893,7 +884,7 @@ def analyse(
         schema=S.AGING,
     ).filter(pa.array(has_row))
 
-    deductions = _deductions_by_reason(led, ev_k, is_ded, in_period, in_prev)
+    deductions = _deductions_by_reason(led, ded, ded_now)
     return Receivables(
         as_of=as_of,
         period_days=P,
@@ -945,16 +936,16 @@ def _reasons(contributions: list, values: dict, na: int, period: int, recent: in
     return out
 
 
-def _deductions_by_reason(
-    led: Ledger, ev_k: np.ndarray, is_ded: np.ndarray, in_period: np.ndarray, in_prev: np.ndarray
-) -> pa.Table:
+def _deductions_by_reason(led: Ledger, ded: np.ndarray, now: np.ndarray) -> pa.Table:
+    """Deductions per currency and reason; ``ded`` indexes the deduction events of this or the
+    previous period, ``now`` tells which are of this one."""
     nr, nk = max(len(led.reasons), 1), max(len(led.currencies), 1)
-    code = ev_k * nr + np.maximum(led.ev_reason, 0)
-    ones = np.ones(len(code), np.int64)
-    cnt = _gsum(code, ones, nk * nr, is_ded & in_period)
-    amt = _gsum(code, led.ev_adj, nk * nr, is_ded & in_period)
-    cnt0 = _gsum(code, ones, nk * nr, is_ded & in_prev)
-    amt0 = _gsum(code, led.ev_adj, nk * nr, is_ded & in_prev)
+    code = led.currency_code[led.ev_inv[ded]] * nr + np.maximum(led.ev_reason[ded], 0)
+    adj = led.ev_adj[ded]
+    cnt = _gcount(code, nk * nr, now)
+    amt = _gsum(code, adj, nk * nr, now)
+    cnt0 = _gcount(code, nk * nr, ~now)
+    amt0 = _gsum(code, adj, nk * nr, ~now)
     cells = np.flatnonzero((cnt > 0) | (cnt0 > 0))
     reasons = led.reasons.to_pylist() or [""]
     label = [r.split(":", 1)[1] if ":" in r else r for r in reasons]

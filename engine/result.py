@@ -43,10 +43,14 @@ def credits_only(payments: pa.Table) -> pa.Table:
 
 
 def _sum_by(keys: pa.ChunkedArray, values: pa.ChunkedArray) -> dict[str, int]:
+    """Exact int64 sums by key, keys in order of first appearance (a dictionary encoding and
+    ``np.add.at``: an Acero group-by costs a small batch ten times more)."""
     if len(keys) == 0:
         return {}
-    t = pa.table({"k": keys, "v": values}).group_by("k").aggregate([("v", "sum")])
-    return dict(zip(t.column("k").to_pylist(), t.column("v_sum").to_pylist(), strict=True))
+    enc = keys.combine_chunks().dictionary_encode(null_encoding="encode")
+    sums = np.zeros(len(enc.dictionary), dtype=np.int64)
+    np.add.at(sums, np.asarray(enc.indices, dtype=np.int64), np.asarray(values, dtype=np.int64))
+    return dict(zip(enc.dictionary.to_pylist(), sums.tolist(), strict=True))
 
 
 def summarize(payments: pa.Table, allocations: pa.Table, exceptions: pa.Table) -> Summary:
@@ -72,37 +76,32 @@ def summarize(payments: pa.Table, allocations: pa.Table, exceptions: pa.Table) -
 def check_invariants(payments: pa.Table, allocations: pa.Table, exceptions: pa.Table) -> None:
     """Every payment appears in the output, and applied + unapplied == amount, to the minor unit.
 
-    Vectorised: one sort + group-by per table. Raises :class:`InvariantViolation` (an engine
-    bug, never the caller's fault) naming the first payments that break it.
+    Vectorised: each output row's payment found by one hash lookup, sums by ``np.add.at``.
+    Raises :class:`InvariantViolation` (an engine bug, never the caller's fault) naming the
+    first payments that break it.
     """
     pid = payments.column("payment_id")
     if pc.count_distinct(pid).as_py() != payments.num_rows:
         raise InvariantViolation("payment ids are not unique in the matched input")
-    for name, table in (("allocations", allocations), ("exceptions", exceptions)):
-        stray = pc.invert(pc.is_in(table.column("payment_id"), value_set=pid))
-        if pc.any(stray).as_py():
+    n = payments.num_rows
+    seen = np.zeros(n, dtype=bool)
+    total = np.zeros(n, dtype=np.int64)
+    for name, table, amount in (
+        ("allocations", allocations, "applied_amount"),
+        ("exceptions", exceptions, "unapplied_amount"),
+    ):
+        row = pc.index_in(table.column("payment_id"), value_set=pid)
+        if row.null_count:
             raise InvariantViolation(f"{name} name payments that were not in the input")
-    applied = pa.table(
-        {"payment_id": allocations.column("payment_id"), "x": allocations.column("applied_amount")}
-    ).group_by("payment_id").aggregate([("x", "sum")])
-    unapplied = pa.table(
-        {"payment_id": exceptions.column("payment_id"), "y": exceptions.column("unapplied_amount")}
-    ).group_by("payment_id").aggregate([("y", "sum")])
-    joined = payments.select(["payment_id", "amount"]).join(applied, "payment_id").join(
-        unapplied, "payment_id"
-    )
-    a = np.asarray(pc.fill_null(joined.column("x_sum"), 0), dtype=np.int64)
-    u = np.asarray(pc.fill_null(joined.column("y_sum"), 0), dtype=np.int64)
-    seen = ~np.asarray(
-        pc.and_(pc.is_null(joined.column("x_sum")), pc.is_null(joined.column("y_sum"))), bool
-    )
-    amount = np.asarray(joined.column("amount"), dtype=np.int64)
+        row = np.asarray(row, dtype=np.int64)
+        seen[row] = True
+        np.add.at(total, row, np.asarray(table.column(amount), dtype=np.int64))
     if not seen.all():
-        ids = joined.column("payment_id").filter(pa.array(~seen))[:5].to_pylist()
+        ids = pid.filter(pa.array(~seen))[:5].to_pylist()
         raise InvariantViolation(f"payments missing from the output: {ids}")
-    off = a + u != amount
+    off = total != np.asarray(payments.column("amount"), dtype=np.int64)
     if off.any():
-        ids = joined.column("payment_id").filter(pa.array(off))[:5].to_pylist()
+        ids = pid.filter(pa.array(off))[:5].to_pylist()
         raise InvariantViolation(f"applied + unapplied != amount for payments {ids}")
     neg = np.asarray(allocations.column("applied_amount"), dtype=np.int64) < 0
     if neg.any():

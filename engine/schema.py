@@ -7,6 +7,7 @@ marked *extra* are additions the contract allows (columns may be added, never re
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 
 MONEY = pa.int64()
@@ -248,6 +249,23 @@ def empty(schema: pa.Schema) -> pa.Table:
     return schema.empty_table()
 
 
+def nulls(n: int, type_: pa.DataType) -> pa.Array:
+    """An all-null column of ``n`` rows that costs no memory until something reads it.
+
+    Its buffers (validity bitmap, offsets or values) are views of one zeroed allocation, which
+    the OS provides lazily; ``pa.nulls`` writes every byte. Other types use ``pa.nulls``."""
+    t = pa.types
+    if t.is_string(type_):
+        width = 4
+    elif t.is_integer(type_) or t.is_floating(type_) or t.is_date(type_) or t.is_timestamp(type_):
+        width = type_.bit_width // 8
+    else:
+        return pa.nulls(n, type_)
+    zero = pa.py_buffer(np.zeros((n + 1) * width + 8, np.uint8))
+    buffers = [zero, zero, pa.py_buffer(b"")] if pa.types.is_string(type_) else [zero, zero]
+    return pa.Array.from_buffers(type_, n, buffers, null_count=n)
+
+
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     """Select and cast ``table`` to ``schema``; missing nullable columns become nulls."""
     cols = []
@@ -255,5 +273,5 @@ def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
         if field.name in table.column_names:
             cols.append(table.column(field.name).cast(field.type))
         else:
-            cols.append(pa.nulls(table.num_rows, field.type))
+            cols.append(nulls(table.num_rows, field.type))
     return pa.Table.from_arrays(cols, schema=schema)

@@ -173,27 +173,24 @@ def match_chunks(
     """Match payment ``chunks`` one after another against one invoice ledger; each chunk's
     result goes to ``on_result`` and the summary of the whole day comes back.
 
-    After each chunk the open amounts of the invoices it applied to are reduced (applied plus
-    adjustments), so a later chunk sees what is still open.
+    The ledger side (invoice keys, customer index) is prepared once; after each chunk the open
+    amounts of the invoices it applied to are reduced (applied plus adjustments), so a later
+    chunk sees what is still open.
     """
+    from cashmatch.engine.ledger import prepare_ledger
     from cashmatch.engine.matcher import match
 
-    invoices = S.conform(invoices, S.INVOICES)
-    amount_at = invoices.schema.get_field_index("amount")
-    open_amount = np.asarray(invoices.column("amount"), np.int64).copy()
-    ids = invoices.column("invoice_id")
+    prepared = prepare_ledger(invoices=invoices, customers=customers)
+    open_amount = prepared.book.amount.copy()
+    ids = prepared.invoices.column("invoice_id")
     summary: Summary | None = None
     for payments in chunks:
-        ledger = invoices.set_column(
-            amount_at, S.INVOICES.field("amount"), pa.array(open_amount, pa.int64())
-        )
         result = match(
-            invoices=ledger,
             payments=payments,
             remittances=remittances,
-            customers=customers,
             policy=policy,
             executor=executor,
+            ledger=prepared.with_open_amounts(open_amount),
         )
         al = result.allocations
         if al.num_rows:

@@ -12,7 +12,10 @@ import importlib
 from pathlib import Path
 from types import ModuleType
 
+import pyarrow as pa
+
 from cashmatch.engine.errors import CashmatchError, InvalidInput, RowProblem
+from cashmatch.engine.interchange import CurrencyLookup
 from cashmatch.parsers._common import ParseResult
 
 __all__ = ["FORMATS", "ParseResult", "RowProblem", "parse_file", "sniff", "module_for"]
@@ -104,12 +107,16 @@ def parse_file(
     source: str | None = None,
     kind: str = "any",
     profile: str | Path | None = None,
+    currency_of: pa.Table | CurrencyLookup | None = None,
 ) -> ParseResult:
     """Parse any supported payments or remittance input into Arrow tables.
 
     ``data`` is the file's bytes or a path (a ``str`` is a path). ``format`` skips sniffing.
     ``kind`` limits sniffing to formats that yield ``payments`` or ``remittances``.
     ``profile`` names a bank-CSV mapping profile (built in, or a TOML file path).
+    ``currency_of`` gives interchange remittance lines, which carry no currency, their
+    payment's: a table of payments (payment_id, end_to_end_id, currency) to look them up in, or
+    a function from the lines as read to their currencies; other formats state their own.
     Raises :class:`InvalidInput` when the format is unknown or the file unreadable as a whole;
     row-level trouble is in ``result.problems``.
     """
@@ -145,6 +152,7 @@ def parse_file(
         kwargs["profile"] = profile
     if FORMATS[fmt] == "interchange":
         kwargs["fmt"] = fmt
+        kwargs["currency_of"] = currency_of
     try:
         result = mod.parse(raw, **kwargs)
     except CashmatchError:

@@ -177,6 +177,24 @@ def sniff(head: bytes) -> bool:
     return match_profile(text) is not None
 
 
+def _record_lines(
+    body: str, delimiter: str, n_fields: int, header_at: int
+) -> tuple[list[int], list[int]]:
+    """The file line where each record after the header starts - a quoted field may hold line
+    breaks, so records are not lines - split into the rows Arrow keeps (as many fields as the
+    header) and the rows it hands to the invalid-row handler, each in file order."""
+    valid: list[int] = []
+    invalid: list[int] = []
+    reader = csv.reader(io.StringIO(body), delimiter=delimiter)
+    next(reader, None)  # the header, on file line header_at + 1
+    start = header_at + reader.line_num + 1
+    for record in reader:
+        if record:  # Arrow skips empty lines
+            (valid if len(record) == n_fields else invalid).append(start)
+        start = header_at + reader.line_num + 1
+    return valid, invalid
+
+
 def _decode(data: bytes, profile: Profile, source: str, problems: list[RowProblem]) -> str:
     declared = None if profile.encoding.lower() == "auto" else profile.encoding
     try:
@@ -246,12 +264,14 @@ def parse(data: bytes, *, source: str, profile: str | Path | Profile | None = No
         csv.reader([body.split("\n", 1)[0].rstrip("\r")], delimiter=prof.delimiter), []
     )
     bad_rows: list[RowProblem] = []
+    valid_lines, invalid_lines = _record_lines(body, prof.delimiter, len(header_names), header_at)
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
+        k = len(bad_rows)
         bad_rows.append(
             RowProblem(
                 source,
-                (row.number or 0) + header_at,
+                invalid_lines[k] if k < len(invalid_lines) else None,
                 None,
                 f"expected {row.expected_columns} fields, found {row.actual_columns}",
             )
@@ -283,7 +303,9 @@ def parse(data: bytes, *, source: str, profile: str | Path | Profile | None = No
     for i, col_name in enumerate(table.column_names):
         names.setdefault(col_name.strip().lower(), i)  # a repeated header: the first wins
     n = table.num_rows
-    lines = np.arange(n, dtype=np.int64) + header_at + 2  # 1-based, after the header
+    if len(valid_lines) != n:  # Arrow and the csv module split records differently: no lines
+        valid_lines = [-1] * n
+    lines = np.array(valid_lines, dtype=np.int64)
 
     def col(key: str) -> pa.Array | None:
         for c in prof.columns.get(key, ()):
@@ -308,7 +330,9 @@ def parse(data: bytes, *, source: str, profile: str | Path | Profile | None = No
         vals = values.to_pylist() if values is not None and len(idx) else None
         for i in idx:
             why = reason if vals is None else f"{reason}, got {vals[i]!r}"
-            problems.append(RowProblem(source, int(lines[i]), column, why))
+            problems.append(
+                RowProblem(source, int(lines[i]) if lines[i] > 0 else None, column, why)
+            )
         bad[mask] = True
 
     currency = col("currency")
@@ -411,7 +435,7 @@ def parse(data: bytes, *, source: str, profile: str | Path | Profile | None = No
             "bank_code": code if code is not None else pa.nulls(n, pa.string()),
             "statement_id": pa.array([sid] * n, pa.string()),
             "source": pa.array([source] * n, pa.string()),
-            "source_line": pa.array(lines.astype(np.int32)),
+            "source_line": pa.array(lines.astype(np.int32), mask=lines < 0),
         }
     )
     if bad.any():

@@ -46,7 +46,14 @@ def sniff(head: bytes) -> bool:
     return sniff_payments_csv(head) or sniff_remittance_csv(head) or sniff_interchange_parquet(head)
 
 
-def parse(data: bytes, *, source: str, fmt: str | None = None) -> ParseResult:
+def parse(
+    data: bytes,
+    *,
+    source: str,
+    fmt: str | None = None,
+    currency_of: pa.Table | ix.CurrencyLookup | None = None,
+) -> ParseResult:
+    """``currency_of``: the currency of each remittance line's payment (see ``parse_file``)."""
     if fmt is None or fmt == "interchange-parquet":
         if data[:4] == b"PAR1":
             try:
@@ -61,7 +68,9 @@ def parse(data: bytes, *, source: str, fmt: str | None = None) -> ParseResult:
     result = ParseResult.empty(fmt)
     try:
         if fmt == "remittance-csv":
-            rr = ix.read_remittances(data, source=source)
+            if isinstance(currency_of, pa.Table):
+                currency_of = ix.currencies_of(currency_of)
+            rr = ix.read_remittances(data, source=source, currency_of=currency_of)
             result.remittances = rr.table
         else:
             rr = ix.read_payments(data, source=source)

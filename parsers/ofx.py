@@ -9,6 +9,9 @@ Two paths over the same preprocessed body:
   closing tags), so it is not the production path; ``tests/parsers/test_ofx.py`` proves both
   give identical results on every fixture.
 
+Corrections (``CORRECTFITID``/``CORRECTACTION``: REPLACE or DELETE an earlier STMTTRN) are
+applied per statement by one function both paths share (:func:`apply_corrections`).
+
 Header quirks banks send are named preprocessing steps: one-line OFX 1 headers, ``CHARSET:NONE``
 (ofxparse looks up a codec called ``cpNONE``), UTF-8 bodies under an ASCII header, OFX 2's
 ``<?xml?>``/``<?OFX?>`` header. Text is decoded as strict UTF-8 first, then cp1252.
@@ -102,7 +105,7 @@ class _Stmt:
         self.fields: dict[str, str] = {}
         self.bal: dict[str, str] = {}
         self.line = line
-        self.txs = 0
+        self.txs: list[tuple] = []  # TXN_FIELDS
 
 
 @pause_gc
@@ -128,7 +131,7 @@ def parse(data: bytes, *, source: str) -> ParseResult:
                 _emit(tx, stmt, tx_line, payments, problems, source)
                 tx = None
             elif tag in _STMT_AGGREGATES and stmt is not None:
-                infos.append(_statement(stmt, problems, source))
+                infos.append(_statement(stmt, payments, problems, source))
                 stmt = None
             elif tag in _BAL_AGGREGATES:
                 aggregate = None
@@ -164,7 +167,7 @@ def parse(data: bytes, *, source: str) -> ParseResult:
             )
         )
     if stmt is not None:
-        infos.append(_statement(stmt, problems, source))
+        infos.append(_statement(stmt, payments, problems, source))
     return _finish(payments, infos, problems, source)
 
 
@@ -176,7 +179,6 @@ def _emit(
     problems: list[RowProblem],
     source: str,
 ) -> None:
-    stmt.txs += 1
     fitid = tx.get("FITID")
     amount = tx.get("TRNAMT")
     posted = tx.get("DTPOSTED")
@@ -195,34 +197,89 @@ def _emit(
         name = html.unescape(name)
     if memo and "&" in memo:
         memo = html.unescape(memo)
-    add_transaction(
-        payments,
-        stmt.fields,
-        fitid=fitid,
-        amount=_amount_text(amount),
-        posted=_iso(posted),
-        name=name,
-        memo=memo,
-        checknum=tx.get("CHECKNUM"),
-        trntype=tx.get("TRNTYPE"),
-        line=line,
+    stmt.txs.append(
+        (
+            fitid,
+            _amount_text(amount),
+            _iso(posted),
+            name,
+            memo,
+            tx.get("CHECKNUM"),
+            tx.get("TRNTYPE"),
+            line,
+            tx.get("CORRECTFITID"),
+            tx.get("CORRECTACTION"),
+        )
     )
 
 
-def add_transaction(
-    payments: PaymentRows,
-    fields: dict[str, str],
-    *,
-    fitid: str,
-    amount: str,
-    posted: str | None,
-    name: str | None,
-    memo: str | None,
-    checknum: str | None,
-    trntype: str | None,
-    line: int | None,
-) -> None:
-    """One STMTTRN into the payments builder (shared by both paths)."""
+#: one STMTTRN as either path reads it (a plain tuple: a file holds many)
+TXN_FIELDS = (
+    "fitid",
+    "amount",
+    "posted",
+    "name",
+    "memo",
+    "checknum",
+    "trntype",
+    "line",
+    "correct_fitid",
+    "correct_action",
+)
+
+
+def apply_corrections(txs: list[tuple], problems: list[RowProblem], source: str) -> list[tuple]:
+    """A statement's transactions after its corrections (OFX 2.1.1, 11.4.3: ``CORRECTFITID``
+    names the transaction a STMTTRN corrects, ``CORRECTACTION`` says how): ``REPLACE`` puts
+    the correcting transaction in place of the one it names, ``DELETE`` removes the one it
+    names and is itself no transaction. Corrections apply in file order; one that names a
+    transaction not in this statement (sent in an earlier download) is reported, and a
+    REPLACE is then kept as the transaction's current version."""
+    if not any(t[8] or t[9] for t in txs):
+        return txs
+    live: dict[str, int] = {}
+    kept: list[tuple | None] = []
+    for t in txs:
+        fitid, line, correct_fitid, correct_action = t[0], t[7], t[8], t[9]
+        action = (correct_action or "").strip().upper()
+        target = (correct_fitid or "").strip()
+        if not target and not action:
+            live[fitid] = len(kept)
+            kept.append(t)
+            continue
+        if action not in ("REPLACE", "DELETE") or not target:
+            problems.append(
+                RowProblem(
+                    source,
+                    line,
+                    "CORRECTACTION",
+                    f"correction {fitid}: expected CORRECTFITID with CORRECTACTION REPLACE or "
+                    f"DELETE, got {target or None!r} / {correct_action!r}; left out",
+                )
+            )
+            continue
+        if target in live:
+            kept[live.pop(target)] = None
+        else:
+            problems.append(
+                RowProblem(
+                    source,
+                    line,
+                    "CORRECTFITID",
+                    f"correction {fitid} ({action}) names transaction {target}, which is not in "
+                    f"this statement (an earlier download?); "
+                    + ("kept as its new version" if action == "REPLACE" else "nothing to delete"),
+                )
+            )
+        if action == "REPLACE":
+            live[fitid] = len(kept)
+            kept.append(t)
+    return [t for t in kept if t is not None]
+
+
+def add_transaction(payments: PaymentRows, fields: dict[str, str], t: tuple) -> None:
+    """One STMTTRN (:data:`TXN_FIELDS`) into the payments builder (shared by both paths)."""
+    fitid, amount, posted, name, memo, checknum, trntype, line = t[:8]
     direction = CRDT
     if amount.startswith("-"):
         direction, amount = DBIT, amount[1:]
@@ -254,7 +311,11 @@ def statement_id(fields: dict[str, str]) -> str:
     return f"{bank + '/' if bank else ''}{acct}/{end}"
 
 
-def _statement(stmt: _Stmt, problems: list[RowProblem], source: str) -> StatementInfo:
+def _statement(
+    stmt: _Stmt, payments: PaymentRows, problems: list[RowProblem], source: str
+) -> StatementInfo:
+    for t in apply_corrections(stmt.txs, problems, source):
+        add_transaction(payments, stmt.fields, t)
     f = stmt.fields
     cur = (f.get("CURDEF") or "").upper() or None
     info = StatementInfo(
@@ -311,6 +372,16 @@ def parse_reference(data: bytes, *, source: str) -> ParseResult:
         def parseOfxDateTime(cls, ofxDateTime):  # noqa: N802, N803 - ofxparse's names
             return super().parseOfxDateTime(re.sub(r"\[.*\]$", "", ofxDateTime))
 
+        @classmethod
+        def parseTransaction(cls, txn_ofx):  # noqa: N802 - ofxparse's name
+            """ofxparse drops the correction fields: read them from the same element."""
+            t = super().parseTransaction(txn_ofx)
+            for field in ("correctfitid", "correctaction"):
+                tag = txn_ofx.find(field)
+                text = tag.contents[0].strip() if getattr(tag, "contents", None) else None
+                setattr(t, field, text or None)
+            return t
+
     _headers, body = split_header(data, source=source)
     ofx = _LocalDateParser.parse(io.BytesIO(canonical_for_ofxparse(body)), fail_fast=True)
     problems: list[RowProblem] = []
@@ -331,20 +402,23 @@ def parse_reference(data: bytes, *, source: str) -> ParseResult:
             fields["DTEND"] = st.end_date.strftime("%Y%m%d")
         if getattr(st, "start_date", None):
             fields["DTSTART"] = st.start_date.strftime("%Y%m%d")
-        for t in st.transactions:
-            amount = format(t.amount, "f")
-            add_transaction(
-                payments,
-                fields,
-                fitid=t.id,
-                amount=amount,
-                posted=t.date.strftime("%Y-%m-%d"),
-                name=t.payee or None,
-                memo=t.memo or None,
-                checknum=t.checknum or None,
-                trntype=t.type or None,
-                line=None,
+        txs = [
+            (
+                t.id,
+                format(t.amount, "f"),
+                t.date.strftime("%Y-%m-%d"),
+                t.payee or None,
+                t.memo or None,
+                t.checknum or None,
+                t.type or None,
+                None,
+                t.correctfitid,
+                t.correctaction,
             )
+            for t in st.transactions
+        ]
+        for t in apply_corrections(txs, problems, source):
+            add_transaction(payments, fields, t)
         cur = (fields.get("CURDEF") or "").upper() or None
         info = StatementInfo(
             statement_id=statement_id(fields), account=fields.get("ACCTID"), currency=cur

@@ -144,3 +144,22 @@ def bai2_file(n: int, *, seed: int = 7) -> bytes:
     rows.append(f"98,{control},1,{n_records + 2}/")
     rows.append(f"99,{control},1,{n_records + 4}/")
     return ("\n".join(rows) + "\n").encode("ascii")
+
+
+def bank_csv_file(n: int, *, seed: int = 7) -> bytes:
+    """A UK "Paid in / Paid out" export (profile ``uk-paid-in-out``); every tenth description
+    is quoted over two lines, as some banks write long narratives."""
+    rows = ["Date,Type,Description,Paid in,Paid out,Balance"]
+    balance = 0
+    for i, (pence, credit) in enumerate(_amounts(n, seed)):
+        balance += pence if credit else -pence
+        money = f'"{pence // 100:,}.{pence % 100:02d}"'
+        text = f"CUSTOMER {i % 997} LTD INV-2026-{i:06d}"
+        if i % 10 == 0:
+            text = f'"{text}\nFASTER PAYMENT"'
+        paid_in, paid_out = (money, "") if credit else ("", money)
+        rows.append(
+            f"{1 + i % 28:02d}/01/2026,{'FPI' if credit else 'DD'},{text},{paid_in},{paid_out},"
+            f"{balance / 100:.2f}"
+        )
+    return ("\n".join(rows) + "\n").encode("ascii")

@@ -38,11 +38,13 @@ import pyarrow.compute as pc
 
 from cashmatch.engine import schema as S
 from cashmatch.engine.errors import (
+    AlreadyExists,
     FailedPrecondition,
     InvalidInput,
     NotFound,
     RowProblem,
 )
+from cashmatch.engine.ledger import PreparedLedger, prepare_ledger
 from cashmatch.engine.money import MAX_EXPONENT, format_minor, to_minor
 from cashmatch.engine.policy import Policy
 from cashmatch.engine.result import MatchResult, Summary, credits_only, summarize
@@ -160,6 +162,7 @@ class AccountView:
     open_exceptions: list[ExceptionRecord]
     open_exceptions_total: int
     undated_items: pa.Table | None = None  # open invoices without issue_date (schema.INVOICES)
+    promises: list[dict[str, Any]] = field(default_factory=list)  # store rows plus "status"
 
 
 @dataclass(slots=True)
@@ -190,48 +193,28 @@ def _parse_remittance(
 ) -> ParsedFile:
     """Remittance advice (CSV, Parquet, EDI 820, CAMT.054) -> remittance lines.
 
-    Interchange CSV lines without a currency column take their payment's currency (looked up
+    Interchange lines without a currency column take their payment's currency (looked up
     among the payments already received)."""
-    from cashmatch.parsers import parse_file, sniff
+    from cashmatch.parsers import parse_file
 
-    name = filename or "<content>"
-    fmt = (format or "").strip().lower() or sniff(content[:65536], kind="remittances")
-    if fmt not in ("remittance-csv", "remittances", "interchange-parquet", "parquet"):
-        res = parse_file(content, format=(format or None), source=name, kind="remittances")
-        return ParsedFile(res.format, S.empty(S.PAYMENTS), res.remittances, list(res.problems))
-    return _parse_interchange_remittance(content, name, store)
+    res = parse_file(
+        content,
+        format=(format or None),
+        source=filename or "<content>",
+        kind="remittances",
+        currency_of=lambda lines: _stored_currencies(lines, store),
+    )
+    return ParsedFile(res.format, S.empty(S.PAYMENTS), res.remittances, list(res.problems))
 
 
-def _parse_interchange_remittance(content: bytes, name: str, store: Store) -> ParsedFile:
-    import pyarrow.csv as pacsv
+def _stored_currencies(lines: pa.Table, store: Store) -> pa.Array:
+    from cashmatch.engine.interchange import currencies_of, link_keys
 
-    from cashmatch.engine.interchange import read_remittances
-
-    ids: list[str] = []
-    e2e: list[str] = []
-    if content[:4] != b"PAR1":
-        try:
-            raw = pacsv.read_csv(
-                io.BytesIO(content),
-                convert_options=pacsv.ConvertOptions(
-                    include_columns=["payment_id", "end_to_end_id"],
-                    include_missing_columns=True,
-                    column_types={"payment_id": pa.string(), "end_to_end_id": pa.string()},
-                ),
-                parse_options=pacsv.ParseOptions(invalid_row_handler=lambda row: "skip"),
-            )
-            ids = [x for x in raw.column("payment_id").to_pylist() if x]
-            e2e = [x for x in raw.column("end_to_end_id").to_pylist() if x]
-        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-            raise InvalidInput(f"{name}: not a readable CSV file: {exc}") from exc
+    ids, e2e = link_keys(lines)
     known = store.payments(ids)
     if e2e:
         known = pa.concat_tables([known, store.payments_by_end_to_end(e2e)])
-    res = read_remittances(
-        content, payments=known.select(["payment_id", "end_to_end_id", "currency"]), source=name
-    )
-    kind = "interchange-parquet" if content[:4] == b"PAR1" else "remittance-csv"
-    return ParsedFile(kind, S.empty(S.PAYMENTS), res.table, list(res.problems))
+    return currencies_of(known)(lines)
 
 
 def _raw_lines(content: bytes, column: str) -> list[tuple[int, str | None]]:
@@ -380,6 +363,13 @@ def _nothing_open(payments: pa.Table) -> MatchResult:
 # --------------------------------------------------------------------------- the service
 
 
+def _iso_date_field(name: str, text: str | None) -> date:
+    try:
+        return date.fromisoformat((text or "").strip())
+    except ValueError:
+        raise InvalidInput(f"{name}: expected a date YYYY-MM-DD, got {text!r}") from None
+
+
 def _names_with_invoice_names(customers: pa.Table, invoices: pa.Table) -> pa.Table:
     """Customer master names, completed by the names on invoices of customers not in it."""
     named = invoices.filter(pc.invert(pc.is_null(invoices.column("customer_name"))))
@@ -410,7 +400,8 @@ class LedgerService:
         self.policy = policy or Policy()
         self.executor = executor
         self._cache_lock = threading.Lock()
-        self._ledger_cache: tuple[int, pa.Table, pa.Table] | None = None
+        self._ledger_build_lock = threading.Lock()
+        self._ledger_cache: tuple[int, PreparedLedger] | None = None
         self.risk = risk
         self._ar_cache: tuple[int, Any] | None = None
         self._ar_build_lock = threading.Lock()
@@ -420,36 +411,55 @@ class LedgerService:
 
     def ledger(self) -> tuple[pa.Table, pa.Table]:
         """(open invoices, customers with accounts/aliases), cached per store version."""
+        prepared = self.prepared_ledger()
+        return prepared.invoices, prepared.customers
+
+    def ledger_is_prepared(self) -> bool:
+        """Is the prepared ledger of the store's current version at hand (no build to wait for)?"""
+        cached = self._ledger_cache
+        return cached is not None and cached[0] == self.store.ledger_version()
+
+    def prepared_ledger(self) -> PreparedLedger:
+        """The open invoices and customers (with remembered payer mappings) prepared for the
+        engine, once per store version. Any committed write moves the version (upserts,
+        applied cash, remembered mappings); the tables are read again and, when only open
+        amounts changed (a partial payment), the keys and customer index are kept."""
         version = self.store.ledger_version()
         cached = self._ledger_cache
         if cached is not None and cached[0] == version:
-            return cached[1], cached[2]
-        invoices = self.store.open_invoices()
-        customers = self.store.customers()
-        with self._cache_lock:
-            self._ledger_cache = (version, invoices, customers)
-        return invoices, customers
+            return cached[1]
+        with self._ledger_build_lock:  # one build per version, however many callers wait
+            cached = self._ledger_cache
+            if cached is not None and cached[0] == version:
+                return cached[1]
+            invoices = self.store.open_invoices()
+            customers = self.store.customers()
+            prepared = (
+                prepare_ledger(invoices=invoices, customers=customers)
+                if cached is None
+                else cached[1].refreshed(invoices=invoices, customers=customers)
+            )
+            self._ledger_cache = (version, prepared)
+        return prepared
 
     def _run_match(
         self,
         *,
-        invoices: pa.Table,
+        ledger: PreparedLedger,
         payments: pa.Table,
         remittances: pa.Table | None,
-        customers: pa.Table | None,
         policy: Policy | None = None,
     ) -> MatchResult:
         from cashmatch.engine.matcher import match as engine_match
 
-        if invoices.num_rows == 0:
+        if ledger.invoices.num_rows == 0:
             # nothing can be applied; answered here because the engine trips over an empty
             # ledger today (IndexError in identify_payers; reported)
             return _nothing_open(payments)
         return engine_match(
-            invoices=invoices,
+            ledger=ledger,
             payments=payments,
             remittances=remittances,
-            customers=customers,
             policy=policy or self.policy,
             executor=self.executor,
         )
@@ -471,23 +481,23 @@ class LedgerService:
         With ``use_ledger`` the server's open invoices and customers (with remembered payer
         mappings) are used and ``invoices``/``customers`` must be empty.
         """
-        if use_ledger:
-            if (invoices is not None and invoices.num_rows) or (
-                customers is not None and customers.num_rows
-            ):
-                raise InvalidInput("use_ledger: send either invoices/customers or use_ledger")
-            invoices, customers = self.ledger()
-        if invoices is None:
-            invoices = S.empty(S.INVOICES)
+        carried = (invoices is not None and invoices.num_rows) or (
+            customers is not None and customers.num_rows
+        )
+        if use_ledger and carried:
+            raise InvalidInput("use_ledger: send either invoices/customers or use_ledger")
         dup = pc.count_distinct(payments.column("payment_id")).as_py() != payments.num_rows
         if dup:
             raise InvalidInput("payments: payment_id values must be unique within a request")
+        if use_ledger:
+            ledger = self.prepared_ledger()
+        else:
+            ledger = prepare_ledger(
+                invoices=S.empty(S.INVOICES) if invoices is None else invoices,
+                customers=customers,
+            )
         return self._run_match(
-            invoices=invoices,
-            payments=payments,
-            remittances=remittances,
-            customers=customers,
-            policy=policy,
+            ledger=ledger, payments=payments, remittances=remittances, policy=policy
         )
 
     # ------------------------------------------------------------------ ledger upserts
@@ -619,11 +629,9 @@ class LedgerService:
             )
             new = payments.filter(pa.array(is_new))
             credits = credits_only(new)
-            invoices, customers = self.ledger()
+            ledger = self.prepared_ledger()
             remittances = self._linked_remittances(credits, parsed.remittances, statement_id)
-            result = self._run_match(
-                invoices=invoices, payments=credits, remittances=remittances, customers=customers
-            )
+            result = self._run_match(ledger=ledger, payments=credits, remittances=remittances)
             status = np.full(new.num_rows, IGNORED, dtype=object)
             cust: list[str | None] = [None] * new.num_rows
             credit_mask = np.asarray(
@@ -632,7 +640,7 @@ class LedgerService:
             status[credit_mask] = _statuses(credits.column("payment_id"), result)
             for i, c in zip(
                 np.flatnonzero(credit_mask),
-                _customer_of_payments(credits.column("payment_id"), result, invoices),
+                _customer_of_payments(credits.column("payment_id"), result, ledger.invoices),
                 strict=True,
             ):
                 cust[i] = c
@@ -769,13 +777,12 @@ class LedgerService:
                 S.empty(S.EXCEPTIONS),
                 summarize(payments, S.empty(S.ALLOCATIONS), S.empty(S.EXCEPTIONS)),
             )
-        invoices, customers = self.ledger()
         remittances = self.store.remittances_for(
             payment_ids=payments.column("payment_id").to_pylist(),
             end_to_end_ids=[x for x in payments.column("end_to_end_id").to_pylist() if x],
         )
         result = self._run_match(
-            invoices=invoices, payments=payments, remittances=remittances, customers=customers
+            ledger=self.prepared_ledger(), payments=payments, remittances=remittances
         )
         changed = pc.unique(result.allocations.column("payment_id")).to_pylist()
         if not changed:
@@ -1222,11 +1229,13 @@ class LedgerService:
             payments=h.payments,
             allocations=h.allocations,
             adjustments=h.adjustments,
+            promises=h.promises,
             customers=_names_with_invoice_names(h.customers, h.invoices),
             sources={
                 "invoices": "ledger invoices",
                 "allocations": "ledger allocations",
                 "adjustments": "ledger adjustments",
+                "promises": "ledger promises",
             },
         )
         with self._cache_lock:
@@ -1300,6 +1309,7 @@ class LedgerService:
             master = self.store.customers()
             row = master.filter(pc.equal(master.column("customer_id"), customer_id))
             name = row.column("name")[0].as_py() if row.num_rows else None
+        promises = self._promise_statuses(ledger, customer_id, as_of=result.as_of)
         undated = self.store.open_invoices(customer_id=customer_id)
         undated = undated.filter(pc.is_null(undated.column("issue_date")))
         return AccountView(
@@ -1313,7 +1323,128 @@ class LedgerService:
             open_items=table,
             open_exceptions=exceptions,
             open_exceptions_total=total,
+            promises=promises,
         )
+
+    def _promise_statuses(
+        self, ledger: Any, customer_id: str, *, as_of: date
+    ) -> list[dict[str, Any]]:
+        """The customer's recorded promises with their status as of ``as_of``: PENDING before
+        the deadline, then KEPT or BROKEN by the engine's rule (``promise_outcomes``)."""
+        from cashmatch.engine.receivables import RiskModel, day_number, promise_outcomes
+
+        rows = self.store.promises_of(customer_id)
+        if not rows:
+            return rows
+        grace = (self.risk or RiskModel.default()).promise_grace_days
+        due, kept = promise_outcomes(ledger, as_of=day_number(as_of), grace=grace)
+        status = {
+            int(pid): ("KEPT" if k else "BROKEN") if d else "PENDING"
+            for pid, d, k in zip(ledger.pr_id, due, kept, strict=True)
+        }
+        # a promise the ledger could not place (no invoice of the customer in its currency yet)
+        # has no status
+        return [{**r, "status": status.get(r["promise_id"], "")} for r in rows]
+
+    def record_promise(
+        self,
+        *,
+        customer_id: str,
+        promised_date: str,
+        recorded_by: str,
+        invoice_id: str | None = None,
+        amount: str | None = None,
+        currency: str | None = None,
+        made_on: str | None = None,
+        note: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """Store a customer's promise to pay ``amount`` (of ``invoice_id``, else of the
+        account) by ``promised_date``; the receivables figures judge it kept or broken.
+
+        Without ``amount`` an invoice's promise is for its open amount; without ``currency``
+        it is the invoice's. The same ``idempotency_key`` returns the first promise (with
+        different content: ``AlreadyExists``). Returns the stored row."""
+        customer_id = (customer_id or "").strip()
+        invoice_id = (invoice_id or "").strip() or None
+        recorded_by = (recorded_by or "").strip()
+        if not customer_id:
+            raise InvalidInput("customer_id: required")
+        if not recorded_by:
+            raise InvalidInput("recorded_by: required (who took the promise)")
+        promised = _iso_date_field("promised_date", promised_date)
+        made = _iso_date_field("made_on", made_on) if made_on else datetime.now(UTC).date()
+        if promised < made:
+            raise InvalidInput(f"promised_date: {promised} is before made_on {made}")
+        currency = (currency or "").strip().upper() or None
+        with self.store.transaction():
+            if not self.store.customer_exists(customer_id):
+                raise NotFound(f"customer {customer_id!r} not found")
+            open_amount = None
+            if invoice_id is not None:
+                inv = self.store.invoice_states([invoice_id]).get(invoice_id)
+                if inv is None:
+                    raise NotFound(f"invoice {invoice_id!r} not found")
+                if inv["customer_id"] != customer_id:
+                    raise InvalidInput(
+                        f"invoice_id: {invoice_id} is billed to {inv['customer_id']}, "
+                        f"not {customer_id}"
+                    )
+                if currency not in (None, inv["currency"]):
+                    raise InvalidInput(
+                        f"currency: invoice {invoice_id} is in {inv['currency']}, not {currency}"
+                    )
+                currency = inv["currency"]
+                open_amount = 0 if inv["closed"] else int(inv["open_amount"])
+            elif currency is None:
+                raise InvalidInput("currency: required for a promise without invoice_id")
+            if amount:
+                try:
+                    minor = to_minor(amount, currency)
+                except InvalidInput as exc:
+                    raise InvalidInput(f"amount: {exc}") from None
+            elif open_amount is not None:
+                minor = open_amount
+            else:
+                raise InvalidInput("amount: required for a promise without invoice_id")
+            if minor <= 0:
+                raise InvalidInput(
+                    f"amount: must be more than 0, got {format_minor(minor, currency)}"
+                )
+            promise = {
+                "customer_id": customer_id,
+                "invoice_id": invoice_id,
+                "amount": minor,
+                "currency": currency,
+                "promised_date": promised.isoformat(),
+                "made_on": made.isoformat(),
+                "note": (note or "").strip() or None,
+                "idempotency_key": (idempotency_key or "").strip() or None,
+            }
+            if promise["idempotency_key"]:
+                first = self.store.promise_by_key(promise["idempotency_key"])
+                if first is not None:
+                    # made_on defaults to the day of the call: a retry on a later day is the same
+                    keys = [k for k in promise if k not in ("note", "made_on")]
+                    same = all(first[k] == promise[k] for k in keys)
+                    if not same or (made_on and first["made_on"] != promise["made_on"]):
+                        raise AlreadyExists(
+                            f"idempotency_key {promise['idempotency_key']!r} was used for "
+                            f"promise {first['promise_id']} with other content"
+                        )
+                    return first
+            at = utcnow()
+            pid = self.store.insert_promise(promise, by=recorded_by, at=at)
+            detail = {**promise, "amount": format_minor(minor, currency), "promise_id": pid}
+            self.store.append_audit(
+                actor=recorded_by,
+                action="promise_recorded",
+                entity="customer",
+                entity_id=customer_id,
+                detail=detail,
+                at=at,
+            )
+        return {**promise, "promise_id": pid, "recorded_by": recorded_by, "created_at": at}
 
     # ------------------------------------------------------------------ payments
 

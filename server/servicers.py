@@ -88,8 +88,11 @@ class CashApplicationServicer(pb_grpc.CashApplicationServicer):
         remittances = C.remittances_from_proto(request.remittances, payments)
         policy = C.policy_from_proto(request.policy) if request.HasField("policy") else None
         # a small stateless match is pure CPU: run it on the loop (a thread hop would only add
-        # GIL hand-offs); a large one goes to a worker thread so the loop keeps serving
-        small = len(request.payments) + len(request.invoices) <= INLINE_MATCH_ROWS
+        # GIL hand-offs); a large one, or one that must first read and prepare the server's
+        # ledger after a write, goes to a worker thread so the loop keeps serving
+        small = len(request.payments) + len(request.invoices) <= INLINE_MATCH_ROWS and (
+            not request.use_ledger or self.service.ledger_is_prepared()
+        )
         result = await (self._inline if small else self._run)(
             self.service.match,
             invoices=invoices if request.invoices else None,
@@ -278,6 +281,22 @@ class CashApplicationServicer(pb_grpc.CashApplicationServicer):
             return C.account_to_proto(view)
 
         return await self._run(answer)
+
+    @rpc
+    async def RecordPromise(self, request: pb.RecordPromiseRequest, context: Any) -> pb.Promise:  # noqa: N802
+        row = await self._run(
+            self.service.record_promise,
+            customer_id=request.customer_id,
+            invoice_id=request.invoice_id or None,
+            amount=request.amount or None,
+            currency=request.currency or None,
+            promised_date=request.promised_date,
+            made_on=request.made_on or None,
+            recorded_by=request.recorded_by or _caller(),
+            note=request.note or None,
+            idempotency_key=request.idempotency_key or None,
+        )
+        return C.promise_to_proto(row)
 
 
 __all__ = ["CashApplicationServicer"]

@@ -101,7 +101,8 @@ class History:
 
     ``invoices``: every invoice ever received (closed ones too), ``amount`` = the invoiced
     amount; ``payments``: those with allocations (their value date dates the allocation);
-    ``allocations``: every allocation; ``adjustments``: reductions the client's ledger made.
+    ``allocations``: every allocation; ``adjustments``: reductions the client's ledger made;
+    ``promises``: the recorded promises to pay (``schema.PROMISES`` plus ``promise_id``).
     """
 
     invoices: pa.Table
@@ -109,6 +110,7 @@ class History:
     allocations: pa.Table
     adjustments: pa.Table
     customers: pa.Table
+    promises: pa.Table
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +250,9 @@ class Store(Protocol):
     # receivables
     def history(self) -> History: ...
     def insert_ledger_adjustments(self, adjustments: pa.Table, *, by: str, at: str) -> None: ...
+    def insert_promise(self, promise: dict[str, Any], *, by: str, at: str) -> int: ...
+    def promise_by_key(self, idempotency_key: str) -> dict[str, Any] | None: ...
+    def promises_of(self, customer_id: str) -> list[dict[str, Any]]: ...
 
 
 # --------------------------------------------------------------------------- SQLite
@@ -437,6 +442,28 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             SELECT invoice_id, substr(updated_at, 1, 10), open_amount, 'LEDGER_UPDATE',
                 currency, 'migration', updated_at
             FROM invoices WHERE closed = 1 AND open_amount > 0;
+        """,
+    ),
+    (
+        3,
+        "promises to pay",
+        """
+        -- a customer's promise to pay an amount of one invoice (invoice_id) or of its account
+        -- (invoice_id NULL) by promised_date; kept or broken is judged by the analytics
+        CREATE TABLE promises (
+            promise_id INTEGER PRIMARY KEY AUTOINCREMENT,
+            customer_id TEXT NOT NULL,
+            invoice_id TEXT,
+            amount INTEGER NOT NULL CHECK (amount > 0),
+            currency TEXT NOT NULL,
+            promised_date TEXT NOT NULL,
+            made_on TEXT NOT NULL,
+            recorded_by TEXT NOT NULL,
+            note TEXT,
+            idempotency_key TEXT UNIQUE,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX promises_customer ON promises(customer_id);
         """,
     ),
 ]
@@ -1263,6 +1290,58 @@ class SQLiteStore:
             ),
         )
 
+    _PROMISE_COLS = (
+        "promise_id",
+        "customer_id",
+        "invoice_id",
+        "amount",
+        "currency",
+        "promised_date",
+        "made_on",
+        "recorded_by",
+        "note",
+        "idempotency_key",
+        "created_at",
+    )
+
+    def insert_promise(self, promise: dict[str, Any], *, by: str, at: str) -> int:
+        """Store a promise to pay (keys of ``schema.PROMISES`` with ISO dates and minor
+        units, plus optional ``note`` and ``idempotency_key``); returns its ``promise_id``."""
+        cur = self._in_tx().execute(
+            "INSERT INTO promises (customer_id, invoice_id, amount, currency, promised_date,"
+            " made_on, recorded_by, note, idempotency_key, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                promise["customer_id"],
+                promise.get("invoice_id"),
+                int(promise["amount"]),
+                promise["currency"],
+                promise["promised_date"],
+                promise["made_on"],
+                by,
+                promise.get("note"),
+                promise.get("idempotency_key"),
+                at,
+            ),
+        )
+        return int(cur.lastrowid)
+
+    def _promise_rows(self, where: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+        rows = self._conn().execute(
+            f"SELECT {', '.join(self._PROMISE_COLS)} FROM promises {where}", params
+        )
+        return [dict(zip(self._PROMISE_COLS, r, strict=True)) for r in rows.fetchall()]
+
+    def promise_by_key(self, idempotency_key: str) -> dict[str, Any] | None:
+        rows = self._promise_rows("WHERE idempotency_key = ?", (idempotency_key,))
+        return rows[0] if rows else None
+
+    def promises_of(self, customer_id: str) -> list[dict[str, Any]]:
+        """A customer's promises, latest promised date first."""
+        return self._promise_rows(
+            "WHERE customer_id = ? ORDER BY promised_date DESC, promise_id DESC", (customer_id,)
+        )
+
     def history(self) -> History:
         """Every invoice with its invoiced amount, the allocations, their payments and the
         client's ledger adjustments, read in one snapshot (one read transaction). Only the
@@ -1316,10 +1395,16 @@ class SQLiteStore:
                 "ORDER BY id",
             )
             customers = self.customers()
+            promises = self._select(
+                "promises",
+                S.PROMISES.append(pa.field("promise_id", pa.int64())),
+                [*S.PROMISES.names, "promise_id"],
+                "ORDER BY promise_id",
+            )
         finally:
             if not nested:
                 conn.execute("COMMIT")
-        return History(invoices, payments, allocations, adjustments, customers)
+        return History(invoices, payments, allocations, adjustments, customers, promises)
 
     # ----------------------------------------------------------------- counts (tests, health)
 

@@ -55,35 +55,6 @@ def _iso_date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from exc
 
 
-def _reuse_freed_memory() -> None:
-    """glibc only: serve big arrays from the heap and keep what is freed.
-
-    The analytics make many short-lived arrays of millions of rows; by default each is a fresh
-    mmap whose (transparent huge) pages the kernel faults in and zeroes, which cost as much
-    system time as the work itself. Kept in the heap, the pages are reused. A tuning, never a
-    requirement: anything but Linux/glibc is left alone.
-    """
-    import contextlib
-    import ctypes
-    import sys
-
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-1, ctypes.c_int(1 << 29))  # M_TRIM_THRESHOLD: keep up to 512 MiB free
-        libc.mallopt(-2, ctypes.c_int(1 << 28))  # M_TOP_PAD: grow the heap in big steps
-        libc.mallopt(-3, ctypes.c_int(1 << 30))  # M_MMAP_THRESHOLD: big arrays from the heap
-    except (OSError, AttributeError):
-        return
-    import pyarrow as pa
-
-    # Arrow's jemalloc likewise keeps freed pages for reuse (its pool stays: the system pool
-    # would save more system time but lift the peak RSS past 3 GiB at 5M invoices)
-    with contextlib.suppress(pa.ArrowNotImplementedError, AttributeError):
-        pa.jemalloc_set_decay_ms(-1)
-
-
 def run(args: argparse.Namespace) -> int:
     import sys
     import time
@@ -99,7 +70,6 @@ def run(args: argparse.Namespace) -> int:
     if args.period_days < 1:
         raise InvalidInput("--period-days must be at least 1")
     started = time.perf_counter()
-    _reuse_freed_memory()
     for name in ("invoices", "payments", "allocations", "adjustments", "customers", "promises"):
         path = getattr(args, name)
         if path is not None and not path.is_file():
@@ -107,19 +77,19 @@ def run(args: argparse.Namespace) -> int:
     risk = RiskModel.from_toml(args.risk) if args.risk else RiskModel.default()
 
     problems = []
-    inv = io.read_invoices(args.invoices, source=str(args.invoices), only=INVOICE_NEEDS)
-    pay = io.read_payments(args.payments, source=str(args.payments), only=PAYMENT_NEEDS)
-    alc = io.read_allocations(args.allocations, source=str(args.allocations), only=ALLOCATION_NEEDS)
+    inv = io.read_invoices(args.invoices, only=INVOICE_NEEDS)
+    pay = io.read_payments(args.payments, only=PAYMENT_NEEDS)
+    alc = io.read_allocations(args.allocations, only=ALLOCATION_NEEDS)
     problems += inv.problems + pay.problems + alc.problems
     adjustments = promises = customers = None
     if args.adjustments:
-        r = io.read_adjustments(args.adjustments, invoices=inv.table, source=str(args.adjustments))
+        r = io.read_adjustments(args.adjustments, invoices=inv.table)
         adjustments, problems = r.table, problems + r.problems
     if args.promises:
-        r = io.read_promises(args.promises, source=str(args.promises))
+        r = io.read_promises(args.promises)
         promises, problems = r.table, problems + r.problems
     if args.customers:
-        r = io.read_customers(args.customers, source=str(args.customers))
+        r = io.read_customers(args.customers)
         customers, problems = r.table, problems + r.problems
     ledger = build_ledger(
         invoices=inv.table,

@@ -63,7 +63,7 @@ def load_inputs(args: argparse.Namespace, bar: object | None = None) -> Inputs:
     from cashmatch.console import step
     from cashmatch.engine import interchange as io
     from cashmatch.engine.result import credits_only
-    from cashmatch.parsers import parse_file, sniff
+    from cashmatch.parsers import parse_file
 
     def tick(what: str) -> None:
         if bar is not None:
@@ -80,17 +80,10 @@ def load_inputs(args: argparse.Namespace, bar: object | None = None) -> Inputs:
     payments = credits_only(pa.concat_tables([r.payments for r in parsed]))
     remittances = []
     for path in args.remittances:
-        with open(path, "rb") as fh:
-            head = fh.read(1 << 16)
-        if sniff(head, kind="remittances") == "remittance-csv":
-            # interchange advices carry no currency: each line takes its payment's
-            r = io.read_remittances(path, payments=payments)
-            problems += r.problems
-            remittances.append(r.table)
-        else:
-            r = parse_file(path, kind="remittances")
-            problems += r.problems
-            remittances.append(r.remittances)
+        # interchange advices carry no currency: each line takes its payment's
+        r = parse_file(path, kind="remittances", currency_of=payments)
+        problems += r.problems
+        remittances.append(r.remittances)
     customers = None
     if args.customers:
         cr = io.read_customers(args.customers)

@@ -614,6 +614,54 @@ class GetReceivablesResponse(_message.Message):
     top_at_risk: _containers.RepeatedCompositeFieldContainer[AccountBehaviour]
     def __init__(self, as_of: _Optional[str] = ..., period_days: _Optional[int] = ..., metrics: _Optional[_Iterable[_Union[ReceivablesMetrics, _Mapping]]] = ..., aging: _Optional[_Iterable[_Union[AgingTotals, _Mapping]]] = ..., deductions: _Optional[_Iterable[_Union[DeductionsByReason, _Mapping]]] = ..., accounts: _Optional[int] = ..., accounts_at_risk: _Optional[int] = ..., problems: _Optional[_Iterable[_Union[Problem, _Mapping]]] = ..., top_at_risk: _Optional[_Iterable[_Union[AccountBehaviour, _Mapping]]] = ...) -> None: ...
 
+class RecordPromiseRequest(_message.Message):
+    __slots__ = ("customer_id", "invoice_id", "amount", "currency", "promised_date", "made_on", "recorded_by", "note", "idempotency_key")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    INVOICE_ID_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    PROMISED_DATE_FIELD_NUMBER: _ClassVar[int]
+    MADE_ON_FIELD_NUMBER: _ClassVar[int]
+    RECORDED_BY_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    invoice_id: str
+    amount: str
+    currency: str
+    promised_date: str
+    made_on: str
+    recorded_by: str
+    note: str
+    idempotency_key: str
+    def __init__(self, customer_id: _Optional[str] = ..., invoice_id: _Optional[str] = ..., amount: _Optional[str] = ..., currency: _Optional[str] = ..., promised_date: _Optional[str] = ..., made_on: _Optional[str] = ..., recorded_by: _Optional[str] = ..., note: _Optional[str] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+
+class Promise(_message.Message):
+    __slots__ = ("promise_id", "customer_id", "invoice_id", "amount", "currency", "promised_date", "made_on", "recorded_by", "created_at", "note", "status")
+    PROMISE_ID_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    INVOICE_ID_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    PROMISED_DATE_FIELD_NUMBER: _ClassVar[int]
+    MADE_ON_FIELD_NUMBER: _ClassVar[int]
+    RECORDED_BY_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    promise_id: int
+    customer_id: str
+    invoice_id: str
+    amount: str
+    currency: str
+    promised_date: str
+    made_on: str
+    recorded_by: str
+    created_at: str
+    note: str
+    status: str
+    def __init__(self, promise_id: _Optional[int] = ..., customer_id: _Optional[str] = ..., invoice_id: _Optional[str] = ..., amount: _Optional[str] = ..., currency: _Optional[str] = ..., promised_date: _Optional[str] = ..., made_on: _Optional[str] = ..., recorded_by: _Optional[str] = ..., created_at: _Optional[str] = ..., note: _Optional[str] = ..., status: _Optional[str] = ...) -> None: ...
+
 class GetAccountRequest(_message.Message):
     __slots__ = ("customer_id", "as_of", "period_days")
     CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -689,7 +737,7 @@ class AccountBehaviour(_message.Message):
     def __init__(self, currency: _Optional[str] = ..., open_amount: _Optional[str] = ..., overdue_amount: _Optional[str] = ..., over_60_amount: _Optional[str] = ..., avg_days_to_pay: _Optional[str] = ..., prev_avg_days_to_pay: _Optional[str] = ..., avg_days_beyond_terms: _Optional[str] = ..., prev_avg_days_beyond_terms: _Optional[str] = ..., deductions: _Optional[int] = ..., deduction_amount: _Optional[str] = ..., prev_deductions: _Optional[int] = ..., promises_kept: _Optional[int] = ..., promises_broken: _Optional[int] = ..., risk_score: _Optional[int] = ..., at_risk: _Optional[bool] = ..., risk_reasons: _Optional[_Iterable[str]] = ..., aging: _Optional[_Union[AgingTotals, _Mapping]] = ..., customer_id: _Optional[str] = ..., customer_name: _Optional[str] = ...) -> None: ...
 
 class AccountStatus(_message.Message):
-    __slots__ = ("customer_id", "customer_name", "as_of", "period_days", "accounts", "open_items", "open_exceptions", "open_exceptions_total", "risk_score", "at_risk", "undated_items", "problems")
+    __slots__ = ("customer_id", "customer_name", "as_of", "period_days", "accounts", "open_items", "open_exceptions", "open_exceptions_total", "risk_score", "at_risk", "undated_items", "problems", "promises")
     CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
     CUSTOMER_NAME_FIELD_NUMBER: _ClassVar[int]
     AS_OF_FIELD_NUMBER: _ClassVar[int]
@@ -702,6 +750,7 @@ class AccountStatus(_message.Message):
     AT_RISK_FIELD_NUMBER: _ClassVar[int]
     UNDATED_ITEMS_FIELD_NUMBER: _ClassVar[int]
     PROBLEMS_FIELD_NUMBER: _ClassVar[int]
+    PROMISES_FIELD_NUMBER: _ClassVar[int]
     customer_id: str
     customer_name: str
     as_of: str
@@ -714,4 +763,5 @@ class AccountStatus(_message.Message):
     at_risk: bool
     undated_items: _containers.RepeatedCompositeFieldContainer[OpenItem]
     problems: _containers.RepeatedCompositeFieldContainer[Problem]
-    def __init__(self, customer_id: _Optional[str] = ..., customer_name: _Optional[str] = ..., as_of: _Optional[str] = ..., period_days: _Optional[int] = ..., accounts: _Optional[_Iterable[_Union[AccountBehaviour, _Mapping]]] = ..., open_items: _Optional[_Iterable[_Union[OpenItem, _Mapping]]] = ..., open_exceptions: _Optional[_Iterable[_Union[PaymentException, _Mapping]]] = ..., open_exceptions_total: _Optional[int] = ..., risk_score: _Optional[int] = ..., at_risk: _Optional[bool] = ..., undated_items: _Optional[_Iterable[_Union[OpenItem, _Mapping]]] = ..., problems: _Optional[_Iterable[_Union[Problem, _Mapping]]] = ...) -> None: ...
+    promises: _containers.RepeatedCompositeFieldContainer[Promise]
+    def __init__(self, customer_id: _Optional[str] = ..., customer_name: _Optional[str] = ..., as_of: _Optional[str] = ..., period_days: _Optional[int] = ..., accounts: _Optional[_Iterable[_Union[AccountBehaviour, _Mapping]]] = ..., open_items: _Optional[_Iterable[_Union[OpenItem, _Mapping]]] = ..., open_exceptions: _Optional[_Iterable[_Union[PaymentException, _Mapping]]] = ..., open_exceptions_total: _Optional[int] = ..., risk_score: _Optional[int] = ..., at_risk: _Optional[bool] = ..., undated_items: _Optional[_Iterable[_Union[OpenItem, _Mapping]]] = ..., problems: _Optional[_Iterable[_Union[Problem, _Mapping]]] = ..., promises: _Optional[_Iterable[_Union[Promise, _Mapping]]] = ...) -> None: ...

@@ -86,6 +86,11 @@ class CashApplicationStub:
                 request_serializer=cashmatch_dot_v1_dot_cash__application__pb2.GetAccountRequest.SerializeToString,
                 response_deserializer=cashmatch_dot_v1_dot_cash__application__pb2.AccountStatus.FromString,
                 _registered_method=True)
+        self.RecordPromise = channel.unary_unary(
+                '/cashmatch.v1.CashApplication/RecordPromise',
+                request_serializer=cashmatch_dot_v1_dot_cash__application__pb2.RecordPromiseRequest.SerializeToString,
+                response_deserializer=cashmatch_dot_v1_dot_cash__application__pb2.Promise.FromString,
+                _registered_method=True)
 
 
 class CashApplicationServicer:
@@ -168,6 +173,15 @@ class CashApplicationServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordPromise(self, request, context):
+        """Record a customer's promise to pay (collections, CRM): an amount of one invoice or of the
+        account, by a date. GetReceivables and GetAccount judge it kept or broken, as `cashmatch
+        ar --promises` does. Idempotent by idempotency_key. Write scope.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CashApplicationServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -220,6 +234,11 @@ def add_CashApplicationServicer_to_server(servicer, server):
                     servicer.GetAccount,
                     request_deserializer=cashmatch_dot_v1_dot_cash__application__pb2.GetAccountRequest.FromString,
                     response_serializer=cashmatch_dot_v1_dot_cash__application__pb2.AccountStatus.SerializeToString,
+            ),
+            'RecordPromise': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordPromise,
+                    request_deserializer=cashmatch_dot_v1_dot_cash__application__pb2.RecordPromiseRequest.FromString,
+                    response_serializer=cashmatch_dot_v1_dot_cash__application__pb2.Promise.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -494,6 +513,33 @@ class CashApplication:
             '/cashmatch.v1.CashApplication/GetAccount',
             cashmatch_dot_v1_dot_cash__application__pb2.GetAccountRequest.SerializeToString,
             cashmatch_dot_v1_dot_cash__application__pb2.AccountStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordPromise(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cashmatch.v1.CashApplication/RecordPromise',
+            cashmatch_dot_v1_dot_cash__application__pb2.RecordPromiseRequest.SerializeToString,
+            cashmatch_dot_v1_dot_cash__application__pb2.Promise.FromString,
             options,
             channel_credentials,
             insecure,

@@ -3,6 +3,7 @@
 import numpy as np
 
 from cashmatch.engine.candidates import DISCOUNT, EXACT, FEE
+from cashmatch.engine.ledger import prepare_ledger
 from cashmatch.engine.pipeline import DayMatch
 from cashmatch.engine.policy import Policy
 from cashmatch.fixtures.generator import generate_day
@@ -11,10 +12,9 @@ from cashmatch.fixtures.generator import generate_day
 def test_bulk_amount_alternatives_equal_the_per_payment_search():
     day = generate_day(payments=1500, seed=3)
     dm = DayMatch(
-        invoices=day.invoices.sort_by("invoice_id"),
+        ledger=prepare_ledger(invoices=day.invoices, customers=day.customers),
         payments=day.payments,
         remittances=day.remittances,
-        customers=day.customers,
         policy=Policy(),
     )
     dm.run()

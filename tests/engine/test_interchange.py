@@ -55,3 +55,33 @@ def test_outputs_are_sorted_and_formatted(tmp_path):
     io.write_allocations(alloc, tmp_path / "a.parquet")
     back = io.read_allocations(tmp_path / "a.parquet").table
     assert sorted(back.column("applied_amount").to_pylist()) == [5, 100]
+
+
+def test_fast_typed_path_equals_the_careful_reader(tmp_path):
+    """A clean file takes the fast path (path source); bytes go through the careful reader:
+    the same table. One bad amount sends the file to the careful reader, which names it."""
+    from cashmatch.fixtures.history import generate_history, write_history
+
+    paths = write_history(generate_history(n_customers=30, seed=5), tmp_path / "h")
+    readers = {
+        "invoices": io.read_invoices,
+        "payments": io.read_payments,
+        "allocations": io.read_allocations,
+        "promises": io.read_promises,
+    }
+    for name, read in readers.items():
+        fast = read(paths[name])
+        careful = read(paths[name].read_bytes(), source=str(paths[name]))
+        assert not fast.problems and not careful.problems
+        assert fast.table.combine_chunks().equals(careful.table.combine_chunks()), name
+    lines = paths["allocations"].read_text().splitlines()
+    lines[7] = lines[7].replace('"', "").split(",")
+    lines[7][2] = "12,5"
+    lines[7] = ",".join(f'"{x}"' for x in lines[7])
+    broken = tmp_path / "allocations.csv"
+    broken.write_text("\n".join(lines) + "\n")
+    r = io.read_allocations(broken)
+    assert [(p.source, p.line, p.column) for p in r.problems] == [
+        (str(broken), 8, "applied_amount")
+    ]
+    assert r.table.num_rows == len(lines) - 2

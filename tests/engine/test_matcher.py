@@ -5,6 +5,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cashmatch.engine import schema as S
+from cashmatch.engine.errors import InvariantViolation
 from cashmatch.engine.matcher import match
 from cashmatch.engine.policy import Policy
 from cashmatch.engine.result import check_invariants
@@ -207,3 +208,21 @@ def test_an_empty_ledger_leaves_every_credit_to_a_person():
     assert r.exceptions.column("unapplied_amount").to_pylist() == [100, 200]
     none = match(invoices=INVOICES, payments=S.empty(S.PAYMENTS))
     assert none.summary.payments == 0 and none.exceptions.num_rows == 0
+
+
+def test_invariant_checks_catch_a_broken_result():
+    pays = payments([("P1", 100000, ACME, "INV-2026-004512")])
+    good = run(pays)
+    check_invariants(pays, good.allocations, good.exceptions)
+    al = good.allocations
+    amount_at = al.schema.get_field_index("applied_amount")
+    short = al.set_column(amount_at, al.schema.field(amount_at), pa.array([99999], pa.int64()))
+    stray = al.set_column(0, al.schema.field(0), pa.array(["P9"]))
+    for allocations, message in (
+        (al.slice(0, 0), "missing from the output"),
+        (short, "applied \\+ unapplied != amount"),
+        (stray, "not in the input"),
+        (pa.concat_tables([al, al]), "applied \\+ unapplied != amount"),
+    ):
+        with pytest.raises(InvariantViolation, match=message):
+            check_invariants(pays, allocations, good.exceptions)

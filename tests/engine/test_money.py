@@ -3,7 +3,7 @@ from decimal import Decimal
 import numpy as np
 import pyarrow as pa
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cashmatch.engine.errors import InvalidInput
@@ -12,6 +12,7 @@ from cashmatch.engine.money import (
     format_minor,
     format_minor_array,
     parse_minor_array,
+    parse_plain_minor,
     to_minor,
 )
 
@@ -45,6 +46,7 @@ def test_bad_amounts_are_reported_per_row(text, cur, reason):
     assert reason in errors[1]
 
 
+@settings(deadline=None)  # timings are never asserted: a loaded machine must not fail it
 @given(st.lists(st.tuples(st.integers(-10**15, 10**15), st.sampled_from(["USD", "JPY", "KWD"])),
                 max_size=50))
 def test_vectorised_round_trip(rows):
@@ -54,3 +56,32 @@ def test_vectorised_round_trip(rows):
     assert text.to_pylist() == [format_minor(int(m), c) for m, c in rows]
     back, errors = parse_minor_array(text, cur)
     assert (back == minor).all() and all(e is None for e in errors)
+
+
+_PLAINISH = st.one_of(
+    st.decimals(-10**16, 10**16, places=4, allow_nan=False).map(str),
+    st.from_regex(r"\A[+-]?[0-9]{0,19}(\.[0-9]{0,6})?\Z"),
+    st.text(alphabet="0123456789.-+ e,x", max_size=22),
+)
+
+
+@settings(deadline=None)
+@given(st.lists(st.tuples(_PLAINISH, st.sampled_from(["USD", "JPY", "KWD", "CLF"])),
+                min_size=1, max_size=30))
+def test_plain_fast_path_agrees_with_the_careful_parser(rows):
+    """parse_plain_minor either declines (None) or gives exactly what parse_minor_array gives,
+    and it declines whenever the careful parser finds any problem."""
+    text = pa.array([t for t, _ in rows], pa.string())
+    cur = pa.array([c for _, c in rows], pa.string())
+    careful, errors = parse_minor_array(text, cur)
+    fast = parse_plain_minor(text, np.array([exponent(c) for _, c in rows], np.int64))
+    if any(e is not None for e in errors):
+        assert fast is None
+    elif fast is not None:
+        assert fast.tolist() == careful.tolist()
+
+
+def test_plain_fast_path_takes_clean_columns_and_nulls():
+    text = pa.array(["1234.50", "-.5", "12.", None, "0.10"])
+    got = parse_plain_minor(text, np.array([2, 2, 0, 2, 3]))
+    assert got.tolist() == [123450, -50, 12, 0, 100]

@@ -102,3 +102,18 @@ def test_marker_column_decides_direction():
     r = bank_csv.parse(data, source="x", profile=prof)
     assert r.payments.column("direction").to_pylist() == ["DBIT", "CRDT"]
     assert [p.line for p in r.problems] == [4]
+
+
+def test_lines_count_line_breaks_inside_quoted_fields():
+    data = (
+        b"Date,Type,Description,Paid in,Paid out,Balance\n"
+        b'15/01/2026,FPI,"NORTHWIND LTD\nINV-2026-0042\nTHANK YOU","1,500.00",,"14,250.00"\n'
+        b"\n"
+        b"16/01/2026,FPI,TOO,MANY,FIELDS,1,2\n"
+        b"17/01/2026,FPI,CONTOSO PLC,not money,,1\n"
+        b"18/01/2026,FPI,FABRIKAM,10.00,,2\n"
+    )
+    r = bank_csv.parse(data, source="u.csv", profile="uk-paid-in-out")
+    assert r.payments.column("source_line").to_pylist() == [2, 8]
+    assert r.payments.column("reference").to_pylist()[0].startswith("NORTHWIND LTD")
+    assert [(p.line, p.column) for p in r.problems] == [(6, None), (7, "amount")]

@@ -60,3 +60,36 @@ def test_missing_fitid_is_reported():
     r = ofx.parse(data, source="x.ofx")
     assert r.payments.num_rows == 1
     assert any(p.column == "FITID" for p in r.problems)
+
+
+CORRECTIONS = FIXTURES / "ofx" / "ofx1_corrections.ofx"
+
+
+@pytest.mark.parametrize("parse", [ofx.parse, ofx.parse_reference], ids=["fast", "ofxparse"])
+def test_corrections_replace_and_delete_as_the_spec_says(parse):
+    r = parse(CORRECTIONS.read_bytes(), source="c.ofx")
+    # 1002 replaced by 1002-R (250.00 -> 205.00); 1003 deleted by 1003-D, which is no payment
+    assert r.payments.column("payment_id").to_pylist() == ["1001", "1002-R", "1004-R"]
+    assert r.payments.column("amount").to_pylist() == [10000, 20500, 7500]
+    assert r.statements.column("total_credits").to_pylist() == [38000]  # LEDGERBAL 380.00
+    assert r.statements.column("total_debits").to_pylist() == [0]
+    # 1004-R corrects a transaction of an earlier download: kept, and said so
+    assert [(p.column, "0999" in p.reason) for p in r.problems] == [("CORRECTFITID", True)]
+
+
+def test_corrections_agree_between_paths():
+    data = CORRECTIONS.read_bytes()
+    fast, ref = ofx.parse(data, source="c"), ofx.parse_reference(data, source="c")
+    assert _without_lines(fast.payments).equals(_without_lines(ref.payments))
+    assert [(p.column, p.reason) for p in fast.problems] == [
+        (p.column, p.reason) for p in ref.problems
+    ]
+
+
+def test_unknown_correction_action_is_reported_and_left_out():
+    data = CORRECTIONS.read_bytes().replace(b"<CORRECTACTION>DELETE", b"<CORRECTACTION>UNDO")
+    for parse in (ofx.parse, ofx.parse_reference):
+        r = parse(data, source="c")
+        assert "1003" in r.payments.column("payment_id").to_pylist()  # nothing was deleted
+        assert "1003-D" not in r.payments.column("payment_id").to_pylist()
+        assert any(p.column == "CORRECTACTION" and "UNDO" in p.reason for p in r.problems)

@@ -76,3 +76,35 @@ def test_csv_round_trip_keeps_ids_amounts_and_directions(tmp_path):
     assert back.problems == []
     for col in ("payment_id", "value_date", "amount", "currency", "direction", "statement_id"):
         assert back.payments.column(col).equals(res.payments.column(col)), col
+
+
+def test_interchange_remittances_take_their_payments_currency_through_the_door():
+    import pyarrow as pa
+
+    data = (
+        b"payment_id,end_to_end_id,invoice_ref,paid_amount\n"
+        b"P1,,INV-1,10.00\n"
+        b",E2E-2,INV-2,1000\n"
+        b"P9,,INV-3,5.00\n"
+    )
+    payments = pa.table(
+        {
+            "payment_id": ["P1", "P2"],
+            "end_to_end_id": [None, "E2E-2"],
+            "currency": ["EUR", "JPY"],
+        }
+    )
+    by_table = parse_file(data, kind="remittances", currency_of=payments, source="r.csv")
+    seen = []
+
+    def lookup(lines: pa.Table) -> pa.Array:
+        seen.append(lines.num_rows)
+        return pa.array(["EUR", "JPY", None])
+
+    by_call = parse_file(data, kind="remittances", currency_of=lookup, source="r.csv")
+    for r in (by_table, by_call):
+        rem = r.remittances.slice(0, 2)  # the lines whose payment is known
+        assert rem.column("invoice_ref").to_pylist() == ["INV-1", "INV-2"]
+        assert rem.column("currency").to_pylist() == ["EUR", "JPY"]
+        assert rem.column("paid_amount").to_pylist() == [1000, 1000]  # JPY has no minor unit
+    assert seen == [3]  # the function saw the lines once

@@ -375,3 +375,28 @@ def test_one_server_per_database(server: ServerProcess) -> None:
     )
     assert second.returncode == 2
     assert "another cashmatch server is using this database" in second.stderr
+
+
+def test_match_on_the_ledger_sees_each_upsert(tmp_path: Path) -> None:
+    srv = ServerProcess(tmp_path / "ledger.db", write_tokens(tmp_path / "tokens")).start()
+    try:
+        stub = srv.stub()
+
+        def upsert(invoice_id: str, amount: str) -> None:
+            inv = pb.Invoice(invoice_id=invoice_id, customer_id="C9", amount=amount, currency="EUR")
+            stub.UpsertInvoices(iter([pb.UpsertInvoicesRequest(invoices=[inv])]), metadata=AUTH)
+
+        def applied_to(reference: str, amount: str) -> list[tuple[str, str]]:
+            pay = pb.Payment(payment_id=f"M-{reference}", value_date="2026-01-03",
+                             amount=amount, currency="EUR", reference=reference)  # fmt: skip
+            resp = stub.Match(pb.MatchRequest(payments=[pay], use_ledger=True), metadata=AUTH)
+            return [(a.invoice_id, a.invoice_open_after) for a in resp.allocations]
+
+        upsert("INV-7001", "100.00")
+        assert applied_to("INV-7001", "100.00") == [("INV-7001", "0.00")]
+        upsert("INV-7002", "250.00")  # a new invoice, after the ledger was prepared and cached
+        assert applied_to("INV-7002", "250.00") == [("INV-7002", "0.00")]
+        upsert("INV-7002", "300.00")  # a new open amount for the same invoice
+        assert applied_to("INV-7002", "250.00") == [("INV-7002", "50.00")]
+    finally:
+        srv.terminate()

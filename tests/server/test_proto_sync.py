@@ -37,6 +37,7 @@ def test_contract_names() -> None:
         "GetPayment",
         "GetReceivables",
         "GetAccount",
+        "RecordPromise",
     }
     # amounts are exact decimal strings, never floating point
     for msg in pb.DESCRIPTOR.message_types_by_name.values():

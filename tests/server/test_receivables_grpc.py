@@ -449,6 +449,58 @@ def test_read_only_token_reads_but_never_writes(ledger) -> None:  # noqa: ANN001
     assert code == grpc.StatusCode.UNAUTHENTICATED
 
 
+def test_record_promise_is_judged_by_get_account(ledger) -> None:  # noqa: ANN001
+    """RecordPromise stores a promise (write scope, idempotent); GetAccount lists it with its
+    status and counts it. Dated in 2030, after every as_of the other tests read."""
+    _srv, stub, _, _ = ledger
+    item = stub.GetAccount(
+        pb.GetAccountRequest(customer_id="C-GAMMA", as_of="2030-01-10"), metadata=AUTH
+    ).open_items[-1]  # not the one test_new_payment_changes_the_figures pays
+    req = pb.RecordPromiseRequest(
+        customer_id="C-GAMMA",
+        invoice_id=item.invoice_id,
+        promised_date="2030-02-01",
+        made_on="2030-01-20",
+        idempotency_key="crm-1",
+    )
+    code, _ = _code(stub.RecordPromise, req, metadata=READ_AUTH)
+    assert code == grpc.StatusCode.PERMISSION_DENIED
+    got = stub.RecordPromise(req, metadata=AUTH)
+    assert (got.amount, got.currency, got.recorded_by) == (
+        item.open_amount,
+        item.currency,
+        "tester",
+    )
+    assert stub.RecordPromise(req, metadata=AUTH).promise_id == got.promise_id  # a retry
+    code, msg = _code(
+        stub.RecordPromise,
+        pb.RecordPromiseRequest(
+            customer_id="C-NOBODY", amount="1", currency="EUR", promised_date="2030-02-01"
+        ),
+        metadata=AUTH,
+    )
+    assert code == grpc.StatusCode.NOT_FOUND, msg
+    code, msg = _code(
+        stub.RecordPromise,
+        pb.RecordPromiseRequest(
+            customer_id="C-GAMMA", invoice_id=item.invoice_id, promised_date="1st of May"
+        ),
+        metadata=AUTH,
+    )
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and msg.startswith("promised_date:"), msg
+
+    early = stub.GetAccount(
+        pb.GetAccountRequest(customer_id="C-GAMMA", as_of="2030-01-25"), metadata=READ_AUTH
+    )
+    assert [(p.promise_id, p.status) for p in early.promises] == [(got.promise_id, "PENDING")]
+    late = stub.GetAccount(
+        pb.GetAccountRequest(customer_id="C-GAMMA", as_of="2030-03-01"), metadata=READ_AUTH
+    )
+    assert [p.status for p in late.promises] == ["BROKEN"]  # no cash came for it
+    account = next(a for a in late.accounts if a.currency == item.currency)
+    assert (account.promises_kept, account.promises_broken) == (0, 1)
+
+
 def test_new_payment_changes_the_figures(ledger) -> None:  # noqa: ANN001
     """The cache is keyed on the store's version: a write shows in the next read. (Dated
     after every as_of the other tests use, so they see the same history in any order.)"""
@@ -517,7 +569,7 @@ def test_a_generated_year_gives_the_digits_of_cashmatch_ar(tmp_path: Path) -> No
     out = tmp_path / "ar"
     argv = ["ar", "--as-of", h.as_of.isoformat(), "--out", str(out), "--no-report", "--quiet"]
     for name in ("invoices", "payments", "allocations", "adjustments"):
-        argv += [f"--{name}", str(paths[name])]  # no promises: the server keeps none yet
+        argv += [f"--{name}", str(paths[name])]  # promises: see test_promises.py
     assert cli(argv) == 0
     with open(out / "metrics.csv", newline="") as f:
         rows = list(csv.DictReader(f))

@@ -143,15 +143,20 @@ def test_closing_an_open_invoice_is_an_adjustment(
     assert _ledger_open_today(store) == {"I1": 0}
 
 
+def _ledger_of_version(path: Path, version: int, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A ledger file as an older cashmatch left it: only the first ``version`` migrations."""
+    monkeypatch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:version])
+    old = SQLiteStore(path)
+    assert old.schema_version() == version
+    old.close()
+    monkeypatch.undo()
+    return path
+
+
 def test_migration_2_backfills_a_version_1_ledger(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = tmp_path / "v1.db"
-    monkeypatch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:1])
-    old = SQLiteStore(path)
-    assert old.schema_version() == 1
-    old.close()
-    monkeypatch.undo()
+    path = _ledger_of_version(tmp_path / "v1.db", 1, monkeypatch)
     # a version 1 ledger: I1 part paid, I2 paid, I3 part paid then re-sent at its open amount
     # and closed by the client (version 1 kept no trace of what it had invoiced)
     at = "2026-05-01T10:00:00.000000+00:00"
@@ -190,8 +195,9 @@ def test_migration_2_backfills_a_version_1_ledger(
 
     new = SQLiteStore(path)
     try:
-        assert new.schema_version() == 2
+        assert new.schema_version() == 3  # migration 2, and 3 (promises) after it
         h = new.history()
+        assert h.promises.num_rows == 0
         ids, amounts = h.invoices["invoice_id"].to_pylist(), h.invoices["amount"].to_pylist()
         assert dict(zip(ids, amounts, strict=True)) == {"I1": 10000, "I2": 10000, "I3": 5000}
         assert [

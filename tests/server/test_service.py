@@ -380,3 +380,47 @@ def test_statement_against_an_empty_ledger(service: LedgerService) -> None:
     r = service.submit_statement(content=_csv("P1,2026-01-05,10.00,EUR,Bob,,x"))
     assert r.payments.column("status").to_pylist() == [UNAPPLIED]
     assert service.list_exceptions().items[0].detail == "The ledger has no open invoices."
+
+
+def test_match_on_the_ledger_follows_every_write(ledger: LedgerService) -> None:
+    from cashmatch.engine.interchange import read_payments
+
+    def match(row: str):
+        pays = read_payments(_csv(row)).table
+        cached = ledger.match(invoices=None, payments=pays, use_ledger=True)
+        fresh = ledger.match(  # the same tables, prepared afresh
+            invoices=ledger.store.open_invoices(),
+            customers=ledger.store.customers(),
+            payments=pays,
+        )
+        assert cached.allocations.equals(fresh.allocations)
+        assert cached.exceptions.equals(fresh.exceptions)
+        return cached.allocations.select(["invoice_id", "invoice_open_after"]).to_pylist()
+
+    assert match("M1,2026-01-05,100.00,EUR,Acme,DE11,INV-1") == [
+        {"invoice_id": "INV-1", "invoice_open_after": 0}
+    ]
+    keys = ledger.prepared_ledger().book.keys
+    assert ledger.ledger_is_prepared()
+    # an upserted invoice is seen by the next match
+    ledger.upsert_invoices(
+        invoices=read_invoices(
+            b"invoice_id,customer_id,amount,currency\nINV-7,C2,30.00,EUR\n"
+        ).table
+    )
+    assert not ledger.ledger_is_prepared()  # the servicer then matches off the event loop
+    assert match("M2,2026-01-05,30.00,EUR,Beta,,INV-7") == [
+        {"invoice_id": "INV-7", "invoice_open_after": 0}
+    ]
+    assert ledger.prepared_ledger().book.keys is not keys
+    # cash applied in part lowers the open amount; the keys are kept
+    keys = ledger.prepared_ledger().book.keys
+    r = ledger.submit_statement(content=_csv("P1,2026-01-05,40.00,EUR,Acme,DE11,INV-1"))
+    assert r.payments.column("status").to_pylist() == [APPLIED]
+    assert match("M3,2026-01-06,60.00,EUR,Acme,DE11,INV-1") == [
+        {"invoice_id": "INV-1", "invoice_open_after": 0}
+    ]
+    assert ledger.prepared_ledger().book.keys is keys
+    # cash that settles an invoice takes it off the ledger
+    ledger.submit_statement(content=_csv("P2,2026-01-07,60.00,EUR,Acme,DE11,INV-1"))
+    assert match("M4,2026-01-08,60.00,EUR,Acme,DE11,INV-1") == []

@@ -1,0 +1,107 @@
+"""The ledger side of a match, derived once: :class:`PreparedLedger`.
+
+What the pipeline's ``prepare`` stage derives from the invoices and customers alone — the
+invoices in canonical order, their normalised keys (and which of them are specific enough to
+use), the customer index with its groups, the book arrays — built by :func:`prepare_ledger`
+and handed to any number of :func:`cashmatch.engine.matcher.match` calls: the chunks of a
+streamed day, or the gRPC calls against one version of the server's ledger. A match with a
+prepared ledger decides exactly what it decides with the raw tables.
+
+Open amounts change more often than anything else (every applied payment lowers them):
+:meth:`PreparedLedger.with_open_amounts` swaps them without re-deriving the rest, and
+:meth:`PreparedLedger.refreshed` does that whenever only the amounts differ.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from cashmatch.engine import schema as S
+from cashmatch.engine.candidates import Book, digit_keys_by_group, usable_keys
+from cashmatch.engine.identify import CustomerIndex, build_index
+from cashmatch.engine.normalize import invoice_keys
+
+NO_DATE = -(10**6)  # a missing date, in days since the epoch
+
+
+def days(col: pa.ChunkedArray | pa.Array, default: int = NO_DATE) -> np.ndarray:
+    """A date column as int64 days since the epoch, ``default`` where missing."""
+    return np.asarray(pc.fill_null(pc.cast(col, pa.int32()), default), dtype=np.int64)
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedLedger:
+    """Open invoices and customers, prepared for matching (read-only; safe to share)."""
+
+    invoices: pa.Table  # schema.INVOICES, sorted by invoice_id (the book's row order)
+    customers: pa.Table | None  # schema.CUSTOMERS
+    index: CustomerIndex
+    currencies: pa.Array  # the invoices' currencies, first seen first (codes of book.currency)
+    book: Book
+
+    def with_open_amounts(self, amount: np.ndarray) -> PreparedLedger:
+        """The same ledger with other open amounts (one per row of ``invoices``, minor units);
+        keys and customer index are kept."""
+        amount = np.array(amount, dtype=np.int64)  # a copy: the caller may go on changing it
+        if amount.shape != self.book.amount.shape:
+            raise ValueError(f"{len(amount)} open amounts for {len(self.book.amount)} invoices")
+        at = self.invoices.schema.get_field_index("amount")
+        invoices = self.invoices.set_column(
+            at, S.INVOICES.field("amount"), pa.array(amount, pa.int64())
+        )
+        return dataclasses.replace(
+            self, invoices=invoices, book=dataclasses.replace(self.book, amount=amount)
+        )
+
+    def refreshed(self, *, invoices: pa.Table, customers: pa.Table | None) -> PreparedLedger:
+        """This ledger for new tables: only the amounts refreshed when nothing else changed
+        (same invoices in every other column, same customers), else prepared afresh."""
+        new = _canonical(invoices)
+        same_customers = (customers is None and self.customers is None) or (
+            customers is not None
+            and self.customers is not None
+            and S.conform(customers, S.CUSTOMERS).equals(self.customers)
+        )
+        if same_customers and new.drop_columns(["amount"]).equals(
+            self.invoices.drop_columns(["amount"])
+        ):
+            return self.with_open_amounts(np.asarray(new.column("amount"), np.int64))
+        return prepare_ledger(invoices=new, customers=customers)
+
+
+def _canonical(invoices: pa.Table) -> pa.Table:
+    return S.conform(invoices, S.INVOICES).sort_by("invoice_id")
+
+
+def prepare_ledger(*, invoices: pa.Table, customers: pa.Table | None = None) -> PreparedLedger:
+    """Derive everything the matcher needs from the ledger side, once."""
+    inv = _canonical(invoices)
+    customers = S.conform(customers, S.CUSTOMERS) if customers is not None else None
+    currencies = pc.unique(inv.column("currency").combine_chunks())
+    index = build_index(invoices=inv, customers=customers)
+    inv_customer = index.lookup(inv.column("customer_id"))
+    due = days(inv.column("due_date"))
+    issue = days(inv.column("issue_date"))
+    issue = np.where(issue == NO_DATE, np.where(due == NO_DATE, NO_DATE, due - 30), issue)
+    book = Book(
+        ids=inv.column("invoice_id").combine_chunks(),
+        amount=np.asarray(inv.column("amount"), dtype=np.int64),
+        currency=np.asarray(
+            pc.index_in(inv.column("currency"), value_set=currencies), dtype=np.int64
+        ),
+        customer=inv_customer,
+        group=index.group_of(inv_customer),
+        issue=issue,
+        due=np.where(due == NO_DATE, issue, due),
+        discount_bp=np.asarray(pc.fill_null(inv.column("discount_bp"), 0), np.int64),
+        discount_days=np.asarray(pc.fill_null(inv.column("discount_days"), 0), np.int64),
+        keys=invoice_keys(inv.column("invoice_id")),
+    )
+    usable_keys(book)  # derived now, so that the shared book is never written to later
+    digit_keys_by_group(book)
+    return PreparedLedger(inv, customers, index, currencies, book)

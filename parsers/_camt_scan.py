@@ -1,0 +1,481 @@
+"""The CAMT fast path: entries read by the shape of their markup, not element by element.
+
+Bank files are written by programs, so their entries come in few shapes: the same elements in
+the same order, only texts and attribute values differ. For each entry the scanner takes its
+*skeleton* (the markup with every text and attribute value emptied); each distinct skeleton
+is compiled once into a literal regular expression with a capture group per text and value,
+and into a *plan*: which group holds the field at each path :mod:`.camt` reads (first match
+in document order, as ``find`` gives it), found by walking the skeleton's own elements. An
+entry then costs one ``fullmatch`` and a few tuple look-ups, and gives the same record
+:meth:`camt._Doc.record` builds from lxml elements.
+
+libxml2 checks the whole document first (the caller does that); the scanner then refuses -
+``scan`` returns ``None`` and the caller reads the file with the reference - whatever it does
+not model exactly: comments, CDATA, processing instructions, prefixed names in entries and
+statements, namespace declarations below the root, an encoding other than UTF-8, entries or
+statements anywhere but root > BkToCstmr* > container > Ntry, more distinct shapes than
+:data:`MAX_SHAPES` or an entry longer than :data:`MAX_SKELETON` (a large batch).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from operator import itemgetter
+
+#: fields each record carries and the repeated children it lists: kind -> (fields, lists);
+#: a list is (path, kind of its items, or None for the items' raw texts)
+LAYOUT: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str | None], ...]]] = {
+    "stmt": (
+        (
+            "Id",
+            "Acct/Id/IBAN",
+            "Acct/Id/Othr/Id",
+            "Acct/Ccy",
+            "ElctrncSeqNb",
+            "LglSeqNb",
+            "TxsSummry/TtlCdtNtries/Sum",
+            "TxsSummry/TtlDbtNtries/Sum",
+        ),
+        (("Bal", "bal"),),
+    ),
+    "bal": (
+        (
+            "Tp/CdOrPrtry/Cd",
+            "Tp/CdOrPrtry/Prtry",
+            "Amt",
+            "Amt/@Ccy",
+            "CdtDbtInd",
+            "Dt/Dt",
+            "Dt/DtTm",
+        ),
+        (),
+    ),
+    "entry": (
+        (
+            "Sts/Cd",
+            "Sts",
+            "Amt",
+            "Amt/@Ccy",
+            "CdtDbtInd",
+            "RvslInd",
+            "ValDt/Dt",
+            "ValDt/DtTm",
+            "BookgDt/Dt",
+            "BookgDt/DtTm",
+            "AcctSvcrRef",
+            "NtryRef",
+            "BkTxCd/Domn/Cd",
+            "BkTxCd/Domn/Fmly/Cd",
+            "BkTxCd/Domn/Fmly/SubFmlyCd",
+            "BkTxCd/Prtry/Cd",
+            "AddtlNtryInf",
+        ),
+        (("NtryDtls/TxDtls", "tx"),),
+    ),
+    "tx": (
+        (
+            "Amt",
+            "Amt/@Ccy",
+            "AmtDtls/TxAmt/Amt",
+            "AmtDtls/TxAmt/Amt/@Ccy",
+            "Refs/AcctSvcrRef",
+            "Refs/EndToEndId",
+            "CdtDbtInd",
+            "RltdPties/Dbtr/Nm",
+            "RltdPties/Dbtr/Pty/Nm",
+            "RltdPties/UltmtDbtr/Nm",
+            "RltdPties/DbtrAcct/Id/IBAN",
+            "RltdPties/DbtrAcct/Id/Othr/Id",
+            "RltdPties/Cdtr/Nm",
+            "RltdPties/Cdtr/Pty/Nm",
+            "RltdPties/UltmtCdtr/Nm",
+            "RltdPties/CdtrAcct/Id/IBAN",
+            "RltdPties/CdtrAcct/Id/Othr/Id",
+        ),
+        (("RmtInf/Ustrd", None), ("RmtInf/Strd", "strd"), ("AddtlTxInf", None)),
+    ),
+    "strd": (
+        (
+            "CdtrRefInf/Ref",
+            "RfrdDocAmt/RmtdAmt",
+            "RfrdDocAmt/RmtdAmt/@Ccy",
+            "RfrdDocAmt/DscntApldAmt/Amt",
+            "RfrdDocAmt/DscntApldAmt",
+            "RfrdDocAmt/AdjstmntAmtAndRsn/Amt",
+            "RfrdDocAmt/AdjstmntAmtAndRsn/Rsn",
+        ),
+        (("RfrdDocInf/Nb", None),),
+    ),
+}
+
+#: a file with more distinct entry shapes than this is read by the reference
+MAX_SHAPES = 512
+#: an entry or statement whose markup is longer than this (a batch of many transactions) is
+#: not compiled (compiling costs some microseconds a character); its file is read by the
+#: reference, as is one whose distinct shapes add up to more than 64 KB plus 1% of its length
+MAX_SKELETON = 16_384
+
+CONTAINERS = ("Stmt", "Rpt", "Ntfctn")  # what holds entries: statement, report, notification
+_S = "[ \t\n]"
+_NAME = r"[A-Za-z_][\w.\-]*"
+_ATTRS = rf"""(?:{_S}+[^\s=/>]+{_S}*={_S}*(?:"[^"]*"|'[^']*'))*{_S}*"""
+
+
+class Unusual(Exception):
+    """Something the scanner does not model exactly: read the file with the reference."""
+
+
+# ------------------------------------------------------------------------------ shapes
+
+_GAPS = re.compile(r">[^<]*<")
+_VALUES = re.compile(r'="[^"]*"')
+_VALUES1 = re.compile(r"='[^']*'")
+_TOKEN = re.compile(rf"""<(/?)({_NAME})((?:{_S}+[^\s=/>"']+{_S}*=(?:""|''){_S}*)*?){_S}*(/?)>""")
+_ATTR_NAME = re.compile(r"""([^\s=/>"']+)\s*=(""|'')""")
+_EMPTY_VALUE = re.compile(r"""=(?:""|'')""")
+
+
+def skeleton(text: str) -> str:
+    """The markup with every text and attribute value emptied."""
+    return _VALUES1.sub("=''", _VALUES.sub('=""', _GAPS.sub("><", text)))
+
+
+class _El:
+    __slots__ = ("name", "kids", "attrs", "text", "mark")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.kids: list[_El] = []
+        self.attrs: dict[str, int] = {}  # attribute -> its value's piece
+        self.text: int | None = None  # the piece of the text after the start tag
+        self.mark: int = -1  # the piece marking where the start tag ends
+
+    def find(self, steps: list[str]) -> _El | None:
+        for kid in self.kids:
+            if kid.name == steps[0]:
+                found = kid if len(steps) == 1 else kid.find(steps[1:])
+                if found is not None:
+                    return found
+        return None
+
+    def findall(self, steps: list[str]) -> list[_El]:
+        out = []
+        for kid in self.kids:
+            if kid.name == steps[0]:
+                out.extend([kid] if len(steps) == 1 else kid.findall(steps[1:]))
+        return out
+
+
+class Shape:
+    """One skeleton compiled: ``regex`` (the literal markup, capturing only the texts and
+    values the plan reads) and ``plan``, which turns a match into a record of ``kind``."""
+
+    def __init__(self, skel: str, kind: str) -> None:
+        if ":" in skel:
+            raise Unusual("prefix")  # a prefixed name in an entry or statement
+        self.pieces: list = []  # literal markup, or [kind, captured?] for a text/value/mark
+        root = self._tree(skel)
+        plan = self._plan(root, kind)
+        groups: dict[int, int] = {}
+        out = []
+        for piece in self.pieces:
+            if isinstance(piece, str):
+                out.append(re.escape(piece))
+                continue
+            what, wanted = piece
+            if wanted:
+                groups[id(piece)] = len(groups)
+            body = {'value"': '[^"]*', "value'": "[^']*", "text": "[^<]*", "mark": ""}[what]
+            out.append(f"({body})" if wanted else body)
+        self.regex = re.compile("".join(out) + "(){0}")  # the last group never matches: None
+        self.none = len(groups)
+        self.plan = self._number(plan, groups)
+
+    def _piece(self, what: str) -> int:
+        self.pieces.append([what, False])
+        return len(self.pieces) - 1
+
+    def _tree(self, skel: str) -> _El:
+        pos, stack, root = 0, [], None
+        while pos < len(skel):
+            m = _TOKEN.match(skel, pos)
+            if m is None:
+                raise Unusual("markup")
+            closing, name, attrs, empty = m.groups()
+            pos = m.end()
+            if closing:
+                if not stack or stack[-1].name != name or attrs or empty:
+                    raise Unusual(name)
+                stack.pop()
+                self.pieces.append(m.group(0))
+            else:
+                el = _El(name)
+                parts = _EMPTY_VALUE.split(m.group(0))
+                for (a, quotes), part in zip(_ATTR_NAME.findall(attrs), parts, strict=False):
+                    if a in el.attrs or a == "xmlns" or a.startswith("xmlns:"):
+                        raise Unusual(a)  # a namespace below the root, or a duplicate
+                    self.pieces.append(part + "=" + quotes[0])
+                    el.attrs[a] = self._piece("value" + quotes[0])
+                    self.pieces.append(quotes[0])
+                self.pieces.append(parts[-1] if len(parts) > 1 else m.group(0))
+                el.mark = self._piece("mark")
+                if stack:
+                    stack[-1].kids.append(el)
+                elif root is None:
+                    root = el
+                else:
+                    raise Unusual(name)
+                if not empty:
+                    stack.append(el)
+            if pos < len(skel):
+                gap = self._piece("text")
+                if not closing and not empty:
+                    el.text = gap
+        if stack or root is None:
+            raise Unusual("unbalanced")
+        return root
+
+    def _want(self, piece: int | None) -> int | None:
+        if piece is not None:
+            self.pieces[piece][1] = True
+        return piece
+
+    def _plan(self, el: _El, kind: str) -> tuple:
+        """The record's pieces: (mark, field pieces (None: absent), lists, attribute fields)."""
+        fields, lists = LAYOUT[kind]
+        slots = []
+        for path in fields:
+            base, _, attr = path.partition("/@")
+            found = el.find(base.split("/"))
+            if found is None:
+                slots.append(None)
+            else:
+                slots.append(self._want(found.attrs.get(attr) if attr else found.text))
+        subs = []
+        for path, sub in lists:
+            items = el.findall(path.split("/"))
+            if sub is None:
+                subs.append([self._want(x.text) for x in items])
+            else:
+                subs.append([self._plan(x, sub) for x in items])
+        attrs = [i for i, p in enumerate(fields) if "/@" in p]
+        return (self._want(el.mark), slots, subs, attrs)
+
+    def _number(self, plan: tuple, groups: dict[int, int]) -> tuple:
+        """Pieces -> group numbers (0-based, as ``Match.groups()`` lists them)."""
+
+        def g(piece: int | None) -> int:
+            return self.none if piece is None else groups[id(self.pieces[piece])]
+
+        mark, slots, subs, attrs = plan
+        numbered = []
+        for sub in subs:
+            if sub and isinstance(sub[0], tuple):
+                numbered.append([self._number(x, groups) for x in sub])
+            else:
+                numbered.append([g(x) for x in sub])
+        getter = itemgetter(*[g(x) for x in slots])
+        return (g(mark), getter, tuple(numbered), attrs)
+
+
+@lru_cache(maxsize=MAX_SHAPES)
+def shape(skel: str, kind: str) -> Shape:
+    return Shape(skel, kind)
+
+
+# ------------------------------------------------------------------------------ reading
+
+_REF = re.compile(r"&(?:#x([0-9a-fA-F]+)|#([0-9]+)|(lt|gt|amp|quot|apos));")
+_NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
+
+
+def _unref(m: re.Match[str]) -> str:
+    hex_, dec, name = m.groups()
+    if name:
+        return _NAMED[name]
+    return chr(int(hex_, 16) if hex_ else int(dec))
+
+
+class _Reader:
+    def __init__(self, s: str) -> None:
+        self.s = s
+        self.refs = "&" in s
+        self.line_pos = 0
+        self.line = 1
+        self.shapes: dict[str, Shape] = {}
+        self.budget = 65_536 + len(s) // 100  # markup characters left to compile
+        self.recent: list[Shape] = []  # the entry shapes met last, most recent first
+
+    def line_at(self, pos: int) -> int:
+        """Line of ``pos``, counted from the position asked before (so asking in document
+        order, as the scanner does but for a statement's own tail, costs one pass)."""
+        if pos >= self.line_pos:
+            self.line += self.s.count("\n", self.line_pos, pos)
+        else:
+            self.line -= self.s.count("\n", pos, self.line_pos)
+        self.line_pos = pos
+        return self.line
+
+    def entry(self, lo: int, hi: int) -> tuple:
+        s = self.s
+        for found in self.recent:
+            m = found.regex.fullmatch(s, lo, hi)
+            if m is not None:
+                return self.record(found.plan, m, None)
+        found = self.shape(s[lo:hi], "entry")
+        m = found.regex.fullmatch(s, lo, hi)
+        if m is None:
+            raise Unusual("entry")
+        self.recent = [found, *self.recent[:7]]
+        return self.record(found.plan, m, None)
+
+    def shape(self, text: str, kind: str) -> Shape:
+        skel = skeleton(text)
+        found = self.shapes.get(skel)
+        if found is None:
+            self.budget -= len(skel)
+            if len(self.shapes) >= MAX_SHAPES or len(skel) > MAX_SKELETON or self.budget < 0:
+                raise Unusual("shapes")
+            found = self.shapes[skel] = shape(skel, kind)
+        return found
+
+    def record(self, plan: tuple, m: re.Match[str], where) -> tuple:
+        """A match -> the record :meth:`camt._Doc.record` gives (line first, then the fields,
+        then the lists). ``where`` maps a position in the matched text to the file's."""
+        vals = m.groups()
+        line, get, subs, attrs = plan
+        fields = get(vals)
+        if not isinstance(fields, tuple):
+            fields = (fields,)
+        if self.refs or attrs:
+            fields = list(fields)
+            for i in attrs:  # attribute values: libxml2 turns tabs and newlines into spaces
+                v = fields[i]
+                if v and ("\t" in v or "\n" in v):
+                    fields[i] = v.replace("\t", " ").replace("\n", " ")
+            if self.refs:
+                fields = [v if not v or "&" not in v else _REF.sub(_unref, v) for v in fields]
+        start = m.start(line + 1) - 1  # the start tag's '>'
+        out = [self.line_at(start if where is None else where(start)), *fields]
+        for sub in subs:
+            if sub and isinstance(sub[0], tuple):
+                out.append([self.record(p, m, where) for p in sub])
+            else:
+                texts = [vals[i] for i in sub]
+                if self.refs:
+                    texts = [v if not v or "&" not in v else _REF.sub(_unref, v) for v in texts]
+                out.append(texts)
+        return tuple(out)
+
+
+_PROLOG = re.compile(
+    rf"(?:<\?xml{_S}+version{_S}*={_S}*(?:\"1\.0\"|'1\.0')"
+    rf"(?:{_S}+encoding{_S}*={_S}*(?:\"(?:UTF-8|utf-8)\"|'(?:UTF-8|utf-8)'))?"
+    rf"(?:{_S}+standalone{_S}*={_S}*(?:\"(?:yes|no)\"|'(?:yes|no)'))?{_S}*\?>)?"
+    rf"{_S}*<(?P<root>{_NAME})(?P<attrs>{_ATTRS})>"
+)
+#: an entry, statement or statement group under a prefix: the reference goes by local names,
+#: which the counts below would miss
+_PREFIXED = re.compile(r":(?:Ntry|Stmt|Rpt|Ntfctn|BkToCstmr)[\s/>\w]")
+_NEXT = re.compile(rf"[^<]*<(/?)({_NAME})({_S}*>)?")
+_ANY = re.compile(
+    rf"<(?P<n>{_NAME}){_ATTRS}(?:/>|>[^<]*(?:<(?!/?(?P=n)[\s/>])[^<]*)*</(?P=n){_S}*>)"
+)
+_ENTRY = re.compile(r"<Ntry[\s/>]")
+_ENTRY_END = re.compile(rf"</Ntry{_S}*>")
+_NEXT_ENTRY = re.compile(rf"{_S}*(?=<Ntry[\s/>])")
+_CONTAINER = re.compile(r"<(?:Stmt|Rpt|Ntfctn)[\s/>]")
+
+
+def scan(text: str) -> list[tuple[tuple, list[tuple]]] | None:
+    """``text`` (a document libxml2 found well-formed) -> [(statement record, its entry
+    records)] in document order, or None when the reference must read it."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    prolog = _PROLOG.match(text)
+    start = prolog.end() if prolog else 0
+    if prolog is None or "<!" in text or text.find("<?", start) >= 0 or _PREFIXED.search(text):
+        return None
+    try:
+        statements = _walk(_Reader(text), prolog.end(), prolog.group("root"))
+    except Unusual:
+        return None
+    if len(_ENTRY.findall(text)) != sum(len(e) for _, e in statements) or len(
+        _CONTAINER.findall(text)
+    ) != len(statements):
+        return None  # an entry or statement somewhere the scanner did not look
+    return statements
+
+
+def _walk(r: _Reader, pos: int, root: str) -> list[tuple[tuple, list[tuple]]]:
+    """Root > BkToCstmr* > containers; anything else at those two levels is skipped whole."""
+    s = r.s
+    statements = []
+    open_names = [root]
+    while open_names:
+        m = _NEXT.match(s, pos)
+        if m is None:
+            raise Unusual("markup")
+        closing, name, plain = m.groups()
+        if closing:
+            if name != open_names[-1] or not plain:
+                raise Unusual(name)
+            open_names.pop()
+            pos = m.end()
+        elif plain and len(open_names) == 1 and name.startswith("BkToCstmr"):
+            open_names.append(name)
+            pos = m.end()
+        elif plain and len(open_names) == 2 and name in CONTAINERS:
+            statement, pos = _container(r, m.start(2) - 1, name)
+            statements.append(statement)
+        else:
+            skipped = _ANY.match(s, m.start(2) - 1)
+            if skipped is None:
+                raise Unusual(name)
+            pos = skipped.end()
+    if s[pos:].strip(" \t\n"):
+        raise Unusual("trailing")
+    return statements
+
+
+def _container(r: _Reader, start: int, name: str) -> tuple[tuple[tuple, list[tuple]], int]:
+    """One statement: its own record from its markup without the entries, then the entries
+    (consecutive ``Ntry`` children, as the schema puts them)."""
+    s = r.s
+    closing = re.compile(rf"</{name}{_S}*>")
+    end = closing.search(s, start)
+    if end is None:
+        raise Unusual(name)
+    first = _ENTRY.search(s, start, end.start())
+    spans = []
+    if first is not None:
+        pos = first.start()
+        while True:
+            stop = _ENTRY_END.search(s, pos)
+            if stop is None:
+                raise Unusual("entry")
+            spans.append((pos, stop.end()))
+            nxt = _NEXT_ENTRY.match(s, stop.end())
+            if nxt is None:
+                break
+            pos = nxt.end()
+        end = closing.search(s, spans[-1][1])
+        head_end, tail_start = spans[0][0], spans[-1][1]
+    else:
+        head_end = tail_start = end.start()
+    own = s[start:head_end] + s[tail_start : end.end()]
+    st_shape = r.shape(own, "stmt")
+    m = st_shape.regex.fullmatch(own)
+    if m is None:
+        raise Unusual(name)
+    cut = head_end - start
+
+    def where(p: int) -> int:
+        return start + p if p < cut else tail_start + (p - cut)
+
+    record = r.record(st_shape.plan, m, where)
+    entries = [r.entry(lo, hi) for lo, hi in spans]
+    return (record, entries), end.end()

@@ -1,0 +1,149 @@
+"""A prepared ledger decides exactly what the raw invoice and customer tables decide."""
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from cashmatch.engine import schema as S
+from cashmatch.engine import streaming
+from cashmatch.engine.executors import LocalExecutor
+from cashmatch.engine.ledger import prepare_ledger
+from cashmatch.engine.matcher import match
+from cashmatch.engine.policy import Policy
+from cashmatch.fixtures.generator import generate_day
+
+POLICY = Policy(subset_milp_calls=0)
+
+
+@pytest.fixture(scope="module")
+def day():
+    return generate_day(payments=1200, seed=5)
+
+
+def _same(a, b) -> None:
+    assert a.allocations.equals(b.allocations)
+    assert a.exceptions.equals(b.exceptions)
+    assert a.summary == b.summary
+
+
+def _batches(payments: pa.Table, n: int) -> list[pa.Table]:
+    return [payments.slice(i, n) for i in range(0, payments.num_rows, n)]
+
+
+@pytest.mark.parametrize("partitions", [None, 3])
+def test_one_prepared_ledger_reused_across_batches_decides_like_the_tables(day, partitions):
+    prepared = prepare_ledger(invoices=day.invoices, customers=day.customers)
+    kw = dict(
+        remittances=day.remittances,
+        policy=POLICY,
+        partitions=partitions,
+        executor=LocalExecutor() if partitions else None,
+    )
+    # a currency the ledger does not hold must not shift the ledger's currency codes
+    one = day.payments.slice(0, 1)
+    for name, value in (("currency", "SEK"), ("payment_id", "SEK-1")):
+        at = one.schema.get_field_index(name)
+        one = one.set_column(at, one.schema.field(at), pa.array([value]))
+    batches = _batches(day.payments, 400) + [pa.concat_tables([one, day.payments.slice(0, 50)])]
+    applied = 0
+    for pays in batches:
+        with_tables = match(invoices=day.invoices, customers=day.customers, payments=pays, **kw)
+        _same(match(ledger=prepared, payments=pays, **kw), with_tables)
+        applied += with_tables.allocations.num_rows
+    assert applied > 800  # the batches did apply cash
+
+
+def test_open_amounts_swapped_keep_the_keys_and_decide_like_fresh_tables(day):
+    prepared = prepare_ledger(invoices=day.invoices, customers=day.customers)
+    rng = np.random.default_rng(1)
+    amount = prepared.book.amount.copy()
+    amount[rng.random(len(amount)) < 0.3] //= 2  # partly paid
+    amount[rng.random(len(amount)) < 0.1] = 0  # settled
+    inv = prepared.invoices.set_column(
+        prepared.invoices.schema.get_field_index("amount"), "amount", pa.array(amount.copy())
+    )
+    swapped = prepared.with_open_amounts(amount)
+    amount[:] = 1  # the caller's array is copied, not kept
+    assert swapped.book.keys is prepared.book.keys and swapped.index is prepared.index
+    _same(
+        match(ledger=swapped, payments=day.payments, policy=POLICY),
+        match(invoices=inv, customers=day.customers, payments=day.payments, policy=POLICY),
+    )
+
+
+def test_refreshed_reuses_the_keys_only_when_nothing_but_amounts_changed(day):
+    prepared = prepare_ledger(invoices=day.invoices, customers=day.customers)
+    inv = prepared.invoices
+    halved = inv.set_column(
+        inv.schema.get_field_index("amount"), "amount", pc.divide(inv.column("amount"), 2)
+    )
+    cheap = prepared.refreshed(invoices=halved, customers=day.customers)
+    assert cheap.book.keys is prepared.book.keys
+    assert (cheap.book.amount == prepared.book.amount // 2).all()
+    # a new invoice (or another customer table) is prepared afresh and matched
+    new_inv = S.conform(
+        pa.table(
+            {
+                "invoice_id": ["ZZ-NEW-77001"],
+                "customer_id": ["C-NEW"],
+                "amount": [123456],
+                "currency": ["EUR"],
+            }
+        ),
+        S.INVOICES,
+    )
+    grown = prepared.refreshed(invoices=pa.concat_tables([inv, new_inv]), customers=day.customers)
+    assert grown.book.keys is not prepared.book.keys
+    pay = S.conform(
+        pa.table(
+            {
+                "payment_id": ["P-NEW"],
+                "amount": [123456],
+                "currency": ["EUR"],
+                "value_date": pa.array([20000], pa.date32()),
+                "reference": ["ZZ-NEW-77001"],
+            }
+        ),
+        S.PAYMENTS,
+    )
+    res = match(ledger=grown, payments=pay, policy=POLICY)
+    assert res.allocations.column("invoice_id").to_pylist() == ["ZZ-NEW-77001"]
+    assert prepared.refreshed(invoices=inv, customers=None).customers is None
+
+
+def test_streamed_chunks_decide_like_fresh_tables_per_chunk(day):
+    results = []
+    streaming.match_chunks(
+        invoices=day.invoices,
+        chunks=iter(_batches(day.payments, 300)),
+        customers=day.customers,
+        policy=POLICY,
+        on_result=results.append,
+    )
+    inv = S.conform(day.invoices, S.INVOICES)
+    for pays, got in zip(_batches(day.payments, 300), results, strict=True):
+        want = match(invoices=inv, customers=day.customers, payments=pays, policy=POLICY)
+        _same(got, want)
+        used = want.allocations.group_by("invoice_id").aggregate(
+            [("applied_amount", "sum"), ("adjustment_amount", "sum")]
+        )
+        spent = pc.add(used.column("applied_amount_sum"), used.column("adjustment_amount_sum"))
+        at = pc.index_in(inv.column("invoice_id"), value_set=used.column("invoice_id"))
+        spent_per_inv = pc.fill_null(pc.take(spent, at), 0)
+        inv = inv.set_column(
+            inv.schema.get_field_index("amount"),
+            "amount",
+            pc.subtract(inv.column("amount"), spent_per_inv),
+        )
+    assert sum(r.allocations.num_rows for r in results) > 800
+
+
+def test_match_takes_tables_or_a_prepared_ledger(day):
+    prepared = prepare_ledger(invoices=day.invoices)
+    with pytest.raises(TypeError):
+        match(ledger=prepared, invoices=day.invoices, payments=day.payments)
+    with pytest.raises(TypeError):
+        match(payments=day.payments)
+    with pytest.raises(ValueError, match="open amounts"):
+        prepared.with_open_amounts(np.zeros(3, np.int64))
