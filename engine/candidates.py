@@ -34,6 +34,23 @@ EXACT, FEE, DISCOUNT, PARTIAL, OVER, SETTLED, CURRENCY = range(7)
 
 
 @dataclass(slots=True)
+class KeyIndex:
+    """The invoice keys specific enough to use (shared by at most ``MAX_INVOICES_PER_KEY``
+    invoices), ready for the exact join: alnum keys as strings; the digit-like keys (digits,
+    tail, prefix: canonical decimals without leading zeros) as int64 values, sorted, so a join
+    is a ``searchsorted``; the few too long for int64 kept as strings."""
+
+    alnum: pa.Table  # (key, inv, strength)
+    number: np.ndarray  # sorted int64 values of the digit-like keys
+    number_inv: np.ndarray  # the invoice of each value
+    number_strength: np.ndarray
+    long_digits: pa.Table  # digit-like keys of more than NUMBER_DIGITS digits, as alnum
+
+
+NUMBER_DIGITS = 18  # a decimal of at most this many digits fits an int64
+
+
+@dataclass(slots=True)
 class Book:
     """The open invoices as arrays (index = row of the invoices table)."""
 
@@ -47,25 +64,52 @@ class Book:
     discount_bp: np.ndarray
     discount_days: np.ndarray
     keys: pa.Table  # normalize.invoice_keys
-    # the keys specific enough to use, split (alnum, digit-like); built once by usable_keys
-    usable: tuple[pa.Table, pa.Table] | None = None
+    usable: KeyIndex | None = None  # built once by usable_keys
+    digit_keys: tuple[np.ndarray, np.ndarray, pa.Array] | None = None  # digit_keys_by_group
 
 
-def usable_keys(book: Book) -> tuple[pa.Table, pa.Table]:
-    """The invoice keys shared by at most ``MAX_INVOICES_PER_KEY`` invoices, as (alnum keys,
-    the others); computed once per book (a dictionary encoding and a bincount)."""
+def _short_numbers(text: pa.Array) -> np.ndarray:
+    """Which canonical decimals (digits only, no leading zero) fit an int64."""
+    length = np.asarray(pc.utf8_length(text), np.int64)
+    return (length >= 1) & (length <= NUMBER_DIGITS)
+
+
+def usable_keys(book: Book) -> KeyIndex:
+    """The invoice keys shared by at most ``MAX_INVOICES_PER_KEY`` invoices, indexed for the
+    exact join; computed once per book (a dictionary encoding and a bincount)."""
     if book.usable is None:
         keys = book.keys
-        enc = keys.column("key").combine_chunks().dictionary_encode()
-        code = np.asarray(enc.indices, np.int64)
+        key = keys.column("key").combine_chunks()
+        enc = key.dictionary_encode()
+        code = np.asarray(enc.indices)
         inv = np.asarray(keys.column("inv"), np.int64)
         n_inv = int(inv.max()) + 1 if len(inv) else 1
-        pair = np.sort(code * n_inv + inv)  # sort-unique: numpy's hash unique is far slower
-        distinct = pair[np.r_[True, pair[1:] != pair[:-1]]] // n_inv if len(pair) else pair
-        per_key = np.bincount(distinct, minlength=len(enc.dictionary))
-        keys = keys.filter(pa.array(per_key[code] <= MAX_INVOICES_PER_KEY))
+        # distinct (key, invoice) pairs by sort-unique, in place (numpy's hash unique is far
+        # slower; ~12M rows at a million payments)
+        pair = code.astype(np.int64)
+        pair *= n_inv
+        pair += inv
+        pair.sort()
+        first = np.ones(len(pair), bool)
+        np.not_equal(pair[1:], pair[:-1], out=first[1:])
+        per_key = np.bincount(pair[first] // n_inv, minlength=len(enc.dictionary))
+        del pair, first
+        usable = per_key[code] <= MAX_INVOICES_PER_KEY
+        del enc, code, per_key
         alnum = np.asarray(pc.equal(keys.column("kind"), "alnum"), bool)
-        book.usable = (keys.filter(pa.array(alnum)), keys.filter(pa.array(~alnum)))
+        short = _short_numbers(key)
+        number = usable & ~alnum & short
+        value = np.asarray(pc.cast(key.filter(pa.array(number)), pa.int64()), np.int64)
+        order = np.argsort(value, kind="stable")
+        strength = np.asarray(keys.column("strength"), np.float64)
+        table = keys.select(["key", "inv", "strength"])
+        book.usable = KeyIndex(
+            alnum=table.filter(pa.array(usable & alnum)),
+            number=value[order],
+            number_inv=inv[number][order],
+            number_strength=strength[number][order],
+            long_digits=table.filter(pa.array(usable & ~alnum & ~short)),
+        )
     return book.usable
 
 
@@ -104,12 +148,27 @@ def empty_pairs() -> Pairs:
 
 
 def reference_hits(texts: pa.Array, book: Book) -> tuple[Pairs, pa.Table]:
-    """Exact key hits of every text; also returns the tokens for the fuzzy stage."""
+    """Exact key hits of every text; also returns the tokens for the fuzzy stage.
+
+    Alnum token forms join the alnum keys (an Arrow hash join); digit forms are looked up as
+    integers in the sorted digit-like keys (the rare ones too long for int64: a hash join)."""
     tokens = reference_tokens(texts)
-    alnum_keys, digit_keys = usable_keys(book)
-    parts = []
-    for form, table in (("alnum", alnum_keys), ("digits", digit_keys)):
-        t = tokens.select(["pay", form]).rename_columns(["pay", "key"])
+    index = usable_keys(book)
+    pay = np.asarray(tokens.column("pay"), np.int64)
+    digits = tokens.column("digits")
+    short = _short_numbers(digits)
+    value = np.asarray(pc.cast(pc.filter(digits, pa.array(short)), pa.int64()), np.int64)
+    by_value = np.argsort(value)  # sorted queries: searchsorted walks the keys in order
+    value = value[by_value]
+    lo = np.searchsorted(index.number, value, "left")
+    cnt = np.searchsorted(index.number, value, "right") - lo
+    rows = np.repeat(lo - np.cumsum(cnt) + cnt, cnt) + np.arange(int(cnt.sum()))
+    parts = [Pairs(np.repeat(pay[short][by_value], cnt), index.number_inv[rows],
+                   index.number_strength[rows], np.zeros(len(rows), dtype=bool))]
+    long_digits = pa.table({"pay": pa.array(pay[~short]),
+                            "key": pc.filter(digits, pa.array(~short))})
+    for t, table in ((tokens.select(["pay", "alnum"]).rename_columns(["pay", "key"]),
+                      index.alnum), (long_digits, index.long_digits)):
         t = t.filter(pc.not_equal(t.column("key"), ""))
         # the hash table is built on the right side: the smaller one (a few payments' tokens
         # against a whole ledger's keys, or the reverse); the rows are the same either way.
@@ -125,7 +184,19 @@ def reference_hits(texts: pa.Array, book: Book) -> tuple[Pairs, pa.Table]:
                     np.zeros(j.num_rows, dtype=bool),
                 )
             )
-    return (Pairs.concat(parts) if parts else empty_pairs()), tokens
+    return Pairs.concat(parts), tokens
+
+
+def digit_keys_by_group(book: Book) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+    """The ``digits`` keys of the book sorted by customer group (stable): (group, invoice, key);
+    computed once per book."""
+    if book.digit_keys is None:
+        kd = book.keys.filter(pc.equal(book.keys.column("kind"), "digits"))
+        inv = np.asarray(kd.column("inv"), np.int64)
+        order = np.argsort(book.group[inv], kind="stable")
+        book.digit_keys = (book.group[inv][order], inv[order],
+                           kd.column("key").combine_chunks().take(pa.array(order)))
+    return book.digit_keys
 
 
 def fuzzy_hits(
@@ -141,35 +212,34 @@ def fuzzy_hits(
     sel = want[pay] & (dlen >= FUZZY_MIN_LEN) & (pay_group[pay] >= 0)
     if not sel.any():
         return empty_pairs()
+    # the tokens by group, and the digits keys of those groups, as Python strings once
     t_pay = pay[sel]
-    t_key = np.asarray(pc.filter(digits, pa.array(sel)).to_numpy(zero_copy_only=False), str)
+    t_order = np.argsort(pay_group[t_pay], kind="stable")
+    t_pay = t_pay[t_order]
     t_grp = pay_group[t_pay]
-    kd = book.keys.filter(pc.equal(book.keys.column("kind"), "digits"))
-    k_inv = np.asarray(kd.column("inv"), np.int64)
-    k_key = np.asarray(kd.column("key").to_numpy(zero_copy_only=False), str)
-    k_grp = book.group[k_inv]
-    k_order = np.argsort(k_grp, kind="stable")
-    k_grp_sorted = k_grp[k_order]
+    t_key = pc.filter(digits, pa.array(sel)).take(pa.array(t_order)).to_pylist()
+    groups, starts = np.unique(t_grp, return_index=True)
+    ends = np.append(starts[1:], len(t_grp))
+    k_grp, k_inv, k_key = digit_keys_by_group(book)
+    lo = np.searchsorted(k_grp, groups, "left")
+    cnt = np.searchsorted(k_grp, groups, "right") - lo
+    k_end = np.cumsum(cnt)
+    rows = np.repeat(lo - k_end + cnt, cnt) + np.arange(int(k_end[-1]) if len(cnt) else 0)
+    k_inv = k_inv[rows]
+    k_key = k_key.take(pa.array(rows, pa.int64())).to_pylist()
     out_p, out_i, out_s, out_t = [], [], [], []
-    t_order = np.argsort(t_grp, kind="stable")
-    groups, starts = np.unique(t_grp[t_order], return_index=True)
-    ends = np.append(starts[1:], len(t_order))
-    for g, s, e in zip(groups, starts, ends, strict=True):  # one cdist per group block
-        lo = np.searchsorted(k_grp_sorted, g, "left")
-        hi = np.searchsorted(k_grp_sorted, g, "right")
-        if lo == hi:
+    for s, e, ke, kn in zip(starts.tolist(), ends.tolist(), k_end.tolist(), cnt.tolist(),
+                            strict=True):  # one cdist per group block
+        if kn == 0:
             continue
-        rows = t_order[s:e]
-        cols = k_order[lo:hi]
         scores = process.cdist(
-            t_key[rows].tolist(), k_key[cols].tolist(), scorer=fuzz.ratio,
-            score_cutoff=cutoff, workers=1,
+            t_key[s:e], k_key[ke - kn : ke], scorer=fuzz.ratio, score_cutoff=cutoff, workers=1,
         )
         r, c = np.nonzero(scores)
-        out_p.append(t_pay[rows[r]])
-        out_i.append(k_inv[cols[c]])
+        out_p.append(t_pay[s:e][r])
+        out_i.append(k_inv[ke - kn : ke][c])
         out_s.append(scores[r, c])
-        out_t.append(rows[r])
+        out_t.append(s + r)  # the token's row in t_key
     if not out_p:
         return empty_pairs()
     score = np.concatenate(out_s).astype(np.float64)

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cashmatch.engine import schema as S
-from cashmatch.engine.candidates import Book, usable_keys
+from cashmatch.engine.candidates import Book, digit_keys_by_group, usable_keys
 from cashmatch.engine.identify import CustomerIndex, build_index
 from cashmatch.engine.normalize import invoice_keys
 
@@ -103,4 +103,5 @@ def prepare_ledger(*, invoices: pa.Table, customers: pa.Table | None = None) -> 
         keys=invoice_keys(inv.column("invoice_id")),
     )
     usable_keys(book)  # derived now, so that the shared book is never written to later
+    digit_keys_by_group(book)
     return PreparedLedger(inv, customers, index, currencies, book)

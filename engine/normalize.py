@@ -36,6 +36,7 @@ LEGAL_SUFFIXES = (
 )
 # Key strengths: how much a hit of each key kind says on its own (0..1).
 STRENGTH = {"alnum": 1.0, "digits": 0.97, "prefix": 0.82, "tail": 0.80}
+KINDS = tuple(STRENGTH)
 MIN_DIGITS_KEY = 4  # a digits key shorter than this is too common to mean anything
 MIN_TAIL_KEY = 3
 MAX_JOIN = 3  # adjacent runs joined into one token, at most
@@ -148,7 +149,9 @@ def invoice_keys(invoice_ids: pa.Array) -> pa.Table:
                 {
                     "key": pc.filter(keys, pa.array(keep)),
                     "inv": pa.array(rows[keep]),
-                    "kind": pa.array(np.full(int(keep.sum()), kind)),
+                    "kind": pa.DictionaryArray.from_arrays(  # one byte a row
+                        pa.array(np.full(int(keep.sum()), KINDS.index(kind), np.int8)),
+                        pa.array(KINDS)),
                     "strength": pa.array(np.full(int(keep.sum()), STRENGTH[kind])),
                 }
             )
@@ -190,8 +193,18 @@ def reference_tokens(references: pa.Array) -> pa.Table:
 
 def name_key(names: pa.Array) -> pa.Array:
     """Payer or customer name -> comparison key: upper case, punctuation and legal suffixes off,
-    single spaces, word order kept."""
-    folded = pc.utf8_normalize(pc.fill_null(names, ""), "NFKD")  # "Müller" -> "Mu\u0308ller"
+    single spaces, word order kept.
+
+    Names repeat (every invoice carries its customer's): the regular expressions run over the
+    distinct names only, and the keys are taken back to every row."""
+    if isinstance(names, pa.ChunkedArray):
+        names = names.combine_chunks()
+    distinct = pc.fill_null(names, "").dictionary_encode()
+    return _name_key(distinct.dictionary).take(distinct.indices)
+
+
+def _name_key(names: pa.Array) -> pa.Array:
+    folded = pc.utf8_normalize(names, "NFKD")  # "Müller" -> "Mu\u0308ller"
     upper = pc.utf8_upper(pc.replace_substring_regex(folded, r"[^\x00-\x7f]", ""))
     upper = pc.replace_substring_regex(upper, r"\b([A-Z])\.(?:([A-Z])\.)?", "\\1\\2")  # B.V. -> BV
     upper = pc.replace_substring_regex(upper, r"[^A-Z0-9 ]+", " ")

@@ -425,26 +425,22 @@ class DayMatch:
         if len(ps) == 0:
             return out
         book = self.book
-        blocks = self.blocks
-        keys = list(blocks)
-        if not keys:
+        bkey, bstart, members = self.block_index
+        if len(bkey) == 0:
             return out
-        sizes = np.array([len(blocks[k]) for k in keys], np.int64)
+        sizes = np.diff(bstart)
         span = int(book.amount.max(initial=0)) + 2
-        if span * (len(keys) + 1) >= 2**62:  # cannot offset safely: the per-payment search
+        if span * (len(bkey) + 1) >= 2**62:  # cannot offset safely: the per-payment search
             for p in ps:
                 out[p] = self.amount_alternatives(int(p), int(best[p]))
             return out
-        block_no = {k: i for i, k in enumerate(keys)}
         # all block amounts, sorted within each block, blocks one after another
-        bstart = np.zeros(len(keys) + 1, np.int64)
-        np.cumsum(sizes, out=bstart[1:])
-        amounts = np.concatenate([np.sort(book.amount[blocks[k]]) for k in keys])
-        owner = np.repeat(np.arange(len(keys)), sizes)
+        owner = np.repeat(np.arange(len(bkey)), sizes)
+        amounts = book.amount[members]
+        within = np.lexsort((amounts, owner))
+        amounts = amounts[within]
         v = owner * span + amounts
-        q_block = np.array([block_no.get((int(g), int(c)), -1) for g, c in
-                            zip(self.pay_group[ps], self.pay_currency[ps], strict=True)],
-                           np.int64)
+        q_block = self.block_of(self.pay_group[ps], self.pay_currency[ps])
         q_block[q_block >= 0] = np.where(sizes[q_block[q_block >= 0]] >= 2,
                                          q_block[q_block >= 0], -1)
         live = q_block >= 0
@@ -488,19 +484,47 @@ class DayMatch:
         return out
 
     @property
+    def block_index(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Open invoices by (customer group, currency), built once: the block keys
+        (``group * n_currencies + currency``, sorted), each block's start in ``members`` (one
+        more entry than keys), and the invoice rows, block after block, in row order."""
+        if not hasattr(self, "_block_index"):
+            book = self.book
+            ok = np.flatnonzero((book.group >= 0) & (book.amount > 0))
+            key = book.group[ok] * self.n_currencies + book.currency[ok]
+            order = np.argsort(key, kind="stable")
+            members, key = ok[order], key[order]
+            change = np.ones(len(key), bool)
+            change[1:] = key[1:] != key[:-1]
+            starts = np.flatnonzero(change)
+            self._block_index = (key[starts], np.append(starts, len(key)), members)
+        return self._block_index
+
+    @property
+    def n_currencies(self) -> int:
+        return max(len(self.currency_codes), 1)
+
+    def block_of(self, group: np.ndarray, currency: np.ndarray) -> np.ndarray:
+        """The block number of each (group, currency); -1 where the block has no open invoice."""
+        bkey, _, _ = self.block_index
+        out = np.full(len(group), -1, np.int64)
+        if len(bkey) == 0:
+            return out
+        key = group * self.n_currencies + currency
+        at = np.minimum(np.searchsorted(bkey, key), len(bkey) - 1)
+        hit = (group >= 0) & (bkey[at] == key)
+        out[hit] = at[hit]
+        return out
+
+    @property
     def blocks(self) -> dict[tuple[int, int], np.ndarray]:
         """Open invoices by (customer group, currency), built once."""
         if not hasattr(self, "_blocks"):
-            book = self.book
-            ok = np.flatnonzero((book.group >= 0) & (book.amount > 0))
-            order = ok[np.lexsort((book.currency[ok], book.group[ok]))]
-            keys = np.stack([book.group[order], book.currency[order]], axis=1)
-            change = np.ones(len(order), bool)
-            change[1:] = (keys[1:] != keys[:-1]).any(axis=1)
-            starts = np.flatnonzero(change)
-            ends = np.append(starts[1:], len(order))
-            self._blocks = {(int(keys[s, 0]), int(keys[s, 1])): order[s:e]
-                            for s, e in zip(starts, ends, strict=True)}
+            bkey, starts, members = self.block_index
+            ncur = self.n_currencies
+            self._blocks = {(int(k) // ncur, int(k) % ncur): members[s:e] for k, s, e in
+                            zip(bkey.tolist(), starts[:-1].tolist(), starts[1:].tolist(),
+                                strict=True)}
         return self._blocks
 
     # -- single
@@ -755,6 +779,10 @@ class DayMatch:
         if len(lp.pay):
             np.logical_or.at(rival, lp.pay, settles & same & (lp.ref >= 0.7))
         self.remit_line_candidates = Pairs(lp.pay, lp.inv, score, lp.fuzzy)
+        # the candidate rows of each line (rows of line i: lc_order[lc_starts[i]:lc_starts[i+1]],
+        # in row order, as np.flatnonzero(lc.pay == i) gives them)
+        self.lc_order = np.argsort(lp.pay, kind="stable")
+        self.lc_starts = np.searchsorted(lp.pay[self.lc_order], np.arange(len(line_pay) + 1))
         self.remit = {
             "pay": line_pay,
             "inv": line_inv,
@@ -780,13 +808,8 @@ class DayMatch:
         unresolved = [r["ref"][i] for i in lines if r["inv"][i] < 0]
         cands = [int(r["inv"][i]) for i in lines if r["inv"][i] >= 0]
         lc = self.remit_line_candidates
-        if not hasattr(self, "_lc_starts"):  # the candidate rows of each line, found once
-            self._lc_order = np.argsort(lc.pay, kind="stable")
-            self._lc_starts = np.searchsorted(lc.pay[self._lc_order],
-                                              np.arange(len(r["pay"]) + 1))
         for i in lines:  # each line's own candidates, best first, after the resolved ones
-            # (= np.flatnonzero(lc.pay == i): the same rows in the same order)
-            mine = self._lc_order[self._lc_starts[i] : self._lc_starts[i + 1]]
+            mine = self.lc_order[self.lc_starts[i] : self.lc_starts[i + 1]]
             cands += [int(v) for v in lc.inv[mine[np.argsort(-lc.ref[mine])]][:2]
                       if int(v) not in cands]
         if unresolved:
@@ -945,7 +968,12 @@ class DayMatch:
         if lc is None or not hasattr(self, "remit_order"):
             return []
         lines = self.remit_order[self.remit_starts[p] : self.remit_starts[p + 1]]
-        mine = np.flatnonzero(np.isin(lc.pay, lines) & ~np.isin(lc.inv, chosen))
+        # the lines' candidate rows in row order (np.flatnonzero(np.isin(lc.pay, lines)),
+        # without a pass over every row)
+        mine = np.sort(np.concatenate(
+            [self.lc_order[self.lc_starts[i] : self.lc_starts[i + 1]] for i in lines]
+            or [np.zeros(0, np.int64)]))
+        mine = mine[~np.isin(lc.inv[mine], chosen)]
         return [int(i) for i in lc.inv[mine[np.argsort(-lc.ref[mine], kind="stable")]]]
 
     # ------------------------------------------------------------------ outputs

@@ -22,6 +22,7 @@ import numpy as np
 
 MITM_MAX_N = 24  # meet-in-the-middle over all subsets up to max_size for blocks this small
 MILP_MAX_N = 60
+TRIPLES_MAX_N = 2000  # triples are searched in blocks at most this large
 MILP_SAFETY_SECONDS = 5.0
 
 
@@ -208,6 +209,12 @@ def _milp(
     return (sol if lo <= total <= hi else None), True
 
 
+def _complete(max_size: int, n: int) -> int:
+    """Up to how many items every subset was tried when the search is not exhaustive: singles
+    and pairs always, triples in blocks of at most ``TRIPLES_MAX_N`` amounts."""
+    return min(max_size, 3 if n <= TRIPLES_MAX_N else 2)
+
+
 def search(
     amounts: np.ndarray,
     target: int,
@@ -223,8 +230,41 @@ def search(
     (two tell a unique fit from an ambiguous one; more give a reviewer sets to choose from).
 
     ``node_limit`` bounds each HiGHS call (branch-and-bound nodes); 0 turns the MILP fallback
-    off. Deterministic: no wall-clock limit decides an answer.
+    off. Deterministic: no wall-clock limit decides an answer. Without the fallback the search
+    runs compiled (:mod:`subset_kernel`, the same steps and answers as :func:`search_numpy`).
     """
+    amounts = np.ascontiguousarray(amounts, dtype=np.int64)
+    if node_limit > 0:
+        return search_numpy(amounts, target, tolerance=tolerance, max_size=max_size,
+                            due_order=due_order, node_limit=node_limit, min_size=min_size,
+                            limit=limit)
+    from cashmatch.engine import subset_kernel
+
+    has_due = due_order is not None
+    due = np.ascontiguousarray(due_order, np.int64) if has_due else np.zeros(0, np.int64)
+    found, lens, n, exact, exhaustive, m = subset_kernel.search(
+        amounts, int(target), int(tolerance), int(max_size), int(min_size), due, has_due,
+        int(limit))
+    if n == 0:
+        return SubsetSearch([], True, False)
+    rows = found.tolist()
+    return SubsetSearch([tuple(rows[f][: lens[f]]) for f in range(n)], bool(exact),
+                        bool(exhaustive), 0, max_size if exhaustive else _complete(max_size, m))
+
+
+def search_numpy(
+    amounts: np.ndarray,
+    target: int,
+    *,
+    tolerance: int,
+    max_size: int,
+    due_order: np.ndarray | None = None,
+    node_limit: int = 0,
+    min_size: int = 1,
+    limit: int = 2,
+) -> SubsetSearch:
+    """:func:`search` in numpy, with the HiGHS fallback when ``node_limit`` > 0; the reference
+    the compiled search is tested against."""
     calls = 0
     amounts = np.asarray(amounts, dtype=np.int64)
     keep = np.flatnonzero((amounts > 0) & (amounts <= target + tolerance))
@@ -244,7 +284,7 @@ def search(
             add([(int(i),) for i in np.flatnonzero((sub >= lo) & (sub <= hi))[:limit]])
         if len(found) < limit and max_size >= 2 and min_size <= 2:
             add(_pairs(sub, lo, hi, limit))
-        if len(found) < limit and max_size >= 3 and min_size <= 3 and len(sub) <= 2000:
+        if len(found) < limit and max_size >= 3 and min_size <= 3 and len(sub) <= TRIPLES_MAX_N:
             add(_triples(sub, lo, hi, limit))
         if len(found) < limit and due_order is not None and len(sub):
             # customers often pay their oldest items: a prefix in due-date order
@@ -254,8 +294,8 @@ def search(
             for h in hit[:1]:
                 if h + 1 >= min_size:
                     add([tuple(int(x) for x in by_due[: h + 1])])
-        exhaustive = max_size <= 3 and len(sub) <= 2000
-        complete = min(max_size, 3 if len(sub) <= 2000 else 2)
+        exhaustive = max_size <= 3 and len(sub) <= TRIPLES_MAX_N
+        complete = _complete(max_size, len(sub))
         if len(found) < limit and max_size >= 4:
             if len(sub) <= MITM_MAX_N:
                 add(_mitm(sub, lo, hi, max_size, limit))
