@@ -4,9 +4,9 @@ The same search, step for step — singles, pairs by sorted two-sum, triples, th
 prefix, meet-in-the-middle for small blocks — and the same first solutions (two, or the
 ``limit`` asked for) in the same order, so the decisions do not depend on which
 implementation ran. The numpy implementation in :mod:`subset` stays the reference (and the
-path when the HiGHS fallback is on); a differential test holds the two together. A subset search is small and branchy: compiled,
-it costs microseconds where the numpy calls cost a few hundred (about 88k searches a day at
-a million payments).
+path when the HiGHS fallback is on); a differential test holds the two together. A subset
+search is small and branchy: compiled, it costs microseconds where the numpy calls cost a
+few hundred (about 88k searches a day at a million payments).
 
 Imported on first use only (numba takes a second to import; compiled code is cached on disk).
 """
