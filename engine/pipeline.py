@@ -404,8 +404,8 @@ class DayMatch:
     def amount_alternatives(self, p: int, k: int) -> bool:
         """Does another single invoice or pair of the customer's open items fit the amount?"""
         book = self.book
-        block = self.blocks.get((int(self.pay_group[p]), int(self.pay_currency[p])))
-        if block is None or len(block) < 2:
+        block = self.block(int(self.pay_group[p]), int(self.pay_currency[p]))
+        if len(block) < 2:
             return False
         fee = int(self.fee_ceiling[p]) if self.rel[k] == FEE else 0
         found = self.subsets(book.amount[block], int(self.pay_amount[p]), tolerance=fee,
@@ -516,16 +516,13 @@ class DayMatch:
         out[hit] = at[hit]
         return out
 
-    @property
-    def blocks(self) -> dict[tuple[int, int], np.ndarray]:
-        """Open invoices by (customer group, currency), built once."""
-        if not hasattr(self, "_blocks"):
-            bkey, starts, members = self.block_index
-            ncur = self.n_currencies
-            self._blocks = {(int(k) // ncur, int(k) % ncur): members[s:e] for k, s, e in
-                            zip(bkey.tolist(), starts[:-1].tolist(), starts[1:].tolist(),
-                                strict=True)}
-        return self._blocks
+    def block(self, group: int, currency: int) -> np.ndarray:
+        """The open invoices of one (customer group, currency), in row order (none: empty)."""
+        b = int(self.block_of(np.array([group]), np.array([currency]))[0])
+        if b < 0:
+            return np.zeros(0, np.int64)
+        _, starts, members = self.block_index
+        return members[starts[b] : starts[b + 1]]
 
     # -- single
     def single_proposal(self, p: int, k: int) -> Proposal:
@@ -647,7 +644,7 @@ class DayMatch:
     def fill_subset(self, p: int, group: int, fixed: np.ndarray, amount: int, fee: int,
                     identity: float) -> Proposal | ExceptionItem | None:
         book = self.book
-        block = self.blocks.get((int(group), int(self.pay_currency[p])), np.zeros(0, np.int64))
+        block = self.block(int(group), int(self.pay_currency[p]))
         block = block[~self.claimed[block]]
         if len(fixed):
             block = block[~np.isin(block, fixed)]
