@@ -655,21 +655,22 @@ class DayMatch:
         found = self.subsets(book.amount[block], rest, tolerance=fee, max_size=max_size,
                              min_size=1 if len(fixed) else 2, due_order=book.due[block],
                              limit=AMBIGUOUS_SETS)
-        if found.unique is not None:
-            chosen = np.concatenate([fixed, block[list(found.unique)]])
+        # Occam: the fit with the fewest invoices, when no other of its size or smaller fits;
+        # larger sets were not all tried or fit too, but on a large block some fit any amount
+        # by chance and say little against a small one (how little: ``chance``)
+        fewest = found.fewest(AMBIGUOUS_SETS)
+        if fewest is not None:
+            chosen = np.concatenate([fixed, block[list(fewest)]])
             share = len(fixed) / len(chosen)
-            # Occam: a fit by chance as small as the one found
-            chance = coincidence(block_size=len(block), max_size=len(found.unique),
+            # a fit by chance as small as the one found
+            chance = coincidence(block_size=len(block), max_size=len(fewest),
                                  target=rest, tolerance=0 if found.exact else fee)
-            # the only fit of its size or smaller: larger sets were not all tried, but on a
-            # large block some fit any amount by chance and say little against a small one
-            smallest = len(found.unique) <= found.complete_upto
             prop = self.subset_allocation(p, chosen, amount, quoted_share=share,
                                           exact=found.exact, identity=identity,
-                                          exhaustive=found.exhaustive or smallest,
-                                          chance=chance, rule="subset_reference" if len(fixed)
+                                          exhaustive=True, chance=chance,
+                                          rule="subset_reference" if len(fixed)
                                           else "subset_amount")
-            if not found.exhaustive:
+            if found.unique is None or not found.exhaustive:
                 prop.confidence = min(prop.confidence, LARGER_SETS_UNTRIED_MAX)
             return prop
         if found.solutions:
