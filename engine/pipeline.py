@@ -857,7 +857,9 @@ class DayMatch:
             if inv not in cands:
                 cands.append(inv)
                 scores.append(float(self.conf[k]))
-        return ExceptionItem(p, reason, detail, cands[:MAX_CANDIDATES], scores[:MAX_CANDIDATES])
+        # every invoice named in ``extra`` stays (a proposal of six invoices lists all six)
+        cap = max(MAX_CANDIDATES, len(extra or []))
+        return ExceptionItem(p, reason, detail, cands[:cap], scores[:cap])
 
     def no_match_exception(self, p: int, best: int, best_c: float, second_c: float
                            ) -> ExceptionItem:
