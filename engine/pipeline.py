@@ -322,7 +322,8 @@ class DayMatch:
             # large customer some invoice nearly always lies within the window by chance)
             fee_only = (best[p] >= 0 and rel[best[p]] == FEE and not clear_single[p]
                         and named_ref[p] <= 0)
-            if prop is None and (best[p] < 0 or quotes or fee_only) and self.pay_group[p] >= 0:
+            if prop is None and (best[p] < 0 or quotes or fee_only) and (
+                    self.pay_group[p] >= 0 or quotes):
                 # the quoted invoice plus others of the customer, or the amount alone
                 prop = self.subset_proposal(p, quoted_only=False)
                 if fee_only and isinstance(prop, ExceptionItem):
