@@ -609,15 +609,20 @@ class DayMatch:
         ks = self.pair_indices(p)
         group = self.pay_group[p] if self.pay_group[p] >= 0 else self.ref_group[p]
         quoted = np.unique(pairs.inv[ks[pairs.ref[ks] >= QUOTED_REF]])
+        amount, fee = int(self.pay_amount[p]), int(self.fee_ceiling[p])
         if group < 0:
             groups = np.unique(book.group[quoted])
+            if len(groups) > 1:  # numbers that are also other customers' (bare numbers often
+                # are): the one customer whose quoted invoices together settle the amount
+                own = [quoted[(book.group[quoted] == g)
+                              & (book.currency[quoted] == self.pay_currency[p])] for g in groups]
+                groups = groups[[0 <= int(book.amount[q].sum()) - amount <= fee for q in own]]
             if len(groups) != 1 or groups[0] < 0:
                 return None
             group = groups[0]
         quoted = quoted[(book.group[quoted] == group)
                         & (book.currency[quoted] == self.pay_currency[p])
                         & (book.amount[quoted] > 0)]  # a settled invoice takes no cash
-        amount, fee = int(self.pay_amount[p]), int(self.fee_ceiling[p])
         opens = book.amount
         identity = float(self.ident.confidence[p]) if self.pay_group[p] >= 0 else 0.9
         if quoted_only and len(quoted) >= 2:
