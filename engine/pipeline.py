@@ -368,16 +368,20 @@ class DayMatch:
     def corroborate_instalments(self, proposals: list[Proposal]) -> None:
         """Payments of the invoice's own customer that each pay part of the same quoted invoice
         today, together no more than it has open, vouch for each other (instalments, a split
-        payment): each rises to the confidence of the surest, at most INSTALMENT_SIBLING_MAX."""
+        payment): each rises to the confidence of the surest, at most INSTALMENT_SIBLING_MAX;
+        to that much when together they settle exactly what it has open."""
         by_inv: dict[int, list[Proposal]] = {}
         for pr in proposals:
             if pr.rule == "partial_reference" and pr.unapplied_reason is None and (
                     self.pay_group[pr.pay] == self.book.group[pr.inv[0]]):
                 by_inv.setdefault(pr.inv[0], []).append(pr)
         for inv, parts in by_inv.items():
-            if len(parts) < 2 or sum(pr.applied[0] for pr in parts) > self.book.amount[inv]:
+            paid = sum(pr.applied[0] for pr in parts)
+            if len(parts) < 2 or paid > self.book.amount[inv]:
                 continue
             surest = min(max(pr.confidence for pr in parts), INSTALMENT_SIBLING_MAX)
+            if paid == self.book.amount[inv]:  # together to the minor unit what is open: the
+                surest = INSTALMENT_SIBLING_MAX  # amounts agree as an exact single one does
             for pr in parts:
                 pr.confidence = max(pr.confidence, surest)
 
