@@ -59,6 +59,7 @@ from cashmatch.engine.scoring import (
     SAME,
     UNKNOWN,
     coincidence,
+    fewest_share,
     pair_confidence,
     subset_confidence,
 )
@@ -682,6 +683,9 @@ class DayMatch:
                                           else "subset_amount")
             if found.unique is None or not found.exhaustive:
                 prop.confidence = min(prop.confidence, LARGER_SETS_UNTRIED_MAX)
+            rivals = [len(s) for s in found.solutions if s != fewest]
+            prop.confidence *= fewest_share(block_size=len(block), size=len(fewest),
+                                            rival_sizes=rivals)
             return prop
         if found.solutions:
             return self.ambiguous(p, [np.concatenate([fixed, block[list(s)]])
