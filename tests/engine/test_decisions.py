@@ -281,15 +281,19 @@ def umbrella(amounts: list[int]) -> tuple[pa.Table, pa.Table]:
 
 
 def test_the_set_with_fewest_invoices_is_applied_when_only_larger_sets_rival_it():
-    # 33000 quotes 007001 (10000): the rest, 23000, is 007002 alone, or 007003 + 004 + 005
-    book, cust = umbrella([10000, 23000, 6000, 9000, 8000, 55000])
-    r = match(invoices=book, customers=cust,
-              payments=payments([("P1", 33000, "UMBRELLA CORP", "INV-2026-007001", UMBRELLA)]))
+    # 33000 quotes 007001 (10000): the rest, 23000, is 007002 alone, or 007003 + 004 + 005;
+    # among 20 open items many more triples than singles could fit by chance
+    big = [100000 + 1000 * i for i in range(14)]
+    pay = payments([("P1", 33000, "UMBRELLA CORP", "INV-2026-007001", UMBRELLA)])
+    book, cust = umbrella([10000, 23000, 6000, 9000, 8000, 55000, *big])
+    r = match(invoices=book, customers=cust, payments=pay)
     assert outcome(r)["P1"] == ("applied", ["INV-2026-007001", "INV-2026-007002"])
-    # two sets as small as each other (007002, or a new 007007 of the same amount): ambiguous
-    twin, _ = umbrella([10000, 23000, 6000, 9000, 8000, 55000, 23000])
-    r = match(invoices=twin, customers=cust,
-              payments=payments([("P1", 33000, "UMBRELLA CORP", "INV-2026-007001", UMBRELLA)]))
+    # among 6 open items, hardly: a person decides
+    small, _ = umbrella([10000, 23000, 6000, 9000, 8000, 55000])
+    assert outcome(match(invoices=small, customers=cust, payments=pay))["P1"][0] == "exception"
+    # two sets as small as each other (007002, or another of the same amount): ambiguous
+    twin, _ = umbrella([10000, 23000, 6000, 9000, 8000, 55000, *big, 23000])
+    r = match(invoices=twin, customers=cust, payments=pay)
     assert outcome(r)["P1"] == ("exception", S.AMBIGUOUS)
 
 
@@ -320,3 +324,13 @@ def test_weak_instalments_that_settle_the_invoice_exactly_vouch_for_each_other()
     # short of what is open, weak as each is: a person looks
     short = outcome(run([weak[0], ("P2", 30000, "ACME INDUSTRIES", "45l2 part 2")]))
     assert short["P1"][0] == short["P2"][0] == "exception"
+
+
+def test_the_fewest_share_falls_as_a_larger_rival_comes_close_in_size():
+    from cashmatch.engine.scoring import fewest_share
+
+    assert fewest_share(block_size=20, size=1, rival_sizes=[]) == 1.0
+    far = fewest_share(block_size=20, size=1, rival_sizes=[3])
+    near = fewest_share(block_size=20, size=4, rival_sizes=[5])
+    assert far > 0.98 and near < 0.8
+    assert fewest_share(block_size=20, size=1, rival_sizes=[3, 3]) < far
