@@ -54,9 +54,12 @@ from cashmatch.engine.normalize import name_key
 from cashmatch.engine.policy import Policy
 from cashmatch.engine.scoring import (
     COMBINATION_RIVAL_FACTOR,
+    CUSTOMER_FACTOR_STRONG,
+    CUSTOMER_FACTOR_WEAK,
     LARGER_SETS_UNTRIED_MAX,
     OTHER,
     SAME,
+    STRONG_REF,
     UNKNOWN,
     coincidence,
     fewest_share,
@@ -629,7 +632,12 @@ class DayMatch:
                         & (book.currency[quoted] == self.pay_currency[p])
                         & (book.amount[quoted] > 0)]  # a settled invoice takes no cash
         opens = book.amount
-        identity = float(self.ident.confidence[p]) if self.pay_group[p] >= 0 else 0.9
+        # a payer known only by the invoices it quotes: as sure as the pairs' customer factor
+        # for an unknown payer's reference of that strength
+        named = float(pairs.ref[ks].max(initial=0.0))
+        identity = (float(self.ident.confidence[p]) if self.pay_group[p] >= 0 else
+                    (CUSTOMER_FACTOR_STRONG if named >= STRONG_REF else CUSTOMER_FACTOR_WEAK)[
+                        UNKNOWN])
         if quoted_only and len(quoted) >= 2:
             total = int(opens[quoted].sum())
             if 0 <= total - amount <= fee:

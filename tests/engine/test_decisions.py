@@ -334,3 +334,12 @@ def test_the_fewest_share_falls_as_a_larger_rival_comes_close_in_size():
     near = fewest_share(block_size=20, size=4, rival_sizes=[5])
     assert far > 0.98 and near < 0.8
     assert fewest_share(block_size=20, size=1, rival_sizes=[3, 3]) < far
+
+
+def test_an_unknown_payer_quoting_an_invoice_exactly_is_applied_with_the_rest_of_its_set():
+    # 107000 names INV-2026-004512 (100000); Acme's 004514 (7000) alone makes the rest
+    r = run([("P1", 107000, "SOMEBODY ELSE LLC", "INV-2026-004512")])
+    assert outcome(r)["P1"] == ("applied", ["INV-2026-004512", "INV-2026-004514"])
+    # a mangled number names the customer less surely: a person confirms
+    weak = run([("P1", 107000, "SOMEBODY ELSE LLC", "45l2")])
+    assert outcome(weak)["P1"][0] == "exception"
