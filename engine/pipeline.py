@@ -10,6 +10,7 @@ tables). Timings per stage are kept in ``timings``.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -62,7 +63,7 @@ from cashmatch.engine.scoring import (
     pair_confidence,
     subset_confidence,
 )
-from cashmatch.engine.subset import SubsetSearch
+from cashmatch.engine.subset import SubsetSearch, search_blocks
 from cashmatch.engine.subset import search as subset_search
 
 QUOTED_REF = 0.80  # a reference hit at least this strong counts as "the payer quoted it"
@@ -306,6 +307,17 @@ class DayMatch:
                                              "Another payment settles the invoice this payment "
                                              "names; check for a duplicate payment."))
         rest = np.flatnonzero((chosen < 0) & ~lost)
+        quotes_all = quoted_ref >= QUOTED_REF
+        # an unclear single within the fee window is no reason to skip the subsets (on a
+        # large customer some invoice nearly always lies within the window by chance)
+        fee_only_all = ((best >= 0) & (rel[np.maximum(best, 0)] == FEE) & ~clear_single
+                        & (named_ref <= 0)) if len(pairs) else np.zeros(self.n, bool)
+        # the payments whose sets (amount alone, or quoted ones filled up) may be looked for
+        may_fill = ~has_remit[rest] & (
+            (n_quoted[rest] >= 2)
+            | ((best[rest] < 0) | quotes_all[rest] | fee_only_all[rest])
+            & (self.pay_group[rest] >= 0))
+        self.prefill_subsets(rest[may_fill])
         for p in rest:
             p = int(p)
             prop = None
@@ -315,13 +327,10 @@ class DayMatch:
                 prop = self.subset_proposal(p, quoted_only=True)
                 if prop is None and clear_single[p]:
                     prop = self.single_proposal(p, int(best[p]))
-            quotes = quoted_ref[p] >= QUOTED_REF
+            quotes = quotes_all[p]
             # the reference resembles an invoice, if only weakly, and no single settles clearly
             resembles = named_ref[p] >= PARTIAL_MIN_REF and not clear_single[p]
-            # an unclear single within the fee window is no reason to skip the subsets (on a
-            # large customer some invoice nearly always lies within the window by chance)
-            fee_only = (best[p] >= 0 and rel[best[p]] == FEE and not clear_single[p]
-                        and named_ref[p] <= 0)
+            fee_only = fee_only_all[p]
             if prop is None and (best[p] < 0 or quotes or fee_only) and self.pay_group[p] >= 0:
                 # the quoted invoice plus others of the customer, or the amount alone
                 prop = self.subset_proposal(p, quoted_only=False)
@@ -604,20 +613,13 @@ class DayMatch:
 
     # -- several invoices for one payment
     def subset_proposal(self, p: int, *, quoted_only: bool) -> Proposal | ExceptionItem | None:
-        book, pairs = self.book, self.pairs
-        ks = self.pair_indices(p)
-        group = self.pay_group[p] if self.pay_group[p] >= 0 else self.ref_group[p]
-        quoted = np.unique(pairs.inv[ks[pairs.ref[ks] >= QUOTED_REF]])
+        group_of, quoted_starts, quoted_rows = self.subset_inputs
+        group = int(group_of[p])
         if group < 0:
-            groups = np.unique(book.group[quoted])
-            if len(groups) != 1 or groups[0] < 0:
-                return None
-            group = groups[0]
-        quoted = quoted[(book.group[quoted] == group)
-                        & (book.currency[quoted] == self.pay_currency[p])
-                        & (book.amount[quoted] > 0)]  # a settled invoice takes no cash
+            return None
+        quoted = quoted_rows[quoted_starts[p] : quoted_starts[p + 1]]
         amount, fee = int(self.pay_amount[p]), int(self.fee_ceiling[p])
-        opens = book.amount
+        opens = self.book.amount
         identity = float(self.ident.confidence[p]) if self.pay_group[p] >= 0 else 0.9
         if quoted_only and len(quoted) >= 2:
             total = int(opens[quoted].sum())
@@ -641,25 +643,42 @@ class DayMatch:
         # amount alone (plus any quoted ones as fixed members)
         return self.fill_subset(p, group, quoted, amount, fee, identity)
 
+    @property
+    def subset_inputs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per payment, for its subset proposals (built once, for all payments): the customer
+        group whose open invoices a set is drawn from (-1: none — no payer and the invoices its
+        reference quotes strongly are not all one group's), and the quoted invoices of that
+        group in the payment's currency that are still open (rows
+        ``quoted_rows[quoted_starts[p]:quoted_starts[p + 1]]``, ascending)."""
+        if not hasattr(self, "_subset_inputs"):
+            book, pairs = self.book, self.pairs
+            q = np.flatnonzero(pairs.ref >= QUOTED_REF)
+            pay, inv = pairs.pay[q].astype(np.int64), pairs.inv[q].astype(np.int64)
+            order = np.lexsort((inv, pay))
+            pay, inv = pay[order], inv[order]
+            first = np.ones(len(pay), bool)
+            first[1:] = (pay[1:] != pay[:-1]) | (inv[1:] != inv[:-1])
+            pay, inv = pay[first], inv[first]
+            group = np.where(self.pay_group >= 0, self.pay_group, self.ref_group)
+            group = np.where(group >= 0, group, sole_group(pay, book.group[inv], self.n))
+            keep = ((book.group[inv] == group[pay]) & (book.currency[inv] == self.pay_currency[pay])
+                    & (book.amount[inv] > 0))  # a settled invoice takes no cash
+            starts = np.searchsorted(pay[keep], np.arange(self.n + 1))
+            self._subset_inputs = (group.astype(np.int64), starts, inv[keep])
+        return self._subset_inputs
+
     def fill_subset(self, p: int, group: int, fixed: np.ndarray, amount: int, fee: int,
                     identity: float) -> Proposal | ExceptionItem | None:
-        book = self.book
-        block = self.block(int(group), int(self.pay_currency[p]))
-        block = block[~self.claimed[block]]
-        if len(fixed):
-            block = block[~np.isin(block, fixed)]
-        rest = amount - int(book.amount[fixed].sum())
-        if rest <= 0 or len(block) == 0:
+        got = self.fill_search(p, group, fixed, amount, fee)
+        if got is None:
             return None
-        max_size = max(self.policy.max_subset_size - len(fixed), 1)
-        found = self.subsets(book.amount[block], rest, tolerance=fee, max_size=max_size,
-                             min_size=1 if len(fixed) else 2, due_order=book.due[block],
-                             limit=AMBIGUOUS_SETS)
+        found, block_size = got
+        rest = amount - int(self.book.amount[fixed].sum())
         if found.unique is not None:
-            chosen = np.concatenate([fixed, block[list(found.unique)]])
+            chosen = np.concatenate([fixed, np.array(found.unique, np.int64)])
             share = len(fixed) / len(chosen)
             # Occam: a fit by chance as small as the one found
-            chance = coincidence(block_size=len(block), max_size=len(found.unique),
+            chance = coincidence(block_size=block_size, max_size=len(found.unique),
                                  target=rest, tolerance=0 if found.exact else fee)
             # the only fit of its size or smaller: larger sets were not all tried, but on a
             # large block some fit any amount by chance and say little against a small one
@@ -673,9 +692,63 @@ class DayMatch:
                 prop.confidence = min(prop.confidence, LARGER_SETS_UNTRIED_MAX)
             return prop
         if found.solutions:
-            return self.ambiguous(p, [np.concatenate([fixed, block[list(s)]])
+            return self.ambiguous(p, [np.concatenate([fixed, np.array(s, np.int64)])
                                       for s in found.solutions])
         return None
+
+    def fill_search(self, p: int, group: int, fixed: np.ndarray, amount: int, fee: int
+                    ) -> tuple[SubsetSearch, int] | None:
+        """The sets of the group's open invoices, other than ``fixed`` and those already
+        claimed, that with ``fixed`` settle the payment (solutions as invoice rows), and how
+        many invoices were searched; None when nothing is left to pay or to search. Read from
+        :meth:`prefill_subsets` where it answered for ``p``."""
+        slot = self.fill_slot[p] if hasattr(self, "fill_slot") else -1
+        if slot >= 0:
+            found = self.filled.get(int(slot))
+            return (found, int(self.filled.size[slot])) if found.solutions else None
+        book = self.book
+        block = self.block(int(group), int(self.pay_currency[p]))
+        block = block[~self.claimed[block]]
+        if len(fixed):
+            block = block[~np.isin(block, fixed)]
+        rest = amount - int(book.amount[fixed].sum())
+        if rest <= 0 or len(block) == 0:
+            return None
+        found = self.subsets(book.amount[block], rest, tolerance=fee,
+                             max_size=self.fill_max_size(len(fixed)),
+                             min_size=1 if len(fixed) else 2, due_order=book.due[block],
+                             limit=AMBIGUOUS_SETS)
+        rows = [tuple(int(r) for r in block[list(s)]) for s in found.solutions]
+        return dataclasses.replace(found, solutions=rows), len(block)
+
+    def fill_max_size(self, n_fixed: np.ndarray | int) -> np.ndarray | int:
+        """How many invoices a set may add to ``n_fixed`` quoted ones."""
+        return np.maximum(self.policy.max_subset_size - n_fixed, 1)
+
+    def prefill_subsets(self, ps: np.ndarray) -> None:
+        """:meth:`fill_search` for the payments ``ps`` at once (one compiled call over all
+        their blocks; what the search finds does not depend on the order of payments). Not
+        when the HiGHS fallback may run: its day budget is spent in payment order."""
+        if self.milp_calls_left > 0 and self.policy.subset_milp_node_limit > 0:
+            return
+        group_of, quoted_starts, quoted_rows = self.subset_inputs
+        ps = ps[group_of[ps] >= 0]
+        n_fixed = quoted_starts[ps + 1] - quoted_starts[ps]
+        owner = np.repeat(np.arange(len(ps)), n_fixed)
+        at = np.arange(int(n_fixed.sum())) - np.repeat(np.cumsum(n_fixed) - n_fixed, n_fixed)
+        fixed = quoted_rows[quoted_starts[ps][owner] + at]
+        fixed_total = np.zeros(len(ps), np.int64)
+        np.add.at(fixed_total, owner, self.book.amount[fixed])
+        _, starts, members = self.block_index
+        self.filled = search_blocks(
+            amount=self.book.amount, due=self.book.due, members=members, starts=starts,
+            excluded=self.claimed, q_block=self.block_of(group_of[ps], self.pay_currency[ps]),
+            fixed=fixed, fixed_starts=np.concatenate([[0], np.cumsum(n_fixed)]),
+            target=self.pay_amount[ps] - fixed_total,
+            tolerance=self.fee_ceiling[ps], max_size=self.fill_max_size(n_fixed),
+            min_size=np.where(n_fixed > 0, 1, 2), limit=AMBIGUOUS_SETS)
+        self.fill_slot = np.full(self.n, -1, np.int64)
+        self.fill_slot[ps] = np.arange(len(ps))
 
     def subset_allocation(self, p: int, invs: np.ndarray, amount: int, *, quoted_share: float,
                           exact: bool, identity: float, exhaustive: bool, rule: str,
