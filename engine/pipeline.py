@@ -704,8 +704,9 @@ class DayMatch:
         :meth:`prefill_subsets` where it answered for ``p``."""
         slot = self.fill_slot[p] if hasattr(self, "fill_slot") else -1
         if slot >= 0:
-            found = self.filled.get(int(slot))
-            return (found, int(self.filled.size[slot])) if found.solutions else None
+            if self.filled.n_found[slot] == 0:
+                return None
+            return self.filled.get(int(slot)), int(self.filled.size[slot])
         book = self.book
         block = self.block(int(group), int(self.pay_currency[p]))
         block = block[~self.claimed[block]]
