@@ -427,69 +427,29 @@ class DayMatch:
         The subset search with ``max_size=2`` finds two solutions exactly when the exact tier
         (sum = amount) holds two or more singles-or-pairs, or holds none and the fee tier
         (amount < sum <= amount + fee) holds two or more. Both counts for every payment come
-        from one sorted array of all blocks (amount + block offset) and ``searchsorted`` over
-        (payment x its block's invoices), in chunks of bounded size.
+        from one compiled pass (``subset_kernel.count_fits``) over the blocks' amounts, sorted
+        within each block once.
         """
         out = np.zeros(self.n, dtype=bool)
         if len(ps) == 0:
             return out
-        book = self.book
         bkey, bstart, members = self.block_index
         if len(bkey) == 0:
             return out
+        from cashmatch.engine import subset_kernel
+
         sizes = np.diff(bstart)
-        span = int(book.amount.max(initial=0)) + 2
-        if span * (len(bkey) + 1) >= 2**62:  # cannot offset safely: the per-payment search
-            for p in ps:
-                out[p] = self.amount_alternatives(int(p), int(best[p]))
-            return out
-        # all block amounts, sorted within each block, blocks one after another
         owner = np.repeat(np.arange(len(bkey)), sizes)
-        amounts = book.amount[members]
-        within = np.lexsort((amounts, owner))
-        amounts = amounts[within]
-        v = owner * span + amounts
+        amounts = self.book.amount[members]
+        amounts = np.ascontiguousarray(amounts[np.lexsort((amounts, owner))], np.int64)
         q_block = self.block_of(self.pay_group[ps], self.pay_currency[ps])
-        q_block[q_block >= 0] = np.where(sizes[q_block[q_block >= 0]] >= 2,
-                                         q_block[q_block >= 0], -1)
-        live = q_block >= 0
-        ps, q_block = ps[live], q_block[live]
-        if len(ps) == 0:
-            return out
-        amt = self.pay_amount[ps]
-        fee = np.where(self.rel[best[ps]] == FEE, self.fee_ceiling[ps], 0)
-
-        def count(lo: np.ndarray, hi: np.ndarray, qs: np.ndarray) -> np.ndarray:
-            """Singles plus pairs with a sum in [lo, hi], per query (capped at 2)."""
-            blk = q_block[qs]
-            base = blk * span
-            m = sizes[blk]
-            singles = (np.searchsorted(v, base + np.clip(hi[qs], -1, span - 1), "right")
-                       - np.searchsorted(v, base + np.clip(lo[qs], 0, span - 1), "left"))
-            q_of = np.repeat(np.arange(len(qs)), m)
-            elem = np.arange(int(m.sum())) - np.repeat(np.cumsum(m) - m, m) + bstart[blk][q_of]
-            s_i = amounts[elem]
-            b = base[q_of]
-            left = np.searchsorted(v, b + np.clip(lo[qs][q_of] - s_i, 0, span - 1), "left")
-            right = np.searchsorted(v, b + np.clip(hi[qs][q_of] - s_i, -1, span - 1), "right")
-            pairs = np.maximum(right - np.maximum(left, elem + 1), 0)
-            return np.minimum(singles + np.bincount(q_of, weights=pairs,
-                                                    minlength=len(qs)).astype(np.int64), 2)
-
-        exact_n = np.zeros(len(ps), np.int64)
-        tol_n = np.zeros(len(ps), np.int64)
-        csum = np.cumsum(sizes[q_block])
-        budget = 1 << 22  # (payment, invoice) elements per chunk
-        i = 0
-        while i < len(ps):
-            done = int(csum[i - 1]) if i else 0
-            j = max(i + 1, int(np.searchsorted(csum, done + budget, "right")))
-            qs = np.arange(i, min(j, len(ps)))
-            exact_n[qs] = count(amt, amt, qs)
-            tol_n[qs] = count(amt + 1, amt + fee, qs)
-            i = j
-        alt = (exact_n >= 2) | ((exact_n == 0) & (fee > 0) & (tol_n >= 2))
-        out[ps] = alt
+        q_block = np.where(sizes[np.maximum(q_block, 0)] >= 2, q_block, -1)
+        amt = self.pay_amount[ps].astype(np.int64)
+        fee = np.where(self.rel[best[ps]] == FEE, self.fee_ceiling[ps], 0).astype(np.int64)
+        starts = bstart.astype(np.int64)
+        exact_n = subset_kernel.count_fits(amounts, starts, q_block, amt, amt, 2)
+        tol_n = subset_kernel.count_fits(amounts, starts, q_block, amt + 1, amt + fee, 2)
+        out[ps] = (exact_n >= 2) | ((exact_n == 0) & (fee > 0) & (tol_n >= 2))
         return out
 
     @property

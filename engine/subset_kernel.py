@@ -334,3 +334,27 @@ def search_blocks(amount: np.ndarray, due: np.ndarray, members: np.ndarray, star
                 rows[used + t] = block[found[f, t]]
             used = need
     return n_found, exact, exhaustive, usable, size, sol_len, sol_start, rows[:used]
+
+
+@njit(cache=True, nogil=True)
+def count_fits(amounts: np.ndarray, starts: np.ndarray, q_block: np.ndarray, lo: np.ndarray,
+               hi: np.ndarray, cap: int) -> np.ndarray:
+    """Per query: how many single amounts and pairs (i < j) of block ``q_block[q]`` (-1: none;
+    its amounts ``amounts[starts[b]:starts[b + 1]]``, positive and ascending) sum into
+    ``[lo[q], hi[q]]``, counted up to ``cap``."""
+    out = np.zeros(len(q_block), np.int64)
+    for q in range(len(q_block)):
+        b = q_block[q]
+        if b < 0 or hi[q] < lo[q]:
+            continue
+        s = amounts[starts[b] : starts[b + 1]]
+        got = _bisect(s, hi[q], True) - _bisect(s, lo[q], False)
+        for i in range(len(s)):
+            if got >= cap or s[i] > hi[q]:
+                break
+            left = max(_bisect(s, lo[q] - s[i], False), i + 1)
+            right = _bisect(s, hi[q] - s[i], True)
+            if right > left:
+                got += right - left
+        out[q] = min(got, cap)
+    return out
