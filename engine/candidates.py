@@ -178,12 +178,30 @@ def empty_pairs() -> Pairs:
     return Pairs(z, z, np.zeros(0), np.zeros(0, dtype=bool))
 
 
+REFERENCE_CHUNK = 250_000  # texts tokenised and joined at once (bounds the temporaries)
+
+
 def reference_hits(texts: pa.Array, book: Book) -> tuple[Pairs, pa.Table]:
-    """Exact key hits of every text; also returns the tokens for the fuzzy stage.
+    """Exact key hits of every text; also returns the tokens for the fuzzy stage (``pay`` and
+    ``digits``, the chunks' tokens one chunk after another).
 
     Alnum token forms are looked up among the alnum keys (a hash lookup, ``pc.index_in``);
     digit forms as integers in the sorted digit-like keys (the rare ones too long for int64:
-    as strings, like the alnum forms)."""
+    as strings, like the alnum forms). In chunks of ``REFERENCE_CHUNK`` texts: the hits of
+    a text do not depend on the others."""
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
+    parts, tokens = [], []
+    for a in range(0, max(len(texts), 1), REFERENCE_CHUNK):
+        hits, toks = _reference_hits(texts.slice(a, REFERENCE_CHUNK), book)
+        hits.pay += a
+        parts.append(hits)
+        tokens.append(pa.table({"pay": pa.array(np.asarray(toks.column("pay"), np.int64) + a),
+                                "digits": toks.column("digits")}))
+    return Pairs.concat(parts), pa.concat_tables(tokens)
+
+
+def _reference_hits(texts: pa.Array, book: Book) -> tuple[Pairs, pa.Table]:
     tokens = reference_tokens(texts)
     index = usable_keys(book)
     pay = np.asarray(tokens.column("pay"), np.int64)
