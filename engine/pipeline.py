@@ -315,8 +315,8 @@ class DayMatch:
         # the payments whose sets (amount alone, or quoted ones filled up) may be looked for
         may_fill = ~has_remit[rest] & (
             (n_quoted[rest] >= 2)
-            | ((best[rest] < 0) | quotes_all[rest] | fee_only_all[rest])
-            & (self.pay_group[rest] >= 0))
+            | (((best[rest] < 0) | quotes_all[rest] | fee_only_all[rest])
+               & (self.pay_group[rest] >= 0)))
         self.prefill_subsets(rest[may_fill])
         for p in rest:
             p = int(p)
