@@ -27,10 +27,39 @@ MAX_INVOICES_PER_KEY = 25  # a key shared by more invoices than this is noise, n
 FUZZY_MIN_LEN = 5
 FUZZY_RIVAL_MAX = 0.79  # a fuzzy hit that is not its token's one closest: never "quoted"
 MAX_AMOUNT_HITS = 12  # amount-only candidates kept per payment
-SMALL_JOIN = 50_000  # rows of a join's build side below which it runs on one thread
 
 # amount relations of a pair
 EXACT, FEE, DISCOUNT, PARTIAL, OVER, SETTLED, CURRENCY = range(7)
+
+
+@dataclass(slots=True)
+class StringKeys:
+    """Keys looked up as strings: the distinct keys, and each key's invoices and strengths
+    (rows ``starts[k]:starts[k + 1]``, in the order the key table had them)."""
+
+    keys: pa.Array
+    starts: np.ndarray
+    inv: np.ndarray
+    strength: np.ndarray
+
+    @staticmethod
+    def build(key: pa.Array, inv: np.ndarray, strength: np.ndarray) -> StringKeys:
+        enc = key.dictionary_encode()
+        code = np.asarray(enc.indices, np.int64)
+        order = np.argsort(code, kind="stable")
+        starts = np.searchsorted(code[order], np.arange(len(enc.dictionary) + 1))
+        return StringKeys(enc.dictionary, starts, inv[order], strength[order])
+
+    def hits(self, pay: np.ndarray, text: pa.Array) -> Pairs:
+        """Every (pay, invoice) whose key equals the text (one hash lookup a text)."""
+        at = pc.index_in(text, value_set=self.keys)
+        found = np.asarray(at.is_valid(), bool)
+        k = np.asarray(at.filter(at.is_valid()), np.int64)
+        lo = self.starts[k]
+        cnt = self.starts[k + 1] - lo
+        rows = np.repeat(lo - np.cumsum(cnt) + cnt, cnt) + np.arange(int(cnt.sum()))
+        return Pairs(np.repeat(pay[found], cnt), self.inv[rows], self.strength[rows],
+                     np.zeros(len(rows), dtype=bool))
 
 
 @dataclass(slots=True)
@@ -40,11 +69,11 @@ class KeyIndex:
     tail, prefix: canonical decimals without leading zeros) as int64 values, sorted, so a join
     is a ``searchsorted``; the few too long for int64 kept as strings."""
 
-    alnum: pa.Table  # (key, inv, strength)
+    alnum: StringKeys
     number: np.ndarray  # sorted int64 values of the digit-like keys
     number_inv: np.ndarray  # the invoice of each value
     number_strength: np.ndarray
-    long_digits: pa.Table  # digit-like keys of more than NUMBER_DIGITS digits, as alnum
+    long_digits: StringKeys  # digit-like keys of more than NUMBER_DIGITS digits
 
 
 NUMBER_DIGITS = 18  # a decimal of at most this many digits fits an int64
@@ -102,13 +131,15 @@ def usable_keys(book: Book) -> KeyIndex:
         value = np.asarray(pc.cast(key.filter(pa.array(number)), pa.int64()), np.int64)
         order = np.argsort(value, kind="stable")
         strength = np.asarray(keys.column("strength"), np.float64)
-        table = keys.select(["key", "inv", "strength"])
+        alnum_keys, long_digits = usable & alnum, usable & ~alnum & ~short
         book.usable = KeyIndex(
-            alnum=table.filter(pa.array(usable & alnum)),
+            alnum=StringKeys.build(key.filter(pa.array(alnum_keys)), inv[alnum_keys],
+                                   strength[alnum_keys]),
             number=value[order],
             number_inv=inv[number][order],
             number_strength=strength[number][order],
-            long_digits=table.filter(pa.array(usable & ~alnum & ~short)),
+            long_digits=StringKeys.build(key.filter(pa.array(long_digits)), inv[long_digits],
+                                         strength[long_digits]),
         )
     return book.usable
 
@@ -147,11 +178,30 @@ def empty_pairs() -> Pairs:
     return Pairs(z, z, np.zeros(0), np.zeros(0, dtype=bool))
 
 
-def reference_hits(texts: pa.Array, book: Book) -> tuple[Pairs, pa.Table]:
-    """Exact key hits of every text; also returns the tokens for the fuzzy stage.
+REFERENCE_CHUNK = 250_000  # texts tokenised and joined at once (bounds the temporaries)
 
-    Alnum token forms join the alnum keys (an Arrow hash join); digit forms are looked up as
-    integers in the sorted digit-like keys (the rare ones too long for int64: a hash join)."""
+
+def reference_hits(texts: pa.Array, book: Book) -> tuple[Pairs, pa.Table]:
+    """Exact key hits of every text; also returns the tokens for the fuzzy stage (``pay`` and
+    ``digits``, the chunks' tokens one chunk after another).
+
+    Alnum token forms are looked up among the alnum keys (a hash lookup, ``pc.index_in``);
+    digit forms as integers in the sorted digit-like keys (the rare ones too long for int64:
+    as strings, like the alnum forms). In chunks of ``REFERENCE_CHUNK`` texts: the hits of
+    a text do not depend on the others."""
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
+    parts, tokens = [], []
+    for a in range(0, max(len(texts), 1), REFERENCE_CHUNK):
+        hits, toks = _reference_hits(texts.slice(a, REFERENCE_CHUNK), book)
+        hits.pay += a
+        parts.append(hits)
+        tokens.append(pa.table({"pay": pa.array(np.asarray(toks.column("pay"), np.int64) + a),
+                                "digits": toks.column("digits")}))
+    return Pairs.concat(parts), pa.concat_tables(tokens)
+
+
+def _reference_hits(texts: pa.Array, book: Book) -> tuple[Pairs, pa.Table]:
     tokens = reference_tokens(texts)
     index = usable_keys(book)
     pay = np.asarray(tokens.column("pay"), np.int64)
@@ -165,25 +215,8 @@ def reference_hits(texts: pa.Array, book: Book) -> tuple[Pairs, pa.Table]:
     rows = np.repeat(lo - np.cumsum(cnt) + cnt, cnt) + np.arange(int(cnt.sum()))
     parts = [Pairs(np.repeat(pay[short][by_value], cnt), index.number_inv[rows],
                    index.number_strength[rows], np.zeros(len(rows), dtype=bool))]
-    long_digits = pa.table({"pay": pa.array(pay[~short]),
-                            "key": pc.filter(digits, pa.array(~short))})
-    for t, table in ((tokens.select(["pay", "alnum"]).rename_columns(["pay", "key"]),
-                      index.alnum), (long_digits, index.long_digits)):
-        t = t.filter(pc.not_equal(t.column("key"), ""))
-        # the hash table is built on the right side: the smaller one (a few payments' tokens
-        # against a whole ledger's keys, or the reverse); the rows are the same either way.
-        # Acero's threads only pay off for large joins (a Match call's cost ~2x with them)
-        small, big = (t, table) if t.num_rows < table.num_rows else (table, t)
-        j = big.join(small, "key", join_type="inner", use_threads=small.num_rows > SMALL_JOIN)
-        if j.num_rows:
-            parts.append(
-                Pairs(
-                    np.asarray(j.column("pay"), np.int64),
-                    np.asarray(j.column("inv"), np.int64),
-                    np.asarray(j.column("strength"), np.float64),
-                    np.zeros(j.num_rows, dtype=bool),
-                )
-            )
+    parts.append(index.alnum.hits(pay, tokens.column("alnum")))
+    parts.append(index.long_digits.hits(pay[~short], pc.filter(digits, pa.array(~short))))
     return Pairs.concat(parts), tokens
 
 
@@ -266,15 +299,14 @@ def fuzzy_pair_refs(tokens: pa.Table, pairs: Pairs, book: Book, *, cutoff: float
     numbers the per-group fuzzy stage never compared. Pairs with a stronger ref keep it."""
     if len(pairs) == 0:
         return pairs
-    kd = book.keys.filter(pc.equal(book.keys.column("kind"), "digits"))
-    k_inv = np.asarray(kd.column("inv"), np.int64)
+    _, k_inv, k_key = digit_keys_by_group(book)  # the book's digits keys (any order will do)
     digits = tokens.column("digits")
     t_pay = np.asarray(tokens.column("pay"), np.int64)
     ok = np.asarray(pc.utf8_length(digits), np.int64) >= FUZZY_MIN_LEN
     t = pa.table({"pay": pa.array(t_pay[ok]), "tok": pc.filter(digits, pa.array(ok))})
     pt = pa.table({"pay": pa.array(pairs.pay), "inv": pa.array(pairs.inv),
                    "row": pa.array(np.arange(len(pairs)))})
-    kt = pa.table({"inv": pa.array(k_inv), "key": kd.column("key")})
+    kt = pa.table({"inv": pa.array(k_inv), "key": k_key})
     j = pt.join(t, "pay").join(kt, "inv")
     if j.num_rows == 0:
         return pairs

@@ -103,7 +103,32 @@ def _non_digit_chars(text: pa.Array) -> np.ndarray:
 
 def digits_key(alnum: pa.Array) -> pa.Array:
     """``INV2O26004512`` -> ``2026004512``: the letter prefix off, look-alikes in the rest mapped
-    to digits, other letters and leading zeros dropped. Empty when nothing numeric is left."""
+    to digits, other letters and leading zeros dropped. Empty when nothing numeric is left.
+
+    Large arrays (at least ``DIGITS_KEY_COMPILED_MIN`` strings, no nulls) go through one
+    compiled pass over the data buffer (:mod:`text_kernel`); small ones, where loading the
+    compiler would cost more than it saves, through Arrow's string kernels
+    (:func:`_digits_key_kernels`, the reference the compiled pass is tested against)."""
+    if isinstance(alnum, pa.ChunkedArray):
+        alnum = alnum.combine_chunks()
+    if (len(alnum) < DIGITS_KEY_COMPILED_MIN or alnum.type != pa.string()
+            or alnum.null_count):
+        return _digits_key_kernels(alnum)
+    from cashmatch.engine import text_kernel
+
+    offsets, raw = _string_parts(alnum)
+    out_offsets = np.empty(len(alnum) + 1, np.int32)
+    out = np.empty(int(offsets[-1] - offsets[0]), np.uint8)
+    used = text_kernel.digits_key(offsets, raw, _OCR_LUT, out_offsets, out)
+    return pa.Array.from_buffers(pa.string(), len(alnum), [
+        None, pa.py_buffer(out_offsets), pa.py_buffer(out[:used])])
+
+
+DIGITS_KEY_COMPILED_MIN = 50_000
+
+
+def _digits_key_kernels(alnum: pa.Array) -> pa.Array:
+    """:func:`digits_key` with Arrow's string kernels (regular expressions)."""
     body = pc.replace_substring_regex(alnum, r"^[A-Z]+", "")
     letters = pa.array(_non_digit_chars(body))
     mostly_digits = pc.less_equal(pc.multiply(letters, 3), pc.utf8_length(body))

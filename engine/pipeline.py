@@ -10,6 +10,7 @@ tables). Timings per stage are kept in ``timings``.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,6 +41,7 @@ from cashmatch.engine.candidates import (
     OVER,
     PARTIAL,
     SETTLED,
+    Book,
     Pairs,
     amount_hits,
     amount_relation,
@@ -66,7 +68,7 @@ from cashmatch.engine.scoring import (
     pair_confidence,
     subset_confidence,
 )
-from cashmatch.engine.subset import SubsetSearch
+from cashmatch.engine.subset import SubsetSearch, search_blocks
 from cashmatch.engine.subset import search as subset_search
 
 QUOTED_REF = 0.80  # a reference hit at least this strong counts as "the payer quoted it"
@@ -99,6 +101,33 @@ def sole_group(pay: np.ndarray, group: np.ndarray, n: int) -> np.ndarray:
     np.minimum.at(gmin, pay, group)
     np.maximum.at(gmax, pay, group)
     return np.where((gmin == gmax) & (gmax >= 0), gmax, -1)
+
+
+def settling_group(group: np.ndarray, pay: np.ndarray, inv: np.ndarray, book: Book,
+                   currency: np.ndarray, amount: np.ndarray, fee: np.ndarray) -> np.ndarray:
+    """``group`` with each payment still without one (-1) given the customer whose quoted
+    invoices ``(pay, inv)`` in the payment's currency together settle its amount (within the
+    fee), when exactly one customer's do: numbers that are also other customers' (bare numbers
+    often are) and an unknown payer."""
+    open_ = group[pay] < 0
+    pay, inv = pay[open_], inv[open_]
+    if len(pay) == 0:
+        return group
+    g = book.group[inv]
+    order = np.lexsort((g, pay))
+    pay, g, inv = pay[order], g[order], inv[order]
+    cash = np.where(book.currency[inv] == currency[pay], book.amount[inv], 0)
+    new = np.ones(len(pay), bool)
+    new[1:] = (pay[1:] != pay[:-1]) | (g[1:] != g[:-1])
+    at = np.flatnonzero(new)
+    kp, kg = pay[at], g[at]
+    over = np.add.reduceat(cash, at) - amount[kp]
+    fits = (over >= 0) & (over <= fee[kp])
+    n_fits = np.bincount(kp[fits], minlength=len(group))
+    sole = fits & (n_fits[kp] == 1) & (kg >= 0)
+    out = group.copy()
+    out[kp[sole]] = kg[sole]
+    return out
 
 
 @dataclass
@@ -310,6 +339,17 @@ class DayMatch:
                                              "Another payment settles the invoice this payment "
                                              "names; check for a duplicate payment."))
         rest = np.flatnonzero((chosen < 0) & ~lost)
+        quotes_all = quoted_ref >= QUOTED_REF
+        # an unclear single within the fee window is no reason to skip the subsets (on a
+        # large customer some invoice nearly always lies within the window by chance)
+        fee_only_all = ((best >= 0) & (rel[np.maximum(best, 0)] == FEE) & ~clear_single
+                        & (named_ref <= 0)) if len(pairs) else np.zeros(self.n, bool)
+        # the payments whose sets (amount alone, or quoted ones filled up) may be looked for
+        may_fill = ~has_remit[rest] & (
+            (n_quoted[rest] >= 2)
+            | (((best[rest] < 0) | quotes_all[rest] | fee_only_all[rest])
+               & ((self.pay_group[rest] >= 0) | quotes_all[rest])))
+        self.prefill_subsets(rest[may_fill])
         for p in rest:
             p = int(p)
             prop = None
@@ -319,13 +359,10 @@ class DayMatch:
                 prop = self.subset_proposal(p, quoted_only=True)
                 if prop is None and clear_single[p]:
                     prop = self.single_proposal(p, int(best[p]))
-            quotes = quoted_ref[p] >= QUOTED_REF
+            quotes = quotes_all[p]
             # the reference resembles an invoice, if only weakly, and no single settles clearly
             resembles = named_ref[p] >= PARTIAL_MIN_REF and not clear_single[p]
-            # an unclear single within the fee window is no reason to skip the subsets (on a
-            # large customer some invoice nearly always lies within the window by chance)
-            fee_only = (best[p] >= 0 and rel[best[p]] == FEE and not clear_single[p]
-                        and named_ref[p] <= 0)
+            fee_only = fee_only_all[p]
             if prop is None and (best[p] < 0 or quotes or fee_only) and (
                     self.pay_group[p] >= 0 or quotes):
                 # the quoted invoice plus others of the customer, or the amount alone
@@ -427,69 +464,29 @@ class DayMatch:
         The subset search with ``max_size=2`` finds two solutions exactly when the exact tier
         (sum = amount) holds two or more singles-or-pairs, or holds none and the fee tier
         (amount < sum <= amount + fee) holds two or more. Both counts for every payment come
-        from one sorted array of all blocks (amount + block offset) and ``searchsorted`` over
-        (payment x its block's invoices), in chunks of bounded size.
+        from one compiled pass (``subset_kernel.count_fits``) over the blocks' amounts, sorted
+        within each block once.
         """
         out = np.zeros(self.n, dtype=bool)
         if len(ps) == 0:
             return out
-        book = self.book
         bkey, bstart, members = self.block_index
         if len(bkey) == 0:
             return out
+        from cashmatch.engine import subset_kernel
+
         sizes = np.diff(bstart)
-        span = int(book.amount.max(initial=0)) + 2
-        if span * (len(bkey) + 1) >= 2**62:  # cannot offset safely: the per-payment search
-            for p in ps:
-                out[p] = self.amount_alternatives(int(p), int(best[p]))
-            return out
-        # all block amounts, sorted within each block, blocks one after another
         owner = np.repeat(np.arange(len(bkey)), sizes)
-        amounts = book.amount[members]
-        within = np.lexsort((amounts, owner))
-        amounts = amounts[within]
-        v = owner * span + amounts
+        amounts = self.book.amount[members]
+        amounts = np.ascontiguousarray(amounts[np.lexsort((amounts, owner))], np.int64)
         q_block = self.block_of(self.pay_group[ps], self.pay_currency[ps])
-        q_block[q_block >= 0] = np.where(sizes[q_block[q_block >= 0]] >= 2,
-                                         q_block[q_block >= 0], -1)
-        live = q_block >= 0
-        ps, q_block = ps[live], q_block[live]
-        if len(ps) == 0:
-            return out
-        amt = self.pay_amount[ps]
-        fee = np.where(self.rel[best[ps]] == FEE, self.fee_ceiling[ps], 0)
-
-        def count(lo: np.ndarray, hi: np.ndarray, qs: np.ndarray) -> np.ndarray:
-            """Singles plus pairs with a sum in [lo, hi], per query (capped at 2)."""
-            blk = q_block[qs]
-            base = blk * span
-            m = sizes[blk]
-            singles = (np.searchsorted(v, base + np.clip(hi[qs], -1, span - 1), "right")
-                       - np.searchsorted(v, base + np.clip(lo[qs], 0, span - 1), "left"))
-            q_of = np.repeat(np.arange(len(qs)), m)
-            elem = np.arange(int(m.sum())) - np.repeat(np.cumsum(m) - m, m) + bstart[blk][q_of]
-            s_i = amounts[elem]
-            b = base[q_of]
-            left = np.searchsorted(v, b + np.clip(lo[qs][q_of] - s_i, 0, span - 1), "left")
-            right = np.searchsorted(v, b + np.clip(hi[qs][q_of] - s_i, -1, span - 1), "right")
-            pairs = np.maximum(right - np.maximum(left, elem + 1), 0)
-            return np.minimum(singles + np.bincount(q_of, weights=pairs,
-                                                    minlength=len(qs)).astype(np.int64), 2)
-
-        exact_n = np.zeros(len(ps), np.int64)
-        tol_n = np.zeros(len(ps), np.int64)
-        csum = np.cumsum(sizes[q_block])
-        budget = 1 << 22  # (payment, invoice) elements per chunk
-        i = 0
-        while i < len(ps):
-            done = int(csum[i - 1]) if i else 0
-            j = max(i + 1, int(np.searchsorted(csum, done + budget, "right")))
-            qs = np.arange(i, min(j, len(ps)))
-            exact_n[qs] = count(amt, amt, qs)
-            tol_n[qs] = count(amt + 1, amt + fee, qs)
-            i = j
-        alt = (exact_n >= 2) | ((exact_n == 0) & (fee > 0) & (tol_n >= 2))
-        out[ps] = alt
+        q_block = np.where(sizes[np.maximum(q_block, 0)] >= 2, q_block, -1)
+        amt = self.pay_amount[ps].astype(np.int64)
+        fee = np.where(self.rel[best[ps]] == FEE, self.fee_ceiling[ps], 0).astype(np.int64)
+        starts = bstart.astype(np.int64)
+        exact_n = subset_kernel.count_fits(amounts, starts, q_block, amt, amt, 2)
+        tol_n = subset_kernel.count_fits(amounts, starts, q_block, amt + 1, amt + fee, 2)
+        out[ps] = (exact_n >= 2) | ((exact_n == 0) & (fee > 0) & (tol_n >= 2))
         return out
 
     @property
@@ -613,28 +610,16 @@ class DayMatch:
 
     # -- several invoices for one payment
     def subset_proposal(self, p: int, *, quoted_only: bool) -> Proposal | ExceptionItem | None:
-        book, pairs = self.book, self.pairs
-        ks = self.pair_indices(p)
-        group = self.pay_group[p] if self.pay_group[p] >= 0 else self.ref_group[p]
-        quoted = np.unique(pairs.inv[ks[pairs.ref[ks] >= QUOTED_REF]])
-        amount, fee = int(self.pay_amount[p]), int(self.fee_ceiling[p])
+        group_of, quoted_starts, quoted_rows = self.subset_inputs
+        group = int(group_of[p])
         if group < 0:
-            groups = np.unique(book.group[quoted])
-            if len(groups) > 1:  # numbers that are also other customers' (bare numbers often
-                # are): the one customer whose quoted invoices together settle the amount
-                own = [quoted[(book.group[quoted] == g)
-                              & (book.currency[quoted] == self.pay_currency[p])] for g in groups]
-                groups = groups[[0 <= int(book.amount[q].sum()) - amount <= fee for q in own]]
-            if len(groups) != 1 or groups[0] < 0:
-                return None
-            group = groups[0]
-        quoted = quoted[(book.group[quoted] == group)
-                        & (book.currency[quoted] == self.pay_currency[p])
-                        & (book.amount[quoted] > 0)]  # a settled invoice takes no cash
-        opens = book.amount
+            return None
+        quoted = quoted_rows[quoted_starts[p] : quoted_starts[p + 1]]
+        amount, fee = int(self.pay_amount[p]), int(self.fee_ceiling[p])
+        opens = self.book.amount
         # a payer known only by the invoices it quotes: as sure as the pairs' customer factor
         # for an unknown payer's reference of that strength
-        named = float(pairs.ref[ks].max(initial=0.0))
+        named = float(self.pairs.ref[self.pair_indices(p)].max(initial=0.0))
         identity = (float(self.ident.confidence[p]) if self.pay_group[p] >= 0 else
                     (CUSTOMER_FACTOR_STRONG if named >= STRONG_REF else CUSTOMER_FACTOR_WEAK)[
                         UNKNOWN])
@@ -660,29 +645,48 @@ class DayMatch:
         # amount alone (plus any quoted ones as fixed members)
         return self.fill_subset(p, group, quoted, amount, fee, identity)
 
+    @property
+    def subset_inputs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per payment, for its subset proposals (built once, for all payments): the customer
+        group whose open invoices a set is drawn from (-1: none — no payer and the invoices its
+        reference quotes strongly are not all one group's), and the quoted invoices of that
+        group in the payment's currency that are still open (rows
+        ``quoted_rows[quoted_starts[p]:quoted_starts[p + 1]]``, ascending)."""
+        if not hasattr(self, "_subset_inputs"):
+            book, pairs = self.book, self.pairs
+            q = np.flatnonzero(pairs.ref >= QUOTED_REF)
+            pay, inv = pairs.pay[q].astype(np.int64), pairs.inv[q].astype(np.int64)
+            order = np.lexsort((inv, pay))
+            pay, inv = pay[order], inv[order]
+            first = np.ones(len(pay), bool)
+            first[1:] = (pay[1:] != pay[:-1]) | (inv[1:] != inv[:-1])
+            pay, inv = pay[first], inv[first]
+            group = np.where(self.pay_group >= 0, self.pay_group, self.ref_group)
+            group = np.where(group >= 0, group, sole_group(pay, book.group[inv], self.n))
+            group = settling_group(group, pay, inv, book, self.pay_currency, self.pay_amount,
+                                   self.fee_ceiling)
+            keep = ((book.group[inv] == group[pay]) & (book.currency[inv] == self.pay_currency[pay])
+                    & (book.amount[inv] > 0))  # a settled invoice takes no cash
+            starts = np.searchsorted(pay[keep], np.arange(self.n + 1))
+            self._subset_inputs = (group.astype(np.int64), starts, inv[keep])
+        return self._subset_inputs
+
     def fill_subset(self, p: int, group: int, fixed: np.ndarray, amount: int, fee: int,
                     identity: float) -> Proposal | ExceptionItem | None:
-        book = self.book
-        block = self.block(int(group), int(self.pay_currency[p]))
-        block = block[~self.claimed[block]]
-        if len(fixed):
-            block = block[~np.isin(block, fixed)]
-        rest = amount - int(book.amount[fixed].sum())
-        if rest <= 0 or len(block) == 0:
+        got = self.fill_search(p, group, fixed, amount, fee)
+        if got is None:
             return None
-        max_size = max(self.policy.max_subset_size - len(fixed), 1)
-        found = self.subsets(book.amount[block], rest, tolerance=fee, max_size=max_size,
-                             min_size=1 if len(fixed) else 2, due_order=book.due[block],
-                             limit=AMBIGUOUS_SETS)
+        found, block_size = got
+        rest = amount - int(self.book.amount[fixed].sum())
         # Occam: the fit with the fewest invoices, when no other of its size or smaller fits;
         # larger sets were not all tried or fit too, but on a large block some fit any amount
         # by chance and say little against a small one (how little: ``chance``)
         fewest = found.fewest(AMBIGUOUS_SETS)
         if fewest is not None:
-            chosen = np.concatenate([fixed, block[list(fewest)]])
+            chosen = np.concatenate([fixed, np.array(fewest, np.int64)])
             share = len(fixed) / len(chosen)
             # a fit by chance as small as the one found
-            chance = coincidence(block_size=len(block), max_size=len(fewest),
+            chance = coincidence(block_size=block_size, max_size=len(fewest),
                                  target=rest, tolerance=0 if found.exact else fee)
             prop = self.subset_allocation(p, chosen, amount, quoted_share=share,
                                           exact=found.exact, identity=identity,
@@ -692,13 +696,68 @@ class DayMatch:
             if found.unique is None or not found.exhaustive:
                 prop.confidence = min(prop.confidence, LARGER_SETS_UNTRIED_MAX)
             rivals = [len(s) for s in found.solutions if s != fewest]
-            prop.confidence *= fewest_share(block_size=len(block), size=len(fewest),
+            prop.confidence *= fewest_share(block_size=block_size, size=len(fewest),
                                             rival_sizes=rivals)
             return prop
         if found.solutions:
-            return self.ambiguous(p, [np.concatenate([fixed, block[list(s)]])
+            return self.ambiguous(p, [np.concatenate([fixed, np.array(s, np.int64)])
                                       for s in found.solutions])
         return None
+
+    def fill_search(self, p: int, group: int, fixed: np.ndarray, amount: int, fee: int
+                    ) -> tuple[SubsetSearch, int] | None:
+        """The sets of the group's open invoices, other than ``fixed`` and those already
+        claimed, that with ``fixed`` settle the payment (solutions as invoice rows), and how
+        many invoices were searched; None when nothing is left to pay or to search. Read from
+        :meth:`prefill_subsets` where it answered for ``p``."""
+        slot = self.fill_slot[p] if hasattr(self, "fill_slot") else -1
+        if slot >= 0:
+            if self.filled.n_found[slot] == 0:
+                return None
+            return self.filled.get(int(slot)), int(self.filled.size[slot])
+        book = self.book
+        block = self.block(int(group), int(self.pay_currency[p]))
+        block = block[~self.claimed[block]]
+        if len(fixed):
+            block = block[~np.isin(block, fixed)]
+        rest = amount - int(book.amount[fixed].sum())
+        if rest <= 0 or len(block) == 0:
+            return None
+        found = self.subsets(book.amount[block], rest, tolerance=fee,
+                             max_size=self.fill_max_size(len(fixed)),
+                             min_size=1 if len(fixed) else 2, due_order=book.due[block],
+                             limit=AMBIGUOUS_SETS)
+        rows = [tuple(int(r) for r in block[list(s)]) for s in found.solutions]
+        return dataclasses.replace(found, solutions=rows), len(block)
+
+    def fill_max_size(self, n_fixed: np.ndarray | int) -> np.ndarray | int:
+        """How many invoices a set may add to ``n_fixed`` quoted ones."""
+        return np.maximum(self.policy.max_subset_size - n_fixed, 1)
+
+    def prefill_subsets(self, ps: np.ndarray) -> None:
+        """:meth:`fill_search` for the payments ``ps`` at once (one compiled call over all
+        their blocks; what the search finds does not depend on the order of payments). Not
+        when the HiGHS fallback may run: its day budget is spent in payment order."""
+        if self.milp_calls_left > 0 and self.policy.subset_milp_node_limit > 0:
+            return
+        group_of, quoted_starts, quoted_rows = self.subset_inputs
+        ps = ps[group_of[ps] >= 0]
+        n_fixed = quoted_starts[ps + 1] - quoted_starts[ps]
+        owner = np.repeat(np.arange(len(ps)), n_fixed)
+        at = np.arange(int(n_fixed.sum())) - np.repeat(np.cumsum(n_fixed) - n_fixed, n_fixed)
+        fixed = quoted_rows[quoted_starts[ps][owner] + at]
+        fixed_total = np.zeros(len(ps), np.int64)
+        np.add.at(fixed_total, owner, self.book.amount[fixed])
+        _, starts, members = self.block_index
+        self.filled = search_blocks(
+            amount=self.book.amount, due=self.book.due, members=members, starts=starts,
+            excluded=self.claimed, q_block=self.block_of(group_of[ps], self.pay_currency[ps]),
+            fixed=fixed, fixed_starts=np.concatenate([[0], np.cumsum(n_fixed)]),
+            target=self.pay_amount[ps] - fixed_total,
+            tolerance=self.fee_ceiling[ps], max_size=self.fill_max_size(n_fixed),
+            min_size=np.where(n_fixed > 0, 1, 2), limit=AMBIGUOUS_SETS)
+        self.fill_slot = np.full(self.n, -1, np.int64)
+        self.fill_slot[ps] = np.arange(len(ps))
 
     def subset_allocation(self, p: int, invs: np.ndarray, amount: int, *, quoted_share: float,
                           exact: bool, identity: float, exhaustive: bool, rule: str,

@@ -346,3 +346,67 @@ def search_numpy(
             return SubsetSearch(found[:limit], exact, exhaustive, calls,
                                 max_size if exhaustive else complete)
     return SubsetSearch([], True, False, calls)
+
+
+@dataclass(frozen=True, slots=True)
+class BlockSearches:
+    """The answers of :func:`search_blocks`, one query after another (arrays)."""
+
+    n_found: np.ndarray  # solutions per query (0..limit)
+    exact: np.ndarray
+    exhaustive: np.ndarray
+    usable: np.ndarray  # amounts that could take part (positive, at most target + tolerance)
+    size: np.ndarray  # the block's size after the exclusions
+    max_size: np.ndarray
+    sol_len: np.ndarray  # per query ``limit`` slots: each solution's length ...
+    sol_start: np.ndarray  # ... and start in ``rows``
+    rows: np.ndarray  # the solutions' invoice rows, ascending within each solution
+    limit: int
+
+    def get(self, q: int) -> SubsetSearch:
+        """Query ``q`` as :func:`search` answers it, its solutions as invoice rows."""
+        k = int(self.n_found[q])
+        if k == 0:
+            return SubsetSearch([], True, False)
+        at = q * self.limit
+        rows = self.rows
+        sols = [tuple(rows[s : s + n].tolist()) for s, n in zip(
+            self.sol_start[at : at + k].tolist(), self.sol_len[at : at + k].tolist(),
+            strict=True)]
+        max_size, exhaustive = int(self.max_size[q]), bool(self.exhaustive[q])
+        return SubsetSearch(sols, bool(self.exact[q]), exhaustive, 0,
+                            max_size if exhaustive else _complete(max_size, int(self.usable[q])))
+
+
+def search_blocks(
+    *,
+    amount: np.ndarray,
+    due: np.ndarray,
+    members: np.ndarray,
+    starts: np.ndarray,
+    excluded: np.ndarray,
+    q_block: np.ndarray,
+    fixed: np.ndarray,
+    fixed_starts: np.ndarray,
+    target: np.ndarray,
+    tolerance: np.ndarray,
+    max_size: np.ndarray,
+    min_size: np.ndarray,
+    limit: int = 2,
+) -> BlockSearches:
+    """:func:`search` without the HiGHS fallback, for many queries in one compiled call: query
+    ``q`` looks among the invoices of block ``q_block[q]`` (rows
+    ``members[starts[b]:starts[b + 1]]``, -1: none) that are neither ``excluded`` (a mask over
+    rows) nor among its own rows ``fixed[fixed_starts[q]:fixed_starts[q + 1]]``, with amounts
+    ``amount[rows]`` and due dates ``due[rows]``, for a positive ``target[q]``."""
+    from cashmatch.engine import subset_kernel
+
+    def i64(a: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(a, np.int64)
+
+    max_size = i64(max_size)
+    out = subset_kernel.search_blocks(
+        i64(amount), i64(due), i64(members), i64(starts), np.ascontiguousarray(excluded, bool),
+        i64(q_block), i64(fixed), i64(fixed_starts), i64(target), i64(tolerance), max_size,
+        i64(min_size), int(limit))
+    return BlockSearches(*out[:5], max_size, *out[5:], limit)

@@ -263,3 +263,98 @@ def search(amounts: np.ndarray, target: int, tolerance: int, max_size: int, min_
         if n_found:
             return found, lens, n_found, tier == 0, exhaustive, m
     return found, lens, 0, True, False, m
+
+
+@njit(cache=True, nogil=True)
+def search_blocks(amount: np.ndarray, due: np.ndarray, members: np.ndarray, starts: np.ndarray,
+                  excluded: np.ndarray, q_block: np.ndarray, fixed: np.ndarray,
+                  fixed_starts: np.ndarray, target: np.ndarray, tolerance: np.ndarray,
+                  max_size: np.ndarray, min_size: np.ndarray, limit: int
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                             np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`search` (with the due-date prefix) for many queries at once, query ``q`` over the
+    invoice rows ``members[starts[b]:starts[b + 1]]`` of its block ``b = q_block[q]`` (-1: none)
+    less the ``excluded`` rows and its own ``fixed[fixed_starts[q]:fixed_starts[q + 1]]``, in
+    that order, for ``target[q]`` (skipped when not positive).
+
+    Per query: how many solutions, exact, exhaustive, how many amounts could take part, the
+    block's size after the exclusions; per solution (``limit`` slots a query) its length and
+    start in the flat array of invoice rows returned last.
+    """
+    nq = len(q_block)
+    n_found = np.zeros(nq, np.int64)
+    exact = np.zeros(nq, np.bool_)
+    exhaustive = np.zeros(nq, np.bool_)
+    usable = np.zeros(nq, np.int64)
+    size = np.zeros(nq, np.int64)
+    sol_len = np.zeros(nq * limit, np.int64)
+    sol_start = np.zeros(nq * limit, np.int64)
+    rows = np.empty(max(nq * limit * 2, 16), np.int64)
+    used = 0
+    for q in range(nq):
+        b = q_block[q]
+        if b < 0 or target[q] <= 0:
+            continue
+        lo, hi = starts[b], starts[b + 1]
+        block = np.empty(hi - lo, np.int64)
+        n = 0
+        for t in range(lo, hi):
+            r = members[t]
+            if excluded[r]:
+                continue
+            mine = False
+            for f in range(fixed_starts[q], fixed_starts[q + 1]):
+                if fixed[f] == r:
+                    mine = True
+                    break
+            if not mine:
+                block[n] = r
+                n += 1
+        size[q] = n
+        if n == 0:
+            continue
+        block = block[:n]
+        amounts = np.empty(n, np.int64)
+        dues = np.empty(n, np.int64)
+        for i in range(n):
+            amounts[i] = amount[block[i]]
+            dues[i] = due[block[i]]
+        found, lens, k, ex, exh, m = search(amounts, target[q], tolerance[q], max_size[q],
+                                            min_size[q], dues, True, limit)
+        n_found[q], exact[q], exhaustive[q], usable[q] = k, ex, exh, m
+        for f in range(k):
+            need = used + lens[f]
+            if need > len(rows):
+                grown = np.empty(max(2 * len(rows), need), np.int64)
+                grown[:used] = rows[:used]
+                rows = grown
+            sol_start[q * limit + f] = used
+            sol_len[q * limit + f] = lens[f]
+            for t in range(lens[f]):
+                rows[used + t] = block[found[f, t]]
+            used = need
+    return n_found, exact, exhaustive, usable, size, sol_len, sol_start, rows[:used]
+
+
+@njit(cache=True, nogil=True)
+def count_fits(amounts: np.ndarray, starts: np.ndarray, q_block: np.ndarray, lo: np.ndarray,
+               hi: np.ndarray, cap: int) -> np.ndarray:
+    """Per query: how many single amounts and pairs (i < j) of block ``q_block[q]`` (-1: none;
+    its amounts ``amounts[starts[b]:starts[b + 1]]``, positive and ascending) sum into
+    ``[lo[q], hi[q]]``, counted up to ``cap``."""
+    out = np.zeros(len(q_block), np.int64)
+    for q in range(len(q_block)):
+        b = q_block[q]
+        if b < 0 or hi[q] < lo[q]:
+            continue
+        s = amounts[starts[b] : starts[b + 1]]
+        got = _bisect(s, hi[q], True) - _bisect(s, lo[q], False)
+        for i in range(len(s)):
+            if got >= cap or s[i] > hi[q]:
+                break
+            left = max(_bisect(s, lo[q] - s[i], False), i + 1)
+            right = _bisect(s, hi[q] - s[i], True)
+            if right > left:
+                got += right - left
+        out[q] = min(got, cap)
+    return out

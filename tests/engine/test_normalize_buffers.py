@@ -31,3 +31,16 @@ def test_ocr_digits_and_letter_counts_equal_the_string_kernels():
 def test_digits_key_examples():
     got = N.digits_key(N.alnum_upper(pa.array(["INV-2O26-004512", "4512THANKS", "", "SO/26/0378"])))
     assert got.to_pylist() == ["2026004512", "4512", "", "260378"]
+
+
+def test_compiled_digits_key_equals_the_string_kernels(monkeypatch):
+    rng = random.Random(6)
+    alphabet = ALPHABET + "0000AAIN"
+    values = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 16)))
+              for _ in range(5000)]
+    arr = pa.array(values)
+    monkeypatch.setattr(N, "DIGITS_KEY_COMPILED_MIN", 1)  # the compiled pass on small arrays
+    for text in (arr, arr.slice(11, 3000), N.alnum_upper(arr)):
+        got, want = N.digits_key(text).to_pylist(), N._digits_key_kernels(text).to_pylist()
+        assert got == want
+    assert sum(bool(v) for v in want) > 1000  # not all empty

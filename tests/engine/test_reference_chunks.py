@@ -1,0 +1,29 @@
+"""The exact reference hits of a day come out the same whether its texts are tokenised and
+joined in one piece or in chunks (the bound on memory at scale)."""
+
+import numpy as np
+
+from cashmatch.engine import candidates as C
+from cashmatch.engine.ledger import prepare_ledger
+from cashmatch.engine.pipeline import DayMatch
+from cashmatch.engine.policy import Policy
+from cashmatch.fixtures.generator import generate_day
+
+
+def test_reference_hits_in_chunks_equal_one_piece(monkeypatch):
+    day = generate_day(payments=2000, seed=4)
+    dm = DayMatch(ledger=prepare_ledger(invoices=day.invoices, customers=day.customers),
+                  payments=day.payments, remittances=day.remittances, policy=Policy())
+    texts = dm.reference_text()
+    whole, whole_tokens = C.reference_hits(texts, dm.ledger.book)
+    monkeypatch.setattr(C, "REFERENCE_CHUNK", 333)  # chunk edges fall between payments
+    parts, part_tokens = C.reference_hits(texts, dm.ledger.book)
+    assert len(whole) > 1000
+    for name in ("pay", "inv", "ref", "fuzzy"):
+        np.testing.assert_array_equal(getattr(parts, name), getattr(whole, name))
+    assert _rows(part_tokens) == _rows(whole_tokens)
+
+
+def _rows(tokens):
+    return sorted(zip(tokens.column("pay").to_pylist(), tokens.column("digits").to_pylist(),
+                      strict=True))
