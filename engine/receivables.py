@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import math
 import tomllib
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from importlib import resources
@@ -319,6 +321,31 @@ def _sort_events(inv: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return packed, s_day, order
 
 
+def _background(fn: Callable[..., object], *args: object) -> Future:
+    """``fn(*args)`` on a thread of its own (numpy and Arrow leave the GIL in their loops, so it
+    runs beside the caller on another core); ``.result()`` waits for it."""
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
+        return pool.submit(fn, *args)
+    finally:
+        pool.shutdown(wait=False)
+
+
+def _allocations_by_payment(
+    allocations: pa.Table, payments: pa.Table
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, pa.Array] | None]:
+    """What the allocations take from their payments, needing no invoice: per allocation its
+    payment's row (-1 if none), that payment's value day (meaningless where -1), the applied
+    and adjustment amounts, and its currency encoded as (codes, distinct) if it has any."""
+    a_pay = _lookup(allocations.column("payment_id"), payments.column("payment_id"))
+    day = _days(payments.column("value_date"))[a_pay]
+    cash = _ints(allocations.column("applied_amount"))
+    adj = _ints(allocations.column("adjustment_amount"))
+    a_cur = allocations.column("currency")
+    cur = IdIndex(a_cur).encode() if a_cur.null_count < len(a_cur) else None
+    return a_pay, day, cash, adj, cur
+
+
 def build_ledger(
     *,
     invoices: pa.Table,
@@ -342,6 +369,9 @@ def build_ledger(
         **(sources or {}),
     }
     problems: list[RowProblem] = []
+    has_allocations = allocations is not None and allocations.num_rows > 0
+    if has_allocations:  # the payment side of the allocations, while the invoices are indexed
+        by_payment = _background(_allocations_by_payment, allocations, payments)
 
     # ---- invoices
     no_issue = np.asarray(invoices.column("issue_date").is_null(), dtype=bool)
@@ -424,17 +454,17 @@ def build_ledger(
         idx = np.asarray(pc.fill_null(enc.indices, len(local)).to_numpy(zero_copy_only=False))
         return table[idx][keep]
 
-    if allocations is not None and allocations.num_rows:
-        a_pay = _lookup(allocations.column("payment_id"), payments.column("payment_id"))
+    if has_allocations:
+        a_pay, a_day, a_cash, a_adj, a_cur = by_payment.result()
         a_inv = inv_index.find(allocations.column("invoice_id"))
         bad_pay = a_pay < 0
         bad_inv = (a_inv < 0) & ~bad_pay
         ok = ~bad_pay & ~bad_inv
-        a_cur = allocations.column("currency")
-        if ok.any() and a_cur.null_count < len(a_cur):
-            a_cur_code = _lookup(a_cur, currencies)
-            if a_cur.null_count:
-                a_cur_code = np.where(np.asarray(a_cur.is_null(), bool), -2, a_cur_code)
+        if ok.any() and a_cur is not None:
+            codes, distinct = a_cur
+            known = _lookup(distinct, currencies)  # -1: not a currency of any invoice
+            known[np.asarray(distinct.is_null(), bool)] = -2  # no currency given: no check
+            a_cur_code = known[codes]
             mismatch = (a_cur_code != -2) & (a_cur_code != currency_code[np.where(ok, a_inv, 0)])
             mismatch &= ok
             if mismatch.any():
@@ -457,14 +487,15 @@ def build_ledger(
             bad_inv,
             "name an invoice not in the invoices file (left out)",
         )
-        value_day = _days(payments.column("value_date"))
         every = bool(ok.all())  # the usual case: no copies of the kept rows
-        parts_inv.append(a_inv if every else a_inv[ok])
-        parts_day.append(value_day[a_pay if every else a_pay[ok]])
-        del a_pay, value_day
-        for part, name in ((parts_cash, "applied_amount"), (parts_adj, "adjustment_amount")):
-            values = _ints(allocations.column(name))
+        for part, values in (
+            (parts_inv, a_inv),
+            (parts_day, a_day),
+            (parts_cash, a_cash),
+            (parts_adj, a_adj),
+        ):
             part.append(values if every else values[ok])
+        del a_pay, a_day, a_cash, a_adj
         parts_reason.append(reason_codes(allocations.column("adjustment_reason"), ok))
     if adjustments is not None and adjustments.num_rows:
         d_inv = inv_index.find(adjustments.column("invoice_id"))
