@@ -156,20 +156,25 @@ def parse_minor_array(
     return values, errors
 
 
-def parse_plain_minor(text: pa.Array, exps: np.ndarray) -> np.ndarray | None:
+def parse_plain_minor(
+    text: pa.Array, exps: np.ndarray, *, out: np.ndarray | None = None
+) -> np.ndarray | None:
     """Plain decimal strings (``-1234.5``, nulls allowed) -> int64 minor units, exactly.
 
     The fast path of :func:`parse_minor_array` for clean files: only short texts of the bytes
     ``0-9 . -``, which Arrow casts to a decimal with the currency's number of decimals and at
     most 17 digits (it refuses extra decimals and overflow); the unscaled value is the amount
     in minor units. ``exps`` is the exponent per row. Returns ``None`` when any row does
-    not convert: the careful parser then says which row and why. Nulls come out as 0.
+    not convert: the careful parser then says which row and why. Nulls come out as 0. The
+    values are written into ``out`` (int64, one per row) when given.
     """
     if not pa.types.is_string(text.type):
         return None
     n = len(text)
+    values = np.empty(n, np.int64) if out is None else out
     if n == 0 or text.null_count == n:
-        return np.zeros(n, np.int64)
+        values[:] = 0
+        return values
     offsets = np.frombuffer(text.buffers()[1], np.int32)[text.offset : text.offset + n + 1]
     data = np.frombuffer(text.buffers()[2], np.uint8)[offsets[0] : offsets[-1]]
     if not ((data >= ord("-")) & (data <= ord("9"))).all() or (data == ord("/")).any():
@@ -177,7 +182,6 @@ def parse_plain_minor(text: pa.Array, exps: np.ndarray) -> np.ndarray | None:
     if int(np.diff(offsets).max()) + int(exps.max()) > 17:
         return None  # long text (leading zeros?): the careful parser's size rule decides
     one = int(exps.min()) == int(exps.max())
-    values = None if one else np.zeros(n, np.int64)
     for e in [int(exps[0])] if one else range(MAX_EXPONENT + 1):
         rows = None if one else exps == e
         if rows is not None and not rows.any():
@@ -192,7 +196,7 @@ def parse_plain_minor(text: pa.Array, exps: np.ndarray) -> np.ndarray | None:
             2 * dec.offset : 2 * (dec.offset + len(dec)) : 2
         ]
         if one:
-            values = unscaled.copy()
+            values[:] = unscaled
         else:
             values[rows] = unscaled
     if text.null_count:
