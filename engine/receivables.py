@@ -138,12 +138,25 @@ def day_number(d: date) -> int:
     return (d - _EPOCH).days
 
 
-def _days(col: pa.ChunkedArray | pa.Array, fill: int | None = None) -> np.ndarray:
-    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-    ints = pc.cast(arr, pa.int32())
-    if fill is not None:
-        ints = pc.fill_null(ints, fill)
-    return np.asarray(ints.to_numpy(zero_copy_only=False), dtype=np.int64)
+def _days(col: pa.ChunkedArray | pa.Array, fill: int | np.ndarray | None = None) -> np.ndarray:
+    """Day numbers (int64) of a date column, read from each chunk's buffer; nulls become
+    ``fill`` (a number, or an array giving a value per row) when one is given."""
+    out = np.empty(len(col), np.int64)
+    pos = 0
+    for chunk in col.chunks if isinstance(col, pa.ChunkedArray) else [col]:
+        if not pa.types.is_date32(chunk.type):
+            chunk = pc.cast(chunk, pa.date32())
+        n = len(chunk)
+        if n:
+            out[pos : pos + n] = np.frombuffer(chunk.buffers()[1], np.int32)[
+                chunk.offset : chunk.offset + n
+            ]
+        if chunk.null_count and fill is not None:
+            part = out[pos : pos + n]
+            null = np.asarray(chunk.is_null(), bool)
+            part[null] = fill[pos : pos + n][null] if isinstance(fill, np.ndarray) else fill
+        pos += n
+    return out
 
 
 def _ints(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -395,8 +408,7 @@ def build_ledger(
     n = len(inv_id)
     amount = _ints(invoices.column("amount"))
     issue = _days(invoices.column("issue_date"))
-    due_raw = _days(invoices.column("due_date"), fill=np.iinfo(np.int32).min)
-    due = np.where(due_raw == np.iinfo(np.int32).min, issue, due_raw)
+    due = _days(invoices.column("due_date"), fill=issue)  # no due date: due on issue
 
     cur_codes, cur_dict = IdIndex(invoices.column("currency")).encode()
     cur_order = np.asarray(pc.sort_indices(cur_dict), dtype=np.int64)
@@ -525,19 +537,26 @@ def build_ledger(
     ev_inv, ev_day, order = _sort_events(ev_inv, ev_day)
     ev_cash, ev_adj, ev_reason = ev_cash[order], ev_adj[order], ev_reason[order]
     del order
-    key = ev_inv * (1 << 32) + ev_day
     ev_total = ev_cash + ev_adj
-    counts = np.bincount(ev_inv, minlength=n) if len(ev_inv) else np.zeros(n, np.int64)
-    ev_start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    ev_start = np.zeros(n + 1, np.int64)  # offsets: invoice i's events are ev_start[i:i+2]
+    if len(ev_inv):
+        np.cumsum(np.bincount(ev_inv, minlength=n), out=ev_start[1:])
 
-    # settlement day: the first event day at whose end the invoice is no longer open
+    # settlement day: the first event day at whose end the invoice is no longer open, i.e.
+    # where the running total of all events reaches the total before the invoice's first
+    # event plus its amount
     settled = np.full(n, NEVER, np.int64)
     if len(ev_inv):
-        csum = np.cumsum(ev_total, dtype=np.int64)
-        base = np.concatenate([[0], csum])[ev_start[:-1]]
-        within = csum - base[ev_inv]
-        last_of_day = np.concatenate([key[1:] != key[:-1], [True]])
-        crossing = last_of_day & (within >= amount[ev_inv]) & (amount[ev_inv] > 0)
+        csum = np.empty(len(ev_total) + 1, np.int64)
+        csum[0] = 0
+        np.cumsum(ev_total, out=csum[1:])
+        paid_off_at = csum[ev_start[:-1]] + amount
+        csum = csum[1:]
+        last_of_day = np.empty(len(ev_inv), bool)
+        last_of_day[-1] = True
+        np.not_equal(ev_inv[1:], ev_inv[:-1], out=last_of_day[:-1])
+        last_of_day[:-1] |= ev_day[1:] != ev_day[:-1]
+        crossing = last_of_day & (amount > 0)[ev_inv] & (csum >= paid_off_at[ev_inv])
         idx = np.flatnonzero(crossing)
         if len(idx):
             inv_c = ev_inv[idx]
