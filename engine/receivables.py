@@ -334,6 +334,37 @@ def _sort_events(inv: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return packed, s_day, order
 
 
+def _settlement_days(
+    ev_inv: np.ndarray,
+    ev_day: np.ndarray,
+    ev_total: np.ndarray,
+    ev_start: np.ndarray,
+    amount: np.ndarray,
+) -> np.ndarray:
+    """Per invoice, the first event day at whose end it is no longer open (``NEVER`` if none;
+    only invoices with a positive amount settle): where the running total of all events
+    (sorted by invoice and day) reaches the total before the invoice's first event plus its
+    amount."""
+    settled = np.full(len(amount), NEVER, np.int64)
+    if not len(ev_inv):
+        return settled
+    csum = np.empty(len(ev_total) + 1, np.int64)
+    csum[0] = 0
+    np.cumsum(ev_total, out=csum[1:])
+    paid_off_at = csum[ev_start[:-1]] + amount
+    last_of_day = np.empty(len(ev_inv), bool)
+    last_of_day[-1] = True
+    np.not_equal(ev_inv[1:], ev_inv[:-1], out=last_of_day[:-1])
+    last_of_day[:-1] |= ev_day[1:] != ev_day[:-1]
+    crossing = last_of_day & (amount > 0)[ev_inv] & (csum[1:] >= paid_off_at[ev_inv])
+    idx = np.flatnonzero(crossing)
+    if len(idx):
+        inv_c = ev_inv[idx]
+        firsts = idx[np.concatenate([[True], inv_c[1:] != inv_c[:-1]])]
+        settled[ev_inv[firsts]] = ev_day[firsts]
+    return settled
+
+
 def _background(fn: Callable[..., object], *args: object) -> Future:
     """``fn(*args)`` on a thread of its own (numpy and Arrow leave the GIL in their loops, so it
     runs beside the caller on another core); ``.result()`` waits for it."""
@@ -436,6 +467,7 @@ def build_ledger(
     remap = np.full(len(present), -1, np.int64)
     remap[acc_raw[order]] = np.arange(len(order))
     account = remap[raw_account]
+    del cus_codes, cur_codes, raw_account  # 3 x 8 bytes per invoice, before the events peak
     account_customer = acc_cust.take(pa.array(order))
     account_currency = acc_cur[order]
     if customers is not None and customers.num_rows:
@@ -507,7 +539,7 @@ def build_ledger(
             (parts_adj, a_adj),
         ):
             part.append(values if every else values[ok])
-        del a_pay, a_day, a_cash, a_adj
+        del a_pay, a_inv, a_day, a_cash, a_adj
         parts_reason.append(reason_codes(allocations.column("adjustment_reason"), ok))
     if adjustments is not None and adjustments.num_rows:
         d_inv = inv_index.find(adjustments.column("invoice_id"))
@@ -542,26 +574,7 @@ def build_ledger(
     if len(ev_inv):
         np.cumsum(np.bincount(ev_inv, minlength=n), out=ev_start[1:])
 
-    # settlement day: the first event day at whose end the invoice is no longer open, i.e.
-    # where the running total of all events reaches the total before the invoice's first
-    # event plus its amount
-    settled = np.full(n, NEVER, np.int64)
-    if len(ev_inv):
-        csum = np.empty(len(ev_total) + 1, np.int64)
-        csum[0] = 0
-        np.cumsum(ev_total, out=csum[1:])
-        paid_off_at = csum[ev_start[:-1]] + amount
-        csum = csum[1:]
-        last_of_day = np.empty(len(ev_inv), bool)
-        last_of_day[-1] = True
-        np.not_equal(ev_inv[1:], ev_inv[:-1], out=last_of_day[:-1])
-        last_of_day[:-1] |= ev_day[1:] != ev_day[:-1]
-        crossing = last_of_day & (amount > 0)[ev_inv] & (csum >= paid_off_at[ev_inv])
-        idx = np.flatnonzero(crossing)
-        if len(idx):
-            inv_c = ev_inv[idx]
-            firsts = idx[np.concatenate([[True], inv_c[1:] != inv_c[:-1]])]
-            settled[ev_inv[firsts]] = ev_day[firsts]
+    settled = _settlement_days(ev_inv, ev_day, ev_total, ev_start, amount)
 
     # ---- promises
     if promises is not None and promises.num_rows:
