@@ -769,24 +769,26 @@ def analyse(
     dpd = A - led.due
     bucket = bucket_of(dpd)
 
-    # ---- aging per account
+    # ---- aging per account (open_at is 0 for invoices issued later: sums need no mask)
     has_open = issued & (open_a != 0)
-    aging_cells = _gsum(led.account * 5 + bucket, open_a, na * 5, has_open).reshape(na, 5)
+    aging_cells = _gsum(led.account * 5 + bucket, open_a, na * 5).reshape(na, 5)
     acc_open = aging_cells.sum(axis=1)
     acc_overdue = acc_open - aging_cells[:, 0]
     acc_over60 = aging_cells[:, 3] + aging_cells[:, 4]
     has_row = _any_per(led.account, has_open, na)
     # share over 60 at the start of the period, for the trend
     dpd_p = (A - P) - led.due
-    over60_p = _gsum(led.account, open_p, na, (led.issue <= A - P) & (dpd_p > 60))
-    open_p_acc = _gsum(led.account, open_p, na, led.issue <= A - P)
+    over60_p = _gsum(led.account, open_p, na, dpd_p > 60)
+    open_p_acc = _gsum(led.account, open_p, na)
 
-    # ---- metrics per currency
+    # ---- metrics per currency (AR, AR at the start and current AR summed from the accounts:
+    # the same integers, without another pass over every invoice)
     k = led.currency_code
-    ar = _gsum(k, open_a, nk, issued)
-    ar_start = _gsum(k, open_p, nk, led.issue <= A - P)
+    acc_k = led.account_currency
+    ar = _gsum(acc_k, acc_open, nk)
+    ar_start = _gsum(acc_k, open_p_acc, nk)
     sales = _gsum(k, led.amount, nk, (led.issue >= lo) & (led.issue <= A))
-    current_ar = _gsum(k, open_a, nk, issued & (dpd <= 0))
+    current_ar = _gsum(acc_k, aging_cells[:, 0], nk)  # bucket "current": dpd <= 0
     in_period = (led.ev_day >= lo) & (led.ev_day <= A)
     in_prev = (led.ev_day >= lo_prev) & (led.ev_day < lo)
     reasons = led.reasons.to_pylist()
