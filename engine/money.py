@@ -47,6 +47,7 @@ _EXPONENT_OVERRIDES: dict[str, int] = {
     "UYW": 4,
 }
 MAX_EXPONENT = 4
+_POW10 = 10 ** np.arange(MAX_EXPONENT + 1, dtype=np.int64)
 
 
 def exponent(currency: str) -> int:
@@ -182,23 +183,28 @@ def parse_plain_minor(
     if int(np.diff(offsets).max()) + int(exps.max()) > 17:
         return None  # long text (leading zeros?): the careful parser's size rule decides
     one = int(exps.min()) == int(exps.max())
-    for e in [int(exps[0])] if one else range(MAX_EXPONENT + 1):
-        rows = None if one else exps == e
-        if rows is not None and not rows.any():
-            continue
-        part = text if one else text.filter(pa.array(rows))
-        try:
-            dec = pc.cast(part, pa.decimal128(17, int(e)))
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            return None
-        # low 64 bits of each 128-bit unscaled value (17 digits always fit)
-        unscaled = np.frombuffer(dec.buffers()[1], np.int64)[
-            2 * dec.offset : 2 * (dec.offset + len(dec)) : 2
-        ]
-        if one:
-            values[:] = unscaled
-        else:
-            values[rows] = unscaled
+    # one currency exponent: Arrow's decimal has exactly its decimals; several: four decimals
+    # (at most 14 integer digits, so the unscaled value fits int64), then each row's extra
+    # places must be zeros and are divided away
+    scale = int(exps[0]) if one else MAX_EXPONENT
+    try:
+        dec = pc.cast(text, pa.decimal128(17 if one else 18, scale))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    # low 64 bits of each 128-bit unscaled value (17 or 18 digits always fit)
+    unscaled = np.frombuffer(dec.buffers()[1], np.int64)[
+        2 * dec.offset : 2 * (dec.offset + len(dec)) : 2
+    ]
+    if one:
+        values[:] = unscaled
+    else:
+        extra = _POW10[MAX_EXPONENT - exps]
+        np.floor_divide(unscaled, extra, out=values)
+        exact = values * extra == unscaled
+        if text.null_count:
+            exact |= np.asarray(text.is_null(), bool)
+        if not exact.all():
+            return None  # more decimals than the currency allows
     if text.null_count:
         values[np.asarray(text.is_null(), bool)] = 0
     return values
