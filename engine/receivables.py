@@ -567,7 +567,9 @@ def build_ledger(
         ev_reason = np.zeros(0, np.int16)
     reasons = pa.array(reason_names, pa.string())
     ev_inv, ev_day, order = _sort_events(ev_inv, ev_day)
-    ev_cash, ev_adj, ev_reason = ev_cash[order], ev_adj[order], ev_reason[order]
+    ev_cash = ev_cash[order]  # one at a time: each unsorted array is freed before the next
+    ev_adj = ev_adj[order]
+    ev_reason = ev_reason[order]
     del order
     ev_total = ev_cash + ev_adj
     ev_start = np.zeros(n + 1, np.int64)  # offsets: invoice i's events are ev_start[i:i+2]
