@@ -129,20 +129,30 @@ class IdIndex:
             pos += len(m)
         rows = np.arange(self.n, dtype=np.int32 if self.n < 2**31 else np.int64)
         table = np.full(space, -1, rows.dtype)
-        table[codes] = rows  # with repeated codes any one row wins ...
-        lost = table[codes] != rows
-        if lost.any():  # ... so give each repeated code its first row
-            np.minimum.at(table, codes[lost], rows[lost])
-            self._dup = table[codes] != rows
+        table[codes] = rows  # with repeated codes any one row wins (see _first_rows)
         self.table, self._codes = table, codes
+
+    def _first_rows(self) -> np.ndarray:
+        """The table with each repeated code pointing at its first row (what ``find`` and
+        ``duplicate`` promise; ``encode`` needs any row of a code, so it never pays for this:
+        for a column of few distinct values nearly every row repeats one)."""
+        if self._dup is None:
+            table, codes = self.table, self._codes
+            rows = np.arange(self.n, dtype=table.dtype)
+            lost = table[codes] != rows
+            if lost.any():
+                np.minimum.at(table, codes[lost], rows[lost])
+                self._dup = table[codes] != rows
+            else:
+                self._dup = lost
+        return self.table
 
     @property
     def duplicate(self) -> np.ndarray:
         """Per row: does it repeat an id of an earlier row?"""
-        if self._dup is not None:
-            return self._dup
         if self.table is not None:
-            return np.zeros(self.n, bool)
+            self._first_rows()
+            return self._dup
         first = self.find(self.values)
         return first != np.arange(self.n)
 
@@ -153,6 +163,7 @@ class IdIndex:
                 return np.full(len(keys), -1, np.int64)
             idx = pc.index_in(keys, value_set=_flat(self.values))
             return np.asarray(pc.fill_null(idx, -1).to_numpy(zero_copy_only=False), np.int64)
+        table = self._first_rows()
         out = np.full(len(keys), -1, np.int64)
         pos = 0
         for chunk in _chunks(keys):
@@ -171,7 +182,7 @@ class IdIndex:
                 )
             for start, code in self._code_slices(m):
                 ok = code >= 0
-                hit = np.where(ok, self.table[np.where(ok, code, 0)], -1)
+                hit = np.where(ok, table[np.where(ok, code, 0)], -1)
                 out[pos + rows[start : start + len(code)]] = hit
             pos += len(chunk)
         return out

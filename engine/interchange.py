@@ -301,14 +301,12 @@ def _read_typed(src: Source, columns: Sequence[Column], out_schema: pa.Schema) -
             continue
         if col.null_count and pc.any(pc.and_(col.is_valid(), out["currency"].is_null())).as_py():
             return None
-        values, start = [], 0
+        merged, start = np.empty(len(col), np.int64), 0
         for chunk in col.chunks:
-            v = parse_plain_minor(chunk, row_exp[start : start + len(chunk)])
-            if v is None:
+            end = start + len(chunk)
+            if parse_plain_minor(chunk, row_exp[start:end], out=merged[start:end]) is None:
                 return None  # the text path says where
-            values.append(v)
-            start += len(chunk)
-        merged = np.concatenate(values) if values else np.zeros(0, np.int64)
+            start = end
         mask = np.asarray(col.is_null(), bool) if col.null_count else None
         out[target] = pa.chunked_array([pa.array(merged, pa.int64(), mask=mask)])
     return S.conform(pa.table(out), out_schema)

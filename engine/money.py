@@ -47,6 +47,7 @@ _EXPONENT_OVERRIDES: dict[str, int] = {
     "UYW": 4,
 }
 MAX_EXPONENT = 4
+_POW10 = 10 ** np.arange(MAX_EXPONENT + 1, dtype=np.int64)
 
 
 def exponent(currency: str) -> int:
@@ -156,20 +157,25 @@ def parse_minor_array(
     return values, errors
 
 
-def parse_plain_minor(text: pa.Array, exps: np.ndarray) -> np.ndarray | None:
+def parse_plain_minor(
+    text: pa.Array, exps: np.ndarray, *, out: np.ndarray | None = None
+) -> np.ndarray | None:
     """Plain decimal strings (``-1234.5``, nulls allowed) -> int64 minor units, exactly.
 
     The fast path of :func:`parse_minor_array` for clean files: only short texts of the bytes
     ``0-9 . -``, which Arrow casts to a decimal with the currency's number of decimals and at
     most 17 digits (it refuses extra decimals and overflow); the unscaled value is the amount
     in minor units. ``exps`` is the exponent per row. Returns ``None`` when any row does
-    not convert: the careful parser then says which row and why. Nulls come out as 0.
+    not convert: the careful parser then says which row and why. Nulls come out as 0. The
+    values are written into ``out`` (int64, one per row) when given.
     """
     if not pa.types.is_string(text.type):
         return None
     n = len(text)
+    values = np.empty(n, np.int64) if out is None else out
     if n == 0 or text.null_count == n:
-        return np.zeros(n, np.int64)
+        values[:] = 0
+        return values
     offsets = np.frombuffer(text.buffers()[1], np.int32)[text.offset : text.offset + n + 1]
     data = np.frombuffer(text.buffers()[2], np.uint8)[offsets[0] : offsets[-1]]
     if not ((data >= ord("-")) & (data <= ord("9"))).all() or (data == ord("/")).any():
@@ -177,24 +183,28 @@ def parse_plain_minor(text: pa.Array, exps: np.ndarray) -> np.ndarray | None:
     if int(np.diff(offsets).max()) + int(exps.max()) > 17:
         return None  # long text (leading zeros?): the careful parser's size rule decides
     one = int(exps.min()) == int(exps.max())
-    values = None if one else np.zeros(n, np.int64)
-    for e in [int(exps[0])] if one else range(MAX_EXPONENT + 1):
-        rows = None if one else exps == e
-        if rows is not None and not rows.any():
-            continue
-        part = text if one else text.filter(pa.array(rows))
-        try:
-            dec = pc.cast(part, pa.decimal128(17, int(e)))
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            return None
-        # low 64 bits of each 128-bit unscaled value (17 digits always fit)
-        unscaled = np.frombuffer(dec.buffers()[1], np.int64)[
-            2 * dec.offset : 2 * (dec.offset + len(dec)) : 2
-        ]
-        if one:
-            values = unscaled.copy()
-        else:
-            values[rows] = unscaled
+    # one currency exponent: Arrow's decimal has exactly its decimals; several: four decimals
+    # (at most 14 integer digits, so the unscaled value fits int64), then each row's extra
+    # places must be zeros and are divided away
+    scale = int(exps[0]) if one else MAX_EXPONENT
+    try:
+        dec = pc.cast(text, pa.decimal128(17 if one else 18, scale))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    # low 64 bits of each 128-bit unscaled value (17 or 18 digits always fit)
+    unscaled = np.frombuffer(dec.buffers()[1], np.int64)[
+        2 * dec.offset : 2 * (dec.offset + len(dec)) : 2
+    ]
+    if one:
+        values[:] = unscaled
+    else:
+        extra = _POW10[MAX_EXPONENT - exps]
+        np.floor_divide(unscaled, extra, out=values)
+        exact = values * extra == unscaled
+        if text.null_count:
+            exact |= np.asarray(text.is_null(), bool)
+        if not exact.all():
+            return None  # more decimals than the currency allows
     if text.null_count:
         values[np.asarray(text.is_null(), bool)] = 0
     return values

@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import math
 import tomllib
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from importlib import resources
@@ -136,12 +138,25 @@ def day_number(d: date) -> int:
     return (d - _EPOCH).days
 
 
-def _days(col: pa.ChunkedArray | pa.Array, fill: int | None = None) -> np.ndarray:
-    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-    ints = pc.cast(arr, pa.int32())
-    if fill is not None:
-        ints = pc.fill_null(ints, fill)
-    return np.asarray(ints.to_numpy(zero_copy_only=False), dtype=np.int64)
+def _days(col: pa.ChunkedArray | pa.Array, fill: int | np.ndarray | None = None) -> np.ndarray:
+    """Day numbers (int64) of a date column, read from each chunk's buffer; nulls become
+    ``fill`` (a number, or an array giving a value per row) when one is given."""
+    out = np.empty(len(col), np.int64)
+    pos = 0
+    for chunk in col.chunks if isinstance(col, pa.ChunkedArray) else [col]:
+        if not pa.types.is_date32(chunk.type):
+            chunk = pc.cast(chunk, pa.date32())
+        n = len(chunk)
+        if n:
+            out[pos : pos + n] = np.frombuffer(chunk.buffers()[1], np.int32)[
+                chunk.offset : chunk.offset + n
+            ]
+        if chunk.null_count and fill is not None:
+            part = out[pos : pos + n]
+            null = np.asarray(chunk.is_null(), bool)
+            part[null] = fill[pos : pos + n][null] if isinstance(fill, np.ndarray) else fill
+        pos += n
+    return out
 
 
 def _ints(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -319,6 +334,62 @@ def _sort_events(inv: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return packed, s_day, order
 
 
+def _settlement_days(
+    ev_inv: np.ndarray,
+    ev_day: np.ndarray,
+    ev_total: np.ndarray,
+    ev_start: np.ndarray,
+    amount: np.ndarray,
+) -> np.ndarray:
+    """Per invoice, the first event day at whose end it is no longer open (``NEVER`` if none;
+    only invoices with a positive amount settle): where the running total of all events
+    (sorted by invoice and day) reaches the total before the invoice's first event plus its
+    amount."""
+    settled = np.full(len(amount), NEVER, np.int64)
+    if not len(ev_inv):
+        return settled
+    csum = np.empty(len(ev_total) + 1, np.int64)
+    csum[0] = 0
+    np.cumsum(ev_total, out=csum[1:])
+    paid_off_at = csum[ev_start[:-1]] + amount
+    last_of_day = np.empty(len(ev_inv), bool)
+    last_of_day[-1] = True
+    np.not_equal(ev_inv[1:], ev_inv[:-1], out=last_of_day[:-1])
+    last_of_day[:-1] |= ev_day[1:] != ev_day[:-1]
+    crossing = last_of_day & (amount > 0)[ev_inv] & (csum[1:] >= paid_off_at[ev_inv])
+    idx = np.flatnonzero(crossing)
+    if len(idx):
+        inv_c = ev_inv[idx]
+        firsts = idx[np.concatenate([[True], inv_c[1:] != inv_c[:-1]])]
+        settled[ev_inv[firsts]] = ev_day[firsts]
+    return settled
+
+
+def _background(fn: Callable[..., object], *args: object) -> Future:
+    """``fn(*args)`` on a thread of its own (numpy and Arrow leave the GIL in their loops, so it
+    runs beside the caller on another core); ``.result()`` waits for it."""
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
+        return pool.submit(fn, *args)
+    finally:
+        pool.shutdown(wait=False)
+
+
+def _allocations_by_payment(
+    allocations: pa.Table, payments: pa.Table
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, pa.Array] | None]:
+    """What the allocations take from their payments, needing no invoice: per allocation its
+    payment's row (-1 if none), that payment's value day (meaningless where -1), the applied
+    and adjustment amounts, and its currency encoded as (codes, distinct) if it has any."""
+    a_pay = _lookup(allocations.column("payment_id"), payments.column("payment_id"))
+    day = _days(payments.column("value_date"))[a_pay]
+    cash = _ints(allocations.column("applied_amount"))
+    adj = _ints(allocations.column("adjustment_amount"))
+    a_cur = allocations.column("currency")
+    cur = IdIndex(a_cur).encode() if a_cur.null_count < len(a_cur) else None
+    return a_pay, day, cash, adj, cur
+
+
 def build_ledger(
     *,
     invoices: pa.Table,
@@ -342,6 +413,9 @@ def build_ledger(
         **(sources or {}),
     }
     problems: list[RowProblem] = []
+    has_allocations = allocations is not None and allocations.num_rows > 0
+    if has_allocations:  # the payment side of the allocations, while the invoices are indexed
+        by_payment = _background(_allocations_by_payment, allocations, payments)
 
     # ---- invoices
     no_issue = np.asarray(invoices.column("issue_date").is_null(), dtype=bool)
@@ -365,8 +439,7 @@ def build_ledger(
     n = len(inv_id)
     amount = _ints(invoices.column("amount"))
     issue = _days(invoices.column("issue_date"))
-    due_raw = _days(invoices.column("due_date"), fill=np.iinfo(np.int32).min)
-    due = np.where(due_raw == np.iinfo(np.int32).min, issue, due_raw)
+    due = _days(invoices.column("due_date"), fill=issue)  # no due date: due on issue
 
     cur_codes, cur_dict = IdIndex(invoices.column("currency")).encode()
     cur_order = np.asarray(pc.sort_indices(cur_dict), dtype=np.int64)
@@ -394,6 +467,7 @@ def build_ledger(
     remap = np.full(len(present), -1, np.int64)
     remap[acc_raw[order]] = np.arange(len(order))
     account = remap[raw_account]
+    del cus_codes, cur_codes, raw_account  # 3 x 8 bytes per invoice, before the events peak
     account_customer = acc_cust.take(pa.array(order))
     account_currency = acc_cur[order]
     if customers is not None and customers.num_rows:
@@ -424,17 +498,17 @@ def build_ledger(
         idx = np.asarray(pc.fill_null(enc.indices, len(local)).to_numpy(zero_copy_only=False))
         return table[idx][keep]
 
-    if allocations is not None and allocations.num_rows:
-        a_pay = _lookup(allocations.column("payment_id"), payments.column("payment_id"))
+    if has_allocations:
+        a_pay, a_day, a_cash, a_adj, a_cur = by_payment.result()
         a_inv = inv_index.find(allocations.column("invoice_id"))
         bad_pay = a_pay < 0
         bad_inv = (a_inv < 0) & ~bad_pay
         ok = ~bad_pay & ~bad_inv
-        a_cur = allocations.column("currency")
-        if ok.any() and a_cur.null_count < len(a_cur):
-            a_cur_code = _lookup(a_cur, currencies)
-            if a_cur.null_count:
-                a_cur_code = np.where(np.asarray(a_cur.is_null(), bool), -2, a_cur_code)
+        if ok.any() and a_cur is not None:
+            codes, distinct = a_cur
+            known = _lookup(distinct, currencies)  # -1: not a currency of any invoice
+            known[np.asarray(distinct.is_null(), bool)] = -2  # no currency given: no check
+            a_cur_code = known[codes]
             mismatch = (a_cur_code != -2) & (a_cur_code != currency_code[np.where(ok, a_inv, 0)])
             mismatch &= ok
             if mismatch.any():
@@ -457,14 +531,15 @@ def build_ledger(
             bad_inv,
             "name an invoice not in the invoices file (left out)",
         )
-        value_day = _days(payments.column("value_date"))
         every = bool(ok.all())  # the usual case: no copies of the kept rows
-        parts_inv.append(a_inv if every else a_inv[ok])
-        parts_day.append(value_day[a_pay if every else a_pay[ok]])
-        del a_pay, value_day
-        for part, name in ((parts_cash, "applied_amount"), (parts_adj, "adjustment_amount")):
-            values = _ints(allocations.column(name))
+        for part, values in (
+            (parts_inv, a_inv),
+            (parts_day, a_day),
+            (parts_cash, a_cash),
+            (parts_adj, a_adj),
+        ):
             part.append(values if every else values[ok])
+        del a_pay, a_inv, a_day, a_cash, a_adj
         parts_reason.append(reason_codes(allocations.column("adjustment_reason"), ok))
     if adjustments is not None and adjustments.num_rows:
         d_inv = inv_index.find(adjustments.column("invoice_id"))
@@ -492,26 +567,16 @@ def build_ledger(
         ev_reason = np.zeros(0, np.int16)
     reasons = pa.array(reason_names, pa.string())
     ev_inv, ev_day, order = _sort_events(ev_inv, ev_day)
-    ev_cash, ev_adj, ev_reason = ev_cash[order], ev_adj[order], ev_reason[order]
+    ev_cash = ev_cash[order]  # one at a time: each unsorted array is freed before the next
+    ev_adj = ev_adj[order]
+    ev_reason = ev_reason[order]
     del order
-    key = ev_inv * (1 << 32) + ev_day
     ev_total = ev_cash + ev_adj
-    counts = np.bincount(ev_inv, minlength=n) if len(ev_inv) else np.zeros(n, np.int64)
-    ev_start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-
-    # settlement day: the first event day at whose end the invoice is no longer open
-    settled = np.full(n, NEVER, np.int64)
+    ev_start = np.zeros(n + 1, np.int64)  # offsets: invoice i's events are ev_start[i:i+2]
     if len(ev_inv):
-        csum = np.cumsum(ev_total, dtype=np.int64)
-        base = np.concatenate([[0], csum])[ev_start[:-1]]
-        within = csum - base[ev_inv]
-        last_of_day = np.concatenate([key[1:] != key[:-1], [True]])
-        crossing = last_of_day & (within >= amount[ev_inv]) & (amount[ev_inv] > 0)
-        idx = np.flatnonzero(crossing)
-        if len(idx):
-            inv_c = ev_inv[idx]
-            firsts = idx[np.concatenate([[True], inv_c[1:] != inv_c[:-1]])]
-            settled[ev_inv[firsts]] = ev_day[firsts]
+        np.cumsum(np.bincount(ev_inv, minlength=n), out=ev_start[1:])
+
+    settled = _settlement_days(ev_inv, ev_day, ev_total, ev_start, amount)
 
     # ---- promises
     if promises is not None and promises.num_rows:
@@ -706,24 +771,26 @@ def analyse(
     dpd = A - led.due
     bucket = bucket_of(dpd)
 
-    # ---- aging per account
+    # ---- aging per account (open_at is 0 for invoices issued later: sums need no mask)
     has_open = issued & (open_a != 0)
-    aging_cells = _gsum(led.account * 5 + bucket, open_a, na * 5, has_open).reshape(na, 5)
+    aging_cells = _gsum(led.account * 5 + bucket, open_a, na * 5).reshape(na, 5)
     acc_open = aging_cells.sum(axis=1)
     acc_overdue = acc_open - aging_cells[:, 0]
     acc_over60 = aging_cells[:, 3] + aging_cells[:, 4]
     has_row = _any_per(led.account, has_open, na)
     # share over 60 at the start of the period, for the trend
     dpd_p = (A - P) - led.due
-    over60_p = _gsum(led.account, open_p, na, (led.issue <= A - P) & (dpd_p > 60))
-    open_p_acc = _gsum(led.account, open_p, na, led.issue <= A - P)
+    over60_p = _gsum(led.account, open_p, na, dpd_p > 60)
+    open_p_acc = _gsum(led.account, open_p, na)
 
-    # ---- metrics per currency
+    # ---- metrics per currency (AR, AR at the start and current AR summed from the accounts:
+    # the same integers, without another pass over every invoice)
     k = led.currency_code
-    ar = _gsum(k, open_a, nk, issued)
-    ar_start = _gsum(k, open_p, nk, led.issue <= A - P)
+    acc_k = led.account_currency
+    ar = _gsum(acc_k, acc_open, nk)
+    ar_start = _gsum(acc_k, open_p_acc, nk)
     sales = _gsum(k, led.amount, nk, (led.issue >= lo) & (led.issue <= A))
-    current_ar = _gsum(k, open_a, nk, issued & (dpd <= 0))
+    current_ar = _gsum(acc_k, aging_cells[:, 0], nk)  # bucket "current": dpd <= 0
     in_period = (led.ev_day >= lo) & (led.ev_day <= A)
     in_prev = (led.ev_day >= lo_prev) & (led.ev_day < lo)
     reasons = led.reasons.to_pylist()

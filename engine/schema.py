@@ -7,6 +7,8 @@ marked *extra* are additions the contract allows (columns may be added, never re
 
 from __future__ import annotations
 
+import mmap
+
 import numpy as np
 import pyarrow as pa
 
@@ -252,8 +254,10 @@ def empty(schema: pa.Schema) -> pa.Table:
 def nulls(n: int, type_: pa.DataType) -> pa.Array:
     """An all-null column of ``n`` rows that costs no memory until something reads it.
 
-    Its buffers (validity bitmap, offsets or values) are views of one zeroed allocation, which
-    the OS provides lazily; ``pa.nulls`` writes every byte. Other types use ``pa.nulls``."""
+    Its buffers (validity bitmap, offsets or values) are views of one zeroed allocation; a large
+    one is an anonymous memory map, which the OS provides zeroed and lazily (``np.zeros`` may
+    reuse and clear heap memory: ~0.09 GiB of RSS at 5M invoices; ``pa.nulls`` writes every
+    byte). Other types use ``pa.nulls``."""
     t = pa.types
     if t.is_string(type_):
         width = 4
@@ -261,7 +265,8 @@ def nulls(n: int, type_: pa.DataType) -> pa.Array:
         width = type_.bit_width // 8
     else:
         return pa.nulls(n, type_)
-    zero = pa.py_buffer(np.zeros((n + 1) * width + 8, np.uint8))
+    size = (n + 1) * width + 8
+    zero = pa.py_buffer(mmap.mmap(-1, size) if size >= 1 << 20 else np.zeros(size, np.uint8))
     buffers = [zero, zero, pa.py_buffer(b"")] if pa.types.is_string(type_) else [zero, zero]
     return pa.Array.from_buffers(type_, n, buffers, null_count=n)
 

@@ -1,14 +1,13 @@
 """``report.html``: one self-contained receivables page a sales or finance lead reads.
 
 A template (``template.html``, :class:`string.Template`) filled with headline tiles, the
-accounts most at risk, and charts drawn by matplotlib as inline SVG (text kept as text, no
+accounts most at risk, and small SVG charts drawn inline (text kept as text, no
 fonts or scripts fetched). Rendering is deterministic: the same result gives the same bytes.
 """
 
 from __future__ import annotations
 
-import io
-import re
+import math
 from html import escape
 from importlib import resources
 from string import Template
@@ -57,100 +56,132 @@ def number(v: float | None, nd: int = 1) -> str:
 
 
 # ---------------------------------------------------------------- charts
+# Two kinds of chart, drawn as small SVG by hand: a few rectangles, lines and texts are all they
+# hold, and the text stays text (the page's font, selectable, found by the browser test).
+
+_FONT = 'font-family="DejaVu Sans, Arial, sans-serif"'
+_AXIS = "#5b6575"
 
 
-def _svg(fig) -> str:  # noqa: ANN001
-    import matplotlib.pyplot as plt
-
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
-    plt.close(fig)
-    text = buf.getvalue()
-    text = text[text.index("<svg") :]
-    # unique ids per chart so that several charts on one page do not share clip paths
-    return text
+def _nice_ticks(top: float, n: int = 5) -> list[float]:
+    """Round tick values 0, step, 2 step ... covering ``top`` (step 1, 2, 2.5 or 5 x 10^k)."""
+    if top <= 0:
+        return [0.0, 1.0]
+    raw = top / n
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    return [i * step for i in range(math.ceil(top / step - 1e-9) + 1)]
 
 
-def _mpl():  # noqa: ANN202
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    plt.rcParams.update(
-        {
-            "svg.fonttype": "none",
-            "svg.hashsalt": "cashmatch",
-            "font.family": "DejaVu Sans",
-            "font.size": 11,
-            "axes.spines.top": False,
-            "axes.spines.right": False,
-        }
+def _text(
+    x: float,
+    y: float,
+    text: str,
+    *,
+    anchor: str = "middle",
+    size: int = 11,
+    colour: str = "#1d2430",
+    extra: str = "",
+) -> str:
+    return (
+        f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-size="{size}" '
+        f'fill="{colour}"{extra}>{escape(text)}</text>'
     )
-    return plt
+
+
+def _svg(width: int, height: int, title: str, body: list[str]) -> str:
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" {_FONT} role="img" aria-label="{escape(title)}">'
+        f'<rect width="{width}" height="{height}" fill="#fff"/>'
+        + _text(12, 22, title, anchor="start", size=14)
+        + "".join(body)
+        + "</svg>"
+    )
 
 
 def aging_chart(aging: pa.Table, currency: str) -> str:
+    """Open amounts of one currency per aging bucket: a bar each, its amount on top."""
     from cashmatch.engine.schema import AGING_BUCKETS
 
-    plt = _mpl()
     sub = aging.filter(pc.equal(aging.column("currency"), currency))
     totals = [int(pc.sum(sub.column(b)).as_py() or 0) for b in AGING_BUCKETS]
-    fig, ax = plt.subplots(figsize=(6.4, 3.0))
-    labels = [BUCKET_LABELS[b] for b in AGING_BUCKETS]
-    from cashmatch.engine.money import exponent
+    width, height, left, right, top, bottom = 640, 300, 64, 16, 40, 36
+    ticks = _nice_ticks(max(max(totals), 0) * 1.1)
+    y_max = ticks[-1]
+    plot_h, plot_w = height - top - bottom, width - left - right
 
-    scale = 10 ** exponent(currency)
-    values = [t / scale for t in totals]
-    bars = ax.bar(labels, values, color=BUCKET_COLOURS)
-    top = max(values + [0])
-    for bar, t in zip(bars, totals, strict=True):
-        ax.annotate(
-            money(t, currency, short=True),
-            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-            ha="center",
-            va="bottom",
-            fontsize=10,
-            xytext=(0, 2),
-            textcoords="offset points",
+    def y(v: float) -> float:
+        return top + plot_h * (1 - max(v, 0) / y_max)
+
+    body = []
+    for t in ticks:
+        body.append(
+            f'<line x1="{left}" x2="{width - right}" y1="{y(t):.1f}" y2="{y(t):.1f}" '
+            f'stroke="{"#c3cad6" if t == 0 else "#eceff4"}"/>'
         )
-    ax.set_ylim(0, top * 1.18 if top > 0 else 1)
-    ax.set_title(f"Open {currency} by days past due", loc="left", fontsize=12)
-    ax.yaxis.set_major_formatter(lambda v, _pos: money(int(v * scale), currency, short=True))
-    ax.tick_params(axis="x", labelsize=10)
-    fig.tight_layout()
-    return _svg(fig)
+        body.append(
+            _text(
+                left - 6,
+                y(t) + 4,
+                money(int(t), currency, short=True),
+                anchor="end",
+                size=11,
+                colour=_AXIS,
+            )
+        )
+    slot = plot_w / len(totals)
+    for j, (b, t) in enumerate(zip(AGING_BUCKETS, totals, strict=True)):
+        x = left + slot * j + slot * 0.15
+        body.append(
+            f'<rect x="{x:.1f}" y="{y(t):.1f}" width="{slot * 0.7:.1f}" '
+            f'height="{y(0) - y(t):.1f}" fill="{BUCKET_COLOURS[j]}"/>'
+        )
+        mid = x + slot * 0.35
+        body.append(_text(mid, y(t) - 5, money(t, currency, short=True), size=12))
+        body.append(_text(mid, height - bottom + 18, BUCKET_LABELS[b], size=12, colour=_AXIS))
+    return _svg(width, height, f"Open {currency} by days past due", body)
 
 
 def deductions_chart(deductions: pa.Table, currency: str) -> str:
-    plt = _mpl()
+    """Deductions of one currency by reason: this period's amount against the previous one."""
     sub = deductions.filter(pc.equal(deductions.column("currency"), currency))
-    rows = sorted(sub.to_pylist(), key=lambda r: (r["amount"], r["reason"]))
-    from cashmatch.engine.money import exponent
+    rows = sorted(sub.to_pylist(), key=lambda r: (-r["amount"], r["reason"]))
+    left = 24 + 8 * max([len(r["reason"]) for r in rows] + [4])
+    width, right, top, bar, gap = 640, 24, 48, 11, 10
+    height = top + len(rows) * (2 * bar + gap) + 30
+    ticks = _nice_ticks(max([max(r["amount"], r["prev_amount"]) for r in rows] + [0]))
+    x_max, plot_w = ticks[-1], width - left - right
+    bottom = height - 30
 
-    scale = 10 ** exponent(currency)
-    fig, ax = plt.subplots(figsize=(6.4, 0.5 + 0.42 * max(len(rows), 1)))
-    names = [r["reason"] for r in rows]
-    now = [r["amount"] / scale for r in rows]
-    before = [r["prev_amount"] / scale for r in rows]
-    y = list(range(len(rows)))
-    ax.barh([v + 0.2 for v in y], now, height=0.4, color="#2f5d9e", label="this period")
-    ax.barh([v - 0.2 for v in y], before, height=0.4, color="#b8c4d6", label="previous period")
-    ax.set_yticks(y, names)
-    ax.xaxis.set_major_formatter(lambda v, _pos: money(int(v * scale), currency, short=True))
-    ax.set_title(f"Deductions in {currency}", loc="left", fontsize=12)
-    ax.legend(frameon=False, fontsize=9, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2)
-    fig.tight_layout()
-    return _svg(fig)
+    def x(v: float) -> float:
+        return left + plot_w * max(v, 0) / x_max
 
-
-def _unique_ids(svg: str, prefix: str) -> str:
-    """Prefix the ids (and their references) of one SVG so that charts do not collide."""
-    ids = set(re.findall(r'id="([^"]+)"', svg))
-    for i in sorted(ids, key=len, reverse=True):
-        svg = svg.replace(f'id="{i}"', f'id="{prefix}{i}"')
-        svg = svg.replace(f"#{i})", f"#{prefix}{i})").replace(f'"#{i}"', f'"#{prefix}{i}"')
-    return svg
+    body = []
+    for t in ticks:
+        body.append(
+            f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{top - 4}" y2="{bottom}" '
+            f'stroke="{"#c3cad6" if t == 0 else "#eceff4"}"/>'
+        )
+        body.append(
+            _text(x(t), bottom + 16, money(int(t), currency, short=True), size=11, colour=_AXIS)
+        )
+    for i, r in enumerate(rows):
+        y0 = top + i * (2 * bar + gap)
+        for k, (key, colour) in enumerate((("amount", "#2f5d9e"), ("prev_amount", "#b8c4d6"))):
+            body.append(
+                f'<rect x="{left}" y="{y0 + k * bar}" width="{x(r[key]) - left:.1f}" '
+                f'height="{bar - 1}" fill="{colour}"><title>{escape(r["reason"])}: '
+                f"{money(r[key], currency)} {escape(currency)}</title></rect>"
+            )
+        body.append(_text(left - 8, y0 + bar + 4, r["reason"], anchor="end", size=12))
+    for k, (label, colour) in enumerate(
+        (("this period", "#2f5d9e"), ("previous period", "#b8c4d6"))
+    ):
+        lx = width - right - 230 + k * 100
+        body.append(f'<rect x="{lx}" y="12" width="14" height="9" fill="{colour}"/>')
+        body.append(_text(lx + 19, 21, label, anchor="start", size=11, colour=_AXIS))
+    return _svg(width, height, f"Deductions in {currency}", body)
 
 
 # ---------------------------------------------------------------- page parts
@@ -326,16 +357,11 @@ def render_report(result: Receivables, *, risk: RiskModel | None = None) -> str:
 
     metrics = result.metrics
     currencies = [m["currency"] for m in sorted(metrics.to_pylist(), key=lambda m: -abs(m["ar"]))]
-    charts = [
-        _unique_ids(aging_chart(result.aging, c), f"ag{i}-") for i, c in enumerate(currencies)
-    ]
+    charts = [aging_chart(result.aging, c) for c in currencies]
     ded_currencies = [
         c for c in currencies if c in set(result.deductions.column("currency").to_pylist())
     ]
-    ded_charts = [
-        _unique_ids(deductions_chart(result.deductions, c), f"de{i}-")
-        for i, c in enumerate(ded_currencies)
-    ]
+    ded_charts = [deductions_chart(result.deductions, c) for c in ded_currencies]
     n_now = int(pc.sum(result.deductions.column("count")).as_py() or 0)
     n_prev = int(pc.sum(result.deductions.column("prev_count")).as_py() or 0)
     risk_lead, at_risk = _at_risk(result.accounts, metrics)

@@ -393,12 +393,33 @@ def test_unknown_references_are_reported_not_fatal() -> None:
                 "rule": "t",
                 "currency": "USD",
             },
+            {  # in another currency than its invoice: left out
+                "payment_id": "P",
+                "invoice_id": "A",
+                "applied_amount": 5,
+                "adjustment_amount": 0,
+                "invoice_open_after": 75,
+                "confidence": 1.0,
+                "rule": "t",
+                "currency": "EUR",
+            },
+            {  # no currency given: taken as the invoice's
+                "payment_id": "P",
+                "invoice_id": "A",
+                "applied_amount": 3,
+                "adjustment_amount": 0,
+                "invoice_open_after": 87,
+                "confidence": 1.0,
+                "rule": "t",
+                "currency": None,
+            },
         ],
     )
     r = receivables(**t, as_of=date(2026, 2, 1))
     text = " | ".join(str(p) for p in r.problems)
     assert "repeat an invoice_id" in text and "NOPE" in text and "GHOST" in text
-    assert r.metrics.to_pylist()[0]["ar"] == 90
+    assert "1 rows are in another currency than their invoice" in text
+    assert r.metrics.to_pylist()[0]["ar"] == 87
 
 
 def test_open_items_for_one_account() -> None:
