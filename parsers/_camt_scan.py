@@ -182,17 +182,20 @@ class Shape:
         root = self._tree(skel)
         plan = self._plan(root, kind)
         groups: dict[int, int] = {}
-        out = []
+        #: the regex one literal character or piece at a time, each with whether it is a group
+        self.parts: list[tuple[str, bool]] = []
         for piece in self.pieces:
             if isinstance(piece, str):
-                out.append(re.escape(piece))
+                self.parts.extend((re.escape(c), False) for c in piece)
                 continue
             what, wanted = piece
             if wanted:
                 groups[id(piece)] = len(groups)
             body = {'value"': '[^"]*', "value'": "[^']*", "text": "[^<]*", "mark": ""}[what]
-            out.append(f"({body})" if wanted else body)
-        self.regex = re.compile("".join(out) + "(){0}")  # the last group never matches: None
+            if wanted or body:
+                self.parts.append((f"({body})" if wanted else body, wanted))
+        # the last group never matches: None for the fields a shape does not have
+        self.regex = re.compile("".join(p for p, _ in self.parts) + "(){0}")
         self.none = len(groups)
         self.plan = self._number(plan, groups, kind)
         self.builders: dict[int, object] = {}
@@ -284,24 +287,70 @@ class Shape:
         getter = itemgetter(*fields)  # every kind has several fields: a tuple
         return (g(mark), getter, tuple(numbered), attrs, fields)
 
-    def builder(self, base: int):
+    def builder(self, g: tuple[int, ...]):
         """The plan as one generated function ``(match, its groups, line_at) -> record`` for
-        a match whose groups start after ``base`` and need no :meth:`_Reader._fix`: the
-        record of :meth:`_Reader._record` without interpreting the plan for every entry."""
-        found = self.builders.get(base)
+        a match of a pattern holding this shape's group ``i`` at ``g[i]`` that needs no
+        :meth:`_Reader._fix`: the record of :meth:`_Reader.record` without interpreting the
+        plan for every entry."""
+        found = self.builders.get(g)
         if found is None:
-            found = self.builders[base] = eval(f"lambda m, v, L: {_display(self.plan, base)}")
+            found = self.builders[g] = eval(f"lambda m, v, L: {_display(self.plan, g)}")
         return found
 
 
-def _display(plan: tuple, base: int) -> str:
+def _display(plan: tuple, g: tuple[int, ...]) -> str:
     """A plan as a Python tuple display (group numbers only: nothing from the document)."""
     mark, _, subs, _, fields = plan
-    parts = [f"L(m.start({base + mark + 1}) - 1)", *(f"v[{base + i}]" for i in fields)]
+    parts = [f"L(m.start({g[mark] + 1}) - 1)", *(f"v[{g[i]}]" for i in fields)]
     for records, sub in subs:
-        items = [_display(x, base) if records else f"v[{base + x}]" for x in sub]
+        items = [_display(x, g) if records else f"v[{g[x]}]" for x in sub]
         parts.append(f"[{', '.join(items)}]")
     return f"({', '.join(parts)},)"
+
+
+def merge(shapes: list[Shape]) -> tuple[str, list[tuple[int, ...]], list[int]]:
+    """Shapes' patterns as one, each common prefix written (and matched) once: a prefix tree
+    of their parts with an alternation where they part. -> (the pattern, each shape's groups
+    as the pattern numbers them, 0-based with the one that never matches last, and the
+    number of the group closing each shape: ``Match.lastindex`` names the shape matched)."""
+    tree: dict = {}
+    for k, x in enumerate(shapes):
+        node = tree
+        for part in x.parts:
+            node = node.setdefault(part, {})
+        node[(None, k)] = {}  # the end of shape k
+    numbers: dict[int, int] = {}  # id of a group part's node -> its group (0-based)
+    out: list[str] = []
+    closing = [0] * len(shapes)
+
+    def emit(node: dict) -> None:
+        while len(node) == 1:
+            ((frag, group), node) = next(iter(node.items()))
+            if frag is None:
+                out.append("()")
+                closing[group] = len(numbers) + 1
+                numbers[id(node)] = len(numbers)
+                return
+            out.append(frag)
+            if group:
+                numbers[id(node)] = len(numbers)
+        out.append("(?:")
+        for i, (part, child) in enumerate(node.items()):
+            out.append("|" if i else "")
+            emit({part: child})
+        out.append(")")
+
+    emit(tree)
+    out.append("(){0}")  # the group that never matches
+    groups = []
+    for x in shapes:
+        node, own = tree, []
+        for part in x.parts:
+            node = node[part]
+            if part[1]:
+                own.append(numbers[id(node)])
+        groups.append((*own, len(numbers)))
+    return "".join(out), groups, closing
 
 
 @lru_cache(maxsize=MAX_SHAPES)
@@ -358,11 +407,11 @@ class _Reader:
         while True:
             m = self.joined.match(s, pos, stop) if self.joined is not None else None
             if m is not None:
-                build, found, base = self.branches[m.lastindex]
+                build, found, g = self.branches[m.lastindex]
                 if build is not None:
                     out.append(build(m, m.groups(), self.line_at))
                 else:
-                    out.append(self.record(found.plan, m, m.groups(), base, None))
+                    out.append(self.record(found.plan, m, m.groups(), g, None))
                 pos = m.end()
                 continue
             nxt = _NEXT_ENTRY.match(s, pos, stop)
@@ -381,7 +430,7 @@ class _Reader:
         for found in self.recent:
             m = found.regex.fullmatch(s, lo, hi)
             if m is not None:
-                return self.record(found.plan, m, m.groups(), 0, None)
+                return self.record(found.plan, m, m.groups(), None, None)
         known = len(self.shapes)
         found = self.shape(s[lo:hi], "entry")
         m = found.regex.fullmatch(s, lo, hi)
@@ -391,17 +440,16 @@ class _Reader:
             self.join(found)
         else:
             self.recent = [found, *self.recent[:7]]
-        return self.record(found.plan, m, m.groups(), 0, None)
+        return self.record(found.plan, m, m.groups(), None, None)
 
     def join(self, found: Shape) -> None:
         shapes = [x for _, x, _ in self.branches.values()] + [found]
-        self.branches, parts, base = {}, [], 0
-        for x in shapes:
-            parts.append(f"{x.regex.pattern}()")
-            base += x.none + 2  # its groups, the one that never matches, the closing one
-            start = base - x.none - 2
-            self.branches[base] = (None if self.fix else x.builder(start), x, start)
-        self.joined = re.compile(f"{_S}*(?:{'|'.join(parts)})")
+        pattern, groups, closing = merge(shapes)
+        self.branches = {
+            c: (None if self.fix else x.builder(g), x, g)
+            for x, g, c in zip(shapes, groups, closing, strict=True)
+        }
+        self.joined = re.compile(f"{_S}*{pattern}")
 
     def shape(self, text: str, kind: str) -> Shape:
         skel = skeleton(text)
@@ -413,22 +461,22 @@ class _Reader:
             found = self.shapes[skel] = shape(skel, kind)
         return found
 
-    def record(self, plan: tuple, m: re.Match[str], vals: tuple, base: int, where) -> tuple:
+    def record(self, plan: tuple, m: re.Match[str], vals: tuple, g, where) -> tuple:
         """A match -> the record :meth:`camt._Doc.record` gives (line first, then the fields,
-        then the lists). ``vals`` are the match's groups, the plan's start after ``base``;
-        ``where`` maps a position in the matched text to the file's."""
-        if base:
-            vals = vals[base:]
-        return self._record(plan, m, vals, base, where)
+        then the lists). ``vals`` are the match's groups, the plan's group ``i`` at ``g[i]``
+        (``g`` None: at ``i``); ``where`` maps a position in the matched text to the file's."""
+        if g is not None:
+            vals = [vals[i] for i in g]
+        return self._record(plan, m, vals, g, where)
 
-    def _record(self, plan: tuple, m: re.Match[str], vals: tuple, base: int, where) -> tuple:
+    def _record(self, plan: tuple, m: re.Match[str], vals, g, where) -> tuple:
         line, get, subs, attrs, _ = plan
         fields = get(vals)
         if self.fix:
             fields = self._fix(fields, attrs)
-        start = m.start(base + line + 1) - 1  # the start tag's '>'
+        start = m.start((line if g is None else g[line]) + 1) - 1  # the start tag's '>'
         lists = [
-            [self._record(p, m, vals, base, where) for p in sub]
+            [self._record(p, m, vals, g, where) for p in sub]
             if records
             else self._fix([vals[i] for i in sub], ())
             if self.refs
@@ -548,5 +596,5 @@ def _container(r: _Reader, start: int, name: str) -> tuple[tuple[tuple, list[tup
     def where(p: int) -> int:
         return start + p if p < cut else tail_start + (p - cut)
 
-    record = r.record(st_shape.plan, m, m.groups(), 0, where)
+    record = r.record(st_shape.plan, m, m.groups(), None, where)
     return (record, entries), end.end()
