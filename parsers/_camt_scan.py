@@ -514,7 +514,6 @@ _ANY = re.compile(
 _ENTRY = re.compile(r"<Ntry[\s/>]")
 _ENTRY_END = re.compile(rf"</Ntry{_S}*>")
 _NEXT_ENTRY = re.compile(rf"{_S}*(?=<Ntry[\s/>])")
-_CONTAINER = re.compile(r"<(?:Stmt|Rpt|Ntfctn)[\s/>]")
 
 
 def scan(text: str) -> list[tuple[tuple, list[tuple]]] | None:
@@ -526,23 +525,32 @@ def scan(text: str) -> list[tuple[tuple, list[tuple]]] | None:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     prolog = _PROLOG.match(text)
     start = prolog.end() if prolog else 0
-    if prolog is None or "<!" in text or text.find("<?", start) >= 0 or _PREFIXED.search(text):
+    if (
+        prolog is None
+        or ("!" in text and "<!" in text)  # one character is found fast, two are not
+        or (text.find("?", start) >= 0 and text.find("<?", start) >= 0)
+        or _PREFIXED.search(text)
+    ):
         return None
     try:
-        statements = _walk(_Reader(text), prolog.end(), prolog.group("root"))
+        statements, groups = _walk(_Reader(text), prolog.end(), prolog.group("root"))
     except Unusual:
         return None
-    if len(_ENTRY.findall(text)) != sum(len(e) for _, e in statements) or len(
-        _CONTAINER.findall(text)
-    ) != len(statements):
-        return None  # an entry or statement somewhere the scanner did not look
+    # an entry, or a statement group (whose containers the reference reads), somewhere the
+    # scanner did not look
+    if text.count("<BkToCstmr") != groups or len(_ENTRY.findall(text)) != sum(
+        len(e) for _, e in statements
+    ):
+        return None
     return statements
 
 
-def _walk(r: _Reader, pos: int, root: str) -> list[tuple[tuple, list[tuple]]]:
-    """Root > BkToCstmr* > containers; anything else at those two levels is skipped whole."""
+def _walk(r: _Reader, pos: int, root: str) -> tuple[list[tuple[tuple, list[tuple]]], int]:
+    """Root > BkToCstmr* > containers; anything else at those two levels is skipped whole.
+    -> (the statements, how many statement groups (BkToCstmr*) held them)."""
     s = r.s
     statements = []
+    groups = 0
     open_names = [root]
     while open_names:
         m = _NEXT.match(s, pos)
@@ -554,10 +562,15 @@ def _walk(r: _Reader, pos: int, root: str) -> list[tuple[tuple, list[tuple]]]:
                 raise Unusual(name)
             open_names.pop()
             pos = m.end()
-        elif plain and len(open_names) == 1 and name.startswith("BkToCstmr"):
+        elif len(open_names) == 1 and name.startswith("BkToCstmr"):
+            if not plain:
+                raise Unusual(name)  # attributes, or empty
             open_names.append(name)
+            groups += 1
             pos = m.end()
-        elif plain and len(open_names) == 2 and name in CONTAINERS:
+        elif len(open_names) == 2 and name in CONTAINERS:
+            if not plain:
+                raise Unusual(name)
             statement, pos = _container(r, m.start(2) - 1, name)
             statements.append(statement)
         else:
@@ -567,7 +580,7 @@ def _walk(r: _Reader, pos: int, root: str) -> list[tuple[tuple, list[tuple]]]:
             pos = skipped.end()
     if s[pos:].strip(" \t\n"):
         raise Unusual("trailing")
-    return statements
+    return statements, groups
 
 
 def _container(r: _Reader, start: int, name: str) -> tuple[tuple[tuple, list[tuple]], int]:
