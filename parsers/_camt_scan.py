@@ -22,6 +22,7 @@ statements anywhere but root > BkToCstmr* > container > Ntry, more distinct shap
 from __future__ import annotations
 
 import re
+from collections.abc import Generator, Iterator
 from functools import lru_cache
 from operator import itemgetter
 
@@ -372,6 +373,22 @@ def _unref(m: re.Match[str]) -> str:
     return chr(int(hex_, 16) if hex_ else int(dec))
 
 
+class _Lines:
+    """Line numbers of positions in ``s``, counted from the position asked before (so asking
+    in document order costs one pass)."""
+
+    def __init__(self, s: str) -> None:
+        self.s, self.pos, self.line = s, 0, 1
+
+    def at(self, pos: int) -> int:
+        if pos >= self.pos:
+            self.line += self.s.count("\n", self.pos, pos)
+        else:
+            self.line -= self.s.count("\n", pos, self.pos)
+        self.pos = pos
+        return self.line
+
+
 class _Reader:
     def __init__(self, s: str) -> None:
         self.s = s
@@ -379,8 +396,9 @@ class _Reader:
         #: whether any record may need :meth:`_fix` (a look for an attribute value with a tab
         #: or newline may find text that only looks like one: then records are merely checked)
         self.fix = self.refs or _WRAPPED_VALUE.search(s) is not None
-        self.line_pos = 0
-        self.line = 1
+        # lines of entries, and of statements (whose tails come after their entries)
+        self.line_at = _Lines(s).at
+        self.statement_line_at = _Lines(s).at
         self.shapes: dict[str, Shape] = {}
         self.budget = 65_536 + len(s) // 100  # markup characters left to compile
         #: the first :data:`MAX_JOINED` entry shapes, joined into one alternation that reads
@@ -391,20 +409,11 @@ class _Reader:
         self.recent: list[Shape] = []  # shapes beyond those, most recent first
         self.entry_end = 0  # where the entry :meth:`entry` read last ends
 
-    def line_at(self, pos: int) -> int:
-        """Line of ``pos``, counted from the position asked before (so asking in document
-        order, as the scanner does but for a statement's own tail, costs one pass)."""
-        if pos >= self.line_pos:
-            self.line += self.s.count("\n", self.line_pos, pos)
-        else:
-            self.line -= self.s.count("\n", pos, self.line_pos)
-        self.line_pos = pos
-        return self.line
-
-    def entries(self, pos: int, stop: int) -> tuple[list[tuple], int]:
-        """The consecutive entries from ``pos`` (an entry's start) -> (records, end)."""
+    def entries(self, pos: int, stop: int, size: int) -> tuple[list[tuple], int]:
+        """Up to ``size`` consecutive entries from ``pos`` (an entry's start) -> (records,
+        end)."""
         s, out = self.s, []
-        while True:
+        while len(out) < size:
             m = self.joined.match(s, pos, stop) if self.joined is not None else None
             if m is not None:
                 build, found, g = self.branches[m.lastindex]
@@ -419,6 +428,7 @@ class _Reader:
                 return out, pos
             out.append(self.entry(nxt.end()))
             pos = self.entry_end
+        return out, pos
 
     def entry(self, lo: int) -> tuple:
         """One entry no joined shape reads (a new shape, or one beyond :data:`MAX_JOINED`)."""
@@ -483,7 +493,8 @@ class _Reader:
             else [vals[i] for i in sub]
             for records, sub in subs
         ]
-        return (self.line_at(start if where is None else where(start)), *fields, *lists)
+        line = self.line_at(start) if where is None else self.statement_line_at(where(start))
+        return (line, *fields, *lists)
 
     def _fix(self, values, attrs) -> list:
         """Character references resolved; in attribute values (``attrs``), tabs and newlines
@@ -519,6 +530,22 @@ _NEXT_ENTRY = re.compile(rf"{_S}*(?=<Ntry[\s/>])")
 def scan(text: str) -> list[tuple[tuple, list[tuple]]] | None:
     """``text`` (a document libxml2 found well-formed) -> [(statement record, its entry
     records)] in document order, or None when the reference must read it."""
+    statements: list[tuple[tuple, list[tuple]]] = []
+    try:
+        for st, run in runs(text):
+            if not statements or statements[-1][0] is not st:
+                statements.append((st, []))
+            statements[-1][1].extend(run or ())
+    except Unusual:
+        return None
+    return statements
+
+
+def runs(text: str, size: int = 256) -> Iterator[tuple[tuple, list[tuple] | None]]:
+    """``text`` (a document libxml2 found well-formed) -> for each statement in document
+    order, (its record, a run of up to ``size`` of its entry records) as the entries are
+    read, then (its record, None). Raises :class:`Unusual`, possibly after yielding, when
+    the reference must read the document instead: what was yielded is then void."""
     if text.startswith("\ufeff"):
         text = text[1:]
     if "\r" in text:
@@ -531,25 +558,22 @@ def scan(text: str) -> list[tuple[tuple, list[tuple]]] | None:
         or (text.find("?", start) >= 0 and text.find("<?", start) >= 0)
         or _PREFIXED.search(text)
     ):
-        return None
-    try:
-        statements, groups = _walk(_Reader(text), prolog.end(), prolog.group("root"))
-    except Unusual:
-        return None
-    # an entry, or a statement group (whose containers the reference reads), somewhere the
-    # scanner did not look
-    if text.count("<BkToCstmr") != groups or len(_ENTRY.findall(text)) != sum(
-        len(e) for _, e in statements
-    ):
-        return None
-    return statements
+        raise Unusual("document")
+    entries = 0
+    for st, run in _walk(_Reader(text), prolog.end(), prolog.group("root"), size):
+        entries += len(run or ())
+        yield st, run
+    # an entry somewhere the scanner did not look; every entry starts "<Ntry", so when those
+    # but the entries' own "<NtryDtls" and "<NtryRef" are as many as read, no count is needed
+    starts = text.count("<Ntry") - text.count("<NtryDtls") - text.count("<NtryRef")
+    if starts != entries and len(_ENTRY.findall(text)) != entries:
+        raise Unusual("entries")
 
 
-def _walk(r: _Reader, pos: int, root: str) -> tuple[list[tuple[tuple, list[tuple]]], int]:
+def _walk(r: _Reader, pos: int, root: str, size: int) -> Iterator[tuple]:
     """Root > BkToCstmr* > containers; anything else at those two levels is skipped whole.
-    -> (the statements, how many statement groups (BkToCstmr*) held them)."""
+    Yields what :func:`runs` does."""
     s = r.s
-    statements = []
     groups = 0
     open_names = [root]
     while open_names:
@@ -571,8 +595,7 @@ def _walk(r: _Reader, pos: int, root: str) -> tuple[list[tuple[tuple, list[tuple
         elif len(open_names) == 2 and name in CONTAINERS:
             if not plain:
                 raise Unusual(name)
-            statement, pos = _container(r, m.start(2) - 1, name)
-            statements.append(statement)
+            pos = yield from _container(r, m.start(2) - 1, name, size)
         else:
             skipped = _ANY.match(s, m.start(2) - 1)
             if skipped is None:
@@ -580,25 +603,38 @@ def _walk(r: _Reader, pos: int, root: str) -> tuple[list[tuple[tuple, list[tuple
             pos = skipped.end()
     if s[pos:].strip(" \t\n"):
         raise Unusual("trailing")
-    return statements, groups
+    # a statement group (whose containers the reference reads) where the walk did not look
+    if s.count("<BkToCstmr") != groups:
+        raise Unusual("BkToCstmr")
 
 
-def _container(r: _Reader, start: int, name: str) -> tuple[tuple[tuple, list[tuple]], int]:
-    """One statement: its own record from its markup without the entries, then the entries
-    (consecutive ``Ntry`` children, as the schema puts them)."""
+def _closing(s: str, name: str, pos: int) -> re.Match[str]:
+    """The first closing tag ``name`` from ``pos`` (``str.find`` skips far faster than a
+    regular expression's search)."""
+    close = re.compile(rf"</{name}{_S}*>")
+    while (pos := s.find(f"</{name}", pos)) >= 0:
+        m = close.match(s, pos)
+        if m is not None:
+            return m
+        pos += 1
+    raise Unusual(name)
+
+
+def _container(r: _Reader, start: int, name: str, size: int) -> Generator[tuple, None, int]:
+    """One statement: yields its own record, from its markup without the entries, with each
+    run of its entries (consecutive ``Ntry`` children, as the schema puts them), then with
+    None; returns where it ends."""
     s = r.s
-    closing = re.compile(rf"</{name}{_S}*>")
-    end = closing.search(s, start)
-    if end is None:
-        raise Unusual(name)
+    end = _closing(s, name, start)
     first = _ENTRY.search(s, start, end.start())
-    entries: list[tuple] = []
-    if first is not None:
-        entries, last = r.entries(first.start(), len(s))
-        end = closing.search(s, last)
-        head_end, tail_start = first.start(), last
-    else:
+    if first is None:
         head_end = tail_start = end.start()
+    else:
+        head_end = first.start()
+        last = _ENTRY_END.match(s, max(s.rfind("</Ntry", head_end, end.start()), 0))
+        if last is None:
+            raise Unusual(name)
+        tail_start = last.end()
     own = s[start:head_end] + s[tail_start : end.end()]
     st_shape = r.shape(own, "stmt")
     m = st_shape.regex.fullmatch(own)
@@ -610,4 +646,13 @@ def _container(r: _Reader, start: int, name: str) -> tuple[tuple[tuple, list[tup
         return start + p if p < cut else tail_start + (p - cut)
 
     record = r.record(st_shape.plan, m, m.groups(), None, where)
-    return (record, entries), end.end()
+    pos = head_end
+    while pos < tail_start:
+        run, pos = r.entries(pos, tail_start, size)
+        if not run:
+            raise Unusual(name)  # something between entries
+        yield record, run
+    if pos != tail_start:
+        raise Unusual(name)
+    yield record, None
+    return end.end()

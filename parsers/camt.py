@@ -34,10 +34,11 @@ from functools import lru_cache
 import numpy as np
 
 from cashmatch.engine.errors import InvalidInput, RowProblem
-from cashmatch.parsers._camt_scan import CONTAINERS, LAYOUT, scan
+from cashmatch.parsers._camt_scan import CONTAINERS, LAYOUT, Unusual, runs
 from cashmatch.parsers._common import (
     CRDT,
     DBIT,
+    NO_REFERENCE,
     ParseResult,
     PaymentRows,
     RemittanceRows,
@@ -47,7 +48,6 @@ from cashmatch.parsers._common import (
     minor,
     pause_gc,
     reconcile,
-    reference_or_none,
 )
 
 NAME = "camt"
@@ -113,6 +113,12 @@ class _Doc:
 def _text(v: str | None) -> str | None:
     """A field's text as the parser uses it: white space collapsed; empty is None."""
     return (" ".join(v.split()) or None) if v else None
+
+
+def _reference(v: str | None) -> str | None:
+    """``reference_or_none(_text(v))`` in one call (the normalised text is already clean)."""
+    t = (" ".join(v.split()) or None) if v else None
+    return None if t is None or t.upper() in NO_REFERENCE else t
 
 
 def _texts(values: list[str | None]) -> list[str]:
@@ -207,9 +213,9 @@ class _Parser:
             return
         reversal = (_text(rvsl) or "").lower() in ("true", "1")
         value_date = _date(val_dt, val_dttm) or _date(bookg_dt, bookg_dttm)
-        entry_ref = reference_or_none(_text(svcr_ref)) or reference_or_none(_text(ntry_ref))
+        entry_ref = _reference(svcr_ref) or _reference(ntry_ref)
         dom = _text(dom)
-        code = "/".join(x for x in (dom, _text(fam), _text(sub)) if x) if dom else _text(prtry)
+        code = "/".join([x for x in (dom, _text(fam), _text(sub)) if x]) if dom else _text(prtry)
         extra = _text(extra)
         if not txs:
             self.add(None, entry_ref, value_date, amt, ccy, cdi, reversal, code, info, line, extra)
@@ -234,7 +240,7 @@ class _Parser:
                     )
                 )
                 continue
-            pid = reference_or_none(_text(tx[5]))
+            pid = _reference(tx[5])
             if pid is None and entry_ref is not None:
                 pid = f"{entry_ref}/{k}" if multi else entry_ref
             tcdi = _text(tx[7]) or cdi
@@ -277,7 +283,7 @@ class _Parser:
         name = account = e2e = None
         refs: list[str] = []
         if tx is not None:
-            e2e = reference_or_none(_text(tx[6]))
+            e2e = _reference(tx[6])
             # debtor fields for a credit, creditor fields for anything else
             nm, pty_nm, ultmt_nm, iban, othr = tx[8:13] if cdi == CRDT else tx[13:18]
             name = _text(nm) or _text(pty_nm) or _text(ultmt_nm)
@@ -468,14 +474,20 @@ def parse(data: bytes, *, source: str) -> ParseResult:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
             text = None
-        statements = None if text is None else scan(text)
-        if statements is not None:
-            p = _Parser(source)
-            for st, entries in statements:
-                info = p.statement_info(st)
-                for e in entries:
-                    p.entry(e, info)
-                p.finish_statement(st, info)
-                p.infos.append(info)
-            return p.result()
+        if text is not None:
+            p, st, info = _Parser(source), None, None
+            try:
+                for record, run in runs(text):  # entries decided as they are read
+                    if record is not st:
+                        st, info = record, p.statement_info(record)
+                    if run is None:
+                        p.finish_statement(st, info)
+                        p.infos.append(info)
+                    else:
+                        for e in run:
+                            p.entry(e, info)
+            except Unusual:
+                pass
+            else:
+                return p.result()
     return parse_reference(data, source=source)
