@@ -125,10 +125,14 @@ def _texts(values: list[str | None]) -> list[str]:
     return [" ".join(t.split()) for t in values if t and t.strip()]
 
 
+def _number(v: str | None) -> str | None:
+    return (v.strip() or None) if v else None
+
+
 def _amount(v: str | None, ccy: str | None) -> tuple[str | None, str | None]:
-    if v is None or not v.strip():
-        return None, None
-    return v.strip(), (ccy or "").strip().upper() or None
+    """(amount, currency), both None without an amount."""
+    v = _number(v)
+    return (None, None) if v is None else (v, (ccy or "").strip().upper() or None)
 
 
 def _date(d: str | None, dttm: str | None) -> str | None:
@@ -211,7 +215,7 @@ class _Parser:
                 RowProblem(self.source, line, "CdtDbtInd", f"expected CRDT or DBIT, got {cdi!r}")
             )
             return
-        reversal = (_text(rvsl) or "").lower() in ("true", "1")
+        reversal = bool(rvsl) and (_text(rvsl) or "").lower() in ("true", "1")
         value_date = _date(val_dt, val_dttm) or _date(bookg_dt, bookg_dttm)
         entry_ref = _reference(svcr_ref) or _reference(ntry_ref)
         dom = _text(dom)
@@ -321,8 +325,8 @@ class _Parser:
     def remittance(self, strd: tuple, docs: list[str], index: int, e2e, tx_amt, ccy) -> None:
         line, _, rmtd, rmtd_ccy, disc_amt, disc, ded, rsn, _ = strd
         paid, pccy = _amount(rmtd, rmtd_ccy)
-        disc = _amount(disc_amt, None)[0] or _amount(disc, None)[0]
-        ded = _amount(ded, None)[0]
+        disc = _number(disc_amt) or _number(disc)
+        ded = _number(ded)
         rsn = _text(rsn)
         if paid is None and len(docs) == 1:
             paid = tx_amt  # the whole transaction pays the one document it names
