@@ -6,13 +6,17 @@ the same order, only texts and attribute values differ. For each entry the scann
 is compiled once into a literal regular expression with a capture group per text and value,
 and into a *plan*: which group holds the field at each path :mod:`.camt` reads (first match
 in document order, as ``find`` gives it), found by walking the skeleton's own elements. The
-first :data:`MAX_JOINED` entry shapes are joined into one alternation that reads a
+first :data:`MAX_JOINED` entry shapes are merged into one pattern, a prefix tree of their
+markup (each common prefix matched once, an alternation where they part), that reads a
 statement's entries match after match, and each plan is generated once into a small Python
 function building the record from the match's groups. An entry then costs one ``match`` and
 one call, and gives the same record :meth:`camt._Doc.record` builds from lxml elements.
+:func:`runs` hands the records over in runs as it reads them, so the caller decides them
+while they are fresh and none is held for long.
 
 libxml2 checks the whole document first (the caller does that); the scanner then refuses -
-``scan`` returns ``None`` and the caller reads the file with the reference - whatever it does
+:func:`runs` raises :class:`Unusual` (``scan`` returns None) and the caller reads the file
+with the reference - whatever it does
 not model exactly: comments, CDATA, processing instructions, prefixed names in entries and
 statements, namespace declarations below the root, an encoding other than UTF-8, entries or
 statements anywhere but root > BkToCstmr* > container > Ntry, more distinct shapes than
@@ -401,11 +405,11 @@ class _Reader:
         self.statement_line_at = _Lines(s).at
         self.shapes: dict[str, Shape] = {}
         self.budget = 65_536 + len(s) // 100  # markup characters left to compile
-        #: the first :data:`MAX_JOINED` entry shapes, joined into one alternation that reads
+        #: the first :data:`MAX_JOINED` entry shapes, merged into one pattern that reads
         #: a run of entries match after match; ``branches`` maps the group closing each
-        #: alternative to (its shape, the group its own groups start after)
+        #: shape to (its record builder, the shape, where the pattern holds its groups)
         self.joined: re.Pattern[str] | None = None
-        self.branches: dict[int, tuple[object, Shape, int]] = {}
+        self.branches: dict[int, tuple[object, Shape, tuple[int, ...]]] = {}
         self.recent: list[Shape] = []  # shapes beyond those, most recent first
         self.entry_end = 0  # where the entry :meth:`entry` read last ends
 

@@ -469,8 +469,9 @@ def _well_formed(data: bytes) -> bool:
 def parse(data: bytes, *, source: str) -> ParseResult:
     """The production path: libxml2 checks the document (building nothing), the shape scanner
     of :mod:`._camt_scan` reads its entries into records, and the decisions every reading
-    shares run over them. A document the scanner does not model, or that is not well-formed,
-    is read by :func:`parse_reference`; both give identical results (differential tests)."""
+    shares run over each run of them as it is read. A document the scanner does not model,
+    or that is not well-formed, is read by :func:`parse_reference`; both give identical
+    results (differential tests)."""
     check_size(data, source)
     _refuse_dtd(data, source)
     if _well_formed(data):
