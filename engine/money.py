@@ -119,6 +119,10 @@ def parse_minor_array(
         text = text.combine_chunks()
     exps = exponents_of(currencies)
     errors = np.full(n, None, dtype=object)
+    if n and text.null_count == 0 and exps.min() >= 0:  # a clean column: no row to explain
+        values = parse_plain_minor(text, exps.astype(np.int64))
+        if values is not None:
+            return values, errors
     errors[exps < 0] = "currency is not an ISO 4217 code"
     well_formed = np.asarray(
         pc.fill_null(pc.match_substring_regex(text, _AMOUNT_RE), False), dtype=bool

@@ -6,13 +6,17 @@ the same order, only texts and attribute values differ. For each entry the scann
 is compiled once into a literal regular expression with a capture group per text and value,
 and into a *plan*: which group holds the field at each path :mod:`.camt` reads (first match
 in document order, as ``find`` gives it), found by walking the skeleton's own elements. The
-first :data:`MAX_JOINED` entry shapes are joined into one alternation that reads a
+first :data:`MAX_JOINED` entry shapes are merged into one pattern, a prefix tree of their
+markup (each common prefix matched once, an alternation where they part), that reads a
 statement's entries match after match, and each plan is generated once into a small Python
 function building the record from the match's groups. An entry then costs one ``match`` and
 one call, and gives the same record :meth:`camt._Doc.record` builds from lxml elements.
+:func:`runs` hands the records over in runs as it reads them, so the caller decides them
+while they are fresh and none is held for long.
 
 libxml2 checks the whole document first (the caller does that); the scanner then refuses -
-``scan`` returns ``None`` and the caller reads the file with the reference - whatever it does
+:func:`runs` raises :class:`Unusual` (``scan`` returns None) and the caller reads the file
+with the reference - whatever it does
 not model exactly: comments, CDATA, processing instructions, prefixed names in entries and
 statements, namespace declarations below the root, an encoding other than UTF-8, entries or
 statements anywhere but root > BkToCstmr* > container > Ntry, more distinct shapes than
@@ -22,6 +26,7 @@ statements anywhere but root > BkToCstmr* > container > Ntry, more distinct shap
 from __future__ import annotations
 
 import re
+from collections.abc import Generator, Iterator
 from functools import lru_cache
 from operator import itemgetter
 
@@ -182,17 +187,20 @@ class Shape:
         root = self._tree(skel)
         plan = self._plan(root, kind)
         groups: dict[int, int] = {}
-        out = []
+        #: the regex one literal character or piece at a time, each with whether it is a group
+        self.parts: list[tuple[str, bool]] = []
         for piece in self.pieces:
             if isinstance(piece, str):
-                out.append(re.escape(piece))
+                self.parts.extend((re.escape(c), False) for c in piece)
                 continue
             what, wanted = piece
             if wanted:
                 groups[id(piece)] = len(groups)
             body = {'value"': '[^"]*', "value'": "[^']*", "text": "[^<]*", "mark": ""}[what]
-            out.append(f"({body})" if wanted else body)
-        self.regex = re.compile("".join(out) + "(){0}")  # the last group never matches: None
+            if wanted or body:
+                self.parts.append((f"({body})" if wanted else body, wanted))
+        # the last group never matches: None for the fields a shape does not have
+        self.regex = re.compile("".join(p for p, _ in self.parts) + "(){0}")
         self.none = len(groups)
         self.plan = self._number(plan, groups, kind)
         self.builders: dict[int, object] = {}
@@ -284,24 +292,70 @@ class Shape:
         getter = itemgetter(*fields)  # every kind has several fields: a tuple
         return (g(mark), getter, tuple(numbered), attrs, fields)
 
-    def builder(self, base: int):
+    def builder(self, g: tuple[int, ...]):
         """The plan as one generated function ``(match, its groups, line_at) -> record`` for
-        a match whose groups start after ``base`` and need no :meth:`_Reader._fix`: the
-        record of :meth:`_Reader._record` without interpreting the plan for every entry."""
-        found = self.builders.get(base)
+        a match of a pattern holding this shape's group ``i`` at ``g[i]`` that needs no
+        :meth:`_Reader._fix`: the record of :meth:`_Reader.record` without interpreting the
+        plan for every entry."""
+        found = self.builders.get(g)
         if found is None:
-            found = self.builders[base] = eval(f"lambda m, v, L: {_display(self.plan, base)}")
+            found = self.builders[g] = eval(f"lambda m, v, L: {_display(self.plan, g)}")
         return found
 
 
-def _display(plan: tuple, base: int) -> str:
+def _display(plan: tuple, g: tuple[int, ...]) -> str:
     """A plan as a Python tuple display (group numbers only: nothing from the document)."""
     mark, _, subs, _, fields = plan
-    parts = [f"L(m.start({base + mark + 1}) - 1)", *(f"v[{base + i}]" for i in fields)]
+    parts = [f"L(m.start({g[mark] + 1}) - 1)", *(f"v[{g[i]}]" for i in fields)]
     for records, sub in subs:
-        items = [_display(x, base) if records else f"v[{base + x}]" for x in sub]
+        items = [_display(x, g) if records else f"v[{g[x]}]" for x in sub]
         parts.append(f"[{', '.join(items)}]")
     return f"({', '.join(parts)},)"
+
+
+def merge(shapes: list[Shape]) -> tuple[str, list[tuple[int, ...]], list[int]]:
+    """Shapes' patterns as one, each common prefix written (and matched) once: a prefix tree
+    of their parts with an alternation where they part. -> (the pattern, each shape's groups
+    as the pattern numbers them, 0-based with the one that never matches last, and the
+    number of the group closing each shape: ``Match.lastindex`` names the shape matched)."""
+    tree: dict = {}
+    for k, x in enumerate(shapes):
+        node = tree
+        for part in x.parts:
+            node = node.setdefault(part, {})
+        node[(None, k)] = {}  # the end of shape k
+    numbers: dict[int, int] = {}  # id of a group part's node -> its group (0-based)
+    out: list[str] = []
+    closing = [0] * len(shapes)
+
+    def emit(node: dict) -> None:
+        while len(node) == 1:
+            ((frag, group), node) = next(iter(node.items()))
+            if frag is None:
+                out.append("()")
+                closing[group] = len(numbers) + 1
+                numbers[id(node)] = len(numbers)
+                return
+            out.append(frag)
+            if group:
+                numbers[id(node)] = len(numbers)
+        out.append("(?:")
+        for i, (part, child) in enumerate(node.items()):
+            out.append("|" if i else "")
+            emit({part: child})
+        out.append(")")
+
+    emit(tree)
+    out.append("(){0}")  # the group that never matches
+    groups = []
+    for x in shapes:
+        node, own = tree, []
+        for part in x.parts:
+            node = node[part]
+            if part[1]:
+                own.append(numbers[id(node)])
+        groups.append((*own, len(numbers)))
+    return "".join(out), groups, closing
 
 
 @lru_cache(maxsize=MAX_SHAPES)
@@ -323,6 +377,22 @@ def _unref(m: re.Match[str]) -> str:
     return chr(int(hex_, 16) if hex_ else int(dec))
 
 
+class _Lines:
+    """Line numbers of positions in ``s``, counted from the position asked before (so asking
+    in document order costs one pass)."""
+
+    def __init__(self, s: str) -> None:
+        self.s, self.pos, self.line = s, 0, 1
+
+    def at(self, pos: int) -> int:
+        if pos >= self.pos:
+            self.line += self.s.count("\n", self.pos, pos)
+        else:
+            self.line -= self.s.count("\n", pos, self.pos)
+        self.pos = pos
+        return self.line
+
+
 class _Reader:
     def __init__(self, s: str) -> None:
         self.s = s
@@ -330,39 +400,31 @@ class _Reader:
         #: whether any record may need :meth:`_fix` (a look for an attribute value with a tab
         #: or newline may find text that only looks like one: then records are merely checked)
         self.fix = self.refs or _WRAPPED_VALUE.search(s) is not None
-        self.line_pos = 0
-        self.line = 1
+        # lines of entries, and of statements (whose tails come after their entries)
+        self.line_at = _Lines(s).at
+        self.statement_line_at = _Lines(s).at
         self.shapes: dict[str, Shape] = {}
         self.budget = 65_536 + len(s) // 100  # markup characters left to compile
-        #: the first :data:`MAX_JOINED` entry shapes, joined into one alternation that reads
+        #: the first :data:`MAX_JOINED` entry shapes, merged into one pattern that reads
         #: a run of entries match after match; ``branches`` maps the group closing each
-        #: alternative to (its shape, the group its own groups start after)
+        #: shape to (its record builder, the shape, where the pattern holds its groups)
         self.joined: re.Pattern[str] | None = None
-        self.branches: dict[int, tuple[object, Shape, int]] = {}
+        self.branches: dict[int, tuple[object, Shape, tuple[int, ...]]] = {}
         self.recent: list[Shape] = []  # shapes beyond those, most recent first
         self.entry_end = 0  # where the entry :meth:`entry` read last ends
 
-    def line_at(self, pos: int) -> int:
-        """Line of ``pos``, counted from the position asked before (so asking in document
-        order, as the scanner does but for a statement's own tail, costs one pass)."""
-        if pos >= self.line_pos:
-            self.line += self.s.count("\n", self.line_pos, pos)
-        else:
-            self.line -= self.s.count("\n", pos, self.line_pos)
-        self.line_pos = pos
-        return self.line
-
-    def entries(self, pos: int, stop: int) -> tuple[list[tuple], int]:
-        """The consecutive entries from ``pos`` (an entry's start) -> (records, end)."""
+    def entries(self, pos: int, stop: int, size: int) -> tuple[list[tuple], int]:
+        """Up to ``size`` consecutive entries from ``pos`` (an entry's start) -> (records,
+        end)."""
         s, out = self.s, []
-        while True:
+        while len(out) < size:
             m = self.joined.match(s, pos, stop) if self.joined is not None else None
             if m is not None:
-                build, found, base = self.branches[m.lastindex]
+                build, found, g = self.branches[m.lastindex]
                 if build is not None:
                     out.append(build(m, m.groups(), self.line_at))
                 else:
-                    out.append(self.record(found.plan, m, m.groups(), base, None))
+                    out.append(self.record(found.plan, m, m.groups(), g, None))
                 pos = m.end()
                 continue
             nxt = _NEXT_ENTRY.match(s, pos, stop)
@@ -370,6 +432,7 @@ class _Reader:
                 return out, pos
             out.append(self.entry(nxt.end()))
             pos = self.entry_end
+        return out, pos
 
     def entry(self, lo: int) -> tuple:
         """One entry no joined shape reads (a new shape, or one beyond :data:`MAX_JOINED`)."""
@@ -381,7 +444,7 @@ class _Reader:
         for found in self.recent:
             m = found.regex.fullmatch(s, lo, hi)
             if m is not None:
-                return self.record(found.plan, m, m.groups(), 0, None)
+                return self.record(found.plan, m, m.groups(), None, None)
         known = len(self.shapes)
         found = self.shape(s[lo:hi], "entry")
         m = found.regex.fullmatch(s, lo, hi)
@@ -391,17 +454,16 @@ class _Reader:
             self.join(found)
         else:
             self.recent = [found, *self.recent[:7]]
-        return self.record(found.plan, m, m.groups(), 0, None)
+        return self.record(found.plan, m, m.groups(), None, None)
 
     def join(self, found: Shape) -> None:
         shapes = [x for _, x, _ in self.branches.values()] + [found]
-        self.branches, parts, base = {}, [], 0
-        for x in shapes:
-            parts.append(f"{x.regex.pattern}()")
-            base += x.none + 2  # its groups, the one that never matches, the closing one
-            start = base - x.none - 2
-            self.branches[base] = (None if self.fix else x.builder(start), x, start)
-        self.joined = re.compile(f"{_S}*(?:{'|'.join(parts)})")
+        pattern, groups, closing = merge(shapes)
+        self.branches = {
+            c: (None if self.fix else x.builder(g), x, g)
+            for x, g, c in zip(shapes, groups, closing, strict=True)
+        }
+        self.joined = re.compile(f"{_S}*{pattern}")
 
     def shape(self, text: str, kind: str) -> Shape:
         skel = skeleton(text)
@@ -413,29 +475,30 @@ class _Reader:
             found = self.shapes[skel] = shape(skel, kind)
         return found
 
-    def record(self, plan: tuple, m: re.Match[str], vals: tuple, base: int, where) -> tuple:
+    def record(self, plan: tuple, m: re.Match[str], vals: tuple, g, where) -> tuple:
         """A match -> the record :meth:`camt._Doc.record` gives (line first, then the fields,
-        then the lists). ``vals`` are the match's groups, the plan's start after ``base``;
-        ``where`` maps a position in the matched text to the file's."""
-        if base:
-            vals = vals[base:]
-        return self._record(plan, m, vals, base, where)
+        then the lists). ``vals`` are the match's groups, the plan's group ``i`` at ``g[i]``
+        (``g`` None: at ``i``); ``where`` maps a position in the matched text to the file's."""
+        if g is not None:
+            vals = [vals[i] for i in g]
+        return self._record(plan, m, vals, g, where)
 
-    def _record(self, plan: tuple, m: re.Match[str], vals: tuple, base: int, where) -> tuple:
+    def _record(self, plan: tuple, m: re.Match[str], vals, g, where) -> tuple:
         line, get, subs, attrs, _ = plan
         fields = get(vals)
         if self.fix:
             fields = self._fix(fields, attrs)
-        start = m.start(base + line + 1) - 1  # the start tag's '>'
+        start = m.start((line if g is None else g[line]) + 1) - 1  # the start tag's '>'
         lists = [
-            [self._record(p, m, vals, base, where) for p in sub]
+            [self._record(p, m, vals, g, where) for p in sub]
             if records
             else self._fix([vals[i] for i in sub], ())
             if self.refs
             else [vals[i] for i in sub]
             for records, sub in subs
         ]
-        return (self.line_at(start if where is None else where(start)), *fields, *lists)
+        line = self.line_at(start) if where is None else self.statement_line_at(where(start))
+        return (line, *fields, *lists)
 
     def _fix(self, values, attrs) -> list:
         """Character references resolved; in attribute values (``attrs``), tabs and newlines
@@ -466,35 +529,56 @@ _ANY = re.compile(
 _ENTRY = re.compile(r"<Ntry[\s/>]")
 _ENTRY_END = re.compile(rf"</Ntry{_S}*>")
 _NEXT_ENTRY = re.compile(rf"{_S}*(?=<Ntry[\s/>])")
-_CONTAINER = re.compile(r"<(?:Stmt|Rpt|Ntfctn)[\s/>]")
 
 
 def scan(text: str) -> list[tuple[tuple, list[tuple]]] | None:
     """``text`` (a document libxml2 found well-formed) -> [(statement record, its entry
     records)] in document order, or None when the reference must read it."""
+    statements: list[tuple[tuple, list[tuple]]] = []
+    try:
+        for st, run in runs(text):
+            if not statements or statements[-1][0] is not st:
+                statements.append((st, []))
+            statements[-1][1].extend(run or ())
+    except Unusual:
+        return None
+    return statements
+
+
+def runs(text: str, size: int = 256) -> Iterator[tuple[tuple, list[tuple] | None]]:
+    """``text`` (a document libxml2 found well-formed) -> for each statement in document
+    order, (its record, a run of up to ``size`` of its entry records) as the entries are
+    read, then (its record, None). Raises :class:`Unusual`, possibly after yielding, when
+    the reference must read the document instead: what was yielded is then void."""
     if text.startswith("\ufeff"):
         text = text[1:]
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     prolog = _PROLOG.match(text)
     start = prolog.end() if prolog else 0
-    if prolog is None or "<!" in text or text.find("<?", start) >= 0 or _PREFIXED.search(text):
-        return None
-    try:
-        statements = _walk(_Reader(text), prolog.end(), prolog.group("root"))
-    except Unusual:
-        return None
-    if len(_ENTRY.findall(text)) != sum(len(e) for _, e in statements) or len(
-        _CONTAINER.findall(text)
-    ) != len(statements):
-        return None  # an entry or statement somewhere the scanner did not look
-    return statements
+    if (
+        prolog is None
+        or ("!" in text and "<!" in text)  # one character is found fast, two are not
+        or (text.find("?", start) >= 0 and text.find("<?", start) >= 0)
+        or _PREFIXED.search(text)
+    ):
+        raise Unusual("document")
+    entries = 0
+    for st, run in _walk(_Reader(text), prolog.end(), prolog.group("root"), size):
+        entries += len(run or ())
+        yield st, run
+    # an entry somewhere the scanner did not look; every entry starts "<Ntry", so when those
+    # but the entries' own "<NtryDtls" and "<NtryRef" are as many as read, no count is needed
+    starts = text.count("<Ntry") - text.count("<NtryDtls") - text.count("<NtryRef")
+    if starts != entries and len(_ENTRY.findall(text)) != entries:
+        raise Unusual("entries")
 
 
-def _walk(r: _Reader, pos: int, root: str) -> list[tuple[tuple, list[tuple]]]:
-    """Root > BkToCstmr* > containers; anything else at those two levels is skipped whole."""
+def _walk(r: _Reader, pos: int, root: str, size: int) -> Iterator[tuple]:
+    """Root > BkToCstmr* > containers; anything else at those two levels is skipped whole.
+    Yields what :func:`runs` does."""
     s = r.s
-    statements = []
+    groups = 0
     open_names = [root]
     while open_names:
         m = _NEXT.match(s, pos)
@@ -506,12 +590,16 @@ def _walk(r: _Reader, pos: int, root: str) -> list[tuple[tuple, list[tuple]]]:
                 raise Unusual(name)
             open_names.pop()
             pos = m.end()
-        elif plain and len(open_names) == 1 and name.startswith("BkToCstmr"):
+        elif len(open_names) == 1 and name.startswith("BkToCstmr"):
+            if not plain:
+                raise Unusual(name)  # attributes, or empty
             open_names.append(name)
+            groups += 1
             pos = m.end()
-        elif plain and len(open_names) == 2 and name in CONTAINERS:
-            statement, pos = _container(r, m.start(2) - 1, name)
-            statements.append(statement)
+        elif len(open_names) == 2 and name in CONTAINERS:
+            if not plain:
+                raise Unusual(name)
+            pos = yield from _container(r, m.start(2) - 1, name, size)
         else:
             skipped = _ANY.match(s, m.start(2) - 1)
             if skipped is None:
@@ -519,25 +607,38 @@ def _walk(r: _Reader, pos: int, root: str) -> list[tuple[tuple, list[tuple]]]:
             pos = skipped.end()
     if s[pos:].strip(" \t\n"):
         raise Unusual("trailing")
-    return statements
+    # a statement group (whose containers the reference reads) where the walk did not look
+    if s.count("<BkToCstmr") != groups:
+        raise Unusual("BkToCstmr")
 
 
-def _container(r: _Reader, start: int, name: str) -> tuple[tuple[tuple, list[tuple]], int]:
-    """One statement: its own record from its markup without the entries, then the entries
-    (consecutive ``Ntry`` children, as the schema puts them)."""
+def _closing(s: str, name: str, pos: int) -> re.Match[str]:
+    """The first closing tag ``name`` from ``pos`` (``str.find`` skips far faster than a
+    regular expression's search)."""
+    close = re.compile(rf"</{name}{_S}*>")
+    while (pos := s.find(f"</{name}", pos)) >= 0:
+        m = close.match(s, pos)
+        if m is not None:
+            return m
+        pos += 1
+    raise Unusual(name)
+
+
+def _container(r: _Reader, start: int, name: str, size: int) -> Generator[tuple, None, int]:
+    """One statement: yields its own record, from its markup without the entries, with each
+    run of its entries (consecutive ``Ntry`` children, as the schema puts them), then with
+    None; returns where it ends."""
     s = r.s
-    closing = re.compile(rf"</{name}{_S}*>")
-    end = closing.search(s, start)
-    if end is None:
-        raise Unusual(name)
+    end = _closing(s, name, start)
     first = _ENTRY.search(s, start, end.start())
-    entries: list[tuple] = []
-    if first is not None:
-        entries, last = r.entries(first.start(), len(s))
-        end = closing.search(s, last)
-        head_end, tail_start = first.start(), last
-    else:
+    if first is None:
         head_end = tail_start = end.start()
+    else:
+        head_end = first.start()
+        last = _ENTRY_END.match(s, max(s.rfind("</Ntry", head_end, end.start()), 0))
+        if last is None:
+            raise Unusual(name)
+        tail_start = last.end()
     own = s[start:head_end] + s[tail_start : end.end()]
     st_shape = r.shape(own, "stmt")
     m = st_shape.regex.fullmatch(own)
@@ -548,5 +649,14 @@ def _container(r: _Reader, start: int, name: str) -> tuple[tuple[tuple, list[tup
     def where(p: int) -> int:
         return start + p if p < cut else tail_start + (p - cut)
 
-    record = r.record(st_shape.plan, m, m.groups(), 0, where)
-    return (record, entries), end.end()
+    record = r.record(st_shape.plan, m, m.groups(), None, where)
+    pos = head_end
+    while pos < tail_start:
+        run, pos = r.entries(pos, tail_start, size)
+        if not run:
+            raise Unusual(name)  # something between entries
+        yield record, run
+    if pos != tail_start:
+        raise Unusual(name)
+    yield record, None
+    return end.end()

@@ -34,10 +34,11 @@ from functools import lru_cache
 import numpy as np
 
 from cashmatch.engine.errors import InvalidInput, RowProblem
-from cashmatch.parsers._camt_scan import CONTAINERS, LAYOUT, scan
+from cashmatch.parsers._camt_scan import CONTAINERS, LAYOUT, Unusual, runs
 from cashmatch.parsers._common import (
     CRDT,
     DBIT,
+    NO_REFERENCE,
     ParseResult,
     PaymentRows,
     RemittanceRows,
@@ -47,7 +48,6 @@ from cashmatch.parsers._common import (
     minor,
     pause_gc,
     reconcile,
-    reference_or_none,
 )
 
 NAME = "camt"
@@ -115,14 +115,24 @@ def _text(v: str | None) -> str | None:
     return (" ".join(v.split()) or None) if v else None
 
 
+def _reference(v: str | None) -> str | None:
+    """``reference_or_none(_text(v))``, with one call fewer (the normalised text is clean)."""
+    t = _text(v)
+    return None if t is None or t.upper() in NO_REFERENCE else t
+
+
 def _texts(values: list[str | None]) -> list[str]:
     return [" ".join(t.split()) for t in values if t and t.strip()]
 
 
+def _number(v: str | None) -> str | None:
+    return (v.strip() or None) if v else None
+
+
 def _amount(v: str | None, ccy: str | None) -> tuple[str | None, str | None]:
-    if v is None or not v.strip():
-        return None, None
-    return v.strip(), (ccy or "").strip().upper() or None
+    """(amount, currency), both None without an amount."""
+    v = _number(v)
+    return (None, None) if v is None else (v, (ccy or "").strip().upper() or None)
 
 
 def _date(d: str | None, dttm: str | None) -> str | None:
@@ -205,11 +215,11 @@ class _Parser:
                 RowProblem(self.source, line, "CdtDbtInd", f"expected CRDT or DBIT, got {cdi!r}")
             )
             return
-        reversal = (_text(rvsl) or "").lower() in ("true", "1")
+        reversal = bool(rvsl) and (_text(rvsl) or "").lower() in ("true", "1")
         value_date = _date(val_dt, val_dttm) or _date(bookg_dt, bookg_dttm)
-        entry_ref = reference_or_none(_text(svcr_ref)) or reference_or_none(_text(ntry_ref))
+        entry_ref = _reference(svcr_ref) or _reference(ntry_ref)
         dom = _text(dom)
-        code = "/".join(x for x in (dom, _text(fam), _text(sub)) if x) if dom else _text(prtry)
+        code = "/".join([x for x in (dom, _text(fam), _text(sub)) if x]) if dom else _text(prtry)
         extra = _text(extra)
         if not txs:
             self.add(None, entry_ref, value_date, amt, ccy, cdi, reversal, code, info, line, extra)
@@ -234,7 +244,7 @@ class _Parser:
                     )
                 )
                 continue
-            pid = reference_or_none(_text(tx[5]))
+            pid = _reference(tx[5])
             if pid is None and entry_ref is not None:
                 pid = f"{entry_ref}/{k}" if multi else entry_ref
             tcdi = _text(tx[7]) or cdi
@@ -277,7 +287,7 @@ class _Parser:
         name = account = e2e = None
         refs: list[str] = []
         if tx is not None:
-            e2e = reference_or_none(_text(tx[6]))
+            e2e = _reference(tx[6])
             # debtor fields for a credit, creditor fields for anything else
             nm, pty_nm, ultmt_nm, iban, othr = tx[8:13] if cdi == CRDT else tx[13:18]
             name = _text(nm) or _text(pty_nm) or _text(ultmt_nm)
@@ -315,8 +325,8 @@ class _Parser:
     def remittance(self, strd: tuple, docs: list[str], index: int, e2e, tx_amt, ccy) -> None:
         line, _, rmtd, rmtd_ccy, disc_amt, disc, ded, rsn, _ = strd
         paid, pccy = _amount(rmtd, rmtd_ccy)
-        disc = _amount(disc_amt, None)[0] or _amount(disc, None)[0]
-        ded = _amount(ded, None)[0]
+        disc = _number(disc_amt) or _number(disc)
+        ded = _number(ded)
         rsn = _text(rsn)
         if paid is None and len(docs) == 1:
             paid = tx_amt  # the whole transaction pays the one document it names
@@ -459,8 +469,9 @@ def _well_formed(data: bytes) -> bool:
 def parse(data: bytes, *, source: str) -> ParseResult:
     """The production path: libxml2 checks the document (building nothing), the shape scanner
     of :mod:`._camt_scan` reads its entries into records, and the decisions every reading
-    shares run over them. A document the scanner does not model, or that is not well-formed,
-    is read by :func:`parse_reference`; both give identical results (differential tests)."""
+    shares run over each run of them as it is read. A document the scanner does not model,
+    or that is not well-formed, is read by :func:`parse_reference`; both give identical
+    results (differential tests)."""
     check_size(data, source)
     _refuse_dtd(data, source)
     if _well_formed(data):
@@ -468,14 +479,20 @@ def parse(data: bytes, *, source: str) -> ParseResult:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
             text = None
-        statements = None if text is None else scan(text)
-        if statements is not None:
-            p = _Parser(source)
-            for st, entries in statements:
-                info = p.statement_info(st)
-                for e in entries:
-                    p.entry(e, info)
-                p.finish_statement(st, info)
-                p.infos.append(info)
-            return p.result()
+        if text is not None:
+            p, st, info = _Parser(source), None, None
+            try:
+                for record, run in runs(text):  # entries decided as they are read
+                    if record is not st:
+                        st, info = record, p.statement_info(record)
+                    if run is None:
+                        p.finish_statement(st, info)
+                        p.infos.append(info)
+                    else:
+                        for e in run:
+                            p.entry(e, info)
+            except Unusual:
+                pass
+            else:
+                return p.result()
     return parse_reference(data, source=source)

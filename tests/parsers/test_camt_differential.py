@@ -227,6 +227,13 @@ def test_fast_path_is_identical_to_the_reference(data):
         (b"<Ntry>", b"<?pi x?><Ntry>"),
         (b"<Ntry>", b'<Ntry xmlns="urn:other">'),  # another namespace below the root
         (b"</Ntry>", b"<![CDATA[x]]></Ntry>"),
+        # a statement the reference reads: with an attribute, or in a statement group
+        # that is not a child of the root
+        (b"</BkToCstmrStmt>", b'<Stmt a="1"><Id>T</Id></Stmt></BkToCstmrStmt>'),
+        (
+            b"</BkToCstmrStmt>",
+            b"<Ext><BkToCstmrStmt><Stmt><Id>T</Id></Stmt></BkToCstmrStmt></Ext></BkToCstmrStmt>",
+        ),
     ],
 )
 def test_what_the_scanner_does_not_model_goes_to_the_reference(change):
