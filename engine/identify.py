@@ -151,16 +151,20 @@ def identify(
 
 def _learn_accounts(acct: pa.Array, customer: np.ndarray, method: np.ndarray) -> None:
     """An account that pays for exactly one identified customer in this batch identifies that
-    customer on its other payments too (in place)."""
+    customer on its other payments too (in place). Accounts are dictionary-encoded once and
+    their customers' min and max taken per code (numpy: no hash join of a batch's few rows)."""
     known = (customer >= 0) & np.asarray(pc.not_equal(pc.fill_null(acct, ""), ""), bool)
     if not known.any() or known.all():
         return
-    t = pa.table({"a": pc.filter(acct, pa.array(known)), "c": customer[known]})
-    g = t.group_by("a").aggregate([("c", "min"), ("c", "max")])
-    g = g.filter(pc.equal(g.column("c_min"), g.column("c_max")))
-    hit = np.asarray(pc.fill_null(pc.index_in(acct, value_set=g.column("a")), -1), np.int64)
-    take = (customer < 0) & (hit >= 0)
-    customer[take] = np.asarray(g.column("c_min"), np.int64)[hit[take]]
+    enc = acct.dictionary_encode()
+    code = np.asarray(pc.fill_null(enc.indices, -1), np.int64)
+    lo = np.full(len(enc.dictionary), np.iinfo(np.int64).max)
+    hi = np.full(len(enc.dictionary), -1)
+    np.minimum.at(lo, code[known], customer[known])
+    np.maximum.at(hi, code[known], customer[known])
+    sole = np.append((hi >= 0) & (lo == hi), False)  # code -1 (no account): never
+    take = (customer < 0) & sole[code]
+    customer[take] = lo[code[take]]
     method[take] = BY_LEARNED_ACCOUNT
 
 
