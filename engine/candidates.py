@@ -66,6 +66,7 @@ class Book:
     keys: pa.Table  # normalize.invoice_keys
     usable: KeyIndex | None = None  # built once by usable_keys
     digit_keys: tuple[np.ndarray, np.ndarray, pa.Array] | None = None  # digit_keys_by_group
+    invoice_digit_keys: tuple[np.ndarray, pa.Array] | None = None  # digit_keys_by_invoice
 
 
 def _short_numbers(text: pa.Array) -> np.ndarray:
@@ -259,29 +260,50 @@ def fuzzy_hits(
     )
 
 
+def digit_keys_by_invoice(book: Book) -> tuple[np.ndarray, pa.Array]:
+    """The ``digits`` keys of the book sorted by invoice (stable): (invoice, key); computed
+    once per book."""
+    if book.invoice_digit_keys is None:
+        kd = book.keys.filter(pc.equal(book.keys.column("kind"), "digits"))
+        inv = np.asarray(kd.column("inv"), np.int64)
+        order = np.argsort(inv, kind="stable")
+        book.invoice_digit_keys = (inv[order],
+                                   kd.column("key").combine_chunks().take(pa.array(order)))
+    return book.invoice_digit_keys
+
+
 def fuzzy_pair_refs(tokens: pa.Table, pairs: Pairs, book: Book, *, cutoff: float) -> Pairs:
     """``pairs`` with the fuzzy reference strength of each pair's own invoice (rapidfuzz
     ``cpdist`` of every numeric token of the payment against that invoice's digits key, the
     best token kept): for candidates found otherwise (an unknown payer's exact amount), whose
-    numbers the per-group fuzzy stage never compared. Pairs with a stronger ref keep it."""
+    numbers the per-group fuzzy stage never compared. Pairs with a stronger ref keep it.
+
+    The (pair, token, key) rows are spelled out by ``searchsorted`` into the payments' tokens
+    and the book's keys, both sorted: work in the pairs' rows, none in the ledger's."""
     if len(pairs) == 0:
         return pairs
-    kd = book.keys.filter(pc.equal(book.keys.column("kind"), "digits"))
-    k_inv = np.asarray(kd.column("inv"), np.int64)
+    k_inv, k_key = digit_keys_by_invoice(book)
     digits = tokens.column("digits")
     t_pay = np.asarray(tokens.column("pay"), np.int64)
-    ok = np.asarray(pc.utf8_length(digits), np.int64) >= FUZZY_MIN_LEN
-    t = pa.table({"pay": pa.array(t_pay[ok]), "tok": pc.filter(digits, pa.array(ok))})
-    pt = pa.table({"pay": pa.array(pairs.pay), "inv": pa.array(pairs.inv),
-                   "row": pa.array(np.arange(len(pairs)))})
-    kt = pa.table({"inv": pa.array(k_inv), "key": kd.column("key")})
-    j = pt.join(t, "pay").join(kt, "inv")
-    if j.num_rows == 0:
+    ok = np.flatnonzero(np.asarray(pc.utf8_length(digits), np.int64) >= FUZZY_MIN_LEN)
+    by_pay = ok[np.argsort(t_pay[ok], kind="stable")]
+    t_lo = np.searchsorted(t_pay[by_pay], pairs.pay, "left")
+    t_n = np.searchsorted(t_pay[by_pay], pairs.pay, "right") - t_lo
+    k_lo = np.searchsorted(k_inv, pairs.inv, "left")
+    k_n = np.searchsorted(k_inv, pairs.inv, "right") - k_lo
+    n = t_n * k_n
+    total = int(n.sum())
+    if total == 0:
         return pairs
-    score = np.asarray(process.cpdist(j.column("tok").to_pylist(), j.column("key").to_pylist(),
+    row = np.repeat(np.arange(len(pairs)), n)
+    within = np.arange(total) - np.repeat(np.cumsum(n) - n, n)
+    tok = by_pay[t_lo[row] + within // k_n[row]]
+    key = k_lo[row] + within % k_n[row]
+    score = np.asarray(process.cpdist(digits.take(pa.array(tok)).to_pylist(),
+                                      k_key.take(pa.array(key)).to_pylist(),
                                       scorer=fuzz.ratio, workers=1), np.float64)
     best = np.zeros(len(pairs))
-    np.maximum.at(best, np.asarray(j.column("row"), np.int64), score)
+    np.maximum.at(best, row, score)
     strength = np.where(best >= cutoff,
                         0.70 + 0.20 * (best - cutoff) / max(100.0 - cutoff, 1e-9), 0.0)
     stronger = strength > pairs.ref

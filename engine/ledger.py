@@ -22,7 +22,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cashmatch.engine import schema as S
-from cashmatch.engine.candidates import Book, digit_keys_by_group, usable_keys
+from cashmatch.engine.candidates import (
+    Book,
+    digit_keys_by_group,
+    digit_keys_by_invoice,
+    usable_keys,
+)
 from cashmatch.engine.identify import CustomerIndex, build_index
 from cashmatch.engine.normalize import invoice_keys
 
@@ -104,4 +109,5 @@ def prepare_ledger(*, invoices: pa.Table, customers: pa.Table | None = None) -> 
     )
     usable_keys(book)  # derived now, so that the shared book is never written to later
     digit_keys_by_group(book)
+    digit_keys_by_invoice(book)
     return PreparedLedger(inv, customers, index, currencies, book)
