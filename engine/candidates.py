@@ -67,6 +67,69 @@ class Book:
     usable: KeyIndex | None = None  # built once by usable_keys
     digit_keys: tuple[np.ndarray, np.ndarray, pa.Array] | None = None  # digit_keys_by_group
     invoice_digit_keys: tuple[np.ndarray, pa.Array] | None = None  # digit_keys_by_invoice
+    amounts: AmountIndex | None = None  # amount_index (depends on the open amounts)
+
+
+@dataclass(frozen=True, slots=True)
+class AmountIndex:
+    """The open amounts sorted for the amount searches, derived once per book (new open amounts
+    make a new book: :meth:`cashmatch.engine.ledger.PreparedLedger.with_open_amounts`), so that
+    a call searches them in the rows of its payments, never sorting the ledger again.
+
+    A block is a (customer group, currency), numbered ``group * n_currencies + currency`` with
+    the book's currencies (a payment in another currency has no block). Sort orders are stable
+    (ties in row order)."""
+
+    n_currencies: int
+    members: np.ndarray  # invoices of a known group with an amount > 0, by block, in row order
+    block_key: np.ndarray  # the blocks of ``members``, ascending, once each
+    block_start: np.ndarray  # each block's first row in ``members`` (one more: the end)
+    by_amount: np.ndarray  # the same invoices by (block, amount)
+    amount_key: np.ndarray  # their block * 2**42 + amount, ascending
+    span: int  # open amounts are below this
+    block_amount: np.ndarray  # block number (position in block_key) * span + amount, by_amount
+    by_discounted: np.ndarray  # invoices with discount terms by (block, discounted amount)
+    discounted_key: np.ndarray  # their block * 2**42 + discounted amount, ascending
+    by_currency: np.ndarray  # every invoice by (currency, open amount or 0)
+    currency_key: np.ndarray  # their currency * 2**42 + max(amount, 0), ascending
+
+
+def discounted(book: Book) -> np.ndarray:
+    """The amount that settles each invoice inside its discount window; -1 without terms."""
+    disc = book.amount - (book.amount * book.discount_bp.astype(np.int64) + 5000) // 10000
+    return np.where(book.discount_bp > 0, disc, -1)
+
+
+def amount_index(book: Book) -> AmountIndex:
+    """The book's :class:`AmountIndex`, computed once per book."""
+    if book.amounts is None:
+        ncur = int(book.currency.max(initial=0)) + 1
+        block = book.group * ncur + book.currency
+
+        def by_block(target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            rows = np.flatnonzero((book.group >= 0) & (target > 0))
+            key = block[rows].astype(np.int64) * (1 << 42) + target[rows]
+            order = np.argsort(key, kind="stable")
+            return rows[order], key[order]
+
+        rows = np.flatnonzero((book.group >= 0) & (book.amount > 0))
+        members = rows[np.argsort(block[rows], kind="stable")]
+        change = np.ones(len(members), bool)
+        change[1:] = block[members][1:] != block[members][:-1]
+        starts = np.flatnonzero(change)
+        by_amount, amount_key = by_block(book.amount)
+        by_discounted, discounted_key = by_block(discounted(book))
+        span = int(book.amount.max(initial=0)) + 2
+        owner = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(members))))
+        key = book.currency.astype(np.int64) * (1 << 42) + np.maximum(book.amount, 0)
+        by_currency = np.argsort(key, kind="stable")
+        book.amounts = AmountIndex(
+            n_currencies=ncur, members=members, block_key=block[members][starts],
+            block_start=np.append(starts, len(members)), by_amount=by_amount,
+            amount_key=amount_key, span=span, block_amount=owner * span + book.amount[by_amount],
+            by_discounted=by_discounted, discounted_key=discounted_key,
+            by_currency=by_currency, currency_key=key[by_currency])
+    return book.amounts
 
 
 def _short_numbers(text: pa.Array) -> np.ndarray:
@@ -324,28 +387,22 @@ def amount_hits(
 ) -> Pairs:
     """Invoices of the payer's group that the payment settles by amount alone.
 
-    A sorted search over (group, currency, amount) keys: for each payment the invoices with
-    open amount in ``[amount, amount + fee]``, and those whose discounted amount equals it.
+    A sorted search over (group, currency, amount) keys (:func:`amount_index`): for each
+    payment the invoices with open amount in ``[amount, amount + fee]``, and those whose
+    discounted amount equals it.
     """
-    known = np.flatnonzero(pay_group >= 0)
+    index = amount_index(book)
+    ncur = index.n_currencies
+    known = np.flatnonzero((pay_group >= 0) & (pay_currency < ncur))
     if len(known) == 0 or len(book.amount) == 0:
         return empty_pairs()
-    ncur = int(max(pay_currency.max(initial=0), book.currency.max(initial=0))) + 1
-    inv_block = book.group * ncur + book.currency
-    ok_inv = book.group >= 0
     parts = []
-    candidates = [(book.amount, False)]
+    searches = [(index.by_amount, index.amount_key, False)]
     if allow_discounts:
-        disc = book.amount - (book.amount * book.discount_bp.astype(np.int64) + 5000) // 10000
-        candidates.append((np.where(book.discount_bp > 0, disc, -1), True))
-    for target, is_disc in candidates:
-        valid = ok_inv & (target > 0)
-        inv_idx = np.flatnonzero(valid)
-        key = inv_block[inv_idx].astype(np.int64) * (1 << 42) + target[inv_idx]
-        order = np.argsort(key, kind="stable")
-        skey = key[order]
-        p_block = pay_group[known] * ncur + pay_currency[known]
-        base = p_block.astype(np.int64) * (1 << 42)
+        searches.append((index.by_discounted, index.discounted_key, True))
+    p_block = pay_group[known] * ncur + pay_currency[known]
+    base = p_block.astype(np.int64) * (1 << 42)
+    for rows, skey, is_disc in searches:
         lo_amt = pay_amount[known]
         hi_amt = lo_amt + (0 if is_disc else fee_ceiling[known])
         lo = np.searchsorted(skey, base + lo_amt, "left")
@@ -356,7 +413,7 @@ def amount_hits(
             continue
         rep_pay = np.repeat(known, cnt)
         offs = np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-        rep_inv = inv_idx[order[np.repeat(lo, cnt) + offs]]
+        rep_inv = rows[np.repeat(lo, cnt) + offs]
         if is_disc:
             in_window = pay_date[rep_pay] <= (
                 book.issue[rep_inv] + book.discount_days[rep_inv] + grace_days
@@ -378,16 +435,15 @@ def unknown_payer_amount_hits(
     unknown = np.flatnonzero(pay_group < 0)
     if len(unknown) == 0 or len(book.amount) == 0:
         return empty_pairs()
-    key = book.currency.astype(np.int64) * (1 << 42) + np.maximum(book.amount, 0)
-    order = np.argsort(key, kind="stable")
-    skey = key[order]
+    index = amount_index(book)
+    skey = index.currency_key
     want = pay_currency[unknown].astype(np.int64) * (1 << 42) + pay_amount[unknown]
     lo = np.searchsorted(skey, want, "left")
     hi = np.minimum(np.searchsorted(skey, want, "right"), lo + 5)
     cnt = hi - lo
     rep_pay = np.repeat(unknown, cnt)
     offs = np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-    rep_inv = order[np.repeat(lo, cnt) + offs]
+    rep_inv = index.by_currency[np.repeat(lo, cnt) + offs]
     n = len(rep_pay)
     return Pairs(rep_pay, rep_inv, np.zeros(n), np.zeros(n, bool))
 

@@ -42,6 +42,7 @@ from cashmatch.engine.candidates import (
     SETTLED,
     Pairs,
     amount_hits,
+    amount_index,
     amount_relation,
     fuzzy_hits,
     fuzzy_pair_refs,
@@ -425,21 +426,18 @@ class DayMatch:
         if len(ps) == 0:
             return out
         book = self.book
-        bkey, bstart, members = self.block_index
+        index = amount_index(book)  # the blocks' amounts, sorted once per book
+        bkey, bstart = index.block_key, index.block_start
         if len(bkey) == 0:
             return out
         sizes = np.diff(bstart)
-        span = int(book.amount.max(initial=0)) + 2
+        span = index.span
         if span * (len(bkey) + 1) >= 2**62:  # cannot offset safely: the per-payment search
             for p in ps:
                 out[p] = self.amount_alternatives(int(p), int(best[p]))
             return out
         # all block amounts, sorted within each block, blocks one after another
-        owner = np.repeat(np.arange(len(bkey)), sizes)
-        amounts = book.amount[members]
-        within = np.lexsort((amounts, owner))
-        amounts = amounts[within]
-        v = owner * span + amounts
+        v = index.block_amount
         q_block = self.block_of(self.pay_group[ps], self.pay_currency[ps])
         q_block[q_block >= 0] = np.where(sizes[q_block[q_block >= 0]] >= 2,
                                          q_block[q_block >= 0], -1)
@@ -459,7 +457,7 @@ class DayMatch:
                        - np.searchsorted(v, base + np.clip(lo[qs], 0, span - 1), "left"))
             q_of = np.repeat(np.arange(len(qs)), m)
             elem = np.arange(int(m.sum())) - np.repeat(np.cumsum(m) - m, m) + bstart[blk][q_of]
-            s_i = amounts[elem]
+            s_i = book.amount[index.by_amount[elem]]
             b = base[q_of]
             left = np.searchsorted(v, b + np.clip(lo[qs][q_of] - s_i, 0, span - 1), "left")
             right = np.searchsorted(v, b + np.clip(hi[qs][q_of] - s_i, -1, span - 1), "right")
@@ -483,36 +481,17 @@ class DayMatch:
         out[ps] = alt
         return out
 
-    @property
-    def block_index(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Open invoices by (customer group, currency), built once: the block keys
-        (``group * n_currencies + currency``, sorted), each block's start in ``members`` (one
-        more entry than keys), and the invoice rows, block after block, in row order."""
-        if not hasattr(self, "_block_index"):
-            book = self.book
-            ok = np.flatnonzero((book.group >= 0) & (book.amount > 0))
-            key = book.group[ok] * self.n_currencies + book.currency[ok]
-            order = np.argsort(key, kind="stable")
-            members, key = ok[order], key[order]
-            change = np.ones(len(key), bool)
-            change[1:] = key[1:] != key[:-1]
-            starts = np.flatnonzero(change)
-            self._block_index = (key[starts], np.append(starts, len(key)), members)
-        return self._block_index
-
-    @property
-    def n_currencies(self) -> int:
-        return max(len(self.currency_codes), 1)
-
     def block_of(self, group: np.ndarray, currency: np.ndarray) -> np.ndarray:
-        """The block number of each (group, currency); -1 where the block has no open invoice."""
-        bkey, _, _ = self.block_index
+        """The block number of each (group, currency); -1 where the block has no open invoice
+        (the blocks of :class:`cashmatch.engine.candidates.AmountIndex`)."""
+        index = amount_index(self.book)
+        bkey = index.block_key
         out = np.full(len(group), -1, np.int64)
         if len(bkey) == 0:
             return out
-        key = group * self.n_currencies + currency
+        key = group * index.n_currencies + currency
         at = np.minimum(np.searchsorted(bkey, key), len(bkey) - 1)
-        hit = (group >= 0) & (bkey[at] == key)
+        hit = (group >= 0) & (currency < index.n_currencies) & (bkey[at] == key)
         out[hit] = at[hit]
         return out
 
@@ -521,8 +500,8 @@ class DayMatch:
         b = int(self.block_of(np.array([group]), np.array([currency]))[0])
         if b < 0:
             return np.zeros(0, np.int64)
-        _, starts, members = self.block_index
-        return members[starts[b] : starts[b + 1]]
+        index = amount_index(self.book)
+        return index.members[index.block_start[b] : index.block_start[b + 1]]
 
     # -- single
     def single_proposal(self, p: int, k: int) -> Proposal:
