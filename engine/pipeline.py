@@ -49,9 +49,8 @@ from cashmatch.engine.candidates import (
     reference_hits,
     unknown_payer_amount_hits,
 )
-from cashmatch.engine.identify import identify
+from cashmatch.engine.identify import fuzzy_workers, identify
 from cashmatch.engine.ledger import PreparedLedger, days
-from cashmatch.engine.normalize import name_key
 from cashmatch.engine.policy import Policy
 from cashmatch.engine.scoring import (
     COMBINATION_RIVAL_FACTOR,
@@ -226,11 +225,10 @@ class DayMatch:
         unknown = np.flatnonzero((cust_rel == UNKNOWN) & (self.book.customer[pairs.inv] >= 0))
         if len(unknown) == 0:
             return cust_rel
-        payer = name_key(self.payments.column("payer_name").combine_chunks())
         names = self.index.names_by_customer
-        a = pc.take(payer, pa.array(pairs.pay[unknown])).to_pylist()
+        a = pc.take(self.ident.names, pa.array(pairs.pay[unknown])).to_pylist()
         b = pc.take(names, pa.array(self.book.customer[pairs.inv[unknown]])).to_pylist()
-        score = process.cpdist(a, b, scorer=fuzz.WRatio, workers=-1)
+        score = process.cpdist(a, b, scorer=fuzz.WRatio, workers=fuzzy_workers(len(a)))
         out = cust_rel.copy()
         out[unknown[score >= self.policy.payer_name_cutoff]] = SAME
         return out
