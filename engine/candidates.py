@@ -234,6 +234,8 @@ def reference_hits(texts: pa.Array, book: Book) -> tuple[Pairs, pa.Table]:
     for t, table in ((tokens.select(["pay", "alnum"]).rename_columns(["pay", "key"]),
                       index.alnum), (long_digits, index.long_digits)):
         t = t.filter(pc.not_equal(t.column("key"), ""))
+        if t.num_rows == 0 or table.num_rows == 0:
+            continue  # nothing to join (an Acero plan costs ~0.2 ms however small)
         # the hash table is built on the right side: the smaller one (a few payments' tokens
         # against a whole ledger's keys, or the reverse); the rows are the same either way.
         # Acero's threads only pay off for large joins (a Match call's cost ~2x with them)
