@@ -58,6 +58,13 @@ for _letter, _digit in OCR_TO_DIGIT.items():
 _NON_DIGIT_START = np.ones(256, dtype=bool)
 _NON_DIGIT_START[ord("0") : ord("9") + 1] = False
 _NON_DIGIT_START[0x80:0xC0] = False
+_DIGIT = np.zeros(256, dtype=bool)
+_DIGIT[ord("0") : ord("9") + 1] = True
+_UPPER = np.zeros(256, dtype=bool)
+_UPPER[ord("A") : ord("Z") + 1] = True
+_ALNUM = _DIGIT | _UPPER  # what [A-Z0-9] matches (bytes of other code points are >= 0x80)
+_CONTINUATION = np.zeros(256, dtype=bool)
+_CONTINUATION[0x80:0xC0] = True
 
 
 def _string_parts(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -101,15 +108,58 @@ def _non_digit_chars(text: pa.Array) -> np.ndarray:
     return csum[offsets[1:]] - csum[offsets[:-1]]
 
 
+def _from_bytes(data: np.ndarray, lengths: np.ndarray) -> pa.Array:
+    """A utf8 array of consecutive byte strings: ``data`` cut into ``lengths``."""
+    offsets = np.zeros(len(lengths) + 1, np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    return pa.Array.from_buffers(pa.string(), len(lengths),
+                                 [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+
+
+def _byte_ranges(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
+    """A utf8 array of the byte ranges ``[starts, ends)`` of ``data`` (one gather)."""
+    lengths = ends - starts
+    total = int(lengths.sum())
+    at = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
+    return _from_bytes(data[at], lengths)
+
+
 def digits_key(alnum: pa.Array) -> pa.Array:
     """``INV2O26004512`` -> ``2026004512``: the letter prefix off, look-alikes in the rest mapped
-    to digits, other letters and leading zeros dropped. Empty when nothing numeric is left."""
-    body = pc.replace_substring_regex(alnum, r"^[A-Z]+", "")
-    letters = pa.array(_non_digit_chars(body))
-    mostly_digits = pc.less_equal(pc.multiply(letters, 3), pc.utf8_length(body))
-    body = pc.if_else(mostly_digits, _ocr_digits(body), body)  # "2O26" yes, "4512THANKS" no
-    body = pc.replace_substring_regex(body, r"[^0-9]", "")
-    return pc.replace_substring_regex(body, r"^0+", "")
+    to digits, other letters and leading zeros dropped. Empty when nothing numeric is left.
+
+    Over the data buffer at once (what the regular expressions ``^[A-Z]+``, ``[^0-9]`` and
+    ``^0+`` would remove, byte by byte: every byte of a non-ASCII character is >= 0x80)."""
+    text = alnum.combine_chunks() if isinstance(alnum, pa.ChunkedArray) else alnum
+    if text.null_count:
+        return pc.if_else(text.is_valid(), digits_key(pc.fill_null(text, "")), None)
+    text = text.cast(pa.string())
+    offsets, raw = _string_parts(text)
+    seg = raw[offsets[0] : offsets[-1]]
+    rel = (offsets - offsets[0]).astype(np.int64)
+    lengths = np.diff(rel)
+
+    def per_string(flags: np.ndarray) -> np.ndarray:  # how many flags each string has
+        c = np.zeros(len(flags) + 1, np.int64)
+        np.cumsum(flags, out=c[1:])
+        return c[rel[1:]] - c[rel[:-1]]
+
+    def since_string_start(flags: np.ndarray) -> np.ndarray:  # flags up to each byte
+        c = np.zeros(len(flags) + 1, np.int32)
+        np.cumsum(flags, out=c[1:])
+        return c[1:] - np.repeat(c[rel[:-1]], lengths)
+
+    # the body starts at the first byte that is not an ASCII capital
+    in_body = since_string_start(~_UPPER[seg]) > 0
+    letters = per_string(_NON_DIGIT_START[seg] & in_body)
+    chars = per_string(in_body & ~_CONTINUATION[seg])
+    mostly_digits = np.repeat(letters * 3 <= chars, lengths)  # "2O26" yes, "4512THANKS" no
+    mapped = np.where(mostly_digits, _OCR_LUT[seg], seg)
+    keep = in_body & _DIGIT[mapped]
+    # leading zeros: kept zeros before the string's first other kept digit
+    nonzero = keep & (mapped != ord("0"))
+    keep &= since_string_start(nonzero) > 0
+    return _from_bytes(mapped[keep], per_string(keep))
 
 
 def tail_key(text: pa.Array) -> pa.Array:
@@ -162,30 +212,40 @@ def invoice_keys(invoice_ids: pa.Array) -> pa.Table:
 def reference_tokens(references: pa.Array) -> pa.Table:
     """Tokens of every reference: a table ``(pay, alnum, digits)``, one row per token.
 
-    Single alphanumeric runs plus adjacent runs joined in twos and threes.
+    Single alphanumeric runs plus adjacent runs joined in twos and threes. The runs (what
+    splitting on ``[^A-Z0-9]+`` gives) are found over the data buffer at once and their bytes
+    packed together, so that a token of ``k`` runs is one byte range of the packed runs.
     """
     refs = references.combine_chunks() if isinstance(references, pa.ChunkedArray) else references
     upper = pc.replace_substring_regex(pc.utf8_upper(pc.fill_null(refs, "")), DATES, " ")
-    runs = pc.split_pattern_regex(upper, r"[^A-Z0-9]+")
-    flat = pc.list_flatten(runs)
-    parent = np.asarray(pc.list_parent_indices(runs), dtype=np.int64)
-    nonempty = np.asarray(pc.not_equal(flat, ""), dtype=bool)
-    flat = pc.filter(flat, pa.array(nonempty))
-    parent = parent[nonempty]
-    tokens = [flat]
-    owners = [parent]
+    upper = upper.combine_chunks() if isinstance(upper, pa.ChunkedArray) else upper
+    offsets, raw = _string_parts(upper.cast(pa.string()))
+    seg = raw[offsets[0] : offsets[-1]]
+    rel = (offsets - offsets[0]).astype(np.int64)
+    inside = _ALNUM[seg]
+    string_start = np.zeros(len(seg) + 1, dtype=bool)
+    string_start[rel] = True
+    before = np.zeros(len(seg), dtype=bool)
+    before[1:] = inside[:-1]
+    after = np.zeros(len(seg), dtype=bool)
+    after[:-1] = inside[1:]
+    run_start = np.flatnonzero(inside & (~before | string_start[:-1]))
+    run_end = np.flatnonzero(inside & (~after | string_start[1:])) + 1
+    parent = np.searchsorted(rel, run_start, "right") - 1
+    # the runs' bytes packed together: run i is packed[p_start[i]:p_end[i]]
+    packed_at = np.zeros(len(seg) + 1, np.int64)
+    np.cumsum(inside, out=packed_at[1:])
+    p_start, p_end = packed_at[run_start], packed_at[run_end]
+    starts, ends, owners = [p_start], [p_end], [parent]
     for width in range(2, MAX_JOIN + 1):
         if len(parent) < width:
             break
         last = len(parent) - width + 1
-        same = parent[width - 1 :] == parent[:last]  # first and last run of one reference
-        starts = np.flatnonzero(same)
-        if len(starts) == 0:
-            continue
-        pieces = [pc.take(flat, pa.array(starts + k)) for k in range(width)]
-        tokens.append(pc.binary_join_element_wise(*pieces, ""))
-        owners.append(parent[starts])
-    alnum = pa.concat_arrays(tokens)
+        first = np.flatnonzero(parent[width - 1 :] == parent[:last])  # one reference's runs
+        starts.append(p_start[first])
+        ends.append(p_end[first + width - 1])
+        owners.append(parent[first])
+    alnum = _byte_ranges(seg[inside], np.concatenate(starts), np.concatenate(ends))
     pay = np.concatenate(owners)
     digits = digits_key(alnum)
     return pa.table({"pay": pa.array(pay), "alnum": alnum, "digits": digits})
