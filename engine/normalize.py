@@ -47,10 +47,6 @@ DATES = (
 )
 
 
-def alnum_upper(text: pa.Array) -> pa.Array:
-    return pc.replace_substring_regex(pc.utf8_upper(pc.fill_null(text, "")), r"[^A-Z0-9]", "")
-
-
 _OCR_LUT = np.arange(256, dtype=np.uint8)
 for _letter, _digit in OCR_TO_DIGIT.items():
     _OCR_LUT[ord(_letter)] = ord(_digit)
@@ -108,6 +104,12 @@ def _non_digit_chars(text: pa.Array) -> np.ndarray:
     return csum[offsets[1:]] - csum[offsets[:-1]]
 
 
+def _utf8(text: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One ``string`` array (not chunked, not ``large_string``), for :func:`_string_parts`."""
+    text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+    return text if text.type == pa.string() else text.cast(pa.string())
+
+
 def _from_bytes(data: np.ndarray, lengths: np.ndarray) -> pa.Array:
     """A utf8 array of consecutive byte strings: ``data`` cut into ``lengths``."""
     offsets = np.zeros(len(lengths) + 1, np.int32)
@@ -124,6 +126,19 @@ def _byte_ranges(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.A
     return _from_bytes(data[at], lengths)
 
 
+def alnum_upper(text: pa.Array) -> pa.Array:
+    """Upper case, everything but ``A-Z0-9`` removed (nulls become empty): a byte mask over the
+    data buffer (every byte of a non-ASCII character is >= 0x80, so none is kept)."""
+    upper = pc.utf8_upper(pc.fill_null(text, ""))
+    offsets, raw = _string_parts(_utf8(upper))
+    seg = raw[offsets[0] : offsets[-1]]
+    keep = _ALNUM[seg]
+    kept = np.zeros(len(seg) + 1, np.int64)
+    np.cumsum(keep, out=kept[1:])
+    rel = offsets - offsets[0]
+    return _from_bytes(seg[keep], kept[rel[1:]] - kept[rel[:-1]])
+
+
 def digits_key(alnum: pa.Array) -> pa.Array:
     """``INV2O26004512`` -> ``2026004512``: the letter prefix off, look-alikes in the rest mapped
     to digits, other letters and leading zeros dropped. Empty when nothing numeric is left.
@@ -133,7 +148,7 @@ def digits_key(alnum: pa.Array) -> pa.Array:
     text = alnum.combine_chunks() if isinstance(alnum, pa.ChunkedArray) else alnum
     if text.null_count:
         return pc.if_else(text.is_valid(), digits_key(pc.fill_null(text, "")), None)
-    text = text.cast(pa.string())
+    text = _utf8(text)
     offsets, raw = _string_parts(text)
     seg = raw[offsets[0] : offsets[-1]]
     rel = (offsets - offsets[0]).astype(np.int64)
@@ -218,8 +233,7 @@ def reference_tokens(references: pa.Array) -> pa.Table:
     """
     refs = references.combine_chunks() if isinstance(references, pa.ChunkedArray) else references
     upper = pc.replace_substring_regex(pc.utf8_upper(pc.fill_null(refs, "")), DATES, " ")
-    upper = upper.combine_chunks() if isinstance(upper, pa.ChunkedArray) else upper
-    offsets, raw = _string_parts(upper.cast(pa.string()))
+    offsets, raw = _string_parts(_utf8(upper))
     seg = raw[offsets[0] : offsets[-1]]
     rel = (offsets - offsets[0]).astype(np.int64)
     inside = _ALNUM[seg]

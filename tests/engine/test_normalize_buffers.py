@@ -80,3 +80,13 @@ def test_digits_key_and_reference_tokens_equal_the_regular_expressions():
         assert got.column("alnum").to_pylist() == alnum
         assert got.column("digits").to_pylist() == _old_digits_key(pa.array(alnum, pa.string())
                                                                    ).to_pylist()
+
+
+def test_alnum_upper_equals_the_regular_expression():
+    rng = random.Random(13)
+    values = ["".join(rng.choice(REFERENCE_ALPHABET + "ßæ") for _ in range(rng.randint(0, 25)))
+              for _ in range(2000)] + [None, ""]
+    arr = pa.array(values)
+    for text in (arr, arr.slice(3, 1500), pa.chunked_array([arr.slice(0, 9), arr.slice(9)])):
+        want = pc.replace_substring_regex(pc.utf8_upper(pc.fill_null(text, "")), r"[^A-Z0-9]", "")
+        assert N.alnum_upper(text).to_pylist() == want.to_pylist()
