@@ -3,6 +3,9 @@ per-seed headline and the pooled per-scenario table (counts of all days added). 
 asserts nothing.
 
     python benchmarks/quality.py --payments 5000 --seeds 1,2,3 [--markdown] [--json FILE]
+        [--misses] [--misses-csv FILE]
+
+``--misses`` adds why each matchable credit was not auto-applied (:mod:`misses`).
 """
 
 from __future__ import annotations
@@ -25,7 +28,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--invoices-per-payment", type=float, default=2.5)
     p.add_argument("--markdown", action="store_true", help="print the pooled table as Markdown")
     p.add_argument("--json", type=Path, default=None, help="write per-seed and pooled figures")
+    p.add_argument("--misses", action="store_true", help="classify every miss (misses.py)")
+    p.add_argument("--misses-csv", type=Path, default=None, help="... one row each, to a CSV")
     args = p.parse_args(argv)
+    from misses import classify, summary, write_csv
 
     from cashmatch.commands.score import fmt, markdown, render, wide_console
     from cashmatch.engine.evaluate import combine, evaluate
@@ -34,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
 
     console = wide_console()
     scores = []
+    miss_rows: list[dict] = []
     per_seed: dict[str, object] = {}
     for seed in args.seeds:
         day = generate_day(
@@ -51,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
             truth=day.truth, allocations=result.allocations, exceptions=result.exceptions
         )
         scores.append(score)
+        if args.misses or args.misses_csv:
+            miss_rows += [{**r, "seed": seed} for r in classify(day, result)]
         o, one = score.overall, score.one_to_one
         console.print(
             f"seed {seed}: {o.payments:,} payments in {seconds:.1f} s; auto {fmt(o.auto_pct)}% "
@@ -67,6 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     else:
         console.rule(title)
         render(pooled, console)
+    if args.misses:
+        print(f"\nMisses: matchable credits not auto-applied ({title})\n")
+        print(summary(miss_rows), end="")
+    if args.misses_csv:
+        write_csv(miss_rows, args.misses_csv)
     if args.json:
         args.json.write_text(
             json.dumps({"per_seed": per_seed, "pooled": pooled.to_dict()}, indent=2) + "\n"

@@ -54,11 +54,15 @@ from cashmatch.engine.ledger import PreparedLedger, days
 from cashmatch.engine.policy import Policy
 from cashmatch.engine.scoring import (
     COMBINATION_RIVAL_FACTOR,
+    CUSTOMER_FACTOR_STRONG,
+    CUSTOMER_FACTOR_WEAK,
     LARGER_SETS_UNTRIED_MAX,
     OTHER,
     SAME,
+    STRONG_REF,
     UNKNOWN,
     coincidence,
+    fewest_share,
     pair_confidence,
     subset_confidence,
 )
@@ -321,7 +325,8 @@ class DayMatch:
             # large customer some invoice nearly always lies within the window by chance)
             fee_only = (best[p] >= 0 and rel[best[p]] == FEE and not clear_single[p]
                         and named_ref[p] <= 0)
-            if prop is None and (best[p] < 0 or quotes or fee_only) and self.pay_group[p] >= 0:
+            if prop is None and (best[p] < 0 or quotes or fee_only) and (
+                    self.pay_group[p] >= 0 or quotes):
                 # the quoted invoice plus others of the customer, or the amount alone
                 prop = self.subset_proposal(p, quoted_only=False)
                 if fee_only and isinstance(prop, ExceptionItem):
@@ -366,16 +371,20 @@ class DayMatch:
     def corroborate_instalments(self, proposals: list[Proposal]) -> None:
         """Payments of the invoice's own customer that each pay part of the same quoted invoice
         today, together no more than it has open, vouch for each other (instalments, a split
-        payment): each rises to the confidence of the surest, at most INSTALMENT_SIBLING_MAX."""
+        payment): each rises to the confidence of the surest, at most INSTALMENT_SIBLING_MAX;
+        to that much when together they settle exactly what it has open."""
         by_inv: dict[int, list[Proposal]] = {}
         for pr in proposals:
             if pr.rule == "partial_reference" and pr.unapplied_reason is None and (
                     self.pay_group[pr.pay] == self.book.group[pr.inv[0]]):
                 by_inv.setdefault(pr.inv[0], []).append(pr)
         for inv, parts in by_inv.items():
-            if len(parts) < 2 or sum(pr.applied[0] for pr in parts) > self.book.amount[inv]:
+            paid = sum(pr.applied[0] for pr in parts)
+            if len(parts) < 2 or paid > self.book.amount[inv]:
                 continue
             surest = min(max(pr.confidence for pr in parts), INSTALMENT_SIBLING_MAX)
+            if paid == self.book.amount[inv]:  # together to the minor unit what is open: the
+                surest = INSTALMENT_SIBLING_MAX  # amounts agree as an exact single one does
             for pr in parts:
                 pr.confidence = max(pr.confidence, surest)
 
@@ -585,17 +594,27 @@ class DayMatch:
         ks = self.pair_indices(p)
         group = self.pay_group[p] if self.pay_group[p] >= 0 else self.ref_group[p]
         quoted = np.unique(pairs.inv[ks[pairs.ref[ks] >= QUOTED_REF]])
+        amount, fee = int(self.pay_amount[p]), int(self.fee_ceiling[p])
         if group < 0:
             groups = np.unique(book.group[quoted])
+            if len(groups) > 1:  # numbers that are also other customers' (bare numbers often
+                # are): the one customer whose quoted invoices together settle the amount
+                own = [quoted[(book.group[quoted] == g)
+                              & (book.currency[quoted] == self.pay_currency[p])] for g in groups]
+                groups = groups[[0 <= int(book.amount[q].sum()) - amount <= fee for q in own]]
             if len(groups) != 1 or groups[0] < 0:
                 return None
             group = groups[0]
         quoted = quoted[(book.group[quoted] == group)
                         & (book.currency[quoted] == self.pay_currency[p])
                         & (book.amount[quoted] > 0)]  # a settled invoice takes no cash
-        amount, fee = int(self.pay_amount[p]), int(self.fee_ceiling[p])
         opens = book.amount
-        identity = float(self.ident.confidence[p]) if self.pay_group[p] >= 0 else 0.9
+        # a payer known only by the invoices it quotes: as sure as the pairs' customer factor
+        # for an unknown payer's reference of that strength
+        named = float(pairs.ref[ks].max(initial=0.0))
+        identity = (float(self.ident.confidence[p]) if self.pay_group[p] >= 0 else
+                    (CUSTOMER_FACTOR_STRONG if named >= STRONG_REF else CUSTOMER_FACTOR_WEAK)[
+                        UNKNOWN])
         if quoted_only and len(quoted) >= 2:
             total = int(opens[quoted].sum())
             if 0 <= total - amount <= fee:
@@ -632,22 +651,26 @@ class DayMatch:
         found = self.subsets(book.amount[block], rest, tolerance=fee, max_size=max_size,
                              min_size=1 if len(fixed) else 2, due_order=book.due[block],
                              limit=AMBIGUOUS_SETS)
-        if found.unique is not None:
-            chosen = np.concatenate([fixed, block[list(found.unique)]])
+        # Occam: the fit with the fewest invoices, when no other of its size or smaller fits;
+        # larger sets were not all tried or fit too, but on a large block some fit any amount
+        # by chance and say little against a small one (how little: ``chance``)
+        fewest = found.fewest(AMBIGUOUS_SETS)
+        if fewest is not None:
+            chosen = np.concatenate([fixed, block[list(fewest)]])
             share = len(fixed) / len(chosen)
-            # Occam: a fit by chance as small as the one found
-            chance = coincidence(block_size=len(block), max_size=len(found.unique),
+            # a fit by chance as small as the one found
+            chance = coincidence(block_size=len(block), max_size=len(fewest),
                                  target=rest, tolerance=0 if found.exact else fee)
-            # the only fit of its size or smaller: larger sets were not all tried, but on a
-            # large block some fit any amount by chance and say little against a small one
-            smallest = len(found.unique) <= found.complete_upto
             prop = self.subset_allocation(p, chosen, amount, quoted_share=share,
                                           exact=found.exact, identity=identity,
-                                          exhaustive=found.exhaustive or smallest,
-                                          chance=chance, rule="subset_reference" if len(fixed)
+                                          exhaustive=True, chance=chance,
+                                          rule="subset_reference" if len(fixed)
                                           else "subset_amount")
-            if not found.exhaustive:
+            if found.unique is None or not found.exhaustive:
                 prop.confidence = min(prop.confidence, LARGER_SETS_UNTRIED_MAX)
+            rivals = [len(s) for s in found.solutions if s != fewest]
+            prop.confidence *= fewest_share(block_size=len(block), size=len(fewest),
+                                            rival_sizes=rivals)
             return prop
         if found.solutions:
             return self.ambiguous(p, [np.concatenate([fixed, block[list(s)]])
@@ -833,7 +856,9 @@ class DayMatch:
             if inv not in cands:
                 cands.append(inv)
                 scores.append(float(self.conf[k]))
-        return ExceptionItem(p, reason, detail, cands[:MAX_CANDIDATES], scores[:MAX_CANDIDATES])
+        # every invoice named in ``extra`` stays (a proposal of six invoices lists all six)
+        cap = max(MAX_CANDIDATES, len(extra or []))
+        return ExceptionItem(p, reason, detail, cands[:cap], scores[:cap])
 
     def no_match_exception(self, p: int, best: int, best_c: float, second_c: float
                            ) -> ExceptionItem:

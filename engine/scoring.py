@@ -109,6 +109,17 @@ def coincidence(*, block_size: int, max_size: int, target: int, tolerance: int) 
     return subsets * (tolerance + 1) / max(target, 1)
 
 
+def fewest_share(*, block_size: int, size: int, rival_sizes: list[int]) -> float:
+    """How likely the fit with the fewest invoices is the right one when larger sets are known
+    to fit as well: if it is right, each rival fits by chance (about ``comb(block_size, its
+    size)`` sets could); if a rival is right, it does (``comb(block_size, size)``). A smaller
+    set is far likelier only when it is much smaller than the block is large."""
+    from math import comb
+
+    mine = comb(block_size, size)
+    return 1.0 / (1.0 + sum(mine / max(comb(block_size, r), 1) for r in rival_sizes))
+
+
 def subset_confidence(*, quoted_share: float, exact: bool, identity: float,
                       exhaustive: bool, chance: float) -> float:
     """A one-payment-many-invoices proposal: by how much of it the reference quotes, whether

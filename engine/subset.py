@@ -40,6 +40,23 @@ class SubsetSearch:
     def unique(self) -> tuple[int, ...] | None:
         return self.solutions[0] if len(self.solutions) == 1 else None
 
+    def fewest(self, limit: int) -> tuple[int, ...] | None:
+        """The solution with fewer items than any other subset that fits, when the search
+        proves it (``limit``: the most solutions it was asked for); None otherwise.
+
+        Singles, pairs and triples are searched in that order, each size completely before
+        the next unless ``limit`` solutions of that size turn up, so a solution of at most
+        ``min(complete_upto, 3)`` items that no other of its size or fewer accompanies is
+        the only one that small. A search that was exhaustive and returned fewer than
+        ``limit`` solutions returned every fit."""
+        if not self.solutions:
+            return None
+        first = min(self.solutions, key=len)
+        if sum(len(s) <= len(first) for s in self.solutions) > 1:
+            return None
+        every = self.exhaustive and len(self.solutions) < limit
+        return first if every or len(first) <= min(self.complete_upto, 3) else None
+
 
 def _pairs(amounts: np.ndarray, lo: int, hi: int, limit: int) -> list[tuple[int, ...]]:
     order = np.argsort(amounts, kind="stable")

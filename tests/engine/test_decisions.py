@@ -268,3 +268,78 @@ def test_invoices_other_payments_settle_today_are_not_open_for_a_set():
     assert got["P2"] == ("applied", ["H-5"]) and got["P3"] == ("applied", ["H-2"])
     assert got["P1"] == ("applied", ["H-3", "H-4"])
     assert outcome(run(pays[::-1])) == got
+
+
+UMBRELLA = "GB33BUKB20201555555555"
+
+
+def umbrella(amounts: list[int]) -> tuple[pa.Table, pa.Table]:
+    """Invoices INV-2026-0070xx of customer C5 (known by account UMBRELLA), and the customers."""
+    book = invoices([(f"INV-2026-0070{i:02d}", "C5", a, "USD", "Umbrella Corp")
+                     for i, a in enumerate(amounts, start=1)])
+    return book, customers([("C5", "Umbrella Corp", [UMBRELLA], [], None)])
+
+
+def test_the_set_with_fewest_invoices_is_applied_when_only_larger_sets_rival_it():
+    # 33000 quotes 007001 (10000): the rest, 23000, is 007002 alone, or 007003 + 004 + 005;
+    # among 20 open items many more triples than singles could fit by chance
+    big = [100000 + 1000 * i for i in range(14)]
+    pay = payments([("P1", 33000, "UMBRELLA CORP", "INV-2026-007001", UMBRELLA)])
+    book, cust = umbrella([10000, 23000, 6000, 9000, 8000, 55000, *big])
+    r = match(invoices=book, customers=cust, payments=pay)
+    assert outcome(r)["P1"] == ("applied", ["INV-2026-007001", "INV-2026-007002"])
+    # among 6 open items, hardly: a person decides
+    small, _ = umbrella([10000, 23000, 6000, 9000, 8000, 55000])
+    assert outcome(match(invoices=small, customers=cust, payments=pay))["P1"][0] == "exception"
+    # two sets as small as each other (007002, or another of the same amount): ambiguous
+    twin, _ = umbrella([10000, 23000, 6000, 9000, 8000, 55000, *big, 23000])
+    r = match(invoices=twin, customers=cust, payments=pay)
+    assert outcome(r)["P1"] == ("exception", S.AMBIGUOUS)
+
+
+def test_a_proposal_below_the_threshold_lists_every_invoice_it_names():
+    # six small invoices make the amount, the only set that does; small amounts make such a
+    # fit likely by chance, so it is proposed, not applied
+    book, cust = umbrella([50, 70, 90, 110, 130, 150, 1000])
+    r = match(invoices=book, customers=cust,
+              payments=payments([("P1", 600, "UMBRELLA CORP", None, UMBRELLA)]))
+    ex = r.exceptions.to_pylist()[0]
+    assert ex["reason"] == S.LOW_CONFIDENCE and "subset_amount" in ex["detail"]
+    assert sorted(ex["candidates"][:6]) == [f"INV-2026-0070{i:02d}" for i in range(1, 7)]
+
+
+def test_bare_numbers_that_name_two_customers_take_the_one_whose_invoices_make_the_amount():
+    # "4512 4513" names Acme's INV-2026-004512 and 004513, and Globex's SO/26/4513 too
+    book = pa.concat_tables([INVOICES, invoices([("SO/26/4513", "C2", 777, "USD", GLOBEX)])])
+    r = match(invoices=book, customers=CUSTOMERS,
+              payments=payments([("P1", 125050, "SOMEBODY ELSE LLC", "4512 4513")]))
+    assert outcome(r)["P1"] == ("applied", ["INV-2026-004512", "INV-2026-004513"])
+
+
+def test_weak_instalments_that_settle_the_invoice_exactly_vouch_for_each_other():
+    weak = [("P1", 60000, "ACME INDUSTRIES", "45l2 part 1"),
+            ("P2", 40000, "ACME INDUSTRIES", "45l2 part 2")]
+    got = outcome(run(weak))
+    assert got["P1"] == got["P2"] == ("applied", ["INV-2026-004512"])
+    # short of what is open, weak as each is: a person looks
+    short = outcome(run([weak[0], ("P2", 30000, "ACME INDUSTRIES", "45l2 part 2")]))
+    assert short["P1"][0] == short["P2"][0] == "exception"
+
+
+def test_the_fewest_share_falls_as_a_larger_rival_comes_close_in_size():
+    from cashmatch.engine.scoring import fewest_share
+
+    assert fewest_share(block_size=20, size=1, rival_sizes=[]) == 1.0
+    far = fewest_share(block_size=20, size=1, rival_sizes=[3])
+    near = fewest_share(block_size=20, size=4, rival_sizes=[5])
+    assert far > 0.98 and near < 0.8
+    assert fewest_share(block_size=20, size=1, rival_sizes=[3, 3]) < far
+
+
+def test_an_unknown_payer_quoting_an_invoice_exactly_is_applied_with_the_rest_of_its_set():
+    # 107000 names INV-2026-004512 (100000); Acme's 004514 (7000) alone makes the rest
+    r = run([("P1", 107000, "SOMEBODY ELSE LLC", "INV-2026-004512")])
+    assert outcome(r)["P1"] == ("applied", ["INV-2026-004512", "INV-2026-004514"])
+    # a mangled number names the customer less surely: a person confirms
+    weak = run([("P1", 107000, "SOMEBODY ELSE LLC", "45l2")])
+    assert outcome(weak)["P1"][0] == "exception"

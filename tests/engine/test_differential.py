@@ -1,5 +1,7 @@
 """The fast, vectorised stages against the slow reference implementations."""
 
+from itertools import combinations
+
 import numpy as np
 import pyarrow as pa
 from hypothesis import given, settings
@@ -163,3 +165,24 @@ def test_a_unique_small_fit_is_the_only_one_up_to_the_size_claimed(amounts, targ
         assert {tuple(sorted(s)) for s in slow} == {fast.unique}
     if not slow:
         assert all(len(s) > 3 for s in fast.solutions)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(1, 400), min_size=25, max_size=32), st.integers(2, 900),
+       st.sampled_from([0, 3]), st.integers(2, 4), st.sampled_from([1, 2]))
+def test_the_fewest_fit_named_has_no_rival_of_its_size_or_smaller(amounts, target, tolerance,
+                                                                   limit, min_size):
+    """``SubsetSearch.fewest`` against brute force over sets of up to three items: the set it
+    names fits, and no other set of its size or fewer does."""
+    arr = np.array(amounts, np.int64) * 100
+    fast = search(arr, target * 100, tolerance=tolerance * 100, max_size=8, limit=limit,
+                  min_size=min_size)
+    fewest = fast.fewest(limit)
+    if fewest is None:
+        return
+    lo, hi = target * 100, (target + tolerance) * 100
+    sums = {c: int(arr[list(c)].sum()) for k in range(min_size, len(fewest) + 1)
+            for c in combinations(range(len(arr)), k)}
+    exact = [c for c, v in sums.items() if v == lo]
+    assert (exact or [c for c, v in sums.items() if lo < v <= hi]) == [fewest]
+    assert fast.exact == bool(exact)

@@ -32,3 +32,22 @@ def test_compiled_search_finds_a_prefix_and_a_mitm_subset():
     found = subset.search(amounts, 1500, tolerance=0, max_size=8, due_order=due)
     assert found.solutions == [(0, 1, 2, 3)] and found.exact and found.exhaustive
     assert subset.search(amounts, 6300, tolerance=0, max_size=8).solutions == [(0, 1, 2, 3, 4, 5)]
+
+
+def test_fewest_names_the_smallest_fit_only_when_the_search_proves_it():
+    from cashmatch.engine.subset import SubsetSearch
+
+    def found(sols, exhaustive, upto):
+        return SubsetSearch(sols, True, exhaustive, 0, upto)
+
+    assert found([(1,), (2, 3, 4)], False, 3).fewest(3) == (1,)  # singles searched first
+    assert found([(1, 2), (3, 4), (5, 6, 7)], False, 3).fewest(3) is None  # two as small
+    # a set of four past the complete sizes: only a finished search that ran out of sets
+    assert found([(1, 2, 3, 4), (5, 6, 7, 8, 9)], False, 3).fewest(3) is None
+    assert found([(1, 2, 3, 4), (5, 6, 7, 8, 9)], True, 8).fewest(3) == (1, 2, 3, 4)
+    assert found([(1, 2, 3, 4), (5, 6, 7, 8, 9), (0, 5, 6, 7, 8)], True, 8).fewest(3) is None
+    assert found([], True, 0).fewest(3) is None
+    # on a real search: 23 alone, or 6 + 9 + 8
+    amounts = np.array([23, 6, 9, 8, 55] * 1 + list(range(100, 130)), np.int64)
+    got = subset.search(amounts, 23, tolerance=0, max_size=8, limit=3)
+    assert got.unique is None and got.fewest(3) == (0,)
