@@ -1,14 +1,18 @@
 """Load benchmark of the gRPC service on loopback (reports; asserts nothing).
 
-    python benchmarks/bench_grpc.py [--clients 8] [--calls 200] [--invoices 10000]
+    python benchmarks/bench_grpc.py [--clients 1,2,4,8] [--calls 200] [--invoices 10000]
     pytest benchmarks/bench_grpc.py --benchmark-enable -s
 
-Starts the real server (subprocess, SQLite ledger in a temp dir), loads a 10k-invoice ledger,
-then measures with concurrent grpc.aio clients (latency per call as the client sees it, and
-the server process's CPU seconds per call, which a busy machine inflates far less):
+Starts the real server (subprocess, SQLite ledger in a temp dir) and measures with concurrent
+closed-loop grpc.aio clients (latency per call as the client sees it, and the server process's
+CPU seconds per call, which a busy machine inflates far less):
 
-- Match with 100 payments against the server's ledger (``use_ledger``), and with the 10k
-  invoices carried in each request;
+- Match with 100 payments against the server's ledger (``use_ledger``) of a generated day: the
+  day generator's 10k open invoices and customers, and the first 100 of its payments with their
+  remittance lines (the generator's scenario mix: most apply, a few go to a person);
+- the same against a synthetic 10k ledger whose 100 payments each quote one invoice and pay the
+  amount of another (95% exceptions: the figure of earlier runs), and with the 10k invoices
+  carried in each request;
 - SubmitStatement of a 10k-transaction file (each call a new file: parse, match, store).
 """
 
@@ -29,6 +33,48 @@ from server_harness import AUTH, ServerProcess, big_statement, write_tokens  # n
 
 from cashmatch.server.pb import cash_application_pb2 as pb  # noqa: E402
 from cashmatch.server.pb import cash_application_pb2_grpc as pb_grpc  # noqa: E402
+
+LOADED_AT = "2026-01-01T00:00:00.000000+00:00"
+
+
+def load_day_ledger(path: Path, *, n_invoices: int, seed: int = 1):  # noqa: ANN201
+    """A generated day's open invoices (``n_invoices``: 2.5 a payment) and customers, written
+    into a SQLite ledger; returns the day."""
+    import numpy as np
+
+    from cashmatch.fixtures.generator import generate_day
+    from cashmatch.server.store import SQLiteStore
+
+    day = generate_day(payments=max(1, n_invoices * 2 // 5), seed=seed)
+    store = SQLiteStore(path)
+    with store.transaction():
+        store.upsert_customers(day.customers, at=LOADED_AT)
+        store.upsert_invoices(
+            day.invoices, closed=np.zeros(day.invoices.num_rows, bool), at=LOADED_AT
+        )
+    store.close()
+    return day
+
+
+def day_match_request(day, n: int = 100) -> pb.MatchRequest:  # noqa: ANN001
+    """The first ``n`` payments of the day and their remittance lines, against the ledger."""
+    import pyarrow.compute as pc
+
+    from cashmatch.server import convert as C
+
+    pays = day.payments.slice(0, n)
+    rem = day.remittances
+    linked = pc.or_(
+        pc.fill_null(pc.is_in(rem.column("payment_id"), value_set=pays.column("payment_id")),
+                     False),
+        pc.fill_null(pc.is_in(rem.column("end_to_end_id"),
+                              value_set=pc.drop_null(pays.column("end_to_end_id"))), False),
+    )  # fmt: skip
+    return pb.MatchRequest(
+        payments=[C.payment_to_proto(p) for p in pays.to_pylist()],
+        remittances=C.remittances_to_proto(rem.filter(linked)),
+        use_ledger=True,
+    )
 
 
 def _invoices(n: int) -> list[pb.Invoice]:
@@ -119,20 +165,46 @@ async def _load(addr: str, make_call, clients: int, calls: int) -> tuple[list[fl
     return latencies, wall
 
 
+def _measure(srv: ServerProcess, results: dict, key: str, name: str, call, c: int, n: int,
+             unit: int) -> None:  # fmt: skip
+    cpu0 = _cpu_seconds(srv.proc.pid)
+    lat, wall = asyncio.run(_load(srv.addr, call, c, n))
+    cpu = _cpu_seconds(srv.proc.pid) - cpu0
+    results[key] = _stats(name, lat, wall, cpu, unit)
+
+
 def run(
     *,
-    clients: int = 8,
+    clients: tuple[int, ...] = (1, 2, 4, 8),
     calls: int = 200,
     n_invoices: int = 10_000,
     statement_rows: int = 10_000,
     statement_calls: int = 4,
+    synthetic: bool = True,
 ) -> dict[str, dict[str, float]]:
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
-        srv = ServerProcess(
-            d / "bench.db", write_tokens(d / "tokens"), "--max-message-mb", "256"
-        ).start()
+        tokens = write_tokens(d / "tokens")
+        # a generated day's ledger, 100 of its payments
+        day = load_day_ledger(d / "day.db", n_invoices=n_invoices)
+        srv = ServerProcess(d / "day.db", tokens, "--max-message-mb", "256").start()
+        try:
+            day_req = day_match_request(day)
+
+            async def match_day(s, k, j):
+                await s.Match(day_req, metadata=AUTH)
+
+            asyncio.run(_load(srv.addr, match_day, 1, 20))  # warm up (ledger cache)
+            for c in clients:
+                _measure(srv, results, f"match_day_c{c}",
+                         f"Match 100 day payments vs {n_invoices} day ledger, {c} client(s)",
+                         match_day, c, calls, 100)  # fmt: skip
+        finally:
+            srv.terminate()
+        if not synthetic:
+            return results
+        srv = ServerProcess(d / "bench.db", tokens, "--max-message-mb", "256").start()
         try:
             stub = srv.stub()
             invoices = _invoices(n_invoices)
@@ -162,20 +234,14 @@ def run(
                     metadata=AUTH,
                 )
 
-            def measure(key: str, name: str, call, c: int, n: int, unit: int) -> None:
-                cpu0 = _cpu_seconds(srv.proc.pid)
-                lat, wall = asyncio.run(_load(srv.addr, call, c, n))
-                cpu = _cpu_seconds(srv.proc.pid) - cpu0
-                results[key] = _stats(name, lat, wall, cpu, unit)
-
             asyncio.run(_load(srv.addr, match_ledger, 1, 20))  # warm up (ledger cache)
-            for c in sorted({1, 2, clients}):
-                measure(f"match_ledger_c{c}",
-                        f"Match 100 payments vs {n_invoices} ledger invoices, {c} client(s)",
-                        match_ledger, c, calls, 100)  # fmt: skip
-            measure("match_carried_c2",
-                    f"Match 100 payments + {n_invoices} invoices in the request, 2 clients",
-                    match_carried, 2, 5, 100)  # fmt: skip
+            for c in clients:
+                _measure(srv, results, f"match_ledger_c{c}",
+                         f"Match 100 synthetic payments vs {n_invoices} ledger, {c} client(s)",
+                         match_ledger, c, calls, 100)  # fmt: skip
+            _measure(srv, results, "match_carried_c2",
+                     f"Match 100 payments + {n_invoices} invoices in the request, 2 clients",
+                     match_carried, 2, 5, 100)  # fmt: skip
             for c in sorted({1, 2}):
                 files.clear()
                 for k in range(c):
@@ -183,9 +249,9 @@ def run(
                         files[(k, j)] = big_statement(
                             statement_rows, prefix=f"S{c}", seed=k * 100 + j
                         )
-                measure(f"submit_c{c}",
-                        f"SubmitStatement {statement_rows}-transaction file, {c} client(s)",
-                        submit, c, statement_calls, statement_rows)  # fmt: skip
+                _measure(srv, results, f"submit_c{c}",
+                         f"SubmitStatement {statement_rows}-transaction file, {c} client(s)",
+                         submit, c, statement_calls, statement_rows)  # fmt: skip
         finally:
             srv.terminate()
     return results
@@ -198,14 +264,16 @@ def test_grpc_load(benchmark) -> None:  # pytest-benchmark entry point; reports 
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
-    ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--clients", default="1,2,4,8", help="concurrent clients, comma-separated")
     ap.add_argument("--calls", type=int, default=200, help="Match calls per client")
     ap.add_argument("--invoices", type=int, default=10_000)
     ap.add_argument("--statement-rows", type=int, default=10_000)
     ap.add_argument("--statement-calls", type=int, default=4, help="files per client")
+    ap.add_argument("--day-only", action="store_true", help="only the generated day's Match")
     a = ap.parse_args()
     run(
-        clients=a.clients,
+        clients=tuple(int(c) for c in a.clients.split(",")),
+        synthetic=not a.day_only,
         calls=a.calls,
         n_invoices=a.invoices,
         statement_rows=a.statement_rows,

@@ -95,6 +95,70 @@ class Book:
     keys: pa.Table  # normalize.invoice_keys
     usable: KeyIndex | None = None  # built once by usable_keys
     digit_keys: tuple[np.ndarray, np.ndarray, pa.Array] | None = None  # digit_keys_by_group
+    invoice_digit_keys: tuple[np.ndarray, pa.Array] | None = None  # digit_keys_by_invoice
+    amounts: AmountIndex | None = None  # amount_index (depends on the open amounts)
+
+
+@dataclass(frozen=True, slots=True)
+class AmountIndex:
+    """The open amounts sorted for the amount searches, derived once per book (new open amounts
+    make a new book: :meth:`cashmatch.engine.ledger.PreparedLedger.with_open_amounts`), so that
+    a call searches them in the rows of its payments, never sorting the ledger again.
+
+    A block is a (customer group, currency), numbered ``group * n_currencies + currency`` with
+    the book's currencies (a payment in another currency has no block). Sort orders are stable
+    (ties in row order)."""
+
+    n_currencies: int
+    members: np.ndarray  # invoices of a known group with an amount > 0, by block, in row order
+    block_key: np.ndarray  # the blocks of ``members``, ascending, once each
+    block_start: np.ndarray  # each block's first row in ``members`` (one more: the end)
+    by_amount: np.ndarray  # the same invoices by (block, amount)
+    amount_key: np.ndarray  # their block * 2**42 + amount, ascending
+    span: int  # open amounts are below this
+    block_amount: np.ndarray  # block number (position in block_key) * span + amount, by_amount
+    by_discounted: np.ndarray  # invoices with discount terms by (block, discounted amount)
+    discounted_key: np.ndarray  # their block * 2**42 + discounted amount, ascending
+    by_currency: np.ndarray  # every invoice by (currency, open amount or 0)
+    currency_key: np.ndarray  # their currency * 2**42 + max(amount, 0), ascending
+
+
+def discounted(book: Book) -> np.ndarray:
+    """The amount that settles each invoice inside its discount window; -1 without terms."""
+    disc = book.amount - (book.amount * book.discount_bp.astype(np.int64) + 5000) // 10000
+    return np.where(book.discount_bp > 0, disc, -1)
+
+
+def amount_index(book: Book) -> AmountIndex:
+    """The book's :class:`AmountIndex`, computed once per book."""
+    if book.amounts is None:
+        ncur = int(book.currency.max(initial=0)) + 1
+        block = book.group * ncur + book.currency
+
+        def by_block(target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            rows = np.flatnonzero((book.group >= 0) & (target > 0))
+            key = block[rows].astype(np.int64) * (1 << 42) + target[rows]
+            order = np.argsort(key, kind="stable")
+            return rows[order], key[order]
+
+        rows = np.flatnonzero((book.group >= 0) & (book.amount > 0))
+        members = rows[np.argsort(block[rows], kind="stable")]
+        change = np.ones(len(members), bool)
+        change[1:] = block[members][1:] != block[members][:-1]
+        starts = np.flatnonzero(change)
+        by_amount, amount_key = by_block(book.amount)
+        by_discounted, discounted_key = by_block(discounted(book))
+        span = int(book.amount.max(initial=0)) + 2
+        owner = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(members))))
+        key = book.currency.astype(np.int64) * (1 << 42) + np.maximum(book.amount, 0)
+        by_currency = np.argsort(key, kind="stable")
+        book.amounts = AmountIndex(
+            n_currencies=ncur, members=members, block_key=block[members][starts],
+            block_start=np.append(starts, len(members)), by_amount=by_amount,
+            amount_key=amount_key, span=span, block_amount=owner * span + book.amount[by_amount],
+            by_discounted=by_discounted, discounted_key=discounted_key,
+            by_currency=by_currency, currency_key=key[by_currency])
+    return book.amounts
 
 
 def _short_numbers(text: pa.Array) -> np.ndarray:
@@ -292,28 +356,50 @@ def fuzzy_hits(
     )
 
 
+def digit_keys_by_invoice(book: Book) -> tuple[np.ndarray, pa.Array]:
+    """The ``digits`` keys of the book sorted by invoice (stable): (invoice, key); computed
+    once per book."""
+    if book.invoice_digit_keys is None:
+        kd = book.keys.filter(pc.equal(book.keys.column("kind"), "digits"))
+        inv = np.asarray(kd.column("inv"), np.int64)
+        order = np.argsort(inv, kind="stable")
+        book.invoice_digit_keys = (inv[order],
+                                   kd.column("key").combine_chunks().take(pa.array(order)))
+    return book.invoice_digit_keys
+
+
 def fuzzy_pair_refs(tokens: pa.Table, pairs: Pairs, book: Book, *, cutoff: float) -> Pairs:
     """``pairs`` with the fuzzy reference strength of each pair's own invoice (rapidfuzz
     ``cpdist`` of every numeric token of the payment against that invoice's digits key, the
     best token kept): for candidates found otherwise (an unknown payer's exact amount), whose
-    numbers the per-group fuzzy stage never compared. Pairs with a stronger ref keep it."""
+    numbers the per-group fuzzy stage never compared. Pairs with a stronger ref keep it.
+
+    The (pair, token, key) rows are spelled out by ``searchsorted`` into the payments' tokens
+    and the book's keys, both sorted: work in the pairs' rows, none in the ledger's."""
     if len(pairs) == 0:
         return pairs
-    _, k_inv, k_key = digit_keys_by_group(book)  # the book's digits keys (any order will do)
+    k_inv, k_key = digit_keys_by_invoice(book)
     digits = tokens.column("digits")
     t_pay = np.asarray(tokens.column("pay"), np.int64)
-    ok = np.asarray(pc.utf8_length(digits), np.int64) >= FUZZY_MIN_LEN
-    t = pa.table({"pay": pa.array(t_pay[ok]), "tok": pc.filter(digits, pa.array(ok))})
-    pt = pa.table({"pay": pa.array(pairs.pay), "inv": pa.array(pairs.inv),
-                   "row": pa.array(np.arange(len(pairs)))})
-    kt = pa.table({"inv": pa.array(k_inv), "key": k_key})
-    j = pt.join(t, "pay").join(kt, "inv")
-    if j.num_rows == 0:
+    ok = np.flatnonzero(np.asarray(pc.utf8_length(digits), np.int64) >= FUZZY_MIN_LEN)
+    by_pay = ok[np.argsort(t_pay[ok], kind="stable")]
+    t_lo = np.searchsorted(t_pay[by_pay], pairs.pay, "left")
+    t_n = np.searchsorted(t_pay[by_pay], pairs.pay, "right") - t_lo
+    k_lo = np.searchsorted(k_inv, pairs.inv, "left")
+    k_n = np.searchsorted(k_inv, pairs.inv, "right") - k_lo
+    n = t_n * k_n
+    total = int(n.sum())
+    if total == 0:
         return pairs
-    score = np.asarray(process.cpdist(j.column("tok").to_pylist(), j.column("key").to_pylist(),
+    row = np.repeat(np.arange(len(pairs)), n)
+    within = np.arange(total) - np.repeat(np.cumsum(n) - n, n)
+    tok = by_pay[t_lo[row] + within // k_n[row]]
+    key = k_lo[row] + within % k_n[row]
+    score = np.asarray(process.cpdist(digits.take(pa.array(tok)).to_pylist(),
+                                      k_key.take(pa.array(key)).to_pylist(),
                                       scorer=fuzz.ratio, workers=1), np.float64)
     best = np.zeros(len(pairs))
-    np.maximum.at(best, np.asarray(j.column("row"), np.int64), score)
+    np.maximum.at(best, row, score)
     strength = np.where(best >= cutoff,
                         0.70 + 0.20 * (best - cutoff) / max(100.0 - cutoff, 1e-9), 0.0)
     stronger = strength > pairs.ref
@@ -334,28 +420,22 @@ def amount_hits(
 ) -> Pairs:
     """Invoices of the payer's group that the payment settles by amount alone.
 
-    A sorted search over (group, currency, amount) keys: for each payment the invoices with
-    open amount in ``[amount, amount + fee]``, and those whose discounted amount equals it.
+    A sorted search over (group, currency, amount) keys (:func:`amount_index`): for each
+    payment the invoices with open amount in ``[amount, amount + fee]``, and those whose
+    discounted amount equals it.
     """
-    known = np.flatnonzero(pay_group >= 0)
+    index = amount_index(book)
+    ncur = index.n_currencies
+    known = np.flatnonzero((pay_group >= 0) & (pay_currency < ncur))
     if len(known) == 0 or len(book.amount) == 0:
         return empty_pairs()
-    ncur = int(max(pay_currency.max(initial=0), book.currency.max(initial=0))) + 1
-    inv_block = book.group * ncur + book.currency
-    ok_inv = book.group >= 0
     parts = []
-    candidates = [(book.amount, False)]
+    searches = [(index.by_amount, index.amount_key, False)]
     if allow_discounts:
-        disc = book.amount - (book.amount * book.discount_bp.astype(np.int64) + 5000) // 10000
-        candidates.append((np.where(book.discount_bp > 0, disc, -1), True))
-    for target, is_disc in candidates:
-        valid = ok_inv & (target > 0)
-        inv_idx = np.flatnonzero(valid)
-        key = inv_block[inv_idx].astype(np.int64) * (1 << 42) + target[inv_idx]
-        order = np.argsort(key, kind="stable")
-        skey = key[order]
-        p_block = pay_group[known] * ncur + pay_currency[known]
-        base = p_block.astype(np.int64) * (1 << 42)
+        searches.append((index.by_discounted, index.discounted_key, True))
+    p_block = pay_group[known] * ncur + pay_currency[known]
+    base = p_block.astype(np.int64) * (1 << 42)
+    for rows, skey, is_disc in searches:
         lo_amt = pay_amount[known]
         hi_amt = lo_amt + (0 if is_disc else fee_ceiling[known])
         lo = np.searchsorted(skey, base + lo_amt, "left")
@@ -366,7 +446,7 @@ def amount_hits(
             continue
         rep_pay = np.repeat(known, cnt)
         offs = np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-        rep_inv = inv_idx[order[np.repeat(lo, cnt) + offs]]
+        rep_inv = rows[np.repeat(lo, cnt) + offs]
         if is_disc:
             in_window = pay_date[rep_pay] <= (
                 book.issue[rep_inv] + book.discount_days[rep_inv] + grace_days
@@ -388,16 +468,15 @@ def unknown_payer_amount_hits(
     unknown = np.flatnonzero(pay_group < 0)
     if len(unknown) == 0 or len(book.amount) == 0:
         return empty_pairs()
-    key = book.currency.astype(np.int64) * (1 << 42) + np.maximum(book.amount, 0)
-    order = np.argsort(key, kind="stable")
-    skey = key[order]
+    index = amount_index(book)
+    skey = index.currency_key
     want = pay_currency[unknown].astype(np.int64) * (1 << 42) + pay_amount[unknown]
     lo = np.searchsorted(skey, want, "left")
     hi = np.minimum(np.searchsorted(skey, want, "right"), lo + 5)
     cnt = hi - lo
     rep_pay = np.repeat(unknown, cnt)
     offs = np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-    rep_inv = order[np.repeat(lo, cnt) + offs]
+    rep_inv = index.by_currency[np.repeat(lo, cnt) + offs]
     n = len(rep_pay)
     return Pairs(rep_pay, rep_inv, np.zeros(n), np.zeros(n, bool))
 

@@ -21,6 +21,13 @@ BY_ACCOUNT, BY_NAME, BY_FUZZY_NAME, BY_LEARNED_ACCOUNT, UNKNOWN = 0, 1, 2, 3, -1
 IDENTITY_CONFIDENCE = np.array([1.0, 0.97, 0.93, 0.95])
 NAME_BLOCK = 3  # fuzzy names are compared within blocks sharing this many leading characters
 NAME_MARGIN = 4.0  # the best fuzzy name must beat the next customer's by this much
+PARALLEL_COMPARISONS = 20_000  # rapidfuzz's thread pool pays off above this many comparisons
+
+
+def fuzzy_workers(comparisons: int) -> int:
+    """``workers`` for a rapidfuzz call of this many comparisons: all cores for large ones; one
+    for a few (starting the thread pool costs more than a small batch's comparisons)."""
+    return -1 if comparisons > PARALLEL_COMPARISONS else 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +117,7 @@ class Identification:
     customer: np.ndarray  # customer index per payment, -1 when unknown
     method: np.ndarray  # BY_ACCOUNT / BY_NAME / BY_FUZZY_NAME / UNKNOWN
     confidence: np.ndarray  # 0..1
+    names: pa.Array  # the payer name keys (normalize.name_key)
 
 
 def identify(
@@ -118,8 +126,9 @@ def identify(
     n = payments.num_rows
     customer = np.full(n, -1, dtype=np.int64)
     method = np.full(n, UNKNOWN, dtype=np.int8)
+    names = name_key(payments.column("payer_name").combine_chunks())
     if len(index.ids) == 0 or n == 0:
-        return Identification(customer, method, np.zeros(n))
+        return Identification(customer, method, np.zeros(n), names)
 
     acct = account_key(payments.column("payer_account").combine_chunks())
     hit = pc.index_in(acct, value_set=index.account_keys.column("key"))
@@ -128,7 +137,6 @@ def identify(
     customer[found] = np.asarray(index.account_keys.column("cust"))[hit_np[found]]
     method[found] = BY_ACCOUNT
 
-    names = name_key(payments.column("payer_name").combine_chunks())
     hit = np.asarray(pc.fill_null(pc.index_in(names, value_set=index.name_keys.column("key")), -1))
     take = (customer < 0) & (hit >= 0)
     customer[take] = np.asarray(index.name_keys.column("cust"))[hit[take]]
@@ -146,21 +154,25 @@ def identify(
         method[todo[ok]] = BY_FUZZY_NAME
     _learn_accounts(acct, customer, method)
     conf = np.where(method >= 0, IDENTITY_CONFIDENCE[np.maximum(method, 0)], 0.0)
-    return Identification(customer, method, conf)
+    return Identification(customer, method, conf, names)
 
 
 def _learn_accounts(acct: pa.Array, customer: np.ndarray, method: np.ndarray) -> None:
     """An account that pays for exactly one identified customer in this batch identifies that
-    customer on its other payments too (in place)."""
+    customer on its other payments too (in place). Accounts are dictionary-encoded once and
+    their customers' min and max taken per code (numpy: no hash join of a batch's few rows)."""
     known = (customer >= 0) & np.asarray(pc.not_equal(pc.fill_null(acct, ""), ""), bool)
     if not known.any() or known.all():
         return
-    t = pa.table({"a": pc.filter(acct, pa.array(known)), "c": customer[known]})
-    g = t.group_by("a").aggregate([("c", "min"), ("c", "max")])
-    g = g.filter(pc.equal(g.column("c_min"), g.column("c_max")))
-    hit = np.asarray(pc.fill_null(pc.index_in(acct, value_set=g.column("a")), -1), np.int64)
-    take = (customer < 0) & (hit >= 0)
-    customer[take] = np.asarray(g.column("c_min"), np.int64)[hit[take]]
+    enc = acct.dictionary_encode()
+    code = np.asarray(pc.fill_null(enc.indices, -1), np.int64)
+    lo = np.full(len(enc.dictionary), np.iinfo(np.int64).max)
+    hi = np.full(len(enc.dictionary), -1)
+    np.minimum.at(lo, code[known], customer[known])
+    np.maximum.at(hi, code[known], customer[known])
+    sole = np.append((hi >= 0) & (lo == hi), False)  # code -1 (no account): never
+    take = (customer < 0) & sole[code]
+    customer[take] = lo[code[take]]
     method[take] = BY_LEARNED_ACCOUNT
 
 
@@ -183,7 +195,8 @@ def _fuzzy_names(names: pa.Array, index: CustomerIndex, *, cutoff: float) -> np.
         cand = order[lo:hi]
         rows = np.flatnonzero(u_block == block)
         scores = process.cdist(
-            uniq[rows].tolist(), keys[cand].tolist(), scorer=fuzz.WRatio, workers=-1,
+            uniq[rows].tolist(), keys[cand].tolist(), scorer=fuzz.WRatio,
+            workers=fuzzy_workers(len(rows) * len(cand)),
             score_cutoff=cutoff * 0.8,
         )
         best = np.argmax(scores, axis=1)

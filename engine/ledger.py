@@ -22,7 +22,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cashmatch.engine import schema as S
-from cashmatch.engine.candidates import Book, digit_keys_by_group, usable_keys
+from cashmatch.engine.candidates import (
+    Book,
+    amount_index,
+    digit_keys_by_group,
+    digit_keys_by_invoice,
+    usable_keys,
+)
 from cashmatch.engine.identify import CustomerIndex, build_index
 from cashmatch.engine.normalize import invoice_keys
 
@@ -54,9 +60,9 @@ class PreparedLedger:
         invoices = self.invoices.set_column(
             at, S.INVOICES.field("amount"), pa.array(amount, pa.int64())
         )
-        return dataclasses.replace(
-            self, invoices=invoices, book=dataclasses.replace(self.book, amount=amount)
-        )
+        book = dataclasses.replace(self.book, amount=amount, amounts=None)
+        amount_index(book)  # sorted by the new amounts, before the book is shared
+        return dataclasses.replace(self, invoices=invoices, book=book)
 
     def refreshed(self, *, invoices: pa.Table, customers: pa.Table | None) -> PreparedLedger:
         """This ledger for new tables: only the amounts refreshed when nothing else changed
@@ -104,4 +110,6 @@ def prepare_ledger(*, invoices: pa.Table, customers: pa.Table | None = None) -> 
     )
     usable_keys(book)  # derived now, so that the shared book is never written to later
     digit_keys_by_group(book)
+    digit_keys_by_invoice(book)
+    amount_index(book)
     return PreparedLedger(inv, customers, index, currencies, book)

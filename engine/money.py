@@ -6,6 +6,7 @@ The vectorised converters turn Arrow string columns of decimal amounts into int6
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal, InvalidOperation
 
 import numpy as np
@@ -50,8 +51,10 @@ MAX_EXPONENT = 4
 _POW10 = 10 ** np.arange(MAX_EXPONENT + 1, dtype=np.int64)
 
 
+@functools.lru_cache(maxsize=512)
 def exponent(currency: str) -> int:
-    """The ISO 4217 minor-unit exponent of ``currency`` (JPY 0, USD 2, KWD 3)."""
+    """The ISO 4217 minor-unit exponent of ``currency`` (JPY 0, USD 2, KWD 3); remembered for
+    the codes last seen (scalar conversions call it once per amount)."""
     code = currency.strip().upper()
     if len(code) != 3 or not code.isalpha():
         raise InvalidInput(f"currency {currency!r} is not an ISO 4217 code (three letters)")

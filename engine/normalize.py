@@ -47,10 +47,6 @@ DATES = (
 )
 
 
-def alnum_upper(text: pa.Array) -> pa.Array:
-    return pc.replace_substring_regex(pc.utf8_upper(pc.fill_null(text, "")), r"[^A-Z0-9]", "")
-
-
 _OCR_LUT = np.arange(256, dtype=np.uint8)
 for _letter, _digit in OCR_TO_DIGIT.items():
     _OCR_LUT[ord(_letter)] = ord(_digit)
@@ -58,6 +54,13 @@ for _letter, _digit in OCR_TO_DIGIT.items():
 _NON_DIGIT_START = np.ones(256, dtype=bool)
 _NON_DIGIT_START[ord("0") : ord("9") + 1] = False
 _NON_DIGIT_START[0x80:0xC0] = False
+_DIGIT = np.zeros(256, dtype=bool)
+_DIGIT[ord("0") : ord("9") + 1] = True
+_UPPER = np.zeros(256, dtype=bool)
+_UPPER[ord("A") : ord("Z") + 1] = True
+_ALNUM = _DIGIT | _UPPER  # what [A-Z0-9] matches (bytes of other code points are >= 0x80)
+_CONTINUATION = np.zeros(256, dtype=bool)
+_CONTINUATION[0x80:0xC0] = True
 
 
 def _string_parts(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -101,40 +104,90 @@ def _non_digit_chars(text: pa.Array) -> np.ndarray:
     return csum[offsets[1:]] - csum[offsets[:-1]]
 
 
+def _utf8(text: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One ``string`` array (not chunked, not ``large_string``), for :func:`_string_parts`."""
+    text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+    return text if text.type == pa.string() else text.cast(pa.string())
+
+
+def _from_bytes(data: np.ndarray, lengths: np.ndarray) -> pa.Array:
+    """A utf8 array of consecutive byte strings: ``data`` cut into ``lengths``."""
+    offsets = np.zeros(len(lengths) + 1, np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    return pa.Array.from_buffers(pa.string(), len(lengths),
+                                 [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+
+
+def _byte_ranges(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
+    """A utf8 array of the byte ranges ``[starts, ends)`` of ``data`` (one gather)."""
+    lengths = ends - starts
+    total = int(lengths.sum())
+    at = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
+    return _from_bytes(data[at], lengths)
+
+
+def alnum_upper(text: pa.Array) -> pa.Array:
+    """Upper case, everything but ``A-Z0-9`` removed (nulls become empty): a byte mask over the
+    data buffer (every byte of a non-ASCII character is >= 0x80, so none is kept)."""
+    upper = pc.utf8_upper(pc.fill_null(text, ""))
+    offsets, raw = _string_parts(_utf8(upper))
+    seg = raw[offsets[0] : offsets[-1]]
+    keep = _ALNUM[seg]
+    kept = np.zeros(len(seg) + 1, np.int64)
+    np.cumsum(keep, out=kept[1:])
+    rel = offsets - offsets[0]
+    return _from_bytes(seg[keep], kept[rel[1:]] - kept[rel[:-1]])
+
+
 def digits_key(alnum: pa.Array) -> pa.Array:
     """``INV2O26004512`` -> ``2026004512``: the letter prefix off, look-alikes in the rest mapped
     to digits, other letters and leading zeros dropped. Empty when nothing numeric is left.
 
-    Large arrays (at least ``DIGITS_KEY_COMPILED_MIN`` strings, no nulls) go through one
-    compiled pass over the data buffer (:mod:`text_kernel`); small ones, where loading the
-    compiler would cost more than it saves, through Arrow's string kernels
-    (:func:`_digits_key_kernels`, the reference the compiled pass is tested against)."""
-    if isinstance(alnum, pa.ChunkedArray):
-        alnum = alnum.combine_chunks()
-    if (len(alnum) < DIGITS_KEY_COMPILED_MIN or alnum.type != pa.string()
-            or alnum.null_count):
-        return _digits_key_kernels(alnum)
-    from cashmatch.engine import text_kernel
+    Over the data buffer at once (what the regular expressions ``^[A-Z]+``, ``[^0-9]`` and
+    ``^0+`` would remove, byte by byte: every byte of a non-ASCII character is >= 0x80); large
+    arrays (at least ``DIGITS_KEY_COMPILED_MIN`` strings) in one compiled pass
+    (:mod:`text_kernel`), where loading the compiler costs less than it saves."""
+    text = alnum.combine_chunks() if isinstance(alnum, pa.ChunkedArray) else alnum
+    if text.null_count:
+        return pc.if_else(text.is_valid(), digits_key(pc.fill_null(text, "")), None)
+    text = _utf8(text)
+    offsets, raw = _string_parts(text)
+    if len(text) >= DIGITS_KEY_COMPILED_MIN:
+        from cashmatch.engine import text_kernel
 
-    offsets, raw = _string_parts(alnum)
-    out_offsets = np.empty(len(alnum) + 1, np.int32)
-    out = np.empty(int(offsets[-1] - offsets[0]), np.uint8)
-    used = text_kernel.digits_key(offsets, raw, _OCR_LUT, out_offsets, out)
-    return pa.Array.from_buffers(pa.string(), len(alnum), [
-        None, pa.py_buffer(out_offsets), pa.py_buffer(out[:used])])
+        out_offsets = np.empty(len(text) + 1, np.int32)
+        out = np.empty(int(offsets[-1] - offsets[0]), np.uint8)
+        used = text_kernel.digits_key(offsets, raw, _OCR_LUT, out_offsets, out)
+        return pa.Array.from_buffers(pa.string(), len(text), [
+            None, pa.py_buffer(out_offsets), pa.py_buffer(out[:used])])
+    seg = raw[offsets[0] : offsets[-1]]
+    rel = (offsets - offsets[0]).astype(np.int64)
+    lengths = np.diff(rel)
+
+    def per_string(flags: np.ndarray) -> np.ndarray:  # how many flags each string has
+        c = np.zeros(len(flags) + 1, np.int64)
+        np.cumsum(flags, out=c[1:])
+        return c[rel[1:]] - c[rel[:-1]]
+
+    def since_string_start(flags: np.ndarray) -> np.ndarray:  # flags up to each byte
+        c = np.zeros(len(flags) + 1, np.int32)
+        np.cumsum(flags, out=c[1:])
+        return c[1:] - np.repeat(c[rel[:-1]], lengths)
+
+    # the body starts at the first byte that is not an ASCII capital
+    in_body = since_string_start(~_UPPER[seg]) > 0
+    letters = per_string(_NON_DIGIT_START[seg] & in_body)
+    chars = per_string(in_body & ~_CONTINUATION[seg])
+    mostly_digits = np.repeat(letters * 3 <= chars, lengths)  # "2O26" yes, "4512THANKS" no
+    mapped = np.where(mostly_digits, _OCR_LUT[seg], seg)
+    keep = in_body & _DIGIT[mapped]
+    # leading zeros: kept zeros before the string's first other kept digit
+    nonzero = keep & (mapped != ord("0"))
+    keep &= since_string_start(nonzero) > 0
+    return _from_bytes(mapped[keep], per_string(keep))
 
 
 DIGITS_KEY_COMPILED_MIN = 50_000
-
-
-def _digits_key_kernels(alnum: pa.Array) -> pa.Array:
-    """:func:`digits_key` with Arrow's string kernels (regular expressions)."""
-    body = pc.replace_substring_regex(alnum, r"^[A-Z]+", "")
-    letters = pa.array(_non_digit_chars(body))
-    mostly_digits = pc.less_equal(pc.multiply(letters, 3), pc.utf8_length(body))
-    body = pc.if_else(mostly_digits, _ocr_digits(body), body)  # "2O26" yes, "4512THANKS" no
-    body = pc.replace_substring_regex(body, r"[^0-9]", "")
-    return pc.replace_substring_regex(body, r"^0+", "")
 
 
 def tail_key(text: pa.Array) -> pa.Array:
@@ -187,30 +240,39 @@ def invoice_keys(invoice_ids: pa.Array) -> pa.Table:
 def reference_tokens(references: pa.Array) -> pa.Table:
     """Tokens of every reference: a table ``(pay, alnum, digits)``, one row per token.
 
-    Single alphanumeric runs plus adjacent runs joined in twos and threes.
+    Single alphanumeric runs plus adjacent runs joined in twos and threes. The runs (what
+    splitting on ``[^A-Z0-9]+`` gives) are found over the data buffer at once and their bytes
+    packed together, so that a token of ``k`` runs is one byte range of the packed runs.
     """
     refs = references.combine_chunks() if isinstance(references, pa.ChunkedArray) else references
     upper = pc.replace_substring_regex(pc.utf8_upper(pc.fill_null(refs, "")), DATES, " ")
-    runs = pc.split_pattern_regex(upper, r"[^A-Z0-9]+")
-    flat = pc.list_flatten(runs)
-    parent = np.asarray(pc.list_parent_indices(runs), dtype=np.int64)
-    nonempty = np.asarray(pc.not_equal(flat, ""), dtype=bool)
-    flat = pc.filter(flat, pa.array(nonempty))
-    parent = parent[nonempty]
-    tokens = [flat]
-    owners = [parent]
+    offsets, raw = _string_parts(_utf8(upper))
+    seg = raw[offsets[0] : offsets[-1]]
+    rel = (offsets - offsets[0]).astype(np.int64)
+    inside = _ALNUM[seg]
+    string_start = np.zeros(len(seg) + 1, dtype=bool)
+    string_start[rel] = True
+    before = np.zeros(len(seg), dtype=bool)
+    before[1:] = inside[:-1]
+    after = np.zeros(len(seg), dtype=bool)
+    after[:-1] = inside[1:]
+    run_start = np.flatnonzero(inside & (~before | string_start[:-1]))
+    run_end = np.flatnonzero(inside & (~after | string_start[1:])) + 1
+    parent = np.searchsorted(rel, run_start, "right") - 1
+    # the runs' bytes packed together: run i is packed[p_start[i]:p_end[i]]
+    packed_at = np.zeros(len(seg) + 1, np.int64)
+    np.cumsum(inside, out=packed_at[1:])
+    p_start, p_end = packed_at[run_start], packed_at[run_end]
+    starts, ends, owners = [p_start], [p_end], [parent]
     for width in range(2, MAX_JOIN + 1):
         if len(parent) < width:
             break
         last = len(parent) - width + 1
-        same = parent[width - 1 :] == parent[:last]  # first and last run of one reference
-        starts = np.flatnonzero(same)
-        if len(starts) == 0:
-            continue
-        pieces = [pc.take(flat, pa.array(starts + k)) for k in range(width)]
-        tokens.append(pc.binary_join_element_wise(*pieces, ""))
-        owners.append(parent[starts])
-    alnum = pa.concat_arrays(tokens)
+        first = np.flatnonzero(parent[width - 1 :] == parent[:last])  # one reference's runs
+        starts.append(p_start[first])
+        ends.append(p_end[first + width - 1])
+        owners.append(parent[first])
+    alnum = _byte_ranges(seg[inside], np.concatenate(starts), np.concatenate(ends))
     pay = np.concatenate(owners)
     digits = digits_key(alnum)
     return pa.table({"pay": pa.array(pay), "alnum": alnum, "digits": digits})

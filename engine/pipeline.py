@@ -44,15 +44,15 @@ from cashmatch.engine.candidates import (
     Book,
     Pairs,
     amount_hits,
+    amount_index,
     amount_relation,
     fuzzy_hits,
     fuzzy_pair_refs,
     reference_hits,
     unknown_payer_amount_hits,
 )
-from cashmatch.engine.identify import identify
+from cashmatch.engine.identify import fuzzy_workers, identify
 from cashmatch.engine.ledger import PreparedLedger, days
-from cashmatch.engine.normalize import name_key
 from cashmatch.engine.policy import Policy
 from cashmatch.engine.scoring import (
     COMBINATION_RIVAL_FACTOR,
@@ -258,11 +258,10 @@ class DayMatch:
         unknown = np.flatnonzero((cust_rel == UNKNOWN) & (self.book.customer[pairs.inv] >= 0))
         if len(unknown) == 0:
             return cust_rel
-        payer = name_key(self.payments.column("payer_name").combine_chunks())
         names = self.index.names_by_customer
-        a = pc.take(payer, pa.array(pairs.pay[unknown])).to_pylist()
+        a = pc.take(self.ident.names, pa.array(pairs.pay[unknown])).to_pylist()
         b = pc.take(names, pa.array(self.book.customer[pairs.inv[unknown]])).to_pylist()
-        score = process.cpdist(a, b, scorer=fuzz.WRatio, workers=-1)
+        score = process.cpdist(a, b, scorer=fuzz.WRatio, workers=fuzzy_workers(len(a)))
         out = cust_rel.copy()
         out[unknown[score >= self.policy.payer_name_cutoff]] = SAME
         return out
@@ -470,15 +469,14 @@ class DayMatch:
         out = np.zeros(self.n, dtype=bool)
         if len(ps) == 0:
             return out
-        bkey, bstart, members = self.block_index
+        index = amount_index(self.book)  # the blocks' amounts, sorted once per book
+        bkey, bstart = index.block_key, index.block_start
         if len(bkey) == 0:
             return out
         from cashmatch.engine import subset_kernel
 
         sizes = np.diff(bstart)
-        owner = np.repeat(np.arange(len(bkey)), sizes)
-        amounts = self.book.amount[members]
-        amounts = np.ascontiguousarray(amounts[np.lexsort((amounts, owner))], np.int64)
+        amounts = np.ascontiguousarray(self.book.amount[index.by_amount], np.int64)
         q_block = self.block_of(self.pay_group[ps], self.pay_currency[ps])
         q_block = np.where(sizes[np.maximum(q_block, 0)] >= 2, q_block, -1)
         amt = self.pay_amount[ps].astype(np.int64)
@@ -489,36 +487,17 @@ class DayMatch:
         out[ps] = (exact_n >= 2) | ((exact_n == 0) & (fee > 0) & (tol_n >= 2))
         return out
 
-    @property
-    def block_index(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Open invoices by (customer group, currency), built once: the block keys
-        (``group * n_currencies + currency``, sorted), each block's start in ``members`` (one
-        more entry than keys), and the invoice rows, block after block, in row order."""
-        if not hasattr(self, "_block_index"):
-            book = self.book
-            ok = np.flatnonzero((book.group >= 0) & (book.amount > 0))
-            key = book.group[ok] * self.n_currencies + book.currency[ok]
-            order = np.argsort(key, kind="stable")
-            members, key = ok[order], key[order]
-            change = np.ones(len(key), bool)
-            change[1:] = key[1:] != key[:-1]
-            starts = np.flatnonzero(change)
-            self._block_index = (key[starts], np.append(starts, len(key)), members)
-        return self._block_index
-
-    @property
-    def n_currencies(self) -> int:
-        return max(len(self.currency_codes), 1)
-
     def block_of(self, group: np.ndarray, currency: np.ndarray) -> np.ndarray:
-        """The block number of each (group, currency); -1 where the block has no open invoice."""
-        bkey, _, _ = self.block_index
+        """The block number of each (group, currency); -1 where the block has no open invoice
+        (the blocks of :class:`cashmatch.engine.candidates.AmountIndex`)."""
+        index = amount_index(self.book)
+        bkey = index.block_key
         out = np.full(len(group), -1, np.int64)
         if len(bkey) == 0:
             return out
-        key = group * self.n_currencies + currency
+        key = group * index.n_currencies + currency
         at = np.minimum(np.searchsorted(bkey, key), len(bkey) - 1)
-        hit = (group >= 0) & (bkey[at] == key)
+        hit = (group >= 0) & (currency < index.n_currencies) & (bkey[at] == key)
         out[hit] = at[hit]
         return out
 
@@ -527,8 +506,8 @@ class DayMatch:
         b = int(self.block_of(np.array([group]), np.array([currency]))[0])
         if b < 0:
             return np.zeros(0, np.int64)
-        _, starts, members = self.block_index
-        return members[starts[b] : starts[b + 1]]
+        index = amount_index(self.book)
+        return index.members[index.block_start[b] : index.block_start[b + 1]]
 
     # -- single
     def single_proposal(self, p: int, k: int) -> Proposal:
@@ -748,7 +727,8 @@ class DayMatch:
         fixed = quoted_rows[quoted_starts[ps][owner] + at]
         fixed_total = np.zeros(len(ps), np.int64)
         np.add.at(fixed_total, owner, self.book.amount[fixed])
-        _, starts, members = self.block_index
+        index = amount_index(self.book)
+        starts, members = index.block_start, index.members
         self.filled = search_blocks(
             amount=self.book.amount, due=self.book.due, members=members, starts=starts,
             excluded=self.claimed, q_block=self.block_of(group_of[ps], self.pay_currency[ps]),

@@ -276,7 +276,8 @@ def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     cols = []
     for field in schema:
         if field.name in table.column_names:
-            cols.append(table.column(field.name).cast(field.type))
+            col = table.column(field.name)
+            cols.append(col if col.type == field.type else col.cast(field.type))
         else:
             cols.append(nulls(table.num_rows, field.type))
     return pa.Table.from_arrays(cols, schema=schema)

@@ -83,7 +83,7 @@ class CashApplicationServicer(pb_grpc.CashApplicationServicer):
     @rpc
     async def Match(self, request: pb.MatchRequest, context: Any) -> pb.MatchResponse:  # noqa: N802
         payments = C.payments_from_proto(request.payments)
-        invoices, _closed = C.invoices_from_proto(request.invoices)
+        invoices = C.invoices_from_proto(request.invoices)[0] if request.invoices else None
         customers = C.customers_from_proto(request.customers) if request.customers else None
         remittances = C.remittances_from_proto(request.remittances, payments)
         policy = C.policy_from_proto(request.policy) if request.HasField("policy") else None
@@ -95,7 +95,7 @@ class CashApplicationServicer(pb_grpc.CashApplicationServicer):
         )
         result = await (self._inline if small else self._run)(
             self.service.match,
-            invoices=invoices if request.invoices else None,
+            invoices=invoices,
             payments=payments,
             remittances=remittances,
             customers=customers,

@@ -147,3 +147,32 @@ def test_match_takes_tables_or_a_prepared_ledger(day):
         match(payments=day.payments)
     with pytest.raises(ValueError, match="open amounts"):
         prepared.with_open_amounts(np.zeros(3, np.int64))
+
+
+
+def test_a_currency_the_ledger_has_not_has_no_block(day):
+    """The amount index numbers blocks ``group * n_currencies + currency`` with the ledger's
+    currencies: a payment in another currency (code n_currencies) must not fall into the next
+    group's first currency."""
+    from cashmatch.engine.candidates import amount_hits, amount_index
+    from cashmatch.engine.pipeline import DayMatch
+
+    ledger = prepare_ledger(invoices=day.invoices, customers=day.customers)
+    book, index = ledger.book, amount_index(ledger.book)
+    ncur = index.n_currencies
+    inv = int(np.flatnonzero((book.group >= 1) & (book.currency == 0) & (book.amount > 0))[0])
+    group, amount = int(book.group[inv]), int(book.amount[inv])
+    one = np.ones(1, np.int64)
+
+    def hits(g: int, c: int) -> np.ndarray:
+        return amount_hits(pay_amount=one * amount, pay_currency=one * c, pay_group=one * g,
+                           pay_date=one * 20_000, book=book, fee_ceiling=one * 0,
+                           grace_days=0, allow_discounts=True).inv
+
+    assert inv in hits(group, 0)
+    assert len(hits(group - 1, ncur)) == 0
+    dm = DayMatch(ledger=ledger, payments=day.payments.slice(0, 5), remittances=None,
+                  policy=POLICY)
+    dm.prepare()
+    assert dm.block_of(np.array([group]), np.array([0]))[0] >= 0
+    assert dm.block_of(np.array([group - 1]), np.array([ncur]))[0] == -1

@@ -33,7 +33,66 @@ def test_digits_key_examples():
     assert got.to_pylist() == ["2026004512", "4512", "", "260378"]
 
 
-def test_compiled_digits_key_equals_the_string_kernels(monkeypatch):
+def _old_digits_key(alnum):
+    body = pc.replace_substring_regex(alnum, r"^[A-Z]+", "")
+    letters = pa.array(N._non_digit_chars(body))
+    mostly_digits = pc.less_equal(pc.multiply(letters, 3), pc.utf8_length(body))
+    body = pc.if_else(mostly_digits, _old_ocr(body), body)
+    body = pc.replace_substring_regex(body, r"[^0-9]", "")
+    return pc.replace_substring_regex(body, r"^0+", "")
+
+
+def _old_reference_tokens(refs):
+    upper = pc.replace_substring_regex(pc.utf8_upper(pc.fill_null(refs, "")), N.DATES, " ")
+    runs = pc.split_pattern_regex(upper, r"[^A-Z0-9]+")
+    flat = pc.list_flatten(runs)
+    parent = np.asarray(pc.list_parent_indices(runs), dtype=np.int64)
+    nonempty = np.asarray(pc.not_equal(flat, ""), dtype=bool)
+    flat = pc.filter(flat, pa.array(nonempty))
+    parent = parent[nonempty]
+    tokens, owners = [flat], [parent]
+    for width in range(2, N.MAX_JOIN + 1):
+        if len(parent) < width:
+            break
+        starts = np.flatnonzero(parent[width - 1 :] == parent[: len(parent) - width + 1])
+        tokens.append(pc.binary_join_element_wise(
+            *[pc.take(flat, pa.array(starts + k)) for k in range(width)], ""))
+        owners.append(parent[starts])
+    return np.concatenate(owners).tolist(), pa.concat_arrays(tokens).to_pylist()
+
+
+REFERENCE_ALPHABET = "0123456789ABOQDILSZG abc-/.,:éü€ \t"
+
+
+def test_digits_key_and_reference_tokens_equal_the_regular_expressions():
+    rng = random.Random(11)
+    values = ["".join(rng.choice(REFERENCE_ALPHABET) for _ in range(rng.randint(0, 30)))
+              for _ in range(3000)]
+    values += ["", "INV-2026-004512 16.03.2026", "SO 26 0378 x", "000", "ABC", "0A0", None]
+    arr = pa.array(values)
+    for text in (arr, arr.slice(5, 2500), pa.array([], pa.string())):
+        assert N.digits_key(text).to_pylist() == _old_digits_key(text).to_pylist()
+        upper = pc.utf8_upper(pc.fill_null(text, ""))
+        assert N.digits_key(upper).to_pylist() == _old_digits_key(upper).to_pylist()
+        got = N.reference_tokens(text)
+        pay, alnum = _old_reference_tokens(text)
+        assert got.column("pay").to_pylist() == pay
+        assert got.column("alnum").to_pylist() == alnum
+        assert got.column("digits").to_pylist() == _old_digits_key(pa.array(alnum, pa.string())
+                                                                   ).to_pylist()
+
+
+def test_alnum_upper_equals_the_regular_expression():
+    rng = random.Random(13)
+    values = ["".join(rng.choice(REFERENCE_ALPHABET + "ßæ") for _ in range(rng.randint(0, 25)))
+              for _ in range(2000)] + [None, ""]
+    arr = pa.array(values)
+    for text in (arr, arr.slice(3, 1500), pa.chunked_array([arr.slice(0, 9), arr.slice(9)])):
+        want = pc.replace_substring_regex(pc.utf8_upper(pc.fill_null(text, "")), r"[^A-Z0-9]", "")
+        assert N.alnum_upper(text).to_pylist() == want.to_pylist()
+
+
+def test_compiled_digits_key_equals_the_regular_expressions(monkeypatch):
     rng = random.Random(6)
     alphabet = ALPHABET + "0000AAIN"
     values = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 16)))
@@ -41,6 +100,6 @@ def test_compiled_digits_key_equals_the_string_kernels(monkeypatch):
     arr = pa.array(values)
     monkeypatch.setattr(N, "DIGITS_KEY_COMPILED_MIN", 1)  # the compiled pass on small arrays
     for text in (arr, arr.slice(11, 3000), N.alnum_upper(arr)):
-        got, want = N.digits_key(text).to_pylist(), N._digits_key_kernels(text).to_pylist()
+        got, want = N.digits_key(text).to_pylist(), _old_digits_key(text).to_pylist()
         assert got == want
     assert sum(bool(v) for v in want) > 1000  # not all empty
