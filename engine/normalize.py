@@ -40,10 +40,13 @@ KINDS = tuple(STRENGTH)
 MIN_DIGITS_KEY = 4  # a digits key shorter than this is too common to mean anything
 MIN_TAIL_KEY = 3
 MAX_JOIN = 3  # adjacent runs joined into one token, at most
-# dates payers write beside invoice numbers (16.03.2026, 2026-03-16, 16/03/26): not references
+# dates and periods payers write beside invoice numbers (16.03.2026, 2026-03-16, 16/03/26,
+# Q1/2026, 2026 Q1): not references ("Q1/2026" joined would read as invoice number 12026)
 DATES = (
     r"\b[0-9]{1,2}[./][0-9]{1,2}[./](?:19|20)?[0-9]{2}\b"
     r"|\b(?:19|20)[0-9]{2}-[0-9]{2}-[0-9]{2}\b"
+    r"|\bQ[1-4][ /.-](?:19|20)?[0-9]{2}\b"
+    r"|\b(?:19|20)[0-9]{2}[ /.-]?Q[1-4]\b"
 )
 
 

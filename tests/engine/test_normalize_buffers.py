@@ -103,3 +103,18 @@ def test_compiled_digits_key_equals_the_regular_expressions(monkeypatch):
         got, want = N.digits_key(text).to_pylist(), _old_digits_key(text).to_pylist()
         assert got == want
     assert sum(bool(v) for v in want) > 1000  # not all empty
+
+
+def test_dates_and_quarters_are_not_references():
+    """A period beside the text is not an invoice number: ``Q1/2026`` joined would read as
+    12026 and name invoice INV-2025-012026 for every interest credit of the quarter."""
+    refs = pa.array(["CREDIT INTEREST Q1/2026", "VAT REFUND 2026 Q1", "INV-2026-004512 q2-26",
+                     "PAID 16.03.2026 SO 12026"])
+    got = N.reference_tokens(refs)
+    digits = {}
+    for pay, d in zip(got.column("pay").to_pylist(), got.column("digits").to_pylist(),
+                      strict=True):
+        digits.setdefault(pay, set()).add(d)
+    assert not digits.get(0, set()) - {""} and not digits.get(1, set()) - {""}
+    assert digits[2] - {""} == {"2026", "4512", "2026004512"}  # nothing of "q2-26"
+    assert "12026" in digits[3]  # a number written beside a date still counts
