@@ -315,21 +315,27 @@ def _sort_events(inv: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, np.ndarr
     """
     m = len(inv)
     if m == 0:
-        return inv, day, np.zeros(0, np.int64)
+        return inv.astype(np.int64), day, np.zeros(0, np.int64)
     d0 = int(day.min())
     bits_row = max(m - 1, 1).bit_length()
     bits_day = max(int(day.max()) - d0, 1).bit_length()
     bits_inv = max(int(inv.max()), 1).bit_length()
     if bits_row + bits_day + bits_inv > 63:
         order = np.lexsort((day, inv))
-        return inv[order], day[order], order
-    packed = inv << (bits_day + bits_row)
-    packed |= (day - d0) << bits_row
+        return inv[order].astype(np.int64), day[order], order
+    # in place where possible: each new array of this size is memory touched for the first time
+    packed = inv.astype(np.int64)
+    packed <<= bits_day + bits_row
+    work = day.astype(np.int64)
+    work -= d0
+    work <<= bits_row
+    packed |= work
     packed |= np.arange(m, dtype=np.int64)
     packed.sort()
-    order = packed & ((1 << bits_row) - 1)
+    order = np.bitwise_and(packed, (1 << bits_row) - 1, out=work)
     packed >>= bits_row
-    s_day = (packed & ((1 << bits_day) - 1)) + d0
+    s_day = packed & ((1 << bits_day) - 1)
+    s_day += d0
     packed >>= bits_day
     return packed, s_day, order
 
@@ -351,7 +357,8 @@ def _settlement_days(
     csum = np.empty(len(ev_total) + 1, np.int64)
     csum[0] = 0
     np.cumsum(ev_total, out=csum[1:])
-    paid_off_at = csum[ev_start[:-1]] + amount
+    paid_off_at = csum[ev_start[:-1]]
+    paid_off_at += amount
     last_of_day = np.empty(len(ev_inv), bool)
     last_of_day[-1] = True
     np.not_equal(ev_inv[1:], ev_inv[:-1], out=last_of_day[:-1])
@@ -581,7 +588,9 @@ def build_ledger(
     # ---- promises
     if promises is not None and promises.num_rows:
         p_inv_id = _flat(promises.column("invoice_id"))
-        p_inv = np.where(np.asarray(p_inv_id.is_null(), bool), -1, inv_index.find(p_inv_id))
+        p_inv = np.where(
+            np.asarray(p_inv_id.is_null(), bool), -1, inv_index.find(p_inv_id).astype(np.int64)
+        )
         has_inv = np.asarray(p_inv_id.is_null(), bool) == False  # noqa: E712
         bad_inv = has_inv & (p_inv < 0)
         p_cus = _lookup(_flat(promises.column("customer_id")), cus_dict)
