@@ -138,10 +138,15 @@ def day_number(d: date) -> int:
     return (d - _EPOCH).days
 
 
-def _days(col: pa.ChunkedArray | pa.Array, fill: int | np.ndarray | None = None) -> np.ndarray:
-    """Day numbers (int64) of a date column, read from each chunk's buffer; nulls become
-    ``fill`` (a number, or an array giving a value per row) when one is given."""
-    out = np.empty(len(col), np.int64)
+def _days(
+    col: pa.ChunkedArray | pa.Array,
+    fill: int | np.ndarray | None = None,
+    dtype: type[np.signedinteger] = np.int64,
+) -> np.ndarray:
+    """Day numbers (int64, or ``dtype``: date32 fits int32) of a date column, read from each
+    chunk's buffer; nulls become ``fill`` (a number, or an array giving a value per row) when
+    one is given."""
+    out = np.empty(len(col), dtype)
     pos = 0
     for chunk in col.chunks if isinstance(col, pa.ChunkedArray) else [col]:
         if not pa.types.is_date32(chunk.type):
@@ -302,12 +307,17 @@ class Ledger:
 
 def _segment_sum(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """Sum of ``values[offsets[i]:offsets[i+1]]`` per segment (exact int64)."""
-    csum = np.concatenate([[0], np.cumsum(values, dtype=np.int64)])
-    return csum[offsets[1:]] - csum[offsets[:-1]]
+    csum = np.empty(len(values) + 1, np.int64)
+    csum[0] = 0
+    np.cumsum(values, dtype=np.int64, out=csum[1:])
+    out = csum[offsets[1:]]
+    out -= csum[offsets[:-1]]
+    return out
 
 
 def _sort_events(inv: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(invoice, day) sorted by invoice then day, and the order that sorts them (stable).
+    """(invoice, day) sorted by invoice then day, and the order that sorts them (stable), all
+    int64 whatever the inputs' widths (int32 lookups and days are welcome: half the memory).
 
     When invoice, day offset and row number fit in 63 bits together they are packed into one
     int64 and sorted as plain numbers (numpy's vectorised sort, several times faster than an
@@ -315,14 +325,14 @@ def _sort_events(inv: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, np.ndarr
     """
     m = len(inv)
     if m == 0:
-        return inv.astype(np.int64), day, np.zeros(0, np.int64)
+        return inv.astype(np.int64), day.astype(np.int64), np.zeros(0, np.int64)
     d0 = int(day.min())
     bits_row = max(m - 1, 1).bit_length()
     bits_day = max(int(day.max()) - d0, 1).bit_length()
     bits_inv = max(int(inv.max()), 1).bit_length()
     if bits_row + bits_day + bits_inv > 63:
         order = np.lexsort((day, inv))
-        return inv[order].astype(np.int64), day[order], order
+        return inv[order].astype(np.int64), day[order].astype(np.int64), order
     # in place where possible: each new array of this size is memory touched for the first time
     packed = inv.astype(np.int64)
     packed <<= bits_day + bits_row
@@ -389,7 +399,7 @@ def _allocations_by_payment(
     payment's row (-1 if none), that payment's value day (meaningless where -1), the applied
     and adjustment amounts, and its currency encoded as (codes, distinct) if it has any."""
     a_pay = _lookup(allocations.column("payment_id"), payments.column("payment_id"))
-    day = _days(payments.column("value_date"))[a_pay]
+    day = _days(payments.column("value_date"), dtype=np.int32)[a_pay]  # _sort_events widens
     cash = _ints(allocations.column("applied_amount"))
     adj = _ints(allocations.column("adjustment_amount"))
     a_cur = allocations.column("currency")
