@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
         },
     )
     result = analyse(ledger, as_of=args.as_of, period_days=args.period_days, risk=risk)
-    result.problems = problems + result.problems
+    result.problems = problems = problems + result.problems  # the ledger's joins report too
     paths = io.write_receivables(result, args.out, fmt=args.format)
     if not args.no_report:
         from cashmatch.report import render_report
