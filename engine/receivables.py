@@ -460,13 +460,15 @@ def build_ledger(
 
     cur_codes, cur_dict = IdIndex(invoices.column("currency")).encode()
     cur_order = np.asarray(pc.sort_indices(cur_dict), dtype=np.int64)
-    cur_rank = np.empty(len(cur_dict), np.int64)
+    cur_rank = np.empty(len(cur_dict), np.int32)  # currency codes: int32 per invoice
     cur_rank[cur_order] = np.arange(len(cur_dict))
     currencies = cur_dict.take(pa.array(cur_order))
     currency_code = cur_rank[cur_codes]
     n_cur = max(len(currencies), 1)
 
     cus_codes, cus_dict = IdIndex(invoices.column("customer_id")).encode()
+    if len(cus_dict) * n_cur >= 2**31:  # int32 codes would overflow
+        cus_codes = cus_codes.astype(np.int64)
     raw_account = cus_codes * n_cur + currency_code
     # accounts numbered in (customer_id, currency) order so outputs come out sorted
     present = np.zeros(len(cus_dict) * n_cur, dtype=bool)
@@ -603,7 +605,7 @@ def build_ledger(
         )
         has_inv = np.asarray(p_inv_id.is_null(), bool) == False  # noqa: E712
         bad_inv = has_inv & (p_inv < 0)
-        p_cus = _lookup(_flat(promises.column("customer_id")), cus_dict)
+        p_cus = _lookup(_flat(promises.column("customer_id")), cus_dict).astype(np.int64)
         p_cur = _lookup(_flat(promises.column("currency")), currencies)
         raw = np.where((p_cus >= 0) & (p_cur >= 0), p_cus * n_cur + np.maximum(p_cur, 0), 0)
         p_acc = np.where((p_cus >= 0) & (p_cur >= 0), remap[raw], -1)
