@@ -253,7 +253,7 @@ class Ledger:
 
     invoice_id: pa.Array
     amount: np.ndarray  # int64 minor units (invoiced)
-    issue: np.ndarray  # day numbers
+    issue: np.ndarray  # day numbers (int32, like date32; differences stay int32)
     due: np.ndarray
     account: np.ndarray  # account code per invoice (customer x currency)
     currency_code: np.ndarray  # per invoice, index into `currencies`
@@ -269,7 +269,7 @@ class Ledger:
     ev_adj: np.ndarray  # non-cash part
     ev_reason: np.ndarray  # index into `reasons`, -1 none
     reasons: pa.Array
-    settled: np.ndarray  # per invoice: settlement day (NEVER if not settled)
+    settled: np.ndarray  # per invoice: settlement day (NEVER if not settled), int32
     # promises
     pr_inv: np.ndarray  # -1 for account-level promises
     pr_account: np.ndarray
@@ -361,7 +361,7 @@ def _settlement_days(
     only invoices with a positive amount settle): where the running total of all events
     (sorted by invoice and day) reaches the total before the invoice's first event plus its
     amount."""
-    settled = np.full(len(amount), NEVER, np.int64)
+    settled = np.full(len(amount), NEVER, np.int32)
     if not len(ev_inv):
         return settled
     csum = np.empty(len(ev_total) + 1, np.int64)
@@ -455,8 +455,8 @@ def build_ledger(
     inv_id = inv_index.values
     n = len(inv_id)
     amount = _ints(invoices.column("amount"))
-    issue = _days(invoices.column("issue_date"))
-    due = _days(invoices.column("due_date"), fill=issue)  # no due date: due on issue
+    issue = _days(invoices.column("issue_date"), dtype=np.int32)  # int32: half the memory
+    due = _days(invoices.column("due_date"), fill=issue, dtype=np.int32)  # none: due on issue
 
     cur_codes, cur_dict = IdIndex(invoices.column("currency")).encode()
     cur_order = np.asarray(pc.sort_indices(cur_dict), dtype=np.int64)
@@ -1095,6 +1095,6 @@ def open_items(ledger: Ledger, *, as_of: date, account: int | None = None) -> pa
             "open": open_a[idx],
             "issue_date": pa.array(ledger.issue[idx].astype(np.int32), pa.date32()),
             "due_date": pa.array(ledger.due[idx].astype(np.int32), pa.date32()),
-            "days_past_due": A - ledger.due[idx],
+            "days_past_due": (A - ledger.due[idx]).astype(np.int64),
         }
     )
