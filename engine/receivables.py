@@ -794,14 +794,16 @@ def analyse(
 
     # ---- aging per account (open_at is 0 for invoices issued later: sums need no mask)
     has_open = issued & (open_a != 0)
-    aging_cells = _gsum(led.account * 5 + bucket, open_a, na * 5).reshape(na, 5)
+    cell = led.account * 5
+    cell += bucket
+    aging_cells = _gsum(cell, open_a, na * 5).reshape(na, 5)
+    del cell, bucket
     acc_open = aging_cells.sum(axis=1)
     acc_overdue = acc_open - aging_cells[:, 0]
     acc_over60 = aging_cells[:, 3] + aging_cells[:, 4]
     has_row = _any_per(led.account, has_open, na)
     # share over 60 at the start of the period, for the trend
-    dpd_p = (A - P) - led.due
-    over60_p = _gsum(led.account, open_p, na, dpd_p > 60)
+    over60_p = _gsum(led.account, open_p, na, led.due < A - P - 60)  # (A - P) - due > 60
     open_p_acc = _gsum(led.account, open_p, na)
 
     # ---- metrics per currency (AR, AR at the start and current AR summed from the accounts:
@@ -869,9 +871,12 @@ def analyse(
     share60 = np.where(acc_open > 0, acc_over60 / np.where(acc_open > 0, acc_open, 1), 0.0)
     share60_p = np.where(open_p_acc > 0, over60_p / np.where(open_p_acc > 0, open_p_acc, 1), 0.0)
     # open balance past due by more than this account usually takes (+ margin)
-    usual = np.nan_to_num(np.maximum(prev_dbt, 0.0))[led.account] + risk.usual_margin_days
-    unusual = issued & (open_a > 0) & (dpd > usual)
-    late_unusual = _gsum(led.account, open_a, na, unusual)
+    # (over the open invoices only: a per-invoice float array for each step otherwise)
+    open_now = np.flatnonzero(issued & (open_a > 0))
+    open_acc = led.account[open_now]
+    usual = np.nan_to_num(np.maximum(prev_dbt, 0.0))[open_acc] + risk.usual_margin_days
+    unusual = dpd[open_now] > usual
+    late_unusual = _gsum(open_acc, open_a[open_now], na, unusual)
     share_unusual = np.where(acc_open > 0, late_unusual / np.where(acc_open > 0, acc_open, 1), 0.0)
     # days without any cash while overdue, beyond the account's usual gap between payments
     cash_ev = (led.ev_cash > 0) & (led.ev_day <= A)
