@@ -589,8 +589,8 @@ def build_ledger(
     ev_cash = ev_cash[order]  # one at a time: each unsorted array is freed before the next
     ev_adj = ev_adj[order]
     ev_reason = ev_reason[order]
+    ev_total = np.add(ev_cash, ev_adj, out=order)  # the order's int64 array, no longer needed
     del order
-    ev_total = ev_cash + ev_adj
     ev_start = np.zeros(n + 1, np.int64)  # offsets: invoice i's events are ev_start[i:i+2]
     if len(ev_inv):
         np.cumsum(np.bincount(ev_inv, minlength=n), out=ev_start[1:])
