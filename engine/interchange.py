@@ -278,8 +278,8 @@ def _read_typed(src: Source, columns: Sequence[Column], out_schema: pa.Schema) -
         cur = out["currency"]
         codes, distinct = IdIndex(cur).encode()
         try:
-            exps = np.array(
-                [2 if x is None else exponent(x) for x in distinct.to_pylist()] or [2], np.int64
+            exps = np.array(  # int8: one exponent per row costs a byte, not eight
+                [2 if x is None else exponent(x) for x in distinct.to_pylist()] or [2], np.int8
             )
         except InvalidInput:
             return None
