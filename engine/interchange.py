@@ -278,8 +278,8 @@ def _read_typed(src: Source, columns: Sequence[Column], out_schema: pa.Schema) -
         cur = out["currency"]
         codes, distinct = IdIndex(cur).encode()
         try:
-            exps = np.array(
-                [2 if x is None else exponent(x) for x in distinct.to_pylist()] or [2], np.int64
+            exps = np.array(  # int8: one exponent per row costs a byte, not eight
+                [2 if x is None else exponent(x) for x in distinct.to_pylist()] or [2], np.int8
             )
         except InvalidInput:
             return None
@@ -320,16 +320,19 @@ def read_table(
     source: str | None = None,
     currency_of: Callable[[pa.Table], pa.Array] | None = None,
     only: Sequence[str] | None = None,
+    check_required: bool = True,
 ) -> ReadResult:
     """Read a CSV or Parquet interchange file into ``out_schema``.
 
     ``currency_of`` supplies a currency per row when the file has no currency column (remittance
     advices inherit their payment's currency). ``only`` names the columns the caller needs
-    (required columns are always read); the others are left null, which lets a clean CSV file
-    take the fast typed path.
+    (required columns are always read and checked, unless ``check_required`` is false: then a
+    required column outside ``only`` is neither parsed nor checked, for a caller that never
+    looks at it); the others are left null, which lets a clean CSV file take the fast typed
+    path.
     """
     if only is not None:
-        columns = [c for c in columns if c.required or c.name in only]
+        columns = [c for c in columns if (c.required and check_required) or c.name in only]
     if currency_of is None:
         fast = _read_typed(src, columns, out_schema)
         if fast is not None:
@@ -466,9 +469,15 @@ def read_customers(src: Source, *, source: str | None = None) -> ReadResult:
 
 
 def read_payments(
-    src: Source, *, source: str | None = None, only: Sequence[str] | None = None
+    src: Source,
+    *,
+    source: str | None = None,
+    only: Sequence[str] | None = None,
+    check_required: bool = True,
 ) -> ReadResult:
-    return read_table(src, PAYMENT_COLUMNS, S.PAYMENTS, source=source, only=only)
+    return read_table(
+        src, PAYMENT_COLUMNS, S.PAYMENTS, source=source, only=only, check_required=check_required
+    )
 
 
 def read_allocations(

@@ -138,10 +138,15 @@ def day_number(d: date) -> int:
     return (d - _EPOCH).days
 
 
-def _days(col: pa.ChunkedArray | pa.Array, fill: int | np.ndarray | None = None) -> np.ndarray:
-    """Day numbers (int64) of a date column, read from each chunk's buffer; nulls become
-    ``fill`` (a number, or an array giving a value per row) when one is given."""
-    out = np.empty(len(col), np.int64)
+def _days(
+    col: pa.ChunkedArray | pa.Array,
+    fill: int | np.ndarray | None = None,
+    dtype: type[np.signedinteger] = np.int64,
+) -> np.ndarray:
+    """Day numbers (int64, or ``dtype``: date32 fits int32) of a date column, read from each
+    chunk's buffer; nulls become ``fill`` (a number, or an array giving a value per row) when
+    one is given."""
+    out = np.empty(len(col), dtype)
     pos = 0
     for chunk in col.chunks if isinstance(col, pa.ChunkedArray) else [col]:
         if not pa.types.is_date32(chunk.type):
@@ -248,7 +253,7 @@ class Ledger:
 
     invoice_id: pa.Array
     amount: np.ndarray  # int64 minor units (invoiced)
-    issue: np.ndarray  # day numbers
+    issue: np.ndarray  # day numbers (int32, like date32; differences stay int32)
     due: np.ndarray
     account: np.ndarray  # account code per invoice (customer x currency)
     currency_code: np.ndarray  # per invoice, index into `currencies`
@@ -264,7 +269,7 @@ class Ledger:
     ev_adj: np.ndarray  # non-cash part
     ev_reason: np.ndarray  # index into `reasons`, -1 none
     reasons: pa.Array
-    settled: np.ndarray  # per invoice: settlement day (NEVER if not settled)
+    settled: np.ndarray  # per invoice: settlement day (NEVER if not settled), int32
     # promises
     pr_inv: np.ndarray  # -1 for account-level promises
     pr_account: np.ndarray
@@ -302,12 +307,17 @@ class Ledger:
 
 def _segment_sum(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """Sum of ``values[offsets[i]:offsets[i+1]]`` per segment (exact int64)."""
-    csum = np.concatenate([[0], np.cumsum(values, dtype=np.int64)])
-    return csum[offsets[1:]] - csum[offsets[:-1]]
+    csum = np.empty(len(values) + 1, np.int64)
+    csum[0] = 0
+    np.cumsum(values, dtype=np.int64, out=csum[1:])
+    out = csum[offsets[1:]]
+    out -= csum[offsets[:-1]]
+    return out
 
 
 def _sort_events(inv: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(invoice, day) sorted by invoice then day, and the order that sorts them (stable).
+    """(invoice, day) sorted by invoice then day, and the order that sorts them (stable), all
+    int64 whatever the inputs' widths (int32 lookups and days are welcome: half the memory).
 
     When invoice, day offset and row number fit in 63 bits together they are packed into one
     int64 and sorted as plain numbers (numpy's vectorised sort, several times faster than an
@@ -315,21 +325,27 @@ def _sort_events(inv: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, np.ndarr
     """
     m = len(inv)
     if m == 0:
-        return inv, day, np.zeros(0, np.int64)
+        return inv.astype(np.int64), day.astype(np.int64), np.zeros(0, np.int64)
     d0 = int(day.min())
     bits_row = max(m - 1, 1).bit_length()
     bits_day = max(int(day.max()) - d0, 1).bit_length()
     bits_inv = max(int(inv.max()), 1).bit_length()
     if bits_row + bits_day + bits_inv > 63:
         order = np.lexsort((day, inv))
-        return inv[order], day[order], order
-    packed = inv << (bits_day + bits_row)
-    packed |= (day - d0) << bits_row
+        return inv[order].astype(np.int64), day[order].astype(np.int64), order
+    # in place where possible: each new array of this size is memory touched for the first time
+    packed = inv.astype(np.int64)
+    packed <<= bits_day + bits_row
+    work = day.astype(np.int64)
+    work -= d0
+    work <<= bits_row
+    packed |= work
     packed |= np.arange(m, dtype=np.int64)
     packed.sort()
-    order = packed & ((1 << bits_row) - 1)
+    order = np.bitwise_and(packed, (1 << bits_row) - 1, out=work)
     packed >>= bits_row
-    s_day = (packed & ((1 << bits_day) - 1)) + d0
+    s_day = packed & ((1 << bits_day) - 1)
+    s_day += d0
     packed >>= bits_day
     return packed, s_day, order
 
@@ -345,13 +361,14 @@ def _settlement_days(
     only invoices with a positive amount settle): where the running total of all events
     (sorted by invoice and day) reaches the total before the invoice's first event plus its
     amount."""
-    settled = np.full(len(amount), NEVER, np.int64)
+    settled = np.full(len(amount), NEVER, np.int32)
     if not len(ev_inv):
         return settled
     csum = np.empty(len(ev_total) + 1, np.int64)
     csum[0] = 0
     np.cumsum(ev_total, out=csum[1:])
-    paid_off_at = csum[ev_start[:-1]] + amount
+    paid_off_at = csum[ev_start[:-1]]
+    paid_off_at += amount
     last_of_day = np.empty(len(ev_inv), bool)
     last_of_day[-1] = True
     np.not_equal(ev_inv[1:], ev_inv[:-1], out=last_of_day[:-1])
@@ -382,7 +399,7 @@ def _allocations_by_payment(
     payment's row (-1 if none), that payment's value day (meaningless where -1), the applied
     and adjustment amounts, and its currency encoded as (codes, distinct) if it has any."""
     a_pay = _lookup(allocations.column("payment_id"), payments.column("payment_id"))
-    day = _days(payments.column("value_date"))[a_pay]
+    day = _days(payments.column("value_date"), dtype=np.int32)[a_pay]  # _sort_events widens
     cash = _ints(allocations.column("applied_amount"))
     adj = _ints(allocations.column("adjustment_amount"))
     a_cur = allocations.column("currency")
@@ -438,18 +455,20 @@ def build_ledger(
     inv_id = inv_index.values
     n = len(inv_id)
     amount = _ints(invoices.column("amount"))
-    issue = _days(invoices.column("issue_date"))
-    due = _days(invoices.column("due_date"), fill=issue)  # no due date: due on issue
+    issue = _days(invoices.column("issue_date"), dtype=np.int32)  # int32: half the memory
+    due = _days(invoices.column("due_date"), fill=issue, dtype=np.int32)  # none: due on issue
 
     cur_codes, cur_dict = IdIndex(invoices.column("currency")).encode()
     cur_order = np.asarray(pc.sort_indices(cur_dict), dtype=np.int64)
-    cur_rank = np.empty(len(cur_dict), np.int64)
+    cur_rank = np.empty(len(cur_dict), np.int32)  # currency codes: int32 per invoice
     cur_rank[cur_order] = np.arange(len(cur_dict))
     currencies = cur_dict.take(pa.array(cur_order))
     currency_code = cur_rank[cur_codes]
     n_cur = max(len(currencies), 1)
 
     cus_codes, cus_dict = IdIndex(invoices.column("customer_id")).encode()
+    if len(cus_dict) * n_cur >= 2**31:  # int32 codes would overflow
+        cus_codes = cus_codes.astype(np.int64)
     raw_account = cus_codes * n_cur + currency_code
     # accounts numbered in (customer_id, currency) order so outputs come out sorted
     present = np.zeros(len(cus_dict) * n_cur, dtype=bool)
@@ -570,8 +589,8 @@ def build_ledger(
     ev_cash = ev_cash[order]  # one at a time: each unsorted array is freed before the next
     ev_adj = ev_adj[order]
     ev_reason = ev_reason[order]
+    ev_total = np.add(ev_cash, ev_adj, out=order)  # the order's int64 array, no longer needed
     del order
-    ev_total = ev_cash + ev_adj
     ev_start = np.zeros(n + 1, np.int64)  # offsets: invoice i's events are ev_start[i:i+2]
     if len(ev_inv):
         np.cumsum(np.bincount(ev_inv, minlength=n), out=ev_start[1:])
@@ -581,10 +600,12 @@ def build_ledger(
     # ---- promises
     if promises is not None and promises.num_rows:
         p_inv_id = _flat(promises.column("invoice_id"))
-        p_inv = np.where(np.asarray(p_inv_id.is_null(), bool), -1, inv_index.find(p_inv_id))
+        p_inv = np.where(
+            np.asarray(p_inv_id.is_null(), bool), -1, inv_index.find(p_inv_id).astype(np.int64)
+        )
         has_inv = np.asarray(p_inv_id.is_null(), bool) == False  # noqa: E712
         bad_inv = has_inv & (p_inv < 0)
-        p_cus = _lookup(_flat(promises.column("customer_id")), cus_dict)
+        p_cus = _lookup(_flat(promises.column("customer_id")), cus_dict).astype(np.int64)
         p_cur = _lookup(_flat(promises.column("currency")), currencies)
         raw = np.where((p_cus >= 0) & (p_cur >= 0), p_cus * n_cur + np.maximum(p_cur, 0), 0)
         p_acc = np.where((p_cus >= 0) & (p_cur >= 0), remap[raw], -1)
@@ -773,14 +794,16 @@ def analyse(
 
     # ---- aging per account (open_at is 0 for invoices issued later: sums need no mask)
     has_open = issued & (open_a != 0)
-    aging_cells = _gsum(led.account * 5 + bucket, open_a, na * 5).reshape(na, 5)
+    cell = led.account * 5
+    cell += bucket
+    aging_cells = _gsum(cell, open_a, na * 5).reshape(na, 5)
+    del cell, bucket
     acc_open = aging_cells.sum(axis=1)
     acc_overdue = acc_open - aging_cells[:, 0]
     acc_over60 = aging_cells[:, 3] + aging_cells[:, 4]
     has_row = _any_per(led.account, has_open, na)
     # share over 60 at the start of the period, for the trend
-    dpd_p = (A - P) - led.due
-    over60_p = _gsum(led.account, open_p, na, dpd_p > 60)
+    over60_p = _gsum(led.account, open_p, na, led.due < A - P - 60)  # (A - P) - due > 60
     open_p_acc = _gsum(led.account, open_p, na)
 
     # ---- metrics per currency (AR, AR at the start and current AR summed from the accounts:
@@ -848,9 +871,12 @@ def analyse(
     share60 = np.where(acc_open > 0, acc_over60 / np.where(acc_open > 0, acc_open, 1), 0.0)
     share60_p = np.where(open_p_acc > 0, over60_p / np.where(open_p_acc > 0, open_p_acc, 1), 0.0)
     # open balance past due by more than this account usually takes (+ margin)
-    usual = np.nan_to_num(np.maximum(prev_dbt, 0.0))[led.account] + risk.usual_margin_days
-    unusual = issued & (open_a > 0) & (dpd > usual)
-    late_unusual = _gsum(led.account, open_a, na, unusual)
+    # (over the open invoices only: a per-invoice float array for each step otherwise)
+    open_now = np.flatnonzero(issued & (open_a > 0))
+    open_acc = led.account[open_now]
+    usual = np.nan_to_num(np.maximum(prev_dbt, 0.0))[open_acc] + risk.usual_margin_days
+    unusual = dpd[open_now] > usual
+    late_unusual = _gsum(open_acc, open_a[open_now], na, unusual)
     share_unusual = np.where(acc_open > 0, late_unusual / np.where(acc_open > 0, acc_open, 1), 0.0)
     # days without any cash while overdue, beyond the account's usual gap between payments
     cash_ev = (led.ev_cash > 0) & (led.ev_day <= A)
@@ -1074,6 +1100,6 @@ def open_items(ledger: Ledger, *, as_of: date, account: int | None = None) -> pa
             "open": open_a[idx],
             "issue_date": pa.array(ledger.issue[idx].astype(np.int32), pa.date32()),
             "due_date": pa.array(ledger.due[idx].astype(np.int32), pa.date32()),
-            "days_past_due": A - ledger.due[idx],
+            "days_past_due": (A - ledger.due[idx]).astype(np.int64),
         }
     )

@@ -164,3 +164,38 @@ def test_through_the_cashmatch_command_line(small_history, tmp_path, capsys) -> 
     argv[argv.index("--payments") + 1] = str(tmp_path / "missing.csv")
     assert main(["ar", *argv]) == 2
     assert "--payments: no such file" in capsys.readouterr().err
+
+
+def test_bad_allocation_rows_are_reported_with_file_and_line(
+    small_history,
+    tmp_path,
+    capsys,  # noqa: ANN001
+) -> None:
+    """A bad value is reported with its file and line; rows naming an unknown payment or
+    invoice (found when joining, after reading) are reported with the file and their ids, and
+    the other rows go on."""
+    h, files = small_history
+    broken = dict(files)
+    lines = files["allocations"].read_text().splitlines()
+    head = lines[0].replace('"', "").split(",")
+    applied, pay, inv = (head.index(c) for c in ("applied_amount", "payment_id", "invoice_id"))
+
+    def edit(line_no: int, col: int, value: str) -> None:
+        cells = lines[line_no - 1].split(",")
+        cells[col] = value
+        lines[line_no - 1] = ",".join(cells)
+
+    edit(3, applied, '"12.3.4"')  # not an amount
+    edit(6, pay, '"P-NOT-A-PAYMENT"')
+    edit(9, inv, '"INV-NOT-AN-INVOICE"')
+    broken["allocations"] = tmp_path / "allocations.csv"
+    broken["allocations"].write_text("\n".join(lines) + "\n")
+    assert run_ar(ar_args(broken, tmp_path / "out", h.as_of.isoformat())) == 0
+    err = capsys.readouterr().err.replace("\n", " ")
+    where = str(broken["allocations"])
+    assert f"{where}:3 " in err and "expected a decimal amount" in err
+    assert f"{where}:4" not in err
+    assert "name a payment not in the payments file" in err and "P-NOT-A-PAYMENT" in err
+    assert "name an invoice not in the invoices file" in err and "INV-NOT-AN-INVOICE" in err
+    assert err.count(where) == 3
+    assert len(_rows(tmp_path / "out" / "accounts.csv")) >= h.labels.num_rows - 3

@@ -37,6 +37,36 @@ def test_missing_required_column_is_a_clear_error(tmp_path):
         raise AssertionError("expected InvalidInput")
 
 
+def test_required_columns_outside_only_can_be_left_unchecked(tmp_path):
+    f = tmp_path / "payments.csv"
+    f.write_text(
+        "payment_id,value_date,amount,currency\n"
+        "P1,2026-01-05,1.00,USD\n"
+        "P2,2026-01-06,1.2.3,USD\n"  # line 3: a bad amount
+        "P3,2026-01-07,2.00,\n"  # line 4: no currency
+        "P4,2026-13-01,3.00,USD\n"  # line 5: a bad date (still read, so still reported)
+    )
+    only = ("payment_id", "value_date")
+    checked = io.read_payments(f, only=only)
+    assert {(p.line, p.column) for p in checked.problems} == {
+        (3, "amount"),
+        (4, "amount"),  # no currency: the amount cannot be read
+        (5, "value_date"),
+    }
+    assert checked.table.column("payment_id").to_pylist() == ["P1"]
+    loose = io.read_payments(f, only=only, check_required=False)
+    assert {(p.line, p.column) for p in loose.problems} == {(5, "value_date")}
+    assert loose.table.schema == S.PAYMENTS
+    assert loose.table.column("payment_id").to_pylist() == ["P1", "P2", "P3"]
+    assert loose.table.column("amount").null_count == 3
+    # a clean file takes the fast path and skips the same columns
+    clean = tmp_path / "clean.csv"
+    clean.write_text("payment_id,value_date,amount,currency\nP1,2026-01-05,1.00,USD\n")
+    fast = io.read_payments(clean, only=only, check_required=False)
+    assert fast.problems == [] and fast.table.column("amount").to_pylist() == [None]
+    assert fast.table.column("value_date").to_pylist()[0].isoformat() == "2026-01-05"
+
+
 def test_outputs_are_sorted_and_formatted(tmp_path):
     import pyarrow as pa
 
