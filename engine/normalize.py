@@ -126,6 +126,58 @@ def _byte_ranges(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.A
     return _from_bytes(data[at], lengths)
 
 
+_HASH_BASE = np.uint64(0x9E3779B97F4A7C15)  # odd: its powers never vanish modulo 2**64
+_hash_powers = np.ones(1, np.uint64)
+
+
+def _powers(n: int) -> np.ndarray:
+    """``_HASH_BASE ** i`` modulo 2**64 for i < n (a table kept and grown)."""
+    global _hash_powers
+    if len(_hash_powers) < n:
+        table = np.full(max(n, 2 * len(_hash_powers)), _HASH_BASE, np.uint64)
+        table[0] = 1
+        np.cumprod(table, out=table)  # wraps modulo 2**64
+        _hash_powers = table
+    return _hash_powers
+
+
+def string_hash64(text: pa.Array) -> np.ndarray:
+    """A 64-bit hash of each string (uint64): its length and the polynomial of its bytes in
+    ``_HASH_BASE`` modulo 2**64, over the data buffer at once. Equal strings hash equal;
+    different ones almost never do (compare them with :func:`strings_equal` to be sure). A
+    null hashes like the bytes its offsets span (none)."""
+    if len(text) == 0:
+        return np.zeros(0, np.uint64)
+    offsets, raw = _string_parts(_utf8(text))
+    rel = (offsets - offsets[0]).astype(np.int64)
+    lengths = np.diff(rel)
+    out = lengths.astype(np.uint64) * _HASH_BASE
+    nonempty = np.flatnonzero(lengths)
+    if len(nonempty):
+        term = _powers(int(lengths.max()))[np.arange(rel[-1]) - np.repeat(rel[:-1], lengths)]
+        term *= raw[offsets[0] : offsets[-1]]
+        out[nonempty] += np.add.reduceat(term, rel[nonempty])
+    return out
+
+
+def strings_equal(a: pa.Array, ai: np.ndarray, b: pa.Array, bi: np.ndarray) -> np.ndarray:
+    """Whether ``a[ai[j]]`` and ``b[bi[j]]`` have the same bytes, for every j (the lengths,
+    then the bytes of the pairs of equal length, compared over the data buffers at once)."""
+    if len(ai) == 0:
+        return np.zeros(0, bool)
+    a_off, a_raw = _string_parts(_utf8(a))
+    b_off, b_raw = _string_parts(_utf8(b))
+    a_at, b_at = a_off[ai].astype(np.int64), b_off[bi].astype(np.int64)
+    length = a_off[ai + 1] - a_at
+    same = length == b_off[bi + 1] - b_at
+    j = np.flatnonzero(same)
+    n = length[j]
+    within = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
+    differ = a_raw[np.repeat(a_at[j], n) + within] != b_raw[np.repeat(b_at[j], n) + within]
+    same[j] = np.bincount(np.repeat(np.arange(len(j)), n)[differ], minlength=len(j)) == 0
+    return same
+
+
 def alnum_upper(text: pa.Array) -> pa.Array:
     """Upper case, everything but ``A-Z0-9`` removed (nulls become empty): a byte mask over the
     data buffer (every byte of a non-ASCII character is >= 0x80, so none is kept)."""
