@@ -244,6 +244,13 @@ class Pairs:
     def __len__(self) -> int:
         return len(self.pay)
 
+    def split(self, n: int) -> tuple[Pairs, Pairs]:
+        """The pairs of payments below ``n``, and the others with ``n`` taken off ``pay``."""
+        low = self.pay < n
+        high = ~low
+        return (Pairs(self.pay[low], self.inv[low], self.ref[low], self.fuzzy[low]),
+                Pairs(self.pay[high] - n, self.inv[high], self.ref[high], self.fuzzy[high]))
+
     @staticmethod
     def concat(parts: list[Pairs]) -> Pairs:
         """Concatenate, keeping for each (pay, inv) the row of strongest reference."""
