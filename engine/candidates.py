@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
-from cashmatch.engine.normalize import reference_tokens, string_hash64, strings_equal
+from cashmatch.engine.normalize import StringLookup, reference_tokens, spans
 
 MAX_INVOICES_PER_KEY = 25  # a key shared by more invoices than this is noise, not a reference
 FUZZY_MIN_LEN = 5
@@ -32,24 +32,16 @@ MAX_AMOUNT_HITS = 12  # amount-only candidates kept per payment
 EXACT, FEE, DISCOUNT, PARTIAL, OVER, SETTLED, CURRENCY = range(7)
 
 
-def spans(lo: np.ndarray, count: np.ndarray) -> np.ndarray:
-    """The rows ``lo[i] .. lo[i] + count[i] - 1`` of every i, one range after another."""
-    return np.repeat(lo - np.cumsum(count) + count, count) + np.arange(int(count.sum()))
-
-
 @dataclass(slots=True)
 class StringKeys:
-    """Keys looked up as strings: the distinct keys, and each key's invoices and strengths
-    (rows ``starts[k]:starts[k + 1]``, in the order the key table had them); the keys' 64-bit
-    hashes sorted (``hashes``; ``by_hash``: the key of each), so that a lookup is a search in
-    the texts' rows, never a hash table of the keys built per call."""
+    """Keys looked up as strings: the distinct keys (by their hashes, :class:`StringLookup`),
+    and each key's invoices and strengths (rows ``starts[k]:starts[k + 1]``, in the order the
+    key table had them)."""
 
-    keys: pa.Array
+    keys: StringLookup
     starts: np.ndarray
     inv: np.ndarray
     strength: np.ndarray
-    hashes: np.ndarray
-    by_hash: np.ndarray
 
     @staticmethod
     def build(key: pa.Array, inv: np.ndarray, strength: np.ndarray) -> StringKeys:
@@ -57,30 +49,11 @@ class StringKeys:
         code = np.asarray(enc.indices, np.int64)
         order = np.argsort(code, kind="stable")
         starts = np.searchsorted(code[order], np.arange(len(enc.dictionary) + 1))
-        hashed = string_hash64(enc.dictionary)
-        by_hash = np.argsort(hashed, kind="stable")
-        return StringKeys(enc.dictionary, starts, inv[order], strength[order], hashed[by_hash],
-                          by_hash)
-
-    def lookup(self, text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-        """(text row, key) of every text equal to a key, in text order: the texts' hashes
-        searched among the keys', the strings of each hash hit compared (a collision of
-        hashes never makes a hit)."""
-        if isinstance(text, pa.ChunkedArray):
-            text = text.combine_chunks()
-        hashed = string_hash64(text)
-        lo = np.searchsorted(self.hashes, hashed, "left")
-        cnt = np.searchsorted(self.hashes, hashed, "right") - lo
-        row = np.repeat(np.arange(len(text)), cnt)
-        key = self.by_hash[spans(lo, cnt)]
-        same = strings_equal(text, row, self.keys, key)
-        if text.null_count:
-            same &= np.asarray(text.is_valid(), bool)[row]
-        return row[same], key[same]
+        return StringKeys(StringLookup.build(enc.dictionary), starts, inv[order], strength[order])
 
     def hits(self, pay: np.ndarray, text: pa.Array) -> Pairs:
         """Every (pay, invoice) whose key equals the text."""
-        row, k = self.lookup(text)
+        row, k = self.keys.matches(text)
         lo = self.starts[k]
         cnt = self.starts[k + 1] - lo
         rows = spans(lo, cnt)

@@ -21,6 +21,8 @@ and ``digits`` forms, so a hash join of token forms against invoice keys finds t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -176,6 +178,53 @@ def strings_equal(a: pa.Array, ai: np.ndarray, b: pa.Array, bi: np.ndarray) -> n
     differ = a_raw[np.repeat(a_at[j], n) + within] != b_raw[np.repeat(b_at[j], n) + within]
     same[j] = np.bincount(np.repeat(np.arange(len(j)), n)[differ], minlength=len(j)) == 0
     return same
+
+
+def spans(lo: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """The rows ``lo[i] .. lo[i] + count[i] - 1`` of every i, one range after another."""
+    return np.repeat(lo - np.cumsum(count) + count, count) + np.arange(int(count.sum()))
+
+
+@dataclass(frozen=True, slots=True)
+class StringLookup:
+    """Distinct strings found by their 64-bit hashes (:func:`string_hash64`), sorted once: a
+    lookup hashes the texts and searches, work in the texts' rows only (``pc.index_in`` builds
+    a hash table of the whole value set on every call); the strings of each hash hit are
+    compared, so a collision of hashes never makes a hit."""
+
+    values: pa.Array
+    hashes: np.ndarray  # the values' hashes, ascending
+    by_hash: np.ndarray  # the value of each
+
+    @staticmethod
+    def build(values: pa.Array) -> StringLookup:
+        values = _utf8(values)
+        hashed = string_hash64(values)
+        by_hash = np.argsort(hashed, kind="stable")
+        return StringLookup(values, hashed[by_hash], by_hash)
+
+    def matches(self, text: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+        """(text row, value) of every text equal to a value, in text order; nulls match
+        nothing."""
+        text = _utf8(text)
+        if len(text) == 0 or len(self.values) == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        hashed = string_hash64(text)
+        lo = np.searchsorted(self.hashes, hashed, "left")
+        cnt = np.searchsorted(self.hashes, hashed, "right") - lo
+        row = np.repeat(np.arange(len(text)), cnt)
+        value = self.by_hash[spans(lo, cnt)]
+        same = strings_equal(text, row, self.values, value)
+        if text.null_count:
+            same &= np.asarray(text.is_valid(), bool)[row]
+        return row[same], value[same]
+
+    def index_in(self, text: pa.Array | pa.ChunkedArray) -> np.ndarray:
+        """The value equal to each text, -1 for none (``pc.index_in`` with nulls as -1)."""
+        row, value = self.matches(text)
+        out = np.full(len(text), -1, np.int64)
+        out[row] = value
+        return out
 
 
 def alnum_upper(text: pa.Array) -> pa.Array:

@@ -1,5 +1,6 @@
-"""The exact join of token strings against the ledger's keys (:class:`StringKeys`, by sorted
-64-bit hashes) finds exactly what a lookup of the strings themselves finds."""
+"""Strings looked up by their sorted 64-bit hashes (:class:`StringLookup`; the exact join of
+tokens against the ledger's keys, :class:`StringKeys`) find exactly what Arrow's hash lookup of
+the strings finds."""
 
 import random
 
@@ -19,7 +20,7 @@ def _texts(rng: random.Random, n: int) -> list[str]:
 
 def _expected(keys: StringKeys, text: pa.Array) -> list[tuple[int, int]]:
     """(text row, key) pairs by Arrow's hash lookup of the strings (what the join replaced)."""
-    at = pc.index_in(text, value_set=keys.keys).to_pylist()
+    at = pc.index_in(text, value_set=keys.keys.values).to_pylist()
     return [(i, k) for i, k in enumerate(at) if k is not None]
 
 
@@ -29,9 +30,11 @@ def test_lookup_equals_the_string_lookup():
     keys = StringKeys.build(pa.array(key_values), np.arange(2000), np.ones(2000))
     text = pa.array(_texts(rng, 3000) + [None, "", "ABC"] + key_values[:50])
     for t in (text, text.slice(9, 2500)):  # a sliced array has an offset into its buffers
-        row, key = keys.lookup(t)
+        row, key = keys.keys.matches(t)
+        want = pc.fill_null(pc.index_in(t, value_set=keys.keys.values), -1)
+        np.testing.assert_array_equal(keys.keys.index_in(t), np.asarray(want))
         assert list(zip(row.tolist(), key.tolist(), strict=True)) == _expected(keys, t)
-    assert len(keys.lookup(pa.array([], pa.string()))[0]) == 0
+    assert len(keys.keys.matches(pa.array([], pa.string()))[0]) == 0
 
 
 def test_a_collision_of_hashes_is_never_a_hit():
@@ -39,9 +42,8 @@ def test_a_collision_of_hashes_is_never_a_hit():
     keys = StringKeys.build(pa.array(values), np.arange(5), np.ones(5))
     # every key given the hash of "INV2": only the strings can tell them apart
     same_hash = np.full(len(values), N.string_hash64(pa.array(["INV2"]))[0])
-    collided = StringKeys(keys.keys, keys.starts, keys.inv, keys.strength, same_hash,
-                          keys.by_hash)
-    row, key = collided.lookup(pa.array(["INV3", "INV2", "é", "", "INV2"]))
+    collided = N.StringLookup(keys.keys.values, same_hash, keys.keys.by_hash)
+    row, key = collided.matches(pa.array(["INV3", "INV2", "é", "", "INV2"]))
     assert [(i, values[k]) for i, k in zip(row, key, strict=True)] == [(1, "INV2"), (4, "INV2")]
 
 
