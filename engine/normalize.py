@@ -145,7 +145,8 @@ def _powers(n: int) -> np.ndarray:
 
 def string_hash64(text: pa.Array) -> np.ndarray:
     """A 64-bit hash of each string (uint64): its length and the polynomial of its bytes in
-    ``_HASH_BASE`` modulo 2**64, over the data buffer at once. Equal strings hash equal;
+    ``_HASH_BASE`` modulo 2**64, over the data buffer at once, mixed (MurmurHash3's finaliser,
+    a bijection) so that its leading bits are as good as any. Equal strings hash equal;
     different ones almost never do (compare them with :func:`strings_equal` to be sure). A
     null hashes like the bytes its offsets span (none)."""
     if len(text) == 0:
@@ -153,13 +154,20 @@ def string_hash64(text: pa.Array) -> np.ndarray:
     offsets, raw = _string_parts(_utf8(text))
     rel = (offsets - offsets[0]).astype(np.int64)
     lengths = np.diff(rel)
-    out = lengths.astype(np.uint64) * _HASH_BASE
+    h = lengths.astype(np.uint64) * _HASH_BASE
     nonempty = np.flatnonzero(lengths)
     if len(nonempty):
         term = _powers(int(lengths.max()))[np.arange(rel[-1]) - np.repeat(rel[:-1], lengths)]
         term *= raw[offsets[0] : offsets[-1]]
-        out[nonempty] += np.add.reduceat(term, rel[nonempty])
-    return out
+        h[nonempty] += np.add.reduceat(term, rel[nonempty])
+    for multiplier in _FMIX:
+        h ^= h >> np.uint64(33)
+        h *= multiplier
+    h ^= h >> np.uint64(33)
+    return h
+
+
+_FMIX = (np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53))
 
 
 def strings_equal(a: pa.Array, ai: np.ndarray, b: pa.Array, bi: np.ndarray) -> np.ndarray:
@@ -187,21 +195,29 @@ def spans(lo: np.ndarray, count: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True, slots=True)
 class StringLookup:
-    """Distinct strings found by their 64-bit hashes (:func:`string_hash64`), sorted once: a
-    lookup hashes the texts and searches, work in the texts' rows only (``pc.index_in`` builds
-    a hash table of the whole value set on every call); the strings of each hash hit are
-    compared, so a collision of hashes never makes a hit."""
+    """Distinct strings found by their 64-bit hashes (:func:`string_hash64`), sorted once and
+    bucketed by their leading bits (about one string a bucket): a lookup hashes the texts and
+    reads their buckets, work in the texts' rows only (``pc.index_in`` builds a hash table of
+    the whole value set on every call); the strings of each equal hash are compared, so a
+    collision of hashes never makes a hit."""
 
     values: pa.Array
     hashes: np.ndarray  # the values' hashes, ascending
     by_hash: np.ndarray  # the value of each
+    shift: np.uint64  # a hash's bucket is its leading 64 - shift bits
+    bucket_start: np.ndarray  # each bucket's first row in ``hashes`` (one more: the end)
 
     @staticmethod
     def build(values: pa.Array) -> StringLookup:
         values = _utf8(values)
         hashed = string_hash64(values)
         by_hash = np.argsort(hashed, kind="stable")
-        return StringLookup(values, hashed[by_hash], by_hash)
+        bits = max(int(len(values)).bit_length(), 1)
+        shift = np.uint64(64 - bits)
+        count = np.bincount((hashed >> shift).astype(np.int64), minlength=1 << bits)
+        bucket_start = np.zeros(len(count) + 1, np.int64)
+        np.cumsum(count, out=bucket_start[1:])
+        return StringLookup(values, hashed[by_hash], by_hash, shift, bucket_start)
 
     def matches(self, text: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
         """(text row, value) of every text equal to a value, in text order; nulls match
@@ -210,10 +226,13 @@ class StringLookup:
         if len(text) == 0 or len(self.values) == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
         hashed = string_hash64(text)
-        lo = np.searchsorted(self.hashes, hashed, "left")
-        cnt = np.searchsorted(self.hashes, hashed, "right") - lo
+        bucket = (hashed >> self.shift).astype(np.int64)
+        lo = self.bucket_start[bucket]
+        cnt = self.bucket_start[bucket + 1] - lo
         row = np.repeat(np.arange(len(text)), cnt)
-        value = self.by_hash[spans(lo, cnt)]
+        at = spans(lo, cnt)
+        same_hash = self.hashes[at] == hashed[row]
+        row, value = row[same_hash], self.by_hash[at[same_hash]]
         same = strings_equal(text, row, self.values, value)
         if text.null_count:
             same &= np.asarray(text.is_valid(), bool)[row]

@@ -2,6 +2,7 @@
 tokens against the ledger's keys, :class:`StringKeys`) find exactly what Arrow's hash lookup of
 the strings finds."""
 
+import dataclasses
 import random
 
 import numpy as np
@@ -40,9 +41,13 @@ def test_lookup_equals_the_string_lookup():
 def test_a_collision_of_hashes_is_never_a_hit():
     values = ["INV1", "INV2", "X", "INV10", "é"]
     keys = StringKeys.build(pa.array(values), np.arange(5), np.ones(5))
-    # every key given the hash of "INV2": only the strings can tell them apart
-    same_hash = np.full(len(values), N.string_hash64(pa.array(["INV2"]))[0])
-    collided = N.StringLookup(keys.keys.values, same_hash, keys.keys.by_hash)
+    # every key given the hash of "INV2" (all in its bucket): only the strings tell them apart
+    lookup = keys.keys
+    inv2 = N.string_hash64(pa.array(["INV2"]))[0]
+    bucket_start = np.zeros_like(lookup.bucket_start)
+    bucket_start[int(inv2 >> lookup.shift) + 1 :] = len(values)
+    collided = dataclasses.replace(lookup, hashes=np.full(len(values), inv2),
+                                   bucket_start=bucket_start)
     row, key = collided.matches(pa.array(["INV3", "INV2", "é", "", "INV2"]))
     assert [(i, values[k]) for i, k in zip(row, key, strict=True)] == [(1, "INV2"), (4, "INV2")]
 
