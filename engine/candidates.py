@@ -96,6 +96,7 @@ class Book:
     digit_keys: tuple[np.ndarray, np.ndarray, pa.Array] | None = None  # digit_keys_by_group
     invoice_digit_keys: tuple[np.ndarray, pa.Array] | None = None  # digit_keys_by_invoice
     amounts: AmountIndex | None = None  # amount_index (depends on the open amounts)
+    block_size: np.ndarray | None = None  # block_sizes
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +114,7 @@ class AmountIndex:
     block_key: np.ndarray  # the blocks of ``members``, ascending, once each
     block_start: np.ndarray  # each block's first row in ``members`` (one more: the end)
     by_amount: np.ndarray  # the same invoices by (block, amount)
+    sorted_amount: np.ndarray  # their open amounts (int64, contiguous)
     amount_key: np.ndarray  # their block * 2**42 + amount, ascending
     span: int  # open amounts are below this
     block_amount: np.ndarray  # block number (position in block_key) * span + amount, by_amount
@@ -154,10 +156,23 @@ def amount_index(book: Book) -> AmountIndex:
         book.amounts = AmountIndex(
             n_currencies=ncur, members=members, block_key=block[members][starts],
             block_start=np.append(starts, len(members)), by_amount=by_amount,
+            sorted_amount=np.ascontiguousarray(book.amount[by_amount], np.int64),
             amount_key=amount_key, span=span, block_amount=owner * span + book.amount[by_amount],
             by_discounted=by_discounted, discounted_key=discounted_key,
             by_currency=by_currency, currency_key=key[by_currency])
     return book.amounts
+
+
+def block_sizes(book: Book) -> np.ndarray:
+    """Per invoice, how many invoices share its (customer group, currency) block, 1 for an
+    invoice of no known group (what the scoring calls the block size); computed once per book.
+    Block 0's count includes the invoices of no known group, as it always has."""
+    if book.block_size is None:
+        ncur = int(book.currency.max(initial=0)) + 1
+        block = np.where(book.group >= 0, book.group * ncur + book.currency, -1)
+        size = np.bincount(np.maximum(block, 0), minlength=1)
+        book.block_size = np.where(block >= 0, size[np.maximum(block, 0)], 1)
+    return book.block_size
 
 
 def _short_numbers(text: pa.Array) -> np.ndarray:

@@ -46,6 +46,7 @@ from cashmatch.engine.candidates import (
     amount_hits,
     amount_index,
     amount_relation,
+    block_sizes,
     fuzzy_hits,
     fuzzy_pair_refs,
     reference_hits,
@@ -261,11 +262,7 @@ class DayMatch:
 
     def amount_chance(self, pairs: Pairs, rel: np.ndarray) -> np.ndarray:
         """Per pair: block size × amount window / amount (see ``scoring.pair_confidence``)."""
-        book = self.book
-        ncur = int(book.currency.max(initial=0)) + 1
-        block = np.where(book.group >= 0, book.group * ncur + book.currency, -1)
-        size = np.bincount(np.maximum(block, 0), minlength=1)
-        n = np.where(block[pairs.inv] >= 0, size[np.maximum(block[pairs.inv], 0)], 1)
+        n = block_sizes(self.book)[pairs.inv]
         window = np.where(rel == FEE, self.fee_ceiling[pairs.pay] + 1, 1)
         return n * window / np.maximum(self.pay_amount[pairs.pay], 1)
 
@@ -493,7 +490,7 @@ class DayMatch:
         from cashmatch.engine import subset_kernel
 
         sizes = np.diff(bstart)
-        amounts = np.ascontiguousarray(self.book.amount[index.by_amount], np.int64)
+        amounts = index.sorted_amount
         q_block = self.block_of(self.pay_group[ps], self.pay_currency[ps])
         q_block = np.where(sizes[np.maximum(q_block, 0)] >= 2, q_block, -1)
         amt = self.pay_amount[ps].astype(np.int64)
@@ -969,7 +966,7 @@ class DayMatch:
         """
         threshold = self.policy.auto_apply_threshold
         allowed = self.policy.auto_apply_rules
-        capacity = self.book.amount.astype(np.int64).copy()
+        capacity = np.array(self.book.amount, np.int64)  # a copy
         # payment ids ranked once (ties of rank keep equal ids equal, as the id itself did)
         pid_rank = np.asarray(
             pc.rank(self.payments.column("payment_id"), sort_keys="ascending",
