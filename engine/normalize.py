@@ -157,7 +157,10 @@ def string_hash64(text: pa.Array) -> np.ndarray:
     h = lengths.astype(np.uint64) * _HASH_BASE
     nonempty = np.flatnonzero(lengths)
     if len(nonempty):
-        term = _powers(int(lengths.max()))[np.arange(rel[-1]) - np.repeat(rel[:-1], lengths)]
+        # each byte's position in its string (int32: a utf8 array's offsets are int32)
+        at = np.arange(rel[-1], dtype=np.int32) - np.repeat(rel[:-1].astype(np.int32), lengths)
+        term = _powers(int(lengths.max()))[at]
+        del at
         term *= raw[offsets[0] : offsets[-1]]
         h[nonempty] += np.add.reduceat(term, rel[nonempty])
     for multiplier in _FMIX:
