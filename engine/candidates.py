@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
-from cashmatch.engine.normalize import reference_tokens
+from cashmatch.engine.normalize import StringLookup, reference_tokens, spans
 
 MAX_INVOICES_PER_KEY = 25  # a key shared by more invoices than this is noise, not a reference
 FUZZY_MIN_LEN = 5
@@ -34,10 +34,11 @@ EXACT, FEE, DISCOUNT, PARTIAL, OVER, SETTLED, CURRENCY = range(7)
 
 @dataclass(slots=True)
 class StringKeys:
-    """Keys looked up as strings: the distinct keys, and each key's invoices and strengths
-    (rows ``starts[k]:starts[k + 1]``, in the order the key table had them)."""
+    """Keys looked up as strings: the distinct keys (by their hashes, :class:`StringLookup`),
+    and each key's invoices and strengths (rows ``starts[k]:starts[k + 1]``, in the order the
+    key table had them)."""
 
-    keys: pa.Array
+    keys: StringLookup
     starts: np.ndarray
     inv: np.ndarray
     strength: np.ndarray
@@ -48,17 +49,15 @@ class StringKeys:
         code = np.asarray(enc.indices, np.int64)
         order = np.argsort(code, kind="stable")
         starts = np.searchsorted(code[order], np.arange(len(enc.dictionary) + 1))
-        return StringKeys(enc.dictionary, starts, inv[order], strength[order])
+        return StringKeys(StringLookup.build(enc.dictionary), starts, inv[order], strength[order])
 
     def hits(self, pay: np.ndarray, text: pa.Array) -> Pairs:
-        """Every (pay, invoice) whose key equals the text (one hash lookup a text)."""
-        at = pc.index_in(text, value_set=self.keys)
-        found = np.asarray(at.is_valid(), bool)
-        k = np.asarray(at.filter(at.is_valid()), np.int64)
+        """Every (pay, invoice) whose key equals the text."""
+        row, k = self.keys.matches(text)
         lo = self.starts[k]
         cnt = self.starts[k + 1] - lo
-        rows = np.repeat(lo - np.cumsum(cnt) + cnt, cnt) + np.arange(int(cnt.sum()))
-        return Pairs(np.repeat(pay[found], cnt), self.inv[rows], self.strength[rows],
+        rows = spans(lo, cnt)
+        return Pairs(np.repeat(pay[row], cnt), self.inv[rows], self.strength[rows],
                      np.zeros(len(rows), dtype=bool))
 
 
@@ -97,6 +96,7 @@ class Book:
     digit_keys: tuple[np.ndarray, np.ndarray, pa.Array] | None = None  # digit_keys_by_group
     invoice_digit_keys: tuple[np.ndarray, pa.Array] | None = None  # digit_keys_by_invoice
     amounts: AmountIndex | None = None  # amount_index (depends on the open amounts)
+    block_size: np.ndarray | None = None  # block_sizes
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +114,7 @@ class AmountIndex:
     block_key: np.ndarray  # the blocks of ``members``, ascending, once each
     block_start: np.ndarray  # each block's first row in ``members`` (one more: the end)
     by_amount: np.ndarray  # the same invoices by (block, amount)
+    sorted_amount: np.ndarray  # their open amounts (int64, contiguous)
     amount_key: np.ndarray  # their block * 2**42 + amount, ascending
     span: int  # open amounts are below this
     block_amount: np.ndarray  # block number (position in block_key) * span + amount, by_amount
@@ -155,10 +156,23 @@ def amount_index(book: Book) -> AmountIndex:
         book.amounts = AmountIndex(
             n_currencies=ncur, members=members, block_key=block[members][starts],
             block_start=np.append(starts, len(members)), by_amount=by_amount,
+            sorted_amount=np.ascontiguousarray(book.amount[by_amount], np.int64),
             amount_key=amount_key, span=span, block_amount=owner * span + book.amount[by_amount],
             by_discounted=by_discounted, discounted_key=discounted_key,
             by_currency=by_currency, currency_key=key[by_currency])
     return book.amounts
+
+
+def block_sizes(book: Book) -> np.ndarray:
+    """Per invoice, how many invoices share its (customer group, currency) block, 1 for an
+    invoice of no known group (what the scoring calls the block size); computed once per book.
+    Block 0's count includes the invoices of no known group, as it always has."""
+    if book.block_size is None:
+        ncur = int(book.currency.max(initial=0)) + 1
+        block = np.where(book.group >= 0, book.group * ncur + book.currency, -1)
+        size = np.bincount(np.maximum(block, 0), minlength=1)
+        book.block_size = np.where(block >= 0, size[np.maximum(block, 0)], 1)
+    return book.block_size
 
 
 def _short_numbers(text: pa.Array) -> np.ndarray:
@@ -218,6 +232,13 @@ class Pairs:
     def __len__(self) -> int:
         return len(self.pay)
 
+    def split(self, n: int) -> tuple[Pairs, Pairs]:
+        """The pairs of payments below ``n``, and the others with ``n`` taken off ``pay``."""
+        low = self.pay < n
+        high = ~low
+        return (Pairs(self.pay[low], self.inv[low], self.ref[low], self.fuzzy[low]),
+                Pairs(self.pay[high] - n, self.inv[high], self.ref[high], self.fuzzy[high]))
+
     @staticmethod
     def concat(parts: list[Pairs]) -> Pairs:
         """Concatenate, keeping for each (pay, inv) the row of strongest reference."""
@@ -249,7 +270,7 @@ def reference_hits(texts: pa.Array, book: Book) -> tuple[Pairs, pa.Table]:
     """Exact key hits of every text; also returns the tokens for the fuzzy stage (``pay`` and
     ``digits``, the chunks' tokens one chunk after another).
 
-    Alnum token forms are looked up among the alnum keys (a hash lookup, ``pc.index_in``);
+    Alnum token forms are looked up among the alnum keys (by their hashes, :class:`StringKeys`);
     digit forms as integers in the sorted digit-like keys (the rare ones too long for int64:
     as strings, like the alnum forms). In chunks of ``REFERENCE_CHUNK`` texts: the hits of
     a text do not depend on the others."""
@@ -276,7 +297,7 @@ def _reference_hits(texts: pa.Array, book: Book) -> tuple[Pairs, pa.Table]:
     value = value[by_value]
     lo = np.searchsorted(index.number, value, "left")
     cnt = np.searchsorted(index.number, value, "right") - lo
-    rows = np.repeat(lo - np.cumsum(cnt) + cnt, cnt) + np.arange(int(cnt.sum()))
+    rows = spans(lo, cnt)
     parts = [Pairs(np.repeat(pay[short][by_value], cnt), index.number_inv[rows],
                    index.number_strength[rows], np.zeros(len(rows), dtype=bool))]
     parts.append(index.alnum.hits(pay, tokens.column("alnum")))

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
-from cashmatch.engine.normalize import account_key, name_key
+from cashmatch.engine.normalize import StringLookup, account_key, name_key
 
 # How the payer was identified, with the confidence that carries.
 BY_ACCOUNT, BY_NAME, BY_FUZZY_NAME, BY_LEARNED_ACCOUNT, UNKNOWN = 0, 1, 2, 3, -1
@@ -37,6 +37,9 @@ class CustomerIndex:
     account_keys: pa.Table  # (key, cust) — unique keys only
     name_keys: pa.Table  # (key, cust) — unique keys only
     names_by_customer: pa.Array  # the name key of each customer ("" when unknown)
+    accounts: StringLookup  # the account keys, by hash (derived once: lookups per call)
+    names: StringLookup  # the name keys
+    name_blocks: tuple[np.ndarray, np.ndarray, np.ndarray]  # name_blocks(name_keys)
 
     def lookup(self, customer_ids: pa.Array) -> np.ndarray:
         idx = pc.index_in(customer_ids, value_set=self.ids)
@@ -103,13 +106,27 @@ def build_index(*, invoices: pa.Table, customers: pa.Table | None) -> CustomerIn
     names_by_customer = pc.if_else(
         pa.array(first >= 0), pc.take(all_names, pa.array(np.maximum(first, 0))), ""
     ) if len(all_cust) else pa.array([""] * n)
+    account_keys = _unique_map(concat(accts), np.concatenate(acct_cust or [np.zeros(0)]))
+    name_keys = _unique_map(concat(names), np.concatenate(name_cust or [np.zeros(0)]))
     return CustomerIndex(
         ids=ids,
         group=group,
         names_by_customer=names_by_customer,
-        account_keys=_unique_map(concat(accts), np.concatenate(acct_cust or [np.zeros(0)])),
-        name_keys=_unique_map(concat(names), np.concatenate(name_cust or [np.zeros(0)])),
+        account_keys=account_keys,
+        name_keys=name_keys,
+        accounts=StringLookup.build(account_keys.column("key")),
+        names=StringLookup.build(name_keys.column("key")),
+        name_blocks=name_blocks(name_keys),
     )
+
+
+def name_blocks(name_keys: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The name keys for the fuzzy comparison, derived once: (keys as a numpy string array,
+    their order by leading ``NAME_BLOCK`` characters, those leading characters in that order)."""
+    keys = np.asarray(name_keys.column("key").to_numpy(zero_copy_only=False), dtype=str)
+    k_block = keys.astype(f"<U{NAME_BLOCK}")
+    order = np.argsort(k_block, kind="stable")
+    return keys, order, k_block[order]
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,13 +148,12 @@ def identify(
         return Identification(customer, method, np.zeros(n), names)
 
     acct = account_key(payments.column("payer_account").combine_chunks())
-    hit = pc.index_in(acct, value_set=index.account_keys.column("key"))
-    hit_np = np.asarray(pc.fill_null(hit, -1), dtype=np.int64)
+    hit_np = index.accounts.index_in(acct)
     found = hit_np >= 0
     customer[found] = np.asarray(index.account_keys.column("cust"))[hit_np[found]]
     method[found] = BY_ACCOUNT
 
-    hit = np.asarray(pc.fill_null(pc.index_in(names, value_set=index.name_keys.column("key")), -1))
+    hit = index.names.index_in(names)
     take = (customer < 0) & (hit >= 0)
     customer[take] = np.asarray(index.name_keys.column("cust"))[hit[take]]
     method[take] = BY_NAME
@@ -181,13 +197,10 @@ def _fuzzy_names(names: pa.Array, index: CustomerIndex, *, cutoff: float) -> np.
     no customer reaches ``cutoff`` or two groups are too close to call."""
     uniq, inverse = np.unique(np.asarray(names.to_numpy(zero_copy_only=False), dtype=str),
                               return_inverse=True)
-    keys = np.asarray(index.name_keys.column("key").to_numpy(zero_copy_only=False), dtype=str)
+    keys, order, k_sorted = index.name_blocks
     custs = np.asarray(index.name_keys.column("cust"), dtype=np.int64)
     result = np.full(len(uniq), -1, dtype=np.int64)
     u_block = uniq.astype(f"<U{NAME_BLOCK}")  # the leading characters, for all at once
-    k_block = keys.astype(f"<U{NAME_BLOCK}")
-    order = np.argsort(k_block, kind="stable")
-    k_sorted = k_block[order]
     for block in np.unique(u_block):  # one rapidfuzz call per block of names
         lo, hi = np.searchsorted(k_sorted, block, "left"), np.searchsorted(k_sorted, block, "right")
         if lo == hi:

@@ -25,6 +25,7 @@ from cashmatch.engine import schema as S
 from cashmatch.engine.candidates import (
     Book,
     amount_index,
+    block_sizes,
     digit_keys_by_group,
     digit_keys_by_invoice,
     usable_keys,
@@ -112,4 +113,5 @@ def prepare_ledger(*, invoices: pa.Table, customers: pa.Table | None = None) -> 
     digit_keys_by_group(book)
     digit_keys_by_invoice(book)
     amount_index(book)
+    block_sizes(book)
     return PreparedLedger(inv, customers, index, currencies, book)

@@ -21,6 +21,8 @@ and ``digits`` forms, so a hash join of token forms against invoice keys finds t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -127,6 +129,127 @@ def _byte_ranges(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.A
     total = int(lengths.sum())
     at = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
     return _from_bytes(data[at], lengths)
+
+
+_HASH_BASE = np.uint64(0x9E3779B97F4A7C15)  # odd: its powers never vanish modulo 2**64
+_hash_powers = np.ones(1, np.uint64)
+
+
+def _powers(n: int) -> np.ndarray:
+    """``_HASH_BASE ** i`` modulo 2**64 for i < n (a table kept and grown)."""
+    global _hash_powers
+    if len(_hash_powers) < n:
+        table = np.full(max(n, 2 * len(_hash_powers)), _HASH_BASE, np.uint64)
+        table[0] = 1
+        np.cumprod(table, out=table)  # wraps modulo 2**64
+        _hash_powers = table
+    return _hash_powers
+
+
+def string_hash64(text: pa.Array) -> np.ndarray:
+    """A 64-bit hash of each string (uint64): its length and the polynomial of its bytes in
+    ``_HASH_BASE`` modulo 2**64, over the data buffer at once, mixed (MurmurHash3's finaliser,
+    a bijection) so that its leading bits are as good as any. Equal strings hash equal;
+    different ones almost never do (compare them with :func:`strings_equal` to be sure). A
+    null hashes like the bytes its offsets span (none)."""
+    if len(text) == 0:
+        return np.zeros(0, np.uint64)
+    offsets, raw = _string_parts(_utf8(text))
+    rel = (offsets - offsets[0]).astype(np.int64)
+    lengths = np.diff(rel)
+    h = lengths.astype(np.uint64) * _HASH_BASE
+    nonempty = np.flatnonzero(lengths)
+    if len(nonempty):
+        # each byte's position in its string (int32: a utf8 array's offsets are int32)
+        at = np.arange(rel[-1], dtype=np.int32) - np.repeat(rel[:-1].astype(np.int32), lengths)
+        term = _powers(int(lengths.max()))[at]
+        del at
+        term *= raw[offsets[0] : offsets[-1]]
+        h[nonempty] += np.add.reduceat(term, rel[nonempty])
+    for multiplier in _FMIX:
+        h ^= h >> np.uint64(33)
+        h *= multiplier
+    h ^= h >> np.uint64(33)
+    return h
+
+
+_FMIX = (np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53))
+
+
+def strings_equal(a: pa.Array, ai: np.ndarray, b: pa.Array, bi: np.ndarray) -> np.ndarray:
+    """Whether ``a[ai[j]]`` and ``b[bi[j]]`` have the same bytes, for every j (the lengths,
+    then the bytes of the pairs of equal length, compared over the data buffers at once)."""
+    if len(ai) == 0:
+        return np.zeros(0, bool)
+    a_off, a_raw = _string_parts(_utf8(a))
+    b_off, b_raw = _string_parts(_utf8(b))
+    a_at, b_at = a_off[ai].astype(np.int64), b_off[bi].astype(np.int64)
+    length = a_off[ai + 1] - a_at
+    same = length == b_off[bi + 1] - b_at
+    j = np.flatnonzero(same)
+    n = length[j]
+    within = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
+    differ = a_raw[np.repeat(a_at[j], n) + within] != b_raw[np.repeat(b_at[j], n) + within]
+    same[j] = np.bincount(np.repeat(np.arange(len(j)), n)[differ], minlength=len(j)) == 0
+    return same
+
+
+def spans(lo: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """The rows ``lo[i] .. lo[i] + count[i] - 1`` of every i, one range after another."""
+    return np.repeat(lo - np.cumsum(count) + count, count) + np.arange(int(count.sum()))
+
+
+@dataclass(frozen=True, slots=True)
+class StringLookup:
+    """Distinct strings found by their 64-bit hashes (:func:`string_hash64`), sorted once and
+    bucketed by their leading bits (about one string a bucket): a lookup hashes the texts and
+    reads their buckets, work in the texts' rows only (``pc.index_in`` builds a hash table of
+    the whole value set on every call); the strings of each equal hash are compared, so a
+    collision of hashes never makes a hit."""
+
+    values: pa.Array
+    hashes: np.ndarray  # the values' hashes, ascending
+    by_hash: np.ndarray  # the value of each
+    shift: np.uint64  # a hash's bucket is its leading 64 - shift bits
+    bucket_start: np.ndarray  # each bucket's first row in ``hashes`` (one more: the end)
+
+    @staticmethod
+    def build(values: pa.Array) -> StringLookup:
+        values = _utf8(values)
+        hashed = string_hash64(values)
+        by_hash = np.argsort(hashed, kind="stable")
+        bits = max(int(len(values)).bit_length(), 1)
+        shift = np.uint64(64 - bits)
+        count = np.bincount((hashed >> shift).astype(np.int64), minlength=1 << bits)
+        bucket_start = np.zeros(len(count) + 1, np.int64)
+        np.cumsum(count, out=bucket_start[1:])
+        return StringLookup(values, hashed[by_hash], by_hash, shift, bucket_start)
+
+    def matches(self, text: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+        """(text row, value) of every text equal to a value, in text order; nulls match
+        nothing."""
+        text = _utf8(text)
+        if len(text) == 0 or len(self.values) == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        hashed = string_hash64(text)
+        bucket = (hashed >> self.shift).astype(np.int64)
+        lo = self.bucket_start[bucket]
+        cnt = self.bucket_start[bucket + 1] - lo
+        row = np.repeat(np.arange(len(text)), cnt)
+        at = spans(lo, cnt)
+        same_hash = self.hashes[at] == hashed[row]
+        row, value = row[same_hash], self.by_hash[at[same_hash]]
+        same = strings_equal(text, row, self.values, value)
+        if text.null_count:
+            same &= np.asarray(text.is_valid(), bool)[row]
+        return row[same], value[same]
+
+    def index_in(self, text: pa.Array | pa.ChunkedArray) -> np.ndarray:
+        """The value equal to each text, -1 for none (``pc.index_in`` with nulls as -1)."""
+        row, value = self.matches(text)
+        out = np.full(len(text), -1, np.int64)
+        out[row] = value
+        return out
 
 
 def alnum_upper(text: pa.Array) -> pa.Array:

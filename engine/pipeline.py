@@ -46,6 +46,7 @@ from cashmatch.engine.candidates import (
     amount_hits,
     amount_index,
     amount_relation,
+    block_sizes,
     fuzzy_hits,
     fuzzy_pair_refs,
     reference_hits,
@@ -191,9 +192,17 @@ class DayMatch:
 
     # ------------------------------------------------------------------ candidates
     def candidates(self) -> None:
+        """The payments' candidate pairs and their features; the remittance lines' exact and
+        fuzzy hits come from the same calls (their texts after the payments', their rows in
+        ``pay`` from ``n`` on): one set of fixed costs for both."""
         book = self.book
         with self.stage("candidates_exact"):
-            exact, tokens = reference_hits(self.reference_text(), book)
+            rem, line_pay = self.linked_lines()
+            texts = self.reference_text()
+            if rem.num_rows:
+                texts = pa.concat_arrays([texts, rem.column("invoice_ref").combine_chunks()])
+            hits, tokens = reference_hits(texts, book)
+            exact, line_hits = hits.split(self.n)
             # a payer we could not identify, quoting invoices of exactly one group strongly,
             # is taken to be that group (the customers of invoices named in the reference);
             # an invoice in another currency than the payment's says too little for that
@@ -201,14 +210,23 @@ class DayMatch:
                                             == self.pay_currency[exact.pay])
             self.ref_group = np.where(self.pay_group < 0, sole_group(
                 exact.pay[strong], book.group[exact.inv[strong]], self.n), -1)
+            # likewise a payer whose advice names invoices of one group strongly, for every
+            # line of the advice
+            strong = line_hits.ref >= 0.97
+            advice_group = sole_group(line_pay[line_hits.pay[strong]],
+                                      book.group[line_hits.inv[strong]], self.n)
+            line_group = np.where(self.pay_group[line_pay] >= 0, self.pay_group[line_pay],
+                                  advice_group[line_pay])
         with self.stage("candidates_fuzzy"):
             best_ref = np.zeros(self.n)
             np.maximum.at(best_ref, exact.pay, exact.ref)
             group_for_fuzzy = np.where(self.pay_group >= 0, self.pay_group, self.ref_group)
-            fuzzy = fuzzy_hits(
-                tokens, best_ref < 0.97, group_for_fuzzy, book,
+            fuzzy, line_fuzzy = fuzzy_hits(
+                tokens, np.concatenate([best_ref < 0.97, np.ones(len(line_pay), bool)]),
+                np.concatenate([group_for_fuzzy, line_group]), book,
                 cutoff=self.policy.fuzzy_reference_cutoff,
-            )
+            ).split(self.n)
+        self.lines = rem, line_pay, line_group, line_hits, line_fuzzy
         with self.stage("candidates_amount"):
             by_amount = amount_hits(
                 pay_amount=self.pay_amount, pay_currency=self.pay_currency,
@@ -244,11 +262,7 @@ class DayMatch:
 
     def amount_chance(self, pairs: Pairs, rel: np.ndarray) -> np.ndarray:
         """Per pair: block size × amount window / amount (see ``scoring.pair_confidence``)."""
-        book = self.book
-        ncur = int(book.currency.max(initial=0)) + 1
-        block = np.where(book.group >= 0, book.group * ncur + book.currency, -1)
-        size = np.bincount(np.maximum(block, 0), minlength=1)
-        n = np.where(block[pairs.inv] >= 0, size[np.maximum(block[pairs.inv], 0)], 1)
+        n = block_sizes(self.book)[pairs.inv]
         window = np.where(rel == FEE, self.fee_ceiling[pairs.pay] + 1, 1)
         return n * window / np.maximum(self.pay_amount[pairs.pay], 1)
 
@@ -476,7 +490,7 @@ class DayMatch:
         from cashmatch.engine import subset_kernel
 
         sizes = np.diff(bstart)
-        amounts = np.ascontiguousarray(self.book.amount[index.by_amount], np.int64)
+        amounts = index.sorted_amount
         q_block = self.block_of(self.pay_group[ps], self.pay_currency[ps])
         q_block = np.where(sizes[np.maximum(q_block, 0)] >= 2, q_block, -1)
         amt = self.pay_amount[ps].astype(np.int64)
@@ -770,32 +784,28 @@ class DayMatch:
                           [0.5] * len(cands))
 
     # -- remittance advice
-    def remittance_lines(self) -> np.ndarray:
-        has = np.zeros(self.n, dtype=bool)
-        self.remit_of = {}
+    def linked_lines(self) -> tuple[pa.Table, np.ndarray]:
+        """The remittance lines of this batch's payments (by payment id or end-to-end id),
+        and the payment of each."""
         rem = self.remittances
         if rem is None or rem.num_rows == 0:
-            return has
+            return S.empty(S.REMITTANCES), np.zeros(0, np.int64)
         pid = pc.index_in(rem.column("payment_id"), value_set=self.payments.column("payment_id"))
         e2e = pc.index_in(rem.column("end_to_end_id"),
                           value_set=self.payments.column("end_to_end_id"))
         line_pay = np.asarray(pc.fill_null(pc.coalesce(pid, e2e), -1), dtype=np.int64)
         linked = np.flatnonzero(line_pay >= 0)
-        if len(linked) == 0:
+        if len(linked) < len(line_pay):
+            rem = rem.take(pa.array(linked))
+        return rem, line_pay[linked]
+
+    def remittance_lines(self) -> np.ndarray:
+        has = np.zeros(self.n, dtype=bool)
+        self.remit_of = {}
+        rem, line_pay, line_group, hits, fz = self.lines
+        if len(line_pay) == 0:
             return has
-        rem = rem.take(pa.array(linked))
-        line_pay = line_pay[linked]
         has[line_pay] = True
-        hits, tokens = reference_hits(rem.column("invoice_ref").combine_chunks(), self.book)
-        # a payer nobody identified whose advice names invoices of one group strongly is taken
-        # to be that group, for every line of the advice
-        strong = hits.ref >= 0.97
-        advice_group = sole_group(line_pay[hits.pay[strong]],
-                                  self.book.group[hits.inv[strong]], self.n)
-        line_group = np.where(self.pay_group[line_pay] >= 0, self.pay_group[line_pay],
-                              advice_group[line_pay])
-        fz = fuzzy_hits(tokens, np.ones(len(line_pay), bool), line_group, self.book,
-                        cutoff=self.policy.fuzzy_reference_cutoff)
         line_total = (
             np.asarray(rem.column("paid_amount"), np.int64)
             + np.asarray(pc.fill_null(rem.column("discount_amount"), 0), np.int64)
@@ -956,7 +966,7 @@ class DayMatch:
         """
         threshold = self.policy.auto_apply_threshold
         allowed = self.policy.auto_apply_rules
-        capacity = self.book.amount.astype(np.int64).copy()
+        capacity = np.array(self.book.amount, np.int64)  # a copy
         # payment ids ranked once (ties of rank keep equal ids equal, as the id itself did)
         pid_rank = np.asarray(
             pc.rank(self.payments.column("payment_id"), sort_keys="ascending",

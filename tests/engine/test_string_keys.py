@@ -1,0 +1,69 @@
+"""Strings looked up by their sorted 64-bit hashes (:class:`StringLookup`; the exact join of
+tokens against the ledger's keys, :class:`StringKeys`) find exactly what Arrow's hash lookup of
+the strings finds."""
+
+import dataclasses
+import random
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from cashmatch.engine import normalize as N
+from cashmatch.engine.candidates import StringKeys
+
+ALPHABET = "0123456789ABCé€-"
+
+
+def _texts(rng: random.Random, n: int) -> list[str]:
+    return ["".join(rng.choice(ALPHABET) for _ in range(rng.randint(0, 6))) for _ in range(n)]
+
+
+def _expected(keys: StringKeys, text: pa.Array) -> list[tuple[int, int]]:
+    """(text row, key) pairs by Arrow's hash lookup of the strings (what the join replaced)."""
+    at = pc.index_in(text, value_set=keys.keys.values).to_pylist()
+    return [(i, k) for i, k in enumerate(at) if k is not None]
+
+
+def test_lookup_equals_the_string_lookup():
+    rng = random.Random(11)
+    key_values = _texts(rng, 2000)
+    keys = StringKeys.build(pa.array(key_values), np.arange(2000), np.ones(2000))
+    text = pa.array(_texts(rng, 3000) + [None, "", "ABC"] + key_values[:50])
+    for t in (text, text.slice(9, 2500)):  # a sliced array has an offset into its buffers
+        row, key = keys.keys.matches(t)
+        want = pc.fill_null(pc.index_in(t, value_set=keys.keys.values), -1)
+        np.testing.assert_array_equal(keys.keys.index_in(t), np.asarray(want))
+        assert list(zip(row.tolist(), key.tolist(), strict=True)) == _expected(keys, t)
+    assert len(keys.keys.matches(pa.array([], pa.string()))[0]) == 0
+
+
+def test_a_collision_of_hashes_is_never_a_hit():
+    values = ["INV1", "INV2", "X", "INV10", "é"]
+    keys = StringKeys.build(pa.array(values), np.arange(5), np.ones(5))
+    # every key given the hash of "INV2" (all in its bucket): only the strings tell them apart
+    lookup = keys.keys
+    inv2 = N.string_hash64(pa.array(["INV2"]))[0]
+    bucket_start = np.zeros_like(lookup.bucket_start)
+    bucket_start[int(inv2 >> lookup.shift) + 1 :] = len(values)
+    collided = dataclasses.replace(lookup, hashes=np.full(len(values), inv2),
+                                   bucket_start=bucket_start)
+    row, key = collided.matches(pa.array(["INV3", "INV2", "é", "", "INV2"]))
+    assert [(i, values[k]) for i, k in zip(row, key, strict=True)] == [(1, "INV2"), (4, "INV2")]
+
+
+def test_hits_expand_each_key_to_its_invoices():
+    keys = StringKeys.build(pa.array(["A1", "B2", "A1", "C3"]), np.array([10, 11, 12, 13]),
+                            np.array([1.0, 0.9, 0.8, 0.7]))
+    hits = keys.hits(np.array([5, 6, 7]), pa.array(["A1", "Z9", "C3"]))
+    assert list(zip(hits.pay.tolist(), hits.inv.tolist(), hits.ref.tolist(), strict=True)) == [
+        (5, 10, 1.0), (5, 12, 0.8), (7, 13, 0.7)]
+
+
+def test_strings_equal_compares_bytes():
+    a = pa.array(["abc", "ab", "", "é", "xyz"])
+    b = pa.array(["abd", "ab", "", "e", "xyz", "abc"])
+    same = N.strings_equal(a, np.array([0, 1, 2, 3, 4, 0]), b, np.array([0, 1, 2, 3, 4, 5]))
+    assert same.tolist() == [False, True, True, False, True, True]
+    hashed = N.string_hash64(pa.array(["abc", "abc", "acb", "", "é"]))
+    assert hashed[0] == hashed[1] and len(set(hashed[1:].tolist())) == 4
