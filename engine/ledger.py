@@ -112,4 +112,5 @@ def prepare_ledger(*, invoices: pa.Table, customers: pa.Table | None = None) -> 
     digit_keys_by_group(book)
     digit_keys_by_invoice(book)
     amount_index(book)
+    book.keys = None  # all a match needs of the key table is derived (~135 B an invoice)
     return PreparedLedger(inv, customers, index, currencies, book)
