@@ -185,10 +185,13 @@ def usable_keys(book: Book) -> KeyIndex:
         pair.sort()
         first = np.ones(len(pair), bool)
         np.not_equal(pair[1:], pair[:-1], out=first[1:])
-        per_key = np.bincount(pair[first] // n_inv, minlength=len(enc.dictionary))
-        del pair, first
-        usable = per_key[code] <= MAX_INVOICES_PER_KEY
-        del enc, code, per_key
+        pair = pair[first]
+        del first
+        pair //= n_inv  # in place, as below: these temporaries are ~100 MB at a million payments
+        few = np.bincount(pair, minlength=len(enc.dictionary)) <= MAX_INVOICES_PER_KEY
+        del pair
+        usable = few[code]
+        del enc, code, few
         alnum = np.asarray(pc.equal(keys.column("kind"), "alnum"), bool)
         short = _short_numbers(key)
         number = usable & ~alnum & short
