@@ -172,7 +172,8 @@ def usable_keys(book: Book) -> KeyIndex:
     exact join; computed once per book (a dictionary encoding and a bincount)."""
     if book.usable is None:
         keys = book.keys
-        key = keys.column("key").combine_chunks()
+        key = keys.column("key")
+        key = key.chunk(0) if key.num_chunks == 1 else key.combine_chunks()  # (which copies)
         enc = key.dictionary_encode()
         code = np.asarray(enc.indices)
         inv = np.asarray(keys.column("inv"), np.int64)
