@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
+from cashmatch.engine import schema as S
 from cashmatch.engine.normalize import reference_tokens
 
 MAX_INVOICES_PER_KEY = 25  # a key shared by more invoices than this is noise, not a reference
@@ -172,8 +173,7 @@ def usable_keys(book: Book) -> KeyIndex:
     exact join; computed once per book (a dictionary encoding and a bincount)."""
     if book.usable is None:
         keys = book.keys
-        key = keys.column("key")
-        key = key.chunk(0) if key.num_chunks == 1 else key.combine_chunks()  # (which copies)
+        key = S.flat(keys.column("key"))
         enc = key.dictionary_encode()
         code = np.asarray(enc.indices)
         inv = np.asarray(keys.column("inv"), np.int64)

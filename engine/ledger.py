@@ -95,7 +95,7 @@ def prepare_ledger(*, invoices: pa.Table, customers: pa.Table | None = None) -> 
     issue = days(inv.column("issue_date"))
     issue = np.where(issue == NO_DATE, np.where(due == NO_DATE, NO_DATE, due - 30), issue)
     book = Book(
-        ids=inv.column("invoice_id").combine_chunks(),
+        ids=S.flat(inv.column("invoice_id")),
         amount=np.asarray(inv.column("amount"), dtype=np.int64),
         currency=np.asarray(
             pc.index_in(inv.column("currency"), value_set=currencies), dtype=np.int64
