@@ -188,7 +188,7 @@ def usable_keys(book: Book) -> KeyIndex:
         np.not_equal(pair[1:], pair[:-1], out=first[1:])
         pair = pair[first]
         del first
-        pair //= n_inv  # in place, as below: these temporaries are ~100 MB at a million payments
+        pair //= n_inv  # in place: each such temporary is ~100 MB at a million payments
         few = np.bincount(pair, minlength=len(enc.dictionary)) <= MAX_INVOICES_PER_KEY
         del pair
         usable = few[code]
