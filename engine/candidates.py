@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
+from cashmatch.engine import schema as S
 from cashmatch.engine.normalize import StringLookup, reference_tokens, spans
 
 MAX_INVOICES_PER_KEY = 25  # a key shared by more invoices than this is noise, not a reference
@@ -91,7 +92,7 @@ class Book:
     due: np.ndarray
     discount_bp: np.ndarray
     discount_days: np.ndarray
-    keys: pa.Table  # normalize.invoice_keys
+    keys: pa.Table | None  # normalize.invoice_keys (dropped once the fields below are derived)
     usable: KeyIndex | None = None  # built once by usable_keys
     digit_keys: tuple[np.ndarray, np.ndarray, pa.Array] | None = None  # digit_keys_by_group
     invoice_digit_keys: tuple[np.ndarray, pa.Array] | None = None  # digit_keys_by_invoice
@@ -186,7 +187,7 @@ def usable_keys(book: Book) -> KeyIndex:
     exact join; computed once per book (a dictionary encoding and a bincount)."""
     if book.usable is None:
         keys = book.keys
-        key = keys.column("key").combine_chunks()
+        key = S.flat(keys.column("key"))
         enc = key.dictionary_encode()
         code = np.asarray(enc.indices)
         inv = np.asarray(keys.column("inv"), np.int64)
@@ -199,10 +200,13 @@ def usable_keys(book: Book) -> KeyIndex:
         pair.sort()
         first = np.ones(len(pair), bool)
         np.not_equal(pair[1:], pair[:-1], out=first[1:])
-        per_key = np.bincount(pair[first] // n_inv, minlength=len(enc.dictionary))
-        del pair, first
-        usable = per_key[code] <= MAX_INVOICES_PER_KEY
-        del enc, code, per_key
+        pair = pair[first]
+        del first
+        pair //= n_inv  # in place: each such temporary is ~100 MB at a million payments
+        few = np.bincount(pair, minlength=len(enc.dictionary)) <= MAX_INVOICES_PER_KEY
+        del pair
+        usable = few[code]
+        del enc, code, few
         alnum = np.asarray(pc.equal(keys.column("kind"), "alnum"), bool)
         short = _short_numbers(key)
         number = usable & ~alnum & short

@@ -96,7 +96,7 @@ def prepare_ledger(*, invoices: pa.Table, customers: pa.Table | None = None) -> 
     issue = days(inv.column("issue_date"))
     issue = np.where(issue == NO_DATE, np.where(due == NO_DATE, NO_DATE, due - 30), issue)
     book = Book(
-        ids=inv.column("invoice_id").combine_chunks(),
+        ids=S.flat(inv.column("invoice_id")),
         amount=np.asarray(inv.column("amount"), dtype=np.int64),
         currency=np.asarray(
             pc.index_in(inv.column("currency"), value_set=currencies), dtype=np.int64
@@ -114,4 +114,5 @@ def prepare_ledger(*, invoices: pa.Table, customers: pa.Table | None = None) -> 
     digit_keys_by_invoice(book)
     amount_index(book)
     block_sizes(book)
+    book.keys = None  # all a match needs of the key table is derived (~135 B an invoice)
     return PreparedLedger(inv, customers, index, currencies, book)

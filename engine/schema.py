@@ -251,6 +251,13 @@ def empty(schema: pa.Schema) -> pa.Table:
     return schema.empty_table()
 
 
+def flat(col: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """One array: a column of one chunk without a copy (``combine_chunks`` copies even then)."""
+    if isinstance(col, pa.ChunkedArray):
+        return col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
+    return col
+
+
 def nulls(n: int, type_: pa.DataType) -> pa.Array:
     """An all-null column of ``n`` rows that costs no memory until something reads it.
 

@@ -51,7 +51,7 @@ def add_match_arguments(p: argparse.ArgumentParser) -> None:
 
 @dataclass
 class Inputs:
-    invoices: pa.Table
+    invoices: pa.Table | None  # None once the ledger is prepared from it
     payments: pa.Table
     remittances: pa.Table | None
     customers: pa.Table | None
@@ -102,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
     from cashmatch.console import out, progress, report_problems, step, summary_table
     from cashmatch.engine import interchange as io
     from cashmatch.engine.executors import executor_from_args
+    from cashmatch.engine.ledger import prepare_ledger
     from cashmatch.engine.matcher import match
     from cashmatch.engine.policy import Policy, load_policy
 
@@ -112,12 +113,14 @@ def run(args: argparse.Namespace) -> int:
     with progress(total=5) as bar:
         inputs = load_inputs(args, bar)
         step(bar, f"matching {inputs.payments.num_rows:,} payments")
+        # the ledger keeps its own sorted copy of the invoices: the table read is let go
+        ledger = prepare_ledger(invoices=inputs.invoices, customers=inputs.customers)
+        inputs.invoices = inputs.customers = None
         with executor_from_args(args) as executor:
             result = match(
-                invoices=inputs.invoices,
+                ledger=ledger,
                 payments=inputs.payments,
                 remittances=inputs.remittances,
-                customers=inputs.customers,
                 policy=policy,
                 executor=executor,
             )

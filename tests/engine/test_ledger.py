@@ -56,6 +56,7 @@ def test_one_prepared_ledger_reused_across_batches_decides_like_the_tables(day, 
 
 def test_open_amounts_swapped_keep_the_keys_and_decide_like_fresh_tables(day):
     prepared = prepare_ledger(invoices=day.invoices, customers=day.customers)
+    assert prepared.book.keys is None  # all it derives is kept, not the key table
     rng = np.random.default_rng(1)
     amount = prepared.book.amount.copy()
     amount[rng.random(len(amount)) < 0.3] //= 2  # partly paid
@@ -65,7 +66,7 @@ def test_open_amounts_swapped_keep_the_keys_and_decide_like_fresh_tables(day):
     )
     swapped = prepared.with_open_amounts(amount)
     amount[:] = 1  # the caller's array is copied, not kept
-    assert swapped.book.keys is prepared.book.keys and swapped.index is prepared.index
+    assert swapped.book.usable is prepared.book.usable and swapped.index is prepared.index
     _same(
         match(ledger=swapped, payments=day.payments, policy=POLICY),
         match(invoices=inv, customers=day.customers, payments=day.payments, policy=POLICY),
@@ -79,7 +80,7 @@ def test_refreshed_reuses_the_keys_only_when_nothing_but_amounts_changed(day):
         inv.schema.get_field_index("amount"), "amount", pc.divide(inv.column("amount"), 2)
     )
     cheap = prepared.refreshed(invoices=halved, customers=day.customers)
-    assert cheap.book.keys is prepared.book.keys
+    assert cheap.book.usable is prepared.book.usable
     assert (cheap.book.amount == prepared.book.amount // 2).all()
     # a new invoice (or another customer table) is prepared afresh and matched
     new_inv = S.conform(
@@ -94,7 +95,7 @@ def test_refreshed_reuses_the_keys_only_when_nothing_but_amounts_changed(day):
         S.INVOICES,
     )
     grown = prepared.refreshed(invoices=pa.concat_tables([inv, new_inv]), customers=day.customers)
-    assert grown.book.keys is not prepared.book.keys
+    assert grown.book.usable is not prepared.book.usable
     pay = S.conform(
         pa.table(
             {

@@ -400,7 +400,7 @@ def test_match_on_the_ledger_follows_every_write(ledger: LedgerService) -> None:
     assert match("M1,2026-01-05,100.00,EUR,Acme,DE11,INV-1") == [
         {"invoice_id": "INV-1", "invoice_open_after": 0}
     ]
-    keys = ledger.prepared_ledger().book.keys
+    usable = ledger.prepared_ledger().book.usable
     assert ledger.ledger_is_prepared()
     # an upserted invoice is seen by the next match
     ledger.upsert_invoices(
@@ -412,15 +412,15 @@ def test_match_on_the_ledger_follows_every_write(ledger: LedgerService) -> None:
     assert match("M2,2026-01-05,30.00,EUR,Beta,,INV-7") == [
         {"invoice_id": "INV-7", "invoice_open_after": 0}
     ]
-    assert ledger.prepared_ledger().book.keys is not keys
+    assert ledger.prepared_ledger().book.usable is not usable
     # cash applied in part lowers the open amount; the keys are kept
-    keys = ledger.prepared_ledger().book.keys
+    usable = ledger.prepared_ledger().book.usable
     r = ledger.submit_statement(content=_csv("P1,2026-01-05,40.00,EUR,Acme,DE11,INV-1"))
     assert r.payments.column("status").to_pylist() == [APPLIED]
     assert match("M3,2026-01-06,60.00,EUR,Acme,DE11,INV-1") == [
         {"invoice_id": "INV-1", "invoice_open_after": 0}
     ]
-    assert ledger.prepared_ledger().book.keys is keys
+    assert ledger.prepared_ledger().book.usable is usable
     # cash that settles an invoice takes it off the ledger
     ledger.submit_statement(content=_csv("P2,2026-01-07,60.00,EUR,Acme,DE11,INV-1"))
     assert match("M4,2026-01-08,60.00,EUR,Acme,DE11,INV-1") == []
