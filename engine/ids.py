@@ -16,6 +16,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from cashmatch.engine.schema import flat
+
 _SLICE = 1 << 16  # rows per numpy step: an (rows, width) byte slice stays in the L2 cache
 _TABLE_PER_ROW = 16  # a direct-address table may hold this many slots per distinct row
 _FOLD = 64  # rows folded into one when finding each byte position's range
@@ -162,7 +164,7 @@ class IdIndex:
         if self.table is None:
             if self.n == 0:
                 return np.full(len(keys), -1, np.int64)
-            idx = pc.index_in(keys, value_set=_flat(self.values))
+            idx = pc.index_in(keys, value_set=flat(self.values))
             return np.asarray(pc.fill_null(idx, -1).to_numpy(zero_copy_only=False), np.int64)
         table = self._first_rows()
         out = np.full(len(keys), -1, table.dtype)
@@ -191,13 +193,13 @@ class IdIndex:
     def encode(self) -> tuple[np.ndarray, pa.Array]:
         """(a code per row in 0..k-1, the k distinct ids), like a dictionary encoding."""
         if self.table is None:
-            enc = pc.dictionary_encode(_flat(self.values), null_encoding="encode")
+            enc = pc.dictionary_encode(flat(self.values), null_encoding="encode")
             return np.asarray(enc.indices.to_numpy(), np.int64), enc.dictionary
         present = self.table >= 0
         rank = np.cumsum(present, dtype=_index_dtype(self.n))
         rank -= 1
         firsts = self.table[present]
-        return rank[self._codes], _flat(pc.take(self.values, pa.array(firsts)))
+        return rank[self._codes], flat(pc.take(self.values, pa.array(firsts)))
 
 
 def _index_dtype(size: int) -> type[np.signedinteger]:
@@ -205,7 +207,3 @@ def _index_dtype(size: int) -> type[np.signedinteger]:
     return np.int32 if size < 2**31 else np.int64
 
 
-def _flat(col: pa.Array | pa.ChunkedArray) -> pa.Array:
-    if isinstance(col, pa.ChunkedArray):
-        return col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
-    return col

@@ -166,16 +166,10 @@ def _days(
 
 def _ints(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """Integers as int64 (nulls 0); zero-copy for one chunk without nulls (read-only then)."""
-    arr = _flat(col)
+    arr = S.flat(col)
     if arr.null_count:
         arr = pc.fill_null(arr, 0)
     return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=np.int64)
-
-
-def _flat(col: pa.ChunkedArray | pa.Array) -> pa.Array:
-    if isinstance(col, pa.ChunkedArray):
-        return col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
-    return col
 
 
 def _lookup(keys: pa.Array, values: pa.Array) -> np.ndarray:
@@ -439,7 +433,7 @@ def build_ledger(
     if no_issue.any():
         problems += _problems_where(
             src["invoices"],
-            _flat(invoices.column("invoice_id")),
+            S.flat(invoices.column("invoice_id")),
             no_issue,
             "have no issue_date (a history needs it)",
         )
@@ -490,8 +484,8 @@ def build_ledger(
     account_customer = acc_cust.take(pa.array(order))
     account_currency = acc_cur[order]
     if customers is not None and customers.num_rows:
-        idx = _lookup(account_customer, _flat(customers.column("customer_id")))
-        names = _flat(customers.column("name"))
+        idx = _lookup(account_customer, S.flat(customers.column("customer_id")))
+        names = S.flat(customers.column("name"))
         account_name = pc.take(names, pa.array(np.where(idx >= 0, idx, 0)))
         account_name = pc.if_else(pa.array(idx >= 0), account_name, pa.scalar(None, pa.string()))
     else:
@@ -503,7 +497,7 @@ def build_ledger(
 
     def reason_codes(col: pa.ChunkedArray | pa.Array, keep: np.ndarray) -> np.ndarray:
         """Reason per row as an index into ``reason_names`` (-1 none); few distinct values."""
-        enc = pc.dictionary_encode(_flat(col))
+        enc = pc.dictionary_encode(S.flat(col))
         local = []
         for r in enc.dictionary.to_pylist():
             r = (r or "").strip()
@@ -533,20 +527,20 @@ def build_ledger(
             if mismatch.any():
                 problems += _problems_where(
                     src["allocations"],
-                    _flat(allocations.column("invoice_id")),
+                    S.flat(allocations.column("invoice_id")),
                     mismatch,
                     "are in another currency than their invoice (left out)",
                 )
                 ok &= ~mismatch
         problems += _problems_where(
             src["allocations"],
-            _flat(allocations.column("payment_id")),
+            S.flat(allocations.column("payment_id")),
             bad_pay,
             "name a payment not in the payments file (left out)",
         )
         problems += _problems_where(
             src["allocations"],
-            _flat(allocations.column("invoice_id")),
+            S.flat(allocations.column("invoice_id")),
             bad_inv,
             "name an invoice not in the invoices file (left out)",
         )
@@ -565,7 +559,7 @@ def build_ledger(
         bad = d_inv < 0
         problems += _problems_where(
             src["adjustments"],
-            _flat(adjustments.column("invoice_id")),
+            S.flat(adjustments.column("invoice_id")),
             bad,
             "name an invoice not in the invoices file (left out)",
         )
@@ -599,14 +593,14 @@ def build_ledger(
 
     # ---- promises
     if promises is not None and promises.num_rows:
-        p_inv_id = _flat(promises.column("invoice_id"))
+        p_inv_id = S.flat(promises.column("invoice_id"))
         p_inv = np.where(
             np.asarray(p_inv_id.is_null(), bool), -1, inv_index.find(p_inv_id).astype(np.int64)
         )
         has_inv = np.asarray(p_inv_id.is_null(), bool) == False  # noqa: E712
         bad_inv = has_inv & (p_inv < 0)
-        p_cus = _lookup(_flat(promises.column("customer_id")), cus_dict).astype(np.int64)
-        p_cur = _lookup(_flat(promises.column("currency")), currencies)
+        p_cus = _lookup(S.flat(promises.column("customer_id")), cus_dict).astype(np.int64)
+        p_cur = _lookup(S.flat(promises.column("currency")), currencies)
         raw = np.where((p_cus >= 0) & (p_cur >= 0), p_cus * n_cur + np.maximum(p_cur, 0), 0)
         p_acc = np.where((p_cus >= 0) & (p_cur >= 0), remap[raw], -1)
         bad_acc = p_acc < 0
@@ -618,7 +612,7 @@ def build_ledger(
         )
         problems += _problems_where(
             src["promises"],
-            _flat(promises.column("customer_id")),
+            S.flat(promises.column("customer_id")),
             bad_acc & ~bad_inv,
             "name a customer with no invoices in that currency (left out)",
         )
