@@ -346,7 +346,7 @@ def fuzzy_hits(
     lo = np.searchsorted(k_grp, groups, "left")
     cnt = np.searchsorted(k_grp, groups, "right") - lo
     k_end = np.cumsum(cnt)
-    rows = np.repeat(lo - k_end + cnt, cnt) + np.arange(int(k_end[-1]) if len(cnt) else 0)
+    rows = spans(lo, cnt)
     k_inv = k_inv[rows]
     k_key = k_key.take(pa.array(rows, pa.int64())).to_pylist()
     out_p, out_i, out_s, out_t = [], [], [], []
@@ -470,8 +470,7 @@ def amount_hits(
         if cnt.sum() == 0:
             continue
         rep_pay = np.repeat(known, cnt)
-        offs = np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-        rep_inv = rows[np.repeat(lo, cnt) + offs]
+        rep_inv = rows[spans(lo, cnt)]
         if is_disc:
             in_window = pay_date[rep_pay] <= (
                 book.issue[rep_inv] + book.discount_days[rep_inv] + grace_days
@@ -500,8 +499,7 @@ def unknown_payer_amount_hits(
     hi = np.minimum(np.searchsorted(skey, want, "right"), lo + 5)
     cnt = hi - lo
     rep_pay = np.repeat(unknown, cnt)
-    offs = np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-    rep_inv = index.by_currency[np.repeat(lo, cnt) + offs]
+    rep_inv = index.by_currency[spans(lo, cnt)]
     n = len(rep_pay)
     return Pairs(rep_pay, rep_inv, np.zeros(n), np.zeros(n, bool))
 

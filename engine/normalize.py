@@ -76,39 +76,6 @@ def _string_parts(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return offsets, raw
 
 
-def _ocr_digits(text: pa.Array) -> pa.Array:
-    """Map look-alike letters to the digits they stand for (``2O26`` -> ``2026``): one byte
-    table over the whole buffer (ASCII letters never occur inside a multi-byte character)."""
-    if isinstance(text, pa.ChunkedArray):
-        text = text.combine_chunks()
-    if len(text) == 0 or text.type != pa.string():
-        out = text
-        for letter, digit in OCR_TO_DIGIT.items():
-            out = pc.replace_substring(out, letter, digit)
-        return out
-    buffers = text.buffers()
-    raw = np.frombuffer(buffers[2], np.uint8) if buffers[2] is not None else np.zeros(0, np.uint8)
-    mapped = pa.py_buffer(_OCR_LUT[raw].tobytes())
-    return pa.Array.from_buffers(pa.string(), len(text), [buffers[0], buffers[1], mapped],
-                                 null_count=text.null_count, offset=text.offset)
-
-
-def _non_digit_chars(text: pa.Array) -> np.ndarray:
-    """Characters other than ASCII digits per string (what ``utf8_length`` of the text with
-    its digits removed gives), counted over the data buffer at once."""
-    if isinstance(text, pa.ChunkedArray):
-        text = text.combine_chunks()
-    if text.type != pa.string() or text.null_count:
-        return np.asarray(pc.fill_null(pc.utf8_length(
-            pc.replace_substring_regex(text, r"[0-9]", "")), 0), np.int64)
-    offsets, raw = _string_parts(text)
-    if len(text) == 0:
-        return np.zeros(0, np.int64)
-    csum = np.zeros(len(raw) + 1, np.int64)
-    np.cumsum(_NON_DIGIT_START[raw], out=csum[1:])
-    return csum[offsets[1:]] - csum[offsets[:-1]]
-
-
 def _utf8(text: pa.Array | pa.ChunkedArray) -> pa.Array:
     """One ``string`` array (not chunked, not ``large_string``), for :func:`_string_parts`."""
     text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
@@ -123,12 +90,15 @@ def _from_bytes(data: np.ndarray, lengths: np.ndarray) -> pa.Array:
                                  [None, pa.py_buffer(offsets), pa.py_buffer(data)])
 
 
+def spans(lo: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """The rows ``lo[i] .. lo[i] + count[i] - 1`` of every i, one range after another."""
+    return np.repeat(lo - np.cumsum(count) + count, count) + np.arange(int(count.sum()))
+
+
 def _byte_ranges(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
     """A utf8 array of the byte ranges ``[starts, ends)`` of ``data`` (one gather)."""
     lengths = ends - starts
-    total = int(lengths.sum())
-    at = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
-    return _from_bytes(data[at], lengths)
+    return _from_bytes(data[spans(starts, lengths)], lengths)
 
 
 _HASH_BASE = np.uint64(0x9E3779B97F4A7C15)  # odd: its powers never vanish modulo 2**64
@@ -188,15 +158,9 @@ def strings_equal(a: pa.Array, ai: np.ndarray, b: pa.Array, bi: np.ndarray) -> n
     same = length == b_off[bi + 1] - b_at
     j = np.flatnonzero(same)
     n = length[j]
-    within = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
-    differ = a_raw[np.repeat(a_at[j], n) + within] != b_raw[np.repeat(b_at[j], n) + within]
+    differ = a_raw[spans(a_at[j], n)] != b_raw[spans(b_at[j], n)]
     same[j] = np.bincount(np.repeat(np.arange(len(j)), n)[differ], minlength=len(j)) == 0
     return same
-
-
-def spans(lo: np.ndarray, count: np.ndarray) -> np.ndarray:
-    """The rows ``lo[i] .. lo[i] + count[i] - 1`` of every i, one range after another."""
-    return np.repeat(lo - np.cumsum(count) + count, count) + np.arange(int(count.sum()))
 
 
 @dataclass(frozen=True, slots=True)

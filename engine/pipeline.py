@@ -54,6 +54,7 @@ from cashmatch.engine.candidates import (
 )
 from cashmatch.engine.identify import fuzzy_workers, identify
 from cashmatch.engine.ledger import PreparedLedger, days
+from cashmatch.engine.normalize import spans
 from cashmatch.engine.policy import Policy
 from cashmatch.engine.scoring import (
     COMBINATION_RIVAL_FACTOR,
@@ -610,12 +611,13 @@ class DayMatch:
         quoted = quoted_rows[quoted_starts[p] : quoted_starts[p + 1]]
         amount, fee = int(self.pay_amount[p]), int(self.fee_ceiling[p])
         opens = self.book.amount
-        # a payer known only by the invoices it quotes: as sure as the pairs' customer factor
-        # for an unknown payer's reference of that strength
-        named = float(self.pairs.ref[self.pair_indices(p)].max(initial=0.0))
-        identity = (float(self.ident.confidence[p]) if self.pay_group[p] >= 0 else
-                    (CUSTOMER_FACTOR_STRONG if named >= STRONG_REF else CUSTOMER_FACTOR_WEAK)[
-                        UNKNOWN])
+        if self.pay_group[p] >= 0:
+            identity = float(self.ident.confidence[p])
+        else:  # a payer known only by the invoices it quotes: as sure as the pairs' customer
+            # factor for an unknown payer's reference of that strength
+            named = float(self.pairs.ref[self.pair_indices(p)].max(initial=0.0))
+            factor = CUSTOMER_FACTOR_STRONG if named >= STRONG_REF else CUSTOMER_FACTOR_WEAK
+            identity = factor[UNKNOWN]
         if quoted_only and len(quoted) >= 2:
             total = int(opens[quoted].sum())
             if 0 <= total - amount <= fee:
@@ -737,8 +739,7 @@ class DayMatch:
         ps = ps[group_of[ps] >= 0]
         n_fixed = quoted_starts[ps + 1] - quoted_starts[ps]
         owner = np.repeat(np.arange(len(ps)), n_fixed)
-        at = np.arange(int(n_fixed.sum())) - np.repeat(np.cumsum(n_fixed) - n_fixed, n_fixed)
-        fixed = quoted_rows[quoted_starts[ps][owner] + at]
+        fixed = quoted_rows[spans(quoted_starts[ps], n_fixed)]
         fixed_total = np.zeros(len(ps), np.int64)
         np.add.at(fixed_total, owner, self.book.amount[fixed])
         index = amount_index(self.book)
