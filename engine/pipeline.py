@@ -11,9 +11,7 @@ tables). Timings per stage are kept in ``timings``.
 from __future__ import annotations
 
 import dataclasses
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,7 +51,7 @@ from cashmatch.engine.candidates import (
     unknown_payer_amount_hits,
 )
 from cashmatch.engine.identify import fuzzy_workers, identify
-from cashmatch.engine.ledger import PreparedLedger, days
+from cashmatch.engine.ledger import PreparedLedger, days, stage
 from cashmatch.engine.normalize import spans
 from cashmatch.engine.policy import Policy
 from cashmatch.engine.scoring import (
@@ -150,11 +148,8 @@ class DayMatch:
         self.milp_calls_left -= found.milp_calls
         return found
 
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        t0 = time.perf_counter()
-        yield
-        self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - t0
+    def stage(self, name: str) -> AbstractContextManager[None]:
+        return stage(self.timings, name)
 
     # ------------------------------------------------------------------ preparation
     def prepare(self) -> None:
