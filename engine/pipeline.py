@@ -870,13 +870,15 @@ class DayMatch:
         r = self.remit
         lines = self.remit_order[self.remit_starts[p] : self.remit_starts[p + 1]]
         amount = int(self.pay_amount[p])
-        unresolved = [r["ref"][i] for i in lines if r["inv"][i] < 0]
-        cands = [int(r["inv"][i]) for i in lines if r["inv"][i] >= 0]
+        line_inv = r["inv"][lines].tolist()
+        unresolved = [r["ref"][i] for i, v in zip(lines.tolist(), line_inv, strict=True) if v < 0]
+        cands = [v for v in line_inv if v >= 0]
         lc = self.remit_line_candidates
-        for i in lines:  # each line's own candidates, best first, after the resolved ones
-            mine = self.lc_order[self.lc_starts[i] : self.lc_starts[i + 1]]
-            cands += [int(v) for v in lc.inv[mine[np.argsort(-lc.ref[mine])]][:2]
-                      if int(v) not in cands]
+        for lo, hi in zip(self.lc_starts[lines].tolist(), self.lc_starts[lines + 1].tolist(),
+                          strict=True):  # each line's own candidates, best first, after those
+            mine = self.lc_order[lo:hi]
+            cands += [v for v in lc.inv[mine[np.argsort(-lc.ref[mine])]][:2].tolist()
+                      if v not in cands]
         if unresolved:
             return self.exception(
                 p, S.NO_CANDIDATE,
@@ -889,19 +891,12 @@ class DayMatch:
                 f"The remittance advice applies {paid} but the payment is {amount} "
                 "(minor units); the payer paid less than advised.", np.array([], np.int64),
                 extra=cands)
-        invs, applied, adj, reasons = [], [], [], []
-        for i in lines:
-            inv = int(r["inv"][i])
-            disc, ded = int(r["discount"][i]), int(r["deduction"][i])
-            reason = None
-            if ded:
-                reason = f"{S.DEDUCTION}:{r['reason'][i] or 'UNSPECIFIED'}"
-            elif disc:
-                reason = S.DISCOUNT
-            invs.append(inv)
-            applied.append(int(r["paid"][i]))
-            adj.append(disc + ded)
-            reasons.append(reason)
+        disc, ded = r["discount"][lines].tolist(), r["deduction"][lines].tolist()
+        reasons = [f"{S.DEDUCTION}:{r['reason'][i] or 'UNSPECIFIED'}" if d
+                   else S.DISCOUNT if c else None
+                   for i, c, d in zip(lines.tolist(), disc, ded, strict=True)]
+        invs, applied = line_inv, r["paid"][lines].tolist()
+        adj = [c + d for c, d in zip(disc, ded, strict=True)]
         conf = 0.985 if r["strength"][lines].min() >= 0.97 else 0.93
         if r["doubtful"][lines].any():
             conf = 0.8  # a line names one invoice but its amount settles another
@@ -919,11 +914,10 @@ class DayMatch:
         ks = self.pair_indices(p) if ks is None else ks
         cands = list(extra or [])
         scores = [0.5] * len(cands)
-        for k in ks:
-            inv = int(self.pairs.inv[k])
+        for inv, conf in zip(self.pairs.inv[ks].tolist(), self.conf[ks].tolist(), strict=True):
             if inv not in cands:
                 cands.append(inv)
-                scores.append(float(self.conf[k]))
+                scores.append(conf)
         # every invoice named in ``extra`` stays (a proposal of six invoices lists all six)
         cap = max(MAX_CANDIDATES, len(extra or []))
         return ExceptionItem(p, reason, detail, cands[:cap], scores[:cap])
