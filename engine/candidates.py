@@ -22,7 +22,14 @@ import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
 from cashmatch.engine import schema as S
-from cashmatch.engine.normalize import StringLookup, reference_tokens, spans, string_parts
+from cashmatch.engine.normalize import (
+    KINDS,
+    STRENGTH,
+    StringLookup,
+    reference_tokens,
+    spans,
+    string_parts,
+)
 
 MAX_INVOICES_PER_KEY = 25  # a key shared by more invoices than this is noise, not a reference
 FUZZY_MIN_LEN = 5
@@ -77,12 +84,13 @@ class KeyIndex:
 
     alnum: StringKeys
     number: np.ndarray  # sorted int64 values of the digit-like keys
-    number_inv: np.ndarray  # the invoice of each value
-    number_strength: np.ndarray
+    number_inv: np.ndarray  # the invoice of each value (int32: rows of the book)
+    number_kind: np.ndarray  # the kind of each (int8, normalize.KINDS; its STRENGTH by KIND_REF)
     long_digits: StringKeys  # digit-like keys of more than NUMBER_DIGITS digits
 
 
 NUMBER_DIGITS = 18  # a decimal of at most this many digits fits an int64
+KIND_REF = np.array([STRENGTH[k] for k in KINDS])  # the reference strength of each key kind
 
 
 @dataclass(slots=True)
@@ -215,8 +223,8 @@ def usable_keys(book: Book) -> KeyIndex:
             alnum=StringKeys.build(key.filter(pa.array(alnum_keys)), inv[alnum_keys],
                                    strength[alnum_keys], code[alnum_keys]),
             number=value[order],
-            number_inv=inv[number][order],
-            number_strength=strength[number][order],
+            number_inv=inv[number][order].astype(np.int32),
+            number_kind=np.asarray(S.flat(keys.column("kind")).indices)[number][order],
             long_digits=StringKeys.build(key.filter(pa.array(long_digits)), inv[long_digits],
                                          strength[long_digits], code[long_digits]),
         )
@@ -299,8 +307,8 @@ def _reference_hits(texts: pa.Array, book: Book) -> tuple[Pairs, pa.Table]:
     lo = np.searchsorted(index.number, value, "left")
     cnt = np.searchsorted(index.number, value, "right") - lo
     rows = spans(lo, cnt)
-    parts = [Pairs(np.repeat(pay[short][by_value], cnt), index.number_inv[rows],
-                   index.number_strength[rows], np.zeros(len(rows), dtype=bool))]
+    parts = [Pairs(np.repeat(pay[short][by_value], cnt), index.number_inv[rows].astype(np.int64),
+                   KIND_REF[index.number_kind[rows]], np.zeros(len(rows), dtype=bool))]
     parts.append(index.alnum.hits(pay, tokens.column("alnum")))
     parts.append(index.long_digits.hits(pay[~short], pc.filter(digits, pa.array(~short))))
     return Pairs.concat(parts), tokens
