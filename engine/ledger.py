@@ -34,7 +34,7 @@ from cashmatch.engine.candidates import (
     usable_keys,
 )
 from cashmatch.engine.identify import CustomerIndex, build_index
-from cashmatch.engine.normalize import invoice_keys
+from cashmatch.engine.normalize import invoice_keys, string_order
 
 NO_DATE = -(10**6)  # a missing date, in days since the epoch
 
@@ -85,7 +85,9 @@ class PreparedLedger:
 
 
 def _canonical(invoices: pa.Table) -> pa.Table:
-    return S.conform(invoices, S.INVOICES).sort_by("invoice_id")
+    """The invoices sorted by id (stable: ``sort_by("invoice_id")``)."""
+    inv = S.conform(invoices, S.INVOICES)
+    return inv.take(pa.array(string_order(inv.column("invoice_id")), pa.int64()))
 
 
 @contextmanager

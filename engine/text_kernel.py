@@ -105,3 +105,18 @@ def key_codes(offsets: np.ndarray, raw: np.ndarray, inv: np.ndarray, n_inv: int
                     count[ck] -= 1
                     break
     return code, count[:n_codes]
+
+
+@njit(cache=True, nogil=True)
+def sort_words(offsets: np.ndarray, raw: np.ndarray, width: int) -> np.ndarray:
+    """The strings ``raw[offsets[i]:offsets[i + 1]]`` as ``width`` big-endian 64-bit words each
+    (zero-padded): word by word, their numeric order is the strings' byte order where no
+    string holds a zero byte."""
+    n = len(offsets) - 1
+    out = np.zeros((n, width), np.uint64)
+    for i in range(n):
+        a, b = offsets[i], offsets[i + 1]
+        for t in range(b - a):
+            w = t >> 3
+            out[i, w] |= np.uint64(raw[a + t]) << np.uint64(56 - 8 * (t & 7))
+    return out
