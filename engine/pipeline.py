@@ -11,8 +11,12 @@ tables). Timings per stage are kept in ``timings``.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from itertools import chain
+from operator import attrgetter
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -91,6 +95,19 @@ _FULL = np.zeros(7, dtype=bool)
 _FULL[[EXACT, FEE, DISCOUNT]] = True
 _NOT_FULL = np.zeros(7, dtype=bool)
 _NOT_FULL[[PARTIAL, OVER, SETTLED, CURRENCY]] = True
+
+
+def _each(proposals: list[Proposal], name: str, dtype: type,
+          fn: Callable[[Any], Any] | None = None) -> np.ndarray:
+    """One field of every proposal (``fn`` of it), as an array (C-level iteration)."""
+    values = map(attrgetter(name), proposals)
+    return np.fromiter(values if fn is None else map(fn, values), dtype, count=len(proposals))
+
+
+def _lines(proposals: list[Proposal], name: str) -> np.ndarray:
+    """One int64 field of every proposal's lines (``inv``, ``applied``...), one proposal's
+    after another."""
+    return np.fromiter(chain.from_iterable(map(attrgetter(name), proposals)), np.int64)
 
 
 def sole_group(pay: np.ndarray, group: np.ndarray, n: int) -> np.ndarray:
@@ -963,25 +980,17 @@ class DayMatch:
                     tiebreaker="min"), np.int64)
         n_obj, n_single = len(proposals), len(singles["pay"])
         n_prop = n_obj + n_single
-        lens = np.concatenate([np.fromiter((len(pr.inv) for pr in proposals), np.int64,
-                                           count=n_obj), np.ones(n_single, np.int64)])
-        n_obj_lines = int(lens[:n_obj].sum())
-        flat_inv = np.concatenate([np.fromiter((i for pr in proposals for i in pr.inv),
-                                               np.int64, count=n_obj_lines), singles["inv"]])
+        lens = np.concatenate([_each(proposals, "inv", np.int64, len),
+                               np.ones(n_single, np.int64)])
+        flat_inv = np.concatenate([_lines(proposals, "inv"), singles["inv"]])
         flat_need = np.concatenate([
-            np.fromiter((x for pr in proposals for x in pr.applied), np.int64,
-                        count=n_obj_lines)
-            + np.fromiter((x for pr in proposals for x in pr.adjustment), np.int64,
-                          count=n_obj_lines),
+            _lines(proposals, "applied") + _lines(proposals, "adjustment"),
             singles["applied"] + singles["adj"]])
-        conf = np.concatenate([np.fromiter((pr.confidence for pr in proposals), np.float64,
-                                           count=n_obj), singles["conf"]])
-        pay = np.concatenate([np.fromiter((pr.pay for pr in proposals), np.int64,
-                                          count=n_obj), singles["pay"]])
+        conf = np.concatenate([_each(proposals, "confidence", np.float64), singles["conf"]])
+        pay = np.concatenate([_each(proposals, "pay", np.int64), singles["pay"]])
         rule_ok = np.array([r in allowed for r in SINGLE_RULES], bool)
         eligible = (conf >= threshold) & np.concatenate([
-            np.fromiter((pr.rule in allowed for pr in proposals), bool, count=n_obj),
-            rule_ok[singles["rule"]]])
+            _each(proposals, "rule", bool, allowed.__contains__), rule_ok[singles["rule"]]])
         owner = np.repeat(np.arange(n_prop), lens)
         touches = np.bincount(flat_inv[eligible[owner]], minlength=len(capacity))
         walk = eligible & (np.bincount(owner, weights=touches[flat_inv] >= 2,
@@ -1047,22 +1056,19 @@ class DayMatch:
             sg = self.single_proposals(np.zeros(0, np.int64), np.zeros(0, np.int64))
             singles_accepted = np.zeros(0, bool)
         sg = {k: v[singles_accepted] for k, v in sg.items()}
-        lens = np.array([len(pr.inv) for pr in proposals], dtype=np.int64)
-        a_pay = np.concatenate([np.repeat(np.array([pr.pay for pr in proposals], np.int64),
-                                          lens), sg["pay"]])
-        a_inv = np.concatenate([np.array([i for pr in proposals for i in pr.inv], np.int64),
-                                sg["inv"]])
-        a_applied = np.concatenate([
-            np.array([x for pr in proposals for x in pr.applied], np.int64), sg["applied"]])
-        a_adj = np.concatenate([
-            np.array([x for pr in proposals for x in pr.adjustment], np.int64), sg["adj"]])
+        lens = _each(proposals, "inv", np.int64, len)
+        a_pay = np.concatenate([np.repeat(_each(proposals, "pay", np.int64), lens), sg["pay"]])
+        a_inv = np.concatenate([_lines(proposals, "inv"), sg["inv"]])
+        a_applied = np.concatenate([_lines(proposals, "applied"), sg["applied"]])
+        a_adj = np.concatenate([_lines(proposals, "adjustment"), sg["adj"]])
         a_reason = pa.concat_arrays([
-            pa.array([x for pr in proposals for x in pr.adjustment_reason], pa.string()),
+            pa.array(list(chain.from_iterable(map(attrgetter("adjustment_reason"), proposals))),
+                     pa.string()),
             pa.array(SINGLE_REASONS, pa.string()).take(pa.array(sg["reason"], pa.int64()))])
-        a_conf = np.concatenate([np.repeat(np.array([pr.confidence for pr in proposals],
-                                                    np.float64), lens), sg["conf"]])
+        a_conf = np.concatenate([np.repeat(_each(proposals, "confidence", np.float64), lens),
+                                 sg["conf"]])
         a_rule = pa.concat_arrays([
-            pa.array(np.repeat(np.array([pr.rule for pr in proposals], dtype=object),
+            pa.array(np.repeat(np.array(list(map(attrgetter("rule"), proposals)), dtype=object),
                                lens).tolist(), pa.string()),
             pa.array(SINGLE_RULES, pa.string()).take(pa.array(sg["rule"], pa.int64()))])
         # what stays open after each application, in value-date then payment-id order
