@@ -298,11 +298,11 @@ def test_the_set_with_fewest_invoices_is_applied_when_only_larger_sets_rival_it(
 
 
 def test_a_proposal_below_the_threshold_lists_every_invoice_it_names():
-    # six small invoices make the amount, the only set that does; small amounts make such a
-    # fit likely by chance, so it is proposed, not applied
-    book, cust = umbrella([50, 70, 90, 110, 130, 150, 1000])
+    # six tiny invoices make the amount, the only set that does; 126 sets of them against an
+    # amount of 60 minor units make such a fit likely by chance, so it is proposed, not applied
+    book, cust = umbrella([5, 7, 9, 11, 13, 15, 100])
     r = match(invoices=book, customers=cust,
-              payments=payments([("P1", 600, "UMBRELLA CORP", None, UMBRELLA)]))
+              payments=payments([("P1", 60, "UMBRELLA CORP", None, UMBRELLA)]))
     ex = r.exceptions.to_pylist()[0]
     assert ex["reason"] == S.LOW_CONFIDENCE and "subset_amount" in ex["detail"]
     assert sorted(ex["candidates"][:6]) == [f"INV-2026-0070{i:02d}" for i in range(1, 7)]
