@@ -52,7 +52,7 @@ from cashmatch.engine.candidates import (
     reference_hits,
     unknown_payer_amount_hits,
 )
-from cashmatch.engine.identify import fuzzy_workers, identify
+from cashmatch.engine.identify import BY_FUZZY_NAME, IDENTITY_CONFIDENCE, fuzzy_workers, identify
 from cashmatch.engine.ledger import PreparedLedger, days
 from cashmatch.engine.normalize import spans
 from cashmatch.engine.policy import Policy
@@ -254,10 +254,14 @@ class DayMatch:
             ig = book.group[pairs.inv]
             cust_rel = np.where(pg < 0, UNKNOWN, np.where(pg == ig, SAME, OTHER))
             cust_rel = self.name_evidence(pairs, cust_rel)
+            # a payer nobody identified whose name resembles the invoice's customer: as sure of
+            # the customer as a fuzzy name makes it (for this pair)
+            identity = np.where((cust_rel == SAME) & (pg < 0), IDENTITY_CONFIDENCE[BY_FUZZY_NAME],
+                                self.ident.confidence[pairs.pay])
             self.pairs, self.rel, self.adj = pairs, rel, adj
             self.conf = pair_confidence(
                 ref=pairs.ref, relation=rel, customer_relation=cust_rel,
-                identity=self.ident.confidence[pairs.pay], chance=self.amount_chance(pairs, rel),
+                identity=identity, chance=self.amount_chance(pairs, rel),
             )
             self.cust_rel = cust_rel
 

@@ -80,6 +80,10 @@ def pair_confidence(
                        CUSTOMER_FACTOR_WEAK[SAME]])
     conf = combined * np.where(strong, f_strong[cidx], f_weak[cidx])
     no_ref = ref <= 0
+    # an invoice of the customer's for the amount is evidence for the customer too: a payer who
+    # is someone else has one by chance only (``chance``)
+    identity = np.where(identity > 0, identity / np.maximum(
+        identity + (1.0 - identity) * np.minimum(chance, 1.0), 1e-9), 0.0)
     amount_only = _lookup(AMOUNT_ONLY, relation) * identity
     # an exact (or exactly discounted) amount: the odds that it is a coincidence, `chance`
     # against the odds that an identified payer's unreferenced credit is something else; a fee

@@ -343,3 +343,19 @@ def test_an_unknown_payer_quoting_an_invoice_exactly_is_applied_with_the_rest_of
     # a mangled number names the customer less surely: a person confirms
     weak = run([("P1", 107000, "SOMEBODY ELSE LLC", "45l2")])
     assert outcome(weak)["P1"][0] == "exception"
+
+
+def test_a_name_too_close_to_two_customers_to_identify_is_settled_by_an_exact_amount():
+    # the payer's name resembles both Wesdale customers too closely to identify either; an
+    # open item of the one it resembles most, for exactly the amount, says which
+    a, b = "Wesdale Euro Industries S.L.", "Wesdale Euro Industrial Supplies"
+    book = invoices([("W-1", "C5", 48213, "USD", a), ("W-2", "C5", 12000, "USD", a),
+                     ("V-1", "C6", 30000, "USD", b)])
+    cust = customers([("C5", a, [], [], None), ("C6", b, [], [], None)])
+
+    def got(amount: int) -> tuple:
+        pays = payments([("P1", amount, "WESDALE EURO INDUSTRIES", None)])
+        return outcome(match(invoices=book, customers=cust, payments=pays))["P1"]
+
+    assert got(48213) == ("applied", ["W-1"])
+    assert got(30000) == ("exception", "UNKNOWN_PAYER")  # the other one's: nothing links them
