@@ -86,6 +86,7 @@ PARTIAL_MIN_REF = 0.70
 # the one-to-one proposals' rules and adjustment reasons by code (single_proposals)
 SINGLE_RULES = ("amount_customer", "fuzzy_reference", "exact_reference")
 SINGLE_REASONS = (None, S.BANK_FEE, S.DISCOUNT)
+SUBSET_RULES = ("subset_reference", "subset_amount")
 
 # relation code -> "settles the invoice in full" / "a partial, over, settled or currency
 # relation" (a table lookup: np.isin costs tens of microseconds on a payment's few pairs)
@@ -397,8 +398,16 @@ class DayMatch:
             # sets that fit the amount alone say less than a number that resembles an invoice
             amount_sets = (isinstance(prop, ExceptionItem) and prop.reason == S.AMBIGUOUS
                            and resembles and not quotes)
+            # a set that fits only less a fee is far likelier a coincidence than a fit to the
+            # minor unit (scoring.FEE_DEDUCTED): the quoted invoice over- or part-paid, if surer
+            fee_set = (isinstance(prop, Proposal) and prop.rule in SUBSET_RULES
+                       and any(prop.adjustment) and prop.confidence < threshold)
             if prop is None and (best[p] < 0 or quotes or resembles):
                 prop = self.partial_proposal(p)
+            elif fee_set and (quotes or resembles):
+                partial = self.partial_proposal(p)
+                if isinstance(partial, Proposal) and partial.confidence > prop.confidence:
+                    prop = partial
             elif amount_sets:
                 partial = self.partial_proposal(p)
                 if isinstance(partial, Proposal):

@@ -359,3 +359,13 @@ def test_a_name_too_close_to_two_customers_to_identify_is_settled_by_an_exact_am
 
     assert got(48213) == ("applied", ["W-1"])
     assert got(30000) == ("exception", "UNKNOWN_PAYER")  # the other one's: nothing links them
+
+
+def test_an_overpayment_is_not_filled_up_with_a_set_that_fits_only_less_a_fee():
+    # 106990 quotes INV-2026-004512 (100000); with 004514 (7000) it would be 10 short (a fee),
+    # but a fit within 25.00 of the excess is likely by chance: the quoted invoice, overpaid
+    r = run([("P1", 106990, "ACME INDUSTRIES", "INV-2026-004512", ACCOUNT)])
+    assert outcome(r)["P1"] == ("partial", ["INV-2026-004512"], S.OVERPAYMENT)
+    # to the minor unit the pair is no coincidence: applied
+    exact = run([("P1", 107000, "ACME INDUSTRIES", "INV-2026-004512", ACCOUNT)])
+    assert outcome(exact)["P1"] == ("applied", ["INV-2026-004512", "INV-2026-004514"])
