@@ -267,17 +267,17 @@ class DayMatch:
             self.cust_rel = cust_rel
 
     def amount_chance(self, pairs: Pairs, rel: np.ndarray) -> np.ndarray:
-        """Per pair: block size × amount window / amount (see ``scoring.pair_confidence``); none
-        for the one invoice a payment's reference names that the amount settles in full (no
-        other named invoice fits: it is the named one falling in the window by chance, not
-        any of the customer's, that would be the coincidence)."""
+        """Per pair: block size × amount window / amount (see ``scoring.pair_confidence``); for
+        the one invoice a payment's reference names that the amount settles in full, the block
+        is that invoice (no other named invoice fits: it is the named one falling in the window
+        by chance, not any of the customer's, that would be the coincidence)."""
         n = block_sizes(self.book)[pairs.inv]
         window = np.where(rel == FEE, self.fee_ceiling[pairs.pay] + 1, 1)
         chance = n * window / np.maximum(self.pay_amount[pairs.pay], 1)
         named = (pairs.ref > 0) & _FULL[rel]
         key = np.unique(pairs.pay[named] * len(self.book.amount) + pairs.inv[named])
         n_named = np.bincount(key // max(len(self.book.amount), 1), minlength=self.n)
-        return np.where(named & (n_named[pairs.pay] == 1), 0.0, chance)
+        return np.where(named & (n_named[pairs.pay] == 1), chance / np.maximum(n, 1), chance)
 
     def name_evidence(self, pairs: Pairs, cust_rel: np.ndarray) -> np.ndarray:
         """A payer nobody identified whose name resembles the invoice's customer is taken as

@@ -48,6 +48,13 @@ def _lookup(table: dict[int, float], keys: np.ndarray) -> np.ndarray:
     return lut[keys]
 
 
+def vouched(belief: np.ndarray, chance: np.ndarray) -> np.ndarray:
+    """A belief that the payer is the invoice's customer, once an invoice of that customer's
+    fits the amount: a payer who is someone else finds one by chance only (``chance``)."""
+    odds_against = (1.0 - belief) * np.minimum(chance, 1.0)
+    return np.where(belief > 0, belief / np.maximum(belief + odds_against, 1e-9), 0.0)
+
+
 def pair_confidence(
     *,
     ref: np.ndarray,
@@ -78,13 +85,13 @@ def pair_confidence(
                          CUSTOMER_FACTOR_STRONG[SAME]])
     f_weak = np.array([CUSTOMER_FACTOR_WEAK[OTHER], CUSTOMER_FACTOR_WEAK[UNKNOWN],
                        CUSTOMER_FACTOR_WEAK[SAME]])
-    conf = combined * np.where(strong, f_strong[cidx], f_weak[cidx])
+    factor = np.where(strong, f_strong[cidx], f_weak[cidx])
+    # a payer nobody identified: the amount settling the named invoice vouches for its customer
+    full = np.isin(relation, (EXACT, FEE, DISCOUNT))
+    factor = np.where(full & (customer_relation == UNKNOWN), vouched(factor, chance), factor)
+    conf = combined * factor
     no_ref = ref <= 0
-    # an invoice of the customer's for the amount is evidence for the customer too: a payer who
-    # is someone else has one by chance only (``chance``)
-    identity = np.where(identity > 0, identity / np.maximum(
-        identity + (1.0 - identity) * np.minimum(chance, 1.0), 1e-9), 0.0)
-    amount_only = _lookup(AMOUNT_ONLY, relation) * identity
+    amount_only = _lookup(AMOUNT_ONLY, relation) * vouched(identity, chance)
     # an exact (or exactly discounted) amount: the odds that it is a coincidence, `chance`
     # against the odds that an identified payer's unreferenced credit is something else; a fee
     # window is too wide for that reckoning (short pays, instalments fall in it): a flat cut
