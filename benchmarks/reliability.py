@@ -24,10 +24,10 @@ BEST = re.compile(r"Best candidate (.*) \(confidence ([0-9.]+)\)")
 def proposals(result: object) -> dict[str, tuple[frozenset[str], str, float]]:
     """payment id -> (invoice ids, rule, confidence) of what was applied or proposed."""
     out: dict[str, tuple[set[str], str, float]] = {}
-    for r in result.allocations.select(["payment_id", "invoice_id", "rule", "confidence"]
-                                       ).to_pylist():
-        out.setdefault(r["payment_id"], (set(), r["rule"], r["confidence"]))[0].add(
-            r["invoice_id"])
+    for r in result.allocations.select(
+        ["payment_id", "invoice_id", "rule", "confidence"]
+    ).to_pylist():
+        out.setdefault(r["payment_id"], (set(), r["rule"], r["confidence"]))[0].add(r["invoice_id"])
     for e in result.exceptions.select(["payment_id", "reason", "detail"]).to_pylist():
         if e["reason"] != "LOW_CONFIDENCE" or e["payment_id"] in out:
             continue
@@ -55,8 +55,12 @@ def main(argv: list[str] | None = None) -> int:
     table: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     for seed in (int(s) for s in args.seeds.split(",") if s.strip()):
         day = generate_day(payments=args.payments, seed=seed)
-        result = match(invoices=day.invoices, payments=day.payments,
-                       remittances=day.remittances, customers=day.customers)
+        result = match(
+            invoices=day.invoices,
+            payments=day.payments,
+            remittances=day.remittances,
+            customers=day.customers,
+        )
         truth = {t["payment_id"]: t for t in day.truth.to_pylist()}
         for pid, (ids, rule, conf) in proposals(result).items():
             t = truth[pid]
