@@ -322,13 +322,18 @@ class DayMatch:
         clear_single = (best >= 0) & (best_c >= threshold) & (
             second_c < best_c - AMBIGUITY_MARGIN
         )
-        # a reference quoting one invoice contradicts an amount-only match on another
         quoted_ref = np.zeros(self.n)
         np.maximum.at(quoted_ref, pairs.pay[quoted], pairs.ref[quoted])
         named_ref = np.zeros(self.n)  # the strongest reference hit of the payer's (or anyone's)
         np.maximum.at(named_ref, pairs.pay, np.where(self.cust_rel != OTHER, pairs.ref, 0.0))
         best_ref = pairs.ref[np.maximum(best, 0)] if len(pairs) else np.zeros(self.n)
-        clear_single &= best_ref >= quoted_ref - 0.15
+        # a reference quoting one invoice contradicts a match on another named less surely;
+        # not one invoiced in another currency (the payment cannot settle it: a mangled
+        # number that happens to be another real one)
+        contra = quoted & (rel != CURRENCY)
+        contra_ref = np.zeros(self.n)
+        np.maximum.at(contra_ref, pairs.pay[contra], pairs.ref[contra])
+        clear_single &= best_ref >= contra_ref - 0.15
         # a reference naming another customer's invoice is not applied while the payer's own
         # open items hold one for exactly the amount (a mangled number can name a real one)
         own_exact = np.zeros(self.n, dtype=bool)

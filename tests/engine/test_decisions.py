@@ -380,3 +380,16 @@ def test_an_unknown_payers_mangled_number_is_applied_when_the_amount_settles_tha
     assert outcome(r)["P1"] == ("applied", ["INV-2026-004512"])
     part = run([("P1", 60000, "SOMEBODY ELSE LLC", "INV-2026-004521")])
     assert outcome(part)["P1"][0] == "exception"  # a part of it: nothing vouches
+
+
+def test_a_number_of_an_invoice_in_another_currency_does_not_veto_a_look_alike_the_amount_settles():
+    # "INV-2026-004614" is a real EUR invoice; the USD amount is Acme's 004514 to the minor
+    # unit, one digit away: a mangled number that happens to be another real one
+    book = pa.concat_tables([INVOICES, invoices([("INV-2026-004614", "C9", 9000, "EUR", "Zed")])])
+
+    def got(amount: int) -> tuple:
+        pays = payments([("P1", amount, "SOMEBODY ELSE LLC", "INV-2026-004614")])
+        return outcome(match(invoices=book, customers=CUSTOMERS, payments=pays))["P1"]
+
+    assert got(7000) == ("applied", ["INV-2026-004514"])
+    assert got(6000) == ("exception", S.CURRENCY_MISMATCH)  # nothing else fits: as named
