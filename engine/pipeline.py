@@ -976,8 +976,11 @@ class DayMatch:
         if self.pay_group[p] < 0 and self.pairs.ref[top] <= 0:
             return self.exception(p, S.UNKNOWN_PAYER, f"Unknown payer; the amount equals "
                                   f"{name}, but nothing else links them.")
+        why = ("is below the auto-apply threshold" if self.conf[top] < self.policy.
+               auto_apply_threshold else "is not applied: the reference or the amount also "
+               "points to another invoice")
         return self.exception(p, S.LOW_CONFIDENCE, f"Best candidate {name} (confidence "
-                              f"{self.conf[top]:.2f}) is below the auto-apply threshold.")
+                              f"{self.conf[top]:.2f}) {why}.")
 
     # ------------------------------------------------------------------ settle
     def settle(self, proposals: list[Proposal], singles: dict[str, np.ndarray]
