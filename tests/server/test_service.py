@@ -347,7 +347,9 @@ def test_upsert_invoices_closes_and_validates(ledger: LedgerService) -> None:
 
 
 def test_remembered_payer_is_auto_applied_next_time(ledger: LedgerService) -> None:
-    ledger.submit_statement(content=_csv("P1,2026-01-05,70.00,EUR,Beta Trading SARL,FR7612,x"))
+    # a name unlike any customer's ("Beta Trading" would resemble Beta enough for its exact
+    # amounts): only the remembered account can tell who pays next time
+    ledger.submit_statement(content=_csv("P1,2026-01-05,70.00,EUR,Zeta Holdings SARL,FR7612,x"))
     ledger.resolve_exception(
         payment_id="P1",
         action="APPLY",
@@ -361,7 +363,7 @@ def test_remembered_payer_is_auto_applied_next_time(ledger: LedgerService) -> No
         ).table
     )
     r = ledger.submit_statement(
-        content=_csv("P2,2026-02-05,45.00,EUR,Beta Trading SARL,FR7612,february")
+        content=_csv("P2,2026-02-05,45.00,EUR,Zeta Holdings SARL,FR7612,february")
     )
     assert r.payments.column("status").to_pylist() == [APPLIED]
     assert ledger.get_payment("P2").allocations.column("invoice_id").to_pylist() == ["INV-4"]
