@@ -144,6 +144,9 @@ async def _load(addr: str, make_call, clients: int, calls: int) -> tuple[list[fl
             options=[
                 ("grpc.max_receive_message_length", 256 << 20),
                 ("grpc.max_send_message_length", 256 << 20),
+                # a connection of its own, as separate client processes would have (channels of
+                # one process otherwise share one TCP connection: one server worker for all)
+                ("grpc.use_local_subchannel_pool", 1),
             ],
         )
         for _ in range(clients)
