@@ -14,6 +14,7 @@ import dataclasses
 import logging
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -195,8 +196,14 @@ async def _parent_gone(stop: asyncio.Event) -> None:
 
 
 def _worker(config: ServerConfig, log_level: int, ready: Any) -> None:
+    from cashmatch.engine.errors import CashmatchError
+
     logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    asyncio.run(run(config, on_started=ready.send))
+    try:
+        asyncio.run(run(config, on_started=ready.send))
+    except CashmatchError as exc:
+        print(f"cashmatch serve: worker {os.getpid()}: error: {exc}", file=sys.stderr)
+        sys.exit(2)
 
 
 def run_workers(
@@ -243,9 +250,12 @@ def run_workers(
     try:
         for receive, proc in zip(pipes, procs, strict=True):
             while not receive.poll(0.2):
-                if not proc.is_alive() or stopping.is_set():
-                    raise InvalidInput(f"server worker {proc.pid} did not start")
-            receive.recv()
+                if stopping.is_set():
+                    return  # stopped while starting: the workers are stopped below
+            try:
+                receive.recv()
+            except EOFError:  # it ended without starting
+                raise InvalidInput(f"server worker {proc.pid} did not start (see above)") from None
         log.info("cashmatch: %d workers serving on port %s (db %s)", workers, port, config.db)
         if on_started:
             on_started(port)

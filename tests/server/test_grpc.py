@@ -377,6 +377,16 @@ def test_one_server_per_database(server: ServerProcess) -> None:
     assert "another cashmatch server is using this database" in second.stderr
 
 
+def test_workers_that_cannot_start_stop_the_server(tmp_path: Path) -> None:
+    cmd = [sys.executable, "-m", "cashmatch.server", "--addr", "127.0.0.1:0", "--db",
+           str(tmp_path / "w.db"), "--token-file", str(write_tokens(tmp_path / "tokens")),
+           "--workers", "2", "--tls-cert", str(tmp_path / "tokens")]  # fmt: skip
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    assert "TLS needs both --tls-cert and --tls-key" in out.stderr
+    assert "did not start" in out.stderr
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_match_on_the_ledger_sees_each_upsert(tmp_path: Path, workers: int) -> None:
     """With several worker processes, every one of them sees each upsert (whichever did it):
