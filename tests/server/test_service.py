@@ -426,3 +426,26 @@ def test_match_on_the_ledger_follows_every_write(ledger: LedgerService) -> None:
     # cash that settles an invoice takes it off the ledger
     ledger.submit_statement(content=_csv("P2,2026-01-07,60.00,EUR,Acme,DE11,INV-1"))
     assert match("M4,2026-01-08,60.00,EUR,Acme,DE11,INV-1") == []
+
+
+def test_a_write_by_another_process_moves_the_ledger(ledger: LedgerService) -> None:
+    """Server workers share one file: a commit through another connection (another process's
+    store) invalidates this service's prepared ledger."""
+    from cashmatch.engine.interchange import read_payments
+    from cashmatch.server.store import SQLiteStore
+
+    pays = read_payments(_csv("M1,2026-01-05,30.00,EUR,Beta,,INV-8")).table
+    assert ledger.match(invoices=None, payments=pays, use_ledger=True).allocations.num_rows == 0
+    assert ledger.ledger_is_prepared()
+    other = SQLiteStore(ledger.store.path)
+    try:
+        LedgerService(other).upsert_invoices(
+            invoices=read_invoices(
+                b"invoice_id,customer_id,amount,currency\nINV-8,C2,30.00,EUR\n"
+            ).table
+        )
+    finally:
+        other.close()
+    assert not ledger.ledger_is_prepared()
+    applied = ledger.match(invoices=None, payments=pays, use_ledger=True).allocations
+    assert applied.column("invoice_id").to_pylist() == ["INV-8"]
