@@ -309,71 +309,39 @@ def _segment_sum(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return out
 
 
-def _sort_events(inv: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(invoice, day) sorted by invoice then day, and the order that sorts them (stable), all
-    int64 whatever the inputs' widths (int32 lookups and days are welcome: half the memory).
+def _kernels():  # noqa: ANN202
+    """:mod:`receivables_kernel`, imported on first use (numba's import takes a moment)."""
+    from cashmatch.engine import receivables_kernel
 
-    When invoice, day offset and row number fit in 63 bits together they are packed into one
-    int64 and sorted as plain numbers (numpy's vectorised sort, several times faster than an
-    argsort), the sorted invoice and day read back from the packed keys.
-    """
-    m = len(inv)
-    if m == 0:
-        return inv.astype(np.int64), day.astype(np.int64), np.zeros(0, np.int64)
-    d0 = int(day.min())
-    bits_row = max(m - 1, 1).bit_length()
-    bits_day = max(int(day.max()) - d0, 1).bit_length()
-    bits_inv = max(int(inv.max()), 1).bit_length()
-    if bits_row + bits_day + bits_inv > 63:
-        order = np.lexsort((day, inv))
-        return inv[order].astype(np.int64), day[order].astype(np.int64), order
-    # in place where possible: each new array of this size is memory touched for the first time
-    packed = inv.astype(np.int64)
-    packed <<= bits_day + bits_row
-    work = day.astype(np.int64)
-    work -= d0
-    work <<= bits_row
-    packed |= work
-    packed |= np.arange(m, dtype=np.int64)
-    packed.sort()
-    order = np.bitwise_and(packed, (1 << bits_row) - 1, out=work)
-    packed >>= bits_row
-    s_day = packed & ((1 << bits_day) - 1)
-    s_day += d0
-    packed >>= bits_day
-    return packed, s_day, order
+    return receivables_kernel
 
 
-def _settlement_days(
-    ev_inv: np.ndarray,
-    ev_day: np.ndarray,
-    ev_total: np.ndarray,
-    ev_start: np.ndarray,
-    amount: np.ndarray,
-) -> np.ndarray:
-    """Per invoice, the first event day at whose end it is no longer open (``NEVER`` if none;
-    only invoices with a positive amount settle): where the running total of all events
-    (sorted by invoice and day) reaches the total before the invoice's first event plus its
-    amount."""
-    settled = np.full(len(amount), NEVER, np.int32)
-    if not len(ev_inv):
-        return settled
-    csum = np.empty(len(ev_total) + 1, np.int64)
-    csum[0] = 0
-    np.cumsum(ev_total, out=csum[1:])
-    paid_off_at = csum[ev_start[:-1]]
-    paid_off_at += amount
-    last_of_day = np.empty(len(ev_inv), bool)
-    last_of_day[-1] = True
-    np.not_equal(ev_inv[1:], ev_inv[:-1], out=last_of_day[:-1])
-    last_of_day[:-1] |= ev_day[1:] != ev_day[:-1]
-    crossing = last_of_day & (amount > 0)[ev_inv] & (csum[1:] >= paid_off_at[ev_inv])
-    idx = np.flatnonzero(crossing)
-    if len(idx):
-        inv_c = ev_inv[idx]
-        firsts = idx[np.concatenate([[True], inv_c[1:] != inv_c[:-1]])]
-        settled[ev_inv[firsts]] = ev_day[firsts]
-    return settled
+def _no_events() -> tuple[np.ndarray, ...]:
+    """An empty part of (invoice, day, cash, adjustment, reason) rows."""
+    return (
+        np.zeros(0, np.int32),
+        np.zeros(0, np.int32),
+        *np.zeros((2, 0), np.int64),
+        np.zeros(0, np.int16),
+    )
+
+
+def _events(
+    a: tuple[np.ndarray, ...], b: tuple[np.ndarray, ...], amount: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """The reductions of two parts of (invoice, day, cash, adjustment, reason) rows, sorted by
+    (invoice, day, row) as ``(inv, day, total, cash, adj, reason, start, settled)``: ``start``
+    the offsets of each invoice's events (``n + 1``), ``settled`` per invoice the first day at
+    whose end its reductions reach its amount (``NEVER`` if none; only positive amounts
+    settle). Invoices and days come out int64 (promise keys multiply them)."""
+    K = _kernels()
+    order, start, inv, day = K.sort_events(a[0], a[1], b[0], b[1], len(amount))
+    cash = K.take2(a[2], b[2], order, np.empty(len(order), np.int64))
+    adj = K.take2(a[3], b[3], order, np.empty(len(order), np.int64))
+    reason = K.take2(a[4], b[4], order, np.empty(len(order), np.int16))
+    total = np.add(cash, adj, out=order)  # the order's int64 array, no longer needed
+    settled = K.settlement_days(day, total, start, amount, NEVER)
+    return inv, day, total, cash, adj, reason, start, settled
 
 
 def _background(fn: Callable[..., object], *args: object) -> Future:
@@ -393,7 +361,7 @@ def _allocations_by_payment(
     payment's row (-1 if none), that payment's value day (meaningless where -1), the applied
     and adjustment amounts, and its currency encoded as (codes, distinct) if it has any."""
     a_pay = _lookup(allocations.column("payment_id"), payments.column("payment_id"))
-    day = _days(payments.column("value_date"), dtype=np.int32)[a_pay]  # _sort_events widens
+    day = _days(payments.column("value_date"), dtype=np.int32)[a_pay]  # _events widens
     cash = _ints(allocations.column("applied_amount"))
     adj = _ints(allocations.column("adjustment_amount"))
     a_cur = allocations.column("currency")
@@ -447,7 +415,6 @@ def build_ledger(
         invoices = invoices.filter(pa.array(~dup))
         inv_index = IdIndex(invoices.column("invoice_id"))
     inv_id = inv_index.values
-    n = len(inv_id)
     amount = _ints(invoices.column("amount"))
     issue = _days(invoices.column("issue_date"), dtype=np.int32)  # int32: half the memory
     due = _days(invoices.column("due_date"), fill=issue, dtype=np.int32)  # none: due on issue
@@ -492,7 +459,8 @@ def build_ledger(
         account_name = pa.nulls(len(order), pa.string())
 
     # ---- reductions from allocations (dated by their payment)
-    parts_inv, parts_day, parts_cash, parts_adj, parts_reason = [], [], [], [], []
+    # two parts of (invoice, day, cash, adjustment, reason) rows: allocations, adjustments
+    alloc_part = adjust_part = _no_events()
     reason_names: list[str] = []
 
     def reason_codes(col: pa.ChunkedArray | pa.Array, keep: np.ndarray) -> np.ndarray:
@@ -545,15 +513,10 @@ def build_ledger(
             "name an invoice not in the invoices file (left out)",
         )
         every = bool(ok.all())  # the usual case: no copies of the kept rows
-        for part, values in (
-            (parts_inv, a_inv),
-            (parts_day, a_day),
-            (parts_cash, a_cash),
-            (parts_adj, a_adj),
-        ):
-            part.append(values if every else values[ok])
+        alloc_part = tuple(
+            values if every else values[ok] for values in (a_inv, a_day, a_cash, a_adj)
+        ) + (reason_codes(allocations.column("adjustment_reason"), ok),)
         del a_pay, a_inv, a_day, a_cash, a_adj
-        parts_reason.append(reason_codes(allocations.column("adjustment_reason"), ok))
     if adjustments is not None and adjustments.num_rows:
         d_inv = inv_index.find(adjustments.column("invoice_id"))
         bad = d_inv < 0
@@ -564,32 +527,17 @@ def build_ledger(
             "name an invoice not in the invoices file (left out)",
         )
         ok = ~bad
-        parts_inv.append(d_inv[ok])
-        parts_day.append(_days(adjustments.column("date"))[ok])
-        parts_cash.append(np.zeros(int(ok.sum()), np.int64))
-        parts_adj.append(_ints(adjustments.column("amount"))[ok])
-        parts_reason.append(reason_codes(adjustments.column("reason"), ok))
-    if parts_inv:
-        ev_inv, ev_day, ev_cash, ev_adj, ev_reason = (
-            p[0] if len(p) == 1 else np.concatenate(p)
-            for p in (parts_inv, parts_day, parts_cash, parts_adj, parts_reason)
+        adjust_part = (
+            d_inv[ok],
+            _days(adjustments.column("date"), dtype=np.int32)[ok],
+            np.zeros(int(ok.sum()), np.int64),
+            _ints(adjustments.column("amount"))[ok],
+            reason_codes(adjustments.column("reason"), ok),
         )
-        del parts_inv, parts_day, parts_cash, parts_adj, parts_reason
-    else:
-        ev_inv = ev_day = ev_cash = ev_adj = np.zeros(0, np.int64)
-        ev_reason = np.zeros(0, np.int16)
     reasons = pa.array(reason_names, pa.string())
-    ev_inv, ev_day, order = _sort_events(ev_inv, ev_day)
-    ev_cash = ev_cash[order]  # one at a time: each unsorted array is freed before the next
-    ev_adj = ev_adj[order]
-    ev_reason = ev_reason[order]
-    ev_total = np.add(ev_cash, ev_adj, out=order)  # the order's int64 array, no longer needed
-    del order
-    ev_start = np.zeros(n + 1, np.int64)  # offsets: invoice i's events are ev_start[i:i+2]
-    if len(ev_inv):
-        np.cumsum(np.bincount(ev_inv, minlength=n), out=ev_start[1:])
-
-    settled = _settlement_days(ev_inv, ev_day, ev_total, ev_start, amount)
+    ev_inv, ev_day, ev_total, ev_cash, ev_adj, ev_reason, ev_start, settled = _events(
+        alloc_part, adjust_part, amount
+    )
 
     # ---- promises
     if promises is not None and promises.num_rows:
@@ -725,15 +673,11 @@ def promise_outcomes(led: Ledger, *, as_of: int, grace: int) -> tuple[np.ndarray
     on_inv = inv >= 0
     kept = np.zeros(len(inv), bool)
     if on_inv.any():
-        # reductions of the invoice between made_on and deadline, via the sorted event keys
-        key = led.ev_inv * (1 << 32) + led.ev_day
-        csum = np.concatenate([[0], np.cumsum(led.ev_total, dtype=np.int64)])
+        # reductions of the invoice between made_on and deadline, and all up to the deadline
         i = inv[on_inv]
-        hi_k = np.searchsorted(key, i * (1 << 32) + deadline[on_inv], side="right")
-        lo_k = np.searchsorted(key, i * (1 << 32) + led.pr_made[on_inv], side="left")
-        start = led._ev_start[i]
-        got = csum[np.maximum(hi_k, lo_k)] - csum[lo_k]
-        reduced_by_deadline = csum[hi_k] - csum[start]
+        got, reduced_by_deadline = _kernels().reduced_between(
+            led._ev_start, led.ev_day, led.ev_total, i, led.pr_made[on_inv], deadline[on_inv]
+        )
         still_open = led.amount[i] - reduced_by_deadline
         kept[on_inv] = (got >= led.pr_amount[on_inv]) | (still_open <= 0)
     if (~on_inv).any():
@@ -875,9 +819,9 @@ def analyse(
     # days without any cash while overdue, beyond the account's usual gap between payments
     cash_ev = (led.ev_cash > 0) & (led.ev_day <= A)
     last_cash = np.full(na, np.iinfo(np.int64).min // 4, np.int64)
-    np.maximum.at(last_cash, ev_acc[cash_ev], led.ev_day[cash_ev])
+    _kernels().max_at(last_cash, ev_acc, led.ev_day, cash_ev)
     first_issue = np.full(na, A, np.int64)
-    np.minimum.at(first_issue, led.account[issued], led.issue[issued])
+    _kernels().min_at(first_issue, led.account, led.issue, issued)
     last_cash = np.maximum(last_cash, first_issue)
     prev_cash = cash_ev & in_prev
     seen = np.zeros(na * P, dtype=bool)  # (account, day of the previous period) had cash

@@ -1,0 +1,154 @@
+"""Compiled (numba) passes of :mod:`receivables` over the ledger's arrays.
+
+Each replaces a sort or a scatter that numpy does in several passes over new arrays (an
+``argsort`` of packed keys, ``ufunc.at``): here one pass over the rows, in memory already
+touched, without the GIL (so the CLI's threads run them beside each other). Their numpy
+references live in ``tests/engine/test_receivables_kernel.py``, with a differential test.
+Imported on first use only (numba takes a moment to import; compiled code is cached on disk).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, nogil=True)
+def sort_events(
+    inv_a: np.ndarray, day_a: np.ndarray, inv_b: np.ndarray, day_b: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The events of two parts (rows of ``a``, then of ``b``; invoices in ``0..n-1``) sorted
+    by invoice, day and row: ``(order, start, inv, day)`` with ``order`` the rows (``b``'s
+    numbered after ``a``'s), ``start`` the offsets of each invoice's events (``n + 1``) and the
+    sorted invoice and day (int64).
+
+    A counting sort by invoice (rows keep their order) and, within each invoice's few events,
+    an insertion sort by day, which is stable: the order of ``np.lexsort((row, day, inv))``.
+    """
+    na = len(inv_a)
+    m = na + len(inv_b)
+    start = np.zeros(n + 1, np.int64)
+    for r in range(na):
+        start[inv_a[r] + 1] += 1
+    for r in range(len(inv_b)):
+        start[inv_b[r] + 1] += 1
+    for i in range(n):
+        start[i + 1] += start[i]
+    fill = start[:-1].copy()
+    order = np.empty(m, np.int64)
+    day = np.empty(m, np.int64)
+    for r in range(na):
+        i = inv_a[r]
+        order[fill[i]] = r
+        day[fill[i]] = day_a[r]
+        fill[i] += 1
+    for r in range(len(inv_b)):
+        i = inv_b[r]
+        order[fill[i]] = na + r
+        day[fill[i]] = day_b[r]
+        fill[i] += 1
+    inv = np.empty(m, np.int64)
+    for i in range(n):
+        lo, hi = start[i], start[i + 1]
+        for k in range(lo, hi):
+            inv[k] = i
+        for k in range(lo + 1, hi):  # insertion sort by day: a handful of events per invoice
+            d, r = day[k], order[k]
+            j = k - 1
+            while j >= lo and day[j] > d:
+                day[j + 1] = day[j]
+                order[j + 1] = order[j]
+                j -= 1
+            day[j + 1] = d
+            order[j + 1] = r
+    return order, start, inv, day
+
+
+@njit(cache=True, nogil=True)
+def take2(a: np.ndarray, b: np.ndarray, order: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``np.concatenate([a, b])[order]`` into ``out``, without the concatenation."""
+    na = len(a)
+    for k in range(len(order)):
+        r = order[k]
+        out[k] = a[r] if r < na else b[r - na]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def settlement_days(
+    day: np.ndarray, total: np.ndarray, start: np.ndarray, amount: np.ndarray, never: int
+) -> np.ndarray:
+    """Per invoice, the first event day at whose end the reductions so far reach its amount
+    (``never`` if none; only invoices with a positive amount settle). Events sorted by
+    invoice and day, invoice ``i``'s at ``start[i]:start[i + 1]``."""
+    n = len(amount)
+    settled = np.full(n, never, np.int32)
+    for i in range(n):
+        due = amount[i]
+        if due <= 0:
+            continue
+        hi = start[i + 1]
+        got = 0
+        for k in range(start[i], hi):
+            got += total[k]
+            if got >= due and (k + 1 == hi or day[k + 1] != day[k]):
+                settled[i] = day[k]
+                break
+    return settled
+
+
+@njit(cache=True, nogil=True)
+def max_at(out: np.ndarray, codes: np.ndarray, values: np.ndarray, keep: np.ndarray) -> None:
+    """``np.maximum.at(out, codes[keep], values[keep])`` in one pass."""
+    for k in range(len(codes)):
+        if keep[k] and values[k] > out[codes[k]]:
+            out[codes[k]] = values[k]
+
+
+@njit(cache=True, nogil=True)
+def min_at(out: np.ndarray, codes: np.ndarray, values: np.ndarray, keep: np.ndarray) -> None:
+    """``np.minimum.at(out, codes[keep], values[keep])`` in one pass."""
+    for k in range(len(codes)):
+        if keep[k] and values[k] < out[codes[k]]:
+            out[codes[k]] = values[k]
+
+
+@njit(cache=True, nogil=True)
+def reduced_between(
+    start: np.ndarray,
+    day: np.ndarray,
+    total: np.ndarray,
+    inv: np.ndarray,
+    since: np.ndarray,
+    until: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per query ``q``: the reductions of invoice ``inv[q]`` dated ``since[q] .. until[q]``, and
+    all of them dated up to ``until[q]`` (events sorted by invoice and day, invoice ``i``'s at
+    ``start[i]:start[i + 1]``)."""
+    m = len(inv)
+    between = np.zeros(m, np.int64)
+    upto = np.zeros(m, np.int64)
+    for q in range(m):
+        i = inv[q]
+        for k in range(start[i], start[i + 1]):
+            d = day[k]
+            if d > until[q]:
+                break
+            upto[q] += total[k]
+            if d >= since[q]:
+                between[q] += total[k]
+    return between, upto
+
+
+def warm() -> None:
+    """Load the compiled kernels for the dtypes :mod:`receivables` passes (numba's first call
+    costs about half a second of CPU: a caller can pay it on a thread while reading files)."""
+    i32, i64, i16 = (np.zeros(1, t) for t in (np.int32, np.int64, np.int16))
+    order, start, inv, day = sort_events(i32, i32, i32[:0], i32[:0], 1)
+    for x in (i64, i16):
+        take2(x, x[:0], order, np.empty(1, x.dtype))
+    settlement_days(day, i64, start, i64, 1)
+    keep = np.ones(1, np.bool_)
+    max_at(i64.copy(), i64, i64, keep)
+    min_at(i64.copy(), i64, i32, keep)
+    reduced_between(start, day, i64, i64, i64, i64)

@@ -1,0 +1,93 @@
+"""The compiled passes of :mod:`cashmatch.engine.receivables_kernel` against numpy references."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cashmatch.engine import receivables_kernel as K
+
+NEVER = 2**31 - 1
+
+
+def events(draw, n: int, dtype: type) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+    m = draw(st.integers(0, 40))
+    inv = np.array(draw(st.lists(st.integers(0, n - 1), min_size=m, max_size=m)), dtype)
+    day = np.array(draw(st.lists(st.integers(-5, 5), min_size=m, max_size=m)), dtype)
+    return inv, day
+
+
+@st.composite
+def ledgers(draw):  # noqa: ANN001, ANN201
+    n = draw(st.integers(1, 8))
+    inv_a, day_a = events(draw, n, np.int32)
+    inv_b, day_b = events(draw, n, np.int32)
+    m = len(inv_a) + len(inv_b)
+    total = np.array(draw(st.lists(st.integers(-50, 100), min_size=m, max_size=m)), np.int64)
+    amount = np.array(draw(st.lists(st.integers(-20, 150), min_size=n, max_size=n)), np.int64)
+    return n, inv_a, day_a, inv_b, day_b, total, amount
+
+
+def settlement_reference(inv, day, total, amount) -> np.ndarray:  # noqa: ANN001
+    """The first day at whose end an invoice's reductions reach its positive amount."""
+    out = np.full(len(amount), NEVER, np.int32)
+    for i, due in enumerate(amount):
+        mine = np.flatnonzero(inv == i)
+        got = 0
+        for pos, k in enumerate(mine):
+            got += total[k]
+            last_of_day = pos + 1 == len(mine) or day[mine[pos + 1]] != day[k]
+            if due > 0 and got >= due and last_of_day:
+                out[i] = day[k]
+                break
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(ledgers())
+def test_sort_and_settlement_equal_numpy(ledger) -> None:  # noqa: ANN001
+    n, inv_a, day_a, inv_b, day_b, total, amount = ledger
+    inv_all = np.concatenate([inv_a, inv_b]).astype(np.int64)
+    day_all = np.concatenate([day_a, day_b]).astype(np.int64)
+    order, start, inv, day = K.sort_events(inv_a, day_a, inv_b, day_b, n)
+    want = np.lexsort((np.arange(len(inv_all)), day_all, inv_all))  # invoice, day, row
+    assert order.tolist() == want.tolist()
+    assert inv.tolist() == inv_all[want].tolist() and day.tolist() == day_all[want].tolist()
+    assert start.tolist() == [0, *np.cumsum(np.bincount(inv_all, minlength=n)).tolist()]
+    for x, y in ((total[: len(inv_a)], total[len(inv_a) :]), (inv_a, inv_b)):
+        got = K.take2(x, y, order, np.empty(len(order), x.dtype))
+        assert got.tolist() == np.concatenate([x, y])[order].tolist()
+    settled = K.settlement_days(day, total[want], start, amount, NEVER)
+    assert settled.tolist() == settlement_reference(inv, day, total[want], amount).tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(ledgers(), st.data())
+def test_reductions_between_days_equal_numpy(ledger, data) -> None:  # noqa: ANN001
+    n, inv_a, day_a, inv_b, day_b, total, _ = ledger
+    order, start, inv, day = K.sort_events(inv_a, day_a, inv_b, day_b, n)
+    total = total[order]
+    q = data.draw(st.integers(0, 10))
+    ask = np.array(data.draw(st.lists(st.integers(0, n - 1), min_size=q, max_size=q)), np.int64)
+    since = np.array(data.draw(st.lists(st.integers(-7, 7), min_size=q, max_size=q)), np.int64)
+    until = np.array(data.draw(st.lists(st.integers(-7, 7), min_size=q, max_size=q)), np.int64)
+    between, upto = K.reduced_between(start, day, total, ask, since, until)
+    for j in range(q):
+        mine = inv == ask[j]
+        assert between[j] == total[mine & (day >= since[j]) & (day <= until[j])].sum()
+        assert upto[j] == total[mine & (day <= until[j])].sum()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_group_extremes_equal_ufunc_at(data) -> None:  # noqa: ANN001
+    m = data.draw(st.integers(0, 30))
+    codes = np.array(data.draw(st.lists(st.integers(0, 4), min_size=m, max_size=m)), np.int64)
+    values = np.array(data.draw(st.lists(st.integers(-9, 9), min_size=m, max_size=m)), np.int32)
+    keep = np.array(data.draw(st.lists(st.booleans(), min_size=m, max_size=m)), bool)
+    for kernel, ufunc in ((K.max_at, np.maximum), (K.min_at, np.minimum)):
+        got, want = np.zeros(5, np.int64), np.zeros(5, np.int64)
+        kernel(got, codes, values, keep)
+        ufunc.at(want, codes[keep], values[keep])
+        assert got.tolist() == want.tolist()
