@@ -369,6 +369,97 @@ def _allocations_by_payment(
     return a_pay, day, cash, adj, cur
 
 
+@dataclass(slots=True)
+class _Reductions:
+    events: tuple[np.ndarray, ...]  # what _events returns
+    reason_names: list[str]
+    problems: list[RowProblem]
+    ok: np.ndarray | None = None  # per allocation: kept
+    a_inv: np.ndarray | None = None  # per allocation: its invoice's row
+    a_cur: tuple[np.ndarray, pa.Array] | None = None  # allocations' currencies, encoded
+
+
+def _reductions(
+    inv_index: IdIndex,
+    amount: np.ndarray,
+    allocations: pa.Table | None,
+    by_payment: Future | None,
+    adjustments: pa.Table | None,
+    src: dict[str, str],
+    drop: np.ndarray | None = None,
+) -> _Reductions:
+    """The reductions of the invoices (rows of ``inv_index``): allocations dated by their
+    payment (``by_payment``: the future of :func:`_allocations_by_payment`), leaving out the
+    rows under ``drop``, and adjustments; rows naming unknown payments or invoices reported."""
+    problems: list[RowProblem] = []
+    reason_names: list[str] = []
+
+    def reason_codes(col: pa.ChunkedArray | pa.Array, keep: np.ndarray) -> np.ndarray:
+        """Reason per row as an index into ``reason_names`` (-1 none); few distinct values."""
+        enc = pc.dictionary_encode(S.flat(col))
+        local = []
+        for r in enc.dictionary.to_pylist():
+            r = (r or "").strip()
+            if not r:
+                local.append(-1)
+                continue
+            if r not in reason_names:
+                reason_names.append(r)
+            local.append(reason_names.index(r))
+        table = np.array(local + [-1], dtype=np.int16)
+        idx = np.asarray(pc.fill_null(enc.indices, len(local)).to_numpy(zero_copy_only=False))
+        return table[idx][keep]
+
+    # two parts of (invoice, day, cash, adjustment, reason) rows: allocations, adjustments
+    alloc_part = adjust_part = _no_events()
+    out = _Reductions((), reason_names, problems)
+    if by_payment is not None:
+        a_pay, a_day, a_cash, a_adj, out.a_cur = by_payment.result()
+        a_inv = inv_index.find(allocations.column("invoice_id"))
+        bad_pay = a_pay < 0
+        bad_inv = (a_inv < 0) & ~bad_pay
+        ok = ~bad_pay & ~bad_inv
+        if drop is not None:
+            ok &= ~drop
+        problems += _problems_where(
+            src["allocations"],
+            S.flat(allocations.column("payment_id")),
+            bad_pay,
+            "name a payment not in the payments file (left out)",
+        )
+        problems += _problems_where(
+            src["allocations"],
+            S.flat(allocations.column("invoice_id")),
+            bad_inv,
+            "name an invoice not in the invoices file (left out)",
+        )
+        every = bool(ok.all())  # the usual case: no copies of the kept rows
+        alloc_part = tuple(
+            values if every else values[ok] for values in (a_inv, a_day, a_cash, a_adj)
+        ) + (reason_codes(allocations.column("adjustment_reason"), ok),)
+        out.ok, out.a_inv = ok, a_inv
+        del a_pay, a_day, a_cash, a_adj
+    if adjustments is not None and adjustments.num_rows:
+        d_inv = inv_index.find(adjustments.column("invoice_id"))
+        bad = d_inv < 0
+        problems += _problems_where(
+            src["adjustments"],
+            S.flat(adjustments.column("invoice_id")),
+            bad,
+            "name an invoice not in the invoices file (left out)",
+        )
+        ok = ~bad
+        adjust_part = (
+            d_inv[ok],
+            _days(adjustments.column("date"), dtype=np.int32)[ok],
+            np.zeros(int(ok.sum()), np.int64),
+            _ints(adjustments.column("amount"))[ok],
+            reason_codes(adjustments.column("reason"), ok),
+        )
+    out.events = _events(alloc_part, adjust_part, amount)
+    return out
+
+
 def build_ledger(
     *,
     invoices: pa.Table,
@@ -392,8 +483,8 @@ def build_ledger(
         **(sources or {}),
     }
     problems: list[RowProblem] = []
-    has_allocations = allocations is not None and allocations.num_rows > 0
-    if has_allocations:  # the payment side of the allocations, while the invoices are indexed
+    by_payment = None
+    if allocations is not None and allocations.num_rows:  # while the invoices are indexed
         by_payment = _background(_allocations_by_payment, allocations, payments)
 
     # ---- invoices
@@ -416,6 +507,11 @@ def build_ledger(
         inv_index = IdIndex(invoices.column("invoice_id"))
     inv_id = inv_index.values
     amount = _ints(invoices.column("amount"))
+    # the reductions need only the invoice rows and amounts: sorted on a thread of their own
+    # while the accounts are built here
+    reductions = _background(
+        _reductions, inv_index, amount, allocations, by_payment, adjustments, src
+    )
     issue = _days(invoices.column("issue_date"), dtype=np.int32)  # int32: half the memory
     due = _days(invoices.column("due_date"), fill=issue, dtype=np.int32)  # none: due on issue
 
@@ -458,86 +554,30 @@ def build_ledger(
     else:
         account_name = pa.nulls(len(order), pa.string())
 
-    # ---- reductions from allocations (dated by their payment)
-    # two parts of (invoice, day, cash, adjustment, reason) rows: allocations, adjustments
-    alloc_part = adjust_part = _no_events()
-    reason_names: list[str] = []
-
-    def reason_codes(col: pa.ChunkedArray | pa.Array, keep: np.ndarray) -> np.ndarray:
-        """Reason per row as an index into ``reason_names`` (-1 none); few distinct values."""
-        enc = pc.dictionary_encode(S.flat(col))
-        local = []
-        for r in enc.dictionary.to_pylist():
-            r = (r or "").strip()
-            if not r:
-                local.append(-1)
-                continue
-            if r not in reason_names:
-                reason_names.append(r)
-            local.append(reason_names.index(r))
-        table = np.array(local + [-1], dtype=np.int16)
-        idx = np.asarray(pc.fill_null(enc.indices, len(local)).to_numpy(zero_copy_only=False))
-        return table[idx][keep]
-
-    if has_allocations:
-        a_pay, a_day, a_cash, a_adj, a_cur = by_payment.result()
-        a_inv = inv_index.find(allocations.column("invoice_id"))
-        bad_pay = a_pay < 0
-        bad_inv = (a_inv < 0) & ~bad_pay
-        ok = ~bad_pay & ~bad_inv
-        if ok.any() and a_cur is not None:
-            codes, distinct = a_cur
-            known = _lookup(distinct, currencies)  # -1: not a currency of any invoice
-            known[np.asarray(distinct.is_null(), bool)] = -2  # no currency given: no check
-            a_cur_code = known[codes]
-            mismatch = (a_cur_code != -2) & (a_cur_code != currency_code[np.where(ok, a_inv, 0)])
-            mismatch &= ok
-            if mismatch.any():
-                problems += _problems_where(
-                    src["allocations"],
-                    S.flat(allocations.column("invoice_id")),
-                    mismatch,
-                    "are in another currency than their invoice (left out)",
-                )
-                ok &= ~mismatch
-        problems += _problems_where(
-            src["allocations"],
-            S.flat(allocations.column("payment_id")),
-            bad_pay,
-            "name a payment not in the payments file (left out)",
+    # ---- reductions (their thread, started above), then the check that needs the currencies
+    red = reductions.result()
+    if red.a_cur is not None and red.ok.any():
+        codes, distinct = red.a_cur
+        known = _lookup(distinct, currencies)  # -1: not a currency of any invoice
+        known[np.asarray(distinct.is_null(), bool)] = -2  # no currency given: no check
+        a_cur_code = known[codes]
+        mismatch = (a_cur_code != -2) & (
+            a_cur_code != currency_code[np.where(red.ok, red.a_inv, 0)]
         )
-        problems += _problems_where(
-            src["allocations"],
-            S.flat(allocations.column("invoice_id")),
-            bad_inv,
-            "name an invoice not in the invoices file (left out)",
-        )
-        every = bool(ok.all())  # the usual case: no copies of the kept rows
-        alloc_part = tuple(
-            values if every else values[ok] for values in (a_inv, a_day, a_cash, a_adj)
-        ) + (reason_codes(allocations.column("adjustment_reason"), ok),)
-        del a_pay, a_inv, a_day, a_cash, a_adj
-    if adjustments is not None and adjustments.num_rows:
-        d_inv = inv_index.find(adjustments.column("invoice_id"))
-        bad = d_inv < 0
-        problems += _problems_where(
-            src["adjustments"],
-            S.flat(adjustments.column("invoice_id")),
-            bad,
-            "name an invoice not in the invoices file (left out)",
-        )
-        ok = ~bad
-        adjust_part = (
-            d_inv[ok],
-            _days(adjustments.column("date"), dtype=np.int32)[ok],
-            np.zeros(int(ok.sum()), np.int64),
-            _ints(adjustments.column("amount"))[ok],
-            reason_codes(adjustments.column("reason"), ok),
-        )
-    reasons = pa.array(reason_names, pa.string())
-    ev_inv, ev_day, ev_total, ev_cash, ev_adj, ev_reason, ev_start, settled = _events(
-        alloc_part, adjust_part, amount
-    )
+        mismatch &= red.ok
+        if mismatch.any():  # rare: the reductions again without those rows
+            problems += _problems_where(
+                src["allocations"],
+                S.flat(allocations.column("invoice_id")),
+                mismatch,
+                "are in another currency than their invoice (left out)",
+            )
+            red = _reductions(
+                inv_index, amount, allocations, by_payment, adjustments, src, mismatch
+            )
+    problems += red.problems
+    reasons = pa.array(red.reason_names, pa.string())
+    ev_inv, ev_day, ev_total, ev_cash, ev_adj, ev_reason, ev_start, settled = red.events
 
     # ---- promises
     if promises is not None and promises.num_rows:
