@@ -283,30 +283,15 @@ class Ledger:
     def n_accounts(self) -> int:
         return len(self.account_customer)
 
-    def reduced(self, *, until: int, since: int | None = None) -> np.ndarray:
-        """Per invoice, the sum of its reductions dated ``since <= day <= until`` (exact)."""
-        keep = self.ev_day <= until
-        if since is not None:
-            keep &= self.ev_day >= since
-        return _segment_sum(np.where(keep, self.ev_total, 0), self._ev_start)
-
     def open_at(self, t: int) -> np.ndarray:
         """open(i, t): invoiced amount minus reductions dated <= t; 0 if issued after t."""
         if t not in self._open_cache:
             if len(self._open_cache) > 8:
                 self._open_cache.clear()
-            self._open_cache[t] = np.where(self.issue <= t, self.amount - self.reduced(until=t), 0)
+            self._open_cache[t] = _kernels().open_at(
+                self._ev_start, self.ev_day, self.ev_total, self.amount, self.issue, t
+            )
         return self._open_cache[t]
-
-
-def _segment_sum(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """Sum of ``values[offsets[i]:offsets[i+1]]`` per segment (exact int64)."""
-    csum = np.empty(len(values) + 1, np.int64)
-    csum[0] = 0
-    np.cumsum(values, dtype=np.int64, out=csum[1:])
-    out = csum[offsets[1:]]
-    out -= csum[offsets[:-1]]
-    return out
 
 
 def _kernels():  # noqa: ANN202
@@ -766,6 +751,17 @@ def analyse(
 
     open_a = led.open_at(A)
     open_p = led.open_at(A - P)
+    # the behaviour windows and the promises on a thread of their own (numpy and the kernels
+    # leave the GIL), while the aging and the metrics are summed here
+    recent = max(1, int(round(P * risk.recent_share)))
+    windows = _background(
+        lambda: (
+            _behaviour(led, lo, A),
+            _behaviour(led, lo_prev, A - P),
+            _behaviour(led, A - recent + 1, A),
+            _promises(led, lo, A, A, risk.promise_grace_days),
+        )
+    )
     issued = led.issue <= A
     dpd = A - led.due
     bucket = bucket_of(dpd)
@@ -832,10 +828,7 @@ def analyse(
     metrics = pa.Table.from_pylist(rows, schema=S.RECEIVABLES_METRICS)
 
     # ---- behaviour per account
-    w, dtp, dbt = _behaviour(led, lo, A)
-    w0, dtp0, dbt0 = _behaviour(led, lo_prev, A - P)
-    recent = max(1, int(round(P * risk.recent_share)))
-    wr, _, dbtr = _behaviour(led, A - recent + 1, A)
+    (w, dtp, dbt), (w0, dtp0, dbt0), (wr, _, dbtr), (kept, broken) = windows.result()
     recent_dbt = _avg(dbtr, wr)
     avg_dtp, avg_dbt = _avg(dtp, w), _avg(dbt, w)
     prev_dtp, prev_dbt = _avg(dtp0, w0), _avg(dbt0, w0)
@@ -843,7 +836,6 @@ def analyse(
     ded_n = _gcount(ded_acc, na, ded_now)
     ded_amt = _gsum(ded_acc, led.ev_adj[ded], na, ded_now)
     ded_n0 = _gcount(ded_acc, na, ~ded_now)
-    kept, broken = _promises(led, lo, A, A, risk.promise_grace_days)
 
     # ---- risk
     share60 = np.where(acc_open > 0, acc_over60 / np.where(acc_open > 0, acc_open, 1), 0.0)

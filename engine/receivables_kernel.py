@@ -140,6 +140,31 @@ def reduced_between(
     return between, upto
 
 
+@njit(cache=True, nogil=True)
+def open_at(
+    start: np.ndarray,
+    day: np.ndarray,
+    total: np.ndarray,
+    amount: np.ndarray,
+    issue: np.ndarray,
+    t: int,
+) -> np.ndarray:
+    """Per invoice: its amount less its reductions dated up to day ``t`` (events sorted by
+    invoice and day, invoice ``i``'s at ``start[i]:start[i + 1]``); 0 if issued after ``t``."""
+    n = len(amount)
+    out = np.zeros(n, np.int64)
+    for i in range(n):
+        if issue[i] > t:
+            continue
+        left = amount[i]
+        for k in range(start[i], start[i + 1]):
+            if day[k] > t:
+                break
+            left -= total[k]
+        out[i] = left
+    return out
+
+
 def warm() -> None:
     """Load the compiled kernels for the dtypes :mod:`receivables` passes (numba's first call
     costs about half a second of CPU: a caller can pay it on a thread while reading files)."""
@@ -152,3 +177,4 @@ def warm() -> None:
     max_at(i64.copy(), i64, i64, keep)
     min_at(i64.copy(), i64, i32, keep)
     reduced_between(start, day, i64, i64, i64, i64)
+    open_at(start, day, i64, i64, i32, 0)

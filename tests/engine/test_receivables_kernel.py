@@ -91,3 +91,15 @@ def test_group_extremes_equal_ufunc_at(data) -> None:  # noqa: ANN001
         kernel(got, codes, values, keep)
         ufunc.at(want, codes[keep], values[keep])
         assert got.tolist() == want.tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(ledgers(), st.integers(-7, 7), st.data())
+def test_open_at_equals_numpy(ledger, t: int, data) -> None:  # noqa: ANN001
+    n, inv_a, day_a, inv_b, day_b, total, amount = ledger
+    order, start, inv, day = K.sort_events(inv_a, day_a, inv_b, day_b, n)
+    total = total[order]
+    issue = np.array(data.draw(st.lists(st.integers(-7, 7), min_size=n, max_size=n)), np.int32)
+    reduced = np.bincount(inv, weights=np.where(day <= t, total, 0), minlength=n)
+    want = np.where(issue <= t, amount - reduced.astype(np.int64), 0)
+    assert K.open_at(start, day, total, amount, issue, t).tolist() == want.tolist()
