@@ -976,20 +976,26 @@ def _reasons(contributions: list, values: dict, na: int, period: int, recent: in
     fired_any = np.flatnonzero(parts.max(axis=0) > 0)
     out = [""] * na
     pname = _period_name(period)
-    for a in fired_any:  # only accounts with a fired signal: few, and each needs text
-        order = np.argsort(-parts[:, a], kind="stable")
+    # per fired account: the signals strongest first, and as Python lists (one conversion
+    # per column instead of a numpy scalar per sentence)
+    orders = np.argsort(-parts[:, fired_any], axis=0, kind="stable").T.tolist()
+    fired = [c[2][fired_any].tolist() for c in contributions]
+    figures = [
+        [np.asarray(values[c[0].metric][j], float)[fired_any].tolist() for j in range(3)]
+        for c in contributions
+    ]
+    for pos, a in enumerate(fired_any.tolist()):  # few accounts, and each needs text
         texts = []
-        for s in order:
-            sig, part, fired = contributions[s]
-            if not fired[a]:
+        for s in orders[pos]:
+            if not fired[s][pos]:
                 continue
-            value, cur, prev = (values[sig.metric][j][a] for j in range(3))
+            value, cur, prev = (figures[s][j][pos] for j in range(3))
             texts.append(
                 _fmt(
-                    sig.reason,
-                    value=float(value),
-                    current=float(cur),
-                    previous=float(prev),
+                    contributions[s][0].reason,
+                    value=value,
+                    current=cur,
+                    previous=prev,
                     period=pname,
                     period_days=period,
                     recent_days=recent,
