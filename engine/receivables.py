@@ -206,13 +206,6 @@ def _gsum(
     return (hi_sum << 24) + lo_sum
 
 
-def _any_per(codes: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
-    """Per code: is ``mask`` true for any of its rows?"""
-    out = np.zeros(n, dtype=bool)
-    out[codes[mask]] = True
-    return out
-
-
 def _gcount(codes: np.ndarray, n: int, mask: np.ndarray | None = None) -> np.ndarray:
     if mask is not None:
         codes = codes[mask]
@@ -762,23 +755,25 @@ def analyse(
             _promises(led, lo, A, A, risk.promise_grace_days),
         )
     )
-    issued = led.issue <= A
-    dpd = A - led.due
-    bucket = bucket_of(dpd)
-
-    # ---- aging per account (open_at is 0 for invoices issued later: sums need no mask)
-    has_open = issued & (open_a != 0)
-    cell = led.account * 5
-    cell += bucket
-    aging_cells = _gsum(cell, open_a, na * 5).reshape(na, 5)
-    del cell, bucket
+    # ---- aging per account, and what the metrics and risk need per account, in one pass
+    aging_cells, has_row, open_p_acc, over60_p, acc_issued, first_issue, sales = (
+        _kernels().account_sums(
+            led.account,
+            led.currency_code,
+            led.amount,
+            led.issue,
+            led.due,
+            open_a,
+            open_p,
+            A,
+            P,
+            na,
+            nk,
+        )
+    )
     acc_open = aging_cells.sum(axis=1)
     acc_overdue = acc_open - aging_cells[:, 0]
     acc_over60 = aging_cells[:, 3] + aging_cells[:, 4]
-    has_row = _any_per(led.account, has_open, na)
-    # share over 60 at the start of the period, for the trend
-    over60_p = _gsum(led.account, open_p, na, led.due < A - P - 60)  # (A - P) - due > 60
-    open_p_acc = _gsum(led.account, open_p, na)
 
     # ---- metrics per currency (AR, AR at the start and current AR summed from the accounts:
     # the same integers, without another pass over every invoice)
@@ -786,7 +781,6 @@ def analyse(
     acc_k = led.account_currency
     ar = _gsum(acc_k, acc_open, nk)
     ar_start = _gsum(acc_k, open_p_acc, nk)
-    sales = _gsum(k, led.amount, nk, (led.issue >= lo) & (led.issue <= A))
     current_ar = _gsum(acc_k, aging_cells[:, 0], nk)  # bucket "current": dpd <= 0
     in_period = (led.ev_day >= lo) & (led.ev_day <= A)
     in_prev = (led.ev_day >= lo_prev) & (led.ev_day < lo)
@@ -842,18 +836,16 @@ def analyse(
     share60_p = np.where(open_p_acc > 0, over60_p / np.where(open_p_acc > 0, open_p_acc, 1), 0.0)
     # open balance past due by more than this account usually takes (+ margin)
     # (over the open invoices only: a per-invoice float array for each step otherwise)
-    open_now = np.flatnonzero(issued & (open_a > 0))
+    open_now = np.flatnonzero(open_a > 0)  # 0 where issued later
     open_acc = led.account[open_now]
     usual = np.nan_to_num(np.maximum(prev_dbt, 0.0))[open_acc] + risk.usual_margin_days
-    unusual = dpd[open_now] > usual
+    unusual = (A - led.due[open_now]) > usual
     late_unusual = _gsum(open_acc, open_a[open_now], na, unusual)
     share_unusual = np.where(acc_open > 0, late_unusual / np.where(acc_open > 0, acc_open, 1), 0.0)
     # days without any cash while overdue, beyond the account's usual gap between payments
     cash_ev = (led.ev_cash > 0) & (led.ev_day <= A)
     last_cash = np.full(na, np.iinfo(np.int64).min // 4, np.int64)
     _kernels().max_at(last_cash, ev_acc, led.ev_day, cash_ev)
-    first_issue = np.full(na, A, np.int64)
-    _kernels().min_at(first_issue, led.account, led.issue, issued)
     last_cash = np.maximum(last_cash, first_issue)
     prev_cash = cash_ev & in_prev
     seen = np.zeros(na * P, dtype=bool)  # (account, day of the previous period) had cash
@@ -934,7 +926,6 @@ def analyse(
         schema=S.ACCOUNTS,
     )
     # accounts: every account with an invoice issued by as_of
-    acc_issued = _any_per(led.account, issued, na)
     accounts = accounts.filter(pa.array(acc_issued))
 
     aging = pa.table(

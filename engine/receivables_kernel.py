@@ -106,14 +106,6 @@ def max_at(out: np.ndarray, codes: np.ndarray, values: np.ndarray, keep: np.ndar
 
 
 @njit(cache=True, nogil=True)
-def min_at(out: np.ndarray, codes: np.ndarray, values: np.ndarray, keep: np.ndarray) -> None:
-    """``np.minimum.at(out, codes[keep], values[keep])`` in one pass."""
-    for k in range(len(codes)):
-        if keep[k] and values[k] < out[codes[k]]:
-            out[codes[k]] = values[k]
-
-
-@njit(cache=True, nogil=True)
 def reduced_between(
     start: np.ndarray,
     day: np.ndarray,
@@ -165,6 +157,55 @@ def open_at(
     return out
 
 
+@njit(cache=True, nogil=True)
+def account_sums(
+    account: np.ndarray,
+    currency: np.ndarray,
+    amount: np.ndarray,
+    issue: np.ndarray,
+    due: np.ndarray,
+    open_now: np.ndarray,
+    open_start: np.ndarray,
+    as_of: int,
+    period: int,
+    n_accounts: int,
+    n_currencies: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One pass over the invoices for the aging and the metrics, as of day ``as_of`` with the
+    period of ``period`` days before it; ``open_now``/``open_start`` are the open amounts at
+    ``as_of`` and at ``as_of - period`` (0 where not yet issued). Per account: the open amount
+    by aging bucket (``n_accounts x 5``, buckets by days past due ``<= 0, 1-30, 31-60, 61-90,
+    > 90``), open rows (an open amount other than 0), the open amount at the start and its
+    part over 60 days past due then, any invoice issued and the first issue day (``as_of`` if
+    none); per currency the sales (invoiced amount issued within the period)."""
+    cells = np.zeros((n_accounts, 5), np.int64)
+    has_row = np.zeros(n_accounts, np.bool_)
+    start_open = np.zeros(n_accounts, np.int64)
+    start_over60 = np.zeros(n_accounts, np.int64)
+    issued = np.zeros(n_accounts, np.bool_)
+    first_issue = np.full(n_accounts, as_of, np.int64)
+    sales = np.zeros(n_currencies, np.int64)
+    lo = as_of - period + 1
+    for i in range(len(account)):
+        a = account[i]
+        dpd = as_of - due[i]
+        b = 0 if dpd <= 0 else 1 if dpd <= 30 else 2 if dpd <= 60 else 3 if dpd <= 90 else 4
+        cells[a, b] += open_now[i]
+        start_open[a] += open_start[i]
+        if due[i] < as_of - period - 60:
+            start_over60[a] += open_start[i]
+        d = issue[i]
+        if d <= as_of:
+            issued[a] = True
+            if open_now[i] != 0:
+                has_row[a] = True
+            if d < first_issue[a]:
+                first_issue[a] = d
+            if d >= lo:
+                sales[currency[i]] += amount[i]
+    return cells, has_row, start_open, start_over60, issued, first_issue, sales
+
+
 def warm() -> None:
     """Load the compiled kernels for the dtypes :mod:`receivables` passes (numba's first call
     costs about half a second of CPU: a caller can pay it on a thread while reading files)."""
@@ -175,6 +216,6 @@ def warm() -> None:
     settlement_days(day, i64, start, i64, 1)
     keep = np.ones(1, np.bool_)
     max_at(i64.copy(), i64, i64, keep)
-    min_at(i64.copy(), i64, i32, keep)
     reduced_between(start, day, i64, i64, i64, i64)
     open_at(start, day, i64, i64, i32, 0)
+    account_sums(i64, i32, i64, i32, i32, i64, i64, 0, 1, 1, 1)

@@ -81,16 +81,15 @@ def test_reductions_between_days_equal_numpy(ledger, data) -> None:  # noqa: ANN
 
 @settings(max_examples=200, deadline=None)
 @given(st.data())
-def test_group_extremes_equal_ufunc_at(data) -> None:  # noqa: ANN001
+def test_group_maximum_equals_ufunc_at(data) -> None:  # noqa: ANN001
     m = data.draw(st.integers(0, 30))
     codes = np.array(data.draw(st.lists(st.integers(0, 4), min_size=m, max_size=m)), np.int64)
     values = np.array(data.draw(st.lists(st.integers(-9, 9), min_size=m, max_size=m)), np.int32)
     keep = np.array(data.draw(st.lists(st.booleans(), min_size=m, max_size=m)), bool)
-    for kernel, ufunc in ((K.max_at, np.maximum), (K.min_at, np.minimum)):
-        got, want = np.zeros(5, np.int64), np.zeros(5, np.int64)
-        kernel(got, codes, values, keep)
-        ufunc.at(want, codes[keep], values[keep])
-        assert got.tolist() == want.tolist()
+    got, want = np.zeros(5, np.int64), np.zeros(5, np.int64)
+    K.max_at(got, codes, values, keep)
+    np.maximum.at(want, codes[keep], values[keep])
+    assert got.tolist() == want.tolist()
 
 
 @settings(max_examples=200, deadline=None)
@@ -103,3 +102,43 @@ def test_open_at_equals_numpy(ledger, t: int, data) -> None:  # noqa: ANN001
     reduced = np.bincount(inv, weights=np.where(day <= t, total, 0), minlength=n)
     want = np.where(issue <= t, amount - reduced.astype(np.int64), 0)
     assert K.open_at(start, day, total, amount, issue, t).tolist() == want.tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_account_sums_equal_numpy(data) -> None:  # noqa: ANN001
+    n, na, nk, as_of, period = data.draw(st.integers(0, 25)), 4, 2, 100, 30
+
+    def ints(lo: int, hi: int, dtype: type) -> np.ndarray:
+        return np.array(data.draw(st.lists(st.integers(lo, hi), min_size=n, max_size=n)), dtype)
+
+    account, currency = ints(0, na - 1, np.int64), ints(0, nk - 1, np.int32)
+    amount, issue = ints(-50, 100, np.int64), ints(50, 110, np.int32)
+    # days past due on and around every bucket's edge and the start's 60 days (at as_of - 30)
+    edges = [-1, 0, 1, 29, 30, 31, 59, 60, 61, 89, 90, 91, 119, 120, 121, 200]
+    past_due = data.draw(st.lists(st.sampled_from(edges), min_size=n, max_size=n))
+    due = as_of - np.array(past_due, np.int32)
+    open_now = np.where(issue <= as_of, ints(-50, 100, np.int64), 0)
+    open_start = np.where(issue <= as_of - period, ints(-50, 100, np.int64), 0)
+    got = K.account_sums(
+        account, currency, amount, issue, due, open_now, open_start, as_of, period, na, nk
+    )
+    bucket = np.searchsorted(np.array([0, 30, 60, 90]), as_of - due, side="left")
+    cells = np.zeros((na, 5), np.int64)
+    np.add.at(cells, (account, bucket), open_now)
+    issued = issue <= as_of
+    first = np.full(na, as_of, np.int64)
+    np.minimum.at(first, account[issued], issue[issued])
+    over60 = due < as_of - period - 60
+    in_period = issued & (issue > as_of - period)
+    want = (
+        cells,
+        np.isin(np.arange(na), account[issued & (open_now != 0)]),
+        np.bincount(account, weights=open_start, minlength=na).astype(np.int64),
+        np.bincount(account[over60], weights=open_start[over60], minlength=na).astype(np.int64),
+        np.isin(np.arange(na), account[issued]),
+        first,
+        np.bincount(currency[in_period], weights=amount[in_period], minlength=nk).astype(np.int64),
+    )
+    for g, w in zip(got, want, strict=True):
+        assert g.tolist() == w.tolist()
