@@ -392,8 +392,8 @@ def _reductions(
     alloc_part = adjust_part = _no_events()
     out = _Reductions((), reason_names, problems)
     if by_payment is not None:
+        a_inv = inv_index.find(allocations.column("invoice_id"))  # while the payments' job runs
         a_pay, a_day, a_cash, a_adj, out.a_cur = by_payment.result()
-        a_inv = inv_index.find(allocations.column("invoice_id"))
         bad_pay = a_pay < 0
         bad_inv = (a_inv < 0) & ~bad_pay
         ok = ~bad_pay & ~bad_inv
