@@ -311,13 +311,10 @@ def _events(
     (invoice, day, row) as ``(inv, day, total, cash, adj, reason, start, settled)``: ``start``
     the offsets of each invoice's events (``n + 1``), ``settled`` per invoice the first day at
     whose end its reductions reach its amount (``NEVER`` if none; only positive amounts
-    settle). Invoices and days come out int64 (promise keys multiply them)."""
+    settle). Invoices and days come out int64."""
     K = _kernels()
-    order, start, inv, day = K.sort_events(a[0], a[1], b[0], b[1], len(amount))
-    cash = K.take2(a[2], b[2], order, np.empty(len(order), np.int64))
-    adj = K.take2(a[3], b[3], order, np.empty(len(order), np.int64))
-    reason = K.take2(a[4], b[4], order, np.empty(len(order), np.int16))
-    total = np.add(cash, adj, out=order)  # the order's int64 array, no longer needed
+    start, inv, day, cash, adj, reason = K.sort_events(a, b, len(amount))
+    total = cash + adj
     settled = K.settlement_days(day, total, start, amount, NEVER)
     return inv, day, total, cash, adj, reason, start, settled
 

@@ -14,64 +14,75 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
+def _count(inv: np.ndarray, start: np.ndarray) -> None:
+    for r in range(len(inv)):
+        start[inv[r] + 1] += 1
+
+
+@njit(cache=True, nogil=True)
+def _scatter(
+    part: tuple[np.ndarray, ...],
+    start: np.ndarray,
+    day: np.ndarray,
+    cash: np.ndarray,
+    adj: np.ndarray,
+    reason: np.ndarray,
+) -> None:
+    inv, day_p, cash_p, adj_p, reason_p = part
+    for r in range(len(inv)):
+        k = start[inv[r]]
+        start[inv[r]] = k + 1
+        day[k], cash[k], adj[k], reason[k] = day_p[r], cash_p[r], adj_p[r], reason_p[r]
+
+
+@njit(cache=True, nogil=True)
 def sort_events(
-    inv_a: np.ndarray, day_a: np.ndarray, inv_b: np.ndarray, day_b: np.ndarray, n: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The events of two parts (rows of ``a``, then of ``b``; invoices in ``0..n-1``) sorted
-    by invoice, day and row: ``(order, start, inv, day)`` with ``order`` the rows (``b``'s
-    numbered after ``a``'s), ``start`` the offsets of each invoice's events (``n + 1``) and the
-    sorted invoice and day (int64).
+    a: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    b: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    n: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The events of two parts of (invoice, day, cash, adjustment, reason) rows (``a``'s rows,
+    then ``b``'s; invoices in ``0..n-1``) sorted by invoice, day and row, as ``(start, inv,
+    day, cash, adj, reason)``: ``start`` the offsets of each invoice's events (``n + 1``),
+    invoices and days int64.
 
     A counting sort by invoice (rows keep their order) and, within each invoice's few events,
     an insertion sort by day, which is stable: the order of ``np.lexsort((row, day, inv))``.
     """
-    na = len(inv_a)
-    m = na + len(inv_b)
+    m = len(a[0]) + len(b[0])
     start = np.zeros(n + 1, np.int64)
-    for r in range(na):
-        start[inv_a[r] + 1] += 1
-    for r in range(len(inv_b)):
-        start[inv_b[r] + 1] += 1
+    _count(a[0], start)
+    _count(b[0], start)
     for i in range(n):
         start[i + 1] += start[i]
-    fill = start[:-1].copy()
-    order = np.empty(m, np.int64)
     day = np.empty(m, np.int64)
-    for r in range(na):
-        i = inv_a[r]
-        order[fill[i]] = r
-        day[fill[i]] = day_a[r]
-        fill[i] += 1
-    for r in range(len(inv_b)):
-        i = inv_b[r]
-        order[fill[i]] = na + r
-        day[fill[i]] = day_b[r]
-        fill[i] += 1
+    cash = np.empty(m, np.int64)
+    adj = np.empty(m, np.int64)
+    reason = np.empty(m, a[4].dtype)
+    # start[i] is invoice i's next free slot while scattering, its end afterwards
+    _scatter(a, start, day, cash, adj, reason)
+    _scatter(b, start, day, cash, adj, reason)
+    for i in range(n, 0, -1):
+        start[i] = start[i - 1]
+    start[0] = 0
     inv = np.empty(m, np.int64)
     for i in range(n):
         lo, hi = start[i], start[i + 1]
         for k in range(lo, hi):
             inv[k] = i
         for k in range(lo + 1, hi):  # insertion sort by day: a handful of events per invoice
-            d, r = day[k], order[k]
+            d, c, x, y = day[k], cash[k], adj[k], reason[k]
             j = k - 1
             while j >= lo and day[j] > d:
-                day[j + 1] = day[j]
-                order[j + 1] = order[j]
+                day[j + 1], cash[j + 1], adj[j + 1], reason[j + 1] = (
+                    day[j],
+                    cash[j],
+                    adj[j],
+                    reason[j],
+                )
                 j -= 1
-            day[j + 1] = d
-            order[j + 1] = r
-    return order, start, inv, day
-
-
-@njit(cache=True, nogil=True)
-def take2(a: np.ndarray, b: np.ndarray, order: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """``np.concatenate([a, b])[order]`` into ``out``, without the concatenation."""
-    na = len(a)
-    for k in range(len(order)):
-        r = order[k]
-        out[k] = a[r] if r < na else b[r - na]
-    return out
+            day[j + 1], cash[j + 1], adj[j + 1], reason[j + 1] = d, c, x, y
+    return start, inv, day, cash, adj, reason
 
 
 @njit(cache=True, nogil=True)
@@ -210,9 +221,8 @@ def warm() -> None:
     """Load the compiled kernels for the dtypes :mod:`receivables` passes (numba's first call
     costs about half a second of CPU: a caller can pay it on a thread while reading files)."""
     i32, i64, i16 = (np.zeros(1, t) for t in (np.int32, np.int64, np.int16))
-    order, start, inv, day = sort_events(i32, i32, i32[:0], i32[:0], 1)
-    for x in (i64, i16):
-        take2(x, x[:0], order, np.empty(1, x.dtype))
+    part = (i32, i32, i64, i64, i16)
+    start, inv, day, _, _, _ = sort_events(part, tuple(x[:0] for x in part), 1)
     settlement_days(day, i64, start, i64, 1)
     keep = np.ones(1, np.bool_)
     max_at(i64.copy(), i64, i64, keep)

@@ -11,22 +11,34 @@ from cashmatch.engine import receivables_kernel as K
 NEVER = 2**31 - 1
 
 
-def events(draw, n: int, dtype: type) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+def part(draw, n: int) -> tuple[np.ndarray, ...]:  # noqa: ANN001
+    """(invoice, day, cash, adjustment, reason) rows, as build_ledger's parts."""
     m = draw(st.integers(0, 40))
-    inv = np.array(draw(st.lists(st.integers(0, n - 1), min_size=m, max_size=m)), dtype)
-    day = np.array(draw(st.lists(st.integers(-5, 5), min_size=m, max_size=m)), dtype)
-    return inv, day
+
+    def ints(lo: int, hi: int, dtype: type) -> np.ndarray:
+        return np.array(draw(st.lists(st.integers(lo, hi), min_size=m, max_size=m)), dtype)
+
+    return (
+        ints(0, n - 1, np.int32),
+        ints(-5, 5, np.int32),
+        ints(-50, 100, np.int64),
+        ints(-20, 20, np.int64),
+        ints(-1, 3, np.int16),
+    )
 
 
 @st.composite
 def ledgers(draw):  # noqa: ANN001, ANN201
     n = draw(st.integers(1, 8))
-    inv_a, day_a = events(draw, n, np.int32)
-    inv_b, day_b = events(draw, n, np.int32)
-    m = len(inv_a) + len(inv_b)
-    total = np.array(draw(st.lists(st.integers(-50, 100), min_size=m, max_size=m)), np.int64)
     amount = np.array(draw(st.lists(st.integers(-20, 150), min_size=n, max_size=n)), np.int64)
-    return n, inv_a, day_a, inv_b, day_b, total, amount
+    return n, part(draw, n), part(draw, n), amount
+
+
+def sorted_events(ledger) -> tuple[np.ndarray, ...]:  # noqa: ANN001
+    """(start, inv, day, total) of a drawn ledger, by the kernel."""
+    n, a, b, _ = ledger
+    start, inv, day, cash, adj, _ = K.sort_events(a, b, n)
+    return start, inv, day, cash + adj
 
 
 def settlement_reference(inv, day, total, amount) -> np.ndarray:  # noqa: ANN001
@@ -47,27 +59,23 @@ def settlement_reference(inv, day, total, amount) -> np.ndarray:  # noqa: ANN001
 @settings(max_examples=300, deadline=None)
 @given(ledgers())
 def test_sort_and_settlement_equal_numpy(ledger) -> None:  # noqa: ANN001
-    n, inv_a, day_a, inv_b, day_b, total, amount = ledger
-    inv_all = np.concatenate([inv_a, inv_b]).astype(np.int64)
-    day_all = np.concatenate([day_a, day_b]).astype(np.int64)
-    order, start, inv, day = K.sort_events(inv_a, day_a, inv_b, day_b, n)
-    want = np.lexsort((np.arange(len(inv_all)), day_all, inv_all))  # invoice, day, row
-    assert order.tolist() == want.tolist()
-    assert inv.tolist() == inv_all[want].tolist() and day.tolist() == day_all[want].tolist()
-    assert start.tolist() == [0, *np.cumsum(np.bincount(inv_all, minlength=n)).tolist()]
-    for x, y in ((total[: len(inv_a)], total[len(inv_a) :]), (inv_a, inv_b)):
-        got = K.take2(x, y, order, np.empty(len(order), x.dtype))
-        assert got.tolist() == np.concatenate([x, y])[order].tolist()
-    settled = K.settlement_days(day, total[want], start, amount, NEVER)
-    assert settled.tolist() == settlement_reference(inv, day, total[want], amount).tolist()
+    n, a, b, amount = ledger
+    rows = [np.concatenate([x, y]).astype(np.int64) for x, y in zip(a, b, strict=True)]
+    got = K.sort_events(a, b, n)
+    want = np.lexsort((np.arange(len(rows[0])), rows[1], rows[0]))  # invoice, day, row
+    for column, values in zip(got[1:], rows, strict=True):
+        assert column.tolist() == values[want].tolist()
+    assert got[0].tolist() == [0, *np.cumsum(np.bincount(rows[0], minlength=n)).tolist()]
+    start, inv, day, total = sorted_events(ledger)
+    settled = K.settlement_days(day, total, start, amount, NEVER)
+    assert settled.tolist() == settlement_reference(inv, day, total, amount).tolist()
 
 
 @settings(max_examples=200, deadline=None)
 @given(ledgers(), st.data())
 def test_reductions_between_days_equal_numpy(ledger, data) -> None:  # noqa: ANN001
-    n, inv_a, day_a, inv_b, day_b, total, _ = ledger
-    order, start, inv, day = K.sort_events(inv_a, day_a, inv_b, day_b, n)
-    total = total[order]
+    n = ledger[0]
+    start, inv, day, total = sorted_events(ledger)
     q = data.draw(st.integers(0, 10))
     ask = np.array(data.draw(st.lists(st.integers(0, n - 1), min_size=q, max_size=q)), np.int64)
     since = np.array(data.draw(st.lists(st.integers(-7, 7), min_size=q, max_size=q)), np.int64)
@@ -95,9 +103,8 @@ def test_group_maximum_equals_ufunc_at(data) -> None:  # noqa: ANN001
 @settings(max_examples=200, deadline=None)
 @given(ledgers(), st.integers(-7, 7), st.data())
 def test_open_at_equals_numpy(ledger, t: int, data) -> None:  # noqa: ANN001
-    n, inv_a, day_a, inv_b, day_b, total, amount = ledger
-    order, start, inv, day = K.sort_events(inv_a, day_a, inv_b, day_b, n)
-    total = total[order]
+    n, amount = ledger[0], ledger[3]
+    start, inv, day, total = sorted_events(ledger)
     issue = np.array(data.draw(st.lists(st.integers(-7, 7), min_size=n, max_size=n)), np.int32)
     reduced = np.bincount(inv, weights=np.where(day <= t, total, 0), minlength=n)
     want = np.where(issue <= t, amount - reduced.astype(np.int64), 0)
