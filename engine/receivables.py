@@ -3,10 +3,12 @@ behaviour per account and at-risk accounts with plain-language reasons.
 
 The definitions are the contract's (``spec/interchange.md``, "Receivables analytics"). The
 ledger is read as a history: every invoice issued, every allocation dated by its payment's
-value date, every adjustment dated on its own. All of it is arrays: one sort of the reductions
-by (invoice, day), cumulative sums, and group-bys by integer codes (exact int64 sums), with
-string ids joined once as integer codes. No Python loop per invoice; loops only over signals,
-currencies and the reason texts of flagged accounts.
+value date, every adjustment dated on its own. All of it is arrays: the reductions sorted by
+(invoice, day), open amounts, settlement days and the per-account sums in compiled passes
+(:mod:`receivables_kernel`, exact int64), group-bys by integer codes, with string ids joined
+once as integer codes; independent parts (the payment side and the invoice side of the joins,
+the behaviour windows) run on threads side by side. No Python loop per invoice; loops only
+over signals, currencies and the reason texts of flagged accounts.
 
 Definitions this module adds where the contract names a column but not its formula (the
 reference implementation in ``tests/engine/receivables_reference.py`` spells out the same):
