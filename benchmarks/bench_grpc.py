@@ -106,9 +106,13 @@ def _payments(n: int, offset: int = 0) -> list[pb.Payment]:
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process so far (Linux ``/proc``)."""
+    """User + system CPU seconds of a process and its children (``serve --workers``) so far
+    (Linux ``/proc``)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") + sum(
+        _cpu_seconds(int(c)) for c in children
+    )
 
 
 def _stats(
@@ -144,6 +148,9 @@ async def _load(addr: str, make_call, clients: int, calls: int) -> tuple[list[fl
             options=[
                 ("grpc.max_receive_message_length", 256 << 20),
                 ("grpc.max_send_message_length", 256 << 20),
+                # a connection of its own, as separate client processes would have (channels of
+                # one process otherwise share one TCP connection: one server worker for all)
+                ("grpc.use_local_subchannel_pool", 1),
             ],
         )
         for _ in range(clients)
@@ -181,6 +188,7 @@ def run(
     statement_rows: int = 10_000,
     statement_calls: int = 4,
     synthetic: bool = True,
+    workers: int = 1,
 ) -> dict[str, dict[str, float]]:
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -188,14 +196,16 @@ def run(
         tokens = write_tokens(d / "tokens")
         # a generated day's ledger, 100 of its payments
         day = load_day_ledger(d / "day.db", n_invoices=n_invoices)
-        srv = ServerProcess(d / "day.db", tokens, "--max-message-mb", "256").start()
+        serve_args = ("--max-message-mb", "256", "--workers", str(workers))
+        srv = ServerProcess(d / "day.db", tokens, *serve_args).start()
         try:
             day_req = day_match_request(day)
 
             async def match_day(s, k, j):
                 await s.Match(day_req, metadata=AUTH)
 
-            asyncio.run(_load(srv.addr, match_day, 1, 20))  # warm up (ledger cache)
+            # warm up (every worker's ledger cache: connections are dealt out to them)
+            asyncio.run(_load(srv.addr, match_day, 4 * workers, 10))
             for c in clients:
                 _measure(srv, results, f"match_day_c{c}",
                          f"Match 100 day payments vs {n_invoices} day ledger, {c} client(s)",
@@ -204,7 +214,7 @@ def run(
             srv.terminate()
         if not synthetic:
             return results
-        srv = ServerProcess(d / "bench.db", tokens, "--max-message-mb", "256").start()
+        srv = ServerProcess(d / "bench.db", tokens, *serve_args).start()
         try:
             stub = srv.stub()
             invoices = _invoices(n_invoices)
@@ -234,7 +244,7 @@ def run(
                     metadata=AUTH,
                 )
 
-            asyncio.run(_load(srv.addr, match_ledger, 1, 20))  # warm up (ledger cache)
+            asyncio.run(_load(srv.addr, match_ledger, 4 * workers, 10))  # warm up
             for c in clients:
                 _measure(srv, results, f"match_ledger_c{c}",
                          f"Match 100 synthetic payments vs {n_invoices} ledger, {c} client(s)",
@@ -270,6 +280,7 @@ if __name__ == "__main__":
     ap.add_argument("--statement-rows", type=int, default=10_000)
     ap.add_argument("--statement-calls", type=int, default=4, help="files per client")
     ap.add_argument("--day-only", action="store_true", help="only the generated day's Match")
+    ap.add_argument("--workers", type=int, default=1, help="server processes (serve --workers)")
     a = ap.parse_args()
     run(
         clients=tuple(int(c) for c in a.clients.split(",")),
@@ -278,4 +289,5 @@ if __name__ == "__main__":
         n_invoices=a.invoices,
         statement_rows=a.statement_rows,
         statement_calls=a.statement_calls,
+        workers=a.workers,
     )

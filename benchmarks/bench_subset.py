@@ -18,7 +18,7 @@ import pytest
 
 from cashmatch.engine.subset import search
 
-SIZES = (20, 200, 1000)
+SIZES = (20, 40, 200, 1000)  # 40: sets of four by pair sums (past meet-in-the-middle)
 TOLERANCES = (0, 1500)
 
 

@@ -158,7 +158,8 @@ def identify(
     customer[take] = np.asarray(index.name_keys.column("cust"))[hit[take]]
     method[take] = BY_NAME
 
-    _learn_accounts(acct, customer, method)
+    accounts = _AccountCodes.of(acct)
+    _learn_accounts(accounts, customer, method)
 
     todo = np.flatnonzero((customer < 0) & np.asarray(pc.utf8_length(names), dtype=np.int64) >= 4)
     if len(todo):
@@ -168,22 +169,37 @@ def identify(
         ok = got >= 0
         customer[todo[ok]] = got[ok]
         method[todo[ok]] = BY_FUZZY_NAME
-    _learn_accounts(acct, customer, method)
+    _learn_accounts(accounts, customer, method)
     conf = np.where(method >= 0, IDENTITY_CONFIDENCE[np.maximum(method, 0)], 0.0)
     return Identification(customer, method, conf, names)
 
 
-def _learn_accounts(acct: pa.Array, customer: np.ndarray, method: np.ndarray) -> None:
+@dataclass(frozen=True, slots=True)
+class _AccountCodes:
+    """The batch's payer account keys dictionary-encoded (once for both learning rounds)."""
+
+    code: np.ndarray  # per payment, -1 for no account
+    given: np.ndarray  # per payment: an account that is not empty
+    n: int  # distinct accounts
+
+    @staticmethod
+    def of(acct: pa.Array) -> _AccountCodes:
+        given = np.asarray(pc.not_equal(pc.fill_null(acct, ""), ""), bool)
+        enc = acct.dictionary_encode()
+        code = np.asarray(pc.fill_null(enc.indices, -1), np.int64)
+        return _AccountCodes(code, given, len(enc.dictionary))
+
+
+def _learn_accounts(accounts: _AccountCodes, customer: np.ndarray, method: np.ndarray) -> None:
     """An account that pays for exactly one identified customer in this batch identifies that
     customer on its other payments too (in place). Accounts are dictionary-encoded once and
     their customers' min and max taken per code (numpy: no hash join of a batch's few rows)."""
-    known = (customer >= 0) & np.asarray(pc.not_equal(pc.fill_null(acct, ""), ""), bool)
+    known = (customer >= 0) & accounts.given
     if not known.any() or known.all():
         return
-    enc = acct.dictionary_encode()
-    code = np.asarray(pc.fill_null(enc.indices, -1), np.int64)
-    lo = np.full(len(enc.dictionary), np.iinfo(np.int64).max)
-    hi = np.full(len(enc.dictionary), -1)
+    code = accounts.code
+    lo = np.full(accounts.n, np.iinfo(np.int64).max)
+    hi = np.full(accounts.n, -1)
     np.minimum.at(lo, code[known], customer[known])
     np.maximum.at(hi, code[known], customer[known])
     sole = np.append((hi >= 0) & (lo == hi), False)  # code -1 (no account): never

@@ -48,6 +48,7 @@ _EXPONENT_OVERRIDES: dict[str, int] = {
     "UYW": 4,
 }
 MAX_EXPONENT = 4
+KERNEL_ROWS = 1 << 14  # parse_plain_minor compiles from this many rows (numba loads once)
 _POW10 = 10 ** np.arange(MAX_EXPONENT + 1, dtype=np.int64)
 
 
@@ -170,7 +171,8 @@ def parse_plain_minor(
     """Plain decimal strings (``-1234.5``, nulls allowed) -> int64 minor units, exactly.
 
     The fast path of :func:`parse_minor_array` for clean files: only short texts of the bytes
-    ``0-9 . -``, which Arrow casts to a decimal with the currency's number of decimals and at
+    ``0-9 . -``, which a compiled pass converts from ``KERNEL_ROWS`` rows and below that Arrow
+    casts to a decimal with the currency's number of decimals and at
     most 17 digits (it refuses extra decimals and overflow); the unscaled value is the amount
     in minor units. ``exps`` is the exponent per row. Returns ``None`` when any row does
     not convert: the careful parser then says which row and why. Nulls come out as 0. The
@@ -184,6 +186,12 @@ def parse_plain_minor(
         values[:] = 0
         return values
     offsets = np.frombuffer(text.buffers()[1], np.int32)[text.offset : text.offset + n + 1]
+    if n >= KERNEL_ROWS:  # compiled: one pass over the bytes, ~10x Arrow's decimal cast
+        from cashmatch.engine.text_kernel import plain_minor
+
+        raw = np.frombuffer(text.buffers()[2], np.uint8)
+        null = np.asarray(text.is_null(), bool) if text.null_count else np.zeros(0, bool)
+        return values if plain_minor(offsets, raw, exps, null, values) else None
     data = np.frombuffer(text.buffers()[2], np.uint8)[offsets[0] : offsets[-1]]
     if not ((data >= ord("-")) & (data <= ord("9"))).all() or (data == ord("/")).any():
         return None

@@ -403,15 +403,20 @@ def name_key(names: pa.Array) -> pa.Array:
     return _name_key(distinct.dictionary).take(distinct.indices)
 
 
+_SUFFIX_WORDS = frozenset(LEGAL_SUFFIXES)
+
+
 def _name_key(names: pa.Array) -> pa.Array:
     folded = pc.utf8_normalize(names, "NFKD")  # "Müller" -> "Mu\u0308ller"
     upper = pc.utf8_upper(pc.replace_substring_regex(folded, r"[^\x00-\x7f]", ""))
     upper = pc.replace_substring_regex(upper, r"\b([A-Z])\.(?:([A-Z])\.)?", "\\1\\2")  # B.V. -> BV
     upper = pc.replace_substring_regex(upper, r"[^A-Z0-9 ]+", " ")
-    suffixes = "|".join(LEGAL_SUFFIXES)
-    upper = pc.replace_substring_regex(upper, rf"\b({suffixes})\b", " ")
-    upper = pc.replace_substring_regex(upper, r"\s+", " ")
-    return pc.utf8_trim_whitespace(upper)
+    # words of [A-Z0-9] and spaces are left: legal suffixes off, single spaces (what replacing
+    # "\b(INC|...)\b" and "\s+" by " " and trimming did, without two regular expressions
+    # that Arrow compiles on every call: ~0.1 ms of a 100-payment Match)
+    words = (key.split() for key in upper.to_pylist())
+    return pa.array([" ".join(w for w in ws if w not in _SUFFIX_WORDS) for ws in words],
+                    pa.string())  # fmt: skip
 
 
 def account_key(accounts: pa.Array) -> pa.Array:

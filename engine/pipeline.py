@@ -54,7 +54,7 @@ from cashmatch.engine.candidates import (
     reference_hits,
     unknown_payer_amount_hits,
 )
-from cashmatch.engine.identify import fuzzy_workers, identify
+from cashmatch.engine.identify import BY_FUZZY_NAME, IDENTITY_CONFIDENCE, fuzzy_workers, identify
 from cashmatch.engine.ledger import PreparedLedger, days, stage
 from cashmatch.engine.normalize import spans
 from cashmatch.engine.policy import Policy
@@ -88,6 +88,7 @@ PARTIAL_MIN_REF = 0.70
 # the one-to-one proposals' rules and adjustment reasons by code (single_proposals)
 SINGLE_RULES = ("amount_customer", "fuzzy_reference", "exact_reference")
 SINGLE_REASONS = (None, S.BANK_FEE, S.DISCOUNT)
+SUBSET_RULES = ("subset_reference", "subset_amount")
 
 # relation code -> "settles the invoice in full" / "a partial, over, settled or currency
 # relation" (a table lookup: np.isin costs tens of microseconds on a payment's few pairs)
@@ -266,18 +267,29 @@ class DayMatch:
             ig = book.group[pairs.inv]
             cust_rel = np.where(pg < 0, UNKNOWN, np.where(pg == ig, SAME, OTHER))
             cust_rel = self.name_evidence(pairs, cust_rel)
+            # a payer nobody identified whose name resembles the invoice's customer: as sure of
+            # the customer as a fuzzy name makes it (for this pair)
+            identity = np.where((cust_rel == SAME) & (pg < 0), IDENTITY_CONFIDENCE[BY_FUZZY_NAME],
+                                self.ident.confidence[pairs.pay])
             self.pairs, self.rel, self.adj = pairs, rel, adj
             self.conf = pair_confidence(
                 ref=pairs.ref, relation=rel, customer_relation=cust_rel,
-                identity=self.ident.confidence[pairs.pay], chance=self.amount_chance(pairs, rel),
+                identity=identity, chance=self.amount_chance(pairs, rel),
             )
             self.cust_rel = cust_rel
 
     def amount_chance(self, pairs: Pairs, rel: np.ndarray) -> np.ndarray:
-        """Per pair: block size × amount window / amount (see ``scoring.pair_confidence``)."""
+        """Per pair: block size × amount window / amount (see ``scoring.pair_confidence``); for
+        the one invoice a payment's reference names that the amount settles in full, the block
+        is that invoice (no other named invoice fits: it is the named one falling in the window
+        by chance, not any of the customer's, that would be the coincidence)."""
         n = block_sizes(self.book)[pairs.inv]
         window = np.where(rel == FEE, self.fee_ceiling[pairs.pay] + 1, 1)
-        return n * window / np.maximum(self.pay_amount[pairs.pay], 1)
+        chance = n * window / np.maximum(self.pay_amount[pairs.pay], 1)
+        named = (pairs.ref > 0) & _FULL[rel]
+        key = np.unique(pairs.pay[named] * len(self.book.amount) + pairs.inv[named])
+        n_named = np.bincount(key // max(len(self.book.amount), 1), minlength=self.n)
+        return np.where(named & (n_named[pairs.pay] == 1), chance / np.maximum(n, 1), chance)
 
     def name_evidence(self, pairs: Pairs, cust_rel: np.ndarray) -> np.ndarray:
         """A payer nobody identified whose name resembles the invoice's customer is taken as
@@ -322,13 +334,18 @@ class DayMatch:
         clear_single = (best >= 0) & (best_c >= threshold) & (
             second_c < best_c - AMBIGUITY_MARGIN
         )
-        # a reference quoting one invoice contradicts an amount-only match on another
         quoted_ref = np.zeros(self.n)
         np.maximum.at(quoted_ref, pairs.pay[quoted], pairs.ref[quoted])
         named_ref = np.zeros(self.n)  # the strongest reference hit of the payer's (or anyone's)
         np.maximum.at(named_ref, pairs.pay, np.where(self.cust_rel != OTHER, pairs.ref, 0.0))
         best_ref = pairs.ref[np.maximum(best, 0)] if len(pairs) else np.zeros(self.n)
-        clear_single &= best_ref >= quoted_ref - 0.15
+        # a reference quoting one invoice contradicts a match on another named less surely;
+        # not one invoiced in another currency (the payment cannot settle it: a mangled
+        # number that happens to be another real one)
+        contra = quoted & (rel != CURRENCY)
+        contra_ref = np.zeros(self.n)
+        np.maximum.at(contra_ref, pairs.pay[contra], pairs.ref[contra])
+        clear_single &= best_ref >= contra_ref - 0.15
         # a reference naming another customer's invoice is not applied while the payer's own
         # open items hold one for exactly the amount (a mangled number can name a real one)
         own_exact = np.zeros(self.n, dtype=bool)
@@ -398,8 +415,16 @@ class DayMatch:
             # sets that fit the amount alone say less than a number that resembles an invoice
             amount_sets = (isinstance(prop, ExceptionItem) and prop.reason == S.AMBIGUOUS
                            and resembles and not quotes)
+            # a set that fits only less a fee is far likelier a coincidence than a fit to the
+            # minor unit (scoring.FEE_DEDUCTED): the quoted invoice over- or part-paid, if surer
+            fee_set = (isinstance(prop, Proposal) and prop.rule in SUBSET_RULES
+                       and any(prop.adjustment) and prop.confidence < threshold)
             if prop is None and (best[p] < 0 or quotes or resembles):
                 prop = self.partial_proposal(p)
+            elif fee_set and (quotes or resembles):
+                partial = self.partial_proposal(p)
+                if isinstance(partial, Proposal) and partial.confidence > prop.confidence:
+                    prop = partial
             elif amount_sets:
                 partial = self.partial_proposal(p)
                 if isinstance(partial, Proposal):
@@ -957,8 +982,11 @@ class DayMatch:
         if self.pay_group[p] < 0 and self.pairs.ref[top] <= 0:
             return self.exception(p, S.UNKNOWN_PAYER, f"Unknown payer; the amount equals "
                                   f"{name}, but nothing else links them.")
+        why = ("is below the auto-apply threshold" if self.conf[top] < self.policy.
+               auto_apply_threshold else "is not applied: the reference or the amount also "
+               "points to another invoice")
         return self.exception(p, S.LOW_CONFIDENCE, f"Best candidate {name} (confidence "
-                              f"{self.conf[top]:.2f}) is below the auto-apply threshold.")
+                              f"{self.conf[top]:.2f}) {why}.")
 
     # ------------------------------------------------------------------ settle
     def settle(self, proposals: list[Proposal], singles: dict[str, np.ndarray]

@@ -3,10 +3,12 @@ behaviour per account and at-risk accounts with plain-language reasons.
 
 The definitions are the contract's (``spec/interchange.md``, "Receivables analytics"). The
 ledger is read as a history: every invoice issued, every allocation dated by its payment's
-value date, every adjustment dated on its own. All of it is arrays: one sort of the reductions
-by (invoice, day), cumulative sums, and group-bys by integer codes (exact int64 sums), with
-string ids joined once as integer codes. No Python loop per invoice; loops only over signals,
-currencies and the reason texts of flagged accounts.
+value date, every adjustment dated on its own. All of it is arrays: the reductions sorted by
+(invoice, day), open amounts, settlement days and the per-account sums in compiled passes
+(:mod:`receivables_kernel`, exact int64), group-bys by integer codes, with string ids joined
+once as integer codes; independent parts (the payment side and the invoice side of the joins,
+the behaviour windows) run on threads side by side. No Python loop per invoice; loops only
+over signals, currencies and the reason texts of flagged accounts.
 
 Definitions this module adds where the contract names a column but not its formula (the
 reference implementation in ``tests/engine/receivables_reference.py`` spells out the same):
@@ -206,13 +208,6 @@ def _gsum(
     return (hi_sum << 24) + lo_sum
 
 
-def _any_per(codes: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
-    """Per code: is ``mask`` true for any of its rows?"""
-    out = np.zeros(n, dtype=bool)
-    out[codes[mask]] = True
-    return out
-
-
 def _gcount(codes: np.ndarray, n: int, mask: np.ndarray | None = None) -> np.ndarray:
     if mask is not None:
         codes = codes[mask]
@@ -283,97 +278,47 @@ class Ledger:
     def n_accounts(self) -> int:
         return len(self.account_customer)
 
-    def reduced(self, *, until: int, since: int | None = None) -> np.ndarray:
-        """Per invoice, the sum of its reductions dated ``since <= day <= until`` (exact)."""
-        keep = self.ev_day <= until
-        if since is not None:
-            keep &= self.ev_day >= since
-        return _segment_sum(np.where(keep, self.ev_total, 0), self._ev_start)
-
     def open_at(self, t: int) -> np.ndarray:
         """open(i, t): invoiced amount minus reductions dated <= t; 0 if issued after t."""
         if t not in self._open_cache:
             if len(self._open_cache) > 8:
                 self._open_cache.clear()
-            self._open_cache[t] = np.where(self.issue <= t, self.amount - self.reduced(until=t), 0)
+            self._open_cache[t] = _kernels().open_at(
+                self._ev_start, self.ev_day, self.ev_total, self.amount, self.issue, t
+            )
         return self._open_cache[t]
 
 
-def _segment_sum(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """Sum of ``values[offsets[i]:offsets[i+1]]`` per segment (exact int64)."""
-    csum = np.empty(len(values) + 1, np.int64)
-    csum[0] = 0
-    np.cumsum(values, dtype=np.int64, out=csum[1:])
-    out = csum[offsets[1:]]
-    out -= csum[offsets[:-1]]
-    return out
+def _kernels():  # noqa: ANN202
+    """:mod:`receivables_kernel`, imported on first use (numba's import takes a moment)."""
+    from cashmatch.engine import receivables_kernel
+
+    return receivables_kernel
 
 
-def _sort_events(inv: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(invoice, day) sorted by invoice then day, and the order that sorts them (stable), all
-    int64 whatever the inputs' widths (int32 lookups and days are welcome: half the memory).
-
-    When invoice, day offset and row number fit in 63 bits together they are packed into one
-    int64 and sorted as plain numbers (numpy's vectorised sort, several times faster than an
-    argsort), the sorted invoice and day read back from the packed keys.
-    """
-    m = len(inv)
-    if m == 0:
-        return inv.astype(np.int64), day.astype(np.int64), np.zeros(0, np.int64)
-    d0 = int(day.min())
-    bits_row = max(m - 1, 1).bit_length()
-    bits_day = max(int(day.max()) - d0, 1).bit_length()
-    bits_inv = max(int(inv.max()), 1).bit_length()
-    if bits_row + bits_day + bits_inv > 63:
-        order = np.lexsort((day, inv))
-        return inv[order].astype(np.int64), day[order].astype(np.int64), order
-    # in place where possible: each new array of this size is memory touched for the first time
-    packed = inv.astype(np.int64)
-    packed <<= bits_day + bits_row
-    work = day.astype(np.int64)
-    work -= d0
-    work <<= bits_row
-    packed |= work
-    packed |= np.arange(m, dtype=np.int64)
-    packed.sort()
-    order = np.bitwise_and(packed, (1 << bits_row) - 1, out=work)
-    packed >>= bits_row
-    s_day = packed & ((1 << bits_day) - 1)
-    s_day += d0
-    packed >>= bits_day
-    return packed, s_day, order
+def _no_events() -> tuple[np.ndarray, ...]:
+    """An empty part of (invoice, day, cash, adjustment, reason) rows."""
+    return (
+        np.zeros(0, np.int32),
+        np.zeros(0, np.int32),
+        *np.zeros((2, 0), np.int64),
+        np.zeros(0, np.int16),
+    )
 
 
-def _settlement_days(
-    ev_inv: np.ndarray,
-    ev_day: np.ndarray,
-    ev_total: np.ndarray,
-    ev_start: np.ndarray,
-    amount: np.ndarray,
-) -> np.ndarray:
-    """Per invoice, the first event day at whose end it is no longer open (``NEVER`` if none;
-    only invoices with a positive amount settle): where the running total of all events
-    (sorted by invoice and day) reaches the total before the invoice's first event plus its
-    amount."""
-    settled = np.full(len(amount), NEVER, np.int32)
-    if not len(ev_inv):
-        return settled
-    csum = np.empty(len(ev_total) + 1, np.int64)
-    csum[0] = 0
-    np.cumsum(ev_total, out=csum[1:])
-    paid_off_at = csum[ev_start[:-1]]
-    paid_off_at += amount
-    last_of_day = np.empty(len(ev_inv), bool)
-    last_of_day[-1] = True
-    np.not_equal(ev_inv[1:], ev_inv[:-1], out=last_of_day[:-1])
-    last_of_day[:-1] |= ev_day[1:] != ev_day[:-1]
-    crossing = last_of_day & (amount > 0)[ev_inv] & (csum[1:] >= paid_off_at[ev_inv])
-    idx = np.flatnonzero(crossing)
-    if len(idx):
-        inv_c = ev_inv[idx]
-        firsts = idx[np.concatenate([[True], inv_c[1:] != inv_c[:-1]])]
-        settled[ev_inv[firsts]] = ev_day[firsts]
-    return settled
+def _events(
+    a: tuple[np.ndarray, ...], b: tuple[np.ndarray, ...], amount: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """The reductions of two parts of (invoice, day, cash, adjustment, reason) rows, sorted by
+    (invoice, day, row) as ``(inv, day, total, cash, adj, reason, start, settled)``: ``start``
+    the offsets of each invoice's events (``n + 1``), ``settled`` per invoice the first day at
+    whose end its reductions reach its amount (``NEVER`` if none; only positive amounts
+    settle). Invoices and days come out int64."""
+    K = _kernels()
+    start, inv, day, cash, adj, reason = K.sort_events(a, b, len(amount))
+    total = cash + adj
+    settled = K.settlement_days(day, total, start, amount, NEVER)
+    return inv, day, total, cash, adj, reason, start, settled
 
 
 def _background(fn: Callable[..., object], *args: object) -> Future:
@@ -393,12 +338,103 @@ def _allocations_by_payment(
     payment's row (-1 if none), that payment's value day (meaningless where -1), the applied
     and adjustment amounts, and its currency encoded as (codes, distinct) if it has any."""
     a_pay = _lookup(allocations.column("payment_id"), payments.column("payment_id"))
-    day = _days(payments.column("value_date"), dtype=np.int32)[a_pay]  # _sort_events widens
+    day = _days(payments.column("value_date"), dtype=np.int32)[a_pay]  # _events widens
     cash = _ints(allocations.column("applied_amount"))
     adj = _ints(allocations.column("adjustment_amount"))
     a_cur = allocations.column("currency")
     cur = IdIndex(a_cur).encode() if a_cur.null_count < len(a_cur) else None
     return a_pay, day, cash, adj, cur
+
+
+@dataclass(slots=True)
+class _Reductions:
+    events: tuple[np.ndarray, ...]  # what _events returns
+    reason_names: list[str]
+    problems: list[RowProblem]
+    ok: np.ndarray | None = None  # per allocation: kept
+    a_inv: np.ndarray | None = None  # per allocation: its invoice's row
+    a_cur: tuple[np.ndarray, pa.Array] | None = None  # allocations' currencies, encoded
+
+
+def _reductions(
+    inv_index: IdIndex,
+    amount: np.ndarray,
+    allocations: pa.Table | None,
+    by_payment: Future | None,
+    adjustments: pa.Table | None,
+    src: dict[str, str],
+    drop: np.ndarray | None = None,
+) -> _Reductions:
+    """The reductions of the invoices (rows of ``inv_index``): allocations dated by their
+    payment (``by_payment``: the future of :func:`_allocations_by_payment`), leaving out the
+    rows under ``drop``, and adjustments; rows naming unknown payments or invoices reported."""
+    problems: list[RowProblem] = []
+    reason_names: list[str] = []
+
+    def reason_codes(col: pa.ChunkedArray | pa.Array, keep: np.ndarray) -> np.ndarray:
+        """Reason per row as an index into ``reason_names`` (-1 none); few distinct values."""
+        enc = pc.dictionary_encode(S.flat(col))
+        local = []
+        for r in enc.dictionary.to_pylist():
+            r = (r or "").strip()
+            if not r:
+                local.append(-1)
+                continue
+            if r not in reason_names:
+                reason_names.append(r)
+            local.append(reason_names.index(r))
+        table = np.array(local + [-1], dtype=np.int16)
+        idx = np.asarray(pc.fill_null(enc.indices, len(local)).to_numpy(zero_copy_only=False))
+        return table[idx][keep]
+
+    # two parts of (invoice, day, cash, adjustment, reason) rows: allocations, adjustments
+    alloc_part = adjust_part = _no_events()
+    out = _Reductions((), reason_names, problems)
+    if by_payment is not None:
+        a_inv = inv_index.find(allocations.column("invoice_id"))  # while the payments' job runs
+        a_pay, a_day, a_cash, a_adj, out.a_cur = by_payment.result()
+        bad_pay = a_pay < 0
+        bad_inv = (a_inv < 0) & ~bad_pay
+        ok = ~bad_pay & ~bad_inv
+        if drop is not None:
+            ok &= ~drop
+        problems += _problems_where(
+            src["allocations"],
+            S.flat(allocations.column("payment_id")),
+            bad_pay,
+            "name a payment not in the payments file (left out)",
+        )
+        problems += _problems_where(
+            src["allocations"],
+            S.flat(allocations.column("invoice_id")),
+            bad_inv,
+            "name an invoice not in the invoices file (left out)",
+        )
+        every = bool(ok.all())  # the usual case: no copies of the kept rows
+        alloc_part = tuple(
+            values if every else values[ok] for values in (a_inv, a_day, a_cash, a_adj)
+        ) + (reason_codes(allocations.column("adjustment_reason"), ok),)
+        out.ok, out.a_inv = ok, a_inv
+        del a_pay, a_day, a_cash, a_adj
+    if adjustments is not None and adjustments.num_rows:
+        d_inv = inv_index.find(adjustments.column("invoice_id"))
+        bad = d_inv < 0
+        problems += _problems_where(
+            src["adjustments"],
+            S.flat(adjustments.column("invoice_id")),
+            bad,
+            "name an invoice not in the invoices file (left out)",
+        )
+        ok = ~bad
+        adjust_part = (
+            d_inv[ok],
+            _days(adjustments.column("date"), dtype=np.int32)[ok],
+            np.zeros(int(ok.sum()), np.int64),
+            _ints(adjustments.column("amount"))[ok],
+            reason_codes(adjustments.column("reason"), ok),
+        )
+    out.events = _events(alloc_part, adjust_part, amount)
+    return out
 
 
 def build_ledger(
@@ -424,8 +460,8 @@ def build_ledger(
         **(sources or {}),
     }
     problems: list[RowProblem] = []
-    has_allocations = allocations is not None and allocations.num_rows > 0
-    if has_allocations:  # the payment side of the allocations, while the invoices are indexed
+    by_payment = None
+    if allocations is not None and allocations.num_rows:  # while the invoices are indexed
         by_payment = _background(_allocations_by_payment, allocations, payments)
 
     # ---- invoices
@@ -447,8 +483,12 @@ def build_ledger(
         invoices = invoices.filter(pa.array(~dup))
         inv_index = IdIndex(invoices.column("invoice_id"))
     inv_id = inv_index.values
-    n = len(inv_id)
     amount = _ints(invoices.column("amount"))
+    # the reductions need only the invoice rows and amounts: sorted on a thread of their own
+    # while the accounts are built here
+    reductions = _background(
+        _reductions, inv_index, amount, allocations, by_payment, adjustments, src
+    )
     issue = _days(invoices.column("issue_date"), dtype=np.int32)  # int32: half the memory
     due = _days(invoices.column("due_date"), fill=issue, dtype=np.int32)  # none: due on issue
 
@@ -491,105 +531,30 @@ def build_ledger(
     else:
         account_name = pa.nulls(len(order), pa.string())
 
-    # ---- reductions from allocations (dated by their payment)
-    parts_inv, parts_day, parts_cash, parts_adj, parts_reason = [], [], [], [], []
-    reason_names: list[str] = []
-
-    def reason_codes(col: pa.ChunkedArray | pa.Array, keep: np.ndarray) -> np.ndarray:
-        """Reason per row as an index into ``reason_names`` (-1 none); few distinct values."""
-        enc = pc.dictionary_encode(S.flat(col))
-        local = []
-        for r in enc.dictionary.to_pylist():
-            r = (r or "").strip()
-            if not r:
-                local.append(-1)
-                continue
-            if r not in reason_names:
-                reason_names.append(r)
-            local.append(reason_names.index(r))
-        table = np.array(local + [-1], dtype=np.int16)
-        idx = np.asarray(pc.fill_null(enc.indices, len(local)).to_numpy(zero_copy_only=False))
-        return table[idx][keep]
-
-    if has_allocations:
-        a_pay, a_day, a_cash, a_adj, a_cur = by_payment.result()
-        a_inv = inv_index.find(allocations.column("invoice_id"))
-        bad_pay = a_pay < 0
-        bad_inv = (a_inv < 0) & ~bad_pay
-        ok = ~bad_pay & ~bad_inv
-        if ok.any() and a_cur is not None:
-            codes, distinct = a_cur
-            known = _lookup(distinct, currencies)  # -1: not a currency of any invoice
-            known[np.asarray(distinct.is_null(), bool)] = -2  # no currency given: no check
-            a_cur_code = known[codes]
-            mismatch = (a_cur_code != -2) & (a_cur_code != currency_code[np.where(ok, a_inv, 0)])
-            mismatch &= ok
-            if mismatch.any():
-                problems += _problems_where(
-                    src["allocations"],
-                    S.flat(allocations.column("invoice_id")),
-                    mismatch,
-                    "are in another currency than their invoice (left out)",
-                )
-                ok &= ~mismatch
-        problems += _problems_where(
-            src["allocations"],
-            S.flat(allocations.column("payment_id")),
-            bad_pay,
-            "name a payment not in the payments file (left out)",
+    # ---- reductions (their thread, started above), then the check that needs the currencies
+    red = reductions.result()
+    if red.a_cur is not None and red.ok.any():
+        codes, distinct = red.a_cur
+        known = _lookup(distinct, currencies)  # -1: not a currency of any invoice
+        known[np.asarray(distinct.is_null(), bool)] = -2  # no currency given: no check
+        a_cur_code = known[codes]
+        mismatch = (a_cur_code != -2) & (
+            a_cur_code != currency_code[np.where(red.ok, red.a_inv, 0)]
         )
-        problems += _problems_where(
-            src["allocations"],
-            S.flat(allocations.column("invoice_id")),
-            bad_inv,
-            "name an invoice not in the invoices file (left out)",
-        )
-        every = bool(ok.all())  # the usual case: no copies of the kept rows
-        for part, values in (
-            (parts_inv, a_inv),
-            (parts_day, a_day),
-            (parts_cash, a_cash),
-            (parts_adj, a_adj),
-        ):
-            part.append(values if every else values[ok])
-        del a_pay, a_inv, a_day, a_cash, a_adj
-        parts_reason.append(reason_codes(allocations.column("adjustment_reason"), ok))
-    if adjustments is not None and adjustments.num_rows:
-        d_inv = inv_index.find(adjustments.column("invoice_id"))
-        bad = d_inv < 0
-        problems += _problems_where(
-            src["adjustments"],
-            S.flat(adjustments.column("invoice_id")),
-            bad,
-            "name an invoice not in the invoices file (left out)",
-        )
-        ok = ~bad
-        parts_inv.append(d_inv[ok])
-        parts_day.append(_days(adjustments.column("date"))[ok])
-        parts_cash.append(np.zeros(int(ok.sum()), np.int64))
-        parts_adj.append(_ints(adjustments.column("amount"))[ok])
-        parts_reason.append(reason_codes(adjustments.column("reason"), ok))
-    if parts_inv:
-        ev_inv, ev_day, ev_cash, ev_adj, ev_reason = (
-            p[0] if len(p) == 1 else np.concatenate(p)
-            for p in (parts_inv, parts_day, parts_cash, parts_adj, parts_reason)
-        )
-        del parts_inv, parts_day, parts_cash, parts_adj, parts_reason
-    else:
-        ev_inv = ev_day = ev_cash = ev_adj = np.zeros(0, np.int64)
-        ev_reason = np.zeros(0, np.int16)
-    reasons = pa.array(reason_names, pa.string())
-    ev_inv, ev_day, order = _sort_events(ev_inv, ev_day)
-    ev_cash = ev_cash[order]  # one at a time: each unsorted array is freed before the next
-    ev_adj = ev_adj[order]
-    ev_reason = ev_reason[order]
-    ev_total = np.add(ev_cash, ev_adj, out=order)  # the order's int64 array, no longer needed
-    del order
-    ev_start = np.zeros(n + 1, np.int64)  # offsets: invoice i's events are ev_start[i:i+2]
-    if len(ev_inv):
-        np.cumsum(np.bincount(ev_inv, minlength=n), out=ev_start[1:])
-
-    settled = _settlement_days(ev_inv, ev_day, ev_total, ev_start, amount)
+        mismatch &= red.ok
+        if mismatch.any():  # rare: the reductions again without those rows
+            problems += _problems_where(
+                src["allocations"],
+                S.flat(allocations.column("invoice_id")),
+                mismatch,
+                "are in another currency than their invoice (left out)",
+            )
+            red = _reductions(
+                inv_index, amount, allocations, by_payment, adjustments, src, mismatch
+            )
+    problems += red.problems
+    reasons = pa.array(red.reason_names, pa.string())
+    ev_inv, ev_day, ev_total, ev_cash, ev_adj, ev_reason, ev_start, settled = red.events
 
     # ---- promises
     if promises is not None and promises.num_rows:
@@ -725,15 +690,11 @@ def promise_outcomes(led: Ledger, *, as_of: int, grace: int) -> tuple[np.ndarray
     on_inv = inv >= 0
     kept = np.zeros(len(inv), bool)
     if on_inv.any():
-        # reductions of the invoice between made_on and deadline, via the sorted event keys
-        key = led.ev_inv * (1 << 32) + led.ev_day
-        csum = np.concatenate([[0], np.cumsum(led.ev_total, dtype=np.int64)])
+        # reductions of the invoice between made_on and deadline, and all up to the deadline
         i = inv[on_inv]
-        hi_k = np.searchsorted(key, i * (1 << 32) + deadline[on_inv], side="right")
-        lo_k = np.searchsorted(key, i * (1 << 32) + led.pr_made[on_inv], side="left")
-        start = led._ev_start[i]
-        got = csum[np.maximum(hi_k, lo_k)] - csum[lo_k]
-        reduced_by_deadline = csum[hi_k] - csum[start]
+        got, reduced_by_deadline = _kernels().reduced_between(
+            led._ev_start, led.ev_day, led.ev_total, i, led.pr_made[on_inv], deadline[on_inv]
+        )
         still_open = led.amount[i] - reduced_by_deadline
         kept[on_inv] = (got >= led.pr_amount[on_inv]) | (still_open <= 0)
     if (~on_inv).any():
@@ -782,23 +743,36 @@ def analyse(
 
     open_a = led.open_at(A)
     open_p = led.open_at(A - P)
-    issued = led.issue <= A
-    dpd = A - led.due
-    bucket = bucket_of(dpd)
-
-    # ---- aging per account (open_at is 0 for invoices issued later: sums need no mask)
-    has_open = issued & (open_a != 0)
-    cell = led.account * 5
-    cell += bucket
-    aging_cells = _gsum(cell, open_a, na * 5).reshape(na, 5)
-    del cell, bucket
+    # the behaviour windows and the promises on a thread of their own (numpy and the kernels
+    # leave the GIL), while the aging and the metrics are summed here
+    recent = max(1, int(round(P * risk.recent_share)))
+    windows = _background(
+        lambda: (
+            _behaviour(led, lo, A),
+            _behaviour(led, lo_prev, A - P),
+            _behaviour(led, A - recent + 1, A),
+            _promises(led, lo, A, A, risk.promise_grace_days),
+        )
+    )
+    # ---- aging per account, and what the metrics and risk need per account, in one pass
+    aging_cells, has_row, open_p_acc, over60_p, acc_issued, first_issue, sales = (
+        _kernels().account_sums(
+            led.account,
+            led.currency_code,
+            led.amount,
+            led.issue,
+            led.due,
+            open_a,
+            open_p,
+            A,
+            P,
+            na,
+            nk,
+        )
+    )
     acc_open = aging_cells.sum(axis=1)
     acc_overdue = acc_open - aging_cells[:, 0]
     acc_over60 = aging_cells[:, 3] + aging_cells[:, 4]
-    has_row = _any_per(led.account, has_open, na)
-    # share over 60 at the start of the period, for the trend
-    over60_p = _gsum(led.account, open_p, na, led.due < A - P - 60)  # (A - P) - due > 60
-    open_p_acc = _gsum(led.account, open_p, na)
 
     # ---- metrics per currency (AR, AR at the start and current AR summed from the accounts:
     # the same integers, without another pass over every invoice)
@@ -806,7 +780,6 @@ def analyse(
     acc_k = led.account_currency
     ar = _gsum(acc_k, acc_open, nk)
     ar_start = _gsum(acc_k, open_p_acc, nk)
-    sales = _gsum(k, led.amount, nk, (led.issue >= lo) & (led.issue <= A))
     current_ar = _gsum(acc_k, aging_cells[:, 0], nk)  # bucket "current": dpd <= 0
     in_period = (led.ev_day >= lo) & (led.ev_day <= A)
     in_prev = (led.ev_day >= lo_prev) & (led.ev_day < lo)
@@ -848,10 +821,7 @@ def analyse(
     metrics = pa.Table.from_pylist(rows, schema=S.RECEIVABLES_METRICS)
 
     # ---- behaviour per account
-    w, dtp, dbt = _behaviour(led, lo, A)
-    w0, dtp0, dbt0 = _behaviour(led, lo_prev, A - P)
-    recent = max(1, int(round(P * risk.recent_share)))
-    wr, _, dbtr = _behaviour(led, A - recent + 1, A)
+    (w, dtp, dbt), (w0, dtp0, dbt0), (wr, _, dbtr), (kept, broken) = windows.result()
     recent_dbt = _avg(dbtr, wr)
     avg_dtp, avg_dbt = _avg(dtp, w), _avg(dbt, w)
     prev_dtp, prev_dbt = _avg(dtp0, w0), _avg(dbt0, w0)
@@ -859,25 +829,22 @@ def analyse(
     ded_n = _gcount(ded_acc, na, ded_now)
     ded_amt = _gsum(ded_acc, led.ev_adj[ded], na, ded_now)
     ded_n0 = _gcount(ded_acc, na, ~ded_now)
-    kept, broken = _promises(led, lo, A, A, risk.promise_grace_days)
 
     # ---- risk
     share60 = np.where(acc_open > 0, acc_over60 / np.where(acc_open > 0, acc_open, 1), 0.0)
     share60_p = np.where(open_p_acc > 0, over60_p / np.where(open_p_acc > 0, open_p_acc, 1), 0.0)
     # open balance past due by more than this account usually takes (+ margin)
     # (over the open invoices only: a per-invoice float array for each step otherwise)
-    open_now = np.flatnonzero(issued & (open_a > 0))
+    open_now = np.flatnonzero(open_a > 0)  # 0 where issued later
     open_acc = led.account[open_now]
     usual = np.nan_to_num(np.maximum(prev_dbt, 0.0))[open_acc] + risk.usual_margin_days
-    unusual = dpd[open_now] > usual
+    unusual = (A - led.due[open_now]) > usual
     late_unusual = _gsum(open_acc, open_a[open_now], na, unusual)
     share_unusual = np.where(acc_open > 0, late_unusual / np.where(acc_open > 0, acc_open, 1), 0.0)
     # days without any cash while overdue, beyond the account's usual gap between payments
     cash_ev = (led.ev_cash > 0) & (led.ev_day <= A)
     last_cash = np.full(na, np.iinfo(np.int64).min // 4, np.int64)
-    np.maximum.at(last_cash, ev_acc[cash_ev], led.ev_day[cash_ev])
-    first_issue = np.full(na, A, np.int64)
-    np.minimum.at(first_issue, led.account[issued], led.issue[issued])
+    _kernels().max_at(last_cash, ev_acc, led.ev_day, cash_ev)
     last_cash = np.maximum(last_cash, first_issue)
     prev_cash = cash_ev & in_prev
     seen = np.zeros(na * P, dtype=bool)  # (account, day of the previous period) had cash
@@ -958,7 +925,6 @@ def analyse(
         schema=S.ACCOUNTS,
     )
     # accounts: every account with an invoice issued by as_of
-    acc_issued = _any_per(led.account, issued, na)
     accounts = accounts.filter(pa.array(acc_issued))
 
     aging = pa.table(
@@ -1000,20 +966,26 @@ def _reasons(contributions: list, values: dict, na: int, period: int, recent: in
     fired_any = np.flatnonzero(parts.max(axis=0) > 0)
     out = [""] * na
     pname = _period_name(period)
-    for a in fired_any:  # only accounts with a fired signal: few, and each needs text
-        order = np.argsort(-parts[:, a], kind="stable")
+    # per fired account: the signals strongest first, and as Python lists (one conversion
+    # per column instead of a numpy scalar per sentence)
+    orders = np.argsort(-parts[:, fired_any], axis=0, kind="stable").T.tolist()
+    fired = [c[2][fired_any].tolist() for c in contributions]
+    figures = [
+        [np.asarray(values[c[0].metric][j], float)[fired_any].tolist() for j in range(3)]
+        for c in contributions
+    ]
+    for pos, a in enumerate(fired_any.tolist()):  # few accounts, and each needs text
         texts = []
-        for s in order:
-            sig, part, fired = contributions[s]
-            if not fired[a]:
+        for s in orders[pos]:
+            if not fired[s][pos]:
                 continue
-            value, cur, prev = (values[sig.metric][j][a] for j in range(3))
+            value, cur, prev = (figures[s][j][pos] for j in range(3))
             texts.append(
                 _fmt(
-                    sig.reason,
-                    value=float(value),
-                    current=float(cur),
-                    previous=float(prev),
+                    contributions[s][0].reason,
+                    value=value,
+                    current=cur,
+                    previous=prev,
                     period=pname,
                     period_days=period,
                     recent_days=recent,

@@ -280,9 +280,12 @@ def nulls(n: int, type_: pa.DataType) -> pa.Array:
 
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     """Select and cast ``table`` to ``schema``; missing nullable columns become nulls."""
+    if table.schema.equals(schema, check_metadata=True):
+        return table  # already conforms (a request converted at the server's boundary)
+    names = set(table.column_names)
     cols = []
     for field in schema:
-        if field.name in table.column_names:
+        if field.name in names:
             col = table.column(field.name)
             cols.append(col if col.type == field.type else col.cast(field.type))
         else:

@@ -1,7 +1,8 @@
 """Which subset of a customer's open invoices does one payment settle?
 
 Exact methods first — singles, pairs by sorted two-sum, triples by a two-sum per element, a
-due-date prefix, meet-in-the-middle for small blocks — then HiGHS (``scipy.optimize.milp``)
+due-date prefix, meet-in-the-middle for small blocks, sets of four by sorted pair sums for
+medium ones — then HiGHS (``scipy.optimize.milp``)
 as a bounded fallback with a time limit. The search stops at the second solution: two
 different subsets that fit equally make the payment AMBIGUOUS, never a guess.
 
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 MITM_MAX_N = 24  # meet-in-the-middle over all subsets up to max_size for blocks this small
+QUADS_MAX_N = 60  # beyond it, sets of four by sorted pair sums in blocks at most this large
 MILP_MAX_N = 60
 TRIPLES_MAX_N = 2000  # triples are searched in blocks at most this large
 MILP_SAFETY_SECONDS = 5.0
@@ -47,14 +49,16 @@ class SubsetSearch:
         Singles, pairs and triples are searched in that order, each size completely before
         the next unless ``limit`` solutions of that size turn up, so a solution of at most
         ``min(complete_upto, 3)`` items that no other of its size or fewer accompanies is
-        the only one that small. A search that was exhaustive and returned fewer than
-        ``limit`` solutions returned every fit."""
+        the only one that small. A search that returned fewer than ``limit`` solutions
+        returned every fit it tried: all of them when exhaustive, else every one of at most
+        ``complete_upto`` items (sets of four past the meet-in-the-middle blocks)."""
         if not self.solutions:
             return None
         first = min(self.solutions, key=len)
         if sum(len(s) <= len(first) for s in self.solutions) > 1:
             return None
-        every = self.exhaustive and len(self.solutions) < limit
+        every = len(self.solutions) < limit and (
+            self.exhaustive or len(first) <= self.complete_upto)
         return first if every or len(first) <= min(self.complete_upto, 3) else None
 
 
@@ -134,6 +138,31 @@ def _triples_loop(  # the loop over i that _triples replaced; the reference its 
                 out.append(
                     tuple(sorted((int(order[i]), int(order[i + 1 + j]), int(order[i + 1 + k]))))
                 )
+                if len(out) >= limit:
+                    return out
+    return out
+
+
+def _quads(amounts: np.ndarray, lo: int, hi: int, limit: int) -> list[tuple[int, ...]]:
+    """The first ``limit`` sets of four whose sum lies in ``[lo, hi]``: over the sorted amounts,
+    each pair (a, b) in (a, b) order with the pairs (c, d), b < c, whose sums complete it, in
+    the order of the pair sums (sorted once: a binary search per pair). Every set of four is
+    its two smallest plus its two largest exactly once."""
+    order = np.argsort(amounts, kind="stable")
+    s = amounts[order]
+    if len(s) < 4:
+        return []
+    pi, pj = np.triu_indices(len(s), 1)
+    psum = s[pi] + s[pj]
+    by_sum = np.argsort(psum, kind="stable")
+    sorted_sum = psum[by_sum]
+    left = np.searchsorted(sorted_sum, lo - psum, "left")
+    right = np.searchsorted(sorted_sum, hi - psum, "right")
+    out: list[tuple[int, ...]] = []
+    for p in np.flatnonzero(right > left):
+        for q in by_sum[left[p] : right[p]]:
+            if pi[q] > pj[p]:
+                out.append(tuple(sorted(int(order[x]) for x in (pi[p], pj[p], pi[q], pj[q]))))
                 if len(out) >= limit:
                     return out
     return out
@@ -228,8 +257,9 @@ def _milp(
 
 def _complete(max_size: int, n: int) -> int:
     """Up to how many items every subset was tried when the search is not exhaustive: singles
-    and pairs always, triples in blocks of at most ``TRIPLES_MAX_N`` amounts."""
-    return min(max_size, 3 if n <= TRIPLES_MAX_N else 2)
+    and pairs always, triples in blocks of at most ``TRIPLES_MAX_N`` amounts, sets of four in
+    blocks of at most ``QUADS_MAX_N``."""
+    return min(max_size, 4 if n <= QUADS_MAX_N else 3 if n <= TRIPLES_MAX_N else 2)
 
 
 def search(
@@ -317,7 +347,10 @@ def search_numpy(
             if len(sub) <= MITM_MAX_N:
                 add(_mitm(sub, lo, hi, max_size, limit))
                 exhaustive = True
-            elif len(sub) <= MILP_MAX_N and len(found) < limit and node_limit > 0:
+            elif len(sub) <= QUADS_MAX_N:
+                add(_quads(sub, lo, hi, limit))
+                exhaustive = max_size == 4
+            if MITM_MAX_N < len(sub) <= MILP_MAX_N and len(found) < limit and node_limit > 0:
                 calls += 1
                 first, proven = _milp(
                     sub,

@@ -1,7 +1,8 @@
 """The exact tiers of :func:`cashmatch.engine.subset.search`, compiled (numba).
 
 The same search, step for step — singles, pairs by sorted two-sum, triples, the due-date
-prefix, meet-in-the-middle for small blocks — and the same first solutions (two, or the
+prefix, meet-in-the-middle for small blocks, sets of four by sorted pair sums for medium
+ones — and the same first solutions (two, or the
 ``limit`` asked for) in the same order, so the decisions do not depend on which
 implementation ran. The numpy implementation in :mod:`subset` stays the reference (and the
 path when the HiGHS fallback is on); a differential test holds the two together. A subset
@@ -17,6 +18,7 @@ import numpy as np
 from numba import njit
 
 MITM_MAX_N = 24  # as subset.MITM_MAX_N
+QUADS_MAX_N = 60  # as subset.QUADS_MAX_N
 TRIPLES_MAX_N = 2000  # as subset.TRIPLES_MAX_N
 
 
@@ -172,7 +174,50 @@ def _tier(sub: np.ndarray, keep: np.ndarray, lo: int, hi: int, max_size: int, mi
     if n_found < limit and max_size >= 4 and n <= MITM_MAX_N:
         n_found = _mitm(sub, keep, lo, hi, max_size, found, lens, n_found)
         exhaustive = True
+    elif n_found < limit and max_size >= 4 and n <= QUADS_MAX_N:
+        n_found = _quads(s, order, keep, lo, hi, found, lens, n_found)
+        exhaustive = max_size == 4
     return n_found, exhaustive
+
+
+@njit(cache=True, nogil=True)
+def _quads(s: np.ndarray, order: np.ndarray, keep: np.ndarray, lo: int, hi: int,
+           found: np.ndarray, lens: np.ndarray, n_found: int) -> int:
+    """Sets of four over the sorted amounts ``s``, as ``subset._quads`` enumerates them."""
+    limit = len(lens)
+    n = len(s)
+    if n < 4:
+        return n_found
+    n_pairs = n * (n - 1) // 2
+    pi = np.empty(n_pairs, np.int64)
+    pj = np.empty(n_pairs, np.int64)
+    psum = np.empty(n_pairs, np.int64)
+    t = 0
+    for i in range(n):
+        for j in range(i + 1, n):
+            pi[t], pj[t], psum[t] = i, j, s[i] + s[j]
+            t += 1
+    by_sum = _argsort_stable(psum)
+    sorted_sum = np.empty(n_pairs, np.int64)
+    for t in range(n_pairs):
+        sorted_sum[t] = psum[by_sum[t]]
+    four = np.empty(4, np.int64)
+    got = 0
+    for p in range(n_pairs):
+        left = _bisect(sorted_sum, lo - psum[p], False)
+        right = _bisect(sorted_sum, hi - psum[p], True)
+        for r in range(left, right):
+            q = by_sum[r]
+            if pi[q] > pj[p]:
+                four[0] = keep[order[pi[p]]]
+                four[1] = keep[order[pj[p]]]
+                four[2] = keep[order[pi[q]]]
+                four[3] = keep[order[pj[q]]]
+                n_found = _add(found, lens, n_found, four, 4)
+                got += 1
+                if got >= limit:
+                    return n_found
+    return n_found
 
 
 @njit(cache=True, nogil=True)

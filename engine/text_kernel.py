@@ -120,3 +120,49 @@ def sort_words(offsets: np.ndarray, raw: np.ndarray, width: int) -> np.ndarray:
             w = t >> 3
             out[i, w] |= np.uint64(raw[a + t]) << np.uint64(56 - 8 * (t & 7))
     return out
+
+
+@njit(cache=True, nogil=True)
+def plain_minor(
+    offsets: np.ndarray, raw: np.ndarray, exps: np.ndarray, null: np.ndarray, out: np.ndarray
+) -> bool:
+    """``money.parse_plain_minor`` of the strings ``raw[offsets[i]:offsets[i + 1]]`` into
+    ``out``: ``-?[0-9]*(.[0-9]*)?`` with at least one digit, as minor units of ``exps[i]``
+    decimals (further decimals must be zeros); null rows (``null``, empty when none) give 0.
+    False at the first row that is anything else, or longer than 17 characters with its
+    exponent (so no overflow): the caller then declines the column."""
+    for i in range(len(offsets) - 1):
+        if len(null) and null[i]:
+            out[i] = 0
+            continue
+        j, b = offsets[i], offsets[i + 1]
+        if b - j + exps[i] > 17:
+            return False  # long text (leading zeros?): the careful parser's size rule decides
+        neg = j < b and raw[j] == 45  # "-"
+        if neg:
+            j += 1
+        e = exps[i]
+        v = 0
+        digits = 0
+        while j < b and 48 <= raw[j] <= 57:
+            v = v * 10 + (raw[j] - 48)
+            digits += 1
+            j += 1
+        places = 0
+        if j < b and raw[j] == 46:  # "."
+            j += 1
+            while j < b and 48 <= raw[j] <= 57:
+                if places < e:
+                    v = v * 10 + (raw[j] - 48)
+                    places += 1
+                elif raw[j] != 48:
+                    return False  # more decimals than the currency allows
+                digits += 1
+                j += 1
+        if j != b or digits == 0:
+            return False
+        while places < e:
+            v *= 10
+            places += 1
+        out[i] = -v if neg else v
+    return True

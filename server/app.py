@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
+import os
 import signal
+import sys
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from cashmatch.server.auth import TokenTable
 
@@ -45,6 +49,7 @@ class ServerConfig:
     executor: object | None = None
     policy: object | None = None
     risk: object | None = None  # receivables RiskModel (None: the shipped default)
+    worker: bool = False  # one of run_workers' processes: port shared, the parent holds the lock
 
 
 def _add_reflection(server: object, names: Sequence[str]) -> None:
@@ -71,8 +76,8 @@ def _add_reflection(server: object, names: Sequence[str]) -> None:
 
 
 def _lock_database(db: str) -> object | None:
-    """One server process per database file: the ledger cache of a process is invalidated by
-    its own writes only. A second server on the same file is refused (advisory lock)."""
+    """One server per database file (its worker processes, :func:`run_workers`, share the
+    lock): a second ``cashmatch serve`` on the same file is refused (advisory lock)."""
     if "://" in db and not db.startswith("sqlite:///"):
         return None
     import fcntl
@@ -114,7 +119,7 @@ async def run(
         raise InvalidInput(
             "no tokens: give --token-file or set CASHMATCH_TOKEN (every RPC but health needs one)"
         )
-    lock = _lock_database(config.db)
+    lock = None if config.worker else _lock_database(config.db)
     store = open_store(config.db)
     service = LedgerService(store, policy=config.policy, executor=config.executor, risk=config.risk)
     server = grpc.aio.server(
@@ -122,7 +127,7 @@ async def run(
         options=[
             ("grpc.max_receive_message_length", config.max_message_bytes),
             ("grpc.max_send_message_length", config.max_message_bytes),
-            ("grpc.so_reuseport", 0),
+            ("grpc.so_reuseport", int(config.worker)),
         ],
         maximum_concurrent_rpcs=config.max_concurrent_rpcs,
     )
@@ -164,6 +169,7 @@ async def run(
         # not available off the main thread or on some platforms
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
+    orphaned = asyncio.ensure_future(_parent_gone(stop)) if config.worker else None
     try:
         await stop.wait()
     finally:
@@ -176,4 +182,99 @@ async def run(
         store.close()
         if lock is not None:
             lock.close()
+        if orphaned is not None:
+            orphaned.cancel()
         log.info("cashmatch stopped")
+
+
+async def _parent_gone(stop: asyncio.Event) -> None:
+    """A worker stops by itself when the process that started it is gone (killed)."""
+    parent = os.getppid()
+    while os.getppid() == parent:
+        await asyncio.sleep(0.5)
+    stop.set()
+
+
+def _worker(config: ServerConfig, log_level: int, ready: Any) -> None:
+    from cashmatch.engine.errors import CashmatchError
+
+    logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        asyncio.run(run(config, on_started=ready.send))
+    except CashmatchError as exc:
+        print(f"cashmatch serve: worker {os.getpid()}: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+def run_workers(
+    config: ServerConfig, workers: int, *, on_started: Callable[[int], None] | None = None
+) -> None:
+    """``workers`` server processes on one address (SO_REUSEPORT: the kernel deals incoming
+    connections out to them), each with its own store connections and prepared ledger: calls
+    on different connections run on different cores. They see each other's writes through the
+    store (``ledger_version`` moves on any process's commit; SQLite serialises the writers).
+    Blocks until SIGTERM/SIGINT, which is passed on to every worker (each stops gracefully);
+    if a worker dies, the others are stopped too."""
+    import multiprocessing
+    import socket
+
+    from cashmatch.engine.errors import InvalidInput
+
+    lock = _lock_database(config.db)
+    host, _, port = config.addr.rpartition(":")
+    try:
+        family, kind, proto, _, sockaddr = socket.getaddrinfo(
+            host.strip("[]") or None, int(port), type=socket.SOCK_STREAM
+        )[0]
+    except (OSError, ValueError) as exc:
+        raise InvalidInput(f"--addr {config.addr}: {exc}") from None
+    reserve = socket.socket(family, kind, proto)  # holds the port (not listening) for them
+    reserve.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        reserve.bind(sockaddr)
+    except OSError as exc:
+        raise InvalidInput(f"--addr {config.addr}: cannot listen there ({exc})") from None
+    port = reserve.getsockname()[1]
+    worker_config = dataclasses.replace(config, addr=f"{host}:{port}", worker=True)
+    ctx = multiprocessing.get_context("spawn")  # no gRPC state forked from this process
+    procs, pipes = [], []
+    for _ in range(workers):
+        receive, send = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_worker, args=(worker_config, log.getEffectiveLevel(), send))
+        proc.start()
+        procs.append(proc)
+        pipes.append(receive)
+    stopping = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.set())
+    try:
+        for receive, proc in zip(pipes, procs, strict=True):
+            while not receive.poll(0.2):
+                if stopping.is_set():
+                    return  # stopped while starting: the workers are stopped below
+            try:
+                receive.recv()
+            except EOFError:  # it ended without starting
+                raise InvalidInput(f"server worker {proc.pid} did not start (see above)") from None
+        log.info("cashmatch: %d workers serving on port %s (db %s)", workers, port, config.db)
+        if on_started:
+            on_started(port)
+        while not stopping.is_set() and all(p.is_alive() for p in procs):
+            stopping.wait(0.5)
+    finally:
+        for proc in procs:
+            if proc.is_alive():
+                os.kill(proc.pid, signal.SIGTERM)
+        for proc in procs:
+            proc.join(config.grace_s + 5)
+            if proc.is_alive():
+                proc.kill()
+        reserve.close()
+        if lock is not None:
+            lock.close()
+    if not all(p.exitcode == 0 for p in procs):
+        from cashmatch.engine.errors import FailedPrecondition
+
+        raise FailedPrecondition(
+            "server workers stopped: " + ", ".join(f"{p.pid}: exit {p.exitcode}" for p in procs)
+        )

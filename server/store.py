@@ -177,7 +177,9 @@ class Store(Protocol):
     def add_payer_mapping(
         self, *, customer_id: str, account: str | None, name: str | None, by: str, at: str
     ) -> None: ...
-    def ledger_version(self) -> int: ...
+    def ledger_version(self) -> int:
+        """A number that changes whenever a write is committed, by any process (the prepared
+        ledger is cached per version)."""
 
     # payments, remittances
     def known_payment_ids(self, payment_ids: Sequence[str]) -> dict[str, str]: ...
@@ -515,7 +517,8 @@ class SQLiteStore:
         self._write_lock = threading.RLock()
         self._conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
-        self._version = 0  # bumped on every committed write (ledger caches key on it)
+        self._watch: sqlite3.Connection | None = None  # never writes: sees others' commits
+        self._watch_lock = threading.Lock()
         self._closed = False
         self._migrate()
 
@@ -559,7 +562,6 @@ class SQLiteStore:
                 raise
             else:
                 conn.execute("COMMIT")
-                self._version += 1
             finally:
                 self._local.depth = 0
 
@@ -571,6 +573,10 @@ class SQLiteStore:
 
     def close(self) -> None:
         self._closed = True
+        with self._watch_lock:
+            if self._watch is not None:
+                self._watch.close()
+                self._watch = None
         with self._conns_lock:
             for conn in self._conns:
                 with contextlib.suppress(sqlite3.Error):
@@ -579,7 +585,16 @@ class SQLiteStore:
         self._local = threading.local()
 
     def ledger_version(self) -> int:
-        return self._version
+        """Changes whenever a write is committed to the file, by this process or another (the
+        worker processes of one server): SQLite's ``data_version`` as seen by a connection
+        that never writes itself. ~4 us."""
+        with self._watch_lock:
+            if self._watch is None:
+                if self._closed:
+                    raise FailedPrecondition("the store is closed")
+                self._watch = sqlite3.connect(self.path, isolation_level=None,
+                                              check_same_thread=False)  # fmt: skip
+            return int(self._watch.execute("PRAGMA data_version").fetchone()[0])
 
     # ----------------------------------------------------------------- migrations
 

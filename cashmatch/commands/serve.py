@@ -26,6 +26,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--executor", choices=["local", "ray"], default="local")
     p.add_argument("--max-message-mb", type=int, default=64, help="largest message (MiB)")
     p.add_argument("--grace", type=float, default=30.0, help="seconds in-flight calls get on stop")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes sharing the address (SO_REUSEPORT; each client connection goes "
+        "to one of them): concurrent calls on different connections use more cores",
+    )
     p.add_argument("-v", "--verbose", action="store_true")
     add_sidecar_arguments(p)
     p.set_defaults(func=run)
@@ -109,6 +116,14 @@ def run(args: argparse.Namespace) -> int:
         host = args.addr.rsplit(":", 1)[0]
         print(f"cashmatch serving on {host}:{port} (db {args.db})", flush=True)
 
-    asyncio.run(serve(config, sidecars=sidecars(args), on_started=started))
+    if args.workers == 1:
+        asyncio.run(serve(config, sidecars=sidecars(args), on_started=started))
+    else:
+        from cashmatch.engine.errors import InvalidInput
+        from cashmatch.server.app import run_workers
+
+        if args.workers < 1 or args.executor != "local" or sidecars(args):
+            raise InvalidInput("--workers: at least 1, and only 1 with --executor ray or --http")
+        run_workers(config, args.workers, on_started=started)
     print("cashmatch stopped", file=sys.stderr, flush=True)
     return 0

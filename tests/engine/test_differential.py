@@ -155,16 +155,17 @@ def test_subset_search_agrees_with_brute_force(amounts, target, tolerance):
        st.sampled_from([0, 3]), st.integers(2, 4))
 def test_a_unique_small_fit_is_the_only_one_up_to_the_size_claimed(amounts, target, tolerance,
                                                                   limit):
-    """Large blocks too (no meet-in-the-middle when more than 24 items can take part): a
-    unique fit of at most ``complete_upto`` items is the only fit of three items or fewer."""
+    """Large blocks too (no meet-in-the-middle when more than 24 items can take part; sets of
+    four by pair sums up to 60): a unique fit of at most ``complete_upto`` items is the only fit
+    of four items or fewer."""
     arr = np.array(amounts, np.int64) * 100
     fast = search(arr, target * 100, tolerance=tolerance * 100, max_size=8, limit=limit)
-    assert not fast.solutions or fast.complete_upto == (8 if fast.exhaustive else 3)
-    slow, _ = ref.subsets(arr.tolist(), target * 100, tolerance=tolerance * 100, max_size=3)
-    if fast.unique is not None and len(fast.unique) <= min(fast.complete_upto, 3):
+    assert not fast.solutions or fast.complete_upto == (8 if fast.exhaustive else 4)
+    slow, _ = ref.subsets(arr.tolist(), target * 100, tolerance=tolerance * 100, max_size=4)
+    if fast.unique is not None and len(fast.unique) <= min(fast.complete_upto, 4):
         assert {tuple(sorted(s)) for s in slow} == {fast.unique}
     if not slow:
-        assert all(len(s) > 3 for s in fast.solutions)
+        assert all(len(s) > 4 for s in fast.solutions)
 
 
 @settings(max_examples=40, deadline=None)
@@ -172,8 +173,8 @@ def test_a_unique_small_fit_is_the_only_one_up_to_the_size_claimed(amounts, targ
        st.sampled_from([0, 3]), st.integers(2, 4), st.sampled_from([1, 2]))
 def test_the_fewest_fit_named_has_no_rival_of_its_size_or_smaller(amounts, target, tolerance,
                                                                    limit, min_size):
-    """``SubsetSearch.fewest`` against brute force over sets of up to three items: the set it
-    names fits, and no other set of its size or fewer does."""
+    """``SubsetSearch.fewest`` against brute force over sets of up to its size (four at most in
+    these blocks): the set it names fits, and no other set of its size or fewer does."""
     arr = np.array(amounts, np.int64) * 100
     fast = search(arr, target * 100, tolerance=tolerance * 100, max_size=8, limit=limit,
                   min_size=min_size)

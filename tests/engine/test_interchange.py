@@ -1,4 +1,8 @@
+import numpy as np
+import pyarrow as pa
 import pyarrow.csv as pacsv
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cashmatch.engine import interchange as io
 from cashmatch.engine import schema as S
@@ -115,3 +119,24 @@ def test_fast_typed_path_equals_the_careful_reader(tmp_path):
         (str(broken), 8, "applied_amount")
     ]
     assert r.table.num_rows == len(lines) - 2
+
+
+@settings(deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.floats(allow_nan=False, width=64),
+            st.floats(-1e7, 1e7),
+            st.integers(-(10**9), 10**9).map(lambda k: k / 10**4),  # on and near the grid
+            st.integers(-(10**9), 10**9).map(lambda k: (k + 0.5) / 10**4),
+            st.floats(1e10, 1e12),
+        ),
+        max_size=40,
+    )
+)
+def test_ratio_text_prints_like_printf(values) -> None:  # noqa: ANN001
+    """Ratios in the receivables CSVs: "%.4f" of the value rounded to 4 places, nulls empty."""
+    got = io._ratio_text(pa.array(values, pa.float64())).to_pylist()
+    want = ["" if v is None else "%.4f" % (np.round(v, 4) + 0.0) for v in values]
+    assert got == want

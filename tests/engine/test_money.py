@@ -1,4 +1,5 @@
 from decimal import Decimal
+from unittest.mock import patch
 
 import numpy as np
 import pyarrow as pa
@@ -6,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cashmatch.engine import money
 from cashmatch.engine.errors import InvalidInput
 from cashmatch.engine.money import (
     exponent,
@@ -61,20 +63,23 @@ def test_vectorised_round_trip(rows):
 _PLAINISH = st.one_of(
     st.decimals(-10**16, 10**16, places=4, allow_nan=False).map(str),
     st.from_regex(r"\A[+-]?[0-9]{0,19}(\.[0-9]{0,6})?\Z"),
+    st.from_regex(r"\A-?[0-9]{0,6}(\.[0-9]{0,5})?\Z"),  # short: within the size rule
     st.text(alphabet="0123456789.-+ e,x", max_size=22),
 )
 
 
 @settings(deadline=None)
 @given(st.lists(st.tuples(_PLAINISH, st.sampled_from(["USD", "JPY", "KWD", "CLF"])),
-                min_size=1, max_size=30))
-def test_plain_fast_path_agrees_with_the_careful_parser(rows):
+                min_size=1, max_size=30), st.sampled_from([1 << 30, 0]))
+def test_plain_fast_path_agrees_with_the_careful_parser(rows, kernel_rows):
     """parse_plain_minor either declines (None) or gives exactly what parse_minor_array gives,
-    and it declines whenever the careful parser finds any problem."""
+    and it declines whenever the careful parser finds any problem: Arrow's cast for short
+    columns and the compiled pass (``KERNEL_ROWS`` lowered to 0) alike."""
     text = pa.array([t for t, _ in rows], pa.string())
     cur = pa.array([c for _, c in rows], pa.string())
     careful, errors = parse_minor_array(text, cur)
-    fast = parse_plain_minor(text, np.array([exponent(c) for _, c in rows], np.int64))
+    with patch.object(money, "KERNEL_ROWS", kernel_rows):
+        fast = parse_plain_minor(text, np.array([exponent(c) for _, c in rows], np.int64))
     if any(e is not None for e in errors):
         assert fast is None
     elif fast is not None:
@@ -83,5 +88,7 @@ def test_plain_fast_path_agrees_with_the_careful_parser(rows):
 
 def test_plain_fast_path_takes_clean_columns_and_nulls():
     text = pa.array(["1234.50", "-.5", "12.", None, "0.10"])
-    got = parse_plain_minor(text, np.array([2, 2, 0, 2, 3]))
-    assert got.tolist() == [123450, -50, 12, 0, 100]
+    for kernel_rows in (1 << 30, 0):
+        with patch.object(money, "KERNEL_ROWS", kernel_rows):
+            got = parse_plain_minor(text, np.array([2, 2, 0, 2, 3]))
+        assert got.tolist() == [123450, -50, 12, 0, 100]

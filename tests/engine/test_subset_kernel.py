@@ -127,3 +127,19 @@ def test_a_day_decides_the_same_with_sets_searched_one_payment_at_a_time(monkeyp
     assert searched and searched[0] > 50  # the batch had work to do
     assert batched.allocations.equals(one_by_one.allocations)
     assert batched.exceptions.equals(one_by_one.exceptions)
+
+
+def test_sets_of_four_are_found_past_the_meet_in_the_middle_blocks():
+    # 40 amounts; four of them make the target, and no other set of four or fewer does
+    from itertools import combinations
+
+    amounts = np.random.default_rng(4).integers(10_000, 1_000_000, 40)
+    target = int(amounts[[3, 11, 20, 37]].sum())
+    fits = [c for k in range(1, 5) for c in combinations(range(40), k)
+            if int(amounts[list(c)].sum()) == target]
+    assert fits == [(3, 11, 20, 37)]
+    for run in (subset.search, subset.search_numpy):
+        found = run(amounts, target, tolerance=0, max_size=8, limit=3)
+        assert found.solutions == [(3, 11, 20, 37)] and found.exact
+        assert not found.exhaustive and found.complete_upto == 4
+        assert found.fewest(3) == (3, 11, 20, 37)  # the only fit of four or fewer

@@ -377,10 +377,27 @@ def test_one_server_per_database(server: ServerProcess) -> None:
     assert "another cashmatch server is using this database" in second.stderr
 
 
-def test_match_on_the_ledger_sees_each_upsert(tmp_path: Path) -> None:
-    srv = ServerProcess(tmp_path / "ledger.db", write_tokens(tmp_path / "tokens")).start()
+def test_workers_that_cannot_start_stop_the_server(tmp_path: Path) -> None:
+    cmd = [sys.executable, "-m", "cashmatch.server", "--addr", "127.0.0.1:0", "--db",
+           str(tmp_path / "w.db"), "--token-file", str(write_tokens(tmp_path / "tokens")),
+           "--workers", "2", "--tls-cert", str(tmp_path / "tokens")]  # fmt: skip
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    assert "TLS needs both --tls-cert and --tls-key" in out.stderr
+    assert "did not start" in out.stderr
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_match_on_the_ledger_sees_each_upsert(tmp_path: Path, workers: int) -> None:
+    """With several worker processes, every one of them sees each upsert (whichever did it):
+    each Match goes out on 6 connections of their own, which the kernel deals out to them."""
+    srv = ServerProcess(
+        tmp_path / "ledger.db", write_tokens(tmp_path / "tokens"), "--workers", str(workers)
+    ).start()
     try:
         stub = srv.stub()
+        own = [("grpc.use_local_subchannel_pool", 1)]  # a TCP connection per channel
+        channels = [grpc.insecure_channel(srv.addr, options=own) for _ in range(6)]
 
         def upsert(invoice_id: str, amount: str) -> None:
             inv = pb.Invoice(invoice_id=invoice_id, customer_id="C9", amount=amount, currency="EUR")
@@ -389,8 +406,17 @@ def test_match_on_the_ledger_sees_each_upsert(tmp_path: Path) -> None:
         def applied_to(reference: str, amount: str) -> list[tuple[str, str]]:
             pay = pb.Payment(payment_id=f"M-{reference}", value_date="2026-01-03",
                              amount=amount, currency="EUR", reference=reference)  # fmt: skip
-            resp = stub.Match(pb.MatchRequest(payments=[pay], use_ledger=True), metadata=AUTH)
-            return [(a.invoice_id, a.invoice_open_after) for a in resp.allocations]
+            answers = {
+                tuple(
+                    (a.invoice_id, a.invoice_open_after)
+                    for a in pb_grpc.CashApplicationStub(ch)
+                    .Match(pb.MatchRequest(payments=[pay], use_ledger=True), metadata=AUTH)
+                    .allocations
+                )
+                for ch in channels
+            }
+            assert len(answers) == 1, answers
+            return list(answers.pop())
 
         upsert("INV-7001", "100.00")
         assert applied_to("INV-7001", "100.00") == [("INV-7001", "0.00")]
@@ -398,5 +424,7 @@ def test_match_on_the_ledger_sees_each_upsert(tmp_path: Path) -> None:
         assert applied_to("INV-7002", "250.00") == [("INV-7002", "0.00")]
         upsert("INV-7002", "300.00")  # a new open amount for the same invoice
         assert applied_to("INV-7002", "250.00") == [("INV-7002", "50.00")]
+        for ch in channels:
+            ch.close()
     finally:
-        srv.terminate()
+        assert srv.terminate() == 0

@@ -347,7 +347,9 @@ def test_upsert_invoices_closes_and_validates(ledger: LedgerService) -> None:
 
 
 def test_remembered_payer_is_auto_applied_next_time(ledger: LedgerService) -> None:
-    ledger.submit_statement(content=_csv("P1,2026-01-05,70.00,EUR,Beta Trading SARL,FR7612,x"))
+    # a name unlike any customer's ("Beta Trading" would resemble Beta enough for its exact
+    # amounts): only the remembered account can tell who pays next time
+    ledger.submit_statement(content=_csv("P1,2026-01-05,70.00,EUR,Zeta Holdings SARL,FR7612,x"))
     ledger.resolve_exception(
         payment_id="P1",
         action="APPLY",
@@ -361,7 +363,7 @@ def test_remembered_payer_is_auto_applied_next_time(ledger: LedgerService) -> No
         ).table
     )
     r = ledger.submit_statement(
-        content=_csv("P2,2026-02-05,45.00,EUR,Beta Trading SARL,FR7612,february")
+        content=_csv("P2,2026-02-05,45.00,EUR,Zeta Holdings SARL,FR7612,february")
     )
     assert r.payments.column("status").to_pylist() == [APPLIED]
     assert ledger.get_payment("P2").allocations.column("invoice_id").to_pylist() == ["INV-4"]
@@ -424,3 +426,26 @@ def test_match_on_the_ledger_follows_every_write(ledger: LedgerService) -> None:
     # cash that settles an invoice takes it off the ledger
     ledger.submit_statement(content=_csv("P2,2026-01-07,60.00,EUR,Acme,DE11,INV-1"))
     assert match("M4,2026-01-08,60.00,EUR,Acme,DE11,INV-1") == []
+
+
+def test_a_write_by_another_process_moves_the_ledger(ledger: LedgerService) -> None:
+    """Server workers share one file: a commit through another connection (another process's
+    store) invalidates this service's prepared ledger."""
+    from cashmatch.engine.interchange import read_payments
+    from cashmatch.server.store import SQLiteStore
+
+    pays = read_payments(_csv("M1,2026-01-05,30.00,EUR,Beta,,INV-8")).table
+    assert ledger.match(invoices=None, payments=pays, use_ledger=True).allocations.num_rows == 0
+    assert ledger.ledger_is_prepared()
+    other = SQLiteStore(ledger.store.path)
+    try:
+        LedgerService(other).upsert_invoices(
+            invoices=read_invoices(
+                b"invoice_id,customer_id,amount,currency\nINV-8,C2,30.00,EUR\n"
+            ).table
+        )
+    finally:
+        other.close()
+    assert not ledger.ledger_is_prepared()
+    applied = ledger.match(invoices=None, payments=pays, use_ledger=True).allocations
+    assert applied.column("invoice_id").to_pylist() == ["INV-8"]
