@@ -12,8 +12,9 @@ import tempfile
 from pathlib import Path
 
 STAGES = (
-    "prepare", "identify", "candidates_exact", "candidates_fuzzy", "candidates_amount",
-    "scoring", "allocate", "output",
+    "ledger_sort", "ledger_customers", "ledger_book", "ledger_keys", "ledger_key_index",
+    "ledger_amounts", "payments", "prepare", "identify", "candidates_exact", "candidates_fuzzy",
+    "candidates_amount", "scoring", "allocate", "output", "check",
 )  # fmt: skip
 
 

@@ -160,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     stages = {k: v for k, v in result.timings.items() if k != "total"}
     for stage, sec in sorted(stages.items(), key=lambda kv: -kv[1]):
         t.add_row(stage, f"{sec:.3f}", f"{100 * sec / t_match:.0f}%")
+    untimed = t_match - sum(stages.values())
+    t.add_row("(in no stage)", f"{untimed:.3f}", f"{100 * untimed / t_match:.0f}%", style="dim")
     t.add_section()
     t.add_row("match (wall)", f"{t_match:.3f}", "100%", style="bold")
     t.add_row("match (CPU)", f"{c_match:.3f}", "", style="bold")

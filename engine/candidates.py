@@ -22,7 +22,14 @@ import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
 from cashmatch.engine import schema as S
-from cashmatch.engine.normalize import StringLookup, reference_tokens, spans
+from cashmatch.engine.normalize import (
+    KINDS,
+    STRENGTH,
+    StringLookup,
+    reference_tokens,
+    spans,
+    string_parts,
+)
 
 MAX_INVOICES_PER_KEY = 25  # a key shared by more invoices than this is noise, not a reference
 FUZZY_MIN_LEN = 5
@@ -45,12 +52,18 @@ class StringKeys:
     strength: np.ndarray
 
     @staticmethod
-    def build(key: pa.Array, inv: np.ndarray, strength: np.ndarray) -> StringKeys:
-        enc = key.dictionary_encode()
-        code = np.asarray(enc.indices, np.int64)
+    def build(key: pa.Array, inv: np.ndarray, strength: np.ndarray,
+              code: np.ndarray | None = None) -> StringKeys:
+        """``code``: the keys already coded, equal keys alike (any numbering), if they are."""
+        if code is None:
+            enc = key.dictionary_encode()
+            values, code = enc.dictionary, np.asarray(enc.indices, np.int64)
+        else:
+            _, first, code = np.unique(code, return_index=True, return_inverse=True)
+            values = key.take(pa.array(first))
         order = np.argsort(code, kind="stable")
-        starts = np.searchsorted(code[order], np.arange(len(enc.dictionary) + 1))
-        return StringKeys(StringLookup.build(enc.dictionary), starts, inv[order], strength[order])
+        starts = np.searchsorted(code[order], np.arange(len(values) + 1))
+        return StringKeys(StringLookup.build(values), starts, inv[order], strength[order])
 
     def hits(self, pay: np.ndarray, text: pa.Array) -> Pairs:
         """Every (pay, invoice) whose key equals the text."""
@@ -71,12 +84,13 @@ class KeyIndex:
 
     alnum: StringKeys
     number: np.ndarray  # sorted int64 values of the digit-like keys
-    number_inv: np.ndarray  # the invoice of each value
-    number_strength: np.ndarray
+    number_inv: np.ndarray  # the invoice of each value (int32: rows of the book)
+    number_kind: np.ndarray  # the kind of each (int8, normalize.KINDS; its STRENGTH by KIND_REF)
     long_digits: StringKeys  # digit-like keys of more than NUMBER_DIGITS digits
 
 
 NUMBER_DIGITS = 18  # a decimal of at most this many digits fits an int64
+KIND_REF = np.array([STRENGTH[k] for k in KINDS])  # the reference strength of each key kind
 
 
 @dataclass(slots=True)
@@ -94,7 +108,7 @@ class Book:
     discount_days: np.ndarray
     keys: pa.Table | None  # normalize.invoice_keys (dropped once the fields below are derived)
     usable: KeyIndex | None = None  # built once by usable_keys
-    digit_keys: tuple[np.ndarray, np.ndarray, pa.Array] | None = None  # digit_keys_by_group
+    digit_keys: tuple[np.ndarray, np.ndarray] | None = None  # digit_keys_by_group
     invoice_digit_keys: tuple[np.ndarray, pa.Array] | None = None  # digit_keys_by_invoice
     amounts: AmountIndex | None = None  # amount_index (depends on the open amounts)
     block_size: np.ndarray | None = None  # block_sizes
@@ -186,27 +200,18 @@ def usable_keys(book: Book) -> KeyIndex:
     """The invoice keys shared by at most ``MAX_INVOICES_PER_KEY`` invoices, indexed for the
     exact join; computed once per book (a dictionary encoding and a bincount)."""
     if book.usable is None:
+        from cashmatch.engine import text_kernel
+
         keys = book.keys
         key = S.flat(keys.column("key"))
-        enc = key.dictionary_encode()
-        code = np.asarray(enc.indices)
         inv = np.asarray(keys.column("inv"), np.int64)
-        n_inv = int(inv.max()) + 1 if len(inv) else 1
-        # distinct (key, invoice) pairs by sort-unique, in place (numpy's hash unique is far
-        # slower; ~12M rows at a million payments)
-        pair = code.astype(np.int64)
-        pair *= n_inv
-        pair += inv
-        pair.sort()
-        first = np.ones(len(pair), bool)
-        np.not_equal(pair[1:], pair[:-1], out=first[1:])
-        pair = pair[first]
-        del first
-        pair //= n_inv  # in place: each such temporary is ~100 MB at a million payments
-        few = np.bincount(pair, minlength=len(enc.dictionary)) <= MAX_INVOICES_PER_KEY
-        del pair
-        usable = few[code]
-        del enc, code, few
+        offsets, raw = string_parts(key)
+        # each key coded, with the number of distinct invoices it names (one compiled pass;
+        # ~12M rows at a million payments)
+        code, invoices = text_kernel.key_codes(
+            offsets, raw, inv, int(inv.max()) + 1 if len(inv) else 1)
+        usable = (invoices <= MAX_INVOICES_PER_KEY)[code]
+        del invoices
         alnum = np.asarray(pc.equal(keys.column("kind"), "alnum"), bool)
         short = _short_numbers(key)
         number = usable & ~alnum & short
@@ -216,12 +221,12 @@ def usable_keys(book: Book) -> KeyIndex:
         alnum_keys, long_digits = usable & alnum, usable & ~alnum & ~short
         book.usable = KeyIndex(
             alnum=StringKeys.build(key.filter(pa.array(alnum_keys)), inv[alnum_keys],
-                                   strength[alnum_keys]),
+                                   strength[alnum_keys], code[alnum_keys]),
             number=value[order],
-            number_inv=inv[number][order],
-            number_strength=strength[number][order],
+            number_inv=inv[number][order].astype(np.int32),
+            number_kind=np.asarray(S.flat(keys.column("kind")).indices)[number][order],
             long_digits=StringKeys.build(key.filter(pa.array(long_digits)), inv[long_digits],
-                                         strength[long_digits]),
+                                         strength[long_digits], code[long_digits]),
         )
     return book.usable
 
@@ -302,22 +307,20 @@ def _reference_hits(texts: pa.Array, book: Book) -> tuple[Pairs, pa.Table]:
     lo = np.searchsorted(index.number, value, "left")
     cnt = np.searchsorted(index.number, value, "right") - lo
     rows = spans(lo, cnt)
-    parts = [Pairs(np.repeat(pay[short][by_value], cnt), index.number_inv[rows],
-                   index.number_strength[rows], np.zeros(len(rows), dtype=bool))]
+    parts = [Pairs(np.repeat(pay[short][by_value], cnt), index.number_inv[rows].astype(np.int64),
+                   KIND_REF[index.number_kind[rows]], np.zeros(len(rows), dtype=bool))]
     parts.append(index.alnum.hits(pay, tokens.column("alnum")))
     parts.append(index.long_digits.hits(pay[~short], pc.filter(digits, pa.array(~short))))
     return Pairs.concat(parts), tokens
 
 
-def digit_keys_by_group(book: Book) -> tuple[np.ndarray, np.ndarray, pa.Array]:
-    """The ``digits`` keys of the book sorted by customer group (stable): (group, invoice, key);
-    computed once per book."""
+def digit_keys_by_group(book: Book) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of :func:`digit_keys_by_invoice` sorted by customer group (stable): (group,
+    row); computed once per book."""
     if book.digit_keys is None:
-        kd = book.keys.filter(pc.equal(book.keys.column("kind"), "digits"))
-        inv = np.asarray(kd.column("inv"), np.int64)
+        inv, _ = digit_keys_by_invoice(book)
         order = np.argsort(book.group[inv], kind="stable")
-        book.digit_keys = (book.group[inv][order], inv[order],
-                           kd.column("key").combine_chunks().take(pa.array(order)))
+        book.digit_keys = (book.group[inv][order], order)
     return book.digit_keys
 
 
@@ -342,13 +345,14 @@ def fuzzy_hits(
     t_key = pc.filter(digits, pa.array(sel)).take(pa.array(t_order)).to_pylist()
     groups, starts = np.unique(t_grp, return_index=True)
     ends = np.append(starts[1:], len(t_grp))
-    k_grp, k_inv, k_key = digit_keys_by_group(book)
+    k_grp, k_row = digit_keys_by_group(book)
+    d_inv, d_key = digit_keys_by_invoice(book)
     lo = np.searchsorted(k_grp, groups, "left")
     cnt = np.searchsorted(k_grp, groups, "right") - lo
     k_end = np.cumsum(cnt)
-    rows = spans(lo, cnt)
-    k_inv = k_inv[rows]
-    k_key = k_key.take(pa.array(rows, pa.int64())).to_pylist()
+    rows = k_row[spans(lo, cnt)]
+    k_inv = d_inv[rows]
+    k_key = d_key.take(pa.array(rows, pa.int64())).to_pylist()
     out_p, out_i, out_s, out_t = [], [], [], []
     for s, e, ke, kn in zip(starts.tolist(), ends.tolist(), k_end.tolist(), cnt.tolist(),
                             strict=True):  # one cdist per group block
@@ -383,13 +387,15 @@ def fuzzy_hits(
 
 def digit_keys_by_invoice(book: Book) -> tuple[np.ndarray, pa.Array]:
     """The ``digits`` keys of the book sorted by invoice (stable): (invoice, key); computed
-    once per book."""
+    once per book (the book's one copy of them: :func:`digit_keys_by_group` orders its rows)."""
     if book.invoice_digit_keys is None:
         kd = book.keys.filter(pc.equal(book.keys.column("kind"), "digits"))
         inv = np.asarray(kd.column("inv"), np.int64)
-        order = np.argsort(inv, kind="stable")
-        book.invoice_digit_keys = (inv[order],
-                                   kd.column("key").combine_chunks().take(pa.array(order)))
+        key = S.flat(kd.column("key"))
+        if len(inv) > 1 and (inv[1:] < inv[:-1]).any():  # (invoice_keys lists them in order)
+            order = np.argsort(inv, kind="stable")
+            inv, key = inv[order], key.take(pa.array(order))
+        book.invoice_digit_keys = (inv, key)
     return book.invoice_digit_keys
 
 

@@ -15,6 +15,9 @@ Open amounts change more often than anything else (every applied payment lowers 
 from __future__ import annotations
 
 import dataclasses
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,7 +34,7 @@ from cashmatch.engine.candidates import (
     usable_keys,
 )
 from cashmatch.engine.identify import CustomerIndex, build_index
-from cashmatch.engine.normalize import invoice_keys
+from cashmatch.engine.normalize import invoice_keys, string_order
 
 NO_DATE = -(10**6)  # a missing date, in days since the epoch
 
@@ -82,20 +85,52 @@ class PreparedLedger:
 
 
 def _canonical(invoices: pa.Table) -> pa.Table:
-    return S.conform(invoices, S.INVOICES).sort_by("invoice_id")
+    """The invoices sorted by id (stable: ``sort_by("invoice_id")``)."""
+    inv = S.conform(invoices, S.INVOICES)
+    return inv.take(pa.array(string_order(inv.column("invoice_id")), pa.int64()))
 
 
-def prepare_ledger(*, invoices: pa.Table, customers: pa.Table | None = None) -> PreparedLedger:
-    """Derive everything the matcher needs from the ledger side, once."""
-    inv = _canonical(invoices)
-    customers = S.conform(customers, S.CUSTOMERS) if customers is not None else None
-    currencies = pc.unique(inv.column("currency").combine_chunks())
-    index = build_index(invoices=inv, customers=customers)
+@contextmanager
+def stage(timings: dict[str, float] | None, name: str) -> Iterator[None]:
+    """Adds the wall seconds of the block to ``timings[name]`` (nothing when None)."""
+    t0 = time.perf_counter()
+    yield
+    if timings is not None:
+        timings[name] = timings.get(name, 0.0) + time.perf_counter() - t0
+
+
+def prepare_ledger(*, invoices: pa.Table, customers: pa.Table | None = None,
+                   timings: dict[str, float] | None = None) -> PreparedLedger:
+    """Derive everything the matcher needs from the ledger side, once (seconds by step added
+    to ``timings``, the ``ledger_*`` stages)."""
+    with stage(timings, "ledger_sort"):
+        inv = _canonical(invoices)
+        customers = S.conform(customers, S.CUSTOMERS) if customers is not None else None
+        currencies = pc.unique(inv.column("currency").combine_chunks())
+    with stage(timings, "ledger_customers"):
+        index = build_index(invoices=inv, customers=customers)
+    with stage(timings, "ledger_book"):
+        book = _book(inv, index, currencies)
+    with stage(timings, "ledger_keys"):
+        book.keys = invoice_keys(inv.column("invoice_id"))
+    with stage(timings, "ledger_key_index"):
+        usable_keys(book)  # derived now, so that the shared book is never written to later
+        digit_keys_by_group(book)
+        digit_keys_by_invoice(book)
+        book.keys = None  # all a match needs of the key table is derived (~135 B an invoice)
+    with stage(timings, "ledger_amounts"):
+        amount_index(book)
+        block_sizes(book)
+    return PreparedLedger(inv, customers, index, currencies, book)
+
+
+def _book(inv: pa.Table, index: CustomerIndex, currencies: pa.Array) -> Book:
+    """The invoices' columns as the book's arrays (keys derived after)."""
     inv_customer = index.lookup(inv.column("customer_id"))
     due = days(inv.column("due_date"))
     issue = days(inv.column("issue_date"))
     issue = np.where(issue == NO_DATE, np.where(due == NO_DATE, NO_DATE, due - 30), issue)
-    book = Book(
+    return Book(
         ids=S.flat(inv.column("invoice_id")),
         amount=np.asarray(inv.column("amount"), dtype=np.int64),
         currency=np.asarray(
@@ -107,12 +142,5 @@ def prepare_ledger(*, invoices: pa.Table, customers: pa.Table | None = None) -> 
         due=np.where(due == NO_DATE, issue, due),
         discount_bp=np.asarray(pc.fill_null(inv.column("discount_bp"), 0), np.int64),
         discount_days=np.asarray(pc.fill_null(inv.column("discount_days"), 0), np.int64),
-        keys=invoice_keys(inv.column("invoice_id")),
+        keys=None,
     )
-    usable_keys(book)  # derived now, so that the shared book is never written to later
-    digit_keys_by_group(book)
-    digit_keys_by_invoice(book)
-    amount_index(book)
-    block_sizes(book)
-    book.keys = None  # all a match needs of the key table is derived (~135 B an invoice)
-    return PreparedLedger(inv, customers, index, currencies, book)

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from cashmatch.engine import schema as S
 from cashmatch.engine.executors import Executor, LocalExecutor
 from cashmatch.engine.identify import identify
-from cashmatch.engine.ledger import PreparedLedger, prepare_ledger
+from cashmatch.engine.ledger import PreparedLedger, prepare_ledger, stage
 from cashmatch.engine.pipeline import DayMatch
 from cashmatch.engine.policy import Policy
 from cashmatch.engine.result import MatchResult, check_invariants, credits_only, summarize
@@ -52,36 +52,40 @@ def match(
     :func:`cashmatch.engine.ledger.prepare_ledger`, to reuse across calls; the result is the
     same as with the tables it was prepared from.
     """
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
     if ledger is None:
         if invoices is None:
             raise TypeError("match() needs invoices or a prepared ledger")
-        ledger = prepare_ledger(invoices=invoices, customers=customers)
+        ledger = prepare_ledger(invoices=invoices, customers=customers, timings=timings)
     elif invoices is not None or customers is not None:
         raise TypeError("match() takes invoices and customers or a prepared ledger, not both")
     policy = policy or Policy()
-    # a canonical order, so that ties fall the same way whatever order the rows came in
-    payments = credits_only(S.conform(payments, S.PAYMENTS)).sort_by(
-        [("value_date", "ascending"), ("payment_id", "ascending")])
-    inputs = _Inputs(
-        invoices=ledger.invoices,
-        payments=payments,
-        remittances=S.conform(remittances, S.REMITTANCES) if remittances is not None else None,
-        customers=ledger.customers,
-        policy=policy,
-        ledger=ledger,
-    )
+    with stage(timings, "payments"):
+        # a canonical order, so that ties fall the same way whatever order the rows came in
+        payments = credits_only(S.conform(payments, S.PAYMENTS)).sort_by(
+            [("value_date", "ascending"), ("payment_id", "ascending")])
+        inputs = _Inputs(
+            invoices=ledger.invoices,
+            payments=payments,
+            remittances=S.conform(remittances, S.REMITTANCES) if remittances is not None
+            else None,
+            customers=ledger.customers,
+            policy=policy,
+            ledger=ledger,
+        )
     executor = executor or LocalExecutor()
     parts = partitions if partitions is not None else (
         1 if executor.workers <= 1 else 2 * executor.workers
     )
-    t0 = time.perf_counter()
-    timings: dict[str, float] = {}
     if parts <= 1:
-        allocations, exceptions, timings = _match_part(inputs, None)
+        allocations, exceptions, part_timings = _match_part(inputs, None)
+        timings.update(part_timings)
     else:
         allocations, exceptions = _match_partitioned(inputs, executor, parts)
-    check_invariants(payments, allocations, exceptions)
-    result = MatchResult(allocations, exceptions, summarize(payments, allocations, exceptions))
+    with stage(timings, "check"):
+        check_invariants(payments, allocations, exceptions)
+        result = MatchResult(allocations, exceptions, summarize(payments, allocations, exceptions))
     result.timings.update(timings)
     result.timings["total"] = time.perf_counter() - t0
     return result

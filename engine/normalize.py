@@ -68,8 +68,10 @@ _CONTINUATION = np.zeros(256, dtype=bool)
 _CONTINUATION[0x80:0xC0] = True
 
 
-def _string_parts(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """(value offsets relative to the data, the data bytes) of a utf8 array, zero-copy."""
+def string_parts(text: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """(value offsets relative to the data, the data bytes) of a utf8 array, zero-copy when it
+    is one ``string`` array (:func:`_utf8`)."""
+    text = _utf8(text)
     offsets = np.frombuffer(text.buffers()[1], np.int32)[text.offset : text.offset + len(text) + 1]
     data = text.buffers()[2]
     raw = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
@@ -77,7 +79,7 @@ def _string_parts(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _utf8(text: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """One ``string`` array (not chunked, not ``large_string``), for :func:`_string_parts`."""
+    """One ``string`` array (not chunked, not ``large_string``), for :func:`string_parts`."""
     text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
     return text if text.type == pa.string() else text.cast(pa.string())
 
@@ -124,7 +126,7 @@ def string_hash64(text: pa.Array) -> np.ndarray:
     null hashes like the bytes its offsets span (none)."""
     if len(text) == 0:
         return np.zeros(0, np.uint64)
-    offsets, raw = _string_parts(_utf8(text))
+    offsets, raw = string_parts(text)
     rel = (offsets - offsets[0]).astype(np.int64)
     lengths = np.diff(rel)
     h = lengths.astype(np.uint64) * _HASH_BASE
@@ -151,8 +153,8 @@ def strings_equal(a: pa.Array, ai: np.ndarray, b: pa.Array, bi: np.ndarray) -> n
     then the bytes of the pairs of equal length, compared over the data buffers at once)."""
     if len(ai) == 0:
         return np.zeros(0, bool)
-    a_off, a_raw = _string_parts(_utf8(a))
-    b_off, b_raw = _string_parts(_utf8(b))
+    a_off, a_raw = string_parts(a)
+    b_off, b_raw = string_parts(b)
     a_at, b_at = a_off[ai].astype(np.int64), b_off[bi].astype(np.int64)
     length = a_off[ai + 1] - a_at
     same = length == b_off[bi + 1] - b_at
@@ -216,11 +218,31 @@ class StringLookup:
         return out
 
 
+SORT_WORDS_MAX = 4  # strings up to 32 bytes are ordered by words (longer: by Arrow)
+
+
+def string_order(text: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """The stable ascending order of the strings, by bytes (``pc.sort_indices``' order): the
+    strings as big-endian 64-bit words (one compiled pass, :mod:`text_kernel`) and a
+    ``np.lexsort`` of the words. Arrow's sort where a string is null, holds a zero byte or is
+    longer than ``SORT_WORDS_MAX`` words."""
+    text = _utf8(text)
+    offsets, raw = string_parts(text)
+    longest = int(np.diff(offsets).max(initial=0))
+    width = max(-(-longest // 8), 1)
+    if text.null_count or width > SORT_WORDS_MAX or (raw[offsets[0] : offsets[-1]] == 0).any():
+        return np.asarray(pc.sort_indices(text), np.int64)
+    from cashmatch.engine import text_kernel
+
+    words = text_kernel.sort_words(offsets, raw, width)
+    return np.lexsort([words[:, w] for w in range(width - 1, -1, -1)])
+
+
 def alnum_upper(text: pa.Array) -> pa.Array:
     """Upper case, everything but ``A-Z0-9`` removed (nulls become empty): a byte mask over the
     data buffer (every byte of a non-ASCII character is >= 0x80, so none is kept)."""
     upper = pc.utf8_upper(pc.fill_null(text, ""))
-    offsets, raw = _string_parts(_utf8(upper))
+    offsets, raw = string_parts(upper)
     seg = raw[offsets[0] : offsets[-1]]
     keep = _ALNUM[seg]
     kept = np.zeros(len(seg) + 1, np.int64)
@@ -241,7 +263,7 @@ def digits_key(alnum: pa.Array) -> pa.Array:
     if text.null_count:
         return pc.if_else(text.is_valid(), digits_key(pc.fill_null(text, "")), None)
     text = _utf8(text)
-    offsets, raw = _string_parts(text)
+    offsets, raw = string_parts(text)
     if len(text) >= DIGITS_KEY_COMPILED_MIN:
         from cashmatch.engine import text_kernel
 
@@ -337,7 +359,7 @@ def reference_tokens(references: pa.Array) -> pa.Table:
     """
     refs = references.combine_chunks() if isinstance(references, pa.ChunkedArray) else references
     upper = pc.replace_substring_regex(pc.utf8_upper(pc.fill_null(refs, "")), DATES, " ")
-    offsets, raw = _string_parts(_utf8(upper))
+    offsets, raw = string_parts(upper)
     seg = raw[offsets[0] : offsets[-1]]
     rel = (offsets - offsets[0]).astype(np.int64)
     inside = _ALNUM[seg]

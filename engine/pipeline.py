@@ -11,10 +11,12 @@ tables). Timings per stage are kept in ``timings``.
 from __future__ import annotations
 
 import dataclasses
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from itertools import chain
+from operator import attrgetter
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -53,7 +55,7 @@ from cashmatch.engine.candidates import (
     unknown_payer_amount_hits,
 )
 from cashmatch.engine.identify import BY_FUZZY_NAME, IDENTITY_CONFIDENCE, fuzzy_workers, identify
-from cashmatch.engine.ledger import PreparedLedger, days
+from cashmatch.engine.ledger import PreparedLedger, days, stage
 from cashmatch.engine.normalize import spans
 from cashmatch.engine.policy import Policy
 from cashmatch.engine.scoring import (
@@ -94,6 +96,19 @@ _FULL = np.zeros(7, dtype=bool)
 _FULL[[EXACT, FEE, DISCOUNT]] = True
 _NOT_FULL = np.zeros(7, dtype=bool)
 _NOT_FULL[[PARTIAL, OVER, SETTLED, CURRENCY]] = True
+
+
+def _each(proposals: list[Proposal], name: str, dtype: type,
+          fn: Callable[[Any], Any] | None = None) -> np.ndarray:
+    """One field of every proposal (``fn`` of it), as an array (C-level iteration)."""
+    values = map(attrgetter(name), proposals)
+    return np.fromiter(values if fn is None else map(fn, values), dtype, count=len(proposals))
+
+
+def _lines(proposals: list[Proposal], name: str) -> np.ndarray:
+    """One int64 field of every proposal's lines (``inv``, ``applied``...), one proposal's
+    after another."""
+    return np.fromiter(chain.from_iterable(map(attrgetter(name), proposals)), np.int64)
 
 
 def sole_group(pay: np.ndarray, group: np.ndarray, n: int) -> np.ndarray:
@@ -151,11 +166,8 @@ class DayMatch:
         self.milp_calls_left -= found.milp_calls
         return found
 
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        t0 = time.perf_counter()
-        yield
-        self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - t0
+    def stage(self, name: str) -> AbstractContextManager[None]:
+        return stage(self.timings, name)
 
     # ------------------------------------------------------------------ preparation
     def prepare(self) -> None:
@@ -900,13 +912,15 @@ class DayMatch:
         r = self.remit
         lines = self.remit_order[self.remit_starts[p] : self.remit_starts[p + 1]]
         amount = int(self.pay_amount[p])
-        unresolved = [r["ref"][i] for i in lines if r["inv"][i] < 0]
-        cands = [int(r["inv"][i]) for i in lines if r["inv"][i] >= 0]
+        line_inv = r["inv"][lines].tolist()
+        unresolved = [r["ref"][i] for i, v in zip(lines.tolist(), line_inv, strict=True) if v < 0]
+        cands = [v for v in line_inv if v >= 0]
         lc = self.remit_line_candidates
-        for i in lines:  # each line's own candidates, best first, after the resolved ones
-            mine = self.lc_order[self.lc_starts[i] : self.lc_starts[i + 1]]
-            cands += [int(v) for v in lc.inv[mine[np.argsort(-lc.ref[mine])]][:2]
-                      if int(v) not in cands]
+        for lo, hi in zip(self.lc_starts[lines].tolist(), self.lc_starts[lines + 1].tolist(),
+                          strict=True):  # each line's own candidates, best first, after those
+            mine = self.lc_order[lo:hi]
+            cands += [v for v in lc.inv[mine[np.argsort(-lc.ref[mine])]][:2].tolist()
+                      if v not in cands]
         if unresolved:
             return self.exception(
                 p, S.NO_CANDIDATE,
@@ -919,19 +933,12 @@ class DayMatch:
                 f"The remittance advice applies {paid} but the payment is {amount} "
                 "(minor units); the payer paid less than advised.", np.array([], np.int64),
                 extra=cands)
-        invs, applied, adj, reasons = [], [], [], []
-        for i in lines:
-            inv = int(r["inv"][i])
-            disc, ded = int(r["discount"][i]), int(r["deduction"][i])
-            reason = None
-            if ded:
-                reason = f"{S.DEDUCTION}:{r['reason'][i] or 'UNSPECIFIED'}"
-            elif disc:
-                reason = S.DISCOUNT
-            invs.append(inv)
-            applied.append(int(r["paid"][i]))
-            adj.append(disc + ded)
-            reasons.append(reason)
+        disc, ded = r["discount"][lines].tolist(), r["deduction"][lines].tolist()
+        reasons = [f"{S.DEDUCTION}:{r['reason'][i] or 'UNSPECIFIED'}" if d
+                   else S.DISCOUNT if c else None
+                   for i, c, d in zip(lines.tolist(), disc, ded, strict=True)]
+        invs, applied = line_inv, r["paid"][lines].tolist()
+        adj = [c + d for c, d in zip(disc, ded, strict=True)]
         conf = 0.985 if r["strength"][lines].min() >= 0.97 else 0.93
         if r["doubtful"][lines].any():
             conf = 0.8  # a line names one invoice but its amount settles another
@@ -949,11 +956,10 @@ class DayMatch:
         ks = self.pair_indices(p) if ks is None else ks
         cands = list(extra or [])
         scores = [0.5] * len(cands)
-        for k in ks:
-            inv = int(self.pairs.inv[k])
+        for inv, conf in zip(self.pairs.inv[ks].tolist(), self.conf[ks].tolist(), strict=True):
             if inv not in cands:
                 cands.append(inv)
-                scores.append(float(self.conf[k]))
+                scores.append(conf)
         # every invoice named in ``extra`` stays (a proposal of six invoices lists all six)
         cap = max(MAX_CANDIDATES, len(extra or []))
         return ExceptionItem(p, reason, detail, cands[:cap], scores[:cap])
@@ -1002,25 +1008,17 @@ class DayMatch:
                     tiebreaker="min"), np.int64)
         n_obj, n_single = len(proposals), len(singles["pay"])
         n_prop = n_obj + n_single
-        lens = np.concatenate([np.fromiter((len(pr.inv) for pr in proposals), np.int64,
-                                           count=n_obj), np.ones(n_single, np.int64)])
-        n_obj_lines = int(lens[:n_obj].sum())
-        flat_inv = np.concatenate([np.fromiter((i for pr in proposals for i in pr.inv),
-                                               np.int64, count=n_obj_lines), singles["inv"]])
+        lens = np.concatenate([_each(proposals, "inv", np.int64, len),
+                               np.ones(n_single, np.int64)])
+        flat_inv = np.concatenate([_lines(proposals, "inv"), singles["inv"]])
         flat_need = np.concatenate([
-            np.fromiter((x for pr in proposals for x in pr.applied), np.int64,
-                        count=n_obj_lines)
-            + np.fromiter((x for pr in proposals for x in pr.adjustment), np.int64,
-                          count=n_obj_lines),
+            _lines(proposals, "applied") + _lines(proposals, "adjustment"),
             singles["applied"] + singles["adj"]])
-        conf = np.concatenate([np.fromiter((pr.confidence for pr in proposals), np.float64,
-                                           count=n_obj), singles["conf"]])
-        pay = np.concatenate([np.fromiter((pr.pay for pr in proposals), np.int64,
-                                          count=n_obj), singles["pay"]])
+        conf = np.concatenate([_each(proposals, "confidence", np.float64), singles["conf"]])
+        pay = np.concatenate([_each(proposals, "pay", np.int64), singles["pay"]])
         rule_ok = np.array([r in allowed for r in SINGLE_RULES], bool)
         eligible = (conf >= threshold) & np.concatenate([
-            np.fromiter((pr.rule in allowed for pr in proposals), bool, count=n_obj),
-            rule_ok[singles["rule"]]])
+            _each(proposals, "rule", bool, allowed.__contains__), rule_ok[singles["rule"]]])
         owner = np.repeat(np.arange(n_prop), lens)
         touches = np.bincount(flat_inv[eligible[owner]], minlength=len(capacity))
         walk = eligible & (np.bincount(owner, weights=touches[flat_inv] >= 2,
@@ -1086,22 +1084,19 @@ class DayMatch:
             sg = self.single_proposals(np.zeros(0, np.int64), np.zeros(0, np.int64))
             singles_accepted = np.zeros(0, bool)
         sg = {k: v[singles_accepted] for k, v in sg.items()}
-        lens = np.array([len(pr.inv) for pr in proposals], dtype=np.int64)
-        a_pay = np.concatenate([np.repeat(np.array([pr.pay for pr in proposals], np.int64),
-                                          lens), sg["pay"]])
-        a_inv = np.concatenate([np.array([i for pr in proposals for i in pr.inv], np.int64),
-                                sg["inv"]])
-        a_applied = np.concatenate([
-            np.array([x for pr in proposals for x in pr.applied], np.int64), sg["applied"]])
-        a_adj = np.concatenate([
-            np.array([x for pr in proposals for x in pr.adjustment], np.int64), sg["adj"]])
+        lens = _each(proposals, "inv", np.int64, len)
+        a_pay = np.concatenate([np.repeat(_each(proposals, "pay", np.int64), lens), sg["pay"]])
+        a_inv = np.concatenate([_lines(proposals, "inv"), sg["inv"]])
+        a_applied = np.concatenate([_lines(proposals, "applied"), sg["applied"]])
+        a_adj = np.concatenate([_lines(proposals, "adjustment"), sg["adj"]])
         a_reason = pa.concat_arrays([
-            pa.array([x for pr in proposals for x in pr.adjustment_reason], pa.string()),
+            pa.array(list(chain.from_iterable(map(attrgetter("adjustment_reason"), proposals))),
+                     pa.string()),
             pa.array(SINGLE_REASONS, pa.string()).take(pa.array(sg["reason"], pa.int64()))])
-        a_conf = np.concatenate([np.repeat(np.array([pr.confidence for pr in proposals],
-                                                    np.float64), lens), sg["conf"]])
+        a_conf = np.concatenate([np.repeat(_each(proposals, "confidence", np.float64), lens),
+                                 sg["conf"]])
         a_rule = pa.concat_arrays([
-            pa.array(np.repeat(np.array([pr.rule for pr in proposals], dtype=object),
+            pa.array(np.repeat(np.array(list(map(attrgetter("rule"), proposals)), dtype=object),
                                lens).tolist(), pa.string()),
             pa.array(SINGLE_RULES, pa.string()).take(pa.array(sg["rule"], pa.int64()))])
         # what stays open after each application, in value-date then payment-id order

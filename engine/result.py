@@ -76,24 +76,32 @@ def summarize(payments: pa.Table, allocations: pa.Table, exceptions: pa.Table) -
 def check_invariants(payments: pa.Table, allocations: pa.Table, exceptions: pa.Table) -> None:
     """Every payment appears in the output, and applied + unapplied == amount, to the minor unit.
 
-    Vectorised: each output row's payment found by one hash lookup, sums by ``np.add.at``.
+    Vectorised: the ids of payments and output rows dictionary-encoded at once, sums by
+    ``np.add.at``.
     Raises :class:`InvariantViolation` (an engine bug, never the caller's fault) naming the
     first payments that break it.
     """
     pid = payments.column("payment_id")
-    if pc.count_distinct(pid).as_py() != payments.num_rows:
-        raise InvariantViolation("payment ids are not unique in the matched input")
     n = payments.num_rows
+    # the payments' ids and the output rows' coded together, in one hash pass: codes by first
+    # appearance, so the payments' are 0..n-1 exactly when their ids are unique
+    ids = [pid, allocations.column("payment_id"), exceptions.column("payment_id")]
+    code = np.asarray(pc.fill_null(pa.chunked_array(
+        [c for col in ids for c in col.chunks], pa.string()).combine_chunks()
+        .dictionary_encode().indices, -1), dtype=np.int64)
+    if not np.array_equal(code[:n], np.arange(n)):
+        raise InvariantViolation("payment ids are not unique in the matched input")
     seen = np.zeros(n, dtype=bool)
     total = np.zeros(n, dtype=np.int64)
+    at = n
     for name, table, amount in (
         ("allocations", allocations, "applied_amount"),
         ("exceptions", exceptions, "unapplied_amount"),
     ):
-        row = pc.index_in(table.column("payment_id"), value_set=pid)
-        if row.null_count:
+        row = code[at : at + table.num_rows]
+        at += table.num_rows
+        if ((row < 0) | (row >= n)).any():
             raise InvariantViolation(f"{name} name payments that were not in the input")
-        row = np.asarray(row, dtype=np.int64)
         seen[row] = True
         np.add.at(total, row, np.asarray(table.column(amount), dtype=np.int64))
     if not seen.all():

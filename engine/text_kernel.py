@@ -45,6 +45,84 @@ def digits_key(offsets: np.ndarray, raw: np.ndarray, ocr: np.ndarray, out_offset
 
 
 @njit(cache=True, nogil=True)
+def key_codes(offsets: np.ndarray, raw: np.ndarray, inv: np.ndarray, n_inv: int
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Each string ``raw[offsets[i]:offsets[i + 1]]`` coded by its first occurrence (the codes
+    ``pa.Array.dictionary_encode`` gives), and per code how many distinct ``inv`` (0 ..
+    ``n_inv - 1``) its rows name: an open-addressing table (at most half full) of the first
+    row of each code, placed by the FNV-1a hash of its bytes and compared byte by byte; then
+    the rows by invoice (a counting sort), where a code an invoice already had counts once."""
+    n = len(offsets) - 1
+    cap = 1
+    while cap < 2 * n:
+        cap *= 2
+    mask = cap - 1
+    slot_row = np.full(cap, -1, np.int32)  # the first row of the code in each slot
+    code = np.empty(n, np.int32)
+    count = np.zeros(n, np.int32)
+    n_codes = 0
+    for i in range(n):
+        a, b = offsets[i], offsets[i + 1]
+        h = np.uint64(0xCBF29CE484222325)
+        for t in range(a, b):
+            h = (h ^ np.uint64(raw[t])) * np.uint64(0x100000001B3)
+        h ^= h >> np.uint64(29)
+        s = np.int64(h & np.uint64(mask))
+        while True:
+            r = slot_row[s]
+            if r < 0:
+                slot_row[s] = i
+                code[i] = n_codes
+                n_codes += 1
+                break
+            ra = offsets[r]
+            same = offsets[r + 1] - ra == b - a
+            t = 0
+            while same and t < b - a:
+                same = raw[ra + t] == raw[a + t]
+                t += 1
+            if same:
+                code[i] = code[r]
+                break
+            s = (s + 1) & mask
+        count[code[i]] += 1
+    # a (code, invoice) seen twice counts once: the rows of each invoice, compared
+    start = np.zeros(n_inv + 1, np.int64)
+    for i in range(n):
+        start[inv[i] + 1] += 1
+    for j in range(n_inv):
+        start[j + 1] += start[j]
+    fill = start[:-1].copy()
+    by_inv = np.empty(n, np.int32)
+    for i in range(n):
+        by_inv[fill[inv[i]]] = i
+        fill[inv[i]] += 1
+    for j in range(n_inv):
+        for k in range(start[j] + 1, start[j + 1]):
+            ck = code[by_inv[k]]
+            for m in range(start[j], k):
+                if code[by_inv[m]] == ck:
+                    count[ck] -= 1
+                    break
+    return code, count[:n_codes]
+
+
+@njit(cache=True, nogil=True)
+def sort_words(offsets: np.ndarray, raw: np.ndarray, width: int) -> np.ndarray:
+    """The strings ``raw[offsets[i]:offsets[i + 1]]`` as ``width`` big-endian 64-bit words each
+    (zero-padded): word by word, their numeric order is the strings' byte order where no
+    string holds a zero byte."""
+    n = len(offsets) - 1
+    out = np.zeros((n, width), np.uint64)
+    for i in range(n):
+        a, b = offsets[i], offsets[i + 1]
+        for t in range(b - a):
+            w = t >> 3
+            out[i, w] |= np.uint64(raw[a + t]) << np.uint64(56 - 8 * (t & 7))
+    return out
+
+
+@njit(cache=True, nogil=True)
 def plain_minor(
     offsets: np.ndarray, raw: np.ndarray, exps: np.ndarray, null: np.ndarray, out: np.ndarray
 ) -> bool:

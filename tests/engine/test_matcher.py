@@ -226,3 +226,5 @@ def test_invariant_checks_catch_a_broken_result():
     ):
         with pytest.raises(InvariantViolation, match=message):
             check_invariants(pays, allocations, good.exceptions)
+    with pytest.raises(InvariantViolation, match="not unique"):
+        check_invariants(pa.concat_tables([pays, pays]), good.allocations, good.exceptions)

@@ -1,0 +1,56 @@
+"""The compiled passes of :mod:`cashmatch.engine.text_kernel` against their references: the key
+coding of the ledger's key table (``key_codes``) against Arrow's dictionary encoding and a count
+of distinct (key, invoice) pairs in Python; the order of strings by words (``string_order``)
+against Arrow's sort."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from cashmatch.engine import text_kernel
+from cashmatch.engine.normalize import string_order, string_parts
+
+
+def test_codes_and_distinct_invoices_match_the_reference():
+    rng = random.Random(5)
+    alphabet = "01239AZ-é"
+    # few distinct short strings, so that keys repeat within and across invoices
+    values = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 4)))
+              for _ in range(20_000)]
+    inv = np.array([rng.randrange(3000) for _ in values], np.int64)
+    arr = pa.array(values).slice(7)  # an offset into the buffers, as a filtered column has
+    inv = inv[7:]
+    offsets, raw = string_parts(arr)
+    code, invoices = text_kernel.key_codes(offsets, raw, inv, 3000)
+    enc = arr.dictionary_encode()
+    assert np.array_equal(code, np.asarray(enc.indices))
+    want: dict[str, set[int]] = {}
+    for v, i in zip(arr.to_pylist(), inv.tolist(), strict=True):
+        want.setdefault(v, set()).add(i)
+    assert invoices.tolist() == [len(want[v]) for v in enc.dictionary.to_pylist()]
+    assert invoices.max() > 1 and len(invoices) > 100  # repeats, and many keys
+
+
+def test_no_keys():
+    code, invoices = text_kernel.key_codes(np.zeros(1, np.int32), np.zeros(0, np.uint8),
+                                           np.zeros(0, np.int64), 1)
+    assert len(code) == 0 and len(invoices) == 0
+
+
+def test_string_order_is_arrows_stable_sort():
+    rng = random.Random(9)
+    alphabet = "0129AZaz-/é€"
+    # repeats (stability), prefixes of each other, lengths across the 8-byte words
+    values = ["".join(rng.choice(alphabet) for _ in range(rng.choice([0, 1, 7, 8, 9, 16, 20])))
+              for _ in range(5000)]
+    values += [v[:-1] for v in values[:500]] + values[:300]
+    for arr in (pa.array(values), pa.array(values).slice(13),
+                pa.array(values + ["x" * 40]),  # longer than the words: Arrow's sort
+                pa.array(values + ["A\x00B", "A"]),  # a zero byte: Arrow's sort
+                pa.array(values + [None]), pa.array([], pa.string())):
+        want = np.asarray(pc.sort_indices(arr), np.int64)
+        np.testing.assert_array_equal(string_order(arr), want)
