@@ -75,6 +75,19 @@ def _add_reflection(server: object, names: Sequence[str]) -> None:
     )
 
 
+def _read_pem(flag: str, path: str) -> bytes:
+    """A PEM file the server was pointed at, or a clear error naming the flag and the file."""
+    from cashmatch.engine.errors import InvalidInput
+
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"{flag} {path}: cannot read it ({exc.strerror})") from None
+    if b"-----BEGIN " not in data:
+        raise InvalidInput(f"{flag} {path}: not a PEM file (no '-----BEGIN ' line)")
+    return data
+
+
 def _lock_database(db: str) -> object | None:
     """One server per database file (its worker processes, :func:`run_workers`, share the
     lock): a second ``cashmatch serve`` on the same file is refused (advisory lock)."""
@@ -147,7 +160,7 @@ async def run(
         if not (config.tls_cert and config.tls_key):
             raise InvalidInput("TLS needs both --tls-cert and --tls-key")
         creds = grpc.ssl_server_credentials(
-            [(Path(config.tls_key).read_bytes(), Path(config.tls_cert).read_bytes())]
+            [(_read_pem("--tls-key", config.tls_key), _read_pem("--tls-cert", config.tls_cert))]
         )
         port = server.add_secure_port(config.addr, creds)
     else:

@@ -377,6 +377,25 @@ def test_one_server_per_database(server: ServerProcess) -> None:
     assert "another cashmatch server is using this database" in second.stderr
 
 
+@pytest.mark.parametrize("problem", ["missing", "not_pem"])
+def test_unreadable_tls_files_are_a_clear_error(tmp_path: Path, problem: str) -> None:
+    """A TLS file that is missing or is not PEM: exit 2 and one line naming the flag and the
+    file, not a traceback."""
+    cert = tmp_path / "cert.pem"
+    if problem == "not_pem":
+        cert.write_text("just some text\n")
+    key = tmp_path / "key.pem"
+    key.write_text("-----BEGIN PRIVATE KEY-----\n-----END PRIVATE KEY-----\n")
+    cmd = [sys.executable, "-m", "cashmatch.server", "--addr", "127.0.0.1:0", "--db",
+           str(tmp_path / "t.db"), "--token-file", str(write_tokens(tmp_path / "tokens")),
+           "--tls-cert", str(cert), "--tls-key", str(key)]  # fmt: skip
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+    assert f"--tls-cert {cert}" in out.stderr
+    assert ("cannot read it" if problem == "missing" else "not a PEM file") in out.stderr
+    assert "Traceback" not in out.stderr
+
+
 def test_workers_that_cannot_start_stop_the_server(tmp_path: Path) -> None:
     cmd = [sys.executable, "-m", "cashmatch.server", "--addr", "127.0.0.1:0", "--db",
            str(tmp_path / "w.db"), "--token-file", str(write_tokens(tmp_path / "tokens")),
