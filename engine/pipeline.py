@@ -393,11 +393,12 @@ class DayMatch:
             | (((best[rest] < 0) | quotes_all[rest] | fee_only_all[rest])
                & ((self.pay_group[rest] >= 0) | quotes_all[rest])))
         self.prefill_subsets(rest[may_fill])
+        remitted = self.remittance_proposals(rest[has_remit[rest]])
         for p in rest:
             p = int(p)
             prop = None
             if has_remit[p]:
-                prop = self.remittance_proposal(p)
+                prop = remitted[p]
             if prop is None and n_quoted[p] >= 2:
                 prop = self.subset_proposal(p, quoted_only=True)
                 if prop is None and clear_single[p]:
@@ -908,7 +909,47 @@ class DayMatch:
         self.remit_order, self.remit_starts = order, starts
         return has
 
-    def remittance_proposal(self, p: int) -> Proposal | ExceptionItem:
+    def remittance_proposals(self, ps: np.ndarray) -> dict[int, Proposal | ExceptionItem]:
+        """Per payment of ``ps`` (each with remittance lines): its lines applied as given, or
+        an exception when a line names no open invoice or the lines apply more than was paid.
+        Decided for all of them at once; only the exceptions are built one by one."""
+        if len(ps) == 0:
+            return {}
+        r = self.remit
+        n_lines = self.remit_starts[ps + 1] - self.remit_starts[ps]
+        lines = self.remit_order[spans(self.remit_starts[ps], n_lines)]
+        at = np.cumsum(n_lines) - n_lines  # every payment here has a line
+        line_inv = r["inv"][lines]
+        paid = np.add.reduceat(r["paid"][lines], at)
+        ok = ~np.logical_or.reduceat(line_inv < 0, at) & (paid <= self.pay_amount[ps])
+        conf = np.where(np.minimum.reduceat(r["strength"][lines], at) >= 0.97, 0.985, 0.93)
+        # a line names one invoice but its amount settles another
+        conf = np.where(np.logical_or.reduceat(r["doubtful"][lines], at), 0.8, conf)
+        disc, ded = r["discount"][lines], r["deduction"][lines]
+        reasons = [f"{S.DEDUCTION}:{r['reason'][i] or 'UNSPECIFIED'}" if d
+                   else S.DISCOUNT if c else None
+                   for i, c, d in zip(lines.tolist(), disc.tolist(), ded.tolist(), strict=True)]
+        invs, applied, adj = line_inv.tolist(), r["paid"][lines].tolist(), (disc + ded).tolist()
+        out: dict[int, Proposal | ExceptionItem] = {}
+        for p, lo, n, good, c, rest in zip(
+                ps.tolist(), at.tolist(), n_lines.tolist(), ok.tolist(), conf.tolist(),
+                (self.pay_amount[ps] - paid).tolist(), strict=True):
+            if not good:
+                out[p] = self.remittance_exception(p)
+                continue
+            hi = lo + n
+            prop = Proposal(p, invs[lo:hi], applied[lo:hi], adj[lo:hi], reasons[lo:hi], c,
+                            "remittance")
+            if rest > 0:
+                prop.unapplied_reason = S.OVERPAYMENT
+                prop.detail = ("The remittance advice accounts for less than the payment; "
+                               "the rest is unapplied.")
+            out[p] = prop
+        return out
+
+    def remittance_exception(self, p: int) -> ExceptionItem:
+        """Why the remittance lines of payment ``p`` cannot be applied as given: a line names
+        no open invoice, or the lines apply more than was paid."""
         r = self.remit
         lines = self.remit_order[self.remit_starts[p] : self.remit_starts[p + 1]]
         amount = int(self.pay_amount[p])
@@ -927,28 +968,11 @@ class DayMatch:
                 f"The remittance advice names {', '.join(map(str, unresolved[:3]))}, "
                 "which match no open invoice.", extra=cands)
         paid = int(r["paid"][lines].sum())
-        if paid > amount:
-            return self.exception(
-                p, S.SHORT_PAY,
-                f"The remittance advice applies {paid} but the payment is {amount} "
-                "(minor units); the payer paid less than advised.", np.array([], np.int64),
-                extra=cands)
-        disc, ded = r["discount"][lines].tolist(), r["deduction"][lines].tolist()
-        reasons = [f"{S.DEDUCTION}:{r['reason'][i] or 'UNSPECIFIED'}" if d
-                   else S.DISCOUNT if c else None
-                   for i, c, d in zip(lines.tolist(), disc, ded, strict=True)]
-        invs, applied = line_inv, r["paid"][lines].tolist()
-        adj = [c + d for c, d in zip(disc, ded, strict=True)]
-        conf = 0.985 if r["strength"][lines].min() >= 0.97 else 0.93
-        if r["doubtful"][lines].any():
-            conf = 0.8  # a line names one invoice but its amount settles another
-        prop = Proposal(p, invs, applied, adj, reasons, conf, "remittance")
-        if paid < amount:
-            prop.unapplied_reason = S.OVERPAYMENT
-            prop.detail = (
-                "The remittance advice accounts for less than the payment; the rest is unapplied."
-            )
-        return prop
+        return self.exception(
+            p, S.SHORT_PAY,
+            f"The remittance advice applies {paid} but the payment is {amount} "
+            "(minor units); the payer paid less than advised.", np.array([], np.int64),
+            extra=cands)
 
     # ------------------------------------------------------------------ exceptions
     def exception(self, p: int, reason: str, detail: str, ks: np.ndarray | None = None,
