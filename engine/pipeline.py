@@ -394,13 +394,21 @@ class DayMatch:
                & ((self.pay_group[rest] >= 0) | quotes_all[rest])))
         self.prefill_subsets(rest[may_fill])
         remitted = self.remittance_proposals(rest[has_remit[rest]])
+        quoted_sets = self.quoted_set_proposals(rest[~has_remit[rest] & (n_quoted[rest] >= 2)])
+        # no candidate, no customer, no advice: nothing to search (the loop would end there)
+        pairless = rest[(self.starts[rest + 1] == self.starts[rest]) & ~has_remit[rest]
+                        & (self.pay_group[rest] < 0)]
+        decided = self.no_pair_exceptions(pairless)
         for p in rest:
             p = int(p)
+            if p in decided:
+                exceptions.append(decided[p])
+                continue
             prop = None
             if has_remit[p]:
                 prop = remitted[p]
             if prop is None and n_quoted[p] >= 2:
-                prop = self.subset_proposal(p, quoted_only=True)
+                prop = quoted_sets.get(p) or self.subset_proposal(p, quoted_only=True)
                 if prop is None and clear_single[p]:
                     prop = self.single_proposal(p, int(best[p]))
             quotes = quotes_all[p]
@@ -649,34 +657,45 @@ class DayMatch:
         quoted = quoted_rows[quoted_starts[p] : quoted_starts[p + 1]]
         amount, fee = int(self.pay_amount[p]), int(self.fee_ceiling[p])
         opens = self.book.amount
-        if self.pay_group[p] >= 0:
-            identity = float(self.ident.confidence[p])
-        else:  # a payer known only by the invoices it quotes: as sure as the pairs' customer
-            # factor for an unknown payer's reference of that strength
-            named = float(self.pairs.ref[self.pair_indices(p)].max(initial=0.0))
-            factor = CUSTOMER_FACTOR_STRONG if named >= STRONG_REF else CUSTOMER_FACTOR_WEAK
-            identity = factor[UNKNOWN]
-        if quoted_only and len(quoted) >= 2:
+        if quoted_only and len(quoted) >= 2:  # (all of them fit: quoted_set_proposals)
             total = int(opens[quoted].sum())
-            if 0 <= total - amount <= fee:
-                return self.subset_allocation(p, quoted, amount, quoted_share=1.0,
-                                              exact=total == amount, identity=1.0,
-                                              exhaustive=True, rule="subset_reference")
             found = self.subsets(opens[quoted], amount, tolerance=fee,
                                  max_size=len(quoted), min_size=2, limit=AMBIGUOUS_SETS)
             if found.unique is not None:
                 chosen = quoted[list(found.unique)]
-                return self.subset_allocation(p, chosen, amount, quoted_share=1.0,
+                return self.subset_allocation(p, chosen, quoted_share=1.0,
                                               exact=found.exact, identity=1.0,
                                               exhaustive=found.exhaustive,
                                               rule="subset_reference")
             if found.solutions:
                 return self.ambiguous(p, [quoted[list(s)] for s in found.solutions])
             if total < amount:  # quoted ones plus some unquoted of the same customer
-                return self.fill_subset(p, group, quoted, amount, fee, identity)
+                return self.fill_subset(p, group, quoted, amount, fee)
             return None
         # amount alone (plus any quoted ones as fixed members)
-        return self.fill_subset(p, group, quoted, amount, fee, identity)
+        return self.fill_subset(p, group, quoted, amount, fee)
+
+    def quoted_set_proposals(self, ps: np.ndarray) -> dict[int, Proposal]:
+        """Per payment of ``ps`` whose quoted open invoices (:attr:`subset_inputs`, two or
+        more) together settle it, within the fee: the proposal to apply all of them, for all
+        such payments at once (the first answer of ``subset_proposal(quoted_only=True)``)."""
+        group_of, quoted_starts, quoted_rows = self.subset_inputs
+        n_q = quoted_starts[ps + 1] - quoted_starts[ps]
+        ps = ps[(group_of[ps] >= 0) & (n_q >= 2)]
+        if len(ps) == 0:
+            return {}
+        n_q = quoted_starts[ps + 1] - quoted_starts[ps]
+        total = np.add.reduceat(self.book.amount[quoted_rows[spans(quoted_starts[ps], n_q)]],
+                                np.cumsum(n_q) - n_q)
+        over = total - self.pay_amount[ps]
+        fits = (over >= 0) & (over <= self.fee_ceiling[ps])
+        ps, n_q, exact = ps[fits], n_q[fits], over[fits] == 0
+        conf = {e: subset_confidence(quoted_share=1.0, exact=e, identity=1.0, exhaustive=True,
+                                     chance=0.0) for e in (True, False)}
+        props = self.set_proposals(ps, n_q, quoted_rows[spans(quoted_starts[ps], n_q)],
+                                   [conf[e] for e in exact.tolist()],
+                                   ["subset_reference"] * len(ps))
+        return dict(zip(ps.tolist(), props, strict=True))
 
     @property
     def subset_inputs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -704,13 +723,30 @@ class DayMatch:
             self._subset_inputs = (group.astype(np.int64), starts, inv[keep])
         return self._subset_inputs
 
-    def fill_subset(self, p: int, group: int, fixed: np.ndarray, amount: int, fee: int,
-                    identity: float) -> Proposal | ExceptionItem | None:
+    def fill_subset(self, p: int, group: int, fixed: np.ndarray, amount: int, fee: int
+                    ) -> Proposal | ExceptionItem | None:
+        slot = self.fill_slot[p] if hasattr(self, "fill_slot") else -1
+        if slot >= 0:  # decided in bulk
+            return self.filled_outcome[slot]
         got = self.fill_search(p, group, fixed, amount, fee)
         if got is None:
             return None
         found, block_size = got
-        rest = amount - int(self.book.amount[fixed].sum())
+        choice = self.fill_choice(p, found, block_size, fixed,
+                                  amount - int(self.book.amount[fixed].sum()), fee,
+                                  float(self.set_identity(np.array([p]))[0]))
+        if not isinstance(choice, tuple):
+            return choice
+        chosen, conf, rule = choice
+        return self.set_proposals(np.array([p]), np.array([len(chosen)]), chosen, [conf],
+                                  [rule])[0]
+
+    def fill_choice(self, p: int, found: SubsetSearch, block_size: int, fixed: np.ndarray,
+                    rest: int, fee: int, identity: float
+                    ) -> tuple[np.ndarray, float, str] | ExceptionItem | None:
+        """What the sets ``found`` (invoice rows) that with ``fixed`` settle payment ``p`` (``rest``
+        left after ``fixed``) make: the invoices to propose with the confidence and rule, the
+        choice for a person, or nothing."""
         # Occam: the fit with the fewest invoices, when no other of its size or smaller fits;
         # larger sets were not all tried or fit too, but on a large block some fit any amount
         # by chance and say little against a small one (how little: ``chance``)
@@ -721,17 +757,13 @@ class DayMatch:
             # a fit by chance as small as the one found
             chance = coincidence(block_size=block_size, max_size=len(fewest),
                                  target=rest, tolerance=0 if found.exact else fee)
-            prop = self.subset_allocation(p, chosen, amount, quoted_share=share,
-                                          exact=found.exact, identity=identity,
-                                          exhaustive=True, chance=chance,
-                                          rule="subset_reference" if len(fixed)
-                                          else "subset_amount")
+            conf = subset_confidence(quoted_share=share, exact=found.exact, identity=identity,
+                                     exhaustive=True, chance=chance)
             if found.unique is None or not found.exhaustive:
-                prop.confidence = min(prop.confidence, LARGER_SETS_UNTRIED_MAX)
+                conf = min(conf, LARGER_SETS_UNTRIED_MAX)
             rivals = [len(s) for s in found.solutions if s != fewest]
-            prop.confidence *= fewest_share(block_size=block_size, size=len(fewest),
-                                            rival_sizes=rivals)
-            return prop
+            conf *= fewest_share(block_size=block_size, size=len(fewest), rival_sizes=rivals)
+            return chosen, conf, "subset_reference" if len(fixed) else "subset_amount"
         if found.solutions:
             return self.ambiguous(p, [np.concatenate([fixed, np.array(s, np.int64)])
                                       for s in found.solutions])
@@ -741,13 +773,7 @@ class DayMatch:
                     ) -> tuple[SubsetSearch, int] | None:
         """The sets of the group's open invoices, other than ``fixed`` and those already
         claimed, that with ``fixed`` settle the payment (solutions as invoice rows), and how
-        many invoices were searched; None when nothing is left to pay or to search. Read from
-        :meth:`prefill_subsets` where it answered for ``p``."""
-        slot = self.fill_slot[p] if hasattr(self, "fill_slot") else -1
-        if slot >= 0:
-            if self.filled.n_found[slot] == 0:
-                return None
-            return self.filled.get(int(slot)), int(self.filled.size[slot])
+        many invoices were searched; None when nothing is left to pay or to search."""
         book = self.book
         block = self.block(int(group), int(self.pay_currency[p]))
         block = block[~self.claimed[block]]
@@ -768,9 +794,10 @@ class DayMatch:
         return np.maximum(self.policy.max_subset_size - n_fixed, 1)
 
     def prefill_subsets(self, ps: np.ndarray) -> None:
-        """:meth:`fill_search` for the payments ``ps`` at once (one compiled call over all
-        their blocks; what the search finds does not depend on the order of payments). Not
-        when the HiGHS fallback may run: its day budget is spent in payment order."""
+        """:meth:`fill_subset` for the payments ``ps`` at once (one compiled search over all
+        their blocks, what it finds does not depend on the order of payments; the proposals
+        built together). Not when the HiGHS fallback may run: its day budget is spent in
+        payment order."""
         if self.milp_calls_left > 0 and self.policy.subset_milp_node_limit > 0:
             return
         group_of, quoted_starts, quoted_rows = self.subset_inputs
@@ -791,22 +818,66 @@ class DayMatch:
             min_size=np.where(n_fixed > 0, 1, 2), limit=AMBIGUOUS_SETS)
         self.fill_slot = np.full(self.n, -1, np.int64)
         self.fill_slot[ps] = np.arange(len(ps))
+        self.filled_outcome: list[Proposal | ExceptionItem | None] = [None] * len(ps)
+        fixed_at = np.concatenate([[0], np.cumsum(n_fixed)]).tolist()
+        rest, fee = (self.pay_amount[ps] - fixed_total).tolist(), self.fee_ceiling[ps].tolist()
+        identity = self.set_identity(ps).tolist()
+        sets: list[tuple[int, np.ndarray, float, str]] = []
+        for q in np.flatnonzero(self.filled.n_found > 0).tolist():
+            choice = self.fill_choice(
+                int(ps[q]), self.filled.get(q), int(self.filled.size[q]),
+                fixed[fixed_at[q] : fixed_at[q + 1]], rest[q], fee[q], identity[q])
+            if isinstance(choice, tuple):
+                sets.append((q, *choice))
+            else:
+                self.filled_outcome[q] = choice
+        if sets:
+            qs, chosen, conf, rules = zip(*sets, strict=True)
+            q_arr = np.array(qs)
+            props = self.set_proposals(ps[q_arr], np.array([len(c) for c in chosen]),
+                                       np.concatenate(chosen), list(conf), list(rules))
+            for q, prop in zip(qs, props, strict=True):
+                self.filled_outcome[q] = prop
 
-    def subset_allocation(self, p: int, invs: np.ndarray, amount: int, *, quoted_share: float,
+    def set_identity(self, ps: np.ndarray) -> np.ndarray:
+        """How surely each payment of ``ps`` is the customer whose open invoices its sets are
+        drawn from: its identification; a payer known only by the invoices it quotes, the
+        pairs' customer factor for an unknown payer's reference of that strength."""
+        if not hasattr(self, "_max_ref"):
+            self._max_ref = np.zeros(self.n)
+            np.maximum.at(self._max_ref, self.pairs.pay, self.pairs.ref)
+        unknown = np.where(self._max_ref[ps] >= STRONG_REF, CUSTOMER_FACTOR_STRONG[UNKNOWN],
+                           CUSTOMER_FACTOR_WEAK[UNKNOWN])
+        return np.where(self.pay_group[ps] >= 0, self.ident.confidence[ps], unknown)
+
+    def subset_allocation(self, p: int, invs: np.ndarray, *, quoted_share: float,
                           exact: bool, identity: float, exhaustive: bool, rule: str,
                           chance: float = 0.0) -> Proposal:
-        invs = invs[np.lexsort((invs, self.book.due[invs]))]
-        opens = self.book.amount[invs].astype(np.int64)
-        short = int(opens.sum()) - amount  # a bank fee, taken on the last invoice
-        applied = opens.copy()
-        adj = np.zeros(len(invs), dtype=np.int64)
-        if short > 0:
-            applied[-1] -= short
-            adj[-1] = short
         conf = subset_confidence(quoted_share=quoted_share, exact=exact, identity=identity,
                                  exhaustive=exhaustive, chance=chance)
-        return Proposal(p, invs.tolist(), applied.tolist(), adj.tolist(),
-                        [S.BANK_FEE if a else None for a in adj], conf, rule)
+        return self.set_proposals(np.array([p]), np.array([len(invs)]), invs, [conf], [rule])[0]
+
+    def set_proposals(self, ps: np.ndarray, counts: np.ndarray, invs: np.ndarray,
+                      conf: list[float], rule: list[str]) -> list[Proposal]:
+        """Per payment ``ps[i]``: the proposal to settle its ``counts[i]`` (at least one)
+        invoice rows of ``invs`` (one set after another), with confidence ``conf[i]`` by rule
+        ``rule[i]``. Each
+        invoice takes its open amount, earliest due first; a bank fee (what the set's total
+        exceeds the payment by) is taken on the last."""
+        owner = np.repeat(np.arange(len(ps)), counts)
+        invs = invs[np.lexsort((invs, self.book.due[invs], owner))]
+        applied = self.book.amount[invs].astype(np.int64)
+        end = np.cumsum(counts)
+        start = end - counts
+        short = np.add.reduceat(applied, start) - self.pay_amount[ps]
+        adj = np.zeros(len(invs), np.int64)
+        adj[end - 1] = np.maximum(short, 0)
+        applied -= adj
+        inv_l, applied_l, adj_l = invs.tolist(), applied.tolist(), adj.tolist()
+        reasons = [S.BANK_FEE if a else None for a in adj_l]
+        return [Proposal(p, inv_l[a:b], applied_l[a:b], adj_l[a:b], reasons[a:b], c, r)
+                for p, a, b, c, r in zip(ps.tolist(), start.tolist(), end.tolist(), conf, rule,
+                                         strict=True)]
 
     def ambiguous(self, p: int, solutions: list[np.ndarray]) -> ExceptionItem:
         """The sets that fit, listed set after set, likeliest first: fewer invoices (many more
@@ -988,16 +1059,21 @@ class DayMatch:
         cap = max(MAX_CANDIDATES, len(extra or []))
         return ExceptionItem(p, reason, detail, cands[:cap], scores[:cap])
 
+    def no_pair_exceptions(self, ps: np.ndarray) -> dict[int, ExceptionItem]:
+        """The exception of each payment of ``ps``, none of which has a candidate invoice."""
+        why = {True: (S.UNKNOWN_PAYER, "The payer is not a known customer and the reference "
+                      "names no open invoice."),
+               False: (S.NO_CANDIDATE, "The payer is known but no open invoice fits the "
+                       "reference or the amount.")}
+        unknown = (self.pay_group[ps] < 0) & (self.ref_group[ps] < 0)
+        return {p: ExceptionItem(p, *why[u]) for p, u in zip(ps.tolist(), unknown.tolist(),
+                                                              strict=True)}
+
     def no_match_exception(self, p: int, best: int, best_c: float, second_c: float
                            ) -> ExceptionItem:
         ks = self.pair_indices(p)
         if len(ks) == 0:
-            if self.pay_group[p] < 0 and self.ref_group[p] < 0:
-                return self.exception(p, S.UNKNOWN_PAYER,
-                                      "The payer is not a known customer and the reference "
-                                      "names no open invoice.")
-            return self.exception(p, S.NO_CANDIDATE, "The payer is known but no open invoice "
-                                  "fits the reference or the amount.")
+            return self.no_pair_exceptions(np.array([p]))[p]
         top = ks[0]
         name = self.book.ids[int(self.pairs.inv[top])].as_py()
         if best >= 0 and second_c >= best_c - AMBIGUITY_MARGIN and best_c >= 0.5:
