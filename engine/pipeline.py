@@ -399,6 +399,7 @@ class DayMatch:
         pairless = rest[(self.starts[rest + 1] == self.starts[rest]) & ~has_remit[rest]
                         & (self.pay_group[rest] < 0)]
         decided = self.no_pair_exceptions(pairless)
+        partials = self.partial_proposals(rest[~has_remit[rest]])
         for p in rest:
             p = int(p)
             if p in decided:
@@ -429,13 +430,13 @@ class DayMatch:
             fee_set = (isinstance(prop, Proposal) and prop.rule in SUBSET_RULES
                        and any(prop.adjustment) and prop.confidence < threshold)
             if prop is None and (best[p] < 0 or quotes or resembles):
-                prop = self.partial_proposal(p)
+                prop = partials[p]
             elif fee_set and (quotes or resembles):
-                partial = self.partial_proposal(p)
+                partial = partials[p]
                 if isinstance(partial, Proposal) and partial.confidence > prop.confidence:
                     prop = partial
             elif amount_sets:
-                partial = self.partial_proposal(p)
+                partial = partials[p]
                 if isinstance(partial, Proposal):
                     prop = partial
                 else:  # the invoices the reference resembles, before the sets
@@ -603,50 +604,94 @@ class DayMatch:
         return self.order[self.starts[p] : self.starts[p + 1]]
 
     # -- partial / over payment of one quoted invoice
-    def partial_proposal(self, p: int) -> Proposal | ExceptionItem | None:
-        ks = self.pair_indices(p)
-        ks = ks[_NOT_FULL[self.rel[ks]]
-                & (self.pairs.ref[ks] >= PARTIAL_MIN_REF)]
-        # an invoice in another currency only counts when nothing in the payment's does
-        same_currency = ks[self.rel[ks] != CURRENCY]
-        if len(same_currency) or (len(ks) and self.pairs.ref[ks[0]] < 0.97):
-            ks = same_currency
-        if len(ks) == 0:
-            return None
-        k = int(ks[0])
+    def partial_proposals(self, ps: np.ndarray) -> dict[int, Proposal | ExceptionItem | None]:
+        """Per payment of ``ps``: the partial or over payment of the invoice its reference names
+        (at least PARTIAL_MIN_REF; one in another currency only when nothing in the payment's
+        is named); an exception when that invoice is settled or in another currency, or when
+        the amount settles another in full; None when none is named or two about as surely.
+        Decided for all of them at once; only the exceptions are built one by one."""
+        if len(ps) == 0:
+            return {}
+        n_k = self.starts[ps + 1] - self.starts[ps]
+        ks = self.order[spans(self.starts[ps], n_k)]  # each payment's pairs, best first
+        owner = np.repeat(np.arange(len(ps)), n_k)
+        rel, ref = self.rel[ks], self.pairs.ref[ks]
+
+        def first_two(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """Per payment, the first and second of its pairs (positions in ``ks``) in
+            ``mask``; -1 where none."""
+            pos = np.flatnonzero(mask)
+            o = owner[pos]
+            new = np.ones(len(pos), bool)
+            new[1:] = o[1:] != o[:-1]
+            first, second = np.full(len(ps), -1), np.full(len(ps), -1)
+            first[o[new]] = pos[new]
+            two = np.flatnonzero(~new)
+            two = two[new[two - 1]]  # the second of its payment's
+            second[o[two]] = pos[two]
+            return first, second
+
+        named = _NOT_FULL[rel] & (ref >= PARTIAL_MIN_REF)
+        c1, c2 = first_two(named)
+        s1, s2 = first_two(named & (rel != CURRENCY))
+        use_same = (s1 >= 0) | ((c1 >= 0) & (ref[np.maximum(c1, 0)] < 0.97))
+        k1, k2 = np.where(use_same, s1, c1), np.where(use_same, s2, c2)
+        k, k_next = ks[np.maximum(k1, 0)], ks[np.maximum(k2, 0)]
+        kind = rel[np.maximum(k1, 0)]
+        tie = (k2 >= 0) & (self.conf[k_next] >= self.conf[k] - AMBIGUITY_MARGIN)
+        rivalled = first_two(self.partial_rivals(ks))[0] >= 0
+        inv = self.pairs.inv[k]
+        out: dict[int, Proposal | ExceptionItem | None] = {}
+        for p, no, r, t, rv, kk in zip(ps.tolist(), (k1 < 0).tolist(), kind.tolist(),
+                                       tie.tolist(), rivalled.tolist(), k.tolist(), strict=True):
+            if no or (t and r not in (SETTLED, CURRENCY)):
+                out[p] = None
+            elif r in (SETTLED, CURRENCY) or rv:
+                out[p] = self.partial_exception(p, kk)
+        make = np.flatnonzero((k1 >= 0) & ~tie & ~rivalled & ((kind == PARTIAL) | (kind == OVER)))
+        names = self.book.ids.take(pa.array(inv[make])).to_pylist()
+        for p, r, i, c, a, open_, name in zip(
+                ps[make].tolist(), kind[make].tolist(), inv[make].tolist(),
+                self.conf[k[make]].tolist(), self.pay_amount[ps[make]].tolist(),
+                self.book.amount[inv[make]].tolist(), names, strict=True):
+            if r == PARTIAL:
+                out[p] = Proposal(p, [i], [a], [0], [None], c, "partial_reference",
+                                  detail=f"Partial payment of {name}; the rest stays open.")
+            else:
+                out[p] = Proposal(p, [i], [open_], [0], [None], c,
+                                  "partial_reference", unapplied_reason=S.OVERPAYMENT,
+                                  detail=f"Pays more than {name} is open for; the excess is "
+                                  "unapplied.")
+        return out
+
+    def partial_rivals(self, ks: np.ndarray) -> np.ndarray:
+        """Which pairs ``ks`` settle their invoice in full and rival a named invoice paid in
+        part: named less surely, or an open item of the payer's for exactly the amount (a
+        mangled number can be another real one)."""
+        return _FULL[self.rel[ks]] & ((self.pairs.ref[ks] > 0) | (
+            (self.rel[ks] == EXACT) & (self.cust_rel[ks] == SAME)))
+
+    def partial_exception(self, p: int, k: int) -> ExceptionItem:
+        """Why pair ``k``, the invoice payment ``p`` names and pays in part, is not proposed:
+        the invoice is settled, in another currency, or another the amount settles rivals it
+        (the named invoice first, then the payment's other candidates: a mangled number can
+        name a settled or foreign invoice while the amount points to the right one)."""
         inv, rel = int(self.pairs.inv[k]), int(self.rel[k])
         name = self.book.ids[inv].as_py()
-        # the named invoice first, then the payment's other candidates (a mangled number can
-        # name a settled or foreign invoice while the amount points to the right one)
         if rel == SETTLED:
             return self.exception(p, S.DUPLICATE, f"Invoice {name} is already settled; this "
                                   "payment may be a duplicate.", extra=[inv])
         if rel == CURRENCY:
             return self.exception(p, S.CURRENCY_MISMATCH, f"The reference names {name}, which "
                                   "is invoiced in another currency.", extra=[inv])
-        if len(ks) > 1 and self.conf[ks[1]] >= self.conf[k] - AMBIGUITY_MARGIN:
-            return None
-        # another invoice that the amount settles in full: named less surely, or an open
-        # item of the payer's for exactly the amount (a mangled number can be another real one)
         rivals = self.pair_indices(p)
-        rivals = rivals[_FULL[self.rel[rivals]] & (
-            (self.pairs.ref[rivals] > 0)
-            | ((self.rel[rivals] == EXACT) & (self.cust_rel[rivals] == SAME)))]
-        if len(rivals):
-            other = self.book.ids[int(self.pairs.inv[rivals[0]])].as_py()
-            why = ("whose number resembles the reference too" if self.pairs.ref[rivals[0]] > 0
-                   else "an open invoice of the payer for exactly the amount")
-            return self.exception(
-                p, S.AMBIGUOUS, f"The reference names {name} but the amount settles {other} "
-                f"in full, {why}; choose the right one.", np.concatenate([[k], rivals]))
-        amount, open_ = int(self.pay_amount[p]), int(self.book.amount[inv])
-        if rel == PARTIAL:
-            return Proposal(p, [inv], [amount], [0], [None], float(self.conf[k]),
-                            "partial_reference",
-                            detail=f"Partial payment of {name}; the rest stays open.")
-        return Proposal(p, [inv], [open_], [0], [None], float(self.conf[k]), "partial_reference",
-                        unapplied_reason=S.OVERPAYMENT,
-                        detail=f"Pays more than {name} is open for; the excess is unapplied.")
+        rivals = rivals[self.partial_rivals(rivals)]
+        other = self.book.ids[int(self.pairs.inv[rivals[0]])].as_py()
+        why = ("whose number resembles the reference too" if self.pairs.ref[rivals[0]] > 0
+               else "an open invoice of the payer for exactly the amount")
+        return self.exception(
+            p, S.AMBIGUOUS, f"The reference names {name} but the amount settles {other} "
+            f"in full, {why}; choose the right one.", np.concatenate([[k], rivals]))
 
     # -- several invoices for one payment
     def subset_proposal(self, p: int, *, quoted_only: bool) -> Proposal | ExceptionItem | None:
