@@ -610,10 +610,10 @@ class DayMatch:
         is named); an exception when that invoice is settled or in another currency, or when
         the amount settles another in full; None when none is named or two about as surely.
         Decided for all of them at once; only the exceptions are built one by one."""
-        if len(ps) == 0:
-            return {}
         n_k = self.starts[ps + 1] - self.starts[ps]
         ks = self.order[spans(self.starts[ps], n_k)]  # each payment's pairs, best first
+        if len(ks) == 0:
+            return dict.fromkeys(ps.tolist())
         owner = np.repeat(np.arange(len(ps)), n_k)
         rel, ref = self.rel[ks], self.pairs.ref[ks]
 
