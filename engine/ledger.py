@@ -15,6 +15,8 @@ Open amounts change more often than anything else (every applied payment lowers 
 from __future__ import annotations
 
 import dataclasses
+import gc
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -88,6 +90,32 @@ def _canonical(invoices: pa.Table) -> pa.Table:
     """The invoices sorted by id (stable: ``sort_by("invoice_id")``)."""
     inv = S.conform(invoices, S.INVOICES)
     return inv.take(pa.array(string_order(inv.column("invoice_id")), pa.int64()))
+
+
+_gc_lock = threading.Lock()
+_gc_pauses = 0  # matches running now with the collector paused
+_gc_was_enabled = False  # the collector's state before the first of them
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while a match runs, as it was once the last match
+    running ends (a counter: concurrent matches in threads neither restore it early nor leave
+    it off). A match makes millions of small objects and no cycles worth collecting midway;
+    the collector's passes over them cost ~15% of a large day. Usable as a decorator."""
+    global _gc_pauses, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pauses == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pauses += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0 and _gc_was_enabled:
+                gc.enable()
 
 
 @contextmanager
