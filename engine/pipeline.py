@@ -111,6 +111,21 @@ def _lines(proposals: list[Proposal], name: str) -> np.ndarray:
     return np.fromiter(chain.from_iterable(map(attrgetter(name), proposals)), np.int64)
 
 
+def candidate_list(extra: list[int], invs: list[int], confs: list[float]
+                   ) -> tuple[list[int], list[float]]:
+    """An exception's candidates and their scores: the invoices ``extra`` (scored 0.5), then
+    ``invs`` not among them (scored ``confs``), at most MAX_CANDIDATES unless ``extra`` holds
+    more (a proposal of six invoices lists all six)."""
+    cands = list(extra)
+    scores = [0.5] * len(cands)
+    for inv, conf in zip(invs, confs, strict=True):
+        if inv not in cands:
+            cands.append(inv)
+            scores.append(conf)
+    cap = max(MAX_CANDIDATES, len(extra))
+    return cands[:cap], scores[:cap]
+
+
 def sole_group(pay: np.ndarray, group: np.ndarray, n: int) -> np.ndarray:
     """Per payment (0..n-1), the one group all its (pay, group) entries name; -1 for none or
     several."""
@@ -399,6 +414,7 @@ class DayMatch:
         pairless = rest[(self.starts[rest + 1] == self.starts[rest]) & ~has_remit[rest]
                         & (self.pay_group[rest] < 0)]
         decided = self.no_pair_exceptions(pairless)
+        unmatched: list[tuple[int, int]] = []  # (slot in exceptions, payment)
         partials = self.partial_proposals(rest[~has_remit[rest]])
         for p in rest:
             p = int(p)
@@ -452,8 +468,14 @@ class DayMatch:
                 exceptions.append(self.exception(
                     p, S.AMBIGUOUS, "The amount equals an open invoice of this customer but "
                     "also other open items or pairs of them, and the reference names none."))
-            else:
-                exceptions.append(self.no_match_exception(p, best[p], best_c[p], second_c[p]))
+            else:  # decided below, for all such payments at once
+                unmatched.append((len(exceptions), p))
+                exceptions.append(None)  # type: ignore[arg-type]
+        if unmatched:
+            slots, ps = (np.array(v) for v in zip(*unmatched, strict=True))
+            for i, item in zip(slots.tolist(), self.no_match_exceptions(
+                    ps, best[ps], best_c[ps], second_c[ps]), strict=True):
+                exceptions[i] = item
         self.corroborate_instalments(proposals)
         return proposals, exceptions
 
@@ -928,11 +950,17 @@ class DayMatch:
         """The sets that fit, listed set after set, likeliest first: fewer invoices (many more
         large sets than small ones fit an amount by chance), then the older items (customers
         mostly pay their oldest items first)."""
-        solutions = sorted(solutions, key=lambda s: (len(s), float(self.book.due[s].mean())))
-        names = [" + ".join(self.book.ids.take(pa.array(s)).to_pylist()) for s in solutions]
+        rows = np.concatenate(solutions)
+        at = np.cumsum([0] + [len(s) for s in solutions])
+        mean_due = np.add.reduceat(self.book.due[rows].astype(np.float64), at[:-1]) / np.diff(at)
+        key = list(zip(np.diff(at).tolist(), mean_due.tolist(), strict=True))
+        ids = self.book.ids.take(pa.array(rows)).to_pylist()
+        rows_l, at_l = rows.tolist(), at.tolist()
+        ranked = sorted(range(len(solutions)), key=key.__getitem__)
+        names = [" + ".join(ids[at_l[i] : at_l[i + 1]]) for i in ranked]
         cands: list[int] = []
-        for s in solutions:
-            cands.extend(int(i) for i in s if int(i) not in cands)
+        for i in ranked:
+            cands.extend(r for r in rows_l[at_l[i] : at_l[i + 1]] if r not in cands)
         return ExceptionItem(p, S.AMBIGUOUS,
                           f"The amount fits more than one set of open invoices: "
                           f"{' or '.join(names)}; choose the right one.", cands,
@@ -1094,15 +1122,8 @@ class DayMatch:
     def exception(self, p: int, reason: str, detail: str, ks: np.ndarray | None = None,
                   extra: list[int] | None = None) -> ExceptionItem:
         ks = self.pair_indices(p) if ks is None else ks
-        cands = list(extra or [])
-        scores = [0.5] * len(cands)
-        for inv, conf in zip(self.pairs.inv[ks].tolist(), self.conf[ks].tolist(), strict=True):
-            if inv not in cands:
-                cands.append(inv)
-                scores.append(conf)
-        # every invoice named in ``extra`` stays (a proposal of six invoices lists all six)
-        cap = max(MAX_CANDIDATES, len(extra or []))
-        return ExceptionItem(p, reason, detail, cands[:cap], scores[:cap])
+        return ExceptionItem(p, reason, detail, *candidate_list(
+            extra or [], self.pairs.inv[ks].tolist(), self.conf[ks].tolist()))
 
     def no_pair_exceptions(self, ps: np.ndarray) -> dict[int, ExceptionItem]:
         """The exception of each payment of ``ps``, none of which has a candidate invoice."""
@@ -1114,24 +1135,45 @@ class DayMatch:
         return {p: ExceptionItem(p, *why[u]) for p, u in zip(ps.tolist(), unknown.tolist(),
                                                               strict=True)}
 
-    def no_match_exception(self, p: int, best: int, best_c: float, second_c: float
-                           ) -> ExceptionItem:
-        ks = self.pair_indices(p)
+    def no_match_exceptions(self, ps: np.ndarray, best: np.ndarray, best_c: np.ndarray,
+                            second_c: np.ndarray) -> list[ExceptionItem]:
+        """Why nothing is proposed for each payment of ``ps`` (``best``, ``best_c``,
+        ``second_c``: its best full settlement, that one's and the runner-up's confidence),
+        with its candidates best first; for all of them at once."""
+        n_k = self.starts[ps + 1] - self.starts[ps]
+        none = self.no_pair_exceptions(ps[n_k == 0])
+        ks = self.order[spans(self.starts[ps], n_k)]
         if len(ks) == 0:
-            return self.no_pair_exceptions(np.array([p]))[p]
-        top = ks[0]
-        name = self.book.ids[int(self.pairs.inv[top])].as_py()
-        if best >= 0 and second_c >= best_c - AMBIGUITY_MARGIN and best_c >= 0.5:
-            return self.exception(p, S.AMBIGUOUS, "Several open invoices fit this payment "
-                                  "equally well; choose the right one.")
-        if self.pay_group[p] < 0 and self.pairs.ref[top] <= 0:
-            return self.exception(p, S.UNKNOWN_PAYER, f"Unknown payer; the amount equals "
-                                  f"{name}, but nothing else links them.")
-        why = ("is below the auto-apply threshold" if self.conf[top] < self.policy.
-               auto_apply_threshold else "is not applied: the reference or the amount also "
-               "points to another invoice")
-        return self.exception(p, S.LOW_CONFIDENCE, f"Best candidate {name} (confidence "
-                              f"{self.conf[top]:.2f}) {why}.")
+            return [none[p] for p in ps.tolist()]
+        inv_l, conf_l = self.pairs.inv[ks].tolist(), self.conf[ks].tolist()
+        top = self.order[np.minimum(self.starts[ps], len(self.order) - 1)]  # (if it has one)
+        names = self.book.ids.take(pa.array(self.pairs.inv[top])).to_pylist()
+        tie = (best >= 0) & (second_c >= best_c - AMBIGUITY_MARGIN) & (best_c >= 0.5)
+        unknown = (self.pay_group[ps] < 0) & (self.pairs.ref[top] <= 0)
+        top_c = self.conf[top].tolist()
+        threshold = self.policy.auto_apply_threshold
+        out: list[ExceptionItem] = []
+        at = 0
+        for p, n, t, u, name, c in zip(ps.tolist(), n_k.tolist(), tie.tolist(),
+                                       unknown.tolist(), names, top_c, strict=True):
+            if n == 0:
+                out.append(none[p])
+                continue
+            if t:
+                reason, detail = S.AMBIGUOUS, ("Several open invoices fit this payment equally "
+                                               "well; choose the right one.")
+            elif u:
+                reason, detail = S.UNKNOWN_PAYER, (f"Unknown payer; the amount equals {name}, "
+                                                   "but nothing else links them.")
+            else:
+                why = ("is below the auto-apply threshold" if c < threshold else "is not "
+                       "applied: the reference or the amount also points to another invoice")
+                reason, detail = S.LOW_CONFIDENCE, (f"Best candidate {name} (confidence "
+                                                    f"{c:.2f}) {why}.")
+            out.append(ExceptionItem(p, reason, detail, *candidate_list(
+                [], inv_l[at : at + n], conf_l[at : at + n])))
+            at += n
+        return out
 
     # ------------------------------------------------------------------ settle
     def settle(self, proposals: list[Proposal], singles: dict[str, np.ndarray]
