@@ -407,6 +407,7 @@ class DayMatch:
             (n_quoted[rest] >= 2)
             | (((best[rest] < 0) | quotes_all[rest] | fee_only_all[rest])
                & ((self.pay_group[rest] >= 0) | quotes_all[rest])))
+        self.fill_slot = np.full(self.n, -1, np.int64)  # none searched in bulk (yet)
         self.prefill_subsets(rest[may_fill])
         remitted = self.remittance_proposals(rest[has_remit[rest]])
         quoted_sets = self.quoted_set_proposals(rest[~has_remit[rest] & (n_quoted[rest] >= 2)])
@@ -416,28 +417,29 @@ class DayMatch:
         decided = self.no_pair_exceptions(pairless)
         unmatched: list[tuple[int, int]] = []  # (slot in exceptions, payment)
         partials = self.partial_proposals(rest[~has_remit[rest]])
-        for p in rest:
-            p = int(p)
+        # the loop reads each payment's flags as Python values (a numpy scalar costs more)
+        for p, remit, n_q, clear, quotes, named, fee_only, b, known, alternative in zip(
+                *(a[rest].tolist() for a in (
+                    np.arange(self.n), has_remit, n_quoted, clear_single, quotes_all,
+                    named_ref, fee_only_all, best, self.pay_group >= 0, alternatives)),
+                strict=True):
             if p in decided:
                 exceptions.append(decided[p])
                 continue
             prop = None
-            if has_remit[p]:
+            if remit:
                 prop = remitted[p]
-            if prop is None and n_quoted[p] >= 2:
+            if prop is None and n_q >= 2:
                 prop = quoted_sets.get(p) or self.subset_proposal(p, quoted_only=True)
-                if prop is None and clear_single[p]:
-                    prop = self.single_proposal(p, int(best[p]))
-            quotes = quotes_all[p]
+                if prop is None and clear:
+                    prop = self.single_proposal(p, b)
             # the reference resembles an invoice, if only weakly, and no single settles clearly
-            resembles = named_ref[p] >= PARTIAL_MIN_REF and not clear_single[p]
-            fee_only = fee_only_all[p]
-            if prop is None and (best[p] < 0 or quotes or fee_only) and (
-                    self.pay_group[p] >= 0 or quotes):
+            resembles = named >= PARTIAL_MIN_REF and not clear
+            if prop is None and (b < 0 or quotes or fee_only) and (known or quotes):
                 # the quoted invoice plus others of the customer, or the amount alone
                 prop = self.subset_proposal(p, quoted_only=False)
                 if fee_only and isinstance(prop, ExceptionItem):
-                    prop = self.put_first(prop, best[p : p + 1], "alone, less a bank fee")
+                    prop = self.put_first(prop, np.array([b]), "alone, less a bank fee")
             # sets that fit the amount alone say less than a number that resembles an invoice
             amount_sets = (isinstance(prop, ExceptionItem) and prop.reason == S.AMBIGUOUS
                            and resembles and not quotes)
@@ -445,7 +447,7 @@ class DayMatch:
             # minor unit (scoring.FEE_DEDUCTED): the quoted invoice over- or part-paid, if surer
             fee_set = (isinstance(prop, Proposal) and prop.rule in SUBSET_RULES
                        and any(prop.adjustment) and prop.confidence < threshold)
-            if prop is None and (best[p] < 0 or quotes or resembles):
+            if prop is None and (b < 0 or quotes or resembles):
                 prop = partials[p]
             elif fee_set and (quotes or resembles):
                 partial = partials[p]
@@ -464,7 +466,7 @@ class DayMatch:
                 exceptions.append(prop)
             elif prop is not None:
                 proposals.append(prop)
-            elif alternatives[p]:
+            elif alternative:
                 exceptions.append(self.exception(
                     p, S.AMBIGUOUS, "The amount equals an open invoice of this customer but "
                     "also other open items or pairs of them, and the reference names none."))
@@ -717,6 +719,8 @@ class DayMatch:
 
     # -- several invoices for one payment
     def subset_proposal(self, p: int, *, quoted_only: bool) -> Proposal | ExceptionItem | None:
+        if not quoted_only and self.fill_slot[p] >= 0:  # decided in bulk
+            return self.filled_outcome[self.fill_slot[p]]
         group_of, quoted_starts, quoted_rows = self.subset_inputs
         group = int(group_of[p])
         if group < 0:
@@ -792,9 +796,8 @@ class DayMatch:
 
     def fill_subset(self, p: int, group: int, fixed: np.ndarray, amount: int, fee: int
                     ) -> Proposal | ExceptionItem | None:
-        slot = self.fill_slot[p] if hasattr(self, "fill_slot") else -1
-        if slot >= 0:  # decided in bulk
-            return self.filled_outcome[slot]
+        if self.fill_slot[p] >= 0:  # decided in bulk
+            return self.filled_outcome[self.fill_slot[p]]
         got = self.fill_search(p, group, fixed, amount, fee)
         if got is None:
             return None
@@ -883,7 +886,6 @@ class DayMatch:
             target=self.pay_amount[ps] - fixed_total,
             tolerance=self.fee_ceiling[ps], max_size=self.fill_max_size(n_fixed),
             min_size=np.where(n_fixed > 0, 1, 2), limit=AMBIGUOUS_SETS)
-        self.fill_slot = np.full(self.n, -1, np.int64)
         self.fill_slot[ps] = np.arange(len(ps))
         self.filled_outcome: list[Proposal | ExceptionItem | None] = [None] * len(ps)
         fixed_at = np.concatenate([[0], np.cumsum(n_fixed)]).tolist()
