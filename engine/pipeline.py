@@ -14,7 +14,7 @@ import dataclasses
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from itertools import chain
+from itertools import accumulate, chain
 from operator import attrgetter
 from typing import Any
 
@@ -778,12 +778,11 @@ class DayMatch:
         if not hasattr(self, "_subset_inputs"):
             book, pairs = self.book, self.pairs
             q = np.flatnonzero(pairs.ref >= QUOTED_REF)
-            pay, inv = pairs.pay[q].astype(np.int64), pairs.inv[q].astype(np.int64)
-            order = np.lexsort((inv, pay))
-            pay, inv = pay[order], inv[order]
-            first = np.ones(len(pay), bool)
-            first[1:] = (pay[1:] != pay[:-1]) | (inv[1:] != inv[:-1])
-            pay, inv = pay[first], inv[first]
+            n_inv = max(len(book.amount), 1)  # (payment, invoice) sorted and distinct:
+            key = np.sort(pairs.pay[q].astype(np.int64) * n_inv + pairs.inv[q])  # one key
+            first = np.ones(len(key), bool)
+            first[1:] = key[1:] != key[:-1]
+            pay, inv = np.divmod(key[first], n_inv)
             group = np.where(self.pay_group >= 0, self.pay_group, self.ref_group)
             group = np.where(group >= 0, group, sole_group(pay, book.group[inv], self.n))
             group = settling_group(group, pay, inv, book, self.pay_currency, self.pay_amount,
@@ -952,17 +951,17 @@ class DayMatch:
         """The sets that fit, listed set after set, likeliest first: fewer invoices (many more
         large sets than small ones fit an amount by chance), then the older items (customers
         mostly pay their oldest items first)."""
-        rows = np.concatenate(solutions)
-        at = np.cumsum([0] + [len(s) for s in solutions])
-        mean_due = np.add.reduceat(self.book.due[rows].astype(np.float64), at[:-1]) / np.diff(at)
-        key = list(zip(np.diff(at).tolist(), mean_due.tolist(), strict=True))
-        ids = self.book.ids.take(pa.array(rows)).to_pylist()
-        rows_l, at_l = rows.tolist(), at.tolist()
-        ranked = sorted(range(len(solutions)), key=key.__getitem__)
-        names = [" + ".join(ids[at_l[i] : at_l[i + 1]]) for i in ranked]
+        sets = [s.tolist() for s in solutions]  # (a few sets of a few invoices: lists)
+        dues = self.book.due[np.concatenate(solutions)].tolist()
+        at = list(accumulate(map(len, sets), initial=0))
+        key = [(len(s), sum(dues[a:b]) / len(s)) for s, a, b in zip(sets, at, at[1:],
+                                                                   strict=False)]
+        ranked = sorted(range(len(sets)), key=key.__getitem__)
+        ids = self.book.ids
+        names = [" + ".join(ids[r].as_py() for r in sets[i]) for i in ranked]
         cands: list[int] = []
         for i in ranked:
-            cands.extend(r for r in rows_l[at_l[i] : at_l[i + 1]] if r not in cands)
+            cands.extend(r for r in sets[i] if r not in cands)
         return ExceptionItem(p, S.AMBIGUOUS,
                           f"The amount fits more than one set of open invoices: "
                           f"{' or '.join(names)}; choose the right one.", cands,
@@ -1257,11 +1256,11 @@ class DayMatch:
         lines = self.remit_order[self.remit_starts[p] : self.remit_starts[p + 1]]
         # the lines' candidate rows in row order (np.flatnonzero(np.isin(lc.pay, lines)),
         # without a pass over every row)
-        mine = np.sort(np.concatenate(
-            [self.lc_order[self.lc_starts[i] : self.lc_starts[i + 1]] for i in lines]
-            or [np.zeros(0, np.int64)]))
-        mine = mine[~np.isin(lc.inv[mine], chosen)]
-        return [int(i) for i in lc.inv[mine[np.argsort(-lc.ref[mine], kind="stable")]]]
+        lo = self.lc_starts[lines]
+        mine = np.sort(self.lc_order[spans(lo, self.lc_starts[lines + 1] - lo)])
+        taken = set(chosen.tolist())
+        mine = mine[[v not in taken for v in lc.inv[mine].tolist()]]
+        return lc.inv[mine[np.argsort(-lc.ref[mine], kind="stable")]].tolist()
 
     # ------------------------------------------------------------------ outputs
     def build_outputs(self, proposals: list[Proposal], exceptions: list[ExceptionItem],
