@@ -1223,17 +1223,14 @@ class DayMatch:
             ok[j] = not (capacity[invs] < need).any()
             if ok[j]:
                 np.subtract.at(capacity, invs, need)
-        accepted: list[Proposal] = []
+        accepted = [proposals[j] for j in order[ok[order] & (order < n_obj)].tolist()]
         exceptions: list[ExceptionItem] = []
-        for j in order[~ok[order] | (order < n_obj)]:
-            if ok[j]:
-                accepted.append(proposals[j])
-                continue
+        for j in order[~ok[order]]:
             invs = flat_inv[starts[j] : starts[j] + lens[j]]
             if not eligible[j]:
                 rule = proposals[j].rule if j < n_obj else SINGLE_RULES[
                     singles["rule"][j - n_obj]]
-                names = ", ".join(self.book.ids.take(pa.array(invs)).to_pylist())
+                names = ", ".join(self.book.ids[i].as_py() for i in invs.tolist())
                 item = self.exception(
                     int(pay[j]), S.LOW_CONFIDENCE,
                     f"Proposed {names} ({rule}, confidence {conf[j]:.2f}) is below "
@@ -1273,7 +1270,8 @@ class DayMatch:
             singles_accepted = np.zeros(0, bool)
         sg = {k: v[singles_accepted] for k, v in sg.items()}
         lens = _each(proposals, "inv", np.int64, len)
-        a_pay = np.concatenate([np.repeat(_each(proposals, "pay", np.int64), lens), sg["pay"]])
+        prop_pay = _each(proposals, "pay", np.int64)
+        a_pay = np.concatenate([np.repeat(prop_pay, lens), sg["pay"]])
         a_inv = np.concatenate([_lines(proposals, "inv"), sg["inv"]])
         a_applied = np.concatenate([_lines(proposals, "applied"), sg["applied"]])
         a_adj = np.concatenate([_lines(proposals, "adjustment"), sg["adj"]])
@@ -1317,13 +1315,13 @@ class DayMatch:
         )
         # remainders of partly applied payments
         applied_by_pay = np.bincount(a_pay, weights=a_applied, minlength=self.n).astype(np.int64)
-        for pr in proposals:  # (a single proposal applies the whole payment: no remainder)
-            rest = int(self.pay_amount[pr.pay]) - int(applied_by_pay[pr.pay])
-            if rest:
-                exceptions.append(ExceptionItem(
-                    pr.pay, pr.unapplied_reason or S.OVERPAYMENT,
-                    pr.detail or "Part of the payment is not applied to any invoice.",
-                    list(pr.inv), [pr.confidence] * len(pr.inv)))
+        # (a single proposal applies the whole payment: no remainder)
+        for j in np.flatnonzero(self.pay_amount[prop_pay] != applied_by_pay[prop_pay]).tolist():
+            pr = proposals[j]
+            exceptions.append(ExceptionItem(
+                pr.pay, pr.unapplied_reason or S.OVERPAYMENT,
+                pr.detail or "Part of the payment is not applied to any invoice.",
+                list(pr.inv), [pr.confidence] * len(pr.inv)))
         e_pay = np.array([e.pay for e in exceptions], np.int64)
         applied_e = applied_by_pay[e_pay] if len(e_pay) else np.zeros(0, np.int64)
         unapplied = self.pay_amount[e_pay] - applied_e if len(e_pay) else np.zeros(0, np.int64)
@@ -1335,6 +1333,11 @@ class DayMatch:
         np.cumsum(c_lens, out=c_offsets[1:])
         cand_ids = pa.ListArray.from_arrays(pa.array(c_offsets, pa.int32()),
                                             ids.take(pa.array(c_flat, pa.int64())))
+        s_offsets = np.zeros(len(exceptions) + 1, np.int32)
+        np.cumsum(np.fromiter(map(len, map(attrgetter("scores"), exceptions)), np.int64,
+                              count=len(exceptions)), out=s_offsets[1:])
+        scores = pa.ListArray.from_arrays(pa.array(s_offsets, pa.int32()), pa.array(
+            [round(s, 4) for e in exceptions for s in e.scores], pa.float64()))
         grp_cust = self.pay_customer[e_pay] if len(e_pay) else np.zeros(0, np.int64)
         cust_ids = self.index.ids.take(pa.array(np.maximum(grp_cust, 0))) if len(
             self.index.ids) and len(e_pay) else pa.nulls(len(e_pay), pa.string())
@@ -1347,8 +1350,7 @@ class DayMatch:
                 "candidates": cand_ids.cast(pa.list_(pa.string())),
                 "detail": pa.array([e.detail for e in exceptions], pa.string()),
                 "currency": cur.take(pa.array(e_pay)),
-                "candidate_scores": pa.array([[round(s, 4) for s in e.scores]
-                                              for e in exceptions], pa.list_(pa.float64())),
+                "candidate_scores": scores.cast(pa.list_(pa.float64())),
                 "customer_id": cust_ids,
             },
             schema=S.EXCEPTIONS,
