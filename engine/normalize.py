@@ -97,10 +97,22 @@ def spans(lo: np.ndarray, count: np.ndarray) -> np.ndarray:
     return np.repeat(lo - np.cumsum(count) + count, count) + np.arange(int(count.sum()))
 
 
+BYTE_RANGES_COMPILED_MIN = 1_000_000  # bytes: from here the compiled copy (text_kernel)
+
+
 def _byte_ranges(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
-    """A utf8 array of the byte ranges ``[starts, ends)`` of ``data`` (one gather)."""
+    """A utf8 array of the byte ranges ``[starts, ends)`` of ``data`` (one gather; from
+    ``BYTE_RANGES_COMPILED_MIN`` bytes a compiled copy, range by range, instead of an index
+    of eight bytes per byte)."""
     lengths = ends - starts
-    return _from_bytes(data[spans(starts, lengths)], lengths)
+    total = int(lengths.sum())
+    if total < BYTE_RANGES_COMPILED_MIN:
+        return _from_bytes(data[spans(starts, lengths)], lengths)
+    from cashmatch.engine import text_kernel
+
+    out = np.empty(total, np.uint8)
+    text_kernel.gather_ranges(data, starts.astype(np.int64), ends.astype(np.int64), out)
+    return _from_bytes(out, lengths)
 
 
 _HASH_BASE = np.uint64(0x9E3779B97F4A7C15)  # odd: its powers never vanish modulo 2**64

@@ -166,3 +166,15 @@ def plain_minor(
             places += 1
         out[i] = -v if neg else v
     return True
+
+
+@njit(cache=True, nogil=True)
+def gather_ranges(data: np.ndarray, starts: np.ndarray, ends: np.ndarray, out: np.ndarray
+                  ) -> None:
+    """The bytes ``data[starts[i]:ends[i]]`` of every i, one range after another, into
+    ``out`` (``normalize._byte_ranges``; its numpy gather is the reference)."""
+    at = 0
+    for i in range(len(starts)):
+        for t in range(starts[i], ends[i]):
+            out[at] = data[t]
+            at += 1

@@ -54,3 +54,18 @@ def test_string_order_is_arrows_stable_sort():
                 pa.array(values + [None]), pa.array([], pa.string())):
         want = np.asarray(pc.sort_indices(arr), np.int64)
         np.testing.assert_array_equal(string_order(arr), want)
+
+
+def test_byte_ranges_compiled_copy_matches_the_numpy_gather(monkeypatch):
+    from cashmatch.engine import normalize as N
+
+    rng = np.random.default_rng(3)
+    data = rng.integers(0, 256, 5000).astype(np.uint8)
+    starts = np.sort(rng.integers(0, 5000, 400))
+    ends = np.minimum(starts + rng.integers(0, 12, 400), 5000)  # empty ranges too
+    reference = N._byte_ranges(data, starts, ends)
+    assert len(reference.buffers()[2]) > 0
+    monkeypatch.setattr(N, "BYTE_RANGES_COMPILED_MIN", 0)
+    compiled = N._byte_ranges(data, starts, ends)
+    assert compiled.buffers()[1] == reference.buffers()[1]
+    assert compiled.buffers()[2] == reference.buffers()[2]
