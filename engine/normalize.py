@@ -141,6 +141,24 @@ def string_hash64(text: pa.Array) -> np.ndarray:
     offsets, raw = string_parts(text)
     rel = (offsets - offsets[0]).astype(np.int64)
     lengths = np.diff(rel)
+    if rel[-1] >= BYTE_RANGES_COMPILED_MIN:  # one compiled pass, string by string
+        from cashmatch.engine import text_kernel
+
+        h = np.empty(len(lengths), np.uint64)
+        text_kernel.polynomial_hash(rel, raw[offsets[0] : offsets[-1]],
+                                    _powers(int(lengths.max())), _HASH_BASE, h)
+    else:
+        h = _polynomial_hash(rel, raw[offsets[0] : offsets[-1]], lengths)
+    for multiplier in _FMIX:
+        h ^= h >> np.uint64(33)
+        h *= multiplier
+    h ^= h >> np.uint64(33)
+    return h
+
+
+def _polynomial_hash(rel: np.ndarray, seg: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The unmixed hash of :func:`string_hash64` over the bytes ``seg`` of strings at ``rel``,
+    with numpy (an array of a power per byte; the reference of the compiled pass)."""
     h = lengths.astype(np.uint64) * _HASH_BASE
     nonempty = np.flatnonzero(lengths)
     if len(nonempty):
@@ -148,12 +166,8 @@ def string_hash64(text: pa.Array) -> np.ndarray:
         at = np.arange(rel[-1], dtype=np.int32) - np.repeat(rel[:-1].astype(np.int32), lengths)
         term = _powers(int(lengths.max()))[at]
         del at
-        term *= raw[offsets[0] : offsets[-1]]
+        term *= seg
         h[nonempty] += np.add.reduceat(term, rel[nonempty])
-    for multiplier in _FMIX:
-        h ^= h >> np.uint64(33)
-        h *= multiplier
-    h ^= h >> np.uint64(33)
     return h
 
 

@@ -178,3 +178,17 @@ def gather_ranges(data: np.ndarray, starts: np.ndarray, ends: np.ndarray, out: n
         for t in range(starts[i], ends[i]):
             out[at] = data[t]
             at += 1
+
+
+@njit(cache=True, nogil=True)
+def polynomial_hash(rel: np.ndarray, seg: np.ndarray, powers: np.ndarray, base: np.uint64,
+                    out: np.ndarray) -> None:
+    """Per string ``seg[rel[i]:rel[i + 1]]``: its length times ``base`` plus the sum of its
+    bytes times ``powers`` of their positions, modulo 2**64 (``normalize._polynomial_hash``,
+    the reference)."""
+    for i in range(len(rel) - 1):
+        a, b = rel[i], rel[i + 1]
+        h = np.uint64(b - a) * base
+        for t in range(a, b):
+            h += powers[t - a] * np.uint64(seg[t])
+        out[i] = h

@@ -69,3 +69,16 @@ def test_byte_ranges_compiled_copy_matches_the_numpy_gather(monkeypatch):
     compiled = N._byte_ranges(data, starts, ends)
     assert compiled.buffers()[1] == reference.buffers()[1]
     assert compiled.buffers()[2] == reference.buffers()[2]
+
+
+def test_string_hash_compiled_pass_matches_the_numpy_hash(monkeypatch):
+    from cashmatch.engine import normalize as N
+
+    rng = random.Random(11)
+    values = ["".join(rng.choice("0129AZé-") for _ in range(rng.randint(0, 30)))
+              for _ in range(3000)]
+    arr = pa.array(values).slice(5)
+    reference = N.string_hash64(arr)
+    monkeypatch.setattr(N, "BYTE_RANGES_COMPILED_MIN", 0)
+    assert np.array_equal(N.string_hash64(arr), reference)
+    assert len(np.unique(reference)) == len(set(values[5:]))
