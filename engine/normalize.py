@@ -92,6 +92,26 @@ def _from_bytes(data: np.ndarray, lengths: np.ndarray) -> pa.Array:
                                  [None, pa.py_buffer(offsets), pa.py_buffer(data)])
 
 
+SORTED_SEARCH_MIN = 65_536  # from this many values, search_sorted looks them up in order
+
+
+def search_sorted(keys: np.ndarray, *queries: tuple[np.ndarray, str]) -> list[np.ndarray]:
+    """``np.searchsorted(keys, values, side)`` for each ``(values, side)`` of ``queries`` (of
+    one length); many values are looked up in the order that sorts the first ``values`` (a
+    binary search per value in random order misses the cache at every step once ``keys``
+    outgrow it: 3M values into 2.5M keys, ~2.8 s in random order, ~0.07 s sorted plus ~0.4 s
+    to sort them). The same answers either way."""
+    if len(queries[0][0]) < SORTED_SEARCH_MIN:
+        return [np.searchsorted(keys, values, side) for values, side in queries]
+    order = np.argsort(queries[0][0])
+    out = []
+    for values, side in queries:
+        found = np.empty(len(values), np.intp)
+        found[order] = np.searchsorted(keys, values[order], side)
+        out.append(found)
+    return out
+
+
 def spans(lo: np.ndarray, count: np.ndarray) -> np.ndarray:
     """The rows ``lo[i] .. lo[i] + count[i] - 1`` of every i, one range after another."""
     return np.repeat(lo - np.cumsum(count) + count, count) + np.arange(int(count.sum()))
