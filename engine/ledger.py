@@ -127,6 +127,7 @@ def stage(timings: dict[str, float] | None, name: str) -> Iterator[None]:
         timings[name] = timings.get(name, 0.0) + time.perf_counter() - t0
 
 
+@gc_paused()  # (the command line and the server prepare it apart from a match)
 def prepare_ledger(*, invoices: pa.Table, customers: pa.Table | None = None,
                    timings: dict[str, float] | None = None) -> PreparedLedger:
     """Derive everything the matcher needs from the ledger side, once (seconds by step added
