@@ -21,6 +21,7 @@ and ``digits`` forms, so a hash join of token forms against invoice keys finds t
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,7 +75,7 @@ def string_parts(text: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarr
     text = _utf8(text)
     offsets = np.frombuffer(text.buffers()[1], np.int32)[text.offset : text.offset + len(text) + 1]
     data = text.buffers()[2]
-    raw = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
+    raw = np.frombuffer(data if data is not None else b"", np.uint8)  # read-only either way
     return offsets, raw
 
 
@@ -264,7 +265,7 @@ def digits_key(alnum: pa.Array) -> pa.Array:
         return pc.if_else(text.is_valid(), digits_key(pc.fill_null(text, "")), None)
     text = _utf8(text)
     offsets, raw = string_parts(text)
-    if len(text) >= DIGITS_KEY_COMPILED_MIN:
+    if compiled(len(text), DIGITS_KEY_COMPILED_MIN, "digits_key"):
         from cashmatch.engine import text_kernel
 
         out_offsets = np.empty(len(text) + 1, np.int32)
@@ -300,6 +301,28 @@ def digits_key(alnum: pa.Array) -> pa.Array:
 
 
 DIGITS_KEY_COMPILED_MIN = 50_000
+
+
+def compiled(rows: int, least: int, kernel: str) -> bool:
+    """Take the compiled pass ``kernel`` of :mod:`text_kernel` for ``rows`` strings? From
+    ``least`` rows, where loading the compiler costs less than it saves; and at any size once
+    the pass is compiled in this process (a served process compiles them as it starts,
+    :func:`text_kernel.warm`): a call of it then costs a few microseconds, the numpy steps
+    tens (the same result either way: the passes are tested against them)."""
+    if rows >= least:
+        return True
+    kernels = sys.modules.get("cashmatch.engine.text_kernel")
+    return kernels is not None and bool(getattr(kernels, kernel).signatures)
+
+
+def warm_kernels() -> None:
+    """Compile (or load from numba's cache) the passes :func:`compiled` then takes at any size,
+    each through its caller at its threshold size (the same argument types as later calls):
+    for a long-lived process, as it starts."""
+    from cashmatch.engine.money import KERNEL_ROWS, parse_plain_minor
+
+    digits_key(pa.array(["INV-01"] * DIGITS_KEY_COMPILED_MIN))
+    parse_plain_minor(pa.array(["1.00"] * KERNEL_ROWS), np.full(KERNEL_ROWS, 2, np.int64))
 
 
 def tail_key(text: pa.Array) -> pa.Array:
