@@ -104,6 +104,7 @@ def _byte_ranges(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.A
     return _from_bytes(data[spans(starts, lengths)], lengths)
 
 
+HASH_COMPILED_MIN = 1 << 17  # strings from which string_hash64 and strings_equal compile
 _HASH_BASE = np.uint64(0x9E3779B97F4A7C15)  # odd: its powers never vanish modulo 2**64
 _hash_powers = np.ones(1, np.uint64)
 
@@ -128,6 +129,12 @@ def string_hash64(text: pa.Array) -> np.ndarray:
     if len(text) == 0:
         return np.zeros(0, np.uint64)
     offsets, raw = string_parts(text)
+    if compiled(len(text), HASH_COMPILED_MIN, "hash64"):
+        from cashmatch.engine import text_kernel
+
+        out = np.empty(len(text), np.uint64)
+        text_kernel.hash64(offsets, raw, _HASH_BASE, _FMIX, out)
+        return out
     rel = (offsets - offsets[0]).astype(np.int64)
     lengths = np.diff(rel)
     h = lengths.astype(np.uint64) * _HASH_BASE
@@ -156,6 +163,13 @@ def strings_equal(a: pa.Array, ai: np.ndarray, b: pa.Array, bi: np.ndarray) -> n
         return np.zeros(0, bool)
     a_off, a_raw = string_parts(a)
     b_off, b_raw = string_parts(b)
+    if compiled(len(ai), HASH_COMPILED_MIN, "bytes_equal"):
+        from cashmatch.engine import text_kernel
+
+        out = np.empty(len(ai), bool)
+        text_kernel.bytes_equal(a_off, a_raw, np.asarray(ai, np.int64), b_off, b_raw,
+                                np.asarray(bi, np.int64), out)
+        return out
     a_at, b_at = a_off[ai].astype(np.int64), b_off[bi].astype(np.int64)
     length = a_off[ai + 1] - a_at
     same = length == b_off[bi + 1] - b_at
@@ -322,6 +336,9 @@ def warm_kernels() -> None:
     from cashmatch.engine.money import KERNEL_ROWS, parse_plain_minor
 
     digits_key(pa.array(["INV-01"] * DIGITS_KEY_COMPILED_MIN))
+    many = pa.array(["INV-01"] * HASH_COMPILED_MIN)
+    string_hash64(many)
+    strings_equal(many, np.arange(len(many)), many, np.arange(len(many))[::-1].copy())
     parse_plain_minor(pa.array(["1.00"] * KERNEL_ROWS), np.full(KERNEL_ROWS, 2, np.int64))
 
 

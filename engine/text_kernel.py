@@ -166,3 +166,40 @@ def plain_minor(
             places += 1
         out[i] = -v if neg else v
     return True
+
+
+@njit(cache=True, nogil=True)
+def hash64(offsets: np.ndarray, raw: np.ndarray, base: np.uint64, fmix: tuple, out: np.ndarray
+           ) -> None:
+    """``normalize.string_hash64`` of the strings ``raw[offsets[i]:offsets[i + 1]]`` into
+    ``out``: the length times ``base`` plus each byte times ``base`` to the power of its
+    position, modulo 2**64, then MurmurHash3's finaliser with the multipliers ``fmix``."""
+    s33 = np.uint64(33)
+    for i in range(len(offsets) - 1):
+        a, b = offsets[i], offsets[i + 1]
+        h = np.uint64(b - a) * base
+        p = np.uint64(1)
+        for t in range(a, b):
+            h += p * np.uint64(raw[t])
+            p *= base
+        for m in fmix:
+            h ^= h >> s33
+            h *= m
+        h ^= h >> s33
+        out[i] = h
+
+
+@njit(cache=True, nogil=True)
+def bytes_equal(a_off: np.ndarray, a_raw: np.ndarray, ai: np.ndarray, b_off: np.ndarray,
+                b_raw: np.ndarray, bi: np.ndarray, out: np.ndarray) -> None:
+    """``normalize.strings_equal``: whether string ``ai[j]`` of ``a`` and ``bi[j]`` of ``b``
+    (offsets and bytes each) have the same bytes, into ``out``."""
+    for j in range(len(ai)):
+        a, b = a_off[ai[j]], b_off[bi[j]]
+        n = a_off[ai[j] + 1] - a
+        same = n == b_off[bi[j] + 1] - b
+        t = 0
+        while same and t < n:
+            same = a_raw[a + t] == b_raw[b + t]
+            t += 1
+        out[j] = same
