@@ -326,7 +326,7 @@ def compiled(rows: int, least: int, kernel: str) -> bool:
     if rows >= least:
         return True
     kernels = sys.modules.get("cashmatch.engine.text_kernel")
-    return kernels is not None and bool(getattr(kernels, kernel).signatures)
+    return kernels is not None and bool(getattr(kernels, kernel).overloads)  # (a dict: cheap)
 
 
 def warm_kernels() -> None:
