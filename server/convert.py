@@ -28,6 +28,7 @@ from cashmatch.engine.money import (
     parse_plain_minor,
     to_minor,
 )
+from cashmatch.engine.normalize import string_parts
 from cashmatch.engine.policy import Policy
 from cashmatch.engine.result import Summary
 from cashmatch.server.pb import cash_application_pb2 as pb
@@ -63,6 +64,8 @@ def _fields(msgs: Sequence[Any], names: Sequence[str]) -> dict[str, pa.Array]:
 
 
 def _required(arr: pa.Array, what: str, name: str, errors: list[str]) -> None:
+    if arr.null_count == 0:
+        return
     for i in np.flatnonzero(np.asarray(arr.is_null(), dtype=bool))[: _MAX_ERRORS + 1]:
         errors.append(f"{what}[{i}].{name}: required")
 
@@ -122,18 +125,34 @@ def _money_small(
 
 def _dates(text: pa.Array, what: str, name: str, errors: list[str]) -> pa.Array:
     parsed = pc.strptime(text, format="%Y-%m-%d", unit="s", error_is_null=True)
+    if parsed.null_count == text.null_count:  # (strptime keeps nulls: no text failed)
+        return pc.cast(parsed, pa.date32())
     bad = np.asarray(parsed.is_null(), dtype=bool) & ~np.asarray(text.is_null(), dtype=bool)
     for i in np.flatnonzero(bad)[: _MAX_ERRORS + 1]:
         errors.append(f"{what}[{i}].{name}: expected a date YYYY-MM-DD, got {text[i].as_py()!r}")
     return pc.cast(parsed, pa.date32())
 
 
+_A_TO_Z = np.zeros(256, bool)
+_A_TO_Z[ord("A") : ord("Z") + 1] = True
+
+
+def _three_letters(codes: pa.Array) -> np.ndarray:
+    """Per row: null, or ``^[A-Z]{3}$`` (three bytes A-Z; any other character is another byte
+    or more), over the data buffer (Arrow compiles a regular expression on every call)."""
+    offsets, raw = string_parts(codes)
+    ok = np.diff(offsets) == 3
+    ok[ok] = _A_TO_Z[raw[offsets[:-1][ok, None] + np.arange(3)]].all(axis=1)
+    if codes.null_count:
+        ok |= np.asarray(codes.is_null(), bool)
+    return ok
+
+
 def _currency(text: pa.Array, what: str, errors: list[str], *, required: bool) -> pa.Array:
     cur = pc.utf8_upper(text)
     if required:
         _required(cur, what, "currency", errors)
-    ok = pc.fill_null(pc.match_substring_regex(cur, r"^[A-Z]{3}$"), True)
-    for i in np.flatnonzero(~np.asarray(ok, dtype=bool))[: _MAX_ERRORS + 1]:
+    for i in np.flatnonzero(~_three_letters(cur))[: _MAX_ERRORS + 1]:
         errors.append(
             f"{what}[{i}].currency: expected an ISO 4217 code, got {text[i].as_py()!r}"
         )

@@ -128,7 +128,7 @@ class CashApplicationServicer(pb_grpc.CashApplicationServicer):
             exceptions=C.exceptions_to_proto(result.exceptions),
             summary=C.summary_to_proto(result.summary),
         )
-        version = self.service.store.ledger_version()
+        version = self.service.prepared_version()
         if request.use_ledger and version != self._settled_version:
             # looked at once per ledger version: after its first call, what it loaded stays
             self._settled_version = version

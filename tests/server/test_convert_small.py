@@ -1,5 +1,6 @@
-"""The boundary's exact amount conversion of a few rows: the one-pass path
-(``money.parse_plain_minor``, compiled once warm) against ``money.to_minor`` row by row."""
+"""The boundary's conversions of a few rows against their references: the exact amounts
+(``money.parse_plain_minor``, compiled once warm) against ``money.to_minor`` row by row, the
+currency code check over bytes against the regular expression."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ import random
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from cashmatch.engine.errors import InvalidInput
 from cashmatch.engine.money import to_minor
 from cashmatch.engine.normalize import warm_kernels
-from cashmatch.server.convert import _money
+from cashmatch.server.convert import _money, _three_letters
 
 TEXTS = ["1", "1.", ".5", "-0", "-0.00", "12.50", "0012.5", "1.230", "1.235", "+5", "1e2",
          "- 1", "", "-", ".", "99999999999999.99", "123456789012345678", "7.0000", "3.14159"]
@@ -48,3 +50,15 @@ def test_few_amounts_convert_as_row_by_row(warm: bool) -> None:
         ok = np.array([not err for _, err in expected])
         assert [g for g, k in zip(got, ok, strict=True) if k] == [
             v for (v, _), k in zip(expected, ok, strict=True) if k]
+
+
+def test_currency_codes_checked_as_the_regular_expression_does() -> None:
+    rng = random.Random(1)
+    alphabet = "ABZaz€é1 -ÄQ"
+    values = [None if rng.random() < 0.1 else "".join(
+        rng.choice(alphabet) for _ in range(rng.choice([0, 1, 2, 3, 3, 3, 4])))
+        for _ in range(5000)]  # fmt: skip
+    upper = pc.utf8_upper(pa.array(values, pa.string()))
+    for codes in (upper, upper.slice(5), pa.array([None, None], pa.string())):
+        want = pc.fill_null(pc.match_substring_regex(codes, r"^[A-Z]{3}$"), True)
+        assert _three_letters(codes).tolist() == want.to_pylist()
