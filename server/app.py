@@ -123,6 +123,7 @@ async def run(
 
     from cashmatch.engine.errors import InvalidInput
     from cashmatch.engine.normalize import warm_kernels
+    from cashmatch.server import wire
     from cashmatch.server.auth import make_interceptor
     from cashmatch.server.pb import cash_application_pb2_grpc as pb_grpc
     from cashmatch.server.service import LedgerService
@@ -134,8 +135,9 @@ async def run(
             "no tokens: give --token-file or set CASHMATCH_TOKEN (every RPC but health needs one)"
         )
     lock = None if config.worker else _lock_database(config.db)
-    # the compiled text passes, ready before the first call (then a small Match takes them)
+    # the compiled passes, ready before the first call (then a small Match takes them)
     warm_kernels()
+    wire.warm()
     store = open_store(config.db)
     service = LedgerService(store, policy=config.policy, executor=config.executor, risk=config.risk)
     server = grpc.aio.server(

@@ -31,6 +31,7 @@ from cashmatch.engine.money import (
 from cashmatch.engine.normalize import string_parts
 from cashmatch.engine.policy import Policy
 from cashmatch.engine.result import Summary
+from cashmatch.server import wire
 from cashmatch.server.pb import cash_application_pb2 as pb
 from cashmatch.server.store import AuditEntry, ExceptionRecord
 
@@ -342,29 +343,24 @@ def _strs(col: pa.ChunkedArray | pa.Array) -> list[str]:
     return [_s(v) for v in col.to_pylist()]
 
 
-def allocations_to_proto(table: pa.Table) -> list[pb.Allocation]:
+# Allocation's fields by number (proto/cashmatch/v1/cash_application.proto)
+_ALLOCATION_STRINGS = {"payment_id": 1, "invoice_id": 2, "adjustment_reason": 5, "rule": 8,
+                       "currency": 9, "created_by": 10, "created_at": 11}  # fmt: skip
+_ALLOCATION_MONEY = {"applied_amount": 3, "adjustment_amount": 4, "invoice_open_after": 6}
+
+
+def allocations_wire(table: pa.Table) -> bytes:
+    """The allocations as field 1 of a message (``MatchResponse.allocations`` and the like), in
+    wire format, written from the columns at once (:mod:`wire`): with the parse back, ~4x
+    cheaper than building the messages field by field."""
+    strings = {k: f for k, f in _ALLOCATION_STRINGS.items() if k in table.column_names}
+    return wire.repeated(table, strings, _ALLOCATION_MONEY, "currency", ("confidence", 7))
+
+
+def allocations_to_proto(table: pa.Table) -> Sequence[pb.Allocation]:
     if table.num_rows == 0:
         return []
-    cur = table.column("currency")
-    cols = {
-        "payment_id": _strs(table.column("payment_id")),
-        "invoice_id": _strs(table.column("invoice_id")),
-        "applied_amount": _money_strs(table, "applied_amount"),
-        "adjustment_amount": _money_strs(table, "adjustment_amount"),
-        "adjustment_reason": _strs(table.column("adjustment_reason")),
-        "invoice_open_after": _money_strs(table, "invoice_open_after"),
-        "confidence": table.column("confidence").to_pylist(),
-        "rule": _strs(table.column("rule")),
-        "currency": _strs(cur),
-    }
-    for extra in ("created_by", "created_at"):
-        if extra in table.column_names:
-            cols[extra] = _strs(table.column(extra))
-    names = list(cols)
-    return [
-        pb.Allocation(**dict(zip(names, row, strict=True)))
-        for row in zip(*cols.values(), strict=True)
-    ]
+    return pb.MatchResponse.FromString(allocations_wire(table)).allocations
 
 
 def exceptions_to_proto(table: pa.Table) -> list[pb.PaymentException]:
