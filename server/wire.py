@@ -1,16 +1,20 @@
-"""Repeated proto messages of string, money and double fields written straight from Arrow
-columns in protobuf's wire format (one compiled pass), for responses of many rows: parsing
-the bytes back (upb, in C) costs a fraction of building the messages field by field in
-Python. Used by :func:`cashmatch.server.convert.allocations_to_proto`; tested against the
-field-by-field messages.
+"""Protobuf's wire format to and from Arrow columns, in one compiled pass each, for messages
+of many rows: the string fields of serialised messages read as one Arrow array
+(:func:`string_fields`: a request's payments), and rows of string, money and double fields
+written as repeated messages (:func:`repeated`: a response's allocations; parsing the bytes
+back, upb in C, costs a fraction of building the messages field by field in Python). Both
+are tested against the messages' own fields.
 
-Each row is one length-delimited message of field 1 of the enclosing message (``repeated ...
-= 1``); within it, string fields (empty or null: absent, as proto3 writes them), money
-fields (int64 minor units as the decimal text of ``money.format_minor``) and one double
-field (absent when 0.0).
+In :func:`repeated`, each row is one length-delimited message of field 1 of the enclosing
+message (``repeated ... = 1``); within it, string fields (empty or null: absent, as proto3
+writes them), money fields (int64 minor units as the decimal text of
+``money.format_minor``) and one double field (absent when 0.0).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -147,6 +151,72 @@ def _encode(str_fields: np.ndarray, offsets: np.ndarray, str_null: np.ndarray, r
     return out
 
 
+@njit(cache=True, nogil=True)
+def _read_varint(buf: np.ndarray, at: int) -> tuple[int, int]:
+    v, shift = 0, 0
+    while True:
+        b = buf[at]
+        v |= (b & 127) << shift
+        at += 1
+        if b < 128:
+            return v, at
+        shift += 7
+
+
+@njit(cache=True, nogil=True)
+def _decode(buf: np.ndarray, ends: np.ndarray, wanted: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """The fields numbered ``wanted[k]`` (length-delimited) of the messages ``buf[ends[i - 1]:
+    ends[i]]``, as one string array's offsets and bytes, field after field (k-major), each
+    message's last occurrence (proto3's rule for a singular field); absent fields empty.
+    Other fields are skipped by their wire type."""
+    n, n_k = len(ends), len(wanted)
+    slot = np.full(max(wanted.max() + 1, 1) if n_k else 1, -1, np.int64)
+    for k in range(n_k):
+        slot[wanted[k]] = k
+    start = np.zeros((n_k, n), np.int64)
+    length = np.zeros((n_k, n), np.int64)
+    at = 0
+    for i in range(n):
+        while at < ends[i]:
+            key, at = _read_varint(buf, at)
+            field, kind = key >> 3, key & 7
+            if kind == 0:
+                _, at = _read_varint(buf, at)
+            elif kind == 1:
+                at += 8
+            elif kind == 5:
+                at += 4
+            else:  # 2: length-delimited (groups, 3 and 4, are not proto3)
+                size, at = _read_varint(buf, at)
+                if field < len(slot) and slot[field] >= 0:
+                    start[slot[field], i] = at
+                    length[slot[field], i] = size
+                at += size
+    offsets = np.zeros(n_k * n + 1, np.int32)
+    for k in range(n_k):
+        for i in range(n):
+            offsets[k * n + i + 1] = offsets[k * n + i] + length[k, i]
+    data = np.empty(offsets[-1], np.uint8)
+    for k in range(n_k):
+        for i in range(n):
+            o = offsets[k * n + i]
+            data[o : o + length[k, i]] = buf[start[k, i] : start[k, i] + length[k, i]]
+    return offsets, data
+
+
+def string_fields(msgs: Sequence[Any], numbers: Sequence[int]) -> pa.Array:
+    """The string fields ``numbers`` of the messages as one Arrow array: field after field,
+    ``len(msgs)`` rows each (empty where absent); read from the messages serialised one by
+    one (a call each, instead of one attribute read per field)."""
+    parts = [m.SerializeToString() for m in msgs]
+    ends = np.cumsum(np.fromiter(map(len, parts), np.int64, len(parts)))
+    buf = np.frombuffer(b"".join(parts), np.uint8)
+    offsets, data = _decode(buf, ends, np.array(numbers, np.int64))
+    return pa.Array.from_buffers(pa.string(), len(offsets) - 1,
+                                 [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+
+
 def _exponents(currency: pa.ChunkedArray) -> np.ndarray:
     """Per row, the minor-unit exponent of its currency (2 where unusable or absent, as
     ``money.format_minor_array``)."""
@@ -204,6 +274,10 @@ def repeated(table: pa.Table, strings: dict[str, int], money: dict[str, int], cu
 
 
 def warm() -> None:
-    """Compile (or load from numba's cache) the pass, for a long-lived process as it starts."""
+    """Compile (or load from numba's cache) the passes, for a long-lived process as it
+    starts."""
+    from cashmatch.server.pb import cash_application_pb2 as pb
+
     table = pa.table({"s": ["a"], "m": pa.array([-5], pa.int64()), "c": ["EUR"], "d": [0.5]})
     repeated(table, {"s": 1, "c": 2}, {"m": 3}, "c", ("d", 4))
+    string_fields([pb.Payment(payment_id="P", amount="1")], [1, 3])

@@ -1,5 +1,7 @@
-"""Allocations written in wire format from the columns (:mod:`cashmatch.server.wire`) against
-the messages built field by field (``format_minor`` for the amounts)."""
+"""The wire-format passes of :mod:`cashmatch.server.wire` against the messages' own fields:
+allocations written from the columns against messages built field by field
+(``format_minor`` for the amounts); string fields read from serialised messages against
+attribute reads."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import pyarrow as pa
 
 from cashmatch.engine import schema as S
 from cashmatch.engine.money import format_minor
+from cashmatch.server import wire
 from cashmatch.server.convert import allocations_to_proto
 from cashmatch.server.pb import cash_application_pb2 as pb
 
@@ -57,3 +60,24 @@ def test_wire_allocations_equal_messages_built_field_by_field() -> None:
             table = _table(rng, n, extra)
             for t in (table, table.slice(n // 3)):  # an offset into the buffers
                 assert list(allocations_to_proto(t)) == _by_fields(t)
+
+
+def test_string_fields_read_from_the_wire_equal_the_attributes() -> None:
+    rng = random.Random(5)
+
+    def text() -> str:
+        return rng.choice(["", " ", "INV-1", "é€ ünicode " * rng.randint(1, 20), "x" * 200])
+
+    invoices = [pb.Invoice(invoice_id=text(), customer_name=text(), amount=text(),
+                           discount_pct=text(), discount_days=rng.choice([0, 7, 300, -1]),
+                           closed=rng.random() < 0.5) for _ in range(200)]  # fmt: skip
+    customers = [pb.Customer(customer_id=text(), name=text(), parent_id=text(),
+                             accounts=[text() for _ in range(rng.randint(0, 3))])
+                 for _ in range(50)]  # fmt: skip
+    for msgs, names in ((invoices, ["invoice_id", "customer_id", "amount", "discount_pct",
+                                    "due_date"]),
+                        (customers, ["customer_id", "parent_id", "name"]),
+                        (invoices[:1], ["amount"])):  # fmt: skip
+        by_name = msgs[0].DESCRIPTOR.fields_by_name
+        got = wire.string_fields(msgs, [by_name[name].number for name in names])
+        assert got.to_pylist() == [getattr(m, name) for name in names for m in msgs]
