@@ -315,6 +315,7 @@ def digits_key(alnum: pa.Array) -> pa.Array:
 
 
 DIGITS_KEY_COMPILED_MIN = 50_000
+TOKENS_COMPILED_MIN = 50_000  # references from which reference_tokens compiles
 
 
 def compiled(rows: int, least: int, kernel: str) -> bool:
@@ -338,6 +339,7 @@ def warm_kernels() -> None:
     digits_key(pa.array(["INV-01"] * DIGITS_KEY_COMPILED_MIN))
     many = pa.array(["INV-01"] * HASH_COMPILED_MIN)
     string_hash64(many)
+    reference_tokens(pa.array(["INV 01-2"] * TOKENS_COMPILED_MIN))
     strings_equal(many, np.arange(len(many)), many, np.arange(len(many))[::-1].copy())
     parse_plain_minor(pa.array(["1.00"] * KERNEL_ROWS), np.full(KERNEL_ROWS, 2, np.int64))
 
@@ -400,6 +402,13 @@ def reference_tokens(references: pa.Array) -> pa.Table:
     refs = references.combine_chunks() if isinstance(references, pa.ChunkedArray) else references
     upper = pc.replace_substring_regex(pc.utf8_upper(pc.fill_null(refs, "")), DATES, " ")
     offsets, raw = string_parts(upper)
+    if compiled(len(upper), TOKENS_COMPILED_MIN, "reference_tokens"):  # the same, one pass
+        from cashmatch.engine import text_kernel
+
+        pay, tok_offsets, tok = text_kernel.reference_tokens(offsets, raw, _ALNUM, MAX_JOIN)
+        alnum = pa.Array.from_buffers(pa.string(), len(pay), [
+            None, pa.py_buffer(tok_offsets), pa.py_buffer(tok)])
+        return pa.table({"pay": pa.array(pay), "alnum": alnum, "digits": digits_key(alnum)})
     seg = raw[offsets[0] : offsets[-1]]
     rel = (offsets - offsets[0]).astype(np.int64)
     inside = _ALNUM[seg]

@@ -84,3 +84,17 @@ def test_hash_and_byte_equality_passes_equal_their_references():
         np.testing.assert_array_equal(same, normalize.strings_equal(arr, ai, arr, bi))
         values_of = arr.to_pylist()
         assert same.tolist() == [values_of[i] == values_of[j] for i, j in zip(ai, bi, strict=True)]
+
+
+def test_reference_tokens_pass_equals_the_numpy_steps(monkeypatch) -> None:
+    rng = random.Random(13)
+    words = ["INV", "2026", "0045", "12", "A1B2", "-", " ", "/", "é", "Q3", "01.02.26", "x"]
+    refs = ["".join(rng.choice(words) for _ in range(rng.randint(0, 9))) for _ in range(3000)]
+    refs += [None, "", "   ", "ONLY"]
+    arr = pa.array(refs)
+    for text in (arr, arr.slice(11), pa.array([], pa.string()), pa.array([None, "--"])):
+        monkeypatch.setattr(normalize, "compiled", lambda *a: False)
+        want = normalize.reference_tokens(text)
+        monkeypatch.setattr(normalize, "compiled", lambda *a: True)
+        got = normalize.reference_tokens(text)
+        assert got.equals(want) and (len(text) < 100 or got.num_rows > len(text))
