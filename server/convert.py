@@ -101,6 +101,8 @@ def _money_small(
     """The same exact conversion for a few rows (the vectorised one has ~1 ms of fixed cost,
     most of a 100-payment Match): plain texts (``-1234.5``) of known currencies in one pass
     (:func:`parse_plain_minor`, compiled in a served process), else row by row."""
+    if missing.all():  # an optional column nobody filled
+        return pa.array(np.zeros(len(text), np.int64), pa.int64(), mask=missing)
     codes = currency.to_pylist()
     try:
         exps = np.fromiter((exponent(c or "") for c in codes), np.int64, len(codes))
