@@ -84,9 +84,18 @@ def _put_money(out: np.ndarray, at: int, v: int, e: int, size: int) -> None:
 
 
 @njit(cache=True, nogil=True)
-def _encode(str_fields: np.ndarray, offsets: np.ndarray, str_null: np.ndarray, raw: np.ndarray,
-            money_fields: np.ndarray, money: np.ndarray, money_null: np.ndarray,
-            exps: np.ndarray, double_field: int, double_bits: np.ndarray) -> np.ndarray:
+def _encode(
+    str_fields: np.ndarray,
+    offsets: np.ndarray,
+    str_null: np.ndarray,
+    raw: np.ndarray,
+    money_fields: np.ndarray,
+    money: np.ndarray,
+    money_null: np.ndarray,
+    exps: np.ndarray,
+    double_field: int,
+    double_bits: np.ndarray,
+) -> np.ndarray:
     """The rows as messages (see the module): string field ``k`` of row ``i`` is
     ``raw[offsets[k, i]:offsets[k, i + 1]]`` (absent where ``str_null[k, i]``, when given);
     money field ``k`` is ``money[k, i]`` (absent where ``money_null[k, i]``, when given)."""
@@ -124,7 +133,8 @@ def _encode(str_fields: np.ndarray, offsets: np.ndarray, str_null: np.ndarray, r
         k_s, k_m = 0, 0
         while k_s < len(str_fields) or k_m < len(money_fields):
             take_str = k_m >= len(money_fields) or (
-                k_s < len(str_fields) and str_fields[k_s] < money_fields[k_m])
+                k_s < len(str_fields) and str_fields[k_s] < money_fields[k_m]
+            )
             if take_str:
                 ln = lengths[k_s, i]
                 if ln:
@@ -164,8 +174,7 @@ def _read_varint(buf: np.ndarray, at: int) -> tuple[int, int]:
 
 
 @njit(cache=True, nogil=True)
-def _decode(buf: np.ndarray, ends: np.ndarray, wanted: np.ndarray
-            ) -> tuple[np.ndarray, np.ndarray]:
+def _decode(buf: np.ndarray, ends: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The fields numbered ``wanted[k]`` (length-delimited) of the messages ``buf[ends[i - 1]:
     ends[i]]``, as one string array's offsets and bytes, field after field (k-major), each
     message's last occurrence (proto3's rule for a singular field); absent fields empty.
@@ -213,8 +222,9 @@ def string_fields(msgs: Sequence[Any], numbers: Sequence[int]) -> pa.Array:
     ends = np.cumsum(np.fromiter(map(len, parts), np.int64, len(parts)))
     buf = np.frombuffer(b"".join(parts), np.uint8)
     offsets, data = _decode(buf, ends, np.array(numbers, np.int64))
-    return pa.Array.from_buffers(pa.string(), len(offsets) - 1,
-                                 [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+    return pa.Array.from_buffers(
+        pa.string(), len(offsets) - 1, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
 
 
 def _exponents(currency: pa.ChunkedArray) -> np.ndarray:
@@ -237,8 +247,13 @@ def _nulls(columns: list[pa.Array]) -> np.ndarray:
     return np.array([np.asarray(c.is_null(), bool) for c in columns], bool)
 
 
-def repeated(table: pa.Table, strings: dict[str, int], money: dict[str, int], currency: str,
-             double: tuple[str, int] | None) -> bytes:
+def repeated(
+    table: pa.Table,
+    strings: dict[str, int],
+    money: dict[str, int],
+    currency: str,
+    double: tuple[str, int] | None,
+) -> bytes:
     """The rows of ``table`` as field 1 (repeated) of a message, in wire format: the string
     columns ``strings`` and the money columns ``money`` (in the row's ``currency``) by field
     number, and ``double`` (column, field number)."""
@@ -264,10 +279,15 @@ def repeated(table: pa.Table, strings: dict[str, int], money: dict[str, int], cu
     else:
         bits = np.zeros(n, np.uint64)
     out = _encode(
-        np.array([f for _, f in str_cols], np.int64), offsets, _nulls(cols),
+        np.array([f for _, f in str_cols], np.int64),
+        offsets,
+        _nulls(cols),
         np.concatenate(parts) if parts else np.zeros(0, np.uint8),
-        np.array([f for _, f in money_cols], np.int64), amounts, _nulls(m_cols),
-        _exponents(table.column(currency)), 0 if double is None else double[1],
+        np.array([f for _, f in money_cols], np.int64),
+        amounts,
+        _nulls(m_cols),
+        _exponents(table.column(currency)),
+        0 if double is None else double[1],
         np.array(bits),  # (a writable copy: one signature)
     )
     return out.tobytes()

@@ -16,8 +16,27 @@ from cashmatch.engine.money import to_minor
 from cashmatch.engine.normalize import warm_kernels
 from cashmatch.server.convert import _money, _three_letters
 
-TEXTS = ["1", "1.", ".5", "-0", "-0.00", "12.50", "0012.5", "1.230", "1.235", "+5", "1e2",
-         "- 1", "", "-", ".", "99999999999999.99", "123456789012345678", "7.0000", "3.14159"]
+TEXTS = [
+    "1",
+    "1.",
+    ".5",
+    "-0",
+    "-0.00",
+    "12.50",
+    "0012.5",
+    "1.230",
+    "1.235",
+    "+5",
+    "1e2",
+    "- 1",
+    "",
+    "-",
+    ".",
+    "99999999999999.99",
+    "123456789012345678",
+    "7.0000",
+    "3.14159",
+]
 CURRENCIES = ["EUR", "JPY", "KWD", "CLF", "eur", None, "EURO"]
 
 
@@ -49,7 +68,8 @@ def test_few_amounts_convert_as_row_by_row(warm: bool) -> None:
         assert [e.split("]")[0] for e in errors] == [f"payments[{i}" for i in bad]
         ok = np.array([not err for _, err in expected])
         assert [g for g, k in zip(got, ok, strict=True) if k] == [
-            v for (v, _), k in zip(expected, ok, strict=True) if k]
+            v for (v, _), k in zip(expected, ok, strict=True) if k
+        ]
 
 
 def test_currency_codes_checked_as_the_regular_expression_does() -> None:
