@@ -135,6 +135,10 @@ class Identification:
     method: np.ndarray  # BY_ACCOUNT / BY_NAME / BY_FUZZY_NAME / UNKNOWN
     confidence: np.ndarray  # 0..1
     names: pa.Array  # the payer name keys (normalize.name_key)
+    # per payment still unknown, the customer whose name the payer's resembles most (at least
+    # 0.8 of the cutoff, but too weakly or too close to another group's to identify it); -1
+    # otherwise. Never grounds to apply: where a reviewer looks first (engine/review.py)
+    resembles: np.ndarray
 
 
 def identify(
@@ -145,7 +149,7 @@ def identify(
     method = np.full(n, UNKNOWN, dtype=np.int8)
     names = name_key(payments.column("payer_name").combine_chunks())
     if len(index.ids) == 0 or n == 0:
-        return Identification(customer, method, np.zeros(n), names)
+        return Identification(customer, method, np.zeros(n), names, np.full(n, -1, np.int64))
 
     acct = account_key(payments.column("payer_account").combine_chunks())
     hit_np = index.accounts.index_in(acct)
@@ -162,16 +166,19 @@ def identify(
     _learn_accounts(accounts, customer, method)
 
     todo = np.flatnonzero((customer < 0) & np.asarray(pc.utf8_length(names), dtype=np.int64) >= 4)
+    resembles = np.full(n, -1, dtype=np.int64)
     if len(todo):
-        got = _fuzzy_names(
+        got, closest = _fuzzy_names(
             pc.take(names, pa.array(todo)), index, cutoff=name_cutoff
         )
         ok = got >= 0
         customer[todo[ok]] = got[ok]
         method[todo[ok]] = BY_FUZZY_NAME
+        resembles[todo[~ok]] = closest[~ok]
     _learn_accounts(accounts, customer, method)
+    resembles[customer >= 0] = -1
     conf = np.where(method >= 0, IDENTITY_CONFIDENCE[np.maximum(method, 0)], 0.0)
-    return Identification(customer, method, conf, names)
+    return Identification(customer, method, conf, names, resembles)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,14 +215,17 @@ def _learn_accounts(accounts: _AccountCodes, customer: np.ndarray, method: np.nd
     method[take] = BY_LEARNED_ACCOUNT
 
 
-def _fuzzy_names(names: pa.Array, index: CustomerIndex, *, cutoff: float) -> np.ndarray:
+def _fuzzy_names(names: pa.Array, index: CustomerIndex, *, cutoff: float
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """Best customer per name by rapidfuzz within blocks of a common leading prefix; -1 when
-    no customer reaches ``cutoff`` or two groups are too close to call."""
+    no customer reaches ``cutoff`` or two groups are too close to call. Also the closest
+    customer of each name whatever the margin, if it scores at least 0.8 of ``cutoff``."""
     uniq, inverse = np.unique(np.asarray(names.to_numpy(zero_copy_only=False), dtype=str),
                               return_inverse=True)
     keys, order, k_sorted = index.name_blocks
     custs = np.asarray(index.name_keys.column("cust"), dtype=np.int64)
     result = np.full(len(uniq), -1, dtype=np.int64)
+    closest = np.full(len(uniq), -1, dtype=np.int64)
     u_block = uniq.astype(f"<U{NAME_BLOCK}")  # the leading characters, for all at once
     for block in np.unique(u_block):  # one rapidfuzz call per block of names
         lo, hi = np.searchsorted(k_sorted, block, "left"), np.searchsorted(k_sorted, block, "right")
@@ -235,4 +245,6 @@ def _fuzzy_names(names: pa.Array, index: CustomerIndex, *, cutoff: float) -> np.
         other = np.where(groups[None, :] != groups[best][:, None], scores, 0).max(axis=1)
         ok = (best_score >= cutoff) & (best_score - other >= NAME_MARGIN)
         result[rows[ok]] = custs[cand][best[ok]]
-    return result[inverse]
+        near = best_score > 0  # (cdist gives 0 below its score_cutoff)
+        closest[rows[near]] = custs[cand][best[near]]
+    return result[inverse], closest[inverse]

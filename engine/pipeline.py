@@ -58,6 +58,7 @@ from cashmatch.engine.identify import BY_FUZZY_NAME, IDENTITY_CONFIDENCE, fuzzy_
 from cashmatch.engine.ledger import PreparedLedger, days, stage
 from cashmatch.engine.normalize import spans
 from cashmatch.engine.policy import Policy
+from cashmatch.engine.review import rerank
 from cashmatch.engine.scoring import (
     COMBINATION_RIVAL_FACTOR,
     CUSTOMER_FACTOR_STRONG,
@@ -216,6 +217,7 @@ class DayMatch:
             if rem.num_rows:
                 texts = pa.concat_arrays([texts, rem.column("invoice_ref").combine_chunks()])
             hits, tokens = reference_hits(texts, book)
+            self.tokens = tokens
             exact, line_hits = hits.split(self.n)
             # a payer we could not identify, quoting invoices of exactly one group strongly,
             # is taken to be that group (the customers of invoices named in the reference);
@@ -318,6 +320,8 @@ class DayMatch:
             proposals, exceptions = self.propose()
             allocations, more = self.settle(proposals, self.singles)
             exceptions.extend(more)
+        with self.stage("review"):
+            exceptions = self.review(exceptions)
         with self.stage("output"):
             return self.build_outputs(allocations, exceptions, self.singles_accepted)
 
@@ -446,6 +450,17 @@ class DayMatch:
                 exceptions.append(self.no_match_exception(p, best[p], best_c[p], second_c[p]))
         self.corroborate_instalments(proposals)
         return proposals, exceptions
+
+    def review(self, items: list[ExceptionItem]) -> list[ExceptionItem]:
+        """The candidates of the payments left to a person, look-alikes first (:mod:`review`)."""
+        resembles = self.ident.resembles
+        return rerank(items, tokens=self.tokens, pay_group=self.pay_group,
+                      ref_group=self.ref_group, resembles_group=np.where(
+                          resembles >= 0, self.index.group_of(resembles), -1),
+                      pay_amount=self.pay_amount, pay_currency=self.pay_currency,
+                      pay_date=self.pay_date, fee_ceiling=self.fee_ceiling, book=self.book,
+                      grace_days=self.policy.discount_grace_days,
+                      allow_discounts=self.policy.allow_discounts)
 
     def put_first(self, item: ExceptionItem, ks: np.ndarray, why: str) -> ExceptionItem:
         """The sets that fit, after single invoices that fit otherwise (pairs ``ks``: a set of
