@@ -165,7 +165,7 @@ def identify(
     accounts = _AccountCodes.of(acct)
     _learn_accounts(accounts, customer, method)
 
-    todo = np.flatnonzero((customer < 0) & np.asarray(pc.utf8_length(names), dtype=np.int64) >= 4)
+    todo = np.flatnonzero((customer < 0) & (np.asarray(pc.utf8_length(names), np.int64) >= 4))
     resembles = np.full(n, -1, dtype=np.int64)
     if len(todo):
         got, closest = _fuzzy_names(
