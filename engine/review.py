@@ -23,6 +23,8 @@ numbers at once (:func:`cashmatch.engine.candidates.group_keys`), never a loop p
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -100,20 +102,35 @@ def amount_fit(rel: np.ndarray, pay_amount: np.ndarray, open_amount: np.ndarray)
     return fit
 
 
-def rerank(items: list[ExceptionItem], *, tokens: pa.Table, pay_group: np.ndarray,
-           ref_group: np.ndarray, resembles_group: np.ndarray, pay_amount: np.ndarray,
-           pay_currency: np.ndarray, pay_date: np.ndarray, fee_ceiling: np.ndarray,
-           book: Book, grace_days: int, allow_discounts: bool) -> list[ExceptionItem]:
-    """``items`` with the look-alikes of each payment (see the module) before its candidates.
+@dataclass(frozen=True, slots=True)
+class Lookalikes:
+    """The look-alikes of some payments, each payment's best first (rows
+    ``starts[p]:starts[p + 1]`` of payment ``p``): invoice, level, amount fit, relation."""
+
+    inv: np.ndarray
+    level: np.ndarray
+    fit: np.ndarray
+    rel: np.ndarray
+    rank: np.ndarray  # level + fit
+    starts: np.ndarray
+
+    def of(self, p: int) -> slice:
+        return slice(int(self.starts[p]), int(self.starts[p + 1]))
+
+
+def lookalike_table(pays: np.ndarray, *, tokens: pa.Table, pay_group: np.ndarray,
+                    ref_group: np.ndarray, resembles_group: np.ndarray,
+                    pay_amount: np.ndarray, pay_currency: np.ndarray, pay_date: np.ndarray,
+                    fee_ceiling: np.ndarray, book: Book, grace_days: int,
+                    allow_discounts: bool) -> Lookalikes:
+    """The look-alikes (see the module) of the payments ``pays``.
 
     ``tokens``: the payments' reference numbers (``pay``, ``digits``: normalize.reference_
     tokens); ``pay_group``: the identified payer's group (-1: nobody), ``ref_group`` the group
     its reference points to, ``resembles_group`` the group whose name the payer's resembles.
     """
-    if not items:
-        return items
     n = len(pay_group)
-    pays = np.unique(np.fromiter((it.pay for it in items), np.int64, count=len(items)))
+    pays = np.unique(pays)
     # the groups to look in, per payment: the payer's; else the resembling name's and the
     # reference's
     known = pay_group[pays] >= 0
@@ -160,20 +177,25 @@ def rerank(items: list[ExceptionItem], *, tokens: pa.Table, pay_group: np.ndarra
     level = pairs.ref.astype(np.int64)
     # a truncated number says little unless the amount fits the invoice too
     good = (fit >= 0) & ((level >= ONE_EDIT) | (fit >= TAKES))
-    p, i, rank = pairs.pay[good], pairs.inv[good], (level + fit)[good]
+    p, i, level, fit, rel = (a[good] for a in (pairs.pay, pairs.inv, level, fit, rel))
+    rank = level + fit
     order = np.lexsort((i, -rank, p))
-    p, i, rank = p[order], i[order], rank[order]
-    starts = np.searchsorted(p, np.arange(n + 1))
+    return Lookalikes(i[order], level[order], fit[order], rel[order], rank[order],
+                      np.searchsorted(p[order], np.arange(n + 1)))
+
+
+def rerank(items: list[ExceptionItem], table: Lookalikes) -> list[ExceptionItem]:
+    """``items`` with the look-alikes of each payment (``table``) before its candidates."""
     out = []
     for it in items:  # (per exception: the merge of two short lists)
-        lo, hi = starts[it.pay], starts[it.pay + 1]
-        if lo == hi:
+        rows = table.of(it.pay)
+        if rows.start == rows.stop:
             out.append(it)
             continue
         had = dict(zip(it.candidates, it.scores, strict=True))
         # equal ranks keep the matching's order (its confidence, then its list)
         pos = {c: j for j, c in enumerate(it.candidates)}
-        first = sorted(zip(i[lo:hi].tolist(), rank[lo:hi].tolist(), strict=True),
+        first = sorted(zip(table.inv[rows].tolist(), table.rank[rows].tolist(), strict=True),
                        key=lambda x: (-x[1], -had.get(x[0], -1.0), pos.get(x[0], len(pos))))
         first = [c for c, _ in first]
         taken = set(first)
@@ -182,3 +204,15 @@ def rerank(items: list[ExceptionItem], *, tokens: pa.Table, pay_group: np.ndarra
         out.append(ExceptionItem(it.pay, it.reason, it.detail, cands[:cap],
                                  [had.get(c, 0.0) for c in cands[:cap]]))
     return out
+
+
+def sole_partial(table: Lookalikes, p: int) -> int:
+    """The one invoice a payment's reference names with one keystroke wrong and that the
+    payment pays part of, when no other look-alike ranks as high; -1 otherwise."""
+    rows = table.of(p)
+    if rows.start == rows.stop:
+        return -1
+    top = rows.start
+    second = table.rank[top + 1] if top + 1 < rows.stop else -1
+    ok = (table.level[top] == ONE_EDIT) & (table.rel[top] == PARTIAL) & (second < table.rank[top])
+    return int(table.inv[top]) if ok else -1
