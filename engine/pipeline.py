@@ -58,7 +58,7 @@ from cashmatch.engine.identify import BY_FUZZY_NAME, IDENTITY_CONFIDENCE, fuzzy_
 from cashmatch.engine.ledger import PreparedLedger, days, stage
 from cashmatch.engine.normalize import spans
 from cashmatch.engine.policy import Policy
-from cashmatch.engine.review import Lookalikes, lookalike_table, rerank, sole_partial
+from cashmatch.engine.review import Lookalikes, lookalike_table, rerank, sole_lookalike
 from cashmatch.engine.scoring import (
     COMBINATION_RIVAL_FACTOR,
     CUSTOMER_FACTOR_STRONG,
@@ -84,10 +84,11 @@ INSTALMENT_SIBLING_MAX = 0.93  # what a sure instalment lends its siblings, at m
 # a partial payment is proposed on any reference hit (a fuzzy one starts at 0.70); below
 # QUOTED_REF it stays under the threshold unless instalments of the invoice vouch for it
 PARTIAL_MIN_REF = 0.70
-# a part payment of the one invoice of the payer's that the reference names with one keystroke
-# wrong (review.sole_partial): on 7 x 5k generated days (seeds 1-3, 10-13) 40 of 40 such
-# credits left to a person were right
-LOOKALIKE_PARTIAL = 0.91
+# a part payment, or a settlement less a fee or discount, of the one invoice of the payer's
+# that the reference gives with one keystroke wrong (review.sole_lookalike): on 7 x 5k
+# generated days (seeds 1-3, 10-13) 40 of 40 such part payments and 34 of 34 such short ones
+# left to a person were right
+LOOKALIKE_CONFIDENCE = 0.91
 
 
 # the one-to-one proposals' rules and adjustment reasons by code (single_proposals)
@@ -452,7 +453,7 @@ class DayMatch:
                     "also other open items or pairs of them, and the reference names none."))
             else:
                 exceptions.append(self.no_match_exception(p, best[p], best_c[p], second_c[p]))
-        proposals, exceptions = self.lookalike_partials(proposals, exceptions)
+        proposals, exceptions = self.lookalike_proposals(proposals, exceptions)
         self.corroborate_instalments(proposals)
         return proposals, exceptions
 
@@ -473,41 +474,42 @@ class DayMatch:
             return items
         return rerank(items, self.lookalikes(np.array([it.pay for it in items], np.int64)))
 
-    def lookalike_partials(self, proposals: list[Proposal], exceptions: list[ExceptionItem]
-                           ) -> tuple[list[Proposal], list[ExceptionItem]]:
+    def lookalike_proposals(self, proposals: list[Proposal], exceptions: list[ExceptionItem]
+                            ) -> tuple[list[Proposal], list[ExceptionItem]]:
         """An identified payer's credit left to a person so far (an exception, or a proposal
-        below the threshold) whose reference names one of the payer's open invoices with one
-        keystroke wrong, an invoice it pays part of and no other look-alike ranks with
-        (``review.sole_partial``), is proposed as a part payment of it (LOOKALIKE_PARTIAL):
-        instalments quoting a mangled number. Not when an open invoice of the payer's is for
-        exactly the amount, nor for a credit with remittance advice."""
+        below the threshold) whose reference gives one of the payer's open invoices with one
+        keystroke wrong, an invoice it pays part of or settles less a fee or a discount, and
+        that no other look-alike rivals (``review.sole_lookalike``), is proposed as that
+        (LOOKALIKE_CONFIDENCE): instalments and short payments quoting a mangled number. Not
+        when an open invoice of the payer's is for exactly the amount, nor with remittance
+        advice."""
         threshold = self.policy.auto_apply_threshold
         pays = np.array([e.pay for e in exceptions]
                         + [pr.pay for pr in proposals if pr.confidence < threshold], np.int64)
         pays = pays[self.pay_group[pays] >= 0]
         if len(pays) == 0:
             return proposals, exceptions
-        pairs = self.pairs
         own_exact = np.zeros(self.n, bool)
-        np.logical_or.at(own_exact, pairs.pay, (self.cust_rel == SAME) & (self.rel == EXACT))
-        has_remit = np.zeros(self.n, bool)
-        has_remit[self.lines[1]] = True
+        np.logical_or.at(own_exact, self.pairs.pay, (self.cust_rel == SAME) & (self.rel == EXACT))
+        own_exact[self.lines[1]] = True  # (and a credit with remittance advice)
         table = self.lookalikes(pays)
-        chosen: dict[int, int] = {}
-        for p in pays[~own_exact[pays] & ~has_remit[pays]].tolist():
-            inv = sole_partial(table, p)
-            if inv >= 0:
-                chosen[p] = inv
-        if not chosen:
-            return proposals, exceptions
-        amount = self.pay_amount
-        ids = self.book.ids
-        return [pr for pr in proposals if pr.pay not in chosen] + [
-            Proposal(p, [inv], [int(amount[p])], [0], [None], LOOKALIKE_PARTIAL,
-                     "partial_reference", detail=f"Partial payment of {ids[inv].as_py()}, "
-                     "whose number the reference gives with one keystroke wrong; the rest "
-                     "stays open.") for p, inv in chosen.items()
-        ], [e for e in exceptions if e.pay not in chosen]
+        chosen: dict[int, Proposal] = {}
+        for p in pays[~own_exact[pays]].tolist():
+            inv, rel = sole_lookalike(table, p)
+            if inv < 0:
+                continue
+            name, amount = self.book.ids[inv].as_py(), int(self.pay_amount[p])
+            if rel == PARTIAL:
+                chosen[p] = Proposal(p, [inv], [amount], [0], [None], LOOKALIKE_CONFIDENCE,
+                                     "partial_reference", detail=f"Partial payment of {name}, "
+                                     "whose number the reference gives with one keystroke "
+                                     "wrong; the rest stays open.")
+            else:
+                short = int(self.book.amount[inv]) - amount
+                chosen[p] = Proposal(p, [inv], [amount], [short], [adjustment_reason(rel)],
+                                     LOOKALIKE_CONFIDENCE, "fuzzy_reference")
+        return ([pr for pr in proposals if pr.pay not in chosen] + list(chosen.values()),
+                [e for e in exceptions if e.pay not in chosen])
 
     def put_first(self, item: ExceptionItem, ks: np.ndarray, why: str) -> ExceptionItem:
         """The sets that fit, after single invoices that fit otherwise (pairs ``ks``: a set of

@@ -206,13 +206,16 @@ def rerank(items: list[ExceptionItem], table: Lookalikes) -> list[ExceptionItem]
     return out
 
 
-def sole_partial(table: Lookalikes, p: int) -> int:
-    """The one invoice a payment's reference names with one keystroke wrong and that the
-    payment pays part of, when no other look-alike ranks as high; -1 otherwise."""
+def sole_lookalike(table: Lookalikes, p: int) -> tuple[int, int]:
+    """The one invoice a payment's reference gives with one keystroke wrong, that the payment
+    pays part of or settles less a fee or a discount, when no other look-alike ranks as high:
+    (invoice, amount relation); (-1, -1) otherwise."""
     rows = table.of(p)
     if rows.start == rows.stop:
-        return -1
+        return -1, -1
     top = rows.start
     second = table.rank[top + 1] if top + 1 < rows.stop else -1
-    ok = (table.level[top] == ONE_EDIT) & (table.rel[top] == PARTIAL) & (second < table.rank[top])
-    return int(table.inv[top]) if ok else -1
+    rel = int(table.rel[top])
+    ok = (table.level[top] == ONE_EDIT) & (rel in (PARTIAL, FEE, DISCOUNT)) & (
+        second < table.rank[top])
+    return (int(table.inv[top]), rel) if ok else (-1, -1)
