@@ -19,7 +19,7 @@ from cashmatch.engine.normalize import StringLookup, account_key, name_key
 # How the payer was identified, with the confidence that carries.
 BY_ACCOUNT, BY_NAME, BY_FUZZY_NAME, BY_LEARNED_ACCOUNT, UNKNOWN = 0, 1, 2, 3, -1
 IDENTITY_CONFIDENCE = np.array([1.0, 0.97, 0.93, 0.95])
-NAME_BLOCK = 3  # fuzzy names are compared within blocks sharing this many leading characters
+NAME_BLOCK = 5  # fuzzy names are compared within blocks sharing this many leading characters
 NAME_MARGIN = 4.0  # the best fuzzy name must beat the next customer's by this much
 PARALLEL_COMPARISONS = 20_000  # rapidfuzz's thread pool pays off above this many comparisons
 
