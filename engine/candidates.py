@@ -329,6 +329,8 @@ def group_keys(t_grp: np.ndarray, book: Book) -> Iterator[tuple[int, int, np.nda
     """For query rows sorted by customer group (``t_grp``, ascending), each group's rows
     ``s:e`` with the ``digits`` keys of that group's invoices (their invoices, and the keys as
     Python strings, fetched once for all groups): the blocks of a per-group rapidfuzz call."""
+    if len(t_grp) == 0:
+        return
     groups, starts = np.unique(t_grp, return_index=True)
     ends = np.append(starts[1:], len(t_grp))
     k_grp, k_row = digit_keys_by_group(book)
