@@ -58,7 +58,7 @@ from cashmatch.engine.identify import BY_FUZZY_NAME, IDENTITY_CONFIDENCE, fuzzy_
 from cashmatch.engine.ledger import PreparedLedger, days, stage
 from cashmatch.engine.normalize import spans
 from cashmatch.engine.policy import Policy
-from cashmatch.engine.review import Lookalikes, lookalike_table, rerank, sole_lookalike
+from cashmatch.engine.review import Lookalikes, lookalike_table, rerank, sole_lookalikes
 from cashmatch.engine.scoring import (
     COMBINATION_RIVAL_FACTOR,
     CUSTOMER_FACTOR_STRONG,
@@ -85,7 +85,7 @@ INSTALMENT_SIBLING_MAX = 0.93  # what a sure instalment lends its siblings, at m
 # QUOTED_REF it stays under the threshold unless instalments of the invoice vouch for it
 PARTIAL_MIN_REF = 0.70
 # a part payment, or a settlement less a fee or discount, of the one invoice of the payer's
-# that the reference gives with one keystroke wrong (review.sole_lookalike): on 7 x 5k
+# that the reference gives with one keystroke wrong (review.sole_lookalikes): on 7 x 5k
 # generated days (seeds 1-3, 10-13) 40 of 40 such part payments and 34 of 34 such short ones
 # left to a person were right
 LOOKALIKE_CONFIDENCE = 0.91
@@ -479,7 +479,7 @@ class DayMatch:
         """An identified payer's credit left to a person so far (an exception, or a proposal
         below the threshold) whose reference gives one of the payer's open invoices with one
         keystroke wrong, an invoice it pays part of or settles less a fee or a discount, and
-        that no other look-alike rivals (``review.sole_lookalike``), is proposed as that
+        that no other look-alike rivals (``review.sole_lookalikes``), is proposed as that
         (LOOKALIKE_CONFIDENCE): instalments and short payments quoting a mangled number. Not
         when an open invoice of the payer's is for exactly the amount, nor with remittance
         advice."""
@@ -492,12 +492,12 @@ class DayMatch:
         own_exact = np.zeros(self.n, bool)
         np.logical_or.at(own_exact, self.pairs.pay, (self.cust_rel == SAME) & (self.rel == EXACT))
         own_exact[self.lines[1]] = True  # (and a credit with remittance advice)
+        pays = np.unique(pays[~own_exact[pays]])
         table = self.lookalikes(pays)
+        rows = sole_lookalikes(table, pays)
         chosen: dict[int, Proposal] = {}
-        for p in pays[~own_exact[pays]].tolist():
-            inv, rel = sole_lookalike(table, p)
-            if inv < 0:
-                continue
+        for p, inv, rel in zip(pays[rows >= 0].tolist(), table.inv[rows[rows >= 0]].tolist(),
+                               table.rel[rows[rows >= 0]].tolist(), strict=True):
             name, amount = self.book.ids[inv].as_py(), int(self.pay_amount[p])
             if rel == PARTIAL:
                 chosen[p] = Proposal(p, [inv], [amount], [0], [None], LOOKALIKE_CONFIDENCE,

@@ -206,16 +206,17 @@ def rerank(items: list[ExceptionItem], table: Lookalikes) -> list[ExceptionItem]
     return out
 
 
-def sole_lookalike(table: Lookalikes, p: int) -> tuple[int, int]:
-    """The one invoice a payment's reference gives with one keystroke wrong, that the payment
-    pays part of or settles less a fee or a discount, when no other look-alike ranks as high:
-    (invoice, amount relation); (-1, -1) otherwise."""
-    rows = table.of(p)
-    if rows.start == rows.stop:
-        return -1, -1
-    top = rows.start
-    second = table.rank[top + 1] if top + 1 < rows.stop else -1
-    rel = int(table.rel[top])
-    ok = (table.level[top] == ONE_EDIT) & (rel in (PARTIAL, FEE, DISCOUNT)) & (
-        second < table.rank[top])
-    return (int(table.inv[top]), rel) if ok else (-1, -1)
+def sole_lookalikes(table: Lookalikes, pays: np.ndarray) -> np.ndarray:
+    """Per payment of ``pays``, the one invoice its reference gives with one keystroke wrong,
+    that the payment pays part of or settles less a fee or a discount, when no other
+    look-alike ranks as high (its row in ``table``); -1 otherwise."""
+    if len(table.inv) == 0:
+        return np.full(len(pays), -1, np.int64)
+    last = len(table.inv) - 1
+    top, end = table.starts[pays], table.starts[pays + 1]
+    t = np.minimum(top, last)
+    second = np.where(end > top + 1, table.rank[np.minimum(top + 1, last)], -1)
+    rel = table.rel[t]
+    ok = ((end > top) & (table.level[t] == ONE_EDIT) & (second < table.rank[t])
+          & ((rel == PARTIAL) | (rel == FEE) | (rel == DISCOUNT)))
+    return np.where(ok, t, -1)

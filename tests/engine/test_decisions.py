@@ -240,7 +240,7 @@ def test_a_number_naming_an_invoice_in_another_currency_keeps_the_amount_candida
 
 def test_a_one_keystroke_look_alike_alone_is_applied_as_a_part_payment():
     # "2026004812" is INV-2026-004512 with one digit changed, the only invoice of Acme's it is
-    # one keystroke from, and 45000 pays part of it (engine/review.py: sole_lookalike)
+    # one keystroke from, and 45000 pays part of it (engine/review.py: sole_lookalikes)
     r = run([("P2", 45000, "ACME INDUSTRIES", "2026004812 part 2")])
     assert outcome(r)["P2"] == ("applied", ["INV-2026-004512"])
     rows = r.allocations.to_pylist()
