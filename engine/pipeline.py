@@ -469,10 +469,17 @@ class DayMatch:
             allow_discounts=self.policy.allow_discounts)
 
     def review(self, items: list[ExceptionItem]) -> list[ExceptionItem]:
-        """The candidates of the payments left to a person, look-alikes first (:mod:`review`)."""
+        """The candidates of the payments left to a person, look-alikes first (:mod:`review`;
+        the look-alikes :meth:`lookalike_proposals` found, and those of the others)."""
         if not items:
             return items
-        return rerank(items, self.lookalikes(np.array([it.pay for it in items], np.int64)))
+        table = getattr(self, "looks", None)
+        pays = np.array([it.pay for it in items], np.int64)
+        if table is None:
+            table = self.lookalikes(pays)
+        elif not table.looked[pays].all():
+            table = table.merged(self.lookalikes(pays[~table.looked[pays]]))
+        return rerank(items, table)
 
     def lookalike_proposals(self, proposals: list[Proposal], exceptions: list[ExceptionItem]
                             ) -> tuple[list[Proposal], list[ExceptionItem]]:
@@ -484,16 +491,14 @@ class DayMatch:
         when an open invoice of the payer's is for exactly the amount, nor with remittance
         advice."""
         threshold = self.policy.auto_apply_threshold
-        pays = np.array([e.pay for e in exceptions]
-                        + [pr.pay for pr in proposals if pr.confidence < threshold], np.int64)
-        pays = pays[self.pay_group[pays] >= 0]
-        if len(pays) == 0:
-            return proposals, exceptions
+        left = np.unique(np.array([e.pay for e in exceptions] + [
+            pr.pay for pr in proposals if pr.confidence < threshold], np.int64))
+        # (kept for the reviewer's candidates: review)
+        self.looks = table = self.lookalikes(left)
         own_exact = np.zeros(self.n, bool)
         np.logical_or.at(own_exact, self.pairs.pay, (self.cust_rel == SAME) & (self.rel == EXACT))
         own_exact[self.lines[1]] = True  # (and a credit with remittance advice)
-        pays = np.unique(pays[~own_exact[pays]])
-        table = self.lookalikes(pays)
+        pays = left[(self.pay_group[left] >= 0) & ~own_exact[left]]
         rows = sole_lookalikes(table, pays)
         chosen: dict[int, Proposal] = {}
         for p, inv, rel in zip(pays[rows >= 0].tolist(), table.inv[rows[rows >= 0]].tolist(),

@@ -104,9 +104,12 @@ def amount_fit(rel: np.ndarray, pay_amount: np.ndarray, open_amount: np.ndarray)
 
 @dataclass(frozen=True, slots=True)
 class Lookalikes:
-    """The look-alikes of some payments, each payment's best first (rows
-    ``starts[p]:starts[p + 1]`` of payment ``p``): invoice, level, amount fit, relation."""
+    """The look-alikes of the payments ``looked`` (a mask over all), each payment's best first
+    (rows ``starts[p]:starts[p + 1]`` of payment ``p``): invoice, level, amount fit, relation.
+    """
 
+    looked: np.ndarray
+    pay: np.ndarray
     inv: np.ndarray
     level: np.ndarray
     fit: np.ndarray
@@ -114,8 +117,20 @@ class Lookalikes:
     rank: np.ndarray  # level + fit
     starts: np.ndarray
 
-    def of(self, p: int) -> slice:
-        return slice(int(self.starts[p]), int(self.starts[p + 1]))
+    @staticmethod
+    def of_rows(looked: np.ndarray, *cols: np.ndarray) -> Lookalikes:
+        """From unsorted rows (pay, inv, level, fit, rel)."""
+        pay, inv, level, fit, rel = cols
+        rank = level + fit
+        order = np.lexsort((inv, -rank, pay))
+        return Lookalikes(looked, pay[order], inv[order], level[order], fit[order], rel[order],
+                          rank[order], np.searchsorted(pay[order], np.arange(len(looked) + 1)))
+
+    def merged(self, other: Lookalikes) -> Lookalikes:
+        """Both tables' payments (``other`` of payments this one has not looked at)."""
+        return Lookalikes.of_rows(self.looked | other.looked, *(
+            np.concatenate([getattr(self, c), getattr(other, c)])
+            for c in ("pay", "inv", "level", "fit", "rel")))
 
 
 def lookalike_table(pays: np.ndarray, *, tokens: pa.Table, pay_group: np.ndarray,
@@ -178,17 +193,16 @@ def lookalike_table(pays: np.ndarray, *, tokens: pa.Table, pay_group: np.ndarray
     # a truncated number says little unless the amount fits the invoice too
     good = (fit >= 0) & ((level >= ONE_EDIT) | (fit >= TAKES))
     p, i, level, fit, rel = (a[good] for a in (pairs.pay, pairs.inv, level, fit, rel))
-    rank = level + fit
-    order = np.lexsort((i, -rank, p))
-    return Lookalikes(i[order], level[order], fit[order], rel[order], rank[order],
-                      np.searchsorted(p[order], np.arange(n + 1)))
+    looked = np.zeros(n, bool)
+    looked[pays] = True
+    return Lookalikes.of_rows(looked, p, i, level, fit, rel)
 
 
 def rerank(items: list[ExceptionItem], table: Lookalikes) -> list[ExceptionItem]:
     """``items`` with the look-alikes of each payment (``table``) before its candidates."""
     out = []
     for it in items:  # (per exception: the merge of two short lists)
-        rows = table.of(it.pay)
+        rows = slice(int(table.starts[it.pay]), int(table.starts[it.pay + 1]))
         if rows.start == rows.stop:
             out.append(it)
             continue
