@@ -58,7 +58,13 @@ from cashmatch.engine.identify import BY_FUZZY_NAME, IDENTITY_CONFIDENCE, fuzzy_
 from cashmatch.engine.ledger import PreparedLedger, days, stage
 from cashmatch.engine.normalize import spans
 from cashmatch.engine.policy import Policy
-from cashmatch.engine.review import Lookalikes, lookalike_table, rerank, sole_lookalikes
+from cashmatch.engine.review import (
+    Lookalikes,
+    anyones_by_name,
+    lookalike_table,
+    rerank,
+    sole_lookalikes,
+)
 from cashmatch.engine.scoring import (
     COMBINATION_RIVAL_FACTOR,
     CUSTOMER_FACTOR_STRONG,
@@ -479,7 +485,10 @@ class DayMatch:
             table = self.lookalikes(pays)
         elif not table.looked[pays].all():
             table = table.merged(self.lookalikes(pays[~table.looked[pays]]))
-        return rerank(items, table)
+        return anyones_by_name(rerank(items, table), payer_names=self.ident.names,
+                               customer_names=self.index.names_by_customer,
+                               pay_amount=self.pay_amount, pay_currency=self.pay_currency,
+                               book=self.book)
 
     def lookalike_proposals(self, proposals: list[Proposal], exceptions: list[ExceptionItem]
                             ) -> tuple[list[Proposal], list[ExceptionItem]]:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from rapidfuzz import process
+from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA, Postfix, Prefix
 
 from cashmatch.engine.allocate import MAX_CANDIDATES, ExceptionItem
@@ -45,6 +45,7 @@ from cashmatch.engine.candidates import (
     amount_hits,
     amount_relation,
     group_keys,
+    unknown_payer_amount_hits,
 )
 
 MIN_EDIT = 5  # digits a number needs for a one-keystroke look-alike
@@ -234,3 +235,37 @@ def sole_lookalikes(table: Lookalikes, pays: np.ndarray) -> np.ndarray:
     ok = ((end > top) & (table.level[t] == ONE_EDIT) & (second < table.rank[t])
           & ((rel == PARTIAL) | (rel == FEE) | (rel == DISCOUNT)))
     return np.where(ok, t, -1)
+
+
+def anyones_by_name(items: list[ExceptionItem], *, payer_names: pa.Array,
+                    customer_names: pa.Array, pay_amount: np.ndarray,
+                    pay_currency: np.ndarray, book: Book) -> list[ExceptionItem]:
+    """``items`` where an exception has no candidate at all (a payer was identified, by a
+    name that can be a look-alike customer's, and none of its open items fits) offering the
+    open invoices of any customer for exactly the amount, those of the customers whose name
+    the payer's (``payer_names``, name keys) resembles most first."""
+    empty = [j for j, it in enumerate(items) if not it.candidates]
+    if not empty:
+        return items
+    pays = np.array([items[j].pay for j in empty], np.int64)
+    group = np.zeros(len(pay_amount), np.int64)
+    group[pays] = -1  # (the search for payers nobody identified)
+    hits = unknown_payer_amount_hits(pay_amount=pay_amount, pay_currency=pay_currency,
+                                     pay_group=group, book=book)
+    if len(hits) == 0:
+        return items
+    known = book.customer[hits.inv] >= 0
+    score = np.zeros(len(hits))
+    score[known] = process.cpdist(
+        payer_names.take(pa.array(hits.pay[known])).to_pylist(),
+        customer_names.take(pa.array(book.customer[hits.inv[known]])).to_pylist(),
+        scorer=fuzz.WRatio, workers=1)
+    order = np.lexsort((hits.inv, -score, hits.pay))
+    p, i = hits.pay[order], hits.inv[order]
+    starts = np.searchsorted(p, pays), np.searchsorted(p, pays, "right")
+    out = list(items)
+    for j, lo, hi in zip(empty, *starts, strict=True):
+        cands = i[lo:hi][:MAX_CANDIDATES].tolist()
+        out[j] = ExceptionItem(items[j].pay, items[j].reason, items[j].detail, cands,
+                               [0.0] * len(cands))
+    return out

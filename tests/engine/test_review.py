@@ -68,3 +68,12 @@ def test_amount_fit_by_relation():
     open_ = np.array([100, 100, 100, 100, 100, 0])
     assert amount_fit(rel, pay, open_).tolist() == [EXACT_AMOUNT, SETTLES, TAKES, TAKES, NEITHER,
                                                     -1]
+
+
+def test_a_known_payer_whose_items_offer_nothing_is_shown_anyones_exact_amount():
+    # Acme has nothing for 25000; Zenith's SO/26/5000 is exactly that: a reviewer sees it (the
+    # name may have been taken for the wrong customer's), never applied
+    r = run([("P1", 25000, "ACME INDUSTRIES", None)])
+    ex = r.exceptions.to_pylist()
+    assert [e["reason"] for e in ex] == [S.NO_CANDIDATE] and not len(r.allocations)
+    assert ex[0]["candidates"] == ["SO/26/5000"]
