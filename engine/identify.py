@@ -125,7 +125,10 @@ def name_blocks(name_keys: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray
     their order by leading ``NAME_BLOCK`` characters, those leading characters in that order)."""
     keys = np.asarray(name_keys.column("key").to_numpy(zero_copy_only=False), dtype=str)
     k_block = keys.astype(f"<U{NAME_BLOCK}")
-    order = np.argsort(k_block, kind="stable")
+    # a key of one word (a bare stem, "ACME", that other customers' names start with too)
+    # identifies only exactly: WRatio scores any name it begins high
+    rows = np.flatnonzero(np.char.find(keys, " ") >= 0)
+    order = rows[np.argsort(k_block[rows], kind="stable")]
     return keys, order, k_block[order]
 
 
