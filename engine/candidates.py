@@ -293,7 +293,8 @@ def reference_hits(texts: pa.Array, book: Book) -> tuple[Pairs, pa.Table]:
         parts.append(hits)
         tokens.append(pa.table({"pay": pa.array(np.asarray(toks.column("pay"), np.int64) + a),
                                 "digits": toks.column("digits")}))
-    return Pairs.concat(parts), pa.concat_tables(tokens)
+    # (one chunk's hits come out of Pairs.concat already: sorted, one row per pair)
+    return Pairs.concat(parts) if len(parts) > 1 else parts[0], pa.concat_tables(tokens)
 
 
 def _reference_hits(texts: pa.Array, book: Book) -> tuple[Pairs, pa.Table]:

@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from cashmatch.engine import text_kernel
+from cashmatch.engine import normalize, text_kernel
 from cashmatch.engine.normalize import string_order, string_parts
 
 
@@ -54,3 +54,47 @@ def test_string_order_is_arrows_stable_sort():
                 pa.array(values + [None]), pa.array([], pa.string())):
         want = np.asarray(pc.sort_indices(arr), np.int64)
         np.testing.assert_array_equal(string_order(arr), want)
+
+
+def _hash64(text: str) -> int:
+    """``normalize.string_hash64`` of one string, in Python integers."""
+    data, base, mod = text.encode(), int(normalize._HASH_BASE), 1 << 64
+    h = (len(data) * base + sum(b * pow(base, j, mod) for j, b in enumerate(data))) % mod
+    for m in normalize._FMIX:
+        h = ((h ^ (h >> 33)) * int(m)) % mod
+    return h ^ (h >> 33)
+
+
+def test_hash_and_byte_equality_passes_equal_their_references():
+    rng = random.Random(11)
+    alphabet = "0129AZaz-é€ "
+    values = ["".join(rng.choice(alphabet) for _ in range(rng.choice([0, 1, 3, 8, 9, 30])))
+              for _ in range(3000)]
+    values += values[:200]  # equal strings at other rows
+    for arr in (pa.array(values), pa.array(values).slice(17), pa.array(["", ""])):
+        offsets, raw = string_parts(arr)
+        got = np.empty(len(arr), np.uint64)
+        text_kernel.hash64(offsets, raw, normalize._HASH_BASE, normalize._FMIX, got)
+        np.testing.assert_array_equal(got, [_hash64(v) for v in arr.to_pylist()])
+        np.testing.assert_array_equal(got, normalize.string_hash64(arr))
+        ai = np.array([rng.randrange(len(arr)) for _ in range(5000)], np.int64)
+        bi = np.array([rng.randrange(len(arr)) for _ in range(5000)], np.int64)
+        same = np.empty(len(ai), bool)
+        text_kernel.bytes_equal(offsets, raw, ai, offsets, raw, bi, same)
+        np.testing.assert_array_equal(same, normalize.strings_equal(arr, ai, arr, bi))
+        values_of = arr.to_pylist()
+        assert same.tolist() == [values_of[i] == values_of[j] for i, j in zip(ai, bi, strict=True)]
+
+
+def test_reference_tokens_pass_equals_the_numpy_steps(monkeypatch) -> None:
+    rng = random.Random(13)
+    words = ["INV", "2026", "0045", "12", "A1B2", "-", " ", "/", "é", "Q3", "01.02.26", "x"]
+    refs = ["".join(rng.choice(words) for _ in range(rng.randint(0, 9))) for _ in range(3000)]
+    refs += [None, "", "   ", "ONLY"]
+    arr = pa.array(refs)
+    for text in (arr, arr.slice(11), pa.array([], pa.string()), pa.array([None, "--"])):
+        monkeypatch.setattr(normalize, "compiled", lambda *a: False)
+        want = normalize.reference_tokens(text)
+        monkeypatch.setattr(normalize, "compiled", lambda *a: True)
+        got = normalize.reference_tokens(text)
+        assert got.equals(want) and (len(text) < 100 or got.num_rows > len(text))
