@@ -14,6 +14,7 @@ Features are then computed for all pairs at once (no Python loop per pair).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -293,7 +294,8 @@ def reference_hits(texts: pa.Array, book: Book) -> tuple[Pairs, pa.Table]:
         parts.append(hits)
         tokens.append(pa.table({"pay": pa.array(np.asarray(toks.column("pay"), np.int64) + a),
                                 "digits": toks.column("digits")}))
-    return Pairs.concat(parts), pa.concat_tables(tokens)
+    # (one chunk's hits come out of Pairs.concat already: sorted, one row per pair)
+    return Pairs.concat(parts) if len(parts) > 1 else parts[0], pa.concat_tables(tokens)
 
 
 def _reference_hits(texts: pa.Array, book: Book) -> tuple[Pairs, pa.Table]:
@@ -325,6 +327,28 @@ def digit_keys_by_group(book: Book) -> tuple[np.ndarray, np.ndarray]:
     return book.digit_keys
 
 
+def group_keys(t_grp: np.ndarray, book: Book) -> Iterator[tuple[int, int, np.ndarray, list[str]]]:
+    """For query rows sorted by customer group (``t_grp``, ascending), each group's rows
+    ``s:e`` with the ``digits`` keys of that group's invoices (their invoices, and the keys as
+    Python strings, fetched once for all groups): the blocks of a per-group rapidfuzz call."""
+    if len(t_grp) == 0:
+        return
+    groups, starts = np.unique(t_grp, return_index=True)
+    ends = np.append(starts[1:], len(t_grp))
+    k_grp, k_row = digit_keys_by_group(book)
+    d_inv, d_key = digit_keys_by_invoice(book)
+    lo = np.searchsorted(k_grp, groups, "left")
+    cnt = np.searchsorted(k_grp, groups, "right") - lo
+    k_end = np.cumsum(cnt)
+    rows = k_row[spans(lo, cnt)]
+    k_inv = d_inv[rows]
+    k_key = d_key.take(pa.array(rows, pa.int64())).to_pylist()
+    for s, e, ke, kn in zip(starts.tolist(), ends.tolist(), k_end.tolist(), cnt.tolist(),
+                            strict=True):
+        if kn:
+            yield s, e, k_inv[ke - kn : ke], k_key[ke - kn : ke]
+
+
 def fuzzy_hits(
     tokens: pa.Table, want: np.ndarray, pay_group: np.ndarray, book: Book, *, cutoff: float
 ) -> Pairs:
@@ -342,29 +366,15 @@ def fuzzy_hits(
     t_pay = pay[sel]
     t_order = np.argsort(pay_group[t_pay], kind="stable")
     t_pay = t_pay[t_order]
-    t_grp = pay_group[t_pay]
     t_key = pc.filter(digits, pa.array(sel)).take(pa.array(t_order)).to_pylist()
-    groups, starts = np.unique(t_grp, return_index=True)
-    ends = np.append(starts[1:], len(t_grp))
-    k_grp, k_row = digit_keys_by_group(book)
-    d_inv, d_key = digit_keys_by_invoice(book)
-    lo = np.searchsorted(k_grp, groups, "left")
-    cnt = np.searchsorted(k_grp, groups, "right") - lo
-    k_end = np.cumsum(cnt)
-    rows = k_row[spans(lo, cnt)]
-    k_inv = d_inv[rows]
-    k_key = d_key.take(pa.array(rows, pa.int64())).to_pylist()
     out_p, out_i, out_s, out_t = [], [], [], []
-    for s, e, ke, kn in zip(starts.tolist(), ends.tolist(), k_end.tolist(), cnt.tolist(),
-                            strict=True):  # one cdist per group block
-        if kn == 0:
-            continue
+    for s, e, k_inv, k_key in group_keys(pay_group[t_pay], book):  # one cdist per group block
         scores = process.cdist(
-            t_key[s:e], k_key[ke - kn : ke], scorer=fuzz.ratio, score_cutoff=cutoff, workers=1,
+            t_key[s:e], k_key, scorer=fuzz.ratio, score_cutoff=cutoff, workers=1,
         )
         r, c = np.nonzero(scores)
         out_p.append(t_pay[s:e][r])
-        out_i.append(k_inv[ke - kn : ke][c])
+        out_i.append(k_inv[c])
         out_s.append(scores[r, c])
         out_t.append(s + r)  # the token's row in t_key
     if not out_p:

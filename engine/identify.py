@@ -19,7 +19,7 @@ from cashmatch.engine.normalize import StringLookup, account_key, name_key
 # How the payer was identified, with the confidence that carries.
 BY_ACCOUNT, BY_NAME, BY_FUZZY_NAME, BY_LEARNED_ACCOUNT, UNKNOWN = 0, 1, 2, 3, -1
 IDENTITY_CONFIDENCE = np.array([1.0, 0.97, 0.93, 0.95])
-NAME_BLOCK = 3  # fuzzy names are compared within blocks sharing this many leading characters
+NAME_BLOCK = 5  # fuzzy names are compared within blocks sharing this many leading characters
 NAME_MARGIN = 4.0  # the best fuzzy name must beat the next customer's by this much
 PARALLEL_COMPARISONS = 20_000  # rapidfuzz's thread pool pays off above this many comparisons
 
@@ -125,7 +125,10 @@ def name_blocks(name_keys: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray
     their order by leading ``NAME_BLOCK`` characters, those leading characters in that order)."""
     keys = np.asarray(name_keys.column("key").to_numpy(zero_copy_only=False), dtype=str)
     k_block = keys.astype(f"<U{NAME_BLOCK}")
-    order = np.argsort(k_block, kind="stable")
+    # a key of one word (a bare stem, "ACME", that other customers' names start with too)
+    # identifies only exactly: WRatio scores any name it begins high
+    rows = np.flatnonzero(np.char.find(keys, " ") >= 0)
+    order = rows[np.argsort(k_block[rows], kind="stable")]
     return keys, order, k_block[order]
 
 
@@ -135,6 +138,10 @@ class Identification:
     method: np.ndarray  # BY_ACCOUNT / BY_NAME / BY_FUZZY_NAME / UNKNOWN
     confidence: np.ndarray  # 0..1
     names: pa.Array  # the payer name keys (normalize.name_key)
+    # per payment still unknown, the customer whose name the payer's resembles most (at least
+    # 0.8 of the cutoff, but too weakly or too close to another group's to identify it); -1
+    # otherwise. Never grounds to apply: where a reviewer looks first (engine/review.py)
+    resembles: np.ndarray
 
 
 def identify(
@@ -145,7 +152,7 @@ def identify(
     method = np.full(n, UNKNOWN, dtype=np.int8)
     names = name_key(payments.column("payer_name").combine_chunks())
     if len(index.ids) == 0 or n == 0:
-        return Identification(customer, method, np.zeros(n), names)
+        return Identification(customer, method, np.zeros(n), names, np.full(n, -1, np.int64))
 
     acct = account_key(payments.column("payer_account").combine_chunks())
     hit_np = index.accounts.index_in(acct)
@@ -161,17 +168,20 @@ def identify(
     accounts = _AccountCodes.of(acct)
     _learn_accounts(accounts, customer, method)
 
-    todo = np.flatnonzero((customer < 0) & np.asarray(pc.utf8_length(names), dtype=np.int64) >= 4)
+    todo = np.flatnonzero((customer < 0) & (np.asarray(pc.utf8_length(names), np.int64) >= 4))
+    resembles = np.full(n, -1, dtype=np.int64)
     if len(todo):
-        got = _fuzzy_names(
+        got, closest = _fuzzy_names(
             pc.take(names, pa.array(todo)), index, cutoff=name_cutoff
         )
         ok = got >= 0
         customer[todo[ok]] = got[ok]
         method[todo[ok]] = BY_FUZZY_NAME
+        resembles[todo[~ok]] = closest[~ok]
     _learn_accounts(accounts, customer, method)
+    resembles[customer >= 0] = -1
     conf = np.where(method >= 0, IDENTITY_CONFIDENCE[np.maximum(method, 0)], 0.0)
-    return Identification(customer, method, conf, names)
+    return Identification(customer, method, conf, names, resembles)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,14 +218,17 @@ def _learn_accounts(accounts: _AccountCodes, customer: np.ndarray, method: np.nd
     method[take] = BY_LEARNED_ACCOUNT
 
 
-def _fuzzy_names(names: pa.Array, index: CustomerIndex, *, cutoff: float) -> np.ndarray:
+def _fuzzy_names(names: pa.Array, index: CustomerIndex, *, cutoff: float
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """Best customer per name by rapidfuzz within blocks of a common leading prefix; -1 when
-    no customer reaches ``cutoff`` or two groups are too close to call."""
+    no customer reaches ``cutoff`` or two groups are too close to call. Also the closest
+    customer of each name whatever the margin, if it scores at least 0.8 of ``cutoff``."""
     uniq, inverse = np.unique(np.asarray(names.to_numpy(zero_copy_only=False), dtype=str),
                               return_inverse=True)
     keys, order, k_sorted = index.name_blocks
     custs = np.asarray(index.name_keys.column("cust"), dtype=np.int64)
     result = np.full(len(uniq), -1, dtype=np.int64)
+    closest = np.full(len(uniq), -1, dtype=np.int64)
     u_block = uniq.astype(f"<U{NAME_BLOCK}")  # the leading characters, for all at once
     for block in np.unique(u_block):  # one rapidfuzz call per block of names
         lo, hi = np.searchsorted(k_sorted, block, "left"), np.searchsorted(k_sorted, block, "right")
@@ -235,4 +248,6 @@ def _fuzzy_names(names: pa.Array, index: CustomerIndex, *, cutoff: float) -> np.
         other = np.where(groups[None, :] != groups[best][:, None], scores, 0).max(axis=1)
         ok = (best_score >= cutoff) & (best_score - other >= NAME_MARGIN)
         result[rows[ok]] = custs[cand][best[ok]]
-    return result[inverse]
+        near = best_score > 0  # (cdist gives 0 below its score_cutoff)
+        closest[rows[near]] = custs[cand][best[near]]
+    return result[inverse], closest[inverse]

@@ -21,6 +21,7 @@ and ``digits`` forms, so a hash join of token forms against invoice keys finds t
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,7 +75,7 @@ def string_parts(text: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarr
     text = _utf8(text)
     offsets = np.frombuffer(text.buffers()[1], np.int32)[text.offset : text.offset + len(text) + 1]
     data = text.buffers()[2]
-    raw = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
+    raw = np.frombuffer(data if data is not None else b"", np.uint8)  # read-only either way
     return offsets, raw
 
 
@@ -117,24 +118,13 @@ def spans(lo: np.ndarray, count: np.ndarray) -> np.ndarray:
     return np.repeat(lo - np.cumsum(count) + count, count) + np.arange(int(count.sum()))
 
 
-BYTE_RANGES_COMPILED_MIN = 1_000_000  # bytes: from here the compiled copy (text_kernel)
-
-
 def _byte_ranges(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
-    """A utf8 array of the byte ranges ``[starts, ends)`` of ``data`` (one gather; from
-    ``BYTE_RANGES_COMPILED_MIN`` bytes a compiled copy, range by range, instead of an index
-    of eight bytes per byte)."""
+    """A utf8 array of the byte ranges ``[starts, ends)`` of ``data`` (one gather)."""
     lengths = ends - starts
-    total = int(lengths.sum())
-    if total < BYTE_RANGES_COMPILED_MIN:
-        return _from_bytes(data[spans(starts, lengths)], lengths)
-    from cashmatch.engine import text_kernel
-
-    out = np.empty(total, np.uint8)
-    text_kernel.gather_ranges(data, starts.astype(np.int64), ends.astype(np.int64), out)
-    return _from_bytes(out, lengths)
+    return _from_bytes(data[spans(starts, lengths)], lengths)
 
 
+HASH_COMPILED_MIN = 1 << 17  # strings from which string_hash64 and strings_equal compile
 _HASH_BASE = np.uint64(0x9E3779B97F4A7C15)  # odd: its powers never vanish modulo 2**64
 _hash_powers = np.ones(1, np.uint64)
 
@@ -159,26 +149,14 @@ def string_hash64(text: pa.Array) -> np.ndarray:
     if len(text) == 0:
         return np.zeros(0, np.uint64)
     offsets, raw = string_parts(text)
-    rel = (offsets - offsets[0]).astype(np.int64)
-    lengths = np.diff(rel)
-    if rel[-1] >= BYTE_RANGES_COMPILED_MIN:  # one compiled pass, string by string
+    if compiled(len(text), HASH_COMPILED_MIN, "hash64"):
         from cashmatch.engine import text_kernel
 
-        h = np.empty(len(lengths), np.uint64)
-        text_kernel.polynomial_hash(rel, raw[offsets[0] : offsets[-1]],
-                                    _powers(int(lengths.max())), _HASH_BASE, h)
-    else:
-        h = _polynomial_hash(rel, raw[offsets[0] : offsets[-1]], lengths)
-    for multiplier in _FMIX:
-        h ^= h >> np.uint64(33)
-        h *= multiplier
-    h ^= h >> np.uint64(33)
-    return h
-
-
-def _polynomial_hash(rel: np.ndarray, seg: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """The unmixed hash of :func:`string_hash64` over the bytes ``seg`` of strings at ``rel``,
-    with numpy (an array of a power per byte; the reference of the compiled pass)."""
+        out = np.empty(len(text), np.uint64)
+        text_kernel.hash64(offsets, raw, _HASH_BASE, _FMIX, out)
+        return out
+    rel = (offsets - offsets[0]).astype(np.int64)
+    lengths = np.diff(rel)
     h = lengths.astype(np.uint64) * _HASH_BASE
     nonempty = np.flatnonzero(lengths)
     if len(nonempty):
@@ -186,8 +164,12 @@ def _polynomial_hash(rel: np.ndarray, seg: np.ndarray, lengths: np.ndarray) -> n
         at = np.arange(rel[-1], dtype=np.int32) - np.repeat(rel[:-1].astype(np.int32), lengths)
         term = _powers(int(lengths.max()))[at]
         del at
-        term *= seg
+        term *= raw[offsets[0] : offsets[-1]]
         h[nonempty] += np.add.reduceat(term, rel[nonempty])
+    for multiplier in _FMIX:
+        h ^= h >> np.uint64(33)
+        h *= multiplier
+    h ^= h >> np.uint64(33)
     return h
 
 
@@ -201,6 +183,13 @@ def strings_equal(a: pa.Array, ai: np.ndarray, b: pa.Array, bi: np.ndarray) -> n
         return np.zeros(0, bool)
     a_off, a_raw = string_parts(a)
     b_off, b_raw = string_parts(b)
+    if compiled(len(ai), HASH_COMPILED_MIN, "bytes_equal"):
+        from cashmatch.engine import text_kernel
+
+        out = np.empty(len(ai), bool)
+        text_kernel.bytes_equal(a_off, a_raw, np.asarray(ai, np.int64), b_off, b_raw,
+                                np.asarray(bi, np.int64), out)
+        return out
     a_at, b_at = a_off[ai].astype(np.int64), b_off[bi].astype(np.int64)
     length = a_off[ai + 1] - a_at
     same = length == b_off[bi + 1] - b_at
@@ -310,7 +299,7 @@ def digits_key(alnum: pa.Array) -> pa.Array:
         return pc.if_else(text.is_valid(), digits_key(pc.fill_null(text, "")), None)
     text = _utf8(text)
     offsets, raw = string_parts(text)
-    if len(text) >= DIGITS_KEY_COMPILED_MIN:
+    if compiled(len(text), DIGITS_KEY_COMPILED_MIN, "digits_key"):
         from cashmatch.engine import text_kernel
 
         out_offsets = np.empty(len(text) + 1, np.int32)
@@ -346,6 +335,33 @@ def digits_key(alnum: pa.Array) -> pa.Array:
 
 
 DIGITS_KEY_COMPILED_MIN = 50_000
+TOKENS_COMPILED_MIN = 50_000  # references from which reference_tokens compiles
+
+
+def compiled(rows: int, least: int, kernel: str) -> bool:
+    """Take the compiled pass ``kernel`` of :mod:`text_kernel` for ``rows`` strings? From
+    ``least`` rows, where loading the compiler costs less than it saves; and at any size once
+    the pass is compiled in this process (a served process compiles them as it starts,
+    :func:`text_kernel.warm`): a call of it then costs a few microseconds, the numpy steps
+    tens (the same result either way: the passes are tested against them)."""
+    if rows >= least:
+        return True
+    kernels = sys.modules.get("cashmatch.engine.text_kernel")
+    return kernels is not None and bool(getattr(kernels, kernel).overloads)  # (a dict: cheap)
+
+
+def warm_kernels() -> None:
+    """Compile (or load from numba's cache) the passes :func:`compiled` then takes at any size,
+    each through its caller at its threshold size (the same argument types as later calls):
+    for a long-lived process, as it starts."""
+    from cashmatch.engine.money import KERNEL_ROWS, parse_plain_minor
+
+    digits_key(pa.array(["INV-01"] * DIGITS_KEY_COMPILED_MIN))
+    many = pa.array(["INV-01"] * HASH_COMPILED_MIN)
+    string_hash64(many)
+    reference_tokens(pa.array(["INV 01-2"] * TOKENS_COMPILED_MIN))
+    strings_equal(many, np.arange(len(many)), many, np.arange(len(many))[::-1].copy())
+    parse_plain_minor(pa.array(["1.00"] * KERNEL_ROWS), np.full(KERNEL_ROWS, 2, np.int64))
 
 
 def tail_key(text: pa.Array) -> pa.Array:
@@ -406,6 +422,13 @@ def reference_tokens(references: pa.Array) -> pa.Table:
     refs = references.combine_chunks() if isinstance(references, pa.ChunkedArray) else references
     upper = pc.replace_substring_regex(pc.utf8_upper(pc.fill_null(refs, "")), DATES, " ")
     offsets, raw = string_parts(upper)
+    if compiled(len(upper), TOKENS_COMPILED_MIN, "reference_tokens"):  # the same, one pass
+        from cashmatch.engine import text_kernel
+
+        pay, tok_offsets, tok = text_kernel.reference_tokens(offsets, raw, _ALNUM, MAX_JOIN)
+        alnum = pa.Array.from_buffers(pa.string(), len(pay), [
+            None, pa.py_buffer(tok_offsets), pa.py_buffer(tok)])
+        return pa.table({"pay": pa.array(pay), "alnum": alnum, "digits": digits_key(alnum)})
     seg = raw[offsets[0] : offsets[-1]]
     rel = (offsets - offsets[0]).astype(np.int64)
     inside = _ALNUM[seg]

@@ -36,6 +36,11 @@ class MatchResult:
 
 def credits_only(payments: pa.Table) -> pa.Table:
     """The bank credits the engine applies: not debits, not reversals."""
+    direction, reversal = payments.column("direction"), payments.column("reversal")
+    if reversal.null_count == len(reversal) and direction.null_count + sum(
+        c.true_count for c in pc.equal(direction, "CRDT").chunks
+    ) == len(direction):
+        return payments  # all credits (an API batch): nothing to filter
     direction = pc.fill_null(payments.column("direction"), "CRDT")
     reversal = pc.fill_null(payments.column("reversal"), False)
     keep = pc.and_(pc.equal(direction, "CRDT"), pc.invert(reversal))

@@ -169,26 +169,88 @@ def plain_minor(
 
 
 @njit(cache=True, nogil=True)
-def gather_ranges(data: np.ndarray, starts: np.ndarray, ends: np.ndarray, out: np.ndarray
-                  ) -> None:
-    """The bytes ``data[starts[i]:ends[i]]`` of every i, one range after another, into
-    ``out`` (``normalize._byte_ranges``; its numpy gather is the reference)."""
-    at = 0
-    for i in range(len(starts)):
-        for t in range(starts[i], ends[i]):
-            out[at] = data[t]
-            at += 1
+def hash64(offsets: np.ndarray, raw: np.ndarray, base: np.uint64, fmix: tuple, out: np.ndarray
+           ) -> None:
+    """``normalize.string_hash64`` of the strings ``raw[offsets[i]:offsets[i + 1]]`` into
+    ``out``: the length times ``base`` plus each byte times ``base`` to the power of its
+    position, modulo 2**64, then MurmurHash3's finaliser with the multipliers ``fmix``."""
+    s33 = np.uint64(33)
+    for i in range(len(offsets) - 1):
+        a, b = offsets[i], offsets[i + 1]
+        h = np.uint64(b - a) * base
+        p = np.uint64(1)
+        for t in range(a, b):
+            h += p * np.uint64(raw[t])
+            p *= base
+        for m in fmix:
+            h ^= h >> s33
+            h *= m
+        h ^= h >> s33
+        out[i] = h
 
 
 @njit(cache=True, nogil=True)
-def polynomial_hash(rel: np.ndarray, seg: np.ndarray, powers: np.ndarray, base: np.uint64,
-                    out: np.ndarray) -> None:
-    """Per string ``seg[rel[i]:rel[i + 1]]``: its length times ``base`` plus the sum of its
-    bytes times ``powers`` of their positions, modulo 2**64 (``normalize._polynomial_hash``,
-    the reference)."""
-    for i in range(len(rel) - 1):
-        a, b = rel[i], rel[i + 1]
-        h = np.uint64(b - a) * base
-        for t in range(a, b):
-            h += powers[t - a] * np.uint64(seg[t])
-        out[i] = h
+def bytes_equal(a_off: np.ndarray, a_raw: np.ndarray, ai: np.ndarray, b_off: np.ndarray,
+                b_raw: np.ndarray, bi: np.ndarray, out: np.ndarray) -> None:
+    """``normalize.strings_equal``: whether string ``ai[j]`` of ``a`` and ``bi[j]`` of ``b``
+    (offsets and bytes each) have the same bytes, into ``out``."""
+    for j in range(len(ai)):
+        a, b = a_off[ai[j]], b_off[bi[j]]
+        n = a_off[ai[j] + 1] - a
+        same = n == b_off[bi[j] + 1] - b
+        t = 0
+        while same and t < n:
+            same = a_raw[a + t] == b_raw[b + t]
+            t += 1
+        out[j] = same
+
+
+@njit(cache=True, nogil=True)
+def reference_tokens(offsets: np.ndarray, raw: np.ndarray, inside: np.ndarray, max_join: int
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``normalize.reference_tokens``' tokens of the strings ``raw[offsets[i]:offsets[i + 1]]``
+    as (owner string per token, token offsets, token bytes): the runs of bytes that ``inside``
+    (a byte table) holds, each string's own, then every ``w`` adjacent runs of one string
+    joined, for ``w`` = 2 .. ``max_join``; in that order (all singles, then all pairs...)."""
+    n = len(offsets) - 1
+    total = offsets[n] - offsets[0]
+    packed = np.empty(total, np.uint8)
+    run_lo = np.empty(total, np.int64)
+    run_hi = np.empty(total, np.int64)
+    run_of = np.empty(total, np.int64)
+    runs, used = 0, 0
+    for s in range(n):
+        in_run = False
+        for t in range(offsets[s], offsets[s + 1]):
+            c = raw[t]
+            if inside[c]:
+                if not in_run:
+                    run_lo[runs] = used
+                    run_of[runs] = s
+                    runs += 1
+                    in_run = True
+                packed[used] = c
+                used += 1
+                run_hi[runs - 1] = used
+            else:
+                in_run = False
+    count, size = 0, 0
+    for w in range(1, max_join + 1):
+        for i in range(runs - w + 1):
+            if run_of[i + w - 1] == run_of[i]:
+                count += 1
+                size += run_hi[i + w - 1] - run_lo[i]
+    owner = np.empty(count, np.int64)
+    out_offsets = np.zeros(count + 1, np.int32)
+    out = np.empty(size, np.uint8)
+    k, at = 0, 0
+    for w in range(1, max_join + 1):
+        for i in range(runs - w + 1):
+            if run_of[i + w - 1] == run_of[i]:
+                lo, hi = run_lo[i], run_hi[i + w - 1]
+                out[at : at + hi - lo] = packed[lo:hi]
+                at += hi - lo
+                owner[k] = run_of[i]
+                out_offsets[k + 1] = at
+                k += 1
+    return owner, out_offsets, out

@@ -122,6 +122,8 @@ async def run(
     from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
     from cashmatch.engine.errors import InvalidInput
+    from cashmatch.engine.normalize import warm_kernels
+    from cashmatch.server import wire
     from cashmatch.server.auth import make_interceptor
     from cashmatch.server.pb import cash_application_pb2_grpc as pb_grpc
     from cashmatch.server.service import LedgerService
@@ -133,6 +135,9 @@ async def run(
             "no tokens: give --token-file or set CASHMATCH_TOKEN (every RPC but health needs one)"
         )
     lock = None if config.worker else _lock_database(config.db)
+    # the compiled passes, ready before the first call (then a small Match takes them)
+    warm_kernels()
+    wire.warm()
     store = open_store(config.db)
     service = LedgerService(store, policy=config.policy, executor=config.executor, risk=config.risk)
     server = grpc.aio.server(

@@ -419,6 +419,12 @@ class LedgerService:
         cached = self._ledger_cache
         return cached is not None and cached[0] == self.store.ledger_version()
 
+    def prepared_version(self) -> int | None:
+        """The store version of the prepared ledger at hand (None before the first); no read of
+        the store."""
+        cached = self._ledger_cache
+        return None if cached is None else cached[0]
+
     def prepared_ledger(self) -> PreparedLedger:
         """The open invoices and customers (with remembered payer mappings) prepared for the
         engine, once per store version. Any committed write moves the version (upserts,

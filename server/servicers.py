@@ -124,11 +124,11 @@ class CashApplicationServicer(pb_grpc.CashApplicationServicer):
             use_ledger=request.use_ledger,
         )
         response = pb.MatchResponse(
-            allocations=C.allocations_to_proto(result.allocations),
             exceptions=C.exceptions_to_proto(result.exceptions),
             summary=C.summary_to_proto(result.summary),
         )
-        version = self.service.store.ledger_version()
+        response.MergeFromString(C.allocations_wire(result.allocations))  # (field 1, appended)
+        version = self.service.prepared_version()
         if request.use_ledger and version != self._settled_version:
             # looked at once per ledger version: after its first call, what it loaded stays
             self._settled_version = version

@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from cashmatch.engine import text_kernel
+from cashmatch.engine import normalize, text_kernel
 from cashmatch.engine.normalize import string_order, string_parts
 
 
@@ -56,29 +56,45 @@ def test_string_order_is_arrows_stable_sort():
         np.testing.assert_array_equal(string_order(arr), want)
 
 
-def test_byte_ranges_compiled_copy_matches_the_numpy_gather(monkeypatch):
-    from cashmatch.engine import normalize as N
-
-    rng = np.random.default_rng(3)
-    data = rng.integers(0, 256, 5000).astype(np.uint8)
-    starts = np.sort(rng.integers(0, 5000, 400))
-    ends = np.minimum(starts + rng.integers(0, 12, 400), 5000)  # empty ranges too
-    reference = N._byte_ranges(data, starts, ends)
-    assert len(reference.buffers()[2]) > 0
-    monkeypatch.setattr(N, "BYTE_RANGES_COMPILED_MIN", 0)
-    compiled = N._byte_ranges(data, starts, ends)
-    assert compiled.buffers()[1] == reference.buffers()[1]
-    assert compiled.buffers()[2] == reference.buffers()[2]
+def _hash64(text: str) -> int:
+    """``normalize.string_hash64`` of one string, in Python integers."""
+    data, base, mod = text.encode(), int(normalize._HASH_BASE), 1 << 64
+    h = (len(data) * base + sum(b * pow(base, j, mod) for j, b in enumerate(data))) % mod
+    for m in normalize._FMIX:
+        h = ((h ^ (h >> 33)) * int(m)) % mod
+    return h ^ (h >> 33)
 
 
-def test_string_hash_compiled_pass_matches_the_numpy_hash(monkeypatch):
-    from cashmatch.engine import normalize as N
-
+def test_hash_and_byte_equality_passes_equal_their_references():
     rng = random.Random(11)
-    values = ["".join(rng.choice("0129AZé-") for _ in range(rng.randint(0, 30)))
+    alphabet = "0129AZaz-é€ "
+    values = ["".join(rng.choice(alphabet) for _ in range(rng.choice([0, 1, 3, 8, 9, 30])))
               for _ in range(3000)]
-    arr = pa.array(values).slice(5)
-    reference = N.string_hash64(arr)
-    monkeypatch.setattr(N, "BYTE_RANGES_COMPILED_MIN", 0)
-    assert np.array_equal(N.string_hash64(arr), reference)
-    assert len(np.unique(reference)) == len(set(values[5:]))
+    values += values[:200]  # equal strings at other rows
+    for arr in (pa.array(values), pa.array(values).slice(17), pa.array(["", ""])):
+        offsets, raw = string_parts(arr)
+        got = np.empty(len(arr), np.uint64)
+        text_kernel.hash64(offsets, raw, normalize._HASH_BASE, normalize._FMIX, got)
+        np.testing.assert_array_equal(got, [_hash64(v) for v in arr.to_pylist()])
+        np.testing.assert_array_equal(got, normalize.string_hash64(arr))
+        ai = np.array([rng.randrange(len(arr)) for _ in range(5000)], np.int64)
+        bi = np.array([rng.randrange(len(arr)) for _ in range(5000)], np.int64)
+        same = np.empty(len(ai), bool)
+        text_kernel.bytes_equal(offsets, raw, ai, offsets, raw, bi, same)
+        np.testing.assert_array_equal(same, normalize.strings_equal(arr, ai, arr, bi))
+        values_of = arr.to_pylist()
+        assert same.tolist() == [values_of[i] == values_of[j] for i, j in zip(ai, bi, strict=True)]
+
+
+def test_reference_tokens_pass_equals_the_numpy_steps(monkeypatch) -> None:
+    rng = random.Random(13)
+    words = ["INV", "2026", "0045", "12", "A1B2", "-", " ", "/", "é", "Q3", "01.02.26", "x"]
+    refs = ["".join(rng.choice(words) for _ in range(rng.randint(0, 9))) for _ in range(3000)]
+    refs += [None, "", "   ", "ONLY"]
+    arr = pa.array(refs)
+    for text in (arr, arr.slice(11), pa.array([], pa.string()), pa.array([None, "--"])):
+        monkeypatch.setattr(normalize, "compiled", lambda *a: False)
+        want = normalize.reference_tokens(text)
+        monkeypatch.setattr(normalize, "compiled", lambda *a: True)
+        got = normalize.reference_tokens(text)
+        assert got.equals(want) and (len(text) < 100 or got.num_rows > len(text))

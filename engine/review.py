@@ -1,0 +1,271 @@
+"""Where a reviewer looks first: the candidates of the payments left to a person, re-ranked.
+
+An exception lists the invoices the matching found (pairs that fit, but not surely enough;
+sets that fit equally). What the matching does not look for, but a person would, comes first
+here — in the list only, never in what is applied:
+
+* **look-alike numbers**: an open invoice of the payer's group whose digits are one keystroke
+  from a number in the reference (a substitution, two neighbours transposed, a digit dropped
+  or added: optimal string alignment distance 1, numbers of at least ``MIN_EDIT`` digits), or
+  that start or end with a quoted number of at least ``MIN_PART`` digits that is at most
+  ``MAX_CUT`` digits shorter (a truncated number). A number that names one of the group's
+  invoices exactly is not read as a typo of another;
+* **a payer nobody identified** is looked for among the invoices of the customer whose name
+  the payer's resembles most (:attr:`Identification.resembles`), as well as of the group
+  its reference points to: look-alike numbers, and invoices the amount settles;
+* **an amount the invoice could take** ranks first among those: it settles it (in full, less
+  a fee or a discount), pays part of it, or pays at most ``OVER_MAX`` times its open amount.
+
+Ranked by (how the number resembles, how the amount fits), then the matching's own order;
+the matching's candidates follow. One rapidfuzz ``cdist`` per customer group for all the
+numbers at once (:func:`cashmatch.engine.candidates.group_keys`), never a loop per pair.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA, Postfix, Prefix
+
+from cashmatch.engine.allocate import MAX_CANDIDATES, ExceptionItem
+from cashmatch.engine.candidates import (
+    CURRENCY,
+    DISCOUNT,
+    EXACT,
+    FEE,
+    OVER,
+    PARTIAL,
+    SETTLED,
+    Book,
+    Pairs,
+    amount_hits,
+    amount_relation,
+    group_keys,
+    unknown_payer_amount_hits,
+)
+
+MIN_EDIT = 5  # digits a number needs for a one-keystroke look-alike
+MIN_PART = 4  # digits a truncated number needs
+MAX_CUT = 3  # digits a truncated number may have lost
+OVER_MAX = 1.3  # an overpayment pays at most this much of the open amount
+# how the number resembles: names it / one keystroke off / truncated (a payer known only by a
+# resembling name counts as TRUNCATED for the invoices the amount settles)
+EXACT_NUMBER, ONE_EDIT, TRUNCATED = 3, 2, 1
+# how the amount fits: to the minor unit / less a fee or discount / part-pays it or overpays
+# a little / neither (an exact amount names an invoice of a customer nearly by itself)
+EXACT_AMOUNT, SETTLES, TAKES, NEITHER = 3, 2, 1, 0
+
+
+def lookalikes(t_pay: np.ndarray, t_grp: np.ndarray, t_key: list[str], book: Book
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(pay, invoice, level) of every number ``t_key[i]`` of payment ``t_pay[i]`` against the
+    open invoices of group ``t_grp[i]`` (rows sorted by group): EXACT_NUMBER, ONE_EDIT or
+    TRUNCATED, the best per (pay, invoice, number); no weaker level for a number that names
+    an invoice of the group exactly."""
+    t_len = np.fromiter(map(len, t_key), np.int64, count=len(t_key))
+    out_p, out_i, out_l = [], [], []
+    for s, e, k_inv, k_key in group_keys(t_grp, book):
+        q = t_key[s:e]
+        dist = process.cdist(q, k_key, scorer=OSA.distance, score_cutoff=1, workers=1)
+        pre = process.cdist(q, k_key, scorer=Prefix.similarity, workers=1)
+        post = process.cdist(q, k_key, scorer=Postfix.similarity, workers=1)
+        tl = t_len[s:e, None]
+        kl = np.fromiter(map(len, k_key), np.int64, count=len(k_key))[None, :]
+        cut = kl - tl
+        level = np.where(dist == 0, EXACT_NUMBER,
+                         np.where((dist == 1) & (tl >= MIN_EDIT), ONE_EDIT,
+                                  np.where(((pre == tl) | (post == tl)) & (tl >= MIN_PART)
+                                           & (cut >= 1) & (cut <= MAX_CUT), TRUNCATED, 0)))
+        named = (level == EXACT_NUMBER).any(axis=1, keepdims=True)
+        level = np.where(named & (level < EXACT_NUMBER), 0, level)
+        r, c = np.nonzero(level)
+        out_p.append(t_pay[s:e][r])
+        out_i.append(k_inv[c])
+        out_l.append(level[r, c])
+    if not out_p:
+        z = np.zeros(0, np.int64)
+        return z, z, z
+    return np.concatenate(out_p), np.concatenate(out_i), np.concatenate(out_l).astype(np.int64)
+
+
+def amount_fit(rel: np.ndarray, pay_amount: np.ndarray, open_amount: np.ndarray) -> np.ndarray:
+    """EXACT_AMOUNT, SETTLES, TAKES or NEITHER per pair, from its amount relation; -1 for an
+    invoice the payment cannot take (settled, another currency)."""
+    fit = np.full(len(rel), NEITHER, np.int64)
+    fit[rel == EXACT] = EXACT_AMOUNT
+    fit[(rel == FEE) | (rel == DISCOUNT)] = SETTLES
+    fit[(rel == PARTIAL) | ((rel == OVER) & (pay_amount <= OVER_MAX * open_amount))] = TAKES
+    fit[(rel == SETTLED) | (rel == CURRENCY)] = -1
+    return fit
+
+
+@dataclass(frozen=True, slots=True)
+class Lookalikes:
+    """The look-alikes of the payments ``looked`` (a mask over all), each payment's best first
+    (rows ``starts[p]:starts[p + 1]`` of payment ``p``): invoice, level, amount fit, relation.
+    """
+
+    looked: np.ndarray
+    pay: np.ndarray
+    inv: np.ndarray
+    level: np.ndarray
+    fit: np.ndarray
+    rel: np.ndarray
+    rank: np.ndarray  # level + fit
+    starts: np.ndarray
+
+    @staticmethod
+    def of_rows(looked: np.ndarray, *cols: np.ndarray) -> Lookalikes:
+        """From unsorted rows (pay, inv, level, fit, rel)."""
+        pay, inv, level, fit, rel = cols
+        rank = level + fit
+        order = np.lexsort((inv, -rank, pay))
+        return Lookalikes(looked, pay[order], inv[order], level[order], fit[order], rel[order],
+                          rank[order], np.searchsorted(pay[order], np.arange(len(looked) + 1)))
+
+    def merged(self, other: Lookalikes) -> Lookalikes:
+        """Both tables' payments (``other`` of payments this one has not looked at)."""
+        return Lookalikes.of_rows(self.looked | other.looked, *(
+            np.concatenate([getattr(self, c), getattr(other, c)])
+            for c in ("pay", "inv", "level", "fit", "rel")))
+
+
+def lookalike_table(pays: np.ndarray, *, tokens: pa.Table, pay_group: np.ndarray,
+                    ref_group: np.ndarray, resembles_group: np.ndarray,
+                    pay_amount: np.ndarray, pay_currency: np.ndarray, pay_date: np.ndarray,
+                    fee_ceiling: np.ndarray, book: Book, grace_days: int,
+                    allow_discounts: bool) -> Lookalikes:
+    """The look-alikes (see the module) of the payments ``pays``.
+
+    ``tokens``: the payments' reference numbers (``pay``, ``digits``: normalize.reference_
+    tokens); ``pay_group``: the identified payer's group (-1: nobody), ``ref_group`` the group
+    its reference points to, ``resembles_group`` the group whose name the payer's resembles.
+    """
+    n = len(pay_group)
+    pays = np.unique(pays)
+    # the groups to look in, per payment: the payer's; else the resembling name's and the
+    # reference's
+    known = pay_group[pays] >= 0
+    q_pay = np.concatenate([pays, pays])
+    q_grp = np.concatenate([np.where(known, pay_group[pays], resembles_group[pays]),
+                            np.where(known, -1, ref_group[pays])])
+    g_max = int(max(q_grp.max(initial=0), 0)) + 1
+    key = np.unique((q_pay * g_max + q_grp)[q_grp >= 0])  # by payment, each group once
+    q_pay, q_grp = key // g_max, key % g_max
+    # each number of those payments, once per group
+    t_pay_all = np.asarray(tokens.column("pay"), np.int64)
+    digits = tokens.column("digits")
+    t_len = np.asarray(pc.utf8_length(digits), np.int64)
+    wanted = np.zeros(n + 1, bool)
+    wanted[q_pay] = True
+    tok = np.flatnonzero((t_pay_all < n) & wanted[np.minimum(t_pay_all, n)]
+                         & (t_len >= MIN_PART))
+    lo = np.searchsorted(q_pay, t_pay_all[tok], "left")
+    cnt = np.searchsorted(q_pay, t_pay_all[tok], "right") - lo
+    row = np.repeat(tok, cnt)
+    grp = q_grp[np.repeat(lo, cnt) + (np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt,
+                                                                          cnt))]
+    by_grp = np.argsort(grp, kind="stable")
+    row, grp = row[by_grp], grp[by_grp]
+    # (distinct number texts per (pay, group) would do; duplicates only cost a little)
+    l_pay, l_inv, l_level = lookalikes(t_pay_all[row], grp, digits.take(pa.array(row))
+                                       .to_pylist(), book)
+    # a payer known only by a resembling name: the invoices of that customer's group the
+    # amount settles
+    unknown = q_pay[(pay_group[q_pay] < 0) & (q_grp == resembles_group[q_pay])]
+    g = np.full(n, -1, np.int64)
+    g[unknown] = resembles_group[unknown]
+    by_amount = amount_hits(pay_amount=pay_amount, pay_currency=pay_currency, pay_group=g,
+                            pay_date=pay_date, book=book, fee_ceiling=fee_ceiling,
+                            grace_days=grace_days, allow_discounts=allow_discounts)
+    pairs = Pairs.concat([
+        Pairs(l_pay, l_inv, l_level.astype(np.float64), np.zeros(len(l_pay), bool)),
+        Pairs(by_amount.pay, by_amount.inv, np.full(len(by_amount), float(TRUNCATED)),
+              np.zeros(len(by_amount), bool))])  # (the strongest level per pair is kept)
+    rel, _ = amount_relation(pairs=pairs, pay_amount=pay_amount, pay_currency=pay_currency,
+                             pay_date=pay_date, book=book, fee_ceiling=fee_ceiling,
+                             grace_days=grace_days, allow_discounts=allow_discounts)
+    fit = amount_fit(rel, pay_amount[pairs.pay], book.amount[pairs.inv])
+    level = pairs.ref.astype(np.int64)
+    # a truncated number says little unless the amount fits the invoice too
+    good = (fit >= 0) & ((level >= ONE_EDIT) | (fit >= TAKES))
+    p, i, level, fit, rel = (a[good] for a in (pairs.pay, pairs.inv, level, fit, rel))
+    looked = np.zeros(n, bool)
+    looked[pays] = True
+    return Lookalikes.of_rows(looked, p, i, level, fit, rel)
+
+
+def rerank(items: list[ExceptionItem], table: Lookalikes) -> list[ExceptionItem]:
+    """``items`` with the look-alikes of each payment (``table``) before its candidates."""
+    out = []
+    for it in items:  # (per exception: the merge of two short lists)
+        rows = slice(int(table.starts[it.pay]), int(table.starts[it.pay + 1]))
+        if rows.start == rows.stop:
+            out.append(it)
+            continue
+        had = dict(zip(it.candidates, it.scores, strict=True))
+        # equal ranks keep the matching's order (its confidence, then its list)
+        pos = {c: j for j, c in enumerate(it.candidates)}
+        first = sorted(zip(table.inv[rows].tolist(), table.rank[rows].tolist(), strict=True),
+                       key=lambda x: (-x[1], -had.get(x[0], -1.0), pos.get(x[0], len(pos))))
+        first = [c for c, _ in first]
+        taken = set(first)
+        cands = first + [c for c in it.candidates if c not in taken]
+        cap = max(MAX_CANDIDATES, len(it.candidates))
+        out.append(ExceptionItem(it.pay, it.reason, it.detail, cands[:cap],
+                                 [had.get(c, 0.0) for c in cands[:cap]]))
+    return out
+
+
+def sole_lookalikes(table: Lookalikes, pays: np.ndarray) -> np.ndarray:
+    """Per payment of ``pays``, the one invoice its reference gives with one keystroke wrong,
+    that the payment pays part of or settles less a fee or a discount, when no other
+    look-alike ranks as high (its row in ``table``); -1 otherwise."""
+    if len(table.inv) == 0:
+        return np.full(len(pays), -1, np.int64)
+    last = len(table.inv) - 1
+    top, end = table.starts[pays], table.starts[pays + 1]
+    t = np.minimum(top, last)
+    second = np.where(end > top + 1, table.rank[np.minimum(top + 1, last)], -1)
+    rel = table.rel[t]
+    ok = ((end > top) & (table.level[t] == ONE_EDIT) & (second < table.rank[t])
+          & ((rel == PARTIAL) | (rel == FEE) | (rel == DISCOUNT)))
+    return np.where(ok, t, -1)
+
+
+def anyones_by_name(items: list[ExceptionItem], *, payer_names: pa.Array,
+                    customer_names: pa.Array, pay_amount: np.ndarray,
+                    pay_currency: np.ndarray, book: Book) -> list[ExceptionItem]:
+    """``items`` where an exception has no candidate at all (a payer was identified, by a
+    name that can be a look-alike customer's, and none of its open items fits) offering the
+    open invoices of any customer for exactly the amount, those of the customers whose name
+    the payer's (``payer_names``, name keys) resembles most first."""
+    empty = [j for j, it in enumerate(items) if not it.candidates]
+    if not empty:
+        return items
+    pays = np.array([items[j].pay for j in empty], np.int64)
+    group = np.zeros(len(pay_amount), np.int64)
+    group[pays] = -1  # (the search for payers nobody identified)
+    hits = unknown_payer_amount_hits(pay_amount=pay_amount, pay_currency=pay_currency,
+                                     pay_group=group, book=book)
+    if len(hits) == 0:
+        return items
+    known = book.customer[hits.inv] >= 0
+    score = np.zeros(len(hits))
+    score[known] = process.cpdist(
+        payer_names.take(pa.array(hits.pay[known])).to_pylist(),
+        customer_names.take(pa.array(book.customer[hits.inv[known]])).to_pylist(),
+        scorer=fuzz.WRatio, workers=1)
+    order = np.lexsort((hits.inv, -score, hits.pay))
+    p, i = hits.pay[order], hits.inv[order]
+    starts = np.searchsorted(p, pays), np.searchsorted(p, pays, "right")
+    out = list(items)
+    for j, lo, hi in zip(empty, *starts, strict=True):
+        cands = i[lo:hi][:MAX_CANDIDATES].tolist()
+        out[j] = ExceptionItem(items[j].pay, items[j].reason, items[j].detail, cands,
+                               [0.0] * len(cands))
+    return out

@@ -1,0 +1,79 @@
+"""Where a reviewer looks first (engine/review.py): look-alike numbers of the payer's open
+invoices and invoices of a customer whose name the payer's resembles come first among an
+exception's candidates."""
+
+import numpy as np
+import pyarrow as pa
+
+from cashmatch.engine import schema as S
+from cashmatch.engine.candidates import EXACT, FEE, OVER, PARTIAL, SETTLED
+from cashmatch.engine.matcher import match
+from cashmatch.engine.review import EXACT_AMOUNT, NEITHER, SETTLES, TAKES, amount_fit
+
+from .daybuilder import customers, invoices, outcome, payments
+
+ACME, OTHER = "Acme Industries Inc", "Zenith Trading Ltd"
+BOOK = invoices(
+    [
+        ("SO/26/1733", "C1", 40000, "USD", ACME),
+        ("SO/26/1734", "C1", 70000, "USD", ACME),
+        ("SO/26/0702", "C1", 18100, "USD", ACME),
+        ("SO/26/1743", "C2", 34861, "USD", OTHER),
+        ("SO/26/5000", "C2", 25000, "USD", OTHER),
+    ]
+)
+CUSTOMERS = customers([("C1", ACME, [], [], None), ("C2", OTHER, [], [], None)])
+
+
+def run(rows: list[tuple]) -> object:
+    return match(invoices=BOOK, customers=CUSTOMERS, payments=payments(rows))
+
+
+def test_the_payers_look_alikes_come_before_another_customers_exact_number():
+    # "SO/26/1743" is another customer's invoice exactly, and one keystroke from two of Acme's
+    # (1733, 1734), both of which 18079 would pay part of: no sole look-alike, a person
+    # decides; Acme's two come first, the fee-window single (0702) and the other's after
+    r = run([("P1", 18079, "ACME INDUSTRIES", "SO/26/1743 PARTIAL")])
+    assert outcome(r)["P1"][0] == "exception"
+    cands = r.exceptions.column("candidates")[0].as_py()
+    assert cands[:2] == ["SO/26/1733", "SO/26/1734"]
+    assert set(cands[2:]) >= {"SO/26/1743"}
+
+
+def test_a_truncated_number_counts_only_with_an_amount_the_invoice_can_take():
+    # "SO/26/17" is the start of 1733 and 1734; 65000 part-pays 1734 only (1733 is 40000:
+    # overpaid more than 30%)
+    r = run([("P1", 65000, "ACME INDUSTRIES", "SO/26/17")])
+    assert outcome(r)["P1"][0] == "exception"
+    assert r.exceptions.column("candidates")[0].as_py()[0] == "SO/26/1734"
+
+
+def test_an_unknown_payer_is_looked_for_among_the_customer_its_name_resembles():
+    # "ACME INDUSTRY" is 85.7 like Acme's name: too weak to identify it (88), close enough to
+    # look there first; two other customers have an open item of exactly 18100 too
+    book = pa.concat_tables([invoices([("Q-1", "C3", 18100, "USD", "Zeta Corp"),
+                                       ("Q-2", "C2", 18100, "USD", OTHER)]), BOOK])
+    cust = customers([("C1", ACME, [], [], None), ("C2", OTHER, [], [], None),
+                      ("C3", "Zeta Corp", [], [], None)])
+    r = match(invoices=book, customers=cust,
+              payments=payments([("P1", 18100, "ACME INDUSTRY HOLDINGS GMBH", "PAYMENT")]))
+    got = r.exceptions.to_pylist()
+    assert [g["reason"] for g in got] == [S.UNKNOWN_PAYER]
+    assert got[0]["candidates"][0] == "SO/26/0702"
+
+
+def test_amount_fit_by_relation():
+    rel = np.array([EXACT, FEE, PARTIAL, OVER, OVER, SETTLED])
+    pay = np.array([100, 95, 50, 120, 200, 10])
+    open_ = np.array([100, 100, 100, 100, 100, 0])
+    assert amount_fit(rel, pay, open_).tolist() == [EXACT_AMOUNT, SETTLES, TAKES, TAKES, NEITHER,
+                                                    -1]
+
+
+def test_a_known_payer_whose_items_offer_nothing_is_shown_anyones_exact_amount():
+    # Acme has nothing for 25000; Zenith's SO/26/5000 is exactly that: a reviewer sees it (the
+    # name may have been taken for the wrong customer's), never applied
+    r = run([("P1", 25000, "ACME INDUSTRIES", None)])
+    ex = r.exceptions.to_pylist()
+    assert [e["reason"] for e in ex] == [S.NO_CANDIDATE] and not len(r.allocations)
+    assert ex[0]["candidates"] == ["SO/26/5000"]

@@ -1,0 +1,84 @@
+"""The boundary's conversions of a few rows against their references: the exact amounts
+(``money.parse_plain_minor``, compiled once warm) against ``money.to_minor`` row by row, the
+currency code check over bytes against the regular expression."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from cashmatch.engine.errors import InvalidInput
+from cashmatch.engine.money import to_minor
+from cashmatch.engine.normalize import warm_kernels
+from cashmatch.server.convert import _money, _three_letters
+
+TEXTS = [
+    "1",
+    "1.",
+    ".5",
+    "-0",
+    "-0.00",
+    "12.50",
+    "0012.5",
+    "1.230",
+    "1.235",
+    "+5",
+    "1e2",
+    "- 1",
+    "",
+    "-",
+    ".",
+    "99999999999999.99",
+    "123456789012345678",
+    "7.0000",
+    "3.14159",
+]
+CURRENCIES = ["EUR", "JPY", "KWD", "CLF", "eur", None, "EURO"]
+
+
+def _expected(text: str | None, cur: str | None) -> tuple[int | None, bool]:
+    if text is None:
+        return None, False
+    try:
+        minor = to_minor(text, cur or "")
+    except InvalidInput:
+        return None, True
+    return (minor, False) if abs(minor) < 1 << 63 else (None, True)  # an int64 or an error
+
+
+@pytest.mark.parametrize("warm", [False, True])
+def test_few_amounts_convert_as_row_by_row(warm: bool) -> None:
+    if warm:
+        warm_kernels()
+    rng = random.Random(7)
+    for _ in range(300):
+        n = rng.randint(1, 8)
+        texts = [rng.choice(TEXTS + [None]) for _ in range(n)]
+        one_cur = rng.random() < 0.5
+        curs = [rng.choice(CURRENCIES)] * n if one_cur else [rng.choice(CURRENCIES) for _ in texts]
+        expected = [_expected(t, c) for t, c in zip(texts, curs, strict=True)]
+        errors: list[str] = []
+        got = _money(pa.array(texts, pa.string()), pa.array(curs, pa.string()), "payments",
+                     "amount", errors, required=False).to_pylist()  # fmt: skip
+        bad = [i for i, (_, err) in enumerate(expected) if err]
+        assert [e.split("]")[0] for e in errors] == [f"payments[{i}" for i in bad]
+        ok = np.array([not err for _, err in expected])
+        assert [g for g, k in zip(got, ok, strict=True) if k] == [
+            v for (v, _), k in zip(expected, ok, strict=True) if k
+        ]
+
+
+def test_currency_codes_checked_as_the_regular_expression_does() -> None:
+    rng = random.Random(1)
+    alphabet = "ABZaz€é1 -ÄQ"
+    values = [None if rng.random() < 0.1 else "".join(
+        rng.choice(alphabet) for _ in range(rng.choice([0, 1, 2, 3, 3, 3, 4])))
+        for _ in range(5000)]  # fmt: skip
+    upper = pc.utf8_upper(pa.array(values, pa.string()))
+    for codes in (upper, upper.slice(5), pa.array([None, None], pa.string())):
+        want = pc.fill_null(pc.match_substring_regex(codes, r"^[A-Z]{3}$"), True)
+        assert _three_letters(codes).tolist() == want.to_pylist()
