@@ -28,6 +28,7 @@ from cashmatch.engine.normalize import (
     STRENGTH,
     StringLookup,
     reference_tokens,
+    search_sorted,
     spans,
     string_parts,
 )
@@ -424,10 +425,10 @@ def fuzzy_pair_refs(tokens: pa.Table, pairs: Pairs, book: Book, *, cutoff: float
     t_pay = np.asarray(tokens.column("pay"), np.int64)
     ok = np.flatnonzero(np.asarray(pc.utf8_length(digits), np.int64) >= FUZZY_MIN_LEN)
     by_pay = ok[np.argsort(t_pay[ok], kind="stable")]
-    t_lo = np.searchsorted(t_pay[by_pay], pairs.pay, "left")
-    t_n = np.searchsorted(t_pay[by_pay], pairs.pay, "right") - t_lo
-    k_lo = np.searchsorted(k_inv, pairs.inv, "left")
-    k_n = np.searchsorted(k_inv, pairs.inv, "right") - k_lo
+    t_lo, t_hi = search_sorted(t_pay[by_pay], (pairs.pay, "left"), (pairs.pay, "right"))
+    t_n = t_hi - t_lo
+    k_lo, k_hi = search_sorted(k_inv, (pairs.inv, "left"), (pairs.inv, "right"))
+    k_n = k_hi - k_lo
     n = t_n * k_n
     total = int(n.sum())
     if total == 0:
@@ -479,8 +480,7 @@ def amount_hits(
     for rows, skey, is_disc in searches:
         lo_amt = pay_amount[known]
         hi_amt = lo_amt + (0 if is_disc else fee_ceiling[known])
-        lo = np.searchsorted(skey, base + lo_amt, "left")
-        hi = np.searchsorted(skey, base + hi_amt, "right")
+        lo, hi = search_sorted(skey, (base + lo_amt, "left"), (base + hi_amt, "right"))
         hi = np.minimum(hi, lo + MAX_AMOUNT_HITS)
         cnt = hi - lo
         if cnt.sum() == 0:
@@ -511,8 +511,8 @@ def unknown_payer_amount_hits(
     index = amount_index(book)
     skey = index.currency_key
     want = pay_currency[unknown].astype(np.int64) * (1 << 42) + pay_amount[unknown]
-    lo = np.searchsorted(skey, want, "left")
-    hi = np.minimum(np.searchsorted(skey, want, "right"), lo + 5)
+    lo, hi = search_sorted(skey, (want, "left"), (want, "right"))
+    hi = np.minimum(hi, lo + 5)
     cnt = hi - lo
     rep_pay = np.repeat(unknown, cnt)
     rep_inv = index.by_currency[spans(lo, cnt)]

@@ -19,12 +19,13 @@ import pyarrow.compute as pc
 from cashmatch.engine import schema as S
 from cashmatch.engine.executors import Executor, LocalExecutor
 from cashmatch.engine.identify import identify
-from cashmatch.engine.ledger import PreparedLedger, prepare_ledger, stage
+from cashmatch.engine.ledger import PreparedLedger, gc_paused, prepare_ledger, stage
 from cashmatch.engine.pipeline import DayMatch
 from cashmatch.engine.policy import Policy
 from cashmatch.engine.result import MatchResult, check_invariants, credits_only, summarize
 
 
+@gc_paused()
 def match(
     *,
     invoices: pa.Table | None = None,
@@ -118,6 +119,7 @@ class _Inputs:
         return _Inputs(invoices, payments, rem, self.customers, self.policy, ledger)
 
 
+@gc_paused()  # (a Ray worker's part runs here, not through match)
 def _match_part(inputs: _Inputs, rows: tuple[np.ndarray | None, np.ndarray] | None
                 ) -> tuple[pa.Table, pa.Table, dict[str, float]]:
     """Match one partition (``rows`` = invoice rows, payment rows; None = everything)."""

@@ -93,6 +93,26 @@ def _from_bytes(data: np.ndarray, lengths: np.ndarray) -> pa.Array:
                                  [None, pa.py_buffer(offsets), pa.py_buffer(data)])
 
 
+SORTED_SEARCH_MIN = 65_536  # from this many values, search_sorted looks them up in order
+
+
+def search_sorted(keys: np.ndarray, *queries: tuple[np.ndarray, str]) -> list[np.ndarray]:
+    """``np.searchsorted(keys, values, side)`` for each ``(values, side)`` of ``queries`` (of
+    one length); many values are looked up in the order that sorts the first ``values`` (a
+    binary search per value in random order misses the cache at every step once ``keys``
+    outgrow it: 3M values into 2.5M keys, ~2.8 s in random order, ~0.07 s sorted plus ~0.4 s
+    to sort them). The same answers either way."""
+    if len(queries[0][0]) < SORTED_SEARCH_MIN:
+        return [np.searchsorted(keys, values, side) for values, side in queries]
+    order = np.argsort(queries[0][0])
+    out = []
+    for values, side in queries:
+        found = np.empty(len(values), np.intp)
+        found[order] = np.searchsorted(keys, values[order], side)
+        out.append(found)
+    return out
+
+
 def spans(lo: np.ndarray, count: np.ndarray) -> np.ndarray:
     """The rows ``lo[i] .. lo[i] + count[i] - 1`` of every i, one range after another."""
     return np.repeat(lo - np.cumsum(count) + count, count) + np.arange(int(count.sum()))
@@ -452,7 +472,7 @@ def name_key(names: pa.Array) -> pa.Array:
     return _name_key(distinct.dictionary).take(distinct.indices)
 
 
-_SUFFIX_WORDS = frozenset(LEGAL_SUFFIXES)
+_SUFFIX_ARRAY = pa.array(sorted(LEGAL_SUFFIXES), pa.string())
 
 
 def _name_key(names: pa.Array) -> pa.Array:
@@ -462,10 +482,17 @@ def _name_key(names: pa.Array) -> pa.Array:
     upper = pc.replace_substring_regex(upper, r"[^A-Z0-9 ]+", " ")
     # words of [A-Z0-9] and spaces are left: legal suffixes off, single spaces (what replacing
     # "\b(INC|...)\b" and "\s+" by " " and trimming did, without two regular expressions
-    # that Arrow compiles on every call: ~0.1 ms of a 100-payment Match)
-    words = (key.split() for key in upper.to_pylist())
-    return pa.array([" ".join(w for w in ws if w not in _SUFFIX_WORDS) for ws in words],
-                    pa.string())  # fmt: skip
+    # that Arrow compiles on every call: ~0.1 ms of a 100-payment Match); the words of all
+    # names at once (what str.split and " ".join did name by name)
+    words = pc.split_pattern(upper, " ")
+    flat = pc.list_flatten(words)
+    keep = pc.and_(pc.not_equal(flat, ""), pc.invert(pc.is_in(flat, value_set=_SUFFIX_ARRAY)))
+    count = np.bincount(np.asarray(pc.list_parent_indices(words), np.int64),
+                        weights=np.asarray(keep, bool), minlength=len(upper))
+    offsets = np.zeros(len(upper) + 1, np.int32)
+    np.cumsum(count.astype(np.int32), out=offsets[1:])
+    kept = pa.ListArray.from_arrays(pa.array(offsets), flat.filter(keep))
+    return pc.binary_join(kept, " ").cast(pa.string())
 
 
 def account_key(accounts: pa.Array) -> pa.Array:

@@ -14,7 +14,7 @@ import dataclasses
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from itertools import chain
+from itertools import accumulate, chain
 from operator import attrgetter
 from typing import Any
 
@@ -121,6 +121,21 @@ def _lines(proposals: list[Proposal], name: str) -> np.ndarray:
     """One int64 field of every proposal's lines (``inv``, ``applied``...), one proposal's
     after another."""
     return np.fromiter(chain.from_iterable(map(attrgetter(name), proposals)), np.int64)
+
+
+def candidate_list(extra: list[int], invs: list[int], confs: list[float]
+                   ) -> tuple[list[int], list[float]]:
+    """An exception's candidates and their scores: the invoices ``extra`` (scored 0.5), then
+    ``invs`` not among them (scored ``confs``), at most MAX_CANDIDATES unless ``extra`` holds
+    more (a proposal of six invoices lists all six)."""
+    cands = list(extra)
+    scores = [0.5] * len(cands)
+    for inv, conf in zip(invs, confs, strict=True):
+        if inv not in cands:
+            cands.append(inv)
+            scores.append(conf)
+    cap = max(MAX_CANDIDATES, len(extra))
+    return cands[:cap], scores[:cap]
 
 
 def sole_group(pay: np.ndarray, group: np.ndarray, n: int) -> np.ndarray:
@@ -407,26 +422,39 @@ class DayMatch:
             (n_quoted[rest] >= 2)
             | (((best[rest] < 0) | quotes_all[rest] | fee_only_all[rest])
                & ((self.pay_group[rest] >= 0) | quotes_all[rest])))
+        self.fill_slot = np.full(self.n, -1, np.int64)  # none searched in bulk (yet)
         self.prefill_subsets(rest[may_fill])
-        for p in rest:
-            p = int(p)
+        remitted = self.remittance_proposals(rest[has_remit[rest]])
+        quoted_sets = self.quoted_set_proposals(rest[~has_remit[rest] & (n_quoted[rest] >= 2)])
+        # no candidate, no customer, no advice: nothing to search (the loop would end there)
+        pairless = rest[(self.starts[rest + 1] == self.starts[rest]) & ~has_remit[rest]
+                        & (self.pay_group[rest] < 0)]
+        decided = self.no_pair_exceptions(pairless)
+        unmatched: list[tuple[int, int]] = []  # (slot in exceptions, payment)
+        partials = self.partial_proposals(rest[~has_remit[rest]])
+        # the loop reads each payment's flags as Python values (a numpy scalar costs more)
+        for p, remit, n_q, clear, quotes, named, fee_only, b, known, alternative in zip(
+                *(a[rest].tolist() for a in (
+                    np.arange(self.n), has_remit, n_quoted, clear_single, quotes_all,
+                    named_ref, fee_only_all, best, self.pay_group >= 0, alternatives)),
+                strict=True):
+            if p in decided:
+                exceptions.append(decided[p])
+                continue
             prop = None
-            if has_remit[p]:
-                prop = self.remittance_proposal(p)
-            if prop is None and n_quoted[p] >= 2:
-                prop = self.subset_proposal(p, quoted_only=True)
-                if prop is None and clear_single[p]:
-                    prop = self.single_proposal(p, int(best[p]))
-            quotes = quotes_all[p]
+            if remit:
+                prop = remitted[p]
+            if prop is None and n_q >= 2:
+                prop = quoted_sets.get(p) or self.subset_proposal(p, quoted_only=True)
+                if prop is None and clear:
+                    prop = self.single_proposal(p, b)
             # the reference resembles an invoice, if only weakly, and no single settles clearly
-            resembles = named_ref[p] >= PARTIAL_MIN_REF and not clear_single[p]
-            fee_only = fee_only_all[p]
-            if prop is None and (best[p] < 0 or quotes or fee_only) and (
-                    self.pay_group[p] >= 0 or quotes):
+            resembles = named >= PARTIAL_MIN_REF and not clear
+            if prop is None and (b < 0 or quotes or fee_only) and (known or quotes):
                 # the quoted invoice plus others of the customer, or the amount alone
                 prop = self.subset_proposal(p, quoted_only=False)
                 if fee_only and isinstance(prop, ExceptionItem):
-                    prop = self.put_first(prop, best[p : p + 1], "alone, less a bank fee")
+                    prop = self.put_first(prop, np.array([b]), "alone, less a bank fee")
             # sets that fit the amount alone say less than a number that resembles an invoice
             amount_sets = (isinstance(prop, ExceptionItem) and prop.reason == S.AMBIGUOUS
                            and resembles and not quotes)
@@ -434,14 +462,14 @@ class DayMatch:
             # minor unit (scoring.FEE_DEDUCTED): the quoted invoice over- or part-paid, if surer
             fee_set = (isinstance(prop, Proposal) and prop.rule in SUBSET_RULES
                        and any(prop.adjustment) and prop.confidence < threshold)
-            if prop is None and (best[p] < 0 or quotes or resembles):
-                prop = self.partial_proposal(p)
+            if prop is None and (b < 0 or quotes or resembles):
+                prop = partials[p]
             elif fee_set and (quotes or resembles):
-                partial = self.partial_proposal(p)
+                partial = partials[p]
                 if isinstance(partial, Proposal) and partial.confidence > prop.confidence:
                     prop = partial
             elif amount_sets:
-                partial = self.partial_proposal(p)
+                partial = partials[p]
                 if isinstance(partial, Proposal):
                     prop = partial
                 else:  # the invoices the reference resembles, before the sets
@@ -453,12 +481,18 @@ class DayMatch:
                 exceptions.append(prop)
             elif prop is not None:
                 proposals.append(prop)
-            elif alternatives[p]:
+            elif alternative:
                 exceptions.append(self.exception(
                     p, S.AMBIGUOUS, "The amount equals an open invoice of this customer but "
                     "also other open items or pairs of them, and the reference names none."))
-            else:
-                exceptions.append(self.no_match_exception(p, best[p], best_c[p], second_c[p]))
+            else:  # decided below, for all such payments at once
+                unmatched.append((len(exceptions), p))
+                exceptions.append(None)  # type: ignore[arg-type]
+        if unmatched:
+            slots, ps = (np.array(v) for v in zip(*unmatched, strict=True))
+            for i, item in zip(slots.tolist(), self.no_match_exceptions(
+                    ps, best[ps], best_c[ps], second_c[ps]), strict=True):
+                exceptions[i] = item
         proposals, exceptions = self.lookalike_proposals(proposals, exceptions)
         self.corroborate_instalments(proposals)
         return proposals, exceptions
@@ -672,53 +706,99 @@ class DayMatch:
         return self.order[self.starts[p] : self.starts[p + 1]]
 
     # -- partial / over payment of one quoted invoice
-    def partial_proposal(self, p: int) -> Proposal | ExceptionItem | None:
-        ks = self.pair_indices(p)
-        ks = ks[_NOT_FULL[self.rel[ks]]
-                & (self.pairs.ref[ks] >= PARTIAL_MIN_REF)]
-        # an invoice in another currency only counts when nothing in the payment's does
-        same_currency = ks[self.rel[ks] != CURRENCY]
-        if len(same_currency) or (len(ks) and self.pairs.ref[ks[0]] < 0.97):
-            ks = same_currency
+    def partial_proposals(self, ps: np.ndarray) -> dict[int, Proposal | ExceptionItem | None]:
+        """Per payment of ``ps``: the partial or over payment of the invoice its reference names
+        (at least PARTIAL_MIN_REF; one in another currency only when nothing in the payment's
+        is named); an exception when that invoice is settled or in another currency, or when
+        the amount settles another in full; None when none is named or two about as surely.
+        Decided for all of them at once; only the exceptions are built one by one."""
+        n_k = self.starts[ps + 1] - self.starts[ps]
+        ks = self.order[spans(self.starts[ps], n_k)]  # each payment's pairs, best first
         if len(ks) == 0:
-            return None
-        k = int(ks[0])
+            return dict.fromkeys(ps.tolist())
+        owner = np.repeat(np.arange(len(ps)), n_k)
+        rel, ref = self.rel[ks], self.pairs.ref[ks]
+
+        def first_two(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """Per payment, the first and second of its pairs (positions in ``ks``) in
+            ``mask``; -1 where none."""
+            pos = np.flatnonzero(mask)
+            o = owner[pos]
+            new = np.ones(len(pos), bool)
+            new[1:] = o[1:] != o[:-1]
+            first, second = np.full(len(ps), -1), np.full(len(ps), -1)
+            first[o[new]] = pos[new]
+            two = np.flatnonzero(~new)
+            two = two[new[two - 1]]  # the second of its payment's
+            second[o[two]] = pos[two]
+            return first, second
+
+        named = _NOT_FULL[rel] & (ref >= PARTIAL_MIN_REF)
+        c1, c2 = first_two(named)
+        s1, s2 = first_two(named & (rel != CURRENCY))
+        use_same = (s1 >= 0) | ((c1 >= 0) & (ref[np.maximum(c1, 0)] < 0.97))
+        k1, k2 = np.where(use_same, s1, c1), np.where(use_same, s2, c2)
+        k, k_next = ks[np.maximum(k1, 0)], ks[np.maximum(k2, 0)]
+        kind = rel[np.maximum(k1, 0)]
+        tie = (k2 >= 0) & (self.conf[k_next] >= self.conf[k] - AMBIGUITY_MARGIN)
+        rivalled = first_two(self.partial_rivals(ks))[0] >= 0
+        inv = self.pairs.inv[k]
+        out: dict[int, Proposal | ExceptionItem | None] = {}
+        for p, no, r, t, rv, kk in zip(ps.tolist(), (k1 < 0).tolist(), kind.tolist(),
+                                       tie.tolist(), rivalled.tolist(), k.tolist(), strict=True):
+            if no or (t and r not in (SETTLED, CURRENCY)):
+                out[p] = None
+            elif r in (SETTLED, CURRENCY) or rv:
+                out[p] = self.partial_exception(p, kk)
+        make = np.flatnonzero((k1 >= 0) & ~tie & ~rivalled & ((kind == PARTIAL) | (kind == OVER)))
+        names = self.book.ids.take(pa.array(inv[make])).to_pylist()
+        for p, r, i, c, a, open_, name in zip(
+                ps[make].tolist(), kind[make].tolist(), inv[make].tolist(),
+                self.conf[k[make]].tolist(), self.pay_amount[ps[make]].tolist(),
+                self.book.amount[inv[make]].tolist(), names, strict=True):
+            if r == PARTIAL:
+                out[p] = Proposal(p, [i], [a], [0], [None], c, "partial_reference",
+                                  detail=f"Partial payment of {name}; the rest stays open.")
+            else:
+                out[p] = Proposal(p, [i], [open_], [0], [None], c,
+                                  "partial_reference", unapplied_reason=S.OVERPAYMENT,
+                                  detail=f"Pays more than {name} is open for; the excess is "
+                                  "unapplied.")
+        return out
+
+    def partial_rivals(self, ks: np.ndarray) -> np.ndarray:
+        """Which pairs ``ks`` settle their invoice in full and rival a named invoice paid in
+        part: named less surely, or an open item of the payer's for exactly the amount (a
+        mangled number can be another real one)."""
+        return _FULL[self.rel[ks]] & ((self.pairs.ref[ks] > 0) | (
+            (self.rel[ks] == EXACT) & (self.cust_rel[ks] == SAME)))
+
+    def partial_exception(self, p: int, k: int) -> ExceptionItem:
+        """Why pair ``k``, the invoice payment ``p`` names and pays in part, is not proposed:
+        the invoice is settled, in another currency, or another the amount settles rivals it
+        (the named invoice first, then the payment's other candidates: a mangled number can
+        name a settled or foreign invoice while the amount points to the right one)."""
         inv, rel = int(self.pairs.inv[k]), int(self.rel[k])
         name = self.book.ids[inv].as_py()
-        # the named invoice first, then the payment's other candidates (a mangled number can
-        # name a settled or foreign invoice while the amount points to the right one)
         if rel == SETTLED:
             return self.exception(p, S.DUPLICATE, f"Invoice {name} is already settled; this "
                                   "payment may be a duplicate.", extra=[inv])
         if rel == CURRENCY:
             return self.exception(p, S.CURRENCY_MISMATCH, f"The reference names {name}, which "
                                   "is invoiced in another currency.", extra=[inv])
-        if len(ks) > 1 and self.conf[ks[1]] >= self.conf[k] - AMBIGUITY_MARGIN:
-            return None
-        # another invoice that the amount settles in full: named less surely, or an open
-        # item of the payer's for exactly the amount (a mangled number can be another real one)
         rivals = self.pair_indices(p)
-        rivals = rivals[_FULL[self.rel[rivals]] & (
-            (self.pairs.ref[rivals] > 0)
-            | ((self.rel[rivals] == EXACT) & (self.cust_rel[rivals] == SAME)))]
-        if len(rivals):
-            other = self.book.ids[int(self.pairs.inv[rivals[0]])].as_py()
-            why = ("whose number resembles the reference too" if self.pairs.ref[rivals[0]] > 0
-                   else "an open invoice of the payer for exactly the amount")
-            return self.exception(
-                p, S.AMBIGUOUS, f"The reference names {name} but the amount settles {other} "
-                f"in full, {why}; choose the right one.", np.concatenate([[k], rivals]))
-        amount, open_ = int(self.pay_amount[p]), int(self.book.amount[inv])
-        if rel == PARTIAL:
-            return Proposal(p, [inv], [amount], [0], [None], float(self.conf[k]),
-                            "partial_reference",
-                            detail=f"Partial payment of {name}; the rest stays open.")
-        return Proposal(p, [inv], [open_], [0], [None], float(self.conf[k]), "partial_reference",
-                        unapplied_reason=S.OVERPAYMENT,
-                        detail=f"Pays more than {name} is open for; the excess is unapplied.")
+        rivals = rivals[self.partial_rivals(rivals)]
+        other = self.book.ids[int(self.pairs.inv[rivals[0]])].as_py()
+        why = ("whose number resembles the reference too" if self.pairs.ref[rivals[0]] > 0
+               else "an open invoice of the payer for exactly the amount")
+        return self.exception(
+            p, S.AMBIGUOUS, f"The reference names {name} but the amount settles {other} "
+            f"in full, {why}; choose the right one.", np.concatenate([[k], rivals]))
 
     # -- several invoices for one payment
     def subset_proposal(self, p: int, *, quoted_only: bool) -> Proposal | ExceptionItem | None:
+        if not quoted_only and self.fill_slot[p] >= 0:  # decided in bulk
+            return self.filled_outcome[self.fill_slot[p]]
         group_of, quoted_starts, quoted_rows = self.subset_inputs
         group = int(group_of[p])
         if group < 0:
@@ -726,34 +806,45 @@ class DayMatch:
         quoted = quoted_rows[quoted_starts[p] : quoted_starts[p + 1]]
         amount, fee = int(self.pay_amount[p]), int(self.fee_ceiling[p])
         opens = self.book.amount
-        if self.pay_group[p] >= 0:
-            identity = float(self.ident.confidence[p])
-        else:  # a payer known only by the invoices it quotes: as sure as the pairs' customer
-            # factor for an unknown payer's reference of that strength
-            named = float(self.pairs.ref[self.pair_indices(p)].max(initial=0.0))
-            factor = CUSTOMER_FACTOR_STRONG if named >= STRONG_REF else CUSTOMER_FACTOR_WEAK
-            identity = factor[UNKNOWN]
-        if quoted_only and len(quoted) >= 2:
+        if quoted_only and len(quoted) >= 2:  # (all of them fit: quoted_set_proposals)
             total = int(opens[quoted].sum())
-            if 0 <= total - amount <= fee:
-                return self.subset_allocation(p, quoted, amount, quoted_share=1.0,
-                                              exact=total == amount, identity=1.0,
-                                              exhaustive=True, rule="subset_reference")
             found = self.subsets(opens[quoted], amount, tolerance=fee,
                                  max_size=len(quoted), min_size=2, limit=AMBIGUOUS_SETS)
             if found.unique is not None:
                 chosen = quoted[list(found.unique)]
-                return self.subset_allocation(p, chosen, amount, quoted_share=1.0,
+                return self.subset_allocation(p, chosen, quoted_share=1.0,
                                               exact=found.exact, identity=1.0,
                                               exhaustive=found.exhaustive,
                                               rule="subset_reference")
             if found.solutions:
                 return self.ambiguous(p, [quoted[list(s)] for s in found.solutions])
             if total < amount:  # quoted ones plus some unquoted of the same customer
-                return self.fill_subset(p, group, quoted, amount, fee, identity)
+                return self.fill_subset(p, group, quoted, amount, fee)
             return None
         # amount alone (plus any quoted ones as fixed members)
-        return self.fill_subset(p, group, quoted, amount, fee, identity)
+        return self.fill_subset(p, group, quoted, amount, fee)
+
+    def quoted_set_proposals(self, ps: np.ndarray) -> dict[int, Proposal]:
+        """Per payment of ``ps`` whose quoted open invoices (:attr:`subset_inputs`, two or
+        more) together settle it, within the fee: the proposal to apply all of them, for all
+        such payments at once (the first answer of ``subset_proposal(quoted_only=True)``)."""
+        group_of, quoted_starts, quoted_rows = self.subset_inputs
+        n_q = quoted_starts[ps + 1] - quoted_starts[ps]
+        ps = ps[(group_of[ps] >= 0) & (n_q >= 2)]
+        if len(ps) == 0:
+            return {}
+        n_q = quoted_starts[ps + 1] - quoted_starts[ps]
+        total = np.add.reduceat(self.book.amount[quoted_rows[spans(quoted_starts[ps], n_q)]],
+                                np.cumsum(n_q) - n_q)
+        over = total - self.pay_amount[ps]
+        fits = (over >= 0) & (over <= self.fee_ceiling[ps])
+        ps, n_q, exact = ps[fits], n_q[fits], over[fits] == 0
+        conf = {e: subset_confidence(quoted_share=1.0, exact=e, identity=1.0, exhaustive=True,
+                                     chance=0.0) for e in (True, False)}
+        props = self.set_proposals(ps, n_q, quoted_rows[spans(quoted_starts[ps], n_q)],
+                                   [conf[e] for e in exact.tolist()],
+                                   ["subset_reference"] * len(ps))
+        return dict(zip(ps.tolist(), props, strict=True))
 
     @property
     def subset_inputs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -765,12 +856,11 @@ class DayMatch:
         if not hasattr(self, "_subset_inputs"):
             book, pairs = self.book, self.pairs
             q = np.flatnonzero(pairs.ref >= QUOTED_REF)
-            pay, inv = pairs.pay[q].astype(np.int64), pairs.inv[q].astype(np.int64)
-            order = np.lexsort((inv, pay))
-            pay, inv = pay[order], inv[order]
-            first = np.ones(len(pay), bool)
-            first[1:] = (pay[1:] != pay[:-1]) | (inv[1:] != inv[:-1])
-            pay, inv = pay[first], inv[first]
+            n_inv = max(len(book.amount), 1)  # (payment, invoice) sorted and distinct:
+            key = np.sort(pairs.pay[q].astype(np.int64) * n_inv + pairs.inv[q])  # one key
+            first = np.ones(len(key), bool)
+            first[1:] = key[1:] != key[:-1]
+            pay, inv = np.divmod(key[first], n_inv)
             group = np.where(self.pay_group >= 0, self.pay_group, self.ref_group)
             group = np.where(group >= 0, group, sole_group(pay, book.group[inv], self.n))
             group = settling_group(group, pay, inv, book, self.pay_currency, self.pay_amount,
@@ -781,13 +871,29 @@ class DayMatch:
             self._subset_inputs = (group.astype(np.int64), starts, inv[keep])
         return self._subset_inputs
 
-    def fill_subset(self, p: int, group: int, fixed: np.ndarray, amount: int, fee: int,
-                    identity: float) -> Proposal | ExceptionItem | None:
+    def fill_subset(self, p: int, group: int, fixed: np.ndarray, amount: int, fee: int
+                    ) -> Proposal | ExceptionItem | None:
+        if self.fill_slot[p] >= 0:  # decided in bulk
+            return self.filled_outcome[self.fill_slot[p]]
         got = self.fill_search(p, group, fixed, amount, fee)
         if got is None:
             return None
         found, block_size = got
-        rest = amount - int(self.book.amount[fixed].sum())
+        choice = self.fill_choice(p, found, block_size, fixed,
+                                  amount - int(self.book.amount[fixed].sum()), fee,
+                                  float(self.set_identity(np.array([p]))[0]))
+        if not isinstance(choice, tuple):
+            return choice
+        chosen, conf, rule = choice
+        return self.set_proposals(np.array([p]), np.array([len(chosen)]), chosen, [conf],
+                                  [rule])[0]
+
+    def fill_choice(self, p: int, found: SubsetSearch, block_size: int, fixed: np.ndarray,
+                    rest: int, fee: int, identity: float
+                    ) -> tuple[np.ndarray, float, str] | ExceptionItem | None:
+        """What the sets ``found`` (invoice rows) that with ``fixed`` settle payment ``p`` (``rest``
+        left after ``fixed``) make: the invoices to propose with the confidence and rule, the
+        choice for a person, or nothing."""
         # Occam: the fit with the fewest invoices, when no other of its size or smaller fits;
         # larger sets were not all tried or fit too, but on a large block some fit any amount
         # by chance and say little against a small one (how little: ``chance``)
@@ -798,17 +904,13 @@ class DayMatch:
             # a fit by chance as small as the one found
             chance = coincidence(block_size=block_size, max_size=len(fewest),
                                  target=rest, tolerance=0 if found.exact else fee)
-            prop = self.subset_allocation(p, chosen, amount, quoted_share=share,
-                                          exact=found.exact, identity=identity,
-                                          exhaustive=True, chance=chance,
-                                          rule="subset_reference" if len(fixed)
-                                          else "subset_amount")
+            conf = subset_confidence(quoted_share=share, exact=found.exact, identity=identity,
+                                     exhaustive=True, chance=chance)
             if found.unique is None or not found.exhaustive:
-                prop.confidence = min(prop.confidence, LARGER_SETS_UNTRIED_MAX)
+                conf = min(conf, LARGER_SETS_UNTRIED_MAX)
             rivals = [len(s) for s in found.solutions if s != fewest]
-            prop.confidence *= fewest_share(block_size=block_size, size=len(fewest),
-                                            rival_sizes=rivals)
-            return prop
+            conf *= fewest_share(block_size=block_size, size=len(fewest), rival_sizes=rivals)
+            return chosen, conf, "subset_reference" if len(fixed) else "subset_amount"
         if found.solutions:
             return self.ambiguous(p, [np.concatenate([fixed, np.array(s, np.int64)])
                                       for s in found.solutions])
@@ -818,13 +920,7 @@ class DayMatch:
                     ) -> tuple[SubsetSearch, int] | None:
         """The sets of the group's open invoices, other than ``fixed`` and those already
         claimed, that with ``fixed`` settle the payment (solutions as invoice rows), and how
-        many invoices were searched; None when nothing is left to pay or to search. Read from
-        :meth:`prefill_subsets` where it answered for ``p``."""
-        slot = self.fill_slot[p] if hasattr(self, "fill_slot") else -1
-        if slot >= 0:
-            if self.filled.n_found[slot] == 0:
-                return None
-            return self.filled.get(int(slot)), int(self.filled.size[slot])
+        many invoices were searched; None when nothing is left to pay or to search."""
         book = self.book
         block = self.block(int(group), int(self.pay_currency[p]))
         block = block[~self.claimed[block]]
@@ -845,9 +941,10 @@ class DayMatch:
         return np.maximum(self.policy.max_subset_size - n_fixed, 1)
 
     def prefill_subsets(self, ps: np.ndarray) -> None:
-        """:meth:`fill_search` for the payments ``ps`` at once (one compiled call over all
-        their blocks; what the search finds does not depend on the order of payments). Not
-        when the HiGHS fallback may run: its day budget is spent in payment order."""
+        """:meth:`fill_subset` for the payments ``ps`` at once (one compiled search over all
+        their blocks, what it finds does not depend on the order of payments; the proposals
+        built together). Not when the HiGHS fallback may run: its day budget is spent in
+        payment order."""
         if self.milp_calls_left > 0 and self.policy.subset_milp_node_limit > 0:
             return
         group_of, quoted_starts, quoted_rows = self.subset_inputs
@@ -866,34 +963,83 @@ class DayMatch:
             target=self.pay_amount[ps] - fixed_total,
             tolerance=self.fee_ceiling[ps], max_size=self.fill_max_size(n_fixed),
             min_size=np.where(n_fixed > 0, 1, 2), limit=AMBIGUOUS_SETS)
-        self.fill_slot = np.full(self.n, -1, np.int64)
         self.fill_slot[ps] = np.arange(len(ps))
+        self.filled_outcome: list[Proposal | ExceptionItem | None] = [None] * len(ps)
+        fixed_at = np.concatenate([[0], np.cumsum(n_fixed)]).tolist()
+        rest, fee = (self.pay_amount[ps] - fixed_total).tolist(), self.fee_ceiling[ps].tolist()
+        identity = self.set_identity(ps).tolist()
+        sets: list[tuple[int, np.ndarray, float, str]] = []
+        for q in np.flatnonzero(self.filled.n_found > 0).tolist():
+            choice = self.fill_choice(
+                int(ps[q]), self.filled.get(q), int(self.filled.size[q]),
+                fixed[fixed_at[q] : fixed_at[q + 1]], rest[q], fee[q], identity[q])
+            if isinstance(choice, tuple):
+                sets.append((q, *choice))
+            else:
+                self.filled_outcome[q] = choice
+        if sets:
+            qs, chosen, conf, rules = zip(*sets, strict=True)
+            q_arr = np.array(qs)
+            props = self.set_proposals(ps[q_arr], np.array([len(c) for c in chosen]),
+                                       np.concatenate(chosen), list(conf), list(rules))
+            for q, prop in zip(qs, props, strict=True):
+                self.filled_outcome[q] = prop
 
-    def subset_allocation(self, p: int, invs: np.ndarray, amount: int, *, quoted_share: float,
+    def set_identity(self, ps: np.ndarray) -> np.ndarray:
+        """How surely each payment of ``ps`` is the customer whose open invoices its sets are
+        drawn from: its identification; a payer known only by the invoices it quotes, the
+        pairs' customer factor for an unknown payer's reference of that strength."""
+        if not hasattr(self, "_max_ref"):
+            self._max_ref = np.zeros(self.n)
+            np.maximum.at(self._max_ref, self.pairs.pay, self.pairs.ref)
+        unknown = np.where(self._max_ref[ps] >= STRONG_REF, CUSTOMER_FACTOR_STRONG[UNKNOWN],
+                           CUSTOMER_FACTOR_WEAK[UNKNOWN])
+        return np.where(self.pay_group[ps] >= 0, self.ident.confidence[ps], unknown)
+
+    def subset_allocation(self, p: int, invs: np.ndarray, *, quoted_share: float,
                           exact: bool, identity: float, exhaustive: bool, rule: str,
                           chance: float = 0.0) -> Proposal:
-        invs = invs[np.lexsort((invs, self.book.due[invs]))]
-        opens = self.book.amount[invs].astype(np.int64)
-        short = int(opens.sum()) - amount  # a bank fee, taken on the last invoice
-        applied = opens.copy()
-        adj = np.zeros(len(invs), dtype=np.int64)
-        if short > 0:
-            applied[-1] -= short
-            adj[-1] = short
         conf = subset_confidence(quoted_share=quoted_share, exact=exact, identity=identity,
                                  exhaustive=exhaustive, chance=chance)
-        return Proposal(p, invs.tolist(), applied.tolist(), adj.tolist(),
-                        [S.BANK_FEE if a else None for a in adj], conf, rule)
+        return self.set_proposals(np.array([p]), np.array([len(invs)]), invs, [conf], [rule])[0]
+
+    def set_proposals(self, ps: np.ndarray, counts: np.ndarray, invs: np.ndarray,
+                      conf: list[float], rule: list[str]) -> list[Proposal]:
+        """Per payment ``ps[i]``: the proposal to settle its ``counts[i]`` (at least one)
+        invoice rows of ``invs`` (one set after another), with confidence ``conf[i]`` by rule
+        ``rule[i]``. Each
+        invoice takes its open amount, earliest due first; a bank fee (what the set's total
+        exceeds the payment by) is taken on the last."""
+        owner = np.repeat(np.arange(len(ps)), counts)
+        invs = invs[np.lexsort((invs, self.book.due[invs], owner))]
+        applied = self.book.amount[invs].astype(np.int64)
+        end = np.cumsum(counts)
+        start = end - counts
+        short = np.add.reduceat(applied, start) - self.pay_amount[ps]
+        adj = np.zeros(len(invs), np.int64)
+        adj[end - 1] = np.maximum(short, 0)
+        applied -= adj
+        inv_l, applied_l, adj_l = invs.tolist(), applied.tolist(), adj.tolist()
+        reasons = [S.BANK_FEE if a else None for a in adj_l]
+        return [Proposal(p, inv_l[a:b], applied_l[a:b], adj_l[a:b], reasons[a:b], c, r)
+                for p, a, b, c, r in zip(ps.tolist(), start.tolist(), end.tolist(), conf, rule,
+                                         strict=True)]
 
     def ambiguous(self, p: int, solutions: list[np.ndarray]) -> ExceptionItem:
         """The sets that fit, listed set after set, likeliest first: fewer invoices (many more
         large sets than small ones fit an amount by chance), then the older items (customers
         mostly pay their oldest items first)."""
-        solutions = sorted(solutions, key=lambda s: (len(s), float(self.book.due[s].mean())))
-        names = [" + ".join(self.book.ids.take(pa.array(s)).to_pylist()) for s in solutions]
+        sets = [s.tolist() for s in solutions]  # (a few sets of a few invoices: lists)
+        dues = self.book.due[np.concatenate(solutions)].tolist()
+        at = list(accumulate(map(len, sets), initial=0))
+        key = [(len(s), sum(dues[a:b]) / len(s)) for s, a, b in zip(sets, at, at[1:],
+                                                                   strict=False)]
+        ranked = sorted(range(len(sets)), key=key.__getitem__)
+        ids = self.book.ids
+        names = [" + ".join(ids[r].as_py() for r in sets[i]) for i in ranked]
         cands: list[int] = []
-        for s in solutions:
-            cands.extend(int(i) for i in s if int(i) not in cands)
+        for i in ranked:
+            cands.extend(r for r in sets[i] if r not in cands)
         return ExceptionItem(p, S.AMBIGUOUS,
                           f"The amount fits more than one set of open invoices: "
                           f"{' or '.join(names)}; choose the right one.", cands,
@@ -986,7 +1132,47 @@ class DayMatch:
         self.remit_order, self.remit_starts = order, starts
         return has
 
-    def remittance_proposal(self, p: int) -> Proposal | ExceptionItem:
+    def remittance_proposals(self, ps: np.ndarray) -> dict[int, Proposal | ExceptionItem]:
+        """Per payment of ``ps`` (each with remittance lines): its lines applied as given, or
+        an exception when a line names no open invoice or the lines apply more than was paid.
+        Decided for all of them at once; only the exceptions are built one by one."""
+        if len(ps) == 0:
+            return {}
+        r = self.remit
+        n_lines = self.remit_starts[ps + 1] - self.remit_starts[ps]
+        lines = self.remit_order[spans(self.remit_starts[ps], n_lines)]
+        at = np.cumsum(n_lines) - n_lines  # every payment here has a line
+        line_inv = r["inv"][lines]
+        paid = np.add.reduceat(r["paid"][lines], at)
+        ok = ~np.logical_or.reduceat(line_inv < 0, at) & (paid <= self.pay_amount[ps])
+        conf = np.where(np.minimum.reduceat(r["strength"][lines], at) >= 0.97, 0.985, 0.93)
+        # a line names one invoice but its amount settles another
+        conf = np.where(np.logical_or.reduceat(r["doubtful"][lines], at), 0.8, conf)
+        disc, ded = r["discount"][lines], r["deduction"][lines]
+        reasons = [f"{S.DEDUCTION}:{r['reason'][i] or 'UNSPECIFIED'}" if d
+                   else S.DISCOUNT if c else None
+                   for i, c, d in zip(lines.tolist(), disc.tolist(), ded.tolist(), strict=True)]
+        invs, applied, adj = line_inv.tolist(), r["paid"][lines].tolist(), (disc + ded).tolist()
+        out: dict[int, Proposal | ExceptionItem] = {}
+        for p, lo, n, good, c, rest in zip(
+                ps.tolist(), at.tolist(), n_lines.tolist(), ok.tolist(), conf.tolist(),
+                (self.pay_amount[ps] - paid).tolist(), strict=True):
+            if not good:
+                out[p] = self.remittance_exception(p)
+                continue
+            hi = lo + n
+            prop = Proposal(p, invs[lo:hi], applied[lo:hi], adj[lo:hi], reasons[lo:hi], c,
+                            "remittance")
+            if rest > 0:
+                prop.unapplied_reason = S.OVERPAYMENT
+                prop.detail = ("The remittance advice accounts for less than the payment; "
+                               "the rest is unapplied.")
+            out[p] = prop
+        return out
+
+    def remittance_exception(self, p: int) -> ExceptionItem:
+        """Why the remittance lines of payment ``p`` cannot be applied as given: a line names
+        no open invoice, or the lines apply more than was paid."""
         r = self.remit
         lines = self.remit_order[self.remit_starts[p] : self.remit_starts[p + 1]]
         amount = int(self.pay_amount[p])
@@ -1005,66 +1191,68 @@ class DayMatch:
                 f"The remittance advice names {', '.join(map(str, unresolved[:3]))}, "
                 "which match no open invoice.", extra=cands)
         paid = int(r["paid"][lines].sum())
-        if paid > amount:
-            return self.exception(
-                p, S.SHORT_PAY,
-                f"The remittance advice applies {paid} but the payment is {amount} "
-                "(minor units); the payer paid less than advised.", np.array([], np.int64),
-                extra=cands)
-        disc, ded = r["discount"][lines].tolist(), r["deduction"][lines].tolist()
-        reasons = [f"{S.DEDUCTION}:{r['reason'][i] or 'UNSPECIFIED'}" if d
-                   else S.DISCOUNT if c else None
-                   for i, c, d in zip(lines.tolist(), disc, ded, strict=True)]
-        invs, applied = line_inv, r["paid"][lines].tolist()
-        adj = [c + d for c, d in zip(disc, ded, strict=True)]
-        conf = 0.985 if r["strength"][lines].min() >= 0.97 else 0.93
-        if r["doubtful"][lines].any():
-            conf = 0.8  # a line names one invoice but its amount settles another
-        prop = Proposal(p, invs, applied, adj, reasons, conf, "remittance")
-        if paid < amount:
-            prop.unapplied_reason = S.OVERPAYMENT
-            prop.detail = (
-                "The remittance advice accounts for less than the payment; the rest is unapplied."
-            )
-        return prop
+        return self.exception(
+            p, S.SHORT_PAY,
+            f"The remittance advice applies {paid} but the payment is {amount} "
+            "(minor units); the payer paid less than advised.", np.array([], np.int64),
+            extra=cands)
 
     # ------------------------------------------------------------------ exceptions
     def exception(self, p: int, reason: str, detail: str, ks: np.ndarray | None = None,
                   extra: list[int] | None = None) -> ExceptionItem:
         ks = self.pair_indices(p) if ks is None else ks
-        cands = list(extra or [])
-        scores = [0.5] * len(cands)
-        for inv, conf in zip(self.pairs.inv[ks].tolist(), self.conf[ks].tolist(), strict=True):
-            if inv not in cands:
-                cands.append(inv)
-                scores.append(conf)
-        # every invoice named in ``extra`` stays (a proposal of six invoices lists all six)
-        cap = max(MAX_CANDIDATES, len(extra or []))
-        return ExceptionItem(p, reason, detail, cands[:cap], scores[:cap])
+        return ExceptionItem(p, reason, detail, *candidate_list(
+            extra or [], self.pairs.inv[ks].tolist(), self.conf[ks].tolist()))
 
-    def no_match_exception(self, p: int, best: int, best_c: float, second_c: float
-                           ) -> ExceptionItem:
-        ks = self.pair_indices(p)
+    def no_pair_exceptions(self, ps: np.ndarray) -> dict[int, ExceptionItem]:
+        """The exception of each payment of ``ps``, none of which has a candidate invoice."""
+        why = {True: (S.UNKNOWN_PAYER, "The payer is not a known customer and the reference "
+                      "names no open invoice."),
+               False: (S.NO_CANDIDATE, "The payer is known but no open invoice fits the "
+                       "reference or the amount.")}
+        unknown = (self.pay_group[ps] < 0) & (self.ref_group[ps] < 0)
+        return {p: ExceptionItem(p, *why[u]) for p, u in zip(ps.tolist(), unknown.tolist(),
+                                                              strict=True)}
+
+    def no_match_exceptions(self, ps: np.ndarray, best: np.ndarray, best_c: np.ndarray,
+                            second_c: np.ndarray) -> list[ExceptionItem]:
+        """Why nothing is proposed for each payment of ``ps`` (``best``, ``best_c``,
+        ``second_c``: its best full settlement, that one's and the runner-up's confidence),
+        with its candidates best first; for all of them at once."""
+        n_k = self.starts[ps + 1] - self.starts[ps]
+        none = self.no_pair_exceptions(ps[n_k == 0])
+        ks = self.order[spans(self.starts[ps], n_k)]
         if len(ks) == 0:
-            if self.pay_group[p] < 0 and self.ref_group[p] < 0:
-                return self.exception(p, S.UNKNOWN_PAYER,
-                                      "The payer is not a known customer and the reference "
-                                      "names no open invoice.")
-            return self.exception(p, S.NO_CANDIDATE, "The payer is known but no open invoice "
-                                  "fits the reference or the amount.")
-        top = ks[0]
-        name = self.book.ids[int(self.pairs.inv[top])].as_py()
-        if best >= 0 and second_c >= best_c - AMBIGUITY_MARGIN and best_c >= 0.5:
-            return self.exception(p, S.AMBIGUOUS, "Several open invoices fit this payment "
-                                  "equally well; choose the right one.")
-        if self.pay_group[p] < 0 and self.pairs.ref[top] <= 0:
-            return self.exception(p, S.UNKNOWN_PAYER, f"Unknown payer; the amount equals "
-                                  f"{name}, but nothing else links them.")
-        why = ("is below the auto-apply threshold" if self.conf[top] < self.policy.
-               auto_apply_threshold else "is not applied: the reference or the amount also "
-               "points to another invoice")
-        return self.exception(p, S.LOW_CONFIDENCE, f"Best candidate {name} (confidence "
-                              f"{self.conf[top]:.2f}) {why}.")
+            return [none[p] for p in ps.tolist()]
+        inv_l, conf_l = self.pairs.inv[ks].tolist(), self.conf[ks].tolist()
+        top = self.order[np.minimum(self.starts[ps], len(self.order) - 1)]  # (if it has one)
+        names = self.book.ids.take(pa.array(self.pairs.inv[top])).to_pylist()
+        tie = (best >= 0) & (second_c >= best_c - AMBIGUITY_MARGIN) & (best_c >= 0.5)
+        unknown = (self.pay_group[ps] < 0) & (self.pairs.ref[top] <= 0)
+        top_c = self.conf[top].tolist()
+        threshold = self.policy.auto_apply_threshold
+        out: list[ExceptionItem] = []
+        at = 0
+        for p, n, t, u, name, c in zip(ps.tolist(), n_k.tolist(), tie.tolist(),
+                                       unknown.tolist(), names, top_c, strict=True):
+            if n == 0:
+                out.append(none[p])
+                continue
+            if t:
+                reason, detail = S.AMBIGUOUS, ("Several open invoices fit this payment equally "
+                                               "well; choose the right one.")
+            elif u:
+                reason, detail = S.UNKNOWN_PAYER, (f"Unknown payer; the amount equals {name}, "
+                                                   "but nothing else links them.")
+            else:
+                why = ("is below the auto-apply threshold" if c < threshold else "is not "
+                       "applied: the reference or the amount also points to another invoice")
+                reason, detail = S.LOW_CONFIDENCE, (f"Best candidate {name} (confidence "
+                                                    f"{c:.2f}) {why}.")
+            out.append(ExceptionItem(p, reason, detail, *candidate_list(
+                [], inv_l[at : at + n], conf_l[at : at + n])))
+            at += n
+        return out
 
     # ------------------------------------------------------------------ settle
     def settle(self, proposals: list[Proposal], singles: dict[str, np.ndarray]
@@ -1113,17 +1301,14 @@ class DayMatch:
             ok[j] = not (capacity[invs] < need).any()
             if ok[j]:
                 np.subtract.at(capacity, invs, need)
-        accepted: list[Proposal] = []
+        accepted = [proposals[j] for j in order[ok[order] & (order < n_obj)].tolist()]
         exceptions: list[ExceptionItem] = []
-        for j in order[~ok[order] | (order < n_obj)]:
-            if ok[j]:
-                accepted.append(proposals[j])
-                continue
+        for j in order[~ok[order]]:
             invs = flat_inv[starts[j] : starts[j] + lens[j]]
             if not eligible[j]:
                 rule = proposals[j].rule if j < n_obj else SINGLE_RULES[
                     singles["rule"][j - n_obj]]
-                names = ", ".join(self.book.ids.take(pa.array(invs)).to_pylist())
+                names = ", ".join(self.book.ids[i].as_py() for i in invs.tolist())
                 item = self.exception(
                     int(pay[j]), S.LOW_CONFIDENCE,
                     f"Proposed {names} ({rule}, confidence {conf[j]:.2f}) is below "
@@ -1146,11 +1331,11 @@ class DayMatch:
         lines = self.remit_order[self.remit_starts[p] : self.remit_starts[p + 1]]
         # the lines' candidate rows in row order (np.flatnonzero(np.isin(lc.pay, lines)),
         # without a pass over every row)
-        mine = np.sort(np.concatenate(
-            [self.lc_order[self.lc_starts[i] : self.lc_starts[i + 1]] for i in lines]
-            or [np.zeros(0, np.int64)]))
-        mine = mine[~np.isin(lc.inv[mine], chosen)]
-        return [int(i) for i in lc.inv[mine[np.argsort(-lc.ref[mine], kind="stable")]]]
+        lo = self.lc_starts[lines]
+        mine = np.sort(self.lc_order[spans(lo, self.lc_starts[lines + 1] - lo)])
+        taken = set(chosen.tolist())
+        mine = mine[[v not in taken for v in lc.inv[mine].tolist()]]
+        return lc.inv[mine[np.argsort(-lc.ref[mine], kind="stable")]].tolist()
 
     # ------------------------------------------------------------------ outputs
     def build_outputs(self, proposals: list[Proposal], exceptions: list[ExceptionItem],
@@ -1163,7 +1348,8 @@ class DayMatch:
             singles_accepted = np.zeros(0, bool)
         sg = {k: v[singles_accepted] for k, v in sg.items()}
         lens = _each(proposals, "inv", np.int64, len)
-        a_pay = np.concatenate([np.repeat(_each(proposals, "pay", np.int64), lens), sg["pay"]])
+        prop_pay = _each(proposals, "pay", np.int64)
+        a_pay = np.concatenate([np.repeat(prop_pay, lens), sg["pay"]])
         a_inv = np.concatenate([_lines(proposals, "inv"), sg["inv"]])
         a_applied = np.concatenate([_lines(proposals, "applied"), sg["applied"]])
         a_adj = np.concatenate([_lines(proposals, "adjustment"), sg["adj"]])
@@ -1207,13 +1393,13 @@ class DayMatch:
         )
         # remainders of partly applied payments
         applied_by_pay = np.bincount(a_pay, weights=a_applied, minlength=self.n).astype(np.int64)
-        for pr in proposals:  # (a single proposal applies the whole payment: no remainder)
-            rest = int(self.pay_amount[pr.pay]) - int(applied_by_pay[pr.pay])
-            if rest:
-                exceptions.append(ExceptionItem(
-                    pr.pay, pr.unapplied_reason or S.OVERPAYMENT,
-                    pr.detail or "Part of the payment is not applied to any invoice.",
-                    list(pr.inv), [pr.confidence] * len(pr.inv)))
+        # (a single proposal applies the whole payment: no remainder)
+        for j in np.flatnonzero(self.pay_amount[prop_pay] != applied_by_pay[prop_pay]).tolist():
+            pr = proposals[j]
+            exceptions.append(ExceptionItem(
+                pr.pay, pr.unapplied_reason or S.OVERPAYMENT,
+                pr.detail or "Part of the payment is not applied to any invoice.",
+                list(pr.inv), [pr.confidence] * len(pr.inv)))
         e_pay = np.array([e.pay for e in exceptions], np.int64)
         applied_e = applied_by_pay[e_pay] if len(e_pay) else np.zeros(0, np.int64)
         unapplied = self.pay_amount[e_pay] - applied_e if len(e_pay) else np.zeros(0, np.int64)
@@ -1225,6 +1411,11 @@ class DayMatch:
         np.cumsum(c_lens, out=c_offsets[1:])
         cand_ids = pa.ListArray.from_arrays(pa.array(c_offsets, pa.int32()),
                                             ids.take(pa.array(c_flat, pa.int64())))
+        s_offsets = np.zeros(len(exceptions) + 1, np.int32)
+        np.cumsum(np.fromiter(map(len, map(attrgetter("scores"), exceptions)), np.int64,
+                              count=len(exceptions)), out=s_offsets[1:])
+        scores = pa.ListArray.from_arrays(pa.array(s_offsets, pa.int32()), pa.array(
+            [round(s, 4) for e in exceptions for s in e.scores], pa.float64()))
         grp_cust = self.pay_customer[e_pay] if len(e_pay) else np.zeros(0, np.int64)
         cust_ids = self.index.ids.take(pa.array(np.maximum(grp_cust, 0))) if len(
             self.index.ids) and len(e_pay) else pa.nulls(len(e_pay), pa.string())
@@ -1237,8 +1428,7 @@ class DayMatch:
                 "candidates": cand_ids.cast(pa.list_(pa.string())),
                 "detail": pa.array([e.detail for e in exceptions], pa.string()),
                 "currency": cur.take(pa.array(e_pay)),
-                "candidate_scores": pa.array([[round(s, 4) for s in e.scores]
-                                              for e in exceptions], pa.list_(pa.float64())),
+                "candidate_scores": scores.cast(pa.list_(pa.float64())),
                 "customer_id": cust_ids,
             },
             schema=S.EXCEPTIONS,

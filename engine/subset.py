@@ -16,6 +16,7 @@ import os
 import sys
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -26,6 +27,8 @@ QUADS_MAX_N = 60  # beyond it, sets of four by sorted pair sums in blocks at mos
 MILP_MAX_N = 60
 TRIPLES_MAX_N = 2000  # triples are searched in blocks at most this large
 MILP_SAFETY_SECONDS = 5.0
+SEARCH_THREAD_QUERIES = 5000  # search_blocks: a thread for each this many queries ...
+SEARCH_THREADS_MAX = 4  # ... up to this many threads
 
 
 @dataclass(frozen=True, slots=True)
@@ -437,9 +440,29 @@ def search_blocks(
     def i64(a: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(a, np.int64)
 
-    max_size = i64(max_size)
-    out = subset_kernel.search_blocks(
-        i64(amount), i64(due), i64(members), i64(starts), np.ascontiguousarray(excluded, bool),
-        i64(q_block), i64(fixed), i64(fixed_starts), i64(target), i64(tolerance), max_size,
-        i64(min_size), int(limit))
-    return BlockSearches(*out[:5], max_size, *out[5:], limit)
+    book = (i64(amount), i64(due), i64(members), i64(starts),
+            np.ascontiguousarray(excluded, bool))
+    q_block, fixed, fixed_starts, target, tolerance, max_size, min_size = map(
+        i64, (q_block, fixed, fixed_starts, target, tolerance, max_size, min_size))
+
+    def part(a: int, b: int) -> tuple[np.ndarray, ...]:  # queries a..b-1
+        f0, f1 = fixed_starts[a], fixed_starts[b]
+        return subset_kernel.search_blocks(
+            *book, q_block[a:b], fixed[f0:f1], fixed_starts[a : b + 1] - f0, target[a:b],
+            tolerance[a:b], max_size[a:b], min_size[a:b], int(limit))
+
+    # the queries are independent and the compiled search releases the GIL: in threads, a
+    # contiguous share each, the answers joined in query order (the same arrays as one call)
+    n_threads = min(os.cpu_count() or 1, SEARCH_THREADS_MAX,
+                    max(len(q_block) // SEARCH_THREAD_QUERIES, 1))
+    bounds = np.linspace(0, len(q_block), n_threads + 1).astype(np.int64).tolist()
+    if n_threads == 1:
+        outs = [part(0, len(q_block))]
+    else:
+        with ThreadPoolExecutor(n_threads) as pool:
+            outs = list(pool.map(part, bounds[:-1], bounds[1:]))
+    shift = np.cumsum([0] + [len(o[7]) for o in outs[:-1]])
+    sol_start = np.concatenate([np.where(o[5] > 0, o[6] + s, o[6])
+                                for o, s in zip(outs, shift, strict=True)])
+    joined = [np.concatenate([o[i] for o in outs]) for i in (0, 1, 2, 3, 4, 5, 7)]
+    return BlockSearches(*joined[:5], max_size, joined[5], sol_start, joined[6], limit)

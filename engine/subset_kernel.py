@@ -37,6 +37,38 @@ def _bisect(s: np.ndarray, x: int, right: bool) -> int:
 
 
 @njit(cache=True, nogil=True)
+def _upper(s: np.ndarray, x: int, left: int) -> int:
+    """``_bisect(s, x, True)`` given ``left``, the answer for a lower bound ``<= x``: most
+    windows hold nothing, and then no second bisection is needed."""
+    if left == len(s) or s[left] > x:
+        return left
+    return left + _bisect(s[left:], x, True)
+
+
+@njit(cache=True, nogil=True)
+def _walk_left(s: np.ndarray, x: int, at: int) -> int:
+    """``_bisect(s, x, False)`` for an ``x`` whose answer is at most ``at`` (a previous
+    answer for a larger ``x``): from ``at``, bisected over the steps taken when there are
+    many, walked when few."""
+    if at > 8 and s[at - 8] >= x:
+        return _bisect(s[:at - 8], x, False)
+    while at > 0 and s[at - 1] >= x:
+        at -= 1
+    return at
+
+
+@njit(cache=True, nogil=True)
+def _walk_right(s: np.ndarray, x: int, at: int) -> int:
+    """``_bisect(s, x, True)`` for an ``x`` whose answer is at most ``at`` (see
+    :func:`_walk_left`)."""
+    if at > 8 and s[at - 8] > x:
+        return _bisect(s[:at - 8], x, True)
+    while at > 0 and s[at - 1] > x:
+        at -= 1
+    return at
+
+
+@njit(cache=True, nogil=True)
 def _argsort_stable(a: np.ndarray) -> np.ndarray:
     """``np.argsort(a, kind="stable")``: a bottom-up merge sort of the indices."""
     n = len(a)
@@ -121,9 +153,16 @@ def _tier(sub: np.ndarray, keep: np.ndarray, lo: int, hi: int, max_size: int, mi
     s = sub[order]
     if n_found < limit and max_size >= 2 and min_size <= 2:  # pairs, (i, j) order of sorted
         got = 0
+        # the partners' window [lo - s[i], hi - s[i]] only moves down as i grows: its ends
+        # are walked down (what the bisections gave), and once it ends at or below i no
+        # later i has a partner
+        a, b = n, n
         for i in range(n):
-            left = max(_bisect(s, lo - s[i], False), i + 1)
-            right = _bisect(s, hi - s[i], True)
+            a = _walk_left(s, lo - s[i], a)
+            b = _walk_right(s, hi - s[i], b)
+            if b <= i + 1:
+                break
+            left, right = max(a, i + 1), b
             j = left
             while j < min(right, left + limit):
                 two[0] = keep[order[i]]
@@ -140,10 +179,14 @@ def _tier(sub: np.ndarray, keep: np.ndarray, lo: int, hi: int, max_size: int, mi
         n_i = min(_bisect(s, hi // 3, True), n - 2)
         for i in range(n_i):
             j_end = min(_bisect(s, (hi - s[i]) // 2, True), n - 1)
+            a, b = n, n  # the third's window, walked down as j grows (as for pairs)
             for j in range(i + 1, j_end):
                 base = s[i] + s[j]
-                k_lo = max(_bisect(s, lo - base, False), j + 1)
-                k_hi = _bisect(s, hi - base, True)
+                a = _walk_left(s, lo - base, a)
+                b = _walk_right(s, hi - base, b)
+                if b <= j + 1:
+                    break
+                k_lo, k_hi = max(a, j + 1), b
                 k = k_lo
                 while k < min(k_hi, k_lo + limit):
                     three[0] = keep[order[i]]
@@ -205,7 +248,7 @@ def _quads(s: np.ndarray, order: np.ndarray, keep: np.ndarray, lo: int, hi: int,
     got = 0
     for p in range(n_pairs):
         left = _bisect(sorted_sum, lo - psum[p], False)
-        right = _bisect(sorted_sum, hi - psum[p], True)
+        right = _upper(sorted_sum, hi - psum[p], left)
         for r in range(left, right):
             q = by_sum[r]
             if pi[q] > pj[p]:
@@ -253,7 +296,7 @@ def _mitm(sub: np.ndarray, keep: np.ndarray, lo: int, hi: int, max_size: int,
     buf = np.empty(n, np.int64)
     for i in range(len(sa)):
         left = _bisect(sorted_sb, lo - sa[i], False)
-        right = _bisect(sorted_sb, hi - sa[i], True)
+        right = _upper(sorted_sb, hi - sa[i], left)
         for j in range(left, right):
             size = ka[i] + kb[order[j]]
             if size < 4 or size > max_size:

@@ -177,3 +177,42 @@ def test_a_currency_the_ledger_has_not_has_no_block(day):
     dm.prepare()
     assert dm.block_of(np.array([group]), np.array([0]))[0] >= 0
     assert dm.block_of(np.array([group - 1]), np.array([ncur]))[0] == -1
+
+
+def test_a_match_pauses_the_garbage_collector_and_leaves_it_as_it_found_it(day):
+    import gc
+    import threading
+
+    from cashmatch.engine.ledger import gc_paused
+
+    inside: list[bool] = []
+    assert gc.isenabled()
+    with gc_paused():
+        inside.append(gc.isenabled())
+    match(invoices=day.invoices, payments=day.payments.slice(0, 50), customers=day.customers,
+          policy=POLICY)
+    assert inside == [False] and gc.isenabled()
+    # overlapping matches in threads: off until the last one ends, then on again
+    first_in, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with gc_paused():
+            first_in.set()
+            release.wait(10)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    first_in.wait(10)
+    with gc_paused():
+        pass
+    still_off = not gc.isenabled()
+    release.set()
+    t.join()
+    assert still_off and gc.isenabled()
+    gc.disable()  # a caller that turned it off keeps it off
+    try:
+        match(invoices=day.invoices, payments=day.payments.slice(0, 50),
+              customers=day.customers, policy=POLICY)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

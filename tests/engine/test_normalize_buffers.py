@@ -108,3 +108,15 @@ def test_dates_and_quarters_are_not_references():
     assert not digits.get(0, set()) - {""} and not digits.get(1, set()) - {""}
     assert digits[2] - {""} == {"2026", "4512", "2026004512"}  # nothing of "q2-26"
     assert "12026" in digits[3]  # a number written beside a date still counts
+
+
+def test_search_sorted_answers_as_searchsorted_in_either_order(monkeypatch):
+    rng = np.random.default_rng(2)
+    keys = np.sort(rng.integers(0, 500, 2000))
+    lo_v = rng.integers(-5, 505, 3000)
+    hi_v = lo_v + rng.integers(0, 20, 3000)
+    want = [np.searchsorted(keys, lo_v, "left"), np.searchsorted(keys, hi_v, "right")]
+    for threshold in (10**9, 1):  # as given, then in sorted order
+        monkeypatch.setattr(N, "SORTED_SEARCH_MIN", threshold)
+        got = N.search_sorted(keys, (lo_v, "left"), (hi_v, "right"))
+        assert all(np.array_equal(g, w) for g, w in zip(got, want, strict=True))

@@ -2,6 +2,7 @@
 ``limit``) solutions in the same order, the same exact, exhaustive and complete-up-to flags."""
 
 import numpy as np
+import pytest
 
 from cashmatch.engine import subset
 
@@ -53,10 +54,14 @@ def test_fewest_names_the_smallest_fit_only_when_the_search_proves_it():
     assert got.unique is None and got.fewest(3) == (0,)
 
 
-def test_block_searches_equal_one_numpy_search_per_query():
+@pytest.mark.parametrize("per_thread", [None, 150])
+def test_block_searches_equal_one_numpy_search_per_query(monkeypatch, per_thread):
     """``search_blocks`` (all queries in one compiled call, each over its block less the
     excluded and its own fixed rows) answers each query as ``search_numpy`` does over the rows
-    left, its solutions mapped to rows."""
+    left, its solutions mapped to rows; in one call, or in threads of 150 queries each."""
+    if per_thread:
+        monkeypatch.setattr(subset, "SEARCH_THREAD_QUERIES", per_thread)
+        monkeypatch.setattr(subset.os, "cpu_count", lambda: 4)
     rng = np.random.default_rng(2)
     sizes = rng.choice([0, 1, 3, 10, 20, 30, 200, 900], 40)
     starts = np.concatenate([[0], np.cumsum(sizes)])
