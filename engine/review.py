@@ -131,12 +131,24 @@ def lookalikes(t_pay: np.ndarray, t_grp: np.ndarray, t_key: pa.Array, book: Book
     rows = k_row[spans(lo, np.searchsorted(k_grp, groups, "right") - lo)]
     if len(rows) == 0 or len(t_key) == 0:
         return z, z, z
-    k_inv, k_key = d_inv[rows], d_key.take(pa.array(rows, pa.int64()))
-    kh, kl = _prefix_hashes(k_key, book.group[k_inv])
+    k_inv = d_inv[rows]
+    q, k, level = number_levels(t_key, t_grp, d_key.take(pa.array(rows, pa.int64())),
+                                book.group[k_inv])
+    return t_pay[q], k_inv[k], level
+
+
+def number_levels(q_key: pa.Array, q_grp: np.ndarray, k_key: pa.Array, k_grp: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(number, key, level) of every number ``q_key[i]`` that resembles a key ``k_key[j]``
+    of its group (``q_grp[i] == k_grp[j]``) as :func:`lookalikes` says, by the hash join."""
+    z = np.zeros(0, np.int64)
+    if len(q_key) == 0 or len(k_key) == 0:
+        return z, z, z
+    kh, kl = _prefix_hashes(k_key, k_grp)
     # a number more than one character longer than every key resembles none
-    t_len = np.asarray(pc.binary_length(t_key), np.int64)
+    t_len = np.asarray(pc.binary_length(q_key), np.int64)
     q = np.flatnonzero(t_len <= kh.shape[1])
-    qh, ql = _prefix_hashes(t_key.take(pa.array(q, pa.int64())), t_grp[q])
+    qh, ql = _prefix_hashes(q_key.take(pa.array(q, pa.int64())), q_grp[q])
     q_hash, q_row = _variants(qh, ql, deletions=ql >= MIN_EDIT, cuts=np.zeros(len(q), bool))
     k_hash, k_var = _variants(kh, kl, deletions=np.ones(len(kl), bool),
                               cuts=np.ones(len(kl), bool))
@@ -151,12 +163,11 @@ def lookalikes(t_pay: np.ndarray, t_grp: np.ndarray, t_key: pa.Array, book: Book
     q_sorted = q_hash[by_hash]
     a = np.searchsorted(q_sorted, k_hash[maybe], "left")
     cnt = np.searchsorted(q_sorted, k_hash[maybe], "right") - a
-    pair_q = q[q_row[by_hash[spans(a, cnt)]]]
-    pair_k = k_var[np.repeat(maybe, cnt)]
-    pair = np.unique(pair_q * len(k_inv) + pair_k)
-    pair_q, pair_k = pair // len(k_inv), pair % len(k_inv)
-    pair_q, pair_k = (x[t_grp[pair_q] == book.group[k_inv[pair_k]]] for x in (pair_q, pair_k))
-    qs = t_key.take(pa.array(pair_q, pa.int64())).to_pylist()
+    pair = np.unique(q[q_row[by_hash[spans(a, cnt)]]] * len(kl) + k_var[np.repeat(maybe, cnt)])
+    pair_q, pair_k = pair // len(kl), pair % len(kl)
+    pair_q, pair_k = (x[q_grp[pair_q] == k_grp[pair_k]] for x in (pair_q, pair_k))
+    # the pairs joined, scored: (a hash that agrees by chance scores 0)
+    qs = q_key.take(pa.array(pair_q, pa.int64())).to_pylist()
     ks = k_key.take(pa.array(pair_k, pa.int64())).to_pylist()
     dist = process.cpdist(qs, ks, scorer=OSA.distance, workers=1)
     pre = process.cpdist(qs, ks, scorer=Prefix.similarity, workers=1)
@@ -166,10 +177,10 @@ def lookalikes(t_pay: np.ndarray, t_grp: np.ndarray, t_key: pa.Array, book: Book
                      np.where((dist == 1) & (tl >= MIN_EDIT), ONE_EDIT,
                               np.where(((pre == tl) | (post == tl)) & (tl >= MIN_PART)
                                        & (cut >= 1) & (cut <= MAX_CUT), TRUNCATED, 0)))
-    named = np.zeros(len(t_key), bool)
+    named = np.zeros(len(q_key), bool)
     named[pair_q[level == EXACT_NUMBER]] = True
     keep = (level == EXACT_NUMBER) | ((level > 0) & ~named[pair_q])
-    return t_pay[pair_q[keep]], k_inv[pair_k[keep]], level[keep].astype(np.int64)
+    return pair_q[keep], pair_k[keep], level[keep].astype(np.int64)
 
 
 def amount_fit(rel: np.ndarray, pay_amount: np.ndarray, open_amount: np.ndarray) -> np.ndarray:
