@@ -159,10 +159,11 @@ def number_levels(q_key: pa.Array, q_grp: np.ndarray, k_key: pa.Array, k_grp: np
     shift = np.uint64(64 - bits)
     seen[(q_hash * _GROUP_MIX) >> shift] = True
     maybe = np.flatnonzero(seen[(k_hash * _GROUP_MIX) >> shift])
+    maybe = maybe[np.argsort(k_hash[maybe])]  # (looked up in order: near each other in memory)
     by_hash = np.argsort(q_hash)
-    q_sorted = q_hash[by_hash]
-    a = np.searchsorted(q_sorted, k_hash[maybe], "left")
-    cnt = np.searchsorted(q_sorted, k_hash[maybe], "right") - a
+    q_sorted, k_sorted = q_hash[by_hash], k_hash[maybe]
+    a = np.searchsorted(q_sorted, k_sorted, "left")
+    cnt = np.searchsorted(q_sorted, k_sorted, "right") - a
     pair = np.unique(q[q_row[by_hash[spans(a, cnt)]]] * len(kl) + k_var[np.repeat(maybe, cnt)])
     pair_q, pair_k = pair // len(kl), pair % len(kl)
     pair_q, pair_k = (x[q_grp[pair_q] == k_grp[pair_k]] for x in (pair_q, pair_k))
@@ -228,24 +229,23 @@ class Lookalikes:
 @dataclass(frozen=True, slots=True)
 class Numbers:
     """The numbers of the payments' references long enough to look alike (``MIN_PART``
-    digits), by payment (``pay`` ascending): derived once a day, for every look-up."""
+    digits), by payment (``pay`` ascending; ``row`` in ``digits``): derived once a day, for
+    every look-up."""
 
     pay: np.ndarray
-    digits: pa.Array
+    row: np.ndarray
+    digits: pa.Array | pa.ChunkedArray
 
     @staticmethod
     def of(tokens: pa.Table, n: int) -> Numbers:
-        """From the tokens of :func:`normalize.reference_tokens` (``pay``, ``digits``) of ``n``
-        payments."""
+        """From the tokens of :func:`normalize.reference_tokens` (``pay``, ``digits``: ASCII,
+        a byte a digit) of ``n`` payments."""
         pay = np.asarray(tokens.column("pay"), np.int64)
         digits = tokens.column("digits")
-        rows = np.flatnonzero((pay < n) & (np.asarray(pc.utf8_length(digits), np.int64)
+        rows = np.flatnonzero((pay < n) & (np.asarray(pc.binary_length(digits), np.int64)
                                            >= MIN_PART))
         rows = rows[np.argsort(pay[rows], kind="stable")]
-        digits = digits.take(pa.array(rows))
-        if isinstance(digits, pa.ChunkedArray):
-            digits = digits.combine_chunks()
-        return Numbers(pay[rows], digits)
+        return Numbers(pay[rows], rows, digits)
 
 
 def lookalike_table(pays: np.ndarray, *, numbers: Numbers, pay_group: np.ndarray,
@@ -279,7 +279,8 @@ def lookalike_table(pays: np.ndarray, *, numbers: Numbers, pay_group: np.ndarray
     cnt = np.searchsorted(q_pay, t_pay_all[tok], "right") - lo
     row, grp = np.repeat(tok, cnt), q_grp[spans(lo, cnt)]
     # (distinct number texts per (pay, group) would do; duplicates only cost a little)
-    l_pay, l_inv, l_level = lookalikes(t_pay_all[row], grp, digits.take(pa.array(row)), book)
+    l_pay, l_inv, l_level = lookalikes(t_pay_all[row], grp,
+                                       digits.take(pa.array(numbers.row[row])), book)
     # a payer known only by a resembling name: the invoices of that customer's group the
     # amount settles
     unknown = q_pay[(pay_group[q_pay] < 0) & (q_grp == resembles_group[q_pay])]
