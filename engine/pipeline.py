@@ -508,7 +508,7 @@ class DayMatch:
         # (kept for the reviewer's candidates: review)
         self.looks = table = self.lookalikes(left)
         own_exact = np.zeros(self.n, bool)
-        np.logical_or.at(own_exact, self.pairs.pay, (self.cust_rel == SAME) & (self.rel == EXACT))
+        own_exact[self.pairs.pay[(self.cust_rel == SAME) & (self.rel == EXACT)]] = True
         own_exact[self.lines[1]] = True  # (and a credit with remittance advice)
         pays = left[(self.pay_group[left] >= 0) & ~own_exact[left]]
         rows = sole_lookalikes(table, pays)
