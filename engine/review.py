@@ -24,6 +24,7 @@ and only the pairs joined are scored: never a loop per pair, nor a comparison of
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,43 +71,39 @@ _GROUP_MIX = np.uint64(0xC4CEB9FE1A85EC53)
 
 
 def _prefix_hashes(texts: pa.Array, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(``h`` (n, width + 1): ``h[r, m]`` the polynomial hash modulo 2**64 of the first ``m``
+    """(``h`` (width + 1, n): ``h[m, r]`` the polynomial hash modulo 2**64 of the first ``m``
     bytes of text ``r``, plus its group's; the lengths). The hash of any substring follows
     from two of them (:func:`_variants`)."""
     offsets, raw = string_parts(texts)
     rel = (offsets - offsets[0]).astype(np.int64)
     lengths = np.diff(rel)
-    h = np.zeros((len(lengths), int(lengths.max(initial=0)) + 1), np.uint64)
+    h = np.zeros((int(lengths.max(initial=0)) + 1, len(lengths)), np.uint64)
     row = np.repeat(np.arange(len(lengths)), lengths)
     at = np.arange(rel[-1]) - rel[:-1][row]
-    h[row, at + 1] = _POWERS[at] * raw[offsets[0] : offsets[-1]]
-    h[:, 0] = group.astype(np.uint64) * _GROUP_MIX
-    np.cumsum(h, axis=1, out=h)
+    h[at + 1, row] = _POWERS[at] * raw[offsets[0] : offsets[-1]]
+    h[0] = group.astype(np.uint64) * _GROUP_MIX
+    np.cumsum(h, axis=0, out=h)
     return h, lengths
 
 
 def _variants(h: np.ndarray, lengths: np.ndarray, *, deletions: np.ndarray,
-              cuts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(hash, row) of each text (:func:`_prefix_hashes`) whole, with each one character
-    deleted (the rows ``deletions``), and its prefixes and suffixes ``MAX_CUT - 1`` ..
-    ``MAX_CUT`` characters shorter of at least ``MIN_PART`` (the rows ``cuts``; one shorter
-    is a deletion). The hashes of two texts agree when they are the same (and their groups)."""
-    n, width = h.shape[0], h.shape[1] - 1
-    r = np.arange(n)
-    whole = h[r, lengths]
-    parts, rows = [whole], [r]
-    j = np.arange(width)[None, :]
-    ok = (j < lengths[:, None]) & deletions[:, None]
-    dropped = h[:, :width] + (whole[:, None] - h[:, 1:]) * _INVERSE_POWERS[1]
-    parts.append(dropped[ok])
-    rows.append(np.nonzero(ok)[0])
+              cuts: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(hash, row) of the texts (:func:`_prefix_hashes`) whole, with the character at each
+    position deleted (the rows ``deletions``), and their prefixes and suffixes ``MAX_CUT -
+    1`` .. ``MAX_CUT`` characters shorter of at least ``MIN_PART`` (the rows ``cuts``; one
+    shorter is a deletion), one kind at a time (arrays of one row each: no temporaries of
+    every variant). The hashes of two texts agree when they are the same (and their groups)."""
+    r = np.arange(h.shape[1])
+    whole = h[lengths, r]
+    yield whole, r
+    for j in range(h.shape[0] - 1):
+        c = np.flatnonzero(deletions & (lengths > j))
+        yield h[j, c] + (whole[c] - h[j + 1, c]) * _INVERSE_POWERS[1], c
     for cut in range(2, MAX_CUT + 1):
         m = lengths - cut
         c = np.flatnonzero(cuts & (m >= MIN_PART))
-        parts += [h[c, m[c]],  # the prefix
-                  (whole[c] - h[c, cut]) * _INVERSE_POWERS[cut] + h[c, 0]]  # the suffix
-        rows += [c, c]
-    return np.concatenate(parts), np.concatenate(rows)
+        yield h[m[c], c], c  # the prefix
+        yield (whole[c] - h[cut, c]) * _INVERSE_POWERS[cut] + h[0, c], c  # the suffix
 
 
 def lookalikes(t_pay: np.ndarray, t_grp: np.ndarray, t_key: pa.Array, book: Book
@@ -147,24 +144,30 @@ def number_levels(q_key: pa.Array, q_grp: np.ndarray, k_key: pa.Array, k_grp: np
     kh, kl = _prefix_hashes(k_key, k_grp)
     # a number more than one character longer than every key resembles none
     t_len = np.asarray(pc.binary_length(q_key), np.int64)
-    q = np.flatnonzero(t_len <= kh.shape[1])
+    q = np.flatnonzero(t_len <= kh.shape[0])
     qh, ql = _prefix_hashes(q_key.take(pa.array(q, pa.int64())), q_grp[q])
-    q_hash, q_row = _variants(qh, ql, deletions=ql >= MIN_EDIT, cuts=np.zeros(len(q), bool))
-    k_hash, k_var = _variants(kh, kl, deletions=np.ones(len(kl), bool),
-                              cuts=np.ones(len(kl), bool))
-    del qh, kh
-    # the keys' variants that may equal a number's: a bitmap of the numbers' hashes first
+    q_hash, q_row = (np.concatenate(x) for x in zip(*_variants(
+        qh, ql, deletions=ql >= MIN_EDIT, cuts=np.zeros(len(q), bool)), strict=True))
+    # the keys' variants that may equal a number's (a bitmap of the numbers' hashes)
     bits = max(int(16 * len(q_hash)).bit_length(), 10)
     seen = np.zeros(1 << bits, bool)
     shift = np.uint64(64 - bits)
     seen[(q_hash * _GROUP_MIX) >> shift] = True
-    maybe = np.flatnonzero(seen[(k_hash * _GROUP_MIX) >> shift])
-    maybe = maybe[np.argsort(k_hash[maybe])]  # (looked up in order: near each other in memory)
+    k_hash, k_var = [], []
+    for hashed, row in _variants(kh, kl, deletions=np.ones(len(kl), bool),
+                                 cuts=np.ones(len(kl), bool)):
+        maybe = np.flatnonzero(seen[(hashed * _GROUP_MIX) >> shift])
+        k_hash.append(hashed[maybe])
+        k_var.append(row[maybe])
+    del qh, kh
+    k_hash, k_var = np.concatenate(k_hash), np.concatenate(k_var)
+    order = np.argsort(k_hash)  # (looked up in order: near each other in memory)
+    k_hash, k_var = k_hash[order], k_var[order]
     by_hash = np.argsort(q_hash)
-    q_sorted, k_sorted = q_hash[by_hash], k_hash[maybe]
-    a = np.searchsorted(q_sorted, k_sorted, "left")
-    cnt = np.searchsorted(q_sorted, k_sorted, "right") - a
-    pair = np.unique(q[q_row[by_hash[spans(a, cnt)]]] * len(kl) + k_var[np.repeat(maybe, cnt)])
+    q_sorted = q_hash[by_hash]
+    a = np.searchsorted(q_sorted, k_hash, "left")
+    cnt = np.searchsorted(q_sorted, k_hash, "right") - a
+    pair = np.unique(q[q_row[by_hash[spans(a, cnt)]]] * len(kl) + np.repeat(k_var, cnt))
     pair_q, pair_k = pair // len(kl), pair % len(kl)
     pair_q, pair_k = (x[q_grp[pair_q] == k_grp[pair_k]] for x in (pair_q, pair_k))
     # the pairs joined, scored: (a hash that agrees by chance scores 0)
