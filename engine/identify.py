@@ -57,7 +57,7 @@ def _unique_map(keys: pa.Array, cust: np.ndarray) -> pa.Table:
     """(key, cust) pairs where a key names exactly one customer; empty keys dropped."""
     t = pa.table({"key": keys, "cust": pa.array(cust, pa.int64())})
     t = t.filter(pc.not_equal(t.column("key"), ""))
-    g = t.group_by("key").aggregate([("cust", "min"), ("cust", "max")])
+    g = t.group_by("key", use_threads=False).aggregate([("cust", "min"), ("cust", "max")])
     g = g.filter(pc.equal(g.column("cust_min"), g.column("cust_max")))
     return pa.table({"key": g.column("key"), "cust": g.column("cust_min")})
 

@@ -60,6 +60,7 @@ from cashmatch.engine.normalize import spans
 from cashmatch.engine.policy import Policy
 from cashmatch.engine.review import (
     Lookalikes,
+    Numbers,
     anyones_by_name,
     lookalike_table,
     rerank,
@@ -500,8 +501,10 @@ class DayMatch:
     def lookalikes(self, pays: np.ndarray) -> Lookalikes:
         """The look-alike invoices of the payments ``pays`` (:mod:`review`)."""
         resembles = self.ident.resembles
+        if not hasattr(self, "numbers"):  # (once for both calls)
+            self.numbers = Numbers.of(self.tokens, self.n)
         return lookalike_table(
-            pays, tokens=self.tokens, pay_group=self.pay_group, ref_group=self.ref_group,
+            pays, numbers=self.numbers, pay_group=self.pay_group, ref_group=self.ref_group,
             resembles_group=np.where(resembles >= 0, self.index.group_of(resembles), -1),
             pay_amount=self.pay_amount, pay_currency=self.pay_currency, pay_date=self.pay_date,
             fee_ceiling=self.fee_ceiling, book=self.book,
@@ -539,7 +542,7 @@ class DayMatch:
         # (kept for the reviewer's candidates: review)
         self.looks = table = self.lookalikes(left)
         own_exact = np.zeros(self.n, bool)
-        np.logical_or.at(own_exact, self.pairs.pay, (self.cust_rel == SAME) & (self.rel == EXACT))
+        own_exact[self.pairs.pay[(self.cust_rel == SAME) & (self.rel == EXACT)]] = True
         own_exact[self.lines[1]] = True  # (and a credit with remittance advice)
         pays = left[(self.pay_group[left] >= 0) & ~own_exact[left]]
         rows = sole_lookalikes(table, pays)

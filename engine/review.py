@@ -17,12 +17,14 @@ here — in the list only, never in what is applied:
   a fee or a discount), pays part of it, or pays at most ``OVER_MAX`` times its open amount.
 
 Ranked by (how the number resembles, how the amount fits), then the matching's own order;
-the matching's candidates follow. One rapidfuzz ``cdist`` per customer group for all the
-numbers at once (:func:`cashmatch.engine.candidates.group_keys`), never a loop per pair.
+the matching's candidates follow. The numbers are joined with the keys of their group's
+invoices by the hashes of their one-character deletions, prefixes and suffixes (:func:`lookalikes`),
+and only the pairs joined are scored: never a loop per pair, nor a comparison of every pair.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,9 +46,11 @@ from cashmatch.engine.candidates import (
     Pairs,
     amount_hits,
     amount_relation,
-    group_keys,
+    digit_keys_by_group,
+    digit_keys_by_invoice,
     unknown_payer_amount_hits,
 )
+from cashmatch.engine.normalize import spans, string_parts
 
 MIN_EDIT = 5  # digits a number needs for a one-keystroke look-alike
 MIN_PART = 4  # digits a truncated number needs
@@ -60,36 +64,127 @@ EXACT_NUMBER, ONE_EDIT, TRUNCATED = 3, 2, 1
 EXACT_AMOUNT, SETTLES, TAKES, NEITHER = 3, 2, 1, 0
 
 
-def lookalikes(t_pay: np.ndarray, t_grp: np.ndarray, t_key: list[str], book: Book
+_BASE = 0x9E3779B97F4A7C15  # odd: invertible modulo 2**64
+_POWERS = np.cumprod(np.array([1] + [_BASE] * 63, np.uint64))  # wraps modulo 2**64
+_INVERSE_POWERS = np.cumprod(np.array([1] + [pow(_BASE, -1, 1 << 64)] * 63, np.uint64))
+_GROUP_MIX = np.uint64(0xC4CEB9FE1A85EC53)
+
+
+def _prefix_hashes(texts: pa.Array, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(``h`` (width + 1, n): ``h[m, r]`` the polynomial hash modulo 2**64 of the first ``m``
+    bytes of text ``r``, plus its group's; the lengths). The hash of any substring follows
+    from two of them (:func:`_variants`)."""
+    offsets, raw = string_parts(texts)
+    rel = (offsets - offsets[0]).astype(np.int64)
+    lengths = np.diff(rel)
+    h = np.zeros((int(lengths.max(initial=0)) + 1, len(lengths)), np.uint64)
+    row = np.repeat(np.arange(len(lengths)), lengths)
+    at = np.arange(rel[-1]) - rel[:-1][row]
+    h[at + 1, row] = _POWERS[at] * raw[offsets[0] : offsets[-1]]
+    h[0] = group.astype(np.uint64) * _GROUP_MIX
+    np.cumsum(h, axis=0, out=h)
+    return h, lengths
+
+
+def _variants(h: np.ndarray, lengths: np.ndarray, *, deletions: np.ndarray,
+              cuts: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(hash, row) of the texts (:func:`_prefix_hashes`) whole, with the character at each
+    position deleted (the rows ``deletions``), and their prefixes and suffixes ``MAX_CUT -
+    1`` .. ``MAX_CUT`` characters shorter of at least ``MIN_PART`` (the rows ``cuts``; one
+    shorter is a deletion), one kind at a time (arrays of one row each: no temporaries of
+    every variant). The hashes of two texts agree when they are the same (and their groups)."""
+    r = np.arange(h.shape[1])
+    whole = h[lengths, r]
+    yield whole, r
+    for j in range(h.shape[0] - 1):
+        c = np.flatnonzero(deletions & (lengths > j))
+        yield h[j, c] + (whole[c] - h[j + 1, c]) * _INVERSE_POWERS[1], c
+    for cut in range(2, MAX_CUT + 1):
+        m = lengths - cut
+        c = np.flatnonzero(cuts & (m >= MIN_PART))
+        yield h[m[c], c], c  # the prefix
+        yield (whole[c] - h[cut, c]) * _INVERSE_POWERS[cut] + h[0, c], c  # the suffix
+
+
+def lookalikes(t_pay: np.ndarray, t_grp: np.ndarray, t_key: pa.Array, book: Book
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(pay, invoice, level) of every number ``t_key[i]`` of payment ``t_pay[i]`` against the
-    open invoices of group ``t_grp[i]`` (rows sorted by group): EXACT_NUMBER, ONE_EDIT or
-    TRUNCATED, the best per (pay, invoice, number); no weaker level for a number that names
-    an invoice of the group exactly."""
-    t_len = np.fromiter(map(len, t_key), np.int64, count=len(t_key))
-    out_p, out_i, out_l = [], [], []
-    for s, e, k_inv, k_key in group_keys(t_grp, book):
-        q = t_key[s:e]
-        dist = process.cdist(q, k_key, scorer=OSA.distance, score_cutoff=1, workers=1)
-        pre = process.cdist(q, k_key, scorer=Prefix.similarity, workers=1)
-        post = process.cdist(q, k_key, scorer=Postfix.similarity, workers=1)
-        tl = t_len[s:e, None]
-        kl = np.fromiter(map(len, k_key), np.int64, count=len(k_key))[None, :]
-        cut = kl - tl
-        level = np.where(dist == 0, EXACT_NUMBER,
-                         np.where((dist == 1) & (tl >= MIN_EDIT), ONE_EDIT,
-                                  np.where(((pre == tl) | (post == tl)) & (tl >= MIN_PART)
-                                           & (cut >= 1) & (cut <= MAX_CUT), TRUNCATED, 0)))
-        named = (level == EXACT_NUMBER).any(axis=1, keepdims=True)
-        level = np.where(named & (level < EXACT_NUMBER), 0, level)
-        r, c = np.nonzero(level)
-        out_p.append(t_pay[s:e][r])
-        out_i.append(k_inv[c])
-        out_l.append(level[r, c])
-    if not out_p:
-        z = np.zeros(0, np.int64)
+    open invoices of group ``t_grp[i]``: EXACT_NUMBER, ONE_EDIT or TRUNCATED, the best per
+    (pay, invoice, number); no weaker level for a number that names an invoice of the group
+    exactly.
+
+    Two numbers one keystroke apart (a substitution, a transposition, a character dropped or
+    added) become the same text when one character is deleted from one or both; a truncated
+    number is a prefix or suffix of the other. So the variants of the numbers (whole, one
+    character deleted) are joined with those of the group's invoice keys (whole, one deleted,
+    prefixes and suffixes) by hash, within the group, and only the pairs joined are scored
+    (rapidfuzz ``cpdist``): no comparison of every number with every key of its group.
+    Digits keys are ASCII (:func:`normalize.digits_key`): bytes are characters."""
+    z = np.zeros(0, np.int64)
+    groups = np.unique(t_grp)
+    k_grp, k_row = digit_keys_by_group(book)
+    d_inv, d_key = digit_keys_by_invoice(book)
+    lo = np.searchsorted(k_grp, groups, "left")
+    rows = k_row[spans(lo, np.searchsorted(k_grp, groups, "right") - lo)]
+    if len(rows) == 0 or len(t_key) == 0:
         return z, z, z
-    return np.concatenate(out_p), np.concatenate(out_i), np.concatenate(out_l).astype(np.int64)
+    k_inv = d_inv[rows]
+    q, k, level = number_levels(t_key, t_grp, d_key.take(pa.array(rows, pa.int64())),
+                                book.group[k_inv])
+    return t_pay[q], k_inv[k], level
+
+
+def number_levels(q_key: pa.Array, q_grp: np.ndarray, k_key: pa.Array, k_grp: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(number, key, level) of every number ``q_key[i]`` that resembles a key ``k_key[j]``
+    of its group (``q_grp[i] == k_grp[j]``) as :func:`lookalikes` says, by the hash join."""
+    z = np.zeros(0, np.int64)
+    if len(q_key) == 0 or len(k_key) == 0:
+        return z, z, z
+    kh, kl = _prefix_hashes(k_key, k_grp)
+    # a number more than one character longer than every key resembles none
+    t_len = np.asarray(pc.binary_length(q_key), np.int64)
+    q = np.flatnonzero(t_len <= kh.shape[0])
+    qh, ql = _prefix_hashes(q_key.take(pa.array(q, pa.int64())), q_grp[q])
+    q_hash, q_row = (np.concatenate(x) for x in zip(*_variants(
+        qh, ql, deletions=ql >= MIN_EDIT, cuts=np.zeros(len(q), bool)), strict=True))
+    # the keys' variants that may equal a number's (a bitmap of the numbers' hashes)
+    bits = max(int(16 * len(q_hash)).bit_length(), 10)
+    seen = np.zeros(1 << bits, bool)
+    shift = np.uint64(64 - bits)
+    seen[(q_hash * _GROUP_MIX) >> shift] = True
+    k_hash, k_var = [], []
+    for hashed, row in _variants(kh, kl, deletions=np.ones(len(kl), bool),
+                                 cuts=np.ones(len(kl), bool)):
+        maybe = np.flatnonzero(seen[(hashed * _GROUP_MIX) >> shift])
+        k_hash.append(hashed[maybe])
+        k_var.append(row[maybe])
+    del qh, kh
+    k_hash, k_var = np.concatenate(k_hash), np.concatenate(k_var)
+    order = np.argsort(k_hash)  # (looked up in order: near each other in memory)
+    k_hash, k_var = k_hash[order], k_var[order]
+    by_hash = np.argsort(q_hash)
+    q_sorted = q_hash[by_hash]
+    a = np.searchsorted(q_sorted, k_hash, "left")
+    cnt = np.searchsorted(q_sorted, k_hash, "right") - a
+    pair = np.unique(q[q_row[by_hash[spans(a, cnt)]]] * len(kl) + np.repeat(k_var, cnt))
+    pair_q, pair_k = pair // len(kl), pair % len(kl)
+    pair_q, pair_k = (x[q_grp[pair_q] == k_grp[pair_k]] for x in (pair_q, pair_k))
+    # the pairs joined, scored: (a hash that agrees by chance scores 0)
+    qs = q_key.take(pa.array(pair_q, pa.int64())).to_pylist()
+    ks = k_key.take(pa.array(pair_k, pa.int64())).to_pylist()
+    dist = process.cpdist(qs, ks, scorer=OSA.distance, workers=1)
+    pre = process.cpdist(qs, ks, scorer=Prefix.similarity, workers=1)
+    post = process.cpdist(qs, ks, scorer=Postfix.similarity, workers=1)
+    tl, cut = t_len[pair_q], kl[pair_k] - t_len[pair_q]
+    level = np.where(dist == 0, EXACT_NUMBER,
+                     np.where((dist == 1) & (tl >= MIN_EDIT), ONE_EDIT,
+                              np.where(((pre == tl) | (post == tl)) & (tl >= MIN_PART)
+                                       & (cut >= 1) & (cut <= MAX_CUT), TRUNCATED, 0)))
+    named = np.zeros(len(q_key), bool)
+    named[pair_q[level == EXACT_NUMBER]] = True
+    keep = (level == EXACT_NUMBER) | ((level > 0) & ~named[pair_q])
+    return pair_q[keep], pair_k[keep], level[keep].astype(np.int64)
 
 
 def amount_fit(rel: np.ndarray, pay_amount: np.ndarray, open_amount: np.ndarray) -> np.ndarray:
@@ -134,16 +229,38 @@ class Lookalikes:
             for c in ("pay", "inv", "level", "fit", "rel")))
 
 
-def lookalike_table(pays: np.ndarray, *, tokens: pa.Table, pay_group: np.ndarray,
+@dataclass(frozen=True, slots=True)
+class Numbers:
+    """The numbers of the payments' references long enough to look alike (``MIN_PART``
+    digits), by payment (``pay`` ascending; ``row`` in ``digits``): derived once a day, for
+    every look-up."""
+
+    pay: np.ndarray
+    row: np.ndarray
+    digits: pa.Array | pa.ChunkedArray
+
+    @staticmethod
+    def of(tokens: pa.Table, n: int) -> Numbers:
+        """From the tokens of :func:`normalize.reference_tokens` (``pay``, ``digits``: ASCII,
+        a byte a digit) of ``n`` payments."""
+        pay = np.asarray(tokens.column("pay"), np.int64)
+        digits = tokens.column("digits")
+        rows = np.flatnonzero((pay < n) & (np.asarray(pc.binary_length(digits), np.int64)
+                                           >= MIN_PART))
+        rows = rows[np.argsort(pay[rows], kind="stable")]
+        return Numbers(pay[rows], rows, digits)
+
+
+def lookalike_table(pays: np.ndarray, *, numbers: Numbers, pay_group: np.ndarray,
                     ref_group: np.ndarray, resembles_group: np.ndarray,
                     pay_amount: np.ndarray, pay_currency: np.ndarray, pay_date: np.ndarray,
                     fee_ceiling: np.ndarray, book: Book, grace_days: int,
                     allow_discounts: bool) -> Lookalikes:
     """The look-alikes (see the module) of the payments ``pays``.
 
-    ``tokens``: the payments' reference numbers (``pay``, ``digits``: normalize.reference_
-    tokens); ``pay_group``: the identified payer's group (-1: nobody), ``ref_group`` the group
-    its reference points to, ``resembles_group`` the group whose name the payer's resembles.
+    ``numbers``: the payments' reference numbers; ``pay_group``: the identified payer's group
+    (-1: nobody), ``ref_group`` the group its reference points to, ``resembles_group`` the
+    group whose name the payer's resembles.
     """
     n = len(pay_group)
     pays = np.unique(pays)
@@ -157,23 +274,16 @@ def lookalike_table(pays: np.ndarray, *, tokens: pa.Table, pay_group: np.ndarray
     key = np.unique((q_pay * g_max + q_grp)[q_grp >= 0])  # by payment, each group once
     q_pay, q_grp = key // g_max, key % g_max
     # each number of those payments, once per group
-    t_pay_all = np.asarray(tokens.column("pay"), np.int64)
-    digits = tokens.column("digits")
-    t_len = np.asarray(pc.utf8_length(digits), np.int64)
-    wanted = np.zeros(n + 1, bool)
-    wanted[q_pay] = True
-    tok = np.flatnonzero((t_pay_all < n) & wanted[np.minimum(t_pay_all, n)]
-                         & (t_len >= MIN_PART))
+    t_pay_all, digits = numbers.pay, numbers.digits
+    looked_up = np.unique(q_pay)
+    first = np.searchsorted(t_pay_all, looked_up, "left")
+    tok = spans(first, np.searchsorted(t_pay_all, looked_up, "right") - first)
     lo = np.searchsorted(q_pay, t_pay_all[tok], "left")
     cnt = np.searchsorted(q_pay, t_pay_all[tok], "right") - lo
-    row = np.repeat(tok, cnt)
-    grp = q_grp[np.repeat(lo, cnt) + (np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt,
-                                                                          cnt))]
-    by_grp = np.argsort(grp, kind="stable")
-    row, grp = row[by_grp], grp[by_grp]
+    row, grp = np.repeat(tok, cnt), q_grp[spans(lo, cnt)]
     # (distinct number texts per (pay, group) would do; duplicates only cost a little)
-    l_pay, l_inv, l_level = lookalikes(t_pay_all[row], grp, digits.take(pa.array(row))
-                                       .to_pylist(), book)
+    l_pay, l_inv, l_level = lookalikes(t_pay_all[row], grp,
+                                       digits.take(pa.array(numbers.row[row])), book)
     # a payer known only by a resembling name: the invoices of that customer's group the
     # amount settles
     unknown = q_pay[(pay_group[q_pay] < 0) & (q_grp == resembles_group[q_pay])]

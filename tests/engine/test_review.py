@@ -4,11 +4,25 @@ exception's candidates."""
 
 import numpy as np
 import pyarrow as pa
+from rapidfuzz.distance import OSA
 
 from cashmatch.engine import schema as S
 from cashmatch.engine.candidates import EXACT, FEE, OVER, PARTIAL, SETTLED
 from cashmatch.engine.matcher import match
-from cashmatch.engine.review import EXACT_AMOUNT, NEITHER, SETTLES, TAKES, amount_fit
+from cashmatch.engine.review import (
+    EXACT_AMOUNT,
+    EXACT_NUMBER,
+    MAX_CUT,
+    MIN_EDIT,
+    MIN_PART,
+    NEITHER,
+    ONE_EDIT,
+    SETTLES,
+    TAKES,
+    TRUNCATED,
+    amount_fit,
+    number_levels,
+)
 
 from .daybuilder import customers, invoices, outcome, payments
 
@@ -77,3 +91,51 @@ def test_a_known_payer_whose_items_offer_nothing_is_shown_anyones_exact_amount()
     ex = r.exceptions.to_pylist()
     assert [e["reason"] for e in ex] == [S.NO_CANDIDATE] and not len(r.allocations)
     assert ex[0]["candidates"] == ["SO/26/5000"]
+
+
+def brute_force_levels(q_key: list[str], q_grp: list[int], k_key: list[str], k_grp: list[int]
+                       ) -> set[tuple[int, int, int]]:
+    """The look-alike levels of :func:`review.number_levels`, obviously: every number against
+    every key of its group, one pair at a time."""
+    out = set()
+    for i, (q, g) in enumerate(zip(q_key, q_grp, strict=True)):
+        levels = {}
+        for j, (k, h) in enumerate(zip(k_key, k_grp, strict=True)):
+            if g != h:
+                continue
+            if q == k:
+                levels[j] = EXACT_NUMBER
+            elif OSA.distance(q, k) == 1 and len(q) >= MIN_EDIT:
+                levels[j] = ONE_EDIT
+            elif (len(q) >= MIN_PART and 1 <= len(k) - len(q) <= MAX_CUT
+                  and (k.startswith(q) or k.endswith(q))):
+                levels[j] = TRUNCATED
+        if EXACT_NUMBER in levels.values():  # a number that names an invoice is no typo
+            levels = {j: v for j, v in levels.items() if v == EXACT_NUMBER}
+        out |= {(i, j, v) for j, v in levels.items()}
+    return out
+
+
+def test_number_levels_by_the_hash_join_agree_with_every_pair_compared():
+    rng = np.random.default_rng(7)
+    for _ in range(30):
+        groups = int(rng.integers(1, 4))
+        k_key = ["".join(rng.choice(list("0123456789"), int(rng.integers(3, 12))))
+                 for _ in range(int(rng.integers(1, 40)))]
+        k_grp = [int(x) for x in rng.integers(0, groups, len(k_key))]
+        q_key, q_grp = [], []
+        for _ in range(60):  # numbers typed from the keys: a keystroke off, cut, or another
+            k = str(rng.choice(k_key))
+            j = int(rng.integers(0, len(k)))
+            d = str(rng.integers(0, 10))
+            q = str(rng.choice([
+                k, k[:j] + d + k[j + 1:], k[:j] + k[j + 1:], k[:j] + d + k[j:],
+                k[:j] + k[j + 1:j + 2] + k[j:j + 1] + k[j + 2:], k[: -int(rng.integers(1, 5))],
+                k[int(rng.integers(1, 5)):], "".join(rng.choice(list("0123"), len(k))), k * 3]))
+            q_key.append(q)
+            q_grp.append(int(rng.integers(0, groups)))
+        q, k, level = number_levels(pa.array(q_key), np.array(q_grp), pa.array(k_key),
+                                    np.array(k_grp))
+        got = set(zip(q.tolist(), k.tolist(), level.tolist(), strict=True))
+        assert len(got) == len(q)
+        assert got == brute_force_levels(q_key, q_grp, k_key, k_grp)
