@@ -342,7 +342,7 @@ def compiled(rows: int, least: int, kernel: str) -> bool:
     """Take the compiled pass ``kernel`` of :mod:`text_kernel` for ``rows`` strings? From
     ``least`` rows, where loading the compiler costs less than it saves; and at any size once
     the pass is compiled in this process (a served process compiles them as it starts,
-    :func:`text_kernel.warm`): a call of it then costs a few microseconds, the numpy steps
+    :func:`warm_kernels`): a call of it then costs a few microseconds, the numpy steps
     tens (the same result either way: the passes are tested against them)."""
     if rows >= least:
         return True
