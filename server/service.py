@@ -862,7 +862,10 @@ class LedgerService:
     ) -> None:
         if new.num_rows == 0:
             return
-        alloc = result.allocations.group_by("payment_id").aggregate([("invoice_id", "list")])
+        # one thread: each list in the allocations' (payment, invoice) order, run after run
+        alloc = result.allocations.group_by("payment_id", use_threads=False).aggregate(
+            [("invoice_id", "list")]
+        )
         applied = dict(
             zip(
                 alloc.column("payment_id").to_pylist(),
