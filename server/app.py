@@ -122,8 +122,6 @@ async def run(
     from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
     from cashmatch.engine.errors import InvalidInput
-    from cashmatch.engine.normalize import warm_kernels
-    from cashmatch.server import wire
     from cashmatch.server.auth import make_interceptor
     from cashmatch.server.pb import cash_application_pb2_grpc as pb_grpc
     from cashmatch.server.service import LedgerService
@@ -135,9 +133,7 @@ async def run(
             "no tokens: give --token-file or set CASHMATCH_TOKEN (every RPC but health needs one)"
         )
     lock = None if config.worker else _lock_database(config.db)
-    # the compiled passes, ready before the first call (then a small Match takes them)
-    warm_kernels()
-    wire.warm()
+    _warm_kernels()
     store = open_store(config.db)
     service = LedgerService(store, policy=config.policy, executor=config.executor, risk=config.risk)
     server = grpc.aio.server(
@@ -213,6 +209,16 @@ async def _parent_gone(stop: asyncio.Event) -> None:
     stop.set()
 
 
+def _warm_kernels() -> None:
+    """The compiled passes, ready before the first call (then a small Match takes them):
+    compiled on the first start after an install, loaded from numba's on-disk cache after."""
+    from cashmatch.engine.normalize import warm_kernels
+    from cashmatch.server import wire
+
+    warm_kernels()
+    wire.warm()
+
+
 def _worker(config: ServerConfig, log_level: int, ready: Any) -> None:
     from cashmatch.engine.errors import CashmatchError
 
@@ -254,6 +260,9 @@ def run_workers(
         raise InvalidInput(f"--addr {config.addr}: cannot listen there ({exc})") from None
     port = reserve.getsockname()[1]
     worker_config = dataclasses.replace(config, addr=f"{host}:{port}", worker=True)
+    # compiled here once, so the workers load numba's cache rather than all compiling the same
+    # passes side by side on a fresh install (and writing the same cache files at once)
+    _warm_kernels()
     ctx = multiprocessing.get_context("spawn")  # no gRPC state forked from this process
     procs, pipes = [], []
     for _ in range(workers):
