@@ -125,15 +125,15 @@ def _byte_ranges(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.A
 
 
 HASH_COMPILED_MIN = 1 << 17  # strings from which string_hash64 and strings_equal compile
-_HASH_BASE = np.uint64(0x9E3779B97F4A7C15)  # odd: its powers never vanish modulo 2**64
+HASH_BASE = np.uint64(0x9E3779B97F4A7C15)  # odd: its powers never vanish modulo 2**64
 _hash_powers = np.ones(1, np.uint64)
 
 
-def _powers(n: int) -> np.ndarray:
-    """``_HASH_BASE ** i`` modulo 2**64 for i < n (a table kept and grown)."""
+def hash_powers(n: int) -> np.ndarray:
+    """``HASH_BASE ** i`` modulo 2**64 for i < n (a table kept and grown)."""
     global _hash_powers
     if len(_hash_powers) < n:
-        table = np.full(max(n, 2 * len(_hash_powers)), _HASH_BASE, np.uint64)
+        table = np.full(max(n, 2 * len(_hash_powers)), HASH_BASE, np.uint64)
         table[0] = 1
         np.cumprod(table, out=table)  # wraps modulo 2**64
         _hash_powers = table
@@ -142,7 +142,7 @@ def _powers(n: int) -> np.ndarray:
 
 def string_hash64(text: pa.Array) -> np.ndarray:
     """A 64-bit hash of each string (uint64): its length and the polynomial of its bytes in
-    ``_HASH_BASE`` modulo 2**64, over the data buffer at once, mixed (MurmurHash3's finaliser,
+    ``HASH_BASE`` modulo 2**64, over the data buffer at once, mixed (MurmurHash3's finaliser,
     a bijection) so that its leading bits are as good as any. Equal strings hash equal;
     different ones almost never do (compare them with :func:`strings_equal` to be sure). A
     null hashes like the bytes its offsets span (none)."""
@@ -153,16 +153,16 @@ def string_hash64(text: pa.Array) -> np.ndarray:
         from cashmatch.engine import text_kernel
 
         out = np.empty(len(text), np.uint64)
-        text_kernel.hash64(offsets, raw, _HASH_BASE, _FMIX, out)
+        text_kernel.hash64(offsets, raw, HASH_BASE, _FMIX, out)
         return out
     rel = (offsets - offsets[0]).astype(np.int64)
     lengths = np.diff(rel)
-    h = lengths.astype(np.uint64) * _HASH_BASE
+    h = lengths.astype(np.uint64) * HASH_BASE
     nonempty = np.flatnonzero(lengths)
     if len(nonempty):
         # each byte's position in its string (int32: a utf8 array's offsets are int32)
         at = np.arange(rel[-1], dtype=np.int32) - np.repeat(rel[:-1].astype(np.int32), lengths)
-        term = _powers(int(lengths.max()))[at]
+        term = hash_powers(int(lengths.max()))[at]
         del at
         term *= raw[offsets[0] : offsets[-1]]
         h[nonempty] += np.add.reduceat(term, rel[nonempty])

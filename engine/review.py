@@ -50,7 +50,7 @@ from cashmatch.engine.candidates import (
     digit_keys_by_invoice,
     unknown_payer_amount_hits,
 )
-from cashmatch.engine.normalize import spans, string_parts
+from cashmatch.engine.normalize import HASH_BASE, hash_powers, spans, string_parts
 
 MIN_EDIT = 5  # digits a number needs for a one-keystroke look-alike
 MIN_PART = 4  # digits a truncated number needs
@@ -64,9 +64,9 @@ EXACT_NUMBER, ONE_EDIT, TRUNCATED = 3, 2, 1
 EXACT_AMOUNT, SETTLES, TAKES, NEITHER = 3, 2, 1, 0
 
 
-_BASE = 0x9E3779B97F4A7C15  # odd: invertible modulo 2**64
-_POWERS = np.cumprod(np.array([1] + [_BASE] * 63, np.uint64))  # wraps modulo 2**64
-_INVERSE_POWERS = np.cumprod(np.array([1] + [pow(_BASE, -1, 1 << 64)] * 63, np.uint64))
+# normalize's polynomial hash base (odd: invertible modulo 2**64), its inverse's powers
+_INVERSE_POWERS = np.cumprod(
+    np.array([1] + [pow(int(HASH_BASE), -1, 1 << 64)] * MAX_CUT, np.uint64))  # wraps
 _GROUP_MIX = np.uint64(0xC4CEB9FE1A85EC53)
 
 
@@ -80,7 +80,7 @@ def _prefix_hashes(texts: pa.Array, group: np.ndarray) -> tuple[np.ndarray, np.n
     h = np.zeros((int(lengths.max(initial=0)) + 1, len(lengths)), np.uint64)
     row = np.repeat(np.arange(len(lengths)), lengths)
     at = np.arange(rel[-1]) - rel[:-1][row]
-    h[at + 1, row] = _POWERS[at] * raw[offsets[0] : offsets[-1]]
+    h[at + 1, row] = hash_powers(h.shape[0])[at] * raw[offsets[0] : offsets[-1]]
     h[0] = group.astype(np.uint64) * _GROUP_MIX
     np.cumsum(h, axis=0, out=h)
     return h, lengths
