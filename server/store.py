@@ -24,7 +24,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -473,12 +473,6 @@ LEDGER_UPDATE = "LEDGER_UPDATE"  # reason of a ledger adjustment made by the cli
 
 _PAYMENT_COLS = [f.name for f in S.PAYMENTS]
 _INVOICE_COLS = [f.name for f in S.INVOICES]
-
-
-def _iso(v: Any) -> str | None:
-    if v is None:
-        return None
-    return v.isoformat() if isinstance(v, date) else str(v)
 
 
 def _date_col(values: list[str | None]) -> pa.Array:
