@@ -24,7 +24,6 @@ and only the pairs joined are scored: never a loop per pair, nor a comparison of
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
