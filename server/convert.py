@@ -44,21 +44,15 @@ def _raise(errors: list[str]) -> None:
         raise InvalidInput("; ".join(errors[:_MAX_ERRORS]) + more)
 
 
-def _text(values: pa.Array) -> pa.Array:
-    """Proto strings (empty = absent) -> Arrow strings with nulls."""
-    arr = pc.utf8_trim_whitespace(values)
-    return pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
-
-
 def _fields(msgs: Sequence[Any], names: Sequence[str]) -> dict[str, pa.Array]:
-    """String fields of proto messages as Arrow columns (:func:`_text`): read from the
-    messages' wire format at once (:func:`wire.string_fields`), one set of kernels for all the
-    fields together (slices of one array)."""
+    """String fields of proto messages as Arrow columns, whitespace trimmed, empty = absent
+    (null): read from the messages' wire format at once (:func:`wire.string_fields`), for all
+    the fields together (slices of one array)."""
     n = len(msgs)
     if n == 0:
         return {name: pa.array([], pa.string()) for name in names}
     by_name = msgs[0].DESCRIPTOR.fields_by_name
-    flat = _text(wire.string_fields(msgs, [by_name[name].number for name in names]))
+    flat = wire.string_fields(msgs, [by_name[name].number for name in names], trim=True)
     return {name: flat.slice(k * n, n) for k, name in enumerate(names)}
 
 
