@@ -231,9 +231,11 @@ def payments_from_proto(msgs: Sequence[pb.Payment], what: str = "payments") -> p
     vdate = _dates(f["value_date"], what, "value_date", errors)
     _required(f["value_date"], what, "value_date", errors)
     direction = pc.utf8_upper(f["direction"])
-    ok = pc.or_(direction.is_null(), pc.is_in(direction, value_set=pa.array(["CRDT", "DBIT"])))
-    for i in np.flatnonzero(~np.asarray(ok, dtype=bool))[:_MAX_ERRORS]:
-        errors.append(f"{what}[{i}].direction: expected CRDT or DBIT")
+    if direction.null_count < len(direction):  # (an API batch often leaves it out)
+        ok = pc.or_(direction.is_null(),
+                    pc.is_in(direction, value_set=pa.array(["CRDT", "DBIT"])))
+        for i in np.flatnonzero(~np.asarray(ok, dtype=bool))[:_MAX_ERRORS]:
+            errors.append(f"{what}[{i}].direction: expected CRDT or DBIT")
     _raise(errors)
     n = len(msgs)
     return pa.Table.from_arrays(
@@ -270,15 +272,17 @@ def remittances_from_proto(
         errors.append(f"{what}[{i}].payment_id: payment_id or end_to_end_id required")
     _required(f["invoice_ref"], what, "invoice_ref", errors)
     cur = _currency(f["currency"], what, errors, required=False)
-    by_pid = pc.take(payments.column("currency"), pc.index_in(pid, payments.column("payment_id")))
-    by_e2e = pc.take(
-        payments.column("currency"), pc.index_in(e2e, payments.column("end_to_end_id"))
-    )
-    cur = pc.coalesce(
-        cur,
-        by_pid.combine_chunks() if isinstance(by_pid, pa.ChunkedArray) else by_pid,
-        by_e2e.combine_chunks() if isinstance(by_e2e, pa.ChunkedArray) else by_e2e,
-    )
+    if cur.null_count:  # a line without a currency: its payment's
+        by_pid = pc.take(payments.column("currency"),
+                         pc.index_in(pid, payments.column("payment_id")))
+        by_e2e = pc.take(
+            payments.column("currency"), pc.index_in(e2e, payments.column("end_to_end_id"))
+        )
+        cur = pc.coalesce(
+            cur,
+            by_pid.combine_chunks() if isinstance(by_pid, pa.ChunkedArray) else by_pid,
+            by_e2e.combine_chunks() if isinstance(by_e2e, pa.ChunkedArray) else by_e2e,
+        )
     paid = _money(f["paid_amount"], cur, what, "paid_amount", errors, required=True)
     disc = _money(f["discount_amount"], cur, what, "discount_amount", errors, required=False)
     ded = _money(f["deduction_amount"], cur, what, "deduction_amount", errors, required=False)
