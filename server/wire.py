@@ -263,7 +263,7 @@ def string_fields(msgs: Sequence[Any], numbers: Sequence[int], *, trim: bool = F
 
 def _exponents(currency: pa.ChunkedArray) -> np.ndarray:
     """Per row, the minor-unit exponent of its currency (2 where unusable or absent, as
-    ``money.format_minor_array``)."""
+    ``money.format_minor_array``): looked up once per distinct code."""
 
     def of(code: str | None) -> int:
         try:
@@ -271,7 +271,9 @@ def _exponents(currency: pa.ChunkedArray) -> np.ndarray:
         except InvalidInput:
             return 2
 
-    return np.fromiter(map(of, currency.to_pylist()), np.int64, len(currency))
+    enc = currency.combine_chunks().dictionary_encode()
+    exps = np.array([of(c) for c in enc.dictionary.to_pylist()] + [2], np.int64)
+    return exps[np.asarray(enc.indices.fill_null(len(enc.dictionary)), np.int64)]
 
 
 def _nulls(columns: list[pa.Array]) -> np.ndarray:
