@@ -280,7 +280,11 @@ def _nulls(columns: list[pa.Array]) -> np.ndarray:
     """(columns, rows) null flags; empty when no column has a null."""
     if not any(c.null_count for c in columns):
         return np.zeros((0, 0), bool)
-    return np.array([np.asarray(c.is_null(), bool) for c in columns], bool)
+    out = np.zeros((len(columns), len(columns[0])), bool)
+    for k, c in enumerate(columns):
+        if c.null_count:  # (the others stay all False)
+            out[k] = np.asarray(c.is_null(), bool)
+    return out
 
 
 def repeated(
