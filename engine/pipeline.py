@@ -952,6 +952,8 @@ class DayMatch:
             return
         group_of, quoted_starts, quoted_rows = self.subset_inputs
         ps = ps[group_of[ps] >= 0]
+        if len(ps) == 0:  # (none to search: fill_slot stays -1)
+            return
         n_fixed = quoted_starts[ps + 1] - quoted_starts[ps]
         owner = np.repeat(np.arange(len(ps)), n_fixed)
         fixed = quoted_rows[spans(quoted_starts[ps], n_fixed)]
