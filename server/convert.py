@@ -97,13 +97,16 @@ def _money_small(
     (:func:`parse_plain_minor`, compiled in a served process), else row by row."""
     if missing.all():  # an optional column nobody filled
         return pa.array(np.zeros(len(text), np.int64), pa.int64(), mask=missing)
-    codes = currency.to_pylist()
+    enc = currency.dictionary_encode()  # (each distinct code's exponent looked up once)
     try:
-        exps = np.fromiter((exponent(c or "") for c in codes), np.int64, len(codes))
+        exps = None if enc.indices.null_count else np.array(
+            [exponent(c) for c in enc.dictionary.to_pylist()], np.int64)[
+                np.asarray(enc.indices, np.int64)]
     except InvalidInput:
-        exps = None  # a row's currency is unusable: the rows below say which
+        exps = None  # a row's currency is unusable (or absent): the rows below say which
     if exps is not None and (out := parse_plain_minor(text, exps)) is not None:
         return pa.array(out, pa.int64(), mask=missing)
+    codes = currency.to_pylist()
     out = np.zeros(len(text), dtype=np.int64)
     for i, (value, cur) in enumerate(zip(text.to_pylist(), codes, strict=True)):
         if missing[i]:
