@@ -19,8 +19,9 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
-def _prefix(raw: np.ndarray, a: int, b: int, start: np.uint64, base: np.uint64,
-            h: np.ndarray) -> None:
+def _prefix(
+    raw: np.ndarray, a: int, b: int, start: np.uint64, base: np.uint64, h: np.ndarray
+) -> None:
     """``h[m]``: ``start`` plus the hash of the first ``m`` bytes of ``raw[a:b]``."""
     h[0] = start
     p = np.uint64(1)
@@ -42,10 +43,20 @@ def _bisect_left(s: np.ndarray, x: np.uint64) -> int:
 
 
 @njit(cache=True, nogil=True)
-def lookalike_pairs(q_off: np.ndarray, q_raw: np.ndarray, q_grp: np.ndarray,
-                    k_off: np.ndarray, k_raw: np.ndarray, k_grp: np.ndarray,
-                    base: np.uint64, inverse: np.ndarray, mix: np.uint64, min_edit: int,
-                    min_part: int, max_cut: int) -> tuple[np.ndarray, np.ndarray]:
+def lookalike_pairs(
+    q_off: np.ndarray,
+    q_raw: np.ndarray,
+    q_grp: np.ndarray,
+    k_off: np.ndarray,
+    k_raw: np.ndarray,
+    k_grp: np.ndarray,
+    base: np.uint64,
+    inverse: np.ndarray,
+    mix: np.uint64,
+    min_edit: int,
+    min_part: int,
+    max_cut: int,
+) -> tuple[np.ndarray, np.ndarray]:
     """(number, key) of every number and key of the same group with a variant hash in common
     (each pair as often as variants agree; ``inverse[c]``: the inverse of ``base ** c``)."""
     nq, nk = len(q_off) - 1, len(k_off) - 1

@@ -175,8 +175,9 @@ def _read_varint(buf: np.ndarray, at: int) -> tuple[int, int]:
 
 
 @njit(cache=True, nogil=True)
-def _decode(buf: np.ndarray, ends: np.ndarray, wanted: np.ndarray, space: np.ndarray
-            ) -> tuple[np.ndarray, np.ndarray, bool]:
+def _decode(
+    buf: np.ndarray, ends: np.ndarray, wanted: np.ndarray, space: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, bool]:
     """The fields numbered ``wanted[k]`` (length-delimited) of the messages ``buf[ends[i - 1]:
     ends[i]]``, as one string array's offsets and bytes, field after field (k-major), each
     message's last occurrence (proto3's rule for a singular field); absent fields empty.
@@ -235,8 +236,7 @@ _SPACE = np.zeros(256, bool)
 _SPACE[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
 
 
-def string_fields(msgs: Sequence[Any], numbers: Sequence[int], *, trim: bool = False
-                  ) -> pa.Array:
+def string_fields(msgs: Sequence[Any], numbers: Sequence[int], *, trim: bool = False) -> pa.Array:
     """The string fields ``numbers`` of the messages as one Arrow array: field after field,
     ``len(msgs)`` rows each (empty where absent); read from the messages serialised one by
     one (a call each, instead of one attribute read per field). With ``trim``, the values
@@ -246,19 +246,23 @@ def string_fields(msgs: Sequence[Any], numbers: Sequence[int], *, trim: bool = F
     parts = [m.SerializeToString() for m in msgs]
     ends = np.cumsum(np.fromiter(map(len, parts), np.int64, len(parts)))
     buf = np.frombuffer(b"".join(parts), np.uint8)
-    offsets, data, wide = _decode(buf, ends, np.array(numbers, np.int64),
-                                  _SPACE if trim else _SPACE[:0])
+    offsets, data, wide = _decode(
+        buf, ends, np.array(numbers, np.int64), _SPACE if trim else _SPACE[:0]
+    )
     n = len(offsets) - 1
     if not trim:
-        return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets),
-                                                      pa.py_buffer(data)])
+        return pa.Array.from_buffers(
+            pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+        )
     if wide:
-        text = pc.utf8_trim_whitespace(pa.Array.from_buffers(
-            pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)]))
+        text = pc.utf8_trim_whitespace(
+            pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+        )
         return pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
     valid = np.packbits(offsets[1:] > offsets[:-1], bitorder="little")
-    return pa.Array.from_buffers(pa.string(), n, [pa.py_buffer(valid), pa.py_buffer(offsets),
-                                                  pa.py_buffer(data)])
+    return pa.Array.from_buffers(
+        pa.string(), n, [pa.py_buffer(valid), pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
 
 
 def _exponents(currency: pa.ChunkedArray) -> np.ndarray:
