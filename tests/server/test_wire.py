@@ -91,11 +91,13 @@ def test_string_fields_trimmed_equal_arrows_trim_and_absent_empties() -> None:
     cores = ["", "INV-1", "Müller  GmbH", "x y"]
     # ASCII ends (the compiled trim alone), then wider characters at an end (Arrow's kernel)
     for pads in (ascii_pads, ascii_pads + wide_pads):
+
         def text(pads: list[str] = pads) -> str:
             return rng.choice(pads) + rng.choice(cores) + rng.choice(pads)
 
-        msgs = [pb.Payment(payment_id=text(), payer_name=text(), reference=text())
-                for _ in range(300)]
+        msgs = [
+            pb.Payment(payment_id=text(), payer_name=text(), reference=text()) for _ in range(300)
+        ]
         plain = wire.string_fields(msgs, [1, 5, 7])
         trimmed = pc.utf8_trim_whitespace(plain)
         want = pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
