@@ -17,6 +17,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from cashmatch.engine.subset_kernel import _bisect
+
 
 @njit(cache=True, nogil=True)
 def _prefix(
@@ -28,18 +30,6 @@ def _prefix(
     for t in range(b - a):
         h[t + 1] = h[t] + p * np.uint64(raw[a + t])
         p *= base
-
-
-@njit(cache=True, nogil=True)
-def _bisect_left(s: np.ndarray, x: np.uint64) -> int:
-    lo, hi = 0, len(s)
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if s[mid] < x:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
 
 
 @njit(cache=True, nogil=True)
@@ -122,7 +112,7 @@ def lookalike_pairs(
             x = var[t]
             if not seen[(x * mix) >> shift]:
                 continue
-            s = _bisect_left(q_hash, x)
+            s = _bisect(q_hash, x, False)
             while s < len(q_hash) and q_hash[s] == x:
                 i = q_row[s]
                 if q_grp[i] == k_grp[j]:
