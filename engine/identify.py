@@ -229,13 +229,14 @@ def _fuzzy_names(names: pa.Array, index: CustomerIndex, *, cutoff: float
     custs = np.asarray(index.name_keys.column("cust"), dtype=np.int64)
     result = np.full(len(uniq), -1, dtype=np.int64)
     closest = np.full(len(uniq), -1, dtype=np.int64)
-    u_block = uniq.astype(f"<U{NAME_BLOCK}")  # the leading characters, for all at once
-    for block in np.unique(u_block):  # one rapidfuzz call per block of names
-        lo, hi = np.searchsorted(k_sorted, block, "left"), np.searchsorted(k_sorted, block, "right")
-        if lo == hi:
-            continue
-        cand = order[lo:hi]
-        rows = np.flatnonzero(u_block == block)
+    # the leading characters, for all at once; the names of each block (rows ascending)
+    blocks, of_block = np.unique(uniq.astype(f"<U{NAME_BLOCK}"), return_inverse=True)
+    by_block = np.argsort(of_block, kind="stable")
+    b_start = np.searchsorted(of_block[by_block], np.arange(len(blocks) + 1))
+    lo, hi = np.searchsorted(k_sorted, blocks, "left"), np.searchsorted(k_sorted, blocks, "right")
+    for b in np.flatnonzero(hi > lo).tolist():  # one rapidfuzz call per block with customers
+        cand = order[lo[b] : hi[b]]
+        rows = by_block[b_start[b] : b_start[b + 1]]
         scores = process.cdist(
             uniq[rows].tolist(), keys[cand].tolist(), scorer=fuzz.WRatio,
             workers=fuzzy_workers(len(rows) * len(cand)),

@@ -21,6 +21,7 @@ and ``digits`` forms, so a hash join of token forms against invoice keys finds t
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass
 
@@ -91,6 +92,26 @@ def _from_bytes(data: np.ndarray, lengths: np.ndarray) -> pa.Array:
     np.cumsum(lengths, out=offsets[1:])
     return pa.Array.from_buffers(pa.string(), len(lengths),
                                  [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+
+
+FEW_REGEX = 2_000  # strings up to which a regular expression runs in Python's re
+
+
+def replace_regex(text: pa.Array, pattern: str, repl: str, *, few: int = FEW_REGEX) -> pa.Array:
+    """``pc.replace_substring_regex(text, pattern, repl)`` of a string array without nulls.
+
+    Arrow compiles the pattern on every call (~70 us for :data:`DATES`, more than a hundred
+    references cost): up to ``few`` strings it runs in Python's ``re`` instead (compiled once,
+    ASCII classes as RE2's), over the strings joined by line breaks, which ``pattern`` must
+    never match. (A simple pattern compiles fast: Arrow's own pass is then the cheaper.)"""
+    if len(text) > few or text.null_count:
+        return pc.replace_substring_regex(text, pattern, repl)
+    values = text.to_pylist()
+    joined = "\n".join(values)
+    if joined.count("\n") != len(values) - 1:  # (a line break inside a string)
+        return pc.replace_substring_regex(text, pattern, repl)
+    return pa.array(re.compile(pattern, re.ASCII).sub(repl, joined).split("\n")
+                    if values else [], pa.string())
 
 
 SORTED_SEARCH_MIN = 65_536  # from this many values, search_sorted looks them up in order
@@ -420,7 +441,7 @@ def reference_tokens(references: pa.Array) -> pa.Table:
     packed together, so that a token of ``k`` runs is one byte range of the packed runs.
     """
     refs = references.combine_chunks() if isinstance(references, pa.ChunkedArray) else references
-    upper = pc.replace_substring_regex(pc.utf8_upper(pc.fill_null(refs, "")), DATES, " ")
+    upper = replace_regex(pc.utf8_upper(pc.fill_null(refs, "")), DATES, " ")
     offsets, raw = string_parts(upper)
     if compiled(len(upper), TOKENS_COMPILED_MIN, "reference_tokens"):  # the same, one pass
         from cashmatch.engine import text_kernel

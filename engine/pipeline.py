@@ -952,6 +952,8 @@ class DayMatch:
             return
         group_of, quoted_starts, quoted_rows = self.subset_inputs
         ps = ps[group_of[ps] >= 0]
+        if len(ps) == 0:  # (none to search: fill_slot stays -1)
+            return
         n_fixed = quoted_starts[ps + 1] - quoted_starts[ps]
         owner = np.repeat(np.arange(len(ps)), n_fixed)
         fixed = quoted_rows[spans(quoted_starts[ps], n_fixed)]
@@ -1071,11 +1073,11 @@ class DayMatch:
         if len(line_pay) == 0:
             return has
         has[line_pay] = True
-        line_total = (
-            np.asarray(rem.column("paid_amount"), np.int64)
-            + np.asarray(pc.fill_null(rem.column("discount_amount"), 0), np.int64)
-            + np.asarray(pc.fill_null(rem.column("deduction_amount"), 0), np.int64)
-        )
+        paid, discount, deduction = (
+            np.asarray(pc.fill_null(rem.column(c), 0) if rem.column(c).null_count
+                       else rem.column(c), np.int64)
+            for c in ("paid_amount", "discount_amount", "deduction_amount"))
+        line_total = paid + discount + deduction
         # the payer's open invoices that a line's amounts settle exactly are candidates too
         # (a reference mangled past the fuzzy cutoff), weaker than a readable reference
         by_amount = amount_hits(
@@ -1124,9 +1126,9 @@ class DayMatch:
             # another customer's invoice, when the payer is known, is never applied unseen
             "doubtful": (~settles_best & rival) | ((best >= 0) & ~same[b] if len(lp.pay)
                                                    else np.zeros(len(line_pay), bool)),
-            "paid": np.asarray(rem.column("paid_amount"), np.int64),
-            "discount": np.asarray(pc.fill_null(rem.column("discount_amount"), 0), np.int64),
-            "deduction": np.asarray(pc.fill_null(rem.column("deduction_amount"), 0), np.int64),
+            "paid": paid,
+            "discount": discount,
+            "deduction": deduction,
             "reason": rem.column("reason_code").to_pylist(),
             "ref": rem.column("invoice_ref").to_pylist(),
         }

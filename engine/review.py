@@ -24,7 +24,6 @@ and only the pairs joined are scored: never a loop per pair, nor a comparison of
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,7 +49,7 @@ from cashmatch.engine.candidates import (
     digit_keys_by_invoice,
     unknown_payer_amount_hits,
 )
-from cashmatch.engine.normalize import HASH_BASE, hash_powers, spans, string_parts
+from cashmatch.engine.normalize import HASH_BASE, spans, string_parts
 
 MIN_EDIT = 5  # digits a number needs for a one-keystroke look-alike
 MIN_PART = 4  # digits a truncated number needs
@@ -68,42 +67,6 @@ EXACT_AMOUNT, SETTLES, TAKES, NEITHER = 3, 2, 1, 0
 _INVERSE_POWERS = np.cumprod(
     np.array([1] + [pow(int(HASH_BASE), -1, 1 << 64)] * MAX_CUT, np.uint64))  # wraps
 _GROUP_MIX = np.uint64(0xC4CEB9FE1A85EC53)
-
-
-def _prefix_hashes(texts: pa.Array, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(``h`` (width + 1, n): ``h[m, r]`` the polynomial hash modulo 2**64 of the first ``m``
-    bytes of text ``r``, plus its group's; the lengths). The hash of any substring follows
-    from two of them (:func:`_variants`)."""
-    offsets, raw = string_parts(texts)
-    rel = (offsets - offsets[0]).astype(np.int64)
-    lengths = np.diff(rel)
-    h = np.zeros((int(lengths.max(initial=0)) + 1, len(lengths)), np.uint64)
-    row = np.repeat(np.arange(len(lengths)), lengths)
-    at = np.arange(rel[-1]) - rel[:-1][row]
-    h[at + 1, row] = hash_powers(h.shape[0])[at] * raw[offsets[0] : offsets[-1]]
-    h[0] = group.astype(np.uint64) * _GROUP_MIX
-    np.cumsum(h, axis=0, out=h)
-    return h, lengths
-
-
-def _variants(h: np.ndarray, lengths: np.ndarray, *, deletions: np.ndarray,
-              cuts: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(hash, row) of the texts (:func:`_prefix_hashes`) whole, with the character at each
-    position deleted (the rows ``deletions``), and their prefixes and suffixes ``MAX_CUT -
-    1`` .. ``MAX_CUT`` characters shorter of at least ``MIN_PART`` (the rows ``cuts``; one
-    shorter is a deletion), one kind at a time (arrays of one row each: no temporaries of
-    every variant). The hashes of two texts agree when they are the same (and their groups)."""
-    r = np.arange(h.shape[1])
-    whole = h[lengths, r]
-    yield whole, r
-    for j in range(h.shape[0] - 1):
-        c = np.flatnonzero(deletions & (lengths > j))
-        yield h[j, c] + (whole[c] - h[j + 1, c]) * _INVERSE_POWERS[1], c
-    for cut in range(2, MAX_CUT + 1):
-        m = lengths - cut
-        c = np.flatnonzero(cuts & (m >= MIN_PART))
-        yield h[m[c], c], c  # the prefix
-        yield (whole[c] - h[cut, c]) * _INVERSE_POWERS[cut] + h[0, c], c  # the suffix
 
 
 def lookalikes(t_pay: np.ndarray, t_grp: np.ndarray, t_key: pa.Array, book: Book
@@ -137,39 +100,22 @@ def lookalikes(t_pay: np.ndarray, t_grp: np.ndarray, t_key: pa.Array, book: Book
 def number_levels(q_key: pa.Array, q_grp: np.ndarray, k_key: pa.Array, k_grp: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(number, key, level) of every number ``q_key[i]`` that resembles a key ``k_key[j]``
-    of its group (``q_grp[i] == k_grp[j]``) as :func:`lookalikes` says, by the hash join."""
+    of its group (``q_grp[i] == k_grp[j]``) as :func:`lookalikes` says, by the hash join
+    (compiled: :mod:`review_kernel`)."""
     z = np.zeros(0, np.int64)
     if len(q_key) == 0 or len(k_key) == 0:
         return z, z, z
-    kh, kl = _prefix_hashes(k_key, k_grp)
-    # a number more than one character longer than every key resembles none
+    from cashmatch.engine import review_kernel
+
     t_len = np.asarray(pc.binary_length(q_key), np.int64)
-    q = np.flatnonzero(t_len <= kh.shape[0])
-    qh, ql = _prefix_hashes(q_key.take(pa.array(q, pa.int64())), q_grp[q])
-    q_hash, q_row = (np.concatenate(x) for x in zip(*_variants(
-        qh, ql, deletions=ql >= MIN_EDIT, cuts=np.zeros(len(q), bool)), strict=True))
-    # the keys' variants that may equal a number's (a bitmap of the numbers' hashes)
-    bits = max(int(16 * len(q_hash)).bit_length(), 10)
-    seen = np.zeros(1 << bits, bool)
-    shift = np.uint64(64 - bits)
-    seen[(q_hash * _GROUP_MIX) >> shift] = True
-    k_hash, k_var = [], []
-    for hashed, row in _variants(kh, kl, deletions=np.ones(len(kl), bool),
-                                 cuts=np.ones(len(kl), bool)):
-        maybe = np.flatnonzero(seen[(hashed * _GROUP_MIX) >> shift])
-        k_hash.append(hashed[maybe])
-        k_var.append(row[maybe])
-    del qh, kh
-    k_hash, k_var = np.concatenate(k_hash), np.concatenate(k_var)
-    order = np.argsort(k_hash)  # (looked up in order: near each other in memory)
-    k_hash, k_var = k_hash[order], k_var[order]
-    by_hash = np.argsort(q_hash)
-    q_sorted = q_hash[by_hash]
-    a = np.searchsorted(q_sorted, k_hash, "left")
-    cnt = np.searchsorted(q_sorted, k_hash, "right") - a
-    pair = np.unique(q[q_row[by_hash[spans(a, cnt)]]] * len(kl) + np.repeat(k_var, cnt))
-    pair_q, pair_k = pair // len(kl), pair % len(kl)
-    pair_q, pair_k = (x[q_grp[pair_q] == k_grp[pair_k]] for x in (pair_q, pair_k))
+    q_off, q_raw = string_parts(q_key)
+    k_off, k_raw = string_parts(k_key)
+    pair_q, pair_k = review_kernel.lookalike_pairs(
+        q_off, q_raw, np.asarray(q_grp, np.int64), k_off, k_raw, np.asarray(k_grp, np.int64),
+        HASH_BASE, _INVERSE_POWERS, _GROUP_MIX, MIN_EDIT, MIN_PART, MAX_CUT)
+    pair = np.unique(pair_q * len(k_key) + pair_k)
+    pair_q, pair_k = pair // len(k_key), pair % len(k_key)
+    kl = np.diff(k_off).astype(np.int64)
     # the pairs joined, scored: (a hash that agrees by chance scores 0)
     qs = q_key.take(pa.array(pair_q, pa.int64())).to_pylist()
     ks = k_key.take(pa.array(pair_k, pa.int64())).to_pylist()
@@ -185,6 +131,13 @@ def number_levels(q_key: pa.Array, q_grp: np.ndarray, k_key: pa.Array, k_grp: np
     named[pair_q[level == EXACT_NUMBER]] = True
     keep = (level == EXACT_NUMBER) | ((level > 0) & ~named[pair_q])
     return pair_q[keep], pair_k[keep], level[keep].astype(np.int64)
+
+
+def warm() -> None:
+    """Compile (or load from numba's cache) the join of :func:`number_levels`, for a
+    long-lived process as it starts."""
+    number_levels(pa.array(["12345"]), np.zeros(1, np.int64), pa.array(["12354"]),
+                  np.zeros(1, np.int64))
 
 
 def amount_fit(rel: np.ndarray, pay_amount: np.ndarray, open_amount: np.ndarray) -> np.ndarray:
@@ -264,6 +217,9 @@ def lookalike_table(pays: np.ndarray, *, numbers: Numbers, pay_group: np.ndarray
     """
     n = len(pay_group)
     pays = np.unique(pays)
+    if len(pays) == 0:  # (nothing to look up: the stages below cost ~0.3 ms empty)
+        z = np.zeros(0, np.int64)
+        return Lookalikes.of_rows(np.zeros(n, bool), z, z, z, z, z)
     # the groups to look in, per payment: the payer's; else the resembling name's and the
     # reference's
     known = pay_group[pays] >= 0

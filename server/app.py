@@ -212,10 +212,12 @@ async def _parent_gone(stop: asyncio.Event) -> None:
 def _warm_kernels() -> None:
     """The compiled passes, ready before the first call (then a small Match takes them):
     compiled on the first start after an install, loaded from numba's on-disk cache after."""
+    from cashmatch.engine import review
     from cashmatch.engine.normalize import warm_kernels
     from cashmatch.server import wire
 
     warm_kernels()
+    review.warm()
     wire.warm()
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from numba import njit
 
 from cashmatch.engine.errors import InvalidInput
@@ -174,11 +175,15 @@ def _read_varint(buf: np.ndarray, at: int) -> tuple[int, int]:
 
 
 @njit(cache=True, nogil=True)
-def _decode(buf: np.ndarray, ends: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _decode(
+    buf: np.ndarray, ends: np.ndarray, wanted: np.ndarray, space: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, bool]:
     """The fields numbered ``wanted[k]`` (length-delimited) of the messages ``buf[ends[i - 1]:
     ends[i]]``, as one string array's offsets and bytes, field after field (k-major), each
     message's last occurrence (proto3's rule for a singular field); absent fields empty.
-    Other fields are skipped by their wire type."""
+    Other fields are skipped by their wire type. The bytes ``space[b]`` (a byte table, or
+    empty) are trimmed off both ends of each value; also whether a value then starts or ends
+    with a character of more than one byte."""
     n, n_k = len(ends), len(wanted)
     slot = np.full(max(wanted.max() + 1, 1) if n_k else 1, -1, np.int64)
     for k in range(n_k):
@@ -202,6 +207,18 @@ def _decode(buf: np.ndarray, ends: np.ndarray, wanted: np.ndarray) -> tuple[np.n
                     start[slot[field], i] = at
                     length[slot[field], i] = size
                 at += size
+    wide = False
+    if len(space):
+        for k in range(n_k):
+            for i in range(n):
+                a, ln = start[k, i], length[k, i]
+                while ln and space[buf[a]]:
+                    a += 1
+                    ln -= 1
+                while ln and space[buf[a + ln - 1]]:
+                    ln -= 1
+                start[k, i], length[k, i] = a, ln
+                wide |= ln > 0 and (buf[a] >= 128 or buf[a + ln - 1] >= 128)
     offsets = np.zeros(n_k * n + 1, np.int32)
     for k in range(n_k):
         for i in range(n):
@@ -211,25 +228,46 @@ def _decode(buf: np.ndarray, ends: np.ndarray, wanted: np.ndarray) -> tuple[np.n
         for i in range(n):
             o = offsets[k * n + i]
             data[o : o + length[k, i]] = buf[start[k, i] : start[k, i] + length[k, i]]
-    return offsets, data
+    return offsets, data, wide
 
 
-def string_fields(msgs: Sequence[Any], numbers: Sequence[int]) -> pa.Array:
+# the ASCII characters Arrow's utf8_trim_whitespace trims (it trims some wider ones too)
+_SPACE = np.zeros(256, bool)
+_SPACE[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
+
+
+def string_fields(msgs: Sequence[Any], numbers: Sequence[int], *, trim: bool = False) -> pa.Array:
     """The string fields ``numbers`` of the messages as one Arrow array: field after field,
     ``len(msgs)`` rows each (empty where absent); read from the messages serialised one by
-    one (a call each, instead of one attribute read per field)."""
+    one (a call each, instead of one attribute read per field). With ``trim``, the values
+    as ``pc.utf8_trim_whitespace`` leaves them, empty ones null (absent): ASCII whitespace
+    trimmed in the same pass, Arrow's kernel run only when a value starts or ends with a
+    wider character (which may be whitespace too)."""
     parts = [m.SerializeToString() for m in msgs]
     ends = np.cumsum(np.fromiter(map(len, parts), np.int64, len(parts)))
     buf = np.frombuffer(b"".join(parts), np.uint8)
-    offsets, data = _decode(buf, ends, np.array(numbers, np.int64))
+    offsets, data, wide = _decode(
+        buf, ends, np.array(numbers, np.int64), _SPACE if trim else _SPACE[:0]
+    )
+    n = len(offsets) - 1
+    if not trim:
+        return pa.Array.from_buffers(
+            pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+        )
+    if wide:
+        text = pc.utf8_trim_whitespace(
+            pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+        )
+        return pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+    valid = np.packbits(offsets[1:] > offsets[:-1], bitorder="little")
     return pa.Array.from_buffers(
-        pa.string(), len(offsets) - 1, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+        pa.string(), n, [pa.py_buffer(valid), pa.py_buffer(offsets), pa.py_buffer(data)]
     )
 
 
 def _exponents(currency: pa.ChunkedArray) -> np.ndarray:
     """Per row, the minor-unit exponent of its currency (2 where unusable or absent, as
-    ``money.format_minor_array``)."""
+    ``money.format_minor_array``): looked up once per distinct code."""
 
     def of(code: str | None) -> int:
         try:
@@ -237,14 +275,20 @@ def _exponents(currency: pa.ChunkedArray) -> np.ndarray:
         except InvalidInput:
             return 2
 
-    return np.fromiter(map(of, currency.to_pylist()), np.int64, len(currency))
+    enc = currency.combine_chunks().dictionary_encode()
+    exps = np.array([of(c) for c in enc.dictionary.to_pylist()] + [2], np.int64)
+    return exps[np.asarray(enc.indices.fill_null(len(enc.dictionary)), np.int64)]
 
 
 def _nulls(columns: list[pa.Array]) -> np.ndarray:
     """(columns, rows) null flags; empty when no column has a null."""
     if not any(c.null_count for c in columns):
         return np.zeros((0, 0), bool)
-    return np.array([np.asarray(c.is_null(), bool) for c in columns], bool)
+    out = np.zeros((len(columns), len(columns[0])), bool)
+    for k, c in enumerate(columns):
+        if c.null_count:  # (the others stay all False)
+            out[k] = np.asarray(c.is_null(), bool)
+    return out
 
 
 def repeated(

@@ -120,3 +120,15 @@ def test_search_sorted_answers_as_searchsorted_in_either_order(monkeypatch):
         monkeypatch.setattr(N, "SORTED_SEARCH_MIN", threshold)
         got = N.search_sorted(keys, (lo_v, "left"), (hi_v, "right"))
         assert all(np.array_equal(g, w) for g, w in zip(got, want, strict=True))
+
+
+
+def test_replace_regex_in_pythons_re_equals_arrows():
+    rng = random.Random(5)
+    refs = ["".join(rng.choice(REFERENCE_ALPHABET) for _ in range(rng.randint(0, 30)))
+            for _ in range(2000)] + ["PAID 16.03.2026 INV 1", "2026-03-16 Q1/2026 X", "É1.1.26"]
+    for batch in (refs, [*refs, "INV 1\n16.03.2026"], refs[:1], []):  # (a line break: Arrow)
+        text = pc.utf8_upper(pa.array(batch, pa.string()))
+        for pattern, repl in ((N.DATES, " "), (r"\b([A-Z])\.(?:([A-Z])\.)?", "\\1\\2")):
+            fast = N.replace_regex(text, pattern, repl, few=len(text))
+            assert fast.to_pylist() == pc.replace_substring_regex(text, pattern, repl).to_pylist()

@@ -82,3 +82,45 @@ def test_currency_codes_checked_as_the_regular_expression_does() -> None:
     for codes in (upper, upper.slice(5), pa.array([None, None], pa.string())):
         want = pc.fill_null(pc.match_substring_regex(codes, r"^[A-Z]{3}$"), True)
         assert _three_letters(codes).tolist() == want.to_pylist()
+
+
+def test_a_remittance_line_without_a_currency_takes_its_payments() -> None:
+    from cashmatch.server.convert import payments_from_proto, remittances_from_proto
+    from cashmatch.server.pb import cash_application_pb2 as pb
+
+    pays = payments_from_proto(
+        [
+            pb.Payment(payment_id="P1", value_date="2026-01-05", amount="10", currency="JPY"),
+            pb.Payment(
+                payment_id="P2",
+                value_date="2026-01-05",
+                amount="10.00",
+                currency="EUR",
+                end_to_end_id="E2",
+                direction="crdt",
+            ),
+        ]
+    )
+    assert pays.column("direction").to_pylist() == [None, "CRDT"]
+    lines = [
+        pb.RemittanceLine(payment_id="P1", invoice_ref="A", paid_amount="10"),
+        pb.RemittanceLine(end_to_end_id="E2", invoice_ref="B", paid_amount="2.50"),
+        pb.RemittanceLine(payment_id="P2", invoice_ref="C", paid_amount="1.5", currency="usd"),
+    ]
+    rem = remittances_from_proto(lines, pays)
+    assert rem.column("currency").to_pylist() == ["JPY", "EUR", "USD"]
+    assert rem.column("paid_amount").to_pylist() == [10, 250, 150]
+    same = remittances_from_proto(lines[2:], pays)  # (every line with its own currency)
+    assert same.column("currency").to_pylist() == ["USD"]
+
+
+def test_a_payments_direction_is_crdt_dbit_or_absent() -> None:
+    from cashmatch.server.convert import payments_from_proto
+    from cashmatch.server.pb import cash_application_pb2 as pb
+
+    ok = pb.Payment(payment_id="P1", value_date="2026-01-05", amount="1", currency="EUR")
+    bad = pb.Payment(
+        payment_id="P2", value_date="2026-01-05", amount="1", currency="EUR", direction="sideways"
+    )
+    with pytest.raises(InvalidInput, match=r"payments\[1\]\.direction: expected CRDT or DBIT"):
+        payments_from_proto([ok, bad])

@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from cashmatch.engine import schema as S
 from cashmatch.engine.money import format_minor
@@ -81,3 +82,30 @@ def test_string_fields_read_from_the_wire_equal_the_attributes() -> None:
         by_name = msgs[0].DESCRIPTOR.fields_by_name
         got = wire.string_fields(msgs, [by_name[name].number for name in names])
         assert got.to_pylist() == [getattr(m, name) for name in names for m in msgs]
+
+
+def test_string_fields_trimmed_equal_arrows_trim_and_absent_empties() -> None:
+    rng = random.Random(9)
+    ascii_pads = ["", " ", "\t", "\n ", "\x1c", "\r\n"]
+    wide_pads = ["\u3000", "\u00a0", "\u2003 ", "é", "\u200b"]
+    cores = ["", "INV-1", "Müller  GmbH", "x y"]
+    # ASCII ends (the compiled trim alone), then wider characters at an end (Arrow's kernel)
+    for pads in (ascii_pads, ascii_pads + wide_pads):
+
+        def text(pads: list[str] = pads) -> str:
+            return rng.choice(pads) + rng.choice(cores) + rng.choice(pads)
+
+        msgs = [
+            pb.Payment(payment_id=text(), payer_name=text(), reference=text()) for _ in range(300)
+        ]
+        plain = wire.string_fields(msgs, [1, 5, 7])
+        trimmed = pc.utf8_trim_whitespace(plain)
+        want = pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+        got = wire.string_fields(msgs, [1, 5, 7], trim=True)
+        assert got.to_pylist() == want.to_pylist()
+        assert got.null_count == want.null_count
+
+
+def test_exponents_per_row_two_where_unusable_or_absent() -> None:
+    codes = pa.chunked_array([["EUR", None, "JPY"], ["??", "KWD", "JPY", None, ""]])
+    assert wire._exponents(codes).tolist() == [2, 2, 0, 2, 3, 0, 2, 2]

@@ -1,0 +1,126 @@
+"""The hash join of :func:`cashmatch.engine.review.number_levels`, compiled (numba).
+
+The numbers and the keys of their groups as byte strings (Arrow offsets and data); every
+variant of a number (whole; one character deleted, for numbers of ``min_edit`` characters)
+and of a key (whole; one character deleted; prefixes and suffixes ``2 .. max_cut``
+characters shorter of at least ``min_part``) hashed as the polynomial of its bytes in
+``base`` modulo 2**64 plus its group's term, and the keys' variants looked up among the
+numbers' (sorted): one pass over the keys' bytes, no temporaries per variant kind. The
+pairs joined are only candidates (a hash that agrees by chance is scored 0 by the caller);
+the brute-force comparison of every pair is the reference (``tests/engine/test_review.py``).
+
+Imported on first use only (numba takes a second to import; compiled code is cached on disk).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from cashmatch.engine.subset_kernel import _bisect
+
+
+@njit(cache=True, nogil=True)
+def _prefix(
+    raw: np.ndarray, a: int, b: int, start: np.uint64, base: np.uint64, h: np.ndarray
+) -> None:
+    """``h[m]``: ``start`` plus the hash of the first ``m`` bytes of ``raw[a:b]``."""
+    h[0] = start
+    p = np.uint64(1)
+    for t in range(b - a):
+        h[t + 1] = h[t] + p * np.uint64(raw[a + t])
+        p *= base
+
+
+@njit(cache=True, nogil=True)
+def lookalike_pairs(
+    q_off: np.ndarray,
+    q_raw: np.ndarray,
+    q_grp: np.ndarray,
+    k_off: np.ndarray,
+    k_raw: np.ndarray,
+    k_grp: np.ndarray,
+    base: np.uint64,
+    inverse: np.ndarray,
+    mix: np.uint64,
+    min_edit: int,
+    min_part: int,
+    max_cut: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(number, key) of every number and key of the same group with a variant hash in common
+    (each pair as often as variants agree; ``inverse[c]``: the inverse of ``base ** c``)."""
+    nq, nk = len(q_off) - 1, len(k_off) - 1
+    width = 1
+    for i in range(nq):
+        width = max(width, q_off[i + 1] - q_off[i] + 1)
+    for j in range(nk):
+        width = max(width, k_off[j + 1] - k_off[j] + 1)
+    h = np.empty(width, np.uint64)
+    # the numbers' variants, sorted
+    total = 0
+    for i in range(nq):
+        n = q_off[i + 1] - q_off[i]
+        total += 1 + (n if n >= min_edit else 0)
+    q_hash = np.empty(total, np.uint64)
+    q_row = np.empty(total, np.int64)
+    v = 0
+    for i in range(nq):
+        a, b = q_off[i], q_off[i + 1]
+        n = b - a
+        _prefix(q_raw, a, b, np.uint64(q_grp[i]) * mix, base, h)
+        whole = h[n]
+        q_hash[v] = whole
+        q_row[v] = i
+        v += 1
+        if n >= min_edit:
+            for j in range(n):
+                q_hash[v] = h[j] + (whole - h[j + 1]) * inverse[1]
+                q_row[v] = i
+                v += 1
+    order = np.argsort(q_hash)
+    q_hash, q_row = q_hash[order], q_row[order]
+    # a bitmap of the numbers' hashes (about 1 in 16 bits set): most key variants miss it
+    bits = 10
+    while (1 << bits) < 16 * total:
+        bits += 1
+    shift = np.uint64(64 - bits)
+    seen = np.zeros(1 << bits, np.bool_)
+    for v in range(total):
+        seen[(q_hash[v] * mix) >> shift] = True
+    # the keys' variants looked up among them
+    out_q = np.empty(max(16, 2 * nk), np.int64)
+    out_k = np.empty(len(out_q), np.int64)
+    found = 0
+    var = np.empty(width + 2 * max_cut, np.uint64)
+    for j in range(nk):
+        a, b = k_off[j], k_off[j + 1]
+        n = b - a
+        _prefix(k_raw, a, b, np.uint64(k_grp[j]) * mix, base, h)
+        whole = h[n]
+        m = 0
+        var[m] = whole
+        m += 1
+        for d in range(n):
+            var[m] = h[d] + (whole - h[d + 1]) * inverse[1]
+            m += 1
+        for cut in range(2, max_cut + 1):
+            if n - cut >= min_part:
+                var[m] = h[n - cut]  # the prefix
+                var[m + 1] = (whole - h[cut]) * inverse[cut] + h[0]  # the suffix
+                m += 2
+        for t in range(m):
+            x = var[t]
+            if not seen[(x * mix) >> shift]:
+                continue
+            s = _bisect(q_hash, x, False)
+            while s < len(q_hash) and q_hash[s] == x:
+                i = q_row[s]
+                if q_grp[i] == k_grp[j]:
+                    if found == len(out_q):
+                        out_q = np.concatenate((out_q, np.empty(found, np.int64)))
+                        out_k = np.concatenate((out_k, np.empty(found, np.int64)))
+                    out_q[found] = i
+                    out_k[found] = j
+                    found += 1
+                s += 1
+    return out_q[:found], out_k[:found]
