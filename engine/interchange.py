@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -222,7 +223,9 @@ def _has_lowercase(col: pa.Array | pa.ChunkedArray) -> bool:
     return any(_LOWER[_string_bytes(a)[1]].any() for a in chunks if len(a))
 
 
-def _read_typed(src: Source, columns: Sequence[Column], out_schema: pa.Schema) -> pa.Table | None:
+def _read_typed(
+    src: Source, columns: Sequence[Column], out_schema: pa.Schema, threads: bool = True
+) -> pa.Table | None:
     """The fast path for clean CSV files: Arrow parses the file block by block (a small working
     set, reused from block to block) and each block's amounts are converted to minor units
     right away, into one int64 column (no float, no loop per row, no text of every amount held
@@ -263,7 +266,7 @@ def _read_typed(src: Source, columns: Sequence[Column], out_schema: pa.Schema) -
     try:
         reader = pacsv.open_csv(
             src,
-            read_options=pacsv.ReadOptions(use_threads=True, block_size=1 << 20),
+            read_options=pacsv.ReadOptions(use_threads=threads, block_size=1 << 20),
             convert_options=pacsv.ConvertOptions(
                 column_types={c.name: _FAST_TYPES[c.kind] for c in wanted},
                 include_columns=[c.name for c in wanted],
@@ -291,9 +294,7 @@ def _read_typed(src: Source, columns: Sequence[Column], out_schema: pa.Schema) -
                     )
                 elif cur.null_count:
                     free_amount = True
-                if _has_edge_whitespace(col):
-                    return None
-                part = minor[c.name][n : n + k]
+                part = minor[c.name][n : n + k]  # (a space in an amount fails the parse)
                 if parse_plain_minor(col, exps, out=part, kernel=kernel) is None:
                     return None  # the text path says where
             for name, parts in chunks.items():
@@ -346,7 +347,14 @@ def _clean_currency(col: pa.Array) -> pa.Array:
 
 def _row_exponents(cur: pa.Array) -> np.ndarray | None:
     """The minor-unit exponent per row (int8; 2 where no currency), ``None`` if a code is not
-    a currency (the careful path reports it)."""
+    a currency (the careful path reports it). Codes of three capitals, the usual case, are
+    looked up by their letters (no hashing of every row); others through a dictionary."""
+    offsets, data = _string_bytes(cur)
+    if not cur.null_count and offsets[-1] - offsets[0] == 3 * len(cur):
+        letters = data[offsets[0] : offsets[-1]].reshape(-1, 3) - ord("A")  # uint8: wraps
+        if (np.diff(offsets) == 3).all() and (letters < 26).all():
+            code = (letters[:, 0].astype(np.int32) * 26 + letters[:, 1]) * 26 + letters[:, 2]
+            return _letter_code_exponents()[code]
     enc = pc.dictionary_encode(cur)
     try:
         exps = np.array(
@@ -354,10 +362,15 @@ def _row_exponents(cur: pa.Array) -> np.ndarray | None:
         )
     except InvalidInput:
         return None
-    if len(exps) <= 2 and not enc.indices.null_count:
-        return np.full(len(cur), exps[0], np.int8)
     idx = pc.fill_null(enc.indices, len(exps) - 1).to_numpy(zero_copy_only=False)
     return exps[idx]
+
+
+@cache
+def _letter_code_exponents() -> np.ndarray:
+    """The exponent of every code of three capitals, indexed by its letters in base 26."""
+    az = [chr(c) for c in range(ord("A"), ord("Z") + 1)]
+    return np.array([exponent(a + b + c) for a in az for b in az for c in az], np.int8)
 
 
 def _grown(values: np.ndarray, used: int, size: int) -> np.ndarray:
@@ -375,6 +388,7 @@ def read_table(
     currency_of: Callable[[pa.Table], pa.Array] | None = None,
     only: Sequence[str] | None = None,
     check_required: bool = True,
+    threads: bool = True,
 ) -> ReadResult:
     """Read a CSV or Parquet interchange file into ``out_schema``.
 
@@ -383,12 +397,13 @@ def read_table(
     (required columns are always read and checked, unless ``check_required`` is false: then a
     required column outside ``only`` is neither parsed nor checked, for a caller that never
     looks at it); the others are left null, which lets a clean CSV file take the fast typed
-    path.
+    path. ``threads``: a clean CSV file is parsed on all cores; false, on the calling thread
+    only (less CPU in all for a caller that reads several files side by side).
     """
     if only is not None:
         columns = [c for c in columns if (c.required and check_required) or c.name in only]
     if currency_of is None:
-        fast = _read_typed(src, columns, out_schema)
+        fast = _read_typed(src, columns, out_schema, threads)
         if fast is not None:
             return ReadResult(fast, [])
     name = _source_name(src, source)
@@ -513,9 +528,13 @@ def _clean_list(lists: pa.ListArray) -> pa.ListArray:
 
 
 def read_invoices(
-    src: Source, *, source: str | None = None, only: Sequence[str] | None = None
+    src: Source,
+    *,
+    source: str | None = None,
+    only: Sequence[str] | None = None,
+    threads: bool = True,
 ) -> ReadResult:
-    return read_table(src, INVOICE_COLUMNS, S.INVOICES, source=source, only=only)
+    return read_table(src, INVOICE_COLUMNS, S.INVOICES, source=source, only=only, threads=threads)
 
 
 def read_customers(src: Source, *, source: str | None = None) -> ReadResult:
@@ -528,16 +547,29 @@ def read_payments(
     source: str | None = None,
     only: Sequence[str] | None = None,
     check_required: bool = True,
+    threads: bool = True,
 ) -> ReadResult:
     return read_table(
-        src, PAYMENT_COLUMNS, S.PAYMENTS, source=source, only=only, check_required=check_required
+        src,
+        PAYMENT_COLUMNS,
+        S.PAYMENTS,
+        source=source,
+        only=only,
+        check_required=check_required,
+        threads=threads,
     )
 
 
 def read_allocations(
-    src: Source, *, source: str | None = None, only: Sequence[str] | None = None
+    src: Source,
+    *,
+    source: str | None = None,
+    only: Sequence[str] | None = None,
+    threads: bool = True,
 ) -> ReadResult:
-    return read_table(src, ALLOCATION_COLUMNS, S.ALLOCATIONS, source=source, only=only)
+    return read_table(
+        src, ALLOCATION_COLUMNS, S.ALLOCATIONS, source=source, only=only, threads=threads
+    )
 
 
 def read_adjustments(
@@ -559,8 +591,8 @@ def read_adjustments(
     )
 
 
-def read_promises(src: Source, *, source: str | None = None) -> ReadResult:
-    return read_table(src, PROMISE_COLUMNS, S.PROMISES, source=source)
+def read_promises(src: Source, *, source: str | None = None, threads: bool = True) -> ReadResult:
+    return read_table(src, PROMISE_COLUMNS, S.PROMISES, source=source, threads=threads)
 
 
 #: remittance lines as read (text columns) -> the currency of each line's payment

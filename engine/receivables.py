@@ -1075,7 +1075,7 @@ def open_items(ledger: Ledger, *, as_of: date, account: int | None = None) -> pa
     idx = np.flatnonzero(keep)
     return pa.table(
         {
-            "invoice_id": ledger.invoice_id.take(pa.array(idx)),
+            "invoice_id": S.take(ledger.invoice_id, idx),
             "currency": ledger.currencies.take(pa.array(ledger.currency_code[idx])),
             "amount": ledger.amount[idx],
             "open": open_a[idx],
