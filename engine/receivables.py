@@ -552,11 +552,7 @@ def build_ledger(
         codes, distinct = red.a_cur
         known = _lookup(distinct, currencies)  # -1: not a currency of any invoice
         known[np.asarray(distinct.is_null(), bool)] = -2  # no currency given: no check
-        a_cur_code = known[codes]
-        mismatch = (a_cur_code != -2) & (
-            a_cur_code != currency_code[np.where(red.ok, red.a_inv, 0)]
-        )
-        mismatch &= red.ok
+        mismatch = _kernels().currency_mismatch(known, codes, red.a_inv, red.ok, currency_code)
         if mismatch.any():  # rare: the reductions again without those rows
             problems += _problems_where(
                 src["allocations"],

@@ -136,6 +136,25 @@ def max_at(out: np.ndarray, codes: np.ndarray, values: np.ndarray, keep: np.ndar
 
 
 @njit(cache=True, nogil=True)
+def currency_mismatch(
+    known: np.ndarray,
+    row_code: np.ndarray,
+    inv: np.ndarray,
+    keep: np.ndarray,
+    inv_currency: np.ndarray,
+) -> np.ndarray:
+    """Per row ``r`` under ``keep``: is its currency, ``known[row_code[r]]`` (``-2`` none
+    given: no check), other than its invoice's, ``inv_currency[inv[r]]``? One pass, where
+    numpy gathers, compares and combines over new arrays."""
+    out = np.zeros(len(inv), np.bool_)
+    for r in range(len(inv)):
+        if keep[r]:
+            k = known[row_code[r]]
+            out[r] = k != -2 and k != inv_currency[inv[r]]
+    return out
+
+
+@njit(cache=True, nogil=True)
 def reduced_between(
     start: np.ndarray,
     day: np.ndarray,
@@ -245,6 +264,7 @@ def warm() -> None:
     settlement_days(day, total, start, i64, 1)
     keep = np.ones(1, np.bool_)
     max_at(i64.copy(), inv, day, keep)
+    currency_mismatch(i32, i32, i32, keep, i32)
     reduced_between(start, day, total, i64, i64, i64)
     open_at(start, day, total, i64, i32, 0)
     account_sums(i32, i32, i64, i32, i32, i64, i64, 0, 1, 1, 1)

@@ -103,6 +103,22 @@ def test_group_maximum_equals_ufunc_at(data) -> None:  # noqa: ANN001
 
 
 @settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_currency_mismatch_equals_numpy(data) -> None:  # noqa: ANN001
+    def ints(lo: int, hi: int, size: int) -> np.ndarray:
+        return np.array(data.draw(st.lists(st.integers(lo, hi), min_size=size, max_size=size)))
+
+    m = data.draw(st.integers(0, 30))
+    known = ints(-2, 2, 4).astype(np.int32)  # per distinct code: -2 none given, -1 unknown
+    codes, inv = ints(0, 3, m).astype(np.int32), ints(-1, 5, m).astype(np.int32)
+    keep = (inv >= 0) & ints(0, 1, m).astype(bool)  # rows naming no invoice are never kept
+    inv_currency = ints(0, 2, 6).astype(np.int32)
+    row = known[codes]
+    want = (row != -2) & (row != inv_currency[np.where(keep, inv, 0)]) & keep
+    assert K.currency_mismatch(known, codes, inv, keep, inv_currency).tolist() == want.tolist()
+
+
+@settings(max_examples=200, deadline=None)
 @given(ledgers(), st.integers(-7, 7), st.data())
 def test_open_at_equals_numpy(ledger, t: int, data) -> None:  # noqa: ANN001
     n, amount = ledger[0], ledger[3]
