@@ -142,13 +142,14 @@ def test_ratio_text_prints_like_printf(values) -> None:  # noqa: ANN001
     assert got == want
 
 
-def test_fast_path_over_many_blocks_equals_the_careful_reader(tmp_path) -> None:
+def test_fast_path_over_many_blocks_equals_the_careful_reader(tmp_path, monkeypatch) -> None:
     """A file of several Arrow blocks whose head misleads the row estimate (long rows first),
     with currencies of 0, 2 and 3 decimals, lower-case and padded codes and empty amounts in
     later blocks: the block-by-block fast path gives the careful reader's table."""
     from cashmatch.engine.interchange import ALLOCATION_COLUMNS, _read_typed
 
     lines = ["payment_id,invoice_id,applied_amount,adjustment_amount,rule,currency"]
+    monkeypatch.setattr(io, "BLOCK_SIZE", 1 << 18)
     for i in range(60_000):
         cur = ["USD", "JPY", "KWD", "eur", " GBP "][i % (5 if i > 30_000 else 3)]
         applied = {"JPY": f"{i}", "KWD": f"{i}.125"}.get(cur, f"{i}.5")
@@ -157,7 +158,7 @@ def test_fast_path_over_many_blocks_equals_the_careful_reader(tmp_path) -> None:
         lines.append(f"P{i:07d},INV-{i % 977:05d},{applied},{adjustment},{rule},{cur}")
     path = tmp_path / "allocations.csv"
     path.write_text("\n".join(lines) + "\n")
-    assert path.stat().st_size > 2 << 20  # several blocks
+    assert path.stat().st_size > 8 * io.BLOCK_SIZE  # several blocks
     for threads in (True, False):
         assert _read_typed(path, ALLOCATION_COLUMNS, S.ALLOCATIONS, threads) is not None
         fast = io.read_allocations(path, threads=threads)
