@@ -662,21 +662,10 @@ def _ratio(num: float, den: float, scale: float = 1.0) -> float | None:
 
 
 def _behaviour(led: Ledger, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per account: (weight, weighted days to pay, weighted days beyond terms) over [lo, hi]."""
-    na = led.n_accounts
-    pos = led.amount > 0
-    paid = pos & (led.settled >= lo) & (led.settled <= hi)
-    open_hi = led.open_at(hi)
-    unpaid = pos & (led.issue <= hi) & (led.settled > hi) & (led.due < hi) & (open_hi > 0)
-    idx = np.flatnonzero(paid | unpaid)  # the invoices of the window: sums over those only
-    p = paid[idx]
-    w = np.where(p, led.amount[idx], open_hi[idx])
-    end = np.where(p, led.settled[idx], hi)
-    acc = led.account[idx]
-    wsum = _gsum(acc, w, na)
-    dtp = _gsum(acc, w * (end - led.issue[idx]), na)
-    dbt = _gsum(acc, w * (end - led.due[idx]), na)
-    return wsum, dtp, dbt
+    """Per account: (weight, weighted days to pay, weighted days beyond terms) over [lo, hi]
+    (the definition in the module's docstring; :func:`receivables_kernel.behaviour_sums`)."""
+    invoices = (led.account, led.amount, led.issue, led.due, led.settled, led.open_at(hi))
+    return _kernels().behaviour_sums(*invoices, lo, hi, led.n_accounts)
 
 
 def _avg(num: np.ndarray, den: np.ndarray) -> np.ndarray:

@@ -207,6 +207,42 @@ def open_at(
 
 
 @njit(cache=True, nogil=True)
+def behaviour_sums(
+    account: np.ndarray,
+    amount: np.ndarray,
+    issue: np.ndarray,
+    due: np.ndarray,
+    settled: np.ndarray,
+    open_hi: np.ndarray,
+    lo: int,
+    hi: int,
+    n_accounts: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per account, over the invoices with a positive amount settled in ``[lo, hi]`` (weight
+    the amount, until the settlement day) or still open and past due at ``hi`` (weight
+    ``open_hi``, the open amount then, until ``hi``): the weight, and the weighted days from
+    issue and from due date to that day. One pass over the invoices."""
+    wsum = np.zeros(n_accounts, np.int64)
+    dtp = np.zeros(n_accounts, np.int64)
+    dbt = np.zeros(n_accounts, np.int64)
+    for i in range(len(account)):
+        if amount[i] <= 0:
+            continue
+        s = settled[i]
+        if lo <= s <= hi:
+            w, end = amount[i], s
+        elif s > hi and issue[i] <= hi and due[i] < hi and open_hi[i] > 0:
+            w, end = open_hi[i], hi
+        else:
+            continue
+        a = account[i]
+        wsum[a] += w
+        dtp[a] += w * (end - issue[i])
+        dbt[a] += w * (end - due[i])
+    return wsum, dtp, dbt
+
+
+@njit(cache=True, nogil=True)
 def account_sums(
     account: np.ndarray,
     currency: np.ndarray,
@@ -268,3 +304,4 @@ def warm() -> None:
     reduced_between(start, day, total, i64, i64, i64)
     open_at(start, day, total, i64, i32, 0)
     account_sums(i32, i32, i64, i32, i32, i64, i64, 0, 1, 1, 1)
+    behaviour_sums(i32, i64, i32, i32, i32, i64, 0, 1, 1)

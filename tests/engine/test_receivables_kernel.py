@@ -167,3 +167,31 @@ def test_account_sums_equal_numpy(data) -> None:  # noqa: ANN001
     )
     for g, w in zip(got, want, strict=True):
         assert g.tolist() == w.tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_behaviour_sums_equal_numpy(data) -> None:  # noqa: ANN001
+    def ints(lo: int, hi: int, dtype: type) -> np.ndarray:
+        return np.array(data.draw(st.lists(st.integers(lo, hi), min_size=n, max_size=n)), dtype)
+
+    n, na = data.draw(st.integers(0, 30)), 4
+    account, amount = ints(0, na - 1, np.int32), ints(-20, 100, np.int64)
+    issue, due, settled = ints(0, 20, np.int32), ints(0, 30, np.int32), ints(0, 40, np.int32)
+    settled[data.draw(st.lists(st.integers(0, max(n - 1, 0)), max_size=n)) if n else []] = NEVER
+    open_hi = ints(-10, 100, np.int64)
+    lo, hi = sorted(data.draw(st.lists(st.integers(0, 40), min_size=2, max_size=2)))
+    # the numpy formulation receivables used before the compiled pass
+    pos = amount > 0
+    paid = pos & (settled >= lo) & (settled <= hi)
+    unpaid = pos & (issue <= hi) & (settled > hi) & (due < hi) & (open_hi > 0)
+    idx = np.flatnonzero(paid | unpaid)
+    w = np.where(paid[idx], amount[idx], open_hi[idx])
+    end = np.where(paid[idx], settled[idx], hi)
+    acc = account[idx]
+    want = [
+        np.bincount(acc, weights=x, minlength=na).astype(np.int64).tolist()
+        for x in (w, w * (end - issue[idx]), w * (end - due[idx]))
+    ]
+    got = K.behaviour_sums(account, amount, issue, due, settled, open_hi, lo, hi, na)
+    assert [x.tolist() for x in got] == want
