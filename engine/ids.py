@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from cashmatch.engine.schema import flat
+from cashmatch.engine.schema import flat, take
 
 _SLICE = 1 << 16  # rows per numpy step: an (rows, width) byte slice stays in the L2 cache
 _TABLE_PER_ROW = 16  # a direct-address table may hold this many slots per distinct row
@@ -124,27 +124,36 @@ class IdIndex:
 
     def _build_table(self, mats: list[np.ndarray], space: int) -> None:
         codes = np.empty(self.n, _index_dtype(space))
+        table = np.full(space, -1, _index_dtype(self.n))
         pos = 0
-        for m in mats:
+        for m in mats:  # slice by slice: no array of every row number
             for start, code in self._code_slices(m, checked=False):
-                codes[pos + start : pos + start + len(code)] = code
+                at = pos + start
+                codes[at : at + len(code)] = code
+                # with repeated codes any one row wins (see _first_rows)
+                table[code] = np.arange(at, at + len(code), dtype=table.dtype)
             pos += len(m)
-        rows = np.arange(self.n, dtype=_index_dtype(self.n))
-        table = np.full(space, -1, rows.dtype)
-        table[codes] = rows  # with repeated codes any one row wins (see _first_rows)
         self.table, self._codes = table, codes
+
+    def _other_rows(self) -> np.ndarray:
+        """Per row: does the table point elsewhere for its code? (slice by slice)"""
+        table, codes = self.table, self._codes
+        out = np.empty(self.n, bool)
+        for s in range(0, self.n, _SLICE):
+            e = min(s + _SLICE, self.n)
+            out[s:e] = table[codes[s:e]] != np.arange(s, e, dtype=table.dtype)
+        return out
 
     def _first_rows(self) -> np.ndarray:
         """The table with each repeated code pointing at its first row (what ``find`` and
         ``duplicate`` promise; ``encode`` needs any row of a code, so it never pays for this:
         for a column of few distinct values nearly every row repeats one)."""
         if self._dup is None:
-            table, codes = self.table, self._codes
-            rows = np.arange(self.n, dtype=table.dtype)
-            lost = table[codes] != rows
+            lost = self._other_rows()
             if lost.any():
-                np.minimum.at(table, codes[lost], rows[lost])
-                self._dup = table[codes] != rows
+                rows = np.flatnonzero(lost).astype(self.table.dtype)
+                np.minimum.at(self.table, self._codes[rows], rows)
+                self._dup = self._other_rows()
             else:
                 self._dup = lost
         return self.table
@@ -199,7 +208,7 @@ class IdIndex:
         rank = np.cumsum(present, dtype=_index_dtype(self.n))
         rank -= 1
         firsts = self.table[present]
-        return rank[self._codes], flat(pc.take(self.values, pa.array(firsts)))
+        return rank[self._codes], take(self.values, firsts)
 
 
 def _index_dtype(size: int) -> type[np.signedinteger]:

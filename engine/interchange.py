@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +22,8 @@ import pyarrow.parquet as pq
 
 from cashmatch.engine import schema as S
 from cashmatch.engine.errors import InvalidInput, RowProblem
-from cashmatch.engine.ids import IdIndex
 from cashmatch.engine.money import (
+    KERNEL_ROWS,
     exponent,
     format_minor_array,
     parse_minor_array,
@@ -182,6 +183,7 @@ _FAST_TYPES = {
     "int": pa.int32(),
     "percent_bp": pa.decimal128(9, 2),  # unscaled value = basis points
 }
+BLOCK_SIZE = 1 << 22  # CSV bytes per block of the fast path (1 MiB: less memory, more CPU)
 _WHITESPACE = np.zeros(256, dtype=bool)
 _WHITESPACE[[9, 10, 11, 12, 13, 32]] = True
 _LOWER = np.zeros(256, dtype=bool)
@@ -222,10 +224,13 @@ def _has_lowercase(col: pa.Array | pa.ChunkedArray) -> bool:
     return any(_LOWER[_string_bytes(a)[1]].any() for a in chunks if len(a))
 
 
-def _read_typed(src: Source, columns: Sequence[Column], out_schema: pa.Schema) -> pa.Table | None:
-    """The fast path for clean CSV files: Arrow parses every column on all cores, amounts are
-    converted to minor units as whole columns (no float, no loop per row), and the columns stay
-    in Arrow's chunks.
+def _read_typed(
+    src: Source, columns: Sequence[Column], out_schema: pa.Schema, threads: bool = True
+) -> pa.Table | None:
+    """The fast path for clean CSV files: Arrow parses the file block by block (a small working
+    set, reused from block to block) and each block's amounts are converted to minor units
+    right away, into one int64 column (no float, no loop per row, no text of every amount held
+    until the end); the other columns stay in Arrow's chunks.
 
     Returns ``None`` whenever anything is not plainly clean (a malformed row, an empty required
     value, a bad date or amount, an unknown currency, a list or float column, a BOM...): the
@@ -246,12 +251,23 @@ def _read_typed(src: Source, columns: Sequence[Column], out_schema: pa.Schema) -
         return None
     if any(c.required and c.name not in names for c in columns):
         return None
-    if "currency" not in names and any(c.kind == "money" for c in wanted):
+    money = [c for c in wanted if c.kind == "money"]
+    if "currency" not in names and money:
         return None
+    # rows of the whole file, estimated from its head: the amounts' buffers are sized once
+    # (the pages of an unused tail are never touched) and grown only if the head misled
+    size = Path(src).stat().st_size
+    rows = int(size * max(head.count(b"\n"), 1) / max(len(head), 1) * 1.25) + 1024
+    minor = {c.name: np.empty(rows, np.int64) for c in money}
+    kernel = rows >= KERNEL_ROWS  # every block by the compiled pass, or none
+    null_rows: dict[str, list[np.ndarray]] = {c.name: [] for c in money}
+    free_amount = False  # an amount given without a currency
+    chunks: dict[str, list[pa.Array]] = {c.name: [] for c in wanted if c.kind != "money"}
+    n = 0
     try:
-        raw = pacsv.read_csv(
+        reader = pacsv.open_csv(
             src,
-            read_options=pacsv.ReadOptions(use_threads=True, block_size=1 << 22),
+            read_options=pacsv.ReadOptions(use_threads=threads, block_size=BLOCK_SIZE),
             convert_options=pacsv.ConvertOptions(
                 column_types={c.name: _FAST_TYPES[c.kind] for c in wanted},
                 include_columns=[c.name for c in wanted],
@@ -260,35 +276,55 @@ def _read_typed(src: Source, columns: Sequence[Column], out_schema: pa.Schema) -
                 quoted_strings_can_be_null=True,
             ),
         )
+        for batch in reader:
+            k = batch.num_rows
+            if money:
+                cur = _clean_currency(batch.column("currency"))
+                exps = _row_exponents(cur)
+                if exps is None:
+                    return None
+                if n + k > rows:  # the head misled: grow (a copy, rare)
+                    rows = 2 * (n + k)
+                    minor = {name: _grown(v, n, rows) for name, v in minor.items()}
+            for c in money:
+                col = batch.column(c.name)
+                if col.null_count:
+                    null_rows[c.name].append(n + np.flatnonzero(col.is_null()))
+                    free_amount = free_amount or bool(
+                        pc.any(pc.and_(col.is_valid(), cur.is_null())).as_py()
+                    )
+                elif cur.null_count:
+                    free_amount = True
+                part = minor[c.name][n : n + k]  # (a space in an amount fails the parse)
+                if parse_plain_minor(col, exps, out=part, kernel=kernel) is None:
+                    return None  # the text path says where
+            for name, parts in chunks.items():
+                parts.append(batch.column(name))
+            n += k
     except (pa.ArrowInvalid, UnicodeDecodeError, OSError):
         return None
-    out: dict[str, pa.ChunkedArray] = {}
+    out: dict[str, pa.ChunkedArray | pa.Array] = {}
     for c in wanted:
-        col = raw.column(c.name)
+        target = c.target or c.name
+        if c.kind == "money":
+            nulls = null_rows[c.name]
+            if nulls and free_amount:
+                return None
+            mask = None
+            if nulls:
+                mask = np.zeros(n, bool)
+                mask[np.concatenate(nulls)] = True
+            out[target] = pa.array(minor[c.name][:n], pa.int64(), mask=mask)
+            if c.required and mask is not None:
+                return None
+            continue
+        col = pa.chunked_array(chunks[c.name], _FAST_TYPES[c.kind])
         if c.required and col.null_count:
             return None
-        if c.kind in ("str", "money") and _has_edge_whitespace(col):
-            if c.kind == "money":
-                return None
+        if c.kind == "str" and _has_edge_whitespace(col):
             col = _text(col)
         if c.name == "currency" and _has_lowercase(col):
             col = pc.utf8_upper(col)
-        out[c.target or c.name] = col
-    if "currency" in out:
-        cur = out["currency"]
-        codes, distinct = IdIndex(cur).encode()
-        try:
-            exps = np.array(  # int8: one exponent per row costs a byte, not eight
-                [2 if x is None else exponent(x) for x in distinct.to_pylist()] or [2], np.int8
-            )
-        except InvalidInput:
-            return None
-        row_exp = exps[codes] if len(np.unique(exps)) > 1 else np.full(len(codes), exps[0])
-    for c in wanted:
-        if c.kind not in ("money", "percent_bp"):
-            continue
-        target = c.target or c.name
-        col = out[target]
         if c.kind == "percent_bp":
             col = col.combine_chunks()
             if len(col) == 0:
@@ -297,19 +333,51 @@ def _read_typed(src: Source, columns: Sequence[Column], out_schema: pa.Schema) -
             unscaled = np.frombuffer(col.buffers()[1], dtype=np.int64)[
                 2 * col.offset : 2 * (col.offset + len(col)) : 2
             ]
-            out[target] = pa.array(unscaled.astype(np.int32), mask=np.asarray(col.is_null()))
-            continue
-        if col.null_count and pc.any(pc.and_(col.is_valid(), out["currency"].is_null())).as_py():
-            return None
-        merged, start = np.empty(len(col), np.int64), 0
-        for chunk in col.chunks:
-            end = start + len(chunk)
-            if parse_plain_minor(chunk, row_exp[start:end], out=merged[start:end]) is None:
-                return None  # the text path says where
-            start = end
-        mask = np.asarray(col.is_null(), bool) if col.null_count else None
-        out[target] = pa.chunked_array([pa.array(merged, pa.int64(), mask=mask)])
+            col = pa.array(unscaled.astype(np.int32), mask=np.asarray(col.is_null()))
+        out[target] = col
     return S.conform(pa.table(out), out_schema)
+
+
+def _clean_currency(col: pa.Array) -> pa.Array:
+    """Currency codes as the careful path reads them: trimmed (empty: null) and upper case;
+    clean codes pass unchanged (two vectorised checks)."""
+    if _has_edge_whitespace(col):
+        col = _text(col)
+    return pc.utf8_upper(col) if _has_lowercase(col) else col
+
+
+def _row_exponents(cur: pa.Array) -> np.ndarray | None:
+    """The minor-unit exponent per row (int8; 2 where no currency), ``None`` if a code is not
+    a currency (the careful path reports it). Codes of three capitals, the usual case, are
+    looked up by their letters (no hashing of every row); others through a dictionary."""
+    offsets, data = _string_bytes(cur)
+    if not cur.null_count and offsets[-1] - offsets[0] == 3 * len(cur):
+        letters = data[offsets[0] : offsets[-1]].reshape(-1, 3) - ord("A")  # uint8: wraps
+        if (np.diff(offsets) == 3).all() and (letters < 26).all():
+            code = (letters[:, 0].astype(np.int32) * 26 + letters[:, 1]) * 26 + letters[:, 2]
+            return _letter_code_exponents()[code]
+    enc = pc.dictionary_encode(cur)
+    try:
+        exps = np.array(
+            [exponent(x) for x in enc.dictionary.to_pylist() if x is not None] + [2], np.int8
+        )
+    except InvalidInput:
+        return None
+    idx = pc.fill_null(enc.indices, len(exps) - 1).to_numpy(zero_copy_only=False)
+    return exps[idx]
+
+
+@cache
+def _letter_code_exponents() -> np.ndarray:
+    """The exponent of every code of three capitals, indexed by its letters in base 26."""
+    az = [chr(c) for c in range(ord("A"), ord("Z") + 1)]
+    return np.array([exponent(a + b + c) for a in az for b in az for c in az], np.int8)
+
+
+def _grown(values: np.ndarray, used: int, size: int) -> np.ndarray:
+    out = np.empty(size, values.dtype)
+    out[:used] = values[:used]
+    return out
 
 
 def read_table(
@@ -321,6 +389,7 @@ def read_table(
     currency_of: Callable[[pa.Table], pa.Array] | None = None,
     only: Sequence[str] | None = None,
     check_required: bool = True,
+    threads: bool = True,
 ) -> ReadResult:
     """Read a CSV or Parquet interchange file into ``out_schema``.
 
@@ -329,12 +398,13 @@ def read_table(
     (required columns are always read and checked, unless ``check_required`` is false: then a
     required column outside ``only`` is neither parsed nor checked, for a caller that never
     looks at it); the others are left null, which lets a clean CSV file take the fast typed
-    path.
+    path. ``threads``: a clean CSV file is parsed on all cores; false, on the calling thread
+    only (less CPU in all for a caller that reads several files side by side).
     """
     if only is not None:
         columns = [c for c in columns if (c.required and check_required) or c.name in only]
     if currency_of is None:
-        fast = _read_typed(src, columns, out_schema)
+        fast = _read_typed(src, columns, out_schema, threads)
         if fast is not None:
             return ReadResult(fast, [])
     name = _source_name(src, source)
@@ -459,9 +529,13 @@ def _clean_list(lists: pa.ListArray) -> pa.ListArray:
 
 
 def read_invoices(
-    src: Source, *, source: str | None = None, only: Sequence[str] | None = None
+    src: Source,
+    *,
+    source: str | None = None,
+    only: Sequence[str] | None = None,
+    threads: bool = True,
 ) -> ReadResult:
-    return read_table(src, INVOICE_COLUMNS, S.INVOICES, source=source, only=only)
+    return read_table(src, INVOICE_COLUMNS, S.INVOICES, source=source, only=only, threads=threads)
 
 
 def read_customers(src: Source, *, source: str | None = None) -> ReadResult:
@@ -474,16 +548,29 @@ def read_payments(
     source: str | None = None,
     only: Sequence[str] | None = None,
     check_required: bool = True,
+    threads: bool = True,
 ) -> ReadResult:
     return read_table(
-        src, PAYMENT_COLUMNS, S.PAYMENTS, source=source, only=only, check_required=check_required
+        src,
+        PAYMENT_COLUMNS,
+        S.PAYMENTS,
+        source=source,
+        only=only,
+        check_required=check_required,
+        threads=threads,
     )
 
 
 def read_allocations(
-    src: Source, *, source: str | None = None, only: Sequence[str] | None = None
+    src: Source,
+    *,
+    source: str | None = None,
+    only: Sequence[str] | None = None,
+    threads: bool = True,
 ) -> ReadResult:
-    return read_table(src, ALLOCATION_COLUMNS, S.ALLOCATIONS, source=source, only=only)
+    return read_table(
+        src, ALLOCATION_COLUMNS, S.ALLOCATIONS, source=source, only=only, threads=threads
+    )
 
 
 def read_adjustments(
@@ -505,8 +592,8 @@ def read_adjustments(
     )
 
 
-def read_promises(src: Source, *, source: str | None = None) -> ReadResult:
-    return read_table(src, PROMISE_COLUMNS, S.PROMISES, source=source)
+def read_promises(src: Source, *, source: str | None = None, threads: bool = True) -> ReadResult:
+    return read_table(src, PROMISE_COLUMNS, S.PROMISES, source=source, threads=threads)
 
 
 #: remittance lines as read (text columns) -> the currency of each line's payment

@@ -167,7 +167,11 @@ def parse_minor_array(
 
 
 def parse_plain_minor(
-    text: pa.Array, exps: np.ndarray, *, out: np.ndarray | None = None
+    text: pa.Array,
+    exps: np.ndarray,
+    *,
+    out: np.ndarray | None = None,
+    kernel: bool | None = None,
 ) -> np.ndarray | None:
     """Plain decimal strings (``-1234.5``, nulls allowed) -> int64 minor units, exactly.
 
@@ -177,7 +181,8 @@ def parse_plain_minor(
     most 17 digits (it refuses extra decimals and overflow); the unscaled value is the amount
     in minor units. ``exps`` is the exponent per row. Returns ``None`` when any row does
     not convert: the careful parser then says which row and why. Nulls come out as 0. The
-    values are written into ``out`` (int64, one per row) when given.
+    values are written into ``out`` (int64, one per row) when given. ``kernel`` takes the
+    compiled pass or not whatever the size (a large file's blocks, of any size).
     """
     if not pa.types.is_string(text.type):
         return None
@@ -187,7 +192,9 @@ def parse_plain_minor(
         values[:] = 0
         return values
     offsets = np.frombuffer(text.buffers()[1], np.int32)[text.offset : text.offset + n + 1]
-    if compiled(n, KERNEL_ROWS, "plain_minor"):  # one pass over the bytes, ~10x Arrow's cast
+    if kernel is None:
+        kernel = compiled(n, KERNEL_ROWS, "plain_minor")
+    if kernel:  # one pass over the bytes, ~10x Arrow's cast
         from cashmatch.engine.text_kernel import plain_minor
 
         raw = np.frombuffer(text.buffers()[2], np.uint8)

@@ -214,14 +214,19 @@ def _gcount(codes: np.ndarray, n: int, mask: np.ndarray | None = None) -> np.nda
     return np.bincount(codes, minlength=n)[:n].astype(np.int64)
 
 
-def _problems_where(source: str, ids: pa.Array, mask: np.ndarray, reason: str) -> list[RowProblem]:
-    """One problem line naming the ids under ``mask`` (filtered only when there are any)."""
+def _problems_where(
+    source: str, ids: pa.Array | pa.ChunkedArray, mask: np.ndarray, reason: str
+) -> list[RowProblem]:
+    """One problem line naming the ids under ``mask`` (filtered only when there are any: the
+    column's chunks are never combined otherwise)."""
     if not mask.any():
         return []
     return _problem_list(source, ids.filter(pa.array(mask)), reason)
 
 
-def _problem_list(source: str, ids: pa.Array, reason: str, limit: int = 20) -> list[RowProblem]:
+def _problem_list(
+    source: str, ids: pa.Array | pa.ChunkedArray, reason: str, limit: int = 20
+) -> list[RowProblem]:
     n = len(ids)
     if n == 0:
         return []
@@ -251,11 +256,10 @@ class Ledger:
     account_currency: np.ndarray  # per account code, index into `currencies`
     account_name: pa.Array  # per account code (customer name or null)
     # reductions, sorted by (invoice, day)
-    ev_inv: np.ndarray
-    ev_day: np.ndarray
+    ev_inv: np.ndarray  # int32 (invoice rows)
+    ev_day: np.ndarray  # int32 day numbers
     ev_total: np.ndarray  # applied + adjustment (what it takes off the open amount)
-    ev_cash: np.ndarray  # applied cash
-    ev_adj: np.ndarray  # non-cash part
+    ev_adj: np.ndarray  # non-cash part (the cash is ev_total - ev_adj)
     ev_reason: np.ndarray  # index into `reasons`, -1 none
     reasons: pa.Array
     settled: np.ndarray  # per invoice: settlement day (NEVER if not settled), int32
@@ -277,6 +281,11 @@ class Ledger:
     @property
     def n_accounts(self) -> int:
         return len(self.account_customer)
+
+    @property
+    def ev_cash(self) -> np.ndarray:
+        """Applied cash per reduction (a new array: held as the total less the adjustment)."""
+        return self.ev_total - self.ev_adj
 
     def open_at(self, t: int) -> np.ndarray:
         """open(i, t): invoiced amount minus reductions dated <= t; 0 if issued after t."""
@@ -310,15 +319,14 @@ def _events(
     a: tuple[np.ndarray, ...], b: tuple[np.ndarray, ...], amount: np.ndarray
 ) -> tuple[np.ndarray, ...]:
     """The reductions of two parts of (invoice, day, cash, adjustment, reason) rows, sorted by
-    (invoice, day, row) as ``(inv, day, total, cash, adj, reason, start, settled)``: ``start``
-    the offsets of each invoice's events (``n + 1``), ``settled`` per invoice the first day at
-    whose end its reductions reach its amount (``NEVER`` if none; only positive amounts
-    settle). Invoices and days come out int64."""
+    (invoice, day, row) as ``(inv, day, total, adj, reason, start, settled)``: ``total`` cash
+    plus adjustment, ``start`` the offsets of each invoice's events (``n + 1``), ``settled`` per
+    invoice the first day at whose end its reductions reach its amount (``NEVER`` if none; only
+    positive amounts settle)."""
     K = _kernels()
-    start, inv, day, cash, adj, reason = K.sort_events(a, b, len(amount))
-    total = cash + adj
+    start, inv, day, total, adj, reason = K.sort_events(a, b, len(amount))
     settled = K.settlement_days(day, total, start, amount, NEVER)
-    return inv, day, total, cash, adj, reason, start, settled
+    return inv, day, total, adj, reason, start, settled
 
 
 def _background(fn: Callable[..., object], *args: object) -> Future:
@@ -338,7 +346,7 @@ def _allocations_by_payment(
     payment's row (-1 if none), that payment's value day (meaningless where -1), the applied
     and adjustment amounts, and its currency encoded as (codes, distinct) if it has any."""
     a_pay = _lookup(allocations.column("payment_id"), payments.column("payment_id"))
-    day = _days(payments.column("value_date"), dtype=np.int32)[a_pay]  # _events widens
+    day = _days(payments.column("value_date"), dtype=np.int32)[a_pay]
     cash = _ints(allocations.column("applied_amount"))
     adj = _ints(allocations.column("adjustment_amount"))
     a_cur = allocations.column("currency")
@@ -372,20 +380,27 @@ def _reductions(
     reason_names: list[str] = []
 
     def reason_codes(col: pa.ChunkedArray | pa.Array, keep: np.ndarray) -> np.ndarray:
-        """Reason per row as an index into ``reason_names`` (-1 none); few distinct values."""
-        enc = pc.dictionary_encode(S.flat(col))
-        local = []
-        for r in enc.dictionary.to_pylist():
-            r = (r or "").strip()
-            if not r:
-                local.append(-1)
-                continue
-            if r not in reason_names:
-                reason_names.append(r)
-            local.append(reason_names.index(r))
-        table = np.array(local + [-1], dtype=np.int16)
-        idx = np.asarray(pc.fill_null(enc.indices, len(local)).to_numpy(zero_copy_only=False))
-        return table[idx][keep]
+        """Reason per row as an index into ``reason_names`` (-1 none); few distinct values.
+        Chunk by chunk (Arrow encodes a chunked column against one dictionary; each chunk's
+        is read anyway): the column's strings are never combined into one copy."""
+        enc = pc.dictionary_encode(col)
+        out = np.empty(len(col), np.int16)
+        pos = 0
+        for chunk in enc.chunks if isinstance(enc, pa.ChunkedArray) else [enc]:
+            local = []
+            for r in chunk.dictionary.to_pylist():
+                r = (r or "").strip()
+                if not r:
+                    local.append(-1)
+                    continue
+                if r not in reason_names:
+                    reason_names.append(r)
+                local.append(reason_names.index(r))
+            table = np.array(local + [-1], dtype=np.int16)
+            idx = pc.fill_null(chunk.indices, len(local)).to_numpy(zero_copy_only=False)
+            out[pos : pos + len(chunk)] = table[idx]
+            pos += len(chunk)
+        return out if keep.all() else out[keep]
 
     # two parts of (invoice, day, cash, adjustment, reason) rows: allocations, adjustments
     alloc_part = adjust_part = _no_events()
@@ -400,13 +415,13 @@ def _reductions(
             ok &= ~drop
         problems += _problems_where(
             src["allocations"],
-            S.flat(allocations.column("payment_id")),
+            allocations.column("payment_id"),
             bad_pay,
             "name a payment not in the payments file (left out)",
         )
         problems += _problems_where(
             src["allocations"],
-            S.flat(allocations.column("invoice_id")),
+            allocations.column("invoice_id"),
             bad_inv,
             "name an invoice not in the invoices file (left out)",
         )
@@ -421,7 +436,7 @@ def _reductions(
         bad = d_inv < 0
         problems += _problems_where(
             src["adjustments"],
-            S.flat(adjustments.column("invoice_id")),
+            adjustments.column("invoice_id"),
             bad,
             "name an invoice not in the invoices file (left out)",
         )
@@ -469,7 +484,7 @@ def build_ledger(
     if no_issue.any():
         problems += _problems_where(
             src["invoices"],
-            S.flat(invoices.column("invoice_id")),
+            invoices.column("invoice_id"),
             no_issue,
             "have no issue_date (a history needs it)",
         )
@@ -517,9 +532,9 @@ def build_ledger(
         ),
         dtype=np.int64,
     )
-    remap = np.full(len(present), -1, np.int64)
+    remap = np.full(len(present), -1, np.int32 if len(order) < 2**31 else np.int64)
     remap[acc_raw[order]] = np.arange(len(order))
-    account = remap[raw_account]
+    account = remap[raw_account]  # int32 while it fits
     del cus_codes, cur_codes, raw_account  # 3 x 8 bytes per invoice, before the events peak
     account_customer = acc_cust.take(pa.array(order))
     account_currency = acc_cur[order]
@@ -537,15 +552,11 @@ def build_ledger(
         codes, distinct = red.a_cur
         known = _lookup(distinct, currencies)  # -1: not a currency of any invoice
         known[np.asarray(distinct.is_null(), bool)] = -2  # no currency given: no check
-        a_cur_code = known[codes]
-        mismatch = (a_cur_code != -2) & (
-            a_cur_code != currency_code[np.where(red.ok, red.a_inv, 0)]
-        )
-        mismatch &= red.ok
+        mismatch = _kernels().currency_mismatch(known, codes, red.a_inv, red.ok, currency_code)
         if mismatch.any():  # rare: the reductions again without those rows
             problems += _problems_where(
                 src["allocations"],
-                S.flat(allocations.column("invoice_id")),
+                allocations.column("invoice_id"),
                 mismatch,
                 "are in another currency than their invoice (left out)",
             )
@@ -554,7 +565,7 @@ def build_ledger(
             )
     problems += red.problems
     reasons = pa.array(red.reason_names, pa.string())
-    ev_inv, ev_day, ev_total, ev_cash, ev_adj, ev_reason, ev_start, settled = red.events
+    ev_inv, ev_day, ev_total, ev_adj, ev_reason, ev_start, settled = red.events
 
     # ---- promises
     if promises is not None and promises.num_rows:
@@ -584,7 +595,7 @@ def build_ledger(
         ok = ~bad_inv & ~bad_acc
         # an invoice-level promise belongs to the invoice's account
         p_acc = np.where(p_inv >= 0, account[np.maximum(p_inv, 0)], p_acc)
-        pr_inv, pr_account = p_inv[ok], p_acc[ok]
+        pr_inv, pr_account = p_inv[ok], p_acc[ok].astype(np.int64)
         pr_amount = _ints(promises.column("amount"))[ok]
         pr_date = _days(promises.column("promised_date"))[ok]
         pr_made = _days(promises.column("made_on"), fill=-(1 << 30))[ok]
@@ -610,7 +621,6 @@ def build_ledger(
         ev_inv=ev_inv,
         ev_day=ev_day,
         ev_total=ev_total,
-        ev_cash=ev_cash,
         ev_adj=ev_adj,
         ev_reason=ev_reason,
         reasons=reasons,
@@ -652,21 +662,10 @@ def _ratio(num: float, den: float, scale: float = 1.0) -> float | None:
 
 
 def _behaviour(led: Ledger, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per account: (weight, weighted days to pay, weighted days beyond terms) over [lo, hi]."""
-    na = led.n_accounts
-    pos = led.amount > 0
-    paid = pos & (led.settled >= lo) & (led.settled <= hi)
-    open_hi = led.open_at(hi)
-    unpaid = pos & (led.issue <= hi) & (led.settled > hi) & (led.due < hi) & (open_hi > 0)
-    idx = np.flatnonzero(paid | unpaid)  # the invoices of the window: sums over those only
-    p = paid[idx]
-    w = np.where(p, led.amount[idx], open_hi[idx])
-    end = np.where(p, led.settled[idx], hi)
-    acc = led.account[idx]
-    wsum = _gsum(acc, w, na)
-    dtp = _gsum(acc, w * (end - led.issue[idx]), na)
-    dbt = _gsum(acc, w * (end - led.due[idx]), na)
-    return wsum, dtp, dbt
+    """Per account: (weight, weighted days to pay, weighted days beyond terms) over [lo, hi]
+    (the definition in the module's docstring; :func:`receivables_kernel.behaviour_sums`)."""
+    invoices = (led.account, led.amount, led.issue, led.due, led.settled, led.open_at(hi))
+    return _kernels().behaviour_sums(*invoices, lo, hi, led.n_accounts)
 
 
 def _avg(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -703,8 +702,9 @@ def promise_outcomes(led: Ledger, *, as_of: int, grace: int) -> tuple[np.ndarray
         ev_acc = led.account[led.ev_inv]
         mine = np.flatnonzero(np.isin(ev_acc, acc))
         order = mine[np.lexsort((led.ev_day[mine], ev_acc[mine]))]
-        akey = ev_acc[order] * (1 << 32) + led.ev_day[order]
-        acsum = np.concatenate([[0], np.cumsum(led.ev_cash[order], dtype=np.int64)])
+        akey = ev_acc[order].astype(np.int64) * (1 << 32) + led.ev_day[order]
+        cash = led.ev_total[order] - led.ev_adj[order]
+        acsum = np.concatenate([[0], np.cumsum(cash, dtype=np.int64)])
         hi_k = np.searchsorted(akey, acc * (1 << 32) + deadline[~on_inv], side="right")
         lo_k = np.searchsorted(akey, acc * (1 << 32) + led.pr_made[~on_inv], side="left")
         got = acsum[np.maximum(hi_k, lo_k)] - acsum[lo_k]
@@ -788,7 +788,7 @@ def analyse(
     ded_codes = np.array(
         [i for i, r in enumerate(reasons) if r.upper().startswith(S.DEDUCTION)], np.int64
     )
-    ev_acc = led.account[led.ev_inv] if len(led.ev_inv) else np.zeros(0, np.int64)
+    ev_acc = led.account[led.ev_inv] if len(led.ev_inv) else np.zeros(0, led.account.dtype)
     is_wo = np.isin(led.ev_reason, wo_codes)
     is_ded = np.isin(led.ev_reason, ded_codes) & (led.ev_adj != 0)
     wo = np.flatnonzero(is_wo & in_period)  # few: sums over those rows only
@@ -842,13 +842,13 @@ def analyse(
     late_unusual = _gsum(open_acc, open_a[open_now], na, unusual)
     share_unusual = np.where(acc_open > 0, late_unusual / np.where(acc_open > 0, acc_open, 1), 0.0)
     # days without any cash while overdue, beyond the account's usual gap between payments
-    cash_ev = (led.ev_cash > 0) & (led.ev_day <= A)
+    cash_ev = (led.ev_total > led.ev_adj) & (led.ev_day <= A)  # some cash, by as_of
     last_cash = np.full(na, np.iinfo(np.int64).min // 4, np.int64)
     _kernels().max_at(last_cash, ev_acc, led.ev_day, cash_ev)
     last_cash = np.maximum(last_cash, first_issue)
     prev_cash = cash_ev & in_prev
     seen = np.zeros(na * P, dtype=bool)  # (account, day of the previous period) had cash
-    seen[ev_acc[prev_cash] * P + (led.ev_day[prev_cash] - lo_prev)] = True
+    seen[ev_acc[prev_cash].astype(np.int64) * P + (led.ev_day[prev_cash] - lo_prev)] = True
     n_pay_days = seen.reshape(na, P).sum(axis=1)
     usual_gap = P / np.maximum(n_pay_days, 1)
     silent = (A - last_cash).astype(float)
@@ -1060,7 +1060,7 @@ def open_items(ledger: Ledger, *, as_of: date, account: int | None = None) -> pa
     idx = np.flatnonzero(keep)
     return pa.table(
         {
-            "invoice_id": ledger.invoice_id.take(pa.array(idx)),
+            "invoice_id": S.take(ledger.invoice_id, idx),
             "currency": ledger.currencies.take(pa.array(ledger.currency_code[idx])),
             "amount": ledger.amount[idx],
             "open": open_a[idx],

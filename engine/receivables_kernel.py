@@ -24,7 +24,7 @@ def _scatter(
     part: tuple[np.ndarray, ...],
     start: np.ndarray,
     day: np.ndarray,
-    cash: np.ndarray,
+    total: np.ndarray,
     adj: np.ndarray,
     reason: np.ndarray,
 ) -> None:
@@ -32,57 +32,76 @@ def _scatter(
     for r in range(len(inv)):
         k = start[inv[r]]
         start[inv[r]] = k + 1
-        day[k], cash[k], adj[k], reason[k] = day_p[r], cash_p[r], adj_p[r], reason_p[r]
+        day[k], total[k], adj[k], reason[k] = day_p[r], cash_p[r] + adj_p[r], adj_p[r], reason_p[r]
 
 
 @njit(cache=True, nogil=True)
+def _sort_events(
+    a: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    b: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    start: np.ndarray,
+    inv: np.ndarray,
+    day: np.ndarray,
+    total: np.ndarray,
+    adj: np.ndarray,
+    reason: np.ndarray,
+) -> None:
+    n = len(start) - 1
+    _count(a[0], start)
+    _count(b[0], start)
+    for i in range(n):
+        start[i + 1] += start[i]
+    # start[i] is invoice i's next free slot while scattering, its end afterwards
+    _scatter(a, start, day, total, adj, reason)
+    _scatter(b, start, day, total, adj, reason)
+    for i in range(n, 0, -1):
+        start[i] = start[i - 1]
+    start[0] = 0
+    for i in range(n):
+        lo, hi = start[i], start[i + 1]
+        for k in range(lo, hi):
+            inv[k] = i
+        for k in range(lo + 1, hi):  # insertion sort by day: a handful of events per invoice
+            d, t, x, y = day[k], total[k], adj[k], reason[k]
+            j = k - 1
+            while j >= lo and day[j] > d:
+                day[j + 1], total[j + 1], adj[j + 1], reason[j + 1] = (
+                    day[j],
+                    total[j],
+                    adj[j],
+                    reason[j],
+                )
+                j -= 1
+            day[j + 1], total[j + 1], adj[j + 1], reason[j + 1] = d, t, x, y
+
+
+def _index_dtype(size: int) -> type[np.signedinteger]:
+    return np.int32 if size < 2**31 else np.int64
+
+
 def sort_events(
     a: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     b: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     n: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The events of two parts of (invoice, day, cash, adjustment, reason) rows (``a``'s rows,
-    then ``b``'s; invoices in ``0..n-1``) sorted by invoice, day and row, as ``(start, inv,
-    day, cash, adj, reason)``: ``start`` the offsets of each invoice's events (``n + 1``),
-    invoices and days int64.
+    then ``b``'s; invoices in ``0..n-1``, days int32) sorted by invoice, day and row, as
+    ``(start, inv, day, total, adj, reason)``: ``start`` the offsets of each invoice's events
+    (``n + 1``), ``total`` cash + adjustment (what an event takes off the open amount). Offsets
+    and invoices int32 while they fit (half the memory of int64), days int32, money int64.
 
     A counting sort by invoice (rows keep their order) and, within each invoice's few events,
     an insertion sort by day, which is stable: the order of ``np.lexsort((row, day, inv))``.
     """
     m = len(a[0]) + len(b[0])
-    start = np.zeros(n + 1, np.int64)
-    _count(a[0], start)
-    _count(b[0], start)
-    for i in range(n):
-        start[i + 1] += start[i]
-    day = np.empty(m, np.int64)
-    cash = np.empty(m, np.int64)
+    start = np.zeros(n + 1, _index_dtype(m))
+    inv = np.empty(m, _index_dtype(n))
+    day = np.empty(m, np.int32)
+    total = np.empty(m, np.int64)
     adj = np.empty(m, np.int64)
     reason = np.empty(m, a[4].dtype)
-    # start[i] is invoice i's next free slot while scattering, its end afterwards
-    _scatter(a, start, day, cash, adj, reason)
-    _scatter(b, start, day, cash, adj, reason)
-    for i in range(n, 0, -1):
-        start[i] = start[i - 1]
-    start[0] = 0
-    inv = np.empty(m, np.int64)
-    for i in range(n):
-        lo, hi = start[i], start[i + 1]
-        for k in range(lo, hi):
-            inv[k] = i
-        for k in range(lo + 1, hi):  # insertion sort by day: a handful of events per invoice
-            d, c, x, y = day[k], cash[k], adj[k], reason[k]
-            j = k - 1
-            while j >= lo and day[j] > d:
-                day[j + 1], cash[j + 1], adj[j + 1], reason[j + 1] = (
-                    day[j],
-                    cash[j],
-                    adj[j],
-                    reason[j],
-                )
-                j -= 1
-            day[j + 1], cash[j + 1], adj[j + 1], reason[j + 1] = d, c, x, y
-    return start, inv, day, cash, adj, reason
+    _sort_events(a, b, start, inv, day, total, adj, reason)
+    return start, inv, day, total, adj, reason
 
 
 @njit(cache=True, nogil=True)
@@ -114,6 +133,25 @@ def max_at(out: np.ndarray, codes: np.ndarray, values: np.ndarray, keep: np.ndar
     for k in range(len(codes)):
         if keep[k] and values[k] > out[codes[k]]:
             out[codes[k]] = values[k]
+
+
+@njit(cache=True, nogil=True)
+def currency_mismatch(
+    known: np.ndarray,
+    row_code: np.ndarray,
+    inv: np.ndarray,
+    keep: np.ndarray,
+    inv_currency: np.ndarray,
+) -> np.ndarray:
+    """Per row ``r`` under ``keep``: is its currency, ``known[row_code[r]]`` (``-2`` none
+    given: no check), other than its invoice's, ``inv_currency[inv[r]]``? One pass, where
+    numpy gathers, compares and combines over new arrays."""
+    out = np.zeros(len(inv), np.bool_)
+    for r in range(len(inv)):
+        if keep[r]:
+            k = known[row_code[r]]
+            out[r] = k != -2 and k != inv_currency[inv[r]]
+    return out
 
 
 @njit(cache=True, nogil=True)
@@ -166,6 +204,42 @@ def open_at(
             left -= total[k]
         out[i] = left
     return out
+
+
+@njit(cache=True, nogil=True)
+def behaviour_sums(
+    account: np.ndarray,
+    amount: np.ndarray,
+    issue: np.ndarray,
+    due: np.ndarray,
+    settled: np.ndarray,
+    open_hi: np.ndarray,
+    lo: int,
+    hi: int,
+    n_accounts: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per account, over the invoices with a positive amount settled in ``[lo, hi]`` (weight
+    the amount, until the settlement day) or still open and past due at ``hi`` (weight
+    ``open_hi``, the open amount then, until ``hi``): the weight, and the weighted days from
+    issue and from due date to that day. One pass over the invoices."""
+    wsum = np.zeros(n_accounts, np.int64)
+    dtp = np.zeros(n_accounts, np.int64)
+    dbt = np.zeros(n_accounts, np.int64)
+    for i in range(len(account)):
+        if amount[i] <= 0:
+            continue
+        s = settled[i]
+        if lo <= s <= hi:
+            w, end = amount[i], s
+        elif s > hi and issue[i] <= hi and due[i] < hi and open_hi[i] > 0:
+            w, end = open_hi[i], hi
+        else:
+            continue
+        a = account[i]
+        wsum[a] += w
+        dtp[a] += w * (end - issue[i])
+        dbt[a] += w * (end - due[i])
+    return wsum, dtp, dbt
 
 
 @njit(cache=True, nogil=True)
@@ -222,10 +296,12 @@ def warm() -> None:
     costs about half a second of CPU: a caller can pay it on a thread while reading files)."""
     i32, i64, i16 = (np.zeros(1, t) for t in (np.int32, np.int64, np.int16))
     part = (i32, i32, i64, i64, i16)
-    start, inv, day, _, _, _ = sort_events(part, tuple(x[:0] for x in part), 1)
-    settlement_days(day, i64, start, i64, 1)
+    start, inv, day, total, _, _ = sort_events(part, tuple(x[:0] for x in part), 1)
+    settlement_days(day, total, start, i64, 1)
     keep = np.ones(1, np.bool_)
-    max_at(i64.copy(), i64, i64, keep)
-    reduced_between(start, day, i64, i64, i64, i64)
-    open_at(start, day, i64, i64, i32, 0)
-    account_sums(i64, i32, i64, i32, i32, i64, i64, 0, 1, 1, 1)
+    max_at(i64.copy(), inv, day, keep)
+    currency_mismatch(i32, i32, i32, keep, i32)
+    reduced_between(start, day, total, i64, i64, i64)
+    open_at(start, day, total, i64, i32, 0)
+    account_sums(i32, i32, i64, i32, i32, i64, i64, 0, 1, 1, 1)
+    behaviour_sums(i32, i64, i32, i32, i32, i64, 0, 1, 1)

@@ -258,6 +258,28 @@ def flat(col: pa.ChunkedArray | pa.Array) -> pa.Array:
     return col
 
 
+def take(col: pa.ChunkedArray | pa.Array, rows: np.ndarray) -> pa.Array:
+    """``col[rows]`` as one array, taken chunk by chunk: Arrow's ``take`` on a chunked column
+    first concatenates every chunk (a copy of a whole column of ids for a few rows)."""
+    if not isinstance(col, pa.ChunkedArray) or col.num_chunks <= 1:
+        return flat(col).take(pa.array(rows))
+    rows = np.asarray(rows, np.int64)
+    ends = np.cumsum([len(c) for c in col.chunks])
+    which = np.searchsorted(ends, rows, side="right")
+    order = np.argsort(which, kind="stable")
+    bounds = np.searchsorted(which[order], np.arange(col.num_chunks + 1))
+    parts = [
+        col.chunk(j).take(pa.array(rows[order[lo:hi]] - (ends[j] - len(col.chunk(j)))))
+        for j, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:], strict=True))
+        if hi > lo
+    ]
+    if not parts:
+        return pa.array([], col.type)
+    back = np.empty(len(order), np.int64)
+    back[order] = np.arange(len(order))
+    return pa.concat_arrays(parts).take(pa.array(back))
+
+
 def nulls(n: int, type_: pa.DataType) -> pa.Array:
     """An all-null column of ``n`` rows that costs no memory until something reads it.
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cashmatch.engine.ids import IdIndex
+from cashmatch.engine.schema import take
 
 _ID = st.one_of(
     st.from_regex(r"\AINV-0[0-4][0-9]{2}\Z"),  # one width: the direct-address table
@@ -61,3 +63,19 @@ def test_fixed_width_ids_use_a_table_and_code_in_byte_order() -> None:
     codes, distinct = index.encode()
     assert distinct.to_pylist() == ["INV-0007", "INV-0042", "INV-0100"]  # sorted
     assert codes.tolist() == [1, 0, 1, 2]
+
+
+@settings(deadline=None)
+@given(
+    st.lists(st.one_of(_ID, st.none()), max_size=30),
+    st.lists(st.integers(0, 30), max_size=6),
+    st.data(),
+)
+def test_take_by_chunk_equals_take_of_the_combined_column(values, cuts, data) -> None:
+    bounds = sorted({0, len(values), *(min(c, len(values)) for c in cuts)})
+    parts = [values[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=False)]
+    col = pa.chunked_array([pa.array(p, pa.string()) for p in parts + [[]]], pa.string())
+    rows = data.draw(st.lists(st.integers(0, max(len(values) - 1, 0)), max_size=20))
+    rows = rows if values else []
+    got = take(col, np.array(rows, np.int64))
+    assert got.type == pa.string() and got.to_pylist() == [values[r] for r in rows]

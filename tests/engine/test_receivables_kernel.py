@@ -37,8 +37,8 @@ def ledgers(draw):  # noqa: ANN001, ANN201
 def sorted_events(ledger) -> tuple[np.ndarray, ...]:  # noqa: ANN001
     """(start, inv, day, total) of a drawn ledger, by the kernel."""
     n, a, b, _ = ledger
-    start, inv, day, cash, adj, _ = K.sort_events(a, b, n)
-    return start, inv, day, cash + adj
+    start, inv, day, total, _, _ = K.sort_events(a, b, n)
+    return start, inv, day, total
 
 
 def settlement_reference(inv, day, total, amount) -> np.ndarray:  # noqa: ANN001
@@ -61,10 +61,12 @@ def settlement_reference(inv, day, total, amount) -> np.ndarray:  # noqa: ANN001
 def test_sort_and_settlement_equal_numpy(ledger) -> None:  # noqa: ANN001
     n, a, b, amount = ledger
     rows = [np.concatenate([x, y]).astype(np.int64) for x, y in zip(a, b, strict=True)]
+    rows[2] = rows[2] + rows[3]  # the kernel gives the total (cash + adjustment), not the cash
     got = K.sort_events(a, b, n)
     want = np.lexsort((np.arange(len(rows[0])), rows[1], rows[0]))  # invoice, day, row
     for column, values in zip(got[1:], rows, strict=True):
         assert column.tolist() == values[want].tolist()
+    assert [x.dtype for x in got[:4]] == [np.int32, np.int32, np.int32, np.int64]
     assert got[0].tolist() == [0, *np.cumsum(np.bincount(rows[0], minlength=n)).tolist()]
     start, inv, day, total = sorted_events(ledger)
     settled = K.settlement_days(day, total, start, amount, NEVER)
@@ -98,6 +100,22 @@ def test_group_maximum_equals_ufunc_at(data) -> None:  # noqa: ANN001
     K.max_at(got, codes, values, keep)
     np.maximum.at(want, codes[keep], values[keep])
     assert got.tolist() == want.tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_currency_mismatch_equals_numpy(data) -> None:  # noqa: ANN001
+    def ints(lo: int, hi: int, size: int) -> np.ndarray:
+        return np.array(data.draw(st.lists(st.integers(lo, hi), min_size=size, max_size=size)))
+
+    m = data.draw(st.integers(0, 30))
+    known = ints(-2, 2, 4).astype(np.int32)  # per distinct code: -2 none given, -1 unknown
+    codes, inv = ints(0, 3, m).astype(np.int32), ints(-1, 5, m).astype(np.int32)
+    keep = (inv >= 0) & ints(0, 1, m).astype(bool)  # rows naming no invoice are never kept
+    inv_currency = ints(0, 2, 6).astype(np.int32)
+    row = known[codes]
+    want = (row != -2) & (row != inv_currency[np.where(keep, inv, 0)]) & keep
+    assert K.currency_mismatch(known, codes, inv, keep, inv_currency).tolist() == want.tolist()
 
 
 @settings(max_examples=200, deadline=None)
@@ -149,3 +167,31 @@ def test_account_sums_equal_numpy(data) -> None:  # noqa: ANN001
     )
     for g, w in zip(got, want, strict=True):
         assert g.tolist() == w.tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_behaviour_sums_equal_numpy(data) -> None:  # noqa: ANN001
+    def ints(lo: int, hi: int, dtype: type) -> np.ndarray:
+        return np.array(data.draw(st.lists(st.integers(lo, hi), min_size=n, max_size=n)), dtype)
+
+    n, na = data.draw(st.integers(0, 30)), 4
+    account, amount = ints(0, na - 1, np.int32), ints(-20, 100, np.int64)
+    issue, due, settled = ints(0, 20, np.int32), ints(0, 30, np.int32), ints(0, 40, np.int32)
+    settled[data.draw(st.lists(st.integers(0, max(n - 1, 0)), max_size=n)) if n else []] = NEVER
+    open_hi = ints(-10, 100, np.int64)
+    lo, hi = sorted(data.draw(st.lists(st.integers(0, 40), min_size=2, max_size=2)))
+    # the numpy formulation receivables used before the compiled pass
+    pos = amount > 0
+    paid = pos & (settled >= lo) & (settled <= hi)
+    unpaid = pos & (issue <= hi) & (settled > hi) & (due < hi) & (open_hi > 0)
+    idx = np.flatnonzero(paid | unpaid)
+    w = np.where(paid[idx], amount[idx], open_hi[idx])
+    end = np.where(paid[idx], settled[idx], hi)
+    acc = account[idx]
+    want = [
+        np.bincount(acc, weights=x, minlength=na).astype(np.int64).tolist()
+        for x in (w, w * (end - issue[idx]), w * (end - due[idx]))
+    ]
+    got = K.behaviour_sums(account, amount, issue, due, settled, open_hi, lo, hi, na)
+    assert [x.tolist() for x in got] == want
