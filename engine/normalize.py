@@ -367,8 +367,10 @@ def compiled(rows: int, least: int, kernel: str) -> bool:
     tens (the same result either way: the passes are tested against them)."""
     if rows >= least:
         return True
-    kernels = sys.modules.get("cashmatch.engine.text_kernel")
-    return kernels is not None and bool(getattr(kernels, kernel).overloads)  # (a dict: cheap)
+    # Another thread may be importing text_kernel right now: a module half-way through its
+    # import has no such attribute yet, which means "not compiled" (the numpy steps then run).
+    dispatcher = getattr(sys.modules.get("cashmatch.engine.text_kernel"), kernel, None)
+    return dispatcher is not None and bool(dispatcher.overloads)  # (a dict: cheap)
 
 
 def warm_kernels() -> None:

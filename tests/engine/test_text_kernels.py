@@ -98,3 +98,18 @@ def test_reference_tokens_pass_equals_the_numpy_steps(monkeypatch) -> None:
         monkeypatch.setattr(normalize, "compiled", lambda *a: True)
         got = normalize.reference_tokens(text)
         assert got.equals(want) and (len(text) < 100 or got.num_rows > len(text))
+
+
+def test_a_pass_of_a_module_still_being_imported_counts_as_not_compiled(monkeypatch) -> None:
+    """Another thread importing ``text_kernel`` has put the module in ``sys.modules`` before its
+    passes exist: below its threshold size, a pass not yet defined is "not compiled" (the numpy
+    steps run), not an AttributeError."""
+    import sys
+    import types
+
+    half = types.ModuleType("cashmatch.engine.text_kernel")
+    monkeypatch.setitem(sys.modules, "cashmatch.engine.text_kernel", half)
+    assert normalize.compiled(1, 10, "plain_minor") is False
+    assert normalize.compiled(10, 10, "plain_minor") is True
+    monkeypatch.setitem(sys.modules, "cashmatch.engine.text_kernel", text_kernel)
+    assert normalize.compiled(1, 10, "plain_minor") is bool(text_kernel.plain_minor.overloads)
