@@ -372,9 +372,32 @@ def tail_key(text: pa.Array) -> pa.Array:
     return pc.replace_substring_regex(tail, r"^0+", "")
 
 
+_KEY_PARTS = ("alnum", "digits", "tail", "prefix", "prefix", "prefix")  # the order of the rows
+_MIN_KEY = {"tail": MIN_TAIL_KEY, "alnum": 3}  # the shortest key of a kind (else MIN_DIGITS_KEY)
+PREFIX_MIN = 6  # a prefix key keeps at least this many digits
+
+
 def invoice_keys(invoice_ids: pa.Array) -> pa.Table:
-    """All keys of every invoice: a table ``(key, inv, kind, strength)``; one row per key."""
+    """All keys of every invoice: a table ``(key, inv, kind, strength)``; one row per key, kind
+    by kind (alnum, digits, tail, then the prefixes cut by 1, 2, 3), by invoice within a kind.
+    Large ASCII columns in one compiled pass (:mod:`text_kernel`), else by Arrow kernels."""
     ids = invoice_ids.combine_chunks() if isinstance(invoice_ids, pa.ChunkedArray) else invoice_ids
+    if not ids.null_count and compiled(len(ids), DIGITS_KEY_COMPILED_MIN, "invoice_keys"):
+        offsets, raw = string_parts(ids)
+        if not (raw[offsets[0] : offsets[-1]] >= 0x80).any():  # (upper case: a-z -> A-Z)
+            from cashmatch.engine import text_kernel
+
+            min_len = np.array([_MIN_KEY.get(k, MIN_DIGITS_KEY) for k in _KEY_PARTS], np.int64)
+            part, inv, key_offsets, key = text_kernel.invoice_keys(
+                offsets, raw, _OCR_LUT, min_len, PREFIX_MIN)
+            kind = np.array([KINDS.index(k) for k in _KEY_PARTS], np.int8)[part]
+            return pa.table({
+                "key": pa.Array.from_buffers(pa.string(), len(inv), [
+                    None, pa.py_buffer(key_offsets), pa.py_buffer(key)]),
+                "inv": pa.array(inv),
+                "kind": pa.DictionaryArray.from_arrays(pa.array(kind), pa.array(KINDS)),
+                "strength": pa.array(np.array([STRENGTH[k] for k in KINDS])[kind]),
+            })
     n = len(ids)
     idx = np.arange(n, dtype=np.int64)
     alnum = alnum_upper(ids)
@@ -383,7 +406,7 @@ def invoice_keys(invoice_ids: pa.Array) -> pa.Table:
     parts = [("alnum", alnum, idx), ("digits", digits, idx), ("tail", tail, idx)]
     dlen = np.asarray(pc.utf8_length(digits), dtype=np.int64)
     for cut in (1, 2, 3):
-        ok = dlen - cut >= 6
+        ok = dlen - cut >= PREFIX_MIN
         if ok.any():
             sel = pa.array(ok)
             pre = pc.utf8_slice_codeunits(pc.filter(digits, sel), 0, -cut)
@@ -391,7 +414,7 @@ def invoice_keys(invoice_ids: pa.Array) -> pa.Table:
     tables = []
     for kind, keys, rows in parts:
         length = np.asarray(pc.utf8_length(keys), dtype=np.int64)
-        minimum = {"tail": MIN_TAIL_KEY, "alnum": 3}.get(kind, MIN_DIGITS_KEY)
+        minimum = _MIN_KEY.get(kind, MIN_DIGITS_KEY)
         keep = length >= minimum
         if kind == "tail":  # a tail equal to the digits key adds nothing
             same = np.asarray(pc.equal(keys, digits), dtype=bool)

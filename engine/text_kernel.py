@@ -254,3 +254,120 @@ def reference_tokens(offsets: np.ndarray, raw: np.ndarray, inside: np.ndarray, m
                 out_offsets[k + 1] = at
                 k += 1
     return owner, out_offsets, out
+
+
+@njit(cache=True, nogil=True)
+def invoice_keys(offsets: np.ndarray, raw: np.ndarray, ocr: np.ndarray, min_len: np.ndarray,
+                 prefix_min: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``normalize.invoice_keys`` of the ASCII strings ``raw[offsets[i]:offsets[i + 1]]``:
+    (part of each key row, its string, key offsets, key bytes), the rows part by part and by
+    string within a part. The parts: 0 alnum (upper case, ``A-Z0-9`` kept), 1 digits
+    (:func:`digits_key` of alnum), 2 tail (the last digit group of a string holding an earlier
+    digit, leading zeros off; not when equal to digits), 3.. prefix (digits cut by 1, 2, ...
+    characters, while ``prefix_min`` are left); a key is kept from ``min_len[part]`` bytes."""
+    n = len(offsets) - 1
+    total = offsets[n] - offsets[0]
+    al = np.empty(total, np.uint8)
+    al_off = np.zeros(n + 1, np.int64)
+    dg = np.empty(total, np.uint8)
+    dg_off = np.zeros(n + 1, np.int64)
+    tl = np.empty(total, np.uint8)
+    tl_off = np.zeros(n + 1, np.int64)
+    n_parts = len(min_len)
+    rows = np.zeros(n_parts, np.int64)
+    size = np.zeros(n_parts, np.int64)
+    ua, ud, ut = 0, 0, 0
+    for i in range(n):
+        a, b = offsets[i], offsets[i + 1]
+        # alnum: upper case, A-Z0-9 kept
+        for t in range(a, b):
+            c = raw[t]
+            if 97 <= c <= 122:
+                c -= 32
+            if (48 <= c <= 57) or (65 <= c <= 90):
+                al[ua] = c
+                ua += 1
+        al_off[i + 1] = ua
+        # digits of alnum: leading letters off, look-alikes mapped where mostly digits, leading
+        # zeros off (ASCII: a byte is a character)
+        j = al_off[i]
+        while j < ua and 65 <= al[j] <= 90:
+            j += 1
+        others = 0
+        for t in range(j, ua):
+            if al[t] > 57:
+                others += 1
+        mapped = others * 3 <= ua - j
+        started = False
+        for t in range(j, ua):
+            c = ocr[al[t]] if mapped else al[t]
+            if 48 <= c <= 57 and (started or c != 48):
+                started = True
+                dg[ud] = c
+                ud += 1
+        dg_off[i + 1] = ud
+        # tail: the last run of digits, if a digit comes before it
+        e = b
+        while e > a and not (48 <= raw[e - 1] <= 57):
+            e -= 1
+        s = e
+        while s > a and 48 <= raw[s - 1] <= 57:
+            s -= 1
+        earlier = False
+        for t in range(a, s):
+            if 48 <= raw[t] <= 57:
+                earlier = True
+                break
+        if not earlier:
+            s = e
+        while s < e and raw[s] == 48:
+            s += 1
+        # which keys are kept
+        la, ld, lt = ua - al_off[i], ud - dg_off[i], e - s
+        if la >= min_len[0]:
+            rows[0] += 1
+            size[0] += la
+        if ld >= min_len[1]:
+            rows[1] += 1
+            size[1] += ld
+        same = lt == ld
+        t = 0
+        while same and t < lt:
+            same = raw[s + t] == dg[dg_off[i] + t]
+            t += 1
+        if lt >= min_len[2] and not same:
+            rows[2] += 1
+            size[2] += lt
+            for t in range(s, e):
+                tl[ut] = raw[t]
+                ut += 1
+        tl_off[i + 1] = ut
+        for p in range(3, n_parts):
+            if ld - (p - 2) >= prefix_min and ld - (p - 2) >= min_len[p]:
+                rows[p] += 1
+                size[p] += ld - (p - 2)
+    part = np.empty(rows.sum(), np.int8)
+    inv = np.empty(rows.sum(), np.int64)
+    key_off = np.zeros(rows.sum() + 1, np.int32)
+    key = np.empty(size.sum(), np.uint8)
+    k, at = 0, 0
+    for p in range(n_parts):
+        for i in range(n):
+            if p == 0:
+                lo, hi, src = al_off[i], al_off[i + 1], al
+            elif p == 2:
+                lo, hi, src = tl_off[i], tl_off[i + 1], tl
+            else:
+                lo, hi, src = dg_off[i], dg_off[i + 1] - max(p - 2, 0), dg
+                if p >= 3 and hi - lo < prefix_min:
+                    continue
+            if hi - lo < min_len[p]:
+                continue
+            for t in range(lo, hi):
+                key[at] = src[t]
+                at += 1
+            part[k] = p
+            inv[k] = i
+            k += 1
+            key_off[k] = at
+    return part, inv, key_off, key
