@@ -193,8 +193,9 @@ def block_sizes(book: Book) -> np.ndarray:
 
 
 def _short_numbers(text: pa.Array) -> np.ndarray:
-    """Which canonical decimals (digits only, no leading zero) fit an int64."""
-    length = np.asarray(pc.utf8_length(text), np.int64)
+    """Which canonical decimals (digits only, no leading zero) fit an int64 (keys and token
+    forms are ASCII: their lengths in bytes are their lengths in characters)."""
+    length = np.diff(string_parts(S.flat(text))[0])
     return (length >= 1) & (length <= NUMBER_DIGITS)
 
 
@@ -214,7 +215,8 @@ def usable_keys(book: Book) -> KeyIndex:
             offsets, raw, inv, int(inv.max()) + 1 if len(inv) else 1)
         usable = (invoices <= MAX_INVOICES_PER_KEY)[code]
         del invoices
-        alnum = np.asarray(pc.equal(keys.column("kind"), "alnum"), bool)
+        kind = np.asarray(S.flat(keys.column("kind")).indices)
+        alnum = kind == KINDS.index("alnum")
         short = _short_numbers(key)
         number = usable & ~alnum & short
         value = np.asarray(pc.cast(key.filter(pa.array(number)), pa.int64()), np.int64)
@@ -226,7 +228,7 @@ def usable_keys(book: Book) -> KeyIndex:
                                    strength[alnum_keys], code[alnum_keys]),
             number=value[order],
             number_inv=inv[number][order].astype(np.int32),
-            number_kind=np.asarray(S.flat(keys.column("kind")).indices)[number][order],
+            number_kind=kind[number][order],
             long_digits=StringKeys.build(key.filter(pa.array(long_digits)), inv[long_digits],
                                          strength[long_digits], code[long_digits]),
         )
