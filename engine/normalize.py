@@ -202,14 +202,14 @@ def strings_equal(a: pa.Array, ai: np.ndarray, b: pa.Array, bi: np.ndarray) -> n
 
 @dataclass(frozen=True, slots=True)
 class StringLookup:
-    """Distinct strings found by their 64-bit hashes (:func:`string_hash64`), sorted once and
-    bucketed by their leading bits (about one string a bucket): a lookup hashes the texts and
+    """Distinct strings found by their 64-bit hashes (:func:`string_hash64`), bucketed once by
+    their leading bits (about one string a bucket; a counting sort): a lookup hashes the texts and
     reads their buckets, work in the texts' rows only (``pc.index_in`` builds a hash table of
     the whole value set on every call); the strings of each equal hash are compared, so a
     collision of hashes never makes a hit."""
 
     values: pa.Array
-    hashes: np.ndarray  # the values' hashes, ascending
+    hashes: np.ndarray  # the values' hashes, by bucket (value order within one)
     by_hash: np.ndarray  # the value of each
     shift: np.uint64  # a hash's bucket is its leading 64 - shift bits
     bucket_start: np.ndarray  # each bucket's first row in ``hashes`` (one more: the end)
@@ -218,12 +218,17 @@ class StringLookup:
     def build(values: pa.Array) -> StringLookup:
         values = _utf8(values)
         hashed = string_hash64(values)
-        by_hash = np.argsort(hashed, kind="stable")
         bits = max(int(len(values)).bit_length(), 1)
         shift = np.uint64(64 - bits)
-        count = np.bincount((hashed >> shift).astype(np.int64), minlength=1 << bits)
-        bucket_start = np.zeros(len(count) + 1, np.int64)
-        np.cumsum(count, out=bucket_start[1:])
+        bucket = (hashed >> shift).astype(np.int64)
+        if compiled(len(values), HASH_COMPILED_MIN, "counting_order"):  # (the same, O(n))
+            from cashmatch.engine import text_kernel
+
+            by_hash, bucket_start = text_kernel.counting_order(bucket, 1 << bits)
+        else:
+            by_hash = np.argsort(bucket, kind="stable")
+            bucket_start = np.zeros((1 << bits) + 1, np.int64)
+            np.cumsum(np.bincount(bucket, minlength=1 << bits), out=bucket_start[1:])
         return StringLookup(values, hashed[by_hash], by_hash, shift, bucket_start)
 
     def matches(self, text: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:

@@ -87,16 +87,7 @@ def key_codes(offsets: np.ndarray, raw: np.ndarray, inv: np.ndarray, n_inv: int
             s = (s + 1) & mask
         count[code[i]] += 1
     # a (code, invoice) seen twice counts once: the rows of each invoice, compared
-    start = np.zeros(n_inv + 1, np.int64)
-    for i in range(n):
-        start[inv[i] + 1] += 1
-    for j in range(n_inv):
-        start[j + 1] += start[j]
-    fill = start[:-1].copy()
-    by_inv = np.empty(n, np.int32)
-    for i in range(n):
-        by_inv[fill[inv[i]]] = i
-        fill[inv[i]] += 1
+    by_inv, start = counting_order(inv, n_inv)
     for j in range(n_inv):
         for k in range(start[j] + 1, start[j + 1]):
             ck = code[by_inv[k]]
@@ -105,6 +96,24 @@ def key_codes(offsets: np.ndarray, raw: np.ndarray, inv: np.ndarray, n_inv: int
                     count[ck] -= 1
                     break
     return code, count[:n_codes]
+
+
+@njit(cache=True, nogil=True)
+def counting_order(key: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
+    """The stable order of ``key`` (integers 0 .. ``n_keys - 1``; ``np.argsort(key,
+    kind="stable")``) by a counting sort, and where each key's rows start in it (one more:
+    the end)."""
+    start = np.zeros(n_keys + 1, np.int64)
+    for i in range(len(key)):
+        start[key[i] + 1] += 1
+    for j in range(n_keys):
+        start[j + 1] += start[j]
+    fill = start[:-1].copy()
+    order = np.empty(len(key), np.int64)
+    for i in range(len(key)):
+        order[fill[key[i]]] = i
+        fill[key[i]] += 1
+    return order, start
 
 
 @njit(cache=True, nogil=True)
