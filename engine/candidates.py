@@ -192,10 +192,14 @@ def block_sizes(book: Book) -> np.ndarray:
     return book.block_size
 
 
-def _short_numbers(text: pa.Array) -> np.ndarray:
-    """Which canonical decimals (digits only, no leading zero) fit an int64 (keys and token
-    forms are ASCII: their lengths in bytes are their lengths in characters)."""
-    length = np.diff(string_parts(S.flat(text))[0])
+def _lengths(text: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """The length of each key or token form (ASCII: bytes are characters), chunk by chunk."""
+    chunks = text.chunks if isinstance(text, pa.ChunkedArray) else [text]
+    return np.concatenate([np.diff(string_parts(c)[0]) for c in chunks] or [np.zeros(0, int)])
+
+
+def _short(length: np.ndarray) -> np.ndarray:
+    """Which canonical decimals (digits only, no leading zero) of these lengths fit an int64."""
     return (length >= 1) & (length <= NUMBER_DIGITS)
 
 
@@ -217,7 +221,7 @@ def usable_keys(book: Book) -> KeyIndex:
         del invoices
         kind = np.asarray(S.flat(keys.column("kind")).indices)
         alnum = kind == KINDS.index("alnum")
-        short = _short_numbers(key)
+        short = _short(_lengths(key))
         number = usable & ~alnum & short
         value = np.asarray(pc.cast(key.filter(pa.array(number)), pa.int64()), np.int64)
         order = np.argsort(value, kind="stable")
@@ -305,7 +309,8 @@ def _reference_hits(texts: pa.Array, book: Book) -> tuple[Pairs, pa.Table]:
     index = usable_keys(book)
     pay = np.asarray(tokens.column("pay"), np.int64)
     digits = tokens.column("digits")
-    short = _short_numbers(digits)
+    length = _lengths(digits)
+    short = _short(length)
     value = np.asarray(pc.cast(pc.filter(digits, pa.array(short)), pa.int64()), np.int64)
     by_value = np.argsort(value)  # sorted queries: searchsorted walks the keys in order
     value = value[by_value]
@@ -315,7 +320,9 @@ def _reference_hits(texts: pa.Array, book: Book) -> tuple[Pairs, pa.Table]:
     parts = [Pairs(np.repeat(pay[short][by_value], cnt), index.number_inv[rows].astype(np.int64),
                    KIND_REF[index.number_kind[rows]], np.zeros(len(rows), dtype=bool))]
     parts.append(index.alnum.hits(pay, tokens.column("alnum")))
-    parts.append(index.long_digits.hits(pay[~short], pc.filter(digits, pa.array(~short))))
+    # (the digit forms beyond int64: not the empty ones, a third of all tokens, that no key is)
+    long = length > NUMBER_DIGITS
+    parts.append(index.long_digits.hits(pay[long], pc.filter(digits, pa.array(long))))
     return Pairs.concat(parts), tokens
 
 
@@ -360,7 +367,7 @@ def fuzzy_hits(
     """
     pay = np.asarray(tokens.column("pay"), np.int64)
     digits = tokens.column("digits")
-    dlen = np.asarray(pc.utf8_length(digits), np.int64)
+    dlen = _lengths(digits)
     sel = want[pay] & (dlen >= FUZZY_MIN_LEN) & (pay_group[pay] >= 0)
     if not sel.any():
         return empty_pairs()
@@ -429,7 +436,7 @@ def fuzzy_pair_refs(tokens: pa.Table, pairs: Pairs, book: Book, *, cutoff: float
     k_inv, k_key = digit_keys_by_invoice(book)
     digits = tokens.column("digits")
     t_pay = np.asarray(tokens.column("pay"), np.int64)
-    ok = np.flatnonzero(np.asarray(pc.utf8_length(digits), np.int64) >= FUZZY_MIN_LEN)
+    ok = np.flatnonzero(_lengths(digits) >= FUZZY_MIN_LEN)
     by_pay = ok[np.argsort(t_pay[ok], kind="stable")]
     t_lo, t_hi = search_sorted(t_pay[by_pay], (pairs.pay, "left"), (pairs.pay, "right"))
     t_n = t_hi - t_lo
