@@ -30,6 +30,7 @@ from cashmatch.engine.normalize import (
     reference_tokens,
     search_sorted,
     spans,
+    stable_order,
     string_parts,
 )
 
@@ -160,7 +161,7 @@ def amount_index(book: Book) -> AmountIndex:
             return rows[order], key[order]
 
         rows = np.flatnonzero((book.group >= 0) & (book.amount > 0))
-        members = rows[np.argsort(block[rows], kind="stable")]
+        members = rows[stable_order(block[rows], int(block.max(initial=0)) + 1)[0]]
         change = np.ones(len(members), bool)
         change[1:] = block[members][1:] != block[members][:-1]
         starts = np.flatnonzero(change)

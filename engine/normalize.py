@@ -200,6 +200,19 @@ def strings_equal(a: pa.Array, ai: np.ndarray, b: pa.Array, bi: np.ndarray) -> n
     return same
 
 
+def stable_order(key: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.argsort(key, kind="stable")`` of integers 0 .. ``n_keys - 1``, and where each key's
+    rows start in it (one more: the end); large arrays by a compiled counting sort (O(n), the
+    same order)."""
+    if compiled(len(key), HASH_COMPILED_MIN, "counting_order"):
+        from cashmatch.engine import text_kernel
+
+        return text_kernel.counting_order(key, n_keys)
+    start = np.zeros(n_keys + 1, np.int64)
+    np.cumsum(np.bincount(key, minlength=n_keys), out=start[1:])
+    return np.argsort(key, kind="stable"), start
+
+
 @dataclass(frozen=True, slots=True)
 class StringLookup:
     """Distinct strings found by their 64-bit hashes (:func:`string_hash64`), bucketed once by
@@ -220,15 +233,7 @@ class StringLookup:
         hashed = string_hash64(values)
         bits = max(int(len(values)).bit_length(), 1)
         shift = np.uint64(64 - bits)
-        bucket = (hashed >> shift).astype(np.int64)
-        if compiled(len(values), HASH_COMPILED_MIN, "counting_order"):  # (the same, O(n))
-            from cashmatch.engine import text_kernel
-
-            by_hash, bucket_start = text_kernel.counting_order(bucket, 1 << bits)
-        else:
-            by_hash = np.argsort(bucket, kind="stable")
-            bucket_start = np.zeros((1 << bits) + 1, np.int64)
-            np.cumsum(np.bincount(bucket, minlength=1 << bits), out=bucket_start[1:])
+        by_hash, bucket_start = stable_order((hashed >> shift).astype(np.int64), 1 << bits)
         return StringLookup(values, hashed[by_hash], by_hash, shift, bucket_start)
 
     def matches(self, text: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
