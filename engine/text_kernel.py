@@ -10,36 +10,43 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
+def _digits(raw: np.ndarray, a: int, b: int, ocr: np.ndarray, out: np.ndarray, used: int) -> int:
+    """The digits key of the bytes ``raw[a:b]`` written into ``out`` from ``used`` on; the
+    bytes used after it. The leading A-Z off; the rest mapped by ``ocr`` when no more than a
+    third of its characters are other than digits; non-digits and leading zeros dropped
+    (digits are ASCII: a byte test suffices in UTF-8)."""
+    j = a
+    while j < b and 65 <= raw[j] <= 90:
+        j += 1
+    chars = 0
+    others = 0
+    for t in range(j, b):
+        c = raw[t]
+        if c < 0x80 or c >= 0xC0:  # a character starts here
+            chars += 1
+            if c < 48 or c > 57:
+                others += 1
+    mapped = others * 3 <= chars
+    started = False
+    for t in range(j, b):
+        c = ocr[raw[t]] if mapped else raw[t]
+        if 48 <= c <= 57 and (started or c != 48):
+            started = True
+            out[used] = c
+            used += 1
+    return used
+
+
+@njit(cache=True, nogil=True)
 def digits_key(offsets: np.ndarray, raw: np.ndarray, ocr: np.ndarray, out_offsets: np.ndarray,
                out: np.ndarray) -> int:
     """``normalize.digits_key`` of the strings ``raw[offsets[i]:offsets[i + 1]]`` into
     ``out`` (bytes) and ``out_offsets``; the bytes used. ``ocr`` maps look-alike letters to
-    digits (a byte table). The steps: the leading A-Z off; the rest mapped by ``ocr`` when no
-    more than a third of its characters are other than digits; non-digits and leading zeros
-    dropped (digits are ASCII: a byte test suffices in UTF-8)."""
+    digits (a byte table); :func:`_digits` of each string."""
     used = 0
     out_offsets[0] = 0
     for i in range(len(offsets) - 1):
-        a, b = offsets[i], offsets[i + 1]
-        j = a
-        while j < b and 65 <= raw[j] <= 90:
-            j += 1
-        chars = 0
-        others = 0
-        for t in range(j, b):
-            c = raw[t]
-            if c < 0x80 or c >= 0xC0:  # a character starts here
-                chars += 1
-                if c < 48 or c > 57:
-                    others += 1
-        mapped = others * 3 <= chars
-        started = False
-        for t in range(j, b):
-            c = ocr[raw[t]] if mapped else raw[t]
-            if 48 <= c <= 57 and (started or c != 48):
-                started = True
-                out[used] = c
-                used += 1
+        used = _digits(raw, offsets[i], offsets[i + 1], ocr, out, used)
         out_offsets[i + 1] = used
     return used
 
@@ -297,23 +304,7 @@ def invoice_keys(offsets: np.ndarray, raw: np.ndarray, ocr: np.ndarray, min_len:
                 al[ua] = c
                 ua += 1
         al_off[i + 1] = ua
-        # digits of alnum: leading letters off, look-alikes mapped where mostly digits, leading
-        # zeros off (ASCII: a byte is a character)
-        j = al_off[i]
-        while j < ua and 65 <= al[j] <= 90:
-            j += 1
-        others = 0
-        for t in range(j, ua):
-            if al[t] > 57:
-                others += 1
-        mapped = others * 3 <= ua - j
-        started = False
-        for t in range(j, ua):
-            c = ocr[al[t]] if mapped else al[t]
-            if 48 <= c <= 57 and (started or c != 48):
-                started = True
-                dg[ud] = c
-                ud += 1
+        ud = _digits(al, al_off[i], ua, ocr, dg, ud)  # digits of alnum
         dg_off[i + 1] = ud
         # tail: the last run of digits, if a digit comes before it
         e = b
