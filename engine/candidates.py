@@ -193,6 +193,12 @@ def block_sizes(book: Book) -> np.ndarray:
     return book.block_size
 
 
+def _kinds(keys: pa.Table) -> np.ndarray:
+    """The kind of each row of a key table (:func:`normalize.invoice_keys`) as its index in
+    ``KINDS`` (the indices of its dictionary column, which is ``KINDS``)."""
+    return np.asarray(S.flat(keys.column("kind")).indices)
+
+
 def _lengths(text: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """The length of each key or token form (ASCII: bytes are characters), chunk by chunk."""
     chunks = text.chunks if isinstance(text, pa.ChunkedArray) else [text]
@@ -220,7 +226,7 @@ def usable_keys(book: Book) -> KeyIndex:
             offsets, raw, inv, int(inv.max()) + 1 if len(inv) else 1)
         usable = (invoices <= MAX_INVOICES_PER_KEY)[code]
         del invoices
-        kind = np.asarray(S.flat(keys.column("kind")).indices)
+        kind = _kinds(keys)
         alnum = kind == KINDS.index("alnum")
         short = _short(_lengths(key))
         number = usable & ~alnum & short
@@ -332,8 +338,9 @@ def digit_keys_by_group(book: Book) -> tuple[np.ndarray, np.ndarray]:
     row); computed once per book."""
     if book.digit_keys is None:
         inv, _ = digit_keys_by_invoice(book)
-        order = np.argsort(book.group[inv], kind="stable")
-        book.digit_keys = (book.group[inv][order], order)
+        group = book.group[inv]  # (-1: no known group, first)
+        order = stable_order(group + 1, int(group.max(initial=-1)) + 2)[0]
+        book.digit_keys = (group[order], order)
     return book.digit_keys
 
 
@@ -414,7 +421,7 @@ def digit_keys_by_invoice(book: Book) -> tuple[np.ndarray, pa.Array]:
     """The ``digits`` keys of the book sorted by invoice (stable): (invoice, key); computed
     once per book (the book's one copy of them: :func:`digit_keys_by_group` orders its rows)."""
     if book.invoice_digit_keys is None:
-        kd = book.keys.filter(pc.equal(book.keys.column("kind"), "digits"))
+        kd = book.keys.filter(pa.array(_kinds(book.keys) == KINDS.index("digits")))
         inv = np.asarray(kd.column("inv"), np.int64)
         key = S.flat(kd.column("key"))
         if len(inv) > 1 and (inv[1:] < inv[:-1]).any():  # (invoice_keys lists them in order)
