@@ -270,15 +270,22 @@ class Pairs:
         inv = np.concatenate([p.inv for p in parts])
         ref = np.concatenate([p.ref for p in parts])
         fz = np.concatenate([p.fuzzy for p in parts])
+        if len(pay) == 0:
+            return Pairs(pay, inv, ref, fz)
         n_inv = int(inv.max(initial=0)) + 1
-        if len(pay) and int(pay.max()) < (2**62) // n_inv and pay.min() >= 0 and inv.min() >= 0:
-            # (pay, inv) as one key: a two-key sort, the same order as the three-key one
-            order = np.lexsort((-ref, pay.astype(np.int64) * n_inv + inv))
+        if int(pay.max()) < (2**62) // n_inv and pay.min() >= 0 and inv.min() >= 0:
+            # (pay, inv) as one key: a one-key sort, the same order as the two-key one
+            order = np.argsort(pay.astype(np.int64) * n_inv + inv, kind="stable")
         else:
-            order = np.lexsort((-ref, inv, pay))
+            order = np.lexsort((inv, pay))
         pay, inv, ref, fz = pay[order], inv[order], ref[order], fz[order]
-        first = np.ones(len(pay), dtype=bool)
-        first[1:] = (pay[1:] != pay[:-1]) | (inv[1:] != inv[:-1])
+        new = np.ones(len(pay), dtype=bool)
+        new[1:] = (pay[1:] != pay[:-1]) | (inv[1:] != inv[:-1])
+        # each pair's first row of its strongest reference (what a sort by strength, stable,
+        # then by pair would put first: half the sorting)
+        pair = np.cumsum(new) - 1
+        strongest = np.flatnonzero(ref == np.maximum.reduceat(ref, np.flatnonzero(new))[pair])
+        first = strongest[np.flatnonzero(np.diff(pair[strongest], prepend=-1))]
         return Pairs(pay[first], inv[first], ref[first], fz[first])
 
 
