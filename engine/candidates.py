@@ -351,10 +351,18 @@ def digit_keys_by_group(book: Book) -> tuple[np.ndarray, np.ndarray]:
     return book.digit_keys
 
 
-def group_keys(t_grp: np.ndarray, book: Book) -> Iterator[tuple[int, int, np.ndarray, list[str]]]:
-    """For query rows sorted by customer group (``t_grp``, ascending), each group's rows
-    ``s:e`` with the ``digits`` keys of that group's invoices (their invoices, and the keys as
-    Python strings, fetched once for all groups): the blocks of a per-group rapidfuzz call."""
+BATCH_CELLS = 1024  # consecutive groups of at most this many comparisons together: one call
+
+
+def group_keys(t_grp: np.ndarray, book: Book
+               ) -> Iterator[tuple[int, int, np.ndarray, list[str], np.ndarray | None]]:
+    """For query rows sorted by customer group (``t_grp``, ascending), the blocks of a
+    rapidfuzz call: query rows ``s:e`` with the ``digits`` keys of their groups' invoices (their
+    invoices, and the keys as Python strings, fetched once for all groups). A block is one
+    group, or consecutive small groups whose comparisons, all with all, stay within
+    ``BATCH_CELLS`` (a call costs more than that many comparisons); then also the group
+    ordinal of each query row and key (``(rows, keys)``: a block's comparisons across groups
+    are not to be kept), else None."""
     if len(t_grp) == 0:
         return
     groups, starts = np.unique(t_grp, return_index=True)
@@ -367,10 +375,20 @@ def group_keys(t_grp: np.ndarray, book: Book) -> Iterator[tuple[int, int, np.nda
     rows = k_row[spans(lo, cnt)]
     k_inv = d_inv[rows]
     k_key = d_key.take(pa.array(rows, pa.int64())).to_pylist()
-    for s, e, ke, kn in zip(starts.tolist(), ends.tolist(), k_end.tolist(), cnt.tolist(),
-                            strict=True):
-        if kn:
-            yield s, e, k_inv[ke - kn : ke], k_key[ke - kn : ke]
+    t_n, k_n, start, k_end = (ends - starts).tolist(), cnt.tolist(), starts.tolist(), k_end.tolist()
+    i = 0
+    while i < len(t_n):
+        j, q, k = i + 1, t_n[i], k_n[i]
+        while j < len(t_n) and (q + t_n[j]) * (k + k_n[j]) <= BATCH_CELLS:
+            q, k, j = q + t_n[j], k + k_n[j], j + 1
+        if k:
+            own = None
+            if j - i > 1:
+                ordinal = np.arange(j - i)
+                own = np.repeat(ordinal, t_n[i:j]), np.repeat(ordinal, k_n[i:j])
+            yield start[i], start[i] + q, k_inv[k_end[j - 1] - k : k_end[j - 1]], \
+                k_key[k_end[j - 1] - k : k_end[j - 1]], own
+        i = j
 
 
 def fuzzy_hits(
@@ -392,7 +410,7 @@ def fuzzy_hits(
     t_pay = t_pay[t_order]
     t_key = pc.filter(digits, pa.array(sel)).take(pa.array(t_order)).to_pylist()
     out_p, out_i, out_s, out_t = [], [], [], []
-    for s, e, k_inv, k_key in group_keys(pay_group[t_pay], book):  # one cdist per group block
+    for s, e, k_inv, k_key, own in group_keys(pay_group[t_pay], book):  # one cdist per block
         scores = process.cdist(
             t_key[s:e], k_key, scorer=fuzz.ratio, score_cutoff=cutoff, workers=1,
             dtype=np.float32,  # (rapidfuzz's default for ratio; the scan below reads 4 bytes)
@@ -401,6 +419,9 @@ def fuzzy_hits(
         # are; scanning them as integers takes half the time of np.nonzero on the floats
         hit = np.flatnonzero(scores.view(np.uint32))
         r, c = np.divmod(hit, scores.shape[1])
+        if own is not None:  # (row by row, a group's own keys come in their order)
+            same = own[0][r] == own[1][c]
+            hit, r, c = hit[same], r[same], c[same]
         out_p.append(t_pay[s:e][r])
         out_i.append(k_inv[c])
         out_s.append(scores.ravel()[hit])
