@@ -351,7 +351,7 @@ def digit_keys_by_group(book: Book) -> tuple[np.ndarray, np.ndarray]:
     return book.digit_keys
 
 
-BATCH_CELLS = 1024  # consecutive groups of at most this many comparisons together: one call
+BATCH_CELLS = 4096  # consecutive groups of at most this many comparisons together: one call
 
 
 def group_keys(t_grp: np.ndarray, book: Book
