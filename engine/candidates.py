@@ -30,6 +30,7 @@ from cashmatch.engine.normalize import (
     reference_tokens,
     search_sorted,
     spans,
+    stable_order,
     string_parts,
 )
 
@@ -160,7 +161,7 @@ def amount_index(book: Book) -> AmountIndex:
             return rows[order], key[order]
 
         rows = np.flatnonzero((book.group >= 0) & (book.amount > 0))
-        members = rows[np.argsort(block[rows], kind="stable")]
+        members = rows[stable_order(block[rows], int(block.max(initial=0)) + 1)[0]]
         change = np.ones(len(members), bool)
         change[1:] = block[members][1:] != block[members][:-1]
         starts = np.flatnonzero(change)
@@ -192,9 +193,20 @@ def block_sizes(book: Book) -> np.ndarray:
     return book.block_size
 
 
-def _short_numbers(text: pa.Array) -> np.ndarray:
-    """Which canonical decimals (digits only, no leading zero) fit an int64."""
-    length = np.asarray(pc.utf8_length(text), np.int64)
+def _kinds(keys: pa.Table) -> np.ndarray:
+    """The kind of each row of a key table (:func:`normalize.invoice_keys`) as its index in
+    ``KINDS`` (the indices of its dictionary column, which is ``KINDS``)."""
+    return np.asarray(S.flat(keys.column("kind")).indices)
+
+
+def _lengths(text: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """The length of each key or token form (ASCII: bytes are characters), chunk by chunk."""
+    chunks = text.chunks if isinstance(text, pa.ChunkedArray) else [text]
+    return np.concatenate([np.diff(string_parts(c)[0]) for c in chunks] or [np.zeros(0, int)])
+
+
+def _short(length: np.ndarray) -> np.ndarray:
+    """Which canonical decimals (digits only, no leading zero) of these lengths fit an int64."""
     return (length >= 1) & (length <= NUMBER_DIGITS)
 
 
@@ -214,8 +226,9 @@ def usable_keys(book: Book) -> KeyIndex:
             offsets, raw, inv, int(inv.max()) + 1 if len(inv) else 1)
         usable = (invoices <= MAX_INVOICES_PER_KEY)[code]
         del invoices
-        alnum = np.asarray(pc.equal(keys.column("kind"), "alnum"), bool)
-        short = _short_numbers(key)
+        kind = _kinds(keys)
+        alnum = kind == KINDS.index("alnum")
+        short = _short(_lengths(key))
         number = usable & ~alnum & short
         value = np.asarray(pc.cast(key.filter(pa.array(number)), pa.int64()), np.int64)
         order = np.argsort(value, kind="stable")
@@ -226,7 +239,7 @@ def usable_keys(book: Book) -> KeyIndex:
                                    strength[alnum_keys], code[alnum_keys]),
             number=value[order],
             number_inv=inv[number][order].astype(np.int32),
-            number_kind=np.asarray(S.flat(keys.column("kind")).indices)[number][order],
+            number_kind=kind[number][order],
             long_digits=StringKeys.build(key.filter(pa.array(long_digits)), inv[long_digits],
                                          strength[long_digits], code[long_digits]),
         )
@@ -257,15 +270,22 @@ class Pairs:
         inv = np.concatenate([p.inv for p in parts])
         ref = np.concatenate([p.ref for p in parts])
         fz = np.concatenate([p.fuzzy for p in parts])
+        if len(pay) == 0:
+            return Pairs(pay, inv, ref, fz)
         n_inv = int(inv.max(initial=0)) + 1
-        if len(pay) and int(pay.max()) < (2**62) // n_inv and pay.min() >= 0 and inv.min() >= 0:
-            # (pay, inv) as one key: a two-key sort, the same order as the three-key one
-            order = np.lexsort((-ref, pay.astype(np.int64) * n_inv + inv))
+        if int(pay.max()) < (2**62) // n_inv and pay.min() >= 0 and inv.min() >= 0:
+            # (pay, inv) as one key: a one-key sort, the same order as the two-key one
+            order = np.argsort(pay.astype(np.int64) * n_inv + inv, kind="stable")
         else:
-            order = np.lexsort((-ref, inv, pay))
+            order = np.lexsort((inv, pay))
         pay, inv, ref, fz = pay[order], inv[order], ref[order], fz[order]
-        first = np.ones(len(pay), dtype=bool)
-        first[1:] = (pay[1:] != pay[:-1]) | (inv[1:] != inv[:-1])
+        new = np.ones(len(pay), dtype=bool)
+        new[1:] = (pay[1:] != pay[:-1]) | (inv[1:] != inv[:-1])
+        # each pair's first row of its strongest reference (what a sort by strength, stable,
+        # then by pair would put first: half the sorting)
+        pair = np.cumsum(new) - 1
+        strongest = np.flatnonzero(ref == np.maximum.reduceat(ref, np.flatnonzero(new))[pair])
+        first = strongest[np.flatnonzero(np.diff(pair[strongest], prepend=-1))]
         return Pairs(pay[first], inv[first], ref[first], fz[first])
 
 
@@ -303,7 +323,8 @@ def _reference_hits(texts: pa.Array, book: Book) -> tuple[Pairs, pa.Table]:
     index = usable_keys(book)
     pay = np.asarray(tokens.column("pay"), np.int64)
     digits = tokens.column("digits")
-    short = _short_numbers(digits)
+    length = _lengths(digits)
+    short = _short(length)
     value = np.asarray(pc.cast(pc.filter(digits, pa.array(short)), pa.int64()), np.int64)
     by_value = np.argsort(value)  # sorted queries: searchsorted walks the keys in order
     value = value[by_value]
@@ -313,7 +334,9 @@ def _reference_hits(texts: pa.Array, book: Book) -> tuple[Pairs, pa.Table]:
     parts = [Pairs(np.repeat(pay[short][by_value], cnt), index.number_inv[rows].astype(np.int64),
                    KIND_REF[index.number_kind[rows]], np.zeros(len(rows), dtype=bool))]
     parts.append(index.alnum.hits(pay, tokens.column("alnum")))
-    parts.append(index.long_digits.hits(pay[~short], pc.filter(digits, pa.array(~short))))
+    # (the digit forms beyond int64: not the empty ones, a third of all tokens, that no key is)
+    long = length > NUMBER_DIGITS
+    parts.append(index.long_digits.hits(pay[long], pc.filter(digits, pa.array(long))))
     return Pairs.concat(parts), tokens
 
 
@@ -322,15 +345,24 @@ def digit_keys_by_group(book: Book) -> tuple[np.ndarray, np.ndarray]:
     row); computed once per book."""
     if book.digit_keys is None:
         inv, _ = digit_keys_by_invoice(book)
-        order = np.argsort(book.group[inv], kind="stable")
-        book.digit_keys = (book.group[inv][order], order)
+        group = book.group[inv]  # (-1: no known group, first)
+        order = stable_order(group + 1, int(group.max(initial=-1)) + 2)[0]
+        book.digit_keys = (group[order], order)
     return book.digit_keys
 
 
-def group_keys(t_grp: np.ndarray, book: Book) -> Iterator[tuple[int, int, np.ndarray, list[str]]]:
-    """For query rows sorted by customer group (``t_grp``, ascending), each group's rows
-    ``s:e`` with the ``digits`` keys of that group's invoices (their invoices, and the keys as
-    Python strings, fetched once for all groups): the blocks of a per-group rapidfuzz call."""
+BATCH_CELLS = 4096  # consecutive groups of at most this many comparisons together: one call
+
+
+def group_keys(t_grp: np.ndarray, book: Book
+               ) -> Iterator[tuple[int, int, np.ndarray, list[str], np.ndarray | None]]:
+    """For query rows sorted by customer group (``t_grp``, ascending), the blocks of a
+    rapidfuzz call: query rows ``s:e`` with the ``digits`` keys of their groups' invoices (their
+    invoices, and the keys as Python strings, fetched once for all groups). A block is one
+    group, or consecutive small groups whose comparisons, all with all, stay within
+    ``BATCH_CELLS`` (a call costs more than that many comparisons); then also the group
+    ordinal of each query row and key (``(rows, keys)``: a block's comparisons across groups
+    are not to be kept), else None."""
     if len(t_grp) == 0:
         return
     groups, starts = np.unique(t_grp, return_index=True)
@@ -343,10 +375,20 @@ def group_keys(t_grp: np.ndarray, book: Book) -> Iterator[tuple[int, int, np.nda
     rows = k_row[spans(lo, cnt)]
     k_inv = d_inv[rows]
     k_key = d_key.take(pa.array(rows, pa.int64())).to_pylist()
-    for s, e, ke, kn in zip(starts.tolist(), ends.tolist(), k_end.tolist(), cnt.tolist(),
-                            strict=True):
-        if kn:
-            yield s, e, k_inv[ke - kn : ke], k_key[ke - kn : ke]
+    t_n, k_n, start, k_end = (ends - starts).tolist(), cnt.tolist(), starts.tolist(), k_end.tolist()
+    i = 0
+    while i < len(t_n):
+        j, q, k = i + 1, t_n[i], k_n[i]
+        while j < len(t_n) and (q + t_n[j]) * (k + k_n[j]) <= BATCH_CELLS:
+            q, k, j = q + t_n[j], k + k_n[j], j + 1
+        if k:
+            own = None
+            if j - i > 1:
+                ordinal = np.arange(j - i)
+                own = np.repeat(ordinal, t_n[i:j]), np.repeat(ordinal, k_n[i:j])
+            yield start[i], start[i] + q, k_inv[k_end[j - 1] - k : k_end[j - 1]], \
+                k_key[k_end[j - 1] - k : k_end[j - 1]], own
+        i = j
 
 
 def fuzzy_hits(
@@ -358,7 +400,7 @@ def fuzzy_hits(
     """
     pay = np.asarray(tokens.column("pay"), np.int64)
     digits = tokens.column("digits")
-    dlen = np.asarray(pc.utf8_length(digits), np.int64)
+    dlen = _lengths(digits)
     sel = want[pay] & (dlen >= FUZZY_MIN_LEN) & (pay_group[pay] >= 0)
     if not sel.any():
         return empty_pairs()
@@ -368,14 +410,21 @@ def fuzzy_hits(
     t_pay = t_pay[t_order]
     t_key = pc.filter(digits, pa.array(sel)).take(pa.array(t_order)).to_pylist()
     out_p, out_i, out_s, out_t = [], [], [], []
-    for s, e, k_inv, k_key in group_keys(pay_group[t_pay], book):  # one cdist per group block
+    for s, e, k_inv, k_key, own in group_keys(pay_group[t_pay], book):  # one cdist per block
         scores = process.cdist(
             t_key[s:e], k_key, scorer=fuzz.ratio, score_cutoff=cutoff, workers=1,
+            dtype=np.float32,  # (rapidfuzz's default for ratio; the scan below reads 4 bytes)
         )
-        r, c = np.nonzero(scores)
+        # the hits: scores are >= 0 (0 below the cutoff), so a score is nonzero where its bits
+        # are; scanning them as integers takes half the time of np.nonzero on the floats
+        hit = np.flatnonzero(scores.view(np.uint32))
+        r, c = np.divmod(hit, scores.shape[1])
+        if own is not None:  # (row by row, a group's own keys come in their order)
+            same = own[0][r] == own[1][c]
+            hit, r, c = hit[same], r[same], c[same]
         out_p.append(t_pay[s:e][r])
         out_i.append(k_inv[c])
-        out_s.append(scores[r, c])
+        out_s.append(scores.ravel()[hit])
         out_t.append(s + r)  # the token's row in t_key
     if not out_p:
         return empty_pairs()
@@ -400,7 +449,7 @@ def digit_keys_by_invoice(book: Book) -> tuple[np.ndarray, pa.Array]:
     """The ``digits`` keys of the book sorted by invoice (stable): (invoice, key); computed
     once per book (the book's one copy of them: :func:`digit_keys_by_group` orders its rows)."""
     if book.invoice_digit_keys is None:
-        kd = book.keys.filter(pc.equal(book.keys.column("kind"), "digits"))
+        kd = book.keys.filter(pa.array(_kinds(book.keys) == KINDS.index("digits")))
         inv = np.asarray(kd.column("inv"), np.int64)
         key = S.flat(kd.column("key"))
         if len(inv) > 1 and (inv[1:] < inv[:-1]).any():  # (invoice_keys lists them in order)
@@ -423,7 +472,7 @@ def fuzzy_pair_refs(tokens: pa.Table, pairs: Pairs, book: Book, *, cutoff: float
     k_inv, k_key = digit_keys_by_invoice(book)
     digits = tokens.column("digits")
     t_pay = np.asarray(tokens.column("pay"), np.int64)
-    ok = np.flatnonzero(np.asarray(pc.utf8_length(digits), np.int64) >= FUZZY_MIN_LEN)
+    ok = np.flatnonzero(_lengths(digits) >= FUZZY_MIN_LEN)
     by_pay = ok[np.argsort(t_pay[ok], kind="stable")]
     t_lo, t_hi = search_sorted(t_pay[by_pay], (pairs.pay, "left"), (pairs.pay, "right"))
     t_n = t_hi - t_lo

@@ -221,16 +221,29 @@ def strings_equal(a: pa.Array, ai: np.ndarray, b: pa.Array, bi: np.ndarray) -> n
     return same
 
 
+def stable_order(key: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.argsort(key, kind="stable")`` of integers 0 .. ``n_keys - 1``, and where each key's
+    rows start in it (one more: the end); large arrays by a compiled counting sort (O(n), the
+    same order)."""
+    if compiled(len(key), HASH_COMPILED_MIN, "counting_order"):
+        from cashmatch.engine import text_kernel
+
+        return text_kernel.counting_order(key, n_keys)
+    start = np.zeros(n_keys + 1, np.int64)
+    np.cumsum(np.bincount(key, minlength=n_keys), out=start[1:])
+    return np.argsort(key, kind="stable"), start
+
+
 @dataclass(frozen=True, slots=True)
 class StringLookup:
-    """Distinct strings found by their 64-bit hashes (:func:`string_hash64`), sorted once and
-    bucketed by their leading bits (about one string a bucket): a lookup hashes the texts and
+    """Distinct strings found by their 64-bit hashes (:func:`string_hash64`), bucketed once by
+    their leading bits (about one string a bucket; a counting sort): a lookup hashes the texts and
     reads their buckets, work in the texts' rows only (``pc.index_in`` builds a hash table of
     the whole value set on every call); the strings of each equal hash are compared, so a
     collision of hashes never makes a hit."""
 
     values: pa.Array
-    hashes: np.ndarray  # the values' hashes, ascending
+    hashes: np.ndarray  # the values' hashes, by bucket (value order within one)
     by_hash: np.ndarray  # the value of each
     shift: np.uint64  # a hash's bucket is its leading 64 - shift bits
     bucket_start: np.ndarray  # each bucket's first row in ``hashes`` (one more: the end)
@@ -239,12 +252,9 @@ class StringLookup:
     def build(values: pa.Array) -> StringLookup:
         values = _utf8(values)
         hashed = string_hash64(values)
-        by_hash = np.argsort(hashed, kind="stable")
         bits = max(int(len(values)).bit_length(), 1)
         shift = np.uint64(64 - bits)
-        count = np.bincount((hashed >> shift).astype(np.int64), minlength=1 << bits)
-        bucket_start = np.zeros(len(count) + 1, np.int64)
-        np.cumsum(count, out=bucket_start[1:])
+        by_hash, bucket_start = stable_order((hashed >> shift).astype(np.int64), 1 << bits)
         return StringLookup(values, hashed[by_hash], by_hash, shift, bucket_start)
 
     def matches(self, text: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
@@ -395,9 +405,32 @@ def tail_key(text: pa.Array) -> pa.Array:
     return pc.replace_substring_regex(tail, r"^0+", "")
 
 
+_KEY_PARTS = ("alnum", "digits", "tail", "prefix", "prefix", "prefix")  # the order of the rows
+_MIN_KEY = {"tail": MIN_TAIL_KEY, "alnum": 3}  # the shortest key of a kind (else MIN_DIGITS_KEY)
+PREFIX_MIN = 6  # a prefix key keeps at least this many digits
+
+
 def invoice_keys(invoice_ids: pa.Array) -> pa.Table:
-    """All keys of every invoice: a table ``(key, inv, kind, strength)``; one row per key."""
+    """All keys of every invoice: a table ``(key, inv, kind, strength)``; one row per key, kind
+    by kind (alnum, digits, tail, then the prefixes cut by 1, 2, 3), by invoice within a kind.
+    Large ASCII columns in one compiled pass (:mod:`text_kernel`), else by Arrow kernels."""
     ids = invoice_ids.combine_chunks() if isinstance(invoice_ids, pa.ChunkedArray) else invoice_ids
+    if not ids.null_count and compiled(len(ids), DIGITS_KEY_COMPILED_MIN, "invoice_keys"):
+        offsets, raw = string_parts(ids)
+        if not (raw[offsets[0] : offsets[-1]] >= 0x80).any():  # (upper case: a-z -> A-Z)
+            from cashmatch.engine import text_kernel
+
+            min_len = np.array([_MIN_KEY.get(k, MIN_DIGITS_KEY) for k in _KEY_PARTS], np.int64)
+            part, inv, key_offsets, key = text_kernel.invoice_keys(
+                offsets, raw, _OCR_LUT, min_len, PREFIX_MIN)
+            kind = np.array([KINDS.index(k) for k in _KEY_PARTS], np.int8)[part]
+            return pa.table({
+                "key": pa.Array.from_buffers(pa.string(), len(inv), [
+                    None, pa.py_buffer(key_offsets), pa.py_buffer(key)]),
+                "inv": pa.array(inv),
+                "kind": pa.DictionaryArray.from_arrays(pa.array(kind), pa.array(KINDS)),
+                "strength": pa.array(np.array([STRENGTH[k] for k in KINDS])[kind]),
+            })
     n = len(ids)
     idx = np.arange(n, dtype=np.int64)
     alnum = alnum_upper(ids)
@@ -406,7 +439,7 @@ def invoice_keys(invoice_ids: pa.Array) -> pa.Table:
     parts = [("alnum", alnum, idx), ("digits", digits, idx), ("tail", tail, idx)]
     dlen = np.asarray(pc.utf8_length(digits), dtype=np.int64)
     for cut in (1, 2, 3):
-        ok = dlen - cut >= 6
+        ok = dlen - cut >= PREFIX_MIN
         if ok.any():
             sel = pa.array(ok)
             pre = pc.utf8_slice_codeunits(pc.filter(digits, sel), 0, -cut)
@@ -414,7 +447,7 @@ def invoice_keys(invoice_ids: pa.Array) -> pa.Table:
     tables = []
     for kind, keys, rows in parts:
         length = np.asarray(pc.utf8_length(keys), dtype=np.int64)
-        minimum = {"tail": MIN_TAIL_KEY, "alnum": 3}.get(kind, MIN_DIGITS_KEY)
+        minimum = _MIN_KEY.get(kind, MIN_DIGITS_KEY)
         keep = length >= minimum
         if kind == "tail":  # a tail equal to the digits key adds nothing
             same = np.asarray(pc.equal(keys, digits), dtype=bool)

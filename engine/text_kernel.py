@@ -10,36 +10,43 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
+def _digits(raw: np.ndarray, a: int, b: int, ocr: np.ndarray, out: np.ndarray, used: int) -> int:
+    """The digits key of the bytes ``raw[a:b]`` written into ``out`` from ``used`` on; the
+    bytes used after it. The leading A-Z off; the rest mapped by ``ocr`` when no more than a
+    third of its characters are other than digits; non-digits and leading zeros dropped
+    (digits are ASCII: a byte test suffices in UTF-8)."""
+    j = a
+    while j < b and 65 <= raw[j] <= 90:
+        j += 1
+    chars = 0
+    others = 0
+    for t in range(j, b):
+        c = raw[t]
+        if c < 0x80 or c >= 0xC0:  # a character starts here
+            chars += 1
+            if c < 48 or c > 57:
+                others += 1
+    mapped = others * 3 <= chars
+    started = False
+    for t in range(j, b):
+        c = ocr[raw[t]] if mapped else raw[t]
+        if 48 <= c <= 57 and (started or c != 48):
+            started = True
+            out[used] = c
+            used += 1
+    return used
+
+
+@njit(cache=True, nogil=True)
 def digits_key(offsets: np.ndarray, raw: np.ndarray, ocr: np.ndarray, out_offsets: np.ndarray,
                out: np.ndarray) -> int:
     """``normalize.digits_key`` of the strings ``raw[offsets[i]:offsets[i + 1]]`` into
     ``out`` (bytes) and ``out_offsets``; the bytes used. ``ocr`` maps look-alike letters to
-    digits (a byte table). The steps: the leading A-Z off; the rest mapped by ``ocr`` when no
-    more than a third of its characters are other than digits; non-digits and leading zeros
-    dropped (digits are ASCII: a byte test suffices in UTF-8)."""
+    digits (a byte table); :func:`_digits` of each string."""
     used = 0
     out_offsets[0] = 0
     for i in range(len(offsets) - 1):
-        a, b = offsets[i], offsets[i + 1]
-        j = a
-        while j < b and 65 <= raw[j] <= 90:
-            j += 1
-        chars = 0
-        others = 0
-        for t in range(j, b):
-            c = raw[t]
-            if c < 0x80 or c >= 0xC0:  # a character starts here
-                chars += 1
-                if c < 48 or c > 57:
-                    others += 1
-        mapped = others * 3 <= chars
-        started = False
-        for t in range(j, b):
-            c = ocr[raw[t]] if mapped else raw[t]
-            if 48 <= c <= 57 and (started or c != 48):
-                started = True
-                out[used] = c
-                used += 1
+        used = _digits(raw, offsets[i], offsets[i + 1], ocr, out, used)
         out_offsets[i + 1] = used
     return used
 
@@ -87,16 +94,7 @@ def key_codes(offsets: np.ndarray, raw: np.ndarray, inv: np.ndarray, n_inv: int
             s = (s + 1) & mask
         count[code[i]] += 1
     # a (code, invoice) seen twice counts once: the rows of each invoice, compared
-    start = np.zeros(n_inv + 1, np.int64)
-    for i in range(n):
-        start[inv[i] + 1] += 1
-    for j in range(n_inv):
-        start[j + 1] += start[j]
-    fill = start[:-1].copy()
-    by_inv = np.empty(n, np.int32)
-    for i in range(n):
-        by_inv[fill[inv[i]]] = i
-        fill[inv[i]] += 1
+    by_inv, start = counting_order(inv, n_inv)
     for j in range(n_inv):
         for k in range(start[j] + 1, start[j + 1]):
             ck = code[by_inv[k]]
@@ -105,6 +103,24 @@ def key_codes(offsets: np.ndarray, raw: np.ndarray, inv: np.ndarray, n_inv: int
                     count[ck] -= 1
                     break
     return code, count[:n_codes]
+
+
+@njit(cache=True, nogil=True)
+def counting_order(key: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
+    """The stable order of ``key`` (integers 0 .. ``n_keys - 1``; ``np.argsort(key,
+    kind="stable")``) by a counting sort, and where each key's rows start in it (one more:
+    the end)."""
+    start = np.zeros(n_keys + 1, np.int64)
+    for i in range(len(key)):
+        start[key[i] + 1] += 1
+    for j in range(n_keys):
+        start[j + 1] += start[j]
+    fill = start[:-1].copy()
+    order = np.empty(len(key), np.int64)
+    for i in range(len(key)):
+        order[fill[key[i]]] = i
+        fill[key[i]] += 1
+    return order, start
 
 
 @njit(cache=True, nogil=True)
@@ -254,3 +270,104 @@ def reference_tokens(offsets: np.ndarray, raw: np.ndarray, inside: np.ndarray, m
                 out_offsets[k + 1] = at
                 k += 1
     return owner, out_offsets, out
+
+
+@njit(cache=True, nogil=True)
+def invoice_keys(offsets: np.ndarray, raw: np.ndarray, ocr: np.ndarray, min_len: np.ndarray,
+                 prefix_min: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``normalize.invoice_keys`` of the ASCII strings ``raw[offsets[i]:offsets[i + 1]]``:
+    (part of each key row, its string, key offsets, key bytes), the rows part by part and by
+    string within a part. The parts: 0 alnum (upper case, ``A-Z0-9`` kept), 1 digits
+    (:func:`digits_key` of alnum), 2 tail (the last digit group of a string holding an earlier
+    digit, leading zeros off; not when equal to digits), 3.. prefix (digits cut by 1, 2, ...
+    characters, while ``prefix_min`` are left); a key is kept from ``min_len[part]`` bytes."""
+    n = len(offsets) - 1
+    total = offsets[n] - offsets[0]
+    al = np.empty(total, np.uint8)
+    al_off = np.zeros(n + 1, np.int64)
+    dg = np.empty(total, np.uint8)
+    dg_off = np.zeros(n + 1, np.int64)
+    tl = np.empty(total, np.uint8)
+    tl_off = np.zeros(n + 1, np.int64)
+    n_parts = len(min_len)
+    rows = np.zeros(n_parts, np.int64)
+    size = np.zeros(n_parts, np.int64)
+    ua, ud, ut = 0, 0, 0
+    for i in range(n):
+        a, b = offsets[i], offsets[i + 1]
+        # alnum: upper case, A-Z0-9 kept
+        for t in range(a, b):
+            c = raw[t]
+            if 97 <= c <= 122:
+                c -= 32
+            if (48 <= c <= 57) or (65 <= c <= 90):
+                al[ua] = c
+                ua += 1
+        al_off[i + 1] = ua
+        ud = _digits(al, al_off[i], ua, ocr, dg, ud)  # digits of alnum
+        dg_off[i + 1] = ud
+        # tail: the last run of digits, if a digit comes before it
+        e = b
+        while e > a and not (48 <= raw[e - 1] <= 57):
+            e -= 1
+        s = e
+        while s > a and 48 <= raw[s - 1] <= 57:
+            s -= 1
+        earlier = False
+        for t in range(a, s):
+            if 48 <= raw[t] <= 57:
+                earlier = True
+                break
+        if not earlier:
+            s = e
+        while s < e and raw[s] == 48:
+            s += 1
+        # which keys are kept
+        la, ld, lt = ua - al_off[i], ud - dg_off[i], e - s
+        if la >= min_len[0]:
+            rows[0] += 1
+            size[0] += la
+        if ld >= min_len[1]:
+            rows[1] += 1
+            size[1] += ld
+        same = lt == ld
+        t = 0
+        while same and t < lt:
+            same = raw[s + t] == dg[dg_off[i] + t]
+            t += 1
+        if lt >= min_len[2] and not same:
+            rows[2] += 1
+            size[2] += lt
+            for t in range(s, e):
+                tl[ut] = raw[t]
+                ut += 1
+        tl_off[i + 1] = ut
+        for p in range(3, n_parts):
+            if ld - (p - 2) >= prefix_min and ld - (p - 2) >= min_len[p]:
+                rows[p] += 1
+                size[p] += ld - (p - 2)
+    part = np.empty(rows.sum(), np.int8)
+    inv = np.empty(rows.sum(), np.int64)
+    key_off = np.zeros(rows.sum() + 1, np.int32)
+    key = np.empty(size.sum(), np.uint8)
+    k, at = 0, 0
+    for p in range(n_parts):
+        for i in range(n):
+            if p == 0:
+                lo, hi, src = al_off[i], al_off[i + 1], al
+            elif p == 2:
+                lo, hi, src = tl_off[i], tl_off[i + 1], tl
+            else:
+                lo, hi, src = dg_off[i], dg_off[i + 1] - max(p - 2, 0), dg
+                if p >= 3 and hi - lo < prefix_min:
+                    continue
+            if hi - lo < min_len[p]:
+                continue
+            for t in range(lo, hi):
+                key[at] = src[t]
+                at += 1
+            part[k] = p
+            inv[k] = i
+            k += 1
+            key_off[k] = at
+    return part, inv, key_off, key

@@ -19,13 +19,15 @@ def test_pay_conf_inv_order_equals_lexsort():
 
 def test_pairs_concat_keeps_the_strongest_row_per_pair():
     rng = np.random.default_rng(2)
-    n = 3000
-    pay, inv = rng.integers(0, 50, n), rng.integers(0, 80, n)
-    ref, fz = np.round(rng.random(n), 1), rng.random(n) < 0.5
-    got = Pairs.concat([Pairs(pay, inv, ref, fz)])
-    order = np.lexsort((-ref, inv, pay))
-    first = np.ones(n, bool)
-    first[1:] = (pay[order][1:] != pay[order][:-1]) | (inv[order][1:] != inv[order][:-1])
-    keep = order[first]
-    for got_col, want in ((got.pay, pay), (got.inv, inv), (got.ref, ref), (got.fuzzy, fz)):
-        np.testing.assert_array_equal(got_col, want[keep])
+    for n, high in ((0, 50), (1, 50), (2, 1), (3000, 50), (3000, 2**61)):  # 2**61: no one key
+        pay, inv = rng.integers(0, 50, n) * (high // 50 or 1), rng.integers(0, 80, n)
+        ref, fz = np.round(rng.random(n), 1), rng.random(n) < 0.5
+        parts = [Pairs(pay[: n // 3], inv[: n // 3], ref[: n // 3], fz[: n // 3]),
+                 Pairs(pay[n // 3 :], inv[n // 3 :], ref[n // 3 :], fz[n // 3 :])]
+        got = Pairs.concat(parts)
+        order = np.lexsort((-ref, inv, pay))
+        first = np.ones(n, bool)
+        first[1:] = (pay[order][1:] != pay[order][:-1]) | (inv[order][1:] != inv[order][:-1])
+        keep = order[first]
+        for got_col, want in ((got.pay, pay), (got.inv, inv), (got.ref, ref), (got.fuzzy, fz)):
+            np.testing.assert_array_equal(got_col, want[keep])

@@ -67,3 +67,25 @@ def test_strings_equal_compares_bytes():
     assert same.tolist() == [False, True, True, False, True, True]
     hashed = N.string_hash64(pa.array(["abc", "abc", "acb", "", "é"]))
     assert hashed[0] == hashed[1] and len(set(hashed[1:].tolist())) == 4
+
+
+def test_compiled_bucket_order_is_the_stable_sort_by_bucket(monkeypatch):
+    values = pa.array(sorted(set(_texts(random.Random(4), 5000))))
+    monkeypatch.setattr(N, "HASH_COMPILED_MIN", 1)  # the compiled counting sort at any size
+    lookup = N.StringLookup.build(values)
+    hashed = N.string_hash64(values)
+    bucket = (hashed >> lookup.shift).astype(np.int64)
+    by_hash = np.argsort(bucket, kind="stable")
+    np.testing.assert_array_equal(lookup.by_hash, by_hash)
+    np.testing.assert_array_equal(lookup.hashes, hashed[by_hash])
+    np.testing.assert_array_equal(np.diff(lookup.bucket_start),
+                                  np.bincount(bucket, minlength=len(lookup.bucket_start) - 1))
+
+
+def test_stable_order_compiled_or_not_is_numpys_stable_argsort(monkeypatch):
+    key = np.random.default_rng(3).integers(0, 50, 4000)
+    for least in (10**9, 1):  # numpy's sort, then the compiled counting sort
+        monkeypatch.setattr(N, "HASH_COMPILED_MIN", least)
+        order, start = N.stable_order(key, 60)
+        np.testing.assert_array_equal(order, np.argsort(key, kind="stable"))
+        np.testing.assert_array_equal(np.diff(start), np.bincount(key, minlength=60))

@@ -1,0 +1,45 @@
+"""The customer index built from invoices that repeat their customers' names: each (name,
+customer) pair read once, with the same index as when every invoice row is read."""
+
+import pyarrow as pa
+
+from cashmatch.engine import schema as S
+from cashmatch.engine.identify import build_index
+
+
+def _invoices(rows: list[tuple[str, str | None]]) -> pa.Table:
+    n = len(rows)
+    return S.conform(pa.table({
+        "invoice_id": [f"INV-{i}" for i in range(n)],
+        "customer_id": [c for c, _ in rows],
+        "customer_name": [name for _, name in rows],
+        "amount": [100] * n,
+        "currency": ["EUR"] * n,
+    }), S.INVOICES)
+
+
+def test_names_from_invoices_first_seen_and_unique_keys():
+    rows = [
+        ("C2", "Beta GmbH"), ("C1", "Alpha Ltd"), ("C2", "Beta GmbH"), ("C1", "Shared Name"),
+        ("C3", "Shared Name"), ("C1", "Alpha Ltd"), ("C3", None), ("C4", "Delta"),
+        ("C1", "Shared Name"), ("C4", "Delta Trading"),
+    ]
+    customers = S.conform(pa.table({"customer_id": ["C5", "C1"], "name": ["Echo", "Alpha"]}),
+                          S.CUSTOMERS)
+    for master in (None, customers):
+        index = build_index(invoices=_invoices(rows), customers=master)
+        ids = index.ids.to_pylist()
+        assert ids == (["C5", "C1", "C2", "C3", "C4"] if master else ["C2", "C1", "C3", "C4"])
+        by_customer = dict(zip(ids, index.names_by_customer.to_pylist(), strict=True))
+        assert by_customer["C2"] == "BETA" and by_customer["C3"] == "SHARED NAME"
+        assert by_customer["C1"] == "ALPHA"  # the master's "Alpha", or "Alpha Ltd" first
+        assert by_customer["C4"] == "DELTA"
+        keys = dict(zip(index.name_keys.column("key").to_pylist(),
+                        [ids[c] for c in index.name_keys.column("cust").to_pylist()],
+                        strict=True))
+        # a name two customers carry names neither; "DELTA TRADING" (a later name) still counts
+        assert "SHARED NAME" not in keys
+        assert keys["BETA"] == "C2" and keys["DELTA"] == "C4" and keys["DELTA TRADING"] == "C4"
+        assert keys["ALPHA"] == "C1"
+        order = index.name_keys.column("key").to_pylist()
+        assert order.index("BETA") < order.index("DELTA") < order.index("DELTA TRADING")
