@@ -7,11 +7,14 @@ comma-separated list of scopes::
     # token                 name     scopes
     s3cr3t-ingest           billing  write
     r3ad-only-t0ken         audit    read
+    crm-t0ken-1234          crm      receivables
 
-A token without scopes has ``write``, which includes ``read``. Read-only RPCs (Match,
-ListExceptions, GetPayment, GetReceivables, GetAccount, reflection) need ``read``; every other
-RPC needs ``write``: a ``read`` token (e.g. a CRM integration's) can look, never change.
-Tokens are compared by their SHA-256 digest (constant-time).
+Three scopes, each including the next: ``write`` (every RPC; a token without scopes has it),
+``read`` (the RPCs that change nothing: Match, ListExceptions, GetPayment, and those of
+``receivables``) and ``receivables`` (GetReceivables and GetAccount only, plus reflection: a
+CRM integration's token sees the receivables figures and one customer's status, never the
+payments, payers or exception queue). Tokens are compared by their SHA-256 digest
+(constant-time).
 """
 
 from __future__ import annotations
@@ -26,21 +29,31 @@ from pathlib import Path
 
 from cashmatch.engine.errors import InvalidInput
 
+RECEIVABLES = "receivables"
 READ = "read"
 WRITE = "write"
-SCOPES = (READ, WRITE)
-_IMPLIED = {WRITE: {READ, WRITE}, READ: {READ}}
+SCOPES = (RECEIVABLES, READ, WRITE)
+_IMPLIED = {
+    WRITE: {RECEIVABLES, READ, WRITE},
+    READ: {RECEIVABLES, READ},
+    RECEIVABLES: {RECEIVABLES},
+}
 
-# methods a read-only token may call (full gRPC method names)
+# methods a receivables token may call (full gRPC method names)
+RECEIVABLES_METHODS = frozenset(
+    {
+        "/cashmatch.v1.CashApplication/GetReceivables",
+        "/cashmatch.v1.CashApplication/GetAccount",
+        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+    }
+)
+# methods a read-only token may call besides those
 READ_METHODS = frozenset(
     {
         "/cashmatch.v1.CashApplication/Match",
         "/cashmatch.v1.CashApplication/ListExceptions",
         "/cashmatch.v1.CashApplication/GetPayment",
-        "/cashmatch.v1.CashApplication/GetReceivables",
-        "/cashmatch.v1.CashApplication/GetAccount",
-        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
     }
 )
 OPEN_PREFIXES = ("/grpc.health.v1.Health/",)
@@ -52,8 +65,9 @@ class Principal:
     scopes: frozenset[str]
 
     def allows(self, method: str) -> bool:
-        need = READ if method in READ_METHODS else WRITE
-        return need in self.scopes
+        if method in RECEIVABLES_METHODS:
+            return RECEIVABLES in self.scopes
+        return (READ if method in READ_METHODS else WRITE) in self.scopes
 
 
 current_principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar(

@@ -159,7 +159,8 @@ class CashApplicationServicer:
 
     def GetReceivables(self, request, context):
         """Receivables as of a date, from the server's ledger, by the same engine as `cashmatch ar`:
-        metrics per currency (AR, DSO, CEI, ...), aging totals, deductions by reason. Read scope.
+        metrics per currency (AR, DSO, CEI, ...), aging totals, deductions by reason.
+        Receivables scope (and read, write).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -167,7 +168,8 @@ class CashApplicationServicer:
 
     def GetAccount(self, request, context):
         """One customer's AR status for CRM integrations: open items with their age, payment
-        behaviour, risk score and reasons, open exceptions. Read scope.
+        behaviour, risk score and reasons, open exceptions.
+        Receivables scope (and read, write).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

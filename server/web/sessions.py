@@ -61,14 +61,17 @@ class Sessions:
         self._failures: dict[str, list[float]] = {}
 
     def check_token(self, token: str) -> tuple[bool, bool]:
-        """``(valid, may_decide)`` for a token typed at sign-in (constant-time compare)."""
+        """``(valid, may_decide)`` for a token typed at sign-in (constant-time compare). A token
+        of the ``receivables`` scope alone is not valid here: the page shows the payments and
+        payers of the exception queue, which need ``read``."""
         if not token:
             return False, False
         if self._table is not None:
             principal = self._table.lookup(token)
             if principal is None:
                 return False, False
-            return True, "write" in getattr(principal, "scopes", {"write"})
+            scopes = getattr(principal, "scopes", {"write"})
+            return "read" in scopes, "write" in scopes
         given = token.encode()
         ok = False
         for known in self._tokens:  # constant time per token; no early exit

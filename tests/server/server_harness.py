@@ -18,10 +18,14 @@ from cashmatch.server.pb import cash_application_pb2_grpc as pb_grpc
 
 TOKEN = "test-token-write-0001"
 READ_TOKEN = "test-token-read-0001"
+CRM_TOKEN = "test-token-crm-0001"
 
 
 def write_tokens(path: Path) -> Path:
-    path.write_text(f"# test tokens\n{TOKEN} tester write\n{READ_TOKEN} auditor read\n")
+    path.write_text(
+        f"# test tokens\n{TOKEN} tester write\n{READ_TOKEN} auditor read\n"
+        f"{CRM_TOKEN} crm receivables\n"
+    )
     return path
 
 
@@ -119,6 +123,7 @@ class ServerProcess:
 
 AUTH = (("authorization", f"Bearer {TOKEN}"),)
 READ_AUTH = (("authorization", f"Bearer {READ_TOKEN}"),)
+CRM_AUTH = (("authorization", f"Bearer {CRM_TOKEN}"),)
 
 INVOICES = [
     pb.Invoice(

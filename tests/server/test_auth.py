@@ -5,25 +5,33 @@ from pathlib import Path
 import pytest
 
 from cashmatch.engine.errors import InvalidInput
-from cashmatch.server.auth import READ, WRITE, TokenTable, bearer
+from cashmatch.server.auth import READ, RECEIVABLES, WRITE, TokenTable, bearer
 
 
 def test_token_file_scopes_and_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     f = tmp_path / "tokens"
     f.write_text(
         "# comment\n\nwrite-token-1\nread-token-12 audit read\nboth-token-1 ops read,write\n"
+        "crm-token-123 crm receivables\n"
     )
     monkeypatch.setenv("CASHMATCH_TOKEN", "env-token-123")
     table = TokenTable.load(token_file=f)
-    assert len(table) == 4
-    assert table.lookup("write-token-1").scopes == {READ, WRITE}
+    assert len(table) == 5
+    assert table.lookup("write-token-1").scopes == {RECEIVABLES, READ, WRITE}
     reader = table.lookup("read-token-12")
-    assert reader.name == "audit" and reader.scopes == {READ}
+    assert reader.name == "audit" and reader.scopes == {RECEIVABLES, READ}
     assert reader.allows("/cashmatch.v1.CashApplication/ListExceptions")
     assert not reader.allows("/cashmatch.v1.CashApplication/ResolveException")
     assert reader.allows("/cashmatch.v1.CashApplication/GetReceivables")
     assert reader.allows("/cashmatch.v1.CashApplication/GetAccount")
     assert not reader.allows("/cashmatch.v1.CashApplication/SubmitStatement")
+    crm = table.lookup("crm-token-123")
+    assert crm.scopes == {RECEIVABLES}
+    assert crm.allows("/cashmatch.v1.CashApplication/GetReceivables")
+    assert crm.allows("/cashmatch.v1.CashApplication/GetAccount")
+    assert crm.allows("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo")
+    for method in ("Match", "ListExceptions", "GetPayment", "RecordPromise", "SubmitStatement"):
+        assert not crm.allows(f"/cashmatch.v1.CashApplication/{method}")
     assert table.lookup("env-token-123").name == "env"
     assert table.lookup("nope") is None
 

@@ -16,7 +16,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from server_harness import AUTH, READ_AUTH, ServerProcess, statement_csv, write_tokens
+from server_harness import (
+    AUTH,
+    CRM_AUTH,
+    READ_AUTH,
+    ServerProcess,
+    statement_csv,
+    write_tokens,
+)
 
 from cashmatch.engine import interchange as io
 from cashmatch.engine import schema as S
@@ -447,6 +454,27 @@ def test_read_only_token_reads_but_never_writes(ledger) -> None:  # noqa: ANN001
         metadata=(("authorization", "Bearer not-a-known-token"),),
     )
     assert code == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_receivables_token_reads_the_figures_and_nothing_else(ledger) -> None:  # noqa: ANN001
+    """A CRM integration's token (scope ``receivables``): GetReceivables and GetAccount answer
+    as they do for a read token; the payments, payers and exception queue are refused."""
+    _srv, stub, _, _ = ledger
+    want = stub.GetReceivables(pb.GetReceivablesRequest(), metadata=READ_AUTH)
+    assert stub.GetReceivables(pb.GetReceivablesRequest(), metadata=CRM_AUTH) == want
+    account = pb.GetAccountRequest(customer_id="C-BETA")
+    assert stub.GetAccount(account, metadata=CRM_AUTH) == stub.GetAccount(
+        account, metadata=READ_AUTH
+    )
+    refused = [
+        (stub.GetPayment, pb.GetPaymentRequest(payment_id="P-OVER")),
+        (stub.ListExceptions, pb.ListExceptionsRequest()),
+        (stub.Match, pb.MatchRequest()),
+        (stub.RecordPromise, pb.RecordPromiseRequest(customer_id="C-BETA")),
+    ]
+    for rpc, request in refused:
+        code, msg = _code(rpc, request, metadata=CRM_AUTH)
+        assert code == grpc.StatusCode.PERMISSION_DENIED and "crm" in msg, (rpc, msg)
 
 
 def test_record_promise_is_judged_by_get_account(ledger) -> None:  # noqa: ANN001
