@@ -183,7 +183,9 @@ _FAST_TYPES = {
     "int": pa.int32(),
     "percent_bp": pa.decimal128(9, 2),  # unscaled value = basis points
 }
-BLOCK_SIZE = 1 << 22  # CSV bytes per block of the fast path (1 MiB: less memory, more CPU)
+# CSV bytes per block of the fast path: 4 MiB (1 MiB blocks touched ~100 MiB less memory
+# reading the 5M history but cost 0.3-0.5 s more CPU)
+BLOCK_SIZE = 1 << 22
 _WHITESPACE = np.zeros(256, dtype=bool)
 _WHITESPACE[[9, 10, 11, 12, 13, 32]] = True
 _LOWER = np.zeros(256, dtype=bool)
