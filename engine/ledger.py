@@ -31,6 +31,7 @@ from cashmatch.engine.candidates import (
     Book,
     amount_index,
     block_sizes,
+    digit_key_strings,
     digit_keys_by_group,
     digit_keys_by_invoice,
     usable_keys,
@@ -146,6 +147,7 @@ def prepare_ledger(*, invoices: pa.Table, customers: pa.Table | None = None,
         usable_keys(book)  # derived now, so that the shared book is never written to later
         digit_keys_by_group(book)
         digit_keys_by_invoice(book)
+        digit_key_strings(book)
         book.keys = None  # all a match needs of the key table is derived (~135 B an invoice)
     with stage(timings, "ledger_amounts"):
         amount_index(book)

@@ -516,19 +516,43 @@ def reference_tokens(references: pa.Array) -> pa.Table:
     return pa.table({"pay": pa.array(pay), "alnum": alnum, "digits": digits})
 
 
-def name_key(names: pa.Array) -> pa.Array:
+FEW_NAMES = 1_000  # distinct ASCII names up to which name_key runs in Python's re
+
+
+def name_key(names: pa.Array, *, few: int = FEW_NAMES) -> pa.Array:
     """Payer or customer name -> comparison key: upper case, punctuation and legal suffixes off,
     single spaces, word order kept.
 
     Names repeat (every invoice carries its customer's): the regular expressions run over the
-    distinct names only, and the keys are taken back to every row."""
+    distinct names only, and the keys are taken back to every row. Up to ``few`` distinct
+    names, all ASCII (a batch's payers), they run in Python's ``re`` over the names joined by
+    line breaks (:func:`_ascii_name_keys`): Arrow's dozen kernel calls cost ~0.3 ms for a
+    hundred names. (Unicode folding is left to Arrow: for ASCII it changes nothing.)"""
     if isinstance(names, pa.ChunkedArray):
         names = names.combine_chunks()
     distinct = pc.fill_null(names, "").dictionary_encode()
-    return _name_key(distinct.dictionary).take(distinct.indices)
+    keys = None
+    if len(distinct.dictionary) <= few:
+        keys = _ascii_name_keys(distinct.dictionary.to_pylist())
+    return (_name_key(distinct.dictionary) if keys is None else keys).take(distinct.indices)
 
 
 _SUFFIX_ARRAY = pa.array(sorted(LEGAL_SUFFIXES), pa.string())
+_INITIALS = re.compile(r"\b([A-Z])\.(?:([A-Z])\.)?", re.ASCII)
+_NOT_WORD = re.compile(r"[^A-Z0-9 \n]+", re.ASCII)
+_SUFFIX_WORD = re.compile(r"\b(?:" + "|".join(LEGAL_SUFFIXES) + r")\b", re.ASCII)
+
+
+def _ascii_name_keys(names: list[str]) -> pa.Array | None:
+    """:func:`_name_key` of ASCII names without line breaks, the same steps in Python's ``re``
+    over all of them joined by line breaks (None for other names). What is left of a name
+    after the first steps are words of [A-Z0-9] and spaces: a legal suffix is a whole word."""
+    joined = "\n".join(names)
+    if not joined.isascii() or joined.count("\n") != len(names) - 1:
+        return None
+    upper = _NOT_WORD.sub(" ", _INITIALS.sub(r"\1\2", joined.upper()))
+    lines = _SUFFIX_WORD.sub("", upper).split("\n") if names else []
+    return pa.array([" ".join(line.split()) for line in lines], pa.string())  # single spaces
 
 
 def _name_key(names: pa.Array) -> pa.Array:

@@ -150,6 +150,21 @@ def name_key(name: str) -> str:
     return " ".join(words)
 
 
+def fuzzy_name(name: str, keys: list[str], customers: list[int], groups: list[int], *,
+               cutoff: float, margin: float) -> tuple[int, int]:
+    """The customer a payer's name key identifies among the name keys of its block (with
+    their customers and groups), -1 if none; and the customer it resembles most (scoring at
+    least 0.8 of ``cutoff``), -1 if none. Pair by pair: the first of the best scores, which
+    must reach ``cutoff`` and beat every other group's key by ``margin``."""
+    from rapidfuzz import fuzz
+
+    score = [fuzz.WRatio(name, k, score_cutoff=cutoff * 0.8) for k in keys]
+    best = score.index(max(score))
+    other = max([s for s, g in zip(score, groups, strict=True) if g != groups[best]] or [0.0])
+    ok = score[best] >= cutoff and score[best] - other >= margin
+    return (customers[best] if ok else -1), (customers[best] if score[best] > 0 else -1)
+
+
 def amount_relation(
     *, pay_amount: int, pay_currency: str, pay_date: int, open_amount: int, currency: str,
     issue: int, discount_bp: int, discount_days: int, fee_ceiling: int, grace_days: int,

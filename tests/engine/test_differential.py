@@ -103,6 +103,18 @@ def test_name_keys_match_the_reference(names):
     assert name_key(pa.array(names, pa.string())).to_pylist() == [ref.name_key(n) for n in names]
 
 
+NAME_PARTS = ["B.V.", "a.", "S.A.R.L", "Inc", "inc.", "& Co", "the", "O'Brien", "  ", "\t", "-"]
+
+
+@given(st.lists(st.one_of(st.text(st.characters(max_codepoint=127), max_size=30),
+                          st.lists(st.sampled_from(NAME_PARTS), max_size=6).map(" ".join),
+                          st.none()), max_size=20))
+def test_name_keys_of_a_few_ascii_names_in_python_are_arrows(names):
+    """Small batches of ASCII names take the Python steps; they give Arrow's keys."""
+    arr = pa.array(names, pa.string())
+    assert name_key(arr).to_pylist() == name_key(arr, few=0).to_pylist()
+
+
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.tuples(
     st.integers(1, 20000), st.integers(1, 20000), st.sampled_from([0, 0, 200]),

@@ -1,11 +1,17 @@
 """Small customer groups compared in one rapidfuzz call (their comparisons across groups
 dropped) find the fuzzy hits one call per group finds, in the same order."""
 
+import dataclasses
+
 import numpy as np
+import pyarrow as pa
 
 from cashmatch.engine import candidates as C
+from cashmatch.engine import identify as I
+from cashmatch.engine import reference as ref
 from cashmatch.engine.ledger import prepare_ledger
 from cashmatch.engine.matcher import match
+from cashmatch.engine.normalize import name_key
 from cashmatch.fixtures.generator import generate_day
 
 
@@ -46,3 +52,43 @@ def test_fuzzy_hits_per_block_equal_per_group(monkeypatch):
     assert len(got[0]) > 100
     for field in ("pay", "inv", "ref", "fuzzy"):
         np.testing.assert_array_equal(getattr(got[0], field), getattr(got[4096], field))
+
+
+def test_fuzzy_hits_from_the_ledgers_key_strings_equal_those_converted_per_call():
+    """A prepared ledger's digits keys kept as Python strings give the hits that converting
+    the groups' keys on every call (a ledger over KEY_TEXT_MAX keys) gives."""
+    day = generate_day(payments=2000, seed=6)
+    ledger = prepare_ledger(invoices=day.invoices, customers=day.customers)
+    assert ledger.book.digit_key_text is not None
+    texts = day.payments.column("reference").combine_chunks().fill_null("")
+    _, tokens = C.reference_hits(texts, ledger.book)
+    n = len(texts)
+    group = ledger.index.group_of(np.random.default_rng(1).integers(0, 300, n))
+    kept = C.fuzzy_hits(tokens, np.ones(n, bool), group, ledger.book, cutoff=80.0)
+    converted = C.fuzzy_hits(tokens, np.ones(n, bool), group,
+                             dataclasses.replace(ledger.book, digit_key_text=None), cutoff=80.0)
+    assert len(kept) > 100
+    for field in ("pay", "inv", "ref", "fuzzy"):
+        np.testing.assert_array_equal(getattr(kept, field), getattr(converted, field))
+
+
+def test_fuzzy_names_are_the_references():
+    """Payer names scored block by block identify and resemble the customers that comparing
+    them pair by pair within their blocks does."""
+    day = generate_day(payments=3000, seed=8)
+    index = prepare_ledger(invoices=day.invoices, customers=day.customers).index
+    names = name_key(day.payments.column("payer_name"))
+    names = names.filter(pa.array(index.names.index_in(names) < 0))  # not known exactly
+    keys, order, k_block = index.name_blocks
+    cust = np.asarray(index.name_keys.column("cust"), np.int64)
+    want = []
+    for name in names.to_pylist():
+        block = order[k_block == name[: I.NAME_BLOCK]]
+        want.append(ref.fuzzy_name(name, keys[block].tolist(), cust[block].tolist(),
+                                   index.group[cust[block]].tolist(), cutoff=88.0,
+                                   margin=I.NAME_MARGIN) if len(block) else (-1, -1))
+    want_result, want_closest = (np.array(c) for c in zip(*want, strict=True))
+    assert (want_result >= 0).sum() > 20 and ((want_closest >= 0) & (want_result < 0)).sum() > 5
+    result, closest = I._fuzzy_names(names, index, cutoff=88.0)
+    np.testing.assert_array_equal(result, want_result)
+    np.testing.assert_array_equal(closest, want_closest)
