@@ -258,6 +258,51 @@ def sort_words(offsets: np.ndarray, raw: np.ndarray, width: int) -> np.ndarray:
     return out
 
 
+RADIX_BITS = 16  # the digit of words_order's passes (8 and 11 tried: slower at 2.5M rows)
+
+
+@njit(cache=True, nogil=True)
+def words_order(words: np.ndarray) -> np.ndarray:
+    """The stable order of the rows of ``words`` (n, width) by word 0, then word 1, ...
+    (``np.lexsort`` of the columns, last first): a least-significant-digit radix sort,
+    ``RADIX_BITS`` at a time, each word's column moved along with the order; a digit all rows
+    share costs no pass."""
+    n, width = words.shape
+    radix = 1 << RADIX_BITS
+    passes = -(-64 // RADIX_BITS)
+    mask = np.uint64(radix - 1)
+    order = np.arange(n)
+    order_tmp = np.empty(n, np.int64)
+    key = np.empty(n, np.uint64)
+    key_tmp = np.empty(n, np.uint64)
+    count = np.zeros((passes, radix), np.int64)
+    for w in range(width - 1, -1, -1):
+        for i in range(n):
+            key[i] = words[order[i], w]
+        count[:] = 0
+        for i in range(n):
+            for p in range(passes):
+                count[p, np.int64((key[i] >> np.uint64(p * RADIX_BITS)) & mask)] += 1
+        for p in range(passes):
+            if count[p].max() == n:
+                continue
+            at = 0
+            for d in range(radix):
+                c = count[p, d]
+                count[p, d] = at
+                at += c
+            shift = np.uint64(p * RADIX_BITS)
+            for i in range(n):
+                d = np.int64((key[i] >> shift) & mask)
+                k = count[p, d]
+                count[p, d] = k + 1
+                order_tmp[k] = order[i]
+                key_tmp[k] = key[i]
+            order, order_tmp = order_tmp, order
+            key, key_tmp = key_tmp, key
+    return order
+
+
 @njit(cache=True, nogil=True)
 def plain_minor(
     offsets: np.ndarray, raw: np.ndarray, exps: np.ndarray, null: np.ndarray, out: np.ndarray

@@ -66,6 +66,20 @@ def test_string_order_is_arrows_stable_sort():
         np.testing.assert_array_equal(string_order(arr), want)
 
 
+def test_words_order_is_lexsort():
+    rng = np.random.default_rng(3)
+    for n, width in ((0, 1), (1, 2), (5000, 1), (5000, 3)):
+        # few distinct values in every 16-bit digit (ties at each: stability), one column
+        # with the same word everywhere (no pass)
+        digits = rng.integers(0, 3, (n, width, 4), dtype=np.uint64)
+        words = (digits << (np.arange(4, dtype=np.uint64) * np.uint64(16) + np.uint64(5))
+                 ).sum(axis=2, dtype=np.uint64)
+        if width > 2:
+            words[:, 1] = 7
+        want = np.lexsort([words[:, w] for w in range(width - 1, -1, -1)])
+        np.testing.assert_array_equal(text_kernel.words_order(words), want)
+
+
 def _hash64(text: str) -> int:
     """``normalize.string_hash64`` of one string, in Python integers."""
     data, base, mod = text.encode(), int(normalize.HASH_BASE), 1 << 64
