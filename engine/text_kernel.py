@@ -61,13 +61,12 @@ def key_codes(offsets: np.ndarray, raw: np.ndarray, inv: np.ndarray, n_inv: int
     row of each code, placed by the FNV-1a hash of its bytes and compared byte by byte. Then
     the rows by invoice (a counting sort), where a code an invoice already had counts once."""
     n = len(offsets) - 1
-    a0, b0 = offsets[0], offsets[n]
     packable = True
     for i in range(n):
         if offsets[i + 1] - offsets[i] > 16:
             packable = False
             break
-    for t in range(a0, b0):
+    for t in range(offsets[0], offsets[n]):
         if raw[t] == 0:
             packable = False
             break
@@ -209,6 +208,7 @@ def _packed_firsts(offsets: np.ndarray, raw: np.ndarray) -> np.ndarray:
         slot_row[:size] = -1
         for k in range(lo, hi):
             x0, x1 = sw0[k], sw1[k]
+            # (the words swapped: a slot independent of the bits that chose the partition)
             s = np.int64((_mix(x1, x0) >> np.uint64(20)) & mask)
             while True:
                 r = slot_row[s]
