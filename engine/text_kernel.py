@@ -56,10 +56,34 @@ def key_codes(offsets: np.ndarray, raw: np.ndarray, inv: np.ndarray, n_inv: int
               ) -> tuple[np.ndarray, np.ndarray]:
     """Each string ``raw[offsets[i]:offsets[i + 1]]`` coded by its first occurrence (the codes
     ``pa.Array.dictionary_encode`` gives), and per code how many distinct ``inv`` (0 ..
-    ``n_inv - 1``) its rows name: an open-addressing table (at most half full) of the first
-    row of each code, placed by the FNV-1a hash of its bytes and compared byte by byte; then
+    ``n_inv - 1``) its rows name. Strings of at most 16 bytes, none zero (all invoice keys):
+    :func:`_packed_firsts`; others: an open-addressing table (at most half full) of the first
+    row of each code, placed by the FNV-1a hash of its bytes and compared byte by byte. Then
     the rows by invoice (a counting sort), where a code an invoice already had counts once."""
     n = len(offsets) - 1
+    packable = True
+    for i in range(n):
+        if offsets[i + 1] - offsets[i] > 16:
+            packable = False
+            break
+    for t in range(offsets[0], offsets[n]):
+        if raw[t] == 0:
+            packable = False
+            break
+    if packable:
+        first = _packed_firsts(offsets, raw)
+        code = np.empty(n, np.int32)
+        count = np.zeros(n, np.int32)
+        n_codes = 0
+        for i in range(n):
+            r = first[i]
+            if r == i:
+                code[i] = n_codes
+                n_codes += 1
+            else:
+                code[i] = code[r]
+            count[code[i]] += 1
+        return code, _distinct_invoices(code, count[:n_codes], inv, n_inv)
     cap = 1
     while cap < 2 * n:
         cap *= 2
@@ -93,7 +117,14 @@ def key_codes(offsets: np.ndarray, raw: np.ndarray, inv: np.ndarray, n_inv: int
                 break
             s = (s + 1) & mask
         count[code[i]] += 1
-    # a (code, invoice) seen twice counts once: the rows of each invoice, compared
+    return code, _distinct_invoices(code, count[:n_codes], inv, n_inv)
+
+
+@njit(cache=True, nogil=True)
+def _distinct_invoices(code: np.ndarray, count: np.ndarray, inv: np.ndarray, n_inv: int
+                       ) -> np.ndarray:
+    """``count`` (the rows of each code) less the rows whose (code, invoice) came before: the
+    rows of each invoice (a counting sort), compared."""
     by_inv, start = counting_order(inv, n_inv)
     for j in range(n_inv):
         for k in range(start[j] + 1, start[j + 1]):
@@ -102,7 +133,96 @@ def key_codes(offsets: np.ndarray, raw: np.ndarray, inv: np.ndarray, n_inv: int
                 if code[by_inv[m]] == ck:
                     count[ck] -= 1
                     break
-    return code, count[:n_codes]
+    return count
+
+
+PART_ROWS = 1 << 16  # rows per hash partition of _packed_firsts (its table stays in cache)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _words(offsets: np.ndarray, raw: np.ndarray, i: int) -> tuple[np.uint64, np.uint64]:
+    """String ``i`` (at most 16 bytes) as two little-endian zero-padded 64-bit words."""
+    a, b = offsets[i], offsets[i + 1]
+    w0, w1 = np.uint64(0), np.uint64(0)
+    for t in range(min(b - a, 8)):
+        w0 |= np.uint64(raw[a + t]) << np.uint64(8 * t)
+    for t in range(8, b - a):
+        w1 |= np.uint64(raw[a + t]) << np.uint64(8 * (t - 8))
+    return w0, w1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _mix(w0: np.uint64, w1: np.uint64) -> np.uint64:
+    h = (w0 ^ (w1 * np.uint64(0x9E3779B97F4A7C15))) * np.uint64(0xFF51AFD7ED558CCD)
+    h ^= h >> np.uint64(29)
+    h *= np.uint64(0xC4CEB9FE1A85EC53)
+    return h ^ (h >> np.uint64(32))
+
+
+@njit(cache=True, nogil=True)
+def _packed_firsts(offsets: np.ndarray, raw: np.ndarray) -> np.ndarray:
+    """The first row holding each row's string (at most 16 bytes, none zero): the strings as two
+    zero-padded 64-bit words (equal words, equal strings), partitioned by the leading bits of
+    their hash (a counting sort that moves the words: rows ascending within a partition), each
+    partition coded with its own small open-addressing table of words (no string bytes read,
+    no cache misses)."""
+    n = len(offsets) - 1
+    bits = 0
+    while (n >> bits) > PART_ROWS:
+        bits += 1
+    shift = np.uint64(64 - bits)
+    part = np.zeros(n, np.int32)
+    start = np.zeros((1 << bits) + 1, np.int64)
+    for i in range(n):
+        w0, w1 = _words(offsets, raw, i)
+        p = np.int32(_mix(w0, w1) >> shift) if bits else np.int32(0)
+        part[i] = p
+        start[p + 1] += 1
+    for p in range(1 << bits):
+        start[p + 1] += start[p]
+    fill = start[:-1].copy()
+    row = np.empty(n, np.int32)
+    sw0 = np.empty(n, np.uint64)
+    sw1 = np.empty(n, np.uint64)
+    for i in range(n):
+        k = fill[part[i]]
+        fill[part[i]] += 1
+        row[k] = i
+        sw0[k], sw1[k] = _words(offsets, raw, i)
+    first = np.empty(n, np.int32)
+    most = 1
+    for p in range(1 << bits):
+        most = max(most, start[p + 1] - start[p])
+    cap = 1
+    while cap < 2 * most:
+        cap *= 2
+    slot_row = np.full(cap, -1, np.int32)
+    slot_w0 = np.zeros(cap, np.uint64)
+    slot_w1 = np.zeros(cap, np.uint64)
+    for p in range(1 << bits):
+        lo, hi = start[p], start[p + 1]
+        size = 1
+        while size < 2 * (hi - lo):
+            size *= 2
+        mask = np.uint64(size - 1)
+        slot_row[:size] = -1
+        for k in range(lo, hi):
+            x0, x1 = sw0[k], sw1[k]
+            # (the words swapped: a slot independent of the bits that chose the partition)
+            s = np.int64((_mix(x1, x0) >> np.uint64(20)) & mask)
+            while True:
+                r = slot_row[s]
+                if r < 0:
+                    slot_row[s] = row[k]
+                    slot_w0[s] = x0
+                    slot_w1[s] = x1
+                    first[row[k]] = row[k]
+                    break
+                if slot_w0[s] == x0 and slot_w1[s] == x1:
+                    first[row[k]] = r
+                    break
+                s = (s + 1) & np.int64(mask)
+    return first
 
 
 @njit(cache=True, nogil=True)
@@ -136,6 +256,51 @@ def sort_words(offsets: np.ndarray, raw: np.ndarray, width: int) -> np.ndarray:
             w = t >> 3
             out[i, w] |= np.uint64(raw[a + t]) << np.uint64(56 - 8 * (t & 7))
     return out
+
+
+RADIX_BITS = 16  # the digit of words_order's passes (8 and 11 tried: slower at 2.5M rows)
+
+
+@njit(cache=True, nogil=True)
+def words_order(words: np.ndarray) -> np.ndarray:
+    """The stable order of the rows of ``words`` (n, width) by word 0, then word 1, ...
+    (``np.lexsort`` of the columns, last first): a least-significant-digit radix sort,
+    ``RADIX_BITS`` at a time, each word's column moved along with the order; a digit all rows
+    share costs no pass."""
+    n, width = words.shape
+    radix = 1 << RADIX_BITS
+    passes = -(-64 // RADIX_BITS)
+    mask = np.uint64(radix - 1)
+    order = np.arange(n)
+    order_tmp = np.empty(n, np.int64)
+    key = np.empty(n, np.uint64)
+    key_tmp = np.empty(n, np.uint64)
+    count = np.zeros((passes, radix), np.int64)
+    for w in range(width - 1, -1, -1):
+        for i in range(n):
+            key[i] = words[order[i], w]
+        count[:] = 0
+        for i in range(n):
+            for p in range(passes):
+                count[p, np.int64((key[i] >> np.uint64(p * RADIX_BITS)) & mask)] += 1
+        for p in range(passes):
+            if count[p].max() == n:
+                continue
+            at = 0
+            for d in range(radix):
+                c = count[p, d]
+                count[p, d] = at
+                at += c
+            shift = np.uint64(p * RADIX_BITS)
+            for i in range(n):
+                d = np.int64((key[i] >> shift) & mask)
+                k = count[p, d]
+                count[p, d] = k + 1
+                order_tmp[k] = order[i]
+                key_tmp[k] = key[i]
+            order, order_tmp = order_tmp, order
+            key, key_tmp = key_tmp, key
+    return order
 
 
 @njit(cache=True, nogil=True)

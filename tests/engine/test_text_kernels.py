@@ -10,17 +10,27 @@ import random
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pytest
 
 from cashmatch.engine import normalize, text_kernel
 from cashmatch.engine.normalize import string_order, string_parts
 
 
-def test_codes_and_distinct_invoices_match_the_reference():
+@pytest.mark.parametrize(
+    ("longest", "extra", "n"),
+    # packed in words (all strings of at most 16 bytes, no zero byte), in one hash partition
+    # or several (more rows than text_kernel.PART_ROWS)
+    [(4, [], 20_000), (16, [], 20_000), (16, [], 3 * text_kernel.PART_ROWS),
+     (16, ["A" * 17], 20_000), (4, ["A\x00"], 20_000)],  # compared byte by byte
+)
+def test_codes_and_distinct_invoices_match_the_reference(longest: int, extra: list[str],
+                                                         n: int):
     rng = random.Random(5)
-    alphabet = "01239AZ-é"
-    # few distinct short strings, so that keys repeat within and across invoices
-    values = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 4)))
-              for _ in range(20_000)]
+    alphabet = "01239AZ-é" if longest <= 4 else "0A"
+    # few distinct strings, so that keys repeat within and across invoices (and at 16 bytes,
+    # a small alphabet: strings of 8 and 9 bytes, the words' edge, repeat too)
+    values = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, longest)))
+              for _ in range(n)] + extra
     inv = np.array([rng.randrange(3000) for _ in values], np.int64)
     arr = pa.array(values).slice(7)  # an offset into the buffers, as a filtered column has
     inv = inv[7:]
@@ -54,6 +64,20 @@ def test_string_order_is_arrows_stable_sort():
                 pa.array(values + [None]), pa.array([], pa.string())):
         want = np.asarray(pc.sort_indices(arr), np.int64)
         np.testing.assert_array_equal(string_order(arr), want)
+
+
+def test_words_order_is_lexsort():
+    rng = np.random.default_rng(3)
+    for n, width in ((0, 1), (1, 2), (5000, 1), (5000, 3)):
+        # few distinct values in every 16-bit digit (ties at each: stability), one column
+        # with the same word everywhere (no pass)
+        digits = rng.integers(0, 3, (n, width, 4), dtype=np.uint64)
+        words = (digits << (np.arange(4, dtype=np.uint64) * np.uint64(16) + np.uint64(5))
+                 ).sum(axis=2, dtype=np.uint64)
+        if width > 2:
+            words[:, 1] = 7
+        want = np.lexsort([words[:, w] for w in range(width - 1, -1, -1)])
+        np.testing.assert_array_equal(text_kernel.words_order(words), want)
 
 
 def _hash64(text: str) -> int:
