@@ -27,6 +27,7 @@ from cashmatch.engine.normalize import (
     KINDS,
     STRENGTH,
     StringLookup,
+    int_order,
     reference_tokens,
     search_sorted,
     spans,
@@ -158,7 +159,7 @@ def amount_index(book: Book) -> AmountIndex:
         def by_block(target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             rows = np.flatnonzero((book.group >= 0) & (target > 0))
             key = block[rows].astype(np.int64) * (1 << 42) + target[rows]
-            order = np.argsort(key, kind="stable")
+            order = int_order(key)
             return rows[order], key[order]
 
         rows = np.flatnonzero((book.group >= 0) & (book.amount > 0))
@@ -171,7 +172,7 @@ def amount_index(book: Book) -> AmountIndex:
         span = int(book.amount.max(initial=0)) + 2
         owner = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(members))))
         key = book.currency.astype(np.int64) * (1 << 42) + np.maximum(book.amount, 0)
-        by_currency = np.argsort(key, kind="stable")
+        by_currency = int_order(key)
         book.amounts = AmountIndex(
             n_currencies=ncur, members=members, block_key=block[members][starts],
             block_start=np.append(starts, len(members)), by_amount=by_amount,

@@ -80,6 +80,17 @@ def test_words_order_is_lexsort():
         np.testing.assert_array_equal(text_kernel.words_order(words), want)
 
 
+def test_int_order_is_numpys_stable_argsort(monkeypatch) -> None:
+    rng = np.random.default_rng(4)
+    monkeypatch.setattr(normalize, "HASH_COMPILED_MIN", 1)  # the radix sort at every size
+    for n in (0, 1, 7, 20_000):
+        # amount keys as the amount index forms them: a block above bit 42, repeats (ties)
+        key = rng.integers(0, 50, n) * (1 << 42) + rng.integers(1, 300, n)
+        np.testing.assert_array_equal(normalize.int_order(key), np.argsort(key, kind="stable"))
+    negative = np.array([3, -1, 2, -1, 3], np.int64)  # numpy's sort, not the bits' order
+    np.testing.assert_array_equal(normalize.int_order(negative), [1, 3, 2, 0, 4])
+
+
 def _hash64(text: str) -> int:
     """``normalize.string_hash64`` of one string, in Python integers."""
     data, base, mod = text.encode(), int(normalize.HASH_BASE), 1 << 64
