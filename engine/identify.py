@@ -14,7 +14,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
-from cashmatch.engine.normalize import StringLookup, account_key, name_key, strings_equal
+from cashmatch.engine.normalize import (
+    StringLookup,
+    account_key,
+    name_key,
+    stable_order,
+    strings_equal,
+)
 
 # How the payer was identified, with the confidence that carries.
 BY_ACCOUNT, BY_NAME, BY_FUZZY_NAME, BY_LEARNED_ACCOUNT, UNKNOWN = 0, 1, 2, 3, -1
@@ -250,8 +256,7 @@ def _fuzzy_names(names: pa.Array, index: CustomerIndex, *, cutoff: float
     closest = np.full(len(uniq), -1, dtype=np.int64)
     # the leading characters, for all at once; the names of each block (rows ascending)
     blocks, of_block = np.unique(uniq.astype(f"<U{NAME_BLOCK}"), return_inverse=True)
-    by_block = np.argsort(of_block, kind="stable")
-    b_start = np.searchsorted(of_block[by_block], np.arange(len(blocks) + 1))
+    by_block, b_start = stable_order(of_block.astype(np.int64), len(blocks))
     lo, hi = np.searchsorted(k_sorted, blocks, "left"), np.searchsorted(k_sorted, blocks, "right")
     for b in np.flatnonzero(hi > lo).tolist():  # one rapidfuzz call per block with customers
         cand = order[lo[b] : hi[b]]
