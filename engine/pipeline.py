@@ -1014,15 +1014,17 @@ class DayMatch:
         invoice rows of ``invs`` (one set after another), with confidence ``conf[i]`` by rule
         ``rule[i]``. Each
         invoice takes its open amount, earliest due first; a bank fee (what the set's total
-        exceeds the payment by) is taken on the last."""
+        exceeds the payment by) is taken on the last, and what of it exceeds the last one's
+        amount on the one before, and so on (never an applied amount below zero)."""
         owner = np.repeat(np.arange(len(ps)), counts)
         invs = invs[np.lexsort((invs, self.book.due[invs], owner))]
         applied = self.book.amount[invs].astype(np.int64)
         end = np.cumsum(counts)
         start = end - counts
         short = np.add.reduceat(applied, start) - self.pay_amount[ps]
-        adj = np.zeros(len(invs), np.int64)
-        adj[end - 1] = np.maximum(short, 0)
+        csum = np.cumsum(applied)
+        after = csum[end - 1][owner] - csum  # the set's amounts after each invoice
+        adj = np.clip(short[owner] - after, 0, applied)
         applied -= adj
         inv_l, applied_l, adj_l = invs.tolist(), applied.tolist(), adj.tolist()
         reasons = [S.BANK_FEE if a else None for a in adj_l]

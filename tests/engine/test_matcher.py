@@ -75,6 +75,18 @@ def test_one_payment_for_several_quoted_invoices_with_bank_fee():
     assert sum(a["applied_amount"] for a in r.allocations.to_pylist()) == 78500
 
 
+def test_a_bank_fee_larger_than_the_last_invoice_never_makes_an_applied_amount_negative():
+    """Two quoted invoices of 1.00 and a payment of 0.50: the 1.50 short is within the bank-fee
+    ceiling (25.00), more than the last invoice's amount: taken on it, then on the one before
+    (hypothesis found the set's fee taken on the last invoice alone: -0.50 applied)."""
+    small = invoices([("INV-1001", "C1", 100, "USD", ACME), ("INV-1002", "C1", 100, "USD", ACME)])
+    r = match(invoices=small, payments=payments([("P1", 50, "ACME", "INV-1001 INV-1002")]))
+    rows = r.allocations.to_pylist()
+    assert rows and all(a["applied_amount"] >= 0 for a in rows)
+    assert sum(a["applied_amount"] for a in rows) == 50  # cash conserved
+    assert sum(a["applied_amount"] + a["adjustment_amount"] for a in rows) == 200
+
+
 def test_two_payments_claiming_one_invoice_are_resolved_globally_not_by_order():
     pays = payments([
         ("P1", 100000, "ACME INDUSTRIES", "INV-2026-004512"),
