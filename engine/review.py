@@ -195,22 +195,23 @@ class Numbers:
         return Numbers(pay[rows], rows, digits)
 
 
-def lookalike_table(pays: np.ndarray, *, numbers: Numbers, pay_group: np.ndarray,
+def lookalike_table(pays: np.ndarray, *, numbers: Numbers | None, pay_group: np.ndarray,
                     ref_group: np.ndarray, resembles_group: np.ndarray,
                     pay_amount: np.ndarray, pay_currency: np.ndarray, pay_date: np.ndarray,
                     fee_ceiling: np.ndarray, book: Book, grace_days: int,
                     allow_discounts: bool) -> Lookalikes:
     """The look-alikes (see the module) of the payments ``pays``.
 
-    ``numbers``: the payments' reference numbers; ``pay_group``: the identified payer's group
-    (-1: nobody), ``ref_group`` the group its reference points to, ``resembles_group`` the
-    group whose name the payer's resembles.
+    ``numbers``: the payments' reference numbers (None only for no payment); ``pay_group``:
+    the identified payer's group (-1: nobody), ``ref_group`` the group its reference points
+    to, ``resembles_group`` the group whose name the payer's resembles.
     """
     n = len(pay_group)
     pays = np.unique(pays)
     if len(pays) == 0:  # (nothing to look up: the stages below cost ~0.3 ms empty)
         z = np.zeros(0, np.int64)
         return Lookalikes.of_rows(np.zeros(n, bool), z, z, z, z, z)
+    assert numbers is not None
     # the groups to look in, per payment: the payer's; else the resembling name's and the
     # reference's
     known = pay_group[pays] >= 0
