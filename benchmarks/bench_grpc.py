@@ -180,6 +180,29 @@ def _measure(srv: ServerProcess, results: dict, key: str, name: str, call, c: in
     results[key] = _stats(name, lat, wall, cpu, unit)
 
 
+def _day(d: Path, tokens: Path, day, results: dict, *, clients: tuple[int, ...], calls: int,
+         n_invoices: int, workers: int) -> None:  # noqa: ANN001 - fmt: skip
+    """Match of the day's first 100 payments against its ledger on ``workers`` processes."""
+    serve_args = ("--max-message-mb", "256", "--workers", str(workers))
+    srv = ServerProcess(d / "day.db", tokens, *serve_args).start()
+    tag = "" if workers == 1 else f"_w{workers}"
+    on = "" if workers == 1 else f", {workers} server processes"
+    try:
+        day_req = day_match_request(day)
+
+        async def match_day(s, k, j):
+            await s.Match(day_req, metadata=AUTH)
+
+        # warm up (every worker's ledger cache: connections are dealt out to them)
+        asyncio.run(_load(srv.addr, match_day, 4 * workers, 10))
+        for c in clients:
+            _measure(srv, results, f"match_day{tag}_c{c}",
+                     f"Match 100 day payments vs {n_invoices} day ledger, {c} client(s){on}",
+                     match_day, c, calls, 100)  # fmt: skip
+    finally:
+        srv.terminate()
+
+
 def run(
     *,
     clients: tuple[int, ...] = (1, 2, 4, 8),
@@ -188,32 +211,22 @@ def run(
     statement_rows: int = 10_000,
     statement_calls: int = 4,
     synthetic: bool = True,
-    workers: int = 1,
+    workers: tuple[int, ...] = (1,),
 ) -> dict[str, dict[str, float]]:
+    """The day batch once per count of server processes in ``workers`` (one process per core
+    takes calls of concurrent clients side by side); the other rows on the first count."""
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         tokens = write_tokens(d / "tokens")
         # a generated day's ledger, 100 of its payments
         day = load_day_ledger(d / "day.db", n_invoices=n_invoices)
-        serve_args = ("--max-message-mb", "256", "--workers", str(workers))
-        srv = ServerProcess(d / "day.db", tokens, *serve_args).start()
-        try:
-            day_req = day_match_request(day)
-
-            async def match_day(s, k, j):
-                await s.Match(day_req, metadata=AUTH)
-
-            # warm up (every worker's ledger cache: connections are dealt out to them)
-            asyncio.run(_load(srv.addr, match_day, 4 * workers, 10))
-            for c in clients:
-                _measure(srv, results, f"match_day_c{c}",
-                         f"Match 100 day payments vs {n_invoices} day ledger, {c} client(s)",
-                         match_day, c, calls, 100)  # fmt: skip
-        finally:
-            srv.terminate()
+        for w in workers:
+            _day(d, tokens, day, results, clients=clients, calls=calls, n_invoices=n_invoices,
+                 workers=w)  # fmt: skip
         if not synthetic:
             return results
+        serve_args = ("--max-message-mb", "256", "--workers", str(workers[0]))
         srv = ServerProcess(d / "bench.db", tokens, *serve_args).start()
         try:
             stub = srv.stub()
@@ -244,7 +257,7 @@ def run(
                     metadata=AUTH,
                 )
 
-            asyncio.run(_load(srv.addr, match_ledger, 4 * workers, 10))  # warm up
+            asyncio.run(_load(srv.addr, match_ledger, 4 * workers[0], 10))  # warm up
             for c in clients:
                 _measure(srv, results, f"match_ledger_c{c}",
                          f"Match 100 synthetic payments vs {n_invoices} ledger, {c} client(s)",
@@ -280,7 +293,9 @@ if __name__ == "__main__":
     ap.add_argument("--statement-rows", type=int, default=10_000)
     ap.add_argument("--statement-calls", type=int, default=4, help="files per client")
     ap.add_argument("--day-only", action="store_true", help="only the generated day's Match")
-    ap.add_argument("--workers", type=int, default=1, help="server processes (serve --workers)")
+    ap.add_argument("--workers", default="1",
+                    help="server processes (serve --workers), comma-separated: the day batch "
+                         "once per count (e.g. 1,2: one process, then one per core)")  # fmt: skip
     a = ap.parse_args()
     run(
         clients=tuple(int(c) for c in a.clients.split(",")),
@@ -289,5 +304,5 @@ if __name__ == "__main__":
         n_invoices=a.invoices,
         statement_rows=a.statement_rows,
         statement_calls=a.statement_calls,
-        workers=a.workers,
+        workers=tuple(int(w) for w in a.workers.split(",")),
     )

@@ -64,8 +64,7 @@ def match(
     policy = policy or Policy()
     with stage(timings, "payments"):
         # a canonical order, so that ties fall the same way whatever order the rows came in
-        payments = credits_only(S.conform(payments, S.PAYMENTS)).sort_by(
-            [("value_date", "ascending"), ("payment_id", "ascending")])
+        payments = _in_order(credits_only(S.conform(payments, S.PAYMENTS)))
         inputs = _Inputs(
             invoices=ledger.invoices,
             payments=payments,
@@ -90,6 +89,17 @@ def match(
     result.timings.update(timings)
     result.timings["total"] = time.perf_counter() - t0
     return result
+
+
+def _in_order(payments: pa.Table) -> pa.Table:
+    """The payments by value date and id; as they are when they came so (a request's batch
+    often does), which saves a copy of every column (~50 us of a 100-payment Match)."""
+    order = np.asarray(pc.sort_indices(
+        payments, sort_keys=[("value_date", "ascending"), ("payment_id", "ascending")]))
+    if (order == np.arange(len(order))).all() and all(
+            c.num_chunks <= 1 for c in payments.columns):
+        return payments
+    return payments.take(pa.array(order))
 
 
 @dataclass(frozen=True, slots=True)

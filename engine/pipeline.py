@@ -501,10 +501,11 @@ class DayMatch:
     def lookalikes(self, pays: np.ndarray) -> Lookalikes:
         """The look-alike invoices of the payments ``pays`` (:mod:`review`)."""
         resembles = self.ident.resembles
-        if not hasattr(self, "numbers"):  # (once for both calls)
+        if len(pays) and not hasattr(self, "numbers"):  # (once for both calls; none for none)
             self.numbers = Numbers.of(self.tokens, self.n)
         return lookalike_table(
-            pays, numbers=self.numbers, pay_group=self.pay_group, ref_group=self.ref_group,
+            pays, numbers=getattr(self, "numbers", None), pay_group=self.pay_group,
+            ref_group=self.ref_group,
             resembles_group=np.where(resembles >= 0, self.index.group_of(resembles), -1),
             pay_amount=self.pay_amount, pay_currency=self.pay_currency, pay_date=self.pay_date,
             fee_ceiling=self.fee_ceiling, book=self.book,

@@ -30,7 +30,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
-from rapidfuzz.distance import OSA, Postfix, Prefix
 
 from cashmatch.engine.allocate import MAX_CANDIDATES, ExceptionItem
 from cashmatch.engine.candidates import (
@@ -67,6 +66,7 @@ EXACT_AMOUNT, SETTLES, TAKES, NEITHER = 3, 2, 1, 0
 _INVERSE_POWERS = np.cumprod(
     np.array([1] + [pow(int(HASH_BASE), -1, 1 << 64)] * MAX_CUT, np.uint64))  # wraps
 _GROUP_MIX = np.uint64(0xC4CEB9FE1A85EC53)
+_LEVELS = np.array([EXACT_NUMBER, ONE_EDIT, TRUNCATED], np.int64)
 
 
 def lookalikes(t_pay: np.ndarray, t_grp: np.ndarray, t_key: pa.Array, book: Book
@@ -81,7 +81,8 @@ def lookalikes(t_pay: np.ndarray, t_grp: np.ndarray, t_key: pa.Array, book: Book
     number is a prefix or suffix of the other. So the variants of the numbers (whole, one
     character deleted) are joined with those of the group's invoice keys (whole, one deleted,
     prefixes and suffixes) by hash, within the group, and only the pairs joined are scored
-    (rapidfuzz ``cpdist``): no comparison of every number with every key of its group.
+    (over their bytes, :func:`review_kernel.pair_levels`): no comparison of every number with
+    every key of its group.
     Digits keys are ASCII (:func:`normalize.digits_key`): bytes are characters."""
     z = np.zeros(0, np.int64)
     groups = np.unique(t_grp)
@@ -107,7 +108,6 @@ def number_levels(q_key: pa.Array, q_grp: np.ndarray, k_key: pa.Array, k_grp: np
         return z, z, z
     from cashmatch.engine import review_kernel
 
-    t_len = np.asarray(pc.binary_length(q_key), np.int64)
     q_off, q_raw = string_parts(q_key)
     k_off, k_raw = string_parts(k_key)
     pair_q, pair_k = review_kernel.lookalike_pairs(
@@ -115,18 +115,9 @@ def number_levels(q_key: pa.Array, q_grp: np.ndarray, k_key: pa.Array, k_grp: np
         HASH_BASE, _INVERSE_POWERS, _GROUP_MIX, MIN_EDIT, MIN_PART, MAX_CUT)
     pair = np.unique(pair_q * len(k_key) + pair_k)
     pair_q, pair_k = pair // len(k_key), pair % len(k_key)
-    kl = np.diff(k_off).astype(np.int64)
-    # the pairs joined, scored: (a hash that agrees by chance scores 0)
-    qs = q_key.take(pa.array(pair_q, pa.int64())).to_pylist()
-    ks = k_key.take(pa.array(pair_k, pa.int64())).to_pylist()
-    dist = process.cpdist(qs, ks, scorer=OSA.distance, workers=1)
-    pre = process.cpdist(qs, ks, scorer=Prefix.similarity, workers=1)
-    post = process.cpdist(qs, ks, scorer=Postfix.similarity, workers=1)
-    tl, cut = t_len[pair_q], kl[pair_k] - t_len[pair_q]
-    level = np.where(dist == 0, EXACT_NUMBER,
-                     np.where((dist == 1) & (tl >= MIN_EDIT), ONE_EDIT,
-                              np.where(((pre == tl) | (post == tl)) & (tl >= MIN_PART)
-                                       & (cut >= 1) & (cut <= MAX_CUT), TRUNCATED, 0)))
+    # the pairs joined, scored over their bytes (a hash that agrees by chance scores 0)
+    level = review_kernel.pair_levels(q_off, q_raw, k_off, k_raw, pair_q, pair_k, _LEVELS,
+                                      MIN_EDIT, MIN_PART, MAX_CUT)
     named = np.zeros(len(q_key), bool)
     named[pair_q[level == EXACT_NUMBER]] = True
     keep = (level == EXACT_NUMBER) | ((level > 0) & ~named[pair_q])
@@ -204,22 +195,23 @@ class Numbers:
         return Numbers(pay[rows], rows, digits)
 
 
-def lookalike_table(pays: np.ndarray, *, numbers: Numbers, pay_group: np.ndarray,
+def lookalike_table(pays: np.ndarray, *, numbers: Numbers | None, pay_group: np.ndarray,
                     ref_group: np.ndarray, resembles_group: np.ndarray,
                     pay_amount: np.ndarray, pay_currency: np.ndarray, pay_date: np.ndarray,
                     fee_ceiling: np.ndarray, book: Book, grace_days: int,
                     allow_discounts: bool) -> Lookalikes:
     """The look-alikes (see the module) of the payments ``pays``.
 
-    ``numbers``: the payments' reference numbers; ``pay_group``: the identified payer's group
-    (-1: nobody), ``ref_group`` the group its reference points to, ``resembles_group`` the
-    group whose name the payer's resembles.
+    ``numbers``: the payments' reference numbers (None only for no payment); ``pay_group``:
+    the identified payer's group (-1: nobody), ``ref_group`` the group its reference points
+    to, ``resembles_group`` the group whose name the payer's resembles.
     """
     n = len(pay_group)
     pays = np.unique(pays)
     if len(pays) == 0:  # (nothing to look up: the stages below cost ~0.3 ms empty)
         z = np.zeros(0, np.int64)
         return Lookalikes.of_rows(np.zeros(n, bool), z, z, z, z, z)
+    assert numbers is not None
     # the groups to look in, per payment: the payer's; else the resembling name's and the
     # reference's
     known = pay_group[pays] >= 0

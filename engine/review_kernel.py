@@ -124,3 +124,56 @@ def lookalike_pairs(
                     found += 1
                 s += 1
     return out_q[:found], out_k[:found]
+
+
+@njit(cache=True, nogil=True)
+def pair_levels(
+    q_off: np.ndarray,
+    q_raw: np.ndarray,
+    k_off: np.ndarray,
+    k_raw: np.ndarray,
+    pair_q: np.ndarray,
+    pair_k: np.ndarray,
+    levels: np.ndarray,
+    min_edit: int,
+    min_part: int,
+    max_cut: int,
+) -> np.ndarray:
+    """The level of each joined pair (number ``pair_q[p]``, key ``pair_k[p]``), over their
+    bytes: ``levels[0]`` equal, ``levels[1]`` one keystroke apart (optimal string alignment
+    distance 1: what is left between their common prefix and suffix is one byte against one
+    or none, or two bytes swapped) for numbers of ``min_edit`` bytes, ``levels[2]`` the number
+    a prefix or suffix of the key, 1 .. ``max_cut`` bytes shorter, of ``min_part`` bytes;
+    else 0 (a hash that agreed by chance)."""
+    out = np.zeros(len(pair_q), np.int64)
+    for p in range(len(pair_q)):
+        a, b = q_off[pair_q[p]], q_off[pair_q[p] + 1]
+        c, d = k_off[pair_k[p]], k_off[pair_k[p] + 1]
+        m, n = b - a, d - c
+        short = min(m, n)
+        pre = 0
+        while pre < short and q_raw[a + pre] == k_raw[c + pre]:
+            pre += 1
+        if m == n and pre == m:
+            out[p] = levels[0]
+            continue
+        post = 0  # (not into the common prefix)
+        while post < short - pre and q_raw[b - 1 - post] == k_raw[d - 1 - post]:
+            post += 1
+        q_mid, k_mid = m - pre - post, n - pre - post
+        if m >= min_edit and (
+            (q_mid <= 1 and k_mid <= 1)  # (not both 0: the texts differ)
+            or (q_mid == 2 and k_mid == 2 and q_raw[a + pre] == k_raw[c + pre + 1]
+                and q_raw[a + pre + 1] == k_raw[c + pre])
+        ):
+            out[p] = levels[1]
+            continue
+        if m >= min_part and 1 <= n - m <= max_cut:
+            suffix = True
+            for t in range(m):
+                if q_raw[a + t] != k_raw[d - m + t]:
+                    suffix = False
+                    break
+            if pre == m or suffix:
+                out[p] = levels[2]
+    return out

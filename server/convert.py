@@ -8,7 +8,7 @@ the index of the message (``payments[3].amount``). Nothing here decides anything
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
@@ -19,7 +19,6 @@ import pyarrow.compute as pc
 from cashmatch.engine import schema as S
 from cashmatch.engine.errors import InvalidInput, RowProblem
 from cashmatch.engine.money import (
-    exponent,
     format_minor,
     format_minor_array,
     parse_minor_array,
@@ -63,20 +62,32 @@ def _required(arr: pa.Array, what: str, name: str, errors: list[str]) -> None:
         errors.append(f"{what}[{i}].{name}: required")
 
 
+def _exponents(currency: pa.Array) -> np.ndarray | None:
+    """Per row, the exponent of its currency (each distinct code looked up once); None when
+    a row has none or an unusable one (its amount's own conversion then says which)."""
+    exps = wire.exponents(currency, unusable=-1)
+    return None if (exps < 0).any() else exps
+
+
 def _money(
     text: pa.Array,
     currency: pa.Array,
+    exps: np.ndarray | None,
     what: str,
     name: str,
     errors: list[str],
     *,
     required: bool,
 ) -> pa.Array:
-    missing = np.asarray(text.is_null(), dtype=bool)
+    """Amounts in minor units of ``currency`` (``exps``: :func:`_exponents` of it, computed
+    once for all of a message's amounts)."""
+    missing = (
+        np.asarray(text.is_null(), dtype=bool) if text.null_count else np.zeros(len(text), bool)
+    )
     if required:
         _required(text, what, name, errors)
     if len(text) <= SMALL_BATCH:
-        return _money_small(text, currency, missing, what, name, errors)
+        return _money_small(text, currency, exps, missing, what, name, errors)
     minor, errs = parse_minor_array(text, currency)
     bad = np.not_equal(errs, None) & ~missing
     for i in np.flatnonzero(bad)[: _MAX_ERRORS + 1]:
@@ -87,6 +98,7 @@ def _money(
 def _money_small(
     text: pa.Array,
     currency: pa.Array,
+    exps: np.ndarray | None,
     missing: np.ndarray,
     what: str,
     name: str,
@@ -97,13 +109,6 @@ def _money_small(
     (:func:`parse_plain_minor`, compiled in a served process), else row by row."""
     if missing.all():  # an optional column nobody filled
         return pa.array(np.zeros(len(text), np.int64), pa.int64(), mask=missing)
-    enc = currency.dictionary_encode()  # (each distinct code's exponent looked up once)
-    try:
-        exps = None if enc.indices.null_count else np.array(
-            [exponent(c) for c in enc.dictionary.to_pylist()], np.int64)[
-                np.asarray(enc.indices, np.int64)]
-    except InvalidInput:
-        exps = None  # a row's currency is unusable (or absent): the rows below say which
     if exps is not None and (out := parse_plain_minor(text, exps)) is not None:
         return pa.array(out, pa.int64(), mask=missing)
     codes = currency.to_pylist()
@@ -133,17 +138,31 @@ def _dates(text: pa.Array, what: str, name: str, errors: list[str]) -> pa.Array:
 
 _A_TO_Z = np.zeros(256, bool)
 _A_TO_Z[ord("A") : ord("Z") + 1] = True
+_DIRECTIONS = np.frombuffer(b"CRDTDBIT", np.uint8).reshape(2, 1, 4)
+
+
+def _codes_ok(codes: pa.Array, width: int, accept: Callable[[np.ndarray], np.ndarray]
+              ) -> np.ndarray:  # fmt: skip
+    """Per row: null, or ``width`` bytes that ``accept`` takes ((rows, width) bytes -> rows),
+    over the data buffer (Arrow compiles a regular expression, or hashes a value set, on every
+    call)."""
+    offsets, raw = string_parts(codes)
+    ok = np.diff(offsets) == width
+    ok[ok] = accept(raw[offsets[:-1][ok, None] + np.arange(width)])
+    if codes.null_count:
+        ok |= np.asarray(codes.is_null(), bool)
+    return ok
 
 
 def _three_letters(codes: pa.Array) -> np.ndarray:
     """Per row: null, or ``^[A-Z]{3}$`` (three bytes A-Z; any other character is another byte
-    or more), over the data buffer (Arrow compiles a regular expression on every call)."""
-    offsets, raw = string_parts(codes)
-    ok = np.diff(offsets) == 3
-    ok[ok] = _A_TO_Z[raw[offsets[:-1][ok, None] + np.arange(3)]].all(axis=1)
-    if codes.null_count:
-        ok |= np.asarray(codes.is_null(), bool)
-    return ok
+    or more)."""
+    return _codes_ok(codes, 3, lambda b: _A_TO_Z[b].all(axis=1))
+
+
+def _direction(codes: pa.Array) -> np.ndarray:
+    """Per row: null, ``CRDT`` or ``DBIT``."""
+    return _codes_ok(codes, 4, lambda b: (b == _DIRECTIONS).all(axis=2).any(axis=0))
 
 
 def _currency(text: pa.Array, what: str, errors: list[str], *, required: bool) -> pa.Array:
@@ -177,10 +196,11 @@ def invoices_from_proto(
     _required(f["invoice_id"], what, "invoice_id", errors)
     _required(f["customer_id"], what, "customer_id", errors)
     cur = _currency(f["currency"], what, errors, required=True)
-    amount = _money(f["amount"], cur, what, "amount", errors, required=True)
+    amount = _money(f["amount"], cur, _exponents(cur), what, "amount", errors, required=True)
     disc = _money(
         f["discount_pct"],
         pa.array(["USD"] * len(msgs), pa.string()),
+        np.full(len(msgs), 2, np.int64),
         what,
         "discount_pct",
         errors,
@@ -230,14 +250,12 @@ def payments_from_proto(msgs: Sequence[pb.Payment], what: str = "payments") -> p
     f = _fields(msgs, _PAYMENT_FIELDS)
     _required(f["payment_id"], what, "payment_id", errors)
     cur = _currency(f["currency"], what, errors, required=True)
-    amount = _money(f["amount"], cur, what, "amount", errors, required=True)
+    amount = _money(f["amount"], cur, _exponents(cur), what, "amount", errors, required=True)
     vdate = _dates(f["value_date"], what, "value_date", errors)
     _required(f["value_date"], what, "value_date", errors)
     direction = pc.utf8_upper(f["direction"])
     if direction.null_count < len(direction):  # (an API batch often leaves it out)
-        ok = pc.or_(direction.is_null(),
-                    pc.is_in(direction, value_set=pa.array(["CRDT", "DBIT"])))
-        for i in np.flatnonzero(~np.asarray(ok, dtype=bool))[:_MAX_ERRORS]:
+        for i in np.flatnonzero(~_direction(direction))[:_MAX_ERRORS]:
             errors.append(f"{what}[{i}].direction: expected CRDT or DBIT")
     _raise(errors)
     n = len(msgs)
@@ -270,9 +288,10 @@ def remittances_from_proto(
     errors: list[str] = []
     f = _fields(msgs, _REMITTANCE_FIELDS)
     pid, e2e = f["payment_id"], f["end_to_end_id"]
-    unlinked = np.asarray(pc.and_(pid.is_null(), e2e.is_null()), dtype=bool)
-    for i in np.flatnonzero(unlinked)[:_MAX_ERRORS]:
-        errors.append(f"{what}[{i}].payment_id: payment_id or end_to_end_id required")
+    if pid.null_count and e2e.null_count:
+        unlinked = np.asarray(pc.and_(pid.is_null(), e2e.is_null()), dtype=bool)
+        for i in np.flatnonzero(unlinked)[:_MAX_ERRORS]:
+            errors.append(f"{what}[{i}].payment_id: payment_id or end_to_end_id required")
     _required(f["invoice_ref"], what, "invoice_ref", errors)
     cur = _currency(f["currency"], what, errors, required=False)
     if cur.null_count:  # a line without a currency: its payment's
@@ -286,9 +305,12 @@ def remittances_from_proto(
             by_pid.combine_chunks() if isinstance(by_pid, pa.ChunkedArray) else by_pid,
             by_e2e.combine_chunks() if isinstance(by_e2e, pa.ChunkedArray) else by_e2e,
         )
-    paid = _money(f["paid_amount"], cur, what, "paid_amount", errors, required=True)
-    disc = _money(f["discount_amount"], cur, what, "discount_amount", errors, required=False)
-    ded = _money(f["deduction_amount"], cur, what, "deduction_amount", errors, required=False)
+    exps = _exponents(cur)
+    paid = _money(f["paid_amount"], cur, exps, what, "paid_amount", errors, required=True)
+    disc = _money(f["discount_amount"], cur, exps, what, "discount_amount", errors,
+                  required=False)  # fmt: skip
+    ded = _money(f["deduction_amount"], cur, exps, what, "deduction_amount", errors,
+                 required=False)  # fmt: skip
     _raise(errors)
     n = len(msgs)
     return pa.Table.from_arrays(

@@ -265,18 +265,22 @@ def string_fields(msgs: Sequence[Any], numbers: Sequence[int], *, trim: bool = F
     )
 
 
-def _exponents(currency: pa.ChunkedArray) -> np.ndarray:
-    """Per row, the minor-unit exponent of its currency (2 where unusable or absent, as
-    ``money.format_minor_array``): looked up once per distinct code."""
+def exponents(currency: pa.Array | pa.ChunkedArray, *, unusable: int = 2) -> np.ndarray:
+    """Per row, the minor-unit exponent of its currency (``unusable`` where the code is not
+    one or absent; 2 is ``money.format_minor_array``'s): looked up once per distinct code."""
 
     def of(code: str | None) -> int:
         try:
             return exponent(code or "")
         except InvalidInput:
-            return 2
+            return unusable
 
-    enc = currency.combine_chunks().dictionary_encode()
-    exps = np.array([of(c) for c in enc.dictionary.to_pylist()] + [2], np.int64)
+    if isinstance(currency, pa.ChunkedArray):
+        currency = currency.combine_chunks()
+    enc = currency.dictionary_encode()
+    exps = np.array([of(c) for c in enc.dictionary.to_pylist()] + [unusable], np.int64)
+    if not enc.indices.null_count:
+        return exps[np.asarray(enc.indices, np.int64)]
     return exps[np.asarray(enc.indices.fill_null(len(enc.dictionary)), np.int64)]
 
 
@@ -330,7 +334,7 @@ def repeated(
         np.array([f for _, f in money_cols], np.int64),
         amounts,
         _nulls(m_cols),
-        _exponents(table.column(currency)),
+        exponents(table.column(currency)),
         0 if double is None else double[1],
         np.array(bits),  # (a writable copy: one signature)
     )

@@ -14,7 +14,7 @@ import pytest
 from cashmatch.engine.errors import InvalidInput
 from cashmatch.engine.money import to_minor
 from cashmatch.engine.normalize import warm_kernels
-from cashmatch.server.convert import _money, _three_letters
+from cashmatch.server.convert import _direction, _exponents, _money, _three_letters
 
 TEXTS = [
     "1",
@@ -62,7 +62,8 @@ def test_few_amounts_convert_as_row_by_row(warm: bool) -> None:
         curs = [rng.choice(CURRENCIES)] * n if one_cur else [rng.choice(CURRENCIES) for _ in texts]
         expected = [_expected(t, c) for t, c in zip(texts, curs, strict=True)]
         errors: list[str] = []
-        got = _money(pa.array(texts, pa.string()), pa.array(curs, pa.string()), "payments",
+        cur = pa.array(curs, pa.string())
+        got = _money(pa.array(texts, pa.string()), cur, _exponents(cur), "payments",
                      "amount", errors, required=False).to_pylist()  # fmt: skip
         bad = [i for i, (_, err) in enumerate(expected) if err]
         assert [e.split("]")[0] for e in errors] == [f"payments[{i}" for i in bad]
@@ -82,6 +83,22 @@ def test_currency_codes_checked_as_the_regular_expression_does() -> None:
     for codes in (upper, upper.slice(5), pa.array([None, None], pa.string())):
         want = pc.fill_null(pc.match_substring_regex(codes, r"^[A-Z]{3}$"), True)
         assert _three_letters(codes).tolist() == want.to_pylist()
+
+
+def test_directions_checked_as_the_value_set_does() -> None:
+    rng = random.Random(2)
+
+    def value() -> str | None:  # CRDT or DBIT, or one of them with a character changed
+        text = list(rng.choice(["CRDT", "DBIT"]))
+        if rng.random() < 0.5:
+            text[rng.randrange(4)] = rng.choice(["", "C", "B", "Ä", " ", "XY"])
+        return None if rng.random() < 0.1 else "".join(text)
+
+    values = [value() for _ in range(5000)]
+    codes = pa.array(values, pa.string())
+    for part in (codes, codes.slice(7), pa.array([None], pa.string())):
+        want = pc.or_(part.is_null(), pc.is_in(part, value_set=pa.array(["CRDT", "DBIT"])))
+        assert _direction(part).tolist() == want.to_pylist()
 
 
 def test_a_remittance_line_without_a_currency_takes_its_payments() -> None:
