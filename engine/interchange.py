@@ -238,10 +238,14 @@ def _read_typed(
     value, a bad date or amount, an unknown currency, a list or float column, a BOM...): the
     careful text path then reads the file and reports every problem with its line.
     """
-    if isinstance(src, bytes) or _is_parquet(src):
+    if _is_parquet(src):
         return None
-    with open(src, "rb") as fh:
-        head = fh.read(1 << 16)
+    if isinstance(src, bytes):  # a file already read (the parsers' door): Arrow reads it in place
+        head, size, stream = src[: 1 << 16], len(src), pa.BufferReader(src)
+    else:
+        with open(src, "rb") as fh:
+            head = fh.read(1 << 16)
+        size, stream = Path(src).stat().st_size, src
     if head.startswith(b"\xef\xbb\xbf"):
         return None
     names = [
@@ -258,7 +262,6 @@ def _read_typed(
         return None
     # rows of the whole file, estimated from its head: the amounts' buffers are sized once
     # (the pages of an unused tail are never touched) and grown only if the head misled
-    size = Path(src).stat().st_size
     rows = int(size * max(head.count(b"\n"), 1) / max(len(head), 1) * 1.25) + 1024
     minor = {c.name: np.empty(rows, np.int64) for c in money}
     kernel = rows >= KERNEL_ROWS  # every block by the compiled pass, or none
@@ -268,7 +271,7 @@ def _read_typed(
     n = 0
     try:
         reader = pacsv.open_csv(
-            src,
+            stream,
             read_options=pacsv.ReadOptions(use_threads=threads, block_size=BLOCK_SIZE),
             convert_options=pacsv.ConvertOptions(
                 column_types={c.name: _FAST_TYPES[c.kind] for c in wanted},
@@ -305,13 +308,13 @@ def _read_typed(
             n += k
     except (pa.ArrowInvalid, UnicodeDecodeError, OSError):
         return None
+    if free_amount:
+        return None  # the careful path reports the amount without a currency
     out: dict[str, pa.ChunkedArray | pa.Array] = {}
     for c in wanted:
         target = c.target or c.name
         if c.kind == "money":
             nulls = null_rows[c.name]
-            if nulls and free_amount:
-                return None
             mask = None
             if nulls:
                 mask = np.zeros(n, bool)
@@ -405,10 +408,22 @@ def read_table(
     """
     if only is not None:
         columns = [c for c in columns if (c.required and check_required) or c.name in only]
-    if currency_of is None:
-        fast = _read_typed(src, columns, out_schema, threads)
-        if fast is not None:
-            return ReadResult(fast, [])
+    # (``currency_of`` is for a file without a currency column, which the fast path refuses)
+    fast = _read_typed(src, columns, out_schema, threads)
+    if fast is not None:
+        return ReadResult(fast, [])
+    return _read_careful(src, columns, out_schema, source=source, currency_of=currency_of)
+
+
+def _read_careful(
+    src: Source,
+    columns: Sequence[Column],
+    out_schema: pa.Schema,
+    *,
+    source: str | None = None,
+    currency_of: Callable[[pa.Table], pa.Array] | None = None,
+) -> ReadResult:
+    """:func:`read_table` column by column from text: every problem reported with its line."""
     name = _source_name(src, source)
     problems: list[RowProblem] = []
     raw = _read_text_table(src, name, problems)
