@@ -24,8 +24,10 @@ from cashmatch.engine import schema as S
 from cashmatch.engine.errors import InvalidInput, RowProblem
 from cashmatch.engine.money import (
     KERNEL_ROWS,
+    decimal_text,
     exponent,
     format_minor_array,
+    minor_exponents,
     parse_minor_array,
     parse_plain_minor,
 )
@@ -685,22 +687,18 @@ def sort_exceptions(table: pa.Table) -> pa.Table:
     return table.sort_by([("payment_id", "ascending"), ("reason", "ascending")])
 
 
-def _confidence_text(values: pa.ChunkedArray) -> pa.Array:
-    v = np.round(np.asarray(values.to_numpy(), dtype=np.float64), 4)
-    return pa.array(np.char.mod("%.4f", v), pa.string())
-
-
 def allocations_for_csv(table: pa.Table) -> pa.Table:
     cur = table.column("currency")
+    exps = minor_exponents(cur)  # once for the three amount columns
     return pa.table(
         {
             "payment_id": table.column("payment_id"),
             "invoice_id": table.column("invoice_id"),
-            "applied_amount": format_minor_array(table.column("applied_amount"), cur),
-            "adjustment_amount": format_minor_array(table.column("adjustment_amount"), cur),
+            "applied_amount": decimal_text(table.column("applied_amount"), exps),
+            "adjustment_amount": decimal_text(table.column("adjustment_amount"), exps),
             "adjustment_reason": pc.fill_null(table.column("adjustment_reason"), ""),
-            "invoice_open_after": format_minor_array(table.column("invoice_open_after"), cur),
-            "confidence": _confidence_text(table.column("confidence")),
+            "invoice_open_after": decimal_text(table.column("invoice_open_after"), exps),
+            "confidence": _ratio_text(table.column("confidence")),  # in [0, 1]: "%.4f"
             "rule": table.column("rule"),
             "currency": cur,
         }
@@ -758,18 +756,13 @@ def _ratio_text(values: pa.ChunkedArray | pa.Array, decimals: int = 4) -> pa.Arr
     scale = 10**decimals
     if decimals > 0 and len(v) and np.isfinite(v).all() and np.abs(v).max() < 2**50 / scale:
         # each value is the double nearest a whole number k of 10**-decimals, which "%.4f"
-        # prints as k's digits: Arrow casts and joins those (np.char.mod formats one by one)
-        k = np.rint(v * scale).astype(np.int64)
-        mag = np.abs(k)
-        whole = pc.cast(pa.array(mag // scale), pa.string())
-        frac = pc.utf8_slice_codeunits(pc.cast(pa.array(mag % scale + scale), pa.string()), 1)
-        sign = pa.array(np.where(k < 0, "-", ""))
-        text = pc.binary_join_element_wise(sign, whole, pa.scalar("."), frac, "")
+        # prints as k's digits: those are written (np.char.mod formats one by one)
+        text = decimal_text(np.rint(v * scale).astype(np.int64), decimals)
     else:
         text = pa.array(
             np.char.mod(f"%.{decimals}f", v) if len(v) else np.array([], str), pa.string()
         )
-    return pc.if_else(arr.is_null(), pa.scalar("", pa.string()), text)
+    return pc.if_else(arr.is_null(), pa.scalar("", pa.string()), text) if arr.null_count else text
 
 
 def receivables_for_csv(table: pa.Table) -> pa.Table:

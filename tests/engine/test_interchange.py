@@ -93,7 +93,8 @@ def test_outputs_are_sorted_and_formatted(tmp_path):
 
 def test_fast_typed_path_equals_the_careful_reader(tmp_path):
     """A clean file takes the fast path (from its path or its bytes, unless it has a float
-    column): the careful reader's table. One bad amount sends the file to the careful reader, which names it."""
+    column): the careful reader's table. One bad amount sends the file to the careful reader,
+    which names it."""
     from cashmatch.engine.interchange import _read_careful, _read_typed
     from cashmatch.fixtures.history import generate_history, write_history
 
