@@ -59,9 +59,21 @@ def test_bad_rows_are_reported_with_file_and_line(tmp_path, capsys):
     rows[3][rows[0].index("value_date")] = "16/03/2026"  # line 4 of the file
     with open(day / "payments.csv", "w", newline="") as fh:
         csv.writer(fh).writerows(rows)
+    # and in the other files (read side by side): an amount of each, on line 3
+    for name, column in (("invoices", "amount"), ("remittances", "paid_amount")):
+        with open(day / f"{name}.csv", newline="") as fh:
+            rows = list(csv.reader(fh))
+        rows[2][rows[0].index(column)] = "12,50"
+        with open(day / f"{name}.csv", "w", newline="") as fh:
+            csv.writer(fh).writerows(rows)
     assert _match(day, tmp_path / "out") == 0
     err = capsys.readouterr().err
     assert "payments.csv:4" in err
+    at = [err.index(f"{name}.csv:{line}") for name, line in
+          (("invoices", 3), ("payments", 4), ("remittances", 3))]
+    assert at == sorted(at)  # in the order of the files
+    assert "4 row(s) could not be read" not in err and "3 row(s) could not be read" in err
+    assert (tmp_path / "out" / "allocations.csv").stat().st_size > 0  # the other rows went on
 
 
 def test_accuracy_floor_on_a_generated_day(tmp_path):
