@@ -71,8 +71,8 @@ def load_inputs(args: argparse.Namespace) -> Inputs:
     from cashmatch.parsers import parse_file
 
     with ThreadPoolExecutor(max_workers=2) as pool:
+        pool.submit(_load_engine)  # first: every reader's amounts wait for numba to start
         invoices = pool.submit(io.read_invoices, args.invoices, threads=False)
-        pool.submit(_load_engine)
         parsed = [parse_file(path, kind="payments") for path in args.payments]
         payments = credits_only(pa.concat_tables([r.payments for r in parsed]))
         # interchange advices carry no currency: each line takes its payment's
