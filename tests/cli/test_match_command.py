@@ -33,6 +33,26 @@ def test_two_runs_are_byte_identical_and_parquet_agrees(tmp_path, capsys):
     assert "auto-applied" in printed and "payments" in printed
 
 
+def test_the_program_writes_what_main_writes(tmp_path):
+    """``python -m cashmatch`` (cli.script: main, then the exit with the objects frozen out of
+    the collector) writes the files main() writes, and exits with its codes."""
+    import subprocess
+    import sys
+
+    write_day(generate_day(payments=200, seed=3), tmp_path / "day")
+    assert _match(tmp_path / "day", tmp_path / "a") == 0
+    args = [sys.executable, "-m", "cashmatch", "match"]
+    for name in ("invoices", "payments", "remittances", "customers"):
+        args += [f"--{name}", str(tmp_path / "day" / f"{name}.csv")]
+    done = subprocess.run([*args, "--out", str(tmp_path / "b")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    for name in ("allocations.csv", "exceptions.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    missing = [*args[:6], "--payments", str(tmp_path / "none.csv"), "--out", str(tmp_path / "c")]
+    done = subprocess.run(missing, capture_output=True, text=True)
+    assert done.returncode == 2 and "none.csv" in done.stderr
+
+
 def test_a_bank_file_is_matched_directly(tmp_path, capsys):
     sta = HERE / "parsers" / "mt940" / "german_subfields.sta"
     inv = tmp_path / "invoices.csv"
