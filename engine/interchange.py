@@ -231,14 +231,16 @@ def _has_lowercase(col: pa.Array | pa.ChunkedArray) -> bool:
 def _read_typed(
     src: Source, columns: Sequence[Column], out_schema: pa.Schema, threads: bool = True
 ) -> pa.Table | None:
-    """The fast path for clean CSV files: Arrow parses the file block by block (a small working
-    set, reused from block to block) and each block's amounts are converted to minor units
-    right away, into one int64 column (no float, no loop per row, no text of every amount held
-    until the end); the other columns stay in Arrow's chunks.
+    """The fast path for clean CSV files (a path, or the bytes of a file already read): Arrow
+    parses the file block by block (a small working set, reused from block to block) and each
+    block's amounts are converted to minor units right away, into one int64 column (no float,
+    no loop per row, no text of every amount held until the end); the other columns stay in
+    Arrow's chunks.
 
     Returns ``None`` whenever anything is not plainly clean (a malformed row, an empty required
-    value, a bad date or amount, an unknown currency, a list or float column, a BOM...): the
-    careful text path then reads the file and reports every problem with its line.
+    value, a bad date or amount, an unknown currency, an amount without a currency, a list or
+    float column, a BOM...): the careful text path then reads the file and reports every
+    problem with its line.
     """
     if _is_parquet(src):
         return None
