@@ -89,8 +89,8 @@ def test_bad_rows_are_reported_with_file_and_line(tmp_path, capsys):
     assert _match(day, tmp_path / "out") == 0
     err = capsys.readouterr().err
     assert "payments.csv:4" in err
-    at = [err.index(f"{name}.csv:{line}") for name, line in
-          (("invoices", 3), ("payments", 4), ("remittances", 3))]
+    named = (("invoices", 3), ("payments", 4), ("remittances", 3))
+    at = [err.index(f"{name}.csv:{line}") for name, line in named]
     assert at == sorted(at)  # in the order of the files
     assert "4 row(s) could not be read" not in err and "3 row(s) could not be read" in err
     assert (tmp_path / "out" / "allocations.csv").stat().st_size > 0  # the other rows went on

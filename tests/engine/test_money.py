@@ -71,12 +71,13 @@ def test_decimal_text_compiled_pass_equals_the_arrow_reference(rows):
     v = np.array([x for x, _ in rows], np.int64)
     e = np.array([x for _, x in rows], np.int64)
     offsets, data = kernel(v, e)
-    got = pa.StringArray.from_buffers(len(v), pa.py_buffer(offsets.astype(np.int32)),
-                                      pa.py_buffer(data))
+    got = pa.StringArray.from_buffers(
+        len(v), pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data)
+    )
     want = money._decimal_text_arrow(v, e)
     assert got.to_pylist() == want.to_pylist()
-    assert want.to_pylist()[-7:] == ["0", "0.00", "-0.0005", "0.0005", "-1.00",
-                                     "10000000000000.0000", "-1"]
+    edges = ["0", "0.00", "-0.0005", "0.0005", "-1.00", "10000000000000.0000", "-1"]
+    assert want.to_pylist()[-7:] == edges
     assert money.decimal_text(v, e).to_pylist() == want.to_pylist()  # either way it goes
 
 
