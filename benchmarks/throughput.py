@@ -50,8 +50,8 @@ _CLI_WITH_PEAK = (
     "        if line.startswith('VmHWM:'):\n"
     "            print('VMHWM_KIB', line.split()[1], file=sys.stderr)\n"
     "atexit.register(_peak)\n"
-    "from cashmatch.cli import main\n"
-    "sys.exit(main(sys.argv[1:]))\n"
+    "from cashmatch.cli import script\n"
+    "script()\n"
 )
 
 

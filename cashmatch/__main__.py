@@ -1,5 +1,3 @@
-import sys
+from cashmatch.cli import script
 
-from cashmatch.cli import main
-
-sys.exit(main())
+script()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import sys
 from collections.abc import Sequence
@@ -40,5 +41,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def script() -> None:
+    """The ``cashmatch`` program: :func:`main`, then the usual exit (output flushed, atexit
+    handlers run) with every object left frozen out of the cyclic collector first. The
+    interpreter's last collections would otherwise walk them all (the engine's modules,
+    numba's loaded kernels: ~0.35 s of CPU and over a second of wall on a loaded machine,
+    measured after a 100k-payment match) only for the process to end."""
+    code = main()
+    gc.freeze()
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    script()

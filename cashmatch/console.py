@@ -21,7 +21,8 @@ MAX_PROBLEMS_SHOWN = 20
 
 @contextmanager
 def progress(total: int) -> Iterator[Progress]:
-    """A progress bar over named steps (shown on stderr; hidden when not a terminal)."""
+    """A progress bar over named steps (shown on stderr; hidden when not a terminal, and then
+    not even drawn unseen by its refresh thread, ten times a second through a long match)."""
     bar = Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
@@ -30,6 +31,7 @@ def progress(total: int) -> Iterator[Progress]:
         TimeElapsedColumn(),
         console=console,
         transient=True,
+        disable=not console.is_terminal,
     )
     with bar:
         bar.add_task("starting", total=total)

@@ -24,8 +24,10 @@ from cashmatch.engine import schema as S
 from cashmatch.engine.errors import InvalidInput, RowProblem
 from cashmatch.engine.money import (
     KERNEL_ROWS,
+    decimal_text,
     exponent,
     format_minor_array,
+    minor_exponents,
     parse_minor_array,
     parse_plain_minor,
 )
@@ -229,19 +231,25 @@ def _has_lowercase(col: pa.Array | pa.ChunkedArray) -> bool:
 def _read_typed(
     src: Source, columns: Sequence[Column], out_schema: pa.Schema, threads: bool = True
 ) -> pa.Table | None:
-    """The fast path for clean CSV files: Arrow parses the file block by block (a small working
-    set, reused from block to block) and each block's amounts are converted to minor units
-    right away, into one int64 column (no float, no loop per row, no text of every amount held
-    until the end); the other columns stay in Arrow's chunks.
+    """The fast path for clean CSV files (a path, or the bytes of a file already read): Arrow
+    parses the file block by block (a small working set, reused from block to block) and each
+    block's amounts are converted to minor units right away, into one int64 column (no float,
+    no loop per row, no text of every amount held until the end); the other columns stay in
+    Arrow's chunks.
 
     Returns ``None`` whenever anything is not plainly clean (a malformed row, an empty required
-    value, a bad date or amount, an unknown currency, a list or float column, a BOM...): the
-    careful text path then reads the file and reports every problem with its line.
+    value, a bad date or amount, an unknown currency, an amount without a currency, a list or
+    float column, a BOM...): the careful text path then reads the file and reports every
+    problem with its line.
     """
-    if isinstance(src, bytes) or _is_parquet(src):
+    if _is_parquet(src):
         return None
-    with open(src, "rb") as fh:
-        head = fh.read(1 << 16)
+    if isinstance(src, bytes):  # a file already read (the parsers' door): Arrow reads it in place
+        head, size, stream = src[: 1 << 16], len(src), pa.BufferReader(src)
+    else:
+        with open(src, "rb") as fh:
+            head = fh.read(1 << 16)
+        size, stream = Path(src).stat().st_size, src
     if head.startswith(b"\xef\xbb\xbf"):
         return None
     names = [
@@ -258,7 +266,6 @@ def _read_typed(
         return None
     # rows of the whole file, estimated from its head: the amounts' buffers are sized once
     # (the pages of an unused tail are never touched) and grown only if the head misled
-    size = Path(src).stat().st_size
     rows = int(size * max(head.count(b"\n"), 1) / max(len(head), 1) * 1.25) + 1024
     minor = {c.name: np.empty(rows, np.int64) for c in money}
     kernel = rows >= KERNEL_ROWS  # every block by the compiled pass, or none
@@ -268,7 +275,7 @@ def _read_typed(
     n = 0
     try:
         reader = pacsv.open_csv(
-            src,
+            stream,
             read_options=pacsv.ReadOptions(use_threads=threads, block_size=BLOCK_SIZE),
             convert_options=pacsv.ConvertOptions(
                 column_types={c.name: _FAST_TYPES[c.kind] for c in wanted},
@@ -305,13 +312,13 @@ def _read_typed(
             n += k
     except (pa.ArrowInvalid, UnicodeDecodeError, OSError):
         return None
+    if free_amount:
+        return None  # the careful path reports the amount without a currency
     out: dict[str, pa.ChunkedArray | pa.Array] = {}
     for c in wanted:
         target = c.target or c.name
         if c.kind == "money":
             nulls = null_rows[c.name]
-            if nulls and free_amount:
-                return None
             mask = None
             if nulls:
                 mask = np.zeros(n, bool)
@@ -405,10 +412,22 @@ def read_table(
     """
     if only is not None:
         columns = [c for c in columns if (c.required and check_required) or c.name in only]
-    if currency_of is None:
-        fast = _read_typed(src, columns, out_schema, threads)
-        if fast is not None:
-            return ReadResult(fast, [])
+    # (``currency_of`` is for a file without a currency column, which the fast path refuses)
+    fast = _read_typed(src, columns, out_schema, threads)
+    if fast is not None:
+        return ReadResult(fast, [])
+    return _read_careful(src, columns, out_schema, source=source, currency_of=currency_of)
+
+
+def _read_careful(
+    src: Source,
+    columns: Sequence[Column],
+    out_schema: pa.Schema,
+    *,
+    source: str | None = None,
+    currency_of: Callable[[pa.Table], pa.Array] | None = None,
+) -> ReadResult:
+    """:func:`read_table` column by column from text: every problem reported with its line."""
     name = _source_name(src, source)
     problems: list[RowProblem] = []
     raw = _read_text_table(src, name, problems)
@@ -670,22 +689,18 @@ def sort_exceptions(table: pa.Table) -> pa.Table:
     return table.sort_by([("payment_id", "ascending"), ("reason", "ascending")])
 
 
-def _confidence_text(values: pa.ChunkedArray) -> pa.Array:
-    v = np.round(np.asarray(values.to_numpy(), dtype=np.float64), 4)
-    return pa.array(np.char.mod("%.4f", v), pa.string())
-
-
 def allocations_for_csv(table: pa.Table) -> pa.Table:
     cur = table.column("currency")
+    exps = minor_exponents(cur)  # once for the three amount columns
     return pa.table(
         {
             "payment_id": table.column("payment_id"),
             "invoice_id": table.column("invoice_id"),
-            "applied_amount": format_minor_array(table.column("applied_amount"), cur),
-            "adjustment_amount": format_minor_array(table.column("adjustment_amount"), cur),
+            "applied_amount": decimal_text(table.column("applied_amount"), exps),
+            "adjustment_amount": decimal_text(table.column("adjustment_amount"), exps),
             "adjustment_reason": pc.fill_null(table.column("adjustment_reason"), ""),
-            "invoice_open_after": format_minor_array(table.column("invoice_open_after"), cur),
-            "confidence": _confidence_text(table.column("confidence")),
+            "invoice_open_after": decimal_text(table.column("invoice_open_after"), exps),
+            "confidence": _ratio_text(table.column("confidence")),  # in [0, 1]: "%.4f"
             "rule": table.column("rule"),
             "currency": cur,
         }
@@ -743,18 +758,13 @@ def _ratio_text(values: pa.ChunkedArray | pa.Array, decimals: int = 4) -> pa.Arr
     scale = 10**decimals
     if decimals > 0 and len(v) and np.isfinite(v).all() and np.abs(v).max() < 2**50 / scale:
         # each value is the double nearest a whole number k of 10**-decimals, which "%.4f"
-        # prints as k's digits: Arrow casts and joins those (np.char.mod formats one by one)
-        k = np.rint(v * scale).astype(np.int64)
-        mag = np.abs(k)
-        whole = pc.cast(pa.array(mag // scale), pa.string())
-        frac = pc.utf8_slice_codeunits(pc.cast(pa.array(mag % scale + scale), pa.string()), 1)
-        sign = pa.array(np.where(k < 0, "-", ""))
-        text = pc.binary_join_element_wise(sign, whole, pa.scalar("."), frac, "")
+        # prints as k's digits: those are written (np.char.mod formats one by one)
+        text = decimal_text(np.rint(v * scale).astype(np.int64), decimals)
     else:
         text = pa.array(
             np.char.mod(f"%.{decimals}f", v) if len(v) else np.array([], str), pa.string()
         )
-    return pc.if_else(arr.is_null(), pa.scalar("", pa.string()), text)
+    return pc.if_else(arr.is_null(), pa.scalar("", pa.string()), text) if arr.null_count else text
 
 
 def receivables_for_csv(table: pa.Table) -> pa.Table:

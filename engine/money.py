@@ -237,14 +237,44 @@ def format_minor_array(
     values: np.ndarray | pa.Array | pa.ChunkedArray, currencies: pa.Array | pa.ChunkedArray
 ) -> pa.Array:
     """int64 minor units -> decimal strings, per row currency (vectorised)."""
-    v = np.asarray(values, dtype=np.int64)
-    exps = exponents_of(currencies).astype(np.int64)
+    return decimal_text(values, minor_exponents(currencies))
+
+
+def minor_exponents(currencies: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """The decimals :func:`format_minor_array` writes per row (2 where the code is not three
+    letters): for a table of several amount columns in the same currencies, looked up once."""
+    exps = exponents_of(currencies)
     exps[exps < 0] = 2
+    return exps
+
+
+def decimal_text(
+    values: np.ndarray | pa.Array | pa.ChunkedArray, exps: np.ndarray | int
+) -> pa.Array:
+    """int64 ``values`` with ``exps`` implied decimals (one per row, or one for all) as
+    decimal strings: ``-1234.50``, ``180318``, ``0.0005``. From ``KERNEL_ROWS`` rows one
+    compiled pass writes the text; below, Arrow casts and joins its pieces (the same text)."""
+    v = np.asarray(values, dtype=np.int64)
+    e = np.broadcast_to(np.asarray(exps, dtype=np.int64), v.shape)
+    if compiled(len(v), KERNEL_ROWS, "decimal_text"):
+        from cashmatch.engine.text_kernel import decimal_text as kernel
+
+        offsets, data = kernel(v, np.ascontiguousarray(e))
+        if offsets[-1] < 2**31:
+            offsets, kind = offsets.astype(np.int32), pa.StringArray
+        else:  # (over 2 GiB of text)
+            kind = pa.LargeStringArray
+        return kind.from_buffers(len(v), pa.py_buffer(offsets), pa.py_buffer(data))
+    return _decimal_text_arrow(v, e)
+
+
+def _decimal_text_arrow(v: np.ndarray, e: np.ndarray) -> pa.Array:
+    """:func:`decimal_text` by Arrow's casts and joins (the compiled pass's reference)."""
     mag = np.abs(v)
-    scale = 10**exps
+    scale = 10**e
     whole = pc.cast(pa.array(mag // scale), pa.string())
     frac_raw = pc.cast(pa.array(mag % scale + scale), pa.string())  # "1" + zero-padded digits
     frac = pc.utf8_slice_codeunits(frac_raw, 1)
     sign = pa.array(np.where(v < 0, "-", ""))
-    dot = pa.array(np.where(exps > 0, ".", ""))
+    dot = pa.array(np.where(e > 0, ".", ""))
     return pc.binary_join_element_wise(sign, whole, dot, frac, "")

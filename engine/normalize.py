@@ -399,7 +399,7 @@ def warm_kernels() -> None:
     """Compile (or load from numba's cache) the passes :func:`compiled` then takes at any size,
     each through its caller at its threshold size (the same argument types as later calls):
     for a long-lived process, as it starts."""
-    from cashmatch.engine.money import KERNEL_ROWS, parse_plain_minor
+    from cashmatch.engine.money import KERNEL_ROWS, decimal_text, parse_plain_minor
 
     digits_key(pa.array(["INV-01"] * DIGITS_KEY_COMPILED_MIN))
     many = pa.array(["INV-01"] * HASH_COMPILED_MIN)
@@ -407,6 +407,7 @@ def warm_kernels() -> None:
     reference_tokens(pa.array(["INV 01-2"] * TOKENS_COMPILED_MIN))
     strings_equal(many, np.arange(len(many)), many, np.arange(len(many))[::-1].copy())
     parse_plain_minor(pa.array(["1.00"] * KERNEL_ROWS), np.full(KERNEL_ROWS, 2, np.int64))
+    decimal_text(np.zeros(KERNEL_ROWS, np.int64), 2)
 
 
 def tail_key(text: pa.Array) -> pa.Array:

@@ -350,6 +350,53 @@ def plain_minor(
 
 
 @njit(cache=True, nogil=True)
+def decimal_text(values: np.ndarray, exps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``money.decimal_text``: each of the int64 ``values`` with ``exps[i]`` implied decimals
+    as text (``-1234.50``, ``180318``, ``0.0005``), as the buffers of an Arrow string array:
+    (int64 offsets, bytes). Two passes: the lengths, then the digits from the right."""
+    n = len(values)
+    offsets = np.empty(n + 1, np.int64)
+    offsets[0] = 0
+    total = 0
+    for i in range(n):
+        v = values[i]
+        e = exps[i]
+        whole = (-v if v < 0 else v) // 10 ** e
+        size = 1
+        while whole >= 10:
+            whole //= 10
+            size += 1
+        if v < 0:
+            size += 1
+        if e > 0:
+            size += e + 1
+        total += size
+        offsets[i + 1] = total
+    data = np.empty(total, np.uint8)
+    for i in range(n):
+        v = values[i]
+        mag = -v if v < 0 else v
+        j = offsets[i + 1]
+        for _ in range(exps[i]):
+            j -= 1
+            data[j] = 48 + mag % 10
+            mag //= 10
+        if exps[i] > 0:
+            j -= 1
+            data[j] = 46  # "."
+        j -= 1
+        data[j] = 48 + mag % 10
+        mag //= 10
+        while mag > 0:
+            j -= 1
+            data[j] = 48 + mag % 10
+            mag //= 10
+        if v < 0:
+            data[j - 1] = 45  # "-"
+    return offsets, data
+
+
+@njit(cache=True, nogil=True)
 def hash64(offsets: np.ndarray, raw: np.ndarray, base: np.uint64, fmix: tuple, out: np.ndarray
            ) -> None:
     """``normalize.string_hash64`` of the strings ``raw[offsets[i]:offsets[i + 1]]`` into

@@ -81,20 +81,9 @@ def parse(
         raise InvalidInput(f"{source}: cannot read as {fmt}: {exc}") from exc
     result.problems.extend(rr.problems)
     if result.remittances.num_rows:
-        t = result.remittances
-        t = t.set_column(
-            t.schema.get_field_index("source"),
-            "source",
-            pa.array([source] * t.num_rows, pa.string()),
-        )
-        result.remittances = S.conform(t, S.REMITTANCES)
+        result.remittances = S.conform(_with_source(result.remittances, source), S.REMITTANCES)
     if result.payments.num_rows:
-        t = result.payments
-        t = t.set_column(
-            t.schema.get_field_index("source"),
-            "source",
-            pa.array([source] * t.num_rows, pa.string()),
-        )
+        t = _with_source(result.payments, source)
         t = t.set_column(
             t.schema.get_field_index("direction"),
             "direction",
@@ -102,3 +91,9 @@ def parse(
         )
         result.payments = S.conform(t, S.PAYMENTS)
     return result
+
+
+def _with_source(t: pa.Table, source: str) -> pa.Table:
+    """``t`` with its ``source`` column set to the file's name on every row."""
+    name = pa.repeat(pa.scalar(source, pa.string()), t.num_rows)
+    return t.set_column(t.schema.get_field_index("source"), "source", name)

@@ -58,60 +58,67 @@ class Inputs:
     problems: list = field(default_factory=list)
 
 
-def load_inputs(args: argparse.Namespace, bar: object | None = None) -> Inputs:
-    """Read every input; bank files go through the parsers' door, sniffed."""
-    from cashmatch.console import step
+def load_inputs(args: argparse.Namespace) -> Inputs:
+    """Read every input; bank files go through the parsers' door, sniffed.
+
+    The invoices (the largest file) are parsed on a thread of their own while the payments,
+    their advices and the customers are read on this one, and meanwhile the engine's modules
+    and compiled kernels load (Python holding the lock, beside Arrow's parsing without it)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from cashmatch.engine import interchange as io
     from cashmatch.engine.result import credits_only
     from cashmatch.parsers import parse_file
 
-    def tick(what: str) -> None:
-        if bar is not None:
-            step(bar, what)
-
-    problems = []
-    tick("reading invoices")
-    inv = io.read_invoices(args.invoices)
-    problems += inv.problems
-    tick("reading payments")
-    parsed = [parse_file(path, kind="payments") for path in args.payments]
-    for r in parsed:
-        problems += r.problems
-    payments = credits_only(pa.concat_tables([r.payments for r in parsed]))
-    remittances = []
-    for path in args.remittances:
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        pool.submit(_load_engine)  # first: every reader's amounts wait for numba to start
+        invoices = pool.submit(io.read_invoices, args.invoices, threads=False)
+        parsed = [parse_file(path, kind="payments") for path in args.payments]
+        payments = credits_only(pa.concat_tables([r.payments for r in parsed]))
         # interchange advices carry no currency: each line takes its payment's
-        r = parse_file(path, kind="remittances", currency_of=payments)
+        advices = [
+            parse_file(path, kind="remittances", currency_of=payments) for path in args.remittances
+        ]
+        cr = io.read_customers(args.customers) if args.customers else None
+        inv = invoices.result()
+    problems = list(inv.problems)
+    for r in [*parsed, *advices]:
         problems += r.problems
-        remittances.append(r.remittances)
-    customers = None
-    if args.customers:
-        cr = io.read_customers(args.customers)
+    if cr is not None:
         problems += cr.problems
-        customers = cr.table
     return Inputs(
         inv.table,
         payments,
-        pa.concat_tables(remittances) if remittances else None,
-        customers,
+        pa.concat_tables([r.remittances for r in advices]) if advices else None,
+        cr.table if cr is not None else None,
         problems,
     )
+
+
+def _load_engine() -> None:
+    """Import the matcher and load the compiled passes it takes at any size (numba's cache)."""
+    from cashmatch.engine import matcher  # noqa: F401
+    from cashmatch.engine.normalize import warm_kernels
+
+    warm_kernels()
 
 
 def run(args: argparse.Namespace) -> int:
     from cashmatch.console import out, progress, report_problems, step, summary_table
     from cashmatch.engine import interchange as io
-    from cashmatch.engine.executors import executor_from_args
-    from cashmatch.engine.ledger import prepare_ledger
-    from cashmatch.engine.matcher import match
     from cashmatch.engine.policy import Policy, load_policy
 
     policy = load_policy(args.policy) if args.policy else Policy()
     if getattr(args, "chunk_size", None):
         return run_chunked(args, policy)
     t0 = time.perf_counter()
-    with progress(total=5) as bar:
-        inputs = load_inputs(args, bar)
+    with progress(total=3) as bar:
+        step(bar, "reading the inputs")
+        inputs = load_inputs(args)  # (the engine loads meanwhile)
+        from cashmatch.engine.executors import executor_from_args
+        from cashmatch.engine.ledger import prepare_ledger
+        from cashmatch.engine.matcher import match
+
         step(bar, f"matching {inputs.payments.num_rows:,} payments")
         # the ledger keeps its own sorted copy of the invoices: the table read is let go
         ledger = prepare_ledger(invoices=inputs.invoices, customers=inputs.customers)

@@ -33,6 +33,26 @@ def test_two_runs_are_byte_identical_and_parquet_agrees(tmp_path, capsys):
     assert "auto-applied" in printed and "payments" in printed
 
 
+def test_the_program_writes_what_main_writes(tmp_path):
+    """``python -m cashmatch`` (cli.script: main, then the exit with the objects frozen out of
+    the collector) writes the files main() writes, and exits with its codes."""
+    import subprocess
+    import sys
+
+    write_day(generate_day(payments=200, seed=3), tmp_path / "day")
+    assert _match(tmp_path / "day", tmp_path / "a") == 0
+    args = [sys.executable, "-m", "cashmatch", "match"]
+    for name in ("invoices", "payments", "remittances", "customers"):
+        args += [f"--{name}", str(tmp_path / "day" / f"{name}.csv")]
+    done = subprocess.run([*args, "--out", str(tmp_path / "b")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    for name in ("allocations.csv", "exceptions.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    missing = [*args[:6], "--payments", str(tmp_path / "none.csv"), "--out", str(tmp_path / "c")]
+    done = subprocess.run(missing, capture_output=True, text=True)
+    assert done.returncode == 2 and "none.csv" in done.stderr
+
+
 def test_a_bank_file_is_matched_directly(tmp_path, capsys):
     sta = HERE / "parsers" / "mt940" / "german_subfields.sta"
     inv = tmp_path / "invoices.csv"
@@ -59,9 +79,21 @@ def test_bad_rows_are_reported_with_file_and_line(tmp_path, capsys):
     rows[3][rows[0].index("value_date")] = "16/03/2026"  # line 4 of the file
     with open(day / "payments.csv", "w", newline="") as fh:
         csv.writer(fh).writerows(rows)
+    # and in the other files (read side by side): an amount of each, on line 3
+    for name, column in (("invoices", "amount"), ("remittances", "paid_amount")):
+        with open(day / f"{name}.csv", newline="") as fh:
+            rows = list(csv.reader(fh))
+        rows[2][rows[0].index(column)] = "12,50"
+        with open(day / f"{name}.csv", "w", newline="") as fh:
+            csv.writer(fh).writerows(rows)
     assert _match(day, tmp_path / "out") == 0
     err = capsys.readouterr().err
     assert "payments.csv:4" in err
+    named = (("invoices", 3), ("payments", 4), ("remittances", 3))
+    at = [err.index(f"{name}.csv:{line}") for name, line in named]
+    assert at == sorted(at)  # in the order of the files
+    assert "4 row(s) could not be read" not in err and "3 row(s) could not be read" in err
+    assert (tmp_path / "out" / "allocations.csv").stat().st_size > 0  # the other rows went on
 
 
 def test_accuracy_floor_on_a_generated_day(tmp_path):

@@ -92,22 +92,29 @@ def test_outputs_are_sorted_and_formatted(tmp_path):
 
 
 def test_fast_typed_path_equals_the_careful_reader(tmp_path):
-    """A clean file takes the fast path (path source); bytes go through the careful reader:
-    the same table. One bad amount sends the file to the careful reader, which names it."""
+    """A clean file takes the fast path (from its path or its bytes, unless it has a float
+    column): the careful reader's table. One bad amount sends the file to the careful reader,
+    which names it."""
+    from cashmatch.engine.interchange import _read_careful, _read_typed
     from cashmatch.fixtures.history import generate_history, write_history
 
     paths = write_history(generate_history(n_customers=30, seed=5), tmp_path / "h")
     readers = {
-        "invoices": io.read_invoices,
-        "payments": io.read_payments,
-        "allocations": io.read_allocations,
-        "promises": io.read_promises,
+        "invoices": (io.read_invoices, io.INVOICE_COLUMNS, S.INVOICES),
+        "payments": (io.read_payments, io.PAYMENT_COLUMNS, S.PAYMENTS),
+        "allocations": (io.read_allocations, io.ALLOCATION_COLUMNS, S.ALLOCATIONS),
+        "promises": (io.read_promises, io.PROMISE_COLUMNS, S.PROMISES),
     }
-    for name, read in readers.items():
-        fast = read(paths[name])
-        careful = read(paths[name].read_bytes(), source=str(paths[name]))
-        assert not fast.problems and not careful.problems
-        assert fast.table.combine_chunks().equals(careful.table.combine_chunks()), name
+    for name, (read, columns, schema) in readers.items():
+        raw = paths[name].read_bytes()
+        if name != "allocations":  # (a float column: the careful reader's)
+            assert _read_typed(raw, columns, schema) is not None, name
+        careful = _read_careful(raw, columns, schema, source=str(paths[name]))
+        assert not careful.problems
+        for src in (paths[name], raw):
+            fast = read(src)
+            assert not fast.problems
+            assert fast.table.combine_chunks().equals(careful.table.combine_chunks()), name
     lines = paths["allocations"].read_text().splitlines()
     lines[7] = lines[7].replace('"', "").split(",")
     lines[7][2] = "12,5"
@@ -119,6 +126,22 @@ def test_fast_typed_path_equals_the_careful_reader(tmp_path):
         (str(broken), 8, "applied_amount")
     ]
     assert r.table.num_rows == len(lines) - 2
+
+
+def test_an_amount_without_a_currency_is_reported_by_every_reader(tmp_path) -> None:
+    """An amount whose row has no currency (an optional currency column) cannot be read: the
+    row is reported, whichever reader would have read the clean file (remittance advices, from
+    bytes, and allocations, from a path, both clean otherwise), and the other rows go on."""
+    rem = b"payment_id,invoice_ref,paid_amount,currency\nP1,INV-1,10.00,EUR\nP2,INV-2,20.00,\n"
+    assert io.read_remittances(rem.replace(b",\n", b",JPY\n")).problems == []  # clean: fast
+    r = io.read_remittances(rem, source="rem.csv")
+    assert [(p.source, p.line, p.column) for p in r.problems] == [("rem.csv", 3, "paid_amount")]
+    assert r.table.column("paid_amount").to_pylist() == [1000]
+    path = tmp_path / "allocations.csv"
+    path.write_bytes(b"payment_id,invoice_id,applied_amount,currency\nP1,I1,1.00,USD\nP2,I2,2,\n")
+    r = io.read_allocations(path)
+    assert [(p.line, p.column) for p in r.problems] == [(3, "applied_amount")]
+    assert r.table.column("payment_id").to_pylist() == ["P1"]
 
 
 @settings(deadline=None)
@@ -146,7 +169,7 @@ def test_fast_path_over_many_blocks_equals_the_careful_reader(tmp_path, monkeypa
     """A file of several Arrow blocks whose head misleads the row estimate (long rows first),
     with currencies of 0, 2 and 3 decimals, lower-case and padded codes and empty amounts in
     later blocks: the block-by-block fast path gives the careful reader's table."""
-    from cashmatch.engine.interchange import ALLOCATION_COLUMNS, _read_typed
+    from cashmatch.engine.interchange import ALLOCATION_COLUMNS, _read_careful, _read_typed
 
     lines = ["payment_id,invoice_id,applied_amount,adjustment_amount,rule,currency"]
     monkeypatch.setattr(io, "BLOCK_SIZE", 1 << 18)
@@ -162,7 +185,7 @@ def test_fast_path_over_many_blocks_equals_the_careful_reader(tmp_path, monkeypa
     for threads in (True, False):
         assert _read_typed(path, ALLOCATION_COLUMNS, S.ALLOCATIONS, threads) is not None
         fast = io.read_allocations(path, threads=threads)
-        careful = io.read_allocations(path.read_bytes(), source=str(path))
+        careful = _read_careful(path.read_bytes(), ALLOCATION_COLUMNS, S.ALLOCATIONS)
         assert not fast.problems and not careful.problems
         assert fast.table.combine_chunks().equals(careful.table.combine_chunks())
     assert fast.table.column("applied_amount")[2].as_py() == 2125  # KWD: 3 decimals
