@@ -1096,10 +1096,20 @@ class DayMatch:
         lp = Pairs.concat([hits, fz, Pairs(by_amount.pay, by_amount.inv,
                                            np.full(len(by_amount), REMITTANCE_AMOUNT_REF),
                                            by_amount.fuzzy)])
+        # a (line, invoice) that only the anyone's search found: the rows of ``lp`` (one a
+        # pair: Pairs.concat) that each part names, found by a binary search of its keys
         n_inv = len(self.book.amount)
-        unseen = np.isin(lp.pay * n_inv + lp.inv, anyones.pay * n_inv + anyones.inv) & ~np.isin(
-            lp.pay * n_inv + lp.inv, np.concatenate([hits.pay, fz.pay]) * n_inv
-            + np.concatenate([hits.inv, fz.inv]))
+        key = lp.pay * n_inv + lp.inv
+        by_key = np.argsort(key, kind="stable")
+
+        def named_by(part: Pairs) -> np.ndarray:
+            k = part.pay * n_inv + part.inv
+            at = by_key[np.minimum(np.searchsorted(key, k, sorter=by_key), len(key) - 1)]
+            out = np.zeros(len(key), bool)
+            out[at[key[at] == k]] = True
+            return out
+
+        unseen = named_by(anyones) & ~named_by(hits) & ~named_by(fz)
         same = np.where(line_group[lp.pay] >= 0, self.book.group[lp.inv] == line_group[lp.pay],
                         ~unseen)
         settles = line_total[lp.pay] == self.book.amount[lp.inv]
