@@ -1285,10 +1285,7 @@ class DayMatch:
         threshold = self.policy.auto_apply_threshold
         allowed = self.policy.auto_apply_rules
         capacity = np.array(self.book.amount, np.int64)  # a copy
-        # payment ids ranked once (ties of rank keep equal ids equal, as the id itself did)
-        pid_rank = np.asarray(
-            pc.rank(self.payments.column("payment_id"), sort_keys="ascending",
-                    tiebreaker="min"), np.int64)
+        pid_rank = self.payment_id_rank()
         n_obj, n_single = len(proposals), len(singles["pay"])
         n_prop = n_obj + n_single
         lens = np.concatenate([_each(proposals, "inv", np.int64, len),
@@ -1340,6 +1337,15 @@ class DayMatch:
         self.singles_accepted = ok[n_obj:]
         return accepted, exceptions
 
+    def payment_id_rank(self) -> np.ndarray:
+        """Each payment's rank by payment id, equal ids ranked alike (ranked once: settle and
+        the outputs both order by it)."""
+        if not hasattr(self, "_pid_rank"):
+            self._pid_rank = np.asarray(pc.rank(self.payments.column("payment_id"),
+                                                sort_keys="ascending", tiebreaker="min"),
+                                        np.int64)
+        return self._pid_rank
+
     def remittance_rivals(self, p: int, chosen: np.ndarray) -> list[int]:
         """Invoices a payment's remittance lines could also mean, best first (for reviewers)."""
         lc = getattr(self, "remit_line_candidates", None)
@@ -1382,7 +1388,9 @@ class DayMatch:
             pa.array(SINGLE_RULES, pa.string()).take(pa.array(sg["rule"], pa.int64()))])
         # what stays open after each application, in value-date then payment-id order
         date = self.pay_date[a_pay]
-        pid_rank = np.asarray(pc.rank(pay_ids, sort_keys="ascending"), np.int64)
+        # (payments of the same id in row order: ``pc.rank``'s "first", from the ranks above)
+        pid_rank = np.empty(self.n, np.int64)
+        pid_rank[np.argsort(self.payment_id_rank(), kind="stable")] = np.arange(self.n)
         order = np.lexsort((pid_rank[a_pay], date, a_inv))
         used = (a_applied + a_adj)[order]
         inv_sorted = a_inv[order]
