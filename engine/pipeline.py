@@ -1037,13 +1037,14 @@ class DayMatch:
         large sets than small ones fit an amount by chance), then the older items (customers
         mostly pay their oldest items first)."""
         sets = [s.tolist() for s in solutions]  # (a few sets of a few invoices: lists)
-        dues = self.book.due[np.concatenate(solutions)].tolist()
+        rows = np.concatenate(solutions)
+        dues = self.book.due[rows].tolist()
         at = list(accumulate(map(len, sets), initial=0))
         key = [(len(s), sum(dues[a:b]) / len(s)) for s, a, b in zip(sets, at, at[1:],
                                                                    strict=False)]
         ranked = sorted(range(len(sets)), key=key.__getitem__)
-        ids = self.book.ids
-        names = [" + ".join(ids[r].as_py() for r in sets[i]) for i in ranked]
+        ids = self.book.ids.take(pa.array(rows, pa.int64())).to_pylist()  # (one take)
+        names = [" + ".join(ids[at[i] : at[i + 1]]) for i in ranked]
         cands: list[int] = []
         for i in ranked:
             cands.extend(r for r in sets[i] if r not in cands)
