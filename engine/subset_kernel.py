@@ -205,7 +205,8 @@ def _tier(sub: np.ndarray, keep: np.ndarray, order: np.ndarray, s: np.ndarray, l
         for i in range(n_i):
             j_end = min(_bisect(s, (hi - s[i]) // 2, True), n - 1)
             a, b = n, n  # the third's window, walked down as j grows (as for pairs)
-            for j in range(i + 1, j_end):
+            # (no j whose sum with the largest amount stays below lo makes a triple)
+            for j in range(max(i + 1, _bisect(s, lo - s[i] - s[n - 1], False)), j_end):
                 base = s[i] + s[j]
                 a = _walk_left(s, lo - base, a)
                 b = _walk_right(s, hi - base, b)
