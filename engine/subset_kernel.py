@@ -479,40 +479,35 @@ def search_blocks(amount: np.ndarray, due: np.ndarray, members: np.ndarray, star
     sol_start = np.zeros(nq * limit, np.int64)
     rows = np.empty(max(nq * limit * 2, 16), np.int64)
     used = 0
-    # each block's amounts, due dates and exclusions gathered (contiguous: a large block is
-    # read by many queries) and its positions sorted by amount and by due date (stable), once
-    # per block: a query's amounts, a subsequence of its block's, come sorted by filtering them
-    n_blocks = len(starts) - 1
-    at = np.full(n_blocks, -1, np.int64)
-    total, widest = 0, 0
+    # the queries block by block: each block's amounts, due dates and exclusions gathered
+    # (contiguous: a large block is read by many queries) and its positions sorted by amount
+    # and by due date (stable), once; a query's amounts, a subsequence of its block's, come
+    # sorted by filtering them (the solutions' rows land in the flat array in that order)
+    widest = 0
     for q in range(nq):
-        b = q_block[q]
-        if b >= 0 and target[q] > 0 and at[b] < 0:
-            at[b] = total
-            total += starts[b + 1] - starts[b]
-            widest = max(widest, starts[b + 1] - starts[b])
-    by_amount = np.empty(total, np.int32)
-    by_date = np.empty(total, np.int32)
-    b_amount = np.empty(total, np.int64)
-    b_due = np.empty(total, np.int64)
-    b_excluded = np.empty(total, np.bool_)
-    sorted_yet = np.zeros(n_blocks, np.bool_)
+        if q_block[q] >= 0:
+            widest = max(widest, starts[q_block[q] + 1] - starts[q_block[q]])
+    by_amount = np.empty(widest, np.int64)
+    by_date = np.empty(widest, np.int64)
+    b_amount = np.empty(widest, np.int64)
+    b_due = np.empty(widest, np.int64)
+    b_excluded = np.empty(widest, np.bool_)
     slot = np.empty(widest, np.int64)  # block position -> index among the amounts kept
-    for q in range(nq):
+    gathered = -1
+    for q in _argsort_stable(q_block):
         b = q_block[q]
         if b < 0 or target[q] <= 0:
             continue
         lo, hi = starts[b], starts[b + 1]
-        a0 = at[b]
-        if not sorted_yet[b]:
+        if b != gathered:
             for t in range(hi - lo):
                 r = members[lo + t]
-                b_amount[a0 + t] = amount[r]
-                b_due[a0 + t] = due[r]
-                b_excluded[a0 + t] = excluded[r]
-            by_amount[a0 : a0 + hi - lo] = _argsort_stable(b_amount[a0 : a0 + hi - lo])
-            by_date[a0 : a0 + hi - lo] = _argsort_stable(b_due[a0 : a0 + hi - lo])
-            sorted_yet[b] = True
+                b_amount[t] = amount[r]
+                b_due[t] = due[r]
+                b_excluded[t] = excluded[r]
+            by_amount[: hi - lo] = _argsort_stable(b_amount[: hi - lo])
+            by_date[: hi - lo] = _argsort_stable(b_due[: hi - lo])
+            gathered = b
         block = np.empty(hi - lo, np.int64)
         keep = np.empty(hi - lo, np.int64)
         sub = np.empty(hi - lo, np.int64)
@@ -521,7 +516,7 @@ def search_blocks(amount: np.ndarray, due: np.ndarray, members: np.ndarray, star
         n, m = 0, 0
         for t in range(hi - lo):
             slot[t] = -1
-            if b_excluded[a0 + t]:
+            if b_excluded[t]:
                 continue
             r = members[lo + t]
             mine = False
@@ -531,12 +526,12 @@ def search_blocks(amount: np.ndarray, due: np.ndarray, members: np.ndarray, star
                     break
             if not mine:
                 block[n] = r
-                v = b_amount[a0 + t]
+                v = b_amount[t]
                 if 0 < v <= cap:  # (what search keeps)
                     slot[t] = m
                     keep[m] = n
                     sub[m] = v
-                    sub_due[m] = b_due[a0 + t]
+                    sub_due[m] = b_due[t]
                     m += 1
                 n += 1
         size[q] = n
@@ -546,11 +541,11 @@ def search_blocks(amount: np.ndarray, due: np.ndarray, members: np.ndarray, star
         by_due = np.empty(m, np.int64)
         i, j = 0, 0
         for t in range(hi - lo):
-            x = slot[by_amount[a0 + t]]
+            x = slot[by_amount[t]]
             if x >= 0:
                 order[i] = x
                 i += 1
-            x = slot[by_date[a0 + t]]
+            x = slot[by_date[t]]
             if x >= 0:
                 by_due[j] = x
                 j += 1
