@@ -1038,13 +1038,14 @@ class DayMatch:
         large sets than small ones fit an amount by chance), then the older items (customers
         mostly pay their oldest items first)."""
         sets = [s.tolist() for s in solutions]  # (a few sets of a few invoices: lists)
-        dues = self.book.due[np.concatenate(solutions)].tolist()
+        rows = np.concatenate(solutions)
+        dues = self.book.due[rows].tolist()
         at = list(accumulate(map(len, sets), initial=0))
         key = [(len(s), sum(dues[a:b]) / len(s)) for s, a, b in zip(sets, at, at[1:],
                                                                    strict=False)]
         ranked = sorted(range(len(sets)), key=key.__getitem__)
-        ids = self.book.ids
-        names = [" + ".join(ids[r].as_py() for r in sets[i]) for i in ranked]
+        ids = self.book.ids.take(pa.array(rows, pa.int64())).to_pylist()  # (one take)
+        names = [" + ".join(ids[at[i] : at[i + 1]]) for i in ranked]
         cands: list[int] = []
         for i in ranked:
             cands.extend(r for r in sets[i] if r not in cands)
@@ -1097,10 +1098,20 @@ class DayMatch:
         lp = Pairs.concat([hits, fz, Pairs(by_amount.pay, by_amount.inv,
                                            np.full(len(by_amount), REMITTANCE_AMOUNT_REF),
                                            by_amount.fuzzy)])
+        # a (line, invoice) that only the anyone's search found: the rows of ``lp`` (one a
+        # pair: Pairs.concat) that each part names, found by a binary search of its keys
         n_inv = len(self.book.amount)
-        unseen = np.isin(lp.pay * n_inv + lp.inv, anyones.pay * n_inv + anyones.inv) & ~np.isin(
-            lp.pay * n_inv + lp.inv, np.concatenate([hits.pay, fz.pay]) * n_inv
-            + np.concatenate([hits.inv, fz.inv]))
+        key = lp.pay * n_inv + lp.inv
+        by_key = np.argsort(key, kind="stable")
+
+        def named_by(part: Pairs) -> np.ndarray:
+            k = part.pay * n_inv + part.inv
+            at = by_key[np.minimum(np.searchsorted(key, k, sorter=by_key), len(key) - 1)]
+            out = np.zeros(len(key), bool)
+            out[at[key[at] == k]] = True
+            return out
+
+        unseen = named_by(anyones) & ~named_by(hits) & ~named_by(fz)
         same = np.where(line_group[lp.pay] >= 0, self.book.group[lp.inv] == line_group[lp.pay],
                         ~unseen)
         settles = line_total[lp.pay] == self.book.amount[lp.inv]
@@ -1276,10 +1287,7 @@ class DayMatch:
         threshold = self.policy.auto_apply_threshold
         allowed = self.policy.auto_apply_rules
         capacity = np.array(self.book.amount, np.int64)  # a copy
-        # payment ids ranked once (ties of rank keep equal ids equal, as the id itself did)
-        pid_rank = np.asarray(
-            pc.rank(self.payments.column("payment_id"), sort_keys="ascending",
-                    tiebreaker="min"), np.int64)
+        pid_rank = self.payment_id_rank()
         n_obj, n_single = len(proposals), len(singles["pay"])
         n_prop = n_obj + n_single
         lens = np.concatenate([_each(proposals, "inv", np.int64, len),
@@ -1331,6 +1339,15 @@ class DayMatch:
         self.singles_accepted = ok[n_obj:]
         return accepted, exceptions
 
+    def payment_id_rank(self) -> np.ndarray:
+        """Each payment's rank by payment id, equal ids ranked alike (ranked once: settle and
+        the outputs both order by it)."""
+        if not hasattr(self, "_pid_rank"):
+            self._pid_rank = np.asarray(pc.rank(self.payments.column("payment_id"),
+                                                sort_keys="ascending", tiebreaker="min"),
+                                        np.int64)
+        return self._pid_rank
+
     def remittance_rivals(self, p: int, chosen: np.ndarray) -> list[int]:
         """Invoices a payment's remittance lines could also mean, best first (for reviewers)."""
         lc = getattr(self, "remit_line_candidates", None)
@@ -1373,7 +1390,9 @@ class DayMatch:
             pa.array(SINGLE_RULES, pa.string()).take(pa.array(sg["rule"], pa.int64()))])
         # what stays open after each application, in value-date then payment-id order
         date = self.pay_date[a_pay]
-        pid_rank = np.asarray(pc.rank(pay_ids, sort_keys="ascending"), np.int64)
+        # (payments of the same id in row order: ``pc.rank``'s "first", from the ranks above)
+        pid_rank = np.empty(self.n, np.int64)
+        pid_rank[np.argsort(self.payment_id_rank(), kind="stable")] = np.arange(self.n)
         order = np.lexsort((pid_rank[a_pay], date, a_inv))
         used = (a_applied + a_adj)[order]
         inv_sorted = a_inv[order]

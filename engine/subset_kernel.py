@@ -70,6 +70,29 @@ def _walk_right(s: np.ndarray, x: int, at: int) -> int:
 
 @njit(cache=True, nogil=True)
 def _argsort_stable(a: np.ndarray) -> np.ndarray:
+    """``np.argsort(a, kind="stable")``: the values and positions packed into one int64 key
+    (distinct keys: one plain sort gives the stable order), or a merge sort of the indices
+    when the packed key could overflow."""
+    n = len(a)
+    if n < 2:
+        return np.arange(n)
+    lo, hi = a[0], a[0]
+    for v in a:
+        lo = min(lo, v)
+        hi = max(hi, v)
+    if hi - lo < (1 << 62) // n and hi - lo >= 0:  # (hi - lo >= 0: no overflow in it)
+        key = np.empty(n, np.int64)
+        for i in range(n):
+            key[i] = (a[i] - lo) * n + i
+        key.sort()
+        for i in range(n):
+            key[i] = key[i] % n
+        return key
+    return _merge_argsort(a)
+
+
+@njit(cache=True, nogil=True)
+def _merge_argsort(a: np.ndarray) -> np.ndarray:
     """``np.argsort(a, kind="stable")``: a bottom-up merge sort of the indices."""
     n = len(a)
     idx = np.arange(n)
@@ -130,11 +153,15 @@ def _add(found: np.ndarray, lens: np.ndarray, n_found: int, cand: np.ndarray, k:
 
 
 @njit(cache=True, nogil=True)
-def _tier(sub: np.ndarray, keep: np.ndarray, lo: int, hi: int, max_size: int, min_size: int,
-          due: np.ndarray, has_due: bool, found: np.ndarray, lens: np.ndarray
+def _tier(sub: np.ndarray, keep: np.ndarray, order: np.ndarray, s: np.ndarray, lo: int,
+          hi: int, max_size: int, min_size: int, due: np.ndarray, has_due: bool,
+          by_due: np.ndarray, pairs: np.ndarray, found: np.ndarray, lens: np.ndarray
           ) -> tuple[int, bool]:
     """One tolerance tier: the solutions found (into ``found``/``lens``, whose length is the
-    limit) and ``exhaustive``."""
+    limit) and ``exhaustive``. ``order`` sorts ``sub`` (stable), ``s`` is ``sub[order]``;
+    ``by_due`` sorts ``due`` (stable) once its first item is set (-1: not yet sorted), and
+    ``pairs`` is the table of pair sums of :func:`_quads` once its first row is (both tiers
+    share them)."""
     limit = len(lens)
     n = len(sub)
     n_found = 0
@@ -149,8 +176,6 @@ def _tier(sub: np.ndarray, keep: np.ndarray, lo: int, hi: int, max_size: int, mi
                 got += 1
                 if got >= limit:
                     break
-    order = _argsort_stable(sub)
-    s = sub[order]
     if n_found < limit and max_size >= 2 and min_size <= 2:  # pairs, (i, j) order of sorted
         got = 0
         # the partners' window [lo - s[i], hi - s[i]] only moves down as i grows: its ends
@@ -180,7 +205,8 @@ def _tier(sub: np.ndarray, keep: np.ndarray, lo: int, hi: int, max_size: int, mi
         for i in range(n_i):
             j_end = min(_bisect(s, (hi - s[i]) // 2, True), n - 1)
             a, b = n, n  # the third's window, walked down as j grows (as for pairs)
-            for j in range(i + 1, j_end):
+            # (no j whose sum with the largest amount stays below lo makes a triple)
+            for j in range(max(i + 1, _bisect(s, lo - s[i] - s[n - 1], False)), j_end):
                 base = s[i] + s[j]
                 a = _walk_left(s, lo - base, a)
                 b = _walk_right(s, hi - base, b)
@@ -202,7 +228,8 @@ def _tier(sub: np.ndarray, keep: np.ndarray, lo: int, hi: int, max_size: int, mi
             if got >= limit:
                 break
     if n_found < limit and has_due and n > 0:  # the oldest items first: a due-date prefix
-        by_due = _argsort_stable(due)
+        if by_due[0] < 0:
+            by_due[:] = _argsort_stable(due)
         total = 0
         for h in range(n):
             total += sub[by_due[h]]
@@ -218,87 +245,144 @@ def _tier(sub: np.ndarray, keep: np.ndarray, lo: int, hi: int, max_size: int, mi
         n_found = _mitm(sub, keep, lo, hi, max_size, found, lens, n_found)
         exhaustive = True
     elif n_found < limit and max_size >= 4 and n <= QUADS_MAX_N:
-        n_found = _quads(s, order, keep, lo, hi, found, lens, n_found)
+        n_found = _quads(s, order, keep, lo, hi, pairs, found, lens, n_found)
         exhaustive = max_size == 4
     return n_found, exhaustive
 
 
 @njit(cache=True, nogil=True)
+def _pair_sums(s: np.ndarray, pairs: np.ndarray) -> None:
+    """Fill ``pairs`` (5 rows of ``n (n - 1) / 2``) with every pair (i < j) of the sorted
+    amounts ``s`` in (i, j) order — i, j and the sum — then the pairs by sum (stable) and
+    their sums."""
+    n = len(s)
+    t = 0
+    for i in range(n):
+        for j in range(i + 1, n):
+            pairs[0, t], pairs[1, t], pairs[2, t] = i, j, s[i] + s[j]
+            t += 1
+    pairs[3] = _argsort_stable(pairs[2])
+    for t in range(pairs.shape[1]):
+        pairs[4, t] = pairs[2, pairs[3, t]]
+
+
+@njit(cache=True, nogil=True)
 def _quads(s: np.ndarray, order: np.ndarray, keep: np.ndarray, lo: int, hi: int,
-           found: np.ndarray, lens: np.ndarray, n_found: int) -> int:
-    """Sets of four over the sorted amounts ``s``, as ``subset._quads`` enumerates them."""
+           pairs: np.ndarray, found: np.ndarray, lens: np.ndarray, n_found: int) -> int:
+    """Sets of four over the sorted amounts ``s``, as ``subset._quads`` enumerates them
+    (``pairs``: see :func:`_pair_sums`, filled here unless its first row is already)."""
     limit = len(lens)
     n = len(s)
     if n < 4:
         return n_found
-    n_pairs = n * (n - 1) // 2
-    pi = np.empty(n_pairs, np.int64)
-    pj = np.empty(n_pairs, np.int64)
-    psum = np.empty(n_pairs, np.int64)
-    t = 0
-    for i in range(n):
-        for j in range(i + 1, n):
-            pi[t], pj[t], psum[t] = i, j, s[i] + s[j]
-            t += 1
-    by_sum = _argsort_stable(psum)
-    sorted_sum = np.empty(n_pairs, np.int64)
-    for t in range(n_pairs):
-        sorted_sum[t] = psum[by_sum[t]]
+    if pairs[1, 0] <= 0:  # (the first pair's j is 1 once filled)
+        _pair_sums(s, pairs)
+    pi, pj, psum, by_sum, sorted_sum = pairs[0], pairs[1], pairs[2], pairs[3], pairs[4]
     four = np.empty(4, np.int64)
     got = 0
-    for p in range(n_pairs):
-        left = _bisect(sorted_sum, lo - psum[p], False)
-        right = _upper(sorted_sum, hi - psum[p], left)
-        for r in range(left, right):
-            q = by_sum[r]
-            if pi[q] > pj[p]:
-                four[0] = keep[order[pi[p]]]
-                four[1] = keep[order[pj[p]]]
-                four[2] = keep[order[pi[q]]]
-                four[3] = keep[order[pj[q]]]
-                n_found = _add(found, lens, n_found, four, 4)
-                got += 1
-                if got >= limit:
-                    return n_found
+    top = s[n - 2] + s[n - 1]  # the largest sum a pair (c, d) can add
+    for i in range(n - 3):
+        if s[i] + s[i + 1] + s[i + 2] + s[i + 3] > hi:  # (nor any later i: s ascends)
+            break
+        row = i * n - i * (i + 1) // 2 - i - 1  # p of (i, j) is row + j
+        for j in range(i + 1, n - 2):  # (a pair ending at n - 2 or later has no (c, d))
+            base = s[i] + s[j]
+            if base + s[j + 1] + s[j + 2] > hi:  # the least completion, ascending with j
+                break
+            if base + top < lo:
+                continue
+            p = row + j
+            left = _bisect(sorted_sum, lo - psum[p], False)
+            right = _upper(sorted_sum, hi - psum[p], left)
+            for r in range(left, right):
+                q = by_sum[r]
+                if pi[q] > pj[p]:
+                    four[0] = keep[order[pi[p]]]
+                    four[1] = keep[order[pj[p]]]
+                    four[2] = keep[order[pi[q]]]
+                    four[3] = keep[order[pj[q]]]
+                    n_found = _add(found, lens, n_found, four, 4)
+                    got += 1
+                    if got >= limit:
+                        return n_found
     return n_found
 
 
 @njit(cache=True, nogil=True)
-def _half_sums(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sum and size of every subset of ``a``, indexed by bitmask."""
+def _bits(mask: int) -> int:
+    """How many bits of ``mask`` are set."""
+    k = 0
+    while mask:
+        mask &= mask - 1
+        k += 1
+    return k
+
+
+@njit(cache=True, nogil=True)
+def _sorted_half_sums(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sums of every subset of ``a`` ascending, ties by bitmask (a stable argsort of the
+    sums indexed by bitmask), and their bitmasks: built by merging, one item at
+    a time, the sorted sums without it and with it (those without it have the smaller masks,
+    so they go first on a tie), with no sort."""
     m = 1 << len(a)
     sums = np.zeros(m, np.int64)
-    sizes = np.zeros(m, np.int64)
-    for mask in range(1, m):
-        low = mask & -mask
-        b = 0
-        while (1 << b) != low:
-            b += 1
-        sums[mask] = sums[mask ^ low] + a[b]
-        sizes[mask] = sizes[mask ^ low] + 1
-    return sums, sizes
+    masks = np.zeros(m, np.int64)
+    tmp_sums = np.empty(m, np.int64)
+    tmp_masks = np.empty(m, np.int64)
+    k = 1
+    for b in range(len(a)):
+        add, bit = a[b], 1 << b
+        i, j, t = 0, 0, 0
+        while i < k and j < k:
+            if sums[j] + add < sums[i]:
+                tmp_sums[t], tmp_masks[t] = sums[j] + add, masks[j] | bit
+                j += 1
+            else:
+                tmp_sums[t], tmp_masks[t] = sums[i], masks[i]
+                i += 1
+            t += 1
+        while i < k:
+            tmp_sums[t], tmp_masks[t] = sums[i], masks[i]
+            i += 1
+            t += 1
+        while j < k:
+            tmp_sums[t], tmp_masks[t] = sums[j] + add, masks[j] | bit
+            j += 1
+            t += 1
+        sums, tmp_sums = tmp_sums, sums
+        masks, tmp_masks = tmp_masks, masks
+        k *= 2
+    return sums, masks
 
 
 @njit(cache=True, nogil=True)
 def _mitm(sub: np.ndarray, keep: np.ndarray, lo: int, hi: int, max_size: int,
           found: np.ndarray, lens: np.ndarray, n_found: int) -> int:
-    """Subsets of size 4..max_size, as ``subset._mitm`` enumerates them."""
+    """Subsets of size 4..max_size, as ``subset._mitm`` enumerates them: the first half's
+    subsets in bitmask order, each with the second half's whose sums complete it, in the
+    order of their sums (each window found by walking both halves' sorted sums once, not by a
+    bisection per subset)."""
     limit = len(lens)
     n = len(sub)
     half = n // 2
-    sa, ka = _half_sums(sub[:half])
-    sb, kb = _half_sums(sub[half:])
-    order = _argsort_stable(sb)
-    sorted_sb = np.empty(len(sb), np.int64)
-    for j in range(len(sb)):
-        sorted_sb[j] = sb[order[j]]
+    sorted_sa, a_masks = _sorted_half_sums(sub[:half])
+    sorted_sb, order = _sorted_half_sums(sub[half:])
+    # each first-half subset's window [lo - sa, hi - sa] in sorted_sb: its ends fall as sa rises
+    left = np.empty(len(sorted_sa), np.int64)
+    right = np.empty(len(sorted_sa), np.int64)
+    at_lo, at_hi = len(sorted_sb), len(sorted_sb)
+    for t in range(len(sorted_sa)):
+        x = sorted_sa[t]
+        while at_lo > 0 and sorted_sb[at_lo - 1] >= lo - x:
+            at_lo -= 1
+        while at_hi > 0 and sorted_sb[at_hi - 1] > hi - x:
+            at_hi -= 1
+        left[a_masks[t]], right[a_masks[t]] = at_lo, at_hi
     got = 0
     buf = np.empty(n, np.int64)
-    for i in range(len(sa)):
-        left = _bisect(sorted_sb, lo - sa[i], False)
-        right = _upper(sorted_sb, hi - sa[i], left)
-        for j in range(left, right):
-            size = ka[i] + kb[order[j]]
+    for i in range(len(sorted_sa)):
+        for j in range(left[i], right[i]):
+            size = _bits(i) + _bits(order[j])
             if size < 4 or size > max_size:
                 continue
             t = 0
@@ -338,16 +422,32 @@ def search(amounts: np.ndarray, target: int, tolerance: int, max_size: int, min_
         sub[i] = amounts[keep[i]]
         if has_due:
             sub_due[i] = due[keep[i]]
+    return _search_kept(keep, sub, _argsort_stable(sub), sub_due, has_due,
+                        np.full(m if has_due else 0, -1, np.int64), target, tolerance,
+                        max_size, min_size, limit)
+
+
+@njit(cache=True, nogil=True)
+def _search_kept(keep: np.ndarray, sub: np.ndarray, order: np.ndarray, sub_due: np.ndarray,
+                 has_due: bool, by_due: np.ndarray, target: int, tolerance: int, max_size: int,
+                 min_size: int, limit: int) -> tuple[np.ndarray, np.ndarray, int, bool, bool, int]:
+    """:func:`search` over the amounts that can take part, ``sub`` (their indices ``keep``,
+    their due dates ``sub_due``), given their stable sort ``order`` and, unless its first item
+    is -1, their stable sort by due date ``by_due``."""
+    m = len(sub)
     found = np.zeros((limit, max(m, 1)), np.int64)
     lens = np.zeros(limit, np.int64)
+    s = sub[order]
+    quads = max_size >= 4 and MITM_MAX_N < m <= QUADS_MAX_N and m >= 4
+    pairs = np.zeros((5, m * (m - 1) // 2 if quads else 1), np.int64)
     for tier in range(2):
         lo = target if tier == 0 else target + 1
         hi = target if tier == 0 else target + tolerance
         if hi < lo:
             continue
         lens[:] = 0
-        n_found, exhaustive = _tier(sub, keep, lo, hi, max_size, min_size, sub_due, has_due,
-                                    found, lens)
+        n_found, exhaustive = _tier(sub, keep, order, s, lo, hi, max_size, min_size, sub_due,
+                                    has_due, by_due, pairs, found, lens)
         if n_found:
             return found, lens, n_found, tier == 0, exhaustive, m
     return found, lens, 0, True, False, m
@@ -379,17 +479,46 @@ def search_blocks(amount: np.ndarray, due: np.ndarray, members: np.ndarray, star
     sol_start = np.zeros(nq * limit, np.int64)
     rows = np.empty(max(nq * limit * 2, 16), np.int64)
     used = 0
+    # the queries block by block: each block's amounts, due dates and exclusions gathered
+    # (contiguous: a large block is read by many queries) and its positions sorted by amount
+    # and by due date (stable), once; a query's amounts, a subsequence of its block's, come
+    # sorted by filtering them (the solutions' rows land in the flat array in that order)
+    widest = 0
     for q in range(nq):
+        if q_block[q] >= 0:
+            widest = max(widest, starts[q_block[q] + 1] - starts[q_block[q]])
+    by_amount = np.empty(widest, np.int64)
+    by_date = np.empty(widest, np.int64)
+    b_amount = np.empty(widest, np.int64)
+    b_due = np.empty(widest, np.int64)
+    b_excluded = np.empty(widest, np.bool_)
+    slot = np.empty(widest, np.int64)  # block position -> index among the amounts kept
+    gathered = -1
+    for q in _argsort_stable(q_block):
         b = q_block[q]
         if b < 0 or target[q] <= 0:
             continue
         lo, hi = starts[b], starts[b + 1]
+        if b != gathered:
+            for t in range(hi - lo):
+                r = members[lo + t]
+                b_amount[t] = amount[r]
+                b_due[t] = due[r]
+                b_excluded[t] = excluded[r]
+            by_amount[: hi - lo] = _argsort_stable(b_amount[: hi - lo])
+            by_date[: hi - lo] = _argsort_stable(b_due[: hi - lo])
+            gathered = b
         block = np.empty(hi - lo, np.int64)
-        n = 0
-        for t in range(lo, hi):
-            r = members[t]
-            if excluded[r]:
+        keep = np.empty(hi - lo, np.int64)
+        sub = np.empty(hi - lo, np.int64)
+        sub_due = np.empty(hi - lo, np.int64)
+        cap = target[q] + tolerance[q]
+        n, m = 0, 0
+        for t in range(hi - lo):
+            slot[t] = -1
+            if b_excluded[t]:
                 continue
+            r = members[lo + t]
             mine = False
             for f in range(fixed_starts[q], fixed_starts[q + 1]):
                 if fixed[f] == r:
@@ -397,18 +526,32 @@ def search_blocks(amount: np.ndarray, due: np.ndarray, members: np.ndarray, star
                     break
             if not mine:
                 block[n] = r
+                v = b_amount[t]
+                if 0 < v <= cap:  # (what search keeps)
+                    slot[t] = m
+                    keep[m] = n
+                    sub[m] = v
+                    sub_due[m] = b_due[t]
+                    m += 1
                 n += 1
         size[q] = n
         if n == 0:
             continue
-        block = block[:n]
-        amounts = np.empty(n, np.int64)
-        dues = np.empty(n, np.int64)
-        for i in range(n):
-            amounts[i] = amount[block[i]]
-            dues[i] = due[block[i]]
-        found, lens, k, ex, exh, m = search(amounts, target[q], tolerance[q], max_size[q],
-                                            min_size[q], dues, True, limit)
+        order = np.empty(m, np.int64)
+        by_due = np.empty(m, np.int64)
+        i, j = 0, 0
+        for t in range(hi - lo):
+            x = slot[by_amount[t]]
+            if x >= 0:
+                order[i] = x
+                i += 1
+            x = slot[by_date[t]]
+            if x >= 0:
+                by_due[j] = x
+                j += 1
+        found, lens, k, ex, exh, m = _search_kept(keep[:m], sub[:m], order, sub_due[:m], True,
+                                                  by_due, target[q], tolerance[q],
+                                                  max_size[q], min_size[q], limit)
         n_found[q], exact[q], exhaustive[q], usable[q] = k, ex, exh, m
         for f in range(k):
             need = used + lens[f]

@@ -148,3 +148,17 @@ def test_sets_of_four_are_found_past_the_meet_in_the_middle_blocks():
         assert found.solutions == [(3, 11, 20, 37)] and found.exact
         assert not found.exhaustive and found.complete_upto == 4
         assert found.fewest(3) == (3, 11, 20, 37)  # the only fit of four or fewer
+
+
+def test_compiled_stable_argsort_equals_numpys_with_ties_and_extremes():
+    """The packed-key sort and the merge sort it falls back on (a span of values too wide to
+    pack with the positions) give numpy's stable order."""
+    from cashmatch.engine import subset_kernel
+
+    rng = np.random.default_rng(5)
+    for n in (0, 1, 2, 7, 100, 3000):
+        for a in (rng.integers(-5, 5, n), rng.integers(-(2**62), 2**62, n),
+                  np.where(rng.random(n) < 0.5, np.iinfo(np.int64).min, np.iinfo(np.int64).max)):
+            a = a.astype(np.int64)
+            assert subset_kernel._argsort_stable(a).tolist() == np.argsort(
+                a, kind="stable").tolist()
