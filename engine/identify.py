@@ -179,8 +179,8 @@ def identify(
     if len(index.ids) == 0 or n == 0:
         return Identification(customer, method, np.zeros(n), names, np.full(n, -1, np.int64))
 
-    acct = account_key(payments.column("payer_account").combine_chunks())
-    hit_np = index.accounts.index_in(acct)
+    accounts = _AccountCodes.of(payments.column("payer_account"))
+    hit_np = index.accounts.index_in(accounts.keys)[accounts.code]
     found = hit_np >= 0
     customer[found] = np.asarray(index.account_keys.column("cust"))[hit_np[found]]
     method[found] = BY_ACCOUNT
@@ -190,7 +190,6 @@ def identify(
     customer[take] = np.asarray(index.name_keys.column("cust"))[hit[take]]
     method[take] = BY_NAME
 
-    accounts = _AccountCodes.of(acct)
     _learn_accounts(accounts, customer, method)
 
     todo = np.flatnonzero((customer < 0) & (np.asarray(pc.utf8_length(names), np.int64) >= 4))
@@ -211,18 +210,26 @@ def identify(
 
 @dataclass(frozen=True, slots=True)
 class _AccountCodes:
-    """The batch's payer account keys dictionary-encoded (once for both learning rounds)."""
+    """The batch's payer account keys dictionary-encoded (once for the lookup and both learning
+    rounds). Accounts repeat: the accounts are encoded first and only the distinct ones keyed
+    (~1 in 3 of a large day's), their keys then encoded in turn (the same codes as encoding
+    every payment's key: each key first seen where its first account is)."""
 
-    code: np.ndarray  # per payment, -1 for no account
+    keys: pa.Array  # the distinct account keys (normalize.account_key), first seen first
+    code: np.ndarray  # per payment, its key's index in ``keys``
     given: np.ndarray  # per payment: an account that is not empty
-    n: int  # distinct accounts
+    n: int  # distinct account keys
 
     @staticmethod
-    def of(acct: pa.Array) -> _AccountCodes:
-        given = np.asarray(pc.not_equal(pc.fill_null(acct, ""), ""), bool)
-        enc = acct.dictionary_encode()
-        code = np.asarray(pc.fill_null(enc.indices, -1), np.int64)
-        return _AccountCodes(code, given, len(enc.dictionary))
+    def of(accounts: pa.ChunkedArray | pa.Array) -> _AccountCodes:
+        if isinstance(accounts, pa.ChunkedArray):
+            accounts = accounts.combine_chunks()
+        raw = pc.fill_null(accounts, "").dictionary_encode()
+        enc = account_key(raw.dictionary).dictionary_encode()
+        code = np.asarray(enc.indices, np.int64)[np.asarray(raw.indices, np.int64)]
+        keys = enc.dictionary
+        given = np.asarray(pc.not_equal(keys, ""), bool)[code]
+        return _AccountCodes(keys, code, given, len(keys))
 
 
 def _learn_accounts(accounts: _AccountCodes, customer: np.ndarray, method: np.ndarray) -> None:
@@ -237,7 +244,7 @@ def _learn_accounts(accounts: _AccountCodes, customer: np.ndarray, method: np.nd
     hi = np.full(accounts.n, -1)
     np.minimum.at(lo, code[known], customer[known])
     np.maximum.at(hi, code[known], customer[known])
-    sole = np.append((hi >= 0) & (lo == hi), False)  # code -1 (no account): never
+    sole = (hi >= 0) & (lo == hi)  # (an empty account is never known: never sole)
     take = (customer < 0) & sole[code]
     customer[take] = lo[code[take]]
     method[take] = BY_LEARNED_ACCOUNT

@@ -318,9 +318,18 @@ def string_order(text: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 def alnum_upper(text: pa.Array) -> pa.Array:
     """Upper case, everything but ``A-Z0-9`` removed (nulls become empty): a byte mask over the
-    data buffer (every byte of a non-ASCII character is >= 0x80, so none is kept)."""
-    upper = pc.utf8_upper(pc.fill_null(text, ""))
+    data buffer (every byte of a non-ASCII character is >= 0x80, so none is kept); many strings
+    in one compiled pass (the cumulative sum of the mask took ~0.7 s for a million accounts)."""
+    upper = _utf8(pc.utf8_upper(pc.fill_null(text, "")))
     offsets, raw = string_parts(upper)
+    if compiled(len(upper), DIGITS_KEY_COMPILED_MIN, "keep_bytes"):
+        from cashmatch.engine import text_kernel
+
+        out_offsets = np.empty(len(upper) + 1, np.int32)
+        out = np.empty(int(offsets[-1] - offsets[0]), np.uint8)
+        used = text_kernel.keep_bytes(offsets, raw, _ALNUM, out_offsets, out)
+        return pa.Array.from_buffers(pa.string(), len(upper), [
+            None, pa.py_buffer(out_offsets), pa.py_buffer(out[:used])])
     seg = raw[offsets[0] : offsets[-1]]
     keep = _ALNUM[seg]
     kept = np.zeros(len(seg) + 1, np.int64)
@@ -402,6 +411,7 @@ def warm_kernels() -> None:
     from cashmatch.engine.money import KERNEL_ROWS, parse_plain_minor
 
     digits_key(pa.array(["INV-01"] * DIGITS_KEY_COMPILED_MIN))
+    alnum_upper(pa.array(["DE-01"] * DIGITS_KEY_COMPILED_MIN))
     many = pa.array(["INV-01"] * HASH_COMPILED_MIN)
     string_hash64(many)
     reference_tokens(pa.array(["INV 01-2"] * TOKENS_COMPILED_MIN))

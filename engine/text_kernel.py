@@ -52,6 +52,23 @@ def digits_key(offsets: np.ndarray, raw: np.ndarray, ocr: np.ndarray, out_offset
 
 
 @njit(cache=True, nogil=True)
+def keep_bytes(offsets: np.ndarray, raw: np.ndarray, keep: np.ndarray, out_offsets: np.ndarray,
+               out: np.ndarray) -> int:
+    """The bytes ``b`` of the strings ``raw[offsets[i]:offsets[i + 1]]`` where ``keep[b]`` (a
+    byte table), string by string into ``out`` and ``out_offsets``; the bytes used."""
+    used = 0
+    out_offsets[0] = 0
+    for i in range(len(offsets) - 1):
+        for t in range(offsets[i], offsets[i + 1]):
+            c = raw[t]
+            if keep[c]:
+                out[used] = c
+                used += 1
+        out_offsets[i + 1] = used
+    return used
+
+
+@njit(cache=True, nogil=True)
 def key_codes(offsets: np.ndarray, raw: np.ndarray, inv: np.ndarray, n_inv: int
               ) -> tuple[np.ndarray, np.ndarray]:
     """Each string ``raw[offsets[i]:offsets[i + 1]]`` coded by its first occurrence (the codes

@@ -148,3 +148,22 @@ def test_a_pass_of_a_module_still_being_imported_counts_as_not_compiled(monkeypa
     assert normalize.compiled(10, 10, "plain_minor") is True
     monkeypatch.setitem(sys.modules, "cashmatch.engine.text_kernel", text_kernel)
     assert normalize.compiled(1, 10, "plain_minor") is bool(text_kernel.plain_minor.overloads)
+
+
+def test_alnum_upper_pass_equals_the_byte_mask(monkeypatch) -> None:
+    """The compiled pass of ``alnum_upper`` keeps the bytes the numpy mask keeps: upper case
+    A-Z and digits, nulls empty, every byte of a non-ASCII character dropped (after Arrow's
+    upper case, which maps some of them to ASCII: "ı" -> "I")."""
+    rng = random.Random(17)
+    alphabet = "09AZaz -./_é€ıſ\x00"
+    values = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+              for _ in range(3000)] + [None, "", "de89 3704-0044", "ı"]
+    arr = pa.array(values)
+    for text in (arr, arr.slice(13), pa.array([], pa.string()), pa.array([None, "a-1"])):
+        monkeypatch.setattr(normalize, "compiled", lambda *a: False)
+        want = normalize.alnum_upper(text)
+        monkeypatch.setattr(normalize, "compiled", lambda *a: True)
+        got = normalize.alnum_upper(text)
+        assert got.equals(want)
+    assert got.to_pylist() == ["", "A1"]
+    assert normalize.alnum_upper(pa.array(["ı-x"])).to_pylist() == ["IX"]
