@@ -7,6 +7,8 @@ parent that pays on a subsidiary's behalf may settle any invoice of the group.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +30,7 @@ IDENTITY_CONFIDENCE = np.array([1.0, 0.97, 0.93, 0.95])
 NAME_BLOCK = 5  # fuzzy names are compared within blocks sharing this many leading characters
 NAME_MARGIN = 4.0  # the best fuzzy name must beat the next customer's by this much
 PARALLEL_COMPARISONS = 20_000  # rapidfuzz's thread pool pays off above this many comparisons
+NAME_THREADS_MAX = 4  # _fuzzy_names: blocks shared among at most this many threads
 
 
 def fuzzy_workers(comparisons: int) -> int:
@@ -265,21 +268,36 @@ def _fuzzy_names(names: pa.Array, index: CustomerIndex, *, cutoff: float
     blocks, of_block = np.unique(uniq.astype(f"<U{NAME_BLOCK}"), return_inverse=True)
     by_block, b_start = stable_order(of_block.astype(np.int64), len(blocks))
     lo, hi = np.searchsorted(k_sorted, blocks, "left"), np.searchsorted(k_sorted, blocks, "right")
-    for b in np.flatnonzero(hi > lo).tolist():  # one rapidfuzz call per block with customers
-        cand = order[lo[b] : hi[b]]
-        rows = by_block[b_start[b] : b_start[b + 1]]
-        scores = process.cdist(
-            uniq[rows].tolist(), keys[cand].tolist(), scorer=fuzz.WRatio,
-            workers=fuzzy_workers(len(rows) * len(cand)),
-            score_cutoff=cutoff * 0.8,
-        )
-        best = np.argmax(scores, axis=1)
-        best_score = scores[np.arange(len(rows)), best]
-        groups = index.group[custs[cand]]
-        # the best score reached by a customer of a *different* group
-        other = np.where(groups[None, :] != groups[best][:, None], scores, 0).max(axis=1)
-        ok = (best_score >= cutoff) & (best_score - other >= NAME_MARGIN)
-        result[rows[ok]] = custs[cand][best[ok]]
-        near = best_score > 0  # (cdist gives 0 below its score_cutoff)
-        closest[rows[near]] = custs[cand][best[near]]
+    todo = np.flatnonzero(hi > lo)  # one rapidfuzz call per block with customers
+    work = np.cumsum((hi - lo)[todo] * np.diff(b_start)[todo])  # comparisons, block by block
+    total = int(work[-1]) if len(todo) else 0
+
+    def run(share: np.ndarray, threaded: bool) -> None:
+        for b in share.tolist():
+            cand = order[lo[b] : hi[b]]
+            rows = by_block[b_start[b] : b_start[b + 1]]
+            scores = process.cdist(
+                uniq[rows].tolist(), keys[cand].tolist(), scorer=fuzz.WRatio,
+                workers=1 if threaded else fuzzy_workers(len(rows) * len(cand)),
+                score_cutoff=cutoff * 0.8,
+            )
+            best = np.argmax(scores, axis=1)
+            best_score = scores[np.arange(len(rows)), best]
+            groups = index.group[custs[cand]]
+            # the best score reached by a customer of a *different* group
+            other = np.where(groups[None, :] != groups[best][:, None], scores, 0).max(axis=1)
+            ok = (best_score >= cutoff) & (best_score - other >= NAME_MARGIN)
+            result[rows[ok]] = custs[cand][best[ok]]
+            near = best_score > 0  # (cdist gives 0 below its score_cutoff)
+            closest[rows[near]] = custs[cand][best[near]]
+
+    # many small blocks: on every core a share of about equal comparisons, each call on one
+    # thread (rapidfuzz releases the GIL while it compares); the blocks' rows are disjoint
+    threads = min(os.cpu_count() or 1, NAME_THREADS_MAX) if total > PARALLEL_COMPARISONS else 1
+    if threads > 1:
+        cut = np.searchsorted(work, total * np.arange(1, threads) / threads)
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(run, np.split(todo, cut), [True] * threads))
+    else:
+        run(todo, False)
     return result[inverse], closest[inverse]
