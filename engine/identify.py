@@ -72,6 +72,14 @@ def _unique_map(keys: pa.Array, cust: np.ndarray) -> pa.Table:
 
 
 def build_index(*, invoices: pa.Table, customers: pa.Table | None) -> CustomerIndex:
+    return index_customers(invoices=invoices, customers=customers)[0]
+
+
+def index_customers(*, invoices: pa.Table, customers: pa.Table | None
+                    ) -> tuple[CustomerIndex, np.ndarray]:
+    """The customer index, and the customer of each invoice (what ``index.lookup`` of their
+    ``customer_id`` gives, read off the encoding that found the ids: no second hash join of
+    the invoices' ids, ~0.2 s of CPU for 2.5M)."""
     ids_parts = [invoices.column("customer_id")]
     if customers is not None and customers.num_rows:
         ids_parts.insert(0, customers.column("customer_id"))
@@ -84,7 +92,7 @@ def build_index(*, invoices: pa.Table, customers: pa.Table | None) -> CustomerIn
     def codes(part: pa.ChunkedArray | pa.Array, at: int) -> np.ndarray:
         """The index in ``ids`` of each id of ``part`` (the rows ``at`` .. of ``all_ids``)."""
         if enc is None:
-            return np.asarray(pc.index_in(part, value_set=ids), np.int64)
+            return np.asarray(pc.fill_null(pc.index_in(part, value_set=ids), -1), np.int64)
         return np.asarray(enc.indices.slice(at, len(part)), np.int64)
 
     n_master = customers.num_rows if customers is not None else 0
@@ -104,8 +112,8 @@ def build_index(*, invoices: pa.Table, customers: pa.Table | None) -> CustomerIn
             lists = customers.column(col).combine_chunks()
             keys.append(norm(pc.list_flatten(lists)))
             owner.append(ci[np.asarray(pc.list_parent_indices(lists), dtype=np.int64)])
+    ii = codes(invoices.column("customer_id"), n_master)
     if "customer_name" in invoices.column_names:
-        ii = codes(invoices.column("customer_id"), n_master)
         # every invoice repeats its customer's name: only the rows whose name is not their
         # customer's first (the same first names, name keys and order of keys, from ~10x
         # fewer rows: a (name, customer) pair seen again changes none of them)
@@ -145,7 +153,7 @@ def build_index(*, invoices: pa.Table, customers: pa.Table | None) -> CustomerIn
         accounts=StringLookup.build(account_keys.column("key")),
         names=StringLookup.build(name_keys.column("key")),
         name_blocks=name_blocks(name_keys),
-    )
+    ), ii
 
 
 def name_blocks(name_keys: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

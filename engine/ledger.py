@@ -36,7 +36,7 @@ from cashmatch.engine.candidates import (
     digit_keys_by_invoice,
     usable_keys,
 )
-from cashmatch.engine.identify import CustomerIndex, build_index
+from cashmatch.engine.identify import CustomerIndex, index_customers
 from cashmatch.engine.normalize import invoice_keys, string_order
 
 NO_DATE = -(10**6)  # a missing date, in days since the epoch
@@ -143,9 +143,9 @@ def prepare_ledger(*, invoices: pa.Table, customers: pa.Table | None = None,
         customers = S.conform(customers, S.CUSTOMERS) if customers is not None else None
         currencies = pc.unique(inv.column("currency").combine_chunks())
     with stage(timings, "ledger_customers"):
-        index = build_index(invoices=inv, customers=customers)
+        index, inv_customer = index_customers(invoices=inv, customers=customers)
     with stage(timings, "ledger_book"):
-        book = _book(inv, index, currencies)
+        book = _book(inv, index, inv_customer, currencies)
     with stage(timings, "ledger_keys"):
         book.keys = invoice_keys(inv.column("invoice_id"))
     with stage(timings, "ledger_key_index"):
@@ -160,9 +160,10 @@ def prepare_ledger(*, invoices: pa.Table, customers: pa.Table | None = None,
     return PreparedLedger(inv, customers, index, currencies, book)
 
 
-def _book(inv: pa.Table, index: CustomerIndex, currencies: pa.Array) -> Book:
-    """The invoices' columns as the book's arrays (keys derived after)."""
-    inv_customer = index.lookup(inv.column("customer_id"))
+def _book(inv: pa.Table, index: CustomerIndex, inv_customer: np.ndarray, currencies: pa.Array
+          ) -> Book:
+    """The invoices' columns as the book's arrays (keys derived after); ``inv_customer``: the
+    customer of each invoice (its index in ``index``)."""
     due = days(inv.column("due_date"))
     issue = days(inv.column("issue_date"))
     issue = np.where(issue == NO_DATE, np.where(due == NO_DATE, NO_DATE, due - 30), issue)
