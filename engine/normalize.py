@@ -94,6 +94,21 @@ def _from_bytes(data: np.ndarray, lengths: np.ndarray) -> pa.Array:
                                  [None, pa.py_buffer(offsets), pa.py_buffer(data)])
 
 
+def _compiled_bytes(kernel: str, text: pa.Array, *tables: np.ndarray) -> pa.Array:
+    """A utf8 array of what the :mod:`text_kernel` pass ``kernel`` writes for each string of
+    ``text`` (one ``string`` array), never more bytes than it had: the pass takes the offsets and
+    bytes of ``text``, then ``tables``, then the output's offsets and bytes, and returns the
+    bytes used."""
+    from cashmatch.engine import text_kernel
+
+    offsets, raw = string_parts(text)
+    out_offsets = np.empty(len(text) + 1, np.int32)
+    out = np.empty(int(offsets[-1] - offsets[0]), np.uint8)
+    used = getattr(text_kernel, kernel)(offsets, raw, *tables, out_offsets, out)
+    return pa.Array.from_buffers(pa.string(), len(text), [
+        None, pa.py_buffer(out_offsets), pa.py_buffer(out[:used])])
+
+
 FEW_REGEX = 2_000  # strings up to which a regular expression runs in Python's re
 
 
@@ -321,15 +336,9 @@ def alnum_upper(text: pa.Array) -> pa.Array:
     data buffer (every byte of a non-ASCII character is >= 0x80, so none is kept); many strings
     in one compiled pass (the cumulative sum of the mask took ~0.7 s for a million accounts)."""
     upper = _utf8(pc.utf8_upper(pc.fill_null(text, "")))
-    offsets, raw = string_parts(upper)
     if compiled(len(upper), DIGITS_KEY_COMPILED_MIN, "keep_bytes"):
-        from cashmatch.engine import text_kernel
-
-        out_offsets = np.empty(len(upper) + 1, np.int32)
-        out = np.empty(int(offsets[-1] - offsets[0]), np.uint8)
-        used = text_kernel.keep_bytes(offsets, raw, _ALNUM, out_offsets, out)
-        return pa.Array.from_buffers(pa.string(), len(upper), [
-            None, pa.py_buffer(out_offsets), pa.py_buffer(out[:used])])
+        return _compiled_bytes("keep_bytes", upper, _ALNUM)
+    offsets, raw = string_parts(upper)
     seg = raw[offsets[0] : offsets[-1]]
     keep = _ALNUM[seg]
     kept = np.zeros(len(seg) + 1, np.int64)
@@ -350,15 +359,9 @@ def digits_key(alnum: pa.Array) -> pa.Array:
     if text.null_count:
         return pc.if_else(text.is_valid(), digits_key(pc.fill_null(text, "")), None)
     text = _utf8(text)
-    offsets, raw = string_parts(text)
     if compiled(len(text), DIGITS_KEY_COMPILED_MIN, "digits_key"):
-        from cashmatch.engine import text_kernel
-
-        out_offsets = np.empty(len(text) + 1, np.int32)
-        out = np.empty(int(offsets[-1] - offsets[0]), np.uint8)
-        used = text_kernel.digits_key(offsets, raw, _OCR_LUT, out_offsets, out)
-        return pa.Array.from_buffers(pa.string(), len(text), [
-            None, pa.py_buffer(out_offsets), pa.py_buffer(out[:used])])
+        return _compiled_bytes("digits_key", text, _OCR_LUT)
+    offsets, raw = string_parts(text)
     seg = raw[offsets[0] : offsets[-1]]
     rel = (offsets - offsets[0]).astype(np.int64)
     lengths = np.diff(rel)
@@ -574,17 +577,9 @@ def _compiled_name_keys(names: pa.Array) -> pa.Array:
     """:func:`_name_key` of names without nulls: the ASCII ones in one compiled pass
     (:mod:`text_kernel`; ~0.5 s of Arrow's regular expressions for 400,000 names), any other by
     Arrow's steps."""
-    from cashmatch.engine import text_kernel
-
     names = _utf8(names)
-    offsets, raw = string_parts(names)
-    out_offsets = np.empty(len(names) + 1, np.int32)
-    out = np.empty(int(offsets[-1] - offsets[0]), np.uint8)
     other = np.zeros(len(names), bool)
-    used = text_kernel.name_keys(offsets, raw, _WORD_CHAR, _SUFFIX_LEN, *_SUFFIX_WORDS,
-                                 out_offsets, out, other)
-    keys = pa.Array.from_buffers(pa.string(), len(names), [
-        None, pa.py_buffer(out_offsets), pa.py_buffer(out[:used])])
+    keys = _compiled_bytes("name_keys", names, _WORD_CHAR, _SUFFIX_LEN, *_SUFFIX_WORDS, other)
     if other.any():
         mask = pa.array(other)
         keys = pc.replace_with_mask(keys, mask, _name_key(names.filter(mask)))

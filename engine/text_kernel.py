@@ -75,8 +75,8 @@ def _upper(c: np.uint8) -> np.uint8:
 
 @njit(cache=True, nogil=True)
 def name_keys(offsets: np.ndarray, raw: np.ndarray, word_char: np.ndarray, drop_len: np.ndarray,
-              drop_w0: np.ndarray, drop_w1: np.ndarray, out_offsets: np.ndarray, out: np.ndarray,
-              other: np.ndarray) -> int:
+              drop_w0: np.ndarray, drop_w1: np.ndarray, other: np.ndarray,
+              out_offsets: np.ndarray, out: np.ndarray) -> int:
     """``normalize._name_key`` of the ASCII strings ``raw[offsets[i]:offsets[i + 1]]`` into
     ``out`` and ``out_offsets`` (the bytes used returned); a string with another byte is left
     empty and marked in ``other``. In one scan: upper case; an initial (``\\b[A-Z]\\.``, the
