@@ -52,6 +52,90 @@ def digits_key(offsets: np.ndarray, raw: np.ndarray, ocr: np.ndarray, out_offset
 
 
 @njit(cache=True, nogil=True)
+def keep_bytes(offsets: np.ndarray, raw: np.ndarray, keep: np.ndarray, out_offsets: np.ndarray,
+               out: np.ndarray) -> int:
+    """The bytes ``b`` of the strings ``raw[offsets[i]:offsets[i + 1]]`` where ``keep[b]`` (a
+    byte table), string by string into ``out`` and ``out_offsets``; the bytes used."""
+    used = 0
+    out_offsets[0] = 0
+    for i in range(len(offsets) - 1):
+        for t in range(offsets[i], offsets[i + 1]):
+            c = raw[t]
+            if keep[c]:
+                out[used] = c
+                used += 1
+        out_offsets[i + 1] = used
+    return used
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _upper(c: np.uint8) -> np.uint8:
+    return c - np.uint8(32) if 97 <= c <= 122 else c
+
+
+@njit(cache=True, nogil=True)
+def name_keys(offsets: np.ndarray, raw: np.ndarray, word_char: np.ndarray, drop_len: np.ndarray,
+              drop_w0: np.ndarray, drop_w1: np.ndarray, other: np.ndarray,
+              out_offsets: np.ndarray, out: np.ndarray) -> int:
+    """``normalize._name_key`` of the ASCII strings ``raw[offsets[i]:offsets[i + 1]]`` into
+    ``out`` and ``out_offsets`` (the bytes used returned); a string with another byte is left
+    empty and marked in ``other``. In one scan: upper case; an initial (``\\b[A-Z]\\.``, the
+    boundary by ``word_char``, RE2's ``\\w``), and a second one right after it, kept as its
+    letters; ``A-Z0-9`` make the words, every other byte ends one; the words that are one of
+    the dropped ones (``drop_len`` bytes, :func:`_words` of them ``drop_w0``, ``drop_w1``)
+    left out, the others joined by single spaces. (Never longer than the string.)"""
+    used = 0
+    out_offsets[0] = 0
+    for i in range(len(offsets) - 1):
+        a, b = offsets[i], offsets[i + 1]
+        for t in range(a, b):
+            if raw[t] >= 0x80:
+                other[i] = True
+                break
+        if other[i]:
+            out_offsets[i + 1] = used
+            continue
+        start = used
+        w = used  # where the word being read starts in ``out``
+        t = a
+        while t <= b:
+            c = _upper(raw[t]) if t < b else np.uint8(32)
+            if (65 <= c <= 90 or 48 <= c <= 57) and used == w and used > start:
+                out[used] = 32  # (a word after a kept one)
+                used += 1
+                w = used
+            if 65 <= c <= 90 and t + 1 < b and raw[t + 1] == 46 and (
+                    t == a or not word_char[raw[t - 1]]):
+                out[used] = c
+                used += 1
+                t += 2
+                if t + 1 < b and 65 <= _upper(raw[t]) <= 90 and raw[t + 1] == 46:
+                    out[used] = _upper(raw[t])
+                    used += 1
+                    t += 2
+                continue
+            if 65 <= c <= 90 or 48 <= c <= 57:
+                out[used] = c
+                used += 1
+            elif used > w:  # a word ends: dropped if it is one of the dropped words
+                n = used - w
+                w0, w1 = np.uint64(0), np.uint64(0)
+                if n <= 16:
+                    for k in range(min(n, 8)):
+                        w0 |= np.uint64(out[w + k]) << np.uint64(8 * k)
+                    for k in range(8, n):
+                        w1 |= np.uint64(out[w + k]) << np.uint64(8 * (k - 8))
+                    for k in range(len(drop_len)):
+                        if drop_len[k] == n and drop_w0[k] == w0 and drop_w1[k] == w1:
+                            used = w - 1 if w > start else w  # (and the space before it)
+                            break
+                w = used
+            t += 1
+        out_offsets[i + 1] = used
+    return used
+
+
+@njit(cache=True, nogil=True)
 def key_codes(offsets: np.ndarray, raw: np.ndarray, inv: np.ndarray, n_inv: int
               ) -> tuple[np.ndarray, np.ndarray]:
     """Each string ``raw[offsets[i]:offsets[i + 1]]`` coded by its first occurrence (the codes

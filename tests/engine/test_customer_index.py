@@ -4,7 +4,7 @@ customer) pair read once, with the same index as when every invoice row is read.
 import pyarrow as pa
 
 from cashmatch.engine import schema as S
-from cashmatch.engine.identify import build_index
+from cashmatch.engine.identify import build_index, index_customers
 
 
 def _invoices(rows: list[tuple[str, str | None]]) -> pa.Table:
@@ -28,6 +28,8 @@ def test_names_from_invoices_first_seen_and_unique_keys():
                           S.CUSTOMERS)
     for master in (None, customers):
         index = build_index(invoices=_invoices(rows), customers=master)
+        _, inv_customer = index_customers(invoices=_invoices(rows), customers=master)
+        assert inv_customer.tolist() == index.lookup(pa.array([c for c, _ in rows])).tolist()
         ids = index.ids.to_pylist()
         assert ids == (["C5", "C1", "C2", "C3", "C4"] if master else ["C2", "C1", "C3", "C4"])
         by_customer = dict(zip(ids, index.names_by_customer.to_pylist(), strict=True))

@@ -199,3 +199,20 @@ def test_the_fewest_fit_named_has_no_rival_of_its_size_or_smaller(amounts, targe
     exact = [c for c, v in sums.items() if v == lo]
     assert (exact or [c for c, v in sums.items() if lo < v <= hi]) == [fewest]
     assert fast.exact == bool(exact)
+
+
+@settings(max_examples=300, deadline=None)  # (the first example compiles the pass)
+@given(st.lists(st.one_of(st.text(max_size=30),
+                          st.text(st.characters(max_codepoint=127), max_size=30),
+                          st.lists(st.sampled_from(NAME_PARTS + ["A.B.C.", "x_A.", "1A.b.", "ı"]),
+                                   max_size=6).map("".join),
+                          st.lists(st.sampled_from(NAME_PARTS), max_size=6).map(" ".join),
+                          st.none()), max_size=20))
+def test_name_keys_of_the_compiled_pass_match_the_reference(names):
+    """The compiled pass of name_key (the ASCII names; Arrow's steps for the others) gives the
+    reference's keys."""
+    from unittest import mock
+
+    with mock.patch("cashmatch.engine.normalize.compiled", lambda *a: True):
+        got = name_key(pa.array(names, pa.string())).to_pylist()
+    assert got == [ref.name_key(n or "") for n in names]

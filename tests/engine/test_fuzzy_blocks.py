@@ -5,6 +5,7 @@ import dataclasses
 
 import numpy as np
 import pyarrow as pa
+import pytest
 
 from cashmatch.engine import candidates as C
 from cashmatch.engine import identify as I
@@ -72,9 +73,12 @@ def test_fuzzy_hits_from_the_ledgers_key_strings_equal_those_converted_per_call(
         np.testing.assert_array_equal(getattr(kept, field), getattr(converted, field))
 
 
-def test_fuzzy_names_are_the_references():
+@pytest.mark.parametrize("threads", [1, 3])
+def test_fuzzy_names_are_the_references(monkeypatch, threads: int):
     """Payer names scored block by block identify and resemble the customers that comparing
-    them pair by pair within their blocks does."""
+    them pair by pair within their blocks does; the blocks shared among threads or not."""
+    monkeypatch.setattr(I, "PARALLEL_COMPARISONS", 0 if threads > 1 else 10**12)
+    monkeypatch.setattr(I.os, "cpu_count", lambda: threads)
     day = generate_day(payments=3000, seed=8)
     index = prepare_ledger(invoices=day.invoices, customers=day.customers).index
     names = name_key(day.payments.column("payer_name"))

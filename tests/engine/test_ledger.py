@@ -216,3 +216,30 @@ def test_a_match_pauses_the_garbage_collector_and_leaves_it_as_it_found_it(day):
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_a_ledger_prepared_on_two_threads_is_the_one_prepared_on_one(day, monkeypatch):
+    """The keys and the customer index derived at once on two threads (a large ledger on more
+    than one core) make the same prepared ledger, array for array, as one after the other."""
+    from cashmatch.engine import ledger as L
+
+    def prepared(threads: bool) -> L.PreparedLedger:
+        monkeypatch.setattr(L, "PARALLEL_INVOICES", 0 if threads else 10**12)
+        monkeypatch.setattr(L.os, "cpu_count", lambda: 2)
+        return prepare_ledger(invoices=day.invoices, customers=day.customers)
+
+    one, two = prepared(False), prepared(True)
+    assert two.invoices.equals(one.invoices) and two.currencies.equals(one.currencies)
+    for field in ("ids", "group", "names_by_customer", "account_keys", "name_keys"):
+        a, b = getattr(one.index, field), getattr(two.index, field)
+        assert a.equals(b) if hasattr(a, "equals") else np.array_equal(a, b)
+    for field in ("amount", "currency", "group", "customer", "issue", "due", "block_size"):
+        np.testing.assert_array_equal(getattr(two.book, field), getattr(one.book, field))
+    for field in ("number", "number_inv", "number_kind"):
+        np.testing.assert_array_equal(getattr(two.book.usable, field),
+                                      getattr(one.book.usable, field))
+    for a, b in zip(two.book.digit_keys + two.book.invoice_digit_keys[:1],
+                    one.book.digit_keys + one.book.invoice_digit_keys[:1], strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert two.book.invoice_digit_keys[1].equals(one.book.invoice_digit_keys[1])
+    assert two.book.keys is None and one.book.keys is None

@@ -6,6 +6,8 @@ against Arrow's sort."""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -14,6 +16,8 @@ import pytest
 
 from cashmatch.engine import normalize, text_kernel
 from cashmatch.engine.normalize import string_order, string_parts
+
+T = TypeVar("T")
 
 
 @pytest.mark.parametrize(
@@ -128,11 +132,19 @@ def test_reference_tokens_pass_equals_the_numpy_steps(monkeypatch) -> None:
     refs += [None, "", "   ", "ONLY"]
     arr = pa.array(refs)
     for text in (arr, arr.slice(11), pa.array([], pa.string()), pa.array([None, "--"])):
-        monkeypatch.setattr(normalize, "compiled", lambda *a: False)
-        want = normalize.reference_tokens(text)
-        monkeypatch.setattr(normalize, "compiled", lambda *a: True)
-        got = normalize.reference_tokens(text)
-        assert got.equals(want) and (len(text) < 100 or got.num_rows > len(text))
+        got = _compiled_equals_numpy(monkeypatch, normalize.reference_tokens, text)
+        assert len(text) < 100 or got.num_rows > len(text)
+
+
+def _compiled_equals_numpy(monkeypatch: pytest.MonkeyPatch, step: Callable[[pa.Array], T],
+                           text: pa.Array) -> T:
+    """``step(text)`` by the compiled pass, asserted equal to the numpy steps' result."""
+    monkeypatch.setattr(normalize, "compiled", lambda *a: False)
+    want = step(text)
+    monkeypatch.setattr(normalize, "compiled", lambda *a: True)
+    got = step(text)
+    assert got.equals(want)
+    return got
 
 
 def test_a_pass_of_a_module_still_being_imported_counts_as_not_compiled(monkeypatch) -> None:
@@ -148,3 +160,18 @@ def test_a_pass_of_a_module_still_being_imported_counts_as_not_compiled(monkeypa
     assert normalize.compiled(10, 10, "plain_minor") is True
     monkeypatch.setitem(sys.modules, "cashmatch.engine.text_kernel", text_kernel)
     assert normalize.compiled(1, 10, "plain_minor") is bool(text_kernel.plain_minor.overloads)
+
+
+def test_alnum_upper_pass_equals_the_byte_mask(monkeypatch) -> None:
+    """The compiled pass of ``alnum_upper`` keeps the bytes the numpy mask keeps: upper case
+    A-Z and digits, nulls empty, every byte of a non-ASCII character dropped (after Arrow's
+    upper case, which maps some of them to ASCII: "ı" -> "I")."""
+    rng = random.Random(17)
+    alphabet = "09AZaz -./_é€ıſ\x00"
+    values = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+              for _ in range(3000)] + [None, "", "de89 3704-0044", "ı"]
+    arr = pa.array(values)
+    for text in (arr, arr.slice(13), pa.array([], pa.string()), pa.array([None, "a-1"])):
+        got = _compiled_equals_numpy(monkeypatch, normalize.alnum_upper, text)
+    assert got.to_pylist() == ["", "A1"]
+    assert normalize.alnum_upper(pa.array(["ı-x"])).to_pylist() == ["IX"]
