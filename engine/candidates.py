@@ -233,7 +233,7 @@ def usable_keys(book: Book) -> KeyIndex:
         short = _short(_lengths(key))
         number = usable & ~alnum & short
         value = np.asarray(pc.cast(key.filter(pa.array(number)), pa.int64()), np.int64)
-        order = np.argsort(value, kind="stable")
+        order = int_order(value)
         strength = np.asarray(keys.column("strength"), np.float64)
         alnum_keys, long_digits = usable & alnum, usable & ~alnum & ~short
         book.usable = KeyIndex(
