@@ -328,12 +328,11 @@ def _reference_hits(texts: pa.Array, book: Book) -> tuple[Pairs, pa.Table]:
     length = _lengths(digits)
     short = _short(length)
     value = np.asarray(pc.cast(pc.filter(digits, pa.array(short)), pa.int64()), np.int64)
-    by_value = np.argsort(value)  # sorted queries: searchsorted walks the keys in order
-    value = value[by_value]
-    lo = np.searchsorted(index.number, value, "left")
-    cnt = np.searchsorted(index.number, value, "right") - lo
+    # (hits in token order, so by payment: Pairs.concat's sort finds them nearly sorted)
+    lo, hi = search_sorted(index.number, (value, "left"), (value, "right"))
+    cnt = hi - lo
     rows = spans(lo, cnt)
-    parts = [Pairs(np.repeat(pay[short][by_value], cnt), index.number_inv[rows].astype(np.int64),
+    parts = [Pairs(np.repeat(pay[short], cnt), index.number_inv[rows].astype(np.int64),
                    KIND_REF[index.number_kind[rows]], np.zeros(len(rows), dtype=bool))]
     parts.append(index.alnum.hits(pay, tokens.column("alnum")))
     # (the digit forms beyond int64: not the empty ones, a third of all tokens, that no key is)
