@@ -54,6 +54,25 @@ def test_fuzzy_hits_per_block_equal_per_group(monkeypatch):
         np.testing.assert_array_equal(getattr(got[0], field), getattr(got[4096], field))
 
 
+def test_fuzzy_hits_in_threads_equal_one_thread(monkeypatch):
+    """The blocks shared out to threads (three here, whatever the machine) give the hits one
+    thread gives, in the same order."""
+    day = generate_day(payments=2000, seed=6)
+    ledger = prepare_ledger(invoices=day.invoices, customers=day.customers)
+    texts = day.payments.column("reference").combine_chunks().fill_null("")
+    _, tokens = C.reference_hits(texts, ledger.book)
+    n = len(texts)
+    group = ledger.index.group_of(np.random.default_rng(2).integers(0, 300, n))
+    monkeypatch.setattr(C.os, "cpu_count", lambda: 3)
+    got = {}
+    for cells in (1 << 62, 0):  # one thread, then three
+        monkeypatch.setattr(C, "FUZZY_THREAD_CELLS", cells)
+        got[cells] = C.fuzzy_hits(tokens, np.ones(n, bool), group, ledger.book, cutoff=80.0)
+    assert len(got[0]) > 100
+    for field in ("pay", "inv", "ref", "fuzzy"):
+        np.testing.assert_array_equal(getattr(got[0], field), getattr(got[1 << 62], field))
+
+
 def test_fuzzy_hits_from_the_ledgers_key_strings_equal_those_converted_per_call():
     """A prepared ledger's digits keys kept as Python strings give the hits that converting
     the groups' keys on every call (a ledger over KEY_TEXT_MAX keys) gives."""
