@@ -617,25 +617,23 @@ def amount_relation(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(relation, adjustment) per pair: how the payment's amount relates to the open amount."""
     p, i = pairs.pay, pairs.inv
-    amt = pay_amount[p]
     open_ = book.amount[i]
-    rel = np.full(len(p), OVER, dtype=np.int8)
-    adj = np.zeros(len(p), dtype=np.int64)
-    diff = open_ - amt
-    rel[diff < 0] = OVER
-    rel[diff > 0] = PARTIAL
+    diff = open_ - pay_amount[p]
+    rel = np.where(diff > 0, np.int8(PARTIAL), np.int8(OVER))
     fee = (diff > 0) & (diff <= fee_ceiling[p])
     rel[fee] = FEE
-    adj[fee] = diff[fee]
-    if allow_discounts:
-        bp = book.discount_bp[i].astype(np.int64)
-        disc_amt = (open_ * bp + 5000) // 10000
-        in_window = pay_date[p] <= book.issue[i] + book.discount_days[i] + grace_days
-        is_disc = (bp > 0) & in_window & (diff > 0) & (np.abs(diff - disc_amt) <= 1)
+    adj = np.where(fee, diff, 0)
+    if allow_discounts:  # (the pairs of invoices with discount terms: a few)
+        d = np.flatnonzero(book.discount_bp[i] > 0)
+        di, dd = i[d], diff[d]
+        disc_amt = (open_[d] * book.discount_bp[di].astype(np.int64) + 5000) // 10000
+        in_window = pay_date[p[d]] <= book.issue[di] + book.discount_days[di] + grace_days
+        is_disc = d[in_window & (dd > 0) & (np.abs(dd - disc_amt) <= 1)]
         rel[is_disc] = DISCOUNT
         adj[is_disc] = diff[is_disc]
     rel[diff == 0] = EXACT
     rel[open_ <= 0] = SETTLED
-    rel[pay_currency[p] != book.currency[i]] = CURRENCY
-    adj[rel == CURRENCY] = 0
+    currency = pay_currency[p] != book.currency[i]
+    rel[currency] = CURRENCY
+    adj[currency] = 0
     return rel, adj
