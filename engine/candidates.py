@@ -14,8 +14,6 @@ Features are then computed for all pairs at once (no Python loop per pair).
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +22,7 @@ import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
 from cashmatch.engine import schema as S
+from cashmatch.engine.identify import fuzzy_workers
 from cashmatch.engine.normalize import (
     KINDS,
     STRENGTH,
@@ -406,16 +405,14 @@ def group_keys(t_grp: np.ndarray, book: Book
     return d_inv[rows], k_grp[at], k_key, blocks
 
 
-FUZZY_THREAD_CELLS = 1 << 24  # comparisons from which fuzzy_hits shares its blocks out to threads
-
-
 def fuzzy_hits(
     tokens: pa.Table, want: np.ndarray, pay_group: np.ndarray, book: Book, *, cutoff: float
 ) -> Pairs:
     """Fuzzy hits of numeric tokens of the payments ``want`` against their group's invoices.
 
-    One rapidfuzz ``cdist`` per customer group (blocks), never a loop per pair; many
-    comparisons in threads, a contiguous share of the blocks each (``cdist`` releases the GIL).
+    One rapidfuzz ``cdist`` per customer group (blocks), never a loop per pair; a large block's
+    on all cores (rapidfuzz's ``workers``: Python threads, a share of the blocks each, wait
+    for one another's GIL after every small block and took longer than one thread).
     """
     pay = np.asarray(tokens.column("pay"), np.int64)
     digits = tokens.column("digits")
@@ -433,32 +430,19 @@ def fuzzy_hits(
     if not blocks:
         return empty_pairs()
 
-    def scan(part: list[tuple[int, int, int, int]]) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """Each block's hits: the flat index of each nonzero score, and the score."""
-        hits, scores = [], []
-        for s, e, a, b in part:  # one cdist per block
-            m = process.cdist(
-                t_key[s:e], k_key[a:b], scorer=fuzz.ratio, score_cutoff=cutoff, workers=1,
-                dtype=np.float32,  # (rapidfuzz's default for ratio; the scan below reads 4 bytes)
-            )
-            # scores are >= 0 (0 below the cutoff), so a score is nonzero where its bits are;
-            # scanning them as integers takes half the time of np.nonzero on the floats
-            hit = np.flatnonzero(m.view(np.uint32))
-            hits.append(hit)
-            scores.append(m.ravel()[hit])
-        return hits, scores
-
+    hits, scores = [], []  # each block's: the flat index of each nonzero score, and the score
+    for s, e, a, b in blocks:  # one cdist per block
+        m = process.cdist(
+            t_key[s:e], k_key[a:b], scorer=fuzz.ratio, score_cutoff=cutoff,
+            workers=fuzzy_workers((e - s) * (b - a)),
+            dtype=np.float32,  # (rapidfuzz's default for ratio; the scan below reads 4 bytes)
+        )
+        # scores are >= 0 (0 below the cutoff), so a score is nonzero where its bits are;
+        # scanning them as integers takes half the time of np.nonzero on the floats
+        hit = np.flatnonzero(m.view(np.uint32))
+        hits.append(hit)
+        scores.append(m.ravel()[hit])
     block = np.array(blocks, np.int64).reshape(-1, 4)
-    cells = np.cumsum((block[:, 1] - block[:, 0]) * (block[:, 3] - block[:, 2]))
-    n_threads = min(os.cpu_count() or 1, len(blocks)) if cells[-1] >= FUZZY_THREAD_CELLS else 1
-    if n_threads == 1:
-        outs = [scan(blocks)]
-    else:  # (shares of about as many comparisons, in block order)
-        cut = np.searchsorted(cells, cells[-1] * np.arange(1, n_threads) / n_threads).tolist()
-        with ThreadPoolExecutor(n_threads) as pool:
-            outs = list(pool.map(scan, [blocks[x:y] for x, y in zip(
-                [0, *cut], [*cut, len(blocks)], strict=True)]))
-    hits = [h for out in outs for h in out[0]]
     of = np.repeat(np.arange(len(blocks)), [len(h) for h in hits])
     hit = np.concatenate(hits)
     width = block[of, 3] - block[of, 2]
@@ -466,7 +450,7 @@ def fuzzy_hits(
     key = block[of, 2] + hit % width
     same = t_grp[tok] == k_grp[key]  # (a block of several groups: each with its own keys)
     tok, key = tok[same], key[same]
-    score = np.concatenate([s for out in outs for s in out[1]])[same].astype(np.float64)
+    score = np.concatenate(scores)[same].astype(np.float64)
     # a fuzzy hit is never as strong as an exact digits hit: 0.70 at the cutoff .. 0.90 at 100
     strength = 0.70 + 0.20 * (score - cutoff) / max(100.0 - cutoff, 1e-9)
     # one number names one invoice: the token's closer look-alikes are its rivals, not further

@@ -65,14 +65,13 @@ def test_fuzzy_hits_per_block_equal_per_group(monkeypatch):
     _assert_same_hits(got[0], got[4096])
 
 
-def test_fuzzy_hits_in_threads_equal_one_thread(monkeypatch):
-    """The blocks shared out to threads (three here, whatever the machine) give the hits one
-    thread gives, in the same order."""
+def test_fuzzy_hits_on_all_cores_equal_one_thread(monkeypatch):
+    """Every block's comparisons on all cores (rapidfuzz's workers) give the hits one thread
+    gives, in the same order."""
     book, tokens, n, group = _tokens_and_groups(2)
-    monkeypatch.setattr(C.os, "cpu_count", lambda: 3)
     got = {}
-    for cells in (1 << 62, 0):  # one thread, then three
-        monkeypatch.setattr(C, "FUZZY_THREAD_CELLS", cells)
+    for cells in (1 << 62, 0):  # one thread, then all cores
+        monkeypatch.setattr(I, "PARALLEL_COMPARISONS", cells)
         got[cells] = C.fuzzy_hits(tokens, np.ones(n, bool), group, book, cutoff=80.0)
     _assert_same_hits(got[0], got[1 << 62])
 
