@@ -22,7 +22,6 @@ import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
 from cashmatch.engine import schema as S
-from cashmatch.engine.identify import fuzzy_workers
 from cashmatch.engine.normalize import (
     KINDS,
     STRENGTH,
@@ -410,9 +409,10 @@ def fuzzy_hits(
 ) -> Pairs:
     """Fuzzy hits of numeric tokens of the payments ``want`` against their group's invoices.
 
-    One rapidfuzz ``cdist`` per customer group (blocks), never a loop per pair; a large block's
-    on all cores (rapidfuzz's ``workers``: Python threads, a share of the blocks each, wait
-    for one another's GIL after every small block and took longer than one thread).
+    One rapidfuzz ``cdist`` per customer group (blocks), never a loop per pair. One thread: at a
+    million payments (25,230 calls, mostly small) Python threads sharing the blocks waited on
+    one another's GIL after every call, and rapidfuzz's ``workers`` on the large blocks cost
+    more CPU than they saved wall (measured on the shared 2-core box).
     """
     pay = np.asarray(tokens.column("pay"), np.int64)
     digits = tokens.column("digits")
@@ -434,7 +434,7 @@ def fuzzy_hits(
     for s, e, a, b in blocks:  # one cdist per block
         m = process.cdist(
             t_key[s:e], k_key[a:b], scorer=fuzz.ratio, score_cutoff=cutoff,
-            workers=fuzzy_workers((e - s) * (b - a)),
+            workers=1,
             dtype=np.float32,  # (rapidfuzz's default for ratio; the scan below reads 4 bytes)
         )
         # scores are >= 0 (0 below the cutoff), so a score is nonzero where its bits are;

@@ -65,17 +65,6 @@ def test_fuzzy_hits_per_block_equal_per_group(monkeypatch):
     _assert_same_hits(got[0], got[4096])
 
 
-def test_fuzzy_hits_on_all_cores_equal_one_thread(monkeypatch):
-    """Every block's comparisons on all cores (rapidfuzz's workers) give the hits one thread
-    gives, in the same order."""
-    book, tokens, n, group = _tokens_and_groups(2)
-    got = {}
-    for cells in (1 << 62, 0):  # one thread, then all cores
-        monkeypatch.setattr(I, "PARALLEL_COMPARISONS", cells)
-        got[cells] = C.fuzzy_hits(tokens, np.ones(n, bool), group, book, cutoff=80.0)
-    _assert_same_hits(got[0], got[1 << 62])
-
-
 def test_fuzzy_hits_from_the_ledgers_key_strings_equal_those_converted_per_call():
     """A prepared ledger's digits keys kept as Python strings give the hits that converting
     the groups' keys on every call (a ledger over KEY_TEXT_MAX keys) gives."""
