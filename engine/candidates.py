@@ -14,7 +14,6 @@ Features are then computed for all pairs at once (no Python loop per pair).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -233,7 +232,7 @@ def usable_keys(book: Book) -> KeyIndex:
         short = _short(_lengths(key))
         number = usable & ~alnum & short
         value = np.asarray(pc.cast(key.filter(pa.array(number)), pa.int64()), np.int64)
-        order = np.argsort(value, kind="stable")
+        order = int_order(value)
         strength = np.asarray(keys.column("strength"), np.float64)
         alnum_keys, long_digits = usable & alnum, usable & ~alnum & ~short
         book.usable = KeyIndex(
@@ -328,12 +327,11 @@ def _reference_hits(texts: pa.Array, book: Book) -> tuple[Pairs, pa.Table]:
     length = _lengths(digits)
     short = _short(length)
     value = np.asarray(pc.cast(pc.filter(digits, pa.array(short)), pa.int64()), np.int64)
-    by_value = np.argsort(value)  # sorted queries: searchsorted walks the keys in order
-    value = value[by_value]
-    lo = np.searchsorted(index.number, value, "left")
-    cnt = np.searchsorted(index.number, value, "right") - lo
+    # (hits in token order, so by payment: Pairs.concat's sort finds them nearly sorted)
+    lo, hi = search_sorted(index.number, (value, "left"), (value, "right"))
+    cnt = hi - lo
     rows = spans(lo, cnt)
-    parts = [Pairs(np.repeat(pay[short][by_value], cnt), index.number_inv[rows].astype(np.int64),
+    parts = [Pairs(np.repeat(pay[short], cnt), index.number_inv[rows].astype(np.int64),
                    KIND_REF[index.number_kind[rows]], np.zeros(len(rows), dtype=bool))]
     parts.append(index.alnum.hits(pay, tokens.column("alnum")))
     # (the digit forms beyond int64: not the empty ones, a third of all tokens, that no key is)
@@ -373,16 +371,15 @@ BATCH_CELLS = 4096  # consecutive groups of at most this many comparisons togeth
 
 
 def group_keys(t_grp: np.ndarray, book: Book
-               ) -> Iterator[tuple[int, int, np.ndarray, list[str], np.ndarray | None]]:
-    """For query rows sorted by customer group (``t_grp``, ascending), the blocks of a
-    rapidfuzz call: query rows ``s:e`` with the ``digits`` keys of their groups' invoices (their
-    invoices, and the keys as Python strings, fetched once for all groups). A block is one
-    group, or consecutive small groups whose comparisons, all with all, stay within
-    ``BATCH_CELLS`` (a call costs more than that many comparisons); then also the group
-    ordinal of each query row and key (``(rows, keys)``: a block's comparisons across groups
-    are not to be kept), else None."""
+               ) -> tuple[np.ndarray, np.ndarray, list[str], list[tuple[int, int, int, int]]]:
+    """For query rows sorted by customer group (``t_grp``, ascending): the ``digits`` keys of
+    their groups' invoices, group after group (each key's invoice and group, and the keys as
+    Python strings, fetched once for all groups), and the blocks of rapidfuzz calls, ``(s, e,
+    a, b)``: query rows ``s:e`` against keys ``a:b``. A block is one group, or consecutive
+    small groups whose comparisons, all with all, stay within ``BATCH_CELLS`` (a call costs
+    more than that many comparisons; its comparisons across groups are not to be kept)."""
     if len(t_grp) == 0:
-        return
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), [], []
     groups, starts = np.unique(t_grp, return_index=True)
     ends = np.append(starts[1:], len(t_grp))
     k_grp, k_row = digit_keys_by_group(book)
@@ -392,23 +389,19 @@ def group_keys(t_grp: np.ndarray, book: Book
     k_end = np.cumsum(cnt)
     at = spans(lo, cnt)
     rows = k_row[at]
-    k_inv = d_inv[rows]
     k_key = (d_key.take(pa.array(rows, pa.int64())).to_pylist() if book.digit_key_text is None
              else book.digit_key_text[at].tolist())
     t_n, k_n, start, k_end = (ends - starts).tolist(), cnt.tolist(), starts.tolist(), k_end.tolist()
+    blocks = []
     i = 0
     while i < len(t_n):
         j, q, k = i + 1, t_n[i], k_n[i]
         while j < len(t_n) and (q + t_n[j]) * (k + k_n[j]) <= BATCH_CELLS:
             q, k, j = q + t_n[j], k + k_n[j], j + 1
         if k:
-            own = None
-            if j - i > 1:
-                ordinal = np.arange(j - i)
-                own = np.repeat(ordinal, t_n[i:j]), np.repeat(ordinal, k_n[i:j])
-            yield start[i], start[i] + q, k_inv[k_end[j - 1] - k : k_end[j - 1]], \
-                k_key[k_end[j - 1] - k : k_end[j - 1]], own
+            blocks.append((start[i], start[i] + q, k_end[j - 1] - k, k_end[j - 1]))
         i = j
+    return d_inv[rows], k_grp[at], k_key, blocks
 
 
 def fuzzy_hits(
@@ -416,7 +409,10 @@ def fuzzy_hits(
 ) -> Pairs:
     """Fuzzy hits of numeric tokens of the payments ``want`` against their group's invoices.
 
-    One rapidfuzz ``cdist`` per customer group (blocks), never a loop per pair.
+    One rapidfuzz ``cdist`` per customer group (blocks), never a loop per pair. One thread: at a
+    million payments (25,230 calls, mostly small) Python threads sharing the blocks waited on
+    one another's GIL after every call, and rapidfuzz's ``workers`` on the large blocks cost
+    more CPU than they saved wall (measured on the shared 2-core box).
     """
     pay = np.asarray(tokens.column("pay"), np.int64)
     digits = tokens.column("digits")
@@ -428,41 +424,44 @@ def fuzzy_hits(
     t_pay = pay[sel]
     t_order = np.argsort(pay_group[t_pay], kind="stable")
     t_pay = t_pay[t_order]
+    t_grp = pay_group[t_pay]
     t_key = pc.filter(digits, pa.array(sel)).take(pa.array(t_order)).to_pylist()
-    out_p, out_i, out_s, out_t = [], [], [], []
-    for s, e, k_inv, k_key, own in group_keys(pay_group[t_pay], book):  # one cdist per block
-        scores = process.cdist(
-            t_key[s:e], k_key, scorer=fuzz.ratio, score_cutoff=cutoff, workers=1,
+    k_inv, k_grp, k_key, blocks = group_keys(t_grp, book)
+    if not blocks:
+        return empty_pairs()
+
+    hits, scores = [], []  # each block's: the flat index of each nonzero score, and the score
+    for s, e, a, b in blocks:  # one cdist per block
+        m = process.cdist(
+            t_key[s:e], k_key[a:b], scorer=fuzz.ratio, score_cutoff=cutoff,
+            workers=1,
             dtype=np.float32,  # (rapidfuzz's default for ratio; the scan below reads 4 bytes)
         )
-        # the hits: scores are >= 0 (0 below the cutoff), so a score is nonzero where its bits
-        # are; scanning them as integers takes half the time of np.nonzero on the floats
-        hit = np.flatnonzero(scores.view(np.uint32))
-        r, c = np.divmod(hit, scores.shape[1])
-        if own is not None:  # (row by row, a group's own keys come in their order)
-            same = own[0][r] == own[1][c]
-            hit, r, c = hit[same], r[same], c[same]
-        out_p.append(t_pay[s:e][r])
-        out_i.append(k_inv[c])
-        out_s.append(scores.ravel()[hit])
-        out_t.append(s + r)  # the token's row in t_key
-    if not out_p:
-        return empty_pairs()
-    score = np.concatenate(out_s).astype(np.float64)
+        # scores are >= 0 (0 below the cutoff), so a score is nonzero where its bits are;
+        # scanning them as integers takes half the time of np.nonzero on the floats
+        hit = np.flatnonzero(m.view(np.uint32))
+        hits.append(hit)
+        scores.append(m.ravel()[hit])
+    block = np.array(blocks, np.int64).reshape(-1, 4)
+    of = np.repeat(np.arange(len(blocks)), [len(h) for h in hits])
+    hit = np.concatenate(hits)
+    width = block[of, 3] - block[of, 2]
+    tok = block[of, 0] + hit // width  # the token's row in t_key
+    key = block[of, 2] + hit % width
+    same = t_grp[tok] == k_grp[key]  # (a block of several groups: each with its own keys)
+    tok, key = tok[same], key[same]
+    score = np.concatenate(scores)[same].astype(np.float64)
     # a fuzzy hit is never as strong as an exact digits hit: 0.70 at the cutoff .. 0.90 at 100
     strength = 0.70 + 0.20 * (score - cutoff) / max(100.0 - cutoff, 1e-9)
     # one number names one invoice: the token's closer look-alikes are its rivals, not further
     # invoices the payer quoted (kept as candidates, below quoting strength)
-    tok = np.concatenate(out_t)
     best = np.zeros(len(t_key))
     np.maximum.at(best, tok, score)
     at_best = score == best[tok]
     closest = at_best & (np.bincount(tok[at_best], minlength=len(t_key))[tok] == 1)
     strength = np.where(closest, strength, np.minimum(strength, FUZZY_RIVAL_MAX))
     n = len(score)
-    return Pairs.concat(
-        [Pairs(np.concatenate(out_p), np.concatenate(out_i), strength, np.ones(n, dtype=bool))]
-    )
+    return Pairs.concat([Pairs(t_pay[tok], k_inv[key], strength, np.ones(n, dtype=bool))])
 
 
 def digit_keys_by_invoice(book: Book) -> tuple[np.ndarray, pa.Array]:
@@ -602,25 +601,23 @@ def amount_relation(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(relation, adjustment) per pair: how the payment's amount relates to the open amount."""
     p, i = pairs.pay, pairs.inv
-    amt = pay_amount[p]
     open_ = book.amount[i]
-    rel = np.full(len(p), OVER, dtype=np.int8)
-    adj = np.zeros(len(p), dtype=np.int64)
-    diff = open_ - amt
-    rel[diff < 0] = OVER
-    rel[diff > 0] = PARTIAL
+    diff = open_ - pay_amount[p]
+    rel = np.where(diff > 0, np.int8(PARTIAL), np.int8(OVER))
     fee = (diff > 0) & (diff <= fee_ceiling[p])
     rel[fee] = FEE
-    adj[fee] = diff[fee]
-    if allow_discounts:
-        bp = book.discount_bp[i].astype(np.int64)
-        disc_amt = (open_ * bp + 5000) // 10000
-        in_window = pay_date[p] <= book.issue[i] + book.discount_days[i] + grace_days
-        is_disc = (bp > 0) & in_window & (diff > 0) & (np.abs(diff - disc_amt) <= 1)
+    adj = np.where(fee, diff, 0)
+    if allow_discounts:  # (the pairs of invoices with discount terms: a few)
+        d = np.flatnonzero(book.discount_bp[i] > 0)
+        di, dd = i[d], diff[d]
+        disc_amt = (open_[d] * book.discount_bp[di].astype(np.int64) + 5000) // 10000
+        in_window = pay_date[p[d]] <= book.issue[di] + book.discount_days[di] + grace_days
+        is_disc = d[in_window & (dd > 0) & (np.abs(dd - disc_amt) <= 1)]
         rel[is_disc] = DISCOUNT
         adj[is_disc] = diff[is_disc]
     rel[diff == 0] = EXACT
     rel[open_ <= 0] = SETTLED
-    rel[pay_currency[p] != book.currency[i]] = CURRENCY
-    adj[rel == CURRENCY] = 0
+    currency = pay_currency[p] != book.currency[i]
+    rel[currency] = CURRENCY
+    adj[currency] = 0
     return rel, adj

@@ -137,10 +137,11 @@ def search_sorted(keys: np.ndarray, *queries: tuple[np.ndarray, str]) -> list[np
     one length); many values are looked up in the order that sorts the first ``values`` (a
     binary search per value in random order misses the cache at every step once ``keys``
     outgrow it: 3M values into 2.5M keys, ~2.8 s in random order, ~0.07 s sorted plus ~0.4 s
-    to sort them). The same answers either way."""
+    to sort them; integers by :func:`int_order`, ~4x faster). The same answers either way."""
     if len(queries[0][0]) < SORTED_SEARCH_MIN:
         return [np.searchsorted(keys, values, side) for values, side in queries]
-    order = np.argsort(queries[0][0])
+    first = queries[0][0]
+    order = int_order(first) if first.dtype.kind == "i" else np.argsort(first)
     out = []
     for values, side in queries:
         found = np.empty(len(values), np.intp)

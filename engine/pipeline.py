@@ -316,8 +316,8 @@ class DayMatch:
         window = np.where(rel == FEE, self.fee_ceiling[pairs.pay] + 1, 1)
         chance = n * window / np.maximum(self.pay_amount[pairs.pay], 1)
         named = (pairs.ref > 0) & _FULL[rel]
-        key = np.unique(pairs.pay[named] * len(self.book.amount) + pairs.inv[named])
-        n_named = np.bincount(key // max(len(self.book.amount), 1), minlength=self.n)
+        # (the pairs of Pairs.concat: one row per (pay, inv))
+        n_named = np.bincount(pairs.pay[named], minlength=self.n)
         return np.where(named & (n_named[pairs.pay] == 1), chance / np.maximum(n, 1), chance)
 
     def name_evidence(self, pairs: Pairs, cust_rel: np.ndarray) -> np.ndarray:

@@ -88,18 +88,21 @@ def pair_confidence(
     factor = np.where(strong, f_strong[cidx], f_weak[cidx])
     # a payer nobody identified: the amount settling the named invoice vouches for its customer
     full = np.isin(relation, (EXACT, FEE, DISCOUNT))
-    factor = np.where(full & (customer_relation == UNKNOWN), vouched(factor, chance), factor)
+    u = np.flatnonzero(full & (customer_relation == UNKNOWN))
+    factor[u] = vouched(factor[u], chance[u])
     conf = combined * factor
-    no_ref = ref <= 0
-    amount_only = _lookup(AMOUNT_ONLY, relation) * vouched(identity, chance)
+    # (the pairs without reference, from here on)
+    no_ref = np.flatnonzero(ref <= 0)
+    rel_n, chance_n = relation[no_ref], chance[no_ref]
+    amount_only = _lookup(AMOUNT_ONLY, rel_n) * vouched(identity[no_ref], chance_n)
     # an exact (or exactly discounted) amount: the odds that it is a coincidence, `chance`
     # against the odds that an identified payer's unreferenced credit is something else; a fee
     # window is too wide for that reckoning (short pays, instalments fall in it): a flat cut
-    coincidence_odds = AMOUNT_ONLY_OTHER_ODDS * chance
-    amount_only = np.where(chance <= AMOUNT_ONLY_MAX_CHANCE, amount_only,
-                           np.where(relation == FEE, amount_only * 0.9,
+    coincidence_odds = AMOUNT_ONLY_OTHER_ODDS * chance_n
+    amount_only = np.where(chance_n <= AMOUNT_ONLY_MAX_CHANCE, amount_only,
+                           np.where(rel_n == FEE, amount_only * 0.9,
                                     amount_only / (1.0 + coincidence_odds)))
-    conf[no_ref] = np.where(customer_relation[no_ref] == SAME, amount_only[no_ref], 0.3 * a[no_ref])
+    conf[no_ref] = np.where(customer_relation[no_ref] == SAME, amount_only, 0.3 * a[no_ref])
     conf[np.isin(relation, (SETTLED, CURRENCY))] = 0.0
     return np.clip(conf, 0.0, 1.0)
 

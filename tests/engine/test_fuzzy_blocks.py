@@ -39,38 +39,42 @@ def test_blocks_of_groups_decide_as_one_call_per_group(monkeypatch):
     assert alone.exceptions.equals(blocks.exceptions)
 
 
-def test_fuzzy_hits_per_block_equal_per_group(monkeypatch):
+def _tokens_and_groups(group_seed: int) -> tuple[C.Book, pa.Table, int, np.ndarray]:
+    """A generated day's book, its references' tokens, and a random customer group per
+    payment (300 customers' groups)."""
     day = generate_day(payments=2000, seed=6)
     ledger = prepare_ledger(invoices=day.invoices, customers=day.customers)
     texts = day.payments.column("reference").combine_chunks().fill_null("")
     _, tokens = C.reference_hits(texts, ledger.book)
     n = len(texts)
-    group = ledger.index.group_of(np.random.default_rng(0).integers(0, 300, n))
+    return ledger.book, tokens, n, ledger.index.group_of(
+        np.random.default_rng(group_seed).integers(0, 300, n))
+
+
+def _assert_same_hits(a: C.Pairs, b: C.Pairs) -> None:
+    assert len(a) > 100
+    for field in ("pay", "inv", "ref", "fuzzy"):
+        np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+
+
+def test_fuzzy_hits_per_block_equal_per_group(monkeypatch):
+    book, tokens, n, group = _tokens_and_groups(0)
     got = {}
     for cells in (0, 4096):
         monkeypatch.setattr(C, "BATCH_CELLS", cells)
-        got[cells] = C.fuzzy_hits(tokens, np.ones(n, bool), group, ledger.book, cutoff=80.0)
-    assert len(got[0]) > 100
-    for field in ("pay", "inv", "ref", "fuzzy"):
-        np.testing.assert_array_equal(getattr(got[0], field), getattr(got[4096], field))
+        got[cells] = C.fuzzy_hits(tokens, np.ones(n, bool), group, book, cutoff=80.0)
+    _assert_same_hits(got[0], got[4096])
 
 
 def test_fuzzy_hits_from_the_ledgers_key_strings_equal_those_converted_per_call():
     """A prepared ledger's digits keys kept as Python strings give the hits that converting
     the groups' keys on every call (a ledger over KEY_TEXT_MAX keys) gives."""
-    day = generate_day(payments=2000, seed=6)
-    ledger = prepare_ledger(invoices=day.invoices, customers=day.customers)
-    assert ledger.book.digit_key_text is not None
-    texts = day.payments.column("reference").combine_chunks().fill_null("")
-    _, tokens = C.reference_hits(texts, ledger.book)
-    n = len(texts)
-    group = ledger.index.group_of(np.random.default_rng(1).integers(0, 300, n))
-    kept = C.fuzzy_hits(tokens, np.ones(n, bool), group, ledger.book, cutoff=80.0)
+    book, tokens, n, group = _tokens_and_groups(1)
+    assert book.digit_key_text is not None
+    kept = C.fuzzy_hits(tokens, np.ones(n, bool), group, book, cutoff=80.0)
     converted = C.fuzzy_hits(tokens, np.ones(n, bool), group,
-                             dataclasses.replace(ledger.book, digit_key_text=None), cutoff=80.0)
-    assert len(kept) > 100
-    for field in ("pay", "inv", "ref", "fuzzy"):
-        np.testing.assert_array_equal(getattr(kept, field), getattr(converted, field))
+                             dataclasses.replace(book, digit_key_text=None), cutoff=80.0)
+    _assert_same_hits(kept, converted)
 
 
 @pytest.mark.parametrize("threads", [1, 3])
