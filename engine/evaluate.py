@@ -86,14 +86,15 @@ def read_truth(src: Source, *, source: str | None = None) -> ReadResult:
     """Read a truth file; rows that cannot be read are reported (line, column) and left out."""
     name = source or ("<bytes>" if isinstance(src, bytes) else str(src))
     problems: list[RowProblem] = []
-    raw = _read_text_table(src, name, problems)
+    text_table = _read_text_table(src, name, problems)
+    raw = text_table.table
     for col in ("payment_id", "scenario", "matchable", "invoice_ids", "applied_amounts"):
         if col not in raw.column_names:
             raise InvalidInput(f"{name}: missing required column {col!r}")
     if raw.schema.field("applied_amounts").type != pa.string():  # parquet, already typed
         return ReadResult(S.conform(raw, S.TRUTH), problems)
     n = raw.num_rows
-    lines = np.arange(2, n + 2)
+    lines = text_table.lines
     bad = np.zeros(n, dtype=bool)
 
     def report(mask: np.ndarray, column: str, reason: str) -> None:

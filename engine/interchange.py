@@ -132,23 +132,34 @@ def _is_parquet(src: Source) -> bool:
         return fh.read(4) == b"PAR1"
 
 
-def _read_text_table(src: Source, name: str, problems: list[RowProblem]) -> pa.Table:
-    """Every column as (nullable) text; malformed CSV rows reported, not fatal."""
+@dataclass(frozen=True)
+class TextTable:
+    """A file read as text columns, and the line of the file each row came from."""
+
+    table: pa.Table
+    lines: np.ndarray  # int64, per row: its line in the file (the header is line 1)
+
+
+def _read_text_table(src: Source, name: str, problems: list[RowProblem]) -> TextTable:
+    """Every column as (nullable) text; malformed CSV rows and lines that are not UTF-8 text
+    reported, not fatal (the other rows go on, each with its own line)."""
     if _is_parquet(src):
         data = pq.read_table(io.BytesIO(src) if isinstance(src, bytes) else src)
-        return data
+        return TextTable(data, np.arange(2, data.num_rows + 2, dtype=np.int64))
     raw = src if isinstance(src, bytes) else Path(src).read_bytes()
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
+    raw = _utf8_lines(raw, name, problems)
     first_line = raw.split(b"\n", 1)[0].decode("utf-8", "replace").strip("\r")
     names = [c.strip().strip('"') for c in first_line.split(",")]
+    skipped: list[int | None] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
-        line = row.number if row.number is not None else None
+        skipped.append(row.number)
         problems.append(
             RowProblem(
                 name,
-                line,
+                row.number,
                 None,
                 f"expected {row.expected_columns} columns, found {row.actual_columns}",
             )
@@ -156,7 +167,7 @@ def _read_text_table(src: Source, name: str, problems: list[RowProblem]) -> pa.T
         return "skip"
 
     try:
-        return pacsv.read_csv(
+        table = pacsv.read_csv(
             io.BytesIO(raw),
             read_options=pacsv.ReadOptions(use_threads=False, block_size=1 << 22),
             parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
@@ -168,6 +179,51 @@ def _read_text_table(src: Source, name: str, problems: list[RowProblem]) -> pa.T
         )
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         raise InvalidInput(f"{name}: not a readable CSV file: {exc}") from exc
+    return TextTable(table, _row_lines(raw, skipped, table.num_rows))
+
+
+def _utf8_lines(raw: bytes, name: str, problems: list[RowProblem]) -> bytes:
+    """``raw`` with each line that is not UTF-8 text reported and emptied (its newline kept, so
+    every other line keeps its number; Arrow skips an empty line). Checked line by line only
+    when the file as a whole does not decode."""
+    try:
+        raw.decode("utf-8")
+        return raw
+    except UnicodeDecodeError:
+        pass
+    lines = raw.split(b"\n")
+    for i, text in enumerate(lines):
+        try:
+            text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            where = f"byte 0x{text[exc.start]:02x} at character {exc.start + 1}"
+            if i == 0:
+                raise InvalidInput(f"{name}: line 1 (the header) is not UTF-8 text ({where})")
+            problems.append(RowProblem(name, i + 1, None, f"not UTF-8 text ({where})"))
+            lines[i] = b""
+    return b"\n".join(lines)
+
+
+def _row_lines(raw: bytes, skipped: list[int | None], rows: int) -> np.ndarray:
+    """The line of each row Arrow read from ``raw``: the lines that are not empty (nor a lone
+    carriage return), after the header's, less those the invalid-row handler skipped. Should
+    the count disagree with the rows read (a line ending Arrow knows and this does not, such
+    as a lone carriage return), the rows are numbered one after the other as before."""
+    buf = np.frombuffer(raw, np.uint8)
+    ends = np.flatnonzero(buf == 10)
+    starts = np.concatenate([[0], ends + 1])
+    stops = np.concatenate([ends, [len(buf)]])
+    length = stops - starts
+    if len(buf):
+        lone_cr = (length == 1) & (buf[np.minimum(starts, len(buf) - 1)] == 13)
+    else:
+        lone_cr = np.zeros(len(starts), bool)
+    lines = np.flatnonzero((length > 0) & ~lone_cr)[1:] + 1  # after the header
+    if None not in skipped and skipped:
+        lines = lines[~np.isin(lines, np.asarray(skipped, np.int64))]
+    if len(lines) != rows:
+        return np.arange(2, rows + 2, dtype=np.int64)
+    return lines.astype(np.int64)
 
 
 def _text(col: pa.ChunkedArray) -> pa.Array:
@@ -430,9 +486,9 @@ def _read_careful(
     """:func:`read_table` column by column from text: every problem reported with its line."""
     name = _source_name(src, source)
     problems: list[RowProblem] = []
-    raw = _read_text_table(src, name, problems)
+    text_table = _read_text_table(src, name, problems)
+    raw, lines = text_table.table, text_table.lines
     n = raw.num_rows
-    lines = np.arange(2, n + 2, dtype=np.int64)  # header is line 1
     bad = np.zeros(n, dtype=bool)
     present = set(raw.column_names)
     for col in columns:
@@ -518,7 +574,7 @@ def _read_careful(
         else:  # pragma: no cover - a spec error
             raise AssertionError(col.kind)
     # fix the "{}" placeholder in date reasons with the offending value
-    problems = sorted((_fill_value(p, raw) for p in problems), key=lambda p: (p.line or 0))
+    problems = sorted((_fill_value(p, raw, lines) for p in problems), key=lambda p: (p.line or 0))
     table = S.conform(pa.table(out), out_schema)
     keep = ~bad
     if not keep.all():
@@ -526,10 +582,10 @@ def _read_careful(
     return ReadResult(table, problems)
 
 
-def _fill_value(p: RowProblem, raw: pa.Table) -> RowProblem:
+def _fill_value(p: RowProblem, raw: pa.Table, lines: np.ndarray) -> RowProblem:
     if "{}" not in p.reason or p.line is None or p.column is None:
         return p
-    value = raw.column(p.column)[p.line - 2].as_py()
+    value = raw.column(p.column)[int(np.searchsorted(lines, p.line))].as_py()
     return RowProblem(p.source, p.line, p.column, p.reason.format(repr(value)))
 
 

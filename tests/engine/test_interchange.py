@@ -30,6 +30,25 @@ def test_bad_rows_are_reported_and_the_rest_go_on(tmp_path):
     assert "2026-02-30" in str(next(p for p in r.problems if p.column == "due_date"))
 
 
+def test_each_problem_names_its_own_line_after_skipped_and_blank_lines(tmp_path):
+    f = tmp_path / "payments.csv"
+    f.write_bytes(
+        b"payment_id,value_date,amount,currency\r\n"
+        b"P1,2026-01-02,10.00,USD\r\n"
+        b"P2,2026-01-02,10.00,USD,extra\r\n"  # line 3: a column too many, skipped
+        b"\r\n"  # line 4: blank
+        b"P3,2026-01-02,1x.00,USD\r\n"  # line 5
+        b"P\xff4,2026-01-02,10.00,USD\r\n"  # line 6: not UTF-8
+        b"P5,2026-02-30,10.00,USD\r\n"  # line 7
+        b"P6,2026-01-02,10.00,USD\r\n"
+    )
+    r = io.read_payments(f)
+    assert r.table.column("payment_id").to_pylist() == ["P1", "P6"]
+    assert [(p.line, p.column) for p in r.problems] == [
+        (3, None), (5, "amount"), (6, None), (7, "value_date")]
+    assert "0xff" in r.problems[2].reason and "2026-02-30" in r.problems[3].reason
+
+
 def test_missing_required_column_is_a_clear_error(tmp_path):
     f = tmp_path / "payments.csv"
     f.write_text("payment_id,amount,currency\nP1,1.00,USD\n")
