@@ -198,7 +198,8 @@ def _utf8_lines(raw: bytes, name: str, problems: list[RowProblem]) -> bytes:
         except UnicodeDecodeError as exc:
             where = f"byte 0x{text[exc.start]:02x} at character {exc.start + 1}"
             if i == 0:
-                raise InvalidInput(f"{name}: line 1 (the header) is not UTF-8 text ({where})")
+                raise InvalidInput(
+                    f"{name}: line 1 (the header) is not UTF-8 text ({where})") from exc
             problems.append(RowProblem(name, i + 1, None, f"not UTF-8 text ({where})"))
             lines[i] = b""
     return b"\n".join(lines)
