@@ -33,30 +33,29 @@ def _prefix(
 
 
 @njit(cache=True, nogil=True)
-def lookalike_pairs(
+def _width(off: np.ndarray, lo: int, hi: int) -> int:
+    """One more than the longest of strings ``lo .. hi - 1`` (offsets ``off``)."""
+    width = 1
+    for i in range(lo, hi):
+        width = max(width, off[i + 1] - off[i] + 1)
+    return width
+
+
+@njit(cache=True, nogil=True)
+def number_index(
     q_off: np.ndarray,
     q_raw: np.ndarray,
     q_grp: np.ndarray,
-    k_off: np.ndarray,
-    k_raw: np.ndarray,
-    k_grp: np.ndarray,
     base: np.uint64,
     inverse: np.ndarray,
     mix: np.uint64,
     min_edit: int,
-    min_part: int,
-    max_cut: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(number, key) of every number and key of the same group with a variant hash in common
-    (each pair as often as variants agree; ``inverse[c]``: the inverse of ``base ** c``)."""
-    nq, nk = len(q_off) - 1, len(k_off) - 1
-    width = 1
-    for i in range(nq):
-        width = max(width, q_off[i + 1] - q_off[i] + 1)
-    for j in range(nk):
-        width = max(width, k_off[j + 1] - k_off[j] + 1)
-    h = np.empty(width, np.uint64)
-    # the numbers' variants, sorted
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.uint64]:
+    """The numbers' variant hashes, sorted, with their numbers' rows, and a bitset of them
+    (about 1 in 16 bits set, indexed by the top bits of ``hash * mix``: most key variants miss
+    it; 64 bits a word, so it stays in cache) and that index's shift."""
+    nq = len(q_off) - 1
+    h = np.empty(_width(q_off, 0, nq), np.uint64)
     total = 0
     for i in range(nq):
         n = q_off[i + 1] - q_off[i]
@@ -79,20 +78,46 @@ def lookalike_pairs(
                 v += 1
     order = np.argsort(q_hash)
     q_hash, q_row = q_hash[order], q_row[order]
-    # a bitmap of the numbers' hashes (about 1 in 16 bits set): most key variants miss it
     bits = 10
     while (1 << bits) < 16 * total:
         bits += 1
     shift = np.uint64(64 - bits)
-    seen = np.zeros(1 << bits, np.bool_)
+    seen = np.zeros(1 << (bits - 6), np.uint64)
     for v in range(total):
-        seen[(q_hash[v] * mix) >> shift] = True
-    # the keys' variants looked up among them
-    out_q = np.empty(max(16, 2 * nk), np.int64)
+        x = (q_hash[v] * mix) >> shift
+        seen[x >> np.uint64(6)] |= np.uint64(1) << (x & np.uint64(63))
+    return q_hash, q_row, seen, shift
+
+
+@njit(cache=True, nogil=True)
+def key_pairs(
+    q_hash: np.ndarray,
+    q_row: np.ndarray,
+    q_grp: np.ndarray,
+    seen: np.ndarray,
+    shift: np.uint64,
+    k_off: np.ndarray,
+    k_raw: np.ndarray,
+    k_grp: np.ndarray,
+    lo: int,
+    hi: int,
+    base: np.uint64,
+    inverse: np.ndarray,
+    mix: np.uint64,
+    min_part: int,
+    max_cut: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(number, key) of every key ``lo .. hi - 1`` and number of the same group with a
+    variant hash in common (each pair as often as variants agree), the numbers' variants
+    given by :func:`number_index`: the keys are independent, so any split of them joins the
+    same pairs."""
+    width = _width(k_off, lo, hi)
+    h = np.empty(width, np.uint64)
+    out_q = np.empty(max(16, 2 * (hi - lo)), np.int64)
     out_k = np.empty(len(out_q), np.int64)
     found = 0
     var = np.empty(width + 2 * max_cut, np.uint64)
-    for j in range(nk):
+    for j in range(lo, hi):
         a, b = k_off[j], k_off[j + 1]
         n = b - a
         _prefix(k_raw, a, b, np.uint64(k_grp[j]) * mix, base, h)
@@ -110,7 +135,8 @@ def lookalike_pairs(
                 m += 2
         for t in range(m):
             x = var[t]
-            if not seen[(x * mix) >> shift]:
+            y = (x * mix) >> shift
+            if not (seen[y >> np.uint64(6)] >> (y & np.uint64(63))) & np.uint64(1):
                 continue
             s = _bisect(q_hash, x, False)
             while s < len(q_hash) and q_hash[s] == x:
