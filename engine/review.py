@@ -55,7 +55,7 @@ MIN_EDIT = 5  # digits a number needs for a one-keystroke look-alike
 MIN_PART = 4  # digits a truncated number needs
 MAX_CUT = 3  # digits a truncated number may have lost
 OVER_MAX = 1.3  # an overpayment pays at most this much of the open amount
-LOOKALIKE_THREAD_KEYS = 1 << 60  # number_levels: a thread for each this many keys
+LOOKALIKE_THREAD_KEYS = 50_000  # number_levels: a thread for each this many keys (~10 ms)
 # how the number resembles: names it / one keystroke off / truncated (a payer known only by a
 # resembling name counts as TRUNCATED for the invoices the amount settles)
 EXACT_NUMBER, ONE_EDIT, TRUNCATED = 3, 2, 1
