@@ -175,8 +175,10 @@ class Lookalikes:
         pay, inv, level, fit, rel = cols
         rank = level + fit
         order = np.lexsort((inv, -rank, pay))
+        starts = np.zeros(len(looked) + 1, np.int64)
+        np.cumsum(np.bincount(pay, minlength=len(looked)), out=starts[1:])
         return Lookalikes(looked, pay[order], inv[order], level[order], fit[order], rel[order],
-                          rank[order], np.searchsorted(pay[order], np.arange(len(looked) + 1)))
+                          rank[order], starts)
 
     def merged(self, other: Lookalikes) -> Lookalikes:
         """Both tables' payments (``other`` of payments this one has not looked at)."""
