@@ -273,12 +273,11 @@ def lookalike_table(pays: np.ndarray, *, numbers: Numbers | None, pay_group: np.
 
 def rerank(items: list[ExceptionItem], table: Lookalikes) -> list[ExceptionItem]:
     """``items`` with the look-alikes of each payment (``table``) before its candidates."""
-    out = []
-    for it in items:  # (per exception: the merge of two short lists)
-        rows = slice(int(table.starts[it.pay]), int(table.starts[it.pay + 1]))
-        if rows.start == rows.stop:
-            out.append(it)
-            continue
+    pays = np.fromiter((it.pay for it in items), np.int64, len(items))
+    lo, hi = table.starts[pays], table.starts[pays + 1]
+    out = list(items)
+    for e in np.flatnonzero(hi > lo).tolist():  # (per exception with look-alikes: the merge
+        it, rows = items[e], slice(int(lo[e]), int(hi[e]))  # of two short lists)
         had = dict(zip(it.candidates, it.scores, strict=True))
         # equal ranks keep the matching's order (its confidence, then its list)
         pos = {c: j for j, c in enumerate(it.candidates)}
@@ -288,8 +287,8 @@ def rerank(items: list[ExceptionItem], table: Lookalikes) -> list[ExceptionItem]
         taken = set(first)
         cands = first + [c for c in it.candidates if c not in taken]
         cap = max(MAX_CANDIDATES, len(it.candidates))
-        out.append(ExceptionItem(it.pay, it.reason, it.detail, cands[:cap],
-                                 [had.get(c, 0.0) for c in cands[:cap]]))
+        out[e] = ExceptionItem(it.pay, it.reason, it.detail, cands[:cap],
+                               [had.get(c, 0.0) for c in cands[:cap]])
     return out
 
 
