@@ -19,8 +19,9 @@ import numpy as np
 T = TypeVar("T")
 
 
-def in_parts(part: Callable[[int, int], T], n: int, *, per_thread: int, max_threads: int = 4
-             ) -> list[T]:
+def in_parts(
+    part: Callable[[int, int], T], n: int, *, per_thread: int, max_threads: int = 4
+) -> list[T]:
     """``part(a, b)`` over contiguous shares ``a .. b - 1`` of ``n`` items, in order: one
     share (on the calling thread, no pool) below ``2 * per_thread`` items, else a thread for
     each ``per_thread`` items, up to ``max_threads`` and the machine's cores."""
