@@ -49,11 +49,13 @@ from cashmatch.engine.candidates import (
     unknown_payer_amount_hits,
 )
 from cashmatch.engine.normalize import HASH_BASE, spans, string_parts
+from cashmatch.engine.threads import in_parts
 
 MIN_EDIT = 5  # digits a number needs for a one-keystroke look-alike
 MIN_PART = 4  # digits a truncated number needs
 MAX_CUT = 3  # digits a truncated number may have lost
 OVER_MAX = 1.3  # an overpayment pays at most this much of the open amount
+LOOKALIKE_THREAD_KEYS = 50_000  # number_levels: a thread for each this many keys (~10 ms)
 # how the number resembles: names it / one keystroke off / truncated (a payer known only by a
 # resembling name counts as TRUNCATED for the invoices the amount settles)
 EXACT_NUMBER, ONE_EDIT, TRUNCATED = 3, 2, 1
@@ -98,11 +100,13 @@ def lookalikes(t_pay: np.ndarray, t_grp: np.ndarray, t_key: pa.Array, book: Book
     return t_pay[q], k_inv[k], level
 
 
-def number_levels(q_key: pa.Array, q_grp: np.ndarray, k_key: pa.Array, k_grp: np.ndarray
+def number_levels(q_key: pa.Array, q_grp: np.ndarray, k_key: pa.Array, k_grp: np.ndarray,
+                  threads_from: int = LOOKALIKE_THREAD_KEYS
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(number, key, level) of every number ``q_key[i]`` that resembles a key ``k_key[j]``
     of its group (``q_grp[i] == k_grp[j]``) as :func:`lookalikes` says, by the hash join
-    (compiled: :mod:`review_kernel`)."""
+    (compiled: :mod:`review_kernel`); the keys looked up on a thread for each
+    ``threads_from`` of them (:func:`threads.in_parts`)."""
     z = np.zeros(0, np.int64)
     if len(q_key) == 0 or len(k_key) == 0:
         return z, z, z
@@ -110,9 +114,17 @@ def number_levels(q_key: pa.Array, q_grp: np.ndarray, k_key: pa.Array, k_grp: np
 
     q_off, q_raw = string_parts(q_key)
     k_off, k_raw = string_parts(k_key)
-    pair_q, pair_k = review_kernel.lookalike_pairs(
-        q_off, q_raw, np.asarray(q_grp, np.int64), k_off, k_raw, np.asarray(k_grp, np.int64),
-        HASH_BASE, _INVERSE_POWERS, _GROUP_MIX, MIN_EDIT, MIN_PART, MAX_CUT)
+    q_grp, k_grp = np.asarray(q_grp, np.int64), np.asarray(k_grp, np.int64)
+    index = review_kernel.number_index(q_off, q_raw, q_grp, HASH_BASE, _INVERSE_POWERS,
+                                       _GROUP_MIX, MIN_EDIT)
+
+    def part(a: int, b: int) -> tuple[np.ndarray, np.ndarray]:  # keys a..b-1
+        return review_kernel.key_pairs(*index[:2], q_grp, *index[2:], k_off, k_raw, k_grp, a, b,
+                                       HASH_BASE, _INVERSE_POWERS, _GROUP_MIX, MIN_PART, MAX_CUT)
+
+    # the keys are looked up independently, compiled without the GIL: in threads, a share each
+    outs = in_parts(part, len(k_key), per_thread=threads_from)
+    pair_q, pair_k = (np.concatenate(c) for c in zip(*outs, strict=True))
     pair = np.unique(pair_q * len(k_key) + pair_k)
     pair_q, pair_k = pair // len(k_key), pair % len(k_key)
     # the pairs joined, scored over their bytes (a hash that agrees by chance scores 0)
@@ -163,8 +175,10 @@ class Lookalikes:
         pay, inv, level, fit, rel = cols
         rank = level + fit
         order = np.lexsort((inv, -rank, pay))
+        starts = np.zeros(len(looked) + 1, np.int64)
+        np.cumsum(np.bincount(pay, minlength=len(looked)), out=starts[1:])
         return Lookalikes(looked, pay[order], inv[order], level[order], fit[order], rel[order],
-                          rank[order], np.searchsorted(pay[order], np.arange(len(looked) + 1)))
+                          rank[order], starts)
 
     def merged(self, other: Lookalikes) -> Lookalikes:
         """Both tables' payments (``other`` of payments this one has not looked at)."""
@@ -259,12 +273,11 @@ def lookalike_table(pays: np.ndarray, *, numbers: Numbers | None, pay_group: np.
 
 def rerank(items: list[ExceptionItem], table: Lookalikes) -> list[ExceptionItem]:
     """``items`` with the look-alikes of each payment (``table``) before its candidates."""
-    out = []
-    for it in items:  # (per exception: the merge of two short lists)
-        rows = slice(int(table.starts[it.pay]), int(table.starts[it.pay + 1]))
-        if rows.start == rows.stop:
-            out.append(it)
-            continue
+    pays = np.fromiter((it.pay for it in items), np.int64, len(items))
+    lo, hi = table.starts[pays], table.starts[pays + 1]
+    out = list(items)
+    for e in np.flatnonzero(hi > lo).tolist():  # (per exception with look-alikes: the merge
+        it, rows = items[e], slice(int(lo[e]), int(hi[e]))  # of two short lists)
         had = dict(zip(it.candidates, it.scores, strict=True))
         # equal ranks keep the matching's order (its confidence, then its list)
         pos = {c: j for j, c in enumerate(it.candidates)}
@@ -274,8 +287,8 @@ def rerank(items: list[ExceptionItem], table: Lookalikes) -> list[ExceptionItem]
         taken = set(first)
         cands = first + [c for c in it.candidates if c not in taken]
         cap = max(MAX_CANDIDATES, len(it.candidates))
-        out.append(ExceptionItem(it.pay, it.reason, it.detail, cands[:cap],
-                                 [had.get(c, 0.0) for c in cands[:cap]]))
+        out[e] = ExceptionItem(it.pay, it.reason, it.detail, cands[:cap],
+                               [had.get(c, 0.0) for c in cands[:cap]])
     return out
 
 

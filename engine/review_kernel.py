@@ -5,7 +5,8 @@ variant of a number (whole; one character deleted, for numbers of ``min_edit`` c
 and of a key (whole; one character deleted; prefixes and suffixes ``2 .. max_cut``
 characters shorter of at least ``min_part``) hashed as the polynomial of its bytes in
 ``base`` modulo 2**64 plus its group's term, and the keys' variants looked up among the
-numbers' (sorted): one pass over the keys' bytes, no temporaries per variant kind. The
+numbers' (a bitset, then a bucket: :func:`number_index`): one pass over the keys' bytes, no
+temporaries per variant kind, any range of keys at a time (:func:`key_pairs`). The
 pairs joined are only candidates (a hash that agrees by chance is scored 0 by the caller);
 the brute-force comparison of every pair is the reference (``tests/engine/test_review.py``).
 
@@ -16,8 +17,6 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
-
-from cashmatch.engine.subset_kernel import _bisect
 
 
 @njit(cache=True, nogil=True)
@@ -33,30 +32,30 @@ def _prefix(
 
 
 @njit(cache=True, nogil=True)
-def lookalike_pairs(
+def _width(off: np.ndarray, lo: int, hi: int) -> int:
+    """One more than the longest of strings ``lo .. hi - 1`` (offsets ``off``)."""
+    width = 1
+    for i in range(lo, hi):
+        width = max(width, off[i + 1] - off[i] + 1)
+    return width
+
+
+@njit(cache=True, nogil=True)
+def number_index(
     q_off: np.ndarray,
     q_raw: np.ndarray,
     q_grp: np.ndarray,
-    k_off: np.ndarray,
-    k_raw: np.ndarray,
-    k_grp: np.ndarray,
     base: np.uint64,
     inverse: np.ndarray,
     mix: np.uint64,
     min_edit: int,
-    min_part: int,
-    max_cut: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(number, key) of every number and key of the same group with a variant hash in common
-    (each pair as often as variants agree; ``inverse[c]``: the inverse of ``base ** c``)."""
-    nq, nk = len(q_off) - 1, len(k_off) - 1
-    width = 1
-    for i in range(nq):
-        width = max(width, q_off[i + 1] - q_off[i] + 1)
-    for j in range(nk):
-        width = max(width, k_off[j + 1] - k_off[j] + 1)
-    h = np.empty(width, np.uint64)
-    # the numbers' variants, sorted
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.uint64]:
+    """The numbers' variant hashes by bucket (``starts[b]:starts[b + 1]``, bucket: the top
+    bits of ``hash * mix``, about one variant a bucket) with their numbers' rows, a bitset of
+    them (16 bits a bucket, so about 1 in 16 set: most key variants miss it; 64 bits a word,
+    so it stays in cache) and the bitset's shift."""
+    nq = len(q_off) - 1
+    h = np.empty(_width(q_off, 0, nq), np.uint64)
     total = 0
     for i in range(nq):
         n = q_off[i + 1] - q_off[i]
@@ -77,22 +76,61 @@ def lookalike_pairs(
                 q_hash[v] = h[j] + (whole - h[j + 1]) * inverse[1]
                 q_row[v] = i
                 v += 1
-    order = np.argsort(q_hash)
-    q_hash, q_row = q_hash[order], q_row[order]
-    # a bitmap of the numbers' hashes (about 1 in 16 bits set): most key variants miss it
     bits = 10
     while (1 << bits) < 16 * total:
         bits += 1
     shift = np.uint64(64 - bits)
-    seen = np.zeros(1 << bits, np.bool_)
+    seen = np.zeros(1 << (bits - 6), np.uint64)
+    # by bucket (the bitset's index without its last 4 bits: about one variant a bucket), a
+    # counting sort
+    starts = np.zeros((1 << (bits - 4)) + 1, np.int64)
     for v in range(total):
-        seen[(q_hash[v] * mix) >> shift] = True
-    # the keys' variants looked up among them
-    out_q = np.empty(max(16, 2 * nk), np.int64)
+        x = (q_hash[v] * mix) >> shift
+        seen[x >> np.uint64(6)] |= np.uint64(1) << (x & np.uint64(63))
+        starts[(x >> np.uint64(4)) + np.uint64(1)] += 1
+    for b in range(1, len(starts)):
+        starts[b] += starts[b - 1]
+    at = starts[:-1].copy()
+    s_hash = np.empty(total, np.uint64)
+    s_row = np.empty(total, np.int64)
+    for v in range(total):
+        b = ((q_hash[v] * mix) >> shift) >> np.uint64(4)
+        s_hash[at[b]] = q_hash[v]
+        s_row[at[b]] = q_row[v]
+        at[b] += 1
+    return s_hash, s_row, starts, seen, shift
+
+
+@njit(cache=True, nogil=True)
+def key_pairs(
+    q_hash: np.ndarray,
+    q_row: np.ndarray,
+    q_grp: np.ndarray,
+    starts: np.ndarray,
+    seen: np.ndarray,
+    shift: np.uint64,
+    k_off: np.ndarray,
+    k_raw: np.ndarray,
+    k_grp: np.ndarray,
+    lo: int,
+    hi: int,
+    base: np.uint64,
+    inverse: np.ndarray,
+    mix: np.uint64,
+    min_part: int,
+    max_cut: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(number, key) of every key ``lo .. hi - 1`` and number of the same group with a
+    variant hash in common (each pair as often as variants agree), the numbers' variants
+    given by :func:`number_index`: the keys are independent, so any split of them joins the
+    same pairs."""
+    width = _width(k_off, lo, hi)
+    h = np.empty(width, np.uint64)
+    out_q = np.empty(max(16, 2 * (hi - lo)), np.int64)
     out_k = np.empty(len(out_q), np.int64)
     found = 0
     var = np.empty(width + 2 * max_cut, np.uint64)
-    for j in range(nk):
+    for j in range(lo, hi):
         a, b = k_off[j], k_off[j + 1]
         n = b - a
         _prefix(k_raw, a, b, np.uint64(k_grp[j]) * mix, base, h)
@@ -110,19 +148,19 @@ def lookalike_pairs(
                 m += 2
         for t in range(m):
             x = var[t]
-            if not seen[(x * mix) >> shift]:
+            y = (x * mix) >> shift
+            if not (seen[y >> np.uint64(6)] >> (y & np.uint64(63))) & np.uint64(1):
                 continue
-            s = _bisect(q_hash, x, False)
-            while s < len(q_hash) and q_hash[s] == x:
+            b = y >> np.uint64(4)
+            for s in range(starts[b], starts[b + 1]):
                 i = q_row[s]
-                if q_grp[i] == k_grp[j]:
+                if q_hash[s] == x and q_grp[i] == k_grp[j]:
                     if found == len(out_q):
                         out_q = np.concatenate((out_q, np.empty(found, np.int64)))
                         out_k = np.concatenate((out_k, np.empty(found, np.int64)))
                     out_q[found] = i
                     out_k[found] = j
                     found += 1
-                s += 1
     return out_q[:found], out_k[:found]
 
 

@@ -16,11 +16,12 @@ import os
 import sys
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
+
+from cashmatch.engine.threads import in_parts
 
 MITM_MAX_N = 24  # meet-in-the-middle over all subsets up to max_size for blocks this small
 QUADS_MAX_N = 60  # beyond it, sets of four by sorted pair sums in blocks at most this large
@@ -453,14 +454,8 @@ def search_blocks(
 
     # the queries are independent and the compiled search releases the GIL: in threads, a
     # contiguous share each, the answers joined in query order (the same arrays as one call)
-    n_threads = min(os.cpu_count() or 1, SEARCH_THREADS_MAX,
-                    max(len(q_block) // SEARCH_THREAD_QUERIES, 1))
-    bounds = np.linspace(0, len(q_block), n_threads + 1).astype(np.int64).tolist()
-    if n_threads == 1:
-        outs = [part(0, len(q_block))]
-    else:
-        with ThreadPoolExecutor(n_threads) as pool:
-            outs = list(pool.map(part, bounds[:-1], bounds[1:]))
+    outs = in_parts(part, len(q_block), per_thread=SEARCH_THREAD_QUERIES,
+                    max_threads=SEARCH_THREADS_MAX)
     shift = np.cumsum([0] + [len(o[7]) for o in outs[:-1]])
     sol_start = np.concatenate([np.where(o[5] > 0, o[6] + s, o[6])
                                 for o, s in zip(outs, shift, strict=True)])

@@ -139,3 +139,8 @@ def test_number_levels_by_the_hash_join_agree_with_every_pair_compared():
         got = set(zip(q.tolist(), k.tolist(), level.tolist(), strict=True))
         assert len(got) == len(q)
         assert got == brute_force_levels(q_key, q_grp, k_key, k_grp)
+        # the keys looked up in shares on threads: the same arrays as one pass
+        split = number_levels(pa.array(q_key), np.array(q_grp), pa.array(k_key),
+                              np.array(k_grp), threads_from=1)
+        for a, b in zip((q, k, level), split, strict=True):
+            assert np.array_equal(a, b)

@@ -1,0 +1,33 @@
+"""Compiled passes (numba, ``nogil=True``) over contiguous shares of their input, on threads.
+
+A pass whose items are independent runs as ``part(a, b)`` over items ``a .. b - 1``; above a
+size where threads pay, the items are cut into contiguous shares, one a thread, and the
+answers come back in item order (joined, the same arrays as one call). Not numba's own
+``parallel=True``: its default threading layer aborts the process when two Python threads
+(the server's, the AR reader's) call into it at once.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+import numpy as np
+
+T = TypeVar("T")
+
+
+def in_parts(
+    part: Callable[[int, int], T], n: int, *, per_thread: int, max_threads: int = 4
+) -> list[T]:
+    """``part(a, b)`` over contiguous shares ``a .. b - 1`` of ``n`` items, in order: one
+    share (on the calling thread, no pool) below ``2 * per_thread`` items, else a thread for
+    each ``per_thread`` items, up to ``max_threads`` and the machine's cores."""
+    n_threads = min(os.cpu_count() or 1, max_threads, max(n // per_thread, 1))
+    if n_threads == 1:
+        return [part(0, n)]
+    bounds = np.linspace(0, n, n_threads + 1).astype(np.int64).tolist()
+    with ThreadPoolExecutor(n_threads) as pool:
+        return list(pool.map(part, bounds[:-1], bounds[1:]))

@@ -1,0 +1,26 @@
+import os
+
+from cashmatch.engine.threads import in_parts
+
+
+def test_in_parts_covers_every_item_once_in_order_and_threads_only_above_the_size():
+    cores = min(os.cpu_count() or 1, 4)
+    for n, per_thread, shares in [
+        (0, 10, 1),
+        (19, 10, 1),
+        (5, 10, 1),
+        (20, 10, min(cores, 2)),
+        (1000, 10, cores),
+        (1000, 1, cores),
+    ]:
+        parts = in_parts(lambda a, b: (a, b), n, per_thread=per_thread)
+        assert len(parts) == shares
+        assert parts[0][0] == 0 and parts[-1][1] == n
+        assert all(p[1] == q[0] for p, q in zip(parts[:-1], parts[1:], strict=True))
+    assert in_parts(lambda a, b: list(range(a, b)), 7, per_thread=1, max_threads=3) == (
+        [[0, 1], [2, 3, 4], [5, 6]]
+        if cores >= 3
+        else [[0, 1, 2], [3, 4, 5, 6]]
+        if cores == 2
+        else [[0, 1, 2, 3, 4, 5, 6]]
+    )
