@@ -7,8 +7,6 @@ parent that pays on a subsidiary's behalf may settle any invoice of the group.
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +21,7 @@ from cashmatch.engine.normalize import (
     stable_order,
     strings_equal,
 )
+from cashmatch.engine.threads import in_parts
 
 # How the payer was identified, with the confidence that carries.
 BY_ACCOUNT, BY_NAME, BY_FUZZY_NAME, BY_LEARNED_ACCOUNT, UNKNOWN = 0, 1, 2, 3, -1
@@ -277,16 +276,13 @@ def _fuzzy_names(names: pa.Array, index: CustomerIndex, *, cutoff: float
     by_block, b_start = stable_order(of_block.astype(np.int64), len(blocks))
     lo, hi = np.searchsorted(k_sorted, blocks, "left"), np.searchsorted(k_sorted, blocks, "right")
     todo = np.flatnonzero(hi > lo)  # one rapidfuzz call per block with customers
-    work = np.cumsum((hi - lo)[todo] * np.diff(b_start)[todo])  # comparisons, block by block
-    total = int(work[-1]) if len(todo) else 0
 
-    def run(share: np.ndarray, threaded: bool) -> None:
-        for b in share.tolist():
-            cand = order[lo[b] : hi[b]]
-            rows = by_block[b_start[b] : b_start[b + 1]]
+    def run(a: int, b: int) -> None:
+        for blk in todo[a:b].tolist():
+            cand = order[lo[blk] : hi[blk]]
+            rows = by_block[b_start[blk] : b_start[blk + 1]]
             scores = process.cdist(
-                uniq[rows].tolist(), keys[cand].tolist(), scorer=fuzz.WRatio,
-                workers=1 if threaded else fuzzy_workers(len(rows) * len(cand)),
+                uniq[rows].tolist(), keys[cand].tolist(), scorer=fuzz.WRatio, workers=1,
                 score_cutoff=cutoff * 0.8,
             )
             best = np.argmax(scores, axis=1)
@@ -301,11 +297,6 @@ def _fuzzy_names(names: pa.Array, index: CustomerIndex, *, cutoff: float
 
     # many small blocks: on every core a share of about equal comparisons, each call on one
     # thread (rapidfuzz releases the GIL while it compares); the blocks' rows are disjoint
-    threads = min(os.cpu_count() or 1, NAME_THREADS_MAX) if total > PARALLEL_COMPARISONS else 1
-    if threads > 1:
-        cut = np.searchsorted(work, total * np.arange(1, threads) / threads)
-        with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(run, np.split(todo, cut), [True] * threads))
-    else:
-        run(todo, False)
+    in_parts(run, len(todo), per_thread=PARALLEL_COMPARISONS // 2, max_threads=NAME_THREADS_MAX,
+             weights=(hi - lo)[todo] * np.diff(b_start)[todo])
     return result[inverse], closest[inverse]

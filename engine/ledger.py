@@ -16,15 +16,12 @@ from __future__ import annotations
 
 import dataclasses
 import gc
-import os
 import threading
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
-from typing import TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -42,8 +39,8 @@ from cashmatch.engine.candidates import (
 )
 from cashmatch.engine.identify import CustomerIndex, index_customers
 from cashmatch.engine.normalize import invoice_keys, string_order
+from cashmatch.engine.threads import side_by_side
 
-T = TypeVar("T")
 NO_DATE = -(10**6)  # a missing date, in days since the epoch
 
 
@@ -95,16 +92,6 @@ class PreparedLedger:
 PARALLEL_INVOICES = 100_000  # from this many invoices, prepare_ledger uses two threads
 
 
-def _each(jobs: list[Callable[[], T]], rows: int) -> list[T]:
-    """``[job() for job in jobs]``, on two threads for a ledger of at least ``PARALLEL_INVOICES``
-    invoices on more than one core (the jobs are Arrow kernels and compiled passes, which
-    release the GIL)."""
-    if rows < PARALLEL_INVOICES or (os.cpu_count() or 1) < 2 or len(jobs) < 2:
-        return [job() for job in jobs]
-    with ThreadPoolExecutor(2) as pool:
-        return list(pool.map(lambda job: job(), jobs))
-
-
 def _canonical(invoices: pa.Table) -> pa.Table:
     """The invoices sorted by id (stable: ``sort_by("invoice_id")``); column by column, each
     combined into one chunk first (Arrow's take from many chunks resolves the chunk of every
@@ -112,7 +99,8 @@ def _canonical(invoices: pa.Table) -> pa.Table:
     inv = S.conform(invoices, S.INVOICES)
     order = pa.array(string_order(inv.column("invoice_id")), pa.int64())
     return pa.Table.from_arrays(
-        _each([partial(_take, col, order) for col in inv.columns], inv.num_rows),
+        side_by_side([partial(_take, col, order) for col in inv.columns],
+                     threads=inv.num_rows >= PARALLEL_INVOICES),
         schema=inv.schema,
     )
 
@@ -183,7 +171,8 @@ def prepare_ledger(*, invoices: pa.Table, customers: pa.Table | None = None,
         with stage(timings, "ledger_customers"):
             return index_customers(invoices=inv, customers=customers)
 
-    book, (index, inv_customer) = _each([keyed, indexed], inv.num_rows)
+    book, (index, inv_customer) = side_by_side(
+        [keyed, indexed], threads=inv.num_rows >= PARALLEL_INVOICES)
     book.customer, book.group = inv_customer, index.group_of(inv_customer)
     with stage(timings, "ledger_key_index"):
         digit_keys_by_group(book)

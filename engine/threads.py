@@ -1,4 +1,5 @@
-"""Compiled passes (numba, ``nogil=True``) over contiguous shares of their input, on threads.
+"""Work on threads: compiled passes (numba, ``nogil=True``) or rapidfuzz calls over contiguous
+shares of their input, and independent jobs side by side.
 
 A pass whose items are independent runs as ``part(a, b)`` over items ``a .. b - 1``; above a
 size where threads pay, the items are cut into contiguous shares, one a thread, and the
@@ -20,14 +21,34 @@ T = TypeVar("T")
 
 
 def in_parts(
-    part: Callable[[int, int], T], n: int, *, per_thread: int, max_threads: int = 4
+    part: Callable[[int, int], T], n: int, *, per_thread: int, max_threads: int = 4,
+    weights: np.ndarray | None = None,
 ) -> list[T]:
     """``part(a, b)`` over contiguous shares ``a .. b - 1`` of ``n`` items, in order: one
     share (on the calling thread, no pool) below ``2 * per_thread`` items, else a thread for
-    each ``per_thread`` items, up to ``max_threads`` and the machine's cores."""
-    n_threads = min(os.cpu_count() or 1, max_threads, max(n // per_thread, 1))
+    each ``per_thread`` items, up to ``max_threads`` and the machine's cores. With ``weights``
+    (per item: its work, e.g. its comparisons) the threads are counted by weight and the
+    shares cut at about equal weight."""
+    size = n if weights is None else int(np.sum(weights))
+    n_threads = min(os.cpu_count() or 1, max_threads, max(size // per_thread, 1))
     if n_threads == 1:
         return [part(0, n)]
-    bounds = np.linspace(0, n, n_threads + 1).astype(np.int64).tolist()
+    if weights is None:
+        bounds = np.linspace(0, n, n_threads + 1).astype(np.int64).tolist()
+    else:
+        work = np.cumsum(weights)
+        cuts = np.searchsorted(work, work[-1] * np.arange(1, n_threads) / n_threads)
+        bounds = [0, *cuts.tolist(), n]
     with ThreadPoolExecutor(n_threads) as pool:
         return list(pool.map(part, bounds[:-1], bounds[1:]))
+
+
+def side_by_side(jobs: list[Callable[[], T]], *, threads: bool) -> list[T]:
+    """``[job() for job in jobs]``, on a thread for each core (or job, if fewer) when ``threads``
+    and the machine has more than one core (for jobs of Arrow kernels and compiled passes,
+    which release the GIL)."""
+    n_threads = min(os.cpu_count() or 1, len(jobs)) if threads else 1
+    if n_threads < 2:
+        return [job() for job in jobs]
+    with ThreadPoolExecutor(n_threads) as pool:
+        return list(pool.map(lambda job: job(), jobs))

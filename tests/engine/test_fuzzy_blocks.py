@@ -10,6 +10,7 @@ import pytest
 from cashmatch.engine import candidates as C
 from cashmatch.engine import identify as I
 from cashmatch.engine import reference as ref
+from cashmatch.engine import threads as T
 from cashmatch.engine.ledger import prepare_ledger
 from cashmatch.engine.matcher import match
 from cashmatch.engine.normalize import name_key
@@ -81,8 +82,8 @@ def test_fuzzy_hits_from_the_ledgers_key_strings_equal_those_converted_per_call(
 def test_fuzzy_names_are_the_references(monkeypatch, threads: int):
     """Payer names scored block by block identify and resemble the customers that comparing
     them pair by pair within their blocks does; the blocks shared among threads or not."""
-    monkeypatch.setattr(I, "PARALLEL_COMPARISONS", 0 if threads > 1 else 10**12)
-    monkeypatch.setattr(I.os, "cpu_count", lambda: threads)
+    monkeypatch.setattr(I, "PARALLEL_COMPARISONS", 2 if threads > 1 else 10**12)
+    monkeypatch.setattr(T.os, "cpu_count", lambda: threads)
     day = generate_day(payments=3000, seed=8)
     index = prepare_ledger(invoices=day.invoices, customers=day.customers).index
     names = name_key(day.payments.column("payer_name"))

@@ -225,7 +225,7 @@ def test_a_ledger_prepared_on_two_threads_is_the_one_prepared_on_one(day, monkey
 
     def prepared(threads: bool) -> L.PreparedLedger:
         monkeypatch.setattr(L, "PARALLEL_INVOICES", 0 if threads else 10**12)
-        monkeypatch.setattr(L.os, "cpu_count", lambda: 2)
+        monkeypatch.setattr("cashmatch.engine.threads.os.cpu_count", lambda: 2)
         return prepare_ledger(invoices=day.invoices, customers=day.customers)
 
     one, two = prepared(False), prepared(True)

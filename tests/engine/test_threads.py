@@ -1,6 +1,6 @@
 import os
 
-from cashmatch.engine.threads import in_parts
+from cashmatch.engine.threads import in_parts, side_by_side
 
 
 def test_in_parts_covers_every_item_once_in_order_and_threads_only_above_the_size():
@@ -24,3 +24,18 @@ def test_in_parts_covers_every_item_once_in_order_and_threads_only_above_the_siz
         if cores == 2
         else [[0, 1, 2, 3, 4, 5, 6]]
     )
+
+
+def test_in_parts_by_weight_cuts_shares_of_about_equal_work(monkeypatch):
+    monkeypatch.setattr("cashmatch.engine.threads.os.cpu_count", lambda: 2)
+    weights = [1, 1, 1, 1, 8, 1, 1, 1, 1]  # 16 in all: 8 each side of item 4
+    assert in_parts(lambda a, b: (a, b), 9, per_thread=8, weights=weights) == [(0, 4), (4, 9)]
+    assert in_parts(lambda a, b: (a, b), 9, per_thread=9, weights=weights) == [(0, 9)]
+
+
+def test_side_by_side_returns_each_jobs_answer_in_order(monkeypatch):
+    for cores in (1, 2, 4):
+        monkeypatch.setattr("cashmatch.engine.threads.os.cpu_count", lambda c=cores: c)
+        jobs = [lambda i=i: i * i for i in range(5)]
+        assert side_by_side(jobs, threads=True) == side_by_side(jobs, threads=False) == [
+            0, 1, 4, 9, 16]
