@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +24,7 @@ from cashmatch.engine.errors import InvalidInput, RowProblem
 from cashmatch.engine.money import (
     KERNEL_ROWS,
     decimal_text,
-    exponent,
+    exponents_of,
     format_minor_array,
     minor_exponents,
     parse_minor_array,
@@ -414,30 +413,14 @@ def _clean_currency(col: pa.Array) -> pa.Array:
 
 def _row_exponents(cur: pa.Array) -> np.ndarray | None:
     """The minor-unit exponent per row (int8; 2 where no currency), ``None`` if a code is not
-    a currency (the careful path reports it). Codes of three capitals, the usual case, are
-    looked up by their letters (no hashing of every row); others through a dictionary."""
-    offsets, data = _string_bytes(cur)
-    if not cur.null_count and offsets[-1] - offsets[0] == 3 * len(cur):
-        letters = data[offsets[0] : offsets[-1]].reshape(-1, 3) - ord("A")  # uint8: wraps
-        if (np.diff(offsets) == 3).all() and (letters < 26).all():
-            code = (letters[:, 0].astype(np.int32) * 26 + letters[:, 1]) * 26 + letters[:, 2]
-            return _letter_code_exponents()[code]
-    enc = pc.dictionary_encode(cur)
-    try:
-        exps = np.array(
-            [exponent(x) for x in enc.dictionary.to_pylist() if x is not None] + [2], np.int8
-        )
-    except InvalidInput:
-        return None
-    idx = pc.fill_null(enc.indices, len(exps) - 1).to_numpy(zero_copy_only=False)
-    return exps[idx]
-
-
-@cache
-def _letter_code_exponents() -> np.ndarray:
-    """The exponent of every code of three capitals, indexed by its letters in base 26."""
-    az = [chr(c) for c in range(ord("A"), ord("Z") + 1)]
-    return np.array([exponent(a + b + c) for a in az for b in az for c in az], np.int8)
+    a currency (the careful path reports it)."""
+    exps = exponents_of(cur)
+    unusable = exps < 0
+    if unusable.any():
+        if (unusable & np.asarray(cur.is_valid(), bool)).any():
+            return None
+        exps[unusable] = 2
+    return exps
 
 
 def _grown(values: np.ndarray, used: int, size: int) -> np.ndarray:

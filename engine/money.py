@@ -58,7 +58,7 @@ def exponent(currency: str) -> int:
     """The ISO 4217 minor-unit exponent of ``currency`` (JPY 0, USD 2, KWD 3); remembered for
     the codes last seen (scalar conversions call it once per amount)."""
     code = currency.strip().upper()
-    if len(code) != 3 or not code.isalpha():
+    if len(code) != 3 or not code.isascii() or not code.isalpha():
         raise InvalidInput(f"currency {currency!r} is not an ISO 4217 code (three letters)")
     return _EXPONENT_OVERRIDES.get(code, 2)
 
@@ -97,16 +97,45 @@ _AMOUNT_RE = r"^[+-]?[0-9]+(\.[0-9]*)?$|^[+-]?\.[0-9]+$"
 
 
 def exponents_of(currencies: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """Exponent per row (int8); -1 where the code is not three letters."""
-    cur = pc.utf8_upper(pc.utf8_trim_whitespace(currencies))
-    out = np.full(len(cur), 2, dtype=np.int8)
-    valid = pc.fill_null(pc.match_substring_regex(cur, r"^[A-Z]{3}$"), False)
-    out[~np.asarray(valid, dtype=bool)] = -1
-    idx = pc.index_in(cur, value_set=pa.array(list(_EXPONENT_OVERRIDES)))
-    idx = np.asarray(pc.fill_null(idx, -1), dtype=np.int64)
-    hit = idx >= 0
-    out[hit] = np.array(list(_EXPONENT_OVERRIDES.values()), dtype=np.int8)[idx[hit]]
-    return out
+    """Exponent per row (int8); -1 where the code is not three letters A-Z (trimmed, in any
+    case) or is absent. Codes of three capitals, the usual case, are looked up by their
+    letters (no hashing of every row); others once per distinct code."""
+    cur = currencies.combine_chunks() if isinstance(currencies, pa.ChunkedArray) else currencies
+    if not len(cur):
+        return np.zeros(0, np.int8)
+    if pa.types.is_string(cur.type) and not cur.null_count:
+        offsets = np.frombuffer(cur.buffers()[1], np.int32)[cur.offset : cur.offset + len(cur) + 1]
+        if offsets[-1] - offsets[0] == 3 * len(cur) and (np.diff(offsets) == 3).all():
+            data = np.frombuffer(cur.buffers()[2], np.uint8)[offsets[0] : offsets[-1]]
+            letters = data.reshape(-1, 3) - ord("A")  # (uint8: below "A" wraps past 25)
+            if (letters < 26).all():
+                code = (letters[:, 0].astype(np.int32) * 26 + letters[:, 1]) * 26 + letters[:, 2]
+                return _letter_code_exponents()[code]
+    enc = pc.dictionary_encode(cur)
+    exps = np.array([_code_exponent(c) for c in enc.dictionary.to_pylist()] + [-1], np.int8)
+    return exps[np.asarray(pc.fill_null(enc.indices, len(enc.dictionary)), np.int64)]
+
+
+def minor_exponents(currencies: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """The decimals :func:`format_minor_array` writes per row (2 where the code is not three
+    letters): for a table of several amount columns in the same currencies, looked up once."""
+    exps = exponents_of(currencies)
+    exps[exps < 0] = 2
+    return exps
+
+
+def _code_exponent(code: str | None) -> int:
+    try:
+        return exponent(code) if code is not None else -1
+    except InvalidInput:
+        return -1
+
+
+@functools.cache
+def _letter_code_exponents() -> np.ndarray:
+    """The exponent of every code of three capitals, indexed by its letters in base 26."""
+    az = [chr(c) for c in range(ord("A"), ord("Z") + 1)]
+    return np.array([exponent(a + b + c) for a in az for b in az for c in az], np.int8)
 
 
 def parse_minor_array(
@@ -240,12 +269,6 @@ def format_minor_array(
     return decimal_text(values, minor_exponents(currencies))
 
 
-def minor_exponents(currencies: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """The decimals :func:`format_minor_array` writes per row (2 where the code is not three
-    letters): for a table of several amount columns in the same currencies, looked up once."""
-    exps = exponents_of(currencies)
-    exps[exps < 0] = 2
-    return exps
 
 
 def decimal_text(

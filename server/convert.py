@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from cashmatch.engine import schema as S
 from cashmatch.engine.errors import InvalidInput, RowProblem
 from cashmatch.engine.money import (
+    exponents_of,
     format_minor,
     format_minor_array,
     parse_minor_array,
@@ -65,8 +66,8 @@ def _required(arr: pa.Array, what: str, name: str, errors: list[str]) -> None:
 def _exponents(currency: pa.Array) -> np.ndarray | None:
     """Per row, the exponent of its currency (each distinct code looked up once); None when
     a row has none or an unusable one (its amount's own conversion then says which)."""
-    exps = wire.exponents(currency, unusable=-1)
-    return None if (exps < 0).any() else exps
+    exps = exponents_of(currency)
+    return None if (exps < 0).any() else exps.astype(np.int64)
 
 
 def _money(

@@ -21,8 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numba import njit
 
-from cashmatch.engine.errors import InvalidInput
-from cashmatch.engine.money import exponent
+from cashmatch.engine.money import minor_exponents
 from cashmatch.engine.normalize import string_parts
 
 
@@ -265,25 +264,6 @@ def string_fields(msgs: Sequence[Any], numbers: Sequence[int], *, trim: bool = F
     )
 
 
-def exponents(currency: pa.Array | pa.ChunkedArray, *, unusable: int = 2) -> np.ndarray:
-    """Per row, the minor-unit exponent of its currency (``unusable`` where the code is not
-    one or absent; 2 is ``money.format_minor_array``'s): looked up once per distinct code."""
-
-    def of(code: str | None) -> int:
-        try:
-            return exponent(code or "")
-        except InvalidInput:
-            return unusable
-
-    if isinstance(currency, pa.ChunkedArray):
-        currency = currency.combine_chunks()
-    enc = currency.dictionary_encode()
-    exps = np.array([of(c) for c in enc.dictionary.to_pylist()] + [unusable], np.int64)
-    if not enc.indices.null_count:
-        return exps[np.asarray(enc.indices, np.int64)]
-    return exps[np.asarray(enc.indices.fill_null(len(enc.dictionary)), np.int64)]
-
-
 def _nulls(columns: list[pa.Array]) -> np.ndarray:
     """(columns, rows) null flags; empty when no column has a null."""
     if not any(c.null_count for c in columns):
@@ -334,7 +314,7 @@ def repeated(
         np.array([f for _, f in money_cols], np.int64),
         amounts,
         _nulls(m_cols),
-        exponents(table.column(currency)),
+        minor_exponents(table.column(currency)).astype(np.int64),
         0 if double is None else double[1],
         np.array(bits),  # (a writable copy: one signature)
     )

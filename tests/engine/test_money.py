@@ -25,6 +25,33 @@ def test_exponents_follow_iso_4217():
         exponent("US")
 
 
+def test_exponents_per_row_minus_one_where_unusable_or_absent():
+    codes = pa.chunked_array([["EUR", None, "JPY"], ["??", "KWD", "JPY", None, "", " kwd"]])
+    assert money.exponents_of(codes).tolist() == [2, -1, 0, -1, 3, 0, -1, -1, 3]
+    assert money.minor_exponents(codes).tolist() == [2, 2, 0, 2, 3, 0, 2, 2, 3]
+    assert money.exponents_of(codes.chunk(0)).tolist() == [2, -1, 0]
+
+
+CODES = ["USD", "JPY", "KWD", "usd", " EUR", "ÄÖÜ", "US", "@AB", "", None]
+
+
+@given(st.lists(st.sampled_from(CODES), max_size=30))
+def test_exponents_of_every_row_is_exponent_of_its_code(codes):
+    """Both ways of looking codes up (by their letters when all are three capitals, else once
+    per distinct code) give what the scalar ``exponent`` gives, -1 where it refuses."""
+    def one(code):
+        try:
+            return exponent(code) if code is not None else -1
+        except InvalidInput:
+            return -1
+
+    want = [one(c) for c in codes]
+    assert money.exponents_of(pa.array(codes, pa.string())).tolist() == want
+    capitals = [c for c in codes if c is not None and len(c) == 3 and c.isascii() and c.isupper()]
+    got = money.exponents_of(pa.array(capitals, pa.string()))
+    assert got.tolist() == [one(c) for c in capitals]
+
+
 @pytest.mark.parametrize(
     ("text", "cur", "minor"),
     [("1234.50", "USD", 123450), ("180318", "JPY", 180318), ("7.125", "KWD", 7125),

@@ -104,10 +104,3 @@ def test_string_fields_trimmed_equal_arrows_trim_and_absent_empties() -> None:
         got = wire.string_fields(msgs, [1, 5, 7], trim=True)
         assert got.to_pylist() == want.to_pylist()
         assert got.null_count == want.null_count
-
-
-def test_exponents_per_row_two_where_unusable_or_absent() -> None:
-    codes = pa.chunked_array([["EUR", None, "JPY"], ["??", "KWD", "JPY", None, ""]])
-    assert wire.exponents(codes).tolist() == [2, 2, 0, 2, 3, 0, 2, 2]
-    assert wire.exponents(codes, unusable=-1).tolist() == [2, -1, 0, -1, 3, 0, -1, -1]
-    assert wire.exponents(codes.chunk(0)).tolist() == [2, 2, 0]
