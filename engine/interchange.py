@@ -209,15 +209,11 @@ def _row_lines(raw: bytes, skipped: list[int | None], rows: int) -> np.ndarray:
     carriage return), after the header's, less those the invalid-row handler skipped. Should
     the count disagree with the rows read (a line ending Arrow knows and this does not, such
     as a lone carriage return), the rows are numbered one after the other as before."""
-    buf = np.frombuffer(raw, np.uint8)
+    buf = np.frombuffer(raw, np.uint8)  # (not empty: Arrow refuses an empty file)
     ends = np.flatnonzero(buf == 10)
     starts = np.concatenate([[0], ends + 1])
-    stops = np.concatenate([ends, [len(buf)]])
-    length = stops - starts
-    if len(buf):
-        lone_cr = (length == 1) & (buf[np.minimum(starts, len(buf) - 1)] == 13)
-    else:
-        lone_cr = np.zeros(len(starts), bool)
+    length = np.append(ends, len(buf)) - starts
+    lone_cr = (length == 1) & (buf[np.minimum(starts, len(buf) - 1)] == 13)
     lines = np.flatnonzero((length > 0) & ~lone_cr)[1:] + 1  # after the header
     if None not in skipped and skipped:
         lines = lines[~np.isin(lines, np.asarray(skipped, np.int64))]
