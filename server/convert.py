@@ -128,6 +128,8 @@ def _money_small(
 
 
 def _dates(text: pa.Array, what: str, name: str, errors: list[str]) -> pa.Array:
+    if (dates := wire.iso_dates(text)) is not None:  # (every one a plain YYYY-MM-DD)
+        return dates
     parsed = pc.strptime(text, format="%Y-%m-%d", unit="s", error_is_null=True)
     if parsed.null_count == text.null_count:  # (strptime keeps nulls: no text failed)
         return pc.cast(parsed, pa.date32())
@@ -167,9 +169,12 @@ def _direction(codes: pa.Array) -> np.ndarray:
 
 
 def _currency(text: pa.Array, what: str, errors: list[str], *, required: bool) -> pa.Array:
-    cur = pc.utf8_upper(text)
+    codes = wire.upper_codes(text, 3)  # (every one three letters: nothing more to check)
+    cur = pc.utf8_upper(text) if codes is None else codes
     if required:
         _required(cur, what, "currency", errors)
+    if codes is not None:
+        return cur
     for i in np.flatnonzero(~_three_letters(cur))[: _MAX_ERRORS + 1]:
         errors.append(
             f"{what}[{i}].currency: expected an ISO 4217 code, got {text[i].as_py()!r}"

@@ -264,6 +264,94 @@ def string_fields(msgs: Sequence[Any], numbers: Sequence[int], *, trim: bool = F
     )
 
 
+_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], np.int64)
+
+
+@njit(cache=True, nogil=True)
+def _number(raw: np.ndarray, a: int, b: int) -> int:
+    """The decimal digits ``raw[a:b]`` as a number; -1 if one is not a digit."""
+    v = 0
+    for t in range(a, b):
+        c = raw[t] - 48
+        if c < 0 or c > 9:
+            return -1
+        v = v * 10 + c
+    return v
+
+
+@njit(cache=True, nogil=True)
+def _iso_days(offsets: np.ndarray, raw: np.ndarray, null: np.ndarray, month_days: np.ndarray
+              ) -> tuple[np.ndarray, bool]:  # fmt: skip
+    """Days since 1970-01-01 of each ``YYYY-MM-DD`` (year 1000-9999, a real day; nulls 0),
+    and whether every value not null is one."""
+    n = len(offsets) - 1
+    days = np.zeros(n, np.int32)
+    for i in range(n):
+        if len(null) and null[i]:
+            continue
+        a = offsets[i]
+        if offsets[i + 1] - a != 10 or raw[a + 4] != 45 or raw[a + 7] != 45:  # "-"
+            return days, False
+        y, m, d = _number(raw, a, a + 4), _number(raw, a + 5, a + 7), _number(raw, a + 8, a + 10)
+        if y < 1000 or m < 1 or m > 12 or d < 1:
+            return days, False
+        leap = y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
+        if d > month_days[m] + (m == 2 and leap):
+            return days, False
+        # days from the civil date (H. Hinnant's algorithm; March-based years)
+        y -= m <= 2
+        era = y // 400
+        yoe = y - era * 400
+        doy = (153 * (m - 3 if m > 2 else m + 9) + 2) // 5 + d - 1
+        days[i] = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+    return days, True
+
+
+def iso_dates(text: pa.Array) -> pa.Array | None:
+    """``text`` (strings ``YYYY-MM-DD``, nulls kept) as date32 in one compiled pass, or None
+    when some value is not such a date (Arrow's ``strptime`` then decides, and names it)."""
+    null = np.asarray(text.is_null(), bool) if text.null_count else np.zeros(0, bool)
+    offsets, raw = string_parts(text)
+    days, ok = _iso_days(offsets, raw, null, _MONTH_DAYS)
+    if not ok:
+        return None
+    return pa.array(days, pa.date32(), mask=null if len(null) else None)
+
+
+@njit(cache=True, nogil=True)
+def _upper_letters(offsets: np.ndarray, raw: np.ndarray, null: np.ndarray, width: int
+                   ) -> tuple[np.ndarray, bool]:  # fmt: skip
+    """The bytes of ``raw[offsets[0]:offsets[-1]]`` upper-cased, and whether every value not
+    null is ``width`` ASCII letters."""
+    out = raw[offsets[0] : offsets[-1]].copy()
+    for i in range(len(offsets) - 1):
+        if len(null) and null[i]:
+            continue
+        a = offsets[i]
+        if offsets[i + 1] - a != width:
+            return out, False
+        for t in range(a, a + width):
+            c = raw[t] & 0xDF  # (upper case: ASCII letters only differ in this bit)
+            if c < 65 or c > 90:
+                return out, False
+            out[t - offsets[0]] = c
+    return out, True
+
+
+def upper_codes(text: pa.Array, width: int) -> pa.Array | None:
+    """``text`` upper-cased, when every value not null is ``width`` ASCII letters (one compiled
+    pass); else None (Arrow's ``utf8_upper`` and the caller's checks then decide)."""
+    null = np.asarray(text.is_null(), bool) if text.null_count else np.zeros(0, bool)
+    offsets, raw = string_parts(text)
+    data, ok = _upper_letters(offsets, raw, null, width)
+    if not ok:
+        return None
+    valid = pa.py_buffer(np.packbits(~null, bitorder="little")) if len(null) else None
+    return pa.Array.from_buffers(
+        pa.string(), len(text), [valid, pa.py_buffer(offsets - offsets[0]), pa.py_buffer(data)]
+    )
+
+
 def _nulls(columns: list[pa.Array]) -> np.ndarray:
     """(columns, rows) null flags; empty when no column has a null."""
     if not any(c.null_count for c in columns):
@@ -329,3 +417,5 @@ def warm() -> None:
     table = pa.table({"s": ["a"], "m": pa.array([-5], pa.int64()), "c": ["EUR"], "d": [0.5]})
     repeated(table, {"s": 1, "c": 2}, {"m": 3}, "c", ("d", 4))
     string_fields([pb.Payment(payment_id="P", amount="1")], [1, 3])
+    iso_dates(pa.array(["2026-01-31", None]))
+    upper_codes(pa.array(["eur", None]), 3)

@@ -104,3 +104,42 @@ def test_string_fields_trimmed_equal_arrows_trim_and_absent_empties() -> None:
         got = wire.string_fields(msgs, [1, 5, 7], trim=True)
         assert got.to_pylist() == want.to_pylist()
         assert got.null_count == want.null_count
+
+
+def _arrow_dates(text: pa.Array) -> list:
+    return pc.cast(pc.strptime(text, format="%Y-%m-%d", unit="s", error_is_null=True),
+                   pa.date32()).to_pylist()  # fmt: skip
+
+
+def test_iso_dates_equal_arrows_strptime_or_leave_it_to_it() -> None:
+    """The compiled dates (slices of a longer array too, with nulls) equal Arrow's; any text
+    that is not a plain date of a real day gives None (Arrow then names it)."""
+    rng = random.Random(11)
+    good = [f"{y:04d}-{m:02d}-{d:02d}" for y, m, d in
+            [(2026, 1, 31), (2024, 2, 29), (2000, 2, 29), (1999, 12, 31), (1970, 1, 1),
+             (1969, 12, 31), (1000, 3, 1), (9999, 12, 31), (1900, 2, 28), (2100, 6, 30)]]
+    good += [f"{rng.randrange(1000, 10000):04d}-{rng.randrange(1, 13):02d}-"
+             f"{rng.randrange(1, 29):02d}" for _ in range(300)]  # fmt: skip
+    rows = [rng.choice(good + [None]) for _ in range(400)]
+    whole = pa.array(["x", *rows])
+    for text in (pa.array(rows), whole.slice(1)):
+        assert wire.iso_dates(text).to_pylist() == _arrow_dates(text)
+    for bad in ("2026-02-29", "1900-02-29", "2026-13-01", "2026-00-10", "2026-04-31",
+                "2026-1-01", "2026/01/01", "0999-01-01", "2026-01-0a", " 2026-01-01",
+                "２026-01-01", "2026-01-00"):  # fmt: skip
+        assert wire.iso_dates(pa.array(["2026-01-01", bad])) is None, bad
+
+
+def test_upper_codes_equal_arrows_upper_or_leave_it_to_it() -> None:
+    """Three ASCII letters in any case (nulls kept, slices too) upper-cased as Arrow does;
+    anything else gives None (the caller's checks then name it)."""
+    rng = random.Random(12)
+    rows = ["".join(rng.choice("abcxyzABCXYZ") for _ in range(3)) for _ in range(200)]
+    rows = [rng.choice([r, None]) for r in rows]
+    whole = pa.array(["x", *rows])
+    for text in (pa.array(rows), whole.slice(1)):
+        got = wire.upper_codes(text, 3)
+        assert got.to_pylist() == pc.utf8_upper(text).to_pylist()
+        assert got.null_count == text.null_count
+    for bad in ("EU", "EURO", "E1R", "E R", "EU@", "EU[", "EU`", "EU{", "EÜR", "éUR", ""):
+        assert wire.upper_codes(pa.array(["EUR", bad]), 3) is None, bad
