@@ -103,30 +103,32 @@ def run(calls: int, n_invoices: int) -> None:
              str(write_tokens(d / "tokens"))],
             stdout=subprocess.PIPE, env=env,
         )  # fmt: skip
-        buf = b""
-        while not (m := re.search(rb"serving on [^:]+:(\d+)", buf)):
-            chunk = os.read(proc.stdout.fileno(), 4096)
-            if not chunk:
-                raise RuntimeError(f"server did not start: {buf!r}")
-            buf += chunk
+        try:
+            buf = b""
+            while not (m := re.search(rb"serving on [^:]+:(\d+)", buf)):
+                chunk = os.read(proc.stdout.fileno(), 4096)
+                if not chunk:
+                    raise RuntimeError(f"server did not start: {buf!r}")
+                buf += chunk
 
-        async def load(calls: int) -> tuple[list[float], float]:
-            async with grpc.aio.insecure_channel(f"127.0.0.1:{int(m.group(1))}") as ch:
-                stub = pb_grpc.CashApplicationStub(ch)
-                lat = []
-                cpu0 = time.process_time()
-                for _ in range(calls):
-                    t0 = time.perf_counter()
-                    await stub.Match(request, metadata=AUTH)
-                    lat.append(time.perf_counter() - t0)
-                return lat, time.process_time() - cpu0
+            async def load(calls: int) -> tuple[list[float], float]:
+                async with grpc.aio.insecure_channel(f"127.0.0.1:{int(m.group(1))}") as ch:
+                    stub = pb_grpc.CashApplicationStub(ch)
+                    lat = []
+                    cpu0 = time.process_time()
+                    for _ in range(calls):
+                        t0 = time.perf_counter()
+                        await stub.Match(request, metadata=AUTH)
+                        lat.append(time.perf_counter() - t0)
+                    return lat, time.process_time() - cpu0
 
-        asyncio.run(load(WARM))
-        before = (_threads(proc.pid), _threads(os.getpid()))
-        latencies, client_cpu = asyncio.run(load(calls))
-        after = (_threads(proc.pid), _threads(os.getpid()))
-        proc.terminate()
-        proc.wait()
+            asyncio.run(load(WARM))
+            before = (_threads(proc.pid), _threads(os.getpid()))
+            latencies, client_cpu = asyncio.run(load(calls))
+            after = (_threads(proc.pid), _threads(os.getpid()))
+        finally:  # (stopped however the load ended: the trace is written as it stops)
+            proc.terminate()
+            proc.wait()
         trace = json.loads((d / "trace.json").read_text())
     finally:
         shutil.rmtree(d, ignore_errors=True)
