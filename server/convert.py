@@ -393,9 +393,21 @@ def allocations_to_proto(table: pa.Table) -> Sequence[pb.Allocation]:
     return pb.MatchResponse.FromString(allocations_wire(table)).allocations
 
 
-def exceptions_to_proto(table: pa.Table) -> list[pb.PaymentException]:
+# PaymentException's fields of a match result, by number
+_EXCEPTION_STRINGS = {"payment_id": 1, "reason": 2, "detail": 5, "currency": 6, "customer_id": 8}
+WIRE_EXCEPTIONS = 48  # rows from which writing the wire format beats building the messages
+
+
+def exceptions_to_proto(table: pa.Table) -> Sequence[pb.PaymentException]:
+    """A match result's exceptions as messages: from :data:`WIRE_EXCEPTIONS` rows written from
+    the columns at once (:mod:`wire`) and parsed back, as the allocations (~4 us a message
+    less; its fixed cost, ~0.15 ms, is more than a few messages built field by field)."""
     if table.num_rows == 0:
         return []
+    if table.num_rows >= WIRE_EXCEPTIONS:
+        data = wire.repeated(table, _EXCEPTION_STRINGS, {"unapplied_amount": 3}, "currency",
+                             None, {"candidates": 4}, ("candidate_scores", 7))  # fmt: skip
+        return pb.ListExceptionsResponse.FromString(data).exceptions  # (field 1)
     cur = table.column("currency")
     cols = {
         "payment_id": _strs(table.column("payment_id")),

@@ -95,10 +95,19 @@ def _encode(
     exps: np.ndarray,
     double_field: int,
     double_bits: np.ndarray,
+    list_fields: np.ndarray,
+    list_rows: np.ndarray,
+    list_offsets: np.ndarray,
+    packed_field: int,
+    packed_rows: np.ndarray,
+    packed_bits: np.ndarray,
 ) -> np.ndarray:
     """The rows as messages (see the module): string field ``k`` of row ``i`` is
     ``raw[offsets[k, i]:offsets[k, i + 1]]`` (absent where ``str_null[k, i]``, when given);
-    money field ``k`` is ``money[k, i]`` (absent where ``money_null[k, i]``, when given)."""
+    money field ``k`` is ``money[k, i]`` (absent where ``money_null[k, i]``, when given);
+    repeated string field ``k`` has the elements ``list_rows[k, 0, i] .. list_rows[k, 1, i] -
+    1``, element ``e`` being ``raw[list_offsets[e]:list_offsets[e + 1]]``; the packed double
+    field, ``packed_bits[packed_rows[0, i]:packed_rows[1, i]]`` (absent when empty)."""
     n = len(exps)
     lengths = offsets[:, 1:] - offsets[:, :-1]
     if len(str_null):
@@ -122,6 +131,13 @@ def _encode(
                 s += _varint_size(money_fields[k] << 3) + _varint_size(ln) + ln
         if double_field and double_bits[i]:
             s += _varint_size(double_field << 3) + 8
+        for k in range(len(list_fields)):
+            for e in range(list_rows[k, 0, i], list_rows[k, 1, i]):
+                ln = list_offsets[e + 1] - list_offsets[e]
+                s += _varint_size(list_fields[k] << 3) + _varint_size(ln) + ln
+        count = packed_rows[1, i] - packed_rows[0, i]
+        if packed_field and count:
+            s += _varint_size(packed_field << 3) + _varint_size(8 * count) + 8 * count
         sizes[i] = s
         total += 1 + _varint_size(s) + s
     out = np.empty(total, np.uint8)
@@ -154,11 +170,28 @@ def _encode(
                 k_m += 1
         if double_field and double_bits[i]:
             at = _put_varint(out, at, (double_field << 3) | 1)
-            b = double_bits[i]
-            for j in range(8):  # little-endian
-                out[at + j] = (b >> np.uint64(8 * j)) & np.uint64(255)
-            at += 8
+            at = _put_double(out, at, double_bits[i])
+        for k in range(len(list_fields)):  # (after the others: parsers take any order)
+            for e in range(list_rows[k, 0, i], list_rows[k, 1, i]):
+                a, ln = list_offsets[e], list_offsets[e + 1] - list_offsets[e]
+                at = _put_varint(out, at, (list_fields[k] << 3) | 2)
+                at = _put_varint(out, at, ln)
+                out[at : at + ln] = raw[a : a + ln]
+                at += ln
+        count = packed_rows[1, i] - packed_rows[0, i]
+        if packed_field and count:
+            at = _put_varint(out, at, (packed_field << 3) | 2)
+            at = _put_varint(out, at, 8 * count)
+            for e in range(packed_rows[0, i], packed_rows[1, i]):
+                at = _put_double(out, at, packed_bits[e])
     return out
+
+
+@njit(cache=True, nogil=True)
+def _put_double(out: np.ndarray, at: int, bits: np.uint64) -> int:
+    for j in range(8):  # little-endian
+        out[at + j] = (bits >> np.uint64(8 * j)) & np.uint64(255)
+    return at + 8
 
 
 @njit(cache=True, nogil=True)
@@ -353,14 +386,29 @@ def upper_codes(text: pa.Array, width: int) -> pa.Array | None:
 
 
 def _nulls(columns: list[pa.Array]) -> np.ndarray:
-    """(columns, rows) null flags; empty when no column has a null."""
+    """(columns, rows) null flags; empty when no column has a null. From the validity bitmaps
+    (``is_null`` would make a boolean array first)."""
     if not any(c.null_count for c in columns):
         return np.zeros((0, 0), bool)
     out = np.zeros((len(columns), len(columns[0])), bool)
     for k, c in enumerate(columns):
-        if c.null_count:  # (the others stay all False)
-            out[k] = np.asarray(c.is_null(), bool)
+        valid = c.buffers()[0] if c.null_count else None  # (the others stay all False)
+        if valid is not None:
+            bits = np.unpackbits(np.frombuffer(valid, np.uint8), bitorder="little")
+            np.equal(bits[c.offset : c.offset + len(c)], 0, out=out[k])
+        elif c.null_count:  # (a column of the null type: no bitmap)
+            out[k] = True
     return out
+
+
+def _row_ranges(col: pa.ListArray) -> np.ndarray:
+    """(2, rows): each row's first and end element of ``col.values`` (null rows: none)."""
+    off = np.asarray(col.offsets, np.int64)
+    ranges = np.stack([off[:-1], off[1:]])
+    if col.null_count:
+        null = np.asarray(col.is_null(), bool)
+        ranges[1, null] = ranges[0, null]
+    return ranges
 
 
 def repeated(
@@ -369,14 +417,20 @@ def repeated(
     money: dict[str, int],
     currency: str,
     double: tuple[str, int] | None,
+    lists: dict[str, int] | None = None,
+    packed: tuple[str, int] | None = None,
 ) -> bytes:
     """The rows of ``table`` as field 1 (repeated) of a message, in wire format: the string
     columns ``strings`` and the money columns ``money`` (in the row's ``currency``) by field
-    number, and ``double`` (column, field number)."""
+    number, ``double`` (column, field number), the list-of-string columns ``lists`` as
+    repeated string fields and ``packed`` (a list-of-double column, field number) as a packed
+    repeated double."""
     n = table.num_rows
     str_cols = sorted(strings.items(), key=lambda kv: kv[1])
     money_cols = sorted(money.items(), key=lambda kv: kv[1])
+    list_cols = sorted((lists or {}).items(), key=lambda kv: kv[1])
     cols = [table.column(name).combine_chunks() for name, _ in str_cols]
+    lcols = [table.column(name).combine_chunks() for name, _ in list_cols]
     offsets = np.empty((len(cols), n + 1), np.int64)
     parts, base = [], 0
     for k, col in enumerate(cols):  # the columns' bytes one after another
@@ -385,6 +439,16 @@ def repeated(
         offsets[k] += base - off[0]
         parts.append(raw[off[0] : off[-1]])
         base += int(off[-1] - off[0])
+    # then the lists' elements, numbered on from one column to the next
+    list_rows = np.empty((len(lcols), 2, n), np.int64)
+    list_offsets, n_el = [np.array([base], np.int64)], 0
+    for k, col in enumerate(lcols):
+        off, raw = string_parts(col.values)
+        list_rows[k] = _row_ranges(col) + n_el
+        list_offsets.append(off[1:] + (base - off[0]))
+        parts.append(raw[off[0] : off[-1]])
+        base += int(off[-1] - off[0])
+        n_el += len(off) - 1
     m_cols = [table.column(name).combine_chunks() for name, _ in money_cols]
     amounts = np.empty((len(m_cols), n), np.int64)
     for k, col in enumerate(m_cols):
@@ -394,6 +458,12 @@ def repeated(
         bits = np.asarray(d.fill_null(0.0) if d.null_count else d, np.float64).view(np.uint64)
     else:
         bits = np.zeros(n, np.uint64)
+    if packed is not None:
+        pcol = table.column(packed[0]).combine_chunks()
+        packed_rows = _row_ranges(pcol)
+        packed_bits = np.asarray(pcol.values, np.float64).view(np.uint64)
+    else:
+        packed_rows, packed_bits = np.zeros((2, n), np.int64), np.zeros(0, np.uint64)
     out = _encode(
         np.array([f for _, f in str_cols], np.int64),
         offsets,
@@ -405,6 +475,12 @@ def repeated(
         minor_exponents(table.column(currency)).astype(np.int64),
         0 if double is None else double[1],
         np.array(bits),  # (a writable copy: one signature)
+        np.array([f for _, f in list_cols], np.int64),
+        list_rows,
+        np.concatenate(list_offsets),
+        0 if packed is None else packed[1],
+        packed_rows,
+        np.array(packed_bits),
     )
     return out.tobytes()
 
@@ -415,7 +491,8 @@ def warm() -> None:
     from cashmatch.server.pb import cash_application_pb2 as pb
 
     table = pa.table({"s": ["a"], "m": pa.array([-5], pa.int64()), "c": ["EUR"], "d": [0.5]})
-    repeated(table, {"s": 1, "c": 2}, {"m": 3}, "c", ("d", 4))
+    table = table.append_column("l", pa.array([["x"]])).append_column("p", pa.array([[0.5]]))
+    repeated(table, {"s": 1, "c": 2}, {"m": 3}, "c", ("d", 4), {"l": 5}, ("p", 6))
     string_fields([pb.Payment(payment_id="P", amount="1")], [1, 3])
     iso_dates(pa.array(["2026-01-31", None]))
     upper_codes(pa.array(["eur", None]), 3)

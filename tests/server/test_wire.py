@@ -143,3 +143,42 @@ def test_upper_codes_equal_arrows_upper_or_leave_it_to_it() -> None:
         assert got.null_count == text.null_count
     for bad in ("EU", "EURO", "E1R", "E R", "EU@", "EU[", "EU`", "EU{", "EÜR", "éUR", ""):
         assert wire.upper_codes(pa.array(["EUR", bad]), 3) is None, bad
+
+
+def test_wire_exceptions_equal_messages_built_field_by_field() -> None:
+    """Exceptions written from the columns (repeated strings, packed doubles; slices of a
+    table too) parse back to the messages built field by field."""
+    from cashmatch.server import convert as C
+
+    rng = random.Random(13)
+    n = 3 * C.WIRE_EXCEPTIONS
+
+    def text() -> str | None:
+        return rng.choice([None, "", "INV-1", "é€ long text " * rng.randint(1, 30), "P-0"])
+
+    def ids() -> list[str] | None:
+        return rng.choice([None, [], [""], ["INV-1", "é€"], [f"I{k}" for k in range(40)]])
+
+    table = pa.table({
+        "payment_id": [text() or "P" for _ in range(n)],
+        "reason": [rng.choice(["NO_CANDIDATE", "AMBIGUOUS"]) for _ in range(n)],
+        "unapplied_amount": [rng.choice([0, 1, -1, 99, 100, 10**15, -987654321])
+                             for _ in range(n)],
+        "candidates": [ids() for _ in range(n)],
+        "detail": [text() for _ in range(n)],
+        "currency": [rng.choice(["EUR", "JPY", "KWD", "CLF", "USD"]) for _ in range(n)],
+        "candidate_scores": [rng.choice([None, [], [0.0], [0.5, 1.0, 1e-300, -2.5]])
+                             for _ in range(n)],
+        "customer_id": [text() for _ in range(n)],
+    }, schema=S.EXCEPTIONS)  # fmt: skip
+    for part in (table, table.slice(7, 2 * C.WIRE_EXCEPTIONS)):
+        rows = part.to_pylist()
+        want = [pb.PaymentException(
+            payment_id=r["payment_id"], reason=r["reason"],
+            unapplied_amount=format_minor(r["unapplied_amount"], r["currency"]),
+            candidates=r["candidates"] or [], detail=r["detail"] or "", currency=r["currency"],
+            candidate_scores=r["candidate_scores"] or [], customer_id=r["customer_id"] or "",
+        ) for r in rows]  # fmt: skip
+        assert list(C.exceptions_to_proto(part)) == want
+        assert list(C.exceptions_to_proto(part.slice(0, C.WIRE_EXCEPTIONS - 1))) == want[
+            : C.WIRE_EXCEPTIONS - 1]  # (field by field)
