@@ -25,6 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "server"))
@@ -152,7 +153,7 @@ def _stats(
 
 
 async def _load(
-    addr: str, make_call, clients: int, calls: int  # noqa: ANN001
+    addr: str, make_call: Callable[..., Awaitable[object]], clients: int, calls: int
 ) -> tuple[list[float], float, float]:
     """Latencies of ``clients`` closed-loop clients' ``calls`` each, the wall seconds of them
     all, and this process's CPU seconds meanwhile (every thread: the clients' share)."""
