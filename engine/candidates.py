@@ -599,25 +599,14 @@ def amount_relation(
     grace_days: int,
     allow_discounts: bool,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(relation, adjustment) per pair: how the payment's amount relates to the open amount."""
-    p, i = pairs.pay, pairs.inv
-    open_ = book.amount[i]
-    diff = open_ - pay_amount[p]
-    rel = np.where(diff > 0, np.int8(PARTIAL), np.int8(OVER))
-    fee = (diff > 0) & (diff <= fee_ceiling[p])
-    rel[fee] = FEE
-    adj = np.where(fee, diff, 0)
-    if allow_discounts:  # (the pairs of invoices with discount terms: a few)
-        d = np.flatnonzero(book.discount_bp[i] > 0)
-        di, dd = i[d], diff[d]
-        disc_amt = (open_[d] * book.discount_bp[di].astype(np.int64) + 5000) // 10000
-        in_window = pay_date[p[d]] <= book.issue[di] + book.discount_days[di] + grace_days
-        is_disc = d[in_window & (dd > 0) & (np.abs(dd - disc_amt) <= 1)]
-        rel[is_disc] = DISCOUNT
-        adj[is_disc] = diff[is_disc]
-    rel[diff == 0] = EXACT
-    rel[open_ <= 0] = SETTLED
-    currency = pay_currency[p] != book.currency[i]
-    rel[currency] = CURRENCY
-    adj[currency] = 0
-    return rel, adj
+    """(relation, adjustment) per pair: how the payment's amount relates to the open amount
+    (one compiled pass, :func:`cashmatch.engine.scoring_kernel.relations`): EXACT, FEE (short
+    by at most the fee ceiling; the adjustment is the shortfall), DISCOUNT (short by the
+    discount, ±1, within the window plus ``grace_days``), PARTIAL or OVER; SETTLED when
+    nothing is open, CURRENCY in another currency (no adjustment)."""
+    from cashmatch.engine import scoring_kernel
+
+    return scoring_kernel.relations(
+        np.asarray(pairs.pay, np.int64), np.asarray(pairs.inv, np.int64), pay_amount,
+        pay_currency, pay_date, fee_ceiling, book.amount, book.currency, book.issue,
+        book.discount_bp, book.discount_days, grace_days, allow_discounts)
