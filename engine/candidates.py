@@ -266,7 +266,9 @@ class Pairs:
 
     @staticmethod
     def concat(parts: list[Pairs]) -> Pairs:
-        """Concatenate, keeping for each (pay, inv) the row of strongest reference."""
+        """Concatenate, keeping for each (pay, inv) the row of strongest reference (its first
+        such row), sorted by (pay, inv): a stable sort, then one compiled pass
+        (:func:`cashmatch.engine.candidates_kernel.strongest`)."""
         pay = np.concatenate([p.pay for p in parts])
         inv = np.concatenate([p.inv for p in parts])
         ref = np.concatenate([p.ref for p in parts])
@@ -276,18 +278,12 @@ class Pairs:
         n_inv = int(inv.max(initial=0)) + 1
         if int(pay.max()) < (2**62) // n_inv and pay.min() >= 0 and inv.min() >= 0:
             # (pay, inv) as one key: a one-key sort, the same order as the two-key one
-            order = np.argsort(pay.astype(np.int64) * n_inv + inv, kind="stable")
+            order = int_order(pay.astype(np.int64) * n_inv + inv)
         else:
             order = np.lexsort((inv, pay))
-        pay, inv, ref, fz = pay[order], inv[order], ref[order], fz[order]
-        new = np.ones(len(pay), dtype=bool)
-        new[1:] = (pay[1:] != pay[:-1]) | (inv[1:] != inv[:-1])
-        # each pair's first row of its strongest reference (what a sort by strength, stable,
-        # then by pair would put first: half the sorting)
-        pair = np.cumsum(new) - 1
-        strongest = np.flatnonzero(ref == np.maximum.reduceat(ref, np.flatnonzero(new))[pair])
-        first = strongest[np.flatnonzero(np.diff(pair[strongest], prepend=-1))]
-        return Pairs(pay[first], inv[first], ref[first], fz[first])
+        from cashmatch.engine import candidates_kernel
+
+        return Pairs(*candidates_kernel.strongest(pay, inv, ref, fz, order))
 
 
 def empty_pairs() -> Pairs:
