@@ -28,10 +28,19 @@ from cashmatch.engine.candidates import (
 
 @njit(cache=True, nogil=True)
 def relations(
-    pay: np.ndarray, inv: np.ndarray, pay_amount: np.ndarray, pay_currency: np.ndarray,
-    pay_date: np.ndarray, fee_ceiling: np.ndarray, open_amount: np.ndarray,
-    currency: np.ndarray, issue: np.ndarray, discount_bp: np.ndarray,
-    discount_days: np.ndarray, grace_days: int, allow_discounts: bool,
+    pay: np.ndarray,
+    inv: np.ndarray,
+    pay_amount: np.ndarray,
+    pay_currency: np.ndarray,
+    pay_date: np.ndarray,
+    fee_ceiling: np.ndarray,
+    open_amount: np.ndarray,
+    currency: np.ndarray,
+    issue: np.ndarray,
+    discount_bp: np.ndarray,
+    discount_days: np.ndarray,
+    grace_days: int,
+    allow_discounts: bool,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(relation int8, adjustment int64) of each pair (``candidates.amount_relation``)."""
     n = len(pay)
@@ -47,8 +56,11 @@ def relations(
             adj[j] = diff
         if allow_discounts and discount_bp[i] > 0:
             disc_amt = (open_ * discount_bp[i] + 5000) // 10000
-            if (pay_date[p] <= issue[i] + discount_days[i] + grace_days and diff > 0
-                    and abs(diff - disc_amt) <= 1):
+            if (
+                pay_date[p] <= issue[i] + discount_days[i] + grace_days
+                and diff > 0
+                and abs(diff - disc_amt) <= 1
+            ):
                 r = DISCOUNT
                 adj[j] = diff
         if diff == 0:
@@ -69,8 +81,14 @@ def _full(r: int) -> bool:
 
 @njit(cache=True, nogil=True)
 def chances(
-    pay: np.ndarray, inv: np.ndarray, rel: np.ndarray, ref: np.ndarray,
-    block_size: np.ndarray, fee_ceiling: np.ndarray, pay_amount: np.ndarray, n_pay: int,
+    pay: np.ndarray,
+    inv: np.ndarray,
+    rel: np.ndarray,
+    ref: np.ndarray,
+    block_size: np.ndarray,
+    fee_ceiling: np.ndarray,
+    pay_amount: np.ndarray,
+    n_pay: int,
 ) -> np.ndarray:
     """Per pair: block size x amount window / amount; for the one pair of its payment with a
     reference that the amount settles in full, over its block size
@@ -100,11 +118,24 @@ def _vouched(belief: float, chance: float) -> float:
 
 @njit(cache=True, nogil=True)
 def confidences(
-    ref: np.ndarray, rel: np.ndarray, customer_relation: np.ndarray, identity: np.ndarray,
-    chance: np.ndarray, amount_evidence: np.ndarray, fee_few_near: float,
-    partial_factor: np.ndarray, amount_only: np.ndarray, factor_strong: np.ndarray,
-    factor_weak: np.ndarray, strong_ref: float, same: int, unknown: int,
-    only_max_chance: float, other_odds: float, fee_cut: float, other_share: float,
+    ref: np.ndarray,
+    rel: np.ndarray,
+    customer_relation: np.ndarray,
+    identity: np.ndarray,
+    chance: np.ndarray,
+    amount_evidence: np.ndarray,
+    fee_few_near: float,
+    partial_factor: np.ndarray,
+    amount_only: np.ndarray,
+    factor_strong: np.ndarray,
+    factor_weak: np.ndarray,
+    strong_ref: float,
+    same: int,
+    unknown: int,
+    only_max_chance: float,
+    other_odds: float,
+    fee_cut: float,
+    other_share: float,
 ) -> np.ndarray:
     """``scoring.pair_confidence`` of each pair; the tables by relation code (the customer
     factors by customer relation + 1)."""

@@ -28,14 +28,24 @@ def numpy_concat(parts: list[Pairs]) -> Pairs:
     return Pairs(pay[first], inv[first], ref[first], fz[first])
 
 
-ROWS = st.lists(st.tuples(st.integers(0, 6), st.integers(0, 9),
-                          st.sampled_from([0.0, 0.7, 0.79, 0.9, 1.0]), st.booleans()),
-                max_size=30)
+ROWS = st.lists(
+    st.tuples(
+        st.integers(0, 6),
+        st.integers(0, 9),
+        st.sampled_from([0.0, 0.7, 0.79, 0.9, 1.0]),
+        st.booleans(),
+    ),
+    max_size=30,
+)
 
 
 def _pairs(rows: list[tuple[int, int, float, bool]]) -> Pairs:
-    return Pairs(np.array([r[0] for r in rows], np.int64), np.array([r[1] for r in rows], np.int64),
-                 np.array([r[2] for r in rows], np.float64), np.array([r[3] for r in rows], bool))
+    return Pairs(
+        np.array([r[0] for r in rows], np.int64),
+        np.array([r[1] for r in rows], np.int64),
+        np.array([r[2] for r in rows], np.float64),
+        np.array([r[3] for r in rows], bool),
+    )
 
 
 @settings(max_examples=300, deadline=None)
