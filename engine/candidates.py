@@ -325,11 +325,12 @@ def _reference_hits(texts: pa.Array, book: Book) -> tuple[Pairs, pa.Table]:
     short = _short(length)
     value = np.asarray(pc.cast(pc.filter(digits, pa.array(short)), pa.int64()), np.int64)
     # (hits in token order, so by payment: Pairs.concat's sort finds them nearly sorted)
-    lo, hi = search_sorted(index.number, (value, "left"), (value, "right"))
-    cnt = hi - lo
-    rows = spans(lo, cnt)
-    parts = [Pairs(np.repeat(pay[short], cnt), index.number_inv[rows].astype(np.int64),
-                   KIND_REF[index.number_kind[rows]], np.zeros(len(rows), dtype=bool))]
+    from cashmatch.engine import candidates_kernel
+
+    order = int_order(value)  # (the values in ascending order walk the sorted keys once)
+    h_pay, h_inv, h_ref = candidates_kernel.number_hits(
+        pay[short], value, order, index.number, index.number_inv, index.number_kind, KIND_REF)
+    parts = [Pairs(h_pay, h_inv, h_ref, np.zeros(len(h_pay), dtype=bool))]
     parts.append(index.alnum.hits(pay, tokens.column("alnum")))
     # (the digit forms beyond int64: not the empty ones, a third of all tokens, that no key is)
     long = length > NUMBER_DIGITS

@@ -1,5 +1,6 @@
-"""``Pairs.concat``'s compiled pass (:func:`cashmatch.engine.candidates_kernel.strongest`)
-against the numpy steps it replaced, kept here as its reference."""
+"""The compiled passes of :mod:`cashmatch.engine.candidates_kernel`: ``Pairs.concat``'s
+(``strongest``) against the numpy steps it replaced, kept here as its reference; the exact
+join of digit tokens (``number_hits``) against a comparison of every token with every key."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cashmatch.engine import candidates_kernel
 from cashmatch.engine.candidates import Pairs
+from cashmatch.engine.normalize import int_order
 
 
 def numpy_concat(parts: list[Pairs]) -> Pairs:
@@ -61,3 +64,28 @@ def test_concat_keeps_what_the_numpy_steps_kept(parts, big):
     for name in ("pay", "inv", "ref", "fuzzy"):
         g, w = getattr(got, name), getattr(want, name)
         assert g.dtype == w.dtype and g.tobytes() == w.tobytes(), name
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.integers(-3, 40), max_size=60),
+    st.lists(st.tuples(st.integers(-3, 40), st.integers(0, 3)), max_size=60),
+)
+def test_number_hits_are_every_equal_key_in_token_order(values, keys):
+    """Against a brute-force comparison of every token with every key: repeated values and
+    keys, values beyond the keys at both ends."""
+    value = np.array(values, np.int64)
+    keys = sorted(keys, key=lambda k: k[0])  # (stable: a key's rows keep their order)
+    number = np.array([k[0] for k in keys], np.int64)
+    kind = np.array([k[1] for k in keys], np.int8)
+    inv = (np.arange(len(keys)) * 7 % 11).astype(np.int32)
+    kind_ref = np.array([1.0, 0.97, 0.9, 0.85])
+    pay = np.arange(len(value), dtype=np.int64) // 2
+    got = candidates_kernel.number_hits(pay, value, int_order(value), number, inv, kind, kind_ref)
+    want = [
+        (pay[t], inv[r], kind_ref[kind[r]])
+        for t in range(len(value))
+        for r in range(len(keys))
+        if number[r] == value[t]
+    ]
+    assert list(zip(*(a.tolist() for a in got), strict=True)) == want
