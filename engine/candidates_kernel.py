@@ -102,3 +102,63 @@ def number_hits(
             out_ref[k] = kind_ref[key_kind[r]]
             k += 1
     return out_pay, out_inv, out_ref
+
+
+@njit(cache=True, nogil=True)
+def string_hits(
+    pay: np.ndarray,
+    hashed: np.ndarray,
+    t_off: np.ndarray,
+    t_raw: np.ndarray,
+    t_valid: np.ndarray,
+    shift: np.uint64,
+    bucket_start: np.ndarray,
+    hashes: np.ndarray,
+    by_hash: np.ndarray,
+    v_off: np.ndarray,
+    v_raw: np.ndarray,
+    starts: np.ndarray,
+    inv: np.ndarray,
+    strength: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(pay, invoice, strength) of every text equal to a key, in text order: each text's
+    bucket of a :class:`cashmatch.engine.normalize.StringLookup` (its ``hashes``, ``by_hash``,
+    ``bucket_start``, ``shift``), the value of an equal hash compared byte by byte (a null text,
+    ``t_valid`` false when given, matches nothing), then the value's invoices
+    ``starts[k]:starts[k + 1]`` (:class:`cashmatch.engine.candidates.StringKeys`)."""
+    n = len(hashed)
+    found = np.full(n, -1, np.int64)
+    total = 0
+    for t in range(n):
+        if len(t_valid) and not t_valid[t]:
+            continue
+        h = hashed[t]
+        b = np.int64(h >> shift)
+        a0, a1 = t_off[t], t_off[t + 1]
+        for at in range(bucket_start[b], bucket_start[b + 1]):
+            if hashes[at] != h:
+                continue
+            v = by_hash[at]
+            b0, b1 = v_off[v], v_off[v + 1]
+            same = b1 - b0 == a1 - a0
+            x = 0
+            while same and x < a1 - a0:
+                same = t_raw[a0 + x] == v_raw[b0 + x]
+                x += 1
+            if same:
+                found[t] = v
+                total += starts[v + 1] - starts[v]
+                break
+    out_pay = np.empty(total, np.int64)
+    out_inv = np.empty(total, np.int64)
+    out_ref = np.empty(total, np.float64)
+    k = 0
+    for t in range(n):
+        v = found[t]
+        if v >= 0:
+            for r in range(starts[v], starts[v + 1]):
+                out_pay[k] = pay[t]
+                out_inv[k] = inv[r]
+                out_ref[k] = strength[r]
+                k += 1
+    return out_pay, out_inv, out_ref
