@@ -542,7 +542,9 @@ def amount_hits(
 
     A sorted search over (group, currency, amount) keys (:func:`amount_index`): for each
     payment the invoices with open amount in ``[amount, amount + fee]``, and those whose
-    discounted amount equals it.
+    discounted amount equals it (within the discount window plus ``grace_days``), at most
+    ``MAX_AMOUNT_HITS`` each (one compiled pass a search,
+    :func:`candidates_kernel.range_rows`).
     """
     index = amount_index(book)
     ncur = index.n_currencies
@@ -553,27 +555,20 @@ def amount_hits(
     searches = [(index.by_amount, index.amount_key, False)]
     if allow_discounts:
         searches.append((index.by_discounted, index.discounted_key, True))
+    from cashmatch.engine import candidates_kernel
+
     p_block = pay_group[known] * ncur + pay_currency[known]
-    base = p_block.astype(np.int64) * (1 << 42)
+    lo_key = p_block.astype(np.int64) * (1 << 42) + pay_amount[known]
+    order = int_order(lo_key)  # (the searches walk the sorted keys once)
     for rows, skey, is_disc in searches:
-        lo_amt = pay_amount[known]
-        hi_amt = lo_amt + (0 if is_disc else fee_ceiling[known])
-        lo, hi = search_sorted(skey, (base + lo_amt, "left"), (base + hi_amt, "right"))
-        hi = np.minimum(hi, lo + MAX_AMOUNT_HITS)
-        cnt = hi - lo
-        if cnt.sum() == 0:
-            continue
-        rep_pay = np.repeat(known, cnt)
-        rep_inv = rows[spans(lo, cnt)]
-        if is_disc:
-            in_window = pay_date[rep_pay] <= (
-                book.issue[rep_inv] + book.discount_days[rep_inv] + grace_days
-            )
-            rep_pay, rep_inv = rep_pay[in_window], rep_inv[in_window]
+        hi_key = lo_key if is_disc else lo_key + fee_ceiling[known]
+        rep_pay, rep_inv = candidates_kernel.range_rows(
+            known, lo_key, hi_key, order, skey, rows, MAX_AMOUNT_HITS, is_disc, pay_date,
+            book.issue, book.discount_days, grace_days)
         parts.append(
             Pairs(rep_pay, rep_inv, np.zeros(len(rep_pay)), np.zeros(len(rep_pay), bool))
         )
-    return Pairs.concat(parts) if parts else empty_pairs()
+    return Pairs.concat(parts)
 
 
 def unknown_payer_amount_hits(

@@ -44,20 +44,21 @@ def strongest(
 
 
 @njit(cache=True, nogil=True)
-def _lower_bound(keys: np.ndarray, v: int, at: int) -> int:
-    """The first row from ``at`` of ``keys`` (ascending) not below ``v``, galloping from
-    ``at`` (``keys[at - 1] < v``): few steps when the values come in ascending order."""
+def _bound(keys: np.ndarray, v: int, at: int, right: bool) -> int:
+    """``np.searchsorted(keys, v, "right" if right else "left")`` for a ``v`` whose answer is
+    at least ``at``, galloping from ``at``: few steps when the values come in ascending
+    order."""
     m = len(keys)
     step = 1
     hi = at
-    while hi < m and keys[hi] < v:
+    while hi < m and (keys[hi] <= v if right else keys[hi] < v):
         at = hi + 1
         hi = at + step
         step *= 2
     hi = min(hi, m)
     while at < hi:
         mid = (at + hi) // 2
-        if keys[mid] < v:
+        if keys[mid] <= v if right else keys[mid] < v:
             at = mid + 1
         else:
             hi = mid
@@ -84,10 +85,8 @@ def number_hits(
     for t in range(n):
         j = order[t]
         v = value[j]
-        at = _lower_bound(keys, v, at)
-        e = at
-        while e < len(keys) and keys[e] == v:
-            e += 1
+        at = _bound(keys, v, at, False)
+        e = _bound(keys, v, at, True)
         lo[j] = at
         cnt[j] = e - at
         total += e - at
@@ -162,3 +161,49 @@ def string_hits(
                 out_ref[k] = strength[r]
                 k += 1
     return out_pay, out_inv, out_ref
+
+
+@njit(cache=True, nogil=True)
+def range_rows(
+    pay: np.ndarray,
+    lo_key: np.ndarray,
+    hi_key: np.ndarray,
+    order: np.ndarray,
+    keys: np.ndarray,
+    rows: np.ndarray,
+    cap: int,
+    windowed: bool,
+    pay_date: np.ndarray,
+    issue: np.ndarray,
+    discount_days: np.ndarray,
+    grace_days: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(pay, row) of the first ``cap`` sorted ``keys`` in ``[lo_key, hi_key]`` of each query
+    (``hi_key >= lo_key``), in query order, ``rows`` of those keys' positions; the queries in
+    ``order`` (ascending ``lo_key``) walk the keys once. ``windowed``: only the rows (invoices)
+    whose discount window (``issue + discount_days + grace_days``) the payment's
+    ``pay_date`` is within."""
+    n = len(lo_key)
+    lo = np.empty(n, np.int64)
+    cnt = np.empty(n, np.int64)
+    at = 0
+    for t in range(n):
+        j = order[t]
+        at = _bound(keys, lo_key[j], at, False)
+        lo[j] = at
+        cnt[j] = min(_bound(keys, hi_key[j], at, True) - at, cap)
+    total = 0
+    for j in range(n):
+        total += cnt[j]
+    out_pay = np.empty(total, np.int64)
+    out_row = np.empty(total, rows.dtype)
+    k = 0
+    for j in range(n):
+        for r in range(lo[j], lo[j] + cnt[j]):
+            i = rows[r]
+            if windowed and pay_date[pay[j]] > issue[i] + discount_days[i] + grace_days:
+                continue
+            out_pay[k] = pay[j]
+            out_row[k] = i
+            k += 1
+    return out_pay[:k], out_row[:k]

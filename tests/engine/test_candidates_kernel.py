@@ -89,3 +89,37 @@ def test_number_hits_are_every_equal_key_in_token_order(values, keys):
         if number[r] == value[t]
     ]
     assert list(zip(*(a.tolist() for a in got), strict=True)) == want
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 30), st.integers(0, 4), st.integers(0, 9)), max_size=40),
+    st.lists(st.tuples(st.integers(0, 30), st.integers(0, 12)), max_size=40),
+    st.integers(1, 4),
+    st.booleans(),
+)
+def test_range_rows_are_the_first_keys_in_each_window(queries, keys, cap, windowed):
+    """Against a scan of every key: ranges of repeated keys, empty ranges, the cap, and the
+    discount window's filter after the cap (as the numpy steps did)."""
+    keys = sorted(keys, key=lambda k: k[0])
+    skey = np.array([k[0] for k in keys], np.int64)
+    rows = np.arange(len(keys), dtype=np.int64)[::-1].copy()  # (key r is invoice rows[r])
+    issue = np.array([k[1] for k in keys][::-1], np.int64)  # per invoice
+    days = np.full(len(keys), 2, np.int64)
+    lo_key = np.array([q[0] for q in queries], np.int64)
+    hi_key = lo_key + np.array([q[1] for q in queries], np.int64)
+    pay = np.arange(len(queries), dtype=np.int64) * 2
+    pay_date = np.zeros(2 * len(queries) + 1, np.int64)
+    pay_date[pay] = [q[2] for q in queries]
+    got = candidates_kernel.range_rows(
+        pay, lo_key, hi_key, int_order(lo_key), skey, rows, cap, windowed, pay_date, issue, days, 3
+    )
+    want = []
+    for j in range(len(queries)):
+        inside = [r for r in range(len(keys)) if lo_key[j] <= skey[r] <= hi_key[j]][:cap]
+        want += [
+            (pay[j], rows[r])
+            for r in inside
+            if not windowed or pay_date[pay[j]] <= issue[rows[r]] + 2 + 3
+        ]
+    assert list(zip(*(a.tolist() for a in got), strict=True)) == want
