@@ -452,26 +452,16 @@ def fuzzy_hits(
         hit = np.flatnonzero(m.view(np.uint32))
         hits.append(hit)
         scores.append(m.ravel()[hit])
-    block = np.array(blocks, np.int64).reshape(-1, 4)
-    of = np.repeat(np.arange(len(blocks)), [len(h) for h in hits])
-    hit = np.concatenate(hits)
-    width = block[of, 3] - block[of, 2]
-    tok = block[of, 0] + hit // width  # the token's row in t_key
-    key = block[of, 2] + hit % width
-    same = t_grp[tok] == k_grp[key]  # (a block of several groups: each with its own keys)
-    tok, key = tok[same], key[same]
-    score = np.concatenate(scores)[same].astype(np.float64)
-    # a fuzzy hit is never as strong as an exact digits hit: 0.70 at the cutoff .. 0.90 at 100
-    strength = 0.70 + 0.20 * (score - cutoff) / max(100.0 - cutoff, 1e-9)
+    from cashmatch.engine import candidates_kernel
+
+    # a fuzzy hit is never as strong as an exact digits hit: 0.70 at the cutoff .. 0.90 at 100;
     # one number names one invoice: the token's closer look-alikes are its rivals, not further
-    # invoices the payer quoted (kept as candidates, below quoting strength)
-    best = np.zeros(len(t_key))
-    np.maximum.at(best, tok, score)
-    at_best = score == best[tok]
-    closest = at_best & (np.bincount(tok[at_best], minlength=len(t_key))[tok] == 1)
-    strength = np.where(closest, strength, np.minimum(strength, FUZZY_RIVAL_MAX))
-    n = len(score)
-    return Pairs.concat([Pairs(t_pay[tok], k_inv[key], strength, np.ones(n, dtype=bool))])
+    # invoices the payer quoted (kept as candidates, below quoting strength, FUZZY_RIVAL_MAX)
+    f_pay, f_inv, strength = candidates_kernel.fuzzy_rows(
+        np.array(blocks, np.int64).reshape(-1, 4), np.array([len(h) for h in hits], np.int64),
+        np.concatenate(hits), np.concatenate(scores), t_grp, k_grp, t_pay, k_inv, cutoff,
+        FUZZY_RIVAL_MAX)
+    return Pairs.concat([Pairs(f_pay, f_inv, strength, np.ones(len(f_pay), dtype=bool))])
 
 
 def digit_keys_by_invoice(book: Book) -> tuple[np.ndarray, pa.Array]:

@@ -207,3 +207,54 @@ def range_rows(
             out_row[k] = i
             k += 1
     return out_pay[:k], out_row[:k]
+
+
+@njit(cache=True, nogil=True)
+def fuzzy_rows(
+    blocks: np.ndarray,
+    n_hits: np.ndarray,
+    hit: np.ndarray,
+    score: np.ndarray,
+    t_grp: np.ndarray,
+    k_grp: np.ndarray,
+    t_pay: np.ndarray,
+    k_inv: np.ndarray,
+    cutoff: float,
+    rival_max: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(pay, invoice, strength) of the fuzzy hits of ``fuzzy_hits``' blocks: block ``b``
+    (``blocks[b]``: query rows ``s:e`` against keys ``a:b``) has ``n_hits[b]`` of the
+    ``hit`` (flat index into its score matrix) and ``score`` rows, one block after another; a
+    hit across groups (a block of several) is dropped. The strength runs from 0.70 at the
+    cutoff to 0.90 at 100, at most ``rival_max`` unless the hit is its token's one closest."""
+    n = len(hit)
+    tok = np.empty(n, np.int64)
+    key = np.empty(n, np.int64)
+    sc = np.empty(n, np.float64)
+    k = 0
+    h = 0
+    for b in range(len(blocks)):
+        s, a, width = blocks[b, 0], blocks[b, 2], blocks[b, 3] - blocks[b, 2]
+        for _ in range(n_hits[b]):
+            t, c = s + hit[h] // width, a + hit[h] % width
+            if t_grp[t] == k_grp[c]:
+                tok[k], key[k], sc[k] = t, c, np.float64(score[h])
+                k += 1
+            h += 1
+    best = np.zeros(len(t_grp), np.float64)
+    for j in range(k):
+        best[tok[j]] = max(best[tok[j]], sc[j])
+    at_best = np.zeros(len(t_grp), np.int64)
+    for j in range(k):
+        if sc[j] == best[tok[j]]:
+            at_best[tok[j]] += 1
+    out_pay = np.empty(k, np.int64)
+    out_inv = np.empty(k, np.int64)
+    out_ref = np.empty(k, np.float64)
+    span = max(100.0 - cutoff, 1e-9)
+    for j in range(k):
+        strength = 0.70 + 0.20 * (sc[j] - cutoff) / span
+        if not (sc[j] == best[tok[j]] and at_best[tok[j]] == 1):
+            strength = min(strength, rival_max)
+        out_pay[j], out_inv[j], out_ref[j] = t_pay[tok[j]], k_inv[key[j]], strength
+    return out_pay, out_inv, out_ref

@@ -123,3 +123,59 @@ def test_range_rows_are_the_first_keys_in_each_window(queries, keys, cap, window
             if not windowed or pay_date[pay[j]] <= issue[rows[r]] + 2 + 3
         ]
     assert list(zip(*(a.tolist() for a in got), strict=True)) == want
+
+
+def numpy_fuzzy_rows(blocks, hits, scores, t_grp, k_grp, t_pay, k_inv, cutoff, rival_max):
+    """``fuzzy_hits``' numpy steps after its rapidfuzz calls (what fuzzy_rows replaced)."""
+    block = np.array(blocks, np.int64).reshape(-1, 4)
+    of = np.repeat(np.arange(len(blocks)), [len(h) for h in hits])
+    hit = np.concatenate(hits)
+    width = block[of, 3] - block[of, 2]
+    tok = block[of, 0] + hit // width
+    key = block[of, 2] + hit % width
+    same = t_grp[tok] == k_grp[key]
+    tok, key = tok[same], key[same]
+    score = np.concatenate(scores)[same].astype(np.float64)
+    strength = 0.70 + 0.20 * (score - cutoff) / max(100.0 - cutoff, 1e-9)
+    best = np.zeros(len(t_grp))
+    np.maximum.at(best, tok, score)
+    at_best = score == best[tok]
+    closest = at_best & (np.bincount(tok[at_best], minlength=len(t_grp))[tok] == 1)
+    strength = np.where(closest, strength, np.minimum(strength, rival_max))
+    return t_pay[tok], k_inv[key], strength
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(1, 4), st.integers(1, 5)), min_size=1, max_size=6),
+    st.randoms(use_true_random=False),
+    st.sampled_from([80.0, 85.5, 100.0]),
+)
+def test_fuzzy_rows_are_the_numpy_steps(shapes, rnd, cutoff):
+    """Blocks of several groups (hits across groups dropped), ties for a token's best score
+    (rivals capped) and a cutoff of 100."""
+    blocks, hits, scores, s, a = [], [], [], 0, 0
+    for q, k in shapes:
+        blocks.append((s, s + q, a, a + k))
+        hit = np.array(sorted(rnd.sample(range(q * k), rnd.randint(0, q * k))), np.int64)
+        hits.append(hit)
+        scores.append(np.array([rnd.choice([cutoff, 90.0, 95.25, 100.0]) for _ in hit], np.float32))
+        s, a = s + q, a + k
+    t_grp = np.array([rnd.randint(0, 2) for _ in range(s)], np.int64)
+    k_grp = np.array([rnd.randint(0, 2) for _ in range(a)], np.int64)
+    t_pay, k_inv = np.arange(s, dtype=np.int64) * 3, np.arange(a, dtype=np.int64) * 5
+    got = candidates_kernel.fuzzy_rows(
+        np.array(blocks, np.int64),
+        np.array([len(h) for h in hits], np.int64),
+        np.concatenate(hits),
+        np.concatenate(scores),
+        t_grp,
+        k_grp,
+        t_pay,
+        k_inv,
+        cutoff,
+        0.79,
+    )
+    want = numpy_fuzzy_rows(blocks, hits, scores, t_grp, k_grp, t_pay, k_inv, cutoff, 0.79)
+    for g, w in zip(got, want, strict=True):
+        assert g.tobytes() == w.astype(g.dtype).tobytes() and g.dtype == w.dtype
