@@ -381,36 +381,22 @@ BATCH_CELLS = 4096  # consecutive groups of at most this many comparisons togeth
 
 
 def group_keys(t_grp: np.ndarray, book: Book
-               ) -> tuple[np.ndarray, np.ndarray, list[str], list[tuple[int, int, int, int]]]:
+               ) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
     """For query rows sorted by customer group (``t_grp``, ascending): the ``digits`` keys of
     their groups' invoices, group after group (each key's invoice and group, and the keys as
     Python strings, fetched once for all groups), and the blocks of rapidfuzz calls, ``(s, e,
-    a, b)``: query rows ``s:e`` against keys ``a:b``. A block is one group, or consecutive
-    small groups whose comparisons, all with all, stay within ``BATCH_CELLS`` (a call costs
-    more than that many comparisons; its comparisons across groups are not to be kept)."""
-    if len(t_grp) == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), [], []
-    groups, starts = np.unique(t_grp, return_index=True)
-    ends = np.append(starts[1:], len(t_grp))
+    a, b)`` (rows of an array): query rows ``s:e`` against keys ``a:b``. A block is one group,
+    or consecutive small groups whose comparisons, all with all, stay within ``BATCH_CELLS``
+    (a call costs more than that many comparisons; its comparisons across groups are not to
+    be kept). One compiled pass (:func:`candidates_kernel.fuzzy_blocks`)."""
+    from cashmatch.engine import candidates_kernel
+
     k_grp, k_row = digit_keys_by_group(book)
     d_inv, d_key = digit_keys_by_invoice(book)
-    lo = np.searchsorted(k_grp, groups, "left")
-    cnt = np.searchsorted(k_grp, groups, "right") - lo
-    k_end = np.cumsum(cnt)
-    at = spans(lo, cnt)
+    at, blocks = candidates_kernel.fuzzy_blocks(t_grp, k_grp, BATCH_CELLS)
     rows = k_row[at]
     k_key = (d_key.take(pa.array(rows, pa.int64())).to_pylist() if book.digit_key_text is None
              else book.digit_key_text[at].tolist())
-    t_n, k_n, start, k_end = (ends - starts).tolist(), cnt.tolist(), starts.tolist(), k_end.tolist()
-    blocks = []
-    i = 0
-    while i < len(t_n):
-        j, q, k = i + 1, t_n[i], k_n[i]
-        while j < len(t_n) and (q + t_n[j]) * (k + k_n[j]) <= BATCH_CELLS:
-            q, k, j = q + t_n[j], k + k_n[j], j + 1
-        if k:
-            blocks.append((start[i], start[i] + q, k_end[j - 1] - k, k_end[j - 1]))
-        i = j
     return d_inv[rows], k_grp[at], k_key, blocks
 
 
@@ -437,11 +423,11 @@ def fuzzy_hits(
     t_grp = pay_group[t_pay]
     t_key = pc.filter(digits, pa.array(sel)).take(pa.array(t_order)).to_pylist()
     k_inv, k_grp, k_key, blocks = group_keys(t_grp, book)
-    if not blocks:
+    if not len(blocks):
         return empty_pairs()
 
     hits, scores = [], []  # each block's: the flat index of each nonzero score, and the score
-    for s, e, a, b in blocks:  # one cdist per block
+    for s, e, a, b in blocks.tolist():  # one cdist per block
         m = process.cdist(
             t_key[s:e], k_key[a:b], scorer=fuzz.ratio, score_cutoff=cutoff,
             workers=1,
@@ -458,7 +444,7 @@ def fuzzy_hits(
     # one number names one invoice: the token's closer look-alikes are its rivals, not further
     # invoices the payer quoted (kept as candidates, below quoting strength, FUZZY_RIVAL_MAX)
     f_pay, f_inv, strength = candidates_kernel.fuzzy_rows(
-        np.array(blocks, np.int64).reshape(-1, 4), np.array([len(h) for h in hits], np.int64),
+        blocks, np.array([len(h) for h in hits], np.int64),
         np.concatenate(hits), np.concatenate(scores), t_grp, k_grp, t_pay, k_inv, cutoff,
         FUZZY_RIVAL_MAX)
     return Pairs.concat([Pairs(f_pay, f_inv, strength, np.ones(len(f_pay), dtype=bool))])

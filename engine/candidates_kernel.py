@@ -258,3 +258,50 @@ def fuzzy_rows(
             strength = min(strength, rival_max)
         out_pay[j], out_inv[j], out_ref[j] = t_pay[tok[j]], k_inv[key[j]], strength
     return out_pay, out_inv, out_ref
+
+
+@njit(cache=True, nogil=True)
+def fuzzy_blocks(
+    t_grp: np.ndarray, k_grp: np.ndarray, batch_cells: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """For query rows sorted by group (``t_grp``) and keys sorted by group (``k_grp``): the
+    keys of the queries' groups, group after group (their rows of ``k_grp``), and the blocks
+    ``(s, e, a, b)`` of queries ``s:e`` against those keys ``a:b``: one group, or consecutive
+    groups whose comparisons, all with all, stay within ``batch_cells`` (``group_keys``)."""
+    n = len(t_grp)
+    start = np.empty(n + 1, np.int64)
+    lo = np.empty(n, np.int64)
+    cnt = np.empty(n, np.int64)
+    ng = 0
+    at = 0
+    total = 0
+    for i in range(n):
+        if i == 0 or t_grp[i] != t_grp[i - 1]:
+            start[ng] = i
+            at = _bound(k_grp, t_grp[i], at, False)
+            lo[ng] = at
+            cnt[ng] = _bound(k_grp, t_grp[i], at, True) - at
+            total += cnt[ng]
+            ng += 1
+    start[ng] = n
+    rows = np.empty(total, np.int64)
+    k_end = np.empty(ng, np.int64)
+    k = 0
+    for g in range(ng):
+        for r in range(lo[g], lo[g] + cnt[g]):
+            rows[k] = r
+            k += 1
+        k_end[g] = k
+    blocks = np.empty((ng, 4), np.int64)
+    nb = 0
+    i = 0
+    while i < ng:
+        j, q, k = i + 1, start[i + 1] - start[i], cnt[i]
+        while j < ng and (q + start[j + 1] - start[j]) * (k + cnt[j]) <= batch_cells:
+            q, k, j = q + start[j + 1] - start[j], k + cnt[j], j + 1
+        if k:
+            blocks[nb, 0], blocks[nb, 1] = start[i], start[i] + q
+            blocks[nb, 2], blocks[nb, 3] = k_end[j - 1] - k, k_end[j - 1]
+            nb += 1
+        i = j
+    return rows, blocks[:nb]

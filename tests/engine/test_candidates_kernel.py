@@ -179,3 +179,36 @@ def test_fuzzy_rows_are_the_numpy_steps(shapes, rnd, cutoff):
     want = numpy_fuzzy_rows(blocks, hits, scores, t_grp, k_grp, t_pay, k_inv, cutoff, 0.79)
     for g, w in zip(got, want, strict=True):
         assert g.tobytes() == w.astype(g.dtype).tobytes() and g.dtype == w.dtype
+
+
+def python_blocks(t_grp: np.ndarray, k_grp: np.ndarray, cells: int) -> tuple[list, list]:
+    """``group_keys``' steps before the compiled pass: the groups' key rows and the blocks."""
+    groups, starts = np.unique(t_grp, return_index=True)
+    ends = np.append(starts[1:], len(t_grp))
+    lo = np.searchsorted(k_grp, groups, "left")
+    cnt = np.searchsorted(k_grp, groups, "right") - lo
+    k_end = np.cumsum(cnt).tolist()
+    rows = [r for g in range(len(groups)) for r in range(lo[g], lo[g] + cnt[g])]
+    t_n, k_n, start = (ends - starts).tolist(), cnt.tolist(), starts.tolist()
+    blocks, i = [], 0
+    while i < len(t_n):
+        j, q, k = i + 1, t_n[i], k_n[i]
+        while j < len(t_n) and (q + t_n[j]) * (k + k_n[j]) <= cells:
+            q, k, j = q + t_n[j], k + k_n[j], j + 1
+        if k:
+            blocks.append([start[i], start[i] + q, k_end[j - 1] - k, k_end[j - 1]])
+        i = j
+    return rows, blocks
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(0, 8), max_size=30),
+    st.lists(st.integers(-1, 8), max_size=30),
+    st.sampled_from([0, 4, 12, 4096]),
+)
+def test_fuzzy_blocks_are_the_python_steps(t_grp, k_grp, cells):
+    """Groups without keys, keys of groups without queries, blocks of one group or several."""
+    t, k = np.array(sorted(t_grp), np.int64), np.array(sorted(k_grp), np.int64)
+    rows, blocks = candidates_kernel.fuzzy_blocks(t, k, cells)
+    assert (rows.tolist(), blocks.tolist()) == python_blocks(t, k, cells)
