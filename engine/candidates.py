@@ -332,21 +332,23 @@ def _reference_hits(texts: pa.Array, book: Book) -> tuple[Pairs, pa.Table]:
     tokens = reference_tokens(texts)
     index = usable_keys(book)
     pay = np.asarray(tokens.column("pay"), np.int64)
-    digits = tokens.column("digits")
-    length = _lengths(digits)
-    short = _short(length)
-    value = np.asarray(pc.cast(pc.filter(digits, pa.array(short)), pa.int64()), np.int64)
-    # (hits in token order, so by payment: Pairs.concat's sort finds them nearly sorted)
+    digits = tokens.column("digits").combine_chunks()
     from cashmatch.engine import candidates_kernel
 
+    # (the digit forms of up to NUMBER_DIGITS digits as int64 values, in one pass; -1 others)
+    value = candidates_kernel.digit_values(*string_parts(digits), NUMBER_DIGITS)
+    short = value >= 0
+    value = value[short]
+    # (hits in token order, so by payment: Pairs.concat's sort finds them nearly sorted)
     order = int_order(value)  # (the values in ascending order walk the sorted keys once)
     h_pay, h_inv, h_ref = candidates_kernel.number_hits(
         pay[short], value, order, index.number, index.number_inv, index.number_kind, KIND_REF)
     parts = [Pairs(h_pay, h_inv, h_ref, np.zeros(len(h_pay), dtype=bool))]
     parts.append(index.alnum.hits(pay, tokens.column("alnum")))
     # (the digit forms beyond int64: not the empty ones, a third of all tokens, that no key is)
-    long = length > NUMBER_DIGITS
-    parts.append(index.long_digits.hits(pay[long], pc.filter(digits, pa.array(long))))
+    long = _lengths(digits) > NUMBER_DIGITS
+    if long.any():
+        parts.append(index.long_digits.hits(pay[long], digits.filter(pa.array(long))))
     return Pairs.concat(parts), tokens
 
 

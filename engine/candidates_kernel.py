@@ -305,3 +305,19 @@ def fuzzy_blocks(
             nb += 1
         i = j
     return rows, blocks[:nb]
+
+
+@njit(cache=True, nogil=True)
+def digit_values(offsets: np.ndarray, raw: np.ndarray, max_digits: int) -> np.ndarray:
+    """The value of each digits string (canonical decimals: digits only) of 1 to
+    ``max_digits`` digits; -1 for the others (empty, or too long for an int64)."""
+    n = len(offsets) - 1
+    out = np.full(n, -1, np.int64)
+    for t in range(n):
+        a, b = offsets[t], offsets[t + 1]
+        if 1 <= b - a <= max_digits:
+            v = 0
+            for x in range(a, b):
+                v = v * 10 + (raw[x] - 48)
+            out[t] = v
+    return out

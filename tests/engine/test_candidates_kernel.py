@@ -5,12 +5,13 @@ join of digit tokens (``number_hits``) against a comparison of every token with 
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cashmatch.engine import candidates_kernel
 from cashmatch.engine.candidates import Pairs
-from cashmatch.engine.normalize import int_order
+from cashmatch.engine.normalize import int_order, string_parts
 
 
 def numpy_concat(parts: list[Pairs]) -> Pairs:
@@ -212,3 +213,24 @@ def test_fuzzy_blocks_are_the_python_steps(t_grp, k_grp, cells):
     t, k = np.array(sorted(t_grp), np.int64), np.array(sorted(k_grp), np.int64)
     rows, blocks = candidates_kernel.fuzzy_blocks(t, k, cells)
     assert (rows.tolist(), blocks.tolist()) == python_blocks(t, k, cells)
+
+
+@settings(deadline=None)  # (the first example compiles the pass, unless cached)
+@given(
+    st.lists(
+        st.one_of(
+            st.just(""),
+            st.just("0"),
+            st.just("9" * 18),
+            st.just("1" * 19),
+            st.integers(1, 10**18 - 1).map(str),
+        ),
+        max_size=20,
+    ),
+    st.integers(0, 3),
+)
+def test_digit_values_are_arrows_casts_of_the_short_ones(texts, cut):
+    arr = pa.array(texts, pa.string()).slice(min(cut, len(texts)))  # (offsets into buffers)
+    got = candidates_kernel.digit_values(*string_parts(arr), 18)
+    want = [int(t) if 1 <= len(t) <= 18 else -1 for t in arr.to_pylist()]
+    assert got.tolist() == want
