@@ -29,7 +29,6 @@ from cashmatch.engine.normalize import (
     int_order,
     reference_tokens,
     search_sorted,
-    spans,
     stable_order,
     string_hash64,
     string_parts,
@@ -39,6 +38,8 @@ MAX_INVOICES_PER_KEY = 25  # a key shared by more invoices than this is noise, n
 FUZZY_MIN_LEN = 5
 FUZZY_RIVAL_MAX = 0.79  # a fuzzy hit that is not its token's one closest: never "quoted"
 MAX_AMOUNT_HITS = 12  # amount-only candidates kept per payment
+UNKNOWN_PAYER_AMOUNT_HITS = 5  # an unidentified payer's: invoices of any customer, for review
+NO_DAYS = np.zeros(0, np.int64)  # (no discount window to check: candidates_kernel.range_rows)
 
 # amount relations of a pair
 EXACT, FEE, DISCOUNT, PARTIAL, OVER, SETTLED, CURRENCY = range(7)
@@ -559,14 +560,13 @@ def unknown_payer_amount_hits(
     unknown = np.flatnonzero(pay_group < 0)
     if len(unknown) == 0 or len(book.amount) == 0:
         return empty_pairs()
+    from cashmatch.engine import candidates_kernel
+
     index = amount_index(book)
-    skey = index.currency_key
     want = pay_currency[unknown].astype(np.int64) * (1 << 42) + pay_amount[unknown]
-    lo, hi = search_sorted(skey, (want, "left"), (want, "right"))
-    hi = np.minimum(hi, lo + 5)
-    cnt = hi - lo
-    rep_pay = np.repeat(unknown, cnt)
-    rep_inv = index.by_currency[spans(lo, cnt)]
+    rep_pay, rep_inv = candidates_kernel.range_rows(
+        unknown, want, want, int_order(want), index.currency_key, index.by_currency,
+        UNKNOWN_PAYER_AMOUNT_HITS, False, NO_DAYS, NO_DAYS, NO_DAYS, 0)
     n = len(rep_pay)
     return Pairs(rep_pay, rep_inv, np.zeros(n), np.zeros(n, bool))
 
