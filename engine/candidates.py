@@ -28,7 +28,6 @@ from cashmatch.engine.normalize import (
     StringLookup,
     int_order,
     reference_tokens,
-    search_sorted,
     stable_order,
     string_hash64,
     string_parts,
@@ -473,8 +472,9 @@ def fuzzy_pair_refs(tokens: pa.Table, pairs: Pairs, book: Book, *, cutoff: float
     best token kept): for candidates found otherwise (an unknown payer's exact amount), whose
     numbers the per-group fuzzy stage never compared. Pairs with a stronger ref keep it.
 
-    The (pair, token, key) rows are spelled out by ``searchsorted`` into the payments' tokens
-    and the book's keys, both sorted: work in the pairs' rows, none in the ledger's."""
+    The (pair, token, key) rows are spelled out by searches in the payments' tokens and the
+    book's keys, both sorted (:func:`candidates_kernel.pair_rows`): work in the pairs' rows,
+    none in the ledger's."""
     if len(pairs) == 0:
         return pairs
     k_inv, k_key = digit_keys_by_invoice(book)
@@ -482,18 +482,12 @@ def fuzzy_pair_refs(tokens: pa.Table, pairs: Pairs, book: Book, *, cutoff: float
     t_pay = np.asarray(tokens.column("pay"), np.int64)
     ok = np.flatnonzero(_lengths(digits) >= FUZZY_MIN_LEN)
     by_pay = ok[np.argsort(t_pay[ok], kind="stable")]
-    t_lo, t_hi = search_sorted(t_pay[by_pay], (pairs.pay, "left"), (pairs.pay, "right"))
-    t_n = t_hi - t_lo
-    k_lo, k_hi = search_sorted(k_inv, (pairs.inv, "left"), (pairs.inv, "right"))
-    k_n = k_hi - k_lo
-    n = t_n * k_n
-    total = int(n.sum())
-    if total == 0:
+    from cashmatch.engine import candidates_kernel
+
+    row, tok, key = candidates_kernel.pair_rows(pairs.pay, pairs.inv, t_pay[by_pay], k_inv)
+    if len(row) == 0:
         return pairs
-    row = np.repeat(np.arange(len(pairs)), n)
-    within = np.arange(total) - np.repeat(np.cumsum(n) - n, n)
-    tok = by_pay[t_lo[row] + within // k_n[row]]
-    key = k_lo[row] + within % k_n[row]
+    tok = by_pay[tok]
     score = np.asarray(process.cpdist(digits.take(pa.array(tok)).to_pylist(),
                                       k_key.take(pa.array(key)).to_pylist(),
                                       scorer=fuzz.ratio, workers=1), np.float64)

@@ -321,3 +321,34 @@ def digit_values(offsets: np.ndarray, raw: np.ndarray, max_digits: int) -> np.nd
                 v = v * 10 + (raw[x] - 48)
             out[t] = v
     return out
+
+
+@njit(cache=True, nogil=True)
+def pair_rows(
+    pair_pay: np.ndarray, pair_inv: np.ndarray, t_pay: np.ndarray, k_inv: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(pair, token, key) of every token of each pair's payment with every key of its invoice
+    (``t_pay``, ``k_inv``: ascending; token and key as rows of them), pair after pair, tokens
+    outer, keys inner."""
+    n = len(pair_pay)
+    t_lo = np.empty(n, np.int64)
+    t_n = np.empty(n, np.int64)
+    k_lo = np.empty(n, np.int64)
+    k_n = np.empty(n, np.int64)
+    total = 0
+    for j in range(n):
+        t_lo[j] = _bound(t_pay, pair_pay[j], 0, False)
+        t_n[j] = _bound(t_pay, pair_pay[j], t_lo[j], True) - t_lo[j]
+        k_lo[j] = _bound(k_inv, pair_inv[j], 0, False)
+        k_n[j] = _bound(k_inv, pair_inv[j], k_lo[j], True) - k_lo[j]
+        total += t_n[j] * k_n[j]
+    row = np.empty(total, np.int64)
+    tok = np.empty(total, np.int64)
+    key = np.empty(total, np.int64)
+    x = 0
+    for j in range(n):
+        for t in range(t_lo[j], t_lo[j] + t_n[j]):
+            for k in range(k_lo[j], k_lo[j] + k_n[j]):
+                row[x], tok[x], key[x] = j, t, k
+                x += 1
+    return row, tok, key
