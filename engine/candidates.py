@@ -39,6 +39,7 @@ MAX_INVOICES_PER_KEY = 25  # a key shared by more invoices than this is noise, n
 FUZZY_MIN_LEN = 5
 FUZZY_RIVAL_MAX = 0.79  # a fuzzy hit that is not its token's one closest: never "quoted"
 MAX_AMOUNT_HITS = 12  # amount-only candidates kept per payment
+FUZZY_HITS_START = 4096  # room for fuzzy hits a match starts with (it doubles when full)
 UNKNOWN_PAYER_AMOUNT_HITS = 5  # an unidentified payer's: invoices of any customer, for review
 NO_DAYS = np.zeros(0, np.int64)  # (no discount window to check: candidates_kernel.range_rows)
 
@@ -438,27 +439,31 @@ def fuzzy_hits(
     if not len(blocks):
         return empty_pairs()
 
-    hits, scores = [], []  # each block's: the flat index of each nonzero score, and the score
-    for s, e, a, b in blocks.tolist():  # one cdist per block
-        m = process.cdist(
-            t_key[s:e], k_key[a:b], scorer=fuzz.ratio, score_cutoff=cutoff,
-            workers=1,
-            dtype=np.float32,  # (rapidfuzz's default for ratio; the scan below reads 4 bytes)
-        )
-        # scores are >= 0 (0 below the cutoff), so a score is nonzero where its bits are;
-        # scanning them as integers takes half the time of np.nonzero on the floats
-        hit = np.flatnonzero(m.view(np.uint32))
-        hits.append(hit)
-        scores.append(m.ravel()[hit])
     from cashmatch.engine import candidates_kernel
 
+    # each block's hits, one block after another: the flat index of each nonzero score in its
+    # matrix, and the score (as its bits: scores are >= 0, 0 below the cutoff, so a score is
+    # nonzero where its bits are)
+    hit, bits = np.empty(FUZZY_HITS_START, np.int64), np.empty(FUZZY_HITS_START, np.uint32)
+    ends = np.empty(len(blocks), np.int64)
+    pos = 0
+    for j, (s, e, a, b) in enumerate(blocks.tolist()):  # one cdist per block
+        m = process.cdist(
+            t_key[s:e], k_key[a:b], scorer=fuzz.ratio, score_cutoff=cutoff,
+            workers=1, dtype=np.float32,  # (rapidfuzz's default for ratio)
+        ).view(np.uint32).reshape(-1)
+        end = candidates_kernel.nonzero_cells(m, hit, bits, pos)
+        while end < 0:  # (full: room for twice as many and the whole block, and it again)
+            hit = np.concatenate([hit, np.empty(len(hit) + len(m), np.int64)])
+            bits = np.concatenate([bits, np.empty(len(bits) + len(m), np.uint32)])
+            end = candidates_kernel.nonzero_cells(m, hit, bits, pos)
+        ends[j] = pos = end
     # a fuzzy hit is never as strong as an exact digits hit: 0.70 at the cutoff .. 0.90 at 100;
     # one number names one invoice: the token's closer look-alikes are its rivals, not further
     # invoices the payer quoted (kept as candidates, below quoting strength, FUZZY_RIVAL_MAX)
     f_pay, f_inv, strength = candidates_kernel.fuzzy_rows(
-        blocks, np.array([len(h) for h in hits], np.int64),
-        np.concatenate(hits), np.concatenate(scores), t_grp, k_grp, t_pay, k_inv, cutoff,
-        FUZZY_RIVAL_MAX)
+        blocks, np.diff(ends, prepend=0), hit[:pos], bits[:pos].view(np.float32), t_grp,
+        k_grp, t_pay, k_inv, cutoff, FUZZY_RIVAL_MAX)
     return Pairs.concat([Pairs(f_pay, f_inv, strength, np.ones(len(f_pay), dtype=bool))])
 
 

@@ -352,3 +352,18 @@ def pair_rows(
                 row[x], tok[x], key[x] = j, t, k
                 x += 1
     return row, tok, key
+
+
+@njit(cache=True, nogil=True)
+def nonzero_cells(m: np.ndarray, hit: np.ndarray, bits: np.ndarray, pos: int) -> int:
+    """Append the flat index and the bits of each nonzero cell of ``m`` (a score matrix's
+    bits, flat) to ``hit`` and ``bits`` from ``pos``: one pass (``np.flatnonzero`` makes two,
+    and a gather a third). The new end, or -1 when they are full (then nothing is kept)."""
+    for x in range(len(m)):
+        if m[x] != 0:
+            if pos == len(hit):
+                return -1
+            hit[pos] = x
+            bits[pos] = m[x]
+            pos += 1
+    return pos
