@@ -15,7 +15,6 @@ Features are then computed for all pairs at once (no Python loop per pair).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import chain
 
 import numpy as np
 import pyarrow as pa
@@ -33,7 +32,6 @@ from cashmatch.engine.normalize import (
     string_hash64,
     string_parts,
 )
-from cashmatch.engine.threads import in_parts
 
 MAX_INVOICES_PER_KEY = 25  # a key shared by more invoices than this is noise, not a reference
 FUZZY_MIN_LEN = 5
@@ -317,24 +315,16 @@ def reference_hits(texts: pa.Array, book: Book) -> tuple[Pairs, pa.Table]:
     Alnum token forms are looked up among the alnum keys (by their hashes, :class:`StringKeys`);
     digit forms as integers in the sorted digit-like keys (the rare ones too long for int64:
     as strings, like the alnum forms). In chunks of ``REFERENCE_CHUNK`` texts: the hits of
-    a text do not depend on the others. From two chunks' worth of texts, a share of them a
-    core (:func:`threads.in_parts`; Arrow's kernels, numpy's and the compiled passes release
-    the GIL), each in chunks."""
+    a text do not depend on the others."""
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
-
-    def share(a: int, b: int) -> list[tuple[Pairs, pa.Table]]:
-        out = []
-        for s in range(a, max(b, a + 1), REFERENCE_CHUNK):
-            hits, toks = _reference_hits(texts.slice(s, min(REFERENCE_CHUNK, b - s)), book)
-            hits.pay += s
-            out.append((hits, pa.table({
-                "pay": pa.array(np.asarray(toks.column("pay"), np.int64) + s),
-                "digits": toks.column("digits")})))
-        return out
-
-    chunks = list(chain.from_iterable(in_parts(share, len(texts), per_thread=REFERENCE_CHUNK)))
-    parts, tokens = [c[0] for c in chunks], [c[1] for c in chunks]
+    parts, tokens = [], []
+    for a in range(0, max(len(texts), 1), REFERENCE_CHUNK):
+        hits, toks = _reference_hits(texts.slice(a, REFERENCE_CHUNK), book)
+        hits.pay += a
+        parts.append(hits)
+        tokens.append(pa.table({"pay": pa.array(np.asarray(toks.column("pay"), np.int64) + a),
+                                "digits": toks.column("digits")}))
     # (one chunk's hits come out of Pairs.concat already: sorted, one row per pair)
     return Pairs.concat(parts) if len(parts) > 1 else parts[0], pa.concat_tables(tokens)
 
