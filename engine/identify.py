@@ -19,7 +19,6 @@ from cashmatch.engine.normalize import (
     account_key,
     name_key,
     stable_order,
-    strings_equal,
 )
 from cashmatch.engine.threads import in_parts
 
@@ -124,12 +123,15 @@ def index_customers(*, invoices: pa.Table, customers: pa.Table | None,
         # every invoice repeats its customer's name: only the rows whose name is not their
         # customer's first (the same first names, name keys and order of keys, from ~10x
         # fewer rows: a (name, customer) pair seen again changes none of them)
+        # (names compared by their codes: one hash pass over the names in their own order,
+        # not every name's bytes beside its customer's first, both at random: 1.6 -> 0.5 s)
         inv_names = pc.fill_null(invoices.column("customer_name").combine_chunks(), "")
+        name_code = np.asarray(inv_names.dictionary_encode().indices, np.int64)[order]
         rows = np.arange(len(ii))
         cust_first = np.zeros(n, np.int64)
         cust_first[ii[::-1]] = rows[::-1]
         at = cust_first[ii]
-        rows = rows[(at == rows) | ~strings_equal(inv_names, order[rows], inv_names, order[at])]
+        rows = rows[(at == rows) | (name_code != name_code[at])]
         names.append(name_key(inv_names.take(pa.array(order[rows]))))
         name_cust.append(ii[rows])
     group = parent.copy()
