@@ -53,10 +53,11 @@ def days(col: pa.ChunkedArray | pa.Array, default: int = NO_DATE) -> np.ndarray:
 class PreparedLedger:
     """Open invoices and customers, prepared for matching (read-only; safe to share)."""
 
-    # [the invoices as given, conformed (schema.INVOICES); their rows by invoice_id]: a match
-    # reads only the book; the table in the book's row order (:attr:`invoices`) is taken the
-    # first time it is asked for, and then kept here instead ([that table, None]) — not a
-    # second copy of every column beside the caller's (~100 B an invoice)
+    # [the invoices as given, conformed, but for the columns the book holds in its order
+    # (``ids``, ``amount``); their rows by invoice_id]: a match reads only the book; the table
+    # in the book's row order (:attr:`invoices`) is taken the first time it is asked for, and
+    # then kept here instead ([that table, None]) — not a second copy of every column beside
+    # the caller's (~100 B an invoice)
     rows: list
     customers: pa.Table | None  # schema.CUSTOMERS
     index: CustomerIndex
@@ -69,9 +70,11 @@ class PreparedLedger:
         amounts."""
         table, order = self.rows
         if order is not None:
-            at = table.schema.get_field_index("amount")
-            table = _sorted(table.remove_column(at), order).add_column(
-                at, S.INVOICES.field("amount"), pa.array(self.book.amount, pa.int64()))
+            rest = _sorted(table, order)
+            book = {"invoice_id": self.book.ids, "amount": pa.array(self.book.amount, pa.int64())}
+            table = pa.Table.from_arrays(
+                [book[f.name] if f.name in book else rest.column(f.name) for f in S.INVOICES],
+                schema=S.INVOICES)
             self.rows[:] = [table, None]  # (two threads may both take it: equal tables)
         return table
 
@@ -205,7 +208,8 @@ def prepare_ledger(*, invoices: pa.Table, customers: pa.Table | None = None,
     with stage(timings, "ledger_amounts"):
         amount_index(book)
         block_sizes(book)
-    return PreparedLedger([source, order], customers, index, currencies, book)
+    rest = source.drop_columns(["invoice_id", "amount"])
+    return PreparedLedger([rest, order], customers, index, currencies, book)
 
 
 def _book(source: pa.Table, order: np.ndarray, inv: pa.Table, currencies: pa.Array) -> Book:
