@@ -291,6 +291,16 @@ class StringLookup:
         text = _utf8(text)
         if len(text) == 0 or len(self.values) == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        if compiled(len(text), HASH_COMPILED_MIN, "lookup"):  # the same, in one pass
+            from cashmatch.engine import text_kernel
+
+            row, value = text_kernel.lookup(
+                *string_parts(text), HASH_BASE, _FMIX, self.shift, self.bucket_start,
+                self.hashes, self.by_hash, *string_parts(self.values))
+            if text.null_count:
+                valid = np.asarray(text.is_valid(), bool)[row]
+                row, value = row[valid], value[valid]
+            return row, value
         hashed = string_hash64(text)
         bucket = (hashed >> self.shift).astype(np.int64)
         lo = self.bucket_start[bucket]
@@ -421,6 +431,7 @@ def warm_kernels() -> None:
     string_hash64(many)
     reference_tokens(pa.array(["INV 01-2"] * TOKENS_COMPILED_MIN))
     strings_equal(many, np.arange(len(many)), many, np.arange(len(many))[::-1].copy())
+    StringLookup.build(pa.array(["INV-01", "INV-02"])).matches(many)
     parse_plain_minor(pa.array(["1.00"] * KERNEL_ROWS), np.full(KERNEL_ROWS, 2, np.int64))
     decimal_text(np.zeros(KERNEL_ROWS, np.int64), 2)
 
