@@ -188,7 +188,7 @@ def test_string_lookup_pass_equals_the_numpy_steps(monkeypatch) -> None:
                      for _ in range(2000)})
     texts = [rng.choice(values) if rng.random() < 0.6 else
              "".join(rng.choice(alphabet) for _ in range(rng.choice([0, 1, 2, 5, 12])))
-             for _ in range(5000)]
+             for _ in range(normalize.LOOKUP_PASS_MAX)]  # (as many as it takes)
     lookup = normalize.StringLookup.build(pa.array(values))
     crowded = dataclasses.replace(lookup, shift=lookup.shift + np.uint64(1),
                                   bucket_start=normalize.stable_order(
