@@ -53,11 +53,30 @@ def days(col: pa.ChunkedArray | pa.Array, default: int = NO_DATE) -> np.ndarray:
 class PreparedLedger:
     """Open invoices and customers, prepared for matching (read-only; safe to share)."""
 
-    invoices: pa.Table  # schema.INVOICES, sorted by invoice_id (the book's row order)
+    # [the invoices as given, conformed, but for the columns the book holds in its order
+    # (``ids``, ``amount``); their rows by invoice_id]: a match reads only the book; the table
+    # in the book's row order (:attr:`invoices`) is taken the first time it is asked for, and
+    # then kept here instead ([that table, None]) — not a second copy of every column beside
+    # the caller's (~100 B an invoice)
+    rows: list
     customers: pa.Table | None  # schema.CUSTOMERS
     index: CustomerIndex
     currencies: pa.Array  # the invoices' currencies, first seen first (codes of book.currency)
     book: Book
+
+    @property
+    def invoices(self) -> pa.Table:
+        """The invoices sorted by invoice_id (the book's row order), with the book's open
+        amounts."""
+        table, order = self.rows
+        if order is not None:
+            rest = _sorted(table, order)
+            book = {"invoice_id": self.book.ids, "amount": pa.array(self.book.amount, pa.int64())}
+            table = pa.Table.from_arrays(
+                [book[f.name] if f.name in book else rest.column(f.name) for f in S.INVOICES],
+                schema=S.INVOICES)
+            self.rows[:] = [table, None]  # (two threads may both take it: equal tables)
+        return table
 
     def with_open_amounts(self, amount: np.ndarray) -> PreparedLedger:
         """The same ledger with other open amounts (one per row of ``invoices``, minor units);
@@ -65,13 +84,13 @@ class PreparedLedger:
         amount = np.array(amount, dtype=np.int64)  # a copy: the caller may go on changing it
         if amount.shape != self.book.amount.shape:
             raise ValueError(f"{len(amount)} open amounts for {len(self.book.amount)} invoices")
-        at = self.invoices.schema.get_field_index("amount")
-        invoices = self.invoices.set_column(
-            at, S.INVOICES.field("amount"), pa.array(amount, pa.int64())
-        )
+        table, order = self.rows
+        if order is None:  # already in the book's order: only the amounts change
+            at = table.schema.get_field_index("amount")
+            table = table.set_column(at, S.INVOICES.field("amount"), pa.array(amount, pa.int64()))
         book = dataclasses.replace(self.book, amount=amount, amounts=None)
         amount_index(book)  # sorted by the new amounts, before the book is shared
-        return dataclasses.replace(self, invoices=invoices, book=book)
+        return dataclasses.replace(self, rows=[table, order], book=book)
 
     def refreshed(self, *, invoices: pa.Table, customers: pa.Table | None) -> PreparedLedger:
         """This ledger for new tables: only the amounts refreshed when nothing else changed
@@ -93,15 +112,20 @@ PARALLEL_INVOICES = 100_000  # from this many invoices, prepare_ledger uses two 
 
 
 def _canonical(invoices: pa.Table) -> pa.Table:
-    """The invoices sorted by id (stable: ``sort_by("invoice_id")``); column by column, each
-    combined into one chunk first (Arrow's take from many chunks resolves the chunk of every
-    index: 1.1 -> 0.7 s for 2.5M invoices in 20 chunks), on two threads for a large ledger."""
+    """The invoices sorted by id (stable: ``sort_by("invoice_id")``)."""
     inv = S.conform(invoices, S.INVOICES)
-    order = pa.array(string_order(inv.column("invoice_id")), pa.int64())
+    return _sorted(inv, string_order(inv.column("invoice_id")))
+
+
+def _sorted(table: pa.Table, order: np.ndarray) -> pa.Table:
+    """The rows ``order`` of ``table``; column by column, each combined into one chunk first
+    (Arrow's take from many chunks resolves the chunk of every index: 1.1 -> 0.7 s for 2.5M
+    invoices in 20 chunks), on two threads for a large table."""
+    rows = pa.array(order, pa.int64())
     return pa.Table.from_arrays(
-        side_by_side([partial(_take, col, order) for col in inv.columns],
-                     threads=inv.num_rows >= PARALLEL_INVOICES),
-        schema=inv.schema,
+        side_by_side([partial(_take, col, rows) for col in table.columns],
+                     threads=table.num_rows >= PARALLEL_INVOICES),
+        schema=table.schema,
     )
 
 
@@ -153,13 +177,16 @@ def prepare_ledger(*, invoices: pa.Table, customers: pa.Table | None = None,
     the seconds of ``ledger_customers`` then overlap those of ``ledger_book``, ``ledger_keys``
     and ``ledger_key_index``."""
     with stage(timings, "ledger_sort"):
-        inv = _canonical(invoices)
+        source = S.conform(invoices, S.INVOICES)
+        order = string_order(source.column("invoice_id"))
+        # in the book's row order, of the strings only those that the book reads
+        inv = _sorted(source.select(["invoice_id", "currency"]), order)
         customers = S.conform(customers, S.CUSTOMERS) if customers is not None else None
-        currencies = pc.unique(inv.column("currency").combine_chunks())
+        currencies = pc.unique(inv.column("currency"))
 
     def keyed() -> Book:  # the book with no customer yet, and the index of its keys
         with stage(timings, "ledger_book"):
-            book = _book(inv, currencies)
+            book = _book(source, order, inv, currencies)
         with stage(timings, "ledger_keys"):
             book.keys = invoice_keys(inv.column("invoice_id"))
         with stage(timings, "ledger_key_index"):
@@ -169,10 +196,10 @@ def prepare_ledger(*, invoices: pa.Table, customers: pa.Table | None = None,
 
     def indexed() -> tuple[CustomerIndex, np.ndarray]:
         with stage(timings, "ledger_customers"):
-            return index_customers(invoices=inv, customers=customers)
+            return index_customers(invoices=source, customers=customers, order=order)
 
     book, (index, inv_customer) = side_by_side(
-        [keyed, indexed], threads=inv.num_rows >= PARALLEL_INVOICES)
+        [keyed, indexed], threads=source.num_rows >= PARALLEL_INVOICES)
     book.customer, book.group = inv_customer, index.group_of(inv_customer)
     with stage(timings, "ledger_key_index"):
         digit_keys_by_group(book)
@@ -181,26 +208,32 @@ def prepare_ledger(*, invoices: pa.Table, customers: pa.Table | None = None,
     with stage(timings, "ledger_amounts"):
         amount_index(book)
         block_sizes(book)
-    return PreparedLedger(inv, customers, index, currencies, book)
+    rest = source.drop_columns(["invoice_id", "amount"])
+    return PreparedLedger([rest, order], customers, index, currencies, book)
 
 
-def _book(inv: pa.Table, currencies: pa.Array) -> Book:
-    """The invoices' columns as the book's arrays; its customers unknown (-1) until the
-    customer index sets them, its keys derived after."""
-    due = days(inv.column("due_date"))
-    issue = days(inv.column("issue_date"))
+def _book(source: pa.Table, order: np.ndarray, inv: pa.Table, currencies: pa.Array) -> Book:
+    """The invoices' columns as the book's arrays, in ``order`` (``inv``: the strings it reads
+    already in that order); its customers unknown (-1) until the customer index sets them,
+    its keys derived after."""
+
+    def ints(name: str, default: int = 0) -> np.ndarray:
+        return np.asarray(pc.fill_null(source.column(name), default), np.int64)[order]
+
+    due = days(source.column("due_date"))[order]
+    issue = days(source.column("issue_date"))[order]
     issue = np.where(issue == NO_DATE, np.where(due == NO_DATE, NO_DATE, due - 30), issue)
     return Book(
         ids=S.flat(inv.column("invoice_id")),
-        amount=np.asarray(inv.column("amount"), dtype=np.int64),
+        amount=np.asarray(source.column("amount"), np.int64)[order],
         currency=np.asarray(
             pc.index_in(inv.column("currency"), value_set=currencies), dtype=np.int64
         ),
-        customer=np.full(inv.num_rows, -1, np.int64),
-        group=np.full(inv.num_rows, -1, np.int64),
+        customer=np.full(source.num_rows, -1, np.int64),
+        group=np.full(source.num_rows, -1, np.int64),
         issue=issue,
         due=np.where(due == NO_DATE, issue, due),
-        discount_bp=np.asarray(pc.fill_null(inv.column("discount_bp"), 0), np.int64),
-        discount_days=np.asarray(pc.fill_null(inv.column("discount_days"), 0), np.int64),
+        discount_bp=ints("discount_bp"),
+        discount_days=ints("discount_days"),
         keys=None,
     )

@@ -66,7 +66,7 @@ def match(
         # a canonical order, so that ties fall the same way whatever order the rows came in
         payments = _in_order(credits_only(S.conform(payments, S.PAYMENTS)))
         inputs = _Inputs(
-            invoices=ledger.invoices,
+            invoices=None,  # the ledger's, taken in its order only if a partition needs them
             payments=payments,
             remittances=S.conform(remittances, S.REMITTANCES) if remittances is not None
             else None,
@@ -106,7 +106,7 @@ def _in_order(payments: pa.Table) -> pa.Table:
 
 @dataclass(frozen=True, slots=True)
 class _Inputs:
-    invoices: pa.Table
+    invoices: pa.Table | None  # None: the ledger's
     payments: pa.Table
     remittances: pa.Table | None
     customers: pa.Table | None
@@ -146,6 +146,7 @@ def _match_part(inputs: _Inputs, rows: tuple[np.ndarray | None, np.ndarray] | No
 def _match_partitioned(inputs: _Inputs, executor: Executor, parts: int
                        ) -> tuple[pa.Table, pa.Table]:
     assert inputs.ledger is not None
+    inputs = dataclasses.replace(inputs, invoices=inputs.ledger.invoices)
     index = inputs.ledger.index
     ident = identify(payments=inputs.payments, index=index,
                      name_cutoff=inputs.policy.payer_name_cutoff)

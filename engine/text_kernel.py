@@ -518,6 +518,45 @@ def bytes_equal(a_off: np.ndarray, a_raw: np.ndarray, ai: np.ndarray, b_off: np.
 
 
 @njit(cache=True, nogil=True)
+def lookup(t_off: np.ndarray, t_raw: np.ndarray, base: np.uint64, fmix: tuple, shift: np.uint64,
+           bucket_start: np.ndarray, hashes: np.ndarray, by_hash: np.ndarray, v_off: np.ndarray,
+           v_raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``normalize.StringLookup.matches`` of the strings ``t_raw[t_off[i]:t_off[i + 1]]`` (nulls
+    included, as the bytes they span): each one's :func:`hash64`, the values of its bucket
+    (``hash >> shift``) with that hash whose bytes are its bytes, as (text row, value), in text
+    order and bucket order within a text. Two passes: count, then fill."""
+    n = len(t_off) - 1
+    h = np.empty(n, np.uint64)
+    hash64(t_off, t_raw, base, fmix, h)
+    row = np.empty(0, np.int64)
+    value = np.empty(0, np.int64)
+    for fill in range(2):
+        j = 0
+        for i in range(n):
+            a, length = t_off[i], t_off[i + 1] - t_off[i]
+            bucket = np.int64(h[i] >> shift)
+            for k in range(bucket_start[bucket], bucket_start[bucket + 1]):
+                if hashes[k] != h[i]:
+                    continue
+                v = by_hash[k]
+                b = v_off[v]
+                same = v_off[v + 1] - b == length
+                t = 0
+                while same and t < length:
+                    same = t_raw[a + t] == v_raw[b + t]
+                    t += 1
+                if same:
+                    if fill:
+                        row[j] = i
+                        value[j] = v
+                    j += 1
+        if not fill:
+            row = np.empty(j, np.int64)
+            value = np.empty(j, np.int64)
+    return row, value
+
+
+@njit(cache=True, nogil=True)
 def reference_tokens(offsets: np.ndarray, raw: np.ndarray, inside: np.ndarray, max_join: int
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``normalize.reference_tokens``' tokens of the strings ``raw[offsets[i]:offsets[i + 1]]``

@@ -30,7 +30,9 @@ def in_parts(
     (per item: its work, e.g. its comparisons) the threads are counted by weight and the
     shares cut at about equal weight."""
     size = n if weights is None else int(np.sum(weights))
-    n_threads = min(os.cpu_count() or 1, max_threads, max(size // per_thread, 1))
+    n_threads = min(max_threads, max(size // per_thread, 1))
+    if n_threads > 1:  # (the cores counted only then: os.cpu_count reads a file, ~7 us)
+        n_threads = min(n_threads, os.cpu_count() or 1)
     if n_threads == 1:
         return [part(0, n)]
     if weights is None:

@@ -1,6 +1,7 @@
 """The customer index built from invoices that repeat their customers' names: each (name,
 customer) pair read once, with the same index as when every invoice row is read."""
 
+import numpy as np
 import pyarrow as pa
 
 from cashmatch.engine import schema as S
@@ -45,3 +46,21 @@ def test_names_from_invoices_first_seen_and_unique_keys():
         assert keys["ALPHA"] == "C1"
         order = index.name_keys.column("key").to_pylist()
         assert order.index("BETA") < order.index("DELTA") < order.index("DELTA TRADING")
+
+
+def test_invoices_read_in_an_order_index_as_the_invoices_taken_in_it():
+    """``order``: the same index, and the customer of each invoice in that order, as from the
+    invoices taken in that order (the ids first seen first in it, the names read at its rows)."""
+    rows = [(f"C{i % 7}", f"Name {i % 5}" if i % 4 else None) for i in range(60)]
+    order = np.random.default_rng(3).permutation(len(rows))
+    customers = S.conform(pa.table({"customer_id": ["C9", "C3"], "name": ["Nine", "Three"]}),
+                          S.CUSTOMERS)
+    for master in (None, customers):
+        got, got_cust = index_customers(invoices=_invoices(rows), customers=master, order=order)
+        want, want_cust = index_customers(
+            invoices=_invoices(rows).take(pa.array(order)), customers=master)
+        np.testing.assert_array_equal(got_cust, want_cust)
+        assert got.ids.equals(want.ids) and got.names_by_customer.equals(want.names_by_customer)
+        assert got.name_keys.equals(want.name_keys) and got.account_keys.equals(want.account_keys)
+        np.testing.assert_array_equal(got.group, want.group)
+        assert got.ids.to_pylist() != sorted(got.ids.to_pylist())  # (the order counts here)

@@ -91,9 +91,10 @@ def test_fuzzy_names_are_the_references(monkeypatch, threads: int):
     keys, order, k_block = index.name_blocks
     cust = np.asarray(index.name_keys.column("cust"), np.int64)
     want = []
-    for name in names.to_pylist():
-        block = order[k_block == name[: I.NAME_BLOCK]]
-        want.append(ref.fuzzy_name(name, keys[block].tolist(), cust[block].tolist(),
+    for name in names.to_pylist():  # (the keys kept as ASCII bytes; the reference's are str)
+        block = order[k_block == name[: I.NAME_BLOCK].encode()]
+        want.append(ref.fuzzy_name(name, [k.decode() for k in keys[block].tolist()],
+                                   cust[block].tolist(),
                                    index.group[cust[block]].tolist(), cutoff=88.0,
                                    margin=I.NAME_MARGIN) if len(block) else (-1, -1))
     want_result, want_closest = (np.array(c) for c in zip(*want, strict=True))

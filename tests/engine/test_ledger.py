@@ -243,3 +243,22 @@ def test_a_ledger_prepared_on_two_threads_is_the_one_prepared_on_one(day, monkey
         np.testing.assert_array_equal(a, b)
     assert two.book.invoice_digit_keys[1].equals(one.book.invoice_digit_keys[1])
     assert two.book.keys is None and one.book.keys is None
+
+
+def test_the_invoices_in_the_books_order_are_taken_only_when_asked_for(day):
+    """A match reads the book only: the ledger keeps the invoices as given (but the columns
+    the book holds) and their order, and takes the sorted table when it is asked for — the
+    table ``sort_by("invoice_id")`` gives, from input in many chunks too, with the book's open
+    amounts."""
+    chunked = pa.Table.from_batches(day.invoices.to_batches(max_chunksize=333))
+    prepared = prepare_ledger(invoices=chunked, customers=day.customers)
+    assert "invoice_id" not in prepared.rows[0].column_names
+    match(ledger=prepared, payments=day.payments.slice(0, 100), policy=POLICY)
+    assert prepared.rows[1] is not None  # not taken by the match
+    want = S.conform(day.invoices, S.INVOICES).sort_by("invoice_id")
+    assert prepared.invoices.equals(want) and prepared.rows[1] is None  # taken once, kept
+    lower = prepared.book.amount // 2
+    for ledger in (prepared, prepare_ledger(invoices=chunked, customers=day.customers)):
+        swapped = ledger.with_open_amounts(lower)
+        assert swapped.invoices.drop_columns(["amount"]).equals(want.drop_columns(["amount"]))
+        np.testing.assert_array_equal(np.asarray(swapped.invoices.column("amount")), lower)

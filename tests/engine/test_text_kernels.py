@@ -5,6 +5,7 @@ against Arrow's sort."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Callable
 from typing import TypeVar
@@ -175,3 +176,33 @@ def test_alnum_upper_pass_equals_the_byte_mask(monkeypatch) -> None:
         got = _compiled_equals_numpy(monkeypatch, normalize.alnum_upper, text)
     assert got.to_pylist() == ["", "A1"]
     assert normalize.alnum_upper(pa.array(["ı-x"])).to_pylist() == ["IX"]
+
+
+def test_string_lookup_pass_equals_the_numpy_steps(monkeypatch) -> None:
+    """The compiled lookup finds what hashing, reading the buckets and comparing the bytes of
+    the equal hashes finds: every text equal to a value, none else, nulls matching nothing;
+    also with a bucket for every two values (many hashes in one bucket)."""
+    rng = random.Random(5)
+    alphabet = "019AZaz-é "
+    values = sorted({"".join(rng.choice(alphabet) for _ in range(rng.choice([0, 1, 2, 5, 12])))
+                     for _ in range(2000)})
+    texts = [rng.choice(values) if rng.random() < 0.6 else
+             "".join(rng.choice(alphabet) for _ in range(rng.choice([0, 1, 2, 5, 12])))
+             for _ in range(normalize.LOOKUP_PASS_MAX)]  # (as many as it takes)
+    lookup = normalize.StringLookup.build(pa.array(values))
+    crowded = dataclasses.replace(lookup, shift=lookup.shift + np.uint64(1),
+                                  bucket_start=normalize.stable_order(
+                                      (lookup.hashes >> (lookup.shift + np.uint64(1))).astype(
+                                          np.int64), len(lookup.bucket_start) // 2)[1])
+    for table in (lookup, crowded):
+        for text in (pa.array(texts), pa.array([None, *texts[:50], None]).slice(1), pa.array([""])):
+            monkeypatch.setattr(normalize, "compiled", lambda *a: False)
+            want = table.matches(text)
+            monkeypatch.setattr(normalize, "compiled", lambda *a: True)
+            row, value = table.matches(text)
+            np.testing.assert_array_equal(row, want[0])
+            np.testing.assert_array_equal(value, want[1])
+            found = {(r, v) for r, v in zip(row.tolist(), value.tolist(), strict=True)}
+            text_list = text.to_pylist()
+            assert found == {(r, values.index(t)) for r, t in enumerate(text_list)
+                             if t is not None and t in values}
