@@ -14,6 +14,7 @@ order); then the other proposals take what capacity is left, strongest first.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import chain
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -22,9 +23,27 @@ from scipy.sparse.csgraph import connected_components
 
 from cashmatch.engine import schema as S
 from cashmatch.engine.candidates import DISCOUNT, FEE
+from cashmatch.engine.normalize import spans
 
 AMBIGUITY_MARGIN = 0.04  # a runner-up this close to the best makes the payment AMBIGUOUS
 MAX_CANDIDATES = 5
+
+# the proposals' rules by code (:attr:`Proposals.rule`): the one-to-one rules first, by the
+# codes of ``single_rule``
+RULES = ("amount_customer", "fuzzy_reference", "exact_reference", "subset_reference",
+         "subset_amount", "partial_reference", "remittance")
+SINGLE_RULES = RULES[:3]
+SUBSET_RULES = RULES[3:5]
+PARTIAL_RULE, REMITTANCE_RULE = RULES.index("partial_reference"), RULES.index("remittance")
+# the adjustment reasons every proposal's dictionary starts with (:attr:`Proposals.reasons`)
+ADJUSTMENT_REASONS: tuple[str | None, ...] = (None, S.BANK_FEE, S.DISCOUNT)
+# what the part of a payment a proposal leaves unapplied is, said in the OVERPAYMENT
+# exception (:attr:`Proposals.remainder`; ``{invoice}``: the proposal's first invoice)
+REMAINDERS = ("Part of the payment is not applied to any invoice.",
+              "Pays more than {invoice} is open for; the excess is unapplied.",
+              "The remittance advice accounts for less than the payment; the rest is "
+              "unapplied.")
+PAYS_MORE, ADVICE_LESS = 1, 2
 
 
 @dataclass(slots=True)
@@ -40,6 +59,89 @@ class Proposal:
     rule: str
     unapplied_reason: str | None = None  # why a remainder stays unapplied (OVERPAYMENT, ...)
     detail: str = ""
+
+
+@dataclass(slots=True)
+class Proposals:
+    """Proposals as columns: proposal ``i`` applies payment ``pay[i]`` to the lines
+    ``start[i]:start[i + 1]`` of the line columns (``inv``, ``applied``, ``adjustment`` and
+    ``reason``, a code into ``reasons``), with ``confidence[i]``, by rule ``RULES[rule[i]]``;
+    what it leaves of the payment unapplied is ``REMAINDERS[remainder[i]]``."""
+
+    pay: np.ndarray
+    start: np.ndarray
+    inv: np.ndarray
+    applied: np.ndarray
+    adjustment: np.ndarray
+    reason: np.ndarray
+    confidence: np.ndarray
+    rule: np.ndarray
+    remainder: np.ndarray
+    reasons: tuple[str | None, ...] = ADJUSTMENT_REASONS
+
+    def __len__(self) -> int:
+        return len(self.pay)
+
+    @staticmethod
+    def of(pay: np.ndarray, lens: np.ndarray, inv: np.ndarray, applied: np.ndarray,
+           adjustment: np.ndarray, confidence: np.ndarray, rule: np.ndarray | int, *,
+           reason: np.ndarray | None = None, reasons: tuple[str | None, ...] = ADJUSTMENT_REASONS,
+           remainder: np.ndarray | int = 0) -> Proposals:
+        """Proposals of payments ``pay`` with ``lens`` lines each (one proposal's after
+        another); a ``rule`` or ``remainder`` code for all of them or one each; without
+        ``reason``, a bank fee where a line has an adjustment."""
+        n = len(pay)
+        start = np.zeros(n + 1, np.int64)
+        np.cumsum(lens, out=start[1:])
+        adjustment = np.asarray(adjustment, np.int64)
+        if reason is None:
+            reason = np.where(adjustment != 0, 1, 0)  # (ADJUSTMENT_REASONS)
+        return Proposals(
+            np.asarray(pay, np.int64), start, np.asarray(inv, np.int64),
+            np.asarray(applied, np.int64), adjustment, np.asarray(reason, np.int64),
+            np.asarray(confidence, np.float64), np.broadcast_to(np.asarray(rule, np.int64), n),
+            np.broadcast_to(np.asarray(remainder, np.int64), n), reasons)
+
+    @staticmethod
+    def empty() -> Proposals:
+        none = np.zeros(0, np.int64)
+        return Proposals.of(none, none, none, none, none, np.zeros(0), none)
+
+    @property
+    def lens(self) -> np.ndarray:
+        return np.diff(self.start)
+
+    def owner(self) -> np.ndarray:
+        """The proposal of each line."""
+        return np.repeat(np.arange(len(self.pay)), self.lens)
+
+    def take(self, rows: np.ndarray) -> Proposals:
+        """The proposals ``rows``, in that order."""
+        rows = np.asarray(rows, np.int64)
+        lens = self.lens[rows]
+        lines = spans(self.start[rows], lens)
+        return Proposals.of(self.pay[rows], lens, self.inv[lines], self.applied[lines],
+                            self.adjustment[lines], self.confidence[rows], self.rule[rows],
+                            reason=self.reason[lines], reasons=self.reasons,
+                            remainder=self.remainder[rows])
+
+    @staticmethod
+    def concat(parts: list[Proposals]) -> Proposals:
+        """One after another (their reasons in one dictionary, in order of appearance)."""
+        if not parts:
+            return Proposals.empty()
+        reasons = tuple(dict.fromkeys(chain.from_iterable(p.reasons for p in parts)))
+        code = {r: i for i, r in enumerate(reasons)}
+
+        def cat(name: str) -> np.ndarray:
+            return np.concatenate([getattr(p, name) for p in parts])
+
+        return Proposals.of(
+            cat("pay"), np.concatenate([p.lens for p in parts]), cat("inv"), cat("applied"),
+            cat("adjustment"), cat("confidence"), cat("rule"),
+            reason=np.concatenate([
+                np.array([code[r] for r in p.reasons], np.int64)[p.reason] for p in parts]),
+            reasons=reasons, remainder=cat("remainder"))
 
 
 @dataclass(slots=True)

@@ -11,12 +11,10 @@ tables). Timings per stage are kept in ``timings``.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from itertools import accumulate, chain
 from operator import attrgetter
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -25,10 +23,18 @@ from rapidfuzz import fuzz, process
 
 from cashmatch.engine import schema as S
 from cashmatch.engine.allocate import (
+    ADJUSTMENT_REASONS,
+    ADVICE_LESS,
     AMBIGUITY_MARGIN,
     MAX_CANDIDATES,
+    PAYS_MORE,
+    REMAINDERS,
+    RULES,
+    SINGLE_RULES,
+    SUBSET_RULES,
     ExceptionItem,
     Proposal,
+    Proposals,
     adjustment_reason,
     best_per_payment,
     ranked_candidates,
@@ -98,10 +104,6 @@ PARTIAL_MIN_REF = 0.70
 LOOKALIKE_CONFIDENCE = 0.91
 
 
-# the one-to-one proposals' rules and adjustment reasons by code (single_proposals)
-SINGLE_RULES = ("amount_customer", "fuzzy_reference", "exact_reference")
-SINGLE_REASONS = (None, S.BANK_FEE, S.DISCOUNT)
-SUBSET_RULES = ("subset_reference", "subset_amount")
 
 # relation code -> "settles the invoice in full" / "a partial, over, settled or currency
 # relation" (a table lookup: np.isin costs tens of microseconds on a payment's few pairs)
@@ -111,17 +113,25 @@ _NOT_FULL = np.zeros(7, dtype=bool)
 _NOT_FULL[[PARTIAL, OVER, SETTLED, CURRENCY]] = True
 
 
-def _each(proposals: list[Proposal], name: str, dtype: type,
-          fn: Callable[[Any], Any] | None = None) -> np.ndarray:
-    """One field of every proposal (``fn`` of it), as an array (C-level iteration)."""
-    values = map(attrgetter(name), proposals)
-    return np.fromiter(values if fn is None else map(fn, values), dtype, count=len(proposals))
-
-
-def _lines(proposals: list[Proposal], name: str) -> np.ndarray:
-    """One int64 field of every proposal's lines (``inv``, ``applied``...), one proposal's
-    after another."""
-    return np.fromiter(chain.from_iterable(map(attrgetter(name), proposals)), np.int64)
+def _columns(proposals: list[Proposal]) -> Proposals:
+    """The proposals as columns."""
+    reasons = tuple(dict.fromkeys(chain(ADJUSTMENT_REASONS, chain.from_iterable(
+        pr.adjustment_reason for pr in proposals))))
+    code = {r: i for i, r in enumerate(reasons)}
+    return Proposals.of(
+        np.array([pr.pay for pr in proposals], np.int64),
+        np.array([len(pr.inv) for pr in proposals], np.int64),
+        np.fromiter(chain.from_iterable(pr.inv for pr in proposals), np.int64),
+        np.fromiter(chain.from_iterable(pr.applied for pr in proposals), np.int64),
+        np.fromiter(chain.from_iterable(pr.adjustment for pr in proposals), np.int64),
+        np.array([pr.confidence for pr in proposals], np.float64),
+        np.array([RULES.index(pr.rule) for pr in proposals], np.int64),
+        reason=np.array([code[r] for pr in proposals for r in pr.adjustment_reason], np.int64),
+        reasons=reasons,
+        remainder=np.array([
+            (PAYS_MORE if pr.rule == "partial_reference" else ADVICE_LESS)
+            if pr.unapplied_reason else 0 for pr in proposals],
+            np.int64))
 
 
 def candidate_list(extra: list[int], invs: list[int], confs: list[float]
@@ -350,9 +360,9 @@ class DayMatch:
         with self.stage("review"):
             exceptions = self.review(exceptions)
         with self.stage("output"):
-            return self.build_outputs(allocations, exceptions, self.singles_accepted)
+            return self.build_outputs(allocations, exceptions)
 
-    def propose(self) -> tuple[list[Proposal], list[ExceptionItem]]:
+    def propose(self) -> tuple[Proposals, list[ExceptionItem]]:
         pairs, conf, rel = self.pairs, self.conf, self.rel
         threshold = self.policy.auto_apply_threshold
         full = np.isin(rel, (EXACT, FEE, DISCOUNT))
@@ -404,10 +414,10 @@ class DayMatch:
         self.singles = self.single_proposals(single_pay, chosen[single_pay])
         # what they settle in full is not open for another payment's set of invoices (decided
         # for all payments at once, before any set is looked for: the input order never counts)
-        sure = (self.singles["conf"] >= threshold) & np.array(
-            [r in self.policy.auto_apply_rules for r in SINGLE_RULES], bool)[self.singles["rule"]]
+        sure = (self.singles.confidence >= threshold) & np.array(
+            [r in self.policy.auto_apply_rules for r in SINGLE_RULES], bool)[self.singles.rule]
         self.claimed = np.zeros(len(self.book.amount), dtype=bool)
-        self.claimed[self.singles["inv"][sure]] = True
+        self.claimed[self.singles.inv[sure]] = True
         for p in np.flatnonzero(lost):
             exceptions.append(self.exception(int(p), S.DUPLICATE,
                                              "Another payment settles the invoice this payment "
@@ -496,7 +506,7 @@ class DayMatch:
                 exceptions[i] = item
         proposals, exceptions = self.lookalike_proposals(proposals, exceptions)
         self.corroborate_instalments(proposals)
-        return proposals, exceptions
+        return _columns(proposals), exceptions
 
     def lookalikes(self, pays: np.ndarray) -> Lookalikes:
         """The look-alike invoices of the payments ``pays`` (:mod:`review`)."""
@@ -689,22 +699,17 @@ class DayMatch:
             rule=single_rule(float(pairs.ref[k]), bool(pairs.fuzzy[k])),
         )
 
-    def single_proposals(self, ps: np.ndarray, ks: np.ndarray) -> dict[str, np.ndarray]:
+    def single_proposals(self, ps: np.ndarray, ks: np.ndarray) -> Proposals:
         """:meth:`single_proposal` for many payments, as columns (one line each)."""
         pairs = self.pairs
         rel = self.rel[ks].astype(np.int64)
         has_adj = (rel == FEE) | (rel == DISCOUNT)
         ref, fz = pairs.ref[ks], pairs.fuzzy[ks].astype(bool)
-        rule = np.where(ref <= 0, 0, np.where(fz | (ref < 0.97), 1, 2))  # SINGLE_RULES
-        return {
-            "pay": ps.astype(np.int64),
-            "inv": pairs.inv[ks].astype(np.int64),
-            "applied": self.pay_amount[ps].astype(np.int64),
-            "adj": np.where(has_adj, self.adj[ks], 0).astype(np.int64),
-            "reason": np.where(rel == FEE, 1, np.where(rel == DISCOUNT, 2, 0)),  # SINGLE_REASONS
-            "conf": self.conf[ks].astype(np.float64),
-            "rule": rule,
-        }
+        return Proposals.of(
+            ps, np.ones(len(ps), np.int64), pairs.inv[ks], self.pay_amount[ps],
+            np.where(has_adj, self.adj[ks], 0), self.conf[ks],
+            np.where(ref <= 0, 0, np.where(fz | (ref < 0.97), 1, 2)),  # SINGLE_RULES
+            reason=np.where(rel == FEE, 1, np.where(rel == DISCOUNT, 2, 0)))  # (the reasons')
 
     def pair_indices(self, p: int) -> np.ndarray:
         return self.order[self.starts[p] : self.starts[p + 1]]
@@ -1274,61 +1279,53 @@ class DayMatch:
         return out
 
     # ------------------------------------------------------------------ settle
-    def settle(self, proposals: list[Proposal], singles: dict[str, np.ndarray]
-               ) -> tuple[list[Proposal], list[ExceptionItem]]:
+    def settle(self, proposals: Proposals, singles: Proposals
+               ) -> tuple[Proposals, list[ExceptionItem]]:
         """Capacity check, strongest first; below-threshold proposals become exceptions.
 
-        ``proposals`` are the per-payment objects, ``singles`` the one-to-one proposals as
-        columns; both are ranked together. Decided in bulk where nothing competes: a proposal
-        whose invoices no other eligible proposal line touches fits exactly when each line fits
-        the invoice's open amount. Only proposals touching a shared invoice are walked in
-        order. Sets ``singles_accepted`` (a mask over ``singles``).
+        ``proposals`` and the one-to-one ``singles`` are ranked together. Decided in bulk
+        where nothing competes: a proposal whose invoices no other eligible proposal line
+        touches fits exactly when each line fits the invoice's open amount. Only proposals
+        touching a shared invoice are walked in order. Returns the accepted ones (those of
+        ``proposals`` in rank order, then those of ``singles`` in theirs) and the exceptions.
         """
         threshold = self.policy.auto_apply_threshold
-        allowed = self.policy.auto_apply_rules
         capacity = np.array(self.book.amount, np.int64)  # a copy
         pid_rank = self.payment_id_rank()
-        n_obj, n_single = len(proposals), len(singles["pay"])
-        n_prop = n_obj + n_single
-        lens = np.concatenate([_each(proposals, "inv", np.int64, len),
-                               np.ones(n_single, np.int64)])
-        flat_inv = np.concatenate([_lines(proposals, "inv"), singles["inv"]])
-        flat_need = np.concatenate([
-            _lines(proposals, "applied") + _lines(proposals, "adjustment"),
-            singles["applied"] + singles["adj"]])
-        conf = np.concatenate([_each(proposals, "confidence", np.float64), singles["conf"]])
-        pay = np.concatenate([_each(proposals, "pay", np.int64), singles["pay"]])
-        rule_ok = np.array([r in allowed for r in SINGLE_RULES], bool)
-        eligible = (conf >= threshold) & np.concatenate([
-            _each(proposals, "rule", bool, allowed.__contains__), rule_ok[singles["rule"]]])
-        owner = np.repeat(np.arange(n_prop), lens)
+        n_obj = len(proposals)
+        every = Proposals.concat([proposals, singles])
+        starts, flat_inv = every.start, every.inv
+        flat_need = every.applied + every.adjustment
+        conf, pay = every.confidence, every.pay
+        rule_ok = np.array([r in self.policy.auto_apply_rules for r in RULES], bool)
+        eligible = (conf >= threshold) & rule_ok[every.rule]
+        owner = every.owner()
+        n_prop = len(every)
         touches = np.bincount(flat_inv[eligible[owner]], minlength=len(capacity))
         walk = eligible & (np.bincount(owner, weights=touches[flat_inv] >= 2,
                                        minlength=n_prop) > 0)
         fits = np.bincount(owner, weights=capacity[flat_inv] < flat_need,
                            minlength=n_prop) == 0
-        starts = np.cumsum(lens) - lens
         # strongest first, then payment id (each payment has one proposal: no ties left)
         order = np.lexsort((pid_rank[pay], -conf))
         ok = eligible & fits
-        for j in order[walk[order]]:  # the contested ones, in rank order
-            invs = flat_inv[starts[j] : starts[j] + lens[j]]
-            need = flat_need[starts[j] : starts[j] + lens[j]]
+        for j in order[walk[order]].tolist():  # the contested ones, in rank order
+            invs = flat_inv[starts[j] : starts[j + 1]]
+            need = flat_need[starts[j] : starts[j + 1]]
             ok[j] = not (capacity[invs] < need).any()
             if ok[j]:
                 np.subtract.at(capacity, invs, need)
-        accepted = [proposals[j] for j in order[ok[order] & (order < n_obj)].tolist()]
+        accepted = Proposals.concat([proposals.take(order[ok[order] & (order < n_obj)]),
+                                     singles.take(np.flatnonzero(ok[n_obj:]))])
         exceptions: list[ExceptionItem] = []
-        for j in order[~ok[order]]:
-            invs = flat_inv[starts[j] : starts[j] + lens[j]]
+        for j in order[~ok[order]].tolist():
+            invs = flat_inv[starts[j] : starts[j + 1]]
             if not eligible[j]:
-                rule = proposals[j].rule if j < n_obj else SINGLE_RULES[
-                    singles["rule"][j - n_obj]]
-                names = ", ".join(self.book.ids[i].as_py() for i in invs.tolist())
+                names = ", ".join(self.book.ids.take(pa.array(invs)).to_pylist())
                 item = self.exception(
                     int(pay[j]), S.LOW_CONFIDENCE,
-                    f"Proposed {names} ({rule}, confidence {conf[j]:.2f}) is below "
-                    "the auto-apply threshold; confirm or choose another.",
+                    f"Proposed {names} ({RULES[every.rule[j]]}, confidence {conf[j]:.2f}) is "
+                    "below the auto-apply threshold; confirm or choose another.",
                     extra=invs.tolist() + self.remittance_rivals(int(pay[j]), invs))
                 item.scores[: len(invs)] = [float(conf[j])] * min(len(invs), len(item.scores))
                 exceptions.append(item)
@@ -1336,7 +1333,6 @@ class DayMatch:
             exceptions.append(self.exception(
                 int(pay[j]), S.DUPLICATE, "An invoice this payment settles is already settled "
                 "by another payment; check for a duplicate payment.", extra=invs.tolist()))
-        self.singles_accepted = ok[n_obj:]
         return accepted, exceptions
 
     def payment_id_rank(self) -> np.ndarray:
@@ -1363,31 +1359,18 @@ class DayMatch:
         return lc.inv[mine[np.argsort(-lc.ref[mine], kind="stable")]].tolist()
 
     # ------------------------------------------------------------------ outputs
-    def build_outputs(self, proposals: list[Proposal], exceptions: list[ExceptionItem],
-                      singles_accepted: np.ndarray | None = None) -> tuple[pa.Table, pa.Table]:
+    def build_outputs(self, proposals: Proposals, exceptions: list[ExceptionItem]
+                      ) -> tuple[pa.Table, pa.Table]:
+        """The allocation table of the accepted ``proposals`` and the exception table of
+        ``exceptions``, then of the remainders the proposals leave unapplied."""
         pay_ids = self.payments.column("payment_id").combine_chunks()
         cur = self.payments.column("currency").combine_chunks()
-        sg = getattr(self, "singles", None)
-        if sg is None or singles_accepted is None:
-            sg = self.single_proposals(np.zeros(0, np.int64), np.zeros(0, np.int64))
-            singles_accepted = np.zeros(0, bool)
-        sg = {k: v[singles_accepted] for k, v in sg.items()}
-        lens = _each(proposals, "inv", np.int64, len)
-        prop_pay = _each(proposals, "pay", np.int64)
-        a_pay = np.concatenate([np.repeat(prop_pay, lens), sg["pay"]])
-        a_inv = np.concatenate([_lines(proposals, "inv"), sg["inv"]])
-        a_applied = np.concatenate([_lines(proposals, "applied"), sg["applied"]])
-        a_adj = np.concatenate([_lines(proposals, "adjustment"), sg["adj"]])
-        a_reason = pa.concat_arrays([
-            pa.array(list(chain.from_iterable(map(attrgetter("adjustment_reason"), proposals))),
-                     pa.string()),
-            pa.array(SINGLE_REASONS, pa.string()).take(pa.array(sg["reason"], pa.int64()))])
-        a_conf = np.concatenate([np.repeat(_each(proposals, "confidence", np.float64), lens),
-                                 sg["conf"]])
-        a_rule = pa.concat_arrays([
-            pa.array(np.repeat(np.array(list(map(attrgetter("rule"), proposals)), dtype=object),
-                               lens).tolist(), pa.string()),
-            pa.array(SINGLE_RULES, pa.string()).take(pa.array(sg["rule"], pa.int64()))])
+        lens = proposals.lens
+        a_pay = np.repeat(proposals.pay, lens)
+        a_inv, a_applied, a_adj = proposals.inv, proposals.applied, proposals.adjustment
+        a_reason = pa.array(proposals.reasons, pa.string()).take(pa.array(proposals.reason))
+        a_conf = np.repeat(proposals.confidence, lens)
+        a_rule = pa.array(RULES, pa.string()).take(pa.array(np.repeat(proposals.rule, lens)))
         # what stays open after each application, in value-date then payment-id order
         date = self.pay_date[a_pay]
         # (payments of the same id in row order: ``pc.rank``'s "first", from the ranks above)
@@ -1420,13 +1403,15 @@ class DayMatch:
         )
         # remainders of partly applied payments
         applied_by_pay = np.bincount(a_pay, weights=a_applied, minlength=self.n).astype(np.int64)
-        # (a single proposal applies the whole payment: no remainder)
-        for j in np.flatnonzero(self.pay_amount[prop_pay] != applied_by_pay[prop_pay]).tolist():
-            pr = proposals[j]
+        prop_pay = proposals.pay
+        rest = np.flatnonzero(self.pay_amount[prop_pay] != applied_by_pay[prop_pay])
+        first = self.book.ids.take(pa.array(a_inv[proposals.start[rest]])).to_pylist()
+        for j, invoice in zip(rest.tolist(), first, strict=True):
+            invs = a_inv[proposals.start[j] : proposals.start[j + 1]].tolist()
             exceptions.append(ExceptionItem(
-                pr.pay, pr.unapplied_reason or S.OVERPAYMENT,
-                pr.detail or "Part of the payment is not applied to any invoice.",
-                list(pr.inv), [pr.confidence] * len(pr.inv)))
+                int(prop_pay[j]), S.OVERPAYMENT,
+                REMAINDERS[proposals.remainder[j]].format(invoice=invoice), invs,
+                [float(proposals.confidence[j])] * len(invs)))
         e_pay = np.array([e.pay for e in exceptions], np.int64)
         applied_e = applied_by_pay[e_pay] if len(e_pay) else np.zeros(0, np.int64)
         unapplied = self.pay_amount[e_pay] - applied_e if len(e_pay) else np.zeros(0, np.int64)
