@@ -1,10 +1,10 @@
 """From scored pairs to proposals, conflict-free allocations and exceptions.
 
 Each payment gets at most one *proposal*: a list of (invoice, applied, adjustment) lines with
-a confidence and the rule that made it. Simple proposals (one payment, one invoice) are chosen
-for all payments at once; the rarer shapes (remittance advice, several invoices, a partial
-payment of a quoted invoice, amount-only subsets) are built per payment from that payment's
-own candidates.
+a confidence and the rule that made it; proposals are kept as columns (:class:`Proposals`).
+Simple proposals (one payment, one invoice) are chosen for all payments at once; the rarer
+shapes (remittance advice, several invoices, a partial payment of a quoted invoice,
+amount-only subsets) kind by kind from each payment's own candidates.
 
 Conflicts are resolved globally: invoices claimed in full by several payments are assigned by
 ``scipy.optimize.linear_sum_assignment`` over the whole conflicting component (never input
@@ -22,14 +22,13 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from cashmatch.engine import schema as S
-from cashmatch.engine.candidates import DISCOUNT, FEE
 from cashmatch.engine.normalize import spans
 
 AMBIGUITY_MARGIN = 0.04  # a runner-up this close to the best makes the payment AMBIGUOUS
 MAX_CANDIDATES = 5
 
-# the proposals' rules by code (:attr:`Proposals.rule`): the one-to-one rules first, by the
-# codes of ``single_rule``
+# the proposals' rules by code (:attr:`Proposals.rule`): the one-to-one rules first (no
+# reference, a fuzzy or weak one, an exact one)
 RULES = ("amount_customer", "fuzzy_reference", "exact_reference", "subset_reference",
          "subset_amount", "partial_reference", "remittance")
 SINGLE_RULES = RULES[:3]
@@ -44,21 +43,6 @@ REMAINDERS = ("Part of the payment is not applied to any invoice.",
               "The remittance advice accounts for less than the payment; the rest is "
               "unapplied.")
 PAYS_MORE, ADVICE_LESS = 1, 2
-
-
-@dataclass(slots=True)
-class Proposal:
-    """What the engine would apply for one payment, line by line, and how sure it is."""
-
-    pay: int
-    inv: list[int]
-    applied: list[int]
-    adjustment: list[int]
-    adjustment_reason: list[str | None]
-    confidence: float
-    rule: str
-    unapplied_reason: str | None = None  # why a remainder stays unapplied (OVERPAYMENT, ...)
-    detail: str = ""
 
 
 @dataclass(slots=True)
@@ -251,13 +235,3 @@ def resolve_full_conflicts(
         chosen[p_loc[rows[r[ok]]]] = pair_at[r[ok], c[ok]]
         lost[p_loc[rows[r[ok]]]] = False
     return chosen, lost
-
-
-def adjustment_reason(relation: int) -> str | None:
-    return {FEE: S.BANK_FEE, DISCOUNT: S.DISCOUNT}.get(relation)
-
-
-def single_rule(ref: float, fuzzy: bool) -> str:
-    if ref <= 0:
-        return "amount_customer"
-    return "fuzzy_reference" if fuzzy or ref < 0.97 else "exact_reference"

@@ -27,19 +27,18 @@ from cashmatch.engine.allocate import (
     ADVICE_LESS,
     AMBIGUITY_MARGIN,
     MAX_CANDIDATES,
+    PARTIAL_RULE,
     PAYS_MORE,
     REMAINDERS,
+    REMITTANCE_RULE,
     RULES,
     SINGLE_RULES,
     SUBSET_RULES,
     ExceptionItem,
-    Proposal,
     Proposals,
-    adjustment_reason,
     best_per_payment,
     ranked_candidates,
     resolve_full_conflicts,
-    single_rule,
 )
 from cashmatch.engine.candidates import (
     CURRENCY,
@@ -113,25 +112,26 @@ _NOT_FULL = np.zeros(7, dtype=bool)
 _NOT_FULL[[PARTIAL, OVER, SETTLED, CURRENCY]] = True
 
 
-def _columns(proposals: list[Proposal]) -> Proposals:
-    """The proposals as columns."""
-    reasons = tuple(dict.fromkeys(chain(ADJUSTMENT_REASONS, chain.from_iterable(
-        pr.adjustment_reason for pr in proposals))))
-    code = {r: i for i, r in enumerate(reasons)}
-    return Proposals.of(
-        np.array([pr.pay for pr in proposals], np.int64),
-        np.array([len(pr.inv) for pr in proposals], np.int64),
-        np.fromiter(chain.from_iterable(pr.inv for pr in proposals), np.int64),
-        np.fromiter(chain.from_iterable(pr.applied for pr in proposals), np.int64),
-        np.fromiter(chain.from_iterable(pr.adjustment for pr in proposals), np.int64),
-        np.array([pr.confidence for pr in proposals], np.float64),
-        np.array([RULES.index(pr.rule) for pr in proposals], np.int64),
-        reason=np.array([code[r] for pr in proposals for r in pr.adjustment_reason], np.int64),
-        reasons=reasons,
-        remainder=np.array([
-            (PAYS_MORE if pr.rule == "partial_reference" else ADVICE_LESS)
-            if pr.unapplied_reason else 0 for pr in proposals],
-            np.int64))
+# one payment's proposal while it is decided: row ``[1]`` of the batch ``[0]``
+Pick = tuple[Proposals, int]
+
+
+def confidence(batch: Proposals, row: int) -> float:
+    return float(batch.confidence[row])
+
+
+def is_fee_set(batch: Proposals, row: int, threshold: float) -> bool:
+    """Is the proposal a set of invoices that fits only less a fee, below ``threshold``?"""
+    return (RULES[batch.rule[row]] in SUBSET_RULES and confidence(batch, row) < threshold
+            and bool(batch.adjustment[batch.start[row] : batch.start[row + 1]].any()))
+
+
+def gathered(picks: list[Pick]) -> Proposals:
+    """The proposals ``picks`` names (rows of a few batches), one batch's after another's."""
+    rows: dict[int, tuple[Proposals, list[int]]] = {}
+    for batch, row in picks:
+        rows.setdefault(id(batch), (batch, []))[1].append(row)
+    return Proposals.concat([batch.take(np.array(r, np.int64)) for batch, r in rows.values()])
 
 
 def candidate_list(extra: list[int], invs: list[int], confs: list[float]
@@ -407,7 +407,7 @@ class DayMatch:
         chosen, lost = resolve_full_conflicts(
             chosen, pairs.pay, pairs.inv, conf, full & (conf >= threshold)
         )
-        proposals: list[Proposal] = []
+        proposals: list[Pick] = []
         exceptions: list[ExceptionItem] = []
         # the clear one-to-one proposals, as arrays (what single_proposal makes, all at once)
         single_pay = np.flatnonzero(chosen >= 0)
@@ -471,17 +471,16 @@ class DayMatch:
                            and resembles and not quotes)
             # a set that fits only less a fee is far likelier a coincidence than a fit to the
             # minor unit (scoring.FEE_DEDUCTED): the quoted invoice over- or part-paid, if surer
-            fee_set = (isinstance(prop, Proposal) and prop.rule in SUBSET_RULES
-                       and any(prop.adjustment) and prop.confidence < threshold)
+            fee_set = isinstance(prop, tuple) and is_fee_set(*prop, threshold)
             if prop is None and (b < 0 or quotes or resembles):
                 prop = partials[p]
             elif fee_set and (quotes or resembles):
                 partial = partials[p]
-                if isinstance(partial, Proposal) and partial.confidence > prop.confidence:
+                if isinstance(partial, tuple) and confidence(*partial) > confidence(*prop):
                     prop = partial
             elif amount_sets:
                 partial = partials[p]
-                if isinstance(partial, Proposal):
+                if isinstance(partial, tuple):
                     prop = partial
                 else:  # the invoices the reference resembles, before the sets
                     ks = self.pair_indices(p)
@@ -504,9 +503,9 @@ class DayMatch:
             for i, item in zip(slots.tolist(), self.no_match_exceptions(
                     ps, best[ps], best_c[ps], second_c[ps]), strict=True):
                 exceptions[i] = item
-        proposals, exceptions = self.lookalike_proposals(proposals, exceptions)
-        self.corroborate_instalments(proposals)
-        return _columns(proposals), exceptions
+        proposed, exceptions = self.lookalike_proposals(gathered(proposals), exceptions)
+        self.corroborate_instalments(proposed)
+        return proposed, exceptions
 
     def lookalikes(self, pays: np.ndarray) -> Lookalikes:
         """The look-alike invoices of the payments ``pays`` (:mod:`review`)."""
@@ -538,8 +537,8 @@ class DayMatch:
                                pay_amount=self.pay_amount, pay_currency=self.pay_currency,
                                book=self.book)
 
-    def lookalike_proposals(self, proposals: list[Proposal], exceptions: list[ExceptionItem]
-                            ) -> tuple[list[Proposal], list[ExceptionItem]]:
+    def lookalike_proposals(self, proposals: Proposals, exceptions: list[ExceptionItem]
+                            ) -> tuple[Proposals, list[ExceptionItem]]:
         """An identified payer's credit left to a person so far (an exception, or a proposal
         below the threshold) whose reference gives one of the payer's open invoices with one
         keystroke wrong, an invoice it pays part of or settles less a fee or a discount, and
@@ -548,8 +547,9 @@ class DayMatch:
         when an open invoice of the payer's is for exactly the amount, nor with remittance
         advice."""
         threshold = self.policy.auto_apply_threshold
-        left = np.unique(np.array([e.pay for e in exceptions] + [
-            pr.pay for pr in proposals if pr.confidence < threshold], np.int64))
+        left = np.unique(np.concatenate([
+            np.fromiter((e.pay for e in exceptions), np.int64, len(exceptions)),
+            proposals.pay[proposals.confidence < threshold]]))
         # (kept for the reviewer's candidates: review)
         self.looks = table = self.lookalikes(left)
         own_exact = np.zeros(self.n, bool)
@@ -557,21 +557,22 @@ class DayMatch:
         own_exact[self.lines[1]] = True  # (and a credit with remittance advice)
         pays = left[(self.pay_group[left] >= 0) & ~own_exact[left]]
         rows = sole_lookalikes(table, pays)
-        chosen: dict[int, Proposal] = {}
-        for p, inv, rel in zip(pays[rows >= 0].tolist(), table.inv[rows[rows >= 0]].tolist(),
-                               table.rel[rows[rows >= 0]].tolist(), strict=True):
-            name, amount = self.book.ids[inv].as_py(), int(self.pay_amount[p])
-            if rel == PARTIAL:
-                chosen[p] = Proposal(p, [inv], [amount], [0], [None], LOOKALIKE_CONFIDENCE,
-                                     "partial_reference", detail=f"Partial payment of {name}, "
-                                     "whose number the reference gives with one keystroke "
-                                     "wrong; the rest stays open.")
-            else:
-                short = int(self.book.amount[inv]) - amount
-                chosen[p] = Proposal(p, [inv], [amount], [short], [adjustment_reason(rel)],
-                                     LOOKALIKE_CONFIDENCE, "fuzzy_reference")
-        return ([pr for pr in proposals if pr.pay not in chosen] + list(chosen.values()),
-                [e for e in exceptions if e.pay not in chosen])
+        pays, rows = pays[rows >= 0], rows[rows >= 0]
+        inv, rel = table.inv[rows], table.rel[rows]
+        amount = self.pay_amount[pays]
+        # a part payment (the rest stays open), or a settlement less a fee or a discount
+        part = rel == PARTIAL
+        chosen = Proposals.of(
+            pays, np.ones(len(pays), np.int64), inv, amount,
+            np.where(part, 0, self.book.amount[inv] - amount), np.full(len(pays),
+                                                                       LOOKALIKE_CONFIDENCE),
+            np.where(part, PARTIAL_RULE, RULES.index("fuzzy_reference")),
+            reason=np.where(rel == FEE, 1, np.where(rel == DISCOUNT, 2, 0)))  # (the reasons')
+        taken = np.zeros(self.n, bool)
+        taken[pays] = True
+        return (Proposals.concat([proposals.take(np.flatnonzero(~taken[proposals.pay])),
+                                  chosen]),
+                [e for e in exceptions if not taken[e.pay]])
 
     def put_first(self, item: ExceptionItem, ks: np.ndarray, why: str) -> ExceptionItem:
         """The sets that fit, after single invoices that fit otherwise (pairs ``ks``: a set of
@@ -583,25 +584,28 @@ class DayMatch:
                              invs + [item.candidates[j] for j in keep],
                              [float(c) for c in self.conf[ks]] + [item.scores[j] for j in keep])
 
-    def corroborate_instalments(self, proposals: list[Proposal]) -> None:
+    def corroborate_instalments(self, proposals: Proposals) -> None:
         """Payments of the invoice's own customer that each pay part of the same quoted invoice
         today, together no more than it has open, vouch for each other (instalments, a split
         payment): each rises to the confidence of the surest, at most INSTALMENT_SIBLING_MAX;
         to that much when together they settle exactly what it has open."""
-        by_inv: dict[int, list[Proposal]] = {}
-        for pr in proposals:
-            if pr.rule == "partial_reference" and pr.unapplied_reason is None and (
-                    self.pay_group[pr.pay] == self.book.group[pr.inv[0]]):
-                by_inv.setdefault(pr.inv[0], []).append(pr)
-        for inv, parts in by_inv.items():
-            paid = sum(pr.applied[0] for pr in parts)
-            if len(parts) < 2 or paid > self.book.amount[inv]:
-                continue
-            surest = min(max(pr.confidence for pr in parts), INSTALMENT_SIBLING_MAX)
-            if paid == self.book.amount[inv]:  # together to the minor unit what is open: the
-                surest = INSTALMENT_SIBLING_MAX  # amounts agree as an exact single one does
-            for pr in parts:
-                pr.confidence = max(pr.confidence, surest)
+        first = proposals.start[:-1]
+        inv = proposals.inv[first]
+        parts = np.flatnonzero((proposals.rule == PARTIAL_RULE) & (proposals.remainder == 0)
+                               & (self.pay_group[proposals.pay] == self.book.group[inv]))
+        if len(parts) < 2:
+            return
+        invs, at, count = np.unique(inv[parts], return_inverse=True, return_counts=True)
+        paid = np.bincount(at, weights=proposals.applied[first[parts]]).astype(np.int64)
+        conf = proposals.confidence[parts]
+        surest = np.zeros(len(invs))
+        np.maximum.at(surest, at, conf)
+        surest = np.where(paid == self.book.amount[invs], INSTALMENT_SIBLING_MAX,
+                          np.minimum(surest, INSTALMENT_SIBLING_MAX))
+        vouched = (count >= 2) & (paid <= self.book.amount[invs])
+        conf = np.where(vouched[at], np.maximum(conf, surest[at]), conf)
+        proposals.confidence = proposals.confidence.copy()
+        proposals.confidence[parts] = conf
 
     def best_full_settlement(self, full: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per payment: the best pair that settles an invoice in full (-1: none), its confidence,
@@ -688,16 +692,8 @@ class DayMatch:
         return index.members[index.block_start[b] : index.block_start[b + 1]]
 
     # -- single
-    def single_proposal(self, p: int, k: int) -> Proposal:
-        pairs = self.pairs
-        inv = int(pairs.inv[k])
-        rel = int(self.rel[k])
-        adj = int(self.adj[k]) if rel in (FEE, DISCOUNT) else 0
-        return Proposal(
-            pay=p, inv=[inv], applied=[int(self.pay_amount[p])], adjustment=[adj],
-            adjustment_reason=[adjustment_reason(rel)], confidence=float(self.conf[k]),
-            rule=single_rule(float(pairs.ref[k]), bool(pairs.fuzzy[k])),
-        )
+    def single_proposal(self, p: int, k: int) -> Pick:
+        return self.single_proposals(np.array([p]), np.array([k])), 0
 
     def single_proposals(self, ps: np.ndarray, ks: np.ndarray) -> Proposals:
         """:meth:`single_proposal` for many payments, as columns (one line each)."""
@@ -715,7 +711,7 @@ class DayMatch:
         return self.order[self.starts[p] : self.starts[p + 1]]
 
     # -- partial / over payment of one quoted invoice
-    def partial_proposals(self, ps: np.ndarray) -> dict[int, Proposal | ExceptionItem | None]:
+    def partial_proposals(self, ps: np.ndarray) -> dict[int, Pick | ExceptionItem | None]:
         """Per payment of ``ps``: the partial or over payment of the invoice its reference names
         (at least PARTIAL_MIN_REF; one in another currency only when nothing in the payment's
         is named); an exception when that invoice is settled or in another currency, or when
@@ -752,7 +748,7 @@ class DayMatch:
         tie = (k2 >= 0) & (self.conf[k_next] >= self.conf[k] - AMBIGUITY_MARGIN)
         rivalled = first_two(self.partial_rivals(ks))[0] >= 0
         inv = self.pairs.inv[k]
-        out: dict[int, Proposal | ExceptionItem | None] = {}
+        out: dict[int, Pick | ExceptionItem | None] = {}
         for p, no, r, t, rv, kk in zip(ps.tolist(), (k1 < 0).tolist(), kind.tolist(),
                                        tie.tolist(), rivalled.tolist(), k.tolist(), strict=True):
             if no or (t and r not in (SETTLED, CURRENCY)):
@@ -760,19 +756,16 @@ class DayMatch:
             elif r in (SETTLED, CURRENCY) or rv:
                 out[p] = self.partial_exception(p, kk)
         make = np.flatnonzero((k1 >= 0) & ~tie & ~rivalled & ((kind == PARTIAL) | (kind == OVER)))
-        names = self.book.ids.take(pa.array(inv[make])).to_pylist()
-        for p, r, i, c, a, open_, name in zip(
-                ps[make].tolist(), kind[make].tolist(), inv[make].tolist(),
-                self.conf[k[make]].tolist(), self.pay_amount[ps[make]].tolist(),
-                self.book.amount[inv[make]].tolist(), names, strict=True):
-            if r == PARTIAL:
-                out[p] = Proposal(p, [i], [a], [0], [None], c, "partial_reference",
-                                  detail=f"Partial payment of {name}; the rest stays open.")
-            else:
-                out[p] = Proposal(p, [i], [open_], [0], [None], c,
-                                  "partial_reference", unapplied_reason=S.OVERPAYMENT,
-                                  detail=f"Pays more than {name} is open for; the excess is "
-                                  "unapplied.")
+        # a part payment (the rest stays open), or one of more than the invoice is open for
+        # (the excess unapplied)
+        over = kind[make] == OVER
+        inv = inv[make]
+        made = Proposals.of(
+            ps[make], np.ones(len(make), np.int64), inv,
+            np.where(over, self.book.amount[inv], self.pay_amount[ps[make]]),
+            np.zeros(len(make), np.int64), self.conf[k[make]], PARTIAL_RULE,
+            remainder=np.where(over, PAYS_MORE, 0))
+        out.update((p, (made, j)) for j, p in enumerate(ps[make].tolist()))
         return out
 
     def partial_rivals(self, ks: np.ndarray) -> np.ndarray:
@@ -805,7 +798,7 @@ class DayMatch:
             f"in full, {why}; choose the right one.", np.concatenate([[k], rivals]))
 
     # -- several invoices for one payment
-    def subset_proposal(self, p: int, *, quoted_only: bool) -> Proposal | ExceptionItem | None:
+    def subset_proposal(self, p: int, *, quoted_only: bool) -> Pick | ExceptionItem | None:
         if not quoted_only and self.fill_slot[p] >= 0:  # decided in bulk
             return self.filled_outcome[self.fill_slot[p]]
         group_of, quoted_starts, quoted_rows = self.subset_inputs
@@ -833,7 +826,7 @@ class DayMatch:
         # amount alone (plus any quoted ones as fixed members)
         return self.fill_subset(p, group, quoted, amount, fee)
 
-    def quoted_set_proposals(self, ps: np.ndarray) -> dict[int, Proposal]:
+    def quoted_set_proposals(self, ps: np.ndarray) -> dict[int, Pick]:
         """Per payment of ``ps`` whose quoted open invoices (:attr:`subset_inputs`, two or
         more) together settle it, within the fee: the proposal to apply all of them, for all
         such payments at once (the first answer of ``subset_proposal(quoted_only=True)``)."""
@@ -851,9 +844,9 @@ class DayMatch:
         conf = {e: subset_confidence(quoted_share=1.0, exact=e, identity=1.0, exhaustive=True,
                                      chance=0.0) for e in (True, False)}
         props = self.set_proposals(ps, n_q, quoted_rows[spans(quoted_starts[ps], n_q)],
-                                   [conf[e] for e in exact.tolist()],
-                                   ["subset_reference"] * len(ps))
-        return dict(zip(ps.tolist(), props, strict=True))
+                                   np.where(exact, conf[True], conf[False]),
+                                   np.full(len(ps), RULES.index("subset_reference")))
+        return {p: (props, j) for j, p in enumerate(ps.tolist())}
 
     @property
     def subset_inputs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -881,7 +874,7 @@ class DayMatch:
         return self._subset_inputs
 
     def fill_subset(self, p: int, group: int, fixed: np.ndarray, amount: int, fee: int
-                    ) -> Proposal | ExceptionItem | None:
+                    ) -> Pick | ExceptionItem | None:
         if self.fill_slot[p] >= 0:  # decided in bulk
             return self.filled_outcome[self.fill_slot[p]]
         got = self.fill_search(p, group, fixed, amount, fee)
@@ -894,8 +887,8 @@ class DayMatch:
         if not isinstance(choice, tuple):
             return choice
         chosen, conf, rule = choice
-        return self.set_proposals(np.array([p]), np.array([len(chosen)]), chosen, [conf],
-                                  [rule])[0]
+        return self.set_proposals(np.array([p]), np.array([len(chosen)]), chosen,
+                                  np.array([conf]), np.array([RULES.index(rule)])), 0
 
     def fill_choice(self, p: int, found: SubsetSearch, block_size: int, fixed: np.ndarray,
                     rest: int, fee: int, identity: float
@@ -975,7 +968,7 @@ class DayMatch:
             tolerance=self.fee_ceiling[ps], max_size=self.fill_max_size(n_fixed),
             min_size=np.where(n_fixed > 0, 1, 2), limit=AMBIGUOUS_SETS)
         self.fill_slot[ps] = np.arange(len(ps))
-        self.filled_outcome: list[Proposal | ExceptionItem | None] = [None] * len(ps)
+        self.filled_outcome: list[Pick | ExceptionItem | None] = [None] * len(ps)
         fixed_at = np.concatenate([[0], np.cumsum(n_fixed)]).tolist()
         rest, fee = (self.pay_amount[ps] - fixed_total).tolist(), self.fee_ceiling[ps].tolist()
         identity = self.set_identity(ps).tolist()
@@ -992,9 +985,10 @@ class DayMatch:
             qs, chosen, conf, rules = zip(*sets, strict=True)
             q_arr = np.array(qs)
             props = self.set_proposals(ps[q_arr], np.array([len(c) for c in chosen]),
-                                       np.concatenate(chosen), list(conf), list(rules))
-            for q, prop in zip(qs, props, strict=True):
-                self.filled_outcome[q] = prop
+                                       np.concatenate(chosen), np.array(conf),
+                                       np.array([RULES.index(r) for r in rules]))
+            for j, q in enumerate(qs):
+                self.filled_outcome[q] = props, j
 
     def set_identity(self, ps: np.ndarray) -> np.ndarray:
         """How surely each payment of ``ps`` is the customer whose open invoices its sets are
@@ -1009,16 +1003,17 @@ class DayMatch:
 
     def subset_allocation(self, p: int, invs: np.ndarray, *, quoted_share: float,
                           exact: bool, identity: float, exhaustive: bool, rule: str,
-                          chance: float = 0.0) -> Proposal:
+                          chance: float = 0.0) -> Pick:
         conf = subset_confidence(quoted_share=quoted_share, exact=exact, identity=identity,
                                  exhaustive=exhaustive, chance=chance)
-        return self.set_proposals(np.array([p]), np.array([len(invs)]), invs, [conf], [rule])[0]
+        return self.set_proposals(np.array([p]), np.array([len(invs)]), invs, np.array([conf]),
+                                  np.array([RULES.index(rule)])), 0
 
     def set_proposals(self, ps: np.ndarray, counts: np.ndarray, invs: np.ndarray,
-                      conf: list[float], rule: list[str]) -> list[Proposal]:
+                      conf: np.ndarray, rule: np.ndarray) -> Proposals:
         """Per payment ``ps[i]``: the proposal to settle its ``counts[i]`` (at least one)
         invoice rows of ``invs`` (one set after another), with confidence ``conf[i]`` by rule
-        ``rule[i]``. Each
+        ``RULES[rule[i]]``. Each
         invoice takes its open amount, earliest due first; a bank fee (what the set's total
         exceeds the payment by) is taken on the last, and what of it exceeds the last one's
         amount on the one before, and so on (never an applied amount below zero)."""
@@ -1032,11 +1027,7 @@ class DayMatch:
         after = csum[end - 1][owner] - csum  # the set's amounts after each invoice
         adj = np.clip(short[owner] - after, 0, applied)
         applied -= adj
-        inv_l, applied_l, adj_l = invs.tolist(), applied.tolist(), adj.tolist()
-        reasons = [S.BANK_FEE if a else None for a in adj_l]
-        return [Proposal(p, inv_l[a:b], applied_l[a:b], adj_l[a:b], reasons[a:b], c, r)
-                for p, a, b, c, r in zip(ps.tolist(), start.tolist(), end.tolist(), conf, rule,
-                                         strict=True)]
+        return Proposals.of(ps, counts, invs, applied, adj, conf, rule)  # (a fee: BANK_FEE)
 
     def ambiguous(self, p: int, solutions: list[np.ndarray]) -> ExceptionItem:
         """The sets that fit, listed set after set, likeliest first: fewer invoices (many more
@@ -1156,7 +1147,7 @@ class DayMatch:
         self.remit_order, self.remit_starts = order, starts
         return has
 
-    def remittance_proposals(self, ps: np.ndarray) -> dict[int, Proposal | ExceptionItem]:
+    def remittance_proposals(self, ps: np.ndarray) -> dict[int, Pick | ExceptionItem]:
         """Per payment of ``ps`` (each with remittance lines): its lines applied as given, or
         an exception when a line names no open invoice or the lines apply more than was paid.
         Decided for all of them at once; only the exceptions are built one by one."""
@@ -1172,26 +1163,24 @@ class DayMatch:
         conf = np.where(np.minimum.reduceat(r["strength"][lines], at) >= 0.97, 0.985, 0.93)
         # a line names one invoice but its amount settles another
         conf = np.where(np.logical_or.reduceat(r["doubtful"][lines], at), 0.8, conf)
+        good = np.flatnonzero(ok)
+        n_good = n_lines[good]
+        lines = lines[spans(at[good], n_good)]
         disc, ded = r["discount"][lines], r["deduction"][lines]
-        reasons = [f"{S.DEDUCTION}:{r['reason'][i] or 'UNSPECIFIED'}" if d
-                   else S.DISCOUNT if c else None
-                   for i, c, d in zip(lines.tolist(), disc.tolist(), ded.tolist(), strict=True)]
-        invs, applied, adj = line_inv.tolist(), r["paid"][lines].tolist(), (disc + ded).tolist()
-        out: dict[int, Proposal | ExceptionItem] = {}
-        for p, lo, n, good, c, rest in zip(
-                ps.tolist(), at.tolist(), n_lines.tolist(), ok.tolist(), conf.tolist(),
-                (self.pay_amount[ps] - paid).tolist(), strict=True):
-            if not good:
-                out[p] = self.remittance_exception(p)
-                continue
-            hi = lo + n
-            prop = Proposal(p, invs[lo:hi], applied[lo:hi], adj[lo:hi], reasons[lo:hi], c,
-                            "remittance")
-            if rest > 0:
-                prop.unapplied_reason = S.OVERPAYMENT
-                prop.detail = ("The remittance advice accounts for less than the payment; "
-                               "the rest is unapplied.")
-            out[p] = prop
+        why = [f"{S.DEDUCTION}:{r['reason'][i] or 'UNSPECIFIED'}" if d
+               else S.DISCOUNT if c else None
+               for i, c, d in zip(lines.tolist(), disc.tolist(), ded.tolist(), strict=True)]
+        reasons = tuple(dict.fromkeys(chain(ADJUSTMENT_REASONS, why)))
+        code = {w: i for i, w in enumerate(reasons)}
+        made = Proposals.of(
+            ps[good], n_good, r["inv"][lines], r["paid"][lines], disc + ded, conf[good],
+            REMITTANCE_RULE, reason=np.array([code[w] for w in why], np.int64),
+            reasons=reasons, remainder=np.where(paid[good] < self.pay_amount[ps[good]],
+                                                ADVICE_LESS, 0))
+        out: dict[int, Pick | ExceptionItem] = {
+            p: (made, j) for j, p in enumerate(ps[good].tolist())}
+        for p in ps[~ok].tolist():
+            out[p] = self.remittance_exception(p)
         return out
 
     def remittance_exception(self, p: int) -> ExceptionItem:
