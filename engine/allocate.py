@@ -75,16 +75,13 @@ class Proposals:
         another); a ``rule`` or ``remainder`` code for all of them or one each; without
         ``reason``, a bank fee where a line has an adjustment."""
         n = len(pay)
-        start = np.zeros(n + 1, np.int64)
-        np.cumsum(lens, out=start[1:])
         adjustment = np.asarray(adjustment, np.int64)
         if reason is None:
-            reason = np.where(adjustment != 0, 1, 0)  # (ADJUSTMENT_REASONS)
+            reason = (adjustment != 0).astype(np.int64)  # (ADJUSTMENT_REASONS)
         return Proposals(
-            np.asarray(pay, np.int64), start, np.asarray(inv, np.int64),
+            np.asarray(pay, np.int64), _starts(lens), np.asarray(inv, np.int64),
             np.asarray(applied, np.int64), adjustment, np.asarray(reason, np.int64),
-            np.asarray(confidence, np.float64), np.broadcast_to(np.asarray(rule, np.int64), n),
-            np.broadcast_to(np.asarray(remainder, np.int64), n), reasons)
+            np.asarray(confidence, np.float64), _codes(rule, n), _codes(remainder, n), reasons)
 
     @staticmethod
     def empty() -> Proposals:
@@ -93,7 +90,7 @@ class Proposals:
 
     @property
     def lens(self) -> np.ndarray:
-        return np.diff(self.start)
+        return self.start[1:] - self.start[:-1]
 
     def owner(self) -> np.ndarray:
         """The proposal of each line."""
@@ -101,31 +98,42 @@ class Proposals:
 
     def take(self, rows: np.ndarray) -> Proposals:
         """The proposals ``rows``, in that order."""
-        rows = np.asarray(rows, np.int64)
         lens = self.lens[rows]
         lines = spans(self.start[rows], lens)
-        return Proposals.of(self.pay[rows], lens, self.inv[lines], self.applied[lines],
-                            self.adjustment[lines], self.confidence[rows], self.rule[rows],
-                            reason=self.reason[lines], reasons=self.reasons,
-                            remainder=self.remainder[rows])
+        return Proposals(self.pay[rows], _starts(lens), self.inv[lines], self.applied[lines],
+                         self.adjustment[lines], self.reason[lines], self.confidence[rows],
+                         self.rule[rows], self.remainder[rows], self.reasons)
 
     @staticmethod
     def concat(parts: list[Proposals]) -> Proposals:
         """One after another (their reasons in one dictionary, in order of appearance)."""
-        if not parts:
-            return Proposals.empty()
+        parts = [p for p in parts if len(p)]
+        if len(parts) <= 1:
+            return parts[0] if parts else Proposals.empty()
         reasons = tuple(dict.fromkeys(chain.from_iterable(p.reasons for p in parts)))
         code = {r: i for i, r in enumerate(reasons)}
 
         def cat(name: str) -> np.ndarray:
             return np.concatenate([getattr(p, name) for p in parts])
 
-        return Proposals.of(
-            cat("pay"), np.concatenate([p.lens for p in parts]), cat("inv"), cat("applied"),
-            cat("adjustment"), cat("confidence"), cat("rule"),
-            reason=np.concatenate([
-                np.array([code[r] for r in p.reasons], np.int64)[p.reason] for p in parts]),
-            reasons=reasons, remainder=cat("remainder"))
+        return Proposals(
+            cat("pay"), _starts(cat("lens")), cat("inv"), cat("applied"), cat("adjustment"),
+            np.concatenate([p.reason if p.reasons == reasons[: len(p.reasons)]
+                            else np.array([code[r] for r in p.reasons], np.int64)[p.reason]
+                            for p in parts]),
+            cat("confidence"), cat("rule"), cat("remainder"), reasons)
+
+
+def _starts(lens: np.ndarray) -> np.ndarray:
+    """The offsets of consecutive runs of ``lens`` items (one more than runs)."""
+    start = np.zeros(len(lens) + 1, np.int64)
+    np.cumsum(lens, out=start[1:])
+    return start
+
+
+def _codes(code: np.ndarray | int, n: int) -> np.ndarray:
+    """``n`` codes: ``code`` for each, or one each."""
+    return np.full(n, code, np.int64) if isinstance(code, int) else np.asarray(code, np.int64)
 
 
 @dataclass(slots=True)

@@ -1304,8 +1304,8 @@ class DayMatch:
             ok[j] = not (capacity[invs] < need).any()
             if ok[j]:
                 np.subtract.at(capacity, invs, need)
-        accepted = Proposals.concat([proposals.take(order[ok[order] & (order < n_obj)]),
-                                     singles.take(np.flatnonzero(ok[n_obj:]))])
+        accepted = every.take(np.concatenate([order[ok[order] & (order < n_obj)],
+                                              n_obj + np.flatnonzero(ok[n_obj:])]))
         exceptions: list[ExceptionItem] = []
         for j in order[~ok[order]].tolist():
             invs = flat_inv[starts[j] : starts[j + 1]]
