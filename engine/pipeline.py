@@ -131,7 +131,8 @@ def gathered(picks: list[Pick]) -> Proposals:
     rows: dict[int, tuple[Proposals, list[int]]] = {}
     for batch, row in picks:
         rows.setdefault(id(batch), (batch, []))[1].append(row)
-    return Proposals.concat([batch.take(np.array(r, np.int64)) for batch, r in rows.values()])
+    return Proposals.concat([batch if r == list(range(len(batch))) else
+                             batch.take(np.array(r, np.int64)) for batch, r in rows.values()])
 
 
 def candidate_list(extra: list[int], invs: list[int], confs: list[float]
@@ -471,10 +472,11 @@ class DayMatch:
                            and resembles and not quotes)
             # a set that fits only less a fee is far likelier a coincidence than a fit to the
             # minor unit (scoring.FEE_DEDUCTED): the quoted invoice over- or part-paid, if surer
-            fee_set = isinstance(prop, tuple) and is_fee_set(*prop, threshold)
+            fee_set = ((quotes or resembles) and isinstance(prop, tuple)
+                       and is_fee_set(*prop, threshold))
             if prop is None and (b < 0 or quotes or resembles):
                 prop = partials[p]
-            elif fee_set and (quotes or resembles):
+            elif fee_set:
                 partial = partials[p]
                 if isinstance(partial, tuple) and confidence(*partial) > confidence(*prop):
                     prop = partial
@@ -558,6 +560,8 @@ class DayMatch:
         pays = left[(self.pay_group[left] >= 0) & ~own_exact[left]]
         rows = sole_lookalikes(table, pays)
         pays, rows = pays[rows >= 0], rows[rows >= 0]
+        if len(pays) == 0:
+            return proposals, exceptions
         inv, rel = table.inv[rows], table.rel[rows]
         amount = self.pay_amount[pays]
         # a part payment (the rest stays open), or a settlement less a fee or a discount
@@ -579,7 +583,7 @@ class DayMatch:
         one is the fewest invoices), with ``why`` said in the detail."""
         invs = [int(i) for i in self.pairs.inv[ks]]
         keep = [j for j, c in enumerate(item.candidates) if c not in invs]
-        names = ", ".join(self.book.ids.take(pa.array(invs)).to_pylist())
+        names = ", ".join(self.invoice_ids(invs))
         return ExceptionItem(item.pay, item.reason, f"{item.detail} Or {names} {why}.",
                              invs + [item.candidates[j] for j in keep],
                              [float(c) for c in self.conf[ks]] + [item.scores[j] for j in keep])
@@ -1040,7 +1044,7 @@ class DayMatch:
         key = [(len(s), sum(dues[a:b]) / len(s)) for s, a, b in zip(sets, at, at[1:],
                                                                    strict=False)]
         ranked = sorted(range(len(sets)), key=key.__getitem__)
-        ids = self.book.ids.take(pa.array(rows, pa.int64())).to_pylist()  # (one take)
+        ids = self.invoice_ids(rows.tolist())
         names = [" + ".join(ids[at[i] : at[i + 1]]) for i in ranked]
         cands: list[int] = []
         for i in ranked:
@@ -1211,6 +1215,12 @@ class DayMatch:
             extra=cands)
 
     # ------------------------------------------------------------------ exceptions
+    def invoice_ids(self, rows: list[int]) -> list[str]:
+        """The ids of a few invoices (a scalar each: an Arrow take costs as much as tens of
+        scalars)."""
+        ids = self.book.ids
+        return [ids[r].as_py() for r in rows]
+
     def exception(self, p: int, reason: str, detail: str, ks: np.ndarray | None = None,
                   extra: list[int] | None = None) -> ExceptionItem:
         ks = self.pair_indices(p) if ks is None else ks
@@ -1310,7 +1320,7 @@ class DayMatch:
         for j in order[~ok[order]].tolist():
             invs = flat_inv[starts[j] : starts[j + 1]]
             if not eligible[j]:
-                names = ", ".join(self.book.ids.take(pa.array(invs)).to_pylist())
+                names = ", ".join(self.invoice_ids(invs.tolist()))
                 item = self.exception(
                     int(pay[j]), S.LOW_CONFIDENCE,
                     f"Proposed {names} ({RULES[every.rule[j]]}, confidence {conf[j]:.2f}) is "
