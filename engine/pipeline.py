@@ -905,22 +905,33 @@ class DayMatch:
         # by chance and say little against a small one (how little: ``chance``)
         fewest = found.fewest(AMBIGUOUS_SETS)
         if fewest is not None:
-            chosen = np.concatenate([fixed, np.array(fewest, np.int64)])
-            share = len(fixed) / len(chosen)
-            # a fit by chance as small as the one found
-            chance = coincidence(block_size=block_size, max_size=len(fewest),
-                                 target=rest, tolerance=0 if found.exact else fee)
-            conf = subset_confidence(quoted_share=share, exact=found.exact, identity=identity,
-                                     exhaustive=True, chance=chance)
-            if found.unique is None or not found.exhaustive:
-                conf = min(conf, LARGER_SETS_UNTRIED_MAX)
-            rivals = [len(s) for s in found.solutions if s != fewest]
-            conf *= fewest_share(block_size=block_size, size=len(fewest), rival_sizes=rivals)
-            return chosen, conf, "subset_reference" if len(fixed) else "subset_amount"
+            return self.fewest_choice(
+                fixed, np.array(fewest, np.int64), [len(s) for s in found.solutions
+                                                    if s != fewest], found.exact,
+                found.unique is not None and found.exhaustive, block_size, rest, fee, identity)
         if found.solutions:
             return self.ambiguous(p, [np.concatenate([fixed, np.array(s, np.int64)])
                                       for s in found.solutions])
         return None
+
+    @staticmethod
+    def fewest_choice(fixed: np.ndarray, added: np.ndarray, rivals: list[int], exact: bool,
+                      proven: bool, block_size: int, rest: int, fee: int, identity: float
+                      ) -> tuple[np.ndarray, float, str]:
+        """The set ``fixed`` plus ``added``, the fit with the fewest invoices (``rivals``: the
+        sizes of the other sets that fit; ``proven``: the only fit, all sets tried), with its
+        confidence and rule (:meth:`fill_choice`)."""
+        chosen = np.concatenate([fixed, added])
+        share = len(fixed) / len(chosen)
+        # a fit by chance as small as the one found
+        chance = coincidence(block_size=block_size, max_size=len(added),
+                             target=rest, tolerance=0 if exact else fee)
+        conf = subset_confidence(quoted_share=share, exact=exact, identity=identity,
+                                 exhaustive=True, chance=chance)
+        if not proven:
+            conf = min(conf, LARGER_SETS_UNTRIED_MAX)
+        conf *= fewest_share(block_size=block_size, size=len(added), rival_sizes=rivals)
+        return chosen, conf, "subset_reference" if len(fixed) else "subset_amount"
 
     def fill_search(self, p: int, group: int, fixed: np.ndarray, amount: int, fee: int
                     ) -> tuple[SubsetSearch, int] | None:
@@ -977,14 +988,25 @@ class DayMatch:
         rest, fee = (self.pay_amount[ps] - fixed_total).tolist(), self.fee_ceiling[ps].tolist()
         identity = self.set_identity(ps).tolist()
         sets: list[tuple[int, np.ndarray, float, str]] = []
-        for q in np.flatnonzero(self.filled.n_found > 0).tolist():
-            choice = self.fill_choice(
-                int(ps[q]), self.filled.get(q), int(self.filled.size[q]),
-                fixed[fixed_at[q] : fixed_at[q + 1]], rest[q], fee[q], identity[q])
-            if isinstance(choice, tuple):
-                sets.append((q, *choice))
-            else:
-                self.filled_outcome[q] = choice
+        f = self.filled
+        # the fewest invoices that fit, where that is the answer, for all payments at once:
+        # only its confidence is reckoned one by one (and the choices for a person built)
+        slot = f.fewest(AMBIGUOUS_SETS)
+        n_found, size, exact, exhaustive = (a.tolist() for a in (
+            f.n_found, f.size, f.exact, f.exhaustive))
+        sol_len, sol_start, slot_l = f.sol_len.tolist(), f.sol_start.tolist(), slot.tolist()
+        for q in np.flatnonzero(f.n_found > 0).tolist():
+            fixed_q = fixed[fixed_at[q] : fixed_at[q + 1]]
+            s = slot_l[q]
+            if s < 0:
+                self.filled_outcome[q] = self.fill_choice(
+                    int(ps[q]), f.get(q), size[q], fixed_q, rest[q], fee[q], identity[q])
+                continue
+            at = q * f.limit
+            sets.append((q, *self.fewest_choice(
+                fixed_q, f.rows[sol_start[s] : sol_start[s] + sol_len[s]],
+                [sol_len[i] for i in range(at, at + n_found[q]) if i != s], exact[q],
+                n_found[q] == 1 and exhaustive[q], size[q], rest[q], fee[q], identity[q])))
         if sets:
             qs, chosen, conf, rules = zip(*sets, strict=True)
             q_arr = np.array(qs)
