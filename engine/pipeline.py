@@ -127,12 +127,18 @@ def is_fee_set(batch: Proposals, row: int, threshold: float) -> bool:
 
 
 def gathered(picks: list[Pick]) -> Proposals:
-    """The proposals ``picks`` names (rows of a few batches), one batch's after another's."""
-    rows: dict[int, tuple[Proposals, list[int]]] = {}
+    """The proposals ``picks`` names (rows of a few batches), in that order."""
+    at: dict[int, int] = {}  # each batch's first row in the batches joined
+    batches: list[Proposals] = []
+    rows, n = [], 0
     for batch, row in picks:
-        rows.setdefault(id(batch), (batch, []))[1].append(row)
-    return Proposals.concat([batch if r == list(range(len(batch))) else
-                             batch.take(np.array(r, np.int64)) for batch, r in rows.values()])
+        first = at.get(id(batch))
+        if first is None:
+            first = at[id(batch)] = n
+            batches.append(batch)
+            n += len(batch)
+        rows.append(first + row)
+    return Proposals.concat(batches).take(np.array(rows, np.int64))
 
 
 def candidate_list(extra: list[int], invs: list[int], confs: list[float]
