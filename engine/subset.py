@@ -267,7 +267,8 @@ def _complete(max_size: T, n: T) -> T:
     and pairs always, triples in blocks of at most ``TRIPLES_MAX_N`` amounts, sets of four in
     blocks of at most ``QUADS_MAX_N`` (of each search at once for arrays)."""
     if isinstance(n, np.ndarray):
-        return np.minimum(max_size, np.select([n <= QUADS_MAX_N, n <= TRIPLES_MAX_N], [4, 3], 2))
+        return np.minimum(max_size, np.where(n <= QUADS_MAX_N, 4,
+                                             np.where(n <= TRIPLES_MAX_N, 3, 2)))
     return min(max_size, 4 if n <= QUADS_MAX_N else 3 if n <= TRIPLES_MAX_N else 2)
 
 
