@@ -164,6 +164,26 @@ def pay_conf_inv_order(pay: np.ndarray, inv: np.ndarray, conf: np.ndarray) -> np
     return np.argsort(key, kind="stable")
 
 
+PACKED_SORT_MIN = 1 << 14  # rows from which lexsort_ints packs its keys
+
+
+def lexsort_ints(keys: tuple[np.ndarray, ...]) -> np.ndarray:
+    """``np.lexsort(keys)`` of integer keys (the last one primary), faster: the keys, each
+    less its minimum, packed into one int64 for one stable sort; the same order, ties
+    included. The lexsort itself for few rows (its fixed cost is the smaller) or when the
+    packed key could overflow."""
+    if len(keys[0]) < PACKED_SORT_MIN:
+        return np.lexsort(keys)
+    low = [int(k.min()) for k in keys]
+    widths = [int(k.max()) - lo + 1 for k, lo in zip(keys, low, strict=True)]
+    if np.prod(np.array(widths, float)) >= 2**62:
+        return np.lexsort(keys)
+    packed = np.zeros(len(keys[0]), np.int64)
+    for k, lo, n in zip(reversed(keys), reversed(low), reversed(widths), strict=True):
+        packed = packed * n + (k.astype(np.int64) - lo)
+    return np.argsort(packed, kind="stable")
+
+
 def best_per_payment(
     pay: np.ndarray, inv: np.ndarray, conf: np.ndarray, n_pay: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

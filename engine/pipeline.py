@@ -37,6 +37,7 @@ from cashmatch.engine.allocate import (
     ExceptionItem,
     Proposals,
     best_per_payment,
+    lexsort_ints,
     ranked_candidates,
     resolve_full_conflicts,
 )
@@ -177,7 +178,7 @@ def settling_group(group: np.ndarray, pay: np.ndarray, inv: np.ndarray, book: Bo
     if len(pay) == 0:
         return group
     g = book.group[inv]
-    order = np.lexsort((g, pay))
+    order = lexsort_ints((g, pay))
     pay, g, inv = pay[order], g[order], inv[order]
     cash = np.where(book.currency[inv] == currency[pay], book.amount[inv], 0)
     new = np.ones(len(pay), bool)
@@ -1050,7 +1051,7 @@ class DayMatch:
         exceeds the payment by) is taken on the last, and what of it exceeds the last one's
         amount on the one before, and so on (never an applied amount below zero)."""
         owner = np.repeat(np.arange(len(ps)), counts)
-        invs = invs[np.lexsort((invs, self.book.due[invs], owner))]
+        invs = invs[lexsort_ints((invs, self.book.due[invs], owner))]
         applied = self.book.amount[invs].astype(np.int64)
         end = np.cumsum(counts)
         start = end - counts
@@ -1403,7 +1404,7 @@ class DayMatch:
         # (payments of the same id in row order: ``pc.rank``'s "first", from the ranks above)
         pid_rank = np.empty(self.n, np.int64)
         pid_rank[np.argsort(self.payment_id_rank(), kind="stable")] = np.arange(self.n)
-        order = np.lexsort((pid_rank[a_pay], date, a_inv))
+        order = lexsort_ints((pid_rank[a_pay], date, a_inv))
         used = (a_applied + a_adj)[order]
         inv_sorted = a_inv[order]
         csum = np.cumsum(used)
