@@ -759,13 +759,12 @@ class DayMatch:
         tie = (k2 >= 0) & (self.conf[k_next] >= self.conf[k] - AMBIGUITY_MARGIN)
         rivalled = first_two(self.partial_rivals(ks))[0] >= 0
         inv = self.pairs.inv[k]
-        out: dict[int, Pick | ExceptionItem | None] = {}
-        for p, no, r, t, rv, kk in zip(ps.tolist(), (k1 < 0).tolist(), kind.tolist(),
-                                       tie.tolist(), rivalled.tolist(), k.tolist(), strict=True):
-            if no or (t and r not in (SETTLED, CURRENCY)):
-                out[p] = None
-            elif r in (SETTLED, CURRENCY) or rv:
-                out[p] = self.partial_exception(p, kk)
+        out: dict[int, Pick | ExceptionItem | None] = dict.fromkeys(ps.tolist())
+        # a settled or foreign invoice named (even as surely as another), or one rivalled
+        gone = (kind == SETTLED) | (kind == CURRENCY)
+        why = (k1 >= 0) & ~(tie & ~gone) & (gone | rivalled)
+        for p, kk in zip(ps[why].tolist(), k[why].tolist(), strict=True):
+            out[p] = self.partial_exception(p, kk)
         make = np.flatnonzero((k1 >= 0) & ~tie & ~rivalled & ((kind == PARTIAL) | (kind == OVER)))
         # a part payment (the rest stays open), or one of more than the invoice is open for
         # (the excess unapplied)
