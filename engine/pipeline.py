@@ -104,7 +104,6 @@ PARTIAL_MIN_REF = 0.70
 LOOKALIKE_CONFIDENCE = 0.91
 
 
-
 # relation code -> "settles the invoice in full" / "a partial, over, settled or currency
 # relation" (a table lookup: np.isin costs tens of microseconds on a payment's few pairs)
 _FULL = np.zeros(7, dtype=bool)
@@ -118,6 +117,7 @@ Pick = tuple[Proposals, int]
 
 
 def confidence(batch: Proposals, row: int) -> float:
+    """The confidence of a picked proposal."""
     return float(batch.confidence[row])
 
 
