@@ -604,7 +604,8 @@ class DayMatch:
         inv = proposals.inv[first]
         parts = np.flatnonzero((proposals.rule == PARTIAL_RULE) & (proposals.remainder == 0)
                                & (self.pay_group[proposals.pay] == self.book.group[inv]))
-        if len(parts) < 2:
+        named = np.sort(inv[parts])
+        if not (named[1:] == named[:-1]).any():  # (no invoice paid in part twice)
             return
         invs, at, count = np.unique(inv[parts], return_inverse=True, return_counts=True)
         paid = np.bincount(at, weights=proposals.applied[first[parts]]).astype(np.int64)
@@ -1100,7 +1101,6 @@ class DayMatch:
 
     def remittance_lines(self) -> np.ndarray:
         has = np.zeros(self.n, dtype=bool)
-        self.remit_of = {}
         rem, line_pay, line_group, hits, fz = self.lines
         if len(line_pay) == 0:
             return has
@@ -1333,9 +1333,12 @@ class DayMatch:
                                        minlength=n_prop) > 0)
         fits = np.bincount(owner, weights=capacity[flat_inv] < flat_need,
                            minlength=n_prop) == 0
-        # strongest first, then payment id (each payment has one proposal: no ties left)
-        order = np.lexsort((pid_rank[pay], -conf))
         ok = eligible & fits
+        # strongest first, then payment id (each payment has one proposal: no ties left), of
+        # those whose rank counts: the contested, the rejected and those not one-to-one (the
+        # accepted singles keep their order)
+        order = np.flatnonzero(walk | ~ok | (np.arange(n_prop) < n_obj))
+        order = order[np.lexsort((pid_rank[pay[order]], -conf[order]))]
         for j in order[walk[order]].tolist():  # the contested ones, in rank order
             invs = flat_inv[starts[j] : starts[j + 1]]
             need = flat_need[starts[j] : starts[j + 1]]
