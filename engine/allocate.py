@@ -133,7 +133,7 @@ def _starts(lens: np.ndarray) -> np.ndarray:
 
 def _codes(code: np.ndarray | int, n: int) -> np.ndarray:
     """``n`` codes: ``code`` for each, or one each."""
-    return np.full(n, code, np.int64) if isinstance(code, int) else np.asarray(code, np.int64)
+    return np.full(n, code, np.int64) if np.ndim(code) == 0 else np.asarray(code, np.int64)
 
 
 @dataclass(slots=True)
