@@ -25,6 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "server"))
@@ -116,7 +117,12 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def _stats(
-    name: str, latencies: list[float], wall: float, server_cpu: float, unit: int = 1
+    name: str,
+    latencies: list[float],
+    wall: float,
+    server_cpu: float,
+    client_cpu: float,
+    unit: int = 1,
 ) -> dict[str, float]:
     lat = sorted(latencies)
     p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000  # noqa: E731
@@ -124,22 +130,33 @@ def _stats(
         "calls": len(lat),
         "calls_per_s": len(lat) / wall,
         "p50_ms": p(0.50),
+        "p90_ms": p(0.90),
         "p99_ms": p(0.99),
         "mean_ms": statistics.fmean(lat) * 1000,
         "server_cpu_ms_per_call": server_cpu / len(lat) * 1000,
+        "client_cpu_ms_per_call": client_cpu / len(lat) * 1000,
+        # cores the server and this client process kept busy together: near the machine's
+        # count, the client competes with the server for CPU
+        "busy_cores": (server_cpu + client_cpu) / wall,
         "items_per_s": len(lat) * unit / wall,
     }
     print(
         f"{name:<58} {row['calls']:>5} calls  {row['calls_per_s']:>8.1f} calls/s  "
-        f"p50 {row['p50_ms']:>8.2f} ms  p99 {row['p99_ms']:>8.2f} ms  "
-        f"server CPU {row['server_cpu_ms_per_call']:>8.2f} ms/call"
+        f"p50 {row['p50_ms']:>8.2f} ms  p90 {row['p90_ms']:>8.2f} ms  "
+        f"p99 {row['p99_ms']:>8.2f} ms  server CPU {row['server_cpu_ms_per_call']:>8.2f} ms/call  "
+        f"client CPU {row['client_cpu_ms_per_call']:>6.2f} ms/call  "
+        f"busy cores {row['busy_cores']:>4.2f}"
         + (f"  {row['items_per_s']:>9.0f} items/s" if unit > 1 else ""),
         flush=True,
     )
     return row
 
 
-async def _load(addr: str, make_call, clients: int, calls: int) -> tuple[list[float], float]:
+async def _load(
+    addr: str, make_call: Callable[..., Awaitable[object]], clients: int, calls: int
+) -> tuple[list[float], float, float]:
+    """Latencies of ``clients`` closed-loop clients' ``calls`` each, the wall seconds of them
+    all, and this process's CPU seconds meanwhile (every thread: the clients' share)."""
     import grpc
 
     channels = [
@@ -164,20 +181,20 @@ async def _load(addr: str, make_call, clients: int, calls: int) -> tuple[list[fl
             await make_call(stubs[k], k, j)
             latencies.append(time.perf_counter() - t0)
 
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     await asyncio.gather(*(client(k) for k in range(clients)))
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     for ch in channels:
         await ch.close()
-    return latencies, wall
+    return latencies, wall, cpu
 
 
 def _measure(srv: ServerProcess, results: dict, key: str, name: str, call, c: int, n: int,
              unit: int) -> None:  # fmt: skip
     cpu0 = _cpu_seconds(srv.proc.pid)
-    lat, wall = asyncio.run(_load(srv.addr, call, c, n))
+    lat, wall, own = asyncio.run(_load(srv.addr, call, c, n))
     cpu = _cpu_seconds(srv.proc.pid) - cpu0
-    results[key] = _stats(name, lat, wall, cpu, unit)
+    results[key] = _stats(name, lat, wall, cpu, own, unit)
 
 
 def _day(d: Path, tokens: Path, day, results: dict, *, clients: tuple[int, ...], calls: int,

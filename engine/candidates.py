@@ -28,9 +28,8 @@ from cashmatch.engine.normalize import (
     StringLookup,
     int_order,
     reference_tokens,
-    search_sorted,
-    spans,
     stable_order,
+    string_hash64,
     string_parts,
 )
 
@@ -38,6 +37,9 @@ MAX_INVOICES_PER_KEY = 25  # a key shared by more invoices than this is noise, n
 FUZZY_MIN_LEN = 5
 FUZZY_RIVAL_MAX = 0.79  # a fuzzy hit that is not its token's one closest: never "quoted"
 MAX_AMOUNT_HITS = 12  # amount-only candidates kept per payment
+FUZZY_HITS_START = 4096  # room for fuzzy hits a match starts with (it doubles when full)
+UNKNOWN_PAYER_AMOUNT_HITS = 5  # an unidentified payer's: invoices of any customer, for review
+NO_DAYS = np.zeros(0, np.int64)  # (no discount window to check: candidates_kernel.range_rows)
 
 # amount relations of a pair
 EXACT, FEE, DISCOUNT, PARTIAL, OVER, SETTLED, CURRENCY = range(7)
@@ -69,13 +71,24 @@ class StringKeys:
         return StringKeys(StringLookup.build(values), starts, inv[order], strength[order])
 
     def hits(self, pay: np.ndarray, text: pa.Array) -> Pairs:
-        """Every (pay, invoice) whose key equals the text."""
-        row, k = self.keys.matches(text)
-        lo = self.starts[k]
-        cnt = self.starts[k + 1] - lo
-        rows = spans(lo, cnt)
-        return Pairs(np.repeat(pay[row], cnt), self.inv[rows], self.strength[rows],
-                     np.zeros(len(rows), dtype=bool))
+        """Every (pay, invoice) whose key equals the text, in text order: the texts' hashes
+        (:func:`string_hash64`, as the lookup's), then one compiled pass that finds each
+        text's key and spells out its invoices (:func:`candidates_kernel.string_hits`; what
+        ``self.keys.matches`` and the gathers of its rows did in ~15 numpy steps)."""
+        from cashmatch.engine import candidates_kernel
+
+        keys = self.keys
+        if isinstance(text, pa.ChunkedArray):
+            text = text.combine_chunks()
+        t_off, t_raw = string_parts(text)
+        v_off, v_raw = string_parts(keys.values)
+        valid = (np.asarray(text.is_valid(), bool) if text.null_count
+                 else np.zeros(0, bool))
+        h_pay, h_inv, h_ref = candidates_kernel.string_hits(
+            pay, string_hash64(text), t_off, t_raw, valid, keys.shift,
+            keys.bucket_start, keys.hashes, keys.by_hash, v_off, v_raw, self.starts, self.inv,
+            self.strength)
+        return Pairs(h_pay, h_inv, h_ref, np.zeros(len(h_pay), dtype=bool))
 
 
 @dataclass(slots=True)
@@ -266,7 +279,9 @@ class Pairs:
 
     @staticmethod
     def concat(parts: list[Pairs]) -> Pairs:
-        """Concatenate, keeping for each (pay, inv) the row of strongest reference."""
+        """Concatenate, keeping for each (pay, inv) the row of strongest reference (its first
+        such row), sorted by (pay, inv): a stable sort, then one compiled pass
+        (:func:`cashmatch.engine.candidates_kernel.strongest`)."""
         pay = np.concatenate([p.pay for p in parts])
         inv = np.concatenate([p.inv for p in parts])
         ref = np.concatenate([p.ref for p in parts])
@@ -275,19 +290,14 @@ class Pairs:
             return Pairs(pay, inv, ref, fz)
         n_inv = int(inv.max(initial=0)) + 1
         if int(pay.max()) < (2**62) // n_inv and pay.min() >= 0 and inv.min() >= 0:
-            # (pay, inv) as one key: a one-key sort, the same order as the two-key one
+            # (pay, inv) as one key: a one-key sort, the same order as the two-key one (numpy's
+            # stable sort merges the parts' sorted runs: 3.3M pairs in 0.03 s, a radix 0.28 s)
             order = np.argsort(pay.astype(np.int64) * n_inv + inv, kind="stable")
         else:
             order = np.lexsort((inv, pay))
-        pay, inv, ref, fz = pay[order], inv[order], ref[order], fz[order]
-        new = np.ones(len(pay), dtype=bool)
-        new[1:] = (pay[1:] != pay[:-1]) | (inv[1:] != inv[:-1])
-        # each pair's first row of its strongest reference (what a sort by strength, stable,
-        # then by pair would put first: half the sorting)
-        pair = np.cumsum(new) - 1
-        strongest = np.flatnonzero(ref == np.maximum.reduceat(ref, np.flatnonzero(new))[pair])
-        first = strongest[np.flatnonzero(np.diff(pair[strongest], prepend=-1))]
-        return Pairs(pay[first], inv[first], ref[first], fz[first])
+        from cashmatch.engine import candidates_kernel
+
+        return Pairs(*candidates_kernel.strongest(pay, inv, ref, fz, order))
 
 
 def empty_pairs() -> Pairs:
@@ -323,20 +333,23 @@ def _reference_hits(texts: pa.Array, book: Book) -> tuple[Pairs, pa.Table]:
     tokens = reference_tokens(texts)
     index = usable_keys(book)
     pay = np.asarray(tokens.column("pay"), np.int64)
-    digits = tokens.column("digits")
-    length = _lengths(digits)
-    short = _short(length)
-    value = np.asarray(pc.cast(pc.filter(digits, pa.array(short)), pa.int64()), np.int64)
+    digits = tokens.column("digits").combine_chunks()
+    from cashmatch.engine import candidates_kernel
+
+    # (the digit forms of up to NUMBER_DIGITS digits as int64 values, in one pass; -1 others)
+    value = candidates_kernel.digit_values(*string_parts(digits), NUMBER_DIGITS)
+    short = value >= 0
+    value = value[short]
     # (hits in token order, so by payment: Pairs.concat's sort finds them nearly sorted)
-    lo, hi = search_sorted(index.number, (value, "left"), (value, "right"))
-    cnt = hi - lo
-    rows = spans(lo, cnt)
-    parts = [Pairs(np.repeat(pay[short], cnt), index.number_inv[rows].astype(np.int64),
-                   KIND_REF[index.number_kind[rows]], np.zeros(len(rows), dtype=bool))]
+    order = int_order(value)  # (the values in ascending order walk the sorted keys once)
+    h_pay, h_inv, h_ref = candidates_kernel.number_hits(
+        pay[short], value, order, index.number, index.number_inv, index.number_kind, KIND_REF)
+    parts = [Pairs(h_pay, h_inv, h_ref, np.zeros(len(h_pay), dtype=bool))]
     parts.append(index.alnum.hits(pay, tokens.column("alnum")))
     # (the digit forms beyond int64: not the empty ones, a third of all tokens, that no key is)
-    long = length > NUMBER_DIGITS
-    parts.append(index.long_digits.hits(pay[long], pc.filter(digits, pa.array(long))))
+    long = _lengths(digits) > NUMBER_DIGITS
+    if long.any():
+        parts.append(index.long_digits.hits(pay[long], digits.filter(pa.array(long))))
     return Pairs.concat(parts), tokens
 
 
@@ -371,36 +384,22 @@ BATCH_CELLS = 4096  # consecutive groups of at most this many comparisons togeth
 
 
 def group_keys(t_grp: np.ndarray, book: Book
-               ) -> tuple[np.ndarray, np.ndarray, list[str], list[tuple[int, int, int, int]]]:
+               ) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
     """For query rows sorted by customer group (``t_grp``, ascending): the ``digits`` keys of
     their groups' invoices, group after group (each key's invoice and group, and the keys as
     Python strings, fetched once for all groups), and the blocks of rapidfuzz calls, ``(s, e,
-    a, b)``: query rows ``s:e`` against keys ``a:b``. A block is one group, or consecutive
-    small groups whose comparisons, all with all, stay within ``BATCH_CELLS`` (a call costs
-    more than that many comparisons; its comparisons across groups are not to be kept)."""
-    if len(t_grp) == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), [], []
-    groups, starts = np.unique(t_grp, return_index=True)
-    ends = np.append(starts[1:], len(t_grp))
+    a, b)`` (rows of an array): query rows ``s:e`` against keys ``a:b``. A block is one group,
+    or consecutive small groups whose comparisons, all with all, stay within ``BATCH_CELLS``
+    (a call costs more than that many comparisons; its comparisons across groups are not to
+    be kept). One compiled pass (:func:`candidates_kernel.fuzzy_blocks`)."""
+    from cashmatch.engine import candidates_kernel
+
     k_grp, k_row = digit_keys_by_group(book)
     d_inv, d_key = digit_keys_by_invoice(book)
-    lo = np.searchsorted(k_grp, groups, "left")
-    cnt = np.searchsorted(k_grp, groups, "right") - lo
-    k_end = np.cumsum(cnt)
-    at = spans(lo, cnt)
+    at, blocks = candidates_kernel.fuzzy_blocks(t_grp, k_grp, BATCH_CELLS)
     rows = k_row[at]
     k_key = (d_key.take(pa.array(rows, pa.int64())).to_pylist() if book.digit_key_text is None
              else book.digit_key_text[at].tolist())
-    t_n, k_n, start, k_end = (ends - starts).tolist(), cnt.tolist(), starts.tolist(), k_end.tolist()
-    blocks = []
-    i = 0
-    while i < len(t_n):
-        j, q, k = i + 1, t_n[i], k_n[i]
-        while j < len(t_n) and (q + t_n[j]) * (k + k_n[j]) <= BATCH_CELLS:
-            q, k, j = q + t_n[j], k + k_n[j], j + 1
-        if k:
-            blocks.append((start[i], start[i] + q, k_end[j - 1] - k, k_end[j - 1]))
-        i = j
     return d_inv[rows], k_grp[at], k_key, blocks
 
 
@@ -427,41 +426,35 @@ def fuzzy_hits(
     t_grp = pay_group[t_pay]
     t_key = pc.filter(digits, pa.array(sel)).take(pa.array(t_order)).to_pylist()
     k_inv, k_grp, k_key, blocks = group_keys(t_grp, book)
-    if not blocks:
+    if not len(blocks):
         return empty_pairs()
 
-    hits, scores = [], []  # each block's: the flat index of each nonzero score, and the score
-    for s, e, a, b in blocks:  # one cdist per block
+    from cashmatch.engine import candidates_kernel
+
+    # each block's hits, one block after another: the flat index of each nonzero score in its
+    # matrix, and the score (as its bits: scores are >= 0, 0 below the cutoff, so a score is
+    # nonzero where its bits are)
+    hit, bits = np.empty(FUZZY_HITS_START, np.int64), np.empty(FUZZY_HITS_START, np.uint32)
+    ends = np.empty(len(blocks), np.int64)
+    pos = 0
+    for j, (s, e, a, b) in enumerate(blocks.tolist()):  # one cdist per block
         m = process.cdist(
             t_key[s:e], k_key[a:b], scorer=fuzz.ratio, score_cutoff=cutoff,
-            workers=1,
-            dtype=np.float32,  # (rapidfuzz's default for ratio; the scan below reads 4 bytes)
-        )
-        # scores are >= 0 (0 below the cutoff), so a score is nonzero where its bits are;
-        # scanning them as integers takes half the time of np.nonzero on the floats
-        hit = np.flatnonzero(m.view(np.uint32))
-        hits.append(hit)
-        scores.append(m.ravel()[hit])
-    block = np.array(blocks, np.int64).reshape(-1, 4)
-    of = np.repeat(np.arange(len(blocks)), [len(h) for h in hits])
-    hit = np.concatenate(hits)
-    width = block[of, 3] - block[of, 2]
-    tok = block[of, 0] + hit // width  # the token's row in t_key
-    key = block[of, 2] + hit % width
-    same = t_grp[tok] == k_grp[key]  # (a block of several groups: each with its own keys)
-    tok, key = tok[same], key[same]
-    score = np.concatenate(scores)[same].astype(np.float64)
-    # a fuzzy hit is never as strong as an exact digits hit: 0.70 at the cutoff .. 0.90 at 100
-    strength = 0.70 + 0.20 * (score - cutoff) / max(100.0 - cutoff, 1e-9)
+            workers=1, dtype=np.float32,  # (rapidfuzz's default for ratio)
+        ).view(np.uint32).reshape(-1)
+        end = candidates_kernel.nonzero_cells(m, hit, bits, pos)
+        while end < 0:  # (full: room for twice as many and the whole block, and it again)
+            hit = np.concatenate([hit, np.empty(len(hit) + len(m), np.int64)])
+            bits = np.concatenate([bits, np.empty(len(bits) + len(m), np.uint32)])
+            end = candidates_kernel.nonzero_cells(m, hit, bits, pos)
+        ends[j] = pos = end
+    # a fuzzy hit is never as strong as an exact digits hit: 0.70 at the cutoff .. 0.90 at 100;
     # one number names one invoice: the token's closer look-alikes are its rivals, not further
-    # invoices the payer quoted (kept as candidates, below quoting strength)
-    best = np.zeros(len(t_key))
-    np.maximum.at(best, tok, score)
-    at_best = score == best[tok]
-    closest = at_best & (np.bincount(tok[at_best], minlength=len(t_key))[tok] == 1)
-    strength = np.where(closest, strength, np.minimum(strength, FUZZY_RIVAL_MAX))
-    n = len(score)
-    return Pairs.concat([Pairs(t_pay[tok], k_inv[key], strength, np.ones(n, dtype=bool))])
+    # invoices the payer quoted (kept as candidates, below quoting strength, FUZZY_RIVAL_MAX)
+    f_pay, f_inv, strength = candidates_kernel.fuzzy_rows(
+        blocks, np.diff(ends, prepend=0), hit[:pos], bits[:pos].view(np.float32), t_grp,
+        k_grp, t_pay, k_inv, cutoff, FUZZY_RIVAL_MAX)
+    return Pairs.concat([Pairs(f_pay, f_inv, strength, np.ones(len(f_pay), dtype=bool))])
 
 
 def digit_keys_by_invoice(book: Book) -> tuple[np.ndarray, pa.Array]:
@@ -484,8 +477,9 @@ def fuzzy_pair_refs(tokens: pa.Table, pairs: Pairs, book: Book, *, cutoff: float
     best token kept): for candidates found otherwise (an unknown payer's exact amount), whose
     numbers the per-group fuzzy stage never compared. Pairs with a stronger ref keep it.
 
-    The (pair, token, key) rows are spelled out by ``searchsorted`` into the payments' tokens
-    and the book's keys, both sorted: work in the pairs' rows, none in the ledger's."""
+    The (pair, token, key) rows are spelled out by searches in the payments' tokens and the
+    book's keys, both sorted (:func:`candidates_kernel.pair_rows`): work in the pairs' rows,
+    none in the ledger's."""
     if len(pairs) == 0:
         return pairs
     k_inv, k_key = digit_keys_by_invoice(book)
@@ -493,18 +487,12 @@ def fuzzy_pair_refs(tokens: pa.Table, pairs: Pairs, book: Book, *, cutoff: float
     t_pay = np.asarray(tokens.column("pay"), np.int64)
     ok = np.flatnonzero(_lengths(digits) >= FUZZY_MIN_LEN)
     by_pay = ok[np.argsort(t_pay[ok], kind="stable")]
-    t_lo, t_hi = search_sorted(t_pay[by_pay], (pairs.pay, "left"), (pairs.pay, "right"))
-    t_n = t_hi - t_lo
-    k_lo, k_hi = search_sorted(k_inv, (pairs.inv, "left"), (pairs.inv, "right"))
-    k_n = k_hi - k_lo
-    n = t_n * k_n
-    total = int(n.sum())
-    if total == 0:
+    from cashmatch.engine import candidates_kernel
+
+    row, tok, key = candidates_kernel.pair_rows(pairs.pay, pairs.inv, t_pay[by_pay], k_inv)
+    if len(row) == 0:
         return pairs
-    row = np.repeat(np.arange(len(pairs)), n)
-    within = np.arange(total) - np.repeat(np.cumsum(n) - n, n)
-    tok = by_pay[t_lo[row] + within // k_n[row]]
-    key = k_lo[row] + within % k_n[row]
+    tok = by_pay[tok]
     score = np.asarray(process.cpdist(digits.take(pa.array(tok)).to_pylist(),
                                       k_key.take(pa.array(key)).to_pylist(),
                                       scorer=fuzz.ratio, workers=1), np.float64)
@@ -532,7 +520,9 @@ def amount_hits(
 
     A sorted search over (group, currency, amount) keys (:func:`amount_index`): for each
     payment the invoices with open amount in ``[amount, amount + fee]``, and those whose
-    discounted amount equals it.
+    discounted amount equals it (within the discount window plus ``grace_days``), at most
+    ``MAX_AMOUNT_HITS`` each (one compiled pass a search,
+    :func:`candidates_kernel.range_rows`).
     """
     index = amount_index(book)
     ncur = index.n_currencies
@@ -543,27 +533,20 @@ def amount_hits(
     searches = [(index.by_amount, index.amount_key, False)]
     if allow_discounts:
         searches.append((index.by_discounted, index.discounted_key, True))
+    from cashmatch.engine import candidates_kernel
+
     p_block = pay_group[known] * ncur + pay_currency[known]
-    base = p_block.astype(np.int64) * (1 << 42)
+    lo_key = p_block.astype(np.int64) * (1 << 42) + pay_amount[known]
+    order = int_order(lo_key)  # (the searches walk the sorted keys once)
     for rows, skey, is_disc in searches:
-        lo_amt = pay_amount[known]
-        hi_amt = lo_amt + (0 if is_disc else fee_ceiling[known])
-        lo, hi = search_sorted(skey, (base + lo_amt, "left"), (base + hi_amt, "right"))
-        hi = np.minimum(hi, lo + MAX_AMOUNT_HITS)
-        cnt = hi - lo
-        if cnt.sum() == 0:
-            continue
-        rep_pay = np.repeat(known, cnt)
-        rep_inv = rows[spans(lo, cnt)]
-        if is_disc:
-            in_window = pay_date[rep_pay] <= (
-                book.issue[rep_inv] + book.discount_days[rep_inv] + grace_days
-            )
-            rep_pay, rep_inv = rep_pay[in_window], rep_inv[in_window]
+        hi_key = lo_key if is_disc else lo_key + fee_ceiling[known]
+        rep_pay, rep_inv = candidates_kernel.range_rows(
+            known, lo_key, hi_key, order, skey, rows, MAX_AMOUNT_HITS, is_disc, pay_date,
+            book.issue, book.discount_days, grace_days)
         parts.append(
             Pairs(rep_pay, rep_inv, np.zeros(len(rep_pay)), np.zeros(len(rep_pay), bool))
         )
-    return Pairs.concat(parts) if parts else empty_pairs()
+    return Pairs.concat(parts)
 
 
 def unknown_payer_amount_hits(
@@ -576,14 +559,13 @@ def unknown_payer_amount_hits(
     unknown = np.flatnonzero(pay_group < 0)
     if len(unknown) == 0 or len(book.amount) == 0:
         return empty_pairs()
+    from cashmatch.engine import candidates_kernel
+
     index = amount_index(book)
-    skey = index.currency_key
     want = pay_currency[unknown].astype(np.int64) * (1 << 42) + pay_amount[unknown]
-    lo, hi = search_sorted(skey, (want, "left"), (want, "right"))
-    hi = np.minimum(hi, lo + 5)
-    cnt = hi - lo
-    rep_pay = np.repeat(unknown, cnt)
-    rep_inv = index.by_currency[spans(lo, cnt)]
+    rep_pay, rep_inv = candidates_kernel.range_rows(
+        unknown, want, want, int_order(want), index.currency_key, index.by_currency,
+        UNKNOWN_PAYER_AMOUNT_HITS, False, NO_DAYS, NO_DAYS, NO_DAYS, 0)
     n = len(rep_pay)
     return Pairs(rep_pay, rep_inv, np.zeros(n), np.zeros(n, bool))
 
@@ -599,25 +581,14 @@ def amount_relation(
     grace_days: int,
     allow_discounts: bool,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(relation, adjustment) per pair: how the payment's amount relates to the open amount."""
-    p, i = pairs.pay, pairs.inv
-    open_ = book.amount[i]
-    diff = open_ - pay_amount[p]
-    rel = np.where(diff > 0, np.int8(PARTIAL), np.int8(OVER))
-    fee = (diff > 0) & (diff <= fee_ceiling[p])
-    rel[fee] = FEE
-    adj = np.where(fee, diff, 0)
-    if allow_discounts:  # (the pairs of invoices with discount terms: a few)
-        d = np.flatnonzero(book.discount_bp[i] > 0)
-        di, dd = i[d], diff[d]
-        disc_amt = (open_[d] * book.discount_bp[di].astype(np.int64) + 5000) // 10000
-        in_window = pay_date[p[d]] <= book.issue[di] + book.discount_days[di] + grace_days
-        is_disc = d[in_window & (dd > 0) & (np.abs(dd - disc_amt) <= 1)]
-        rel[is_disc] = DISCOUNT
-        adj[is_disc] = diff[is_disc]
-    rel[diff == 0] = EXACT
-    rel[open_ <= 0] = SETTLED
-    currency = pay_currency[p] != book.currency[i]
-    rel[currency] = CURRENCY
-    adj[currency] = 0
-    return rel, adj
+    """(relation, adjustment) per pair: how the payment's amount relates to the open amount
+    (one compiled pass, :func:`cashmatch.engine.scoring_kernel.relations`): EXACT, FEE (short
+    by at most the fee ceiling; the adjustment is the shortfall), DISCOUNT (short by the
+    discount, ±1, within the window plus ``grace_days``), PARTIAL or OVER; SETTLED when
+    nothing is open, CURRENCY in another currency (no adjustment)."""
+    from cashmatch.engine import scoring_kernel
+
+    return scoring_kernel.relations(
+        np.asarray(pairs.pay, np.int64), np.asarray(pairs.inv, np.int64), pay_amount,
+        pay_currency, pay_date, fee_ceiling, book.amount, book.currency, book.issue,
+        book.discount_bp, book.discount_days, grace_days, allow_discounts)

@@ -84,8 +84,10 @@ def match(
     else:
         allocations, exceptions = _match_partitioned(inputs, executor, parts)
     with stage(timings, "check"):
-        check_invariants(payments, allocations, exceptions)
-        result = MatchResult(allocations, exceptions, summarize(payments, allocations, exceptions))
+        rows = check_invariants(payments, allocations, exceptions)
+        result = MatchResult(
+            allocations, exceptions, summarize(payments, allocations, exceptions, rows)
+        )
     result.timings.update(timings)
     result.timings["total"] = time.perf_counter() - t0
     return result

@@ -329,14 +329,14 @@ class DayMatch:
         """Per pair: block size × amount window / amount (see ``scoring.pair_confidence``); for
         the one invoice a payment's reference names that the amount settles in full, the block
         is that invoice (no other named invoice fits: it is the named one falling in the window
-        by chance, not any of the customer's, that would be the coincidence)."""
-        n = block_sizes(self.book)[pairs.inv]
-        window = np.where(rel == FEE, self.fee_ceiling[pairs.pay] + 1, 1)
-        chance = n * window / np.maximum(self.pay_amount[pairs.pay], 1)
-        named = (pairs.ref > 0) & _FULL[rel]
-        # (the pairs of Pairs.concat: one row per (pay, inv))
-        n_named = np.bincount(pairs.pay[named], minlength=self.n)
-        return np.where(named & (n_named[pairs.pay] == 1), chance / np.maximum(n, 1), chance)
+        by chance, not any of the customer's, that would be the coincidence). One compiled
+        pass (:func:`cashmatch.engine.scoring_kernel.chances`; the pairs of Pairs.concat, one
+        row per (pay, inv))."""
+        from cashmatch.engine import scoring_kernel
+
+        return scoring_kernel.chances(pairs.pay, pairs.inv, rel, pairs.ref,
+                                      block_sizes(self.book), self.fee_ceiling,
+                                      self.pay_amount, self.n)
 
     def name_evidence(self, pairs: Pairs, cust_rel: np.ndarray) -> np.ndarray:
         """A payer nobody identified whose name resembles the invoice's customer is taken as

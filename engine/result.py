@@ -58,11 +58,22 @@ def _sum_by(keys: pa.ChunkedArray, values: pa.ChunkedArray) -> dict[str, int]:
     return dict(zip(enc.dictionary.to_pylist(), sums.tolist(), strict=True))
 
 
-def summarize(payments: pa.Table, allocations: pa.Table, exceptions: pa.Table) -> Summary:
-    ex_ids = exceptions.column("payment_id")
-    al_ids = pc.unique(allocations.column("payment_id"))
-    auto = int(pc.sum(pc.invert(pc.is_in(al_ids, value_set=ex_ids))).as_py() or 0)
-    reasons = exceptions.column("reason").value_counts().to_pylist() if len(ex_ids) else []
+def summarize(
+    payments: pa.Table,
+    allocations: pa.Table,
+    exceptions: pa.Table,
+    rows: np.ndarray | None = None,
+) -> Summary:
+    """The result's summary. ``rows``: each output row's payment (allocations', then
+    exceptions'), as :func:`check_invariants` returns them; derived when not given."""
+    if rows is None:
+        rows = _payment_codes(payments, allocations, exceptions)[payments.num_rows :]
+    # the payments with an allocation and no exception (codes -1 .. len(codes) - 1)
+    applied = np.zeros(payments.num_rows + len(rows) + 1, dtype=bool)
+    applied[rows[: allocations.num_rows] + 1] = True
+    applied[rows[allocations.num_rows :] + 1] = False
+    auto = int(applied.sum())
+    reasons = exceptions.column("reason").value_counts().to_pylist() if exceptions.num_rows else []
     return Summary(
         payments=payments.num_rows,
         auto_applied=auto,
@@ -78,22 +89,31 @@ def summarize(payments: pa.Table, allocations: pa.Table, exceptions: pa.Table) -
     )
 
 
-def check_invariants(payments: pa.Table, allocations: pa.Table, exceptions: pa.Table) -> None:
+def _payment_codes(payments: pa.Table, allocations: pa.Table, exceptions: pa.Table
+                   ) -> np.ndarray:  # fmt: skip
+    """The payments' ids and the output rows' coded together, in one hash pass (null: -1):
+    codes by first appearance, so the payments' are 0..n-1 exactly when their ids are
+    unique, and an output row's code is its payment's row."""
+    ids = [payments.column("payment_id"), allocations.column("payment_id"),
+           exceptions.column("payment_id")]  # fmt: skip
+    return np.asarray(pc.fill_null(pa.chunked_array(
+        [c for col in ids for c in col.chunks], pa.string()).combine_chunks()
+        .dictionary_encode().indices, -1), dtype=np.int64)  # fmt: skip
+
+
+def check_invariants(payments: pa.Table, allocations: pa.Table, exceptions: pa.Table
+                     ) -> np.ndarray:  # fmt: skip
     """Every payment appears in the output, and applied + unapplied == amount, to the minor unit.
 
     Vectorised: the ids of payments and output rows dictionary-encoded at once, sums by
     ``np.add.at``.
     Raises :class:`InvariantViolation` (an engine bug, never the caller's fault) naming the
-    first payments that break it.
+    first payments that break it. Returns each output row's payment row (allocations', then
+    exceptions'), for :func:`summarize`.
     """
     pid = payments.column("payment_id")
     n = payments.num_rows
-    # the payments' ids and the output rows' coded together, in one hash pass: codes by first
-    # appearance, so the payments' are 0..n-1 exactly when their ids are unique
-    ids = [pid, allocations.column("payment_id"), exceptions.column("payment_id")]
-    code = np.asarray(pc.fill_null(pa.chunked_array(
-        [c for col in ids for c in col.chunks], pa.string()).combine_chunks()
-        .dictionary_encode().indices, -1), dtype=np.int64)
+    code = _payment_codes(payments, allocations, exceptions)
     if not np.array_equal(code[:n], np.arange(n)):
         raise InvariantViolation("payment ids are not unique in the matched input")
     seen = np.zeros(n, dtype=bool)
@@ -119,6 +139,7 @@ def check_invariants(payments: pa.Table, allocations: pa.Table, exceptions: pa.T
     neg = np.asarray(allocations.column("applied_amount"), dtype=np.int64) < 0
     if neg.any():
         raise InvariantViolation("negative applied amount")
+    return code[n:]
 
 
 def empty_result(payments: pa.Table) -> MatchResult:

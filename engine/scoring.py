@@ -36,23 +36,29 @@ CUSTOMER_FACTOR_WEAK = {SAME: 1.0, UNKNOWN: 0.80, OTHER: 0.50}
 STRONG_REF = 0.97
 AMOUNT_ONLY_MAX_CHANCE = 0.02  # above this, an amount-only match may well be a coincidence
 AMOUNT_ONLY_OTHER_ODDS = 0.25  # an identified payer's unreferenced credit: not one invoice
+AMOUNT_ONLY_FEE_CUT = 0.9  # an amount-only fee-window match that may well be a coincidence
+OTHER_AMOUNT_SHARE = 0.3  # an unreferenced pair not of the payer's customer: this x evidence
 # an amount-only single invoice that a combination of the customer's other open items also
 # makes: on generated days (6 x 5k) all 184 such matches were the single invoice
 COMBINATION_RIVAL_FACTOR = 0.97
 
 
-def _lookup(table: dict[int, float], keys: np.ndarray) -> np.ndarray:
+def _table(table: dict[int, float]) -> np.ndarray:
     lut = np.zeros(max(table) + 1)
     for k, v in table.items():
         lut[k] = v
-    return lut[keys]
+    return lut
 
 
-def vouched(belief: np.ndarray, chance: np.ndarray) -> np.ndarray:
-    """A belief that the payer is the invoice's customer, once an invoice of that customer's
-    fits the amount: a payer who is someone else finds one by chance only (``chance``)."""
-    odds_against = (1.0 - belief) * np.minimum(chance, 1.0)
-    return np.where(belief > 0, belief / np.maximum(belief + odds_against, 1e-9), 0.0)
+def _by_customer_relation(factors: dict[int, float]) -> np.ndarray:
+    return np.array([factors[OTHER], factors[UNKNOWN], factors[SAME]])  # (relation + 1)
+
+
+_AMOUNT_EVIDENCE = _table(AMOUNT_EVIDENCE)
+_AMOUNT_ONLY = _table(AMOUNT_ONLY)
+_PARTIAL_FACTOR = _table({**PARTIAL_FACTOR, 0: 0.0})
+_FACTOR_STRONG = _by_customer_relation(CUSTOMER_FACTOR_STRONG)
+_FACTOR_WEAK = _by_customer_relation(CUSTOMER_FACTOR_WEAK)
 
 
 def pair_confidence(
@@ -64,47 +70,34 @@ def pair_confidence(
     chance: np.ndarray,
 ) -> np.ndarray:
     """Confidence per pair that the payment settles the invoice (fully, or partly for
-    PARTIAL/OVER relations with a reference).
+    PARTIAL/OVER relations with a reference); one compiled pass over the pairs
+    (:func:`cashmatch.engine.scoring_kernel.confidences`).
+
+    Reference and amount evidence combine as ``1 - (1 - r)(1 - a)`` (a short payment within
+    the fee ceiling says more when less than one of the customer's open items is expected in
+    the window by chance); a partial or over payment is worth a share of its reference; the
+    customer relation scales the result (for a payer nobody identified, the amount settling
+    the named invoice vouches for its customer: a payer who is someone else finds one by
+    chance only). A pair without reference rests on the amount and on how surely the payer was
+    identified: an exact (or exactly discounted) amount weighs the odds that it is a
+    coincidence, ``chance``, against the odds that an identified payer's unreferenced credit is
+    something else; a fee window is too wide for that reckoning (short pays, instalments fall
+    in it): a flat cut, ``AMOUNT_ONLY_FEE_CUT``. Another customer's invoice without reference:
+    ``OTHER_AMOUNT_SHARE`` of the amount evidence.
 
     ``chance`` is, per pair, how many of the customer's open invoices would fall in the
     amount window by chance (block size × window width / amount): an amount-only match that
     could easily be a coincidence (a wide bank-fee window on a large customer) is worth less.
     """
-    a = _lookup(AMOUNT_EVIDENCE, relation)
-    # a short payment within the fee ceiling says more when the customer has few open items
-    # near the amount: less than one expected in the window by chance
-    a = np.where((relation == FEE) & (chance < 1.0), FEE_EVIDENCE_FEW_NEAR, a)
-    combined = 1.0 - (1.0 - ref) * (1.0 - a)
-    partial = np.isin(relation, (PARTIAL, OVER))
-    combined[partial] = ref[partial] * _lookup(
-        {PARTIAL: PARTIAL_FACTOR[PARTIAL], OVER: PARTIAL_FACTOR[OVER], 0: 0}, relation[partial]
-    )
-    strong = ref >= STRONG_REF
-    cidx = customer_relation + 1  # -1/0/1 -> 0/1/2
-    f_strong = np.array([CUSTOMER_FACTOR_STRONG[OTHER], CUSTOMER_FACTOR_STRONG[UNKNOWN],
-                         CUSTOMER_FACTOR_STRONG[SAME]])
-    f_weak = np.array([CUSTOMER_FACTOR_WEAK[OTHER], CUSTOMER_FACTOR_WEAK[UNKNOWN],
-                       CUSTOMER_FACTOR_WEAK[SAME]])
-    factor = np.where(strong, f_strong[cidx], f_weak[cidx])
-    # a payer nobody identified: the amount settling the named invoice vouches for its customer
-    full = np.isin(relation, (EXACT, FEE, DISCOUNT))
-    u = np.flatnonzero(full & (customer_relation == UNKNOWN))
-    factor[u] = vouched(factor[u], chance[u])
-    conf = combined * factor
-    # (the pairs without reference, from here on)
-    no_ref = np.flatnonzero(ref <= 0)
-    rel_n, chance_n = relation[no_ref], chance[no_ref]
-    amount_only = _lookup(AMOUNT_ONLY, rel_n) * vouched(identity[no_ref], chance_n)
-    # an exact (or exactly discounted) amount: the odds that it is a coincidence, `chance`
-    # against the odds that an identified payer's unreferenced credit is something else; a fee
-    # window is too wide for that reckoning (short pays, instalments fall in it): a flat cut
-    coincidence_odds = AMOUNT_ONLY_OTHER_ODDS * chance_n
-    amount_only = np.where(chance_n <= AMOUNT_ONLY_MAX_CHANCE, amount_only,
-                           np.where(rel_n == FEE, amount_only * 0.9,
-                                    amount_only / (1.0 + coincidence_odds)))
-    conf[no_ref] = np.where(customer_relation[no_ref] == SAME, amount_only, 0.3 * a[no_ref])
-    conf[np.isin(relation, (SETTLED, CURRENCY))] = 0.0
-    return np.clip(conf, 0.0, 1.0)
+    from cashmatch.engine import scoring_kernel
+
+    return scoring_kernel.confidences(
+        np.asarray(ref, np.float64), np.asarray(relation, np.int8),
+        np.asarray(customer_relation, np.int64), np.asarray(identity, np.float64),
+        np.asarray(chance, np.float64), _AMOUNT_EVIDENCE, FEE_EVIDENCE_FEW_NEAR,
+        _PARTIAL_FACTOR, _AMOUNT_ONLY, _FACTOR_STRONG, _FACTOR_WEAK, STRONG_REF, SAME, UNKNOWN,
+        AMOUNT_ONLY_MAX_CHANCE, AMOUNT_ONLY_OTHER_ODDS, AMOUNT_ONLY_FEE_CUT,
+        OTHER_AMOUNT_SHARE)
 
 
 # An exhaustive fit of the amount is wrong when the payment is something else (a larger set, a

@@ -210,15 +210,20 @@ async def _parent_gone(stop: asyncio.Event) -> None:
 
 
 def _warm_kernels() -> None:
-    """The compiled passes, ready before the first call (then a small Match takes them):
-    compiled on the first start after an install, loaded from numba's on-disk cache after."""
-    from cashmatch.engine import review
+    """The compiled passes, ready before the first call: compiled on the first start after an
+    install, loaded from numba's on-disk cache after. A small generated day matched once takes
+    every pass a small Match takes; the rest are taken at the sizes they start from."""
+    from cashmatch.engine import matcher, review
     from cashmatch.engine.normalize import warm_kernels
+    from cashmatch.fixtures.generator import generate_day
     from cashmatch.server import wire
 
     warm_kernels()
     review.warm()
     wire.warm()
+    day = generate_day(payments=60, seed=0)
+    matcher.match(invoices=day.invoices, payments=day.payments, remittances=day.remittances,
+                  customers=day.customers)  # fmt: skip
 
 
 def _worker(config: ServerConfig, log_level: int, ready: Any) -> None:

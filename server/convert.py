@@ -128,6 +128,8 @@ def _money_small(
 
 
 def _dates(text: pa.Array, what: str, name: str, errors: list[str]) -> pa.Array:
+    if (dates := wire.iso_dates(text)) is not None:  # (every one a plain YYYY-MM-DD)
+        return dates
     parsed = pc.strptime(text, format="%Y-%m-%d", unit="s", error_is_null=True)
     if parsed.null_count == text.null_count:  # (strptime keeps nulls: no text failed)
         return pc.cast(parsed, pa.date32())
@@ -167,9 +169,12 @@ def _direction(codes: pa.Array) -> np.ndarray:
 
 
 def _currency(text: pa.Array, what: str, errors: list[str], *, required: bool) -> pa.Array:
-    cur = pc.utf8_upper(text)
+    codes = wire.upper_codes(text, 3)  # (every one three letters: nothing more to check)
+    cur = pc.utf8_upper(text) if codes is None else codes
     if required:
         _required(cur, what, "currency", errors)
+    if codes is not None:
+        return cur
     for i in np.flatnonzero(~_three_letters(cur))[: _MAX_ERRORS + 1]:
         errors.append(
             f"{what}[{i}].currency: expected an ISO 4217 code, got {text[i].as_py()!r}"
@@ -388,9 +393,21 @@ def allocations_to_proto(table: pa.Table) -> Sequence[pb.Allocation]:
     return pb.MatchResponse.FromString(allocations_wire(table)).allocations
 
 
-def exceptions_to_proto(table: pa.Table) -> list[pb.PaymentException]:
+# PaymentException's fields of a match result, by number
+_EXCEPTION_STRINGS = {"payment_id": 1, "reason": 2, "detail": 5, "currency": 6, "customer_id": 8}
+WIRE_EXCEPTIONS = 48  # rows from which writing the wire format beats building the messages
+
+
+def exceptions_to_proto(table: pa.Table) -> Sequence[pb.PaymentException]:
+    """A match result's exceptions as messages: from :data:`WIRE_EXCEPTIONS` rows written from
+    the columns at once (:mod:`wire`) and parsed back, as the allocations (~4 us a message
+    less; its fixed cost, ~0.15 ms, is more than a few messages built field by field)."""
     if table.num_rows == 0:
         return []
+    if table.num_rows >= WIRE_EXCEPTIONS:
+        data = wire.repeated(table, _EXCEPTION_STRINGS, {"unapplied_amount": 3}, "currency",
+                             None, {"candidates": 4}, ("candidate_scores", 7))  # fmt: skip
+        return pb.ListExceptionsResponse.FromString(data).exceptions  # (field 1)
     cur = table.column("currency")
     cols = {
         "payment_id": _strs(table.column("payment_id")),

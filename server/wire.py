@@ -95,10 +95,19 @@ def _encode(
     exps: np.ndarray,
     double_field: int,
     double_bits: np.ndarray,
+    list_fields: np.ndarray,
+    list_rows: np.ndarray,
+    list_offsets: np.ndarray,
+    packed_field: int,
+    packed_rows: np.ndarray,
+    packed_bits: np.ndarray,
 ) -> np.ndarray:
     """The rows as messages (see the module): string field ``k`` of row ``i`` is
     ``raw[offsets[k, i]:offsets[k, i + 1]]`` (absent where ``str_null[k, i]``, when given);
-    money field ``k`` is ``money[k, i]`` (absent where ``money_null[k, i]``, when given)."""
+    money field ``k`` is ``money[k, i]`` (absent where ``money_null[k, i]``, when given);
+    repeated string field ``k`` has the elements ``list_rows[k, 0, i] .. list_rows[k, 1, i] -
+    1``, element ``e`` being ``raw[list_offsets[e]:list_offsets[e + 1]]``; the packed double
+    field, ``packed_bits[packed_rows[0, i]:packed_rows[1, i]]`` (absent when empty)."""
     n = len(exps)
     lengths = offsets[:, 1:] - offsets[:, :-1]
     if len(str_null):
@@ -122,6 +131,13 @@ def _encode(
                 s += _varint_size(money_fields[k] << 3) + _varint_size(ln) + ln
         if double_field and double_bits[i]:
             s += _varint_size(double_field << 3) + 8
+        for k in range(len(list_fields)):
+            for e in range(list_rows[k, 0, i], list_rows[k, 1, i]):
+                ln = list_offsets[e + 1] - list_offsets[e]
+                s += _varint_size(list_fields[k] << 3) + _varint_size(ln) + ln
+        count = packed_rows[1, i] - packed_rows[0, i]
+        if packed_field and count:
+            s += _varint_size(packed_field << 3) + _varint_size(8 * count) + 8 * count
         sizes[i] = s
         total += 1 + _varint_size(s) + s
     out = np.empty(total, np.uint8)
@@ -154,11 +170,28 @@ def _encode(
                 k_m += 1
         if double_field and double_bits[i]:
             at = _put_varint(out, at, (double_field << 3) | 1)
-            b = double_bits[i]
-            for j in range(8):  # little-endian
-                out[at + j] = (b >> np.uint64(8 * j)) & np.uint64(255)
-            at += 8
+            at = _put_double(out, at, double_bits[i])
+        for k in range(len(list_fields)):  # (after the others: parsers take any order)
+            for e in range(list_rows[k, 0, i], list_rows[k, 1, i]):
+                a, ln = list_offsets[e], list_offsets[e + 1] - list_offsets[e]
+                at = _put_varint(out, at, (list_fields[k] << 3) | 2)
+                at = _put_varint(out, at, ln)
+                out[at : at + ln] = raw[a : a + ln]
+                at += ln
+        count = packed_rows[1, i] - packed_rows[0, i]
+        if packed_field and count:
+            at = _put_varint(out, at, (packed_field << 3) | 2)
+            at = _put_varint(out, at, 8 * count)
+            for e in range(packed_rows[0, i], packed_rows[1, i]):
+                at = _put_double(out, at, packed_bits[e])
     return out
+
+
+@njit(cache=True, nogil=True)
+def _put_double(out: np.ndarray, at: int, bits: np.uint64) -> int:
+    for j in range(8):  # little-endian
+        out[at + j] = (bits >> np.uint64(8 * j)) & np.uint64(255)
+    return at + 8
 
 
 @njit(cache=True, nogil=True)
@@ -264,15 +297,118 @@ def string_fields(msgs: Sequence[Any], numbers: Sequence[int], *, trim: bool = F
     )
 
 
+_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], np.int64)
+
+
+@njit(cache=True, nogil=True)
+def _number(raw: np.ndarray, a: int, b: int) -> int:
+    """The decimal digits ``raw[a:b]`` as a number; -1 if one is not a digit."""
+    v = 0
+    for t in range(a, b):
+        c = raw[t] - 48
+        if c < 0 or c > 9:
+            return -1
+        v = v * 10 + c
+    return v
+
+
+@njit(cache=True, nogil=True)
+def _iso_days(offsets: np.ndarray, raw: np.ndarray, null: np.ndarray, month_days: np.ndarray
+              ) -> tuple[np.ndarray, bool]:  # fmt: skip
+    """Days since 1970-01-01 of each ``YYYY-MM-DD`` (year 1000-9999, a real day; nulls 0),
+    and whether every value not null is one."""
+    n = len(offsets) - 1
+    days = np.zeros(n, np.int32)
+    for i in range(n):
+        if len(null) and null[i]:
+            continue
+        a = offsets[i]
+        if offsets[i + 1] - a != 10 or raw[a + 4] != 45 or raw[a + 7] != 45:  # "-"
+            return days, False
+        y, m, d = _number(raw, a, a + 4), _number(raw, a + 5, a + 7), _number(raw, a + 8, a + 10)
+        if y < 1000 or m < 1 or m > 12 or d < 1:
+            return days, False
+        leap = y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
+        if d > month_days[m] + (m == 2 and leap):
+            return days, False
+        # days from the civil date (H. Hinnant's algorithm; March-based years)
+        y -= m <= 2
+        era = y // 400
+        yoe = y - era * 400
+        doy = (153 * (m - 3 if m > 2 else m + 9) + 2) // 5 + d - 1
+        days[i] = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+    return days, True
+
+
+def iso_dates(text: pa.Array) -> pa.Array | None:
+    """``text`` (strings ``YYYY-MM-DD``, nulls kept) as date32 in one compiled pass, or None
+    when some value is not such a date (Arrow's ``strptime`` then decides, and names it)."""
+    null = np.asarray(text.is_null(), bool) if text.null_count else np.zeros(0, bool)
+    offsets, raw = string_parts(text)
+    days, ok = _iso_days(offsets, raw, null, _MONTH_DAYS)
+    if not ok:
+        return None
+    return pa.array(days, pa.date32(), mask=null if len(null) else None)
+
+
+@njit(cache=True, nogil=True)
+def _upper_letters(offsets: np.ndarray, raw: np.ndarray, null: np.ndarray, width: int
+                   ) -> tuple[np.ndarray, bool]:  # fmt: skip
+    """The bytes of ``raw[offsets[0]:offsets[-1]]`` upper-cased, and whether every value not
+    null is ``width`` ASCII letters."""
+    out = raw[offsets[0] : offsets[-1]].copy()
+    for i in range(len(offsets) - 1):
+        if len(null) and null[i]:
+            continue
+        a = offsets[i]
+        if offsets[i + 1] - a != width:
+            return out, False
+        for t in range(a, a + width):
+            c = raw[t] & 0xDF  # (upper case: ASCII letters only differ in this bit)
+            if c < 65 or c > 90:
+                return out, False
+            out[t - offsets[0]] = c
+    return out, True
+
+
+def upper_codes(text: pa.Array, width: int) -> pa.Array | None:
+    """``text`` upper-cased, when every value not null is ``width`` ASCII letters (one compiled
+    pass); else None (Arrow's ``utf8_upper`` and the caller's checks then decide)."""
+    null = np.asarray(text.is_null(), bool) if text.null_count else np.zeros(0, bool)
+    offsets, raw = string_parts(text)
+    data, ok = _upper_letters(offsets, raw, null, width)
+    if not ok:
+        return None
+    valid = pa.py_buffer(np.packbits(~null, bitorder="little")) if len(null) else None
+    return pa.Array.from_buffers(
+        pa.string(), len(text), [valid, pa.py_buffer(offsets - offsets[0]), pa.py_buffer(data)]
+    )
+
+
 def _nulls(columns: list[pa.Array]) -> np.ndarray:
-    """(columns, rows) null flags; empty when no column has a null."""
+    """(columns, rows) null flags; empty when no column has a null. From the validity bitmaps
+    (``is_null`` would make a boolean array first)."""
     if not any(c.null_count for c in columns):
         return np.zeros((0, 0), bool)
     out = np.zeros((len(columns), len(columns[0])), bool)
     for k, c in enumerate(columns):
-        if c.null_count:  # (the others stay all False)
-            out[k] = np.asarray(c.is_null(), bool)
+        valid = c.buffers()[0] if c.null_count else None  # (the others stay all False)
+        if valid is not None:
+            bits = np.unpackbits(np.frombuffer(valid, np.uint8), bitorder="little")
+            np.equal(bits[c.offset : c.offset + len(c)], 0, out=out[k])
+        elif c.null_count:  # (a column of the null type: no bitmap)
+            out[k] = True
     return out
+
+
+def _row_ranges(col: pa.ListArray) -> np.ndarray:
+    """(2, rows): each row's first and end element of ``col.values`` (null rows: none)."""
+    off = np.asarray(col.offsets, np.int64)
+    ranges = np.stack([off[:-1], off[1:]])
+    if col.null_count:
+        null = np.asarray(col.is_null(), bool)
+        ranges[1, null] = ranges[0, null]
+    return ranges
 
 
 def repeated(
@@ -281,14 +417,20 @@ def repeated(
     money: dict[str, int],
     currency: str,
     double: tuple[str, int] | None,
+    lists: dict[str, int] | None = None,
+    packed: tuple[str, int] | None = None,
 ) -> bytes:
     """The rows of ``table`` as field 1 (repeated) of a message, in wire format: the string
     columns ``strings`` and the money columns ``money`` (in the row's ``currency``) by field
-    number, and ``double`` (column, field number)."""
+    number, ``double`` (column, field number), the list-of-string columns ``lists`` as
+    repeated string fields and ``packed`` (a list-of-double column, field number) as a packed
+    repeated double."""
     n = table.num_rows
     str_cols = sorted(strings.items(), key=lambda kv: kv[1])
     money_cols = sorted(money.items(), key=lambda kv: kv[1])
+    list_cols = sorted((lists or {}).items(), key=lambda kv: kv[1])
     cols = [table.column(name).combine_chunks() for name, _ in str_cols]
+    lcols = [table.column(name).combine_chunks() for name, _ in list_cols]
     offsets = np.empty((len(cols), n + 1), np.int64)
     parts, base = [], 0
     for k, col in enumerate(cols):  # the columns' bytes one after another
@@ -297,6 +439,16 @@ def repeated(
         offsets[k] += base - off[0]
         parts.append(raw[off[0] : off[-1]])
         base += int(off[-1] - off[0])
+    # then the lists' elements, numbered on from one column to the next
+    list_rows = np.empty((len(lcols), 2, n), np.int64)
+    list_offsets, n_el = [np.array([base], np.int64)], 0
+    for k, col in enumerate(lcols):
+        off, raw = string_parts(col.values)
+        list_rows[k] = _row_ranges(col) + n_el
+        list_offsets.append(off[1:] + (base - off[0]))
+        parts.append(raw[off[0] : off[-1]])
+        base += int(off[-1] - off[0])
+        n_el += len(off) - 1
     m_cols = [table.column(name).combine_chunks() for name, _ in money_cols]
     amounts = np.empty((len(m_cols), n), np.int64)
     for k, col in enumerate(m_cols):
@@ -306,6 +458,12 @@ def repeated(
         bits = np.asarray(d.fill_null(0.0) if d.null_count else d, np.float64).view(np.uint64)
     else:
         bits = np.zeros(n, np.uint64)
+    if packed is not None:
+        pcol = table.column(packed[0]).combine_chunks()
+        packed_rows = _row_ranges(pcol)
+        packed_bits = np.asarray(pcol.values, np.float64).view(np.uint64)
+    else:
+        packed_rows, packed_bits = np.zeros((2, n), np.int64), np.zeros(0, np.uint64)
     out = _encode(
         np.array([f for _, f in str_cols], np.int64),
         offsets,
@@ -317,6 +475,12 @@ def repeated(
         minor_exponents(table.column(currency)).astype(np.int64),
         0 if double is None else double[1],
         np.array(bits),  # (a writable copy: one signature)
+        np.array([f for _, f in list_cols], np.int64),
+        list_rows,
+        np.concatenate(list_offsets),
+        0 if packed is None else packed[1],
+        packed_rows,
+        np.array(packed_bits),
     )
     return out.tobytes()
 
@@ -327,5 +491,8 @@ def warm() -> None:
     from cashmatch.server.pb import cash_application_pb2 as pb
 
     table = pa.table({"s": ["a"], "m": pa.array([-5], pa.int64()), "c": ["EUR"], "d": [0.5]})
-    repeated(table, {"s": 1, "c": 2}, {"m": 3}, "c", ("d", 4))
+    table = table.append_column("l", pa.array([["x"]])).append_column("p", pa.array([[0.5]]))
+    repeated(table, {"s": 1, "c": 2}, {"m": 3}, "c", ("d", 4), {"l": 5}, ("p", 6))
     string_fields([pb.Payment(payment_id="P", amount="1")], [1, 3])
+    iso_dates(pa.array(["2026-01-31", None]))
+    upper_codes(pa.array(["eur", None]), 3)

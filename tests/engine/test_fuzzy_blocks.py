@@ -101,3 +101,11 @@ def test_fuzzy_names_are_the_references(monkeypatch, threads: int):
     result, closest = I._fuzzy_names(names, index, cutoff=88.0)
     np.testing.assert_array_equal(result, want_result)
     np.testing.assert_array_equal(closest, want_closest)
+
+
+def test_fuzzy_hits_outgrowing_their_room_are_the_same(monkeypatch):
+    """The room for hits starting at one: it grows block by block to the same hits."""
+    book, tokens, n, group = _tokens_and_groups(2)
+    want = C.fuzzy_hits(tokens, np.ones(n, bool), group, book, cutoff=80.0)
+    monkeypatch.setattr(C, "FUZZY_HITS_START", 1)
+    _assert_same_hits(C.fuzzy_hits(tokens, np.ones(n, bool), group, book, cutoff=80.0), want)

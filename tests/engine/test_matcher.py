@@ -240,3 +240,61 @@ def test_invariant_checks_catch_a_broken_result():
             check_invariants(pays, allocations, good.exceptions)
     with pytest.raises(InvariantViolation, match="not unique"):
         check_invariants(pa.concat_tables([pays, pays]), good.allocations, good.exceptions)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_summary_counts_and_sums_as_a_plain_loop_does(data):
+    """summarize (with the check's output rows or deriving them) against the definition:
+    payments with an allocation and no exception, exceptions by reason (most first, then by
+    name), sums by currency in order of first appearance."""
+    from cashmatch.engine.result import summarize
+
+    n = data.draw(st.integers(1, 12))
+    cur = st.sampled_from(["EUR", "USD", "JPY"])
+    pays = payments([(f"P{i}", data.draw(st.integers(1, 10**6)), "", None, None, data.draw(cur))
+                     for i in range(n)])  # fmt: skip
+    amounts = pays.column("amount").to_pylist()
+    allocs, excs = [], []
+    for i in range(n):  # each payment: applied in parts, the rest (if any) an exception
+        left = amounts[i]
+        for _ in range(data.draw(st.integers(0, 2))):
+            part = data.draw(st.integers(0, left))
+            allocs.append((f"P{i}", part, pays.column("currency")[i].as_py()))
+            left -= part
+        if left or data.draw(st.booleans()):
+            excs.append((f"P{i}", left, data.draw(st.sampled_from(["A", "B", "C"])),
+                         pays.column("currency")[i].as_py()))  # fmt: skip
+    order = data.draw(st.permutations(range(len(allocs))))
+    allocs = [allocs[k] for k in order]
+    al = pa.table({"payment_id": [a[0] for a in allocs], "applied_amount": pa.array(
+        [a[1] for a in allocs], pa.int64()), "currency": [a[2] for a in allocs]})  # fmt: skip
+    al = S.conform(al, S.ALLOCATIONS)
+    ex = pa.table({"payment_id": [e[0] for e in excs], "unapplied_amount": pa.array(
+        [e[1] for e in excs], pa.int64()), "reason": [e[2] for e in excs],
+        "currency": [e[3] for e in excs]})  # fmt: skip
+    ex = S.conform(ex, S.EXCEPTIONS)
+
+    def sums(rows):
+        out: dict[str, int] = {}
+        for c, v in rows:
+            out[c] = out.get(c, 0) + v
+        return out
+
+    reasons: dict[str, int] = {}
+    for e in excs:
+        reasons[e[2]] = reasons.get(e[2], 0) + 1
+    expected = (
+        len({a[0] for a in allocs} - {e[0] for e in excs}),
+        dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
+        sums(zip(pays.column("currency").to_pylist(), amounts, strict=True)),
+        sums((a[2], a[1]) for a in allocs),
+        sums((e[3], e[1]) for e in excs),
+    )
+    rows = check_invariants(pays, al, ex)
+    for s in (summarize(pays, al, ex, rows), summarize(pays, al, ex)):
+        got = (s.auto_applied, s.exceptions_by_reason, s.amount_by_currency,
+               s.applied_by_currency, s.unapplied_by_currency)  # fmt: skip
+        assert got == expected
+        assert [list(d) for d in got[1:]] == [list(d) for d in expected[1:]]  # orders too
+        assert s.payments == n

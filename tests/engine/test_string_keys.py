@@ -89,3 +89,41 @@ def test_stable_order_compiled_or_not_is_numpys_stable_argsort(monkeypatch):
         order, start = N.stable_order(key, 60)
         np.testing.assert_array_equal(order, np.argsort(key, kind="stable"))
         np.testing.assert_array_equal(np.diff(start), np.bincount(key, minlength=60))
+
+
+def _expected_hits(keys: StringKeys, pay: np.ndarray, text: pa.Array) -> list[tuple]:
+    """(pay, invoice, strength) of each text's key by Arrow's lookup, key rows in order."""
+    return [(int(pay[i]), int(keys.inv[r]), float(keys.strength[r]))
+            for i, k in _expected(keys, text) for r in range(keys.starts[k], keys.starts[k + 1])]
+
+
+def test_hits_are_every_invoice_of_the_key_arrow_finds():
+    """The compiled pass of StringKeys.hits: keys shared by several invoices, nulls, a sliced
+    array, texts of one chunk or several, and every key in one bucket with one hash (only the
+    bytes tell them apart)."""
+    rng = random.Random(5)
+    key_values = ["A1", *_texts(rng, 600), "A1"]  # (a key of two invoices)
+    n = len(key_values)
+    keys = StringKeys.build(pa.array(key_values), np.arange(n) % 97,
+                            np.array(rng.choices([1.0, 0.8], k=n)))
+    text = pa.array(_texts(rng, 900) + [None, "", "ABC"] + key_values[:40])
+    pay = np.arange(len(text), dtype=np.int64) * 3
+    for t, p in ((text, pay), (text.slice(9, 700), pay[9:709]),
+                 (pa.chunked_array([text.slice(0, 5), text.slice(5)]), pay)):
+        hits = keys.hits(p, t)
+        flat = t.combine_chunks() if isinstance(t, pa.ChunkedArray) else t
+        got = list(zip(hits.pay.tolist(), hits.inv.tolist(), hits.ref.tolist(), strict=True))
+        assert got == _expected_hits(keys, p, flat)
+        assert not hits.fuzzy.any()
+    lookup = keys.keys
+    h, m = N.string_hash64(pa.array(["A1"]))[0], len(lookup.values)
+    bucket_start = np.zeros_like(lookup.bucket_start)
+    bucket_start[int(h >> lookup.shift) + 1 :] = m
+    collided = dataclasses.replace(keys, keys=dataclasses.replace(
+        lookup, hashes=np.full(m, h), bucket_start=bucket_start))
+    same_hash = pa.array(["A1"] + key_values[:30])  # all hashed as "A1" would be
+    hits = collided.hits(np.arange(31), same_hash)
+    want = _expected_hits(keys, np.arange(31), same_hash)
+    got = list(zip(hits.pay.tolist(), hits.inv.tolist(), hits.ref.tolist(), strict=True))
+    assert got == [w for w in want if w[0] == 0 or key_values[w[0] - 1] == "A1"]
+    assert len(got) == 4  # ("A1" twice, in the texts; two invoices each)

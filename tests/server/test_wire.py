@@ -104,3 +104,81 @@ def test_string_fields_trimmed_equal_arrows_trim_and_absent_empties() -> None:
         got = wire.string_fields(msgs, [1, 5, 7], trim=True)
         assert got.to_pylist() == want.to_pylist()
         assert got.null_count == want.null_count
+
+
+def _arrow_dates(text: pa.Array) -> list:
+    return pc.cast(pc.strptime(text, format="%Y-%m-%d", unit="s", error_is_null=True),
+                   pa.date32()).to_pylist()  # fmt: skip
+
+
+def test_iso_dates_equal_arrows_strptime_or_leave_it_to_it() -> None:
+    """The compiled dates (slices of a longer array too, with nulls) equal Arrow's; any text
+    that is not a plain date of a real day gives None (Arrow then names it)."""
+    rng = random.Random(11)
+    days = [(2026, 1, 31), (2024, 2, 29), (2000, 2, 29), (1999, 12, 31), (1970, 1, 1),
+            (1969, 12, 31), (1000, 3, 1), (9999, 12, 31), (1900, 2, 28), (2100, 6, 30)]  # fmt: skip
+    good = [f"{y:04d}-{m:02d}-{d:02d}" for y, m, d in days]
+    good += [f"{rng.randrange(1000, 10000):04d}-{rng.randrange(1, 13):02d}-"
+             f"{rng.randrange(1, 29):02d}" for _ in range(300)]  # fmt: skip
+    rows = [rng.choice(good + [None]) for _ in range(400)]
+    whole = pa.array(["x", *rows])
+    for text in (pa.array(rows), whole.slice(1)):
+        assert wire.iso_dates(text).to_pylist() == _arrow_dates(text)
+    for bad in ("2026-02-29", "1900-02-29", "2026-13-01", "2026-00-10", "2026-04-31",
+                "2026-1-01", "2026/01/01", "0999-01-01", "2026-01-0a", " 2026-01-01",
+                "２026-01-01", "2026-01-00"):  # fmt: skip
+        assert wire.iso_dates(pa.array(["2026-01-01", bad])) is None, bad
+
+
+def test_upper_codes_equal_arrows_upper_or_leave_it_to_it() -> None:
+    """Three ASCII letters in any case (nulls kept, slices too) upper-cased as Arrow does;
+    anything else gives None (the caller's checks then name it)."""
+    rng = random.Random(12)
+    rows = ["".join(rng.choice("abcxyzABCXYZ") for _ in range(3)) for _ in range(200)]
+    rows = [rng.choice([r, None]) for r in rows]
+    whole = pa.array(["x", *rows])
+    for text in (pa.array(rows), whole.slice(1)):
+        got = wire.upper_codes(text, 3)
+        assert got.to_pylist() == pc.utf8_upper(text).to_pylist()
+        assert got.null_count == text.null_count
+    for bad in ("EU", "EURO", "E1R", "E R", "EU@", "EU[", "EU`", "EU{", "EÜR", "éUR", ""):
+        assert wire.upper_codes(pa.array(["EUR", bad]), 3) is None, bad
+
+
+def test_wire_exceptions_equal_messages_built_field_by_field() -> None:
+    """Exceptions written from the columns (repeated strings, packed doubles; slices of a
+    table too) parse back to the messages built field by field."""
+    from cashmatch.server import convert as C
+
+    rng = random.Random(13)
+    n = 3 * C.WIRE_EXCEPTIONS
+
+    def text() -> str | None:
+        return rng.choice([None, "", "INV-1", "é€ long text " * rng.randint(1, 30), "P-0"])
+
+    def ids() -> list[str] | None:
+        return rng.choice([None, [], [""], ["INV-1", "é€"], [f"I{k}" for k in range(40)]])
+
+    table = pa.table({
+        "payment_id": [text() or "P" for _ in range(n)],
+        "reason": [rng.choice(["NO_CANDIDATE", "AMBIGUOUS"]) for _ in range(n)],
+        "unapplied_amount": [rng.choice([0, 1, -1, 99, 100, 10**15, -987654321])
+                             for _ in range(n)],
+        "candidates": [ids() for _ in range(n)],
+        "detail": [text() for _ in range(n)],
+        "currency": [rng.choice(["EUR", "JPY", "KWD", "CLF", "USD"]) for _ in range(n)],
+        "candidate_scores": [rng.choice([None, [], [0.0], [0.5, 1.0, 1e-300, -2.5]])
+                             for _ in range(n)],
+        "customer_id": [text() for _ in range(n)],
+    }, schema=S.EXCEPTIONS)  # fmt: skip
+    for part in (table, table.slice(7, 2 * C.WIRE_EXCEPTIONS)):
+        rows = part.to_pylist()
+        want = [pb.PaymentException(
+            payment_id=r["payment_id"], reason=r["reason"],
+            unapplied_amount=format_minor(r["unapplied_amount"], r["currency"]),
+            candidates=r["candidates"] or [], detail=r["detail"] or "", currency=r["currency"],
+            candidate_scores=r["candidate_scores"] or [], customer_id=r["customer_id"] or "",
+        ) for r in rows]  # fmt: skip
+        assert list(C.exceptions_to_proto(part)) == want
+        few = part.slice(0, C.WIRE_EXCEPTIONS - 1)  # (built field by field)
+        assert list(C.exceptions_to_proto(few)) == want[: few.num_rows]

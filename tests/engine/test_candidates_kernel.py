@@ -1,0 +1,236 @@
+"""The compiled passes of :mod:`cashmatch.engine.candidates_kernel`: ``Pairs.concat``'s
+(``strongest``) against the numpy steps it replaced, kept here as its reference; the exact
+join of digit tokens (``number_hits``) against a comparison of every token with every key."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cashmatch.engine import candidates_kernel
+from cashmatch.engine.candidates import Pairs
+from cashmatch.engine.normalize import int_order, string_parts
+
+
+def numpy_concat(parts: list[Pairs]) -> Pairs:
+    """Concatenate; per (pay, inv) the first row of its strongest reference, by (pay, inv)."""
+    pay = np.concatenate([p.pay for p in parts])
+    inv = np.concatenate([p.inv for p in parts])
+    ref = np.concatenate([p.ref for p in parts])
+    fz = np.concatenate([p.fuzzy for p in parts])
+    if len(pay) == 0:
+        return Pairs(pay, inv, ref, fz)
+    order = np.lexsort((inv, pay))
+    pay, inv, ref, fz = pay[order], inv[order], ref[order], fz[order]
+    new = np.ones(len(pay), dtype=bool)
+    new[1:] = (pay[1:] != pay[:-1]) | (inv[1:] != inv[:-1])
+    pair = np.cumsum(new) - 1
+    strongest = np.flatnonzero(ref == np.maximum.reduceat(ref, np.flatnonzero(new))[pair])
+    first = strongest[np.flatnonzero(np.diff(pair[strongest], prepend=-1))]
+    return Pairs(pay[first], inv[first], ref[first], fz[first])
+
+
+ROWS = st.lists(
+    st.tuples(
+        st.integers(0, 6),
+        st.integers(0, 9),
+        st.sampled_from([0.0, 0.7, 0.79, 0.9, 1.0]),
+        st.booleans(),
+    ),
+    max_size=30,
+)
+
+
+def _pairs(rows: list[tuple[int, int, float, bool]]) -> Pairs:
+    return Pairs(
+        np.array([r[0] for r in rows], np.int64),
+        np.array([r[1] for r in rows], np.int64),
+        np.array([r[2] for r in rows], np.float64),
+        np.array([r[3] for r in rows], bool),
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(ROWS, min_size=1, max_size=4), st.integers(0, 3))
+def test_concat_keeps_what_the_numpy_steps_kept(parts, big):
+    """Equal pairs in one part and across parts, equal strengths (the first row wins); large
+    payment numbers take the two-key sort."""
+    ps = [_pairs(rows) for rows in parts]
+    if big == 3:
+        for p in ps:
+            p.pay = p.pay + 2**61
+    got, want = Pairs.concat(ps), numpy_concat(ps)
+    for name in ("pay", "inv", "ref", "fuzzy"):
+        g, w = getattr(got, name), getattr(want, name)
+        assert g.dtype == w.dtype and g.tobytes() == w.tobytes(), name
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.integers(-3, 40), max_size=60),
+    st.lists(st.tuples(st.integers(-3, 40), st.integers(0, 3)), max_size=60),
+)
+def test_number_hits_are_every_equal_key_in_token_order(values, keys):
+    """Against a brute-force comparison of every token with every key: repeated values and
+    keys, values beyond the keys at both ends."""
+    value = np.array(values, np.int64)
+    keys = sorted(keys, key=lambda k: k[0])  # (stable: a key's rows keep their order)
+    number = np.array([k[0] for k in keys], np.int64)
+    kind = np.array([k[1] for k in keys], np.int8)
+    inv = (np.arange(len(keys)) * 7 % 11).astype(np.int32)
+    kind_ref = np.array([1.0, 0.97, 0.9, 0.85])
+    pay = np.arange(len(value), dtype=np.int64) // 2
+    got = candidates_kernel.number_hits(pay, value, int_order(value), number, inv, kind, kind_ref)
+    want = [
+        (pay[t], inv[r], kind_ref[kind[r]])
+        for t in range(len(value))
+        for r in range(len(keys))
+        if number[r] == value[t]
+    ]
+    assert list(zip(*(a.tolist() for a in got), strict=True)) == want
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 30), st.integers(0, 4), st.integers(0, 9)), max_size=40),
+    st.lists(st.tuples(st.integers(0, 30), st.integers(0, 12)), max_size=40),
+    st.integers(1, 4),
+    st.booleans(),
+)
+def test_range_rows_are_the_first_keys_in_each_window(queries, keys, cap, windowed):
+    """Against a scan of every key: ranges of repeated keys, empty ranges, the cap, and the
+    discount window's filter after the cap (as the numpy steps did)."""
+    keys = sorted(keys, key=lambda k: k[0])
+    skey = np.array([k[0] for k in keys], np.int64)
+    rows = np.arange(len(keys), dtype=np.int64)[::-1].copy()  # (key r is invoice rows[r])
+    issue = np.array([k[1] for k in keys][::-1], np.int64)  # per invoice
+    days = np.full(len(keys), 2, np.int64)
+    lo_key = np.array([q[0] for q in queries], np.int64)
+    hi_key = lo_key + np.array([q[1] for q in queries], np.int64)
+    pay = np.arange(len(queries), dtype=np.int64) * 2
+    pay_date = np.zeros(2 * len(queries) + 1, np.int64)
+    pay_date[pay] = [q[2] for q in queries]
+    got = candidates_kernel.range_rows(
+        pay, lo_key, hi_key, int_order(lo_key), skey, rows, cap, windowed, pay_date, issue, days, 3
+    )
+    want = []
+    for j in range(len(queries)):
+        inside = [r for r in range(len(keys)) if lo_key[j] <= skey[r] <= hi_key[j]][:cap]
+        want += [
+            (pay[j], rows[r])
+            for r in inside
+            if not windowed or pay_date[pay[j]] <= issue[rows[r]] + 2 + 3
+        ]
+    assert list(zip(*(a.tolist() for a in got), strict=True)) == want
+
+
+def numpy_fuzzy_rows(blocks, hits, scores, t_grp, k_grp, t_pay, k_inv, cutoff, rival_max):
+    """``fuzzy_hits``' numpy steps after its rapidfuzz calls (what fuzzy_rows replaced)."""
+    block = np.array(blocks, np.int64).reshape(-1, 4)
+    of = np.repeat(np.arange(len(blocks)), [len(h) for h in hits])
+    hit = np.concatenate(hits)
+    width = block[of, 3] - block[of, 2]
+    tok = block[of, 0] + hit // width
+    key = block[of, 2] + hit % width
+    same = t_grp[tok] == k_grp[key]
+    tok, key = tok[same], key[same]
+    score = np.concatenate(scores)[same].astype(np.float64)
+    strength = 0.70 + 0.20 * (score - cutoff) / max(100.0 - cutoff, 1e-9)
+    best = np.zeros(len(t_grp))
+    np.maximum.at(best, tok, score)
+    at_best = score == best[tok]
+    closest = at_best & (np.bincount(tok[at_best], minlength=len(t_grp))[tok] == 1)
+    strength = np.where(closest, strength, np.minimum(strength, rival_max))
+    return t_pay[tok], k_inv[key], strength
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(1, 4), st.integers(1, 5)), min_size=1, max_size=6),
+    st.randoms(use_true_random=False),
+    st.sampled_from([80.0, 85.5, 100.0]),
+)
+def test_fuzzy_rows_are_the_numpy_steps(shapes, rnd, cutoff):
+    """Blocks of several groups (hits across groups dropped), ties for a token's best score
+    (rivals capped) and a cutoff of 100."""
+    blocks, hits, scores, s, a = [], [], [], 0, 0
+    for q, k in shapes:
+        blocks.append((s, s + q, a, a + k))
+        hit = np.array(sorted(rnd.sample(range(q * k), rnd.randint(0, q * k))), np.int64)
+        hits.append(hit)
+        scores.append(np.array([rnd.choice([cutoff, 90.0, 95.25, 100.0]) for _ in hit], np.float32))
+        s, a = s + q, a + k
+    t_grp = np.array([rnd.randint(0, 2) for _ in range(s)], np.int64)
+    k_grp = np.array([rnd.randint(0, 2) for _ in range(a)], np.int64)
+    t_pay, k_inv = np.arange(s, dtype=np.int64) * 3, np.arange(a, dtype=np.int64) * 5
+    got = candidates_kernel.fuzzy_rows(
+        np.array(blocks, np.int64),
+        np.array([len(h) for h in hits], np.int64),
+        np.concatenate(hits),
+        np.concatenate(scores),
+        t_grp,
+        k_grp,
+        t_pay,
+        k_inv,
+        cutoff,
+        0.79,
+    )
+    want = numpy_fuzzy_rows(blocks, hits, scores, t_grp, k_grp, t_pay, k_inv, cutoff, 0.79)
+    for g, w in zip(got, want, strict=True):
+        assert g.tobytes() == w.astype(g.dtype).tobytes() and g.dtype == w.dtype
+
+
+def python_blocks(t_grp: np.ndarray, k_grp: np.ndarray, cells: int) -> tuple[list, list]:
+    """``group_keys``' steps before the compiled pass: the groups' key rows and the blocks."""
+    groups, starts = np.unique(t_grp, return_index=True)
+    ends = np.append(starts[1:], len(t_grp))
+    lo = np.searchsorted(k_grp, groups, "left")
+    cnt = np.searchsorted(k_grp, groups, "right") - lo
+    k_end = np.cumsum(cnt).tolist()
+    rows = [r for g in range(len(groups)) for r in range(lo[g], lo[g] + cnt[g])]
+    t_n, k_n, start = (ends - starts).tolist(), cnt.tolist(), starts.tolist()
+    blocks, i = [], 0
+    while i < len(t_n):
+        j, q, k = i + 1, t_n[i], k_n[i]
+        while j < len(t_n) and (q + t_n[j]) * (k + k_n[j]) <= cells:
+            q, k, j = q + t_n[j], k + k_n[j], j + 1
+        if k:
+            blocks.append([start[i], start[i] + q, k_end[j - 1] - k, k_end[j - 1]])
+        i = j
+    return rows, blocks
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(0, 8), max_size=30),
+    st.lists(st.integers(-1, 8), max_size=30),
+    st.sampled_from([0, 4, 12, 4096]),
+)
+def test_fuzzy_blocks_are_the_python_steps(t_grp, k_grp, cells):
+    """Groups without keys, keys of groups without queries, blocks of one group or several."""
+    t, k = np.array(sorted(t_grp), np.int64), np.array(sorted(k_grp), np.int64)
+    rows, blocks = candidates_kernel.fuzzy_blocks(t, k, cells)
+    assert (rows.tolist(), blocks.tolist()) == python_blocks(t, k, cells)
+
+
+@settings(deadline=None)  # (the first example compiles the pass, unless cached)
+@given(
+    st.lists(
+        st.one_of(
+            st.just(""),
+            st.just("0"),
+            st.just("9" * 18),
+            st.just("1" * 19),
+            st.integers(1, 10**18 - 1).map(str),
+        ),
+        max_size=20,
+    ),
+    st.integers(0, 3),
+)
+def test_digit_values_are_arrows_casts_of_the_short_ones(texts, cut):
+    arr = pa.array(texts, pa.string()).slice(min(cut, len(texts)))  # (offsets into buffers)
+    got = candidates_kernel.digit_values(*string_parts(arr), 18)
+    want = [int(t) if 1 <= len(t) <= 18 else -1 for t in arr.to_pylist()]
+    assert got.tolist() == want
