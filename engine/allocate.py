@@ -1,10 +1,10 @@
 """From scored pairs to proposals, conflict-free allocations and exceptions.
 
 Each payment gets at most one *proposal*: a list of (invoice, applied, adjustment) lines with
-a confidence and the rule that made it. Simple proposals (one payment, one invoice) are chosen
-for all payments at once; the rarer shapes (remittance advice, several invoices, a partial
-payment of a quoted invoice, amount-only subsets) are built per payment from that payment's
-own candidates.
+a confidence and the rule that made it; proposals are kept as columns (:class:`Proposals`).
+Simple proposals (one payment, one invoice) are chosen for all payments at once; the rarer
+shapes (remittance advice, several invoices, a partial payment of a quoted invoice,
+amount-only subsets) kind by kind from each payment's own candidates.
 
 Conflicts are resolved globally: invoices claimed in full by several payments are assigned by
 ``scipy.optimize.linear_sum_assignment`` over the whole conflicting component (never input
@@ -14,6 +14,7 @@ order); then the other proposals take what capacity is left, strongest first.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import chain
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -21,25 +22,118 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from cashmatch.engine import schema as S
-from cashmatch.engine.candidates import DISCOUNT, FEE
+from cashmatch.engine.normalize import spans
 
 AMBIGUITY_MARGIN = 0.04  # a runner-up this close to the best makes the payment AMBIGUOUS
 MAX_CANDIDATES = 5
 
+# the proposals' rules by code (:attr:`Proposals.rule`): the one-to-one rules first (no
+# reference, a fuzzy or weak one, an exact one)
+RULES = ("amount_customer", "fuzzy_reference", "exact_reference", "subset_reference",
+         "subset_amount", "partial_reference", "remittance")
+SINGLE_RULES = RULES[:3]
+SUBSET_RULES = RULES[3:5]
+PARTIAL_RULE, REMITTANCE_RULE = RULES.index("partial_reference"), RULES.index("remittance")
+# the adjustment reasons every proposal's dictionary starts with (:attr:`Proposals.reasons`)
+ADJUSTMENT_REASONS: tuple[str | None, ...] = (None, S.BANK_FEE, S.DISCOUNT)
+# what the part of a payment a proposal leaves unapplied is, said in the OVERPAYMENT
+# exception (:attr:`Proposals.remainder`; ``{invoice}``: the proposal's first invoice)
+REMAINDERS = ("Part of the payment is not applied to any invoice.",
+              "Pays more than {invoice} is open for; the excess is unapplied.",
+              "The remittance advice accounts for less than the payment; the rest is "
+              "unapplied.")
+PAYS_MORE, ADVICE_LESS = 1, 2
+
 
 @dataclass(slots=True)
-class Proposal:
-    """What the engine would apply for one payment, line by line, and how sure it is."""
+class Proposals:
+    """Proposals as columns: proposal ``i`` applies payment ``pay[i]`` to the lines
+    ``start[i]:start[i + 1]`` of the line columns (``inv``, ``applied``, ``adjustment`` and
+    ``reason``, a code into ``reasons``), with ``confidence[i]``, by rule ``RULES[rule[i]]``;
+    what it leaves of the payment unapplied is ``REMAINDERS[remainder[i]]``."""
 
-    pay: int
-    inv: list[int]
-    applied: list[int]
-    adjustment: list[int]
-    adjustment_reason: list[str | None]
-    confidence: float
-    rule: str
-    unapplied_reason: str | None = None  # why a remainder stays unapplied (OVERPAYMENT, ...)
-    detail: str = ""
+    pay: np.ndarray
+    start: np.ndarray
+    inv: np.ndarray
+    applied: np.ndarray
+    adjustment: np.ndarray
+    reason: np.ndarray
+    confidence: np.ndarray
+    rule: np.ndarray
+    remainder: np.ndarray
+    reasons: tuple[str | None, ...] = ADJUSTMENT_REASONS
+
+    def __len__(self) -> int:
+        return len(self.pay)
+
+    @staticmethod
+    def of(pay: np.ndarray, lens: np.ndarray, inv: np.ndarray, applied: np.ndarray,
+           adjustment: np.ndarray, confidence: np.ndarray, rule: np.ndarray | int, *,
+           reason: np.ndarray | None = None, reasons: tuple[str | None, ...] = ADJUSTMENT_REASONS,
+           remainder: np.ndarray | int = 0) -> Proposals:
+        """Proposals of payments ``pay`` with ``lens`` lines each (one proposal's after
+        another); a ``rule`` or ``remainder`` code for all of them or one each; without
+        ``reason``, a bank fee where a line has an adjustment."""
+        n = len(pay)
+        adjustment = np.asarray(adjustment, np.int64)
+        if reason is None:
+            reason = (adjustment != 0).astype(np.int64)  # (ADJUSTMENT_REASONS)
+        return Proposals(
+            np.asarray(pay, np.int64), _starts(lens), np.asarray(inv, np.int64),
+            np.asarray(applied, np.int64), adjustment, np.asarray(reason, np.int64),
+            np.asarray(confidence, np.float64), _codes(rule, n), _codes(remainder, n), reasons)
+
+    @staticmethod
+    def empty() -> Proposals:
+        none = np.zeros(0, np.int64)
+        return Proposals.of(none, none, none, none, none, np.zeros(0), none)
+
+    @property
+    def lens(self) -> np.ndarray:
+        return self.start[1:] - self.start[:-1]
+
+    def owner(self) -> np.ndarray:
+        """The proposal of each line."""
+        return np.repeat(np.arange(len(self.pay)), self.lens)
+
+    def take(self, rows: np.ndarray) -> Proposals:
+        """The proposals ``rows``, in that order."""
+        lens = self.lens[rows]
+        lines = spans(self.start[rows], lens)
+        return Proposals(self.pay[rows], _starts(lens), self.inv[lines], self.applied[lines],
+                         self.adjustment[lines], self.reason[lines], self.confidence[rows],
+                         self.rule[rows], self.remainder[rows], self.reasons)
+
+    @staticmethod
+    def concat(parts: list[Proposals]) -> Proposals:
+        """One after another (their reasons in one dictionary, in order of appearance)."""
+        parts = [p for p in parts if len(p)]
+        if len(parts) <= 1:
+            return parts[0] if parts else Proposals.empty()
+        reasons = tuple(dict.fromkeys(chain.from_iterable(p.reasons for p in parts)))
+        code = {r: i for i, r in enumerate(reasons)}
+
+        def cat(name: str) -> np.ndarray:
+            return np.concatenate([getattr(p, name) for p in parts])
+
+        return Proposals(
+            cat("pay"), _starts(cat("lens")), cat("inv"), cat("applied"), cat("adjustment"),
+            np.concatenate([p.reason if p.reasons == reasons[: len(p.reasons)]
+                            else np.array([code[r] for r in p.reasons], np.int64)[p.reason]
+                            for p in parts]),
+            cat("confidence"), cat("rule"), cat("remainder"), reasons)
+
+
+def _starts(lens: np.ndarray) -> np.ndarray:
+    """The offsets of consecutive runs of ``lens`` items (one more than runs)."""
+    start = np.zeros(len(lens) + 1, np.int64)
+    np.cumsum(lens, out=start[1:])
+    return start
+
+
+def _codes(code: np.ndarray | int, n: int) -> np.ndarray:
+    """``n`` codes: ``code`` for each, or one each."""
+    return np.full(n, code, np.int64) if np.ndim(code) == 0 else np.asarray(code, np.int64)
 
 
 @dataclass(slots=True)
@@ -68,6 +162,26 @@ def pay_conf_inv_order(pay: np.ndarray, inv: np.ndarray, conf: np.ndarray) -> np
     rank = len(levels) - 1 - np.searchsorted(levels, conf)  # 0 = the highest confidence
     key = (pay.astype(np.int64) * len(levels) + rank) * n_inv + inv
     return np.argsort(key, kind="stable")
+
+
+PACKED_SORT_MIN = 1 << 14  # rows from which lexsort_ints packs its keys
+
+
+def lexsort_ints(keys: tuple[np.ndarray, ...]) -> np.ndarray:
+    """``np.lexsort(keys)`` of integer keys (the last one primary), faster: the keys, each
+    less its minimum, packed into one int64 for one stable sort; the same order, ties
+    included. The lexsort itself for few rows (its fixed cost is the smaller) or when the
+    packed key could overflow."""
+    if len(keys[0]) < PACKED_SORT_MIN:
+        return np.lexsort(keys)
+    low = [int(k.min()) for k in keys]
+    widths = [int(k.max()) - lo + 1 for k, lo in zip(keys, low, strict=True)]
+    if np.prod(np.array(widths, float)) >= 2**62:
+        return np.lexsort(keys)
+    packed = np.zeros(len(keys[0]), np.int64)
+    for k, lo, n in zip(reversed(keys), reversed(low), reversed(widths), strict=True):
+        packed = packed * n + (k.astype(np.int64) - lo)
+    return np.argsort(packed, kind="stable")
 
 
 def best_per_payment(
@@ -149,13 +263,3 @@ def resolve_full_conflicts(
         chosen[p_loc[rows[r[ok]]]] = pair_at[r[ok], c[ok]]
         lost[p_loc[rows[r[ok]]]] = False
     return chosen, lost
-
-
-def adjustment_reason(relation: int) -> str | None:
-    return {FEE: S.BANK_FEE, DISCOUNT: S.DISCOUNT}.get(relation)
-
-
-def single_rule(ref: float, fuzzy: bool) -> str:
-    if ref <= 0:
-        return "amount_customer"
-    return "fuzzy_reference" if fuzzy or ref < 0.97 else "exact_reference"

@@ -11,12 +11,10 @@ tables). Timings per stage are kept in ``timings``.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from itertools import accumulate, chain
 from operator import attrgetter
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -25,15 +23,23 @@ from rapidfuzz import fuzz, process
 
 from cashmatch.engine import schema as S
 from cashmatch.engine.allocate import (
+    ADJUSTMENT_REASONS,
+    ADVICE_LESS,
     AMBIGUITY_MARGIN,
     MAX_CANDIDATES,
+    PARTIAL_RULE,
+    PAYS_MORE,
+    REMAINDERS,
+    REMITTANCE_RULE,
+    RULES,
+    SINGLE_RULES,
+    SUBSET_RULES,
     ExceptionItem,
-    Proposal,
-    adjustment_reason,
+    Proposals,
     best_per_payment,
+    lexsort_ints,
     ranked_candidates,
     resolve_full_conflicts,
-    single_rule,
 )
 from cashmatch.engine.candidates import (
     CURRENCY,
@@ -98,11 +104,6 @@ PARTIAL_MIN_REF = 0.70
 LOOKALIKE_CONFIDENCE = 0.91
 
 
-# the one-to-one proposals' rules and adjustment reasons by code (single_proposals)
-SINGLE_RULES = ("amount_customer", "fuzzy_reference", "exact_reference")
-SINGLE_REASONS = (None, S.BANK_FEE, S.DISCOUNT)
-SUBSET_RULES = ("subset_reference", "subset_amount")
-
 # relation code -> "settles the invoice in full" / "a partial, over, settled or currency
 # relation" (a table lookup: np.isin costs tens of microseconds on a payment's few pairs)
 _FULL = np.zeros(7, dtype=bool)
@@ -111,17 +112,34 @@ _NOT_FULL = np.zeros(7, dtype=bool)
 _NOT_FULL[[PARTIAL, OVER, SETTLED, CURRENCY]] = True
 
 
-def _each(proposals: list[Proposal], name: str, dtype: type,
-          fn: Callable[[Any], Any] | None = None) -> np.ndarray:
-    """One field of every proposal (``fn`` of it), as an array (C-level iteration)."""
-    values = map(attrgetter(name), proposals)
-    return np.fromiter(values if fn is None else map(fn, values), dtype, count=len(proposals))
+# one payment's proposal while it is decided: row ``[1]`` of the batch ``[0]``
+Pick = tuple[Proposals, int]
 
 
-def _lines(proposals: list[Proposal], name: str) -> np.ndarray:
-    """One int64 field of every proposal's lines (``inv``, ``applied``...), one proposal's
-    after another."""
-    return np.fromiter(chain.from_iterable(map(attrgetter(name), proposals)), np.int64)
+def confidence(batch: Proposals, row: int) -> float:
+    """The confidence of a picked proposal."""
+    return float(batch.confidence[row])
+
+
+def is_fee_set(batch: Proposals, row: int, threshold: float) -> bool:
+    """Is the proposal a set of invoices that fits only less a fee, below ``threshold``?"""
+    return (RULES[batch.rule[row]] in SUBSET_RULES and confidence(batch, row) < threshold
+            and bool(batch.adjustment[batch.start[row] : batch.start[row + 1]].any()))
+
+
+def gathered(picks: list[Pick]) -> Proposals:
+    """The proposals ``picks`` names (rows of a few batches), in that order."""
+    at: dict[int, int] = {}  # each batch's first row in the batches joined
+    batches: list[Proposals] = []
+    rows, n = [], 0
+    for batch, row in picks:
+        first = at.get(id(batch))
+        if first is None:
+            first = at[id(batch)] = n
+            batches.append(batch)
+            n += len(batch)
+        rows.append(first + row)
+    return Proposals.concat(batches).take(np.array(rows, np.int64))
 
 
 def candidate_list(extra: list[int], invs: list[int], confs: list[float]
@@ -160,7 +178,7 @@ def settling_group(group: np.ndarray, pay: np.ndarray, inv: np.ndarray, book: Bo
     if len(pay) == 0:
         return group
     g = book.group[inv]
-    order = np.lexsort((g, pay))
+    order = lexsort_ints((g, pay))
     pay, g, inv = pay[order], g[order], inv[order]
     cash = np.where(book.currency[inv] == currency[pay], book.amount[inv], 0)
     new = np.ones(len(pay), bool)
@@ -350,9 +368,9 @@ class DayMatch:
         with self.stage("review"):
             exceptions = self.review(exceptions)
         with self.stage("output"):
-            return self.build_outputs(allocations, exceptions, self.singles_accepted)
+            return self.build_outputs(allocations, exceptions)
 
-    def propose(self) -> tuple[list[Proposal], list[ExceptionItem]]:
+    def propose(self) -> tuple[Proposals, list[ExceptionItem]]:
         pairs, conf, rel = self.pairs, self.conf, self.rel
         threshold = self.policy.auto_apply_threshold
         full = np.isin(rel, (EXACT, FEE, DISCOUNT))
@@ -397,17 +415,17 @@ class DayMatch:
         chosen, lost = resolve_full_conflicts(
             chosen, pairs.pay, pairs.inv, conf, full & (conf >= threshold)
         )
-        proposals: list[Proposal] = []
+        proposals: list[Pick] = []
         exceptions: list[ExceptionItem] = []
         # the clear one-to-one proposals, as arrays (what single_proposal makes, all at once)
         single_pay = np.flatnonzero(chosen >= 0)
         self.singles = self.single_proposals(single_pay, chosen[single_pay])
         # what they settle in full is not open for another payment's set of invoices (decided
         # for all payments at once, before any set is looked for: the input order never counts)
-        sure = (self.singles["conf"] >= threshold) & np.array(
-            [r in self.policy.auto_apply_rules for r in SINGLE_RULES], bool)[self.singles["rule"]]
+        sure = (self.singles.confidence >= threshold) & np.array(
+            [r in self.policy.auto_apply_rules for r in SINGLE_RULES], bool)[self.singles.rule]
         self.claimed = np.zeros(len(self.book.amount), dtype=bool)
-        self.claimed[self.singles["inv"][sure]] = True
+        self.claimed[self.singles.inv[sure]] = True
         for p in np.flatnonzero(lost):
             exceptions.append(self.exception(int(p), S.DUPLICATE,
                                              "Another payment settles the invoice this payment "
@@ -461,17 +479,17 @@ class DayMatch:
                            and resembles and not quotes)
             # a set that fits only less a fee is far likelier a coincidence than a fit to the
             # minor unit (scoring.FEE_DEDUCTED): the quoted invoice over- or part-paid, if surer
-            fee_set = (isinstance(prop, Proposal) and prop.rule in SUBSET_RULES
-                       and any(prop.adjustment) and prop.confidence < threshold)
+            fee_set = ((quotes or resembles) and isinstance(prop, tuple)
+                       and is_fee_set(*prop, threshold))
             if prop is None and (b < 0 or quotes or resembles):
                 prop = partials[p]
-            elif fee_set and (quotes or resembles):
+            elif fee_set:
                 partial = partials[p]
-                if isinstance(partial, Proposal) and partial.confidence > prop.confidence:
+                if isinstance(partial, tuple) and confidence(*partial) > confidence(*prop):
                     prop = partial
             elif amount_sets:
                 partial = partials[p]
-                if isinstance(partial, Proposal):
+                if isinstance(partial, tuple):
                     prop = partial
                 else:  # the invoices the reference resembles, before the sets
                     ks = self.pair_indices(p)
@@ -494,9 +512,9 @@ class DayMatch:
             for i, item in zip(slots.tolist(), self.no_match_exceptions(
                     ps, best[ps], best_c[ps], second_c[ps]), strict=True):
                 exceptions[i] = item
-        proposals, exceptions = self.lookalike_proposals(proposals, exceptions)
-        self.corroborate_instalments(proposals)
-        return proposals, exceptions
+        proposed, exceptions = self.lookalike_proposals(gathered(proposals), exceptions)
+        self.corroborate_instalments(proposed)
+        return proposed, exceptions
 
     def lookalikes(self, pays: np.ndarray) -> Lookalikes:
         """The look-alike invoices of the payments ``pays`` (:mod:`review`)."""
@@ -528,8 +546,8 @@ class DayMatch:
                                pay_amount=self.pay_amount, pay_currency=self.pay_currency,
                                book=self.book)
 
-    def lookalike_proposals(self, proposals: list[Proposal], exceptions: list[ExceptionItem]
-                            ) -> tuple[list[Proposal], list[ExceptionItem]]:
+    def lookalike_proposals(self, proposals: Proposals, exceptions: list[ExceptionItem]
+                            ) -> tuple[Proposals, list[ExceptionItem]]:
         """An identified payer's credit left to a person so far (an exception, or a proposal
         below the threshold) whose reference gives one of the payer's open invoices with one
         keystroke wrong, an invoice it pays part of or settles less a fee or a discount, and
@@ -538,8 +556,9 @@ class DayMatch:
         when an open invoice of the payer's is for exactly the amount, nor with remittance
         advice."""
         threshold = self.policy.auto_apply_threshold
-        left = np.unique(np.array([e.pay for e in exceptions] + [
-            pr.pay for pr in proposals if pr.confidence < threshold], np.int64))
+        left = np.unique(np.concatenate([
+            np.fromiter((e.pay for e in exceptions), np.int64, len(exceptions)),
+            proposals.pay[proposals.confidence < threshold]]))
         # (kept for the reviewer's candidates: review)
         self.looks = table = self.lookalikes(left)
         own_exact = np.zeros(self.n, bool)
@@ -547,51 +566,58 @@ class DayMatch:
         own_exact[self.lines[1]] = True  # (and a credit with remittance advice)
         pays = left[(self.pay_group[left] >= 0) & ~own_exact[left]]
         rows = sole_lookalikes(table, pays)
-        chosen: dict[int, Proposal] = {}
-        for p, inv, rel in zip(pays[rows >= 0].tolist(), table.inv[rows[rows >= 0]].tolist(),
-                               table.rel[rows[rows >= 0]].tolist(), strict=True):
-            name, amount = self.book.ids[inv].as_py(), int(self.pay_amount[p])
-            if rel == PARTIAL:
-                chosen[p] = Proposal(p, [inv], [amount], [0], [None], LOOKALIKE_CONFIDENCE,
-                                     "partial_reference", detail=f"Partial payment of {name}, "
-                                     "whose number the reference gives with one keystroke "
-                                     "wrong; the rest stays open.")
-            else:
-                short = int(self.book.amount[inv]) - amount
-                chosen[p] = Proposal(p, [inv], [amount], [short], [adjustment_reason(rel)],
-                                     LOOKALIKE_CONFIDENCE, "fuzzy_reference")
-        return ([pr for pr in proposals if pr.pay not in chosen] + list(chosen.values()),
-                [e for e in exceptions if e.pay not in chosen])
+        pays, rows = pays[rows >= 0], rows[rows >= 0]
+        if len(pays) == 0:
+            return proposals, exceptions
+        inv, rel = table.inv[rows], table.rel[rows]
+        amount = self.pay_amount[pays]
+        # a part payment (the rest stays open), or a settlement less a fee or a discount
+        part = rel == PARTIAL
+        chosen = Proposals.of(
+            pays, np.ones(len(pays), np.int64), inv, amount,
+            np.where(part, 0, self.book.amount[inv] - amount), np.full(len(pays),
+                                                                       LOOKALIKE_CONFIDENCE),
+            np.where(part, PARTIAL_RULE, RULES.index("fuzzy_reference")),
+            reason=np.where(rel == FEE, 1, np.where(rel == DISCOUNT, 2, 0)))  # (the reasons')
+        taken = np.zeros(self.n, bool)
+        taken[pays] = True
+        return (Proposals.concat([proposals.take(np.flatnonzero(~taken[proposals.pay])),
+                                  chosen]),
+                [e for e in exceptions if not taken[e.pay]])
 
     def put_first(self, item: ExceptionItem, ks: np.ndarray, why: str) -> ExceptionItem:
         """The sets that fit, after single invoices that fit otherwise (pairs ``ks``: a set of
         one is the fewest invoices), with ``why`` said in the detail."""
         invs = [int(i) for i in self.pairs.inv[ks]]
         keep = [j for j, c in enumerate(item.candidates) if c not in invs]
-        names = ", ".join(self.book.ids.take(pa.array(invs)).to_pylist())
+        names = ", ".join(self.invoice_ids(invs))
         return ExceptionItem(item.pay, item.reason, f"{item.detail} Or {names} {why}.",
                              invs + [item.candidates[j] for j in keep],
                              [float(c) for c in self.conf[ks]] + [item.scores[j] for j in keep])
 
-    def corroborate_instalments(self, proposals: list[Proposal]) -> None:
+    def corroborate_instalments(self, proposals: Proposals) -> None:
         """Payments of the invoice's own customer that each pay part of the same quoted invoice
         today, together no more than it has open, vouch for each other (instalments, a split
         payment): each rises to the confidence of the surest, at most INSTALMENT_SIBLING_MAX;
         to that much when together they settle exactly what it has open."""
-        by_inv: dict[int, list[Proposal]] = {}
-        for pr in proposals:
-            if pr.rule == "partial_reference" and pr.unapplied_reason is None and (
-                    self.pay_group[pr.pay] == self.book.group[pr.inv[0]]):
-                by_inv.setdefault(pr.inv[0], []).append(pr)
-        for inv, parts in by_inv.items():
-            paid = sum(pr.applied[0] for pr in parts)
-            if len(parts) < 2 or paid > self.book.amount[inv]:
-                continue
-            surest = min(max(pr.confidence for pr in parts), INSTALMENT_SIBLING_MAX)
-            if paid == self.book.amount[inv]:  # together to the minor unit what is open: the
-                surest = INSTALMENT_SIBLING_MAX  # amounts agree as an exact single one does
-            for pr in parts:
-                pr.confidence = max(pr.confidence, surest)
+        first = proposals.start[:-1]
+        inv = proposals.inv[first]
+        parts = np.flatnonzero((proposals.rule == PARTIAL_RULE) & (proposals.remainder == 0)
+                               & (self.pay_group[proposals.pay] == self.book.group[inv]))
+        named = np.sort(inv[parts])
+        if not (named[1:] == named[:-1]).any():  # (no invoice paid in part twice)
+            return
+        invs, at, count = np.unique(inv[parts], return_inverse=True, return_counts=True)
+        paid = np.bincount(at, weights=proposals.applied[first[parts]]).astype(np.int64)
+        conf = proposals.confidence[parts]
+        surest = np.zeros(len(invs))
+        np.maximum.at(surest, at, conf)
+        surest = np.where(paid == self.book.amount[invs], INSTALMENT_SIBLING_MAX,
+                          np.minimum(surest, INSTALMENT_SIBLING_MAX))
+        vouched = (count >= 2) & (paid <= self.book.amount[invs])
+        conf = np.where(vouched[at], np.maximum(conf, surest[at]), conf)
+        proposals.confidence = proposals.confidence.copy()
+        proposals.confidence[parts] = conf
 
     def best_full_settlement(self, full: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per payment: the best pair that settles an invoice in full (-1: none), its confidence,
@@ -678,39 +704,26 @@ class DayMatch:
         return index.members[index.block_start[b] : index.block_start[b + 1]]
 
     # -- single
-    def single_proposal(self, p: int, k: int) -> Proposal:
-        pairs = self.pairs
-        inv = int(pairs.inv[k])
-        rel = int(self.rel[k])
-        adj = int(self.adj[k]) if rel in (FEE, DISCOUNT) else 0
-        return Proposal(
-            pay=p, inv=[inv], applied=[int(self.pay_amount[p])], adjustment=[adj],
-            adjustment_reason=[adjustment_reason(rel)], confidence=float(self.conf[k]),
-            rule=single_rule(float(pairs.ref[k]), bool(pairs.fuzzy[k])),
-        )
+    def single_proposal(self, p: int, k: int) -> Pick:
+        return self.single_proposals(np.array([p]), np.array([k])), 0
 
-    def single_proposals(self, ps: np.ndarray, ks: np.ndarray) -> dict[str, np.ndarray]:
+    def single_proposals(self, ps: np.ndarray, ks: np.ndarray) -> Proposals:
         """:meth:`single_proposal` for many payments, as columns (one line each)."""
         pairs = self.pairs
         rel = self.rel[ks].astype(np.int64)
         has_adj = (rel == FEE) | (rel == DISCOUNT)
         ref, fz = pairs.ref[ks], pairs.fuzzy[ks].astype(bool)
-        rule = np.where(ref <= 0, 0, np.where(fz | (ref < 0.97), 1, 2))  # SINGLE_RULES
-        return {
-            "pay": ps.astype(np.int64),
-            "inv": pairs.inv[ks].astype(np.int64),
-            "applied": self.pay_amount[ps].astype(np.int64),
-            "adj": np.where(has_adj, self.adj[ks], 0).astype(np.int64),
-            "reason": np.where(rel == FEE, 1, np.where(rel == DISCOUNT, 2, 0)),  # SINGLE_REASONS
-            "conf": self.conf[ks].astype(np.float64),
-            "rule": rule,
-        }
+        return Proposals.of(
+            ps, np.ones(len(ps), np.int64), pairs.inv[ks], self.pay_amount[ps],
+            np.where(has_adj, self.adj[ks], 0), self.conf[ks],
+            np.where(ref <= 0, 0, np.where(fz | (ref < 0.97), 1, 2)),  # SINGLE_RULES
+            reason=np.where(rel == FEE, 1, np.where(rel == DISCOUNT, 2, 0)))  # (the reasons')
 
     def pair_indices(self, p: int) -> np.ndarray:
         return self.order[self.starts[p] : self.starts[p + 1]]
 
     # -- partial / over payment of one quoted invoice
-    def partial_proposals(self, ps: np.ndarray) -> dict[int, Proposal | ExceptionItem | None]:
+    def partial_proposals(self, ps: np.ndarray) -> dict[int, Pick | ExceptionItem | None]:
         """Per payment of ``ps``: the partial or over payment of the invoice its reference names
         (at least PARTIAL_MIN_REF; one in another currency only when nothing in the payment's
         is named); an exception when that invoice is settled or in another currency, or when
@@ -747,27 +760,23 @@ class DayMatch:
         tie = (k2 >= 0) & (self.conf[k_next] >= self.conf[k] - AMBIGUITY_MARGIN)
         rivalled = first_two(self.partial_rivals(ks))[0] >= 0
         inv = self.pairs.inv[k]
-        out: dict[int, Proposal | ExceptionItem | None] = {}
-        for p, no, r, t, rv, kk in zip(ps.tolist(), (k1 < 0).tolist(), kind.tolist(),
-                                       tie.tolist(), rivalled.tolist(), k.tolist(), strict=True):
-            if no or (t and r not in (SETTLED, CURRENCY)):
-                out[p] = None
-            elif r in (SETTLED, CURRENCY) or rv:
-                out[p] = self.partial_exception(p, kk)
+        out: dict[int, Pick | ExceptionItem | None] = dict.fromkeys(ps.tolist())
+        # a settled or foreign invoice named (even as surely as another), or one rivalled
+        gone = (kind == SETTLED) | (kind == CURRENCY)
+        why = (k1 >= 0) & ~(tie & ~gone) & (gone | rivalled)
+        for p, kk in zip(ps[why].tolist(), k[why].tolist(), strict=True):
+            out[p] = self.partial_exception(p, kk)
         make = np.flatnonzero((k1 >= 0) & ~tie & ~rivalled & ((kind == PARTIAL) | (kind == OVER)))
-        names = self.book.ids.take(pa.array(inv[make])).to_pylist()
-        for p, r, i, c, a, open_, name in zip(
-                ps[make].tolist(), kind[make].tolist(), inv[make].tolist(),
-                self.conf[k[make]].tolist(), self.pay_amount[ps[make]].tolist(),
-                self.book.amount[inv[make]].tolist(), names, strict=True):
-            if r == PARTIAL:
-                out[p] = Proposal(p, [i], [a], [0], [None], c, "partial_reference",
-                                  detail=f"Partial payment of {name}; the rest stays open.")
-            else:
-                out[p] = Proposal(p, [i], [open_], [0], [None], c,
-                                  "partial_reference", unapplied_reason=S.OVERPAYMENT,
-                                  detail=f"Pays more than {name} is open for; the excess is "
-                                  "unapplied.")
+        # a part payment (the rest stays open), or one of more than the invoice is open for
+        # (the excess unapplied)
+        over = kind[make] == OVER
+        inv = inv[make]
+        made = Proposals.of(
+            ps[make], np.ones(len(make), np.int64), inv,
+            np.where(over, self.book.amount[inv], self.pay_amount[ps[make]]),
+            np.zeros(len(make), np.int64), self.conf[k[make]], PARTIAL_RULE,
+            remainder=np.where(over, PAYS_MORE, 0))
+        out.update((p, (made, j)) for j, p in enumerate(ps[make].tolist()))
         return out
 
     def partial_rivals(self, ks: np.ndarray) -> np.ndarray:
@@ -800,7 +809,7 @@ class DayMatch:
             f"in full, {why}; choose the right one.", np.concatenate([[k], rivals]))
 
     # -- several invoices for one payment
-    def subset_proposal(self, p: int, *, quoted_only: bool) -> Proposal | ExceptionItem | None:
+    def subset_proposal(self, p: int, *, quoted_only: bool) -> Pick | ExceptionItem | None:
         if not quoted_only and self.fill_slot[p] >= 0:  # decided in bulk
             return self.filled_outcome[self.fill_slot[p]]
         group_of, quoted_starts, quoted_rows = self.subset_inputs
@@ -828,7 +837,7 @@ class DayMatch:
         # amount alone (plus any quoted ones as fixed members)
         return self.fill_subset(p, group, quoted, amount, fee)
 
-    def quoted_set_proposals(self, ps: np.ndarray) -> dict[int, Proposal]:
+    def quoted_set_proposals(self, ps: np.ndarray) -> dict[int, Pick]:
         """Per payment of ``ps`` whose quoted open invoices (:attr:`subset_inputs`, two or
         more) together settle it, within the fee: the proposal to apply all of them, for all
         such payments at once (the first answer of ``subset_proposal(quoted_only=True)``)."""
@@ -846,9 +855,9 @@ class DayMatch:
         conf = {e: subset_confidence(quoted_share=1.0, exact=e, identity=1.0, exhaustive=True,
                                      chance=0.0) for e in (True, False)}
         props = self.set_proposals(ps, n_q, quoted_rows[spans(quoted_starts[ps], n_q)],
-                                   [conf[e] for e in exact.tolist()],
-                                   ["subset_reference"] * len(ps))
-        return dict(zip(ps.tolist(), props, strict=True))
+                                   np.where(exact, conf[True], conf[False]),
+                                   np.full(len(ps), RULES.index("subset_reference")))
+        return {p: (props, j) for j, p in enumerate(ps.tolist())}
 
     @property
     def subset_inputs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -876,7 +885,7 @@ class DayMatch:
         return self._subset_inputs
 
     def fill_subset(self, p: int, group: int, fixed: np.ndarray, amount: int, fee: int
-                    ) -> Proposal | ExceptionItem | None:
+                    ) -> Pick | ExceptionItem | None:
         if self.fill_slot[p] >= 0:  # decided in bulk
             return self.filled_outcome[self.fill_slot[p]]
         got = self.fill_search(p, group, fixed, amount, fee)
@@ -889,8 +898,8 @@ class DayMatch:
         if not isinstance(choice, tuple):
             return choice
         chosen, conf, rule = choice
-        return self.set_proposals(np.array([p]), np.array([len(chosen)]), chosen, [conf],
-                                  [rule])[0]
+        return self.set_proposals(np.array([p]), np.array([len(chosen)]), chosen,
+                                  np.array([conf]), np.array([RULES.index(rule)])), 0
 
     def fill_choice(self, p: int, found: SubsetSearch, block_size: int, fixed: np.ndarray,
                     rest: int, fee: int, identity: float
@@ -903,22 +912,33 @@ class DayMatch:
         # by chance and say little against a small one (how little: ``chance``)
         fewest = found.fewest(AMBIGUOUS_SETS)
         if fewest is not None:
-            chosen = np.concatenate([fixed, np.array(fewest, np.int64)])
-            share = len(fixed) / len(chosen)
-            # a fit by chance as small as the one found
-            chance = coincidence(block_size=block_size, max_size=len(fewest),
-                                 target=rest, tolerance=0 if found.exact else fee)
-            conf = subset_confidence(quoted_share=share, exact=found.exact, identity=identity,
-                                     exhaustive=True, chance=chance)
-            if found.unique is None or not found.exhaustive:
-                conf = min(conf, LARGER_SETS_UNTRIED_MAX)
-            rivals = [len(s) for s in found.solutions if s != fewest]
-            conf *= fewest_share(block_size=block_size, size=len(fewest), rival_sizes=rivals)
-            return chosen, conf, "subset_reference" if len(fixed) else "subset_amount"
+            return self.fewest_choice(
+                fixed, np.array(fewest, np.int64), [len(s) for s in found.solutions
+                                                    if s != fewest], found.exact,
+                found.unique is not None and found.exhaustive, block_size, rest, fee, identity)
         if found.solutions:
             return self.ambiguous(p, [np.concatenate([fixed, np.array(s, np.int64)])
                                       for s in found.solutions])
         return None
+
+    @staticmethod
+    def fewest_choice(fixed: np.ndarray, added: np.ndarray, rivals: list[int], exact: bool,
+                      proven: bool, block_size: int, rest: int, fee: int, identity: float
+                      ) -> tuple[np.ndarray, float, str]:
+        """The set ``fixed`` plus ``added``, the fit with the fewest invoices (``rivals``: the
+        sizes of the other sets that fit; ``proven``: the only fit, all sets tried), with its
+        confidence and rule (:meth:`fill_choice`)."""
+        chosen = np.concatenate([fixed, added])
+        share = len(fixed) / len(chosen)
+        # a fit by chance as small as the one found
+        chance = coincidence(block_size=block_size, max_size=len(added),
+                             target=rest, tolerance=0 if exact else fee)
+        conf = subset_confidence(quoted_share=share, exact=exact, identity=identity,
+                                 exhaustive=True, chance=chance)
+        if not proven:
+            conf = min(conf, LARGER_SETS_UNTRIED_MAX)
+        conf *= fewest_share(block_size=block_size, size=len(added), rival_sizes=rivals)
+        return chosen, conf, "subset_reference" if len(fixed) else "subset_amount"
 
     def fill_search(self, p: int, group: int, fixed: np.ndarray, amount: int, fee: int
                     ) -> tuple[SubsetSearch, int] | None:
@@ -970,26 +990,38 @@ class DayMatch:
             tolerance=self.fee_ceiling[ps], max_size=self.fill_max_size(n_fixed),
             min_size=np.where(n_fixed > 0, 1, 2), limit=AMBIGUOUS_SETS)
         self.fill_slot[ps] = np.arange(len(ps))
-        self.filled_outcome: list[Proposal | ExceptionItem | None] = [None] * len(ps)
+        self.filled_outcome: list[Pick | ExceptionItem | None] = [None] * len(ps)
         fixed_at = np.concatenate([[0], np.cumsum(n_fixed)]).tolist()
         rest, fee = (self.pay_amount[ps] - fixed_total).tolist(), self.fee_ceiling[ps].tolist()
         identity = self.set_identity(ps).tolist()
         sets: list[tuple[int, np.ndarray, float, str]] = []
-        for q in np.flatnonzero(self.filled.n_found > 0).tolist():
-            choice = self.fill_choice(
-                int(ps[q]), self.filled.get(q), int(self.filled.size[q]),
-                fixed[fixed_at[q] : fixed_at[q + 1]], rest[q], fee[q], identity[q])
-            if isinstance(choice, tuple):
-                sets.append((q, *choice))
-            else:
-                self.filled_outcome[q] = choice
+        f = self.filled
+        # the fewest invoices that fit, where that is the answer, for all payments at once:
+        # only its confidence is reckoned one by one (and the choices for a person built)
+        slot = f.fewest(AMBIGUOUS_SETS)
+        n_found, size, exact, exhaustive = (a.tolist() for a in (
+            f.n_found, f.size, f.exact, f.exhaustive))
+        sol_len, sol_start, slot_l = f.sol_len.tolist(), f.sol_start.tolist(), slot.tolist()
+        for q in np.flatnonzero(f.n_found > 0).tolist():
+            fixed_q = fixed[fixed_at[q] : fixed_at[q + 1]]
+            s = slot_l[q]
+            if s < 0:
+                self.filled_outcome[q] = self.fill_choice(
+                    int(ps[q]), f.get(q), size[q], fixed_q, rest[q], fee[q], identity[q])
+                continue
+            at = q * f.limit
+            sets.append((q, *self.fewest_choice(
+                fixed_q, f.rows[sol_start[s] : sol_start[s] + sol_len[s]],
+                [sol_len[i] for i in range(at, at + n_found[q]) if i != s], exact[q],
+                n_found[q] == 1 and exhaustive[q], size[q], rest[q], fee[q], identity[q])))
         if sets:
             qs, chosen, conf, rules = zip(*sets, strict=True)
             q_arr = np.array(qs)
             props = self.set_proposals(ps[q_arr], np.array([len(c) for c in chosen]),
-                                       np.concatenate(chosen), list(conf), list(rules))
-            for q, prop in zip(qs, props, strict=True):
-                self.filled_outcome[q] = prop
+                                       np.concatenate(chosen), np.array(conf),
+                                       np.array([RULES.index(r) for r in rules]))
+            for j, q in enumerate(qs):
+                self.filled_outcome[q] = props, j
 
     def set_identity(self, ps: np.ndarray) -> np.ndarray:
         """How surely each payment of ``ps`` is the customer whose open invoices its sets are
@@ -1004,21 +1036,22 @@ class DayMatch:
 
     def subset_allocation(self, p: int, invs: np.ndarray, *, quoted_share: float,
                           exact: bool, identity: float, exhaustive: bool, rule: str,
-                          chance: float = 0.0) -> Proposal:
+                          chance: float = 0.0) -> Pick:
         conf = subset_confidence(quoted_share=quoted_share, exact=exact, identity=identity,
                                  exhaustive=exhaustive, chance=chance)
-        return self.set_proposals(np.array([p]), np.array([len(invs)]), invs, [conf], [rule])[0]
+        return self.set_proposals(np.array([p]), np.array([len(invs)]), invs, np.array([conf]),
+                                  np.array([RULES.index(rule)])), 0
 
     def set_proposals(self, ps: np.ndarray, counts: np.ndarray, invs: np.ndarray,
-                      conf: list[float], rule: list[str]) -> list[Proposal]:
+                      conf: np.ndarray, rule: np.ndarray) -> Proposals:
         """Per payment ``ps[i]``: the proposal to settle its ``counts[i]`` (at least one)
         invoice rows of ``invs`` (one set after another), with confidence ``conf[i]`` by rule
-        ``rule[i]``. Each
+        ``RULES[rule[i]]``. Each
         invoice takes its open amount, earliest due first; a bank fee (what the set's total
         exceeds the payment by) is taken on the last, and what of it exceeds the last one's
         amount on the one before, and so on (never an applied amount below zero)."""
         owner = np.repeat(np.arange(len(ps)), counts)
-        invs = invs[np.lexsort((invs, self.book.due[invs], owner))]
+        invs = invs[lexsort_ints((invs, self.book.due[invs], owner))]
         applied = self.book.amount[invs].astype(np.int64)
         end = np.cumsum(counts)
         start = end - counts
@@ -1027,11 +1060,7 @@ class DayMatch:
         after = csum[end - 1][owner] - csum  # the set's amounts after each invoice
         adj = np.clip(short[owner] - after, 0, applied)
         applied -= adj
-        inv_l, applied_l, adj_l = invs.tolist(), applied.tolist(), adj.tolist()
-        reasons = [S.BANK_FEE if a else None for a in adj_l]
-        return [Proposal(p, inv_l[a:b], applied_l[a:b], adj_l[a:b], reasons[a:b], c, r)
-                for p, a, b, c, r in zip(ps.tolist(), start.tolist(), end.tolist(), conf, rule,
-                                         strict=True)]
+        return Proposals.of(ps, counts, invs, applied, adj, conf, rule)  # (a fee: BANK_FEE)
 
     def ambiguous(self, p: int, solutions: list[np.ndarray]) -> ExceptionItem:
         """The sets that fit, listed set after set, likeliest first: fewer invoices (many more
@@ -1044,7 +1073,7 @@ class DayMatch:
         key = [(len(s), sum(dues[a:b]) / len(s)) for s, a, b in zip(sets, at, at[1:],
                                                                    strict=False)]
         ranked = sorted(range(len(sets)), key=key.__getitem__)
-        ids = self.book.ids.take(pa.array(rows, pa.int64())).to_pylist()  # (one take)
+        ids = self.invoice_ids(rows.tolist())
         names = [" + ".join(ids[at[i] : at[i + 1]]) for i in ranked]
         cands: list[int] = []
         for i in ranked:
@@ -1072,7 +1101,6 @@ class DayMatch:
 
     def remittance_lines(self) -> np.ndarray:
         has = np.zeros(self.n, dtype=bool)
-        self.remit_of = {}
         rem, line_pay, line_group, hits, fz = self.lines
         if len(line_pay) == 0:
             return has
@@ -1151,7 +1179,7 @@ class DayMatch:
         self.remit_order, self.remit_starts = order, starts
         return has
 
-    def remittance_proposals(self, ps: np.ndarray) -> dict[int, Proposal | ExceptionItem]:
+    def remittance_proposals(self, ps: np.ndarray) -> dict[int, Pick | ExceptionItem]:
         """Per payment of ``ps`` (each with remittance lines): its lines applied as given, or
         an exception when a line names no open invoice or the lines apply more than was paid.
         Decided for all of them at once; only the exceptions are built one by one."""
@@ -1167,26 +1195,24 @@ class DayMatch:
         conf = np.where(np.minimum.reduceat(r["strength"][lines], at) >= 0.97, 0.985, 0.93)
         # a line names one invoice but its amount settles another
         conf = np.where(np.logical_or.reduceat(r["doubtful"][lines], at), 0.8, conf)
+        good = np.flatnonzero(ok)
+        n_good = n_lines[good]
+        lines = lines[spans(at[good], n_good)]
         disc, ded = r["discount"][lines], r["deduction"][lines]
-        reasons = [f"{S.DEDUCTION}:{r['reason'][i] or 'UNSPECIFIED'}" if d
-                   else S.DISCOUNT if c else None
-                   for i, c, d in zip(lines.tolist(), disc.tolist(), ded.tolist(), strict=True)]
-        invs, applied, adj = line_inv.tolist(), r["paid"][lines].tolist(), (disc + ded).tolist()
-        out: dict[int, Proposal | ExceptionItem] = {}
-        for p, lo, n, good, c, rest in zip(
-                ps.tolist(), at.tolist(), n_lines.tolist(), ok.tolist(), conf.tolist(),
-                (self.pay_amount[ps] - paid).tolist(), strict=True):
-            if not good:
-                out[p] = self.remittance_exception(p)
-                continue
-            hi = lo + n
-            prop = Proposal(p, invs[lo:hi], applied[lo:hi], adj[lo:hi], reasons[lo:hi], c,
-                            "remittance")
-            if rest > 0:
-                prop.unapplied_reason = S.OVERPAYMENT
-                prop.detail = ("The remittance advice accounts for less than the payment; "
-                               "the rest is unapplied.")
-            out[p] = prop
+        why = [f"{S.DEDUCTION}:{r['reason'][i] or 'UNSPECIFIED'}" if d
+               else S.DISCOUNT if c else None
+               for i, c, d in zip(lines.tolist(), disc.tolist(), ded.tolist(), strict=True)]
+        reasons = tuple(dict.fromkeys(chain(ADJUSTMENT_REASONS, why)))
+        code = {w: i for i, w in enumerate(reasons)}
+        made = Proposals.of(
+            ps[good], n_good, r["inv"][lines], r["paid"][lines], disc + ded, conf[good],
+            REMITTANCE_RULE, reason=np.array([code[w] for w in why], np.int64),
+            reasons=reasons, remainder=np.where(paid[good] < self.pay_amount[ps[good]],
+                                                ADVICE_LESS, 0))
+        out: dict[int, Pick | ExceptionItem] = {
+            p: (made, j) for j, p in enumerate(ps[good].tolist())}
+        for p in ps[~ok].tolist():
+            out[p] = self.remittance_exception(p)
         return out
 
     def remittance_exception(self, p: int) -> ExceptionItem:
@@ -1217,6 +1243,12 @@ class DayMatch:
             extra=cands)
 
     # ------------------------------------------------------------------ exceptions
+    def invoice_ids(self, rows: list[int]) -> list[str]:
+        """The ids of a few invoices (a scalar each: an Arrow take costs as much as tens of
+        scalars)."""
+        ids = self.book.ids
+        return [ids[r].as_py() for r in rows]
+
     def exception(self, p: int, reason: str, detail: str, ks: np.ndarray | None = None,
                   extra: list[int] | None = None) -> ExceptionItem:
         ks = self.pair_indices(p) if ks is None else ks
@@ -1274,61 +1306,56 @@ class DayMatch:
         return out
 
     # ------------------------------------------------------------------ settle
-    def settle(self, proposals: list[Proposal], singles: dict[str, np.ndarray]
-               ) -> tuple[list[Proposal], list[ExceptionItem]]:
+    def settle(self, proposals: Proposals, singles: Proposals
+               ) -> tuple[Proposals, list[ExceptionItem]]:
         """Capacity check, strongest first; below-threshold proposals become exceptions.
 
-        ``proposals`` are the per-payment objects, ``singles`` the one-to-one proposals as
-        columns; both are ranked together. Decided in bulk where nothing competes: a proposal
-        whose invoices no other eligible proposal line touches fits exactly when each line fits
-        the invoice's open amount. Only proposals touching a shared invoice are walked in
-        order. Sets ``singles_accepted`` (a mask over ``singles``).
+        ``proposals`` and the one-to-one ``singles`` are ranked together. Decided in bulk
+        where nothing competes: a proposal whose invoices no other eligible proposal line
+        touches fits exactly when each line fits the invoice's open amount. Only proposals
+        touching a shared invoice are walked in order. Returns the accepted ones (those of
+        ``proposals`` in rank order, then those of ``singles`` in theirs) and the exceptions.
         """
         threshold = self.policy.auto_apply_threshold
-        allowed = self.policy.auto_apply_rules
         capacity = np.array(self.book.amount, np.int64)  # a copy
         pid_rank = self.payment_id_rank()
-        n_obj, n_single = len(proposals), len(singles["pay"])
-        n_prop = n_obj + n_single
-        lens = np.concatenate([_each(proposals, "inv", np.int64, len),
-                               np.ones(n_single, np.int64)])
-        flat_inv = np.concatenate([_lines(proposals, "inv"), singles["inv"]])
-        flat_need = np.concatenate([
-            _lines(proposals, "applied") + _lines(proposals, "adjustment"),
-            singles["applied"] + singles["adj"]])
-        conf = np.concatenate([_each(proposals, "confidence", np.float64), singles["conf"]])
-        pay = np.concatenate([_each(proposals, "pay", np.int64), singles["pay"]])
-        rule_ok = np.array([r in allowed for r in SINGLE_RULES], bool)
-        eligible = (conf >= threshold) & np.concatenate([
-            _each(proposals, "rule", bool, allowed.__contains__), rule_ok[singles["rule"]]])
-        owner = np.repeat(np.arange(n_prop), lens)
+        n_obj = len(proposals)
+        every = Proposals.concat([proposals, singles])
+        starts, flat_inv = every.start, every.inv
+        flat_need = every.applied + every.adjustment
+        conf, pay = every.confidence, every.pay
+        rule_ok = np.array([r in self.policy.auto_apply_rules for r in RULES], bool)
+        eligible = (conf >= threshold) & rule_ok[every.rule]
+        owner = every.owner()
+        n_prop = len(every)
         touches = np.bincount(flat_inv[eligible[owner]], minlength=len(capacity))
         walk = eligible & (np.bincount(owner, weights=touches[flat_inv] >= 2,
                                        minlength=n_prop) > 0)
         fits = np.bincount(owner, weights=capacity[flat_inv] < flat_need,
                            minlength=n_prop) == 0
-        starts = np.cumsum(lens) - lens
-        # strongest first, then payment id (each payment has one proposal: no ties left)
-        order = np.lexsort((pid_rank[pay], -conf))
         ok = eligible & fits
-        for j in order[walk[order]]:  # the contested ones, in rank order
-            invs = flat_inv[starts[j] : starts[j] + lens[j]]
-            need = flat_need[starts[j] : starts[j] + lens[j]]
+        # strongest first, then payment id (each payment has one proposal: no ties left), of
+        # those whose rank counts: the contested, the rejected and those not one-to-one (the
+        # accepted singles keep their order)
+        order = np.flatnonzero(walk | ~ok | (np.arange(n_prop) < n_obj))
+        order = order[np.lexsort((pid_rank[pay[order]], -conf[order]))]
+        for j in order[walk[order]].tolist():  # the contested ones, in rank order
+            invs = flat_inv[starts[j] : starts[j + 1]]
+            need = flat_need[starts[j] : starts[j + 1]]
             ok[j] = not (capacity[invs] < need).any()
             if ok[j]:
                 np.subtract.at(capacity, invs, need)
-        accepted = [proposals[j] for j in order[ok[order] & (order < n_obj)].tolist()]
+        accepted = every.take(np.concatenate([order[ok[order] & (order < n_obj)],
+                                              n_obj + np.flatnonzero(ok[n_obj:])]))
         exceptions: list[ExceptionItem] = []
-        for j in order[~ok[order]]:
-            invs = flat_inv[starts[j] : starts[j] + lens[j]]
+        for j in order[~ok[order]].tolist():
+            invs = flat_inv[starts[j] : starts[j + 1]]
             if not eligible[j]:
-                rule = proposals[j].rule if j < n_obj else SINGLE_RULES[
-                    singles["rule"][j - n_obj]]
-                names = ", ".join(self.book.ids[i].as_py() for i in invs.tolist())
+                names = ", ".join(self.invoice_ids(invs.tolist()))
                 item = self.exception(
                     int(pay[j]), S.LOW_CONFIDENCE,
-                    f"Proposed {names} ({rule}, confidence {conf[j]:.2f}) is below "
-                    "the auto-apply threshold; confirm or choose another.",
+                    f"Proposed {names} ({RULES[every.rule[j]]}, confidence {conf[j]:.2f}) is "
+                    "below the auto-apply threshold; confirm or choose another.",
                     extra=invs.tolist() + self.remittance_rivals(int(pay[j]), invs))
                 item.scores[: len(invs)] = [float(conf[j])] * min(len(invs), len(item.scores))
                 exceptions.append(item)
@@ -1336,7 +1363,6 @@ class DayMatch:
             exceptions.append(self.exception(
                 int(pay[j]), S.DUPLICATE, "An invoice this payment settles is already settled "
                 "by another payment; check for a duplicate payment.", extra=invs.tolist()))
-        self.singles_accepted = ok[n_obj:]
         return accepted, exceptions
 
     def payment_id_rank(self) -> np.ndarray:
@@ -1363,37 +1389,24 @@ class DayMatch:
         return lc.inv[mine[np.argsort(-lc.ref[mine], kind="stable")]].tolist()
 
     # ------------------------------------------------------------------ outputs
-    def build_outputs(self, proposals: list[Proposal], exceptions: list[ExceptionItem],
-                      singles_accepted: np.ndarray | None = None) -> tuple[pa.Table, pa.Table]:
+    def build_outputs(self, proposals: Proposals, exceptions: list[ExceptionItem]
+                      ) -> tuple[pa.Table, pa.Table]:
+        """The allocation table of the accepted ``proposals`` and the exception table of
+        ``exceptions``, then of the remainders the proposals leave unapplied."""
         pay_ids = self.payments.column("payment_id").combine_chunks()
         cur = self.payments.column("currency").combine_chunks()
-        sg = getattr(self, "singles", None)
-        if sg is None or singles_accepted is None:
-            sg = self.single_proposals(np.zeros(0, np.int64), np.zeros(0, np.int64))
-            singles_accepted = np.zeros(0, bool)
-        sg = {k: v[singles_accepted] for k, v in sg.items()}
-        lens = _each(proposals, "inv", np.int64, len)
-        prop_pay = _each(proposals, "pay", np.int64)
-        a_pay = np.concatenate([np.repeat(prop_pay, lens), sg["pay"]])
-        a_inv = np.concatenate([_lines(proposals, "inv"), sg["inv"]])
-        a_applied = np.concatenate([_lines(proposals, "applied"), sg["applied"]])
-        a_adj = np.concatenate([_lines(proposals, "adjustment"), sg["adj"]])
-        a_reason = pa.concat_arrays([
-            pa.array(list(chain.from_iterable(map(attrgetter("adjustment_reason"), proposals))),
-                     pa.string()),
-            pa.array(SINGLE_REASONS, pa.string()).take(pa.array(sg["reason"], pa.int64()))])
-        a_conf = np.concatenate([np.repeat(_each(proposals, "confidence", np.float64), lens),
-                                 sg["conf"]])
-        a_rule = pa.concat_arrays([
-            pa.array(np.repeat(np.array(list(map(attrgetter("rule"), proposals)), dtype=object),
-                               lens).tolist(), pa.string()),
-            pa.array(SINGLE_RULES, pa.string()).take(pa.array(sg["rule"], pa.int64()))])
+        lens = proposals.lens
+        a_pay = np.repeat(proposals.pay, lens)
+        a_inv, a_applied, a_adj = proposals.inv, proposals.applied, proposals.adjustment
+        a_reason = pa.array(proposals.reasons, pa.string()).take(pa.array(proposals.reason))
+        a_conf = np.repeat(proposals.confidence, lens)
+        a_rule = pa.array(RULES, pa.string()).take(pa.array(np.repeat(proposals.rule, lens)))
         # what stays open after each application, in value-date then payment-id order
         date = self.pay_date[a_pay]
         # (payments of the same id in row order: ``pc.rank``'s "first", from the ranks above)
         pid_rank = np.empty(self.n, np.int64)
         pid_rank[np.argsort(self.payment_id_rank(), kind="stable")] = np.arange(self.n)
-        order = np.lexsort((pid_rank[a_pay], date, a_inv))
+        order = lexsort_ints((pid_rank[a_pay], date, a_inv))
         used = (a_applied + a_adj)[order]
         inv_sorted = a_inv[order]
         csum = np.cumsum(used)
@@ -1420,13 +1433,15 @@ class DayMatch:
         )
         # remainders of partly applied payments
         applied_by_pay = np.bincount(a_pay, weights=a_applied, minlength=self.n).astype(np.int64)
-        # (a single proposal applies the whole payment: no remainder)
-        for j in np.flatnonzero(self.pay_amount[prop_pay] != applied_by_pay[prop_pay]).tolist():
-            pr = proposals[j]
+        prop_pay = proposals.pay
+        rest = np.flatnonzero(self.pay_amount[prop_pay] != applied_by_pay[prop_pay])
+        first = self.book.ids.take(pa.array(a_inv[proposals.start[rest]])).to_pylist()
+        for j, invoice in zip(rest.tolist(), first, strict=True):
+            invs = a_inv[proposals.start[j] : proposals.start[j + 1]].tolist()
             exceptions.append(ExceptionItem(
-                pr.pay, pr.unapplied_reason or S.OVERPAYMENT,
-                pr.detail or "Part of the payment is not applied to any invoice.",
-                list(pr.inv), [pr.confidence] * len(pr.inv)))
+                int(prop_pay[j]), S.OVERPAYMENT,
+                REMAINDERS[proposals.remainder[j]].format(invoice=invoice), invs,
+                [float(proposals.confidence[j])] * len(invs)))
         e_pay = np.array([e.pay for e in exceptions], np.int64)
         applied_e = applied_by_pay[e_pay] if len(e_pay) else np.zeros(0, np.int64)
         unapplied = self.pay_amount[e_pay] - applied_e if len(e_pay) else np.zeros(0, np.int64)

@@ -18,6 +18,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -30,6 +31,8 @@ TRIPLES_MAX_N = 2000  # triples are searched in blocks at most this large
 MILP_SAFETY_SECONDS = 5.0
 SEARCH_THREAD_QUERIES = 5000  # search_blocks: a thread for each this many queries ...
 SEARCH_THREADS_MAX = 4  # ... up to this many threads
+
+T = TypeVar("T", int, np.ndarray)
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,10 +262,13 @@ def _milp(
     return (sol if lo <= total <= hi else None), True
 
 
-def _complete(max_size: int, n: int) -> int:
+def _complete(max_size: T, n: T) -> T:
     """Up to how many items every subset was tried when the search is not exhaustive: singles
     and pairs always, triples in blocks of at most ``TRIPLES_MAX_N`` amounts, sets of four in
-    blocks of at most ``QUADS_MAX_N``."""
+    blocks of at most ``QUADS_MAX_N`` (of each search at once for arrays)."""
+    if isinstance(n, np.ndarray):
+        return np.minimum(max_size, np.where(n <= QUADS_MAX_N, 4,
+                                             np.where(n <= TRIPLES_MAX_N, 3, 2)))
     return min(max_size, 4 if n <= QUADS_MAX_N else 3 if n <= TRIPLES_MAX_N else 2)
 
 
@@ -399,6 +405,21 @@ class BlockSearches:
     sol_start: np.ndarray  # ... and start in ``rows``
     rows: np.ndarray  # the solutions' invoice rows, ascending within each solution
     limit: int
+
+    def fewest(self, limit: int) -> np.ndarray:
+        """:meth:`SubsetSearch.fewest` of every query at once: the slot (``q * self.limit + i``,
+        into ``sol_len`` and ``sol_start``) of the solution it gives, -1 where none."""
+        n_q = len(self.n_found)
+        k = self.n_found[:, None]
+        slot = np.arange(self.limit)
+        lens = np.where(slot < k, self.sol_len.reshape(n_q, self.limit), np.iinfo(np.int64).max)
+        first = np.argmin(lens, axis=1)  # (the first of the fewest, as ``min`` gives it)
+        n_first = lens[np.arange(n_q), first]
+        alone = (lens <= n_first[:, None]).sum(axis=1) == 1
+        complete = np.where(self.exhaustive, self.max_size, _complete(self.max_size, self.usable))
+        every = (self.n_found < limit) & (self.exhaustive | (n_first <= complete))
+        ok = (self.n_found > 0) & alone & (every | (n_first <= np.minimum(complete, 3)))
+        return np.where(ok, np.arange(n_q) * self.limit + first, -1)
 
     def get(self, q: int) -> SubsetSearch:
         """Query ``q`` as :func:`search` answers it, its solutions as invoice rows."""

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from cashmatch.engine.allocate import pay_conf_inv_order
+from cashmatch.engine.allocate import lexsort_ints, pay_conf_inv_order
 from cashmatch.engine.candidates import Pairs
 
 
@@ -15,6 +15,15 @@ def test_pay_conf_inv_order_equals_lexsort():
         np.testing.assert_array_equal(
             pay_conf_inv_order(pay, inv, conf), np.lexsort((inv, -conf, pay))
         )
+
+
+def test_lexsort_ints_equals_lexsort():
+    rng = np.random.default_rng(3)
+    for n in (0, 1, 9, 4000, 40_000):
+        keys = (rng.integers(-5, 30, n), rng.integers(19000, 19040, n), rng.integers(0, 50, n))
+        np.testing.assert_array_equal(lexsort_ints(keys), np.lexsort(keys))
+        wide = (rng.integers(0, 2**40, n), rng.integers(0, 2**40, n))  # (too wide to pack)
+        np.testing.assert_array_equal(lexsort_ints(wide), np.lexsort(wide))
 
 
 def test_pairs_concat_keeps_the_strongest_row_per_pair():

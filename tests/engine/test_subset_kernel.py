@@ -58,7 +58,8 @@ def test_fewest_names_the_smallest_fit_only_when_the_search_proves_it():
 def test_block_searches_equal_one_numpy_search_per_query(monkeypatch, per_thread):
     """``search_blocks`` (all queries in one compiled call, each over its block less the
     excluded and its own fixed rows) answers each query as ``search_numpy`` does over the rows
-    left, its solutions mapped to rows; in one call, or in threads of 150 queries each."""
+    left, its solutions mapped to rows; in one call, or in threads of 150 queries each. Its
+    ``fewest`` (all queries at once) names the set each query's ``SubsetSearch.fewest`` gives."""
     if per_thread:
         monkeypatch.setattr(subset, "SEARCH_THREAD_QUERIES", per_thread)
         monkeypatch.setattr(subset.os, "cpu_count", lambda: 4)
@@ -91,28 +92,34 @@ def test_block_searches_equal_one_numpy_search_per_query(monkeypatch, per_thread
         amount=amount, due=due, members=members, starts=starts, excluded=excluded,
         q_block=q_block, fixed=fixed, fixed_starts=fixed_starts, target=target,
         tolerance=tolerance, max_size=max_size, min_size=min_size, limit=3)
-    outcomes = set()
+    outcomes, fewest = set(), set()
+    slots = got.fewest(3)
     for q in range(nq):
         b = q_block[q]
         rows = members[starts[b] : starts[b + 1]] if b >= 0 else np.zeros(0, np.int64)
         rows = rows[~excluded[rows] & ~np.isin(rows, fixed[fixed_starts[q] : fixed_starts[q + 1]])]
         assert got.size[q] == (len(rows) if b >= 0 and target[q] > 0 else 0)
         if len(rows) == 0 or target[q] <= 0:
-            assert got.n_found[q] == 0
+            assert got.n_found[q] == 0 and slots[q] == -1
             continue
         want = subset.search_numpy(amount[rows], int(target[q]), tolerance=int(tolerance[q]),
                                    max_size=int(max_size[q]), min_size=int(min_size[q]),
                                    due_order=due[rows], limit=3)
         mapped = [tuple(int(rows[i]) for i in s) for s in want.solutions]
         if not want.solutions:
-            assert got.n_found[q] == 0
+            assert got.n_found[q] == 0 and slots[q] == -1
             continue
         found = got.get(q)
         assert found.solutions == mapped, q
         assert (found.exact, found.exhaustive, found.complete_upto) == (
             want.exact, want.exhaustive, want.complete_upto), q
         outcomes.add((len(found.solutions), found.exact))
+        s = slots[q]
+        named = got.rows[got.sol_start[s] : got.sol_start[s] + got.sol_len[s]] if s >= 0 else None
+        assert (None if named is None else tuple(named.tolist())) == found.fewest(3), q
+        fewest.add((s >= 0, len(found.solutions)))
     assert len(outcomes) >= 5, outcomes  # one, two and three sets, exact and tolerant
+    assert {(True, 1), (True, 2), (False, 2)} <= fewest, fewest
 
 
 def test_a_day_decides_the_same_with_sets_searched_one_payment_at_a_time(monkeypatch):

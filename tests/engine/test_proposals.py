@@ -1,0 +1,52 @@
+"""Proposals as columns: ``take`` and ``concat`` against the proposals written out one by one
+(payment, confidence, rule, remainder and each line with its reason as text)."""
+
+import numpy as np
+
+from cashmatch.engine.allocate import RULES, Proposals
+
+
+def spelled(props: Proposals) -> list[tuple]:
+    """Each proposal as plain Python values, its lines' reasons as text."""
+    out = []
+    for i in range(len(props)):
+        lines = range(props.start[i], props.start[i + 1])
+        out.append((int(props.pay[i]), float(props.confidence[i]), RULES[props.rule[i]],
+                    int(props.remainder[i]),
+                    [(int(props.inv[j]), int(props.applied[j]), int(props.adjustment[j]),
+                      props.reasons[props.reason[j]]) for j in lines]))
+    return out
+
+
+def random_batch(rng: np.random.Generator, n: int, reasons: tuple) -> Proposals:
+    lens = rng.integers(1, 4, n)
+    m = int(lens.sum())
+    return Proposals.of(rng.integers(0, 100, n), lens, rng.integers(0, 50, m),
+                        rng.integers(1, 10_000, m), rng.integers(0, 50, m), rng.random(n),
+                        rng.integers(0, len(RULES), n), reason=rng.integers(0, len(reasons), m),
+                        reasons=reasons, remainder=rng.integers(0, 3, n))
+
+
+def test_take_and_concat_keep_every_proposal_and_its_reasons():
+    rng = np.random.default_rng(5)
+    a = random_batch(rng, 30, (None, "BANK_FEE", "DISCOUNT"))
+    b = random_batch(rng, 20, (None, "BANK_FEE", "DISCOUNT", "DEDUCTION:X", "DEDUCTION:Y"))
+    c = random_batch(rng, 10, ("DEDUCTION:Y", None, "DEDUCTION:Z"))
+    empty = Proposals.empty()
+    both = Proposals.concat([a, empty, b, c])
+    assert spelled(both) == spelled(a) + spelled(b) + spelled(c)
+    assert len(set(both.reasons)) == len(both.reasons) == 6
+    rows = rng.permutation(len(both))[:25]
+    assert spelled(both.take(rows)) == [spelled(both)[r] for r in rows]
+    assert spelled(both.take(np.zeros(0, np.int64))) == []
+    assert spelled(Proposals.concat([empty, b])) == spelled(b)
+    assert len(Proposals.concat([])) == 0
+
+
+def test_of_gives_a_bank_fee_where_a_line_has_an_adjustment_and_one_rule_to_all():
+    props = Proposals.of(np.array([3, 4]), np.array([2, 1]), np.array([7, 8, 9]),
+                         np.array([100, 50, 20]), np.array([0, 5, 0]), np.array([0.9, 0.8]),
+                         RULES.index("subset_amount"))
+    assert spelled(props) == [
+        (3, 0.9, "subset_amount", 0, [(7, 100, 0, None), (8, 50, 5, "BANK_FEE")]),
+        (4, 0.8, "subset_amount", 0, [(9, 20, 0, None)])]
