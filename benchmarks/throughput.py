@@ -100,7 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--invoices-per-payment", type=float, default=2.5)
     p.add_argument("--csv", action="store_true", help="also run CSV -> CSV through the CLI")
-    p.add_argument("--keep", type=Path, default=None, help="write the day (and the CSV outputs) here and keep them")
+    p.add_argument(
+        "--keep", type=Path, default=None, help="write the day (and CSV outputs) here; keep them"
+    )
     p.add_argument("--json", type=Path, default=None, help="write the figures as JSON here")
     p.add_argument("--executor", choices=("local", "ray"), default="local")
     p.add_argument(
