@@ -286,8 +286,8 @@ def _read_typed(
     """The fast path for clean CSV files (a path, or the bytes of a file already read): Arrow
     parses the file block by block (a small working set, reused from block to block) and each
     block's amounts are converted to minor units right away, into one int64 column (no float,
-    no loop per row, no text of every amount held until the end); the other columns stay in
-    Arrow's chunks.
+    no loop per row, no text of every amount held until the end); the other columns are joined
+    into one array each at the end (see ``_contiguous``).
 
     Returns ``None`` whenever anything is not plainly clean (a malformed row, an empty required
     value, a bad date or amount, an unknown currency, an amount without a currency, a list or
@@ -379,7 +379,7 @@ def _read_typed(
             if c.required and mask is not None:
                 return None
             continue
-        col = pa.chunked_array(chunks[c.name], _FAST_TYPES[c.kind])
+        col = _contiguous(chunks.pop(c.name), _FAST_TYPES[c.kind])
         if c.required and col.null_count:
             return None
         if c.kind == "str" and _has_edge_whitespace(col):
@@ -387,7 +387,7 @@ def _read_typed(
         if c.name == "currency" and _has_lowercase(col):
             col = pc.utf8_upper(col)
         if c.kind == "percent_bp":
-            col = col.combine_chunks()
+            col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
             if len(col) == 0:
                 out[target] = pa.array([], pa.int32())
                 continue
@@ -397,6 +397,19 @@ def _read_typed(
             col = pa.array(unscaled.astype(np.int32), mask=np.asarray(col.is_null()))
         out[target] = col
     return S.conform(pa.table(out), out_schema)
+
+
+def _contiguous(parts: list[pa.Array], kind: pa.DataType) -> pa.Array | pa.ChunkedArray:
+    """One column of Arrow's blocks, as one array: the engine sorts, takes and slices whole
+    columns, and a column of many chunks cost it a copy at each (the 1M day's invoices came in
+    64 chunks, its payments in 33); one copy here, a column at a time, as the blocks are let go.
+    A string column too large for one array (its text over 2 GiB) stays in its chunks."""
+    if not parts:
+        return pa.array([], kind)
+    try:
+        return pa.concat_arrays(parts)
+    except (pa.ArrowInvalid, pa.ArrowCapacityError):
+        return pa.chunked_array(parts, kind)
 
 
 def _clean_currency(col: pa.Array) -> pa.Array:
