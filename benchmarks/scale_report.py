@@ -72,9 +72,10 @@ def markdown(rows: list[dict]) -> str:
         f"Python {platform.python_version()}; written by `benchmarks/throughput.py --sizes`. "
         "In memory = `cashmatch.match` on Arrow tables (executor in the `executor` column); "
         "CSV -> CSV = `cashmatch match` in a child process, reading and writing included. "
-        "Peak RSS in memory is the benchmark process (it holds the generated day, the truth "
-        "and the result as well); the CSV figure is the `cashmatch match` process alone "
-        "(its VmHWM). With Ray the RSS is the driver's; the workers are other processes.",
+        "Peak RSS in memory is the benchmark process, which holds the day's Arrow tables as "
+        "read back from the generator's child process (not the generator's own memory) and "
+        "the result; the CSV figure is the `cashmatch match` process alone (its VmHWM). With "
+        "Ray the RSS is the driver's; the workers are other processes.",
         "",
         "Targets (issue 5): 1M payments <= 3 s in memory, <= 10 s CSV -> CSV, <= 2 GiB. "
         "The box has 2 cores shared with other jobs: wall seconds are noisy, so CPU seconds "
