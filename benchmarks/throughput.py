@@ -25,6 +25,10 @@ import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 _TABLES = ("invoices", "customers", "payments", "remittances", "truth")
 
@@ -87,7 +91,7 @@ def _write_day(day_dir: Path, payments: int, seed: int, per_payment: float, csv:
     return t_gen, time.perf_counter() - t0
 
 
-def _read_arrow(path: Path):  # noqa: ANN202 (pa.Table; pyarrow is imported late)
+def _read_arrow(path: Path) -> pa.Table:
     import pyarrow as pa
 
     with pa.OSFile(str(path), "rb") as f:
