@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from cashmatch.engine.normalize import string_parts
 from cashmatch.engine.schema import flat, take
 
 _SLICE = 1 << 16  # rows per numpy step: an (rows, width) byte slice stays in the L2 cache
@@ -27,25 +28,21 @@ def _chunks(col: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
     return list(col.chunks) if isinstance(col, pa.ChunkedArray) else [col]
 
 
-def _offsets(arr: pa.Array) -> np.ndarray:
-    return np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset : arr.offset + len(arr) + 1]
-
-
 def _width(arr: pa.Array) -> int | None:
     """The one byte width of every id in ``arr`` (no nulls), ``0`` if empty, else ``None``."""
     if not pa.types.is_string(arr.type) or arr.null_count:
         return None
     if len(arr) == 0:
         return 0
-    lens = np.diff(_offsets(arr))
+    lens = np.diff(string_parts(arr)[0])
     width = int(lens[0])
     return width if width > 0 and bool((lens == width).all()) else None
 
 
 def _matrix(arr: pa.Array, width: int) -> np.ndarray:
     """The ids of ``arr`` (all of ``width`` bytes) as a zero-copy ``(n, width)`` uint8 view."""
-    start = int(_offsets(arr)[0])
-    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)
+    offsets, data = string_parts(arr)
+    start = int(offsets[0])
     return data[start : start + width * len(arr)].reshape(len(arr), width)
 
 
@@ -183,10 +180,9 @@ class IdIndex:
                 rows = np.arange(len(chunk))
                 m = _matrix(chunk, self.width)
             else:  # mixed widths or nulls: only the keys of the index's width can be found
-                off = _offsets(chunk)
+                off, data = string_parts(chunk)
                 valid = np.asarray(chunk.is_valid(), bool) if chunk.null_count else True
                 rows = np.flatnonzero((np.diff(off) == self.width) & valid)
-                data = np.frombuffer(chunk.buffers()[2], np.uint8) if len(rows) else None
                 m = (
                     data[off[rows][:, None] + np.arange(self.width)]
                     if len(rows)

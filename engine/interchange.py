@@ -30,6 +30,7 @@ from cashmatch.engine.money import (
     parse_minor_array,
     parse_plain_minor,
 )
+from cashmatch.engine.normalize import string_parts
 
 Source = str | Path | bytes
 
@@ -246,15 +247,6 @@ _LOWER = np.zeros(256, dtype=bool)
 _LOWER[ord("a") : ord("z") + 1] = True
 
 
-def _string_bytes(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """(offsets, data) of a string array as numpy views of its Arrow buffers."""
-    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[
-        arr.offset : arr.offset + len(arr) + 1
-    ]
-    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8) if arr.buffers()[2] else None
-    return offsets, (data if data is not None else np.zeros(0, np.uint8))
-
-
 def _has_edge_whitespace(col: pa.Array | pa.ChunkedArray) -> bool:
     """Does any string start or end with whitespace? (numpy over the Arrow buffers)
 
@@ -262,7 +254,7 @@ def _has_edge_whitespace(col: pa.Array | pa.ChunkedArray) -> bool:
     and last byte of each string are looked at. Null and empty slots may look at a
     neighbour's byte: at worst a needless careful trim."""
     for arr in col.chunks if isinstance(col, pa.ChunkedArray) else [col]:
-        offsets, data = _string_bytes(arr)
+        offsets, data = string_parts(arr)
         data = data[offsets[0] : offsets[-1]] if len(arr) else data[:0]
         if len(data) == 0 or not (data <= 32).any():
             continue
@@ -277,7 +269,7 @@ def _has_edge_whitespace(col: pa.Array | pa.ChunkedArray) -> bool:
 
 def _has_lowercase(col: pa.Array | pa.ChunkedArray) -> bool:
     chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
-    return any(_LOWER[_string_bytes(a)[1]].any() for a in chunks if len(a))
+    return any(_LOWER[string_parts(a)[1]].any() for a in chunks if len(a))
 
 
 def _read_typed(

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cashmatch.engine.errors import InvalidInput
-from cashmatch.engine.normalize import compiled
+from cashmatch.engine.normalize import compiled, string_parts
 
 # ISO 4217 minor-unit exponents. Currencies not listed here have two decimals.
 _EXPONENT_OVERRIDES: dict[str, int] = {
@@ -104,9 +104,9 @@ def exponents_of(currencies: pa.Array | pa.ChunkedArray) -> np.ndarray:
     if not len(cur):
         return np.zeros(0, np.int8)
     if pa.types.is_string(cur.type) and not cur.null_count:
-        offsets = np.frombuffer(cur.buffers()[1], np.int32)[cur.offset : cur.offset + len(cur) + 1]
+        offsets, raw = string_parts(cur)
         if offsets[-1] - offsets[0] == 3 * len(cur) and (np.diff(offsets) == 3).all():
-            data = np.frombuffer(cur.buffers()[2], np.uint8)[offsets[0] : offsets[-1]]
+            data = raw[offsets[0] : offsets[-1]]
             letters = data.reshape(-1, 3) - ord("A")  # (uint8: below "A" wraps past 25)
             if (letters < 26).all():
                 code = (letters[:, 0].astype(np.int32) * 26 + letters[:, 1]) * 26 + letters[:, 2]
@@ -220,16 +220,15 @@ def parse_plain_minor(
     if n == 0 or text.null_count == n:
         values[:] = 0
         return values
-    offsets = np.frombuffer(text.buffers()[1], np.int32)[text.offset : text.offset + n + 1]
+    offsets, raw = string_parts(text)
     if kernel is None:
         kernel = compiled(n, KERNEL_ROWS, "plain_minor")
     if kernel:  # one pass over the bytes, ~10x Arrow's cast
         from cashmatch.engine.text_kernel import plain_minor
 
-        raw = np.frombuffer(text.buffers()[2], np.uint8)
         null = np.asarray(text.is_null(), bool) if text.null_count else np.zeros(0, bool)
         return values if plain_minor(offsets, raw, exps, null, values) else None
-    data = np.frombuffer(text.buffers()[2], np.uint8)[offsets[0] : offsets[-1]]
+    data = raw[offsets[0] : offsets[-1]]
     if not ((data >= ord("-")) & (data <= ord("9"))).all() or (data == ord("/")).any():
         return None
     if int(np.diff(offsets).max()) + int(exps.max()) > 17:
