@@ -795,10 +795,11 @@ class _Keys(NamedTuple):
     """A block's keys packed in 64-bit words (:func:`_pack`; arrays with room for the widest
     block), and the scratch of :func:`_query_cells`."""
 
-    pm: np.ndarray  # (word, byte): the position bits of the byte in the word's lanes
-    lane_key: np.ndarray  # per lane: its key (row of k_row), length and position bits
-    lane_len: np.ndarray
-    lane_mask: np.ndarray
+    pm: np.ndarray  # word * n_codes + code: the position bits of the byte in the word's lanes
+    code: np.ndarray  # per byte: its code in the block's keys' alphabet (1..), 0 for none
+    query: np.ndarray  # a query's bytes coded
+    lane_len: np.ndarray  # per lane (the block's keys in order: lane x is key a + x): its
+    lane_mask: np.ndarray  # length and position bits
     word_end: np.ndarray  # per word: the end of its lanes, its guard bits, its keys' least and
     word_guard: np.ndarray  # greatest length
     word_lo: np.ndarray
@@ -810,41 +811,50 @@ class _Keys(NamedTuple):
 
 @njit(cache=True, nogil=True)
 def _pack(k_off: np.ndarray, k_raw: np.ndarray, k_row: np.ndarray, a: int, b: int, keys: _Keys
-          ) -> int:
+          ) -> tuple[int, int]:
     """The keys ``k_row[a:b]`` packed, in order, into 64-bit words of lanes (into ``keys``): a
     key of ``n`` bytes takes ``n + 1`` bits (its position bits, then a guard bit that catches
     the carry out of the lane), as many as fit a word; a key over 63 bytes has a word of its
-    own (with no position bits: scored by :func:`_ratio`). The number of words."""
-    w, used, lanes = -1, 64, 0
+    own (with no position bits: scored by :func:`_ratio`). The position bits by the keys'
+    bytes coded 1.. (0: a byte in none; a word's bits then take ``n_codes`` integers, not 256:
+    a large block's stay in cache). (The number of words, ``n_codes``.)"""
+    keys.code[:] = 0
+    n_codes = 1
+    for j in range(a, b):
+        for t in range(k_off[k_row[j]], k_off[k_row[j] + 1]):
+            if keys.code[k_raw[t]] == 0:
+                keys.code[k_raw[t]] = n_codes
+                n_codes += 1
+    w, used = -1, 64
     for j in range(a, b):
         k0, k1 = k_off[k_row[j]], k_off[k_row[j] + 1]
         n = k1 - k0
         if n > 63 or used + n + 1 > 64:
             w += 1
-            keys.pm[w, :] = 0
+            keys.pm[w * n_codes : (w + 1) * n_codes] = 0
             keys.word_guard[w] = 0
             keys.word_lo[w], keys.word_hi[w] = n, n
             used = 0
         keys.word_lo[w], keys.word_hi[w] = min(keys.word_lo[w], n), max(keys.word_hi[w], n)
-        keys.lane_key[lanes], keys.lane_len[lanes], keys.lane_mask[lanes] = j, n, 0
+        keys.lane_len[j - a], keys.lane_mask[j - a] = n, 0
         if n > 63:
             used = 64
         else:
-            keys.lane_mask[lanes] = (((np.uint64(1) << np.uint64(n)) - np.uint64(1))
-                                     << np.uint64(used))
+            ones = (np.uint64(1) << np.uint64(n)) - np.uint64(1)
+            keys.lane_mask[j - a] = ones << np.uint64(used)
             for t in range(k0, k1):
-                keys.pm[w, k_raw[t]] |= np.uint64(1) << np.uint64(used + t - k0)
+                bit = np.uint64(1) << np.uint64(used + t - k0)
+                keys.pm[w * n_codes + keys.code[k_raw[t]]] |= bit
             used += n + 1
             keys.word_guard[w] |= np.uint64(1) << np.uint64(used - 1)
-        lanes += 1
-        keys.word_end[w] = lanes
-    return w + 1
+        keys.word_end[w] = j - a + 1
+    return w + 1, n_codes
 
 
 @njit(cache=True, nogil=True)
 def _query_cells(q_raw: np.ndarray, a0: int, a1: int, at: int, k_off: np.ndarray,
-                 k_raw: np.ndarray, k_row: np.ndarray, a: int, n_words: int, keys: _Keys,
-                 cut: float, hit: np.ndarray, score: np.ndarray, k: int
+                 k_raw: np.ndarray, k_row: np.ndarray, a: int, n_words: int, n_codes: int,
+                 keys: _Keys, cut: float, hit: np.ndarray, score: np.ndarray, k: int
                  ) -> tuple[np.ndarray, np.ndarray, int]:
     """The nonzero cells (``at`` + the key's column, its :func:`_ratio`) of the query
     ``q_raw[a0:a1]`` against the packed keys (their first row ``a``), appended at ``k``.
@@ -858,6 +868,8 @@ def _query_cells(q_raw: np.ndarray, a0: int, a1: int, at: int, k_off: np.ndarray
     bound of :func:`_ratio`, at the key length nearest the query's: ``2 * min / (la + lb)``
     is greatest there)."""
     lq = a1 - a0
+    for t in range(min(lq, 64)):
+        keys.query[t] = keys.code[q_raw[a0 + t]]
     lane = 0
     for w in range(n_words):
         first, lane = lane, keys.word_end[w]
@@ -867,17 +879,17 @@ def _query_cells(q_raw: np.ndarray, a0: int, a1: int, at: int, k_off: np.ndarray
         if lq > 64 or keys.word_hi[w] > 63:  # (long strings: one pair at a time)
             _set_masks(keys.pm1, q_raw, a0, a1, True)
             for x in range(first, lane):
-                j = keys.lane_key[x]
-                sc = _ratio(q_raw, a0, a1, keys.pm1, k_raw, k_off[k_row[j]], k_off[k_row[j] + 1],
-                            keys.row, cut)
+                j = k_row[a + x]
+                sc = _ratio(q_raw, a0, a1, keys.pm1, k_raw, k_off[j], k_off[j + 1], keys.row, cut)
                 if sc != 0:
-                    hit, score, k = _add_hit(hit, score, k, at + j - a, sc)
+                    hit, score, k = _add_hit(hit, score, k, at + x, sc)
             _set_masks(keys.pm1, q_raw, a0, a1, False)
             continue
         guard = keys.word_guard[w]
         state = ~np.uint64(0)
-        for t in range(a0, a1):
-            u = state & keys.pm[w, q_raw[t]]
+        pm = keys.pm[w * n_codes : (w + 1) * n_codes]
+        for t in range(lq):
+            u = state & pm[keys.query[t]]
             state = ((state & ~guard) + u) | (state & ~u)
         for x in range(first, lane):
             lk = keys.lane_len[x]
@@ -888,36 +900,36 @@ def _query_cells(q_raw: np.ndarray, a0: int, a1: int, at: int, k_off: np.ndarray
                 continue
             total = lq + lk
             sim = 1.0 - np.float64(total - 2 * lcs) / np.float64(total) if total else 1.0
-            hit, score, k = _add_hit(hit, score, k, at + keys.lane_key[x] - a,
-                                     np.float32(sim * 100.0))
+            if sim != 0:  # (a cutoff of 0 lets a pair with nothing in common through)
+                hit, score, k = _add_hit(hit, score, k, at + x, np.float32(sim * 100.0))
     return hit, score, k
 
 
 @njit(cache=True, nogil=True)
-def ratio_blocks(q_off: np.ndarray, q_raw: np.ndarray, q_row: np.ndarray, k_off: np.ndarray,
-                 k_raw: np.ndarray, k_row: np.ndarray, blocks: np.ndarray, cutoff: float
+def ratio_blocks(q_off: np.ndarray, q_raw: np.ndarray, k_off: np.ndarray, k_raw: np.ndarray,
+                 k_row: np.ndarray, blocks: np.ndarray, cutoff: float
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The nonzero cells of rapidfuzz's ``process.cdist(queries, keys, scorer=fuzz.ratio,
     score_cutoff=cutoff, dtype=np.float32)`` of each block ``(s, e, a, b)`` of ``blocks``:
-    queries ``q_row[s:e]`` against keys ``k_row[a:b]`` (rows of the byte strings ``q_raw[q_off[i]
-    :q_off[i + 1]]`` and ``k_raw[k_off[j]:k_off[j + 1]]``; ASCII, so bytes are rapidfuzz's
-    characters). Returned as (flat index of each nonzero cell in its block's matrix, its score,
-    the cells of each block), block after block, row-major: the cells ``np.flatnonzero`` of
-    each matrix gives, each scored as :func:`_ratio` scores it.
+    the queries ``s:e`` against the keys of rows ``k_row[a:b]`` (the byte strings ``q_raw[
+    q_off[i]:q_off[i + 1]]`` and ``k_raw[k_off[j]:k_off[j + 1]]``; ASCII, so bytes are
+    rapidfuzz's characters). Returned as (flat index of each nonzero cell in its block's
+    matrix, its score, the cells of each block), block after block, row-major: the cells
+    ``np.flatnonzero`` of each matrix gives, each scored as :func:`_ratio` scores it.
 
     A query that an earlier query of its block equals (byte for byte; found by the FNV-1a hash
     of its bytes in a table of the block's queries) has that query's cells, copied. Others:
     :func:`_query_cells`, the block's keys packed in words once (:func:`_pack`)."""
     cut = cutoff / 100.0
     most_q, most_k, width, height = 1, 1, 1, 1
-    for i in range(len(q_row)):
-        most_q = max(most_q, q_off[q_row[i] + 1] - q_off[q_row[i]] + 1)
+    for i in range(len(q_off) - 1):
+        most_q = max(most_q, q_off[i + 1] - q_off[i] + 1)
     for j in range(len(k_row)):
         most_k = max(most_k, k_off[k_row[j] + 1] - k_off[k_row[j]] + 1)
     for blk in range(len(blocks)):
         height = max(height, blocks[blk, 1] - blocks[blk, 0])
         width = max(width, blocks[blk, 3] - blocks[blk, 2])
-    keys = _Keys(np.empty((width, 256), np.uint64), np.empty(width, np.int64),
+    keys = _Keys(np.empty(width * 257, np.uint64), np.zeros(256, np.int64), np.empty(64, np.int64),
                  np.empty(width, np.int64), np.empty(width, np.uint64), np.empty(width, np.int64),
                  np.empty(width, np.uint64), np.empty(width, np.int64), np.empty(width, np.int64),
                  np.zeros(256, np.uint64), np.zeros(max(most_q, most_k), np.int64),
@@ -933,7 +945,7 @@ def ratio_blocks(q_off: np.ndarray, q_raw: np.ndarray, q_row: np.ndarray, k_off:
     k = 0
     for blk in range(len(blocks)):
         s, e, a, b = blocks[blk, 0], blocks[blk, 1], blocks[blk, 2], blocks[blk, 3]
-        n_words = _pack(k_off, k_raw, k_row, a, b, keys)
+        n_words, n_codes = _pack(k_off, k_raw, k_row, a, b, keys)
         begin = k
         mask = 1
         while mask < 2 * (e - s):
@@ -941,7 +953,7 @@ def ratio_blocks(q_off: np.ndarray, q_raw: np.ndarray, q_row: np.ndarray, k_off:
         mask -= 1
         slot_query[: mask + 1] = -1
         for i in range(s, e):
-            a0, a1 = q_off[q_row[i]], q_off[q_row[i] + 1]
+            a0, a1 = q_off[i], q_off[i + 1]
             h = np.uint64(0xCBF29CE484222325)
             for t in range(a0, a1):
                 h = (h ^ np.uint64(q_raw[t])) * np.uint64(0x100000001B3)
@@ -949,12 +961,12 @@ def ratio_blocks(q_off: np.ndarray, q_raw: np.ndarray, q_row: np.ndarray, k_off:
             same = -1
             while slot_query[slot] >= 0:
                 r = slot_query[slot]
-                r0 = q_off[q_row[r]]
+                r0 = q_off[r]
                 t = 0
-                if q_off[q_row[r] + 1] - r0 == a1 - a0:
+                if q_off[r + 1] - r0 == a1 - a0:
                     while t < a1 - a0 and q_raw[r0 + t] == q_raw[a0 + t]:
                         t += 1
-                if t == a1 - a0 and q_off[q_row[r] + 1] - r0 == a1 - a0:
+                if t == a1 - a0 and q_off[r + 1] - r0 == a1 - a0:
                     same = r
                     break
                 slot = (slot + 1) & mask
@@ -962,7 +974,8 @@ def ratio_blocks(q_off: np.ndarray, q_raw: np.ndarray, q_row: np.ndarray, k_off:
             if same < 0:
                 slot_query[slot] = i
                 hit, score, k = _query_cells(q_raw, a0, a1, (i - s) * (b - a), k_off, k_raw,
-                                             k_row, a, n_words, keys, cut, hit, score, k)
+                                             k_row, a, n_words, n_codes, keys, cut, hit, score,
+                                             k)
                 continue
             shift = (i - same) * (b - a)
             for x in range(first_cell[same - s], first_cell[same - s + 1]):
