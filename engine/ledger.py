@@ -14,11 +14,12 @@ Open amounts change more often than anything else (every applied payment lowers 
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import gc
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -159,6 +160,28 @@ def gc_paused() -> Iterator[None]:
                 gc.enable()
 
 
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim`` (None under another C library)."""
+    try:
+        return ctypes.CDLL(None).malloc_trim
+    except (AttributeError, OSError):
+        return None
+
+
+_trim = _malloc_trim()
+
+
+def release_memory() -> None:
+    """Give back to the system the pages that the allocators keep free after a large build:
+    glibc's heaps (``malloc_trim``: the free pages inside them too, in every arena) and Arrow's
+    pool. The ledger of a million-payment day frees ~400 MiB of temporaries, much of it in the
+    arena of its second thread, which the matching thread never reuses: kept, it stayed in the
+    peak RSS (3.0 -> 2.75 GiB; ~0.03 s)."""
+    if _trim is not None:
+        _trim(0)
+    pa.default_memory_pool().release_unused()
+
+
 @contextmanager
 def stage(timings: dict[str, float] | None, name: str) -> Iterator[None]:
     """Adds the wall seconds of the block to ``timings[name]`` (nothing when None)."""
@@ -209,6 +232,8 @@ def prepare_ledger(*, invoices: pa.Table, customers: pa.Table | None = None,
         amount_index(book)
         block_sizes(book)
     rest = source.drop_columns(["invoice_id", "amount"])
+    if source.num_rows >= PARALLEL_INVOICES:
+        release_memory()
     return PreparedLedger([rest, order], customers, index, currencies, book)
 
 
