@@ -223,7 +223,8 @@ def prepare_ledger(*, invoices: pa.Table, customers: pa.Table | None = None,
 
     book, (index, inv_customer) = side_by_side(
         [keyed, indexed], threads=source.num_rows >= PARALLEL_INVOICES)
-    book.customer, book.group = inv_customer, index.group_of(inv_customer)
+    book.customer = inv_customer.astype(np.int32)
+    book.group = index.group_of(inv_customer).astype(np.int32)
     with stage(timings, "ledger_key_index"):
         digit_keys_by_group(book)
         digit_key_strings(book)
@@ -243,19 +244,19 @@ def _book(source: pa.Table, order: np.ndarray, inv: pa.Table, currencies: pa.Arr
     its keys derived after."""
 
     def ints(name: str, default: int = 0) -> np.ndarray:
-        return np.asarray(pc.fill_null(source.column(name), default), np.int64)[order]
+        return np.asarray(pc.fill_null(source.column(name), default), np.int32)[order]
 
-    due = days(source.column("due_date"))[order]
-    issue = days(source.column("issue_date"))[order]
+    due = days(source.column("due_date"))[order].astype(np.int32)
+    issue = days(source.column("issue_date"))[order].astype(np.int32)
     issue = np.where(issue == NO_DATE, np.where(due == NO_DATE, NO_DATE, due - 30), issue)
     return Book(
         ids=S.flat(inv.column("invoice_id")),
         amount=np.asarray(source.column("amount"), np.int64)[order],
         currency=np.asarray(
-            pc.index_in(inv.column("currency"), value_set=currencies), dtype=np.int64
+            pc.index_in(inv.column("currency"), value_set=currencies), dtype=np.int32
         ),
-        customer=np.full(source.num_rows, -1, np.int64),
-        group=np.full(source.num_rows, -1, np.int64),
+        customer=np.full(source.num_rows, -1, np.int32),
+        group=np.full(source.num_rows, -1, np.int32),
         issue=issue,
         due=np.where(due == NO_DATE, issue, due),
         discount_bp=ints("discount_bp"),
