@@ -17,7 +17,8 @@ def test_bulk_amount_alternatives_equal_the_per_payment_search():
         remittances=day.remittances,
         policy=Policy(),
     )
-    dm.run()
+    dm.prepare()
+    dm.decide()  # (run would let go of the candidates once decided)
     best, _, _ = dm.best_full_settlement(np.isin(dm.rel, (EXACT, FEE, DISCOUNT)))
     ps = np.flatnonzero(best >= 0)  # every payment with a full-settlement candidate
     bulk = dm.bulk_amount_alternatives(ps, best)
