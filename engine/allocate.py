@@ -17,9 +17,6 @@ from dataclasses import dataclass, field
 from itertools import chain
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from cashmatch.engine import schema as S
 from cashmatch.engine.normalize import spans
@@ -235,6 +232,11 @@ def resolve_full_conflicts(
     contested = uniq[counts > 1]
     if len(contested) == 0:
         return chosen, lost
+    # (scipy imported here, where a conflict needs it: ~0.3 s off every start of the CLI)
+    from scipy.optimize import linear_sum_assignment
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     involved = has[np.isin(inv_of, contested)]
     sel = usable & np.isin(pair_pay, involved)
     p_loc, p_idx = np.unique(pair_pay[sel], return_inverse=True)
