@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from itertools import accumulate, chain
 from operator import attrgetter
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -114,6 +115,19 @@ _NOT_FULL[[PARTIAL, OVER, SETTLED, CURRENCY]] = True
 
 # one payment's proposal while it is decided: row ``[1]`` of the batch ``[0]``
 Pick = tuple[Proposals, int]
+
+
+class Evidence(NamedTuple):
+    """Per payment, what its scored pairs say (:func:`allocate_kernel.payment_evidence`)."""
+
+    best: np.ndarray  # its best full settlement (a pair; -1: none) ...
+    second: np.ndarray  # ... and the runner-up
+    n_quoted: np.ndarray  # pairs its reference quotes (QUOTED_REF), not another customer's
+    quoted_ref: np.ndarray  # the strongest of those references
+    contra_ref: np.ndarray  # ... of those in the payment's currency
+    named_ref: np.ndarray  # its strongest reference not of another customer's invoice
+    own_exact: np.ndarray  # an open item of its own customer for exactly the amount
+    max_ref: np.ndarray  # its strongest reference
 
 
 def confidence(batch: Proposals, row: int) -> float:
@@ -373,34 +387,25 @@ class DayMatch:
     def propose(self) -> tuple[Proposals, list[ExceptionItem]]:
         pairs, conf, rel = self.pairs, self.conf, self.rel
         threshold = self.policy.auto_apply_threshold
-        full = np.isin(rel, (EXACT, FEE, DISCOUNT))
-        best, best_c, second_c = self.best_full_settlement(full)
+        full = _FULL[rel]
+        ev = self.evidence = self.payment_evidence()
+        best, best_c, second_c = self.best_full_settlement()
         self.order, self.starts = ranked_candidates(pairs.pay, pairs.inv, conf, self.n)
 
-        quoted = (pairs.ref >= QUOTED_REF) & (self.cust_rel != OTHER)
-        n_quoted = np.bincount(pairs.pay[quoted], minlength=self.n)
+        n_quoted, quoted_ref, named_ref = ev.n_quoted, ev.quoted_ref, ev.named_ref
         has_remit = self.remittance_lines()
         clear_single = (best >= 0) & (best_c >= threshold) & (
             second_c < best_c - AMBIGUITY_MARGIN
         )
-        quoted_ref = np.zeros(self.n)
-        np.maximum.at(quoted_ref, pairs.pay[quoted], pairs.ref[quoted])
-        named_ref = np.zeros(self.n)  # the strongest reference hit of the payer's (or anyone's)
-        np.maximum.at(named_ref, pairs.pay, np.where(self.cust_rel != OTHER, pairs.ref, 0.0))
         best_ref = pairs.ref[np.maximum(best, 0)] if len(pairs) else np.zeros(self.n)
         # a reference quoting one invoice contradicts a match on another named less surely;
         # not one invoiced in another currency (the payment cannot settle it: a mangled
         # number that happens to be another real one)
-        contra = quoted & (rel != CURRENCY)
-        contra_ref = np.zeros(self.n)
-        np.maximum.at(contra_ref, pairs.pay[contra], pairs.ref[contra])
-        clear_single &= best_ref >= contra_ref - 0.15
+        clear_single &= best_ref >= ev.contra_ref - 0.15
         # a reference naming another customer's invoice is not applied while the payer's own
         # open items hold one for exactly the amount (a mangled number can name a real one)
-        own_exact = np.zeros(self.n, dtype=bool)
-        np.logical_or.at(own_exact, pairs.pay, (self.cust_rel == SAME) & (rel == EXACT))
         if len(pairs):
-            clear_single &= ~((self.cust_rel[np.maximum(best, 0)] == OTHER) & own_exact)
+            clear_single &= ~((self.cust_rel[np.maximum(best, 0)] == OTHER) & ev.own_exact)
         # an amount-only match where other open items of the customer, together, make the
         # amount too: a rival single invoice already made it AMBIGUOUS (the margin above);
         # combinations are far likelier to be chance than the one invoice (there are many
@@ -561,8 +566,7 @@ class DayMatch:
             proposals.pay[proposals.confidence < threshold]]))
         # (kept for the reviewer's candidates: review)
         self.looks = table = self.lookalikes(left)
-        own_exact = np.zeros(self.n, bool)
-        own_exact[self.pairs.pay[(self.cust_rel == SAME) & (self.rel == EXACT)]] = True
+        own_exact = self.evidence.own_exact.copy()
         own_exact[self.lines[1]] = True  # (and a credit with remittance advice)
         pays = left[(self.pay_group[left] >= 0) & ~own_exact[left]]
         rows = sole_lookalikes(table, pays)
@@ -619,26 +623,31 @@ class DayMatch:
         proposals.confidence = proposals.confidence.copy()
         proposals.confidence[parts] = conf
 
-    def best_full_settlement(self, full: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def payment_evidence(self) -> Evidence:
+        """Per payment, what its pairs say (:class:`Evidence`): one compiled pass over them."""
+        from cashmatch.engine import allocate_kernel
+
+        pairs = self.pairs
+        return Evidence(*allocate_kernel.payment_evidence(
+            pairs.pay, pairs.inv, pairs.ref, self.rel, self.cust_rel, self.conf, self.n, _FULL,
+            QUOTED_REF, OTHER, SAME, EXACT, CURRENCY))
+
+    def best_full_settlement(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per payment: the best pair that settles an invoice in full (-1: none), its confidence,
         and the confidence of the runner-up that could make it ambiguous.
 
         A pair with reference evidence outranks any pair resting on the amount alone, so the
         runner-up that counts is one of the same kind.
         """
-        pairs, conf = self.pairs, self.conf
-        f_idx = np.flatnonzero(full)
-        if len(f_idx) == 0:
-            return np.full(self.n, -1), np.zeros(self.n), np.zeros(self.n)
-        has_ref = pairs.ref[f_idx] > 0
-        best, second, _, _ = best_per_payment(
-            pairs.pay[f_idx], pairs.inv[f_idx], conf[f_idx] + has_ref, self.n
-        )
+        best, second = self.evidence.best, self.evidence.second
+        if len(self.pairs) == 0:
+            return best, np.zeros(self.n), np.zeros(self.n)
+        conf, has_ref = self.conf, self.pairs.ref > 0
         b, s = np.maximum(best, 0), np.maximum(second, 0)
-        best_c = np.where(best >= 0, conf[f_idx][b], 0.0)
+        best_c = np.where(best >= 0, conf[b], 0.0)
         same_kind = (best >= 0) & (second >= 0) & (has_ref[b] == has_ref[s])
-        second_c = np.where(same_kind, conf[f_idx][s], 0.0)
-        return np.where(best >= 0, f_idx[b], -1), best_c, second_c
+        second_c = np.where(same_kind, conf[s], 0.0)
+        return best, best_c, second_c
 
     def amount_alternatives(self, p: int, k: int) -> bool:
         """Does another single invoice or pair of the customer's open items fit the amount?"""
@@ -1027,10 +1036,7 @@ class DayMatch:
         """How surely each payment of ``ps`` is the customer whose open invoices its sets are
         drawn from: its identification; a payer known only by the invoices it quotes, the
         pairs' customer factor for an unknown payer's reference of that strength."""
-        if not hasattr(self, "_max_ref"):
-            self._max_ref = np.zeros(self.n)
-            np.maximum.at(self._max_ref, self.pairs.pay, self.pairs.ref)
-        unknown = np.where(self._max_ref[ps] >= STRONG_REF, CUSTOMER_FACTOR_STRONG[UNKNOWN],
+        unknown = np.where(self.evidence.max_ref[ps] >= STRONG_REF, CUSTOMER_FACTOR_STRONG[UNKNOWN],
                            CUSTOMER_FACTOR_WEAK[UNKNOWN])
         return np.where(self.pay_group[ps] >= 0, self.ident.confidence[ps], unknown)
 

@@ -1,0 +1,78 @@
+"""The per-payment reductions over the scored pairs that open ``DayMatch.propose``, compiled
+(numba): one pass over the pairs where numpy took a sort (the best full settlement and its
+runner-up, :func:`cashmatch.engine.allocate.best_per_payment`) and five ``ufunc.at``
+reductions (in a 100-payment call, ~20 small numpy calls of fixed cost; at a million
+payments, a sort of the pairs). The same choices and the same float64 values as the numpy
+steps, which are its reference (``tests/engine/test_allocate_kernel.py``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, nogil=True)
+def payment_evidence(
+    pay: np.ndarray,
+    inv: np.ndarray,
+    ref: np.ndarray,
+    rel: np.ndarray,
+    cust_rel: np.ndarray,
+    conf: np.ndarray,
+    n: int,
+    full: np.ndarray,
+    quoted_ref_min: float,
+    other: int,
+    same: int,
+    exact: int,
+    currency: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+           np.ndarray, np.ndarray]:
+    """Per payment (0..n-1), over its pairs:
+
+    * ``best``, ``second``: the pair that settles an invoice in full (``full[rel]``) ranked
+      first and second by confidence plus one for a reference hit (descending), then invoice,
+      then pair index (-1: none) — ``best_per_payment`` of those pairs;
+    * ``n_quoted``: its pairs of reference at least ``quoted_ref_min`` not of another
+      customer (``cust_rel != other``), and ``quoted_ref`` the strongest of those references;
+    * ``contra_ref``: the strongest of those not invoiced in another currency;
+    * ``named_ref``: its strongest reference not of another customer (at least 0);
+    * ``own_exact``: it has a pair of its own customer for exactly the amount;
+    * ``max_ref``: its strongest reference (at least 0).
+    """
+    best = np.full(n, -1, np.int64)
+    second = np.full(n, -1, np.int64)
+    n_quoted = np.zeros(n, np.int64)
+    quoted_ref = np.zeros(n)
+    contra_ref = np.zeros(n)
+    named_ref = np.zeros(n)
+    own_exact = np.zeros(n, np.bool_)
+    max_ref = np.zeros(n)
+    key = np.empty(n)  # the best's rank key (valid where best >= 0)
+    key2 = np.empty(n)
+    for j in range(len(pay)):
+        p, r, c, rl = pay[j], ref[j], cust_rel[j], rel[j]
+        if r > max_ref[p]:
+            max_ref[p] = r
+        if c != other:
+            if r > named_ref[p]:
+                named_ref[p] = r
+            if r >= quoted_ref_min:
+                n_quoted[p] += 1
+                if r > quoted_ref[p]:
+                    quoted_ref[p] = r
+                if rl != currency and r > contra_ref[p]:
+                    contra_ref[p] = r
+        if c == same and rl == exact:
+            own_exact[p] = True
+        if full[rl]:
+            k = conf[j] + (1.0 if r > 0 else 0.0)
+            b = best[p]
+            # pairs come in index order: an equal key and invoice never ranks before
+            if b < 0 or k > key[p] or (k == key[p] and inv[j] < inv[b]):
+                second[p], key2[p] = b, key[p]
+                best[p], key[p] = j, k
+            elif second[p] < 0 or k > key2[p] or (k == key2[p] and inv[j] < inv[second[p]]):
+                second[p], key2[p] = j, k
+    return best, second, n_quoted, quoted_ref, contra_ref, named_ref, own_exact, max_ref

@@ -1,0 +1,66 @@
+"""The compiled per-payment evidence (:mod:`cashmatch.engine.allocate_kernel`) against the
+numpy steps it replaced, kept here as its reference: the same pairs chosen and the same
+float64 values on random pairs, ties of confidence and invoice included."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cashmatch.engine.allocate import best_per_payment
+from cashmatch.engine.allocate_kernel import payment_evidence
+from cashmatch.engine.candidates import CURRENCY, DISCOUNT, EXACT, FEE
+from cashmatch.engine.scoring import OTHER, SAME
+
+QUOTED = 0.80
+FULL = np.zeros(7, dtype=bool)
+FULL[[EXACT, FEE, DISCOUNT]] = True
+
+
+def reference(pay, inv, ref, rel, cust_rel, conf, n):
+    """The numpy steps of ``DayMatch.propose`` before the kernel."""
+    full = np.isin(rel, (EXACT, FEE, DISCOUNT))
+    f_idx = np.flatnonzero(full)
+    best, second, _, _ = best_per_payment(pay[f_idx], inv[f_idx], conf[f_idx] + (ref[f_idx] > 0),
+                                          n)
+    best = np.where(best >= 0, f_idx[np.maximum(best, 0)], -1) if len(f_idx) else best
+    second = np.where(second >= 0, f_idx[np.maximum(second, 0)], -1) if len(f_idx) else second
+    quoted = (ref >= QUOTED) & (cust_rel != OTHER)
+    n_quoted = np.bincount(pay[quoted], minlength=n)
+    quoted_ref, named_ref, contra_ref, max_ref = (np.zeros(n) for _ in range(4))
+    np.maximum.at(quoted_ref, pay[quoted], ref[quoted])
+    np.maximum.at(named_ref, pay, np.where(cust_rel != OTHER, ref, 0.0))
+    contra = quoted & (rel != CURRENCY)
+    np.maximum.at(contra_ref, pay[contra], ref[contra])
+    own_exact = np.zeros(n, dtype=bool)
+    np.logical_or.at(own_exact, pay, (cust_rel == SAME) & (rel == EXACT))
+    np.maximum.at(max_ref, pay, ref)
+    return best, second, n_quoted, quoted_ref, contra_ref, named_ref, own_exact, max_ref
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 12), st.integers(0, 60), st.integers(0, 2**32 - 1))
+def test_payment_evidence_equals_the_numpy_steps(n: int, n_pairs: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    # distinct (pay, inv) pairs in a random order, few confidence levels (ties)
+    key = rng.choice(n * 8, size=min(n_pairs, n * 8), replace=False)
+    pay, inv = key // 8, key % 8
+    m = len(pay)
+    ref = rng.choice([0.0, 0.0, 0.5, 0.7, 0.8, 0.85, 0.97, 1.0], m)
+    rel = rng.integers(0, 7, m).astype(np.int8)
+    cust_rel = rng.choice([OTHER, 0, SAME], m).astype(np.int64)
+    conf = rng.choice([0.3, 0.5, 0.9, 0.93, 0.99], m)
+    got = payment_evidence(pay, inv, ref, rel, cust_rel, conf, n, FULL, QUOTED, OTHER, SAME,
+                           EXACT, CURRENCY)
+    want = reference(pay, inv, ref, rel, cust_rel, conf, n)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)
+        assert g.dtype.kind == w.dtype.kind
+
+
+def test_no_pairs() -> None:
+    z = np.zeros(0, np.int64)
+    got = payment_evidence(z, z, np.zeros(0), z.astype(np.int8), z, np.zeros(0), 3, FULL,
+                           QUOTED, OTHER, SAME, EXACT, CURRENCY)
+    assert got[0].tolist() == [-1, -1, -1] and not got[6].any() and not got[7].any()
