@@ -211,6 +211,13 @@ def ranked_candidates(
     return order, starts
 
 
+def warm() -> None:
+    """Import what :func:`resolve_full_conflicts` imports where a conflict needs it (scipy,
+    ~0.4 s), for a long-lived process as it starts (not on its first contested call)."""
+    import scipy.optimize  # noqa: F401
+    import scipy.sparse.csgraph  # noqa: F401
+
+
 def resolve_full_conflicts(
     chosen: np.ndarray,
     pair_pay: np.ndarray,
