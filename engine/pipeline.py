@@ -985,22 +985,24 @@ class DayMatch:
         if len(ps) == 0:  # (none to search: fill_slot stays -1)
             return
         n_fixed = quoted_starts[ps + 1] - quoted_starts[ps]
-        owner = np.repeat(np.arange(len(ps)), n_fixed)
         fixed = quoted_rows[spans(quoted_starts[ps], n_fixed)]
-        fixed_total = np.zeros(len(ps), np.int64)
-        np.add.at(fixed_total, owner, self.book.amount[fixed])
+        fixed_at = np.zeros(len(ps) + 1, np.int64)
+        np.cumsum(n_fixed, out=fixed_at[1:])
+        fixed_sum = np.zeros(len(fixed) + 1, np.int64)
+        np.cumsum(self.book.amount[fixed], out=fixed_sum[1:])
+        fixed_total = fixed_sum[fixed_at[1:]] - fixed_sum[fixed_at[:-1]]
         index = amount_index(self.book)
         starts, members = index.block_start, index.members
         self.filled = search_blocks(
             amount=self.book.amount, due=self.book.due, members=members, starts=starts,
             excluded=self.claimed, q_block=self.block_of(group_of[ps], self.pay_currency[ps]),
-            fixed=fixed, fixed_starts=np.concatenate([[0], np.cumsum(n_fixed)]),
+            fixed=fixed, fixed_starts=fixed_at,
             target=self.pay_amount[ps] - fixed_total,
             tolerance=self.fee_ceiling[ps], max_size=self.fill_max_size(n_fixed),
             min_size=np.where(n_fixed > 0, 1, 2), limit=AMBIGUOUS_SETS)
         self.fill_slot[ps] = np.arange(len(ps))
         self.filled_outcome: list[Pick | ExceptionItem | None] = [None] * len(ps)
-        fixed_at = np.concatenate([[0], np.cumsum(n_fixed)]).tolist()
+        bounds = fixed_at.tolist()
         rest, fee = (self.pay_amount[ps] - fixed_total).tolist(), self.fee_ceiling[ps].tolist()
         identity = self.set_identity(ps).tolist()
         sets: list[tuple[int, np.ndarray, float, str]] = []
@@ -1012,7 +1014,7 @@ class DayMatch:
             f.n_found, f.size, f.exact, f.exhaustive))
         sol_len, sol_start, slot_l = f.sol_len.tolist(), f.sol_start.tolist(), slot.tolist()
         for q in np.flatnonzero(f.n_found > 0).tolist():
-            fixed_q = fixed[fixed_at[q] : fixed_at[q + 1]]
+            fixed_q = fixed[bounds[q] : bounds[q + 1]]
             s = slot_l[q]
             if s < 0:
                 self.filled_outcome[q] = self.fill_choice(

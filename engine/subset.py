@@ -477,6 +477,9 @@ def search_blocks(
     # contiguous share each, the answers joined in query order (the same arrays as one call)
     outs = in_parts(part, len(q_block), per_thread=SEARCH_THREAD_QUERIES,
                     max_threads=SEARCH_THREADS_MAX)
+    if len(outs) == 1:  # (one share: its arrays as they are, no joins)
+        o = outs[0]
+        return BlockSearches(*o[:5], max_size, o[5], o[6], o[7], limit)
     shift = np.cumsum([0] + [len(o[7]) for o in outs[:-1]])
     sol_start = np.concatenate([np.where(o[5] > 0, o[6] + s, o[6])
                                 for o, s in zip(outs, shift, strict=True)])
