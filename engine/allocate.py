@@ -144,12 +144,16 @@ class ExceptionItem:
     scores: list[float] = field(default_factory=list)
 
 
+PACKED_SORT_MIN = 1 << 14  # rows from which the sorts below pack their keys
+
+
 def pay_conf_inv_order(pay: np.ndarray, inv: np.ndarray, conf: np.ndarray) -> np.ndarray:
     """``np.lexsort((inv, -conf, pay))``, faster: the confidences ranked (descending) and the
-    three keys packed into one int64 for one stable sort; the same order, ties included. Falls
-    back to the lexsort when the packed key could overflow."""
-    if len(pay) == 0:
-        return np.zeros(0, dtype=np.int64)
+    three keys packed into one int64 for one stable sort; the same order, ties included. The
+    lexsort itself for few rows (its fixed cost is the smaller) or when the packed key could
+    overflow."""
+    if len(pay) < PACKED_SORT_MIN:
+        return np.lexsort((inv, -conf, pay))
     s = np.sort(conf)
     levels = s[np.r_[True, s[1:] != s[:-1]]]
     n_inv = int(inv.max()) + 1
@@ -159,9 +163,6 @@ def pay_conf_inv_order(pay: np.ndarray, inv: np.ndarray, conf: np.ndarray) -> np
     rank = len(levels) - 1 - np.searchsorted(levels, conf)  # 0 = the highest confidence
     key = (pay.astype(np.int64) * len(levels) + rank) * n_inv + inv
     return np.argsort(key, kind="stable")
-
-
-PACKED_SORT_MIN = 1 << 14  # rows from which lexsort_ints packs its keys
 
 
 def lexsort_ints(keys: tuple[np.ndarray, ...]) -> np.ndarray:
