@@ -409,17 +409,10 @@ class BlockSearches:
     def fewest(self, limit: int) -> np.ndarray:
         """:meth:`SubsetSearch.fewest` of every query at once: the slot (``q * self.limit + i``,
         into ``sol_len`` and ``sol_start``) of the solution it gives, -1 where none."""
-        n_q = len(self.n_found)
-        k = self.n_found[:, None]
-        slot = np.arange(self.limit)
-        lens = np.where(slot < k, self.sol_len.reshape(n_q, self.limit), np.iinfo(np.int64).max)
-        first = np.argmin(lens, axis=1)  # (the first of the fewest, as ``min`` gives it)
-        n_first = lens[np.arange(n_q), first]
-        alone = (lens <= n_first[:, None]).sum(axis=1) == 1
-        complete = np.where(self.exhaustive, self.max_size, _complete(self.max_size, self.usable))
-        every = (self.n_found < limit) & (self.exhaustive | (n_first <= complete))
-        ok = (self.n_found > 0) & alone & (every | (n_first <= np.minimum(complete, 3)))
-        return np.where(ok, np.arange(n_q) * self.limit + first, -1)
+        from cashmatch.engine import subset_kernel
+
+        return subset_kernel.fewest_slots(self.n_found, self.sol_len, self.exhaustive,
+                                          self.max_size, self.usable, self.limit, limit)
 
     def get(self, q: int) -> SubsetSearch:
         """Query ``q`` as :func:`search` answers it, its solutions as invoice rows."""
