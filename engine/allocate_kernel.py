@@ -76,3 +76,22 @@ def payment_evidence(
             elif second[p] < 0 or k > key2[p] or (k == key2[p] and inv[j] < inv[second[p]]):
                 second[p], key2[p] = j, k
     return best, second, n_quoted, quoted_ref, contra_ref, named_ref, own_exact, max_ref
+
+
+@njit(cache=True, nogil=True)
+def first_two(owner: np.ndarray, masks: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per mask (a row of ``masks``) and owner (0..n-1; ``owner`` in runs), the first and
+    second positions in that mask of the owner's (-1: none): ``first[m, o]``,
+    ``second[m, o]``."""
+    m = masks.shape[0]
+    first = np.full((m, n), -1, np.int64)
+    second = np.full((m, n), -1, np.int64)
+    for j in range(len(owner)):
+        o = owner[j]
+        for k in range(m):
+            if masks[k, j]:
+                if first[k, o] < 0:
+                    first[k, o] = j
+                elif second[k, o] < 0:
+                    second[k, o] = j
+    return first, second

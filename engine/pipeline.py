@@ -738,36 +738,28 @@ class DayMatch:
         is named); an exception when that invoice is settled or in another currency, or when
         the amount settles another in full; None when none is named or two about as surely.
         Decided for all of them at once; only the exceptions are built one by one."""
+        from cashmatch.engine import allocate_kernel
+
         n_k = self.starts[ps + 1] - self.starts[ps]
         ks = self.order[spans(self.starts[ps], n_k)]  # each payment's pairs, best first
         if len(ks) == 0:
             return dict.fromkeys(ps.tolist())
         owner = np.repeat(np.arange(len(ps)), n_k)
         rel, ref = self.rel[ks], self.pairs.ref[ks]
-
-        def first_two(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            """Per payment, the first and second of its pairs (positions in ``ks``) in
-            ``mask``; -1 where none."""
-            pos = np.flatnonzero(mask)
-            o = owner[pos]
-            new = np.ones(len(pos), bool)
-            new[1:] = o[1:] != o[:-1]
-            first, second = np.full(len(ps), -1), np.full(len(ps), -1)
-            first[o[new]] = pos[new]
-            two = np.flatnonzero(~new)
-            two = two[new[two - 1]]  # the second of its payment's
-            second[o[two]] = pos[two]
-            return first, second
-
+        # per payment, its first and second pairs (positions in ``ks``) that name an invoice
+        # at least PARTIAL_MIN_REF in a partial, over, settled or currency relation; those in
+        # the payment's currency; and the first that rivals one (-1 where none)
         named = _NOT_FULL[rel] & (ref >= PARTIAL_MIN_REF)
-        c1, c2 = first_two(named)
-        s1, s2 = first_two(named & (rel != CURRENCY))
+        first, second = allocate_kernel.first_two(
+            owner, np.stack([named, named & (rel != CURRENCY), self.partial_rivals(ks)]),
+            len(ps))
+        (c1, s1, rival), (c2, s2, _) = first, second
         use_same = (s1 >= 0) | ((c1 >= 0) & (ref[np.maximum(c1, 0)] < 0.97))
         k1, k2 = np.where(use_same, s1, c1), np.where(use_same, s2, c2)
         k, k_next = ks[np.maximum(k1, 0)], ks[np.maximum(k2, 0)]
         kind = rel[np.maximum(k1, 0)]
         tie = (k2 >= 0) & (self.conf[k_next] >= self.conf[k] - AMBIGUITY_MARGIN)
-        rivalled = first_two(self.partial_rivals(ks))[0] >= 0
+        rivalled = rival >= 0
         inv = self.pairs.inv[k]
         out: dict[int, Pick | ExceptionItem | None] = dict.fromkeys(ps.tolist())
         # a settled or foreign invoice named (even as surely as another), or one rivalled

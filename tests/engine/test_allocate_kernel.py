@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cashmatch.engine.allocate import best_per_payment
-from cashmatch.engine.allocate_kernel import payment_evidence
+from cashmatch.engine.allocate_kernel import first_two, payment_evidence
 from cashmatch.engine.candidates import CURRENCY, DISCOUNT, EXACT, FEE
 from cashmatch.engine.scoring import OTHER, SAME
 
@@ -64,3 +64,30 @@ def test_no_pairs() -> None:
     got = payment_evidence(z, z, np.zeros(0), z.astype(np.int8), z, np.zeros(0), 3, FULL,
                            QUOTED, OTHER, SAME, EXACT, CURRENCY)
     assert got[0].tolist() == [-1, -1, -1] and not got[6].any() and not got[7].any()
+
+
+def first_two_numpy(owner: np.ndarray, mask: np.ndarray, n: int) -> tuple[np.ndarray, ...]:
+    """The numpy steps ``DayMatch.partial_proposals`` took per mask before the kernel."""
+    pos = np.flatnonzero(mask)
+    o = owner[pos]
+    new = np.ones(len(pos), bool)
+    new[1:] = o[1:] != o[:-1]
+    first, second = np.full(n, -1), np.full(n, -1)
+    first[o[new]] = pos[new]
+    two = np.flatnonzero(~new)
+    two = two[new[two - 1]]
+    second[o[two]] = pos[two]
+    return first, second
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 4), max_size=30), st.integers(0, 2**32 - 1))
+def test_first_two_equals_the_numpy_steps(runs: list[int], seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    owner = np.repeat(np.arange(len(runs)), runs)
+    masks = rng.random((3, len(owner))) < 0.5
+    first, second = first_two(owner, masks, len(runs))
+    for m in range(3):
+        want = first_two_numpy(owner, masks[m], len(runs))
+        np.testing.assert_array_equal(first[m], want[0])
+        np.testing.assert_array_equal(second[m], want[1])
