@@ -1,9 +1,17 @@
-"""The per-payment reductions over the scored pairs that open ``DayMatch.propose``, compiled
-(numba): one pass over the pairs where numpy took a sort (the best full settlement and its
-runner-up, :func:`cashmatch.engine.allocate.best_per_payment`) and five ``ufunc.at``
-reductions (in a 100-payment call, ~20 small numpy calls of fixed cost; at a million
-payments, a sort of the pairs). The same choices and the same float64 values as the numpy
-steps, which are its reference (``tests/engine/test_allocate_kernel.py``).
+"""The allocation's passes over pairs and proposal lines, compiled (numba), each in place of a
+run of small numpy steps (in a 100-payment call their fixed costs; at a million payments, sorts
+and ``ufunc.at`` passes over millions of rows):
+
+* :func:`payment_evidence`: the per-payment reductions that open ``DayMatch.propose`` (the
+  best full settlement and its runner-up, where numpy took a sort, and five ``ufunc.at``
+  reductions);
+* :func:`first_two`: each payment's first and second pairs in a few masks
+  (``DayMatch.partial_proposals``);
+* :func:`contested_and_fitting` and :func:`walk_capacity`: the capacity check of
+  ``DayMatch.settle``.
+
+The same choices and the same float64 values as the numpy steps, which are their reference
+(``tests/engine/test_allocate_kernel.py``).
 """
 
 from __future__ import annotations
@@ -95,3 +103,46 @@ def first_two(owner: np.ndarray, masks: np.ndarray, n: int) -> tuple[np.ndarray,
                 elif second[k, o] < 0:
                     second[k, o] = j
     return first, second
+
+
+@njit(cache=True, nogil=True)
+def contested_and_fitting(start: np.ndarray, inv: np.ndarray, need: np.ndarray,
+                          eligible: np.ndarray, amount: np.ndarray
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    """Per proposal (lines ``start[j]:start[j + 1]`` of ``inv``, each taking ``need``):
+    ``walk``, eligible and one of its invoices is on two or more lines of eligible proposals
+    (its own included); ``fits``, each line's need within the invoice's open ``amount``."""
+    n = len(start) - 1
+    touches = np.zeros(len(amount), np.int64)
+    for j in range(n):
+        if eligible[j]:
+            for line in range(start[j], start[j + 1]):
+                touches[inv[line]] += 1
+    walk = np.zeros(n, np.bool_)
+    fits = np.ones(n, np.bool_)
+    for j in range(n):
+        for line in range(start[j], start[j + 1]):
+            i = inv[line]
+            if eligible[j] and touches[i] >= 2:
+                walk[j] = True
+            if amount[i] < need[line]:
+                fits[j] = False
+    return walk, fits
+
+
+@njit(cache=True, nogil=True)
+def walk_capacity(start: np.ndarray, inv: np.ndarray, need: np.ndarray, amount: np.ndarray,
+                  order: np.ndarray, ok: np.ndarray) -> None:
+    """The proposals ``order`` (rank order), each accepted (``ok[j]``) when every line's need
+    fits what its invoice has left of ``amount`` after those accepted before it (``ok``
+    written in place)."""
+    left = amount.copy()
+    for j in order:
+        fits = True
+        for line in range(start[j], start[j + 1]):
+            if left[inv[line]] < need[line]:
+                fits = False
+        ok[j] = fits
+        if fits:
+            for line in range(start[j], start[j + 1]):
+                left[inv[line]] -= need[line]

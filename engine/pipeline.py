@@ -1316,8 +1316,10 @@ class DayMatch:
         touching a shared invoice are walked in order. Returns the accepted ones (those of
         ``proposals`` in rank order, then those of ``singles`` in theirs) and the exceptions.
         """
+        from cashmatch.engine import allocate_kernel
+
         threshold = self.policy.auto_apply_threshold
-        capacity = np.array(self.book.amount, np.int64)  # a copy
+        capacity = np.asarray(self.book.amount, np.int64)
         pid_rank = self.payment_id_rank()
         n_obj = len(proposals)
         every = Proposals.concat([proposals, singles])
@@ -1326,25 +1328,18 @@ class DayMatch:
         conf, pay = every.confidence, every.pay
         rule_ok = np.array([r in self.policy.auto_apply_rules for r in RULES], bool)
         eligible = (conf >= threshold) & rule_ok[every.rule]
-        owner = every.owner()
         n_prop = len(every)
-        touches = np.bincount(flat_inv[eligible[owner]], minlength=len(capacity))
-        walk = eligible & (np.bincount(owner, weights=touches[flat_inv] >= 2,
-                                       minlength=n_prop) > 0)
-        fits = np.bincount(owner, weights=capacity[flat_inv] < flat_need,
-                           minlength=n_prop) == 0
+        walk, fits = allocate_kernel.contested_and_fitting(starts, flat_inv, flat_need,
+                                                           eligible, capacity)
         ok = eligible & fits
         # strongest first, then payment id (each payment has one proposal: no ties left), of
         # those whose rank counts: the contested, the rejected and those not one-to-one (the
         # accepted singles keep their order)
         order = np.flatnonzero(walk | ~ok | (np.arange(n_prop) < n_obj))
         order = order[np.lexsort((pid_rank[pay[order]], -conf[order]))]
-        for j in order[walk[order]].tolist():  # the contested ones, in rank order
-            invs = flat_inv[starts[j] : starts[j + 1]]
-            need = flat_need[starts[j] : starts[j + 1]]
-            ok[j] = not (capacity[invs] < need).any()
-            if ok[j]:
-                np.subtract.at(capacity, invs, need)
+        contested = order[walk[order]]
+        if len(contested):  # each in rank order, against what those before it left
+            allocate_kernel.walk_capacity(starts, flat_inv, flat_need, capacity, contested, ok)
         accepted = every.take(np.concatenate([order[ok[order] & (order < n_obj)],
                                               n_obj + np.flatnonzero(ok[n_obj:])]))
         exceptions: list[ExceptionItem] = []

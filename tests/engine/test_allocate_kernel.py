@@ -9,7 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cashmatch.engine.allocate import best_per_payment
-from cashmatch.engine.allocate_kernel import first_two, payment_evidence
+from cashmatch.engine.allocate_kernel import (
+    contested_and_fitting,
+    first_two,
+    payment_evidence,
+    walk_capacity,
+)
 from cashmatch.engine.candidates import CURRENCY, DISCOUNT, EXACT, FEE
 from cashmatch.engine.scoring import OTHER, SAME
 
@@ -91,3 +96,39 @@ def test_first_two_equals_the_numpy_steps(runs: list[int], seed: int) -> None:
         want = first_two_numpy(owner, masks[m], len(runs))
         np.testing.assert_array_equal(first[m], want[0])
         np.testing.assert_array_equal(second[m], want[1])
+
+
+def settle_numpy(start, inv, need, eligible, amount, rank):
+    """The numpy steps ``DayMatch.settle`` took before the kernels: which proposals are
+    contested and fit, then the contested walked in ``rank`` order against what is left."""
+    n = len(start) - 1
+    owner = np.repeat(np.arange(n), np.diff(start))
+    touches = np.bincount(inv[eligible[owner]], minlength=len(amount))
+    walk = eligible & (np.bincount(owner, weights=touches[inv] >= 2, minlength=n) > 0)
+    fits = np.bincount(owner, weights=amount[inv] < need, minlength=n) == 0
+    ok = eligible & fits
+    capacity = amount.copy()
+    for j in rank[walk[rank]].tolist():
+        invs, want = inv[start[j] : start[j + 1]], need[start[j] : start[j + 1]]
+        ok[j] = not (capacity[invs] < want).any()
+        if ok[j]:
+            np.subtract.at(capacity, invs, want)
+    return walk, fits, ok
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(1, 4), max_size=25), st.integers(0, 2**32 - 1))
+def test_settle_kernels_equal_the_numpy_steps(lens: list[int], seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    start = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
+    amount = rng.integers(0, 100, 8)
+    inv = rng.integers(0, 8, int(start[-1]))  # an invoice twice in one proposal too
+    need = rng.integers(0, 80, int(start[-1]))
+    eligible = rng.random(len(lens)) < 0.7
+    rank = rng.permutation(len(lens))
+    walk, fits = contested_and_fitting(start, inv, need, eligible, amount)
+    ok = eligible & fits
+    walk_capacity(start, inv, need, amount, rank[walk[rank]], ok)
+    want = settle_numpy(start, inv, need, eligible, amount, rank)
+    for g, w in zip((walk, fits, ok), want, strict=True):
+        np.testing.assert_array_equal(g, w)
