@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from itertools import accumulate, chain
 from operator import attrgetter
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -114,6 +115,19 @@ _NOT_FULL[[PARTIAL, OVER, SETTLED, CURRENCY]] = True
 
 # one payment's proposal while it is decided: row ``[1]`` of the batch ``[0]``
 Pick = tuple[Proposals, int]
+
+
+class Evidence(NamedTuple):
+    """Per payment, what its scored pairs say (:func:`allocate_kernel.payment_evidence`)."""
+
+    best: np.ndarray  # its best full settlement (a pair; -1: none) ...
+    second: np.ndarray  # ... and the runner-up
+    n_quoted: np.ndarray  # pairs its reference quotes (QUOTED_REF), not another customer's
+    quoted_ref: np.ndarray  # the strongest of those references
+    contra_ref: np.ndarray  # ... of those in the payment's currency
+    named_ref: np.ndarray  # its strongest reference not of another customer's invoice
+    own_exact: np.ndarray  # an open item of its own customer for exactly the amount
+    max_ref: np.ndarray  # its strongest reference
 
 
 def confidence(batch: Proposals, row: int) -> float:
@@ -373,34 +387,25 @@ class DayMatch:
     def propose(self) -> tuple[Proposals, list[ExceptionItem]]:
         pairs, conf, rel = self.pairs, self.conf, self.rel
         threshold = self.policy.auto_apply_threshold
-        full = np.isin(rel, (EXACT, FEE, DISCOUNT))
-        best, best_c, second_c = self.best_full_settlement(full)
+        full = _FULL[rel]
+        ev = self.evidence = self.payment_evidence()
+        best, best_c, second_c = self.best_full_settlement()
         self.order, self.starts = ranked_candidates(pairs.pay, pairs.inv, conf, self.n)
 
-        quoted = (pairs.ref >= QUOTED_REF) & (self.cust_rel != OTHER)
-        n_quoted = np.bincount(pairs.pay[quoted], minlength=self.n)
+        n_quoted, quoted_ref, named_ref = ev.n_quoted, ev.quoted_ref, ev.named_ref
         has_remit = self.remittance_lines()
         clear_single = (best >= 0) & (best_c >= threshold) & (
             second_c < best_c - AMBIGUITY_MARGIN
         )
-        quoted_ref = np.zeros(self.n)
-        np.maximum.at(quoted_ref, pairs.pay[quoted], pairs.ref[quoted])
-        named_ref = np.zeros(self.n)  # the strongest reference hit of the payer's (or anyone's)
-        np.maximum.at(named_ref, pairs.pay, np.where(self.cust_rel != OTHER, pairs.ref, 0.0))
         best_ref = pairs.ref[np.maximum(best, 0)] if len(pairs) else np.zeros(self.n)
         # a reference quoting one invoice contradicts a match on another named less surely;
         # not one invoiced in another currency (the payment cannot settle it: a mangled
         # number that happens to be another real one)
-        contra = quoted & (rel != CURRENCY)
-        contra_ref = np.zeros(self.n)
-        np.maximum.at(contra_ref, pairs.pay[contra], pairs.ref[contra])
-        clear_single &= best_ref >= contra_ref - 0.15
+        clear_single &= best_ref >= ev.contra_ref - 0.15
         # a reference naming another customer's invoice is not applied while the payer's own
         # open items hold one for exactly the amount (a mangled number can name a real one)
-        own_exact = np.zeros(self.n, dtype=bool)
-        np.logical_or.at(own_exact, pairs.pay, (self.cust_rel == SAME) & (rel == EXACT))
         if len(pairs):
-            clear_single &= ~((self.cust_rel[np.maximum(best, 0)] == OTHER) & own_exact)
+            clear_single &= ~((self.cust_rel[np.maximum(best, 0)] == OTHER) & ev.own_exact)
         # an amount-only match where other open items of the customer, together, make the
         # amount too: a rival single invoice already made it AMBIGUOUS (the margin above);
         # combinations are far likelier to be chance than the one invoice (there are many
@@ -561,8 +566,7 @@ class DayMatch:
             proposals.pay[proposals.confidence < threshold]]))
         # (kept for the reviewer's candidates: review)
         self.looks = table = self.lookalikes(left)
-        own_exact = np.zeros(self.n, bool)
-        own_exact[self.pairs.pay[(self.cust_rel == SAME) & (self.rel == EXACT)]] = True
+        own_exact = self.evidence.own_exact.copy()
         own_exact[self.lines[1]] = True  # (and a credit with remittance advice)
         pays = left[(self.pay_group[left] >= 0) & ~own_exact[left]]
         rows = sole_lookalikes(table, pays)
@@ -619,26 +623,31 @@ class DayMatch:
         proposals.confidence = proposals.confidence.copy()
         proposals.confidence[parts] = conf
 
-    def best_full_settlement(self, full: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def payment_evidence(self) -> Evidence:
+        """Per payment, what its pairs say (:class:`Evidence`): one compiled pass over them."""
+        from cashmatch.engine import allocate_kernel
+
+        pairs = self.pairs
+        return Evidence(*allocate_kernel.payment_evidence(
+            pairs.pay, pairs.inv, pairs.ref, self.rel, self.cust_rel, self.conf, self.n, _FULL,
+            QUOTED_REF, OTHER, SAME, EXACT, CURRENCY))
+
+    def best_full_settlement(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per payment: the best pair that settles an invoice in full (-1: none), its confidence,
         and the confidence of the runner-up that could make it ambiguous.
 
         A pair with reference evidence outranks any pair resting on the amount alone, so the
         runner-up that counts is one of the same kind.
         """
-        pairs, conf = self.pairs, self.conf
-        f_idx = np.flatnonzero(full)
-        if len(f_idx) == 0:
-            return np.full(self.n, -1), np.zeros(self.n), np.zeros(self.n)
-        has_ref = pairs.ref[f_idx] > 0
-        best, second, _, _ = best_per_payment(
-            pairs.pay[f_idx], pairs.inv[f_idx], conf[f_idx] + has_ref, self.n
-        )
+        best, second = self.evidence.best, self.evidence.second
+        if len(self.pairs) == 0:
+            return best, np.zeros(self.n), np.zeros(self.n)
+        conf, has_ref = self.conf, self.pairs.ref > 0
         b, s = np.maximum(best, 0), np.maximum(second, 0)
-        best_c = np.where(best >= 0, conf[f_idx][b], 0.0)
+        best_c = np.where(best >= 0, conf[b], 0.0)
         same_kind = (best >= 0) & (second >= 0) & (has_ref[b] == has_ref[s])
-        second_c = np.where(same_kind, conf[f_idx][s], 0.0)
-        return np.where(best >= 0, f_idx[b], -1), best_c, second_c
+        second_c = np.where(same_kind, conf[s], 0.0)
+        return best, best_c, second_c
 
     def amount_alternatives(self, p: int, k: int) -> bool:
         """Does another single invoice or pair of the customer's open items fit the amount?"""
@@ -729,36 +738,28 @@ class DayMatch:
         is named); an exception when that invoice is settled or in another currency, or when
         the amount settles another in full; None when none is named or two about as surely.
         Decided for all of them at once; only the exceptions are built one by one."""
+        from cashmatch.engine import allocate_kernel
+
         n_k = self.starts[ps + 1] - self.starts[ps]
         ks = self.order[spans(self.starts[ps], n_k)]  # each payment's pairs, best first
         if len(ks) == 0:
             return dict.fromkeys(ps.tolist())
         owner = np.repeat(np.arange(len(ps)), n_k)
         rel, ref = self.rel[ks], self.pairs.ref[ks]
-
-        def first_two(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            """Per payment, the first and second of its pairs (positions in ``ks``) in
-            ``mask``; -1 where none."""
-            pos = np.flatnonzero(mask)
-            o = owner[pos]
-            new = np.ones(len(pos), bool)
-            new[1:] = o[1:] != o[:-1]
-            first, second = np.full(len(ps), -1), np.full(len(ps), -1)
-            first[o[new]] = pos[new]
-            two = np.flatnonzero(~new)
-            two = two[new[two - 1]]  # the second of its payment's
-            second[o[two]] = pos[two]
-            return first, second
-
+        # per payment, its first and second pairs (positions in ``ks``) that name an invoice
+        # at least PARTIAL_MIN_REF in a partial, over, settled or currency relation; those in
+        # the payment's currency; and the first that rivals one (-1 where none)
         named = _NOT_FULL[rel] & (ref >= PARTIAL_MIN_REF)
-        c1, c2 = first_two(named)
-        s1, s2 = first_two(named & (rel != CURRENCY))
+        first, second = allocate_kernel.first_two(
+            owner, np.stack([named, named & (rel != CURRENCY), self.partial_rivals(ks)]),
+            len(ps))
+        (c1, s1, rival), (c2, s2, _) = first, second
         use_same = (s1 >= 0) | ((c1 >= 0) & (ref[np.maximum(c1, 0)] < 0.97))
         k1, k2 = np.where(use_same, s1, c1), np.where(use_same, s2, c2)
         k, k_next = ks[np.maximum(k1, 0)], ks[np.maximum(k2, 0)]
         kind = rel[np.maximum(k1, 0)]
         tie = (k2 >= 0) & (self.conf[k_next] >= self.conf[k] - AMBIGUITY_MARGIN)
-        rivalled = first_two(self.partial_rivals(ks))[0] >= 0
+        rivalled = rival >= 0
         inv = self.pairs.inv[k]
         out: dict[int, Pick | ExceptionItem | None] = dict.fromkeys(ps.tolist())
         # a settled or foreign invoice named (even as surely as another), or one rivalled
@@ -976,22 +977,24 @@ class DayMatch:
         if len(ps) == 0:  # (none to search: fill_slot stays -1)
             return
         n_fixed = quoted_starts[ps + 1] - quoted_starts[ps]
-        owner = np.repeat(np.arange(len(ps)), n_fixed)
         fixed = quoted_rows[spans(quoted_starts[ps], n_fixed)]
-        fixed_total = np.zeros(len(ps), np.int64)
-        np.add.at(fixed_total, owner, self.book.amount[fixed])
+        fixed_at = np.zeros(len(ps) + 1, np.int64)
+        np.cumsum(n_fixed, out=fixed_at[1:])
+        fixed_sum = np.zeros(len(fixed) + 1, np.int64)
+        np.cumsum(self.book.amount[fixed], out=fixed_sum[1:])
+        fixed_total = fixed_sum[fixed_at[1:]] - fixed_sum[fixed_at[:-1]]
         index = amount_index(self.book)
         starts, members = index.block_start, index.members
         self.filled = search_blocks(
             amount=self.book.amount, due=self.book.due, members=members, starts=starts,
             excluded=self.claimed, q_block=self.block_of(group_of[ps], self.pay_currency[ps]),
-            fixed=fixed, fixed_starts=np.concatenate([[0], np.cumsum(n_fixed)]),
+            fixed=fixed, fixed_starts=fixed_at,
             target=self.pay_amount[ps] - fixed_total,
             tolerance=self.fee_ceiling[ps], max_size=self.fill_max_size(n_fixed),
             min_size=np.where(n_fixed > 0, 1, 2), limit=AMBIGUOUS_SETS)
         self.fill_slot[ps] = np.arange(len(ps))
         self.filled_outcome: list[Pick | ExceptionItem | None] = [None] * len(ps)
-        fixed_at = np.concatenate([[0], np.cumsum(n_fixed)]).tolist()
+        bounds = fixed_at.tolist()
         rest, fee = (self.pay_amount[ps] - fixed_total).tolist(), self.fee_ceiling[ps].tolist()
         identity = self.set_identity(ps).tolist()
         sets: list[tuple[int, np.ndarray, float, str]] = []
@@ -1003,7 +1006,7 @@ class DayMatch:
             f.n_found, f.size, f.exact, f.exhaustive))
         sol_len, sol_start, slot_l = f.sol_len.tolist(), f.sol_start.tolist(), slot.tolist()
         for q in np.flatnonzero(f.n_found > 0).tolist():
-            fixed_q = fixed[fixed_at[q] : fixed_at[q + 1]]
+            fixed_q = fixed[bounds[q] : bounds[q + 1]]
             s = slot_l[q]
             if s < 0:
                 self.filled_outcome[q] = self.fill_choice(
@@ -1027,10 +1030,7 @@ class DayMatch:
         """How surely each payment of ``ps`` is the customer whose open invoices its sets are
         drawn from: its identification; a payer known only by the invoices it quotes, the
         pairs' customer factor for an unknown payer's reference of that strength."""
-        if not hasattr(self, "_max_ref"):
-            self._max_ref = np.zeros(self.n)
-            np.maximum.at(self._max_ref, self.pairs.pay, self.pairs.ref)
-        unknown = np.where(self._max_ref[ps] >= STRONG_REF, CUSTOMER_FACTOR_STRONG[UNKNOWN],
+        unknown = np.where(self.evidence.max_ref[ps] >= STRONG_REF, CUSTOMER_FACTOR_STRONG[UNKNOWN],
                            CUSTOMER_FACTOR_WEAK[UNKNOWN])
         return np.where(self.pay_group[ps] >= 0, self.ident.confidence[ps], unknown)
 
@@ -1316,8 +1316,10 @@ class DayMatch:
         touching a shared invoice are walked in order. Returns the accepted ones (those of
         ``proposals`` in rank order, then those of ``singles`` in theirs) and the exceptions.
         """
+        from cashmatch.engine import allocate_kernel
+
         threshold = self.policy.auto_apply_threshold
-        capacity = np.array(self.book.amount, np.int64)  # a copy
+        capacity = np.asarray(self.book.amount, np.int64)
         pid_rank = self.payment_id_rank()
         n_obj = len(proposals)
         every = Proposals.concat([proposals, singles])
@@ -1326,25 +1328,18 @@ class DayMatch:
         conf, pay = every.confidence, every.pay
         rule_ok = np.array([r in self.policy.auto_apply_rules for r in RULES], bool)
         eligible = (conf >= threshold) & rule_ok[every.rule]
-        owner = every.owner()
         n_prop = len(every)
-        touches = np.bincount(flat_inv[eligible[owner]], minlength=len(capacity))
-        walk = eligible & (np.bincount(owner, weights=touches[flat_inv] >= 2,
-                                       minlength=n_prop) > 0)
-        fits = np.bincount(owner, weights=capacity[flat_inv] < flat_need,
-                           minlength=n_prop) == 0
+        walk, fits = allocate_kernel.contested_and_fitting(starts, flat_inv, flat_need,
+                                                           eligible, capacity)
         ok = eligible & fits
         # strongest first, then payment id (each payment has one proposal: no ties left), of
         # those whose rank counts: the contested, the rejected and those not one-to-one (the
         # accepted singles keep their order)
         order = np.flatnonzero(walk | ~ok | (np.arange(n_prop) < n_obj))
         order = order[np.lexsort((pid_rank[pay[order]], -conf[order]))]
-        for j in order[walk[order]].tolist():  # the contested ones, in rank order
-            invs = flat_inv[starts[j] : starts[j + 1]]
-            need = flat_need[starts[j] : starts[j + 1]]
-            ok[j] = not (capacity[invs] < need).any()
-            if ok[j]:
-                np.subtract.at(capacity, invs, need)
+        contested = order[walk[order]]
+        if len(contested):  # each in rank order, against what those before it left
+            allocate_kernel.walk_capacity(starts, flat_inv, flat_need, capacity, contested, ok)
         accepted = every.take(np.concatenate([order[ok[order] & (order < n_obj)],
                                               n_obj + np.flatnonzero(ok[n_obj:])]))
         exceptions: list[ExceptionItem] = []
