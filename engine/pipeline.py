@@ -11,6 +11,7 @@ tables). Timings per stage are kept in ``timings``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from itertools import accumulate, chain
@@ -192,6 +193,12 @@ def settling_group(group: np.ndarray, pay: np.ndarray, inv: np.ndarray, book: Bo
     out = group.copy()
     out[kp[sole]] = kg[sole]
     return out
+
+
+@functools.lru_cache(maxsize=64)
+def _strings(values: tuple[str | None, ...]) -> pa.Array:
+    """A few strings (rules, reasons) as an Arrow array, made once: what outputs take from."""
+    return pa.array(values, pa.string())
 
 
 @dataclass
@@ -1398,9 +1405,9 @@ class DayMatch:
         lens = proposals.lens
         a_pay = np.repeat(proposals.pay, lens)
         a_inv, a_applied, a_adj = proposals.inv, proposals.applied, proposals.adjustment
-        a_reason = pa.array(proposals.reasons, pa.string()).take(pa.array(proposals.reason))
+        a_reason = _strings(proposals.reasons).take(pa.array(proposals.reason))
         a_conf = np.repeat(proposals.confidence, lens)
-        a_rule = pa.array(RULES, pa.string()).take(pa.array(np.repeat(proposals.rule, lens)))
+        a_rule = _strings(RULES).take(pa.array(np.repeat(proposals.rule, lens)))
         # what stays open after each application, in value-date then payment-id order
         date = self.pay_date[a_pay]
         # (payments of the same id in row order: ``pc.rank``'s "first", from the ranks above)
@@ -1453,24 +1460,25 @@ class DayMatch:
         np.cumsum(c_lens, out=c_offsets[1:])
         cand_ids = pa.ListArray.from_arrays(pa.array(c_offsets, pa.int32()),
                                             ids.take(pa.array(c_flat, pa.int64())))
+        if cand_ids.type != S.EXCEPTIONS.field("candidates").type:  # (large ids: string)
+            cand_ids = cand_ids.cast(S.EXCEPTIONS.field("candidates").type)
         s_offsets = np.zeros(len(exceptions) + 1, np.int32)
         np.cumsum(np.fromiter(map(len, map(attrgetter("scores"), exceptions)), np.int64,
                               count=len(exceptions)), out=s_offsets[1:])
         scores = pa.ListArray.from_arrays(pa.array(s_offsets, pa.int32()), pa.array(
             [round(s, 4) for e in exceptions for s in e.scores], pa.float64()))
         grp_cust = self.pay_customer[e_pay] if len(e_pay) else np.zeros(0, np.int64)
-        cust_ids = self.index.ids.take(pa.array(np.maximum(grp_cust, 0))) if len(
-            self.index.ids) and len(e_pay) else pa.nulls(len(e_pay), pa.string())
-        cust_ids = pc.if_else(pa.array(grp_cust >= 0), cust_ids, None) if len(e_pay) else cust_ids
+        cust_ids = self.index.ids.take(pa.array(np.maximum(grp_cust, 0), mask=grp_cust < 0)) if len(
+            self.index.ids) and len(e_pay) else pa.nulls(len(e_pay), pa.string())  # (none: null)
         exc = pa.table(
             {
                 "payment_id": pay_ids.take(pa.array(e_pay)),
                 "reason": pa.array([e.reason for e in exceptions], pa.string()),
                 "unapplied_amount": pa.array(unapplied, pa.int64()),
-                "candidates": cand_ids.cast(pa.list_(pa.string())),
+                "candidates": cand_ids,
                 "detail": pa.array([e.detail for e in exceptions], pa.string()),
                 "currency": cur.take(pa.array(e_pay)),
-                "candidate_scores": scores.cast(pa.list_(pa.float64())),
+                "candidate_scores": scores,
                 "customer_id": cust_ids,
             },
             schema=S.EXCEPTIONS,
