@@ -566,6 +566,30 @@ def _row_ranges(col: pa.ListArray) -> np.ndarray:
     return ranges
 
 
+@njit(cache=True, nogil=True)
+def _exponents_of_codes(offsets: np.ndarray, raw: np.ndarray, null: np.ndarray,
+                        code_exps: np.ndarray) -> tuple[np.ndarray, bool]:  # fmt: skip
+    """``money.minor_exponents`` of the codes ``raw[offsets[i]:offsets[i + 1]]`` (null where
+    ``null[i]``, when given: 2), when each is three ASCII letters (``code_exps`` by their
+    upper-case letters in base 26); whether they all are."""
+    n = len(offsets) - 1
+    exps = np.full(n, 2, np.int64)
+    for i in range(n):
+        if len(null) and null[i]:
+            continue
+        a = offsets[i]
+        if offsets[i + 1] - a != 3:
+            return exps, False
+        code = 0
+        for t in range(a, a + 3):
+            c = raw[t] & 0xDF  # (upper case: ASCII letters only differ in this bit)
+            if c < 65 or c > 90:
+                return exps, False
+            code = code * 26 + c - 65
+        exps[i] = code_exps[code]
+    return exps, True
+
+
 def repeated(
     table: pa.Table,
     strings: dict[str, int],
@@ -587,13 +611,21 @@ def repeated(
     cols = [table.column(name).combine_chunks() for name, _ in str_cols]
     lcols = [table.column(name).combine_chunks() for name, _ in list_cols]
     offsets = np.empty((len(cols), n + 1), np.int64)
+    str_null = _nulls(cols)
+    exps = None
     parts, base = [], 0
     for k, col in enumerate(cols):  # the columns' bytes one after another
         off, raw = string_parts(col)
+        if str_cols[k][0] == currency:  # (its codes' exponents from the same bytes)
+            codes, ok = _exponents_of_codes(off, raw, str_null[k] if len(str_null) else
+                                            np.zeros(0, bool), letter_code_exponents())  # fmt: skip
+            exps = codes if ok else None
         offsets[k] = off
         offsets[k] += base - off[0]
         parts.append(raw[off[0] : off[-1]])
         base += int(off[-1] - off[0])
+    if exps is None:  # (not among the strings, or a code not of three ASCII letters)
+        exps = minor_exponents(table.column(currency)).astype(np.int64)
     # then the lists' elements, numbered on from one column to the next
     list_rows = np.empty((len(lcols), 2, n), np.int64)
     list_offsets, n_el = [np.array([base], np.int64)], 0
@@ -622,12 +654,12 @@ def repeated(
     out = _encode(
         np.array([f for _, f in str_cols], np.int64),
         offsets,
-        _nulls(cols),
+        str_null,
         np.concatenate(parts) if parts else np.zeros(0, np.uint8),
         np.array([f for _, f in money_cols], np.int64),
         amounts,
         _nulls(m_cols),
-        minor_exponents(table.column(currency)).astype(np.int64),
+        exps,
         0 if double is None else double[1],
         np.array(bits),  # (a writable copy: one signature)
         np.array([f for _, f in list_cols], np.int64),
