@@ -208,6 +208,23 @@ def _read_varint(buf: np.ndarray, at: int) -> tuple[int, int]:
 
 
 @njit(cache=True, nogil=True)
+def _field_at(buf: np.ndarray, at: int) -> tuple[int, int, int]:
+    """The field whose key starts at ``buf[at]``: its number, where its value starts and, when
+    it is length-delimited, its size (else -1, and where the value ends)."""
+    key, at = _read_varint(buf, at)
+    kind = key & 7
+    if kind == 0:
+        _, at = _read_varint(buf, at)
+        return key >> 3, at, -1
+    if kind == 1:
+        return key >> 3, at + 8, -1
+    if kind == 5:
+        return key >> 3, at + 4, -1
+    size, at = _read_varint(buf, at)  # 2: length-delimited (groups, 3 and 4, are not proto3)
+    return key >> 3, at, size
+
+
+@njit(cache=True, nogil=True)
 def _decode(
     buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, wanted: np.ndarray, space: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -226,16 +243,8 @@ def _decode(
     for i in range(n):
         at = starts[i]
         while at < ends[i]:
-            key, at = _read_varint(buf, at)
-            field, kind = key >> 3, key & 7
-            if kind == 0:
-                _, at = _read_varint(buf, at)
-            elif kind == 1:
-                at += 8
-            elif kind == 5:
-                at += 4
-            else:  # 2: length-delimited (groups, 3 and 4, are not proto3)
-                size, at = _read_varint(buf, at)
+            field, at, size = _field_at(buf, at)
+            if size >= 0:
                 if field < len(slot) and slot[field] >= 0:
                     start[slot[field], i] = at
                     length[slot[field], i] = size
@@ -272,16 +281,8 @@ def _spans(buf: np.ndarray, number: int, n: int) -> tuple[np.ndarray, np.ndarray
     ends = np.zeros(n, np.int64)
     at, i = 0, 0
     while at < len(buf):
-        key, at = _read_varint(buf, at)
-        field, kind = key >> 3, key & 7
-        if kind == 0:
-            _, at = _read_varint(buf, at)
-        elif kind == 1:
-            at += 8
-        elif kind == 5:
-            at += 4
-        else:
-            size, at = _read_varint(buf, at)
+        field, at, size = _field_at(buf, at)
+        if size >= 0:
             if field == number:
                 if i == n:
                     return starts, ends, False
