@@ -13,7 +13,7 @@ writes them), money fields (int64 minor units as the decimal text of
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -307,6 +307,9 @@ class Repeated(Sequence[Any]):
 
     def __getitem__(self, i: Any) -> Any:
         return self.messages[i]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.messages)
 
 
 def _wire_of(msgs: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
