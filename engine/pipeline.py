@@ -11,6 +11,7 @@ tables). Timings per stage are kept in ``timings``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from itertools import accumulate, chain
@@ -206,6 +207,12 @@ def settling_group(group: np.ndarray, pay: np.ndarray, inv: np.ndarray, book: Bo
     out = group.copy()
     out[kp[sole]] = kg[sole]
     return out
+
+
+@functools.lru_cache(maxsize=64)
+def _strings(values: tuple[str | None, ...]) -> pa.Array:
+    """A few strings (rules, reasons) as an Arrow array, made once: what outputs take from."""
+    return pa.array(values, pa.string())
 
 
 @dataclass
@@ -1388,14 +1395,29 @@ class DayMatch:
                       ) -> tuple[pa.Table, pa.Table]:
         """The allocation table of the accepted ``proposals`` and the exception table of
         ``exceptions``, then of the remainders the proposals leave unapplied."""
-        pay_ids = self.payments.column("payment_id").combine_chunks()
-        cur = self.payments.column("currency").combine_chunks()
         lens = proposals.lens
         a_pay = np.repeat(proposals.pay, lens)
         a_inv, a_applied, a_adj = proposals.inv, proposals.applied, proposals.adjustment
-        a_reason = pa.array(proposals.reasons, pa.string()).take(pa.array(proposals.reason))
+        # remainders of partly applied payments
+        applied_by_pay = np.bincount(a_pay, weights=a_applied, minlength=self.n).astype(np.int64)
+        prop_pay = proposals.pay
+        rest = np.flatnonzero(self.pay_amount[prop_pay] != applied_by_pay[prop_pay])
+        first = self.book.ids.take(pa.array(a_inv[proposals.start[rest]])).to_pylist()
+        for j, invoice in zip(rest.tolist(), first, strict=True):
+            invs = a_inv[proposals.start[j] : proposals.start[j + 1]].tolist()
+            exceptions.append(ExceptionItem(
+                int(prop_pay[j]), S.OVERPAYMENT,
+                REMAINDERS[proposals.remainder[j]].format(invoice=invoice), invs,
+                [float(proposals.confidence[j])] * len(invs)))
+        e_pay = np.array([e.pay for e in exceptions], np.int64)
+        # the payments' ids and currencies of both tables' rows, taken at once
+        rows = pa.array(np.concatenate([a_pay, e_pay]))
+        pay_ids = self.payments.column("payment_id").combine_chunks().take(rows)
+        cur = self.payments.column("currency").combine_chunks().take(rows)
+        n_a = len(a_pay)
+        a_reason = _strings(proposals.reasons).take(pa.array(proposals.reason))
         a_conf = np.repeat(proposals.confidence, lens)
-        a_rule = pa.array(RULES, pa.string()).take(pa.array(np.repeat(proposals.rule, lens)))
+        a_rule = _strings(RULES).take(pa.array(np.repeat(proposals.rule, lens)))
         # what stays open after each application, in value-date then payment-id order
         date = self.pay_date[a_pay]
         # (payments of the same id in row order: ``pc.rank``'s "first", from the ranks above)
@@ -1412,32 +1434,17 @@ class DayMatch:
         running = csum - before
         open_after = np.empty(len(order), np.int64)
         open_after[order] = self.book.amount[inv_sorted] - running
-        allocations = pa.table(
-            {
-                "payment_id": pay_ids.take(pa.array(a_pay)),
-                "invoice_id": self.book.ids.take(pa.array(a_inv)),
-                "applied_amount": pa.array(a_applied, pa.int64()),
-                "adjustment_amount": pa.array(a_adj, pa.int64()),
-                "adjustment_reason": a_reason,
-                "invoice_open_after": pa.array(open_after, pa.int64()),
-                "confidence": pa.array(np.round(a_conf, 4), pa.float64()),
-                "rule": a_rule,
-                "currency": cur.take(pa.array(a_pay)),
-            },
-            schema=S.ALLOCATIONS,
-        )
-        # remainders of partly applied payments
-        applied_by_pay = np.bincount(a_pay, weights=a_applied, minlength=self.n).astype(np.int64)
-        prop_pay = proposals.pay
-        rest = np.flatnonzero(self.pay_amount[prop_pay] != applied_by_pay[prop_pay])
-        first = self.book.ids.take(pa.array(a_inv[proposals.start[rest]])).to_pylist()
-        for j, invoice in zip(rest.tolist(), first, strict=True):
-            invs = a_inv[proposals.start[j] : proposals.start[j + 1]].tolist()
-            exceptions.append(ExceptionItem(
-                int(prop_pay[j]), S.OVERPAYMENT,
-                REMAINDERS[proposals.remainder[j]].format(invoice=invoice), invs,
-                [float(proposals.confidence[j])] * len(invs)))
-        e_pay = np.array([e.pay for e in exceptions], np.int64)
+        allocations = pa.Table.from_arrays([
+            pay_ids.slice(0, n_a),
+            self.book.ids.take(pa.array(a_inv)),
+            pa.array(a_applied, pa.int64()),
+            pa.array(a_adj, pa.int64()),
+            a_reason,
+            pa.array(open_after, pa.int64()),
+            pa.array(np.round(a_conf, 4), pa.float64()),
+            a_rule,
+            cur.slice(0, n_a),
+        ], schema=S.ALLOCATIONS)  # fmt: skip
         applied_e = applied_by_pay[e_pay] if len(e_pay) else np.zeros(0, np.int64)
         unapplied = self.pay_amount[e_pay] - applied_e if len(e_pay) else np.zeros(0, np.int64)
         ids = self.book.ids
@@ -1448,26 +1455,24 @@ class DayMatch:
         np.cumsum(c_lens, out=c_offsets[1:])
         cand_ids = pa.ListArray.from_arrays(pa.array(c_offsets, pa.int32()),
                                             ids.take(pa.array(c_flat, pa.int64())))
+        if cand_ids.type != S.EXCEPTIONS.field("candidates").type:  # (large ids: string)
+            cand_ids = cand_ids.cast(S.EXCEPTIONS.field("candidates").type)
         s_offsets = np.zeros(len(exceptions) + 1, np.int32)
         np.cumsum(np.fromiter(map(len, map(attrgetter("scores"), exceptions)), np.int64,
                               count=len(exceptions)), out=s_offsets[1:])
         scores = pa.ListArray.from_arrays(pa.array(s_offsets, pa.int32()), pa.array(
             [round(s, 4) for e in exceptions for s in e.scores], pa.float64()))
         grp_cust = self.pay_customer[e_pay] if len(e_pay) else np.zeros(0, np.int64)
-        cust_ids = self.index.ids.take(pa.array(np.maximum(grp_cust, 0))) if len(
-            self.index.ids) and len(e_pay) else pa.nulls(len(e_pay), pa.string())
-        cust_ids = pc.if_else(pa.array(grp_cust >= 0), cust_ids, None) if len(e_pay) else cust_ids
-        exc = pa.table(
-            {
-                "payment_id": pay_ids.take(pa.array(e_pay)),
-                "reason": pa.array([e.reason for e in exceptions], pa.string()),
-                "unapplied_amount": pa.array(unapplied, pa.int64()),
-                "candidates": cand_ids.cast(pa.list_(pa.string())),
-                "detail": pa.array([e.detail for e in exceptions], pa.string()),
-                "currency": cur.take(pa.array(e_pay)),
-                "candidate_scores": scores.cast(pa.list_(pa.float64())),
-                "customer_id": cust_ids,
-            },
-            schema=S.EXCEPTIONS,
-        )
+        cust_ids = self.index.ids.take(pa.array(np.maximum(grp_cust, 0), mask=grp_cust < 0)) if len(
+            self.index.ids) and len(e_pay) else pa.nulls(len(e_pay), pa.string())  # (none: null)
+        exc = pa.Table.from_arrays([
+            pay_ids.slice(n_a),
+            pa.array([e.reason for e in exceptions], pa.string()),
+            pa.array(unapplied, pa.int64()),
+            cand_ids,
+            pa.array([e.detail for e in exceptions], pa.string()),
+            cur.slice(n_a),
+            scores,
+            cust_ids,
+        ], schema=S.EXCEPTIONS)  # fmt: skip
         return allocations, exc
