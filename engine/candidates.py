@@ -23,13 +23,15 @@ from rapidfuzz import fuzz, process
 
 from cashmatch.engine import schema as S
 from cashmatch.engine.normalize import (
+    _FMIX,
+    HASH_BASE,
+    HASH_COMPILED_MIN,
     KINDS,
     STRENGTH,
     StringLookup,
     int_order,
     reference_tokens,
     stable_order,
-    string_hash64,
     string_parts,
 )
 
@@ -70,25 +72,13 @@ class StringKeys:
         starts = np.searchsorted(code[order], np.arange(len(values) + 1))
         return StringKeys(StringLookup.build(values), starts, inv[order], strength[order])
 
-    def hits(self, pay: np.ndarray, text: pa.Array) -> Pairs:
-        """Every (pay, invoice) whose key equals the text, in text order: the texts' hashes
-        (:func:`string_hash64`, as the lookup's), then one compiled pass that finds each
-        text's key and spells out its invoices (:func:`candidates_kernel.string_hits`; what
-        ``self.keys.matches`` and the gathers of its rows did in ~15 numpy steps)."""
-        from cashmatch.engine import candidates_kernel
-
+    def arrays(self) -> tuple:
+        """What :func:`candidates_kernel.exact_hits` looks texts up in: the lookup's
+        ``shift``, ``bucket_start``, ``hashes`` and ``by_hash``, its values' offsets and bytes,
+        then ``starts``, ``inv`` and ``strength``."""
         keys = self.keys
-        if isinstance(text, pa.ChunkedArray):
-            text = text.combine_chunks()
-        t_off, t_raw = string_parts(text)
-        v_off, v_raw = string_parts(keys.values)
-        valid = (np.asarray(text.is_valid(), bool) if text.null_count
-                 else np.zeros(0, bool))
-        h_pay, h_inv, h_ref = candidates_kernel.string_hits(
-            pay, string_hash64(text), t_off, t_raw, valid, keys.shift,
-            keys.bucket_start, keys.hashes, keys.by_hash, v_off, v_raw, self.starts, self.inv,
-            self.strength)
-        return Pairs(h_pay, h_inv, h_ref, np.zeros(len(h_pay), dtype=bool))
+        return (keys.shift, keys.bucket_start, keys.hashes, keys.by_hash,
+                *string_parts(keys.values), self.starts, self.inv, self.strength)
 
 
 @dataclass(slots=True)
@@ -318,39 +308,35 @@ def reference_hits(texts: pa.Array, book: Book) -> tuple[Pairs, pa.Table]:
     a text do not depend on the others."""
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
-    parts, tokens = [], []
+    pays, invs, refs, tokens = [], [], [], []
     for a in range(0, max(len(texts), 1), REFERENCE_CHUNK):
-        hits, toks = _reference_hits(texts.slice(a, REFERENCE_CHUNK), book)
-        hits.pay += a
-        parts.append(hits)
+        (pay, inv, ref), toks = _reference_hits(texts.slice(a, REFERENCE_CHUNK), book)
+        pays.append(pay + a)
+        invs.append(inv)
+        refs.append(ref)
         tokens.append(pa.table({"pay": pa.array(np.asarray(toks.column("pay"), np.int64) + a),
                                 "digits": toks.column("digits")}))
-    # (one chunk's hits come out of Pairs.concat already: sorted, one row per pair)
-    return Pairs.concat(parts) if len(parts) > 1 else parts[0], pa.concat_tables(tokens)
+    # (each chunk's hits are sorted, one row per pair, and its texts follow the last's)
+    pay = np.concatenate(pays)
+    hits = Pairs(pay, np.concatenate(invs), np.concatenate(refs), np.zeros(len(pay), bool))
+    return hits, pa.concat_tables(tokens)
 
 
-def _reference_hits(texts: pa.Array, book: Book) -> tuple[Pairs, pa.Table]:
-    tokens = reference_tokens(texts)
-    index = usable_keys(book)
-    pay = np.asarray(tokens.column("pay"), np.int64)
-    digits = tokens.column("digits").combine_chunks()
+def _reference_hits(texts: pa.Array, book: Book
+                    ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], pa.Table]:
+    """The exact hits (pay, inv, ref) of the texts' tokens, and the tokens: one compiled pass
+    (:func:`candidates_kernel.exact_hits`: the digits forms as integers, the alnum and longer
+    digits forms as strings, each text's hits kept once per invoice, by (pay, inv))."""
     from cashmatch.engine import candidates_kernel
 
-    # (the digit forms of up to NUMBER_DIGITS digits as int64 values, in one pass; -1 others)
-    value = candidates_kernel.digit_values(*string_parts(digits), NUMBER_DIGITS)
-    short = value >= 0
-    value = value[short]
-    # (hits in token order, so by payment: Pairs.concat's sort finds them nearly sorted)
-    order = int_order(value)  # (the values in ascending order walk the sorted keys once)
-    h_pay, h_inv, h_ref = candidates_kernel.number_hits(
-        pay[short], value, order, index.number, index.number_inv, index.number_kind, KIND_REF)
-    parts = [Pairs(h_pay, h_inv, h_ref, np.zeros(len(h_pay), dtype=bool))]
-    parts.append(index.alnum.hits(pay, tokens.column("alnum")))
-    # (the digit forms beyond int64: not the empty ones, a third of all tokens, that no key is)
-    long = _lengths(digits) > NUMBER_DIGITS
-    if long.any():
-        parts.append(index.long_digits.hits(pay[long], digits.filter(pa.array(long))))
-    return Pairs.concat(parts), tokens
+    tokens = reference_tokens(texts)
+    index = usable_keys(book)
+    hits = candidates_kernel.exact_hits(
+        np.asarray(tokens.column("pay"), np.int64), len(texts),
+        *string_parts(tokens.column("alnum")), *string_parts(tokens.column("digits")),
+        NUMBER_DIGITS, HASH_COMPILED_MIN, index.number, index.number_inv, index.number_kind,
+        KIND_REF, index.alnum.arrays(), index.long_digits.arrays(), HASH_BASE, _FMIX)
+    return hits, tokens
 
 
 def digit_keys_by_group(book: Book) -> tuple[np.ndarray, np.ndarray]:
