@@ -41,7 +41,7 @@ FUZZY_RIVAL_MAX = 0.79  # a fuzzy hit that is not its token's one closest: never
 MAX_AMOUNT_HITS = 12  # amount-only candidates kept per payment
 FUZZY_HITS_START = 4096  # room for fuzzy hits a match starts with (it doubles when full)
 UNKNOWN_PAYER_AMOUNT_HITS = 5  # an unidentified payer's: invoices of any customer, for review
-NO_DAYS = np.zeros(0, np.int64)  # (no discount window to check: candidates_kernel.range_rows)
+NO_DAYS = np.zeros(0, np.int64)  # (no discount window or key: candidates_kernel's searches)
 
 # amount relations of a pair
 EXACT, FEE, DISCOUNT, PARTIAL, OVER, SETTLED, CURRENCY = range(7)
@@ -507,32 +507,25 @@ def amount_hits(
     A sorted search over (group, currency, amount) keys (:func:`amount_index`): for each
     payment the invoices with open amount in ``[amount, amount + fee]``, and those whose
     discounted amount equals it (within the discount window plus ``grace_days``), at most
-    ``MAX_AMOUNT_HITS`` each (one compiled pass a search,
-    :func:`candidates_kernel.range_rows`).
+    ``MAX_AMOUNT_HITS`` each, each pair once, by (pay, invoice) (one compiled pass,
+    :func:`candidates_kernel.amount_pairs`).
     """
     index = amount_index(book)
     ncur = index.n_currencies
     known = np.flatnonzero((pay_group >= 0) & (pay_currency < ncur))
     if len(known) == 0 or len(book.amount) == 0:
         return empty_pairs()
-    parts = []
-    searches = [(index.by_amount, index.amount_key, False)]
-    if allow_discounts:
-        searches.append((index.by_discounted, index.discounted_key, True))
     from cashmatch.engine import candidates_kernel
 
     p_block = pay_group[known] * ncur + pay_currency[known]
     lo_key = p_block.astype(np.int64) * (1 << 42) + pay_amount[known]
-    order = int_order(lo_key)  # (the searches walk the sorted keys once)
-    for rows, skey, is_disc in searches:
-        hi_key = lo_key if is_disc else lo_key + fee_ceiling[known]
-        rep_pay, rep_inv = candidates_kernel.range_rows(
-            known, lo_key, hi_key, order, skey, rows, MAX_AMOUNT_HITS, is_disc, pay_date,
-            book.issue, book.discount_days, grace_days)
-        parts.append(
-            Pairs(rep_pay, rep_inv, np.zeros(len(rep_pay)), np.zeros(len(rep_pay), bool))
-        )
-    return Pairs.concat(parts)
+    by_discounted, discounted_key = ((index.by_discounted, index.discounted_key)
+                                     if allow_discounts else (NO_DAYS, NO_DAYS))
+    pay, inv = candidates_kernel.amount_pairs(
+        known, lo_key, lo_key + fee_ceiling[known], int_order(lo_key), index.amount_key,
+        index.by_amount, discounted_key, by_discounted, MAX_AMOUNT_HITS, pay_date, book.issue,
+        book.discount_days, grace_days)
+    return Pairs(pay, inv, np.zeros(len(pay)), np.zeros(len(pay), bool))
 
 
 def unknown_payer_amount_hits(

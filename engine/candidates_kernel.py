@@ -249,6 +249,24 @@ def exact_hits(
 
 
 @njit(cache=True, nogil=True)
+def _ranges(lo_key: np.ndarray, hi_key: np.ndarray, order: np.ndarray, keys: np.ndarray,
+            cap: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per query, the first of the sorted ``keys`` in ``[lo_key, hi_key]`` and how many of
+    them (at most ``cap``); the queries in ``order`` (ascending ``lo_key``) walk the keys
+    once."""
+    n = len(lo_key)
+    lo = np.empty(n, np.int64)
+    cnt = np.empty(n, np.int64)
+    at = 0
+    for t in range(n):
+        j = order[t]
+        at = _bound(keys, lo_key[j], at, False)
+        lo[j] = at
+        cnt[j] = min(_bound(keys, hi_key[j], at, True) - at, cap)
+    return lo, cnt
+
+
+@njit(cache=True, nogil=True)
 def range_rows(
     pay: np.ndarray,
     lo_key: np.ndarray,
@@ -269,17 +287,8 @@ def range_rows(
     whose discount window (``issue + discount_days + grace_days``) the payment's
     ``pay_date`` is within."""
     n = len(lo_key)
-    lo = np.empty(n, np.int64)
-    cnt = np.empty(n, np.int64)
-    at = 0
-    for t in range(n):
-        j = order[t]
-        at = _bound(keys, lo_key[j], at, False)
-        lo[j] = at
-        cnt[j] = min(_bound(keys, hi_key[j], at, True) - at, cap)
-    total = 0
-    for j in range(n):
-        total += cnt[j]
+    lo, cnt = _ranges(lo_key, hi_key, order, keys, cap)
+    total = cnt.sum()
     out_pay = np.empty(total, np.int64)
     out_row = np.empty(total, rows.dtype)
     k = 0
@@ -292,6 +301,55 @@ def range_rows(
             out_row[k] = i
             k += 1
     return out_pay[:k], out_row[:k]
+
+
+@njit(cache=True, nogil=True)
+def amount_pairs(
+    pay: np.ndarray,
+    lo_key: np.ndarray,
+    hi_key: np.ndarray,
+    order: np.ndarray,
+    amount_key: np.ndarray,
+    by_amount: np.ndarray,
+    discounted_key: np.ndarray,
+    by_discounted: np.ndarray,
+    cap: int,
+    pay_date: np.ndarray,
+    issue: np.ndarray,
+    discount_days: np.ndarray,
+    grace_days: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(pay, invoice) of both of ``amount_hits``' searches, each pair once, by (pay,
+    invoice) (``pay`` ascending): for query ``j`` (payment ``pay[j]``), the first ``cap``
+    invoices ``by_amount`` whose ``amount_key`` is in ``[lo_key[j], hi_key[j]]``, and the first
+    ``cap`` ``by_discounted`` whose ``discounted_key`` is ``lo_key[j]`` (none when there are no
+    such keys) and whose discount window (``issue + discount_days + grace_days``) the
+    payment's ``pay_date`` is within: what :func:`range_rows` twice and ``Pairs.concat``
+    made."""
+    lo, cnt = _ranges(lo_key, hi_key, order, amount_key, cap)
+    d_lo, d_cnt = _ranges(lo_key, lo_key, order, discounted_key, cap)
+    out_pay = np.empty(cnt.sum() + d_cnt.sum(), np.int64)
+    out_inv = np.empty(len(out_pay), by_amount.dtype)
+    k = 0
+    for j in range(len(pay)):
+        a = k
+        for r in range(lo[j], lo[j] + cnt[j]):
+            out_inv[k] = by_amount[r]
+            k += 1
+        for r in range(d_lo[j], d_lo[j] + d_cnt[j]):
+            i = by_discounted[r]
+            if pay_date[pay[j]] <= issue[i] + discount_days[i] + grace_days:
+                out_inv[k] = i
+                k += 1
+        out_inv[a:k].sort()
+        kept = a
+        for x in range(a, k):
+            if x == a or out_inv[x] != out_inv[kept - 1]:
+                out_inv[kept] = out_inv[x]
+                out_pay[kept] = pay[j]
+                kept += 1
+        k = kept
+    return out_pay[:k], out_inv[:k]
 
 
 @njit(cache=True, nogil=True)

@@ -290,3 +290,39 @@ def test_digit_values_are_arrows_casts_of_the_short_ones(texts, cut):
     got = candidates_kernel.digit_values(*string_parts(arr), 18)
     want = [int(t) if 1 <= len(t) <= 18 else -1 for t in arr.to_pylist()]
     assert got.tolist() == want
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 30), st.integers(0, 4), st.integers(0, 9)), max_size=30),
+    st.lists(st.tuples(st.integers(0, 30), st.integers(0, 30), st.integers(0, 12)), max_size=30),
+    st.integers(1, 4),
+    st.booleans(),
+)
+def test_amount_pairs_are_both_searches_concatenated(queries, invoices, cap, discounts):
+    """Against :func:`range_rows` for each search and ``Pairs.concat``'s numpy steps: an
+    invoice found by both searches, the caps, the window, no discount keys."""
+    amount = np.array([i[0] for i in invoices], np.int64)
+    disc = np.array([i[1] for i in invoices], np.int64)
+    issue = np.array([i[2] for i in invoices], np.int64)
+    days = np.full(len(invoices), 2, np.int64)
+    by_amount, by_disc = int_order(amount), int_order(disc)
+    if not discounts:
+        by_disc = np.zeros(0, np.int64)
+    lo_key = np.array([q[0] for q in queries], np.int64)
+    hi_key = lo_key + np.array([q[1] for q in queries], np.int64)
+    pay = np.arange(len(queries), dtype=np.int64) * 2
+    pay_date = np.zeros(2 * len(queries) + 1, np.int64)
+    pay_date[pay] = [q[2] for q in queries]
+    order = int_order(lo_key)
+    got = candidates_kernel.amount_pairs(pay, lo_key, hi_key, order, amount[by_amount],
+                                         by_amount, disc[by_disc], by_disc, cap, pay_date,
+                                         issue, days, 3)
+    parts = [candidates_kernel.range_rows(pay, lo_key, hi_key, order, amount[by_amount],
+                                          by_amount, cap, False, pay_date, issue, days, 3),
+             candidates_kernel.range_rows(pay, lo_key, lo_key, order, disc[by_disc], by_disc,
+                                          cap, True, pay_date, issue, days, 3)]
+    want = numpy_concat([Pairs(p, i, np.zeros(len(p)), np.zeros(len(p), bool))
+                         for p, i in parts])
+    assert got[0].tobytes() == want.pay.tobytes() and got[1].tobytes() == want.inv.tobytes()
+    assert got[1].dtype == want.inv.dtype
