@@ -49,14 +49,15 @@ EXACT, FEE, DISCOUNT, PARTIAL, OVER, SETTLED, CURRENCY = range(7)
 
 @dataclass(slots=True)
 class StringKeys:
-    """Keys looked up as strings: the distinct keys (by their hashes, :class:`StringLookup`),
-    and each key's invoices and strengths (rows ``starts[k]:starts[k + 1]``, in the order the
-    key table had them)."""
+    """Keys looked up as strings: the distinct keys (by their hashes, :class:`StringLookup`,
+    and a Bloom filter of those), and each key's invoices and strengths (rows
+    ``starts[k]:starts[k + 1]``, in the order the key table had them)."""
 
     keys: StringLookup
     starts: np.ndarray
     inv: np.ndarray
     strength: np.ndarray
+    bloom: np.ndarray  # the keys' hashes' Bloom filter (candidates_kernel.bloom)
 
     @staticmethod
     def build(key: pa.Array, inv: np.ndarray, strength: np.ndarray,
@@ -68,17 +69,21 @@ class StringKeys:
         else:
             _, first, code = np.unique(code, return_index=True, return_inverse=True)
             values = key.take(pa.array(first))
+        from cashmatch.engine import candidates_kernel
+
         order = np.argsort(code, kind="stable")
         starts = np.searchsorted(code[order], np.arange(len(values) + 1))
-        return StringKeys(StringLookup.build(values), starts, inv[order], strength[order])
+        lookup = StringLookup.build(values)
+        return StringKeys(lookup, starts, inv[order], strength[order],
+                          candidates_kernel.bloom(lookup.hashes))
 
     def arrays(self) -> tuple:
         """What :func:`candidates_kernel.exact_hits` looks texts up in: the lookup's
         ``shift``, ``bucket_start``, ``hashes`` and ``by_hash``, its values' offsets and bytes,
-        then ``starts``, ``inv`` and ``strength``."""
+        then ``starts``, ``inv``, ``strength`` and ``bloom``."""
         keys = self.keys
         return (keys.shift, keys.bucket_start, keys.hashes, keys.by_hash,
-                *string_parts(keys.values), self.starts, self.inv, self.strength)
+                *string_parts(keys.values), self.starts, self.inv, self.strength, self.bloom)
 
 
 @dataclass(slots=True)

@@ -80,27 +80,60 @@ def _same_bytes(t_raw: np.ndarray, a0: int, a1: int, v_raw: np.ndarray, b0: int,
 
 
 @njit(cache=True, nogil=True)
+def _bloom_bits(h: np.uint64, mask: np.uint64) -> tuple[np.int64, np.int64]:
+    """The two bits of a :func:`bloom` filter a hash sets: its low and its second 32 bits."""
+    return np.int64(h & mask), np.int64((h >> np.uint64(32)) & mask)
+
+
+@njit(cache=True, nogil=True)
+def bloom(hashes: np.ndarray) -> np.ndarray:
+    """A Bloom filter of the 64-bit ``hashes`` (two bits each): a text whose hash has either
+    bit clear is none of them, read in a few MiB where the hashes themselves take tens."""
+    bits = 6  # (at least 64, at most 2**32: eight bits a hash or more, a power of two)
+    while bits < 32 and (1 << bits) < 8 * len(hashes):
+        bits += 1
+    words = np.zeros(1 << (bits - 6), np.uint64)
+    mask = np.uint64((1 << bits) - 1)
+    for h in hashes:
+        for b in _bloom_bits(h, mask):
+            words[b >> 6] |= np.uint64(1) << np.uint64(b & 63)
+    return words
+
+
+@njit(cache=True, nogil=True)
 def _found(hashed: np.ndarray, t_off: np.ndarray, t_raw: np.ndarray, keys: tuple) -> np.ndarray:
     """The value of a :class:`cashmatch.engine.normalize.StringLookup` (``keys``: the arrays
     of :meth:`cashmatch.engine.candidates.StringKeys.arrays`) equal to each text (hash
-    ``hashed[t]``, bytes ``t_raw[t_off[t]:t_off[t + 1]]``), -1 for none. Three passes of
-    independent reads, so that many are in flight at once: the texts' buckets, the hashes in
-    them, then the bytes of the values of an equal hash (a value of the same hash but other
-    bytes is passed over, and its bucket searched on)."""
+    ``hashed[t]``, bytes ``t_raw[t_off[t]:t_off[t + 1]]``), -1 for none. The texts that the
+    values' :func:`bloom` filter lets through (about one in ten of the tokens of a day), then
+    passes of independent reads, so that many are in flight at once: their buckets, the
+    hashes in them, then the bytes of the values of an equal hash (a value of the same hash but
+    other bytes is passed over, and its bucket searched on)."""
     shift, bucket_start, hashes, by_hash, v_off, v_raw = keys[:6]
+    words = keys[9]
+    mask, one = np.uint64(len(words) * 64 - 1), np.uint64(1)
     n = len(hashed)
-    lo = np.empty(n, np.int64)
+    found = np.full(n, -1, np.int64)
+    maybe = np.empty(n, np.int64)
+    m = 0
     for t in range(n):
-        lo[t] = bucket_start[np.int64(hashed[t] >> shift)]
-    found = np.empty(n, np.int64)
-    for t in range(n):
-        h = hashed[t]
-        at, end = lo[t], bucket_start[np.int64(h >> shift) + 1]
+        a, b = _bloom_bits(hashed[t], mask)
+        if (words[a >> 6] >> np.uint64(a & 63)) & (words[b >> 6] >> np.uint64(b & 63)) & one:
+            maybe[m] = t
+            m += 1
+    lo = np.empty(m, np.int64)
+    for x in range(m):
+        lo[x] = bucket_start[np.int64(hashed[maybe[x]] >> shift)]
+    for x in range(m):
+        h = hashed[maybe[x]]
+        at, end = lo[x], bucket_start[np.int64(h >> shift) + 1]
         while at < end and hashes[at] != h:
             at += 1
-        lo[t] = at
-        found[t] = by_hash[at] if at < end else -1
-    for t in range(n):
+        lo[x] = at
+        if at < end:
+            found[maybe[x]] = by_hash[at]
+    for x in range(m):
+        t = maybe[x]
         v = found[t]
         if v < 0:
             continue
@@ -109,7 +142,7 @@ def _found(hashed: np.ndarray, t_off: np.ndarray, t_raw: np.ndarray, keys: tuple
             continue
         found[t] = -1  # (another string of the same hash: its bucket searched on)
         h = hashed[t]
-        for at in range(lo[t] + 1, bucket_start[np.int64(h >> shift) + 1]):
+        for at in range(lo[x] + 1, bucket_start[np.int64(h >> shift) + 1]):
             w = by_hash[at]
             if hashes[at] == h and _same_bytes(t_raw, a0, a1, v_raw, v_off[w], v_off[w + 1]):
                 found[t] = w

@@ -137,7 +137,8 @@ def test_exact_hits_find_a_string_by_its_bytes_among_equal_hashes():
     bucket_start[0] = 0
     first_byte = np.array([ord(values[v][0]) for v in lookup.by_hash], np.uint64)
     collided = dataclasses.replace(keys, keys=dataclasses.replace(
-        lookup, hashes=first_byte, bucket_start=bucket_start))
+        lookup, hashes=first_byte, bucket_start=bucket_start),
+        bloom=candidates_kernel.bloom(first_byte))
     tokens = pa.array(["INV3", "INV2", "INV10", "X", "INV1"])
     got = candidates_kernel.exact_hits(
         np.arange(5), 5, *string_parts(tokens), *string_parts(pa.array([""] * 5)),
@@ -326,3 +327,21 @@ def test_amount_pairs_are_both_searches_concatenated(queries, invoices, cap, dis
                          for p, i in parts])
     assert got[0].tobytes() == want.pay.tobytes() and got[1].tobytes() == want.inv.tobytes()
     assert got[1].dtype == want.inv.dtype
+
+
+def test_a_bloom_filter_lets_every_one_of_its_hashes_through():
+    """Every hash it was built of passes (no false negative); most others do not."""
+    rng = np.random.default_rng(2)
+    hashes = rng.integers(0, 2**63, 5000, dtype=np.int64).view(np.uint64) * np.uint64(2) + 1
+    words = candidates_kernel.bloom(hashes)
+    mask = len(words) * 64 - 1
+
+    def passes(h: np.ndarray) -> np.ndarray:
+        bits = [(h & np.uint64(mask)).astype(np.int64),
+                ((h >> np.uint64(32)) & np.uint64(mask)).astype(np.int64)]
+        return np.logical_and.reduce([(words[b >> 6] >> (b & 63).astype(np.uint64)) & 1 == 1
+                                      for b in bits])
+
+    assert passes(hashes).all()
+    assert passes(hashes - np.uint64(1)).mean() < 0.1  # (even: none of the hashes)
+    assert len(candidates_kernel.bloom(np.zeros(0, np.uint64))) == 1
