@@ -68,8 +68,7 @@ def _bound(keys: np.ndarray, v: int, at: int, right: bool) -> int:
 
 
 @njit(cache=True, nogil=True)
-def _same_bytes(t_raw: np.ndarray, a0: int, a1: int, v_raw: np.ndarray, b0: int, b1: int
-                ) -> bool:
+def _same_bytes(t_raw: np.ndarray, a0: int, a1: int, v_raw: np.ndarray, b0: int, b1: int) -> bool:
     """Whether ``t_raw[a0:a1]`` and ``v_raw[b0:b1]`` are the same bytes."""
     same = b1 - b0 == a1 - a0
     x = 0
@@ -282,8 +281,9 @@ def exact_hits(
 
 
 @njit(cache=True, nogil=True)
-def _ranges(lo_key: np.ndarray, hi_key: np.ndarray, order: np.ndarray, keys: np.ndarray,
-            cap: int) -> tuple[np.ndarray, np.ndarray]:
+def _ranges(
+    lo_key: np.ndarray, hi_key: np.ndarray, order: np.ndarray, keys: np.ndarray, cap: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Per query, the first of the sorted ``keys`` in ``[lo_key, hi_key]`` and how many of
     them (at most ``cap``); the queries in ``order`` (ascending ``lo_key``) walk the keys
     once."""
