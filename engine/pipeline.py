@@ -1129,19 +1129,17 @@ class DayMatch:
         anyones = unknown_payer_amount_hits(
             pay_amount=line_total, pay_currency=self.pay_currency[line_pay],
             pay_group=line_group, book=self.book)
-        by_amount = Pairs.concat([by_amount, anyones])
-        lp = Pairs.concat([hits, fz, Pairs(by_amount.pay, by_amount.inv,
-                                           np.full(len(by_amount), REMITTANCE_AMOUNT_REF),
-                                           by_amount.fuzzy)])
-        # a (line, invoice) that only the anyone's search found: the rows of ``lp`` (one a
-        # pair: Pairs.concat) that each part names, found by a binary search of its keys
+        lp = Pairs.concat([hits, fz, *(Pairs(p.pay, p.inv, np.full(len(p), REMITTANCE_AMOUNT_REF),
+                                             p.fuzzy) for p in (by_amount, anyones))])
+        # a (line, invoice) that only the anyone's search found: the rows of ``lp`` that each
+        # part names, found by a binary search of its keys (ascending: Pairs.concat sorts
+        # by (pay, inv), one row a pair)
         n_inv = len(self.book.amount)
         key = lp.pay * n_inv + lp.inv
-        by_key = np.argsort(key, kind="stable")
 
         def named_by(part: Pairs) -> np.ndarray:
             k = part.pay * n_inv + part.inv
-            at = by_key[np.minimum(np.searchsorted(key, k, sorter=by_key), len(key) - 1)]
+            at = np.minimum(np.searchsorted(key, k), len(key) - 1)
             out = np.zeros(len(key), bool)
             out[at[key[at] == k]] = True
             return out
