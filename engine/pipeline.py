@@ -1097,9 +1097,11 @@ class DayMatch:
         rem = self.remittances
         if rem is None or rem.num_rows == 0:
             return S.empty(S.REMITTANCES), np.zeros(0, np.int64)
-        pid = pc.index_in(rem.column("payment_id"), value_set=self.payments.column("payment_id"))
+        # an absent id links nothing (Arrow would match a line's null to a payment's null)
+        pid = pc.index_in(rem.column("payment_id"),
+                          value_set=self.payments.column("payment_id"), skip_nulls=True)
         e2e = pc.index_in(rem.column("end_to_end_id"),
-                          value_set=self.payments.column("end_to_end_id"))
+                          value_set=self.payments.column("end_to_end_id"), skip_nulls=True)
         line_pay = np.asarray(pc.fill_null(pc.coalesce(pid, e2e), -1), dtype=np.int64)
         linked = np.flatnonzero(line_pay >= 0)
         if len(linked) < len(line_pay):
