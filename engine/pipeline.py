@@ -1118,9 +1118,11 @@ class DayMatch:
         rem = self.remittances
         if rem is None or rem.num_rows == 0:
             return S.empty(S.REMITTANCES), np.zeros(0, np.int64)
-        pid = pc.index_in(rem.column("payment_id"), value_set=self.payments.column("payment_id"))
+        # an absent id links nothing (Arrow would match a line's null to a payment's null)
+        pid = pc.index_in(rem.column("payment_id"),
+                          value_set=self.payments.column("payment_id"), skip_nulls=True)
         e2e = pc.index_in(rem.column("end_to_end_id"),
-                          value_set=self.payments.column("end_to_end_id"))
+                          value_set=self.payments.column("end_to_end_id"), skip_nulls=True)
         line_pay = np.asarray(pc.fill_null(pc.coalesce(pid, e2e), -1), dtype=np.int64)
         linked = np.flatnonzero(line_pay >= 0)
         if len(linked) < len(line_pay):
@@ -1150,19 +1152,17 @@ class DayMatch:
         anyones = unknown_payer_amount_hits(
             pay_amount=line_total, pay_currency=self.pay_currency[line_pay],
             pay_group=line_group, book=self.book)
-        by_amount = Pairs.concat([by_amount, anyones])
-        lp = Pairs.concat([hits, fz, Pairs(by_amount.pay, by_amount.inv,
-                                           np.full(len(by_amount), REMITTANCE_AMOUNT_REF),
-                                           by_amount.fuzzy)])
-        # a (line, invoice) that only the anyone's search found: the rows of ``lp`` (one a
-        # pair: Pairs.concat) that each part names, found by a binary search of its keys
+        lp = Pairs.concat([hits, fz, *(Pairs(p.pay, p.inv, np.full(len(p), REMITTANCE_AMOUNT_REF),
+                                             p.fuzzy) for p in (by_amount, anyones))])
+        # a (line, invoice) that only the anyone's search found: the rows of ``lp`` that each
+        # part names, found by a binary search of its keys (ascending: Pairs.concat sorts
+        # by (pay, inv), one row a pair)
         n_inv = len(self.book.amount)
         key = lp.pay * n_inv + lp.inv
-        by_key = np.argsort(key, kind="stable")
 
         def named_by(part: Pairs) -> np.ndarray:
             k = part.pay * n_inv + part.inv
-            at = by_key[np.minimum(np.searchsorted(key, k, sorter=by_key), len(key) - 1)]
+            at = np.minimum(np.searchsorted(key, k), len(key) - 1)
             out = np.zeros(len(key), bool)
             out[at[key[at] == k]] = True
             return out
