@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from itertools import accumulate, chain
 from operator import attrgetter
 from typing import NamedTuple
@@ -375,10 +375,20 @@ class DayMatch:
 
     # ------------------------------------------------------------------ proposals
     def run(self) -> tuple[pa.Table, pa.Table]:
+        """The day's allocation and exception tables: :meth:`decide`, then the tables built
+        once what only the decisions read is let go (:meth:`let_go`)."""
         with self.stage("prepare"):
             self.prepare()
         if self.n == 0:
             return S.empty(S.ALLOCATIONS), S.empty(S.EXCEPTIONS)
+        allocations, exceptions = self.decide()
+        self.let_go()
+        with self.stage("output"):
+            return self.build_outputs(allocations, exceptions)
+
+    def decide(self) -> tuple[Proposals, list[ExceptionItem]]:
+        """The allocations to make and the exceptions (after :meth:`prepare`), the day's
+        candidates and their features kept on it."""
         with self.stage("identify"):
             self.identify_payers()
         self.candidates()
@@ -387,9 +397,20 @@ class DayMatch:
             allocations, more = self.settle(proposals, self.singles)
             exceptions.extend(more)
         with self.stage("review"):
-            exceptions = self.review(exceptions)
-        with self.stage("output"):
-            return self.build_outputs(allocations, exceptions)
+            return allocations, self.review(exceptions)
+
+    # what build_outputs reads of a day (with the dataclass's fields and the timings)
+    OUTPUT_READS = frozenset(
+        ("book", "index", "n", "pay_amount", "pay_customer", "pay_date", "_pid_rank"))
+
+    def let_go(self) -> None:
+        """Drop what the stages before the output derived for one another (the candidate pairs
+        and their features, the payments' tokens, look-alikes, remittance lines, the subset
+        searches' inputs): the output's tables are then built without them beside (at a million
+        payments the output stage held the match's live peak)."""
+        keep = self.OUTPUT_READS | {f.name for f in fields(self)} | {"timings"}
+        for name in [k for k in vars(self) if k not in keep]:
+            delattr(self, name)
 
     def propose(self) -> tuple[Proposals, list[ExceptionItem]]:
         pairs, conf, rel = self.pairs, self.conf, self.rel

@@ -16,7 +16,8 @@ def test_bulk_amount_alternatives_equal_the_per_payment_search():
         remittances=day.remittances,
         policy=Policy(),
     )
-    dm.run()
+    dm.prepare()
+    dm.decide()  # (run would let go of the candidates once decided)
     best = dm.evidence.best
     ps = np.flatnonzero(best >= 0)  # every payment with a full-settlement candidate
     bulk = dm.bulk_amount_alternatives(ps, best)
