@@ -17,9 +17,6 @@ from dataclasses import dataclass, field
 from itertools import chain
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from cashmatch.engine import schema as S
 from cashmatch.engine.normalize import spans
@@ -147,12 +144,16 @@ class ExceptionItem:
     scores: list[float] = field(default_factory=list)
 
 
+PACKED_SORT_MIN = 1 << 14  # rows from which the sorts below pack their keys
+
+
 def pay_conf_inv_order(pay: np.ndarray, inv: np.ndarray, conf: np.ndarray) -> np.ndarray:
     """``np.lexsort((inv, -conf, pay))``, faster: the confidences ranked (descending) and the
-    three keys packed into one int64 for one stable sort; the same order, ties included. Falls
-    back to the lexsort when the packed key could overflow."""
-    if len(pay) == 0:
-        return np.zeros(0, dtype=np.int64)
+    three keys packed into one int64 for one stable sort; the same order, ties included. The
+    lexsort itself for few rows (its fixed cost is the smaller) or when the packed key could
+    overflow."""
+    if len(pay) < PACKED_SORT_MIN:
+        return np.lexsort((inv, -conf, pay))
     s = np.sort(conf)
     levels = s[np.r_[True, s[1:] != s[:-1]]]
     n_inv = int(inv.max()) + 1
@@ -162,9 +163,6 @@ def pay_conf_inv_order(pay: np.ndarray, inv: np.ndarray, conf: np.ndarray) -> np
     rank = len(levels) - 1 - np.searchsorted(levels, conf)  # 0 = the highest confidence
     key = (pay.astype(np.int64) * len(levels) + rank) * n_inv + inv
     return np.argsort(key, kind="stable")
-
-
-PACKED_SORT_MIN = 1 << 14  # rows from which lexsort_ints packs its keys
 
 
 def lexsort_ints(keys: tuple[np.ndarray, ...]) -> np.ndarray:
@@ -214,6 +212,13 @@ def ranked_candidates(
     return order, starts
 
 
+def warm() -> None:
+    """Import what :func:`resolve_full_conflicts` imports where a conflict needs it (scipy,
+    ~0.4 s), for a long-lived process as it starts (not on its first contested call)."""
+    import scipy.optimize  # noqa: F401
+    import scipy.sparse.csgraph  # noqa: F401
+
+
 def resolve_full_conflicts(
     chosen: np.ndarray,
     pair_pay: np.ndarray,
@@ -235,6 +240,11 @@ def resolve_full_conflicts(
     contested = uniq[counts > 1]
     if len(contested) == 0:
         return chosen, lost
+    # (scipy imported here, where a conflict needs it: ~0.3 s off every start of the CLI)
+    from scipy.optimize import linear_sum_assignment
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     involved = has[np.isin(inv_of, contested)]
     sel = usable & np.isin(pair_pay, involved)
     p_loc, p_idx = np.unique(pair_pay[sel], return_inverse=True)

@@ -22,13 +22,15 @@ import pyarrow.compute as pc
 
 from cashmatch.engine import schema as S
 from cashmatch.engine.normalize import (
+    _FMIX,
+    HASH_BASE,
+    HASH_COMPILED_MIN,
     KINDS,
     STRENGTH,
     StringLookup,
     int_order,
     reference_tokens,
     stable_order,
-    string_hash64,
     string_parts,
 )
 from cashmatch.engine.threads import in_parts
@@ -39,7 +41,7 @@ FUZZY_RIVAL_MAX = 0.79  # a fuzzy hit that is not its token's one closest: never
 FUZZY_THREAD_CELLS = 2_000_000  # fuzzy_hits: comparisons a thread's share (~15 ms) at least
 MAX_AMOUNT_HITS = 12  # amount-only candidates kept per payment
 UNKNOWN_PAYER_AMOUNT_HITS = 5  # an unidentified payer's: invoices of any customer, for review
-NO_DAYS = np.zeros(0, np.int64)  # (no discount window to check: candidates_kernel.range_rows)
+NO_DAYS = np.zeros(0, np.int64)  # (no discount window or key: candidates_kernel's searches)
 
 # amount relations of a pair
 EXACT, FEE, DISCOUNT, PARTIAL, OVER, SETTLED, CURRENCY = range(7)
@@ -47,14 +49,15 @@ EXACT, FEE, DISCOUNT, PARTIAL, OVER, SETTLED, CURRENCY = range(7)
 
 @dataclass(slots=True)
 class StringKeys:
-    """Keys looked up as strings: the distinct keys (by their hashes, :class:`StringLookup`),
-    and each key's invoices and strengths (rows ``starts[k]:starts[k + 1]``, in the order the
-    key table had them)."""
+    """Keys looked up as strings: the distinct keys (by their hashes, :class:`StringLookup`,
+    and a Bloom filter of those), and each key's invoices and strengths (rows
+    ``starts[k]:starts[k + 1]``, in the order the key table had them)."""
 
     keys: StringLookup
     starts: np.ndarray
     inv: np.ndarray
     strength: np.ndarray
+    bloom: np.ndarray  # the keys' hashes' Bloom filter (candidates_kernel.bloom)
 
     @staticmethod
     def build(key: pa.Array, inv: np.ndarray, strength: np.ndarray,
@@ -66,29 +69,21 @@ class StringKeys:
         else:
             _, first, code = np.unique(code, return_index=True, return_inverse=True)
             values = key.take(pa.array(first))
-        order = np.argsort(code, kind="stable")
-        starts = np.searchsorted(code[order], np.arange(len(values) + 1))
-        return StringKeys(StringLookup.build(values), starts, inv[order], strength[order])
-
-    def hits(self, pay: np.ndarray, text: pa.Array) -> Pairs:
-        """Every (pay, invoice) whose key equals the text, in text order: the texts' hashes
-        (:func:`string_hash64`, as the lookup's), then one compiled pass that finds each
-        text's key and spells out its invoices (:func:`candidates_kernel.string_hits`; what
-        ``self.keys.matches`` and the gathers of its rows did in ~15 numpy steps)."""
         from cashmatch.engine import candidates_kernel
 
+        order = np.argsort(code, kind="stable")
+        starts = np.searchsorted(code[order], np.arange(len(values) + 1))
+        lookup = StringLookup.build(values)
+        return StringKeys(lookup, starts, inv[order], strength[order],
+                          candidates_kernel.bloom(lookup.hashes))
+
+    def arrays(self) -> tuple:
+        """What :func:`candidates_kernel.exact_hits` looks texts up in: the lookup's
+        ``shift``, ``bucket_start``, ``hashes`` and ``by_hash``, its values' offsets and bytes,
+        then ``starts``, ``inv``, ``strength`` and ``bloom``."""
         keys = self.keys
-        if isinstance(text, pa.ChunkedArray):
-            text = text.combine_chunks()
-        t_off, t_raw = string_parts(text)
-        v_off, v_raw = string_parts(keys.values)
-        valid = (np.asarray(text.is_valid(), bool) if text.null_count
-                 else np.zeros(0, bool))
-        h_pay, h_inv, h_ref = candidates_kernel.string_hits(
-            pay, string_hash64(text), t_off, t_raw, valid, keys.shift,
-            keys.bucket_start, keys.hashes, keys.by_hash, v_off, v_raw, self.starts, self.inv,
-            self.strength)
-        return Pairs(h_pay, h_inv, h_ref, np.zeros(len(h_pay), dtype=bool))
+        return (keys.shift, keys.bucket_start, keys.hashes, keys.by_hash,
+                *string_parts(keys.values), self.starts, self.inv, self.strength, self.bloom)
 
 
 @dataclass(slots=True)
@@ -318,39 +313,35 @@ def reference_hits(texts: pa.Array, book: Book) -> tuple[Pairs, pa.Table]:
     a text do not depend on the others."""
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
-    parts, tokens = [], []
+    pays, invs, refs, tokens = [], [], [], []
     for a in range(0, max(len(texts), 1), REFERENCE_CHUNK):
-        hits, toks = _reference_hits(texts.slice(a, REFERENCE_CHUNK), book)
-        hits.pay += a
-        parts.append(hits)
+        (pay, inv, ref), toks = _reference_hits(texts.slice(a, REFERENCE_CHUNK), book)
+        pays.append(pay + a)
+        invs.append(inv)
+        refs.append(ref)
         tokens.append(pa.table({"pay": pa.array(np.asarray(toks.column("pay"), np.int64) + a),
                                 "digits": toks.column("digits")}))
-    # (one chunk's hits come out of Pairs.concat already: sorted, one row per pair)
-    return Pairs.concat(parts) if len(parts) > 1 else parts[0], pa.concat_tables(tokens)
+    # (each chunk's hits are sorted, one row per pair, and its texts follow the last's)
+    pay = np.concatenate(pays)
+    hits = Pairs(pay, np.concatenate(invs), np.concatenate(refs), np.zeros(len(pay), bool))
+    return hits, pa.concat_tables(tokens)
 
 
-def _reference_hits(texts: pa.Array, book: Book) -> tuple[Pairs, pa.Table]:
-    tokens = reference_tokens(texts)
-    index = usable_keys(book)
-    pay = np.asarray(tokens.column("pay"), np.int64)
-    digits = tokens.column("digits").combine_chunks()
+def _reference_hits(texts: pa.Array, book: Book
+                    ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], pa.Table]:
+    """The exact hits (pay, inv, ref) of the texts' tokens, and the tokens: one compiled pass
+    (:func:`candidates_kernel.exact_hits`: the digits forms as integers, the alnum and longer
+    digits forms as strings, each text's hits kept once per invoice, by (pay, inv))."""
     from cashmatch.engine import candidates_kernel
 
-    # (the digit forms of up to NUMBER_DIGITS digits as int64 values, in one pass; -1 others)
-    value = candidates_kernel.digit_values(*string_parts(digits), NUMBER_DIGITS)
-    short = value >= 0
-    value = value[short]
-    # (hits in token order, so by payment: Pairs.concat's sort finds them nearly sorted)
-    order = int_order(value)  # (the values in ascending order walk the sorted keys once)
-    h_pay, h_inv, h_ref = candidates_kernel.number_hits(
-        pay[short], value, order, index.number, index.number_inv, index.number_kind, KIND_REF)
-    parts = [Pairs(h_pay, h_inv, h_ref, np.zeros(len(h_pay), dtype=bool))]
-    parts.append(index.alnum.hits(pay, tokens.column("alnum")))
-    # (the digit forms beyond int64: not the empty ones, a third of all tokens, that no key is)
-    long = _lengths(digits) > NUMBER_DIGITS
-    if long.any():
-        parts.append(index.long_digits.hits(pay[long], digits.filter(pa.array(long))))
-    return Pairs.concat(parts), tokens
+    tokens = reference_tokens(texts)
+    index = usable_keys(book)
+    hits = candidates_kernel.exact_hits(
+        np.asarray(tokens.column("pay"), np.int64), len(texts),
+        *string_parts(tokens.column("alnum")), *string_parts(tokens.column("digits")),
+        NUMBER_DIGITS, HASH_COMPILED_MIN, index.number, index.number_inv, index.number_kind,
+        KIND_REF, index.alnum.arrays(), index.long_digits.arrays(), HASH_BASE, _FMIX)
+    return hits, tokens
 
 
 def digit_keys_by_group(book: Book) -> tuple[np.ndarray, np.ndarray]:
@@ -492,32 +483,25 @@ def amount_hits(
     A sorted search over (group, currency, amount) keys (:func:`amount_index`): for each
     payment the invoices with open amount in ``[amount, amount + fee]``, and those whose
     discounted amount equals it (within the discount window plus ``grace_days``), at most
-    ``MAX_AMOUNT_HITS`` each (one compiled pass a search,
-    :func:`candidates_kernel.range_rows`).
+    ``MAX_AMOUNT_HITS`` each, each pair once, by (pay, invoice) (one compiled pass,
+    :func:`candidates_kernel.amount_pairs`).
     """
     index = amount_index(book)
     ncur = index.n_currencies
     known = np.flatnonzero((pay_group >= 0) & (pay_currency < ncur))
     if len(known) == 0 or len(book.amount) == 0:
         return empty_pairs()
-    parts = []
-    searches = [(index.by_amount, index.amount_key, False)]
-    if allow_discounts:
-        searches.append((index.by_discounted, index.discounted_key, True))
     from cashmatch.engine import candidates_kernel
 
     p_block = pay_group[known] * ncur + pay_currency[known]
     lo_key = p_block.astype(np.int64) * (1 << 42) + pay_amount[known]
-    order = int_order(lo_key)  # (the searches walk the sorted keys once)
-    for rows, skey, is_disc in searches:
-        hi_key = lo_key if is_disc else lo_key + fee_ceiling[known]
-        rep_pay, rep_inv = candidates_kernel.range_rows(
-            known, lo_key, hi_key, order, skey, rows, MAX_AMOUNT_HITS, is_disc, pay_date,
-            book.issue, book.discount_days, grace_days)
-        parts.append(
-            Pairs(rep_pay, rep_inv, np.zeros(len(rep_pay)), np.zeros(len(rep_pay), bool))
-        )
-    return Pairs.concat(parts)
+    by_discounted, discounted_key = ((index.by_discounted, index.discounted_key)
+                                     if allow_discounts else (NO_DAYS, NO_DAYS))
+    pay, inv = candidates_kernel.amount_pairs(
+        known, lo_key, lo_key + fee_ceiling[known], int_order(lo_key), index.amount_key,
+        index.by_amount, discounted_key, by_discounted, MAX_AMOUNT_HITS, pay_date, book.issue,
+        book.discount_days, grace_days)
+    return Pairs(pay, inv, np.zeros(len(pay)), np.zeros(len(pay), bool))
 
 
 def unknown_payer_amount_hits(

@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from cashmatch.engine.text_kernel import hash64, words_order
+
 
 @njit(cache=True, nogil=True)
 def strongest(
@@ -66,101 +68,235 @@ def _bound(keys: np.ndarray, v: int, at: int, right: bool) -> int:
 
 
 @njit(cache=True, nogil=True)
-def number_hits(
-    pay: np.ndarray,
-    value: np.ndarray,
-    order: np.ndarray,
-    keys: np.ndarray,
-    key_inv: np.ndarray,
-    key_kind: np.ndarray,
-    kind_ref: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(pay, invoice, reference strength) of every token ``value`` equal to one of the sorted
-    ``keys``, in token order: the values in ``order`` (ascending) walk the keys once."""
-    n = len(value)
-    lo = np.empty(n, np.int64)
-    cnt = np.empty(n, np.int64)
-    at = 0
-    total = 0
-    for t in range(n):
-        j = order[t]
-        v = value[j]
-        at = _bound(keys, v, at, False)
-        e = _bound(keys, v, at, True)
-        lo[j] = at
-        cnt[j] = e - at
-        total += e - at
-    out_pay = np.empty(total, np.int64)
-    out_inv = np.empty(total, np.int64)
-    out_ref = np.empty(total, np.float64)
-    k = 0
-    for j in range(n):
-        for r in range(lo[j], lo[j] + cnt[j]):
-            out_pay[k] = pay[j]
-            out_inv[k] = key_inv[r]
-            out_ref[k] = kind_ref[key_kind[r]]
-            k += 1
-    return out_pay, out_inv, out_ref
+def _same_bytes(t_raw: np.ndarray, a0: int, a1: int, v_raw: np.ndarray, b0: int, b1: int) -> bool:
+    """Whether ``t_raw[a0:a1]`` and ``v_raw[b0:b1]`` are the same bytes."""
+    same = b1 - b0 == a1 - a0
+    x = 0
+    while same and x < a1 - a0:
+        same = t_raw[a0 + x] == v_raw[b0 + x]
+        x += 1
+    return same
 
 
 @njit(cache=True, nogil=True)
-def string_hits(
-    pay: np.ndarray,
-    hashed: np.ndarray,
-    t_off: np.ndarray,
-    t_raw: np.ndarray,
-    t_valid: np.ndarray,
-    shift: np.uint64,
-    bucket_start: np.ndarray,
-    hashes: np.ndarray,
-    by_hash: np.ndarray,
-    v_off: np.ndarray,
-    v_raw: np.ndarray,
-    starts: np.ndarray,
-    inv: np.ndarray,
-    strength: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(pay, invoice, strength) of every text equal to a key, in text order: each text's
-    bucket of a :class:`cashmatch.engine.normalize.StringLookup` (its ``hashes``, ``by_hash``,
-    ``bucket_start``, ``shift``), the value of an equal hash compared byte by byte (a null text,
-    ``t_valid`` false when given, matches nothing), then the value's invoices
-    ``starts[k]:starts[k + 1]`` (:class:`cashmatch.engine.candidates.StringKeys`)."""
+def _bloom_bits(h: np.uint64, mask: np.uint64) -> tuple[np.int64, np.int64]:
+    """The two bits of a :func:`bloom` filter a hash sets: its low and its second 32 bits."""
+    return np.int64(h & mask), np.int64((h >> np.uint64(32)) & mask)
+
+
+@njit(cache=True, nogil=True)
+def bloom(hashes: np.ndarray) -> np.ndarray:
+    """A Bloom filter of the 64-bit ``hashes`` (two bits each): a text whose hash has either
+    bit clear is none of them, read in a few MiB where the hashes themselves take tens."""
+    bits = 6  # (at least 64, at most 2**32: eight bits a hash or more, a power of two)
+    while bits < 32 and (1 << bits) < 8 * len(hashes):
+        bits += 1
+    words = np.zeros(1 << (bits - 6), np.uint64)
+    mask = np.uint64((1 << bits) - 1)
+    for h in hashes:
+        for b in _bloom_bits(h, mask):
+            words[b >> 6] |= np.uint64(1) << np.uint64(b & 63)
+    return words
+
+
+@njit(cache=True, nogil=True)
+def _found(hashed: np.ndarray, t_off: np.ndarray, t_raw: np.ndarray, keys: tuple) -> np.ndarray:
+    """The value of a :class:`cashmatch.engine.normalize.StringLookup` (``keys``: the arrays
+    of :meth:`cashmatch.engine.candidates.StringKeys.arrays`) equal to each text (hash
+    ``hashed[t]``, bytes ``t_raw[t_off[t]:t_off[t + 1]]``), -1 for none. The texts that the
+    values' :func:`bloom` filter lets through (about one in ten of the tokens of a day), then
+    passes of independent reads, so that many are in flight at once: their buckets, the
+    hashes in them, then the bytes of the values of an equal hash (a value of the same hash but
+    other bytes is passed over, and its bucket searched on)."""
+    shift, bucket_start, hashes, by_hash, v_off, v_raw = keys[:6]
+    words = keys[9]
+    mask, one = np.uint64(len(words) * 64 - 1), np.uint64(1)
     n = len(hashed)
     found = np.full(n, -1, np.int64)
-    total = 0
+    maybe = np.empty(n, np.int64)
+    m = 0
     for t in range(n):
-        if len(t_valid) and not t_valid[t]:
-            continue
-        h = hashed[t]
-        b = np.int64(h >> shift)
-        a0, a1 = t_off[t], t_off[t + 1]
-        for at in range(bucket_start[b], bucket_start[b + 1]):
-            if hashes[at] != h:
-                continue
-            v = by_hash[at]
-            b0, b1 = v_off[v], v_off[v + 1]
-            same = b1 - b0 == a1 - a0
-            x = 0
-            while same and x < a1 - a0:
-                same = t_raw[a0 + x] == v_raw[b0 + x]
-                x += 1
-            if same:
-                found[t] = v
-                total += starts[v + 1] - starts[v]
-                break
-    out_pay = np.empty(total, np.int64)
-    out_inv = np.empty(total, np.int64)
-    out_ref = np.empty(total, np.float64)
-    k = 0
-    for t in range(n):
+        a, b = _bloom_bits(hashed[t], mask)
+        if (words[a >> 6] >> np.uint64(a & 63)) & (words[b >> 6] >> np.uint64(b & 63)) & one:
+            maybe[m] = t
+            m += 1
+    lo = np.empty(m, np.int64)
+    for x in range(m):
+        lo[x] = bucket_start[np.int64(hashed[maybe[x]] >> shift)]
+    for x in range(m):
+        h = hashed[maybe[x]]
+        at, end = lo[x], bucket_start[np.int64(h >> shift) + 1]
+        while at < end and hashes[at] != h:
+            at += 1
+        lo[x] = at
+        if at < end:
+            found[maybe[x]] = by_hash[at]
+    for x in range(m):
+        t = maybe[x]
         v = found[t]
-        if v >= 0:
-            for r in range(starts[v], starts[v + 1]):
-                out_pay[k] = pay[t]
-                out_inv[k] = inv[r]
-                out_ref[k] = strength[r]
+        if v < 0:
+            continue
+        a0, a1 = t_off[t], t_off[t + 1]
+        if _same_bytes(t_raw, a0, a1, v_raw, v_off[v], v_off[v + 1]):
+            continue
+        found[t] = -1  # (another string of the same hash: its bucket searched on)
+        h = hashed[t]
+        for at in range(lo[x] + 1, bucket_start[np.int64(h >> shift) + 1]):
+            w = by_hash[at]
+            if hashes[at] == h and _same_bytes(t_raw, a0, a1, v_raw, v_off[w], v_off[w + 1]):
+                found[t] = w
+                break
+    return found
+
+
+@njit(cache=True, nogil=True)
+def _by_inv(inv: np.ndarray, ref: np.ndarray, a: int, b: int) -> None:
+    """Sort rows ``a:b`` of (inv, ref) by inv: an insertion sort (a text has few hits), a
+    merge sort for many."""
+    if b - a > 64:
+        order = np.argsort(inv[a:b], kind="mergesort") + a
+        inv[a:b], ref[a:b] = inv[order], ref[order]
+        return
+    for i in range(a + 1, b):
+        x, r = inv[i], ref[i]
+        j = i - 1
+        while j >= a and inv[j] > x:
+            inv[j + 1], ref[j + 1] = inv[j], ref[j]
+            j -= 1
+        inv[j + 1], ref[j + 1] = x, r
+
+
+@njit(cache=True, nogil=True)
+def exact_hits(
+    pay: np.ndarray,
+    n_texts: int,
+    a_off: np.ndarray,
+    a_raw: np.ndarray,
+    d_off: np.ndarray,
+    d_raw: np.ndarray,
+    max_digits: int,
+    radix_min: int,
+    number: np.ndarray,
+    number_inv: np.ndarray,
+    number_kind: np.ndarray,
+    kind_ref: np.ndarray,
+    alnum: tuple,
+    long_digits: tuple,
+    base: np.uint64,
+    fmix: tuple,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(pay, invoice, reference strength) of the exact key hits of the tokens of texts
+    ``0 .. n_texts - 1`` (token ``t`` of text ``pay[t]``, its forms ``alnum`` and ``digits`` as
+    offsets and bytes), one row per (pay, invoice) with its strongest hit, by (pay, invoice):
+
+    - digits forms of 1 to ``max_digits`` digits as int64 values (:func:`digit_values`), in
+      ascending order (a radix sort from ``radix_min`` values), walk the sorted ``number``
+      keys once (:class:`cashmatch.engine.candidates.KeyIndex`); a key's strength is
+      ``kind_ref[number_kind[r]]``;
+    - alnum forms, and the rare longer digits forms, by their hashes (``text_kernel.hash64``
+      with ``base`` and ``fmix``) among the strings of ``alnum`` and ``long_digits`` (the
+      :meth:`cashmatch.engine.candidates.StringKeys.arrays`), :func:`_found`;
+
+    then each text's hits gathered (a counting sort by text) and kept once per invoice, the
+    strongest: what ``Pairs.concat`` of the three sets of hits in token order kept, without
+    writing them out in token order and sorting them."""
+    n = len(pay)
+    # the digits forms' values, ascending, walk the sorted keys
+    value = digit_values(d_off, d_raw, max_digits)
+    vt = np.flatnonzero(value >= 0)
+    v = value[vt]
+    if len(v) >= radix_min:
+        order = words_order(v.view(np.uint64).reshape((len(v), 1)))
+    else:  # (any order of equal values will do: numba's quicksort, faster than its merge sort)
+        order = np.argsort(v)
+    n_lo = np.zeros(n, np.int64)
+    n_cnt = np.zeros(n, np.int64)
+    at = 0
+    for s in range(len(v)):
+        j = order[s]
+        at = _bound(number, v[j], at, False)
+        t = vt[j]
+        n_lo[t] = at
+        n_cnt[t] = _bound(number, v[j], at, True) - at
+    # the alnum forms' values
+    hashed = np.empty(n, np.uint64)
+    hash64(a_off, a_raw, base, fmix, hashed)
+    a_found = _found(hashed, a_off, a_raw, alnum)
+    # the digits forms too long for an int64: their bytes, hashed, looked up
+    lt = np.flatnonzero(d_off[1:] - d_off[:-1] > max_digits)
+    l_off = np.zeros(len(lt) + 1, np.int64)
+    for i in range(len(lt)):
+        l_off[i + 1] = l_off[i] + d_off[lt[i] + 1] - d_off[lt[i]]
+    l_raw = np.empty(l_off[-1], np.uint8)
+    for i in range(len(lt)):
+        l_raw[l_off[i] : l_off[i + 1]] = d_raw[d_off[lt[i]] : d_off[lt[i] + 1]]
+    l_hashed = np.empty(len(lt), np.uint64)
+    hash64(l_off, l_raw, base, fmix, l_hashed)
+    l_found = np.full(n, -1, np.int64)
+    l_found[lt] = _found(l_hashed, l_off, l_raw, long_digits)
+    # each text's hits together (a counting sort by text), then one row per invoice
+    a_starts, l_starts = alnum[6], long_digits[6]
+    start = np.zeros(n_texts + 1, np.int64)
+    for t in range(n):
+        c = n_cnt[t]
+        if a_found[t] >= 0:
+            c += a_starts[a_found[t] + 1] - a_starts[a_found[t]]
+        if l_found[t] >= 0:
+            c += l_starts[l_found[t] + 1] - l_starts[l_found[t]]
+        start[pay[t] + 1] += c
+    for p in range(n_texts):
+        start[p + 1] += start[p]
+    inv = np.empty(start[n_texts], np.int64)
+    ref = np.empty(start[n_texts], np.float64)
+    pos = start[:-1].copy()
+    a_inv, a_ref, l_inv, l_ref = alnum[7], alnum[8], long_digits[7], long_digits[8]
+    for t in range(n):
+        k = pos[pay[t]]
+        for r in range(n_lo[t], n_lo[t] + n_cnt[t]):
+            inv[k], ref[k] = number_inv[r], kind_ref[number_kind[r]]
+            k += 1
+        f = a_found[t]
+        if f >= 0:
+            for r in range(a_starts[f], a_starts[f + 1]):
+                inv[k], ref[k] = a_inv[r], a_ref[r]
                 k += 1
-    return out_pay, out_inv, out_ref
+        f = l_found[t]
+        if f >= 0:
+            for r in range(l_starts[f], l_starts[f + 1]):
+                inv[k], ref[k] = l_inv[r], l_ref[r]
+                k += 1
+        pos[pay[t]] = k
+    out_pay = np.empty(len(inv), np.int64)
+    kept = 0
+    for p in range(n_texts):
+        a, b = start[p], start[p + 1]
+        _by_inv(inv, ref, a, b)
+        for i in range(a, b):
+            if kept > 0 and out_pay[kept - 1] == p and inv[kept - 1] == inv[i]:
+                ref[kept - 1] = max(ref[kept - 1], ref[i])
+            else:
+                out_pay[kept], inv[kept], ref[kept] = p, inv[i], ref[i]
+                kept += 1
+    return out_pay[:kept], inv[:kept], ref[:kept]
+
+
+@njit(cache=True, nogil=True)
+def _ranges(
+    lo_key: np.ndarray, hi_key: np.ndarray, order: np.ndarray, keys: np.ndarray, cap: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per query, the first of the sorted ``keys`` in ``[lo_key, hi_key]`` and how many of
+    them (at most ``cap``); the queries in ``order`` (ascending ``lo_key``) walk the keys
+    once."""
+    n = len(lo_key)
+    lo = np.empty(n, np.int64)
+    cnt = np.empty(n, np.int64)
+    at = 0
+    for t in range(n):
+        j = order[t]
+        at = _bound(keys, lo_key[j], at, False)
+        lo[j] = at
+        cnt[j] = min(_bound(keys, hi_key[j], at, True) - at, cap)
+    return lo, cnt
 
 
 @njit(cache=True, nogil=True)
@@ -184,17 +320,8 @@ def range_rows(
     whose discount window (``issue + discount_days + grace_days``) the payment's
     ``pay_date`` is within."""
     n = len(lo_key)
-    lo = np.empty(n, np.int64)
-    cnt = np.empty(n, np.int64)
-    at = 0
-    for t in range(n):
-        j = order[t]
-        at = _bound(keys, lo_key[j], at, False)
-        lo[j] = at
-        cnt[j] = min(_bound(keys, hi_key[j], at, True) - at, cap)
-    total = 0
-    for j in range(n):
-        total += cnt[j]
+    lo, cnt = _ranges(lo_key, hi_key, order, keys, cap)
+    total = cnt.sum()
     out_pay = np.empty(total, np.int64)
     out_row = np.empty(total, rows.dtype)
     k = 0
@@ -207,6 +334,55 @@ def range_rows(
             out_row[k] = i
             k += 1
     return out_pay[:k], out_row[:k]
+
+
+@njit(cache=True, nogil=True)
+def amount_pairs(
+    pay: np.ndarray,
+    lo_key: np.ndarray,
+    hi_key: np.ndarray,
+    order: np.ndarray,
+    amount_key: np.ndarray,
+    by_amount: np.ndarray,
+    discounted_key: np.ndarray,
+    by_discounted: np.ndarray,
+    cap: int,
+    pay_date: np.ndarray,
+    issue: np.ndarray,
+    discount_days: np.ndarray,
+    grace_days: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(pay, invoice) of both of ``amount_hits``' searches, each pair once, by (pay,
+    invoice) (``pay`` ascending): for query ``j`` (payment ``pay[j]``), the first ``cap``
+    invoices ``by_amount`` whose ``amount_key`` is in ``[lo_key[j], hi_key[j]]``, and the first
+    ``cap`` ``by_discounted`` whose ``discounted_key`` is ``lo_key[j]`` (none when there are no
+    such keys) and whose discount window (``issue + discount_days + grace_days``) the
+    payment's ``pay_date`` is within: what :func:`range_rows` twice and ``Pairs.concat``
+    made."""
+    lo, cnt = _ranges(lo_key, hi_key, order, amount_key, cap)
+    d_lo, d_cnt = _ranges(lo_key, lo_key, order, discounted_key, cap)
+    out_pay = np.empty(cnt.sum() + d_cnt.sum(), np.int64)
+    out_inv = np.empty(len(out_pay), by_amount.dtype)
+    k = 0
+    for j in range(len(pay)):
+        a = k
+        for r in range(lo[j], lo[j] + cnt[j]):
+            out_inv[k] = by_amount[r]
+            k += 1
+        for r in range(d_lo[j], d_lo[j] + d_cnt[j]):
+            i = by_discounted[r]
+            if pay_date[pay[j]] <= issue[i] + discount_days[i] + grace_days:
+                out_inv[k] = i
+                k += 1
+        out_inv[a:k].sort()
+        kept = a
+        for x in range(a, k):
+            if x == a or out_inv[x] != out_inv[kept - 1]:
+                out_inv[kept] = out_inv[x]
+                out_pay[kept] = pay[j]
+                kept += 1
+        k = kept
+    return out_pay[:k], out_inv[:k]
 
 
 @njit(cache=True, nogil=True)

@@ -14,11 +14,12 @@ Open amounts change more often than anything else (every applied payment lowers 
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import gc
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -158,6 +159,28 @@ def gc_paused() -> Iterator[None]:
                 gc.enable()
 
 
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim`` (None under another C library)."""
+    try:
+        return ctypes.CDLL(None).malloc_trim
+    except (AttributeError, OSError, TypeError):  # (no such call; no C library to ask)
+        return None
+
+
+_trim = _malloc_trim()
+
+
+def release_memory() -> None:
+    """Give back to the system the pages that the allocators keep free after a large build:
+    glibc's heaps (``malloc_trim``: the free pages inside them too, in every arena) and Arrow's
+    pool. The ledger of a million-payment day frees ~400 MiB of temporaries, much of it in the
+    arena of its second thread, which the matching thread never reuses: kept, it stayed in the
+    peak RSS (3.0 -> 2.75 GiB; ~0.03 s)."""
+    if _trim is not None:
+        _trim(0)
+    pa.default_memory_pool().release_unused()
+
+
 @contextmanager
 def stage(timings: dict[str, float] | None, name: str) -> Iterator[None]:
     """Adds the wall seconds of the block to ``timings[name]`` (nothing when None)."""
@@ -199,7 +222,8 @@ def prepare_ledger(*, invoices: pa.Table, customers: pa.Table | None = None,
 
     book, (index, inv_customer) = side_by_side(
         [keyed, indexed], threads=source.num_rows >= PARALLEL_INVOICES)
-    book.customer, book.group = inv_customer, index.group_of(inv_customer)
+    book.customer = inv_customer.astype(np.int32)
+    book.group = index.group_of(inv_customer).astype(np.int32)
     with stage(timings, "ledger_key_index"):
         digit_keys_by_group(book)
         book.keys = None  # all a match needs of the key table is derived (~135 B an invoice)
@@ -207,6 +231,8 @@ def prepare_ledger(*, invoices: pa.Table, customers: pa.Table | None = None,
         amount_index(book)
         block_sizes(book)
     rest = source.drop_columns(["invoice_id", "amount"])
+    if source.num_rows >= PARALLEL_INVOICES:
+        release_memory()
     return PreparedLedger([rest, order], customers, index, currencies, book)
 
 
@@ -216,19 +242,19 @@ def _book(source: pa.Table, order: np.ndarray, inv: pa.Table, currencies: pa.Arr
     its keys derived after."""
 
     def ints(name: str, default: int = 0) -> np.ndarray:
-        return np.asarray(pc.fill_null(source.column(name), default), np.int64)[order]
+        return np.asarray(pc.fill_null(source.column(name), default), np.int32)[order]
 
-    due = days(source.column("due_date"))[order]
-    issue = days(source.column("issue_date"))[order]
+    due = days(source.column("due_date"))[order].astype(np.int32)
+    issue = days(source.column("issue_date"))[order].astype(np.int32)
     issue = np.where(issue == NO_DATE, np.where(due == NO_DATE, NO_DATE, due - 30), issue)
     return Book(
         ids=S.flat(inv.column("invoice_id")),
         amount=np.asarray(source.column("amount"), np.int64)[order],
         currency=np.asarray(
-            pc.index_in(inv.column("currency"), value_set=currencies), dtype=np.int64
+            pc.index_in(inv.column("currency"), value_set=currencies), dtype=np.int32
         ),
-        customer=np.full(source.num_rows, -1, np.int64),
-        group=np.full(source.num_rows, -1, np.int64),
+        customer=np.full(source.num_rows, -1, np.int32),
+        group=np.full(source.num_rows, -1, np.int32),
         issue=issue,
         due=np.where(due == NO_DATE, issue, due),
         discount_bp=ints("discount_bp"),

@@ -110,7 +110,7 @@ def exponents_of(currencies: pa.Array | pa.ChunkedArray) -> np.ndarray:
             letters = data.reshape(-1, 3) - ord("A")  # (uint8: below "A" wraps past 25)
             if (letters < 26).all():
                 code = (letters[:, 0].astype(np.int32) * 26 + letters[:, 1]) * 26 + letters[:, 2]
-                return _letter_code_exponents()[code]
+                return letter_code_exponents()[code]
     enc = pc.dictionary_encode(cur)
     exps = np.array([_code_exponent(c) for c in enc.dictionary.to_pylist()] + [-1], np.int8)
     return exps[np.asarray(pc.fill_null(enc.indices, len(enc.dictionary)), np.int64)]
@@ -132,7 +132,7 @@ def _code_exponent(code: str | None) -> int:
 
 
 @functools.cache
-def _letter_code_exponents() -> np.ndarray:
+def letter_code_exponents() -> np.ndarray:
     """The exponent of every code of three capitals, indexed by its letters in base 26."""
     az = [chr(c) for c in range(ord("A"), ord("Z") + 1)]
     return np.array([exponent(a + b + c) for a in az for b in az for c in az], np.int8)

@@ -11,10 +11,12 @@ tables). Timings per stage are kept in ``timings``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from itertools import accumulate, chain
 from operator import attrgetter
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -116,6 +118,19 @@ _NOT_FULL[[PARTIAL, OVER, SETTLED, CURRENCY]] = True
 Pick = tuple[Proposals, int]
 
 
+class Evidence(NamedTuple):
+    """Per payment, what its scored pairs say (:func:`allocate_kernel.payment_evidence`)."""
+
+    best: np.ndarray  # its best full settlement (a pair; -1: none) ...
+    second: np.ndarray  # ... and the runner-up
+    n_quoted: np.ndarray  # pairs its reference quotes (QUOTED_REF), not another customer's
+    quoted_ref: np.ndarray  # the strongest of those references
+    contra_ref: np.ndarray  # ... of those in the payment's currency
+    named_ref: np.ndarray  # its strongest reference not of another customer's invoice
+    own_exact: np.ndarray  # an open item of its own customer for exactly the amount
+    max_ref: np.ndarray  # its strongest reference
+
+
 def confidence(batch: Proposals, row: int) -> float:
     """The confidence of a picked proposal."""
     return float(batch.confidence[row])
@@ -192,6 +207,12 @@ def settling_group(group: np.ndarray, pay: np.ndarray, inv: np.ndarray, book: Bo
     out = group.copy()
     out[kp[sole]] = kg[sole]
     return out
+
+
+@functools.lru_cache(maxsize=64)
+def _strings(values: tuple[str | None, ...]) -> pa.Array:
+    """A few strings (rules, reasons) as an Arrow array, made once: what outputs take from."""
+    return pa.array(values, pa.string())
 
 
 @dataclass
@@ -354,10 +375,20 @@ class DayMatch:
 
     # ------------------------------------------------------------------ proposals
     def run(self) -> tuple[pa.Table, pa.Table]:
+        """The day's allocation and exception tables: :meth:`decide`, then the tables built
+        once what only the decisions read is let go (:meth:`let_go`)."""
         with self.stage("prepare"):
             self.prepare()
         if self.n == 0:
             return S.empty(S.ALLOCATIONS), S.empty(S.EXCEPTIONS)
+        allocations, exceptions = self.decide()
+        self.let_go()
+        with self.stage("output"):
+            return self.build_outputs(allocations, exceptions)
+
+    def decide(self) -> tuple[Proposals, list[ExceptionItem]]:
+        """The allocations to make and the exceptions (after :meth:`prepare`), the day's
+        candidates and their features kept on it."""
         with self.stage("identify"):
             self.identify_payers()
         self.candidates()
@@ -366,41 +397,43 @@ class DayMatch:
             allocations, more = self.settle(proposals, self.singles)
             exceptions.extend(more)
         with self.stage("review"):
-            exceptions = self.review(exceptions)
-        with self.stage("output"):
-            return self.build_outputs(allocations, exceptions)
+            return allocations, self.review(exceptions)
+
+    # what build_outputs reads of a day (with the dataclass's fields and the timings)
+    OUTPUT_READS = frozenset(
+        ("book", "index", "n", "pay_amount", "pay_customer", "pay_date", "_pid_rank"))
+
+    def let_go(self) -> None:
+        """Drop what the stages before the output derived for one another (the candidate pairs
+        and their features, the payments' tokens, look-alikes, remittance lines, the subset
+        searches' inputs): the output's tables are then built without them beside (at a million
+        payments the output stage held the match's live peak)."""
+        keep = self.OUTPUT_READS | {f.name for f in fields(self)} | {"timings"}
+        for name in [k for k in vars(self) if k not in keep]:
+            delattr(self, name)
 
     def propose(self) -> tuple[Proposals, list[ExceptionItem]]:
         pairs, conf, rel = self.pairs, self.conf, self.rel
         threshold = self.policy.auto_apply_threshold
-        full = np.isin(rel, (EXACT, FEE, DISCOUNT))
-        best, best_c, second_c = self.best_full_settlement(full)
+        full = _FULL[rel]
+        ev = self.evidence = self.payment_evidence()
+        best, best_c, second_c = self.best_full_settlement()
         self.order, self.starts = ranked_candidates(pairs.pay, pairs.inv, conf, self.n)
 
-        quoted = (pairs.ref >= QUOTED_REF) & (self.cust_rel != OTHER)
-        n_quoted = np.bincount(pairs.pay[quoted], minlength=self.n)
+        n_quoted, quoted_ref, named_ref = ev.n_quoted, ev.quoted_ref, ev.named_ref
         has_remit = self.remittance_lines()
         clear_single = (best >= 0) & (best_c >= threshold) & (
             second_c < best_c - AMBIGUITY_MARGIN
         )
-        quoted_ref = np.zeros(self.n)
-        np.maximum.at(quoted_ref, pairs.pay[quoted], pairs.ref[quoted])
-        named_ref = np.zeros(self.n)  # the strongest reference hit of the payer's (or anyone's)
-        np.maximum.at(named_ref, pairs.pay, np.where(self.cust_rel != OTHER, pairs.ref, 0.0))
         best_ref = pairs.ref[np.maximum(best, 0)] if len(pairs) else np.zeros(self.n)
         # a reference quoting one invoice contradicts a match on another named less surely;
         # not one invoiced in another currency (the payment cannot settle it: a mangled
         # number that happens to be another real one)
-        contra = quoted & (rel != CURRENCY)
-        contra_ref = np.zeros(self.n)
-        np.maximum.at(contra_ref, pairs.pay[contra], pairs.ref[contra])
-        clear_single &= best_ref >= contra_ref - 0.15
+        clear_single &= best_ref >= ev.contra_ref - 0.15
         # a reference naming another customer's invoice is not applied while the payer's own
         # open items hold one for exactly the amount (a mangled number can name a real one)
-        own_exact = np.zeros(self.n, dtype=bool)
-        np.logical_or.at(own_exact, pairs.pay, (self.cust_rel == SAME) & (rel == EXACT))
         if len(pairs):
-            clear_single &= ~((self.cust_rel[np.maximum(best, 0)] == OTHER) & own_exact)
+            clear_single &= ~((self.cust_rel[np.maximum(best, 0)] == OTHER) & ev.own_exact)
         # an amount-only match where other open items of the customer, together, make the
         # amount too: a rival single invoice already made it AMBIGUOUS (the margin above);
         # combinations are far likelier to be chance than the one invoice (there are many
@@ -561,8 +594,7 @@ class DayMatch:
             proposals.pay[proposals.confidence < threshold]]))
         # (kept for the reviewer's candidates: review)
         self.looks = table = self.lookalikes(left)
-        own_exact = np.zeros(self.n, bool)
-        own_exact[self.pairs.pay[(self.cust_rel == SAME) & (self.rel == EXACT)]] = True
+        own_exact = self.evidence.own_exact.copy()
         own_exact[self.lines[1]] = True  # (and a credit with remittance advice)
         pays = left[(self.pay_group[left] >= 0) & ~own_exact[left]]
         rows = sole_lookalikes(table, pays)
@@ -619,26 +651,31 @@ class DayMatch:
         proposals.confidence = proposals.confidence.copy()
         proposals.confidence[parts] = conf
 
-    def best_full_settlement(self, full: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def payment_evidence(self) -> Evidence:
+        """Per payment, what its pairs say (:class:`Evidence`): one compiled pass over them."""
+        from cashmatch.engine import allocate_kernel
+
+        pairs = self.pairs
+        return Evidence(*allocate_kernel.payment_evidence(
+            pairs.pay, pairs.inv, pairs.ref, self.rel, self.cust_rel, self.conf, self.n, _FULL,
+            QUOTED_REF, OTHER, SAME, EXACT, CURRENCY))
+
+    def best_full_settlement(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per payment: the best pair that settles an invoice in full (-1: none), its confidence,
         and the confidence of the runner-up that could make it ambiguous.
 
         A pair with reference evidence outranks any pair resting on the amount alone, so the
         runner-up that counts is one of the same kind.
         """
-        pairs, conf = self.pairs, self.conf
-        f_idx = np.flatnonzero(full)
-        if len(f_idx) == 0:
-            return np.full(self.n, -1), np.zeros(self.n), np.zeros(self.n)
-        has_ref = pairs.ref[f_idx] > 0
-        best, second, _, _ = best_per_payment(
-            pairs.pay[f_idx], pairs.inv[f_idx], conf[f_idx] + has_ref, self.n
-        )
+        best, second = self.evidence.best, self.evidence.second
+        if len(self.pairs) == 0:
+            return best, np.zeros(self.n), np.zeros(self.n)
+        conf, has_ref = self.conf, self.pairs.ref > 0
         b, s = np.maximum(best, 0), np.maximum(second, 0)
-        best_c = np.where(best >= 0, conf[f_idx][b], 0.0)
+        best_c = np.where(best >= 0, conf[b], 0.0)
         same_kind = (best >= 0) & (second >= 0) & (has_ref[b] == has_ref[s])
-        second_c = np.where(same_kind, conf[f_idx][s], 0.0)
-        return np.where(best >= 0, f_idx[b], -1), best_c, second_c
+        second_c = np.where(same_kind, conf[s], 0.0)
+        return best, best_c, second_c
 
     def amount_alternatives(self, p: int, k: int) -> bool:
         """Does another single invoice or pair of the customer's open items fit the amount?"""
@@ -729,36 +766,28 @@ class DayMatch:
         is named); an exception when that invoice is settled or in another currency, or when
         the amount settles another in full; None when none is named or two about as surely.
         Decided for all of them at once; only the exceptions are built one by one."""
+        from cashmatch.engine import allocate_kernel
+
         n_k = self.starts[ps + 1] - self.starts[ps]
         ks = self.order[spans(self.starts[ps], n_k)]  # each payment's pairs, best first
         if len(ks) == 0:
             return dict.fromkeys(ps.tolist())
         owner = np.repeat(np.arange(len(ps)), n_k)
         rel, ref = self.rel[ks], self.pairs.ref[ks]
-
-        def first_two(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            """Per payment, the first and second of its pairs (positions in ``ks``) in
-            ``mask``; -1 where none."""
-            pos = np.flatnonzero(mask)
-            o = owner[pos]
-            new = np.ones(len(pos), bool)
-            new[1:] = o[1:] != o[:-1]
-            first, second = np.full(len(ps), -1), np.full(len(ps), -1)
-            first[o[new]] = pos[new]
-            two = np.flatnonzero(~new)
-            two = two[new[two - 1]]  # the second of its payment's
-            second[o[two]] = pos[two]
-            return first, second
-
+        # per payment, its first and second pairs (positions in ``ks``) that name an invoice
+        # at least PARTIAL_MIN_REF in a partial, over, settled or currency relation; those in
+        # the payment's currency; and the first that rivals one (-1 where none)
         named = _NOT_FULL[rel] & (ref >= PARTIAL_MIN_REF)
-        c1, c2 = first_two(named)
-        s1, s2 = first_two(named & (rel != CURRENCY))
+        first, second = allocate_kernel.first_two(
+            owner, np.stack([named, named & (rel != CURRENCY), self.partial_rivals(ks)]),
+            len(ps))
+        (c1, s1, rival), (c2, s2, _) = first, second
         use_same = (s1 >= 0) | ((c1 >= 0) & (ref[np.maximum(c1, 0)] < 0.97))
         k1, k2 = np.where(use_same, s1, c1), np.where(use_same, s2, c2)
         k, k_next = ks[np.maximum(k1, 0)], ks[np.maximum(k2, 0)]
         kind = rel[np.maximum(k1, 0)]
         tie = (k2 >= 0) & (self.conf[k_next] >= self.conf[k] - AMBIGUITY_MARGIN)
-        rivalled = first_two(self.partial_rivals(ks))[0] >= 0
+        rivalled = rival >= 0
         inv = self.pairs.inv[k]
         out: dict[int, Pick | ExceptionItem | None] = dict.fromkeys(ps.tolist())
         # a settled or foreign invoice named (even as surely as another), or one rivalled
@@ -976,22 +1005,24 @@ class DayMatch:
         if len(ps) == 0:  # (none to search: fill_slot stays -1)
             return
         n_fixed = quoted_starts[ps + 1] - quoted_starts[ps]
-        owner = np.repeat(np.arange(len(ps)), n_fixed)
         fixed = quoted_rows[spans(quoted_starts[ps], n_fixed)]
-        fixed_total = np.zeros(len(ps), np.int64)
-        np.add.at(fixed_total, owner, self.book.amount[fixed])
+        fixed_at = np.zeros(len(ps) + 1, np.int64)
+        np.cumsum(n_fixed, out=fixed_at[1:])
+        fixed_sum = np.zeros(len(fixed) + 1, np.int64)
+        np.cumsum(self.book.amount[fixed], out=fixed_sum[1:])
+        fixed_total = fixed_sum[fixed_at[1:]] - fixed_sum[fixed_at[:-1]]
         index = amount_index(self.book)
         starts, members = index.block_start, index.members
         self.filled = search_blocks(
             amount=self.book.amount, due=self.book.due, members=members, starts=starts,
             excluded=self.claimed, q_block=self.block_of(group_of[ps], self.pay_currency[ps]),
-            fixed=fixed, fixed_starts=np.concatenate([[0], np.cumsum(n_fixed)]),
+            fixed=fixed, fixed_starts=fixed_at,
             target=self.pay_amount[ps] - fixed_total,
             tolerance=self.fee_ceiling[ps], max_size=self.fill_max_size(n_fixed),
             min_size=np.where(n_fixed > 0, 1, 2), limit=AMBIGUOUS_SETS)
         self.fill_slot[ps] = np.arange(len(ps))
         self.filled_outcome: list[Pick | ExceptionItem | None] = [None] * len(ps)
-        fixed_at = np.concatenate([[0], np.cumsum(n_fixed)]).tolist()
+        bounds = fixed_at.tolist()
         rest, fee = (self.pay_amount[ps] - fixed_total).tolist(), self.fee_ceiling[ps].tolist()
         identity = self.set_identity(ps).tolist()
         sets: list[tuple[int, np.ndarray, float, str]] = []
@@ -1003,7 +1034,7 @@ class DayMatch:
             f.n_found, f.size, f.exact, f.exhaustive))
         sol_len, sol_start, slot_l = f.sol_len.tolist(), f.sol_start.tolist(), slot.tolist()
         for q in np.flatnonzero(f.n_found > 0).tolist():
-            fixed_q = fixed[fixed_at[q] : fixed_at[q + 1]]
+            fixed_q = fixed[bounds[q] : bounds[q + 1]]
             s = slot_l[q]
             if s < 0:
                 self.filled_outcome[q] = self.fill_choice(
@@ -1027,10 +1058,7 @@ class DayMatch:
         """How surely each payment of ``ps`` is the customer whose open invoices its sets are
         drawn from: its identification; a payer known only by the invoices it quotes, the
         pairs' customer factor for an unknown payer's reference of that strength."""
-        if not hasattr(self, "_max_ref"):
-            self._max_ref = np.zeros(self.n)
-            np.maximum.at(self._max_ref, self.pairs.pay, self.pairs.ref)
-        unknown = np.where(self._max_ref[ps] >= STRONG_REF, CUSTOMER_FACTOR_STRONG[UNKNOWN],
+        unknown = np.where(self.evidence.max_ref[ps] >= STRONG_REF, CUSTOMER_FACTOR_STRONG[UNKNOWN],
                            CUSTOMER_FACTOR_WEAK[UNKNOWN])
         return np.where(self.pay_group[ps] >= 0, self.ident.confidence[ps], unknown)
 
@@ -1090,9 +1118,11 @@ class DayMatch:
         rem = self.remittances
         if rem is None or rem.num_rows == 0:
             return S.empty(S.REMITTANCES), np.zeros(0, np.int64)
-        pid = pc.index_in(rem.column("payment_id"), value_set=self.payments.column("payment_id"))
+        # an absent id links nothing (Arrow would match a line's null to a payment's null)
+        pid = pc.index_in(rem.column("payment_id"),
+                          value_set=self.payments.column("payment_id"), skip_nulls=True)
         e2e = pc.index_in(rem.column("end_to_end_id"),
-                          value_set=self.payments.column("end_to_end_id"))
+                          value_set=self.payments.column("end_to_end_id"), skip_nulls=True)
         line_pay = np.asarray(pc.fill_null(pc.coalesce(pid, e2e), -1), dtype=np.int64)
         linked = np.flatnonzero(line_pay >= 0)
         if len(linked) < len(line_pay):
@@ -1122,19 +1152,17 @@ class DayMatch:
         anyones = unknown_payer_amount_hits(
             pay_amount=line_total, pay_currency=self.pay_currency[line_pay],
             pay_group=line_group, book=self.book)
-        by_amount = Pairs.concat([by_amount, anyones])
-        lp = Pairs.concat([hits, fz, Pairs(by_amount.pay, by_amount.inv,
-                                           np.full(len(by_amount), REMITTANCE_AMOUNT_REF),
-                                           by_amount.fuzzy)])
-        # a (line, invoice) that only the anyone's search found: the rows of ``lp`` (one a
-        # pair: Pairs.concat) that each part names, found by a binary search of its keys
+        lp = Pairs.concat([hits, fz, *(Pairs(p.pay, p.inv, np.full(len(p), REMITTANCE_AMOUNT_REF),
+                                             p.fuzzy) for p in (by_amount, anyones))])
+        # a (line, invoice) that only the anyone's search found: the rows of ``lp`` that each
+        # part names, found by a binary search of its keys (ascending: Pairs.concat sorts
+        # by (pay, inv), one row a pair)
         n_inv = len(self.book.amount)
         key = lp.pay * n_inv + lp.inv
-        by_key = np.argsort(key, kind="stable")
 
         def named_by(part: Pairs) -> np.ndarray:
             k = part.pay * n_inv + part.inv
-            at = by_key[np.minimum(np.searchsorted(key, k, sorter=by_key), len(key) - 1)]
+            at = np.minimum(np.searchsorted(key, k), len(key) - 1)
             out = np.zeros(len(key), bool)
             out[at[key[at] == k]] = True
             return out
@@ -1316,8 +1344,10 @@ class DayMatch:
         touching a shared invoice are walked in order. Returns the accepted ones (those of
         ``proposals`` in rank order, then those of ``singles`` in theirs) and the exceptions.
         """
+        from cashmatch.engine import allocate_kernel
+
         threshold = self.policy.auto_apply_threshold
-        capacity = np.array(self.book.amount, np.int64)  # a copy
+        capacity = np.asarray(self.book.amount, np.int64)
         pid_rank = self.payment_id_rank()
         n_obj = len(proposals)
         every = Proposals.concat([proposals, singles])
@@ -1326,25 +1356,18 @@ class DayMatch:
         conf, pay = every.confidence, every.pay
         rule_ok = np.array([r in self.policy.auto_apply_rules for r in RULES], bool)
         eligible = (conf >= threshold) & rule_ok[every.rule]
-        owner = every.owner()
         n_prop = len(every)
-        touches = np.bincount(flat_inv[eligible[owner]], minlength=len(capacity))
-        walk = eligible & (np.bincount(owner, weights=touches[flat_inv] >= 2,
-                                       minlength=n_prop) > 0)
-        fits = np.bincount(owner, weights=capacity[flat_inv] < flat_need,
-                           minlength=n_prop) == 0
+        walk, fits = allocate_kernel.contested_and_fitting(starts, flat_inv, flat_need,
+                                                           eligible, capacity)
         ok = eligible & fits
         # strongest first, then payment id (each payment has one proposal: no ties left), of
         # those whose rank counts: the contested, the rejected and those not one-to-one (the
         # accepted singles keep their order)
         order = np.flatnonzero(walk | ~ok | (np.arange(n_prop) < n_obj))
         order = order[np.lexsort((pid_rank[pay[order]], -conf[order]))]
-        for j in order[walk[order]].tolist():  # the contested ones, in rank order
-            invs = flat_inv[starts[j] : starts[j + 1]]
-            need = flat_need[starts[j] : starts[j + 1]]
-            ok[j] = not (capacity[invs] < need).any()
-            if ok[j]:
-                np.subtract.at(capacity, invs, need)
+        contested = order[walk[order]]
+        if len(contested):  # each in rank order, against what those before it left
+            allocate_kernel.walk_capacity(starts, flat_inv, flat_need, capacity, contested, ok)
         accepted = every.take(np.concatenate([order[ok[order] & (order < n_obj)],
                                               n_obj + np.flatnonzero(ok[n_obj:])]))
         exceptions: list[ExceptionItem] = []
@@ -1393,14 +1416,29 @@ class DayMatch:
                       ) -> tuple[pa.Table, pa.Table]:
         """The allocation table of the accepted ``proposals`` and the exception table of
         ``exceptions``, then of the remainders the proposals leave unapplied."""
-        pay_ids = self.payments.column("payment_id").combine_chunks()
-        cur = self.payments.column("currency").combine_chunks()
         lens = proposals.lens
         a_pay = np.repeat(proposals.pay, lens)
         a_inv, a_applied, a_adj = proposals.inv, proposals.applied, proposals.adjustment
-        a_reason = pa.array(proposals.reasons, pa.string()).take(pa.array(proposals.reason))
+        # remainders of partly applied payments
+        applied_by_pay = np.bincount(a_pay, weights=a_applied, minlength=self.n).astype(np.int64)
+        prop_pay = proposals.pay
+        rest = np.flatnonzero(self.pay_amount[prop_pay] != applied_by_pay[prop_pay])
+        first = self.book.ids.take(pa.array(a_inv[proposals.start[rest]])).to_pylist()
+        for j, invoice in zip(rest.tolist(), first, strict=True):
+            invs = a_inv[proposals.start[j] : proposals.start[j + 1]].tolist()
+            exceptions.append(ExceptionItem(
+                int(prop_pay[j]), S.OVERPAYMENT,
+                REMAINDERS[proposals.remainder[j]].format(invoice=invoice), invs,
+                [float(proposals.confidence[j])] * len(invs)))
+        e_pay = np.array([e.pay for e in exceptions], np.int64)
+        # the payments' ids and currencies of both tables' rows, taken at once
+        rows = pa.array(np.concatenate([a_pay, e_pay]))
+        pay_ids = self.payments.column("payment_id").combine_chunks().take(rows)
+        cur = self.payments.column("currency").combine_chunks().take(rows)
+        n_a = len(a_pay)
+        a_reason = _strings(proposals.reasons).take(pa.array(proposals.reason))
         a_conf = np.repeat(proposals.confidence, lens)
-        a_rule = pa.array(RULES, pa.string()).take(pa.array(np.repeat(proposals.rule, lens)))
+        a_rule = _strings(RULES).take(pa.array(np.repeat(proposals.rule, lens)))
         # what stays open after each application, in value-date then payment-id order
         date = self.pay_date[a_pay]
         # (payments of the same id in row order: ``pc.rank``'s "first", from the ranks above)
@@ -1417,32 +1455,17 @@ class DayMatch:
         running = csum - before
         open_after = np.empty(len(order), np.int64)
         open_after[order] = self.book.amount[inv_sorted] - running
-        allocations = pa.table(
-            {
-                "payment_id": pay_ids.take(pa.array(a_pay)),
-                "invoice_id": self.book.ids.take(pa.array(a_inv)),
-                "applied_amount": pa.array(a_applied, pa.int64()),
-                "adjustment_amount": pa.array(a_adj, pa.int64()),
-                "adjustment_reason": a_reason,
-                "invoice_open_after": pa.array(open_after, pa.int64()),
-                "confidence": pa.array(np.round(a_conf, 4), pa.float64()),
-                "rule": a_rule,
-                "currency": cur.take(pa.array(a_pay)),
-            },
-            schema=S.ALLOCATIONS,
-        )
-        # remainders of partly applied payments
-        applied_by_pay = np.bincount(a_pay, weights=a_applied, minlength=self.n).astype(np.int64)
-        prop_pay = proposals.pay
-        rest = np.flatnonzero(self.pay_amount[prop_pay] != applied_by_pay[prop_pay])
-        first = self.book.ids.take(pa.array(a_inv[proposals.start[rest]])).to_pylist()
-        for j, invoice in zip(rest.tolist(), first, strict=True):
-            invs = a_inv[proposals.start[j] : proposals.start[j + 1]].tolist()
-            exceptions.append(ExceptionItem(
-                int(prop_pay[j]), S.OVERPAYMENT,
-                REMAINDERS[proposals.remainder[j]].format(invoice=invoice), invs,
-                [float(proposals.confidence[j])] * len(invs)))
-        e_pay = np.array([e.pay for e in exceptions], np.int64)
+        allocations = pa.Table.from_arrays([
+            pay_ids.slice(0, n_a),
+            self.book.ids.take(pa.array(a_inv)),
+            pa.array(a_applied, pa.int64()),
+            pa.array(a_adj, pa.int64()),
+            a_reason,
+            pa.array(open_after, pa.int64()),
+            pa.array(np.round(a_conf, 4), pa.float64()),
+            a_rule,
+            cur.slice(0, n_a),
+        ], schema=S.ALLOCATIONS)  # fmt: skip
         applied_e = applied_by_pay[e_pay] if len(e_pay) else np.zeros(0, np.int64)
         unapplied = self.pay_amount[e_pay] - applied_e if len(e_pay) else np.zeros(0, np.int64)
         ids = self.book.ids
@@ -1453,26 +1476,24 @@ class DayMatch:
         np.cumsum(c_lens, out=c_offsets[1:])
         cand_ids = pa.ListArray.from_arrays(pa.array(c_offsets, pa.int32()),
                                             ids.take(pa.array(c_flat, pa.int64())))
+        if cand_ids.type != S.EXCEPTIONS.field("candidates").type:  # (large ids: string)
+            cand_ids = cand_ids.cast(S.EXCEPTIONS.field("candidates").type)
         s_offsets = np.zeros(len(exceptions) + 1, np.int32)
         np.cumsum(np.fromiter(map(len, map(attrgetter("scores"), exceptions)), np.int64,
                               count=len(exceptions)), out=s_offsets[1:])
         scores = pa.ListArray.from_arrays(pa.array(s_offsets, pa.int32()), pa.array(
             [round(s, 4) for e in exceptions for s in e.scores], pa.float64()))
         grp_cust = self.pay_customer[e_pay] if len(e_pay) else np.zeros(0, np.int64)
-        cust_ids = self.index.ids.take(pa.array(np.maximum(grp_cust, 0))) if len(
-            self.index.ids) and len(e_pay) else pa.nulls(len(e_pay), pa.string())
-        cust_ids = pc.if_else(pa.array(grp_cust >= 0), cust_ids, None) if len(e_pay) else cust_ids
-        exc = pa.table(
-            {
-                "payment_id": pay_ids.take(pa.array(e_pay)),
-                "reason": pa.array([e.reason for e in exceptions], pa.string()),
-                "unapplied_amount": pa.array(unapplied, pa.int64()),
-                "candidates": cand_ids.cast(pa.list_(pa.string())),
-                "detail": pa.array([e.detail for e in exceptions], pa.string()),
-                "currency": cur.take(pa.array(e_pay)),
-                "candidate_scores": scores.cast(pa.list_(pa.float64())),
-                "customer_id": cust_ids,
-            },
-            schema=S.EXCEPTIONS,
-        )
+        cust_ids = self.index.ids.take(pa.array(np.maximum(grp_cust, 0), mask=grp_cust < 0)) if len(
+            self.index.ids) and len(e_pay) else pa.nulls(len(e_pay), pa.string())  # (none: null)
+        exc = pa.Table.from_arrays([
+            pay_ids.slice(n_a),
+            pa.array([e.reason for e in exceptions], pa.string()),
+            pa.array(unapplied, pa.int64()),
+            cand_ids,
+            pa.array([e.detail for e in exceptions], pa.string()),
+            cur.slice(n_a),
+            scores,
+            cust_ids,
+        ], schema=S.EXCEPTIONS)  # fmt: skip
         return allocations, exc

@@ -46,6 +46,7 @@ from cashmatch.engine.candidates import (
     amount_relation,
     digit_keys_by_group,
     digit_keys_by_invoice,
+    empty_pairs,
     unknown_payer_amount_hits,
 )
 from cashmatch.engine.normalize import HASH_BASE, spans, string_parts
@@ -249,11 +250,13 @@ def lookalike_table(pays: np.ndarray, *, numbers: Numbers | None, pay_group: np.
     # a payer known only by a resembling name: the invoices of that customer's group the
     # amount settles
     unknown = q_pay[(pay_group[q_pay] < 0) & (q_grp == resembles_group[q_pay])]
-    g = np.full(n, -1, np.int64)
-    g[unknown] = resembles_group[unknown]
-    by_amount = amount_hits(pay_amount=pay_amount, pay_currency=pay_currency, pay_group=g,
-                            pay_date=pay_date, book=book, fee_ceiling=fee_ceiling,
-                            grace_days=grace_days, allow_discounts=allow_discounts)
+    by_amount = empty_pairs()  # (none to look for: ~15 us of set-up saved)
+    if len(unknown):
+        g = np.full(n, -1, np.int64)
+        g[unknown] = resembles_group[unknown]
+        by_amount = amount_hits(pay_amount=pay_amount, pay_currency=pay_currency, pay_group=g,
+                                pay_date=pay_date, book=book, fee_ceiling=fee_ceiling,
+                                grace_days=grace_days, allow_discounts=allow_discounts)
     pairs = Pairs.concat([
         Pairs(l_pay, l_inv, l_level.astype(np.float64), np.zeros(len(l_pay), bool)),
         Pairs(by_amount.pay, by_amount.inv, np.full(len(by_amount), float(TRUNCATED)),

@@ -182,7 +182,7 @@ def match_chunks(
 
     prepared = prepare_ledger(invoices=invoices, customers=customers)
     open_amount = prepared.book.amount.copy()
-    ids = prepared.invoices.column("invoice_id")
+    ids = prepared.book.ids  # (not prepared.invoices: a sorted copy of every column, kept)
     summary: Summary | None = None
     for payments in chunks:
         result = match(

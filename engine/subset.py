@@ -409,17 +409,10 @@ class BlockSearches:
     def fewest(self, limit: int) -> np.ndarray:
         """:meth:`SubsetSearch.fewest` of every query at once: the slot (``q * self.limit + i``,
         into ``sol_len`` and ``sol_start``) of the solution it gives, -1 where none."""
-        n_q = len(self.n_found)
-        k = self.n_found[:, None]
-        slot = np.arange(self.limit)
-        lens = np.where(slot < k, self.sol_len.reshape(n_q, self.limit), np.iinfo(np.int64).max)
-        first = np.argmin(lens, axis=1)  # (the first of the fewest, as ``min`` gives it)
-        n_first = lens[np.arange(n_q), first]
-        alone = (lens <= n_first[:, None]).sum(axis=1) == 1
-        complete = np.where(self.exhaustive, self.max_size, _complete(self.max_size, self.usable))
-        every = (self.n_found < limit) & (self.exhaustive | (n_first <= complete))
-        ok = (self.n_found > 0) & alone & (every | (n_first <= np.minimum(complete, 3)))
-        return np.where(ok, np.arange(n_q) * self.limit + first, -1)
+        from cashmatch.engine import subset_kernel
+
+        return subset_kernel.fewest_slots(self.n_found, self.sol_len, self.exhaustive,
+                                          self.max_size, self.usable, self.limit, limit)
 
     def get(self, q: int) -> SubsetSearch:
         """Query ``q`` as :func:`search` answers it, its solutions as invoice rows."""
@@ -477,6 +470,9 @@ def search_blocks(
     # contiguous share each, the answers joined in query order (the same arrays as one call)
     outs = in_parts(part, len(q_block), per_thread=SEARCH_THREAD_QUERIES,
                     max_threads=SEARCH_THREADS_MAX)
+    if len(outs) == 1:  # (one share: its arrays as they are, no joins)
+        o = outs[0]
+        return BlockSearches(*o[:5], max_size, o[5], o[6], o[7], limit)
     shift = np.cumsum([0] + [len(o[7]) for o in outs[:-1]])
     sol_start = np.concatenate([np.where(o[5] > 0, o[6] + s, o[6])
                                 for o, s in zip(outs, shift, strict=True)])

@@ -589,3 +589,38 @@ def count_fits(amounts: np.ndarray, starts: np.ndarray, q_block: np.ndarray, lo:
                 got += right - left
         out[q] = min(got, cap)
     return out
+
+
+@njit(cache=True, nogil=True)
+def fewest_slots(n_found: np.ndarray, sol_len: np.ndarray, exhaustive: np.ndarray,
+                 max_size: np.ndarray, usable: np.ndarray, slots: int, limit: int
+                 ) -> np.ndarray:
+    """``subset.BlockSearches.fewest`` (``slots`` per query; ``limit``: the most solutions
+    asked for), one pass over the queries: the slot of the solution with fewer items than any
+    other of its query's when the search proves it the only one that small, else -1."""
+    out = np.full(len(n_found), -1, np.int64)
+    for q in range(len(n_found)):
+        k = n_found[q]
+        if k == 0:
+            continue
+        at = q * slots
+        first = at
+        for i in range(at + 1, at + k):
+            if sol_len[i] < sol_len[first]:
+                first = i
+        n_first = sol_len[first]
+        alone = True
+        for i in range(at, at + k):
+            if i != first and sol_len[i] <= n_first:
+                alone = False
+        if not alone:
+            continue
+        if exhaustive[q]:
+            complete = max_size[q]
+        else:  # (subset._complete)
+            u = usable[q]
+            complete = min(max_size[q], 4 if u <= QUADS_MAX_N else 3 if u <= TRIPLES_MAX_N else 2)
+        every = k < limit and (exhaustive[q] or n_first <= complete)
+        if every or n_first <= min(complete, 3):
+            out[q] = first
+    return out

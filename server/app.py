@@ -213,13 +213,14 @@ def _warm_kernels() -> None:
     """The compiled passes, ready before the first call: compiled on the first start after an
     install, loaded from numba's on-disk cache after. A small generated day matched once takes
     every pass a small Match takes; the rest are taken at the sizes they start from."""
-    from cashmatch.engine import matcher, review
+    from cashmatch.engine import allocate, matcher, review
     from cashmatch.engine.normalize import warm_kernels
     from cashmatch.fixtures.generator import generate_day
     from cashmatch.server import wire
 
     warm_kernels()
     review.warm()
+    allocate.warm()
     wire.warm()
     day = generate_day(payments=60, seed=0)
     matcher.match(invoices=day.invoices, payments=day.payments, remittances=day.remittances,

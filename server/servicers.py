@@ -18,6 +18,7 @@ import grpc
 
 from cashmatch.engine.errors import CashmatchError, InvalidInput
 from cashmatch.server import convert as C
+from cashmatch.server import wire
 from cashmatch.server.auth import current_principal
 from cashmatch.server.pb import cash_application_pb2 as pb
 from cashmatch.server.pb import cash_application_pb2_grpc as pb_grpc
@@ -103,10 +104,15 @@ class CashApplicationServicer(pb_grpc.CashApplicationServicer):
 
     @rpc
     async def Match(self, request: pb.MatchRequest, context: Any) -> pb.MatchResponse:  # noqa: N802
-        payments = C.payments_from_proto(request.payments)
-        invoices = C.invoices_from_proto(request.invoices)[0] if request.invoices else None
-        customers = C.customers_from_proto(request.customers) if request.customers else None
-        remittances = C.remittances_from_proto(request.remittances, payments)
+        data = request.SerializeToString()  # (the messages' string fields read from it)
+
+        def rows(name: str) -> wire.Repeated:
+            return wire.Repeated(request, name, data)
+
+        payments = C.payments_from_proto(rows("payments"))
+        invoices = C.invoices_from_proto(rows("invoices"))[0] if request.invoices else None
+        customers = C.customers_from_proto(rows("customers")) if request.customers else None
+        remittances = C.remittances_from_proto(rows("remittances"), payments)
         policy = C.policy_from_proto(request.policy) if request.HasField("policy") else None
         # a small stateless match is pure CPU: run it on the loop (a thread hop would only add
         # GIL hand-offs); a large one, or one that must first read and prepare the server's

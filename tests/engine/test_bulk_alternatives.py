@@ -2,7 +2,6 @@
 
 import numpy as np
 
-from cashmatch.engine.candidates import DISCOUNT, EXACT, FEE
 from cashmatch.engine.ledger import prepare_ledger
 from cashmatch.engine.pipeline import DayMatch
 from cashmatch.engine.policy import Policy
@@ -17,8 +16,9 @@ def test_bulk_amount_alternatives_equal_the_per_payment_search():
         remittances=day.remittances,
         policy=Policy(),
     )
-    dm.run()
-    best, _, _ = dm.best_full_settlement(np.isin(dm.rel, (EXACT, FEE, DISCOUNT)))
+    dm.prepare()
+    dm.decide()  # (run would let go of the candidates once decided)
+    best = dm.evidence.best
     ps = np.flatnonzero(best >= 0)  # every payment with a full-settlement candidate
     bulk = dm.bulk_amount_alternatives(ps, best)
     one_by_one = np.array([dm.amount_alternatives(int(p), int(best[p])) for p in ps])

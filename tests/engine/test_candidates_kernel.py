@@ -1,8 +1,10 @@
 """The compiled passes of :mod:`cashmatch.engine.candidates_kernel`: ``Pairs.concat``'s
 (``strongest``) against the numpy steps it replaced, kept here as its reference; the exact
-join of digit tokens (``number_hits``) against a comparison of every token with every key."""
+join of the tokens' forms (``exact_hits``) against a comparison of every form with every key."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pyarrow as pa
@@ -10,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cashmatch.engine import candidates_kernel
-from cashmatch.engine.candidates import Pairs
-from cashmatch.engine.normalize import int_order, string_parts
+from cashmatch.engine.candidates import KIND_REF, NUMBER_DIGITS, Pairs, StringKeys
+from cashmatch.engine.normalize import _FMIX, HASH_BASE, int_order, string_parts
 
 
 def numpy_concat(parts: list[Pairs]) -> Pairs:
@@ -67,29 +69,84 @@ def test_concat_keeps_what_the_numpy_steps_kept(parts, big):
         assert g.dtype == w.dtype and g.tobytes() == w.tobytes(), name
 
 
+def strongest_per_pair(rows: list[tuple[int, int, float]]) -> list[tuple[int, int, float]]:
+    """Per (pay, inv) of the rows its strongest reference, by (pay, inv)."""
+    best: dict[tuple[int, int], float] = {}
+    for p, i, r in rows:
+        best[(p, i)] = max(best.get((p, i), 0.0), r)
+    return [(p, i, r) for (p, i), r in sorted(best.items())]
+
+
+def _string_keys(rows: list[tuple[str, int, float]]) -> StringKeys:
+    return StringKeys.build(pa.array([r[0] for r in rows], pa.string()),
+                            np.array([r[1] for r in rows], np.int64),
+                            np.array([r[2] for r in rows], np.float64))
+
+
+DIGITS = st.text("0123456789", max_size=21)  # (some longer than an int64's 18 digits)
+ALNUM = st.text("AB12", min_size=1, max_size=3)
+
+
 @settings(max_examples=300, deadline=None)
 @given(
-    st.lists(st.integers(-3, 40), max_size=60),
-    st.lists(st.tuples(st.integers(-3, 40), st.integers(0, 3)), max_size=60),
+    st.lists(st.tuples(st.integers(0, 5), ALNUM, DIGITS), max_size=40),
+    st.lists(st.tuples(st.integers(0, 40), st.integers(0, 9), st.integers(0, 3)), max_size=40),
+    st.lists(st.tuples(ALNUM, st.integers(0, 9), st.sampled_from([1.0, 0.8])), max_size=12),
+    st.lists(st.tuples(DIGITS.filter(lambda d: len(d) > 18), st.integers(0, 9),
+                       st.sampled_from([0.97, 0.82])), max_size=4),
+    st.booleans(),
 )
-def test_number_hits_are_every_equal_key_in_token_order(values, keys):
-    """Against a brute-force comparison of every token with every key: repeated values and
-    keys, values beyond the keys at both ends."""
-    value = np.array(values, np.int64)
-    keys = sorted(keys, key=lambda k: k[0])  # (stable: a key's rows keep their order)
-    number = np.array([k[0] for k in keys], np.int64)
-    kind = np.array([k[1] for k in keys], np.int8)
-    inv = (np.arange(len(keys)) * 7 % 11).astype(np.int32)
-    kind_ref = np.array([1.0, 0.97, 0.9, 0.85])
-    pay = np.arange(len(value), dtype=np.int64) // 2
-    got = candidates_kernel.number_hits(pay, value, int_order(value), number, inv, kind, kind_ref)
-    want = [
-        (pay[t], inv[r], kind_ref[kind[r]])
-        for t in range(len(value))
-        for r in range(len(keys))
-        if number[r] == value[t]
-    ]
-    assert list(zip(*(a.tolist() for a in got), strict=True)) == want
+def test_exact_hits_are_each_texts_strongest_hit_per_invoice(tokens, numbers, alnums, longs,
+                                                             radix):
+    """Against a comparison of every token form with every key: digits forms as numbers (with
+    leading zeros, empty, beyond int64) and as long strings, alnum forms; keys of several
+    invoices, an invoice by several keys and tokens (its strongest kept); sorted by radix or
+    not."""
+    numbers = sorted(numbers, key=lambda k: k[0])
+    number = np.array([k[0] for k in numbers], np.int64)
+    number_inv = np.array([k[1] for k in numbers], np.int32)
+    number_kind = np.array([k[2] for k in numbers], np.int8)
+    kind_ref = np.array([1.0, 0.97, 0.82, 0.80])
+    alnum_keys, long_keys = _string_keys(alnums), _string_keys(longs)
+    pay = np.array([t[0] for t in tokens], np.int64)
+    alnum = pa.array([t[1] for t in tokens], pa.string())
+    digits = pa.array([t[2] for t in tokens], pa.string())
+    got = candidates_kernel.exact_hits(
+        pay, 6, *string_parts(alnum), *string_parts(digits), NUMBER_DIGITS, 0 if radix else 10**9,
+        number, number_inv, number_kind, kind_ref, alnum_keys.arrays(), long_keys.arrays(),
+        HASH_BASE, _FMIX)
+    rows = []
+    for p, a, d in tokens:
+        if 1 <= len(d) <= NUMBER_DIGITS:
+            rows += [(p, k[1], kind_ref[k[2]]) for k in numbers if k[0] == int(d)]
+        rows += [(p, k[1], k[2]) for k in alnums if k[0] == a]
+        if len(d) > NUMBER_DIGITS:
+            rows += [(p, k[1], k[2]) for k in longs if k[0] == d]
+    assert [g.dtype for g in got] == [np.int64, np.int64, np.float64]
+    assert list(zip(*(g.tolist() for g in got), strict=True)) == strongest_per_pair(rows)
+
+
+def test_exact_hits_find_a_string_by_its_bytes_among_equal_hashes():
+    """A hash that is the first byte (base 0, a finaliser that leaves small numbers be) and
+    every key in one bucket: only the bytes tell the keys of one first letter apart, and a
+    key past another of its hash is found too."""
+    values = ["INV1", "INV2", "X", "INV10"]
+    keys = _string_keys([(v, i, 1.0) for i, v in enumerate(values)])
+    lookup = keys.keys
+    bucket_start = np.full_like(lookup.bucket_start, len(values))
+    bucket_start[0] = 0
+    first_byte = np.array([ord(values[v][0]) for v in lookup.by_hash], np.uint64)
+    collided = dataclasses.replace(keys, keys=dataclasses.replace(
+        lookup, hashes=first_byte, bucket_start=bucket_start),
+        bloom=candidates_kernel.bloom(first_byte))
+    tokens = pa.array(["INV3", "INV2", "INV10", "X", "INV1"])
+    got = candidates_kernel.exact_hits(
+        np.arange(5), 5, *string_parts(tokens), *string_parts(pa.array([""] * 5)),
+        NUMBER_DIGITS, 10**9, np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int8),
+        KIND_REF, collided.arrays(), _string_keys([]).arrays(), np.uint64(0),
+        (np.uint64(1), np.uint64(1)))
+    assert list(zip(got[0].tolist(), got[1].tolist(), strict=True)) == [
+        (1, 1), (2, 3), (3, 2), (4, 0)]
 
 
 @settings(max_examples=300, deadline=None)
@@ -234,3 +291,57 @@ def test_digit_values_are_arrows_casts_of_the_short_ones(texts, cut):
     got = candidates_kernel.digit_values(*string_parts(arr), 18)
     want = [int(t) if 1 <= len(t) <= 18 else -1 for t in arr.to_pylist()]
     assert got.tolist() == want
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 30), st.integers(0, 4), st.integers(0, 9)), max_size=30),
+    st.lists(st.tuples(st.integers(0, 30), st.integers(0, 30), st.integers(0, 12)), max_size=30),
+    st.integers(1, 4),
+    st.booleans(),
+)
+def test_amount_pairs_are_both_searches_concatenated(queries, invoices, cap, discounts):
+    """Against :func:`range_rows` for each search and ``Pairs.concat``'s numpy steps: an
+    invoice found by both searches, the caps, the window, no discount keys."""
+    amount = np.array([i[0] for i in invoices], np.int64)
+    disc = np.array([i[1] for i in invoices], np.int64)
+    issue = np.array([i[2] for i in invoices], np.int64)
+    days = np.full(len(invoices), 2, np.int64)
+    by_amount, by_disc = int_order(amount), int_order(disc)
+    if not discounts:
+        by_disc = np.zeros(0, np.int64)
+    lo_key = np.array([q[0] for q in queries], np.int64)
+    hi_key = lo_key + np.array([q[1] for q in queries], np.int64)
+    pay = np.arange(len(queries), dtype=np.int64) * 2
+    pay_date = np.zeros(2 * len(queries) + 1, np.int64)
+    pay_date[pay] = [q[2] for q in queries]
+    order = int_order(lo_key)
+    got = candidates_kernel.amount_pairs(pay, lo_key, hi_key, order, amount[by_amount],
+                                         by_amount, disc[by_disc], by_disc, cap, pay_date,
+                                         issue, days, 3)
+    parts = [candidates_kernel.range_rows(pay, lo_key, hi_key, order, amount[by_amount],
+                                          by_amount, cap, False, pay_date, issue, days, 3),
+             candidates_kernel.range_rows(pay, lo_key, lo_key, order, disc[by_disc], by_disc,
+                                          cap, True, pay_date, issue, days, 3)]
+    want = numpy_concat([Pairs(p, i, np.zeros(len(p)), np.zeros(len(p), bool))
+                         for p, i in parts])
+    assert got[0].tobytes() == want.pay.tobytes() and got[1].tobytes() == want.inv.tobytes()
+    assert got[1].dtype == want.inv.dtype
+
+
+def test_a_bloom_filter_lets_every_one_of_its_hashes_through():
+    """Every hash it was built of passes (no false negative); most others do not."""
+    rng = np.random.default_rng(2)
+    hashes = rng.integers(0, 2**63, 5000, dtype=np.int64).view(np.uint64) * np.uint64(2) + 1
+    words = candidates_kernel.bloom(hashes)
+    mask = len(words) * 64 - 1
+
+    def passes(h: np.ndarray) -> np.ndarray:
+        bits = [(h & np.uint64(mask)).astype(np.int64),
+                ((h >> np.uint64(32)) & np.uint64(mask)).astype(np.int64)]
+        return np.logical_and.reduce([(words[b >> 6] >> (b & 63).astype(np.uint64)) & 1 == 1
+                                      for b in bits])
+
+    assert passes(hashes).all()
+    assert passes(hashes - np.uint64(1)).mean() < 0.1  # (even: none of the hashes)
+    assert len(candidates_kernel.bloom(np.zeros(0, np.uint64))) == 1

@@ -131,6 +131,18 @@ def test_remittance_applied_as_given_with_deduction():
     assert row["invoice_open_after"] == 0 and row["rule"] == "remittance"
 
 
+def test_an_advice_line_for_another_payment_is_not_linked_by_absent_ids():
+    # the advice covers P9, not in this batch; neither it nor P1 has an end-to-end id: an
+    # absent id matching an absent id must not hand P9's lines to P1
+    rem = S.conform(pa.table({
+        "payment_id": ["P9"], "invoice_ref": ["INV-2026-004600"], "paid_amount": [50000],
+        "currency": ["USD"],
+    }), S.REMITTANCES)
+    pays = payments([("P1", 7000, "ACME INDUSTRIES", "INV-2026-004514")])
+    row = run(pays, remittances=rem).allocations.to_pylist()[0]
+    assert row["invoice_id"] == "INV-2026-004514" and row["rule"] != "remittance"
+
+
 def test_policy_threshold_turns_allocations_into_exceptions():
     pays = payments([("P1", 7000, "ACME INDUSTRIES INC", None)])
     assert outcome(run(pays))["P1"][0] == "applied"

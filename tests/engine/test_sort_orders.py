@@ -8,7 +8,7 @@ from cashmatch.engine.candidates import Pairs
 
 def test_pay_conf_inv_order_equals_lexsort():
     rng = np.random.default_rng(1)
-    for n in (0, 1, 7, 500, 5000):
+    for n in (0, 1, 7, 500, 5000, 40_000):  # (the packed key from PACKED_SORT_MIN rows)
         pay = rng.integers(0, 40, n)
         inv = rng.integers(0, 60, n)  # duplicates of (pay, inv) too
         conf = np.round(rng.random(n), 2) + (rng.random(n) < 0.3)

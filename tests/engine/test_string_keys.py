@@ -9,8 +9,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from cashmatch.engine import candidates_kernel
 from cashmatch.engine import normalize as N
-from cashmatch.engine.candidates import StringKeys
+from cashmatch.engine.candidates import KIND_REF, NUMBER_DIGITS, StringKeys
 
 ALPHABET = "0123456789ABCé€-"
 
@@ -52,11 +53,22 @@ def test_a_collision_of_hashes_is_never_a_hit():
     assert [(i, values[k]) for i, k in zip(row, key, strict=True)] == [(1, "INV2"), (4, "INV2")]
 
 
+def _hits(keys: StringKeys, pay: np.ndarray, text: pa.Array) -> list[tuple]:
+    """(pay, invoice, strength) of the tokens ``text`` (alnum forms; no digits forms) of texts
+    ``pay`` by the exact join (:func:`candidates_kernel.exact_hits`)."""
+    got = candidates_kernel.exact_hits(
+        pay, int(pay.max(initial=0)) + 1, *N.string_parts(text),
+        *N.string_parts(pa.array([""] * len(text))), NUMBER_DIGITS, 10**9,
+        np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int8), KIND_REF,
+        keys.arrays(), StringKeys.build(pa.array([], pa.string()), np.zeros(0, np.int64),
+                                        np.zeros(0)).arrays(), N.HASH_BASE, N._FMIX)
+    return list(zip(*(a.tolist() for a in got), strict=True))
+
+
 def test_hits_expand_each_key_to_its_invoices():
     keys = StringKeys.build(pa.array(["A1", "B2", "A1", "C3"]), np.array([10, 11, 12, 13]),
                             np.array([1.0, 0.9, 0.8, 0.7]))
-    hits = keys.hits(np.array([5, 6, 7]), pa.array(["A1", "Z9", "C3"]))
-    assert list(zip(hits.pay.tolist(), hits.inv.tolist(), hits.ref.tolist(), strict=True)) == [
+    assert _hits(keys, np.array([5, 6, 7]), pa.array(["A1", "Z9", "C3"])) == [
         (5, 10, 1.0), (5, 12, 0.8), (7, 13, 0.7)]
 
 
@@ -92,38 +104,25 @@ def test_stable_order_compiled_or_not_is_numpys_stable_argsort(monkeypatch):
 
 
 def _expected_hits(keys: StringKeys, pay: np.ndarray, text: pa.Array) -> list[tuple]:
-    """(pay, invoice, strength) of each text's key by Arrow's lookup, key rows in order."""
-    return [(int(pay[i]), int(keys.inv[r]), float(keys.strength[r]))
-            for i, k in _expected(keys, text) for r in range(keys.starts[k], keys.starts[k + 1])]
+    """(pay, invoice, strength) of each text's key by Arrow's lookup, one row per (pay,
+    invoice) (its strongest), sorted."""
+    best: dict[tuple[int, int], float] = {}
+    for i, k in _expected(keys, text):
+        for r in range(keys.starts[k], keys.starts[k + 1]):
+            at = (int(pay[i]), int(keys.inv[r]))
+            best[at] = max(best.get(at, 0.0), float(keys.strength[r]))
+    return [(*at, s) for at, s in sorted(best.items())]
 
 
 def test_hits_are_every_invoice_of_the_key_arrow_finds():
-    """The compiled pass of StringKeys.hits: keys shared by several invoices, nulls, a sliced
-    array, texts of one chunk or several, and every key in one bucket with one hash (only the
-    bytes tell them apart)."""
+    """The exact join's string lookup: keys shared by several invoices, a sliced array, and
+    texts (tokens) of one payment or several."""
     rng = random.Random(5)
     key_values = ["A1", *_texts(rng, 600), "A1"]  # (a key of two invoices)
     n = len(key_values)
     keys = StringKeys.build(pa.array(key_values), np.arange(n) % 97,
                             np.array(rng.choices([1.0, 0.8], k=n)))
-    text = pa.array(_texts(rng, 900) + [None, "", "ABC"] + key_values[:40])
-    pay = np.arange(len(text), dtype=np.int64) * 3
-    for t, p in ((text, pay), (text.slice(9, 700), pay[9:709]),
-                 (pa.chunked_array([text.slice(0, 5), text.slice(5)]), pay)):
-        hits = keys.hits(p, t)
-        flat = t.combine_chunks() if isinstance(t, pa.ChunkedArray) else t
-        got = list(zip(hits.pay.tolist(), hits.inv.tolist(), hits.ref.tolist(), strict=True))
-        assert got == _expected_hits(keys, p, flat)
-        assert not hits.fuzzy.any()
-    lookup = keys.keys
-    h, m = N.string_hash64(pa.array(["A1"]))[0], len(lookup.values)
-    bucket_start = np.zeros_like(lookup.bucket_start)
-    bucket_start[int(h >> lookup.shift) + 1 :] = m
-    collided = dataclasses.replace(keys, keys=dataclasses.replace(
-        lookup, hashes=np.full(m, h), bucket_start=bucket_start))
-    same_hash = pa.array(["A1"] + key_values[:30])  # all hashed as "A1" would be
-    hits = collided.hits(np.arange(31), same_hash)
-    want = _expected_hits(keys, np.arange(31), same_hash)
-    got = list(zip(hits.pay.tolist(), hits.inv.tolist(), hits.ref.tolist(), strict=True))
-    assert got == [w for w in want if w[0] == 0 or key_values[w[0] - 1] == "A1"]
-    assert len(got) == 4  # ("A1" twice, in the texts; two invoices each)
+    text = pa.array(_texts(rng, 900) + ["", "ABC"] + key_values[:40])
+    for pay in (np.arange(len(text), dtype=np.int64) * 3, np.arange(len(text)) // 4):
+        for t, p in ((text, pay), (text.slice(9, 700), pay[9:709])):
+            assert _hits(keys, p, t) == _expected_hits(keys, p, t)

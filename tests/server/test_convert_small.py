@@ -141,3 +141,78 @@ def test_a_payments_direction_is_crdt_dbit_or_absent() -> None:
     )
     with pytest.raises(InvalidInput, match=r"payments\[1\]\.direction: expected CRDT or DBIT"):
         payments_from_proto([ok, bad])
+
+
+def _convert(request: object, careful: bool, monkeypatch: pytest.MonkeyPatch
+             ) -> tuple[object, object] | str:  # fmt: skip
+    """A request's payments and lines as the servicer converts them (the lines from the
+    request's wire format); with ``careful``, without the compiled pass."""
+    from cashmatch.server import wire
+    from cashmatch.server.convert import payments_from_proto, remittances_from_proto
+
+    with monkeypatch.context() as m:
+        if careful:
+            m.setattr(wire, "plain_columns", lambda *_: None)
+        data = request.SerializeToString()  # type: ignore[attr-defined]
+        try:
+            pays = payments_from_proto(wire.Repeated(request, "payments", data))
+            return pays, remittances_from_proto(wire.Repeated(request, "remittances", data), pays)
+        except InvalidInput as exc:
+            return str(exc)
+
+
+def test_plain_requests_convert_as_the_careful_converters_do(monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:  # fmt: skip
+    """The compiled pass over plain values (``wire.plain_columns``) against the careful
+    converters, over requests with a value now and then that is not plain (which the careful
+    converters then convert, or name): the same tables, or the same error."""
+    from cashmatch.server import wire
+    from cashmatch.server.pb import cash_application_pb2 as pb
+
+    rng = random.Random(11)
+    calls = {"plain": 0, "declined": 0}
+    plain_columns = wire.plain_columns
+
+    def counted(*args: object) -> object:
+        out = plain_columns(*args)  # type: ignore[arg-type]
+        calls["plain" if out is not None else "declined"] += 1
+        return out
+
+    monkeypatch.setattr(wire, "plain_columns", counted)
+
+    def pick(plain: list[str], odd: list[str]) -> str:
+        return rng.choice(odd) if rng.random() < 0.03 else rng.choice(plain)
+
+    amounts = ["1", "12.50", "-3.2", "0.07", ".5", "100."]
+    odd_amounts = ["", "+5", "1e2", "1.234", "12,50", " 7.25 ", "1.2.3", "99999999999999999"]
+    days = ["2026-01-31", "2025-12-01"]
+    odd_days = ["", "2026-02-30", "31.01.2026", "2026-1-31", "20260131"]
+    curs = ["EUR", "JPY", "KWD", "usd"]
+    odd_curs = ["", "EURO", "XYZ", "eu", "€UR", " EUR"]
+    directions = ["", "CRDT", "dbit"]
+    odd_directions = ["CRD", "sideways", "ĐBIT"]
+    for _ in range(300):
+        n = rng.randint(1, 12)
+        pays = [pb.Payment(payment_id=pick([f"P{i}"], [""]), value_date=pick(days, odd_days),
+                           amount=pick(amounts, odd_amounts), currency=pick(curs, odd_curs),
+                           payer_name=rng.choice(["", "ACME", " Ann "]),
+                           end_to_end_id=rng.choice(["", f"E{i}"]),
+                           direction=pick(directions, odd_directions))
+                for i in range(n)]  # fmt: skip
+        lines = [pb.RemittanceLine(payment_id=f"P{rng.randrange(n)}",
+                                   end_to_end_id=pick([""], [f"E{rng.randrange(n)}"]),
+                                   invoice_ref=pick(["INV-1", "2"], [""]),
+                                   paid_amount=pick(amounts, odd_amounts),
+                                   discount_amount=rng.choice(["", "", "0.5"]),
+                                   deduction_amount=pick([""], odd_amounts + amounts),
+                                   currency=pick(curs, odd_curs + [""] * 5))
+                 for _ in range(rng.randint(0, 4))]  # fmt: skip
+        request = pb.MatchRequest(payments=pays, remittances=lines, use_ledger=True)
+        fast, slow = _convert(request, False, monkeypatch), _convert(request, True, monkeypatch)
+        if isinstance(slow, str):
+            assert fast == slow
+            continue
+        assert not isinstance(fast, str)
+        for got, want in zip(fast, slow, strict=True):
+            assert (got is None and want is None) or got.equals(want)  # type: ignore[attr-defined]
+    assert min(calls.values()) > 50  # (both ways taken, many times)

@@ -1,0 +1,148 @@
+"""The allocation's passes over pairs and proposal lines, compiled (numba), each in place of a
+run of small numpy steps (in a 100-payment call their fixed costs; at a million payments, sorts
+and ``ufunc.at`` passes over millions of rows):
+
+* :func:`payment_evidence`: the per-payment reductions that open ``DayMatch.propose`` (the
+  best full settlement and its runner-up, where numpy took a sort, and five ``ufunc.at``
+  reductions);
+* :func:`first_two`: each payment's first and second pairs in a few masks
+  (``DayMatch.partial_proposals``);
+* :func:`contested_and_fitting` and :func:`walk_capacity`: the capacity check of
+  ``DayMatch.settle``.
+
+The same choices and the same float64 values as the numpy steps, which are their reference
+(``tests/engine/test_allocate_kernel.py``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, nogil=True)
+def payment_evidence(
+    pay: np.ndarray,
+    inv: np.ndarray,
+    ref: np.ndarray,
+    rel: np.ndarray,
+    cust_rel: np.ndarray,
+    conf: np.ndarray,
+    n: int,
+    full: np.ndarray,
+    quoted_ref_min: float,
+    other: int,
+    same: int,
+    exact: int,
+    currency: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+           np.ndarray, np.ndarray]:
+    """Per payment (0..n-1), over its pairs:
+
+    * ``best``, ``second``: the pair that settles an invoice in full (``full[rel]``) ranked
+      first and second by confidence plus one for a reference hit (descending), then invoice,
+      then pair index (-1: none) — ``best_per_payment`` of those pairs;
+    * ``n_quoted``: its pairs of reference at least ``quoted_ref_min`` not of another
+      customer (``cust_rel != other``), and ``quoted_ref`` the strongest of those references;
+    * ``contra_ref``: the strongest of those not invoiced in another currency;
+    * ``named_ref``: its strongest reference not of another customer (at least 0);
+    * ``own_exact``: it has a pair of its own customer for exactly the amount;
+    * ``max_ref``: its strongest reference (at least 0).
+    """
+    best = np.full(n, -1, np.int64)
+    second = np.full(n, -1, np.int64)
+    n_quoted = np.zeros(n, np.int64)
+    quoted_ref = np.zeros(n)
+    contra_ref = np.zeros(n)
+    named_ref = np.zeros(n)
+    own_exact = np.zeros(n, np.bool_)
+    max_ref = np.zeros(n)
+    key = np.empty(n)  # the best's rank key (valid where best >= 0)
+    key2 = np.empty(n)
+    for j in range(len(pay)):
+        p, r, c, rl = pay[j], ref[j], cust_rel[j], rel[j]
+        if r > max_ref[p]:
+            max_ref[p] = r
+        if c != other:
+            if r > named_ref[p]:
+                named_ref[p] = r
+            if r >= quoted_ref_min:
+                n_quoted[p] += 1
+                if r > quoted_ref[p]:
+                    quoted_ref[p] = r
+                if rl != currency and r > contra_ref[p]:
+                    contra_ref[p] = r
+        if c == same and rl == exact:
+            own_exact[p] = True
+        if full[rl]:
+            k = conf[j] + (1.0 if r > 0 else 0.0)
+            b = best[p]
+            # pairs come in index order: an equal key and invoice never ranks before
+            if b < 0 or k > key[p] or (k == key[p] and inv[j] < inv[b]):
+                second[p], key2[p] = b, key[p]
+                best[p], key[p] = j, k
+            elif second[p] < 0 or k > key2[p] or (k == key2[p] and inv[j] < inv[second[p]]):
+                second[p], key2[p] = j, k
+    return best, second, n_quoted, quoted_ref, contra_ref, named_ref, own_exact, max_ref
+
+
+@njit(cache=True, nogil=True)
+def first_two(owner: np.ndarray, masks: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per mask (a row of ``masks``) and owner (0..n-1; ``owner`` in runs), the first and
+    second positions in that mask of the owner's (-1: none): ``first[m, o]``,
+    ``second[m, o]``."""
+    m = masks.shape[0]
+    first = np.full((m, n), -1, np.int64)
+    second = np.full((m, n), -1, np.int64)
+    for j in range(len(owner)):
+        o = owner[j]
+        for k in range(m):
+            if masks[k, j]:
+                if first[k, o] < 0:
+                    first[k, o] = j
+                elif second[k, o] < 0:
+                    second[k, o] = j
+    return first, second
+
+
+@njit(cache=True, nogil=True)
+def contested_and_fitting(start: np.ndarray, inv: np.ndarray, need: np.ndarray,
+                          eligible: np.ndarray, amount: np.ndarray
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    """Per proposal (lines ``start[j]:start[j + 1]`` of ``inv``, each taking ``need``):
+    ``walk``, eligible and one of its invoices is on two or more lines of eligible proposals
+    (its own included); ``fits``, each line's need within the invoice's open ``amount``."""
+    n = len(start) - 1
+    touches = np.zeros(len(amount), np.int64)
+    for j in range(n):
+        if eligible[j]:
+            for line in range(start[j], start[j + 1]):
+                touches[inv[line]] += 1
+    walk = np.zeros(n, np.bool_)
+    fits = np.ones(n, np.bool_)
+    for j in range(n):
+        for line in range(start[j], start[j + 1]):
+            i = inv[line]
+            if eligible[j] and touches[i] >= 2:
+                walk[j] = True
+            if amount[i] < need[line]:
+                fits[j] = False
+    return walk, fits
+
+
+@njit(cache=True, nogil=True)
+def walk_capacity(start: np.ndarray, inv: np.ndarray, need: np.ndarray, amount: np.ndarray,
+                  order: np.ndarray, ok: np.ndarray) -> None:
+    """The proposals ``order`` (rank order), each accepted (``ok[j]``) when every line's need
+    fits what its invoice has left of ``amount`` after those accepted before it (``ok``
+    written in place)."""
+    left = amount.copy()
+    for j in order:
+        fits = True
+        for line in range(start[j], start[j + 1]):
+            if left[inv[line]] < need[line]:
+                fits = False
+        ok[j] = fits
+        if fits:
+            for line in range(start[j], start[j + 1]):
+                left[inv[line]] -= need[line]
