@@ -4,8 +4,8 @@ Three sources of candidates, each producing ``(pay, inv, ref)`` rows where ``ref
 strength of the reference evidence (0 when none):
 
 - exact key hits: a hash join of reference token forms against every invoice key;
-- fuzzy hits: rapidfuzz ``process.cdist`` of the remaining numeric tokens against the keys of
-  the identified customer group's invoices, with a score cutoff;
+- fuzzy hits: rapidfuzz's ``fuzz.ratio`` (compiled: ``text_kernel``) of the remaining numeric
+  tokens against the keys of the identified customer group's invoices, with a score cutoff;
 - amount hits: for payments of an identified group, invoices of that group whose open amount
   the payment settles exactly, net of a bank fee, or net of an early-payment discount.
 
@@ -19,7 +19,6 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from rapidfuzz import fuzz, process
 
 from cashmatch.engine import schema as S
 from cashmatch.engine.normalize import (
@@ -34,12 +33,13 @@ from cashmatch.engine.normalize import (
     stable_order,
     string_parts,
 )
+from cashmatch.engine.threads import in_parts
 
 MAX_INVOICES_PER_KEY = 25  # a key shared by more invoices than this is noise, not a reference
 FUZZY_MIN_LEN = 5
 FUZZY_RIVAL_MAX = 0.79  # a fuzzy hit that is not its token's one closest: never "quoted"
+FUZZY_THREAD_CELLS = 2_000_000  # fuzzy_hits: comparisons a thread's share (~15 ms) at least
 MAX_AMOUNT_HITS = 12  # amount-only candidates kept per payment
-FUZZY_HITS_START = 4096  # room for fuzzy hits a match starts with (it doubles when full)
 UNKNOWN_PAYER_AMOUNT_HITS = 5  # an unidentified payer's: invoices of any customer, for review
 NO_DAYS = np.zeros(0, np.int64)  # (no discount window or key: candidates_kernel's searches)
 
@@ -120,8 +120,8 @@ class Book:
     keys: pa.Table | None  # normalize.invoice_keys (dropped once the fields below are derived)
     usable: KeyIndex | None = None  # built once by usable_keys
     digit_keys: tuple[np.ndarray, np.ndarray] | None = None  # digit_keys_by_group
+    digit_key_text: pa.Array | None = None  # the digits keys in the order of digit_keys
     invoice_digit_keys: tuple[np.ndarray, pa.Array] | None = None  # digit_keys_by_invoice
-    digit_key_text: np.ndarray | None = None  # digit_key_strings (a ledger kept for many calls)
     amounts: AmountIndex | None = None  # amount_index (depends on the open amounts)
     block_size: np.ndarray | None = None  # block_sizes
 
@@ -346,52 +346,31 @@ def _reference_hits(texts: pa.Array, book: Book
 
 def digit_keys_by_group(book: Book) -> tuple[np.ndarray, np.ndarray]:
     """The rows of :func:`digit_keys_by_invoice` sorted by customer group (stable): (group,
-    row); computed once per book."""
+    row); computed once per book, with the keys themselves in that order
+    (``book.digit_key_text``: :func:`fuzzy_hits` reads a group's keys together, where gathering
+    them from the invoice order cost a cache miss or two a key, ~0.4 s of CPU at a million
+    payments)."""
     if book.digit_keys is None:
-        inv, _ = digit_keys_by_invoice(book)
+        inv, key = digit_keys_by_invoice(book)
         group = book.group[inv]  # (-1: no known group, first)
         order = stable_order(group + 1, int(group.max(initial=-1)) + 2)[0]
         book.digit_keys = (group[order], order)
+        book.digit_key_text = key.take(pa.array(order))
     return book.digit_keys
 
 
-KEY_TEXT_MAX = 250_000  # digits keys up to which a prepared ledger keeps them as Python strings
-
-
-def digit_key_strings(book: Book) -> None:
-    """Keep the ``digits`` keys in the order of :func:`digit_keys_by_group` as Python strings
-    (an object array), once per book, when there are at most :data:`KEY_TEXT_MAX`: a served
-    ledger's small matches then take their groups' keys from it, where converting them on
-    every call (:func:`group_keys`; ~1,100 keys, ~0.17 ms of a 100-payment Match) cost more
-    than the fuzzy comparisons. A larger (batch) ledger converts what a call needs."""
-    _, k_row = digit_keys_by_group(book)
-    if book.digit_key_text is None and len(k_row) <= KEY_TEXT_MAX:
-        _, d_key = digit_keys_by_invoice(book)
-        text = d_key.take(pa.array(k_row, pa.int64())).to_pylist()
-        book.digit_key_text = np.array(text, dtype=object) if text else np.zeros(0, object)
-
-
-BATCH_CELLS = 4096  # consecutive groups of at most this many comparisons together: one call
-
-
-def group_keys(t_grp: np.ndarray, book: Book
-               ) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
+def group_keys(t_grp: np.ndarray, book: Book) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For query rows sorted by customer group (``t_grp``, ascending): the ``digits`` keys of
-    their groups' invoices, group after group (each key's invoice and group, and the keys as
-    Python strings, fetched once for all groups), and the blocks of rapidfuzz calls, ``(s, e,
-    a, b)`` (rows of an array): query rows ``s:e`` against keys ``a:b``. A block is one group,
-    or consecutive small groups whose comparisons, all with all, stay within ``BATCH_CELLS``
-    (a call costs more than that many comparisons; its comparisons across groups are not to
-    be kept). One compiled pass (:func:`candidates_kernel.fuzzy_blocks`)."""
+    their groups' invoices, group after group (each key's invoice and group, and its row of
+    :func:`digit_keys_by_group`), and the blocks ``(s, e, a, b)``: the query rows ``s:e`` of
+    one group against its keys ``a:b`` (one compiled pass,
+    :func:`candidates_kernel.fuzzy_blocks`; a block of one group each: the comparisons are
+    compiled, no call's fixed cost to share among small groups)."""
     from cashmatch.engine import candidates_kernel
 
     k_grp, k_row = digit_keys_by_group(book)
-    d_inv, d_key = digit_keys_by_invoice(book)
-    at, blocks = candidates_kernel.fuzzy_blocks(t_grp, k_grp, BATCH_CELLS)
-    rows = k_row[at]
-    k_key = (d_key.take(pa.array(rows, pa.int64())).to_pylist() if book.digit_key_text is None
-             else book.digit_key_text[at].tolist())
-    return d_inv[rows], k_grp[at], k_key, blocks
+    at, blocks = candidates_kernel.fuzzy_blocks(t_grp, k_grp, 0)
+    return digit_keys_by_invoice(book)[0][k_row[at]], k_grp[at], at, blocks
 
 
 def fuzzy_hits(
@@ -399,10 +378,11 @@ def fuzzy_hits(
 ) -> Pairs:
     """Fuzzy hits of numeric tokens of the payments ``want`` against their group's invoices.
 
-    One rapidfuzz ``cdist`` per customer group (blocks), never a loop per pair. One thread: at a
-    million payments (25,230 calls, mostly small) Python threads sharing the blocks waited on
-    one another's GIL after every call, and rapidfuzz's ``workers`` on the large blocks cost
-    more CPU than they saved wall (measured on the shared 2-core box).
+    rapidfuzz's ``fuzz.ratio`` of every such token with every ``digits`` key of its group, with
+    the score cutoff, never a loop per pair: one compiled pass over all the groups
+    (:func:`text_kernel.ratio_blocks`, the same float32 scores as ``process.cdist`` gives, on
+    the Arrow strings' bytes: no Python string made, no call per group; at a million payments
+    the ~25,000 ``cdist`` calls and their strings cost ~2.7 s of CPU).
     """
     pay = np.asarray(tokens.column("pay"), np.int64)
     digits = tokens.column("digits")
@@ -410,41 +390,32 @@ def fuzzy_hits(
     sel = want[pay] & (dlen >= FUZZY_MIN_LEN) & (pay_group[pay] >= 0)
     if not sel.any():
         return empty_pairs()
-    # the tokens by group, and the digits keys of those groups, as Python strings once
-    t_pay = pay[sel]
-    t_order = np.argsort(pay_group[t_pay], kind="stable")
-    t_pay = t_pay[t_order]
+    # the tokens by group, and the digits keys of those groups
+    t_row = np.flatnonzero(sel)
+    t_row = t_row[np.argsort(pay_group[pay[t_row]], kind="stable")]
+    t_pay = pay[t_row]
     t_grp = pay_group[t_pay]
-    t_key = pc.filter(digits, pa.array(sel)).take(pa.array(t_order)).to_pylist()
-    k_inv, k_grp, k_key, blocks = group_keys(t_grp, book)
+    k_inv, k_grp, k_row, blocks = group_keys(t_grp, book)
     if not len(blocks):
         return empty_pairs()
+    from cashmatch.engine import candidates_kernel, text_kernel
 
-    from cashmatch.engine import candidates_kernel
+    # (the tokens gathered in group order by Arrow: the pass then reads them in order)
+    queries = string_parts(digits.take(pa.array(t_row)))
+    keys = string_parts(book.digit_key_text)
 
-    # each block's hits, one block after another: the flat index of each nonzero score in its
-    # matrix, and the score (as its bits: scores are >= 0, 0 below the cutoff, so a score is
-    # nonzero where its bits are)
-    hit, bits = np.empty(FUZZY_HITS_START, np.int64), np.empty(FUZZY_HITS_START, np.uint32)
-    ends = np.empty(len(blocks), np.int64)
-    pos = 0
-    for j, (s, e, a, b) in enumerate(blocks.tolist()):  # one cdist per block
-        m = process.cdist(
-            t_key[s:e], k_key[a:b], scorer=fuzz.ratio, score_cutoff=cutoff,
-            workers=1, dtype=np.float32,  # (rapidfuzz's default for ratio)
-        ).view(np.uint32).reshape(-1)
-        end = candidates_kernel.nonzero_cells(m, hit, bits, pos)
-        while end < 0:  # (full: room for twice as many and the whole block, and it again)
-            hit = np.concatenate([hit, np.empty(len(hit) + len(m), np.int64)])
-            bits = np.concatenate([bits, np.empty(len(bits) + len(m), np.uint32)])
-            end = candidates_kernel.nonzero_cells(m, hit, bits, pos)
-        ends[j] = pos = end
+    def part(a: int, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # blocks a .. b - 1
+        return text_kernel.ratio_blocks(*queries, *keys, k_row, blocks[a:b], cutoff)
+
+    # the blocks are independent, compiled without the GIL: on threads, a share of cells each
+    parts = in_parts(part, len(blocks), per_thread=FUZZY_THREAD_CELLS,
+                     weights=np.prod(np.diff(blocks, axis=1)[:, ::2], axis=1))
+    hit, score, n_hits = (np.concatenate(c) for c in zip(*parts, strict=True))
     # a fuzzy hit is never as strong as an exact digits hit: 0.70 at the cutoff .. 0.90 at 100;
     # one number names one invoice: the token's closer look-alikes are its rivals, not further
     # invoices the payer quoted (kept as candidates, below quoting strength, FUZZY_RIVAL_MAX)
     f_pay, f_inv, strength = candidates_kernel.fuzzy_rows(
-        blocks, np.diff(ends, prepend=0), hit[:pos], bits[:pos].view(np.float32), t_grp,
-        k_grp, t_pay, k_inv, cutoff, FUZZY_RIVAL_MAX)
+        blocks, n_hits, hit, score, t_grp, k_grp, t_pay, k_inv, cutoff, FUZZY_RIVAL_MAX)
     return Pairs.concat([Pairs(f_pay, f_inv, strength, np.ones(len(f_pay), dtype=bool))])
 
 
@@ -478,15 +449,15 @@ def fuzzy_pair_refs(tokens: pa.Table, pairs: Pairs, book: Book, *, cutoff: float
     t_pay = np.asarray(tokens.column("pay"), np.int64)
     ok = np.flatnonzero(_lengths(digits) >= FUZZY_MIN_LEN)
     by_pay = ok[np.argsort(t_pay[ok], kind="stable")]
-    from cashmatch.engine import candidates_kernel
+    from cashmatch.engine import candidates_kernel, text_kernel
 
     row, tok, key = candidates_kernel.pair_rows(pairs.pay, pairs.inv, t_pay[by_pay], k_inv)
     if len(row) == 0:
         return pairs
     tok = by_pay[tok]
-    score = np.asarray(process.cpdist(digits.take(pa.array(tok)).to_pylist(),
-                                      k_key.take(pa.array(key)).to_pylist(),
-                                      scorer=fuzz.ratio, workers=1), np.float64)
+    # (rapidfuzz's ``process.cpdist`` with ``fuzz.ratio``, on the Arrow strings' bytes)
+    score = np.asarray(text_kernel.ratio_pairs(*string_parts(digits), tok,
+                                               *string_parts(k_key), key), np.float64)
     best = np.zeros(len(pairs))
     np.maximum.at(best, row, score)
     strength = np.where(best >= cutoff,

@@ -33,7 +33,6 @@ from cashmatch.engine.candidates import (
     Book,
     amount_index,
     block_sizes,
-    digit_key_strings,
     digit_keys_by_group,
     digit_keys_by_invoice,
     usable_keys,
@@ -227,7 +226,6 @@ def prepare_ledger(*, invoices: pa.Table, customers: pa.Table | None = None,
     book.group = index.group_of(inv_customer).astype(np.int32)
     with stage(timings, "ledger_key_index"):
         digit_keys_by_group(book)
-        digit_key_strings(book)
         book.keys = None  # all a match needs of the key table is derived (~135 B an invoice)
     with stage(timings, "ledger_amounts"):
         amount_index(book)

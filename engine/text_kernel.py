@@ -5,6 +5,8 @@ reference in :mod:`normalize` and a differential test. Imported on first use onl
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
@@ -706,3 +708,308 @@ def invoice_keys(offsets: np.ndarray, raw: np.ndarray, ocr: np.ndarray, min_len:
             k += 1
             key_off[k] = at
     return part, inv, key_off, key
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _popcount(x: np.uint64) -> np.int64:
+    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return np.int64((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
+
+
+@njit(cache=True, nogil=True)
+def _lcs(a_raw: np.ndarray, a0: int, a1: int, pm: np.ndarray, b_raw: np.ndarray, b0: int,
+         b1: int, row: np.ndarray) -> int:
+    """The length of the longest common subsequence of the bytes ``a_raw[a0:a1]`` and
+    ``b_raw[b0:b1]``. ``a`` of at most 64 bytes: bit-parallel (Hyyrö's, rapidfuzz's own), with
+    ``pm[c]`` the bits of the positions of byte ``c`` in ``a``; a longer ``a``: the textbook
+    dynamic programme by rows of ``b`` (``row``: room for ``a1 - a0 + 1`` integers)."""
+    n = a1 - a0
+    if n <= 64:
+        s = ~np.uint64(0)
+        for t in range(b0, b1):
+            u = s & pm[b_raw[t]]
+            s = (s + u) | (s - u)
+        mask = ~np.uint64(0) if n == 64 else (np.uint64(1) << np.uint64(n)) - np.uint64(1)
+        return _popcount(~s & mask)
+    row[: n + 1] = 0
+    for t in range(b0, b1):
+        diag = 0  # row[i] of the previous row of ``b``, before it is overwritten
+        for i in range(1, n + 1):
+            up = row[i]
+            if a_raw[a0 + i - 1] == b_raw[t]:
+                row[i] = diag + 1
+            elif row[i - 1] > up:
+                row[i] = row[i - 1]
+            diag = up
+    return row[n]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _set_masks(pm: np.ndarray, raw: np.ndarray, a0: int, a1: int, on: bool) -> None:
+    """Set (``on``) or clear ``pm``'s position bits of the bytes ``raw[a0:a1]`` (up to 64)."""
+    for t in range(a0, min(a1, a0 + 64)):
+        if on:
+            pm[raw[t]] |= np.uint64(1) << np.uint64(t - a0)
+        else:
+            pm[raw[t]] = 0
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _ratio(a_raw: np.ndarray, a0: int, a1: int, pm: np.ndarray, b_raw: np.ndarray, b0: int,
+           b1: int, row: np.ndarray, cut: float) -> np.float32:
+    """rapidfuzz's ``fuzz.ratio`` of two byte strings with ``score_cutoff = 100 * cut``, as the
+    float32 its ``cdist``/``cpdist`` return: the normalised Indel similarity ``1 - dist / (la +
+    lb)`` (``dist = la + lb - 2 * lcs``; 1 when both are empty), 0 below ``cut``, times 100 — the
+    same double operations in the same order (rapidfuzz's ``NormalizedMetricBase``), so the
+    same bits. Its length bound first: ``dist >= |la - lb|`` and ``1 - d / L`` cannot grow as
+    ``d`` does (IEEE division and subtraction are monotone), so where ``|la - lb|`` already
+    scores below ``cut`` the pair does (0) and no LCS is computed."""
+    la, lb = a1 - a0, b1 - b0
+    total = la + lb
+    if total == 0:
+        return np.float32(100.0)
+    if 1.0 - np.float64(abs(la - lb)) / np.float64(total) < cut:
+        return np.float32(0.0)
+    dist = total - 2 * _lcs(a_raw, a0, a1, pm, b_raw, b0, b1, row)
+    sim = 1.0 - np.float64(dist) / np.float64(total)
+    return np.float32(sim * 100.0) if sim >= cut else np.float32(0.0)
+
+
+@njit(cache=True, nogil=True)
+def _least_lcs(la: int, lb: int, cut: float) -> int:
+    """The least LCS length at which strings of ``la`` and ``lb`` bytes reach ``cut`` by
+    :func:`_ratio`'s arithmetic (which cannot fall as the LCS grows); ``min(la, lb) + 1`` if
+    none does."""
+    total = la + lb
+    least = min(la, lb) + 1
+    for lcs in range(min(la, lb), -1, -1):
+        if total and 1.0 - np.float64(total - 2 * lcs) / np.float64(total) < cut:
+            break
+        least = lcs
+    return least
+
+
+class _Keys(NamedTuple):
+    """A block's keys packed in 64-bit words (:func:`_pack`; arrays with room for the widest
+    block), and the scratch of :func:`_query_cells`."""
+
+    pm: np.ndarray  # word * n_codes + code: the position bits of the byte in the word's lanes
+    code: np.ndarray  # per byte: its code in the block's keys' alphabet (1..), 0 for none
+    query: np.ndarray  # a query's bytes coded
+    lane_len: np.ndarray  # per lane (the block's keys in order: lane x is key a + x): its
+    lane_mask: np.ndarray  # length and position bits
+    word_end: np.ndarray  # per word: the end of its lanes, its guard bits, its keys' least and
+    word_guard: np.ndarray  # greatest length
+    word_lo: np.ndarray
+    word_hi: np.ndarray
+    pm1: np.ndarray  # one string's position bits (:func:`_ratio`)
+    row: np.ndarray  # :func:`_lcs`' row
+    least: np.ndarray  # _least_lcs by (query, key) length, -1 until needed
+
+
+@njit(cache=True, nogil=True)
+def _pack(k_off: np.ndarray, k_raw: np.ndarray, k_row: np.ndarray, a: int, b: int, keys: _Keys
+          ) -> tuple[int, int]:
+    """The keys ``k_row[a:b]`` packed, in order, into 64-bit words of lanes (into ``keys``): a
+    key of ``n`` bytes takes ``n + 1`` bits (its position bits, then a guard bit that catches
+    the carry out of the lane), as many as fit a word; a key over 63 bytes has a word of its
+    own (with no position bits: scored by :func:`_ratio`). The position bits by the keys'
+    bytes coded 1.. (0: a byte in none; a word's bits then take ``n_codes`` integers, not 256:
+    a large block's stay in cache). (The number of words, ``n_codes``.)"""
+    keys.code[:] = 0
+    n_codes = 1
+    for j in range(a, b):
+        for t in range(k_off[k_row[j]], k_off[k_row[j] + 1]):
+            if keys.code[k_raw[t]] == 0:
+                keys.code[k_raw[t]] = n_codes
+                n_codes += 1
+    w, used = -1, 64
+    for j in range(a, b):
+        k0, k1 = k_off[k_row[j]], k_off[k_row[j] + 1]
+        n = k1 - k0
+        if n > 63 or used + n + 1 > 64:
+            w += 1
+            keys.pm[w * n_codes : (w + 1) * n_codes] = 0
+            keys.word_guard[w] = 0
+            keys.word_lo[w], keys.word_hi[w] = n, n
+            used = 0
+        keys.word_lo[w], keys.word_hi[w] = min(keys.word_lo[w], n), max(keys.word_hi[w], n)
+        keys.lane_len[j - a], keys.lane_mask[j - a] = n, 0
+        if n > 63:
+            used = 64
+        else:
+            ones = (np.uint64(1) << np.uint64(n)) - np.uint64(1)
+            keys.lane_mask[j - a] = ones << np.uint64(used)
+            for t in range(k0, k1):
+                bit = np.uint64(1) << np.uint64(used + t - k0)
+                keys.pm[w * n_codes + keys.code[k_raw[t]]] |= bit
+            used += n + 1
+            keys.word_guard[w] |= np.uint64(1) << np.uint64(used - 1)
+        keys.word_end[w] = j - a + 1
+    return w + 1, n_codes
+
+
+@njit(cache=True, nogil=True)
+def _query_cells(q_raw: np.ndarray, a0: int, a1: int, at: int, k_off: np.ndarray,
+                 k_raw: np.ndarray, k_row: np.ndarray, a: int, n_words: int, n_codes: int,
+                 keys: _Keys, cut: float, hit: np.ndarray, score: np.ndarray, k: int
+                 ) -> tuple[np.ndarray, np.ndarray, int]:
+    """The nonzero cells (``at`` + the key's column, its :func:`_ratio`) of the query
+    ``q_raw[a0:a1]`` against the packed keys (their first row ``a``), appended at ``k``.
+
+    A query of at most 64 bytes is compared with a word's keys at once: Hyyrö's bit-parallel
+    LCS run on all lanes together (the addition's carry out of a lane lands in its guard bit,
+    cleared before each addition, and goes no further; the subtraction never borrows: ``u`` is
+    a subset of ``S``), each lane's LCS its zero position bits. A lane is scored only when its
+    LCS reaches the least that can reach the cutoff (:func:`_least_lcs`, by the very arithmetic
+    :func:`_ratio` uses), and a word only when its keys' lengths allow the cutoff (the length
+    bound of :func:`_ratio`, at the key length nearest the query's: ``2 * min / (la + lb)``
+    is greatest there)."""
+    lq = a1 - a0
+    for t in range(min(lq, 64)):
+        keys.query[t] = keys.code[q_raw[a0 + t]]
+    lane = 0
+    for w in range(n_words):
+        first, lane = lane, keys.word_end[w]
+        near = min(max(lq, keys.word_lo[w]), keys.word_hi[w])
+        if lq + near and 1.0 - np.float64(abs(lq - near)) / np.float64(lq + near) < cut:
+            continue  # no key of the word can reach the cutoff
+        if lq > 64 or keys.word_hi[w] > 63:  # (long strings: one pair at a time)
+            _set_masks(keys.pm1, q_raw, a0, a1, True)
+            for x in range(first, lane):
+                j = k_row[a + x]
+                sc = _ratio(q_raw, a0, a1, keys.pm1, k_raw, k_off[j], k_off[j + 1], keys.row, cut)
+                if sc != 0:
+                    hit, score, k = _add_hit(hit, score, k, at + x, sc)
+            _set_masks(keys.pm1, q_raw, a0, a1, False)
+            continue
+        guard = keys.word_guard[w]
+        state = ~np.uint64(0)
+        pm = keys.pm[w * n_codes : (w + 1) * n_codes]
+        for t in range(lq):
+            u = state & pm[keys.query[t]]
+            state = ((state & ~guard) + u) | (state & ~u)
+        for x in range(first, lane):
+            lk = keys.lane_len[x]
+            lcs = _popcount(~state & keys.lane_mask[x])
+            if keys.least[lq, lk] < 0:
+                keys.least[lq, lk] = _least_lcs(lq, lk, cut)
+            if lcs < keys.least[lq, lk]:
+                continue
+            total = lq + lk
+            sim = 1.0 - np.float64(total - 2 * lcs) / np.float64(total) if total else 1.0
+            if sim != 0:  # (a cutoff of 0 lets a pair with nothing in common through)
+                hit, score, k = _add_hit(hit, score, k, at + x, np.float32(sim * 100.0))
+    return hit, score, k
+
+
+@njit(cache=True, nogil=True)
+def ratio_blocks(q_off: np.ndarray, q_raw: np.ndarray, k_off: np.ndarray, k_raw: np.ndarray,
+                 k_row: np.ndarray, blocks: np.ndarray, cutoff: float
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The nonzero cells of rapidfuzz's ``process.cdist(queries, keys, scorer=fuzz.ratio,
+    score_cutoff=cutoff, dtype=np.float32)`` of each block ``(s, e, a, b)`` of ``blocks``:
+    the queries ``s:e`` against the keys of rows ``k_row[a:b]`` (the byte strings ``q_raw[
+    q_off[i]:q_off[i + 1]]`` and ``k_raw[k_off[j]:k_off[j + 1]]``; ASCII, so bytes are
+    rapidfuzz's characters). Returned as (flat index of each nonzero cell in its block's
+    matrix, its score, the cells of each block), block after block, row-major: the cells
+    ``np.flatnonzero`` of each matrix gives, each scored as :func:`_ratio` scores it.
+
+    A query that an earlier query of its block equals (byte for byte; found by the FNV-1a hash
+    of its bytes in a table of the block's queries) has that query's cells, copied. Others:
+    :func:`_query_cells`, the block's keys packed in words once (:func:`_pack`)."""
+    cut = cutoff / 100.0
+    most_q, most_k, width, height = 1, 1, 1, 1
+    for i in range(len(q_off) - 1):
+        most_q = max(most_q, q_off[i + 1] - q_off[i] + 1)
+    for j in range(len(k_row)):
+        most_k = max(most_k, k_off[k_row[j] + 1] - k_off[k_row[j]] + 1)
+    for blk in range(len(blocks)):
+        height = max(height, blocks[blk, 1] - blocks[blk, 0])
+        width = max(width, blocks[blk, 3] - blocks[blk, 2])
+    keys = _Keys(np.empty(width * 257, np.uint64), np.zeros(256, np.int64), np.empty(64, np.int64),
+                 np.empty(width, np.int64), np.empty(width, np.uint64), np.empty(width, np.int64),
+                 np.empty(width, np.uint64), np.empty(width, np.int64), np.empty(width, np.int64),
+                 np.zeros(256, np.uint64), np.zeros(max(most_q, most_k), np.int64),
+                 np.full((65, 64), -1, np.int64))
+    size = 1
+    while size < 2 * height:
+        size *= 2
+    slot_query = np.full(size, -1, np.int64)  # the block's distinct queries, by hash
+    first_cell = np.empty(height, np.int64)  # where each distinct query's cells start
+    hit = np.empty(1024, np.int64)
+    score = np.empty(1024, np.float32)
+    n_hits = np.zeros(len(blocks), np.int64)
+    k = 0
+    for blk in range(len(blocks)):
+        s, e, a, b = blocks[blk, 0], blocks[blk, 1], blocks[blk, 2], blocks[blk, 3]
+        n_words, n_codes = _pack(k_off, k_raw, k_row, a, b, keys)
+        begin = k
+        mask = 1
+        while mask < 2 * (e - s):
+            mask *= 2
+        mask -= 1
+        slot_query[: mask + 1] = -1
+        for i in range(s, e):
+            a0, a1 = q_off[i], q_off[i + 1]
+            h = np.uint64(0xCBF29CE484222325)
+            for t in range(a0, a1):
+                h = (h ^ np.uint64(q_raw[t])) * np.uint64(0x100000001B3)
+            slot = np.int64((h ^ (h >> np.uint64(29))) & np.uint64(mask))
+            same = -1
+            while slot_query[slot] >= 0:
+                r = slot_query[slot]
+                r0 = q_off[r]
+                t = 0
+                if q_off[r + 1] - r0 == a1 - a0:
+                    while t < a1 - a0 and q_raw[r0 + t] == q_raw[a0 + t]:
+                        t += 1
+                if t == a1 - a0 and q_off[r + 1] - r0 == a1 - a0:
+                    same = r
+                    break
+                slot = (slot + 1) & mask
+            first_cell[i - s] = k
+            if same < 0:
+                slot_query[slot] = i
+                hit, score, k = _query_cells(q_raw, a0, a1, (i - s) * (b - a), k_off, k_raw,
+                                             k_row, a, n_words, n_codes, keys, cut, hit, score,
+                                             k)
+                continue
+            shift = (i - same) * (b - a)
+            for x in range(first_cell[same - s], first_cell[same - s + 1]):
+                hit, score, k = _add_hit(hit, score, k, hit[x] + shift, score[x])
+        n_hits[blk] = k - begin
+    return hit[:k], score[:k], n_hits
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _add_hit(hit: np.ndarray, score: np.ndarray, k: int, cell: int, sc: np.float32
+             ) -> tuple[np.ndarray, np.ndarray, int]:
+    """``cell`` and ``sc`` appended at ``k`` (the arrays twice as long when full)."""
+    if k == len(hit):
+        hit = np.concatenate((hit, np.empty(len(hit), np.int64)))
+        score = np.concatenate((score, np.empty(len(score), np.float32)))
+    hit[k] = cell
+    score[k] = sc
+    return hit, score, k + 1
+
+
+@njit(cache=True, nogil=True)
+def ratio_pairs(q_off: np.ndarray, q_raw: np.ndarray, q_row: np.ndarray, k_off: np.ndarray,
+                k_raw: np.ndarray, k_row: np.ndarray) -> np.ndarray:
+    """rapidfuzz's ``process.cpdist(queries, keys, scorer=fuzz.ratio)`` (float32) of the
+    strings of rows ``q_row[j]`` and ``k_row[j]``, pair by pair (:func:`_ratio`, no cutoff)."""
+    pm = np.zeros(256, np.uint64)
+    most = 1
+    for j in range(len(q_row)):
+        most = max(most, q_off[q_row[j] + 1] - q_off[q_row[j]] + 1)
+    row = np.zeros(most, np.int64)
+    out = np.empty(len(q_row), np.float32)
+    for j in range(len(q_row)):
+        a0, a1 = q_off[q_row[j]], q_off[q_row[j] + 1]
+        _set_masks(pm, q_raw, a0, a1, True)
+        out[j] = _ratio(q_raw, a0, a1, pm, k_raw, k_off[k_row[j]], k_off[k_row[j] + 1], row, 0.0)
+        _set_masks(pm, q_raw, a0, a1, False)
+    return out

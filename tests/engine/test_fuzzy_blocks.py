@@ -1,43 +1,19 @@
-"""Small customer groups compared in one rapidfuzz call (their comparisons across groups
-dropped) find the fuzzy hits one call per group finds, in the same order."""
-
-import dataclasses
+"""The fuzzy comparisons (reference numbers against invoice keys, compiled; payer names,
+by rapidfuzz in blocks) against rapidfuzz one group or pair at a time."""
 
 import numpy as np
 import pyarrow as pa
 import pytest
+from rapidfuzz import fuzz, process
 
 from cashmatch.engine import candidates as C
+from cashmatch.engine import candidates_kernel, text_kernel
 from cashmatch.engine import identify as I
 from cashmatch.engine import reference as ref
 from cashmatch.engine import threads as T
 from cashmatch.engine.ledger import prepare_ledger
-from cashmatch.engine.matcher import match
-from cashmatch.engine.normalize import name_key
+from cashmatch.engine.normalize import name_key, string_parts
 from cashmatch.fixtures.generator import generate_day
-
-
-def test_blocks_of_groups_decide_as_one_call_per_group(monkeypatch):
-    day = generate_day(payments=2000, seed=4)
-    ledger = prepare_ledger(invoices=day.invoices, customers=day.customers)
-    calls: list[int] = []
-    cdist = C.process.cdist
-
-    def counted(*args, **kw):
-        calls.append(1)
-        return cdist(*args, **kw)
-
-    monkeypatch.setattr(C.process, "cdist", counted)
-    results = {}
-    for cells in (0, C.BATCH_CELLS):  # 0: every group alone
-        monkeypatch.setattr(C, "BATCH_CELLS", cells)
-        calls.clear()
-        results[cells] = match(ledger=ledger, payments=day.payments,
-                               remittances=day.remittances), len(calls)
-    (alone, n_alone), (blocks, n_blocks) = results[0], results[C.BATCH_CELLS]
-    assert n_blocks < n_alone / 2  # the blocks did join groups
-    assert alone.allocations.equals(blocks.allocations)
-    assert alone.exceptions.equals(blocks.exceptions)
 
 
 def _tokens_and_groups(group_seed: int) -> tuple[C.Book, pa.Table, int, np.ndarray]:
@@ -58,24 +34,72 @@ def _assert_same_hits(a: C.Pairs, b: C.Pairs) -> None:
         np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
 
 
-def test_fuzzy_hits_per_block_equal_per_group(monkeypatch):
-    book, tokens, n, group = _tokens_and_groups(0)
-    got = {}
-    for cells in (0, 4096):
-        monkeypatch.setattr(C, "BATCH_CELLS", cells)
-        got[cells] = C.fuzzy_hits(tokens, np.ones(n, bool), group, book, cutoff=80.0)
-    _assert_same_hits(got[0], got[4096])
+def _cdist_fuzzy_hits(tokens: pa.Table, group: np.ndarray, book: C.Book, cutoff: float
+                      ) -> C.Pairs:
+    """``fuzzy_hits`` as it was: rapidfuzz's ``process.cdist`` of each group's tokens with the
+    group's keys as Python strings, its nonzero cells then as the compiled pass takes them."""
+    pay = np.asarray(tokens.column("pay"), np.int64)
+    digits = tokens.column("digits").combine_chunks()
+    sel = (C._lengths(digits) >= C.FUZZY_MIN_LEN) & (group[pay] >= 0)
+    t_row = np.flatnonzero(sel)
+    t_row = t_row[np.argsort(group[pay[t_row]], kind="stable")]
+    t_pay, t_key = pay[t_row], digits.take(pa.array(t_row)).to_pylist()
+    k_inv, k_grp, k_row, blocks = C.group_keys(group[t_pay], book)
+    k_key = book.digit_key_text.to_pylist()
+    hits, scores = [], []
+    for s, e, a, b in blocks.tolist():
+        m = process.cdist(t_key[s:e], [k_key[r] for r in k_row[a:b]], scorer=fuzz.ratio,
+                          score_cutoff=cutoff, dtype=np.float32).reshape(-1)
+        hits.append(np.flatnonzero(m))
+        scores.append(m[hits[-1]])
+    f_pay, f_inv, strength = candidates_kernel.fuzzy_rows(
+        blocks, np.array([len(h) for h in hits]), np.concatenate(hits), np.concatenate(scores),
+        group[t_pay], k_grp, t_pay, k_inv, cutoff, C.FUZZY_RIVAL_MAX)
+    return C.Pairs.concat([C.Pairs(f_pay, f_inv, strength, np.ones(len(f_pay), bool))])
 
 
-def test_fuzzy_hits_from_the_ledgers_key_strings_equal_those_converted_per_call():
-    """A prepared ledger's digits keys kept as Python strings give the hits that converting
-    the groups' keys on every call (a ledger over KEY_TEXT_MAX keys) gives."""
-    book, tokens, n, group = _tokens_and_groups(1)
-    assert book.digit_key_text is not None
-    kept = C.fuzzy_hits(tokens, np.ones(n, bool), group, book, cutoff=80.0)
-    converted = C.fuzzy_hits(tokens, np.ones(n, bool), group,
-                             dataclasses.replace(book, digit_key_text=None), cutoff=80.0)
-    _assert_same_hits(kept, converted)
+@pytest.mark.parametrize(("seed", "cutoff", "cells"), [(0, 80.0, 10**9), (1, 84.0, 50)])
+def test_fuzzy_hits_are_rapidfuzz_per_group(monkeypatch, seed: int, cutoff: float, cells: int):
+    """The compiled comparisons find the hits and scores rapidfuzz's ``cdist`` finds, group
+    by group; on one thread or the blocks shared among threads."""
+    monkeypatch.setattr(C, "FUZZY_THREAD_CELLS", cells)
+    monkeypatch.setattr(T.os, "cpu_count", lambda: 3)
+    book, tokens, n, group = _tokens_and_groups(seed)
+    got = C.fuzzy_hits(tokens, np.ones(n, bool), group, book, cutoff=cutoff)
+    _assert_same_hits(got, _cdist_fuzzy_hits(tokens, group, book, cutoff))
+
+
+def _strings(rng: np.random.Generator, n: int, longest: int, alphabet: str) -> list[str]:
+    return ["".join(rng.choice(list(alphabet), int(rng.integers(0, longest + 1))))
+            for _ in range(n)]
+
+
+@pytest.mark.parametrize(("longest", "alphabet"),
+                         [(12, "0123"), (25, "0123456789"), (70, "01"), (140, "012")])
+def test_ratio_kernels_are_rapidfuzz(longest: int, alphabet: str):
+    """``ratio_blocks`` and ``ratio_pairs`` give the float32 bits of rapidfuzz's ``cdist`` and
+    ``cpdist`` with ``fuzz.ratio``: empty strings, repeated queries, keys and queries over 64
+    characters (one pair at a time), words of lanes, several blocks and cutoffs."""
+    rng = np.random.default_rng(longest)
+    q, k = _strings(rng, 120, longest, alphabet), _strings(rng, 150, longest, alphabet)
+    q_parts, k_parts = string_parts(pa.array(q)), string_parts(pa.array(k))
+    k_row = rng.permutation(len(k))
+    blocks = np.array([[0, 50, 0, 70], [50, 51, 70, 71], [51, 120, 71, 150]], np.int64)
+    for cutoff in (0.0, 50.0, 70.4, 84.0, 100.0):
+        hit, score, n_hits = text_kernel.ratio_blocks(*q_parts, *k_parts, k_row, blocks, cutoff)
+        at = 0
+        for (s, e, a, b), n in zip(blocks.tolist(), n_hits.tolist(), strict=True):
+            want = process.cdist(q[s:e], [k[r] for r in k_row[a:b]], scorer=fuzz.ratio,
+                                 score_cutoff=cutoff, dtype=np.float32).reshape(-1)
+            cells = np.flatnonzero(want)
+            assert hit[at : at + n].tolist() == cells.tolist()
+            assert score[at : at + n].tobytes() == want[cells].tobytes()
+            at += n
+        assert at == len(hit)
+    qi, ki = rng.integers(0, len(q), 3000), rng.integers(0, len(k), 3000)
+    want = process.cpdist([q[i] for i in qi], [k[j] for j in ki], scorer=fuzz.ratio)
+    got = text_kernel.ratio_pairs(*q_parts, qi, *k_parts, ki)
+    assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
 
 
 @pytest.mark.parametrize("threads", [1, 3])
@@ -102,11 +126,3 @@ def test_fuzzy_names_are_the_references(monkeypatch, threads: int):
     result, closest = I._fuzzy_names(names, index, cutoff=88.0)
     np.testing.assert_array_equal(result, want_result)
     np.testing.assert_array_equal(closest, want_closest)
-
-
-def test_fuzzy_hits_outgrowing_their_room_are_the_same(monkeypatch):
-    """The room for hits starting at one: it grows block by block to the same hits."""
-    book, tokens, n, group = _tokens_and_groups(2)
-    want = C.fuzzy_hits(tokens, np.ones(n, bool), group, book, cutoff=80.0)
-    monkeypatch.setattr(C, "FUZZY_HITS_START", 1)
-    _assert_same_hits(C.fuzzy_hits(tokens, np.ones(n, bool), group, book, cutoff=80.0), want)
