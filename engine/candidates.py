@@ -365,11 +365,11 @@ def group_keys(t_grp: np.ndarray, book: Book) -> tuple[np.ndarray, np.ndarray, n
     :func:`digit_keys_by_group`), and the blocks ``(s, e, a, b)``: the query rows ``s:e`` of
     one group against its keys ``a:b`` (one compiled pass,
     :func:`candidates_kernel.fuzzy_blocks`; a block of one group each: the comparisons are
-    compiled, no call's fixed cost to share among small groups)."""
+    compiled, with no call's fixed cost to share among small groups)."""
     from cashmatch.engine import candidates_kernel
 
     k_grp, k_row = digit_keys_by_group(book)
-    at, blocks = candidates_kernel.fuzzy_blocks(t_grp, k_grp, 0)
+    at, blocks = candidates_kernel.fuzzy_blocks(t_grp, k_grp)
     return digit_keys_by_invoice(book)[0][k_row[at]], k_grp[at], at, blocks
 
 

@@ -437,13 +437,11 @@ def fuzzy_rows(
 
 
 @njit(cache=True, nogil=True)
-def fuzzy_blocks(
-    t_grp: np.ndarray, k_grp: np.ndarray, batch_cells: int
-) -> tuple[np.ndarray, np.ndarray]:
+def fuzzy_blocks(t_grp: np.ndarray, k_grp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For query rows sorted by group (``t_grp``) and keys sorted by group (``k_grp``): the
     keys of the queries' groups, group after group (their rows of ``k_grp``), and the blocks
-    ``(s, e, a, b)`` of queries ``s:e`` against those keys ``a:b``: one group, or consecutive
-    groups whose comparisons, all with all, stay within ``batch_cells`` (``group_keys``)."""
+    ``(s, e, a, b)`` of one group's queries ``s:e`` against its keys ``a:b`` (``group_keys``;
+    a group without keys makes none)."""
     n = len(t_grp)
     start = np.empty(n + 1, np.int64)
     lo = np.empty(n, np.int64)
@@ -470,16 +468,11 @@ def fuzzy_blocks(
         k_end[g] = k
     blocks = np.empty((ng, 4), np.int64)
     nb = 0
-    i = 0
-    while i < ng:
-        j, q, k = i + 1, start[i + 1] - start[i], cnt[i]
-        while j < ng and (q + start[j + 1] - start[j]) * (k + cnt[j]) <= batch_cells:
-            q, k, j = q + start[j + 1] - start[j], k + cnt[j], j + 1
-        if k:
-            blocks[nb, 0], blocks[nb, 1] = start[i], start[i] + q
-            blocks[nb, 2], blocks[nb, 3] = k_end[j - 1] - k, k_end[j - 1]
+    for g in range(ng):
+        if cnt[g]:
+            blocks[nb, 0], blocks[nb, 1] = start[g], start[g + 1]
+            blocks[nb, 2], blocks[nb, 3] = k_end[g] - cnt[g], k_end[g]
             nb += 1
-        i = j
     return rows, blocks[:nb]
 
 
@@ -528,18 +521,3 @@ def pair_rows(
                 row[x], tok[x], key[x] = j, t, k
                 x += 1
     return row, tok, key
-
-
-@njit(cache=True, nogil=True)
-def nonzero_cells(m: np.ndarray, hit: np.ndarray, bits: np.ndarray, pos: int) -> int:
-    """Append the flat index and the bits of each nonzero cell of ``m`` (a score matrix's
-    bits, flat) to ``hit`` and ``bits`` from ``pos``: one pass (``np.flatnonzero`` makes two,
-    and a gather a third). The new end, or -1 when they are full (then nothing is kept)."""
-    for x in range(len(m)):
-        if m[x] != 0:
-            if pos == len(hit):
-                return -1
-            hit[pos] = x
-            bits[pos] = m[x]
-            pos += 1
-    return pos
