@@ -1347,7 +1347,6 @@ class DayMatch:
         from cashmatch.engine import allocate_kernel
 
         threshold = self.policy.auto_apply_threshold
-        capacity = np.asarray(self.book.amount, np.int64)
         pid_rank = self.payment_id_rank()
         n_obj = len(proposals)
         every = Proposals.concat([proposals, singles])
@@ -1358,7 +1357,7 @@ class DayMatch:
         eligible = (conf >= threshold) & rule_ok[every.rule]
         n_prop = len(every)
         walk, fits = allocate_kernel.contested_and_fitting(starts, flat_inv, flat_need,
-                                                           eligible, capacity)
+                                                           eligible, self.book.amount)
         ok = eligible & fits
         # strongest first, then payment id (each payment has one proposal: no ties left), of
         # those whose rank counts: the contested, the rejected and those not one-to-one (the
@@ -1367,7 +1366,8 @@ class DayMatch:
         order = order[np.lexsort((pid_rank[pay[order]], -conf[order]))]
         contested = order[walk[order]]
         if len(contested):  # each in rank order, against what those before it left
-            allocate_kernel.walk_capacity(starts, flat_inv, flat_need, capacity, contested, ok)
+            allocate_kernel.walk_capacity(starts, flat_inv, flat_need, self.book.amount,
+                                          contested, ok)
         accepted = every.take(np.concatenate([order[ok[order] & (order < n_obj)],
                                               n_obj + np.flatnonzero(ok[n_obj:])]))
         exceptions: list[ExceptionItem] = []
