@@ -22,9 +22,9 @@ import pyarrow.compute as pc
 
 from cashmatch.engine import schema as S
 from cashmatch.engine.normalize import (
-    _FMIX,
     HASH_BASE,
     HASH_COMPILED_MIN,
+    HASH_MIX,
     KINDS,
     STRENGTH,
     StringLookup,
@@ -340,7 +340,7 @@ def _reference_hits(texts: pa.Array, book: Book
         np.asarray(tokens.column("pay"), np.int64), len(texts),
         *string_parts(tokens.column("alnum")), *string_parts(tokens.column("digits")),
         NUMBER_DIGITS, HASH_COMPILED_MIN, index.number, index.number_inv, index.number_kind,
-        KIND_REF, index.alnum.arrays(), index.long_digits.arrays(), HASH_BASE, _FMIX)
+        KIND_REF, index.alnum.arrays(), index.long_digits.arrays(), HASH_BASE, HASH_MIX)
     return hits, tokens
 
 

@@ -163,6 +163,8 @@ def _byte_ranges(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.A
 
 HASH_COMPILED_MIN = 1 << 17  # strings from which string_hash64 and strings_equal compile
 HASH_BASE = np.uint64(0x9E3779B97F4A7C15)  # odd: its powers never vanish modulo 2**64
+# MurmurHash3's finaliser's multipliers (every compiled pass that hashes as string_hash64 does)
+HASH_MIX = (np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53))
 _hash_powers = np.ones(1, np.uint64)
 
 
@@ -190,7 +192,7 @@ def string_hash64(text: pa.Array) -> np.ndarray:
         from cashmatch.engine import text_kernel
 
         out = np.empty(len(text), np.uint64)
-        text_kernel.hash64(offsets, raw, HASH_BASE, _FMIX, out)
+        text_kernel.hash64(offsets, raw, HASH_BASE, HASH_MIX, out)
         return out
     rel = (offsets - offsets[0]).astype(np.int64)
     lengths = np.diff(rel)
@@ -203,14 +205,12 @@ def string_hash64(text: pa.Array) -> np.ndarray:
         del at
         term *= raw[offsets[0] : offsets[-1]]
         h[nonempty] += np.add.reduceat(term, rel[nonempty])
-    for multiplier in _FMIX:
+    for multiplier in HASH_MIX:
         h ^= h >> np.uint64(33)
         h *= multiplier
     h ^= h >> np.uint64(33)
     return h
 
-
-_FMIX = (np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53))
 
 
 def strings_equal(a: pa.Array, ai: np.ndarray, b: pa.Array, bi: np.ndarray) -> np.ndarray:
@@ -320,7 +320,7 @@ class StringLookup:
         from cashmatch.engine import text_kernel
 
         row, value = text_kernel.lookup(
-            *string_parts(text), HASH_BASE, _FMIX, self.shift, self.bucket_start, self.hashes,
+            *string_parts(text), HASH_BASE, HASH_MIX, self.shift, self.bucket_start, self.hashes,
             self.by_hash, *string_parts(self.values))
         if text.null_count:
             valid = np.asarray(text.is_valid(), bool)[row]

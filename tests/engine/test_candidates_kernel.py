@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from cashmatch.engine import candidates_kernel
 from cashmatch.engine.candidates import KIND_REF, NUMBER_DIGITS, Pairs, StringKeys
-from cashmatch.engine.normalize import _FMIX, HASH_BASE, int_order, string_parts
+from cashmatch.engine.normalize import HASH_BASE, HASH_MIX, int_order, string_parts
 
 
 def numpy_concat(parts: list[Pairs]) -> Pairs:
@@ -114,7 +114,7 @@ def test_exact_hits_are_each_texts_strongest_hit_per_invoice(tokens, numbers, al
     got = candidates_kernel.exact_hits(
         pay, 6, *string_parts(alnum), *string_parts(digits), NUMBER_DIGITS, 0 if radix else 10**9,
         number, number_inv, number_kind, kind_ref, alnum_keys.arrays(), long_keys.arrays(),
-        HASH_BASE, _FMIX)
+        HASH_BASE, HASH_MIX)
     rows = []
     for p, a, d in tokens:
         if 1 <= len(d) <= NUMBER_DIGITS:

@@ -61,7 +61,7 @@ def _hits(keys: StringKeys, pay: np.ndarray, text: pa.Array) -> list[tuple]:
         *N.string_parts(pa.array([""] * len(text))), NUMBER_DIGITS, 10**9,
         np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int8), KIND_REF,
         keys.arrays(), StringKeys.build(pa.array([], pa.string()), np.zeros(0, np.int64),
-                                        np.zeros(0)).arrays(), N.HASH_BASE, N._FMIX)
+                                        np.zeros(0)).arrays(), N.HASH_BASE, N.HASH_MIX)
     return list(zip(*(a.tolist() for a in got), strict=True))
 
 

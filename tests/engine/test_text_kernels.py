@@ -100,7 +100,7 @@ def _hash64(text: str) -> int:
     """``normalize.string_hash64`` of one string, in Python integers."""
     data, base, mod = text.encode(), int(normalize.HASH_BASE), 1 << 64
     h = (len(data) * base + sum(b * pow(base, j, mod) for j, b in enumerate(data))) % mod
-    for m in normalize._FMIX:
+    for m in normalize.HASH_MIX:
         h = ((h ^ (h >> 33)) * int(m)) % mod
     return h ^ (h >> 33)
 
@@ -114,7 +114,7 @@ def test_hash_and_byte_equality_passes_equal_their_references():
     for arr in (pa.array(values), pa.array(values).slice(17), pa.array(["", ""])):
         offsets, raw = string_parts(arr)
         got = np.empty(len(arr), np.uint64)
-        text_kernel.hash64(offsets, raw, normalize.HASH_BASE, normalize._FMIX, got)
+        text_kernel.hash64(offsets, raw, normalize.HASH_BASE, normalize.HASH_MIX, got)
         np.testing.assert_array_equal(got, [_hash64(v) for v in arr.to_pylist()])
         np.testing.assert_array_equal(got, normalize.string_hash64(arr))
         ai = np.array([rng.randrange(len(arr)) for _ in range(5000)], np.int64)
