@@ -91,6 +91,7 @@ def _converted(msgs: Sequence[Any], names: Sequence[str], kinds: dict[str, int],
             f[name] = upper.slice(k * n, n)
     return f, True
 
+
 def _required(arr: pa.Array, what: str, name: str, errors: list[str]) -> None:
     if arr.null_count == 0:
         return
