@@ -212,7 +212,6 @@ def string_hash64(text: pa.Array) -> np.ndarray:
     return h
 
 
-
 def strings_equal(a: pa.Array, ai: np.ndarray, b: pa.Array, bi: np.ndarray) -> np.ndarray:
     """Whether ``a[ai[j]]`` and ``b[bi[j]]`` have the same bytes, for every j (the lengths,
     then the bytes of the pairs of equal length, compared over the data buffers at once)."""
