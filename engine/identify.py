@@ -18,7 +18,6 @@ from cashmatch.engine.normalize import (
     StringLookup,
     account_key,
     name_key,
-    stable_order,
 )
 from cashmatch.engine.threads import in_parts
 
@@ -29,6 +28,7 @@ NAME_BLOCK = 5  # fuzzy names are compared within blocks sharing this many leadi
 NAME_MARGIN = 4.0  # the best fuzzy name must beat the next customer's by this much
 PARALLEL_COMPARISONS = 20_000  # rapidfuzz's thread pool pays off above this many comparisons
 NAME_THREADS_MAX = 4  # _fuzzy_names: blocks shared among at most this many threads
+SCORE_SLACK = 0.01  # _fuzzy_names: room for rounding between a score's bound and its float32
 
 
 def fuzzy_workers(comparisons: int) -> int:
@@ -279,40 +279,82 @@ def _learn_accounts(accounts: _AccountCodes, customer: np.ndarray, method: np.nd
 
 def _fuzzy_names(names: pa.Array, index: CustomerIndex, *, cutoff: float
                  ) -> tuple[np.ndarray, np.ndarray]:
-    """Best customer per name by rapidfuzz within blocks of a common leading prefix; -1 when
-    no customer reaches ``cutoff`` or two groups are too close to call. Also the closest
-    customer of each name whatever the margin, if it scores at least 0.8 of ``cutoff``."""
+    """Best customer per name by rapidfuzz's ``fuzz.WRatio`` within blocks of a common leading
+    prefix; -1 when no customer reaches ``cutoff`` or two groups are too close to call. Also
+    the closest customer of each name whatever the margin, if it scores at least 0.8 of
+    ``cutoff``.
+
+    The decisions of ``process.cdist`` of each block's names with its keys (``score_cutoff``
+    0.8 of ``cutoff``: the first of a name's best scores, its margin over the best score of
+    another group), from the few cells that can change them: every cell has an upper bound of
+    its score (:func:`text_kernel.wratio_screen`; cells whose bound is below 0.8 of the cutoff
+    score 0 and are never listed), and rapidfuzz scores (``cpdist``, the same float32 as
+    ``cdist``) first each name's cell of the greatest bound, then every cell whose bound
+    reaches that score ``B1`` less ``NAME_MARGIN`` (less only ``SCORE_SLACK`` where no bound of
+    the name reaches ``cutoff``). A cell left out scores below ``B1 - NAME_MARGIN`` (so below
+    the best score ``B >= B1``): it is not the best, and the best of another group, were it
+    that cell, would leave ``B - other > NAME_MARGIN`` as any lower one does (float32
+    subtraction is monotone); where no bound reaches ``cutoff`` the margin decides nothing
+    (``B < cutoff``) and a cell below ``B1`` is not the best either."""
     uniq, inverse = np.unique(_ascii_bytes(names), return_inverse=True)
     keys, order, k_sorted = index.name_blocks
     custs = np.asarray(index.name_keys.column("cust"), dtype=np.int64)
     result = np.full(len(uniq), -1, dtype=np.int64)
     closest = np.full(len(uniq), -1, dtype=np.int64)
-    # the leading characters, for all at once; the names of each block (rows ascending)
-    blocks, of_block = np.unique(uniq.astype(f"S{NAME_BLOCK}"), return_inverse=True)
-    by_block, b_start = stable_order(of_block.astype(np.int64), len(blocks))
+    # the leading characters; the names of each block are consecutive (``uniq`` is sorted)
+    blocks, b_start = np.unique(uniq.astype(f"S{NAME_BLOCK}"), return_index=True)
     lo, hi = np.searchsorted(k_sorted, blocks, "left"), np.searchsorted(k_sorted, blocks, "right")
-    todo = np.flatnonzero(hi > lo)  # one rapidfuzz call per block with customers
+    spec = np.stack([b_start, np.append(b_start[1:], len(uniq)), lo, hi], axis=1)[hi > lo]
+    if not len(spec):
+        return result[inverse], closest[inverse]
+    from cashmatch.engine import text_kernel
 
-    def run(a: int, b: int) -> None:
-        for blk in todo[a:b].tolist():
-            cand = order[lo[blk] : hi[blk]]
-            rows = by_block[b_start[blk] : b_start[blk + 1]]
-            scores = process.cdist(
-                uniq[rows].tolist(), keys[cand].tolist(), scorer=fuzz.WRatio, workers=1,
-                score_cutoff=cutoff * 0.8,
-            )
-            best = np.argmax(scores, axis=1)
-            best_score = scores[np.arange(len(rows)), best]
-            groups = index.group[custs[cand]]
-            # the best score reached by a customer of a *different* group
-            other = np.where(groups[None, :] != groups[best][:, None], scores, 0).max(axis=1)
-            ok = (best_score >= cutoff) & (best_score - other >= NAME_MARGIN)
-            result[rows[ok]] = custs[cand][best[ok]]
-            near = best_score > 0  # (cdist gives 0 below its score_cutoff)
-            closest[rows[near]] = custs[cand][best[near]]
+    q_bytes, k_bytes = _byte_rows(uniq), _byte_rows(keys)
+    floor = cutoff * 0.8
 
-    # many small blocks: on every core a share of about equal comparisons, each call on one
-    # thread (rapidfuzz releases the GIL while it compares); the blocks' rows are disjoint
-    in_parts(run, len(todo), per_thread=PARALLEL_COMPARISONS // 2, max_threads=NAME_THREADS_MAX,
-             weights=(hi - lo)[todo] * np.diff(b_start)[todo])
+    def screen(a: int, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return text_kernel.wratio_screen(q_bytes, k_bytes, order, spec[a:b], floor)
+
+    # the blocks are independent, compiled without the GIL: on threads, a share of cells each
+    parts = in_parts(screen, len(spec), per_thread=PARALLEL_COMPARISONS // 2,
+                     max_threads=NAME_THREADS_MAX,
+                     weights=(spec[:, 1] - spec[:, 0]) * (spec[:, 3] - spec[:, 2]))
+    row, cell, bound = (np.concatenate(c) for c in zip(*parts, strict=True))
+    if not len(row):
+        return result[inverse], closest[inverse]
+    key = order[cell]
+    starts = np.flatnonzero(np.append(True, row[1:] != row[:-1]))  # (rows ascending)
+    of = np.cumsum(np.append(True, row[1:] != row[:-1])) - 1
+    at = np.arange(len(row))
+
+    def scored(sel: np.ndarray) -> np.ndarray:
+        return process.cpdist(uniq[row[sel]].tolist(), keys[key[sel]].tolist(),
+                              scorer=fuzz.WRatio, score_cutoff=floor,
+                              workers=fuzzy_workers(len(sel)), dtype=np.float32)
+
+    score = np.zeros(len(row), np.float32)
+    top = np.maximum.reduceat(bound, starts)
+    first = np.minimum.reduceat(np.where(bound == top[of], at, len(row)), starts)
+    score[first] = scored(first)
+    slack = np.where(top >= cutoff - SCORE_SLACK, NAME_MARGIN + SCORE_SLACK, SCORE_SLACK)
+    done = np.zeros(len(row), bool)
+    done[first] = True
+    rest = np.flatnonzero((bound >= (score[first] - slack)[of]) & ~done)
+    if len(rest):
+        score[rest] = scored(rest)
+    best_score = np.maximum.reduceat(score, starts)
+    best = np.minimum.reduceat(np.where(score == best_score[of], at, len(row)), starts)
+    groups = index.group[custs[key]]
+    # the best score reached by a customer of a *different* group
+    other = np.maximum.reduceat(np.where(groups != groups[best][of], score, 0), starts)
+    ok = (best_score >= cutoff) & (best_score - other >= NAME_MARGIN)
+    names_at = row[starts]
+    result[names_at[ok]] = custs[key[best[ok]]]
+    near = best_score > 0  # (cdist gives 0 below its score_cutoff)
+    closest[names_at[near]] = custs[key[best[near]]]
     return result[inverse], closest[inverse]
+
+
+def _byte_rows(strings: np.ndarray) -> np.ndarray:
+    """A numpy ``S`` array's bytes, a row of ``uint8`` per string (zero-copy)."""
+    return np.ascontiguousarray(strings).view(np.uint8).reshape(len(strings), strings.itemsize)

@@ -1013,3 +1013,190 @@ def ratio_pairs(q_off: np.ndarray, q_raw: np.ndarray, q_row: np.ndarray, k_off: 
         out[j] = _ratio(q_raw, a0, a1, pm, k_raw, k_off[k_row[j]], k_off[k_row[j] + 1], row, 0.0)
         _set_masks(pm, q_raw, a0, a1, False)
     return out
+
+
+# rapidfuzz's whitespace for one-byte characters (``detail::is_space``): where it splits words
+_SPACE = np.zeros(256, np.bool_)
+_SPACE[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
+
+
+@njit(cache=True, nogil=True)
+def _name_shape(s: np.ndarray, count: np.ndarray, tok: np.ndarray) -> tuple[int, int, int, int,
+                                                                            bool]:
+    """What :func:`wratio_screen` bounds a byte string ``s`` by (the row of a numpy ``S``
+    array: its trailing NULs not part of it, as numpy's ``bytes`` drop them): its length, its
+    words (runs of bytes other than rapidfuzz's whitespace) as ``tok[w] = (start, length,
+    FNV-1a hash)``, how many, their bytes (``chars``), its whitespace bytes, and whether a word
+    repeats. ``count`` (64 zeros on entry) gets the count of its word bytes by ``byte & 63``
+    (several bytes to one bin: a bin's common count bounds the bytes' from above)."""
+    n = len(s)
+    while n > 0 and s[n - 1] == 0:
+        n -= 1
+    n_tok, chars, ws = 0, 0, 0
+    h = np.uint64(0)
+    start = -1
+    for t in range(n + 1):
+        if t < n and not _SPACE[s[t]]:
+            if start < 0:
+                start = t
+                h = np.uint64(0xCBF29CE484222325)
+            h = (h ^ np.uint64(s[t])) * np.uint64(0x100000001B3)
+            count[s[t] & 63] += 1
+            chars += 1
+            continue
+        if t < n:
+            ws += 1
+        if start >= 0:
+            tok[n_tok, 0], tok[n_tok, 1], tok[n_tok, 2] = start, t - start, np.int64(h)
+            n_tok += 1
+            start = -1
+    dup = False
+    for x in range(n_tok):
+        for y in range(x):
+            dup = dup or _same_word(s, tok[x], s, tok[y])
+    return n, n_tok, chars, ws, dup
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _same_word(a: np.ndarray, ta: np.ndarray, b: np.ndarray, tb: np.ndarray) -> bool:
+    """Whether the words ``ta`` of ``a`` and ``tb`` of ``b`` (start, length, hash) are equal."""
+    same = ta[1] == tb[1] and ta[2] == tb[2]
+    t = 0
+    while same and t < ta[1]:
+        same = a[ta[0] + t] == b[tb[0] + t]
+        t += 1
+    return same
+
+
+@njit(cache=True, nogil=True)
+def _wratio_bound(l1: int, nt1: int, ch1: int, ws1: int, l2: int, nt2: int, ch2: int, ws2: int,
+                  common: int, n_sect: int, sect_chars: int) -> float:
+    """An upper bound of rapidfuzz's ``fuzz.WRatio`` of two strings without a repeated word,
+    from their lengths ``l``, words ``nt``, word bytes ``ch`` and whitespace bytes ``ws``, an
+    upper bound ``common`` of the word bytes they have in common (as multisets), and the words
+    they share (``n_sect``, of ``sect_chars`` bytes). The proof, part by part (rapidfuzz-cpp's
+    ``fuzz_impl.hpp``; ``ratio(x, y) = 100 * (1 - indel / (|x| + |y|)) = 200 * lcs / (|x| +
+    |y|)`` and an LCS is at most the multiset common count ``c(x, y)``):
+
+    - ``WRatio`` is ``max(ratio, 0.95 * token_ratio)`` when the length ratio is below 1.5, else
+      ``max(ratio, S * partial_ratio, 0.95 * S * partial_token_ratio)`` (``S`` 0.9, or 0.6
+      above 8); a component below its cutoff is 0 there, never more than its value.
+    - ``ratio <= 200 * c / (l1 + l2)``, ``c <= common + min(ws1, ws2)``.
+    - the sorted words joined by single spaces (``token_ratio``'s first score, and what
+      ``partial_token_ratio`` compares) have ``ch + nt - 1`` bytes and ``nt - 1`` spaces: their
+      ratio is at most ``200 * (common + min(nt1, nt2) - 1) / (s1 + s2)``.
+    - ``token_ratio``'s set part: 100 if one word set holds the other (and they share one);
+      else with the shared words ``sect`` and the others joined (``ab``, ``ba``), ``100 * (1 -
+      indel(ab, ba) / lensum)``, ``lensum = 2 * |sect| + 2 * [sect] + |ab| + |ba|``, where
+      ``indel = |ab| + |ba| - 2 * lcs(ab, ba)`` and ``lcs(ab, ba) <= common - sect_chars +
+      min(n_ab, n_ba) - 1`` (per byte, ``min(A - I, B - I) = min(A, B) - I`` for the shared
+      words' ``I``: the common bytes of the rest are the common bytes less the shared
+      words'); and, with shared words, ``100 * (1 - (1 + |ab|) / (2 * |sect| + 1 + |ab|))``
+      and the same of ``ba``, exactly.
+    - ``partial_ratio`` is a ratio of the shorter string (``m`` bytes) with a substring ``w``
+      of the longer: ``200 * lcs / (m + |w|) <= 200 * min(c, |w|) / (m + |w|) <= 200 * c /
+      (m + c)`` (``c <= m``; greatest at ``|w| = c``).
+    - ``partial_token_ratio`` is 100 with a shared word, else (no repeated word) the
+      ``partial_ratio`` of the sorted words joined, bounded as above.
+
+    A string without words (``nt == 0``) is left unbounded (100)."""
+    if l1 == 0 or l2 == 0:
+        return 0.0  # (rapidfuzz: 0 when either is empty)
+    if nt1 == 0 or nt2 == 0:
+        return 100.0
+    c_raw = common + min(ws1, ws2)
+    c_sort = common + min(nt1, nt2) - 1
+    s1, s2 = ch1 + nt1 - 1, ch2 + nt2 - 1
+    ratio = 200.0 * c_raw / (l1 + l2)
+    len_ratio = l1 / l2 if l1 > l2 else l2 / l1
+    if len_ratio < 1.5:
+        n_ab, n_ba = nt1 - n_sect, nt2 - n_sect
+        if n_sect > 0 and (n_ab == 0 or n_ba == 0):
+            return 100.0
+        one = 1 if n_sect > 0 else 0
+        sect_len = sect_chars + n_sect - 1 if n_sect > 0 else 0
+        ab_len, ba_len = ch1 - sect_chars + n_ab - 1, ch2 - sect_chars + n_ba - 1
+        lensum = 2 * sect_len + 2 * one + ab_len + ba_len
+        c_diff = common - sect_chars + min(n_ab, n_ba) - 1
+        words = max(200.0 * c_sort / (s1 + s2),
+                    100.0 * (2 * sect_len + 2 * one + 2 * c_diff) / lensum)
+        if n_sect > 0:
+            words = max(words, 100.0 - 100.0 * (1 + ab_len) / (2 * sect_len + 1 + ab_len),
+                        100.0 - 100.0 * (1 + ba_len) / (2 * sect_len + 1 + ba_len))
+        return max(ratio, 0.95 * words)
+    scale = 0.9 if len_ratio <= 8.0 else 0.6
+    m = min(l1, l2)
+    partial = 200.0 * c_raw / (m + c_raw) if c_raw > 0 else 0.0
+    if n_sect > 0:
+        words = 100.0
+    else:
+        ms = min(s1, s2)
+        words = 200.0 * c_sort / (ms + c_sort) if c_sort > 0 else 0.0
+    return max(ratio, scale * partial, 0.95 * scale * words)
+
+
+@njit(cache=True, nogil=True)
+def wratio_screen(q: np.ndarray, k: np.ndarray, k_row: np.ndarray, blocks: np.ndarray,
+                  cutoff: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The cells of each block ``(s, e, a, b)`` — the byte strings ``q[s:e]`` against
+    ``k[k_row[a:b]]`` (rows of numpy ``S`` arrays viewed as ``uint8``) — where rapidfuzz's
+    ``fuzz.WRatio`` may reach ``cutoff``: every cell but those whose :func:`_wratio_bound`
+    is below it (less a margin for rounding), whose ``cdist`` score is 0. Returned as (query
+    row, position in ``k_row``), block by block, row-major. Pairs where a string repeats a
+    word are all kept."""
+    width = 1
+    for blk in range(len(blocks)):
+        width = max(width, blocks[blk, 3] - blocks[blk, 2])
+    k_count = np.zeros((width, 64), np.int32)
+    k_tok = np.empty((width, k.shape[1] // 2 + 1, 3), np.int64)
+    k_shape = np.empty((width, 5), np.int64)
+    q_count = np.zeros(64, np.int32)
+    q_tok = np.empty((q.shape[1] // 2 + 1, 3), np.int64)
+    bins = np.empty(64, np.int64)
+    out_q = np.empty(1024, np.int64)
+    out_k = np.empty(1024, np.int64)
+    out_u = np.empty(1024, np.float64)
+    n = 0
+    least = cutoff - 1e-6
+    for blk in range(len(blocks)):
+        s, e, a, b = blocks[blk, 0], blocks[blk, 1], blocks[blk, 2], blocks[blk, 3]
+        for j in range(a, b):
+            k_count[j - a, :] = 0
+            ln, nt, ch, ws, dup = _name_shape(k[k_row[j]], k_count[j - a], k_tok[j - a])
+            sh = k_shape[j - a]
+            sh[0], sh[1], sh[2], sh[3], sh[4] = ln, nt, ch, ws, 1 if dup else 0
+        for i in range(s, e):
+            q_count[:] = 0
+            l1, nt1, ch1, ws1, dup1 = _name_shape(q[i], q_count, q_tok)
+            n_bins = 0
+            for c in range(64):
+                if q_count[c]:
+                    bins[n_bins] = c
+                    n_bins += 1
+            for j in range(a, b):
+                x = j - a
+                sh = k_shape[x]
+                keep = dup1 or sh[4] == 1
+                bound = 100.0
+                if not keep:
+                    common = 0
+                    for t in range(n_bins):
+                        common += min(q_count[bins[t]], k_count[x, bins[t]])
+                    n_sect, sect_chars = 0, 0
+                    for u in range(nt1):
+                        for v in range(sh[1]):
+                            if _same_word(q[i], q_tok[u], k[k_row[j]], k_tok[x, v]):
+                                n_sect += 1
+                                sect_chars += q_tok[u, 1]
+                                break
+                    bound = _wratio_bound(l1, nt1, ch1, ws1, sh[0], sh[1], sh[2], sh[3], common,
+                                          n_sect, sect_chars)
+                    keep = bound >= least
+                if keep:
+                    if n == len(out_q):
+                        out_q = np.concatenate((out_q, np.empty(n, np.int64)))
+                        out_k = np.concatenate((out_k, np.empty(n, np.int64)))
+                        out_u = np.concatenate((out_u, np.empty(n, np.float64)))
+                    out_q[n], out_k[n], out_u[n] = i, j, bound
+                    n += 1
+    return out_q[:n], out_k[:n], out_u[:n]
