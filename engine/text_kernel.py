@@ -1018,21 +1018,32 @@ def ratio_pairs(q_off: np.ndarray, q_raw: np.ndarray, q_row: np.ndarray, k_off: 
 # rapidfuzz's whitespace for one-byte characters (``detail::is_space``): where it splits words
 _SPACE = np.zeros(256, np.bool_)
 _SPACE[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
+# what a WRatio bound is lowered by before it is compared with a cutoff: rounding of rapidfuzz's
+# doubles against the bound's, and of the float32 a score is given as (up by 4e-6 near 100)
+_BOUND_SLACK = 1e-4
 
 
 @njit(cache=True, nogil=True)
-def _name_shape(s: np.ndarray, count: np.ndarray, tok: np.ndarray) -> tuple[int, int, int, int,
-                                                                            bool]:
-    """What :func:`wratio_screen` bounds a byte string ``s`` by (the row of a numpy ``S``
-    array: its trailing NULs not part of it, as numpy's ``bytes`` drop them): its length, its
-    words (runs of bytes other than rapidfuzz's whitespace) as ``tok[w] = (start, length,
-    FNV-1a hash)``, how many, their bytes (``chars``), its whitespace bytes, and whether a word
-    repeats. ``count`` (64 zeros on entry) gets the count of its word bytes by ``byte & 63``
-    (several bytes to one bin: a bin's common count bounds the bytes' from above)."""
+def _row_len(s: np.ndarray) -> int:
+    """The length of the string in a row of a numpy ``S`` array viewed as ``uint8``: its
+    trailing NULs not part of it (numpy's ``bytes`` drop them)."""
     n = len(s)
     while n > 0 and s[n - 1] == 0:
         n -= 1
-    n_tok, chars, ws = 0, 0, 0
+    return n
+
+
+@njit(cache=True, nogil=True)
+def _name_shape(s: np.ndarray, n: int, count: np.ndarray, tok: np.ndarray, shape: np.ndarray
+                ) -> None:
+    """What :func:`_wratio_bound` bounds the byte string ``s[:n]`` by, into ``shape``: its
+    length, its words (runs of bytes other than rapidfuzz's whitespace; into ``tok[w] =
+    (start, length, FNV-1a hash)``), their bytes, its whitespace bytes, and whether it is left
+    unbounded (1: a word repeats, or a byte is not ASCII — rapidfuzz then compares other
+    characters than bytes when given ``str``). ``count`` (64 zeros on entry) gets the count of
+    its word bytes by ``byte & 63`` (several bytes to one bin: a bin's common count bounds
+    its bytes' from above)."""
+    n_tok, chars, ws, free = 0, 0, 0, 0
     h = np.uint64(0)
     start = -1
     for t in range(n + 1):
@@ -1043,6 +1054,8 @@ def _name_shape(s: np.ndarray, count: np.ndarray, tok: np.ndarray) -> tuple[int,
             h = (h ^ np.uint64(s[t])) * np.uint64(0x100000001B3)
             count[s[t] & 63] += 1
             chars += 1
+            if s[t] >= 0x80:
+                free = 1
             continue
         if t < n:
             ws += 1
@@ -1050,11 +1063,44 @@ def _name_shape(s: np.ndarray, count: np.ndarray, tok: np.ndarray) -> tuple[int,
             tok[n_tok, 0], tok[n_tok, 1], tok[n_tok, 2] = start, t - start, np.int64(h)
             n_tok += 1
             start = -1
-    dup = False
     for x in range(n_tok):
         for y in range(x):
-            dup = dup or _same_word(s, tok[x], s, tok[y])
-    return n, n_tok, chars, ws, dup
+            if _same_word(s, tok[x], s, tok[y]):
+                free = 1
+    shape[0], shape[1], shape[2], shape[3], shape[4] = n, n_tok, chars, ws, free
+
+
+@njit(cache=True, nogil=True)
+def _pair_bound(a: np.ndarray, a_shape: np.ndarray, a_count: np.ndarray, a_bins: np.ndarray,
+                n_bins: int, a_tok: np.ndarray, b: np.ndarray, b_shape: np.ndarray,
+                b_count: np.ndarray, b_tok: np.ndarray) -> float:
+    """:func:`_wratio_bound` of two strings by their :func:`_name_shape` (``a_bins``: the
+    ``n_bins`` bins ``a_count`` counts bytes in); 100 if either is unbounded."""
+    if a_shape[4] or b_shape[4]:
+        return 100.0
+    common = 0
+    for t in range(n_bins):
+        common += min(a_count[a_bins[t]], b_count[a_bins[t]])
+    n_sect, sect_chars = 0, 0
+    for u in range(a_shape[1]):
+        for v in range(b_shape[1]):
+            if _same_word(a, a_tok[u], b, b_tok[v]):
+                n_sect += 1
+                sect_chars += a_tok[u, 1]
+                break
+    return _wratio_bound(a_shape[0], a_shape[1], a_shape[2], a_shape[3], b_shape[0],
+                         b_shape[1], b_shape[2], b_shape[3], common, n_sect, sect_chars)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _bins(count: np.ndarray, bins: np.ndarray) -> int:
+    """The bins of ``count`` that hold bytes, into ``bins``; how many."""
+    n = 0
+    for c in range(64):
+        if count[c]:
+            bins[n] = c
+            n += 1
+    return n
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -1140,10 +1186,9 @@ def wratio_screen(q: np.ndarray, k: np.ndarray, k_row: np.ndarray, blocks: np.nd
                   cutoff: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The cells of each block ``(s, e, a, b)`` — the byte strings ``q[s:e]`` against
     ``k[k_row[a:b]]`` (rows of numpy ``S`` arrays viewed as ``uint8``) — where rapidfuzz's
-    ``fuzz.WRatio`` may reach ``cutoff``: every cell but those whose :func:`_wratio_bound`
-    is below it (less a margin for rounding), whose ``cdist`` score is 0. Returned as (query
-    row, position in ``k_row``), block by block, row-major. Pairs where a string repeats a
-    word are all kept."""
+    ``fuzz.WRatio`` may reach ``cutoff``: every cell but those whose bound
+    (:func:`_wratio_bound`) is below it (less ``_BOUND_SLACK``), whose ``cdist`` score is
+    0. Returned as (query row, position in ``k_row``, bound), block by block, row-major."""
     width = 1
     for blk in range(len(blocks)):
         width = max(width, blocks[blk, 3] - blocks[blk, 2])
@@ -1152,47 +1197,28 @@ def wratio_screen(q: np.ndarray, k: np.ndarray, k_row: np.ndarray, blocks: np.nd
     k_shape = np.empty((width, 5), np.int64)
     q_count = np.zeros(64, np.int32)
     q_tok = np.empty((q.shape[1] // 2 + 1, 3), np.int64)
+    q_shape = np.empty(5, np.int64)
     bins = np.empty(64, np.int64)
     out_q = np.empty(1024, np.int64)
     out_k = np.empty(1024, np.int64)
     out_u = np.empty(1024, np.float64)
     n = 0
-    least = cutoff - 1e-6
+    least = cutoff - _BOUND_SLACK
     for blk in range(len(blocks)):
         s, e, a, b = blocks[blk, 0], blocks[blk, 1], blocks[blk, 2], blocks[blk, 3]
         for j in range(a, b):
             k_count[j - a, :] = 0
-            ln, nt, ch, ws, dup = _name_shape(k[k_row[j]], k_count[j - a], k_tok[j - a])
-            sh = k_shape[j - a]
-            sh[0], sh[1], sh[2], sh[3], sh[4] = ln, nt, ch, ws, 1 if dup else 0
+            key = k[k_row[j]]
+            _name_shape(key, _row_len(key), k_count[j - a], k_tok[j - a], k_shape[j - a])
         for i in range(s, e):
             q_count[:] = 0
-            l1, nt1, ch1, ws1, dup1 = _name_shape(q[i], q_count, q_tok)
-            n_bins = 0
-            for c in range(64):
-                if q_count[c]:
-                    bins[n_bins] = c
-                    n_bins += 1
+            _name_shape(q[i], _row_len(q[i]), q_count, q_tok, q_shape)
+            n_bins = _bins(q_count, bins)
             for j in range(a, b):
                 x = j - a
-                sh = k_shape[x]
-                keep = dup1 or sh[4] == 1
-                bound = 100.0
-                if not keep:
-                    common = 0
-                    for t in range(n_bins):
-                        common += min(q_count[bins[t]], k_count[x, bins[t]])
-                    n_sect, sect_chars = 0, 0
-                    for u in range(nt1):
-                        for v in range(sh[1]):
-                            if _same_word(q[i], q_tok[u], k[k_row[j]], k_tok[x, v]):
-                                n_sect += 1
-                                sect_chars += q_tok[u, 1]
-                                break
-                    bound = _wratio_bound(l1, nt1, ch1, ws1, sh[0], sh[1], sh[2], sh[3], common,
-                                          n_sect, sect_chars)
-                    keep = bound >= least
-                if keep:
+                bound = _pair_bound(q[i], q_shape, q_count, bins, n_bins, q_tok, k[k_row[j]],
+                                    k_shape[x], k_count[x], k_tok[x])
+                if bound >= least:
                     if n == len(out_q):
                         out_q = np.concatenate((out_q, np.empty(n, np.int64)))
                         out_k = np.concatenate((out_k, np.empty(n, np.int64)))
@@ -1200,3 +1226,36 @@ def wratio_screen(q: np.ndarray, k: np.ndarray, k_row: np.ndarray, blocks: np.nd
                     out_q[n], out_k[n], out_u[n] = i, j, bound
                     n += 1
     return out_q[:n], out_k[:n], out_u[:n]
+
+
+@njit(cache=True, nogil=True)
+def wratio_reach(q_off: np.ndarray, q_raw: np.ndarray, q_row: np.ndarray, k_off: np.ndarray,
+                 k_raw: np.ndarray, k_row: np.ndarray, cutoff: float) -> np.ndarray:
+    """Per pair ``j``, whether rapidfuzz's ``fuzz.WRatio`` of the strings of rows ``q_row[j]``
+    and ``k_row[j]`` (offsets and bytes each) may reach ``cutoff``: False where their bound
+    (:func:`_wratio_bound`) is below it less ``_BOUND_SLACK`` (the score, float32 or not, is
+    then below it too)."""
+    most = 1
+    for j in range(len(q_row)):
+        most = max(most, q_off[q_row[j] + 1] - q_off[q_row[j]], k_off[k_row[j] + 1]
+                   - k_off[k_row[j]])
+    tok = np.empty((2, most // 2 + 1, 3), np.int64)
+    count = np.zeros((2, 64), np.int32)
+    shape = np.empty((2, 5), np.int64)
+    bins = np.empty(64, np.int64)
+    out = np.empty(len(q_row), np.bool_)
+    least = cutoff - _BOUND_SLACK
+    n_bins = 0
+    for j in range(len(q_row)):
+        a = q_raw[q_off[q_row[j]] : q_off[q_row[j] + 1]]
+        if j == 0 or q_row[j] != q_row[j - 1]:  # (a query's pairs are often consecutive)
+            count[0, :] = 0
+            _name_shape(a, len(a), count[0], tok[0], shape[0])
+            n_bins = _bins(count[0], bins)
+        b = k_raw[k_off[k_row[j]] : k_off[k_row[j] + 1]]
+        _name_shape(b, len(b), count[1], tok[1], shape[1])
+        out[j] = _pair_bound(a, shape[0], count[0], bins, n_bins, tok[0], b, shape[1], count[1],
+                             tok[1]) >= least
+        for t in range(len(b)):
+            count[1, b[t] & 63] = 0
+    return out

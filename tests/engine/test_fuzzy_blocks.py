@@ -187,6 +187,22 @@ def test_wratio_screen_bounds_rapidfuzz(seed: int):
         assert len(listed) < 30 * 90  # (it screens)
 
 
+@pytest.mark.parametrize("seed", [3, 4])
+def test_wratio_reach_keeps_every_pair_that_reaches(seed: int):
+    """``wratio_reach`` of pairs of Arrow strings (rapidfuzz given ``str``: non-ASCII names
+    are left unbounded) is True for every pair whose ``WRatio`` reaches the cutoff."""
+    rng = np.random.default_rng(seed)
+    q = [b.decode() for b in _adversarial_names(rng, 80)]
+    k = [b.decode() for b in _adversarial_names(rng, 80)]
+    qi, ki = np.sort(rng.integers(0, len(q), 4000)), rng.integers(0, len(k), 4000)
+    score = process.cpdist([q[i] for i in qi], [k[j] for j in ki], scorer=fuzz.WRatio)
+    for cutoff in (60.0, 88.0):
+        reach = text_kernel.wratio_reach(*string_parts(pa.array(q)), qi,
+                                         *string_parts(pa.array(k)), ki, cutoff)
+        assert reach[score >= cutoff].all()
+        assert 0.2 < reach.mean() < 0.9 and (score >= cutoff).sum() > 100
+
+
 def _cdist_fuzzy_names(names: pa.Array, index: I.CustomerIndex, cutoff: float
                        ) -> tuple[np.ndarray, np.ndarray]:
     """``_fuzzy_names`` as it was: rapidfuzz's ``cdist`` of every name of a block with every
