@@ -392,7 +392,7 @@ def fuzzy_hits(
         return empty_pairs()
     # the tokens by group, and the digits keys of those groups
     t_row = np.flatnonzero(sel)
-    t_row = t_row[np.argsort(pay_group[pay[t_row]], kind="stable")]
+    t_row = t_row[stable_order(pay_group[pay[t_row]], int(pay_group.max()) + 1)[0]]
     t_pay = pay[t_row]
     t_grp = pay_group[t_pay]
     k_inv, k_grp, k_row, blocks = group_keys(t_grp, book)
@@ -448,7 +448,7 @@ def fuzzy_pair_refs(tokens: pa.Table, pairs: Pairs, book: Book, *, cutoff: float
     digits = tokens.column("digits")
     t_pay = np.asarray(tokens.column("pay"), np.int64)
     ok = np.flatnonzero(_lengths(digits) >= FUZZY_MIN_LEN)
-    by_pay = ok[np.argsort(t_pay[ok], kind="stable")]
+    by_pay = ok[stable_order(t_pay[ok], int(t_pay.max(initial=-1)) + 1)[0]]
     from cashmatch.engine import candidates_kernel, text_kernel
 
     row, tok, key = candidates_kernel.pair_rows(pairs.pay, pairs.inv, t_pay[by_pay], k_inv)
