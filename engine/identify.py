@@ -304,8 +304,10 @@ def _fuzzy_names(names: pa.Array, index: CustomerIndex, *, cutoff: float
     its score (:func:`text_kernel.wratio_screen`; cells whose bound is below 0.8 of the cutoff
     score 0 and are never listed), and rapidfuzz scores (``cpdist``, the same float32 as
     ``cdist``) first each name's cell of the greatest bound, then every cell whose bound
-    reaches that score ``B1`` less ``NAME_MARGIN`` (less only ``SCORE_SLACK`` where no bound of
-    the name reaches ``cutoff``). A cell left out scores below ``B1 - NAME_MARGIN`` (so below
+    reaches that score ``B1`` less ``NAME_MARGIN + SCORE_SLACK`` (less only ``SCORE_SLACK``
+    where no bound of the name reaches ``cutoff``; :func:`text_kernel.next_cells`), the best
+    then read off the cells scored (:func:`text_kernel.best_cells`, 0 for the others).
+    A cell left out scores below ``B1 - NAME_MARGIN`` (so below
     the best score ``B >= B1``): it is not the best, and the best of another group, were it
     that cell, would leave ``B - other > NAME_MARGIN`` as any lower one does (float32
     subtraction is monotone); where no bound reaches ``cutoff`` the margin decides nothing
@@ -337,9 +339,6 @@ def _fuzzy_names(names: pa.Array, index: CustomerIndex, *, cutoff: float
     if not len(row):
         return result[inverse], closest[inverse]
     key = order[cell]
-    starts = np.flatnonzero(np.append(True, row[1:] != row[:-1]))  # (rows ascending)
-    of = np.cumsum(np.append(True, row[1:] != row[:-1])) - 1
-    at = np.arange(len(row))
 
     def scored(sel: np.ndarray) -> np.ndarray:
         return process.cpdist(uniq[row[sel]].tolist(), keys[key[sel]].tolist(),
@@ -347,25 +346,15 @@ def _fuzzy_names(names: pa.Array, index: CustomerIndex, *, cutoff: float
                               workers=fuzzy_workers(len(sel)), dtype=np.float32)
 
     score = np.zeros(len(row), np.float32)
-    top = np.maximum.reduceat(bound, starts)
-    first = np.minimum.reduceat(np.where(bound == top[of], at, len(row)), starts)
-    score[first] = scored(first)
-    slack = np.where(top >= cutoff - SCORE_SLACK, NAME_MARGIN + SCORE_SLACK, SCORE_SLACK)
     done = np.zeros(len(row), bool)
-    done[first] = True
-    rest = np.flatnonzero((bound >= (score[first] - slack)[of]) & ~done)
-    if len(rest):
-        score[rest] = scored(rest)
-    best_score = np.maximum.reduceat(score, starts)
-    best = np.minimum.reduceat(np.where(score == best_score[of], at, len(row)), starts)
-    groups = index.group[custs[key]]
-    # the best score reached by a customer of a *different* group
-    other = np.maximum.reduceat(np.where(groups != groups[best][of], score, 0), starts)
-    ok = (best_score >= cutoff) & (best_score - other >= NAME_MARGIN)
-    names_at = row[starts]
-    result[names_at[ok]] = custs[key[best[ok]]]
-    near = best_score > 0  # (cdist gives 0 below its score_cutoff)
-    closest[names_at[near]] = custs[key[best[near]]]
+    for _ in range(2):  # each name's cell of the greatest bound; then those near its score
+        sel = text_kernel.next_cells(row, bound, score, done, cutoff, NAME_MARGIN, SCORE_SLACK)
+        if len(sel):
+            score[sel], done[sel] = scored(sel), True
+    at, best, ok, near = text_kernel.best_cells(row, score, index.group[custs[key]], cutoff,
+                                                NAME_MARGIN)
+    result[at[ok]] = custs[key[best[ok]]]
+    closest[at[near]] = custs[key[best[near]]]  # (cdist gives 0 below its score_cutoff)
     return result[inverse], closest[inverse]
 
 

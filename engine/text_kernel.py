@@ -1259,3 +1259,71 @@ def wratio_reach(q_off: np.ndarray, q_raw: np.ndarray, q_row: np.ndarray, k_off:
         for t in range(len(b)):
             count[1, b[t] & 63] = 0
     return out
+
+
+@njit(cache=True, nogil=True)
+def next_cells(row: np.ndarray, bound: np.ndarray, score: np.ndarray, done: np.ndarray,
+               cutoff: float, margin: float, slack: float) -> np.ndarray:
+    """The cells (of :func:`wratio_screen`: rows ascending) to score next, for the best score
+    of each row and its margin over other groups' (``identify._fuzzy_names``): of a row with
+    no cell ``done``, its first cell of the greatest bound; else its cells not done whose bound
+    reaches the best score done ``B1`` less ``margin + slack`` (less ``slack`` only where no
+    bound of the row reaches ``cutoff - slack``)."""
+    out = np.empty(len(row), np.int64)
+    n = 0
+    s = 0
+    while s < len(row):
+        e = s + 1
+        while e < len(row) and row[e] == row[s]:
+            e += 1
+        top, first, best, any_done = bound[s], s, np.float32(0.0), False
+        for c in range(s, e):
+            if bound[c] > top:
+                top, first = bound[c], c
+            if done[c]:
+                any_done = True
+                best = max(best, score[c])
+        if not any_done:
+            out[n] = first
+            n += 1
+        else:
+            least = best - (margin + slack if top >= cutoff - slack else slack)
+            for c in range(s, e):
+                if not done[c] and bound[c] >= least:
+                    out[n] = c
+                    n += 1
+        s = e
+    return out[:n]
+
+
+@njit(cache=True, nogil=True)
+def best_cells(row: np.ndarray, score: np.ndarray, group: np.ndarray, cutoff: float,
+               margin: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per row of the cells (rows ascending; ``score`` float32, 0 where not scored): the row,
+    its first cell of the best score ``B``, whether ``B`` reaches ``cutoff`` and beats the
+    best score of a cell of another ``group`` (0 if none) by ``margin`` (their float32
+    difference, as numpy subtracts float32 arrays), and whether ``B > 0``."""
+    at = np.empty(len(row), np.int64)
+    best = np.empty(len(row), np.int64)
+    ok = np.empty(len(row), np.bool_)
+    near = np.empty(len(row), np.bool_)
+    n = 0
+    s = 0
+    while s < len(row):
+        e = s + 1
+        while e < len(row) and row[e] == row[s]:
+            e += 1
+        b = s
+        for c in range(s + 1, e):
+            if score[c] > score[b]:
+                b = c
+        other = np.float32(0.0)
+        for c in range(s, e):
+            if group[c] != group[b]:
+                other = max(other, score[c])
+        at[n], best[n] = row[s], b
+        ok[n] = score[b] >= cutoff and np.float32(score[b] - other) >= margin
+        near[n] = score[b] > 0
+        n += 1
+        s = e
+    return at[:n], best[:n], ok[:n], near[:n]
