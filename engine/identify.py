@@ -265,7 +265,7 @@ class _AccountCodes:
     def of(accounts: pa.ChunkedArray | pa.Array) -> _AccountCodes:
         if isinstance(accounts, pa.ChunkedArray):
             accounts = accounts.combine_chunks()
-        raw = pc.fill_null(accounts, "").dictionary_encode()
+        raw = (pc.fill_null(accounts, "") if accounts.null_count else accounts).dictionary_encode()
         enc = account_key(raw.dictionary).dictionary_encode()
         code = np.asarray(enc.indices, np.int64)[np.asarray(raw.indices, np.int64)]
         keys = enc.dictionary
