@@ -328,14 +328,21 @@ def _fuzzy_names(names: pa.Array, index: CustomerIndex, *, cutoff: float
     q_bytes, k_bytes = _byte_rows(uniq), _byte_rows(keys)
     floor = cutoff * 0.8
 
-    def screen(a: int, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return text_kernel.wratio_screen(q_bytes, k_bytes, order, spec[a:b], floor)
+    cells = (spec[:, 1] - spec[:, 0]) * (spec[:, 3] - spec[:, 2])
+    at = np.append(0, np.cumsum(cells))
+    row, cell = np.empty(at[-1], np.int64), np.empty(at[-1], np.int64)
+    bound = np.empty(at[-1], np.float64)
+
+    def screen(a: int, b: int) -> tuple[int, int]:  # where the cells kept of blocks a .. b - 1
+        return at[a], text_kernel.wratio_screen(q_bytes, k_bytes, order, spec[a:b], floor,
+                                                row[at[a]:], cell[at[a]:], bound[at[a]:])
 
     # the blocks are independent, compiled without the GIL: on threads, a share of cells each
-    parts = in_parts(screen, len(spec), per_thread=PARALLEL_COMPARISONS // 2,
-                     max_threads=NAME_THREADS_MAX,
-                     weights=(spec[:, 1] - spec[:, 0]) * (spec[:, 3] - spec[:, 2]))
-    row, cell, bound = (np.concatenate(c) for c in zip(*parts, strict=True))
+    # (written where the caller made room: nothing left in a thread's malloc arena)
+    kept = np.concatenate([np.arange(s, s + n) for s, n in in_parts(
+        screen, len(spec), per_thread=PARALLEL_COMPARISONS // 2, max_threads=NAME_THREADS_MAX,
+        weights=cells)])
+    row, cell, bound = row[kept], cell[kept], bound[kept]
     if not len(row):
         return result[inverse], closest[inverse]
     key = order[cell]

@@ -1183,12 +1183,15 @@ def _wratio_bound(l1: int, nt1: int, ch1: int, ws1: int, l2: int, nt2: int, ch2:
 
 @njit(cache=True, nogil=True)
 def wratio_screen(q: np.ndarray, k: np.ndarray, k_row: np.ndarray, blocks: np.ndarray,
-                  cutoff: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                  cutoff: float, out_q: np.ndarray, out_k: np.ndarray, out_u: np.ndarray
+                  ) -> int:
     """The cells of each block ``(s, e, a, b)`` — the byte strings ``q[s:e]`` against
     ``k[k_row[a:b]]`` (rows of numpy ``S`` arrays viewed as ``uint8``) — where rapidfuzz's
     ``fuzz.WRatio`` may reach ``cutoff``: every cell but those whose bound
     (:func:`_wratio_bound`) is below it (less ``_BOUND_SLACK``), whose ``cdist`` score is
-    0. Returned as (query row, position in ``k_row``, bound), block by block, row-major."""
+    0. Written as (query row, position in ``k_row``, bound), block by block, row-major, into
+    ``out_*`` (room for every cell of the blocks: the caller's, not grown on a thread whose
+    malloc arena would keep them); how many."""
     width = 1
     for blk in range(len(blocks)):
         width = max(width, blocks[blk, 3] - blocks[blk, 2])
@@ -1199,9 +1202,6 @@ def wratio_screen(q: np.ndarray, k: np.ndarray, k_row: np.ndarray, blocks: np.nd
     q_tok = np.empty((q.shape[1] // 2 + 1, 3), np.int64)
     q_shape = np.empty(5, np.int64)
     bins = np.empty(64, np.int64)
-    out_q = np.empty(1024, np.int64)
-    out_k = np.empty(1024, np.int64)
-    out_u = np.empty(1024, np.float64)
     n = 0
     least = cutoff - _BOUND_SLACK
     for blk in range(len(blocks)):
@@ -1219,13 +1219,9 @@ def wratio_screen(q: np.ndarray, k: np.ndarray, k_row: np.ndarray, blocks: np.nd
                 bound = _pair_bound(q[i], q_shape, q_count, bins, n_bins, q_tok, k[k_row[j]],
                                     k_shape[x], k_count[x], k_tok[x])
                 if bound >= least:
-                    if n == len(out_q):
-                        out_q = np.concatenate((out_q, np.empty(n, np.int64)))
-                        out_k = np.concatenate((out_k, np.empty(n, np.int64)))
-                        out_u = np.concatenate((out_u, np.empty(n, np.float64)))
                     out_q[n], out_k[n], out_u[n] = i, j, bound
                     n += 1
-    return out_q[:n], out_k[:n], out_u[:n]
+    return n
 
 
 @njit(cache=True, nogil=True)
