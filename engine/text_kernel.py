@@ -1257,6 +1257,15 @@ def wratio_reach(q_off: np.ndarray, q_raw: np.ndarray, q_row: np.ndarray, k_off:
     return out
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _run_end(row: np.ndarray, s: int) -> int:
+    """The end of the run of rows equal to ``row[s]``."""
+    e = s + 1
+    while e < len(row) and row[e] == row[s]:
+        e += 1
+    return e
+
+
 @njit(cache=True, nogil=True)
 def next_cells(row: np.ndarray, bound: np.ndarray, score: np.ndarray, done: np.ndarray,
                cutoff: float, margin: float, slack: float) -> np.ndarray:
@@ -1269,9 +1278,7 @@ def next_cells(row: np.ndarray, bound: np.ndarray, score: np.ndarray, done: np.n
     n = 0
     s = 0
     while s < len(row):
-        e = s + 1
-        while e < len(row) and row[e] == row[s]:
-            e += 1
+        e = _run_end(row, s)
         top, first, best, any_done = bound[s], s, np.float32(0.0), False
         for c in range(s, e):
             if bound[c] > top:
@@ -1306,9 +1313,7 @@ def best_cells(row: np.ndarray, score: np.ndarray, group: np.ndarray, cutoff: fl
     n = 0
     s = 0
     while s < len(row):
-        e = s + 1
-        while e < len(row) and row[e] == row[s]:
-            e += 1
+        e = _run_end(row, s)
         b = s
         for c in range(s + 1, e):
             if score[c] > score[b]:
