@@ -1190,8 +1190,7 @@ def wratio_screen(q: np.ndarray, k: np.ndarray, k_row: np.ndarray, blocks: np.nd
     ``fuzz.WRatio`` may reach ``cutoff``: every cell but those whose bound
     (:func:`_wratio_bound`) is below it (less ``_BOUND_SLACK``), whose ``cdist`` score is
     0. Written as (query row, position in ``k_row``, bound), block by block, row-major, into
-    ``out_*`` (room for every cell of the blocks: the caller's, not grown on a thread whose
-    malloc arena would keep them); how many."""
+    ``out_*`` (room for every cell of the blocks, made by the caller); how many."""
     width = 1
     for blk in range(len(blocks)):
         width = max(width, blocks[blk, 3] - blocks[blk, 2])
