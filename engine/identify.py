@@ -19,7 +19,6 @@ from cashmatch.engine.normalize import (
     account_key,
     name_key,
 )
-from cashmatch.engine.threads import side_by_side
 
 # How the payer was identified, with the confidence that carries.
 BY_ACCOUNT, BY_NAME, BY_FUZZY_NAME, BY_LEARNED_ACCOUNT, UNKNOWN = 0, 1, 2, 3, -1
@@ -27,7 +26,6 @@ IDENTITY_CONFIDENCE = np.array([1.0, 0.97, 0.93, 0.95])
 NAME_BLOCK = 5  # fuzzy names are compared within blocks sharing this many leading characters
 NAME_MARGIN = 4.0  # the best fuzzy name must beat the next customer's by this much
 PARALLEL_COMPARISONS = 20_000  # rapidfuzz's thread pool pays off above this many comparisons
-PARALLEL_PAYMENTS = 50_000  # identify: names and accounts keyed side by side from this many
 SCORE_SLACK = 0.01  # _fuzzy_names: room for rounding between a score's bound and its float32
 
 
@@ -202,30 +200,17 @@ def identify(
     n = payments.num_rows
     customer = np.full(n, -1, dtype=np.int64)
     method = np.full(n, UNKNOWN, dtype=np.int8)
-
-    def name_keys() -> pa.Array:
-        return name_key(payments.column("payer_name").combine_chunks())
-
+    names = name_key(payments.column("payer_name").combine_chunks())
     if len(index.ids) == 0 or n == 0:
-        return Identification(customer, method, np.zeros(n), name_keys(),
-                              np.full(n, -1, np.int64))
+        return Identification(customer, method, np.zeros(n), names, np.full(n, -1, np.int64))
 
-    def by_name() -> tuple[pa.Array, np.ndarray]:  # the name keys, the known one of each
-        keys = name_keys()
-        return keys, index.names.index_in(keys)
-
-    def by_account() -> tuple[_AccountCodes, np.ndarray]:
-        codes = _AccountCodes.of(payments.column("payer_account"))
-        return codes, index.accounts.index_in(codes.keys)[codes.code]
-
-    # the names and the accounts are keyed and looked up independently (Arrow's kernels and
-    # compiled passes, without the GIL): side by side on a large day
-    (names, hit), (accounts, hit_np) = side_by_side([by_name, by_account],
-                                                    threads=n >= PARALLEL_PAYMENTS)
+    accounts = _AccountCodes.of(payments.column("payer_account"))
+    hit_np = index.accounts.index_in(accounts.keys)[accounts.code]
     found = hit_np >= 0
     customer[found] = np.asarray(index.account_keys.column("cust"))[hit_np[found]]
     method[found] = BY_ACCOUNT
 
+    hit = index.names.index_in(names)
     take = (customer < 0) & (hit >= 0)
     customer[take] = np.asarray(index.name_keys.column("cust"))[hit[take]]
     method[take] = BY_NAME
@@ -305,12 +290,13 @@ def _fuzzy_names(names: pa.Array, index: CustomerIndex, *, cutoff: float
     ``cdist``) first each name's cell of the greatest bound, then every cell whose bound
     reaches that score ``B1`` less ``NAME_MARGIN + SCORE_SLACK`` (less only ``SCORE_SLACK``
     where no bound of the name reaches ``cutoff``; :func:`text_kernel.next_cells`), the best
-    then read off the cells scored (:func:`text_kernel.best_cells`, 0 for the others).
-    A cell left out scores below ``B1 - NAME_MARGIN`` (so below
-    the best score ``B >= B1``): it is not the best, and the best of another group, were it
-    that cell, would leave ``B - other > NAME_MARGIN`` as any lower one does (float32
-    subtraction is monotone); where no bound reaches ``cutoff`` the margin decides nothing
-    (``B < cutoff``) and a cell below ``B1`` is not the best either."""
+    then read off the cells scored (:func:`text_kernel.best_cells`, 0 for the others). A cell
+    left out scores below ``B1 - NAME_MARGIN`` (so below the best score ``B >= B1``): it is not
+    the best, and the best of another group, were it that cell, would leave ``B - other >
+    NAME_MARGIN`` as any lower one does (float32 subtraction is monotone); where no bound
+    reaches ``cutoff`` the margin decides nothing (``B < cutoff``) and a cell below ``B1`` is
+    not the best either. Cells on one thread: on threads (the screen, or the names and
+    accounts keyed side by side) the match's peak RSS at 1M rose by 60-100 MiB."""
     uniq, inverse = np.unique(_ascii_bytes(names), return_inverse=True)
     keys, order, k_sorted = index.name_blocks
     custs = np.asarray(index.name_keys.column("cust"), dtype=np.int64)
@@ -327,8 +313,7 @@ def _fuzzy_names(names: pa.Array, index: CustomerIndex, *, cutoff: float
     q_bytes, k_bytes = _byte_rows(uniq), _byte_rows(keys)
     floor = cutoff * 0.8
 
-    # one compiled pass on this thread, into room for every cell (np.empty's pages that the
-    # pass leaves unwritten cost no memory; on threads, the match's peak RSS rose ~60-100 MiB)
+    # one compiled pass, into room for every cell (np.empty's pages left unwritten cost nothing)
     cells = int(np.sum((spec[:, 1] - spec[:, 0]) * (spec[:, 3] - spec[:, 2])))
     row, cell, bound = np.empty(cells, np.int64), np.empty(cells, np.int64), np.empty(cells)
     n = text_kernel.wratio_screen(q_bytes, k_bytes, order, spec, floor, row, cell, bound)
