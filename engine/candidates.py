@@ -301,6 +301,7 @@ def empty_pairs() -> Pairs:
 
 
 REFERENCE_CHUNK = 250_000  # texts tokenised and joined at once (bounds the temporaries)
+REFERENCE_THREAD_TEXTS = 50_000  # reference_hits: texts a thread's share at least (~0.1 s)
 
 
 def reference_hits(texts: pa.Array, book: Book) -> tuple[Pairs, pa.Table]:
@@ -310,17 +311,26 @@ def reference_hits(texts: pa.Array, book: Book) -> tuple[Pairs, pa.Table]:
     Alnum token forms are looked up among the alnum keys (by their hashes, :class:`StringKeys`);
     digit forms as integers in the sorted digit-like keys (the rare ones too long for int64:
     as strings, like the alnum forms). In chunks of ``REFERENCE_CHUNK`` texts: the hits of
-    a text do not depend on the others."""
+    a text do not depend on the others, so contiguous shares of the texts go to threads
+    (:func:`threads.in_parts`; Arrow's kernels and the compiled passes release the GIL), each
+    share chunk by chunk."""
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
+    usable_keys(book)  # (built once, before any thread reads it)
+
+    def share(lo: int, hi: int) -> list[tuple[int, tuple, pa.Table]]:
+        return [(a, *_reference_hits(texts.slice(a, min(REFERENCE_CHUNK, hi - a)), book))
+                for a in range(lo, max(hi, lo + 1), REFERENCE_CHUNK)]
+
     pays, invs, refs, tokens = [], [], [], []
-    for a in range(0, max(len(texts), 1), REFERENCE_CHUNK):
-        (pay, inv, ref), toks = _reference_hits(texts.slice(a, REFERENCE_CHUNK), book)
-        pays.append(pay + a)
-        invs.append(inv)
-        refs.append(ref)
-        tokens.append(pa.table({"pay": pa.array(np.asarray(toks.column("pay"), np.int64) + a),
-                                "digits": toks.column("digits")}))
+    for chunks in in_parts(share, len(texts), per_thread=REFERENCE_THREAD_TEXTS):
+        for a, (pay, inv, ref), toks in chunks:
+            pays.append(pay + a)
+            invs.append(inv)
+            refs.append(ref)
+            tokens.append(pa.table({
+                "pay": pa.array(np.asarray(toks.column("pay"), np.int64) + a),
+                "digits": toks.column("digits")}))
     # (each chunk's hits are sorted, one row per pair, and its texts follow the last's)
     pay = np.concatenate(pays)
     hits = Pairs(pay, np.concatenate(invs), np.concatenate(refs), np.zeros(len(pay), bool))
