@@ -302,11 +302,15 @@ def empty_pairs() -> Pairs:
 
 REFERENCE_CHUNK = 250_000  # texts tokenised and joined at once (bounds the temporaries)
 REFERENCE_THREAD_TEXTS = 50_000  # reference_hits: texts a thread's share at least (~0.1 s)
+# the tokens reference_hits keeps for later stages: those of a digits key this long at least,
+# all that they read (fuzzy_hits: FUZZY_MIN_LEN; the look-alikes: review.MIN_PART)
+KEPT_TOKEN_DIGITS = 4
 
 
 def reference_hits(texts: pa.Array, book: Book) -> tuple[Pairs, pa.Table]:
-    """Exact key hits of every text; also returns the tokens for the fuzzy stage (``pay`` and
-    ``digits``, the chunks' tokens one chunk after another).
+    """Exact key hits of every text; also returns the tokens for the fuzzy stage and the
+    look-alikes (``pay`` int32 and ``digits``, the chunks' tokens one chunk after another), those
+    of at least ``KEPT_TOKEN_DIGITS`` digits.
 
     Alnum token forms are looked up among the alnum keys (by their hashes, :class:`StringKeys`);
     digit forms as integers in the sorted digit-like keys (the rare ones too long for int64:
@@ -328,9 +332,11 @@ def reference_hits(texts: pa.Array, book: Book) -> tuple[Pairs, pa.Table]:
             pays.append(pay + a)
             invs.append(inv)
             refs.append(ref)
+            digits = toks.column("digits")
+            kept = np.flatnonzero(_lengths(digits) >= KEPT_TOKEN_DIGITS)
             tokens.append(pa.table({
-                "pay": pa.array(np.asarray(toks.column("pay"), np.int64) + a),
-                "digits": toks.column("digits")}))
+                "pay": pa.array((np.asarray(toks.column("pay"))[kept] + a).astype(np.int32)),
+                "digits": digits.take(pa.array(kept))}))
     # (each chunk's hits are sorted, one row per pair, and its texts follow the last's)
     pay = np.concatenate(pays)
     hits = Pairs(pay, np.concatenate(invs), np.concatenate(refs), np.zeros(len(pay), bool))

@@ -30,3 +30,10 @@ def test_reference_hits_in_chunks_equal_one_piece(monkeypatch, thread_texts):
 def _rows(tokens):
     return sorted(zip(tokens.column("pay").to_pylist(), tokens.column("digits").to_pylist(),
                       strict=True))
+
+
+def test_the_kept_tokens_are_all_that_later_stages_read():
+    from cashmatch.engine import review
+
+    assert C.FUZZY_MIN_LEN >= C.KEPT_TOKEN_DIGITS
+    assert review.MIN_PART >= C.KEPT_TOKEN_DIGITS
