@@ -116,26 +116,22 @@ def _buckets(hashes: np.ndarray, rows: np.ndarray, mix: np.uint64
 
 
 @njit(cache=True, nogil=True)
-def _probe(s_hash: np.ndarray, s_row: np.ndarray, starts: np.ndarray, seen: np.ndarray,
-           shift: np.uint64, mix: np.uint64, x: np.uint64, row_grp: np.ndarray, grp: int,
-           other: int, out_a: np.ndarray, out_b: np.ndarray, found: int
-           ) -> tuple[np.ndarray, np.ndarray, int]:
-    """The rows of the variants of hash ``x`` (of group ``grp``: ``row_grp[row]``) appended as
-    (row, ``other``) pairs; the outputs grown as needed."""
+def _bucket(x: np.uint64, seen: np.ndarray, starts: np.ndarray, shift: np.uint64,
+            mix: np.uint64) -> tuple[int, int]:
+    """The rows ``lo:hi`` of :func:`_buckets`' bucket of hash ``x`` (none when its bit is
+    not set)."""
     y = (x * mix) >> shift
     if not (seen[y >> np.uint64(6)] >> (y & np.uint64(63))) & np.uint64(1):
-        return out_a, out_b, found
+        return 0, 0
     b = y >> np.uint64(4)
-    for s in range(starts[b], starts[b + 1]):
-        r = s_row[s]
-        if s_hash[s] == x and row_grp[r] == grp:
-            if found == len(out_a):
-                out_a = np.concatenate((out_a, np.empty(found, np.int64)))
-                out_b = np.concatenate((out_b, np.empty(found, np.int64)))
-            out_a[found] = r
-            out_b[found] = other
-            found += 1
-    return out_a, out_b, found
+    return starts[b], starts[b + 1]
+
+
+@njit(cache=True, nogil=True)
+def _grown(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two output columns, twice as long (their first halves kept)."""
+    return (np.concatenate((a, np.empty(len(a), np.int64))),
+            np.concatenate((b, np.empty(len(b), np.int64))))
 
 
 @njit(cache=True, nogil=True)
@@ -223,15 +219,23 @@ def number_pairs(
     width = _width(q_off, 0, nq)
     h = np.empty(width, np.uint64)
     var = np.empty(width + 1, np.uint64)
-    out_k = np.empty(16 + 2 * nq, np.int64)
-    out_q = np.empty(len(out_k), np.int64)
+    out_q = np.empty(16 + 2 * nq, np.int64)
+    out_k = np.empty(len(out_q), np.int64)
     found = 0
     for i in range(nq):
         m = _number_variants(q_raw, q_off[i], q_off[i + 1], np.uint64(q_grp[i]) * mix, base,
                              inverse, min_edit, h, var, 0)
         for t in range(m):
-            out_k, out_q, found = _probe(k_hash, k_row, starts, seen, shift, mix, var[t],
-                                         k_grp, q_grp[i], i, out_k, out_q, found)
+            x = var[t]
+            lo, hi = _bucket(x, seen, starts, shift, mix)
+            for s in range(lo, hi):
+                j = k_row[s]
+                if k_hash[s] == x and k_grp[j] == q_grp[i]:
+                    if found == len(out_q):
+                        out_q, out_k = _grown(out_q, out_k)
+                    out_q[found] = i
+                    out_k[found] = j
+                    found += 1
     return out_q[:found], out_k[:found]
 
 
@@ -267,9 +271,21 @@ def key_pairs(
     for j in range(lo, hi):
         m = _key_variants(k_raw, k_off[j], k_off[j + 1], np.uint64(k_grp[j]) * mix, base,
                           inverse, min_part, max_cut, h, var)
-        for t in range(m):
-            out_q, out_k, found = _probe(q_hash, q_row, starts, seen, shift, mix, var[t],
-                                         q_grp, k_grp[j], j, out_q, out_k, found)
+        for t in range(m):  # (the look-up inline: through _bucket and _grown, ~10% slower)
+            x = var[t]
+            y = (x * mix) >> shift
+            if not (seen[y >> np.uint64(6)] >> (y & np.uint64(63))) & np.uint64(1):
+                continue
+            b = y >> np.uint64(4)
+            for s in range(starts[b], starts[b + 1]):
+                i = q_row[s]
+                if q_hash[s] == x and q_grp[i] == k_grp[j]:
+                    if found == len(out_q):
+                        out_q = np.concatenate((out_q, np.empty(found, np.int64)))
+                        out_k = np.concatenate((out_k, np.empty(found, np.int64)))
+                    out_q[found] = i
+                    out_k[found] = j
+                    found += 1
     return out_q[:found], out_k[:found]
 
 
