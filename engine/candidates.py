@@ -124,6 +124,7 @@ class Book:
     invoice_digit_keys: tuple[np.ndarray, pa.Array] | None = None  # digit_keys_by_invoice
     amounts: AmountIndex | None = None  # amount_index (depends on the open amounts)
     block_size: np.ndarray | None = None  # block_sizes
+    lookalike_keys: object | None = None  # review.KeyVariants, built once by lookalikes
 
 
 @dataclass(frozen=True, slots=True)

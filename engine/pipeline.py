@@ -1424,7 +1424,8 @@ class DayMatch:
         applied_by_pay = np.bincount(a_pay, weights=a_applied, minlength=self.n).astype(np.int64)
         prop_pay = proposals.pay
         rest = np.flatnonzero(self.pay_amount[prop_pay] != applied_by_pay[prop_pay])
-        first = self.book.ids.take(pa.array(a_inv[proposals.start[rest]])).to_pylist()
+        first = self.book.ids.take(pa.array(a_inv[proposals.start[rest]])).to_pylist() if len(
+            rest) else []
         for j, invoice in zip(rest.tolist(), first, strict=True):
             invs = a_inv[proposals.start[j] : proposals.start[j + 1]].tolist()
             exceptions.append(ExceptionItem(
@@ -1432,14 +1433,17 @@ class DayMatch:
                 REMAINDERS[proposals.remainder[j]].format(invoice=invoice), invs,
                 [float(proposals.confidence[j])] * len(invs)))
         e_pay = np.array([e.pay for e in exceptions], np.int64)
-        # the payments' ids and currencies of both tables' rows, taken at once
-        rows = pa.array(np.concatenate([a_pay, e_pay]))
-        pay_ids = self.payments.column("payment_id").combine_chunks().take(rows)
-        cur = self.payments.column("currency").combine_chunks().take(rows)
+        # the payments' ids and currencies of both tables' rows, taken at once (as the
+        # invoices' ids of the allocations and of the candidates, and the allocations' reasons
+        # and rules: a few calls, whatever the rows)
+        by_row = self.payments.select(["payment_id", "currency"]).take(
+            pa.array(np.concatenate([a_pay, e_pay])))
+        pay_ids, cur = by_row.column(0), by_row.column(1)
         n_a = len(a_pay)
-        a_reason = _strings(proposals.reasons).take(pa.array(proposals.reason))
+        words = _strings(proposals.reasons + RULES).take(pa.array(np.concatenate(
+            [proposals.reason, np.repeat(proposals.rule, lens) + len(proposals.reasons)])))
+        a_reason, a_rule = words.slice(0, n_a), words.slice(n_a)
         a_conf = np.repeat(proposals.confidence, lens)
-        a_rule = _strings(RULES).take(pa.array(np.repeat(proposals.rule, lens)))
         # what stays open after each application, in value-date then payment-id order
         date = self.pay_date[a_pay]
         # (payments of the same id in row order: ``pc.rank``'s "first", from the ranks above)
@@ -1456,9 +1460,15 @@ class DayMatch:
         running = csum - before
         open_after = np.empty(len(order), np.int64)
         open_after[order] = self.book.amount[inv_sorted] - running
+        c_lens = np.array([len(e.candidates) for e in exceptions], np.int64)
+        c_flat = np.fromiter((c for e in exceptions for c in e.candidates), np.int64,
+                             count=int(c_lens.sum()))
+        c_offsets = np.zeros(len(exceptions) + 1, np.int32)
+        np.cumsum(c_lens, out=c_offsets[1:])
+        inv_ids = self.book.ids.take(pa.array(np.concatenate([a_inv, c_flat])))
         allocations = pa.Table.from_arrays([
             pay_ids.slice(0, n_a),
-            self.book.ids.take(pa.array(a_inv)),
+            inv_ids.slice(0, n_a),
             pa.array(a_applied, pa.int64()),
             pa.array(a_adj, pa.int64()),
             a_reason,
@@ -1469,14 +1479,8 @@ class DayMatch:
         ], schema=S.ALLOCATIONS)  # fmt: skip
         applied_e = applied_by_pay[e_pay] if len(e_pay) else np.zeros(0, np.int64)
         unapplied = self.pay_amount[e_pay] - applied_e if len(e_pay) else np.zeros(0, np.int64)
-        ids = self.book.ids
-        c_lens = np.array([len(e.candidates) for e in exceptions], np.int64)
-        c_flat = np.fromiter((c for e in exceptions for c in e.candidates), np.int64,
-                             count=int(c_lens.sum()))
-        c_offsets = np.zeros(len(exceptions) + 1, np.int32)
-        np.cumsum(c_lens, out=c_offsets[1:])
         cand_ids = pa.ListArray.from_arrays(pa.array(c_offsets, pa.int32()),
-                                            ids.take(pa.array(c_flat, pa.int64())))
+                                            inv_ids.slice(n_a))
         if cand_ids.type != S.EXCEPTIONS.field("candidates").type:  # (large ids: string)
             cand_ids = cand_ids.cast(S.EXCEPTIONS.field("candidates").type)
         s_offsets = np.zeros(len(exceptions) + 1, np.int32)
@@ -1487,12 +1491,14 @@ class DayMatch:
         grp_cust = self.pay_customer[e_pay] if len(e_pay) else np.zeros(0, np.int64)
         cust_ids = self.index.ids.take(pa.array(np.maximum(grp_cust, 0), mask=grp_cust < 0)) if len(
             self.index.ids) and len(e_pay) else pa.nulls(len(e_pay), pa.string())  # (none: null)
+        texts = pa.array([e.reason for e in exceptions] + [e.detail for e in exceptions],
+                         pa.string())
         exc = pa.Table.from_arrays([
             pay_ids.slice(n_a),
-            pa.array([e.reason for e in exceptions], pa.string()),
+            texts.slice(0, len(exceptions)),
             pa.array(unapplied, pa.int64()),
             cand_ids,
-            pa.array([e.detail for e in exceptions], pa.string()),
+            texts.slice(len(exceptions)),
             cur.slice(n_a),
             scores,
             cust_ids,
