@@ -943,33 +943,33 @@ class DayMatch:
         # by chance and say little against a small one (how little: ``chance``)
         fewest = found.fewest(AMBIGUOUS_SETS)
         if fewest is not None:
-            return self.fewest_choice(
-                fixed, np.array(fewest, np.int64), [len(s) for s in found.solutions
-                                                    if s != fewest], found.exact,
-                found.unique is not None and found.exhaustive, block_size, rest, fee, identity)
+            conf = self.fewest_confidence(
+                len(fixed), len(fewest), [len(s) for s in found.solutions if s != fewest],
+                found.exact, found.unique is not None and found.exhaustive, block_size, rest,
+                fee, identity)
+            return (np.concatenate([fixed, np.array(fewest, np.int64)]), conf,
+                    SUBSET_RULES[0] if len(fixed) else SUBSET_RULES[1])
         if found.solutions:
             return self.ambiguous(p, [np.concatenate([fixed, np.array(s, np.int64)])
                                       for s in found.solutions])
         return None
 
     @staticmethod
-    def fewest_choice(fixed: np.ndarray, added: np.ndarray, rivals: list[int], exact: bool,
-                      proven: bool, block_size: int, rest: int, fee: int, identity: float
-                      ) -> tuple[np.ndarray, float, str]:
-        """The set ``fixed`` plus ``added``, the fit with the fewest invoices (``rivals``: the
-        sizes of the other sets that fit; ``proven``: the only fit, all sets tried), with its
-        confidence and rule (:meth:`fill_choice`)."""
-        chosen = np.concatenate([fixed, added])
-        share = len(fixed) / len(chosen)
+    def fewest_confidence(n_fixed: int, n_added: int, rivals: list[int], exact: bool,
+                          proven: bool, block_size: int, rest: int, fee: int, identity: float
+                          ) -> float:
+        """The confidence of ``n_fixed`` quoted invoices plus ``n_added`` others, the fit with
+        the fewest invoices (``rivals``: the sizes of the other sets that fit; ``proven``: the
+        only fit, all sets tried; :meth:`fill_choice`)."""
+        share = n_fixed / (n_fixed + n_added)
         # a fit by chance as small as the one found
-        chance = coincidence(block_size=block_size, max_size=len(added),
+        chance = coincidence(block_size=block_size, max_size=n_added,
                              target=rest, tolerance=0 if exact else fee)
         conf = subset_confidence(quoted_share=share, exact=exact, identity=identity,
                                  exhaustive=True, chance=chance)
         if not proven:
             conf = min(conf, LARGER_SETS_UNTRIED_MAX)
-        conf *= fewest_share(block_size=block_size, size=len(added), rival_sizes=rivals)
-        return chosen, conf, "subset_reference" if len(fixed) else "subset_amount"
+        return conf * fewest_share(block_size=block_size, size=n_added, rival_sizes=rivals)
 
     def fill_search(self, p: int, group: int, fixed: np.ndarray, amount: int, fee: int
                     ) -> tuple[SubsetSearch, int] | None:
@@ -1024,37 +1024,39 @@ class DayMatch:
             min_size=np.where(n_fixed > 0, 1, 2), limit=AMBIGUOUS_SETS)
         self.fill_slot[ps] = np.arange(len(ps))
         self.filled_outcome: list[Pick | ExceptionItem | None] = [None] * len(ps)
-        bounds = fixed_at.tolist()
-        rest, fee = (self.pay_amount[ps] - fixed_total).tolist(), self.fee_ceiling[ps].tolist()
-        identity = self.set_identity(ps).tolist()
-        sets: list[tuple[int, np.ndarray, float, str]] = []
+        rest, fee = self.pay_amount[ps] - fixed_total, self.fee_ceiling[ps]
+        identity = self.set_identity(ps)
         f = self.filled
         # the fewest invoices that fit, where that is the answer, for all payments at once:
         # only its confidence is reckoned one by one (and the choices for a person built)
         slot = f.fewest(AMBIGUOUS_SETS)
-        n_found, size, exact, exhaustive = (a.tolist() for a in (
-            f.n_found, f.size, f.exact, f.exhaustive))
-        sol_len, sol_start, slot_l = f.sol_len.tolist(), f.sol_start.tolist(), slot.tolist()
-        for q in np.flatnonzero(f.n_found > 0).tolist():
-            fixed_q = fixed[bounds[q] : bounds[q + 1]]
-            s = slot_l[q]
-            if s < 0:
-                self.filled_outcome[q] = self.fill_choice(
-                    int(ps[q]), f.get(q), size[q], fixed_q, rest[q], fee[q], identity[q])
-                continue
-            at = q * f.limit
-            sets.append((q, *self.fewest_choice(
-                fixed_q, f.rows[sol_start[s] : sol_start[s] + sol_len[s]],
-                [sol_len[i] for i in range(at, at + n_found[q]) if i != s], exact[q],
-                n_found[q] == 1 and exhaustive[q], size[q], rest[q], fee[q], identity[q])))
-        if sets:
-            qs, chosen, conf, rules = zip(*sets, strict=True)
-            q_arr = np.array(qs)
-            props = self.set_proposals(ps[q_arr], np.array([len(c) for c in chosen]),
-                                       np.concatenate(chosen), np.array(conf),
-                                       np.array([RULES.index(r) for r in rules]))
-            for j, q in enumerate(qs):
-                self.filled_outcome[q] = props, j
+        for q in np.flatnonzero((f.n_found > 0) & (slot < 0)).tolist():
+            self.filled_outcome[q] = self.fill_choice(
+                int(ps[q]), f.get(q), int(f.size[q]), fixed[fixed_at[q] : fixed_at[q + 1]],
+                int(rest[q]), int(fee[q]), float(identity[q]))
+        qs = np.flatnonzero(slot >= 0)
+        if len(qs) == 0:
+            return
+        s, n_fix = slot[qs], n_fixed[qs]
+        n_add = f.sol_len[s]
+        sol_len, first = f.sol_len.tolist(), (qs * f.limit).tolist()
+        conf = [self.fewest_confidence(
+            nf, na, [sol_len[i] for i in range(at, at + k) if i != si], ex, k == 1 and exh, bs,
+            r, fe, ident)
+            for nf, na, at, k, si, ex, exh, bs, r, fe, ident in zip(
+                n_fix.tolist(), n_add.tolist(), first, f.n_found[qs].tolist(), s.tolist(),
+                f.exact[qs].tolist(), f.exhaustive[qs].tolist(), f.size[qs].tolist(),
+                rest[qs].tolist(), fee[qs].tolist(), identity[qs].tolist(), strict=True)]
+        # each set's quoted invoices and those added (set_proposals orders them by due date)
+        at = np.arange(len(qs))
+        owner = np.concatenate([np.repeat(at, n_fix), np.repeat(at, n_add)])
+        invs = np.concatenate([fixed[spans(fixed_at[qs], n_fix)], f.rows[spans(f.sol_start[s],
+                                                                              n_add)]])
+        props = self.set_proposals(
+            ps[qs], n_fix + n_add, invs[np.argsort(owner, kind="stable")], np.array(conf),
+            np.where(n_fix > 0, RULES.index(SUBSET_RULES[0]), RULES.index(SUBSET_RULES[1])))
+        for j, q in enumerate(qs.tolist()):
+            self.filled_outcome[q] = props, j
 
     def set_identity(self, ps: np.ndarray) -> np.ndarray:
         """How surely each payment of ``ps`` is the customer whose open invoices its sets are

@@ -273,7 +273,8 @@ def _quads(s: np.ndarray, order: np.ndarray, keep: np.ndarray, lo: int, hi: int,
     (``pairs``: see :func:`_pair_sums`, filled here unless its first row is already)."""
     limit = len(lens)
     n = len(s)
-    if n < 4:
+    # (no set of four within [lo, hi]: the four least above it, or the four largest below)
+    if n < 4 or s[0] + s[1] + s[2] + s[3] > hi or s[n - 4] + s[n - 3] + s[n - 2] + s[n - 1] < lo:
         return n_found
     if pairs[1, 0] <= 0:  # (the first pair's j is 1 once filled)
         _pair_sums(s, pairs)
@@ -439,7 +440,8 @@ def _search_kept(keep: np.ndarray, sub: np.ndarray, order: np.ndarray, sub_due: 
     lens = np.zeros(limit, np.int64)
     s = sub[order]
     quads = max_size >= 4 and MITM_MAX_N < m <= QUADS_MAX_N and m >= 4
-    pairs = np.zeros((5, m * (m - 1) // 2 if quads else 1), np.int64)
+    pairs = np.empty((5, m * (m - 1) // 2 if quads else 1), np.int64)
+    pairs[1, 0] = 0  # (not filled yet: _quads fills it when a set of four may fit)
     for tier in range(2):
         lo = target if tier == 0 else target + 1
         hi = target if tier == 0 else target + tolerance
