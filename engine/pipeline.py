@@ -901,10 +901,10 @@ class DayMatch:
             book, pairs = self.book, self.pairs
             q = np.flatnonzero(pairs.ref >= QUOTED_REF)
             n_inv = max(len(book.amount), 1)  # (payment, invoice) sorted and distinct:
-            key = np.sort(pairs.pay[q].astype(np.int64) * n_inv + pairs.inv[q])  # one key
-            first = np.ones(len(key), bool)
-            first[1:] = key[1:] != key[:-1]
-            pay, inv = np.divmod(key[first], n_inv)
+            key = pairs.pay[q].astype(np.int64) * n_inv + pairs.inv[q]  # one key
+            if not (key[1:] > key[:-1]).all():  # (as Pairs.concat leaves them: no sort)
+                key = np.unique(key)
+            pay, inv = np.divmod(key, n_inv)
             group = np.where(self.pay_group >= 0, self.pay_group, self.ref_group)
             group = np.where(group >= 0, group, sole_group(pay, book.group[inv], self.n))
             group = settling_group(group, pay, inv, book, self.pay_currency, self.pay_amount,
