@@ -334,7 +334,8 @@ class DayMatch:
             )
             pg = self.pay_group[pairs.pay]
             ig = book.group[pairs.inv]
-            cust_rel = np.where(pg < 0, UNKNOWN, np.where(pg == ig, SAME, OTHER))
+            cust_rel = np.where(pg < 0, np.int8(UNKNOWN),  # (int8: a relation is -1, 0 or 1)
+                                np.where(pg == ig, np.int8(SAME), np.int8(OTHER)))
             cust_rel = self.name_evidence(pairs, cust_rel)
             # a payer nobody identified whose name resembles the invoice's customer: as sure of
             # the customer as a fuzzy name makes it (for this pair)
