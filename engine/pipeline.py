@@ -64,7 +64,7 @@ from cashmatch.engine.candidates import (
 )
 from cashmatch.engine.identify import BY_FUZZY_NAME, IDENTITY_CONFIDENCE, fuzzy_workers, identify
 from cashmatch.engine.ledger import PreparedLedger, days, stage
-from cashmatch.engine.normalize import spans
+from cashmatch.engine.normalize import spans, string_parts
 from cashmatch.engine.policy import Policy
 from cashmatch.engine.review import (
     Lookalikes,
@@ -363,16 +363,25 @@ class DayMatch:
 
     def name_evidence(self, pairs: Pairs, cust_rel: np.ndarray) -> np.ndarray:
         """A payer nobody identified whose name resembles the invoice's customer is taken as
-        that customer for this pair (rapidfuzz ``cpdist``, all such pairs at once)."""
+        that customer for this pair (rapidfuzz ``cpdist``, all such pairs at once): of the pairs
+        whose ``WRatio`` may reach the cutoff (:func:`text_kernel.wratio_reach`, a proven
+        bound: at a million payments ~1 pair in 80 reaches it)."""
         unknown = np.flatnonzero((cust_rel == UNKNOWN) & (self.book.customer[pairs.inv] >= 0))
         if len(unknown) == 0:
             return cust_rel
-        names = self.index.names_by_customer
-        a = pc.take(self.ident.names, pa.array(pairs.pay[unknown])).to_pylist()
-        b = pc.take(names, pa.array(self.book.customer[pairs.inv[unknown]])).to_pylist()
+        from cashmatch.engine import text_kernel
+
+        cutoff = self.policy.payer_name_cutoff
+        pay, cust = pairs.pay[unknown], self.book.customer[pairs.inv[unknown]]
+        names, by_customer = self.ident.names, self.index.names_by_customer
+        reach = text_kernel.wratio_reach(*string_parts(names), pay, *string_parts(by_customer),
+                                         cust, cutoff)
+        unknown, pay, cust = unknown[reach], pay[reach], cust[reach]
+        a = pc.take(names, pa.array(pay)).to_pylist()
+        b = pc.take(by_customer, pa.array(cust)).to_pylist()
         score = process.cpdist(a, b, scorer=fuzz.WRatio, workers=fuzzy_workers(len(a)))
         out = cust_rel.copy()
-        out[unknown[score >= self.policy.payer_name_cutoff]] = SAME
+        out[unknown[score >= cutoff]] = SAME
         return out
 
     # ------------------------------------------------------------------ proposals

@@ -1119,3 +1119,317 @@ def ratio_pairs(q_off: np.ndarray, q_raw: np.ndarray, q_row: np.ndarray, k_off: 
         out[j] = _ratio(q_raw, a0, a1, pm, k_raw, k_off[k_row[j]], k_off[k_row[j] + 1], row, 0.0)
         _set_masks(pm, q_raw, a0, a1, False)
     return out
+
+
+# rapidfuzz's whitespace for one-byte characters (``detail::is_space``): where it splits words
+_SPACE = np.zeros(256, np.bool_)
+_SPACE[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
+# what a WRatio bound is lowered by before it is compared with a cutoff: rounding of rapidfuzz's
+# doubles against the bound's, and of the float32 a score is given as (up by 4e-6 near 100)
+_BOUND_SLACK = 1e-4
+
+
+@njit(cache=True, nogil=True)
+def _row_len(s: np.ndarray) -> int:
+    """The length of the string in a row of a numpy ``S`` array viewed as ``uint8``: its
+    trailing NULs not part of it (numpy's ``bytes`` drop them)."""
+    n = len(s)
+    while n > 0 and s[n - 1] == 0:
+        n -= 1
+    return n
+
+
+@njit(cache=True, nogil=True)
+def _name_shape(s: np.ndarray, n: int, count: np.ndarray, tok: np.ndarray, shape: np.ndarray
+                ) -> None:
+    """What :func:`_wratio_bound` bounds the byte string ``s[:n]`` by, into ``shape``: its
+    length, its words (runs of bytes other than rapidfuzz's whitespace; into ``tok[w] =
+    (start, length, FNV-1a hash)``), their bytes, its whitespace bytes, and whether it is left
+    unbounded (1: a word repeats, or a byte is not ASCII — rapidfuzz then compares other
+    characters than bytes when given ``str``). ``count`` (64 zeros on entry) gets the count of
+    its word bytes by ``byte & 63`` (several bytes to one bin: a bin's common count bounds
+    its bytes' from above)."""
+    n_tok, chars, ws, free = 0, 0, 0, 0
+    h = np.uint64(0)
+    start = -1
+    for t in range(n + 1):
+        if t < n and not _SPACE[s[t]]:
+            if start < 0:
+                start = t
+                h = np.uint64(0xCBF29CE484222325)
+            h = (h ^ np.uint64(s[t])) * np.uint64(0x100000001B3)
+            count[s[t] & 63] += 1
+            chars += 1
+            if s[t] >= 0x80:
+                free = 1
+            continue
+        if t < n:
+            ws += 1
+        if start >= 0:
+            tok[n_tok, 0], tok[n_tok, 1], tok[n_tok, 2] = start, t - start, np.int64(h)
+            n_tok += 1
+            start = -1
+    for x in range(n_tok):
+        for y in range(x):
+            if _same_word(s, tok[x], s, tok[y]):
+                free = 1
+    shape[0], shape[1], shape[2], shape[3], shape[4] = n, n_tok, chars, ws, free
+
+
+@njit(cache=True, nogil=True)
+def _pair_bound(a: np.ndarray, a_shape: np.ndarray, a_count: np.ndarray, a_bins: np.ndarray,
+                n_bins: int, a_tok: np.ndarray, b: np.ndarray, b_shape: np.ndarray,
+                b_count: np.ndarray, b_tok: np.ndarray) -> float:
+    """:func:`_wratio_bound` of two strings by their :func:`_name_shape` (``a_bins``: the
+    ``n_bins`` bins ``a_count`` counts bytes in); 100 if either is unbounded."""
+    if a_shape[4] or b_shape[4]:
+        return 100.0
+    common = 0
+    for t in range(n_bins):
+        common += min(a_count[a_bins[t]], b_count[a_bins[t]])
+    n_sect, sect_chars = 0, 0
+    for u in range(a_shape[1]):
+        for v in range(b_shape[1]):
+            if _same_word(a, a_tok[u], b, b_tok[v]):
+                n_sect += 1
+                sect_chars += a_tok[u, 1]
+                break
+    return _wratio_bound(a_shape[0], a_shape[1], a_shape[2], a_shape[3], b_shape[0],
+                         b_shape[1], b_shape[2], b_shape[3], common, n_sect, sect_chars)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _bins(count: np.ndarray, bins: np.ndarray) -> int:
+    """The bins of ``count`` that hold bytes, into ``bins``; how many."""
+    n = 0
+    for c in range(64):
+        if count[c]:
+            bins[n] = c
+            n += 1
+    return n
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _same_word(a: np.ndarray, ta: np.ndarray, b: np.ndarray, tb: np.ndarray) -> bool:
+    """Whether the words ``ta`` of ``a`` and ``tb`` of ``b`` (start, length, hash) are equal."""
+    same = ta[1] == tb[1] and ta[2] == tb[2]
+    t = 0
+    while same and t < ta[1]:
+        same = a[ta[0] + t] == b[tb[0] + t]
+        t += 1
+    return same
+
+
+@njit(cache=True, nogil=True)
+def _wratio_bound(l1: int, nt1: int, ch1: int, ws1: int, l2: int, nt2: int, ch2: int, ws2: int,
+                  common: int, n_sect: int, sect_chars: int) -> float:
+    """An upper bound of rapidfuzz's ``fuzz.WRatio`` of two strings without a repeated word,
+    from their lengths ``l``, words ``nt``, word bytes ``ch`` and whitespace bytes ``ws``, an
+    upper bound ``common`` of the word bytes they have in common (as multisets), and the words
+    they share (``n_sect``, of ``sect_chars`` bytes). The proof, part by part (rapidfuzz-cpp's
+    ``fuzz_impl.hpp``; ``ratio(x, y) = 100 * (1 - indel / (|x| + |y|)) = 200 * lcs / (|x| +
+    |y|)`` and an LCS is at most the multiset common count ``c(x, y)``):
+
+    - ``WRatio`` is ``max(ratio, 0.95 * token_ratio)`` when the length ratio is below 1.5, else
+      ``max(ratio, S * partial_ratio, 0.95 * S * partial_token_ratio)`` (``S`` 0.9, or 0.6
+      above 8); a component below its cutoff is 0 there, never more than its value.
+    - ``ratio <= 200 * c / (l1 + l2)``, ``c <= common + min(ws1, ws2)``.
+    - the sorted words joined by single spaces (``token_ratio``'s first score, and what
+      ``partial_token_ratio`` compares) have ``ch + nt - 1`` bytes and ``nt - 1`` spaces: their
+      ratio is at most ``200 * (common + min(nt1, nt2) - 1) / (s1 + s2)``.
+    - ``token_ratio``'s set part: 100 if one word set holds the other (and they share one);
+      else with the shared words ``sect`` and the others joined (``ab``, ``ba``), ``100 * (1 -
+      indel(ab, ba) / lensum)``, ``lensum = 2 * |sect| + 2 * [sect] + |ab| + |ba|``, where
+      ``indel = |ab| + |ba| - 2 * lcs(ab, ba)`` and ``lcs(ab, ba) <= common - sect_chars +
+      min(n_ab, n_ba) - 1`` (per byte, ``min(A - I, B - I) = min(A, B) - I`` for the shared
+      words' ``I``: the common bytes of the rest are the common bytes less the shared
+      words'); and, with shared words, ``100 * (1 - (1 + |ab|) / (2 * |sect| + 1 + |ab|))``
+      and the same of ``ba``, exactly.
+    - ``partial_ratio`` is a ratio of the shorter string (``m`` bytes) with a substring ``w``
+      of the longer: ``200 * lcs / (m + |w|) <= 200 * min(c, |w|) / (m + |w|) <= 200 * c /
+      (m + c)`` (``c <= m``; greatest at ``|w| = c``).
+    - ``partial_token_ratio`` is 100 with a shared word, else (no repeated word) the
+      ``partial_ratio`` of the sorted words joined, bounded as above.
+
+    A string without words (``nt == 0``) is left unbounded (100)."""
+    if l1 == 0 or l2 == 0:
+        return 0.0  # (rapidfuzz: 0 when either is empty)
+    if nt1 == 0 or nt2 == 0:
+        return 100.0
+    c_raw = common + min(ws1, ws2)
+    c_sort = common + min(nt1, nt2) - 1
+    s1, s2 = ch1 + nt1 - 1, ch2 + nt2 - 1
+    ratio = 200.0 * c_raw / (l1 + l2)
+    len_ratio = l1 / l2 if l1 > l2 else l2 / l1
+    if len_ratio < 1.5:
+        n_ab, n_ba = nt1 - n_sect, nt2 - n_sect
+        if n_sect > 0 and (n_ab == 0 or n_ba == 0):
+            return 100.0
+        one = 1 if n_sect > 0 else 0
+        sect_len = sect_chars + n_sect - 1 if n_sect > 0 else 0
+        ab_len, ba_len = ch1 - sect_chars + n_ab - 1, ch2 - sect_chars + n_ba - 1
+        lensum = 2 * sect_len + 2 * one + ab_len + ba_len
+        c_diff = common - sect_chars + min(n_ab, n_ba) - 1
+        words = max(200.0 * c_sort / (s1 + s2),
+                    100.0 * (2 * sect_len + 2 * one + 2 * c_diff) / lensum)
+        if n_sect > 0:
+            words = max(words, 100.0 - 100.0 * (1 + ab_len) / (2 * sect_len + 1 + ab_len),
+                        100.0 - 100.0 * (1 + ba_len) / (2 * sect_len + 1 + ba_len))
+        return max(ratio, 0.95 * words)
+    scale = 0.9 if len_ratio <= 8.0 else 0.6
+    m = min(l1, l2)
+    partial = 200.0 * c_raw / (m + c_raw) if c_raw > 0 else 0.0
+    if n_sect > 0:
+        words = 100.0
+    else:
+        ms = min(s1, s2)
+        words = 200.0 * c_sort / (ms + c_sort) if c_sort > 0 else 0.0
+    return max(ratio, scale * partial, 0.95 * scale * words)
+
+
+@njit(cache=True, nogil=True)
+def wratio_screen(q: np.ndarray, k: np.ndarray, k_row: np.ndarray, blocks: np.ndarray,
+                  cutoff: float, out_q: np.ndarray, out_k: np.ndarray, out_u: np.ndarray
+                  ) -> int:
+    """The cells of each block ``(s, e, a, b)`` — the byte strings ``q[s:e]`` against
+    ``k[k_row[a:b]]`` (rows of numpy ``S`` arrays viewed as ``uint8``) — where rapidfuzz's
+    ``fuzz.WRatio`` may reach ``cutoff``: every cell but those whose bound
+    (:func:`_wratio_bound`) is below it (less ``_BOUND_SLACK``), whose ``cdist`` score is
+    0. Written as (query row, position in ``k_row``, bound), block by block, row-major, into
+    ``out_*`` (room for every cell of the blocks, made by the caller); how many."""
+    width = 1
+    for blk in range(len(blocks)):
+        width = max(width, blocks[blk, 3] - blocks[blk, 2])
+    k_count = np.zeros((width, 64), np.int32)
+    k_tok = np.empty((width, k.shape[1] // 2 + 1, 3), np.int64)
+    k_shape = np.empty((width, 5), np.int64)
+    q_count = np.zeros(64, np.int32)
+    q_tok = np.empty((q.shape[1] // 2 + 1, 3), np.int64)
+    q_shape = np.empty(5, np.int64)
+    bins = np.empty(64, np.int64)
+    n = 0
+    least = cutoff - _BOUND_SLACK
+    for blk in range(len(blocks)):
+        s, e, a, b = blocks[blk, 0], blocks[blk, 1], blocks[blk, 2], blocks[blk, 3]
+        for j in range(a, b):
+            k_count[j - a, :] = 0
+            key = k[k_row[j]]
+            _name_shape(key, _row_len(key), k_count[j - a], k_tok[j - a], k_shape[j - a])
+        for i in range(s, e):
+            q_count[:] = 0
+            _name_shape(q[i], _row_len(q[i]), q_count, q_tok, q_shape)
+            n_bins = _bins(q_count, bins)
+            for j in range(a, b):
+                x = j - a
+                bound = _pair_bound(q[i], q_shape, q_count, bins, n_bins, q_tok, k[k_row[j]],
+                                    k_shape[x], k_count[x], k_tok[x])
+                if bound >= least:
+                    out_q[n], out_k[n], out_u[n] = i, j, bound
+                    n += 1
+    return n
+
+
+@njit(cache=True, nogil=True)
+def wratio_reach(q_off: np.ndarray, q_raw: np.ndarray, q_row: np.ndarray, k_off: np.ndarray,
+                 k_raw: np.ndarray, k_row: np.ndarray, cutoff: float) -> np.ndarray:
+    """Per pair ``j``, whether rapidfuzz's ``fuzz.WRatio`` of the strings of rows ``q_row[j]``
+    and ``k_row[j]`` (offsets and bytes each) may reach ``cutoff``: False where their bound
+    (:func:`_wratio_bound`) is below it less ``_BOUND_SLACK`` (the score, float32 or not, is
+    then below it too)."""
+    most = 1
+    for j in range(len(q_row)):
+        most = max(most, q_off[q_row[j] + 1] - q_off[q_row[j]], k_off[k_row[j] + 1]
+                   - k_off[k_row[j]])
+    tok = np.empty((2, most // 2 + 1, 3), np.int64)
+    count = np.zeros((2, 64), np.int32)
+    shape = np.empty((2, 5), np.int64)
+    bins = np.empty(64, np.int64)
+    out = np.empty(len(q_row), np.bool_)
+    least = cutoff - _BOUND_SLACK
+    n_bins = 0
+    for j in range(len(q_row)):
+        a = q_raw[q_off[q_row[j]] : q_off[q_row[j] + 1]]
+        if j == 0 or q_row[j] != q_row[j - 1]:  # (a query's pairs are often consecutive)
+            count[0, :] = 0
+            _name_shape(a, len(a), count[0], tok[0], shape[0])
+            n_bins = _bins(count[0], bins)
+        b = k_raw[k_off[k_row[j]] : k_off[k_row[j] + 1]]
+        _name_shape(b, len(b), count[1], tok[1], shape[1])
+        out[j] = _pair_bound(a, shape[0], count[0], bins, n_bins, tok[0], b, shape[1], count[1],
+                             tok[1]) >= least
+        for t in range(len(b)):
+            count[1, b[t] & 63] = 0
+    return out
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _run_end(row: np.ndarray, s: int) -> int:
+    """The end of the run of rows equal to ``row[s]``."""
+    e = s + 1
+    while e < len(row) and row[e] == row[s]:
+        e += 1
+    return e
+
+
+@njit(cache=True, nogil=True)
+def next_cells(row: np.ndarray, bound: np.ndarray, score: np.ndarray, done: np.ndarray,
+               cutoff: float, margin: float, slack: float) -> np.ndarray:
+    """The cells (of :func:`wratio_screen`: rows ascending) to score next, for the best score
+    of each row and its margin over other groups' (``identify._fuzzy_names``): of a row with
+    no cell ``done``, its first cell of the greatest bound; else its cells not done whose bound
+    reaches the best score done ``B1`` less ``margin + slack`` (less ``slack`` only where no
+    bound of the row reaches ``cutoff - slack``)."""
+    out = np.empty(len(row), np.int64)
+    n = 0
+    s = 0
+    while s < len(row):
+        e = _run_end(row, s)
+        top, first, best, any_done = bound[s], s, np.float32(0.0), False
+        for c in range(s, e):
+            if bound[c] > top:
+                top, first = bound[c], c
+            if done[c]:
+                any_done = True
+                best = max(best, score[c])
+        if not any_done:
+            out[n] = first
+            n += 1
+        else:
+            least = best - (margin + slack if top >= cutoff - slack else slack)
+            for c in range(s, e):
+                if not done[c] and bound[c] >= least:
+                    out[n] = c
+                    n += 1
+        s = e
+    return out[:n]
+
+
+@njit(cache=True, nogil=True)
+def best_cells(row: np.ndarray, score: np.ndarray, group: np.ndarray, cutoff: float,
+               margin: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per row of the cells (rows ascending; ``score`` float32, 0 where not scored): the row,
+    its first cell of the best score ``B``, whether ``B`` reaches ``cutoff`` and beats the
+    best score of a cell of another ``group`` (0 if none) by ``margin`` (their float32
+    difference, as numpy subtracts float32 arrays), and whether ``B > 0``."""
+    at = np.empty(len(row), np.int64)
+    best = np.empty(len(row), np.int64)
+    ok = np.empty(len(row), np.bool_)
+    near = np.empty(len(row), np.bool_)
+    n = 0
+    s = 0
+    while s < len(row):
+        e = _run_end(row, s)
+        b = s
+        for c in range(s + 1, e):
+            if score[c] > score[b]:
+                b = c
+        other = np.float32(0.0)
+        for c in range(s, e):
+            if group[c] != group[b]:
+                other = max(other, score[c])
+        at[n], best[n] = row[s], b
+        ok[n] = score[b] >= cutoff and np.float32(score[b] - other) >= margin
+        near[n] = score[b] > 0
+        n += 1
+        s = e
+    return at[:n], best[:n], ok[:n], near[:n]

@@ -10,7 +10,9 @@ from cashmatch.engine import candidates as C
 from cashmatch.engine import candidates_kernel, text_kernel
 from cashmatch.engine import identify as I
 from cashmatch.engine import reference as ref
+from cashmatch.engine import schema as S
 from cashmatch.engine import threads as T
+from cashmatch.engine.identify import build_index
 from cashmatch.engine.ledger import prepare_ledger
 from cashmatch.engine.normalize import name_key, string_parts
 from cashmatch.fixtures.generator import generate_day
@@ -126,3 +128,160 @@ def test_fuzzy_names_are_the_references(monkeypatch, threads: int):
     result, closest = I._fuzzy_names(names, index, cutoff=88.0)
     np.testing.assert_array_equal(result, want_result)
     np.testing.assert_array_equal(closest, want_closest)
+
+
+_WORDS = ["ACME", "ACMEX", "NORD", "NORDIC", "STAR", "STARK", "OIL", "GAS", "OILGAS", "BAU",
+          "A", "AB", "LOGISTICS", "LOGISTIC", "TRADING", "TRADE", "EURO", "HOLDING", "X1", "99"]
+
+
+def _adversarial_names(rng: np.random.Generator, n: int) -> list[bytes]:
+    """Names of a few words from a small vocabulary (shared words, one name's words inside
+    another's, repeated words, look-alike words), with typos, odd whitespace (tabs, double,
+    leading, trailing), other bytes, empty and long ones: the cases each part of the bound
+    treats apart."""
+    out = []
+    for _ in range(n):
+        words = [str(w) for w in rng.choice(_WORDS, int(rng.integers(1, 6)))]
+        if rng.random() < 0.3:
+            w = int(rng.integers(len(words)))
+            t = int(rng.integers(len(words[w]) + 1))
+            words[w] = words[w][:t] + str(rng.choice(list("AEOX7"))) + words[w][t + 1:]
+        sep = str(rng.choice([" ", " ", " ", "  ", "\t", " \x1f"]))
+        s = sep.join(words)
+        r = rng.random()
+        if r < 0.05:
+            s = ""
+        elif r < 0.1:
+            s = " " + s + " "
+        elif r < 0.15:
+            s = (s + " ") * int(rng.integers(4, 12))  # long: over 64 bytes
+        elif r < 0.2:
+            s = s + "\u00e9\u00a0Z"
+        out.append(s.encode())
+    return out
+
+
+def _screen(q: np.ndarray, k: np.ndarray, k_row: np.ndarray, blocks: np.ndarray,
+            cutoff: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``wratio_screen``'s (row, cell, bound) of the blocks."""
+    cells = int(((blocks[:, 1] - blocks[:, 0]) * (blocks[:, 3] - blocks[:, 2])).sum())
+    out = np.empty(cells, np.int64), np.empty(cells, np.int64), np.empty(cells)
+    n = text_kernel.wratio_screen(q, k, k_row, blocks, cutoff, *out)
+    return out[0][:n], out[1][:n], out[2][:n]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_wratio_screen_bounds_rapidfuzz(seed: int):
+    """Every cell's bound is at least rapidfuzz's ``WRatio`` of it, and every cell that
+    ``cdist`` scores (at the cutoffs the names use) is listed: the screen drops no pair."""
+    rng = np.random.default_rng(seed)
+    q = np.array(_adversarial_names(rng, 60), dtype=bytes)
+    k = np.array(_adversarial_names(rng, 90), dtype=bytes)
+    qb, kb = I._byte_rows(q), I._byte_rows(k)
+    k_row = rng.permutation(len(k))
+    blocks = np.array([[0, 30, 0, 50], [30, 60, 50, 90]], np.int64)
+    row, cell, bound = _screen(qb, kb, k_row, blocks, 0.0)
+    assert len(row) == 30 * 50 + 30 * 40  # (every bound >= 0)
+    exact = np.array([fuzz.WRatio(q[i], k[k_row[j]]) for i, j in zip(row, cell, strict=True)])
+    assert (bound >= exact - 1e-9).all()
+    assert (bound < 100).mean() > 0.5 and (bound == exact).any()  # (a bound, not 100 always)
+    for cutoff in (50.0, 70.4, 85.0):
+        row, cell, _ = _screen(qb, kb, k_row, blocks, cutoff)
+        listed = set(zip(row.tolist(), cell.tolist(), strict=True))
+        for s, e, a, b in blocks.tolist():
+            m = process.cdist(q[s:e].tolist(), k[k_row[a:b]].tolist(), scorer=fuzz.WRatio,
+                              score_cutoff=cutoff)
+            for i, j in zip(*np.nonzero(m), strict=True):
+                assert (s + i, a + j) in listed
+        assert len(listed) < 30 * 90  # (it screens)
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_wratio_reach_keeps_every_pair_that_reaches(seed: int):
+    """``wratio_reach`` of pairs of Arrow strings (rapidfuzz given ``str``: non-ASCII names
+    are left unbounded) is True for every pair whose ``WRatio`` reaches the cutoff."""
+    rng = np.random.default_rng(seed)
+    q = [b.decode() for b in _adversarial_names(rng, 80)]
+    k = [b.decode() for b in _adversarial_names(rng, 80)]
+    qi, ki = np.sort(rng.integers(0, len(q), 4000)), rng.integers(0, len(k), 4000)
+    score = process.cpdist([q[i] for i in qi], [k[j] for j in ki], scorer=fuzz.WRatio)
+    for cutoff in (60.0, 88.0):
+        reach = text_kernel.wratio_reach(*string_parts(pa.array(q)), qi,
+                                         *string_parts(pa.array(k)), ki, cutoff)
+        assert reach[score >= cutoff].all()
+        assert 0.2 < reach.mean() < 0.9 and (score >= cutoff).sum() > 100
+
+
+def _cdist_fuzzy_names(names: pa.Array, index: I.CustomerIndex, cutoff: float
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """``_fuzzy_names`` as it was: rapidfuzz's ``cdist`` of every name of a block with every
+    key of it (no screen), the first best score, its margin over another group's best."""
+    uniq, inverse = np.unique(I._ascii_bytes(names), return_inverse=True)
+    keys, order, k_sorted = index.name_blocks
+    custs = np.asarray(index.name_keys.column("cust"), dtype=np.int64)
+    result = np.full(len(uniq), -1, dtype=np.int64)
+    closest = np.full(len(uniq), -1, dtype=np.int64)
+    prefix = uniq.astype(f"S{I.NAME_BLOCK}")
+    for i, name in enumerate(uniq.tolist()):
+        cand = order[k_sorted == prefix[i]]
+        if not len(cand):
+            continue
+        scores = process.cdist([name], keys[cand].tolist(), scorer=fuzz.WRatio,
+                               score_cutoff=cutoff * 0.8)[0]
+        best = int(np.argmax(scores))
+        groups = index.group[custs[cand]]
+        other = np.where(groups != groups[best], scores, 0).max()
+        if scores[best] >= cutoff and scores[best] - other >= I.NAME_MARGIN:
+            result[i] = custs[cand[best]]
+        if scores[best] > 0:
+            closest[i] = custs[cand[best]]
+    return result[inverse], closest[inverse]
+
+
+@pytest.mark.parametrize(("seed", "threads"), [(0, 1), (1, 3), (2, 1)])
+def test_fuzzy_names_screened_are_unscreened(monkeypatch, seed: int, threads: int):
+    """Names that resemble several customers of one block about equally (look-alike words,
+    groups of parents and subsidiaries, margins near ``NAME_MARGIN``) identify and resemble
+    the customers that scoring every pair of their block does."""
+    monkeypatch.setattr(I, "PARALLEL_COMPARISONS", 2 if threads > 1 else 10**12)
+    monkeypatch.setattr(T.os, "cpu_count", lambda: threads)
+    rng = np.random.default_rng(seed)
+    stems = ["NORDIC", "NORDEN", "STARKE"]
+    tails = ["OIL", "OIL GAS", "GAS", "TRADING", "TRADE", "LOGISTICS", "HOLDING", "EURO",
+             "OIL TRADING", "GAS HOLDING", "EURO OIL", "BAU"]
+    names = sorted({f"{s} {t}" for s in stems for t in tails} | {f"{s}{t}" for s in stems
+                                                                  for t in ("X", "Y")})
+    n = len(names)
+    customers = S.conform(pa.table({
+        "customer_id": [f"C{i}" for i in range(n)],
+        "name": names,
+        "parent_id": [f"C{int(rng.integers(n))}" if rng.random() < 0.4 else None
+                      for _ in range(n)],
+    }), S.CUSTOMERS)
+    invoices = S.conform(pa.table({
+        "invoice_id": ["I0"], "customer_id": ["C0"], "amount": [1], "currency": ["EUR"],
+    }), S.INVOICES)
+    index = build_index(invoices=invoices, customers=customers)
+    payers = []
+    for _ in range(400):
+        words = str(rng.choice(names)).split()
+        r = rng.random()
+        if r < 0.3:
+            w = int(rng.integers(len(words)))
+            t = int(rng.integers(len(words[w]) + 1))
+            words[w] = words[w][:t] + str(rng.choice(list("AEIOS"))) + words[w][t + 1:]
+        elif r < 0.5:
+            words.append(str(rng.choice(tails)))
+        elif r < 0.6 and len(words) > 1:
+            words = words[::-1]
+        elif r < 0.7:
+            words = words[:1] + ["A"] * int(rng.integers(1, 3))
+        payers.append(" ".join(words))
+    payers = pa.array(payers)
+    assert (index.names.index_in(payers) >= 0).any()  # (some known exactly: still compared)
+    for cutoff in (88.0, 80.0):
+        result, closest = I._fuzzy_names(payers, index, cutoff=cutoff)
+        want_result, want_closest = _cdist_fuzzy_names(payers, index, cutoff)
+        assert (want_result >= 0).sum() > 20 and ((want_closest >= 0) & (want_result < 0)).any()
+        np.testing.assert_array_equal(result, want_result)
+        np.testing.assert_array_equal(closest, want_closest)
