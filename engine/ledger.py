@@ -30,7 +30,11 @@ import pyarrow.compute as pc
 
 from cashmatch.engine import schema as S
 from cashmatch.engine.candidates import (
+    MAX_INVOICES_PER_KEY,
+    NUMBER_DIGITS,
     Book,
+    KeyIndex,
+    StringKeys,
     amount_index,
     block_sizes,
     digit_keys_by_group,
@@ -38,7 +42,16 @@ from cashmatch.engine.candidates import (
     usable_keys,
 )
 from cashmatch.engine.identify import CustomerIndex, index_customers
-from cashmatch.engine.normalize import invoice_keys, string_order
+from cashmatch.engine.normalize import (
+    DIGITS_KEY_COMPILED_MIN,
+    KEY_PART_KIND,
+    STRENGTH,
+    compiled,
+    invoice_keys,
+    key_pass_args,
+    string_order,
+    strings_at,
+)
 from cashmatch.engine.threads import side_by_side
 
 NO_DATE = -(10**6)  # a missing date, in days since the epoch
@@ -209,11 +222,14 @@ def prepare_ledger(*, invoices: pa.Table, customers: pa.Table | None = None,
     def keyed() -> Book:  # the book with no customer yet, and the index of its keys
         with stage(timings, "ledger_book"):
             book = _book(source, order, inv, currencies)
-        with stage(timings, "ledger_keys"):
-            book.keys = invoice_keys(inv.column("invoice_id"))
         with stage(timings, "ledger_key_index"):
-            usable_keys(book)  # derived now, so that the shared book is never written to later
-            digit_keys_by_invoice(book)
+            indexed = _index_keys(book)
+        if not indexed:  # (keys of forms the compiled pass does not code: from the key table)
+            with stage(timings, "ledger_keys"):
+                book.keys = invoice_keys(book.ids)
+            with stage(timings, "ledger_key_index"):
+                usable_keys(book)  # derived now: the shared book is never written to later
+                digit_keys_by_invoice(book)
         return book
 
     def indexed() -> tuple[CustomerIndex, np.ndarray]:
@@ -234,6 +250,38 @@ def prepare_ledger(*, invoices: pa.Table, customers: pa.Table | None = None,
     if source.num_rows >= PARALLEL_INVOICES:
         release_memory()
     return PreparedLedger([rest, order], customers, index, currencies, book)
+
+
+def _index_keys(book: Book) -> bool:
+    """The book's key index (``usable_keys``) and digits keys (``digit_keys_by_invoice``) in one
+    compiled pass over its ids (:func:`cashmatch.engine.ledger_kernel.key_index`: no table of
+    every key, ~12.7M rows of strings for 2.5M invoices, written, coded and cast): the same
+    arrays. False, and nothing set, for ids it does not take (then: from the key table)."""
+    ids = book.ids
+    if len(KEY_PART_KIND) * len(ids) >= 2**31 or not compiled(
+            len(ids), DIGITS_KEY_COMPILED_MIN, "key_index", "ledger_kernel"):
+        return False
+    args = key_pass_args(ids)
+    if args is None:
+        return False
+    from cashmatch.engine import ledger_kernel
+
+    ok, number, number_inv, number_kind, *alnum, dg_inv, dg_off, dg_raw = ledger_kernel.key_index(
+        *args, KEY_PART_KIND, NUMBER_DIGITS, MAX_INVOICES_PER_KEY)
+    if not ok:
+        return False
+    al_off, al_raw, starts, al_inv = alnum
+    none = np.zeros(0, np.int64)
+    book.usable = KeyIndex(
+        alnum=StringKeys.of(strings_at(al_off, al_raw), starts, al_inv,
+                            np.full(len(al_inv), STRENGTH["alnum"])),
+        number=number,
+        number_inv=number_inv,
+        number_kind=number_kind,
+        long_digits=StringKeys.build(pa.array([], pa.string()), none, np.zeros(0), none),
+    )
+    book.invoice_digit_keys = (dg_inv, strings_at(dg_off, dg_raw))
+    return True
 
 
 def _book(source: pa.Table, order: np.ndarray, inv: pa.Table, currencies: pa.Array) -> Book:
