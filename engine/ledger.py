@@ -70,7 +70,8 @@ class PreparedLedger:
     # (``ids``, ``amount``); their rows by invoice_id]: a match reads only the book; the table
     # in the book's row order (:attr:`invoices`) is taken the first time it is asked for, and
     # then kept here instead ([that table, None]) — not a second copy of every column beside
-    # the caller's (~100 B an invoice)
+    # the caller's (~100 B an invoice); [None, None] when prepared without them
+    # (``keep_invoices=False``: a match in one part reads only the book)
     rows: list
     customers: pa.Table | None  # schema.CUSTOMERS
     index: CustomerIndex
@@ -82,6 +83,8 @@ class PreparedLedger:
         """The invoices sorted by invoice_id (the book's row order), with the book's open
         amounts."""
         table, order = self.rows
+        if table is None:
+            raise ValueError("this ledger was prepared without its invoices (keep_invoices=False)")
         if order is not None:
             rest = _sorted(table, order)
             book = {"invoice_id": self.book.ids, "amount": pa.array(self.book.amount, pa.int64())}
@@ -98,7 +101,7 @@ class PreparedLedger:
         if amount.shape != self.book.amount.shape:
             raise ValueError(f"{len(amount)} open amounts for {len(self.book.amount)} invoices")
         table, order = self.rows
-        if order is None:  # already in the book's order: only the amounts change
+        if table is not None and order is None:  # in the book's order: only the amounts change
             at = table.schema.get_field_index("amount")
             table = table.set_column(at, S.INVOICES.field("amount"), pa.array(amount, pa.int64()))
         book = dataclasses.replace(self.book, amount=amount, amounts=None)
@@ -205,9 +208,13 @@ def stage(timings: dict[str, float] | None, name: str) -> Iterator[None]:
 
 @gc_paused()  # (the command line and the server prepare it apart from a match)
 def prepare_ledger(*, invoices: pa.Table, customers: pa.Table | None = None,
-                   timings: dict[str, float] | None = None) -> PreparedLedger:
+                   timings: dict[str, float] | None = None, keep_invoices: bool = True
+                   ) -> PreparedLedger:
     """Derive everything the matcher needs from the ledger side, once (seconds by step added
-    to ``timings``, the ``ledger_*`` stages). The invoices' keys need no customer and the
+    to ``timings``, the ``ledger_*`` stages). Without ``keep_invoices`` the ledger holds none
+    of the invoices' columns but the book's (~80 B an invoice a caller that lets its table go
+    gets back): enough for a match in one part, not for :attr:`PreparedLedger.invoices` (a
+    partitioned match, the server's store). The invoices' keys need no customer and the
     customer index no key: for a large ledger they are derived on two threads at once, and
     the seconds of ``ledger_customers`` then overlap those of ``ledger_book``, ``ledger_keys``
     and ``ledger_key_index``."""
@@ -246,10 +253,10 @@ def prepare_ledger(*, invoices: pa.Table, customers: pa.Table | None = None,
     with stage(timings, "ledger_amounts"):
         amount_index(book)
         block_sizes(book)
-    rest = source.drop_columns(["invoice_id", "amount"])
+    rows = [source.drop_columns(["invoice_id", "amount"]), order] if keep_invoices else [None] * 2
     if source.num_rows >= PARALLEL_INVOICES:
         release_memory()
-    return PreparedLedger([rest, order], customers, index, currencies, book)
+    return PreparedLedger(rows, customers, index, currencies, book)
 
 
 def _index_keys(book: Book) -> bool:
