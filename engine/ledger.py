@@ -230,8 +230,8 @@ def prepare_ledger(*, invoices: pa.Table, customers: pa.Table | None = None,
         with stage(timings, "ledger_book"):
             book = _book(source, order, inv, currencies)
         with stage(timings, "ledger_key_index"):
-            indexed = _index_keys(book)
-        if not indexed:  # (keys of forms the compiled pass does not code: from the key table)
+            coded = _index_keys(book)
+        if not coded:  # (keys of forms the compiled pass does not code: from the key table)
             with stage(timings, "ledger_keys"):
                 book.keys = invoice_keys(book.ids)
             with stage(timings, "ledger_key_index"):
@@ -243,16 +243,22 @@ def prepare_ledger(*, invoices: pa.Table, customers: pa.Table | None = None,
         with stage(timings, "ledger_customers"):
             return index_customers(invoices=source, customers=customers, order=order)
 
-    book, (index, inv_customer) = side_by_side(
-        [keyed, indexed], threads=source.num_rows >= PARALLEL_INVOICES)
+    threads = source.num_rows >= PARALLEL_INVOICES
+    book, (index, inv_customer) = side_by_side([keyed, indexed], threads=threads)
     book.customer = inv_customer.astype(np.int32)
     book.group = index.group_of(inv_customer).astype(np.int32)
-    with stage(timings, "ledger_key_index"):
-        digit_keys_by_group(book)
-        book.keys = None  # all a match needs of the key table is derived (~135 B an invoice)
-    with stage(timings, "ledger_amounts"):
-        amount_index(book)
-        block_sizes(book)
+    book.keys = None  # all a match needs of the key table is derived (~135 B an invoice)
+
+    def grouped() -> None:  # (the two write other fields of the book: side by side too)
+        with stage(timings, "ledger_key_index"):
+            digit_keys_by_group(book)
+
+    def amounts() -> None:
+        with stage(timings, "ledger_amounts"):
+            amount_index(book)
+            block_sizes(book)
+
+    side_by_side([grouped, amounts], threads=threads)
     rows = [source.drop_columns(["invoice_id", "amount"]), order] if keep_invoices else [None] * 2
     if source.num_rows >= PARALLEL_INVOICES:
         release_memory()
