@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from cashmatch.engine.text_kernel import _digits, _packed_firsts
+from cashmatch.engine.text_kernel import _packed_firsts, id_keys
 
 MAX_WORD_KEY = 16  # alnum keys of at most this many bytes are coded as two 64-bit words
 _RADIX = 16
@@ -94,35 +94,10 @@ def key_index(offsets: np.ndarray, raw: np.ndarray, ocr: np.ndarray, min_len: np
     rows = np.zeros(n_parts, np.int64)
     ua, ud = 0, 0
     for i in range(n):
-        a, b = offsets[i], offsets[i + 1]
-        for t in range(a, b):
-            c = raw[t]
-            if 97 <= c <= 122:
-                c -= 32
-            if (48 <= c <= 57) or (65 <= c <= 90):
-                al[ua] = c
-                ua += 1
+        ua, ud, s, e = id_keys(raw, offsets[i], offsets[i + 1], ocr, al, ua, dg, ud)
         al_at[i + 1] = ua
-        ud = _digits(al, al_at[i], ua, ocr, dg, ud)
         dg_at[i + 1] = ud
-        la, ld = ua - al_at[i], ud - dg_at[i]
-        # the tail: the last run of digits, if a digit comes before it, without leading zeros
-        e = b
-        while e > a and not (48 <= raw[e - 1] <= 57):
-            e -= 1
-        s = e
-        while s > a and 48 <= raw[s - 1] <= 57:
-            s -= 1
-        earlier = False
-        for t in range(a, s):
-            if 48 <= raw[t] <= 57:
-                earlier = True
-                break
-        if not earlier:
-            s = e
-        while s < e and raw[s] == 48:
-            s += 1
-        lt = e - s
+        la, ld, lt = ua - al_at[i], ud - dg_at[i], e - s
         if la > MAX_WORD_KEY or ld > max_digits or lt > max_digits:
             return (False, np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int8),
                     np.zeros(1, np.int32), np.zeros(0, np.uint8), np.zeros(1, np.int64),
