@@ -667,7 +667,6 @@ def invoice_keys(offsets: np.ndarray, raw: np.ndarray, ocr: np.ndarray, min_len:
     for i in range(n):
         a, b = offsets[i], offsets[i + 1]
         ua, ud, s, e = id_keys(raw, a, b, ocr, al, ua, dg, ud)  # alnum, digits, the tail
-
         al_off[i + 1] = ua
         dg_off[i + 1] = ud
         # which keys are kept
