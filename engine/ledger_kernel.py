@@ -28,32 +28,40 @@ def _decimal(raw: np.ndarray, a: int, b: int) -> np.int64:
 @njit(cache=True, nogil=True)
 def _sort_rows(value: np.ndarray, row: np.ndarray) -> None:
     """``value`` (non-negative int64) and ``row`` sorted by value, stably, in place: a radix
-    sort ``_RADIX`` bits at a time, a digit all values share costing no pass."""
+    sort ``_RADIX`` bits at a time (the digits counted in one read; a digit all values share
+    costs no pass), moving both between them and a second pair of arrays."""
     n = len(value)
     radix = 1 << _RADIX
     mask = np.int64(radix - 1)
-    v_tmp = np.empty(n, np.int64)
-    r_tmp = np.empty(n, np.int32)
-    count = np.zeros(radix, np.int64)
-    for p in range(0, 64, _RADIX):
-        count[:] = 0
-        for i in range(n):
-            count[(value[i] >> p) & mask] += 1
-        if count.max() == n:
+    passes = 64 // _RADIX
+    count = np.zeros((passes, radix), np.int64)
+    for i in range(n):
+        for p in range(passes):
+            count[p, (value[i] >> (p * _RADIX)) & mask] += 1
+    src_v, src_r = value, row
+    dst_v, dst_r = np.empty(n, np.int64), np.empty(n, np.int32)
+    moved = 0
+    for p in range(passes):
+        if count[p].max() == n:
             continue
         at = 0
         for d in range(radix):
-            c = count[d]
-            count[d] = at
+            c = count[p, d]
+            count[p, d] = at
             at += c
+        shift = p * _RADIX
         for i in range(n):
-            d = (value[i] >> p) & mask
-            k = count[d]
-            count[d] = k + 1
-            v_tmp[k] = value[i]
-            r_tmp[k] = row[i]
-        value[:] = v_tmp
-        row[:] = r_tmp
+            d = (src_v[i] >> shift) & mask
+            k = count[p, d]
+            count[p, d] = k + 1
+            dst_v[k] = src_v[i]
+            dst_r[k] = src_r[i]
+        src_v, dst_v = dst_v, src_v
+        src_r, dst_r = dst_r, src_r
+        moved += 1
+    if moved % 2:  # (the sorted rows are in the second pair)
+        value[:] = src_v
+        row[:] = src_r
 
 
 @njit(cache=True, nogil=True)
