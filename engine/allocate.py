@@ -151,7 +151,13 @@ def pay_conf_inv_order(pay: np.ndarray, inv: np.ndarray, conf: np.ndarray) -> np
     """``np.lexsort((inv, -conf, pay))``, faster: the confidences ranked (descending) and the
     three keys packed into one int64 for one stable sort; the same order, ties included. The
     lexsort itself for few rows (its fixed cost is the smaller) or when the packed key could
-    overflow."""
+    overflow. Pairs sorted by (pay, inv), each once (``Pairs.concat``'s), are only ranked
+    within each payment's run (:func:`cashmatch.engine.allocate_kernel.order_in_runs`)."""
+    from cashmatch.engine import allocate_kernel
+
+    order, in_runs = allocate_kernel.order_in_runs(pay, inv, conf)
+    if in_runs:
+        return order
     if len(pay) < PACKED_SORT_MIN:
         return np.lexsort((inv, -conf, pay))
     s = np.sort(conf)

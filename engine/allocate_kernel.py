@@ -8,7 +8,9 @@ and ``ufunc.at`` passes over millions of rows):
 * :func:`first_two`: each payment's first and second pairs in a few masks
   (``DayMatch.partial_proposals``);
 * :func:`contested_and_fitting` and :func:`walk_capacity`: the capacity check of
-  ``DayMatch.settle``.
+  ``DayMatch.settle``;
+* :func:`order_in_runs`: the pairs ranked per payment (``allocate.pay_conf_inv_order``) when
+  they come sorted by (payment, invoice), as ``Pairs.concat`` leaves them: no sort of them all.
 
 The same choices and the same float64 values as the numpy steps, which are their reference
 (``tests/engine/test_allocate_kernel.py``).
@@ -146,3 +148,38 @@ def walk_capacity(start: np.ndarray, inv: np.ndarray, need: np.ndarray, amount: 
         if fits:
             for line in range(start[j], start[j + 1]):
                 left[inv[line]] -= need[line]
+
+
+RUN_INSERTION_MAX = 32  # a payment's run of pairs sorted by insertion up to this long
+
+
+@njit(cache=True, nogil=True)
+def order_in_runs(pay: np.ndarray, inv: np.ndarray, conf: np.ndarray) -> tuple[np.ndarray, bool]:
+    """``np.lexsort((inv, -conf, pay))`` of pairs sorted by (``pay``, ``inv``), each pair once:
+    each payment's run put in descending confidence, stably (ties stay in invoice order), by
+    insertion when short, by a merge sort when long. ``False`` (and no order) when the pairs
+    are not so sorted or a confidence is NaN."""
+    n = len(pay)
+    order = np.arange(n)
+    for j in range(n):
+        if np.isnan(conf[j]) or (j > 0 and (pay[j] < pay[j - 1] or (
+                pay[j] == pay[j - 1] and inv[j] <= inv[j - 1]))):
+            return order, False
+    lo = 0
+    while lo < n:
+        hi = lo + 1
+        while hi < n and pay[hi] == pay[lo]:
+            hi += 1
+        if hi - lo <= RUN_INSERTION_MAX:
+            for a in range(lo + 1, hi):
+                v = order[a]
+                c = conf[v]
+                b = a - 1
+                while b >= lo and conf[order[b]] < c:
+                    order[b + 1] = order[b]
+                    b -= 1
+                order[b + 1] = v
+        else:
+            order[lo:hi] = lo + np.argsort(-conf[lo:hi], kind="mergesort")
+        lo = hi
+    return order, True

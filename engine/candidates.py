@@ -130,6 +130,7 @@ class Book:
     invoice_digit_keys: tuple[np.ndarray, pa.Array] | None = None  # digit_keys_by_invoice
     amounts: AmountIndex | None = None  # amount_index (depends on the open amounts)
     block_size: np.ndarray | None = None  # block_sizes
+    lookalike_keys: object | None = None  # review.KeyVariants, built once by lookalikes
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,47 +308,63 @@ def empty_pairs() -> Pairs:
 
 
 REFERENCE_CHUNK = 250_000  # texts tokenised and joined at once (bounds the temporaries)
+REFERENCE_THREAD_TEXTS = 50_000  # reference_hits: texts a thread's share at least (~0.1 s)
+# the tokens reference_hits keeps for later stages: those of a digits key this long at least,
+# all that they read (fuzzy_hits: FUZZY_MIN_LEN; the look-alikes: review.MIN_PART)
+KEPT_TOKEN_DIGITS = 4
 
 
 def reference_hits(texts: pa.Array, book: Book) -> tuple[Pairs, pa.Table]:
-    """Exact key hits of every text; also returns the tokens for the fuzzy stage (``pay`` and
-    ``digits``, the chunks' tokens one chunk after another).
+    """Exact key hits of every text; also returns the tokens for the fuzzy stage and the
+    look-alikes (``pay`` int32 and ``digits``, the chunks' tokens one chunk after another), those
+    of at least ``KEPT_TOKEN_DIGITS`` digits.
 
     Alnum token forms are looked up among the alnum keys (by their hashes, :class:`StringKeys`);
     digit forms as integers in the sorted digit-like keys (the rare ones too long for int64:
     as strings, like the alnum forms). In chunks of ``REFERENCE_CHUNK`` texts: the hits of
-    a text do not depend on the others."""
+    a text do not depend on the others, so contiguous shares of the texts go to threads
+    (:func:`threads.in_parts`; Arrow's kernels and the compiled passes release the GIL), each
+    share chunk by chunk."""
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
-    pays, invs, refs, tokens = [], [], [], []
-    for a in range(0, max(len(texts), 1), REFERENCE_CHUNK):
-        (pay, inv, ref), toks = _reference_hits(texts.slice(a, REFERENCE_CHUNK), book)
-        pays.append(pay + a)
-        invs.append(inv)
-        refs.append(ref)
-        tokens.append(pa.table({"pay": pa.array(np.asarray(toks.column("pay"), np.int64) + a),
-                                "digits": toks.column("digits")}))
+    usable_keys(book)  # (built once, before any thread reads it)
+
+    def share(lo: int, hi: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, pa.Table]]:
+        return [_reference_hits(texts, a, min(REFERENCE_CHUNK, hi - a), book)
+                for a in range(lo, max(hi, lo + 1), REFERENCE_CHUNK)]
+
+    shares = in_parts(share, len(texts), per_thread=REFERENCE_THREAD_TEXTS)
+    if len(shares) > 1:  # (the threads' temporaries were freed into their own arenas)
+        from cashmatch.engine.ledger import release_memory
+
+        release_memory()
     # (each chunk's hits are sorted, one row per pair, and its texts follow the last's)
-    pay = np.concatenate(pays)
-    hits = Pairs(pay, np.concatenate(invs), np.concatenate(refs), np.zeros(len(pay), bool))
+    pay, inv, ref, tokens = (list(c) for c in zip(*(c for s in shares for c in s), strict=True))
+    pay = np.concatenate(pay)
+    hits = Pairs(pay, np.concatenate(inv), np.concatenate(ref), np.zeros(len(pay), bool))
     return hits, pa.concat_tables(tokens)
 
 
-def _reference_hits(texts: pa.Array, book: Book
-                    ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], pa.Table]:
-    """The exact hits (pay, inv, ref) of the texts' tokens, and the tokens: one compiled pass
-    (:func:`candidates_kernel.exact_hits`: the digits forms as integers, the alnum and longer
-    digits forms as strings, each text's hits kept once per invoice, by (pay, inv))."""
+def _reference_hits(texts: pa.Array, at: int, n: int, book: Book
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, pa.Table]:
+    """The exact hits (pay, inv, ref) of the ``n`` texts from ``at``, and their tokens that
+    later stages read (:func:`reference_hits`), ``pay`` counted from the first text: one compiled
+    pass (:func:`candidates_kernel.exact_hits`: the digits forms as integers, the alnum and
+    longer digits forms as strings, each text's hits kept once per invoice, by (pay, inv))."""
     from cashmatch.engine import candidates_kernel
 
-    tokens = reference_tokens(texts)
+    tokens = reference_tokens(texts.slice(at, n))
     index = usable_keys(book)
-    hits = candidates_kernel.exact_hits(
-        np.asarray(tokens.column("pay"), np.int64), len(texts),
+    pay, inv, ref = candidates_kernel.exact_hits(
+        np.asarray(tokens.column("pay"), np.int64), n,
         *string_parts(tokens.column("alnum")), *string_parts(tokens.column("digits")),
         NUMBER_DIGITS, HASH_COMPILED_MIN, index.number, index.number_inv, index.number_kind,
         KIND_REF, index.alnum.arrays(), index.long_digits.arrays(), HASH_BASE, HASH_MIX)
-    return hits, tokens
+    digits = tokens.column("digits")
+    kept = np.flatnonzero(_lengths(digits) >= KEPT_TOKEN_DIGITS)
+    return pay + at, inv, ref, pa.table({
+        "pay": pa.array((np.asarray(tokens.column("pay"))[kept] + at).astype(np.int32)),
+        "digits": digits.take(pa.array(kept))})
 
 
 def digit_keys_by_group(book: Book) -> tuple[np.ndarray, np.ndarray]:

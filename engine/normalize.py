@@ -546,15 +546,26 @@ def reference_tokens(references: pa.Array) -> pa.Table:
     packed together, so that a token of ``k`` runs is one byte range of the packed runs.
     """
     refs = references.combine_chunks() if isinstance(references, pa.ChunkedArray) else references
-    upper = replace_regex(pc.utf8_upper(pc.fill_null(refs, "")), DATES, " ")
-    offsets, raw = string_parts(upper)
-    if compiled(len(upper), TOKENS_COMPILED_MIN, "reference_tokens"):  # the same, one pass
+    if compiled(len(refs), TOKENS_COMPILED_MIN, "reference_tokens"):
+        # the same in one pass, dates and all, upper case as it goes (ASCII; text beyond it
+        # upper-cased by Arrow first)
         from cashmatch.engine import text_kernel
 
-        pay, tok_offsets, tok = text_kernel.reference_tokens(offsets, raw, _ALNUM, MAX_JOIN)
-        alnum = pa.Array.from_buffers(pa.string(), len(pay), [
-            None, pa.py_buffer(tok_offsets), pa.py_buffer(tok)])
-        return pa.table({"pay": pa.array(pay), "alnum": alnum, "digits": digits_key(alnum)})
+        text = _utf8(pc.fill_null(refs, "") if refs.null_count else refs)
+        offsets, raw = string_parts(text)
+        if (raw[offsets[0] : offsets[-1]] >= 0x80).any():
+            offsets, raw = string_parts(pc.utf8_upper(text))
+        pay, tok_offsets, tok, dig_offsets, dig = text_kernel.reference_tokens(
+            offsets, raw, _ALNUM, MAX_JOIN, _OCR_LUT)
+        n = len(pay)
+        return pa.table({
+            "pay": pa.array(pay),
+            "alnum": pa.Array.from_buffers(pa.string(), n, [
+                None, pa.py_buffer(tok_offsets), pa.py_buffer(tok)]),
+            "digits": pa.Array.from_buffers(pa.string(), n, [
+                None, pa.py_buffer(dig_offsets), pa.py_buffer(dig)])})
+    upper = replace_regex(pc.utf8_upper(pc.fill_null(refs, "")), DATES, " ")
+    offsets, raw = string_parts(upper)
     seg = raw[offsets[0] : offsets[-1]]
     rel = (offsets - offsets[0]).astype(np.int64)
     inside = _ALNUM[seg]

@@ -177,6 +177,7 @@ def sole_group(pay: np.ndarray, group: np.ndarray, n: int) -> np.ndarray:
     several."""
     gmin = np.full(n, np.iinfo(np.int64).max)
     gmax = np.full(n, -1)
+    group = group.astype(np.int64, copy=False)  # (ufunc.at of another dtype: ~30x slower)
     np.minimum.at(gmin, pay, group)
     np.maximum.at(gmax, pay, group)
     return np.where((gmin == gmax) & (gmax >= 0), gmax, -1)
@@ -333,7 +334,8 @@ class DayMatch:
             )
             pg = self.pay_group[pairs.pay]
             ig = book.group[pairs.inv]
-            cust_rel = np.where(pg < 0, UNKNOWN, np.where(pg == ig, SAME, OTHER))
+            cust_rel = np.where(pg < 0, np.int8(UNKNOWN),  # (int8: a relation is -1, 0 or 1)
+                                np.where(pg == ig, np.int8(SAME), np.int8(OTHER)))
             cust_rel = self.name_evidence(pairs, cust_rel)
             # a payer nobody identified whose name resembles the invoice's customer: as sure of
             # the customer as a fuzzy name makes it (for this pair)
@@ -484,11 +486,13 @@ class DayMatch:
         decided = self.no_pair_exceptions(pairless)
         unmatched: list[tuple[int, int]] = []  # (slot in exceptions, payment)
         partials = self.partial_proposals(rest[~has_remit[rest]])
+        filled = getattr(self, "filled_outcome", [])  # (the sets searched in bulk, by slot)
         # the loop reads each payment's flags as Python values (a numpy scalar costs more)
-        for p, remit, n_q, clear, quotes, named, fee_only, b, known, alternative in zip(
+        for p, remit, n_q, clear, quotes, named, fee_only, b, known, alternative, slot in zip(
                 *(a[rest].tolist() for a in (
                     np.arange(self.n), has_remit, n_quoted, clear_single, quotes_all,
-                    named_ref, fee_only_all, best, self.pay_group >= 0, alternatives)),
+                    named_ref, fee_only_all, best, self.pay_group >= 0, alternatives,
+                    self.fill_slot)),
                 strict=True):
             if p in decided:
                 exceptions.append(decided[p])
@@ -504,7 +508,8 @@ class DayMatch:
             resembles = named >= PARTIAL_MIN_REF and not clear
             if prop is None and (b < 0 or quotes or fee_only) and (known or quotes):
                 # the quoted invoice plus others of the customer, or the amount alone
-                prop = self.subset_proposal(p, quoted_only=False)
+                prop = (filled[slot] if slot >= 0
+                        else self.subset_proposal(p, quoted_only=False))
                 if fee_only and isinstance(prop, ExceptionItem):
                     prop = self.put_first(prop, np.array([b]), "alone, less a bank fee")
             # sets that fit the amount alone say less than a number that resembles an invoice
@@ -839,8 +844,6 @@ class DayMatch:
 
     # -- several invoices for one payment
     def subset_proposal(self, p: int, *, quoted_only: bool) -> Pick | ExceptionItem | None:
-        if not quoted_only and self.fill_slot[p] >= 0:  # decided in bulk
-            return self.filled_outcome[self.fill_slot[p]]
         group_of, quoted_starts, quoted_rows = self.subset_inputs
         group = int(group_of[p])
         if group < 0:
@@ -899,10 +902,10 @@ class DayMatch:
             book, pairs = self.book, self.pairs
             q = np.flatnonzero(pairs.ref >= QUOTED_REF)
             n_inv = max(len(book.amount), 1)  # (payment, invoice) sorted and distinct:
-            key = np.sort(pairs.pay[q].astype(np.int64) * n_inv + pairs.inv[q])  # one key
-            first = np.ones(len(key), bool)
-            first[1:] = key[1:] != key[:-1]
-            pay, inv = np.divmod(key[first], n_inv)
+            key = pairs.pay[q].astype(np.int64) * n_inv + pairs.inv[q]  # one key
+            if not (key[1:] > key[:-1]).all():  # (as Pairs.concat leaves them: no sort)
+                key = np.unique(key)
+            pay, inv = np.divmod(key, n_inv)
             group = np.where(self.pay_group >= 0, self.pay_group, self.ref_group)
             group = np.where(group >= 0, group, sole_group(pay, book.group[inv], self.n))
             group = settling_group(group, pay, inv, book, self.pay_currency, self.pay_amount,
@@ -941,33 +944,33 @@ class DayMatch:
         # by chance and say little against a small one (how little: ``chance``)
         fewest = found.fewest(AMBIGUOUS_SETS)
         if fewest is not None:
-            return self.fewest_choice(
-                fixed, np.array(fewest, np.int64), [len(s) for s in found.solutions
-                                                    if s != fewest], found.exact,
-                found.unique is not None and found.exhaustive, block_size, rest, fee, identity)
+            conf = self.fewest_confidence(
+                len(fixed), len(fewest), [len(s) for s in found.solutions if s != fewest],
+                found.exact, found.unique is not None and found.exhaustive, block_size, rest,
+                fee, identity)
+            return (np.concatenate([fixed, np.array(fewest, np.int64)]), conf,
+                    SUBSET_RULES[0] if len(fixed) else SUBSET_RULES[1])
         if found.solutions:
             return self.ambiguous(p, [np.concatenate([fixed, np.array(s, np.int64)])
                                       for s in found.solutions])
         return None
 
     @staticmethod
-    def fewest_choice(fixed: np.ndarray, added: np.ndarray, rivals: list[int], exact: bool,
-                      proven: bool, block_size: int, rest: int, fee: int, identity: float
-                      ) -> tuple[np.ndarray, float, str]:
-        """The set ``fixed`` plus ``added``, the fit with the fewest invoices (``rivals``: the
-        sizes of the other sets that fit; ``proven``: the only fit, all sets tried), with its
-        confidence and rule (:meth:`fill_choice`)."""
-        chosen = np.concatenate([fixed, added])
-        share = len(fixed) / len(chosen)
+    def fewest_confidence(n_fixed: int, n_added: int, rivals: list[int], exact: bool,
+                          proven: bool, block_size: int, rest: int, fee: int, identity: float
+                          ) -> float:
+        """The confidence of ``n_fixed`` quoted invoices plus ``n_added`` others, the fit with
+        the fewest invoices (``rivals``: the sizes of the other sets that fit; ``proven``: the
+        only fit, all sets tried; :meth:`fill_choice`)."""
+        share = n_fixed / (n_fixed + n_added)
         # a fit by chance as small as the one found
-        chance = coincidence(block_size=block_size, max_size=len(added),
+        chance = coincidence(block_size=block_size, max_size=n_added,
                              target=rest, tolerance=0 if exact else fee)
         conf = subset_confidence(quoted_share=share, exact=exact, identity=identity,
                                  exhaustive=True, chance=chance)
         if not proven:
             conf = min(conf, LARGER_SETS_UNTRIED_MAX)
-        conf *= fewest_share(block_size=block_size, size=len(added), rival_sizes=rivals)
-        return chosen, conf, "subset_reference" if len(fixed) else "subset_amount"
+        return conf * fewest_share(block_size=block_size, size=n_added, rival_sizes=rivals)
 
     def fill_search(self, p: int, group: int, fixed: np.ndarray, amount: int, fee: int
                     ) -> tuple[SubsetSearch, int] | None:
@@ -1022,37 +1025,39 @@ class DayMatch:
             min_size=np.where(n_fixed > 0, 1, 2), limit=AMBIGUOUS_SETS)
         self.fill_slot[ps] = np.arange(len(ps))
         self.filled_outcome: list[Pick | ExceptionItem | None] = [None] * len(ps)
-        bounds = fixed_at.tolist()
-        rest, fee = (self.pay_amount[ps] - fixed_total).tolist(), self.fee_ceiling[ps].tolist()
-        identity = self.set_identity(ps).tolist()
-        sets: list[tuple[int, np.ndarray, float, str]] = []
+        rest, fee = self.pay_amount[ps] - fixed_total, self.fee_ceiling[ps]
+        identity = self.set_identity(ps)
         f = self.filled
         # the fewest invoices that fit, where that is the answer, for all payments at once:
         # only its confidence is reckoned one by one (and the choices for a person built)
         slot = f.fewest(AMBIGUOUS_SETS)
-        n_found, size, exact, exhaustive = (a.tolist() for a in (
-            f.n_found, f.size, f.exact, f.exhaustive))
-        sol_len, sol_start, slot_l = f.sol_len.tolist(), f.sol_start.tolist(), slot.tolist()
-        for q in np.flatnonzero(f.n_found > 0).tolist():
-            fixed_q = fixed[bounds[q] : bounds[q + 1]]
-            s = slot_l[q]
-            if s < 0:
-                self.filled_outcome[q] = self.fill_choice(
-                    int(ps[q]), f.get(q), size[q], fixed_q, rest[q], fee[q], identity[q])
-                continue
-            at = q * f.limit
-            sets.append((q, *self.fewest_choice(
-                fixed_q, f.rows[sol_start[s] : sol_start[s] + sol_len[s]],
-                [sol_len[i] for i in range(at, at + n_found[q]) if i != s], exact[q],
-                n_found[q] == 1 and exhaustive[q], size[q], rest[q], fee[q], identity[q])))
-        if sets:
-            qs, chosen, conf, rules = zip(*sets, strict=True)
-            q_arr = np.array(qs)
-            props = self.set_proposals(ps[q_arr], np.array([len(c) for c in chosen]),
-                                       np.concatenate(chosen), np.array(conf),
-                                       np.array([RULES.index(r) for r in rules]))
-            for j, q in enumerate(qs):
-                self.filled_outcome[q] = props, j
+        for q in np.flatnonzero((f.n_found > 0) & (slot < 0)).tolist():
+            self.filled_outcome[q] = self.fill_choice(
+                int(ps[q]), f.get(q), int(f.size[q]), fixed[fixed_at[q] : fixed_at[q + 1]],
+                int(rest[q]), int(fee[q]), float(identity[q]))
+        qs = np.flatnonzero(slot >= 0)
+        if len(qs) == 0:
+            return
+        s, n_fix = slot[qs], n_fixed[qs]
+        n_add = f.sol_len[s]
+        sol_len, first = f.sol_len.tolist(), (qs * f.limit).tolist()
+        conf = [self.fewest_confidence(
+            nf, na, [sol_len[i] for i in range(at, at + k) if i != si], ex, k == 1 and exh, bs,
+            r, fe, ident)
+            for nf, na, at, k, si, ex, exh, bs, r, fe, ident in zip(
+                n_fix.tolist(), n_add.tolist(), first, f.n_found[qs].tolist(), s.tolist(),
+                f.exact[qs].tolist(), f.exhaustive[qs].tolist(), f.size[qs].tolist(),
+                rest[qs].tolist(), fee[qs].tolist(), identity[qs].tolist(), strict=True)]
+        # each set's quoted invoices and those added (set_proposals orders them by due date)
+        at = np.arange(len(qs))
+        owner = np.concatenate([np.repeat(at, n_fix), np.repeat(at, n_add)])
+        invs = np.concatenate([fixed[spans(fixed_at[qs], n_fix)], f.rows[spans(f.sol_start[s],
+                                                                              n_add)]])
+        props = self.set_proposals(
+            ps[qs], n_fix + n_add, invs[np.argsort(owner, kind="stable")], np.array(conf),
+            np.where(n_fix > 0, RULES.index(SUBSET_RULES[0]), RULES.index(SUBSET_RULES[1])))
+        for j, q in enumerate(qs.tolist()):
+            self.filled_outcome[q] = props, j
 
     def set_identity(self, ps: np.ndarray) -> np.ndarray:
         """How surely each payment of ``ps`` is the customer whose open invoices its sets are
@@ -1423,7 +1428,8 @@ class DayMatch:
         applied_by_pay = np.bincount(a_pay, weights=a_applied, minlength=self.n).astype(np.int64)
         prop_pay = proposals.pay
         rest = np.flatnonzero(self.pay_amount[prop_pay] != applied_by_pay[prop_pay])
-        first = self.book.ids.take(pa.array(a_inv[proposals.start[rest]])).to_pylist()
+        first = self.book.ids.take(pa.array(a_inv[proposals.start[rest]])).to_pylist() if len(
+            rest) else []
         for j, invoice in zip(rest.tolist(), first, strict=True):
             invs = a_inv[proposals.start[j] : proposals.start[j + 1]].tolist()
             exceptions.append(ExceptionItem(
@@ -1431,14 +1437,17 @@ class DayMatch:
                 REMAINDERS[proposals.remainder[j]].format(invoice=invoice), invs,
                 [float(proposals.confidence[j])] * len(invs)))
         e_pay = np.array([e.pay for e in exceptions], np.int64)
-        # the payments' ids and currencies of both tables' rows, taken at once
-        rows = pa.array(np.concatenate([a_pay, e_pay]))
-        pay_ids = self.payments.column("payment_id").combine_chunks().take(rows)
-        cur = self.payments.column("currency").combine_chunks().take(rows)
+        # the payments' ids and currencies of both tables' rows, taken at once (as the
+        # invoices' ids of the allocations and of the candidates, and the allocations' reasons
+        # and rules: a few calls, whatever the rows)
+        by_row = self.payments.select(["payment_id", "currency"]).take(
+            pa.array(np.concatenate([a_pay, e_pay])))
+        pay_ids, cur = by_row.column(0), by_row.column(1)
         n_a = len(a_pay)
-        a_reason = _strings(proposals.reasons).take(pa.array(proposals.reason))
+        words = _strings(proposals.reasons + RULES).take(pa.array(np.concatenate(
+            [proposals.reason, np.repeat(proposals.rule, lens) + len(proposals.reasons)])))
+        a_reason, a_rule = words.slice(0, n_a), words.slice(n_a)
         a_conf = np.repeat(proposals.confidence, lens)
-        a_rule = _strings(RULES).take(pa.array(np.repeat(proposals.rule, lens)))
         # what stays open after each application, in value-date then payment-id order
         date = self.pay_date[a_pay]
         # (payments of the same id in row order: ``pc.rank``'s "first", from the ranks above)
@@ -1455,9 +1464,15 @@ class DayMatch:
         running = csum - before
         open_after = np.empty(len(order), np.int64)
         open_after[order] = self.book.amount[inv_sorted] - running
+        c_lens = np.array([len(e.candidates) for e in exceptions], np.int64)
+        c_flat = np.fromiter((c for e in exceptions for c in e.candidates), np.int64,
+                             count=int(c_lens.sum()))
+        c_offsets = np.zeros(len(exceptions) + 1, np.int32)
+        np.cumsum(c_lens, out=c_offsets[1:])
+        inv_ids = self.book.ids.take(pa.array(np.concatenate([a_inv, c_flat])))
         allocations = pa.Table.from_arrays([
             pay_ids.slice(0, n_a),
-            self.book.ids.take(pa.array(a_inv)),
+            inv_ids.slice(0, n_a),
             pa.array(a_applied, pa.int64()),
             pa.array(a_adj, pa.int64()),
             a_reason,
@@ -1468,14 +1483,8 @@ class DayMatch:
         ], schema=S.ALLOCATIONS)  # fmt: skip
         applied_e = applied_by_pay[e_pay] if len(e_pay) else np.zeros(0, np.int64)
         unapplied = self.pay_amount[e_pay] - applied_e if len(e_pay) else np.zeros(0, np.int64)
-        ids = self.book.ids
-        c_lens = np.array([len(e.candidates) for e in exceptions], np.int64)
-        c_flat = np.fromiter((c for e in exceptions for c in e.candidates), np.int64,
-                             count=int(c_lens.sum()))
-        c_offsets = np.zeros(len(exceptions) + 1, np.int32)
-        np.cumsum(c_lens, out=c_offsets[1:])
         cand_ids = pa.ListArray.from_arrays(pa.array(c_offsets, pa.int32()),
-                                            ids.take(pa.array(c_flat, pa.int64())))
+                                            inv_ids.slice(n_a))
         if cand_ids.type != S.EXCEPTIONS.field("candidates").type:  # (large ids: string)
             cand_ids = cand_ids.cast(S.EXCEPTIONS.field("candidates").type)
         s_offsets = np.zeros(len(exceptions) + 1, np.int32)
@@ -1486,12 +1495,14 @@ class DayMatch:
         grp_cust = self.pay_customer[e_pay] if len(e_pay) else np.zeros(0, np.int64)
         cust_ids = self.index.ids.take(pa.array(np.maximum(grp_cust, 0), mask=grp_cust < 0)) if len(
             self.index.ids) and len(e_pay) else pa.nulls(len(e_pay), pa.string())  # (none: null)
+        texts = pa.array([e.reason for e in exceptions] + [e.detail for e in exceptions],
+                         pa.string())
         exc = pa.Table.from_arrays([
             pay_ids.slice(n_a),
-            pa.array([e.reason for e in exceptions], pa.string()),
+            texts.slice(0, len(exceptions)),
             pa.array(unapplied, pa.int64()),
             cand_ids,
-            pa.array([e.detail for e in exceptions], pa.string()),
+            texts.slice(len(exceptions)),
             cur.slice(n_a),
             scores,
             cust_ids,

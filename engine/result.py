@@ -73,12 +73,13 @@ def summarize(
     applied[rows[: allocations.num_rows] + 1] = True
     applied[rows[allocations.num_rows :] + 1] = False
     auto = int(applied.sum())
-    reasons = exceptions.column("reason").value_counts().to_pylist() if exceptions.num_rows else []
+    counts = exceptions.column("reason").value_counts() if exceptions.num_rows else None
+    reasons = [] if counts is None else zip(counts.field("values").to_pylist(),
+                                            counts.field("counts").to_pylist(), strict=True)
     return Summary(
         payments=payments.num_rows,
         auto_applied=auto,
-        exceptions_by_reason={r["values"]: r["counts"] for r in sorted(
-            reasons, key=lambda r: (-r["counts"], r["values"]))},
+        exceptions_by_reason=dict(sorted(reasons, key=lambda r: (-r[1], r[0]))),
         amount_by_currency=_sum_by(payments.column("currency"), payments.column("amount")),
         applied_by_currency=_sum_by(
             allocations.column("currency"), allocations.column("applied_amount")
@@ -96,9 +97,9 @@ def _payment_codes(payments: pa.Table, allocations: pa.Table, exceptions: pa.Tab
     unique, and an output row's code is its payment's row."""
     ids = [payments.column("payment_id"), allocations.column("payment_id"),
            exceptions.column("payment_id")]  # fmt: skip
-    return np.asarray(pc.fill_null(pa.chunked_array(
-        [c for col in ids for c in col.chunks], pa.string()).combine_chunks()
-        .dictionary_encode().indices, -1), dtype=np.int64)  # fmt: skip
+    codes = pa.chunked_array([c for col in ids for c in col.chunks], pa.string()
+                             ).combine_chunks().dictionary_encode().indices  # fmt: skip
+    return np.asarray(pc.fill_null(codes, -1) if codes.null_count else codes, dtype=np.int64)
 
 
 def check_invariants(payments: pa.Table, allocations: pa.Table, exceptions: pa.Table

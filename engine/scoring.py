@@ -93,7 +93,7 @@ def pair_confidence(
 
     return scoring_kernel.confidences(
         np.asarray(ref, np.float64), np.asarray(relation, np.int8),
-        np.asarray(customer_relation, np.int64), np.asarray(identity, np.float64),
+        np.asarray(customer_relation, np.int8), np.asarray(identity, np.float64),
         np.asarray(chance, np.float64), _AMOUNT_EVIDENCE, FEE_EVIDENCE_FEW_NEAR,
         _PARTIAL_FACTOR, _AMOUNT_ONLY, _FACTOR_STRONG, _FACTOR_WEAK, STRONG_REF, SAME, UNKNOWN,
         AMOUNT_ONLY_MAX_CHANCE, AMOUNT_ONLY_OTHER_ODDS, AMOUNT_ONLY_FEE_CUT,

@@ -273,7 +273,8 @@ def _quads(s: np.ndarray, order: np.ndarray, keep: np.ndarray, lo: int, hi: int,
     (``pairs``: see :func:`_pair_sums`, filled here unless its first row is already)."""
     limit = len(lens)
     n = len(s)
-    if n < 4:
+    # (no set of four within [lo, hi]: the four least above it, or the four largest below)
+    if n < 4 or s[0] + s[1] + s[2] + s[3] > hi or s[n - 4] + s[n - 3] + s[n - 2] + s[n - 1] < lo:
         return n_found
     if pairs[1, 0] <= 0:  # (the first pair's j is 1 once filled)
         _pair_sums(s, pairs)
@@ -439,7 +440,8 @@ def _search_kept(keep: np.ndarray, sub: np.ndarray, order: np.ndarray, sub_due: 
     lens = np.zeros(limit, np.int64)
     s = sub[order]
     quads = max_size >= 4 and MITM_MAX_N < m <= QUADS_MAX_N and m >= 4
-    pairs = np.zeros((5, m * (m - 1) // 2 if quads else 1), np.int64)
+    pairs = np.empty((5, m * (m - 1) // 2 if quads else 1), np.int64)
+    pairs[1, 0] = 0  # (not filled yet: _quads fills it when a set of four may fit)
     for tier in range(2):
         lo = target if tier == 0 else target + 1
         hi = target if tier == 0 else target + tolerance
@@ -481,18 +483,22 @@ def search_blocks(amount: np.ndarray, due: np.ndarray, members: np.ndarray, star
     used = 0
     # the queries block by block: each block's amounts, due dates and exclusions gathered
     # (contiguous: a large block is read by many queries) and its positions sorted by amount
-    # and by due date (stable), once; a query's amounts, a subsequence of its block's, come
-    # sorted by filtering them (the solutions' rows land in the flat array in that order)
+    # (stable), once; a query's amounts, a subsequence of its block's, come sorted by
+    # filtering them (the solutions' rows land in the flat array in that order)
     widest = 0
     for q in range(nq):
         if q_block[q] >= 0:
             widest = max(widest, starts[q_block[q] + 1] - starts[q_block[q]])
     by_amount = np.empty(widest, np.int64)
-    by_date = np.empty(widest, np.int64)
     b_amount = np.empty(widest, np.int64)
     b_due = np.empty(widest, np.int64)
     b_excluded = np.empty(widest, np.bool_)
     slot = np.empty(widest, np.int64)  # block position -> index among the amounts kept
+    # a query's rows (its block less exclusions), and those kept: position, amount, due date
+    block = np.empty(widest, np.int64)
+    keep = np.empty(widest, np.int64)
+    sub = np.empty(widest, np.int64)
+    sub_due = np.empty(widest, np.int64)
     gathered = -1
     for q in _argsort_stable(q_block):
         b = q_block[q]
@@ -506,12 +512,7 @@ def search_blocks(amount: np.ndarray, due: np.ndarray, members: np.ndarray, star
                 b_due[t] = due[r]
                 b_excluded[t] = excluded[r]
             by_amount[: hi - lo] = _argsort_stable(b_amount[: hi - lo])
-            by_date[: hi - lo] = _argsort_stable(b_due[: hi - lo])
             gathered = b
-        block = np.empty(hi - lo, np.int64)
-        keep = np.empty(hi - lo, np.int64)
-        sub = np.empty(hi - lo, np.int64)
-        sub_due = np.empty(hi - lo, np.int64)
         cap = target[q] + tolerance[q]
         n, m = 0, 0
         for t in range(hi - lo):
@@ -538,17 +539,14 @@ def search_blocks(amount: np.ndarray, due: np.ndarray, members: np.ndarray, star
         if n == 0:
             continue
         order = np.empty(m, np.int64)
-        by_due = np.empty(m, np.int64)
-        i, j = 0, 0
+        i = 0
         for t in range(hi - lo):
             x = slot[by_amount[t]]
             if x >= 0:
                 order[i] = x
                 i += 1
-            x = slot[by_date[t]]
-            if x >= 0:
-                by_due[j] = x
-                j += 1
+        # (sorted by due date only by a query that reaches the due-date prefix)
+        by_due = np.full(m, -1, np.int64)
         found, lens, k, ex, exh, m = _search_kept(keep[:m], sub[:m], order, sub_due[:m], True,
                                                   by_due, target[q], tolerance[q],
                                                   max_size[q], min_size[q], limit)

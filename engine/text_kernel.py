@@ -558,13 +558,106 @@ def lookup(t_off: np.ndarray, t_raw: np.ndarray, base: np.uint64, fmix: tuple, s
     return row, value
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _word(raw: np.ndarray, t: int, a: int, b: int) -> bool:
+    """Whether ``raw[t]`` (within ``a:b``) is an ASCII word character (RE2's ``\\w``); upper
+    or lower case alike."""
+    if t < a or t >= b:
+        return False
+    c = raw[t]
+    return (48 <= c <= 57) or (65 <= c <= 90) or (97 <= c <= 122) or c == 95
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _digit(raw: np.ndarray, t: int, b: int) -> bool:
+    return t < b and 48 <= raw[t] <= 57
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _century(raw: np.ndarray, t: int, b: int) -> bool:
+    """``raw[t:t + 2]`` is ``19`` or ``20``."""
+    return t + 1 < b and ((raw[t] == 49 and raw[t + 1] == 57)
+                          or (raw[t] == 50 and raw[t + 1] == 48))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _year_end(raw: np.ndarray, t: int, a: int, b: int) -> int:
+    """``(?:19|20)?[0-9]{2}\\b`` from ``t``: where it ends, -1 if it does not match."""
+    if _century(raw, t, b) and _digit(raw, t + 2, b) and _digit(raw, t + 3, b) and not _word(
+            raw, t + 4, a, b):
+        return t + 4
+    if _digit(raw, t, b) and _digit(raw, t + 1, b) and not _word(raw, t + 2, a, b):
+        return t + 2
+    return -1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _is(raw: np.ndarray, t: int, b: int, lo: int, hi: int) -> bool:
+    return t < b and lo <= raw[t] <= hi
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _quarter(raw: np.ndarray, t: int, a: int, b: int) -> bool:
+    """``Q[1-4]\\b`` at ``t`` (``q`` too: ASCII is upper-cased as the pass goes)."""
+    return (_is(raw, t, b, 81, 81) or _is(raw, t, b, 113, 113)) and _is(
+        raw, t + 1, b, 49, 52) and not _word(raw, t + 2, a, b)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _sep(raw: np.ndarray, t: int, b: int, dash: bool) -> bool:
+    """``raw[t]`` is ``.`` or ``/`` (``[./]``), or with ``dash`` also a space or ``-``."""
+    if t >= b:
+        return False
+    c = raw[t]
+    return c == 46 or c == 47 or (dash and (c == 32 or c == 45))
+
+
 @njit(cache=True, nogil=True)
-def reference_tokens(offsets: np.ndarray, raw: np.ndarray, inside: np.ndarray, max_join: int
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def date_end(raw: np.ndarray, t: int, a: int, b: int) -> int:
+    """Where ``normalize.DATES`` matches from ``raw[t]`` in the upper-case string ``raw[a:b]``
+    (-1: it does not), its alternatives tried in order as the regular expression does: a date
+    ``d.m.y`` (``[./]``, 1-2 digit day and month), an ISO date, ``Q1/2026``, ``2026 Q1``; each
+    between word boundaries (``\\b``, ASCII)."""
+    if _word(raw, t - 1, a, b) or not _word(raw, t, a, b):
+        return -1
+    # [0-9]{1,2}[./][0-9]{1,2}[./](?:19|20)?[0-9]{2}\b
+    u = t + 2 if _digit(raw, t + 1, b) else t + 1
+    if _digit(raw, t, b) and _sep(raw, u, b, False):
+        v = u + 3 if _digit(raw, u + 2, b) else u + 2
+        if _digit(raw, u + 1, b) and _sep(raw, v, b, False):
+            e = _year_end(raw, v + 1, a, b)
+            if e >= 0:
+                return e
+    # (?:19|20)[0-9]{2}-[0-9]{2}-[0-9]{2}\b
+    four = _century(raw, t, b) and _digit(raw, t + 2, b) and _digit(raw, t + 3, b)
+    if four and _is(raw, t + 4, b, 45, 45) and _digit(raw, t + 5, b) and _digit(raw, t + 6, b) \
+            and _is(raw, t + 7, b, 45, 45) and _digit(raw, t + 8, b) and _digit(raw, t + 9, b) \
+            and not _word(raw, t + 10, a, b):
+        return t + 10
+    # Q[1-4][ /.-](?:19|20)?[0-9]{2}\b
+    if (raw[t] == 81 or raw[t] == 113) and _is(raw, t + 1, b, 49, 52) and _sep(
+            raw, t + 2, b, True):
+        e = _year_end(raw, t + 3, a, b)
+        if e >= 0:
+            return e
+    # (?:19|20)[0-9]{2}[ /.-]?Q[1-4]\b
+    if four and _sep(raw, t + 4, b, True) and _quarter(raw, t + 5, a, b):
+        return t + 7  # (the separator taken where it can be)
+    if four and _quarter(raw, t + 4, a, b):
+        return t + 6
+    return -1
+
+
+@njit(cache=True, nogil=True)
+def reference_tokens(offsets: np.ndarray, raw: np.ndarray, inside: np.ndarray, max_join: int,
+                     ocr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                               np.ndarray]:
     """``normalize.reference_tokens``' tokens of the strings ``raw[offsets[i]:offsets[i + 1]]``
-    as (owner string per token, token offsets, token bytes): the runs of bytes that ``inside``
-    (a byte table) holds, each string's own, then every ``w`` adjacent runs of one string
-    joined, for ``w`` = 2 .. ``max_join``; in that order (all singles, then all pairs...)."""
+    (upper case but for ASCII a-z, mapped here) as (owner string per token, token offsets,
+    token bytes, the tokens' :func:`digits_key` offsets and bytes): the dates and periods off
+    (:func:`date_end`), the runs of bytes that ``inside`` (a byte table) holds, each string's
+    own, then every ``w`` adjacent runs of one string joined, for ``w`` = 2 .. ``max_join``; in
+    that order (all singles, then all pairs...)."""
     n = len(offsets) - 1
     total = offsets[n] - offsets[0]
     packed = np.empty(total, np.uint8)
@@ -574,8 +667,16 @@ def reference_tokens(offsets: np.ndarray, raw: np.ndarray, inside: np.ndarray, m
     runs, used = 0, 0
     for s in range(n):
         in_run = False
-        for t in range(offsets[s], offsets[s + 1]):
+        a, b = offsets[s], offsets[s + 1]
+        t = a
+        while t < b:
+            e = date_end(raw, t, a, b) if not in_run else -1
+            if e >= 0:
+                t = e
+                continue
             c = raw[t]
+            if 97 <= c <= 122:
+                c -= 32
             if inside[c]:
                 if not in_run:
                     run_lo[runs] = used
@@ -587,6 +688,7 @@ def reference_tokens(offsets: np.ndarray, raw: np.ndarray, inside: np.ndarray, m
                 run_hi[runs - 1] = used
             else:
                 in_run = False
+            t += 1
     count, size = 0, 0
     for w in range(1, max_join + 1):
         for i in range(runs - w + 1):
@@ -596,17 +698,21 @@ def reference_tokens(offsets: np.ndarray, raw: np.ndarray, inside: np.ndarray, m
     owner = np.empty(count, np.int64)
     out_offsets = np.zeros(count + 1, np.int32)
     out = np.empty(size, np.uint8)
-    k, at = 0, 0
+    dig_offsets = np.zeros(count + 1, np.int32)
+    dig = np.empty(size, np.uint8)
+    k, at, d = 0, 0, 0
     for w in range(1, max_join + 1):
         for i in range(runs - w + 1):
             if run_of[i + w - 1] == run_of[i]:
                 lo, hi = run_lo[i], run_hi[i + w - 1]
                 out[at : at + hi - lo] = packed[lo:hi]
+                d = _digits(out, at, at + hi - lo, ocr, dig, d)
                 at += hi - lo
                 owner[k] = run_of[i]
                 out_offsets[k + 1] = at
+                dig_offsets[k + 1] = d
                 k += 1
-    return owner, out_offsets, out
+    return owner, out_offsets, out, dig_offsets, dig[:d]
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -20,6 +20,7 @@ from cashmatch.engine.review import (
     SETTLES,
     TAKES,
     TRUNCATED,
+    KeyVariants,
     amount_fit,
     number_levels,
 )
@@ -144,3 +145,27 @@ def test_number_levels_by_the_hash_join_agree_with_every_pair_compared():
                               np.array(k_grp), threads_from=1)
         for a, b in zip((q, k, level), split, strict=True):
             assert np.array_equal(a, b)
+        # the keys' variants indexed once, the numbers looked up there: the same arrays
+        indexed = KeyVariants.of(pa.array(k_key), np.array(k_grp)).levels(
+            pa.array(q_key), np.array(q_grp))
+        for a, b in zip((q, k, level), indexed, strict=True):
+            assert np.array_equal(a, b)
+
+
+def test_a_books_keys_indexed_once_give_the_look_alikes_of_the_join_per_call(monkeypatch):
+    from cashmatch.engine import review
+    from cashmatch.fixtures.generator import generate_day
+
+    day = generate_day(payments=400, seed=3)
+
+    def run() -> tuple[pa.Table, pa.Table]:
+        r = match(invoices=day.invoices, payments=day.payments, remittances=day.remittances,
+                  customers=day.customers)
+        return r.allocations, r.exceptions
+
+    indexed = run()
+    monkeypatch.setattr(review, "LOOKALIKE_INDEX_KEYS", 0)  # every book joined per call
+    joined = run()
+    assert indexed[1].num_rows and any(c for c in indexed[1].column("candidates").to_pylist())
+    for a, b in zip(indexed, joined, strict=True):
+        assert a.equals(b)

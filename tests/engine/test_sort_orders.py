@@ -17,6 +17,26 @@ def test_pay_conf_inv_order_equals_lexsort():
         )
 
 
+def test_pay_conf_inv_order_of_pairs_sorted_by_pay_and_invoice_equals_lexsort():
+    """Pairs as Pairs.concat leaves them (sorted by (pay, inv), each once), ranked within each
+    payment's run (allocate_kernel.order_in_runs): short runs and long ones, ties of
+    confidence; and the lexsort's order still when a pair repeats or a confidence is NaN."""
+    rng = np.random.default_rng(4)
+    for n in (0, 1, 2, 300, 20_000):
+        pay = np.sort(rng.integers(0, max(n // 40, 1), n))  # runs of ~40, some past 32
+        pay[: n // 2] = np.sort(rng.integers(0, max(n // 3, 1), n // 2))  # and short ones
+        pay = np.sort(pay)
+        key = np.unique(pay * 10_000 + rng.integers(0, 10_000, n))
+        pay, inv = key // 10_000, key % 10_000
+        conf = np.round(rng.random(len(pay)), 1)  # many ties
+        for p, i, c in ((pay, inv, conf), (pay, inv[::-1].copy(), conf)):
+            np.testing.assert_array_equal(pay_conf_inv_order(p, i, c), np.lexsort((i, -c, p)))
+    pay, inv = np.array([0, 0, 1, 1, 1]), np.array([1, 1, 0, 2, 3])  # a pair twice
+    conf = np.array([0.2, 0.9, 0.5, 0.5, np.nan])
+    np.testing.assert_array_equal(pay_conf_inv_order(pay, inv, conf),
+                                  np.lexsort((inv, -conf, pay)))
+
+
 def test_lexsort_ints_equals_lexsort():
     rng = np.random.default_rng(3)
     for n in (0, 1, 9, 4000, 40_000):

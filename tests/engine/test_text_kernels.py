@@ -137,6 +137,24 @@ def test_reference_tokens_pass_equals_the_numpy_steps(monkeypatch) -> None:
         assert len(text) < 100 or got.num_rows > len(text)
 
 
+def test_reference_tokens_pass_drops_the_dates_the_regular_expression_does(monkeypatch) -> None:
+    """The pass finds ``normalize.DATES`` itself: pieces of dates and periods, run together
+    at random, tokenised as after Arrow's (or Python's) replacement of the expression."""
+    rng = random.Random(17)
+    pieces = ["16", "3", "2026", "19", "20", "99", "1999", "Q", "q", "1", "4", "5", ".", "/",
+              "-", " ", "_", "A", "x", "é", "INV", "16.03.2026", "2026-03-16", "Q1/2026",
+              "2026 Q1", "2026Q4", "q2-26", "1.2.99", "12/12/20", "2026-3-16", "Q3 2O26"]
+    refs = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 12))) for _ in range(20_000)]
+    arr = pa.array(refs)
+    got = _compiled_equals_numpy(monkeypatch, normalize.reference_tokens, arr)
+    monkeypatch.setattr(normalize, "FEW_REGEX", 10**9)  # Python's re, not Arrow's RE2
+    monkeypatch.setattr(normalize, "compiled", lambda *a: False)
+    assert normalize.reference_tokens(arr).equals(got)
+    dropped = pc.replace_substring_regex(pc.utf8_upper(arr), normalize.DATES, " ")
+    changed = np.asarray(pc.not_equal(dropped, pc.utf8_upper(arr)), bool)
+    assert changed.sum() > 2000  # many dates there
+
+
 def _compiled_equals_numpy(monkeypatch: pytest.MonkeyPatch, step: Callable[[pa.Array], T],
                            text: pa.Array) -> T:
     """``step(text)`` by the compiled pass, asserted equal to the numpy steps' result."""
