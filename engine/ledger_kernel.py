@@ -10,10 +10,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from cashmatch.engine.text_kernel import _packed_firsts, id_keys
+from cashmatch.engine.text_kernel import _packed_firsts, id_keys, words_order
 
 MAX_WORD_KEY = 16  # alnum keys of at most this many bytes are coded as two 64-bit words
-_RADIX = 16
 
 
 @njit(cache=True, nogil=True)
@@ -23,45 +22,6 @@ def _decimal(raw: np.ndarray, a: int, b: int) -> np.int64:
     for t in range(a, b):
         v = v * 10 + np.int64(raw[t] - 48)
     return v
-
-
-@njit(cache=True, nogil=True)
-def _sort_rows(value: np.ndarray, row: np.ndarray) -> None:
-    """``value`` (non-negative int64) and ``row`` sorted by value, stably, in place: a radix
-    sort ``_RADIX`` bits at a time (the digits counted in one read; a digit all values share
-    costs no pass), moving both between them and a second pair of arrays."""
-    n = len(value)
-    radix = 1 << _RADIX
-    mask = np.int64(radix - 1)
-    passes = 64 // _RADIX
-    count = np.zeros((passes, radix), np.int64)
-    for i in range(n):
-        for p in range(passes):
-            count[p, (value[i] >> (p * _RADIX)) & mask] += 1
-    src_v, src_r = value, row
-    dst_v, dst_r = np.empty(n, np.int64), np.empty(n, np.int32)
-    moved = 0
-    for p in range(passes):
-        if count[p].max() == n:
-            continue
-        at = 0
-        for d in range(radix):
-            c = count[p, d]
-            count[p, d] = at
-            at += c
-        shift = p * _RADIX
-        for i in range(n):
-            d = (src_v[i] >> shift) & mask
-            k = count[p, d]
-            count[p, d] = k + 1
-            dst_v[k] = src_v[i]
-            dst_r[k] = src_r[i]
-        src_v, dst_v = dst_v, src_v
-        src_r, dst_r = dst_r, src_r
-        moved += 1
-    if moved % 2:  # (the sorted rows are in the second pair)
-        value[:] = src_v
-        row[:] = src_r
 
 
 @njit(cache=True, nogil=True)
@@ -155,7 +115,9 @@ def key_index(offsets: np.ndarray, raw: np.ndarray, ocr: np.ndarray, min_len: np
                 value[k] = v
                 row[k] = p * n + i
                 k += 1
-    _sort_rows(value, row)
+    # (stable: equal values keep the order of their parts and invoices)
+    order = words_order(value.view(np.uint64).reshape((n_num, 1)))
+    value, row = value[order], row[order]
     # each value's run: usable if it names at most max_invoices invoices
     a_ok = np.ones(n, np.bool_)  # a decimal alnum key's usability (the others': below)
     keep = np.zeros(n_num, np.bool_)

@@ -98,13 +98,3 @@ def test_ids_the_pass_does_not_code_are_left_to_the_key_table(odd: str):
         "invoice_id": ids, "customer_id": ["C1", "C2", "C1"], "amount": [100, 200, 300],
         "currency": ["EUR"] * 3}))
     assert prepared.book.usable is not None and prepared.book.keys is None
-
-
-@pytest.mark.parametrize(("n", "high"), [(0, 1), (1000, 10), (20_000, 2**40), (5000, 2**62)])
-def test_the_radix_sort_of_values_and_rows_is_numpys_stable_sort(n: int, high: int):
-    value = np.random.default_rng(n).integers(0, high, n).astype(np.int64)
-    row = np.arange(n, dtype=np.int32)[::-1].copy()
-    got_value, got_row = value.copy(), row.copy()
-    ledger_kernel._sort_rows(got_value, got_row)
-    order = np.argsort(value, kind="stable")
-    assert np.array_equal(got_value, value[order]) and np.array_equal(got_row, row[order])
