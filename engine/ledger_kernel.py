@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from cashmatch.engine.text_kernel import _packed_firsts, id_keys, words_order
+from cashmatch.engine.text_kernel import _packed_firsts, id_keys, take_strings, words_order
 
 MAX_WORD_KEY = 16  # alnum keys of at most this many bytes are coded as two 64-bit words
 
@@ -157,12 +157,8 @@ def key_index(offsets: np.ndarray, raw: np.ndarray, ocr: np.ndarray, min_len: np
             k += 1
     # the alnum keys: coded by their words, the other keys' usability by their rows
     has = np.flatnonzero(al_at[1:] - al_at[:-1] >= min_len[0])
-    h_off = np.zeros(len(has) + 1, np.int64)
-    for j in range(len(has)):
-        h_off[j + 1] = h_off[j] + al_at[has[j] + 1] - al_at[has[j]]
-    h_raw = np.empty(h_off[-1], np.uint8)
-    for j in range(len(has)):
-        h_raw[h_off[j]:h_off[j + 1]] = al[al_at[has[j]]:al_at[has[j] + 1]]
+    h_off = np.empty(len(has) + 1, np.int64)
+    h_raw = take_strings(al_at, al, has, h_off)
     first = _packed_firsts(h_off, h_raw)
     code = np.empty(len(has), np.int64)
     n_codes = 0
@@ -206,11 +202,7 @@ def key_index(offsets: np.ndarray, raw: np.ndarray, ocr: np.ndarray, min_len: np
             al_raw[al_off[c]:al_off[c + 1]] = h_raw[h_off[j]:h_off[j + 1]]
     # the digits keys, invoice by invoice
     dg_inv = np.flatnonzero(d_len >= min_len[1])
-    dg_off = np.zeros(len(dg_inv) + 1, np.int32)
-    dg_raw = np.empty(d_len[dg_inv].sum(), np.uint8)
-    for j in range(len(dg_inv)):
-        i = dg_inv[j]
-        dg_off[j + 1] = dg_off[j] + d_len[i]
-        dg_raw[dg_off[j]:dg_off[j + 1]] = dg[dg_at[i]:dg_at[i + 1]]
+    dg_off = np.empty(len(dg_inv) + 1, np.int32)
+    dg_raw = take_strings(dg_at, dg, dg_inv, dg_off)
     return (True, number, number_inv, number_kind, al_off, al_raw, starts, al_inv, dg_inv,
             dg_off, dg_raw)

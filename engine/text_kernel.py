@@ -715,6 +715,20 @@ def reference_tokens(offsets: np.ndarray, raw: np.ndarray, inside: np.ndarray, m
     return owner, out_offsets, out, dig_offsets, dig[:d]
 
 
+@njit(cache=True, nogil=True)
+def take_strings(offsets: np.ndarray, raw: np.ndarray, rows: np.ndarray, out_offsets: np.ndarray
+                 ) -> np.ndarray:
+    """The strings ``rows`` of ``raw[offsets[i]:offsets[i + 1]]``, one after another: their
+    offsets written into ``out_offsets`` (one more than rows, from 0), their bytes returned."""
+    out_offsets[0] = 0
+    for j in range(len(rows)):
+        out_offsets[j + 1] = out_offsets[j] + offsets[rows[j] + 1] - offsets[rows[j]]
+    out = np.empty(out_offsets[len(rows)], np.uint8)
+    for j in range(len(rows)):
+        out[out_offsets[j] : out_offsets[j + 1]] = raw[offsets[rows[j]] : offsets[rows[j] + 1]]
+    return out
+
+
 @njit(cache=True, nogil=True, inline="always")
 def id_keys(raw: np.ndarray, a: int, b: int, ocr: np.ndarray, al: np.ndarray, ua: int,
             dg: np.ndarray, ud: int) -> tuple[int, int, int, int]:
