@@ -69,13 +69,19 @@ class StringKeys:
         else:
             _, first, code = np.unique(code, return_index=True, return_inverse=True)
             values = key.take(pa.array(first))
-        from cashmatch.engine import candidates_kernel
-
         order = np.argsort(code, kind="stable")
         starts = np.searchsorted(code[order], np.arange(len(values) + 1))
+        return StringKeys.of(values, starts, inv[order], strength[order])
+
+    @staticmethod
+    def of(values: pa.Array, starts: np.ndarray, inv: np.ndarray, strength: np.ndarray
+           ) -> StringKeys:
+        """The distinct keys ``values``, each one's invoices and strengths at the rows
+        ``starts[k]:starts[k + 1]`` of ``inv`` and ``strength``."""
+        from cashmatch.engine import candidates_kernel
+
         lookup = StringLookup.build(values)
-        return StringKeys(lookup, starts, inv[order], strength[order],
-                          candidates_kernel.bloom(lookup.hashes))
+        return StringKeys(lookup, starts, inv, strength, candidates_kernel.bloom(lookup.hashes))
 
     def arrays(self) -> tuple:
         """What :func:`candidates_kernel.exact_hits` looks texts up in: the lookup's

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from cashmatch.engine.text_kernel import hash64, words_order
+from cashmatch.engine.text_kernel import hash64, take_strings, words_order
 
 
 @njit(cache=True, nogil=True)
@@ -224,12 +224,8 @@ def exact_hits(
     a_found = _found(hashed, a_off, a_raw, alnum)
     # the digits forms too long for an int64: their bytes, hashed, looked up
     lt = np.flatnonzero(d_off[1:] - d_off[:-1] > max_digits)
-    l_off = np.zeros(len(lt) + 1, np.int64)
-    for i in range(len(lt)):
-        l_off[i + 1] = l_off[i] + d_off[lt[i] + 1] - d_off[lt[i]]
-    l_raw = np.empty(l_off[-1], np.uint8)
-    for i in range(len(lt)):
-        l_raw[l_off[i] : l_off[i + 1]] = d_raw[d_off[lt[i]] : d_off[lt[i] + 1]]
+    l_off = np.empty(len(lt) + 1, np.int64)
+    l_raw = take_strings(d_off, d_raw, lt, l_off)
     l_hashed = np.empty(len(lt), np.uint64)
     hash64(l_off, l_raw, base, fmix, l_hashed)
     l_found = np.full(n, -1, np.int64)

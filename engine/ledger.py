@@ -30,7 +30,11 @@ import pyarrow.compute as pc
 
 from cashmatch.engine import schema as S
 from cashmatch.engine.candidates import (
+    MAX_INVOICES_PER_KEY,
+    NUMBER_DIGITS,
     Book,
+    KeyIndex,
+    StringKeys,
     amount_index,
     block_sizes,
     digit_keys_by_group,
@@ -38,7 +42,16 @@ from cashmatch.engine.candidates import (
     usable_keys,
 )
 from cashmatch.engine.identify import CustomerIndex, index_customers
-from cashmatch.engine.normalize import invoice_keys, string_order
+from cashmatch.engine.normalize import (
+    DIGITS_KEY_COMPILED_MIN,
+    KEY_PART_KIND,
+    STRENGTH,
+    compiled,
+    invoice_keys,
+    key_pass_args,
+    string_order,
+    strings_at,
+)
 from cashmatch.engine.threads import side_by_side
 
 NO_DATE = -(10**6)  # a missing date, in days since the epoch
@@ -57,7 +70,8 @@ class PreparedLedger:
     # (``ids``, ``amount``); their rows by invoice_id]: a match reads only the book; the table
     # in the book's row order (:attr:`invoices`) is taken the first time it is asked for, and
     # then kept here instead ([that table, None]) — not a second copy of every column beside
-    # the caller's (~100 B an invoice)
+    # the caller's (~100 B an invoice); [None, None] when prepared without them
+    # (``keep_invoices=False``: a match in one part reads only the book)
     rows: list
     customers: pa.Table | None  # schema.CUSTOMERS
     index: CustomerIndex
@@ -69,6 +83,8 @@ class PreparedLedger:
         """The invoices sorted by invoice_id (the book's row order), with the book's open
         amounts."""
         table, order = self.rows
+        if table is None:
+            raise ValueError("this ledger was prepared without its invoices (keep_invoices=False)")
         if order is not None:
             rest = _sorted(table, order)
             book = {"invoice_id": self.book.ids, "amount": pa.array(self.book.amount, pa.int64())}
@@ -85,7 +101,7 @@ class PreparedLedger:
         if amount.shape != self.book.amount.shape:
             raise ValueError(f"{len(amount)} open amounts for {len(self.book.amount)} invoices")
         table, order = self.rows
-        if order is None:  # already in the book's order: only the amounts change
+        if table is not None and order is None:  # in the book's order: only the amounts change
             at = table.schema.get_field_index("amount")
             table = table.set_column(at, S.INVOICES.field("amount"), pa.array(amount, pa.int64()))
         book = dataclasses.replace(self.book, amount=amount, amounts=None)
@@ -192,9 +208,13 @@ def stage(timings: dict[str, float] | None, name: str) -> Iterator[None]:
 
 @gc_paused()  # (the command line and the server prepare it apart from a match)
 def prepare_ledger(*, invoices: pa.Table, customers: pa.Table | None = None,
-                   timings: dict[str, float] | None = None) -> PreparedLedger:
+                   timings: dict[str, float] | None = None, keep_invoices: bool = True
+                   ) -> PreparedLedger:
     """Derive everything the matcher needs from the ledger side, once (seconds by step added
-    to ``timings``, the ``ledger_*`` stages). The invoices' keys need no customer and the
+    to ``timings``, the ``ledger_*`` stages). Without ``keep_invoices`` the ledger holds none
+    of the invoices' columns but the book's (~80 B an invoice a caller that lets its table go
+    gets back): enough for a match in one part, not for :attr:`PreparedLedger.invoices` (a
+    partitioned match, the server's store). The invoices' keys need no customer and the
     customer index no key: for a large ledger they are derived on two threads at once, and
     the seconds of ``ledger_customers`` then overlap those of ``ledger_book``, ``ledger_keys``
     and ``ledger_key_index``."""
@@ -209,31 +229,72 @@ def prepare_ledger(*, invoices: pa.Table, customers: pa.Table | None = None,
     def keyed() -> Book:  # the book with no customer yet, and the index of its keys
         with stage(timings, "ledger_book"):
             book = _book(source, order, inv, currencies)
-        with stage(timings, "ledger_keys"):
-            book.keys = invoice_keys(inv.column("invoice_id"))
         with stage(timings, "ledger_key_index"):
-            usable_keys(book)  # derived now, so that the shared book is never written to later
-            digit_keys_by_invoice(book)
+            coded = _index_keys(book)
+        if not coded:  # (keys of forms the compiled pass does not code: from the key table)
+            with stage(timings, "ledger_keys"):
+                book.keys = invoice_keys(book.ids)
+            with stage(timings, "ledger_key_index"):
+                usable_keys(book)  # derived now: the shared book is never written to later
+                digit_keys_by_invoice(book)
         return book
 
     def indexed() -> tuple[CustomerIndex, np.ndarray]:
         with stage(timings, "ledger_customers"):
             return index_customers(invoices=source, customers=customers, order=order)
 
-    book, (index, inv_customer) = side_by_side(
-        [keyed, indexed], threads=source.num_rows >= PARALLEL_INVOICES)
+    threads = source.num_rows >= PARALLEL_INVOICES
+    book, (index, inv_customer) = side_by_side([keyed, indexed], threads=threads)
     book.customer = inv_customer.astype(np.int32)
     book.group = index.group_of(inv_customer).astype(np.int32)
-    with stage(timings, "ledger_key_index"):
-        digit_keys_by_group(book)
-        book.keys = None  # all a match needs of the key table is derived (~135 B an invoice)
-    with stage(timings, "ledger_amounts"):
-        amount_index(book)
-        block_sizes(book)
-    rest = source.drop_columns(["invoice_id", "amount"])
+    book.keys = None  # all a match needs of the key table is derived (~135 B an invoice)
+
+    def grouped() -> None:  # (the two write other fields of the book: side by side too)
+        with stage(timings, "ledger_key_index"):
+            digit_keys_by_group(book)
+
+    def amounts() -> None:
+        with stage(timings, "ledger_amounts"):
+            amount_index(book)
+            block_sizes(book)
+
+    side_by_side([grouped, amounts], threads=threads)
+    rows = [source.drop_columns(["invoice_id", "amount"]), order] if keep_invoices else [None] * 2
     if source.num_rows >= PARALLEL_INVOICES:
         release_memory()
-    return PreparedLedger([rest, order], customers, index, currencies, book)
+    return PreparedLedger(rows, customers, index, currencies, book)
+
+
+def _index_keys(book: Book) -> bool:
+    """The book's key index (``usable_keys``) and digits keys (``digit_keys_by_invoice``) in one
+    compiled pass over its ids (:func:`cashmatch.engine.ledger_kernel.key_index`: no table of
+    every key, ~12.7M rows of strings for 2.5M invoices, written, coded and cast): the same
+    arrays. False, and nothing set, for ids it does not take (then: from the key table)."""
+    ids = book.ids
+    if len(KEY_PART_KIND) * len(ids) >= 2**31 or not compiled(
+            len(ids), DIGITS_KEY_COMPILED_MIN, "key_index", "ledger_kernel"):
+        return False
+    args = key_pass_args(ids)
+    if args is None:
+        return False
+    from cashmatch.engine import ledger_kernel
+
+    ok, number, number_inv, number_kind, *alnum, dg_inv, dg_off, dg_raw = ledger_kernel.key_index(
+        *args, KEY_PART_KIND, NUMBER_DIGITS, MAX_INVOICES_PER_KEY)
+    if not ok:
+        return False
+    al_off, al_raw, starts, al_inv = alnum
+    none = np.zeros(0, np.int64)
+    book.usable = KeyIndex(
+        alnum=StringKeys.of(strings_at(al_off, al_raw), starts, al_inv,
+                            np.full(len(al_inv), STRENGTH["alnum"])),
+        number=number,
+        number_inv=number_inv,
+        number_kind=number_kind,
+        long_digits=StringKeys.build(pa.array([], pa.string()), none, np.zeros(0), none),
+    )
+    book.invoice_digit_keys = (dg_inv, strings_at(dg_off, dg_raw))
+    return True
 
 
 def _book(source: pa.Table, order: np.ndarray, inv: pa.Table, currencies: pa.Array) -> Book:

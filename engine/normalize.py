@@ -90,7 +90,13 @@ def _from_bytes(data: np.ndarray, lengths: np.ndarray) -> pa.Array:
     """A utf8 array of consecutive byte strings: ``data`` cut into ``lengths``."""
     offsets = np.zeros(len(lengths) + 1, np.int32)
     np.cumsum(lengths, out=offsets[1:])
-    return pa.Array.from_buffers(pa.string(), len(lengths),
+    return strings_at(offsets, data)
+
+
+def strings_at(offsets: np.ndarray, data: np.ndarray) -> pa.Array:
+    """A utf8 array of the strings ``data[offsets[i]:offsets[i + 1]]`` (int32 offsets from 0;
+    no copy)."""
+    return pa.Array.from_buffers(pa.string(), len(offsets) - 1,
                                  [None, pa.py_buffer(offsets), pa.py_buffer(data)])
 
 
@@ -416,8 +422,9 @@ DIGITS_KEY_COMPILED_MIN = 50_000
 TOKENS_COMPILED_MIN = 50_000  # references from which reference_tokens compiles
 
 
-def compiled(rows: int, least: int, kernel: str) -> bool:
-    """Take the compiled pass ``kernel`` of :mod:`text_kernel` for ``rows`` strings? From
+def compiled(rows: int, least: int, kernel: str, module: str = "text_kernel") -> bool:
+    """Take the compiled pass ``kernel`` of ``module`` (:mod:`text_kernel` unless named, of
+    ``cashmatch.engine``) for ``rows`` strings? From
     ``least`` rows, where loading the compiler costs less than it saves; and at any size once
     the pass is compiled in this process (a served process compiles them as it starts,
     :func:`warm_kernels`): a call of it then costs a few microseconds, the numpy steps
@@ -426,7 +433,7 @@ def compiled(rows: int, least: int, kernel: str) -> bool:
         return True
     # Another thread may be importing text_kernel right now: a module half-way through its
     # import has no such attribute yet, which means "not compiled" (the numpy steps then run).
-    dispatcher = getattr(sys.modules.get("cashmatch.engine.text_kernel"), kernel, None)
+    dispatcher = getattr(sys.modules.get(f"cashmatch.engine.{module}"), kernel, None)
     return dispatcher is not None and bool(dispatcher.overloads)  # (a dict: cheap)
 
 
@@ -458,7 +465,22 @@ def tail_key(text: pa.Array) -> pa.Array:
 
 _KEY_PARTS = ("alnum", "digits", "tail", "prefix", "prefix", "prefix")  # the order of the rows
 _MIN_KEY = {"tail": MIN_TAIL_KEY, "alnum": 3}  # the shortest key of a kind (else MIN_DIGITS_KEY)
+KEY_PART_KIND = np.array([KINDS.index(k) for k in _KEY_PARTS], np.int8)  # each part's kind
 PREFIX_MIN = 6  # a prefix key keeps at least this many digits
+
+
+def key_pass_args(ids: pa.Array) -> tuple | None:
+    """The first arguments of the compiled passes over invoice ids (``text_kernel.invoice_keys``,
+    ``ledger_kernel.key_index``): the ids' offsets and bytes, the look-alike table, each
+    part's shortest key and ``PREFIX_MIN``; None for ids they do not take (nulls, non-ASCII:
+    the Arrow kernels fold their case)."""
+    if ids.null_count:
+        return None
+    offsets, raw = string_parts(ids)
+    if (raw[offsets[0] : offsets[-1]] >= 0x80).any():
+        return None
+    min_len = np.array([_MIN_KEY.get(k, MIN_DIGITS_KEY) for k in _KEY_PARTS], np.int64)
+    return offsets, raw, _OCR_LUT, min_len, PREFIX_MIN
 
 
 def invoice_keys(invoice_ids: pa.Array) -> pa.Table:
@@ -466,22 +488,19 @@ def invoice_keys(invoice_ids: pa.Array) -> pa.Table:
     by kind (alnum, digits, tail, then the prefixes cut by 1, 2, 3), by invoice within a kind.
     Large ASCII columns in one compiled pass (:mod:`text_kernel`), else by Arrow kernels."""
     ids = invoice_ids.combine_chunks() if isinstance(invoice_ids, pa.ChunkedArray) else invoice_ids
-    if not ids.null_count and compiled(len(ids), DIGITS_KEY_COMPILED_MIN, "invoice_keys"):
-        offsets, raw = string_parts(ids)
-        if not (raw[offsets[0] : offsets[-1]] >= 0x80).any():  # (upper case: a-z -> A-Z)
-            from cashmatch.engine import text_kernel
+    args = key_pass_args(ids) if compiled(
+        len(ids), DIGITS_KEY_COMPILED_MIN, "invoice_keys") else None
+    if args is not None:
+        from cashmatch.engine import text_kernel
 
-            min_len = np.array([_MIN_KEY.get(k, MIN_DIGITS_KEY) for k in _KEY_PARTS], np.int64)
-            part, inv, key_offsets, key = text_kernel.invoice_keys(
-                offsets, raw, _OCR_LUT, min_len, PREFIX_MIN)
-            kind = np.array([KINDS.index(k) for k in _KEY_PARTS], np.int8)[part]
-            return pa.table({
-                "key": pa.Array.from_buffers(pa.string(), len(inv), [
-                    None, pa.py_buffer(key_offsets), pa.py_buffer(key)]),
-                "inv": pa.array(inv),
-                "kind": pa.DictionaryArray.from_arrays(pa.array(kind), pa.array(KINDS)),
-                "strength": pa.array(np.array([STRENGTH[k] for k in KINDS])[kind]),
-            })
+        part, inv, key_offsets, key = text_kernel.invoice_keys(*args)
+        kind = KEY_PART_KIND[part]
+        return pa.table({
+            "key": strings_at(key_offsets, key),
+            "inv": pa.array(inv),
+            "kind": pa.DictionaryArray.from_arrays(pa.array(kind), pa.array(KINDS)),
+            "strength": pa.array(np.array([STRENGTH[k] for k in KINDS])[kind]),
+        })
     n = len(ids)
     idx = np.arange(n, dtype=np.int64)
     alnum = alnum_upper(ids)

@@ -180,7 +180,8 @@ def match_chunks(
     from cashmatch.engine.ledger import prepare_ledger
     from cashmatch.engine.matcher import match
 
-    prepared = prepare_ledger(invoices=invoices, customers=customers)
+    prepared = prepare_ledger(invoices=invoices, customers=customers,  # (one part: the book)
+                              keep_invoices=executor is not None and executor.workers > 1)
     open_amount = prepared.book.amount.copy()
     ids = prepared.book.ids  # (not prepared.invoices: a sorted copy of every column, kept)
     summary: Summary | None = None

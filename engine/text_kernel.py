@@ -716,6 +716,54 @@ def reference_tokens(offsets: np.ndarray, raw: np.ndarray, inside: np.ndarray, m
 
 
 @njit(cache=True, nogil=True)
+def take_strings(offsets: np.ndarray, raw: np.ndarray, rows: np.ndarray, out_offsets: np.ndarray
+                 ) -> np.ndarray:
+    """The strings ``rows`` of ``raw[offsets[i]:offsets[i + 1]]``, one after another: their
+    offsets written into ``out_offsets`` (one more than rows, from 0), their bytes returned."""
+    out_offsets[0] = 0
+    for j in range(len(rows)):
+        out_offsets[j + 1] = out_offsets[j] + offsets[rows[j] + 1] - offsets[rows[j]]
+    out = np.empty(out_offsets[len(rows)], np.uint8)
+    for j in range(len(rows)):
+        out[out_offsets[j] : out_offsets[j + 1]] = raw[offsets[rows[j]] : offsets[rows[j] + 1]]
+    return out
+
+
+@njit(cache=True, nogil=True, inline="always")
+def id_keys(raw: np.ndarray, a: int, b: int, ocr: np.ndarray, al: np.ndarray, ua: int,
+            dg: np.ndarray, ud: int) -> tuple[int, int, int, int]:
+    """The keys of the invoice id ``raw[a:b]`` (ASCII): its alnum key (upper case, A-Z0-9 kept)
+    written into ``al`` from ``ua`` on, the digits key of that (:func:`_digits`) into ``dg``
+    from ``ud`` on, and its tail ``raw[s:e]`` (the last run of digits, if a digit comes before
+    it, without leading zeros; empty if none): ``(ua, ud, s, e)`` after them."""
+    start = ua
+    for t in range(a, b):
+        c = raw[t]
+        if 97 <= c <= 122:
+            c -= 32
+        if (48 <= c <= 57) or (65 <= c <= 90):
+            al[ua] = c
+            ua += 1
+    ud = _digits(al, start, ua, ocr, dg, ud)
+    e = b
+    while e > a and not (48 <= raw[e - 1] <= 57):
+        e -= 1
+    s = e
+    while s > a and 48 <= raw[s - 1] <= 57:
+        s -= 1
+    earlier = False
+    for t in range(a, s):
+        if 48 <= raw[t] <= 57:
+            earlier = True
+            break
+    if not earlier:
+        s = e
+    while s < e and raw[s] == 48:
+        s += 1
+    return ua, ud, s, e
+
+
+@njit(cache=True, nogil=True)
 def invoice_keys(offsets: np.ndarray, raw: np.ndarray, ocr: np.ndarray, min_len: np.ndarray,
                  prefix_min: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``normalize.invoice_keys`` of the ASCII strings ``raw[offsets[i]:offsets[i + 1]]``:
@@ -738,33 +786,9 @@ def invoice_keys(offsets: np.ndarray, raw: np.ndarray, ocr: np.ndarray, min_len:
     ua, ud, ut = 0, 0, 0
     for i in range(n):
         a, b = offsets[i], offsets[i + 1]
-        # alnum: upper case, A-Z0-9 kept
-        for t in range(a, b):
-            c = raw[t]
-            if 97 <= c <= 122:
-                c -= 32
-            if (48 <= c <= 57) or (65 <= c <= 90):
-                al[ua] = c
-                ua += 1
+        ua, ud, s, e = id_keys(raw, a, b, ocr, al, ua, dg, ud)  # alnum, digits, the tail
         al_off[i + 1] = ua
-        ud = _digits(al, al_off[i], ua, ocr, dg, ud)  # digits of alnum
         dg_off[i + 1] = ud
-        # tail: the last run of digits, if a digit comes before it
-        e = b
-        while e > a and not (48 <= raw[e - 1] <= 57):
-            e -= 1
-        s = e
-        while s > a and 48 <= raw[s - 1] <= 57:
-            s -= 1
-        earlier = False
-        for t in range(a, s):
-            if 48 <= raw[t] <= 57:
-                earlier = True
-                break
-        if not earlier:
-            s = e
-        while s < e and raw[s] == 48:
-            s += 1
         # which keys are kept
         la, ld, lt = ua - al_off[i], ud - dg_off[i], e - s
         if la >= min_len[0]:

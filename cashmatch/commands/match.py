@@ -120,10 +120,12 @@ def run(args: argparse.Namespace) -> int:
         from cashmatch.engine.matcher import match
 
         step(bar, f"matching {inputs.payments.num_rows:,} payments")
-        # the ledger keeps its own sorted copy of the invoices: the table read is let go
-        ledger = prepare_ledger(invoices=inputs.invoices, customers=inputs.customers)
-        inputs.invoices = inputs.customers = None
         with executor_from_args(args) as executor:
+            # the ledger keeps what the match reads (a match in one part: only the book, not
+            # the invoices' other columns): the table read is let go
+            ledger = prepare_ledger(invoices=inputs.invoices, customers=inputs.customers,
+                                    keep_invoices=executor.workers > 1)
+            inputs.invoices = inputs.customers = None
             result = match(
                 ledger=ledger,
                 payments=inputs.payments,

@@ -262,3 +262,20 @@ def test_the_invoices_in_the_books_order_are_taken_only_when_asked_for(day):
         swapped = ledger.with_open_amounts(lower)
         assert swapped.invoices.drop_columns(["amount"]).equals(want.drop_columns(["amount"]))
         np.testing.assert_array_equal(np.asarray(swapped.invoices.column("amount")), lower)
+
+
+def test_a_ledger_kept_without_its_invoices_decides_the_same_and_says_what_it_lacks(day):
+    """``keep_invoices=False`` (the command line's one-part match): nothing of the invoice table
+    but the book is held, the match decides the same, and asking for the invoices (a
+    partitioned match) is a clear error, not a wrong table."""
+    lean = prepare_ledger(invoices=day.invoices, customers=day.customers, keep_invoices=False)
+    assert lean.rows == [None, None]
+    pays = day.payments.slice(0, 300)
+    _same(match(ledger=lean, payments=pays, policy=POLICY),
+          match(invoices=day.invoices, customers=day.customers, payments=pays, policy=POLICY))
+    lower = lean.with_open_amounts(lean.book.amount // 2)
+    _same(match(ledger=lower, payments=pays, policy=POLICY),
+          match(ledger=prepare_ledger(invoices=day.invoices, customers=day.customers)
+                .with_open_amounts(lean.book.amount // 2), payments=pays, policy=POLICY))
+    with pytest.raises(ValueError, match="without its invoices"):
+        match(ledger=lean, payments=pays, policy=POLICY, executor=LocalExecutor(), partitions=2)

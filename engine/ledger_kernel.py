@@ -1,0 +1,208 @@
+"""Compiled (numba) pass of the prepared ledger: the invoices' key index in one pass over their
+ids (:func:`key_index`), in place of the table of every key (``normalize.invoice_keys``, ~12.7M
+rows of strings for 2.5M invoices) coded, counted, filtered and cast to numbers
+(``candidates.usable_keys``). Its reference is that path, and a differential test holds them
+equal. Imported on first use only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from cashmatch.engine.text_kernel import _packed_firsts, id_keys, take_strings, words_order
+
+MAX_WORD_KEY = 16  # alnum keys of at most this many bytes are coded as two 64-bit words
+
+
+@njit(cache=True, nogil=True)
+def _decimal(raw: np.ndarray, a: int, b: int) -> np.int64:
+    """The value of the digits ``raw[a:b]`` (at most 18 of them)."""
+    v = np.int64(0)
+    for t in range(a, b):
+        v = v * 10 + np.int64(raw[t] - 48)
+    return v
+
+
+@njit(cache=True, nogil=True)
+def key_index(offsets: np.ndarray, raw: np.ndarray, ocr: np.ndarray, min_len: np.ndarray,
+              prefix_min: int, part_kind: np.ndarray, max_digits: int, max_invoices: int
+              ) -> tuple:
+    """The key index of the ASCII invoice ids ``raw[offsets[i]:offsets[i + 1]]``: what
+    ``candidates.usable_keys`` and ``candidates.digit_keys_by_invoice`` derive from
+    ``normalize.invoice_keys`` of them (its parts, ``min_len``, ``prefix_min`` and the kind of
+    each part, ``part_kind``, as there),
+    without writing that table out. ``ok`` is False (and the rest empty) when some key is not
+    of the forms this pass codes: an alnum key of more than ``MAX_WORD_KEY`` bytes or a
+    digit-like key of more than ``max_digits`` digits.
+
+    A key is usable when it names at most ``max_invoices`` invoices, counted over all its
+    parts: the digit-like keys and the alnum keys that are canonical decimals (digits, no
+    leading zero) as int64 values, sorted once (part by part, invoice by invoice within a
+    part: a stable sort keeps that order among equal values); the other alnum keys (which no
+    digit-like key equals) by their bytes as two words (``text_kernel._packed_firsts``: one
+    alnum key an invoice, so its rows are its invoices).
+
+    Returns ``(ok, number, number_inv, number_kind, al_off, al_raw, al_starts, al_inv,
+    dg_inv, dg_off, dg_raw)``: the usable digit-like keys by (value, part, invoice) with their
+    invoices and kinds; the distinct usable alnum keys (offsets, bytes) in order of first
+    occurrence, each one's invoices ``al_inv[al_starts[k]:al_starts[k + 1]]``; the digits keys
+    of the invoices ``dg_inv`` (offsets, bytes)."""
+    n = len(offsets) - 1
+    total = offsets[n] - offsets[0]
+    n_parts = len(min_len)
+    al = np.empty(total, np.uint8)
+    al_at = np.zeros(n + 1, np.int64)
+    dg = np.empty(total, np.uint8)
+    dg_at = np.zeros(n + 1, np.int64)
+    a_val = np.full(n, -1, np.int64)  # an alnum key's value if it is a canonical decimal
+    d_len = np.zeros(n, np.int64)
+    d_val = np.zeros(n, np.int64)
+    t_val = np.full(n, -1, np.int64)  # the tail's value, -1 when it is no key
+    rows = np.zeros(n_parts, np.int64)
+    ua, ud = 0, 0
+    for i in range(n):
+        ua, ud, s, e = id_keys(raw, offsets[i], offsets[i + 1], ocr, al, ua, dg, ud)
+        al_at[i + 1] = ua
+        dg_at[i + 1] = ud
+        la, ld, lt = ua - al_at[i], ud - dg_at[i], e - s
+        if la > MAX_WORD_KEY or ld > max_digits or lt > max_digits:
+            return (False, np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int8),
+                    np.zeros(1, np.int32), np.zeros(0, np.uint8), np.zeros(1, np.int64),
+                    np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(1, np.int32),
+                    np.zeros(0, np.uint8))
+        if la >= min_len[0]:
+            rows[0] += 1
+            decimal = la <= max_digits and al[al_at[i]] != 48
+            for t in range(al_at[i], ua):
+                decimal = decimal and 48 <= al[t] <= 57
+            if decimal:
+                a_val[i] = _decimal(al, al_at[i], ua)
+        d_len[i] = ld
+        d_val[i] = _decimal(dg, dg_at[i], ud)
+        if ld >= min_len[1]:
+            rows[1] += 1
+        if lt >= min_len[2]:
+            v = _decimal(raw, s, e)
+            if not (lt == ld and v == d_val[i]):  # a tail equal to the digits key adds nothing
+                t_val[i] = v
+                rows[2] += 1
+        for p in range(3, n_parts):
+            if ld - (p - 2) >= prefix_min and ld - (p - 2) >= min_len[p]:
+                rows[p] += 1
+    # every decimal key (the decimal alnum keys first), part by part, invoice by invoice
+    n_num = 0
+    for i in range(n):
+        if a_val[i] >= 0:
+            n_num += 1
+    n_num += rows[1:].sum()
+    value = np.empty(n_num, np.int64)
+    row = np.empty(n_num, np.int32)  # part * n + invoice
+    k = 0
+    for p in range(n_parts):
+        scale = np.int64(10) ** max(p - 2, 0)
+        for i in range(n):
+            if p == 0:
+                v = a_val[i]
+            elif p == 1:
+                v = d_val[i] if d_len[i] >= min_len[1] else -1
+            elif p == 2:
+                v = t_val[i]
+            else:
+                cut = d_len[i] - (p - 2)
+                v = d_val[i] // scale if cut >= prefix_min and cut >= min_len[p] else -1
+            if v >= 0:
+                value[k] = v
+                row[k] = p * n + i
+                k += 1
+    # (stable: equal values keep the order of their parts and invoices)
+    order = words_order(value.view(np.uint64).reshape((n_num, 1)))
+    value, row = value[order], row[order]
+    # each value's run: usable if it names at most max_invoices invoices
+    a_ok = np.ones(n, np.bool_)  # a decimal alnum key's usability (the others': below)
+    keep = np.zeros(n_num, np.bool_)
+    n_keep = 0
+    lo = 0
+    while lo < n_num:
+        hi = lo + 1
+        while hi < n_num and value[hi] == value[lo]:
+            hi += 1
+        ok = hi - lo <= max_invoices
+        if not ok:  # (rows of one invoice in two parts count once)
+            invs = np.empty(hi - lo, np.int64)
+            for j in range(lo, hi):
+                invs[j - lo] = row[j] % n
+            invs.sort()
+            distinct = 1
+            for j in range(1, hi - lo):
+                if invs[j] != invs[j - 1]:
+                    distinct += 1
+            ok = distinct <= max_invoices
+        for j in range(lo, hi):
+            if row[j] < n:
+                a_ok[row[j]] = ok
+            elif ok:
+                keep[j] = True
+                n_keep += 1
+        lo = hi
+    number = np.empty(n_keep, np.int64)
+    number_inv = np.empty(n_keep, np.int32)
+    number_kind = np.empty(n_keep, np.int8)
+    k = 0
+    for j in range(n_num):
+        if keep[j]:
+            number[k] = value[j]
+            number_inv[k] = row[j] % n
+            number_kind[k] = part_kind[row[j] // n]
+            k += 1
+    # the alnum keys: coded by their words, the other keys' usability by their rows
+    has = np.flatnonzero(al_at[1:] - al_at[:-1] >= min_len[0])
+    h_off = np.empty(len(has) + 1, np.int64)
+    h_raw = take_strings(al_at, al, has, h_off)
+    first = _packed_firsts(h_off, h_raw)
+    code = np.empty(len(has), np.int64)
+    n_codes = 0
+    for j in range(len(has)):
+        if first[j] == j:
+            code[j] = n_codes
+            n_codes += 1
+        else:
+            code[j] = code[first[j]]
+    size = np.zeros(n_codes, np.int64)
+    for j in range(len(has)):
+        size[code[j]] += 1
+    # the usable codes, renumbered in order of first occurrence, and their invoices
+    new = np.full(n_codes, -1, np.int64)
+    starts = np.zeros(n_codes + 1, np.int64)
+    kept = 0
+    key_bytes = 0
+    for j in range(len(has)):
+        c = code[j]
+        if first[j] == j and (a_ok[has[j]] if a_val[has[j]] >= 0 else size[c] <= max_invoices):
+            new[c] = kept
+            starts[kept + 1] = size[c]
+            key_bytes += h_off[j + 1] - h_off[j]
+            kept += 1
+    starts = starts[: kept + 1]
+    for c in range(kept):
+        starts[c + 1] += starts[c]
+    al_inv = np.empty(starts[kept], np.int64)
+    fill = starts[:-1].copy()
+    al_off = np.zeros(kept + 1, np.int32)
+    al_raw = np.empty(key_bytes, np.uint8)
+    for j in range(len(has)):
+        c = new[code[j]]
+        if c < 0:
+            continue
+        al_inv[fill[c]] = has[j]
+        fill[c] += 1
+        if first[j] == j:
+            w = h_off[j + 1] - h_off[j]
+            al_off[c + 1] = al_off[c] + w
+            al_raw[al_off[c]:al_off[c + 1]] = h_raw[h_off[j]:h_off[j + 1]]
+    # the digits keys, invoice by invoice
+    dg_inv = np.flatnonzero(d_len >= min_len[1])
+    dg_off = np.empty(len(dg_inv) + 1, np.int32)
+    dg_raw = take_strings(dg_at, dg, dg_inv, dg_off)
+    return (True, number, number_inv, number_kind, al_off, al_raw, starts, al_inv, dg_inv,
+            dg_off, dg_raw)

@@ -1,0 +1,100 @@
+"""The ledger's key index in one compiled pass (``ledger._index_keys``,
+:func:`cashmatch.engine.ledger_kernel.key_index`) against its reference, the table of every key
+(``normalize.invoice_keys``) coded and filtered by ``candidates.usable_keys`` and
+``candidates.digit_keys_by_invoice``: the same arrays, of the same types."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from cashmatch.engine import ledger, ledger_kernel
+from cashmatch.engine.candidates import (
+    MAX_INVOICES_PER_KEY,
+    NUMBER_DIGITS,
+    Book,
+    StringKeys,
+    digit_keys_by_invoice,
+    usable_keys,
+)
+from cashmatch.engine.normalize import KEY_PART_KIND, invoice_keys, key_pass_args, string_order
+
+
+def _book(ids: pa.Array) -> Book:
+    z = np.zeros(len(ids), np.int32)
+    return Book(ids=ids, amount=z.astype(np.int64), currency=z, group=z, customer=z, issue=z,
+                due=z, discount_bp=z, discount_days=z, keys=None)
+
+
+def _ids(rng: random.Random, n: int) -> pa.Array:
+    """Ids whose keys collide within and across invoices and kinds: few numbers, written with
+    and without prefixes, separators, look-alikes and leading zeros, some bare (their alnum
+    key a decimal equal to others' digits, tail or prefix keys), some shared by more than
+    ``MAX_INVOICES_PER_KEY`` invoices."""
+    forms = ["INV-{y}-{n}", "{n}", "{y}{n}", "SO/{y}/{n}", "0{n}", "A{n}B", "inv {n}-{m}",
+             "{n}.{m}", "X-{m}", "Q{n}", "{y}-{n}-0{m}", "INV-2O{y}-{n}", "ab"]
+    common = [str(rng.randrange(10**5, 10**6)) for _ in range(30)]
+    values = []
+    for _ in range(n):
+        if rng.random() < 0.25:  # a number of many invoices, behind letters of their own
+            prefix = "".join(rng.choice("ACEFHKMNPRTUVWXY") for _ in range(rng.randint(1, 3)))
+            values.append(f"{prefix}-{rng.choice(common)}")
+            continue
+        form = rng.choice(forms)
+        values.append(form.format(y=rng.choice(["25", "26", "2026"]),
+                                  n=rng.randrange(10 ** rng.randint(1, 7)),
+                                  m=rng.randrange(10 ** rng.randint(1, 4))))
+    ids = pa.array(values, pa.string())
+    return ids.take(pa.array(string_order(ids)))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _loaded() -> None:  # (so that ledger._index_keys takes the pass at any size)
+    ledger_kernel.key_index(*key_pass_args(pa.array(["INV-1"])), KEY_PART_KIND, NUMBER_DIGITS,
+                            MAX_INVOICES_PER_KEY)
+
+
+def _assert_same_keys(a: StringKeys, b: StringKeys) -> None:
+    for f in ("starts", "inv", "strength", "bloom"):
+        x, y = getattr(a, f), getattr(b, f)
+        assert x.dtype == y.dtype and np.array_equal(x, y), f
+    for f in ("hashes", "by_hash", "bucket_start"):
+        assert np.array_equal(getattr(a.keys, f), getattr(b.keys, f)), f
+    assert a.keys.values.equals(b.keys.values) and a.keys.shift == b.keys.shift
+
+
+@pytest.mark.parametrize(("seed", "n"), [(1, 0), (2, 1), (3, 40), (4, 3000), (5, 20_000),
+                                         (6, 70_000)])  # (70k: hash partitions)
+def test_the_compiled_key_index_is_the_key_tables(seed: int, n: int):
+    ids = _ids(random.Random(seed), n)
+    fast, ref = _book(ids), _book(ids)
+    assert ledger._index_keys(fast)
+    ref.keys = invoice_keys(ids)
+    usable_keys(ref)
+    digit_keys_by_invoice(ref)
+    for f in ("number", "number_inv", "number_kind"):
+        x, y = getattr(fast.usable, f), getattr(ref.usable, f)
+        assert x.dtype == y.dtype and np.array_equal(x, y), f
+    _assert_same_keys(fast.usable.alnum, ref.usable.alnum)
+    _assert_same_keys(fast.usable.long_digits, ref.usable.long_digits)
+    (fi, fk), (ri, rk) = fast.invoice_digit_keys, ref.invoice_digit_keys
+    assert fi.dtype == ri.dtype and np.array_equal(fi, ri) and fk.equals(rk)
+    if n >= 3000:  # (the cases the pass must get right do occur)
+        usable = ref.usable
+        assert len(usable.number) and len(usable.alnum.keys.values)
+        all_keys = ref.keys.num_rows
+        assert len(usable.number) + len(usable.alnum.inv) < all_keys  # some keys not usable
+        assert (np.diff(usable.alnum.starts) > 1).any()  # an alnum key of several invoices
+
+
+@pytest.mark.parametrize("odd", ["INV-" + "7" * 19, "ABCDEFGHIJKLMNOPQ-1", "ÜBER-12345"])
+def test_ids_the_pass_does_not_code_are_left_to_the_key_table(odd: str):
+    ids = pa.array(["INV-2026-0001", odd, "SO/26/000123"])
+    assert not ledger._index_keys(_book(ids))
+    prepared = ledger.prepare_ledger(invoices=pa.table({
+        "invoice_id": ids, "customer_id": ["C1", "C2", "C1"], "amount": [100, 200, 300],
+        "currency": ["EUR"] * 3}))
+    assert prepared.book.usable is not None and prepared.book.keys is None
