@@ -1437,8 +1437,8 @@ class DayMatch:
         applied_by_pay = np.bincount(a_pay, weights=a_applied, minlength=self.n).astype(np.int64)
         prop_pay = proposals.pay
         rest = np.flatnonzero(self.pay_amount[prop_pay] != applied_by_pay[prop_pay])
-        first = self.book.ids.take(pa.array(a_inv[proposals.start[rest]])).to_pylist() if len(
-            rest) else []
+        first = (self.book.ids.take(pa.array(a_inv[proposals.start[rest]])).to_pylist()
+                 if len(rest) else [])
         for j, invoice in zip(rest.tolist(), first, strict=True):
             invs = a_inv[proposals.start[j] : proposals.start[j + 1]].tolist()
             exceptions.append(ExceptionItem(
