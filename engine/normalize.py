@@ -557,13 +557,8 @@ def reference_tokens(references: pa.Array) -> pa.Table:
             offsets, raw = string_parts(pc.utf8_upper(text))
         pay, tok_offsets, tok, dig_offsets, dig = text_kernel.reference_tokens(
             offsets, raw, _ALNUM, MAX_JOIN, _OCR_LUT)
-        n = len(pay)
-        return pa.table({
-            "pay": pa.array(pay),
-            "alnum": pa.Array.from_buffers(pa.string(), n, [
-                None, pa.py_buffer(tok_offsets), pa.py_buffer(tok)]),
-            "digits": pa.Array.from_buffers(pa.string(), n, [
-                None, pa.py_buffer(dig_offsets), pa.py_buffer(dig)])})
+        return pa.table({"pay": pa.array(pay), "alnum": strings_at(tok_offsets, tok),
+                         "digits": strings_at(dig_offsets, dig)})
     upper = replace_regex(pc.utf8_upper(pc.fill_null(refs, "")), DATES, " ")
     offsets, raw = string_parts(upper)
     seg = raw[offsets[0] : offsets[-1]]
