@@ -486,6 +486,7 @@ class DayMatch:
             | (((best[rest] < 0) | quotes_all[rest] | fee_only_all[rest])
                & ((self.pay_group[rest] >= 0) | quotes_all[rest])))
         self.fill_slot = np.full(self.n, -1, np.int64)  # none searched in bulk (yet)
+        self.filled_outcome: list[Pick | ExceptionItem | None] = []  # their outcomes, by slot
         self.prefill_subsets(rest[may_fill])
         remitted = self.remittance_proposals(rest[has_remit[rest]])
         quoted_sets = self.quoted_set_proposals(rest[~has_remit[rest] & (n_quoted[rest] >= 2)])
@@ -495,7 +496,6 @@ class DayMatch:
         decided = self.no_pair_exceptions(pairless)
         unmatched: list[tuple[int, int]] = []  # (slot in exceptions, payment)
         partials = self.partial_proposals(rest[~has_remit[rest]])
-        filled = getattr(self, "filled_outcome", [])  # (the sets searched in bulk, by slot)
         # the loop reads each payment's flags as Python values (a numpy scalar costs more)
         for p, remit, n_q, clear, quotes, named, fee_only, b, known, alternative, slot in zip(
                 *(a[rest].tolist() for a in (
@@ -517,7 +517,7 @@ class DayMatch:
             resembles = named >= PARTIAL_MIN_REF and not clear
             if prop is None and (b < 0 or quotes or fee_only) and (known or quotes):
                 # the quoted invoice plus others of the customer, or the amount alone
-                prop = (filled[slot] if slot >= 0
+                prop = (self.filled_outcome[slot] if slot >= 0
                         else self.subset_proposal(p, quoted_only=False))
                 if fee_only and isinstance(prop, ExceptionItem):
                     prop = self.put_first(prop, np.array([b]), "alone, less a bank fee")
@@ -1033,7 +1033,7 @@ class DayMatch:
             tolerance=self.fee_ceiling[ps], max_size=self.fill_max_size(n_fixed),
             min_size=np.where(n_fixed > 0, 1, 2), limit=AMBIGUOUS_SETS)
         self.fill_slot[ps] = np.arange(len(ps))
-        self.filled_outcome: list[Pick | ExceptionItem | None] = [None] * len(ps)
+        self.filled_outcome = [None] * len(ps)
         rest, fee = self.pay_amount[ps] - fixed_total, self.fee_ceiling[ps]
         identity = self.set_identity(ps)
         f = self.filled
