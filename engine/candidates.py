@@ -55,14 +55,15 @@ class StringKeys:
 
     keys: StringLookup
     starts: np.ndarray
-    inv: np.ndarray
-    strength: np.ndarray
+    inv: np.ndarray  # int32: rows of the book
+    strength: np.ndarray  # float64; one value for all rows: a read-only view of it (no memory)
     bloom: np.ndarray  # the keys' hashes' Bloom filter (candidates_kernel.bloom)
 
     @staticmethod
-    def build(key: pa.Array, inv: np.ndarray, strength: np.ndarray,
+    def build(key: pa.Array, inv: np.ndarray, strength: np.ndarray | float,
               code: np.ndarray | None = None) -> StringKeys:
-        """``code``: the keys already coded, equal keys alike (any numbering), if they are."""
+        """``code``: the keys already coded, equal keys alike (any numbering), if they are;
+        ``strength``: each row's, or one for all."""
         if code is None:
             enc = key.dictionary_encode()
             values, code = enc.dictionary, np.asarray(enc.indices, np.int64)
@@ -71,17 +72,23 @@ class StringKeys:
             values = key.take(pa.array(first))
         order = np.argsort(code, kind="stable")
         starts = np.searchsorted(code[order], np.arange(len(values) + 1))
-        return StringKeys.of(values, starts, inv[order], strength[order])
+        if isinstance(strength, np.ndarray):
+            strength = strength[order]
+        return StringKeys.of(values, starts, inv[order], strength)
 
     @staticmethod
-    def of(values: pa.Array, starts: np.ndarray, inv: np.ndarray, strength: np.ndarray
-           ) -> StringKeys:
+    def of(values: pa.Array, starts: np.ndarray, inv: np.ndarray,
+           strength: np.ndarray | float) -> StringKeys:
         """The distinct keys ``values``, each one's invoices and strengths at the rows
-        ``starts[k]:starts[k + 1]`` of ``inv`` and ``strength``."""
+        ``starts[k]:starts[k + 1]`` of ``inv`` and ``strength`` (a float: the strength of
+        every row, held once: at a million payments the ~2.4M alnum keys' 19 MiB)."""
         from cashmatch.engine import candidates_kernel
 
         lookup = StringLookup.build(values)
-        return StringKeys(lookup, starts, inv, strength, candidates_kernel.bloom(lookup.hashes))
+        if not isinstance(strength, np.ndarray):
+            strength = np.broadcast_to(np.float64(strength), len(inv))
+        return StringKeys(lookup, starts, np.asarray(inv, np.int32),
+                          np.asarray(strength, np.float64), candidates_kernel.bloom(lookup.hashes))
 
     def arrays(self) -> tuple:
         """What :func:`candidates_kernel.exact_hits` looks texts up in: the lookup's
@@ -252,7 +259,7 @@ def usable_keys(book: Book) -> KeyIndex:
         alnum_keys, long_digits = usable & alnum, usable & ~alnum & ~short
         book.usable = KeyIndex(
             alnum=StringKeys.build(key.filter(pa.array(alnum_keys)), inv[alnum_keys],
-                                   strength[alnum_keys], code[alnum_keys]),
+                                   STRENGTH["alnum"], code[alnum_keys]),
             number=value[order],
             number_inv=inv[number][order].astype(np.int32),
             number_kind=kind[number][order],
