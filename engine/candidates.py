@@ -148,7 +148,8 @@ class AmountIndex:
 
     A block is a (customer group, currency), numbered ``group * n_currencies + currency`` with
     the book's currencies (a payment in another currency has no block). Sort orders are stable
-    (ties in row order)."""
+    (ties in row order). The rows that the searches give (``by_amount``, ``by_discounted``,
+    ``by_currency``: their pairs' invoices) are int32."""
 
     n_currencies: int
     members: np.ndarray  # invoices of a known group with an amount > 0, by block, in row order
@@ -181,7 +182,7 @@ def amount_index(book: Book) -> AmountIndex:
             rows = np.flatnonzero((book.group >= 0) & (target > 0))
             key = block[rows].astype(np.int64) * (1 << 42) + target[rows]
             order = int_order(key)
-            return rows[order], key[order]
+            return rows[order].astype(np.int32), key[order]
 
         rows = np.flatnonzero((book.group >= 0) & (book.amount > 0))
         members = rows[stable_order(block[rows], int(block.max(initial=0)) + 1)[0]]
@@ -193,7 +194,7 @@ def amount_index(book: Book) -> AmountIndex:
         span = int(book.amount.max(initial=0)) + 2
         owner = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(members))))
         key = book.currency.astype(np.int64) * (1 << 42) + np.maximum(book.amount, 0)
-        by_currency = int_order(key)
+        by_currency = int_order(key).astype(np.int32)
         book.amounts = AmountIndex(
             n_currencies=ncur, members=members, block_key=block[members][starts],
             block_start=np.append(starts, len(members)), by_amount=by_amount,
@@ -212,7 +213,7 @@ def block_sizes(book: Book) -> np.ndarray:
         ncur = int(book.currency.max(initial=0)) + 1
         block = np.where(book.group >= 0, book.group * ncur + book.currency, -1)
         size = np.bincount(np.maximum(block, 0), minlength=1)
-        book.block_size = np.where(block >= 0, size[np.maximum(block, 0)], 1)
+        book.block_size = np.where(block >= 0, size[np.maximum(block, 0)], 1).astype(np.int32)
     return book.block_size
 
 
