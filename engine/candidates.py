@@ -377,7 +377,7 @@ def _reference_hits(texts: pa.Array, at: int, n: int, book: Book
 
 def digit_keys_by_group(book: Book) -> tuple[np.ndarray, np.ndarray]:
     """The rows of :func:`digit_keys_by_invoice` sorted by customer group (stable): (group,
-    row); computed once per book, with the keys themselves in that order
+    row), int32 both; computed once per book, with the keys themselves in that order
     (``book.digit_key_text``: :func:`fuzzy_hits` reads a group's keys together, where gathering
     them from the invoice order cost a cache miss or two a key, ~0.4 s of CPU at a million
     payments)."""
@@ -385,7 +385,7 @@ def digit_keys_by_group(book: Book) -> tuple[np.ndarray, np.ndarray]:
         inv, key = digit_keys_by_invoice(book)
         group = book.group[inv]  # (-1: no known group, first)
         order = stable_order(group + 1, int(group.max(initial=-1)) + 2)[0]
-        book.digit_keys = (group[order], order)
+        book.digit_keys = (group[order], order.astype(np.int32))
         book.digit_key_text = key.take(pa.array(order))
     return book.digit_keys
 
