@@ -375,6 +375,25 @@ def _reference_hits(texts: pa.Array, at: int, n: int, book: Book
         "digits": digits.take(pa.array(kept))})
 
 
+def index_in(values: pa.Array | pa.ChunkedArray, value_set: pa.Array | pa.ChunkedArray
+             ) -> np.ndarray:
+    """``pc.index_in(values, value_set=value_set, skip_nulls=True)`` as int64, -1 for none
+    (a null, or not in ``value_set``), for few distinct ``values`` against a large
+    ``value_set``: Arrow's hash table built of the distinct values and ``value_set`` looked up
+    there, not one of the whole ``value_set`` (a day's remittance lines name a few thousand
+    payments of 300k: 39 -> 10 ms of CPU for its two ids)."""
+    distinct = pc.unique(values)
+    at = np.asarray(pc.fill_null(pc.index_in(values, value_set=distinct, skip_nulls=True), -1),
+                    np.int64)
+    hit = np.asarray(pc.fill_null(pc.index_in(value_set, value_set=distinct, skip_nulls=True),
+                                  -1), np.int64)
+    found = np.flatnonzero(hit >= 0)
+    named, first = np.unique(hit[found], return_index=True)  # (its first row in value_set)
+    row = np.full(len(distinct) + 1, -1, np.int64)  # (the last: -1 for a value of none)
+    row[named] = found[first]
+    return row[at]
+
+
 def digit_keys_by_group(book: Book) -> tuple[np.ndarray, np.ndarray]:
     """The rows of :func:`digit_keys_by_invoice` sorted by customer group (stable): (group,
     row), int32 both; computed once per book, with the keys themselves in that order
