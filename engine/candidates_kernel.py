@@ -191,8 +191,8 @@ def exact_hits(
 
     - digits forms of 1 to ``max_digits`` digits as int64 values (:func:`digit_values`), in
       ascending order (a radix sort from ``radix_min`` values), walk the sorted ``number``
-      keys once (:class:`cashmatch.engine.candidates.KeyIndex`); a key's strength is
-      ``kind_ref[number_kind[r]]``;
+      keys once (:class:`cashmatch.engine.candidates.KeyIndex`), each distinct value's keys
+      counted once; a key's strength is ``kind_ref[number_kind[r]]``;
     - alnum forms, and the rare longer digits forms, by their hashes (``text_kernel.hash64``
       with ``base`` and ``fmix``) among the strings of ``alnum`` and ``long_digits`` (the
       :meth:`cashmatch.engine.candidates.StringKeys.arrays`), :func:`_found`;
@@ -211,13 +211,16 @@ def exact_hits(
         order = np.argsort(v)
     n_lo = np.zeros(n, np.int64)
     n_cnt = np.zeros(n, np.int64)
-    at = 0
+    at, cnt, last = 0, 0, -1
     for s in range(len(v)):
         j = order[s]
-        at = _bound(number, v[j], at, False)
-        t = vt[j]
-        n_lo[t] = at
-        n_cnt[t] = _bound(number, v[j], at, True) - at
+        if v[j] != last:  # (a value repeated: its keys found once)
+            last = v[j]
+            at = _bound(number, last, at, False)
+            cnt = 0
+            while at + cnt < len(number) and number[at + cnt] == last:  # (a value has few)
+                cnt += 1
+        n_lo[vt[j]], n_cnt[vt[j]] = at, cnt
     # the alnum forms' values
     hashed = np.empty(n, np.uint64)
     hash64(a_off, a_raw, base, fmix, hashed)
