@@ -318,14 +318,19 @@ def empty_pairs() -> Pairs:
 REFERENCE_CHUNK = 250_000  # texts tokenised and joined at once (bounds the temporaries)
 REFERENCE_THREAD_TEXTS = 50_000  # reference_hits: texts a thread's share at least (~0.1 s)
 # the tokens reference_hits keeps for later stages: those of a digits key this long at least,
-# all that they read (fuzzy_hits: FUZZY_MIN_LEN; the look-alikes: review.MIN_PART)
+# all that they read (fuzzy_hits: FUZZY_MIN_LEN; the look-alikes: review.MIN_PART), each text's
+# equal digits forms once (a token joined of runs repeats its runs' digits: ~39% of them; the
+# later stages' answers are the same with a repeat as without) among a text's first
+# KEPT_TOKEN_TEXT_MAX such tokens
 KEPT_TOKEN_DIGITS = 4
+KEPT_TOKEN_TEXT_MAX = 64
 
 
 def reference_hits(texts: pa.Array, book: Book) -> tuple[Pairs, pa.Table]:
     """Exact key hits of every text; also returns the tokens for the fuzzy stage and the
     look-alikes (``pay`` int32 and ``digits``, the chunks' tokens one chunk after another), those
-    of at least ``KEPT_TOKEN_DIGITS`` digits.
+    of at least ``KEPT_TOKEN_DIGITS`` digits, each text's equal ones once
+    (:func:`candidates_kernel.first_forms`).
 
     Alnum token forms are looked up among the alnum keys (by their hashes, :class:`StringKeys`);
     digit forms as integers in the sorted digit-like keys (the rare ones too long for int64:
@@ -363,15 +368,17 @@ def _reference_hits(texts: pa.Array, at: int, n: int, book: Book
 
     tokens = reference_tokens(texts.slice(at, n))
     index = usable_keys(book)
-    pay, inv, ref = candidates_kernel.exact_hits(
-        np.asarray(tokens.column("pay"), np.int64), n,
-        *string_parts(tokens.column("alnum")), *string_parts(tokens.column("digits")),
-        NUMBER_DIGITS, HASH_COMPILED_MIN, index.number, index.number_inv, index.number_kind,
-        KIND_REF, index.alnum.arrays(), index.long_digits.arrays(), HASH_BASE, HASH_MIX)
+    t_pay = np.asarray(tokens.column("pay"), np.int64)
     digits = tokens.column("digits")
+    d_parts = string_parts(digits)
+    pay, inv, ref = candidates_kernel.exact_hits(
+        t_pay, n, *string_parts(tokens.column("alnum")), *d_parts, NUMBER_DIGITS,
+        HASH_COMPILED_MIN, index.number, index.number_inv, index.number_kind, KIND_REF,
+        index.alnum.arrays(), index.long_digits.arrays(), HASH_BASE, HASH_MIX)
     kept = np.flatnonzero(_lengths(digits) >= KEPT_TOKEN_DIGITS)
+    kept = kept[candidates_kernel.first_forms(t_pay, *d_parts, kept, n, KEPT_TOKEN_TEXT_MAX)]
     return pay + at, inv, ref, pa.table({
-        "pay": pa.array((np.asarray(tokens.column("pay"))[kept] + at).astype(np.int32)),
+        "pay": pa.array((t_pay[kept] + at).astype(np.int32)),
         "digits": digits.take(pa.array(kept))})
 
 

@@ -150,6 +150,42 @@ def _found(hashed: np.ndarray, t_off: np.ndarray, t_raw: np.ndarray, keys: tuple
 
 
 @njit(cache=True, nogil=True)
+def first_forms(pay: np.ndarray, offsets: np.ndarray, raw: np.ndarray, rows: np.ndarray,
+                n_texts: int, most: int) -> np.ndarray:
+    """Which of the strings ``rows`` (string ``r``: ``raw[offsets[r]:offsets[r + 1]]``, of text
+    ``pay[r]`` in ``0 .. n_texts - 1``) is the first of its text's equal ones (same bytes), in
+    the order of ``rows``; a text of more than ``most`` of them keeps them all (no pass
+    quadratic in a text's strings)."""
+    n = len(rows)
+    start = np.zeros(n_texts + 1, np.int64)
+    for r in rows:
+        start[pay[r] + 1] += 1
+    for p in range(n_texts):
+        start[p + 1] += start[p]
+    by_text = np.empty(n, np.int64)  # (positions in rows, text by text, in order)
+    pos = start[:-1].copy()
+    for i in range(n):
+        p = pay[rows[i]]
+        by_text[pos[p]] = i
+        pos[p] += 1
+    first = np.ones(n, np.bool_)
+    for p in range(n_texts):
+        a, b = start[p], start[p + 1]
+        if b - a > most:
+            continue
+        for x in range(a + 1, b):
+            i = by_text[x]
+            i0, i1 = offsets[rows[i]], offsets[rows[i] + 1]
+            for y in range(a, x):
+                j = by_text[y]
+                if first[j] and _same_bytes(raw, i0, i1, raw, offsets[rows[j]],
+                                            offsets[rows[j] + 1]):
+                    first[i] = False
+                    break
+    return first
+
+
+@njit(cache=True, nogil=True)
 def _by_inv(inv: np.ndarray, ref: np.ndarray, a: int, b: int) -> None:
     """Sort rows ``a:b`` of (inv, ref) by inv: an insertion sort (a text has few hits), a
     merge sort for many."""
