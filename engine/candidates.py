@@ -134,10 +134,13 @@ class Book:
     usable: KeyIndex | None = None  # built once by usable_keys
     digit_keys: tuple[np.ndarray, np.ndarray] | None = None  # digit_keys_by_group
     digit_key_text: pa.Array | None = None  # the digits keys in the order of digit_keys
-    invoice_digit_keys: tuple[np.ndarray, pa.Array] | None = None  # digit_keys_by_invoice
+    # digit_keys_by_invoice: (invoice, text); the text None once digit_keys_by_group holds it in
+    # its order (the keys held once: ~31 MiB at a million payments)
+    invoice_digit_keys: tuple[np.ndarray, pa.Array | None] | None = None
     amounts: AmountIndex | None = None  # amount_index (depends on the open amounts)
     block_size: np.ndarray | None = None  # block_sizes
     lookalike_keys: object | None = None  # review.KeyVariants, built once by lookalikes
+    digit_key_at: np.ndarray | None = None  # each digits key's row in digit_key_text (int32)
 
 
 @dataclass(frozen=True, slots=True)
@@ -406,13 +409,18 @@ def digit_keys_by_group(book: Book) -> tuple[np.ndarray, np.ndarray]:
     row), int32 both; computed once per book, with the keys themselves in that order
     (``book.digit_key_text``: :func:`fuzzy_hits` reads a group's keys together, where gathering
     them from the invoice order cost a cache miss or two a key, ~0.4 s of CPU at a million
-    payments)."""
+    payments) and each row's place there (``book.digit_key_at``); the keys' text is then held
+    in that order only (``digit_keys_by_invoice``'s text None)."""
     if book.digit_keys is None:
         inv, key = digit_keys_by_invoice(book)
         group = book.group[inv]  # (-1: no known group, first)
         order = stable_order(group + 1, int(group.max(initial=-1)) + 2)[0]
-        book.digit_keys = (group[order], order.astype(np.int32))
         book.digit_key_text = key.take(pa.array(order))
+        at = np.empty(len(order), np.int32)
+        at[order] = np.arange(len(order), dtype=np.int32)
+        book.digit_key_at = at
+        book.digit_keys = (group[order], order.astype(np.int32))
+        book.invoice_digit_keys = (inv, None)
     return book.digit_keys
 
 
@@ -485,9 +493,10 @@ def fuzzy_hits(
     return Pairs.concat([Pairs(f_pay, f_inv, strength, np.ones(len(f_pay), dtype=bool))])
 
 
-def digit_keys_by_invoice(book: Book) -> tuple[np.ndarray, pa.Array]:
+def digit_keys_by_invoice(book: Book) -> tuple[np.ndarray, pa.Array | None]:
     """The ``digits`` keys of the book sorted by invoice (stable): (invoice, key); computed
-    once per book (the book's one copy of them: :func:`digit_keys_by_group` orders its rows)."""
+    once per book. The keys' text only until :func:`digit_keys_by_group` orders it by group
+    (then None: read it there, ``book.digit_key_text`` at ``book.digit_key_at``)."""
     if book.invoice_digit_keys is None:
         kd = book.keys.filter(pa.array(_kinds(book.keys) == KINDS.index("digits")))
         inv = np.asarray(kd.column("inv"), np.int64)
@@ -510,7 +519,8 @@ def fuzzy_pair_refs(tokens: pa.Table, pairs: Pairs, book: Book, *, cutoff: float
     none in the ledger's."""
     if len(pairs) == 0:
         return pairs
-    k_inv, k_key = digit_keys_by_invoice(book)
+    digit_keys_by_group(book)  # (the keys' text, by group)
+    k_inv = digit_keys_by_invoice(book)[0]
     digits = tokens.column("digits")
     t_pay = np.asarray(tokens.column("pay"), np.int64)
     ok = np.flatnonzero(_lengths(digits) >= FUZZY_MIN_LEN)
@@ -523,7 +533,8 @@ def fuzzy_pair_refs(tokens: pa.Table, pairs: Pairs, book: Book, *, cutoff: float
     tok = by_pay[tok]
     # (rapidfuzz's ``process.cpdist`` with ``fuzz.ratio``, on the Arrow strings' bytes)
     score = np.asarray(text_kernel.ratio_pairs(*string_parts(digits), tok,
-                                               *string_parts(k_key), key), np.float64)
+                                               *string_parts(book.digit_key_text),
+                                               book.digit_key_at[key]), np.float64)
     best = np.zeros(len(pairs))
     np.maximum.at(best, row, score)
     strength = np.where(best >= cutoff,
