@@ -54,7 +54,7 @@ class StringKeys:
     ``starts[k]:starts[k + 1]``, in the order the key table had them)."""
 
     keys: StringLookup
-    starts: np.ndarray
+    starts: np.ndarray  # int32 (rows of inv)
     inv: np.ndarray  # int32: rows of the book
     strength: np.ndarray  # float64; one value for all rows: a read-only view of it (no memory)
     bloom: np.ndarray  # the keys' hashes' Bloom filter (candidates_kernel.bloom)
@@ -87,7 +87,7 @@ class StringKeys:
         lookup = StringLookup.build(values)
         if not isinstance(strength, np.ndarray):
             strength = np.broadcast_to(np.float64(strength), len(inv))
-        return StringKeys(lookup, starts, np.asarray(inv, np.int32),
+        return StringKeys(lookup, np.asarray(starts, np.int32), np.asarray(inv, np.int32),
                           np.asarray(strength, np.float64), candidates_kernel.bloom(lookup.hashes))
 
     def arrays(self) -> tuple:
@@ -135,7 +135,7 @@ class Book:
     digit_keys: tuple[np.ndarray, np.ndarray] | None = None  # digit_keys_by_group
     digit_key_text: pa.Array | None = None  # the digits keys in the order of digit_keys
     # digit_keys_by_invoice: (invoice, text); the text None once digit_keys_by_group holds it in
-    # its order (the keys held once: ~31 MiB at a million payments)
+    # its order (the keys held once: ~31 MiB at a million payments), the invoices int32 then
     invoice_digit_keys: tuple[np.ndarray, pa.Array | None] | None = None
     amounts: AmountIndex | None = None  # amount_index (depends on the open amounts)
     block_size: np.ndarray | None = None  # block_sizes
@@ -420,7 +420,7 @@ def digit_keys_by_group(book: Book) -> tuple[np.ndarray, np.ndarray]:
         at[order] = np.arange(len(order), dtype=np.int32)
         book.digit_key_at = at
         book.digit_keys = (group[order], order.astype(np.int32))
-        book.invoice_digit_keys = (inv, None)
+        book.invoice_digit_keys = (inv.astype(np.int32), None)
     return book.digit_keys
 
 
@@ -496,7 +496,8 @@ def fuzzy_hits(
 def digit_keys_by_invoice(book: Book) -> tuple[np.ndarray, pa.Array | None]:
     """The ``digits`` keys of the book sorted by invoice (stable): (invoice, key); computed
     once per book. The keys' text only until :func:`digit_keys_by_group` orders it by group
-    (then None: read it there, ``book.digit_key_text`` at ``book.digit_key_at``)."""
+    (then None: read it there, ``book.digit_key_text`` at ``book.digit_key_at``; the invoices
+    int32 from then on)."""
     if book.invoice_digit_keys is None:
         kd = book.keys.filter(pa.array(_kinds(book.keys) == KINDS.index("digits")))
         inv = np.asarray(kd.column("inv"), np.int64)
