@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from cashmatch.engine import candidates
 from cashmatch.engine.candidates import index_in
 
 
@@ -23,6 +24,12 @@ def _ids(rng: random.Random, n: int, pool: int, nulls: float) -> list[str | None
     return [None if rng.random() < nulls else f"P{rng.randrange(pool)}" for _ in range(n)]
 
 
+@pytest.fixture(params=[0, 10**9], ids=["distinct-values-hashed", "arrows-one-call"])
+def _either_way(request, monkeypatch) -> None:
+    monkeypatch.setattr(candidates, "INDEX_IN_SET_MIN", request.param)
+
+
+@pytest.mark.usefixtures("_either_way")
 @pytest.mark.parametrize("seed", range(8))
 def test_index_in_is_arrows(seed: int):
     rng = random.Random(seed)
@@ -38,6 +45,7 @@ def test_index_in_is_arrows(seed: int):
     assert np.array_equal(got, _arrow(values, value_set))
 
 
+@pytest.mark.usefixtures("_either_way")
 def test_a_null_matches_nothing_and_the_first_of_repeats_wins():
     value_set = pa.array(["A", None, "B", "A", None])
     values = pa.array([None, "A", "B", "C", "A", None])
