@@ -54,15 +54,16 @@ class StringKeys:
     ``starts[k]:starts[k + 1]``, in the order the key table had them)."""
 
     keys: StringLookup
-    starts: np.ndarray
-    inv: np.ndarray
-    strength: np.ndarray
+    starts: np.ndarray  # int32 (rows of inv)
+    inv: np.ndarray  # int32: rows of the book
+    strength: np.ndarray  # float64; one value for all rows: a read-only view of it (no memory)
     bloom: np.ndarray  # the keys' hashes' Bloom filter (candidates_kernel.bloom)
 
     @staticmethod
-    def build(key: pa.Array, inv: np.ndarray, strength: np.ndarray,
+    def build(key: pa.Array, inv: np.ndarray, strength: np.ndarray | float,
               code: np.ndarray | None = None) -> StringKeys:
-        """``code``: the keys already coded, equal keys alike (any numbering), if they are."""
+        """``code``: the keys already coded, equal keys alike (any numbering), if they are;
+        ``strength``: each row's, or one for all."""
         if code is None:
             enc = key.dictionary_encode()
             values, code = enc.dictionary, np.asarray(enc.indices, np.int64)
@@ -71,17 +72,23 @@ class StringKeys:
             values = key.take(pa.array(first))
         order = np.argsort(code, kind="stable")
         starts = np.searchsorted(code[order], np.arange(len(values) + 1))
-        return StringKeys.of(values, starts, inv[order], strength[order])
+        if isinstance(strength, np.ndarray):
+            strength = strength[order]
+        return StringKeys.of(values, starts, inv[order], strength)
 
     @staticmethod
-    def of(values: pa.Array, starts: np.ndarray, inv: np.ndarray, strength: np.ndarray
-           ) -> StringKeys:
+    def of(values: pa.Array, starts: np.ndarray, inv: np.ndarray,
+           strength: np.ndarray | float) -> StringKeys:
         """The distinct keys ``values``, each one's invoices and strengths at the rows
-        ``starts[k]:starts[k + 1]`` of ``inv`` and ``strength``."""
+        ``starts[k]:starts[k + 1]`` of ``inv`` and ``strength`` (a float: the strength of
+        every row, held once: at a million payments the ~2.4M alnum keys' 19 MiB)."""
         from cashmatch.engine import candidates_kernel
 
         lookup = StringLookup.build(values)
-        return StringKeys(lookup, starts, inv, strength, candidates_kernel.bloom(lookup.hashes))
+        if not isinstance(strength, np.ndarray):
+            strength = np.broadcast_to(np.float64(strength), len(inv))
+        return StringKeys(lookup, np.asarray(starts, np.int32), np.asarray(inv, np.int32),
+                          np.asarray(strength, np.float64), candidates_kernel.bloom(lookup.hashes))
 
     def arrays(self) -> tuple:
         """What :func:`candidates_kernel.exact_hits` looks texts up in: the lookup's
@@ -127,10 +134,13 @@ class Book:
     usable: KeyIndex | None = None  # built once by usable_keys
     digit_keys: tuple[np.ndarray, np.ndarray] | None = None  # digit_keys_by_group
     digit_key_text: pa.Array | None = None  # the digits keys in the order of digit_keys
-    invoice_digit_keys: tuple[np.ndarray, pa.Array] | None = None  # digit_keys_by_invoice
+    # digit_keys_by_invoice: (invoice, text); the text None once digit_keys_by_group holds it in
+    # its order (the keys held once: ~31 MiB at a million payments), the invoices int32 then
+    invoice_digit_keys: tuple[np.ndarray, pa.Array | None] | None = None
     amounts: AmountIndex | None = None  # amount_index (depends on the open amounts)
     block_size: np.ndarray | None = None  # block_sizes
     lookalike_keys: object | None = None  # review.KeyVariants, built once by lookalikes
+    digit_key_at: np.ndarray | None = None  # each digits key's row in digit_key_text (int32)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +151,8 @@ class AmountIndex:
 
     A block is a (customer group, currency), numbered ``group * n_currencies + currency`` with
     the book's currencies (a payment in another currency has no block). Sort orders are stable
-    (ties in row order)."""
+    (ties in row order). The rows that the searches give (``by_amount``, ``by_discounted``,
+    ``by_currency``: their pairs' invoices) are int32."""
 
     n_currencies: int
     members: np.ndarray  # invoices of a known group with an amount > 0, by block, in row order
@@ -174,7 +185,7 @@ def amount_index(book: Book) -> AmountIndex:
             rows = np.flatnonzero((book.group >= 0) & (target > 0))
             key = block[rows].astype(np.int64) * (1 << 42) + target[rows]
             order = int_order(key)
-            return rows[order], key[order]
+            return rows[order].astype(np.int32), key[order]
 
         rows = np.flatnonzero((book.group >= 0) & (book.amount > 0))
         members = rows[stable_order(block[rows], int(block.max(initial=0)) + 1)[0]]
@@ -186,7 +197,7 @@ def amount_index(book: Book) -> AmountIndex:
         span = int(book.amount.max(initial=0)) + 2
         owner = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(members))))
         key = book.currency.astype(np.int64) * (1 << 42) + np.maximum(book.amount, 0)
-        by_currency = int_order(key)
+        by_currency = int_order(key).astype(np.int32)
         book.amounts = AmountIndex(
             n_currencies=ncur, members=members, block_key=block[members][starts],
             block_start=np.append(starts, len(members)), by_amount=by_amount,
@@ -205,7 +216,7 @@ def block_sizes(book: Book) -> np.ndarray:
         ncur = int(book.currency.max(initial=0)) + 1
         block = np.where(book.group >= 0, book.group * ncur + book.currency, -1)
         size = np.bincount(np.maximum(block, 0), minlength=1)
-        book.block_size = np.where(block >= 0, size[np.maximum(block, 0)], 1)
+        book.block_size = np.where(block >= 0, size[np.maximum(block, 0)], 1).astype(np.int32)
     return book.block_size
 
 
@@ -252,7 +263,7 @@ def usable_keys(book: Book) -> KeyIndex:
         alnum_keys, long_digits = usable & alnum, usable & ~alnum & ~short
         book.usable = KeyIndex(
             alnum=StringKeys.build(key.filter(pa.array(alnum_keys)), inv[alnum_keys],
-                                   strength[alnum_keys], code[alnum_keys]),
+                                   STRENGTH["alnum"], code[alnum_keys]),
             number=value[order],
             number_inv=inv[number][order].astype(np.int32),
             number_kind=kind[number][order],
@@ -310,14 +321,19 @@ def empty_pairs() -> Pairs:
 REFERENCE_CHUNK = 250_000  # texts tokenised and joined at once (bounds the temporaries)
 REFERENCE_THREAD_TEXTS = 50_000  # reference_hits: texts a thread's share at least (~0.1 s)
 # the tokens reference_hits keeps for later stages: those of a digits key this long at least,
-# all that they read (fuzzy_hits: FUZZY_MIN_LEN; the look-alikes: review.MIN_PART)
+# all that they read (fuzzy_hits: FUZZY_MIN_LEN; the look-alikes: review.MIN_PART), each text's
+# equal digits forms once (a token joined of runs repeats its runs' digits: ~39% of them; the
+# later stages' answers are the same with a repeat as without) among a text's first
+# KEPT_TOKEN_TEXT_MAX such tokens
 KEPT_TOKEN_DIGITS = 4
+KEPT_TOKEN_TEXT_MAX = 64
 
 
 def reference_hits(texts: pa.Array, book: Book) -> tuple[Pairs, pa.Table]:
     """Exact key hits of every text; also returns the tokens for the fuzzy stage and the
     look-alikes (``pay`` int32 and ``digits``, the chunks' tokens one chunk after another), those
-    of at least ``KEPT_TOKEN_DIGITS`` digits.
+    of at least ``KEPT_TOKEN_DIGITS`` digits, each text's equal ones once
+    (:func:`candidates_kernel.first_forms`).
 
     Alnum token forms are looked up among the alnum keys (by their hashes, :class:`StringKeys`);
     digit forms as integers in the sorted digit-like keys (the rare ones too long for int64:
@@ -355,30 +371,63 @@ def _reference_hits(texts: pa.Array, at: int, n: int, book: Book
 
     tokens = reference_tokens(texts.slice(at, n))
     index = usable_keys(book)
-    pay, inv, ref = candidates_kernel.exact_hits(
-        np.asarray(tokens.column("pay"), np.int64), n,
-        *string_parts(tokens.column("alnum")), *string_parts(tokens.column("digits")),
-        NUMBER_DIGITS, HASH_COMPILED_MIN, index.number, index.number_inv, index.number_kind,
-        KIND_REF, index.alnum.arrays(), index.long_digits.arrays(), HASH_BASE, HASH_MIX)
+    t_pay = np.asarray(tokens.column("pay"), np.int64)
     digits = tokens.column("digits")
+    d_parts = string_parts(digits)
+    pay, inv, ref = candidates_kernel.exact_hits(
+        t_pay, n, *string_parts(tokens.column("alnum")), *d_parts, NUMBER_DIGITS,
+        HASH_COMPILED_MIN, index.number, index.number_inv, index.number_kind, KIND_REF,
+        index.alnum.arrays(), index.long_digits.arrays(), HASH_BASE, HASH_MIX)
     kept = np.flatnonzero(_lengths(digits) >= KEPT_TOKEN_DIGITS)
+    kept = kept[candidates_kernel.first_forms(t_pay, *d_parts, kept, n, KEPT_TOKEN_TEXT_MAX)]
     return pay + at, inv, ref, pa.table({
-        "pay": pa.array((np.asarray(tokens.column("pay"))[kept] + at).astype(np.int32)),
+        "pay": pa.array((t_pay[kept] + at).astype(np.int32)),
         "digits": digits.take(pa.array(kept))})
+
+
+INDEX_IN_SET_MIN = 10_000  # index_in: a value set this large at least looked up in the values
+
+
+def index_in(values: pa.Array | pa.ChunkedArray, value_set: pa.Array | pa.ChunkedArray
+             ) -> np.ndarray:
+    """``pc.index_in(values, value_set=value_set, skip_nulls=True)`` as int64, -1 for none
+    (a null, or not in ``value_set``). A ``value_set`` of ``INDEX_IN_SET_MIN`` or more against
+    (fewer) distinct ``values``: Arrow's hash table built of the distinct values and
+    ``value_set`` looked up there, not one of the whole ``value_set`` (a day's remittance lines
+    name a few thousand payments of 300k: 39 -> 10 ms of CPU for its two ids); a smaller one
+    by Arrow's one call (100 payments: 24 us, the three calls 60)."""
+    if len(value_set) < INDEX_IN_SET_MIN:
+        return np.asarray(pc.fill_null(pc.index_in(values, value_set=value_set,
+                                                   skip_nulls=True), -1), np.int64)
+    distinct = pc.unique(values)
+    at = np.asarray(pc.fill_null(pc.index_in(values, value_set=distinct, skip_nulls=True), -1),
+                    np.int64)
+    hit = np.asarray(pc.fill_null(pc.index_in(value_set, value_set=distinct, skip_nulls=True),
+                                  -1), np.int64)
+    found = np.flatnonzero(hit >= 0)
+    named, first = np.unique(hit[found], return_index=True)  # (its first row in value_set)
+    row = np.full(len(distinct) + 1, -1, np.int64)  # (the last: -1 for a value of none)
+    row[named] = found[first]
+    return row[at]
 
 
 def digit_keys_by_group(book: Book) -> tuple[np.ndarray, np.ndarray]:
     """The rows of :func:`digit_keys_by_invoice` sorted by customer group (stable): (group,
-    row); computed once per book, with the keys themselves in that order
+    row), int32 both; computed once per book, with the keys themselves in that order
     (``book.digit_key_text``: :func:`fuzzy_hits` reads a group's keys together, where gathering
     them from the invoice order cost a cache miss or two a key, ~0.4 s of CPU at a million
-    payments)."""
+    payments) and each row's place there (``book.digit_key_at``); the keys' text is then held
+    in that order only (``digit_keys_by_invoice``'s text None)."""
     if book.digit_keys is None:
         inv, key = digit_keys_by_invoice(book)
         group = book.group[inv]  # (-1: no known group, first)
         order = stable_order(group + 1, int(group.max(initial=-1)) + 2)[0]
-        book.digit_keys = (group[order], order)
         book.digit_key_text = key.take(pa.array(order))
+        at = np.empty(len(order), np.int32)
+        at[order] = np.arange(len(order), dtype=np.int32)
+        book.digit_key_at = at
+        book.digit_keys = (group[order], order.astype(np.int32))
+        book.invoice_digit_keys = (inv.astype(np.int32), None)
     return book.digit_keys
 
 
@@ -451,9 +500,11 @@ def fuzzy_hits(
     return Pairs.concat([Pairs(f_pay, f_inv, strength, np.ones(len(f_pay), dtype=bool))])
 
 
-def digit_keys_by_invoice(book: Book) -> tuple[np.ndarray, pa.Array]:
+def digit_keys_by_invoice(book: Book) -> tuple[np.ndarray, pa.Array | None]:
     """The ``digits`` keys of the book sorted by invoice (stable): (invoice, key); computed
-    once per book (the book's one copy of them: :func:`digit_keys_by_group` orders its rows)."""
+    once per book. The keys' text only until :func:`digit_keys_by_group` orders it by group
+    (then None: read it there, ``book.digit_key_text`` at ``book.digit_key_at``; the invoices
+    int32 from then on)."""
     if book.invoice_digit_keys is None:
         kd = book.keys.filter(pa.array(_kinds(book.keys) == KINDS.index("digits")))
         inv = np.asarray(kd.column("inv"), np.int64)
@@ -476,7 +527,8 @@ def fuzzy_pair_refs(tokens: pa.Table, pairs: Pairs, book: Book, *, cutoff: float
     none in the ledger's."""
     if len(pairs) == 0:
         return pairs
-    k_inv, k_key = digit_keys_by_invoice(book)
+    digit_keys_by_group(book)  # (the keys' text, by group)
+    k_inv = digit_keys_by_invoice(book)[0]
     digits = tokens.column("digits")
     t_pay = np.asarray(tokens.column("pay"), np.int64)
     ok = np.flatnonzero(_lengths(digits) >= FUZZY_MIN_LEN)
@@ -489,7 +541,8 @@ def fuzzy_pair_refs(tokens: pa.Table, pairs: Pairs, book: Book, *, cutoff: float
     tok = by_pay[tok]
     # (rapidfuzz's ``process.cpdist`` with ``fuzz.ratio``, on the Arrow strings' bytes)
     score = np.asarray(text_kernel.ratio_pairs(*string_parts(digits), tok,
-                                               *string_parts(k_key), key), np.float64)
+                                               *string_parts(book.digit_key_text),
+                                               book.digit_key_at[key]), np.float64)
     best = np.zeros(len(pairs))
     np.maximum.at(best, row, score)
     strength = np.where(best >= cutoff,

@@ -150,6 +150,42 @@ def _found(hashed: np.ndarray, t_off: np.ndarray, t_raw: np.ndarray, keys: tuple
 
 
 @njit(cache=True, nogil=True)
+def first_forms(pay: np.ndarray, offsets: np.ndarray, raw: np.ndarray, rows: np.ndarray,
+                n_texts: int, most: int) -> np.ndarray:
+    """Which of the strings ``rows`` (string ``r``: ``raw[offsets[r]:offsets[r + 1]]``, of text
+    ``pay[r]`` in ``0 .. n_texts - 1``) is the first of its text's equal ones (same bytes), in
+    the order of ``rows``; a text of more than ``most`` of them keeps them all (no pass
+    quadratic in a text's strings)."""
+    n = len(rows)
+    start = np.zeros(n_texts + 1, np.int64)
+    for r in rows:
+        start[pay[r] + 1] += 1
+    for p in range(n_texts):
+        start[p + 1] += start[p]
+    by_text = np.empty(n, np.int64)  # (positions in rows, text by text, in order)
+    pos = start[:-1].copy()
+    for i in range(n):
+        p = pay[rows[i]]
+        by_text[pos[p]] = i
+        pos[p] += 1
+    first = np.ones(n, np.bool_)
+    for p in range(n_texts):
+        a, b = start[p], start[p + 1]
+        if b - a > most:
+            continue
+        for x in range(a + 1, b):
+            i = by_text[x]
+            i0, i1 = offsets[rows[i]], offsets[rows[i] + 1]
+            for y in range(a, x):
+                j = by_text[y]
+                if first[j] and _same_bytes(raw, i0, i1, raw, offsets[rows[j]],
+                                            offsets[rows[j] + 1]):
+                    first[i] = False
+                    break
+    return first
+
+
+@njit(cache=True, nogil=True)
 def _by_inv(inv: np.ndarray, ref: np.ndarray, a: int, b: int) -> None:
     """Sort rows ``a:b`` of (inv, ref) by inv: an insertion sort (a text has few hits), a
     merge sort for many."""
@@ -191,8 +227,8 @@ def exact_hits(
 
     - digits forms of 1 to ``max_digits`` digits as int64 values (:func:`digit_values`), in
       ascending order (a radix sort from ``radix_min`` values), walk the sorted ``number``
-      keys once (:class:`cashmatch.engine.candidates.KeyIndex`); a key's strength is
-      ``kind_ref[number_kind[r]]``;
+      keys once (:class:`cashmatch.engine.candidates.KeyIndex`), each distinct value's keys
+      counted once; a key's strength is ``kind_ref[number_kind[r]]``;
     - alnum forms, and the rare longer digits forms, by their hashes (``text_kernel.hash64``
       with ``base`` and ``fmix``) among the strings of ``alnum`` and ``long_digits`` (the
       :meth:`cashmatch.engine.candidates.StringKeys.arrays`), :func:`_found`;
@@ -211,13 +247,16 @@ def exact_hits(
         order = np.argsort(v)
     n_lo = np.zeros(n, np.int64)
     n_cnt = np.zeros(n, np.int64)
-    at = 0
+    at, cnt, last = 0, 0, -1
     for s in range(len(v)):
         j = order[s]
-        at = _bound(number, v[j], at, False)
-        t = vt[j]
-        n_lo[t] = at
-        n_cnt[t] = _bound(number, v[j], at, True) - at
+        if v[j] != last:  # (a value repeated: its keys found once)
+            last = v[j]
+            at = _bound(number, last, at, False)
+            cnt = 0
+            while at + cnt < len(number) and number[at + cnt] == last:  # (a value has few)
+                cnt += 1
+        n_lo[vt[j]], n_cnt[vt[j]] = at, cnt
     # the alnum forms' values
     hashed = np.empty(n, np.uint64)
     hash64(a_off, a_raw, base, fmix, hashed)

@@ -286,8 +286,7 @@ def _index_keys(book: Book) -> bool:
     al_off, al_raw, starts, al_inv = alnum
     none = np.zeros(0, np.int64)
     book.usable = KeyIndex(
-        alnum=StringKeys.of(strings_at(al_off, al_raw), starts, al_inv,
-                            np.full(len(al_inv), STRENGTH["alnum"])),
+        alnum=StringKeys.of(strings_at(al_off, al_raw), starts, al_inv, STRENGTH["alnum"]),
         number=number,
         number_inv=number_inv,
         number_kind=number_kind,

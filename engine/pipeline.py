@@ -59,6 +59,7 @@ from cashmatch.engine.candidates import (
     block_sizes,
     fuzzy_hits,
     fuzzy_pair_refs,
+    index_in,
     reference_hits,
     unknown_payer_amount_hits,
 )
@@ -1133,11 +1134,9 @@ class DayMatch:
         if rem is None or rem.num_rows == 0:
             return S.empty(S.REMITTANCES), np.zeros(0, np.int64)
         # an absent id links nothing (Arrow would match a line's null to a payment's null)
-        pid = pc.index_in(rem.column("payment_id"),
-                          value_set=self.payments.column("payment_id"), skip_nulls=True)
-        e2e = pc.index_in(rem.column("end_to_end_id"),
-                          value_set=self.payments.column("end_to_end_id"), skip_nulls=True)
-        line_pay = np.asarray(pc.fill_null(pc.coalesce(pid, e2e), -1), dtype=np.int64)
+        pid, e2e = (index_in(rem.column(c), self.payments.column(c))
+                    for c in ("payment_id", "end_to_end_id"))
+        line_pay = np.where(pid >= 0, pid, e2e)
         linked = np.flatnonzero(line_pay >= 0)
         if len(linked) < len(line_pay):
             rem = rem.take(pa.array(linked))

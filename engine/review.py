@@ -93,7 +93,7 @@ def lookalikes(t_pay: np.ndarray, t_grp: np.ndarray, t_key: pa.Array, book: Book
     Digits keys are ASCII (:func:`normalize.digits_key`): bytes are characters."""
     z = np.zeros(0, np.int64)
     k_grp, k_row = digit_keys_by_group(book)
-    d_inv, d_key = digit_keys_by_invoice(book)
+    d_inv = digit_keys_by_invoice(book)[0]
     if len(k_row) <= LOOKALIKE_INDEX_KEYS:
         if book.lookalike_keys is None:
             book.lookalike_keys = KeyVariants.of(book.digit_key_text, k_grp)
@@ -101,11 +101,12 @@ def lookalikes(t_pay: np.ndarray, t_grp: np.ndarray, t_key: pa.Array, book: Book
         return t_pay[q], d_inv[k_row[k]], level
     groups = np.unique(t_grp)
     lo = np.searchsorted(k_grp, groups, "left")
-    rows = k_row[spans(lo, np.searchsorted(k_grp, groups, "right") - lo)]
+    at = spans(lo, np.searchsorted(k_grp, groups, "right") - lo)
+    rows = k_row[at]
     if len(rows) == 0 or len(t_key) == 0:
         return z, z, z
     k_inv = d_inv[rows]
-    q, k, level = number_levels(t_key, t_grp, d_key.take(pa.array(rows, pa.int64())),
+    q, k, level = number_levels(t_key, t_grp, book.digit_key_text.take(pa.array(at, pa.int64())),
                                 book.group[k_inv])
     return t_pay[q], k_inv[k], level
 

@@ -334,3 +334,33 @@ def test_a_bloom_filter_lets_every_one_of_its_hashes_through():
     assert passes(hashes).all()
     assert passes(hashes - np.uint64(1)).mean() < 0.1  # (even: none of the hashes)
     assert len(candidates_kernel.bloom(np.zeros(0, np.uint64))) == 1
+
+
+def _first_forms(pay: list[int], forms: list[str], rows: list[int], most: int) -> list[bool]:
+    """Plainly: a row is first unless an earlier row of its text has the same form (all kept
+    in a text of more than ``most`` rows)."""
+    per_text = {}
+    for r in rows:
+        per_text[pay[r]] = per_text.get(pay[r], 0) + 1
+    seen, out = set(), []
+    for r in rows:
+        key = (pay[r], forms[r])
+        out.append(per_text[pay[r]] > most or key not in seen)
+        seen.add(key)
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 4), st.text("01", max_size=3)), max_size=60),
+       st.integers(0, 8), st.data())
+def test_first_forms_are_each_texts_first_of_equal_strings(tokens, most, data):
+    """Against a set of the (text, form) seen: unsorted texts, empty forms, a form in several
+    texts, texts above ``most`` (kept whole), rows a subset in any order."""
+    pay = [t[0] for t in tokens]
+    forms = [t[1] for t in tokens]
+    rows = data.draw(st.lists(st.sampled_from(range(len(tokens))), unique=True)
+                     if tokens else st.just([]))
+    offsets, raw = string_parts(pa.array(forms, pa.string()))
+    got = candidates_kernel.first_forms(np.array(pay, np.int64), offsets, raw,
+                                        np.array(rows, np.int64), 5, most)
+    assert got.tolist() == _first_forms(pay, forms, rows, most)
