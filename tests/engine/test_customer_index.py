@@ -55,10 +55,11 @@ def test_invoices_read_in_an_order_index_as_the_invoices_taken_in_it():
     order = np.random.default_rng(3).permutation(len(rows))
     customers = S.conform(pa.table({"customer_id": ["C9", "C3"], "name": ["Nine", "Three"]}),
                           S.CUSTOMERS)
-    for master in (None, customers):
-        got, got_cust = index_customers(invoices=_invoices(rows), customers=master, order=order)
+    unknown = [(None if i % 9 == 4 else c, name) for i, (c, name) in enumerate(rows)]
+    for master, read in ((None, rows), (customers, rows), (customers, unknown)):
+        got, got_cust = index_customers(invoices=_invoices(read), customers=master, order=order)
         want, want_cust = index_customers(
-            invoices=_invoices(rows).take(pa.array(order)), customers=master)
+            invoices=_invoices(read).take(pa.array(order)), customers=master)
         np.testing.assert_array_equal(got_cust, want_cust)
         assert got.ids.equals(want.ids) and got.names_by_customer.equals(want.names_by_customer)
         assert got.name_keys.equals(want.name_keys) and got.account_keys.equals(want.account_keys)
