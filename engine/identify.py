@@ -17,6 +17,7 @@ from rapidfuzz import fuzz, process
 from cashmatch.engine.normalize import (
     StringLookup,
     account_key,
+    int_order,
     name_key,
 )
 
@@ -183,7 +184,11 @@ def name_blocks(name_keys: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray
     # a key of one word (a bare stem, "ACME", that other customers' names start with too)
     # identifies only exactly: WRatio scores any name it begins high
     rows = np.flatnonzero(np.char.find(keys, b" ") >= 0)
-    order = rows[np.argsort(k_block[rows], kind="stable")]
+    # (ordered as integers, a radix sort: a block's bytes read big-endian order as numpy
+    # orders the ``S`` strings, ~20x faster)
+    as_int = np.zeros((len(keys), 8), np.uint8)
+    as_int[:, 8 - NAME_BLOCK :] = _byte_rows(k_block)
+    order = rows[int_order(as_int.view(">u8").ravel()[rows].astype(np.int64))]
     return keys, order, k_block[order]
 
 
