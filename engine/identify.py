@@ -161,7 +161,7 @@ def index_customers(*, invoices: pa.Table, customers: pa.Table | None,
         pa.array(first >= 0), pc.take(all_names, pa.array(np.maximum(first, 0))), ""
     ) if len(all_cust) else pa.array([""] * n)
     account_keys = _unique_map(concat(accts), np.concatenate(acct_cust or [np.zeros(0)]))
-    name_keys = _unique_map(concat(names), np.concatenate(name_cust or [np.zeros(0)]))
+    name_keys = _unique_map(all_names, all_cust)
     return CustomerIndex(
         ids=ids,
         group=group,
