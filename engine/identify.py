@@ -17,6 +17,7 @@ from rapidfuzz import fuzz, process
 from cashmatch.engine.normalize import (
     StringLookup,
     account_key,
+    int_order,
     name_key,
 )
 
@@ -67,6 +68,32 @@ def _unique_map(keys: pa.Array, cust: np.ndarray) -> pa.Table:
     return pa.table({"key": g.column("key"), "cust": g.column("cust_min")})
 
 
+def _customer_codes(customers: pa.Table | None, invoice_ids: pa.ChunkedArray,
+                    order: np.ndarray) -> tuple[pa.Array, np.ndarray]:
+    """The distinct customer ids of the master's rows then the invoices' in ``order`` of their
+    rows (nulls left out), first seen first, and the index among them of each of those rows'
+    ids (-1 for a null). One hash pass over the ids in their rows' own order, its codes then
+    renumbered by where each is first seen in ``order`` (not the ids' strings taken in
+    ``order`` and hashed at random: ~0.1 s of CPU for 2.5M invoices)."""
+    parts = [invoice_ids.combine_chunks()]
+    if customers is not None and customers.num_rows:
+        parts.insert(0, customers.column("customer_id").combine_chunks())
+    enc = pa.concat_arrays(parts).dictionary_encode()
+    n_master = len(enc) - len(order)
+    raw = np.asarray(pc.fill_null(enc.indices, -1) if enc.null_count else enc.indices, np.int64)
+    seq = np.concatenate([raw[:n_master], raw[n_master:][order]])  # in the order read
+    at = np.flatnonzero(seq >= 0)
+    known = seq[at]
+    first = np.empty(len(enc.dictionary), np.int64)
+    first[known[::-1]] = at[::-1]  # where each id is first read
+    by_first = known[first[known] == at]  # the ids by where they are first read
+    renumber = np.empty(len(by_first), np.int64)
+    renumber[by_first] = np.arange(len(by_first))
+    code = np.full(len(seq), -1, np.int64)
+    code[at] = renumber[known]
+    return enc.dictionary.take(pa.array(by_first)), code
+
+
 def build_index(*, invoices: pa.Table, customers: pa.Table | None) -> CustomerIndex:
     return index_customers(invoices=invoices, customers=customers)[0]
 
@@ -80,30 +107,14 @@ def index_customers(*, invoices: pa.Table, customers: pa.Table | None,
     each invoice in that order), their names at the few rows that need them."""
     if order is None:
         order = np.arange(invoices.num_rows)
-    else:
-        invoices = invoices.set_column(  # (the others' ids: a cheap take, their names not)
-            invoices.schema.get_field_index("customer_id"), "customer_id",
-            invoices.column("customer_id").combine_chunks().take(pa.array(order)))
-    ids_parts = [invoices.column("customer_id")]
-    if customers is not None and customers.num_rows:
-        ids_parts.insert(0, customers.column("customer_id"))
-    all_ids = pa.chunked_array([p.combine_chunks() for p in ids_parts]).combine_chunks()
-    # one hash pass codes them all (the unique ids are its dictionary, first seen first)
-    enc = all_ids.dictionary_encode() if not all_ids.null_count else None
-    ids = enc.dictionary if enc is not None else pc.drop_null(pc.unique(all_ids))
+    ids, code = _customer_codes(customers, invoices.column("customer_id"), order)
     n = len(ids)
-
-    def codes(part: pa.ChunkedArray | pa.Array, at: int) -> np.ndarray:
-        """The index in ``ids`` of each id of ``part`` (the rows ``at`` .. of ``all_ids``)."""
-        if enc is None:
-            return np.asarray(pc.fill_null(pc.index_in(part, value_set=ids), -1), np.int64)
-        return np.asarray(enc.indices.slice(at, len(part)), np.int64)
 
     n_master = customers.num_rows if customers is not None else 0
     parent = np.arange(n, dtype=np.int64)
     names, name_cust, accts, acct_cust = [], [], [], []
     if customers is not None and customers.num_rows:
-        ci = codes(customers.column("customer_id"), 0)
+        ci = code[:n_master]
         pi = pc.index_in(customers.column("parent_id"), value_set=ids)
         has_parent = np.asarray(pc.is_valid(pi), dtype=bool)
         parent[ci[has_parent]] = np.asarray(pc.filter(pi, pa.array(has_parent)), np.int64)
@@ -116,7 +127,7 @@ def index_customers(*, invoices: pa.Table, customers: pa.Table | None,
             lists = customers.column(col).combine_chunks()
             keys.append(norm(pc.list_flatten(lists)))
             owner.append(ci[np.asarray(pc.list_parent_indices(lists), dtype=np.int64)])
-    ii = codes(invoices.column("customer_id"), n_master)
+    ii = code[n_master:]
     if "customer_name" in invoices.column_names:
         # every invoice repeats its customer's name: only the rows whose name is not their
         # customer's first (the same first names, name keys and order of keys, from ~10x
@@ -150,7 +161,7 @@ def index_customers(*, invoices: pa.Table, customers: pa.Table | None,
         pa.array(first >= 0), pc.take(all_names, pa.array(np.maximum(first, 0))), ""
     ) if len(all_cust) else pa.array([""] * n)
     account_keys = _unique_map(concat(accts), np.concatenate(acct_cust or [np.zeros(0)]))
-    name_keys = _unique_map(concat(names), np.concatenate(name_cust or [np.zeros(0)]))
+    name_keys = _unique_map(all_names, all_cust)
     return CustomerIndex(
         ids=ids,
         group=group,
@@ -173,7 +184,11 @@ def name_blocks(name_keys: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray
     # a key of one word (a bare stem, "ACME", that other customers' names start with too)
     # identifies only exactly: WRatio scores any name it begins high
     rows = np.flatnonzero(np.char.find(keys, b" ") >= 0)
-    order = rows[np.argsort(k_block[rows], kind="stable")]
+    # (ordered as integers, a radix sort: a block's bytes read big-endian order as numpy
+    # orders the ``S`` strings, ~20x faster)
+    as_int = np.zeros((len(keys), 8), np.uint8)
+    as_int[:, 8 - NAME_BLOCK :] = _byte_rows(k_block)
+    order = rows[int_order(as_int.view(">u8").ravel()[rows].astype(np.int64))]
     return keys, order, k_block[order]
 
 

@@ -1201,36 +1201,42 @@ def _name_shape(s: np.ndarray, n: int, count: np.ndarray, tok: np.ndarray, shape
 
 
 @njit(cache=True, nogil=True)
-def _pair_bound(a: np.ndarray, a_shape: np.ndarray, a_count: np.ndarray, a_bins: np.ndarray,
-                n_bins: int, a_tok: np.ndarray, b: np.ndarray, b_shape: np.ndarray,
-                b_count: np.ndarray, b_tok: np.ndarray) -> float:
-    """:func:`_wratio_bound` of two strings by their :func:`_name_shape` (``a_bins``: the
-    ``n_bins`` bins ``a_count`` counts bytes in); 100 if either is unbounded."""
+def _pair_bound(a: np.ndarray, a_shape: np.ndarray, a_count: np.ndarray, a_tok: np.ndarray,
+                b: np.ndarray, b_shape: np.ndarray, b_count: np.ndarray, b_tok: np.ndarray
+                ) -> float:
+    """:func:`_wratio_bound` of two strings by their :func:`_name_shape`; 100 if either is
+    unbounded."""
     if a_shape[4] or b_shape[4]:
         return 100.0
-    common = 0
-    for t in range(n_bins):
-        common += min(a_count[a_bins[t]], b_count[a_bins[t]])
-    n_sect, sect_chars = 0, 0
-    for u in range(a_shape[1]):
-        for v in range(b_shape[1]):
-            if _same_word(a, a_tok[u], b, b_tok[v]):
-                n_sect += 1
-                sect_chars += a_tok[u, 1]
-                break
+    common = _common_bytes(a_count, b_count)
+    n_sect, sect_chars = _shared_words(a, a_tok, a_shape[1], b, b_tok, b_shape[1])
     return _wratio_bound(a_shape[0], a_shape[1], a_shape[2], a_shape[3], b_shape[0],
                          b_shape[1], b_shape[2], b_shape[3], common, n_sect, sect_chars)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _bins(count: np.ndarray, bins: np.ndarray) -> int:
-    """The bins of ``count`` that hold bytes, into ``bins``; how many."""
-    n = 0
-    for c in range(64):
-        if count[c]:
-            bins[n] = c
-            n += 1
-    return n
+def _common_bytes(a_count: np.ndarray, b_count: np.ndarray) -> int:
+    """The bytes two strings may have in common by their counts by bin (:func:`_name_shape`):
+    the least count of each of the 64 bins, summed (every bin, not only those of one string:
+    a loop the compiler vectorises)."""
+    common = 0
+    for t in range(64):
+        common += min(a_count[t], b_count[t])
+    return common
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _shared_words(a: np.ndarray, a_tok: np.ndarray, na: int, b: np.ndarray, b_tok: np.ndarray,
+                  nb: int) -> tuple[int, int]:
+    """The words of ``a`` (its ``na`` words ``a_tok``) that ``b`` has too, and their bytes."""
+    n_sect, sect_chars = 0, 0
+    for u in range(na):
+        for v in range(nb):
+            if _same_word(a, a_tok[u], b, b_tok[v]):
+                n_sect += 1
+                sect_chars += a_tok[u, 1]
+                break
+    return n_sect, sect_chars
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -1330,7 +1336,6 @@ def wratio_screen(q: np.ndarray, k: np.ndarray, k_row: np.ndarray, blocks: np.nd
     q_count = np.zeros(64, np.int32)
     q_tok = np.empty((q.shape[1] // 2 + 1, 3), np.int64)
     q_shape = np.empty(5, np.int64)
-    bins = np.empty(64, np.int64)
     n = 0
     least = cutoff - _BOUND_SLACK
     for blk in range(len(blocks)):
@@ -1342,11 +1347,16 @@ def wratio_screen(q: np.ndarray, k: np.ndarray, k_row: np.ndarray, blocks: np.nd
         for i in range(s, e):
             q_count[:] = 0
             _name_shape(q[i], _row_len(q[i]), q_count, q_tok, q_shape)
-            n_bins = _bins(q_count, bins)
             for j in range(a, b):
                 x = j - a
-                bound = _pair_bound(q[i], q_shape, q_count, bins, n_bins, q_tok, k[k_row[j]],
-                                    k_shape[x], k_count[x], k_tok[x])
+                bound = 100.0  # (:func:`_pair_bound` inline: its views of k_* cost ~2x)
+                if not (q_shape[4] or k_shape[x, 4]):
+                    common = _common_bytes(q_count, k_count[x])
+                    n_sect, sect_chars = _shared_words(q[i], q_tok, q_shape[1], k[k_row[j]],
+                                                       k_tok[x], k_shape[x, 1])
+                    bound = _wratio_bound(q_shape[0], q_shape[1], q_shape[2], q_shape[3],
+                                          k_shape[x, 0], k_shape[x, 1], k_shape[x, 2],
+                                          k_shape[x, 3], common, n_sect, sect_chars)
                 if bound >= least:
                     out_q[n], out_k[n], out_u[n] = i, j, bound
                     n += 1
@@ -1367,20 +1377,17 @@ def wratio_reach(q_off: np.ndarray, q_raw: np.ndarray, q_row: np.ndarray, k_off:
     tok = np.empty((2, most // 2 + 1, 3), np.int64)
     count = np.zeros((2, 64), np.int32)
     shape = np.empty((2, 5), np.int64)
-    bins = np.empty(64, np.int64)
     out = np.empty(len(q_row), np.bool_)
     least = cutoff - _BOUND_SLACK
-    n_bins = 0
     for j in range(len(q_row)):
         a = q_raw[q_off[q_row[j]] : q_off[q_row[j] + 1]]
         if j == 0 or q_row[j] != q_row[j - 1]:  # (a query's pairs are often consecutive)
             count[0, :] = 0
             _name_shape(a, len(a), count[0], tok[0], shape[0])
-            n_bins = _bins(count[0], bins)
         b = k_raw[k_off[k_row[j]] : k_off[k_row[j] + 1]]
         _name_shape(b, len(b), count[1], tok[1], shape[1])
-        out[j] = _pair_bound(a, shape[0], count[0], bins, n_bins, tok[0], b, shape[1], count[1],
-                             tok[1]) >= least
+        out[j] = _pair_bound(a, shape[0], count[0], tok[0], b, shape[1], count[1], tok[1]
+                             ) >= least
         for t in range(len(b)):
             count[1, b[t] & 63] = 0
     return out

@@ -5,7 +5,7 @@ import numpy as np
 import pyarrow as pa
 
 from cashmatch.engine import schema as S
-from cashmatch.engine.identify import build_index, index_customers
+from cashmatch.engine.identify import NAME_BLOCK, build_index, index_customers, name_blocks
 
 
 def _invoices(rows: list[tuple[str, str | None]]) -> pa.Table:
@@ -55,12 +55,32 @@ def test_invoices_read_in_an_order_index_as_the_invoices_taken_in_it():
     order = np.random.default_rng(3).permutation(len(rows))
     customers = S.conform(pa.table({"customer_id": ["C9", "C3"], "name": ["Nine", "Three"]}),
                           S.CUSTOMERS)
-    for master in (None, customers):
-        got, got_cust = index_customers(invoices=_invoices(rows), customers=master, order=order)
+    unknown = [(None if i % 9 == 4 else c, name) for i, (c, name) in enumerate(rows)]
+    for master, read in ((None, rows), (customers, rows), (customers, unknown)):
+        got, got_cust = index_customers(invoices=_invoices(read), customers=master, order=order)
         want, want_cust = index_customers(
-            invoices=_invoices(rows).take(pa.array(order)), customers=master)
+            invoices=_invoices(read).take(pa.array(order)), customers=master)
         np.testing.assert_array_equal(got_cust, want_cust)
         assert got.ids.equals(want.ids) and got.names_by_customer.equals(want.names_by_customer)
         assert got.name_keys.equals(want.name_keys) and got.account_keys.equals(want.account_keys)
         np.testing.assert_array_equal(got.group, want.group)
         assert got.ids.to_pylist() != sorted(got.ids.to_pylist())  # (the order counts here)
+
+
+def test_name_blocks_order_the_keys_of_words_as_numpy_sorts_their_blocks():
+    """The keys of two words or more, by their leading ``NAME_BLOCK`` bytes (ties in key
+    order), as ``np.argsort`` of those bytes gives: short keys, shared blocks, and enough keys
+    for the radix sort."""
+    rng = np.random.default_rng(7)
+    letters = np.array(list("AB Z9"))
+    for n in (12, 150_000):
+        words = ["".join(rng.choice(letters, int(rng.integers(0, 9)))).strip() for _ in range(n)]
+        keys = pa.table({"key": pa.array(words + ["A B", "A", "", "ZZZZZZ Z", "A B"]),
+                         "cust": pa.array(np.arange(n + 5))})
+        got_keys, order, blocks = name_blocks(keys)
+        k_block = got_keys.astype(f"S{NAME_BLOCK}")
+        rows = np.flatnonzero(np.char.find(got_keys, b" ") >= 0)
+        want = rows[np.argsort(k_block[rows], kind="stable")]
+        np.testing.assert_array_equal(order, want)
+        np.testing.assert_array_equal(blocks, k_block[want])
+        assert len(np.unique(blocks)) < len(blocks)  # (ties)

@@ -196,6 +196,27 @@ def test_wratio_screen_bounds_rapidfuzz(seed: int):
         assert len(listed) < 30 * 90  # (it screens)
 
 
+@pytest.mark.parametrize("seed", [5, 6])
+def test_wratio_screen_lists_the_cells_wratio_reach_keeps(seed: int):
+    """The screen's bound of each cell (its pair bound written inline) is ``wratio_reach``'s
+    (by :func:`text_kernel._pair_bound`): at every cutoff they keep the same cells."""
+    rng = np.random.default_rng(seed)
+    q_names, k_names = _adversarial_names(rng, 70), _adversarial_names(rng, 80)
+    qb, kb = I._byte_rows(np.array(q_names, dtype=bytes)), I._byte_rows(np.array(k_names))
+    k_row = rng.permutation(len(k_names))
+    blocks = np.array([[0, 40, 0, 45], [40, 70, 45, 80]], np.int64)
+    cells = [(i, j) for s, e, a, b in blocks.tolist() for i in range(s, e) for j in range(a, b)]
+    qi, cj = np.array(cells).T
+    q_arr, k_arr = pa.array([b.decode() for b in q_names]), pa.array([b.decode() for b in k_names])
+    for cutoff in (0.0, 50.0, 70.4, 85.0, 95.0):
+        row, cell, _ = _screen(qb, kb, k_row, blocks, cutoff)
+        reach = text_kernel.wratio_reach(*string_parts(q_arr), qi, *string_parts(k_arr),
+                                         k_row[cj], cutoff)
+        np.testing.assert_array_equal(row, qi[reach])
+        np.testing.assert_array_equal(cell, cj[reach])
+    assert 0 < reach.sum() < len(cells)  # (at 95: some kept, some not)
+
+
 @pytest.mark.parametrize("seed", [3, 4])
 def test_wratio_reach_keeps_every_pair_that_reaches(seed: int):
     """``wratio_reach`` of pairs of Arrow strings (rapidfuzz given ``str``: non-ASCII names
