@@ -129,11 +129,7 @@ class CashApplicationServicer(pb_grpc.CashApplicationServicer):
             policy=policy,
             use_ledger=request.use_ledger,
         )
-        response = pb.MatchResponse(
-            exceptions=C.exceptions_to_proto(result.exceptions),
-            summary=C.summary_to_proto(result.summary),
-        )
-        response.MergeFromString(C.allocations_wire(result.allocations))  # (field 1, appended)
+        response = C.match_response(result)
         version = self.service.prepared_version()
         if request.use_ledger and version != self._settled_version:
             # looked at once per ledger version: after its first call, what it loaded stays

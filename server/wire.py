@@ -1,14 +1,14 @@
 """Protobuf's wire format to and from Arrow columns, in one compiled pass each, for messages
 of many rows: the string fields of serialised messages read as one Arrow array
 (:func:`string_fields`: a request's payments), and rows of string, money and double fields
-written as repeated messages (:func:`repeated`: a response's allocations; parsing the bytes
-back, upb in C, costs a fraction of building the messages field by field in Python). Both
-are tested against the messages' own fields.
+written as repeated messages (:func:`repeated`: a response's allocations and exceptions;
+parsing the bytes back, upb in C, costs a fraction of building the messages field by field in
+Python). Both are tested against the messages' own fields.
 
-In :func:`repeated`, each row is one length-delimited message of field 1 of the enclosing
-message (``repeated ... = 1``); within it, string fields (empty or null: absent, as proto3
-writes them), money fields (int64 minor units as the decimal text of
-``money.format_minor``) and one double field (absent when 0.0).
+In :func:`repeated`, each row is one length-delimited message of a repeated field of the
+enclosing message (field 1 unless told: ``repeated ... = 1``); within it, string fields
+(empty or null: absent, as proto3 writes them), money fields (int64 minor units as the
+decimal text of ``money.format_minor``) and one double field (absent when 0.0).
 """
 
 from __future__ import annotations
@@ -102,14 +102,17 @@ def _encode(
     packed_field: int,
     packed_rows: np.ndarray,
     packed_bits: np.ndarray,
+    field: int,
 ) -> np.ndarray:
-    """The rows as messages (see the module): string field ``k`` of row ``i`` is
-    ``raw[offsets[k, i]:offsets[k, i + 1]]`` (absent where ``str_null[k, i]``, when given);
+    """The rows as messages of the repeated field ``field`` (see the module): string field
+    ``k`` of row ``i`` is ``raw[offsets[k, i]:offsets[k, i + 1]]`` (absent where
+    ``str_null[k, i]``, when given);
     money field ``k`` is ``money[k, i]`` (absent where ``money_null[k, i]``, when given);
     repeated string field ``k`` has the elements ``list_rows[k, 0, i] .. list_rows[k, 1, i] -
     1``, element ``e`` being ``raw[list_offsets[e]:list_offsets[e + 1]]``; the packed double
     field, ``packed_bits[packed_rows[0, i]:packed_rows[1, i]]`` (absent when empty)."""
     n = len(exps)
+    key = (field << 3) | 2  # length-delimited
     lengths = offsets[:, 1:] - offsets[:, :-1]
     if len(str_null):
         for k in range(len(str_fields)):
@@ -140,12 +143,12 @@ def _encode(
         if packed_field and count:
             s += _varint_size(packed_field << 3) + _varint_size(8 * count) + 8 * count
         sizes[i] = s
-        total += 1 + _varint_size(s) + s
+        total += _varint_size(key) + _varint_size(s) + s
     out = np.empty(total, np.uint8)
     at = 0
     for i in range(n):
-        out[at] = 10  # field 1, length-delimited
-        at = _put_varint(out, at + 1, sizes[i])
+        at = _put_varint(out, at, key)
+        at = _put_varint(out, at, sizes[i])
         # fields in number order: strings and money merged by number, then the double
         k_s, k_m = 0, 0
         while k_s < len(str_fields) or k_m < len(money_fields):
@@ -600,6 +603,22 @@ def _array(col: pa.ChunkedArray) -> pa.Array:
     return col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
 
 
+def _string_columns(cols: list[pa.ChunkedArray], n: int
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """The ``n`` values of each string column, one column's after another's in one byte
+    array: (columns, rows + 1) offsets into it, the bytes and the nulls (:func:`_nulls`, as
+    (columns, rows)). One concatenation, whatever the columns (each read apart cost a few
+    calls a column, most of a small response)."""
+    if not cols:
+        return np.zeros((0, n + 1), np.int64), np.zeros(0, np.uint8), np.zeros((0, 0), bool)
+    text = pa.concat_arrays([c for col in cols for c in (col.chunks if col.type == pa.string()
+                             else col.cast(pa.string()).chunks)])  # fmt: skip
+    off, raw = string_parts(text)
+    at = np.arange(len(cols))[:, None] * n + np.arange(n + 1)
+    null = _nulls([text])
+    return off[at].astype(np.int64), raw, null.reshape(len(cols), n) if len(null) else null
+
+
 def repeated(
     table: pa.Table,
     strings: dict[str, int],
@@ -608,34 +627,28 @@ def repeated(
     double: tuple[str, int] | None,
     lists: dict[str, int] | None = None,
     packed: tuple[str, int] | None = None,
+    field: int = 1,
 ) -> bytes:
-    """The rows of ``table`` as field 1 (repeated) of a message, in wire format: the string
-    columns ``strings`` and the money columns ``money`` (in the row's ``currency``) by field
-    number, ``double`` (column, field number), the list-of-string columns ``lists`` as
-    repeated string fields and ``packed`` (a list-of-double column, field number) as a packed
-    repeated double."""
+    """The rows of ``table`` as the repeated message field ``field`` of a message, in wire
+    format: the string columns ``strings`` and the money columns ``money`` (in the row's
+    ``currency``) by field number, ``double`` (column, field number), the list-of-string
+    columns ``lists`` as repeated string fields and ``packed`` (a list-of-double column, field
+    number) as a packed repeated double."""
     n = table.num_rows
     str_cols = sorted(strings.items(), key=lambda kv: kv[1])
     money_cols = sorted(money.items(), key=lambda kv: kv[1])
     list_cols = sorted((lists or {}).items(), key=lambda kv: kv[1])
-    cols = [_array(table.column(name)) for name, _ in str_cols]
     lcols = [_array(table.column(name)) for name, _ in list_cols]
-    offsets = np.empty((len(cols), n + 1), np.int64)
-    str_null = _nulls(cols)
+    offsets, raw, str_null = _string_columns([table.column(name) for name, _ in str_cols], n)
     exps = None
-    parts, base = [], 0
-    for k, col in enumerate(cols):  # the columns' bytes one after another
-        off, raw = string_parts(col)
-        if str_cols[k][0] == currency:  # (its codes' exponents from the same bytes)
-            codes, ok = _exponents_of_codes(off, raw, str_null[k] if len(str_null) else
-                                            np.zeros(0, bool), letter_code_exponents())  # fmt: skip
-            exps = codes if ok else None
-        offsets[k] = off
-        offsets[k] += base - off[0]
-        parts.append(raw[off[0] : off[-1]])
-        base += int(off[-1] - off[0])
+    if (k := next((k for k, (name, _) in enumerate(str_cols) if name == currency), -1)) >= 0:
+        # (its codes' exponents from the same bytes)
+        codes, ok = _exponents_of_codes(offsets[k], raw, str_null[k] if len(str_null) else
+                                        np.zeros(0, bool), letter_code_exponents())  # fmt: skip
+        exps = codes if ok else None
     if exps is None:  # (not among the strings, or a code not of three ASCII letters)
         exps = minor_exponents(table.column(currency)).astype(np.int64)
+    parts, base = [raw], len(raw)
     # then the lists' elements, numbered on from one column to the next
     list_rows = np.empty((len(lcols), 2, n), np.int64)
     list_offsets, n_el = [np.array([base], np.int64)], 0
@@ -665,7 +678,7 @@ def repeated(
         np.array([f for _, f in str_cols], np.int64),
         offsets,
         str_null,
-        np.concatenate(parts) if parts else np.zeros(0, np.uint8),
+        np.concatenate(parts),
         np.array([f for _, f in money_cols], np.int64),
         amounts,
         _nulls(m_cols),
@@ -678,6 +691,7 @@ def repeated(
         0 if packed is None else packed[1],
         packed_rows,
         np.array(packed_bits),
+        field,
     )
     return out.tobytes()
 
