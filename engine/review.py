@@ -202,14 +202,18 @@ def warm() -> None:
         pa.array(["12345"]), np.zeros(1, np.int64))
 
 
+# the amount fit of each relation (EXACT .. CURRENCY); an overpayment's depends on how much
+_FIT = np.full(CURRENCY + 1, NEITHER, np.int64)
+_FIT[[EXACT, FEE, DISCOUNT, PARTIAL]] = EXACT_AMOUNT, SETTLES, SETTLES, TAKES
+_FIT[[SETTLED, CURRENCY]] = -1
+
+
 def amount_fit(rel: np.ndarray, pay_amount: np.ndarray, open_amount: np.ndarray) -> np.ndarray:
-    """EXACT_AMOUNT, SETTLES, TAKES or NEITHER per pair, from its amount relation; -1 for an
-    invoice the payment cannot take (settled, another currency)."""
-    fit = np.full(len(rel), NEITHER, np.int64)
-    fit[rel == EXACT] = EXACT_AMOUNT
-    fit[(rel == FEE) | (rel == DISCOUNT)] = SETTLES
-    fit[(rel == PARTIAL) | ((rel == OVER) & (pay_amount <= OVER_MAX * open_amount))] = TAKES
-    fit[(rel == SETTLED) | (rel == CURRENCY)] = -1
+    """EXACT_AMOUNT, SETTLES, TAKES or NEITHER per pair, from its amount relation (EXACT ..
+    CURRENCY: one look-up, and the overpayments'); -1 for an invoice the payment cannot take
+    (settled, another currency)."""
+    fit = _FIT[rel]
+    fit[(rel == OVER) & (pay_amount <= OVER_MAX * open_amount)] = TAKES
     return fit
 
 

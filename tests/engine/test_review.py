@@ -7,7 +7,7 @@ import pyarrow as pa
 from rapidfuzz.distance import OSA
 
 from cashmatch.engine import schema as S
-from cashmatch.engine.candidates import EXACT, FEE, OVER, PARTIAL, SETTLED
+from cashmatch.engine.candidates import CURRENCY, DISCOUNT, EXACT, FEE, OVER, PARTIAL, SETTLED
 from cashmatch.engine.matcher import match
 from cashmatch.engine.review import (
     EXACT_AMOUNT,
@@ -78,11 +78,12 @@ def test_an_unknown_payer_is_looked_for_among_the_customer_its_name_resembles():
 
 
 def test_amount_fit_by_relation():
-    rel = np.array([EXACT, FEE, PARTIAL, OVER, OVER, SETTLED])
-    pay = np.array([100, 95, 50, 120, 200, 10])
-    open_ = np.array([100, 100, 100, 100, 100, 0])
+    rel = np.array([EXACT, FEE, PARTIAL, OVER, OVER, SETTLED, DISCOUNT, CURRENCY, OVER, PARTIAL])
+    pay = np.array([100, 95, 50, 120, 200, 10, 97, 100, 130, 1])
+    open_ = np.array([100, 100, 100, 100, 100, 0, 100, 100, 100, 100])
     assert amount_fit(rel, pay, open_).tolist() == [EXACT_AMOUNT, SETTLES, TAKES, TAKES, NEITHER,
-                                                    -1]
+                                                    -1, SETTLES, -1, TAKES, TAKES]
+    assert amount_fit(rel[:0], pay[:0], open_[:0]).tolist() == []
 
 
 def test_a_known_payer_whose_items_offer_nothing_is_shown_anyones_exact_amount():
