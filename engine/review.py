@@ -289,23 +289,13 @@ def lookalike_table(pays: np.ndarray, *, numbers: Numbers | None, pay_group: np.
         z = np.zeros(0, np.int64)
         return Lookalikes.of_rows(np.zeros(n, bool), z, z, z, z, z)
     assert numbers is not None
+    from cashmatch.engine import review_kernel
+
     # the groups to look in, per payment: the payer's; else the resembling name's and the
-    # reference's
-    known = pay_group[pays] >= 0
-    q_pay = np.concatenate([pays, pays])
-    q_grp = np.concatenate([np.where(known, pay_group[pays], resembles_group[pays]),
-                            np.where(known, -1, ref_group[pays])])
-    g_max = int(max(q_grp.max(initial=0), 0)) + 1
-    key = np.unique((q_pay * g_max + q_grp)[q_grp >= 0])  # by payment, each group once
-    q_pay, q_grp = key // g_max, key % g_max
-    # each number of those payments, once per group
+    # reference's; each number of those payments once per group (one compiled pass)
     t_pay_all, digits = numbers.pay, numbers.digits
-    looked_up = np.unique(q_pay)
-    first = np.searchsorted(t_pay_all, looked_up, "left")
-    tok = spans(first, np.searchsorted(t_pay_all, looked_up, "right") - first)
-    lo = np.searchsorted(q_pay, t_pay_all[tok], "left")
-    cnt = np.searchsorted(q_pay, t_pay_all[tok], "right") - lo
-    row, grp = np.repeat(tok, cnt), q_grp[spans(lo, cnt)]
+    q_pay, q_grp, row, grp = review_kernel.number_groups(
+        pays, pay_group, resembles_group, ref_group, t_pay_all)
     # (distinct number texts per (pay, group) would do; duplicates only cost a little)
     l_pay, l_inv, l_level = lookalikes(t_pay_all[row], grp,
                                        digits.take(pa.array(numbers.row[row])), book)
@@ -334,6 +324,25 @@ def lookalike_table(pays: np.ndarray, *, numbers: Numbers | None, pay_group: np.
     looked = np.zeros(n, bool)
     looked[pays] = True
     return Lookalikes.of_rows(looked, p, i, level, fit, rel)
+
+
+def _number_groups_by_numpy(pays: np.ndarray, pay_group: np.ndarray,
+                            resembles_group: np.ndarray, ref_group: np.ndarray,
+                            t_pay: np.ndarray) -> tuple[np.ndarray, ...]:  # fmt: skip
+    """:func:`review_kernel.number_groups` in numpy (its reference)."""
+    known = pay_group[pays] >= 0
+    q_pay = np.concatenate([pays, pays])
+    q_grp = np.concatenate([np.where(known, pay_group[pays], resembles_group[pays]),
+                            np.where(known, -1, ref_group[pays])])
+    g_max = int(max(q_grp.max(initial=0), 0)) + 1
+    key = np.unique((q_pay * g_max + q_grp)[q_grp >= 0])  # by payment, each group once
+    q_pay, q_grp = key // g_max, key % g_max
+    looked_up = np.unique(q_pay)
+    first = np.searchsorted(t_pay, looked_up, "left")
+    tok = spans(first, np.searchsorted(t_pay, looked_up, "right") - first)
+    lo = np.searchsorted(q_pay, t_pay[tok], "left")
+    cnt = np.searchsorted(q_pay, t_pay[tok], "right") - lo
+    return q_pay, q_grp, np.repeat(tok, cnt), q_grp[spans(lo, cnt)]
 
 
 def rerank(items: list[ExceptionItem], table: Lookalikes) -> list[ExceptionItem]:

@@ -170,3 +170,21 @@ def test_a_books_keys_indexed_once_give_the_look_alikes_of_the_join_per_call(mon
     assert indexed[1].num_rows and any(c for c in indexed[1].column("candidates").to_pylist())
     for a, b in zip(indexed, joined, strict=True):
         assert a.equals(b)
+
+
+def test_number_groups_equal_numpy():
+    """review_kernel.number_groups against its numpy reference: payers known or not, groups
+    alike or absent, payments with no number or many, numbers of other payments."""
+    from cashmatch.engine import review_kernel
+    from cashmatch.engine.review import _number_groups_by_numpy
+
+    rng = np.random.default_rng(41)
+    for _ in range(3000):
+        n = int(rng.choice([1, 2, 6, 30]))
+        groups = [rng.integers(-1, 4, n) for _ in range(3)]
+        pays = np.unique(rng.integers(0, n, int(rng.integers(0, n + 1))))
+        t_pay = np.sort(rng.integers(0, n, int(rng.choice([0, 1, 5, 60]))))
+        got = review_kernel.number_groups(pays, *groups, t_pay)
+        want = _number_groups_by_numpy(pays, *groups, t_pay)
+        for g, w in zip(got, want, strict=True):
+            assert np.array_equal(g, w), (pays, groups, t_pay, got, want)
