@@ -85,10 +85,17 @@ def _put_money(out: np.ndarray, at: int, v: int, e: int, size: int) -> None:
 
 
 @njit(cache=True, nogil=True)
+def _is_null(valid: np.ndarray, bit: int) -> bool:
+    """Is the value of bit ``bit`` of the validity bitmap ``valid`` null (none when empty)?"""
+    return len(valid) > 0 and not (valid[bit >> 3] >> (bit & 7)) & 1
+
+
+@njit(cache=True, nogil=True)
 def _encode(
     str_fields: np.ndarray,
     offsets: np.ndarray,
-    str_null: np.ndarray,
+    valid: np.ndarray,
+    valid_at: int,
     raw: np.ndarray,
     money_fields: np.ndarray,
     money: np.ndarray,
@@ -105,20 +112,22 @@ def _encode(
     field: int,
 ) -> np.ndarray:
     """The rows as messages of the repeated field ``field`` (see the module): string field
-    ``k`` of row ``i`` is ``raw[offsets[k, i]:offsets[k, i + 1]]`` (absent where
-    ``str_null[k, i]``, when given);
+    ``k`` of row ``i`` is value ``j = k * n + i`` of one string array, ``raw[offsets[j]:
+    offsets[j + 1]]`` (absent where bit ``valid_at + j`` of its validity bitmap ``valid`` is
+    0, when it has one);
     money field ``k`` is ``money[k, i]`` (absent where ``money_null[k, i]``, when given);
     repeated string field ``k`` has the elements ``list_rows[k, 0, i] .. list_rows[k, 1, i] -
     1``, element ``e`` being ``raw[list_offsets[e]:list_offsets[e + 1]]``; the packed double
     field, ``packed_bits[packed_rows[0, i]:packed_rows[1, i]]`` (absent when empty)."""
     n = len(exps)
     key = (field << 3) | 2  # length-delimited
-    lengths = offsets[:, 1:] - offsets[:, :-1]
-    if len(str_null):
-        for k in range(len(str_fields)):
-            for i in range(n):
-                if str_null[k, i]:
-                    lengths[k, i] = 0
+    starts = np.empty((len(str_fields), n), np.int64)
+    lengths = np.empty((len(str_fields), n), np.int64)
+    for k in range(len(str_fields)):
+        for i in range(n):
+            j = k * n + i
+            starts[k, i] = offsets[j]
+            lengths[k, i] = 0 if _is_null(valid, valid_at + j) else offsets[j + 1] - offsets[j]
     sizes = np.zeros(n, np.int64)
     msizes = np.zeros((len(money_fields), n), np.int64)
     total = 0
@@ -160,7 +169,7 @@ def _encode(
                 if ln:
                     at = _put_varint(out, at, (str_fields[k_s] << 3) | 2)
                     at = _put_varint(out, at, ln)
-                    a = offsets[k_s, i]
+                    a = starts[k_s, i]
                     out[at : at + ln] = raw[a : a + ln]
                     at += ln
                 k_s += 1
@@ -574,15 +583,16 @@ def _row_ranges(col: pa.ListArray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def _exponents_of_codes(offsets: np.ndarray, raw: np.ndarray, null: np.ndarray,
+def _exponents_of_codes(offsets: np.ndarray, raw: np.ndarray, valid: np.ndarray, valid_at: int,
                         code_exps: np.ndarray) -> tuple[np.ndarray, bool]:  # fmt: skip
     """``money.minor_exponents`` of the codes ``raw[offsets[i]:offsets[i + 1]]`` (null where
-    ``null[i]``, when given: 2), when each is three ASCII letters (``code_exps`` by their
-    upper-case letters in base 26); whether they all are."""
+    bit ``valid_at + i`` of the validity bitmap ``valid`` is 0, when given: 2), when each is
+    three ASCII letters (``code_exps`` by their upper-case letters in base 26); whether they
+    all are."""
     n = len(offsets) - 1
     exps = np.full(n, 2, np.int64)
     for i in range(n):
-        if len(null) and null[i]:
+        if _is_null(valid, valid_at + i):
             continue
         a = offsets[i]
         if offsets[i + 1] - a != 3:
@@ -603,20 +613,20 @@ def _array(col: pa.ChunkedArray) -> pa.Array:
     return col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
 
 
-def _string_columns(cols: list[pa.ChunkedArray], n: int
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-    """The ``n`` values of each string column, one column's after another's in one byte
-    array: (columns, rows + 1) offsets into it, the bytes and the nulls (:func:`_nulls`, as
-    (columns, rows)). One concatenation, whatever the columns (each read apart cost a few
-    calls a column, most of a small response)."""
+def _string_columns(cols: list[pa.ChunkedArray]
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:  # fmt: skip
+    """The string columns' values one column's after another's as one string array: its
+    offsets (value ``k * rows + i``: column ``k``, row ``i``) and bytes, and its validity
+    bitmap (empty when no value is null) with the bit of its first value. One concatenation,
+    whatever the columns (each read apart cost a few calls a column, most of a small
+    response)."""
     if not cols:
-        return np.zeros((0, n + 1), np.int64), np.zeros(0, np.uint8), np.zeros((0, 0), bool)
+        return np.zeros(1, np.int32), np.zeros(0, np.uint8), np.zeros(0, np.uint8), 0
     text = pa.concat_arrays([c for col in cols for c in (col.chunks if col.type == pa.string()
                              else col.cast(pa.string()).chunks)])  # fmt: skip
     off, raw = string_parts(text)
-    at = np.arange(len(cols))[:, None] * n + np.arange(n + 1)
-    null = _nulls([text])
-    return off[at].astype(np.int64), raw, null.reshape(len(cols), n) if len(null) else null
+    valid = np.frombuffer(text.buffers()[0], np.uint8) if text.null_count else np.zeros(0, np.uint8)
+    return off, raw, valid, text.offset
 
 
 def repeated(
@@ -639,12 +649,12 @@ def repeated(
     money_cols = sorted(money.items(), key=lambda kv: kv[1])
     list_cols = sorted((lists or {}).items(), key=lambda kv: kv[1])
     lcols = [_array(table.column(name)) for name, _ in list_cols]
-    offsets, raw, str_null = _string_columns([table.column(name) for name, _ in str_cols], n)
+    offsets, raw, valid, valid_at = _string_columns([table.column(name) for name, _ in str_cols])
     exps = None
     if (k := next((k for k, (name, _) in enumerate(str_cols) if name == currency), -1)) >= 0:
         # (its codes' exponents from the same bytes)
-        codes, ok = _exponents_of_codes(offsets[k], raw, str_null[k] if len(str_null) else
-                                        np.zeros(0, bool), letter_code_exponents())  # fmt: skip
+        codes, ok = _exponents_of_codes(offsets[k * n : k * n + n + 1], raw, valid,
+                                        valid_at + k * n, letter_code_exponents())  # fmt: skip
         exps = codes if ok else None
     if exps is None:  # (not among the strings, or a code not of three ASCII letters)
         exps = minor_exponents(table.column(currency)).astype(np.int64)
@@ -677,7 +687,8 @@ def repeated(
     out = _encode(
         np.array([f for _, f in str_cols], np.int64),
         offsets,
-        str_null,
+        valid,
+        valid_at,
         np.concatenate(parts),
         np.array([f for _, f in money_cols], np.int64),
         amounts,
