@@ -242,17 +242,20 @@ class DayMatch:
     def prepare(self) -> None:
         """The payments' arrays; the ledger side comes prepared (:mod:`ledger`)."""
         ledger, pay = self.ledger, self.payments
-        # the invoices' currencies first, in the same order: the book's codes stay valid
-        currencies = pc.unique(
-            pa.concat_arrays([ledger.currencies, pay.column("currency").combine_chunks()])
-        )
+        # the invoices' currencies first, in the same order: the book's codes stay valid (the
+        # ledger's own when it has every payment's: one look-up, most days)
+        codes = pc.index_in(pay.column("currency"), value_set=ledger.currencies)
+        currencies = ledger.currencies
+        if codes.null_count:
+            currencies = pc.unique(
+                pa.concat_arrays([ledger.currencies, pay.column("currency").combine_chunks()]))
+            codes = pc.index_in(pay.column("currency"), value_set=currencies)
         self.currency_codes = currencies
         self.index = ledger.index
         self.book = ledger.book
         self.n = pay.num_rows
         self.pay_amount = np.asarray(pay.column("amount"), dtype=np.int64)
-        self.pay_currency = np.asarray(
-            pc.index_in(pay.column("currency"), value_set=currencies), dtype=np.int64)
+        self.pay_currency = np.asarray(codes, dtype=np.int64)
         self.pay_date = days(pay.column("value_date"), 0)
         cur_list = currencies.to_pylist()
         fee_by_cur = np.array([self.policy.fee_ceiling(c) for c in cur_list] or [0], np.int64)

@@ -1,5 +1,6 @@
-"""The payments' order in a match's first stage against its reference:
-``matcher._rows_in_order`` (compiled) against ``pc.sort_indices`` giving the rows' own order."""
+"""A match's first steps over the payments against their references: their order
+(``matcher._rows_in_order``, compiled, against ``pc.sort_indices`` giving the rows' own
+order) and their currencies' codes (``DayMatch.prepare`` against ``pc.unique``)."""
 
 from __future__ import annotations
 
@@ -62,3 +63,29 @@ def test_in_order_keeps_an_ordered_batch_and_sorts_another() -> None:
     assert _in_order(pays).column("payment_id").to_pylist() == ["P1", "P10", "P2"]
     ordered = _in_order(pays)
     assert _in_order(ordered) is ordered
+
+
+def test_prepare_codes_the_payments_currencies_after_the_ledgers() -> None:
+    """DayMatch.prepare's currency codes: the ledger's currencies, then the payments' others in
+    the order first seen (pc.unique of both), whether or not the ledger has them all."""
+    from cashmatch.engine.ledger import prepare_ledger
+    from cashmatch.engine.pipeline import DayMatch
+    from cashmatch.engine.policy import Policy
+
+    invs = S.conform(pa.table({
+        "invoice_id": ["I1", "I2", "I3"], "customer_id": ["C1"] * 3,
+        "amount": pa.array([100, 200, 300], pa.int64()), "currency": ["USD", "EUR", "USD"]}),
+        S.INVOICES)  # fmt: skip
+    ledger = prepare_ledger(invoices=invs)
+    for codes in (["EUR", "USD", "EUR"], ["GBP", "EUR", "JPY", "GBP"], ["USD"]):
+        pays = S.conform(pa.table({
+            "payment_id": [f"P{i}" for i in range(len(codes))],
+            "value_date": pa.array([date(2026, 1, 1)] * len(codes), pa.date32()),
+            "amount": pa.array([1] * len(codes), pa.int64()), "currency": codes}),
+            S.PAYMENTS)  # fmt: skip
+        day = DayMatch(ledger=ledger, payments=pays, remittances=None, policy=Policy())
+        day.prepare()
+        want = pc.unique(pa.concat_arrays([ledger.currencies,
+                                           pays.column("currency").combine_chunks()]))  # fmt: skip
+        assert day.currency_codes.to_pylist() == want.to_pylist()
+        assert day.pay_currency.tolist() == [want.to_pylist().index(c) for c in codes]
