@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
+from cashmatch.engine import output_kernel
 from cashmatch.engine import schema as S
 from cashmatch.engine.allocate import (
     ADJUSTMENT_REASONS,
@@ -242,17 +243,20 @@ class DayMatch:
     def prepare(self) -> None:
         """The payments' arrays; the ledger side comes prepared (:mod:`ledger`)."""
         ledger, pay = self.ledger, self.payments
-        # the invoices' currencies first, in the same order: the book's codes stay valid
-        currencies = pc.unique(
-            pa.concat_arrays([ledger.currencies, pay.column("currency").combine_chunks()])
-        )
+        # the invoices' currencies first, in the same order: the book's codes stay valid (the
+        # ledger's own when it has every payment's: one look-up, most days)
+        codes = pc.index_in(pay.column("currency"), value_set=ledger.currencies)
+        currencies = ledger.currencies
+        if codes.null_count:
+            currencies = pc.unique(
+                pa.concat_arrays([ledger.currencies, pay.column("currency").combine_chunks()]))
+            codes = pc.index_in(pay.column("currency"), value_set=currencies)
         self.currency_codes = currencies
         self.index = ledger.index
         self.book = ledger.book
         self.n = pay.num_rows
         self.pay_amount = np.asarray(pay.column("amount"), dtype=np.int64)
-        self.pay_currency = np.asarray(
-            pc.index_in(pay.column("currency"), value_set=currencies), dtype=np.int64)
+        self.pay_currency = np.asarray(codes, dtype=np.int64)
         self.pay_date = days(pay.column("value_date"), 0)
         cur_list = currencies.to_pylist()
         fee_by_cur = np.array([self.policy.fee_ceiling(c) for c in cur_list] or [0], np.int64)
@@ -1462,16 +1466,7 @@ class DayMatch:
         pid_rank = np.empty(self.n, np.int64)
         pid_rank[np.argsort(self.payment_id_rank(), kind="stable")] = np.arange(self.n)
         order = lexsort_ints((pid_rank[a_pay], date, a_inv))
-        used = (a_applied + a_adj)[order]
-        inv_sorted = a_inv[order]
-        csum = np.cumsum(used)
-        first = np.ones(len(order), bool)
-        first[1:] = inv_sorted[1:] != inv_sorted[:-1]
-        base = np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))
-        before = np.where(base > 0, csum[np.maximum(base - 1, 0)], 0)
-        running = csum - before
-        open_after = np.empty(len(order), np.int64)
-        open_after[order] = self.book.amount[inv_sorted] - running
+        open_after = output_kernel.open_after(order, a_inv, a_applied + a_adj, self.book.amount)
         c_lens = np.array([len(e.candidates) for e in exceptions], np.int64)
         c_flat = np.fromiter((c for e in exceptions for c in e.candidates), np.int64,
                              count=int(c_lens.sum()))

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from numba import njit
 
 from cashmatch.engine import schema as S
 from cashmatch.engine.errors import InvariantViolation
@@ -106,15 +107,57 @@ def check_invariants(payments: pa.Table, allocations: pa.Table, exceptions: pa.T
                      ) -> np.ndarray:  # fmt: skip
     """Every payment appears in the output, and applied + unapplied == amount, to the minor unit.
 
-    Vectorised: the ids of payments and output rows dictionary-encoded at once, sums by
-    ``np.add.at``.
-    Raises :class:`InvariantViolation` (an engine bug, never the caller's fault) naming the
-    first payments that break it. Returns each output row's payment row (allocations', then
-    exceptions'), for :func:`summarize`.
+    The ids of payments and output rows dictionary-encoded at once, then one compiled pass
+    (:func:`_invariants_hold`; a dozen numpy calls were most of a small batch's check); when
+    it finds one broken, :func:`_check_by_numpy` raises :class:`InvariantViolation` (an
+    engine bug, never the caller's fault) naming the first payments that break it. Returns
+    each output row's payment row (allocations', then exceptions'), for :func:`summarize`.
     """
-    pid = payments.column("payment_id")
     n = payments.num_rows
     code = _payment_codes(payments, allocations, exceptions)
+    if not _invariants_hold(code, n, np.asarray(payments.column("amount"), dtype=np.int64),
+                            np.asarray(allocations.column("applied_amount"), dtype=np.int64),
+                            np.asarray(exceptions.column("unapplied_amount"), dtype=np.int64)):
+        _check_by_numpy(payments, allocations, exceptions, code)
+    return code[n:]
+
+
+@njit(cache=True, nogil=True)
+def _invariants_hold(code: np.ndarray, n: int, amount: np.ndarray, applied: np.ndarray,
+                     unapplied: np.ndarray) -> bool:  # fmt: skip
+    """Whether the payments' codes are 0..n-1 (``code[:n]``: unique ids), every output row
+    (``code[n:]``: allocations', then exceptions') names one of them, every payment is named,
+    no applied amount is negative and each payment's applied + unapplied is its ``amount``
+    (int64, wrapping as ``np.add.at``). Its reference: :func:`_check_by_numpy`."""
+    for i in range(n):
+        if code[i] != i:
+            return False
+    seen = np.zeros(n, np.bool_)
+    total = np.zeros(n, np.int64)
+    for j in range(len(applied) + len(unapplied)):
+        row = code[n + j]
+        if row < 0 or row >= n:
+            return False
+        seen[row] = True
+        if j < len(applied):
+            if applied[j] < 0:
+                return False
+            total[row] += applied[j]
+        else:
+            total[row] += unapplied[j - len(applied)]
+    for i in range(n):  # noqa: SIM110 - (a loop: compiled)
+        if not seen[i] or total[i] != amount[i]:
+            return False
+    return True
+
+
+def _check_by_numpy(payments: pa.Table, allocations: pa.Table, exceptions: pa.Table,
+                     code: np.ndarray) -> None:  # fmt: skip
+    """:func:`check_invariants` in numpy (the reference of :func:`_invariants_hold`): raises
+    :class:`InvariantViolation` naming the first payments that break them. ``code``:
+    :func:`_payment_codes`."""
+    pid = payments.column("payment_id")
+    n = payments.num_rows
     if not np.array_equal(code[:n], np.arange(n)):
         raise InvariantViolation("payment ids are not unique in the matched input")
     seen = np.zeros(n, dtype=bool)
@@ -140,7 +183,6 @@ def check_invariants(payments: pa.Table, allocations: pa.Table, exceptions: pa.T
     neg = np.asarray(allocations.column("applied_amount"), dtype=np.int64) < 0
     if neg.any():
         raise InvariantViolation("negative applied amount")
-    return code[n:]
 
 
 def empty_result(payments: pa.Table) -> MatchResult:

@@ -203,14 +203,18 @@ def warm() -> None:
         pa.array(["12345"]), np.zeros(1, np.int64))
 
 
+# the amount fit of each relation (EXACT .. CURRENCY); an overpayment's depends on how much
+_FIT = np.full(CURRENCY + 1, NEITHER, np.int64)
+_FIT[[EXACT, FEE, DISCOUNT, PARTIAL]] = EXACT_AMOUNT, SETTLES, SETTLES, TAKES
+_FIT[[SETTLED, CURRENCY]] = -1
+
+
 def amount_fit(rel: np.ndarray, pay_amount: np.ndarray, open_amount: np.ndarray) -> np.ndarray:
-    """EXACT_AMOUNT, SETTLES, TAKES or NEITHER per pair, from its amount relation; -1 for an
-    invoice the payment cannot take (settled, another currency)."""
-    fit = np.full(len(rel), NEITHER, np.int64)
-    fit[rel == EXACT] = EXACT_AMOUNT
-    fit[(rel == FEE) | (rel == DISCOUNT)] = SETTLES
-    fit[(rel == PARTIAL) | ((rel == OVER) & (pay_amount <= OVER_MAX * open_amount))] = TAKES
-    fit[(rel == SETTLED) | (rel == CURRENCY)] = -1
+    """EXACT_AMOUNT, SETTLES, TAKES or NEITHER per pair, from its amount relation (EXACT ..
+    CURRENCY: one look-up, and the overpayments'); -1 for an invoice the payment cannot take
+    (settled, another currency)."""
+    fit = _FIT[rel]
+    fit[(rel == OVER) & (pay_amount <= OVER_MAX * open_amount)] = TAKES
     return fit
 
 
@@ -286,23 +290,13 @@ def lookalike_table(pays: np.ndarray, *, numbers: Numbers | None, pay_group: np.
         z = np.zeros(0, np.int64)
         return Lookalikes.of_rows(np.zeros(n, bool), z, z, z, z, z)
     assert numbers is not None
+    from cashmatch.engine import review_kernel
+
     # the groups to look in, per payment: the payer's; else the resembling name's and the
-    # reference's
-    known = pay_group[pays] >= 0
-    q_pay = np.concatenate([pays, pays])
-    q_grp = np.concatenate([np.where(known, pay_group[pays], resembles_group[pays]),
-                            np.where(known, -1, ref_group[pays])])
-    g_max = int(max(q_grp.max(initial=0), 0)) + 1
-    key = np.unique((q_pay * g_max + q_grp)[q_grp >= 0])  # by payment, each group once
-    q_pay, q_grp = key // g_max, key % g_max
-    # each number of those payments, once per group
+    # reference's; each number of those payments once per group (one compiled pass)
     t_pay_all, digits = numbers.pay, numbers.digits
-    looked_up = np.unique(q_pay)
-    first = np.searchsorted(t_pay_all, looked_up, "left")
-    tok = spans(first, np.searchsorted(t_pay_all, looked_up, "right") - first)
-    lo = np.searchsorted(q_pay, t_pay_all[tok], "left")
-    cnt = np.searchsorted(q_pay, t_pay_all[tok], "right") - lo
-    row, grp = np.repeat(tok, cnt), q_grp[spans(lo, cnt)]
+    q_pay, q_grp, row, grp = review_kernel.number_groups(
+        pays, pay_group, resembles_group, ref_group, t_pay_all)
     # (distinct number texts per (pay, group) would do; duplicates only cost a little)
     l_pay, l_inv, l_level = lookalikes(t_pay_all[row], grp,
                                        digits.take(pa.array(numbers.row[row])), book)
@@ -331,6 +325,25 @@ def lookalike_table(pays: np.ndarray, *, numbers: Numbers | None, pay_group: np.
     looked = np.zeros(n, bool)
     looked[pays] = True
     return Lookalikes.of_rows(looked, p, i, level, fit, rel)
+
+
+def _number_groups_by_numpy(pays: np.ndarray, pay_group: np.ndarray,
+                            resembles_group: np.ndarray, ref_group: np.ndarray,
+                            t_pay: np.ndarray) -> tuple[np.ndarray, ...]:  # fmt: skip
+    """:func:`review_kernel.number_groups` in numpy (its reference)."""
+    known = pay_group[pays] >= 0
+    q_pay = np.concatenate([pays, pays])
+    q_grp = np.concatenate([np.where(known, pay_group[pays], resembles_group[pays]),
+                            np.where(known, -1, ref_group[pays])])
+    g_max = int(max(q_grp.max(initial=0), 0)) + 1
+    key = np.unique((q_pay * g_max + q_grp)[q_grp >= 0])  # by payment, each group once
+    q_pay, q_grp = key // g_max, key % g_max
+    looked_up = np.unique(q_pay)
+    first = np.searchsorted(t_pay, looked_up, "left")
+    tok = spans(first, np.searchsorted(t_pay, looked_up, "right") - first)
+    lo = np.searchsorted(q_pay, t_pay[tok], "left")
+    cnt = np.searchsorted(q_pay, t_pay[tok], "right") - lo
+    return q_pay, q_grp, np.repeat(tok, cnt), q_grp[spans(lo, cnt)]
 
 
 def rerank(items: list[ExceptionItem], table: Lookalikes) -> list[ExceptionItem]:

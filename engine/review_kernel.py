@@ -340,3 +340,50 @@ def pair_levels(
             if pre == m or suffix:
                 out[p] = levels[2]
     return out
+
+
+@njit(cache=True, nogil=True)
+def number_groups(pays: np.ndarray, pay_group: np.ndarray, resembles_group: np.ndarray,
+                  ref_group: np.ndarray, t_pay: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """The groups to look in of the payments ``pays`` (ascending, distinct) and their numbers
+    once per group, for :func:`cashmatch.engine.review.lookalike_table`: (payment, group) by
+    payment then group (the payer's group; a payer nobody identified: the group of the name
+    it resembles and its reference's, each once; none below 0), then (number row, group) of
+    every number ``r`` of those payments (``t_pay[r]``: its payment, ascending) for each of
+    its payment's groups, by row then group. Its reference:
+    ``review._number_groups_by_numpy``."""
+    q_pay = np.empty(2 * len(pays), np.int64)
+    q_grp = np.empty(2 * len(pays), np.int64)
+    nq = 0
+    for p in pays:
+        a, b = pay_group[p], np.int64(-1)
+        if a < 0:
+            a, b = resembles_group[p], ref_group[p]
+            if b < a:
+                a, b = b, a
+            if a == b:
+                b = -1
+        for g in (a, b):  # (ascending: a < b when both are kept)
+            if g >= 0:
+                q_pay[nq] = p
+                q_grp[nq] = g
+                nq += 1
+    # each number of those payments (rows found by bisection), once per group of its payment
+    q_pay, q_grp = q_pay[:nq], q_grp[:nq]
+    starts = np.searchsorted(t_pay, q_pay, side="left")
+    ends = np.searchsorted(t_pay, q_pay, side="right")
+    rows = np.empty((ends - starts).sum(), np.int64)
+    grps = np.empty(len(rows), np.int64)
+    n, i = 0, 0
+    while i < nq:
+        e = i  # entries i .. e - 1: one payment's groups
+        while e < nq and q_pay[e] == q_pay[i]:
+            e += 1
+        for r in range(starts[i], ends[i]):
+            for k in range(i, e):
+                rows[n] = r
+                grps[n] = q_grp[k]
+                n += 1
+        i = e
+    return q_pay, q_grp, rows, grps

@@ -416,8 +416,15 @@ class LedgerService:
 
     def ledger_is_prepared(self) -> bool:
         """Is the prepared ledger of the store's current version at hand (no build to wait for)?"""
+        return self.ledger_at_hand() is not None
+
+    def ledger_at_hand(self) -> PreparedLedger | None:
+        """The prepared ledger of the store's current version when it is at hand (no build to
+        wait for), else None; one read of the version (~30-60 us of a served call's CPU)."""
         cached = self._ledger_cache
-        return cached is not None and cached[0] == self.store.ledger_version()
+        if cached is None or cached[0] != self.store.ledger_version():
+            return None
+        return cached[1]
 
     def prepared_version(self) -> int | None:
         """The store version of the prepared ledger at hand (None before the first); no read of
@@ -481,11 +488,13 @@ class LedgerService:
         customers: pa.Table | None = None,
         policy: Policy | None = None,
         use_ledger: bool = False,
+        ledger: PreparedLedger | None = None,
     ) -> MatchResult:
         """Match without storing anything.
 
         With ``use_ledger`` the server's open invoices and customers (with remembered payer
-        mappings) are used and ``invoices``/``customers`` must be empty.
+        mappings) are used and ``invoices``/``customers`` must be empty: ``ledger``, when the
+        caller holds them prepared (:meth:`ledger_at_hand`), else :meth:`prepared_ledger`.
         """
         carried = (invoices is not None and invoices.num_rows) or (
             customers is not None and customers.num_rows
@@ -496,7 +505,7 @@ class LedgerService:
         if dup:
             raise InvalidInput("payments: payment_id values must be unique within a request")
         if use_ledger:
-            ledger = self.prepared_ledger()
+            ledger = ledger or self.prepared_ledger()
         else:
             ledger = prepare_ledger(
                 invoices=S.empty(S.INVOICES) if invoices is None else invoices,

@@ -117,8 +117,9 @@ class CashApplicationServicer(pb_grpc.CashApplicationServicer):
         # a small stateless match is pure CPU: run it on the loop (a thread hop would only add
         # GIL hand-offs); a large one, or one that must first read and prepare the server's
         # ledger after a write, goes to a worker thread so the loop keeps serving
+        ledger = self.service.ledger_at_hand() if request.use_ledger else None
         small = len(request.payments) + len(request.invoices) <= INLINE_MATCH_ROWS and (
-            not request.use_ledger or self.service.ledger_is_prepared()
+            not request.use_ledger or ledger is not None
         )
         result = await (self._inline if small else self._run)(
             self.service.match,
@@ -128,12 +129,9 @@ class CashApplicationServicer(pb_grpc.CashApplicationServicer):
             customers=customers,
             policy=policy,
             use_ledger=request.use_ledger,
+            ledger=ledger,
         )
-        response = pb.MatchResponse(
-            exceptions=C.exceptions_to_proto(result.exceptions),
-            summary=C.summary_to_proto(result.summary),
-        )
-        response.MergeFromString(C.allocations_wire(result.allocations))  # (field 1, appended)
+        response = C.match_response(result)
         version = self.service.prepared_version()
         if request.use_ledger and version != self._settled_version:
             # looked at once per ledger version: after its first call, what it loaded stays

@@ -1,14 +1,14 @@
 """Protobuf's wire format to and from Arrow columns, in one compiled pass each, for messages
 of many rows: the string fields of serialised messages read as one Arrow array
 (:func:`string_fields`: a request's payments), and rows of string, money and double fields
-written as repeated messages (:func:`repeated`: a response's allocations; parsing the bytes
-back, upb in C, costs a fraction of building the messages field by field in Python). Both
-are tested against the messages' own fields.
+written as repeated messages (:func:`repeated`: a response's allocations and exceptions;
+parsing the bytes back, upb in C, costs a fraction of building the messages field by field in
+Python). Both are tested against the messages' own fields.
 
-In :func:`repeated`, each row is one length-delimited message of field 1 of the enclosing
-message (``repeated ... = 1``); within it, string fields (empty or null: absent, as proto3
-writes them), money fields (int64 minor units as the decimal text of
-``money.format_minor``) and one double field (absent when 0.0).
+In :func:`repeated`, each row is one length-delimited message of a repeated field of the
+enclosing message (field 1 unless told: ``repeated ... = 1``); within it, string fields
+(empty or null: absent, as proto3 writes them), money fields (int64 minor units as the
+decimal text of ``money.format_minor``) and one double field (absent when 0.0).
 """
 
 from __future__ import annotations
@@ -85,10 +85,17 @@ def _put_money(out: np.ndarray, at: int, v: int, e: int, size: int) -> None:
 
 
 @njit(cache=True, nogil=True)
+def _is_null(valid: np.ndarray, bit: int) -> bool:
+    """Is the value of bit ``bit`` of the validity bitmap ``valid`` null (none when empty)?"""
+    return len(valid) > 0 and not (valid[bit >> 3] >> (bit & 7)) & 1
+
+
+@njit(cache=True, nogil=True)
 def _encode(
     str_fields: np.ndarray,
     offsets: np.ndarray,
-    str_null: np.ndarray,
+    valid: np.ndarray,
+    valid_at: int,
     raw: np.ndarray,
     money_fields: np.ndarray,
     money: np.ndarray,
@@ -102,20 +109,25 @@ def _encode(
     packed_field: int,
     packed_rows: np.ndarray,
     packed_bits: np.ndarray,
+    field: int,
 ) -> np.ndarray:
-    """The rows as messages (see the module): string field ``k`` of row ``i`` is
-    ``raw[offsets[k, i]:offsets[k, i + 1]]`` (absent where ``str_null[k, i]``, when given);
+    """The rows as messages of the repeated field ``field`` (see the module): string field
+    ``k`` of row ``i`` is value ``j = k * n + i`` of one string array, ``raw[offsets[j]:
+    offsets[j + 1]]`` (absent where bit ``valid_at + j`` of its validity bitmap ``valid`` is
+    0, when it has one);
     money field ``k`` is ``money[k, i]`` (absent where ``money_null[k, i]``, when given);
     repeated string field ``k`` has the elements ``list_rows[k, 0, i] .. list_rows[k, 1, i] -
     1``, element ``e`` being ``raw[list_offsets[e]:list_offsets[e + 1]]``; the packed double
     field, ``packed_bits[packed_rows[0, i]:packed_rows[1, i]]`` (absent when empty)."""
     n = len(exps)
-    lengths = offsets[:, 1:] - offsets[:, :-1]
-    if len(str_null):
-        for k in range(len(str_fields)):
-            for i in range(n):
-                if str_null[k, i]:
-                    lengths[k, i] = 0
+    key = (field << 3) | 2  # length-delimited
+    starts = np.empty((len(str_fields), n), np.int64)
+    lengths = np.empty((len(str_fields), n), np.int64)
+    for k in range(len(str_fields)):
+        for i in range(n):
+            j = k * n + i
+            starts[k, i] = offsets[j]
+            lengths[k, i] = 0 if _is_null(valid, valid_at + j) else offsets[j + 1] - offsets[j]
     sizes = np.zeros(n, np.int64)
     msizes = np.zeros((len(money_fields), n), np.int64)
     total = 0
@@ -140,12 +152,12 @@ def _encode(
         if packed_field and count:
             s += _varint_size(packed_field << 3) + _varint_size(8 * count) + 8 * count
         sizes[i] = s
-        total += 1 + _varint_size(s) + s
+        total += _varint_size(key) + _varint_size(s) + s
     out = np.empty(total, np.uint8)
     at = 0
     for i in range(n):
-        out[at] = 10  # field 1, length-delimited
-        at = _put_varint(out, at + 1, sizes[i])
+        at = _put_varint(out, at, key)
+        at = _put_varint(out, at, sizes[i])
         # fields in number order: strings and money merged by number, then the double
         k_s, k_m = 0, 0
         while k_s < len(str_fields) or k_m < len(money_fields):
@@ -157,7 +169,7 @@ def _encode(
                 if ln:
                     at = _put_varint(out, at, (str_fields[k_s] << 3) | 2)
                     at = _put_varint(out, at, ln)
-                    a = offsets[k_s, i]
+                    a = starts[k_s, i]
                     out[at : at + ln] = raw[a : a + ln]
                     at += ln
                 k_s += 1
@@ -571,15 +583,16 @@ def _row_ranges(col: pa.ListArray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def _exponents_of_codes(offsets: np.ndarray, raw: np.ndarray, null: np.ndarray,
+def _exponents_of_codes(offsets: np.ndarray, raw: np.ndarray, valid: np.ndarray, valid_at: int,
                         code_exps: np.ndarray) -> tuple[np.ndarray, bool]:  # fmt: skip
     """``money.minor_exponents`` of the codes ``raw[offsets[i]:offsets[i + 1]]`` (null where
-    ``null[i]``, when given: 2), when each is three ASCII letters (``code_exps`` by their
-    upper-case letters in base 26); whether they all are."""
+    bit ``valid_at + i`` of the validity bitmap ``valid`` is 0, when given: 2), when each is
+    three ASCII letters (``code_exps`` by their upper-case letters in base 26); whether they
+    all are."""
     n = len(offsets) - 1
     exps = np.full(n, 2, np.int64)
     for i in range(n):
-        if len(null) and null[i]:
+        if _is_null(valid, valid_at + i):
             continue
         a = offsets[i]
         if offsets[i + 1] - a != 3:
@@ -600,6 +613,22 @@ def _array(col: pa.ChunkedArray) -> pa.Array:
     return col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
 
 
+def _string_columns(cols: list[pa.ChunkedArray]
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:  # fmt: skip
+    """The string columns' values one column's after another's as one string array: its
+    offsets (value ``k * rows + i``: column ``k``, row ``i``) and bytes, and its validity
+    bitmap (empty when no value is null) with the bit of its first value. One concatenation,
+    whatever the columns (each read apart cost a few calls a column, most of a small
+    response)."""
+    if not cols:
+        return np.zeros(1, np.int32), np.zeros(0, np.uint8), np.zeros(0, np.uint8), 0
+    text = pa.concat_arrays([c for col in cols for c in (col.chunks if col.type == pa.string()
+                             else col.cast(pa.string()).chunks)])  # fmt: skip
+    off, raw = string_parts(text)
+    valid = np.frombuffer(text.buffers()[0], np.uint8) if text.null_count else np.zeros(0, np.uint8)
+    return off, raw, valid, text.offset
+
+
 def repeated(
     table: pa.Table,
     strings: dict[str, int],
@@ -608,34 +637,28 @@ def repeated(
     double: tuple[str, int] | None,
     lists: dict[str, int] | None = None,
     packed: tuple[str, int] | None = None,
+    field: int = 1,
 ) -> bytes:
-    """The rows of ``table`` as field 1 (repeated) of a message, in wire format: the string
-    columns ``strings`` and the money columns ``money`` (in the row's ``currency``) by field
-    number, ``double`` (column, field number), the list-of-string columns ``lists`` as
-    repeated string fields and ``packed`` (a list-of-double column, field number) as a packed
-    repeated double."""
+    """The rows of ``table`` as the repeated message field ``field`` of a message, in wire
+    format: the string columns ``strings`` and the money columns ``money`` (in the row's
+    ``currency``) by field number, ``double`` (column, field number), the list-of-string
+    columns ``lists`` as repeated string fields and ``packed`` (a list-of-double column, field
+    number) as a packed repeated double."""
     n = table.num_rows
     str_cols = sorted(strings.items(), key=lambda kv: kv[1])
     money_cols = sorted(money.items(), key=lambda kv: kv[1])
     list_cols = sorted((lists or {}).items(), key=lambda kv: kv[1])
-    cols = [_array(table.column(name)) for name, _ in str_cols]
     lcols = [_array(table.column(name)) for name, _ in list_cols]
-    offsets = np.empty((len(cols), n + 1), np.int64)
-    str_null = _nulls(cols)
+    offsets, raw, valid, valid_at = _string_columns([table.column(name) for name, _ in str_cols])
     exps = None
-    parts, base = [], 0
-    for k, col in enumerate(cols):  # the columns' bytes one after another
-        off, raw = string_parts(col)
-        if str_cols[k][0] == currency:  # (its codes' exponents from the same bytes)
-            codes, ok = _exponents_of_codes(off, raw, str_null[k] if len(str_null) else
-                                            np.zeros(0, bool), letter_code_exponents())  # fmt: skip
-            exps = codes if ok else None
-        offsets[k] = off
-        offsets[k] += base - off[0]
-        parts.append(raw[off[0] : off[-1]])
-        base += int(off[-1] - off[0])
+    if (k := next((k for k, (name, _) in enumerate(str_cols) if name == currency), -1)) >= 0:
+        # (its codes' exponents from the same bytes)
+        codes, ok = _exponents_of_codes(offsets[k * n : k * n + n + 1], raw, valid,
+                                        valid_at + k * n, letter_code_exponents())  # fmt: skip
+        exps = codes if ok else None
     if exps is None:  # (not among the strings, or a code not of three ASCII letters)
         exps = minor_exponents(table.column(currency)).astype(np.int64)
+    parts, base = [raw], len(raw)
     # then the lists' elements, numbered on from one column to the next
     list_rows = np.empty((len(lcols), 2, n), np.int64)
     list_offsets, n_el = [np.array([base], np.int64)], 0
@@ -664,8 +687,9 @@ def repeated(
     out = _encode(
         np.array([f for _, f in str_cols], np.int64),
         offsets,
-        str_null,
-        np.concatenate(parts) if parts else np.zeros(0, np.uint8),
+        valid,
+        valid_at,
+        np.concatenate(parts),
         np.array([f for _, f in money_cols], np.int64),
         amounts,
         _nulls(m_cols),
@@ -678,6 +702,7 @@ def repeated(
         0 if packed is None else packed[1],
         packed_rows,
         np.array(packed_bits),
+        field,
     )
     return out.tobytes()
 

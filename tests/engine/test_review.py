@@ -7,7 +7,7 @@ import pyarrow as pa
 from rapidfuzz.distance import OSA
 
 from cashmatch.engine import schema as S
-from cashmatch.engine.candidates import EXACT, FEE, OVER, PARTIAL, SETTLED
+from cashmatch.engine.candidates import CURRENCY, DISCOUNT, EXACT, FEE, OVER, PARTIAL, SETTLED
 from cashmatch.engine.matcher import match
 from cashmatch.engine.review import (
     EXACT_AMOUNT,
@@ -78,11 +78,12 @@ def test_an_unknown_payer_is_looked_for_among_the_customer_its_name_resembles():
 
 
 def test_amount_fit_by_relation():
-    rel = np.array([EXACT, FEE, PARTIAL, OVER, OVER, SETTLED])
-    pay = np.array([100, 95, 50, 120, 200, 10])
-    open_ = np.array([100, 100, 100, 100, 100, 0])
+    rel = np.array([EXACT, FEE, PARTIAL, OVER, OVER, SETTLED, DISCOUNT, CURRENCY, OVER, PARTIAL])
+    pay = np.array([100, 95, 50, 120, 200, 10, 97, 100, 130, 1])
+    open_ = np.array([100, 100, 100, 100, 100, 0, 100, 100, 100, 100])
     assert amount_fit(rel, pay, open_).tolist() == [EXACT_AMOUNT, SETTLES, TAKES, TAKES, NEITHER,
-                                                    -1]
+                                                    -1, SETTLES, -1, TAKES, TAKES]
+    assert amount_fit(rel[:0], pay[:0], open_[:0]).tolist() == []
 
 
 def test_a_known_payer_whose_items_offer_nothing_is_shown_anyones_exact_amount():
@@ -169,3 +170,21 @@ def test_a_books_keys_indexed_once_give_the_look_alikes_of_the_join_per_call(mon
     assert indexed[1].num_rows and any(c for c in indexed[1].column("candidates").to_pylist())
     for a, b in zip(indexed, joined, strict=True):
         assert a.equals(b)
+
+
+def test_number_groups_equal_numpy():
+    """review_kernel.number_groups against its numpy reference: payers known or not, groups
+    alike or absent, payments with no number or many, numbers of other payments."""
+    from cashmatch.engine import review_kernel
+    from cashmatch.engine.review import _number_groups_by_numpy
+
+    rng = np.random.default_rng(41)
+    for _ in range(3000):
+        n = int(rng.choice([1, 2, 6, 30]))
+        groups = [rng.integers(-1, 4, n) for _ in range(3)]
+        pays = np.unique(rng.integers(0, n, int(rng.integers(0, n + 1))))
+        t_pay = np.sort(rng.integers(0, n, int(rng.choice([0, 1, 5, 60]))))
+        got = review_kernel.number_groups(pays, *groups, t_pay)
+        want = _number_groups_by_numpy(pays, *groups, t_pay)
+        for g, w in zip(got, want, strict=True):
+            assert np.array_equal(g, w), (pays, groups, t_pay, got, want)

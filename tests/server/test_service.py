@@ -397,6 +397,10 @@ def test_match_on_the_ledger_follows_every_write(ledger: LedgerService) -> None:
         )
         assert cached.allocations.equals(fresh.allocations)
         assert cached.exceptions.equals(fresh.exceptions)
+        held = ledger.match(invoices=None, payments=pays, use_ledger=True,
+                            ledger=ledger.ledger_at_hand())  # (the servicer's) fmt: skip
+        assert held.allocations.equals(cached.allocations)
+        assert held.exceptions.equals(cached.exceptions)
         return cached.allocations.select(["invoice_id", "invoice_open_after"]).to_pylist()
 
     assert match("M1,2026-01-05,100.00,EUR,Acme,DE11,INV-1") == [
@@ -404,6 +408,7 @@ def test_match_on_the_ledger_follows_every_write(ledger: LedgerService) -> None:
     ]
     usable = ledger.prepared_ledger().book.usable
     assert ledger.ledger_is_prepared()
+    assert ledger.ledger_at_hand() is ledger.prepared_ledger()  # (what the servicer passes on)
     # an upserted invoice is seen by the next match
     ledger.upsert_invoices(
         invoices=read_invoices(
@@ -411,6 +416,7 @@ def test_match_on_the_ledger_follows_every_write(ledger: LedgerService) -> None:
         ).table
     )
     assert not ledger.ledger_is_prepared()  # the servicer then matches off the event loop
+    assert ledger.ledger_at_hand() is None
     assert match("M2,2026-01-05,30.00,EUR,Beta,,INV-7") == [
         {"invoice_id": "INV-7", "invoice_open_after": 0}
     ]

@@ -148,21 +148,14 @@ def test_upper_codes_equal_arrows_upper_or_leave_it_to_it() -> None:
         assert wire.upper_codes(pa.array(["EUR", bad]), 3) is None, bad
 
 
-def test_wire_exceptions_equal_messages_built_field_by_field() -> None:
-    """Exceptions written from the columns (repeated strings, packed doubles; slices of a
-    table too) parse back to the messages built field by field."""
-    from cashmatch.server import convert as C
-
-    rng = random.Random(13)
-    n = 3 * C.WIRE_EXCEPTIONS
-
+def _exceptions(rng: random.Random, n: int) -> pa.Table:
     def text() -> str | None:
         return rng.choice([None, "", "INV-1", "é€ long text " * rng.randint(1, 30), "P-0"])
 
     def ids() -> list[str] | None:
         return rng.choice([None, [], [""], ["INV-1", "é€"], [f"I{k}" for k in range(40)]])
 
-    table = pa.table({
+    return pa.table({
         "payment_id": [text() or "P" for _ in range(n)],
         "reason": [rng.choice(["NO_CANDIDATE", "AMBIGUOUS"]) for _ in range(n)],
         "unapplied_amount": [rng.choice([0, 1, -1, 99, 100, 10**15, -987654321])
@@ -174,6 +167,15 @@ def test_wire_exceptions_equal_messages_built_field_by_field() -> None:
                              for _ in range(n)],
         "customer_id": [text() for _ in range(n)],
     }, schema=S.EXCEPTIONS)  # fmt: skip
+
+
+def test_wire_exceptions_equal_messages_built_field_by_field() -> None:
+    """Exceptions written from the columns (repeated strings, packed doubles; slices of a
+    table too) parse back to the messages built field by field."""
+    from cashmatch.server import convert as C
+
+    rng = random.Random(13)
+    table = _exceptions(rng, 3 * C.WIRE_EXCEPTIONS)
     for part in (table, table.slice(7, 2 * C.WIRE_EXCEPTIONS)):
         rows = part.to_pylist()
         want = [pb.PaymentException(
@@ -185,3 +187,33 @@ def test_wire_exceptions_equal_messages_built_field_by_field() -> None:
         assert list(C.exceptions_to_proto(part)) == want
         few = part.slice(0, C.WIRE_EXCEPTIONS - 1)  # (built field by field)
         assert list(C.exceptions_to_proto(few)) == want[: few.num_rows]
+
+
+def test_match_response_equals_the_messages_built_apart() -> None:
+    """A match result's response, its allocations and exceptions written at once (fields 1
+    and 2, any count: none, one, a few, slices), equals the message of the allocations parsed
+    apart, the exceptions built field by field and the summary."""
+    from cashmatch.engine.result import MatchResult, summarize
+    from cashmatch.server import convert as C
+
+    rng = random.Random(17)
+    for n_alloc, n_exc in ((0, 0), (1, 0), (0, 1), (17, 5), (300, C.WIRE_EXCEPTIONS - 1)):
+        allocations = _table(rng, n_alloc + 3, False).slice(2, n_alloc)
+        exceptions = _exceptions(rng, n_exc + 2).slice(1, n_exc)
+        ids = pc.unique(pa.chunked_array(
+            allocations.column("payment_id").chunks + exceptions.column("payment_id").chunks,
+            pa.string()))  # fmt: skip
+        payments = pa.table({"payment_id": ids, "currency": pa.array(["EUR"] * len(ids)),
+                             "amount": pa.array([5] * len(ids), pa.int64())})  # fmt: skip
+        result = MatchResult(allocations, exceptions,
+                             summarize(payments, allocations, exceptions))  # fmt: skip
+        want = pb.MatchResponse(
+            allocations=C.allocations_to_proto(allocations),
+            exceptions=C.exceptions_to_proto(exceptions),
+            summary=C.summary_to_proto(result.summary),
+        )
+        got = C.match_response(result)
+        assert got == want
+        assert got.SerializeToString(deterministic=True) == want.SerializeToString(
+            deterministic=True
+        )
