@@ -63,7 +63,7 @@ from cashmatch.engine.candidates import (
     unknown_payer_amount_hits,
 )
 from cashmatch.engine.identify import BY_FUZZY_NAME, IDENTITY_CONFIDENCE, fuzzy_workers, identify
-from cashmatch.engine.ledger import PreparedLedger, days, stage
+from cashmatch.engine.ledger import PreparedLedger, days, release_memory, stage
 from cashmatch.engine.normalize import spans, string_parts
 from cashmatch.engine.policy import Policy
 from cashmatch.engine.review import (
@@ -210,6 +210,9 @@ def settling_group(group: np.ndarray, pay: np.ndarray, inv: np.ndarray, book: Bo
     return out
 
 
+RELEASE_PAYMENTS = 100_000  # from this many payments, the freed memory is released before allocate
+
+
 @functools.lru_cache(maxsize=64)
 def _strings(values: tuple[str | None, ...]) -> pa.Array:
     """A few strings (rules, reasons) as an Arrow array, made once: what outputs take from."""
@@ -284,6 +287,7 @@ class DayMatch:
             if rem.num_rows:
                 texts = pa.concat_arrays([texts, rem.column("invoice_ref").combine_chunks()])
             hits, tokens = reference_hits(texts, book)
+            self.ledger.key_index_read()
             self.tokens = tokens
             exact, line_hits = hits.split(self.n)
             # a payer we could not identify, quoting invoices of exactly one group strongly,
@@ -403,6 +407,8 @@ class DayMatch:
         with self.stage("identify"):
             self.identify_payers()
         self.candidates()
+        if self.n >= RELEASE_PAYMENTS:  # (what the candidates' threads freed, in their arenas)
+            release_memory()
         with self.stage("allocate"):
             proposals, exceptions = self.propose()
             allocations, more = self.settle(proposals, self.singles)

@@ -279,3 +279,19 @@ def test_a_ledger_kept_without_its_invoices_decides_the_same_and_says_what_it_la
                 .with_open_amounts(lean.book.amount // 2), payments=pays, policy=POLICY))
     with pytest.raises(ValueError, match="without its invoices"):
         match(ledger=lean, payments=pays, policy=POLICY, executor=LocalExecutor(), partitions=2)
+
+
+def test_a_single_use_ledger_lets_its_key_index_go_and_decides_the_same(day):
+    """A ledger prepared for one match (``single_use``: what ``match`` prepares for itself) is
+    let go of its key index once the exact candidates are found, and decides what a shared
+    ledger decides; a shared ledger keeps it for the next match, which decides the same."""
+    pays = day.payments.slice(0, 400)
+    kw = dict(payments=pays, remittances=day.remittances, policy=POLICY)
+    shared = prepare_ledger(invoices=day.invoices, customers=day.customers)
+    once = prepare_ledger(invoices=day.invoices, customers=day.customers, single_use=True)
+    first = match(ledger=shared, **kw)
+    assert shared.book.usable is not None
+    _same(match(ledger=shared, **kw), first)
+    _same(match(ledger=once, **kw), first)
+    assert once.book.usable is None and once.book.amounts is not None
+    _same(match(invoices=day.invoices, customers=day.customers, **kw), first)
