@@ -60,7 +60,8 @@ def match(
     if ledger is None:
         if invoices is None:
             raise TypeError("match() needs invoices or a prepared ledger")
-        ledger = prepare_ledger(invoices=invoices, customers=customers, timings=timings)
+        ledger = prepare_ledger(invoices=invoices, customers=customers, timings=timings,
+                                single_use=True)
     elif invoices is not None or customers is not None:
         raise TypeError("match() takes invoices and customers or a prepared ledger, not both")
     policy = policy or Policy()
@@ -175,7 +176,8 @@ def _match_part(inputs: _Inputs, rows: tuple[np.ndarray | None, np.ndarray] | No
                 ) -> tuple[pa.Table, pa.Table, dict[str, float]]:
     """Match one partition (``rows`` = invoice rows, payment rows; None = everything)."""
     part = inputs if rows is None else inputs.subset(*rows)
-    ledger = part.ledger or prepare_ledger(invoices=part.invoices, customers=part.customers)
+    ledger = part.ledger or prepare_ledger(invoices=part.invoices, customers=part.customers,
+                                           single_use=True)
     day = DayMatch(ledger=ledger, payments=part.payments, remittances=part.remittances,
                    policy=part.policy)
     allocations, exceptions = day.run()

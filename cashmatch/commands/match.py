@@ -122,9 +122,9 @@ def run(args: argparse.Namespace) -> int:
         step(bar, f"matching {inputs.payments.num_rows:,} payments")
         with executor_from_args(args) as executor:
             # the ledger keeps what the match reads (a match in one part: only the book, not
-            # the invoices' other columns): the table read is let go
+            # the invoices' other columns), for this match only: the table read is let go
             ledger = prepare_ledger(invoices=inputs.invoices, customers=inputs.customers,
-                                    keep_invoices=executor.workers > 1)
+                                    keep_invoices=executor.workers > 1, single_use=True)
             inputs.invoices = inputs.customers = None
             result = match(
                 ledger=ledger,

@@ -280,3 +280,36 @@ def test_a_ledger_kept_without_its_invoices_decides_the_same_and_says_what_it_la
                 .with_open_amounts(lean.book.amount // 2), payments=pays, policy=POLICY))
     with pytest.raises(ValueError, match="without its invoices"):
         match(ledger=lean, payments=pays, policy=POLICY, executor=LocalExecutor(), partitions=2)
+
+
+def test_a_single_use_ledger_lets_its_key_index_go_and_decides_the_same(day):
+    """A ledger prepared for one match (``single_use``: what ``match`` prepares for itself) is
+    let go of its key index once the exact candidates are found, and decides what a shared
+    ledger decides; a shared ledger keeps it for the next match, which decides the same."""
+    pays = day.payments.slice(0, 400)
+    kw = dict(payments=pays, remittances=day.remittances, policy=POLICY)
+    shared = prepare_ledger(invoices=day.invoices, customers=day.customers)
+    once = prepare_ledger(invoices=day.invoices, customers=day.customers, single_use=True)
+    first = match(ledger=shared, **kw)
+    assert shared.book.usable is not None
+    _same(match(ledger=shared, **kw), first)
+    _same(match(ledger=once, **kw), first)
+    assert once.book.usable is None and once.book.amounts is not None
+    _same(match(invoices=day.invoices, customers=day.customers, **kw), first)
+
+
+@pytest.mark.parametrize("env, backend", [({}, "system"),
+                                          ({"ARROW_DEFAULT_MEMORY_POOL": "mimalloc"}, "mimalloc")])
+def test_arrow_buffers_come_from_malloc_unless_the_environment_chose_a_pool(env, backend):
+    """Importing the engine makes Arrow allocate from the system pool (what release_memory can
+    give back), but leaves a pool the environment chose."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import pyarrow as pa, cashmatch.engine.ledger; "
+            "print(pa.default_memory_pool().backend_name)")
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"} | env
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out[-1] == backend
