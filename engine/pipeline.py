@@ -93,6 +93,7 @@ from cashmatch.engine.subset import search as subset_search
 
 QUOTED_REF = 0.80  # a reference hit at least this strong counts as "the payer quoted it"
 AMBIGUOUS_SETS = 3  # sets an AMBIGUOUS subset exception offers (two make it ambiguous)
+QUOTED_BATCH_MIN = 8  # payments from which their quoted invoices are searched in one batch
 REMITTANCE_AMOUNT_REF = 0.75  # a remittance line's candidate by its amounts alone (it makes a
 # named invoice its amounts do not settle doubtful, as a look-alike that they settle does)
 INSTALMENT_SIBLING_MAX = 0.93  # what a sure instalment lends its siblings, at most
@@ -489,7 +490,10 @@ class DayMatch:
         self.filled_outcome: list[Pick | ExceptionItem | None] = []  # their outcomes, by slot
         self.prefill_subsets(rest[may_fill])
         remitted = self.remittance_proposals(rest[has_remit[rest]])
-        quoted_sets = self.quoted_set_proposals(rest[~has_remit[rest] & (n_quoted[rest] >= 2)])
+        quoted = rest[~has_remit[rest] & (n_quoted[rest] >= 2)]
+        quoted_sets = self.quoted_set_proposals(quoted)
+        quoted_sets.update(self.quoted_subsets(
+            quoted[[p not in quoted_sets for p in quoted.tolist()]]))
         # no candidate, no customer, no advice: nothing to search (the loop would end there)
         pairless = rest[(self.starts[rest + 1] == self.starts[rest]) & ~has_remit[rest]
                         & (self.pay_group[rest] < 0)]
@@ -510,7 +514,8 @@ class DayMatch:
             if remit:
                 prop = remitted[p]
             if prop is None and n_q >= 2:
-                prop = quoted_sets.get(p) or self.subset_proposal(p, quoted_only=True)
+                prop = (quoted_sets[p] if p in quoted_sets
+                        else self.subset_proposal(p, quoted_only=True))
                 if prop is None and clear:
                     prop = self.single_proposal(p, b)
             # the reference resembles an invoice, if only weakly, and no single settles clearly
@@ -899,6 +904,55 @@ class DayMatch:
                                    np.where(exact, conf[True], conf[False]),
                                    np.full(len(ps), RULES.index("subset_reference")))
         return {p: (props, j) for j, p in enumerate(ps.tolist())}
+
+    def quoted_subsets(self, ps: np.ndarray) -> dict[int, Pick | ExceptionItem | None]:
+        """``subset_proposal(p, quoted_only=True)`` of the payments ``ps`` at once: one compiled
+        search over each one's quoted invoices (what it finds does not depend on the order of
+        payments; the proposals built together), the choices for a person and the quoted
+        invoices filled up (:meth:`fill_subset`) one by one. Not when the HiGHS fallback may
+        run (its day budget is spent in payment order), for a payment of no positive amount,
+        nor for fewer than QUOTED_BATCH_MIN payments (the batch's fixed cost is the larger):
+        those are left to ``subset_proposal``."""
+        if self.milp_calls_left > 0 and self.policy.subset_milp_node_limit > 0:
+            return {}
+        group_of, quoted_starts, quoted_rows = self.subset_inputs
+        n_q = quoted_starts[ps + 1] - quoted_starts[ps]
+        ps = ps[(group_of[ps] >= 0) & (n_q >= 2) & (self.pay_amount[ps] > 0)]
+        if len(ps) < QUOTED_BATCH_MIN:
+            return {}
+        n_q = quoted_starts[ps + 1] - quoted_starts[ps]
+        amount, fee = self.pay_amount[ps], self.fee_ceiling[ps]
+        # each payment's quoted invoices are the block it searches (block p: its rows)
+        f = search_blocks(
+            amount=self.book.amount, due=None, members=quoted_rows, starts=quoted_starts,
+            excluded=np.zeros(len(self.book.amount), bool), q_block=ps,
+            fixed=np.zeros(0, np.int64), fixed_starts=np.zeros(len(ps) + 1, np.int64),
+            target=amount, tolerance=fee, max_size=n_q, min_size=np.full(len(ps), 2),
+            limit=AMBIGUOUS_SETS)
+        out: dict[int, Pick | ExceptionItem | None] = dict.fromkeys(ps.tolist())
+        one = np.flatnonzero(f.n_found == 1)  # the one set that fits: all proposed together
+        s = one * f.limit
+        conf = {(e, x): subset_confidence(quoted_share=1.0, exact=e, identity=1.0,
+                                          exhaustive=x, chance=0.0)
+                for e in (True, False) for x in (True, False)}
+        props = self.set_proposals(
+            ps[one], f.sol_len[s], f.rows[spans(f.sol_start[s], f.sol_len[s])],
+            np.array([conf[k] for k in zip(f.exact[one].tolist(), f.exhaustive[one].tolist(),
+                                           strict=True)]),
+            np.full(len(one), RULES.index("subset_reference")))
+        out.update((p, (props, j)) for j, p in enumerate(ps[one].tolist()))
+        for q in np.flatnonzero(f.n_found >= 2).tolist():
+            out[int(ps[q])] = self.ambiguous(int(ps[q]), [np.array(sol, np.int64)
+                                                          for sol in f.get(q).solutions])
+        # none fits: the quoted ones plus some unquoted of the same customer, if they fall short
+        total = np.add.reduceat(self.book.amount[quoted_rows[spans(quoted_starts[ps], n_q)]],
+                                np.cumsum(n_q) - n_q)
+        for q in np.flatnonzero((f.n_found == 0) & (total < amount)).tolist():
+            p = int(ps[q])
+            out[p] = self.fill_subset(p, int(group_of[p]),
+                                      quoted_rows[quoted_starts[p] : quoted_starts[p + 1]],
+                                      int(amount[q]), int(fee[q]))
+        return out
 
     @property
     def subset_inputs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
