@@ -579,13 +579,19 @@ def count_fits(amounts: np.ndarray, starts: np.ndarray, q_block: np.ndarray, lo:
             continue
         s = amounts[starts[b] : starts[b + 1]]
         got = _bisect(s, hi[q], True) - _bisect(s, lo[q], False)
+        # the partners' window [lo - s[i], hi - s[i]] only moves down as i grows: its ends
+        # walked down (as _tier's pairs), and once it ends at or below i no later i has one
+        a, z = len(s), len(s)
         for i in range(len(s)):
-            if got >= cap or s[i] > hi[q]:
+            if got >= cap:
                 break
-            left = max(_bisect(s, lo[q] - s[i], False), i + 1)
-            right = _bisect(s, hi[q] - s[i], True)
-            if right > left:
-                got += right - left
+            a = _walk_left(s, lo[q] - s[i], a)
+            z = _walk_right(s, hi[q] - s[i], z)
+            if z <= i + 1:
+                break
+            left = max(a, i + 1)
+            if z > left:
+                got += z - left
         out[q] = min(got, cap)
     return out
 

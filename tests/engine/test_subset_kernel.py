@@ -4,7 +4,7 @@
 import numpy as np
 import pytest
 
-from cashmatch.engine import subset
+from cashmatch.engine import subset, subset_kernel
 
 
 def test_compiled_search_equals_the_numpy_search_on_random_blocks():
@@ -201,3 +201,26 @@ def test_compiled_stable_argsort_equals_numpys_with_ties_and_extremes():
             a = a.astype(np.int64)
             assert subset_kernel._argsort_stable(a).tolist() == np.argsort(
                 a, kind="stable").tolist()
+
+
+@pytest.mark.parametrize("cap", [2, 5, 10**6])
+def test_count_fits_equals_counting_every_single_and_pair(cap):
+    """``count_fits`` counts what a count of every single amount and every pair (i < j) of
+    the block in the window gives, up to ``cap``: blocks with repeated amounts, windows of one
+    amount and wide ones, empty blocks and none."""
+    rng = np.random.default_rng(5)
+    sizes = rng.choice([0, 1, 2, 5, 40, 300], 30)
+    starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    amounts = np.concatenate([np.sort(rng.choice([rng.integers(1, 30), 10**6], n) if n % 2
+                                      else rng.integers(1, 400, n)) for n in sizes])
+    nq = 400
+    q_block = rng.integers(-1, len(sizes), nq)
+    lo = rng.integers(1, 800, nq)
+    hi = lo + rng.choice([0, 0, 3, 50, -1], nq)
+    got = subset_kernel.count_fits(amounts.astype(np.int64), starts, q_block, lo, hi, cap)
+    for q in range(nq):
+        b = q_block[q]
+        s = amounts[starts[b] : starts[b + 1]] if b >= 0 else np.zeros(0, np.int64)
+        sums = np.concatenate([s, (s[:, None] + s[None, :])[np.triu_indices(len(s), 1)]])
+        want = int(((sums >= lo[q]) & (sums <= hi[q])).sum()) if hi[q] >= lo[q] else 0
+        assert got[q] == min(want, cap), q
