@@ -1471,6 +1471,8 @@ class DayMatch:
         if lc is None or not hasattr(self, "remit_order"):
             return []
         lines = self.remit_order[self.remit_starts[p] : self.remit_starts[p + 1]]
+        if len(lines) == 0:  # (most payments: none, and then no numpy steps on empty arrays)
+            return []
         # the lines' candidate rows in row order (np.flatnonzero(np.isin(lc.pay, lines)),
         # without a pass over every row)
         lo = self.lc_starts[lines]
