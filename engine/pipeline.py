@@ -94,6 +94,7 @@ from cashmatch.engine.subset import search as subset_search
 QUOTED_REF = 0.80  # a reference hit at least this strong counts as "the payer quoted it"
 AMBIGUOUS_SETS = 3  # sets an AMBIGUOUS subset exception offers (two make it ambiguous)
 QUOTED_BATCH_MIN = 8  # payments from which their quoted invoices are searched in one batch
+IDS_TAKE_MIN = 32  # invoices from which their ids are taken at once (invoice_ids)
 REMITTANCE_AMOUNT_REF = 0.75  # a remittance line's candidate by its amounts alone (it makes a
 # named invoice its amounts do not settle doubtful, as a look-alike that they settle does)
 INSTALMENT_SIBLING_MAX = 0.93  # what a sure instalment lends its siblings, at most
@@ -941,9 +942,10 @@ class DayMatch:
                                            strict=True)]),
             np.full(len(one), RULES.index("subset_reference")))
         out.update((p, (props, j)) for j, p in enumerate(ps[one].tolist()))
-        for q in np.flatnonzero(f.n_found >= 2).tolist():
-            out[int(ps[q])] = self.ambiguous(int(ps[q]), [np.array(sol, np.int64)
-                                                          for sol in f.get(q).solutions])
+        amb = np.flatnonzero(f.n_found >= 2).tolist()
+        out.update(zip(ps[amb].tolist(), self.ambiguous_sets(
+            ps[amb].tolist(), [[np.array(sol, np.int64) for sol in f.get(q).solutions]
+                               for q in amb]), strict=True))
         # none fits: the quoted ones plus some unquoted of the same customer, if they fall short
         total = np.add.reduceat(self.book.amount[quoted_rows[spans(quoted_starts[ps], n_q)]],
                                 np.cumsum(n_q) - n_q)
@@ -1094,10 +1096,14 @@ class DayMatch:
         # the fewest invoices that fit, where that is the answer, for all payments at once:
         # only its confidence is reckoned one by one (and the choices for a person built)
         slot = f.fewest(AMBIGUOUS_SETS)
-        for q in np.flatnonzero((f.n_found > 0) & (slot < 0)).tolist():
-            self.filled_outcome[q] = self.fill_choice(
-                int(ps[q]), f.get(q), int(f.size[q]), fixed[fixed_at[q] : fixed_at[q + 1]],
-                int(rest[q]), int(fee[q]), float(identity[q]))
+        # (where no fewest is the answer, the sets that fit are a choice for a person: what
+        # fill_choice makes of them, for all such payments at once)
+        amb = np.flatnonzero((f.n_found > 0) & (slot < 0)).tolist()
+        for q, item in zip(amb, self.ambiguous_sets(
+                ps[amb].tolist(), [[np.concatenate([fixed[fixed_at[q] : fixed_at[q + 1]],
+                                                    np.array(s, np.int64)])
+                                    for s in f.get(q).solutions] for q in amb]), strict=True):
+            self.filled_outcome[q] = item
         qs = np.flatnonzero(slot >= 0)
         if len(qs) == 0:
             return
@@ -1162,22 +1168,33 @@ class DayMatch:
         """The sets that fit, listed set after set, likeliest first: fewer invoices (many more
         large sets than small ones fit an amount by chance), then the older items (customers
         mostly pay their oldest items first)."""
-        sets = [s.tolist() for s in solutions]  # (a few sets of a few invoices: lists)
-        rows = np.concatenate(solutions)
-        dues = self.book.due[rows].tolist()
+        return self.ambiguous_sets([p], [solutions])[0]
+
+    def ambiguous_sets(self, ps: list[int], solutions: list[list[np.ndarray]]
+                       ) -> list[ExceptionItem]:
+        """:meth:`ambiguous` of each payment of ``ps`` with its sets ``solutions``: the
+        invoices' due dates and ids of all of them taken at once."""
+        sets = [s.tolist() for sols in solutions for s in sols]  # (a few invoices each: lists)
+        rows = list(chain.from_iterable(sets))
+        dues = self.book.due[np.array(rows, np.int64)].tolist()
+        ids = self.invoice_ids(rows)
         at = list(accumulate(map(len, sets), initial=0))
-        key = [(len(s), sum(dues[a:b]) / len(s)) for s, a, b in zip(sets, at, at[1:],
-                                                                   strict=False)]
-        ranked = sorted(range(len(sets)), key=key.__getitem__)
-        ids = self.invoice_ids(rows.tolist())
-        names = [" + ".join(ids[at[i] : at[i + 1]]) for i in ranked]
-        cands: list[int] = []
-        for i in ranked:
-            cands.extend(r for r in sets[i] if r not in cands)
-        return ExceptionItem(p, S.AMBIGUOUS,
-                          f"The amount fits more than one set of open invoices: "
-                          f"{' or '.join(names)}; choose the right one.", cands,
-                          [0.5] * len(cands))
+        out = []
+        first = 0  # each payment's first set
+        for p, n in zip(ps, map(len, solutions), strict=True):
+            mine = range(first, first + n)
+            first += n
+            key = {i: (len(sets[i]), sum(dues[at[i] : at[i + 1]]) / len(sets[i])) for i in mine}
+            ranked = sorted(mine, key=key.__getitem__)
+            names = [" + ".join(ids[at[i] : at[i + 1]]) for i in ranked]
+            cands: list[int] = []
+            for i in ranked:
+                cands.extend(r for r in sets[i] if r not in cands)
+            out.append(ExceptionItem(p, S.AMBIGUOUS,
+                                     f"The amount fits more than one set of open invoices: "
+                                     f"{' or '.join(names)}; choose the right one.", cands,
+                                     [0.5] * len(cands)))
+        return out
 
     # -- remittance advice
     def linked_lines(self) -> tuple[pa.Table, np.ndarray]:
@@ -1340,9 +1357,11 @@ class DayMatch:
 
     # ------------------------------------------------------------------ exceptions
     def invoice_ids(self, rows: list[int]) -> list[str]:
-        """The ids of a few invoices (a scalar each: an Arrow take costs as much as tens of
-        scalars)."""
+        """The ids of invoices: of a few, a scalar each (an Arrow take costs as much as tens of
+        scalars); of IDS_TAKE_MIN or more, one take."""
         ids = self.book.ids
+        if len(rows) >= IDS_TAKE_MIN:
+            return ids.take(pa.array(rows, pa.int64())).to_pylist()
         return [ids[r].as_py() for r in rows]
 
     def exception(self, p: int, reason: str, detail: str, ks: np.ndarray | None = None,
