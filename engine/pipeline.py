@@ -493,8 +493,9 @@ class DayMatch:
         remitted = self.remittance_proposals(rest[has_remit[rest]])
         quoted = rest[~has_remit[rest] & (n_quoted[rest] >= 2)]
         quoted_sets = self.quoted_set_proposals(quoted)
-        quoted_sets.update(self.quoted_subsets(
-            quoted[[p not in quoted_sets for p in quoted.tolist()]]))
+        fit_all = np.zeros(self.n, bool)  # (their quoted invoices together settle them)
+        fit_all[np.fromiter(quoted_sets, np.int64, len(quoted_sets))] = True
+        quoted_sets.update(self.quoted_subsets(quoted[~fit_all[quoted]]))
         # no candidate, no customer, no advice: nothing to search (the loop would end there)
         pairless = rest[(self.starts[rest + 1] == self.starts[rest]) & ~has_remit[rest]
                         & (self.pay_group[rest] < 0)]
