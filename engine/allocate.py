@@ -7,8 +7,9 @@ shapes (remittance advice, several invoices, a partial payment of a quoted invoi
 amount-only subsets) kind by kind from each payment's own candidates.
 
 Conflicts are resolved globally: invoices claimed in full by several payments are assigned by
-``scipy.optimize.linear_sum_assignment`` over the whole conflicting component (never input
-order); then the other proposals take what capacity is left, strongest first.
+an optimal assignment (``allocate_kernel.max_assignment``, scipy's ``linear_sum_assignment``
+compiled) over the whole conflicting component (never input order); then the other proposals
+take what capacity is left, strongest first.
 """
 
 from __future__ import annotations
@@ -219,10 +220,12 @@ def ranked_candidates(
 
 
 def warm() -> None:
-    """Import what :func:`resolve_full_conflicts` imports where a conflict needs it (scipy,
-    ~0.4 s), for a long-lived process as it starts (not on its first contested call)."""
-    import scipy.optimize  # noqa: F401
-    import scipy.sparse.csgraph  # noqa: F401
+    """Load the compiled passes :func:`resolve_full_conflicts` takes where a conflict needs
+    them, for a long-lived process as it starts (not on its first contested call)."""
+    from cashmatch.engine import allocate_kernel
+
+    allocate_kernel.components(np.zeros(1, np.int64), np.zeros(1, np.int64), 1, 1)
+    allocate_kernel.max_assignment(np.ones((1, 1)))
 
 
 def resolve_full_conflicts(
@@ -246,20 +249,16 @@ def resolve_full_conflicts(
     contested = uniq[counts > 1]
     if len(contested) == 0:
         return chosen, lost
-    # (scipy imported here, where a conflict needs it: ~0.3 s off every start of the CLI)
-    from scipy.optimize import linear_sum_assignment
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
+    # (compiled: scipy's connected_components and linear_sum_assignment, the references of
+    # tests/engine/test_allocate_kernel.py, cost ~0.3 s of imports on a process's first call)
+    from cashmatch.engine import allocate_kernel
 
     involved = has[np.isin(inv_of, contested)]
     sel = usable & np.isin(pair_pay, involved)
     p_loc, p_idx = np.unique(pair_pay[sel], return_inverse=True)
     i_loc, i_idx = np.unique(pair_inv[sel], return_inverse=True)
-    n_p, n_i = len(p_loc), len(i_loc)
-    graph = coo_matrix(
-        (np.ones(sel.sum()), (p_idx, n_p + i_idx)), shape=(n_p + n_i, n_p + n_i)
-    )
-    _, labels = connected_components(graph, directed=False)
+    labels = allocate_kernel.components(p_idx.astype(np.int64), i_idx.astype(np.int64),
+                                        len(p_loc), len(i_loc))
     sel_pairs = np.flatnonzero(sel)
     comp_of_pair = labels[p_idx]
     for comp in np.unique(comp_of_pair):  # one assignment per conflicting component
@@ -271,7 +270,7 @@ def resolve_full_conflicts(
         gain[r_inv, c_inv] = pair_conf[sel_pairs[in_comp]]
         pair_at = np.full((len(rows), len(cols)), -1, dtype=np.int64)
         pair_at[r_inv, c_inv] = sel_pairs[in_comp]
-        r, c = linear_sum_assignment(gain, maximize=True)
+        r, c = allocate_kernel.max_assignment(gain)
         pays = p_loc[rows]
         chosen[pays] = -1
         lost[pays] = True

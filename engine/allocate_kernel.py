@@ -183,3 +183,109 @@ def order_in_runs(pay: np.ndarray, inv: np.ndarray, conf: np.ndarray) -> tuple[n
             order[lo:hi] = lo + np.argsort(-conf[lo:hi], kind="mergesort")
         lo = hi
     return order, True
+
+
+@njit(cache=True, nogil=True)
+def components(left: np.ndarray, right: np.ndarray, n_left: int, n_right: int) -> np.ndarray:
+    """The connected components of the bipartite graph with edges ``(left[e], right[e])``
+    (nodes ``0..n_left-1`` and ``0..n_right-1``): a label per left node, the same for two
+    exactly when they are connected (labels are the smallest left node of each component)."""
+    parent = np.arange(n_left + n_right)
+    for e in range(len(left)):
+        a, b = left[e], n_left + right[e]
+        while parent[a] != a:  # (halving the paths as it goes)
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        while parent[b] != b:
+            parent[b] = parent[parent[b]]
+            b = parent[b]
+        if a != b:
+            if a < b:
+                parent[b] = a
+            else:
+                parent[a] = b
+    label = np.empty(n_left, np.int64)
+    for i in range(n_left):
+        a = i
+        while parent[a] != a:
+            a = parent[a]
+        label[i] = a
+    return label
+
+
+@njit(cache=True, nogil=True)
+def max_assignment(gain: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``scipy.optimize.linear_sum_assignment(gain, maximize=True)`` of a finite matrix: the
+    same shortest augmenting path algorithm (Crouse 2016, as scipy's ``rectangular_lsap.cpp``
+    implements it) step for step and float operation for float operation, so that ties fall
+    the same way. Rows ascending, each with its column."""
+    nr, nc = gain.shape
+    if nr == 0 or nc == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    transpose = nc < nr  # (a tall matrix is solved transposed)
+    cost = -gain.T.copy() if transpose else -gain.copy()  # (maximize: the costs negated)
+    if transpose:
+        nr, nc = nc, nr
+    u = np.zeros(nr)
+    v = np.zeros(nc)
+    shortest = np.empty(nc)
+    path = np.full(nc, -1, np.int64)
+    col4row = np.full(nr, -1, np.int64)
+    row4col = np.full(nc, -1, np.int64)
+    in_rows = np.zeros(nr, np.bool_)
+    in_cols = np.zeros(nc, np.bool_)
+    remaining = np.empty(nc, np.int64)
+    for cur in range(nr):
+        # the shortest augmenting path from row ``cur``
+        n_left = nc
+        for it in range(nc):
+            remaining[it] = nc - it - 1
+        in_rows[:] = False
+        in_cols[:] = False
+        shortest[:] = np.inf
+        min_val = 0.0
+        i = cur
+        sink = -1
+        while sink == -1:
+            index = -1
+            lowest = np.inf
+            in_rows[i] = True
+            for it in range(n_left):
+                j = remaining[it]
+                r = min_val + cost[i, j] - u[i] - v[j]
+                if r < shortest[j]:
+                    path[j] = i
+                    shortest[j] = r
+                # among equal lowest costs, one that is a new sink
+                if shortest[j] < lowest or (shortest[j] == lowest and row4col[j] == -1):
+                    lowest = shortest[j]
+                    index = it
+            min_val = lowest
+            j = remaining[index]
+            if row4col[j] == -1:
+                sink = j
+            else:
+                i = row4col[j]
+            in_cols[j] = True
+            n_left -= 1
+            remaining[index] = remaining[n_left]
+        # the dual variables
+        u[cur] += min_val
+        for i in range(nr):
+            if in_rows[i] and i != cur:
+                u[i] += min_val - shortest[col4row[i]]
+        for j in range(nc):
+            if in_cols[j]:
+                v[j] -= min_val - shortest[j]
+        # the previous solution augmented
+        j = sink
+        while True:
+            i = path[j]
+            row4col[j] = i
+            col4row[i], j = j, col4row[i]
+            if i == cur:
+                break
+    if transpose:  # (its rows, the original columns, by the original row assigned each)
+        cols = np.argsort(col4row)
+        return col4row[cols], cols
+    return np.arange(nr), col4row

@@ -95,6 +95,8 @@ from cashmatch.engine.subset import search as subset_search
 
 QUOTED_REF = 0.80  # a reference hit at least this strong counts as "the payer quoted it"
 AMBIGUOUS_SETS = 3  # sets an AMBIGUOUS subset exception offers (two make it ambiguous)
+QUOTED_BATCH_MIN = 8  # payments from which their quoted invoices are searched in one batch
+IDS_TAKE_MIN = 32  # invoices from which their ids are taken at once (invoice_ids)
 REMITTANCE_AMOUNT_REF = 0.75  # a remittance line's candidate by its amounts alone (it makes a
 # named invoice its amounts do not settle doubtful, as a look-alike that they settle does)
 INSTALMENT_SIBLING_MAX = 0.93  # what a sure instalment lends its siblings, at most
@@ -509,7 +511,11 @@ class DayMatch:
         self.filled_outcome: list[Pick | ExceptionItem | None] = []  # their outcomes, by slot
         self.prefill_subsets(rest[may_fill])
         remitted = self.remittance_proposals(rest[has_remit[rest]])
-        quoted_sets = self.quoted_set_proposals(rest[~has_remit[rest] & (n_quoted[rest] >= 2)])
+        quoted = rest[~has_remit[rest] & (n_quoted[rest] >= 2)]
+        quoted_sets = self.quoted_set_proposals(quoted)
+        fit_all = np.zeros(self.n, bool)  # (their quoted invoices together settle them)
+        fit_all[np.fromiter(quoted_sets, np.int64, len(quoted_sets))] = True
+        quoted_sets.update(self.quoted_subsets(quoted[~fit_all[quoted]]))
         # no candidate, no customer, no advice: nothing to search (the loop would end there)
         pairless = rest[(self.starts[rest + 1] == self.starts[rest]) & ~has_remit[rest]
                         & (self.pay_group[rest] < 0)]
@@ -530,7 +536,8 @@ class DayMatch:
             if remit:
                 prop = remitted[p]
             if prop is None and n_q >= 2:
-                prop = quoted_sets.get(p) or self.subset_proposal(p, quoted_only=True)
+                prop = (quoted_sets[p] if p in quoted_sets
+                        else self.subset_proposal(p, quoted_only=True))
                 if prop is None and clear:
                     prop = self.single_proposal(p, b)
             # the reference resembles an invoice, if only weakly, and no single settles clearly
@@ -913,12 +920,64 @@ class DayMatch:
         over = total - self.pay_amount[ps]
         fits = (over >= 0) & (over <= self.fee_ceiling[ps])
         ps, n_q, exact = ps[fits], n_q[fits], over[fits] == 0
+        if len(ps) == 0:
+            return {}
         conf = {e: subset_confidence(quoted_share=1.0, exact=e, identity=1.0, exhaustive=True,
                                      chance=0.0) for e in (True, False)}
         props = self.set_proposals(ps, n_q, quoted_rows[spans(quoted_starts[ps], n_q)],
                                    np.where(exact, conf[True], conf[False]),
                                    np.full(len(ps), RULES.index("subset_reference")))
         return {p: (props, j) for j, p in enumerate(ps.tolist())}
+
+    def quoted_subsets(self, ps: np.ndarray) -> dict[int, Pick | ExceptionItem | None]:
+        """``subset_proposal(p, quoted_only=True)`` of the payments ``ps`` at once: one compiled
+        search over each one's quoted invoices (what it finds does not depend on the order of
+        payments; the proposals built together), the choices for a person and the quoted
+        invoices filled up (:meth:`fill_subset`) one by one. Not when the HiGHS fallback may
+        run (its day budget is spent in payment order), for a payment of no positive amount,
+        nor for fewer than QUOTED_BATCH_MIN payments (the batch's fixed cost is the larger):
+        those are left to ``subset_proposal``."""
+        if self.milp_calls_left > 0 and self.policy.subset_milp_node_limit > 0:
+            return {}
+        group_of, quoted_starts, quoted_rows = self.subset_inputs
+        n_q = quoted_starts[ps + 1] - quoted_starts[ps]
+        ps = ps[(group_of[ps] >= 0) & (n_q >= 2) & (self.pay_amount[ps] > 0)]
+        if len(ps) < QUOTED_BATCH_MIN:
+            return {}
+        n_q = quoted_starts[ps + 1] - quoted_starts[ps]
+        amount, fee = self.pay_amount[ps], self.fee_ceiling[ps]
+        # each payment's quoted invoices are the block it searches (block p: its rows)
+        f = search_blocks(
+            amount=self.book.amount, due=None, members=quoted_rows, starts=quoted_starts,
+            excluded=np.zeros(len(self.book.amount), bool), q_block=ps,
+            fixed=np.zeros(0, np.int64), fixed_starts=np.zeros(len(ps) + 1, np.int64),
+            target=amount, tolerance=fee, max_size=n_q, min_size=np.full(len(ps), 2),
+            limit=AMBIGUOUS_SETS)
+        out: dict[int, Pick | ExceptionItem | None] = dict.fromkeys(ps.tolist())
+        one = np.flatnonzero(f.n_found == 1)  # the one set that fits: all proposed together
+        s = one * f.limit
+        conf = {(e, x): subset_confidence(quoted_share=1.0, exact=e, identity=1.0,
+                                          exhaustive=x, chance=0.0)
+                for e in (True, False) for x in (True, False)}
+        props = self.set_proposals(
+            ps[one], f.sol_len[s], f.rows[spans(f.sol_start[s], f.sol_len[s])],
+            np.array([conf[k] for k in zip(f.exact[one].tolist(), f.exhaustive[one].tolist(),
+                                           strict=True)]),
+            np.full(len(one), RULES.index("subset_reference")))
+        out.update((p, (props, j)) for j, p in enumerate(ps[one].tolist()))
+        amb = np.flatnonzero(f.n_found >= 2).tolist()
+        out.update(zip(ps[amb].tolist(), self.ambiguous_sets(
+            ps[amb].tolist(), [[np.array(sol, np.int64) for sol in f.get(q).solutions]
+                               for q in amb]), strict=True))
+        # none fits: the quoted ones plus some unquoted of the same customer, if they fall short
+        total = np.add.reduceat(self.book.amount[quoted_rows[spans(quoted_starts[ps], n_q)]],
+                                np.cumsum(n_q) - n_q)
+        for q in np.flatnonzero((f.n_found == 0) & (total < amount)).tolist():
+            p = int(ps[q])
+            out[p] = self.fill_subset(p, int(group_of[p]),
+                                      quoted_rows[quoted_starts[p] : quoted_starts[p + 1]],
+                                      int(amount[q]), int(fee[q]))
+        return out
 
     @property
     def subset_inputs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -1060,10 +1119,14 @@ class DayMatch:
         # the fewest invoices that fit, where that is the answer, for all payments at once:
         # only its confidence is reckoned one by one (and the choices for a person built)
         slot = f.fewest(AMBIGUOUS_SETS)
-        for q in np.flatnonzero((f.n_found > 0) & (slot < 0)).tolist():
-            self.filled_outcome[q] = self.fill_choice(
-                int(ps[q]), f.get(q), int(f.size[q]), fixed[fixed_at[q] : fixed_at[q + 1]],
-                int(rest[q]), int(fee[q]), float(identity[q]))
+        # (where no fewest is the answer, the sets that fit are a choice for a person: what
+        # fill_choice makes of them, for all such payments at once)
+        amb = np.flatnonzero((f.n_found > 0) & (slot < 0)).tolist()
+        for q, item in zip(amb, self.ambiguous_sets(
+                ps[amb].tolist(), [[np.concatenate([fixed[fixed_at[q] : fixed_at[q + 1]],
+                                                    np.array(s, np.int64)])
+                                    for s in f.get(q).solutions] for q in amb]), strict=True):
+            self.filled_outcome[q] = item
         qs = np.flatnonzero(slot >= 0)
         if len(qs) == 0:
             return
@@ -1120,7 +1183,8 @@ class DayMatch:
         short = np.add.reduceat(applied, start) - self.pay_amount[ps]
         csum = np.cumsum(applied)
         after = csum[end - 1][owner] - csum  # the set's amounts after each invoice
-        adj = np.clip(short[owner] - after, 0, applied)
+        adj = np.minimum(np.maximum(short[owner] - after, 0), applied)  # (np.clip's fixed
+        # cost is several times these two's)
         applied -= adj
         return Proposals.of(ps, counts, invs, applied, adj, conf, rule)  # (a fee: BANK_FEE)
 
@@ -1128,22 +1192,33 @@ class DayMatch:
         """The sets that fit, listed set after set, likeliest first: fewer invoices (many more
         large sets than small ones fit an amount by chance), then the older items (customers
         mostly pay their oldest items first)."""
-        sets = [s.tolist() for s in solutions]  # (a few sets of a few invoices: lists)
-        rows = np.concatenate(solutions)
-        dues = self.book.due[rows].tolist()
+        return self.ambiguous_sets([p], [solutions])[0]
+
+    def ambiguous_sets(self, ps: list[int], solutions: list[list[np.ndarray]]
+                       ) -> list[ExceptionItem]:
+        """:meth:`ambiguous` of each payment of ``ps`` with its sets ``solutions``: the
+        invoices' due dates and ids of all of them taken at once."""
+        sets = [s.tolist() for sols in solutions for s in sols]  # (a few invoices each: lists)
+        rows = list(chain.from_iterable(sets))
+        dues = self.book.due[np.array(rows, np.int64)].tolist()
+        ids = self.invoice_ids(rows)
         at = list(accumulate(map(len, sets), initial=0))
-        key = [(len(s), sum(dues[a:b]) / len(s)) for s, a, b in zip(sets, at, at[1:],
-                                                                   strict=False)]
-        ranked = sorted(range(len(sets)), key=key.__getitem__)
-        ids = self.invoice_ids(rows.tolist())
-        names = [" + ".join(ids[at[i] : at[i + 1]]) for i in ranked]
-        cands: list[int] = []
-        for i in ranked:
-            cands.extend(r for r in sets[i] if r not in cands)
-        return ExceptionItem(p, S.AMBIGUOUS,
-                          f"The amount fits more than one set of open invoices: "
-                          f"{' or '.join(names)}; choose the right one.", cands,
-                          [0.5] * len(cands))
+        out = []
+        first = 0  # each payment's first set
+        for p, n in zip(ps, map(len, solutions), strict=True):
+            mine = range(first, first + n)
+            first += n
+            key = {i: (len(sets[i]), sum(dues[at[i] : at[i + 1]]) / len(sets[i])) for i in mine}
+            ranked = sorted(mine, key=key.__getitem__)
+            names = [" + ".join(ids[at[i] : at[i + 1]]) for i in ranked]
+            cands: list[int] = []
+            for i in ranked:
+                cands.extend(r for r in sets[i] if r not in cands)
+            out.append(ExceptionItem(p, S.AMBIGUOUS,
+                                     f"The amount fits more than one set of open invoices: "
+                                     f"{' or '.join(names)}; choose the right one.", cands,
+                                     [0.5] * len(cands)))
+        return out
 
     # -- remittance advice
     def linked_lines(self) -> tuple[pa.Table, np.ndarray]:
@@ -1304,9 +1379,11 @@ class DayMatch:
 
     # ------------------------------------------------------------------ exceptions
     def invoice_ids(self, rows: list[int]) -> list[str]:
-        """The ids of a few invoices (a scalar each: an Arrow take costs as much as tens of
-        scalars)."""
+        """The ids of invoices: of a few, a scalar each (an Arrow take costs as much as tens of
+        scalars); of IDS_TAKE_MIN or more, one take."""
         ids = self.book.ids
+        if len(rows) >= IDS_TAKE_MIN:
+            return ids.take(pa.array(rows, pa.int64())).to_pylist()
         return [ids[r].as_py() for r in rows]
 
     def exception(self, p: int, reason: str, detail: str, ks: np.ndarray | None = None,
@@ -1435,6 +1512,8 @@ class DayMatch:
         if lc is None or not hasattr(self, "remit_order"):
             return []
         lines = self.remit_order[self.remit_starts[p] : self.remit_starts[p + 1]]
+        if len(lines) == 0:  # (most payments: none, and then no numpy steps on empty arrays)
+            return []
         # the lines' candidate rows in row order (np.flatnonzero(np.isin(lc.pay, lines)),
         # without a pass over every row)
         lo = self.lc_starts[lines]

@@ -432,7 +432,7 @@ class BlockSearches:
 def search_blocks(
     *,
     amount: np.ndarray,
-    due: np.ndarray,
+    due: np.ndarray | None,
     members: np.ndarray,
     starts: np.ndarray,
     excluded: np.ndarray,
@@ -449,14 +449,16 @@ def search_blocks(
     ``q`` looks among the invoices of block ``q_block[q]`` (rows
     ``members[starts[b]:starts[b + 1]]``, -1: none) that are neither ``excluded`` (a mask over
     rows) nor among its own rows ``fixed[fixed_starts[q]:fixed_starts[q + 1]]``, with amounts
-    ``amount[rows]`` and due dates ``due[rows]``, for a positive ``target[q]``."""
+    ``amount[rows]`` and due dates ``due[rows]`` (None: no due-date prefix is tried, as
+    :func:`search` without ``due_order``), for a positive ``target[q]``."""
     from cashmatch.engine import subset_kernel
 
     def i64(a: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(a, np.int64)
 
-    book = (i64(amount), i64(due), i64(members), i64(starts),
-            np.ascontiguousarray(excluded, bool))
+    has_due = due is not None
+    book = (i64(amount), i64(due) if has_due else np.zeros(0, np.int64), i64(members),
+            i64(starts), np.ascontiguousarray(excluded, bool))
     q_block, fixed, fixed_starts, target, tolerance, max_size, min_size = map(
         i64, (q_block, fixed, fixed_starts, target, tolerance, max_size, min_size))
 
@@ -464,7 +466,7 @@ def search_blocks(
         f0, f1 = fixed_starts[a], fixed_starts[b]
         return subset_kernel.search_blocks(
             *book, q_block[a:b], fixed[f0:f1], fixed_starts[a : b + 1] - f0, target[a:b],
-            tolerance[a:b], max_size[a:b], min_size[a:b], int(limit))
+            tolerance[a:b], max_size[a:b], min_size[a:b], int(limit), has_due)
 
     # the queries are independent and the compiled search releases the GIL: in threads, a
     # contiguous share each, the answers joined in query order (the same arrays as one call)

@@ -459,10 +459,11 @@ def _search_kept(keep: np.ndarray, sub: np.ndarray, order: np.ndarray, sub_due: 
 def search_blocks(amount: np.ndarray, due: np.ndarray, members: np.ndarray, starts: np.ndarray,
                   excluded: np.ndarray, q_block: np.ndarray, fixed: np.ndarray,
                   fixed_starts: np.ndarray, target: np.ndarray, tolerance: np.ndarray,
-                  max_size: np.ndarray, min_size: np.ndarray, limit: int
+                  max_size: np.ndarray, min_size: np.ndarray, limit: int, has_due: bool
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
                              np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`search` (with the due-date prefix) for many queries at once, query ``q`` over the
+    """:func:`search` (with the due-date prefix when ``has_due``) for many queries at once,
+    query ``q`` over the
     invoice rows ``members[starts[b]:starts[b + 1]]`` of its block ``b = q_block[q]`` (-1: none)
     less the ``excluded`` rows and its own ``fixed[fixed_starts[q]:fixed_starts[q + 1]]``, in
     that order, for ``target[q]`` (skipped when not positive).
@@ -509,7 +510,7 @@ def search_blocks(amount: np.ndarray, due: np.ndarray, members: np.ndarray, star
             for t in range(hi - lo):
                 r = members[lo + t]
                 b_amount[t] = amount[r]
-                b_due[t] = due[r]
+                b_due[t] = due[r] if has_due else 0
                 b_excluded[t] = excluded[r]
             by_amount[: hi - lo] = _argsort_stable(b_amount[: hi - lo])
             gathered = b
@@ -547,8 +548,8 @@ def search_blocks(amount: np.ndarray, due: np.ndarray, members: np.ndarray, star
                 i += 1
         # (sorted by due date only by a query that reaches the due-date prefix)
         by_due = np.full(m, -1, np.int64)
-        found, lens, k, ex, exh, m = _search_kept(keep[:m], sub[:m], order, sub_due[:m], True,
-                                                  by_due, target[q], tolerance[q],
+        found, lens, k, ex, exh, m = _search_kept(keep[:m], sub[:m], order, sub_due[:m],
+                                                  has_due, by_due, target[q], tolerance[q],
                                                   max_size[q], min_size[q], limit)
         n_found[q], exact[q], exhaustive[q], usable[q] = k, ex, exh, m
         for f in range(k):
@@ -578,13 +579,19 @@ def count_fits(amounts: np.ndarray, starts: np.ndarray, q_block: np.ndarray, lo:
             continue
         s = amounts[starts[b] : starts[b + 1]]
         got = _bisect(s, hi[q], True) - _bisect(s, lo[q], False)
+        # the partners' window [lo - s[i], hi - s[i]] only moves down as i grows: its ends
+        # walked down (as _tier's pairs), and once it ends at or below i no later i has one
+        a, z = len(s), len(s)
         for i in range(len(s)):
-            if got >= cap or s[i] > hi[q]:
+            if got >= cap:
                 break
-            left = max(_bisect(s, lo[q] - s[i], False), i + 1)
-            right = _bisect(s, hi[q] - s[i], True)
-            if right > left:
-                got += right - left
+            a = _walk_left(s, lo[q] - s[i], a)
+            z = _walk_right(s, hi[q] - s[i], z)
+            if z <= i + 1:
+                break
+            left = max(a, i + 1)
+            if z > left:
+                got += z - left
         out[q] = min(got, cap)
     return out
 

@@ -10,8 +10,10 @@ from hypothesis import strategies as st
 
 from cashmatch.engine.allocate import best_per_payment
 from cashmatch.engine.allocate_kernel import (
+    components,
     contested_and_fitting,
     first_two,
+    max_assignment,
     payment_evidence,
     walk_capacity,
 )
@@ -132,3 +134,44 @@ def test_settle_kernels_equal_the_numpy_steps(lens: list[int], seed: int) -> Non
     want = settle_numpy(start, inv, need, eligible, amount, rank)
     for g, w in zip((walk, fits, ok), want, strict=True):
         np.testing.assert_array_equal(g, w)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 7), st.integers(1, 7), st.sampled_from(["ties", "levels", "any", "sparse"]),
+       st.integers(0, 2**32 - 1))
+def test_max_assignment_equals_scipys(nr: int, nc: int, kind: str, seed: int) -> None:
+    """The compiled assignment picks what ``scipy.optimize.linear_sum_assignment(gain,
+    maximize=True)`` picks, ties included (equal gains everywhere, a few levels, zeros where no
+    pair is, as ``resolve_full_conflicts`` fills them), on wide, tall and square matrices."""
+    from scipy.optimize import linear_sum_assignment
+
+    rng = np.random.default_rng(seed)
+    if kind == "ties":
+        gain = np.full((nr, nc), 0.9)
+    elif kind == "levels":
+        gain = rng.choice([0.0, 0.8, 0.9, 0.95], (nr, nc))
+    elif kind == "any":
+        gain = rng.random((nr, nc))
+    else:
+        gain = np.where(rng.random((nr, nc)) < 0.4, rng.choice([0.85, 0.9, 0.97], (nr, nc)), 0.0)
+    r, c = max_assignment(gain)
+    want_r, want_c = linear_sum_assignment(gain, maximize=True)
+    assert r.tolist() == want_r.tolist() and c.tolist() == want_c.tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 30), st.integers(1, 30), st.integers(0, 60), st.integers(0, 2**32 - 1))
+def test_components_equal_scipys(n_left: int, n_right: int, n_edges: int, seed: int) -> None:
+    """Two left nodes share a compiled component label exactly when scipy's
+    ``connected_components`` of the same bipartite graph puts them together."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    rng = np.random.default_rng(seed)
+    left = rng.integers(0, n_left, n_edges)
+    right = rng.integers(0, n_right, n_edges)
+    got = components(left, right, n_left, n_right)
+    n = n_left + n_right
+    graph = coo_matrix((np.ones(n_edges), (left, n_left + right)), shape=(n, n))
+    want = connected_components(graph, directed=False)[1][:n_left]
+    assert ((got[:, None] == got[None, :]) == (want[:, None] == want[None, :])).all()

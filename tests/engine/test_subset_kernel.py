@@ -4,7 +4,7 @@
 import numpy as np
 import pytest
 
-from cashmatch.engine import subset
+from cashmatch.engine import subset, subset_kernel
 
 
 def test_compiled_search_equals_the_numpy_search_on_random_blocks():
@@ -54,12 +54,13 @@ def test_fewest_names_the_smallest_fit_only_when_the_search_proves_it():
     assert got.unique is None and got.fewest(3) == (0,)
 
 
-@pytest.mark.parametrize("per_thread", [None, 150])
-def test_block_searches_equal_one_numpy_search_per_query(monkeypatch, per_thread):
+@pytest.mark.parametrize(("per_thread", "with_due"), [(None, True), (150, True), (None, False)])
+def test_block_searches_equal_one_numpy_search_per_query(monkeypatch, per_thread, with_due):
     """``search_blocks`` (all queries in one compiled call, each over its block less the
     excluded and its own fixed rows) answers each query as ``search_numpy`` does over the rows
-    left, its solutions mapped to rows; in one call, or in threads of 150 queries each. Its
-    ``fewest`` (all queries at once) names the set each query's ``SubsetSearch.fewest`` gives."""
+    left, its solutions mapped to rows; in one call, or in threads of 150 queries each; with the
+    due dates (a due-date prefix tried) or without. Its ``fewest`` (all queries at once) names
+    the set each query's ``SubsetSearch.fewest`` gives."""
     if per_thread:
         monkeypatch.setattr(subset, "SEARCH_THREAD_QUERIES", per_thread)
         monkeypatch.setattr(subset.os, "cpu_count", lambda: 4)
@@ -89,8 +90,8 @@ def test_block_searches_equal_one_numpy_search_per_query(monkeypatch, per_thread
     max_size = rng.integers(1, 9, nq)
     min_size = rng.integers(1, 3, nq)
     got = subset.search_blocks(
-        amount=amount, due=due, members=members, starts=starts, excluded=excluded,
-        q_block=q_block, fixed=fixed, fixed_starts=fixed_starts, target=target,
+        amount=amount, due=due if with_due else None, members=members, starts=starts,
+        excluded=excluded, q_block=q_block, fixed=fixed, fixed_starts=fixed_starts, target=target,
         tolerance=tolerance, max_size=max_size, min_size=min_size, limit=3)
     outcomes, fewest = set(), set()
     slots = got.fewest(3)
@@ -104,7 +105,7 @@ def test_block_searches_equal_one_numpy_search_per_query(monkeypatch, per_thread
             continue
         want = subset.search_numpy(amount[rows], int(target[q]), tolerance=int(tolerance[q]),
                                    max_size=int(max_size[q]), min_size=int(min_size[q]),
-                                   due_order=due[rows], limit=3)
+                                   due_order=due[rows] if with_due else None, limit=3)
         mapped = [tuple(int(rows[i]) for i in s) for s in want.solutions]
         if not want.solutions:
             assert got.n_found[q] == 0 and slots[q] == -1
@@ -141,6 +142,37 @@ def test_a_day_decides_the_same_with_sets_searched_one_payment_at_a_time(monkeyp
     assert batched.exceptions.equals(one_by_one.exceptions)
 
 
+def test_a_day_decides_the_same_with_quoted_sets_searched_one_payment_at_a_time(monkeypatch):
+    """The quoted invoices' set searches in one batch (``DayMatch.quoted_subsets``) and one
+    payment at a time (``subset_proposal``, below QUOTED_BATCH_MIN payments) give the same
+    allocations and exceptions."""
+    from cashmatch.engine import pipeline
+    from cashmatch.engine.matcher import match
+    from cashmatch.engine.pipeline import DayMatch
+    from cashmatch.fixtures.generator import generate_day
+
+    day = generate_day(payments=3000, seed=2)
+    tables = dict(invoices=day.invoices, payments=day.payments, remittances=day.remittances,
+                  customers=day.customers)
+    one_by_one = []
+    real = DayMatch.subset_proposal
+
+    def counted(self, p, *, quoted_only):
+        one_by_one.append(quoted_only)
+        return real(self, p, quoted_only=quoted_only)
+
+    monkeypatch.setattr(DayMatch, "subset_proposal", counted)
+    monkeypatch.setattr(pipeline, "QUOTED_BATCH_MIN", 1)
+    batched = match(**tables)
+    in_batch = sum(one_by_one)  # (a payment with no customer group or one quoted invoice
+    # left is still answered one by one)
+    monkeypatch.setattr(pipeline, "QUOTED_BATCH_MIN", 10**9)
+    searched = match(**tables)
+    assert sum(one_by_one) - in_batch > 10 * max(in_batch, 2)  # the batch had work to do
+    assert batched.allocations.equals(searched.allocations)
+    assert batched.exceptions.equals(searched.exceptions)
+
+
 def test_sets_of_four_are_found_past_the_meet_in_the_middle_blocks():
     # 40 amounts; four of them make the target, and no other set of four or fewer does
     from itertools import combinations
@@ -169,3 +201,26 @@ def test_compiled_stable_argsort_equals_numpys_with_ties_and_extremes():
             a = a.astype(np.int64)
             assert subset_kernel._argsort_stable(a).tolist() == np.argsort(
                 a, kind="stable").tolist()
+
+
+@pytest.mark.parametrize("cap", [2, 5, 10**6])
+def test_count_fits_equals_counting_every_single_and_pair(cap):
+    """``count_fits`` counts what a count of every single amount and every pair (i < j) of
+    the block in the window gives, up to ``cap``: blocks with repeated amounts, windows of one
+    amount and wide ones, empty blocks and none."""
+    rng = np.random.default_rng(5)
+    sizes = rng.choice([0, 1, 2, 5, 40, 300], 30)
+    starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    amounts = np.concatenate([np.sort(rng.choice([rng.integers(1, 30), 10**6], n) if n % 2
+                                      else rng.integers(1, 400, n)) for n in sizes])
+    nq = 400
+    q_block = rng.integers(-1, len(sizes), nq)
+    lo = rng.integers(1, 800, nq)
+    hi = lo + rng.choice([0, 0, 3, 50, -1], nq)
+    got = subset_kernel.count_fits(amounts.astype(np.int64), starts, q_block, lo, hi, cap)
+    for q in range(nq):
+        b = q_block[q]
+        s = amounts[starts[b] : starts[b + 1]] if b >= 0 else np.zeros(0, np.int64)
+        sums = np.concatenate([s, (s[:, None] + s[None, :])[np.triu_indices(len(s), 1)]])
+        want = int(((sums >= lo[q]) & (sums <= hi[q])).sum()) if hi[q] >= lo[q] else 0
+        assert got[q] == min(want, cap), q
