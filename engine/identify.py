@@ -28,6 +28,7 @@ NAME_BLOCK = 5  # fuzzy names are compared within blocks sharing this many leadi
 NAME_MARGIN = 4.0  # the best fuzzy name must beat the next customer's by this much
 PARALLEL_COMPARISONS = 20_000  # rapidfuzz's thread pool pays off above this many comparisons
 SCORE_SLACK = 0.01  # _fuzzy_names: room for rounding between a score's bound and its float32
+DISTINCT_ACCOUNTS_FIRST = 1_000  # _AccountCodes.of: from this many payments, key distinct ones
 
 
 def fuzzy_workers(comparisons: int) -> int:
@@ -251,9 +252,12 @@ def identify(
 @dataclass(frozen=True, slots=True)
 class _AccountCodes:
     """The batch's payer account keys dictionary-encoded (once for the lookup and both learning
-    rounds). Accounts repeat: the accounts are encoded first and only the distinct ones keyed
-    (~1 in 3 of a large day's), their keys then encoded in turn (the same codes as encoding
-    every payment's key: each key first seen where its first account is)."""
+    rounds). Accounts repeat: from :data:`DISTINCT_ACCOUNTS_FIRST` payments the accounts are
+    encoded first and only the distinct ones keyed (~1 in 3 of a large day's), their keys then
+    encoded in turn (the same codes as encoding every payment's key: each key first seen where
+    its first account is); a small batch's few accounts are mostly distinct, and every
+    payment's key is encoded at once (one encoding and one take fewer: ~52 -> ~41 us in a
+    100-payment Match)."""
 
     keys: pa.Array  # the distinct account keys (normalize.account_key), first seen first
     code: np.ndarray  # per payment, its key's index in ``keys``
@@ -264,9 +268,14 @@ class _AccountCodes:
     def of(accounts: pa.ChunkedArray | pa.Array) -> _AccountCodes:
         if isinstance(accounts, pa.ChunkedArray):
             accounts = accounts.combine_chunks()
-        raw = (pc.fill_null(accounts, "") if accounts.null_count else accounts).dictionary_encode()
-        enc = account_key(raw.dictionary).dictionary_encode()
-        code = np.asarray(enc.indices, np.int64)[np.asarray(raw.indices, np.int64)]
+        filled = pc.fill_null(accounts, "") if accounts.null_count else accounts
+        if len(filled) < DISTINCT_ACCOUNTS_FIRST:
+            enc = account_key(filled).dictionary_encode()
+            code = np.asarray(enc.indices, np.int64)
+        else:
+            raw = filled.dictionary_encode()
+            enc = account_key(raw.dictionary).dictionary_encode()
+            code = np.asarray(enc.indices, np.int64)[np.asarray(raw.indices, np.int64)]
         keys = enc.dictionary
         given = np.asarray(pc.not_equal(keys, ""), bool)[code]
         return _AccountCodes(keys, code, given, len(keys))

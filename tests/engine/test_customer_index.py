@@ -4,8 +4,10 @@ customer) pair read once, with the same index as when every invoice row is read.
 import numpy as np
 import pyarrow as pa
 
+from cashmatch.engine import identify as I
 from cashmatch.engine import schema as S
 from cashmatch.engine.identify import NAME_BLOCK, build_index, index_customers, name_blocks
+from cashmatch.engine.normalize import account_key
 
 
 def _invoices(rows: list[tuple[str, str | None]]) -> pa.Table:
@@ -84,3 +86,28 @@ def test_name_blocks_order_the_keys_of_words_as_numpy_sorts_their_blocks():
         np.testing.assert_array_equal(order, want)
         np.testing.assert_array_equal(blocks, k_block[want])
         assert len(np.unique(blocks)) < len(blocks)  # (ties)
+
+
+def test_account_codes_the_same_whether_distinct_accounts_are_keyed_first(monkeypatch):
+    """A small batch's every account keyed and encoded at once, a large one's distinct
+    accounts keyed first: the same keys, in first-seen order, and the same codes, with
+    nulls and empty accounts, accounts of one key written differently, and repeats."""
+    rng = np.random.default_rng(7)
+    forms = ["DE89 3704 0044 0532 0130 00", "de89370400440532013000", "GB29-NWBK-6016",
+             "gb29nwbk6016", "", None, " ", "FR14 2004", "fr142004 ", "NL91ABNA0417164300"]
+    for n in (0, 1, 5, 40, 300):
+        accounts = pa.chunked_array([[forms[i] for i in rng.integers(0, len(forms), n)]],
+                                    pa.string())
+        seen = account_key(pa.array(
+            ["" if a is None else a for a in accounts.to_pylist()], pa.string())).to_pylist()
+        expected_keys = list(dict.fromkeys(seen))
+        got = []
+        for first in (0, 10**9):  # the distinct accounts keyed first; every one at once
+            monkeypatch.setattr(I, "DISTINCT_ACCOUNTS_FIRST", first)
+            codes = I._AccountCodes.of(accounts)
+            assert codes.keys.to_pylist() == expected_keys
+            assert [expected_keys[c] for c in codes.code] == seen
+            assert codes.given.tolist() == [k != "" for k in seen]
+            assert codes.n == len(expected_keys)
+            got.append((codes.keys.to_pylist(), codes.code.tolist(), codes.given.tolist()))
+        assert got[0] == got[1]
