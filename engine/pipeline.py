@@ -168,12 +168,14 @@ def candidate_list(extra: list[int], invs: list[int], confs: list[float]
     more (a proposal of six invoices lists all six)."""
     cands = list(extra)
     scores = [0.5] * len(cands)
+    cap = max(MAX_CANDIDATES, len(extra))
     for inv, conf in zip(invs, confs, strict=True):
+        if len(cands) >= cap:  # (the rest would be cut: a payment may have hundreds)
+            break
         if inv not in cands:
             cands.append(inv)
             scores.append(conf)
-    cap = max(MAX_CANDIDATES, len(extra))
-    return cands[:cap], scores[:cap]
+    return cands, scores
 
 
 def sole_group(pay: np.ndarray, group: np.ndarray, n: int) -> np.ndarray:
