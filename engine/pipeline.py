@@ -168,12 +168,14 @@ def candidate_list(extra: list[int], invs: list[int], confs: list[float]
     more (a proposal of six invoices lists all six)."""
     cands = list(extra)
     scores = [0.5] * len(cands)
+    cap = max(MAX_CANDIDATES, len(extra))
     for inv, conf in zip(invs, confs, strict=True):
+        if len(cands) >= cap:  # (the rest would be cut: a payment may have hundreds)
+            break
         if inv not in cands:
             cands.append(inv)
             scores.append(conf)
-    cap = max(MAX_CANDIDATES, len(extra))
-    return cands[:cap], scores[:cap]
+    return cands, scores
 
 
 def sole_group(pay: np.ndarray, group: np.ndarray, n: int) -> np.ndarray:
@@ -1479,23 +1481,48 @@ class DayMatch:
                                           contested, ok)
         accepted = every.take(np.concatenate([order[ok[order] & (order < n_obj)],
                                               n_obj + np.flatnonzero(ok[n_obj:])]))
+        rejected = order[~ok[order]]
+        low = iter(self.low_confidence_exceptions(every, rejected[~eligible[rejected]]))
         exceptions: list[ExceptionItem] = []
-        for j in order[~ok[order]].tolist():
-            invs = flat_inv[starts[j] : starts[j + 1]]
-            if not eligible[j]:
-                names = ", ".join(self.invoice_ids(invs.tolist()))
-                item = self.exception(
-                    int(pay[j]), S.LOW_CONFIDENCE,
-                    f"Proposed {names} ({RULES[every.rule[j]]}, confidence {conf[j]:.2f}) is "
-                    "below the auto-apply threshold; confirm or choose another.",
-                    extra=invs.tolist() + self.remittance_rivals(int(pay[j]), invs))
-                item.scores[: len(invs)] = [float(conf[j])] * min(len(invs), len(item.scores))
-                exceptions.append(item)
+        for j, below in zip(rejected.tolist(), (~eligible[rejected]).tolist(), strict=True):
+            if below:
+                exceptions.append(next(low))
                 continue
             exceptions.append(self.exception(
                 int(pay[j]), S.DUPLICATE, "An invoice this payment settles is already settled "
-                "by another payment; check for a duplicate payment.", extra=invs.tolist()))
+                "by another payment; check for a duplicate payment.",
+                extra=flat_inv[starts[j] : starts[j + 1]].tolist()))
         return accepted, exceptions
+
+    def low_confidence_exceptions(self, every: Proposals, js: np.ndarray
+                                  ) -> list[ExceptionItem]:
+        """The LOW_CONFIDENCE exception of each proposal ``js`` of ``every`` (below the
+        auto-apply threshold, or of a rule not auto-applied), in that order: its invoices
+        first (scored its confidence), then their remittance rivals and its payment's
+        candidates. The invoices' ids and the candidates gathered for all at once."""
+        n_inv = every.start[js + 1] - every.start[js]
+        invs = every.inv[spans(every.start[js], n_inv)]
+        inv_l = invs.tolist()
+        ids = self.invoice_ids(inv_l)
+        ps = every.pay[js]
+        n_k = self.starts[ps + 1] - self.starts[ps]
+        ks = self.order[spans(self.starts[ps], n_k)]
+        k_inv, k_conf = self.pairs.inv[ks].tolist(), self.conf[ks].tolist()
+        out: list[ExceptionItem] = []
+        at, at_k = 0, 0
+        for p, n, nk, rule, c in zip(ps.tolist(), n_inv.tolist(), n_k.tolist(),
+                                     every.rule[js].tolist(), every.confidence[js].tolist(),
+                                     strict=True):
+            mine = inv_l[at : at + n]
+            item = ExceptionItem(p, S.LOW_CONFIDENCE, (
+                f"Proposed {', '.join(ids[at : at + n])} ({RULES[rule]}, confidence {c:.2f}) "
+                "is below the auto-apply threshold; confirm or choose another."),
+                *candidate_list(mine + self.remittance_rivals(p, invs[at : at + n]),
+                                k_inv[at_k : at_k + nk], k_conf[at_k : at_k + nk]))
+            item.scores[:n] = [c] * min(n, len(item.scores))
+            out.append(item)
+            at, at_k = at + n, at_k + nk
+        return out
 
     def payment_id_rank(self) -> np.ndarray:
         """Each payment's rank by payment id, equal ids ranked alike (ranked once: settle and

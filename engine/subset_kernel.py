@@ -155,24 +155,23 @@ def _add(found: np.ndarray, lens: np.ndarray, n_found: int, cand: np.ndarray, k:
 @njit(cache=True, nogil=True)
 def _tier(sub: np.ndarray, keep: np.ndarray, order: np.ndarray, s: np.ndarray, lo: int,
           hi: int, max_size: int, min_size: int, due: np.ndarray, has_due: bool,
-          by_due: np.ndarray, pairs: np.ndarray, found: np.ndarray, lens: np.ndarray
-          ) -> tuple[int, bool]:
+          by_due: np.ndarray, pairs: np.ndarray, found: np.ndarray, lens: np.ndarray,
+          cand: np.ndarray, work: np.ndarray) -> tuple[int, bool]:
     """One tolerance tier: the solutions found (into ``found``/``lens``, whose length is the
     limit) and ``exhaustive``. ``order`` sorts ``sub`` (stable), ``s`` is ``sub[order]``;
     ``by_due`` sorts ``due`` (stable) once its first item is set (-1: not yet sorted), and
     ``pairs`` is the table of pair sums of :func:`_quads` once its first row is (both tiers
-    share them)."""
+    share them). ``cand`` (at least ``max(len(sub), 4)`` long) holds a candidate solution and
+    ``work`` is :func:`_mitm`'s scratch (see :func:`_mitm_words`): no allocation per search."""
     limit = len(lens)
     n = len(sub)
     n_found = 0
-    two = np.empty(2, np.int64)
-    three = np.empty(3, np.int64)
     if min_size <= 1:  # singles, in input order
         got = 0
         for i in range(n):
             if lo <= sub[i] <= hi:
-                two[0] = keep[i]
-                n_found = _add(found, lens, n_found, two, 1)
+                cand[0] = keep[i]
+                n_found = _add(found, lens, n_found, cand, 1)
                 got += 1
                 if got >= limit:
                     break
@@ -190,9 +189,9 @@ def _tier(sub: np.ndarray, keep: np.ndarray, order: np.ndarray, s: np.ndarray, l
             left, right = max(a, i + 1), b
             j = left
             while j < min(right, left + limit):
-                two[0] = keep[order[i]]
-                two[1] = keep[order[j]]
-                n_found = _add(found, lens, n_found, two, 2)
+                cand[0] = keep[order[i]]
+                cand[1] = keep[order[j]]
+                n_found = _add(found, lens, n_found, cand, 2)
                 got += 1
                 if got >= limit:
                     break
@@ -215,10 +214,10 @@ def _tier(sub: np.ndarray, keep: np.ndarray, order: np.ndarray, s: np.ndarray, l
                 k_lo, k_hi = max(a, j + 1), b
                 k = k_lo
                 while k < min(k_hi, k_lo + limit):
-                    three[0] = keep[order[i]]
-                    three[1] = keep[order[j]]
-                    three[2] = keep[order[k]]
-                    n_found = _add(found, lens, n_found, three, 3)
+                    cand[0] = keep[order[i]]
+                    cand[1] = keep[order[j]]
+                    cand[2] = keep[order[k]]
+                    n_found = _add(found, lens, n_found, cand, 3)
                     got += 1
                     if got >= limit:
                         break
@@ -235,19 +234,33 @@ def _tier(sub: np.ndarray, keep: np.ndarray, order: np.ndarray, s: np.ndarray, l
             total += sub[by_due[h]]
             if lo <= total <= hi:
                 if h + 1 >= min_size:
-                    prefix = np.empty(h + 1, np.int64)
                     for t in range(h + 1):
-                        prefix[t] = keep[by_due[t]]
-                    n_found = _add(found, lens, n_found, prefix, h + 1)
+                        cand[t] = keep[by_due[t]]
+                    n_found = _add(found, lens, n_found, cand, h + 1)
                 break
     exhaustive = max_size <= 3 and n <= TRIPLES_MAX_N
     if n_found < limit and max_size >= 4 and n <= MITM_MAX_N:
-        n_found = _mitm(sub, keep, lo, hi, max_size, found, lens, n_found)
+        if _four_may_fit(s, lo, hi, max_size):
+            n_found = _mitm(sub, keep, lo, hi, max_size, found, lens, n_found, cand, work)
         exhaustive = True
     elif n_found < limit and max_size >= 4 and n <= QUADS_MAX_N:
-        n_found = _quads(s, order, keep, lo, hi, pairs, found, lens, n_found)
+        n_found = _quads(s, order, keep, lo, hi, pairs, found, lens, n_found, cand)
         exhaustive = max_size == 4
     return n_found, exhaustive
+
+
+@njit(cache=True, nogil=True)
+def _four_may_fit(s: np.ndarray, lo: int, hi: int, max_size: int) -> bool:
+    """Whether a set of 4..``max_size`` of the sorted amounts ``s`` may sum into ``[lo, hi]``:
+    not when there are fewer than four, when the four least exceed ``hi``, or when the
+    ``max_size`` largest stay below ``lo`` (then :func:`_mitm` finds nothing)."""
+    n = len(s)
+    if n < 4 or s[0] + s[1] + s[2] + s[3] > hi:
+        return False
+    top = 0
+    for i in range(max(n - max_size, 0), n):
+        top += s[i]
+    return top >= lo
 
 
 @njit(cache=True, nogil=True)
@@ -268,9 +281,11 @@ def _pair_sums(s: np.ndarray, pairs: np.ndarray) -> None:
 
 @njit(cache=True, nogil=True)
 def _quads(s: np.ndarray, order: np.ndarray, keep: np.ndarray, lo: int, hi: int,
-           pairs: np.ndarray, found: np.ndarray, lens: np.ndarray, n_found: int) -> int:
+           pairs: np.ndarray, found: np.ndarray, lens: np.ndarray, n_found: int,
+           cand: np.ndarray) -> int:
     """Sets of four over the sorted amounts ``s``, as ``subset._quads`` enumerates them
-    (``pairs``: see :func:`_pair_sums`, filled here unless its first row is already)."""
+    (``pairs``: see :func:`_pair_sums`, filled here unless its first row is already; ``cand``:
+    at least 4 long, a candidate's scratch)."""
     limit = len(lens)
     n = len(s)
     # (no set of four within [lo, hi]: the four least above it, or the four largest below)
@@ -279,7 +294,6 @@ def _quads(s: np.ndarray, order: np.ndarray, keep: np.ndarray, lo: int, hi: int,
     if pairs[1, 0] <= 0:  # (the first pair's j is 1 once filled)
         _pair_sums(s, pairs)
     pi, pj, psum, by_sum, sorted_sum = pairs[0], pairs[1], pairs[2], pairs[3], pairs[4]
-    four = np.empty(4, np.int64)
     got = 0
     top = s[n - 2] + s[n - 1]  # the largest sum a pair (c, d) can add
     for i in range(n - 3):
@@ -298,11 +312,11 @@ def _quads(s: np.ndarray, order: np.ndarray, keep: np.ndarray, lo: int, hi: int,
             for r in range(left, right):
                 q = by_sum[r]
                 if pi[q] > pj[p]:
-                    four[0] = keep[order[pi[p]]]
-                    four[1] = keep[order[pj[p]]]
-                    four[2] = keep[order[pi[q]]]
-                    four[3] = keep[order[pj[q]]]
-                    n_found = _add(found, lens, n_found, four, 4)
+                    cand[0] = keep[order[pi[p]]]
+                    cand[1] = keep[order[pj[p]]]
+                    cand[2] = keep[order[pi[q]]]
+                    cand[3] = keep[order[pj[q]]]
+                    n_found = _add(found, lens, n_found, cand, 4)
                     got += 1
                     if got >= limit:
                         return n_found
@@ -320,16 +334,17 @@ def _bits(mask: int) -> int:
 
 
 @njit(cache=True, nogil=True)
-def _sorted_half_sums(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _sorted_half_sums(a: np.ndarray, work: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The sums of every subset of ``a`` ascending, ties by bitmask (a stable argsort of the
     sums indexed by bitmask), and their bitmasks: built by merging, one item at
     a time, the sorted sums without it and with it (those without it have the smaller masks,
-    so they go first on a tie), with no sort."""
+    so they go first on a tie), with no sort. Both are views of ``work`` (scratch of at least
+    ``4 << len(a)`` items: the two arrays and the two being merged into; see
+    :func:`_half_sums_in`)."""
     m = 1 << len(a)
-    sums = np.zeros(m, np.int64)
-    masks = np.zeros(m, np.int64)
-    tmp_sums = np.empty(m, np.int64)
-    tmp_masks = np.empty(m, np.int64)
+    sums, masks = work[:m], work[m : 2 * m]
+    tmp_sums, tmp_masks = work[2 * m : 3 * m], work[3 * m : 4 * m]
+    sums[0], masks[0] = 0, 0
     k = 1
     for b in range(len(a)):
         add, bit = a[b], 1 << b
@@ -357,20 +372,47 @@ def _sorted_half_sums(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 @njit(cache=True, nogil=True)
+def _half_sums_in(h: int, work: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where :func:`_sorted_half_sums` of ``h`` amounts left its answer in ``work``: the
+    arrays it merges into swap once per amount."""
+    m = 1 << h
+    if h % 2 == 0:
+        return work[:m], work[m : 2 * m]
+    return work[2 * m : 3 * m], work[3 * m : 4 * m]
+
+
+@njit(cache=True, nogil=True)
+def _mitm_words(n: int) -> int:
+    """The scratch :func:`_mitm` needs for ``n`` amounts: a flag, each half's
+    :func:`_sorted_half_sums` and the first half's windows."""
+    a, b = 1 << (n // 2), 1 << (n - n // 2)
+    return 1 + 6 * a + 4 * b
+
+
+@njit(cache=True, nogil=True)
 def _mitm(sub: np.ndarray, keep: np.ndarray, lo: int, hi: int, max_size: int,
-          found: np.ndarray, lens: np.ndarray, n_found: int) -> int:
+          found: np.ndarray, lens: np.ndarray, n_found: int, cand: np.ndarray,
+          work: np.ndarray) -> int:
     """Subsets of size 4..max_size, as ``subset._mitm`` enumerates them: the first half's
     subsets in bitmask order, each with the second half's whose sums complete it, in the
     order of their sums (each window found by walking both halves' sorted sums once, not by a
-    bisection per subset)."""
+    bisection per subset). ``cand`` (at least ``len(sub)`` long) holds a candidate and
+    ``work`` (at least ``_mitm_words(len(sub))`` long) the rest, no allocation: its first item
+    0 until the halves' sorted sums are built (then 1: both tiers share them)."""
     limit = len(lens)
     n = len(sub)
     half = n // 2
-    sorted_sa, a_masks = _sorted_half_sums(sub[:half])
-    sorted_sb, order = _sorted_half_sums(sub[half:])
+    a, b = 1 << half, 1 << (n - half)
+    a_work, b_work = work[1 : 1 + 4 * a], work[1 + 4 * a : 1 + 4 * a + 4 * b]
+    if work[0] == 0:
+        _sorted_half_sums(sub[:half], a_work)
+        _sorted_half_sums(sub[half:], b_work)
+        work[0] = 1
+    sorted_sa, a_masks = _half_sums_in(half, a_work)
+    sorted_sb, order = _half_sums_in(n - half, b_work)
     # each first-half subset's window [lo - sa, hi - sa] in sorted_sb: its ends fall as sa rises
-    left = np.empty(len(sorted_sa), np.int64)
-    right = np.empty(len(sorted_sa), np.int64)
+    left = work[1 + 4 * a + 4 * b : 1 + 5 * a + 4 * b]
+    right = work[1 + 5 * a + 4 * b : 1 + 6 * a + 4 * b]
     at_lo, at_hi = len(sorted_sb), len(sorted_sb)
     for t in range(len(sorted_sa)):
         x = sorted_sa[t]
@@ -380,7 +422,6 @@ def _mitm(sub: np.ndarray, keep: np.ndarray, lo: int, hi: int, max_size: int,
             at_hi -= 1
         left[a_masks[t]], right[a_masks[t]] = at_lo, at_hi
     got = 0
-    buf = np.empty(n, np.int64)
     for i in range(len(sorted_sa)):
         for j in range(left[i], right[i]):
             size = _bits(i) + _bits(order[j])
@@ -389,14 +430,14 @@ def _mitm(sub: np.ndarray, keep: np.ndarray, lo: int, hi: int, max_size: int,
             t = 0
             for b in range(half):
                 if (i >> b) & 1:
-                    buf[t] = keep[b]
+                    cand[t] = keep[b]
                     t += 1
             mb = order[j]
             for b in range(n - half):
                 if (mb >> b) & 1:
-                    buf[t] = keep[half + b]
+                    cand[t] = keep[half + b]
                     t += 1
-            n_found = _add(found, lens, n_found, buf, t)
+            n_found = _add(found, lens, n_found, cand, t)
             got += 1
             if got >= limit:
                 return n_found
@@ -423,22 +464,34 @@ def search(amounts: np.ndarray, target: int, tolerance: int, max_size: int, min_
         sub[i] = amounts[keep[i]]
         if has_due:
             sub_due[i] = due[keep[i]]
-    return _search_kept(keep, sub, _argsort_stable(sub), sub_due, has_due,
-                        np.full(m if has_due else 0, -1, np.int64), target, tolerance,
-                        max_size, min_size, limit)
+    found = np.zeros((limit, max(m, 1)), np.int64)
+    lens = np.zeros(limit, np.int64)
+    n_found, exact, exhaustive = _search_kept(
+        keep, sub, _argsort_stable(sub), np.empty(m, np.int64), sub_due, has_due,
+        np.full(m if has_due else 0, -1, np.int64), target, tolerance, max_size, min_size,
+        found, lens, np.empty(max(m, 4), np.int64),
+        np.empty(_mitm_words(m) if m <= MITM_MAX_N else 0, np.int64))
+    return found, lens, n_found, exact, exhaustive, m
 
 
 @njit(cache=True, nogil=True)
-def _search_kept(keep: np.ndarray, sub: np.ndarray, order: np.ndarray, sub_due: np.ndarray,
-                 has_due: bool, by_due: np.ndarray, target: int, tolerance: int, max_size: int,
-                 min_size: int, limit: int) -> tuple[np.ndarray, np.ndarray, int, bool, bool, int]:
+def _search_kept(keep: np.ndarray, sub: np.ndarray, order: np.ndarray, s: np.ndarray,
+                 sub_due: np.ndarray, has_due: bool, by_due: np.ndarray, target: int,
+                 tolerance: int, max_size: int, min_size: int, found: np.ndarray,
+                 lens: np.ndarray, cand: np.ndarray, work: np.ndarray
+                 ) -> tuple[int, bool, bool]:
     """:func:`search` over the amounts that can take part, ``sub`` (their indices ``keep``,
     their due dates ``sub_due``), given their stable sort ``order`` and, unless its first item
-    is -1, their stable sort by due date ``by_due``."""
+    is -1, their stable sort by due date ``by_due``: (how many solutions, exact, exhaustive),
+    the solutions into ``found`` (``len(lens)``, the limit, rows at least ``len(sub)`` wide)
+    and their lengths into ``lens``. The caller's scratch: ``s`` (``len(sub)`` long: ``sub``
+    sorted), ``cand`` and ``work`` (see :func:`_tier`), so that a batch of searches allocates
+    (almost) nothing per search."""
     m = len(sub)
-    found = np.zeros((limit, max(m, 1)), np.int64)
-    lens = np.zeros(limit, np.int64)
-    s = sub[order]
+    for i in range(m):
+        s[i] = sub[order[i]]
+    if len(work):
+        work[0] = 0  # (the halves' sums of _mitm: not built yet)
     quads = max_size >= 4 and MITM_MAX_N < m <= QUADS_MAX_N and m >= 4
     pairs = np.empty((5, m * (m - 1) // 2 if quads else 1), np.int64)
     pairs[1, 0] = 0  # (not filled yet: _quads fills it when a set of four may fit)
@@ -449,10 +502,10 @@ def _search_kept(keep: np.ndarray, sub: np.ndarray, order: np.ndarray, sub_due: 
             continue
         lens[:] = 0
         n_found, exhaustive = _tier(sub, keep, order, s, lo, hi, max_size, min_size, sub_due,
-                                    has_due, by_due, pairs, found, lens)
+                                    has_due, by_due, pairs, found, lens, cand, work)
         if n_found:
-            return found, lens, n_found, tier == 0, exhaustive, m
-    return found, lens, 0, True, False, m
+            return n_found, tier == 0, exhaustive
+    return 0, True, False
 
 
 @njit(cache=True, nogil=True)
@@ -500,6 +553,14 @@ def search_blocks(amount: np.ndarray, due: np.ndarray, members: np.ndarray, star
     keep = np.empty(widest, np.int64)
     sub = np.empty(widest, np.int64)
     sub_due = np.empty(widest, np.int64)
+    # each search's scratch, allocated once (see _search_kept)
+    order_w = np.empty(widest, np.int64)
+    by_due_w = np.empty(widest, np.int64)
+    s_w = np.empty(widest, np.int64)
+    found = np.empty((limit, max(widest, 1)), np.int64)
+    lens = np.empty(limit, np.int64)
+    cand = np.empty(max(widest, 4), np.int64)
+    work = np.empty(_mitm_words(min(widest, MITM_MAX_N)), np.int64)
     gathered = -1
     for q in _argsort_stable(q_block):
         b = q_block[q]
@@ -539,7 +600,7 @@ def search_blocks(amount: np.ndarray, due: np.ndarray, members: np.ndarray, star
         size[q] = n
         if n == 0:
             continue
-        order = np.empty(m, np.int64)
+        order = order_w[:m]
         i = 0
         for t in range(hi - lo):
             x = slot[by_amount[t]]
@@ -547,10 +608,11 @@ def search_blocks(amount: np.ndarray, due: np.ndarray, members: np.ndarray, star
                 order[i] = x
                 i += 1
         # (sorted by due date only by a query that reaches the due-date prefix)
-        by_due = np.full(m, -1, np.int64)
-        found, lens, k, ex, exh, m = _search_kept(keep[:m], sub[:m], order, sub_due[:m],
-                                                  has_due, by_due, target[q], tolerance[q],
-                                                  max_size[q], min_size[q], limit)
+        by_due = by_due_w[:m]
+        by_due[:] = -1
+        k, ex, exh = _search_kept(keep[:m], sub[:m], order, s_w[:m], sub_due[:m], has_due,
+                                  by_due, target[q], tolerance[q], max_size[q], min_size[q],
+                                  found, lens, cand, work)
         n_found[q], exact[q], exhaustive[q], usable[q] = k, ex, exh, m
         for f in range(k):
             need = used + lens[f]

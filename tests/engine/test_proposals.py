@@ -50,3 +50,26 @@ def test_of_gives_a_bank_fee_where_a_line_has_an_adjustment_and_one_rule_to_all(
     assert spelled(props) == [
         (3, 0.9, "subset_amount", 0, [(7, 100, 0, None), (8, 50, 5, "BANK_FEE")]),
         (4, 0.8, "subset_amount", 0, [(9, 20, 0, None)])]
+
+
+def test_candidate_list_stops_at_the_cap_as_cutting_the_whole_list_would():
+    """``candidate_list`` stops looking once it holds MAX_CANDIDATES (or all of ``extra``):
+    the same list as every invoice not in ``extra``, first seen first, cut at the cap."""
+    from cashmatch.engine.allocate import MAX_CANDIDATES
+    from cashmatch.engine.pipeline import candidate_list
+
+    def whole_then_cut(extra, invs, confs):
+        cands, scores = list(extra), [0.5] * len(extra)
+        for inv, conf in zip(invs, confs, strict=True):
+            if inv not in cands:
+                cands.append(inv)
+                scores.append(conf)
+        cap = max(MAX_CANDIDATES, len(extra))
+        return cands[:cap], scores[:cap]
+
+    rng = np.random.default_rng(3)
+    for _ in range(3000):
+        extra = rng.integers(0, 12, int(rng.integers(0, 9))).tolist()
+        invs = rng.integers(0, 12, int(rng.integers(0, 30))).tolist()  # repeats, in extra too
+        confs = rng.random(len(invs)).tolist()
+        assert candidate_list(extra, invs, confs) == whole_then_cut(extra, invs, confs)

@@ -224,3 +224,48 @@ def test_count_fits_equals_counting_every_single_and_pair(cap):
         sums = np.concatenate([s, (s[:, None] + s[None, :])[np.triu_indices(len(s), 1)]])
         want = int(((sums >= lo[q]) & (sums <= hi[q])).sum()) if hi[q] >= lo[q] else 0
         assert got[q] == min(want, cap), q
+
+
+def test_block_searches_reuse_their_scratch_from_query_to_query():
+    """``search_blocks`` keeps one scratch for all its queries (the meet-in-the-middle halves'
+    sums shared by a query's two tiers, built afresh for the next query): queries of
+    meet-in-the-middle size one after another, over blocks of growing and shrinking sizes, sets
+    of four or more that fit only within the tolerance (after the exact tier searched them),
+    and targets on the bounds of what four or ``max_size`` amounts can make, each answered as
+    ``search_numpy`` answers it alone."""
+    rng = np.random.default_rng(5)
+    sizes = np.array([24, 4, 23, 5, 16, 24, 7, 13, 1, 24, 9])
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    amount = rng.integers(1, 400, int(starts[-1]))
+    members = np.arange(int(starts[-1]))
+    q_block, target, tolerance, max_size = [], [], [], []
+    for t in range(3000):
+        b = int(rng.integers(0, len(sizes)))
+        s = np.sort(amount[starts[b] : starts[b + 1]])
+        k = int(rng.integers(1, 9))
+        edge = [int(s[:4].sum()), int(s[-k:].sum()), int(s[:4].sum()) + 1, int(s[-k:].sum()) - 1]
+        tol = int(rng.integers(0, 4))
+        # a subset's sum less the tolerance: exact fits rare, tolerant ones common
+        pick = rng.random(len(s)) < 0.4
+        aim = [int(s[pick].sum()) - tol, int(rng.integers(1, int(s.sum()) + 2))] + edge
+        q_block.append(b)
+        target.append(max(aim[t % len(aim)], 1))
+        tolerance.append(tol)
+        max_size.append(k)
+    q_block, target, tolerance, max_size = map(np.array, (q_block, target, tolerance, max_size))
+    got = subset.search_blocks(
+        amount=amount, due=None, members=members, starts=starts,
+        excluded=np.zeros(len(amount), bool), q_block=q_block, fixed=np.zeros(0, np.int64),
+        fixed_starts=np.zeros(len(q_block) + 1, np.int64), target=target, tolerance=tolerance,
+        max_size=max_size, min_size=np.ones(len(q_block), np.int64), limit=2)
+    tolerant_sets = 0
+    for q in range(len(q_block)):
+        rows = members[starts[q_block[q]] : starts[q_block[q] + 1]]
+        want = subset.search_numpy(amount[rows], int(target[q]), tolerance=int(tolerance[q]),
+                                   max_size=int(max_size[q]))
+        found = got.get(q)
+        assert found.solutions == [tuple(int(rows[i]) for i in s) for s in want.solutions], q
+        assert (found.exact, found.exhaustive, found.complete_upto) == (
+            want.exact, want.exhaustive, want.complete_upto), q
+        tolerant_sets += any(len(s) >= 4 for s in want.solutions) and not want.exact
+    assert tolerant_sets > 100, tolerant_sets
