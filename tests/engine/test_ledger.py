@@ -313,3 +313,25 @@ def test_arrow_buffers_come_from_malloc_unless_the_environment_chose_a_pool(env,
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          check=True).stdout.split()
     assert out[-1] == backend
+
+
+@pytest.mark.parametrize("partitions, kept", [(None, False), (1, False), (3, True)])
+def test_match_keeps_the_invoices_of_its_own_ledger_only_for_parts(day, partitions, kept,
+                                                                   monkeypatch):
+    """``match`` on tables prepares a ledger without the invoices in its order for a match in
+    one part (which reads only the book), with them for a partitioned one (its parts take
+    their rows); both decide what a ledger prepared beforehand decides."""
+    import cashmatch.engine.matcher as M
+
+    prepared = []
+
+    def spy(**kw):
+        prepared.append(prepare_ledger(**kw))
+        return prepared[-1]
+
+    monkeypatch.setattr(M, "prepare_ledger", spy)
+    kw = dict(payments=day.payments.slice(0, 400), remittances=day.remittances, policy=POLICY,
+              executor=LocalExecutor(), partitions=partitions)
+    got = match(invoices=day.invoices, customers=day.customers, **kw)
+    assert (prepared[0].rows[0] is not None) is kept
+    _same(got, match(ledger=prepare_ledger(invoices=day.invoices, customers=day.customers), **kw))
