@@ -405,6 +405,7 @@ class DayMatch:
             return S.empty(S.ALLOCATIONS), S.empty(S.EXCEPTIONS)
         allocations, exceptions = self.decide()
         self.let_go()
+        self.release_memory()  # (what the stages before let go of: the output's peak else)
         with self.stage("output"):
             return self.build_outputs(allocations, exceptions)
 
