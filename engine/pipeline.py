@@ -336,8 +336,10 @@ class DayMatch:
             )
             for_review = fuzzy_pair_refs(tokens, for_review, book,
                                          cutoff=self.policy.fuzzy_reference_cutoff)
+        self.release_memory()  # (the scoring's peak else holds what the searches freed)
         with self.stage("scoring"):
             pairs = Pairs.concat([exact, fuzzy, by_amount, for_review])
+            del exact, fuzzy, by_amount, for_review  # (their rows are the pairs' now)
             rel, adj = amount_relation(
                 pairs=pairs, pay_amount=self.pay_amount, pay_currency=self.pay_currency,
                 pay_date=self.pay_date, book=book, fee_ceiling=self.fee_ceiling,
