@@ -57,11 +57,16 @@ def match(
     """
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
+    executor = executor or LocalExecutor()
+    parts = partitions if partitions is not None else (
+        1 if executor.workers <= 1 else 2 * executor.workers
+    )
     if ledger is None:
         if invoices is None:
             raise TypeError("match() needs invoices or a prepared ledger")
+        # (a match in one part reads only the book: not the invoices in its order)
         ledger = prepare_ledger(invoices=invoices, customers=customers, timings=timings,
-                                single_use=True)
+                                keep_invoices=parts > 1, single_use=True)
     elif invoices is not None or customers is not None:
         raise TypeError("match() takes invoices and customers or a prepared ledger, not both")
     policy = policy or Policy()
@@ -77,10 +82,6 @@ def match(
             policy=policy,
             ledger=ledger,
         )
-    executor = executor or LocalExecutor()
-    parts = partitions if partitions is not None else (
-        1 if executor.workers <= 1 else 2 * executor.workers
-    )
     if parts <= 1:
         allocations, exceptions, part_timings = _match_part(inputs, None)
         timings.update(part_timings)

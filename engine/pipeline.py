@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Set
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields
 from itertools import accumulate, chain
@@ -337,8 +338,10 @@ class DayMatch:
             )
             for_review = fuzzy_pair_refs(tokens, for_review, book,
                                          cutoff=self.policy.fuzzy_reference_cutoff)
+        self.release_memory()  # (the scoring's peak else holds what the searches freed)
         with self.stage("scoring"):
             pairs = Pairs.concat([exact, fuzzy, by_amount, for_review])
+            del exact, fuzzy, by_amount, for_review  # (their rows are the pairs' now)
             rel, adj = amount_relation(
                 pairs=pairs, pay_amount=self.pay_amount, pay_currency=self.pay_currency,
                 pay_date=self.pay_date, book=book, fee_ceiling=self.fee_ceiling,
@@ -407,6 +410,7 @@ class DayMatch:
             return S.empty(S.ALLOCATIONS), S.empty(S.EXCEPTIONS)
         allocations, exceptions = self.decide()
         self.let_go()
+        self.release_memory()  # (what the stages before let go of: the output's peak else)
         with self.stage("output"):
             return self.build_outputs(allocations, exceptions)
 
@@ -419,6 +423,7 @@ class DayMatch:
         self.release_memory()  # (what the candidates' threads freed, in their arenas)
         with self.stage("allocate"):
             proposals, exceptions = self.propose()
+            self.drop(self.PROPOSE_READS)
             self.release_memory()
             allocations, more = self.settle(proposals, self.singles)
             exceptions.extend(more)
@@ -438,13 +443,25 @@ class DayMatch:
     OUTPUT_READS = frozenset(
         ("book", "index", "n", "pay_amount", "pay_customer", "pay_date", "_pid_rank"))
 
+    # what only propose's searches read (the pairs' amount and customer relations, the subset
+    # searches' inputs and state, the remittance lines' proposals), let go before its
+    # look-alikes; and with what the look-alikes read of it too, before settle (at a million
+    # payments ~110 + 70 MiB less under the look-alikes' and settle's peaks)
+    SEARCH_READS = frozenset(("adj", "cust_rel", "rel", "claimed", "fill_slot", "filled",
+                              "filled_outcome", "_subset_inputs", "remit"))
+    PROPOSE_READS = SEARCH_READS | {"evidence", "lines"}
+
     def let_go(self) -> None:
         """Drop what the stages before the output derived for one another (the candidate pairs
         and their features, the payments' tokens, look-alikes, remittance lines, the subset
         searches' inputs): the output's tables are then built without them beside (at a million
         payments the output stage held the match's live peak)."""
-        keep = self.OUTPUT_READS | {f.name for f in fields(self)} | {"timings"}
-        for name in [k for k in vars(self) if k not in keep]:
+        self.drop(vars(self).keys() - self.OUTPUT_READS - {f.name for f in fields(self)}
+                  - {"timings"})
+
+    def drop(self, names: Set[str]) -> None:
+        """Let go of the attributes ``names`` (those that are set)."""
+        for name in names & vars(self).keys():
             delattr(self, name)
 
     def propose(self) -> tuple[Proposals, list[ExceptionItem]]:
@@ -588,6 +605,7 @@ class DayMatch:
             for i, item in zip(slots.tolist(), self.no_match_exceptions(
                     ps, best[ps], best_c[ps], second_c[ps]), strict=True):
                 exceptions[i] = item
+        self.drop(self.SEARCH_READS)
         proposed, exceptions = self.lookalike_proposals(gathered(proposals), exceptions)
         self.corroborate_instalments(proposed)
         return proposed, exceptions

@@ -17,8 +17,9 @@ def test_bulk_amount_alternatives_equal_the_per_payment_search():
         policy=Policy(),
     )
     dm.prepare()
-    dm.decide()  # (run would let go of the candidates once decided)
-    best = dm.evidence.best
+    dm.identify_payers()
+    dm.candidates()  # (decide lets go of the pairs' relations once proposed)
+    best = dm.payment_evidence().best
     ps = np.flatnonzero(best >= 0)  # every payment with a full-settlement candidate
     bulk = dm.bulk_amount_alternatives(ps, best)
     one_by_one = np.array([dm.amount_alternatives(int(p), int(best[p])) for p in ps])

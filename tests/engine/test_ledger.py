@@ -313,3 +313,55 @@ def test_arrow_buffers_come_from_malloc_unless_the_environment_chose_a_pool(env,
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          check=True).stdout.split()
     assert out[-1] == backend
+
+
+@pytest.mark.parametrize("partitions, kept", [(None, False), (1, False), (3, True)])
+def test_match_keeps_the_invoices_of_its_own_ledger_only_for_parts(day, partitions, kept,
+                                                                   monkeypatch):
+    """``match`` on tables prepares a ledger without the invoices in its order for a match in
+    one part (which reads only the book), with them for a partitioned one (its parts take
+    their rows); both decide what a ledger prepared beforehand decides."""
+    import cashmatch.engine.matcher as M
+
+    prepared = []
+
+    def spy(**kw):
+        prepared.append(prepare_ledger(**kw))
+        return prepared[-1]
+
+    monkeypatch.setattr(M, "prepare_ledger", spy)
+    kw = dict(payments=day.payments.slice(0, 400), remittances=day.remittances, policy=POLICY,
+              executor=LocalExecutor(), partitions=partitions)
+    got = match(invoices=day.invoices, customers=day.customers, **kw)
+    assert (prepared[0].rows[0] is not None) is kept
+    _same(got, match(ledger=prepare_ledger(invoices=day.invoices, customers=day.customers), **kw))
+
+
+def test_memory_is_given_back_before_a_large_ledger_is_built_and_before_the_output(
+        day, monkeypatch):
+    """A large ledger (here: any, the threshold lowered) is built after the memory its
+    caller freed is given back, and a large day's output after what the stages before it let
+    go of is; the decisions are those of a small day's, which releases nothing."""
+    import cashmatch.engine.ledger as L
+    import cashmatch.engine.pipeline as P
+
+    events = []
+    sort = L.string_order
+    monkeypatch.setattr(L, "string_order", lambda *a: events.append("sort") or sort(*a))
+    build = P.DayMatch.build_outputs
+    monkeypatch.setattr(P.DayMatch, "build_outputs",
+                        lambda self, *a: events.append("output") or build(self, *a))
+    let_go = P.DayMatch.let_go
+    monkeypatch.setattr(P.DayMatch, "let_go", lambda self: events.append("let go") or let_go(self))
+    kw = dict(invoices=day.invoices, customers=day.customers, payments=day.payments.slice(0, 300),
+              remittances=day.remittances, policy=POLICY)
+    small = match(**kw)
+    assert events == ["sort", "let go", "output"]
+    events.clear()
+    monkeypatch.setattr(L, "PARALLEL_INVOICES", 0)
+    monkeypatch.setattr(P, "RELEASE_PAYMENTS", 0)
+    monkeypatch.setattr(L, "release_memory", lambda: events.append("release"))
+    monkeypatch.setattr(P, "release_memory", lambda: events.append("release"))
+    _same(match(**kw), small)
+    assert events[0] == "release" and events[1] == "sort"
+    assert events[-3:] == ["let go", "release", "output"]
