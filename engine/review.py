@@ -28,7 +28,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
 from cashmatch.engine.allocate import MAX_CANDIDATES, ExceptionItem
@@ -50,6 +49,7 @@ from cashmatch.engine.candidates import (
     unknown_payer_amount_hits,
 )
 from cashmatch.engine.normalize import HASH_BASE, spans, string_parts
+from cashmatch.engine.schema import flat
 from cashmatch.engine.threads import in_parts
 
 MIN_EDIT = 5  # digits a number needs for a one-keystroke look-alike
@@ -253,34 +253,38 @@ class Lookalikes:
 
 @dataclass(frozen=True, slots=True)
 class Numbers:
-    """The numbers of the payments' references long enough to look alike (``MIN_PART``
-    digits), by payment (``pay`` ascending; ``row`` in ``digits``): derived once a day, for
-    every look-up."""
+    """The numbers of some payments' references long enough to look alike (``MIN_PART``
+    digits), by payment (``pay`` ascending; ``row`` in ``digits``): derived per look-up, for
+    the payments it looks up only (a small share of a day's: the rest are held by nothing)."""
 
     pay: np.ndarray
     row: np.ndarray
     digits: pa.Array | pa.ChunkedArray
 
     @staticmethod
-    def of(tokens: pa.Table, n: int) -> Numbers:
+    def of(tokens: pa.Table, pays: np.ndarray) -> Numbers:
         """From the tokens of :func:`normalize.reference_tokens` (``pay``, ``digits``: ASCII,
-        a byte a digit) of ``n`` payments."""
-        pay = np.asarray(tokens.column("pay"), np.int64)
+        a byte a digit), those of the payments ``pays``: one pass over the tokens' payments
+        (zero-copy), the lengths read from the offsets of theirs only."""
+        pay = flat(tokens.column("pay")).to_numpy()
         digits = tokens.column("digits")
-        rows = np.flatnonzero((pay < n) & (np.asarray(pc.binary_length(digits), np.int64)
-                                           >= MIN_PART))
+        looked = np.zeros(max(int(pay.max(initial=-1)), int(pays.max(initial=-1))) + 1, bool)
+        looked[pays] = True
+        rows = np.flatnonzero(looked[pay])
+        off = string_parts(digits)[0]
+        rows = rows[off[rows + 1] - off[rows] >= MIN_PART]
         rows = rows[np.argsort(pay[rows], kind="stable")]
-        return Numbers(pay[rows], rows, digits)
+        return Numbers(pay[rows].astype(np.int64), rows, digits)
 
 
-def lookalike_table(pays: np.ndarray, *, numbers: Numbers | None, pay_group: np.ndarray,
+def lookalike_table(pays: np.ndarray, *, tokens: pa.Table, pay_group: np.ndarray,
                     ref_group: np.ndarray, resembles_group: np.ndarray,
                     pay_amount: np.ndarray, pay_currency: np.ndarray, pay_date: np.ndarray,
                     fee_ceiling: np.ndarray, book: Book, grace_days: int,
                     allow_discounts: bool) -> Lookalikes:
     """The look-alikes (see the module) of the payments ``pays``.
 
-    ``numbers``: the payments' reference numbers (None only for no payment); ``pay_group``:
+    ``tokens``: the payments' reference tokens (:class:`Numbers`); ``pay_group``:
     the identified payer's group (-1: nobody), ``ref_group`` the group its reference points
     to, ``resembles_group`` the group whose name the payer's resembles.
     """
@@ -289,8 +293,9 @@ def lookalike_table(pays: np.ndarray, *, numbers: Numbers | None, pay_group: np.
     if len(pays) == 0:  # (nothing to look up: the stages below cost ~0.3 ms empty)
         z = np.zeros(0, np.int64)
         return Lookalikes.of_rows(np.zeros(n, bool), z, z, z, z, z)
-    assert numbers is not None
     from cashmatch.engine import review_kernel
+
+    numbers = Numbers.of(tokens, pays)
 
     # the groups to look in, per payment: the payer's; else the resembling name's and the
     # reference's; each number of those payments once per group (one compiled pass)

@@ -188,3 +188,35 @@ def test_number_groups_equal_numpy():
         want = _number_groups_by_numpy(pays, *groups, t_pay)
         for g, w in zip(got, want, strict=True):
             assert np.array_equal(g, w), (pays, groups, t_pay, got, want)
+
+
+def test_numbers_of_some_payments_are_theirs_of_all_numbers():
+    """Numbers.of(tokens, pays): the numbers of ``MIN_PART`` digits of the payments ``pays``
+    only, by payment, each payment's in token order (what every payment's, filtered, gives):
+    tokens in any order, of payments beyond those asked (remittance lines), short or empty
+    numbers, payments asked with no token."""
+    from cashmatch.engine.normalize import reference_tokens
+    from cashmatch.engine.review import Numbers
+
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        t = int(rng.integers(0, 40))
+        pay = rng.integers(0, 12, t)
+        digits = ["".join(rng.choice(list("0123456789"), int(rng.integers(0, 8))))
+                  for _ in range(t)]
+        tokens = pa.table({"pay": pa.array(pay, pa.int32()),
+                           "digits": pa.array(digits, pa.string())})
+        pays = np.unique(rng.integers(0, 14, int(rng.integers(0, 10))))
+        got = Numbers.of(tokens, pays)
+        want = sorted((int(pay[r]), r) for r in range(t)
+                      if pay[r] in pays and len(digits[r]) >= MIN_PART)
+        assert got.pay.dtype == np.int64 and got.row.dtype == np.int64
+        assert list(zip(got.pay.tolist(), got.row.tolist(), strict=True)) == want
+    # the tokens reference_tokens writes (not by payment: its joined runs follow the runs)
+    tokens = reference_tokens(pa.array(["INV 12345 / 77", "", "no 9876543 12", "1234"]))
+    got = Numbers.of(tokens, np.array([0, 1, 3]))
+    rows = [(t["pay"], t["digits"]) for t in tokens.to_pylist()]
+    assert list(zip(got.pay.tolist(), got.digits.take(pa.array(got.row)).to_pylist(),
+                    strict=True)) == sorted((r for r in rows if r[0] in (0, 3)
+                                             and len(r[1]) >= MIN_PART), key=lambda r: r[0])
+    assert ("0", "12345") not in rows and (0, "12345") in rows and (3, "1234") in rows
