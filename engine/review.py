@@ -102,39 +102,43 @@ def lookalikes(t_pay: np.ndarray, t_grp: np.ndarray, t_key: pa.Array, book: Book
     groups = np.unique(t_grp)
     lo = np.searchsorted(k_grp, groups, "left")
     at = spans(lo, np.searchsorted(k_grp, groups, "right") - lo)
-    rows = k_row[at]
-    if len(rows) == 0 or len(t_key) == 0:
+    if len(at) == 0 or len(t_key) == 0:
         return z, z, z
-    k_inv = d_inv[rows]
-    q, k, level = number_levels(t_key, t_grp, book.digit_key_text.take(pa.array(at, pa.int64())),
-                                book.group[k_inv])
-    return t_pay[q], k_inv[k], level
+    # (the groups' keys read in place: a gather of their text cost ~10 ms at 1M payments)
+    q, k, level = number_levels(t_key, t_grp, book.digit_key_text, k_grp, keys_at=at)
+    return t_pay[q], d_inv[k_row[k]], level
 
 
-def number_levels(q_key: pa.Array, q_grp: np.ndarray, k_key: pa.Array, k_grp: np.ndarray,
-                  threads_from: int = LOOKALIKE_THREAD_KEYS
+def number_levels(q_key: pa.Array, q_grp: np.ndarray, k_key: pa.Array | pa.ChunkedArray,
+                  k_grp: np.ndarray, threads_from: int = LOOKALIKE_THREAD_KEYS, *,
+                  keys_at: np.ndarray | None = None
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(number, key, level) of every number ``q_key[i]`` that resembles a key ``k_key[j]``
     of its group (``q_grp[i] == k_grp[j]``) as :func:`lookalikes` says, by the hash join
-    (compiled: :mod:`review_kernel`); the keys looked up on a thread for each
-    ``threads_from`` of them (:func:`threads.in_parts`)."""
+    (compiled: :mod:`review_kernel`), of the keys ``keys_at`` only (ascending; all keys by
+    default); the keys looked up on a thread for each ``threads_from`` of them
+    (:func:`threads.in_parts`)."""
     z = np.zeros(0, np.int64)
-    if len(q_key) == 0 or len(k_key) == 0:
+    if keys_at is None:
+        keys_at = np.arange(len(k_key))
+    if len(q_key) == 0 or len(keys_at) == 0:
         return z, z, z
     from cashmatch.engine import review_kernel
 
     q_off, q_raw = string_parts(q_key)
     k_off, k_raw = string_parts(k_key)
-    q_grp, k_grp = np.asarray(q_grp, np.int64), np.asarray(k_grp, np.int64)
+    # (a book's groups int32 as they are: a copy of all would cost more than the look-up)
+    q_grp, k_grp = np.asarray(q_grp, np.int64), np.asarray(k_grp)
     index = review_kernel.number_index(q_off, q_raw, q_grp, HASH_BASE, _INVERSE_POWERS,
                                        _GROUP_MIX, MIN_EDIT)
 
     def part(a: int, b: int) -> tuple[np.ndarray, np.ndarray]:  # keys a..b-1
-        return review_kernel.key_pairs(*index[:2], q_grp, *index[2:], k_off, k_raw, k_grp, a, b,
-                                       HASH_BASE, _INVERSE_POWERS, _GROUP_MIX, MIN_PART, MAX_CUT)
+        return review_kernel.key_pairs(*index[:2], q_grp, *index[2:], k_off, k_raw, k_grp,
+                                       keys_at, a, b, HASH_BASE, _INVERSE_POWERS, _GROUP_MIX,
+                                       MIN_PART, MAX_CUT)
 
     # the keys are looked up independently, compiled without the GIL: in threads, a share each
-    outs = in_parts(part, len(k_key), per_thread=threads_from)
+    outs = in_parts(part, len(keys_at), per_thread=threads_from)
     pair_q, pair_k = (np.concatenate(c) for c in zip(*outs, strict=True))
     return _levels(q_off, q_raw, k_off, k_raw, pair_q, pair_k)
 
@@ -198,7 +202,7 @@ def warm() -> None:
     """Compile (or load from numba's cache) the join of :func:`number_levels`, for a
     long-lived process as it starts."""
     number_levels(pa.array(["12345"]), np.zeros(1, np.int64), pa.array(["12354"]),
-                  np.zeros(1, np.int64))
+                  np.zeros(1, np.int32))  # (a book's groups: int32)
     KeyVariants.of(pa.array(["12354"]), np.zeros(1, np.int64)).levels(
         pa.array(["12345"]), np.zeros(1, np.int64))
 

@@ -146,6 +146,16 @@ def test_number_levels_by_the_hash_join_agree_with_every_pair_compared():
                               np.array(k_grp), threads_from=1)
         for a, b in zip((q, k, level), split, strict=True):
             assert np.array_equal(a, b)
+        # some keys only (a book's groups' keys, read in place; groups int32 as a book's):
+        # the pairs of those keys, at their places
+        at = np.flatnonzero(rng.random(len(k_key)) < 0.5)
+        some = number_levels(pa.array(q_key), np.array(q_grp), pa.array(k_key),
+                             np.array(k_grp, np.int32), threads_from=int(rng.integers(1, 4)),
+                             keys_at=at)
+        assert set(zip(some[0].tolist(), some[1].tolist(), some[2].tolist(), strict=True)) == {
+            (i, int(at[j]), v) for i, j, v in brute_force_levels(
+                q_key, q_grp, [k_key[j] for j in at], [k_grp[j] for j in at])}
+        assert np.array_equal(np.lexsort((some[1], some[0])), np.arange(len(some[0])))
         # the keys' variants indexed once, the numbers looked up there: the same arrays
         indexed = KeyVariants.of(pa.array(k_key), np.array(k_grp)).levels(
             pa.array(q_key), np.array(q_grp))
