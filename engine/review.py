@@ -49,7 +49,6 @@ from cashmatch.engine.candidates import (
     unknown_payer_amount_hits,
 )
 from cashmatch.engine.normalize import HASH_BASE, spans, string_parts
-from cashmatch.engine.schema import flat
 from cashmatch.engine.threads import in_parts
 
 MIN_EDIT = 5  # digits a number needs for a one-keystroke look-alike
@@ -268,17 +267,25 @@ class Numbers:
     @staticmethod
     def of(tokens: pa.Table, pays: np.ndarray) -> Numbers:
         """From the tokens of :func:`normalize.reference_tokens` (``pay``, ``digits``: ASCII,
-        a byte a digit), those of the payments ``pays``: one pass over the tokens' payments
-        (zero-copy), the lengths read from the offsets of theirs only."""
-        pay = flat(tokens.column("pay")).to_numpy()
-        digits = tokens.column("digits")
-        looked = np.zeros(max(int(pay.max(initial=-1)), int(pays.max(initial=-1))) + 1, bool)
+        a byte a digit), those of the payments ``pays``: batch by batch (a day's tokens come
+        in chunks: read in place, not combined), one pass over the tokens' payments, the
+        lengths read from the offsets of theirs only."""
+        batches = tokens.select(["pay", "digits"]).to_batches()
+        pay_of = [b.column(0).to_numpy() for b in batches]  # (zero-copy)
+        looked = np.zeros(max([int(pays.max(initial=-1)), *(int(p.max(initial=-1))
+                                                             for p in pay_of)]) + 1, bool)
         looked[pays] = True
-        rows = np.flatnonzero(looked[pay])
-        off = string_parts(digits)[0]
-        rows = rows[off[rows + 1] - off[rows] >= MIN_PART]
-        rows = rows[np.argsort(pay[rows], kind="stable")]
-        return Numbers(pay[rows].astype(np.int64), rows, digits)
+        rows, pay, first = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], 0
+        for b, p in zip(batches, pay_of, strict=True):
+            off = string_parts(b.column(1))[0]
+            r = np.flatnonzero(looked[p])
+            r = r[off[r + 1] - off[r] >= MIN_PART]
+            rows.append(r + first)
+            pay.append(p[r].astype(np.int64))
+            first += len(p)
+        rows, pay = np.concatenate(rows), np.concatenate(pay)
+        order = np.argsort(pay, kind="stable")
+        return Numbers(pay[order], rows[order], tokens.column("digits"))
 
 
 def lookalike_table(pays: np.ndarray, *, tokens: pa.Table, pay_group: np.ndarray,

@@ -216,6 +216,9 @@ def test_numbers_of_some_payments_are_theirs_of_all_numbers():
                   for _ in range(t)]
         tokens = pa.table({"pay": pa.array(pay, pa.int32()),
                            "digits": pa.array(digits, pa.string())})
+        cuts = np.sort(rng.integers(0, t + 1, int(rng.integers(0, 3))))  # (in chunks)
+        tokens = pa.concat_tables([tokens.slice(a, b - a) for a, b in
+                                   zip([0, *cuts], [*cuts, t], strict=True)])
         pays = np.unique(rng.integers(0, 14, int(rng.integers(0, 10))))
         got = Numbers.of(tokens, pays)
         want = sorted((int(pay[r]), r) for r in range(t)
