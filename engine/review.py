@@ -270,20 +270,21 @@ class Numbers:
         a byte a digit), those of the payments ``pays``: batch by batch (a day's tokens come
         in chunks: read in place, not combined), one pass over the tokens' payments, the
         lengths read from the offsets of theirs only."""
-        batches = tokens.select(["pay", "digits"]).to_batches()
-        pay_of = [b.column(0).to_numpy() for b in batches]  # (zero-copy)
-        looked = np.zeros(max([int(pays.max(initial=-1)), *(int(p.max(initial=-1))
-                                                             for p in pay_of)]) + 1, bool)
+        batches = tokens.to_batches()
+        pay_of = [b.column("pay").to_numpy() for b in batches]  # (zero-copy)
+        top = max([int(p.max()) for p in pay_of if len(p)], default=-1)
+        looked = np.zeros(max(top, int(pays.max(initial=-1))) + 1, bool)
         looked[pays] = True
-        rows, pay, first = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], 0
+        rows, pay, first = [], [], 0
         for b, p in zip(batches, pay_of, strict=True):
-            off = string_parts(b.column(1))[0]
+            off = string_parts(b.column("digits"))[0]
             r = np.flatnonzero(looked[p])
             r = r[off[r + 1] - off[r] >= MIN_PART]
             rows.append(r + first)
-            pay.append(p[r].astype(np.int64))
+            pay.append(p[r])
             first += len(p)
-        rows, pay = np.concatenate(rows), np.concatenate(pay)
+        rows = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+        pay = np.concatenate(pay).astype(np.int64) if pay else np.zeros(0, np.int64)
         order = np.argsort(pay, kind="stable")
         return Numbers(pay[order], rows[order], tokens.column("digits"))
 
