@@ -49,6 +49,7 @@ from cashmatch.engine.candidates import (
     unknown_payer_amount_hits,
 )
 from cashmatch.engine.normalize import HASH_BASE, spans, string_parts
+from cashmatch.engine.schema import take
 from cashmatch.engine.threads import in_parts
 
 MIN_EDIT = 5  # digits a number needs for a one-keystroke look-alike
@@ -314,9 +315,10 @@ def lookalike_table(pays: np.ndarray, *, tokens: pa.Table, pay_group: np.ndarray
     t_pay_all, digits = numbers.pay, numbers.digits
     q_pay, q_grp, row, grp = review_kernel.number_groups(
         pays, pay_group, resembles_group, ref_group, t_pay_all)
-    # (distinct number texts per (pay, group) would do; duplicates only cost a little)
+    # (distinct number texts per (pay, group) would do; duplicates only cost a little; taken
+    # chunk by chunk: Arrow's take on the day's chunked tokens copies the whole column first)
     l_pay, l_inv, l_level = lookalikes(t_pay_all[row], grp,
-                                       digits.take(pa.array(numbers.row[row])), book)
+                                       take(digits, numbers.row[row]), book)
     # a payer known only by a resembling name: the invoices of that customer's group the
     # amount settles
     unknown = q_pay[(pay_group[q_pay] < 0) & (q_grp == resembles_group[q_pay])]
