@@ -71,7 +71,6 @@ from cashmatch.engine.normalize import spans, string_parts
 from cashmatch.engine.policy import Policy
 from cashmatch.engine.review import (
     Lookalikes,
-    Numbers,
     anyones_by_name,
     lookalike_table,
     rerank,
@@ -613,10 +612,8 @@ class DayMatch:
     def lookalikes(self, pays: np.ndarray) -> Lookalikes:
         """The look-alike invoices of the payments ``pays`` (:mod:`review`)."""
         resembles = self.ident.resembles
-        if len(pays) and not hasattr(self, "numbers"):  # (once for both calls; none for none)
-            self.numbers = Numbers.of(self.tokens, self.n)
         return lookalike_table(
-            pays, numbers=getattr(self, "numbers", None), pay_group=self.pay_group,
+            pays, tokens=self.tokens, pay_group=self.pay_group,
             ref_group=self.ref_group,
             resembles_group=np.where(resembles >= 0, self.index.group_of(resembles), -1),
             pay_amount=self.pay_amount, pay_currency=self.pay_currency, pay_date=self.pay_date,

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
 from cashmatch.engine.allocate import MAX_CANDIDATES, ExceptionItem
@@ -50,6 +49,7 @@ from cashmatch.engine.candidates import (
     unknown_payer_amount_hits,
 )
 from cashmatch.engine.normalize import HASH_BASE, spans, string_parts
+from cashmatch.engine.schema import take
 from cashmatch.engine.threads import in_parts
 
 MIN_EDIT = 5  # digits a number needs for a one-keystroke look-alike
@@ -102,39 +102,43 @@ def lookalikes(t_pay: np.ndarray, t_grp: np.ndarray, t_key: pa.Array, book: Book
     groups = np.unique(t_grp)
     lo = np.searchsorted(k_grp, groups, "left")
     at = spans(lo, np.searchsorted(k_grp, groups, "right") - lo)
-    rows = k_row[at]
-    if len(rows) == 0 or len(t_key) == 0:
+    if len(at) == 0 or len(t_key) == 0:
         return z, z, z
-    k_inv = d_inv[rows]
-    q, k, level = number_levels(t_key, t_grp, book.digit_key_text.take(pa.array(at, pa.int64())),
-                                book.group[k_inv])
-    return t_pay[q], k_inv[k], level
+    # (the groups' keys read in place: a gather of their text cost ~10 ms at 1M payments)
+    q, k, level = number_levels(t_key, t_grp, book.digit_key_text, k_grp, keys_at=at)
+    return t_pay[q], d_inv[k_row[k]], level
 
 
-def number_levels(q_key: pa.Array, q_grp: np.ndarray, k_key: pa.Array, k_grp: np.ndarray,
-                  threads_from: int = LOOKALIKE_THREAD_KEYS
+def number_levels(q_key: pa.Array, q_grp: np.ndarray, k_key: pa.Array | pa.ChunkedArray,
+                  k_grp: np.ndarray, threads_from: int = LOOKALIKE_THREAD_KEYS, *,
+                  keys_at: np.ndarray | None = None
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(number, key, level) of every number ``q_key[i]`` that resembles a key ``k_key[j]``
     of its group (``q_grp[i] == k_grp[j]``) as :func:`lookalikes` says, by the hash join
-    (compiled: :mod:`review_kernel`); the keys looked up on a thread for each
-    ``threads_from`` of them (:func:`threads.in_parts`)."""
+    (compiled: :mod:`review_kernel`), of the keys ``keys_at`` only (ascending; all keys by
+    default); the keys looked up on a thread for each ``threads_from`` of them
+    (:func:`threads.in_parts`)."""
     z = np.zeros(0, np.int64)
-    if len(q_key) == 0 or len(k_key) == 0:
+    if keys_at is None:
+        keys_at = np.arange(len(k_key))
+    if len(q_key) == 0 or len(keys_at) == 0:
         return z, z, z
     from cashmatch.engine import review_kernel
 
     q_off, q_raw = string_parts(q_key)
     k_off, k_raw = string_parts(k_key)
-    q_grp, k_grp = np.asarray(q_grp, np.int64), np.asarray(k_grp, np.int64)
+    # (a book's groups int32 as they are: a copy of all would cost more than the look-up)
+    q_grp, k_grp = np.asarray(q_grp, np.int64), np.asarray(k_grp)
     index = review_kernel.number_index(q_off, q_raw, q_grp, HASH_BASE, _INVERSE_POWERS,
                                        _GROUP_MIX, MIN_EDIT)
 
     def part(a: int, b: int) -> tuple[np.ndarray, np.ndarray]:  # keys a..b-1
-        return review_kernel.key_pairs(*index[:2], q_grp, *index[2:], k_off, k_raw, k_grp, a, b,
-                                       HASH_BASE, _INVERSE_POWERS, _GROUP_MIX, MIN_PART, MAX_CUT)
+        return review_kernel.key_pairs(*index[:2], q_grp, *index[2:], k_off, k_raw, k_grp,
+                                       keys_at, a, b, HASH_BASE, _INVERSE_POWERS, _GROUP_MIX,
+                                       MIN_PART, MAX_CUT)
 
     # the keys are looked up independently, compiled without the GIL: in threads, a share each
-    outs = in_parts(part, len(k_key), per_thread=threads_from)
+    outs = in_parts(part, len(keys_at), per_thread=threads_from)
     pair_q, pair_k = (np.concatenate(c) for c in zip(*outs, strict=True))
     return _levels(q_off, q_raw, k_off, k_raw, pair_q, pair_k)
 
@@ -198,7 +202,7 @@ def warm() -> None:
     """Compile (or load from numba's cache) the join of :func:`number_levels`, for a
     long-lived process as it starts."""
     number_levels(pa.array(["12345"]), np.zeros(1, np.int64), pa.array(["12354"]),
-                  np.zeros(1, np.int64))
+                  np.zeros(1, np.int32))  # (a book's groups: int32)
     KeyVariants.of(pa.array(["12354"]), np.zeros(1, np.int64)).levels(
         pa.array(["12345"]), np.zeros(1, np.int64))
 
@@ -253,34 +257,47 @@ class Lookalikes:
 
 @dataclass(frozen=True, slots=True)
 class Numbers:
-    """The numbers of the payments' references long enough to look alike (``MIN_PART``
-    digits), by payment (``pay`` ascending; ``row`` in ``digits``): derived once a day, for
-    every look-up."""
+    """The numbers of some payments' references long enough to look alike (``MIN_PART``
+    digits), by payment (``pay`` ascending; ``row`` in ``digits``): derived per look-up, for
+    the payments it looks up only (a small share of a day's: the rest are held by nothing)."""
 
     pay: np.ndarray
     row: np.ndarray
     digits: pa.Array | pa.ChunkedArray
 
     @staticmethod
-    def of(tokens: pa.Table, n: int) -> Numbers:
+    def of(tokens: pa.Table, pays: np.ndarray) -> Numbers:
         """From the tokens of :func:`normalize.reference_tokens` (``pay``, ``digits``: ASCII,
-        a byte a digit) of ``n`` payments."""
-        pay = np.asarray(tokens.column("pay"), np.int64)
-        digits = tokens.column("digits")
-        rows = np.flatnonzero((pay < n) & (np.asarray(pc.binary_length(digits), np.int64)
-                                           >= MIN_PART))
-        rows = rows[np.argsort(pay[rows], kind="stable")]
-        return Numbers(pay[rows], rows, digits)
+        a byte a digit), those of the payments ``pays``: batch by batch (a day's tokens come
+        in chunks: read in place, not combined), one pass over the tokens' payments, the
+        lengths read from the offsets of theirs only."""
+        batches = tokens.to_batches()
+        pay_of = [b.column("pay").to_numpy() for b in batches]  # (zero-copy)
+        top = max([int(p.max()) for p in pay_of if len(p)], default=-1)
+        looked = np.zeros(max(top, int(pays.max(initial=-1))) + 1, bool)
+        looked[pays] = True
+        rows, pay, first = [], [], 0
+        for b, p in zip(batches, pay_of, strict=True):
+            off = string_parts(b.column("digits"))[0]
+            r = np.flatnonzero(looked[p])
+            r = r[off[r + 1] - off[r] >= MIN_PART]
+            rows.append(r + first)
+            pay.append(p[r])
+            first += len(p)
+        rows = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+        pay = np.concatenate(pay).astype(np.int64) if pay else np.zeros(0, np.int64)
+        order = np.argsort(pay, kind="stable")
+        return Numbers(pay[order], rows[order], tokens.column("digits"))
 
 
-def lookalike_table(pays: np.ndarray, *, numbers: Numbers | None, pay_group: np.ndarray,
+def lookalike_table(pays: np.ndarray, *, tokens: pa.Table, pay_group: np.ndarray,
                     ref_group: np.ndarray, resembles_group: np.ndarray,
                     pay_amount: np.ndarray, pay_currency: np.ndarray, pay_date: np.ndarray,
                     fee_ceiling: np.ndarray, book: Book, grace_days: int,
                     allow_discounts: bool) -> Lookalikes:
     """The look-alikes (see the module) of the payments ``pays``.
 
-    ``numbers``: the payments' reference numbers (None only for no payment); ``pay_group``:
+    ``tokens``: the payments' reference tokens (:class:`Numbers`); ``pay_group``:
     the identified payer's group (-1: nobody), ``ref_group`` the group its reference points
     to, ``resembles_group`` the group whose name the payer's resembles.
     """
@@ -289,17 +306,19 @@ def lookalike_table(pays: np.ndarray, *, numbers: Numbers | None, pay_group: np.
     if len(pays) == 0:  # (nothing to look up: the stages below cost ~0.3 ms empty)
         z = np.zeros(0, np.int64)
         return Lookalikes.of_rows(np.zeros(n, bool), z, z, z, z, z)
-    assert numbers is not None
     from cashmatch.engine import review_kernel
+
+    numbers = Numbers.of(tokens, pays)
 
     # the groups to look in, per payment: the payer's; else the resembling name's and the
     # reference's; each number of those payments once per group (one compiled pass)
     t_pay_all, digits = numbers.pay, numbers.digits
     q_pay, q_grp, row, grp = review_kernel.number_groups(
         pays, pay_group, resembles_group, ref_group, t_pay_all)
-    # (distinct number texts per (pay, group) would do; duplicates only cost a little)
+    # (distinct number texts per (pay, group) would do; duplicates only cost a little; taken
+    # chunk by chunk: Arrow's take on the day's chunked tokens copies the whole column first)
     l_pay, l_inv, l_level = lookalikes(t_pay_all[row], grp,
-                                       digits.take(pa.array(numbers.row[row])), book)
+                                       take(digits, numbers.row[row]), book)
     # a payer known only by a resembling name: the invoices of that customer's group the
     # amount settles
     unknown = q_pay[(pay_group[q_pay] < 0) & (q_grp == resembles_group[q_pay])]

@@ -250,6 +250,7 @@ def key_pairs(
     k_off: np.ndarray,
     k_raw: np.ndarray,
     k_grp: np.ndarray,
+    k_at: np.ndarray,
     lo: int,
     hi: int,
     base: np.uint64,
@@ -258,17 +259,21 @@ def key_pairs(
     min_part: int,
     max_cut: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(number, key) of every key ``lo .. hi - 1`` and number of the same group with a
-    variant hash in common (each pair as often as variants agree), the numbers' variants
-    given by :func:`number_index`: the keys are independent, so any split of them joins the
-    same pairs."""
-    width = _width(k_off, lo, hi)
+    """(number, key) of every key ``k_at[lo .. hi - 1]`` (the keys looked at: a book's keys
+    read where they are, not gathered) and number of the same group with a variant hash in
+    common (each pair as often as variants agree), the numbers' variants given by
+    :func:`number_index`: the keys are independent, so any split of them joins the same
+    pairs."""
+    width = 1
+    for t in range(lo, hi):
+        width = max(width, k_off[k_at[t] + 1] - k_off[k_at[t]] + 1)
     h = np.empty(width, np.uint64)
     out_q = np.empty(max(16, 2 * (hi - lo)), np.int64)
     out_k = np.empty(len(out_q), np.int64)
     found = 0
     var = np.empty(width + 2 * max_cut, np.uint64)
-    for j in range(lo, hi):
+    for t in range(lo, hi):
+        j = k_at[t]
         m = _key_variants(k_raw, k_off[j], k_off[j + 1], np.uint64(k_grp[j]) * mix, base,
                           inverse, min_part, max_cut, h, var)
         for t in range(m):  # (the look-up inline: through _bucket and _grown, ~10% slower)

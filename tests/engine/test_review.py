@@ -146,6 +146,16 @@ def test_number_levels_by_the_hash_join_agree_with_every_pair_compared():
                               np.array(k_grp), threads_from=1)
         for a, b in zip((q, k, level), split, strict=True):
             assert np.array_equal(a, b)
+        # some keys only (a book's groups' keys, read in place; groups int32 as a book's):
+        # the pairs of those keys, at their places
+        at = np.flatnonzero(rng.random(len(k_key)) < 0.5)
+        some = number_levels(pa.array(q_key), np.array(q_grp), pa.array(k_key),
+                             np.array(k_grp, np.int32), threads_from=int(rng.integers(1, 4)),
+                             keys_at=at)
+        assert set(zip(some[0].tolist(), some[1].tolist(), some[2].tolist(), strict=True)) == {
+            (i, int(at[j]), v) for i, j, v in brute_force_levels(
+                q_key, q_grp, [k_key[j] for j in at], [k_grp[j] for j in at])}
+        assert np.array_equal(np.lexsort((some[1], some[0])), np.arange(len(some[0])))
         # the keys' variants indexed once, the numbers looked up there: the same arrays
         indexed = KeyVariants.of(pa.array(k_key), np.array(k_grp)).levels(
             pa.array(q_key), np.array(q_grp))
@@ -188,3 +198,38 @@ def test_number_groups_equal_numpy():
         want = _number_groups_by_numpy(pays, *groups, t_pay)
         for g, w in zip(got, want, strict=True):
             assert np.array_equal(g, w), (pays, groups, t_pay, got, want)
+
+
+def test_numbers_of_some_payments_are_theirs_of_all_numbers():
+    """Numbers.of(tokens, pays): the numbers of ``MIN_PART`` digits of the payments ``pays``
+    only, by payment, each payment's in token order (what every payment's, filtered, gives):
+    tokens in any order, of payments beyond those asked (remittance lines), short or empty
+    numbers, payments asked with no token."""
+    from cashmatch.engine.normalize import reference_tokens
+    from cashmatch.engine.review import Numbers
+
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        t = int(rng.integers(0, 40))
+        pay = rng.integers(0, 12, t)
+        digits = ["".join(rng.choice(list("0123456789"), int(rng.integers(0, 8))))
+                  for _ in range(t)]
+        tokens = pa.table({"pay": pa.array(pay, pa.int32()),
+                           "digits": pa.array(digits, pa.string())})
+        cuts = np.sort(rng.integers(0, t + 1, int(rng.integers(0, 3))))  # (in chunks)
+        tokens = pa.concat_tables([tokens.slice(a, b - a) for a, b in
+                                   zip([0, *cuts], [*cuts, t], strict=True)])
+        pays = np.unique(rng.integers(0, 14, int(rng.integers(0, 10))))
+        got = Numbers.of(tokens, pays)
+        want = sorted((int(pay[r]), r) for r in range(t)
+                      if pay[r] in pays and len(digits[r]) >= MIN_PART)
+        assert got.pay.dtype == np.int64 and got.row.dtype == np.int64
+        assert list(zip(got.pay.tolist(), got.row.tolist(), strict=True)) == want
+    # the tokens reference_tokens writes (not by payment: its joined runs follow the runs)
+    tokens = reference_tokens(pa.array(["INV 12345 / 77", "", "no 9876543 12", "1234"]))
+    got = Numbers.of(tokens, np.array([0, 1, 3]))
+    rows = [(t["pay"], t["digits"]) for t in tokens.to_pylist()]
+    assert list(zip(got.pay.tolist(), got.digits.take(pa.array(got.row)).to_pylist(),
+                    strict=True)) == sorted((r for r in rows if r[0] in (0, 3)
+                                             and len(r[1]) >= MIN_PART), key=lambda r: r[0])
+    assert ("0", "12345") not in rows and (0, "12345") in rows and (3, "1234") in rows
