@@ -176,47 +176,35 @@ def discounted(book: Book) -> np.ndarray:
 
 
 def amount_index(book: Book) -> AmountIndex:
-    """The book's :class:`AmountIndex`, computed once per book. One radix sort of the open
-    amounts (:func:`int_order`) gives the orders by (currency, amount) and by (block, amount):
-    counting sorts of it by currency and by block (stable, so amounts stay ascending and ties in
-    row order within each), the same orders as sorting the keys ``currency * 2**42 + amount``
-    and ``block * 2**42 + amount`` (four radix passes of the 2.5M keys each at a million
-    payments, where the amounts, below 2**32, take two); the discounted amounts one more."""
+    """The book's :class:`AmountIndex`, computed once per book."""
     if book.amounts is None:
         ncur = int(book.currency.max(initial=0)) + 1
         block = book.group * ncur + book.currency
-        n_blocks = int(block.max(initial=0)) + 1
-        known = book.group >= 0
 
-        def by_block(rows: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            """Rows sorted by ``target`` (ascending, ties in row order) sorted by block, stably;
-            and their keys."""
-            rows = rows[stable_order(block[rows], n_blocks)[0]]
-            return rows.astype(np.int32), block[rows].astype(np.int64) * (1 << 42) + target[rows]
+        def by_block(target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            rows = np.flatnonzero((book.group >= 0) & (target > 0))
+            key = block[rows].astype(np.int64) * (1 << 42) + target[rows]
+            order = int_order(key)
+            return rows[order].astype(np.int32), key[order]
 
-        open_amount = np.maximum(book.amount, 0)
-        by_open = int_order(open_amount)
-        is_member = known & (book.amount > 0)
-        rows = np.flatnonzero(is_member)
-        members = rows[stable_order(block[rows], n_blocks)[0]]
+        rows = np.flatnonzero((book.group >= 0) & (book.amount > 0))
+        members = rows[stable_order(block[rows], int(block.max(initial=0)) + 1)[0]]
         change = np.ones(len(members), bool)
         change[1:] = block[members][1:] != block[members][:-1]
         starts = np.flatnonzero(change)
-        by_amount, amount_key = by_block(by_open[is_member[by_open]], book.amount)
-        target = discounted(book)
-        rows = np.flatnonzero(known & (target > 0))
-        by_discounted, discounted_key = by_block(rows[int_order(target[rows])], target)
+        by_amount, amount_key = by_block(book.amount)
+        by_discounted, discounted_key = by_block(discounted(book))
         span = int(book.amount.max(initial=0)) + 2
         owner = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(members))))
-        by_currency = by_open[stable_order(book.currency[by_open], ncur)[0]].astype(np.int32)
+        key = book.currency.astype(np.int64) * (1 << 42) + np.maximum(book.amount, 0)
+        by_currency = int_order(key).astype(np.int32)
         book.amounts = AmountIndex(
             n_currencies=ncur, members=members, block_key=block[members][starts],
             block_start=np.append(starts, len(members)), by_amount=by_amount,
             sorted_amount=np.ascontiguousarray(book.amount[by_amount], np.int64),
             amount_key=amount_key, span=span, block_amount=owner * span + book.amount[by_amount],
-            by_discounted=by_discounted, discounted_key=discounted_key, by_currency=by_currency,
-            currency_key=book.currency[by_currency].astype(np.int64) * (1 << 42)
-            + open_amount[by_currency])
+            by_discounted=by_discounted, discounted_key=discounted_key,
+            by_currency=by_currency, currency_key=key[by_currency])
     return book.amounts
 
 

@@ -76,9 +76,8 @@ def _book_of(rng: np.random.Generator, n: int, n_groups: int, n_cur: int) -> Boo
 
 
 def test_amount_index_orders_equal_the_stable_sorts_of_their_keys():
-    """The amount index's orders (one radix sort of the amounts, counting sorts by currency and
-    by block) equal ``np.argsort(key, kind="stable")`` of the keys it documents, on the
-    compiled sorts' sizes (from HASH_COMPILED_MIN rows) and numpy's."""
+    """The amount index's orders equal ``np.argsort(key, kind="stable")`` of the keys it
+    documents, on the compiled sorts' sizes (from HASH_COMPILED_MIN rows) and numpy's."""
     from cashmatch.engine.candidates import amount_index, discounted
     from cashmatch.engine.normalize import HASH_COMPILED_MIN
 
