@@ -10,7 +10,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from cashmatch.engine.text_kernel import _packed_firsts, id_keys, take_strings, words_order
+from cashmatch.engine.text_kernel import (
+    _packed_firsts,
+    id_keys,
+    sort_packed,
+    take_strings,
+    words_order,
+)
 
 MAX_WORD_KEY = 16  # alnum keys of at most this many bytes are coded as two 64-bit words
 
@@ -22,6 +28,32 @@ def _decimal(raw: np.ndarray, a: int, b: int) -> np.int64:
     for t in range(a, b):
         v = v * 10 + np.int64(raw[t] - 48)
     return v
+
+
+@njit(cache=True, nogil=True)
+def _by_value(value: np.ndarray, row: np.ndarray, row_bits: int) -> tuple:
+    """``value`` and ``row`` (below ``2**row_bits``) in the stable order of ``value`` (int64, not
+    negative): each value and its row packed into one word (the value above the row) and those
+    sorted by the value's bits (``text_kernel.sort_packed``: the rows ascending already, the
+    stable order) when both fit 64 bits, else by ``text_kernel.words_order`` of the values."""
+    n = len(value)
+    top = value.max() if n else 0
+    value_bits = 0
+    while value_bits < 63 and (np.int64(1) << value_bits) <= top:
+        value_bits += 1
+    if value_bits + row_bits > 64:
+        order = words_order(value.view(np.uint64).reshape((n, 1)))
+        return value[order], row[order]
+    shift = np.uint64(row_bits)
+    packed = np.empty(n, np.uint64)
+    for k in range(n):
+        packed[k] = (np.uint64(value[k]) << shift) | np.uint64(row[k])
+    packed = sort_packed(packed, row_bits, row_bits + value_bits)
+    mask = (np.uint64(1) << shift) - np.uint64(1)
+    for k in range(n):
+        value[k] = np.int64(packed[k] >> shift)
+        row[k] = np.int64(packed[k] & mask)
+    return value, row
 
 
 @njit(cache=True, nogil=True)
@@ -96,8 +128,15 @@ def key_index(offsets: np.ndarray, raw: np.ndarray, ocr: np.ndarray, min_len: np
         if a_val[i] >= 0:
             n_num += 1
     n_num += rows[1:].sum()
+    inv_bits = 1
+    while (1 << inv_bits) < n:
+        inv_bits += 1
+    part_bits = 1
+    while (1 << part_bits) < n_parts:
+        part_bits += 1
+    inv_mask = (1 << inv_bits) - 1
     value = np.empty(n_num, np.int64)
-    row = np.empty(n_num, np.int32)  # part * n + invoice
+    row = np.empty(n_num, np.int64)  # part << inv_bits | invoice: ascending as they are written
     k = 0
     for p in range(n_parts):
         scale = np.int64(10) ** max(p - 2, 0)
@@ -113,11 +152,10 @@ def key_index(offsets: np.ndarray, raw: np.ndarray, ocr: np.ndarray, min_len: np
                 v = d_val[i] // scale if cut >= prefix_min and cut >= min_len[p] else -1
             if v >= 0:
                 value[k] = v
-                row[k] = p * n + i
+                row[k] = (p << inv_bits) | i
                 k += 1
     # (stable: equal values keep the order of their parts and invoices)
-    order = words_order(value.view(np.uint64).reshape((n_num, 1)))
-    value, row = value[order], row[order]
+    value, row = _by_value(value, row, inv_bits + part_bits)
     # each value's run: usable if it names at most max_invoices invoices
     a_ok = np.ones(n, np.bool_)  # a decimal alnum key's usability (the others': below)
     keep = np.zeros(n_num, np.bool_)
@@ -131,7 +169,7 @@ def key_index(offsets: np.ndarray, raw: np.ndarray, ocr: np.ndarray, min_len: np
         if not ok:  # (rows of one invoice in two parts count once)
             invs = np.empty(hi - lo, np.int64)
             for j in range(lo, hi):
-                invs[j - lo] = row[j] % n
+                invs[j - lo] = row[j] & inv_mask
             invs.sort()
             distinct = 1
             for j in range(1, hi - lo):
@@ -139,7 +177,7 @@ def key_index(offsets: np.ndarray, raw: np.ndarray, ocr: np.ndarray, min_len: np
                     distinct += 1
             ok = distinct <= max_invoices
         for j in range(lo, hi):
-            if row[j] < n:
+            if row[j] <= inv_mask:  # (part 0)
                 a_ok[row[j]] = ok
             elif ok:
                 keep[j] = True
@@ -152,8 +190,8 @@ def key_index(offsets: np.ndarray, raw: np.ndarray, ocr: np.ndarray, min_len: np
     for j in range(n_num):
         if keep[j]:
             number[k] = value[j]
-            number_inv[k] = row[j] % n
-            number_kind[k] = part_kind[row[j] // n]
+            number_inv[k] = row[j] & inv_mask
+            number_kind[k] = part_kind[row[j] >> inv_bits]
             k += 1
     # the alnum keys: coded by their words, the other keys' usability by their rows
     has = np.flatnonzero(al_at[1:] - al_at[:-1] >= min_len[0])

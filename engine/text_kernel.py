@@ -390,6 +390,43 @@ def words_order(words: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
+def sort_packed(keys: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """The uint64 ``keys`` sorted stably by their bits ``lo .. hi - 1`` (every bit from ``hi``
+    up zero): a least-significant-digit radix sort of the keys themselves, in as few passes of
+    at most ``RADIX_BITS`` as that span takes. A row's payload packed into the bits below
+    ``lo`` moves with its key, where :func:`words_order` moves an order beside the key and the
+    rows are gathered by it after (twice the bytes a pass, and the gathers' cache misses)."""
+    n = len(keys)
+    span = hi - lo
+    out = keys.copy()
+    if span <= 0 or n < 2:
+        return out
+    passes = -(-span // RADIX_BITS)
+    width = -(-span // passes)
+    mask = np.uint64((1 << width) - 1)
+    count = np.zeros((passes, 1 << width), np.int64)
+    for i in range(n):
+        for p in range(passes):
+            count[p, np.int64((out[i] >> np.uint64(lo + p * width)) & mask)] += 1
+    tmp = np.empty(n, np.uint64)
+    for p in range(passes):
+        if count[p].max() == n:
+            continue
+        at = 0
+        for d in range(1 << width):
+            c = count[p, d]
+            count[p, d] = at
+            at += c
+        shift = np.uint64(lo + p * width)
+        for i in range(n):
+            d = np.int64((out[i] >> shift) & mask)
+            tmp[count[p, d]] = out[i]
+            count[p, d] += 1
+        out, tmp = tmp, out
+    return out
+
+
+@njit(cache=True, nogil=True)
 def plain_minor(
     offsets: np.ndarray, raw: np.ndarray, exps: np.ndarray, null: np.ndarray, out: np.ndarray
 ) -> bool:

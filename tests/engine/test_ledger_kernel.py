@@ -29,11 +29,12 @@ def _book(ids: pa.Array) -> Book:
                 due=z, discount_bp=z, discount_days=z, keys=None)
 
 
-def _ids(rng: random.Random, n: int) -> pa.Array:
+def _ids(rng: random.Random, n: int, long_numbers: bool = False) -> pa.Array:
     """Ids whose keys collide within and across invoices and kinds: few numbers, written with
     and without prefixes, separators, look-alikes and leading zeros, some bare (their alnum
     key a decimal equal to others' digits, tail or prefix keys), some shared by more than
-    ``MAX_INVOICES_PER_KEY`` invoices."""
+    ``MAX_INVOICES_PER_KEY`` invoices; with ``long_numbers`` some of 15 digits (sorted without
+    their rows packed beside them)."""
     forms = ["INV-{y}-{n}", "{n}", "{y}{n}", "SO/{y}/{n}", "0{n}", "A{n}B", "inv {n}-{m}",
              "{n}.{m}", "X-{m}", "Q{n}", "{y}-{n}-0{m}", "INV-2O{y}-{n}", "ab"]
     common = [str(rng.randrange(10**5, 10**6)) for _ in range(30)]
@@ -47,6 +48,8 @@ def _ids(rng: random.Random, n: int) -> pa.Array:
         values.append(form.format(y=rng.choice(["25", "26", "2026"]),
                                   n=rng.randrange(10 ** rng.randint(1, 7)),
                                   m=rng.randrange(10 ** rng.randint(1, 4))))
+    if long_numbers:  # 15 digits (alnum keys of 16 bytes): with their rows, more than a word
+        values += [f"L-{rng.choice(common)}{rng.randrange(10**8, 10**9)}" for _ in range(n // 10)]
     ids = pa.array(values, pa.string())
     return ids.take(pa.array(string_order(ids)))
 
@@ -66,10 +69,11 @@ def _assert_same_keys(a: StringKeys, b: StringKeys) -> None:
     assert a.keys.values.equals(b.keys.values) and a.keys.shift == b.keys.shift
 
 
-@pytest.mark.parametrize(("seed", "n"), [(1, 0), (2, 1), (3, 40), (4, 3000), (5, 20_000),
-                                         (6, 70_000)])  # (70k: hash partitions)
-def test_the_compiled_key_index_is_the_key_tables(seed: int, n: int):
-    ids = _ids(random.Random(seed), n)
+@pytest.mark.parametrize(("seed", "n", "long_numbers"), [
+    (1, 0, False), (2, 1, False), (3, 40, False), (4, 3000, False), (5, 20_000, False),
+    (6, 70_000, False), (7, 3000, True), (8, 40, True)])  # (70k: hash partitions)
+def test_the_compiled_key_index_is_the_key_tables(seed: int, n: int, long_numbers: bool):
+    ids = _ids(random.Random(seed), n, long_numbers)
     fast, ref = _book(ids), _book(ids)
     assert ledger._index_keys(fast)
     ref.keys = invoice_keys(ids)
@@ -98,3 +102,18 @@ def test_ids_the_pass_does_not_code_are_left_to_the_key_table(odd: str):
         "invoice_id": ids, "customer_id": ["C1", "C2", "C1"], "amount": [100, 200, 300],
         "currency": ["EUR"] * 3}))
     assert prepared.book.usable is not None and prepared.book.keys is None
+
+
+@pytest.mark.parametrize(("n", "top", "row_bits"), [
+    (0, 1, 4), (1, 0, 4), (5000, 2**35, 25), (5000, 7, 3),  # packed: value and row in a word
+    (5000, 2**40, 25), (5000, 2**62, 2)])  # the values' order beside, the rows gathered by it
+def test_by_value_is_a_stable_sort_of_the_values(n: int, top: int, row_bits: int):
+    rng = np.random.default_rng(n + row_bits)
+    value = rng.integers(0, top + 1, n, dtype=np.int64)
+    value[: n // 3] = value[n // 3: 2 * (n // 3)]  # ties, in both orders of their rows
+    value[-1:] = top  # the largest value, all its bits
+    row = np.sort(rng.integers(0, 2**row_bits, n, dtype=np.int64))  # ascending, as written
+    want = np.argsort(value, kind="stable")
+    got_value, got_row = ledger_kernel._by_value(value.copy(), row.copy(), row_bits)
+    np.testing.assert_array_equal(got_value, value[want])
+    np.testing.assert_array_equal(got_row, row[want])

@@ -3,7 +3,7 @@
 import numpy as np
 
 from cashmatch.engine.allocate import lexsort_ints, pay_conf_inv_order
-from cashmatch.engine.candidates import Pairs
+from cashmatch.engine.candidates import Book, Pairs
 
 
 def test_pay_conf_inv_order_equals_lexsort():
@@ -60,3 +60,53 @@ def test_pairs_concat_keeps_the_strongest_row_per_pair():
         keep = order[first]
         for got_col, want in ((got.pay, pay), (got.inv, inv), (got.ref, ref), (got.fuzzy, fz)):
             np.testing.assert_array_equal(got_col, want[keep])
+
+
+def _book_of(rng: np.random.Generator, n: int, n_groups: int, n_cur: int) -> Book:
+    """A book of ``n`` invoices for the amount index: unknown groups (-1), amounts that are zero,
+    negative or repeated (ties), a few discount terms."""
+    amount = rng.integers(-50, 3_000, n) * rng.choice([1, 1000, 37], n)
+    amount[rng.random(n) < 0.02] = 0
+    bp = np.where(rng.random(n) < 0.3, rng.integers(0, 300, n), 0).astype(np.int32)
+    ints = np.zeros(n, np.int32)
+    return Book(ids=None, amount=amount.astype(np.int64),
+                currency=rng.integers(0, n_cur, n).astype(np.int32),
+                group=rng.integers(-1, n_groups, n).astype(np.int32), customer=ints,
+                issue=ints, due=ints, discount_bp=bp, discount_days=ints, keys=None)
+
+
+def test_amount_index_orders_equal_the_stable_sorts_of_their_keys():
+    """The amount index's orders equal ``np.argsort(key, kind="stable")`` of the keys it
+    documents, on the compiled sorts' sizes (from HASH_COMPILED_MIN rows) and numpy's."""
+    from cashmatch.engine.candidates import amount_index, discounted
+    from cashmatch.engine.normalize import HASH_COMPILED_MIN
+
+    rng = np.random.default_rng(7)
+    for n, n_groups, n_cur in ((0, 1, 1), (1, 1, 1), (9, 2, 2), (3_000, 40, 3),
+                               (HASH_COMPILED_MIN + 999, 5_000, 4), (HASH_COMPILED_MIN, 1, 1)):
+        book = _book_of(rng, n, n_groups, n_cur)
+        index = amount_index(book)
+        ncur = index.n_currencies
+        block = book.group.astype(np.int64) * ncur + book.currency
+        known = book.group >= 0
+
+        def stable(rows, key):
+            return rows[np.argsort(key[rows], kind="stable")].astype(np.int32)
+
+        key = block * 2**42 + book.amount
+        by_amount = stable(np.flatnonzero(known & (book.amount > 0)), key)
+        np.testing.assert_array_equal(index.by_amount, by_amount)
+        np.testing.assert_array_equal(index.amount_key, key[by_amount])
+        disc = discounted(book)
+        key = block * 2**42 + disc
+        by_discounted = stable(np.flatnonzero(known & (disc > 0)), key)
+        np.testing.assert_array_equal(index.by_discounted, by_discounted)
+        np.testing.assert_array_equal(index.discounted_key, key[by_discounted])
+        key = book.currency.astype(np.int64) * 2**42 + np.maximum(book.amount, 0)
+        by_currency = stable(np.arange(n), key)
+        np.testing.assert_array_equal(index.by_currency, by_currency)
+        np.testing.assert_array_equal(index.currency_key, key[by_currency])
+        members = stable(np.flatnonzero(known & (book.amount > 0)), block)
+        np.testing.assert_array_equal(index.members, members)
+        for got in (index.by_amount, index.by_discounted, index.by_currency):
+            assert got.dtype == np.int32

@@ -85,6 +85,23 @@ def test_words_order_is_lexsort():
         np.testing.assert_array_equal(text_kernel.words_order(words), want)
 
 
+def test_sort_packed_is_a_stable_sort_by_the_bits_it_is_given():
+    """Keys sorted by bits lo .. hi - 1 only (the bits below lo, a payload, keep their order
+    among ties: stability), spans of one pass and several, uneven digits, the top bit set, a
+    digit all keys share (no pass), and nothing to sort."""
+    rng = np.random.default_rng(5)
+    for n, lo, hi in ((0, 3, 9), (1, 0, 64), (6000, 20, 55), (6000, 0, 64), (6000, 40, 57),
+                      (6000, 7, 7), (3000, 10, 28)):
+        value = rng.integers(0, 4, n, dtype=np.uint64) * np.uint64(0x0101_0101_0101)  # ties
+        value |= rng.integers(0, 2**62, n, dtype=np.uint64) & np.uint64(0x8000_0000_0F00_00F3)
+        span = hi - lo
+        value &= np.uint64(2**span - 1) if span < 64 else np.uint64(2**64 - 1)
+        payload = rng.integers(0, 2**62, n, dtype=np.uint64) & np.uint64(2**lo - 1)
+        keys = (value << np.uint64(lo)) | payload if lo < 64 else payload
+        want = keys[np.argsort(value, kind="stable")]
+        np.testing.assert_array_equal(text_kernel.sort_packed(keys, lo, hi), want)
+
+
 def test_int_order_is_numpys_stable_argsort(monkeypatch) -> None:
     rng = np.random.default_rng(4)
     monkeypatch.setattr(normalize, "HASH_COMPILED_MIN", 1)  # the radix sort at every size
