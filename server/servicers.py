@@ -103,7 +103,9 @@ class CashApplicationServicer(pb_grpc.CashApplicationServicer):
         return fn(**kwargs)
 
     @rpc
-    async def Match(self, request: pb.MatchRequest, context: Any) -> pb.MatchResponse:  # noqa: N802
+    async def Match(self, request: pb.MatchRequest, context: Any) -> bytes:  # noqa: N802
+        """The match's ``MatchResponse`` in wire format (:func:`convert.match_response`), which
+        gRPC sends as it is (:func:`add_to_server`)."""
         data = request.SerializeToString()  # (the messages' string fields read from it)
 
         def rows(name: str) -> wire.Repeated:
@@ -330,4 +332,31 @@ class CashApplicationServicer(pb_grpc.CashApplicationServicer):
         return C.promise_to_proto(row)
 
 
-__all__ = ["CashApplicationServicer"]
+class _MatchWritten:
+    """A server as the generated registration sees it: what it registers is passed on, with
+    Match's response serialiser ``bytes`` (its servicer returns the wire format: what gRPC
+    sends is those bytes themselves, not a message serialised again)."""
+
+    def __init__(self, server: grpc.aio.Server) -> None:
+        self.server = server
+
+    def add_generic_rpc_handlers(self, handlers: Any) -> None:
+        pass  # (the same handlers as the registered ones: added with them, below)
+
+    def add_registered_method_handlers(self, service: str, handlers: dict[str, Any]) -> None:
+        match = handlers["Match"]
+        handlers = {**handlers, "Match": grpc.unary_unary_rpc_method_handler(
+            match.unary_unary, request_deserializer=match.request_deserializer,
+            response_serializer=bytes)}  # fmt: skip
+        self.server.add_generic_rpc_handlers(
+            (grpc.method_handlers_generic_handler(service, handlers),))
+        self.server.add_registered_method_handlers(service, handlers)
+
+
+def add_to_server(servicer: CashApplicationServicer, server: grpc.aio.Server) -> None:
+    """Register ``servicer`` on ``server`` (the generated registration, Match's response
+    written by the servicer)."""
+    pb_grpc.add_CashApplicationServicer_to_server(servicer, _MatchWritten(server))
+
+
+__all__ = ["CashApplicationServicer", "add_to_server"]
