@@ -123,9 +123,8 @@ async def run(
 
     from cashmatch.engine.errors import InvalidInput
     from cashmatch.server.auth import make_interceptor
-    from cashmatch.server.pb import cash_application_pb2_grpc as pb_grpc
     from cashmatch.server.service import LedgerService
-    from cashmatch.server.servicers import CashApplicationServicer
+    from cashmatch.server.servicers import CashApplicationServicer, add_to_server
     from cashmatch.server.store import open_store
 
     if len(config.tokens) == 0:
@@ -145,7 +144,7 @@ async def run(
         ],
         maximum_concurrent_rpcs=config.max_concurrent_rpcs,
     )
-    pb_grpc.add_CashApplicationServicer_to_server(CashApplicationServicer(service), server)
+    add_to_server(CashApplicationServicer(service), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     _add_reflection(

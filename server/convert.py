@@ -527,15 +527,13 @@ def summary_to_proto(s: Summary) -> pb.Summary:
     )
 
 
-def match_response(result: MatchResult) -> pb.MatchResponse:
-    """A match result as the response: its allocations and exceptions written from the columns
-    in wire format (:mod:`wire`, fields 1 and 2 at once, whatever the rows: parsed together,
-    one parse for both) into the message of its summary."""
-    response = pb.MatchResponse(summary=summary_to_proto(result.summary))
-    response.MergeFromString(
-        allocations_wire(result.allocations) + exceptions_wire(result.exceptions, field=2)
-    )
-    return response
+def match_response(result: MatchResult) -> bytes:
+    """A match result as the response's wire format: its allocations and exceptions written
+    from the columns (:mod:`wire`, fields 1 and 2, whatever the rows), then its summary's
+    message (field 3), as protobuf orders them. What gRPC sends as it is (the servicer's
+    ``Match`` returns it): no message to build from them, nor to serialise again."""
+    return (allocations_wire(result.allocations) + exceptions_wire(result.exceptions, field=2)
+            + pb.MatchResponse(summary=summary_to_proto(result.summary)).SerializeToString())
 
 
 def problems_to_proto(problems: Sequence[RowProblem]) -> list[pb.Problem]:

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
+from google.protobuf.message import DecodeError
 
 from cashmatch.engine.errors import CashmatchError, InvalidInput
 from cashmatch.server import convert as C
@@ -103,8 +104,15 @@ class CashApplicationServicer(pb_grpc.CashApplicationServicer):
         return fn(**kwargs)
 
     @rpc
-    async def Match(self, request: pb.MatchRequest, context: Any) -> pb.MatchResponse:  # noqa: N802
-        data = request.SerializeToString()  # (the messages' string fields read from it)
+    async def Match(self, data: bytes, context: Any) -> bytes:  # noqa: N802
+        """A ``MatchRequest`` in wire format, as gRPC received it, answered by the match's
+        ``MatchResponse`` in wire format (:func:`convert.match_response`), which gRPC sends as
+        it is (:func:`add_to_server`): the messages' string fields are read from these bytes,
+        not from the request serialised again."""
+        try:
+            request = pb.MatchRequest.FromString(data)
+        except DecodeError as exc:
+            raise InvalidInput("MatchRequest: not a message of its type") from exc
 
         def rows(name: str) -> wire.Repeated:
             return wire.Repeated(request, name, data)
@@ -330,4 +338,30 @@ class CashApplicationServicer(pb_grpc.CashApplicationServicer):
         return C.promise_to_proto(row)
 
 
-__all__ = ["CashApplicationServicer"]
+class _MatchInWireFormat:
+    """A server as the generated registration sees it: what it registers is passed on, with
+    Match's request deserialiser and response serialiser ``bytes`` (its servicer reads and
+    writes the wire format: gRPC hands it the bytes it received and sends those it returns)."""
+
+    def __init__(self, server: grpc.aio.Server) -> None:
+        self.server = server
+
+    def add_generic_rpc_handlers(self, handlers: Any) -> None:
+        pass  # (the same handlers as the registered ones: added with them, below)
+
+    def add_registered_method_handlers(self, service: str, handlers: dict[str, Any]) -> None:
+        match = handlers["Match"]
+        handlers = {**handlers, "Match": grpc.unary_unary_rpc_method_handler(
+            match.unary_unary, request_deserializer=bytes, response_serializer=bytes)}
+        self.server.add_generic_rpc_handlers(
+            (grpc.method_handlers_generic_handler(service, handlers),))
+        self.server.add_registered_method_handlers(service, handlers)
+
+
+def add_to_server(servicer: CashApplicationServicer, server: grpc.aio.Server) -> None:
+    """Register ``servicer`` on ``server`` (the generated registration, Match's request and
+    response in wire format: :class:`_MatchInWireFormat`)."""
+    pb_grpc.add_CashApplicationServicer_to_server(servicer, _MatchInWireFormat(server))
+
+
+__all__ = ["CashApplicationServicer", "add_to_server"]

@@ -85,6 +85,14 @@ def _put_money(out: np.ndarray, at: int, v: int, e: int, size: int) -> None:
 
 
 @njit(cache=True, nogil=True)
+def _copy(out: np.ndarray, at: int, src: np.ndarray, a: int, n: int) -> None:
+    """``out[at:at + n] = src[a:a + n]`` byte by byte (a compiled slice assignment costs ~20 ns
+    to set up: most of a copy of the few bytes of a field, a thousand times a message)."""
+    for t in range(n):
+        out[at + t] = src[a + t]
+
+
+@njit(cache=True, nogil=True)
 def _is_null(valid: np.ndarray, bit: int) -> bool:
     """Is the value of bit ``bit`` of the validity bitmap ``valid`` null (none when empty)?"""
     return len(valid) > 0 and not (valid[bit >> 3] >> (bit & 7)) & 1
@@ -170,7 +178,7 @@ def _encode(
                     at = _put_varint(out, at, (str_fields[k_s] << 3) | 2)
                     at = _put_varint(out, at, ln)
                     a = starts[k_s, i]
-                    out[at : at + ln] = raw[a : a + ln]
+                    _copy(out, at, raw, a, ln)
                     at += ln
                 k_s += 1
             else:
@@ -189,7 +197,7 @@ def _encode(
                 a, ln = list_offsets[e], list_offsets[e + 1] - list_offsets[e]
                 at = _put_varint(out, at, (list_fields[k] << 3) | 2)
                 at = _put_varint(out, at, ln)
-                out[at : at + ln] = raw[a : a + ln]
+                _copy(out, at, raw, a, ln)
                 at += ln
         count = packed_rows[1, i] - packed_rows[0, i]
         if packed_field and count:
@@ -280,8 +288,7 @@ def _decode(
     data = np.empty(offsets[-1], np.uint8)
     for k in range(n_k):
         for i in range(n):
-            o = offsets[k * n + i]
-            data[o : o + length[k, i]] = buf[start[k, i] : start[k, i] + length[k, i]]
+            _copy(data, offsets[k * n + i], buf, start[k, i], length[k, i])
     return offsets, data, wide
 
 

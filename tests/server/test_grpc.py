@@ -185,6 +185,23 @@ def test_match_is_stateless(stub: pb_grpc.CashApplicationStub) -> None:
     assert resp.summary.payments == 1
 
 
+def test_match_reads_and_writes_the_wire_format(server: ServerProcess,
+                                                stub: pb_grpc.CashApplicationStub) -> None:
+    """Match's handler passes the bytes received to the servicer and sends those it returns:
+    a client reading them raw gets a MatchResponse's bytes; bytes that are no MatchRequest are
+    the caller's mistake (INVALID_ARGUMENT)."""
+    req = pb.MatchRequest(payments=[pb.Payment(payment_id="W1", value_date="2026-01-03",
+                                               amount="1200.00", currency="EUR",
+                                               reference="INV-1001")], use_ledger=True)  # fmt: skip
+    raw = grpc.insecure_channel(server.addr).unary_unary(
+        "/cashmatch.v1.CashApplication/Match",
+        request_serializer=bytes, response_deserializer=bytes, _registered_method=True)  # fmt: skip
+    sent = raw(req.SerializeToString(), metadata=AUTH)
+    assert pb.MatchResponse.FromString(sent) == stub.Match(req, metadata=AUTH)
+    code, _ = _code(raw, b"\xff\xff\xff", metadata=AUTH)
+    assert code == grpc.StatusCode.INVALID_ARGUMENT
+
+
 def test_reviewer_flow_end_to_end(stub: pb_grpc.CashApplicationStub) -> None:
     content = statement_csv(
         [

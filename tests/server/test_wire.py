@@ -191,8 +191,8 @@ def test_wire_exceptions_equal_messages_built_field_by_field() -> None:
 
 def test_match_response_equals_the_messages_built_apart() -> None:
     """A match result's response, its allocations and exceptions written at once (fields 1
-    and 2, any count: none, one, a few, slices), equals the message of the allocations parsed
-    apart, the exceptions built field by field and the summary."""
+    and 2, any count: none, one, a few, slices) and its summary, parsed, equals the message of
+    the allocations parsed apart, the exceptions built field by field and the summary."""
     from cashmatch.engine.result import MatchResult, summarize
     from cashmatch.server import convert as C
 
@@ -212,7 +212,7 @@ def test_match_response_equals_the_messages_built_apart() -> None:
             exceptions=C.exceptions_to_proto(exceptions),
             summary=C.summary_to_proto(result.summary),
         )
-        got = C.match_response(result)
+        got = pb.MatchResponse.FromString(C.match_response(result))
         assert got == want
         assert got.SerializeToString(deterministic=True) == want.SerializeToString(
             deterministic=True
