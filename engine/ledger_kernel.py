@@ -196,8 +196,11 @@ def key_index(offsets: np.ndarray, raw: np.ndarray, ocr: np.ndarray, min_len: np
             k += 1
     # the alnum keys: coded by their words, the other keys' usability by their rows
     has = np.flatnonzero(al_at[1:] - al_at[:-1] >= min_len[0])
-    h_off = np.empty(len(has) + 1, np.int64)
-    h_raw = take_strings(al_at, al, has, h_off)
+    if len(has) == n:  # (every invoice has one, as a rule: they are read where they are)
+        h_off, h_raw = al_at, al
+    else:
+        h_off = np.empty(len(has) + 1, np.int64)
+        h_raw = take_strings(al_at, al, has, h_off)
     first = _packed_firsts(h_off, h_raw)
     code = np.empty(len(has), np.int64)
     n_codes = 0
@@ -241,8 +244,12 @@ def key_index(offsets: np.ndarray, raw: np.ndarray, ocr: np.ndarray, min_len: np
             al_raw[al_off[c]:al_off[c + 1]] = h_raw[h_off[j]:h_off[j + 1]]
     # the digits keys, invoice by invoice
     dg_inv = np.flatnonzero(d_len >= min_len[1])
-    dg_off = np.empty(len(dg_inv) + 1, np.int32)
-    dg_raw = take_strings(dg_at, dg, dg_inv, dg_off)
+    if len(dg_inv) == n:  # (as a rule: copied whole)
+        dg_off = dg_at.astype(np.int32)
+        dg_raw = dg[:ud].copy()
+    else:
+        dg_off = np.empty(len(dg_inv) + 1, np.int32)
+        dg_raw = take_strings(dg_at, dg, dg_inv, dg_off)
     return (True, number, number_inv, number_kind, al_off, al_raw, starts, al_inv, dg_inv,
             dg_off, dg_raw)
 

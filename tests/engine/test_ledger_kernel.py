@@ -74,7 +74,25 @@ def _assert_same_keys(a: StringKeys, b: StringKeys) -> None:
     (1, 0, False), (2, 1, False), (3, 40, False), (4, 3000, False), (5, 20_000, False),
     (6, 70_000, False), (7, 3000, True), (8, 40, True)])  # (70k: hash partitions)
 def test_the_compiled_key_index_is_the_key_tables(seed: int, n: int, long_numbers: bool):
-    ids = _ids(random.Random(seed), n, long_numbers)
+    _assert_the_pass_is_the_key_tables(_ids(random.Random(seed), n, long_numbers))
+
+
+@pytest.mark.parametrize(("seed", "n"), [(1, 1), (2, 50), (3, 5000)])
+def test_ids_that_all_have_alnum_and_digits_keys(seed: int, n: int):
+    """Every id with an alnum and a digits key (the pass then reads them where it wrote them,
+    as it does a real ledger's)."""
+    rng = random.Random(seed)
+    common = [str(rng.randrange(10**5, 10**6)) for _ in range(20)]
+    forms = ["INV-{n}", "{y}-{n}", "SO/{y}/{n}", "A{n}B", "{n}"]
+    ids = pa.array([rng.choice(forms).format(
+        y=rng.choice(["25", "2026"]),
+        n=rng.choice(common) if rng.random() < 0.3 else str(rng.randrange(1000, 10**7)))
+        for _ in range(n)])
+    _assert_the_pass_is_the_key_tables(ids.take(pa.array(string_order(ids))))
+
+
+def _assert_the_pass_is_the_key_tables(ids: pa.Array) -> None:
+    n = len(ids)
     fast, ref = _book(ids), _book(ids)
     assert ledger._index_keys(fast)
     ref.keys = invoice_keys(ids)
