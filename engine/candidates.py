@@ -175,37 +175,68 @@ def discounted(book: Book) -> np.ndarray:
     return np.where(book.discount_bp > 0, disc, -1)
 
 
+AMOUNT_INDEX_COMPILED_MIN = 1 << 17  # invoices from which amount_index compiles its pass
+
+
 def amount_index(book: Book) -> AmountIndex:
-    """The book's :class:`AmountIndex`, computed once per book."""
+    """The book's :class:`AmountIndex`, computed once per book: by the compiled pass
+    (``ledger_kernel.amount_orders``; 2.5M invoices: 0.41 -> 0.18 s thread CPU) from
+    ``AMOUNT_INDEX_COMPILED_MIN`` invoices or once it is compiled, else by
+    :func:`amount_index_steps` (the same arrays: tested equal)."""
     if book.amounts is None:
-        ncur = int(book.currency.max(initial=0)) + 1
-        block = book.group * ncur + book.currency
+        from cashmatch.engine.normalize import compiled
 
-        def by_block(target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            rows = np.flatnonzero((book.group >= 0) & (target > 0))
-            key = block[rows].astype(np.int64) * (1 << 42) + target[rows]
-            order = int_order(key)
-            return rows[order].astype(np.int32), key[order]
+        disc = discounted(book)
+        if compiled(len(book.amount), AMOUNT_INDEX_COMPILED_MIN, "amount_orders",
+                    "ledger_kernel") and max(book.amount.max(initial=0),
+                                             disc.max(initial=0)) < 1 << 42:
+            from cashmatch.engine.ledger_kernel import amount_orders
 
-        rows = np.flatnonzero((book.group >= 0) & (book.amount > 0))
-        members = rows[stable_order(block[rows], int(block.max(initial=0)) + 1)[0]]
-        change = np.ones(len(members), bool)
-        change[1:] = block[members][1:] != block[members][:-1]
-        starts = np.flatnonzero(change)
-        by_amount, amount_key = by_block(book.amount)
-        by_discounted, discounted_key = by_block(discounted(book))
-        span = int(book.amount.max(initial=0)) + 2
-        owner = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(members))))
-        key = book.currency.astype(np.int64) * (1 << 42) + np.maximum(book.amount, 0)
-        by_currency = int_order(key).astype(np.int32)
-        book.amounts = AmountIndex(
-            n_currencies=ncur, members=members, block_key=block[members][starts],
-            block_start=np.append(starts, len(members)), by_amount=by_amount,
-            sorted_amount=np.ascontiguousarray(book.amount[by_amount], np.int64),
-            amount_key=amount_key, span=span, block_amount=owner * span + book.amount[by_amount],
-            by_discounted=by_discounted, discounted_key=discounted_key,
-            by_currency=by_currency, currency_key=key[by_currency])
+            ncur = int(book.currency.max(initial=0)) + 1
+            (members, block_key, block_start, by_amount, sorted_amount, amount_key, block_amount,
+             by_discounted, discounted_key, by_currency, currency_key) = amount_orders(
+                book.amount, disc, book.group, book.currency, ncur)
+            book.amounts = AmountIndex(
+                n_currencies=ncur, members=members, block_key=block_key,
+                block_start=block_start, by_amount=by_amount, sorted_amount=sorted_amount,
+                amount_key=amount_key, span=int(book.amount.max(initial=0)) + 2,
+                block_amount=block_amount, by_discounted=by_discounted,
+                discounted_key=discounted_key, by_currency=by_currency,
+                currency_key=currency_key)
+        else:
+            book.amounts = amount_index_steps(book)
     return book.amounts
+
+
+def amount_index_steps(book: Book) -> AmountIndex:
+    """The book's :class:`AmountIndex` by numpy's steps (the reference of the compiled pass)."""
+    ncur = int(book.currency.max(initial=0)) + 1
+    block = book.group * ncur + book.currency
+
+    def by_block(target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rows = np.flatnonzero((book.group >= 0) & (target > 0))
+        key = block[rows].astype(np.int64) * (1 << 42) + target[rows]
+        order = int_order(key)
+        return rows[order].astype(np.int32), key[order]
+
+    rows = np.flatnonzero((book.group >= 0) & (book.amount > 0))
+    members = rows[stable_order(block[rows], int(block.max(initial=0)) + 1)[0]]
+    change = np.ones(len(members), bool)
+    change[1:] = block[members][1:] != block[members][:-1]
+    starts = np.flatnonzero(change)
+    by_amount, amount_key = by_block(book.amount)
+    by_discounted, discounted_key = by_block(discounted(book))
+    span = int(book.amount.max(initial=0)) + 2
+    owner = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(members))))
+    key = book.currency.astype(np.int64) * (1 << 42) + np.maximum(book.amount, 0)
+    by_currency = int_order(key).astype(np.int32)
+    return AmountIndex(
+        n_currencies=ncur, members=members, block_key=block[members][starts],
+        block_start=np.append(starts, len(members)), by_amount=by_amount,
+        sorted_amount=np.ascontiguousarray(book.amount[by_amount], np.int64),
+        amount_key=amount_key, span=span, block_amount=owner * span + book.amount[by_amount],
+        by_discounted=by_discounted, discounted_key=discounted_key,
+        by_currency=by_currency, currency_key=key[by_currency])
 
 
 def block_sizes(book: Book) -> np.ndarray:

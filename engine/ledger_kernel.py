@@ -2,7 +2,8 @@
 ids (:func:`key_index`), in place of the table of every key (``normalize.invoice_keys``, ~12.7M
 rows of strings for 2.5M invoices) coded, counted, filtered and cast to numbers
 (``candidates.usable_keys``). Its reference is that path, and a differential test holds them
-equal. Imported on first use only.
+equal. The amount index's orders (:func:`amount_orders`; its reference: numpy's steps in
+``candidates.amount_index_steps``). Imported on first use only.
 """
 
 from __future__ import annotations
@@ -195,8 +196,11 @@ def key_index(offsets: np.ndarray, raw: np.ndarray, ocr: np.ndarray, min_len: np
             k += 1
     # the alnum keys: coded by their words, the other keys' usability by their rows
     has = np.flatnonzero(al_at[1:] - al_at[:-1] >= min_len[0])
-    h_off = np.empty(len(has) + 1, np.int64)
-    h_raw = take_strings(al_at, al, has, h_off)
+    if len(has) == n:  # (every invoice has one, as a rule: they are read where they are)
+        h_off, h_raw = al_at, al
+    else:
+        h_off = np.empty(len(has) + 1, np.int64)
+        h_raw = take_strings(al_at, al, has, h_off)
     first = _packed_firsts(h_off, h_raw)
     code = np.empty(len(has), np.int64)
     n_codes = 0
@@ -240,7 +244,135 @@ def key_index(offsets: np.ndarray, raw: np.ndarray, ocr: np.ndarray, min_len: np
             al_raw[al_off[c]:al_off[c + 1]] = h_raw[h_off[j]:h_off[j + 1]]
     # the digits keys, invoice by invoice
     dg_inv = np.flatnonzero(d_len >= min_len[1])
-    dg_off = np.empty(len(dg_inv) + 1, np.int32)
-    dg_raw = take_strings(dg_at, dg, dg_inv, dg_off)
+    if len(dg_inv) == n:  # (as a rule: copied whole)
+        dg_off = dg_at.astype(np.int32)
+        dg_raw = dg[:ud].copy()
+    else:
+        dg_off = np.empty(len(dg_inv) + 1, np.int32)
+        dg_raw = take_strings(dg_at, dg, dg_inv, dg_off)
     return (True, number, number_inv, number_kind, al_off, al_raw, starts, al_inv, dg_inv,
             dg_off, dg_raw)
+
+
+AMOUNT_BITS = 42  # an amount key is block (or currency) * 2**AMOUNT_BITS + amount
+SHORT_RUN = 32  # runs of at most this many rows are sorted in place by insertion
+
+
+@njit(cache=True, nogil=True)
+def _rows_by_block(block: np.ndarray, target: np.ndarray, n_blocks: int
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows with a block (>= 0) and a target above 0, stably by block (a counting sort),
+    their targets in that order, and where each block's rows start (one more: the end)."""
+    start = np.zeros(n_blocks + 1, np.int64)
+    for i in range(len(block)):
+        if block[i] >= 0 and target[i] > 0:
+            start[block[i] + 1] += 1
+    for b in range(n_blocks):
+        start[b + 1] += start[b]
+    fill = start[:-1].copy()
+    rows = np.empty(start[n_blocks], np.int64)
+    values = np.empty(start[n_blocks], np.int64)
+    for i in range(len(block)):
+        if block[i] >= 0 and target[i] > 0:
+            k = fill[block[i]]
+            rows[k] = i
+            values[k] = target[i]
+            fill[block[i]] = k + 1
+    return rows, values, start
+
+
+@njit(cache=True, nogil=True)
+def _sort_runs(rows: np.ndarray, values: np.ndarray, start: np.ndarray) -> None:
+    """Each run ``start[b]:start[b + 1]`` of ``values`` sorted stably in place, ``rows`` moved
+    along: a short run by insertion, a long one by a merge sort."""
+    for b in range(len(start) - 1):
+        lo, hi = start[b], start[b + 1]
+        if hi - lo <= SHORT_RUN:
+            for j in range(lo + 1, hi):
+                r, v = rows[j], values[j]
+                k = j
+                while k > lo and values[k - 1] > v:
+                    rows[k] = rows[k - 1]
+                    values[k] = values[k - 1]
+                    k -= 1
+                rows[k] = r
+                values[k] = v
+        else:
+            order = np.argsort(values[lo:hi], kind="mergesort")
+            rows[lo:hi] = rows[lo:hi][order]
+            values[lo:hi] = values[lo:hi][order]
+
+
+@njit(cache=True, nogil=True)
+def _by_block(block: np.ndarray, target: np.ndarray, n_blocks: int
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The rows with a block and a target above 0 by block (stable) and by (block, target)
+    (stable), with their targets and keys ``block * 2**AMOUNT_BITS + target`` in that order;
+    where each block's rows start."""
+    members, values, start = _rows_by_block(block, target, n_blocks)
+    rows = members.copy()
+    _sort_runs(rows, values, start)
+    key = np.empty(len(rows), np.int64)
+    for b in range(n_blocks):
+        for j in range(start[b], start[b + 1]):
+            key[j] = (np.int64(b) << AMOUNT_BITS) + values[j]
+    return members, rows, values, start, key
+
+
+@njit(cache=True, nogil=True)
+def amount_orders(amount: np.ndarray, discounted: np.ndarray, group: np.ndarray,
+                  currency: np.ndarray, n_currencies: int) -> tuple:
+    """The orders of ``candidates.AmountIndex`` in one compiled pass (its reference:
+    ``candidates.amount_index_steps``, the numpy steps, tested equal): the rows of a known
+    group by block ``group * n_currencies + currency`` by a counting sort, each block's run
+    then by amount (most runs are a few rows: by insertion); every row by (currency,
+    ``max(amount, 0)``) as one packed word a row (:func:`_by_value`). The amounts and
+    discounted amounts are below ``2**AMOUNT_BITS`` (the keys' order is then that of their
+    block or currency first).
+
+    Returns ``(members, block_key, block_start, by_amount, sorted_amount, amount_key,
+    block_amount, by_discounted, discounted_key, by_currency, currency_key)`` as the index
+    holds them."""
+    n = len(amount)
+    block = np.empty(n, np.int64)
+    n_blocks = 0
+    for i in range(n):
+        block[i] = np.int64(group[i]) * n_currencies + currency[i] if group[i] >= 0 else -1
+        n_blocks = max(n_blocks, block[i] + 1)
+    members, by_amount, sorted_amount, start, amount_key = _by_block(block, amount, n_blocks)
+    n_runs = 0
+    for b in range(n_blocks):
+        if start[b + 1] > start[b]:
+            n_runs += 1
+    block_key = np.empty(n_runs, group.dtype)
+    block_start = np.empty(n_runs + 1, np.int64)
+    top = np.int64(0)
+    for i in range(n):
+        top = max(top, amount[i])
+    span = top + 2
+    block_amount = np.empty(len(by_amount), np.int64)
+    run = 0
+    for b in range(n_blocks):
+        lo, hi = start[b], start[b + 1]
+        if hi == lo:
+            continue
+        block_key[run] = b
+        block_start[run] = lo
+        for j in range(lo, hi):
+            block_amount[j] = run * span + sorted_amount[j]
+        run += 1
+    block_start[n_runs] = len(members)
+    _, by_discounted, _, _, discounted_key = _by_block(block, discounted, n_blocks)
+    value = np.empty(n, np.int64)  # (currency, open amount) as one value, in the same order
+    for i in range(n):
+        value[i] = np.int64(currency[i]) * (top + 1) + max(amount[i], 0)
+    row_bits = 1
+    while (1 << row_bits) < n:
+        row_bits += 1
+    value, by_currency = _by_value(value, np.arange(n), row_bits)
+    currency_key = np.empty(n, np.int64)
+    for j in range(n):
+        currency_key[j] = ((value[j] // (top + 1)) << AMOUNT_BITS) + value[j] % (top + 1)
+    return (members, block_key, block_start, by_amount.astype(np.int32), sorted_amount,
+            amount_key, block_amount, by_discounted.astype(np.int32), discounted_key,
+            by_currency.astype(np.int32), currency_key)

@@ -1,7 +1,8 @@
 """The ledger's key index in one compiled pass (``ledger._index_keys``,
 :func:`cashmatch.engine.ledger_kernel.key_index`) against its reference, the table of every key
 (``normalize.invoice_keys``) coded and filtered by ``candidates.usable_keys`` and
-``candidates.digit_keys_by_invoice``: the same arrays, of the same types."""
+``candidates.digit_keys_by_invoice``: the same arrays, of the same types; and the amount index's
+orders in one pass (``ledger_kernel.amount_orders``) against numpy's steps."""
 
 from __future__ import annotations
 
@@ -73,7 +74,25 @@ def _assert_same_keys(a: StringKeys, b: StringKeys) -> None:
     (1, 0, False), (2, 1, False), (3, 40, False), (4, 3000, False), (5, 20_000, False),
     (6, 70_000, False), (7, 3000, True), (8, 40, True)])  # (70k: hash partitions)
 def test_the_compiled_key_index_is_the_key_tables(seed: int, n: int, long_numbers: bool):
-    ids = _ids(random.Random(seed), n, long_numbers)
+    _assert_the_pass_is_the_key_tables(_ids(random.Random(seed), n, long_numbers))
+
+
+@pytest.mark.parametrize(("seed", "n"), [(1, 1), (2, 50), (3, 5000)])
+def test_ids_that_all_have_alnum_and_digits_keys(seed: int, n: int):
+    """Every id with an alnum and a digits key (the pass then reads them where it wrote them,
+    as it does a real ledger's)."""
+    rng = random.Random(seed)
+    common = [str(rng.randrange(10**5, 10**6)) for _ in range(20)]
+    forms = ["INV-{n}", "{y}-{n}", "SO/{y}/{n}", "A{n}B", "{n}"]
+    ids = pa.array([rng.choice(forms).format(
+        y=rng.choice(["25", "2026"]),
+        n=rng.choice(common) if rng.random() < 0.3 else str(rng.randrange(1000, 10**7)))
+        for _ in range(n)])
+    _assert_the_pass_is_the_key_tables(ids.take(pa.array(string_order(ids))))
+
+
+def _assert_the_pass_is_the_key_tables(ids: pa.Array) -> None:
+    n = len(ids)
     fast, ref = _book(ids), _book(ids)
     assert ledger._index_keys(fast)
     ref.keys = invoice_keys(ids)
@@ -117,3 +136,52 @@ def test_by_value_is_a_stable_sort_of_the_values(n: int, top: int, row_bits: int
     got_value, got_row = ledger_kernel._by_value(value.copy(), row.copy(), row_bits)
     np.testing.assert_array_equal(got_value, value[want])
     np.testing.assert_array_equal(got_row, row[want])
+
+
+def _amount_book(rng: np.random.Generator, n: int, n_groups: int, n_cur: int, top: int) -> Book:
+    """A book for the amount index: unknown groups, amounts zero, negative or tied (few
+    values), discount terms (some of more than 100%: a negative amount's discounted one above
+    0), amounts up to ``top``."""
+    amount = rng.choice(rng.integers(-50, top, 40), n)
+    amount[rng.random(n) < 0.05] = 0
+    bp = np.where(rng.random(n) < 0.3, rng.integers(0, 300, n), 0)
+    bp[rng.random(n) < 0.01] = 30_000
+    z = np.zeros(n, np.int32)
+    return Book(ids=None, amount=amount.astype(np.int64),
+                currency=rng.integers(0, n_cur, n).astype(np.int32),
+                group=rng.integers(-1, n_groups, n).astype(np.int32), customer=z, issue=z,
+                due=z, discount_bp=bp.astype(np.int32), discount_days=z, keys=None)
+
+
+@pytest.mark.parametrize(("n", "n_groups", "n_cur", "top"), [
+    (0, 1, 1, 10), (1, 1, 1, 10), (7, 3, 2, 5), (2_000, 300, 3, 10**6),
+    (3_000, 1, 1, 40),  # one block: a run far longer than SHORT_RUN, all ties
+    (5_000, 40, 7, 2**41),  # amounts near the keys' limit
+    (20_000, 5_000, 4, 10**9), (40_000, 100, 1, 10**7),
+    (3_000, 20, 3, 2**43)])  # amounts past it: amount_index takes numpy's steps
+def test_the_compiled_amount_index_is_numpys(n: int, n_groups: int, n_cur: int, top: int):
+    """``amount_orders`` gives every array of the amount index that numpy's steps give
+    (``amount_index_steps``), of the same types; so does ``amount_index``, which calls it."""
+    from cashmatch.engine.candidates import (
+        AmountIndex,
+        amount_index,
+        amount_index_steps,
+        discounted,
+    )
+
+    rng = np.random.default_rng(n + n_groups)
+    book = _amount_book(rng, n, n_groups, n_cur, top)
+    want = amount_index_steps(book)
+    fields = [f for f in AmountIndex.__dataclass_fields__ if f not in ("n_currencies", "span")]
+    if top < 2**42:
+        got = ledger_kernel.amount_orders(book.amount, discounted(book), book.group,
+                                          book.currency, want.n_currencies)
+        assert len(got) == len(fields)
+        for name, array in zip(fields, got, strict=True):
+            assert array.dtype == getattr(want, name).dtype, name
+            np.testing.assert_array_equal(array, getattr(want, name), err_msg=name)
+    index = amount_index(book)
+    assert (index.n_currencies, index.span) == (want.n_currencies, want.span)
+    for name in fields:
+        assert getattr(index, name).dtype == getattr(want, name).dtype, name
+        np.testing.assert_array_equal(getattr(index, name), getattr(want, name), err_msg=name)
