@@ -109,3 +109,24 @@ def test_accuracy_floor_on_a_generated_day(tmp_path):
     assert score.overall.wrong_auto_pct <= 0.2
     assert score.one_to_one.auto_pct >= 95.0
     assert score.one_to_one.wrong_auto_pct <= 0.2
+
+
+def test_a_large_match_loads_its_passes_ahead_and_writes_the_same(tmp_path, monkeypatch):
+    """Every match counted large (the compiled passes loaded on a thread as the files are
+    read) writes what it writes without: the same passes, loaded earlier."""
+    from cashmatch.commands import match as match_command
+    from cashmatch.engine import kernel_cache
+
+    started = []
+    real = kernel_cache.load_in_background
+    monkeypatch.setattr(kernel_cache, "load_in_background",
+                        lambda: started.append(real()) or started[-1])
+    write_day(generate_day(payments=300, seed=5), tmp_path / "day")
+    assert _match(tmp_path / "day", tmp_path / "a") == 0
+    assert not started  # a small day: nothing loaded ahead
+    monkeypatch.setattr(match_command, "LARGE_MATCH_BYTES", 0)
+    assert _match(tmp_path / "day", tmp_path / "b") == 0
+    assert len(started) == 1
+    started[0].join(timeout=120)
+    for name in ("allocations.csv", "exceptions.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
