@@ -10,7 +10,9 @@ and ``ufunc.at`` passes over millions of rows):
 * :func:`contested_and_fitting` and :func:`walk_capacity`: the capacity check of
   ``DayMatch.settle``;
 * :func:`order_in_runs`: the pairs ranked per payment (``allocate.pay_conf_inv_order``) when
-  they come sorted by (payment, invoice), as ``Pairs.concat`` leaves them: no sort of them all.
+  they come sorted by (payment, invoice), as ``Pairs.concat`` leaves them: no sort of them all;
+* :func:`gather_quoted` and :func:`join_spans`: the quoted invoices of the payments whose sets
+  are searched, and each set's invoices once found (``DayMatch.prefill_subsets``).
 
 The same choices and the same float64 values as the numpy steps, which are their reference
 (``tests/engine/test_allocate_kernel.py``).
@@ -289,3 +291,54 @@ def max_assignment(gain: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         cols = np.argsort(col4row)
         return col4row[cols], cols
     return np.arange(nr), col4row
+
+
+# --- the small call (small15)
+@njit(cache=True, nogil=True)
+def gather_quoted(
+    ps: np.ndarray, quoted_starts: np.ndarray, quoted_rows: np.ndarray, amount: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The quoted rows of each payment of ``ps``, one payment's after another
+    (``quoted_rows[quoted_starts[p]:quoted_starts[p + 1]]``), where each payment's begin
+    (``len(ps) + 1`` offsets) and their ``amount`` total per payment
+    (``DayMatch.prefill_subsets``)."""
+    n = len(ps)
+    at = np.zeros(n + 1, np.int64)
+    for i in range(n):
+        p = ps[i]
+        at[i + 1] = at[i] + quoted_starts[p + 1] - quoted_starts[p]
+    rows = np.empty(at[n], quoted_rows.dtype)
+    total = np.zeros(n, np.int64)
+    for i in range(n):
+        lo = quoted_starts[ps[i]]
+        s = 0
+        for k in range(at[i + 1] - at[i]):
+            r = quoted_rows[lo + k]
+            rows[at[i] + k] = r
+            s += amount[r]
+        total[i] = s
+    return rows, at, total
+
+
+@njit(cache=True, nogil=True)
+def join_spans(
+    a: np.ndarray, a_lo: np.ndarray, a_n: np.ndarray,
+    b: np.ndarray, b_lo: np.ndarray, b_n: np.ndarray,
+) -> np.ndarray:
+    """Per i, the rows ``a[a_lo[i]:a_lo[i] + a_n[i]]`` then ``b[b_lo[i]:b_lo[i] + b_n[i]]``,
+    one i's after another (each set's quoted invoices, then those its search added:
+    ``DayMatch.prefill_subsets``)."""
+    n = len(a_lo)
+    total = 0
+    for i in range(n):
+        total += a_n[i] + b_n[i]
+    out = np.empty(total, np.int64)
+    k = 0
+    for i in range(n):
+        for j in range(a_lo[i], a_lo[i] + a_n[i]):
+            out[k] = a[j]
+            k += 1
+        for j in range(b_lo[i], b_lo[i] + b_n[i]):
+            out[k] = b[j]
+            k += 1
+    return out

@@ -1106,19 +1106,17 @@ class DayMatch:
         their blocks, what it finds does not depend on the order of payments; the proposals
         built together). Not when the HiGHS fallback may run: its day budget is spent in
         payment order."""
+        from cashmatch.engine import allocate_kernel
+
         if self.milp_calls_left > 0 and self.policy.subset_milp_node_limit > 0:
             return
         group_of, quoted_starts, quoted_rows = self.subset_inputs
         ps = ps[group_of[ps] >= 0]
         if len(ps) == 0:  # (none to search: fill_slot stays -1)
             return
-        n_fixed = quoted_starts[ps + 1] - quoted_starts[ps]
-        fixed = quoted_rows[spans(quoted_starts[ps], n_fixed)]
-        fixed_at = np.zeros(len(ps) + 1, np.int64)
-        np.cumsum(n_fixed, out=fixed_at[1:])
-        fixed_sum = np.zeros(len(fixed) + 1, np.int64)
-        np.cumsum(self.book.amount[fixed], out=fixed_sum[1:])
-        fixed_total = fixed_sum[fixed_at[1:]] - fixed_sum[fixed_at[:-1]]
+        fixed, fixed_at, fixed_total = allocate_kernel.gather_quoted(
+            ps, quoted_starts, quoted_rows, self.book.amount)
+        n_fixed = np.diff(fixed_at)
         index = amount_index(self.book)
         starts, members = index.block_start, index.members
         self.filled = search_blocks(
@@ -1158,12 +1156,10 @@ class DayMatch:
                 f.exact[qs].tolist(), f.exhaustive[qs].tolist(), f.size[qs].tolist(),
                 rest[qs].tolist(), fee[qs].tolist(), identity[qs].tolist(), strict=True)]
         # each set's quoted invoices and those added (set_proposals orders them by due date)
-        at = np.arange(len(qs))
-        owner = np.concatenate([np.repeat(at, n_fix), np.repeat(at, n_add)])
-        invs = np.concatenate([fixed[spans(fixed_at[qs], n_fix)], f.rows[spans(f.sol_start[s],
-                                                                              n_add)]])
+        invs = allocate_kernel.join_spans(fixed, fixed_at[qs], n_fix, f.rows, f.sol_start[s],
+                                          n_add)
         props = self.set_proposals(
-            ps[qs], n_fix + n_add, invs[np.argsort(owner, kind="stable")], np.array(conf),
+            ps[qs], n_fix + n_add, invs, np.array(conf),
             np.where(n_fix > 0, RULES.index(SUBSET_RULES[0]), RULES.index(SUBSET_RULES[1])))
         for j, q in enumerate(qs.tolist()):
             self.filled_outcome[q] = props, j
