@@ -12,7 +12,9 @@ and ``ufunc.at`` passes over millions of rows):
 * :func:`order_in_runs`: the pairs ranked per payment (``allocate.pay_conf_inv_order``) when
   they come sorted by (payment, invoice), as ``Pairs.concat`` leaves them: no sort of them all;
 * :func:`gather_quoted` and :func:`join_spans`: the quoted invoices of the payments whose sets
-  are searched, and each set's invoices once found (``DayMatch.prefill_subsets``).
+  are searched, and each set's invoices once found (``DayMatch.prefill_subsets``);
+* :func:`remittance_line_choices`: each remittance line's invoice, scored among its candidates
+  (``DayMatch.remittance_lines``).
 
 The same choices and the same float64 values as the numpy steps, which are their reference
 (``tests/engine/test_allocate_kernel.py``).
@@ -342,3 +344,85 @@ def join_spans(
             out[k] = b[j]
             k += 1
     return out
+
+
+@njit(cache=True, nogil=True)
+def _mark_named(key: np.ndarray, pay: np.ndarray, inv: np.ndarray, n_inv: int,
+                out: np.ndarray) -> None:
+    """``out[r] = True`` for each row ``r`` of ``key`` (ascending) that a (pay, inv) names."""
+    n = len(key)
+    if n == 0:
+        return
+    for j in range(len(pay)):
+        k = pay[j] * n_inv + inv[j]
+        at = min(np.searchsorted(key, k), n - 1)
+        if key[at] == k:
+            out[at] = True
+
+
+@njit(cache=True, nogil=True)
+def remittance_line_choices(
+    pay: np.ndarray, inv: np.ndarray, ref: np.ndarray,
+    hits_pay: np.ndarray, hits_inv: np.ndarray, fz_pay: np.ndarray, fz_inv: np.ndarray,
+    anyone_pay: np.ndarray, anyone_inv: np.ndarray,
+    line_group: np.ndarray, line_total: np.ndarray, line_currency: np.ndarray,
+    book_group: np.ndarray, book_amount: np.ndarray, book_currency: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``DayMatch.remittance_lines``' choice of each line's invoice from its candidate rows
+    ``(pay, inv, ref)`` (a line's in ``pay``, sorted by (line, invoice), each pair once: as
+    ``Pairs.concat`` leaves them; ``hits``, ``fz``, ``anyone``: the (line, invoice) pairs of
+    the parts it was concatenated from): each row's score, each line's chosen invoice (-1:
+    none, or a rival within 0.02), the best score (0.0: no row), whether the choice is
+    doubtful, and where each line's rows begin (``len(line_group) + 1`` offsets). The best and
+    runner-up of a line are ``best_per_payment``'s: highest score first, ties in invoice
+    order (scores are not NaN). Reference: the numpy steps in
+    ``tests/engine/test_small_call_kernels.py``."""
+    n, n_lines = len(pay), len(line_group)
+    n_inv = len(book_amount)
+    key = np.empty(n, np.int64)
+    for j in range(n):
+        key[j] = pay[j] * n_inv + inv[j]
+    anyone = np.zeros(n, np.bool_)
+    _mark_named(key, anyone_pay, anyone_inv, n_inv, anyone)
+    named = np.zeros(n, np.bool_)  # (by the references' or the fuzzy search)
+    _mark_named(key, hits_pay, hits_inv, n_inv, named)
+    _mark_named(key, fz_pay, fz_inv, n_inv, named)
+    score = np.empty(n, np.float64)
+    same = np.empty(n, np.bool_)
+    settles = np.empty(n, np.bool_)
+    for j in range(n):
+        line, i = pay[j], inv[j]
+        g = line_group[line]
+        same[j] = book_group[i] == g if g >= 0 else not (anyone[j] and not named[j])
+        settles[j] = line_total[line] == book_amount[i]
+        s = ref[j] * (1.0 if same[j] else 0.5)
+        s = s * (1.0 if settles[j] else 0.9)
+        score[j] = s * (1.0 if book_currency[i] == line_currency[line] else 0.0)
+    line_inv = np.full(n_lines, -1, inv.dtype)
+    best_s = np.zeros(n_lines, np.float64)
+    doubtful = np.zeros(n_lines, np.bool_)
+    starts = np.zeros(n_lines + 1, np.int64)
+    lo = 0
+    for line in range(n_lines):
+        hi = lo
+        while hi < n and pay[hi] == line:
+            hi += 1
+        starts[line + 1] = hi
+        if hi > lo:
+            best, second = lo, -1
+            rival = False
+            for j in range(lo, hi):
+                rival |= settles[j] and same[j] and ref[j] >= 0.7
+                if j == lo:
+                    continue
+                if score[j] > score[best]:
+                    best, second = j, best
+                elif second < 0 or score[j] > score[second]:
+                    second = j
+            b = score[best]
+            best_s[line] = b
+            if b > 0 and not (second >= 0 and score[second] >= b - 0.02):
+                line_inv[line] = inv[best]
+            doubtful[line] = (not settles[best] and rival) or not same[best]
+        lo = hi
+    return score, line_inv, best_s, doubtful, starts

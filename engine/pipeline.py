@@ -40,7 +40,6 @@ from cashmatch.engine.allocate import (
     SUBSET_RULES,
     ExceptionItem,
     Proposals,
-    best_per_payment,
     lexsort_ints,
     ranked_candidates,
     resolve_full_conflicts,
@@ -1250,6 +1249,8 @@ class DayMatch:
         return rem, line_pay[linked]
 
     def remittance_lines(self) -> np.ndarray:
+        from cashmatch.engine import allocate_kernel
+
         has = np.zeros(self.n, dtype=bool)
         rem, line_pay, line_group, hits, fz = self.lines
         if len(line_pay) == 0:
@@ -1274,48 +1275,27 @@ class DayMatch:
             pay_group=line_group, book=self.book)
         lp = Pairs.concat([hits, fz, *(Pairs(p.pay, p.inv, np.full(len(p), REMITTANCE_AMOUNT_REF),
                                              p.fuzzy) for p in (by_amount, anyones))])
-        # a (line, invoice) that only the anyone's search found: the rows of ``lp`` that each
-        # part names, found by a binary search of its keys (ascending: Pairs.concat sorts
-        # by (pay, inv), one row a pair)
-        n_inv = len(self.book.amount)
-        key = lp.pay * n_inv + lp.inv
-
-        def named_by(part: Pairs) -> np.ndarray:
-            k = part.pay * n_inv + part.inv
-            at = np.minimum(np.searchsorted(key, k), len(key) - 1)
-            out = np.zeros(len(key), bool)
-            out[at[key[at] == k]] = True
-            return out
-
-        unseen = named_by(anyones) & ~named_by(hits) & ~named_by(fz)
-        same = np.where(line_group[lp.pay] >= 0, self.book.group[lp.inv] == line_group[lp.pay],
-                        ~unseen)
-        settles = line_total[lp.pay] == self.book.amount[lp.inv]
-        in_currency = self.book.currency[lp.inv] == self.pay_currency[line_pay[lp.pay]]
-        score = lp.ref * np.where(same, 1.0, 0.5) * np.where(settles, 1.0, 0.9) * in_currency
-        best, second, best_s, second_s = best_per_payment(lp.pay, lp.inv, score, len(line_pay))
-        line_inv = np.where((best >= 0) & (best_s > 0), lp.inv[np.maximum(best, 0)], -1)
-        ambiguous = (best >= 0) & (second_s >= best_s - 0.02) & (second >= 0)
-        line_inv[ambiguous] = -1
-        # a line whose invoice its amounts do not settle, while another candidate's they do
-        # (a typo that names a real but different invoice), is not to be applied unseen
-        b = np.maximum(best, 0)
-        settles_best = (best >= 0) & settles[b] if len(lp.pay) else np.zeros(len(line_pay), bool)
-        rival = np.zeros(len(line_pay), dtype=bool)
-        if len(lp.pay):
-            np.logical_or.at(rival, lp.pay, settles & same & (lp.ref >= 0.7))
+        # each line's invoice, scored among its candidates (ascending by (line, invoice), as
+        # Pairs.concat leaves them): a (line, invoice) that only the anyone's search found is
+        # not the payer's; the best, unless a rival is within 0.02; doubtful where its amounts
+        # do not settle it while another candidate's they do (a typo that names a real but
+        # different invoice), or where it is another customer's than the known payer's
+        book = self.book
+        score, line_inv, best_s, doubtful, self.lc_starts = (
+            allocate_kernel.remittance_line_choices(
+                lp.pay, lp.inv, lp.ref, hits.pay, hits.inv, fz.pay, fz.inv, anyones.pay,
+                anyones.inv, line_group, line_total, self.pay_currency[line_pay], book.group,
+                book.amount, book.currency))
         self.remit_line_candidates = Pairs(lp.pay, lp.inv, score, lp.fuzzy)
-        # the candidate rows of each line (rows of line i: lc_order[lc_starts[i]:lc_starts[i+1]],
-        # in row order, as np.flatnonzero(lc.pay == i) gives them)
-        self.lc_order = np.argsort(lp.pay, kind="stable")
-        self.lc_starts = np.searchsorted(lp.pay[self.lc_order], np.arange(len(line_pay) + 1))
+        # the candidate rows of each line: lc_order[lc_starts[i]:lc_starts[i+1]] (in row order,
+        # as np.flatnonzero(lc.pay == i) gives them: the rows are in line order)
+        self.lc_order = np.arange(len(lp))
         self.remit = {
             "pay": line_pay,
             "inv": line_inv,
             "strength": best_s,
             # another customer's invoice, when the payer is known, is never applied unseen
-            "doubtful": (~settles_best & rival) | ((best >= 0) & ~same[b] if len(lp.pay)
-                                                   else np.zeros(len(line_pay), bool)),
+            "doubtful": doubtful,
             "paid": paid,
             "discount": discount,
             "deduction": deduction,

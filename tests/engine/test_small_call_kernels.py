@@ -1,7 +1,7 @@
-"""The small call's compiled passes of ``DayMatch.prefill_subsets``
-(:func:`cashmatch.engine.allocate_kernel.gather_quoted` and :func:`join_spans`) against the
-numpy steps they replaced, kept here as their reference: the same rows, offsets, totals and
-dtypes, for no payments, one, payments without quoted rows, repeated payments, any order."""
+"""The small call's compiled passes (:mod:`cashmatch.engine.allocate_kernel`'s
+``gather_quoted`` and ``join_spans`` of ``DayMatch.prefill_subsets``, ``remittance_line_choices``
+of ``DayMatch.remittance_lines``) against the numpy steps they replaced, kept here as their
+reference: the same values and dtypes, for none, one, repeats, empty runs, ties of scores."""
 
 from __future__ import annotations
 
@@ -9,8 +9,11 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cashmatch.engine.allocate_kernel import gather_quoted, join_spans
+from cashmatch.engine.allocate import best_per_payment
+from cashmatch.engine.allocate_kernel import gather_quoted, join_spans, remittance_line_choices
+from cashmatch.engine.candidates import Pairs
 from cashmatch.engine.normalize import spans
+from cashmatch.engine.pipeline import REMITTANCE_AMOUNT_REF
 
 
 def gather_quoted_numpy(ps, quoted_starts, quoted_rows, amount):  # noqa: ANN001, ANN201
@@ -94,3 +97,102 @@ def test_join_spans_of_none_and_one() -> None:
     # a set of added invoices only, then one of quoted only
     two = (a, np.array([0, 2]), np.array([0, 1]), b, np.array([3, 0]), np.array([1, 0]))
     assert join_spans(*two).tolist() == [4, 7] == join_spans_numpy(*two).tolist()
+
+
+def line_choices_numpy(lp, hits, fz, anyones, line_group, line_total, line_currency, book_group,  # noqa: ANN001, ANN201, PLR0913
+                       book_amount, book_currency):
+    """The numpy steps of ``remittance_lines`` before the kernel."""
+    n_inv = len(book_amount)
+    n_lines = len(line_group)
+    key = lp.pay * n_inv + lp.inv
+
+    def named_by(part):  # noqa: ANN001, ANN202
+        k = part.pay * n_inv + part.inv
+        at = np.minimum(np.searchsorted(key, k), len(key) - 1)
+        out = np.zeros(len(key), bool)
+        out[at[key[at] == k]] = True
+        return out
+
+    unseen = named_by(anyones) & ~named_by(hits) & ~named_by(fz)
+    same = np.where(line_group[lp.pay] >= 0, book_group[lp.inv] == line_group[lp.pay], ~unseen)
+    settles = line_total[lp.pay] == book_amount[lp.inv]
+    in_currency = book_currency[lp.inv] == line_currency[lp.pay]
+    score = lp.ref * np.where(same, 1.0, 0.5) * np.where(settles, 1.0, 0.9) * in_currency
+    best, second, best_s, second_s = best_per_payment(lp.pay, lp.inv, score, n_lines)
+    line_inv = (np.where((best >= 0) & (best_s > 0), lp.inv[np.maximum(best, 0)], -1)
+                if len(lp.pay) else np.full(n_lines, -1, lp.inv.dtype))  # (numpy's raised)
+    ambiguous = (best >= 0) & (second_s >= best_s - 0.02) & (second >= 0)
+    line_inv[ambiguous] = -1
+    b = np.maximum(best, 0)
+    settles_best = (best >= 0) & settles[b] if len(lp.pay) else np.zeros(n_lines, bool)
+    rival = np.zeros(n_lines, dtype=bool)
+    if len(lp.pay):
+        np.logical_or.at(rival, lp.pay, settles & same & (lp.ref >= 0.7))
+    doubtful = (~settles_best & rival) | ((best >= 0) & ~same[b] if len(lp.pay)
+                                          else np.zeros(n_lines, bool))
+    order = np.argsort(lp.pay, kind="stable")
+    starts = np.searchsorted(lp.pay[order], np.arange(n_lines + 1))
+    return score, line_inv, best_s, doubtful, starts
+
+
+REFS = (0.0, 0.5, 0.69, 0.7, 0.72, 0.9, 0.97, 1.0, REMITTANCE_AMOUNT_REF)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.integers(0, 8), st.integers(1, 12), st.integers(0, 4), st.booleans(),
+       st.integers(0, 2**32 - 1))
+def test_remittance_line_choices_equal_the_numpy_steps(n_lines: int, n_inv: int, density: int,
+                                                       int32: bool, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    book_group = rng.integers(-1, 3, n_inv)
+    book_amount = rng.choice(np.array([0, 100, 250, 100_000]), n_inv).astype(np.int64)
+    book_currency = rng.integers(0, 2, n_inv)
+    line_group = rng.integers(-1, 3, n_lines)
+    line_total = rng.choice(np.array([100, 250, 999]), n_lines).astype(np.int64)
+    line_currency = rng.integers(0, 2, n_lines)
+    dt = np.int32 if int32 else np.int64
+
+    def part(ref_any: bool) -> Pairs:
+        m = int(rng.integers(0, density * n_lines + 1)) if n_lines else 0
+        pay, inv = rng.integers(0, max(n_lines, 1), m).astype(dt), rng.integers(0, n_inv, m)
+        ref = (rng.choice(np.array(REFS), m) if ref_any
+               else np.full(m, REMITTANCE_AMOUNT_REF))
+        return Pairs(pay, inv.astype(dt), ref, np.zeros(m, bool))
+
+    hits, fz, by_amount, anyones = part(True), part(True), part(False), part(False)
+    lp = Pairs.concat([hits, fz, by_amount, anyones])
+    assert (np.diff(lp.pay) >= 0).all()  # (the kernel's premise: rows in line order)
+    got = remittance_line_choices(lp.pay, lp.inv, lp.ref, hits.pay, hits.inv, fz.pay, fz.inv,
+                                  anyones.pay, anyones.inv, line_group, line_total,
+                                  line_currency, book_group, book_amount, book_currency)
+    want = line_choices_numpy(lp, hits, fz, anyones, line_group, line_total, line_currency,
+                              book_group, book_amount, book_currency)
+    equal(got, want)
+
+
+def test_remittance_line_choices_of_one_line() -> None:
+    """One line, two candidates 0.01 apart: ambiguous (no invoice); the best alone: its
+    invoice, not doubtful (its amount settles it, the payer's own)."""
+    book = (np.array([0, 0]), np.array([100, 100], np.int64), np.array([0, 0]))
+    line = (np.array([0]), np.array([100], np.int64), np.array([0]))
+    none = np.zeros(0, np.int64)
+    lp = Pairs(np.array([0, 0]), np.array([0, 1]), np.array([0.97, 0.96]), np.zeros(2, bool))
+    for p in (lp, Pairs(lp.pay[1:], lp.inv[1:], lp.ref[1:], lp.fuzzy[1:])):
+        args = (p.pay, p.inv, p.ref, p.pay, p.inv, none, none, none, none, *line, *book)
+        got = remittance_line_choices(*args)
+        p_none = Pairs(none, none, np.zeros(0), np.zeros(0, bool))
+        equal(got, line_choices_numpy(p, p, p_none, p_none, *line, *book))
+    assert got[1].tolist() == [1] and got[3].tolist() == [False]
+    args = (lp.pay, lp.inv, lp.ref, lp.pay, lp.inv, none, none, none, none, *line, *book)
+    assert remittance_line_choices(*args)[1].tolist() == [-1]
+
+
+def test_remittance_line_choices_of_lines_without_candidates() -> None:
+    """Lines none of whose searches found a row: no invoice, no strength, nothing doubtful
+    (the numpy steps raised IndexError when no line had a row)."""
+    none = np.zeros(0, np.int64)
+    got = remittance_line_choices(none, none, np.zeros(0), none, none, none, none, none, none,
+                                  np.array([-1, 2]), np.array([5, 6], np.int64),
+                                  np.array([0, 0]), np.array([2]), np.array([5], np.int64),
+                                  np.array([0]))
+    assert [a.tolist() for a in got] == [[], [-1, -1], [0.0, 0.0], [False, False], [0, 0, 0]]
