@@ -426,3 +426,66 @@ def remittance_line_choices(
             doubtful[line] = (not settles[best] and rival) or not same[best]
         lo = hi
     return score, line_inv, best_s, doubtful, starts
+
+
+@njit(cache=True, nogil=True)
+def settle_decisions(
+    start: np.ndarray, inv: np.ndarray, need: np.ndarray, amount: np.ndarray,
+    conf: np.ndarray, rule: np.ndarray, rule_ok: np.ndarray, threshold: float,
+    pay_rank: np.ndarray, n_ranked: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``DayMatch.settle``'s capacity check of proposals (lines ``start[j]:start[j + 1]`` of
+    ``inv``, each taking ``need`` of the invoice's open ``amount``; eligible at ``conf`` of
+    at least ``threshold`` by a rule with ``rule_ok``): those that count ranked by
+    confidence, then ``pay_rank`` (stably), the contested walked in that order. Returns the
+    accepted (the first ``n_ranked`` in rank order, then the others in theirs), the rejected
+    in rank order and which of them were eligible. Confidences are not NaN. Reference: the
+    numpy steps in ``tests/engine/test_small_call_kernels.py``."""
+    n = len(start) - 1
+    eligible = np.empty(n, np.bool_)
+    for j in range(n):
+        eligible[j] = conf[j] >= threshold and rule_ok[rule[j]]
+    walk, ok = contested_and_fitting(start, inv, need, eligible, amount)
+    for j in range(n):
+        ok[j] = ok[j] and eligible[j]
+    # strongest first, then payment id (each payment has one proposal: no ties left), of
+    # those whose rank counts: the contested, the rejected and the first n_ranked
+    counts = np.empty(n, np.int64)
+    m = 0
+    for j in range(n):
+        if walk[j] or not ok[j] or j < n_ranked:
+            counts[m] = j
+            m += 1
+    order = counts[:m]
+    order = order[np.argsort(pay_rank[order], kind="mergesort")]
+    order = order[np.argsort(-conf[order], kind="mergesort")]
+    n_walk = 0
+    for j in order:
+        n_walk += walk[j]
+    if n_walk:  # each in rank order, against what those before it left
+        contested = np.empty(n_walk, np.int64)
+        k = 0
+        for j in order:
+            if walk[j]:
+                contested[k] = j
+                k += 1
+        walk_capacity(start, inv, need, amount, contested, ok)
+    accepted = np.empty(n, np.int64)
+    rejected = np.empty(m, np.int64)
+    n_acc = n_rej = 0
+    for j in order:
+        if ok[j]:
+            if j < n_ranked:
+                accepted[n_acc] = j
+                n_acc += 1
+        else:
+            rejected[n_rej] = j
+            n_rej += 1
+    for j in range(n_ranked, n):
+        if ok[j]:
+            accepted[n_acc] = j
+            n_acc += 1
+    below = np.empty(n_rej, np.bool_)
+    for k in range(n_rej):
+        below[k] = not eligible[rejected[k]]
+    return accepted[:n_acc], rejected[:n_rej], below

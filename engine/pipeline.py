@@ -1448,35 +1448,21 @@ class DayMatch:
         """
         from cashmatch.engine import allocate_kernel
 
-        threshold = self.policy.auto_apply_threshold
-        pid_rank = self.payment_id_rank()
-        n_obj = len(proposals)
         every = Proposals.concat([proposals, singles])
-        starts, flat_inv = every.start, every.inv
-        flat_need = every.applied + every.adjustment
-        conf, pay = every.confidence, every.pay
         rule_ok = np.array([r in self.policy.auto_apply_rules for r in RULES], bool)
-        eligible = (conf >= threshold) & rule_ok[every.rule]
-        n_prop = len(every)
-        walk, fits = allocate_kernel.contested_and_fitting(starts, flat_inv, flat_need,
-                                                           eligible, self.book.amount)
-        ok = eligible & fits
-        # strongest first, then payment id (each payment has one proposal: no ties left), of
-        # those whose rank counts: the contested, the rejected and those not one-to-one (the
-        # accepted singles keep their order)
-        order = np.flatnonzero(walk | ~ok | (np.arange(n_prop) < n_obj))
-        order = order[np.lexsort((pid_rank[pay[order]], -conf[order]))]
-        contested = order[walk[order]]
-        if len(contested):  # each in rank order, against what those before it left
-            allocate_kernel.walk_capacity(starts, flat_inv, flat_need, self.book.amount,
-                                          contested, ok)
-        accepted = every.take(np.concatenate([order[ok[order] & (order < n_obj)],
-                                              n_obj + np.flatnonzero(ok[n_obj:])]))
-        rejected = order[~ok[order]]
-        low = iter(self.low_confidence_exceptions(every, rejected[~eligible[rejected]]))
+        # the rank order: strongest first, then payment id (each payment has one proposal:
+        # no ties left) of those whose rank counts: the contested, the rejected and those not
+        # one-to-one (the accepted singles keep their order)
+        accepted, rejected, below = allocate_kernel.settle_decisions(
+            every.start, every.inv, every.applied + every.adjustment, self.book.amount,
+            every.confidence, every.rule, rule_ok, self.policy.auto_apply_threshold,
+            self.payment_id_rank()[every.pay], len(proposals))
+        accepted = every.take(accepted)
+        pay, starts, flat_inv = every.pay, every.start, every.inv
+        low = iter(self.low_confidence_exceptions(every, rejected[below]))
         exceptions: list[ExceptionItem] = []
-        for j, below in zip(rejected.tolist(), (~eligible[rejected]).tolist(), strict=True):
-            if below:
+        for j, low_conf in zip(rejected.tolist(), below.tolist(), strict=True):
+            if low_conf:
                 exceptions.append(next(low))
                 continue
             exceptions.append(self.exception(

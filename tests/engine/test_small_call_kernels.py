@@ -1,7 +1,8 @@
 """The small call's compiled passes (:mod:`cashmatch.engine.allocate_kernel`'s
-``gather_quoted`` and ``join_spans`` of ``DayMatch.prefill_subsets``, ``remittance_line_choices``
-of ``DayMatch.remittance_lines``) against the numpy steps they replaced, kept here as their
-reference: the same values and dtypes, for none, one, repeats, empty runs, ties of scores."""
+``gather_quoted`` and ``join_spans`` of ``DayMatch.prefill_subsets``,
+``remittance_line_choices`` of ``DayMatch.remittance_lines``, ``settle_decisions`` of
+``DayMatch.settle``) against the numpy steps they replaced, kept here as their reference: the
+same values and dtypes, for none, one, repeats, empty runs, ties of scores and ranks."""
 
 from __future__ import annotations
 
@@ -10,7 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cashmatch.engine.allocate import best_per_payment
-from cashmatch.engine.allocate_kernel import gather_quoted, join_spans, remittance_line_choices
+from cashmatch.engine.allocate_kernel import (
+    contested_and_fitting,
+    gather_quoted,
+    join_spans,
+    remittance_line_choices,
+    settle_decisions,
+    walk_capacity,
+)
 from cashmatch.engine.candidates import Pairs
 from cashmatch.engine.normalize import spans
 from cashmatch.engine.pipeline import REMITTANCE_AMOUNT_REF
@@ -196,3 +204,58 @@ def test_remittance_line_choices_of_lines_without_candidates() -> None:
                                   np.array([0, 0]), np.array([2]), np.array([5], np.int64),
                                   np.array([0]))
     assert [a.tolist() for a in got] == [[], [-1, -1], [0.0, 0.0], [False, False], [0, 0, 0]]
+
+
+def settle_numpy(start, inv, need, amount, conf, rule, rule_ok, threshold, pay_rank, n_ranked):  # noqa: ANN001, ANN201, PLR0913
+    """The numpy steps of ``DayMatch.settle`` before the kernel (around the two kernels it
+    called)."""
+    n = len(start) - 1
+    eligible = (conf >= threshold) & rule_ok[rule]
+    walk, fits = contested_and_fitting(start, inv, need, eligible, amount)
+    ok = eligible & fits
+    order = np.flatnonzero(walk | ~ok | (np.arange(n) < n_ranked))
+    order = order[np.lexsort((pay_rank[order], -conf[order]))]
+    contested = order[walk[order]]
+    if len(contested):
+        walk_capacity(start, inv, need, amount, contested, ok)
+    accepted = np.concatenate([order[ok[order] & (order < n_ranked)],
+                               n_ranked + np.flatnonzero(ok[n_ranked:])])
+    rejected = order[~ok[order]]
+    return accepted, rejected, ~eligible[rejected]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.integers(1, 3), max_size=60), st.integers(0, 60), st.integers(1, 8),
+       st.integers(0, 2**32 - 1))
+def test_settle_decisions_equal_the_numpy_steps(lens: list[int], n_ranked: int, n_inv: int,
+                                                seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = len(lens)
+    start = np.zeros(n + 1, np.int64)
+    np.cumsum(lens, out=start[1:])
+    inv = rng.integers(0, n_inv, int(start[-1])).astype(np.int64)  # (few: contested ones)
+    need = rng.integers(0, 4, int(start[-1])).astype(np.int64)
+    amount = rng.integers(0, 6, n_inv).astype(np.int64)
+    conf = rng.choice(np.array([0.0, 0.5, 0.9, 0.95, 0.95, 0.99]), n)  # (ties, the bound)
+    rule = rng.integers(0, 3, n)
+    rule_ok = np.array([True, True, False])
+    pay_rank = rng.integers(0, max(n // 2, 1), n).astype(np.int64)  # (ties too)
+    args = (start, inv, need, amount, conf, rule, rule_ok, 0.95, pay_rank, min(n_ranked, n))
+    equal(settle_decisions(*args), settle_numpy(*args))
+
+
+def test_settle_decisions_of_none_and_one() -> None:
+    none = np.zeros(0, np.int64)
+    args = (np.zeros(1, np.int64), none, none, np.array([5], np.int64), np.zeros(0), none,
+            np.array([True]), 0.95, none, 0)
+    equal(settle_decisions(*args), settle_numpy(*args))
+    for conf, n_ranked in ((0.99, 0), (0.99, 1), (0.5, 0), (0.5, 1)):
+        args = (np.array([0, 1]), np.array([0]), np.array([5]), np.array([5], np.int64),
+                np.array([conf]), np.array([0]), np.array([True]), 0.95, np.array([0]),
+                n_ranked)
+        equal(settle_decisions(*args), settle_numpy(*args))
+    # two proposals of one invoice that fits one: the stronger, then the lower rank, wins
+    args = (np.array([0, 1, 2]), np.array([0, 0]), np.array([5, 5]), np.array([5], np.int64),
+            np.array([0.96, 0.96]), np.array([0, 0]), np.array([True]), 0.95,
+            np.array([1, 0]), 2)
+    assert [a.tolist() for a in settle_decisions(*args)] == [[1], [0], [False]]
