@@ -14,7 +14,9 @@ and ``ufunc.at`` passes over millions of rows):
 * :func:`gather_quoted` and :func:`join_spans`: the quoted invoices of the payments whose sets
   are searched, and each set's invoices once found (``DayMatch.prefill_subsets``);
 * :func:`remittance_line_choices`: each remittance line's invoice, scored among its candidates
-  (``DayMatch.remittance_lines``).
+  (``DayMatch.remittance_lines``);
+* :func:`settle_counted` and :func:`settle_walked`: ``DayMatch.settle``'s check before and
+  after the proposals are ranked (numpy's lexsort between them).
 
 The same choices and the same float64 values as the numpy steps, which are their reference
 (``tests/engine/test_allocate_kernel.py``).
@@ -429,36 +431,42 @@ def remittance_line_choices(
 
 
 @njit(cache=True, nogil=True)
-def settle_decisions(
+def settle_counted(
     start: np.ndarray, inv: np.ndarray, need: np.ndarray, amount: np.ndarray,
-    conf: np.ndarray, rule: np.ndarray, rule_ok: np.ndarray, threshold: float,
-    pay_rank: np.ndarray, n_ranked: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``DayMatch.settle``'s capacity check of proposals (lines ``start[j]:start[j + 1]`` of
-    ``inv``, each taking ``need`` of the invoice's open ``amount``; eligible at ``conf`` of
-    at least ``threshold`` by a rule with ``rule_ok``): those that count ranked by
-    confidence, then ``pay_rank`` (stably), the contested walked in that order. Returns the
-    accepted (the first ``n_ranked`` in rank order, then the others in theirs), the rejected
-    in rank order and which of them were eligible. Confidences are not NaN. Reference: the
-    numpy steps in ``tests/engine/test_small_call_kernels.py``."""
+    conf: np.ndarray, rule: np.ndarray, rule_ok: np.ndarray, threshold: float, n_ranked: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The first half of ``DayMatch.settle``'s capacity check of proposals (lines
+    ``start[j]:start[j + 1]`` of ``inv``, each taking ``need`` of the invoice's open
+    ``amount``; eligible at ``conf`` of at least ``threshold`` by a rule with ``rule_ok``):
+    the proposals whose rank counts (the contested, the rejected and the first ``n_ranked``,
+    ascending), and per proposal ``walk`` (contested), ``ok`` (eligible and fits) and
+    ``eligible``. :func:`settle_walked` ends it once they are ranked. Reference: the numpy
+    steps in ``tests/engine/test_small_call_kernels.py``."""
     n = len(start) - 1
     eligible = np.empty(n, np.bool_)
     for j in range(n):
         eligible[j] = conf[j] >= threshold and rule_ok[rule[j]]
     walk, ok = contested_and_fitting(start, inv, need, eligible, amount)
-    for j in range(n):
-        ok[j] = ok[j] and eligible[j]
-    # strongest first, then payment id (each payment has one proposal: no ties left), of
-    # those whose rank counts: the contested, the rejected and the first n_ranked
-    counts = np.empty(n, np.int64)
+    counted = np.empty(n, np.int64)
     m = 0
     for j in range(n):
+        ok[j] = ok[j] and eligible[j]
         if walk[j] or not ok[j] or j < n_ranked:
-            counts[m] = j
+            counted[m] = j
             m += 1
-    order = counts[:m]
-    order = order[np.argsort(pay_rank[order], kind="mergesort")]
-    order = order[np.argsort(-conf[order], kind="mergesort")]
+    return counted[:m], walk, ok, eligible
+
+
+@njit(cache=True, nogil=True)
+def settle_walked(
+    start: np.ndarray, inv: np.ndarray, need: np.ndarray, amount: np.ndarray,
+    order: np.ndarray, walk: np.ndarray, ok: np.ndarray, eligible: np.ndarray, n_ranked: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The second half of :func:`settle_counted`'s check, the counted proposals ranked
+    (``order``): the contested walked in rank order (``ok`` written in place), then the
+    accepted (the first ``n_ranked`` in rank order, then the others in theirs), the rejected
+    in rank order and which of them were not eligible."""
+    n = len(start) - 1
     n_walk = 0
     for j in order:
         n_walk += walk[j]
@@ -471,7 +479,7 @@ def settle_decisions(
                 k += 1
         walk_capacity(start, inv, need, amount, contested, ok)
     accepted = np.empty(n, np.int64)
-    rejected = np.empty(m, np.int64)
+    rejected = np.empty(len(order), np.int64)
     n_acc = n_rej = 0
     for j in order:
         if ok[j]:

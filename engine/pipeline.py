@@ -1450,13 +1450,17 @@ class DayMatch:
 
         every = Proposals.concat([proposals, singles])
         rule_ok = np.array([r in self.policy.auto_apply_rules for r in RULES], bool)
-        # the rank order: strongest first, then payment id (each payment has one proposal:
-        # no ties left) of those whose rank counts: the contested, the rejected and those not
-        # one-to-one (the accepted singles keep their order)
-        accepted, rejected, below = allocate_kernel.settle_decisions(
-            every.start, every.inv, every.applied + every.adjustment, self.book.amount,
-            every.confidence, every.rule, rule_ok, self.policy.auto_apply_threshold,
-            self.payment_id_rank()[every.pay], len(proposals))
+        need = every.applied + every.adjustment
+        conf, n_obj = every.confidence, len(proposals)
+        order, walk, ok, eligible = allocate_kernel.settle_counted(
+            every.start, every.inv, need, self.book.amount, conf, every.rule, rule_ok,
+            self.policy.auto_apply_threshold, n_obj)
+        # strongest first, then payment id (each payment has one proposal: no ties left), of
+        # those whose rank counts: the contested, the rejected and those not one-to-one (the
+        # accepted singles keep their order)
+        order = order[np.lexsort((self.payment_id_rank()[every.pay[order]], -conf[order]))]
+        accepted, rejected, below = allocate_kernel.settle_walked(
+            every.start, every.inv, need, self.book.amount, order, walk, ok, eligible, n_obj)
         accepted = every.take(accepted)
         pay, starts, flat_inv = every.pay, every.start, every.inv
         low = iter(self.low_confidence_exceptions(every, rejected[below]))

@@ -1,8 +1,9 @@
 """The small call's compiled passes (:mod:`cashmatch.engine.allocate_kernel`'s
 ``gather_quoted`` and ``join_spans`` of ``DayMatch.prefill_subsets``,
-``remittance_line_choices`` of ``DayMatch.remittance_lines``, ``settle_decisions`` of
-``DayMatch.settle``) against the numpy steps they replaced, kept here as their reference: the
-same values and dtypes, for none, one, repeats, empty runs, ties of scores and ranks."""
+``remittance_line_choices`` of ``DayMatch.remittance_lines``, ``settle_counted`` and
+``settle_walked`` of ``DayMatch.settle``) against the numpy steps they replaced, kept here as
+their reference: the same values and dtypes, for none, one, repeats, empty runs, ties of
+scores and ranks."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from cashmatch.engine.allocate_kernel import (
     gather_quoted,
     join_spans,
     remittance_line_choices,
-    settle_decisions,
+    settle_counted,
+    settle_walked,
     walk_capacity,
 )
 from cashmatch.engine.candidates import Pairs
@@ -206,6 +208,15 @@ def test_remittance_line_choices_of_lines_without_candidates() -> None:
     assert [a.tolist() for a in got] == [[], [-1, -1], [0.0, 0.0], [False, False], [0, 0, 0]]
 
 
+def settle_decisions(start, inv, need, amount, conf, rule, rule_ok, threshold, pay_rank,  # noqa: ANN001, ANN201, PLR0913
+                     n_ranked):
+    """``DayMatch.settle``'s steps with the kernels: counted, ranked, walked."""
+    order, walk, ok, eligible = settle_counted(start, inv, need, amount, conf, rule, rule_ok,
+                                               threshold, n_ranked)
+    order = order[np.lexsort((pay_rank[order], -conf[order]))]
+    return settle_walked(start, inv, need, amount, order, walk, ok, eligible, n_ranked)
+
+
 def settle_numpy(start, inv, need, amount, conf, rule, rule_ok, threshold, pay_rank, n_ranked):  # noqa: ANN001, ANN201, PLR0913
     """The numpy steps of ``DayMatch.settle`` before the kernel (around the two kernels it
     called)."""
@@ -227,7 +238,7 @@ def settle_numpy(start, inv, need, amount, conf, rule, rule_ok, threshold, pay_r
 @settings(max_examples=400, deadline=None)
 @given(st.lists(st.integers(1, 3), max_size=60), st.integers(0, 60), st.integers(1, 8),
        st.integers(0, 2**32 - 1))
-def test_settle_decisions_equal_the_numpy_steps(lens: list[int], n_ranked: int, n_inv: int,
+def test_settle_kernels_equal_the_numpy_steps(lens: list[int], n_ranked: int, n_inv: int,
                                                 seed: int) -> None:
     rng = np.random.default_rng(seed)
     n = len(lens)
@@ -244,7 +255,7 @@ def test_settle_decisions_equal_the_numpy_steps(lens: list[int], n_ranked: int, 
     equal(settle_decisions(*args), settle_numpy(*args))
 
 
-def test_settle_decisions_of_none_and_one() -> None:
+def test_settle_kernels_of_none_and_one() -> None:
     none = np.zeros(0, np.int64)
     args = (np.zeros(1, np.int64), none, none, np.array([5], np.int64), np.zeros(0), none,
             np.array([True]), 0.95, none, 0)
