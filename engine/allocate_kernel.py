@@ -10,7 +10,13 @@ and ``ufunc.at`` passes over millions of rows):
 * :func:`contested_and_fitting` and :func:`walk_capacity`: the capacity check of
   ``DayMatch.settle``;
 * :func:`order_in_runs`: the pairs ranked per payment (``allocate.pay_conf_inv_order``) when
-  they come sorted by (payment, invoice), as ``Pairs.concat`` leaves them: no sort of them all.
+  they come sorted by (payment, invoice), as ``Pairs.concat`` leaves them: no sort of them all;
+* :func:`gather_quoted` and :func:`join_spans`: the quoted invoices of the payments whose sets
+  are searched, and each set's invoices once found (``DayMatch.prefill_subsets``);
+* :func:`remittance_line_choices`: each remittance line's invoice, scored among its candidates
+  (``DayMatch.remittance_lines``);
+* :func:`settle_counted` and :func:`settle_walked`: ``DayMatch.settle``'s check before and
+  after the proposals are ranked (numpy's lexsort between them).
 
 The same choices and the same float64 values as the numpy steps, which are their reference
 (``tests/engine/test_allocate_kernel.py``).
@@ -289,3 +295,205 @@ def max_assignment(gain: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         cols = np.argsort(col4row)
         return col4row[cols], cols
     return np.arange(nr), col4row
+
+
+# --- the small call (small15)
+@njit(cache=True, nogil=True)
+def gather_quoted(
+    ps: np.ndarray, quoted_starts: np.ndarray, quoted_rows: np.ndarray, amount: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The quoted rows of each payment of ``ps``, one payment's after another
+    (``quoted_rows[quoted_starts[p]:quoted_starts[p + 1]]``), where each payment's begin
+    (``len(ps) + 1`` offsets) and their ``amount`` total per payment
+    (``DayMatch.prefill_subsets``)."""
+    n = len(ps)
+    at = np.zeros(n + 1, np.int64)
+    for i in range(n):
+        p = ps[i]
+        at[i + 1] = at[i] + quoted_starts[p + 1] - quoted_starts[p]
+    rows = np.empty(at[n], quoted_rows.dtype)
+    total = np.zeros(n, np.int64)
+    for i in range(n):
+        lo = quoted_starts[ps[i]]
+        s = 0
+        for k in range(at[i + 1] - at[i]):
+            r = quoted_rows[lo + k]
+            rows[at[i] + k] = r
+            s += amount[r]
+        total[i] = s
+    return rows, at, total
+
+
+@njit(cache=True, nogil=True)
+def join_spans(
+    a: np.ndarray, a_lo: np.ndarray, a_n: np.ndarray,
+    b: np.ndarray, b_lo: np.ndarray, b_n: np.ndarray,
+) -> np.ndarray:
+    """Per i, the rows ``a[a_lo[i]:a_lo[i] + a_n[i]]`` then ``b[b_lo[i]:b_lo[i] + b_n[i]]``,
+    one i's after another (each set's quoted invoices, then those its search added:
+    ``DayMatch.prefill_subsets``)."""
+    n = len(a_lo)
+    total = 0
+    for i in range(n):
+        total += a_n[i] + b_n[i]
+    out = np.empty(total, np.int64)
+    k = 0
+    for i in range(n):
+        for j in range(a_lo[i], a_lo[i] + a_n[i]):
+            out[k] = a[j]
+            k += 1
+        for j in range(b_lo[i], b_lo[i] + b_n[i]):
+            out[k] = b[j]
+            k += 1
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _mark_named(key: np.ndarray, pay: np.ndarray, inv: np.ndarray, n_inv: int,
+                out: np.ndarray) -> None:
+    """``out[r] = True`` for each row ``r`` of ``key`` (ascending) that a (pay, inv) names."""
+    n = len(key)
+    if n == 0:
+        return
+    for j in range(len(pay)):
+        k = pay[j] * n_inv + inv[j]
+        at = min(np.searchsorted(key, k), n - 1)
+        if key[at] == k:
+            out[at] = True
+
+
+@njit(cache=True, nogil=True)
+def remittance_line_choices(
+    pay: np.ndarray, inv: np.ndarray, ref: np.ndarray,
+    hits_pay: np.ndarray, hits_inv: np.ndarray, fz_pay: np.ndarray, fz_inv: np.ndarray,
+    anyone_pay: np.ndarray, anyone_inv: np.ndarray,
+    line_group: np.ndarray, line_total: np.ndarray, line_currency: np.ndarray,
+    book_group: np.ndarray, book_amount: np.ndarray, book_currency: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``DayMatch.remittance_lines``' choice of each line's invoice from its candidate rows
+    ``(pay, inv, ref)`` (a line's in ``pay``, sorted by (line, invoice), each pair once: as
+    ``Pairs.concat`` leaves them; ``hits``, ``fz``, ``anyone``: the (line, invoice) pairs of
+    the parts it was concatenated from): each row's score, each line's chosen invoice (-1:
+    none, or a rival within 0.02), the best score (0.0: no row), whether the choice is
+    doubtful, and where each line's rows begin (``len(line_group) + 1`` offsets). The best and
+    runner-up of a line are ``best_per_payment``'s: highest score first, ties in invoice
+    order (scores are not NaN). Reference: the numpy steps in
+    ``tests/engine/test_small_call_kernels.py``."""
+    n, n_lines = len(pay), len(line_group)
+    n_inv = len(book_amount)
+    key = np.empty(n, np.int64)
+    for j in range(n):
+        key[j] = pay[j] * n_inv + inv[j]
+    anyone = np.zeros(n, np.bool_)
+    _mark_named(key, anyone_pay, anyone_inv, n_inv, anyone)
+    named = np.zeros(n, np.bool_)  # (by the references' or the fuzzy search)
+    _mark_named(key, hits_pay, hits_inv, n_inv, named)
+    _mark_named(key, fz_pay, fz_inv, n_inv, named)
+    score = np.empty(n, np.float64)
+    same = np.empty(n, np.bool_)
+    settles = np.empty(n, np.bool_)
+    for j in range(n):
+        line, i = pay[j], inv[j]
+        g = line_group[line]
+        same[j] = book_group[i] == g if g >= 0 else not (anyone[j] and not named[j])
+        settles[j] = line_total[line] == book_amount[i]
+        s = ref[j] * (1.0 if same[j] else 0.5)
+        s = s * (1.0 if settles[j] else 0.9)
+        score[j] = s * (1.0 if book_currency[i] == line_currency[line] else 0.0)
+    line_inv = np.full(n_lines, -1, inv.dtype)
+    best_s = np.zeros(n_lines, np.float64)
+    doubtful = np.zeros(n_lines, np.bool_)
+    starts = np.zeros(n_lines + 1, np.int64)
+    lo = 0
+    for line in range(n_lines):
+        hi = lo
+        while hi < n and pay[hi] == line:
+            hi += 1
+        starts[line + 1] = hi
+        if hi > lo:
+            best, second = lo, -1
+            rival = False
+            for j in range(lo, hi):
+                rival |= settles[j] and same[j] and ref[j] >= 0.7
+                if j == lo:
+                    continue
+                if score[j] > score[best]:
+                    best, second = j, best
+                elif second < 0 or score[j] > score[second]:
+                    second = j
+            b = score[best]
+            best_s[line] = b
+            if b > 0 and not (second >= 0 and score[second] >= b - 0.02):
+                line_inv[line] = inv[best]
+            doubtful[line] = (not settles[best] and rival) or not same[best]
+        lo = hi
+    return score, line_inv, best_s, doubtful, starts
+
+
+@njit(cache=True, nogil=True)
+def settle_counted(
+    start: np.ndarray, inv: np.ndarray, need: np.ndarray, amount: np.ndarray,
+    conf: np.ndarray, rule: np.ndarray, rule_ok: np.ndarray, threshold: float, n_ranked: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The first half of ``DayMatch.settle``'s capacity check of proposals (lines
+    ``start[j]:start[j + 1]`` of ``inv``, each taking ``need`` of the invoice's open
+    ``amount``; eligible at ``conf`` of at least ``threshold`` by a rule with ``rule_ok``):
+    the proposals whose rank counts (the contested, the rejected and the first ``n_ranked``,
+    ascending), and per proposal ``walk`` (contested), ``ok`` (eligible and fits) and
+    ``eligible``. :func:`settle_walked` ends it once they are ranked. Reference: the numpy
+    steps in ``tests/engine/test_small_call_kernels.py``."""
+    n = len(start) - 1
+    eligible = np.empty(n, np.bool_)
+    for j in range(n):
+        eligible[j] = conf[j] >= threshold and rule_ok[rule[j]]
+    walk, ok = contested_and_fitting(start, inv, need, eligible, amount)
+    counted = np.empty(n, np.int64)
+    m = 0
+    for j in range(n):
+        ok[j] = ok[j] and eligible[j]
+        if walk[j] or not ok[j] or j < n_ranked:
+            counted[m] = j
+            m += 1
+    return counted[:m], walk, ok, eligible
+
+
+@njit(cache=True, nogil=True)
+def settle_walked(
+    start: np.ndarray, inv: np.ndarray, need: np.ndarray, amount: np.ndarray,
+    order: np.ndarray, walk: np.ndarray, ok: np.ndarray, eligible: np.ndarray, n_ranked: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The second half of :func:`settle_counted`'s check, the counted proposals ranked
+    (``order``): the contested walked in rank order (``ok`` written in place), then the
+    accepted (the first ``n_ranked`` in rank order, then the others in theirs), the rejected
+    in rank order and which of them were not eligible."""
+    n = len(start) - 1
+    n_walk = 0
+    for j in order:
+        n_walk += walk[j]
+    if n_walk:  # each in rank order, against what those before it left
+        contested = np.empty(n_walk, np.int64)
+        k = 0
+        for j in order:
+            if walk[j]:
+                contested[k] = j
+                k += 1
+        walk_capacity(start, inv, need, amount, contested, ok)
+    accepted = np.empty(n, np.int64)
+    rejected = np.empty(len(order), np.int64)
+    n_acc = n_rej = 0
+    for j in order:
+        if ok[j]:
+            if j < n_ranked:
+                accepted[n_acc] = j
+                n_acc += 1
+        else:
+            rejected[n_rej] = j
+            n_rej += 1
+    for j in range(n_ranked, n):
+        if ok[j]:
+            accepted[n_acc] = j
+            n_acc += 1
+    below = np.empty(n_rej, np.bool_)
+    for k in range(n_rej):
+        below[k] = not eligible[rejected[k]]
+    return accepted[:n_acc], rejected[:n_rej], below

@@ -40,7 +40,6 @@ from cashmatch.engine.allocate import (
     SUBSET_RULES,
     ExceptionItem,
     Proposals,
-    best_per_payment,
     lexsort_ints,
     ranked_candidates,
     resolve_full_conflicts,
@@ -1106,19 +1105,17 @@ class DayMatch:
         their blocks, what it finds does not depend on the order of payments; the proposals
         built together). Not when the HiGHS fallback may run: its day budget is spent in
         payment order."""
+        from cashmatch.engine import allocate_kernel
+
         if self.milp_calls_left > 0 and self.policy.subset_milp_node_limit > 0:
             return
         group_of, quoted_starts, quoted_rows = self.subset_inputs
         ps = ps[group_of[ps] >= 0]
         if len(ps) == 0:  # (none to search: fill_slot stays -1)
             return
-        n_fixed = quoted_starts[ps + 1] - quoted_starts[ps]
-        fixed = quoted_rows[spans(quoted_starts[ps], n_fixed)]
-        fixed_at = np.zeros(len(ps) + 1, np.int64)
-        np.cumsum(n_fixed, out=fixed_at[1:])
-        fixed_sum = np.zeros(len(fixed) + 1, np.int64)
-        np.cumsum(self.book.amount[fixed], out=fixed_sum[1:])
-        fixed_total = fixed_sum[fixed_at[1:]] - fixed_sum[fixed_at[:-1]]
+        fixed, fixed_at, fixed_total = allocate_kernel.gather_quoted(
+            ps, quoted_starts, quoted_rows, self.book.amount)
+        n_fixed = np.diff(fixed_at)
         index = amount_index(self.book)
         starts, members = index.block_start, index.members
         self.filled = search_blocks(
@@ -1158,12 +1155,10 @@ class DayMatch:
                 f.exact[qs].tolist(), f.exhaustive[qs].tolist(), f.size[qs].tolist(),
                 rest[qs].tolist(), fee[qs].tolist(), identity[qs].tolist(), strict=True)]
         # each set's quoted invoices and those added (set_proposals orders them by due date)
-        at = np.arange(len(qs))
-        owner = np.concatenate([np.repeat(at, n_fix), np.repeat(at, n_add)])
-        invs = np.concatenate([fixed[spans(fixed_at[qs], n_fix)], f.rows[spans(f.sol_start[s],
-                                                                              n_add)]])
+        invs = allocate_kernel.join_spans(fixed, fixed_at[qs], n_fix, f.rows, f.sol_start[s],
+                                          n_add)
         props = self.set_proposals(
-            ps[qs], n_fix + n_add, invs[np.argsort(owner, kind="stable")], np.array(conf),
+            ps[qs], n_fix + n_add, invs, np.array(conf),
             np.where(n_fix > 0, RULES.index(SUBSET_RULES[0]), RULES.index(SUBSET_RULES[1])))
         for j, q in enumerate(qs.tolist()):
             self.filled_outcome[q] = props, j
@@ -1254,6 +1249,8 @@ class DayMatch:
         return rem, line_pay[linked]
 
     def remittance_lines(self) -> np.ndarray:
+        from cashmatch.engine import allocate_kernel
+
         has = np.zeros(self.n, dtype=bool)
         rem, line_pay, line_group, hits, fz = self.lines
         if len(line_pay) == 0:
@@ -1278,48 +1275,27 @@ class DayMatch:
             pay_group=line_group, book=self.book)
         lp = Pairs.concat([hits, fz, *(Pairs(p.pay, p.inv, np.full(len(p), REMITTANCE_AMOUNT_REF),
                                              p.fuzzy) for p in (by_amount, anyones))])
-        # a (line, invoice) that only the anyone's search found: the rows of ``lp`` that each
-        # part names, found by a binary search of its keys (ascending: Pairs.concat sorts
-        # by (pay, inv), one row a pair)
-        n_inv = len(self.book.amount)
-        key = lp.pay * n_inv + lp.inv
-
-        def named_by(part: Pairs) -> np.ndarray:
-            k = part.pay * n_inv + part.inv
-            at = np.minimum(np.searchsorted(key, k), len(key) - 1)
-            out = np.zeros(len(key), bool)
-            out[at[key[at] == k]] = True
-            return out
-
-        unseen = named_by(anyones) & ~named_by(hits) & ~named_by(fz)
-        same = np.where(line_group[lp.pay] >= 0, self.book.group[lp.inv] == line_group[lp.pay],
-                        ~unseen)
-        settles = line_total[lp.pay] == self.book.amount[lp.inv]
-        in_currency = self.book.currency[lp.inv] == self.pay_currency[line_pay[lp.pay]]
-        score = lp.ref * np.where(same, 1.0, 0.5) * np.where(settles, 1.0, 0.9) * in_currency
-        best, second, best_s, second_s = best_per_payment(lp.pay, lp.inv, score, len(line_pay))
-        line_inv = np.where((best >= 0) & (best_s > 0), lp.inv[np.maximum(best, 0)], -1)
-        ambiguous = (best >= 0) & (second_s >= best_s - 0.02) & (second >= 0)
-        line_inv[ambiguous] = -1
-        # a line whose invoice its amounts do not settle, while another candidate's they do
-        # (a typo that names a real but different invoice), is not to be applied unseen
-        b = np.maximum(best, 0)
-        settles_best = (best >= 0) & settles[b] if len(lp.pay) else np.zeros(len(line_pay), bool)
-        rival = np.zeros(len(line_pay), dtype=bool)
-        if len(lp.pay):
-            np.logical_or.at(rival, lp.pay, settles & same & (lp.ref >= 0.7))
+        # each line's invoice, scored among its candidates (ascending by (line, invoice), as
+        # Pairs.concat leaves them): a (line, invoice) that only the anyone's search found is
+        # not the payer's; the best, unless a rival is within 0.02; doubtful where its amounts
+        # do not settle it while another candidate's they do (a typo that names a real but
+        # different invoice), or where it is another customer's than the known payer's
+        book = self.book
+        score, line_inv, best_s, doubtful, self.lc_starts = (
+            allocate_kernel.remittance_line_choices(
+                lp.pay, lp.inv, lp.ref, hits.pay, hits.inv, fz.pay, fz.inv, anyones.pay,
+                anyones.inv, line_group, line_total, self.pay_currency[line_pay], book.group,
+                book.amount, book.currency))
         self.remit_line_candidates = Pairs(lp.pay, lp.inv, score, lp.fuzzy)
-        # the candidate rows of each line (rows of line i: lc_order[lc_starts[i]:lc_starts[i+1]],
-        # in row order, as np.flatnonzero(lc.pay == i) gives them)
-        self.lc_order = np.argsort(lp.pay, kind="stable")
-        self.lc_starts = np.searchsorted(lp.pay[self.lc_order], np.arange(len(line_pay) + 1))
+        # the candidate rows of each line: lc_order[lc_starts[i]:lc_starts[i+1]] (in row order,
+        # as np.flatnonzero(lc.pay == i) gives them: the rows are in line order)
+        self.lc_order = np.arange(len(lp))
         self.remit = {
             "pay": line_pay,
             "inv": line_inv,
             "strength": best_s,
             # another customer's invoice, when the payer is known, is never applied unseen
-            "doubtful": (~settles_best & rival) | ((best >= 0) & ~same[b] if len(lp.pay)
-                                                   else np.zeros(len(line_pay), bool)),
+            "doubtful": doubtful,
             "paid": paid,
             "discount": discount,
             "deduction": deduction,
@@ -1472,35 +1448,25 @@ class DayMatch:
         """
         from cashmatch.engine import allocate_kernel
 
-        threshold = self.policy.auto_apply_threshold
-        pid_rank = self.payment_id_rank()
-        n_obj = len(proposals)
         every = Proposals.concat([proposals, singles])
-        starts, flat_inv = every.start, every.inv
-        flat_need = every.applied + every.adjustment
-        conf, pay = every.confidence, every.pay
         rule_ok = np.array([r in self.policy.auto_apply_rules for r in RULES], bool)
-        eligible = (conf >= threshold) & rule_ok[every.rule]
-        n_prop = len(every)
-        walk, fits = allocate_kernel.contested_and_fitting(starts, flat_inv, flat_need,
-                                                           eligible, self.book.amount)
-        ok = eligible & fits
+        need = every.applied + every.adjustment
+        conf, n_obj = every.confidence, len(proposals)
+        order, walk, ok, eligible = allocate_kernel.settle_counted(
+            every.start, every.inv, need, self.book.amount, conf, every.rule, rule_ok,
+            self.policy.auto_apply_threshold, n_obj)
         # strongest first, then payment id (each payment has one proposal: no ties left), of
         # those whose rank counts: the contested, the rejected and those not one-to-one (the
         # accepted singles keep their order)
-        order = np.flatnonzero(walk | ~ok | (np.arange(n_prop) < n_obj))
-        order = order[np.lexsort((pid_rank[pay[order]], -conf[order]))]
-        contested = order[walk[order]]
-        if len(contested):  # each in rank order, against what those before it left
-            allocate_kernel.walk_capacity(starts, flat_inv, flat_need, self.book.amount,
-                                          contested, ok)
-        accepted = every.take(np.concatenate([order[ok[order] & (order < n_obj)],
-                                              n_obj + np.flatnonzero(ok[n_obj:])]))
-        rejected = order[~ok[order]]
-        low = iter(self.low_confidence_exceptions(every, rejected[~eligible[rejected]]))
+        order = order[np.lexsort((self.payment_id_rank()[every.pay[order]], -conf[order]))]
+        accepted, rejected, below = allocate_kernel.settle_walked(
+            every.start, every.inv, need, self.book.amount, order, walk, ok, eligible, n_obj)
+        accepted = every.take(accepted)
+        pay, starts, flat_inv = every.pay, every.start, every.inv
+        low = iter(self.low_confidence_exceptions(every, rejected[below]))
         exceptions: list[ExceptionItem] = []
-        for j, below in zip(rejected.tolist(), (~eligible[rejected]).tolist(), strict=True):
-            if below:
+        for j, low_conf in zip(rejected.tolist(), below.tolist(), strict=True):
+            if low_conf:
                 exceptions.append(next(low))
                 continue
             exceptions.append(self.exception(
