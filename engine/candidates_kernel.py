@@ -223,18 +223,29 @@ def _keys_at(keys: np.ndarray, v: int, at: int) -> tuple[int, int]:
     return at, cnt
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _first_of_text(seen: np.ndarray, p: int, v: int, cnt: int) -> int:
+    """``cnt`` for text ``p``'s first value ``v`` (``seen[p]``: its last, values ascending), 0
+    for a repeat (that text's rows of ``v`` written already)."""
+    if cnt == 0 or seen[p] == v:
+        return 0
+    seen[p] = v
+    return cnt
+
+
 @njit(cache=True, nogil=True)
-def number_hits(value: np.ndarray, number: np.ndarray, radix_min: int
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """For each of the ``value`` (int64; -1: none) the sorted ``number`` keys equal to it:
-    (first row, count; count 0 for none). The values in ascending order walk the keys once,
-    each distinct value's keys counted once; a value above the last key names none and is not
-    sorted. From ``radix_min`` values on, sorted by a radix sort: each value and its row packed
-    into one word (:func:`text_kernel.sort_packed`: the rows move with the values, read in
-    order after) when both fit 64 bits (the keys are invoice numbers: ~31 bits, and ~21 for a
-    chunk's rows; at 250,000 texts 60 -> 21 ms of CPU), else by an order
-    (:func:`text_kernel.words_order`); fewer by numba's quicksort (any order of equal values
-    will do)."""
+def number_hits(value: np.ndarray, text: np.ndarray, n_texts: int, number: np.ndarray,
+                radix_min: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each of the ``value`` (int64; -1: none; of text ``text[t]`` in ``0 .. n_texts -
+    1``) the sorted ``number`` keys equal to it: (first row, count; count 0 for none, and for a
+    text's repeat of a value: its rows are its first's, ~40% of the rows of a day's texts). The
+    values in ascending order walk the keys once, each distinct value's keys counted once; a
+    value above the last key names none and is not sorted. From ``radix_min`` values on,
+    sorted by a radix sort: each value and its row packed into one word
+    (:func:`text_kernel.sort_packed`: the rows move with the values, read in order after) when
+    both fit 64 bits (the keys are invoice numbers: ~31 bits, and ~21 for a chunk's rows; at
+    250,000 texts 60 -> 21 ms of CPU), else by an order (:func:`text_kernel.words_order`);
+    fewer by numba's quicksort (any order of equal values will do)."""
     n = len(value)
     n_lo = np.zeros(n, np.int64)
     n_cnt = np.zeros(n, np.int64)
@@ -242,6 +253,7 @@ def number_hits(value: np.ndarray, number: np.ndarray, radix_min: int
         return n_lo, n_cnt
     top = number[-1]
     vt = np.flatnonzero((value >= 0) & (value <= top))
+    seen = np.full(n_texts, -1, np.int64)  # the value each text last had (ascending)
     m = len(vt)
     row_bits, value_bits = _bits(n), _bits(top)
     at, cnt, last = 0, 0, -1
@@ -257,7 +269,7 @@ def number_hits(value: np.ndarray, number: np.ndarray, radix_min: int
                 last = x
                 at, cnt = _keys_at(number, x, at)
             t = np.int64(packed[s] & mask)
-            n_lo[t], n_cnt[t] = at, cnt
+            n_lo[t], n_cnt[t] = at, _first_of_text(seen, text[t], x, cnt)
         return n_lo, n_cnt
     v = value[vt]
     order = words_order(v.view(np.uint64).reshape((m, 1))) if m >= radix_min else np.argsort(v)
@@ -266,7 +278,7 @@ def number_hits(value: np.ndarray, number: np.ndarray, radix_min: int
         if v[j] != last:
             last = v[j]
             at, cnt = _keys_at(number, last, at)
-        n_lo[vt[j]], n_cnt[vt[j]] = at, cnt
+        n_lo[vt[j]], n_cnt[vt[j]] = at, _first_of_text(seen, text[vt[j]], last, cnt)
     return n_lo, n_cnt
 
 
@@ -304,7 +316,8 @@ def exact_hits(
     strongest: what ``Pairs.concat`` of the three sets of hits in token order kept, without
     writing them out in token order and sorting them."""
     n = len(pay)
-    n_lo, n_cnt = number_hits(digit_values(d_off, d_raw, max_digits), number, radix_min)
+    n_lo, n_cnt = number_hits(digit_values(d_off, d_raw, max_digits), pay, n_texts, number,
+                              radix_min)
     # the alnum forms' values
     hashed = np.empty(n, np.uint64)
     hash64(a_off, a_raw, base, fmix, hashed)

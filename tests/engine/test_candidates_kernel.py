@@ -135,6 +135,35 @@ def test_exact_hits_are_each_texts_strongest_hit_per_invoice(tokens, numbers, al
     assert list(zip(*(g.tolist() for g in got), strict=True)) == strongest_per_pair(rows)
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 4), st.one_of(st.just(-1), st.integers(0, 30))),
+             max_size=40),
+    st.lists(st.integers(0, 25), max_size=30),
+    st.booleans(),
+    st.sampled_from(KEY_BASES),
+)
+def test_number_hits_name_each_texts_keys_of_a_value_once(tokens, keys, radix, base):
+    """Each (text, value) with keys: its first token (any one) has them all (the first row of
+    the value among the keys, and their count), its other tokens none; a value of no key (or
+    -1) none; packed or by an order or by numba's sort."""
+    value = np.array([v if v < 0 else base + v for _, v in tokens], np.int64)
+    text = np.array([p for p, _ in tokens], np.int64)
+    number = np.array(sorted(base + k for k in keys), np.int64)
+    lo, cnt = candidates_kernel.number_hits(value, text, 5, number, 0 if radix else 10**9)
+    named: dict[tuple[int, int], int] = {}
+    for t, (p, v) in enumerate(zip(text.tolist(), value.tolist(), strict=True)):
+        want = int(np.count_nonzero(number == v)) if v >= 0 else 0
+        if want and cnt[t]:
+            assert (p, v) not in named and cnt[t] == want
+            assert lo[t] == np.searchsorted(number, v)
+            named[(p, v)] = t
+        else:
+            assert cnt[t] == 0
+    assert set(named) == {(p, v) for p, v in zip(text.tolist(), value.tolist(), strict=True)
+                          if v >= 0 and (number == v).any()}
+
+
 def test_exact_hits_find_a_string_by_its_bytes_among_equal_hashes():
     """A hash that is the first byte (base 0, a finaliser that leaves small numbers be) and
     every key in one bucket: only the bytes tell the keys of one first letter apart, and a
