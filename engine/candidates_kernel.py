@@ -433,6 +433,23 @@ def range_rows(
 
 
 @njit(cache=True, nogil=True)
+def _sort_few(x: np.ndarray, a: int, b: int) -> None:
+    """Sort ``x[a:b]`` in place: an insertion sort for a few (a payment's amount hits: at most
+    twice ``MAX_AMOUNT_HITS``; numba's ``sort`` of a slice costs more to call than to sort a
+    few: 300k payments' 55 -> 30 ms of CPU for ``amount_pairs``), its ``sort`` for more."""
+    if b - a > 64:
+        x[a:b].sort()
+        return
+    for i in range(a + 1, b):
+        v = x[i]
+        j = i - 1
+        while j >= a and x[j] > v:
+            x[j + 1] = x[j]
+            j -= 1
+        x[j + 1] = v
+
+
+@njit(cache=True, nogil=True)
 def amount_pairs(
     pay: np.ndarray,
     lo_key: np.ndarray,
@@ -470,7 +487,7 @@ def amount_pairs(
             if pay_date[pay[j]] <= issue[i] + discount_days[i] + grace_days:
                 out_inv[k] = i
                 k += 1
-        out_inv[a:k].sort()
+        _sort_few(out_inv, a, k)
         kept = a
         for x in range(a, k):
             if x == a or out_inv[x] != out_inv[kept - 1]:

@@ -356,6 +356,20 @@ def test_amount_pairs_are_both_searches_concatenated(queries, invoices, cap, dis
     assert got[1].dtype == want.inv.dtype
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(-5, 5), max_size=150), st.data())
+def test_sort_few_sorts_its_slice_only(values, data):
+    """Against numpy's sort of the slice (few: the insertion sort; more than 64: numba's), the
+    rows outside it untouched; ties and an empty slice."""
+    a = data.draw(st.integers(0, len(values)))
+    b = data.draw(st.integers(a, len(values)))
+    x = np.array(values, np.int32)
+    want = x.copy()
+    want[a:b] = np.sort(want[a:b])
+    candidates_kernel._sort_few(x, a, b)
+    assert x.tolist() == want.tolist()
+
+
 def test_a_bloom_filter_lets_every_one_of_its_hashes_through():
     """Every hash it was built of passes (no false negative); most others do not."""
     rng = np.random.default_rng(2)
