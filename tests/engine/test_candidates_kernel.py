@@ -87,22 +87,31 @@ DIGITS = st.text("0123456789", max_size=21)  # (some longer than an int64's 18 d
 ALNUM = st.text("AB12", min_size=1, max_size=3)
 
 
+# what number keys start from: small; 58 bits (with 32 to 40 tokens' rows, 6 bits: one word
+# exactly, number_hits' radix sort of both packed); 60 bits (from 16 tokens on: too many bits
+# for that, the values sorted by an order; fewer: packed)
+KEY_BASES = [0, 2**57, 10**18 - 100]
+
+
 @settings(max_examples=300, deadline=None)
 @given(
-    st.lists(st.tuples(st.integers(0, 5), ALNUM, DIGITS), max_size=40),
+    st.lists(st.tuples(st.integers(0, 5), ALNUM, st.one_of(DIGITS, st.integers(0, 40))),
+             max_size=40),
     st.lists(st.tuples(st.integers(0, 40), st.integers(0, 9), st.integers(0, 3)), max_size=40),
     st.lists(st.tuples(ALNUM, st.integers(0, 9), st.sampled_from([1.0, 0.8])), max_size=12),
     st.lists(st.tuples(DIGITS.filter(lambda d: len(d) > 18), st.integers(0, 9),
                        st.sampled_from([0.97, 0.82])), max_size=4),
     st.booleans(),
+    st.sampled_from(KEY_BASES),
 )
 def test_exact_hits_are_each_texts_strongest_hit_per_invoice(tokens, numbers, alnums, longs,
-                                                             radix):
+                                                             radix, base):
     """Against a comparison of every token form with every key: digits forms as numbers (with
-    leading zeros, empty, beyond int64) and as long strings, alnum forms; keys of several
-    invoices, an invoice by several keys and tokens (its strongest kept); sorted by radix or
-    not."""
-    numbers = sorted(numbers, key=lambda k: k[0])
+    leading zeros, empty, beyond int64, above every key) and as long strings, alnum forms;
+    keys of several invoices, an invoice by several keys and tokens (its strongest kept);
+    sorted by radix (the values packed with their rows, or too large for that) or not."""
+    tokens = [(p, a, d if isinstance(d, str) else str(base + d)) for p, a, d in tokens]
+    numbers = sorted(((base + v, i, k) for v, i, k in numbers), key=lambda k: k[0])
     number = np.array([k[0] for k in numbers], np.int64)
     number_inv = np.array([k[1] for k in numbers], np.int32)
     number_kind = np.array([k[2] for k in numbers], np.int8)
@@ -124,6 +133,35 @@ def test_exact_hits_are_each_texts_strongest_hit_per_invoice(tokens, numbers, al
             rows += [(p, k[1], k[2]) for k in longs if k[0] == d]
     assert [g.dtype for g in got] == [np.int64, np.int64, np.float64]
     assert list(zip(*(g.tolist() for g in got), strict=True)) == strongest_per_pair(rows)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 4), st.one_of(st.just(-1), st.integers(0, 30))),
+             max_size=40),
+    st.lists(st.integers(0, 25), max_size=30),
+    st.booleans(),
+    st.sampled_from(KEY_BASES),
+)
+def test_number_hits_name_each_texts_keys_of_a_value_once(tokens, keys, radix, base):
+    """Each (text, value) with keys: its first token (any one) has them all (the first row of
+    the value among the keys, and their count), its other tokens none; a value of no key (or
+    -1) none; packed or by an order or by numba's sort."""
+    value = np.array([v if v < 0 else base + v for _, v in tokens], np.int64)
+    text = np.array([p for p, _ in tokens], np.int64)
+    number = np.array(sorted(base + k for k in keys), np.int64)
+    lo, cnt = candidates_kernel.number_hits(value, text, 5, number, 0 if radix else 10**9)
+    named: dict[tuple[int, int], int] = {}
+    for t, (p, v) in enumerate(zip(text.tolist(), value.tolist(), strict=True)):
+        want = int(np.count_nonzero(number == v)) if v >= 0 else 0
+        if want and cnt[t]:
+            assert (p, v) not in named and cnt[t] == want
+            assert lo[t] == np.searchsorted(number, v)
+            named[(p, v)] = t
+        else:
+            assert cnt[t] == 0
+    assert set(named) == {(p, v) for p, v in zip(text.tolist(), value.tolist(), strict=True)
+                          if v >= 0 and (number == v).any()}
 
 
 def test_exact_hits_find_a_string_by_its_bytes_among_equal_hashes():
@@ -316,6 +354,20 @@ def test_amount_pairs_are_both_searches_concatenated(queries, invoices, cap, dis
                          for p, i in parts])
     assert got[0].tobytes() == want.pay.tobytes() and got[1].tobytes() == want.inv.tobytes()
     assert got[1].dtype == want.inv.dtype
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(-5, 5), max_size=150), st.data())
+def test_sort_few_sorts_its_slice_only(values, data):
+    """Against numpy's sort of the slice (few: the insertion sort; more than 64: numba's), the
+    rows outside it untouched; ties and an empty slice."""
+    a = data.draw(st.integers(0, len(values)))
+    b = data.draw(st.integers(a, len(values)))
+    x = np.array(values, np.int32)
+    want = x.copy()
+    want[a:b] = np.sort(want[a:b])
+    candidates_kernel._sort_few(x, a, b)
+    assert x.tolist() == want.tolist()
 
 
 def test_a_bloom_filter_lets_every_one_of_its_hashes_through():
