@@ -312,6 +312,34 @@ def _packed_firsts(offsets: np.ndarray, raw: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
+def packed_codes(offsets: np.ndarray, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each string ``raw[offsets[i]:offsets[i + 1]]`` coded by its first occurrence (the codes
+    ``pa.Array.dictionary_encode`` gives), and the first row of each code (the dictionary's
+    rows); empty arrays if a string has more than 16 bytes or a zero byte (then not coded):
+    :func:`_packed_firsts` (no string bytes read twice, no cache misses)."""
+    n = len(offsets) - 1
+    for i in range(n):
+        if offsets[i + 1] - offsets[i] > 16:
+            return np.zeros(0, np.int32), np.zeros(0, np.int64)
+    for t in range(offsets[0], offsets[n]):
+        if raw[t] == 0:
+            return np.zeros(0, np.int32), np.zeros(0, np.int64)
+    first = _packed_firsts(offsets, raw)
+    code = np.empty(n, np.int32)
+    firsts = np.empty(n, np.int64)
+    k = 0
+    for i in range(n):
+        r = first[i]
+        if r == i:
+            code[i] = k
+            firsts[k] = i
+            k += 1
+        else:
+            code[i] = code[r]
+    return code, firsts[:k]
+
+
+@njit(cache=True, nogil=True)
 def counting_order(key: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
     """The stable order of ``key`` (integers 0 .. ``n_keys - 1``; ``np.argsort(key,
     kind="stable")``) by a counting sort, and where each key's rows start in it (one more:
