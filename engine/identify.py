@@ -18,6 +18,7 @@ from cashmatch.engine.normalize import (
     StringLookup,
     account_key,
     compiled,
+    distinct_name_keys,
     int_order,
     name_key,
     string_parts,
@@ -239,7 +240,8 @@ def identify(
     n = payments.num_rows
     customer = np.full(n, -1, dtype=np.int64)
     method = np.full(n, UNKNOWN, dtype=np.int8)
-    names = name_key(payments.column("payer_name").combine_chunks())
+    name_keys, name_at = distinct_name_keys(payments.column("payer_name"))
+    names = name_keys.take(name_at)
     if len(index.ids) == 0 or n == 0:
         return Identification(customer, method, np.zeros(n), names, np.full(n, -1, np.int64))
 
@@ -249,7 +251,9 @@ def identify(
     customer[found] = np.asarray(index.account_keys.column("cust"))[hit_np[found]]
     method[found] = BY_ACCOUNT
 
-    hit = index.names.index_in(names)
+    # the distinct payer names looked up (423k of 1M payments: hashed, bucketed and compared
+    # at random ~2.4x fewer times)
+    hit = index.names.index_in(name_keys)[np.asarray(name_at, np.int64)]
     take = (customer < 0) & (hit >= 0)
     customer[take] = np.asarray(index.name_keys.column("cust"))[hit[take]]
     method[take] = BY_NAME

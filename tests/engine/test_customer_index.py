@@ -7,7 +7,7 @@ import pyarrow as pa
 from cashmatch.engine import identify as I
 from cashmatch.engine import schema as S
 from cashmatch.engine.identify import NAME_BLOCK, build_index, index_customers, name_blocks
-from cashmatch.engine.normalize import account_key, string_parts
+from cashmatch.engine.normalize import account_key, distinct_name_keys, name_key, string_parts
 
 
 def _invoices(rows: list[tuple[str, str | None]]) -> pa.Table:
@@ -159,3 +159,27 @@ def test_customer_index_the_same_with_ids_coded_compiled(monkeypatch):
     assert a.ids.equals(b.ids) and a.names_by_customer.equals(b.names_by_customer)
     assert a.name_keys.equals(b.name_keys) and a.account_keys.equals(b.account_keys)
     np.testing.assert_array_equal(a.group, b.group)
+
+
+def test_payer_names_looked_up_once_each_as_every_payment():
+    """identify looks up the distinct payer names (``distinct_name_keys``): the keys taken back
+    to the payments are ``name_key``'s, and each payment finds what its own key finds (nulls,
+    repeats, names of one key written differently, chunks)."""
+    index = build_index(invoices=_invoices([("C1", "Alpha Ltd"), ("C2", "Beta GmbH"),
+                                            ("C3", "Gamma & Sons")]), customers=None)
+    forms = ["Alpha Ltd", "ALPHA LTD.", None, "", "Beta  GmbH", "Nobody", "gamma & sons", "Beta"]
+    rng = np.random.default_rng(2)
+    payers = pa.chunked_array([[forms[i] for i in rng.integers(0, len(forms), 40)],
+                               [forms[i] for i in rng.integers(0, len(forms), 25)]])
+    keys, at = distinct_name_keys(payers)
+    names = name_key(payers)
+    assert keys.take(at).equals(names) and len(keys) < len(names)
+    hit = index.names.index_in(keys)[np.asarray(at, np.int64)]
+    np.testing.assert_array_equal(hit, index.names.index_in(names))
+    assert (hit >= 0).sum() > 10 and (hit < 0).sum() > 10
+    got = I.identify(payments=pa.table({"payer_name": payers,
+                                        "payer_account": pa.nulls(len(names), pa.string())}),
+                     index=index, name_cutoff=88.0)
+    assert got.names.equals(names)
+    np.testing.assert_array_equal(got.customer[got.method == I.BY_NAME],
+                                  np.asarray(index.name_keys.column("cust"))[hit[hit >= 0]])
