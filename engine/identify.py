@@ -17,8 +17,11 @@ from rapidfuzz import fuzz, process
 from cashmatch.engine.normalize import (
     StringLookup,
     account_key,
+    compiled,
+    distinct_name_keys,
     int_order,
     name_key,
+    string_parts,
 )
 
 # How the payer was identified, with the confidence that carries.
@@ -29,6 +32,7 @@ NAME_MARGIN = 4.0  # the best fuzzy name must beat the next customer's by this m
 PARALLEL_COMPARISONS = 20_000  # rapidfuzz's thread pool pays off above this many comparisons
 SCORE_SLACK = 0.01  # _fuzzy_names: room for rounding between a score's bound and its float32
 DISTINCT_ACCOUNTS_FIRST = 1_000  # _AccountCodes.of: from this many payments, key distinct ones
+CODES_COMPILED_MIN = 1 << 17  # strings from which _string_codes compiles
 
 
 def fuzzy_workers(comparisons: int) -> int:
@@ -69,6 +73,26 @@ def _unique_map(keys: pa.Array, cust: np.ndarray) -> pa.Table:
     return pa.table({"key": g.column("key"), "cust": g.column("cust_min")})
 
 
+def _string_codes(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The code of each string by its first occurrence (``dictionary_encode``'s; -1 for a
+    null), and the first row of each code. Short strings without nulls (customer ids: at most
+    16 bytes), from :data:`CODES_COMPILED_MIN` of them, in one compiled pass
+    (:func:`text_kernel.packed_codes`; 2.77M ids of the 1M ledger 174 -> 96 ms of CPU);
+    otherwise by Arrow."""
+    if not text.null_count and compiled(len(text), CODES_COMPILED_MIN, "packed_codes"):
+        from cashmatch.engine import text_kernel
+
+        code, firsts = text_kernel.packed_codes(*string_parts(text))
+        if len(code) == len(text):
+            return code, firsts
+    enc = text.dictionary_encode()
+    code = np.asarray(pc.fill_null(enc.indices, -1) if enc.null_count else enc.indices, np.int64)
+    at = np.flatnonzero(code >= 0)
+    firsts = np.empty(len(enc.dictionary), np.int64)
+    firsts[code[at[::-1]]] = at[::-1]
+    return code, firsts
+
+
 def _customer_codes(customers: pa.Table | None, invoice_ids: pa.ChunkedArray,
                     order: np.ndarray) -> tuple[pa.Array, np.ndarray]:
     """The distinct customer ids of the master's rows then the invoices' in ``order`` of their
@@ -79,20 +103,20 @@ def _customer_codes(customers: pa.Table | None, invoice_ids: pa.ChunkedArray,
     parts = [invoice_ids.combine_chunks()]
     if customers is not None and customers.num_rows:
         parts.insert(0, customers.column("customer_id").combine_chunks())
-    enc = pa.concat_arrays(parts).dictionary_encode()
-    n_master = len(enc) - len(order)
-    raw = np.asarray(pc.fill_null(enc.indices, -1) if enc.null_count else enc.indices, np.int64)
+    all_ids = pa.concat_arrays(parts)
+    raw, firsts = _string_codes(all_ids)
+    n_master = len(all_ids) - len(order)
     seq = np.concatenate([raw[:n_master], raw[n_master:][order]])  # in the order read
     at = np.flatnonzero(seq >= 0)
     known = seq[at]
-    first = np.empty(len(enc.dictionary), np.int64)
+    first = np.empty(len(firsts), np.int64)
     first[known[::-1]] = at[::-1]  # where each id is first read
     by_first = known[first[known] == at]  # the ids by where they are first read
     renumber = np.empty(len(by_first), np.int64)
     renumber[by_first] = np.arange(len(by_first))
     code = np.full(len(seq), -1, np.int64)
     code[at] = renumber[known]
-    return enc.dictionary.take(pa.array(by_first)), code
+    return all_ids.take(pa.array(firsts[by_first])), code
 
 
 def build_index(*, invoices: pa.Table, customers: pa.Table | None) -> CustomerIndex:
@@ -216,7 +240,8 @@ def identify(
     n = payments.num_rows
     customer = np.full(n, -1, dtype=np.int64)
     method = np.full(n, UNKNOWN, dtype=np.int8)
-    names = name_key(payments.column("payer_name").combine_chunks())
+    name_keys, name_at = distinct_name_keys(payments.column("payer_name"))
+    names = name_keys.take(name_at)
     if len(index.ids) == 0 or n == 0:
         return Identification(customer, method, np.zeros(n), names, np.full(n, -1, np.int64))
 
@@ -226,7 +251,9 @@ def identify(
     customer[found] = np.asarray(index.account_keys.column("cust"))[hit_np[found]]
     method[found] = BY_ACCOUNT
 
-    hit = index.names.index_in(names)
+    # the distinct payer names looked up (423k of 1M payments: hashed, bucketed and compared
+    # at random ~2.4x fewer times)
+    hit = index.names.index_in(name_keys)[np.asarray(name_at, np.int64)]
     take = (customer < 0) & (hit >= 0)
     customer[take] = np.asarray(index.name_keys.column("cust"))[hit[take]]
     method[take] = BY_NAME

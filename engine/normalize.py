@@ -607,6 +607,14 @@ def name_key(names: pa.Array, *, few: int = FEW_NAMES) -> pa.Array:
     names, all ASCII (a batch's payers), they run in Python's ``re`` over the names joined by
     line breaks (:func:`_ascii_name_keys`): Arrow's dozen kernel calls cost ~0.3 ms for a
     hundred names. (Unicode folding is left to Arrow: for ASCII it changes nothing.)"""
+    keys, indices = distinct_name_keys(names, few=few)
+    return keys.take(indices)
+
+
+def distinct_name_keys(names: pa.Array | pa.ChunkedArray, *, few: int = FEW_NAMES
+                       ) -> tuple[pa.Array, pa.Array]:
+    """:func:`name_key` of the distinct names (a null as ""), and the index among them of each
+    name: ``name_key(names)`` is the first taken at the second (for work per distinct name)."""
     if isinstance(names, pa.ChunkedArray):
         names = names.combine_chunks()
     distinct = pc.fill_null(names, "").dictionary_encode()
@@ -615,7 +623,7 @@ def name_key(names: pa.Array, *, few: int = FEW_NAMES) -> pa.Array:
         keys = _compiled_name_keys(distinct.dictionary)
     elif len(distinct.dictionary) <= few:
         keys = _ascii_name_keys(distinct.dictionary.to_pylist())
-    return (_name_key(distinct.dictionary) if keys is None else keys).take(distinct.indices)
+    return (_name_key(distinct.dictionary) if keys is None else keys), distinct.indices
 
 
 NAME_KEYS_COMPILED_MIN = 20_000  # distinct names from which name_key compiles

@@ -143,33 +143,16 @@ def key_codes(offsets: np.ndarray, raw: np.ndarray, inv: np.ndarray, n_inv: int
     """Each string ``raw[offsets[i]:offsets[i + 1]]`` coded by its first occurrence (the codes
     ``pa.Array.dictionary_encode`` gives), and per code how many distinct ``inv`` (0 ..
     ``n_inv - 1``) its rows name. Strings of at most 16 bytes, none zero (all invoice keys):
-    :func:`_packed_firsts`; others: an open-addressing table (at most half full) of the first
+    :func:`packed_codes`; others: an open-addressing table (at most half full) of the first
     row of each code, placed by the FNV-1a hash of its bytes and compared byte by byte. Then
     the rows by invoice (a counting sort), where a code an invoice already had counts once."""
     n = len(offsets) - 1
-    packable = True
-    for i in range(n):
-        if offsets[i + 1] - offsets[i] > 16:
-            packable = False
-            break
-    for t in range(offsets[0], offsets[n]):
-        if raw[t] == 0:
-            packable = False
-            break
-    if packable:
-        first = _packed_firsts(offsets, raw)
-        code = np.empty(n, np.int32)
-        count = np.zeros(n, np.int32)
-        n_codes = 0
+    code, firsts = packed_codes(offsets, raw)
+    if len(code) == n:
+        count = np.zeros(len(firsts), np.int32)
         for i in range(n):
-            r = first[i]
-            if r == i:
-                code[i] = n_codes
-                n_codes += 1
-            else:
-                code[i] = code[r]
             count[code[i]] += 1
-        return code, _distinct_invoices(code, count[:n_codes], inv, n_inv)
+        return code, _distinct_invoices(code, count, inv, n_inv)
     cap = 1
     while cap < 2 * n:
         cap *= 2
@@ -309,6 +292,34 @@ def _packed_firsts(offsets: np.ndarray, raw: np.ndarray) -> np.ndarray:
                     break
                 s = (s + 1) & np.int64(mask)
     return first
+
+
+@njit(cache=True, nogil=True)
+def packed_codes(offsets: np.ndarray, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each string ``raw[offsets[i]:offsets[i + 1]]`` coded by its first occurrence (the codes
+    ``pa.Array.dictionary_encode`` gives), and the first row of each code (the dictionary's
+    rows); empty arrays if a string has more than 16 bytes or a zero byte (then not coded):
+    :func:`_packed_firsts` (no string bytes read twice, no cache misses)."""
+    n = len(offsets) - 1
+    for i in range(n):
+        if offsets[i + 1] - offsets[i] > 16:
+            return np.zeros(0, np.int32), np.zeros(0, np.int64)
+    for t in range(offsets[0], offsets[n]):
+        if raw[t] == 0:
+            return np.zeros(0, np.int32), np.zeros(0, np.int64)
+    first = _packed_firsts(offsets, raw)
+    code = np.empty(n, np.int32)
+    firsts = np.empty(n, np.int64)
+    k = 0
+    for i in range(n):
+        r = first[i]
+        if r == i:
+            code[i] = k
+            firsts[k] = i
+            k += 1
+        else:
+            code[i] = code[r]
+    return code, firsts[:k]
 
 
 @njit(cache=True, nogil=True)

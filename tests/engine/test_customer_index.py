@@ -7,7 +7,7 @@ import pyarrow as pa
 from cashmatch.engine import identify as I
 from cashmatch.engine import schema as S
 from cashmatch.engine.identify import NAME_BLOCK, build_index, index_customers, name_blocks
-from cashmatch.engine.normalize import account_key
+from cashmatch.engine.normalize import account_key, distinct_name_keys, name_key, string_parts
 
 
 def _invoices(rows: list[tuple[str, str | None]]) -> pa.Table:
@@ -111,3 +111,75 @@ def test_account_codes_the_same_whether_distinct_accounts_are_keyed_first(monkey
             assert codes.n == len(expected_keys)
             got.append((codes.keys.to_pylist(), codes.code.tolist(), codes.given.tolist()))
         assert got[0] == got[1]
+
+
+def test_string_codes_compiled_as_arrows_dictionary_encoding(monkeypatch):
+    """``_string_codes``: the compiled pass (``text_kernel.packed_codes``) gives Arrow's codes
+    and the first row of each, in one hash partition or several, at the 8- and 16-byte edges
+    of the words, with an offset into the buffers; strings it cannot pack (over 16 bytes, a
+    zero byte) and nulls by Arrow, coded the same."""
+    from cashmatch.engine import text_kernel
+
+    rng = np.random.default_rng(11)
+    alphabet = np.array(list("0A9Zé-"))
+    values = ["".join(rng.choice(alphabet, rng.choice([0, 1, 7, 8, 9, 15, 16])))
+              for _ in range(3 * text_kernel.PART_ROWS)]
+    values = [v for v in values if len(v.encode()) <= 16]
+    values = [values[i] for i in rng.integers(0, len(values) // 20, len(values))]  # repeats
+    monkeypatch.setattr(I, "CODES_COMPILED_MIN", 0)
+    sliced = pa.array(values).slice(5)
+    assert len(text_kernel.packed_codes(*string_parts(sliced))[0]) == len(sliced)  # compiled
+    for arr in (sliced, pa.array(values[:50]), pa.array(["C1"]),
+                pa.array(values[:99] + ["A" * 17]), pa.array(values[:99] + ["A\x00"]),
+                pa.array(values[:99] + [None] + values[:3]), pa.array([], pa.string())):
+        code, firsts = I._string_codes(arr)
+        enc = arr.dictionary_encode()
+        assert np.asarray(code).tolist() == enc.indices.fill_null(-1).to_pylist()
+        assert arr.take(pa.array(firsts, pa.int64())).equals(enc.dictionary)
+        assert np.array_equal(firsts, [np.flatnonzero(np.asarray(code) == c)[0]
+                                       for c in range(len(firsts))])
+    code, firsts = text_kernel.packed_codes(*string_parts(pa.array(values)))
+    assert len(code) == len(values) and 100 < len(firsts) < len(values) // 10  # repeats
+    assert len(text_kernel.packed_codes(*string_parts(pa.array(["A" * 17])))[0]) == 0
+
+
+def test_customer_index_the_same_with_ids_coded_compiled(monkeypatch):
+    """The index and each invoice's customer the same whether the customer ids are coded by
+    the compiled pass or by Arrow (ids of one or several bytes; a master; an order)."""
+    rows = [(f"C{i % 13}" if i % 3 else f"CUST-{i % 5}", f"Name {i % 6}") for i in range(90)]
+    order = np.random.default_rng(5).permutation(len(rows))
+    customers = S.conform(pa.table({"customer_id": ["C9", "Z", "CUST-2"],
+                                    "name": ["Nine", "Zed", "Two"]}), S.CUSTOMERS)
+    built = []
+    for least in (10**9, 0):
+        monkeypatch.setattr(I, "CODES_COMPILED_MIN", least)
+        built.append(index_customers(invoices=_invoices(rows), customers=customers, order=order))
+    (a, a_cust), (b, b_cust) = built
+    np.testing.assert_array_equal(a_cust, b_cust)
+    assert a.ids.equals(b.ids) and a.names_by_customer.equals(b.names_by_customer)
+    assert a.name_keys.equals(b.name_keys) and a.account_keys.equals(b.account_keys)
+    np.testing.assert_array_equal(a.group, b.group)
+
+
+def test_payer_names_looked_up_once_each_as_every_payment():
+    """identify looks up the distinct payer names (``distinct_name_keys``): the keys taken back
+    to the payments are ``name_key``'s, and each payment finds what its own key finds (nulls,
+    repeats, names of one key written differently, chunks)."""
+    index = build_index(invoices=_invoices([("C1", "Alpha Ltd"), ("C2", "Beta GmbH"),
+                                            ("C3", "Gamma & Sons")]), customers=None)
+    forms = ["Alpha Ltd", "ALPHA LTD.", None, "", "Beta  GmbH", "Nobody", "gamma & sons", "Beta"]
+    rng = np.random.default_rng(2)
+    payers = pa.chunked_array([[forms[i] for i in rng.integers(0, len(forms), 40)],
+                               [forms[i] for i in rng.integers(0, len(forms), 25)]])
+    keys, at = distinct_name_keys(payers)
+    names = name_key(payers)
+    assert keys.take(at).equals(names) and len(keys) < len(names)
+    hit = index.names.index_in(keys)[np.asarray(at, np.int64)]
+    np.testing.assert_array_equal(hit, index.names.index_in(names))
+    assert (hit >= 0).sum() > 10 and (hit < 0).sum() > 10
+    got = I.identify(payments=pa.table({"payer_name": payers,
+                                        "payer_account": pa.nulls(len(names), pa.string())}),
+                     index=index, name_cutoff=88.0)
+    assert got.names.equals(names)
+    np.testing.assert_array_equal(got.customer[got.method == I.BY_NAME],
+                                  np.asarray(index.name_keys.column("cust"))[hit[hit >= 0]])
