@@ -300,3 +300,34 @@ def _decimal_text_arrow(v: np.ndarray, e: np.ndarray) -> pa.Array:
     sign = pa.array(np.where(v < 0, "-", ""))
     dot = pa.array(np.where(e > 0, ".", ""))
     return pc.binary_join_element_wise(sign, whole, dot, frac, "")
+
+
+def sums_by_code(
+    codes: np.ndarray, values: np.ndarray, n: int, mask: np.ndarray | None = None
+) -> np.ndarray:
+    """Exact int64 sums of money by group: ``values`` (minor units) summed per code in
+    ``range(n)``, optionally under ``mask``.
+
+    ``np.bincount`` sums in float64, which is exact while every partial sum stays below 2**53:
+    checked from the largest magnitude. Otherwise the values are split into a low 24-bit part
+    and the rest, summed apart and recombined as integers. Several times faster than
+    ``np.add.at``; a mask zeroes values rather than copying the rows it keeps.
+    """
+    if len(values) == 0:
+        return np.zeros(n, dtype=np.int64)
+    values = np.asarray(values, dtype=np.int64)
+    if mask is not None:
+        values = np.where(mask, values, 0)
+    big = max(abs(int(values.min())), abs(int(values.max())), 1)
+    if big * len(values) < 2**53:
+        return np.bincount(codes, weights=values, minlength=n)[:n].astype(np.int64)
+    low = values & 0xFFFFFF
+    high = values >> 24
+    big_high = max(abs(int(high.min())), abs(int(high.max())), 1)
+    if len(values) * big_high >= 2**52 or len(values) >= 2**28:  # (the low parts' sum too)
+        out = np.zeros(n, dtype=np.int64)
+        np.add.at(out, codes, values)
+        return out
+    lo_sum = np.bincount(codes, weights=low, minlength=n)[:n].astype(np.int64)
+    hi_sum = np.bincount(codes, weights=high, minlength=n)[:n].astype(np.int64)
+    return (hi_sum << 24) + lo_sum

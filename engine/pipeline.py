@@ -66,6 +66,7 @@ from cashmatch.engine.candidates import (
 )
 from cashmatch.engine.identify import BY_FUZZY_NAME, IDENTITY_CONFIDENCE, fuzzy_workers, identify
 from cashmatch.engine.ledger import PreparedLedger, days, release_memory, stage
+from cashmatch.engine.money import sums_by_code
 from cashmatch.engine.normalize import spans, string_parts
 from cashmatch.engine.policy import Policy
 from cashmatch.engine.review import (
@@ -697,7 +698,7 @@ class DayMatch:
         if not (named[1:] == named[:-1]).any():  # (no invoice paid in part twice)
             return
         invs, at, count = np.unique(inv[parts], return_inverse=True, return_counts=True)
-        paid = np.bincount(at, weights=proposals.applied[first[parts]]).astype(np.int64)
+        paid = sums_by_code(at, proposals.applied[first[parts]], len(invs))
         conf = proposals.confidence[parts]
         surest = np.zeros(len(invs))
         np.maximum.at(surest, at, conf)
@@ -1539,7 +1540,7 @@ class DayMatch:
         a_pay = np.repeat(proposals.pay, lens)
         a_inv, a_applied, a_adj = proposals.inv, proposals.applied, proposals.adjustment
         # remainders of partly applied payments
-        applied_by_pay = np.bincount(a_pay, weights=a_applied, minlength=self.n).astype(np.int64)
+        applied_by_pay = sums_by_code(a_pay, a_applied, self.n)
         prop_pay = proposals.pay
         rest = np.flatnonzero(self.pay_amount[prop_pay] != applied_by_pay[prop_pay])
         first = (self.book.ids.take(pa.array(a_inv[proposals.start[rest]])).to_pylist()

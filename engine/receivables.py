@@ -46,6 +46,7 @@ import pyarrow.compute as pc
 from cashmatch.engine import schema as S
 from cashmatch.engine.errors import InvalidInput, PolicyError, RowProblem
 from cashmatch.engine.ids import IdIndex
+from cashmatch.engine.money import sums_by_code
 
 _EPOCH = date(1970, 1, 1)
 NEVER = np.iinfo(np.int32).max  # a day that never comes
@@ -177,35 +178,6 @@ def _ints(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
 def _lookup(keys: pa.Array, values: pa.Array) -> np.ndarray:
     """Index of each key's first occurrence in ``values`` (-1 where absent)."""
     return IdIndex(values).find(keys)
-
-
-def _gsum(
-    codes: np.ndarray, values: np.ndarray, n: int, mask: np.ndarray | None = None
-) -> np.ndarray:
-    """Exact int64 group sum (``values`` summed per code), optionally under ``mask``.
-
-    ``np.bincount`` sums in float64, which is exact while every partial sum stays below 2**53:
-    checked from the largest magnitude. Otherwise the values are split into a low 24-bit part
-    and the rest, summed apart and recombined as integers. Several times faster than
-    ``np.add.at``; a mask zeroes values rather than copying the rows it keeps.
-    """
-    if len(values) == 0:
-        return np.zeros(n, dtype=np.int64)
-    values = np.asarray(values, dtype=np.int64)
-    if mask is not None:
-        values = np.where(mask, values, 0)
-    big = max(abs(int(values.min())), abs(int(values.max())), 1)
-    if big * len(values) < 2**53:
-        return np.bincount(codes, weights=values, minlength=n)[:n].astype(np.int64)
-    low = values & 0xFFFFFF
-    high = values >> 24
-    if len(values) * max(abs(int(high.min())), abs(int(high.max())), 1) >= 2**52:
-        out = np.zeros(n, dtype=np.int64)
-        np.add.at(out, codes, values)
-        return out
-    lo_sum = np.bincount(codes, weights=low, minlength=n)[:n].astype(np.int64)
-    hi_sum = np.bincount(codes, weights=high, minlength=n)[:n].astype(np.int64)
-    return (hi_sum << 24) + lo_sum
 
 
 def _gcount(codes: np.ndarray, n: int, mask: np.ndarray | None = None) -> np.ndarray:
@@ -778,9 +750,9 @@ def analyse(
     # the same integers, without another pass over every invoice)
     k = led.currency_code
     acc_k = led.account_currency
-    ar = _gsum(acc_k, acc_open, nk)
-    ar_start = _gsum(acc_k, open_p_acc, nk)
-    current_ar = _gsum(acc_k, aging_cells[:, 0], nk)  # bucket "current": dpd <= 0
+    ar = sums_by_code(acc_k, acc_open, nk)
+    ar_start = sums_by_code(acc_k, open_p_acc, nk)
+    current_ar = sums_by_code(acc_k, aging_cells[:, 0], nk)  # bucket "current": dpd <= 0
     in_period = (led.ev_day >= lo) & (led.ev_day <= A)
     in_prev = (led.ev_day >= lo_prev) & (led.ev_day < lo)
     reasons = led.reasons.to_pylist()
@@ -792,7 +764,7 @@ def analyse(
     is_wo = np.isin(led.ev_reason, wo_codes)
     is_ded = np.isin(led.ev_reason, ded_codes) & (led.ev_adj != 0)
     wo = np.flatnonzero(is_wo & in_period)  # few: sums over those rows only
-    write_offs = _gsum(k[led.ev_inv[wo]], led.ev_adj[wo], nk)
+    write_offs = sums_by_code(k[led.ev_inv[wo]], led.ev_adj[wo], nk)
     ded = np.flatnonzero(is_ded & (in_period | in_prev))
     ded_now = in_period[ded]
 
@@ -827,7 +799,7 @@ def analyse(
     prev_dtp, prev_dbt = _avg(dtp0, w0), _avg(dbt0, w0)
     ded_acc = ev_acc[ded]
     ded_n = _gcount(ded_acc, na, ded_now)
-    ded_amt = _gsum(ded_acc, led.ev_adj[ded], na, ded_now)
+    ded_amt = sums_by_code(ded_acc, led.ev_adj[ded], na, ded_now)
     ded_n0 = _gcount(ded_acc, na, ~ded_now)
 
     # ---- risk
@@ -839,7 +811,7 @@ def analyse(
     open_acc = led.account[open_now]
     usual = np.nan_to_num(np.maximum(prev_dbt, 0.0))[open_acc] + risk.usual_margin_days
     unusual = (A - led.due[open_now]) > usual
-    late_unusual = _gsum(open_acc, open_a[open_now], na, unusual)
+    late_unusual = sums_by_code(open_acc, open_a[open_now], na, unusual)
     share_unusual = np.where(acc_open > 0, late_unusual / np.where(acc_open > 0, acc_open, 1), 0.0)
     # days without any cash while overdue, beyond the account's usual gap between payments
     cash_ev = (led.ev_total > led.ev_adj) & (led.ev_day <= A)  # some cash, by as_of
@@ -1002,9 +974,9 @@ def _deductions_by_reason(led: Ledger, ded: np.ndarray, now: np.ndarray) -> pa.T
     code = led.currency_code[led.ev_inv[ded]] * nr + np.maximum(led.ev_reason[ded], 0)
     adj = led.ev_adj[ded]
     cnt = _gcount(code, nk * nr, now)
-    amt = _gsum(code, adj, nk * nr, now)
+    amt = sums_by_code(code, adj, nk * nr, now)
     cnt0 = _gcount(code, nk * nr, ~now)
-    amt0 = _gsum(code, adj, nk * nr, ~now)
+    amt0 = sums_by_code(code, adj, nk * nr, ~now)
     cells = np.flatnonzero((cnt > 0) | (cnt0 > 0))
     reasons = led.reasons.to_pylist() or [""]
     label = [r.split(":", 1)[1] if ":" in r else r for r in reasons]
