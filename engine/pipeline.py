@@ -17,7 +17,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields
 from itertools import accumulate, chain
 from operator import attrgetter
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -120,6 +120,10 @@ _NOT_FULL[[PARTIAL, OVER, SETTLED, CURRENCY]] = True
 
 # one payment's proposal while it is decided: row ``[1]`` of the batch ``[0]``
 Pick = tuple[Proposals, int]
+T = TypeVar("T")
+# why an amount-only match is AMBIGUOUS when combinations of open items make the amount too
+COMBINED_DETAIL = ("The amount equals an open invoice of this customer but also other open "
+                   "items or pairs of them, and the reference names none.")
 
 
 class Evidence(NamedTuple):
@@ -159,6 +163,14 @@ def gathered(picks: list[Pick]) -> Proposals:
             n += len(batch)
         rows.append(first + row)
     return Proposals.concat(batches).take(np.array(rows, np.int64))
+
+
+def in_payment_order(*parts: tuple[np.ndarray, list[T]]) -> list[T]:
+    """The items of ``parts`` (each: its items' payments, one each, and the items) in the
+    order of their payments (each payment in one part at most)."""
+    pay = np.concatenate([np.asarray(p, np.int64) for p, _ in parts])
+    items = list(chain.from_iterable(i for _, i in parts))
+    return [items[i] for i in np.argsort(pay, kind="stable").tolist()]
 
 
 def candidate_list(extra: list[int], invs: list[int], confs: list[float]
@@ -499,7 +511,6 @@ class DayMatch:
         chosen, lost = resolve_full_conflicts(
             chosen, pairs.pay, pairs.inv, conf, full & (conf >= threshold)
         )
-        proposals: list[Pick] = []
         exceptions: list[ExceptionItem] = []
         # the clear one-to-one proposals, as arrays (what single_proposal makes, all at once)
         single_pay = np.flatnonzero(chosen >= 0)
@@ -528,38 +539,45 @@ class DayMatch:
         self.fill_slot = np.full(self.n, -1, np.int64)  # none searched in bulk (yet)
         self.filled_outcome: list[Pick | ExceptionItem | None] = []  # their outcomes, by slot
         self.prefill_subsets(rest[may_fill])
-        remitted = self.remittance_proposals(rest[has_remit[rest]])
+        remit = rest[has_remit[rest]]
+        remitted = self.remittance_proposals(remit)
         quoted = rest[~has_remit[rest] & (n_quoted[rest] >= 2)]
         quoted_sets = self.quoted_set_proposals(quoted)
         fit_all = np.zeros(self.n, bool)  # (their quoted invoices together settle them)
         fit_all[np.fromiter(quoted_sets, np.int64, len(quoted_sets))] = True
         quoted_sets.update(self.quoted_subsets(quoted[~fit_all[quoted]]))
-        # no candidate, no customer, no advice: nothing to search (the loop would end there)
+        # the reference resembles an invoice, if only weakly, and no single settles clearly
+        resembles_all = (named_ref >= PARTIAL_MIN_REF) & ~clear_single
+        # decided by their flags alone, for all of them at once (what the loop below would
+        # decide): no candidate, customer or advice (nothing to search); and a best candidate
+        # but nothing else to try (no quote, set, fee, resemblance: no match, or AMBIGUOUS
+        # where combinations of open items make the amount too)
         pairless = rest[(self.starts[rest + 1] == self.starts[rest]) & ~has_remit[rest]
                         & (self.pay_group[rest] < 0)]
         decided = self.no_pair_exceptions(pairless)
-        unmatched: list[tuple[int, int]] = []  # (slot in exceptions, payment)
-        partials = self.partial_proposals(rest[~has_remit[rest]])
+        no_more = rest[~has_remit[rest] & (n_quoted[rest] < 2) & (best[rest] >= 0)
+                       & ~quotes_all[rest] & ~fee_only_all[rest] & ~resembles_all[rest]]
+        looped = np.setdiff1d(rest[~has_remit[rest]], np.concatenate([pairless, no_more]),
+                              assume_unique=True)
+        partials = self.partial_proposals(looped)
+        made: list[Pick] = []
+        made_pay: list[int] = []
+        found: list[ExceptionItem] = []
+        found_pay: list[int] = []
+        rivalled: list[int] = []  # (AMBIGUOUS: combinations of open items make the amount)
+        unmatched: list[int] = []  # (their exceptions made at once below)
         # the loop reads each payment's flags as Python values (a numpy scalar costs more)
-        for p, remit, n_q, clear, quotes, named, fee_only, b, known, alternative, slot in zip(
-                *(a[rest].tolist() for a in (
-                    np.arange(self.n), has_remit, n_quoted, clear_single, quotes_all,
-                    named_ref, fee_only_all, best, self.pay_group >= 0, alternatives,
-                    self.fill_slot)),
+        for p, n_q, clear, quotes, resembles, fee_only, b, known, alternative, slot in zip(
+                *(a[looped].tolist() for a in (
+                    np.arange(self.n), n_quoted, clear_single, quotes_all, resembles_all,
+                    fee_only_all, best, self.pay_group >= 0, alternatives, self.fill_slot)),
                 strict=True):
-            if p in decided:
-                exceptions.append(decided[p])
-                continue
             prop = None
-            if remit:
-                prop = remitted[p]
-            if prop is None and n_q >= 2:
+            if n_q >= 2:
                 prop = (quoted_sets[p] if p in quoted_sets
                         else self.subset_proposal(p, quoted_only=True))
                 if prop is None and clear:
                     prop = self.single_proposal(p, b)
-            # the reference resembles an invoice, if only weakly, and no single settles clearly
-            resembles = named >= PARTIAL_MIN_REF and not clear
             if prop is None and (b < 0 or quotes or fee_only) and (known or quotes):
                 # the quoted invoice plus others of the customer, or the amount alone
                 prop = (self.filled_outcome[slot] if slot >= 0
@@ -589,21 +607,30 @@ class DayMatch:
                     prop = self.put_first(prop, ks[:AMBIGUOUS_SETS],
                                           "in part, whose numbers the reference resembles")
             if isinstance(prop, ExceptionItem):
-                exceptions.append(prop)
+                found.append(prop)
+                found_pay.append(p)
             elif prop is not None:
-                proposals.append(prop)
+                made.append(prop)
+                made_pay.append(p)
             elif alternative:
-                exceptions.append(self.exception(
-                    p, S.AMBIGUOUS, "The amount equals an open invoice of this customer but "
-                    "also other open items or pairs of them, and the reference names none."))
-            else:  # decided below, for all such payments at once
-                unmatched.append((len(exceptions), p))
-                exceptions.append(None)  # type: ignore[arg-type]
-        if unmatched:
-            slots, ps = (np.array(v) for v in zip(*unmatched, strict=True))
-            for i, item in zip(slots.tolist(), self.no_match_exceptions(
-                    ps, best[ps], best_c[ps], second_c[ps]), strict=True):
-                exceptions[i] = item
+                rivalled.append(p)
+            else:
+                unmatched.append(p)
+        # the remittance advice applied as given, or why not (nothing else is tried)
+        advised = [remitted[p] for p in remit.tolist()]
+        by_advice = np.array([isinstance(a, tuple) for a in advised], bool)
+        combined = np.concatenate([no_more[alternatives[no_more]], rivalled]).astype(np.int64)
+        ps = np.sort(np.concatenate([no_more[~alternatives[no_more]], unmatched])).astype(np.int64)
+        exceptions.extend(in_payment_order(
+            (pairless, list(decided.values())),
+            (remit[~by_advice], [a for a in advised if not isinstance(a, tuple)]),
+            (combined, [self.exception(p, S.AMBIGUOUS, COMBINED_DETAIL)
+                        for p in combined.tolist()]),
+            (np.array(found_pay, np.int64), found),
+            (ps, self.no_match_exceptions(ps, best[ps], best_c[ps], second_c[ps]))))
+        proposals = in_payment_order(
+            (remit[by_advice], [a for a in advised if isinstance(a, tuple)]),
+            (np.array(made_pay, np.int64), made))
         self.drop(self.SEARCH_READS)
         proposed, exceptions = self.lookalike_proposals(gathered(proposals), exceptions)
         self.corroborate_instalments(proposed)

@@ -73,3 +73,19 @@ def test_candidate_list_stops_at_the_cap_as_cutting_the_whole_list_would():
         invs = rng.integers(0, 12, int(rng.integers(0, 30))).tolist()  # repeats, in extra too
         confs = rng.random(len(invs)).tolist()
         assert candidate_list(extra, invs, confs) == whole_then_cut(extra, invs, confs)
+
+
+def test_in_payment_order_interleaves_the_parts_by_payment():
+    """``in_payment_order`` lists the items of all parts by their payments, whatever order the
+    parts and the items within them come in (empty parts and arrays or lists of payments)."""
+    from cashmatch.engine.pipeline import in_payment_order
+
+    rng = np.random.default_rng(5)
+    pays = rng.permutation(60)
+    cuts = np.sort(rng.choice(np.arange(1, 60), 4, replace=False))
+    parts = [(p, [f"item{x}" for x in p.tolist()]) for p in np.split(pays, cuts)]
+    parts.append((np.zeros(0, np.int64), []))
+    parts.append(([70, 65], ["item70", "item65"]))
+    got = in_payment_order(*parts)
+    assert got == [f"item{x}" for x in [*range(60), 65, 70]]
+    assert in_payment_order((np.zeros(0, np.int64), [])) == []
