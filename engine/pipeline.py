@@ -190,6 +190,30 @@ def candidate_list(extra: list[int], invs: list[int], confs: list[float]
     return cands, scores
 
 
+def candidate_lists(order: np.ndarray, start: np.ndarray, n: np.ndarray, inv: np.ndarray,
+                    conf: np.ndarray) -> list[tuple[list[int], list[float]]]:
+    """``candidate_list([], inv[r].tolist(), conf[r].tolist())`` of each run of pairs
+    ``r = order[start[i] : start[i] + n[i]]``, for all runs at once: a run's first
+    MAX_CANDIDATES pairs where their invoices differ (all that candidate_list keeps then, and
+    only they are listed: a run may hold hundreds), else candidate_list of the whole run."""
+    n_c = np.minimum(n, MAX_CANDIDATES)
+    ks = order[spans(start, n_c)]
+    first = inv[ks]
+    owner = np.repeat(np.arange(len(n)), n_c)
+    repeats = np.zeros(len(n), bool)
+    for d in range(1, MAX_CANDIDATES):  # (each pair against the few before it in its run)
+        repeats[owner[d:][(owner[d:] == owner[:-d]) & (first[d:] == first[:-d])]] = True
+    invs, confs = first.tolist(), conf[ks].tolist()
+    at = np.zeros(len(n) + 1, np.int64)
+    np.cumsum(n_c, out=at[1:])
+    out = [(invs[a:b], confs[a:b]) for a, b in zip(at[:-1].tolist(), at[1:].tolist(),
+                                                    strict=True)]
+    for i in np.flatnonzero(repeats).tolist():  # (an invoice twice: candidate_list reads on)
+        r = order[start[i] : start[i] + n[i]]
+        out[i] = candidate_list([], inv[r].tolist(), conf[r].tolist())
+    return out
+
+
 def sole_group(pay: np.ndarray, group: np.ndarray, n: int) -> np.ndarray:
     """Per payment (0..n-1), the one group all its (pay, group) entries name; -1 for none or
     several."""
@@ -1453,10 +1477,9 @@ class DayMatch:
         with its candidates best first; for all of them at once."""
         n_k = self.starts[ps + 1] - self.starts[ps]
         none = self.no_pair_exceptions(ps[n_k == 0])
-        ks = self.order[spans(self.starts[ps], n_k)]
-        if len(ks) == 0:
+        if int(n_k.sum()) == 0:
             return [none[p] for p in ps.tolist()]
-        inv_l, conf_l = self.pairs.inv[ks].tolist(), self.conf[ks].tolist()
+        cands = candidate_lists(self.order, self.starts[ps], n_k, self.pairs.inv, self.conf)
         top = self.order[np.minimum(self.starts[ps], len(self.order) - 1)]  # (if it has one)
         names = self.book.ids.take(pa.array(self.pairs.inv[top])).to_pylist()
         tie = (best >= 0) & (second_c >= best_c - AMBIGUITY_MARGIN) & (best_c >= 0.5)
@@ -1464,9 +1487,9 @@ class DayMatch:
         top_c = self.conf[top].tolist()
         threshold = self.policy.auto_apply_threshold
         out: list[ExceptionItem] = []
-        at = 0
-        for p, n, t, u, name, c in zip(ps.tolist(), n_k.tolist(), tie.tolist(),
-                                       unknown.tolist(), names, top_c, strict=True):
+        for p, n, t, u, name, c, (invs, scores) in zip(
+                ps.tolist(), n_k.tolist(), tie.tolist(), unknown.tolist(), names, top_c, cands,
+                strict=True):
             if n == 0:
                 out.append(none[p])
                 continue
@@ -1481,9 +1504,7 @@ class DayMatch:
                        "applied: the reference or the amount also points to another invoice")
                 reason, detail = S.LOW_CONFIDENCE, (f"Best candidate {name} (confidence "
                                                     f"{c:.2f}) {why}.")
-            out.append(ExceptionItem(p, reason, detail, *candidate_list(
-                [], inv_l[at : at + n], conf_l[at : at + n])))
-            at += n
+            out.append(ExceptionItem(p, reason, detail, invs, scores))
         return out
 
     # ------------------------------------------------------------------ settle

@@ -89,3 +89,27 @@ def test_in_payment_order_interleaves_the_parts_by_payment():
     got = in_payment_order(*parts)
     assert got == [f"item{x}" for x in [*range(60), 65, 70]]
     assert in_payment_order((np.zeros(0, np.int64), [])) == []
+
+
+def test_candidate_lists_equal_candidate_list_of_each_run():
+    """``candidate_lists`` (every run at once, each cut to its first MAX_CANDIDATES pairs unless
+    an invoice repeats among them) lists what ``candidate_list`` lists of each whole run: runs
+    empty, short, long, with invoices repeated at every distance (a repeat four pairs apart
+    included), in any order of the pairs."""
+    from cashmatch.engine.pipeline import candidate_list, candidate_lists
+
+    rng = np.random.default_rng(7)
+    n = rng.choice([0, 1, 2, 4, 5, 6, 9, 30], 400)
+    order = rng.permutation(int(n.sum()))
+    start = np.concatenate([[0], np.cumsum(n)[:-1]])
+    inv = np.where(rng.random(len(order)) < 0.3, rng.integers(0, 4, len(order)),
+                   rng.integers(0, 10**6, len(order)))
+    conf = rng.random(len(order))
+    picks = rng.permutation(len(n))[:300]  # (some runs, in any order)
+    got = candidate_lists(order, start[picks], n[picks], inv, conf)
+    want = [candidate_list([], inv[r].tolist(), conf[r].tolist())
+            for r in (order[a : a + k] for a, k in zip(start[picks], n[picks], strict=True))]
+    assert got == want
+    firsts = [inv[order[a : a + min(k, 5)]].tolist() for a, k in zip(start[picks], n[picks],
+                                                                     strict=True)]
+    assert sum(len(set(f)) < len(f) for f in firsts) > 20  # repeats among the first five
