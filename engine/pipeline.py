@@ -144,10 +144,16 @@ def confidence(batch: Proposals, row: int) -> float:
     return float(batch.confidence[row])
 
 
-def is_fee_set(batch: Proposals, row: int, threshold: float) -> bool:
-    """Is the proposal a set of invoices that fits only less a fee, below ``threshold``?"""
-    return (RULES[batch.rule[row]] in SUBSET_RULES and confidence(batch, row) < threshold
-            and bool(batch.adjustment[batch.start[row] : batch.start[row + 1]].any()))
+_SUBSET_CODES = [RULES.index(r) for r in SUBSET_RULES]
+
+
+def fee_sets(batch: Proposals, threshold: float) -> list[bool]:
+    """Per proposal of ``batch``: is it a set of invoices that fits only less a fee, below
+    ``threshold``? (all of them at once: a batch holds many a loop asks about one by one)"""
+    adjusted = np.zeros(len(batch.adjustment) + 1, np.int64)  # (lines with one, cumulated)
+    np.cumsum(batch.adjustment != 0, out=adjusted[1:])
+    return (np.isin(batch.rule, _SUBSET_CODES) & (batch.confidence < threshold)
+            & (adjusted[batch.start[1:]] > adjusted[batch.start[:-1]])).tolist()
 
 
 def gathered(picks: list[Pick]) -> Proposals:
@@ -589,6 +595,7 @@ class DayMatch:
         found: list[ExceptionItem] = []
         found_pay: list[int] = []
         rivalled: list[int] = []  # (AMBIGUOUS: combinations of open items make the amount)
+        fee_set_rows: dict[int, list[bool]] = {}  # (fee_sets of each batch met, by its id)
         unmatched: list[int] = []  # (their exceptions made at once below)
         # the loop reads each payment's flags as Python values (a numpy scalar costs more)
         for p, n_q, clear, quotes, resembles, fee_only, b, known, alternative, slot in zip(
@@ -613,8 +620,12 @@ class DayMatch:
                            and resembles and not quotes)
             # a set that fits only less a fee is far likelier a coincidence than a fit to the
             # minor unit (scoring.FEE_DEDUCTED): the quoted invoice over- or part-paid, if surer
-            fee_set = ((quotes or resembles) and isinstance(prop, tuple)
-                       and is_fee_set(*prop, threshold))
+            fee_set = False
+            if (quotes or resembles) and isinstance(prop, tuple):
+                batch, row = prop
+                if id(batch) not in fee_set_rows:
+                    fee_set_rows[id(batch)] = fee_sets(batch, threshold)
+                fee_set = fee_set_rows[id(batch)][row]
             if prop is None and (b < 0 or quotes or resembles):
                 prop = partials[p]
             elif fee_set:

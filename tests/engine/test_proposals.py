@@ -113,3 +113,26 @@ def test_candidate_lists_equal_candidate_list_of_each_run():
     firsts = [inv[order[a : a + min(k, 5)]].tolist() for a, k in zip(start[picks], n[picks],
                                                                      strict=True)]
     assert sum(len(set(f)) < len(f) for f in firsts) > 20  # repeats among the first five
+
+
+def test_fee_sets_say_of_each_proposal_whether_it_is_a_set_fitting_only_less_a_fee():
+    """``fee_sets`` (a batch at once) answers for each proposal what its definition says of it
+    alone: a subset rule, a confidence below the threshold (on it: not below) and a line with
+    an adjustment (proposals of one line and of several, adjustments on any line)."""
+    from cashmatch.engine.allocate import SUBSET_RULES
+    from cashmatch.engine.pipeline import fee_sets
+
+    rng = np.random.default_rng(3)
+    n = 1000
+    lens = rng.integers(1, 5, n)
+    lines = int(lens.sum())
+    adjustment = np.where(rng.random(lines) < 0.3, rng.integers(1, 300, lines), 0)
+    confidence = rng.choice([0.5, 0.9, 0.95, 0.99], n)
+    rule = rng.integers(0, len(RULES), n)
+    batch = Proposals.of(np.arange(n), lens, np.arange(lines), np.ones(lines, np.int64),
+                         adjustment, confidence, rule)
+    want = [RULES[int(batch.rule[i])] in SUBSET_RULES and float(batch.confidence[i]) < 0.95
+            and bool(batch.adjustment[batch.start[i] : batch.start[i + 1]].any())
+            for i in range(n)]
+    assert fee_sets(batch, 0.95) == want
+    assert 30 < sum(want) < n - 30
