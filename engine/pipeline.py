@@ -595,7 +595,9 @@ class DayMatch:
         found: list[ExceptionItem] = []
         found_pay: list[int] = []
         rivalled: list[int] = []  # (AMBIGUOUS: combinations of open items make the amount)
-        fee_set_rows: dict[int, list[bool]] = {}  # (fee_sets of each batch met, by its id)
+        # fee_sets of each batch met, by its id (the batch held too: a batch let go could
+        # leave its id to another)
+        fee_set_rows: dict[int, tuple[Proposals, list[bool]]] = {}
         unmatched: list[int] = []  # (their exceptions made at once below)
         # the loop reads each payment's flags as Python values (a numpy scalar costs more)
         for p, n_q, clear, quotes, resembles, fee_only, b, known, alternative, slot in zip(
@@ -624,8 +626,8 @@ class DayMatch:
             if (quotes or resembles) and isinstance(prop, tuple):
                 batch, row = prop
                 if id(batch) not in fee_set_rows:
-                    fee_set_rows[id(batch)] = fee_sets(batch, threshold)
-                fee_set = fee_set_rows[id(batch)][row]
+                    fee_set_rows[id(batch)] = batch, fee_sets(batch, threshold)
+                fee_set = fee_set_rows[id(batch)][1][row]
             if prop is None and (b < 0 or quotes or resembles):
                 prop = partials[p]
             elif fee_set:
