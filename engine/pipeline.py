@@ -144,7 +144,7 @@ def confidence(batch: Proposals, row: int) -> float:
     return float(batch.confidence[row])
 
 
-_SUBSET_CODES = [RULES.index(r) for r in SUBSET_RULES]
+_SUBSET_RULE = np.array([r in SUBSET_RULES for r in RULES])  # (by rule code)
 
 
 def fee_sets(batch: Proposals, threshold: float) -> list[bool]:
@@ -152,7 +152,7 @@ def fee_sets(batch: Proposals, threshold: float) -> list[bool]:
     ``threshold``? (all of them at once: a batch holds many a loop asks about one by one)"""
     adjusted = np.zeros(len(batch.adjustment) + 1, np.int64)  # (lines with one, cumulated)
     np.cumsum(batch.adjustment != 0, out=adjusted[1:])
-    return (np.isin(batch.rule, _SUBSET_CODES) & (batch.confidence < threshold)
+    return (_SUBSET_RULE[batch.rule] & (batch.confidence < threshold)
             & (adjusted[batch.start[1:]] > adjusted[batch.start[:-1]])).tolist()
 
 
@@ -582,13 +582,15 @@ class DayMatch:
         # decide): no candidate, customer or advice (nothing to search); and a best candidate
         # but nothing else to try (no quote, set, fee, resemblance: no match, or AMBIGUOUS
         # where combinations of open items make the amount too)
-        pairless = rest[(self.starts[rest + 1] == self.starts[rest]) & ~has_remit[rest]
-                        & (self.pay_group[rest] < 0)]
+        advice = has_remit[rest]
+        no_pair = ((self.starts[rest + 1] == self.starts[rest]) & ~advice
+                   & (self.pay_group[rest] < 0))
+        pairless = rest[no_pair]
         decided = self.no_pair_exceptions(pairless)
-        no_more = rest[~has_remit[rest] & (n_quoted[rest] < 2) & (best[rest] >= 0)
-                       & ~quotes_all[rest] & ~fee_only_all[rest] & ~resembles_all[rest]]
-        looped = np.setdiff1d(rest[~has_remit[rest]], np.concatenate([pairless, no_more]),
-                              assume_unique=True)
+        nothing_else = (~advice & (n_quoted[rest] < 2) & (best[rest] >= 0) & ~quotes_all[rest]
+                        & ~fee_only_all[rest] & ~resembles_all[rest])
+        no_more = rest[nothing_else]
+        looped = rest[~advice & ~no_pair & ~nothing_else]
         partials = self.partial_proposals(looped)
         made: list[Pick] = []
         made_pay: list[int] = []
