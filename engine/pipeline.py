@@ -17,7 +17,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields
 from itertools import accumulate, chain
 from operator import attrgetter
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -120,6 +120,10 @@ _NOT_FULL[[PARTIAL, OVER, SETTLED, CURRENCY]] = True
 
 # one payment's proposal while it is decided: row ``[1]`` of the batch ``[0]``
 Pick = tuple[Proposals, int]
+T = TypeVar("T")
+# why an amount-only match is AMBIGUOUS when combinations of open items make the amount too
+COMBINED_DETAIL = ("The amount equals an open invoice of this customer but also other open "
+                   "items or pairs of them, and the reference names none.")
 
 
 class Evidence(NamedTuple):
@@ -140,10 +144,16 @@ def confidence(batch: Proposals, row: int) -> float:
     return float(batch.confidence[row])
 
 
-def is_fee_set(batch: Proposals, row: int, threshold: float) -> bool:
-    """Is the proposal a set of invoices that fits only less a fee, below ``threshold``?"""
-    return (RULES[batch.rule[row]] in SUBSET_RULES and confidence(batch, row) < threshold
-            and bool(batch.adjustment[batch.start[row] : batch.start[row + 1]].any()))
+_SUBSET_RULE = np.array([r in SUBSET_RULES for r in RULES])  # (by rule code)
+
+
+def fee_sets(batch: Proposals, threshold: float) -> list[bool]:
+    """Per proposal of ``batch``: is it a set of invoices that fits only less a fee, below
+    ``threshold``? (all of them at once: a batch holds many a loop asks about one by one)"""
+    adjusted = np.zeros(len(batch.adjustment) + 1, np.int64)  # (lines with one, cumulated)
+    np.cumsum(batch.adjustment != 0, out=adjusted[1:])
+    return (_SUBSET_RULE[batch.rule] & (batch.confidence < threshold)
+            & (adjusted[batch.start[1:]] > adjusted[batch.start[:-1]])).tolist()
 
 
 def gathered(picks: list[Pick]) -> Proposals:
@@ -161,6 +171,14 @@ def gathered(picks: list[Pick]) -> Proposals:
     return Proposals.concat(batches).take(np.array(rows, np.int64))
 
 
+def in_payment_order(*parts: tuple[np.ndarray, list[T]]) -> list[T]:
+    """The items of ``parts`` (each: its items' payments, one each, and the items) in the
+    order of their payments (each payment in one part at most)."""
+    pay = np.concatenate([np.asarray(p, np.int64) for p, _ in parts])
+    items = list(chain.from_iterable(i for _, i in parts))
+    return [items[i] for i in np.argsort(pay, kind="stable").tolist()]
+
+
 def candidate_list(extra: list[int], invs: list[int], confs: list[float]
                    ) -> tuple[list[int], list[float]]:
     """An exception's candidates and their scores: the invoices ``extra`` (scored 0.5), then
@@ -176,6 +194,30 @@ def candidate_list(extra: list[int], invs: list[int], confs: list[float]
             cands.append(inv)
             scores.append(conf)
     return cands, scores
+
+
+def candidate_lists(order: np.ndarray, start: np.ndarray, n: np.ndarray, inv: np.ndarray,
+                    conf: np.ndarray) -> list[tuple[list[int], list[float]]]:
+    """``candidate_list([], inv[r].tolist(), conf[r].tolist())`` of each run of pairs
+    ``r = order[start[i] : start[i] + n[i]]``, for all runs at once: a run's first
+    MAX_CANDIDATES pairs where their invoices differ (all that candidate_list keeps then, and
+    only they are listed: a run may hold hundreds), else candidate_list of the whole run."""
+    n_c = np.minimum(n, MAX_CANDIDATES)
+    ks = order[spans(start, n_c)]
+    first = inv[ks]
+    owner = np.repeat(np.arange(len(n)), n_c)
+    repeats = np.zeros(len(n), bool)
+    for d in range(1, MAX_CANDIDATES):  # (each pair against the few before it in its run)
+        repeats[owner[d:][(owner[d:] == owner[:-d]) & (first[d:] == first[:-d])]] = True
+    invs, confs = first.tolist(), conf[ks].tolist()
+    at = np.zeros(len(n) + 1, np.int64)
+    np.cumsum(n_c, out=at[1:])
+    out = [(invs[a:b], confs[a:b]) for a, b in zip(at[:-1].tolist(), at[1:].tolist(),
+                                                    strict=True)]
+    for i in np.flatnonzero(repeats).tolist():  # (an invoice twice: candidate_list reads on)
+        r = order[start[i] : start[i] + n[i]]
+        out[i] = candidate_list([], inv[r].tolist(), conf[r].tolist())
+    return out
 
 
 def sole_group(pay: np.ndarray, group: np.ndarray, n: int) -> np.ndarray:
@@ -499,7 +541,6 @@ class DayMatch:
         chosen, lost = resolve_full_conflicts(
             chosen, pairs.pay, pairs.inv, conf, full & (conf >= threshold)
         )
-        proposals: list[Pick] = []
         exceptions: list[ExceptionItem] = []
         # the clear one-to-one proposals, as arrays (what single_proposal makes, all at once)
         single_pay = np.flatnonzero(chosen >= 0)
@@ -528,38 +569,50 @@ class DayMatch:
         self.fill_slot = np.full(self.n, -1, np.int64)  # none searched in bulk (yet)
         self.filled_outcome: list[Pick | ExceptionItem | None] = []  # their outcomes, by slot
         self.prefill_subsets(rest[may_fill])
-        remitted = self.remittance_proposals(rest[has_remit[rest]])
+        remit = rest[has_remit[rest]]
+        remitted = self.remittance_proposals(remit)
         quoted = rest[~has_remit[rest] & (n_quoted[rest] >= 2)]
         quoted_sets = self.quoted_set_proposals(quoted)
         fit_all = np.zeros(self.n, bool)  # (their quoted invoices together settle them)
         fit_all[np.fromiter(quoted_sets, np.int64, len(quoted_sets))] = True
         quoted_sets.update(self.quoted_subsets(quoted[~fit_all[quoted]]))
-        # no candidate, no customer, no advice: nothing to search (the loop would end there)
-        pairless = rest[(self.starts[rest + 1] == self.starts[rest]) & ~has_remit[rest]
-                        & (self.pay_group[rest] < 0)]
+        # the reference resembles an invoice, if only weakly, and no single settles clearly
+        resembles_all = (named_ref >= PARTIAL_MIN_REF) & ~clear_single
+        # decided by their flags alone, for all of them at once (what the loop below would
+        # decide): no candidate, customer or advice (nothing to search); and a best candidate
+        # but nothing else to try (no quote, set, fee, resemblance: no match, or AMBIGUOUS
+        # where combinations of open items make the amount too)
+        advice = has_remit[rest]
+        no_pair = ((self.starts[rest + 1] == self.starts[rest]) & ~advice
+                   & (self.pay_group[rest] < 0))
+        pairless = rest[no_pair]
         decided = self.no_pair_exceptions(pairless)
-        unmatched: list[tuple[int, int]] = []  # (slot in exceptions, payment)
-        partials = self.partial_proposals(rest[~has_remit[rest]])
+        nothing_else = (~advice & (n_quoted[rest] < 2) & (best[rest] >= 0) & ~quotes_all[rest]
+                        & ~fee_only_all[rest] & ~resembles_all[rest])
+        no_more = rest[nothing_else]
+        looped = rest[~advice & ~no_pair & ~nothing_else]
+        partials = self.partial_proposals(looped)
+        made: list[Pick] = []
+        made_pay: list[int] = []
+        found: list[ExceptionItem] = []
+        found_pay: list[int] = []
+        rivalled: list[int] = []  # (AMBIGUOUS: combinations of open items make the amount)
+        # fee_sets of each batch met, by its id (the batch held too: a batch let go could
+        # leave its id to another)
+        fee_set_rows: dict[int, tuple[Proposals, list[bool]]] = {}
+        unmatched: list[int] = []  # (their exceptions made at once below)
         # the loop reads each payment's flags as Python values (a numpy scalar costs more)
-        for p, remit, n_q, clear, quotes, named, fee_only, b, known, alternative, slot in zip(
-                *(a[rest].tolist() for a in (
-                    np.arange(self.n), has_remit, n_quoted, clear_single, quotes_all,
-                    named_ref, fee_only_all, best, self.pay_group >= 0, alternatives,
-                    self.fill_slot)),
+        for p, n_q, clear, quotes, resembles, fee_only, b, known, alternative, slot in zip(
+                *(a[looped].tolist() for a in (
+                    np.arange(self.n), n_quoted, clear_single, quotes_all, resembles_all,
+                    fee_only_all, best, self.pay_group >= 0, alternatives, self.fill_slot)),
                 strict=True):
-            if p in decided:
-                exceptions.append(decided[p])
-                continue
             prop = None
-            if remit:
-                prop = remitted[p]
-            if prop is None and n_q >= 2:
+            if n_q >= 2:
                 prop = (quoted_sets[p] if p in quoted_sets
                         else self.subset_proposal(p, quoted_only=True))
                 if prop is None and clear:
                     prop = self.single_proposal(p, b)
-            # the reference resembles an invoice, if only weakly, and no single settles clearly
-            resembles = named >= PARTIAL_MIN_REF and not clear
             if prop is None and (b < 0 or quotes or fee_only) and (known or quotes):
                 # the quoted invoice plus others of the customer, or the amount alone
                 prop = (self.filled_outcome[slot] if slot >= 0
@@ -571,8 +624,12 @@ class DayMatch:
                            and resembles and not quotes)
             # a set that fits only less a fee is far likelier a coincidence than a fit to the
             # minor unit (scoring.FEE_DEDUCTED): the quoted invoice over- or part-paid, if surer
-            fee_set = ((quotes or resembles) and isinstance(prop, tuple)
-                       and is_fee_set(*prop, threshold))
+            fee_set = False
+            if (quotes or resembles) and isinstance(prop, tuple):
+                batch, row = prop
+                if id(batch) not in fee_set_rows:
+                    fee_set_rows[id(batch)] = batch, fee_sets(batch, threshold)
+                fee_set = fee_set_rows[id(batch)][1][row]
             if prop is None and (b < 0 or quotes or resembles):
                 prop = partials[p]
             elif fee_set:
@@ -589,21 +646,30 @@ class DayMatch:
                     prop = self.put_first(prop, ks[:AMBIGUOUS_SETS],
                                           "in part, whose numbers the reference resembles")
             if isinstance(prop, ExceptionItem):
-                exceptions.append(prop)
+                found.append(prop)
+                found_pay.append(p)
             elif prop is not None:
-                proposals.append(prop)
+                made.append(prop)
+                made_pay.append(p)
             elif alternative:
-                exceptions.append(self.exception(
-                    p, S.AMBIGUOUS, "The amount equals an open invoice of this customer but "
-                    "also other open items or pairs of them, and the reference names none."))
-            else:  # decided below, for all such payments at once
-                unmatched.append((len(exceptions), p))
-                exceptions.append(None)  # type: ignore[arg-type]
-        if unmatched:
-            slots, ps = (np.array(v) for v in zip(*unmatched, strict=True))
-            for i, item in zip(slots.tolist(), self.no_match_exceptions(
-                    ps, best[ps], best_c[ps], second_c[ps]), strict=True):
-                exceptions[i] = item
+                rivalled.append(p)
+            else:
+                unmatched.append(p)
+        # the remittance advice applied as given, or why not (nothing else is tried)
+        advised = [remitted[p] for p in remit.tolist()]
+        by_advice = np.array([isinstance(a, tuple) for a in advised], bool)
+        combined = np.concatenate([no_more[alternatives[no_more]], rivalled]).astype(np.int64)
+        ps = np.sort(np.concatenate([no_more[~alternatives[no_more]], unmatched])).astype(np.int64)
+        exceptions.extend(in_payment_order(
+            (pairless, list(decided.values())),
+            (remit[~by_advice], [a for a in advised if not isinstance(a, tuple)]),
+            (combined, [self.exception(p, S.AMBIGUOUS, COMBINED_DETAIL)
+                        for p in combined.tolist()]),
+            (np.array(found_pay, np.int64), found),
+            (ps, self.no_match_exceptions(ps, best[ps], best_c[ps], second_c[ps]))))
+        proposals = in_payment_order(
+            (remit[by_advice], [a for a in advised if isinstance(a, tuple)]),
+            (np.array(made_pay, np.int64), made))
         self.drop(self.SEARCH_READS)
         proposed, exceptions = self.lookalike_proposals(gathered(proposals), exceptions)
         self.corroborate_instalments(proposed)
@@ -1403,10 +1469,9 @@ class DayMatch:
         with its candidates best first; for all of them at once."""
         n_k = self.starts[ps + 1] - self.starts[ps]
         none = self.no_pair_exceptions(ps[n_k == 0])
-        ks = self.order[spans(self.starts[ps], n_k)]
-        if len(ks) == 0:
+        if int(n_k.sum()) == 0:
             return [none[p] for p in ps.tolist()]
-        inv_l, conf_l = self.pairs.inv[ks].tolist(), self.conf[ks].tolist()
+        cands = candidate_lists(self.order, self.starts[ps], n_k, self.pairs.inv, self.conf)
         top = self.order[np.minimum(self.starts[ps], len(self.order) - 1)]  # (if it has one)
         names = self.book.ids.take(pa.array(self.pairs.inv[top])).to_pylist()
         tie = (best >= 0) & (second_c >= best_c - AMBIGUITY_MARGIN) & (best_c >= 0.5)
@@ -1414,9 +1479,9 @@ class DayMatch:
         top_c = self.conf[top].tolist()
         threshold = self.policy.auto_apply_threshold
         out: list[ExceptionItem] = []
-        at = 0
-        for p, n, t, u, name, c in zip(ps.tolist(), n_k.tolist(), tie.tolist(),
-                                       unknown.tolist(), names, top_c, strict=True):
+        for p, n, t, u, name, c, (invs, scores) in zip(
+                ps.tolist(), n_k.tolist(), tie.tolist(), unknown.tolist(), names, top_c, cands,
+                strict=True):
             if n == 0:
                 out.append(none[p])
                 continue
@@ -1431,9 +1496,7 @@ class DayMatch:
                        "applied: the reference or the amount also points to another invoice")
                 reason, detail = S.LOW_CONFIDENCE, (f"Best candidate {name} (confidence "
                                                     f"{c:.2f}) {why}.")
-            out.append(ExceptionItem(p, reason, detail, *candidate_list(
-                [], inv_l[at : at + n], conf_l[at : at + n])))
-            at += n
+            out.append(ExceptionItem(p, reason, detail, invs, scores))
         return out
 
     # ------------------------------------------------------------------ settle

@@ -73,3 +73,66 @@ def test_candidate_list_stops_at_the_cap_as_cutting_the_whole_list_would():
         invs = rng.integers(0, 12, int(rng.integers(0, 30))).tolist()  # repeats, in extra too
         confs = rng.random(len(invs)).tolist()
         assert candidate_list(extra, invs, confs) == whole_then_cut(extra, invs, confs)
+
+
+def test_in_payment_order_interleaves_the_parts_by_payment():
+    """``in_payment_order`` lists the items of all parts by their payments, whatever order the
+    parts and the items within them come in (empty parts and arrays or lists of payments)."""
+    from cashmatch.engine.pipeline import in_payment_order
+
+    rng = np.random.default_rng(5)
+    pays = rng.permutation(60)
+    cuts = np.sort(rng.choice(np.arange(1, 60), 4, replace=False))
+    parts = [(p, [f"item{x}" for x in p.tolist()]) for p in np.split(pays, cuts)]
+    parts.append((np.zeros(0, np.int64), []))
+    parts.append(([70, 65], ["item70", "item65"]))
+    got = in_payment_order(*parts)
+    assert got == [f"item{x}" for x in [*range(60), 65, 70]]
+    assert in_payment_order((np.zeros(0, np.int64), [])) == []
+
+
+def test_candidate_lists_equal_candidate_list_of_each_run():
+    """``candidate_lists`` (every run at once, each cut to its first MAX_CANDIDATES pairs unless
+    an invoice repeats among them) lists what ``candidate_list`` lists of each whole run: runs
+    empty, short, long, with invoices repeated at every distance (a repeat four pairs apart
+    included), in any order of the pairs."""
+    from cashmatch.engine.pipeline import candidate_list, candidate_lists
+
+    rng = np.random.default_rng(7)
+    n = rng.choice([0, 1, 2, 4, 5, 6, 9, 30], 400)
+    order = rng.permutation(int(n.sum()))
+    start = np.concatenate([[0], np.cumsum(n)[:-1]])
+    inv = np.where(rng.random(len(order)) < 0.3, rng.integers(0, 4, len(order)),
+                   rng.integers(0, 10**6, len(order)))
+    conf = rng.random(len(order))
+    picks = rng.permutation(len(n))[:300]  # (some runs, in any order)
+    got = candidate_lists(order, start[picks], n[picks], inv, conf)
+    want = [candidate_list([], inv[r].tolist(), conf[r].tolist())
+            for r in (order[a : a + k] for a, k in zip(start[picks], n[picks], strict=True))]
+    assert got == want
+    firsts = [inv[order[a : a + min(k, 5)]].tolist() for a, k in zip(start[picks], n[picks],
+                                                                     strict=True)]
+    assert sum(len(set(f)) < len(f) for f in firsts) > 20  # repeats among the first five
+
+
+def test_fee_sets_say_of_each_proposal_whether_it_is_a_set_fitting_only_less_a_fee():
+    """``fee_sets`` (a batch at once) answers for each proposal what its definition says of it
+    alone: a subset rule, a confidence below the threshold (on it: not below) and a line with
+    an adjustment (proposals of one line and of several, adjustments on any line)."""
+    from cashmatch.engine.allocate import SUBSET_RULES
+    from cashmatch.engine.pipeline import fee_sets
+
+    rng = np.random.default_rng(3)
+    n = 1000
+    lens = rng.integers(1, 5, n)
+    lines = int(lens.sum())
+    adjustment = np.where(rng.random(lines) < 0.3, rng.integers(1, 300, lines), 0)
+    confidence = rng.choice([0.5, 0.9, 0.95, 0.99], n)
+    rule = rng.integers(0, len(RULES), n)
+    batch = Proposals.of(np.arange(n), lens, np.arange(lines), np.ones(lines, np.int64),
+                         adjustment, confidence, rule)
+    want = [RULES[int(batch.rule[i])] in SUBSET_RULES and float(batch.confidence[i]) < 0.95
+            and bool(batch.adjustment[batch.start[i] : batch.start[i + 1]].any())
+            for i in range(n)]
+    assert fee_sets(batch, 0.95) == want
+    assert 30 < sum(want) < n - 30
