@@ -25,7 +25,8 @@ The same choices and the same float64 values as the numpy steps, which are their
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from cashmatch.engine.kernel_cache import njit
 
 
 @njit(cache=True, nogil=True)

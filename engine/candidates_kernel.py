@@ -10,8 +10,8 @@ at a million payments). The numpy steps it replaced are its reference
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from cashmatch.engine.kernel_cache import njit
 from cashmatch.engine.text_kernel import hash64, sort_packed, take_strings, words_order
 
 

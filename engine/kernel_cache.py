@@ -11,14 +11,54 @@ What is loaded is what the cache holds for the code as it is, on this machine: e
 a pass was called with before (by the kernels' own callers, the same argument types), the
 public passes of the modules a match calls into. Nothing here decides anything: a pass is the
 same loaded early or late.
+
+The cache's writes are made safe for processes that compile at the same time
+(:func:`lock_cache_writes`, done as this module is imported: every kernel module takes its
+``njit`` from here). numba picks a new entry's data file name from the index it read, so two
+processes that compile the same changed function together can both pick ``.1.nbc``: one
+signature's code is then loaded for the other's — wrong answers, not an error (numba issues
+#4807, #10128). Two workers started together on a fresh install, or a test run beside a
+benchmark, are enough.
 """
 
 from __future__ import annotations
 
+import fcntl
+import functools
 import importlib
+import os
 import threading
 
+from numba import njit
+from numba.core import caching
 from numba.core.registry import CPUDispatcher
+
+__all__ = ["njit", "load_cached_kernels", "load_in_background", "lock_cache_writes"]
+
+#: the lock file, one per cache directory, held while an entry is written
+LOCK_NAME = "cashmatch-cache.lock"
+
+
+def lock_cache_writes() -> None:
+    """Make each write of an entry to numba's cache (read the index, pick the data file's
+    name, write both) one step for every process: under an exclusive ``flock`` of the cache
+    directory's lock file. Reads take no lock (data files are written whole and renamed
+    into place). Idempotent."""
+    save = caching.IndexDataCacheFile.save
+    if getattr(save, "locked", False):
+        return
+
+    @functools.wraps(save)
+    def locked_save(self: caching.IndexDataCacheFile, key: object, data: object) -> None:
+        with open(os.path.join(self._cache_path, LOCK_NAME), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # (let go as the file closes)
+            save(self, key, data)
+
+    locked_save.locked = True
+    caching.IndexDataCacheFile.save = locked_save
+
+
+lock_cache_writes()
 
 #: the modules of compiled passes a match calls into, in about the order it first calls them
 MATCH_KERNEL_MODULES = (

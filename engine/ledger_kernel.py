@@ -9,8 +9,8 @@ equal. The amount index's orders (:func:`amount_orders`; its reference: numpy's 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from cashmatch.engine.kernel_cache import njit
 from cashmatch.engine.text_kernel import (
     _packed_firsts,
     id_keys,

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from numba import njit
 
 from cashmatch.engine import schema as S
 from cashmatch.engine.executors import Executor, LocalExecutor
 from cashmatch.engine.identify import identify
+from cashmatch.engine.kernel_cache import njit
 from cashmatch.engine.ledger import PreparedLedger, gc_paused, prepare_ledger, stage
 from cashmatch.engine.normalize import string_parts
 from cashmatch.engine.pipeline import DayMatch

@@ -5,7 +5,8 @@ with its numpy reference here and a differential test (tests/engine/test_output_
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from cashmatch.engine.kernel_cache import njit
 
 
 @njit(cache=True, nogil=True)

@@ -10,7 +10,8 @@ Imported on first use only (numba takes a moment to import; compiled code is cac
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from cashmatch.engine.kernel_cache import njit
 
 
 @njit(cache=True, nogil=True)

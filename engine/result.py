@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from numba import njit
 
 from cashmatch.engine import schema as S
 from cashmatch.engine.errors import InvariantViolation
+from cashmatch.engine.kernel_cache import njit
 from cashmatch.engine.normalize import string_parts
 
 

@@ -13,7 +13,6 @@ The weights stay in :mod:`cashmatch.engine.scoring`, passed in as tables by rela
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from cashmatch.engine.candidates import (
     CURRENCY,
@@ -24,6 +23,7 @@ from cashmatch.engine.candidates import (
     PARTIAL,
     SETTLED,
 )
+from cashmatch.engine.kernel_cache import njit
 
 
 @njit(cache=True, nogil=True)

@@ -15,7 +15,8 @@ Imported on first use only (numba takes a second to import; compiled code is cac
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from cashmatch.engine.kernel_cache import njit
 
 MITM_MAX_N = 24  # as subset.MITM_MAX_N
 QUADS_MAX_N = 60  # as subset.QUADS_MAX_N

@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
+
+from cashmatch.engine.kernel_cache import njit
 
 
 @njit(cache=True, nogil=True)

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from numba import njit
 
+from cashmatch.engine.kernel_cache import njit
 from cashmatch.engine.money import letter_code_exponents, minor_exponents
 from cashmatch.engine.normalize import string_parts
 from cashmatch.engine.text_kernel import plain_minor

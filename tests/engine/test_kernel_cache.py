@@ -56,3 +56,46 @@ def test_a_thread_loads_them_in_the_background():
     for k in kernel_cache.public_kernels("output_kernel"):
         for sig in kernel_cache.cached_signatures(k):
             assert tuple(sig) in k.overloads
+
+
+def test_processes_compiling_together_never_share_a_data_file(tmp_path, monkeypatch):
+    """Two cache writers that read the index before either wrote it (as two processes
+    compiling one function do): unlocked, both picked ``.1.nbc`` and the one who wrote its
+    data last left the other's signature pointing at its code. Locked, each entry loads
+    its own data. (Threads stand in for processes: each opens the lock file itself, and
+    ``flock`` locks an open file, so they exclude each other alike.)"""
+    import threading
+    import time
+
+    from numba.core import caching
+
+    assert getattr(caching.IndexDataCacheFile.save, "locked", False)
+    load_index = caching.IndexDataCacheFile._load_index
+    save_data = caching.IndexDataCacheFile._save_data
+
+    def slow_load_index(self):
+        found = load_index(self)
+        time.sleep(0.1)  # (the other writer reads the same index meanwhile, unless locked)
+        return found
+
+    def slow_save_data(self, name, data):
+        if data == "code of A":
+            time.sleep(0.3)  # (A writes its data file last)
+        save_data(self, name, data)
+
+    monkeypatch.setattr(caching.IndexDataCacheFile, "_load_index", slow_load_index)
+    monkeypatch.setattr(caching.IndexDataCacheFile, "_save_data", slow_save_data)
+
+    def writer(key: str) -> None:
+        caching.IndexDataCacheFile(str(tmp_path), "f-1.py311", "stamp").save(key, f"code of {key}")
+
+    threads = [threading.Thread(target=writer, args=(k,)) for k in "AB"]
+    for t in threads:
+        t.start()
+        time.sleep(0.02)
+    for t in threads:
+        t.join()
+    reader = caching.IndexDataCacheFile(str(tmp_path), "f-1.py311", "stamp")
+    monkeypatch.undo()
+    assert reader.load("A") == "code of A"
+    assert reader.load("B") == "code of B"
