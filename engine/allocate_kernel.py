@@ -497,3 +497,23 @@ def settle_walked(
     for k in range(n_rej):
         below[k] = not eligible[rejected[k]]
     return accepted[:n_acc], rejected[:n_rej], below
+
+
+# --- the small call (call16)
+@njit(cache=True, nogil=True)
+def sole_group(pay: np.ndarray, group: np.ndarray, n: int) -> np.ndarray:
+    """Per payment (0..n-1), the one group all its (pay, group) entries name; -1 for none, for
+    several, or where that one is negative: each payment's least and greatest group in one pass
+    (in place of an ``np.minimum.at`` and an ``np.maximum.at``)."""
+    gmin = np.full(n, np.iinfo(np.int64).max)
+    gmax = np.full(n, -1)
+    for i in range(len(pay)):
+        p, g = pay[i], np.int64(group[i])
+        if g < gmin[p]:
+            gmin[p] = g
+        if g > gmax[p]:
+            gmax[p] = g
+    for p in range(n):
+        if gmin[p] != gmax[p]:
+            gmax[p] = -1
+    return gmax
