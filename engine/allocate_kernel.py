@@ -16,7 +16,9 @@ and ``ufunc.at`` passes over millions of rows):
 * :func:`remittance_line_choices`: each remittance line's invoice, scored among its candidates
   (``DayMatch.remittance_lines``);
 * :func:`settle_counted` and :func:`settle_walked`: ``DayMatch.settle``'s check before and
-  after the proposals are ranked (numpy's lexsort between them).
+  after the proposals are ranked (numpy's lexsort between them);
+* :func:`sole_group`: the one group each payment's quoted invoices name (``pipeline.sole_group``,
+  where two ``ufunc.at`` passes took each payment's least and greatest).
 
 The same choices and the same float64 values as the numpy steps, which are their reference
 (``tests/engine/test_allocate_kernel.py``).
