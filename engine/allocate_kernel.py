@@ -16,7 +16,9 @@ and ``ufunc.at`` passes over millions of rows):
 * :func:`remittance_line_choices`: each remittance line's invoice, scored among its candidates
   (``DayMatch.remittance_lines``);
 * :func:`settle_counted` and :func:`settle_walked`: ``DayMatch.settle``'s check before and
-  after the proposals are ranked (numpy's lexsort between them).
+  after the proposals are ranked (numpy's lexsort between them);
+* :func:`sole_group`: the one group each payment's quoted invoices name (``pipeline.sole_group``,
+  where two ``ufunc.at`` passes took each payment's least and greatest).
 
 The same choices and the same float64 values as the numpy steps, which are their reference
 (``tests/engine/test_allocate_kernel.py``).
@@ -498,3 +500,23 @@ def settle_walked(
     for k in range(n_rej):
         below[k] = not eligible[rejected[k]]
     return accepted[:n_acc], rejected[:n_rej], below
+
+
+# --- the small call (call16)
+@njit(cache=True, nogil=True)
+def sole_group(pay: np.ndarray, group: np.ndarray, n: int) -> np.ndarray:
+    """Per payment (0..n-1), the one group all its (pay, group) entries name; -1 for none, for
+    several, or where that one is negative: each payment's least and greatest group in one pass
+    (in place of an ``np.minimum.at`` and an ``np.maximum.at``)."""
+    gmin = np.full(n, np.iinfo(np.int64).max)
+    gmax = np.full(n, -1)
+    for i in range(len(pay)):
+        p, g = pay[i], np.int64(group[i])
+        if g < gmin[p]:
+            gmin[p] = g
+        if g > gmax[p]:
+            gmax[p] = g
+    for p in range(n):
+        if gmin[p] != gmax[p]:
+            gmax[p] = -1
+    return gmax

@@ -222,13 +222,10 @@ def candidate_lists(order: np.ndarray, start: np.ndarray, n: np.ndarray, inv: np
 
 def sole_group(pay: np.ndarray, group: np.ndarray, n: int) -> np.ndarray:
     """Per payment (0..n-1), the one group all its (pay, group) entries name; -1 for none or
-    several."""
-    gmin = np.full(n, np.iinfo(np.int64).max)
-    gmax = np.full(n, -1)
-    group = group.astype(np.int64, copy=False)  # (ufunc.at of another dtype: ~30x slower)
-    np.minimum.at(gmin, pay, group)
-    np.maximum.at(gmax, pay, group)
-    return np.where((gmin == gmax) & (gmax >= 0), gmax, -1)
+    several (one compiled pass: :func:`allocate_kernel.sole_group`)."""
+    from cashmatch.engine import allocate_kernel
+
+    return allocate_kernel.sole_group(pay, group, n)
 
 
 def settling_group(group: np.ndarray, pay: np.ndarray, inv: np.ndarray, book: Book,

@@ -1,7 +1,8 @@
 """The small call's compiled passes (:mod:`cashmatch.engine.allocate_kernel`'s
 ``gather_quoted`` and ``join_spans`` of ``DayMatch.prefill_subsets``,
 ``remittance_line_choices`` of ``DayMatch.remittance_lines``, ``settle_counted`` and
-``settle_walked`` of ``DayMatch.settle``) against the numpy steps they replaced, kept here as
+``settle_walked`` of ``DayMatch.settle``, ``sole_group`` of the groups a payment's quoted
+invoices name) against the numpy steps they replaced, kept here as
 their reference: the same values and dtypes, for none, one, repeats, empty runs, ties of
 scores and ranks."""
 
@@ -19,6 +20,7 @@ from cashmatch.engine.allocate_kernel import (
     remittance_line_choices,
     settle_counted,
     settle_walked,
+    sole_group,
     walk_capacity,
 )
 from cashmatch.engine.candidates import Pairs
@@ -270,3 +272,36 @@ def test_settle_kernels_of_none_and_one() -> None:
             np.array([0.96, 0.96]), np.array([0, 0]), np.array([True]), 0.95,
             np.array([1, 0]), 2)
     assert [a.tolist() for a in settle_decisions(*args)] == [[1], [0], [False]]
+
+
+def sole_group_numpy(pay, group, n):  # noqa: ANN001, ANN201
+    """``pipeline.sole_group`` before the kernel: two ``ufunc.at`` passes."""
+    gmin = np.full(n, np.iinfo(np.int64).max)
+    gmax = np.full(n, -1)
+    group = group.astype(np.int64, copy=False)
+    np.minimum.at(gmin, pay, group)
+    np.maximum.at(gmax, pay, group)
+    return np.where((gmin == gmax) & (gmax >= 0), gmax, -1)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(-3, 3)), max_size=20),
+       st.integers(0, 3), st.booleans())
+def test_sole_group_equals_the_numpy_steps(entries: list[tuple[int, int]], extra: int,
+                                           int32_group: bool) -> None:
+    pay = np.array([p for p, _ in entries], np.int64)
+    group = np.array([g for _, g in entries], np.int32 if int32_group else np.int64)
+    n = int(pay.max()) + 1 + extra if len(pay) else extra
+    got = sole_group(pay, group, n)
+    assert got.dtype == np.int64
+    assert got.tolist() == sole_group_numpy(pay, group, n).tolist()
+
+
+def test_sole_group_of_none_one_and_several() -> None:
+    none = np.zeros(0, np.int64)
+    assert sole_group(none, none, 0).tolist() == []
+    assert sole_group(none, none, 2).tolist() == [-1, -1]
+    # one group; the same twice; two groups; a negative (no group) with a group; only negative
+    pay = np.array([0, 1, 1, 2, 2, 3, 3, 4, 4], np.int64)
+    group = np.array([7, 5, 5, 5, 6, -1, 4, -2, -2], np.int64)
+    assert sole_group(pay, group, 6).tolist() == [7, 5, -1, -1, -1, -1]
