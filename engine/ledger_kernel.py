@@ -332,13 +332,20 @@ def amount_orders(amount: np.ndarray, discounted: np.ndarray, group: np.ndarray,
 
     Returns ``(members, block_key, block_start, by_amount, sorted_amount, amount_key,
     block_amount, by_discounted, discounted_key, by_currency, currency_key)`` as the index
-    holds them."""
+    holds them, and the book's ``block_size`` (``candidates.block_sizes``: every row's block
+    counted, a row of no group in block 0's count and of size 1 itself)."""
     n = len(amount)
     block = np.empty(n, np.int64)
     n_blocks = 0
     for i in range(n):
         block[i] = np.int64(group[i]) * n_currencies + currency[i] if group[i] >= 0 else -1
         n_blocks = max(n_blocks, block[i] + 1)
+    rows_in = np.zeros(max(n_blocks, 1), np.int64)
+    for i in range(n):
+        rows_in[max(block[i], 0)] += 1
+    block_size = np.empty(n, np.int32)
+    for i in range(n):
+        block_size[i] = rows_in[block[i]] if block[i] >= 0 else 1
     members, by_amount, sorted_amount, start, amount_key = _by_block(block, amount, n_blocks)
     n_runs = 0
     for b in range(n_blocks):
@@ -375,4 +382,4 @@ def amount_orders(amount: np.ndarray, discounted: np.ndarray, group: np.ndarray,
         currency_key[j] = ((value[j] // (top + 1)) << AMOUNT_BITS) + value[j] % (top + 1)
     return (members, block_key, block_start, by_amount.astype(np.int32), sorted_amount,
             amount_key, block_amount, by_discounted.astype(np.int32), discounted_key,
-            by_currency.astype(np.int32), currency_key)
+            by_currency.astype(np.int32), currency_key, block_size)
