@@ -32,6 +32,21 @@ def _decimal(raw: np.ndarray, a: int, b: int) -> np.int64:
 
 
 @njit(cache=True, nogil=True)
+def _canonical_decimal(raw: np.ndarray, a: int, b: int) -> np.int64:
+    """The value of ``raw[a:b]`` (at most 18 bytes) if it is a canonical decimal (digits only,
+    no leading zero), else -1: read once, stopped at the first byte that is not a digit."""
+    if b <= a or raw[a] == 48:
+        return np.int64(-1)
+    v = np.int64(0)
+    for t in range(a, b):
+        c = raw[t]
+        if c < 48 or c > 57:
+            return np.int64(-1)
+        v = v * 10 + np.int64(c - 48)
+    return v
+
+
+@njit(cache=True, nogil=True)
 def _by_value(value: np.ndarray, row: np.ndarray, row_bits: int) -> tuple:
     """``value`` and ``row`` (below ``2**row_bits``) in the stable order of ``value`` (int64, not
     negative): each value and its row packed into one word (the value above the row) and those
@@ -106,11 +121,8 @@ def key_index(offsets: np.ndarray, raw: np.ndarray, ocr: np.ndarray, min_len: np
                     np.zeros(0, np.uint8))
         if la >= min_len[0]:
             rows[0] += 1
-            decimal = la <= max_digits and al[al_at[i]] != 48
-            for t in range(al_at[i], ua):
-                decimal = decimal and 48 <= al[t] <= 57
-            if decimal:
-                a_val[i] = _decimal(al, al_at[i], ua)
+            if la <= max_digits:
+                a_val[i] = _canonical_decimal(al, al_at[i], ua)
         d_len[i] = ld
         d_val[i] = _decimal(dg, dg_at[i], ud)
         if ld >= min_len[1]:
