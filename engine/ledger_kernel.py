@@ -32,6 +32,21 @@ def _decimal(raw: np.ndarray, a: int, b: int) -> np.int64:
 
 
 @njit(cache=True, nogil=True)
+def _canonical_decimal(raw: np.ndarray, a: int, b: int) -> np.int64:
+    """The value of ``raw[a:b]`` (at most 18 bytes) if it is a canonical decimal (digits only,
+    no leading zero), else -1: read once, stopped at the first byte that is not a digit."""
+    if b <= a or raw[a] == 48:
+        return np.int64(-1)
+    v = np.int64(0)
+    for t in range(a, b):
+        c = raw[t]
+        if c < 48 or c > 57:
+            return np.int64(-1)
+        v = v * 10 + np.int64(c - 48)
+    return v
+
+
+@njit(cache=True, nogil=True)
 def _by_value(value: np.ndarray, row: np.ndarray, row_bits: int) -> tuple:
     """``value`` and ``row`` (below ``2**row_bits``) in the stable order of ``value`` (int64, not
     negative): each value and its row packed into one word (the value above the row) and those
@@ -106,11 +121,8 @@ def key_index(offsets: np.ndarray, raw: np.ndarray, ocr: np.ndarray, min_len: np
                     np.zeros(0, np.uint8))
         if la >= min_len[0]:
             rows[0] += 1
-            decimal = la <= max_digits and al[al_at[i]] != 48
-            for t in range(al_at[i], ua):
-                decimal = decimal and 48 <= al[t] <= 57
-            if decimal:
-                a_val[i] = _decimal(al, al_at[i], ua)
+            if la <= max_digits:
+                a_val[i] = _canonical_decimal(al, al_at[i], ua)
         d_len[i] = ld
         d_val[i] = _decimal(dg, dg_at[i], ud)
         if ld >= min_len[1]:
@@ -332,13 +344,20 @@ def amount_orders(amount: np.ndarray, discounted: np.ndarray, group: np.ndarray,
 
     Returns ``(members, block_key, block_start, by_amount, sorted_amount, amount_key,
     block_amount, by_discounted, discounted_key, by_currency, currency_key)`` as the index
-    holds them."""
+    holds them, and the book's ``block_size`` (``candidates.block_sizes``: every row's block
+    counted, a row of no group in block 0's count and of size 1 itself)."""
     n = len(amount)
     block = np.empty(n, np.int64)
     n_blocks = 0
     for i in range(n):
         block[i] = np.int64(group[i]) * n_currencies + currency[i] if group[i] >= 0 else -1
         n_blocks = max(n_blocks, block[i] + 1)
+    rows_in = np.zeros(max(n_blocks, 1), np.int64)
+    for i in range(n):
+        rows_in[max(block[i], 0)] += 1
+    block_size = np.empty(n, np.int32)
+    for i in range(n):
+        block_size[i] = rows_in[block[i]] if block[i] >= 0 else 1
     members, by_amount, sorted_amount, start, amount_key = _by_block(block, amount, n_blocks)
     n_runs = 0
     for b in range(n_blocks):
@@ -375,4 +394,4 @@ def amount_orders(amount: np.ndarray, discounted: np.ndarray, group: np.ndarray,
         currency_key[j] = ((value[j] // (top + 1)) << AMOUNT_BITS) + value[j] % (top + 1)
     return (members, block_key, block_start, by_amount.astype(np.int32), sorted_amount,
             amount_key, block_amount, by_discounted.astype(np.int32), discounted_key,
-            by_currency.astype(np.int32), currency_key)
+            by_currency.astype(np.int32), currency_key, block_size)

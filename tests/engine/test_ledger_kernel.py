@@ -6,6 +6,7 @@ orders in one pass (``ledger_kernel.amount_orders``) against numpy's steps."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import numpy as np
@@ -161,26 +162,32 @@ def _amount_book(rng: np.random.Generator, n: int, n_groups: int, n_cur: int, to
     (3_000, 20, 3, 2**43)])  # amounts past it: amount_index takes numpy's steps
 def test_the_compiled_amount_index_is_numpys(n: int, n_groups: int, n_cur: int, top: int):
     """``amount_orders`` gives every array of the amount index that numpy's steps give
-    (``amount_index_steps``), of the same types; so does ``amount_index``, which calls it."""
+    (``amount_index_steps``), of the same types, and the block sizes numpy's ``block_sizes``
+    counts; so does ``amount_index``, which calls it."""
     from cashmatch.engine.candidates import (
         AmountIndex,
         amount_index,
         amount_index_steps,
+        block_sizes,
         discounted,
     )
 
     rng = np.random.default_rng(n + n_groups)
     book = _amount_book(rng, n, n_groups, n_cur, top)
     want = amount_index_steps(book)
+    want_size = block_sizes(dataclasses.replace(book))  # (numpy's: no amount index yet)
     fields = [f for f in AmountIndex.__dataclass_fields__ if f not in ("n_currencies", "span")]
     if top < 2**42:
-        got = ledger_kernel.amount_orders(book.amount, discounted(book), book.group,
-                                          book.currency, want.n_currencies)
+        *got, size = ledger_kernel.amount_orders(book.amount, discounted(book), book.group,
+                                                 book.currency, want.n_currencies)
+        assert size.dtype == want_size.dtype
+        np.testing.assert_array_equal(size, want_size)
         assert len(got) == len(fields)
         for name, array in zip(fields, got, strict=True):
             assert array.dtype == getattr(want, name).dtype, name
             np.testing.assert_array_equal(array, getattr(want, name), err_msg=name)
     index = amount_index(book)
+    np.testing.assert_array_equal(block_sizes(book), want_size)
     assert (index.n_currencies, index.span) == (want.n_currencies, want.span)
     for name in fields:
         assert getattr(index, name).dtype == getattr(want, name).dtype, name
