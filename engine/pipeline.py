@@ -15,8 +15,8 @@ import functools
 from collections.abc import Set
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields
-from itertools import accumulate, chain
-from operator import attrgetter
+from itertools import accumulate, chain, repeat
+from operator import attrgetter, itemgetter
 from typing import NamedTuple, TypeVar
 
 import numpy as np
@@ -157,18 +157,18 @@ def fee_sets(batch: Proposals, threshold: float) -> list[bool]:
 
 
 def gathered(picks: list[Pick]) -> Proposals:
-    """The proposals ``picks`` names (rows of a few batches), in that order."""
-    at: dict[int, int] = {}  # each batch's first row in the batches joined
-    batches: list[Proposals] = []
-    rows, n = [], 0
-    for batch, row in picks:
-        first = at.get(id(batch))
-        if first is None:
-            first = at[id(batch)] = n
-            batches.append(batch)
-            n += len(batch)
-        rows.append(first + row)
-    return Proposals.concat(batches).take(np.array(rows, np.int64))
+    """The proposals ``picks`` names (rows of a few batches), in that order: the batches
+    joined in the order they are first named, each pick's row offset by its batch's first."""
+    batch_of = list(map(itemgetter(0), picks))
+    ids = np.fromiter(map(id, batch_of), np.uint64, len(picks))
+    rows = np.fromiter(map(itemgetter(1), picks), np.int64, len(picks))
+    _, first_pick, batch_at = np.unique(ids, return_index=True, return_inverse=True)
+    named = np.argsort(first_pick)  # the batches (by id) in the order first named
+    batches = [batch_of[i] for i in first_pick[named].tolist()]
+    lens = np.array([len(b) for b in batches], np.int64)
+    first_row = np.empty(len(batches), np.int64)  # each batch's first row, by id
+    first_row[named] = np.cumsum(lens) - lens
+    return Proposals.concat(batches).take(first_row[batch_at.reshape(-1)] + rows)
 
 
 def in_payment_order(*parts: tuple[np.ndarray, list[T]]) -> list[T]:
@@ -489,7 +489,8 @@ class DayMatch:
     # look-alikes; and with what the look-alikes read of it too, before settle (at a million
     # payments ~110 + 70 MiB less under the look-alikes' and settle's peaks)
     SEARCH_READS = frozenset(("adj", "cust_rel", "rel", "claimed", "fill_slot", "filled",
-                              "filled_outcome", "_subset_inputs", "remit"))
+                              "filled_outcome", "fill_row", "fill_sets", "_subset_inputs",
+                              "remit"))
     PROPOSE_READS = SEARCH_READS | {"evidence", "lines"}
 
     def let_go(self) -> None:
@@ -568,6 +569,8 @@ class DayMatch:
                & ((self.pay_group[rest] >= 0) | quotes_all[rest])))
         self.fill_slot = np.full(self.n, -1, np.int64)  # none searched in bulk (yet)
         self.filled_outcome: list[Pick | ExceptionItem | None] = []  # their outcomes, by slot
+        self.fill_row = np.full(self.n, -1, np.int64)  # a set found in bulk: its row of fill_sets
+        self.fill_sets = Proposals.empty()
         self.prefill_subsets(rest[may_fill])
         remit = rest[has_remit[rest]]
         remitted = self.remittance_proposals(remit)
@@ -590,7 +593,13 @@ class DayMatch:
         nothing_else = (~advice & (n_quoted[rest] < 2) & (best[rest] >= 0) & ~quotes_all[rest]
                         & ~fee_only_all[rest] & ~resembles_all[rest])
         no_more = rest[nothing_else]
-        looped = rest[~advice & ~no_pair & ~nothing_else]
+        # and a set found in bulk for a known payer's amount, alone or less a fee (no quote or
+        # resemblance to weigh against it): proposed as found
+        set_found = (~advice & ~no_pair & ~nothing_else & (n_quoted[rest] < 2)
+                     & (self.fill_row[rest] >= 0) & ~quotes_all[rest] & ~resembles_all[rest]
+                     & ((best[rest] < 0) | fee_only_all[rest]) & (self.pay_group[rest] >= 0))
+        sets_found = rest[set_found]
+        looped = rest[~advice & ~no_pair & ~nothing_else & ~set_found]
         partials = self.partial_proposals(looped)
         made: list[Pick] = []
         made_pay: list[int] = []
@@ -669,7 +678,8 @@ class DayMatch:
             (ps, self.no_match_exceptions(ps, best[ps], best_c[ps], second_c[ps]))))
         proposals = in_payment_order(
             (remit[by_advice], [a for a in advised if isinstance(a, tuple)]),
-            (np.array(made_pay, np.int64), made))
+            (np.array(made_pay, np.int64), made),
+            (sets_found, list(zip(repeat(self.fill_sets), self.fill_row[sets_found].tolist()))))
         self.drop(self.SEARCH_READS)
         proposed, exceptions = self.lookalike_proposals(gathered(proposals), exceptions)
         self.corroborate_instalments(proposed)
@@ -1229,6 +1239,7 @@ class DayMatch:
             np.where(n_fix > 0, RULES.index(SUBSET_RULES[0]), RULES.index(SUBSET_RULES[1])))
         for j, q in enumerate(qs.tolist()):
             self.filled_outcome[q] = props, j
+        self.fill_sets, self.fill_row[ps[qs]] = props, np.arange(len(qs))
 
     def set_identity(self, ps: np.ndarray) -> np.ndarray:
         """How surely each payment of ``ps`` is the customer whose open invoices its sets are
