@@ -575,10 +575,10 @@ class DayMatch:
         remit = rest[has_remit[rest]]
         remitted = self.remittance_proposals(remit)
         quoted = rest[~has_remit[rest] & (n_quoted[rest] >= 2)]
-        quoted_sets = self.quoted_set_proposals(quoted)
+        fit, fits = self.quoted_set_proposals(quoted)
         fit_all = np.zeros(self.n, bool)  # (their quoted invoices together settle them)
-        fit_all[np.fromiter(quoted_sets, np.int64, len(quoted_sets))] = True
-        quoted_sets.update(self.quoted_subsets(quoted[~fit_all[quoted]]))
+        fit_all[fit] = True
+        quoted_sets = self.quoted_subsets(quoted[~fit_all[quoted]])
         # the reference resembles an invoice, if only weakly, and no single settles clearly
         resembles_all = (named_ref >= PARTIAL_MIN_REF) & ~clear_single
         # decided by their flags alone, for all of them at once (what the loop below would
@@ -599,7 +599,21 @@ class DayMatch:
                      & (self.fill_row[rest] >= 0) & ~quotes_all[rest] & ~resembles_all[rest]
                      & ((best[rest] < 0) | fee_only_all[rest]) & (self.pay_group[rest] >= 0))
         sets_found = rest[set_found]
-        looped = rest[~advice & ~no_pair & ~nothing_else & ~set_found]
+        # and the quoted invoices that together settle a payment, unless they fit only less a
+        # fee and the reference (quoting or resembling one) may name one paid in part: the
+        # loop weighs those (fee_set)
+        weighed = np.zeros(self.n, bool)
+        weighed[fit] = fee_sets(fits, threshold)
+        weighed &= quotes_all | resembles_all
+        weigh = np.flatnonzero(weighed[fit])
+        quoted_sets.update(zip(fit[weigh].tolist(), zip(repeat(fits), weigh.tolist()),
+                               strict=True))
+        fit_row = np.full(self.n, -1, np.int64)
+        fit_row[fit] = np.arange(len(fit))
+        quoted_fit = (~advice & ~no_pair & (n_quoted[rest] >= 2) & fit_all[rest]
+                      & ~weighed[rest])
+        quoted_fits = rest[quoted_fit]
+        looped = rest[~advice & ~no_pair & ~nothing_else & ~set_found & ~quoted_fit]
         partials = self.partial_proposals(looped)
         made: list[Pick] = []
         made_pay: list[int] = []
@@ -679,7 +693,8 @@ class DayMatch:
         proposals = in_payment_order(
             (remit[by_advice], [a for a in advised if isinstance(a, tuple)]),
             (np.array(made_pay, np.int64), made),
-            (sets_found, list(zip(repeat(self.fill_sets), self.fill_row[sets_found].tolist()))))
+            (sets_found, list(zip(repeat(self.fill_sets), self.fill_row[sets_found].tolist()))),
+            (quoted_fits, list(zip(repeat(fits), fit_row[quoted_fits].tolist()))))
         self.drop(self.SEARCH_READS)
         proposed, exceptions = self.lookalike_proposals(gathered(proposals), exceptions)
         self.corroborate_instalments(proposed)
@@ -998,15 +1013,16 @@ class DayMatch:
         # amount alone (plus any quoted ones as fixed members)
         return self.fill_subset(p, group, quoted, amount, fee)
 
-    def quoted_set_proposals(self, ps: np.ndarray) -> dict[int, Pick]:
-        """Per payment of ``ps`` whose quoted open invoices (:attr:`subset_inputs`, two or
-        more) together settle it, within the fee: the proposal to apply all of them, for all
-        such payments at once (the first answer of ``subset_proposal(quoted_only=True)``)."""
+    def quoted_set_proposals(self, ps: np.ndarray) -> tuple[np.ndarray, Proposals]:
+        """The payments of ``ps`` whose quoted open invoices (:attr:`subset_inputs`, two or
+        more) together settle them, within the fee, and their proposals (one each, in that
+        order) to apply all of them, for all such payments at once (the first answer of
+        ``subset_proposal(quoted_only=True)``)."""
         group_of, quoted_starts, quoted_rows = self.subset_inputs
         n_q = quoted_starts[ps + 1] - quoted_starts[ps]
         ps = ps[(group_of[ps] >= 0) & (n_q >= 2)]
         if len(ps) == 0:
-            return {}
+            return ps, Proposals.empty()
         n_q = quoted_starts[ps + 1] - quoted_starts[ps]
         total = np.add.reduceat(self.book.amount[quoted_rows[spans(quoted_starts[ps], n_q)]],
                                 np.cumsum(n_q) - n_q)
@@ -1014,13 +1030,13 @@ class DayMatch:
         fits = (over >= 0) & (over <= self.fee_ceiling[ps])
         ps, n_q, exact = ps[fits], n_q[fits], over[fits] == 0
         if len(ps) == 0:
-            return {}
+            return ps, Proposals.empty()
         conf = {e: subset_confidence(quoted_share=1.0, exact=e, identity=1.0, exhaustive=True,
                                      chance=0.0) for e in (True, False)}
         props = self.set_proposals(ps, n_q, quoted_rows[spans(quoted_starts[ps], n_q)],
                                    np.where(exact, conf[True], conf[False]),
                                    np.full(len(ps), RULES.index("subset_reference")))
-        return {p: (props, j) for j, p in enumerate(ps.tolist())}
+        return ps, props
 
     def quoted_subsets(self, ps: np.ndarray) -> dict[int, Pick | ExceptionItem | None]:
         """``subset_proposal(p, quoted_only=True)`` of the payments ``ps`` at once: one compiled
