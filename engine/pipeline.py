@@ -16,7 +16,7 @@ from collections.abc import Set
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields
 from itertools import accumulate, chain, repeat
-from operator import attrgetter, itemgetter
+from operator import attrgetter
 from typing import NamedTuple, TypeVar
 
 import numpy as np
@@ -157,18 +157,18 @@ def fee_sets(batch: Proposals, threshold: float) -> list[bool]:
 
 
 def gathered(picks: list[Pick]) -> Proposals:
-    """The proposals ``picks`` names (rows of a few batches), in that order: the batches
-    joined in the order they are first named, each pick's row offset by its batch's first."""
-    batch_of = list(map(itemgetter(0), picks))
-    ids = np.fromiter(map(id, batch_of), np.uint64, len(picks))
-    rows = np.fromiter(map(itemgetter(1), picks), np.int64, len(picks))
-    _, first_pick, batch_at = np.unique(ids, return_index=True, return_inverse=True)
-    named = np.argsort(first_pick)  # the batches (by id) in the order first named
-    batches = [batch_of[i] for i in first_pick[named].tolist()]
-    lens = np.array([len(b) for b in batches], np.int64)
-    first_row = np.empty(len(batches), np.int64)  # each batch's first row, by id
-    first_row[named] = np.cumsum(lens) - lens
-    return Proposals.concat(batches).take(first_row[batch_at.reshape(-1)] + rows)
+    """The proposals ``picks`` names (rows of a few batches), in that order."""
+    at: dict[int, int] = {}  # each batch's first row in the batches joined
+    batches: list[Proposals] = []
+    rows, n = [], 0
+    for batch, row in picks:
+        first = at.get(id(batch))
+        if first is None:
+            first = at[id(batch)] = n
+            batches.append(batch)
+            n += len(batch)
+        rows.append(first + row)
+    return Proposals.concat(batches).take(np.array(rows, np.int64))
 
 
 def in_payment_order(*parts: tuple[np.ndarray, list[T]]) -> list[T]:

@@ -136,36 +136,3 @@ def test_fee_sets_say_of_each_proposal_whether_it_is_a_set_fitting_only_less_a_f
             for i in range(n)]
     assert fee_sets(batch, 0.95) == want
     assert 30 < sum(want) < n - 30
-
-
-def test_gathered_equals_the_picks_joined_one_by_one():
-    """``gathered`` (the batches joined in the order first named, the rows offset as arrays)
-    against the per-pick join it replaced: the same proposals and the same reasons dictionary
-    (its order follows the batches' first picks), for picks interleaving batches, repeating
-    rows, and none."""
-    from cashmatch.engine.pipeline import gathered
-
-    def one_by_one(picks):
-        at, batches, rows, n = {}, [], [], 0
-        for batch, row in picks:
-            first = at.get(id(batch))
-            if first is None:
-                first = at[id(batch)] = n
-                batches.append(batch)
-                n += len(batch)
-            rows.append(first + row)
-        return Proposals.concat(batches).take(np.array(rows, np.int64))
-
-    rng = np.random.default_rng(11)
-    batches = [random_batch(rng, 30, (None, "BANK_FEE", "DISCOUNT")),
-               random_batch(rng, 1, ("DEDUCTION:Y", None)),
-               random_batch(rng, 20, (None, "BANK_FEE", "DISCOUNT", "DEDUCTION:X")),
-               random_batch(rng, 7, ("DEDUCTION:Z", "DISCOUNT", None))]
-    for _ in range(300):
-        chosen = rng.integers(0, len(batches), int(rng.integers(0, 40)))
-        picks = [(batches[b], int(rng.integers(0, len(batches[b])))) for b in chosen.tolist()]
-        want, got = one_by_one(picks), gathered(picks)
-        assert spelled(got) == spelled(want)
-        assert got.reasons == want.reasons
-        assert [p.tolist() for p in (got.reason, got.start)] == [
-            p.tolist() for p in (want.reason, want.start)]
