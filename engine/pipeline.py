@@ -15,7 +15,7 @@ import functools
 from collections.abc import Set
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields
-from itertools import accumulate, chain
+from itertools import accumulate, chain, repeat
 from operator import attrgetter
 from typing import NamedTuple, TypeVar
 
@@ -486,7 +486,8 @@ class DayMatch:
     # look-alikes; and with what the look-alikes read of it too, before settle (at a million
     # payments ~110 + 70 MiB less under the look-alikes' and settle's peaks)
     SEARCH_READS = frozenset(("adj", "cust_rel", "rel", "claimed", "fill_slot", "filled",
-                              "filled_outcome", "_subset_inputs", "remit"))
+                              "filled_outcome", "fill_row", "fill_sets", "_subset_inputs",
+                              "remit"))
     PROPOSE_READS = SEARCH_READS | {"evidence", "lines"}
 
     def let_go(self) -> None:
@@ -565,14 +566,16 @@ class DayMatch:
                & ((self.pay_group[rest] >= 0) | quotes_all[rest])))
         self.fill_slot = np.full(self.n, -1, np.int64)  # none searched in bulk (yet)
         self.filled_outcome: list[Pick | ExceptionItem | None] = []  # their outcomes, by slot
+        self.fill_row = np.full(self.n, -1, np.int64)  # a set found in bulk: its row of fill_sets
+        self.fill_sets = Proposals.empty()
         self.prefill_subsets(rest[may_fill])
         remit = rest[has_remit[rest]]
         remitted = self.remittance_proposals(remit)
         quoted = rest[~has_remit[rest] & (n_quoted[rest] >= 2)]
-        quoted_sets = self.quoted_set_proposals(quoted)
+        fit, fits = self.quoted_set_proposals(quoted)
         fit_all = np.zeros(self.n, bool)  # (their quoted invoices together settle them)
-        fit_all[np.fromiter(quoted_sets, np.int64, len(quoted_sets))] = True
-        quoted_sets.update(self.quoted_subsets(quoted[~fit_all[quoted]]))
+        fit_all[fit] = True
+        quoted_sets = self.quoted_subsets(quoted[~fit_all[quoted]])
         # the reference resembles an invoice, if only weakly, and no single settles clearly
         resembles_all = (named_ref >= PARTIAL_MIN_REF) & ~clear_single
         # decided by their flags alone, for all of them at once (what the loop below would
@@ -587,7 +590,27 @@ class DayMatch:
         nothing_else = (~advice & (n_quoted[rest] < 2) & (best[rest] >= 0) & ~quotes_all[rest]
                         & ~fee_only_all[rest] & ~resembles_all[rest])
         no_more = rest[nothing_else]
-        looped = rest[~advice & ~no_pair & ~nothing_else]
+        # and a set found in bulk for a known payer's amount, alone or less a fee (no quote or
+        # resemblance to weigh against it): proposed as found
+        set_found = (~advice & ~no_pair & ~nothing_else & (n_quoted[rest] < 2)
+                     & (self.fill_row[rest] >= 0) & ~quotes_all[rest] & ~resembles_all[rest]
+                     & ((best[rest] < 0) | fee_only_all[rest]) & (self.pay_group[rest] >= 0))
+        sets_found = rest[set_found]
+        # and the quoted invoices that together settle a payment, unless they fit only less a
+        # fee and the reference (quoting or resembling one) may name one paid in part: the
+        # loop weighs those (fee_set)
+        weighed = np.zeros(self.n, bool)
+        weighed[fit] = fee_sets(fits, threshold)
+        weighed &= quotes_all | resembles_all
+        weigh = np.flatnonzero(weighed[fit])
+        quoted_sets.update(zip(fit[weigh].tolist(), zip(repeat(fits), weigh.tolist()),
+                               strict=True))
+        fit_row = np.full(self.n, -1, np.int64)
+        fit_row[fit] = np.arange(len(fit))
+        quoted_fit = (~advice & ~no_pair & (n_quoted[rest] >= 2) & fit_all[rest]
+                      & ~weighed[rest])
+        quoted_fits = rest[quoted_fit]
+        looped = rest[~advice & ~no_pair & ~nothing_else & ~set_found & ~quoted_fit]
         partials = self.partial_proposals(looped)
         made: list[Pick] = []
         made_pay: list[int] = []
@@ -666,7 +689,9 @@ class DayMatch:
             (ps, self.no_match_exceptions(ps, best[ps], best_c[ps], second_c[ps]))))
         proposals = in_payment_order(
             (remit[by_advice], [a for a in advised if isinstance(a, tuple)]),
-            (np.array(made_pay, np.int64), made))
+            (np.array(made_pay, np.int64), made),
+            (sets_found, list(zip(repeat(self.fill_sets), self.fill_row[sets_found].tolist()))),
+            (quoted_fits, list(zip(repeat(fits), fit_row[quoted_fits].tolist()))))
         self.drop(self.SEARCH_READS)
         proposed, exceptions = self.lookalike_proposals(gathered(proposals), exceptions)
         self.corroborate_instalments(proposed)
@@ -985,15 +1010,16 @@ class DayMatch:
         # amount alone (plus any quoted ones as fixed members)
         return self.fill_subset(p, group, quoted, amount, fee)
 
-    def quoted_set_proposals(self, ps: np.ndarray) -> dict[int, Pick]:
-        """Per payment of ``ps`` whose quoted open invoices (:attr:`subset_inputs`, two or
-        more) together settle it, within the fee: the proposal to apply all of them, for all
-        such payments at once (the first answer of ``subset_proposal(quoted_only=True)``)."""
+    def quoted_set_proposals(self, ps: np.ndarray) -> tuple[np.ndarray, Proposals]:
+        """The payments of ``ps`` whose quoted open invoices (:attr:`subset_inputs`, two or
+        more) together settle them, within the fee, and their proposals (one each, in that
+        order) to apply all of them, for all such payments at once (the first answer of
+        ``subset_proposal(quoted_only=True)``)."""
         group_of, quoted_starts, quoted_rows = self.subset_inputs
         n_q = quoted_starts[ps + 1] - quoted_starts[ps]
         ps = ps[(group_of[ps] >= 0) & (n_q >= 2)]
         if len(ps) == 0:
-            return {}
+            return ps, Proposals.empty()
         n_q = quoted_starts[ps + 1] - quoted_starts[ps]
         total = np.add.reduceat(self.book.amount[quoted_rows[spans(quoted_starts[ps], n_q)]],
                                 np.cumsum(n_q) - n_q)
@@ -1001,13 +1027,13 @@ class DayMatch:
         fits = (over >= 0) & (over <= self.fee_ceiling[ps])
         ps, n_q, exact = ps[fits], n_q[fits], over[fits] == 0
         if len(ps) == 0:
-            return {}
+            return ps, Proposals.empty()
         conf = {e: subset_confidence(quoted_share=1.0, exact=e, identity=1.0, exhaustive=True,
                                      chance=0.0) for e in (True, False)}
         props = self.set_proposals(ps, n_q, quoted_rows[spans(quoted_starts[ps], n_q)],
                                    np.where(exact, conf[True], conf[False]),
                                    np.full(len(ps), RULES.index("subset_reference")))
-        return {p: (props, j) for j, p in enumerate(ps.tolist())}
+        return ps, props
 
     def quoted_subsets(self, ps: np.ndarray) -> dict[int, Pick | ExceptionItem | None]:
         """``subset_proposal(p, quoted_only=True)`` of the payments ``ps`` at once: one compiled
@@ -1226,6 +1252,7 @@ class DayMatch:
             np.where(n_fix > 0, RULES.index(SUBSET_RULES[0]), RULES.index(SUBSET_RULES[1])))
         for j, q in enumerate(qs.tolist()):
             self.filled_outcome[q] = props, j
+        self.fill_sets, self.fill_row[ps[qs]] = props, np.arange(len(qs))
 
     def set_identity(self, ps: np.ndarray) -> np.ndarray:
         """How surely each payment of ``ps`` is the customer whose open invoices its sets are
