@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import gc
 import importlib
+import os
 import sys
+import threading
 from collections.abc import Sequence
+from typing import NoReturn
 
 from cashmatch import __version__
 
@@ -42,14 +47,26 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def script() -> None:
-    """The ``cashmatch`` program: :func:`main`, then the usual exit (output flushed, atexit
-    handlers run) with every object left frozen out of the cyclic collector first. The
-    interpreter's last collections would otherwise walk them all (the engine's modules,
-    numba's loaded kernels: ~0.35 s of CPU and over a second of wall on a loaded machine,
-    measured after a 100k-payment match) only for the process to end."""
-    code = main()
+    """The ``cashmatch`` program: :func:`main`, then :func:`exit_now`."""
+    exit_now(main())
+
+
+def exit_now(code: int) -> NoReturn:
+    """End the program as the interpreter would, less its teardown: the atexit handlers run
+    and the output is flushed, and then the process ends (``os._exit``) without the
+    interpreter freeing every object one by one (the engine's modules, numba's loaded
+    kernels, the caches: CPU only for the process to end). While a thread that is no daemon
+    still runs, the usual exit, which waits for it (with every object frozen out of the
+    cyclic collector first: its last collections would otherwise walk them all)."""
     gc.freeze()
-    sys.exit(code)
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate()
+           if t is not threading.main_thread()):
+        sys.exit(code)
+    atexit._run_exitfuncs()  # (logging flushed, weakref finalizers, numba's shutdown)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # (a closed pipe: nothing more to say)
+            stream.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

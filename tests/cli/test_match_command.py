@@ -130,3 +130,31 @@ def test_a_large_match_loads_its_passes_ahead_and_writes_the_same(tmp_path, monk
     started[0].join(timeout=120)
     for name in ("allocations.csv", "exceptions.csv"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_exit_now_runs_the_exit_handlers_flushes_and_waits_for_threads(tmp_path):
+    """cli.exit_now ends the process without the interpreter's teardown, yet as the usual exit
+    would: atexit handlers run, buffered output written, a running thread that is no daemon
+    waited for, the exit code kept."""
+    import subprocess
+    import sys
+
+    code = f"""
+import atexit, sys, threading, time
+from cashmatch.cli import exit_now
+atexit.register(lambda: open({str(tmp_path / "atexit")!r}, "a").write(sys.argv[1]))
+print("x" * 100_000, end="")
+sys.stderr.write("err")
+if sys.argv[1] == "thread":
+    def late():
+        time.sleep(0.3)
+        open({str(tmp_path / "thread")!r}, "w").write("done")
+    threading.Thread(target=late).start()
+exit_now(3)
+"""
+    for mode in ("plain", "thread"):
+        done = subprocess.run([sys.executable, "-c", code, mode], capture_output=True, text=True)
+        assert done.returncode == 3, done.stderr
+        assert done.stdout == "x" * 100_000 and done.stderr == "err"
+    assert (tmp_path / "atexit").read_text() == "plainthread"
+    assert (tmp_path / "thread").read_text() == "done"
