@@ -33,7 +33,6 @@ PARALLEL_COMPARISONS = 20_000  # rapidfuzz's thread pool pays off above this man
 SCORE_SLACK = 0.01  # _fuzzy_names: room for rounding between a score's bound and its float32
 DISTINCT_ACCOUNTS_FIRST = 1_000  # _AccountCodes.of: from this many payments, key distinct ones
 CODES_COMPILED_MIN = 1 << 17  # strings from which _string_codes compiles
-NAME_ROWS_COMPILED_MIN = 1 << 17  # invoices from which _changed_name_rows compiles
 
 
 def fuzzy_workers(comparisons: int) -> int:
@@ -120,31 +119,6 @@ def _customer_codes(customers: pa.Table | None, invoice_ids: pa.ChunkedArray,
     return all_ids.take(pa.array(firsts[by_first])), code
 
 
-def _changed_name_rows(names: pa.Array, cust: np.ndarray, n: int, order: np.ndarray
-                       ) -> np.ndarray:
-    """The positions of ``order`` whose customer (``cust``, of ``n``) is read there first, or
-    whose name (``names[order]``, no nulls) is not the one at its customer's first position.
-    From :data:`NAME_ROWS_COMPILED_MIN` invoices one compiled pass comparing each name with
-    its customer's first (:func:`text_kernel.changed_name_rows`: no hash of 2.5M names, no
-    array of their codes); otherwise the names' codes compared (Arrow's encoding)."""
-    if n and compiled(len(cust), NAME_ROWS_COMPILED_MIN, "changed_name_rows"):
-        from cashmatch.engine import text_kernel
-
-        return text_kernel.changed_name_rows(*string_parts(names), order, cust, n)
-    return _changed_name_rows_by_codes(names, cust, n, order)
-
-
-def _changed_name_rows_by_codes(names: pa.Array, cust: np.ndarray, n: int, order: np.ndarray
-                                ) -> np.ndarray:
-    """:func:`_changed_name_rows` by Arrow's encoding of the names (the reference)."""
-    name_code = np.asarray(names.dictionary_encode().indices, np.int64)[order]
-    rows = np.arange(len(cust))
-    cust_first = np.zeros(n, np.int64)
-    cust_first[cust[::-1]] = rows[::-1]
-    at = cust_first[cust]
-    return rows[(at == rows) | (name_code != name_code[at])]
-
-
 def build_index(*, invoices: pa.Table, customers: pa.Table | None) -> CustomerIndex:
     return index_customers(invoices=invoices, customers=customers)[0]
 
@@ -188,7 +162,12 @@ def index_customers(*, invoices: pa.Table, customers: pa.Table | None,
         by_row = invoices.column("customer_name")  # (one chunk as it is: no copy of 2.5M names)
         inv_names = by_row.chunk(0) if by_row.num_chunks == 1 else by_row.combine_chunks()
         inv_names = pc.fill_null(inv_names, "") if inv_names.null_count else inv_names
-        rows = _changed_name_rows(inv_names, ii, n, order)
+        name_code = np.asarray(inv_names.dictionary_encode().indices, np.int64)[order]
+        rows = np.arange(len(ii))
+        cust_first = np.zeros(n, np.int64)
+        cust_first[ii[::-1]] = rows[::-1]
+        at = cust_first[ii]
+        rows = rows[(at == rows) | (name_code != name_code[at])]
         names.append(name_key(inv_names.take(pa.array(order[rows]))))
         name_cust.append(ii[rows])
     group = parent.copy()

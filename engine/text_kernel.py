@@ -335,50 +335,6 @@ def packed_codes(offsets: np.ndarray, raw: np.ndarray) -> tuple[np.ndarray, np.n
 
 
 @njit(cache=True, nogil=True)
-def changed_name_rows(offsets: np.ndarray, raw: np.ndarray, order: np.ndarray,
-                      cust: np.ndarray, n_cust: int) -> np.ndarray:
-    """The positions ``p`` (ascending) of ``order`` where customer ``cust[p]`` (0 ..
-    ``n_cust - 1``; a negative one counted from the end, as numpy indexes) is read first, or
-    whose string ``order[p]`` differs from the one at its customer's first position. The
-    strings are compared in their own row order (read in sequence, not at random: ~1.3 s ->
-    ~0.05 s for 2.5M names) with a copy of each customer's first, side by side, byte by byte
-    (no hash of every string)."""
-    m = len(order)
-    first = np.full(n_cust, -1, np.int64)
-    cust_of_row = np.empty(m, np.int32)
-    for p in range(m):
-        c = cust[p] + n_cust if cust[p] < 0 else cust[p]
-        if first[c] < 0:
-            first[c] = p
-        cust_of_row[order[p]] = c
-    first_at = np.zeros(n_cust + 1, np.int64)  # the first strings, copied side by side
-    for c in range(n_cust):
-        r = order[first[c]] if first[c] >= 0 else 0
-        first_at[c + 1] = first_at[c] + (offsets[r + 1] - offsets[r] if first[c] >= 0 else 0)
-    first_raw = np.empty(first_at[n_cust], np.uint8)
-    for c in range(n_cust):
-        if first[c] >= 0:
-            a = offsets[order[first[c]]]
-            first_raw[first_at[c] : first_at[c + 1]] = raw[a : a + first_at[c + 1] - first_at[c]]
-    differs = np.zeros(m, np.bool_)
-    for r in range(m):
-        c = cust_of_row[r]
-        a, b = offsets[r], offsets[r + 1]
-        fa = first_at[c]
-        same = first_at[c + 1] - fa == b - a
-        t = 0
-        while same and t < b - a:
-            same = raw[a + t] == first_raw[fa + t]
-            t += 1
-        differs[r] = not same
-    keep = np.zeros(m, np.bool_)
-    for p in range(m):
-        c = cust[p] + n_cust if cust[p] < 0 else cust[p]
-        keep[p] = first[c] == p or differs[order[p]]
-    return np.flatnonzero(keep)
-
-
-@njit(cache=True, nogil=True)
 def counting_order(key: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
     """The stable order of ``key`` (integers 0 .. ``n_keys - 1``; ``np.argsort(key,
     kind="stable")``) by a counting sort, and where each key's rows start in it (one more:

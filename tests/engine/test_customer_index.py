@@ -183,28 +183,3 @@ def test_payer_names_looked_up_once_each_as_every_payment():
     assert got.names.equals(names)
     np.testing.assert_array_equal(got.customer[got.method == I.BY_NAME],
                                   np.asarray(index.name_keys.column("cust"))[hit[hit >= 0]])
-
-
-def test_changed_name_rows_compiled_as_the_codes_compared():
-    """``text_kernel.changed_name_rows`` gives the positions the names' codes give
-    (``_changed_name_rows_by_codes``): first positions, names of another length or bytes (a
-    prefix, one byte off, empty, non-ASCII), null customers (counted from the end, as numpy
-    indexes), customers never read, an offset into the buffers, an order, one customer,
-    nothing."""
-    from cashmatch.engine import text_kernel
-
-    rng = np.random.default_rng(7)
-    forms = ["", "A", "AB", "AC", "ABC", "é", "e\u0301", "Acme Ltd", "Acme Ltd.", "Acme Ltc"]
-    for n_rows, n_cust in ((400, 9), (400, 1), (50, 60), (1, 1), (0, 3)):
-        for skewed in (False, True):  # (each customer mostly one name, as invoices repeat it)
-            cust = rng.integers(-1, n_cust, n_rows)
-            names = pa.array([forms[i] for i in rng.integers(0, len(forms), n_rows + 3)])
-            if skewed:
-                names = pa.array(["x"] * 3 + [forms[c % len(forms)] if rng.random() < 0.9
-                                              else forms[0] for c in cust])
-            names = names.slice(3)
-            for order in (np.arange(n_rows), rng.permutation(n_rows)):
-                want = I._changed_name_rows_by_codes(names, cust, n_cust, order)
-                got = text_kernel.changed_name_rows(*string_parts(names), order, cust, n_cust)
-                np.testing.assert_array_equal(got, want)
-                assert (n_rows == 0) or 1 <= len(want) < n_rows or n_rows == 1
