@@ -50,6 +50,22 @@ def test_codes_and_distinct_invoices_match_the_reference(longest: int, extra: li
     assert invoices.max() > 1 and len(invoices) > 100  # repeats, and many keys
 
 
+@pytest.mark.parametrize(("part_rows", "part_group"), [(1 << 16, 16), (64, 1), (64, 4), (8, 256)])
+def test_packed_firsts_in_groups_of_partitions(part_rows: int, part_group: int):
+    """``_packed_firsts``: the first row of each row's string (a dict's first occurrence), with
+    one partition or many, moved and coded one, several or all partitions at a time."""
+    rng = random.Random(13)
+    values = ["".join(rng.choice("0A9é") for _ in range(rng.choice([0, 1, 7, 8, 9, 15])))
+              for _ in range(5000)]
+    values = [v for v in values if len(v.encode()) <= 16]
+    values = [values[rng.randrange(len(values) // 10)] for _ in values]  # repeats
+    arr = pa.array(values).slice(3)
+    seen: dict[str, int] = {}
+    want = [seen.setdefault(v, i) for i, v in enumerate(arr.to_pylist())]
+    first = text_kernel._packed_firsts(*string_parts(arr), part_rows, part_group)
+    assert first.tolist() == want and len(seen) > 50
+
+
 def test_no_keys():
     code, invoices = text_kernel.key_codes(np.zeros(1, np.int32), np.zeros(0, np.uint8),
                                            np.zeros(0, np.int64), 1)
