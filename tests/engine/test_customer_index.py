@@ -151,8 +151,8 @@ def test_customer_index_the_same_with_ids_coded_compiled(monkeypatch):
     customers = S.conform(pa.table({"customer_id": ["C9", "Z", "CUST-2"],
                                     "name": ["Nine", "Zed", "Two"]}), S.CUSTOMERS)
     built = []
-    for least in (10**9, 0):
-        monkeypatch.setattr(I, "CODES_COMPILED_MIN", least)
+    for use_kernel in (False, True):  # (whatever the process has compiled already)
+        monkeypatch.setattr(I, "compiled", lambda rows, least, kernel, use=use_kernel: use)
         built.append(index_customers(invoices=_invoices(rows), customers=customers, order=order))
     (a, a_cust), (b, b_cust) = built
     np.testing.assert_array_equal(a_cust, b_cust)
