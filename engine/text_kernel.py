@@ -1043,7 +1043,7 @@ def _pack(k_off: np.ndarray, k_raw: np.ndarray, k_row: np.ndarray, a: int, b: in
     return w + 1, n_codes
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _query_cells(q_raw: np.ndarray, a0: int, a1: int, at: int, k_off: np.ndarray,
                  k_raw: np.ndarray, k_row: np.ndarray, a: int, n_words: int, n_codes: int,
                  keys: _Keys, cut: float, hit: np.ndarray, score: np.ndarray, k: int
@@ -1121,7 +1121,8 @@ def ratio_blocks(q_off: np.ndarray, q_raw: np.ndarray, k_off: np.ndarray, k_raw:
 
     A query that an earlier query of its block equals (byte for byte; found by the FNV-1a hash
     of its bytes in a table of the block's queries) has that query's cells, copied. Others:
-    :func:`_query_cells`, the block's keys packed in words once (:func:`_pack`)."""
+    :func:`_query_cells`, the block's keys packed in words once (:func:`_pack`); inlined here
+    (a call per query passed its ``_Keys`` of 14 arrays: a third of the pass's time)."""
     cut = cutoff / 100.0
     most_q, most_k, width, height = 1, 1, 1, 1
     for i in range(len(q_off) - 1):
