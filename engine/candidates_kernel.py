@@ -611,7 +611,8 @@ def pair_rows(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(pair, token, key) of every token of each pair's payment with every key of its invoice
     (``t_pay``, ``k_inv``: ascending; token and key as rows of them), pair after pair, tokens
-    outer, keys inner."""
+    outer, keys inner. (A pair's tokens are searched from the previous pair's when its payment
+    is not before that one's: the pairs come by payment, the search then a step or two.)"""
     n = len(pair_pay)
     t_lo = np.empty(n, np.int64)
     t_n = np.empty(n, np.int64)
@@ -619,7 +620,8 @@ def pair_rows(
     k_n = np.empty(n, np.int64)
     total = 0
     for j in range(n):
-        t_lo[j] = _bound(t_pay, pair_pay[j], 0, False)
+        since = t_lo[j - 1] if j and pair_pay[j] >= pair_pay[j - 1] else 0
+        t_lo[j] = _bound(t_pay, pair_pay[j], since, False)
         t_n[j] = _bound(t_pay, pair_pay[j], t_lo[j], True) - t_lo[j]
         k_lo[j] = _bound(k_inv, pair_inv[j], 0, False)
         k_n[j] = _bound(k_inv, pair_inv[j], k_lo[j], True) - k_lo[j]

@@ -998,26 +998,40 @@ class _Keys(NamedTuple):
     pm1: np.ndarray  # one string's position bits (:func:`_ratio`)
     row: np.ndarray  # :func:`_lcs`' row
     least: np.ndarray  # _least_lcs by (query, key) length, -1 until needed
+    lane_col: np.ndarray  # per lane: its key's column in the block (the lanes by key length)
+    of_len: np.ndarray  # per key length (64: longer): _pack's counting sort
 
 
 @njit(cache=True, nogil=True)
 def _pack(k_off: np.ndarray, k_raw: np.ndarray, k_row: np.ndarray, a: int, b: int, keys: _Keys
           ) -> tuple[int, int]:
-    """The keys ``k_row[a:b]`` packed, in order, into 64-bit words of lanes (into ``keys``): a
-    key of ``n`` bytes takes ``n + 1`` bits (its position bits, then a guard bit that catches
-    the carry out of the lane), as many as fit a word; a key over 63 bytes has a word of its
-    own (with no position bits: scored by :func:`_ratio`). The position bits by the keys'
-    bytes coded 1.. (0: a byte in none; a word's bits then take ``n_codes`` integers, not 256:
-    a large block's stay in cache). (The number of words, ``n_codes``.)"""
+    """The keys ``k_row[a:b]`` packed, shortest first (stable: the lane ``x`` holds the key of
+    column ``keys.lane_col[x]``), into 64-bit words of lanes (into ``keys``): a key of ``n``
+    bytes takes ``n + 1`` bits (its position bits, then a guard bit that catches the carry
+    out of the lane), as many as fit a word; a key over 63 bytes has a word of its own (with
+    no position bits: scored by :func:`_ratio`). A word's keys are then of one length or a
+    few near ones, so that :func:`_query_cells`' length bound skips whole words of the keys
+    a query's length cannot reach. The position bits by the keys' bytes coded 1.. (0: a byte
+    in none; a word's bits then take ``n_codes`` integers, not 256: a large block's stay in
+    cache). (The number of words, ``n_codes``.)"""
     keys.code[:] = 0
+    keys.of_len[:] = 0
     n_codes = 1
     for j in range(a, b):
         for t in range(k_off[k_row[j]], k_off[k_row[j] + 1]):
             if keys.code[k_raw[t]] == 0:
                 keys.code[k_raw[t]] = n_codes
                 n_codes += 1
-    w, used = -1, 64
+        keys.of_len[min(k_off[k_row[j] + 1] - k_off[k_row[j]], 64) + 1] += 1
+    for n in range(1, 66):
+        keys.of_len[n] += keys.of_len[n - 1]
     for j in range(a, b):
+        n = min(k_off[k_row[j] + 1] - k_off[k_row[j]], 64)
+        keys.lane_col[keys.of_len[n]] = j - a
+        keys.of_len[n] += 1
+    w, used = -1, 64
+    for x in range(b - a):
+        j = a + keys.lane_col[x]
         k0, k1 = k_off[k_row[j]], k_off[k_row[j] + 1]
         n = k1 - k0
         if n > 63 or used + n + 1 > 64:
@@ -1027,28 +1041,29 @@ def _pack(k_off: np.ndarray, k_raw: np.ndarray, k_row: np.ndarray, a: int, b: in
             keys.word_lo[w], keys.word_hi[w] = n, n
             used = 0
         keys.word_lo[w], keys.word_hi[w] = min(keys.word_lo[w], n), max(keys.word_hi[w], n)
-        keys.lane_len[j - a], keys.lane_mask[j - a] = n, 0
+        keys.lane_len[x], keys.lane_mask[x] = n, 0
         if n > 63:
             used = 64
         else:
             ones = (np.uint64(1) << np.uint64(n)) - np.uint64(1)
-            keys.lane_mask[j - a] = ones << np.uint64(used)
+            keys.lane_mask[x] = ones << np.uint64(used)
             for t in range(k0, k1):
                 bit = np.uint64(1) << np.uint64(used + t - k0)
                 keys.pm[w * n_codes + keys.code[k_raw[t]]] |= bit
             used += n + 1
             keys.word_guard[w] |= np.uint64(1) << np.uint64(used - 1)
-        keys.word_end[w] = j - a + 1
+        keys.word_end[w] = x + 1
     return w + 1, n_codes
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _query_cells(q_raw: np.ndarray, a0: int, a1: int, at: int, k_off: np.ndarray,
                  k_raw: np.ndarray, k_row: np.ndarray, a: int, n_words: int, n_codes: int,
                  keys: _Keys, cut: float, hit: np.ndarray, score: np.ndarray, k: int
                  ) -> tuple[np.ndarray, np.ndarray, int]:
     """The nonzero cells (``at`` + the key's column, its :func:`_ratio`) of the query
-    ``q_raw[a0:a1]`` against the packed keys (their first row ``a``), appended at ``k``.
+    ``q_raw[a0:a1]`` against the packed keys (their first row ``a``), appended at ``k`` in
+    the order of their columns (found in the lanes' order, then sorted: a query has few).
 
     A query of at most 64 bytes is compared with a word's keys at once: Hyyrö's bit-parallel
     LCS run on all lanes together (the addition's carry out of a lane lands in its guard bit,
@@ -1061,6 +1076,7 @@ def _query_cells(q_raw: np.ndarray, a0: int, a1: int, at: int, k_off: np.ndarray
     lq = a1 - a0
     for t in range(min(lq, 64)):
         keys.query[t] = keys.code[q_raw[a0 + t]]
+    first_hit = k
     lane = 0
     for w in range(n_words):
         first, lane = lane, keys.word_end[w]
@@ -1070,10 +1086,10 @@ def _query_cells(q_raw: np.ndarray, a0: int, a1: int, at: int, k_off: np.ndarray
         if lq > 64 or keys.word_hi[w] > 63:  # (long strings: one pair at a time)
             _set_masks(keys.pm1, q_raw, a0, a1, True)
             for x in range(first, lane):
-                j = k_row[a + x]
+                j = k_row[a + keys.lane_col[x]]
                 sc = _ratio(q_raw, a0, a1, keys.pm1, k_raw, k_off[j], k_off[j + 1], keys.row, cut)
                 if sc != 0:
-                    hit, score, k = _add_hit(hit, score, k, at + x, sc)
+                    hit, score, k = _add_hit(hit, score, k, at + keys.lane_col[x], sc)
             _set_masks(keys.pm1, q_raw, a0, a1, False)
             continue
         guard = keys.word_guard[w]
@@ -1092,7 +1108,15 @@ def _query_cells(q_raw: np.ndarray, a0: int, a1: int, at: int, k_off: np.ndarray
             total = lq + lk
             sim = 1.0 - np.float64(total - 2 * lcs) / np.float64(total) if total else 1.0
             if sim != 0:  # (a cutoff of 0 lets a pair with nothing in common through)
-                hit, score, k = _add_hit(hit, score, k, at + x, np.float32(sim * 100.0))
+                hit, score, k = _add_hit(hit, score, k, at + keys.lane_col[x],
+                                         np.float32(sim * 100.0))
+    for y in range(first_hit + 1, k):  # (insertion sort by cell)
+        cell, sc = hit[y], score[y]
+        z = y
+        while z > first_hit and hit[z - 1] > cell:
+            hit[z], score[z] = hit[z - 1], score[z - 1]
+            z -= 1
+        hit[z], score[z] = cell, sc
     return hit, score, k
 
 
@@ -1110,7 +1134,8 @@ def ratio_blocks(q_off: np.ndarray, q_raw: np.ndarray, k_off: np.ndarray, k_raw:
 
     A query that an earlier query of its block equals (byte for byte; found by the FNV-1a hash
     of its bytes in a table of the block's queries) has that query's cells, copied. Others:
-    :func:`_query_cells`, the block's keys packed in words once (:func:`_pack`)."""
+    :func:`_query_cells`, the block's keys packed in words once (:func:`_pack`); inlined here
+    (a call per query passed its ``_Keys`` of 14 arrays: a third of the pass's time)."""
     cut = cutoff / 100.0
     most_q, most_k, width, height = 1, 1, 1, 1
     for i in range(len(q_off) - 1):
@@ -1124,7 +1149,8 @@ def ratio_blocks(q_off: np.ndarray, q_raw: np.ndarray, k_off: np.ndarray, k_raw:
                  np.empty(width, np.int64), np.empty(width, np.uint64), np.empty(width, np.int64),
                  np.empty(width, np.uint64), np.empty(width, np.int64), np.empty(width, np.int64),
                  np.zeros(256, np.uint64), np.zeros(max(most_q, most_k), np.int64),
-                 np.full((65, 64), -1, np.int64))
+                 np.full((65, 64), -1, np.int64), np.empty(width, np.int64),
+                 np.zeros(66, np.int64))
     size = 1
     while size < 2 * height:
         size *= 2
