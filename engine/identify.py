@@ -23,6 +23,7 @@ from cashmatch.engine.normalize import (
     name_key,
     string_parts,
 )
+from cashmatch.engine.schema import flat
 
 # How the payer was identified, with the confidence that carries.
 BY_ACCOUNT, BY_NAME, BY_FUZZY_NAME, BY_LEARNED_ACCOUNT, UNKNOWN = 0, 1, 2, 3, -1
@@ -159,8 +160,7 @@ def index_customers(*, invoices: pa.Table, customers: pa.Table | None,
         # fewer rows: a (name, customer) pair seen again changes none of them)
         # (names compared by their codes: one hash pass over the names in their own order,
         # not every name's bytes beside its customer's first, both at random: 1.6 -> 0.5 s)
-        by_row = invoices.column("customer_name")  # (one chunk as it is: no copy of 2.5M names)
-        inv_names = by_row.chunk(0) if by_row.num_chunks == 1 else by_row.combine_chunks()
+        inv_names = flat(invoices.column("customer_name"))  # (no copy of 2.5M names)
         inv_names = pc.fill_null(inv_names, "") if inv_names.null_count else inv_names
         name_code = np.asarray(inv_names.dictionary_encode().indices, np.int64)[order]
         rows = np.arange(len(ii))

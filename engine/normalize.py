@@ -29,6 +29,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from cashmatch.engine.schema import flat
+
 # OCR / typing look-alikes, mapped to digits in the body of a number (after its letter prefix).
 OCR_TO_DIGIT = {
     "O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "S": "5", "B": "8", "Z": "2", "G": "6",
@@ -84,8 +86,7 @@ def _utf8(text: pa.Array | pa.ChunkedArray) -> pa.Array:
     """One ``string`` array (not chunked, not ``large_string``), for :func:`string_parts`: a
     chunked array's one chunk as it is (``combine_chunks`` copies even one: ~30 ms of CPU a
     1.3M-token column of ``reference_tokens``' table, mostly page faults of the new buffers)."""
-    if isinstance(text, pa.ChunkedArray):
-        text = text.chunk(0) if text.num_chunks == 1 else text.combine_chunks()
+    text = flat(text)
     return text if text.type == pa.string() else text.cast(pa.string())
 
 

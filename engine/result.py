@@ -51,14 +51,14 @@ def credits_only(payments: pa.Table) -> pa.Table:
 
 def _sum_by(keys: pa.ChunkedArray, values: pa.ChunkedArray) -> dict[str, int]:
     """Exact int64 sums by key, keys in order of first appearance: in one compiled pass over
-    the keys' bytes when each is three capitals, as currency codes are (:func:`_sums_by_code`),
+    the keys' bytes when each is three capitals, as currency codes are (:func:`_sums_by_currency`),
     else by :func:`_sum_by_encoding` (its reference; three dictionary encodings were most of a
     small batch's summary)."""
     if len(keys) == 0:
         return {}
     if not keys.null_count and not values.null_count:
         offsets, raw = string_parts(keys)
-        codes, sums, ok = _sums_by_code(offsets, raw, np.asarray(values, dtype=np.int64))
+        codes, sums, ok = _sums_by_currency(offsets, raw, np.asarray(values, dtype=np.int64))
         if ok:
             return dict(zip(map(_code_letters, codes.tolist()), sums.tolist(), strict=True))
     return _sum_by_encoding(keys, values)
@@ -73,11 +73,11 @@ def _sum_by_encoding(keys: pa.ChunkedArray, values: pa.ChunkedArray) -> dict[str
     return dict(zip(enc.dictionary.to_pylist(), sums.tolist(), strict=True))
 
 
-MAX_CODES = 64  # distinct keys _sums_by_code looks among (more: the dictionary encoding)
+MAX_CODES = 64  # distinct keys _sums_by_currency looks among (more: the dictionary encoding)
 
 
 @njit(cache=True, nogil=True)
-def _sums_by_code(offsets: np.ndarray, raw: np.ndarray, values: np.ndarray
+def _sums_by_currency(offsets: np.ndarray, raw: np.ndarray, values: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray, bool]:  # fmt: skip
     """The sums of ``values`` by key, each key ``raw[offsets[i]:offsets[i + 1]]`` three
     capitals A-Z (coded by their letters in base 26), the codes in order of first appearance
@@ -109,7 +109,7 @@ def _sums_by_code(offsets: np.ndarray, raw: np.ndarray, values: np.ndarray
 
 
 def _code_letters(code: int) -> str:
-    """The three capitals of a code of :func:`_sums_by_code`."""
+    """The three capitals of a code of :func:`_sums_by_currency`."""
     return chr(65 + code // 676) + chr(65 + code // 26 % 26) + chr(65 + code % 26)
 
 

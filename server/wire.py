@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 from cashmatch.engine.kernel_cache import njit
 from cashmatch.engine.money import letter_code_exponents, minor_exponents
 from cashmatch.engine.normalize import string_parts
+from cashmatch.engine.schema import flat
 from cashmatch.engine.text_kernel import plain_minor
 
 
@@ -614,12 +615,6 @@ def _exponents_of_codes(offsets: np.ndarray, raw: np.ndarray, valid: np.ndarray,
     return exps, True
 
 
-def _array(col: pa.ChunkedArray) -> pa.Array:
-    """A column as one array: its chunk, when it has one (``combine_chunks`` costs ~2 us even
-    then, a dozen times a response)."""
-    return col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
-
-
 def _string_columns(cols: list[pa.ChunkedArray]
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:  # fmt: skip
     """The string columns' values one column's after another's as one string array: its
@@ -655,7 +650,7 @@ def repeated(
     str_cols = sorted(strings.items(), key=lambda kv: kv[1])
     money_cols = sorted(money.items(), key=lambda kv: kv[1])
     list_cols = sorted((lists or {}).items(), key=lambda kv: kv[1])
-    lcols = [_array(table.column(name)) for name, _ in list_cols]
+    lcols = [flat(table.column(name)) for name, _ in list_cols]
     offsets, raw, valid, valid_at = _string_columns([table.column(name) for name, _ in str_cols])
     exps = None
     if (k := next((k for k, (name, _) in enumerate(str_cols) if name == currency), -1)) >= 0:
@@ -676,17 +671,17 @@ def repeated(
         parts.append(raw[off[0] : off[-1]])
         base += int(off[-1] - off[0])
         n_el += len(off) - 1
-    m_cols = [_array(table.column(name)) for name, _ in money_cols]
+    m_cols = [flat(table.column(name)) for name, _ in money_cols]
     amounts = np.empty((len(m_cols), n), np.int64)
     for k, col in enumerate(m_cols):
         amounts[k] = np.asarray(col.fill_null(0) if col.null_count else col, np.int64)
     if double is not None:
-        d = _array(table.column(double[0]))
+        d = flat(table.column(double[0]))
         bits = np.asarray(d.fill_null(0.0) if d.null_count else d, np.float64).view(np.uint64)
     else:
         bits = np.zeros(n, np.uint64)
     if packed is not None:
-        pcol = _array(table.column(packed[0]))
+        pcol = flat(table.column(packed[0]))
         packed_rows = _row_ranges(pcol)
         packed_bits = np.asarray(pcol.values, np.float64).view(np.uint64)
     else:

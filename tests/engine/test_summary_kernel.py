@@ -1,4 +1,4 @@
-"""result._sum_by (the compiled sums by currency code, result._sums_by_code) against its
+"""result._sum_by (the compiled sums by currency code, result._sums_by_currency) against its
 reference, result._sum_by_encoding: the same sums in the same key order on random keys and
 amounts, chunked or not, with the keys the pass does not take (nulls, lower case, other
 lengths and bytes, more than MAX_CODES distinct) and sums that wrap an int64."""
@@ -16,7 +16,7 @@ from cashmatch.engine.result import (
     _code_letters,
     _sum_by,
     _sum_by_encoding,
-    _sums_by_code,
+    _sums_by_currency,
     summarize,
 )
 
@@ -56,14 +56,14 @@ def test_the_compiled_sums_agree_with_the_encoding() -> None:
         got = _sum_by(keys, values)
         assert list(got.items()) == list(want.items()), (keys, values)
         offsets, raw = string_parts(keys)
-        taken += _sums_by_code(offsets, raw, np.asarray(values, np.int64))[2]
+        taken += _sums_by_currency(offsets, raw, np.asarray(values, np.int64))[2]
     assert 1000 < taken < 3000  # (both paths were taken)
 
 
 def test_codes_and_letters() -> None:
     keys = pa.array(["AAA", "ZZZ", "EUR", "AAA"])
     offsets, raw = string_parts(keys)
-    codes, sums, ok = _sums_by_code(offsets, raw, np.array([1, 2, 3, 4], np.int64))
+    codes, sums, ok = _sums_by_currency(offsets, raw, np.array([1, 2, 3, 4], np.int64))
     assert ok and codes.tolist() == [0, 26**3 - 1, 4 * 676 + 20 * 26 + 17]
     assert sums.tolist() == [5, 2, 3]
     assert [_code_letters(c) for c in codes.tolist()] == ["AAA", "ZZZ", "EUR"]
