@@ -29,9 +29,10 @@ from cashmatch.engine.normalize import (
     STRENGTH,
     StringLookup,
     int_order,
-    reference_tokens,
+    reference_token_parts,
     stable_order,
     string_parts,
+    strings_at,
 )
 from cashmatch.engine.threads import in_parts
 
@@ -404,20 +405,17 @@ def _reference_hits(texts: pa.Array, at: int, n: int, book: Book
     longer digits forms as strings, each text's hits kept once per invoice, by (pay, inv))."""
     from cashmatch.engine import candidates_kernel
 
-    tokens = reference_tokens(texts.slice(at, n))
+    t_pay, *a_parts, d_off, d_raw = reference_token_parts(texts.slice(at, n))
     index = usable_keys(book)
-    t_pay = np.asarray(tokens.column("pay"), np.int64)
-    digits = tokens.column("digits")
-    d_parts = string_parts(digits)
     pay, inv, ref = candidates_kernel.exact_hits(
-        t_pay, n, *string_parts(tokens.column("alnum")), *d_parts, NUMBER_DIGITS,
+        t_pay, n, *a_parts, d_off, d_raw, NUMBER_DIGITS,
         HASH_COMPILED_MIN, index.number, index.number_inv, index.number_kind, KIND_REF,
         index.alnum.arrays(), index.long_digits.arrays(), HASH_BASE, HASH_MIX)
-    kept = np.flatnonzero(_lengths(digits) >= KEPT_TOKEN_DIGITS)
-    kept = kept[candidates_kernel.first_forms(t_pay, *d_parts, kept, n, KEPT_TOKEN_TEXT_MAX)]
+    kept = np.flatnonzero(np.diff(d_off) >= KEPT_TOKEN_DIGITS)
+    kept = kept[candidates_kernel.first_forms(t_pay, d_off, d_raw, kept, n, KEPT_TOKEN_TEXT_MAX)]
     return pay + at, inv, ref, pa.table({
         "pay": pa.array((t_pay[kept] + at).astype(np.int32)),
-        "digits": digits.take(pa.array(kept))})
+        "digits": strings_at(d_off, d_raw).take(pa.array(kept))})
 
 
 INDEX_IN_SET_MIN = 10_000  # index_in: a value set this large at least looked up in the values

@@ -170,6 +170,24 @@ def test_reference_tokens_pass_equals_the_numpy_steps(monkeypatch) -> None:
         assert len(text) < 100 or got.num_rows > len(text)
 
 
+@pytest.mark.parametrize("compiled", [False, True])
+def test_reference_token_parts_are_the_tokens_columns(monkeypatch, compiled: bool) -> None:
+    """``reference_token_parts`` (the compiled pass's arrays, or the numpy steps' table's)
+    reads as ``reference_tokens``' columns do."""
+    rng = random.Random(19)
+    words = ["INV", "2026", "0045", "12", "A1B2", "-", " ", "é", "01.02.26", "x"]
+    arr = pa.array(["".join(rng.choice(words) for _ in range(rng.randint(0, 7)))
+                    for _ in range(500)] + [None, ""])
+    monkeypatch.setattr(normalize, "compiled", lambda *a: compiled)
+    for text in (arr, arr.slice(7), pa.array([], pa.string())):
+        tokens = normalize.reference_tokens(text)
+        pay, a_off, a_raw, d_off, d_raw = normalize.reference_token_parts(text)
+        assert pay.dtype == np.int64 and pay.tolist() == tokens.column("pay").to_pylist()
+        for (off, raw), name in (((a_off, a_raw), "alnum"), ((d_off, d_raw), "digits")):
+            assert normalize.strings_at(off, raw).to_pylist() == tokens.column(name).to_pylist()
+            assert off.dtype == np.int32 and raw.dtype == np.uint8
+
+
 def test_reference_tokens_pass_drops_the_dates_the_regular_expression_does(monkeypatch) -> None:
     """The pass finds ``normalize.DATES`` itself: pieces of dates and periods, run together
     at random, tokenised as after Arrow's (or Python's) replacement of the expression."""
