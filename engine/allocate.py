@@ -15,7 +15,7 @@ take what capacity is left, strongest first.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from itertools import chain
+from itertools import accumulate, chain
 
 import numpy as np
 
@@ -104,22 +104,29 @@ class Proposals:
 
     @staticmethod
     def concat(parts: list[Proposals]) -> Proposals:
-        """One after another (their reasons in one dictionary, in order of appearance)."""
+        """One after another (their reasons in one dictionary, in order of appearance; each
+        part's reasons are distinct)."""
         parts = [p for p in parts if len(p)]
         if len(parts) <= 1:
             return parts[0] if parts else Proposals.empty()
-        reasons = tuple(dict.fromkeys(chain.from_iterable(p.reasons for p in parts)))
-        code = {r: i for i, r in enumerate(reasons)}
-
-        def cat(name: str) -> np.ndarray:
-            return np.concatenate([getattr(p, name) for p in parts])
-
-        return Proposals(
-            cat("pay"), _starts(cat("lens")), cat("inv"), cat("applied"), cat("adjustment"),
-            np.concatenate([p.reason if p.reasons == reasons[: len(p.reasons)]
-                            else np.array([code[r] for r in p.reasons], np.int64)[p.reason]
-                            for p in parts]),
-            cat("confidence"), cat("rule"), cat("remainder"), reasons)
+        reasons = parts[0].reasons
+        if all(p.reasons is reasons for p in parts):  # (the usual case: nothing to recode)
+            reason = np.concatenate([p.reason for p in parts])
+        else:
+            reasons = tuple(dict.fromkeys(chain.from_iterable(p.reasons for p in parts)))
+            code = {r: i for i, r in enumerate(reasons)}
+            reason = np.concatenate([
+                p.reason if p.reasons == reasons[: len(p.reasons)]
+                else np.array([code[r] for r in p.reasons], np.int64)[p.reason] for p in parts])
+        # each part's line starts after the lines of the parts before
+        ends = accumulate(int(p.start[-1]) for p in parts[:-1])
+        start = np.concatenate([parts[0].start, *(p.start[1:] + e
+                                                  for p, e in zip(parts[1:], ends, strict=True))])
+        columns = zip(*((p.pay, p.inv, p.applied, p.adjustment, p.confidence, p.rule,
+                         p.remainder) for p in parts), strict=True)
+        pay, inv, applied, adjustment, confidence, rule, remainder = map(np.concatenate, columns)
+        return Proposals(pay, start, inv, applied, adjustment, reason, confidence, rule,
+                         remainder, reasons)
 
 
 def _starts(lens: np.ndarray) -> np.ndarray:

@@ -1594,12 +1594,13 @@ class DayMatch:
         return out
 
     def payment_id_rank(self) -> np.ndarray:
-        """Each payment's rank by payment id, equal ids ranked alike (ranked once: settle and
-        the outputs both order by it)."""
+        """Each payment's rank by payment id, equal ids in row order (ranked once: settle and
+        the outputs both order by it): the inverse of one stable sort. (Equal ids never reach
+        a result: :func:`~cashmatch.engine.result.check_invariants` rejects them.)"""
         if not hasattr(self, "_pid_rank"):
-            self._pid_rank = np.asarray(pc.rank(self.payments.column("payment_id"),
-                                                sort_keys="ascending", tiebreaker="min"),
-                                        np.int64)
+            by_id = np.asarray(pc.sort_indices(self.payments.column("payment_id")), np.int64)
+            self._pid_rank = np.empty(self.n, np.int64)
+            self._pid_rank[by_id] = np.arange(self.n)
         return self._pid_rank
 
     def remittance_rivals(self, p: int, chosen: np.ndarray) -> list[int]:
@@ -1652,10 +1653,7 @@ class DayMatch:
         a_conf = np.repeat(proposals.confidence, lens)
         # what stays open after each application, in value-date then payment-id order
         date = self.pay_date[a_pay]
-        # (payments of the same id in row order: ``pc.rank``'s "first", from the ranks above)
-        pid_rank = np.empty(self.n, np.int64)
-        pid_rank[np.argsort(self.payment_id_rank(), kind="stable")] = np.arange(self.n)
-        order = lexsort_ints((pid_rank[a_pay], date, a_inv))
+        order = lexsort_ints((self.payment_id_rank()[a_pay], date, a_inv))
         open_after = output_kernel.open_after(order, a_inv, a_applied + a_adj, self.book.amount)
         c_lens = np.array([len(e.candidates) for e in exceptions], np.int64)
         c_flat = np.fromiter((c for e in exceptions for c in e.candidates), np.int64,

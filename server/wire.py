@@ -624,8 +624,8 @@ def _string_columns(cols: list[pa.ChunkedArray]
     response)."""
     if not cols:
         return np.zeros(1, np.int32), np.zeros(0, np.uint8), np.zeros(0, np.uint8), 0
-    text = pa.concat_arrays([c for col in cols for c in (col.chunks if col.type == pa.string()
-                             else col.cast(pa.string()).chunks)])  # fmt: skip
+    text = pa.concat_arrays([flat(col if col.type == pa.string() else col.cast(pa.string()))
+                             for col in cols])  # fmt: skip
     off, raw = string_parts(text)
     valid = np.frombuffer(text.buffers()[0], np.uint8) if text.null_count else np.zeros(0, np.uint8)
     return off, raw, valid, text.offset
@@ -674,10 +674,11 @@ def repeated(
     m_cols = [flat(table.column(name)) for name, _ in money_cols]
     amounts = np.empty((len(m_cols), n), np.int64)
     for k, col in enumerate(m_cols):
-        amounts[k] = np.asarray(col.fill_null(0) if col.null_count else col, np.int64)
+        amounts[k] = (col.fill_null(0) if col.null_count else col).to_numpy()
     if double is not None:
         d = flat(table.column(double[0]))
-        bits = np.asarray(d.fill_null(0.0) if d.null_count else d, np.float64).view(np.uint64)
+        bits = np.array((d.fill_null(0.0) if d.null_count else d).to_numpy(), np.float64
+                        ).view(np.uint64)  # (a writable copy: one signature)
     else:
         bits = np.zeros(n, np.uint64)
     if packed is not None:
@@ -697,7 +698,7 @@ def repeated(
         _nulls(m_cols),
         exps,
         0 if double is None else double[1],
-        np.array(bits),  # (a writable copy: one signature)
+        bits,
         np.array([f for _, f in list_cols], np.int64),
         list_rows,
         np.concatenate(list_offsets),

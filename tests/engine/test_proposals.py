@@ -41,6 +41,8 @@ def test_take_and_concat_keep_every_proposal_and_its_reasons():
     assert spelled(both.take(np.zeros(0, np.int64))) == []
     assert spelled(Proposals.concat([empty, b])) == spelled(b)
     assert len(Proposals.concat([])) == 0
+    a2 = random_batch(rng, 15, a.reasons)  # (the same reasons: nothing recoded)
+    assert spelled(Proposals.concat([a, a2, a])) == spelled(a) + spelled(a2) + spelled(a)
 
 
 def test_of_gives_a_bank_fee_where_a_line_has_an_adjustment_and_one_rule_to_all():
