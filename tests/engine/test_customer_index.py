@@ -161,6 +161,33 @@ def test_customer_index_the_same_with_ids_coded_compiled(monkeypatch):
     np.testing.assert_array_equal(a.group, b.group)
 
 
+def test_customer_index_the_same_with_names_compared_compiled(monkeypatch):
+    """The names read of the invoices (their customers' first names, the name keys and their
+    order) the same whether only the customers whose invoices carry several names have their
+    names compared (``text_kernel.mixed_strings`` finds them) or every customer's: customers of
+    one name, of several, of a null name beside an empty one; a master; an order."""
+    rng = np.random.default_rng(7)
+    rows = []
+    for _ in range(400):
+        c = int(rng.integers(40))
+        name = f"Name {c}" if c % 4 else rng.choice([f"Name {c}", f"Other {c}", "", None])
+        rows.append((f"C{c}", name))
+    order = rng.permutation(len(rows))
+    customers = S.conform(pa.table({"customer_id": ["C7", "Z"], "name": ["Seven", "Zed"]}),
+                          S.CUSTOMERS)
+    for master in (None, customers):
+        built = []
+        for use_kernel in (False, True):
+            monkeypatch.setattr(I, "compiled", lambda rows, least, kernel, use=use_kernel: use)
+            built.append(index_customers(invoices=_invoices(rows), customers=master,
+                                         order=order))
+        (a, a_cust), (b, b_cust) = built
+        np.testing.assert_array_equal(a_cust, b_cust)
+        assert a.ids.equals(b.ids) and a.names_by_customer.equals(b.names_by_customer)
+        assert a.name_keys.equals(b.name_keys) and a.account_keys.equals(b.account_keys)
+        assert len(a.name_keys) > 45  # (several names of a customer read)
+
+
 def test_payer_names_looked_up_once_each_as_every_payment():
     """identify looks up the distinct payer names (``distinct_name_keys``): the keys taken back
     to the payments are ``name_key``'s, and each payment finds what its own key finds (nulls,
