@@ -108,19 +108,33 @@ def _customer_codes(customers: pa.Table | None, invoice_ids: pa.ChunkedArray, or
     all_ids = pa.concat_arrays(parts)
     raw, firsts = _string_codes(all_ids)
     n_master = len(all_ids) - len(order)
+    if compiled(len(all_ids), CODES_COMPILED_MIN, "first_seen_codes"):
+        from cashmatch.engine import text_kernel
+
+        code, by_first, renumber = text_kernel.first_seen_codes(raw, n_master, order,
+                                                                len(firsts))
+    else:
+        code, by_first, renumber = _first_seen_codes(raw, n_master, order, len(firsts))
+    in_rows = raw[n_master:]
+    row_code = renumber[in_rows] if len(in_rows) and in_rows.min() >= 0 else None
+    return all_ids.take(pa.array(firsts[by_first])), code, row_code
+
+
+def _first_seen_codes(raw: np.ndarray, n_master: int, order: np.ndarray, n_codes: int
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`text_kernel.first_seen_codes` by numpy (its reference): codes renumbered by where
+    each is first read, the master's rows then the others in ``order``."""
     seq = np.concatenate([raw[:n_master], raw[n_master:][order]])  # in the order read
     at = np.flatnonzero(seq >= 0)
     known = seq[at]
-    first = np.empty(len(firsts), np.int64)
+    first = np.empty(n_codes, np.int64)
     first[known[::-1]] = at[::-1]  # where each id is first read
     by_first = known[first[known] == at]  # the ids by where they are first read
     renumber = np.empty(len(by_first), np.int64)
     renumber[by_first] = np.arange(len(by_first))
     code = np.full(len(seq), -1, np.int64)
     code[at] = renumber[known]
-    in_rows = raw[n_master:]
-    row_code = renumber[in_rows] if len(in_rows) and in_rows.min() >= 0 else None
-    return all_ids.take(pa.array(firsts[by_first])), code, row_code
+    return code, by_first, renumber
 
 
 def _mixed_names(row_code: np.ndarray | None, n: int, names: pa.Array) -> np.ndarray:

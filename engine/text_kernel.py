@@ -336,6 +336,30 @@ def packed_codes(offsets: np.ndarray, raw: np.ndarray) -> tuple[np.ndarray, np.n
 
 
 @njit(cache=True, nogil=True)
+def first_seen_codes(raw: np.ndarray, n_master: int, order: np.ndarray, n_codes: int
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Codes ``raw`` (``0 .. n_codes - 1``, each of some row; -1: none) renumbered by where
+    each is first read, reading the first ``n_master`` rows then the others in ``order`` (of
+    those rows, from 0): each row so read renumbered (-1 stays -1), the old code of each new
+    one, the new code of each old one. One pass: no temporaries of every row."""
+    renumber = np.full(n_codes, -1, np.int64)
+    by_first = np.empty(n_codes, np.int64)
+    code = np.empty(n_master + len(order), np.int64)
+    k = 0
+    for i in range(n_master + len(order)):
+        r = raw[i] if i < n_master else raw[n_master + order[i - n_master]]
+        if r < 0:
+            code[i] = -1
+            continue
+        if renumber[r] < 0:
+            renumber[r] = k
+            by_first[k] = r
+            k += 1
+        code[i] = renumber[r]
+    return code, by_first[:k], renumber
+
+
+@njit(cache=True, nogil=True)
 def mixed_strings(code: np.ndarray, n_codes: int, offsets: np.ndarray, raw: np.ndarray
                   ) -> np.ndarray:
     """Per code ``0 .. n_codes - 1``, whether the strings of its rows (row ``i``'s string
