@@ -94,11 +94,12 @@ def _string_codes(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return code, firsts
 
 
-def _customer_codes(customers: pa.Table | None, invoice_ids: pa.ChunkedArray,
-                    order: np.ndarray) -> tuple[pa.Array, np.ndarray]:
+def _customer_codes(customers: pa.Table | None, invoice_ids: pa.ChunkedArray, order: np.ndarray
+                    ) -> tuple[pa.Array, np.ndarray, np.ndarray | None]:
     """The distinct customer ids of the master's rows then the invoices' in ``order`` of their
     rows (nulls left out), first seen first, and the index among them of each of those rows'
-    ids (-1 for a null). One hash pass over the ids in their rows' own order, its codes then
+    ids (-1 for a null); and of each invoice's id in the invoices' own row order (None if one
+    is null). One hash pass over the ids in their rows' own order, its codes then
     renumbered by where each is first seen in ``order`` (not the ids' strings taken in
     ``order`` and hashed at random: ~0.1 s of CPU for 2.5M invoices)."""
     parts = [invoice_ids.combine_chunks()]
@@ -107,17 +108,45 @@ def _customer_codes(customers: pa.Table | None, invoice_ids: pa.ChunkedArray,
     all_ids = pa.concat_arrays(parts)
     raw, firsts = _string_codes(all_ids)
     n_master = len(all_ids) - len(order)
+    if compiled(len(all_ids), CODES_COMPILED_MIN, "first_seen_codes"):
+        from cashmatch.engine import text_kernel
+
+        code, by_first, renumber = text_kernel.first_seen_codes(raw, n_master, order,
+                                                                len(firsts))
+    else:
+        code, by_first, renumber = _first_seen_codes(raw, n_master, order, len(firsts))
+    in_rows = raw[n_master:]
+    row_code = renumber[in_rows] if len(in_rows) and in_rows.min() >= 0 else None
+    return all_ids.take(pa.array(firsts[by_first])), code, row_code
+
+
+def _first_seen_codes(raw: np.ndarray, n_master: int, order: np.ndarray, n_codes: int
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`text_kernel.first_seen_codes` by numpy (its reference): codes renumbered by where
+    each is first read, the master's rows then the others in ``order``."""
     seq = np.concatenate([raw[:n_master], raw[n_master:][order]])  # in the order read
     at = np.flatnonzero(seq >= 0)
     known = seq[at]
-    first = np.empty(len(firsts), np.int64)
+    first = np.empty(n_codes, np.int64)
     first[known[::-1]] = at[::-1]  # where each id is first read
     by_first = known[first[known] == at]  # the ids by where they are first read
     renumber = np.empty(len(by_first), np.int64)
     renumber[by_first] = np.arange(len(by_first))
     code = np.full(len(seq), -1, np.int64)
     code[at] = renumber[known]
-    return all_ids.take(pa.array(firsts[by_first])), code
+    return code, by_first, renumber
+
+
+def _mixed_names(row_code: np.ndarray | None, n: int, names: pa.Array) -> np.ndarray:
+    """Per customer (of ``n``), whether its invoices' names (``names`` in the invoices' own row
+    order, ``row_code`` their customers) are not all the same: one compiled pass over the names
+    as they lie (:func:`text_kernel.mixed_strings`), from :data:`CODES_COMPILED_MIN` names;
+    otherwise (or when an invoice's customer is unknown) every customer, as if mixed."""
+    if row_code is None or not compiled(len(names), CODES_COMPILED_MIN, "mixed_strings"):
+        return np.ones(n, bool)
+    from cashmatch.engine import text_kernel
+
+    return text_kernel.mixed_strings(row_code, n, *string_parts(names))
 
 
 def build_index(*, invoices: pa.Table, customers: pa.Table | None) -> CustomerIndex:
@@ -133,7 +162,7 @@ def index_customers(*, invoices: pa.Table, customers: pa.Table | None,
     each invoice in that order), their names at the few rows that need them."""
     if order is None:
         order = np.arange(invoices.num_rows)
-    ids, code = _customer_codes(customers, invoices.column("customer_id"), order)
+    ids, code, row_code = _customer_codes(customers, invoices.column("customer_id"), order)
     n = len(ids)
 
     n_master = customers.num_rows if customers is not None else 0
@@ -158,16 +187,22 @@ def index_customers(*, invoices: pa.Table, customers: pa.Table | None,
         # every invoice repeats its customer's name: only the rows whose name is not their
         # customer's first (the same first names, name keys and order of keys, from ~10x
         # fewer rows: a (name, customer) pair seen again changes none of them)
-        # (names compared by their codes: one hash pass over the names in their own order,
-        # not every name's bytes beside its customer's first, both at random: 1.6 -> 0.5 s)
         inv_names = flat(invoices.column("customer_name"))  # (no copy of 2.5M names)
         inv_names = pc.fill_null(inv_names, "") if inv_names.null_count else inv_names
-        name_code = np.asarray(inv_names.dictionary_encode().indices, np.int64)[order]
         rows = np.arange(len(ii))
         cust_first = np.zeros(n, np.int64)
         cust_first[ii[::-1]] = rows[::-1]
         at = cust_first[ii]
-        rows = rows[(at == rows) | (name_code != name_code[at])]
+        read = at == rows
+        # the names compared by their codes at the rows of customers whose invoices carry more
+        # than one name only (none on a generated day: no hash pass over 2.5M names, ~0.3 s of
+        # CPU); their codes from one hash pass over their names in ``order``
+        mixed = np.flatnonzero(_mixed_names(row_code, n, inv_names)[ii])
+        if len(mixed):
+            name_code = np.asarray(
+                inv_names.take(pa.array(order[mixed])).dictionary_encode().indices, np.int64)
+            read[mixed] |= name_code != name_code[np.searchsorted(mixed, at[mixed])]
+        rows = np.flatnonzero(read)
         names.append(name_key(inv_names.take(pa.array(order[rows]))))
         name_cust.append(ii[rows])
     group = parent.copy()

@@ -160,6 +160,27 @@ def _take(col: pa.ChunkedArray, order: pa.Array) -> pa.Array:
     return col.combine_chunks().take(order)
 
 
+def currency_codes(currency: pa.ChunkedArray, order: np.ndarray) -> tuple[pa.Array, np.ndarray]:
+    """The distinct currencies of the rows ``order``, first seen first in it, and the code of
+    each of those rows' currency among them (int32): ``pc.unique`` and ``pc.index_in`` of the
+    column taken in ``order``, the same arrays, but from its dictionary encoding in the rows'
+    own order, the codes taken and renumbered (no take of 2.5M strings: 164 -> 93 ms of CPU);
+    with a null currency, from the column taken."""
+    col = currency.combine_chunks()
+    if col.null_count:
+        taken = col.take(pa.array(order, pa.int64()))
+        currencies = pc.unique(taken)
+        return currencies, np.asarray(pc.index_in(taken, value_set=currencies), np.int32)
+    enc = col.dictionary_encode()
+    code = np.asarray(enc.indices, np.int32)[order]
+    first = np.full(len(enc.dictionary), len(code), np.int64)
+    first[code[::-1]] = np.arange(len(code))[::-1]  # where each currency is first seen
+    seen = np.argsort(first, kind="stable")[: np.count_nonzero(first < len(code))]
+    renumber = np.empty(len(enc.dictionary), np.int32)
+    renumber[seen] = np.arange(len(seen), dtype=np.int32)
+    return enc.dictionary.take(pa.array(seen)), renumber[code]
+
+
 _gc_lock = threading.Lock()
 _gc_pauses = 0  # matches running now with the collector paused
 _gc_was_enabled = False  # the collector's state before the first of them
@@ -254,14 +275,17 @@ def prepare_ledger(*, invoices: pa.Table, customers: pa.Table | None = None,
     with stage(timings, "ledger_sort"):
         source = S.conform(invoices, S.INVOICES)
         order = string_order(source.column("invoice_id"))
-        # in the book's row order, of the strings only those that the book reads
-        inv = _sorted(source.select(["invoice_id", "currency"]), order)
         customers = S.conform(customers, S.CUSTOMERS) if customers is not None else None
-        currencies = pc.unique(inv.column("currency"))
+        # in the book's row order, of the strings only the ids (the currencies by their codes)
+        rows = pa.array(order, pa.int64())
+        ids, (currencies, currency) = side_by_side(
+            [partial(_take, source.column("invoice_id"), rows),
+             partial(currency_codes, source.column("currency"), order)],
+            threads=source.num_rows >= PARALLEL_INVOICES)
 
     def keyed() -> Book:  # the book with no customer yet, and the index of its keys
         with stage(timings, "ledger_book"):
-            book = _book(source, order, inv, currencies)
+            book = _book(source, order, ids, currency)
         with stage(timings, "ledger_key_index"):
             coded = _index_keys(book)
         if not coded:  # (keys of forms the compiled pass does not code: from the key table)
@@ -329,10 +353,10 @@ def _index_keys(book: Book) -> bool:
     return True
 
 
-def _book(source: pa.Table, order: np.ndarray, inv: pa.Table, currencies: pa.Array) -> Book:
-    """The invoices' columns as the book's arrays, in ``order`` (``inv``: the strings it reads
-    already in that order); its customers unknown (-1) until the customer index sets them,
-    its keys derived after."""
+def _book(source: pa.Table, order: np.ndarray, ids: pa.Array, currency: np.ndarray) -> Book:
+    """The invoices' columns as the book's arrays, in ``order`` (``ids`` and the currencies'
+    codes already in that order); its customers unknown (-1) until the customer index sets
+    them, its keys derived after."""
 
     def ints(name: str, default: int = 0) -> np.ndarray:
         return np.asarray(pc.fill_null(source.column(name), default), np.int32)[order]
@@ -341,11 +365,9 @@ def _book(source: pa.Table, order: np.ndarray, inv: pa.Table, currencies: pa.Arr
     issue = days(source.column("issue_date"))[order].astype(np.int32)
     issue = np.where(issue == NO_DATE, np.where(due == NO_DATE, NO_DATE, due - 30), issue)
     return Book(
-        ids=S.flat(inv.column("invoice_id")),
+        ids=ids,
         amount=np.asarray(source.column("amount"), np.int64)[order],
-        currency=np.asarray(
-            pc.index_in(inv.column("currency"), value_set=currencies), dtype=np.int32
-        ),
+        currency=currency,
         customer=np.full(source.num_rows, -1, np.int32),
         group=np.full(source.num_rows, -1, np.int32),
         issue=issue,

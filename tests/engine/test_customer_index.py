@@ -3,6 +3,7 @@ customer) pair read once, with the same index as when every invoice row is read.
 
 import numpy as np
 import pyarrow as pa
+import pytest
 
 from cashmatch.engine import identify as I
 from cashmatch.engine import schema as S
@@ -159,6 +160,54 @@ def test_customer_index_the_same_with_ids_coded_compiled(monkeypatch):
     assert a.ids.equals(b.ids) and a.names_by_customer.equals(b.names_by_customer)
     assert a.name_keys.equals(b.name_keys) and a.account_keys.equals(b.account_keys)
     np.testing.assert_array_equal(a.group, b.group)
+
+
+@pytest.mark.parametrize("n_master", [0, 1, 37])
+def test_first_seen_codes_compiled_as_numpys(n_master: int):
+    """``text_kernel.first_seen_codes`` against ``identify._first_seen_codes`` (numpy): codes
+    renumbered by where each is first read (the master's rows, then the others in an order),
+    rows of no code (-1), a code read only in the master's rows or only once; no rows."""
+    from cashmatch.engine import text_kernel
+
+    rng = np.random.default_rng(n_master)
+    n_codes = 50
+    raw = np.concatenate([rng.permutation(n_codes), rng.integers(-1, n_codes, 400)])
+    raw = rng.permutation(raw)
+    for codes in (raw.astype(np.int32), raw):
+        for order in (rng.permutation(len(raw) - n_master), np.arange(len(raw) - n_master)):
+            got = text_kernel.first_seen_codes(codes, n_master, order, n_codes)
+            want = I._first_seen_codes(codes, n_master, order, n_codes)
+            for g, w in zip(got, want, strict=True):
+                np.testing.assert_array_equal(g, w)
+    none = np.zeros(0, np.int64)
+    assert all(len(a) == 0 for a in text_kernel.first_seen_codes(none, 0, none, 0))
+
+
+def test_customer_index_the_same_with_names_compared_compiled(monkeypatch):
+    """The names read of the invoices (their customers' first names, the name keys and their
+    order) the same whether only the customers whose invoices carry several names have their
+    names compared (``text_kernel.mixed_strings`` finds them) or every customer's: customers of
+    one name, of several, of a null name beside an empty one; a master; an order."""
+    rng = np.random.default_rng(7)
+    rows = []
+    for _ in range(400):
+        c = int(rng.integers(40))
+        name = f"Name {c}" if c % 4 else rng.choice([f"Name {c}", f"Other {c}", "", None])
+        rows.append((f"C{c}", name))
+    order = rng.permutation(len(rows))
+    customers = S.conform(pa.table({"customer_id": ["C7", "Z"], "name": ["Seven", "Zed"]}),
+                          S.CUSTOMERS)
+    for master in (None, customers):
+        built = []
+        for use_kernel in (False, True):
+            monkeypatch.setattr(I, "compiled", lambda rows, least, kernel, use=use_kernel: use)
+            built.append(index_customers(invoices=_invoices(rows), customers=master,
+                                         order=order))
+        (a, a_cust), (b, b_cust) = built
+        np.testing.assert_array_equal(a_cust, b_cust)
+        assert a.ids.equals(b.ids) and a.names_by_customer.equals(b.names_by_customer)
+        assert a.name_keys.equals(b.name_keys) and a.account_keys.equals(b.account_keys)
+        assert len(a.name_keys) > 45  # (several names of a customer read)
 
 
 def test_payer_names_looked_up_once_each_as_every_payment():

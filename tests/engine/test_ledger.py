@@ -8,7 +8,7 @@ import pytest
 from cashmatch.engine import schema as S
 from cashmatch.engine import streaming
 from cashmatch.engine.executors import LocalExecutor
-from cashmatch.engine.ledger import prepare_ledger
+from cashmatch.engine.ledger import currency_codes, prepare_ledger
 from cashmatch.engine.matcher import match
 from cashmatch.engine.policy import Policy
 from cashmatch.fixtures.generator import generate_day
@@ -365,3 +365,23 @@ def test_memory_is_given_back_before_a_large_ledger_is_built_and_before_the_outp
     _same(match(**kw), small)
     assert events[0] == "release" and events[1] == "sort"
     assert events[-3:] == ["let go", "release", "output"]
+
+
+@pytest.mark.parametrize("nulls", [False, True])
+def test_currency_codes_as_the_column_taken_in_order_then_unique_and_index_in(nulls: bool):
+    """``currency_codes``: the currencies first seen first in ``order`` and each row's code,
+    the arrays of ``pc.unique`` and ``pc.index_in`` of the column taken in ``order`` (from its
+    codes; with a null, from the column taken); chunks; a currency of one row only."""
+    rng = np.random.default_rng(11)
+    values = [str(v) for v in rng.choice(["EUR", "USD", "GBP", "CHF", "JPY"], 500)] + ["SEK"]
+    if nulls:
+        values[17] = None
+    column = pa.chunked_array([values[:200], values[200:], []], pa.string())
+    for order in (rng.permutation(len(values)), np.arange(len(values))[::-1].copy()):
+        taken = column.take(pa.array(order))
+        want = pc.unique(taken)
+        currencies, code = currency_codes(column, order)
+        assert currencies.equals(want) and code.dtype == np.int32
+        np.testing.assert_array_equal(code, np.asarray(pc.index_in(taken, value_set=want)))
+    assert currency_codes(pa.chunked_array([], pa.string()), np.zeros(0, np.int64))[0].equals(
+        pa.array([], pa.string()))

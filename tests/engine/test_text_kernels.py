@@ -66,6 +66,44 @@ def test_packed_firsts_in_groups_of_partitions(part_rows: int, part_group: int):
     assert first.tolist() == want and len(seen) > 50
 
 
+def _mixed_reference(code: list[int], n_codes: int, values: list[str]) -> list[bool]:
+    """Per code, whether its rows' strings are not all equal (Python sets)."""
+    strings: list[set[str]] = [set() for _ in range(n_codes)]
+    for k, v in zip(code, values, strict=True):
+        if k >= 0:
+            strings[k].add(v)
+    return [len(s) > 1 for s in strings]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_mixed_strings_as_sets_of_each_codes_strings(seed: int):
+    """``mixed_strings``: a code is mixed when its rows carry two strings (of other lengths, or
+    one a prefix of the other, one empty, differing in the last byte or a multi-byte one), not
+    when all are equal, nor for a code of no rows; rows coded -1 read by none; a sliced array."""
+    rng = random.Random(seed)
+    alphabet = ["A", "B", "é", " ", "Ω"]
+    pool = ["", "A", "AB", "ABA", "ABB", "é", "éA", "Aé"] + [
+        "".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 30))) for _ in range(20)]
+    n_codes = 60
+    own = [rng.choice(pool) for _ in range(n_codes)]  # each code's usual string
+    code, values = [], []
+    for _ in range(3000):
+        k = rng.randrange(-1, n_codes - 5)  # (the last 5 codes: no row)
+        code.append(k)
+        odd = k >= 0 and k % 7 == 0 and rng.random() < 0.02  # a few codes read another string
+        values.append(rng.choice(pool) if k < 0 or odd else own[k])
+    arr = pa.array(["pad", "dings"] + values).slice(2)
+    got = text_kernel.mixed_strings(np.array(code, np.int64), n_codes, *string_parts(arr))
+    want = _mixed_reference(code, n_codes, values)
+    assert got.tolist() == want and 0 < sum(want) < n_codes - 5
+
+
+def test_mixed_strings_of_no_rows():
+    none = pa.array([], pa.string())
+    got = text_kernel.mixed_strings(np.zeros(0, np.int64), 3, *string_parts(none))
+    assert got.tolist() == [False] * 3
+
+
 def test_no_keys():
     code, invoices = text_kernel.key_codes(np.zeros(1, np.int32), np.zeros(0, np.uint8),
                                            np.zeros(0, np.int64), 1)
