@@ -302,7 +302,7 @@ class _AccountCodes:
         filled = pc.fill_null(accounts, "") if accounts.null_count else accounts
         coded = account_codes(filled)  # (a large batch's in one compiled pass)
         keys, code = coded if coded is not None else _arrow_account_codes(filled)
-        given = np.asarray(pc.not_equal(keys, ""), bool)[code]
+        given = (np.asarray(pc.binary_length(keys)) > 0)[code]
         return _AccountCodes(keys, code, given, len(keys))
 
 

@@ -617,9 +617,8 @@ def distinct_name_keys(names: pa.Array | pa.ChunkedArray, *, few: int = FEW_NAME
                        ) -> tuple[pa.Array, pa.Array]:
     """:func:`name_key` of the distinct names (a null as ""), and the index among them of each
     name: ``name_key(names)`` is the first taken at the second (for work per distinct name)."""
-    if isinstance(names, pa.ChunkedArray):
-        names = names.combine_chunks()
-    distinct = pc.fill_null(names, "").dictionary_encode()
+    names = flat(names)  # (a chunked array's one chunk as it is)
+    distinct = (pc.fill_null(names, "") if names.null_count else names).dictionary_encode()
     keys = None
     if compiled(len(distinct.dictionary), NAME_KEYS_COMPILED_MIN, "name_keys"):
         keys = _compiled_name_keys(distinct.dictionary)
