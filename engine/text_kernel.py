@@ -230,6 +230,28 @@ def _mix(w0: np.uint64, w1: np.uint64) -> np.uint64:
     return h ^ (h >> np.uint64(32))
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _partition_plan(start: np.ndarray, part_group: int) -> tuple[int, int, int]:
+    """For the partitioned codings (:func:`_packed_firsts`, :func:`_word_firsts`): the rows
+    counted per partition (``start[p + 1]``) summed into each partition's first row, in place;
+    then how many partitions are moved at a time (``part_group`` at most), the most rows of
+    such a group, and the size of a table that holds the largest partition at most half
+    full."""
+    parts = len(start) - 1
+    for p in range(parts):
+        start[p + 1] += start[p]
+    group = min(part_group, parts)
+    most, most_group = 1, 1
+    for p in range(parts):
+        most = max(most, start[p + 1] - start[p])
+    for g in range(0, parts, group):
+        most_group = max(most_group, start[g + group] - start[g])
+    cap = 1
+    while cap < 2 * most:
+        cap *= 2
+    return group, most_group, cap
+
+
 @njit(cache=True, nogil=True)
 def _packed_firsts(offsets: np.ndarray, raw: np.ndarray, part_rows: int = PART_ROWS,
                    part_group: int = PART_GROUP) -> np.ndarray:
@@ -253,21 +275,11 @@ def _packed_firsts(offsets: np.ndarray, raw: np.ndarray, part_rows: int = PART_R
         p = np.int32(_mix(w0, w1) >> shift) if bits else np.int32(0)
         part[i] = p
         start[p + 1] += 1
-    for p in range(1 << bits):
-        start[p + 1] += start[p]
-    group = min(part_group, 1 << bits)
-    most, most_group = 1, 1
-    for p in range(1 << bits):
-        most = max(most, start[p + 1] - start[p])
-    for g in range(0, 1 << bits, group):
-        most_group = max(most_group, start[g + group] - start[g])
+    group, most_group, cap = _partition_plan(start, part_group)
     row = np.empty(most_group, np.int32)
     sw0 = np.empty(most_group, np.uint64)
     sw1 = np.empty(most_group, np.uint64)
     first = np.empty(n, np.int32)
-    cap = 1
-    while cap < 2 * most:
-        cap *= 2
     slot_row = np.full(cap, -1, np.int32)
     slot_w0 = np.zeros(cap, np.uint64)
     slot_w1 = np.zeros(cap, np.uint64)
@@ -358,20 +370,10 @@ def _word_firsts(words: np.ndarray, part_rows: int = PART_ROWS, part_group: int 
             h = _mix(h, words[i, j])
         hashes[i] = h
         start[(np.int64(h >> shift) if bits else 0) + 1] += 1
-    for p in range(1 << bits):
-        start[p + 1] += start[p]
-    group = min(part_group, 1 << bits)
-    most, most_group = 1, 1
-    for p in range(1 << bits):
-        most = max(most, start[p + 1] - start[p])
-    for g in range(0, 1 << bits, group):
-        most_group = max(most_group, start[g + group] - start[g])
+    group, most_group, cap = _partition_plan(start, part_group)
     row = np.empty(most_group, np.int32)
     moved = np.empty((most_group, width), np.uint64)
     first = np.empty(n, np.int32)
-    cap = 1
-    while cap < 2 * most:
-        cap *= 2
     slot_row = np.full(cap, -1, np.int32)
     slot_words = np.zeros((cap, width), np.uint64)
     for g in range(0, 1 << bits, group):
