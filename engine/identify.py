@@ -16,6 +16,7 @@ from rapidfuzz import fuzz, process
 
 from cashmatch.engine.normalize import (
     StringLookup,
+    account_codes,
     account_key,
     compiled,
     distinct_name_keys,
@@ -316,12 +317,14 @@ def identify(
 @dataclass(frozen=True, slots=True)
 class _AccountCodes:
     """The batch's payer account keys dictionary-encoded (once for the lookup and both learning
-    rounds). Accounts repeat: from :data:`DISTINCT_ACCOUNTS_FIRST` payments the accounts are
-    encoded first and only the distinct ones keyed (~1 in 3 of a large day's), their keys then
-    encoded in turn (the same codes as encoding every payment's key: each key first seen where
-    its first account is); a small batch's few accounts are mostly distinct, and every
-    payment's key is encoded at once (one encoding and one take fewer: ~52 -> ~41 us in a
-    100-payment Match)."""
+    rounds): ASCII keys up to 24 bytes in one compiled pass (:func:`normalize.account_codes`,
+    from its threshold or once compiled), otherwise by Arrow (:func:`_arrow_account_codes`,
+    its reference). By Arrow, accounts repeat: from :data:`DISTINCT_ACCOUNTS_FIRST` payments
+    the accounts are encoded first and only the distinct ones keyed (~1 in 3 of a large
+    day's), their keys then encoded in turn (the same codes as encoding every payment's key:
+    each key first seen where its first account is); a small batch's few accounts are mostly
+    distinct, and every payment's key is encoded at once (one encoding and one take fewer:
+    ~52 -> ~41 us in a 100-payment Match)."""
 
     keys: pa.Array  # the distinct account keys (normalize.account_key), first seen first
     code: np.ndarray  # per payment, its key's index in ``keys``
@@ -330,19 +333,22 @@ class _AccountCodes:
 
     @staticmethod
     def of(accounts: pa.ChunkedArray | pa.Array) -> _AccountCodes:
-        if isinstance(accounts, pa.ChunkedArray):
-            accounts = accounts.combine_chunks()
+        accounts = flat(accounts)
         filled = pc.fill_null(accounts, "") if accounts.null_count else accounts
-        if len(filled) < DISTINCT_ACCOUNTS_FIRST:
-            enc = account_key(filled).dictionary_encode()
-            code = np.asarray(enc.indices, np.int64)
-        else:
-            raw = filled.dictionary_encode()
-            enc = account_key(raw.dictionary).dictionary_encode()
-            code = np.asarray(enc.indices, np.int64)[np.asarray(raw.indices, np.int64)]
-        keys = enc.dictionary
-        given = np.asarray(pc.not_equal(keys, ""), bool)[code]
+        coded = account_codes(filled)  # (a large batch's in one compiled pass)
+        keys, code = coded if coded is not None else _arrow_account_codes(filled)
+        given = (np.asarray(pc.binary_length(keys)) > 0)[code]
         return _AccountCodes(keys, code, given, len(keys))
+
+
+def _arrow_account_codes(accounts: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """:func:`normalize.account_codes` by Arrow's encodings (accounts without nulls)."""
+    if len(accounts) < DISTINCT_ACCOUNTS_FIRST:
+        enc = account_key(accounts).dictionary_encode()
+        return enc.dictionary, np.asarray(enc.indices, np.int64)
+    raw = accounts.dictionary_encode()
+    enc = account_key(raw.dictionary).dictionary_encode()
+    return enc.dictionary, np.asarray(enc.indices, np.int64)[np.asarray(raw.indices, np.int64)]
 
 
 def _learn_accounts(accounts: _AccountCodes, customer: np.ndarray, method: np.ndarray) -> None:

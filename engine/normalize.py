@@ -455,6 +455,7 @@ def warm_kernels() -> None:
     reference_tokens(pa.array(["INV 01-2"] * TOKENS_COMPILED_MIN))
     strings_equal(many, np.arange(len(many)), many, np.arange(len(many))[::-1].copy())
     StringLookup.build(pa.array(["INV-01", "INV-02"]))._compiled_matches(many)
+    account_codes(pa.array(["DE89 3704"] * ACCOUNT_CODES_COMPILED_MIN))
     parse_plain_minor(pa.array(["1.00"] * KERNEL_ROWS), np.full(KERNEL_ROWS, 2, np.int64))
     decimal_text(np.zeros(KERNEL_ROWS, np.int64), 2)
 
@@ -638,9 +639,8 @@ def distinct_name_keys(names: pa.Array | pa.ChunkedArray, *, few: int = FEW_NAME
                        ) -> tuple[pa.Array, pa.Array]:
     """:func:`name_key` of the distinct names (a null as ""), and the index among them of each
     name: ``name_key(names)`` is the first taken at the second (for work per distinct name)."""
-    if isinstance(names, pa.ChunkedArray):
-        names = names.combine_chunks()
-    distinct = pc.fill_null(names, "").dictionary_encode()
+    names = flat(names)  # (a chunked array's one chunk as it is)
+    distinct = (pc.fill_null(names, "") if names.null_count else names).dictionary_encode()
     keys = None
     if compiled(len(distinct.dictionary), NAME_KEYS_COMPILED_MIN, "name_keys"):
         keys = _compiled_name_keys(distinct.dictionary)
@@ -711,3 +711,20 @@ def _name_key(names: pa.Array) -> pa.Array:
 def account_key(accounts: pa.Array) -> pa.Array:
     """Bank account / IBAN -> comparison key (upper case, no spaces or separators)."""
     return alnum_upper(accounts)
+
+
+ACCOUNT_CODES_COMPILED_MIN = 50_000  # accounts from which account_codes compiles
+
+
+def account_codes(accounts: pa.Array) -> tuple[pa.Array, np.ndarray] | None:
+    """:func:`account_key` of accounts without nulls, dictionary-encoded (the distinct keys
+    first seen first, the code of each account) in one compiled pass
+    (:func:`text_kernel.account_codes`: no Arrow hash table of a million IBANs); None where the
+    pass cannot (a non-ASCII account, a key over 24 bytes) or is not worth compiling
+    (:data:`ACCOUNT_CODES_COMPILED_MIN`)."""
+    if not compiled(len(accounts), ACCOUNT_CODES_COMPILED_MIN, "account_codes"):
+        return None
+    from cashmatch.engine import text_kernel
+
+    code, offsets, data = text_kernel.account_codes(*string_parts(accounts), _ALNUM)
+    return (strings_at(offsets, data), code) if len(code) == len(accounts) else None

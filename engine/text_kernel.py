@@ -230,6 +230,28 @@ def _mix(w0: np.uint64, w1: np.uint64) -> np.uint64:
     return h ^ (h >> np.uint64(32))
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _partition_plan(start: np.ndarray, part_group: int) -> tuple[int, int, int]:
+    """For the partitioned codings (:func:`_packed_firsts`, :func:`_word_firsts`): the rows
+    counted per partition (``start[p + 1]``) summed into each partition's first row, in place;
+    then how many partitions are moved at a time (``part_group`` at most), the most rows of
+    such a group, and the size of a table that holds the largest partition at most half
+    full."""
+    parts = len(start) - 1
+    for p in range(parts):
+        start[p + 1] += start[p]
+    group = min(part_group, parts)
+    most, most_group = 1, 1
+    for p in range(parts):
+        most = max(most, start[p + 1] - start[p])
+    for g in range(0, parts, group):
+        most_group = max(most_group, start[g + group] - start[g])
+    cap = 1
+    while cap < 2 * most:
+        cap *= 2
+    return group, most_group, cap
+
+
 @njit(cache=True, nogil=True)
 def _packed_firsts(offsets: np.ndarray, raw: np.ndarray, part_rows: int = PART_ROWS,
                    part_group: int = PART_GROUP) -> np.ndarray:
@@ -253,21 +275,11 @@ def _packed_firsts(offsets: np.ndarray, raw: np.ndarray, part_rows: int = PART_R
         p = np.int32(_mix(w0, w1) >> shift) if bits else np.int32(0)
         part[i] = p
         start[p + 1] += 1
-    for p in range(1 << bits):
-        start[p + 1] += start[p]
-    group = min(part_group, 1 << bits)
-    most, most_group = 1, 1
-    for p in range(1 << bits):
-        most = max(most, start[p + 1] - start[p])
-    for g in range(0, 1 << bits, group):
-        most_group = max(most_group, start[g + group] - start[g])
+    group, most_group, cap = _partition_plan(start, part_group)
     row = np.empty(most_group, np.int32)
     sw0 = np.empty(most_group, np.uint64)
     sw1 = np.empty(most_group, np.uint64)
     first = np.empty(n, np.int32)
-    cap = 1
-    while cap < 2 * most:
-        cap *= 2
     slot_row = np.full(cap, -1, np.int32)
     slot_w0 = np.zeros(cap, np.uint64)
     slot_w1 = np.zeros(cap, np.uint64)
@@ -333,6 +345,128 @@ def packed_codes(offsets: np.ndarray, raw: np.ndarray) -> tuple[np.ndarray, np.n
         if first[i] == i:
             firsts[code[i]] = i
     return code, firsts
+
+
+ACCOUNT_WORDS = 3  # account keys up to 24 bytes are coded packed in three 64-bit words
+
+
+@njit(cache=True, nogil=True)
+def _word_firsts(words: np.ndarray, part_rows: int = PART_ROWS, part_group: int = PART_GROUP
+                 ) -> np.ndarray:
+    """The first row holding each row of ``words`` (a (rows, width) ``uint64`` array): the
+    partitioned coding of :func:`_packed_firsts` (rows partitioned by the leading bits of their
+    hash, moved ``part_group`` partitions at a time, each partition coded with its own small
+    open-addressing table of words) for words packed already."""
+    n, width = words.shape
+    bits = 0
+    while (n >> bits) > part_rows:
+        bits += 1
+    shift = np.uint64(64 - bits)
+    hashes = np.empty(n, np.uint64)
+    start = np.zeros((1 << bits) + 1, np.int64)
+    for i in range(n):
+        h = _mix(words[i, 0], np.uint64(width))
+        for j in range(1, width):
+            h = _mix(h, words[i, j])
+        hashes[i] = h
+        start[(np.int64(h >> shift) if bits else 0) + 1] += 1
+    group, most_group, cap = _partition_plan(start, part_group)
+    row = np.empty(most_group, np.int32)
+    moved = np.empty((most_group, width), np.uint64)
+    first = np.empty(n, np.int32)
+    slot_row = np.full(cap, -1, np.int32)
+    slot_words = np.zeros((cap, width), np.uint64)
+    for g in range(0, 1 << bits, group):
+        fill = start[g : g + group] - start[g]
+        for i in range(n):
+            p = np.int64(hashes[i] >> shift) if bits else 0
+            if g <= p < g + group:
+                k = fill[p - g]
+                fill[p - g] += 1
+                row[k] = i
+                moved[k] = words[i]
+        for p in range(g, g + group):
+            lo, hi = start[p] - start[g], start[p + 1] - start[g]
+            size = 1
+            while size < 2 * (hi - lo):
+                size *= 2
+            mask = np.int64(size - 1)
+            slot_row[:size] = -1
+            for k in range(lo, hi):
+                s = np.int64(hashes[row[k]] >> np.uint64(20)) & mask
+                while True:
+                    r = slot_row[s]
+                    if r < 0:
+                        slot_row[s] = row[k]
+                        slot_words[s] = moved[k]
+                        first[row[k]] = row[k]
+                        break
+                    same = True
+                    for j in range(width):
+                        same = same and slot_words[s, j] == moved[k, j]
+                    if same:
+                        first[row[k]] = r
+                        break
+                    s = (s + 1) & mask
+    return first
+
+
+@njit(cache=True, nogil=True)
+def account_codes(offsets: np.ndarray, raw: np.ndarray, keep: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``normalize.account_key`` of each string ``raw[offsets[i]:offsets[i + 1]]`` (ASCII upper
+    case, only the bytes ``keep[b]``: ``A-Z0-9``) coded by its first occurrence (what
+    ``dictionary_encode`` of the keys gives): (the code of each string, the distinct keys'
+    offsets and bytes, first seen first). Each key packed into :data:`ACCOUNT_WORDS` zero-padded
+    words (a kept byte is never zero: equal words, equal keys) and coded by
+    :func:`_word_firsts`. Empty arrays if a string has a byte of a non-ASCII character (whose
+    upper case may be ASCII: left to Arrow) or a key of more than ``8 * ACCOUNT_WORDS``
+    bytes."""
+    n = len(offsets) - 1
+    none = (np.zeros(0, np.int64), np.zeros(1, np.int32), np.zeros(0, np.uint8))
+    words = np.zeros((n, ACCOUNT_WORDS), np.uint64)
+    length = np.zeros(n, np.int32)
+    for i in range(n):
+        used = 0
+        w = np.uint64(0)  # (the word being filled, stored when full: ~25% less CPU)
+        for t in range(offsets[i], offsets[i + 1]):
+            c = raw[t]
+            if c >= 128:
+                return none
+            c = _upper(c)
+            if keep[c]:
+                if used == 8 * ACCOUNT_WORDS:
+                    return none
+                w |= np.uint64(c) << np.uint64(8 * (used & 7))
+                used += 1
+                if used & 7 == 0:
+                    words[i, (used >> 3) - 1] = w
+                    w = np.uint64(0)
+        if used & 7:
+            words[i, used >> 3] = w
+        length[i] = used
+    first = _word_firsts(words)
+    code = np.empty(n, np.int64)
+    k, total = 0, 0
+    for i in range(n):
+        r = first[i]
+        if r == i:
+            code[i] = k
+            k += 1
+            total += length[i]
+        else:
+            code[i] = code[r]
+    key_offsets = np.zeros(k + 1, np.int32)
+    data = np.empty(total, np.uint8)
+    k, used = 0, 0
+    for i in range(n):
+        if first[i] == i:
+            for t in range(length[i]):
+                data[used] = np.uint8((words[i, t >> 3] >> np.uint64(8 * (t & 7))) & np.uint64(255))
+                used += 1
+            k += 1
+            key_offsets[k] = used
+    return code, key_offsets, data
 
 
 @njit(cache=True, nogil=True)

@@ -232,3 +232,35 @@ def test_payer_names_looked_up_once_each_as_every_payment():
     assert got.names.equals(names)
     np.testing.assert_array_equal(got.customer[got.method == I.BY_NAME],
                                   np.asarray(index.name_keys.column("cust"))[hit[hit >= 0]])
+
+
+def test_account_codes_compiled_as_arrows_encoding_of_the_keys(monkeypatch):
+    """``normalize.account_codes`` (one compiled pass, :func:`text_kernel.account_codes`) gives
+    the keys and codes of Arrow's ``account_key`` then ``dictionary_encode``
+    (``_arrow_account_codes``, its reference): in one hash partition or several, at the 8-,
+    16- and 24-byte edges of the packed words, lower case and separators, an offset into the
+    buffers; None for a key over 24 bytes or a non-ASCII account (left to Arrow), and
+    ``_AccountCodes.of`` the same either way."""
+    from cashmatch.engine import normalize as N
+    from cashmatch.engine import text_kernel
+
+    monkeypatch.setattr(N, "ACCOUNT_CODES_COMPILED_MIN", 0)
+    rng = np.random.default_rng(5)
+    alphabet = np.array(list("0A9Zaz -/."))
+    values = ["".join(rng.choice(alphabet, rng.choice([0, 1, 7, 8, 9, 15, 16, 17, 23, 24, 25])))
+              for _ in range(3 * text_kernel.PART_ROWS)]
+    values = [v for v in values if len(account_key(pa.array([v]))[0].as_py()) <= 24]
+    values = [values[i] for i in rng.integers(0, len(values) // 20, len(values))]  # repeats
+    sliced = pa.array(values).slice(7)
+    for arr in (sliced, pa.array(values[:50]), pa.array(["de89 3704"]), pa.array([""] * 3),
+                pa.array([], pa.string())):
+        keys, code = N.account_codes(arr)
+        want_keys, want_code = I._arrow_account_codes(arr)
+        assert keys.equals(want_keys)
+        assert code.tolist() == want_code.tolist()
+    for other in ("A" * 25, "DE 89-" + "1" * 21, "ıban 12", "DÉ89"):
+        arr = pa.array(values[:99] + [other])
+        assert N.account_codes(arr) is None
+        codes = I._AccountCodes.of(arr)
+        want_keys, want_code = I._arrow_account_codes(arr)
+        assert codes.keys.equals(want_keys) and codes.code.tolist() == want_code.tolist()
