@@ -27,6 +27,30 @@ def test_compiled_search_equals_the_numpy_search_on_random_blocks():
     assert min(tiers.values()) > 50, tiers  # every outcome was exercised
 
 
+def test_compiled_meet_in_the_middle_equals_the_numpy_search_near_the_cap():
+    """Blocks of meet-in-the-middle size whose amounts are large against the target, so most
+    sums of a half pass the cap (target + tolerance) and are left out of the compiled halves:
+    the same first sets in the same order, fitting exactly, within the tolerance (the second
+    tier shares the halves the first built) or at the cap itself."""
+    rng = np.random.default_rng(3)
+    seen = {"none": 0, "exact": 0, "tolerant": 0}
+    for _ in range(1500):
+        n = int(rng.integers(8, 25))
+        target = int(rng.integers(50, 400))
+        tolerance = int(rng.integers(0, 4))
+        amounts = rng.integers(max(target // 7, 1), target + tolerance + 3, n)
+        if rng.random() < 0.3:  # a set that reaches the cap exactly
+            pick = rng.choice(n, int(rng.integers(4, 7)), replace=False)
+            amounts[pick[-1]] = max(target + tolerance - int(amounts[pick[:-1]].sum()), 1)
+        kw = dict(tolerance=tolerance, max_size=int(rng.integers(4, 9)), min_size=4,
+                  limit=int(rng.integers(1, 4)))
+        fast = subset.search(amounts, target, **kw)
+        slow = subset.search_numpy(amounts, target, **kw)
+        assert fast == slow, (amounts.tolist(), target, kw)
+        seen["none" if not fast.solutions else "exact" if fast.exact else "tolerant"] += 1
+    assert min(seen.values()) > 50, seen
+
+
 def test_compiled_search_finds_a_prefix_and_a_mitm_subset():
     due = np.array([3, 1, 2, 0, 9, 8])
     amounts = np.array([100, 200, 400, 800, 1600, 3200])
