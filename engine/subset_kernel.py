@@ -247,7 +247,7 @@ def _tier(sub: np.ndarray, keep: np.ndarray, order: np.ndarray, s: np.ndarray, l
                             work)
         exhaustive = True
     elif n_found < limit and max_size >= 4 and n <= QUADS_MAX_N:
-        n_found = _quads(s, order, keep, lo, hi, pairs, found, lens, n_found, cand)
+        n_found = _quads(s, order, keep, lo, hi, cap, pairs, found, lens, n_found, cand)
         exhaustive = max_size == 4
     return n_found, exhaustive
 
@@ -267,56 +267,58 @@ def _four_may_fit(s: np.ndarray, lo: int, hi: int, max_size: int) -> bool:
 
 
 @njit(cache=True, nogil=True)
-def _pair_sums(s: np.ndarray, pairs: np.ndarray) -> None:
-    """Fill ``pairs`` (5 rows of ``n (n - 1) / 2``) with every pair (i < j) of the sorted
-    amounts ``s`` in (i, j) order — i, j and the sum — then the pairs by sum (stable) and
-    their sums."""
+def _pair_sums(s: np.ndarray, cap: int, pairs: np.ndarray) -> None:
+    """Fill ``pairs`` (5 rows of ``n (n - 1) / 2``) with the pairs (i < j) of the sorted
+    amounts ``s`` that sum to at most ``cap``, in (i, j) order — i, j and the sum — then those
+    pairs by sum (stable) and their sums, the rest of that row ``cap + 1`` (past any window of
+    :func:`_quads`: a pair over the cap completes no set of four)."""
     n = len(s)
     t = 0
     for i in range(n):
         for j in range(i + 1, n):
+            if s[i] + s[j] > cap:  # (nor any later j: s ascends)
+                break
             pairs[0, t], pairs[1, t], pairs[2, t] = i, j, s[i] + s[j]
             t += 1
-    pairs[3] = _argsort_stable(pairs[2])
-    for t in range(pairs.shape[1]):
-        pairs[4, t] = pairs[2, pairs[3, t]]
+    pairs[3, :t] = _argsort_stable(pairs[2, :t])
+    for r in range(t):
+        pairs[4, r] = pairs[2, pairs[3, r]]
+    pairs[4, t:] = cap + 1
 
 
 @njit(cache=True, nogil=True)
-def _quads(s: np.ndarray, order: np.ndarray, keep: np.ndarray, lo: int, hi: int,
+def _quads(s: np.ndarray, order: np.ndarray, keep: np.ndarray, lo: int, hi: int, cap: int,
            pairs: np.ndarray, found: np.ndarray, lens: np.ndarray, n_found: int,
            cand: np.ndarray) -> int:
     """Sets of four over the sorted amounts ``s``, as ``subset._quads`` enumerates them
-    (``pairs``: see :func:`_pair_sums`, filled here unless its first row is already; ``cand``:
-    at least 4 long, a candidate's scratch)."""
+    (``pairs``: see :func:`_pair_sums` of ``cap``, at least ``hi``, filled here unless its first
+    row is already; ``cand``: at least 4 long, a candidate's scratch)."""
     limit = len(lens)
     n = len(s)
     # (no set of four within [lo, hi]: the four least above it, or the four largest below)
     if n < 4 or s[0] + s[1] + s[2] + s[3] > hi or s[n - 4] + s[n - 3] + s[n - 2] + s[n - 1] < lo:
         return n_found
-    if pairs[1, 0] <= 0:  # (the first pair's j is 1 once filled)
-        _pair_sums(s, pairs)
-    pi, pj, psum, by_sum, sorted_sum = pairs[0], pairs[1], pairs[2], pairs[3], pairs[4]
+    if pairs[1, 0] <= 0:  # (the first pair, (0, 1), has j 1 once filled)
+        _pair_sums(s, cap, pairs)
+    pi, pj, by_sum, sorted_sum = pairs[0], pairs[1], pairs[3], pairs[4]
     got = 0
     top = s[n - 2] + s[n - 1]  # the largest sum a pair (c, d) can add
     for i in range(n - 3):
         if s[i] + s[i + 1] + s[i + 2] + s[i + 3] > hi:  # (nor any later i: s ascends)
             break
-        row = i * n - i * (i + 1) // 2 - i - 1  # p of (i, j) is row + j
         for j in range(i + 1, n - 2):  # (a pair ending at n - 2 or later has no (c, d))
             base = s[i] + s[j]
             if base + s[j + 1] + s[j + 2] > hi:  # the least completion, ascending with j
                 break
             if base + top < lo:
                 continue
-            p = row + j
-            left = _bisect(sorted_sum, lo - psum[p], False)
-            right = _upper(sorted_sum, hi - psum[p], left)
+            left = _bisect(sorted_sum, lo - base, False)
+            right = _upper(sorted_sum, hi - base, left)
             for r in range(left, right):
                 q = by_sum[r]
-                if pi[q] > pj[p]:
-                    cand[0] = keep[order[pi[p]]]
-                    cand[1] = keep[order[pj[p]]]
+                if pi[q] > j:
+                    cand[0] = keep[order[i]]
+                    cand[1] = keep[order[j]]
                     cand[2] = keep[order[pi[q]]]
                     cand[3] = keep[order[pj[q]]]
                     n_found = _add(found, lens, n_found, cand, 4)

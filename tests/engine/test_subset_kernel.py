@@ -27,17 +27,20 @@ def test_compiled_search_equals_the_numpy_search_on_random_blocks():
     assert min(tiers.values()) > 50, tiers  # every outcome was exercised
 
 
-def test_compiled_meet_in_the_middle_equals_the_numpy_search_near_the_cap():
-    """Blocks of meet-in-the-middle size whose amounts are large against the target, so most
-    sums of a half pass the cap (target + tolerance) and are left out of the compiled halves:
-    the same first sets in the same order, fitting exactly, within the tolerance (the second
-    tier shares the halves the first built) or at the cap itself."""
+def test_compiled_sets_of_four_and_more_equal_the_numpy_search_near_the_cap():
+    """Blocks of meet-in-the-middle size and of the sets of four whose amounts are large
+    against the target, so most sums of a half, or of a pair, pass the cap (target +
+    tolerance) and are left out of the compiled halves and pair table: the same first sets in
+    the same order, fitting exactly, within the tolerance (the second tier shares the halves
+    and pairs the first built) or at the cap itself."""
     rng = np.random.default_rng(3)
     seen = {"none": 0, "exact": 0, "tolerant": 0}
-    for _ in range(1500):
-        n = int(rng.integers(8, 25))
-        target = int(rng.integers(50, 400))
-        tolerance = int(rng.integers(0, 4))
+    for _ in range(2500):
+        n = int(rng.integers(8, 61))
+        small = rng.random() < 0.5
+        target = int(rng.integers(50, 400) if small else rng.integers(10_000, 100_000))
+        # (now and then a tolerance wide enough that a pair past the target completes a set)
+        tolerance = int(rng.integers(0, 4) if rng.random() < 0.8 else rng.integers(0, target))
         amounts = rng.integers(max(target // 7, 1), target + tolerance + 3, n)
         if rng.random() < 0.3:  # a set that reaches the cap exactly
             pick = rng.choice(n, int(rng.integers(4, 7)), replace=False)
