@@ -155,11 +155,12 @@ def _add(found: np.ndarray, lens: np.ndarray, n_found: int, cand: np.ndarray, k:
 
 @njit(cache=True, nogil=True)
 def _tier(sub: np.ndarray, keep: np.ndarray, order: np.ndarray, s: np.ndarray, lo: int,
-          hi: int, max_size: int, min_size: int, due: np.ndarray, has_due: bool,
+          hi: int, cap: int, max_size: int, min_size: int, due: np.ndarray, has_due: bool,
           by_due: np.ndarray, pairs: np.ndarray, found: np.ndarray, lens: np.ndarray,
           cand: np.ndarray, work: np.ndarray) -> tuple[int, bool]:
     """One tolerance tier: the solutions found (into ``found``/``lens``, whose length is the
     limit) and ``exhaustive``. ``order`` sorts ``sub`` (stable), ``s`` is ``sub[order]``;
+    ``cap`` is the largest ``hi`` of any tier (the bound of :func:`_mitm`'s shared sums);
     ``by_due`` sorts ``due`` (stable) once its first item is set (-1: not yet sorted), and
     ``pairs`` is the table of pair sums of :func:`_quads` once its first row is (both tiers
     share them). ``cand`` (at least ``max(len(sub), 4)`` long) holds a candidate solution and
@@ -242,10 +243,11 @@ def _tier(sub: np.ndarray, keep: np.ndarray, order: np.ndarray, s: np.ndarray, l
     exhaustive = max_size <= 3 and n <= TRIPLES_MAX_N
     if n_found < limit and max_size >= 4 and n <= MITM_MAX_N:
         if _four_may_fit(s, lo, hi, max_size):
-            n_found = _mitm(sub, keep, lo, hi, max_size, found, lens, n_found, cand, work)
+            n_found = _mitm(sub, keep, lo, hi, cap, max_size, found, lens, n_found, cand,
+                            work)
         exhaustive = True
     elif n_found < limit and max_size >= 4 and n <= QUADS_MAX_N:
-        n_found = _quads(s, order, keep, lo, hi, pairs, found, lens, n_found, cand)
+        n_found = _quads(s, order, keep, lo, hi, cap, pairs, found, lens, n_found, cand)
         exhaustive = max_size == 4
     return n_found, exhaustive
 
@@ -265,56 +267,58 @@ def _four_may_fit(s: np.ndarray, lo: int, hi: int, max_size: int) -> bool:
 
 
 @njit(cache=True, nogil=True)
-def _pair_sums(s: np.ndarray, pairs: np.ndarray) -> None:
-    """Fill ``pairs`` (5 rows of ``n (n - 1) / 2``) with every pair (i < j) of the sorted
-    amounts ``s`` in (i, j) order — i, j and the sum — then the pairs by sum (stable) and
-    their sums."""
+def _pair_sums(s: np.ndarray, cap: int, pairs: np.ndarray) -> None:
+    """Fill ``pairs`` (5 rows of ``n (n - 1) / 2``) with the pairs (i < j) of the sorted
+    amounts ``s`` that sum to at most ``cap``, in (i, j) order — i, j and the sum — then those
+    pairs by sum (stable) and their sums, the rest of that row ``cap + 1`` (past any window of
+    :func:`_quads`: a pair over the cap completes no set of four)."""
     n = len(s)
     t = 0
     for i in range(n):
         for j in range(i + 1, n):
+            if s[i] + s[j] > cap:  # (nor any later j: s ascends)
+                break
             pairs[0, t], pairs[1, t], pairs[2, t] = i, j, s[i] + s[j]
             t += 1
-    pairs[3] = _argsort_stable(pairs[2])
-    for t in range(pairs.shape[1]):
-        pairs[4, t] = pairs[2, pairs[3, t]]
+    pairs[3, :t] = _argsort_stable(pairs[2, :t])
+    for r in range(t):
+        pairs[4, r] = pairs[2, pairs[3, r]]
+    pairs[4, t:] = cap + 1
 
 
 @njit(cache=True, nogil=True)
-def _quads(s: np.ndarray, order: np.ndarray, keep: np.ndarray, lo: int, hi: int,
+def _quads(s: np.ndarray, order: np.ndarray, keep: np.ndarray, lo: int, hi: int, cap: int,
            pairs: np.ndarray, found: np.ndarray, lens: np.ndarray, n_found: int,
            cand: np.ndarray) -> int:
     """Sets of four over the sorted amounts ``s``, as ``subset._quads`` enumerates them
-    (``pairs``: see :func:`_pair_sums`, filled here unless its first row is already; ``cand``:
-    at least 4 long, a candidate's scratch)."""
+    (``pairs``: see :func:`_pair_sums` of ``cap``, at least ``hi``, filled here unless its first
+    row is already; ``cand``: at least 4 long, a candidate's scratch)."""
     limit = len(lens)
     n = len(s)
     # (no set of four within [lo, hi]: the four least above it, or the four largest below)
     if n < 4 or s[0] + s[1] + s[2] + s[3] > hi or s[n - 4] + s[n - 3] + s[n - 2] + s[n - 1] < lo:
         return n_found
-    if pairs[1, 0] <= 0:  # (the first pair's j is 1 once filled)
-        _pair_sums(s, pairs)
-    pi, pj, psum, by_sum, sorted_sum = pairs[0], pairs[1], pairs[2], pairs[3], pairs[4]
+    if pairs[1, 0] <= 0:  # (the first pair, (0, 1), has j 1 once filled)
+        _pair_sums(s, cap, pairs)
+    pi, pj, by_sum, sorted_sum = pairs[0], pairs[1], pairs[3], pairs[4]
     got = 0
     top = s[n - 2] + s[n - 1]  # the largest sum a pair (c, d) can add
     for i in range(n - 3):
         if s[i] + s[i + 1] + s[i + 2] + s[i + 3] > hi:  # (nor any later i: s ascends)
             break
-        row = i * n - i * (i + 1) // 2 - i - 1  # p of (i, j) is row + j
         for j in range(i + 1, n - 2):  # (a pair ending at n - 2 or later has no (c, d))
             base = s[i] + s[j]
             if base + s[j + 1] + s[j + 2] > hi:  # the least completion, ascending with j
                 break
             if base + top < lo:
                 continue
-            p = row + j
-            left = _bisect(sorted_sum, lo - psum[p], False)
-            right = _upper(sorted_sum, hi - psum[p], left)
+            left = _bisect(sorted_sum, lo - base, False)
+            right = _upper(sorted_sum, hi - base, left)
             for r in range(left, right):
                 q = by_sum[r]
-                if pi[q] > pj[p]:
-                    cand[0] = keep[order[pi[p]]]
-                    cand[1] = keep[order[pj[p]]]
+                if pi[q] > j:
+                    cand[0] = keep[order[i]]
+                    cand[1] = keep[order[j]]
                     cand[2] = keep[order[pi[q]]]
                     cand[3] = keep[order[pj[q]]]
                     n_found = _add(found, lens, n_found, cand, 4)
@@ -335,13 +339,15 @@ def _bits(mask: int) -> int:
 
 
 @njit(cache=True, nogil=True)
-def _sorted_half_sums(a: np.ndarray, work: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The sums of every subset of ``a`` ascending, ties by bitmask (a stable argsort of the
-    sums indexed by bitmask), and their bitmasks: built by merging, one item at
-    a time, the sorted sums without it and with it (those without it have the smaller masks,
-    so they go first on a tie), with no sort. Both are views of ``work`` (scratch of at least
-    ``4 << len(a)`` items: the two arrays and the two being merged into; see
-    :func:`_half_sums_in`)."""
+def _sorted_half_sums(a: np.ndarray, bound: int, work: np.ndarray) -> int:
+    """How many subsets of the positive amounts ``a`` sum to at most ``bound``; their sums
+    ascending, ties by bitmask (a stable argsort of the sums indexed by bitmask), and their
+    bitmasks left in ``work`` (see :func:`_half_sums_in`): built by merging, one item at a
+    time, the sorted sums without it and with it (those without it have the smaller masks, so
+    they go first on a tie), with no sort. A sum over ``bound`` is dropped when it is made
+    (adding items only makes it larger): what is kept comes in the same order as without the
+    bound. ``work``: scratch of at least ``4 << len(a)`` items (the two arrays and the two
+    being merged into)."""
     m = 1 << len(a)
     sums, masks = work[:m], work[m : 2 * m]
     tmp_sums, tmp_masks = work[2 * m : 3 * m], work[3 * m : 4 * m]
@@ -349,8 +355,11 @@ def _sorted_half_sums(a: np.ndarray, work: np.ndarray) -> tuple[np.ndarray, np.n
     k = 1
     for b in range(len(a)):
         add, bit = a[b], 1 << b
+        k_with = 0  # the sums with it that stay within the bound: a prefix
+        while k_with < k and sums[k_with] + add <= bound:
+            k_with += 1
         i, j, t = 0, 0, 0
-        while i < k and j < k:
+        while i < k and j < k_with:
             if sums[j] + add < sums[i]:
                 tmp_sums[t], tmp_masks[t] = sums[j] + add, masks[j] | bit
                 j += 1
@@ -362,58 +371,62 @@ def _sorted_half_sums(a: np.ndarray, work: np.ndarray) -> tuple[np.ndarray, np.n
             tmp_sums[t], tmp_masks[t] = sums[i], masks[i]
             i += 1
             t += 1
-        while j < k:
+        while j < k_with:
             tmp_sums[t], tmp_masks[t] = sums[j] + add, masks[j] | bit
             j += 1
             t += 1
         sums, tmp_sums = tmp_sums, sums
         masks, tmp_masks = tmp_masks, masks
-        k *= 2
-    return sums, masks
+        k = t
+    return k
 
 
 @njit(cache=True, nogil=True)
-def _half_sums_in(h: int, work: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Where :func:`_sorted_half_sums` of ``h`` amounts left its answer in ``work``: the
-    arrays it merges into swap once per amount."""
+def _half_sums_in(h: int, k: int, work: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where :func:`_sorted_half_sums` of ``h`` amounts left its ``k`` sums and bitmasks in
+    ``work``: the arrays it merges into swap once per amount."""
     m = 1 << h
     if h % 2 == 0:
-        return work[:m], work[m : 2 * m]
-    return work[2 * m : 3 * m], work[3 * m : 4 * m]
+        return work[:k], work[m : m + k]
+    return work[2 * m : 2 * m + k], work[3 * m : 3 * m + k]
 
 
 @njit(cache=True, nogil=True)
 def _mitm_words(n: int) -> int:
-    """The scratch :func:`_mitm` needs for ``n`` amounts: a flag, each half's
-    :func:`_sorted_half_sums` and the first half's windows."""
+    """The scratch :func:`_mitm` needs for ``n`` amounts: a flag and each half's count of
+    sums, each half's :func:`_sorted_half_sums` and the first half's windows."""
     a, b = 1 << (n // 2), 1 << (n - n // 2)
-    return 1 + 6 * a + 4 * b
+    return 3 + 6 * a + 4 * b
 
 
 @njit(cache=True, nogil=True)
-def _mitm(sub: np.ndarray, keep: np.ndarray, lo: int, hi: int, max_size: int,
+def _mitm(sub: np.ndarray, keep: np.ndarray, lo: int, hi: int, cap: int, max_size: int,
           found: np.ndarray, lens: np.ndarray, n_found: int, cand: np.ndarray,
           work: np.ndarray) -> int:
     """Subsets of size 4..max_size, as ``subset._mitm`` enumerates them: the first half's
     subsets in bitmask order, each with the second half's whose sums complete it, in the
     order of their sums (each window found by walking both halves' sorted sums once, not by a
-    bisection per subset). ``cand`` (at least ``len(sub)`` long) holds a candidate and
-    ``work`` (at least ``_mitm_words(len(sub))`` long) the rest, no allocation: its first item
-    0 until the halves' sorted sums are built (then 1: both tiers share them)."""
+    bisection per subset). Each half's sums over ``cap`` (at least ``hi``) are left out: they
+    complete nothing. ``cand`` (at least ``len(sub)`` long) holds a candidate and ``work`` (at
+    least ``_mitm_words(len(sub))`` long) the rest, no allocation: its first item 0 until the
+    halves' sorted sums are built (then 1, and their counts next: both tiers share them)."""
     limit = len(lens)
     n = len(sub)
     half = n // 2
     a, b = 1 << half, 1 << (n - half)
-    a_work, b_work = work[1 : 1 + 4 * a], work[1 + 4 * a : 1 + 4 * a + 4 * b]
+    a_work, b_work = work[3 : 3 + 4 * a], work[3 + 4 * a : 3 + 4 * a + 4 * b]
     if work[0] == 0:
-        _sorted_half_sums(sub[:half], a_work)
-        _sorted_half_sums(sub[half:], b_work)
+        work[1] = _sorted_half_sums(sub[:half], cap, a_work)
+        work[2] = _sorted_half_sums(sub[half:], cap, b_work)
         work[0] = 1
-    sorted_sa, a_masks = _half_sums_in(half, a_work)
-    sorted_sb, order = _half_sums_in(n - half, b_work)
-    # each first-half subset's window [lo - sa, hi - sa] in sorted_sb: its ends fall as sa rises
-    left = work[1 + 4 * a + 4 * b : 1 + 5 * a + 4 * b]
-    right = work[1 + 5 * a + 4 * b : 1 + 6 * a + 4 * b]
+    sorted_sa, a_masks = _half_sums_in(half, work[1], a_work)
+    sorted_sb, order = _half_sums_in(n - half, work[2], b_work)
+    # each first-half subset's window [lo - sa, hi - sa] in sorted_sb: its ends fall as sa
+    # rises (empty for a subset over the cap, left out of sorted_sa)
+    left = work[3 + 4 * a + 4 * b : 3 + 5 * a + 4 * b]
+    right = work[3 + 5 * a + 4 * b : 3 + 6 * a + 4 * b]
+    left[:] = 0
+    right[:] = 0
     at_lo, at_hi = len(sorted_sb), len(sorted_sb)
     for t in range(len(sorted_sa)):
         x = sorted_sa[t]
@@ -423,7 +436,7 @@ def _mitm(sub: np.ndarray, keep: np.ndarray, lo: int, hi: int, max_size: int,
             at_hi -= 1
         left[a_masks[t]], right[a_masks[t]] = at_lo, at_hi
     got = 0
-    for i in range(len(sorted_sa)):
+    for i in range(a):
         for j in range(left[i], right[i]):
             size = _bits(i) + _bits(order[j])
             if size < 4 or size > max_size:
@@ -502,8 +515,9 @@ def _search_kept(keep: np.ndarray, sub: np.ndarray, order: np.ndarray, s: np.nda
         if hi < lo:
             continue
         lens[:] = 0
-        n_found, exhaustive = _tier(sub, keep, order, s, lo, hi, max_size, min_size, sub_due,
-                                    has_due, by_due, pairs, found, lens, cand, work)
+        n_found, exhaustive = _tier(sub, keep, order, s, lo, hi, target + tolerance, max_size,
+                                    min_size, sub_due, has_due, by_due, pairs, found, lens,
+                                    cand, work)
         if n_found:
             return n_found, tier == 0, exhaustive
     return 0, True, False

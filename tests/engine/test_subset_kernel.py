@@ -27,6 +27,33 @@ def test_compiled_search_equals_the_numpy_search_on_random_blocks():
     assert min(tiers.values()) > 50, tiers  # every outcome was exercised
 
 
+def test_compiled_sets_of_four_and_more_equal_the_numpy_search_near_the_cap():
+    """Blocks of meet-in-the-middle size and of the sets of four whose amounts are large
+    against the target, so most sums of a half, or of a pair, pass the cap (target +
+    tolerance) and are left out of the compiled halves and pair table: the same first sets in
+    the same order, fitting exactly, within the tolerance (the second tier shares the halves
+    and pairs the first built) or at the cap itself."""
+    rng = np.random.default_rng(3)
+    seen = {"none": 0, "exact": 0, "tolerant": 0}
+    for _ in range(2500):
+        n = int(rng.integers(8, 61))
+        small = rng.random() < 0.5
+        target = int(rng.integers(50, 400) if small else rng.integers(10_000, 100_000))
+        # (now and then a tolerance wide enough that a pair past the target completes a set)
+        tolerance = int(rng.integers(0, 4) if rng.random() < 0.8 else rng.integers(0, target))
+        amounts = rng.integers(max(target // 7, 1), target + tolerance + 3, n)
+        if rng.random() < 0.3:  # a set that reaches the cap exactly
+            pick = rng.choice(n, int(rng.integers(4, 7)), replace=False)
+            amounts[pick[-1]] = max(target + tolerance - int(amounts[pick[:-1]].sum()), 1)
+        kw = dict(tolerance=tolerance, max_size=int(rng.integers(4, 9)), min_size=4,
+                  limit=int(rng.integers(1, 4)))
+        fast = subset.search(amounts, target, **kw)
+        slow = subset.search_numpy(amounts, target, **kw)
+        assert fast == slow, (amounts.tolist(), target, kw)
+        seen["none" if not fast.solutions else "exact" if fast.exact else "tolerant"] += 1
+    assert min(seen.values()) > 50, seen
+
+
 def test_compiled_search_finds_a_prefix_and_a_mitm_subset():
     due = np.array([3, 1, 2, 0, 9, 8])
     amounts = np.array([100, 200, 400, 800, 1600, 3200])
