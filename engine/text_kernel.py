@@ -610,10 +610,13 @@ def sort_packed(keys: np.ndarray, lo: int, hi: int) -> np.ndarray:
     up zero): a least-significant-digit radix sort of the keys themselves, in as few passes of
     at most ``RADIX_BITS`` as that span takes. A row's payload packed into the bits below
     ``lo`` moves with its key, where :func:`words_order` moves an order beside the key and the
-    rows are gathered by it after (twice the bytes a pass, and the gathers' cache misses)."""
+    rows are gathered by it after (twice the bytes a pass, and the gathers' cache misses).
+    ``keys`` is the sort's own: its buffer and one scratch array take turns as a pass's target
+    and the sorted keys are returned in either (no copy of the keys: 11M of a 1M day's key
+    index, 0.167 -> 0.123 s thread CPU)."""
     n = len(keys)
     span = hi - lo
-    out = keys.copy()
+    out = keys
     if span <= 0 or n < 2:
         return out
     passes = -(-span // RADIX_BITS)

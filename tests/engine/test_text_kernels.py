@@ -142,10 +142,11 @@ def test_words_order_is_lexsort():
 def test_sort_packed_is_a_stable_sort_by_the_bits_it_is_given():
     """Keys sorted by bits lo .. hi - 1 only (the bits below lo, a payload, keep their order
     among ties: stability), spans of one pass and several, uneven digits, the top bit set, a
-    digit all keys share (no pass), and nothing to sort."""
+    digit all keys share (no pass), and nothing to sort; the keys given are the sort's to
+    overwrite (the result in their buffer or its scratch: odd and even numbers of passes)."""
     rng = np.random.default_rng(5)
     for n, lo, hi in ((0, 3, 9), (1, 0, 64), (6000, 20, 55), (6000, 0, 64), (6000, 40, 57),
-                      (6000, 7, 7), (3000, 10, 28)):
+                      (6000, 7, 7), (3000, 10, 28), (3000, 10, 42), (3000, 5, 21)):
         value = rng.integers(0, 4, n, dtype=np.uint64) * np.uint64(0x0101_0101_0101)  # ties
         value |= rng.integers(0, 2**62, n, dtype=np.uint64) & np.uint64(0x8000_0000_0F00_00F3)
         span = hi - lo
