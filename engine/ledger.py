@@ -302,6 +302,8 @@ def prepare_ledger(*, invoices: pa.Table, customers: pa.Table | None = None,
 
     threads = source.num_rows >= PARALLEL_INVOICES
     book, (index, inv_customer) = side_by_side([keyed, indexed], threads=threads)
+    if threads:  # (what the two threads freed, resident under the book's next arrays else)
+        release_memory()
     book.customer = inv_customer.astype(np.int32)
     book.group = index.group_of(inv_customer).astype(np.int32)
     book.keys = None  # all a match needs of the key table is derived (~135 B an invoice)

@@ -457,6 +457,7 @@ class DayMatch:
         candidates and their features kept on it."""
         with self.stage("identify"):
             self.identify_payers()
+        self.release_memory()  # (what identify freed: else resident under the exact search's)
         self.candidates()
         self.release_memory()  # (what the candidates' threads freed, in their arenas)
         with self.stage("allocate"):

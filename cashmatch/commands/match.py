@@ -128,8 +128,9 @@ def run(args: argparse.Namespace) -> int:
         inputs = load_inputs(args)  # (the engine loads meanwhile)
         from cashmatch.engine.executors import executor_from_args
         from cashmatch.engine.ledger import prepare_ledger
-        from cashmatch.engine.matcher import match
+        from cashmatch.engine.matcher import match, read_columns
 
+        inputs.payments = read_columns(inputs.payments)  # (the rest let go before the ledger)
         step(bar, f"matching {inputs.payments.num_rows:,} payments")
         with executor_from_args(args) as executor:
             # the ledger keeps what the match reads (a match in one part: only the book, not

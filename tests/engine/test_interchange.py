@@ -1,6 +1,7 @@
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -108,6 +109,28 @@ def test_outputs_are_sorted_and_formatted(tmp_path):
     io.write_allocations(alloc, tmp_path / "a.parquet")
     back = io.read_allocations(tmp_path / "a.parquet").table
     assert sorted(back.column("applied_amount").to_pylist()) == [5, 100]
+
+
+@pytest.mark.parametrize("rows", [1, 2, 7, 8])
+def test_a_large_output_written_in_two_halves_is_the_same_file(tmp_path, monkeypatch, rows):
+    """_write_csv's halves (formatted and written side by side, the second appended) give the
+    bytes of one write: the header once, every row once, in order, quoting as needed."""
+    rng = np.random.default_rng(rows)
+    pids = [f"P{i:03d}" for i in rng.integers(0, 50, rows)]
+    alloc = pa.table(
+        {"payment_id": pids, "invoice_id": [f'I,{i}"x' if i % 3 else f"I{i}" for i in range(rows)],
+         "applied_amount": rng.integers(-10**12, 10**12, rows),
+         "adjustment_amount": rng.integers(0, 1000, rows),
+         "adjustment_reason": [None if i % 2 else "BANK_FEE" for i in range(rows)],
+         "invoice_open_after": rng.integers(0, 10**6, rows), "confidence": rng.random(rows),
+         "rule": ["a"] * rows, "currency": rng.choice(["USD", "JPY", "BHD"], rows).tolist()},
+        schema=S.ALLOCATIONS)
+    io.write_allocations(alloc, tmp_path / "one.csv")
+    monkeypatch.setattr(io, "PARALLEL_WRITE_ROWS", 1)
+    io.write_allocations(alloc, tmp_path / "halves.csv")
+    one = (tmp_path / "one.csv").read_bytes()
+    assert (tmp_path / "halves.csv").read_bytes() == one
+    assert one.count(b"payment_id") == 1 and len(pacsv.read_csv(tmp_path / "one.csv")) == rows
 
 
 def test_fast_typed_path_equals_the_careful_reader(tmp_path):

@@ -310,3 +310,39 @@ def test_summary_counts_and_sums_as_a_plain_loop_does(data):
         assert got == expected
         assert [list(d) for d in got[1:]] == [list(d) for d in expected[1:]]  # orders too
         assert s.payments == n
+
+
+def test_a_match_reads_only_the_payment_columns_it_names():
+    """read_columns keeps what a match reads: the payments' other columns, filled with noise,
+    change nothing, and a match of the narrowed credits is the match of the full ones."""
+    import numpy as np
+
+    from cashmatch.engine.matcher import READ_PAYMENT_COLUMNS, read_columns
+    from cashmatch.engine.result import credits_only
+    from cashmatch.fixtures.generator import generate_day
+
+    day = generate_day(payments=600, seed=11)
+    credits = credits_only(S.conform(day.payments, S.PAYMENTS))
+    rng = np.random.default_rng(3)
+    n = credits.num_rows
+    noise = {
+        "bank_code": pa.array(rng.choice(["NTRF", "NCHK", "NMSC"], n)),
+        "statement_id": pa.array(rng.choice(["ST-1", "ST-2"], n)),
+        "source": pa.array([f"bank-{i % 7}.csv" for i in range(n)]),
+        "source_line": pa.array(rng.integers(1, 10**6, n), pa.int32()),
+    }
+    for name, values in noise.items():
+        credits = credits.set_column(credits.schema.get_field_index(name), name, values)
+    narrowed = read_columns(credits)
+    assert narrowed.column_names == credits.column_names
+    kept = [c for c in credits.column_names if c in READ_PAYMENT_COLUMNS]
+    assert narrowed.select(kept).equals(credits.select(kept))
+    assert all(narrowed.column(c).null_count == n for c in noise)
+    full = match(invoices=day.invoices, payments=credits, customers=day.customers,
+                 remittances=day.remittances)
+    narrow = match(invoices=day.invoices, payments=narrowed, customers=day.customers,
+                   remittances=day.remittances)
+    assert full.allocations.num_rows and full.exceptions.num_rows
+    assert narrow.allocations.equals(full.allocations)
+    assert narrow.exceptions.equals(full.exceptions)
+    assert narrow.summary == full.summary
