@@ -24,7 +24,7 @@ from cashmatch.engine.ledger import PreparedLedger, gc_paused, prepare_ledger, s
 from cashmatch.engine.normalize import string_parts
 from cashmatch.engine.pipeline import DayMatch
 from cashmatch.engine.policy import Policy
-from cashmatch.engine.result import MatchResult, check_invariants, credits_only, summarize
+from cashmatch.engine.result import MatchResult, checked_summary, credits_only
 
 
 @gc_paused()
@@ -88,9 +88,8 @@ def match(
     else:
         allocations, exceptions = _match_partitioned(inputs, executor, parts)
     with stage(timings, "check"):
-        rows = check_invariants(payments, allocations, exceptions)
         result = MatchResult(
-            allocations, exceptions, summarize(payments, allocations, exceptions, rows)
+            allocations, exceptions, checked_summary(payments, allocations, exceptions)
         )
     result.timings.update(timings)
     result.timings["total"] = time.perf_counter() - t0

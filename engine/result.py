@@ -56,12 +56,28 @@ def _sum_by(keys: pa.ChunkedArray, values: pa.ChunkedArray) -> dict[str, int]:
     small batch's summary)."""
     if len(keys) == 0:
         return {}
-    if not keys.null_count and not values.null_count:
-        offsets, raw = string_parts(keys)
-        codes, sums, ok = _sums_by_currency(offsets, raw, np.asarray(values, dtype=np.int64))
-        if ok:
-            return dict(zip(map(_code_letters, codes.tolist()), sums.tolist(), strict=True))
+    if not values.null_count:
+        values_int = np.asarray(values, dtype=np.int64)
+        return _sums_found(_sums_by_currency(*_key_parts(keys), values_int), keys, values)
     return _sum_by_encoding(keys, values)
+
+
+def _key_parts(keys: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """The keys' :func:`string_parts` for :func:`_sums_by_currency`; with a null among them,
+    parts no key of which is three capitals (all empty: the sums by the encoding)."""
+    if keys.null_count:
+        return np.zeros(len(keys) + 1, np.int32), np.zeros(0, np.uint8)
+    return string_parts(keys)
+
+
+def _sums_found(found: tuple[np.ndarray, np.ndarray, bool], keys: pa.ChunkedArray,
+                values: pa.ChunkedArray) -> dict[str, int]:  # fmt: skip
+    """The sums by key :func:`_sums_by_currency` ``found``, or when it could not, by
+    :func:`_sum_by_encoding`."""
+    codes, sums, ok = found
+    if not ok:
+        return _sum_by_encoding(keys, values)
+    return dict(zip(map(_code_letters, codes.tolist()), sums.tolist(), strict=True))
 
 
 def _sum_by_encoding(keys: pa.ChunkedArray, values: pa.ChunkedArray) -> dict[str, int]:
@@ -128,13 +144,10 @@ def summarize(
     applied[rows[: allocations.num_rows] + 1] = True
     applied[rows[allocations.num_rows :] + 1] = False
     auto = int(applied.sum())
-    counts = exceptions.column("reason").value_counts() if exceptions.num_rows else None
-    reasons = [] if counts is None else zip(counts.field("values").to_pylist(),
-                                            counts.field("counts").to_pylist(), strict=True)
     return Summary(
         payments=payments.num_rows,
         auto_applied=auto,
-        exceptions_by_reason=dict(sorted(reasons, key=lambda r: (-r[1], r[0]))),
+        exceptions_by_reason=_by_reason(exceptions),
         amount_by_currency=_sum_by(payments.column("currency"), payments.column("amount")),
         applied_by_currency=_sum_by(
             allocations.column("currency"), allocations.column("applied_amount")
@@ -143,6 +156,66 @@ def summarize(
             exceptions.column("currency"), exceptions.column("unapplied_amount")
         ),
     )
+
+
+def checked_summary(payments: pa.Table, allocations: pa.Table, exceptions: pa.Table
+                    ) -> Summary:  # fmt: skip
+    """:func:`check_invariants` then :func:`summarize` (their reference), the check, the
+    auto-applied count and the three sums by currency in one compiled pass
+    (:func:`_checked_sums`): what a match returns its result with. Raises
+    :class:`InvariantViolation` as the check does."""
+    n = payments.num_rows
+    code = _payment_codes(payments, allocations, exceptions)
+    keys = [t.column("currency") for t in (payments, allocations, exceptions)]
+    values = [payments.column("amount"), allocations.column("applied_amount"),
+              exceptions.column("unapplied_amount")]  # fmt: skip
+    ok, auto, *found = _checked_sums(code, n, *(np.asarray(v, dtype=np.int64) for v in values),
+                                     *(p for k in keys for p in _key_parts(k)))
+    if not ok:
+        _check_by_numpy(payments, allocations, exceptions, code)
+    amount, applied, unapplied = (_sums_found(found[3 * i : 3 * i + 3], k, v)
+                                  for i, (k, v) in enumerate(zip(keys, values, strict=True)))
+    return Summary(payments=n, auto_applied=auto, exceptions_by_reason=_by_reason(exceptions),
+                   amount_by_currency=amount, applied_by_currency=applied,
+                   unapplied_by_currency=unapplied)  # fmt: skip
+
+
+@njit(cache=True, nogil=True)
+def _checked_sums(code: np.ndarray, n: int, amount: np.ndarray, applied: np.ndarray,
+                  unapplied: np.ndarray, p_offsets: np.ndarray, p_raw: np.ndarray,
+                  a_offsets: np.ndarray, a_raw: np.ndarray, e_offsets: np.ndarray,
+                  e_raw: np.ndarray) -> tuple:  # fmt: skip
+    """Whether the invariants hold (:func:`_invariants_hold`), the payments with an
+    allocation and no exception (0 when they do not hold), and :func:`_sums_by_currency` of
+    the payments' ``amount``, the allocations' ``applied`` and the exceptions' ``unapplied``
+    by their currencies' parts (``*_offsets``, ``*_raw``). Its reference:
+    :func:`check_invariants` and :func:`summarize`."""
+    ok = _invariants_hold(code, n, amount, applied, unapplied)
+    auto = 0
+    if ok:
+        allocated = np.zeros(n, np.bool_)
+        excepted = np.zeros(n, np.bool_)
+        for j in range(len(applied)):
+            allocated[code[n + j]] = True
+        for j in range(len(unapplied)):
+            excepted[code[n + len(applied) + j]] = True
+        for i in range(n):
+            if allocated[i] and not excepted[i]:
+                auto += 1
+    p_codes, p_sums, p_ok = _sums_by_currency(p_offsets, p_raw, amount)
+    a_codes, a_sums, a_ok = _sums_by_currency(a_offsets, a_raw, applied)
+    e_codes, e_sums, e_ok = _sums_by_currency(e_offsets, e_raw, unapplied)
+    return ok, auto, p_codes, p_sums, p_ok, a_codes, a_sums, a_ok, e_codes, e_sums, e_ok
+
+
+def _by_reason(exceptions: pa.Table) -> dict[str, int]:
+    """The exceptions counted by reason, most first, then by name."""
+    if not exceptions.num_rows:
+        return {}
+    counts = exceptions.column("reason").value_counts()
+    reasons = zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(),
+                  strict=True)  # fmt: skip
+    return dict(sorted(reasons, key=lambda r: (-r[1], r[0])))
 
 
 def _payment_codes(payments: pa.Table, allocations: pa.Table, exceptions: pa.Table

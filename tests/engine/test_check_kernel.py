@@ -1,11 +1,14 @@
 """result._invariants_hold (compiled) against its reference, result._check_by_numpy: the
 same verdict on random outputs, broken every way the check looks for (ids repeated, rows
 naming no payment, payments missing, sums off by one, negative applied amounts, wrapping
-sums)."""
+sums); and result.checked_summary (one compiled pass) against check_invariants then
+summarize on the same outputs, with currencies of every kind (null, not three capitals,
+more than the compiled pass looks among)."""
 
 from __future__ import annotations
 
 import random
+import re
 
 import numpy as np
 import pyarrow as pa
@@ -17,6 +20,8 @@ from cashmatch.engine.result import (
     _invariants_hold,
     _payment_codes,
     check_invariants,
+    checked_summary,
+    summarize,
 )
 
 BIG = 1 << 62  # two of these wrap an int64 sum
@@ -87,3 +92,44 @@ def test_the_compiled_check_agrees_with_numpy() -> None:
             with pytest.raises(InvariantViolation):
                 check_invariants(pays, allocations, exceptions)
     assert verdicts == {True, False}
+
+
+def _currencies(rng: random.Random, k: int) -> pa.Array:
+    pick = rng.choice([["EUR", "USD", "JPY"], ["EUR", None], ["EUR", "eur", "EURO", "E\u00dfR"]])
+    return pa.array([rng.choice(pick) for _ in range(k)], pa.string())
+
+
+def test_the_checked_summary_is_the_check_then_the_summary() -> None:
+    rng = random.Random(22)
+    verdicts = set()
+    for _ in range(3000):
+        pays, allocations, exceptions = (
+            t.append_column("currency", _currencies(rng, t.num_rows)) for t in _tables(rng))
+        exceptions = exceptions.append_column("reason", pa.array(
+            [rng.choice(["A", "B", "C"]) for _ in range(exceptions.num_rows)], pa.string()))
+        try:
+            want = summarize(pays, allocations, exceptions,
+                             check_invariants(pays, allocations, exceptions))
+        except InvariantViolation as exc:
+            with pytest.raises(InvariantViolation, match=re.escape(str(exc))):
+                checked_summary(pays, allocations, exceptions)
+            verdicts.add(False)
+            continue
+        got = checked_summary(pays, allocations, exceptions)
+        assert got == want
+        assert [list(d) for d in (got.amount_by_currency, got.applied_by_currency,
+                got.unapplied_by_currency, got.exceptions_by_reason)] == [list(d) for d in (
+            want.amount_by_currency, want.applied_by_currency, want.unapplied_by_currency,
+            want.exceptions_by_reason)]  # (orders too)  # fmt: skip
+        verdicts.add(True)
+    assert verdicts == {True, False}
+    many = [f"{a}{b}Z" for a in "ABCDEFGHIJ" for b in "ABCDEFGHIJ"]  # (more than MAX_CODES)
+    pays = pa.table({"payment_id": [f"P{i}" for i in range(100)], "amount": pa.array(
+        range(100), pa.int64()), "currency": many})  # fmt: skip
+    exceptions = pa.table({"payment_id": pays.column(0), "unapplied_amount": pays.column(1),
+                           "currency": many, "reason": ["A"] * 100})  # fmt: skip
+    allocations = exceptions.slice(0, 0).rename_columns(
+        ["payment_id", "applied_amount", "currency", "reason"]).drop_columns("reason")
+    want = summarize(pays, allocations, exceptions)
+    assert checked_summary(pays, allocations, exceptions) == want
+    assert list(want.amount_by_currency) == many
