@@ -420,7 +420,8 @@ class DayMatch:
         that customer for this pair (rapidfuzz ``cpdist``, all such pairs at once): of the pairs
         whose ``WRatio`` may reach the cutoff (:func:`text_kernel.wratio_reach`, a proven
         bound: at a million payments ~1 pair in 80 reaches it)."""
-        unknown = np.flatnonzero((cust_rel == UNKNOWN) & (self.book.customer[pairs.inv] >= 0))
+        unknown = np.flatnonzero(cust_rel == UNKNOWN)  # (the customers of these pairs only)
+        unknown = unknown[self.book.customer[pairs.inv[unknown]] >= 0]
         if len(unknown) == 0:
             return cust_rel
         from cashmatch.engine import text_kernel
