@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Set
+from collections.abc import Callable, Set
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields
 from itertools import accumulate, chain, repeat
@@ -90,7 +90,7 @@ from cashmatch.engine.scoring import (
     pair_confidence,
     subset_confidence,
 )
-from cashmatch.engine.subset import SubsetSearch, search_blocks
+from cashmatch.engine.subset import BlockSearches, SubsetSearch, search_blocks, search_blocks_beside
 from cashmatch.engine.subset import search as subset_search
 
 QUOTED_REF = 0.80  # a reference hit at least this strong counts as "the payer quoted it"
@@ -487,7 +487,7 @@ class DayMatch:
     # searches' inputs and state, the remittance lines' proposals), let go before its
     # look-alikes; and with what the look-alikes read of it too, before settle (at a million
     # payments ~110 + 70 MiB less under the look-alikes' and settle's peaks)
-    SEARCH_READS = frozenset(("adj", "cust_rel", "rel", "claimed", "fill_slot", "filled",
+    SEARCH_READS = frozenset(("adj", "cust_rel", "rel", "claimed", "fill_slot",
                               "filled_outcome", "fill_row", "fill_sets", "_subset_inputs",
                               "remit"))
     PROPOSE_READS = SEARCH_READS | {"evidence", "lines"}
@@ -570,14 +570,15 @@ class DayMatch:
         self.filled_outcome: list[Pick | ExceptionItem | None] = []  # their outcomes, by slot
         self.fill_row = np.full(self.n, -1, np.int64)  # a set found in bulk: its row of fill_sets
         self.fill_sets = Proposals.empty()
-        self.prefill_subsets(rest[may_fill])
+        # (the search runs beside what follows, up to the partial payments)
+        prefilled = self.prefill_subsets(rest[may_fill])
         remit = rest[has_remit[rest]]
         remitted = self.remittance_proposals(remit)
         quoted = rest[~has_remit[rest] & (n_quoted[rest] >= 2)]
         fit, fits = self.quoted_set_proposals(quoted)
         fit_all = np.zeros(self.n, bool)  # (their quoted invoices together settle them)
         fit_all[fit] = True
-        quoted_sets = self.quoted_subsets(quoted[~fit_all[quoted]])
+        quoted_sets, short = self.quoted_subsets(quoted[~fit_all[quoted]])
         # the reference resembles an invoice, if only weakly, and no single settles clearly
         resembles_all = (named_ref >= PARTIAL_MIN_REF) & ~clear_single
         # decided by their flags alone, for all of them at once (what the loop below would
@@ -592,12 +593,6 @@ class DayMatch:
         nothing_else = (~advice & (n_quoted[rest] < 2) & (best[rest] >= 0) & ~quotes_all[rest]
                         & ~fee_only_all[rest] & ~resembles_all[rest])
         no_more = rest[nothing_else]
-        # and a set found in bulk for a known payer's amount, alone or less a fee (no quote or
-        # resemblance to weigh against it): proposed as found
-        set_found = (~advice & ~no_pair & ~nothing_else & (n_quoted[rest] < 2)
-                     & (self.fill_row[rest] >= 0) & ~quotes_all[rest] & ~resembles_all[rest]
-                     & ((best[rest] < 0) | fee_only_all[rest]) & (self.pay_group[rest] >= 0))
-        sets_found = rest[set_found]
         # and the quoted invoices that together settle a payment, unless they fit only less a
         # fee and the reference (quoting or resembling one) may name one paid in part: the
         # loop weighs those (fee_set)
@@ -612,8 +607,19 @@ class DayMatch:
         quoted_fit = (~advice & ~no_pair & (n_quoted[rest] >= 2) & fit_all[rest]
                       & ~weighed[rest])
         quoted_fits = rest[quoted_fit]
+        # the partial payments of those the loop may weigh (and of the sets found in bulk,
+        # known only once the search is done: each payment's answer is its own)
+        partials = self.partial_proposals(rest[~advice & ~no_pair & ~nothing_else & ~quoted_fit])
+        prefilled()
+        quoted_sets.update((p, self.subset_proposal(p, quoted_only=False))
+                           for p in short.tolist())
+        # and a set found in bulk for a known payer's amount, alone or less a fee (no quote or
+        # resemblance to weigh against it): proposed as found
+        set_found = (~advice & ~no_pair & ~nothing_else & (n_quoted[rest] < 2)
+                     & (self.fill_row[rest] >= 0) & ~quotes_all[rest] & ~resembles_all[rest]
+                     & ((best[rest] < 0) | fee_only_all[rest]) & (self.pay_group[rest] >= 0))
+        sets_found = rest[set_found]
         looped = rest[~advice & ~no_pair & ~nothing_else & ~set_found & ~quoted_fit]
-        partials = self.partial_proposals(looped)
         made: list[Pick] = []
         made_pay: list[int] = []
         found: list[ExceptionItem] = []
@@ -1037,21 +1043,26 @@ class DayMatch:
                                    np.full(len(ps), RULES.index("subset_reference")))
         return ps, props
 
-    def quoted_subsets(self, ps: np.ndarray) -> dict[int, Pick | ExceptionItem | None]:
+    def quoted_subsets(self, ps: np.ndarray
+                       ) -> tuple[dict[int, Pick | ExceptionItem | None], np.ndarray]:
         """``subset_proposal(p, quoted_only=True)`` of the payments ``ps`` at once: one compiled
         search over each one's quoted invoices (what it finds does not depend on the order of
-        payments; the proposals built together), the choices for a person and the quoted
-        invoices filled up (:meth:`fill_subset`) one by one. Not when the HiGHS fallback may
-        run (its day budget is spent in payment order), for a payment of no positive amount,
-        nor for fewer than QUOTED_BATCH_MIN payments (the batch's fixed cost is the larger):
-        those are left to ``subset_proposal``."""
+        payments; the proposals built together), the choices for a person one by one; and
+        apart, the payments whose quoted invoices, none fitting, fall short (for the caller
+        to fill up: ``subset_proposal(p, quoted_only=False)``, once :meth:`prefill_subsets`
+        is done). Not when the HiGHS fallback may run (its day budget is spent in payment
+        order), for a payment of no positive amount, nor for fewer than QUOTED_BATCH_MIN
+        payments (the batch's fixed cost is the larger): those are left to
+        ``subset_proposal``."""
+        none: tuple[dict[int, Pick | ExceptionItem | None], np.ndarray] = (
+            {}, np.zeros(0, np.int64))
         if self.milp_calls_left > 0 and self.policy.subset_milp_node_limit > 0:
-            return {}
+            return none
         group_of, quoted_starts, quoted_rows = self.subset_inputs
         n_q = quoted_starts[ps + 1] - quoted_starts[ps]
         ps = ps[(group_of[ps] >= 0) & (n_q >= 2) & (self.pay_amount[ps] > 0)]
         if len(ps) < QUOTED_BATCH_MIN:
-            return {}
+            return none
         n_q = quoted_starts[ps + 1] - quoted_starts[ps]
         amount, fee = self.pay_amount[ps], self.fee_ceiling[ps]
         # each payment's quoted invoices are the block it searches (block p: its rows)
@@ -1080,12 +1091,7 @@ class DayMatch:
         # none fits: the quoted ones plus some unquoted of the same customer, if they fall short
         total = np.add.reduceat(self.book.amount[quoted_rows[spans(quoted_starts[ps], n_q)]],
                                 np.cumsum(n_q) - n_q)
-        for q in np.flatnonzero((f.n_found == 0) & (total < amount)).tolist():
-            p = int(ps[q])
-            out[p] = self.fill_subset(p, int(group_of[p]),
-                                      quoted_rows[quoted_starts[p] : quoted_starts[p + 1]],
-                                      int(amount[q]), int(fee[q]))
-        return out
+        return out, ps[(f.n_found == 0) & (total < amount)]
 
     @property
     def subset_inputs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -1192,25 +1198,28 @@ class DayMatch:
         """How many invoices a set may add to ``n_fixed`` quoted ones."""
         return np.maximum(self.policy.max_subset_size - n_fixed, 1)
 
-    def prefill_subsets(self, ps: np.ndarray) -> None:
+    def prefill_subsets(self, ps: np.ndarray) -> Callable[[], None]:
         """:meth:`fill_subset` for the payments ``ps`` at once (one compiled search over all
         their blocks, what it finds does not depend on the order of payments; the proposals
         built together). Not when the HiGHS fallback may run: its day budget is spent in
-        payment order."""
+        payment order. The search runs beside the caller's work (it reads the book and
+        ``claimed``, which nothing changes meanwhile; ``fill_slot`` is set at once); the call
+        returned waits for it and builds the outcomes (``filled_outcome``, ``fill_sets``,
+        ``fill_row``): call it before any of them is read."""
         from cashmatch.engine import allocate_kernel
 
         if self.milp_calls_left > 0 and self.policy.subset_milp_node_limit > 0:
-            return
+            return lambda: None
         group_of, quoted_starts, quoted_rows = self.subset_inputs
         ps = ps[group_of[ps] >= 0]
         if len(ps) == 0:  # (none to search: fill_slot stays -1)
-            return
+            return lambda: None
         fixed, fixed_at, fixed_total = allocate_kernel.gather_quoted(
             ps, quoted_starts, quoted_rows, self.book.amount)
         n_fixed = np.diff(fixed_at)
         index = amount_index(self.book)
         starts, members = index.block_start, index.members
-        self.filled = search_blocks(
+        searched = search_blocks_beside(
             amount=self.book.amount, due=self.book.due, members=members, starts=starts,
             excluded=self.claimed, q_block=self.block_of(group_of[ps], self.pay_currency[ps]),
             fixed=fixed, fixed_starts=fixed_at,
@@ -1218,10 +1227,19 @@ class DayMatch:
             tolerance=self.fee_ceiling[ps], max_size=self.fill_max_size(n_fixed),
             min_size=np.where(n_fixed > 0, 1, 2), limit=AMBIGUOUS_SETS)
         self.fill_slot[ps] = np.arange(len(ps))
+        return lambda: self.fill_outcomes(ps, fixed, fixed_at, fixed_total, searched())
+
+    def fill_outcomes(self, ps: np.ndarray, fixed: np.ndarray, fixed_at: np.ndarray,
+                      fixed_total: np.ndarray, f: BlockSearches) -> None:
+        """What :meth:`prefill_subsets`' search ``f`` found for the payments ``ps`` (with their
+        quoted invoices ``fixed[fixed_at[q]:fixed_at[q + 1]]``, of ``fixed_total``) makes:
+        ``filled_outcome`` by slot, and the sets proposed as found (``fill_sets``, ``fill_row``)."""
+        from cashmatch.engine import allocate_kernel
+
+        n_fixed = np.diff(fixed_at)
         self.filled_outcome = [None] * len(ps)
         rest, fee = self.pay_amount[ps] - fixed_total, self.fee_ceiling[ps]
         identity = self.set_identity(ps)
-        f = self.filled
         # the fewest invoices that fit, where that is the answer, for all payments at once:
         # only its confidence is reckoned one by one (and the choices for a person built)
         slot = f.fewest(AMBIGUOUS_SETS)

@@ -15,14 +15,14 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
-from cashmatch.engine.threads import in_parts
+from cashmatch.engine.threads import in_background, in_parts
 
 MITM_MAX_N = 24  # meet-in-the-middle over all subsets up to max_size for blocks this small
 QUADS_MAX_N = 60  # beyond it, sets of four by sorted pair sums in blocks at most this large
@@ -480,3 +480,11 @@ def search_blocks(
                                 for o, s in zip(outs, shift, strict=True)])
     joined = [np.concatenate([o[i] for o in outs]) for i in (0, 1, 2, 3, 4, 5, 7)]
     return BlockSearches(*joined[:5], max_size, joined[5], sol_start, joined[6], limit)
+
+
+def search_blocks_beside(**kw: Any) -> Callable[[], BlockSearches]:
+    """:func:`search_blocks` (its keyword arguments) on a thread of its own, beside the
+    caller's work, when its queries are many enough for threads of their own (below, run at
+    once: a thread costs more than a few queries); the call returned waits for the answer."""
+    return in_background(lambda: search_blocks(**kw),
+                         thread=len(kw["q_block"]) >= 2 * SEARCH_THREAD_QUERIES)

@@ -54,3 +54,16 @@ def side_by_side(jobs: list[Callable[[], T]], *, threads: bool) -> list[T]:
         return [job() for job in jobs]
     with ThreadPoolExecutor(n_threads) as pool:
         return list(pool.map(lambda job: job(), jobs))
+
+
+def in_background(job: Callable[[], T], *, thread: bool) -> Callable[[], T]:
+    """``job()`` started on a thread of its own when ``thread`` (for a compiled pass, which
+    releases the GIL, beside the caller's own work), else run at once; the call returned waits
+    for it and gives its answer (or raises its error)."""
+    if not thread:
+        answer = job()
+        return lambda: answer
+    pool = ThreadPoolExecutor(1)
+    future = pool.submit(job)
+    pool.shutdown(wait=False)  # (the thread ends with the job)
+    return future.result

@@ -162,11 +162,50 @@ def test_a_day_decides_the_same_with_sets_searched_one_payment_at_a_time(monkeyp
                   customers=day.customers)
     batched = match(**tables)
     searched = []
-    monkeypatch.setattr(DayMatch, "prefill_subsets", lambda self, ps: searched.append(len(ps)))
+    monkeypatch.setattr(DayMatch, "prefill_subsets",
+                        lambda self, ps: searched.append(len(ps)) or (lambda: None))
     one_by_one = match(**tables)
     assert searched and searched[0] > 50  # the batch had work to do
     assert batched.allocations.equals(one_by_one.allocations)
     assert batched.exceptions.equals(one_by_one.exceptions)
+
+
+def test_a_day_decides_the_same_with_the_set_search_beside_the_other_work(monkeypatch):
+    """``prefill_subsets``' search on a thread of its own (beside the remittance advice and
+    the quoted sets, as on a large day) and at once (a small day) give the same allocations
+    and exceptions; its threads' error reaches the caller."""
+    from cashmatch.engine import threads
+    from cashmatch.engine.matcher import match
+    from cashmatch.fixtures.generator import generate_day
+
+    day = generate_day(payments=3000, seed=2)
+    tables = dict(invoices=day.invoices, payments=day.payments, remittances=day.remittances,
+                  customers=day.customers)
+    at_once = match(**tables)
+    background = []
+    real = threads.in_background
+
+    def counted(job, *, thread):
+        background.append(thread)
+        return real(job, thread=thread)
+
+    monkeypatch.setattr(subset, "in_background", counted)
+    monkeypatch.setattr(subset, "SEARCH_THREAD_QUERIES", 20)
+    beside = match(**tables)
+    assert any(background)  # the search ran on its own thread
+    assert at_once.allocations.equals(beside.allocations)
+    assert at_once.exceptions.equals(beside.exceptions)
+
+    search = subset_kernel.search_blocks
+
+    def broken(*args):  # (the fill search: with due dates; the quoted one has none)
+        if args[-1]:
+            raise RuntimeError("search failed")
+        return search(*args)
+
+    monkeypatch.setattr(subset_kernel, "search_blocks", broken)
+    with pytest.raises(RuntimeError, match="search failed"):
+        match(**tables)
 
 
 def test_a_day_decides_the_same_with_quoted_sets_searched_one_payment_at_a_time(monkeypatch):

@@ -1,6 +1,8 @@
 import os
 
-from cashmatch.engine.threads import in_parts, side_by_side
+import pytest
+
+from cashmatch.engine.threads import in_background, in_parts, side_by_side
 
 
 def test_in_parts_covers_every_item_once_in_order_and_threads_only_above_the_size():
@@ -39,3 +41,20 @@ def test_side_by_side_returns_each_jobs_answer_in_order(monkeypatch):
         jobs = [lambda i=i: i * i for i in range(5)]
         assert side_by_side(jobs, threads=True) == side_by_side(jobs, threads=False) == [
             0, 1, 4, 9, 16]
+
+
+def test_in_background_gives_the_jobs_answer_or_error_on_a_thread_or_at_once():
+    def fails():
+        raise ValueError("no")
+
+    for thread in (True, False):
+        ran: list[int] = []
+
+        def job(ran: list[int] = ran) -> int:
+            ran.append(1)
+            return 42
+
+        answer = in_background(job, thread=thread)
+        assert answer() == 42 and answer() == 42 and ran == [1]  # (run once)
+        with pytest.raises(ValueError, match="no"):
+            in_background(fails, thread=thread)()
