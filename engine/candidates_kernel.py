@@ -100,19 +100,19 @@ def bloom(hashes: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def _found(hashed: np.ndarray, t_off: np.ndarray, t_raw: np.ndarray, keys: tuple) -> np.ndarray:
-    """The value of a :class:`cashmatch.engine.normalize.StringLookup` (``keys``: the arrays
-    of :meth:`cashmatch.engine.candidates.StringKeys.arrays`) equal to each text (hash
-    ``hashed[t]``, bytes ``t_raw[t_off[t]:t_off[t + 1]]``), -1 for none. The texts that the
-    values' :func:`bloom` filter lets through (about one in ten of the tokens of a day), then
-    passes of independent reads, so that many are in flight at once: their buckets, the
-    hashes in them, then the bytes of the values of an equal hash (a value of the same hash but
-    other bytes is passed over, and its bucket searched on)."""
+def _found(hashed: np.ndarray, t_off: np.ndarray, t_raw: np.ndarray, keys: tuple
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """The texts (hash ``hashed[t]``, bytes ``t_raw[t_off[t]:t_off[t + 1]]``) equal to a value
+    of a :class:`cashmatch.engine.normalize.StringLookup` (``keys``: the arrays of
+    :meth:`cashmatch.engine.candidates.StringKeys.arrays`), ascending, and that value of each.
+    The texts that the values' :func:`bloom` filter lets through (about one in ten of the
+    tokens of a day), then passes of independent reads, so that many are in flight at once:
+    their buckets, the hashes in them, then the bytes of the values of an equal hash (a value
+    of the same hash but other bytes is passed over, and its bucket searched on)."""
     shift, bucket_start, hashes, by_hash, v_off, v_raw = keys[:6]
     words = keys[9]
     mask, one = np.uint64(len(words) * 64 - 1), np.uint64(1)
     n = len(hashed)
-    found = np.full(n, -1, np.int64)
     maybe = np.empty(n, np.int64)
     m = 0
     for t in range(n):
@@ -120,6 +120,7 @@ def _found(hashed: np.ndarray, t_off: np.ndarray, t_raw: np.ndarray, keys: tuple
         if (words[a >> 6] >> np.uint64(a & 63)) & (words[b >> 6] >> np.uint64(b & 63)) & one:
             maybe[m] = t
             m += 1
+    found = np.full(m, -1, np.int64)  # (the value of text maybe[x])
     lo = np.empty(m, np.int64)
     for x in range(m):
         lo[x] = bucket_start[np.int64(hashed[maybe[x]] >> shift)]
@@ -130,23 +131,24 @@ def _found(hashed: np.ndarray, t_off: np.ndarray, t_raw: np.ndarray, keys: tuple
             at += 1
         lo[x] = at
         if at < end:
-            found[maybe[x]] = by_hash[at]
+            found[x] = by_hash[at]
     for x in range(m):
-        t = maybe[x]
-        v = found[t]
+        v = found[x]
         if v < 0:
             continue
+        t = maybe[x]
         a0, a1 = t_off[t], t_off[t + 1]
         if _same_bytes(t_raw, a0, a1, v_raw, v_off[v], v_off[v + 1]):
             continue
-        found[t] = -1  # (another string of the same hash: its bucket searched on)
+        found[x] = -1  # (another string of the same hash: its bucket searched on)
         h = hashed[t]
         for at in range(lo[x] + 1, bucket_start[np.int64(h >> shift) + 1]):
             w = by_hash[at]
             if hashes[at] == h and _same_bytes(t_raw, a0, a1, v_raw, v_off[w], v_off[w + 1]):
-                found[t] = w
+                found[x] = w
                 break
-    return found
+    hit = np.flatnonzero(found >= 0)
+    return maybe[hit], found[hit]
 
 
 @njit(cache=True, nogil=True)
@@ -283,6 +285,35 @@ def number_hits(value: np.ndarray, text: np.ndarray, n_texts: int, number: np.nd
 
 
 @njit(cache=True, nogil=True)
+def _string_rows(starts: np.ndarray, tok: np.ndarray, val: np.ndarray, pay: np.ndarray,
+                 count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The key rows ``starts[v] .. starts[v + 1] - 1`` of the value ``v = val[i]`` that token
+    ``tok[i]`` (of text ``pay[tok[i]]``) found (:func:`_found`), as (first, end) arrays, each
+    read once; their number added to ``count[text + 1]``."""
+    lo = np.empty(len(tok), np.int64)
+    hi = np.empty(len(tok), np.int64)
+    for i in range(len(tok)):
+        lo[i], hi[i] = starts[val[i]], starts[val[i] + 1]
+        count[pay[tok[i]] + 1] += hi[i] - lo[i]
+    return lo, hi
+
+
+@njit(cache=True, nogil=True)
+def _put_rows(tok: np.ndarray, lo: np.ndarray, hi: np.ndarray, key_inv: np.ndarray,
+              key_ref: np.ndarray, pay: np.ndarray, pos: np.ndarray, inv: np.ndarray,
+              ref: np.ndarray) -> None:
+    """Write the key rows ``lo[i] .. hi[i] - 1`` (invoice and strength) of each token ``tok[i]``
+    at its text's next place ``pos[pay[tok[i]]]`` of (``inv``, ``ref``) (:func:`_string_rows`)."""
+    for i in range(len(tok)):
+        p = pay[tok[i]]
+        k = pos[p]
+        for r in range(lo[i], hi[i]):
+            inv[k], ref[k] = key_inv[r], key_ref[r]
+            k += 1
+        pos[p] = k
+
+
+@njit(cache=True, nogil=True)
 def exact_hits(
     pay: np.ndarray,
     n_texts: int,
@@ -321,47 +352,35 @@ def exact_hits(
     # the alnum forms' values
     hashed = np.empty(n, np.uint64)
     hash64(a_off, a_raw, base, fmix, hashed)
-    a_found = _found(hashed, a_off, a_raw, alnum)
+    a_tok, a_val = _found(hashed, a_off, a_raw, alnum)
     # the digits forms too long for an int64: their bytes, hashed, looked up
     lt = np.flatnonzero(d_off[1:] - d_off[:-1] > max_digits)
     l_off = np.empty(len(lt) + 1, np.int64)
     l_raw = take_strings(d_off, d_raw, lt, l_off)
     l_hashed = np.empty(len(lt), np.uint64)
     hash64(l_off, l_raw, base, fmix, l_hashed)
-    l_found = np.full(n, -1, np.int64)
-    l_found[lt] = _found(l_hashed, l_off, l_raw, long_digits)
-    # each text's hits together (a counting sort by text), then one row per invoice
-    a_starts, l_starts = alnum[6], long_digits[6]
+    l_tok, l_val = _found(l_hashed, l_off, l_raw, long_digits)
+    l_tok = lt[l_tok]
+    # each text's hits together (a counting sort by text; a text's rows in any order: the
+    # dedupe sorts them), then one row per invoice
     start = np.zeros(n_texts + 1, np.int64)
     for t in range(n):
-        c = n_cnt[t]
-        if a_found[t] >= 0:
-            c += a_starts[a_found[t] + 1] - a_starts[a_found[t]]
-        if l_found[t] >= 0:
-            c += l_starts[l_found[t] + 1] - l_starts[l_found[t]]
-        start[pay[t] + 1] += c
+        start[pay[t] + 1] += n_cnt[t]
+    a_lo, a_hi = _string_rows(alnum[6], a_tok, a_val, pay, start)
+    l_lo, l_hi = _string_rows(long_digits[6], l_tok, l_val, pay, start)
     for p in range(n_texts):
         start[p + 1] += start[p]
     inv = np.empty(start[n_texts], np.int64)
     ref = np.empty(start[n_texts], np.float64)
     pos = start[:-1].copy()
-    a_inv, a_ref, l_inv, l_ref = alnum[7], alnum[8], long_digits[7], long_digits[8]
     for t in range(n):
         k = pos[pay[t]]
         for r in range(n_lo[t], n_lo[t] + n_cnt[t]):
             inv[k], ref[k] = number_inv[r], kind_ref[number_kind[r]]
             k += 1
-        f = a_found[t]
-        if f >= 0:
-            for r in range(a_starts[f], a_starts[f + 1]):
-                inv[k], ref[k] = a_inv[r], a_ref[r]
-                k += 1
-        f = l_found[t]
-        if f >= 0:
-            for r in range(l_starts[f], l_starts[f + 1]):
-                inv[k], ref[k] = l_inv[r], l_ref[r]
-                k += 1
         pos[pay[t]] = k
+    _put_rows(a_tok, a_lo, a_hi, alnum[7], alnum[8], pay, pos, inv, ref)
+    _put_rows(l_tok, l_lo, l_hi, long_digits[7], long_digits[8], pay, pos, inv, ref)
     out_pay = np.empty(len(inv), np.int64)
     kept = 0
     for p in range(n_texts):

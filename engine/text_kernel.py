@@ -925,11 +925,12 @@ def reference_tokens(offsets: np.ndarray, raw: np.ndarray, inside: np.ndarray, m
         a, b = offsets[s], offsets[s + 1]
         t = a
         while t < b:
-            e = date_end(raw, t, a, b) if not in_run else -1
-            if e >= 0:
-                t = e
-                continue
             c = raw[t]
+            if not in_run and (48 <= c <= 57 or c == 81 or c == 113):  # (where a date starts)
+                e = date_end(raw, t, a, b)
+                if e >= 0:
+                    t = e
+                    continue
             if 97 <= c <= 122:
                 c -= 32
             if inside[c]:
@@ -940,10 +941,12 @@ def reference_tokens(offsets: np.ndarray, raw: np.ndarray, inside: np.ndarray, m
                     in_run = True
                 packed[used] = c
                 used += 1
+            elif in_run:
                 run_hi[runs - 1] = used
-            else:
                 in_run = False
             t += 1
+        if in_run:
+            run_hi[runs - 1] = used
     count, size = 0, 0
     for w in range(1, max_join + 1):
         for i in range(runs - w + 1):
