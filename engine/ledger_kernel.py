@@ -14,7 +14,7 @@ from cashmatch.engine.kernel_cache import njit
 from cashmatch.engine.text_kernel import (
     _packed_firsts,
     id_keys,
-    sort_packed,
+    sort_packed_into,
     take_strings,
     words_order,
 )
@@ -51,7 +51,10 @@ def _by_value(value: np.ndarray, row: np.ndarray, row_bits: int) -> tuple:
     """``value`` and ``row`` (below ``2**row_bits``) in the stable order of ``value`` (int64, not
     negative): each value and its row packed into one word (the value above the row) and those
     sorted by the value's bits (``text_kernel.sort_packed``: the rows ascending already, the
-    stable order) when both fit 64 bits, else by ``text_kernel.words_order`` of the values."""
+    stable order) when both fit 64 bits, else by ``text_kernel.words_order`` of the values.
+    Packed, the two arrays are the sort's own: the words are written into ``row``'s buffer,
+    ``value``'s is the sort's scratch, and both are overwritten with the result (no third or
+    fourth array: 2 x 88 MiB at a 1M day's key index)."""
     n = len(value)
     top = value.max() if n else 0
     value_bits = 0
@@ -61,14 +64,15 @@ def _by_value(value: np.ndarray, row: np.ndarray, row_bits: int) -> tuple:
         order = words_order(value.view(np.uint64).reshape((n, 1)))
         return value[order], row[order]
     shift = np.uint64(row_bits)
-    packed = np.empty(n, np.uint64)
+    packed = row.view(np.uint64)
     for k in range(n):
         packed[k] = (np.uint64(value[k]) << shift) | np.uint64(row[k])
-    packed = sort_packed(packed, row_bits, row_bits + value_bits)
+    packed = sort_packed_into(packed, value.view(np.uint64), row_bits, row_bits + value_bits)
     mask = (np.uint64(1) << shift) - np.uint64(1)
-    for k in range(n):
-        value[k] = np.int64(packed[k] >> shift)
-        row[k] = np.int64(packed[k] & mask)
+    for k in range(n):  # (packed is row's or value's buffer: its word k is read first)
+        word = packed[k]
+        value[k] = np.int64(word >> shift)
+        row[k] = np.int64(word & mask)
     return value, row
 
 

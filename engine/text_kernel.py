@@ -614,6 +614,13 @@ def sort_packed(keys: np.ndarray, lo: int, hi: int) -> np.ndarray:
     ``keys`` is the sort's own: its buffer and one scratch array take turns as a pass's target
     and the sorted keys are returned in either (no copy of the keys: 11M of a 1M day's key
     index, 0.167 -> 0.123 s thread CPU)."""
+    return sort_packed_into(keys, np.empty(len(keys), np.uint64), lo, hi)
+
+
+@njit(cache=True, nogil=True)
+def sort_packed_into(keys: np.ndarray, scratch: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """:func:`sort_packed` with the caller's ``scratch`` (uint64, as long as ``keys``): both
+    buffers are the sort's, and the sorted keys are returned in one of them."""
     n = len(keys)
     span = hi - lo
     out = keys
@@ -626,7 +633,7 @@ def sort_packed(keys: np.ndarray, lo: int, hi: int) -> np.ndarray:
     for i in range(n):
         for p in range(passes):
             count[p, np.int64((out[i] >> np.uint64(lo + p * width)) & mask)] += 1
-    tmp = np.empty(n, np.uint64)
+    tmp = scratch
     for p in range(passes):
         if count[p].max() == n:
             continue
