@@ -13,37 +13,13 @@ import numpy as np
 from cashmatch.engine.kernel_cache import njit
 from cashmatch.engine.text_kernel import (
     _packed_firsts,
-    id_keys,
+    id_key_values,
     sort_packed_into,
     take_strings,
     words_order,
 )
 
 MAX_WORD_KEY = 16  # alnum keys of at most this many bytes are coded as two 64-bit words
-
-
-@njit(cache=True, nogil=True)
-def _decimal(raw: np.ndarray, a: int, b: int) -> np.int64:
-    """The value of the digits ``raw[a:b]`` (at most 18 of them)."""
-    v = np.int64(0)
-    for t in range(a, b):
-        v = v * 10 + np.int64(raw[t] - 48)
-    return v
-
-
-@njit(cache=True, nogil=True)
-def _canonical_decimal(raw: np.ndarray, a: int, b: int) -> np.int64:
-    """The value of ``raw[a:b]`` (at most 18 bytes) if it is a canonical decimal (digits only,
-    no leading zero), else -1: read once, stopped at the first byte that is not a digit."""
-    if b <= a or raw[a] == 48:
-        return np.int64(-1)
-    v = np.int64(0)
-    for t in range(a, b):
-        c = raw[t]
-        if c < 48 or c > 57:
-            return np.int64(-1)
-        v = v * 10 + np.int64(c - 48)
-    return v
 
 
 @njit(cache=True, nogil=True)
@@ -114,10 +90,11 @@ def key_index(offsets: np.ndarray, raw: np.ndarray, ocr: np.ndarray, min_len: np
     rows = np.zeros(n_parts, np.int64)
     ua, ud = 0, 0
     for i in range(n):
-        ua, ud, s, e = id_keys(raw, offsets[i], offsets[i + 1], ocr, al, ua, dg, ud)
+        ua, ud, lt, alnum, digits, tail = id_key_values(
+            raw, offsets[i], offsets[i + 1], ocr, al, ua, dg, ud)
         al_at[i + 1] = ua
         dg_at[i + 1] = ud
-        la, ld, lt = ua - al_at[i], ud - dg_at[i], e - s
+        la, ld = ua - al_at[i], ud - dg_at[i]
         if la > MAX_WORD_KEY or ld > max_digits or lt > max_digits:
             return (False, np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int8),
                     np.zeros(1, np.int32), np.zeros(0, np.uint8), np.zeros(1, np.int64),
@@ -126,16 +103,14 @@ def key_index(offsets: np.ndarray, raw: np.ndarray, ocr: np.ndarray, min_len: np
         if la >= min_len[0]:
             rows[0] += 1
             if la <= max_digits:
-                a_val[i] = _canonical_decimal(al, al_at[i], ua)
+                a_val[i] = alnum
         d_len[i] = ld
-        d_val[i] = _decimal(dg, dg_at[i], ud)
+        d_val[i] = digits
         if ld >= min_len[1]:
             rows[1] += 1
-        if lt >= min_len[2]:
-            v = _decimal(raw, s, e)
-            if not (lt == ld and v == d_val[i]):  # a tail equal to the digits key adds nothing
-                t_val[i] = v
-                rows[2] += 1
+        if lt >= min_len[2] and not (lt == ld and tail == digits):
+            t_val[i] = tail  # (a tail equal to the digits key adds nothing)
+            rows[2] += 1
         for p in range(3, n_parts):
             if ld - (p - 2) >= prefix_min and ld - (p - 2) >= min_len[p]:
                 rows[p] += 1

@@ -1026,6 +1026,73 @@ def id_keys(raw: np.ndarray, a: int, b: int, ocr: np.ndarray, al: np.ndarray, ua
 
 
 @njit(cache=True, nogil=True)
+def id_key_values(raw: np.ndarray, a: int, b: int, ocr: np.ndarray, al: np.ndarray, ua: int,
+                  dg: np.ndarray, ud: int) -> tuple[int, int, int, int, int, int]:
+    """:func:`id_keys` of the invoice id ``raw[a:b]`` (ASCII) with the keys' values read as
+    they are written (each byte of the id and of its alnum key once, where :func:`id_keys`,
+    :func:`_digits` and a reading of each key's decimals take ~8 passes: the key index's id
+    pass at 1M). Returns ``(ua, ud, tail_len, alnum, digits, tail)``: the bytes used after the
+    alnum and digits keys; the tail's length (leading zeros off, 0 when it is no key); the
+    alnum key's value if it is a canonical decimal (digits only, no leading zero), else -1;
+    the digits key's value and the tail's (0 when none). A value of more than 18 digits
+    wraps: the caller refuses such keys by their lengths."""
+    start = ua
+    lead = 0  # the alnum key's leading letters (the digits key skips them)
+    seen_digit = False
+    others = 0  # its letters after its first digit
+    alnum = np.int64(0)
+    canonical = True
+    runs = 0  # runs of digits in the id; the last one's value and length, leading zeros off
+    in_run = False
+    run = np.int64(0)
+    run_len = 0
+    for t in range(a, b):
+        c = raw[t]
+        if 48 <= c <= 57:
+            if not in_run:
+                in_run = True
+                runs += 1
+                run = np.int64(0)
+                run_len = 0
+            if run_len or c != 48:
+                run = run * 10 + np.int64(c - 48)
+                run_len += 1
+            if ua == start and c == 48:
+                canonical = False
+            seen_digit = True
+            alnum = alnum * 10 + np.int64(c - 48)
+            al[ua] = c
+            ua += 1
+            continue
+        in_run = False
+        if 97 <= c <= 122:
+            c -= 32
+        if 65 <= c <= 90:
+            canonical = False
+            if seen_digit:
+                others += 1
+            else:
+                lead += 1
+            al[ua] = c
+            ua += 1
+    mapped = others * 3 <= ua - start - lead
+    digits = np.int64(0)
+    started = False
+    for t in range(start + lead, ua):
+        c = ocr[al[t]] if mapped else al[t]
+        if 48 <= c <= 57 and (started or c != 48):
+            started = True
+            digits = digits * 10 + np.int64(c - 48)
+            dg[ud] = c
+            ud += 1
+    if ua == start or not canonical:
+        alnum = np.int64(-1)
+    if runs < 2:
+        return ua, ud, 0, alnum, digits, np.int64(0)
+    return ua, ud, run_len, alnum, digits, run
+
+
+@njit(cache=True, nogil=True)
 def invoice_keys(offsets: np.ndarray, raw: np.ndarray, ocr: np.ndarray, min_len: np.ndarray,
                  prefix_min: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``normalize.invoice_keys`` of the ASCII strings ``raw[offsets[i]:offsets[i + 1]]``:
