@@ -157,6 +157,43 @@ def test_sort_packed_is_a_stable_sort_by_the_bits_it_is_given():
         np.testing.assert_array_equal(text_kernel.sort_packed(keys, lo, hi), want)
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_id_key_values_are_id_keys_and_their_decimals(seed: int):
+    """The one-pass keys and values of an id against :func:`text_kernel.id_keys` and its keys'
+    bytes read as decimals: leading letters and zeros, look-alike letters (mapped or not, the
+    third's edge), one run of digits or several (the tail), runs of zeros, no alnum byte,
+    19 digits and more (their values wrap: not compared), ids at an offset into the bytes."""
+    rng = random.Random(seed)
+    ids = ["", "-", "0", "000", "A0B", "INV-0000", "12-0034", "O0I1", "OOO", "ab12cd", "0123",
+           "123", "a-1-2", "1a", "-07", "X-1-00", "AB12345678", "A1B2C3", "1OO", "S5-SS5",
+           "9" * 18, "9" * 19 + "-" + "1" * 20, "INV-2024-" + "0" * 30 + "77", "ZZ1I1I1I1"]
+    ids += ["".join(rng.choice("0123456789OISBZlosbzAXax-/ .") for _ in range(rng.randint(0, 24)))
+            for _ in range(3000)]
+    offsets, raw = string_parts(pa.array(["pad"] + ids).slice(1))
+    ocr = normalize._OCR_LUT
+    size = len(raw)
+    al, dg = np.zeros(size, np.uint8), np.zeros(size, np.uint8)
+    ref_al, ref_dg = np.zeros(size, np.uint8), np.zeros(size, np.uint8)
+    ua = ud = rua = rud = 0
+    for i in range(len(ids)):
+        a, b = offsets[i], offsets[i + 1]
+        a0, d0 = ua, ud
+        ua, ud, tail_len, alnum, digits, tail = text_kernel.id_key_values(
+            raw, a, b, ocr, al, ua, dg, ud)
+        rua, rud, s, e = text_kernel.id_keys(raw, a, b, ocr, ref_al, rua, ref_dg, rud)
+        assert (ua, ud, tail_len) == (rua, rud, e - s), ids[i]
+        key, dkey, tkey = bytes(ref_al[a0:ua]), bytes(ref_dg[d0:ud]), bytes(raw[s:e])
+        canonical = key.isdigit() and not key.startswith(b"0")
+        if len(key) <= 18:
+            assert alnum == (int(key) if canonical else -1), ids[i]
+        if len(dkey) <= 18:
+            assert digits == int(dkey or b"0"), ids[i]
+        if len(tkey) <= 18:
+            assert tail == int(tkey or b"0"), ids[i]
+    np.testing.assert_array_equal(al, ref_al)
+    np.testing.assert_array_equal(dg, ref_dg)
+
+
 def test_int_order_is_numpys_stable_argsort(monkeypatch) -> None:
     rng = np.random.default_rng(4)
     monkeypatch.setattr(normalize, "HASH_COMPILED_MIN", 1)  # the radix sort at every size
