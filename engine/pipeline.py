@@ -256,8 +256,8 @@ def settling_group(group: np.ndarray, pay: np.ndarray, inv: np.ndarray, book: Bo
     return out
 
 
-# from this many payments, DayMatch runs its independent stages side by side (identify beside
-# the exact reference hits, the fuzzy beside the amount hits), on two threads
+# from this many payments, DayMatch.candidates finds the fuzzy hits beside the amount hits (two
+# threads: each reads only the exact hits and the payers)
 SIDE_BY_SIDE_PAYMENTS = 50_000
 RELEASE_PAYMENTS = 100_000  # from this many payments, DayMatch.release_memory releases
 
@@ -328,29 +328,19 @@ class DayMatch:
         return pc.binary_join_element_wise(ref, e2e, " ")
 
     # ------------------------------------------------------------------ candidates
-    def references(self) -> tuple[pa.Table, np.ndarray, Pairs, pa.Table]:
-        """The batch's remittance lines and the payment of each, and the exact key hits and
-        tokens of the payments' texts then the lines' (:func:`reference_hits`): they read no
-        payer, and on a large day are found beside :meth:`identify_payers` (:meth:`decide`)."""
+    def candidates(self) -> None:
+        """The payments' candidate pairs and their features; the remittance lines' exact and
+        fuzzy hits come from the same calls (their texts after the payments', their rows in
+        ``pay`` from ``n`` on): one set of fixed costs for both. The fuzzy and the amount hits
+        read only the exact ones and the payers: on a large day, side by side."""
+        book = self.book
         with self.stage("candidates_exact"):
             rem, line_pay = self.linked_lines()
             texts = self.reference_text()
             if rem.num_rows:
                 texts = pa.concat_arrays([texts, rem.column("invoice_ref").combine_chunks()])
-            hits, tokens = reference_hits(texts, self.book)
+            hits, tokens = reference_hits(texts, book)
             self.ledger.key_index_read()
-        return rem, line_pay, hits, tokens
-
-    def candidates(self, references: tuple[pa.Table, np.ndarray, Pairs, pa.Table] | None = None
-                   ) -> None:
-        """The payments' candidate pairs and their features (after :meth:`identify_payers`;
-        ``references`` as :meth:`references` gives them, found now when None); the remittance
-        lines' exact and fuzzy hits come from the same calls (their texts after the payments',
-        their rows in ``pay`` from ``n`` on): one set of fixed costs for both. The fuzzy and the
-        amount hits read only the exact ones and the payers: on a large day, side by side."""
-        book = self.book
-        rem, line_pay, hits, tokens = references or self.references()
-        with self.stage("candidates_exact"):
             self.tokens = tokens
             exact, line_hits = hits.split(self.n)
             # a payer we could not identify, quoting invoices of exactly one group strongly,
@@ -478,13 +468,9 @@ class DayMatch:
     def decide(self) -> tuple[Proposals, list[ExceptionItem]]:
         """The allocations to make and the exceptions (after :meth:`prepare`), the day's
         candidates and their features kept on it."""
-        def identified() -> None:
-            with self.stage("identify"):
-                self.identify_payers()
-
-        _, references = side_by_side([identified, self.references],
-                                     threads=self.n >= SIDE_BY_SIDE_PAYMENTS)
-        self.candidates(references)
+        with self.stage("identify"):
+            self.identify_payers()
+        self.candidates()
         self.release_memory()  # (what the candidates' threads freed, in their arenas)
         with self.stage("allocate"):
             proposals, exceptions = self.propose()

@@ -312,10 +312,10 @@ def test_summary_counts_and_sums_as_a_plain_loop_does(data):
         assert s.payments == n
 
 
-def test_stages_side_by_side_decide_as_one_after_another(monkeypatch):
-    """Identify beside the exact reference hits, and the fuzzy beside the amount hits
-    (DayMatch.decide and candidates from SIDE_BY_SIDE_PAYMENTS payments), decide as the stages
-    run one after another: the same allocation and exception tables, and each stage timed."""
+def test_fuzzy_beside_amount_hits_decide_as_one_after_another(monkeypatch):
+    """The fuzzy hits beside the amount hits (DayMatch.candidates from SIDE_BY_SIDE_PAYMENTS
+    payments) decide as the two one after another: the same allocation and exception tables,
+    and each stage timed."""
     import threading
 
     from cashmatch.engine import pipeline
@@ -326,25 +326,25 @@ def test_stages_side_by_side_decide_as_one_after_another(monkeypatch):
                   remittances=day.remittances)
     monkeypatch.setattr(pipeline, "SIDE_BY_SIDE_PAYMENTS", 10**9)
     alone = match(**tables)
-    on = []  # the threads identify and the amount hits ran on
-    identify_payers, amount_hits = pipeline.DayMatch.identify_payers, pipeline.amount_hits
+    on = []  # the threads the fuzzy and the amount hits ran on
+    fuzzy_hits, amount_hits = pipeline.fuzzy_hits, pipeline.amount_hits
 
-    def identify_on_a_thread(self: pipeline.DayMatch) -> None:
-        on.append(("identify", threading.current_thread() is threading.main_thread()))
-        identify_payers(self)
+    def fuzzy_hits_on_a_thread(*args: object, **kw: object) -> object:
+        on.append(("fuzzy", threading.current_thread() is threading.main_thread()))
+        return fuzzy_hits(*args, **kw)
 
     def amount_hits_on_a_thread(**kw: object) -> object:
         on.append(("amount", threading.current_thread() is threading.main_thread()))
         return amount_hits(**kw)
 
     monkeypatch.setattr(pipeline, "SIDE_BY_SIDE_PAYMENTS", 1)
-    monkeypatch.setattr(pipeline.DayMatch, "identify_payers", identify_on_a_thread)
+    monkeypatch.setattr(pipeline, "fuzzy_hits", fuzzy_hits_on_a_thread)
     monkeypatch.setattr(pipeline, "amount_hits", amount_hits_on_a_thread)
     monkeypatch.setattr("os.cpu_count", lambda: 2)
     beside = match(**tables)
-    assert on[:2] == [("identify", False), ("amount", False)]  # (the later: the advice lines)
+    assert sorted(on[:2]) == [("amount", False), ("fuzzy", False)]  # (later: advice lines')
     assert beside.allocations.equals(alone.allocations)
     assert beside.exceptions.equals(alone.exceptions)
     assert alone.allocations.num_rows > 1000 and alone.exceptions.num_rows > 50
-    for name in ("identify", "candidates_exact", "candidates_fuzzy", "candidates_amount"):
+    for name in ("candidates_fuzzy", "candidates_amount"):
         assert beside.timings[name] > 0
