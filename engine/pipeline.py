@@ -92,6 +92,7 @@ from cashmatch.engine.scoring import (
 )
 from cashmatch.engine.subset import BlockSearches, SubsetSearch, search_blocks, search_blocks_beside
 from cashmatch.engine.subset import search as subset_search
+from cashmatch.engine.threads import side_by_side
 
 QUOTED_REF = 0.80  # a reference hit at least this strong counts as "the payer quoted it"
 AMBIGUOUS_SETS = 3  # sets an AMBIGUOUS subset exception offers (two make it ambiguous)
@@ -255,6 +256,9 @@ def settling_group(group: np.ndarray, pay: np.ndarray, inv: np.ndarray, book: Bo
     return out
 
 
+# from this many payments, DayMatch.candidates finds the fuzzy hits beside the amount hits (two
+# threads: each reads only the exact hits and the payers)
+SIDE_BY_SIDE_PAYMENTS = 50_000
 RELEASE_PAYMENTS = 100_000  # from this many payments, DayMatch.release_memory releases
 
 
@@ -327,7 +331,8 @@ class DayMatch:
     def candidates(self) -> None:
         """The payments' candidate pairs and their features; the remittance lines' exact and
         fuzzy hits come from the same calls (their texts after the payments', their rows in
-        ``pay`` from ``n`` on): one set of fixed costs for both."""
+        ``pay`` from ``n`` on): one set of fixed costs for both. The fuzzy and the amount hits
+        read only the exact ones and the payers: on a large day, side by side."""
         book = self.book
         with self.stage("candidates_exact"):
             rem, line_pay = self.linked_lines()
@@ -352,30 +357,38 @@ class DayMatch:
                                       book.group[line_hits.inv[strong]], self.n)
             line_group = np.where(self.pay_group[line_pay] >= 0, self.pay_group[line_pay],
                                   advice_group[line_pay])
-        with self.stage("candidates_fuzzy"):
-            best_ref = np.zeros(self.n)
-            np.maximum.at(best_ref, exact.pay, exact.ref)
-            group_for_fuzzy = np.where(self.pay_group >= 0, self.pay_group, self.ref_group)
-            fuzzy, line_fuzzy = fuzzy_hits(
-                tokens, np.concatenate([best_ref < 0.97, np.ones(len(line_pay), bool)]),
-                np.concatenate([group_for_fuzzy, line_group]), book,
-                cutoff=self.policy.fuzzy_reference_cutoff,
-            ).split(self.n)
+
+        def fuzzy_pairs(exact: Pairs) -> tuple[Pairs, Pairs]:
+            with self.stage("candidates_fuzzy"):
+                best_ref = np.zeros(self.n)
+                np.maximum.at(best_ref, exact.pay, exact.ref)
+                group_for_fuzzy = np.where(self.pay_group >= 0, self.pay_group, self.ref_group)
+                return fuzzy_hits(
+                    tokens, np.concatenate([best_ref < 0.97, np.ones(len(line_pay), bool)]),
+                    np.concatenate([group_for_fuzzy, line_group]), book,
+                    cutoff=self.policy.fuzzy_reference_cutoff,
+                ).split(self.n)
+
+        def amount_pairs() -> tuple[Pairs, Pairs]:
+            with self.stage("candidates_amount"):
+                by_amount = amount_hits(
+                    pay_amount=self.pay_amount, pay_currency=self.pay_currency,
+                    pay_group=self.pay_group, pay_date=self.pay_date, book=book,
+                    fee_ceiling=self.fee_ceiling, grace_days=self.policy.discount_grace_days,
+                    allow_discounts=self.policy.allow_discounts,
+                )
+                for_review = unknown_payer_amount_hits(
+                    pay_amount=self.pay_amount, pay_currency=self.pay_currency,
+                    pay_group=np.where(self.pay_group >= 0, self.pay_group, self.ref_group),
+                    book=book,
+                )
+                return by_amount, fuzzy_pair_refs(tokens, for_review, book,
+                                                  cutoff=self.policy.fuzzy_reference_cutoff)
+
+        (fuzzy, line_fuzzy), (by_amount, for_review) = side_by_side(
+            [functools.partial(fuzzy_pairs, exact), amount_pairs],
+            threads=self.n >= SIDE_BY_SIDE_PAYMENTS)
         self.lines = rem, line_pay, line_group, line_hits, line_fuzzy
-        with self.stage("candidates_amount"):
-            by_amount = amount_hits(
-                pay_amount=self.pay_amount, pay_currency=self.pay_currency,
-                pay_group=self.pay_group, pay_date=self.pay_date, book=book,
-                fee_ceiling=self.fee_ceiling, grace_days=self.policy.discount_grace_days,
-                allow_discounts=self.policy.allow_discounts,
-            )
-            for_review = unknown_payer_amount_hits(
-                pay_amount=self.pay_amount, pay_currency=self.pay_currency,
-                pay_group=np.where(self.pay_group >= 0, self.pay_group, self.ref_group),
-                book=book,
-            )
-            for_review = fuzzy_pair_refs(tokens, for_review, book,
-                                         cutoff=self.policy.fuzzy_reference_cutoff)
         self.release_memory()  # (the scoring's peak else holds what the searches freed)
         with self.stage("scoring"):
             pairs = Pairs.concat([exact, fuzzy, by_amount, for_review])

@@ -346,3 +346,41 @@ def test_a_match_reads_only_the_payment_columns_it_names():
     assert narrow.allocations.equals(full.allocations)
     assert narrow.exceptions.equals(full.exceptions)
     assert narrow.summary == full.summary
+
+
+def test_fuzzy_beside_amount_hits_decide_as_one_after_another(monkeypatch):
+    """The fuzzy hits beside the amount hits (DayMatch.candidates from SIDE_BY_SIDE_PAYMENTS
+    payments) decide as the two one after another: the same allocation and exception tables,
+    and each stage timed."""
+    import threading
+
+    from cashmatch.engine import pipeline
+    from cashmatch.fixtures.generator import generate_day
+
+    day = generate_day(payments=2000, seed=4)
+    tables = dict(invoices=day.invoices, customers=day.customers, payments=day.payments,
+                  remittances=day.remittances)
+    monkeypatch.setattr(pipeline, "SIDE_BY_SIDE_PAYMENTS", 10**9)
+    alone = match(**tables)
+    on = []  # the threads the fuzzy and the amount hits ran on
+    fuzzy_hits, amount_hits = pipeline.fuzzy_hits, pipeline.amount_hits
+
+    def fuzzy_hits_on_a_thread(*args: object, **kw: object) -> object:
+        on.append(("fuzzy", threading.current_thread() is threading.main_thread()))
+        return fuzzy_hits(*args, **kw)
+
+    def amount_hits_on_a_thread(**kw: object) -> object:
+        on.append(("amount", threading.current_thread() is threading.main_thread()))
+        return amount_hits(**kw)
+
+    monkeypatch.setattr(pipeline, "SIDE_BY_SIDE_PAYMENTS", 1)
+    monkeypatch.setattr(pipeline, "fuzzy_hits", fuzzy_hits_on_a_thread)
+    monkeypatch.setattr(pipeline, "amount_hits", amount_hits_on_a_thread)
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    beside = match(**tables)
+    assert sorted(on[:2]) == [("amount", False), ("fuzzy", False)]  # (later: advice lines')
+    assert beside.allocations.equals(alone.allocations)
+    assert beside.exceptions.equals(alone.exceptions)
+    assert alone.allocations.num_rows > 1000 and alone.exceptions.num_rows > 50
+    for name in ("candidates_fuzzy", "candidates_amount"):
+        assert beside.timings[name] > 0
