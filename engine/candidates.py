@@ -355,7 +355,9 @@ def empty_pairs() -> Pairs:
     return Pairs(z, z, np.zeros(0), np.zeros(0, dtype=bool))
 
 
-REFERENCE_CHUNK = 250_000  # texts tokenised and joined at once (bounds the temporaries)
+# texts tokenised and joined at once (bounds the temporaries: at a million payments one chunk's
+# live beside identify's, then two side by side; at 250,000 that stage was the day's peak)
+REFERENCE_CHUNK = 125_000
 REFERENCE_THREAD_TEXTS = 50_000  # reference_hits: texts a thread's share at least (~0.1 s)
 # the tokens reference_hits keeps for later stages: those of a digits key this long at least,
 # all that they read (fuzzy_hits: FUZZY_MIN_LEN; the look-alikes: review.MIN_PART), each text's
