@@ -14,6 +14,7 @@ Features are then computed for all pairs at once (no Python loop per pair).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,7 +35,7 @@ from cashmatch.engine.normalize import (
     string_parts,
     strings_at,
 )
-from cashmatch.engine.threads import in_parts
+from cashmatch.engine.threads import in_chunks, in_parts
 
 MAX_INVOICES_PER_KEY = 25  # a key shared by more invoices than this is noise, not a reference
 FUZZY_MIN_LEN = 5
@@ -354,7 +355,9 @@ def empty_pairs() -> Pairs:
     return Pairs(z, z, np.zeros(0), np.zeros(0, dtype=bool))
 
 
-REFERENCE_CHUNK = 250_000  # texts tokenised and joined at once (bounds the temporaries)
+# texts tokenised and joined at once (bounds the temporaries: at a million payments one chunk's
+# live beside identify's, then two side by side; at 250,000 that stage was the day's peak)
+REFERENCE_CHUNK = 125_000
 REFERENCE_THREAD_TEXTS = 50_000  # reference_hits: texts a thread's share at least (~0.1 s)
 # the tokens reference_hits keeps for later stages: those of a digits key this long at least,
 # all that they read (fuzzy_hits: FUZZY_MIN_LEN; the look-alikes: review.MIN_PART), each text's
@@ -365,7 +368,8 @@ KEPT_TOKEN_DIGITS = 4
 KEPT_TOKEN_TEXT_MAX = 64
 
 
-def reference_hits(texts: pa.Array, book: Book) -> tuple[Pairs, pa.Table]:
+def reference_hits(texts: pa.Array, book: Book, *, beside: Callable[[], None] | None = None
+                   ) -> tuple[Pairs, pa.Table]:
     """Exact key hits of every text; also returns the tokens for the fuzzy stage and the
     look-alikes (``pay`` int32 and ``digits``, the chunks' tokens one chunk after another), those
     of at least ``KEPT_TOKEN_DIGITS`` digits, each text's equal ones once
@@ -373,25 +377,24 @@ def reference_hits(texts: pa.Array, book: Book) -> tuple[Pairs, pa.Table]:
 
     Alnum token forms are looked up among the alnum keys (by their hashes, :class:`StringKeys`);
     digit forms as integers in the sorted digit-like keys (the rare ones too long for int64:
-    as strings, like the alnum forms). In chunks of ``REFERENCE_CHUNK`` texts: the hits of
-    a text do not depend on the others, so contiguous shares of the texts go to threads
-    (:func:`threads.in_parts`; Arrow's kernels and the compiled passes release the GIL), each
-    share chunk by chunk."""
+    as strings, like the alnum forms). In chunks of at most ``REFERENCE_CHUNK`` texts: the hits
+    of a text do not depend on the others, so from ``2 * REFERENCE_THREAD_TEXTS`` texts the
+    chunks are taken in turn by threads (:func:`threads.in_chunks`; Arrow's kernels and the
+    compiled passes release the GIL). ``beside``, a job that reads none of this (the payers'
+    identification), runs first on one of those threads, the chunks on the others meanwhile."""
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
     usable_keys(book)  # (built once, before any thread reads it)
 
-    def share(lo: int, hi: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, pa.Table]]:
-        return [_reference_hits(texts, a, min(REFERENCE_CHUNK, hi - a), book)
-                for a in range(lo, max(hi, lo + 1), REFERENCE_CHUNK)]
-
-    shares = in_parts(share, len(texts), per_thread=REFERENCE_THREAD_TEXTS)
-    if len(shares) > 1:  # (the threads' temporaries were freed into their own arenas)
+    threads = beside is not None or len(texts) >= 2 * REFERENCE_THREAD_TEXTS
+    chunks = in_chunks(lambda a, b: _reference_hits(texts, a, b - a, book), len(texts),
+                       chunk=REFERENCE_CHUNK, threads=threads, first=beside)
+    if threads:  # (the threads' temporaries were freed into their own arenas)
         from cashmatch.engine.ledger import release_memory
 
         release_memory()
     # (each chunk's hits are sorted, one row per pair, and its texts follow the last's)
-    pay, inv, ref, tokens = (list(c) for c in zip(*(c for s in shares for c in s), strict=True))
+    pay, inv, ref, tokens = (list(c) for c in zip(*chunks, strict=True))
     pay = np.concatenate(pay)
     hits = Pairs(pay, np.concatenate(inv), np.concatenate(ref), np.zeros(len(pay), bool))
     return hits, pa.concat_tables(tokens)

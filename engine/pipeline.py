@@ -256,8 +256,9 @@ def settling_group(group: np.ndarray, pay: np.ndarray, inv: np.ndarray, book: Bo
     return out
 
 
-# from this many payments, DayMatch.candidates finds the fuzzy hits beside the amount hits (two
-# threads: each reads only the exact hits and the payers)
+# from this many payments, DayMatch identifies the payers beside the exact hits (which read no
+# payer), and finds the fuzzy hits beside the amount hits (each reads only the exact hits and
+# the payers), on two threads
 SIDE_BY_SIDE_PAYMENTS = 50_000
 RELEASE_PAYMENTS = 100_000  # from this many payments, DayMatch.release_memory releases
 
@@ -328,18 +329,21 @@ class DayMatch:
         return pc.binary_join_element_wise(ref, e2e, " ")
 
     # ------------------------------------------------------------------ candidates
-    def candidates(self) -> None:
-        """The payments' candidate pairs and their features; the remittance lines' exact and
-        fuzzy hits come from the same calls (their texts after the payments', their rows in
-        ``pay`` from ``n`` on): one set of fixed costs for both. The fuzzy and the amount hits
-        read only the exact ones and the payers: on a large day, side by side."""
+    def candidates(self, *, beside: Callable[[], None] | None = None) -> None:
+        """The payments' candidate pairs and their features (after :meth:`identify_payers`, or
+        after ``beside``, which identifies them beside the exact hits: those read no payer, and
+        on two cores its temporaries live beside one chunk's of theirs, :func:`reference_hits`);
+        the remittance lines' exact and fuzzy hits come from the same calls (their texts after
+        the payments', their rows in ``pay`` from ``n`` on): one set of fixed costs for both.
+        The fuzzy and the amount hits read only the exact ones and the payers: on a large day,
+        side by side."""
         book = self.book
         with self.stage("candidates_exact"):
             rem, line_pay = self.linked_lines()
             texts = self.reference_text()
             if rem.num_rows:
                 texts = pa.concat_arrays([texts, rem.column("invoice_ref").combine_chunks()])
-            hits, tokens = reference_hits(texts, book)
+            hits, tokens = reference_hits(texts, book, beside=beside)
             self.ledger.key_index_read()
             self.tokens = tokens
             exact, line_hits = hits.split(self.n)
@@ -469,10 +473,16 @@ class DayMatch:
     def decide(self) -> tuple[Proposals, list[ExceptionItem]]:
         """The allocations to make and the exceptions (after :meth:`prepare`), the day's
         candidates and their features kept on it."""
-        with self.stage("identify"):
-            self.identify_payers()
-        self.release_memory()  # (what identify freed: else resident under the exact search's)
-        self.candidates()
+        def identified() -> None:
+            with self.stage("identify"):
+                self.identify_payers()
+            self.release_memory()  # (what identify freed: else resident under the exact search's)
+
+        if self.n >= SIDE_BY_SIDE_PAYMENTS:
+            self.candidates(beside=identified)
+        else:
+            identified()
+            self.candidates()
         self.release_memory()  # (what the candidates' threads freed, in their arenas)
         with self.stage("allocate"):
             proposals, exceptions = self.propose()

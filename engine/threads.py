@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from queue import Empty, SimpleQueue
 from typing import TypeVar
 
 import numpy as np
@@ -43,6 +44,48 @@ def in_parts(
         bounds = [0, *cuts.tolist(), n]
     with ThreadPoolExecutor(n_threads) as pool:
         return list(pool.map(part, bounds[:-1], bounds[1:]))
+
+
+def in_chunks(
+    part: Callable[[int, int], T], n: int, *, chunk: int, threads: bool,
+    first: Callable[[], None] | None = None, max_threads: int = 4,
+) -> list[T]:
+    """``part(a, b)`` over the chunks ``a .. b - 1`` of ``n`` items, equal ones of at most
+    ``chunk`` items, answers in chunk order. When ``threads``: taken in turn by a thread for
+    each core, up to ``max_threads`` (at least two chunks a thread, so that they end about
+    together); with ``first``, one of those threads runs ``first()`` before it takes chunks (a
+    job beside them: while it runs, its temporaries live beside one chunk's on two cores, not
+    two chunks'). Else one after another on the calling thread, after ``first()``."""
+    n_threads = min(os.cpu_count() or 1, max_threads) if threads else 1
+    n_chunks = max(-(-n // chunk), 2 * n_threads if n_threads > 1 else 1)
+    bounds = [n * i // n_chunks for i in range(n_chunks + 1)]
+    if n_threads < 2:
+        if first is not None:
+            first()
+        return [part(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    untaken: SimpleQueue[int] = SimpleQueue()
+    for i in range(n_chunks):
+        untaken.put(i)
+    answers: list[T | None] = [None] * n_chunks
+
+    def take() -> None:
+        while True:
+            try:
+                i = untaken.get_nowait()
+            except Empty:
+                return
+            answers[i] = part(bounds[i], bounds[i + 1])
+
+    def first_then_take() -> None:
+        assert first is not None
+        first()
+        take()
+
+    jobs = [take] * (n_threads - 1) + [take if first is None else first_then_take]
+    with ThreadPoolExecutor(n_threads) as pool:
+        for done in [pool.submit(job) for job in jobs]:
+            done.result()  # (raises a thread's error)
+    return answers  # type: ignore[return-value]  (every chunk answered)
 
 
 def side_by_side(jobs: list[Callable[[], T]], *, threads: bool) -> list[T]:

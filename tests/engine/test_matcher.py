@@ -348,13 +348,13 @@ def test_a_match_reads_only_the_payment_columns_it_names():
     assert narrow.summary == full.summary
 
 
-def test_fuzzy_beside_amount_hits_decide_as_one_after_another(monkeypatch):
-    """The fuzzy hits beside the amount hits (DayMatch.candidates from SIDE_BY_SIDE_PAYMENTS
-    payments) decide as the two one after another: the same allocation and exception tables,
-    and each stage timed."""
+def test_stages_side_by_side_decide_as_one_after_another(monkeypatch):
+    """Identify beside the exact reference hits (DayMatch.decide), and the fuzzy beside the
+    amount hits (DayMatch.candidates), from SIDE_BY_SIDE_PAYMENTS payments, decide as the
+    stages one after another: the same allocation and exception tables, and each stage timed."""
     import threading
 
-    from cashmatch.engine import pipeline
+    from cashmatch.engine import candidates, pipeline
     from cashmatch.fixtures.generator import generate_day
 
     day = generate_day(payments=2000, seed=4)
@@ -362,8 +362,18 @@ def test_fuzzy_beside_amount_hits_decide_as_one_after_another(monkeypatch):
                   remittances=day.remittances)
     monkeypatch.setattr(pipeline, "SIDE_BY_SIDE_PAYMENTS", 10**9)
     alone = match(**tables)
-    on = []  # the threads the fuzzy and the amount hits ran on
+    on = []  # the stages, as they start, and whether on the main thread
+    identify_payers = pipeline.DayMatch.identify_payers
     fuzzy_hits, amount_hits = pipeline.fuzzy_hits, pipeline.amount_hits
+    exact_chunk = candidates._reference_hits
+
+    def identify_on_a_thread(self: pipeline.DayMatch) -> None:
+        on.append(("identify", threading.current_thread() is threading.main_thread()))
+        identify_payers(self)
+
+    def exact_on_a_thread(*args: object) -> object:
+        on.append(("exact", threading.current_thread() is threading.main_thread()))
+        return exact_chunk(*args)
 
     def fuzzy_hits_on_a_thread(*args: object, **kw: object) -> object:
         on.append(("fuzzy", threading.current_thread() is threading.main_thread()))
@@ -374,13 +384,19 @@ def test_fuzzy_beside_amount_hits_decide_as_one_after_another(monkeypatch):
         return amount_hits(**kw)
 
     monkeypatch.setattr(pipeline, "SIDE_BY_SIDE_PAYMENTS", 1)
+    monkeypatch.setattr(candidates, "REFERENCE_CHUNK", 333)  # (more chunks than threads)
+    monkeypatch.setattr(pipeline.DayMatch, "identify_payers", identify_on_a_thread)
+    monkeypatch.setattr(candidates, "_reference_hits", exact_on_a_thread)
     monkeypatch.setattr(pipeline, "fuzzy_hits", fuzzy_hits_on_a_thread)
     monkeypatch.setattr(pipeline, "amount_hits", amount_hits_on_a_thread)
     monkeypatch.setattr("os.cpu_count", lambda: 2)
     beside = match(**tables)
-    assert sorted(on[:2]) == [("amount", False), ("fuzzy", False)]  # (later: advice lines')
+    assert ("identify", False) in on and ("exact", True) not in on
+    assert on.count(("exact", False)) > 2
+    later = [o for o in on if o[0] in ("fuzzy", "amount")]
+    assert sorted(later[:2]) == [("amount", False), ("fuzzy", False)]  # (later: advice lines')
     assert beside.allocations.equals(alone.allocations)
     assert beside.exceptions.equals(alone.exceptions)
     assert alone.allocations.num_rows > 1000 and alone.exceptions.num_rows > 50
-    for name in ("candidates_fuzzy", "candidates_amount"):
+    for name in ("identify", "candidates_exact", "candidates_fuzzy", "candidates_amount"):
         assert beside.timings[name] > 0
