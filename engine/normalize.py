@@ -550,7 +550,7 @@ def reference_tokens(references: pa.Array) -> pa.Table:
     splitting on ``[^A-Z0-9]+`` gives) are found over the data buffer at once and their bytes
     packed together, so that a token of ``k`` runs is one byte range of the packed runs.
     """
-    refs = references.combine_chunks() if isinstance(references, pa.ChunkedArray) else references
+    refs = flat(references)
     if compiled(len(refs), TOKENS_COMPILED_MIN, "reference_tokens"):
         pay, tok_offsets, tok, dig_offsets, dig = _compiled_reference_tokens(refs)
         return pa.table({"pay": pa.array(pay), "alnum": strings_at(tok_offsets, tok),
@@ -563,7 +563,7 @@ def reference_token_parts(references: pa.Array) -> tuple[np.ndarray, ...]:
     ``alnum`` forms' offsets and bytes, the ``digits`` forms' offsets and bytes: what
     :func:`string_parts` reads of them), for the exact join, which reads those
     (a small Match: the table and the reads of it ~40 us)."""
-    refs = references.combine_chunks() if isinstance(references, pa.ChunkedArray) else references
+    refs = flat(references)
     if compiled(len(refs), TOKENS_COMPILED_MIN, "reference_tokens"):
         return _compiled_reference_tokens(refs)
     tokens = _reference_tokens(refs)
