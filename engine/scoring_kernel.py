@@ -24,6 +24,7 @@ from cashmatch.engine.candidates import (
     SETTLED,
 )
 from cashmatch.engine.kernel_cache import njit
+from cashmatch.engine.prefetch import PREFETCH_AHEAD, prefetch
 
 
 @njit(cache=True, nogil=True)
@@ -47,6 +48,13 @@ def relations(
     rel = np.empty(n, np.int8)
     adj = np.zeros(n, np.int64)
     for j in range(n):
+        if j + PREFETCH_AHEAD < n:  # (the invoice's rows, read at random: requested ahead)
+            ahead = inv[j + PREFETCH_AHEAD]
+            prefetch(open_amount, ahead)
+            prefetch(currency, ahead)
+            prefetch(issue, ahead)
+            prefetch(discount_bp, ahead)
+            prefetch(discount_days, ahead)
         p, i = pay[j], inv[j]
         open_ = open_amount[i]
         diff = open_ - pay_amount[p]
@@ -100,6 +108,8 @@ def chances(
             named[pay[j]] += 1
     out = np.empty(n, np.float64)
     for j in range(n):
+        if j + PREFETCH_AHEAD < n:
+            prefetch(block_size, inv[j + PREFETCH_AHEAD])
         p = pay[j]
         size = block_size[inv[j]]
         window = fee_ceiling[p] + 1 if rel[j] == FEE else 1
