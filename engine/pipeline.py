@@ -408,14 +408,14 @@ class DayMatch:
                 return rel, adj, self.amount_chance(pairs, rel)
 
             def customers() -> tuple[np.ndarray, np.ndarray]:
-                pg = self.pay_group[pairs.pay]
-                ig = book.group[pairs.inv]
-                cust_rel = np.where(pg < 0, np.int8(UNKNOWN),  # (int8: -1, 0 or 1)
-                                    np.where(pg == ig, np.int8(SAME), np.int8(OTHER)))
-                cust_rel = self.name_evidence(pairs, cust_rel)
+                from cashmatch.engine import scoring_kernel
+
+                by_group = scoring_kernel.customer_relations(
+                    pairs.pay, pairs.inv, self.pay_group, book.group, SAME, UNKNOWN, OTHER)
+                cust_rel = self.name_evidence(pairs, by_group)
                 # a payer nobody identified whose name resembles the invoice's customer: as
                 # sure of the customer as a fuzzy name makes it (for this pair)
-                return cust_rel, np.where((cust_rel == SAME) & (pg < 0),
+                return cust_rel, np.where((cust_rel == SAME) & (by_group == UNKNOWN),
                                           IDENTITY_CONFIDENCE[BY_FUZZY_NAME],
                                           self.ident.confidence[pairs.pay])
 

@@ -1,9 +1,9 @@
 """The per-pair arithmetic of the scoring, compiled (numba): each pair's amount relation
-(:func:`relations`), the chance of its amount by coincidence (:func:`chances`) and its
-confidence (:func:`confidences`), one pass over the pairs each where the numpy steps made a
-dozen temporaries (at a million payments, 3.3M pairs: ~1.7 s of CPU; in a 100-payment call,
-fixed costs of ~60 small numpy calls). The same operations in the same order, so the same
-float64 results; the numpy steps they replaced are their reference
+(:func:`relations`), its customer relation (:func:`customer_relations`), the chance of its amount by
+coincidence (:func:`chances`) and its confidence (:func:`confidences`), one pass over the pairs each
+where the numpy steps made a dozen temporaries (at a million payments, 3.3M pairs: ~1.7 s of CPU; in
+a 100-payment call, fixed costs of ~60 small numpy calls). The same operations in the same order, so
+the same float64 results; the numpy steps they replaced are their reference
 (``tests/engine/test_scoring_kernel.py``), and :func:`cashmatch.engine.reference.amount_relation`
 the relations'.
 
@@ -80,6 +80,28 @@ def relations(
             adj[j] = 0
         rel[j] = r
     return rel, adj
+
+
+@njit(cache=True, nogil=True)
+def customer_relations(
+    pay: np.ndarray,
+    inv: np.ndarray,
+    pay_group: np.ndarray,
+    group: np.ndarray,
+    same: int,
+    unknown: int,
+    other: int,
+) -> np.ndarray:
+    """Per pair (int8): ``unknown`` where the payer's group is (< 0), ``same`` where it is the
+    invoice's, else ``other`` (the customer relation before the name evidence)."""
+    n = len(pay)
+    out = np.empty(n, np.int8)
+    for j in range(n):
+        if j + PREFETCH_AHEAD < n:
+            prefetch(group, inv[j + PREFETCH_AHEAD])
+        g = pay_group[pay[j]]
+        out[j] = unknown if g < 0 else (same if g == group[inv[j]] else other)
+    return out
 
 
 @njit(cache=True, nogil=True)
