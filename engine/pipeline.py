@@ -397,25 +397,36 @@ class DayMatch:
         with self.stage("scoring"):
             pairs = Pairs.concat([exact, fuzzy, by_amount, for_review])
             del exact, fuzzy, by_amount, for_review  # (their rows are the pairs' now)
-            rel, adj = amount_relation(
-                pairs=pairs, pay_amount=self.pay_amount, pay_currency=self.pay_currency,
-                pay_date=self.pay_date, book=book, fee_ceiling=self.fee_ceiling,
-                grace_days=self.policy.discount_grace_days,
-                allow_discounts=self.policy.allow_discounts,
-            )
-            pg = self.pay_group[pairs.pay]
-            ig = book.group[pairs.inv]
-            cust_rel = np.where(pg < 0, np.int8(UNKNOWN),  # (int8: a relation is -1, 0 or 1)
-                                np.where(pg == ig, np.int8(SAME), np.int8(OTHER)))
-            cust_rel = self.name_evidence(pairs, cust_rel)
-            # a payer nobody identified whose name resembles the invoice's customer: as sure of
-            # the customer as a fuzzy name makes it (for this pair)
-            identity = np.where((cust_rel == SAME) & (pg < 0), IDENTITY_CONFIDENCE[BY_FUZZY_NAME],
-                                self.ident.confidence[pairs.pay])
+
+            def amounts() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                rel, adj = amount_relation(
+                    pairs=pairs, pay_amount=self.pay_amount, pay_currency=self.pay_currency,
+                    pay_date=self.pay_date, book=book, fee_ceiling=self.fee_ceiling,
+                    grace_days=self.policy.discount_grace_days,
+                    allow_discounts=self.policy.allow_discounts,
+                )
+                return rel, adj, self.amount_chance(pairs, rel)
+
+            def customers() -> tuple[np.ndarray, np.ndarray]:
+                from cashmatch.engine import scoring_kernel
+
+                by_group = scoring_kernel.customer_relations(
+                    pairs.pay, pairs.inv, self.pay_group, book.group, SAME, UNKNOWN, OTHER)
+                cust_rel = self.name_evidence(pairs, by_group)
+                # a payer nobody identified whose name resembles the invoice's customer: as
+                # sure of the customer as a fuzzy name makes it (for this pair)
+                return cust_rel, np.where((cust_rel == SAME) & (by_group == UNKNOWN),
+                                          IDENTITY_CONFIDENCE[BY_FUZZY_NAME],
+                                          self.ident.confidence[pairs.pay])
+
+            # the amounts' passes and the customers' read the pairs, not each other: on a large
+            # day side by side, one a core
+            (rel, adj, chance), (cust_rel, identity) = side_by_side(
+                [amounts, customers], threads=self.n >= SIDE_BY_SIDE_PAYMENTS)
             self.pairs, self.rel, self.adj = pairs, rel, adj
             self.conf = pair_confidence(
                 ref=pairs.ref, relation=rel, customer_relation=cust_rel,
-                identity=identity, chance=self.amount_chance(pairs, rel),
+                identity=identity, chance=chance,
             )
             self.cust_rel = cust_rel
 

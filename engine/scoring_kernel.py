@@ -1,9 +1,9 @@
 """The per-pair arithmetic of the scoring, compiled (numba): each pair's amount relation
-(:func:`relations`), the chance of its amount by coincidence (:func:`chances`) and its
-confidence (:func:`confidences`), one pass over the pairs each where the numpy steps made a
-dozen temporaries (at a million payments, 3.3M pairs: ~1.7 s of CPU; in a 100-payment call,
-fixed costs of ~60 small numpy calls). The same operations in the same order, so the same
-float64 results; the numpy steps they replaced are their reference
+(:func:`relations`), its customer relation (:func:`customer_relations`), the chance of its amount by
+coincidence (:func:`chances`) and its confidence (:func:`confidences`), one pass over the pairs each
+where the numpy steps made a dozen temporaries (at a million payments, 3.3M pairs: ~1.7 s of CPU; in
+a 100-payment call, fixed costs of ~60 small numpy calls). The same operations in the same order, so
+the same float64 results; the numpy steps they replaced are their reference
 (``tests/engine/test_scoring_kernel.py``), and :func:`cashmatch.engine.reference.amount_relation`
 the relations'.
 
@@ -24,6 +24,7 @@ from cashmatch.engine.candidates import (
     SETTLED,
 )
 from cashmatch.engine.kernel_cache import njit
+from cashmatch.engine.prefetch import PREFETCH_AHEAD, prefetch
 
 
 @njit(cache=True, nogil=True)
@@ -47,6 +48,13 @@ def relations(
     rel = np.empty(n, np.int8)
     adj = np.zeros(n, np.int64)
     for j in range(n):
+        if j + PREFETCH_AHEAD < n:  # (the invoice's rows, read at random: requested ahead)
+            ahead = inv[j + PREFETCH_AHEAD]
+            prefetch(open_amount, ahead)
+            prefetch(currency, ahead)
+            prefetch(issue, ahead)
+            prefetch(discount_bp, ahead)
+            prefetch(discount_days, ahead)
         p, i = pay[j], inv[j]
         open_ = open_amount[i]
         diff = open_ - pay_amount[p]
@@ -75,6 +83,28 @@ def relations(
 
 
 @njit(cache=True, nogil=True)
+def customer_relations(
+    pay: np.ndarray,
+    inv: np.ndarray,
+    pay_group: np.ndarray,
+    group: np.ndarray,
+    same: int,
+    unknown: int,
+    other: int,
+) -> np.ndarray:
+    """Per pair (int8): ``unknown`` where the payer's group is (< 0), ``same`` where it is the
+    invoice's, else ``other`` (the customer relation before the name evidence)."""
+    n = len(pay)
+    out = np.empty(n, np.int8)
+    for j in range(n):
+        if j + PREFETCH_AHEAD < n:
+            prefetch(group, inv[j + PREFETCH_AHEAD])
+        g = pay_group[pay[j]]
+        out[j] = unknown if g < 0 else (same if g == group[inv[j]] else other)
+    return out
+
+
+@njit(cache=True, nogil=True)
 def _full(r: int) -> bool:
     return r in (EXACT, FEE, DISCOUNT)
 
@@ -100,6 +130,8 @@ def chances(
             named[pay[j]] += 1
     out = np.empty(n, np.float64)
     for j in range(n):
+        if j + PREFETCH_AHEAD < n:
+            prefetch(block_size, inv[j + PREFETCH_AHEAD])
         p = pay[j]
         size = block_size[inv[j]]
         window = fee_ceiling[p] + 1 if rel[j] == FEE else 1

@@ -152,3 +152,27 @@ def test_chances_are_the_numpy_steps_bit_for_bit(rows, sizes, amounts):
     got = scoring_kernel.chances(pay, inv, rel, ref, block_size, fee, amount, 6)
     want = numpy_chance(pay, inv, rel, ref, block_size, fee, amount, 6)
     assert got.tobytes() == want.tobytes()
+
+
+def numpy_customer_relations(pay: np.ndarray, inv: np.ndarray, pay_group: np.ndarray,
+                             group: np.ndarray) -> np.ndarray:
+    """The customer relations as numpy steps (what DayMatch.candidates did before the pass)."""
+    pg, ig = pay_group[pay], group[inv]
+    return np.where(pg < 0, np.int8(UNKNOWN), np.where(pg == ig, np.int8(SAME), np.int8(OTHER)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 5), st.integers(0, 7)), min_size=0, max_size=80),
+    st.lists(st.integers(-2, 3), min_size=6, max_size=6),
+    st.lists(st.integers(-2, 3), min_size=8, max_size=8),
+)
+def test_customer_relations_are_the_numpy_steps(rows, pay_groups, groups):
+    """Payers and invoices of no group (-1, -2), the same group, others; more pairs than the
+    prefetch distance and none."""
+    pay = np.array([p for p, _ in rows], np.int64)
+    inv = np.array([i for _, i in rows], np.int64)
+    pay_group, group = np.array(pay_groups, np.int64), np.array(groups, np.int32)
+    got = scoring_kernel.customer_relations(pay, inv, pay_group, group, SAME, UNKNOWN, OTHER)
+    want = numpy_customer_relations(pay, inv, pay_group, group)
+    assert got.dtype == np.int8 and got.tobytes() == want.tobytes()
