@@ -381,7 +381,8 @@ def reference_hits(texts: pa.Array, book: Book, *, beside: Callable[[], None] | 
     of a text do not depend on the others, so from ``2 * REFERENCE_THREAD_TEXTS`` texts the
     chunks are taken in turn by threads (:func:`threads.in_chunks`; Arrow's kernels and the
     compiled passes release the GIL). ``beside``, a job that reads none of this (the payers'
-    identification), runs first on one of those threads, the chunks on the others meanwhile."""
+    identification, or the wait for it on a thread of its own), runs first on one of those
+    threads, the chunks on the others meanwhile."""
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
     usable_keys(book)  # (built once, before any thread reads it)

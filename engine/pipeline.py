@@ -92,7 +92,7 @@ from cashmatch.engine.scoring import (
 )
 from cashmatch.engine.subset import BlockSearches, SubsetSearch, search_blocks, search_blocks_beside
 from cashmatch.engine.subset import search as subset_search
-from cashmatch.engine.threads import side_by_side
+from cashmatch.engine.threads import in_background, side_by_side
 
 QUOTED_REF = 0.80  # a reference hit at least this strong counts as "the payer quoted it"
 AMBIGUOUS_SETS = 3  # sets an AMBIGUOUS subset exception offers (two make it ambiguous)
@@ -331,19 +331,23 @@ class DayMatch:
     # ------------------------------------------------------------------ candidates
     def candidates(self, *, beside: Callable[[], None] | None = None) -> None:
         """The payments' candidate pairs and their features (after :meth:`identify_payers`, or
-        after ``beside``, which identifies them beside the exact hits: those read no payer, and
-        on two cores its temporaries live beside one chunk's of theirs, :func:`reference_hits`);
+        after ``beside``, which identifies them beside the gathering of the texts and the exact
+        hits: those read no payer, and on two cores its temporaries live beside one chunk's of
+        theirs, :func:`reference_hits`);
         the remittance lines' exact and fuzzy hits come from the same calls (their texts after
         the payments', their rows in ``pay`` from ``n`` on): one set of fixed costs for both.
         The fuzzy and the amount hits read only the exact ones and the payers: on a large day,
         side by side."""
         book = self.book
         with self.stage("candidates_exact"):
+            # identify started first, on a thread of its own beside the texts gathered here
+            # (the exact hits' thread that would run it waits for it instead, then takes chunks)
+            identified = None if beside is None else in_background(beside, thread=True)
             rem, line_pay = self.linked_lines()
             texts = self.reference_text()
             if rem.num_rows:
                 texts = pa.concat_arrays([texts, rem.column("invoice_ref").combine_chunks()])
-            hits, tokens = reference_hits(texts, book, beside=beside)
+            hits, tokens = reference_hits(texts, book, beside=identified)
             self.ledger.key_index_read()
             self.tokens = tokens
             exact, line_hits = hits.split(self.n)

@@ -52,10 +52,11 @@ def in_chunks(
 ) -> list[T]:
     """``part(a, b)`` over the chunks ``a .. b - 1`` of ``n`` items, equal ones of at most
     ``chunk`` items, answers in chunk order. When ``threads``: taken in turn by a thread for
-    each core, up to ``max_threads`` (at least two chunks a thread, so that they end about
-    together); with ``first``, one of those threads runs ``first()`` before it takes chunks (a
-    job beside them: while it runs, its temporaries live beside one chunk's on two cores, not
-    two chunks'). Else one after another on the calling thread, after ``first()``."""
+    each core, up to ``max_threads`` (at least two chunks a thread, the last chunk of each cut
+    in two, so that they end within about half a chunk of each other); with ``first``, one of
+    those threads runs ``first()`` before it takes chunks (a job beside them: while it runs,
+    its temporaries live beside one chunk's on two cores, not two chunks'). Else one after
+    another on the calling thread, after ``first()``."""
     n_threads = min(os.cpu_count() or 1, max_threads) if threads else 1
     n_chunks = max(-(-n // chunk), 2 * n_threads if n_threads > 1 else 1)
     bounds = [n * i // n_chunks for i in range(n_chunks + 1)]
@@ -63,6 +64,10 @@ def in_chunks(
         if first is not None:
             first()
         return [part(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    last = bounds[-n_threads - 1:]  # (the last chunk of each thread, halved)
+    bounds[-n_threads - 1:] = [
+        *(x for a, b in zip(last[:-1], last[1:], strict=True) for x in (a, (a + b) // 2)), n]
+    n_chunks += n_threads
     untaken: SimpleQueue[int] = SimpleQueue()
     for i in range(n_chunks):
         untaken.put(i)

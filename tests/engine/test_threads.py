@@ -96,7 +96,7 @@ def test_in_chunks_answers_every_chunk_once_in_order_beside_the_first_job(monkey
 
     got = in_chunks(part, 200, chunk=10, threads=True, first=first)
     assert got == _chunked(200, 10, cores) and len(firsts) == 1
-    assert len(took) == 20
+    assert len(took) == 20 + (cores if cores > 1 else 0)  # (the last of each thread halved)
     if cores == 1:
         assert took[0] is firsts[0] is threading.current_thread()  # (after first, at once)
     else:
@@ -124,7 +124,11 @@ def test_in_chunks_raises_a_chunks_or_the_first_jobs_error(monkeypatch):
 
 def _chunked(n: int, chunk: int, threads: int) -> list[list[int]]:
     """What in_chunks answers for ``list(range(a, b))``: equal chunks of at most ``chunk``
-    items, at least two a thread on several."""
+    items, at least two a thread on several, the last ``threads`` of them then cut in two."""
     n_chunks = max(-(-n // chunk), 2 * threads if threads > 1 else 1)
     bounds = [n * i // n_chunks for i in range(n_chunks + 1)]
+    if threads > 1:
+        for i in range(n_chunks - threads, n_chunks):
+            bounds.append((bounds[i] + bounds[i + 1]) // 2)
+        bounds.sort()
     return [list(range(a, b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
