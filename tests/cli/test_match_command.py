@@ -112,7 +112,7 @@ def test_accuracy_floor_on_a_generated_day(tmp_path):
 
 
 def test_a_large_match_loads_its_passes_ahead_and_writes_the_same(tmp_path, monkeypatch):
-    """Every match counted large (the compiled passes loaded on a thread as the files are
+    """Every match counted large (the compiled passes loaded on a thread once the files are
     read) writes what it writes without: the same passes, loaded earlier."""
     from cashmatch.commands import match as match_command
     from cashmatch.engine import kernel_cache
