@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import pyarrow as pa
@@ -136,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
         from cashmatch.engine.executors import executor_from_args
         from cashmatch.engine.ledger import prepare_ledger
         from cashmatch.engine.matcher import match, read_columns
+        from cashmatch.engine.threads import in_background
 
         inputs.payments = read_columns(inputs.payments)  # (the rest let go before the ledger)
         step(bar, f"matching {inputs.payments.num_rows:,} payments")
@@ -155,8 +157,13 @@ def run(args: argparse.Namespace) -> int:
         step(bar, "writing results")
         args.out.mkdir(parents=True, exist_ok=True)
         suffix = ".parquet" if args.format == "parquet" else ".csv"
+        # a large day's exceptions written on a thread beside the allocations' sort (Arrow's,
+        # on one core)
+        exceptions_written = in_background(
+            partial(io.write_exceptions, result.exceptions, args.out / f"exceptions{suffix}"),
+            thread=result.allocations.num_rows >= io.PARALLEL_WRITE_ROWS)
         io.write_allocations(result.allocations, args.out / f"allocations{suffix}")
-        io.write_exceptions(result.exceptions, args.out / f"exceptions{suffix}")
+        exceptions_written()
     report_problems(inputs.problems)
     elapsed = time.perf_counter() - t0
     out.print(summary_table(result.summary, title=f"cashmatch match ({elapsed:.2f} s)"))
