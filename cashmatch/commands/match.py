@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import pyarrow as pa
@@ -63,16 +64,16 @@ def load_inputs(args: argparse.Namespace) -> Inputs:
 
     The invoices (the largest file) are parsed on a thread of their own while the payments,
     their advices and the customers are read on this one, and meanwhile the engine's modules
-    and compiled kernels load (Python holding the lock, beside Arrow's parsing without it)."""
+    and the readers' compiled kernels load (Python holding the lock, beside Arrow's parsing
+    without it). A large match's other kernels load after the reads (:func:`run`)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from cashmatch.engine import interchange as io
     from cashmatch.engine.result import credits_only
     from cashmatch.parsers import parse_file
 
-    large = sum(p.stat().st_size for p in args.payments if p.is_file()) >= LARGE_MATCH_BYTES
     with ThreadPoolExecutor(max_workers=2) as pool:
-        pool.submit(_load_engine, large)  # first: every reader's amounts wait for numba to start
+        pool.submit(_load_engine)  # first: every reader's amounts wait for numba to start
         invoices = pool.submit(io.read_invoices, args.invoices, threads=False)
         parsed = [parse_file(path, kind="payments") for path in args.payments]
         payments = credits_only(pa.concat_tables([r.payments for r in parsed]))
@@ -97,21 +98,21 @@ def load_inputs(args: argparse.Namespace) -> Inputs:
 
 
 #: payments files from this size on (~120k payments) make a large match: the compiled passes
-#: it takes are loaded on a thread as the files are read (0.3-0.45 s of first calls at 1M)
+#: it takes are loaded on a thread as its ledger is prepared (0.3-0.45 s of first calls at 1M)
 LARGE_MATCH_BYTES = 16 << 20
 
 
-def _load_engine(large: bool) -> None:
-    """Import the matcher and load the compiled passes it takes at any size (numba's cache);
-    for a ``large`` match, then every pass it may take, on a thread nobody waits for."""
+def _load_engine() -> None:
+    """Import the matcher and load the compiled passes it takes at any size (numba's cache)."""
     from cashmatch.engine import matcher  # noqa: F401
     from cashmatch.engine.normalize import warm_kernels
 
     warm_kernels()
-    if large:
-        from cashmatch.engine.kernel_cache import load_in_background
 
-        load_in_background()
+
+def is_large(args: argparse.Namespace) -> bool:
+    """Whether the payments files make a large match (:data:`LARGE_MATCH_BYTES`)."""
+    return sum(p.stat().st_size for p in args.payments if p.is_file()) >= LARGE_MATCH_BYTES
 
 
 def run(args: argparse.Namespace) -> int:
@@ -126,9 +127,17 @@ def run(args: argparse.Namespace) -> int:
     with progress(total=3) as bar:
         step(bar, "reading the inputs")
         inputs = load_inputs(args)  # (the engine loads meanwhile)
+        if is_large(args):
+            # every pass a large match may take, on a thread nobody waits for: after the
+            # reads, not beside them (three threads for two cores, two of them wanting the
+            # interpreter: load_inputs ~0.3 s longer), and before the ledger's first passes
+            from cashmatch.engine.kernel_cache import load_in_background
+
+            load_in_background()
         from cashmatch.engine.executors import executor_from_args
         from cashmatch.engine.ledger import prepare_ledger
         from cashmatch.engine.matcher import match, read_columns
+        from cashmatch.engine.threads import in_background
 
         inputs.payments = read_columns(inputs.payments)  # (the rest let go before the ledger)
         step(bar, f"matching {inputs.payments.num_rows:,} payments")
@@ -148,8 +157,13 @@ def run(args: argparse.Namespace) -> int:
         step(bar, "writing results")
         args.out.mkdir(parents=True, exist_ok=True)
         suffix = ".parquet" if args.format == "parquet" else ".csv"
+        # a large day's exceptions written on a thread beside the allocations' sort (Arrow's,
+        # on one core)
+        exceptions_written = in_background(
+            partial(io.write_exceptions, result.exceptions, args.out / f"exceptions{suffix}"),
+            thread=result.allocations.num_rows >= io.PARALLEL_WRITE_ROWS)
         io.write_allocations(result.allocations, args.out / f"allocations{suffix}")
-        io.write_exceptions(result.exceptions, args.out / f"exceptions{suffix}")
+        exceptions_written()
     report_problems(inputs.problems)
     elapsed = time.perf_counter() - t0
     out.print(summary_table(result.summary, title=f"cashmatch match ({elapsed:.2f} s)"))

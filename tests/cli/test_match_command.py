@@ -112,10 +112,11 @@ def test_accuracy_floor_on_a_generated_day(tmp_path):
 
 
 def test_a_large_match_loads_its_passes_ahead_and_writes_the_same(tmp_path, monkeypatch):
-    """Every match counted large (the compiled passes loaded on a thread as the files are
-    read) writes what it writes without: the same passes, loaded earlier."""
+    """Every match counted large (the compiled passes loaded on a thread once the files are
+    read; the exceptions written on a thread beside the allocations, each in halves) writes
+    what it writes without: the same passes, loaded earlier."""
     from cashmatch.commands import match as match_command
-    from cashmatch.engine import kernel_cache
+    from cashmatch.engine import interchange, kernel_cache
 
     started = []
     real = kernel_cache.load_in_background
@@ -125,6 +126,7 @@ def test_a_large_match_loads_its_passes_ahead_and_writes_the_same(tmp_path, monk
     assert _match(tmp_path / "day", tmp_path / "a") == 0
     assert not started  # a small day: nothing loaded ahead
     monkeypatch.setattr(match_command, "LARGE_MATCH_BYTES", 0)
+    monkeypatch.setattr(interchange, "PARALLEL_WRITE_ROWS", 1)
     assert _match(tmp_path / "day", tmp_path / "b") == 0
     assert len(started) == 1
     started[0].join(timeout=120)

@@ -113,8 +113,9 @@ def test_outputs_are_sorted_and_formatted(tmp_path):
 
 @pytest.mark.parametrize("rows", [1, 2, 7, 8])
 def test_a_large_output_written_in_two_halves_is_the_same_file(tmp_path, monkeypatch, rows):
-    """_write_csv's halves (formatted and written side by side, the second appended) give the
-    bytes of one write: the header once, every row once, in order, quoting as needed."""
+    """_write_csv's halves (taken in the sorted order, formatted and written side by side, the
+    second appended) give the bytes of one write of the sorted table: the header once, every
+    row once, in order, quoting as needed."""
     rng = np.random.default_rng(rows)
     pids = [f"P{i:03d}" for i in rng.integers(0, 50, rows)]
     alloc = pa.table(
@@ -130,6 +131,10 @@ def test_a_large_output_written_in_two_halves_is_the_same_file(tmp_path, monkeyp
     io.write_allocations(alloc, tmp_path / "halves.csv")
     one = (tmp_path / "one.csv").read_bytes()
     assert (tmp_path / "halves.csv").read_bytes() == one
+    # (each half takes its sorted rows: the bytes of the table sorted first, then written)
+    io.write_table(io.sort_allocations(alloc), tmp_path / "sorted.csv",
+                   csv_view=io.allocations_for_csv)
+    assert (tmp_path / "sorted.csv").read_bytes() == one
     assert one.count(b"payment_id") == 1 and len(pacsv.read_csv(tmp_path / "one.csv")) == rows
 
 
