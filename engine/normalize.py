@@ -161,15 +161,7 @@ def search_sorted(keys: np.ndarray, *queries: tuple[np.ndarray, str]) -> list[np
 
 
 def spans(lo: np.ndarray, count: np.ndarray) -> np.ndarray:
-    """The rows ``lo[i] .. lo[i] + count[i] - 1`` of every i, one range after another
-    (compiled: :func:`text_kernel.spans`)."""
-    from cashmatch.engine import text_kernel
-
-    return text_kernel.spans(lo, count)
-
-
-def _spans_by_numpy(lo: np.ndarray, count: np.ndarray) -> np.ndarray:
-    """:func:`spans` in numpy (its reference)."""
+    """The rows ``lo[i] .. lo[i] + count[i] - 1`` of every i, one range after another."""
     return np.repeat(lo - np.cumsum(count) + count, count) + np.arange(int(count.sum()))
 
 

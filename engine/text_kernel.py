@@ -527,28 +527,6 @@ def mixed_strings(code: np.ndarray, n_codes: int, offsets: np.ndarray, raw: np.n
 
 
 @njit(cache=True, nogil=True)
-def spans(lo: np.ndarray, count: np.ndarray) -> np.ndarray:
-    """The rows ``lo[i] .. lo[i] + count[i] - 1`` of every i, one range after another, int64
-    (:func:`cashmatch.engine.normalize.spans`; its numpy steps, ``_spans_by_numpy``, the
-    reference): one pass, no temporaries (numpy's six steps cost ~3 us on a few rows)."""
-    if len(lo) != len(count):
-        raise ValueError("spans: lo and count differ in length")
-    total = 0
-    for c in count:
-        if c < 0:
-            raise ValueError("spans: a negative count")
-        total += c
-    out = np.empty(total, np.int64)
-    at = 0
-    for i in range(len(count)):
-        first = np.int64(lo[i])
-        for j in range(count[i]):
-            out[at + j] = first + j
-        at += count[i]
-    return out
-
-
-@njit(cache=True, nogil=True)
 def counting_order(key: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
     """The stable order of ``key`` (integers 0 .. ``n_keys - 1``; ``np.argsort(key,
     kind="stable")``) by a counting sort, and where each key's rows start in it (one more:

@@ -9,7 +9,6 @@ scores and ranks."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -25,7 +24,7 @@ from cashmatch.engine.allocate_kernel import (
     walk_capacity,
 )
 from cashmatch.engine.candidates import Pairs
-from cashmatch.engine.normalize import _spans_by_numpy, spans
+from cashmatch.engine.normalize import spans
 from cashmatch.engine.pipeline import REMITTANCE_AMOUNT_REF
 
 
@@ -306,25 +305,3 @@ def test_sole_group_of_none_one_and_several() -> None:
     pay = np.array([0, 1, 1, 2, 2, 3, 3, 4, 4], np.int64)
     group = np.array([7, 5, 5, 5, 6, -1, 4, -2, -2], np.int64)
     assert sole_group(pay, group, 6).tolist() == [7, 5, -1, -1, -1, -1]
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(st.integers(-5, 10**12), st.integers(0, 6)), max_size=30),
-       st.sampled_from([np.int64, np.int32]), st.sampled_from([np.int64, np.int32]))
-def test_spans_equals_the_numpy_steps(runs: list[tuple[int, int]], lo_type: type,
-                                      count_type: type) -> None:
-    lo = np.array([a if lo_type is np.int64 else a % 2**31 for a, _ in runs], lo_type)
-    count = np.array([n for _, n in runs], count_type)
-    got, want = spans(lo, count), _spans_by_numpy(lo, count)
-    assert got.dtype == want.dtype == np.int64
-    np.testing.assert_array_equal(got, want)
-    # a strided view (a column of a 2-d array) reads the same
-    both = np.stack([lo.astype(np.int64), count.astype(np.int64)], axis=1)
-    np.testing.assert_array_equal(spans(both[:, 0], both[:, 1]), want)
-
-
-def test_spans_rejects_what_numpy_rejects() -> None:
-    with pytest.raises(ValueError):
-        spans(np.array([3, 4]), np.array([1, -1]))
-    with pytest.raises(ValueError):
-        spans(np.array([3, 4]), np.array([1]))
