@@ -1406,9 +1406,8 @@ class DayMatch:
             return has
         has[line_pay] = True
         paid, discount, deduction = (
-            np.asarray(pc.fill_null(rem.column(c), 0) if rem.column(c).null_count
-                       else rem.column(c), np.int64)
-            for c in ("paid_amount", "discount_amount", "deduction_amount"))
+            S.int_values(rem.column(c)) for c in ("paid_amount", "discount_amount",
+                                                  "deduction_amount"))
         line_total = paid + discount + deduction
         # the payer's open invoices that a line's amounts settle exactly are candidates too
         # (a reference mangled past the fuzzy cutoff), weaker than a readable reference
@@ -1555,7 +1554,7 @@ class DayMatch:
             return [none[p] for p in ps.tolist()]
         cands = candidate_lists(self.order, self.starts[ps], n_k, self.pairs.inv, self.conf)
         top = self.order[np.minimum(self.starts[ps], len(self.order) - 1)]  # (if it has one)
-        names = self.book.ids.take(pa.array(self.pairs.inv[top])).to_pylist()
+        names = self.invoice_ids(self.pairs.inv[top].tolist())
         tie = (best >= 0) & (second_c >= best_c - AMBIGUITY_MARGIN) & (best_c >= 0.5)
         unknown = (self.pay_group[ps] < 0) & (self.pairs.ref[top] <= 0)
         top_c = self.conf[top].tolist()

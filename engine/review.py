@@ -45,7 +45,6 @@ from cashmatch.engine.candidates import (
     amount_relation,
     digit_keys_by_group,
     digit_keys_by_invoice,
-    empty_pairs,
     unknown_payer_amount_hits,
 )
 from cashmatch.engine.normalize import HASH_BASE, spans, string_parts
@@ -322,17 +321,16 @@ def lookalike_table(pays: np.ndarray, *, tokens: pa.Table, pay_group: np.ndarray
     # a payer known only by a resembling name: the invoices of that customer's group the
     # amount settles
     unknown = q_pay[(pay_group[q_pay] < 0) & (q_grp == resembles_group[q_pay])]
-    by_amount = empty_pairs()  # (none to look for: ~15 us of set-up saved)
-    if len(unknown):
+    parts = [Pairs(l_pay, l_inv, l_level.astype(np.float64), np.zeros(len(l_pay), bool))]
+    if len(unknown):  # (none to look for: ~15 us of set-up saved, and an empty part's joins)
         g = np.full(n, -1, np.int64)
         g[unknown] = resembles_group[unknown]
         by_amount = amount_hits(pay_amount=pay_amount, pay_currency=pay_currency, pay_group=g,
                                 pay_date=pay_date, book=book, fee_ceiling=fee_ceiling,
                                 grace_days=grace_days, allow_discounts=allow_discounts)
-    pairs = Pairs.concat([
-        Pairs(l_pay, l_inv, l_level.astype(np.float64), np.zeros(len(l_pay), bool)),
-        Pairs(by_amount.pay, by_amount.inv, np.full(len(by_amount), float(TRUNCATED)),
-              np.zeros(len(by_amount), bool))])  # (the strongest level per pair is kept)
+        parts.append(Pairs(by_amount.pay, by_amount.inv, np.full(len(by_amount), float(TRUNCATED)),
+                           np.zeros(len(by_amount), bool)))
+    pairs = Pairs.concat(parts)  # (the strongest level per pair is kept)
     rel, _ = amount_relation(pairs=pairs, pay_amount=pay_amount, pay_currency=pay_currency,
                              pay_date=pay_date, book=book, fee_ceiling=fee_ceiling,
                              grace_days=grace_days, allow_discounts=allow_discounts)

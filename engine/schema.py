@@ -258,6 +258,20 @@ def flat(col: pa.ChunkedArray | pa.Array) -> pa.Array:
     return col
 
 
+def int_values(col: pa.ChunkedArray | pa.Array, default: int = 0) -> np.ndarray:
+    """An integer column as int64, ``default`` where it is null: its values and validity read
+    from its buffers (Arrow's ``fill_null`` costs ~2 us more a call: a small Match reads a few
+    columns so)."""
+    arr = flat(col)
+    if arr.null_count == 0:
+        return np.asarray(arr, np.int64)
+    validity, data = arr.buffers()
+    at = slice(arr.offset, arr.offset + len(arr))
+    values = np.frombuffer(data, arr.type.to_pandas_dtype())[at]
+    valid = np.unpackbits(np.frombuffer(validity, np.uint8), bitorder="little")[at].view(bool)
+    return np.where(valid, values, default).astype(np.int64, copy=False)
+
+
 def take(col: pa.ChunkedArray | pa.Array, rows: np.ndarray) -> pa.Array:
     """``col[rows]`` as one array, taken chunk by chunk: Arrow's ``take`` on a chunked column
     first concatenates every chunk (a copy of a whole column of ids for a few rows)."""
