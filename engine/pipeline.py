@@ -77,14 +77,19 @@ from cashmatch.engine.review import (
     sole_lookalikes,
 )
 from cashmatch.engine.scoring import (
+    COINCIDENCE_MAX,
+    COINCIDENCE_ODDS,
     COMBINATION_RIVAL_FACTOR,
     CUSTOMER_FACTOR_STRONG,
     CUSTOMER_FACTOR_WEAK,
+    FEE_DEDUCTED,
     LARGER_SETS_UNTRIED_MAX,
     OTHER,
     SAME,
     STRONG_REF,
     UNKNOWN,
+    _comb,
+    _subsets,
     coincidence,
     fewest_share,
     pair_confidence,
@@ -1231,6 +1236,47 @@ class DayMatch:
             conf = min(conf, LARGER_SETS_UNTRIED_MAX)
         return conf * fewest_share(block_size=block_size, size=n_added, rival_sizes=rivals)
 
+    @staticmethod
+    def fewest_confidences(n_fixed: np.ndarray, n_added: np.ndarray, rivals: np.ndarray,
+                           exact: np.ndarray, proven: np.ndarray, block_size: np.ndarray,
+                           rest: np.ndarray, fee: np.ndarray, identity: np.ndarray
+                           ) -> np.ndarray:
+        """:meth:`fewest_confidence` of many fits at once (``rivals``: a row each, the sizes of
+        the other sets that fit, -1 after them), the same floats: its quotients of integers
+        (counts of subsets, amounts), which Python rounds from the exact quotient, divided as
+        float64 where both sides are exact in float64 (below 2**53), the others by
+        :meth:`fewest_confidence` itself."""
+        exact_max = 2.0**53
+        sizes = np.concatenate([n_added[:, None], rivals], axis=1)
+        width = int(sizes.max(initial=0)) + 1
+        keys, at = np.unique(block_size[:, None] * width + np.maximum(sizes, 0),
+                             return_inverse=True)
+        bs, size = np.divmod(keys, width)
+        combs = [_comb(b, k) for b, k in zip(bs.tolist(), size.tolist(), strict=True)]
+        comb = np.array([min(c, exact_max) for c in combs], np.float64)[at.reshape(sizes.shape)]
+        keys, at = np.unique(block_size * width + n_added, return_inverse=True)
+        bs, size = np.divmod(keys, width)
+        n_sets = np.array([min(_subsets(b, k), exact_max) for b, k in zip(
+            bs.tolist(), size.tolist(), strict=True)], np.float64)[at.reshape(-1)]
+        # subsets times the window's width over the amount left (coincidence)
+        window = n_sets * (np.where(exact, 0, fee) + 1)
+        chance = window / np.maximum(rest, 1)
+        odds = COINCIDENCE_ODDS * chance / np.where(exact, 1.0, FEE_DEDUCTED)
+        conf = np.minimum(COINCIDENCE_MAX / (1.0 + odds) * identity, 0.995)  # subset_confidence
+        conf = np.where(proven, conf, np.minimum(conf, LARGER_SETS_UNTRIED_MAX))
+        odds = np.zeros(len(conf))  # fewest_share's sum, rival after rival
+        for j in range(1, sizes.shape[1]):
+            odds += np.where(sizes[:, j] >= 0, comb[:, 0] / np.maximum(comb[:, j], 1), 0.0)
+        conf = conf * (1.0 / (1.0 + odds))
+        inexact = (((comb >= exact_max) & (sizes >= 0)).any(axis=1) | (window >= exact_max)
+                   | (rest >= exact_max) | (n_added < 1))
+        for i in np.flatnonzero(inexact).tolist():
+            conf[i] = DayMatch.fewest_confidence(
+                int(n_fixed[i]), int(n_added[i]), [r for r in rivals[i].tolist() if r >= 0],
+                bool(exact[i]), bool(proven[i]), int(block_size[i]), int(rest[i]), int(fee[i]),
+                float(identity[i]))
+        return conf
+
     def fill_search(self, p: int, group: int, fixed: np.ndarray, amount: int, fee: int
                     ) -> tuple[SubsetSearch, int] | None:
         """The sets of the group's open invoices, other than ``fixed`` and those already
@@ -1314,19 +1360,19 @@ class DayMatch:
             return
         s, n_fix = slot[qs], n_fixed[qs]
         n_add = f.sol_len[s]
-        sol_len, first = f.sol_len.tolist(), (qs * f.limit).tolist()
-        conf = [self.fewest_confidence(
-            nf, na, [sol_len[i] for i in range(at, at + k) if i != si], ex, k == 1 and exh, bs,
-            r, fe, ident)
-            for nf, na, at, k, si, ex, exh, bs, r, fe, ident in zip(
-                n_fix.tolist(), n_add.tolist(), first, f.n_found[qs].tolist(), s.tolist(),
-                f.exact[qs].tolist(), f.exhaustive[qs].tolist(), f.size[qs].tolist(),
-                rest[qs].tolist(), fee[qs].tolist(), identity[qs].tolist(), strict=True)]
+        # the sizes of the other sets that fit (-1: none), in their order
+        lens = f.sol_len.reshape(-1, f.limit)[qs]
+        other = ((np.arange(f.limit) < f.n_found[qs, None])
+                 & (qs[:, None] * f.limit + np.arange(f.limit) != s[:, None]))
+        rivals = np.where(other, lens, -1)
+        conf = self.fewest_confidences(n_fix, n_add, rivals, f.exact[qs], f.exhaustive[qs]
+                                       & (f.n_found[qs] == 1), f.size[qs], rest[qs], fee[qs],
+                                       identity[qs])
         # each set's quoted invoices and those added (set_proposals orders them by due date)
         invs = allocate_kernel.join_spans(fixed, fixed_at[qs], n_fix, f.rows, f.sol_start[s],
                                           n_add)
         props = self.set_proposals(
-            ps[qs], n_fix + n_add, invs, np.array(conf),
+            ps[qs], n_fix + n_add, invs, conf,
             np.where(n_fix > 0, RULES.index(SUBSET_RULES[0]), RULES.index(SUBSET_RULES[1])))
         for j, q in enumerate(qs.tolist()):
             self.filled_outcome[q] = props, j
