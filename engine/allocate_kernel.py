@@ -6,7 +6,7 @@ and ``ufunc.at`` passes over millions of rows):
   best full settlement and its runner-up, where numpy took a sort, and five ``ufunc.at``
   reductions);
 * :func:`first_two`: each payment's first and second pairs in a few masks
-  (``DayMatch.partial_proposals``);
+  (``DayMatch.partial_outcomes``);
 * :func:`contested_and_fitting` and :func:`walk_capacity`: the capacity check of
   ``DayMatch.settle``;
 * :func:`order_in_runs`: the pairs ranked per payment (``allocate.pay_conf_inv_order``) when

@@ -77,14 +77,19 @@ from cashmatch.engine.review import (
     sole_lookalikes,
 )
 from cashmatch.engine.scoring import (
+    COINCIDENCE_MAX,
+    COINCIDENCE_ODDS,
     COMBINATION_RIVAL_FACTOR,
     CUSTOMER_FACTOR_STRONG,
     CUSTOMER_FACTOR_WEAK,
+    FEE_DEDUCTED,
     LARGER_SETS_UNTRIED_MAX,
     OTHER,
     SAME,
     STRONG_REF,
     UNKNOWN,
+    _comb,
+    _subsets,
     coincidence,
     fewest_share,
     pair_confidence,
@@ -170,6 +175,16 @@ def gathered(picks: list[Pick]) -> Proposals:
             n += len(batch)
         rows.append(first + row)
     return Proposals.concat(batches).take(np.array(rows, np.int64))
+
+
+def by_payment(ps: np.ndarray, made: Proposals, excepted: np.ndarray,
+               exceptions: list[ExceptionItem]) -> dict[int, Pick | ExceptionItem | None]:
+    """The outcome of each payment of ``ps`` (:meth:`DayMatch.partial_outcomes`: its proposal
+    of ``made``, its exception, or None), for a loop that reads them one by one."""
+    out: dict[int, Pick | ExceptionItem | None] = dict.fromkeys(ps.tolist())
+    out.update(zip(excepted.tolist(), exceptions, strict=True))
+    out.update((p, (made, j)) for j, p in enumerate(made.pay.tolist()))
+    return out
 
 
 def in_payment_order(*parts: tuple[np.ndarray, list[T]]) -> list[T]:
@@ -526,8 +541,8 @@ class DayMatch:
     # look-alikes; and with what the look-alikes read of it too, before settle (at a million
     # payments ~110 + 70 MiB less under the look-alikes' and settle's peaks)
     SEARCH_READS = frozenset(("adj", "cust_rel", "rel", "claimed", "fill_slot",
-                              "filled_outcome", "fill_row", "fill_sets", "_subset_inputs",
-                              "remit"))
+                              "filled_outcome", "fill_none", "fill_row", "fill_sets",
+                              "_subset_inputs", "remit"))
     PROPOSE_READS = SEARCH_READS | {"evidence", "lines"}
 
     def let_go(self) -> None:
@@ -607,6 +622,7 @@ class DayMatch:
         self.fill_slot = np.full(self.n, -1, np.int64)  # none searched in bulk (yet)
         self.filled_outcome: list[Pick | ExceptionItem | None] = []  # their outcomes, by slot
         self.fill_row = np.full(self.n, -1, np.int64)  # a set found in bulk: its row of fill_sets
+        self.fill_none = np.zeros(self.n, bool)  # searched in bulk, no set found
         self.fill_sets = Proposals.empty()
         # (the search runs beside what follows, up to the partial payments)
         prefilled = self.prefill_subsets(rest[may_fill])
@@ -647,7 +663,9 @@ class DayMatch:
         quoted_fits = rest[quoted_fit]
         # the partial payments of those the loop may weigh (and of the sets found in bulk,
         # known only once the search is done: each payment's answer is its own)
-        partials = self.partial_proposals(rest[~advice & ~no_pair & ~nothing_else & ~quoted_fit])
+        undecided = rest[~advice & ~no_pair & ~nothing_else & ~quoted_fit]
+        partial_outs = self.partial_outcomes(undecided)
+        partials = by_payment(undecided, *partial_outs)
         prefilled()
         quoted_sets.update((p, self.subset_proposal(p, quoted_only=False))
                            for p in short.tolist())
@@ -657,7 +675,18 @@ class DayMatch:
                      & (self.fill_row[rest] >= 0) & ~quotes_all[rest] & ~resembles_all[rest]
                      & ((best[rest] < 0) | fee_only_all[rest]) & (self.pay_group[rest] >= 0))
         sets_found = rest[set_found]
-        looped = rest[~advice & ~no_pair & ~nothing_else & ~set_found & ~quoted_fit]
+        # and where nothing else is quoted and no set was found (or none could be looked for),
+        # the partial payment the reference names, or nothing, for all of them at once (what
+        # the loop below would decide: no candidate, a quote or a resemblance sends them to it)
+        unset = rest[~advice & ~no_pair & ~nothing_else & ~set_found & ~quoted_fit]
+        u_best, u_quotes = best[unset], quotes_all[unset]
+        fills = (((u_best < 0) | u_quotes | fee_only_all[unset])
+                 & ((self.pay_group[unset] >= 0) | u_quotes))
+        no_set = self.fill_none | ((self.fill_slot < 0) & (self.subset_inputs[0] < 0))
+        by_partial = np.zeros(self.n, bool)
+        by_partial[unset[(n_quoted[unset] < 2) & (~fills | no_set[unset])
+                         & ((u_best < 0) | u_quotes | resembles_all[unset])]] = True
+        looped = unset[~by_partial[unset]]
         made: list[Pick] = []
         made_pay: list[int] = []
         found: list[ExceptionItem] = []
@@ -724,18 +753,28 @@ class DayMatch:
         # the remittance advice applied as given, or why not (nothing else is tried)
         advised = [remitted[p] for p in remit.tolist()]
         by_advice = np.array([isinstance(a, tuple) for a in advised], bool)
-        combined = np.concatenate([no_more[alternatives[no_more]], rivalled]).astype(np.int64)
-        ps = np.sort(np.concatenate([no_more[~alternatives[no_more]], unmatched])).astype(np.int64)
+        # (those decided by a partial payment alone: a proposal, an exception, or neither)
+        partial_made, partial_why, partial_items = partial_outs
+        made_rows = np.flatnonzero(by_partial[partial_made.pay])
+        why_rows = np.flatnonzero(by_partial[partial_why])
+        by_partial[partial_made.pay] = by_partial[partial_why] = False
+        partial_none = np.flatnonzero(by_partial)
+        combined = np.concatenate([no_more[alternatives[no_more]], rivalled,
+                                   partial_none[alternatives[partial_none]]]).astype(np.int64)
+        ps = np.sort(np.concatenate([no_more[~alternatives[no_more]], unmatched,
+                                     partial_none[~alternatives[partial_none]]])).astype(np.int64)
         exceptions.extend(in_payment_order(
             (pairless, list(decided.values())),
             (remit[~by_advice], [a for a in advised if not isinstance(a, tuple)]),
             (combined, [self.exception(p, S.AMBIGUOUS, COMBINED_DETAIL)
                         for p in combined.tolist()]),
             (np.array(found_pay, np.int64), found),
+            (partial_why[why_rows], [partial_items[i] for i in why_rows.tolist()]),
             (ps, self.no_match_exceptions(ps, best[ps], best_c[ps], second_c[ps]))))
         proposals = in_payment_order(
             (remit[by_advice], [a for a in advised if isinstance(a, tuple)]),
             (np.array(made_pay, np.int64), made),
+            (partial_made.pay[made_rows], list(zip(repeat(partial_made), made_rows.tolist()))),
             (sets_found, list(zip(repeat(self.fill_sets), self.fill_row[sets_found].tolist()))),
             (quoted_fits, list(zip(repeat(fits), fit_row[quoted_fits].tolist()))))
         self.drop(self.SEARCH_READS)
@@ -952,18 +991,20 @@ class DayMatch:
         return self.order[self.starts[p] : self.starts[p + 1]]
 
     # -- partial / over payment of one quoted invoice
-    def partial_proposals(self, ps: np.ndarray) -> dict[int, Pick | ExceptionItem | None]:
+    def partial_outcomes(self, ps: np.ndarray
+                         ) -> tuple[Proposals, np.ndarray, list[ExceptionItem]]:
         """Per payment of ``ps``: the partial or over payment of the invoice its reference names
         (at least PARTIAL_MIN_REF; one in another currency only when nothing in the payment's
         is named); an exception when that invoice is settled or in another currency, or when
-        the amount settles another in full; None when none is named or two about as surely.
-        Decided for all of them at once; only the exceptions are built one by one."""
+        the amount settles another in full; neither when none is named or two about as surely.
+        Decided for all of them at once, as arrays: the proposals (one a payment, ``pay``), the
+        payments excepted and their exceptions (built one by one)."""
         from cashmatch.engine import allocate_kernel
 
         n_k = self.starts[ps + 1] - self.starts[ps]
         ks = self.order[spans(self.starts[ps], n_k)]  # each payment's pairs, best first
         if len(ks) == 0:
-            return dict.fromkeys(ps.tolist())
+            return Proposals.empty(), np.zeros(0, np.int64), []
         owner = np.repeat(np.arange(len(ps)), n_k)
         rel, ref = self.rel[ks], self.pairs.ref[ks]
         # per payment, its first and second pairs (positions in ``ks``) that name an invoice
@@ -981,12 +1022,11 @@ class DayMatch:
         tie = (k2 >= 0) & (self.conf[k_next] >= self.conf[k] - AMBIGUITY_MARGIN)
         rivalled = rival >= 0
         inv = self.pairs.inv[k]
-        out: dict[int, Pick | ExceptionItem | None] = dict.fromkeys(ps.tolist())
         # a settled or foreign invoice named (even as surely as another), or one rivalled
         gone = (kind == SETTLED) | (kind == CURRENCY)
         why = (k1 >= 0) & ~(tie & ~gone) & (gone | rivalled)
-        for p, kk in zip(ps[why].tolist(), k[why].tolist(), strict=True):
-            out[p] = self.partial_exception(p, kk)
+        exceptions = [self.partial_exception(p, kk)
+                      for p, kk in zip(ps[why].tolist(), k[why].tolist(), strict=True)]
         make = np.flatnonzero((k1 >= 0) & ~tie & ~rivalled & ((kind == PARTIAL) | (kind == OVER)))
         # a part payment (the rest stays open), or one of more than the invoice is open for
         # (the excess unapplied)
@@ -997,8 +1037,7 @@ class DayMatch:
             np.where(over, self.book.amount[inv], self.pay_amount[ps[make]]),
             np.zeros(len(make), np.int64), self.conf[k[make]], PARTIAL_RULE,
             remainder=np.where(over, PAYS_MORE, 0))
-        out.update((p, (made, j)) for j, p in enumerate(ps[make].tolist()))
-        return out
+        return made, ps[why], exceptions
 
     def partial_rivals(self, ks: np.ndarray) -> np.ndarray:
         """Which pairs ``ks`` settle their invoice in full and rival a named invoice paid in
@@ -1212,6 +1251,47 @@ class DayMatch:
             conf = min(conf, LARGER_SETS_UNTRIED_MAX)
         return conf * fewest_share(block_size=block_size, size=n_added, rival_sizes=rivals)
 
+    @staticmethod
+    def fewest_confidences(n_fixed: np.ndarray, n_added: np.ndarray, rivals: np.ndarray,
+                           exact: np.ndarray, proven: np.ndarray, block_size: np.ndarray,
+                           rest: np.ndarray, fee: np.ndarray, identity: np.ndarray
+                           ) -> np.ndarray:
+        """:meth:`fewest_confidence` of many fits at once (``rivals``: a row each, the sizes of
+        the other sets that fit, -1 after them), the same floats: its quotients of integers
+        (counts of subsets, amounts), which Python rounds from the exact quotient, divided as
+        float64 where both sides are exact in float64 (below 2**53), the others by
+        :meth:`fewest_confidence` itself."""
+        exact_max = 2.0**53
+        sizes = np.concatenate([n_added[:, None], rivals], axis=1)
+        width = int(sizes.max(initial=0)) + 1
+        keys, at = np.unique(block_size[:, None] * width + np.maximum(sizes, 0),
+                             return_inverse=True)
+        bs, size = np.divmod(keys, width)
+        combs = [_comb(b, k) for b, k in zip(bs.tolist(), size.tolist(), strict=True)]
+        comb = np.array([min(c, exact_max) for c in combs], np.float64)[at.reshape(sizes.shape)]
+        keys, at = np.unique(block_size * width + n_added, return_inverse=True)
+        bs, size = np.divmod(keys, width)
+        n_sets = np.array([min(_subsets(b, k), exact_max) for b, k in zip(
+            bs.tolist(), size.tolist(), strict=True)], np.float64)[at.reshape(-1)]
+        # subsets times the window's width over the amount left (coincidence)
+        window = n_sets * (np.where(exact, 0, fee) + 1)
+        chance = window / np.maximum(rest, 1)
+        odds = COINCIDENCE_ODDS * chance / np.where(exact, 1.0, FEE_DEDUCTED)
+        conf = np.minimum(COINCIDENCE_MAX / (1.0 + odds) * identity, 0.995)  # subset_confidence
+        conf = np.where(proven, conf, np.minimum(conf, LARGER_SETS_UNTRIED_MAX))
+        odds = np.zeros(len(conf))  # fewest_share's sum, rival after rival
+        for j in range(1, sizes.shape[1]):
+            odds += np.where(sizes[:, j] >= 0, comb[:, 0] / np.maximum(comb[:, j], 1), 0.0)
+        conf = conf * (1.0 / (1.0 + odds))
+        inexact = (((comb >= exact_max) & (sizes >= 0)).any(axis=1) | (window >= exact_max)
+                   | (rest >= exact_max) | (n_added < 1))
+        for i in np.flatnonzero(inexact).tolist():
+            conf[i] = DayMatch.fewest_confidence(
+                int(n_fixed[i]), int(n_added[i]), [r for r in rivals[i].tolist() if r >= 0],
+                bool(exact[i]), bool(proven[i]), int(block_size[i]), int(rest[i]), int(fee[i]),
+                float(identity[i]))
+        return conf
+
     def fill_search(self, p: int, group: int, fixed: np.ndarray, amount: int, fee: int
                     ) -> tuple[SubsetSearch, int] | None:
         """The sets of the group's open invoices, other than ``fixed`` and those already
@@ -1275,7 +1355,8 @@ class DayMatch:
         from cashmatch.engine import allocate_kernel
 
         n_fixed = np.diff(fixed_at)
-        self.filled_outcome = [None] * len(ps)
+        self.filled_outcome = [None] * len(ps)  # (None where no set is found)
+        self.fill_none[ps] = f.n_found == 0
         rest, fee = self.pay_amount[ps] - fixed_total, self.fee_ceiling[ps]
         identity = self.set_identity(ps)
         # the fewest invoices that fit, where that is the answer, for all payments at once:
@@ -1294,19 +1375,19 @@ class DayMatch:
             return
         s, n_fix = slot[qs], n_fixed[qs]
         n_add = f.sol_len[s]
-        sol_len, first = f.sol_len.tolist(), (qs * f.limit).tolist()
-        conf = [self.fewest_confidence(
-            nf, na, [sol_len[i] for i in range(at, at + k) if i != si], ex, k == 1 and exh, bs,
-            r, fe, ident)
-            for nf, na, at, k, si, ex, exh, bs, r, fe, ident in zip(
-                n_fix.tolist(), n_add.tolist(), first, f.n_found[qs].tolist(), s.tolist(),
-                f.exact[qs].tolist(), f.exhaustive[qs].tolist(), f.size[qs].tolist(),
-                rest[qs].tolist(), fee[qs].tolist(), identity[qs].tolist(), strict=True)]
+        # the sizes of the other sets that fit (-1: none), in their order
+        lens = f.sol_len.reshape(-1, f.limit)[qs]
+        other = ((np.arange(f.limit) < f.n_found[qs, None])
+                 & (qs[:, None] * f.limit + np.arange(f.limit) != s[:, None]))
+        rivals = np.where(other, lens, -1)
+        conf = self.fewest_confidences(n_fix, n_add, rivals, f.exact[qs], f.exhaustive[qs]
+                                       & (f.n_found[qs] == 1), f.size[qs], rest[qs], fee[qs],
+                                       identity[qs])
         # each set's quoted invoices and those added (set_proposals orders them by due date)
         invs = allocate_kernel.join_spans(fixed, fixed_at[qs], n_fix, f.rows, f.sol_start[s],
                                           n_add)
         props = self.set_proposals(
-            ps[qs], n_fix + n_add, invs, np.array(conf),
+            ps[qs], n_fix + n_add, invs, conf,
             np.where(n_fix > 0, RULES.index(SUBSET_RULES[0]), RULES.index(SUBSET_RULES[1])))
         for j, q in enumerate(qs.tolist()):
             self.filled_outcome[q] = props, j

@@ -74,7 +74,7 @@ def test_no_pairs() -> None:
 
 
 def first_two_numpy(owner: np.ndarray, mask: np.ndarray, n: int) -> tuple[np.ndarray, ...]:
-    """The numpy steps ``DayMatch.partial_proposals`` took per mask before the kernel."""
+    """The numpy steps ``DayMatch.partial_outcomes`` took per mask before the kernel."""
     pos = np.flatnonzero(mask)
     o = owner[pos]
     new = np.ones(len(pos), bool)
