@@ -1760,80 +1760,87 @@ class DayMatch:
     # ------------------------------------------------------------------ outputs
     def build_outputs(self, proposals: Proposals, exceptions: list[ExceptionItem]
                       ) -> tuple[pa.Table, pa.Table]:
-        """The allocation table of the accepted ``proposals`` and the exception table of
-        ``exceptions``, then of the remainders the proposals leave unapplied."""
-        lens = proposals.lens
-        a_pay = np.repeat(proposals.pay, lens)
-        a_inv, a_applied, a_adj = proposals.inv, proposals.applied, proposals.adjustment
+        """The allocation table of the accepted ``proposals`` (:meth:`allocation_table`: on a
+        large day on a thread of its own, its Arrow takes, sort and compiled pass beside the
+        exceptions' Python here) and the exception table of ``exceptions``, then of the
+        remainders the proposals leave unapplied."""
+        a_pay = np.repeat(proposals.pay, proposals.lens)
+        allocations = in_background(lambda: self.allocation_table(proposals, a_pay),
+                                    thread=self.n >= SIDE_BY_SIDE_PAYMENTS)
         # remainders of partly applied payments
-        applied_by_pay = sums_by_code(a_pay, a_applied, self.n)
+        applied_by_pay = sums_by_code(a_pay, proposals.applied, self.n)
         prop_pay = proposals.pay
         rest = np.flatnonzero(self.pay_amount[prop_pay] != applied_by_pay[prop_pay])
-        first = (self.book.ids.take(pa.array(a_inv[proposals.start[rest]])).to_pylist()
+        first = (self.book.ids.take(pa.array(proposals.inv[proposals.start[rest]])).to_pylist()
                  if len(rest) else [])
         for j, invoice in zip(rest.tolist(), first, strict=True):
-            invs = a_inv[proposals.start[j] : proposals.start[j + 1]].tolist()
+            invs = proposals.inv[proposals.start[j] : proposals.start[j + 1]].tolist()
             exceptions.append(ExceptionItem(
                 int(prop_pay[j]), S.OVERPAYMENT,
                 REMAINDERS[proposals.remainder[j]].format(invoice=invoice), invs,
                 [float(proposals.confidence[j])] * len(invs)))
-        e_pay = np.array([e.pay for e in exceptions], np.int64)
-        # the payments' ids and currencies of both tables' rows, taken at once (as the
-        # invoices' ids of the allocations and of the candidates, and the allocations' reasons
-        # and rules: a few calls, whatever the rows)
-        by_row = self.payments.select(["payment_id", "currency"]).take(
-            pa.array(np.concatenate([a_pay, e_pay])))
-        pay_ids, cur = by_row.column(0), by_row.column(1)
+        return allocations(), self.exception_table(exceptions, applied_by_pay)
+
+    def allocation_table(self, proposals: Proposals, a_pay: np.ndarray) -> pa.Table:
+        """The allocation table of the accepted ``proposals``, ``a_pay`` each allocation's
+        payment: the payments' ids and currencies, the invoices' ids and the reasons and rules
+        taken by row (a few calls, whatever the rows), and what stays open after each
+        application, in value-date then payment-id order."""
+        lens, a_inv, a_applied = proposals.lens, proposals.inv, proposals.applied
+        by_row = self.payments.select(["payment_id", "currency"]).take(pa.array(a_pay))
         n_a = len(a_pay)
         words = _strings(proposals.reasons + RULES).take(pa.array(np.concatenate(
             [proposals.reason, np.repeat(proposals.rule, lens) + len(proposals.reasons)])))
-        a_reason, a_rule = words.slice(0, n_a), words.slice(n_a)
-        a_conf = np.repeat(proposals.confidence, lens)
-        # what stays open after each application, in value-date then payment-id order
-        date = self.pay_date[a_pay]
-        order = lexsort_ints((self.payment_id_rank()[a_pay], date, a_inv))
-        open_after = output_kernel.open_after(order, a_inv, a_applied + a_adj, self.book.amount)
-        c_lens = np.array([len(e.candidates) for e in exceptions], np.int64)
-        c_flat = np.fromiter((c for e in exceptions for c in e.candidates), np.int64,
-                             count=int(c_lens.sum()))
-        c_offsets = np.zeros(len(exceptions) + 1, np.int32)
-        np.cumsum(c_lens, out=c_offsets[1:])
-        inv_ids = self.book.ids.take(pa.array(np.concatenate([a_inv, c_flat])))
-        allocations = pa.Table.from_arrays([
-            pay_ids.slice(0, n_a),
-            inv_ids.slice(0, n_a),
+        order = lexsort_ints((self.payment_id_rank()[a_pay], self.pay_date[a_pay], a_inv))
+        open_after = output_kernel.open_after(order, a_inv, a_applied + proposals.adjustment,
+                                              self.book.amount)
+        return pa.Table.from_arrays([
+            by_row.column(0),
+            self.book.ids.take(pa.array(a_inv)),
             pa.array(a_applied, pa.int64()),
-            pa.array(a_adj, pa.int64()),
-            a_reason,
+            pa.array(proposals.adjustment, pa.int64()),
+            words.slice(0, n_a),
             pa.array(open_after, pa.int64()),
-            pa.array(np.round(a_conf, 4), pa.float64()),
-            a_rule,
-            cur.slice(0, n_a),
+            pa.array(np.round(np.repeat(proposals.confidence, lens), 4), pa.float64()),
+            words.slice(n_a),
+            by_row.column(1),
         ], schema=S.ALLOCATIONS)  # fmt: skip
-        applied_e = applied_by_pay[e_pay] if len(e_pay) else np.zeros(0, np.int64)
-        unapplied = self.pay_amount[e_pay] - applied_e if len(e_pay) else np.zeros(0, np.int64)
+
+    def exception_table(self, exceptions: list[ExceptionItem], applied_by_pay: np.ndarray
+                        ) -> pa.Table:  # fmt: skip
+        """The exception table of ``exceptions``, ``applied_by_pay`` what the allocations
+        apply of each payment: their lists read by C iterators (``map``, ``chain``), not a
+        Python loop per candidate."""
+        e_pay = np.fromiter(map(attrgetter("pay"), exceptions), np.int64, count=len(exceptions))
+        by_row = self.payments.select(["payment_id", "currency"]).take(pa.array(e_pay))
+        candidates = list(map(attrgetter("candidates"), exceptions))
+        c_offsets = np.zeros(len(exceptions) + 1, np.int32)
+        np.cumsum(np.fromiter(map(len, candidates), np.int64, count=len(exceptions)),
+                  out=c_offsets[1:])
+        c_flat = np.fromiter(chain.from_iterable(candidates), np.int64, count=int(c_offsets[-1]))
+        unapplied = self.pay_amount[e_pay] - applied_by_pay[e_pay]
         cand_ids = pa.ListArray.from_arrays(pa.array(c_offsets, pa.int32()),
-                                            inv_ids.slice(n_a))
+                                            self.book.ids.take(pa.array(c_flat)))
         if cand_ids.type != S.EXCEPTIONS.field("candidates").type:  # (large ids: string)
             cand_ids = cand_ids.cast(S.EXCEPTIONS.field("candidates").type)
+        scores = list(map(attrgetter("scores"), exceptions))
         s_offsets = np.zeros(len(exceptions) + 1, np.int32)
-        np.cumsum(np.fromiter(map(len, map(attrgetter("scores"), exceptions)), np.int64,
-                              count=len(exceptions)), out=s_offsets[1:])
+        np.cumsum(np.fromiter(map(len, scores), np.int64, count=len(exceptions)),
+                  out=s_offsets[1:])
         scores = pa.ListArray.from_arrays(pa.array(s_offsets, pa.int32()), pa.array(
-            [round(s, 4) for e in exceptions for s in e.scores], pa.float64()))
-        grp_cust = self.pay_customer[e_pay] if len(e_pay) else np.zeros(0, np.int64)
+            list(map(round, chain.from_iterable(scores), repeat(4))), pa.float64()))
+        grp_cust = self.pay_customer[e_pay]
         cust_ids = self.index.ids.take(pa.array(np.maximum(grp_cust, 0), mask=grp_cust < 0)) if len(
             self.index.ids) and len(e_pay) else pa.nulls(len(e_pay), pa.string())  # (none: null)
-        texts = pa.array([e.reason for e in exceptions] + [e.detail for e in exceptions],
-                         pa.string())
-        exc = pa.Table.from_arrays([
-            pay_ids.slice(n_a),
+        texts = pa.array(list(map(attrgetter("reason"), exceptions))
+                         + list(map(attrgetter("detail"), exceptions)), pa.string())
+        return pa.Table.from_arrays([
+            by_row.column(0),
             texts.slice(0, len(exceptions)),
             pa.array(unapplied, pa.int64()),
             cand_ids,
             texts.slice(len(exceptions)),
-            cur.slice(n_a),
+            by_row.column(1),
             scores,
             cust_ids,
         ], schema=S.EXCEPTIONS)  # fmt: skip
-        return allocations, exc

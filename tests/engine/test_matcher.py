@@ -351,8 +351,9 @@ def test_a_match_reads_only_the_payment_columns_it_names():
 def test_stages_side_by_side_decide_as_one_after_another(monkeypatch):
     """Identify beside the exact reference hits (DayMatch.decide), the fuzzy beside the
     amount hits and the scoring's amount relations beside its name evidence
-    (DayMatch.candidates), from SIDE_BY_SIDE_PAYMENTS payments, decide as the stages one after
-    another: the same allocation and exception tables, and each stage timed."""
+    (DayMatch.candidates), and the allocation table beside the exception table
+    (DayMatch.build_outputs), from SIDE_BY_SIDE_PAYMENTS payments, decide as the stages one
+    after another: the same allocation and exception tables, and each stage timed."""
     import threading
 
     from cashmatch.engine import candidates, pipeline
@@ -367,6 +368,7 @@ def test_stages_side_by_side_decide_as_one_after_another(monkeypatch):
     identify_payers = pipeline.DayMatch.identify_payers
     fuzzy_hits, amount_hits = pipeline.fuzzy_hits, pipeline.amount_hits
     amount_relation, name_evidence = pipeline.amount_relation, pipeline.DayMatch.name_evidence
+    allocation_table = pipeline.DayMatch.allocation_table
     exact_chunk = candidates._reference_hits
 
     def identify_on_a_thread(self: pipeline.DayMatch) -> None:
@@ -393,6 +395,10 @@ def test_stages_side_by_side_decide_as_one_after_another(monkeypatch):
         on.append(("name", threading.current_thread() is threading.main_thread()))
         return name_evidence(self, *args)
 
+    def allocation_table_on_a_thread(*args: object) -> object:
+        on.append(("allocations", threading.current_thread() is threading.main_thread()))
+        return allocation_table(*args)
+
     monkeypatch.setattr(pipeline, "SIDE_BY_SIDE_PAYMENTS", 1)
     monkeypatch.setattr(candidates, "REFERENCE_CHUNK", 333)  # (more chunks than threads)
     monkeypatch.setattr(pipeline.DayMatch, "identify_payers", identify_on_a_thread)
@@ -401,9 +407,11 @@ def test_stages_side_by_side_decide_as_one_after_another(monkeypatch):
     monkeypatch.setattr(pipeline, "amount_hits", amount_hits_on_a_thread)
     monkeypatch.setattr(pipeline, "amount_relation", amount_relation_on_a_thread)
     monkeypatch.setattr(pipeline.DayMatch, "name_evidence", name_evidence_on_a_thread)
+    monkeypatch.setattr(pipeline.DayMatch, "allocation_table", allocation_table_on_a_thread)
     monkeypatch.setattr("os.cpu_count", lambda: 2)
     beside = match(**tables)
     assert ("identify", False) in on and ("exact", True) not in on
+    assert on[-1] == ("allocations", False)
     assert on.count(("exact", False)) > 2
     later = [o for o in on if o[0] in ("fuzzy", "amount")]
     assert sorted(later[:2]) == [("amount", False), ("fuzzy", False)]  # (later: advice lines')
