@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from cashmatch.engine.kernel_cache import njit
+from cashmatch.engine.prefetch import PREFETCH_AHEAD, prefetch
 from cashmatch.engine.text_kernel import hash64, sort_packed, take_strings, words_order
 
 
@@ -407,6 +408,12 @@ def _ranges(
     cnt = np.empty(n, np.int64)
     at = 0
     for t in range(n):
+        if t + PREFETCH_AHEAD < n:  # (the queries' rows, at random: requested ahead)
+            ahead = order[t + PREFETCH_AHEAD]
+            prefetch(lo_key, ahead)
+            prefetch(hi_key, ahead)
+            prefetch(lo, ahead)
+            prefetch(cnt, ahead)
         j = order[t]
         at = _bound(keys, lo_key[j], at, False)
         lo[j] = at
@@ -441,6 +448,8 @@ def range_rows(
     out_row = np.empty(total, rows.dtype)
     k = 0
     for j in range(n):
+        if j + PREFETCH_AHEAD < n and cnt[j + PREFETCH_AHEAD]:  # (at random: requested ahead)
+            prefetch(rows, lo[j + PREFETCH_AHEAD])
         for r in range(lo[j], lo[j] + cnt[j]):
             i = rows[r]
             if windowed and pay_date[pay[j]] > issue[i] + discount_days[i] + grace_days:
@@ -496,7 +505,14 @@ def amount_pairs(
     out_pay = np.empty(cnt.sum() + d_cnt.sum(), np.int64)
     out_inv = np.empty(len(out_pay), by_amount.dtype)
     k = 0
-    for j in range(len(pay)):
+    n = len(pay)
+    for j in range(n):
+        if j + PREFETCH_AHEAD < n:  # (the queries' keys, at random: requested ahead)
+            ahead = j + PREFETCH_AHEAD
+            if cnt[ahead]:
+                prefetch(by_amount, lo[ahead])
+            if d_cnt[ahead]:
+                prefetch(by_discounted, d_lo[ahead])
         a = k
         for r in range(lo[j], lo[j] + cnt[j]):
             out_inv[k] = by_amount[r]
