@@ -10,6 +10,7 @@ from typing import NamedTuple
 import numpy as np
 
 from cashmatch.engine.kernel_cache import njit
+from cashmatch.engine.prefetch import PREFETCH_AHEAD, prefetch
 
 
 @njit(cache=True, nogil=True)
@@ -1737,7 +1738,12 @@ def wratio_reach(q_off: np.ndarray, q_raw: np.ndarray, q_row: np.ndarray, k_off:
     shape = np.empty((2, 5), np.int64)
     out = np.empty(len(q_row), np.bool_)
     least = cutoff - _BOUND_SLACK
-    for j in range(len(q_row)):
+    n = len(q_row)
+    for j in range(n):
+        if j + 2 * PREFETCH_AHEAD < n:  # (the keys' offsets, then bytes, at random: ahead)
+            prefetch(k_off, k_row[j + 2 * PREFETCH_AHEAD])
+        if j + PREFETCH_AHEAD < n:
+            prefetch(k_raw, k_off[k_row[j + PREFETCH_AHEAD]])
         a = q_raw[q_off[q_row[j]] : q_off[q_row[j] + 1]]
         if j == 0 or q_row[j] != q_row[j - 1]:  # (a query's pairs are often consecutive)
             count[0, :] = 0
