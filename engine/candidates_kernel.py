@@ -117,6 +117,10 @@ def _found(hashed: np.ndarray, t_off: np.ndarray, t_raw: np.ndarray, keys: tuple
     maybe = np.empty(n, np.int64)
     m = 0
     for t in range(n):
+        if t + PREFETCH_AHEAD < n:
+            a, b = _bloom_bits(hashed[t + PREFETCH_AHEAD], mask)
+            prefetch(words, a >> 6)
+            prefetch(words, b >> 6)
         a, b = _bloom_bits(hashed[t], mask)
         if (words[a >> 6] >> np.uint64(a & 63)) & (words[b >> 6] >> np.uint64(b & 63)) & one:
             maybe[m] = t
@@ -124,8 +128,13 @@ def _found(hashed: np.ndarray, t_off: np.ndarray, t_raw: np.ndarray, keys: tuple
     found = np.full(m, -1, np.int64)  # (the value of text maybe[x])
     lo = np.empty(m, np.int64)
     for x in range(m):
+        if x + PREFETCH_AHEAD < m:
+            prefetch(bucket_start, np.int64(hashed[maybe[x + PREFETCH_AHEAD]] >> shift))
         lo[x] = bucket_start[np.int64(hashed[maybe[x]] >> shift)]
     for x in range(m):
+        if x + PREFETCH_AHEAD < m:
+            prefetch(hashes, lo[x + PREFETCH_AHEAD])
+            prefetch(by_hash, lo[x + PREFETCH_AHEAD])
         h = hashed[maybe[x]]
         at, end = lo[x], bucket_start[np.int64(h >> shift) + 1]
         while at < end and hashes[at] != h:
@@ -134,6 +143,10 @@ def _found(hashed: np.ndarray, t_off: np.ndarray, t_raw: np.ndarray, keys: tuple
         if at < end:
             found[x] = by_hash[at]
     for x in range(m):
+        if x + 2 * PREFETCH_AHEAD < m and found[x + 2 * PREFETCH_AHEAD] >= 0:
+            prefetch(v_off, found[x + 2 * PREFETCH_AHEAD])
+        if x + PREFETCH_AHEAD < m and found[x + PREFETCH_AHEAD] >= 0:
+            prefetch(v_raw, v_off[found[x + PREFETCH_AHEAD]])
         v = found[x]
         if v < 0:
             continue
@@ -294,6 +307,8 @@ def _string_rows(starts: np.ndarray, tok: np.ndarray, val: np.ndarray, pay: np.n
     lo = np.empty(len(tok), np.int64)
     hi = np.empty(len(tok), np.int64)
     for i in range(len(tok)):
+        if i + PREFETCH_AHEAD < len(tok):  # (the values' rows, at random: requested ahead)
+            prefetch(starts, val[i + PREFETCH_AHEAD])
         lo[i], hi[i] = starts[val[i]], starts[val[i] + 1]
         count[pay[tok[i]] + 1] += hi[i] - lo[i]
     return lo, hi
@@ -306,6 +321,9 @@ def _put_rows(tok: np.ndarray, lo: np.ndarray, hi: np.ndarray, key_inv: np.ndarr
     """Write the key rows ``lo[i] .. hi[i] - 1`` (invoice and strength) of each token ``tok[i]``
     at its text's next place ``pos[pay[tok[i]]]`` of (``inv``, ``ref``) (:func:`_string_rows`)."""
     for i in range(len(tok)):
+        if i + PREFETCH_AHEAD < len(tok):  # (the key rows, at random: requested ahead)
+            prefetch(key_inv, lo[i + PREFETCH_AHEAD])
+            prefetch(key_ref, lo[i + PREFETCH_AHEAD])
         p = pay[tok[i]]
         k = pos[p]
         for r in range(lo[i], hi[i]):
@@ -375,6 +393,9 @@ def exact_hits(
     ref = np.empty(start[n_texts], np.float64)
     pos = start[:-1].copy()
     for t in range(n):
+        if t + PREFETCH_AHEAD < n and n_cnt[t + PREFETCH_AHEAD]:  # (at random: ahead)
+            prefetch(number_inv, n_lo[t + PREFETCH_AHEAD])
+            prefetch(number_kind, n_lo[t + PREFETCH_AHEAD])
         k = pos[pay[t]]
         for r in range(n_lo[t], n_lo[t] + n_cnt[t]):
             inv[k], ref[k] = number_inv[r], kind_ref[number_kind[r]]
