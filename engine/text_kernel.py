@@ -770,8 +770,14 @@ def hash64(offsets: np.ndarray, raw: np.ndarray, base: np.uint64, fmix: tuple, o
 def bytes_equal(a_off: np.ndarray, a_raw: np.ndarray, ai: np.ndarray, b_off: np.ndarray,
                 b_raw: np.ndarray, bi: np.ndarray, out: np.ndarray) -> None:
     """``normalize.strings_equal``: whether string ``ai[j]`` of ``a`` and ``bi[j]`` of ``b``
-    (offsets and bytes each) have the same bytes, into ``out``."""
-    for j in range(len(ai)):
+    (offsets and bytes each) have the same bytes, into ``out``. ``b``'s strings (read at
+    random: a lookup's values) requested ahead, their offsets then their bytes."""
+    m = len(ai)
+    for j in range(m):
+        if j + 2 * PREFETCH_AHEAD < m:
+            prefetch(b_off, bi[j + 2 * PREFETCH_AHEAD])
+        if j + PREFETCH_AHEAD < m:
+            prefetch(b_raw, b_off[bi[j + PREFETCH_AHEAD]])
         a, b = a_off[ai[j]], b_off[bi[j]]
         n = a_off[ai[j] + 1] - a
         same = n == b_off[bi[j] + 1] - b
