@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from cashmatch.engine.kernel_cache import njit
+from cashmatch.engine.prefetch import PREFETCH_AHEAD, prefetch
 from cashmatch.engine.text_kernel import hash64, sort_packed, take_strings, words_order
 
 
@@ -116,6 +117,10 @@ def _found(hashed: np.ndarray, t_off: np.ndarray, t_raw: np.ndarray, keys: tuple
     maybe = np.empty(n, np.int64)
     m = 0
     for t in range(n):
+        if t + PREFETCH_AHEAD < n:
+            a, b = _bloom_bits(hashed[t + PREFETCH_AHEAD], mask)
+            prefetch(words, a >> 6)
+            prefetch(words, b >> 6)
         a, b = _bloom_bits(hashed[t], mask)
         if (words[a >> 6] >> np.uint64(a & 63)) & (words[b >> 6] >> np.uint64(b & 63)) & one:
             maybe[m] = t
@@ -123,8 +128,13 @@ def _found(hashed: np.ndarray, t_off: np.ndarray, t_raw: np.ndarray, keys: tuple
     found = np.full(m, -1, np.int64)  # (the value of text maybe[x])
     lo = np.empty(m, np.int64)
     for x in range(m):
+        if x + PREFETCH_AHEAD < m:
+            prefetch(bucket_start, np.int64(hashed[maybe[x + PREFETCH_AHEAD]] >> shift))
         lo[x] = bucket_start[np.int64(hashed[maybe[x]] >> shift)]
     for x in range(m):
+        if x + PREFETCH_AHEAD < m:
+            prefetch(hashes, lo[x + PREFETCH_AHEAD])
+            prefetch(by_hash, lo[x + PREFETCH_AHEAD])
         h = hashed[maybe[x]]
         at, end = lo[x], bucket_start[np.int64(h >> shift) + 1]
         while at < end and hashes[at] != h:
@@ -133,6 +143,10 @@ def _found(hashed: np.ndarray, t_off: np.ndarray, t_raw: np.ndarray, keys: tuple
         if at < end:
             found[x] = by_hash[at]
     for x in range(m):
+        if x + 2 * PREFETCH_AHEAD < m and found[x + 2 * PREFETCH_AHEAD] >= 0:
+            prefetch(v_off, found[x + 2 * PREFETCH_AHEAD])
+        if x + PREFETCH_AHEAD < m and found[x + PREFETCH_AHEAD] >= 0:
+            prefetch(v_raw, v_off[found[x + PREFETCH_AHEAD]])
         v = found[x]
         if v < 0:
             continue
@@ -293,6 +307,8 @@ def _string_rows(starts: np.ndarray, tok: np.ndarray, val: np.ndarray, pay: np.n
     lo = np.empty(len(tok), np.int64)
     hi = np.empty(len(tok), np.int64)
     for i in range(len(tok)):
+        if i + PREFETCH_AHEAD < len(tok):  # (the values' rows, at random: requested ahead)
+            prefetch(starts, val[i + PREFETCH_AHEAD])
         lo[i], hi[i] = starts[val[i]], starts[val[i] + 1]
         count[pay[tok[i]] + 1] += hi[i] - lo[i]
     return lo, hi
@@ -305,6 +321,9 @@ def _put_rows(tok: np.ndarray, lo: np.ndarray, hi: np.ndarray, key_inv: np.ndarr
     """Write the key rows ``lo[i] .. hi[i] - 1`` (invoice and strength) of each token ``tok[i]``
     at its text's next place ``pos[pay[tok[i]]]`` of (``inv``, ``ref``) (:func:`_string_rows`)."""
     for i in range(len(tok)):
+        if i + PREFETCH_AHEAD < len(tok):  # (the key rows, at random: requested ahead)
+            prefetch(key_inv, lo[i + PREFETCH_AHEAD])
+            prefetch(key_ref, lo[i + PREFETCH_AHEAD])
         p = pay[tok[i]]
         k = pos[p]
         for r in range(lo[i], hi[i]):
@@ -374,6 +393,9 @@ def exact_hits(
     ref = np.empty(start[n_texts], np.float64)
     pos = start[:-1].copy()
     for t in range(n):
+        if t + PREFETCH_AHEAD < n and n_cnt[t + PREFETCH_AHEAD]:  # (at random: ahead)
+            prefetch(number_inv, n_lo[t + PREFETCH_AHEAD])
+            prefetch(number_kind, n_lo[t + PREFETCH_AHEAD])
         k = pos[pay[t]]
         for r in range(n_lo[t], n_lo[t] + n_cnt[t]):
             inv[k], ref[k] = number_inv[r], kind_ref[number_kind[r]]
@@ -407,6 +429,12 @@ def _ranges(
     cnt = np.empty(n, np.int64)
     at = 0
     for t in range(n):
+        if t + PREFETCH_AHEAD < n:  # (the queries' rows, at random: requested ahead)
+            ahead = order[t + PREFETCH_AHEAD]
+            prefetch(lo_key, ahead)
+            prefetch(hi_key, ahead)
+            prefetch(lo, ahead)
+            prefetch(cnt, ahead)
         j = order[t]
         at = _bound(keys, lo_key[j], at, False)
         lo[j] = at
@@ -441,6 +469,8 @@ def range_rows(
     out_row = np.empty(total, rows.dtype)
     k = 0
     for j in range(n):
+        if j + PREFETCH_AHEAD < n and cnt[j + PREFETCH_AHEAD]:  # (at random: requested ahead)
+            prefetch(rows, lo[j + PREFETCH_AHEAD])
         for r in range(lo[j], lo[j] + cnt[j]):
             i = rows[r]
             if windowed and pay_date[pay[j]] > issue[i] + discount_days[i] + grace_days:
@@ -496,7 +526,14 @@ def amount_pairs(
     out_pay = np.empty(cnt.sum() + d_cnt.sum(), np.int64)
     out_inv = np.empty(len(out_pay), by_amount.dtype)
     k = 0
-    for j in range(len(pay)):
+    n = len(pay)
+    for j in range(n):
+        if j + PREFETCH_AHEAD < n:  # (the queries' keys, at random: requested ahead)
+            ahead = j + PREFETCH_AHEAD
+            if cnt[ahead]:
+                prefetch(by_amount, lo[ahead])
+            if d_cnt[ahead]:
+                prefetch(by_discounted, d_lo[ahead])
         a = k
         for r in range(lo[j], lo[j] + cnt[j]):
             out_inv[k] = by_amount[r]

@@ -10,6 +10,7 @@ from typing import NamedTuple
 import numpy as np
 
 from cashmatch.engine.kernel_cache import njit
+from cashmatch.engine.prefetch import PREFETCH_AHEAD, prefetch
 
 
 @njit(cache=True, nogil=True)
@@ -769,8 +770,14 @@ def hash64(offsets: np.ndarray, raw: np.ndarray, base: np.uint64, fmix: tuple, o
 def bytes_equal(a_off: np.ndarray, a_raw: np.ndarray, ai: np.ndarray, b_off: np.ndarray,
                 b_raw: np.ndarray, bi: np.ndarray, out: np.ndarray) -> None:
     """``normalize.strings_equal``: whether string ``ai[j]`` of ``a`` and ``bi[j]`` of ``b``
-    (offsets and bytes each) have the same bytes, into ``out``."""
-    for j in range(len(ai)):
+    (offsets and bytes each) have the same bytes, into ``out``. ``b``'s strings (read at
+    random: a lookup's values) requested ahead, their offsets then their bytes."""
+    m = len(ai)
+    for j in range(m):
+        if j + 2 * PREFETCH_AHEAD < m:
+            prefetch(b_off, bi[j + 2 * PREFETCH_AHEAD])
+        if j + PREFETCH_AHEAD < m:
+            prefetch(b_raw, b_off[bi[j + PREFETCH_AHEAD]])
         a, b = a_off[ai[j]], b_off[bi[j]]
         n = a_off[ai[j] + 1] - a
         same = n == b_off[bi[j] + 1] - b
@@ -1737,7 +1744,12 @@ def wratio_reach(q_off: np.ndarray, q_raw: np.ndarray, q_row: np.ndarray, k_off:
     shape = np.empty((2, 5), np.int64)
     out = np.empty(len(q_row), np.bool_)
     least = cutoff - _BOUND_SLACK
-    for j in range(len(q_row)):
+    n = len(q_row)
+    for j in range(n):
+        if j + 2 * PREFETCH_AHEAD < n:  # (the keys' offsets, then bytes, at random: ahead)
+            prefetch(k_off, k_row[j + 2 * PREFETCH_AHEAD])
+        if j + PREFETCH_AHEAD < n:
+            prefetch(k_raw, k_off[k_row[j + PREFETCH_AHEAD]])
         a = q_raw[q_off[q_row[j]] : q_off[q_row[j] + 1]]
         if j == 0 or q_row[j] != q_row[j - 1]:  # (a query's pairs are often consecutive)
             count[0, :] = 0

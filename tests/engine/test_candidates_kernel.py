@@ -322,8 +322,8 @@ def test_digit_values_are_arrows_casts_of_the_short_ones(texts, cut):
 
 @settings(max_examples=300, deadline=None)
 @given(
-    st.lists(st.tuples(st.integers(0, 30), st.integers(0, 4), st.integers(0, 9)), max_size=30),
-    st.lists(st.tuples(st.integers(0, 30), st.integers(0, 30), st.integers(0, 12)), max_size=30),
+    st.lists(st.tuples(st.integers(0, 30), st.integers(0, 4), st.integers(0, 9)), max_size=40),
+    st.lists(st.tuples(st.integers(0, 30), st.integers(0, 30), st.integers(0, 12)), max_size=40),
     st.integers(1, 4),
     st.booleans(),
 )
