@@ -668,7 +668,9 @@ def pair_rows(
     """(pair, token, key) of every token of each pair's payment with every key of its invoice
     (``t_pay``, ``k_inv``: ascending; token and key as rows of them), pair after pair, tokens
     outer, keys inner. (A pair's tokens are searched from the previous pair's when its payment
-    is not before that one's: the pairs come by payment, the search then a step or two.)"""
+    is not before that one's: the pairs come by payment, the search then a step or two; a
+    pair's keys likewise, the pairs taken by invoice: searched from the start, each cost ~10
+    cache misses, ~0.1 s at a million payments.)"""
     n = len(pair_pay)
     t_lo = np.empty(n, np.int64)
     t_n = np.empty(n, np.int64)
@@ -679,8 +681,12 @@ def pair_rows(
         since = t_lo[j - 1] if j and pair_pay[j] >= pair_pay[j - 1] else 0
         t_lo[j] = _bound(t_pay, pair_pay[j], since, False)
         t_n[j] = _bound(t_pay, pair_pay[j], t_lo[j], True) - t_lo[j]
-        k_lo[j] = _bound(k_inv, pair_inv[j], 0, False)
+    since = 0
+    for j in np.argsort(pair_inv):
+        k_lo[j] = _bound(k_inv, pair_inv[j], since, False)
         k_n[j] = _bound(k_inv, pair_inv[j], k_lo[j], True) - k_lo[j]
+        since = k_lo[j]
+    for j in range(n):
         total += t_n[j] * k_n[j]
     row = np.empty(total, np.int64)
     tok = np.empty(total, np.int64)

@@ -105,6 +105,43 @@ def test_ratio_kernels_are_rapidfuzz(longest: int, alphabet: str):
     assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
 
 
+def _edited(rng: np.random.Generator, s: str, alphabet: str) -> str:
+    """``s`` with up to three random edits (a byte changed, dropped or put in)."""
+    for _ in range(int(rng.integers(0, 4))):
+        at, c = int(rng.integers(0, len(s) + 1)), str(rng.choice(list(alphabet)))
+        s = [s[:at] + c + s[at + 1 :], s[:at] + s[at + 1 :], s[:at] + c + s[at:]][
+            int(rng.integers(0, 3))]
+    return s
+
+
+def test_ratio_blocks_near_keys_in_many_words():
+    """``ratio_blocks`` against rapidfuzz where a block's keys fill from one to many words
+    (an odd and an even number of them: its words' LCS are run two at a time) and many keys
+    are a few edits from a query (lanes at, just above and just below the cutoff)."""
+    rng = np.random.default_rng(21)
+    alphabet = "0123456789"
+    q = ["".join(rng.choice(list(alphabet), int(rng.integers(6, 13)))) for _ in range(40)]
+    q += [_edited(rng, s, alphabet) for s in q]  # (blocks 5.. the first five's queries edited)
+    cuts = np.cumsum([0, 1, 2, 5, 6, 11, 12, 17, 40, 100, 206])
+    blocks = np.array([[s, s + 8, a, b] for s, a, b in zip(range(0, 80, 8), cuts[:-1], cuts[1:],
+                                                            strict=True)], np.int64)
+    k = [_edited(rng, q[s % 40 + int(rng.integers(0, 8))], alphabet)
+         for s, _, a, b in blocks.tolist() for _ in range(a, b)]  # (keys near their queries)
+    q_parts, k_parts = string_parts(pa.array(q)), string_parts(pa.array(k))
+    k_row = np.arange(len(k))
+    for cutoff in (70.0, 84.0, 90.0):
+        hit, score, n_hits = text_kernel.ratio_blocks(*q_parts, *k_parts, k_row, blocks, cutoff)
+        at = 0
+        for (s, e, a, b), n in zip(blocks.tolist(), n_hits.tolist(), strict=True):
+            want = process.cdist(q[s:e], [k[r] for r in k_row[a:b]], scorer=fuzz.ratio,
+                                 score_cutoff=cutoff, dtype=np.float32).reshape(-1)
+            cells = np.flatnonzero(want)
+            assert hit[at : at + n].tolist() == cells.tolist()
+            assert score[at : at + n].tobytes() == want[cells].tobytes()
+            at += n
+        assert at == len(hit) > 50
+
+
 @pytest.mark.parametrize("threads", [1, 3])
 def test_fuzzy_names_are_the_references(monkeypatch, threads: int):
     """Payer names scored block by block identify and resemble the customers that comparing
