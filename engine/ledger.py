@@ -269,9 +269,10 @@ def prepare_ledger(*, invoices: pa.Table, customers: pa.Table | None = None,
     customer index no key: for a large ledger they are derived on two threads at once, the
     customer index started first, beside the sort (what it reads in the invoices' own row order
     needs no order), and the seconds of ``ledger_customers`` then overlap those of
-    ``ledger_sort``, ``ledger_book``, ``ledger_keys`` and ``ledger_key_index``. A large ledger's build starts from memory given back
-    (:func:`release_memory`): what the caller freed reading its tables (the command line's
-    CSV parse: ~650 MiB kept free for a million payments) is not resident under it."""
+    ``ledger_sort``, ``ledger_book``, ``ledger_keys`` and ``ledger_key_index``. A large
+    ledger's build starts from memory given back (:func:`release_memory`): what the caller
+    freed reading its tables (the command line's CSV parse: ~650 MiB kept free for a million
+    payments) is not resident under it."""
     threads = invoices.num_rows >= PARALLEL_INVOICES
     if threads:
         release_memory()
