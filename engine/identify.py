@@ -7,6 +7,7 @@ parent that pays on a subsidiary's behalf may settle any invoice of the group.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -95,30 +96,33 @@ def _string_codes(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return code, firsts
 
 
-def _customer_codes(customers: pa.Table | None, invoice_ids: pa.ChunkedArray, order: np.ndarray
-                    ) -> tuple[pa.Array, np.ndarray, np.ndarray | None]:
-    """The distinct customer ids of the master's rows then the invoices' in ``order`` of their
-    rows (nulls left out), first seen first, and the index among them of each of those rows'
-    ids (-1 for a null); and of each invoice's id in the invoices' own row order (None if one
-    is null). One hash pass over the ids in their rows' own order, its codes then
-    renumbered by where each is first seen in ``order`` (not the ids' strings taken in
-    ``order`` and hashed at random: ~0.1 s of CPU for 2.5M invoices)."""
+def _row_codes(customers: pa.Table | None, invoice_ids: pa.ChunkedArray
+               ) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """The customer ids of the master's rows then the invoices' in their rows' own order (one
+    array), the code of each by its first occurrence there (-1 for a null), and the first row
+    of each code: one hash pass, which needs no order of the invoices."""
     parts = [invoice_ids.combine_chunks()]
     if customers is not None and customers.num_rows:
         parts.insert(0, customers.column("customer_id").combine_chunks())
     all_ids = pa.concat_arrays(parts)
-    raw, firsts = _string_codes(all_ids)
+    return all_ids, *_string_codes(all_ids)
+
+
+def _customer_codes(all_ids: pa.Array, raw: np.ndarray, firsts: np.ndarray, order: np.ndarray
+                    ) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """The distinct customer ids of the master's rows then the invoices' in ``order`` of their
+    rows (nulls left out), first seen first, the index among them of each of those rows' ids
+    (-1 for a null), and the row code (:func:`_row_codes`) of each of them: the codes
+    ``raw`` renumbered by where each is first seen in ``order`` (not the ids' strings taken in
+    ``order`` and hashed at random: ~0.1 s of CPU for 2.5M invoices)."""
     n_master = len(all_ids) - len(order)
     if compiled(len(all_ids), CODES_COMPILED_MIN, "first_seen_codes"):
         from cashmatch.engine import text_kernel
 
-        code, by_first, renumber = text_kernel.first_seen_codes(raw, n_master, order,
-                                                                len(firsts))
+        code, by_first, _ = text_kernel.first_seen_codes(raw, n_master, order, len(firsts))
     else:
-        code, by_first, renumber = _first_seen_codes(raw, n_master, order, len(firsts))
-    in_rows = raw[n_master:]
-    row_code = renumber[in_rows] if len(in_rows) and in_rows.min() >= 0 else None
-    return all_ids.take(pa.array(firsts[by_first])), code, row_code
+        code, by_first, _ = _first_seen_codes(raw, n_master, order, len(firsts))
+    return all_ids.take(pa.array(firsts[by_first])), code, by_first
 
 
 def _first_seen_codes(raw: np.ndarray, n_master: int, order: np.ndarray, n_codes: int
@@ -138,12 +142,14 @@ def _first_seen_codes(raw: np.ndarray, n_master: int, order: np.ndarray, n_codes
     return code, by_first, renumber
 
 
-def _mixed_names(row_code: np.ndarray | None, n: int, names: pa.Array) -> np.ndarray:
-    """Per customer (of ``n``), whether its invoices' names (``names`` in the invoices' own row
-    order, ``row_code`` their customers) are not all the same: one compiled pass over the names
-    as they lie (:func:`text_kernel.mixed_strings`), from :data:`CODES_COMPILED_MIN` names;
-    otherwise (or when an invoice's customer is unknown) every customer, as if mixed."""
-    if row_code is None or not compiled(len(names), CODES_COMPILED_MIN, "mixed_strings"):
+def _mixed_names(row_code: np.ndarray, n: int, names: pa.Array) -> np.ndarray:
+    """Per customer (of ``n`` codes), whether its invoices' names (``names`` in the invoices'
+    own row order, ``row_code`` their customers' codes) are not all the same: one compiled pass
+    over the names as they lie (:func:`text_kernel.mixed_strings`), from
+    :data:`CODES_COMPILED_MIN` names; otherwise (or when an invoice's customer is unknown)
+    every customer, as if mixed."""
+    if (len(row_code) and row_code.min() < 0) or not compiled(
+            len(names), CODES_COMPILED_MIN, "mixed_strings"):
         return np.ones(n, bool)
     from cashmatch.engine import text_kernel
 
@@ -155,18 +161,30 @@ def build_index(*, invoices: pa.Table, customers: pa.Table | None) -> CustomerIn
 
 
 def index_customers(*, invoices: pa.Table, customers: pa.Table | None,
-                    order: np.ndarray | None = None) -> tuple[CustomerIndex, np.ndarray]:
+                    order: np.ndarray | Callable[[], np.ndarray] | None = None
+                    ) -> tuple[CustomerIndex, np.ndarray]:
     """The customer index, and the customer of each invoice (what ``index.lookup`` of their
     ``customer_id`` gives, read off the encoding that found the ids: no second hash join of
     the invoices' ids, ~0.2 s of CPU for 2.5M). With ``order``, the invoices are read in that
     order of their rows (the same index as from ``invoices.take(order)``, and the customer of
-    each invoice in that order), their names at the few rows that need them."""
-    if order is None:
+    each invoice in that order), their names at the few rows that need them. ``order`` may be
+    a call that gives it, called once what needs no order is done (the hash pass over the
+    customer ids, which customers' invoices carry more than one name: beside the sort of a
+    large ledger's invoices in :func:`cashmatch.engine.ledger.prepare_ledger`)."""
+    all_ids, raw, firsts = _row_codes(customers, invoices.column("customer_id"))
+    n_master = customers.num_rows if customers is not None else 0
+    inv_names = None
+    if "customer_name" in invoices.column_names:
+        inv_names = flat(invoices.column("customer_name"))  # (no copy of 2.5M names)
+        inv_names = pc.fill_null(inv_names, "") if inv_names.null_count else inv_names
+        mixed_by_row_code = _mixed_names(raw[n_master:], len(firsts), inv_names)
+    if callable(order):
+        order = order()
+    elif order is None:
         order = np.arange(invoices.num_rows)
-    ids, code, row_code = _customer_codes(customers, invoices.column("customer_id"), order)
+    ids, code, by_first = _customer_codes(all_ids, raw, firsts, order)
     n = len(ids)
 
-    n_master = customers.num_rows if customers is not None else 0
     parent = np.arange(n, dtype=np.int64)
     names, name_cust, accts, acct_cust = [], [], [], []
     if customers is not None and customers.num_rows:
@@ -184,12 +202,10 @@ def index_customers(*, invoices: pa.Table, customers: pa.Table | None,
             keys.append(norm(pc.list_flatten(lists)))
             owner.append(ci[np.asarray(pc.list_parent_indices(lists), dtype=np.int64)])
     ii = code[n_master:]
-    if "customer_name" in invoices.column_names:
+    if inv_names is not None:
         # every invoice repeats its customer's name: only the rows whose name is not their
         # customer's first (the same first names, name keys and order of keys, from ~10x
         # fewer rows: a (name, customer) pair seen again changes none of them)
-        inv_names = flat(invoices.column("customer_name"))  # (no copy of 2.5M names)
-        inv_names = pc.fill_null(inv_names, "") if inv_names.null_count else inv_names
         rows = np.arange(len(ii))
         cust_first = np.zeros(n, np.int64)
         cust_first[ii[::-1]] = rows[::-1]
@@ -198,7 +214,7 @@ def index_customers(*, invoices: pa.Table, customers: pa.Table | None,
         # the names compared by their codes at the rows of customers whose invoices carry more
         # than one name only (none on a generated day: no hash pass over 2.5M names, ~0.3 s of
         # CPU); their codes from one hash pass over their names in ``order``
-        mixed = np.flatnonzero(_mixed_names(row_code, n, inv_names)[ii])
+        mixed = np.flatnonzero(mixed_by_row_code[by_first][ii])
         if len(mixed):
             name_code = np.asarray(
                 inv_names.take(pa.array(order[mixed])).dictionary_encode().indices, np.int64)

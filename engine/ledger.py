@@ -21,6 +21,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -53,7 +54,7 @@ from cashmatch.engine.normalize import (
     string_order,
     strings_at,
 )
-from cashmatch.engine.threads import side_by_side
+from cashmatch.engine.threads import in_background, side_by_side
 
 NO_DATE = -(10**6)  # a missing date, in days since the epoch
 
@@ -265,43 +266,52 @@ def prepare_ledger(*, invoices: pa.Table, customers: pa.Table | None = None,
     gets back): enough for a match in one part, not for :attr:`PreparedLedger.invoices` (a
     partitioned match, the server's store). A ``single_use`` ledger is for one match
     (:attr:`PreparedLedger.single_use`). The invoices' keys need no customer and the
-    customer index no key: for a large ledger they are derived on two threads at once, and
-    the seconds of ``ledger_customers`` then overlap those of ``ledger_book``, ``ledger_keys``
-    and ``ledger_key_index``. A large ledger's build starts from memory given back
-    (:func:`release_memory`): what the caller freed reading its tables (the command line's
-    CSV parse: ~650 MiB kept free for a million payments) is not resident under it."""
-    if invoices.num_rows >= PARALLEL_INVOICES:
+    customer index no key: for a large ledger they are derived on two threads at once, the
+    customer index started first, beside the sort (what it reads in the invoices' own row order
+    needs no order), and the seconds of ``ledger_customers`` then overlap those of
+    ``ledger_sort``, ``ledger_book``, ``ledger_keys`` and ``ledger_key_index``. A large
+    ledger's build starts from memory given back (:func:`release_memory`): what the caller
+    freed reading its tables (the command line's CSV parse: ~650 MiB kept free for a million
+    payments) is not resident under it."""
+    threads = invoices.num_rows >= PARALLEL_INVOICES
+    if threads:
         release_memory()
-    with stage(timings, "ledger_sort"):
-        source = S.conform(invoices, S.INVOICES)
-        order = string_order(source.column("invoice_id"))
-        customers = S.conform(customers, S.CUSTOMERS) if customers is not None else None
-        # in the book's row order, of the strings only the ids (the currencies by their codes)
-        rows = pa.array(order, pa.int64())
-        ids, (currencies, currency) = side_by_side(
-            [partial(_take, source.column("invoice_id"), rows),
-             partial(currency_codes, source.column("currency"), order)],
-            threads=source.num_rows >= PARALLEL_INVOICES)
+    source = S.conform(invoices, S.INVOICES)
+    customers = S.conform(customers, S.CUSTOMERS) if customers is not None else None
+    sorted_rows: Future[np.ndarray] = Future()
 
-    def keyed() -> Book:  # the book with no customer yet, and the index of its keys
-        with stage(timings, "ledger_book"):
-            book = _book(source, order, ids, currency)
-        with stage(timings, "ledger_key_index"):
-            coded = _index_keys(book)
-        if not coded:  # (keys of forms the compiled pass does not code: from the key table)
-            with stage(timings, "ledger_keys"):
-                book.keys = invoice_keys(book.ids)
-            with stage(timings, "ledger_key_index"):
-                usable_keys(book)  # derived now: the shared book is never written to later
-                digit_keys_by_invoice(book)
-        return book
-
-    def indexed() -> tuple[CustomerIndex, np.ndarray]:
+    def indexed() -> tuple[CustomerIndex, np.ndarray]:  # (its order when the sort gives it)
         with stage(timings, "ledger_customers"):
-            return index_customers(invoices=source, customers=customers, order=order)
+            return index_customers(invoices=source, customers=customers, order=sorted_rows.result)
 
-    threads = source.num_rows >= PARALLEL_INVOICES
-    book, (index, inv_customer) = side_by_side([keyed, indexed], threads=threads)
+    # a large ledger's customer index starts on its own thread, beside the sort
+    customer_index = in_background(indexed, thread=True) if threads else indexed
+    try:
+        with stage(timings, "ledger_sort"):
+            order = string_order(source.column("invoice_id"))
+            sorted_rows.set_result(order)
+            # in the book's row order, of the strings only the ids (the currencies by codes)
+            rows = pa.array(order, pa.int64())
+            ids, (currencies, currency) = side_by_side(
+                [partial(_take, source.column("invoice_id"), rows),
+                 partial(currency_codes, source.column("currency"), order)],
+                threads=threads)
+    except BaseException as error:  # (the customer index waits for the order no more)
+        if not sorted_rows.done():
+            sorted_rows.set_exception(error)
+        raise
+
+    with stage(timings, "ledger_book"):
+        book = _book(source, order, ids, currency)
+    with stage(timings, "ledger_key_index"):
+        coded = _index_keys(book)
+    if not coded:  # (keys of forms the compiled pass does not code: from the key table)
+        with stage(timings, "ledger_keys"):
+            book.keys = invoice_keys(book.ids)
+        with stage(timings, "ledger_key_index"):
+            usable_keys(book)  # derived now: the shared book is never written to later
+            digit_keys_by_invoice(book)
+    index, inv_customer = customer_index()
     if threads:  # (what the two threads freed, resident under the book's next arrays else)
         release_memory()
     book.customer = inv_customer.astype(np.int32)

@@ -70,6 +70,25 @@ def test_invoices_read_in_an_order_index_as_the_invoices_taken_in_it():
         assert got.ids.to_pylist() != sorted(got.ids.to_pylist())  # (the order counts here)
 
 
+def test_order_given_by_a_call_indexes_as_the_order_itself():
+    """``order`` as a call (prepare_ledger's: the sort's answer, waited for): called once, the
+    same index and customers as with the order itself."""
+    rows = [(f"C{i % 11}", f"Name {i % 3}" if i % 5 else "Other") for i in range(70)]
+    order = np.random.default_rng(9).permutation(len(rows))
+    calls = []
+
+    def sorted_rows() -> np.ndarray:
+        calls.append(1)
+        return order
+
+    got, got_cust = index_customers(invoices=_invoices(rows), customers=None, order=sorted_rows)
+    want, want_cust = index_customers(invoices=_invoices(rows), customers=None, order=order)
+    assert calls == [1]
+    np.testing.assert_array_equal(got_cust, want_cust)
+    assert got.ids.equals(want.ids) and got.names_by_customer.equals(want.names_by_customer)
+    assert got.name_keys.equals(want.name_keys)
+
+
 def test_name_blocks_order_the_keys_of_words_as_numpy_sorts_their_blocks():
     """The keys of two words or more, by their leading ``NAME_BLOCK`` bytes (ties in key
     order), as ``np.argsort`` of those bytes gives: short keys, shared blocks, and enough keys
