@@ -65,17 +65,20 @@ def load_inputs(args: argparse.Namespace) -> Inputs:
     The invoices (the largest file) are parsed on a thread of their own while the payments,
     their advices and the customers are read on this one, and meanwhile the engine's modules
     and the readers' compiled kernels load (Python holding the lock, beside Arrow's parsing
-    without it). A large match's other kernels load after the reads (:func:`run`)."""
+    without it). Nothing numba is imported before the parses start (numba's import, ~0.5 s of
+    CPU, beside them; a CSV's amounts are converted after its parse). A large match's other
+    kernels load after the reads (:func:`run`)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from cashmatch.engine import interchange as io
-    from cashmatch.engine.result import credits_only
     from cashmatch.parsers import parse_file
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        pool.submit(_load_engine)  # first: every reader's amounts wait for numba to start
         invoices = pool.submit(io.read_invoices, args.invoices, threads=False)
+        pool.submit(_load_engine)
         parsed = [parse_file(path, kind="payments") for path in args.payments]
+        from cashmatch.engine.result import credits_only  # (imports numba)
+
         payments = credits_only(pa.concat_tables([r.payments for r in parsed]))
         # interchange advices carry no currency: each line takes its payment's
         advices = [

@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -213,10 +216,10 @@ def test_ratio_text_prints_like_printf(values) -> None:  # noqa: ANN001
 
 
 def test_fast_path_over_many_blocks_equals_the_careful_reader(tmp_path, monkeypatch) -> None:
-    """A file of several Arrow blocks whose head misleads the row estimate (long rows first),
-    with currencies of 0, 2 and 3 decimals, lower-case and padded codes and empty amounts in
-    later blocks: the block-by-block fast path gives the careful reader's table, each column
-    in one array."""
+    """A file of several Arrow blocks (long rows first), with currencies of 0, 2 and 3
+    decimals, lower-case and padded codes and empty amounts in later blocks: the fast path
+    (amounts converted block by block after the parse) gives the careful reader's table, each
+    column in one array."""
     from cashmatch.engine.interchange import ALLOCATION_COLUMNS, _read_careful, _read_typed
 
     lines = ["payment_id,invoice_id,applied_amount,adjustment_amount,rule,currency"]
@@ -240,3 +243,49 @@ def test_fast_path_over_many_blocks_equals_the_careful_reader(tmp_path, monkeypa
         assert [c.num_chunks for c in fast.table.columns] == [1] * fast.table.num_columns
     assert fast.table.column("applied_amount")[2].as_py() == 2125  # KWD: 3 decimals
     assert fast.table.column("adjustment_amount").null_count > 0
+
+
+@pytest.mark.parametrize(
+    "row, column",
+    [(45_000, "applied_amount"), (59_999, "applied_amount"), (52_000, "currency"),
+     (30_001, "invoice_id")],
+)
+def test_a_flaw_in_a_late_block_sends_the_file_to_the_careful_reader(
+    tmp_path, monkeypatch, row, column
+) -> None:
+    """One flaw in a later block of a large file (the compiled amount pass's size): a bad
+    amount, an amount without a currency, an empty required id. The fast path refuses the
+    file, and the reader reports that row's line as the careful reader does, the rest read."""
+    from cashmatch.engine.interchange import ALLOCATION_COLUMNS, _read_careful, _read_typed
+    from cashmatch.engine.money import KERNEL_ROWS
+
+    monkeypatch.setattr(io, "BLOCK_SIZE", 1 << 18)
+    lines = ["payment_id,invoice_id,applied_amount,currency"]
+    for i in range(60_000):
+        lines.append(f"P{i:07d},INV-{i % 977:05d},{i}.25,{['USD', 'eur', 'KWD'][i % 3]}")
+    fields = lines[row + 1].split(",")
+    index = {"invoice_id": 1, "applied_amount": 2, "currency": 3}[column]
+    fields[index] = "1x.50" if column == "applied_amount" else ""
+    lines[row + 1] = ",".join(fields)
+    path = tmp_path / "allocations.csv"
+    path.write_text("\n".join(lines) + "\n")
+    assert len(lines) > KERNEL_ROWS and path.stat().st_size > 4 * io.BLOCK_SIZE
+    assert _read_typed(path, ALLOCATION_COLUMNS, S.ALLOCATIONS, False) is None
+    read = io.read_allocations(path, threads=False)
+    careful = _read_careful(path.read_bytes(), ALLOCATION_COLUMNS, S.ALLOCATIONS,
+                            source=str(path))
+    want = "applied_amount" if column == "currency" else column  # (the amount lacks one)
+    assert [(p.line, p.column) for p in read.problems] == [(row + 2, want)]
+    assert read.problems == careful.problems
+    assert read.table.equals(careful.table) and read.table.num_rows == 60_000 - 1
+
+
+def test_the_readers_import_no_numba() -> None:
+    """The command line's readers (interchange files, the parsers' door) import nothing of
+    numba: their parses run as numba is imported beside them (~0.5 s of CPU), the amounts
+    converted after."""
+    code = (
+        "import sys, cashmatch.engine.interchange, cashmatch.parsers, cashmatch.commands.match; "
+        "assert 'numba' not in sys.modules, 'numba imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
