@@ -12,7 +12,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from cashmatch.engine import ids_kernel, result
+from cashmatch.engine import ids_kernel, result, text_kernel
+from cashmatch.engine.normalize import HASH_BASE, HASH_MIX, string_parts
 from cashmatch.engine.result import _codes_by_table, _payment_codes, _payment_codes_by_arrow
 
 
@@ -110,3 +111,26 @@ def test_equal_tags_are_told_apart_by_their_bytes() -> None:
     again = np.full(1 << bits, ids_kernel.EMPTY, np.uint64)
     assert not ids_kernel.fill_id_table(twice, np.frombuffer(b"abbcc", np.uint8), same[:4],
                                         again, bits, 0, 0)  # fmt: skip
+
+
+def test_a_row_whose_tag_another_id_has_first_is_found_by_its_bytes() -> None:
+    """find_rows takes the first slot of a text's tag, then checks its bytes: where another id
+    of the same tag comes first in the probe (planted here), the text is still found, and a
+    text of no payment still found missing."""
+    ids = pa.array(["A1", "B2"])
+    off, raw = string_parts(ids)
+    h = np.empty(2, np.uint64)
+    text_kernel.hash64(off, raw, HASH_BASE, HASH_MIX, h)
+    bits = 4
+    table = np.full(1 << bits, ids_kernel.EMPTY, np.uint64)
+    slot = int(h[1] >> np.uint64(64 - bits))
+    table[slot] = (h[1] << np.uint64(32)) | np.uint64(0)  # "A1" under "B2"'s tag, first
+    table[(slot + 1) % (1 << bits)] = (h[1] << np.uint64(32)) | np.uint64(1)
+    out = np.full(3, -7, np.int64)
+    texts = pa.array(["B2", "B2", "B2"])
+    assert ids_kernel.find_rows(*string_parts(texts), off, raw, table, bits, 0, HASH_BASE,
+                                HASH_MIX, out)  # fmt: skip
+    assert out.tolist() == [1, 1, 1]
+    table[(slot + 1) % (1 << bits)] = ids_kernel.EMPTY  # "B2" itself gone: not found
+    assert not ids_kernel.find_rows(*string_parts(texts), off, raw, table, bits, 0, HASH_BASE,
+                                    HASH_MIX, out)  # fmt: skip
