@@ -1,5 +1,5 @@
 """result._payment_codes (the compiled table of ids_kernel, two threads from
-PAYMENT_ROWS_THREADS_MIN output rows) against its reference, result._payment_codes_by_arrow (one
+PAYMENT_ROWS_TABLE_MIN output rows) against its reference, result._payment_codes_by_arrow (one
 Arrow dictionary encoding): the same codes on random outputs with ids repeated, null, missing
 from the payments, empty, long, non-ASCII, of equal hashes' tags, in sliced and chunked
 columns, in payment order and shuffled; and the compiled path taken exactly when it should be."""
@@ -62,10 +62,10 @@ def _case(rng: random.Random, n: int, m: int) -> tuple[pa.Table, pa.Table, pa.Ta
             pa.table({"payment_id": _column(out[k:], rng)}))  # fmt: skip
 
 
-@pytest.mark.parametrize("threads_min", [1 << 16, 4])
+@pytest.mark.parametrize("table_min", [1 << 16, 0])
 def test_the_table_finds_the_codes_arrow_finds(monkeypatch: pytest.MonkeyPatch,
-                                               threads_min: int) -> None:  # fmt: skip
-    monkeypatch.setattr(result, "PAYMENT_ROWS_THREADS_MIN", threads_min)  # (4: two threads)
+                                               table_min: int) -> None:  # fmt: skip
+    monkeypatch.setattr(result, "PAYMENT_ROWS_TABLE_MIN", table_min)  # (0: always the table)
     rng = random.Random(21)
     taken = 0
     for _ in range(1500):
@@ -84,6 +84,7 @@ def test_the_table_finds_the_codes_arrow_finds(monkeypatch: pytest.MonkeyPatch,
 
 
 def test_a_large_day_on_two_threads() -> None:
+    assert result.PAYMENT_ROWS_TABLE_MIN <= 80_000  # (the table taken)
     rng = np.random.default_rng(5)
     n = 40_000
     ids = pa.array([f"PMT{i:08d}" for i in rng.permutation(10 * n)[:n]])
