@@ -64,6 +64,7 @@ lock_cache_writes()
 MATCH_KERNEL_MODULES = (
     "ledger_kernel",
     "text_kernel",
+    "ids_kernel",
     "candidates_kernel",
     "scoring_kernel",
     "allocate_kernel",

@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 from cashmatch.engine import schema as S
 from cashmatch.engine.errors import InvariantViolation
 from cashmatch.engine.kernel_cache import njit
-from cashmatch.engine.normalize import string_parts
+from cashmatch.engine.normalize import HASH_BASE, HASH_MIX, string_parts
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,9 +220,75 @@ def _by_reason(exceptions: pa.Table) -> dict[str, int]:
 
 def _payment_codes(payments: pa.Table, allocations: pa.Table, exceptions: pa.Table
                    ) -> np.ndarray:  # fmt: skip
-    """The payments' ids and the output rows' coded together, in one hash pass (null: -1):
-    codes by first appearance, so the payments' are 0..n-1 exactly when their ids are
-    unique, and an output row's code is its payment's row."""
+    """The payments' ids and the output rows' coded together (null: -1): codes by first
+    appearance, so the payments' are 0..n-1 exactly when their ids are unique, and an output
+    row's code is its payment's row. When the ids are unique and every output row names a
+    payment (a result as it should be), found by the compiled table of :mod:`ids_kernel`
+    (:func:`_codes_by_table`), else by their reference :func:`_payment_codes_by_arrow`."""
+    m = allocations.num_rows + exceptions.num_rows
+    codes = _codes_by_table(payments, allocations, exceptions) if (
+        m >= PAYMENT_ROWS_TABLE_MIN) else None
+    return codes if codes is not None else _payment_codes_by_arrow(payments, allocations,
+                                                                   exceptions)
+
+
+# output rows from which _payment_codes takes the table (on two threads): below, Arrow's hash of
+# all the ids fits the caches and costs less (thread CPU: 100 payments and 110 rows 15 us
+# against 22, 10k and 11k 386 us against 448; a 300k day 94 ms against 62, 1M 306 against 120)
+PAYMENT_ROWS_TABLE_MIN = 1 << 16
+
+
+def _codes_by_table(payments: pa.Table, allocations: pa.Table, exceptions: pa.Table
+                    ) -> np.ndarray | None:  # fmt: skip
+    """:func:`_payment_codes` when the payments' ids are unique and not null and every output
+    row names one of them: the ids entered in a table of :mod:`ids_kernel` cut in two parts,
+    each filled on a thread, then the output rows' looked up in two shares on two threads;
+    None when they are not (or a null is among them)."""
+    from cashmatch.engine import ids_kernel, text_kernel
+    from cashmatch.engine.threads import in_parts
+
+    n = payments.num_rows
+    ids = payments.column("payment_id")
+    outputs = [c for t in (allocations, exceptions) for c in t.column("payment_id").chunks]
+    if ids.null_count or any(c.null_count for c in outputs):
+        return None
+    m = sum(len(c) for c in outputs)
+    codes = np.empty(n + m, np.int64)
+    codes[:n] = np.arange(n)
+    if n == 0:
+        return codes if m == 0 else None
+    p_off, p_raw = string_parts(ids)
+    part_bits = 1  # (a table in two parts, one a thread)
+    bits = max(n.bit_length() + 1, part_bits + 1)  # (at most half the slots taken)
+    hashes = np.empty(n, np.uint64)
+    in_parts(lambda a, b: text_kernel.hash64(p_off[a : b + 1], p_raw, HASH_BASE, HASH_MIX,
+                                             hashes[a:b]), n, per_thread=1, max_threads=2)
+    table = np.full(1 << bits, ids_kernel.EMPTY, np.uint64)
+    if not all(in_parts(lambda part, _: ids_kernel.fill_id_table(
+            p_off, p_raw, hashes, table, bits, part_bits, part), 1 << part_bits, per_thread=1)):
+        return None
+    rows = codes[n:]
+    starts = np.cumsum([0] + [len(c) for c in outputs]).tolist()
+    chunks = [(at, string_parts(c)) for at, c in zip(starts, outputs, strict=False)]
+
+    def find(a: int, b: int) -> bool:
+        """The payments of output rows a .. b - 1, chunk by chunk."""
+        found = True
+        for at, (t_off, t_raw) in chunks:
+            lo, hi = max(a, at), min(b, at + len(t_off) - 1)
+            if lo < hi:
+                found &= ids_kernel.find_rows(t_off[lo - at : hi - at + 1], t_raw, p_off, p_raw,
+                                              table, bits, part_bits, HASH_BASE, HASH_MIX,
+                                              rows[lo:hi])
+        return found
+
+    return codes if all(in_parts(find, m, per_thread=1, max_threads=2)) else None
+
+
+def _payment_codes_by_arrow(payments: pa.Table, allocations: pa.Table, exceptions: pa.Table
+                            ) -> np.ndarray:  # fmt: skip
+    """:func:`_payment_codes` by Arrow, in one hash pass over all the ids (the reference of
+    :func:`_codes_by_table`)."""
     ids = [payments.column("payment_id"), allocations.column("payment_id"),
            exceptions.column("payment_id")]  # fmt: skip
     codes = pa.chunked_array([c for col in ids for c in col.chunks], pa.string()
