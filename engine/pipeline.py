@@ -562,12 +562,16 @@ class DayMatch:
         pairs, conf, rel = self.pairs, self.conf, self.rel
         threshold = self.policy.auto_apply_threshold
         full = _FULL[rel]
+        # the pairs ranked by their confidences as scored (beside the evidence on a large day:
+        # taken before the amount alternatives lower some below)
+        ranked = in_background(lambda: ranked_candidates(pairs.pay, pairs.inv, conf, self.n),
+                               thread=self.n >= SIDE_BY_SIDE_PAYMENTS)
         ev = self.evidence = self.payment_evidence()
         best, best_c, second_c = self.best_full_settlement()
-        self.order, self.starts = ranked_candidates(pairs.pay, pairs.inv, conf, self.n)
 
         n_quoted, quoted_ref, named_ref = ev.n_quoted, ev.quoted_ref, ev.named_ref
-        has_remit = self.remittance_lines()
+        has_remit = np.zeros(self.n, dtype=bool)  # (its lines' invoices: beside the search)
+        has_remit[self.lines[1]] = True
         clear_single = (best >= 0) & (best_c >= threshold) & (
             second_c < best_c - AMBIGUITY_MARGIN
         )
@@ -586,6 +590,7 @@ class DayMatch:
         # more pairs than invoices to coincide), so they lower the confidence, not veto it
         alternatives = self.bulk_amount_alternatives(
             np.flatnonzero(clear_single & (best_ref <= 0)), best)
+        self.order, self.starts = ranked()
         self.conf[best[alternatives]] *= COMBINATION_RIVAL_FACTOR
         # a payment quoting several invoices is a subset question unless one quoted invoice
         # alone is settled by a strong reference
@@ -626,6 +631,7 @@ class DayMatch:
         self.fill_sets = Proposals.empty()
         # (the search runs beside what follows, up to the partial payments)
         prefilled = self.prefill_subsets(rest[may_fill])
+        self.remittance_lines()
         remit = rest[has_remit[rest]]
         remitted = self.remittance_proposals(remit)
         quoted = rest[~has_remit[rest] & (n_quoted[rest] >= 2)]
@@ -1478,14 +1484,15 @@ class DayMatch:
             rem = rem.take(pa.array(linked))
         return rem, line_pay[linked]
 
-    def remittance_lines(self) -> np.ndarray:
+    def remittance_lines(self) -> None:
+        """Each remittance line's invoice among its candidates, and how surely (``remit``, read
+        by :meth:`remittance_proposals`; the candidates kept for the reviewer). Reads the book
+        and the lines alone: on a large day it runs beside the subset search."""
         from cashmatch.engine import allocate_kernel
 
-        has = np.zeros(self.n, dtype=bool)
         rem, line_pay, line_group, hits, fz = self.lines
         if len(line_pay) == 0:
-            return has
-        has[line_pay] = True
+            return
         paid, discount, deduction = (
             S.int_values(rem.column(c)) for c in ("paid_amount", "discount_amount",
                                                   "deduction_amount"))
@@ -1534,7 +1541,6 @@ class DayMatch:
         order = np.argsort(line_pay, kind="stable")
         starts = np.searchsorted(line_pay[order], np.arange(self.n + 1))
         self.remit_order, self.remit_starts = order, starts
-        return has
 
     def remittance_proposals(self, ps: np.ndarray) -> dict[int, Pick | ExceptionItem]:
         """Per payment of ``ps`` (each with remittance lines): its lines applied as given, or
