@@ -162,19 +162,40 @@ def fee_sets(batch: Proposals, threshold: float) -> list[bool]:
             & (adjusted[batch.start[1:]] > adjusted[batch.start[:-1]])).tolist()
 
 
-def gathered(picks: list[Pick]) -> Proposals:
-    """The proposals ``picks`` names (rows of a few batches), in that order."""
-    at: dict[int, int] = {}  # each batch's first row in the batches joined
-    batches: list[Proposals] = []
-    rows, n = [], 0
-    for batch, row in picks:
-        first = at.get(id(batch))
-        if first is None:
-            first = at[id(batch)] = n
-            batches.append(batch)
-            n += len(batch)
-        rows.append(first + row)
-    return Proposals.concat(batches).take(np.array(rows, np.int64))
+# picks of proposals, one a payment: the payments, the batches, each pick's batch (an index
+# into those) and its row of that batch
+Picks = tuple[np.ndarray, list[Proposals], np.ndarray, np.ndarray]
+
+
+def picks(pay: np.ndarray, picked: list[Pick]) -> Picks:
+    """The proposals ``picked`` (a batch and a row each) of the payments ``pay``."""
+    return (pay, [batch for batch, _ in picked], np.arange(len(picked)),
+            np.fromiter((row for _, row in picked), np.int64, len(picked)))
+
+
+def rows_of(pay: np.ndarray, batch: Proposals, rows: np.ndarray) -> Picks:
+    """The proposals ``rows`` of one batch, of the payments ``pay``."""
+    return pay, [batch], np.zeros(len(rows), np.int64), rows
+
+
+def gathered(*parts: Picks) -> Proposals:
+    """The proposals ``parts`` name, in the order of their payments (each payment in one part
+    at most), from each batch they pick from once (joined in order of its first pick)."""
+    batches = [batch for _, bs, _, _ in parts for batch in bs]
+    first_batch = list(accumulate((len(bs) for _, bs, _, _ in parts), initial=0))[:-1]
+    order = np.argsort(np.concatenate([np.asarray(p, np.int64) for p, *_ in parts]),
+                       kind="stable")
+    which = np.concatenate([w + b for (_, _, w, _), b in zip(parts, first_batch, strict=True)])
+    which = which[order]
+    row = np.concatenate([np.asarray(r, np.int64) for *_, r in parts])[order]
+    same: dict[int, int] = {}  # (a batch may be in several parts)
+    batch_of = np.array([same.setdefault(id(b), i) for i, b in enumerate(batches)], np.int64)
+    picked = batch_of[which]
+    used, first = np.unique(picked, return_index=True)
+    joined = used[np.argsort(first)]
+    at = np.zeros(len(batches), np.int64)
+    at[joined] = np.cumsum([0] + [len(batches[j]) for j in joined.tolist()])[:-1]
+    return Proposals.concat([batches[j] for j in joined.tolist()]).take(at[picked] + row)
 
 
 def by_payment(ps: np.ndarray, made: Proposals, excepted: np.ndarray,
@@ -777,14 +798,14 @@ class DayMatch:
             (np.array(found_pay, np.int64), found),
             (partial_why[why_rows], [partial_items[i] for i in why_rows.tolist()]),
             (ps, self.no_match_exceptions(ps, best[ps], best_c[ps], second_c[ps]))))
-        proposals = in_payment_order(
-            (remit[by_advice], [a for a in advised if isinstance(a, tuple)]),
-            (np.array(made_pay, np.int64), made),
-            (partial_made.pay[made_rows], list(zip(repeat(partial_made), made_rows.tolist()))),
-            (sets_found, list(zip(repeat(self.fill_sets), self.fill_row[sets_found].tolist()))),
-            (quoted_fits, list(zip(repeat(fits), fit_row[quoted_fits].tolist()))))
+        proposals = gathered(
+            picks(remit[by_advice], [a for a in advised if isinstance(a, tuple)]),
+            picks(np.array(made_pay, np.int64), made),
+            rows_of(partial_made.pay[made_rows], partial_made, made_rows),
+            rows_of(sets_found, self.fill_sets, self.fill_row[sets_found]),
+            rows_of(quoted_fits, fits, fit_row[quoted_fits]))
         self.drop(self.SEARCH_READS)
-        proposed, exceptions = self.lookalike_proposals(gathered(proposals), exceptions)
+        proposed, exceptions = self.lookalike_proposals(proposals, exceptions)
         self.corroborate_instalments(proposed)
         return proposed, exceptions
 
