@@ -162,19 +162,40 @@ def fee_sets(batch: Proposals, threshold: float) -> list[bool]:
             & (adjusted[batch.start[1:]] > adjusted[batch.start[:-1]])).tolist()
 
 
-def gathered(picks: list[Pick]) -> Proposals:
-    """The proposals ``picks`` names (rows of a few batches), in that order."""
-    at: dict[int, int] = {}  # each batch's first row in the batches joined
-    batches: list[Proposals] = []
-    rows, n = [], 0
-    for batch, row in picks:
-        first = at.get(id(batch))
-        if first is None:
-            first = at[id(batch)] = n
-            batches.append(batch)
-            n += len(batch)
-        rows.append(first + row)
-    return Proposals.concat(batches).take(np.array(rows, np.int64))
+# picks of proposals, one a payment: the payments, the batches, each pick's batch (an index
+# into those) and its row of that batch
+Picks = tuple[np.ndarray, list[Proposals], np.ndarray, np.ndarray]
+
+
+def picks(pay: np.ndarray, picked: list[Pick]) -> Picks:
+    """The proposals ``picked`` (a batch and a row each) of the payments ``pay``."""
+    return (pay, [batch for batch, _ in picked], np.arange(len(picked)),
+            np.fromiter((row for _, row in picked), np.int64, len(picked)))
+
+
+def rows_of(pay: np.ndarray, batch: Proposals, rows: np.ndarray) -> Picks:
+    """The proposals ``rows`` of one batch, of the payments ``pay``."""
+    return pay, [batch], np.zeros(len(rows), np.int64), rows
+
+
+def gathered(*parts: Picks) -> Proposals:
+    """The proposals ``parts`` name, in the order of their payments (each payment in one part
+    at most), from each batch they pick from once (joined in order of its first pick)."""
+    batches = [batch for _, bs, _, _ in parts for batch in bs]
+    first_batch = list(accumulate((len(bs) for _, bs, _, _ in parts), initial=0))[:-1]
+    order = np.argsort(np.concatenate([np.asarray(p, np.int64) for p, *_ in parts]),
+                       kind="stable")
+    which = np.concatenate([w + b for (_, _, w, _), b in zip(parts, first_batch, strict=True)])
+    which = which[order]
+    row = np.concatenate([np.asarray(r, np.int64) for *_, r in parts])[order]
+    same: dict[int, int] = {}  # (a batch may be in several parts)
+    batch_of = np.array([same.setdefault(id(b), i) for i, b in enumerate(batches)], np.int64)
+    picked = batch_of[which]
+    used, first = np.unique(picked, return_index=True)
+    joined = used[np.argsort(first)]
+    at = np.zeros(len(batches), np.int64)
+    at[joined] = np.cumsum([0] + [len(batches[j]) for j in joined.tolist()])[:-1]
+    return Proposals.concat([batches[j] for j in joined.tolist()]).take(at[picked] + row)
 
 
 def by_payment(ps: np.ndarray, made: Proposals, excepted: np.ndarray,
@@ -562,12 +583,16 @@ class DayMatch:
         pairs, conf, rel = self.pairs, self.conf, self.rel
         threshold = self.policy.auto_apply_threshold
         full = _FULL[rel]
+        # the pairs ranked by their confidences as scored (beside the evidence on a large day:
+        # taken before the amount alternatives lower some below)
+        ranked = in_background(lambda: ranked_candidates(pairs.pay, pairs.inv, conf, self.n),
+                               thread=self.n >= SIDE_BY_SIDE_PAYMENTS)
         ev = self.evidence = self.payment_evidence()
         best, best_c, second_c = self.best_full_settlement()
-        self.order, self.starts = ranked_candidates(pairs.pay, pairs.inv, conf, self.n)
 
         n_quoted, quoted_ref, named_ref = ev.n_quoted, ev.quoted_ref, ev.named_ref
-        has_remit = self.remittance_lines()
+        has_remit = np.zeros(self.n, dtype=bool)  # (its lines' invoices: beside the search)
+        has_remit[self.lines[1]] = True
         clear_single = (best >= 0) & (best_c >= threshold) & (
             second_c < best_c - AMBIGUITY_MARGIN
         )
@@ -586,6 +611,7 @@ class DayMatch:
         # more pairs than invoices to coincide), so they lower the confidence, not veto it
         alternatives = self.bulk_amount_alternatives(
             np.flatnonzero(clear_single & (best_ref <= 0)), best)
+        self.order, self.starts = ranked()
         self.conf[best[alternatives]] *= COMBINATION_RIVAL_FACTOR
         # a payment quoting several invoices is a subset question unless one quoted invoice
         # alone is settled by a strong reference
@@ -626,6 +652,7 @@ class DayMatch:
         self.fill_sets = Proposals.empty()
         # (the search runs beside what follows, up to the partial payments)
         prefilled = self.prefill_subsets(rest[may_fill])
+        self.remittance_lines()
         remit = rest[has_remit[rest]]
         remitted = self.remittance_proposals(remit)
         quoted = rest[~has_remit[rest] & (n_quoted[rest] >= 2)]
@@ -771,14 +798,14 @@ class DayMatch:
             (np.array(found_pay, np.int64), found),
             (partial_why[why_rows], [partial_items[i] for i in why_rows.tolist()]),
             (ps, self.no_match_exceptions(ps, best[ps], best_c[ps], second_c[ps]))))
-        proposals = in_payment_order(
-            (remit[by_advice], [a for a in advised if isinstance(a, tuple)]),
-            (np.array(made_pay, np.int64), made),
-            (partial_made.pay[made_rows], list(zip(repeat(partial_made), made_rows.tolist()))),
-            (sets_found, list(zip(repeat(self.fill_sets), self.fill_row[sets_found].tolist()))),
-            (quoted_fits, list(zip(repeat(fits), fit_row[quoted_fits].tolist()))))
+        proposals = gathered(
+            picks(remit[by_advice], [a for a in advised if isinstance(a, tuple)]),
+            picks(np.array(made_pay, np.int64), made),
+            rows_of(partial_made.pay[made_rows], partial_made, made_rows),
+            rows_of(sets_found, self.fill_sets, self.fill_row[sets_found]),
+            rows_of(quoted_fits, fits, fit_row[quoted_fits]))
         self.drop(self.SEARCH_READS)
-        proposed, exceptions = self.lookalike_proposals(gathered(proposals), exceptions)
+        proposed, exceptions = self.lookalike_proposals(proposals, exceptions)
         self.corroborate_instalments(proposed)
         return proposed, exceptions
 
@@ -1478,14 +1505,15 @@ class DayMatch:
             rem = rem.take(pa.array(linked))
         return rem, line_pay[linked]
 
-    def remittance_lines(self) -> np.ndarray:
+    def remittance_lines(self) -> None:
+        """Each remittance line's invoice among its candidates, and how surely (``remit``, read
+        by :meth:`remittance_proposals`; the candidates kept for the reviewer). Reads the book
+        and the lines alone: on a large day it runs beside the subset search."""
         from cashmatch.engine import allocate_kernel
 
-        has = np.zeros(self.n, dtype=bool)
         rem, line_pay, line_group, hits, fz = self.lines
         if len(line_pay) == 0:
-            return has
-        has[line_pay] = True
+            return
         paid, discount, deduction = (
             S.int_values(rem.column(c)) for c in ("paid_amount", "discount_amount",
                                                   "deduction_amount"))
@@ -1534,7 +1562,6 @@ class DayMatch:
         order = np.argsort(line_pay, kind="stable")
         starts = np.searchsorted(line_pay[order], np.arange(self.n + 1))
         self.remit_order, self.remit_starts = order, starts
-        return has
 
     def remittance_proposals(self, ps: np.ndarray) -> dict[int, Pick | ExceptionItem]:
         """Per payment of ``ps`` (each with remittance lines): its lines applied as given, or

@@ -138,3 +138,45 @@ def test_fee_sets_say_of_each_proposal_whether_it_is_a_set_fitting_only_less_a_f
             for i in range(n)]
     assert fee_sets(batch, 0.95) == want
     assert 30 < sum(want) < n - 30
+
+
+def one_by_one(picks: list[tuple[int, Proposals, int]]) -> Proposals:
+    """The reference of ``gathered``: the picks sorted by payment, each batch joined at its
+    first pick, the rows taken one by one."""
+    at: dict[int, int] = {}
+    batches, rows, n = [], [], 0
+    for _, batch, row in sorted(picks, key=lambda pick: pick[0]):
+        if id(batch) not in at:
+            at[id(batch)] = n
+            batches.append(batch)
+            n += len(batch)
+        rows.append(at[id(batch)] + row)
+    return Proposals.concat(batches).take(np.array(rows, np.int64))
+
+
+def test_gathered_equals_the_picks_joined_one_by_one():
+    """``gathered`` over parts of single batches and of lists of picks (a batch in several
+    parts, batches with reasons of their own, empty parts) gives the proposals, their reasons'
+    codes and dictionary of the picks joined one by one in payment order."""
+    from cashmatch.engine.pipeline import gathered, picks, rows_of
+
+    rng = np.random.default_rng(11)
+    for trial in range(30):
+        batches = [random_batch(rng, int(rng.integers(1, 8)), reasons)
+                   for reasons in (("a", "b"), ("b", "c", "d"), ("a", "b"), ("e",))]
+        pays = rng.permutation(200)[: int(rng.integers(0, 40))]
+        chosen = [(int(p), batches[int(rng.integers(0, 4))]) for p in pays]
+        chosen = [(p, b, int(rng.integers(0, len(b)))) for p, b in chosen]
+        cut = int(rng.integers(0, len(chosen) + 1))
+        listed, bulk = chosen[:cut], chosen[cut:]
+        parts = [picks(np.array([p for p, _, _ in listed], np.int64),
+                       [(b, r) for _, b, r in listed]),
+                 rows_of(np.zeros(0, np.int64), batches[3], np.zeros(0, np.int64))]
+        for b in batches:
+            mine = [(p, r) for p, bb, r in bulk if bb is b]
+            parts.append(rows_of(np.array([p for p, _ in mine], np.int64), b,
+                                 np.array([r for _, r in mine], np.int64)))
+        got, want = gathered(*parts[::-1] if trial % 2 else parts), one_by_one(chosen)
+        assert spelled(got) == spelled(want)
+        assert got.reasons == want.reasons
+        assert np.array_equal(got.reason, want.reason)
