@@ -88,12 +88,12 @@ from cashmatch.engine.scoring import (
     SAME,
     STRONG_REF,
     UNKNOWN,
-    _comb,
-    _subsets,
     coincidence,
+    comb_count,
     fewest_share,
     pair_confidence,
     subset_confidence,
+    subset_count,
 )
 from cashmatch.engine.subset import BlockSearches, SubsetSearch, search_blocks, search_blocks_beside
 from cashmatch.engine.subset import search as subset_search
@@ -1294,11 +1294,11 @@ class DayMatch:
         keys, at = np.unique(block_size[:, None] * width + np.maximum(sizes, 0),
                              return_inverse=True)
         bs, size = np.divmod(keys, width)
-        combs = [_comb(b, k) for b, k in zip(bs.tolist(), size.tolist(), strict=True)]
+        combs = [comb_count(b, k) for b, k in zip(bs.tolist(), size.tolist(), strict=True)]
         comb = np.array([min(c, exact_max) for c in combs], np.float64)[at.reshape(sizes.shape)]
         keys, at = np.unique(block_size * width + n_added, return_inverse=True)
         bs, size = np.divmod(keys, width)
-        n_sets = np.array([min(_subsets(b, k), exact_max) for b, k in zip(
+        n_sets = np.array([min(subset_count(b, k), exact_max) for b, k in zip(
             bs.tolist(), size.tolist(), strict=True)], np.float64)[at.reshape(-1)]
         # subsets times the window's width over the amount left (coincidence)
         window = n_sets * (np.where(exact, 0, fee) + 1)

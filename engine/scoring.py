@@ -118,20 +118,20 @@ LARGER_SETS_UNTRIED_MAX = 0.94  # a fit unique among sets no larger, larger sets
 
 # (exact integers, a few block sizes and set sizes a day: each counted once, for the tens of
 # thousands of sets of a large day)
-_comb = functools.lru_cache(maxsize=4096)(math.comb)
+comb_count = functools.lru_cache(maxsize=4096)(math.comb)
 
 
 @functools.lru_cache(maxsize=4096)
-def _subsets(block_size: int, max_size: int) -> int:
+def subset_count(block_size: int, max_size: int) -> int:
     """How many subsets of sizes 1..max_size a block has."""
-    return sum(_comb(block_size, k) for k in range(1, min(max_size, block_size) + 1))
+    return sum(comb_count(block_size, k) for k in range(1, min(max_size, block_size) + 1))
 
 
 def coincidence(*, block_size: int, max_size: int, target: int, tolerance: int) -> float:
     """Expected number of subsets of a block that hit a random target by chance: the number of
     subsets (sizes 1..max_size) times the width of the window, over the amount scale. Small
     means a unique fit is unlikely to be a coincidence."""
-    return _subsets(block_size, max_size) * (tolerance + 1) / max(target, 1)
+    return subset_count(block_size, max_size) * (tolerance + 1) / max(target, 1)
 
 
 def fewest_share(*, block_size: int, size: int, rival_sizes: list[int]) -> float:
@@ -139,8 +139,8 @@ def fewest_share(*, block_size: int, size: int, rival_sizes: list[int]) -> float
     to fit as well: if it is right, each rival fits by chance (about ``comb(block_size, its
     size)`` sets could); if a rival is right, it does (``comb(block_size, size)``). A smaller
     set is far likelier only when it is much smaller than the block is large."""
-    mine = _comb(block_size, size)
-    return 1.0 / (1.0 + sum(mine / max(_comb(block_size, r), 1) for r in rival_sizes))
+    mine = comb_count(block_size, size)
+    return 1.0 / (1.0 + sum(mine / max(comb_count(block_size, r), 1) for r in rival_sizes))
 
 
 def subset_confidence(*, quoted_share: float, exact: bool, identity: float,
