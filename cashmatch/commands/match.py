@@ -62,7 +62,8 @@ class Inputs:
 def load_inputs(args: argparse.Namespace) -> Inputs:
     """Read every input; bank files go through the parsers' door, sniffed.
 
-    The invoices (the largest file) are parsed on a thread of their own while the payments,
+    The invoices (the largest file) are parsed on a thread of their own (on both cores: Arrow's
+    threads) while the payments,
     their advices and the customers are read on this one, and meanwhile the engine's modules
     and the readers' compiled kernels load (Python holding the lock, beside Arrow's parsing
     without it). Nothing numba is imported before the parses start (numba's import, ~0.5 s of
@@ -74,7 +75,7 @@ def load_inputs(args: argparse.Namespace) -> Inputs:
     from cashmatch.parsers import parse_file
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        invoices = pool.submit(io.read_invoices, args.invoices, threads=False)
+        invoices = pool.submit(io.read_invoices, args.invoices)
         pool.submit(_load_engine)
         parsed = [parse_file(path, kind="payments") for path in args.payments]
         from cashmatch.engine.result import credits_only  # (imports numba)
