@@ -311,22 +311,18 @@ def _read_typed(
     money = [c for c in wanted if c.kind == "money"]
     if "currency" not in names and money:
         return None
-    chunks: dict[str, list[pa.Array]] = {c.name: [] for c in wanted}
+    options = {
+        "read_options": pacsv.ReadOptions(use_threads=threads, block_size=BLOCK_SIZE),
+        "convert_options": pacsv.ConvertOptions(
+            column_types={c.name: _FAST_TYPES[c.kind] for c in wanted},
+            include_columns=[c.name for c in wanted],
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=True,
+        ),
+    }
     try:
-        reader = pacsv.open_csv(
-            stream,
-            read_options=pacsv.ReadOptions(use_threads=threads, block_size=BLOCK_SIZE),
-            convert_options=pacsv.ConvertOptions(
-                column_types={c.name: _FAST_TYPES[c.kind] for c in wanted},
-                include_columns=[c.name for c in wanted],
-                null_values=[""],
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=True,
-            ),
-        )
-        for batch in reader:
-            for name, parts in chunks.items():
-                parts.append(batch.column(name))
+        chunks = _parsed_blocks(stream, options, [c.name for c in wanted], threads)
     except (pa.ArrowInvalid, UnicodeDecodeError, OSError):
         return None
     out: dict[str, pa.ChunkedArray | pa.Array] = {}
@@ -362,6 +358,22 @@ def _read_typed(
                 return None
             out[c.target or c.name] = amounts
     return S.conform(pa.table(out), out_schema)
+
+
+def _parsed_blocks(
+    stream: str | Path | pa.BufferReader, options: dict, names: list[str], threads: bool
+) -> dict[str, list[pa.Array]]:
+    """Each column's blocks as Arrow parses them: ``threads``, by its table reader, the blocks
+    parsed side by side on Arrow's threads; else by its streaming reader, on the calling thread
+    (where it parses whatever ``use_threads`` says: 0.46 of its 0.51 s at 1M invoices)."""
+    if threads:
+        table = pacsv.read_csv(stream, **options)
+        return {name: table.column(name).chunks for name in names}
+    chunks: dict[str, list[pa.Array]] = {name: [] for name in names}
+    for batch in pacsv.open_csv(stream, **options):
+        for name, parts in chunks.items():
+            parts.append(batch.column(name))
+    return chunks
 
 
 def _minor_units(

@@ -270,14 +270,15 @@ def test_a_flaw_in_a_late_block_sends_the_file_to_the_careful_reader(
     path = tmp_path / "allocations.csv"
     path.write_text("\n".join(lines) + "\n")
     assert len(lines) > KERNEL_ROWS and path.stat().st_size > 4 * io.BLOCK_SIZE
-    assert _read_typed(path, ALLOCATION_COLUMNS, S.ALLOCATIONS, False) is None
-    read = io.read_allocations(path, threads=False)
     careful = _read_careful(path.read_bytes(), ALLOCATION_COLUMNS, S.ALLOCATIONS,
                             source=str(path))
     want = "applied_amount" if column == "currency" else column  # (the amount lacks one)
-    assert [(p.line, p.column) for p in read.problems] == [(row + 2, want)]
-    assert read.problems == careful.problems
-    assert read.table.equals(careful.table) and read.table.num_rows == 60_000 - 1
+    for threads in (False, True):  # (Arrow's streaming reader, its table reader)
+        assert _read_typed(path, ALLOCATION_COLUMNS, S.ALLOCATIONS, threads) is None
+        read = io.read_allocations(path, threads=threads)
+        assert [(p.line, p.column) for p in read.problems] == [(row + 2, want)]
+        assert read.problems == careful.problems
+        assert read.table.equals(careful.table) and read.table.num_rows == 60_000 - 1
 
 
 def test_the_readers_import_no_numba() -> None:
