@@ -59,11 +59,16 @@ class Inputs:
     problems: list = field(default_factory=list)
 
 
+#: the invoices' columns no match reads (checked as read, not joined into one array: a copy saved)
+UNREAD_INVOICE_COLUMNS = ("po_number",)
+
+
 def load_inputs(args: argparse.Namespace) -> Inputs:
     """Read every input; bank files go through the parsers' door, sniffed.
 
-    The invoices (the largest file) are parsed on a thread of their own while the payments,
-    their advices and the customers are read on this one, and meanwhile the engine's modules
+    The invoices (the largest file) are parsed on a thread of their own, on both cores (Arrow's
+    threads; the columns no match reads left in Arrow's blocks), while the payments, their
+    advices and the customers are read on this one, and meanwhile the engine's modules
     and the readers' compiled kernels load (Python holding the lock, beside Arrow's parsing
     without it). Nothing numba is imported before the parses start (numba's import, ~0.5 s of
     CPU, beside them; a CSV's amounts are converted after its parse). A large match's other
@@ -74,7 +79,7 @@ def load_inputs(args: argparse.Namespace) -> Inputs:
     from cashmatch.parsers import parse_file
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        invoices = pool.submit(io.read_invoices, args.invoices, threads=False)
+        invoices = pool.submit(io.read_invoices, args.invoices, unread=UNREAD_INVOICE_COLUMNS)
         pool.submit(_load_engine)
         parsed = [parse_file(path, kind="payments") for path in args.payments]
         from cashmatch.engine.result import credits_only  # (imports numba)

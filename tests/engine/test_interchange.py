@@ -270,14 +270,47 @@ def test_a_flaw_in_a_late_block_sends_the_file_to_the_careful_reader(
     path = tmp_path / "allocations.csv"
     path.write_text("\n".join(lines) + "\n")
     assert len(lines) > KERNEL_ROWS and path.stat().st_size > 4 * io.BLOCK_SIZE
-    assert _read_typed(path, ALLOCATION_COLUMNS, S.ALLOCATIONS, False) is None
-    read = io.read_allocations(path, threads=False)
     careful = _read_careful(path.read_bytes(), ALLOCATION_COLUMNS, S.ALLOCATIONS,
                             source=str(path))
     want = "applied_amount" if column == "currency" else column  # (the amount lacks one)
-    assert [(p.line, p.column) for p in read.problems] == [(row + 2, want)]
-    assert read.problems == careful.problems
-    assert read.table.equals(careful.table) and read.table.num_rows == 60_000 - 1
+    for threads in (False, True):  # (Arrow's streaming reader, its table reader)
+        assert _read_typed(path, ALLOCATION_COLUMNS, S.ALLOCATIONS, threads) is None
+        read = io.read_allocations(path, threads=threads)
+        assert [(p.line, p.column) for p in read.problems] == [(row + 2, want)]
+        assert read.problems == careful.problems
+        assert read.table.equals(careful.table) and read.table.num_rows == 60_000 - 1
+
+
+@pytest.mark.parametrize("flaw", [None, "padded", "malformed"])
+def test_unread_columns_are_checked_alike_and_left_in_their_blocks(
+    tmp_path, monkeypatch, flaw
+) -> None:
+    """``unread`` columns (the command line's invoices' ``po_number``): the same table, the
+    same problems, but those columns in Arrow's blocks (not joined: no copy); padded values
+    trimmed as in the joined columns (then in one array); a malformed row still reported on
+    its line."""
+    monkeypatch.setattr(io, "BLOCK_SIZE", 1 << 16)
+    lines = ["invoice_id,customer_id,amount,currency,po_number"]
+    for i in range(20_000):
+        po = "" if i % 7 == 0 else f"PO{i}"
+        po = f" {po} " if flaw == "padded" and i % 5 == 0 else po
+        lines.append(f"INV-{i:06d},C{i % 97},{i}.25,{['USD', 'EUR'][i % 2]},{po}")
+    if flaw == "malformed":
+        lines[15_001] += ",extra"
+    path = tmp_path / "invoices.csv"
+    path.write_text("\n".join(lines) + "\n")
+    assert path.stat().st_size > 4 * io.BLOCK_SIZE
+    for threads in (True, False):
+        joined = io.read_invoices(path, threads=threads)
+        loose = io.read_invoices(path, threads=threads, unread=("po_number",))
+        assert loose.problems == joined.problems
+        assert [p.line for p in loose.problems] == ([15_002] if flaw == "malformed" else [])
+        assert loose.table.combine_chunks().equals(joined.table.combine_chunks())
+        assert loose.table.column("po_number")[5].as_py() == "PO5"
+        if flaw is None:  # (the fast path's blocks; the careful reader's table is whole)
+            assert loose.table.column("po_number").num_chunks > 1
+            assert loose.table.column("invoice_id").num_chunks == 1
+            assert joined.table.column("po_number").num_chunks == 1
 
 
 def test_the_readers_import_no_numba() -> None:
